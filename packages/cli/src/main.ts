@@ -1,0 +1,264 @@
+import { readFile, writeFile } from "node:fs/promises";
+import {
+  ChunksyncError,
+  DEFAULT_ALGORITHM,
+  drawPairingSecret,
+  parseAlgorithm,
+  parseByteSize,
+  parsePairingSecret,
+  planChunks,
+  ValidationError,
+  type Variant,
+} from "@chunksync/core";
+import { StorageError } from "@chunksync/storage";
+import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import { Command, CommanderError, Option } from "commander";
+import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
+import { parseS3Url } from "./parseS3Url.js";
+import { startProgress } from "./progress.js";
+import { openStore, type SideFlags, sameAccount } from "./sideSettings.js";
+import { jsonSummary, textSummary } from "./summary.js";
+
+interface RunFlags {
+  srcProfile?: string;
+  dstProfile?: string;
+  srcEndpoint?: string;
+  dstEndpoint?: string;
+  srcRegion?: string;
+  dstRegion?: string;
+  srcAccountId?: string;
+  dstAccountId?: string;
+  srcSseCKeyFile?: string;
+  dstSseCKeyFile?: string;
+  chunkSize: string;
+  algorithm: string;
+  variant: Variant;
+  secretFile?: string;
+  concurrency: string;
+  include: string[];
+  exclude: string[];
+  delete: boolean;
+  verify: VerifyMode;
+  json: boolean;
+  report?: string;
+  tags: boolean;
+  storageClass?: string;
+  sse?: "AES256" | "aws:kms";
+  sseKmsKeyId?: string;
+  sseKmsContext?: string;
+  serverSideCopy: boolean;
+  quiet: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function addRunOptions(command: Command): Command {
+  for (const side of ["src", "dst"] as const) {
+    const name = side === "src" ? "source" : "destination";
+    command
+      .option(
+        `--${side}-profile <name>`,
+        `AWS shared config profile of the ${name} (its endpoint_url is honoured)`,
+      )
+      .option(`--${side}-endpoint <url>`, `S3 endpoint of the ${name} (MinIO, Ceph RGW, ...)`)
+      .option(`--${side}-region <region>`, `region of the ${name} bucket`)
+      .option(`--${side}-account-id <id>`, `expected owner account of the ${name} bucket`)
+      .option(`--${side}-sse-c-key-file <path>`, `SSE-C key (32 bytes) of the ${name} objects`);
+  }
+  return command
+    .option("--chunk-size <size>", "chunk size, 5MiB..5GiB (KiB/MiB/GiB)", "8MiB")
+    .addOption(
+      new Option("--algorithm <name>", "chunk digest")
+        .choices(["sha256", "sha1", "md5", "crc32c"])
+        .default(DEFAULT_ALGORITHM),
+    )
+    .addOption(
+      new Option("--variant <name>", "challenge variant").choices(["encode", "decode"]).default("encode"),
+    )
+    .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes); drawn per run when omitted")
+    .option("--concurrency <n>", "requests in flight and objects in progress", "8")
+    .option(
+      "--include <glob>",
+      "only keys (relative to the prefix) matching this glob; repeatable",
+      collect,
+      [],
+    )
+    .option("--exclude <glob>", "skip keys matching this glob; repeatable", collect, [])
+    .option("--delete", "delete destination objects that are not on the source", false)
+    .addOption(
+      new Option("--verify <mode>", "re-challenge written chunks afterwards")
+        .choices(["none", "changed", "full"])
+        .default("changed"),
+    )
+    .option("--tags", "copy the source objects' tags", false)
+    .option("--storage-class <class>", "storage class of written objects")
+    .addOption(
+      new Option("--sse <mode>", "server-side encryption of written objects").choices(["AES256", "aws:kms"]),
+    )
+    .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms")
+    .option("--sse-kms-context <json>", "KMS encryption context (JSON object)")
+    .option(
+      "--no-server-side-copy",
+      "stream changed chunks even when both sides share an endpoint and account",
+    )
+    .option("--json", "print one JSON summary on stdout", false)
+    .option("--report <file>", "write the full per-object report as JSON")
+    .option("--quiet", "no progress output", false);
+}
+
+function positiveInteger(text: string, flag: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new ValidationError(flag, `a whole number from 1 to ${max}, got "${text}"`);
+  return n;
+}
+
+async function readSecret(path: string | undefined): Promise<Buffer> {
+  if (path === undefined) return drawPairingSecret();
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ValidationError("--secret-file", `a readable file (${(error as Error).message})`);
+  }
+  return parsePairingSecret(text.trim());
+}
+
+function side(flags: RunFlags, s: "src" | "dst"): SideFlags {
+  const pick = <K extends string>(k: K) => flags[`${s}${k}` as keyof RunFlags] as string | undefined;
+  const out: SideFlags = {};
+  for (const [field, key] of [
+    ["profile", "Profile"],
+    ["endpoint", "Endpoint"],
+    ["region", "Region"],
+    ["accountId", "AccountId"],
+    ["sseCKeyFile", "SseCKeyFile"],
+  ] as const) {
+    const v = pick(key);
+    if (v !== undefined) out[field] = v;
+  }
+  return out;
+}
+
+async function run(
+  command: "check" | "plan" | "sync",
+  src: string,
+  dst: string,
+  flags: RunFlags,
+): Promise<number> {
+  const source = parseS3Url(src, "SRC");
+  const destination = parseS3Url(dst, "DST");
+  const chunkSize = parseByteSize(flags.chunkSize, "--chunk-size");
+  planChunks(0, chunkSize); // validates the range and names the flag's value
+  const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
+  const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
+  if (flags.sseKmsContext !== undefined) {
+    try {
+      JSON.parse(flags.sseKmsContext);
+    } catch {
+      throw new ValidationError("--sse-kms-context", 'a JSON object such as {"project":"x"}');
+    }
+  }
+  const srcFlags = side(flags, "src");
+  const dstFlags = side(flags, "dst");
+  const secret = await readSecret(flags.secretFile);
+  const sourceStore = await openStore("src", source, srcFlags);
+  const destinationStore = await openStore("dst", destination, dstFlags, {
+    ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
+    ...(flags.sse ? { serverSideEncryption: flags.sse } : {}),
+    ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
+    ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
+  });
+
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const stats = new RunStats();
+  const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
+  try {
+    const report = await runSync({
+      source: sourceStore,
+      sourcePrefix: source.prefix,
+      destination: destinationStore,
+      destinationPrefix: destination.prefix,
+      secret,
+      algorithm,
+      variant: flags.variant,
+      chunkSize,
+      verify: flags.verify,
+      concurrency,
+      serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
+      copyTags: flags.tags,
+      include: flags.include,
+      exclude: flags.exclude,
+      delete: flags.delete,
+      dryRun: command !== "sync",
+      signal: abort.signal,
+      stats,
+      onResult: (r) => progress.onResult(r),
+    });
+    progress.stop();
+    const code = exitCodeOf(command, report);
+    if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+    if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
+    else process.stdout.write(textSummary(command, report));
+    return code;
+  } catch (error) {
+    progress.stop();
+    if (error instanceof RunAbortedError || abort.signal.aborted) {
+      process.stderr.write(
+        "chunksync: interrupted; started uploads were aborted, no object was half-written\n",
+      );
+      return EXIT_INTERRUPTED;
+    }
+    throw error;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function program(): Command {
+  const root = new Command("chunksync")
+    .description("Challenge-verified, chunk-level delta sync between S3-compatible buckets")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const describe = {
+    check: "compare SRC and DST chunk by chunk; exit 0 identical, 1 differences, 2 error",
+    plan: "dry run: what sync would move, and how many bytes",
+    sync: "make DST hold SRC's objects, moving only the chunks that differ",
+  } as const;
+  for (const name of ["check", "plan", "sync"] as const) {
+    addRunOptions(
+      root
+        .command(name)
+        .description(describe[name])
+        .argument("<SRC>", "s3://bucket[/prefix] of the source")
+        .argument("<DST>", "s3://bucket[/prefix] of the destination")
+        .exitOverride(),
+    ).action(async (src: string, dst: string, flags: RunFlags) => {
+      root.setOptionValue("exitCode", await run(name, src, dst, flags));
+    });
+  }
+  return root;
+}
+
+/** Runs the CLI and returns its exit code; errors are printed, never thrown. */
+export async function main(argv: string[]): Promise<number> {
+  const root = program();
+  try {
+    await root.parseAsync(argv, { from: "user" });
+    return (root.getOptionValue("exitCode") as number | undefined) ?? 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : EXIT_ERROR;
+    }
+    const message =
+      error instanceof ValidationError || error instanceof StorageError || error instanceof ChunksyncError
+        ? error.message
+        : `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    process.stderr.write(`chunksync: error: ${message}\n`);
+    return EXIT_ERROR;
+  }
+}

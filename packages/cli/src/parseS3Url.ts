@@ -1,0 +1,22 @@
+import { ValidationError } from "@chunksync/core";
+
+export interface S3Location {
+  bucket: string;
+  prefix: string;
+}
+
+// S3's bucket naming rules (lowercase, digits, dots, hyphens, 3-63 chars), loosened to
+// underscores and capitals, which S3-compatible servers and legacy AWS buckets allow.
+const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
+
+/** Parses `s3://bucket[/prefix]`; `name` is the argument's name in error messages. */
+export function parseS3Url(text: string, name: string): S3Location {
+  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/s.exec(text);
+  if (!match)
+    throw new ValidationError(name, `an S3 URL like s3://bucket or s3://bucket/prefix, got "${text}"`);
+  const bucket = match[1] ?? "";
+  if (!BUCKET.test(bucket)) {
+    throw new ValidationError(name, `a bucket name of 3-63 letters, digits, dots or hyphens in "${text}"`);
+  }
+  return { bucket, prefix: match[2] ?? "" };
+}

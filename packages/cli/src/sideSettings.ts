@@ -1,0 +1,67 @@
+import { readFile } from "node:fs/promises";
+import { ValidationError } from "@chunksync/core";
+import { createS3Client, S3ObjectStore, type WriteOptions } from "@chunksync/storage";
+import type { S3Location } from "./parseS3Url.js";
+
+/** One side's connection flags, as given on the command line. */
+export interface SideFlags {
+  profile?: string;
+  endpoint?: string;
+  region?: string;
+  accountId?: string;
+  sseCKeyFile?: string;
+}
+
+/** Reads a 32-byte SSE-C key file (raw, hex or base64). */
+async function readSseCustomerKey(path: string, flag: string): Promise<Buffer> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (error) {
+    throw new ValidationError(flag, `a readable file with a 32-byte SSE-C key (${(error as Error).message})`);
+  }
+  if (raw.length === 32) return raw;
+  const text = raw.toString("utf8").trim();
+  for (const candidate of [Buffer.from(text, "hex"), Buffer.from(text, "base64")]) {
+    if (candidate.length === 32) return candidate;
+  }
+  throw new ValidationError(flag, "a 32-byte SSE-C key, raw or as hex or base64");
+}
+
+/** Builds one side's store: its own client, endpoint, region and credentials. */
+export async function openStore(
+  side: "src" | "dst",
+  location: S3Location,
+  flags: SideFlags,
+  write: WriteOptions = {},
+): Promise<S3ObjectStore> {
+  if (flags.endpoint !== undefined) {
+    try {
+      new URL(flags.endpoint);
+    } catch {
+      throw new ValidationError(
+        `--${side}-endpoint`,
+        `a URL such as http://127.0.0.1:9000, got "${flags.endpoint}"`,
+      );
+    }
+  }
+  const client = await createS3Client({
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
+    ...(flags.region ? { region: flags.region } : {}),
+  });
+  return new S3ObjectStore({
+    client,
+    bucket: location.bucket,
+    write,
+    ...(flags.accountId ? { expectedBucketOwner: flags.accountId } : {}),
+    ...(flags.sseCKeyFile
+      ? { sseCustomerKey: await readSseCustomerKey(flags.sseCKeyFile, `--${side}-sse-c-key-file`) }
+      : {}),
+  });
+}
+
+/** Server-side copies across the sides need one endpoint and one identity on both. */
+export function sameAccount(src: SideFlags, dst: SideFlags): boolean {
+  return src.profile === dst.profile && src.endpoint === dst.endpoint && src.region === dst.region;
+}

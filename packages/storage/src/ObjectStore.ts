@@ -1,0 +1,126 @@
+import type { Readable } from "node:stream";
+
+/** One entry of a listing. */
+export interface ObjectSummary {
+  key: string;
+  size: number;
+  etag: string;
+  storageClass?: string;
+}
+
+/** What a writer restates when it (re)creates an object: S3 carries nothing over on a new upload. */
+export interface ObjectAttributes {
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  contentDisposition?: string;
+  cacheControl?: string;
+  expires?: Date;
+  metadata: Record<string, string>;
+  /** URL-encoded tag set (`a=1&b=2`) as S3's Tagging header takes it; absent means no tags. */
+  tagging?: string;
+}
+
+export interface ObjectHead extends ObjectSummary, ObjectAttributes {
+  versionId?: string;
+  /** True for archive storage classes whose data cannot be read until restored. */
+  archived: boolean;
+}
+
+/** Options applied to everything written on the destination side. */
+export interface WriteOptions {
+  storageClass?: string;
+  serverSideEncryption?: "AES256" | "aws:kms" | "aws:kms:dsse";
+  kmsKeyId?: string;
+  /** JSON of the KMS encryption context; sent base64-encoded as S3 expects. */
+  kmsEncryptionContext?: string;
+}
+
+/** A write that must not silently replace a concurrent writer's object. */
+export type WriteCondition = { ifMatch: string } | { ifNoneMatch: "*" };
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/** A pinned object version on some store: copy sources and reads name one. */
+export interface ObjectVersionRef {
+  bucket: string;
+  key: string;
+  etag: string;
+  /** SSE-C key of the source object, resent as the copy-source key. */
+  sseCustomerKey?: Buffer;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+}
+
+export interface MultipartUpload {
+  readonly key: string;
+  readonly uploadId: string;
+  /** Uploads `length` bytes from `body` as part `partNumber` (1-based). */
+  uploadPart(
+    partNumber: number,
+    body: Readable,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<CompletedPart>;
+  /** Copies a byte range of `source` (pinned to its ETag) server-side as part `partNumber`. */
+  copyPart(
+    partNumber: number,
+    source: ObjectVersionRef,
+    range: ByteRange,
+    signal?: AbortSignal,
+  ): Promise<CompletedPart>;
+  /** Completes the upload under `condition`; a lost condition raises PreconditionFailedError. */
+  complete(parts: CompletedPart[], condition: WriteCondition): Promise<{ etag: string }>;
+  /** Aborts the upload; never throws for an upload that is already gone. */
+  abort(): Promise<void>;
+}
+
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/**
+ * The port every storage adapter implements, bound to one bucket on one side.
+ * The engine never sees SDK types; adapters translate errors to StorageError subclasses.
+ */
+export interface ObjectStore {
+  readonly bucket: string;
+  /** Lists every object under `prefix`, page by page. */
+  list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectSummary>;
+  /** Metadata of `key`, or undefined when it does not exist. */
+  head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
+  /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */
+  read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable>;
+  /** Writes a whole object in one request (for objects below the multipart threshold). */
+  put(
+    key: string,
+    body: Readable | Buffer,
+    length: number,
+    attributes: ObjectAttributes,
+    condition: WriteCondition,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }>;
+  /** Server-side copy of a whole object (up to 5 GiB) from a store this one can read. */
+  copyObject(
+    source: ObjectVersionRef,
+    key: string,
+    attributes: ObjectAttributes,
+    condition: WriteCondition,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }>;
+  createUpload(key: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<MultipartUpload>;
+  /** In-progress multipart uploads under `prefix`. */
+  listUploads(prefix: string): AsyncIterable<PendingUpload>;
+  abortUpload(key: string, uploadId: string): Promise<void>;
+  /** The object's tag set as a URL-encoded string, or undefined when it has none. */
+  tagging(key: string): Promise<string | undefined>;
+  delete(key: string): Promise<void>;
+}

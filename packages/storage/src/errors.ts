@@ -1,0 +1,161 @@
+import { ChunksyncError } from "@chunksync/core";
+
+/** Where a storage error happened, so every message can name the bucket and key. */
+export interface StorageErrorContext {
+  operation: string;
+  bucket: string;
+  key?: string;
+}
+
+function where(ctx: StorageErrorContext): string {
+  return ctx.key === undefined ? `s3://${ctx.bucket}` : `s3://${ctx.bucket}/${ctx.key}`;
+}
+
+/** Base class of every error the storage adapters raise; SDK errors never escape untranslated. */
+export class StorageError extends ChunksyncError {
+  readonly bucket: string;
+  readonly key: string | undefined;
+  readonly operation: string;
+  /** True when repeating the same request later may succeed (throttling, 5xx, network). */
+  readonly retryable: boolean;
+
+  constructor(
+    code: string,
+    message: string,
+    ctx: StorageErrorContext,
+    options?: { cause?: unknown; retryable?: boolean },
+  ) {
+    super(code, `${ctx.operation} ${where(ctx)}: ${message}`, {
+      cause: options?.cause,
+      details: { ...ctx },
+    });
+    this.bucket = ctx.bucket;
+    this.key = ctx.key;
+    this.operation = ctx.operation;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+export class ObjectNotFoundError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super("OBJECT_NOT_FOUND", "the object does not exist", ctx, { cause });
+  }
+}
+
+export class BucketNotFoundError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super("BUCKET_NOT_FOUND", "the bucket does not exist (check the bucket name, region and endpoint)", ctx, {
+      cause,
+    });
+  }
+}
+
+export class AccessDeniedError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super("ACCESS_DENIED", "access denied (check this side's credentials, profile and bucket policy)", ctx, {
+      cause,
+    });
+  }
+}
+
+export class InvalidCredentialsError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super(
+      "INVALID_CREDENTIALS",
+      "the credentials were rejected (unknown access key or wrong secret key for this side)",
+      ctx,
+      { cause },
+    );
+  }
+}
+
+/**
+ * A conditional request lost: the object is no longer the version that was planned
+ * (If-Match / CopySourceIfMatch failed with 412, or S3's 409 ConditionalRequestConflict).
+ */
+export class PreconditionFailedError extends StorageError {
+  constructor(ctx: StorageErrorContext, detail: string, cause?: unknown) {
+    super("PRECONDITION_FAILED", detail, ctx, { cause });
+  }
+}
+
+/** Objects in GLACIER / DEEP_ARCHIVE (not restored) cannot be read by ranged GET. */
+export class ObjectArchivedError extends StorageError {
+  constructor(ctx: StorageErrorContext, storageClass: string) {
+    super(
+      "OBJECT_ARCHIVED",
+      `the object is in storage class ${storageClass} and must be restored first`,
+      ctx,
+    );
+  }
+}
+
+/** The server asked us to slow down (503 SlowDown) and the SDK's retries ran out. */
+export class ThrottledError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super("SLOW_DOWN", "the server kept throttling requests (503 SlowDown) after retries", ctx, {
+      cause,
+      retryable: true,
+    });
+  }
+}
+
+/** A server-side or network failure that survived the SDK's retries. */
+export class StorageUnavailableError extends StorageError {
+  constructor(ctx: StorageErrorContext, detail: string, cause?: unknown) {
+    super("STORAGE_UNAVAILABLE", detail, ctx, { cause, retryable: true });
+  }
+}
+
+interface SdkErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Maps an AWS SDK (or network) error to one of the typed storage errors above.
+ * S3 reports many conditions only by HTTP status on HEAD, so status codes are checked too.
+ */
+export function translateS3Error(error: unknown, ctx: StorageErrorContext): StorageError {
+  if (error instanceof StorageError) return error;
+  const e = (typeof error === "object" && error !== null ? error : {}) as SdkErrorShape;
+  const name = e.name ?? e.Code ?? e.code ?? "";
+  const status = e.$metadata?.httpStatusCode;
+  switch (name) {
+    case "NoSuchKey":
+      return new ObjectNotFoundError(ctx, error);
+    case "NoSuchBucket":
+      return new BucketNotFoundError(ctx, error);
+    case "AccessDenied":
+    case "AllAccessDisabled":
+      return new AccessDeniedError(ctx, error);
+    case "InvalidAccessKeyId":
+    case "SignatureDoesNotMatch":
+    case "ExpiredToken":
+    case "InvalidToken":
+    case "CredentialsProviderError":
+      return new InvalidCredentialsError(ctx, error);
+    case "PreconditionFailed":
+      return new PreconditionFailedError(ctx, "the object changed since it was planned (412)", error);
+    case "ConditionalRequestConflict":
+      return new PreconditionFailedError(ctx, "a concurrent write to the object won (409)", error);
+    case "InvalidObjectState":
+      return new ObjectArchivedError(ctx, "an archive class");
+    case "SlowDown":
+    case "Throttling":
+    case "ThrottlingException":
+    case "RequestLimitExceeded":
+      return new ThrottledError(ctx, error);
+  }
+  if (status === 412)
+    return new PreconditionFailedError(ctx, "the object changed since it was planned (412)", error);
+  if (status === 403) return new AccessDeniedError(ctx, error);
+  if (status === 404) return new ObjectNotFoundError(ctx, error);
+  if (status === 503) return new ThrottledError(ctx, error);
+  const detail = e.message || name || String(error);
+  if (status === undefined || status >= 500) return new StorageUnavailableError(ctx, detail, error);
+  return new StorageError("STORAGE_REQUEST_FAILED", `${detail} (HTTP ${status})`, ctx, { cause: error });
+}

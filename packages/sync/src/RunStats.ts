@@ -1,0 +1,43 @@
+/** Byte counters of a run; every figure the summary and `--json` print comes from here. */
+export interface ByteCounts {
+  /** Bytes read from the source side (digesting and uploading). */
+  sourceRead: number;
+  /** Bytes read from the destination side (digesting). */
+  destinationRead: number;
+  /** Bytes read from the source side and written to the destination side by this process. */
+  transferred: number;
+  /** Bytes the servers copied without passing through this process (UploadPartCopy, CopyObject). */
+  copiedServerSide: number;
+}
+
+export interface ObjectCounts {
+  scanned: number;
+  identical: number;
+  changed: number;
+  missing: number;
+  extra: number;
+  deleted: number;
+  failed: number;
+  /** Objects that cannot be read as stored (archive classes); reported, never silently passed over. */
+  unreadable: number;
+}
+
+/** Live counters, read by progress displays while a run is going on. */
+export class RunStats {
+  readonly bytes: ByteCounts = { sourceRead: 0, destinationRead: 0, transferred: 0, copiedServerSide: 0 };
+  readonly objects: ObjectCounts = {
+    scanned: 0,
+    identical: 0,
+    changed: 0,
+    missing: 0,
+    extra: 0,
+    deleted: 0,
+    failed: 0,
+    unreadable: 0,
+  };
+  /** Objects whose processing finished, whatever the outcome. */
+  done = 0;
+  /** Source bytes of the objects scanned so far: the denominator of an ETA. */
+  sourceBytesScanned = 0;
+  readonly startedAt = Date.now();
+}

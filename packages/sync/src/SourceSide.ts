@@ -1,0 +1,138 @@
+import { pipeline, Readable, Transform } from "node:stream";
+import {
+  type ChallengeExpectation,
+  type ChallengeRequest,
+  type ChunkPlan,
+  chunkRange,
+  createChallenge,
+  createDigester,
+  type DigestAlgorithm,
+  type ObjectIdentity,
+  type Variant,
+} from "@chunksync/core";
+import type { ObjectStore } from "@chunksync/storage";
+import { digestRange, pinnedRead } from "./digestRange.js";
+import { type Limiter, settleAll } from "./Limiter.js";
+import { DEFAULT_RETRY, withRetry } from "./retry.js";
+
+export interface SourceSideOptions {
+  store: ObjectStore;
+  secret: Buffer;
+  algorithm: DigestAlgorithm;
+  variant: Variant;
+  limiter: Limiter;
+  /** Called with every byte count read from the source store. */
+  onRead?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The source's data plane: digests its own chunks, issues challenges, and streams
+ * changed chunks out. Raw digests stay in this object's private cache; only
+ * challenges and expectations (keyed, context-bound values) leave it.
+ */
+export class SourceSide {
+  readonly #digests = new Map<string, Map<number, Buffer>>();
+
+  constructor(readonly options: SourceSideOptions) {}
+
+  /** Digests (if not cached) the chunks in `indices` and challenges the destination for them. */
+  async challenge(
+    source: ObjectIdentity,
+    destination: ObjectIdentity,
+    plan: ChunkPlan,
+    indices: number[],
+  ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
+    const { store, algorithm, limiter, signal } = this.options;
+    const cache = this.#cache(source);
+    await settleAll(
+      indices
+        .filter((index) => !cache.has(index))
+        .map((index) =>
+          limiter.run(async () => {
+            const digest = await withRetry(
+              () =>
+                digestRange(
+                  store,
+                  "source",
+                  source.key,
+                  source.etag,
+                  chunkRange(plan, index),
+                  algorithm,
+                  (n) => this.options.onRead?.(n),
+                  signal,
+                ),
+              { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+            );
+            cache.set(index, digest);
+          }),
+        ),
+    );
+    return createChallenge({
+      secret: this.options.secret,
+      variant: this.options.variant,
+      algorithm,
+      source,
+      destination,
+      plan,
+      indices,
+      digests: cache,
+    });
+  }
+
+  /**
+   * Opens chunk `index` for upload. The bytes are hashed as they flow, so a later
+   * verification of this chunk costs no second read of the source.
+   */
+  async openChunk(source: ObjectIdentity, plan: ChunkPlan, index: number): Promise<Readable> {
+    // A zero-byte object is written as one empty part and has no chunk to read.
+    if (plan.count === 0) return Readable.from([]);
+    const range = chunkRange(plan, index);
+    const body = await pinnedRead(
+      this.options.store,
+      "source",
+      source.key,
+      source.etag,
+      range,
+      this.options.signal,
+    );
+    const digester = createDigester(this.options.algorithm);
+    const cache = this.#cache(source);
+    let seen = 0;
+    const onRead = this.options.onRead;
+    const tap = new Transform({
+      transform(piece: Buffer, _encoding, done) {
+        digester.update(piece);
+        seen += piece.length;
+        onRead?.(piece.length);
+        done(null, piece);
+      },
+      flush(done) {
+        // Only a complete chunk may stand for the chunk's digest.
+        if (seen === range.length) cache.set(index, digester.digest());
+        done();
+      },
+    });
+    // pipeline() destroys the source read when the upload gives up, and vice versa.
+    return pipeline(body, tap, () => {});
+  }
+
+  /** Drops the cached digests of an object version once its sync is settled. */
+  forget(source: ObjectIdentity): void {
+    this.#digests.delete(cacheKey(source));
+  }
+
+  #cache(source: ObjectIdentity): Map<number, Buffer> {
+    const id = cacheKey(source);
+    let cache = this.#digests.get(id);
+    if (!cache) {
+      cache = new Map();
+      this.#digests.set(id, cache);
+    }
+    return cache;
+  }
+}
+
+function cacheKey(source: ObjectIdentity): string {
+  return JSON.stringify([source.bucket, source.key, source.etag]);
+}

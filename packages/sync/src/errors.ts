@@ -1,0 +1,39 @@
+import { ChunksyncError } from "@chunksync/core";
+
+/**
+ * An object changed under the run: a pinned read, copy or conditional write lost.
+ * The engine restarts the object from its plan a bounded number of times.
+ */
+export class ObjectChangedError extends ChunksyncError {
+  readonly side: "source" | "destination";
+  readonly key: string;
+  constructor(side: "source" | "destination", key: string, cause?: unknown) {
+    super(
+      side === "source" ? "SOURCE_CHANGED" : "DESTINATION_CHANGED",
+      side === "source"
+        ? `source object ${key} changed during the run (its ETag no longer matches the one planned)`
+        : `destination object ${key} was written by someone else during the run; their version was kept`,
+      { cause, details: { side, key } },
+    );
+    this.side = side;
+    this.key = key;
+  }
+}
+
+/** After a write, the challenge over the written chunks did not come back all-equal. */
+export class VerificationFailedError extends ChunksyncError {
+  constructor(key: string, chunks: number[]) {
+    super(
+      "VERIFICATION_FAILED",
+      `destination object ${key} does not match the source after writing (chunks ${chunks.join(", ")})`,
+      { details: { key, chunks } },
+    );
+  }
+}
+
+/** The run was cancelled (Ctrl-C or an AbortSignal); every started upload was aborted. */
+export class RunAbortedError extends ChunksyncError {
+  constructor(cause?: unknown) {
+    super("RUN_ABORTED", "the run was aborted; no destination object was left half-written", { cause });
+  }
+}

@@ -1,0 +1,46 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { StorageError } from "@chunksync/storage";
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** Base delay; attempt n waits a random time in [0, base * 2^n] (full jitter). */
+  baseDelayMs: number;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
+
+/** Network-level failures that the SDK surfaces raw when a streamed body breaks mid-flight. */
+const TRANSIENT_CODES = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNREFUSED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
+/** True for errors worth repeating a whole step for: throttling, 5xx, broken connections. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof StorageError) return error.retryable;
+  const code = (error as { code?: string } | undefined)?.code;
+  return code !== undefined && TRANSIENT_CODES.has(code);
+}
+
+/**
+ * Repeats a step whose request body is a stream (which the SDK cannot replay itself)
+ * after a transient failure, with exponential backoff and full jitter.
+ */
+export async function withRetry<T>(
+  step: () => Promise<T>,
+  options: RetryOptions = DEFAULT_RETRY,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (attempt >= options.attempts || !isTransient(error) || options.signal?.aborted) throw error;
+      await sleep(Math.random() * options.baseDelayMs * 2 ** attempt, undefined, { signal: options.signal });
+    }
+  }
+}

@@ -1,0 +1,194 @@
+import type { DigestAlgorithm, Variant } from "@chunksync/core";
+import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
+import picomatch from "picomatch";
+import { DestinationSide } from "./DestinationSide.js";
+import { forEachConcurrent, Limiter } from "./Limiter.js";
+import type { ObjectResult } from "./ObjectResult.js";
+import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
+import { SourceSide } from "./SourceSide.js";
+import { describeError, syncObject, type VerifyMode } from "./syncObject.js";
+
+export interface SyncOptions {
+  source: ObjectStore;
+  /** Key prefix on the source ("" for the whole bucket); keys map relative to it. */
+  sourcePrefix: string;
+  destination: ObjectStore;
+  destinationPrefix: string;
+  /** The pairing secret both sides' data planes hold. */
+  secret: Buffer;
+  algorithm: DigestAlgorithm;
+  variant: Variant;
+  chunkSize: number;
+  verify: VerifyMode;
+  /** Ranged reads, part uploads and copies in flight at once, and objects in progress at once. */
+  concurrency: number;
+  serverSideCopy: boolean;
+  copyTags: boolean;
+  /** Globs over keys relative to the prefixes; an object must match an include (if any) and no exclude. */
+  include: string[];
+  exclude: string[];
+  /** Delete destination objects that have no source counterpart. */
+  delete: boolean;
+  /** Find what differs and what would move, write nothing (`check`, `plan`). */
+  dryRun: boolean;
+  /** Restarts of one object after it changed under the run. */
+  maxAttempts?: number;
+  signal?: AbortSignal;
+  /** Live counters for a progress display; a fresh one is made when absent. */
+  stats?: RunStats;
+  /** Called as each object settles (in completion order). */
+  onResult?: (result: ObjectResult) => void;
+}
+
+export interface RunReport {
+  startedAt: string;
+  durationMs: number;
+  dryRun: boolean;
+  objects: ObjectCounts;
+  bytes: ByteCounts;
+  /** What the run's actions move: equal to the bytes moved when they are applied. */
+  planned: { transfer: number; serverSide: number };
+  results: ObjectResult[];
+}
+
+/** Keys under `prefix` as a directory: `s3://b/photos` means `photos/...`, as `aws s3 sync` reads it. */
+export function directoryPrefix(prefix: string): string {
+  return prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
+}
+
+/**
+ * Syncs every object under the source prefix to the destination prefix: lists both
+ * sides, challenges each pair, moves only differing chunks, reports destination-only
+ * objects (deleting them only with `delete`). Object failures are reported, not thrown;
+ * a listing failure or an abort throws before anything is deleted.
+ */
+export async function runSync(options: SyncOptions): Promise<RunReport> {
+  const stats = options.stats ?? new RunStats();
+  const startedAt = new Date();
+  const limiter = new Limiter(options.concurrency);
+  const signal = options.signal;
+  const sourcePrefix = directoryPrefix(options.sourcePrefix);
+  const destinationPrefix = directoryPrefix(options.destinationPrefix);
+  const selected = keyFilter(options.include, options.exclude);
+  const results: ObjectResult[] = [];
+  const settle = (result: ObjectResult) => {
+    results.push(result);
+    count(stats, result);
+    options.onResult?.(result);
+  };
+
+  const sourceSide = new SourceSide({
+    store: options.source,
+    secret: options.secret,
+    algorithm: options.algorithm,
+    variant: options.variant,
+    limiter,
+    onRead: (n) => {
+      stats.bytes.sourceRead += n;
+    },
+    ...(signal ? { signal } : {}),
+  });
+  const destinationSide = new DestinationSide({
+    store: options.destination,
+    secret: options.secret,
+    limiter,
+    onRead: (n) => {
+      stats.bytes.destinationRead += n;
+    },
+    ...(signal ? { signal } : {}),
+  });
+  const ctx = {
+    source: options.source,
+    destination: options.destination,
+    sourceSide,
+    destinationSide,
+    limiter,
+    stats,
+    chunkSize: options.chunkSize,
+    verify: options.verify,
+    serverSideCopy: options.serverSideCopy,
+    copyTags: options.copyTags,
+    dryRun: options.dryRun,
+    maxAttempts: options.maxAttempts ?? 3,
+    ...(signal ? { signal } : {}),
+  };
+
+  // The destination listing is held whole: matching by exact key is safe whatever order
+  // a server lists in, which a merge of two sorted streams would have to trust.
+  const destinationOnly = new Map<string, ObjectSummary>();
+  for await (const o of options.destination.list(destinationPrefix, signal)) {
+    const relative = o.key.slice(destinationPrefix.length);
+    if (selected(relative)) destinationOnly.set(relative, o);
+  }
+
+  async function* sourceObjects() {
+    for await (const o of options.source.list(sourcePrefix, signal)) {
+      const relative = o.key.slice(sourcePrefix.length);
+      if (!selected(relative)) continue;
+      destinationOnly.delete(relative);
+      stats.objects.scanned++;
+      stats.sourceBytesScanned += o.size;
+      yield relative;
+    }
+  }
+  await forEachConcurrent(sourceObjects(), options.concurrency, async (relative) => {
+    settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative));
+  });
+
+  for (const o of destinationOnly.values()) {
+    const result: ObjectResult = {
+      destinationKey: o.key,
+      size: o.size,
+      state: "extra",
+      action: options.delete ? "delete" : "keep",
+      planned: { transfer: 0, serverSide: 0 },
+      applied: false,
+      attempts: 1,
+    };
+    if (options.delete && !options.dryRun) {
+      try {
+        await options.destination.delete(o.key);
+        result.applied = true;
+        stats.objects.deleted++;
+      } catch (error) {
+        result.error = describeError(error);
+        stats.objects.failed++;
+      }
+    }
+    settle(result);
+  }
+
+  const planned = { transfer: 0, serverSide: 0 };
+  for (const r of results) {
+    planned.transfer += r.planned.transfer;
+    planned.serverSide += r.planned.serverSide;
+  }
+  return {
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    dryRun: options.dryRun,
+    objects: { ...stats.objects },
+    bytes: { ...stats.bytes },
+    planned,
+    results,
+  };
+}
+
+function count(stats: RunStats, result: ObjectResult): void {
+  stats.done++;
+  switch (result.state) {
+    case "identical":
+    case "missing":
+    case "changed":
+    case "extra":
+    case "unreadable":
+    case "failed":
+      stats.objects[result.state]++;
+  }
+}
+
+function keyFilter(include: string[], exclude: string[]): (key: string) => boolean {
+  const inc = include.length > 0 ? picomatch(include, { dot: true }) : () => true;
+  const exc = exclude.length > 0 ? picomatch(exclude, { dot: true }) : () => false;
+  return (key) => inc(key) && !exc(key);
+}

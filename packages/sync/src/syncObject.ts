@@ -1,0 +1,416 @@
+import {
+  type ChunkPlan,
+  ChunksyncError,
+  chunkRange,
+  MAX_CHUNK_SIZE,
+  type ObjectIdentity,
+  planChunks,
+  planCompose,
+  verifyResponse,
+} from "@chunksync/core";
+import {
+  type CompletedPart,
+  type ObjectAttributes,
+  type ObjectHead,
+  type ObjectStore,
+  type ObjectVersionRef,
+  PreconditionFailedError,
+  sameEtag,
+  type WriteCondition,
+} from "@chunksync/storage";
+import type { DestinationSide } from "./DestinationSide.js";
+import { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
+import { type Limiter, settleAll } from "./Limiter.js";
+import type { ObjectResult } from "./ObjectResult.js";
+import type { RunStats } from "./RunStats.js";
+import { DEFAULT_RETRY, withRetry } from "./retry.js";
+import type { SourceSide } from "./SourceSide.js";
+
+export type VerifyMode = "none" | "changed" | "full";
+
+/** Everything one object's sync needs; built once per run by runSync (or by a Lambda handler). */
+export interface ObjectSyncContext {
+  source: ObjectStore;
+  destination: ObjectStore;
+  sourceSide: SourceSide;
+  destinationSide: DestinationSide;
+  limiter: Limiter;
+  stats: RunStats;
+  chunkSize: number;
+  verify: VerifyMode;
+  /** Both sides are one endpoint and account: changed chunks are copied server-side too. */
+  serverSideCopy: boolean;
+  /** Copy the source's tag set onto written objects. */
+  copyTags: boolean;
+  dryRun: boolean;
+  /** How many times an object restarts from its plan after it changed under the run. */
+  maxAttempts: number;
+  signal?: AbortSignal;
+}
+
+/** A part to write: copied from the old destination, copied from the source, or uploaded from it. */
+interface PartSpec {
+  from: "destination" | "source";
+  transfer: boolean;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Brings one destination object to the source's bytes and attributes, moving only
+ * the chunks the challenge found different. Never throws for an object-level
+ * failure (that is reported in the result); throws only when the run is aborted.
+ */
+export async function syncObject(
+  ctx: ObjectSyncContext,
+  sourceKey: string,
+  destinationKey: string,
+): Promise<ObjectResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attemptObject(ctx, sourceKey, destinationKey, attempt);
+    } catch (error) {
+      if (ctx.signal?.aborted) throw new RunAbortedError(error);
+      if (error instanceof ObjectChangedError && attempt < ctx.maxAttempts && !ctx.dryRun) continue;
+      return {
+        sourceKey,
+        destinationKey,
+        size: 0,
+        state: "failed",
+        action: "none",
+        planned: { transfer: 0, serverSide: 0 },
+        applied: false,
+        attempts: attempt,
+        error: describeError(error),
+      };
+    }
+  }
+}
+
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof ChunksyncError) return { code: error.code, message: error.message };
+  return { code: "UNEXPECTED", message: error instanceof Error ? error.message : String(error) };
+}
+
+async function attemptObject(
+  ctx: ObjectSyncContext,
+  sourceKey: string,
+  destinationKey: string,
+  attempts: number,
+): Promise<ObjectResult> {
+  const { source, destination, signal } = ctx;
+  const src = await source.head(sourceKey, signal);
+  if (src === undefined) throw new ObjectChangedError("source", sourceKey);
+  const base = { sourceKey, destinationKey, size: src.size, attempts };
+  if (src.archived) {
+    return {
+      ...base,
+      state: "unreadable",
+      action: "none",
+      planned: { transfer: 0, serverSide: 0 },
+      applied: false,
+      error: {
+        code: "OBJECT_ARCHIVED",
+        message: `s3://${source.bucket}/${sourceKey} is in storage class ${src.storageClass} and must be restored before it can be synced`,
+      },
+    };
+  }
+  const plan = planChunks(src.size, ctx.chunkSize);
+  const srcId: ObjectIdentity = {
+    bucket: source.bucket,
+    key: sourceKey,
+    etag: src.etag,
+    ...(src.versionId ? { versionId: src.versionId } : {}),
+  };
+  try {
+    const dst = await destination.head(destinationKey, signal);
+    const attributes = await attributesOf(ctx, src);
+    const allChunks = (p: ChunkPlan) => Array.from({ length: p.count }, (_, i) => i);
+
+    if (dst === undefined) {
+      const parts = wholeObjectParts(ctx, plan);
+      const result: ObjectResult = {
+        ...base,
+        state: "missing",
+        action: "copy",
+        chunks: { total: plan.count, chunkSize: plan.chunkSize, changed: allChunks(plan) },
+        planned: plannedBytes(parts),
+        applied: false,
+      };
+      if (ctx.dryRun) return result;
+      await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifNoneMatch: "*" });
+      return { ...result, applied: true };
+    }
+
+    const dstId: ObjectIdentity = { bucket: destination.bucket, key: destinationKey, etag: dst.etag };
+    let changed: number[] = [];
+    if (plan.count > 0) {
+      const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, allChunks(plan));
+      const response = await ctx.destinationSide.answer(request);
+      changed = verifyResponse({ request, expectation, response })
+        .chunks.filter((c) => c.status !== "equal")
+        .map((c) => c.index);
+    }
+    const chunks = { total: plan.count, chunkSize: plan.chunkSize, changed };
+    const bytesEqual = changed.length === 0 && dst.size === src.size;
+    if (bytesEqual && !attributesDiffer(attributes, dst)) {
+      return {
+        ...base,
+        state: "identical",
+        action: "none",
+        chunks,
+        planned: { transfer: 0, serverSide: 0 },
+        applied: true,
+      };
+    }
+
+    let action: ObjectResult["action"];
+    let parts: PartSpec[];
+    if (bytesEqual) {
+      action = "metadata";
+      // Rewritten from the destination's own bytes; a zero-byte object is simply put again.
+      parts =
+        plan.count === 0
+          ? wholeObjectParts(ctx, plan)
+          : planCompose(plan, new Set()).parts.map((p) => ({
+              from: "destination",
+              transfer: false,
+              offset: p.offset,
+              length: p.length,
+            }));
+    } else if (plan.count < 2) {
+      // An object of one chunk is one unit: re-composing it would copy nothing.
+      action = "copy";
+      parts = wholeObjectParts(ctx, plan);
+    } else {
+      action = "compose";
+      parts = planCompose(plan, new Set(changed)).parts.map((p) =>
+        p.kind === "copy"
+          ? { from: "destination", transfer: false, offset: p.offset, length: p.length }
+          : { from: "source", transfer: !ctx.serverSideCopy, offset: p.offset, length: p.length },
+      );
+    }
+    const result: ObjectResult = {
+      ...base,
+      state: "changed",
+      action,
+      chunks,
+      planned: plannedBytes(parts),
+      applied: false,
+    };
+    if (ctx.dryRun) return result;
+    await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifMatch: dst.etag }, dst);
+    return { ...result, applied: true };
+  } finally {
+    ctx.sourceSide.forget(srcId);
+  }
+}
+
+function plannedBytes(parts: PartSpec[]): ObjectResult["planned"] {
+  let transfer = 0;
+  let serverSide = 0;
+  for (const p of parts) {
+    if (p.transfer) transfer += p.length;
+    else serverSide += p.length;
+  }
+  return { transfer, serverSide };
+}
+
+/** The whole object from the source: one part per chunk (a single part for one-chunk objects). */
+function wholeObjectParts(ctx: ObjectSyncContext, plan: ChunkPlan): PartSpec[] {
+  const transfer = !ctx.serverSideCopy;
+  if (plan.count <= 1) return [{ from: "source", transfer, offset: 0, length: plan.size }];
+  return Array.from({ length: plan.count }, (_, i) => {
+    const { offset, length } = chunkRange(plan, i);
+    return { from: "source" as const, transfer, offset, length };
+  });
+}
+
+async function attributesOf(ctx: ObjectSyncContext, src: ObjectHead): Promise<ObjectAttributes> {
+  const tagging = ctx.copyTags ? await ctx.source.tagging(src.key) : undefined;
+  return {
+    ...(src.contentType ? { contentType: src.contentType } : {}),
+    ...(src.contentEncoding ? { contentEncoding: src.contentEncoding } : {}),
+    ...(src.contentLanguage ? { contentLanguage: src.contentLanguage } : {}),
+    ...(src.contentDisposition ? { contentDisposition: src.contentDisposition } : {}),
+    ...(src.cacheControl ? { cacheControl: src.cacheControl } : {}),
+    ...(src.expires ? { expires: src.expires } : {}),
+    metadata: { ...src.metadata },
+    ...(tagging ? { tagging } : {}),
+  };
+}
+
+/** Attributes the engine restates on every write and so also keeps in step on identical bytes. */
+function attributesDiffer(want: ObjectAttributes, have: ObjectHead): boolean {
+  const fields = [
+    "contentType",
+    "contentEncoding",
+    "contentLanguage",
+    "contentDisposition",
+    "cacheControl",
+  ] as const;
+  if (fields.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
+  if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
+  const a = Object.entries(want.metadata).sort();
+  const b = Object.entries(have.metadata).sort();
+  return JSON.stringify(a) !== JSON.stringify(b);
+}
+
+/**
+ * Writes the destination object from `parts` under `condition`, then verifies the
+ * chunks that crossed. Nothing becomes visible unless the final request succeeds;
+ * every failure aborts the multipart upload.
+ */
+async function write(
+  ctx: ObjectSyncContext,
+  srcId: ObjectIdentity,
+  plan: ChunkPlan,
+  key: string,
+  attributes: ObjectAttributes,
+  parts: PartSpec[],
+  condition: WriteCondition,
+  old?: { etag: string; size: number },
+): Promise<void> {
+  const { destination, signal } = ctx;
+  const sourceRef: ObjectVersionRef = { bucket: srcId.bucket, key: srcId.key, etag: srcId.etag };
+  const oldRef: ObjectVersionRef | undefined = old && { bucket: destination.bucket, key, etag: old.etag };
+  let etag: string;
+  // A replacement goes through multipart even for one part: CompleteMultipartUpload takes
+  // If-Match on AWS, while Ceph RGW (Pacific) answers 412 to any If-Match on PutObject.
+  const single = parts.length === 1 && parts[0]!.length <= MAX_CHUNK_SIZE ? parts[0]! : undefined;
+  // CopyObject has no range: it serves only a part that is its whole source object.
+  const wholeCopy =
+    single && !single.transfer && single.length === (single.from === "source" ? plan.size : old?.size);
+  if (single && wholeCopy) {
+    const from = single.from === "source" ? sourceRef : oldRef!;
+    etag = await conditional(ctx, key, condition, single.from, () =>
+      destination.copyObject(from, key, attributes, condition, signal),
+    );
+    ctx.stats.bytes.copiedServerSide += single.length;
+  } else if (single?.transfer && "ifNoneMatch" in condition) {
+    etag = await withRetry(
+      async () => {
+        const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
+        return conditional(ctx, key, condition, "source", () =>
+          destination.put(key, body, single.length, attributes, condition, signal),
+        );
+      },
+      { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+    );
+    ctx.stats.bytes.transferred += single.length;
+  } else {
+    etag = await writeMultipart(ctx, srcId, plan, key, attributes, parts, condition, sourceRef, oldRef);
+  }
+  await verifyWritten(ctx, srcId, plan, key, etag, parts);
+}
+
+async function writeMultipart(
+  ctx: ObjectSyncContext,
+  srcId: ObjectIdentity,
+  plan: ChunkPlan,
+  key: string,
+  attributes: ObjectAttributes,
+  parts: PartSpec[],
+  condition: WriteCondition,
+  sourceRef: ObjectVersionRef,
+  oldRef: ObjectVersionRef | undefined,
+): Promise<string> {
+  const { destination, limiter, signal, stats } = ctx;
+  const retry = { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) };
+  const upload = await destination.createUpload(key, attributes, signal);
+  try {
+    const completed = await settleAll(
+      parts.map((part, i) =>
+        limiter.run(async (): Promise<CompletedPart> => {
+          const partNumber = i + 1;
+          if (!part.transfer) {
+            const from = part.from === "source" ? sourceRef : oldRef!;
+            const done = await withRetry(
+              () => pinned(part.from, key, () => upload.copyPart(partNumber, from, part, signal)),
+              retry,
+            );
+            stats.bytes.copiedServerSide += part.length;
+            return done;
+          }
+          const index = part.offset / plan.chunkSize;
+          const done = await withRetry(async () => {
+            const body = await ctx.sourceSide.openChunk(srcId, plan, index);
+            return upload.uploadPart(partNumber, body, part.length, signal);
+          }, retry);
+          stats.bytes.transferred += part.length;
+          return done;
+        }),
+      ),
+    );
+    return await conditional(ctx, key, condition, "destination", () => upload.complete(completed, condition));
+  } catch (error) {
+    await upload.abort().catch(() => {});
+    throw error;
+  }
+}
+
+/** A 412 on a copy source means that side's object changed under the run. */
+async function pinned<T>(side: "source" | "destination", key: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
+    throw error;
+  }
+}
+
+/**
+ * Runs the final, visible write under `condition`. Servers that ignore conditional
+ * headers on that request (Ceph RGW before Squid) get a HEAD check just before it too,
+ * which narrows the window a concurrent writer has to a single round trip.
+ */
+async function conditional(
+  ctx: ObjectSyncContext,
+  key: string,
+  condition: WriteCondition,
+  copySide: "source" | "destination",
+  run: () => Promise<{ etag: string }>,
+): Promise<string> {
+  const now = await ctx.destination.head(key, ctx.signal);
+  const holds = "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
+  if (!holds) throw new ObjectChangedError("destination", key);
+  try {
+    return (await run()).etag;
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
+    const after = await ctx.destination.head(key, ctx.signal);
+    const destinationMoved = "ifMatch" in condition ? !sameEtag(after?.etag, now?.etag) : after !== undefined;
+    throw new ObjectChangedError(destinationMoved ? "destination" : copySide, key, error);
+  }
+}
+
+/** Re-challenges the chunks that crossed (or all, with `full`) against the object just written. */
+async function verifyWritten(
+  ctx: ObjectSyncContext,
+  srcId: ObjectIdentity,
+  plan: ChunkPlan,
+  key: string,
+  etag: string,
+  parts: PartSpec[],
+): Promise<void> {
+  if (ctx.verify === "none" || plan.count === 0) return;
+  const crossed = new Set<number>();
+  for (const p of parts) {
+    if (!p.transfer) continue;
+    for (let i = p.offset / plan.chunkSize; i < Math.ceil((p.offset + p.length) / plan.chunkSize); i++)
+      crossed.add(i);
+  }
+  const indices =
+    ctx.verify === "full"
+      ? Array.from({ length: plan.count }, (_, i) => i)
+      : [...crossed].sort((a, b) => a - b);
+  if (indices.length === 0) return;
+  const dstId: ObjectIdentity = { bucket: ctx.destination.bucket, key, etag };
+  const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, indices);
+  const response = await ctx.destinationSide.answer(request);
+  const bad = verifyResponse({ request, expectation, response })
+    .chunks.filter((c) => c.status !== "equal")
+    .map((c) => c.index);
+  if (bad.length > 0) throw new VerificationFailedError(key, bad);
+}

@@ -1,0 +1,70 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { localS3 } from "./s3.js";
+
+const BIN = join(import.meta.dirname, "../../packages/cli/bin/chunksync.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * AWS shared config with one profile per side (`src`, `dst`), each with its own keys and
+ * `endpoint_url`, as a user would configure two storage systems.
+ */
+export function profileEnv(): Record<string, string> {
+  const s3 = localS3();
+  const dir = mkdtempSync(join(tmpdir(), "chunksync-profiles-"));
+  const config = join(dir, "config");
+  const credentials = join(dir, "credentials");
+  writeFileSync(
+    config,
+    ["src", "dst"]
+      .map((p) => `[profile ${p}]\nregion = ${s3.region}\nendpoint_url = ${s3.endpoint}\n`)
+      .join("\n"),
+  );
+  writeFileSync(
+    credentials,
+    (["src", "dst"] as const)
+      .map((p) => {
+        const u = s3.users[p === "src" ? "source" : "destination"];
+        return `[${p}]\naws_access_key_id = ${u.accessKeyId}\naws_secret_access_key = ${u.secretAccessKey}\n`;
+      })
+      .join("\n"),
+  );
+  return { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
+}
+
+/** The environment without ambient AWS settings, so only the flags and profiles given count. */
+function cleanEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("AWS_")) out[k] = v;
+  }
+  return out;
+}
+
+/** Runs the real CLI in a child process, as a user would. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: { ...cleanEnv(), ...env },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The profile flags that make SRC and DST two storage systems. */
+export const SIDES = ["--src-profile", "src", "--dst-profile", "dst"];

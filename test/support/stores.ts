@@ -1,0 +1,43 @@
+import { randomBytes } from "node:crypto";
+import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
+import { localS3 } from "./s3.js";
+
+/** The engine's own store for one of the two users, as the CLI builds it. */
+export async function storeFor(user: "source" | "destination", bucket: string): Promise<S3ObjectStore> {
+  const s3 = localS3();
+  const client = await createS3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: s3.users[user],
+  });
+  return new S3ObjectStore({ client, bucket });
+}
+
+/** runSync with the CLI's defaults, 5 MiB chunks (the smallest) to keep test data small. */
+export function syncWith(
+  source: S3ObjectStore,
+  destination: S3ObjectStore,
+  overrides: Partial<SyncOptions> = {},
+) {
+  return runSync({
+    source,
+    sourcePrefix: "",
+    destination,
+    destinationPrefix: "",
+    secret: randomBytes(32),
+    algorithm: "sha256",
+    variant: "encode",
+    chunkSize: 5 * 1024 * 1024,
+    verify: "changed",
+    concurrency: 4,
+    serverSideCopy: false,
+    copyTags: false,
+    include: [],
+    exclude: [],
+    delete: false,
+    dryRun: false,
+    stats: new RunStats(),
+    ...overrides,
+  });
+}
