@@ -16,7 +16,7 @@ import { Command, CommanderError, Option } from "commander";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
-import { openStore, type SideFlags, sameAccount } from "./sideSettings.js";
+import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
 
 interface RunFlags {
@@ -169,6 +169,9 @@ async function run(
     ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
+
+  await probe("source", sourceStore, source.prefix);
+  await probe("destination", destinationStore, destination.prefix);
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();

@@ -1,6 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { ValidationError } from "@chunksync/core";
-import { createS3Client, S3ObjectStore, type WriteOptions } from "@chunksync/storage";
+import { ChunksyncError, ValidationError } from "@chunksync/core";
+import {
+  createS3Client,
+  type ObjectStore,
+  S3ObjectStore,
+  StorageError,
+  type WriteOptions,
+} from "@chunksync/storage";
 import type { S3Location } from "./parseS3Url.js";
 
 /** One side's connection flags, as given on the command line. */
@@ -64,4 +70,21 @@ export async function openStore(
 /** Server-side copies across the sides need one endpoint and one identity on both. */
 export function sameAccount(src: SideFlags, dst: SideFlags): boolean {
   return src.profile === dst.profile && src.endpoint === dst.endpoint && src.region === dst.region;
+}
+
+/**
+ * Lists one key of each side before any work starts, so that a wrong bucket, endpoint or
+ * credential is reported up front and names the side it belongs to.
+ */
+export async function probe(
+  side: "source" | "destination",
+  store: ObjectStore,
+  prefix: string,
+): Promise<void> {
+  try {
+    for await (const _ of store.list(prefix)) break;
+  } catch (error) {
+    if (!(error instanceof StorageError)) throw error;
+    throw new ChunksyncError(error.code, `${side}: ${error.message}`, { cause: error, details: { side } });
+  }
 }

@@ -1,0 +1,246 @@
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { flipByte, seededBytes } from "../support/data.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  putObject,
+  readAll,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+
+const MiB = 1024 * 1024;
+
+interface JsonSummary {
+  exitCode: number;
+  objects: Record<"scanned" | "identical" | "changed" | "missing" | "extra" | "deleted" | "failed", number>;
+  bytes: Record<"sourceRead" | "destinationRead" | "transferred" | "copiedServerSide", number>;
+  planned: { transfer: number; serverSide: number };
+}
+
+function parseJson(stdout: string): JsonSummary {
+  const lines = stdout.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as JsonSummary;
+}
+
+describe("chunksync CLI against the local S3 (profiles with endpoint_url, two users)", () => {
+  let env: Record<string, string>;
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+
+  async function pair(name: string): Promise<{ s: string; d: string }> {
+    const s = uniqueBucketName(`src-${name}`);
+    const d = uniqueBucketName(`dst-${name}`);
+    await createBucket(src, s);
+    await createBucket(dst, d);
+    buckets.push([src, s], [dst, d]);
+    return { s, d };
+  }
+
+  beforeAll(() => {
+    env = profileEnv();
+    src = s3Client("source");
+    dst = s3Client("destination");
+  });
+
+  afterAll(async () => {
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+
+  it("a one-byte change in a 64 MiB object at 8 MiB chunks moves one chunk, as plan predicted; check exits 1 then 0", async () => {
+    const { s, d } = await pair("64m");
+    const data = seededBytes("sixty-four", 64 * MiB);
+    await putObject(src, s, "big.bin", data);
+    await putObject(dst, d, "big.bin", flipByte(data, 37 * MiB + 3));
+    const urls = [`s3://${s}`, `s3://${d}`];
+
+    const check = await runCli(["check", ...urls, ...SIDES, "--json"], env);
+    expect(check.code, check.stderr).toBe(1);
+    expect(parseJson(check.stdout).objects.changed).toBe(1);
+
+    const plan = await runCli(["plan", ...urls, ...SIDES, "--json"], env);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(parseJson(plan.stdout).planned.transfer).toBe(8 * MiB);
+
+    const sync = await runCli(["sync", ...urls, ...SIDES, "--json"], env);
+    expect(sync.code, sync.stderr).toBe(0);
+    const summary = parseJson(sync.stdout);
+    expect(summary.bytes.transferred).toBe(8 * MiB);
+    expect(summary.bytes.copiedServerSide).toBe(56 * MiB);
+    expect(summary.bytes.sourceRead).toBeGreaterThanOrEqual(64 * MiB);
+    expect(summary.bytes.destinationRead).toBeGreaterThanOrEqual(64 * MiB);
+    expect(summary.objects).toEqual({
+      scanned: 1,
+      identical: 0,
+      changed: 1,
+      missing: 0,
+      extra: 0,
+      deleted: 0,
+      failed: 0,
+      unreadable: 0,
+    });
+    expect((await readAll(dst, d, "big.bin")).equals(data)).toBe(true);
+
+    const after = await runCli(["check", ...urls, ...SIDES, "--json"], env);
+    expect(after.code, after.stderr).toBe(0);
+    expect(parseJson(after.stdout).objects.identical).toBe(1);
+  });
+
+  for (const variant of ["encode", "decode"] as const) {
+    for (const algorithm of ["sha256", "sha1", "md5", "crc32c"] as const) {
+      it(`--variant ${variant} --algorithm ${algorithm} finds exactly the changed chunk and syncs it`, async () => {
+        const { s, d } = await pair(`${variant}-${algorithm}`);
+        const data = seededBytes(`${variant}${algorithm}`, 15 * MiB);
+        await putObject(src, s, "x", data);
+        await putObject(dst, d, "x", flipByte(data, 11 * MiB));
+        await putObject(src, s, "same", "same bytes");
+        await putObject(dst, d, "same", "same bytes");
+        const args = [`s3://${s}`, `s3://${d}`, ...SIDES, "--json", "--chunk-size", "5MiB"];
+        const flags = ["--variant", variant, "--algorithm", algorithm];
+        const sync = await runCli(["sync", ...args, ...flags], env);
+        expect(sync.code, sync.stderr).toBe(0);
+        const summary = parseJson(sync.stdout);
+        expect(summary.objects).toMatchObject({ changed: 1, identical: 1, failed: 0 });
+        expect(summary.bytes.transferred).toBe(5 * MiB);
+        expect((await readAll(dst, d, "x")).equals(data)).toBe(true);
+        const check = await runCli(["check", ...args, ...flags], env);
+        expect(check.code, check.stderr).toBe(0);
+      });
+    }
+  }
+
+  it("prefixes map key to key, --include/--exclude select, --delete removes only selected destination-only keys", async () => {
+    const { s, d } = await pair("prefix");
+    await putObject(src, s, "photos/a.jpg", "a");
+    await putObject(src, s, "photos/raw/b.cr2", "b");
+    await putObject(src, s, "other/c.jpg", "c");
+    await putObject(dst, d, "backup/old.jpg", "old");
+    await putObject(dst, d, "backup/keep.txt", "keep");
+    const sync = await runCli(
+      [
+        "sync",
+        `s3://${s}/photos`,
+        `s3://${d}/backup/`,
+        ...SIDES,
+        "--json",
+        "--exclude",
+        "raw/**",
+        "--include",
+        "**/*.jpg",
+        "--include",
+        "*.jpg",
+        "--delete",
+      ],
+      env,
+    );
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(parseJson(sync.stdout).objects).toMatchObject({ scanned: 1, missing: 1, extra: 1, deleted: 1 });
+    expect((await readAll(dst, d, "backup/a.jpg")).toString()).toBe("a");
+    await expect(readAll(dst, d, "backup/raw/b.cr2")).rejects.toThrow();
+    await expect(readAll(dst, d, "backup/old.jpg")).rejects.toThrow();
+    expect((await readAll(dst, d, "backup/keep.txt")).toString()).toBe("keep");
+  });
+
+  it("one identity for both sides copies server-side: no byte passes through the process", async () => {
+    const s = uniqueBucketName("src-same");
+    const d = uniqueBucketName("dst-same");
+    await createBucket(src, s);
+    await createBucket(src, d);
+    buckets.push([src, s], [src, d]);
+    const data = seededBytes("server-side", 20 * MiB);
+    await putObject(src, s, "changed", data);
+    await putObject(src, d, "changed", flipByte(data, 6 * MiB));
+    await putObject(src, s, "new", data);
+    const sync = await runCli(
+      [
+        "sync",
+        `s3://${s}`,
+        `s3://${d}`,
+        "--src-profile",
+        "src",
+        "--dst-profile",
+        "src",
+        "--json",
+        "--chunk-size",
+        "5MiB",
+      ],
+      env,
+    );
+    expect(sync.code, sync.stderr).toBe(0);
+    const summary = parseJson(sync.stdout);
+    expect(summary.bytes.transferred).toBe(0);
+    expect(summary.bytes.copiedServerSide).toBe(40 * MiB);
+    expect((await readAll(src, d, "changed")).equals(data)).toBe(true);
+    expect((await readAll(src, d, "new")).equals(data)).toBe(true);
+  });
+
+  it("prints a summary table without --json and writes the per-object report with --report", async () => {
+    const { s, d } = await pair("report");
+    await putObject(src, s, "k", "v");
+    const { mkdtempSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const report = join(mkdtempSync(join(tmpdir(), "chunksync-report-")), "report.json");
+    const sync = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--report", report], env);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stdout).toMatch(/missing on destination\s+1/);
+    expect(sync.stdout).toMatch(/transferred\s+1 B/);
+    const written = JSON.parse(readFileSync(report, "utf8")) as {
+      results: { sourceKey: string; action: string }[];
+    };
+    expect(written.results).toEqual([
+      expect.objectContaining({ sourceKey: "k", action: "copy", applied: true }),
+    ]);
+  });
+
+  it("names the input and what was expected on bad input, with exit 2", async () => {
+    const { s } = await pair("bad-input");
+    const cases: [string[], RegExp][] = [
+      [["sync", "s3:/nope", "s3://bucket-b"], /SRC: expected an S3 URL/],
+      [["sync", "s3://bucket-a", "s3://b"], /DST: expected a bucket name/],
+      [["sync", "s3://bucket-a", "s3://bucket-b", "--chunk-size", "1MiB"], /chunk size|--chunk-size/i],
+      [
+        ["sync", "s3://bucket-a", "s3://bucket-b", "--concurrency", "0"],
+        /--concurrency: expected a whole number/,
+      ],
+      [["sync", "s3://bucket-a", "s3://bucket-b", "--algorithm", "sha512"], /--algorithm/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, ...SIDES], env);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(message);
+    }
+    const missing = await runCli(
+      ["sync", `s3://no-such-bucket-${Date.now()}`, "s3://bucket-b", ...SIDES],
+      env,
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/source: list s3:\/\/no-such-bucket-\d+: the bucket does not exist/);
+    const denied = await runCli(["sync", `s3://${s}`, `s3://${s}`, ...SIDES], env);
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toMatch(new RegExp(`destination: list s3://${s}: access denied`));
+  });
+
+  it("keeps user metadata when an object is rewritten with the CLI", async () => {
+    const { s, d } = await pair("meta");
+    await src.send(
+      new PutObjectCommand({
+        Bucket: s,
+        Key: "m",
+        Body: "x",
+        ContentType: "text/x-test",
+        Metadata: { a: "1" },
+      }),
+    );
+    const sync = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--json"], env);
+    expect(sync.code, sync.stderr).toBe(0);
+    const { HeadObjectCommand } = await import("@aws-sdk/client-s3");
+    const head = await dst.send(new HeadObjectCommand({ Bucket: d, Key: "m" }));
+    expect(head.ContentType).toBe("text/x-test");
+    expect(head.Metadata).toEqual({ a: "1" });
+  });
+});
