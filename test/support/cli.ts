@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localS3 } from "./s3.js";
 
-const BIN = join(import.meta.dirname, "../../packages/cli/bin/chunksync.js");
+/** The CLI entry point, for tests that drive the process themselves. */
+export const CLI_BIN = join(import.meta.dirname, "../../packages/cli/bin/chunksync.js");
 
 export interface CliResult {
   code: number;
@@ -40,7 +41,7 @@ export function profileEnv(): Record<string, string> {
 }
 
 /** The environment without ambient AWS settings, so only the flags and profiles given count. */
-function cleanEnv(): Record<string, string> {
+export function cleanEnv(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("AWS_")) out[k] = v;
@@ -53,7 +54,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [BIN, ...args],
+      [CLI_BIN, ...args],
       {
         env: { ...cleanEnv(), ...env },
         maxBuffer: 64 * 1024 * 1024,
