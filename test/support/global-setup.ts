@@ -1,0 +1,23 @@
+import type { TestProject } from "vitest/node";
+import { type LocalS3, startLocalS3 } from "../../scripts/local-s3.js";
+
+/** What tests get from `inject("s3")`: the running server without its `stop`. */
+export type LocalS3Info = Omit<LocalS3, "stop">;
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    s3: LocalS3Info;
+  }
+}
+
+/** Starts one S3-compatible server for the whole run (see scripts/local-s3.ts) and stops it afterwards. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const s3 = await startLocalS3({ log: (line) => console.log(`[local-s3] ${line}`) });
+  const { stop, ...info } = s3;
+  console.log(
+    `[local-s3] ${s3.kind} at ${s3.endpoint} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  project.provide("s3", info);
+  return stop;
+}
