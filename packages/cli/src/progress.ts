@@ -12,7 +12,8 @@ function describe(r: ObjectResult): string {
   const chunks =
     r.chunks && r.chunks.total > 1 ? ` (${r.chunks.changed.length}/${r.chunks.total} chunks)` : "";
   const verb = r.applied ? r.action : `would ${r.action}`;
-  const moved = r.planned.transfer > 0 ? `, ${bytes(r.planned.transfer)} sent` : "";
+  const moved =
+    r.planned.transfer > 0 ? `, ${bytes(r.planned.transfer)} ${r.applied ? "sent" : "to send"}` : "";
   return `${r.state.padEnd(9)} ${key}${chunks}: ${verb}${moved}`;
 }
 

@@ -35,8 +35,8 @@ export function textSummary(command: string, report: RunReport): string {
   ];
   const byteRows = [
     ["bytes", "amount"],
-    ["digested on source", bytes(b.sourceRead)],
-    ["digested on destination", bytes(b.destinationRead)],
+    ["read from source", bytes(b.sourceRead)],
+    ["read from destination", bytes(b.destinationRead)],
     [
       report.dryRun ? "would transfer" : "transferred",
       bytes(report.dryRun ? report.planned.transfer : b.transferred),

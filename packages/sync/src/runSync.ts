@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { DigestAlgorithm, Variant } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import picomatch from "picomatch";
@@ -67,6 +68,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const startedAt = new Date();
   const limiter = new Limiter(options.concurrency);
   const signal = options.signal;
+  // Every request in flight listens on the one run signal; that is by design, not a leak.
+  if (signal) setMaxListeners(0, signal);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
   const selected = keyFilter(options.include, options.exclude);
