@@ -7,7 +7,11 @@ export class ChunksyncError extends Error {
   readonly code: string;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -18,11 +22,46 @@ export class ChunksyncError extends Error {
 /** Input (a CLI flag, an event field, a message field, a config value) is not what was expected. */
 export class ValidationError extends ChunksyncError {
   readonly field: string;
-  constructor(field: string, expected: string, options?: { cause?: unknown; received?: unknown }) {
-    super("VALIDATION_FAILED", `${field}: expected ${expected}`, {
+  constructor(
+    field: string,
+    expected: string,
+    // `code` lets a subclass keep this shape (field + expected) under its own stable code.
+    options?: { cause?: unknown; received?: unknown; code?: string },
+  ) {
+    super(options?.code ?? "VALIDATION_FAILED", `${field}: expected ${expected}`, {
       cause: options?.cause,
       details: { field, expected },
     });
     this.field = field;
+  }
+}
+
+/** Codes a {@link ChunkPlanError} carries. */
+export type ChunkPlanErrorCode =
+  | "CHUNK_SIZE_OUT_OF_RANGE"
+  | "OBJECT_TOO_LARGE"
+  | "INVALID_SIZE"
+  | "CHUNK_INDEX_OUT_OF_RANGE";
+
+/**
+ * A chunk plan cannot be made: the requested chunk size breaks S3's part-size
+ * limits, or the object cannot be split into at most 10,000 parts.
+ */
+export class ChunkPlanError extends ChunksyncError {
+  declare readonly code: ChunkPlanErrorCode;
+  constructor(code: ChunkPlanErrorCode, message: string, options?: { details?: Record<string, unknown> }) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A protocol message (challenge request, response or expectation) received
+ * from elsewhere is malformed. `field` is the path of the first offending
+ * field, such as `answers[3].value`, or the message name when the message as a
+ * whole is unusable (not JSON, too large).
+ */
+export class InvalidMessageError extends ValidationError {
+  constructor(field: string, expected: string) {
+    super(field, expected, { code: "INVALID_MESSAGE" });
   }
 }
