@@ -29,6 +29,16 @@ export {
 } from "./chunkPlan.js";
 export { type ComposePart, type ComposePlan, planCompose } from "./composePlan.js";
 export {
+  createDigester,
+  DEFAULT_ALGORITHM,
+  DIGEST_ALGORITHMS,
+  DIGEST_LENGTHS,
+  type DigestAlgorithm,
+  type Digester,
+  digestOf,
+  parseAlgorithm,
+} from "./digest.js";
+export {
   ChunkPlanError,
   type ChunkPlanErrorCode,
   ChunksyncError,
