@@ -147,7 +147,8 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
 
   it("one identity for both sides copies server-side: no byte passes through the process", async () => {
     const s = uniqueBucketName("src-same");
-    const d = uniqueBucketName("dst-same");
+    // Not "dst-": on MinIO that prefix is kept from the source user (see scripts/local-s3/minio.ts).
+    const d = uniqueBucketName("same-account-target");
     await createBucket(src, s);
     await createBucket(src, d);
     buckets.push([src, s], [src, d]);
