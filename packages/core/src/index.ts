@@ -7,6 +7,41 @@
  * @packageDocumentation
  */
 
+export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
+export { chunksToAnswer } from "./challenge/chunksToAnswer.js";
+export { constantTimeEqual } from "./challenge/constantTimeEqual.js";
+export { type CreateChallengeParams, createChallenge } from "./challenge/createChallenge.js";
+export { drawNonce, NONCE_BYTES, type RandomSource } from "./challenge/drawNonce.js";
+export { encodeAnswer } from "./challenge/encodeAnswer.js";
+export { type ChallengeContext, encodeContext } from "./challenge/encodeContext.js";
+export {
+  drawPairingSecret,
+  formatPairingSecret,
+  MIN_PAIRING_SECRET_BYTES,
+  parsePairingSecret,
+} from "./challenge/pairingSecret.js";
+export {
+  deriveChunkKey,
+  deriveChunkNonce,
+  hkdfSha256,
+  IV_BYTES,
+  openChunkNonce,
+  sealChunkNonce,
+} from "./challenge/sealChunkNonce.js";
+export {
+  type ChallengeExpectation,
+  type ChallengeRequest,
+  type ChallengeResponse,
+  type ChunkVerdict,
+  type CompareResult,
+  DIRECTIONS,
+  type Direction,
+  type ObjectIdentity,
+  PROTOCOL_VERSION,
+  VARIANTS,
+  type Variant,
+} from "./challenge/types.js";
+export { type VerifyResponseParams, verifyResponse } from "./challenge/verifyResponse.js";
 export {
   type ChunkPlan,
   ChunkPlanSchema,
@@ -45,3 +80,13 @@ export {
   InvalidMessageError,
   ValidationError,
 } from "./errors.js";
+export {
+  ChallengeExpectationSchema,
+  ChallengeRequestSchema,
+  ChallengeResponseSchema,
+  MAX_MESSAGE_BYTES,
+  ObjectIdentitySchema,
+  parseChallengeExpectation,
+  parseChallengeRequest,
+  parseChallengeResponse,
+} from "./messages.js";

@@ -1,0 +1,14 @@
+import { type ChunkRange, chunkRange } from "../chunkPlan.js";
+import type { ChallengeRequest } from "./types.js";
+
+/**
+ * Destination side, step one: the challenged chunks that lie wholly inside a
+ * destination object of `destinationSize` bytes, i.e. the ranges whose digests
+ * the destination must compute. Every other challenged chunk is answered
+ * `missing`.
+ */
+export function chunksToAnswer(request: ChallengeRequest, destinationSize: number): ChunkRange[] {
+  return request.indices
+    .map((index) => chunkRange(request.plan, index))
+    .filter((range) => range.offset + range.length <= destinationSize);
+}

@@ -1,0 +1,72 @@
+import { randomBytes } from "node:crypto";
+import { ValidationError } from "../errors.js";
+import { drawBytes, type RandomSource } from "./drawNonce.js";
+
+/** Minimum pairing secret length: 256 bits, the HMAC-SHA256 key size. */
+export const MIN_PAIRING_SECRET_BYTES = 32;
+// Far above any sensible key; stops a pasted file from being taken as a secret.
+const MAX_PAIRING_SECRET_BYTES = 1024;
+
+const HEX = /^(?:[0-9a-fA-F]{2})+$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** A new random pairing secret (32 bytes from the CSPRNG). Store it where only the two data planes can read it. */
+export function drawPairingSecret(random: RandomSource = randomBytes): Buffer {
+  return drawBytes(MIN_PAIRING_SECRET_BYTES, random);
+}
+
+/** A pairing secret as text (hex), the form {@link parsePairingSecret} reads back. */
+export function formatPairingSecret(secret: Uint8Array): string {
+  return Buffer.from(secret).toString("hex");
+}
+
+function decodeText(text: string): Buffer | undefined {
+  const [prefix, rest] = text.includes(":") ? text.split(":", 2) : [undefined, text];
+  const body = (rest ?? "").trim();
+  // Text of only hex digits is read as hex; prefixes settle the rare base64 secret that looks like hex.
+  if ((prefix === "hex" || prefix === undefined) && HEX.test(body)) return Buffer.from(body, "hex");
+  if (prefix === "hex") return undefined;
+  if ((prefix === "base64" || prefix === undefined) && BASE64.test(body)) {
+    const decoded = Buffer.from(body, "base64");
+    // Node skips characters it cannot decode; only a canonical spelling is accepted.
+    return decoded.toString("base64").replace(/=+$/, "") === body.replace(/=+$/, "") ? decoded : undefined;
+  }
+  if ((prefix === "base64url" || prefix === undefined) && BASE64URL.test(body)) {
+    const decoded = Buffer.from(body, "base64url");
+    return decoded.toString("base64url") === body ? decoded : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a pairing secret given as bytes, or as text in hex or base64
+ * (standard or url-safe; `hex:`, `base64:` or `base64url:` may prefix it).
+ * Errors say what was wrong and how long the secret was, never its content.
+ *
+ * @param field - where the secret came from, used in errors
+ * @throws ValidationError unless it decodes to 32-1024 bytes that are not all the same
+ */
+export function parsePairingSecret(input: Uint8Array | string, field = "pairingSecret"): Buffer {
+  const expected = `at least ${MIN_PAIRING_SECRET_BYTES} random bytes, as hex (${2 * MIN_PAIRING_SECRET_BYTES}+ hex digits) or base64`;
+  let secret: Buffer | undefined;
+  if (typeof input === "string") secret = decodeText(input.trim());
+  else if (input instanceof Uint8Array) secret = Buffer.from(input);
+  if (secret === undefined) throw new ValidationError(field, `${expected}; it is neither`);
+  if (secret.length < MIN_PAIRING_SECRET_BYTES || secret.length > MAX_PAIRING_SECRET_BYTES) {
+    throw new ValidationError(field, `${expected}; it decodes to ${secret.length} bytes`);
+  }
+  // A placeholder such as 64 zeros passes the length check but is no secret at all.
+  if (secret.every((byte) => byte === secret[0])) {
+    throw new ValidationError(field, `${expected}; it is one byte repeated, not a random secret`);
+  }
+  return secret;
+}
+
+/** Checks a secret handed to the protocol functions, without revealing it. */
+export function checkSecret(secret: unknown, field = "secret"): Buffer {
+  if (!(secret instanceof Uint8Array) || secret.byteLength < MIN_PAIRING_SECRET_BYTES) {
+    throw new ValidationError(field, `a pairing secret of at least ${MIN_PAIRING_SECRET_BYTES} bytes`);
+  }
+  return Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength);
+}
