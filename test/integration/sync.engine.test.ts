@@ -195,3 +195,53 @@ describe("metadata is restated on the re-composed object", () => {
     }
   });
 });
+
+describe("tags and archived objects", () => {
+  it("copies the source's tag set with copyTags, and reports archived objects as unreadable instead of copying", async () => {
+    const { PutObjectTaggingCommand, GetObjectTaggingCommand } = await import("@aws-sdk/client-s3");
+    const src = s3Client("source");
+    const dst = s3Client("destination");
+    const srcBucket = uniqueBucketName("src-tags");
+    const dstBucket = uniqueBucketName("dst-tags");
+    await createBucket(src, srcBucket);
+    await createBucket(dst, dstBucket);
+    try {
+      await putObject(src, srcBucket, "tagged", seededBytes("tagged", 2 * C + 3));
+      await src.send(
+        new PutObjectTaggingCommand({
+          Bucket: srcBucket,
+          Key: "tagged",
+          Tagging: {
+            TagSet: [
+              { Key: "team", Value: "a b&c" },
+              { Key: "tier", Value: "gold" },
+            ],
+          },
+        }),
+      );
+      await putObject(src, srcBucket, "frozen", "cold bytes");
+      const source = await storeFor("source", srcBucket);
+      // The local server has no archive tier: present "frozen" as a GLACIER object the way HEAD would.
+      const head = source.head.bind(source);
+      source.head = async (key, signal) => {
+        const h = await head(key, signal);
+        return h && key === "frozen" ? { ...h, storageClass: "GLACIER", archived: true } : h;
+      };
+      const destination = await storeFor("destination", dstBucket);
+      const report = await syncWith(source, destination, { copyTags: true });
+      expect(report.objects).toMatchObject({ missing: 1, unreadable: 1, failed: 0 });
+      const frozen = report.results.find((r) => r.sourceKey === "frozen");
+      expect(frozen?.error?.code).toBe("OBJECT_ARCHIVED");
+      expect(frozen?.error?.message).toMatch(/GLACIER.*restored/);
+      await expect(readAll(dst, dstBucket, "frozen")).rejects.toThrow();
+      const tags = await dst.send(new GetObjectTaggingCommand({ Bucket: dstBucket, Key: "tagged" }));
+      expect(tags.TagSet?.map((t) => [t.Key, t.Value]).sort()).toEqual([
+        ["team", "a b&c"],
+        ["tier", "gold"],
+      ]);
+    } finally {
+      await emptyAndDeleteBucket(src, srcBucket);
+      await emptyAndDeleteBucket(dst, dstBucket);
+    }
+  });
+});

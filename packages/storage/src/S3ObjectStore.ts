@@ -13,6 +13,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -109,7 +110,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectSummary> {
+  async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
     do {
       const page = await this.#send("list", prefix || undefined, () =>
@@ -118,6 +119,8 @@ export class S3ObjectStore implements ObjectStore {
             Bucket: this.bucket,
             Prefix: prefix || undefined,
             ContinuationToken: token,
+            // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
+            StartAfter: token === undefined ? startAfter : undefined,
             ...this.#owner,
           }),
           { abortSignal: signal },
@@ -296,7 +299,11 @@ export class S3ObjectStore implements ObjectStore {
         bucket: this.bucket,
         key,
       });
-    return new S3MultipartUpload(this, key, out.UploadId);
+    return new S3MultipartUpload(this, key, out.UploadId, attributes.tagging);
+  }
+
+  resumeUpload(key: string, uploadId: string): MultipartUpload {
+    return new S3MultipartUpload(this, key, uploadId);
   }
 
   async *listUploads(prefix: string): AsyncIterable<PendingUpload> {
@@ -358,6 +365,20 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
+  /**
+   * @internal Ceph RGW (Pacific) drops the Tagging header of CreateMultipartUpload, which AWS
+   * honours; a completed upload that should carry tags but has none gets them set afterwards.
+   */
+  async ensureTagging(key: string, tagging: string): Promise<void> {
+    if ((await this.tagging(key)) !== undefined) return;
+    const TagSet = [...new URLSearchParams(tagging)].map(([Key, Value]) => ({ Key, Value }));
+    await this.#send("put tagging", key, () =>
+      this.#client.send(
+        new PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet }, ...this.#owner }),
+      ),
+    );
+  }
+
   /** @internal used by S3MultipartUpload so that every request shares one error translation. */
   async send<T>(
     operation: string,
@@ -384,6 +405,8 @@ class S3MultipartUpload implements MultipartUpload {
     readonly store: S3ObjectStore,
     readonly key: string,
     readonly uploadId: string,
+    /** Tags the upload was created with, restated after completion where the server drops them. */
+    readonly tagging?: string,
   ) {}
 
   async uploadPart(
@@ -447,6 +470,7 @@ class S3MultipartUpload implements MultipartUpload {
         }),
       ),
     );
+    if (this.tagging !== undefined) await this.store.ensureTagging(this.key, this.tagging);
     if (out.ETag) return { etag: out.ETag };
     // Ceph RGW answers CompleteMultipartUpload with an empty ETag; ask for it.
     const head = await this.store.head(this.key);
