@@ -71,7 +71,11 @@ export async function syncObject(
       return await attemptObject(ctx, sourceKey, destinationKey, attempt);
     } catch (error) {
       if (ctx.signal?.aborted) throw new RunAbortedError(error);
-      if (error instanceof ObjectChangedError && attempt < ctx.maxAttempts && !ctx.dryRun) continue;
+      // A changed source is re-planned against its new version. A destination another writer
+      // replaced is left to that writer and reported: the run never overwrites a version it
+      // did not challenge, and the next run decides about it with a fresh plan.
+      const replan = error instanceof ObjectChangedError && error.side === "source";
+      if (replan && attempt < ctx.maxAttempts && !ctx.dryRun) continue;
       return {
         sourceKey,
         destinationKey,
