@@ -53,7 +53,9 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
     retryMode: "standard",
     requestHandler: new NodeHttpHandler({
       connectionTimeout: 5_000,
-      requestTimeout: settings.socketTimeoutMs ?? 30_000,
+      // An idle socket fails the attempt. (`requestTimeout` is a whole-request budget here that
+      // only logs a warning unless told to throw, so a stalled request would otherwise hang.)
+      socketTimeout: settings.socketTimeoutMs ?? 30_000,
       httpAgent: { keepAlive: true, maxSockets: 64 },
       httpsAgent: { keepAlive: true, maxSockets: 64 },
     }),
