@@ -1,6 +1,7 @@
-import { type ChunkRange, createDigester, type DigestAlgorithm } from "@chunksync/core";
+import { type ChunkRange, ChunksyncError, createDigester, type DigestAlgorithm } from "@chunksync/core";
 import { type ObjectStore, PreconditionFailedError, StorageUnavailableError } from "@chunksync/storage";
 import { ObjectChangedError } from "./errors.js";
+import { isTransient } from "./retry.js";
 
 /** Which side a store is, for error reports and byte counters. */
 export type Side = "source" | "destination";
@@ -22,10 +23,14 @@ export async function digestRange(
   const body = await pinnedRead(store, side, key, etag, range, signal);
   const digester = createDigester(algorithm);
   let received = 0;
-  for await (const piece of body as AsyncIterable<Uint8Array>) {
-    digester.update(piece);
-    received += piece.length;
-    onBytes(piece.length);
+  try {
+    for await (const piece of body as AsyncIterable<Uint8Array>) {
+      digester.update(piece);
+      received += piece.length;
+      onBytes(piece.length);
+    }
+  } catch (error) {
+    throw brokenRead(store, key, error);
   }
   if (received !== range.length) {
     throw new StorageUnavailableError(
@@ -34,6 +39,20 @@ export async function digestRange(
     );
   }
   return digester.digest();
+}
+
+/**
+ * A read body that failed mid-way, as a typed error naming the object: the raw stream
+ * error ("aborted", code ECONNRESET) says neither what was read nor from where.
+ */
+export function brokenRead(store: ObjectStore, key: string, error: unknown): unknown {
+  if (error instanceof ChunksyncError || !isTransient(error)) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new StorageUnavailableError(
+    { operation: "read", bucket: store.bucket, key },
+    `the connection broke mid-body (${detail})`,
+    error,
+  );
 }
 
 /** A ranged read pinned to `etag`; a lost pin means the object changed under the run. */

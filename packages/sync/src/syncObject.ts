@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import {
   type ChunkPlan,
   ChunksyncError,
@@ -19,6 +20,7 @@ import {
   type WriteCondition,
 } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
+import { brokenRead } from "./digestRange.js";
 import { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
 import { type Limiter, settleAll } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
@@ -296,7 +298,9 @@ async function write(
       async () => {
         const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
         return conditional(ctx, key, condition, "source", () =>
-          destination.put(key, body, single.length, attributes, condition, signal),
+          streamed(ctx, srcId, body, (s) =>
+            destination.put(key, body, single.length, attributes, condition, s),
+          ),
         );
       },
       { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
@@ -339,7 +343,7 @@ async function writeMultipart(
           const index = part.offset / plan.chunkSize;
           const done = await withRetry(async () => {
             const body = await ctx.sourceSide.openChunk(srcId, plan, index);
-            return upload.uploadPart(partNumber, body, part.length, signal);
+            return streamed(ctx, srcId, body, (s) => upload.uploadPart(partNumber, body, part.length, s));
           }, retry);
           stats.bytes.transferred += part.length;
           return done;
@@ -350,6 +354,39 @@ async function writeMultipart(
   } catch (error) {
     await upload.abort().catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Sends a request whose body streams from the source. The SDK pipes the body into the
+ * request without watching it, so a source read that breaks mid-chunk would leave the
+ * request waiting for bytes that never come: the request is aborted instead, and the
+ * read's own error (retryable, naming the source object) is what the step reports.
+ */
+async function streamed<T>(
+  ctx: ObjectSyncContext,
+  srcId: ObjectIdentity,
+  body: Readable,
+  send: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const local = new AbortController();
+  const onAbort = () => local.abort(ctx.signal?.reason);
+  if (ctx.signal?.aborted) onAbort();
+  else ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  let broken: unknown;
+  const onError = (error: unknown) => {
+    broken = error;
+    local.abort(error);
+  };
+  body.once("error", onError);
+  try {
+    return await send(local.signal);
+  } catch (error) {
+    if (broken !== undefined) throw brokenRead(ctx.source, srcId.key, broken);
+    throw error;
+  } finally {
+    body.off("error", onError);
+    ctx.signal?.removeEventListener("abort", onAbort);
   }
 }
 
