@@ -93,8 +93,11 @@ export interface PendingUpload {
  */
 export interface ObjectStore {
   readonly bucket: string;
-  /** Lists every object under `prefix`, page by page. */
-  list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectSummary>;
+  /**
+   * Lists every object under `prefix`, page by page, in key order; with `startAfter`
+   * (a full key), only the keys after it, so a paged listing can resume where it stopped.
+   */
+  list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary>;
   /** Metadata of `key`, or undefined when it does not exist. */
   head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
   /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */
@@ -117,6 +120,11 @@ export interface ObjectStore {
     signal?: AbortSignal,
   ): Promise<{ etag: string }>;
   createUpload(key: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<MultipartUpload>;
+  /**
+   * The multipart upload `uploadId` of `key`, created earlier (perhaps by another process):
+   * a workflow creates an upload once, writes its parts in batches and completes it once.
+   */
+  resumeUpload?(key: string, uploadId: string): MultipartUpload;
   /** In-progress multipart uploads under `prefix`. */
   listUploads(prefix: string): AsyncIterable<PendingUpload>;
   abortUpload(key: string, uploadId: string): Promise<void>;
