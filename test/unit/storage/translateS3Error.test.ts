@@ -1,0 +1,48 @@
+import {
+  AccessDeniedError,
+  BucketNotFoundError,
+  InvalidCredentialsError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  StorageUnavailableError,
+  ThrottledError,
+  translateS3Error,
+} from "@chunksync/storage";
+import { describe, expect, it } from "vitest";
+
+const ctx = { operation: "read", bucket: "b", key: "k/x" };
+const sdk = (name: string, status?: number) =>
+  Object.assign(new Error(`${name} from the SDK`), { name, $metadata: { httpStatusCode: status } });
+
+describe("translateS3Error", () => {
+  it.each([
+    [sdk("NoSuchKey", 404), ObjectNotFoundError],
+    [sdk("NoSuchBucket", 404), BucketNotFoundError],
+    [sdk("AccessDenied", 403), AccessDeniedError],
+    [sdk("InvalidAccessKeyId", 403), InvalidCredentialsError],
+    [sdk("SignatureDoesNotMatch", 403), InvalidCredentialsError],
+    [sdk("PreconditionFailed", 412), PreconditionFailedError],
+    [sdk("ConditionalRequestConflict", 409), PreconditionFailedError],
+    [sdk("SlowDown", 503), ThrottledError],
+    [sdk("Unknown", 412), PreconditionFailedError],
+    [sdk("Unknown", 500), StorageUnavailableError],
+    [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), StorageUnavailableError],
+  ])("maps %s to its typed error, naming the operation, bucket and key", (error, type) => {
+    const translated = translateS3Error(error, ctx);
+    expect(translated).toBeInstanceOf(type);
+    expect(translated.message).toContain("read s3://b/k/x");
+    expect(translated.name).toBe(type.name);
+    expect(translated.cause).toBe(error);
+  });
+
+  it("marks throttling and 5xx retryable, and client errors not", () => {
+    expect(translateS3Error(sdk("SlowDown", 503), ctx).retryable).toBe(true);
+    expect(translateS3Error(sdk("InternalError", 500), ctx).retryable).toBe(true);
+    expect(translateS3Error(sdk("AccessDenied", 403), ctx).retryable).toBe(false);
+    const other = translateS3Error(sdk("InvalidArgument", 400), ctx);
+    expect(other).toBeInstanceOf(StorageError);
+    expect(other.code).toBe("STORAGE_REQUEST_FAILED");
+    expect(other.retryable).toBe(false);
+  });
+});

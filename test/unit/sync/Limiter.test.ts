@@ -1,0 +1,86 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { forEachConcurrent, Limiter, settleAll } from "@chunksync/sync";
+import { describe, expect, it } from "vitest";
+
+describe("Limiter", () => {
+  it("never runs more than its capacity at once, and runs everything", async () => {
+    const limiter = new Limiter(3);
+    let active = 0;
+    let peak = 0;
+    const done = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        limiter.run(async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await sleep(1 + (i % 3));
+          active--;
+          return i;
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+    expect(done).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it("releases its slot when a task fails", async () => {
+    const limiter = new Limiter(1);
+    await expect(limiter.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    await expect(limiter.run(async () => "next")).resolves.toBe("next");
+  });
+});
+
+describe("forEachConcurrent", () => {
+  it("pulls lazily from an async source with bounded concurrency", async () => {
+    let pulled = 0;
+    async function* source() {
+      for (let i = 0; i < 10; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    let active = 0;
+    let peak = 0;
+    const seen: number[] = [];
+    await forEachConcurrent(source(), 2, async (i) => {
+      active++;
+      peak = Math.max(peak, active);
+      // Never more than the workers' items ahead of what has finished.
+      expect(pulled - seen.length).toBeLessThanOrEqual(2);
+      await sleep(1);
+      seen.push(i);
+      active--;
+    });
+    expect(peak).toBe(2);
+    expect(seen.sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+  });
+
+  it("stops taking new items after a failure, lets the ones in flight finish, then rethrows", async () => {
+    const started: number[] = [];
+    const finished: number[] = [];
+    await expect(
+      forEachConcurrent([...Array(10).keys()], 3, async (i) => {
+        started.push(i);
+        if (i === 1) throw new Error("item 1 failed");
+        await sleep(5);
+        finished.push(i);
+      }),
+    ).rejects.toThrow("item 1 failed");
+    expect(started.length).toBeLessThan(10);
+    expect(finished.sort()).toEqual(started.filter((i) => i !== 1).sort());
+  });
+});
+
+describe("settleAll", () => {
+  it("waits for every task before rethrowing the first failure", async () => {
+    let slowDone = false;
+    await expect(
+      settleAll([
+        Promise.reject(new Error("fast failure")),
+        sleep(20).then(() => {
+          slowDone = true;
+        }),
+      ]),
+    ).rejects.toThrow("fast failure");
+    expect(slowDone).toBe(true);
+  });
+});
