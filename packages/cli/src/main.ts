@@ -13,6 +13,7 @@ import {
 import { StorageError } from "@chunksync/storage";
 import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
 import { Command, CommanderError, Option } from "commander";
+import { addCleanupCommand } from "./cleanup.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
@@ -244,6 +245,7 @@ function program(): Command {
       root.setOptionValue("exitCode", await run(name, src, dst, flags));
     });
   }
+  addCleanupCommand(root);
   return root;
 }
 

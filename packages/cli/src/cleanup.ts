@@ -1,0 +1,121 @@
+import { ValidationError } from "@chunksync/core";
+import type { PendingUpload } from "@chunksync/storage";
+import { directoryPrefix } from "@chunksync/sync";
+import { type Command, Option } from "commander";
+import { EXIT_OK } from "./exitCodes.js";
+import { parseS3Url } from "./parseS3Url.js";
+import { openStore, type SideFlags } from "./sideSettings.js";
+
+interface CleanupFlags {
+  dstProfile?: string;
+  dstEndpoint?: string;
+  dstRegion?: string;
+  olderThan: string;
+  dryRun: boolean;
+  json: boolean;
+}
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "90s", "15m", "1h", "2d", "0s" (or a bare "0") -> milliseconds. */
+export function parseAge(text: string, flag: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  const unit = match?.[2] as keyof typeof UNIT_MS | undefined;
+  if (!match || (unit === undefined && match[1] !== "0")) {
+    throw new ValidationError(flag, `an age such as 0s, 90s, 15m, 1h or 2d, got "${text}"`);
+  }
+  return Number(match[1]) * UNIT_MS[unit ?? "ms"];
+}
+
+const HELP = `
+Which uploads are chunksync's: S3 lists in-progress multipart uploads without
+their metadata, and metadata given to CreateMultipartUpload ends up on the
+finished object (where it would differ from the source's), so chunksync marks
+nothing. cleanup therefore treats every in-progress upload under DST that was
+started more than --older-than ago as abandoned, whoever started it. chunksync
+aborts its own uploads on every failure it survives; only a killed process
+leaves one behind. Keep --older-than above the longest upload any other writer
+of this prefix runs, chunksync included (the default is 1h: raise it for huge
+objects on slow links); use --dry-run to see the list first.
+`;
+
+/** Registers `chunksync cleanup DST`: lists and aborts abandoned multipart uploads. */
+export function addCleanupCommand(root: Command): void {
+  root
+    .command("cleanup")
+    .description("abort multipart uploads under DST left behind by a killed run (see --help)")
+    .argument("<DST>", "s3://bucket[/prefix] of the destination")
+    .option(
+      "--dst-profile <name>",
+      "AWS shared config profile of the destination (its endpoint_url is honoured)",
+    )
+    .option("--dst-endpoint <url>", "S3 endpoint of the destination (MinIO, Ceph RGW, ...)")
+    .option("--dst-region <region>", "region of the destination bucket")
+    .addOption(
+      new Option("--older-than <age>", "abort only uploads started longer ago than this (0s: all)").default(
+        "1h",
+      ),
+    )
+    .option("--dry-run", "list what would be aborted, abort nothing", false)
+    .option("--json", "print one JSON summary on stdout", false)
+    .addHelpText("after", HELP)
+    .exitOverride()
+    .action(async (dst: string, flags: CleanupFlags) => {
+      root.setOptionValue("exitCode", await cleanup(dst, flags));
+    });
+}
+
+async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
+  const location = parseS3Url(dst, "DST");
+  const olderThanMs = parseAge(flags.olderThan, "--older-than");
+  const side: SideFlags = {
+    ...(flags.dstProfile !== undefined ? { profile: flags.dstProfile } : {}),
+    ...(flags.dstEndpoint !== undefined ? { endpoint: flags.dstEndpoint } : {}),
+    ...(flags.dstRegion !== undefined ? { region: flags.dstRegion } : {}),
+  };
+  const store = await openStore("dst", location, side);
+  const prefix = directoryPrefix(location.prefix);
+  const cutoff = Date.now() - olderThanMs;
+  const aborted: PendingUpload[] = [];
+  const kept: PendingUpload[] = [];
+  // Listed in full first: aborting while paging would move the listing's markers.
+  const pending: PendingUpload[] = [];
+  for await (const upload of store.listUploads(prefix)) pending.push(upload);
+  for (const upload of pending) {
+    // An upload without a start time is only taken when every age is (0s).
+    const old = olderThanMs === 0 || (upload.initiated !== undefined && upload.initiated.getTime() <= cutoff);
+    if (!old) {
+      kept.push(upload);
+      continue;
+    }
+    if (!flags.dryRun) await store.abortUpload(upload.key, upload.uploadId);
+    aborted.push(upload);
+  }
+  const describe = (u: PendingUpload) => ({
+    key: u.key,
+    uploadId: u.uploadId,
+    ...(u.initiated ? { initiated: u.initiated.toISOString() } : {}),
+  });
+  if (flags.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        command: "cleanup",
+        dryRun: flags.dryRun,
+        olderThanMs,
+        aborted: aborted.map(describe),
+        kept: kept.map(describe),
+      })}\n`,
+    );
+  } else {
+    const verb = flags.dryRun ? "would abort" : "aborted";
+    for (const u of aborted) {
+      process.stdout.write(
+        `${verb} ${u.key} (upload ${u.uploadId}, started ${u.initiated?.toISOString() ?? "?"})\n`,
+      );
+    }
+    process.stdout.write(
+      `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}\n`,
+    );
+  }
+  return EXIT_OK;
+}
