@@ -1,0 +1,192 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { flipByte, seededBytes } from "../support/data.js";
+import { scenario } from "../support/faultLedger.js";
+import { FaultProxy } from "../support/faultProxy.js";
+import { oldOrNew, pendingUploads, storeVia, type Versions } from "../support/faultWorld.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+import { syncWith } from "../support/stores.js";
+
+const CATEGORY = "1 network faults";
+const MiB = 1024 * 1024;
+const C = 5 * MiB;
+
+/** New objects (absent on the destination), changed ones (re-composed) and small ones (one PutObject). */
+function objects(seed: string): Versions[] {
+  const a = seededBytes(`${seed}-a`, 4 * C);
+  const b = seededBytes(`${seed}-b`, 3 * C);
+  return [
+    { key: "new/big.bin", new: seededBytes(`${seed}-big`, 3 * C + 100) },
+    { key: "changed/a.bin", old: a, new: flipByte(flipByte(a, C + 3), 3 * C + 9) },
+    { key: "changed/b.bin", old: b, new: flipByte(b, 17) },
+    { key: "changed/tail.bin", old: b, new: Buffer.concat([b, seededBytes(`${seed}-tail`, MiB)]) },
+    ...Array.from({ length: 5 }, (_, i) => ({
+      key: `new/small-${i}.txt`,
+      new: seededBytes(`${seed}-s${i}`, 10_000 + i),
+    })),
+    { key: "changed/small.txt", old: seededBytes(`${seed}-o`, 4000), new: seededBytes(`${seed}-n`, 4000) },
+  ];
+}
+
+describe("network faults between chunksync and both sides", () => {
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+  const proxies: FaultProxy[] = [];
+
+  async function world(seed: string) {
+    const srcBucket = uniqueBucketName(`src-${seed}`);
+    const dstBucket = uniqueBucketName(`dst-${seed}`);
+    await createBucket(src, srcBucket);
+    await createBucket(dst, dstBucket);
+    buckets.push([src, srcBucket], [dst, dstBucket]);
+    const versions = objects(seed);
+    for (const v of versions) {
+      await putObject(src, srcBucket, v.key, v.new);
+      if (v.old) await putObject(dst, dstBucket, v.key, v.old);
+    }
+    return { srcBucket, dstBucket, versions };
+  }
+
+  async function proxy() {
+    const p = await FaultProxy.start({ upstream: localS3().endpoint, seed: 7 });
+    proxies.push(p);
+    return p;
+  }
+
+  beforeAll(() => {
+    src = s3Client("source");
+    dst = s3Client("destination");
+  });
+
+  afterAll(async () => {
+    for (const p of proxies) await p.stop();
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+
+  it("retries through delays, 503 SlowDown, 500s, resets mid-body and truncated bodies, and ends byte-equal", async () => {
+    await scenario(CATEGORY, "transient faults on both sides", async () => {
+      const { srcBucket, dstBucket, versions } = await world("flaky");
+      const srcProxy = await proxy();
+      srcProxy.setRules([
+        { name: "src: reset ranged GET", action: "reset", method: "GET", ranged: true, everyNth: 6 },
+        { name: "src: truncate ranged GET", action: "truncate", method: "GET", ranged: true, everyNth: 9 },
+        { name: "src: 503 on HEAD", action: "slowDown", method: "HEAD", everyNth: 5 },
+        { name: "src: delay", action: "delay", probability: 0.2, delayMs: 150 },
+      ]);
+      const dstProxy = await proxy();
+      dstProxy.setRules([
+        { name: "dst: 503 on part PUT", action: "slowDown", method: "PUT", query: "uploadId=", everyNth: 4 },
+        {
+          name: "dst: reset mid part body",
+          action: "reset",
+          method: "PUT",
+          query: "uploadId=",
+          copy: false,
+          everyNth: 5,
+        },
+        {
+          name: "dst: 500 on complete",
+          action: "internalError",
+          method: "POST",
+          query: "uploadId=",
+          everyNth: 2,
+        },
+        { name: "dst: reset ranged GET", action: "reset", method: "GET", ranged: true, everyNth: 6 },
+        { name: "dst: truncate ranged GET", action: "truncate", method: "GET", ranged: true, everyNth: 9 },
+        { name: "dst: 500 anywhere", action: "internalError", probability: 0.03 },
+        { name: "dst: delay", action: "delay", probability: 0.2, delayMs: 150 },
+      ]);
+      const report = await syncWith(
+        await storeVia("source", srcBucket, srcProxy.url),
+        await storeVia("destination", dstBucket, dstProxy.url),
+      );
+      const failures = report.results
+        .filter((r) => r.error)
+        .map((r) => `${r.sourceKey}: ${r.error?.message}`);
+      const state = await oldOrNew(dst, dstBucket, versions);
+      const leftover = await pendingUploads(dst, dstBucket);
+      expect(failures).toEqual([]);
+      expect(state.mixed).toEqual([]);
+      expect(state.updated.sort()).toEqual(versions.map((v) => v.key).sort());
+      expect(leftover).toEqual([]);
+      // Every kind of fault really happened, so the run really survived each one.
+      for (const p of [srcProxy, dstProxy]) {
+        for (const [name] of p.matched) expect(p.firedCount(name), name).toBeGreaterThan(0);
+      }
+      return { bytesLost: state.bytesLost };
+    });
+  });
+
+  it("with faults that never stop it fails clearly; each object is old or new; no upload is left behind", async () => {
+    await scenario(CATEGORY, "permanent faults on part uploads (CLI)", async () => {
+      const { srcBucket, dstBucket, versions } = await world("forever");
+      const dstProxy = await proxy();
+      dstProxy.setRules([
+        // Never stops: no `times`, probability 1.
+        {
+          name: "dst: 503 on every UploadPart",
+          action: "slowDown",
+          method: "PUT",
+          query: "uploadId=",
+          copy: false,
+        },
+        {
+          name: "dst: 500 on every UploadPartCopy",
+          action: "internalError",
+          method: "PUT",
+          query: "uploadId=",
+          copy: true,
+        },
+      ]);
+      const cli = await runCli(
+        [
+          "sync",
+          `s3://${srcBucket}`,
+          `s3://${dstBucket}`,
+          ...SIDES,
+          "--dst-endpoint",
+          dstProxy.url,
+          "--chunk-size",
+          "5MiB",
+          "--json",
+        ],
+        profileEnv(),
+      );
+      expect(cli.code, cli.stderr).toBe(2);
+      const summary = JSON.parse(cli.stdout) as {
+        failures: { key: string; code: string; message: string }[];
+      };
+      const failedKeys = summary.failures.map((f) => f.key).sort();
+      // Multipart writes failed (a replacement is always multipart: see syncObject's write);
+      // new small objects are one PutObject each and went through.
+      expect(failedKeys).toEqual([
+        "changed/a.bin",
+        "changed/b.bin",
+        "changed/small.txt",
+        "changed/tail.bin",
+        "new/big.bin",
+      ]);
+      for (const f of summary.failures) {
+        expect(["SLOW_DOWN", "STORAGE_UNAVAILABLE"]).toContain(f.code);
+        // Names the operation, the object and what happened.
+        expect(f.message).toMatch(/upload part/);
+        expect(f.message).toContain(`s3://${dstBucket}/${f.key}`);
+        expect(f.message).toMatch(/503 SlowDown|throttl|internal error|InternalError/i);
+      }
+      const state = await oldOrNew(dst, dstBucket, versions);
+      expect(state.mixed).toEqual([]);
+      expect(state.kept.sort()).toEqual(failedKeys);
+      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+      return { bytesLost: state.bytesLost };
+    });
+  });
+});

@@ -1,0 +1,283 @@
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/** What a rule does to a request that matches it. */
+export type FaultAction =
+  /** Waits `delayMs`, then forwards the request unchanged. */
+  | "delay"
+  /** Answers 503 SlowDown with S3's XML error body; the server never sees the request. */
+  | "slowDown"
+  /** Answers 500 InternalError with S3's XML error body. */
+  | "internalError"
+  /**
+   * Resets the connection mid-body: a request with a body is cut after half of it has
+   * arrived (never forwarded); otherwise the response is cut after half of its body.
+   */
+  | "reset"
+  /** Forwards, then sends the response headers (full Content-Length) and half the body, and closes. */
+  | "truncate"
+  /** Runs `hook` (which may write to the server itself), then forwards the request unchanged. */
+  | "hook";
+
+/** The parts of a request a rule can select on. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: IncomingMessage["headers"];
+  /** 1-based position among every request the proxy received. */
+  seq: number;
+}
+
+export interface FaultRule {
+  /** Shown in the counters. */
+  name: string;
+  action: FaultAction;
+  method?: string;
+  /** Substring of, or pattern over, the decoded path (`/bucket/key`). */
+  path?: string | RegExp;
+  /** Substring of, or pattern over, the raw query (`uploadId=`, `partNumber=`). */
+  query?: string | RegExp;
+  /** Only requests with a Range header (ranged GETs). */
+  ranged?: boolean;
+  /** Only requests with an x-amz-copy-source header (CopyObject, UploadPartCopy). */
+  copy?: boolean;
+  /** Any other selection. */
+  when?: (r: SeenRequest) => boolean;
+  /** Fires with this probability, drawn from the proxy's seeded generator. */
+  probability?: number;
+  /** Fires on every Nth matching request (the Nth, 2Nth, ...). */
+  everyNth?: number;
+  /** Stops after firing this many times; unlimited when absent ("faults never stop"). */
+  times?: number;
+  delayMs?: number;
+  hook?: (r: SeenRequest) => Promise<void> | void;
+}
+
+export interface FaultProxyOptions {
+  /** The real S3 endpoint, `http://127.0.0.1:PORT`. */
+  upstream: string;
+  rules?: FaultRule[];
+  /** Seed of the generator behind `probability`: the same seed fires on the same requests. */
+  seed?: number;
+  /** Called for every request before any rule runs (to count, or to signal a test). */
+  onRequest?: (r: SeenRequest) => void;
+}
+
+/** Small, seedable PRNG (mulberry32): the fault pattern of a run is reproducible. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function matches(pattern: string | RegExp | undefined, text: string): boolean {
+  if (pattern === undefined) return true;
+  return typeof pattern === "string" ? text.includes(pattern) : pattern.test(text);
+}
+
+function s3Error(code: string, message: string, path: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><Resource>${path}</Resource><RequestId>fault-proxy</RequestId></Error>`;
+}
+
+/**
+ * A fault-injecting HTTP forwarder on loopback, in front of one S3 endpoint. Clients
+ * sign requests for the proxy's host, and the proxy forwards the Host header as is, so
+ * SigV4 signatures still verify on the server. Rules are checked in order; the first
+ * one that matches and fires decides the request's fate.
+ */
+export class FaultProxy {
+  readonly #server: Server;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  readonly #upstream: URL;
+  readonly #random: () => number;
+  readonly #sockets = new Set<Socket>();
+  #rules: FaultRule[];
+  #seq = 0;
+  /** Matching requests seen per rule name. */
+  readonly matched = new Map<string, number>();
+  /** Times each rule fired. */
+  readonly fired = new Map<string, number>();
+  /** Every request, in arrival order. */
+  readonly seen: SeenRequest[] = [];
+  onRequest: ((r: SeenRequest) => void) | undefined;
+  url = "";
+
+  private constructor(options: FaultProxyOptions) {
+    this.#upstream = new URL(options.upstream);
+    this.#rules = options.rules ?? [];
+    this.#random = mulberry32(options.seed ?? 1);
+    this.onRequest = options.onRequest;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => {
+        req.socket.destroy();
+      });
+    });
+    this.#server.on("connection", (socket) => {
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
+    });
+  }
+
+  static async start(options: FaultProxyOptions): Promise<FaultProxy> {
+    const proxy = new FaultProxy(options);
+    await new Promise<void>((resolve) => proxy.#server.listen(0, "127.0.0.1", resolve));
+    proxy.url = `http://127.0.0.1:${(proxy.#server.address() as AddressInfo).port}`;
+    return proxy;
+  }
+
+  /** Replaces the rules; counters keep running. */
+  setRules(rules: FaultRule[]): void {
+    this.#rules = rules;
+  }
+
+  firedCount(name: string): number {
+    return this.fired.get(name) ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#agent.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #pick(seen: SeenRequest): FaultRule | undefined {
+    for (const rule of this.#rules) {
+      if (rule.method !== undefined && rule.method !== seen.method) continue;
+      if (!matches(rule.path, seen.path) || !matches(rule.query, seen.query)) continue;
+      if (rule.ranged !== undefined && rule.ranged !== (seen.headers.range !== undefined)) continue;
+      const isCopy = seen.headers["x-amz-copy-source"] !== undefined;
+      if (rule.copy !== undefined && rule.copy !== isCopy) continue;
+      if (rule.when && !rule.when(seen)) continue;
+      const n = (this.matched.get(rule.name) ?? 0) + 1;
+      this.matched.set(rule.name, n);
+      if (rule.times !== undefined && this.firedCount(rule.name) >= rule.times) continue;
+      if (rule.everyNth !== undefined && n % rule.everyNth !== 0) continue;
+      if (rule.probability !== undefined && this.#random() >= rule.probability) continue;
+      this.fired.set(rule.name, this.firedCount(rule.name) + 1);
+      return rule;
+    }
+    return undefined;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = req.url ?? "/";
+    const q = raw.indexOf("?");
+    const seen: SeenRequest = {
+      method: req.method ?? "GET",
+      path: safeDecode(q < 0 ? raw : raw.slice(0, q)),
+      query: q < 0 ? "" : raw.slice(q + 1),
+      headers: req.headers,
+      seq: ++this.#seq,
+    };
+    this.seen.push(seen);
+    this.onRequest?.(seen);
+    const rule = this.#pick(seen);
+    const hasBody =
+      Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    switch (rule?.action) {
+      case "delay":
+        await new Promise((r) => setTimeout(r, rule.delayMs ?? 100));
+        break;
+      case "hook":
+        await rule.hook?.(seen);
+        break;
+      case "slowDown":
+      case "internalError": {
+        const [status, code, message] =
+          rule.action === "slowDown"
+            ? [503, "SlowDown", "Please reduce your request rate."]
+            : [500, "InternalError", "We encountered an internal error. Please try again."];
+        const body = s3Error(code, message, seen.path);
+        // Drain the request body so the connection stays usable, as a real server would.
+        req.resume();
+        await new Promise((r) => req.on("end", r));
+        res.writeHead(status, {
+          "content-type": "application/xml",
+          "content-length": Buffer.byteLength(body),
+        });
+        res.end(body);
+        return;
+      }
+      case "reset":
+        if (hasBody) {
+          const length = Number(req.headers["content-length"] ?? 0);
+          let got = 0;
+          req.on("data", (piece: Buffer) => {
+            got += piece.length;
+            if (got >= length / 2) req.socket.destroy();
+          });
+          req.on("end", () => req.socket.destroy());
+          return;
+        }
+        break;
+    }
+    this.#forward(
+      req,
+      res,
+      seen,
+      rule?.action === "reset" || rule?.action === "truncate" ? rule.action : undefined,
+    );
+  }
+
+  #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    seen: SeenRequest,
+    cut: "reset" | "truncate" | undefined,
+  ) {
+    const upstream = request(
+      {
+        host: this.#upstream.hostname,
+        port: this.#upstream.port,
+        method: seen.method,
+        path: req.url,
+        headers: req.headers,
+        agent: this.#agent,
+      },
+      (up) => {
+        const length = Number(up.headers["content-length"] ?? 0);
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (cut === undefined || length === 0) {
+          up.pipe(res);
+          return;
+        }
+        // Half the declared body, then the connection goes: reset (RST) or a clean close.
+        let sent = 0;
+        up.on("data", (piece: Buffer) => {
+          if (sent >= length / 2) return;
+          const take = piece.subarray(0, Math.max(0, Math.ceil(length / 2) - sent));
+          sent += take.length;
+          res.write(take);
+          if (sent >= length / 2) {
+            up.destroy();
+            if (cut === "reset") res.socket?.resetAndDestroy();
+            else res.socket?.end();
+          }
+        });
+      },
+    );
+    upstream.on("error", () => res.socket?.destroy());
+    req.pipe(upstream);
+  }
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}

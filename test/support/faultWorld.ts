@@ -1,0 +1,104 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
+import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { localS3, readAll } from "./s3.js";
+
+const BIN = join(import.meta.dirname, "../../packages/cli/bin/chunksync.js");
+
+/** The engine's store for one user, reaching the server through `endpoint` (a fault proxy). */
+export async function storeVia(
+  user: "source" | "destination",
+  bucket: string,
+  endpoint: string,
+  settings: { maxAttempts?: number; socketTimeoutMs?: number } = {},
+): Promise<S3ObjectStore> {
+  const s3 = localS3();
+  const client = await createS3Client({
+    endpoint,
+    region: s3.region,
+    credentials: s3.users[user],
+    ...settings,
+  });
+  return new S3ObjectStore({ client, bucket });
+}
+
+/** Every in-progress multipart upload in `bucket`. */
+export async function pendingUploads(
+  client: S3Client,
+  bucket: string,
+): Promise<{ key: string; uploadId: string }[]> {
+  const out = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  return (out.Uploads ?? []).map((u) => ({ key: u.Key ?? "", uploadId: u.UploadId ?? "" }));
+}
+
+/** What a destination key may hold after a run: its old bytes (absent: undefined) or the new ones. */
+export interface Versions {
+  key: string;
+  old?: Buffer;
+  new: Buffer;
+}
+
+export interface OldOrNew {
+  /** Keys holding the new bytes. */
+  updated: string[];
+  /** Keys holding the old bytes (or still absent when there were none). */
+  kept: string[];
+  /** Keys holding anything else: a mixed or half-written object. */
+  mixed: string[];
+  /** Bytes of the mixed objects: what the run lost. */
+  bytesLost: number;
+}
+
+/** Reads every key back and sorts it into new, old, or neither. */
+export async function oldOrNew(client: S3Client, bucket: string, versions: Versions[]): Promise<OldOrNew> {
+  const out: OldOrNew = { updated: [], kept: [], mixed: [], bytesLost: 0 };
+  for (const v of versions) {
+    let got: Buffer | undefined;
+    try {
+      got = await readAll(client, bucket, v.key);
+    } catch (error) {
+      if ((error as { name?: string }).name !== "NoSuchKey") throw error;
+    }
+    if (got?.equals(v.new)) out.updated.push(v.key);
+    else if (got === undefined ? v.old === undefined : v.old?.equals(got)) out.kept.push(v.key);
+    else {
+      out.mixed.push(v.key);
+      out.bytesLost += Math.max(got?.length ?? 0, v.new.length);
+    }
+  }
+  return out;
+}
+
+/** A CLI process the test can kill, with its output collected. */
+export interface CliProcess {
+  pid: number;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts the real CLI as a child process (without ambient AWS settings) and returns at once. */
+export function startCli(args: string[], env: Record<string, string>): CliProcess {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith("AWS_")) clean[k] = v;
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...clean, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal) };
+}
