@@ -1,0 +1,110 @@
+import type { DigestAlgorithm, Variant } from "@chunksync/core";
+import type { ObjectAttributes, ObjectStore } from "@chunksync/storage";
+import type { ByteCounts } from "@chunksync/sync";
+import type { WorkArea } from "./WorkArea.js";
+
+/** Makes a short-lived link to read one source object, pinned by the reader with If-Match. */
+export interface ChunkLinkSigner {
+  sign(key: string, expiresInSeconds: number): Promise<string>;
+}
+
+/** Run settings both sides agree on (from the deployment's config). */
+export interface RunSettings {
+  chunkSize: number;
+  /** Chunks digested, or parts written, per step invocation: keeps each well inside Lambda's 15 minutes. */
+  batchChunks: number;
+  /** Requests in flight inside one step. */
+  concurrency: number;
+}
+
+/** What the source-side steps need: the source store only, never the destination's. */
+export interface SourceContext extends RunSettings {
+  store: ObjectStore;
+  /** Directory prefix of the source ("" or ending in "/"). */
+  prefix: string;
+  work: WorkArea;
+  secret: Buffer;
+  algorithm: DigestAlgorithm;
+  variant: Variant;
+  verify: "none" | "changed";
+  /** Objects per listing page (one Map run). */
+  pageSize: number;
+  signer: ChunkLinkSigner;
+  /** How long a link to a changed chunk stays valid. */
+  linkExpirySeconds: number;
+}
+
+/** Reads a range of a source object through a link the source side signed. */
+export type LinkReader = (
+  url: string,
+  etag: string,
+  range: { offset: number; length: number },
+) => Promise<import("node:stream").Readable>;
+
+/** What the destination-side steps need: the destination store only. */
+export interface DestinationContext extends RunSettings {
+  store: ObjectStore;
+  prefix: string;
+  work: WorkArea;
+  secret: Buffer;
+  readLink: LinkReader;
+}
+
+/** Partial byte counts a step reports; the record step sums them per object. */
+export type StepBytes = Partial<ByteCounts>;
+
+/** The source object as planned, shared with the destination side (no digest in it). */
+export interface SourceRecord {
+  key: string;
+  sourceKey: string;
+  etag: string;
+  versionId?: string;
+  size: number;
+  archived: boolean;
+  storageClass?: string;
+  plan: { size: number; chunkSize: number; count: number };
+  /** Attributes to restate on the destination; `expires` as ISO text. */
+  attributes: Omit<ObjectAttributes, "expires"> & { expires?: string };
+}
+
+/** The destination object as found before the write. */
+export interface DestinationRecord {
+  bucket: string;
+  destinationKey: string;
+  exists: boolean;
+  etag?: string;
+  size?: number;
+  attributes?: Omit<ObjectAttributes, "expires"> & { expires?: string };
+}
+
+/** A part of the object to write: copied from the old destination or read from the source. */
+export interface PartPlan {
+  partNumber: number;
+  from: "source" | "destination";
+  offset: number;
+  length: number;
+}
+
+/** What the decide step settled for one object. */
+export interface Decision {
+  state: "identical" | "missing" | "changed" | "unreadable";
+  action: "none" | "copy" | "compose" | "metadata";
+  changed: number[];
+  parts: PartPlan[];
+  /** Chunks to re-challenge after the write. */
+  verify: number[];
+  condition: { ifMatch: string } | { ifNoneMatch: "*" };
+  planned: { transfer: number; serverSide: number };
+}
+
+/** The multipart upload of one object: created once, completed once. */
+export interface UploadRecord {
+  uploadId: string;
+  /** Set once completed, so a retried completion answers the same. */
+  etag?: string;
+}
+
+export function toAttributes(a: SourceRecord["attributes"]): ObjectAttributes {
+  const { expires, ...rest } = a;
+  return { ...rest, ...(expires ? { expires: new Date(expires) } : {}) };
+}

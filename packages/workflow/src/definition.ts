@@ -1,0 +1,288 @@
+import type { DestinationTarget } from "./events.js";
+import type { SourceFunction, StateMachineFunction } from "./steps.js";
+
+/** What the definition needs from a deployment (or from the local runner). */
+export interface DefinitionOptions {
+  /** ARN of every function the state machine invokes, all in its own region. */
+  functions: Readonly<Record<StateMachineFunction, string>>;
+  /** Objects in flight at once (child workflows of the Distributed Map). */
+  maxConcurrency: number;
+  /** Share of objects whose flow may fail outright before the run fails (failures are caught and recorded first). */
+  toleratedFailurePercentage: number;
+  /** Chunk batches of one object in flight at once. */
+  batchConcurrency: number;
+}
+
+/** Errors worth retrying: Lambda's own transient failures and the typed throttling errors of our steps. */
+export const RETRYABLE_LAMBDA_ERRORS = [
+  "Lambda.ServiceException",
+  "Lambda.AWSLambdaException",
+  "Lambda.SdkClientException",
+  "Lambda.TooManyRequestsException",
+  // What the relay rethrows when invoking the destination region is throttled.
+  "TooManyRequestsException",
+] as const;
+export const RETRYABLE_STEP_ERRORS = ["ThrottledError", "StorageUnavailableError"] as const;
+
+type Json = Record<string, unknown>;
+
+const RETRY: Json[] = [
+  {
+    ErrorEquals: [...RETRYABLE_LAMBDA_ERRORS],
+    IntervalSeconds: 1,
+    BackoffRate: 2,
+    MaxAttempts: 6,
+    MaxDelaySeconds: 30,
+    JitterStrategy: "FULL",
+  },
+  {
+    ErrorEquals: [...RETRYABLE_STEP_ERRORS],
+    IntervalSeconds: 2,
+    BackoffRate: 2,
+    MaxAttempts: 5,
+    MaxDelaySeconds: 60,
+    JitterStrategy: "FULL",
+  },
+];
+
+/** Which function each Task state runs; the local runner resolves Tasks by these state names. */
+export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTarget>> = {
+  ListSourcePage: "listSource",
+  FindDestinationOnly: "destinationExtras",
+  WriteReport: "sourceReport",
+  PlanSource: "sourcePrepare",
+  HeadDestination: "destinationHead",
+  ChallengeBatch: "sourceChallenge",
+  AnswerBatch: "destinationAnswer",
+  CompareBatch: "sourceCompare",
+  Decide: "sourceDecide",
+  BeginWrite: "destinationBegin",
+  SignLinks: "sourcePresign",
+  ComposeBatch: "destinationCompose",
+  CompleteWrite: "destinationComplete",
+  VerifyChallenge: "sourceChallenge",
+  VerifyAnswer: "destinationAnswer",
+  VerifyCompare: "sourceCompare",
+  AbortWrite: "destinationAbort",
+  Record: "sourceRecord",
+  RecordFailure: "sourceRecord",
+};
+
+const SOURCE_FUNCTIONS = new Set<string>([
+  "listSource",
+  "sourcePrepare",
+  "sourceChallenge",
+  "sourceCompare",
+  "sourceDecide",
+  "sourcePresign",
+  "sourceRecord",
+  "sourceReport",
+]);
+
+/**
+ * Builds the state machine in JSONPath ASL: the one definition deployed to Step
+ * Functions and run in-process. Payloads carry keys, counts and batch numbers; every
+ * list (requests, responses, expectations, parts, results) lives in the work area.
+ */
+export function buildDefinition(options: DefinitionOptions): Json {
+  const { functions } = options;
+
+  /** A Task on `fn` with `payload` as its event; destination steps go through the relay. */
+  const task = (state: string, payload: Json, rest: Json): Json => {
+    const fn = TASK_STATES[state];
+    if (fn === undefined) throw new Error(`no function for state ${state}`);
+    const parameters = SOURCE_FUNCTIONS.has(fn) ? payload : { target: fn, payload };
+    return {
+      Type: "Task",
+      Resource: SOURCE_FUNCTIONS.has(fn) ? functions[fn as SourceFunction] : functions.relay,
+      Parameters: parameters,
+      Retry: RETRY,
+      ...rest,
+    };
+  };
+  const objectRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
+  const batchRef = { "runId.$": "$.runId", "key.$": "$.key", "batch.$": "$.batch" };
+  const recordFailure = (resultPath = "$.error") => [
+    { ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: "RecordFailure" },
+  ];
+  const abortOnFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AbortWrite" }];
+  const batchMap = (
+    items: string,
+    states: Json,
+    startAt: string,
+    phase: string | undefined,
+    rest: Json,
+  ): Json => ({
+    Type: "Map",
+    ItemsPath: items,
+    ItemSelector: {
+      "runId.$": "$.runId",
+      "key.$": "$.item.key",
+      "batch.$": "$$.Map.Item.Value",
+      ...(phase ? { phase } : {}),
+    },
+    MaxConcurrency: options.batchConcurrency,
+    ItemProcessor: { ProcessorConfig: { Mode: "INLINE" }, StartAt: startAt, States: states },
+    ...rest,
+  });
+  const challengeStates = (prefix: "Challenge" | "Verify") => {
+    const names =
+      prefix === "Challenge"
+        ? ["ChallengeBatch", "AnswerBatch", "CompareBatch"]
+        : ["VerifyChallenge", "VerifyAnswer", "VerifyCompare"];
+    const [challenge, answer, compare] = names as [string, string, string];
+    const ref = { ...batchRef, "phase.$": "$.phase" };
+    return {
+      [challenge]: task(challenge, ref, { ResultPath: "$.challenge", Next: answer }),
+      [answer]: task(answer, ref, { ResultPath: "$.answer", Next: compare }),
+      [compare]: task(compare, ref, { ResultPath: "$.compare", End: true }),
+    };
+  };
+
+  const objectFlow: Json = {
+    StartAt: "StartObject",
+    States: {
+      StartObject: { Type: "Pass", Result: {}, ResultPath: "$.steps", Next: "Inspect" },
+      Inspect: {
+        Type: "Parallel",
+        Branches: [
+          {
+            StartAt: "PlanSource",
+            States: {
+              PlanSource: task("PlanSource", { "runId.$": "$.runId", "item.$": "$.item" }, { End: true }),
+            },
+          },
+          {
+            StartAt: "HeadDestination",
+            States: { HeadDestination: task("HeadDestination", objectRef, { End: true }) },
+          },
+        ],
+        ResultSelector: { "source.$": "$[0]", "destination.$": "$[1]" },
+        ResultPath: "$.inspect",
+        Next: "NeedsChallenge",
+        Catch: recordFailure(),
+      },
+      NeedsChallenge: {
+        Type: "Choice",
+        Choices: [
+          { Variable: "$.inspect.destination.exists", BooleanEquals: false, Next: "Decide" },
+          { Variable: "$.inspect.source.archived", BooleanEquals: true, Next: "Decide" },
+          { Variable: "$.inspect.source.count", NumericEquals: 0, Next: "Decide" },
+        ],
+        Default: "ChallengeBatches",
+      },
+      ChallengeBatches: batchMap(
+        "$.inspect.source.batches",
+        challengeStates("Challenge"),
+        "ChallengeBatch",
+        "challenge",
+        {
+          ResultPath: "$.steps.challenge",
+          Next: "Decide",
+          Catch: recordFailure(),
+        },
+      ),
+      Decide: task("Decide", objectRef, {
+        ResultPath: "$.decision",
+        Next: "NeedsWrite",
+        Catch: recordFailure(),
+      }),
+      NeedsWrite: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.decision.action", StringEquals: "none", Next: "Record" }],
+        Default: "BeginWrite",
+      },
+      BeginWrite: task("BeginWrite", objectRef, {
+        ResultPath: null,
+        Next: "WriteParts",
+        Catch: abortOnFailure,
+      }),
+      WriteParts: batchMap(
+        "$.decision.writeBatches",
+        {
+          SignLinks: task("SignLinks", batchRef, { ResultPath: null, Next: "ComposeBatch" }),
+          ComposeBatch: task("ComposeBatch", batchRef, { ResultPath: "$.compose", End: true }),
+        },
+        "SignLinks",
+        undefined,
+        { ResultPath: "$.steps.write", Next: "CompleteWrite", Catch: abortOnFailure },
+      ),
+      CompleteWrite: task("CompleteWrite", objectRef, {
+        ResultPath: null,
+        Next: "VerifyBatches",
+        Catch: abortOnFailure,
+      }),
+      VerifyBatches: batchMap(
+        "$.decision.verifyBatches",
+        challengeStates("Verify"),
+        "VerifyChallenge",
+        "verify",
+        {
+          ResultPath: "$.steps.verify",
+          Next: "Record",
+          Catch: recordFailure(),
+        },
+      ),
+      Record: task(
+        "Record",
+        { ...objectRef, "steps.$": "$.steps" },
+        { ResultSelector: { "state.$": "$.state" }, End: true },
+      ),
+      AbortWrite: task("AbortWrite", objectRef, {
+        ResultPath: null,
+        Next: "RecordFailure",
+        Catch: recordFailure("$.abortError"),
+      }),
+      RecordFailure: task(
+        "RecordFailure",
+        { ...objectRef, "steps.$": "$.steps", "error.$": "$.error" },
+        { ResultSelector: { "state.$": "$.state" }, End: true },
+      ),
+    },
+  };
+
+  return {
+    Comment: "chunksync: challenge-verified chunk-level delta sync, source region to destination region",
+    StartAt: "StartRun",
+    States: {
+      StartRun: {
+        Type: "Pass",
+        Result: { page: 0, after: null },
+        ResultPath: "$.cursor",
+        Next: "ListSourcePage",
+      },
+      ListSourcePage: task(
+        "ListSourcePage",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page", "after.$": "$.cursor.after" },
+        { ResultPath: "$.list", Next: "SyncObjects" },
+      ),
+      SyncObjects: {
+        Type: "Map",
+        ItemsPath: "$.list.items",
+        ItemSelector: { "runId.$": "$.runId", "item.$": "$$.Map.Item.Value" },
+        MaxConcurrency: options.maxConcurrency,
+        ToleratedFailurePercentage: options.toleratedFailurePercentage,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+          ...objectFlow,
+        },
+        // Per-object results are in the work area; the page's Map output is not kept.
+        ResultPath: null,
+        Next: "FindDestinationOnly",
+      },
+      FindDestinationOnly: task(
+        "FindDestinationOnly",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
+        { ResultPath: null, Next: "MorePages" },
+      ),
+      MorePages: {
+        Type: "Choice",
+        // Written as IsNull true: aws-local-stepfunctions 3.0.0 never matches `IsNull: false`.
+        Choices: [{ Variable: "$.list.next", IsNull: true, Next: "WriteReport" }],
+        Default: "NextPage",
+      },
+      NextPage: { Type: "Pass", InputPath: "$.list.next", ResultPath: "$.cursor", Next: "ListSourcePage" },
+      WriteReport: task("WriteReport", { "runId.$": "$.runId" }, { End: true }),
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { ValidationError } from "@chunksync/core";
+import { z } from "zod";
+
+/**
+ * The events every step takes, as zod schemas. Each Lambda handler and the
+ * in-process runner parse with these, so a malformed event fails with a
+ * ValidationError naming the field (which a Catch can match), never a TypeError.
+ */
+
+const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, "a run id of 1-80 letters, digits, '_', '.', '-'");
+const relativeKey = z.string().min(1, "a non-empty key").max(1024, "a key of at most 1024 characters");
+const index = z.number().int("a whole number").min(0, "a number from 0");
+/** A Step Functions error as a Catch records it. */
+const caught = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+export const ListPageEvent = z.strictObject({
+  runId,
+  page: index,
+  /** The last relative key of the previous page; the listing continues after it. */
+  after: relativeKey.nullable().optional(),
+});
+
+export const PrepareEvent = z.strictObject({
+  runId,
+  item: z.strictObject({ key: relativeKey, size: index, etag: z.string().min(1, "an ETag") }),
+});
+
+/** An object is named by its key relative to the side's prefix; each side adds its own prefix. */
+export const ObjectEvent = z.strictObject({ runId, key: relativeKey });
+
+export const BatchEvent = z.strictObject({
+  runId,
+  key: relativeKey,
+  batch: index,
+  phase: z.enum(["challenge", "verify"], { error: "challenge or verify" }),
+});
+
+export const WriteBatchEvent = z.strictObject({ runId, key: relativeKey, batch: index });
+
+export const DecideEvent = ObjectEvent;
+
+export const RecordEvent = z.strictObject({
+  runId,
+  key: relativeKey,
+  /** Outputs of the object's earlier steps; every `bytes` object in it is summed. */
+  steps: z.unknown().optional(),
+  error: caught.optional(),
+});
+
+export const PageEvent = z.strictObject({ runId, page: index });
+
+export const ReportEvent = z.strictObject({ runId });
+
+/** Destination-side steps the relay may call: nothing else can be reached through it. */
+export const DESTINATION_TARGETS = [
+  "destinationHead",
+  "destinationAnswer",
+  "destinationBegin",
+  "destinationCompose",
+  "destinationComplete",
+  "destinationAbort",
+  "destinationExtras",
+] as const;
+export type DestinationTarget = (typeof DESTINATION_TARGETS)[number];
+
+export const RelayEvent = z.strictObject({
+  target: z.enum(DESTINATION_TARGETS, { error: `one of ${DESTINATION_TARGETS.join(", ")}` }),
+  payload: z.unknown(),
+});
+
+/**
+ * Parses `event` with `schema`.
+ *
+ * @throws ValidationError naming the first offending field (such as `item.size`)
+ */
+export function parseEvent<T>(schema: z.ZodType<T>, event: unknown, root = "event"): T {
+  const result = schema.safeParse(event);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.map(String).join(".") ?? "";
+  const field = path === "" ? root : path;
+  let expected = issue?.message ?? "a valid event";
+  if (issue?.code === "invalid_type") expected = `a ${issue.expected}`;
+  if (issue?.code === "unrecognized_keys") expected = `no field ${issue.keys.join(", ")}`;
+  throw new ValidationError(field, expected);
+}

@@ -1,0 +1,38 @@
+/**
+ * `@chunksync/workflow`: the Step Functions definition as code (JSONPath ASL), the
+ * steps it runs on each side, the work area that carries big lists by reference,
+ * the in-process runner, and the deployment's config and IAM policies as data.
+ *
+ * @packageDocumentation
+ */
+
+export type {
+  ChunkLinkSigner,
+  DestinationContext,
+  LinkReader,
+  RunSettings,
+  SourceContext,
+  StepBytes,
+} from "./context.js";
+export {
+  buildDefinition,
+  type DefinitionOptions,
+  RETRYABLE_LAMBDA_ERRORS,
+  RETRYABLE_STEP_ERRORS,
+  TASK_STATES,
+} from "./definition.js";
+export { RemoteFunctionError, WorkItemMissingError } from "./errors.js";
+export * from "./events.js";
+export { compareKeys, objectId, workKeys } from "./layout.js";
+export { fetchLinkRange, S3LinkSigner } from "./links.js";
+export { type DestinationInvoker, LambdaInvoker, relay } from "./relay.js";
+export { type LocalRunOptions, runWorkflowLocally } from "./runLocally.js";
+export {
+  DESTINATION_STEPS,
+  SOURCE_STEPS,
+  type SourceFunction,
+  type StateMachineFunction,
+  type Step,
+} from "./steps.js";
+export { MemoryWorkArea, S3WorkArea, type WorkArea } from "./WorkArea.js";
+export { installPromiseWithResolvers } from "./withResolvers.js";

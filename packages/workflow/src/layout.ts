@@ -1,0 +1,50 @@
+import { createHash } from "node:crypto";
+
+/** A fixed-length id for an object's work-area folder (keys may hold any character). */
+export function objectId(relativeKey: string): string {
+  return createHash("sha256").update(relativeKey).digest("hex").slice(0, 32);
+}
+
+/** S3 lists keys in UTF-8 byte order, which JavaScript's string order is not. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/**
+ * Where each item lives in the work area. `shared/` is readable and writable by
+ * both sides; `source/` only by the source side (expectations let anyone who reads
+ * them pass a challenge, so they never leave it).
+ */
+export const workKeys = {
+  run: (runId: string) => `shared/runs/${runId}`,
+  page: (runId: string, page: number) => `shared/runs/${runId}/pages/${String(page).padStart(8, "0")}.json`,
+  object: (runId: string, key: string) => `shared/runs/${runId}/objects/${objectId(key)}`,
+  source: (runId: string, key: string) => `${workKeys.object(runId, key)}/source.json`,
+  destination: (runId: string, key: string) => `${workKeys.object(runId, key)}/destination.json`,
+  request: (runId: string, key: string, phase: string, batch: number) =>
+    `${workKeys.object(runId, key)}/${phase}-${batch}-request.json`,
+  response: (runId: string, key: string, phase: string, batch: number) =>
+    `${workKeys.object(runId, key)}/${phase}-${batch}-response.json`,
+  expectation: (runId: string, key: string, phase: string, batch: number) =>
+    `source/runs/${runId}/objects/${objectId(key)}/${phase}-${batch}-expectation.json`,
+  changed: (runId: string, key: string, batch: number) =>
+    `source/runs/${runId}/objects/${objectId(key)}/challenge-${batch}-changed.json`,
+  decision: (runId: string, key: string) => `${workKeys.object(runId, key)}/decision.json`,
+  upload: (runId: string, key: string) => `${workKeys.object(runId, key)}/upload.json`,
+  links: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/links-${batch}.json`,
+  parts: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/parts-${batch}.json`,
+  results: (runId: string) => `shared/runs/${runId}/results/`,
+  result: (runId: string, key: string) => `shared/runs/${runId}/results/${objectId(key)}.json`,
+  extra: (runId: string, key: string) => `shared/runs/${runId}/results/extra-${objectId(key)}.json`,
+  report: (runId: string) => `shared/runs/${runId}/report.json`,
+};
+
+/** Batch `batch` of `items`, `size` per batch. */
+export function batchOf<T>(items: readonly T[], batch: number, size: number): T[] {
+  return items.slice(batch * size, (batch + 1) * size);
+}
+
+/** The batch numbers `[0, ceil(count / size))`, the items of a Map state. */
+export function batchNumbers(count: number, size: number): number[] {
+  return Array.from({ length: Math.ceil(count / size) }, (_, i) => i);
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from "node:crypto";
+import type { RunReport } from "@chunksync/sync";
+import type { DestinationContext, SourceContext } from "./context.js";
+import { buildDefinition, TASK_STATES } from "./definition.js";
+import { parseEvent, RelayEvent } from "./events.js";
+import { workKeys } from "./layout.js";
+import { type DestinationInvoker, relay } from "./relay.js";
+import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
+import { installPromiseWithResolvers } from "./withResolvers.js";
+
+/** Options of an in-process run of the workflow. */
+export interface LocalRunOptions {
+  source: SourceContext;
+  destination: DestinationContext;
+  /** Defaults to a fresh `local-<time>-<random>` id. */
+  runId?: string;
+  /** Objects in flight at once (default 4). */
+  maxConcurrency?: number;
+  /** Chunk batches of one object in flight at once (default 2). */
+  batchConcurrency?: number;
+  /** Pause before a Retry, instead of the definition's backoff (default 20 ms, so tests stay fast). */
+  retryIntervalMs?: number;
+  /** Wraps every Task: tests inject faults here, keyed by state name. */
+  intercept?: (state: string, input: unknown, run: () => Promise<unknown>) => Promise<unknown>;
+}
+
+/** Placeholder ARNs: every Task is resolved to an in-process step by its state name. */
+function localArns(): Record<StateMachineFunction, string> {
+  const names = [...Object.keys(SOURCE_STEPS), "relay"] as StateMachineFunction[];
+  return Object.fromEntries(
+    names.map((n) => [n, `arn:aws:lambda:us-east-1:000000000000:function:chunksync-local-${n}`]),
+  ) as Record<StateMachineFunction, string>;
+}
+
+/**
+ * Runs the same JSONPath definition that is deployed to Step Functions, in-process with
+ * aws-local-stepfunctions: source Tasks call the source steps, relay Tasks call the
+ * destination steps directly (the in-process {@link DestinationInvoker}).
+ */
+export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunReport> {
+  installPromiseWithResolvers();
+  const { StateMachine } = await import("aws-local-stepfunctions");
+  const startedAt = new Date();
+  const runId =
+    options.runId ?? `local-${startedAt.getTime().toString(36)}-${randomBytes(4).toString("hex")}`;
+  const definition = buildDefinition({
+    functions: localArns(),
+    maxConcurrency: options.maxConcurrency ?? 4,
+    toleratedFailurePercentage: 0,
+    batchConcurrency: options.batchConcurrency ?? 2,
+  });
+  const invoker: DestinationInvoker = {
+    invoke: (target, payload) => DESTINATION_STEPS[target].run(options.destination, payload),
+  };
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const retryIntervals: Record<string, number> = {};
+  for (const [state, fn] of Object.entries(TASK_STATES)) {
+    const run = (input: unknown): Promise<unknown> =>
+      fn in SOURCE_STEPS
+        ? SOURCE_STEPS[fn as SourceFunction].run(options.source, input)
+        : relay(invoker, parseEvent(RelayEvent, input));
+    handlers[state] = options.intercept ? (input) => options.intercept!(state, input, () => run(input)) : run;
+    retryIntervals[state] = options.retryIntervalMs ?? 20;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
+  const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });
+  const execution = machine.run(
+    { runId },
+    {
+      overrides: {
+        // Steps return JSON-serializable data; the interpreter's JSONValue type cannot say so of `unknown`.
+        taskResourceLocalHandlers: handlers as unknown as Record<string, (input: unknown) => Promise<never>>,
+        retryIntervalOverrides: retryIntervals,
+      },
+    },
+  );
+  await execution.result;
+  const report = await options.source.work.get<RunReport>(workKeys.report(runId));
+  if (report === undefined) throw new Error(`run ${runId} ended without a report`);
+  return { ...report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
+}

@@ -1,0 +1,75 @@
+import type { z } from "zod";
+import type { DestinationContext, SourceContext } from "./context.js";
+import {
+  destinationAbort,
+  destinationAnswer,
+  destinationBegin,
+  destinationComplete,
+  destinationCompose,
+  destinationExtras,
+  destinationHead,
+} from "./destinationSteps.js";
+import {
+  BatchEvent,
+  DecideEvent,
+  type DestinationTarget,
+  ListPageEvent,
+  ObjectEvent,
+  PageEvent,
+  PrepareEvent,
+  parseEvent,
+  RecordEvent,
+  ReportEvent,
+  WriteBatchEvent,
+} from "./events.js";
+import {
+  decide,
+  listSourcePage,
+  prepareSource,
+  presignBatch,
+  recordResult,
+  sourceChallenge,
+  sourceCompare,
+  writeReport,
+} from "./sourceSteps.js";
+
+/** A step: its event schema and the use case it calls. Handlers and the local runner share these. */
+export interface Step<C> {
+  schema: z.ZodType;
+  run(ctx: C, event: unknown): Promise<unknown>;
+}
+
+function step<C, S extends z.ZodType>(
+  schema: S,
+  run: (ctx: C, event: z.infer<S>) => Promise<unknown>,
+): Step<C> {
+  return { schema, run: (ctx, event) => run(ctx, parseEvent(schema, event) as z.infer<S>) };
+}
+
+/** Source-side steps: they read the source bucket and the whole work area. */
+export const SOURCE_STEPS = {
+  listSource: step(ListPageEvent, listSourcePage),
+  sourcePrepare: step(PrepareEvent, prepareSource),
+  sourceChallenge: step(BatchEvent, sourceChallenge),
+  sourceCompare: step(BatchEvent, sourceCompare),
+  sourceDecide: step(DecideEvent, decide),
+  sourcePresign: step(WriteBatchEvent, presignBatch),
+  sourceRecord: step(RecordEvent, recordResult),
+  sourceReport: step(ReportEvent, (ctx: SourceContext, e) => writeReport(ctx.work, e)),
+} satisfies Record<string, Step<SourceContext>>;
+
+export type SourceFunction = keyof typeof SOURCE_STEPS;
+
+/** Destination-side steps: they read and write the destination bucket and the shared work area. */
+export const DESTINATION_STEPS = {
+  destinationHead: step(ObjectEvent, destinationHead),
+  destinationAnswer: step(BatchEvent, destinationAnswer),
+  destinationBegin: step(ObjectEvent, destinationBegin),
+  destinationCompose: step(WriteBatchEvent, destinationCompose),
+  destinationComplete: step(ObjectEvent, destinationComplete),
+  destinationAbort: step(ObjectEvent, destinationAbort),
+  destinationExtras: step(PageEvent, destinationExtras),
+} satisfies Record<DestinationTarget, Step<DestinationContext>>;
+
+/** Every function the state machine invokes directly (all in the source region). */
+export type StateMachineFunction = SourceFunction | "relay";

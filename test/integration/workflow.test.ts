@@ -1,0 +1,261 @@
+import { randomBytes } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { createS3Client, S3ObjectStore, ThrottledError } from "@chunksync/storage";
+import type { ObjectResult, RunReport } from "@chunksync/sync";
+import {
+  type DestinationContext,
+  fetchLinkRange,
+  type LocalRunOptions,
+  runWorkflowLocally,
+  S3LinkSigner,
+  S3WorkArea,
+  type SourceContext,
+} from "@chunksync/workflow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flipByte, seededBytes } from "../support/data.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  readAll,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+import { syncWith } from "../support/stores.js";
+
+const MiB = 1024 * 1024;
+const C = 5 * MiB;
+
+interface Case {
+  key: string;
+  source?: Buffer;
+  destination?: Buffer;
+}
+
+function cases(): Case[] {
+  const base = seededBytes("wf-base", 3 * C);
+  return [
+    { key: "identical.bin", source: base, destination: base },
+    { key: "middle-byte.bin", source: flipByte(base, C + C / 2), destination: base },
+    { key: "appended.bin", source: Buffer.concat([base, seededBytes("wf-tail", MiB)]), destination: base },
+    { key: "missing.bin", source: seededBytes("wf-missing", 2 * C + 1) },
+    { key: "empty-both", source: Buffer.alloc(0), destination: Buffer.alloc(0) },
+    { key: "empty-source-only", source: Buffer.alloc(0) },
+    { key: "empty-now", source: Buffer.alloc(0), destination: seededBytes("wf-x", 10) },
+    { key: "small-changed.txt", source: seededBytes("wf-s1", 1000), destination: seededBytes("wf-s2", 1000) },
+    { key: "dir with space/ünï.txt", source: seededBytes("wf-sp", 100) },
+    { key: "zz-destination-only.bin", destination: seededBytes("wf-extra", 100) },
+  ];
+}
+
+/** Two users as two storage systems, plus a work bucket for the run's work area. */
+interface World {
+  srcBucket: string;
+  dstBucket: string;
+  src: S3Client;
+  dst: S3Client;
+}
+
+async function world(name: string, all: Case[]): Promise<World> {
+  const w = {
+    srcBucket: uniqueBucketName(`src-${name}`),
+    dstBucket: uniqueBucketName(`dst-${name}`),
+    src: s3Client("source"),
+    dst: s3Client("destination"),
+  };
+  await createBucket(w.src, w.srcBucket);
+  await createBucket(w.dst, w.dstBucket);
+  for (const c of all) {
+    if (c.source) await putObject(w.src, w.srcBucket, c.key, c.source);
+    if (c.destination) await putObject(w.dst, w.dstBucket, c.key, c.destination);
+  }
+  return w;
+}
+
+let workBucket: string;
+let workClient: S3Client;
+
+async function contexts(w: World): Promise<{ source: SourceContext; destination: DestinationContext }> {
+  const s3 = localS3();
+  const srcClient = await createS3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: s3.users.source,
+  });
+  const dstClient = await createS3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: s3.users.destination,
+  });
+  const work = new S3WorkArea(workClient, workBucket);
+  const secret = randomBytes(32);
+  const settings = { chunkSize: C, batchChunks: 2, concurrency: 4 };
+  return {
+    source: {
+      ...settings,
+      store: new S3ObjectStore({ client: srcClient, bucket: w.srcBucket }),
+      prefix: "",
+      work,
+      secret,
+      algorithm: "sha256",
+      variant: "encode",
+      verify: "changed",
+      pageSize: 4,
+      signer: new S3LinkSigner(srcClient, w.srcBucket),
+      linkExpirySeconds: 300,
+    },
+    destination: {
+      ...settings,
+      store: new S3ObjectStore({ client: dstClient, bucket: w.dstBucket }),
+      prefix: "",
+      work,
+      secret,
+      readLink: fetchLinkRange,
+    },
+  };
+}
+
+async function runIn(w: World, extra: Partial<LocalRunOptions> = {}): Promise<RunReport> {
+  return runWorkflowLocally({ ...(await contexts(w)), ...extra });
+}
+
+const byKey = (report: RunReport) =>
+  new Map(report.results.map((r) => [r.destinationKey, r] as [string, ObjectResult]));
+
+async function pendingUploads(w: World): Promise<number> {
+  const out = await w.dst.send(new ListMultipartUploadsCommand({ Bucket: w.dstBucket }));
+  return out.Uploads?.length ?? 0;
+}
+
+describe("the workflow, run in-process against the local S3 (two users as two storage systems)", () => {
+  const worlds: World[] = [];
+  const all = cases();
+
+  beforeAll(async () => {
+    workClient = s3Client("source");
+    workBucket = uniqueBucketName("work");
+    await createBucket(workClient, workBucket);
+  });
+
+  afterAll(async () => {
+    for (const w of worlds) {
+      await emptyAndDeleteBucket(w.src, w.srcBucket);
+      await emptyAndDeleteBucket(w.dst, w.dstBucket);
+      w.src.destroy();
+      w.dst.destroy();
+    }
+    await emptyAndDeleteBucket(workClient, workBucket);
+    workClient.destroy();
+  });
+
+  it("passes the engine's scenarios and moves the same bytes as the direct engine", async () => {
+    const [viaWorkflow, direct] = await Promise.all([world("wf", all), world("direct", all)]);
+    worlds.push(viaWorkflow, direct);
+    const report = await runIn(viaWorkflow);
+    const s3 = localS3();
+    const directReport = await syncWith(
+      new S3ObjectStore({
+        client: await createS3Client({
+          endpoint: s3.endpoint,
+          region: s3.region,
+          credentials: s3.users.source,
+        }),
+        bucket: direct.srcBucket,
+      }),
+      new S3ObjectStore({
+        client: await createS3Client({
+          endpoint: s3.endpoint,
+          region: s3.region,
+          credentials: s3.users.destination,
+        }),
+        bucket: direct.dstBucket,
+      }),
+    );
+
+    for (const c of all) {
+      if (!c.source) continue;
+      const bytes = await readAll(viaWorkflow.dst, viaWorkflow.dstBucket, c.key);
+      expect(bytes.equals(c.source), c.key).toBe(true);
+    }
+    const got = byKey(report);
+    const want = byKey(directReport);
+    for (const [key, expected] of want) {
+      const actual = got.get(key);
+      expect(actual, key).toBeDefined();
+      expect({ key, state: actual?.state, action: actual?.action, changed: actual?.chunks?.changed }).toEqual(
+        {
+          key,
+          state: expected.state,
+          action: expected.action,
+          changed: expected.chunks?.changed,
+        },
+      );
+    }
+    expect(got.get("zz-destination-only.bin")?.state).toBe("extra");
+    expect(got.get("middle-byte.bin")?.chunks?.changed).toEqual([1]);
+    expect(report.objects).toEqual(directReport.objects);
+    expect(report.planned).toEqual(directReport.planned);
+    expect(report.bytes.transferred).toBe(directReport.bytes.transferred);
+    expect(report.bytes.copiedServerSide).toBe(directReport.bytes.copiedServerSide);
+    expect(await pendingUploads(viaWorkflow)).toBe(0);
+
+    // A second run finds everything identical and moves nothing.
+    const again = await runIn(viaWorkflow);
+    expect(again.objects.identical).toBe(all.filter((c) => c.source).length);
+    expect(again.bytes.transferred).toBe(0);
+  });
+
+  it("retries a Task that fails with ThrottledError and finishes the run", async () => {
+    const w = await world("throttle", [
+      { key: "a.bin", source: flipByte(seededBytes("t", 2 * C), 7), destination: seededBytes("t", 2 * C) },
+    ]);
+    worlds.push(w);
+    let calls = 0;
+    const report = await runIn(w, {
+      intercept: async (state, _input, run) => {
+        if (state === "AnswerBatch" && ++calls === 1) {
+          throw new ThrottledError({ operation: "read", bucket: w.dstBucket, key: "a.bin" });
+        }
+        return run();
+      },
+    });
+    expect(calls).toBeGreaterThan(1);
+    expect(report.objects.failed).toBe(0);
+    expect(report.results[0]).toMatchObject({ state: "changed", action: "compose", applied: true });
+    expect((await readAll(w.dst, w.dstBucket, "a.bin")).equals(flipByte(seededBytes("t", 2 * C), 7))).toBe(
+      true,
+    );
+  });
+
+  it("records an object that fails, aborts its upload and syncs the others", async () => {
+    const w = await world("fail", [
+      { key: "bad.bin", source: seededBytes("bad", 2 * C) },
+      { key: "good-1.bin", source: seededBytes("g1", 100) },
+      { key: "good-2.bin", source: seededBytes("g2", C + 5), destination: seededBytes("g2x", C + 5) },
+    ]);
+    worlds.push(w);
+    const report = await runIn(w, {
+      intercept: async (state, input, run) => {
+        if (state === "ComposeBatch" && JSON.stringify(input).includes("bad.bin")) {
+          const error = new Error("injected failure");
+          error.name = "InjectedFailure";
+          throw error;
+        }
+        return run();
+      },
+    });
+    const got = byKey(report);
+    expect(got.get("bad.bin")).toMatchObject({
+      state: "failed",
+      applied: false,
+      error: { code: "InjectedFailure" },
+    });
+    expect(got.get("good-1.bin")).toMatchObject({ state: "missing", applied: true });
+    expect(got.get("good-2.bin")).toMatchObject({ state: "changed", applied: true });
+    expect(report.objects.failed).toBe(1);
+    expect((await readAll(w.dst, w.dstBucket, "good-1.bin")).equals(seededBytes("g1", 100))).toBe(true);
+    expect(await pendingUploads(w)).toBe(0);
+  });
+});
