@@ -11,6 +11,9 @@ const BINARIES = ["ceph", "ceph-mon", "ceph-osd", "monmaptool", "radosgw", "rado
 /** No ceph-mgr: RGW, pools and `radosgw-admin usage show` all work without one, and startup is faster. */
 const PACKAGES = ["ceph-mon", "ceph-osd", "radosgw"];
 const DEFAULT_MEMSTORE_BYTES = 12 * 1024 ** 3;
+/** The SSE-KMS key id the test server knows (its "testing" KMS backend), and that key. */
+export const TEST_KMS_KEY_ID = "chunksync-test-key";
+const TEST_KMS_KEY = Buffer.alloc(32, 7).toString("base64");
 
 /**
  * A throwaway Ceph cluster with a RADOS Gateway: one monitor, one memstore OSD, radosgw, all on
@@ -169,5 +172,10 @@ rgw usage log flush threshold = 1
 # Free deleted objects' data soon (default after 2 h): memstore keeps it in memory.
 rgw gc obj min wait = 60
 rgw gc processor period = 60
+# Server-side encryption over plain http on loopback, so tests can exercise SSE-C and SSE-KMS
+# (the "testing" KMS backend takes its keys from this file; never use it outside a test server).
+rgw crypt require ssl = false
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = ${TEST_KMS_KEY_ID}=${TEST_KMS_KEY}
 `;
 }
