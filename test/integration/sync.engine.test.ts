@@ -245,3 +245,33 @@ describe("tags and archived objects", () => {
     }
   });
 });
+
+describe("--verify", () => {
+  it("re-reads on the destination nothing (none), the chunk that crossed (changed), or every chunk (full)", async () => {
+    const src = s3Client("source");
+    const dst = s3Client("destination");
+    const srcBucket = uniqueBucketName("src-verify");
+    const dstBucket = uniqueBucketName("dst-verify");
+    await createBucket(src, srcBucket);
+    await createBucket(dst, dstBucket);
+    try {
+      const data = seededBytes("verify", 4 * C);
+      await putObject(src, srcBucket, "v", data);
+      const source = await storeFor("source", srcBucket);
+      const destination = await storeFor("destination", dstBucket);
+      const reread: Record<string, number> = {};
+      for (const verify of ["none", "changed", "full"] as const) {
+        await putObject(dst, dstBucket, "v", flipByte(data, 2 * C + 1));
+        const report = await syncWith(source, destination, { verify });
+        expect(report.objects.changed).toBe(1);
+        expect((await readAll(dst, dstBucket, "v")).equals(data)).toBe(true);
+        // The challenge itself reads all 4 chunks; verification adds to that.
+        reread[verify] = report.bytes.destinationRead - 4 * C;
+      }
+      expect(reread).toEqual({ none: 0, changed: C, full: 4 * C });
+    } finally {
+      await emptyAndDeleteBucket(src, srcBucket);
+      await emptyAndDeleteBucket(dst, dstBucket);
+    }
+  });
+});
