@@ -1,16 +1,3 @@
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-
-/** 8388608 -> "8.0 MiB". */
-export function bytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
-}
-
 /** 75000 -> "1m15s". */
 export function duration(ms: number): string {
   const s = Math.round(ms / 1000);

@@ -1,5 +1,6 @@
+import { formatBytes as bytes } from "@chunksync/core";
 import type { ObjectResult, RunStats } from "@chunksync/sync";
-import { bytes, duration } from "./format.js";
+import { duration } from "./format.js";
 
 export interface Progress {
   onResult(result: ObjectResult): void;

@@ -1,5 +1,6 @@
+import { formatBytes as bytes } from "@chunksync/core";
 import type { RunReport } from "@chunksync/sync";
-import { bytes, duration, table } from "./format.js";
+import { duration, table } from "./format.js";
 
 /** The fields `--json` promises, plus the run's timing and its per-object results. */
 export function jsonSummary(command: string, report: RunReport, exitCode: number) {
