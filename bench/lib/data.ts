@@ -1,0 +1,82 @@
+import { createCipheriv, createHash } from "node:crypto";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+
+/** Deterministic pseudo-random bytes: the AES-128-CTR keystream of `seed` starting at `offset`. */
+export function seededBytes(seed: string, length: number, offset = 0): Buffer {
+  if (offset % 16 !== 0) throw new Error("offset must be a multiple of 16");
+  const key = createHash("sha256").update(seed).digest().subarray(0, 16);
+  const iv = Buffer.alloc(16);
+  iv.writeBigUInt64BE(BigInt(offset / 16), 8);
+  return createCipheriv("aes-128-ctr", key, iv).update(Buffer.alloc(length));
+}
+
+export function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Runs `worker` over `items` with `concurrency` in flight. */
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  worker: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await worker(items[next++] as T);
+    }),
+  );
+}
+
+export async function putObject(client: S3Client, bucket: string, key: string, body: Buffer): Promise<void> {
+  await client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }),
+  );
+}
+
+/**
+ * Uploads `size` seeded bytes as a multipart object, generating each part as it goes so that
+ * a 2 GiB object never sits in memory. Returns the sha256 of the whole object.
+ */
+export async function putLargeObject(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  seed: string,
+  size: number,
+  partSize = 64 * 1024 * 1024,
+): Promise<string> {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const hash = createHash("sha256");
+  const parts: { PartNumber: number; ETag: string }[] = [];
+  for (let offset = 0, n = 1; offset < size; offset += partSize, n++) {
+    const body = seededBytes(seed, Math.min(partSize, size - offset), offset);
+    hash.update(body);
+    const r = await client.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        PartNumber: n,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    parts.push({ PartNumber: n, ETag: r.ETag ?? "" });
+  }
+  await client.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
+  return hash.digest("hex");
+}
