@@ -91,7 +91,7 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
   });
   const work = new S3WorkArea(workClient, workBucket);
   const secret = randomBytes(32);
-  const settings = { chunkSize: C, batchChunks: 2, concurrency: 4 };
+  const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
   return {
     source: {
       ...settings,

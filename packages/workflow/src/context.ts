@@ -11,8 +11,13 @@ export interface ChunkLinkSigner {
 /** Run settings both sides agree on (from the deployment's config). */
 export interface RunSettings {
   chunkSize: number;
-  /** Chunks digested, or parts written, per step invocation: keeps each well inside Lambda's 15 minutes. */
+  /** Chunks digested, or parts written, per step invocation at most. */
   batchChunks: number;
+  /**
+   * Bytes one step invocation digests or writes at most (a batch holds fewer chunks when
+   * chunks are large), so that each ends well inside Lambda's 15 minutes.
+   */
+  batchBytes: number;
   /** Requests in flight inside one step. */
   concurrency: number;
 }
@@ -95,6 +100,8 @@ export interface Decision {
   verify: number[];
   condition: { ifMatch: string } | { ifNoneMatch: "*" };
   planned: { transfer: number; serverSide: number };
+  /** Parts (and verified chunks) per batch, fixed here so both sides cut batches alike. */
+  batchSize: number;
 }
 
 /** The multipart upload of one object: created once, completed once. */
@@ -107,4 +114,9 @@ export interface UploadRecord {
 export function toAttributes(a: SourceRecord["attributes"]): ObjectAttributes {
   const { expires, ...rest } = a;
   return { ...rest, ...(expires ? { expires: new Date(expires) } : {}) };
+}
+
+/** Chunks per batch for chunks of `chunkSize` bytes: within both `batchChunks` and `batchBytes`. */
+export function chunksPerBatch(settings: RunSettings, chunkSize: number): number {
+  return Math.max(1, Math.min(settings.batchChunks, Math.floor(settings.batchBytes / chunkSize)));
 }

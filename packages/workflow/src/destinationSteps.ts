@@ -101,7 +101,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   const limiter = new Limiter(ctx.concurrency);
   const bytes = { sourceRead: 0, transferred: 0, copiedServerSide: 0 };
   const parts = await Promise.all(
-    batchOf(decision.parts, batch, ctx.batchChunks).map((part) =>
+    batchOf(decision.parts, batch, decision.batchSize).map((part) =>
       limiter.run(async (): Promise<CompletedPart> => {
         if (part.from === "destination") {
           const from = { bucket: ctx.store.bucket, key: destinationKey, etag: dst.etag ?? "" };
@@ -144,7 +144,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   if (record.etag !== undefined) return { etag: record.etag };
   const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
   const parts: CompletedPart[] = [];
-  for (const batch of batchNumbers(decision.parts.length, ctx.batchChunks)) {
+  for (const batch of batchNumbers(decision.parts.length, decision.batchSize)) {
     parts.push(...(await need<CompletedPart[]>(ctx.work, workKeys.parts(runId, key, batch))));
   }
   parts.sort((a, b) => a.partNumber - b.partNumber);

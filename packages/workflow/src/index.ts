@@ -6,13 +6,22 @@
  * @packageDocumentation
  */
 
-export type {
-  ChunkLinkSigner,
-  DestinationContext,
-  LinkReader,
-  RunSettings,
-  SourceContext,
-  StepBytes,
+export {
+  type ChunksyncConfig,
+  ConfigSchema,
+  chunkSizeOf,
+  executionNameForWindow,
+  parseConfig,
+  validateScheduleExpression,
+} from "./config.js";
+export {
+  type ChunkLinkSigner,
+  chunksPerBatch,
+  type DestinationContext,
+  type LinkReader,
+  type RunSettings,
+  type SourceContext,
+  type StepBytes,
 } from "./context.js";
 export {
   buildDefinition,
@@ -23,10 +32,23 @@ export {
 } from "./definition.js";
 export { RemoteFunctionError, WorkItemMissingError } from "./errors.js";
 export * from "./events.js";
+export {
+  destinationPolicy,
+  type PolicyDocument,
+  type PolicyStatement,
+  relayPolicy,
+  type SidePolicyInput,
+  schedulerPolicy,
+  sourcePolicy,
+  startRunPolicy,
+  stateMachinePolicy,
+} from "./iam.js";
 export { compareKeys, objectId, workKeys } from "./layout.js";
 export { fetchLinkRange, S3LinkSigner } from "./links.js";
+export { cachedPairingSecret, secretsManagerText } from "./pairingSecretLoader.js";
 export { type DestinationInvoker, LambdaInvoker, relay } from "./relay.js";
 export { type LocalRunOptions, runWorkflowLocally } from "./runLocally.js";
+export { type ExecutionStarter, SfnExecutionStarter, startScheduledRun } from "./startRun.js";
 export {
   DESTINATION_STEPS,
   SOURCE_STEPS,

@@ -18,14 +18,15 @@ import {
   VerificationFailedError,
 } from "@chunksync/sync";
 import type { z } from "zod";
-import type {
-  Decision,
-  DestinationRecord,
-  PartPlan,
-  SourceContext,
-  SourceRecord,
-  StepBytes,
-  UploadRecord,
+import {
+  chunksPerBatch,
+  type Decision,
+  type DestinationRecord,
+  type PartPlan,
+  type SourceContext,
+  type SourceRecord,
+  type StepBytes,
+  type UploadRecord,
 } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
 import type {
@@ -112,7 +113,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   return {
     archived: head.archived,
     count: plan.count,
-    batches: batchNumbers(plan.count, ctx.batchChunks),
+    batches: batchNumbers(plan.count, chunksPerBatch(ctx, plan.chunkSize)),
   };
 }
 
@@ -136,14 +137,11 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
     indices = batchOf(
       Array.from({ length: src.plan.count }, (_, i) => i),
       batch,
-      ctx.batchChunks,
+      chunksPerBatch(ctx, src.plan.chunkSize),
     );
   } else {
-    indices = batchOf(
-      (await need<Decision>(ctx.work, workKeys.decision(runId, key))).verify,
-      batch,
-      ctx.batchChunks,
-    );
+    const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
+    indices = batchOf(decision.verify, batch, decision.batchSize);
     etag = (await need<UploadRecord>(ctx.work, workKeys.upload(runId, key))).etag ?? "";
   }
   const bytes: StepBytes = { sourceRead: 0 };
@@ -217,7 +215,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
   const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
   const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
   const all = Array.from({ length: src.plan.count }, (_, i) => i);
-  let decision: Omit<Decision, "verify" | "planned">;
+  let decision: Omit<Decision, "verify" | "planned" | "batchSize">;
   if (src.archived) {
     decision = {
       state: "unreadable",
@@ -232,7 +230,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
   } else {
     const changed: number[] = [];
     if (src.plan.count > 0) {
-      for (const batch of batchNumbers(src.plan.count, ctx.batchChunks)) {
+      for (const batch of batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize))) {
         changed.push(...(await need<number[]>(ctx.work, workKeys.changed(runId, key, batch))));
       }
     }
@@ -277,11 +275,17 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
     for (let i = first; i < Math.ceil((p.offset + p.length) / src.plan.chunkSize); i++) crossed.add(i);
   }
   const verify = ctx.verify === "none" ? [] : [...crossed].sort((a, b) => a - b);
-  await ctx.work.put(workKeys.decision(runId, key), { ...decision, verify, planned } satisfies Decision);
+  const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
+  await ctx.work.put(workKeys.decision(runId, key), {
+    ...decision,
+    verify,
+    planned,
+    batchSize,
+  } satisfies Decision);
   return {
     action: decision.action,
-    writeBatches: batchNumbers(decision.parts.length, ctx.batchChunks),
-    verifyBatches: batchNumbers(verify.length, ctx.batchChunks),
+    writeBatches: batchNumbers(decision.parts.length, batchSize),
+    verifyBatches: batchNumbers(verify.length, batchSize),
   };
 }
 
@@ -290,7 +294,7 @@ export async function presignBatch(ctx: SourceContext, event: z.infer<typeof Wri
   const { runId, key, batch } = event;
   const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
   const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
-  const fromSource = batchOf(decision.parts, batch, ctx.batchChunks).some(
+  const fromSource = batchOf(decision.parts, batch, decision.batchSize).some(
     (p) => p.from === "source" && p.length > 0,
   );
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;

@@ -1,0 +1,107 @@
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { ValidationError } from "@chunksync/core";
+import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { directoryPrefix } from "@chunksync/sync";
+import {
+  cachedPairingSecret,
+  chunkSizeOf,
+  DESTINATION_TARGETS,
+  type DestinationContext,
+  type DestinationTarget,
+  fetchLinkRange,
+  LambdaInvoker,
+  parseConfig,
+  S3LinkSigner,
+  S3WorkArea,
+  SfnExecutionStarter,
+  type SourceContext,
+  secretsManagerText,
+} from "@chunksync/workflow";
+
+// The only place that reads the environment: sst.config.ts sets these on each function.
+function env(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "")
+    throw new ValidationError(`env.${name}`, "a value (set by the deployment)");
+  return value;
+}
+
+const once = <T>(make: () => Promise<T>): (() => Promise<T>) => {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+};
+
+const config = once(async () => parseConfig(JSON.parse(env("CHUNKSYNC_CONFIG"))));
+const secret = once(async () =>
+  cachedPairingSecret(secretsManagerText(new SecretsManagerClient({}), env("PAIRING_SECRET_ARN"))),
+);
+const workArea = once(
+  async () => new S3WorkArea(new S3Client({ region: env("WORK_REGION") }), env("WORK_BUCKET")),
+);
+
+function settings(c: Awaited<ReturnType<typeof config>>) {
+  return {
+    chunkSize: chunkSizeOf(c),
+    batchChunks: c.batchChunks,
+    batchBytes: c.batchBytes,
+    concurrency: c.concurrency,
+  };
+}
+
+/** The source side's context, built once per warm function. */
+export const sourceContext = once(async (): Promise<SourceContext> => {
+  const c = await config();
+  const client = await createS3Client({ region: c.source.region });
+  return {
+    ...settings(c),
+    store: new S3ObjectStore({ client, bucket: c.source.bucket }),
+    prefix: directoryPrefix(c.source.prefix),
+    work: await workArea(),
+    secret: await (await secret())(),
+    algorithm: c.algorithm,
+    variant: c.variant,
+    verify: c.verify,
+    pageSize: c.pageSize,
+    signer: new S3LinkSigner(client, c.source.bucket),
+    linkExpirySeconds: c.linkExpirySeconds,
+  };
+});
+
+/** The destination side's context, built once per warm function. */
+export const destinationContext = once(async (): Promise<DestinationContext> => {
+  const c = await config();
+  const d = c.destination;
+  const write = {
+    ...(d.storageClass ? { storageClass: d.storageClass } : {}),
+    ...(d.kmsKeyArn ? { serverSideEncryption: "aws:kms" as const, kmsKeyId: d.kmsKeyArn } : {}),
+  };
+  return {
+    ...settings(c),
+    store: new S3ObjectStore({ client: await createS3Client({ region: d.region }), bucket: d.bucket, write }),
+    prefix: directoryPrefix(d.prefix),
+    work: await workArea(),
+    secret: await (await secret())(),
+    readLink: fetchLinkRange,
+  };
+});
+
+/** The relay's invoker: destination-region functions by ARN. */
+export const destinationInvoker = once(async () => {
+  const arns = JSON.parse(env("DESTINATION_FUNCTIONS")) as Record<DestinationTarget, string>;
+  for (const target of DESTINATION_TARGETS) {
+    if (typeof arns[target] !== "string")
+      throw new ValidationError(`env.DESTINATION_FUNCTIONS.${target}`, "an ARN");
+  }
+  return new LambdaInvoker(new LambdaClient({ region: env("DESTINATION_REGION") }), arns);
+});
+
+/** Starts executions of this deployment's state machine. */
+export const executionStarter = once(
+  async () => new SfnExecutionStarter(new SFNClient({}), env("STATE_MACHINE_ARN")),
+);

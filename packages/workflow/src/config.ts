@@ -1,0 +1,144 @@
+import {
+  DEFAULT_CHUNK_SIZE,
+  DIGEST_ALGORITHMS,
+  GiB,
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+  parseByteSize,
+  VARIANTS,
+  ValidationError,
+} from "@chunksync/core";
+import { z } from "zod";
+import { parseEvent } from "./events.js";
+
+const bucket = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')");
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1");
+const prefix = z.string().max(1024, "a prefix of at most 1024 characters").default("");
+const kmsKeyArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "a KMS key ARN");
+
+/** `rate(N unit)` or `cron(6 fields)`, as EventBridge Scheduler takes them (`at()` is a one-off, not a schedule). */
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+const CRON = /^cron\((\S+ ){5}\S+\)$/;
+
+/**
+ * Checks a schedule expression.
+ *
+ * @throws ValidationError naming `field`
+ */
+export function validateScheduleExpression(expression: string, field = "schedule.expression"): string {
+  const rate = RATE.exec(expression);
+  if (rate) {
+    const n = Number(rate[1]);
+    const unit = rate[2] ?? "";
+    if (n < 1) throw new ValidationError(field, "a rate of at least 1");
+    // EventBridge wants "1 hour" but "2 hours"; it rejects the other spelling.
+    if ((n === 1) !== !unit.endsWith("s")) {
+      throw new ValidationError(
+        field,
+        `"${n} ${n === 1 ? unit.replace(/s$/, "") : `${unit.replace(/s$/, "")}s`}"`,
+      );
+    }
+    return expression;
+  }
+  if (CRON.test(expression)) return expression;
+  throw new ValidationError(
+    field,
+    "rate(N minutes|hours|days) or cron(min hour day-of-month month day-of-week year)",
+  );
+}
+
+/** The deployment's configuration: one typed file (`chunksync.config.json`), validated once. */
+export const ConfigSchema = z.strictObject({
+  source: z.strictObject({ bucket, prefix, region, kmsKeyArn: kmsKeyArn.optional() }),
+  destination: z.strictObject({
+    bucket,
+    prefix,
+    region,
+    kmsKeyArn: kmsKeyArn.optional(),
+    storageClass: z.string().optional(),
+  }),
+  /** None: runs start only by hand. */
+  schedule: z
+    .strictObject({
+      expression: z.string().superRefine((e, ctx) => {
+        try {
+          validateScheduleExpression(e);
+        } catch (error) {
+          ctx.addIssue({
+            code: "custom",
+            message: (error as ValidationError).message.replace(/^[^:]*: expected /, ""),
+          });
+        }
+      }),
+      timezone: z.string().default("UTC"),
+    })
+    .optional(),
+  chunkSize: z
+    .string()
+    .default("8MiB")
+    .superRefine((text, ctx) => {
+      let n: number;
+      try {
+        n = parseByteSize(text, "chunkSize");
+      } catch {
+        ctx.addIssue({ code: "custom", message: "a size such as 8MiB" });
+        return;
+      }
+      if (n < MIN_CHUNK_SIZE || n > MAX_CHUNK_SIZE)
+        ctx.addIssue({ code: "custom", message: "from 5MiB to 5GiB" });
+    }),
+  algorithm: z.enum(DIGEST_ALGORITHMS, { error: `one of ${DIGEST_ALGORITHMS.join(", ")}` }).default("sha256"),
+  variant: z.enum(VARIANTS, { error: `one of ${VARIANTS.join(", ")}` }).default("encode"),
+  verify: z.enum(["none", "changed"], { error: "none or changed" }).default("changed"),
+  /** Objects per listing page, i.e. per Map run. */
+  pageSize: z.number().int().min(1).max(2000).default(500),
+  maxConcurrency: z.number().int().min(1).max(10_000).default(40),
+  batchConcurrency: z.number().int().min(1).max(40).default(4),
+  toleratedFailurePercentage: z.number().min(0).max(100).default(5),
+  batchChunks: z.number().int().min(1).max(1000).default(64),
+  /** At ~100 MiB/s per function, 8 GiB is about 80 s, far inside Lambda's 15 minutes. */
+  batchBytes: z
+    .number()
+    .int()
+    .min(MIN_CHUNK_SIZE)
+    .max(64 * GiB)
+    .default(8 * GiB),
+  concurrency: z.number().int().min(1).max(64).default(8),
+  linkExpirySeconds: z.number().int().min(60).max(3600).default(900),
+  workRetentionDays: z.number().int().min(1).max(365).default(14),
+});
+
+export type ChunksyncConfig = z.infer<typeof ConfigSchema>;
+
+/**
+ * Parses the deployment's configuration.
+ *
+ * @throws ValidationError naming the first offending field (such as `destination.region`)
+ */
+export function parseConfig(input: unknown): ChunksyncConfig {
+  return parseEvent(ConfigSchema, input, "config");
+}
+
+/** The chunk size in bytes. */
+export function chunkSizeOf(config: ChunksyncConfig): number {
+  return config.chunkSize === undefined ? DEFAULT_CHUNK_SIZE : parseByteSize(config.chunkSize, "chunkSize");
+}
+
+/**
+ * The execution name of a scheduled run: one per schedule window. Standard workflows
+ * refuse a second execution of the same name (for 90 days), so a duplicate trigger
+ * for the same window starts nothing new.
+ */
+export function executionNameForWindow(scheduledTime: string | Date): string {
+  const time = typeof scheduledTime === "string" ? new Date(scheduledTime) : scheduledTime;
+  if (Number.isNaN(time.getTime())) throw new ValidationError("scheduledTime", "an ISO 8601 time");
+  // Execution names may not hold ':' or '.'.
+  return `scheduled-${time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "")}`;
+}

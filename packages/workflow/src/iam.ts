@@ -1,0 +1,168 @@
+/** One IAM policy statement, as data (what sst.config.ts attaches, and what the tests assert). */
+export interface PolicyStatement {
+  Sid: string;
+  Effect: "Allow";
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: "2012-10-17";
+  Statement: PolicyStatement[];
+}
+
+const doc = (statements: PolicyStatement[]): PolicyDocument => ({
+  Version: "2012-10-17",
+  Statement: statements,
+});
+const bucketArn = (bucket: string) => `arn:aws:s3:::${bucket}`;
+const objectsArn = (bucket: string, prefix: string) => `arn:aws:s3:::${bucket}/${prefix}*`;
+
+/** What one side's policy needs to know. */
+export interface SidePolicyInput {
+  bucket: string;
+  prefix: string;
+  workBucket: string;
+  /** The pairing secret in Secrets Manager. */
+  secretArn: string;
+  /** Only when the side's bucket is encrypted with a customer managed key. */
+  kmsKeyArn?: string;
+}
+
+function kms(input: SidePolicyInput, actions: string[]): PolicyStatement[] {
+  return input.kmsKeyArn
+    ? [{ Sid: "BucketKey", Effect: "Allow", Action: actions, Resource: [input.kmsKeyArn] }]
+    : [];
+}
+
+const secret = (input: SidePolicyInput): PolicyStatement => ({
+  Sid: "PairingSecret",
+  Effect: "Allow",
+  Action: ["secretsmanager:GetSecretValue"],
+  Resource: [input.secretArn],
+});
+
+/**
+ * Source-side functions: read and list the source prefix, nothing else of the source
+ * bucket, no write anywhere but the work area. Links they sign carry these rights only.
+ */
+export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
+  return doc([
+    {
+      Sid: "ListSource",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: [bucketArn(input.bucket)],
+      ...(input.prefix ? { Condition: { StringLike: { "s3:prefix": [`${input.prefix}*`] } } } : {}),
+    },
+    {
+      Sid: "ReadSource",
+      Effect: "Allow",
+      Action: ["s3:GetObject"],
+      Resource: [objectsArn(input.bucket, input.prefix)],
+    },
+    {
+      Sid: "WorkArea",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject"],
+      Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`, `arn:aws:s3:::${input.workBucket}/source/*`],
+    },
+    {
+      Sid: "ListWorkArea",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: [bucketArn(input.workBucket)],
+    },
+    secret(input),
+    ...kms(input, ["kms:Decrypt"]),
+  ]);
+}
+
+/**
+ * Destination-side functions: read, write and abort multipart uploads under the
+ * destination prefix only; in the work area, only `shared/` (never the expectations).
+ */
+export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
+  return doc([
+    {
+      Sid: "ListDestination",
+      Effect: "Allow",
+      Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+      Resource: [bucketArn(input.bucket)],
+      ...(input.prefix ? { Condition: { StringLike: { "s3:prefix": [`${input.prefix}*`] } } } : {}),
+    },
+    {
+      Sid: "WriteDestination",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      Resource: [objectsArn(input.bucket, input.prefix)],
+    },
+    {
+      Sid: "SharedWorkArea",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject"],
+      Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`],
+    },
+    secret(input),
+    ...kms(input, ["kms:Decrypt", "kms:GenerateDataKey"]),
+  ]);
+}
+
+/** The relay (source region) may invoke the destination-side functions and nothing else. */
+export function relayPolicy(destinationFunctionArns: string[]): PolicyDocument {
+  return doc([
+    {
+      Sid: "InvokeDestinationSide",
+      Effect: "Allow",
+      Action: ["lambda:InvokeFunction"],
+      Resource: destinationFunctionArns,
+    },
+  ]);
+}
+
+/**
+ * The state machine: invoke its own functions, run its Distributed Map's child workflows.
+ * No S3 data and no KMS: it only sees keys, counts and batch numbers.
+ */
+export function stateMachinePolicy(input: {
+  functionArns: string[];
+  stateMachineArn: string;
+}): PolicyDocument {
+  return doc([
+    {
+      Sid: "InvokeOwnFunctions",
+      Effect: "Allow",
+      Action: ["lambda:InvokeFunction"],
+      Resource: input.functionArns,
+    },
+    {
+      Sid: "DistributedMapChildren",
+      Effect: "Allow",
+      Action: ["states:StartExecution", "states:DescribeExecution", "states:StopExecution"],
+      Resource: [
+        input.stateMachineArn,
+        `${input.stateMachineArn.replace(":stateMachine:", ":execution:")}:*`,
+      ],
+    },
+  ]);
+}
+
+/** The schedule's role: invoke the function that starts the window's run, nothing else. */
+export function schedulerPolicy(startFunctionArn: string): PolicyDocument {
+  return doc([
+    {
+      Sid: "StartWindowRun",
+      Effect: "Allow",
+      Action: ["lambda:InvokeFunction"],
+      Resource: [startFunctionArn],
+    },
+  ]);
+}
+
+/** The start function: start executions of this state machine only. */
+export function startRunPolicy(stateMachineArn: string): PolicyDocument {
+  return doc([
+    { Sid: "StartRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [stateMachineArn] },
+  ]);
+}
