@@ -1,0 +1,173 @@
+import { appendFileSync } from "node:fs";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { scenario } from "../support/faultLedger.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+
+const CATEGORY = "4 bad input";
+
+/** The two profiles of profileEnv, plus `wrongsecret` (a real key, a wrong secret) and `nobody` (an unknown key). */
+function envWithBadProfiles(): Record<string, string> {
+  const env = profileEnv();
+  const s3 = localS3();
+  appendFileSync(
+    env.AWS_CONFIG_FILE!,
+    ["wrongsecret", "nobody"]
+      .map((p) => `\n[profile ${p}]\nregion = ${s3.region}\nendpoint_url = ${s3.endpoint}\n`)
+      .join(""),
+  );
+  appendFileSync(
+    env.AWS_SHARED_CREDENTIALS_FILE!,
+    `\n[wrongsecret]\naws_access_key_id = ${s3.users.source.accessKeyId}\naws_secret_access_key = not-the-secret\n` +
+      "\n[nobody]\naws_access_key_id = AKIANOSUCHKEY0000000\naws_secret_access_key = whatever\n",
+  );
+  return env;
+}
+
+describe("bad input through the real CLI: exit 2 and a message naming the input and what was expected", () => {
+  let src: S3Client;
+  let dst: S3Client;
+  let srcBucket: string;
+  let dstBucket: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    src = s3Client("source");
+    dst = s3Client("destination");
+    srcBucket = uniqueBucketName("src-bad");
+    dstBucket = uniqueBucketName("dst-bad");
+    await createBucket(src, srcBucket);
+    await createBucket(dst, dstBucket);
+    await putObject(src, srcBucket, "a.txt", "hello");
+    env = envWithBadProfiles();
+  });
+
+  afterAll(async () => {
+    await emptyAndDeleteBucket(src, srcBucket);
+    await emptyAndDeleteBucket(dst, dstBucket);
+  });
+
+  const S = () => `s3://${srcBucket}`;
+  const D = () => `s3://${dstBucket}`;
+  const cases: [string, () => string[], RegExp][] = [
+    [
+      "malformed SRC URL (http://)",
+      () => ["sync", "http://bucket/x", D(), ...SIDES],
+      /SRC: expected an S3 URL like s3:\/\/bucket or s3:\/\/bucket\/prefix, got "http:\/\/bucket\/x"/,
+    ],
+    [
+      "malformed SRC URL (no scheme)",
+      () => ["sync", "bucket", D(), ...SIDES],
+      /SRC: expected an S3 URL .*got "bucket"/,
+    ],
+    [
+      "DST URL without a bucket",
+      () => ["sync", S(), "s3://", ...SIDES],
+      /DST: expected a bucket name of 3-63 .* in "s3:\/\/"/,
+    ],
+    [
+      "DST bucket name too short",
+      () => ["sync", S(), "s3://A", ...SIDES],
+      /DST: expected a bucket name of 3-63 .* in "s3:\/\/A"/,
+    ],
+    [
+      "unknown source bucket",
+      () => ["sync", "s3://no-such-bucket-chunksync", D(), ...SIDES],
+      /source: .*s3:\/\/no-such-bucket-chunksync: the bucket does not exist \(check the bucket name, region and endpoint\)/,
+    ],
+    [
+      "unknown destination bucket",
+      () => ["sync", S(), "s3://no-such-bucket-chunksync", ...SIDES],
+      /destination: .*s3:\/\/no-such-bucket-chunksync: the bucket does not exist/,
+    ],
+    [
+      "destination user on the source bucket",
+      () => ["sync", S(), D(), "--src-profile", "dst", "--dst-profile", "dst"],
+      /source: .*s3:\/\/src-bad-[^:]*: access denied \(check this side's credentials, profile and bucket policy\)/,
+    ],
+    [
+      "source user on the destination bucket",
+      () => ["sync", S(), D(), "--src-profile", "src", "--dst-profile", "src"],
+      /destination: .*s3:\/\/dst-bad-[^:]*: access denied/,
+    ],
+    [
+      "wrong secret key (source)",
+      () => ["sync", S(), D(), "--src-profile", "wrongsecret", "--dst-profile", "dst"],
+      /source: .*: the credentials were rejected \(unknown access key or wrong secret key for this side\)/,
+    ],
+    [
+      "unknown access key (destination)",
+      () => ["sync", S(), D(), "--src-profile", "src", "--dst-profile", "nobody"],
+      /destination: .*: the credentials were rejected/,
+    ],
+    [
+      "chunk size 1MiB",
+      () => ["sync", S(), D(), ...SIDES, "--chunk-size", "1MiB"],
+      /chunk size 1\.0 MiB \(1048576 bytes\) is not allowed: it must be .* from 5\.0 MiB to 5\.0 GiB/,
+    ],
+    [
+      "chunk size 6GiB",
+      () => ["sync", S(), D(), ...SIDES, "--chunk-size", "6GiB"],
+      /chunk size 6\.0 GiB \(6442450944 bytes\) is not allowed: .* from 5\.0 MiB to 5\.0 GiB/,
+    ],
+    [
+      "chunk size abc",
+      () => ["plan", S(), D(), ...SIDES, "--chunk-size", "abc"],
+      /--chunk-size: expected a size such as 8MiB, 512KiB, 1GiB or a plain number of bytes/,
+    ],
+    [
+      "unknown algorithm",
+      () => ["check", S(), D(), ...SIDES, "--algorithm", "blake9"],
+      /option '--algorithm <name>' argument 'blake9' is invalid\. Allowed choices are sha256, sha1, md5, crc32c/,
+    ],
+    [
+      "unknown variant",
+      () => ["check", S(), D(), ...SIDES, "--variant", "both"],
+      /option '--variant <name>' argument 'both' is invalid\. Allowed choices are encode, decode/,
+    ],
+    [
+      "--concurrency 0",
+      () => ["sync", S(), D(), ...SIDES, "--concurrency", "0"],
+      /--concurrency: expected a whole number from 1 to 256, got "0"/,
+    ],
+    [
+      "--concurrency many",
+      () => ["sync", S(), D(), ...SIDES, "--concurrency", "many"],
+      /--concurrency: expected a whole number from 1 to 256, got "many"/,
+    ],
+    [
+      "--concurrency 100000",
+      () => ["sync", S(), D(), ...SIDES, "--concurrency", "100000"],
+      /--concurrency: expected a whole number from 1 to 256, got "100000"/,
+    ],
+    [
+      "missing --secret-file",
+      () => ["sync", S(), D(), ...SIDES, "--secret-file", "/nonexistent/secret"],
+      /--secret-file: expected a readable file \(ENOENT/,
+    ],
+    [
+      "malformed --src-endpoint",
+      () => ["sync", S(), D(), ...SIDES, "--src-endpoint", "not a url"],
+      /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000, got "not a url"/,
+    ],
+  ];
+
+  it.each(cases)("%s", async (name, args, message) => {
+    await scenario(CATEGORY, name, async () => {
+      const out = await runCli(args(), env);
+      expect(out.code, out.stderr).toBe(2);
+      expect(out.stderr).toMatch(message);
+      // A clear message, not a stack trace.
+      expect(out.stderr).not.toMatch(/^\s+at /m);
+      expect(out.stdout).toBe("");
+    });
+  });
+});
