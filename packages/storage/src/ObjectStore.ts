@@ -93,6 +93,8 @@ export interface PendingUpload {
  */
 export interface ObjectStore {
   readonly bucket: string;
+  /** A copy-source reference to `key` at `etag`, carrying whatever the store needs to read it (an SSE-C key). */
+  ref(key: string, etag: string): ObjectVersionRef;
   /**
    * Lists every object under `prefix`, page by page, in key order; with `startAfter`
    * (a full key), only the keys after it, so a paged listing can resume where it stopped.

@@ -278,8 +278,8 @@ async function write(
   old?: { etag: string; size: number },
 ): Promise<void> {
   const { destination, signal } = ctx;
-  const sourceRef: ObjectVersionRef = { bucket: srcId.bucket, key: srcId.key, etag: srcId.etag };
-  const oldRef: ObjectVersionRef | undefined = old && { bucket: destination.bucket, key, etag: old.etag };
+  const sourceRef = ctx.source.ref(srcId.key, srcId.etag);
+  const oldRef = old && destination.ref(key, old.etag);
   let etag: string;
   // A replacement goes through multipart even for one part: CompleteMultipartUpload takes
   // If-Match on AWS, while Ceph RGW (Pacific) answers 412 to any If-Match on PutObject.
@@ -289,7 +289,7 @@ async function write(
     single && !single.transfer && single.length === (single.from === "source" ? plan.size : old?.size);
   if (single && wholeCopy) {
     const from = single.from === "source" ? sourceRef : oldRef!;
-    etag = await conditional(ctx, key, condition, single.from, () =>
+    etag = await conditional(ctx, key, condition, single.from === "source" ? srcId : undefined, () =>
       destination.copyObject(from, key, attributes, condition, signal),
     );
     ctx.stats.bytes.copiedServerSide += single.length;
@@ -297,7 +297,7 @@ async function write(
     etag = await withRetry(
       async () => {
         const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
-        return conditional(ctx, key, condition, "source", () =>
+        return conditional(ctx, key, condition, undefined, () =>
           streamed(ctx, srcId, body, (s) =>
             destination.put(key, body, single.length, attributes, condition, s),
           ),
@@ -350,7 +350,10 @@ async function writeMultipart(
         }),
       ),
     );
-    return await conditional(ctx, key, condition, "destination", () => upload.complete(completed, condition));
+    const copiedFromSource = parts.some((p) => p.from === "source" && !p.transfer);
+    return await conditional(ctx, key, condition, copiedFromSource ? srcId : undefined, () =>
+      upload.complete(completed, condition),
+    );
   } catch (error) {
     await upload.abort().catch(() => {});
     throw error;
@@ -401,20 +404,28 @@ async function pinned<T>(side: "source" | "destination", key: string, run: () =>
 }
 
 /**
- * Runs the final, visible write under `condition`. Servers that ignore conditional
- * headers on that request (Ceph RGW before Squid) get a HEAD check just before it too,
- * which narrows the window a concurrent writer has to a single round trip.
+ * Runs the final, visible write under `condition`. Ceph RGW (Pacific) ignores If-Match on
+ * CompleteMultipartUpload and CopyObject and x-amz-copy-source-if-match on every copy, so
+ * the pins are also checked by HEAD just before that write: the destination must still be
+ * the challenged version, and a source copied server-side the planned one. That narrows a
+ * concurrent writer's window to one round trip on such servers; AWS enforces the headers.
  */
 async function conditional(
   ctx: ObjectSyncContext,
   key: string,
   condition: WriteCondition,
-  copySide: "source" | "destination",
+  copiedSource: ObjectIdentity | undefined,
   run: () => Promise<{ etag: string }>,
 ): Promise<string> {
   const now = await ctx.destination.head(key, ctx.signal);
   const holds = "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
   if (!holds) throw new ObjectChangedError("destination", key);
+  if (
+    copiedSource &&
+    !sameEtag((await ctx.source.head(copiedSource.key, ctx.signal))?.etag, copiedSource.etag)
+  ) {
+    throw new ObjectChangedError("source", copiedSource.key);
+  }
   try {
     return (await run()).etag;
   } catch (error) {
@@ -422,7 +433,7 @@ async function conditional(
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
     const after = await ctx.destination.head(key, ctx.signal);
     const destinationMoved = "ifMatch" in condition ? !sameEtag(after?.etag, now?.etag) : after !== undefined;
-    throw new ObjectChangedError(destinationMoved ? "destination" : copySide, key, error);
+    throw new ObjectChangedError(destinationMoved || !copiedSource ? "destination" : "source", key, error);
   }
 }
 
