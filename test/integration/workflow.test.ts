@@ -13,6 +13,7 @@ import {
   type SourceContext,
 } from "@chunksync/workflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import {
   createBucket,
@@ -257,5 +258,25 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     expect(report.objects.failed).toBe(1);
     expect((await readAll(w.dst, w.dstBucket, "good-1.bin")).equals(seededBytes("g1", 100))).toBe(true);
     expect(await pendingUploads(w)).toBe(0);
+  });
+
+  it("runs from the CLI with --engine workflow and prints the usual summary", async () => {
+    const base = seededBytes("cli-base", 2 * C);
+    const w = await world("cli", [
+      { key: "changed.bin", source: flipByte(base, C + 3), destination: base },
+      { key: "new.txt", source: seededBytes("cli-new", 10) },
+    ]);
+    worlds.push(w);
+    const args = ["sync", `s3://${w.srcBucket}`, `s3://${w.dstBucket}`, ...SIDES, "--chunk-size", "5MiB"];
+    const out = await runCli([...args, "--engine", "workflow", "--json"], profileEnv());
+    expect(out.stderr).not.toContain("error");
+    expect(out.code).toBe(0);
+    const summary = JSON.parse(out.stdout) as RunReport;
+    expect(summary.objects).toMatchObject({ scanned: 2, changed: 1, missing: 1, failed: 0 });
+    expect(summary.bytes.transferred).toBe(C + 10);
+    expect((await readAll(w.dst, w.dstBucket, "changed.bin")).equals(flipByte(base, C + 3))).toBe(true);
+    const refused = await runCli(["plan", ...args.slice(1), "--engine", "workflow"], profileEnv());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--engine");
   });
 });

@@ -43,6 +43,7 @@ export {
   startRunPolicy,
   stateMachinePolicy,
 } from "./iam.js";
+export { InProcessLinks } from "./inProcessLinks.js";
 export { compareKeys, objectId, workKeys } from "./layout.js";
 export { fetchLinkRange, S3LinkSigner } from "./links.js";
 export { cachedPairingSecret, secretsManagerText } from "./pairingSecretLoader.js";
@@ -56,5 +57,6 @@ export {
   type StateMachineFunction,
   type Step,
 } from "./steps.js";
+export { syncWithWorkflow, type WorkflowSyncOptions } from "./syncWithWorkflow.js";
 export { MemoryWorkArea, S3WorkArea, type WorkArea } from "./WorkArea.js";
 export { installPromiseWithResolvers } from "./withResolvers.js";

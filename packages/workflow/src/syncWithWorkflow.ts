@@ -1,0 +1,64 @@
+import type { DigestAlgorithm, Variant } from "@chunksync/core";
+import type { ObjectStore } from "@chunksync/storage";
+import { directoryPrefix, type RunReport } from "@chunksync/sync";
+import { InProcessLinks } from "./inProcessLinks.js";
+import { runWorkflowLocally } from "./runLocally.js";
+import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
+
+/** What `chunksync sync --engine workflow` passes: the same settings as the direct engine. */
+export interface WorkflowSyncOptions {
+  source: ObjectStore;
+  sourcePrefix: string;
+  destination: ObjectStore;
+  destinationPrefix: string;
+  secret: Buffer;
+  algorithm: DigestAlgorithm;
+  variant: Variant;
+  chunkSize: number;
+  verify: "none" | "changed" | "full";
+  /** Requests in flight per step, and objects in flight at once. */
+  concurrency: number;
+  /** Defaults to memory; a bucket on the local S3 works too. */
+  work?: WorkArea;
+}
+
+/**
+ * Runs a sync through the state machine definition, in this process: both sides' steps,
+ * the work area and the links between them are local. Returns a report in the direct
+ * engine's shape, so the CLI prints it the same way.
+ */
+export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunReport> {
+  const work = options.work ?? new MemoryWorkArea();
+  const links = new InProcessLinks(options.source);
+  const settings = {
+    chunkSize: options.chunkSize,
+    batchChunks: 64,
+    batchBytes: 8 * 1024 ** 3,
+    concurrency: options.concurrency,
+  };
+  return runWorkflowLocally({
+    maxConcurrency: options.concurrency,
+    source: {
+      ...settings,
+      store: options.source,
+      prefix: directoryPrefix(options.sourcePrefix),
+      work,
+      secret: options.secret,
+      algorithm: options.algorithm,
+      variant: options.variant,
+      // The workflow re-challenges what it wrote; "full" is a direct-engine option.
+      verify: options.verify === "none" ? "none" : "changed",
+      pageSize: 500,
+      signer: links,
+      linkExpirySeconds: 900,
+    },
+    destination: {
+      ...settings,
+      store: options.destination,
+      prefix: directoryPrefix(options.destinationPrefix),
+      work,
+      secret: options.secret,
+      readLink: links.read,
+    },
+  });
+}
