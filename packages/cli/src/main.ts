@@ -12,6 +12,7 @@ import {
 } from "@chunksync/core";
 import { StorageError } from "@chunksync/storage";
 import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
 import { addCleanupCommand } from "./cleanup.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
@@ -49,6 +50,7 @@ interface RunFlags {
   sseKmsContext?: string;
   serverSideCopy: boolean;
   quiet: boolean;
+  engine: "direct" | "workflow";
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -104,7 +106,15 @@ function addRunOptions(command: Command): Command {
     )
     .option("--json", "print one JSON summary on stdout", false)
     .option("--report <file>", "write the full per-object report as JSON")
-    .option("--quiet", "no progress output", false);
+    .option("--quiet", "no progress output", false)
+    .addOption(
+      new Option(
+        "--engine <name>",
+        "direct: this engine; workflow: the Step Functions definition, run in-process",
+      )
+        .choices(["direct", "workflow"])
+        .default("direct"),
+    );
 }
 
 function positiveInteger(text: string, flag: string, max: number): number {
@@ -123,6 +133,24 @@ async function readSecret(path: string | undefined): Promise<Buffer> {
     throw new ValidationError("--secret-file", `a readable file (${(error as Error).message})`);
   }
   return parsePairingSecret(text.trim());
+}
+
+/** The workflow engine runs `sync` with the core settings; other options belong to the direct engine. */
+function checkWorkflowFlags(command: string, flags: RunFlags): void {
+  const unsupported = [
+    [command !== "sync", command],
+    [flags.include.length > 0, "--include"],
+    [flags.exclude.length > 0, "--exclude"],
+    [flags.delete, "--delete"],
+    [flags.tags, "--tags"],
+  ] as const;
+  for (const [used, what] of unsupported) {
+    if (used)
+      throw new ValidationError(
+        "--engine",
+        `direct for ${what} (the workflow engine runs sync only, without it)`,
+      );
+  }
 }
 
 function side(flags: RunFlags, s: "src" | "dst"): SideFlags {
@@ -160,6 +188,7 @@ async function run(
       throw new ValidationError("--sse-kms-context", 'a JSON object such as {"project":"x"}');
     }
   }
+  if (flags.engine === "workflow") checkWorkflowFlags(command, flags);
   const srcFlags = side(flags, "src");
   const dstFlags = side(flags, "dst");
   const secret = await readSecret(flags.secretFile);
@@ -181,7 +210,7 @@ async function run(
   const stats = new RunStats();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
-    const report = await runSync({
+    const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
       source: sourceStore,
       sourcePrefix: source.prefix,
       destination: destinationStore,
