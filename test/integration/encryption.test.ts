@@ -6,7 +6,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/
 import { expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { createBucket, emptyAndDeleteBucket, s3Client, uniqueBucketName } from "../support/s3.js";
+import { withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -20,13 +20,7 @@ function sseC(key: Buffer, prefix: "" | "CopySource" = "") {
 
 // SSE-C over plain http needs a server that allows it (the local RGW does, on loopback).
 it("SSE-C on both sides (each its own key): reads, parts and copy-source parts carry the right key", async () => {
-  const src = s3Client("source");
-  const dst = s3Client("destination");
-  const s = uniqueBucketName("src-ssec");
-  const d = uniqueBucketName("dst-ssec");
-  await createBucket(src, s);
-  await createBucket(dst, d);
-  try {
+  await withBucketPair("ssec", async ({ src, dst, s, d }) => {
     const dir = mkdtempSync(join(tmpdir(), "chunksync-ssec-"));
     const srcKey = Buffer.alloc(32, 1);
     const dstKey = Buffer.alloc(32, 2);
@@ -60,23 +54,14 @@ it("SSE-C on both sides (each its own key): reads, parts and copy-source parts c
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
     // Without the key the destination object cannot be read: it is stored encrypted under the destination's key.
     await expect(dst.send(new GetObjectCommand({ Bucket: d, Key: "secret.bin" }))).rejects.toThrow();
-  } finally {
-    await emptyAndDeleteBucket(src, s);
-    await emptyAndDeleteBucket(dst, d);
-  }
+  });
 });
 
 it("--sse aws:kms with a key id writes KMS-encrypted objects", async () => {
   // The local RGW's test KMS knows TEST_KMS_KEY_ID; a server named by S3_ENDPOINT names its own key.
   const { TEST_KMS_KEY_ID } = await import("../../scripts/local-s3/ceph.js");
   const kmsKeyId = process.env.S3_KMS_KEY_ID ?? TEST_KMS_KEY_ID;
-  const src = s3Client("source");
-  const dst = s3Client("destination");
-  const s = uniqueBucketName("src-kms");
-  const d = uniqueBucketName("dst-kms");
-  await createBucket(src, s);
-  await createBucket(dst, d);
-  try {
+  await withBucketPair("kms", async ({ src, dst, s, d }) => {
     const data = seededBytes("kms", 12 * MiB);
     await src.send(new PutObjectCommand({ Bucket: s, Key: "k", Body: data }));
     await src.send(new PutObjectCommand({ Bucket: s, Key: "small", Body: "tiny" }));
@@ -101,8 +86,5 @@ it("--sse aws:kms with a key id writes KMS-encrypted objects", async () => {
       expect(head.ServerSideEncryption, key).toBe("aws:kms");
       expect(head.SSEKMSKeyId, key).toBe(kmsKeyId);
     }
-  } finally {
-    await emptyAndDeleteBucket(src, s);
-    await emptyAndDeleteBucket(dst, d);
-  }
+  });
 });

@@ -4,25 +4,12 @@ import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { expect, it } from "vitest";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
-import {
-  createBucket,
-  emptyAndDeleteBucket,
-  putObject,
-  readAll,
-  s3Client,
-  uniqueBucketName,
-} from "../support/s3.js";
+import { putObject, readAll, withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
 
 it("Ctrl-C in the middle of a compose leaves the old object and no upload behind; a rerun completes", async () => {
-  const src = s3Client("source");
-  const dst = s3Client("destination");
-  const s = uniqueBucketName("src-interrupt");
-  const d = uniqueBucketName("dst-interrupt");
-  await createBucket(src, s);
-  await createBucket(dst, d);
-  try {
+  await withBucketPair("interrupt", async ({ src, dst, s, d }) => {
     const fresh = seededBytes("new", 60 * MiB);
     const old = seededBytes("old", 60 * MiB);
     await putObject(src, s, "obj", fresh);
@@ -56,8 +43,5 @@ it("Ctrl-C in the middle of a compose leaves the old object and no upload behind
     const rerun = await runCli(args, env);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect((await readAll(dst, d, "obj")).equals(fresh)).toBe(true);
-  } finally {
-    await emptyAndDeleteBucket(src, s);
-    await emptyAndDeleteBucket(dst, d);
-  }
+  });
 });

@@ -4,7 +4,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { expect, it } from "vitest";
 import { CLI_BIN, cleanEnv, profileEnv, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
-import { createBucket, emptyAndDeleteBucket, s3Client, uniqueBucketName } from "../support/s3.js";
+import { withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -37,13 +37,7 @@ async function syncMeasuringRss(
 }
 
 it("peak RSS of a 512 MiB sync at 8 MiB chunks and concurrency 4 stays far below the object size", async () => {
-  const src = s3Client("source");
-  const dst = s3Client("destination");
-  const s = uniqueBucketName("src-memory");
-  const d = uniqueBucketName("dst-memory");
-  await createBucket(src, s);
-  await createBucket(dst, d);
-  try {
+  await withBucketPair("memory", async ({ src, dst, s, d }) => {
     // Uploaded in 64 MiB pieces so the test process itself stays small too.
     const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } = await import(
       "@aws-sdk/client-s3"
@@ -90,8 +84,5 @@ it("peak RSS of a 512 MiB sync at 8 MiB chunks and concurrency 4 stays far below
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThan(400 * 1000 * 1000);
     console.log(`peak RSS of a 512 MiB sync: ${(peak / MiB).toFixed(0)} MiB`);
-  } finally {
-    await emptyAndDeleteBucket(src, s);
-    await emptyAndDeleteBucket(dst, d);
-  }
+  });
 });

@@ -9,6 +9,7 @@ import {
   readAll,
   s3Client,
   uniqueBucketName,
+  withBucketPair,
 } from "../support/s3.js";
 import { storeFor, syncWith } from "../support/stores.js";
 
@@ -139,13 +140,7 @@ describe("delta sync engine against the local S3, two users as two storage syste
 
 describe("metadata is restated on the re-composed object", () => {
   it("keeps Content-Type, Cache-Control, Content-Disposition and user metadata of the source", async () => {
-    const src = s3Client("source");
-    const dst = s3Client("destination");
-    const srcBucket = uniqueBucketName("src-meta");
-    const dstBucket = uniqueBucketName("dst-meta");
-    await createBucket(src, srcBucket);
-    await createBucket(dst, dstBucket);
-    try {
+    await withBucketPair("meta", async ({ src, dst, s: srcBucket, d: dstBucket }) => {
       const { PutObjectCommand } = await import("@aws-sdk/client-s3");
       const data = seededBytes("meta", 3 * C);
       const attrs = {
@@ -189,23 +184,14 @@ describe("metadata is restated on the re-composed object", () => {
       expect(again.bytes.transferred).toBe(0);
       const head = await dst.send(new HeadObjectCommand({ Bucket: dstBucket, Key: "big" }));
       expect(head.Metadata).toEqual({ owner: "team-b" });
-    } finally {
-      await emptyAndDeleteBucket(src, srcBucket);
-      await emptyAndDeleteBucket(dst, dstBucket);
-    }
+    });
   });
 });
 
 describe("tags and archived objects", () => {
   it("copies the source's tag set with copyTags, and reports archived objects as unreadable instead of copying", async () => {
     const { PutObjectTaggingCommand, GetObjectTaggingCommand } = await import("@aws-sdk/client-s3");
-    const src = s3Client("source");
-    const dst = s3Client("destination");
-    const srcBucket = uniqueBucketName("src-tags");
-    const dstBucket = uniqueBucketName("dst-tags");
-    await createBucket(src, srcBucket);
-    await createBucket(dst, dstBucket);
-    try {
+    await withBucketPair("tags", async ({ src, dst, s: srcBucket, d: dstBucket }) => {
       await putObject(src, srcBucket, "tagged", seededBytes("tagged", 2 * C + 3));
       await src.send(
         new PutObjectTaggingCommand({
@@ -239,22 +225,13 @@ describe("tags and archived objects", () => {
         ["team", "a b&c"],
         ["tier", "gold"],
       ]);
-    } finally {
-      await emptyAndDeleteBucket(src, srcBucket);
-      await emptyAndDeleteBucket(dst, dstBucket);
-    }
+    });
   });
 });
 
 describe("--verify", () => {
   it("re-reads on the destination nothing (none), the chunk that crossed (changed), or every chunk (full)", async () => {
-    const src = s3Client("source");
-    const dst = s3Client("destination");
-    const srcBucket = uniqueBucketName("src-verify");
-    const dstBucket = uniqueBucketName("dst-verify");
-    await createBucket(src, srcBucket);
-    await createBucket(dst, dstBucket);
-    try {
+    await withBucketPair("verify", async ({ src, dst, s: srcBucket, d: dstBucket }) => {
       const data = seededBytes("verify", 4 * C);
       await putObject(src, srcBucket, "v", data);
       const source = await storeFor("source", srcBucket);
@@ -269,9 +246,6 @@ describe("--verify", () => {
         reread[verify] = report.bytes.destinationRead - 4 * C;
       }
       expect(reread).toEqual({ none: 0, changed: C, full: 4 * C });
-    } finally {
-      await emptyAndDeleteBucket(src, srcBucket);
-      await emptyAndDeleteBucket(dst, dstBucket);
-    }
+    });
   });
 });

@@ -129,3 +129,30 @@ async function deleteAllVersions(client: S3Client, bucket: string): Promise<void
       : undefined;
   }
 }
+
+/** A source bucket (source user) and a destination bucket (destination user), as two storage systems. */
+export interface BucketPair {
+  src: S3Client;
+  dst: S3Client;
+  /** Source bucket name, named `src-…` and destination `dst-…` so MinIO's name-based isolation applies. */
+  s: string;
+  d: string;
+}
+
+/** Runs `test` with a fresh bucket pair and deletes both buckets afterwards, whatever happens. */
+export async function withBucketPair<T>(name: string, test: (pair: BucketPair) => Promise<T>): Promise<T> {
+  const pair = {
+    src: s3Client("source"),
+    dst: s3Client("destination"),
+    s: uniqueBucketName(`src-${name}`),
+    d: uniqueBucketName(`dst-${name}`),
+  };
+  await createBucket(pair.src, pair.s);
+  await createBucket(pair.dst, pair.d);
+  try {
+    return await test(pair);
+  } finally {
+    await emptyAndDeleteBucket(pair.src, pair.s);
+    await emptyAndDeleteBucket(pair.dst, pair.d);
+  }
+}
