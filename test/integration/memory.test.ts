@@ -37,7 +37,7 @@ async function syncMeasuringRss(
 }
 
 it("peak RSS of a 512 MiB sync at 8 MiB chunks and concurrency 4 stays far below the object size", async () => {
-  await withBucketPair("memory", async ({ src, dst, s, d }) => {
+  await withBucketPair("memory", async ({ src, s, d }) => {
     // Uploaded in 64 MiB pieces so the test process itself stays small too.
     const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } = await import(
       "@aws-sdk/client-s3"
