@@ -30,6 +30,13 @@ async function main(argv: string[]): Promise<void> {
   // The memstore keeps objects in RAM; the largest section holds about 4.5 GiB at once.
   const s3 = await startLocalS3({ log, memstoreBytes: (quick ? 4 : 8) * 1024 ** 3 });
   const ctx = new BenchContext(s3, quick, log);
+  // Ctrl-C must not leave a Ceph cluster holding gigabytes of RAM behind.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the local S3 server`);
+      void s3.stop().finally(() => process.exit(130));
+    });
+  }
   const sections: [number, string, () => Promise<string>][] = [
     [1, "delta sync vs peers", () => deltaSyncSection(ctx)],
     [2, "digest pipeline", () => digestPipelineSection(ctx)],

@@ -64,10 +64,10 @@ export async function smallObjectsSection(ctx: BenchContext, resultsDir: string)
     "hyperfine",
     [
       "-N",
-      "--runs",
+      "--min-runs",
+      "2",
+      "--max-runs",
       String(runs),
-      "--warmup",
-      "1",
       "--export-json",
       json,
       "--style",
