@@ -7,5 +7,7 @@ import { destinationInvoker } from "./lib/sides.js";
  * destination-side Task calls this relay, which invokes the destination-region function
  * and rethrows its error under the same name (so Retry and Catch still match).
  */
-export const handler: Handler<unknown, unknown> = async (event) =>
-  relay(await destinationInvoker(), parseEvent(RelayEvent, event));
+export const handler: Handler<unknown, unknown> = async (event) => {
+  const valid = parseEvent(RelayEvent, event);
+  return relay(await destinationInvoker(), valid);
+};

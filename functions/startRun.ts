@@ -9,5 +9,7 @@ const ScheduledEvent = z.strictObject({ scheduledTime: z.iso.datetime({ error: "
  * Source region: the schedule's target. Starts the run of the schedule window, named
  * after it, so a duplicate trigger for the same window starts nothing new.
  */
-export const handler: Handler<unknown, unknown> = async (event) =>
-  startScheduledRun(await executionStarter(), parseEvent(ScheduledEvent, event).scheduledTime);
+export const handler: Handler<unknown, unknown> = async (event) => {
+  const { scheduledTime } = parseEvent(ScheduledEvent, event);
+  return startScheduledRun(await executionStarter(), scheduledTime);
+};

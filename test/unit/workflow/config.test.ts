@@ -1,0 +1,130 @@
+import { ValidationError } from "@chunksync/core";
+import {
+  cachedPairingSecret,
+  executionNameForWindow,
+  MemoryWorkArea,
+  parseConfig,
+  startScheduledRun,
+  validateScheduleExpression,
+} from "@chunksync/workflow";
+import { describe, expect, it } from "vitest";
+
+const minimal = {
+  source: { bucket: "src-bucket", region: "eu-west-1" },
+  destination: { bucket: "dst-bucket", region: "eu-central-1" },
+};
+
+function fieldOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).field;
+  }
+  throw new Error("accepted");
+}
+
+describe("deployment config", () => {
+  it("fills defaults and has no schedule unless configured", () => {
+    const config = parseConfig(minimal);
+    expect(config).toMatchObject({
+      chunkSize: "8MiB",
+      algorithm: "sha256",
+      variant: "encode",
+      maxConcurrency: 40,
+    });
+    expect(config.schedule).toBeUndefined();
+    expect(config.source.prefix).toBe("");
+  });
+
+  it.each([
+    [{ ...minimal, destination: { bucket: "dst-bucket", region: "Frankfurt" } }, "destination.region"],
+    [{ ...minimal, source: { bucket: "UPPER", region: "eu-west-1" } }, "source.bucket"],
+    [{ ...minimal, chunkSize: "4MiB" }, "chunkSize"],
+    [{ ...minimal, chunkSize: "8MB" }, "chunkSize"],
+    [{ ...minimal, maxConcurrency: 0 }, "maxConcurrency"],
+    [{ ...minimal, schedule: { expression: "every hour" } }, "schedule.expression"],
+    [{ ...minimal, bogus: true }, "config"],
+  ])("refuses %j naming %s", (input, field) => {
+    expect(fieldOf(() => parseConfig(input))).toBe(field);
+  });
+
+  it("accepts EventBridge rate and cron expressions, with EventBridge's singular/plural rule", () => {
+    for (const e of ["rate(1 hour)", "rate(15 minutes)", "rate(2 days)", "cron(0 3 * * ? *)"]) {
+      expect(validateScheduleExpression(e)).toBe(e);
+    }
+    for (const e of [
+      "rate(1 hours)",
+      "rate(2 hour)",
+      "rate(0 minutes)",
+      "cron(0 3 * * ?)",
+      "at(2026-01-01T00:00:00)",
+    ]) {
+      expect(() => validateScheduleExpression(e), e).toThrow(ValidationError);
+    }
+  });
+});
+
+describe("scheduled runs", () => {
+  it("names the execution after the schedule window, in characters an execution name may hold", () => {
+    expect(executionNameForWindow("2026-11-25T12:00:00Z")).toBe("scheduled-20261125T120000Z");
+    expect(executionNameForWindow("2026-11-25T12:00:00.000Z")).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+  });
+
+  it("starts nothing new on a duplicate trigger for the same window", async () => {
+    const started = new Set<string>();
+    const starter = {
+      async start(name: string) {
+        if (started.has(name)) return "exists" as const;
+        started.add(name);
+        return "started" as const;
+      },
+    };
+    const first = await startScheduledRun(starter, "2026-11-25T12:00:00Z");
+    const duplicate = await startScheduledRun(starter, "2026-11-25T12:00:00Z");
+    const next = await startScheduledRun(starter, "2026-11-25T13:00:00Z");
+    expect([first.started, duplicate.started, next.started]).toEqual([true, false, true]);
+    expect(started.size).toBe(2);
+  });
+});
+
+describe("pairing secret loader", () => {
+  it("fetches once within the TTL, again after it, and never caches a failure", async () => {
+    let now = 0;
+    let calls = 0;
+    let fail = true;
+    const load = cachedPairingSecret(
+      async () => {
+        calls++;
+        if (fail) throw new Error("unavailable");
+        return "ab".repeat(16) + "cd".repeat(16);
+      },
+      1000,
+      () => now,
+    );
+    await expect(load()).rejects.toThrow("unavailable");
+    fail = false;
+    const a = await load();
+    const b = await load();
+    expect(a.length).toBe(32);
+    expect(b).toBe(a);
+    now = 5000;
+    await load();
+    expect(calls).toBe(3);
+  });
+});
+
+describe("memory work area", () => {
+  it("hands out copies and lists keys in order", async () => {
+    const work = new MemoryWorkArea();
+    const value = { a: [1] };
+    await work.put("shared/b", value);
+    await work.put("shared/a", 1);
+    value.a.push(2);
+    expect(await work.get("shared/b")).toEqual({ a: [1] });
+    const keys: string[] = [];
+    for await (const k of work.list("shared/")) keys.push(k);
+    expect(keys).toEqual(["shared/a", "shared/b"]);
+    expect(await work.get("missing")).toBeUndefined();
+  });
+});

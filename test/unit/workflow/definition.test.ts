@@ -1,0 +1,108 @@
+import {
+  buildDefinition,
+  RETRYABLE_LAMBDA_ERRORS,
+  RETRYABLE_STEP_ERRORS,
+  SOURCE_STEPS,
+  type StateMachineFunction,
+  TASK_STATES,
+} from "@chunksync/workflow";
+import aslValidator from "asl-validator";
+import { describe, expect, it } from "vitest";
+
+const functions = Object.fromEntries(
+  [...Object.keys(SOURCE_STEPS), "relay"].map((n) => [
+    n,
+    `arn:aws:lambda:eu-west-1:123456789012:function:cs-${n}`,
+  ]),
+) as Record<StateMachineFunction, string>;
+const definition = buildDefinition({
+  functions,
+  maxConcurrency: 40,
+  toleratedFailurePercentage: 5,
+  batchConcurrency: 4,
+});
+
+type State = Record<string, unknown> & { Type: string };
+/** Every state of the definition, nested ones included, by name. */
+function allStates(machine: unknown, out = new Map<string, State>()): Map<string, State> {
+  const states = (machine as { States?: Record<string, State> }).States ?? {};
+  for (const [name, state] of Object.entries(states)) {
+    out.set(name, state);
+    for (const branch of (state.Branches as unknown[] | undefined) ?? []) allStates(branch, out);
+    if (state.ItemProcessor) allStates(state.ItemProcessor, out);
+  }
+  return out;
+}
+
+describe("the state machine definition", () => {
+  const states = allStates(definition);
+
+  it("is valid ASL", () => {
+    const result = aslValidator(definition);
+    expect(result.errorsText("\n")).toBe("");
+    expect(result.isValid).toBe(true);
+  });
+
+  it("uses JSONPath only (no JSONata, no variables)", () => {
+    const text = JSON.stringify(definition);
+    expect(text).not.toContain("JSONata");
+    expect(text).not.toContain("{%");
+    expect(text).not.toContain('"Assign"');
+  });
+
+  it("maps objects with a Distributed Map of Standard child workflows over the paged listing", () => {
+    const map = states.get("SyncObjects")!;
+    expect(map).toMatchObject({
+      Type: "Map",
+      ItemsPath: "$.list.items",
+      MaxConcurrency: 40,
+      ToleratedFailurePercentage: 5,
+      ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" } },
+      ResultPath: null,
+    });
+    expect(states.get("Inspect")?.Type).toBe("Parallel");
+    expect(states.get("NeedsWrite")?.Type).toBe("Choice");
+  });
+
+  it("retries every Task with full jitter on Lambda's transient errors and the steps' throttling errors", () => {
+    const tasks = [...states].filter(([, s]) => s.Type === "Task");
+    expect(tasks.map(([n]) => n).sort()).toEqual(Object.keys(TASK_STATES).sort());
+    for (const [name, task] of tasks) {
+      const retry = task.Retry as { ErrorEquals: string[]; JitterStrategy: string }[];
+      const retried = retry.flatMap((r) => r.ErrorEquals);
+      for (const e of [...RETRYABLE_LAMBDA_ERRORS, ...RETRYABLE_STEP_ERRORS])
+        expect(retried, name).toContain(e);
+      expect(retried).toContain("ThrottledError");
+      expect(retry.every((r) => r.JitterStrategy === "FULL")).toBe(true);
+    }
+  });
+
+  it("catches any failure of an object's flow and records it", () => {
+    for (const name of ["Inspect", "ChallengeBatches", "Decide", "VerifyBatches", "AbortWrite"]) {
+      const c = (states.get(name)!.Catch as { ErrorEquals: string[]; Next: string }[])[0];
+      expect(c, name).toMatchObject({ ErrorEquals: ["States.ALL"], Next: "RecordFailure" });
+    }
+    for (const name of ["BeginWrite", "WriteParts", "CompleteWrite"]) {
+      const c = (states.get(name)!.Catch as { Next: string }[])[0];
+      expect(c?.Next, name).toBe("AbortWrite");
+    }
+  });
+
+  it("invokes destination-side steps only through the relay, source-side steps directly", () => {
+    for (const [name, fn] of Object.entries(TASK_STATES)) {
+      const task = states.get(name)!;
+      if (fn.startsWith("destination")) {
+        expect(task.Resource, name).toBe(functions.relay);
+        expect((task.Parameters as { target: string }).target).toBe(fn);
+      } else {
+        expect(task.Resource, name).toBe(functions[fn as StateMachineFunction]);
+      }
+    }
+  });
+
+  it("keeps payloads small: the definition carries no list of requests, parts or digests", () => {
+    // Every Map's output goes to a path or is dropped; the object flow returns one field.
+    expect(states.get("Record")?.ResultSelector).toEqual({ "state.$": "$.state" });
+    expect(JSON.stringify(definition).length).toBeLessThan(32 * 1024);
+  });
+});

@@ -1,0 +1,108 @@
+import {
+  destinationPolicy,
+  type PolicyDocument,
+  relayPolicy,
+  schedulerPolicy,
+  sourcePolicy,
+  startRunPolicy,
+  stateMachinePolicy,
+} from "@chunksync/workflow";
+import { describe, expect, it } from "vitest";
+
+const side = {
+  workBucket: "cs-work",
+  secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cs-pairing-AbCdEf",
+};
+const source = sourcePolicy({ ...side, bucket: "src-bucket", prefix: "photos/" });
+const destination = destinationPolicy({ ...side, bucket: "dst-bucket", prefix: "" });
+const destinationKms = destinationPolicy({
+  ...side,
+  bucket: "dst-bucket",
+  prefix: "",
+  kmsKeyArn: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+});
+const machine = stateMachinePolicy({
+  functionArns: ["arn:aws:lambda:eu-west-1:123456789012:function:a"],
+  stateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:cs-sync",
+});
+const relay = relayPolicy(["arn:aws:lambda:eu-central-1:123456789012:function:dst-answer"]);
+const all: [string, PolicyDocument][] = [
+  ["source", source],
+  ["destination", destination],
+  ["destination+kms", destinationKms],
+  ["relay", relay],
+  ["state machine", machine],
+  ["scheduler", schedulerPolicy("arn:aws:lambda:eu-west-1:123456789012:function:start")],
+  ["start", startRunPolicy("arn:aws:states:eu-west-1:123456789012:stateMachine:cs-sync")],
+];
+const actions = (p: PolicyDocument) => p.Statement.flatMap((s) => s.Action);
+const resourcesFor = (p: PolicyDocument, prefix: string) =>
+  p.Statement.filter((s) => s.Action.some((a) => a.startsWith(prefix))).flatMap((s) => s.Resource);
+
+describe("IAM policies as data", () => {
+  it.each(all)("%s: no wildcard action, no '*' resource", (_name, policy) => {
+    for (const s of policy.Statement) {
+      expect(
+        s.Action.some((a) => a === "*" || a.endsWith(":*")),
+        s.Sid,
+      ).toBe(false);
+      expect(s.Resource, s.Sid).not.toContain("*");
+      expect(s.Resource.length, s.Sid).toBeGreaterThan(0);
+    }
+  });
+
+  it("the source side reads and lists the source only, and writes nothing but the work area", () => {
+    const s3 = source.Statement.filter((s) => s.Action.some((a) => a.startsWith("s3:")));
+    for (const s of s3) {
+      for (const r of s.Resource)
+        expect(r.startsWith("arn:aws:s3:::src-bucket") || r.startsWith("arn:aws:s3:::cs-work")).toBe(true);
+    }
+    const onSource = s3.filter((s) => s.Resource.some((r) => r.startsWith("arn:aws:s3:::src-bucket")));
+    expect(onSource.flatMap((s) => s.Action).sort()).toEqual(["s3:GetObject", "s3:ListBucket"]);
+    expect(onSource.flatMap((s) => s.Resource)).toEqual([
+      "arn:aws:s3:::src-bucket",
+      "arn:aws:s3:::src-bucket/photos/*",
+    ]);
+    const writes = actions(source).filter((a) => /^s3:(Put|Delete|Abort|Restore|Create)/.test(a));
+    expect(
+      resourcesFor(
+        { ...source, Statement: source.Statement.filter((s) => s.Action.some((a) => writes.includes(a))) },
+        "s3:",
+      ).every((r) => r.startsWith("arn:aws:s3:::cs-work/")),
+    ).toBe(true);
+    expect(actions(source).some((a) => a.startsWith("kms:"))).toBe(false);
+  });
+
+  it("the destination side writes the destination bucket only, and never reads the source or the expectations", () => {
+    expect(actions(destination)).toEqual(
+      expect.arrayContaining([
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+      ]),
+    );
+    const s3Resources = resourcesFor(destination, "s3:");
+    expect(s3Resources.some((r) => r.includes("src-bucket"))).toBe(false);
+    expect(s3Resources.filter((r) => r.startsWith("arn:aws:s3:::cs-work/"))).toEqual([
+      "arn:aws:s3:::cs-work/shared/*",
+    ]);
+    expect(actions(destination).some((a) => a.startsWith("kms:"))).toBe(false);
+    expect(resourcesFor(destinationKms, "kms:")).toEqual([
+      "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ]);
+  });
+
+  it("only the two sides may read the pairing secret", () => {
+    for (const [name, policy] of all) {
+      const reads = actions(policy).includes("secretsmanager:GetSecretValue");
+      expect(reads, name).toBe(name.startsWith("source") || name.startsWith("destination"));
+    }
+  });
+
+  it("the state machine invokes its own functions and has no S3 data or KMS rights", () => {
+    expect(actions(machine).some((a) => a.startsWith("s3:") || a.startsWith("kms:"))).toBe(false);
+    expect(resourcesFor(machine, "lambda:")).toEqual(["arn:aws:lambda:eu-west-1:123456789012:function:a"]);
+    expect(actions(relay)).toEqual(["lambda:InvokeFunction"]);
+  });
+});
