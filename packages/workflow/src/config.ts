@@ -1,15 +1,19 @@
+// Deep imports of pure modules only: sst.config.ts bundles this file with esbuild, which
+// cannot bundle the native digest addon the core's index pulls in.
 import {
   DEFAULT_CHUNK_SIZE,
-  DIGEST_ALGORITHMS,
   GiB,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
   parseByteSize,
-  VARIANTS,
-  ValidationError,
-} from "@chunksync/core";
+} from "@chunksync/core/chunkPlan";
+import { ValidationError } from "@chunksync/core/errors";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
+
+/** The core's DIGEST_ALGORITHMS and VARIANTS (a unit test keeps these lists equal). */
+export const CONFIG_ALGORITHMS = ["sha256", "sha1", "md5", "crc32c"] as const;
+export const CONFIG_VARIANTS = ["encode", "decode"] as const;
 
 const bucket = z
   .string()
@@ -91,8 +95,8 @@ export const ConfigSchema = z.strictObject({
       if (n < MIN_CHUNK_SIZE || n > MAX_CHUNK_SIZE)
         ctx.addIssue({ code: "custom", message: "from 5MiB to 5GiB" });
     }),
-  algorithm: z.enum(DIGEST_ALGORITHMS, { error: `one of ${DIGEST_ALGORITHMS.join(", ")}` }).default("sha256"),
-  variant: z.enum(VARIANTS, { error: `one of ${VARIANTS.join(", ")}` }).default("encode"),
+  algorithm: z.enum(CONFIG_ALGORITHMS, { error: `one of ${CONFIG_ALGORITHMS.join(", ")}` }).default("sha256"),
+  variant: z.enum(CONFIG_VARIANTS, { error: `one of ${CONFIG_VARIANTS.join(", ")}` }).default("encode"),
   verify: z.enum(["none", "changed"], { error: "none or changed" }).default("changed"),
   /** Objects per listing page, i.e. per Map run. */
   pageSize: z.number().int().min(1).max(2000).default(500),

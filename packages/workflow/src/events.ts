@@ -1,4 +1,4 @@
-import { ValidationError } from "@chunksync/core";
+import { ValidationError } from "@chunksync/core/errors";
 import { z } from "zod";
 
 /**

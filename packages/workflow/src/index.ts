@@ -8,6 +8,8 @@
 
 export {
   type ChunksyncConfig,
+  CONFIG_ALGORITHMS,
+  CONFIG_VARIANTS,
   ConfigSchema,
   chunkSizeOf,
   executionNameForWindow,

@@ -1,5 +1,7 @@
-import { ValidationError } from "@chunksync/core";
+import { DIGEST_ALGORITHMS, VARIANTS, ValidationError } from "@chunksync/core";
 import {
+  CONFIG_ALGORITHMS,
+  CONFIG_VARIANTS,
   cachedPairingSecret,
   executionNameForWindow,
   MemoryWorkArea,
@@ -25,6 +27,11 @@ function fieldOf(run: () => unknown): string {
 }
 
 describe("deployment config", () => {
+  it("offers exactly the core's algorithms and variants", () => {
+    expect([...CONFIG_ALGORITHMS]).toEqual([...DIGEST_ALGORITHMS]);
+    expect([...CONFIG_VARIANTS]).toEqual([...VARIANTS]);
+  });
+
   it("fills defaults and has no schedule unless configured", () => {
     const config = parseConfig(minimal);
     expect(config).toMatchObject({
