@@ -126,7 +126,10 @@ describe("network faults between chunksync and both sides", () => {
     });
   });
 
-  it("with faults that never stop it fails clearly; each object is old or new; no upload is left behind", async () => {
+  // The SDK backs off from 503 SlowDown for up to 20 s a retry: giving up takes a while by design.
+  it("with faults that never stop it fails clearly; each object is old or new; no upload is left behind", {
+    timeout: 180_000,
+  }, async () => {
     await scenario(CATEGORY, "permanent faults on part uploads (CLI)", async () => {
       const { srcBucket, dstBucket, versions } = await world("forever");
       const dstProxy = await proxy();
