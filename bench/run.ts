@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
     [1, "delta sync vs peers", () => deltaSyncSection(ctx)],
     [2, "digest pipeline", () => digestPipelineSection(ctx)],
     [3, "memory", () => memorySection(ctx)],
-    [4, "many small objects", () => smallObjectsSection(ctx, RESULTS)],
+    [4, "many small objects", () => smallObjectsSection(ctx)],
     [5, "workflow overhead", () => workflowOverheadSection(ctx)],
   ];
   const parts: string[] = [];

@@ -1,4 +1,5 @@
 import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchContext } from "../lib/BenchContext.js";
 import { CLI, parseSummary } from "../lib/BenchContext.js";
@@ -16,7 +17,7 @@ interface HyperfineJson {
  * Section 4: many small objects. `sync` into an empty bucket is timed once per tool;
  * `check` (read-only, repeatable) is timed with hyperfine.
  */
-export async function smallObjectsSection(ctx: BenchContext, resultsDir: string): Promise<string> {
+export async function smallObjectsSection(ctx: BenchContext): Promise<string> {
   const count = ctx.quick ? 2_000 : 10_000;
   const runs = 10;
   const src = await ctx.createBucket("source", ctx.bucketName("small-src"));
@@ -58,7 +59,7 @@ export async function smallObjectsSection(ctx: BenchContext, resultsDir: string)
   // Both destinations now equal the source; check each against it. Same parallelism: 8.
   const chunksyncCheck = `${process.execPath} ${CLI} check s3://${src} s3://${dstC} --src-profile src --dst-profile dst --quiet`;
   const rcloneCheck = `rclone check --checkers 8 src:${src} dst:${dstR}`;
-  const json = join(resultsDir, `.hyperfine-small-${ctx.runId}.json`);
+  const json = join(tmpdir(), `chunksync-bench-hyperfine-${ctx.runId}.json`);
   ctx.log("  check (hyperfine)");
   await runCommand(
     "hyperfine",
