@@ -128,14 +128,20 @@ export function buildDefinition(options: DefinitionOptions): Json {
   const challengeStates = (prefix: "Challenge" | "Verify") => {
     const names =
       prefix === "Challenge"
-        ? ["ChallengeBatch", "AnswerBatch", "CompareBatch"]
-        : ["VerifyChallenge", "VerifyAnswer", "VerifyCompare"];
-    const [challenge, answer, compare] = names as [string, string, string];
+        ? ["ChallengeBatch", "AnswerBatch", "CompareBatch", "KeepChallengeBytes"]
+        : ["VerifyChallenge", "VerifyAnswer", "VerifyCompare", "KeepVerifyBytes"];
+    const [challenge, answer, compare, keep] = names as [string, string, string, string];
     const ref = { ...batchRef, "phase.$": "$.phase" };
     return {
       [challenge]: task(challenge, ref, { ResultPath: "$.challenge", Next: answer }),
       [answer]: task(answer, ref, { ResultPath: "$.answer", Next: compare }),
-      [compare]: task(compare, ref, { ResultPath: "$.compare", End: true }),
+      [compare]: task(compare, ref, { ResultPath: null, Next: keep }),
+      // A batch's output is only its byte counts: the Map collects one per batch (up to 10,000 / batch size).
+      [keep]: {
+        Type: "Pass",
+        Parameters: { "challenge.$": "$.challenge", "answer.$": "$.answer" },
+        End: true,
+      },
     };
   };
 
@@ -201,7 +207,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
         "$.decision.writeBatches",
         {
           SignLinks: task("SignLinks", batchRef, { ResultPath: null, Next: "ComposeBatch" }),
-          ComposeBatch: task("ComposeBatch", batchRef, { ResultPath: "$.compose", End: true }),
+          ComposeBatch: task("ComposeBatch", batchRef, { End: true }),
         },
         "SignLinks",
         undefined,

@@ -103,6 +103,11 @@ describe("the state machine definition", () => {
   it("keeps payloads small: the definition carries no list of requests, parts or digests", () => {
     // Every Map's output goes to a path or is dropped; the object flow returns one field.
     expect(states.get("Record")?.ResultSelector).toEqual({ "state.$": "$.state" });
+    // A batch contributes only its byte counts to the object's state, not its key or event.
+    for (const keep of ["KeepChallengeBytes", "KeepVerifyBytes"]) {
+      expect(states.get(keep)).toMatchObject({ Type: "Pass", End: true });
+    }
+    expect(states.get("ComposeBatch")?.ResultPath).toBeUndefined();
     expect(JSON.stringify(definition).length).toBeLessThan(32 * 1024);
   });
 });
