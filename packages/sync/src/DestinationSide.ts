@@ -5,7 +5,7 @@ import {
   chunksToAnswer,
   ValidationError,
 } from "@chunksync/core";
-import { type ObjectStore, sameEtag } from "@chunksync/storage";
+import { type ObjectHead, type ObjectStore, sameEtag } from "@chunksync/storage";
 import { digestRange } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type Limiter, settleAll } from "./Limiter.js";
@@ -27,13 +27,22 @@ export interface DestinationSideOptions {
 export class DestinationSide {
   constructor(readonly options: DestinationSideOptions) {}
 
-  async answer(request: ChallengeRequest): Promise<ChallengeResponse> {
+  /**
+   * Answers `request` from this side's object. `current` is what this side knows of that
+   * object from a moment ago (its own HEAD or write, in one process); without it the side
+   * HEADs itself.
+   * Either way every read is pinned to the challenged ETag.
+   */
+  async answer(
+    request: ChallengeRequest,
+    current?: Pick<ObjectHead, "key" | "etag" | "size">,
+  ): Promise<ChallengeResponse> {
     const { store, secret, limiter, signal } = this.options;
     const { bucket, key, etag } = request.destination;
     if (bucket !== store.bucket) {
       throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
     }
-    const head = await store.head(key, signal);
+    const head = current?.key === key ? current : await store.head(key, signal);
     if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
     const digests = new Map<number, Buffer>();
     await settleAll(

@@ -105,7 +105,11 @@ async function attemptObject(
   attempts: number,
 ): Promise<ObjectResult> {
   const { source, destination, signal } = ctx;
-  const src = await source.head(sourceKey, signal);
+  // Both HEADs at once: they are independent, and small objects are bound by round trips.
+  const [src, dst] = await Promise.all([
+    source.head(sourceKey, signal),
+    destination.head(destinationKey, signal),
+  ]);
   if (src === undefined) throw new ObjectChangedError("source", sourceKey);
   const base = { sourceKey, destinationKey, size: src.size, attempts };
   if (src.archived) {
@@ -129,7 +133,6 @@ async function attemptObject(
     ...(src.versionId ? { versionId: src.versionId } : {}),
   };
   try {
-    const dst = await destination.head(destinationKey, signal);
     const attributes = await attributesOf(ctx, src);
     const allChunks = (p: ChunkPlan) => Array.from({ length: p.count }, (_, i) => i);
 
@@ -152,7 +155,7 @@ async function attemptObject(
     let changed: number[] = [];
     if (plan.count > 0) {
       const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, allChunks(plan));
-      const response = await ctx.destinationSide.answer(request);
+      const response = await ctx.destinationSide.answer(request, dst);
       changed = verifyResponse({ request, expectation, response })
         .chunks.filter((c) => c.status !== "equal")
         .map((c) => c.index);
@@ -289,7 +292,7 @@ async function write(
     single && !single.transfer && single.length === (single.from === "source" ? plan.size : old?.size);
   if (single && wholeCopy) {
     const from = single.from === "source" ? sourceRef : oldRef!;
-    etag = await conditional(ctx, key, condition, single.from === "source" ? srcId : undefined, () =>
+    etag = await conditional(ctx, key, condition, single.from === "source" ? srcId : undefined, {}, () =>
       destination.copyObject(from, key, attributes, condition, signal),
     );
     ctx.stats.bytes.copiedServerSide += single.length;
@@ -297,7 +300,8 @@ async function write(
     etag = await withRetry(
       async () => {
         const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
-        return conditional(ctx, key, condition, undefined, () =>
+        // If-None-Match on PutObject is enforced by AWS, MinIO and RGW alike: no HEAD first.
+        return conditional(ctx, key, condition, undefined, { precheck: false }, () =>
           streamed(ctx, srcId, body, (s) =>
             destination.put(key, body, single.length, attributes, condition, s),
           ),
@@ -351,7 +355,7 @@ async function writeMultipart(
       ),
     );
     const copiedFromSource = parts.some((p) => p.from === "source" && !p.transfer);
-    return await conditional(ctx, key, condition, copiedFromSource ? srcId : undefined, () =>
+    return await conditional(ctx, key, condition, copiedFromSource ? srcId : undefined, {}, () =>
       upload.complete(completed, condition),
     );
   } catch (error) {
@@ -415,11 +419,13 @@ async function conditional(
   key: string,
   condition: WriteCondition,
   copiedSource: ObjectIdentity | undefined,
+  { precheck = true }: { precheck?: boolean },
   run: () => Promise<{ etag: string }>,
 ): Promise<string> {
-  const now = await ctx.destination.head(key, ctx.signal);
-  const holds = "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
-  if (!holds) throw new ObjectChangedError("destination", key);
+  const now = precheck ? await ctx.destination.head(key, ctx.signal) : undefined;
+  if (precheck && !("ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined)) {
+    throw new ObjectChangedError("destination", key);
+  }
   if (
     copiedSource &&
     !sameEtag((await ctx.source.head(copiedSource.key, ctx.signal))?.etag, copiedSource.etag)
@@ -460,7 +466,8 @@ async function verifyWritten(
   if (indices.length === 0) return;
   const dstId: ObjectIdentity = { bucket: ctx.destination.bucket, key, etag };
   const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, indices);
-  const response = await ctx.destinationSide.answer(request);
+  // The object was just written at this ETag and size; the answer's reads are pinned to it.
+  const response = await ctx.destinationSide.answer(request, { key, etag, size: plan.size });
   const bad = verifyResponse({ request, expectation, response })
     .chunks.filter((c) => c.status !== "equal")
     .map((c) => c.index);
