@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   Agent,
   createServer,
@@ -34,6 +35,13 @@ export interface SeenRequest {
   headers: IncomingMessage["headers"];
   /** 1-based position among every request the proxy received. */
   seq: number;
+  /**
+   * 1-based count of requests so far with this method, path, query and Range: the SDK's and
+   * the engine's retries of one request share it, so a rule can fault only a first attempt.
+   */
+  attempt: number;
+  /** A stable 0/1 split of requests by that identity, to alternate faults across requests. */
+  parity: 0 | 1;
 }
 
 export interface FaultRule {
@@ -106,6 +114,7 @@ export class FaultProxy {
   readonly #sockets = new Set<Socket>();
   #rules: FaultRule[];
   #seq = 0;
+  readonly #attempts = new Map<string, number>();
   /** Matching requests seen per rule name. */
   readonly matched = new Map<string, number>();
   /** Times each rule fired. */
@@ -175,12 +184,20 @@ export class FaultProxy {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? "/";
     const q = raw.indexOf("?");
+    const method = req.method ?? "GET";
+    const path = safeDecode(q < 0 ? raw : raw.slice(0, q));
+    const query = q < 0 ? "" : raw.slice(q + 1);
+    const identity = `${method} ${path}?${query} ${req.headers.range ?? ""}`;
+    const attempt = (this.#attempts.get(identity) ?? 0) + 1;
+    this.#attempts.set(identity, attempt);
     const seen: SeenRequest = {
-      method: req.method ?? "GET",
-      path: safeDecode(q < 0 ? raw : raw.slice(0, q)),
-      query: q < 0 ? "" : raw.slice(q + 1),
+      method,
+      path,
+      query,
       headers: req.headers,
       seq: ++this.#seq,
+      attempt,
+      parity: (createHash("sha256").update(identity).digest()[0]! & 1) as 0 | 1,
     };
     this.seen.push(seen);
     this.onRequest?.(seen);
