@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { buildCli } from "../../scripts/build-cli.js";
 import { type LocalS3, startLocalS3 } from "../../scripts/local-s3.js";
 
 /** What tests get from `inject("s3")`: the running server without its `stop`. */
@@ -10,10 +11,16 @@ declare module "vitest" {
   }
 }
 
-/** Starts one S3-compatible server for the whole run (see scripts/local-s3.ts) and stops it afterwards. */
+/**
+ * Builds the CLI bundle the tests run (so they never run a stale one), starts one S3-compatible
+ * server for the whole run (see scripts/local-s3.ts), and stops it afterwards.
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const s3 = await startLocalS3({ log: (line) => console.log(`[local-s3] ${line}`) });
+  const [s3] = await Promise.all([
+    startLocalS3({ log: (line) => console.log(`[local-s3] ${line}`) }),
+    buildCli(),
+  ]);
   const { stop, ...info } = s3;
   console.log(
     `[local-s3] ${s3.kind} at ${s3.endpoint} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
