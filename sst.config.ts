@@ -95,6 +95,7 @@ export default $config({
         workBucket,
         secretArn,
         ...(config[side].kmsKeyArn ? { kmsKeyArn: config[side].kmsKeyArn } : {}),
+        ...(side === "destination" && config.delete ? { allowDelete: true } : {}),
       }));
     const sourceRole = role(
       "SourceSideRole",

@@ -51,6 +51,8 @@ function settings(c: Awaited<ReturnType<typeof config>>) {
     batchChunks: c.batchChunks,
     batchBytes: c.batchBytes,
     concurrency: c.concurrency,
+    include: c.include,
+    exclude: c.exclude,
   };
 }
 
@@ -88,6 +90,7 @@ export const destinationContext = once(async (): Promise<DestinationContext> => 
     work: await workArea(),
     secret: await (await secret())(),
     readLink: fetchLinkRange,
+    delete: c.delete,
   };
 });
 

@@ -113,37 +113,52 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     }
   }
 
-  it("prefixes map key to key, --include/--exclude select, --delete removes only selected destination-only keys", async () => {
-    const { s, d } = await pair("prefix");
-    await putObject(src, s, "photos/a.jpg", "a");
-    await putObject(src, s, "photos/raw/b.cr2", "b");
-    await putObject(src, s, "other/c.jpg", "c");
-    await putObject(dst, d, "backup/old.jpg", "old");
-    await putObject(dst, d, "backup/keep.txt", "keep");
-    const sync = await runCli(
-      [
-        "sync",
-        `s3://${s}/photos`,
-        `s3://${d}/backup/`,
-        ...SIDES,
-        "--json",
-        "--exclude",
-        "raw/**",
-        "--include",
-        "**/*.jpg",
-        "--include",
-        "*.jpg",
-        "--delete",
-      ],
-      env,
-    );
-    expect(sync.code, sync.stderr).toBe(0);
-    expect(parseJson(sync.stdout).objects).toMatchObject({ scanned: 1, missing: 1, extra: 1, deleted: 1 });
-    expect((await readAll(dst, d, "backup/a.jpg")).toString()).toBe("a");
-    await expect(readAll(dst, d, "backup/raw/b.cr2")).rejects.toThrow();
-    await expect(readAll(dst, d, "backup/old.jpg")).rejects.toThrow();
-    expect((await readAll(dst, d, "backup/keep.txt")).toString()).toBe("keep");
-  });
+  it.each(["direct", "workflow"])(
+    "--engine %s: prefixes map key to key, --include/--exclude select, --delete removes only selected destination-only keys",
+    async (engine) => {
+      const { s, d } = await pair(`prefix-${engine}`);
+      await putObject(src, s, "photos/a.jpg", "a");
+      await putObject(src, s, "photos/raw/b.cr2", "b");
+      await putObject(src, s, "other/c.jpg", "c");
+      await putObject(dst, d, "backup/old.jpg", "old");
+      await putObject(dst, d, "backup/keep.txt", "keep");
+      await putObject(dst, d, "backup/raw/old.cr2", "excluded: neither reported nor deleted");
+      await putObject(dst, d, "elsewhere/x.jpg", "outside the prefix");
+      const sync = await runCli(
+        [
+          "sync",
+          `s3://${s}/photos`,
+          `s3://${d}/backup/`,
+          ...SIDES,
+          "--json",
+          "--exclude",
+          "raw/**",
+          "--include",
+          "**/*.jpg",
+          "--include",
+          "*.jpg",
+          "--delete",
+          "--engine",
+          engine,
+        ],
+        env,
+      );
+      expect(sync.code, sync.stderr).toBe(0);
+      expect(parseJson(sync.stdout).objects).toMatchObject({
+        scanned: 1,
+        missing: 1,
+        extra: 1,
+        deleted: 1,
+        failed: 0,
+      });
+      expect((await readAll(dst, d, "backup/a.jpg")).toString()).toBe("a");
+      await expect(readAll(dst, d, "backup/raw/b.cr2")).rejects.toThrow();
+      await expect(readAll(dst, d, "backup/old.jpg")).rejects.toThrow();
+      expect((await readAll(dst, d, "backup/keep.txt")).toString()).toBe("keep");
+      expect((await readAll(dst, d, "backup/raw/old.cr2")).length).toBeGreaterThan(0);
+      expect((await readAll(dst, d, "elsewhere/x.jpg")).length).toBeGreaterThan(0);
+    },
+  );
 
   it("one identity for both sides copies server-side: no byte passes through the process", async () => {
     const s = uniqueBucketName("src-same");

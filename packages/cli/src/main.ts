@@ -139,9 +139,6 @@ async function readSecret(path: string | undefined): Promise<Buffer> {
 function checkWorkflowFlags(command: string, flags: RunFlags): void {
   const unsupported = [
     [command !== "sync", command],
-    [flags.include.length > 0, "--include"],
-    [flags.exclude.length > 0, "--exclude"],
-    [flags.delete, "--delete"],
     [flags.tags, "--tags"],
   ] as const;
   for (const [used, what] of unsupported) {

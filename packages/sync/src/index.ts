@@ -1,5 +1,6 @@
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
+export { keyFilter } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";

@@ -1,8 +1,8 @@
 import { setMaxListeners } from "node:events";
 import type { DigestAlgorithm, Variant } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
-import picomatch from "picomatch";
 import { DestinationSide } from "./DestinationSide.js";
+import { keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
@@ -188,10 +188,4 @@ function count(stats: RunStats, result: ObjectResult): void {
     case "failed":
       stats.objects[result.state]++;
   }
-}
-
-function keyFilter(include: string[], exclude: string[]): (key: string) => boolean {
-  const inc = include.length > 0 ? picomatch(include, { dot: true }) : () => true;
-  const exc = exclude.length > 0 ? picomatch(exclude, { dot: true }) : () => false;
-  return (key) => inc(key) && !exc(key);
 }

@@ -20,6 +20,7 @@ const bucket = z
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')");
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1");
 const prefix = z.string().max(1024, "a prefix of at most 1024 characters").default("");
+const glob = z.string().min(1, "a glob such as **/*.jpg").max(1024, "a glob of at most 1024 characters");
 const kmsKeyArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "a KMS key ARN");
@@ -98,6 +99,11 @@ export const ConfigSchema = z.strictObject({
   algorithm: z.enum(CONFIG_ALGORITHMS, { error: `one of ${CONFIG_ALGORITHMS.join(", ")}` }).default("sha256"),
   variant: z.enum(CONFIG_VARIANTS, { error: `one of ${CONFIG_VARIANTS.join(", ")}` }).default("encode"),
   verify: z.enum(["none", "changed"], { error: "none or changed" }).default("changed"),
+  /** Globs over keys relative to the prefixes: an object must match an include (if any) and no exclude. */
+  include: z.array(glob).max(100).default([]),
+  exclude: z.array(glob).max(100).default([]),
+  /** Delete destination-only objects (of the selected keys); grants the destination side s3:DeleteObject. */
+  delete: z.boolean().default(false),
   /** Objects per listing page, i.e. per Map run. */
   pageSize: z.number().int().min(1).max(2000).default(500),
   maxConcurrency: z.number().int().min(1).max(10_000).default(40),

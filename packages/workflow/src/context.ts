@@ -20,6 +20,9 @@ export interface RunSettings {
   batchBytes: number;
   /** Requests in flight inside one step. */
   concurrency: number;
+  /** Globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
+  include?: readonly string[];
+  exclude?: readonly string[];
 }
 
 /** What the source-side steps need: the source store only, never the destination's. */
@@ -53,6 +56,8 @@ export interface DestinationContext extends RunSettings {
   work: WorkArea;
   secret: Buffer;
   readLink: LinkReader;
+  /** Delete the selected destination-only objects (otherwise they are only reported). */
+  delete?: boolean;
 }
 
 /** Partial byte counts a step reports; the record step sums them per object. */

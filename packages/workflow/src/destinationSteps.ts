@@ -8,7 +8,15 @@ import {
   PreconditionFailedError,
   sameEtag,
 } from "@chunksync/storage";
-import { DestinationSide, Limiter, ObjectChangedError, withRetry } from "@chunksync/sync";
+import {
+  DestinationSide,
+  describeError,
+  keyFilter,
+  Limiter,
+  ObjectChangedError,
+  type ObjectResult,
+  withRetry,
+} from "@chunksync/sync";
 import type { z } from "zod";
 import {
   type Decision,
@@ -176,7 +184,8 @@ export async function destinationAbort(ctx: DestinationContext, event: z.infer<t
 
 /**
  * Destination-only objects in the key range of one source page: after the previous
- * page's last key, up to this page's last key (to the end for the final page).
+ * page's last key, up to this page's last key (to the end for the final page). With
+ * `delete` they are deleted; a retried step finds the deleted ones gone and records the rest.
  */
 export async function destinationExtras(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
   const page = await need<{ keys: string[]; after: string | null; last: string | null }>(
@@ -184,24 +193,34 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     workKeys.page(event.runId, event.page),
   );
   const onSource = new Set(page.keys);
+  const selected = keyFilter(ctx.include ?? [], ctx.exclude ?? []);
   let extras = 0;
   const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
   for await (const o of ctx.store.list(ctx.prefix, undefined, startAfter)) {
     const key = o.key.slice(ctx.prefix.length);
     if (key === "" || (page.after !== null && compareKeys(key, page.after) <= 0)) continue;
     if (page.last !== null && compareKeys(key, page.last) > 0) break;
-    if (onSource.has(key)) continue;
+    if (onSource.has(key) || !selected(key)) continue;
     extras++;
+    const result: ObjectResult = {
+      destinationKey: o.key,
+      size: o.size,
+      state: "extra",
+      action: ctx.delete ? "delete" : "keep",
+      planned: { transfer: 0, serverSide: 0 },
+      applied: false,
+      attempts: 1,
+    };
+    if (ctx.delete) {
+      try {
+        await ctx.store.delete(o.key);
+        result.applied = true;
+      } catch (error) {
+        result.error = describeError(error);
+      }
+    }
     const stored: StoredResult = {
-      result: {
-        destinationKey: o.key,
-        size: o.size,
-        state: "extra",
-        action: "keep",
-        planned: { transfer: 0, serverSide: 0 },
-        applied: false,
-        attempts: 1,
-      },
+      result,
       bytes: { sourceRead: 0, destinationRead: 0, transferred: 0, copiedServerSide: 0 },
     };
     await ctx.work.put(workKeys.extra(event.runId, key), stored);

@@ -28,6 +28,8 @@ export interface SidePolicyInput {
   secretArn: string;
   /** Only when the side's bucket is encrypted with a customer managed key. */
   kmsKeyArn?: string;
+  /** Destination only, when the deployment deletes destination-only objects (`delete`). */
+  allowDelete?: boolean;
 }
 
 function kms(input: SidePolicyInput, actions: string[]): PolicyStatement[] {
@@ -98,6 +100,16 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
       Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
       Resource: [objectsArn(input.bucket, input.prefix)],
     },
+    ...(input.allowDelete
+      ? [
+          {
+            Sid: "DeleteDestinationOnly",
+            Effect: "Allow" as const,
+            Action: ["s3:DeleteObject"],
+            Resource: [objectsArn(input.bucket, input.prefix)],
+          },
+        ]
+      : []),
     {
       Sid: "SharedWorkArea",
       Effect: "Allow",

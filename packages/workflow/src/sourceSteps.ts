@@ -10,6 +10,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import {
+  keyFilter,
   Limiter,
   type ObjectResult,
   type RunReport,
@@ -56,6 +57,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
+  const selected = keyFilter(ctx.include ?? [], ctx.exclude ?? []);
   for await (const o of ctx.store.list(
     ctx.prefix,
     undefined,
@@ -63,6 +65,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   )) {
     const key = o.key.slice(ctx.prefix.length);
     if (key === "" || (after !== undefined && compareKeys(key, after) <= 0)) continue;
+    if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
       break;
@@ -398,9 +401,11 @@ export async function writeReport(
     results.push(stored.result);
     for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
       stats.bytes[f] += stored.bytes[f];
-    const state = stored.result.state;
+    const { state, action, applied } = stored.result;
     if (state !== "extra") stats.objects.scanned++;
     stats.objects[state]++;
+    // As the direct engine counts them: a destination-only object deleted, or failed to delete.
+    if (action === "delete") stats.objects[applied ? "deleted" : "failed"]++;
   }
   const planned = { transfer: 0, serverSide: 0 };
   for (const r of results) {

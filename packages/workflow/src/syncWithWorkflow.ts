@@ -18,6 +18,11 @@ export interface WorkflowSyncOptions {
   verify: "none" | "changed" | "full";
   /** Requests in flight per step, and objects in flight at once. */
   concurrency: number;
+  /** Globs over keys relative to the prefixes, as in the direct engine. */
+  include: string[];
+  exclude: string[];
+  /** Delete the selected destination-only objects. */
+  delete: boolean;
   /** Defaults to memory; a bucket on the local S3 works too. */
   work?: WorkArea;
 }
@@ -35,6 +40,8 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     batchChunks: 64,
     batchBytes: 8 * 1024 ** 3,
     concurrency: options.concurrency,
+    include: options.include,
+    exclude: options.exclude,
   };
   return runWorkflowLocally({
     maxConcurrency: options.concurrency,
@@ -59,6 +66,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       work,
       secret: options.secret,
       readLink: links.read,
+      delete: options.delete,
     },
   });
 }

@@ -42,6 +42,7 @@ describe("deployment config", () => {
     });
     expect(config.schedule).toBeUndefined();
     expect(config.source.prefix).toBe("");
+    expect(config).toMatchObject({ include: [], exclude: [], delete: false });
   });
 
   it.each([
@@ -52,6 +53,9 @@ describe("deployment config", () => {
     [{ ...minimal, maxConcurrency: 0 }, "maxConcurrency"],
     [{ ...minimal, schedule: { expression: "every hour" } }, "schedule.expression"],
     [{ ...minimal, bogus: true }, "config"],
+    [{ ...minimal, include: "*.jpg" }, "include"],
+    [{ ...minimal, exclude: [""] }, "exclude.0"],
+    [{ ...minimal, delete: "yes" }, "delete"],
   ])("refuses %j naming %s", (input, field) => {
     expect(fieldOf(() => parseConfig(input))).toBe(field);
   });

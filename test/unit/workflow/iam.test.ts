@@ -21,6 +21,12 @@ const destinationKms = destinationPolicy({
   prefix: "",
   kmsKeyArn: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 });
+const destinationDelete = destinationPolicy({
+  ...side,
+  bucket: "dst-bucket",
+  prefix: "backup/",
+  allowDelete: true,
+});
 const machine = stateMachinePolicy({
   functionArns: ["arn:aws:lambda:eu-west-1:123456789012:function:a"],
   stateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:cs-sync",
@@ -30,6 +36,7 @@ const all: [string, PolicyDocument][] = [
   ["source", source],
   ["destination", destination],
   ["destination+kms", destinationKms],
+  ["destination+delete", destinationDelete],
   ["relay", relay],
   ["state machine", machine],
   ["scheduler", schedulerPolicy("arn:aws:lambda:eu-west-1:123456789012:function:start")],
@@ -91,6 +98,13 @@ describe("IAM policies as data", () => {
     expect(resourcesFor(destinationKms, "kms:")).toEqual([
       "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     ]);
+  });
+
+  it("only a deployment that deletes destination-only objects may delete, and only under the destination prefix", () => {
+    for (const [name, policy] of all) {
+      expect(actions(policy).includes("s3:DeleteObject"), name).toBe(name === "destination+delete");
+    }
+    expect(resourcesFor(destinationDelete, "s3:DeleteObject")).toEqual(["arn:aws:s3:::dst-bucket/backup/*"]);
   });
 
   it("only the two sides may read the pairing secret", () => {
