@@ -73,6 +73,22 @@ function objectStoreContract(
       );
     });
 
+    it("reads the first bytes of the current version with its head in one call", async () => {
+      const head = (await store.head("a/obj"))!;
+      const first = (await store.readFirst("a/obj", MiB))!;
+      expect(first.head).toEqual(head);
+      expect((await collect(first.body)).equals(data.subarray(0, MiB))).toBe(true);
+      // Longer than the object: the whole object, and still its full size.
+      const all = (await store.readFirst("a/obj", 8 * MiB))!;
+      expect(all.head.size).toBe(data.length);
+      expect((await collect(all.body)).equals(data)).toBe(true);
+      await store.put("a/empty", Buffer.alloc(0), 0, attrs, { ifNoneMatch: "*" });
+      const empty = (await store.readFirst("a/empty", MiB))!;
+      expect(empty.head).toMatchObject({ size: 0, contentType: "application/x-test" });
+      expect((await collect(empty.body)).length).toBe(0);
+      expect(await store.readFirst("gone", MiB)).toBeUndefined();
+    });
+
     it("composes from an uploaded part and a range copy; abort is idempotent and leaves nothing", async () => {
       const head = (await store.head("a/obj"))!;
       const upload = await store.createUpload("a/composed", attrs);

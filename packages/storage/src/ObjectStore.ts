@@ -104,6 +104,16 @@ export interface ObjectStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
   /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */
   read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Streams the first `length` bytes (fewer when the object is shorter) of whatever version
+   * of `key` is current, with that version's head: one request where a HEAD and a pinned read
+   * take two. Undefined when `key` does not exist.
+   */
+  readFirst(
+    key: string,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<{ head: ObjectHead; body: Readable } | undefined>;
   /** Writes a whole object in one request (for objects below the multipart threshold). */
   put(
     key: string,

@@ -7,6 +7,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
@@ -34,6 +35,32 @@ import type {
 } from "./ObjectStore.js";
 
 const ARCHIVE_CLASSES = new Set(["GLACIER", "DEEP_ARCHIVE"]);
+
+/** Whether objects of `storageClass` must be restored before they can be read. */
+export function isArchiveClass(storageClass: string | undefined): boolean {
+  return storageClass !== undefined && ARCHIVE_CLASSES.has(storageClass);
+}
+
+/** An object's head from the headers of a HEAD or GET response; `size` is the whole object's. */
+function headOf(key: string, h: HeadObjectCommandOutput | GetObjectCommandOutput, size: number): ObjectHead {
+  const storageClass = h.StorageClass;
+  const restored = h.Restore?.includes('ongoing-request="false"') ?? false;
+  return {
+    key,
+    size,
+    etag: h.ETag ?? "",
+    ...(h.VersionId && h.VersionId !== "null" ? { versionId: h.VersionId } : {}),
+    ...(storageClass ? { storageClass } : {}),
+    archived: isArchiveClass(storageClass) && !restored,
+    ...(h.ContentType ? { contentType: h.ContentType } : {}),
+    ...(h.ContentEncoding ? { contentEncoding: h.ContentEncoding } : {}),
+    ...(h.ContentLanguage ? { contentLanguage: h.ContentLanguage } : {}),
+    ...(h.ContentDisposition ? { contentDisposition: h.ContentDisposition } : {}),
+    ...(h.CacheControl ? { cacheControl: h.CacheControl } : {}),
+    ...(h.Expires && !Number.isNaN(h.Expires.getTime()) ? { expires: h.Expires } : {}),
+    metadata: { ...(h.Metadata ?? {}) },
+  };
+}
 
 export interface S3ObjectStoreOptions {
   client: S3Client;
@@ -156,23 +183,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       throw translateS3Error(error, { operation: "head", bucket: this.bucket, key });
     }
-    const storageClass = h.StorageClass;
-    const restored = h.Restore?.includes('ongoing-request="false"') ?? false;
-    return {
-      key,
-      size: h.ContentLength ?? 0,
-      etag: h.ETag ?? "",
-      ...(h.VersionId && h.VersionId !== "null" ? { versionId: h.VersionId } : {}),
-      ...(storageClass ? { storageClass } : {}),
-      archived: storageClass !== undefined && ARCHIVE_CLASSES.has(storageClass) && !restored,
-      ...(h.ContentType ? { contentType: h.ContentType } : {}),
-      ...(h.ContentEncoding ? { contentEncoding: h.ContentEncoding } : {}),
-      ...(h.ContentLanguage ? { contentLanguage: h.ContentLanguage } : {}),
-      ...(h.ContentDisposition ? { contentDisposition: h.ContentDisposition } : {}),
-      ...(h.CacheControl ? { cacheControl: h.CacheControl } : {}),
-      ...(h.Expires && !Number.isNaN(h.Expires.getTime()) ? { expires: h.Expires } : {}),
-      metadata: { ...(h.Metadata ?? {}) },
-    };
+    return headOf(key, h, h.ContentLength ?? 0);
   }
 
   async #assertBucketExists(signal?: AbortSignal): Promise<void> {
@@ -199,6 +210,39 @@ export class S3ObjectStore implements ObjectStore {
       ),
     );
     return out.Body as Readable;
+  }
+
+  async readFirst(
+    key: string,
+    length: number,
+    signal?: AbortSignal,
+  ): Promise<{ head: ObjectHead; body: Readable } | undefined> {
+    let out: GetObjectCommandOutput;
+    try {
+      out = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: `bytes=0-${length - 1}`,
+          ...this.#owner,
+          ...this.#sse,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "NoSuchKey") return undefined;
+      // A range cannot start inside an empty object: its head is all there is to read.
+      if (e.name === "InvalidRange" || e.$metadata?.httpStatusCode === 416) {
+        const head = await this.head(key, signal);
+        return head && { head, body: Readable.from([]) };
+      }
+      throw translateS3Error(error, { operation: "read", bucket: this.bucket, key });
+    }
+    // "bytes 0-4095/1048576": the whole object's size follows the slash.
+    const total = /\/(\d+)$/.exec(out.ContentRange ?? "")?.[1];
+    const size = total === undefined ? (out.ContentLength ?? 0) : Number(total);
+    return { head: headOf(key, out, size), body: out.Body as Readable };
   }
 
   #attributes(attributes: ObjectAttributes) {

@@ -3,10 +3,11 @@ import {
   type ChallengeRequest,
   type ChallengeResponse,
   chunksToAnswer,
+  type DigestAlgorithm,
   ValidationError,
 } from "@chunksync/core";
 import { type ObjectHead, type ObjectStore, sameEtag } from "@chunksync/storage";
-import { digestRange } from "./digestRange.js";
+import { digestFirst, digestRange } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type Limiter, settleAll } from "./Limiter.js";
 import { DEFAULT_RETRY, withRetry } from "./retry.js";
@@ -25,7 +26,36 @@ export interface DestinationSideOptions {
  * live only inside `answer` and leave it only as keyed, context-bound values.
  */
 export class DestinationSide {
+  /** First-chunk digests read ahead by `probe`, by key, until `answer` or `forget` takes them. */
+  readonly #first = new Map<
+    string,
+    { etag: string; length: number; algorithm: DigestAlgorithm; digest: Buffer }
+  >();
+
   constructor(readonly options: DestinationSideOptions) {}
+
+  /**
+   * Heads `key` and digests its first `length` bytes in one request, ahead of the challenge
+   * (one process holds both sides); `answer` uses that digest for a challenge on the same
+   * version, range and algorithm.
+   */
+  async probe(key: string, length: number, algorithm: DigestAlgorithm): Promise<ObjectHead | undefined> {
+    const { store, limiter, signal } = this.options;
+    const got = await limiter.run(() =>
+      withRetry(() => digestFirst(store, key, length, algorithm, (n) => this.options.onRead?.(n), signal), {
+        ...DEFAULT_RETRY,
+        ...(signal ? { signal } : {}),
+      }),
+    );
+    if (got === undefined) return undefined;
+    this.#first.set(key, { etag: got.head.etag, length: got.length, algorithm, digest: got.digest });
+    return got.head;
+  }
+
+  /** Drops what `probe` read of `key` once its sync is settled. */
+  forget(key: string): void {
+    this.#first.delete(key);
+  }
 
   /**
    * Answers `request` from this side's object. `current` is what this side knows of that
@@ -45,8 +75,20 @@ export class DestinationSide {
     const head = current?.key === key ? current : await store.head(key, signal);
     if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
     const digests = new Map<number, Buffer>();
+    const first = this.#first.get(key);
+    this.#first.delete(key);
+    const ranges = chunksToAnswer(request, head.size).filter((range) => {
+      const early =
+        first !== undefined &&
+        range.offset === 0 &&
+        range.length === first.length &&
+        first.etag === etag &&
+        first.algorithm === request.algorithm;
+      if (early) digests.set(range.index, first.digest);
+      return !early;
+    });
     await settleAll(
-      chunksToAnswer(request, head.size).map((range) =>
+      ranges.map((range) =>
         limiter.run(async () => {
           const digest = await withRetry(
             () =>

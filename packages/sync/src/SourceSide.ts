@@ -8,10 +8,11 @@ import {
   createDigester,
   type DigestAlgorithm,
   type ObjectIdentity,
+  planChunks,
   type Variant,
 } from "@chunksync/core";
-import type { ObjectStore } from "@chunksync/storage";
-import { digestRange, pinnedRead } from "./digestRange.js";
+import type { ObjectHead, ObjectStore } from "@chunksync/storage";
+import { digestFirst, digestRange, pinnedRead } from "./digestRange.js";
 import { type Limiter, settleAll } from "./Limiter.js";
 import { DEFAULT_RETRY, withRetry } from "./retry.js";
 
@@ -32,7 +33,8 @@ export interface SourceSideOptions {
  * challenges and expectations (keyed, context-bound values) leave it.
  */
 export class SourceSide {
-  readonly #digests = new Map<string, Map<number, Buffer>>();
+  /** Chunk digests of the version of each key being synced (a key has one version at a time). */
+  readonly #digests = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
 
   constructor(readonly options: SourceSideOptions) {}
 
@@ -81,6 +83,26 @@ export class SourceSide {
   }
 
   /**
+   * Heads `key` and digests its first chunk in one request. The digest is kept as chunk 0
+   * of the version read when that version's plan starts with exactly the bytes read.
+   */
+  async probe(key: string, chunkSize: number): Promise<ObjectHead | undefined> {
+    const { store, algorithm, limiter, signal } = this.options;
+    const got = await limiter.run(() =>
+      withRetry(
+        () => digestFirst(store, key, chunkSize, algorithm, (n) => this.options.onRead?.(n), signal),
+        { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+      ),
+    );
+    if (got === undefined) return undefined;
+    const plan = planChunks(got.head.size, chunkSize);
+    if (plan.count > 0 && chunkRange(plan, 0).length === got.length) {
+      this.#cache({ key, etag: got.head.etag }).set(0, got.digest);
+    }
+    return got.head;
+  }
+
+  /**
    * Opens chunk `index` for upload. The bytes are hashed as they flow, so a later
    * verification of this chunk costs no second read of the source.
    */
@@ -117,22 +139,18 @@ export class SourceSide {
     return pipeline(body, tap, () => {});
   }
 
-  /** Drops the cached digests of an object version once its sync is settled. */
-  forget(source: ObjectIdentity): void {
-    this.#digests.delete(cacheKey(source));
+  /** Drops the cached digests of `key` once its sync is settled. */
+  forget(key: string): void {
+    this.#digests.delete(key);
   }
 
-  #cache(source: ObjectIdentity): Map<number, Buffer> {
-    const id = cacheKey(source);
-    let cache = this.#digests.get(id);
-    if (!cache) {
-      cache = new Map();
-      this.#digests.set(id, cache);
+  /** The digests of `source`'s version; those of any other version of the key are dropped. */
+  #cache(source: Pick<ObjectIdentity, "key" | "etag">): Map<number, Buffer> {
+    let cache = this.#digests.get(source.key);
+    if (cache?.etag !== source.etag) {
+      cache = { etag: source.etag, chunks: new Map() };
+      this.#digests.set(source.key, cache);
     }
-    return cache;
+    return cache.chunks;
   }
-}
-
-function cacheKey(source: ObjectIdentity): string {
-  return JSON.stringify([source.bucket, source.key, source.etag]);
 }

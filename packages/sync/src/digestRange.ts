@@ -1,5 +1,11 @@
+import type { Readable } from "node:stream";
 import { type ChunkRange, ChunksyncError, createDigester, type DigestAlgorithm } from "@chunksync/core";
-import { type ObjectStore, PreconditionFailedError, StorageUnavailableError } from "@chunksync/storage";
+import {
+  type ObjectHead,
+  type ObjectStore,
+  PreconditionFailedError,
+  StorageUnavailableError,
+} from "@chunksync/storage";
 import { ObjectChangedError } from "./errors.js";
 import { isTransient } from "./retry.js";
 
@@ -21,6 +27,37 @@ export async function digestRange(
   signal?: AbortSignal,
 ): Promise<Buffer> {
   const body = await pinnedRead(store, side, key, etag, range, signal);
+  return hashBody(store, key, body, range.length, range.index, algorithm, onBytes);
+}
+
+/**
+ * Reads the head of the current version of `key` and the digest of its first `length`
+ * bytes (fewer when it is shorter) in one request. Undefined when `key` does not exist.
+ */
+export async function digestFirst(
+  store: ObjectStore,
+  key: string,
+  length: number,
+  algorithm: DigestAlgorithm,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<{ head: ObjectHead; length: number; digest: Buffer } | undefined> {
+  const got = await store.readFirst(key, length, signal);
+  if (got === undefined) return undefined;
+  const expected = Math.min(length, got.head.size);
+  const digest = await hashBody(store, key, got.body, expected, 0, algorithm, onBytes);
+  return { head: got.head, length: expected, digest };
+}
+
+async function hashBody(
+  store: ObjectStore,
+  key: string,
+  body: Readable,
+  length: number,
+  index: number,
+  algorithm: DigestAlgorithm,
+  onBytes: (n: number) => void,
+): Promise<Buffer> {
   const digester = createDigester(algorithm);
   let received = 0;
   try {
@@ -32,10 +69,10 @@ export async function digestRange(
   } catch (error) {
     throw brokenRead(store, key, error);
   }
-  if (received !== range.length) {
+  if (received !== length) {
     throw new StorageUnavailableError(
       { operation: "read", bucket: store.bucket, key },
-      `body ended after ${received} of ${range.length} bytes of chunk ${range.index}`,
+      `body ended after ${received} of ${length} bytes of chunk ${index}`,
     );
   }
   return digester.digest();

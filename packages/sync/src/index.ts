@@ -7,4 +7,10 @@ export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
 export { directoryPrefix, type RunReport, runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
-export { describeError, type ObjectSyncContext, syncObject, type VerifyMode } from "./syncObject.js";
+export {
+  describeError,
+  type ListedPair,
+  type ObjectSyncContext,
+  syncObject,
+  type VerifyMode,
+} from "./syncObject.js";

@@ -128,14 +128,15 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     for await (const o of options.source.list(sourcePrefix, signal)) {
       const relative = o.key.slice(sourcePrefix.length);
       if (!selected(relative)) continue;
+      const listed = { source: o, destination: destinationOnly.get(relative) };
       destinationOnly.delete(relative);
       stats.objects.scanned++;
       stats.sourceBytesScanned += o.size;
-      yield relative;
+      yield { relative, listed };
     }
   }
-  await forEachConcurrent(sourceObjects(), options.concurrency, async (relative) => {
-    settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative));
+  await forEachConcurrent(sourceObjects(), options.concurrency, async ({ relative, listed }) => {
+    settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative, listed));
   });
 
   for (const o of destinationOnly.values()) {

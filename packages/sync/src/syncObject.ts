@@ -11,9 +11,11 @@ import {
 } from "@chunksync/core";
 import {
   type CompletedPart,
+  isArchiveClass,
   type ObjectAttributes,
   type ObjectHead,
   type ObjectStore,
+  type ObjectSummary,
   type ObjectVersionRef,
   PreconditionFailedError,
   sameEtag,
@@ -50,6 +52,12 @@ export interface ObjectSyncContext {
   signal?: AbortSignal;
 }
 
+/** What the run's listings said of one object: on the source, and on the destination if there. */
+export interface ListedPair {
+  source: ObjectSummary;
+  destination: ObjectSummary | undefined;
+}
+
 /** A part to write: copied from the old destination, copied from the source, or uploaded from it. */
 interface PartSpec {
   from: "destination" | "source";
@@ -67,10 +75,12 @@ export async function syncObject(
   ctx: ObjectSyncContext,
   sourceKey: string,
   destinationKey: string,
+  listed?: ListedPair,
 ): Promise<ObjectResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await attemptObject(ctx, sourceKey, destinationKey, attempt);
+      // A restart heads both sides afresh: the listing is older than what made it restart.
+      return await attemptObject(ctx, sourceKey, destinationKey, attempt, attempt === 1 ? listed : undefined);
     } catch (error) {
       if (ctx.signal?.aborted) throw new RunAbortedError(error);
       // A changed source is re-planned against its new version. A destination another writer
@@ -103,13 +113,58 @@ async function attemptObject(
   sourceKey: string,
   destinationKey: string,
   attempts: number,
+  listed: ListedPair | undefined,
 ): Promise<ObjectResult> {
+  try {
+    return await inspectedObject(ctx, sourceKey, destinationKey, attempts, listed);
+  } finally {
+    ctx.sourceSide.forget(sourceKey);
+    ctx.destinationSide.forget(destinationKey);
+  }
+}
+
+/**
+ * Both sides' heads. Where the listings say both objects exist and hold bytes, each side
+ * reads its first chunk instead of a HEAD: one GET gives the head of the version it reads
+ * and that chunk's digest, which the challenge then does not read again. Where the
+ * destination listing has no such key, its HEAD is skipped: the write is conditional on
+ * the key's absence (If-None-Match, or a HEAD just before a multipart completion).
+ */
+function inspect(
+  ctx: ObjectSyncContext,
+  sourceKey: string,
+  destinationKey: string,
+  listed: ListedPair | undefined,
+): Promise<[ObjectHead | undefined, ObjectHead | undefined]> {
   const { source, destination, signal } = ctx;
+  if (listed && listed.destination === undefined) {
+    return Promise.all([source.head(sourceKey, signal), undefined]);
+  }
+  if (
+    listed?.destination &&
+    listed.source.size > 0 &&
+    listed.destination.size > 0 &&
+    !isArchiveClass(listed.source.storageClass) &&
+    !isArchiveClass(listed.destination.storageClass)
+  ) {
+    return Promise.all([
+      ctx.sourceSide.probe(sourceKey, ctx.chunkSize),
+      ctx.destinationSide.probe(destinationKey, ctx.chunkSize, ctx.sourceSide.options.algorithm),
+    ]);
+  }
   // Both HEADs at once: they are independent, and small objects are bound by round trips.
-  const [src, dst] = await Promise.all([
-    source.head(sourceKey, signal),
-    destination.head(destinationKey, signal),
-  ]);
+  return Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
+}
+
+async function inspectedObject(
+  ctx: ObjectSyncContext,
+  sourceKey: string,
+  destinationKey: string,
+  attempts: number,
+  listed: ListedPair | undefined,
+): Promise<ObjectResult> {
+  const { source, destination } = ctx;
+  const [src, dst] = await inspect(ctx, sourceKey, destinationKey, listed);
   if (src === undefined) throw new ObjectChangedError("source", sourceKey);
   const base = { sourceKey, destinationKey, size: src.size, attempts };
   if (src.archived) {
@@ -132,87 +187,83 @@ async function attemptObject(
     etag: src.etag,
     ...(src.versionId ? { versionId: src.versionId } : {}),
   };
-  try {
-    const attributes = await attributesOf(ctx, src);
-    const allChunks = (p: ChunkPlan) => Array.from({ length: p.count }, (_, i) => i);
+  const attributes = await attributesOf(ctx, src);
+  const allChunks = (p: ChunkPlan) => Array.from({ length: p.count }, (_, i) => i);
 
-    if (dst === undefined) {
-      const parts = wholeObjectParts(ctx, plan);
-      const result: ObjectResult = {
-        ...base,
-        state: "missing",
-        action: "copy",
-        chunks: { total: plan.count, chunkSize: plan.chunkSize, changed: allChunks(plan) },
-        planned: plannedBytes(parts),
-        applied: false,
-      };
-      if (ctx.dryRun) return result;
-      await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifNoneMatch: "*" });
-      return { ...result, applied: true };
-    }
-
-    const dstId: ObjectIdentity = { bucket: destination.bucket, key: destinationKey, etag: dst.etag };
-    let changed: number[] = [];
-    if (plan.count > 0) {
-      const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, allChunks(plan));
-      const response = await ctx.destinationSide.answer(request, dst);
-      changed = verifyResponse({ request, expectation, response })
-        .chunks.filter((c) => c.status !== "equal")
-        .map((c) => c.index);
-    }
-    const chunks = { total: plan.count, chunkSize: plan.chunkSize, changed };
-    const bytesEqual = changed.length === 0 && dst.size === src.size;
-    if (bytesEqual && !attributesDiffer(attributes, dst)) {
-      return {
-        ...base,
-        state: "identical",
-        action: "none",
-        chunks,
-        planned: { transfer: 0, serverSide: 0 },
-        applied: true,
-      };
-    }
-
-    let action: ObjectResult["action"];
-    let parts: PartSpec[];
-    if (bytesEqual) {
-      action = "metadata";
-      // Rewritten from the destination's own bytes; a zero-byte object is simply put again.
-      parts =
-        plan.count === 0
-          ? wholeObjectParts(ctx, plan)
-          : planCompose(plan, new Set()).parts.map((p) => ({
-              from: "destination",
-              transfer: false,
-              offset: p.offset,
-              length: p.length,
-            }));
-    } else if (plan.count < 2) {
-      // An object of one chunk is one unit: re-composing it would copy nothing.
-      action = "copy";
-      parts = wholeObjectParts(ctx, plan);
-    } else {
-      action = "compose";
-      parts = planCompose(plan, new Set(changed)).parts.map((p) =>
-        p.kind === "copy"
-          ? { from: "destination", transfer: false, offset: p.offset, length: p.length }
-          : { from: "source", transfer: !ctx.serverSideCopy, offset: p.offset, length: p.length },
-      );
-    }
+  if (dst === undefined) {
+    const parts = wholeObjectParts(ctx, plan);
     const result: ObjectResult = {
       ...base,
-      state: "changed",
-      action,
-      chunks,
+      state: "missing",
+      action: "copy",
+      chunks: { total: plan.count, chunkSize: plan.chunkSize, changed: allChunks(plan) },
       planned: plannedBytes(parts),
       applied: false,
     };
     if (ctx.dryRun) return result;
-    await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifMatch: dst.etag }, dst);
+    await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifNoneMatch: "*" });
     return { ...result, applied: true };
-  } finally {
-    ctx.sourceSide.forget(srcId);
   }
+
+  const dstId: ObjectIdentity = { bucket: destination.bucket, key: destinationKey, etag: dst.etag };
+  let changed: number[] = [];
+  if (plan.count > 0) {
+    const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, allChunks(plan));
+    const response = await ctx.destinationSide.answer(request, dst);
+    changed = verifyResponse({ request, expectation, response })
+      .chunks.filter((c) => c.status !== "equal")
+      .map((c) => c.index);
+  }
+  const chunks = { total: plan.count, chunkSize: plan.chunkSize, changed };
+  const bytesEqual = changed.length === 0 && dst.size === src.size;
+  if (bytesEqual && !attributesDiffer(attributes, dst)) {
+    return {
+      ...base,
+      state: "identical",
+      action: "none",
+      chunks,
+      planned: { transfer: 0, serverSide: 0 },
+      applied: true,
+    };
+  }
+
+  let action: ObjectResult["action"];
+  let parts: PartSpec[];
+  if (bytesEqual) {
+    action = "metadata";
+    // Rewritten from the destination's own bytes; a zero-byte object is simply put again.
+    parts =
+      plan.count === 0
+        ? wholeObjectParts(ctx, plan)
+        : planCompose(plan, new Set()).parts.map((p) => ({
+            from: "destination",
+            transfer: false,
+            offset: p.offset,
+            length: p.length,
+          }));
+  } else if (plan.count < 2) {
+    // An object of one chunk is one unit: re-composing it would copy nothing.
+    action = "copy";
+    parts = wholeObjectParts(ctx, plan);
+  } else {
+    action = "compose";
+    parts = planCompose(plan, new Set(changed)).parts.map((p) =>
+      p.kind === "copy"
+        ? { from: "destination", transfer: false, offset: p.offset, length: p.length }
+        : { from: "source", transfer: !ctx.serverSideCopy, offset: p.offset, length: p.length },
+    );
+  }
+  const result: ObjectResult = {
+    ...base,
+    state: "changed",
+    action,
+    chunks,
+    planned: plannedBytes(parts),
+    applied: false,
+  };
+  if (ctx.dryRun) return result;
+  await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifMatch: dst.etag }, dst);
+  return { ...result, applied: true };
 }
 
 function plannedBytes(parts: PartSpec[]): ObjectResult["planned"] {
