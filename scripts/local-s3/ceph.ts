@@ -40,6 +40,7 @@ export async function startCephRgw(options: LocalS3Options = {}): Promise<LocalS
         monPort,
         rgwPort,
         memstoreBytes: options.memstoreBytes ?? DEFAULT_MEMSTORE_BYTES,
+        store: storeOf(options),
       }),
     );
 
@@ -109,6 +110,31 @@ async function ensureInstalled(log: ((line: string) => void) | undefined): Promi
   }
 }
 
+function storeOf(options: LocalS3Options): "memory" | "disk" {
+  const store = options.store ?? process.env.LOCAL_S3_STORE ?? "memory";
+  if (store !== "memory" && store !== "disk") {
+    throw new Error(`LOCAL_S3_STORE: expected memory or disk, got ${JSON.stringify(store)}`);
+  }
+  return store;
+}
+
+/** The OSD's object store settings: memstore in RAM, or BlueStore on a sparse file. */
+function objectStoreConf(o: { memstoreBytes: number; store: "memory" | "disk" }): string {
+  if (o.store === "disk") {
+    return `osd objectstore = bluestore
+# A sparse file in the OSD's data dir: disk is used only as objects are written.
+bluestore block create = true
+bluestore block size = ${256 * 1024 ** 3}
+bluestore fsck on mount = false
+bluestore fsck on mkfs = false
+# Keep the OSD's cache small: the data is on disk so that it does not cost RAM.
+osd memory target = ${2 * 1024 ** 3}`;
+  }
+  return `osd objectstore = memstore
+# memstore allocates lazily: this is a ceiling, not a reservation.
+memstore device bytes = ${o.memstoreBytes}`;
+}
+
 async function missingBinaries(): Promise<string[]> {
   const found = await Promise.all(BINARIES.map((binary) => onPath(binary)));
   return BINARIES.filter((_, i) => !found[i]);
@@ -120,8 +146,9 @@ function cephConf(o: {
   monPort: number;
   rgwPort: number;
   memstoreBytes: number;
+  store: "memory" | "disk";
 }): string {
-  return `# Throwaway single-node cluster for tests: loopback only, no auth, data in memory.
+  return `# Throwaway single-node cluster for tests: loopback only, no auth, data in memory (or on disk).
 [global]
 fsid = ${o.fsid}
 mon host = v2:127.0.0.1:${o.monPort}
@@ -145,11 +172,9 @@ ms mon client mode = crc
 # Each map change waits this long before it is committed (default 1 s); RGW's first start makes
 # about a dozen (pools, users), so this alone takes startup from about 12 s to about 1.5 s.
 paxos propose interval = 0.05
-osd objectstore = memstore
+${objectStoreConf(o)}
 # On SIGTERM or Ctrl-C the OSD first tells the monitor; don't wait 5 s when the monitor is gone too.
 osd mon shutdown timeout = 0.5
-# memstore allocates lazily: this is a ceiling, not a reservation.
-memstore device bytes = ${o.memstoreBytes}
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8

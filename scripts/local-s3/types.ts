@@ -25,4 +25,10 @@ export interface LocalS3Options {
   log?: (line: string) => void;
   /** Size of the Ceph memstore device; memory is only used as objects are written. Default 12 GiB. */
   memstoreBytes?: number;
+  /**
+   * Where the Ceph OSD keeps objects: in memory (default: fast, but every byte stored costs
+   * RAM), or on disk (BlueStore on a sparse file in the server's temp dir) for data sets
+   * near the machine's memory. The LOCAL_S3_STORE environment variable (memory|disk) sets it too.
+   */
+  store?: "memory" | "disk";
 }
