@@ -1,6 +1,8 @@
 import { availableParallelism } from "node:os";
-import { chunkRanges, createDigester, type DigestAlgorithm, planChunks } from "@chunksync/core";
+import { crc32c as awsCrc32c } from "@aws-crypto/crc32c";
+import { chunkRanges, createDigester, type DigestAlgorithm, digestOf, planChunks } from "@chunksync/core";
 import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { createCRC32 } from "hash-wasm";
 // digestRange is internal to the sync package; the bench measures exactly what SourceSide calls.
 import { digestRange } from "../../packages/sync/src/digestRange.js";
 import type { BenchContext } from "../lib/BenchContext.js";
@@ -65,6 +67,8 @@ export async function digestPipelineSection(ctx: BenchContext): Promise<string> 
     );
   }
 
+  const implementations = await crc32cImplementations(chunks, repeats, size);
+
   const rows: string[][] = [];
   for (const algorithm of ALGORITHMS) {
     ctx.log(`  ${algorithm}`);
@@ -128,5 +132,49 @@ export async function digestPipelineSection(ctx: BenchContext): Promise<string> 
       rows,
     ),
     "",
+    "crc32c implementations over the same chunks in memory (one core): the core uses the fastest.",
+    "",
+    markdownTable(["crc32c package", "kind", "MiB/s", "vs @node-rs/crc32"], implementations),
+    "",
   ].join("\n");
+}
+
+/** The CRC-32C (Castagnoli) polynomial, reversed, as hash-wasm takes it. */
+const CASTAGNOLI = 0x82f63b78;
+
+/**
+ * The core's crc32c (@node-rs/crc32, native) against a WASM and a pure JavaScript
+ * implementation, over the same chunks; each must give the core's value.
+ */
+async function crc32cImplementations(chunks: Buffer[], repeats: number, size: number): Promise<string[][]> {
+  const wasm = await createCRC32(CASTAGNOLI);
+  const want = digestOf("crc32c", chunks[0]!).readUInt32BE(0);
+  const candidates: [string, string, (b: Buffer) => number][] = [
+    ["@node-rs/crc32 (the core's)", "native (napi-rs)", (b) => digestOf("crc32c", b).readUInt32BE(0)],
+    [
+      "hash-wasm",
+      "WebAssembly",
+      (b) => {
+        wasm.init();
+        wasm.update(b);
+        return Number.parseInt(wasm.digest("hex"), 16);
+      },
+    ],
+    ["@aws-crypto/crc32c (the AWS SDK's)", "JavaScript", (b) => awsCrc32c(b)],
+  ];
+  const speeds: number[] = [];
+  for (const [name, , crc] of candidates) {
+    if (crc(chunks[0]!) !== want) throw new Error(`${name} disagrees with the core's crc32c`);
+    speeds.push(
+      await mibPerSecond(size, repeats, () => {
+        for (const chunk of chunks) crc(chunk);
+      }),
+    );
+  }
+  return candidates.map(([name, kind], i) => [
+    name,
+    kind,
+    rate(speeds[i]!, "MiB/s"),
+    `${(speeds[i]! / speeds[0]!).toFixed(2)}x`,
+  ]);
 }

@@ -3,8 +3,9 @@ import { crc32c } from "@node-rs/crc32";
 import { ChunksyncError, ValidationError } from "./errors.js";
 
 /**
- * Digest algorithms a chunk can be fingerprinted with. `crc32c` is fast (native,
- * several GB/s) but not collision resistant: an adversary who controls the data
+ * Digest algorithms a chunk can be fingerprinted with. `crc32c` is fast (native, several
+ * GB/s: 3x the WebAssembly and 70x the JavaScript implementations, bench section 2) but not
+ * collision resistant: an adversary who controls the data
  * can forge equal chunks, so use it only where the data's author is trusted.
  */
 export type DigestAlgorithm = "sha256" | "sha1" | "md5" | "crc32c";
