@@ -2,12 +2,13 @@ import { setMaxListeners } from "node:events";
 import type { DigestAlgorithm, Variant } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
+import { settleDestinationOnly } from "./destinationOnly.js";
 import { keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { describeError, syncObject, type VerifyMode } from "./syncObject.js";
+import { syncObject, type VerifyMode } from "./syncObject.js";
 
 export interface SyncOptions {
   source: ObjectStore;
@@ -140,26 +141,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   });
 
   for (const o of destinationOnly.values()) {
-    const result: ObjectResult = {
-      destinationKey: o.key,
-      size: o.size,
-      state: "extra",
-      action: options.delete ? "delete" : "keep",
-      planned: { transfer: 0, serverSide: 0 },
-      applied: false,
-      attempts: 1,
-    };
-    if (options.delete && !options.dryRun) {
-      try {
-        await options.destination.delete(o.key);
-        result.applied = true;
-        stats.objects.deleted++;
-      } catch (error) {
-        result.error = describeError(error);
-        stats.objects.failed++;
-      }
-    }
-    settle(result);
+    settle(await settleDestinationOnly(options.destination, o, options));
   }
 
   const planned = { transfer: 0, serverSide: 0 };
@@ -189,4 +171,12 @@ function count(stats: RunStats, result: ObjectResult): void {
     case "failed":
       stats.objects[result.state]++;
   }
+  countDeletion(stats, result);
+}
+
+/** A destination-only object counts as deleted, or as failed when its delete failed. */
+export function countDeletion(stats: RunStats, result: ObjectResult): void {
+  if (result.state !== "extra") return;
+  if (result.applied) stats.objects.deleted++;
+  else if (result.error) stats.objects.failed++;
 }

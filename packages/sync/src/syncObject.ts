@@ -99,6 +99,9 @@ export async function syncObject(
         attempts: attempt,
         error: describeError(error),
       };
+    } finally {
+      ctx.sourceSide.forget(sourceKey);
+      ctx.destinationSide.forget(destinationKey);
     }
   }
 }
@@ -106,21 +109,6 @@ export async function syncObject(
 export function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof ChunksyncError) return { code: error.code, message: error.message };
   return { code: "UNEXPECTED", message: error instanceof Error ? error.message : String(error) };
-}
-
-async function attemptObject(
-  ctx: ObjectSyncContext,
-  sourceKey: string,
-  destinationKey: string,
-  attempts: number,
-  listed: ListedPair | undefined,
-): Promise<ObjectResult> {
-  try {
-    return await inspectedObject(ctx, sourceKey, destinationKey, attempts, listed);
-  } finally {
-    ctx.sourceSide.forget(sourceKey);
-    ctx.destinationSide.forget(destinationKey);
-  }
 }
 
 /**
@@ -156,7 +144,7 @@ function inspect(
   return Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
 }
 
-async function inspectedObject(
+async function attemptObject(
   ctx: ObjectSyncContext,
   sourceKey: string,
   destinationKey: string,

@@ -10,11 +10,10 @@ import {
 } from "@chunksync/storage";
 import {
   DestinationSide,
-  describeError,
   keyFilter,
   Limiter,
   ObjectChangedError,
-  type ObjectResult,
+  settleDestinationOnly,
   withRetry,
 } from "@chunksync/sync";
 import type { z } from "zod";
@@ -202,25 +201,8 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     if (page.last !== null && compareKeys(key, page.last) > 0) break;
     if (onSource.has(key) || !selected(key)) continue;
     extras++;
-    const result: ObjectResult = {
-      destinationKey: o.key,
-      size: o.size,
-      state: "extra",
-      action: ctx.delete ? "delete" : "keep",
-      planned: { transfer: 0, serverSide: 0 },
-      applied: false,
-      attempts: 1,
-    };
-    if (ctx.delete) {
-      try {
-        await ctx.store.delete(o.key);
-        result.applied = true;
-      } catch (error) {
-        result.error = describeError(error);
-      }
-    }
     const stored: StoredResult = {
-      result,
+      result: await settleDestinationOnly(ctx.store, o, { delete: ctx.delete ?? false, dryRun: false }),
       bytes: { sourceRead: 0, destinationRead: 0, transferred: 0, copiedServerSide: 0 },
     };
     await ctx.work.put(workKeys.extra(event.runId, key), stored);

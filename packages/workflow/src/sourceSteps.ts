@@ -10,6 +10,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import {
+  countDeletion,
   keyFilter,
   Limiter,
   type ObjectResult,
@@ -401,11 +402,10 @@ export async function writeReport(
     results.push(stored.result);
     for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
       stats.bytes[f] += stored.bytes[f];
-    const { state, action, applied } = stored.result;
+    const state = stored.result.state;
     if (state !== "extra") stats.objects.scanned++;
     stats.objects[state]++;
-    // As the direct engine counts them: a destination-only object deleted, or failed to delete.
-    if (action === "delete") stats.objects[applied ? "deleted" : "failed"]++;
+    countDeletion(stats, stored.result);
   }
   const planned = { transfer: 0, serverSide: 0 };
   for (const r of results) {
