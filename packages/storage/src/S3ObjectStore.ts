@@ -231,7 +231,7 @@ export class S3ObjectStore implements ObjectStore {
       );
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.name === "NoSuchKey") return undefined;
+      if (isNotFound(error) && e.name !== "NoSuchBucket") return undefined;
       // A range cannot start inside an empty object: its head is all there is to read.
       if (e.name === "InvalidRange" || e.$metadata?.httpStatusCode === 416) {
         const head = await this.head(key, signal);

@@ -10,7 +10,7 @@ import { type ObjectHead, type ObjectStore, sameEtag } from "@chunksync/storage"
 import { digestFirst, digestRange } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type Limiter, settleAll } from "./Limiter.js";
-import { DEFAULT_RETRY, withRetry } from "./retry.js";
+import { retryFor, withRetry } from "./retry.js";
 
 export interface DestinationSideOptions {
   store: ObjectStore;
@@ -42,10 +42,10 @@ export class DestinationSide {
   async probe(key: string, length: number, algorithm: DigestAlgorithm): Promise<ObjectHead | undefined> {
     const { store, limiter, signal } = this.options;
     const got = await limiter.run(() =>
-      withRetry(() => digestFirst(store, key, length, algorithm, (n) => this.options.onRead?.(n), signal), {
-        ...DEFAULT_RETRY,
-        ...(signal ? { signal } : {}),
-      }),
+      withRetry(
+        () => digestFirst(store, key, length, algorithm, (n) => this.options.onRead?.(n), signal),
+        retryFor(signal),
+      ),
     );
     if (got === undefined) return undefined;
     this.#first.set(key, { etag: got.head.etag, length: got.length, algorithm, digest: got.digest });
@@ -102,7 +102,7 @@ export class DestinationSide {
                 (n) => this.options.onRead?.(n),
                 signal,
               ),
-            { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+            retryFor(signal),
           );
           digests.set(range.index, digest);
         }),

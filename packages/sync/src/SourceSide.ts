@@ -14,7 +14,7 @@ import {
 import type { ObjectHead, ObjectStore } from "@chunksync/storage";
 import { digestFirst, digestRange, pinnedRead } from "./digestRange.js";
 import { type Limiter, settleAll } from "./Limiter.js";
-import { DEFAULT_RETRY, withRetry } from "./retry.js";
+import { retryFor, withRetry } from "./retry.js";
 
 export interface SourceSideOptions {
   store: ObjectStore;
@@ -64,7 +64,7 @@ export class SourceSide {
                   (n) => this.options.onRead?.(n),
                   signal,
                 ),
-              { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+              retryFor(signal),
             );
             cache.set(index, digest);
           }),
@@ -91,7 +91,7 @@ export class SourceSide {
     const got = await limiter.run(() =>
       withRetry(
         () => digestFirst(store, key, chunkSize, algorithm, (n) => this.options.onRead?.(n), signal),
-        { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
+        retryFor(signal),
       ),
     );
     if (got === undefined) return undefined;

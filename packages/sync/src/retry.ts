@@ -11,6 +11,11 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
 
+/** The default retry, given up when `signal` aborts. */
+export function retryFor(signal: AbortSignal | undefined): RetryOptions {
+  return signal ? { ...DEFAULT_RETRY, signal } : DEFAULT_RETRY;
+}
+
 /** Network-level failures that the SDK surfaces raw when a streamed body breaks mid-flight. */
 const TRANSIENT_CODES = new Set([
   "ECONNRESET",

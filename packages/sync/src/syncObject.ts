@@ -27,7 +27,7 @@ import { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./
 import { type Limiter, settleAll } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import type { RunStats } from "./RunStats.js";
-import { DEFAULT_RETRY, withRetry } from "./retry.js";
+import { retryFor, withRetry } from "./retry.js";
 import type { SourceSide } from "./SourceSide.js";
 
 export type VerifyMode = "none" | "changed" | "full";
@@ -336,18 +336,15 @@ async function write(
     );
     ctx.stats.bytes.copiedServerSide += single.length;
   } else if (single?.transfer && "ifNoneMatch" in condition) {
-    etag = await withRetry(
-      async () => {
-        const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
-        // If-None-Match on PutObject is enforced by AWS, MinIO and RGW alike: no HEAD first.
-        return conditional(ctx, key, condition, undefined, { precheck: false }, () =>
-          streamed(ctx, srcId, body, (s) =>
-            destination.put(key, body, single.length, attributes, condition, s),
-          ),
-        );
-      },
-      { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) },
-    );
+    etag = await withRetry(async () => {
+      const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
+      // If-None-Match on PutObject is enforced by AWS, MinIO and RGW alike: no HEAD first.
+      return conditional(ctx, key, condition, undefined, { precheck: false }, () =>
+        streamed(ctx, srcId, body, (s) =>
+          destination.put(key, body, single.length, attributes, condition, s),
+        ),
+      );
+    }, retryFor(signal));
     ctx.stats.bytes.transferred += single.length;
   } else {
     etag = await writeMultipart(ctx, srcId, plan, key, attributes, parts, condition, sourceRef, oldRef);
@@ -367,7 +364,7 @@ async function writeMultipart(
   oldRef: ObjectVersionRef | undefined,
 ): Promise<string> {
   const { destination, limiter, signal, stats } = ctx;
-  const retry = { ...DEFAULT_RETRY, ...(signal ? { signal } : {}) };
+  const retry = retryFor(signal);
   const upload = await destination.createUpload(key, attributes, signal);
   try {
     const completed = await settleAll(

@@ -30,8 +30,6 @@ import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./even
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
 import { need, type StoredResult } from "./sourceSteps.js";
 
-const RETRY = { attempts: 4, baseDelayMs: 200 };
-
 function attributesOf(h: ObjectHead): DestinationRecord["attributes"] {
   return {
     ...(h.contentType ? { contentType: h.contentType } : {}),
@@ -120,7 +118,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
                 throw new ObjectChangedError("destination", destinationKey, error);
               throw error;
             }
-          }, RETRY);
+          });
           bytes.copiedServerSide += part.length;
           return done;
         }
@@ -130,7 +128,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
               ? Readable.from([])
               : await ctx.readLink(link.url, link.etag, part);
           return upload.uploadPart(part.partNumber, body, part.length);
-        }, RETRY);
+        });
         bytes.sourceRead += part.length;
         bytes.transferred += part.length;
         return done;
