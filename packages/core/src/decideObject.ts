@@ -1,4 +1,4 @@
-import { type ChunkPlan, type ChunkRange, chunkRange, MAX_CHUNK_SIZE } from "./chunkPlan.js";
+import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE } from "./chunkPlan.js";
 import { ValidationError } from "./errors.js";
 import { attributesDiffer, type ObjectAttributes } from "./objectAttributes.js";
 
@@ -73,12 +73,14 @@ export interface ObjectDecision {
   verify: number[];
 }
 
+type Unnumbered = Omit<PlannedPart, "partNumber">;
+
 function allChunks(plan: ChunkPlan): number[] {
   return Array.from({ length: plan.count }, (_, i) => i);
 }
 
 /** A part over `ranges` (consecutive chunks), or the empty part of a zero-byte object. */
-function part(kind: PartKind, ranges: readonly ChunkRange[]): Omit<PlannedPart, "partNumber"> {
+function part(kind: PartKind, ranges: readonly ChunkRange[]): Unnumbered {
   const first = ranges[0];
   let length = 0;
   for (const r of ranges) length += r.length;
@@ -92,9 +94,9 @@ function part(kind: PartKind, ranges: readonly ChunkRange[]): Omit<PlannedPart, 
 }
 
 /** The whole object from the source: one part per chunk (a single part for objects of up to one chunk). */
-function wholeObjectParts(plan: ChunkPlan, kind: PartKind): Omit<PlannedPart, "partNumber">[] {
+function wholeObjectParts(plan: ChunkPlan, kind: PartKind): Unnumbered[] {
   if (plan.count === 0) return [part(kind, [])];
-  return allChunks(plan).map((i) => part(kind, [chunkRange(plan, i)]));
+  return chunkRanges(plan).map((range) => part(kind, [range]));
 }
 
 /**
@@ -103,12 +105,8 @@ function wholeObjectParts(plan: ChunkPlan, kind: PartKind): Omit<PlannedPart, "p
  * a failed part retries alone. Every part but the last is a whole chunk or more, and chunks
  * are at least 5 MiB, so S3's minimum part size holds.
  */
-function composeParts(
-  plan: ChunkPlan,
-  changed: ReadonlySet<number>,
-  changedKind: PartKind,
-): Omit<PlannedPart, "partNumber">[] {
-  const parts: Omit<PlannedPart, "partNumber">[] = [];
+function composeParts(plan: ChunkPlan, changed: ReadonlySet<number>, changedKind: PartKind): Unnumbered[] {
+  const parts: Unnumbered[] = [];
   let run: ChunkRange[] = [];
   let runLength = 0;
   const endRun = () => {
@@ -116,7 +114,7 @@ function composeParts(
     run = [];
     runLength = 0;
   };
-  for (const range of allChunks(plan).map((i) => chunkRange(plan, i))) {
+  for (const range of chunkRanges(plan)) {
     if (changed.has(range.index)) {
       endRun();
       parts.push(part(changedKind, [range]));
@@ -130,6 +128,48 @@ function composeParts(
   return parts;
 }
 
+/** State, action, verdict and parts, before the parts are numbered and summed. */
+function choose({
+  source,
+  destination,
+  plan,
+  changed: verdict,
+  options,
+}: DecideObjectParams): Pick<ObjectDecision, "state" | "action" | "changed"> & { parts: Unnumbered[] } {
+  if (source.archived) return { state: "unreadable", action: "none", changed: [], parts: [] };
+  const sourceKind: PartKind = options.serverSideCopy ? "sourceCopy" : "sourceBytes";
+  if (destination === undefined) {
+    return {
+      state: "missing",
+      action: "copy",
+      changed: allChunks(plan),
+      parts: wholeObjectParts(plan, sourceKind),
+    };
+  }
+  if (verdict === undefined) {
+    throw new ValidationError("changed", "the challenge's verdict for an existing destination");
+  }
+  const changed = [...verdict];
+  if (changed.length === 0 && destination.size === source.size) {
+    if (!attributesDiffer(source.attributes, destination.attributes, { tags: options.copyTags })) {
+      return { state: "identical", action: "none", changed, parts: [] };
+    }
+    // Rewritten from the destination's own bytes; a zero-byte object is simply written again.
+    const parts =
+      plan.count === 0 ? wholeObjectParts(plan, sourceKind) : composeParts(plan, new Set(), sourceKind);
+    return { state: "changed", action: "metadata", changed, parts };
+  }
+  // An object of one chunk is one unit: re-composing it would copy nothing.
+  if (plan.count < 2)
+    return { state: "changed", action: "copy", changed, parts: wholeObjectParts(plan, sourceKind) };
+  return {
+    state: "changed",
+    action: "compose",
+    changed,
+    parts: composeParts(plan, new Set(changed), sourceKind),
+  };
+}
+
 /**
  * Decides what to do about one object, from both heads, the source's chunk plan and the
  * challenge's verdict: its state, the action, the parts to write (every offset and length
@@ -138,59 +178,8 @@ function composeParts(
  *
  * @throws ValidationError when the destination exists but no verdict is given
  */
-export function decideObject({
-  source,
-  destination,
-  plan,
-  changed: verdict,
-  options,
-}: DecideObjectParams): ObjectDecision {
-  const condition: WriteCondition = destination ? { ifMatch: destination.etag } : { ifNoneMatch: "*" };
-  const nothing = { parts: [], planned: { transfer: 0, serverSide: 0 }, verify: [], condition };
-  if (source.archived) return { state: "unreadable", action: "none", changed: [], ...nothing };
-  const sourceKind: PartKind = options.serverSideCopy ? "sourceCopy" : "sourceBytes";
-  if (destination === undefined) {
-    return written(
-      plan,
-      options,
-      "missing",
-      "copy",
-      allChunks(plan),
-      wholeObjectParts(plan, sourceKind),
-      condition,
-    );
-  }
-  if (verdict === undefined)
-    throw new ValidationError("changed", "the challenge's verdict for an existing destination");
-  const changed = [...verdict];
-  const bytesEqual = changed.length === 0 && destination.size === source.size;
-  if (bytesEqual) {
-    if (!attributesDiffer(source.attributes, destination.attributes, { tags: options.copyTags })) {
-      return { state: "identical", action: "none", changed, ...nothing };
-    }
-    // Rewritten from the destination's own bytes; a zero-byte object is simply written again.
-    const parts =
-      plan.count === 0 ? wholeObjectParts(plan, sourceKind) : composeParts(plan, new Set(), sourceKind);
-    return written(plan, options, "changed", "metadata", changed, parts, condition);
-  }
-  // An object of one chunk is one unit: re-composing it would copy nothing.
-  if (plan.count < 2) {
-    return written(plan, options, "changed", "copy", changed, wholeObjectParts(plan, sourceKind), condition);
-  }
-  const parts = composeParts(plan, new Set(changed), sourceKind);
-  return written(plan, options, "changed", "compose", changed, parts, condition);
-}
-
-/** A decision that writes `parts`: numbers them, sums the planned bytes and picks the chunks to verify. */
-function written(
-  plan: ChunkPlan,
-  options: DecisionOptions,
-  state: ObjectDecision["state"],
-  action: ObjectDecision["action"],
-  changed: number[],
-  unnumbered: Omit<PlannedPart, "partNumber">[],
-  condition: WriteCondition,
-): ObjectDecision {
+export function decideObject(params: DecideObjectParams): ObjectDecision {
+  const { state, action, changed, parts: unnumbered } = choose(params);
   const parts = unnumbered.map((p, i) => ({ partNumber: i + 1, ...p }));
   const planned = { transfer: 0, serverSide: 0 };
   const crossed: number[] = [];
@@ -202,6 +191,12 @@ function written(
     planned.transfer += p.length;
     for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) crossed.push(i);
   }
-  const verify = { none: [], changed: crossed, full: allChunks(plan) }[options.verify];
+  const verify =
+    parts.length === 0
+      ? []
+      : { none: [], changed: crossed, full: allChunks(params.plan) }[params.options.verify];
+  const condition: WriteCondition = params.destination
+    ? { ifMatch: params.destination.etag }
+    : { ifNoneMatch: "*" };
   return { state, action, changed, parts, condition, planned, verify };
 }
