@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
@@ -258,5 +258,51 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     const head = await dst.send(new HeadObjectCommand({ Bucket: d, Key: "m" }));
     expect(head.ContentType).toBe("text/x-test");
     expect(head.Metadata).toEqual({ a: "1" });
+  });
+
+  it("with --tags, a tag-only difference is found by check (exit 1) and fixed by sync; without --tags it is ignored", async () => {
+    const { s, d } = await pair("tags");
+    // One object of one chunk (rewritten by a copy onto itself) and one of two chunks (re-composed).
+    const objects = { small: seededBytes("tags-small", 1024), big: seededBytes("tags-big", 12 * MiB) };
+    for (const [key, body] of Object.entries(objects)) {
+      await src.send(new PutObjectCommand({ Bucket: s, Key: key, Body: body, Tagging: "team=red&tier=1" }));
+      await dst.send(new PutObjectCommand({ Bucket: d, Key: key, Body: body, Tagging: "team=blue&tier=1" }));
+    }
+    // A source without tags: its destination's tags go.
+    await src.send(new PutObjectCommand({ Bucket: s, Key: "untagged", Body: "u" }));
+    await dst.send(new PutObjectCommand({ Bucket: d, Key: "untagged", Body: "u", Tagging: "team=blue" }));
+    const urls = [`s3://${s}`, `s3://${d}`, ...SIDES, "--json"];
+    const tagsOf = async (key: string) => {
+      const out = await dst.send(new GetObjectTaggingCommand({ Bucket: d, Key: key }));
+      return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key, t.Value]));
+    };
+
+    const ignored = await runCli(["check", ...urls], env);
+    expect(ignored.code, ignored.stderr).toBe(0);
+    expect(parseJson(ignored.stdout).objects.identical).toBe(3);
+    const untouched = await runCli(["sync", ...urls], env);
+    expect(untouched.code, untouched.stderr).toBe(0);
+    expect(parseJson(untouched.stdout).objects.identical).toBe(3);
+    expect(await tagsOf("big")).toEqual({ team: "blue", tier: "1" });
+
+    const check = await runCli(["check", ...urls, "--tags"], env);
+    expect(check.code, check.stderr).toBe(1);
+    expect(parseJson(check.stdout).objects.changed).toBe(3);
+
+    const sync = await runCli(["sync", ...urls, "--tags"], env);
+    expect(sync.code, sync.stderr).toBe(0);
+    const summary = parseJson(sync.stdout);
+    expect(summary.objects.changed).toBe(3);
+    // Bytes were equal: the rewrite copies them inside the destination, none cross.
+    expect(summary.bytes.transferred).toBe(0);
+    for (const [key, body] of Object.entries(objects)) {
+      expect(await tagsOf(key)).toEqual({ team: "red", tier: "1" });
+      expect((await readAll(dst, d, key)).equals(body)).toBe(true);
+    }
+    expect(await tagsOf("untagged")).toEqual({});
+
+    const after = await runCli(["check", ...urls, "--tags"], env);
+    expect(after.code, after.stderr).toBe(0);
+    expect(parseJson(after.stdout).objects.identical).toBe(3);
   });
 });

@@ -2,7 +2,8 @@
  * `@chunksync/core`: the pure heart of chunksync. Chunk plans within S3's
  * multipart rules, chunk digests, and the challenge protocol by which two
  * sides sharing a pairing secret learn which chunks differ without either
- * revealing a digest. No AWS, no environment, no I/O.
+ * revealing a digest; and the one decision of what to write for an object.
+ * No AWS, no environment, no I/O.
  *
  * @packageDocumentation
  */
@@ -62,7 +63,17 @@ export {
   TiB,
   validatePlan,
 } from "./chunkPlan.js";
-export { type ComposePart, type ComposePlan, planCompose } from "./composePlan.js";
+export {
+  type DecideObjectParams,
+  type DecisionOptions,
+  decideObject,
+  type ObjectDecision,
+  type ObjectFacts,
+  type PartKind,
+  type PlannedPart,
+  type VerifyMode,
+  type WriteCondition,
+} from "./decideObject.js";
 export {
   createDigester,
   DEFAULT_ALGORITHM,
@@ -90,3 +101,4 @@ export {
   parseChallengeRequest,
   parseChallengeResponse,
 } from "./messages.js";
+export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";

@@ -1,4 +1,8 @@
 import type { Readable } from "node:stream";
+import type { ObjectAttributes, WriteCondition } from "@chunksync/core";
+
+// The attribute shape and the write condition belong to the core's decision; the port speaks them too.
+export type { ObjectAttributes, WriteCondition };
 
 /** One entry of a listing. */
 export interface ObjectSummary {
@@ -6,19 +10,6 @@ export interface ObjectSummary {
   size: number;
   etag: string;
   storageClass?: string;
-}
-
-/** What a writer restates when it (re)creates an object: S3 carries nothing over on a new upload. */
-export interface ObjectAttributes {
-  contentType?: string;
-  contentEncoding?: string;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
-  expires?: Date;
-  metadata: Record<string, string>;
-  /** URL-encoded tag set (`a=1&b=2`) as S3's Tagging header takes it; absent means no tags. */
-  tagging?: string;
 }
 
 export interface ObjectHead extends ObjectSummary, ObjectAttributes {
@@ -35,9 +26,6 @@ export interface WriteOptions {
   /** JSON of the KMS encryption context; sent base64-encoded as S3 expects. */
   kmsEncryptionContext?: string;
 }
-
-/** A write that must not silently replace a concurrent writer's object. */
-export type WriteCondition = { ifMatch: string } | { ifNoneMatch: "*" };
 
 export interface ByteRange {
   offset: number;

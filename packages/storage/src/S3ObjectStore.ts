@@ -317,6 +317,9 @@ export class S3ObjectStore implements ObjectStore {
         { abortSignal: signal },
       ),
     );
+    // Ceph RGW (Pacific) drops the tag set of a copy under TaggingDirective REPLACE, as it does
+    // on CreateMultipartUpload: restated the same way.
+    if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
     return { etag: out.CopyObjectResult?.ETag ?? "" };
   }
 
@@ -410,8 +413,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * @internal Ceph RGW (Pacific) drops the Tagging header of CreateMultipartUpload, which AWS
-   * honours; a completed upload that should carry tags but has none gets them set afterwards.
+   * @internal Ceph RGW (Pacific) drops the Tagging header of CreateMultipartUpload and
+   * CopyObject, which AWS honours; an object written with tags but carrying none gets them set afterwards.
    */
   async ensureTagging(key: string, tagging: string): Promise<void> {
     if ((await this.tagging(key)) !== undefined) return;

@@ -1,3 +1,5 @@
+// The verify mode is the core decision's; the CLI names it through this package.
+export type { VerifyMode } from "@chunksync/core";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
 export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
@@ -13,5 +15,4 @@ export {
   type ListedPair,
   type ObjectSyncContext,
   syncObject,
-  type VerifyMode,
 } from "./syncObject.js";

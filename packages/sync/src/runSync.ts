@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import type { DigestAlgorithm, Variant } from "@chunksync/core";
+import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
@@ -8,7 +8,7 @@ import { forEachConcurrent, Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { syncObject, type VerifyMode } from "./syncObject.js";
+import { syncObject } from "./syncObject.js";
 
 export interface SyncOptions {
   source: ObjectStore;

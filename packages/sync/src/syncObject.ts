@@ -1,12 +1,15 @@
 import type { Readable } from "node:stream";
 import {
+  attributesOf,
   type ChunkPlan,
   ChunksyncError,
-  chunkRange,
+  decideObject,
   MAX_CHUNK_SIZE,
+  type ObjectDecision,
   type ObjectIdentity,
+  type PlannedPart,
   planChunks,
-  planCompose,
+  type VerifyMode,
   verifyResponse,
 } from "@chunksync/core";
 import {
@@ -29,8 +32,6 @@ import type { ObjectResult } from "./ObjectResult.js";
 import type { RunStats } from "./RunStats.js";
 import { retryFor, withRetry } from "./retry.js";
 import type { SourceSide } from "./SourceSide.js";
-
-export type VerifyMode = "none" | "changed" | "full";
 
 /** Everything one object's sync needs; built once per run by runSync (or by a Lambda handler). */
 export interface ObjectSyncContext {
@@ -56,14 +57,6 @@ export interface ObjectSyncContext {
 export interface ListedPair {
   source: ObjectSummary;
   destination: ObjectSummary | undefined;
-}
-
-/** A part to write: copied from the old destination, copied from the source, or uploaded from it. */
-interface PartSpec {
-  from: "destination" | "source";
-  transfer: boolean;
-  offset: number;
-  length: number;
 }
 
 /**
@@ -154,20 +147,6 @@ async function attemptObject(
   const { source, destination } = ctx;
   const [src, dst] = await inspect(ctx, sourceKey, destinationKey, listed);
   if (src === undefined) throw new ObjectChangedError("source", sourceKey);
-  const base = { sourceKey, destinationKey, size: src.size, attempts };
-  if (src.archived) {
-    return {
-      ...base,
-      state: "unreadable",
-      action: "none",
-      planned: { transfer: 0, serverSide: 0 },
-      applied: false,
-      error: {
-        code: "OBJECT_ARCHIVED",
-        message: `s3://${source.bucket}/${sourceKey} is in storage class ${src.storageClass} and must be restored before it can be synced`,
-      },
-    };
-  }
   const plan = planChunks(src.size, ctx.chunkSize);
   const srcId: ObjectIdentity = {
     bucket: source.bucket,
@@ -175,139 +154,71 @@ async function attemptObject(
     etag: src.etag,
     ...(src.versionId ? { versionId: src.versionId } : {}),
   };
-  const attributes = await attributesOf(ctx, src);
-  const allChunks = (p: ChunkPlan) => Array.from({ length: p.count }, (_, i) => i);
-
-  if (dst === undefined) {
-    const parts = wholeObjectParts(ctx, plan);
-    const result: ObjectResult = {
-      ...base,
-      state: "missing",
-      action: "copy",
-      chunks: { total: plan.count, chunkSize: plan.chunkSize, changed: allChunks(plan) },
-      planned: plannedBytes(parts),
-      applied: false,
-    };
-    if (ctx.dryRun) return result;
-    await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifNoneMatch: "*" });
-    return { ...result, applied: true };
+  const readable = !src.archived;
+  // A HEAD carries no tag set: with --tags both sides' sets are read, to restate and to compare.
+  const [srcTags, dstTags] =
+    ctx.copyTags && readable
+      ? await Promise.all([source.tagging(sourceKey), dst && destination.tagging(destinationKey)])
+      : [];
+  let changed: number[] | undefined;
+  if (dst !== undefined && readable) {
+    changed = plan.count > 0 ? await challenge(ctx, srcId, dst, plan) : [];
   }
-
-  const dstId: ObjectIdentity = { bucket: destination.bucket, key: destinationKey, etag: dst.etag };
-  let changed: number[] = [];
-  if (plan.count > 0) {
-    const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, allChunks(plan));
-    const response = await ctx.destinationSide.answer(request, dst);
-    changed = verifyResponse({ request, expectation, response })
-      .chunks.filter((c) => c.status !== "equal")
-      .map((c) => c.index);
-  }
-  const chunks = { total: plan.count, chunkSize: plan.chunkSize, changed };
-  const bytesEqual = changed.length === 0 && dst.size === src.size;
-  if (bytesEqual && !attributesDiffer(attributes, dst)) {
-    return {
-      ...base,
-      state: "identical",
-      action: "none",
-      chunks,
-      planned: { transfer: 0, serverSide: 0 },
-      applied: true,
-    };
-  }
-
-  let action: ObjectResult["action"];
-  let parts: PartSpec[];
-  if (bytesEqual) {
-    action = "metadata";
-    // Rewritten from the destination's own bytes; a zero-byte object is simply put again.
-    parts =
-      plan.count === 0
-        ? wholeObjectParts(ctx, plan)
-        : planCompose(plan, new Set()).parts.map((p) => ({
-            from: "destination",
-            transfer: false,
-            offset: p.offset,
-            length: p.length,
-          }));
-  } else if (plan.count < 2) {
-    // An object of one chunk is one unit: re-composing it would copy nothing.
-    action = "copy";
-    parts = wholeObjectParts(ctx, plan);
-  } else {
-    action = "compose";
-    parts = planCompose(plan, new Set(changed)).parts.map((p) =>
-      p.kind === "copy"
-        ? { from: "destination", transfer: false, offset: p.offset, length: p.length }
-        : { from: "source", transfer: !ctx.serverSideCopy, offset: p.offset, length: p.length },
-    );
-  }
+  const attributes = attributesOf(src, srcTags);
+  const decision = decideObject({
+    source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
+    destination: dst && { size: dst.size, etag: dst.etag, attributes: attributesOf(dst, dstTags) },
+    plan,
+    changed,
+    options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: ctx.copyTags },
+  });
   const result: ObjectResult = {
-    ...base,
-    state: "changed",
-    action,
-    chunks,
-    planned: plannedBytes(parts),
-    applied: false,
+    sourceKey,
+    destinationKey,
+    size: src.size,
+    attempts,
+    state: decision.state,
+    action: decision.action,
+    ...(readable
+      ? { chunks: { total: plan.count, chunkSize: plan.chunkSize, changed: decision.changed } }
+      : {}),
+    planned: decision.planned,
+    applied: decision.state === "identical",
   };
-  if (ctx.dryRun) return result;
-  await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifMatch: dst.etag }, dst);
+  if (!readable) {
+    return {
+      ...result,
+      error: {
+        code: "OBJECT_ARCHIVED",
+        message: `s3://${source.bucket}/${sourceKey} is in storage class ${src.storageClass} and must be restored before it can be synced`,
+      },
+    };
+  }
+  if (decision.action === "none" || ctx.dryRun) return result;
+  await write(ctx, srcId, plan, destinationKey, attributes, decision, dst);
   return { ...result, applied: true };
 }
 
-function plannedBytes(parts: PartSpec[]): ObjectResult["planned"] {
-  let transfer = 0;
-  let serverSide = 0;
-  for (const p of parts) {
-    if (p.transfer) transfer += p.length;
-    else serverSide += p.length;
-  }
-  return { transfer, serverSide };
-}
-
-/** The whole object from the source: one part per chunk (a single part for one-chunk objects). */
-function wholeObjectParts(ctx: ObjectSyncContext, plan: ChunkPlan): PartSpec[] {
-  const transfer = !ctx.serverSideCopy;
-  if (plan.count <= 1) return [{ from: "source", transfer, offset: 0, length: plan.size }];
-  return Array.from({ length: plan.count }, (_, i) => {
-    const { offset, length } = chunkRange(plan, i);
-    return { from: "source" as const, transfer, offset, length };
-  });
-}
-
-async function attributesOf(ctx: ObjectSyncContext, src: ObjectHead): Promise<ObjectAttributes> {
-  const tagging = ctx.copyTags ? await ctx.source.tagging(src.key) : undefined;
-  return {
-    ...(src.contentType ? { contentType: src.contentType } : {}),
-    ...(src.contentEncoding ? { contentEncoding: src.contentEncoding } : {}),
-    ...(src.contentLanguage ? { contentLanguage: src.contentLanguage } : {}),
-    ...(src.contentDisposition ? { contentDisposition: src.contentDisposition } : {}),
-    ...(src.cacheControl ? { cacheControl: src.cacheControl } : {}),
-    ...(src.expires ? { expires: src.expires } : {}),
-    metadata: { ...src.metadata },
-    ...(tagging ? { tagging } : {}),
-  };
-}
-
-/** Attributes the engine restates on every write and so also keeps in step on identical bytes. */
-function attributesDiffer(want: ObjectAttributes, have: ObjectHead): boolean {
-  const fields = [
-    "contentType",
-    "contentEncoding",
-    "contentLanguage",
-    "contentDisposition",
-    "cacheControl",
-  ] as const;
-  if (fields.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
-  if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
-  const a = Object.entries(want.metadata).sort();
-  const b = Object.entries(have.metadata).sort();
-  return JSON.stringify(a) !== JSON.stringify(b);
+/** The indexes of the chunks where the destination's bytes differ from the source's. */
+async function challenge(
+  ctx: ObjectSyncContext,
+  srcId: ObjectIdentity,
+  dst: ObjectHead,
+  plan: ChunkPlan,
+): Promise<number[]> {
+  const dstId: ObjectIdentity = { bucket: ctx.destination.bucket, key: dst.key, etag: dst.etag };
+  const all = Array.from({ length: plan.count }, (_, i) => i);
+  const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, all);
+  const response = await ctx.destinationSide.answer(request, dst);
+  return verifyResponse({ request, expectation, response })
+    .chunks.filter((c) => c.status !== "equal")
+    .map((c) => c.index);
 }
 
 /**
- * Writes the destination object from `parts` under `condition`, then verifies the
- * chunks that crossed. Nothing becomes visible unless the final request succeeds;
- * every failure aborts the multipart upload.
+ * Writes the destination object from the decision's parts under its condition, then
+ * verifies the chunks it names. Nothing becomes visible unless the final request
+ * succeeds; every failure aborts the multipart upload.
  */
 async function write(
   ctx: ObjectSyncContext,
@@ -315,9 +226,8 @@ async function write(
   plan: ChunkPlan,
   key: string,
   attributes: ObjectAttributes,
-  parts: PartSpec[],
-  condition: WriteCondition,
-  old?: { etag: string; size: number },
+  { parts, condition, verify }: ObjectDecision,
+  old: { etag: string; size: number } | undefined,
 ): Promise<void> {
   const { destination, signal } = ctx;
   const sourceRef = ctx.source.ref(srcId.key, srcId.etag);
@@ -326,18 +236,19 @@ async function write(
   // A replacement goes through multipart even for one part: CompleteMultipartUpload takes
   // If-Match on AWS, while Ceph RGW (Pacific) answers 412 to any If-Match on PutObject.
   const single = parts.length === 1 && parts[0]!.length <= MAX_CHUNK_SIZE ? parts[0]! : undefined;
+  const fromSource = single?.kind === "sourceCopy";
   // CopyObject has no range: it serves only a part that is its whole source object.
   const wholeCopy =
-    single && !single.transfer && single.length === (single.from === "source" ? plan.size : old?.size);
+    single && single.kind !== "sourceBytes" && single.length === (fromSource ? plan.size : old?.size);
   if (single && wholeCopy) {
-    const from = single.from === "source" ? sourceRef : oldRef!;
-    etag = await conditional(ctx, key, condition, single.from === "source" ? srcId : undefined, {}, () =>
+    const from = fromSource ? sourceRef : oldRef!;
+    etag = await conditional(ctx, key, condition, fromSource ? srcId : undefined, {}, () =>
       destination.copyObject(from, key, attributes, condition, signal),
     );
     ctx.stats.bytes.copiedServerSide += single.length;
-  } else if (single?.transfer && "ifNoneMatch" in condition) {
+  } else if (single?.kind === "sourceBytes" && "ifNoneMatch" in condition) {
     etag = await withRetry(async () => {
-      const body = await ctx.sourceSide.openChunk(srcId, plan, 0);
+      const body = await ctx.sourceSide.openChunk(srcId, plan, single.firstChunk);
       // If-None-Match on PutObject is enforced by AWS, MinIO and RGW alike: no HEAD first.
       return conditional(ctx, key, condition, undefined, { precheck: false }, () =>
         streamed(ctx, srcId, body, (s) =>
@@ -349,7 +260,7 @@ async function write(
   } else {
     etag = await writeMultipart(ctx, srcId, plan, key, attributes, parts, condition, sourceRef, oldRef);
   }
-  await verifyWritten(ctx, srcId, plan, key, etag, parts);
+  await verifyWritten(ctx, srcId, plan, key, etag, verify);
 }
 
 async function writeMultipart(
@@ -358,7 +269,7 @@ async function writeMultipart(
   plan: ChunkPlan,
   key: string,
   attributes: ObjectAttributes,
-  parts: PartSpec[],
+  parts: PlannedPart[],
   condition: WriteCondition,
   sourceRef: ObjectVersionRef,
   oldRef: ObjectVersionRef | undefined,
@@ -368,29 +279,31 @@ async function writeMultipart(
   const upload = await destination.createUpload(key, attributes, signal);
   try {
     const completed = await settleAll(
-      parts.map((part, i) =>
+      parts.map((part) =>
         limiter.run(async (): Promise<CompletedPart> => {
-          const partNumber = i + 1;
-          if (!part.transfer) {
-            const from = part.from === "source" ? sourceRef : oldRef!;
+          if (part.kind !== "sourceBytes") {
+            const side = part.kind === "sourceCopy" ? "source" : "destination";
+            const from = side === "source" ? sourceRef : oldRef!;
             const done = await withRetry(
-              () => pinned(part.from, key, () => upload.copyPart(partNumber, from, part, signal)),
+              () => pinned(side, key, () => upload.copyPart(part.partNumber, from, part, signal)),
               retry,
             );
             stats.bytes.copiedServerSide += part.length;
             return done;
           }
-          const index = part.offset / plan.chunkSize;
+          // Bytes from the source are one chunk per part (or the whole object of at most one chunk).
           const done = await withRetry(async () => {
-            const body = await ctx.sourceSide.openChunk(srcId, plan, index);
-            return streamed(ctx, srcId, body, (s) => upload.uploadPart(partNumber, body, part.length, s));
+            const body = await ctx.sourceSide.openChunk(srcId, plan, part.firstChunk);
+            return streamed(ctx, srcId, body, (s) =>
+              upload.uploadPart(part.partNumber, body, part.length, s),
+            );
           }, retry);
           stats.bytes.transferred += part.length;
           return done;
         }),
       ),
     );
-    const copiedFromSource = parts.some((p) => p.from === "source" && !p.transfer);
+    const copiedFromSource = parts.some((p) => p.kind === "sourceCopy");
     return await conditional(ctx, key, condition, copiedFromSource ? srcId : undefined, {}, () =>
       upload.complete(completed, condition),
     );
@@ -479,26 +392,15 @@ async function conditional(
   }
 }
 
-/** Re-challenges the chunks that crossed (or all, with `full`) against the object just written. */
+/** Re-challenges the chunks the decision names (those that crossed, or all) against the object just written. */
 async function verifyWritten(
   ctx: ObjectSyncContext,
   srcId: ObjectIdentity,
   plan: ChunkPlan,
   key: string,
   etag: string,
-  parts: PartSpec[],
+  indices: number[],
 ): Promise<void> {
-  if (ctx.verify === "none" || plan.count === 0) return;
-  const crossed = new Set<number>();
-  for (const p of parts) {
-    if (!p.transfer) continue;
-    for (let i = p.offset / plan.chunkSize; i < Math.ceil((p.offset + p.length) / plan.chunkSize); i++)
-      crossed.add(i);
-  }
-  const indices =
-    ctx.verify === "full"
-      ? Array.from({ length: plan.count }, (_, i) => i)
-      : [...crossed].sort((a, b) => a - b);
   if (indices.length === 0) return;
   const dstId: ObjectIdentity = { bucket: ctx.destination.bucket, key, etag };
   const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, indices);

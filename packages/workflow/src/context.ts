@@ -1,6 +1,14 @@
-import type { DigestAlgorithm, Variant } from "@chunksync/core";
-import type { ObjectAttributes, ObjectStore } from "@chunksync/storage";
+import {
+  type DigestAlgorithm,
+  MAX_PARTS,
+  type ObjectAttributes,
+  type ObjectDecision,
+  type PlannedPart,
+  type Variant,
+} from "@chunksync/core";
+import type { ObjectStore } from "@chunksync/storage";
 import type { ByteCounts } from "@chunksync/sync";
+import { z } from "zod";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Makes a short-lived link to read one source object, pinned by the reader with If-Match. */
@@ -73,9 +81,12 @@ export interface SourceRecord {
   archived: boolean;
   storageClass?: string;
   plan: { size: number; chunkSize: number; count: number };
-  /** Attributes to restate on the destination; `expires` as ISO text. */
-  attributes: Omit<ObjectAttributes, "expires"> & { expires?: string };
+  /** Attributes to restate on the destination. */
+  attributes: StoredAttributes;
 }
+
+/** Object attributes as JSON stores them: `expires` as ISO text. */
+export type StoredAttributes = Omit<ObjectAttributes, "expires"> & { expires?: string };
 
 /** The destination object as found before the write. */
 export interface DestinationRecord {
@@ -84,30 +95,46 @@ export interface DestinationRecord {
   exists: boolean;
   etag?: string;
   size?: number;
-  attributes?: Omit<ObjectAttributes, "expires"> & { expires?: string };
+  attributes?: StoredAttributes;
 }
 
-/** A part of the object to write: copied from the old destination or read from the source. */
-export interface PartPlan {
-  partNumber: number;
-  from: "source" | "destination";
-  offset: number;
-  length: number;
-}
-
-/** What the decide step settled for one object. */
-export interface Decision {
-  state: "identical" | "missing" | "changed" | "unreadable";
-  action: "none" | "copy" | "compose" | "metadata";
-  changed: number[];
-  parts: PartPlan[];
-  /** Chunks to re-challenge after the write. */
-  verify: number[];
-  condition: { ifMatch: string } | { ifNoneMatch: "*" };
-  planned: { transfer: number; serverSide: number };
+/** What the decide step settled for one object: the core's decision, and how it is cut into batches. */
+export interface Decision extends ObjectDecision {
   /** Parts (and verified chunks) per batch, fixed here so both sides cut batches alike. */
   batchSize: number;
 }
+
+const count = z.number().int().min(0);
+const chunkIndexes = z.array(count).max(MAX_PARTS);
+
+/**
+ * A stored decision as the steps after Decide read it back from the work area: a record
+ * that is not what Decide wrote fails the step by name instead of writing wrong parts.
+ */
+export const DecisionSchema = z.strictObject({
+  state: z.enum(["identical", "missing", "changed", "unreadable"]),
+  action: z.enum(["none", "copy", "compose", "metadata"]),
+  changed: chunkIndexes,
+  parts: z
+    .array(
+      z.strictObject({
+        partNumber: z.number().int().min(1).max(MAX_PARTS),
+        kind: z.enum(["destinationCopy", "sourceCopy", "sourceBytes"]),
+        firstChunk: count,
+        chunkCount: count,
+        offset: count,
+        length: count,
+      }) satisfies z.ZodType<PlannedPart>,
+    )
+    .max(MAX_PARTS),
+  condition: z.union([
+    z.strictObject({ ifMatch: z.string().min(1) }),
+    z.strictObject({ ifNoneMatch: z.literal("*") }),
+  ]),
+  planned: z.strictObject({ transfer: count, serverSide: count }),
+  verify: chunkIndexes,
+  batchSize: z.number().int().min(1),
+}) satisfies z.ZodType<Decision>;
 
 /** The multipart upload of one object: created once, completed once. */
 export interface UploadRecord {
@@ -116,9 +143,15 @@ export interface UploadRecord {
   etag?: string;
 }
 
-export function toAttributes(a: SourceRecord["attributes"]): ObjectAttributes {
+export function toAttributes(a: StoredAttributes): ObjectAttributes {
   const { expires, ...rest } = a;
   return { ...rest, ...(expires ? { expires: new Date(expires) } : {}) };
+}
+
+/** The inverse of {@link toAttributes}: attributes as a work-area record keeps them. */
+export function toStoredAttributes(a: ObjectAttributes): StoredAttributes {
+  const { expires, ...rest } = a;
+  return { ...rest, ...(expires ? { expires: expires.toISOString() } : {}) };
 }
 
 /** Chunks per batch for chunks of `chunkSize` bytes: within both `batchChunks` and `batchBytes`. */

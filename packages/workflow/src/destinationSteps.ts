@@ -1,10 +1,9 @@
 import { Readable } from "node:stream";
 import type { ChallengeRequest } from "@chunksync/core";
-import { ChunksyncError } from "@chunksync/core";
+import { attributesOf, ChunksyncError } from "@chunksync/core";
 import {
   type CompletedPart,
   type MultipartUpload,
-  type ObjectHead,
   PreconditionFailedError,
   sameEtag,
 } from "@chunksync/storage";
@@ -18,29 +17,17 @@ import {
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
-  type Decision,
   type DestinationContext,
   type DestinationRecord,
   type SourceRecord,
   type StepBytes,
   toAttributes,
+  toStoredAttributes,
   type UploadRecord,
 } from "./context.js";
 import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
-import { need, type StoredResult } from "./sourceSteps.js";
-
-function attributesOf(h: ObjectHead): DestinationRecord["attributes"] {
-  return {
-    ...(h.contentType ? { contentType: h.contentType } : {}),
-    ...(h.contentEncoding ? { contentEncoding: h.contentEncoding } : {}),
-    ...(h.contentLanguage ? { contentLanguage: h.contentLanguage } : {}),
-    ...(h.contentDisposition ? { contentDisposition: h.contentDisposition } : {}),
-    ...(h.cacheControl ? { cacheControl: h.cacheControl } : {}),
-    ...(h.expires ? { expires: h.expires.toISOString() } : {}),
-    metadata: { ...h.metadata },
-  };
-}
+import { need, needDecision, type StoredResult } from "./sourceSteps.js";
 
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
@@ -50,7 +37,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     bucket: ctx.store.bucket,
     destinationKey,
     exists: head !== undefined,
-    ...(head ? { etag: head.etag, size: head.size, attributes: attributesOf(head) } : {}),
+    ...(head ? { etag: head.etag, size: head.size, attributes: toStoredAttributes(attributesOf(head)) } : {}),
   };
   await ctx.work.put(workKeys.destination(event.runId, event.key), record);
   return { exists: record.exists };
@@ -97,7 +84,7 @@ export async function destinationBegin(ctx: DestinationContext, event: z.infer<t
  */
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
-  const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
+  const decision = await needDecision(ctx.work, runId, key);
   const { uploadId } = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
   const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
@@ -108,7 +95,8 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   const parts = await Promise.all(
     batchOf(decision.parts, batch, decision.batchSize).map((part) =>
       limiter.run(async (): Promise<CompletedPart> => {
-        if (part.from === "destination") {
+        // This engine never plans a server-side copy from the source: the sides are two accounts.
+        if (part.kind === "destinationCopy") {
           const from = { bucket: ctx.store.bucket, key: destinationKey, etag: dst.etag ?? "" };
           const done = await withRetry(async () => {
             try {
@@ -147,7 +135,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   const { runId, key } = event;
   const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
   if (record.etag !== undefined) return { etag: record.etag };
-  const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
+  const decision = await needDecision(ctx.work, runId, key);
   const parts: CompletedPart[] = [];
   for (const batch of batchNumbers(decision.parts.length, decision.batchSize)) {
     parts.push(...(await need<CompletedPart[]>(ctx.work, workKeys.parts(runId, key, batch))));

@@ -1,14 +1,13 @@
 import {
+  attributesOf,
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChallengeResponse,
-  chunkRange,
+  decideObject,
   type ObjectIdentity,
   planChunks,
-  planCompose,
   verifyResponse,
 } from "@chunksync/core";
-import type { ObjectHead } from "@chunksync/storage";
 import {
   countDeletion,
   keyFilter,
@@ -23,11 +22,13 @@ import type { z } from "zod";
 import {
   chunksPerBatch,
   type Decision,
+  DecisionSchema,
   type DestinationRecord,
-  type PartPlan,
   type SourceContext,
   type SourceRecord,
   type StepBytes,
+  toAttributes,
+  toStoredAttributes,
   type UploadRecord,
 } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
@@ -40,6 +41,7 @@ import type {
   ReportEvent,
   WriteBatchEvent,
 } from "./events.js";
+import { parseEvent } from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -50,6 +52,11 @@ export async function need<T>(work: WorkArea, key: string): Promise<T> {
   const value = await work.get<T>(key);
   if (value === undefined) throw new WorkItemMissingError(key);
   return value;
+}
+
+/** The object's stored decision, checked against its schema. */
+export async function needDecision(work: WorkArea, runId: string, key: string): Promise<Decision> {
+  return parseEvent(DecisionSchema, await need<unknown>(work, workKeys.decision(runId, key)), "decision");
 }
 
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
@@ -84,18 +91,6 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
 }
 
-function attributesOf(h: ObjectHead): SourceRecord["attributes"] {
-  return {
-    ...(h.contentType ? { contentType: h.contentType } : {}),
-    ...(h.contentEncoding ? { contentEncoding: h.contentEncoding } : {}),
-    ...(h.contentLanguage ? { contentLanguage: h.contentLanguage } : {}),
-    ...(h.contentDisposition ? { contentDisposition: h.contentDisposition } : {}),
-    ...(h.cacheControl ? { cacheControl: h.cacheControl } : {}),
-    ...(h.expires ? { expires: h.expires.toISOString() } : {}),
-    metadata: { ...h.metadata },
-  };
-}
-
 /** Heads and plans the source object; the digest batches become the items of the challenge Map. */
 export async function prepareSource(ctx: SourceContext, event: z.infer<typeof PrepareEvent>) {
   const sourceKey = ctx.prefix + event.item.key;
@@ -111,7 +106,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     archived: head.archived,
     ...(head.storageClass ? { storageClass: head.storageClass } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
-    attributes: attributesOf(head),
+    attributes: toStoredAttributes(attributesOf(head)),
   };
   await ctx.work.put(workKeys.source(event.runId, event.item.key), record);
   return {
@@ -144,7 +139,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
       chunksPerBatch(ctx, src.plan.chunkSize),
     );
   } else {
-    const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
+    const decision = await needDecision(ctx.work, runId, key);
     indices = batchOf(decision.verify, batch, decision.batchSize);
     etag = (await need<UploadRecord>(ctx.work, workKeys.upload(runId, key))).etag ?? "";
   }
@@ -190,106 +185,49 @@ export async function sourceCompare(ctx: SourceContext, event: z.infer<typeof Ba
   return { changed: changed.length };
 }
 
-function attributesDiffer(a: SourceRecord["attributes"], b: DestinationRecord["attributes"]): boolean {
-  const fields = [
-    "contentType",
-    "contentEncoding",
-    "contentLanguage",
-    "contentDisposition",
-    "cacheControl",
-  ] as const;
-  if (fields.some((f) => (a[f] ?? "") !== (b?.[f] ?? ""))) return true;
-  if ((a.expires ? Date.parse(a.expires) : 0) !== (b?.expires ? Date.parse(b.expires) : 0)) return true;
-  const sorted = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort());
-  return sorted(a.metadata) !== sorted(b?.metadata);
-}
-
-/** Every chunk as its own part (one part for objects of up to one chunk, even empty ones). */
-function wholeObjectParts(plan: SourceRecord["plan"]): PartPlan[] {
-  if (plan.count <= 1) return [{ partNumber: 1, from: "source", offset: 0, length: plan.size }];
-  return Array.from({ length: plan.count }, (_, i) => {
-    const { offset, length } = chunkRange(plan, i);
-    return { partNumber: i + 1, from: "source" as const, offset, length };
-  });
-}
-
 /** Gathers the challenge verdicts and settles what to write: nothing, a copy, a compose or a metadata rewrite. */
 export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEvent>) {
   const { runId, key } = event;
   const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
   const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
-  const all = Array.from({ length: src.plan.count }, (_, i) => i);
-  let decision: Omit<Decision, "verify" | "planned" | "batchSize">;
-  if (src.archived) {
-    decision = {
-      state: "unreadable",
-      action: "none",
-      changed: [],
-      parts: [],
-      condition: { ifNoneMatch: "*" },
-    };
-  } else if (!dst.exists || dst.etag === undefined) {
-    const parts = wholeObjectParts(src.plan);
-    decision = { state: "missing", action: "copy", changed: all, parts, condition: { ifNoneMatch: "*" } };
-  } else {
-    const changed: number[] = [];
-    if (src.plan.count > 0) {
-      for (const batch of batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize))) {
-        changed.push(...(await need<number[]>(ctx.work, workKeys.changed(runId, key, batch))));
-      }
-    }
-    const condition = { ifMatch: dst.etag };
-    const bytesEqual = changed.length === 0 && dst.size === src.size;
-    if (bytesEqual && !attributesDiffer(src.attributes, dst.attributes)) {
-      decision = { state: "identical", action: "none", changed, parts: [], condition };
-    } else if (bytesEqual) {
-      // Rewritten from the destination's own bytes; a zero-byte object is simply written again.
-      const parts: PartPlan[] =
-        src.plan.count === 0
-          ? wholeObjectParts(src.plan)
-          : planCompose(src.plan, new Set()).parts.map((p, i) => ({
-              partNumber: i + 1,
-              from: "destination",
-              offset: p.offset,
-              length: p.length,
-            }));
-      decision = { state: "changed", action: "metadata", changed, parts, condition };
-    } else if (src.plan.count < 2) {
-      decision = { state: "changed", action: "copy", changed, parts: wholeObjectParts(src.plan), condition };
-    } else {
-      const parts = planCompose(src.plan, new Set(changed)).parts.map((p, i) => ({
-        partNumber: i + 1,
-        from: p.kind === "copy" ? ("destination" as const) : ("source" as const),
-        offset: p.offset,
-        length: p.length,
-      }));
-      decision = { state: "changed", action: "compose", changed, parts, condition };
-    }
-  }
-  const planned = { transfer: 0, serverSide: 0 };
-  const crossed = new Set<number>();
-  for (const p of decision.parts) {
-    if (p.from === "destination") {
-      planned.serverSide += p.length;
-      continue;
-    }
-    planned.transfer += p.length;
-    if (p.length === 0) continue;
-    const first = p.offset / src.plan.chunkSize;
-    for (let i = first; i < Math.ceil((p.offset + p.length) / src.plan.chunkSize); i++) crossed.add(i);
-  }
-  const verify = ctx.verify === "none" ? [] : [...crossed].sort((a, b) => a - b);
+  const destination =
+    dst.exists && dst.etag !== undefined && dst.size !== undefined
+      ? {
+          size: dst.size,
+          etag: dst.etag,
+          attributes: toAttributes(dst.attributes ?? { metadata: {} }),
+        }
+      : undefined;
   const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
-  await ctx.work.put(workKeys.decision(runId, key), {
-    ...decision,
-    verify,
-    planned,
+  let changed: number[] | undefined;
+  // The definition challenges only a readable source against an existing destination.
+  if (destination !== undefined && !src.archived) {
+    changed = [];
+    for (const batch of batchNumbers(src.plan.count, batchSize)) {
+      changed.push(...(await need<number[]>(ctx.work, workKeys.changed(runId, key, batch))));
+    }
+  }
+  const decision: Decision = {
+    ...decideObject({
+      source: {
+        size: src.size,
+        etag: src.etag,
+        archived: src.archived,
+        attributes: toAttributes(src.attributes),
+      },
+      destination,
+      plan: src.plan,
+      changed,
+      // Tags are refused by the CLI for this engine, and changed chunks always cross from the source.
+      options: { serverSideCopy: false, verify: ctx.verify, copyTags: false },
+    }),
     batchSize,
-  } satisfies Decision);
+  };
+  await ctx.work.put(workKeys.decision(runId, key), decision);
   return {
     action: decision.action,
     writeBatches: batchNumbers(decision.parts.length, batchSize),
-    verifyBatches: batchNumbers(verify.length, batchSize),
+    verifyBatches: batchNumbers(decision.verify.length, batchSize),
   };
 }
 
@@ -297,9 +235,9 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
 export async function presignBatch(ctx: SourceContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
   const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
-  const decision = await need<Decision>(ctx.work, workKeys.decision(runId, key));
+  const decision = await needDecision(ctx.work, runId, key);
   const fromSource = batchOf(decision.parts, batch, decision.batchSize).some(
-    (p) => p.from === "source" && p.length > 0,
+    (p) => p.kind === "sourceBytes" && p.length > 0,
   );
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;
   await ctx.work.put(workKeys.links(runId, key, batch), { url, etag: src.etag });

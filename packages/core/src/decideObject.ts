@@ -1,0 +1,202 @@
+import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE } from "./chunkPlan.js";
+import { ValidationError } from "./errors.js";
+import { attributesDiffer, type ObjectAttributes } from "./objectAttributes.js";
+
+/** Which chunks are re-challenged after a write: none, those that crossed, or all. */
+export type VerifyMode = "none" | "changed" | "full";
+
+/** The condition of the final, visible write: it must not replace a version the run did not challenge. */
+export type WriteCondition = { ifMatch: string } | { ifNoneMatch: "*" };
+
+/** One side's object as the decision sees it. */
+export interface ObjectFacts {
+  size: number;
+  etag: string;
+  attributes: ObjectAttributes;
+}
+
+/** Run options that change what is written. */
+export interface DecisionOptions {
+  /** Both sides are one endpoint and account: source ranges are copied server-side instead of sent. */
+  serverSideCopy: boolean;
+  verify: VerifyMode;
+  /** Tag sets are read on both sides, compared, and restated on writes. */
+  copyTags: boolean;
+}
+
+export interface DecideObjectParams {
+  /** `archived`: an archive storage class, unreadable until restored. */
+  source: ObjectFacts & { archived: boolean };
+  destination: ObjectFacts | undefined;
+  /** The source's chunk plan; every part boundary comes from it. */
+  plan: ChunkPlan;
+  /**
+   * The challenge's verdict: indexes of the chunks that differ. Required when the destination
+   * exists and the source is readable; ignored otherwise (nothing is challenged then).
+   */
+  changed: readonly number[] | undefined;
+  options: DecisionOptions;
+}
+
+/**
+ * Where a part's bytes come from:
+ * - `destinationCopy`: UploadPartCopy (or CopyObject) of the old destination at the same offsets;
+ * - `sourceCopy`: server-side copy from the source (`serverSideCopy`);
+ * - `sourceBytes`: read from the source and sent (the bytes that cross).
+ */
+export type PartKind = "destinationCopy" | "sourceCopy" | "sourceBytes";
+
+/** One part of the object to write, covering chunks `firstChunk .. firstChunk + chunkCount - 1` of the plan. */
+export interface PlannedPart {
+  /** 1-based, as S3 numbers parts. */
+  partNumber: number;
+  kind: PartKind;
+  firstChunk: number;
+  /** 0 only for the single empty part of a zero-byte object. */
+  chunkCount: number;
+  offset: number;
+  length: number;
+}
+
+/** What to do about one object. JSON-safe, so a workflow can store it between steps. */
+export interface ObjectDecision {
+  state: "identical" | "missing" | "changed" | "unreadable";
+  action: "none" | "copy" | "compose" | "metadata";
+  /** The chunks that differ (all of them for a missing destination). */
+  changed: number[];
+  /** The parts to write, in order; empty when nothing is written. */
+  parts: PlannedPart[];
+  condition: WriteCondition;
+  /** Bytes that cross from the source, and bytes the servers copy themselves. */
+  planned: { transfer: number; serverSide: number };
+  /** Chunks to re-challenge after the write. */
+  verify: number[];
+}
+
+type Unnumbered = Omit<PlannedPart, "partNumber">;
+
+function allChunks(plan: ChunkPlan): number[] {
+  return Array.from({ length: plan.count }, (_, i) => i);
+}
+
+/** A part over `ranges` (consecutive chunks), or the empty part of a zero-byte object. */
+function part(kind: PartKind, ranges: readonly ChunkRange[]): Unnumbered {
+  const first = ranges[0];
+  let length = 0;
+  for (const r of ranges) length += r.length;
+  return {
+    kind,
+    firstChunk: first?.index ?? 0,
+    chunkCount: ranges.length,
+    offset: first?.offset ?? 0,
+    length,
+  };
+}
+
+/** The whole object from the source: one part per chunk (a single part for objects of up to one chunk). */
+function wholeObjectParts(plan: ChunkPlan, kind: PartKind): Unnumbered[] {
+  if (plan.count === 0) return [part(kind, [])];
+  return chunkRanges(plan).map((range) => part(kind, [range]));
+}
+
+/**
+ * Parts re-composing the destination: runs of unchanged chunks merge into one copy of the
+ * old destination of at most 5 GiB (S3's part limit); changed chunks stay one part each, so
+ * a failed part retries alone. Every part but the last is a whole chunk or more, and chunks
+ * are at least 5 MiB, so S3's minimum part size holds.
+ */
+function composeParts(plan: ChunkPlan, changed: ReadonlySet<number>, changedKind: PartKind): Unnumbered[] {
+  const parts: Unnumbered[] = [];
+  let run: ChunkRange[] = [];
+  let runLength = 0;
+  const endRun = () => {
+    if (run.length > 0) parts.push(part("destinationCopy", run));
+    run = [];
+    runLength = 0;
+  };
+  for (const range of chunkRanges(plan)) {
+    if (changed.has(range.index)) {
+      endRun();
+      parts.push(part(changedKind, [range]));
+      continue;
+    }
+    if (runLength + range.length > MAX_CHUNK_SIZE) endRun();
+    run.push(range);
+    runLength += range.length;
+  }
+  endRun();
+  return parts;
+}
+
+/** State, action, verdict and parts, before the parts are numbered and summed. */
+function choose({
+  source,
+  destination,
+  plan,
+  changed: verdict,
+  options,
+}: DecideObjectParams): Pick<ObjectDecision, "state" | "action" | "changed"> & { parts: Unnumbered[] } {
+  if (source.archived) return { state: "unreadable", action: "none", changed: [], parts: [] };
+  const sourceKind: PartKind = options.serverSideCopy ? "sourceCopy" : "sourceBytes";
+  if (destination === undefined) {
+    return {
+      state: "missing",
+      action: "copy",
+      changed: allChunks(plan),
+      parts: wholeObjectParts(plan, sourceKind),
+    };
+  }
+  if (verdict === undefined) {
+    throw new ValidationError("changed", "the challenge's verdict for an existing destination");
+  }
+  const changed = [...verdict];
+  if (changed.length === 0 && destination.size === source.size) {
+    if (!attributesDiffer(source.attributes, destination.attributes, { tags: options.copyTags })) {
+      return { state: "identical", action: "none", changed, parts: [] };
+    }
+    // Rewritten from the destination's own bytes; a zero-byte object is simply written again.
+    const parts =
+      plan.count === 0 ? wholeObjectParts(plan, sourceKind) : composeParts(plan, new Set(), sourceKind);
+    return { state: "changed", action: "metadata", changed, parts };
+  }
+  // An object of one chunk is one unit: re-composing it would copy nothing.
+  if (plan.count < 2)
+    return { state: "changed", action: "copy", changed, parts: wholeObjectParts(plan, sourceKind) };
+  return {
+    state: "changed",
+    action: "compose",
+    changed,
+    parts: composeParts(plan, new Set(changed), sourceKind),
+  };
+}
+
+/**
+ * Decides what to do about one object, from both heads, the source's chunk plan and the
+ * challenge's verdict: its state, the action, the parts to write (every offset and length
+ * taken from the plan), the write's condition, the bytes it moves and the chunks to verify.
+ * Both engines act on this one decision.
+ *
+ * @throws ValidationError when the destination exists but no verdict is given
+ */
+export function decideObject(params: DecideObjectParams): ObjectDecision {
+  const { state, action, changed, parts: unnumbered } = choose(params);
+  const parts = unnumbered.map((p, i) => ({ partNumber: i + 1, ...p }));
+  const planned = { transfer: 0, serverSide: 0 };
+  const crossed: number[] = [];
+  for (const p of parts) {
+    if (p.kind !== "sourceBytes") {
+      planned.serverSide += p.length;
+      continue;
+    }
+    planned.transfer += p.length;
+    for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) crossed.push(i);
+  }
+  const verify =
+    parts.length === 0
+      ? []
+      : { none: [], changed: crossed, full: allChunks(params.plan) }[params.options.verify];
+  const condition: WriteCondition = params.destination
+    ? { ifMatch: params.destination.etag }
+    : { ifNoneMatch: "*" };
+  return { state, action, changed, parts, condition, planned, verify };
+}

@@ -1,0 +1,63 @@
+/**
+ * What a writer restates when it (re)creates an object: S3 carries nothing over on a new
+ * upload, so these are also what keeps a destination in step when its bytes are equal.
+ */
+export interface ObjectAttributes {
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  contentDisposition?: string;
+  cacheControl?: string;
+  expires?: Date;
+  metadata: Record<string, string>;
+  /** URL-encoded tag set (`a=1&b=2`) as S3's Tagging header takes it; absent means no tags. */
+  tagging?: string;
+}
+
+const TEXT_FIELDS = [
+  "contentType",
+  "contentEncoding",
+  "contentLanguage",
+  "contentDisposition",
+  "cacheControl",
+] as const;
+
+/**
+ * The attributes of a head (which carries more than attributes), dropping empty ones.
+ * A HEAD reports only a tag count, so the tag set read on its own is passed as `tagging`.
+ */
+export function attributesOf(head: ObjectAttributes, tagging = head.tagging): ObjectAttributes {
+  const attributes: ObjectAttributes = { metadata: { ...head.metadata } };
+  for (const field of TEXT_FIELDS) {
+    const value = head[field];
+    if (value) attributes[field] = value;
+  }
+  if (head.expires) attributes.expires = head.expires;
+  if (tagging) attributes.tagging = tagging;
+  return attributes;
+}
+
+/** A tag set in one spelling: S3 returns tags in any order and encodings may differ. */
+function tagSet(tagging: string | undefined): string {
+  return JSON.stringify([...new URLSearchParams(tagging ?? "")].sort());
+}
+
+function entries(record: Record<string, string>): string {
+  return JSON.stringify(Object.entries(record).sort());
+}
+
+/**
+ * Whether `have` must be rewritten to carry `want`: the attributes a write restates differ.
+ * Tag sets count only with `tags` (`--tags`), since without it the engine neither reads nor
+ * writes them. Absent and empty values are the same, as S3 stores them.
+ */
+export function attributesDiffer(
+  want: ObjectAttributes,
+  have: ObjectAttributes,
+  { tags }: { tags: boolean },
+): boolean {
+  if (TEXT_FIELDS.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
+  if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
+  if (entries(want.metadata) !== entries(have.metadata)) return true;
+  return tags && tagSet(want.tagging) !== tagSet(have.tagging);
+}

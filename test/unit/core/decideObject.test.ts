@@ -1,0 +1,328 @@
+import {
+  attributesDiffer,
+  attributesOf,
+  type ChunkPlan,
+  chunkRange,
+  type DecideObjectParams,
+  decideObject,
+  MAX_CHUNK_SIZE,
+  MAX_PARTS,
+  MIN_CHUNK_SIZE,
+  MiB,
+  type ObjectAttributes,
+  type ObjectDecision,
+  planChunks,
+  ValidationError,
+} from "@chunksync/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+
+const GiB = 1024 * MiB;
+
+/** Sizes from empty to 200 GiB, with the edges of one and two chunks well represented. */
+const sizeArb = fc.oneof(
+  fc.constant(0),
+  fc.integer({ min: 1, max: 20 * MiB }),
+  fc.integer({ min: 1, max: 200 * GiB }),
+);
+
+const attributesArb: fc.Arbitrary<ObjectAttributes> = fc.record(
+  {
+    contentType: fc.constantFrom("text/plain", "application/json"),
+    cacheControl: fc.constantFrom("no-cache", "max-age=60"),
+    expires: fc.constantFrom(new Date("2030-01-01T00:00:00Z"), new Date("2031-06-01T12:00:00Z")),
+    metadata: fc.dictionary(fc.constantFrom("a", "b", "c"), fc.constantFrom("1", "2")),
+    tagging: fc.constantFrom("x=1", "x=1&y=2", "y=2&x=1", "x=2"),
+  },
+  { requiredKeys: ["metadata"] },
+);
+
+const optionsArb = fc.record({
+  serverSideCopy: fc.boolean(),
+  verify: fc.constantFrom("none" as const, "changed" as const, "full" as const),
+  copyTags: fc.boolean(),
+});
+
+/** Any situation a run can meet: a plan, a destination or none, a verdict, attributes and options. */
+const paramsArb: fc.Arbitrary<DecideObjectParams> = fc
+  .record({
+    size: sizeArb,
+    chunkMiB: fc.integer({ min: 5, max: 64 }),
+    archived: fc.boolean(),
+    present: fc.boolean(),
+    sameSize: fc.boolean(),
+    otherSize: sizeArb,
+    picks: fc.array(fc.nat(), { maxLength: 40 }),
+    sourceAttributes: attributesArb,
+    destinationAttributes: attributesArb,
+    options: optionsArb,
+  })
+  .map((r) => {
+    const plan = planChunks(r.size, r.chunkMiB * MiB);
+    const changed =
+      plan.count === 0 ? [] : [...new Set(r.picks.map((p) => p % plan.count))].sort((a, b) => a - b);
+    return {
+      source: { size: r.size, etag: '"src"', archived: r.archived, attributes: r.sourceAttributes },
+      destination: r.present
+        ? { size: r.sameSize ? r.size : r.otherSize, etag: '"dst"', attributes: r.destinationAttributes }
+        : undefined,
+      plan,
+      changed: r.present ? changed : undefined,
+      options: r.options,
+    };
+  });
+
+function chunksOf(parts: ObjectDecision["parts"], kinds: readonly string[]): number[] {
+  return parts
+    .filter((p) => kinds.includes(p.kind))
+    .flatMap((p) => Array.from({ length: p.chunkCount }, (_, i) => p.firstChunk + i));
+}
+
+function allOf(plan: ChunkPlan): number[] {
+  return Array.from({ length: plan.count }, (_, i) => i);
+}
+
+describe("decideObject", () => {
+  it("writes parts that tile the object once, in order, on the plan's chunk boundaries and within S3's part rules", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const { parts } = decideObject(params);
+        if (parts.length === 0) return;
+        const { plan } = params;
+        expect(parts.length).toBeLessThanOrEqual(MAX_PARTS);
+        let offset = 0;
+        let nextChunk = 0;
+        for (const [i, part] of parts.entries()) {
+          expect(part.partNumber).toBe(i + 1);
+          expect(part.offset).toBe(offset);
+          expect(part.firstChunk).toBe(nextChunk);
+          // Offset and length are exactly those of the chunks the part names.
+          const ranges = Array.from({ length: part.chunkCount }, (_, k) =>
+            chunkRange(plan, part.firstChunk + k),
+          );
+          expect(part.length).toBe(ranges.reduce((sum, r) => sum + r.length, 0));
+          if (ranges[0]) expect(part.offset).toBe(ranges[0].offset);
+          expect(part.length).toBeLessThanOrEqual(MAX_CHUNK_SIZE);
+          if (i < parts.length - 1) expect(part.length).toBeGreaterThanOrEqual(MIN_CHUNK_SIZE);
+          // Bytes from the source are read chunk by chunk: never more than one chunk in a part.
+          if (part.kind !== "destinationCopy") expect(part.chunkCount).toBeLessThanOrEqual(1);
+          offset += part.length;
+          nextChunk += part.chunkCount;
+        }
+        expect(offset).toBe(plan.size);
+        expect(nextChunk).toBe(plan.count);
+      }),
+    );
+  });
+
+  it("plans transfer + server-side bytes equal to the object's size whenever it writes, and nothing otherwise", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const { parts, planned, action } = decideObject(params);
+        const sum = (kinds: string[]) =>
+          parts.filter((p) => kinds.includes(p.kind)).reduce((n, p) => n + p.length, 0);
+        expect(planned.transfer).toBe(sum(["sourceBytes"]));
+        expect(planned.serverSide).toBe(sum(["destinationCopy", "sourceCopy"]));
+        if (action === "none") {
+          expect(parts).toEqual([]);
+          expect(planned).toEqual({ transfer: 0, serverSide: 0 });
+        } else {
+          expect(parts.length).toBeGreaterThan(0);
+          expect(planned.transfer + planned.serverSide).toBe(params.source.size);
+        }
+        if (params.options.serverSideCopy) expect(planned.transfer).toBe(0);
+      }),
+    );
+  });
+
+  it("verifies exactly the chunks that crossed with `changed`, every chunk with `full`, none with `none`", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const { parts, verify, action } = decideObject(params);
+        const crossed = chunksOf(parts, ["sourceBytes"]);
+        const expected = {
+          none: [],
+          changed: crossed,
+          full: action === "none" ? [] : allOf(params.plan),
+        }[params.options.verify];
+        expect(verify).toEqual(expected);
+      }),
+    );
+  });
+
+  it("sends the changed chunks (or all, for a missing destination) and keeps the rest of the old destination", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const decision = decideObject(params);
+        const fromSource = chunksOf(decision.parts, ["sourceBytes", "sourceCopy"]);
+        if (decision.state === "missing") expect(decision.changed).toEqual(allOf(params.plan));
+        if (decision.action === "compose") expect(fromSource).toEqual(params.changed);
+        if (decision.action === "metadata") expect(fromSource).toEqual([]);
+        if (decision.action === "copy") expect(fromSource).toEqual(allOf(params.plan));
+        // An object of one chunk is one unit: it is copied whole, never re-composed.
+        if (decision.action === "compose") expect(params.plan.count).toBeGreaterThan(1);
+      }),
+    );
+  });
+
+  it("writes a missing destination only where the key is still absent, and an existing one only at its challenged ETag", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const { condition, state } = decideObject(params);
+        if (params.destination === undefined) expect(condition).toEqual({ ifNoneMatch: "*" });
+        else expect(condition).toEqual({ ifMatch: params.destination.etag });
+        if (state === "missing") expect(params.destination).toBeUndefined();
+      }),
+    );
+  });
+
+  it("writes nothing when both sides hold the same bytes and attributes, whatever the order of metadata and tags", () => {
+    fc.assert(
+      fc.property(sizeArb, attributesArb, optionsArb, fc.boolean(), (size, attributes, options, reorder) => {
+        const plan = planChunks(size);
+        const reversed: ObjectAttributes = {
+          ...attributes,
+          metadata: Object.fromEntries(Object.entries(attributes.metadata).reverse()),
+          ...(attributes.tagging && { tagging: attributes.tagging.split("&").reverse().join("&") }),
+        };
+        const decision = decideObject({
+          source: { size, etag: '"a"', archived: false, attributes },
+          destination: { size, etag: '"b"', attributes: reorder ? reversed : { ...attributes } },
+          plan,
+          changed: [],
+          options,
+        });
+        expect(decision).toMatchObject({ state: "identical", action: "none", parts: [], verify: [] });
+        expect(decision.planned).toEqual({ transfer: 0, serverSide: 0 });
+      }),
+    );
+  });
+
+  it("rewrites the attributes alone when only they differ, copying every byte from the old destination", () => {
+    const plan = planChunks(20 * MiB, 8 * MiB);
+    const decision = decideObject({
+      source: { size: plan.size, etag: '"a"', archived: false, attributes: { metadata: { a: "2" } } },
+      destination: { size: plan.size, etag: '"b"', attributes: { metadata: { a: "1" } } },
+      plan,
+      changed: [],
+      options: { serverSideCopy: false, verify: "changed", copyTags: false },
+    });
+    expect(decision).toMatchObject({ state: "changed", action: "metadata", verify: [] });
+    expect(decision.parts).toEqual([
+      { partNumber: 1, kind: "destinationCopy", firstChunk: 0, chunkCount: 3, offset: 0, length: 20 * MiB },
+    ]);
+  });
+
+  it("counts a tag-only difference as changed with --tags, and ignores it without", () => {
+    const plan = planChunks(9 * MiB);
+    const decide = (copyTags: boolean) =>
+      decideObject({
+        source: {
+          size: plan.size,
+          etag: '"a"',
+          archived: false,
+          attributes: { metadata: {}, tagging: "team=red" },
+        },
+        destination: { size: plan.size, etag: '"b"', attributes: { metadata: {}, tagging: "team=blue" } },
+        plan,
+        changed: [],
+        options: { serverSideCopy: false, verify: "changed", copyTags },
+      });
+    expect(decide(true)).toMatchObject({ state: "changed", action: "metadata", planned: { transfer: 0 } });
+    expect(decide(false)).toMatchObject({ state: "identical", action: "none" });
+  });
+
+  it("re-composes a 10 GiB object with one changed chunk in the middle as 5 GiB copy + chunk + copy", () => {
+    const plan = planChunks(10 * GiB, 8 * MiB);
+    const decision = decideObject({
+      source: { size: plan.size, etag: '"a"', archived: false, attributes: { metadata: {} } },
+      destination: { size: plan.size, etag: '"b"', attributes: { metadata: {} } },
+      plan,
+      changed: [640],
+      options: { serverSideCopy: false, verify: "changed", copyTags: false },
+    });
+    expect(decision.action).toBe("compose");
+    expect(decision.parts.map((p) => [p.kind, p.firstChunk, p.chunkCount])).toEqual([
+      ["destinationCopy", 0, 640],
+      ["sourceBytes", 640, 1],
+      ["destinationCopy", 641, 639],
+    ]);
+    expect(decision.planned).toEqual({ transfer: 8 * MiB, serverSide: 10 * GiB - 8 * MiB });
+    expect(decision.verify).toEqual([640]);
+  });
+
+  it("merges adjacent kept chunks unless the merged part would pass 5 GiB", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const { parts } = decideObject(params);
+        for (let i = 1; i < parts.length; i++) {
+          const [a, b] = [parts[i - 1]!, parts[i]!];
+          if (a.kind === "destinationCopy" && b.kind === "destinationCopy")
+            expect(a.length + b.length).toBeGreaterThan(MAX_CHUNK_SIZE);
+        }
+      }),
+    );
+  });
+
+  it("writes nothing for an archived source, and refuses an existing destination without a verdict", () => {
+    const plan = planChunks(30 * MiB);
+    const source = { size: plan.size, etag: '"a"', attributes: { metadata: {} } };
+    const options = { serverSideCopy: false, verify: "full", copyTags: false } as const;
+    expect(
+      decideObject({
+        source: { ...source, archived: true },
+        destination: undefined,
+        plan,
+        changed: undefined,
+        options,
+      }),
+    ).toMatchObject({ state: "unreadable", action: "none", parts: [], verify: [], changed: [] });
+    expect(() =>
+      decideObject({
+        source: { ...source, archived: false },
+        destination: source,
+        plan,
+        changed: undefined,
+        options,
+      }),
+    ).toThrow(ValidationError);
+  });
+});
+
+describe("object attributes", () => {
+  it("takes the attributes of a head, dropping empty fields and using the tag set read on its own", () => {
+    const head = {
+      key: "k",
+      size: 1,
+      etag: '"e"',
+      archived: false,
+      contentType: "text/plain",
+      contentEncoding: "",
+      metadata: { a: "1" },
+    };
+    expect(attributesOf(head, "x=1")).toEqual({
+      contentType: "text/plain",
+      metadata: { a: "1" },
+      tagging: "x=1",
+    });
+    expect(attributesOf(head)).toEqual({ contentType: "text/plain", metadata: { a: "1" } });
+  });
+
+  it("treats absent and empty alike, compares expiry by instant and tag sets as sets", () => {
+    const tags = { tags: true };
+    expect(attributesDiffer({ metadata: {}, contentType: "" }, { metadata: {} }, tags)).toBe(false);
+    expect(
+      attributesDiffer(
+        { metadata: {}, expires: new Date("2030-01-01T00:00:00Z") },
+        { metadata: {}, expires: new Date("2030-01-01T00:00:00.000Z") },
+        tags,
+      ),
+    ).toBe(false);
+    expect(attributesDiffer({ metadata: { a: "1" } }, { metadata: { a: "2" } }, tags)).toBe(true);
+    expect(
+      attributesDiffer({ metadata: {}, tagging: "a=1&b=2" }, { metadata: {}, tagging: "b=2&a=1" }, tags),
+    ).toBe(false);
+    expect(attributesDiffer({ metadata: {}, tagging: "a=1" }, { metadata: {} }, tags)).toBe(true);
+    expect(attributesDiffer({ metadata: {}, tagging: "a=1" }, { metadata: {} }, { tags: false })).toBe(false);
+  });
+});
