@@ -333,6 +333,7 @@ export class S3ObjectStore implements ObjectStore {
         { abortSignal: signal },
       ),
     );
+    if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
     return { etag: out.CopyObjectResult?.ETag ?? "" };
   }
 
@@ -426,8 +427,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * @internal Ceph RGW (Pacific) drops the Tagging header of CreateMultipartUpload, which AWS
-   * honours; a completed upload that should carry tags but has none gets them set afterwards.
+   * @internal Ceph RGW (Pacific) drops the Tagging header of CreateMultipartUpload and of
+   * CopyObject (with TaggingDirective REPLACE), which AWS honours; a completed upload or a
+   * copy that should carry tags but has none gets them set afterwards.
    */
   async ensureTagging(key: string, tagging: string): Promise<void> {
     if ((await this.tagging(key)) !== undefined) return;
