@@ -1,5 +1,5 @@
 import type { DigestAlgorithm, Variant } from "@chunksync/core";
-import type { ObjectAttributes, ObjectStore } from "@chunksync/storage";
+import type { ObjectAttributes, ObjectReader, ObjectStore } from "@chunksync/storage";
 import type { ByteCounts } from "@chunksync/sync";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -27,7 +27,8 @@ export interface RunSettings {
 
 /** What the source-side steps need: the source store only, never the destination's. */
 export interface SourceContext extends RunSettings {
-  store: ObjectStore;
+  /** Read-only: the source side never writes to the source bucket. */
+  store: ObjectReader;
   /** Directory prefix of the source ("" or ending in "/"). */
   prefix: string;
   work: WorkArea;
