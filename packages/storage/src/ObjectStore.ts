@@ -37,7 +37,11 @@ export interface WriteOptions {
   kmsEncryptionContext?: string;
 }
 
-/** A write that must not silently replace a concurrent writer's object. */
+/**
+ * A write that must not silently replace a concurrent writer's object. Each store declares
+ * which writes enforce which condition (`StoreCapabilities.conditionalWrites`); the others
+ * ignore it, so a caller checks those itself.
+ */
 export type WriteCondition = { ifMatch: string } | { ifNoneMatch: "*" };
 
 export interface ByteRange {
@@ -76,7 +80,10 @@ export interface MultipartUpload {
     range: ByteRange,
     signal?: AbortSignal,
   ): Promise<CompletedPart>;
-  /** Completes the upload under `condition`; a lost condition raises PreconditionFailedError. */
+  /**
+   * Completes the upload under `condition`; a lost condition raises PreconditionFailedError
+   * where the store declares it enforced (`capabilities.conditionalWrites.complete`).
+   */
   complete(parts: CompletedPart[], condition: WriteCondition): Promise<{ etag: string }>;
   /** Aborts the upload; never throws for an upload that is already gone. */
   abort(): Promise<void>;
