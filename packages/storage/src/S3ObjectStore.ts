@@ -38,10 +38,10 @@ import type {
 
 /**
  * What every S3-compatible server this adapter targets (AWS S3, MinIO, Ceph RGW) does alike.
- * Only If-None-Match on PutObject holds everywhere: Ceph RGW 16 ignores If-Match and
- * If-None-Match on CompleteMultipartUpload and CopyObject and x-amz-copy-source-if-match on
- * copies, and answers 412 to any If-Match on PutObject; AWS takes no condition on CopyObject.
- * The contract suite probes the local server for each of these.
+ * AWS S3 enforces If-Match and If-None-Match on PutObject, CompleteMultipartUpload and
+ * CopyObject, but only If-None-Match on PutObject holds everywhere: Ceph RGW 16 ignores both
+ * on CompleteMultipartUpload and CopyObject, and x-amz-copy-source-if-match on copies, and
+ * answers 412 to any If-Match on PutObject. The contract suite probes the local server for each.
  */
 export const S3_CAPABILITIES: StoreCapabilities = {
   serverSideCopy: true,
