@@ -1,10 +1,18 @@
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import {
   BucketNotFoundError,
+  type ConditionalWrite,
+  MemoryBuckets,
+  MemoryObjectStore,
   ObjectNotFoundError,
   type ObjectStore,
   PreconditionFailedError,
+  S3_CAPABILITIES,
+  StorageError,
   sameEtag,
+  type WriteCondition,
 } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
@@ -12,6 +20,7 @@ import { createBucket, emptyAndDeleteBucket, s3Client, uniqueBucketName } from "
 import { storeFor } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
+const STALE = '"0123456789abcdef0123456789abcdef"';
 
 async function collect(body: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -19,150 +28,405 @@ async function collect(body: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+async function keysOf(listing: AsyncIterable<{ key: string }>): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of listing) keys.push(o.key);
+  return keys;
+}
+
+function md5hex(data: Buffer): string {
+  return createHash("md5").update(data).digest("hex");
+}
+
+/** A store under test: a fresh bucket per call, so no test depends on another's objects. */
+interface Harness {
+  open(options?: { versioned?: boolean }): Promise<{ store: ObjectStore; cleanup(): Promise<void> }>;
+  /** A store whose bucket does not exist. */
+  missingBucket(): Promise<ObjectStore>;
+}
+
 /**
- * The behaviour the engine relies on from every ObjectStore, run against each adapter
- * (today: S3ObjectStore on the local S3 server).
+ * The behaviour the engine relies on from every ObjectStore, organised by capability and run
+ * against each store. Every test writes under its own fresh prefix, so the order does not matter.
+ * A capability a store declares absent is checked to be absent too: the declaration must match
+ * what the store (and the server behind it) really does, since the engine trusts it.
  */
-function objectStoreContract(
-  name: string,
-  open: () => Promise<{ store: ObjectStore; cleanup(): Promise<void> }>,
-) {
+function objectStoreContract(name: string, harness: Harness) {
   describe(`ObjectStore contract: ${name}`, () => {
     let store: ObjectStore;
     let cleanup: () => Promise<void>;
-    const data = seededBytes("contract", 6 * MiB);
     const attrs = { contentType: "application/x-test", metadata: { k: "v" } };
+    /** A prefix no other test writes under. */
+    const fresh = () => `t-${randomBytes(6).toString("hex")}/`;
+    const putBytes = (key: string, data: Buffer, condition: WriteCondition = { ifNoneMatch: "*" }) =>
+      store.put(key, data, data.length, attrs, condition);
 
     beforeAll(async () => {
-      ({ store, cleanup } = await open());
+      ({ store, cleanup } = await harness.open());
     });
     afterAll(() => cleanup());
 
-    it("puts under If-None-Match, refuses a second put of the same key, and heads what it put", async () => {
-      const { etag } = await store.put("a/obj", data, data.length, attrs, { ifNoneMatch: "*" });
-      await expect(
-        store.put("a/obj", Buffer.from("x"), 1, attrs, { ifNoneMatch: "*" }),
-      ).rejects.toBeInstanceOf(PreconditionFailedError);
-      const head = await store.head("a/obj");
-      expect(head).toMatchObject({
-        key: "a/obj",
-        size: data.length,
-        contentType: "application/x-test",
-        archived: false,
+    describe("reading", () => {
+      it("heads what was put: size, ETag (the MD5 of a single put), attributes", async () => {
+        const key = `${fresh()}obj`;
+        const data = seededBytes("head", 3 * MiB + 7);
+        const { etag } = await putBytes(key, data);
+        expect(sameEtag(etag, `"${md5hex(data)}"`)).toBe(true);
+        const head = await store.head(key);
+        expect(head).toMatchObject({
+          key,
+          size: data.length,
+          contentType: "application/x-test",
+          archived: false,
+        });
+        expect(head?.metadata).toEqual({ k: "v" });
+        expect(sameEtag(head?.etag, etag)).toBe(true);
       });
-      expect(head?.metadata).toEqual({ k: "v" });
-      expect(sameEtag(head?.etag, etag)).toBe(true);
-    });
 
-    it("heads a missing key as undefined, but a missing bucket as BucketNotFoundError", async () => {
-      expect(await store.head("nope")).toBeUndefined();
-      const other = await storeFor("source", uniqueBucketName("src-missing"));
-      await expect(other.head("x")).rejects.toBeInstanceOf(BucketNotFoundError);
-    });
+      it("heads a missing key as undefined, but a missing bucket as BucketNotFoundError", async () => {
+        expect(await store.head(`${fresh()}nope`)).toBeUndefined();
+        const other = await harness.missingBucket();
+        await expect(other.head("x")).rejects.toBeInstanceOf(BucketNotFoundError);
+      });
 
-    it("reads a range pinned to the ETag, and refuses once the object changed", async () => {
-      const head = (await store.head("a/obj"))!;
-      const got = await collect(await store.read("a/obj", { offset: MiB + 5, length: 1000 }, head.etag));
-      expect(got.equals(data.subarray(MiB + 5, MiB + 1005))).toBe(true);
-      expect((await collect(await store.read("a/obj", { offset: 0, length: 0 }, head.etag))).length).toBe(0);
-      await expect(
-        store.read("a/obj", { offset: 0, length: 10 }, '"0123456789abcdef0123456789abcdef"'),
-      ).rejects.toBeInstanceOf(PreconditionFailedError);
-      await expect(store.read("gone", { offset: 0, length: 10 }, head.etag)).rejects.toBeInstanceOf(
-        ObjectNotFoundError,
-      );
-    });
+      it("reads a range pinned to the ETag, and refuses a stale ETag or a missing key", async () => {
+        const key = `${fresh()}obj`;
+        const data = seededBytes("range", 2 * MiB);
+        const { etag } = await putBytes(key, data);
+        const got = await collect(await store.read(key, { offset: MiB + 5, length: 1000 }, etag));
+        expect(got.equals(data.subarray(MiB + 5, MiB + 1005))).toBe(true);
+        expect((await collect(await store.read(key, { offset: 0, length: 0 }, etag))).length).toBe(0);
+        await expect(store.read(key, { offset: 0, length: 10 }, STALE)).rejects.toBeInstanceOf(
+          PreconditionFailedError,
+        );
+        await expect(store.read(`${key}-gone`, { offset: 0, length: 10 }, etag)).rejects.toBeInstanceOf(
+          ObjectNotFoundError,
+        );
+      });
 
-    it("reads the first bytes of the current version with its head in one call", async () => {
-      const head = (await store.head("a/obj"))!;
-      const first = (await store.readFirst("a/obj", MiB))!;
-      expect(first.head).toEqual(head);
-      expect((await collect(first.body)).equals(data.subarray(0, MiB))).toBe(true);
-      // Longer than the object: the whole object, and still its full size.
-      const all = (await store.readFirst("a/obj", 8 * MiB))!;
-      expect(all.head.size).toBe(data.length);
-      expect((await collect(all.body)).equals(data)).toBe(true);
-      await store.put("a/empty", Buffer.alloc(0), 0, attrs, { ifNoneMatch: "*" });
-      const empty = (await store.readFirst("a/empty", MiB))!;
-      expect(empty.head).toMatchObject({ size: 0, contentType: "application/x-test" });
-      expect((await collect(empty.body)).length).toBe(0);
-      expect(await store.readFirst("gone", MiB)).toBeUndefined();
-    });
+      it("reads the first bytes of the current version with its head in one call", async () => {
+        const key = `${fresh()}obj`;
+        const data = seededBytes("first", 3 * MiB);
+        await putBytes(key, data);
+        const head = (await store.head(key))!;
+        const first = (await store.readFirst(key, MiB))!;
+        expect(first.head).toEqual(head);
+        expect((await collect(first.body)).equals(data.subarray(0, MiB))).toBe(true);
+        // Longer than the object: the whole object, and still its full size.
+        const all = (await store.readFirst(key, 8 * MiB))!;
+        expect(all.head.size).toBe(data.length);
+        expect((await collect(all.body)).equals(data)).toBe(true);
+        await putBytes(`${key}-empty`, Buffer.alloc(0));
+        const empty = (await store.readFirst(`${key}-empty`, MiB))!;
+        expect(empty.head).toMatchObject({ size: 0, contentType: "application/x-test" });
+        expect((await collect(empty.body)).length).toBe(0);
+        expect(await store.readFirst(`${key}-gone`, MiB)).toBeUndefined();
+      });
 
-    it("composes from an uploaded part and a range copy; abort is idempotent and leaves nothing", async () => {
-      const head = (await store.head("a/obj"))!;
-      const upload = await store.createUpload("a/composed", attrs);
-      const p1 = await upload.copyPart(1, store.ref("a/obj", head.etag), { offset: 0, length: 5 * MiB });
-      const tail = Buffer.from("tail bytes");
-      const p2 = await upload.uploadPart(2, Readable.from([tail]), tail.length);
-      // Not asserted: a stale x-amz-copy-source-if-match fails on AWS, but Ceph RGW (Pacific)
-      // ignores it, so the engine HEAD-checks both pins before completing instead.
-      const { etag } = await upload.complete([p1, p2], { ifNoneMatch: "*" });
-      expect(etag).not.toBe("");
-      const composed = (await store.head("a/composed"))!;
-      expect(sameEtag(composed.etag, etag)).toBe(true);
-      const bytes = await collect(
-        await store.read("a/composed", { offset: 0, length: composed.size }, composed.etag),
-      );
-      expect(bytes.equals(Buffer.concat([data.subarray(0, 5 * MiB), tail]))).toBe(true);
+      it("lists under a prefix in UTF-8 byte order, and after a start key", async () => {
+        const prefix = fresh();
+        // UTF-16 order would put the emoji (a surrogate pair) before the fullwidth A; UTF-8 puts it after.
+        const names = ["z", "\u{1F600}", "\uFF21", "é", "A", "a/b", "a"];
+        for (const n of names) await putBytes(prefix + n, Buffer.from(n));
+        await putBytes(`${prefix.slice(0, -1)}-outside`, Buffer.from("x"));
+        const expected = ["A", "a", "a/b", "z", "é", "\uFF21", "\u{1F600}"].map((n) => prefix + n);
+        expect(await keysOf(store.list(prefix))).toEqual(expected);
+        expect(await keysOf(store.list(prefix, undefined, `${prefix}z`))).toEqual(expected.slice(4));
+        const listed = [];
+        for await (const o of store.list(prefix)) listed.push(o);
+        expect(listed[0]).toMatchObject({
+          key: `${prefix}A`,
+          size: 1,
+          etag: expect.stringContaining(md5hex(Buffer.from("A"))),
+        });
+      });
 
-      const abandoned = await store.createUpload("a/abandoned", attrs);
-      const listed = [];
-      for await (const u of store.listUploads("a/")) listed.push(u.uploadId);
-      expect(listed).toContain(abandoned.uploadId);
-      await abandoned.abort();
-      await abandoned.abort(); // idempotent
-      const after = [];
-      for await (const u of store.listUploads("a/")) after.push(u.uploadId);
-      expect(after).not.toContain(abandoned.uploadId);
-      expect(await store.head("a/abandoned")).toBeUndefined();
-    });
-
-    it("copies a whole object server-side with restated attributes", async () => {
-      const head = (await store.head("a/obj"))!;
-      await store.copyObject(
-        { bucket: store.bucket, key: "a/obj", etag: head.etag },
-        "b/copy",
-        { metadata: { n: "2" } },
-        {
-          ifNoneMatch: "*",
-        },
-      );
-      const copy = (await store.head("b/copy"))!;
-      expect(copy.size).toBe(data.length);
-      expect(copy.metadata).toEqual({ n: "2" });
-    });
-
-    it("lists every key under a prefix across pages, and deletes", async () => {
-      await Promise.all(
-        Array.from({ length: 1005 }, (_, i) =>
-          store.put(
-            `many/${String(i).padStart(4, "0")}`,
-            Buffer.from(String(i)),
-            String(i).length,
-            { metadata: {} },
-            {
-              ifNoneMatch: "*",
-            },
+      it("lists every key under a prefix across pages, and forgets a deleted key", async () => {
+        const prefix = fresh();
+        await Promise.all(
+          Array.from({ length: 1005 }, (_, i) =>
+            putBytes(`${prefix}${String(i).padStart(4, "0")}`, Buffer.from(String(i))),
           ),
-        ),
-      );
-      const keys: string[] = [];
-      for await (const o of store.list("many/")) keys.push(o.key);
-      expect(keys).toHaveLength(1005);
-      expect(new Set(keys).size).toBe(1005);
-      await store.delete("many/0000");
-      expect(await store.head("many/0000")).toBeUndefined();
+        );
+        const keys = await keysOf(store.list(prefix));
+        expect(keys).toHaveLength(1005);
+        expect(new Set(keys).size).toBe(1005);
+        await store.delete(`${prefix}0000`);
+        await store.delete(`${prefix}0000`); // deleting a missing key is no error
+        expect(await store.head(`${prefix}0000`)).toBeUndefined();
+        expect(await keysOf(store.list(prefix))).toHaveLength(1004);
+      });
+    });
+
+    describe("multipart", () => {
+      it("composes an uploaded part and a range copy; the ETag is the MD5 of the parts' MD5s, dash, count", async () => {
+        const prefix = fresh();
+        const data = seededBytes("compose", 6 * MiB);
+        const { etag: srcEtag } = await putBytes(`${prefix}src`, data);
+        const upload = await store.createUpload(`${prefix}composed`, attrs);
+        const p1 = await upload.copyPart(1, store.ref(`${prefix}src`, srcEtag), {
+          offset: 0,
+          length: 5 * MiB,
+        });
+        const tail = Buffer.from("tail bytes");
+        const p2 = await upload.uploadPart(2, Readable.from([tail]), tail.length);
+        const { etag } = await upload.complete([p1, p2], { ifNoneMatch: "*" });
+        const partMd5s = Buffer.concat(
+          [data.subarray(0, 5 * MiB), tail].map((b) => createHash("md5").update(b).digest()),
+        );
+        expect(sameEtag(etag, `"${md5hex(partMd5s)}-2"`)).toBe(true);
+        const composed = (await store.head(`${prefix}composed`))!;
+        expect(composed).toMatchObject({ size: 5 * MiB + tail.length, contentType: "application/x-test" });
+        expect(sameEtag(composed.etag, etag)).toBe(true);
+        const bytes = await collect(
+          await store.read(`${prefix}composed`, { offset: 0, length: composed.size }, etag),
+        );
+        expect(bytes.equals(Buffer.concat([data.subarray(0, 5 * MiB), tail]))).toBe(true);
+      });
+
+      it("refuses to complete with a part below 5 MiB that is not the last, and writes nothing", async () => {
+        const key = `${fresh()}small`;
+        const upload = await store.createUpload(key, attrs);
+        const small = Buffer.from("small");
+        const p1 = await upload.uploadPart(1, Readable.from([small]), small.length);
+        const p2 = await upload.uploadPart(2, Readable.from([small]), small.length);
+        const refused = upload.complete([p1, p2], { ifNoneMatch: "*" });
+        await expect(refused).rejects.toBeInstanceOf(StorageError);
+        await expect(refused).rejects.not.toBeInstanceOf(PreconditionFailedError);
+        await upload.abort();
+        expect(await store.head(key)).toBeUndefined();
+      });
+
+      it("lists an unfinished upload until it is aborted; abort is idempotent and leaves nothing", async () => {
+        const prefix = fresh();
+        const abandoned = await store.createUpload(`${prefix}abandoned`, attrs);
+        const listed = [];
+        for await (const u of store.listUploads(prefix)) listed.push(u);
+        expect(listed).toEqual([
+          expect.objectContaining({ key: `${prefix}abandoned`, uploadId: abandoned.uploadId }),
+        ]);
+        await abandoned.abort();
+        await abandoned.abort();
+        await store.abortUpload(`${prefix}abandoned`, abandoned.uploadId);
+        const after = [];
+        for await (const u of store.listUploads(prefix)) after.push(u.uploadId);
+        expect(after).toEqual([]);
+        expect(await store.head(`${prefix}abandoned`)).toBeUndefined();
+      });
+
+      it("resumes an upload by id where it declares resumable uploads", async () => {
+        const key = `${fresh()}resumed`;
+        expect(typeof store.resumeUpload === "function").toBe(store.capabilities.multipart.resumable);
+        if (!store.resumeUpload) return;
+        const created = await store.createUpload(key, attrs);
+        const body = Buffer.from("written by another process");
+        const resumed = store.resumeUpload(key, created.uploadId);
+        const part = await resumed.uploadPart(1, Readable.from([body]), body.length);
+        await store.resumeUpload(key, created.uploadId).complete([part], { ifNoneMatch: "*" });
+        const head = (await store.head(key))!;
+        expect(
+          (await collect(await store.read(key, { offset: 0, length: head.size }, head.etag))).equals(body),
+        ).toBe(true);
+      });
+    });
+
+    describe("server-side copy", () => {
+      it("declares server-side copy", () => {
+        expect(store.capabilities.serverSideCopy).toBe(true);
+      });
+
+      it("copies a whole object with restated attributes and the same bytes", async () => {
+        const prefix = fresh();
+        const data = seededBytes("copy", MiB + 3);
+        const { etag } = await putBytes(`${prefix}src`, data);
+        const out = await store.copyObject(
+          store.ref(`${prefix}src`, etag),
+          `${prefix}copy`,
+          { metadata: { n: "2" } },
+          {
+            ifNoneMatch: "*",
+          },
+        );
+        expect(sameEtag(out.etag, etag)).toBe(true);
+        const copy = (await store.head(`${prefix}copy`))!;
+        expect(copy.size).toBe(data.length);
+        expect(copy.metadata).toEqual({ n: "2" });
+        expect(copy.contentType).not.toBe("application/x-test");
+        expect(
+          (
+            await collect(await store.read(`${prefix}copy`, { offset: 0, length: copy.size }, copy.etag))
+          ).equals(data),
+        ).toBe(true);
+      });
+    });
+
+    describe("conditional writes", () => {
+      /** Performs `write` of `key` under `condition`; true when it succeeded, false on 412. */
+      async function succeeds(
+        write: ConditionalWrite,
+        key: string,
+        condition: WriteCondition,
+      ): Promise<boolean> {
+        const body = Buffer.from(`written under ${JSON.stringify(condition)}`);
+        try {
+          if (write === "put") await store.put(key, body, body.length, attrs, condition);
+          else if (write === "copy") {
+            const source = `${key}.source-${randomBytes(4).toString("hex")}`;
+            const { etag } = await putBytes(source, body);
+            await store.copyObject(store.ref(source, etag), key, attrs, condition);
+          } else {
+            const upload = await store.createUpload(key, attrs);
+            try {
+              const part = await upload.uploadPart(1, Readable.from([body]), body.length);
+              await upload.complete([part], condition);
+            } finally {
+              await upload.abort();
+            }
+          }
+          return true;
+        } catch (error) {
+          if (error instanceof PreconditionFailedError) return false;
+          throw error;
+        }
+      }
+
+      /** Enforced: a lost condition fails with 412, and a met one succeeds. */
+      async function enforced(write: ConditionalWrite, kind: "ifMatch" | "ifNoneMatch"): Promise<boolean> {
+        const prefix = fresh();
+        if (kind === "ifNoneMatch") {
+          await putBytes(`${prefix}existing`, Buffer.from("v1"));
+          const lostSucceeded = await succeeds(write, `${prefix}existing`, { ifNoneMatch: "*" });
+          const metSucceeded = await succeeds(write, `${prefix}absent`, { ifNoneMatch: "*" });
+          return !lostSucceeded && metSucceeded;
+        }
+        await putBytes(`${prefix}existing`, Buffer.from("v1"));
+        const lostSucceeded = await succeeds(write, `${prefix}existing`, { ifMatch: STALE });
+        const current = (await store.head(`${prefix}existing`))!.etag;
+        const metSucceeded = await succeeds(write, `${prefix}existing`, { ifMatch: current });
+        return !lostSucceeded && metSucceeded;
+      }
+
+      for (const write of ["put", "complete", "copy"] as const) {
+        for (const kind of ["ifNoneMatch", "ifMatch"] as const) {
+          it(`${write} with ${kind}: enforced exactly as declared`, async () => {
+            const declared = store.capabilities.conditionalWrites[write][kind];
+            expect(await enforced(write, kind)).toBe(declared);
+          });
+        }
+      }
+
+      it("a copy from a stale source ref: refused exactly as declared (copySourceIfMatch)", async () => {
+        const prefix = fresh();
+        const data = seededBytes("pin", MiB);
+        await putBytes(`${prefix}src`, data);
+        const stale = store.ref(`${prefix}src`, STALE);
+        const objectRefused = !(await store
+          .copyObject(stale, `${prefix}copy`, attrs, { ifNoneMatch: "*" })
+          .then(() => true)
+          .catch((e) => {
+            if (e instanceof PreconditionFailedError) return false;
+            throw e;
+          }));
+        const upload = await store.createUpload(`${prefix}part`, attrs);
+        const partRefused = await upload
+          .copyPart(1, stale, { offset: 0, length: MiB })
+          .then(() => false)
+          .catch((e) => {
+            if (e instanceof PreconditionFailedError) return true;
+            throw e;
+          })
+          .finally(() => upload.abort());
+        expect(objectRefused && partRefused).toBe(store.capabilities.conditionalWrites.copySourceIfMatch);
+      });
+    });
+
+    describe("tagging", () => {
+      it("keeps the tags written with a put, a copy and a multipart upload, as declared", async () => {
+        expect(store.capabilities.tagging).toBe(true);
+        const prefix = fresh();
+        const tagged = { ...attrs, tagging: "team=blue&note=a%20b" };
+        const data = Buffer.from("tagged");
+        const { etag } = await store.put(`${prefix}put`, data, data.length, tagged, { ifNoneMatch: "*" });
+        await store.copyObject(
+          store.ref(`${prefix}put`, etag),
+          `${prefix}copy`,
+          { ...tagged, tagging: "c=1" },
+          {
+            ifNoneMatch: "*",
+          },
+        );
+        const upload = await store.createUpload(`${prefix}multi`, { ...tagged, tagging: "m=2" });
+        await upload.complete([await upload.uploadPart(1, Readable.from([data]), data.length)], {
+          ifNoneMatch: "*",
+        });
+        await putBytes(`${prefix}untagged`, data);
+        const sorted = (t: string | undefined) => t?.split("&").sort();
+        expect(sorted(await store.tagging(`${prefix}put`))).toEqual(["note=a%20b", "team=blue"]);
+        expect(await store.tagging(`${prefix}copy`)).toBe("c=1");
+        expect(await store.tagging(`${prefix}multi`)).toBe("m=2");
+        expect(await store.tagging(`${prefix}untagged`)).toBeUndefined();
+      });
+    });
+
+    describe("versions", () => {
+      it("reports each write's own versionId in a versioned bucket, as declared", async () => {
+        const versioned = await harness.open({ versioned: true });
+        try {
+          const v = versioned.store;
+          await v.put("k", Buffer.from("1"), 1, attrs, { ifNoneMatch: "*" });
+          const first = (await v.head("k"))?.versionId;
+          await v.delete("k");
+          await v.put("k", Buffer.from("3"), 1, attrs, { ifNoneMatch: "*" });
+          const second = (await v.head("k"))?.versionId;
+          const reported = first !== undefined && second !== undefined && first !== second;
+          expect(reported).toBe(v.capabilities.versions);
+        } finally {
+          await versioned.cleanup();
+        }
+      });
     });
   });
 }
 
-objectStoreContract("S3ObjectStore on the local S3", async () => {
-  const client = s3Client("destination");
-  const bucket = uniqueBucketName("dst-contract");
-  await createBucket(client, bucket);
-  return {
-    store: await storeFor("destination", bucket),
-    cleanup: () => emptyAndDeleteBucket(client, bucket),
-  };
+objectStoreContract("S3ObjectStore on the local S3", {
+  async open({ versioned = false } = {}) {
+    const client = s3Client("destination");
+    const bucket = uniqueBucketName("dst-contract");
+    await createBucket(client, bucket);
+    if (versioned)
+      await client.send(
+        new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+      );
+    return {
+      store: await storeFor("destination", bucket),
+      cleanup: async () => {
+        await emptyAndDeleteBucket(client, bucket);
+        client.destroy();
+      },
+    };
+  },
+  missingBucket: () => storeFor("source", uniqueBucketName("src-missing")),
 });
+
+/** Memory stores: one enforcing every condition (as AWS S3 does), one declaring what the S3 adapter declares. */
+for (const [name, conditionalWrites] of [
+  ["MemoryObjectStore", undefined],
+  ["MemoryObjectStore declaring the S3 adapter's conditions", S3_CAPABILITIES.conditionalWrites],
+] as const) {
+  const buckets = new MemoryBuckets();
+  objectStoreContract(name, {
+    async open({ versioned = false } = {}) {
+      const bucket = `contract-${randomBytes(4).toString("hex")}`;
+      return {
+        store: new MemoryObjectStore({
+          bucket,
+          buckets,
+          versioned,
+          ...(conditionalWrites ? { conditionalWrites } : {}),
+        }),
+        cleanup: async () => {},
+      };
+    },
+    missingBucket: async () => new MemoryObjectStore({ bucket: "missing", buckets, createBucket: false }),
+  });
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { createS3Client, type ObjectStore, S3ObjectStore } from "@chunksync/storage";
 import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
 import { localS3 } from "./s3.js";
 
@@ -16,8 +16,8 @@ export async function storeFor(user: "source" | "destination", bucket: string): 
 
 /** runSync with the CLI's defaults, 5 MiB chunks (the smallest) to keep test data small. */
 export function syncWith(
-  source: S3ObjectStore,
-  destination: S3ObjectStore,
+  source: ObjectStore,
+  destination: ObjectStore,
   overrides: Partial<SyncOptions> = {},
 ) {
   return runSync({

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { ObjectAttributes, WriteCondition } from "@chunksync/core";
+import type { StoreCapabilities } from "./capabilities.js";
 
 // The attribute shape and the write condition belong to the core's decision; the port speaks them too.
 export type { ObjectAttributes, WriteCondition };
@@ -63,7 +64,10 @@ export interface MultipartUpload {
     range: ByteRange,
     signal?: AbortSignal,
   ): Promise<CompletedPart>;
-  /** Completes the upload under `condition`; a lost condition raises PreconditionFailedError. */
+  /**
+   * Completes the upload under `condition`; a lost condition raises PreconditionFailedError
+   * where the store declares it enforced (`capabilities.conditionalWrites.complete`).
+   */
   complete(parts: CompletedPart[], condition: WriteCondition): Promise<{ etag: string }>;
   /** Aborts the upload; never throws for an upload that is already gone. */
   abort(): Promise<void>;
@@ -75,12 +79,19 @@ export interface PendingUpload {
   initiated?: Date;
 }
 
+/** What every store states about itself, for readers and writers alike. */
+export interface StoreInfo {
+  /** The bucket this store is bound to; copy-source references name it. */
+  readonly bucket: string;
+  /** What this store (and the server behind it) can do; the engine asks instead of assuming S3. */
+  readonly capabilities: StoreCapabilities;
+}
+
 /**
- * The port every storage adapter implements, bound to one bucket on one side.
+ * The reading half of the port, bound to one bucket: what a source side needs.
  * The engine never sees SDK types; adapters translate errors to StorageError subclasses.
  */
-export interface ObjectStore {
-  readonly bucket: string;
+export interface ObjectReader extends StoreInfo {
   /** A copy-source reference to `key` at `etag`, carrying whatever the store needs to read it (an SSE-C key). */
   ref(key: string, etag: string): ObjectVersionRef;
   /**
@@ -102,6 +113,15 @@ export interface ObjectStore {
     length: number,
     signal?: AbortSignal,
   ): Promise<{ head: ObjectHead; body: Readable } | undefined>;
+  /** The object's tag set as a URL-encoded string, or undefined when it has none. */
+  tagging(key: string): Promise<string | undefined>;
+}
+
+/**
+ * The writing half of the port, bound to one bucket: what a destination side needs on top of
+ * reading. Tags are written with the object (`ObjectAttributes.tagging`), never on their own.
+ */
+export interface ObjectWriter extends StoreInfo {
   /** Writes a whole object in one request (for objects below the multipart threshold). */
   put(
     key: string,
@@ -123,12 +143,14 @@ export interface ObjectStore {
   /**
    * The multipart upload `uploadId` of `key`, created earlier (perhaps by another process):
    * a workflow creates an upload once, writes its parts in batches and completes it once.
+   * Present exactly when `capabilities.multipart.resumable` is true.
    */
   resumeUpload?(key: string, uploadId: string): MultipartUpload;
   /** In-progress multipart uploads under `prefix`. */
   listUploads(prefix: string): AsyncIterable<PendingUpload>;
   abortUpload(key: string, uploadId: string): Promise<void>;
-  /** The object's tag set as a URL-encoded string, or undefined when it has none. */
-  tagging(key: string): Promise<string | undefined>;
   delete(key: string): Promise<void>;
 }
+
+/** The whole port, bound to one bucket on one side: every adapter implements it. */
+export type ObjectStore = ObjectReader & ObjectWriter;

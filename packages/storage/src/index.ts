@@ -1,5 +1,20 @@
+export { isArchiveClass } from "./archiveClass.js";
+export {
+  type ConditionalWrite,
+  type ConditionalWrites,
+  type ConditionSupport,
+  enforcesCondition,
+  type StoreCapabilities,
+} from "./capabilities.js";
 export { createS3Client, type S3ClientSettings } from "./createS3Client.js";
 export * from "./errors.js";
+export {
+  type FailureMode,
+  MemoryBuckets,
+  MemoryObjectStore,
+  type MemoryObjectStoreOptions,
+  type StoreOperation,
+} from "./MemoryObjectStore.js";
 export type * from "./ObjectStore.js";
-export { isArchiveClass, S3ObjectStore, type S3ObjectStoreOptions } from "./S3ObjectStore.js";
+export { S3_CAPABILITIES, S3ObjectStore, type S3ObjectStoreOptions } from "./S3ObjectStore.js";
 export { sameEtag } from "./sameEtag.js";

@@ -6,14 +6,14 @@ import {
   type DigestAlgorithm,
   ValidationError,
 } from "@chunksync/core";
-import { type ObjectHead, type ObjectStore, sameEtag } from "@chunksync/storage";
+import { type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
 import { digestFirst, digestRange } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type Limiter, settleAll } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
 export interface DestinationSideOptions {
-  store: ObjectStore;
+  store: ObjectReader;
   secret: Buffer;
   limiter: Limiter;
   /** Called with every byte count read from the destination store. */

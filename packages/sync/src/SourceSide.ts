@@ -11,13 +11,13 @@ import {
   planChunks,
   type Variant,
 } from "@chunksync/core";
-import type { ObjectHead, ObjectStore } from "@chunksync/storage";
+import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import { digestFirst, digestRange, pinnedRead } from "./digestRange.js";
 import { type Limiter, settleAll } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
 export interface SourceSideOptions {
-  store: ObjectStore;
+  store: ObjectReader;
   secret: Buffer;
   algorithm: DigestAlgorithm;
   variant: Variant;

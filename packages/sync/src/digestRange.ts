@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { type ChunkRange, ChunksyncError, createDigester, type DigestAlgorithm } from "@chunksync/core";
 import {
   type ObjectHead,
-  type ObjectStore,
+  type ObjectReader,
   PreconditionFailedError,
   StorageUnavailableError,
 } from "@chunksync/storage";
@@ -17,7 +17,7 @@ export type Side = "source" | "destination";
  * cut mid-range) is a retryable failure, never a digest of the bytes that happened to come.
  */
 export async function digestRange(
-  store: ObjectStore,
+  store: ObjectReader,
   side: Side,
   key: string,
   etag: string,
@@ -35,7 +35,7 @@ export async function digestRange(
  * bytes (fewer when it is shorter) in one request. Undefined when `key` does not exist.
  */
 export async function digestFirst(
-  store: ObjectStore,
+  store: ObjectReader,
   key: string,
   length: number,
   algorithm: DigestAlgorithm,
@@ -50,7 +50,7 @@ export async function digestFirst(
 }
 
 async function hashBody(
-  store: ObjectStore,
+  store: ObjectReader,
   key: string,
   body: Readable,
   length: number,
@@ -82,7 +82,7 @@ async function hashBody(
  * A read body that failed mid-way, as a typed error naming the object: the raw stream
  * error ("aborted", code ECONNRESET) says neither what was read nor from where.
  */
-export function brokenRead(store: ObjectStore, key: string, error: unknown): unknown {
+export function brokenRead(store: ObjectReader, key: string, error: unknown): unknown {
   if (error instanceof ChunksyncError || !isTransient(error)) return error;
   const detail = error instanceof Error ? error.message : String(error);
   return new StorageUnavailableError(
@@ -94,7 +94,7 @@ export function brokenRead(store: ObjectStore, key: string, error: unknown): unk
 
 /** A ranged read pinned to `etag`; a lost pin means the object changed under the run. */
 export async function pinnedRead(
-  store: ObjectStore,
+  store: ObjectReader,
   side: Side,
   key: string,
   etag: string,

@@ -14,6 +14,8 @@ import {
 } from "@chunksync/core";
 import {
   type CompletedPart,
+  type ConditionalWrite,
+  enforcesCondition,
   isArchiveClass,
   type ObjectAttributes,
   type ObjectHead,
@@ -242,15 +244,14 @@ async function write(
     single && single.kind !== "sourceBytes" && single.length === (fromSource ? plan.size : old?.size);
   if (single && wholeCopy) {
     const from = fromSource ? sourceRef : oldRef!;
-    etag = await conditional(ctx, key, condition, fromSource ? srcId : undefined, {}, () =>
+    etag = await conditional(ctx, key, "copy", condition, fromSource ? srcId : undefined, () =>
       destination.copyObject(from, key, attributes, condition, signal),
     );
     ctx.stats.bytes.copiedServerSide += single.length;
   } else if (single?.kind === "sourceBytes" && "ifNoneMatch" in condition) {
     etag = await withRetry(async () => {
       const body = await ctx.sourceSide.openChunk(srcId, plan, single.firstChunk);
-      // If-None-Match on PutObject is enforced by AWS, MinIO and RGW alike: no HEAD first.
-      return conditional(ctx, key, condition, undefined, { precheck: false }, () =>
+      return conditional(ctx, key, "put", condition, undefined, () =>
         streamed(ctx, srcId, body, (s) =>
           destination.put(key, body, single.length, attributes, condition, s),
         ),
@@ -304,7 +305,7 @@ async function writeMultipart(
       ),
     );
     const copiedFromSource = parts.some((p) => p.kind === "sourceCopy");
-    return await conditional(ctx, key, condition, copiedFromSource ? srcId : undefined, {}, () =>
+    return await conditional(ctx, key, "complete", condition, copiedFromSource ? srcId : undefined, () =>
       upload.complete(completed, condition),
     );
   } catch (error) {
@@ -357,26 +358,31 @@ async function pinned<T>(side: "source" | "destination", key: string, run: () =>
 }
 
 /**
- * Runs the final, visible write under `condition`. Ceph RGW (Pacific) ignores If-Match on
- * CompleteMultipartUpload and CopyObject and x-amz-copy-source-if-match on every copy, so
- * the pins are also checked by HEAD just before that write: the destination must still be
- * the challenged version, and a source copied server-side the planned one. That narrows a
- * concurrent writer's window to one round trip on such servers; AWS enforces the headers.
+ * Runs the final, visible write (`write`) under `condition`. Where the destination does not
+ * declare that it enforces the condition on that write (Ceph RGW 16 ignores If-Match on
+ * CompleteMultipartUpload and CopyObject), or the pin of a source copied server-side
+ * (x-amz-copy-source-if-match), that pin is checked by HEAD just before the write: the
+ * destination must still be the challenged version, and the source the planned one. That
+ * narrows a concurrent writer's window to one round trip on such servers.
  */
 async function conditional(
   ctx: ObjectSyncContext,
   key: string,
+  write: ConditionalWrite,
   condition: WriteCondition,
   copiedSource: ObjectIdentity | undefined,
-  { precheck = true }: { precheck?: boolean },
   run: () => Promise<{ etag: string }>,
 ): Promise<string> {
-  const now = precheck ? await ctx.destination.head(key, ctx.signal) : undefined;
-  if (precheck && !("ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined)) {
-    throw new ObjectChangedError("destination", key);
+  const { capabilities } = ctx.destination;
+  if (!enforcesCondition(capabilities, write, condition)) {
+    const now = await ctx.destination.head(key, ctx.signal);
+    if (!("ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined)) {
+      throw new ObjectChangedError("destination", key);
+    }
   }
   if (
     copiedSource &&
+    !capabilities.conditionalWrites.copySourceIfMatch &&
     !sameEtag((await ctx.source.head(copiedSource.key, ctx.signal))?.etag, copiedSource.etag)
   ) {
     throw new ObjectChangedError("source", copiedSource.key);
@@ -387,7 +393,8 @@ async function conditional(
     if (!(error instanceof PreconditionFailedError)) throw error;
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
     const after = await ctx.destination.head(key, ctx.signal);
-    const destinationMoved = "ifMatch" in condition ? !sameEtag(after?.etag, now?.etag) : after !== undefined;
+    const destinationMoved =
+      "ifMatch" in condition ? !sameEtag(after?.etag, condition.ifMatch) : after !== undefined;
     throw new ObjectChangedError(destinationMoved || !copiedSource ? "destination" : "source", key, error);
   }
 }

@@ -6,7 +6,7 @@ import {
   type PlannedPart,
   type Variant,
 } from "@chunksync/core";
-import type { ObjectStore } from "@chunksync/storage";
+import type { ObjectReader, ObjectStore } from "@chunksync/storage";
 import type { ByteCounts } from "@chunksync/sync";
 import { z } from "zod";
 import type { WorkArea } from "./WorkArea.js";
@@ -35,7 +35,8 @@ export interface RunSettings {
 
 /** What the source-side steps need: the source store only, never the destination's. */
 export interface SourceContext extends RunSettings {
-  store: ObjectStore;
+  /** Read-only: the source side never writes to the source bucket. */
+  store: ObjectReader;
   /** Directory prefix of the source ("" or ending in "/"). */
   prefix: string;
   work: WorkArea;

@@ -3,6 +3,7 @@ import type { ChallengeRequest } from "@chunksync/core";
 import { attributesOf, ChunksyncError } from "@chunksync/core";
 import {
   type CompletedPart,
+  enforcesCondition,
   type MultipartUpload,
   PreconditionFailedError,
   sameEtag,
@@ -129,7 +130,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
 
 /**
  * Completes the upload under the planned condition. The HEAD check before it covers
- * servers that ignore conditions on CompleteMultipartUpload (Ceph RGW).
+ * stores that do not declare the condition enforced on complete (Ceph RGW 16 ignores it).
  */
 export async function destinationComplete(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
@@ -143,9 +144,11 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   parts.sort((a, b) => a.partNumber - b.partNumber);
   const destinationKey = ctx.prefix + key;
   const condition = decision.condition;
-  const now = await ctx.store.head(destinationKey);
-  const holds = "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
-  if (!holds) throw new ObjectChangedError("destination", destinationKey);
+  if (!enforcesCondition(ctx.store.capabilities, "complete", condition)) {
+    const now = await ctx.store.head(destinationKey);
+    const holds = "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
+    if (!holds) throw new ObjectChangedError("destination", destinationKey);
+  }
   let etag: string;
   try {
     etag = (await resume(ctx, destinationKey, record.uploadId).complete(parts, condition)).etag;

@@ -1,4 +1,4 @@
-import { type ObjectStore, PreconditionFailedError } from "@chunksync/storage";
+import { type ObjectReader, PreconditionFailedError } from "@chunksync/storage";
 import { ObjectChangedError } from "@chunksync/sync";
 import type { ChunkLinkSigner, LinkReader } from "./context.js";
 
@@ -10,7 +10,7 @@ const SCHEME = "inprocess:";
  * use presigned URLs ({@link S3LinkSigner}) instead.
  */
 export class InProcessLinks implements ChunkLinkSigner {
-  constructor(readonly source: ObjectStore) {}
+  constructor(readonly source: ObjectReader) {}
 
   async sign(key: string): Promise<string> {
     return SCHEME + encodeURIComponent(key);

@@ -1,0 +1,55 @@
+import type { WriteCondition } from "./ObjectStore.js";
+
+/**
+ * The write conditions one kind of write honours. True means the store enforces it: a lost
+ * condition fails with PreconditionFailedError and a met one succeeds. False means the store
+ * ignores the condition or refuses it outright, so a caller must not rely on it.
+ */
+export interface ConditionSupport {
+  /** `If-None-Match: *`: the write fails when the key already exists. */
+  ifNoneMatch: boolean;
+  /** `If-Match: etag`: the write fails unless the key's current ETag is `etag`. */
+  ifMatch: boolean;
+}
+
+/** Which conditions each visible write of the port enforces. */
+export interface ConditionalWrites {
+  put: ConditionSupport;
+  /** MultipartUpload.complete (CompleteMultipartUpload). */
+  complete: ConditionSupport;
+  /** copyObject (CopyObject). */
+  copy: ConditionSupport;
+  /** A copy (copyObject or copyPart) whose source ref's ETag is stale fails instead of copying. */
+  copySourceIfMatch: boolean;
+}
+
+/**
+ * What a store can do, declared by each store (as tus-node-server's stores declare their
+ * extensions): the engine asks here instead of assuming one server's behaviour.
+ */
+export interface StoreCapabilities {
+  /** copyObject and copyPart copy bytes on the server, from this store or one it can read. */
+  serverSideCopy: boolean;
+  multipart: {
+    /** `resumeUpload` reopens an upload by id, so parts can be written by another process. */
+    resumable: boolean;
+  };
+  conditionalWrites: ConditionalWrites;
+  /** Tags written with an object (`ObjectAttributes.tagging`) are kept and read back by `tagging()`. */
+  tagging: boolean;
+  /** In a bucket that keeps versions, `head()` reports each write's own `versionId`. */
+  versions: boolean;
+}
+
+/** The visible writes a condition can guard. */
+export type ConditionalWrite = "put" | "complete" | "copy";
+
+/** Whether `store` enforces `condition` on `write`, so that no HEAD before the write is needed. */
+export function enforcesCondition(
+  capabilities: StoreCapabilities,
+  write: ConditionalWrite,
+  condition: WriteCondition,
+): boolean {
+  const support = capabilities.conditionalWrites[write];
+  return "ifMatch" in condition ? support.ifMatch : support.ifNoneMatch;
+}

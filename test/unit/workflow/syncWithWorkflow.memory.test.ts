@@ -1,0 +1,68 @@
+import { randomBytes } from "node:crypto";
+import { MemoryObjectStore, S3_CAPABILITIES } from "@chunksync/storage";
+import type { ObjectResult } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
+import { describe, expect, it } from "vitest";
+import { flipByte, seededBytes } from "../../support/data.js";
+
+const MiB = 1024 * 1024;
+
+async function put(store: MemoryObjectStore, key: string, data: Buffer): Promise<void> {
+  await store.put(key, data, data.length, { metadata: {} }, { ifNoneMatch: "*" });
+}
+
+function run(source: MemoryObjectStore, destination: MemoryObjectStore, del = false) {
+  return syncWithWorkflow({
+    source,
+    sourcePrefix: "",
+    destination,
+    destinationPrefix: "",
+    secret: randomBytes(32),
+    algorithm: "sha256",
+    variant: "encode",
+    chunkSize: 5 * MiB,
+    verify: "changed",
+    concurrency: 4,
+    include: [],
+    exclude: [],
+    delete: del,
+  });
+}
+
+function byKey(results: ObjectResult[]): Record<string, ObjectResult> {
+  return Object.fromEntries(results.map((r) => [r.destinationKey, r]));
+}
+
+describe("the workflow engine's steps on in-memory stores", () => {
+  const big = seededBytes("wf-big", 12 * MiB);
+  const edited = flipByte(big, 6 * MiB);
+
+  for (const [name, conditionalWrites] of [
+    ["enforcing every condition", undefined],
+    ["ignoring If-Match on complete (as Ceph RGW 16 does)", S3_CAPABILITIES.conditionalWrites],
+  ] as const) {
+    it(`re-composes a changed object, copies a missing one and deletes an extra one, on a destination ${name}`, async () => {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({
+        bucket: "dst",
+        ...(conditionalWrites ? { conditionalWrites } : {}),
+      });
+      await put(source, "same", big);
+      await put(source, "changed", edited);
+      await put(source, "missing", Buffer.from("new"));
+      await put(destination, "same", big);
+      await put(destination, "changed", big);
+      await put(destination, "extra", Buffer.from("old"));
+
+      const r = byKey((await run(source, destination, true)).results);
+      expect(r.same).toMatchObject({ state: "identical" });
+      expect(r.changed).toMatchObject({ state: "changed", applied: true });
+      expect(r.changed?.chunks?.changed).toEqual([1]);
+      expect(r.missing).toMatchObject({ state: "missing", applied: true });
+      expect(r.extra).toMatchObject({ state: "extra", action: "delete" });
+      expect(await destination.head("extra")).toBeUndefined();
+      const again = byKey((await run(source, destination)).results);
+      for (const key of ["same", "changed", "missing"]) expect(again[key]?.state).toBe("identical");
+    });
+  }
+});
