@@ -1,6 +1,6 @@
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
+import { describeError } from "./errorCodes.js";
 import type { ObjectResult } from "./ObjectResult.js";
-import { describeError } from "./syncObject.js";
 
 /**
  * The result for an object only the destination holds: kept and reported, or, with

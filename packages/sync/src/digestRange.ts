@@ -67,7 +67,7 @@ async function hashBody(
       onBytes(piece.length);
     }
   } catch (error) {
-    throw brokenRead(store, key, error);
+    throw brokenRead(store.bucket, key, error);
   }
   if (received !== length) {
     throw new StorageUnavailableError(
@@ -82,11 +82,11 @@ async function hashBody(
  * A read body that failed mid-way, as a typed error naming the object: the raw stream
  * error ("aborted", code ECONNRESET) says neither what was read nor from where.
  */
-export function brokenRead(store: ObjectReader, key: string, error: unknown): unknown {
+export function brokenRead(bucket: string, key: string, error: unknown): unknown {
   if (error instanceof ChunksyncError || !isTransient(error)) return error;
   const detail = error instanceof Error ? error.message : String(error);
   return new StorageUnavailableError(
-    { operation: "read", bucket: store.bucket, key },
+    { operation: "read", bucket, key },
     `the connection broke mid-body (${detail})`,
     error,
   );

@@ -2,7 +2,9 @@ import { ChunksyncError } from "@chunksync/core";
 
 /**
  * An object changed under the run: a pinned read, copy or conditional write lost.
- * The engine restarts the object from its plan a bounded number of times.
+ * The engine restarts the object from its plan a bounded number of times. Its `name`
+ * says which side (SourceChangedError, DestinationChangedError): a Step Functions Catch
+ * keeps only the name, and the code must come back from it alone (see describeFailure).
  */
 export class ObjectChangedError extends ChunksyncError {
   readonly side: "source" | "destination";
@@ -15,6 +17,7 @@ export class ObjectChangedError extends ChunksyncError {
         : `destination object ${key} was written by someone else during the run; their version was kept`,
       { cause, details: { side, key } },
     );
+    this.name = side === "source" ? "SourceChangedError" : "DestinationChangedError";
     this.side = side;
     this.key = key;
   }

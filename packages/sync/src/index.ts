@@ -2,17 +2,34 @@
 export type { VerifyMode } from "@chunksync/core";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
+export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
 export { keyFilter } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
+export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
+export { inspect, type ListedPair, presentSource, sourceIdentity } from "./phases/inspect.js";
+export { buildReport, countResult, type RunReport } from "./phases/report.js";
+export {
+  decidedResult,
+  failedResult,
+  failedWith,
+  type PlannedSource,
+  type ResultKeys,
+} from "./phases/result.js";
+export {
+  completeUpload,
+  type ObjectWrite,
+  type PartSource,
+  type WriteContext,
+  type WriteRequests,
+  writeObject,
+  writeParts,
+  writeRequestsOf,
+  writeWhole,
+} from "./phases/write.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
-export { countDeletion, directoryPrefix, type RunReport, runSync, type SyncOptions } from "./runSync.js";
+export { directoryPrefix, runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
-export {
-  describeError,
-  type ListedPair,
-  type ObjectSyncContext,
-  syncObject,
-} from "./syncObject.js";
+export { type ObjectSyncContext, restarts, syncObject } from "./syncObject.js";

@@ -6,7 +6,8 @@ import { settleDestinationOnly } from "./destinationOnly.js";
 import { keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
-import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
+import { buildReport, countResult, type RunReport } from "./phases/report.js";
+import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
 import { syncObject } from "./syncObject.js";
 
@@ -40,17 +41,6 @@ export interface SyncOptions {
   stats?: RunStats;
   /** Called as each object settles (in completion order). */
   onResult?: (result: ObjectResult) => void;
-}
-
-export interface RunReport {
-  startedAt: string;
-  durationMs: number;
-  dryRun: boolean;
-  objects: ObjectCounts;
-  bytes: ByteCounts;
-  /** What the run's actions move: equal to the bytes moved when they are applied. */
-  planned: { transfer: number; serverSide: number };
-  results: ObjectResult[];
 }
 
 /** Keys under `prefix` as a directory: `s3://b/photos` means `photos/...`, as `aws s3 sync` reads it. */
@@ -144,39 +134,16 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     settle(await settleDestinationOnly(options.destination, o, options));
   }
 
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
-  return {
-    startedAt: startedAt.toISOString(),
-    durationMs: Date.now() - startedAt.getTime(),
+  return buildReport({
+    startedAt,
     dryRun: options.dryRun,
-    objects: { ...stats.objects },
-    bytes: { ...stats.bytes },
-    planned,
+    objects: stats.objects,
+    bytes: stats.bytes,
     results,
-  };
+  });
 }
 
 function count(stats: RunStats, result: ObjectResult): void {
   stats.done++;
-  switch (result.state) {
-    case "identical":
-    case "missing":
-    case "changed":
-    case "extra":
-    case "unreadable":
-    case "failed":
-      stats.objects[result.state]++;
-  }
-  countDeletion(stats, result);
-}
-
-/** A destination-only object counts as deleted, or as failed when its delete failed. */
-export function countDeletion(stats: RunStats, result: ObjectResult): void {
-  if (result.state !== "extra") return;
-  if (result.applied) stats.objects.deleted++;
-  else if (result.error) stats.objects.failed++;
+  countResult(stats.objects, result);
 }

@@ -5,6 +5,7 @@ import {
   type ObjectDecision,
   type PlannedPart,
   type Variant,
+  type VerifyMode,
 } from "@chunksync/core";
 import type { ObjectReader, ObjectStore } from "@chunksync/storage";
 import type { ByteCounts } from "@chunksync/sync";
@@ -43,7 +44,14 @@ export interface SourceContext extends RunSettings {
   secret: Buffer;
   algorithm: DigestAlgorithm;
   variant: Variant;
-  verify: "none" | "changed";
+  verify: VerifyMode;
+  /** Copy the source's tag set onto written objects, and compare tag sets. */
+  copyTags?: boolean;
+  /**
+   * Both sides are one account: the decision copies changed chunks server-side from the
+   * source too (the destination context then carries `copySource`).
+   */
+  serverSideCopy?: boolean;
   /** Objects per listing page (one Map run). */
   pageSize: number;
   signer: ChunkLinkSigner;
@@ -65,6 +73,13 @@ export interface DestinationContext extends RunSettings {
   work: WorkArea;
   secret: Buffer;
   readLink: LinkReader;
+  /**
+   * The source as the destination's credentials read it, where both sides are one account:
+   * server-side copies name it, and their pin is checked against it.
+   */
+  copySource?: ObjectReader;
+  /** Copy the source's tag set onto written objects, and compare tag sets. */
+  copyTags?: boolean;
   /** Delete the selected destination-only objects (otherwise they are only reported). */
   delete?: boolean;
 }
@@ -75,6 +90,7 @@ export type StepBytes = Partial<ByteCounts>;
 /** The source object as planned, shared with the destination side (no digest in it). */
 export interface SourceRecord {
   key: string;
+  bucket: string;
   sourceKey: string;
   etag: string;
   versionId?: string;
@@ -139,7 +155,8 @@ export const DecisionSchema = z.strictObject({
 
 /** The multipart upload of one object: created once, completed once. */
 export interface UploadRecord {
-  uploadId: string;
+  /** Absent for an object written in one request (PutObject or CopyObject). */
+  uploadId?: string;
   /** Set once completed, so a retried completion answers the same. */
   etag?: string;
 }

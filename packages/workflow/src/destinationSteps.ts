@@ -1,20 +1,18 @@
-import { Readable } from "node:stream";
+import { pipeline, Readable, Transform } from "node:stream";
 import type { ChallengeRequest } from "@chunksync/core";
-import { attributesOf, ChunksyncError } from "@chunksync/core";
+import { ChunksyncError } from "@chunksync/core";
+import type { CompletedPart, MultipartUpload } from "@chunksync/storage";
 import {
-  type CompletedPart,
-  enforcesCondition,
-  type MultipartUpload,
-  PreconditionFailedError,
-  sameEtag,
-} from "@chunksync/storage";
-import {
+  completeUpload,
   DestinationSide,
   keyFilter,
   Limiter,
-  ObjectChangedError,
+  type ObjectWrite,
   settleDestinationOnly,
-  withRetry,
+  type WriteContext,
+  writeParts,
+  writeRequestsOf,
+  writeWhole,
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
@@ -23,12 +21,11 @@ import {
   type SourceRecord,
   type StepBytes,
   toAttributes,
-  toStoredAttributes,
   type UploadRecord,
 } from "./context.js";
 import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
-import { need, needDecision, type StoredResult } from "./sourceSteps.js";
+import { attributesRead, need, needDecision, type StoredResult } from "./sourceSteps.js";
 
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
@@ -38,7 +35,9 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     bucket: ctx.store.bucket,
     destinationKey,
     exists: head !== undefined,
-    ...(head ? { etag: head.etag, size: head.size, attributes: toStoredAttributes(attributesOf(head)) } : {}),
+    ...(head
+      ? { etag: head.etag, size: head.size, attributes: await attributesRead(ctx.store, head, ctx.copyTags) }
+      : {}),
   };
   await ctx.work.put(workKeys.destination(event.runId, event.key), record);
   return { exists: record.exists };
@@ -61,102 +60,156 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
   return { bytes };
 }
 
-function resume(ctx: DestinationContext, key: string, uploadId: string): MultipartUpload {
+function resume(ctx: DestinationContext, key: string, uploadId: string | undefined): MultipartUpload {
+  if (uploadId === undefined) {
+    throw new ChunksyncError("UNEXPECTED", `no multipart upload was begun for ${key}`);
+  }
   if (!ctx.store.resumeUpload) {
     throw new ChunksyncError("UNSUPPORTED", "this store cannot resume a multipart upload by id");
   }
   return ctx.store.resumeUpload(key, uploadId);
 }
 
-/** Creates the object's multipart upload once; a retry finds the one already made. */
+/** The object's write as the write phase takes it, from the records of the earlier steps. */
+async function objectWrite(
+  ctx: DestinationContext,
+  runId: string,
+  key: string,
+  parts: ObjectWrite["parts"],
+): Promise<{ write: ObjectWrite; batchSize: number }> {
+  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
+  const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
+  const decision = await needDecision(ctx.work, runId, key);
+  const destinationKey = ctx.prefix + key;
+  const source = {
+    bucket: src.bucket,
+    key: src.sourceKey,
+    etag: src.etag,
+    ...(src.versionId ? { versionId: src.versionId } : {}),
+    size: src.size,
+  };
+  const write: ObjectWrite = {
+    key: destinationKey,
+    attributes: toAttributes(src.attributes),
+    decision,
+    source,
+    sourceRef: ctx.copySource?.ref(src.sourceKey, src.etag) ?? {
+      bucket: src.bucket,
+      key: src.sourceKey,
+      etag: src.etag,
+    },
+    ...(dst.etag !== undefined && dst.size !== undefined
+      ? { old: { ref: ctx.store.ref(destinationKey, dst.etag), size: dst.size } }
+      : {}),
+    parts,
+  };
+  return { write, batchSize: decision.batchSize };
+}
+
+/** The write phase's context on this side; `bytes` receives what the step moved. */
+function writeContext(ctx: DestinationContext, bytes: WriteContext["bytes"]): WriteContext {
+  const copySource = ctx.copySource;
+  return {
+    destination: ctx.store,
+    limiter: new Limiter(ctx.concurrency),
+    bytes,
+    ...(copySource ? { headSource: (key: string) => copySource.head(key) } : {}),
+  };
+}
+
+/** Parts that write nothing from the source (copies only): no link is needed. */
+const NO_BYTES: ObjectWrite["parts"] = {
+  open: () => Promise.reject(new ChunksyncError("UNEXPECTED", "this step writes no bytes from the source")),
+};
+
+/**
+ * Creates the object's multipart upload once, where the write needs one; a retry finds the
+ * one already made. An object written in one request (PutObject, CopyObject) gets none.
+ */
 export async function destinationBegin(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
   const existing = await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
-  if (existing !== undefined) return { uploadId: existing.uploadId };
-  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
-  const upload = await ctx.store.createUpload(ctx.prefix + key, toAttributes(src.attributes));
+  if (existing !== undefined) return { uploadId: existing.uploadId ?? null };
+  const { write } = await objectWrite(ctx, runId, key, NO_BYTES);
+  if (writeRequestsOf(write).kind !== "multipart") {
+    await ctx.work.put(workKeys.upload(runId, key), {} satisfies UploadRecord);
+    return { uploadId: null };
+  }
+  const upload = await ctx.store.createUpload(write.key, write.attributes);
   await ctx.work.put(workKeys.upload(runId, key), { uploadId: upload.uploadId } satisfies UploadRecord);
   return { uploadId: upload.uploadId };
 }
 
+/** Reads source bytes through the link the source side signed, counting what it reads. */
+function linkPartSource(
+  ctx: DestinationContext,
+  link: { url: string | null; etag: string },
+  bytes: StepBytes,
+): ObjectWrite["parts"] {
+  return {
+    async open(part) {
+      if (part.length === 0 || link.url === null) return Readable.from([]);
+      const body = await ctx.readLink(link.url, link.etag, part);
+      const tap = new Transform({
+        transform(piece: Buffer, _encoding, done) {
+          bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
+          done(null, piece);
+        },
+      });
+      // pipeline() destroys the link's read when the upload gives up, and vice versa.
+      return pipeline(body, tap, () => {});
+    },
+  };
+}
+
 /**
- * Writes one batch of parts: unchanged ranges by UploadPartCopy from the old destination
- * object, changed ones streamed from the source through the link the source side signed.
+ * Writes one batch of the object: unchanged ranges by UploadPartCopy, changed ones
+ * streamed from the source through the link the source side signed. An object written in
+ * one request (its single part) is written here whole, under its condition.
  */
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
-  const decision = await needDecision(ctx.work, runId, key);
-  const { uploadId } = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
-  const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
-  const destinationKey = ctx.prefix + key;
-  const upload = resume(ctx, destinationKey, uploadId);
-  const limiter = new Limiter(ctx.concurrency);
+  const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
   const bytes = { sourceRead: 0, transferred: 0, copiedServerSide: 0 };
-  const parts = await Promise.all(
-    batchOf(decision.parts, batch, decision.batchSize).map((part) =>
-      limiter.run(async (): Promise<CompletedPart> => {
-        // This engine never plans a server-side copy from the source: the sides are two accounts.
-        if (part.kind === "destinationCopy") {
-          const from = { bucket: ctx.store.bucket, key: destinationKey, etag: dst.etag ?? "" };
-          const done = await withRetry(async () => {
-            try {
-              return await upload.copyPart(part.partNumber, from, part);
-            } catch (error) {
-              if (error instanceof PreconditionFailedError)
-                throw new ObjectChangedError("destination", destinationKey, error);
-              throw error;
-            }
-          });
-          bytes.copiedServerSide += part.length;
-          return done;
-        }
-        const done = await withRetry(async () => {
-          const body =
-            part.length === 0 || link.url === null
-              ? Readable.from([])
-              : await ctx.readLink(link.url, link.etag, part);
-          return upload.uploadPart(part.partNumber, body, part.length);
-        });
-        bytes.sourceRead += part.length;
-        bytes.transferred += part.length;
-        return done;
-      }),
-    ),
+  const { write, batchSize } = await objectWrite(ctx, runId, key, linkPartSource(ctx, link, bytes));
+  const requests = writeRequestsOf(write);
+  if (requests.kind !== "multipart") {
+    // A retried step finds the object written and its ETag recorded.
+    if (record.etag !== undefined) return { bytes };
+    const etag = await writeWhole(writeContext(ctx, bytes), write, requests);
+    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
+    return { bytes };
+  }
+  const upload = resume(ctx, write.key, record.uploadId);
+  const parts = batchOf(write.decision.parts, batch, batchSize);
+  await ctx.work.put(
+    workKeys.parts(runId, key, batch),
+    await writeParts(writeContext(ctx, bytes), upload, parts, write),
   );
-  await ctx.work.put(workKeys.parts(runId, key, batch), parts);
   return { bytes };
 }
 
 /**
- * Completes the upload under the planned condition. The HEAD check before it covers
- * stores that do not declare the condition enforced on complete (Ceph RGW 16 ignores it).
+ * Completes the upload under the planned condition and its guards (the HEAD before it on
+ * stores that do not enforce the condition on complete, as Ceph RGW 16 does not).
  */
 export async function destinationComplete(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
   const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
   if (record.etag !== undefined) return { etag: record.etag };
-  const decision = await needDecision(ctx.work, runId, key);
+  const { write, batchSize } = await objectWrite(ctx, runId, key, NO_BYTES);
   const parts: CompletedPart[] = [];
-  for (const batch of batchNumbers(decision.parts.length, decision.batchSize)) {
+  for (const batch of batchNumbers(write.decision.parts.length, batchSize)) {
     parts.push(...(await need<CompletedPart[]>(ctx.work, workKeys.parts(runId, key, batch))));
   }
-  parts.sort((a, b) => a.partNumber - b.partNumber);
-  const destinationKey = ctx.prefix + key;
-  const condition = decision.condition;
-  if (!enforcesCondition(ctx.store.capabilities, "complete", condition)) {
-    const now = await ctx.store.head(destinationKey);
-    const holds = "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
-    if (!holds) throw new ObjectChangedError("destination", destinationKey);
-  }
-  let etag: string;
-  try {
-    etag = (await resume(ctx, destinationKey, record.uploadId).complete(parts, condition)).etag;
-  } catch (error) {
-    if (error instanceof PreconditionFailedError)
-      throw new ObjectChangedError("destination", destinationKey, error);
-    throw error;
-  }
+  const upload = resume(ctx, write.key, record.uploadId);
+  const etag = await completeUpload(
+    writeContext(ctx, { transferred: 0, copiedServerSide: 0 }),
+    upload,
+    parts,
+    write,
+  );
   await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
   return { etag };
 }
@@ -164,7 +217,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
 /** Aborts the object's upload after a failure; nothing half-written stays behind. */
 export async function destinationAbort(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const record = await ctx.work.get<UploadRecord>(workKeys.upload(event.runId, event.key));
-  if (record !== undefined && record.etag === undefined) {
+  if (record?.uploadId !== undefined && record.etag === undefined) {
     await ctx.store.abortUpload(ctx.prefix + event.key, record.uploadId);
   }
   return {};

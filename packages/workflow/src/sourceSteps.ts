@@ -4,19 +4,26 @@ import {
   type ChallengeRequest,
   type ChallengeResponse,
   decideObject,
-  type ObjectIdentity,
   planChunks,
-  verifyResponse,
 } from "@chunksync/core";
+import type { ObjectHead, ObjectReader } from "@chunksync/storage";
+import type { ChallengeExchange } from "@chunksync/sync";
 import {
-  countDeletion,
+  buildReport,
+  changedChunks,
+  checkWritten,
+  countResult,
+  decidedResult,
+  describeFailure,
+  failedResult,
   keyFilter,
   Limiter,
   type ObjectResult,
+  presentSource,
   type RunReport,
   RunStats,
   SourceSide,
-  VerificationFailedError,
+  sourceIdentity,
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
@@ -91,14 +98,23 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
 }
 
+/**
+ * The attributes of `head` to restate or compare; with `copyTags` its tag set too (a HEAD
+ * carries none). An archived object is not read further.
+ */
+export async function attributesRead(store: ObjectReader, head: ObjectHead, copyTags: boolean | undefined) {
+  const tags = copyTags && !head.archived ? await store.tagging(head.key) : undefined;
+  return toStoredAttributes(attributesOf(head, tags));
+}
+
 /** Heads and plans the source object; the digest batches become the items of the challenge Map. */
 export async function prepareSource(ctx: SourceContext, event: z.infer<typeof PrepareEvent>) {
   const sourceKey = ctx.prefix + event.item.key;
-  const head = await ctx.store.head(sourceKey);
-  if (head === undefined) throw new WorkItemMissingError(`s3://${ctx.store.bucket}/${sourceKey}`);
+  const head = presentSource(sourceKey, await ctx.store.head(sourceKey));
   const plan = planChunks(head.size, ctx.chunkSize);
   const record: SourceRecord = {
     key: event.item.key,
+    bucket: ctx.store.bucket,
     sourceKey,
     etag: head.etag,
     ...(head.versionId ? { versionId: head.versionId } : {}),
@@ -106,22 +122,13 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     archived: head.archived,
     ...(head.storageClass ? { storageClass: head.storageClass } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
-    attributes: toStoredAttributes(attributesOf(head)),
+    attributes: await attributesRead(ctx.store, head, ctx.copyTags),
   };
   await ctx.work.put(workKeys.source(event.runId, event.item.key), record);
   return {
     archived: head.archived,
     count: plan.count,
     batches: batchNumbers(plan.count, chunksPerBatch(ctx, plan.chunkSize)),
-  };
-}
-
-function identity(src: SourceRecord, bucket: string): ObjectIdentity {
-  return {
-    bucket,
-    key: src.sourceKey,
-    etag: src.etag,
-    ...(src.versionId ? { versionId: src.versionId } : {}),
   };
 }
 
@@ -155,7 +162,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
     },
   });
   const { request, expectation } = await side.challenge(
-    identity(src, ctx.store.bucket),
+    sourceIdentity(ctx.store.bucket, src.sourceKey, src),
     { bucket: dst.bucket, key: dst.destinationKey, etag },
     src.plan,
     indices,
@@ -174,14 +181,13 @@ export async function sourceCompare(ctx: SourceContext, event: z.infer<typeof Ba
     workKeys.expectation(runId, key, phase, batch),
   );
   const response = await need<ChallengeResponse>(ctx.work, workKeys.response(runId, key, phase, batch));
-  const changed = verifyResponse({ request, expectation, response })
-    .chunks.filter((c) => c.status !== "equal")
-    .map((c) => c.index);
+  const exchange: ChallengeExchange = { request, expectation, response };
   if (phase === "verify") {
-    if (changed.length > 0) throw new VerificationFailedError(request.destination.key, changed);
-  } else {
-    await ctx.work.put(workKeys.changed(runId, key, batch), changed);
+    checkWritten(exchange);
+    return { changed: 0 };
   }
+  const changed = changedChunks(exchange);
+  await ctx.work.put(workKeys.changed(runId, key, batch), changed);
   return { changed: changed.length };
 }
 
@@ -218,8 +224,11 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
       destination,
       plan: src.plan,
       changed,
-      // Tags are refused by the CLI for this engine, and changed chunks always cross from the source.
-      options: { serverSideCopy: false, verify: ctx.verify, copyTags: false },
+      options: {
+        serverSideCopy: ctx.serverSideCopy ?? false,
+        verify: ctx.verify,
+        copyTags: ctx.copyTags ?? false,
+      },
     }),
     batchSize,
   };
@@ -267,15 +276,15 @@ export interface StoredResult {
   bytes: RunStats["bytes"];
 }
 
-function errorOf(error: z.infer<typeof RecordEvent>["error"]): ObjectResult["error"] {
-  if (error === undefined) return undefined;
+/** A failure as the Catch recorded it, with the code the direct engine reports for it. */
+function failureOf(error: NonNullable<z.infer<typeof RecordEvent>["error"]>) {
   let message = error.Cause ?? error.Error;
   // Lambda reports a failed function's error as JSON text in Cause.
   try {
     const parsed = JSON.parse(message) as { errorMessage?: unknown };
     if (typeof parsed.errorMessage === "string") message = parsed.errorMessage;
   } catch {}
-  return { code: error.Error, message };
+  return describeFailure(error.Error, message);
 }
 
 /** Records one object's outcome in the work area (a failure when the event carries an error). */
@@ -286,42 +295,21 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
   const bytes = new RunStats().bytes;
   sumBytes(event.steps, bytes);
-  const base = {
+  const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? key,
-    size: src?.size ?? 0,
     attempts: 1,
   };
   let result: ObjectResult;
-  if (event.error !== undefined || decision === undefined || src === undefined) {
-    result = {
-      ...base,
-      state: "failed",
-      action: "none",
-      planned: { transfer: 0, serverSide: 0 },
-      applied: false,
-      error: errorOf(event.error) ?? {
-        code: "UNEXPECTED",
-        message: "the object's flow ended without a decision",
-      },
-    };
+  if (event.error !== undefined) result = failedResult(keys, failureOf(event.error));
+  else if (decision === undefined || src === undefined) {
+    result = failedResult(keys, {
+      code: "UNEXPECTED",
+      message: "the object's flow ended without a decision",
+    });
   } else {
-    result = {
-      ...base,
-      state: decision.state,
-      action: decision.action,
-      chunks: { total: src.plan.count, chunkSize: src.plan.chunkSize, changed: decision.changed },
-      planned: decision.planned,
-      applied: decision.state !== "unreadable",
-      ...(decision.state === "unreadable"
-        ? {
-            error: {
-              code: "OBJECT_ARCHIVED",
-              message: `s3://${ctx.store.bucket}/${src.sourceKey} is in storage class ${src.storageClass} and must be restored before it can be synced`,
-            },
-          }
-        : {}),
-    };
+    // Without an error the flow wrote what the decision said (or had nothing to write).
+    result = decidedResult(keys, src, decision, decision.action !== "none");
   }
   await ctx.work.put(workKeys.result(runId, key), { result, bytes } satisfies StoredResult);
   return { state: result.state };
@@ -340,27 +328,22 @@ export async function writeReport(
     results.push(stored.result);
     for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
       stats.bytes[f] += stored.bytes[f];
-    const state = stored.result.state;
-    if (state !== "extra") stats.objects.scanned++;
-    stats.objects[state]++;
-    countDeletion(stats, stored.result);
+    if (stored.result.state !== "extra") stats.objects.scanned++;
+    countResult(stats.objects, stored.result);
   }
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
-  const start = startedAt ?? new Date(stats.startedAt).toISOString();
-  const report: RunReport = {
-    startedAt: start,
-    durationMs: Date.now() - Date.parse(start),
+  const report = buildReport({
+    startedAt: startedAt === undefined ? new Date(stats.startedAt) : new Date(startedAt),
     dryRun: false,
-    objects: { ...stats.objects },
-    bytes: { ...stats.bytes },
-    planned,
+    objects: stats.objects,
+    bytes: stats.bytes,
     results,
-  };
+  });
   await work.put(workKeys.report(event.runId), report);
   // Counts only: the per-object results could exceed a state's 256 KiB; they stay in the work area.
-  return { reportKey: workKeys.report(event.runId), objects: report.objects, bytes: report.bytes, planned };
+  return {
+    reportKey: workKeys.report(event.runId),
+    objects: report.objects,
+    bytes: report.bytes,
+    planned: report.planned,
+  };
 }

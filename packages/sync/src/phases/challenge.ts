@@ -1,0 +1,56 @@
+import {
+  type ChallengeExpectation,
+  type ChallengeRequest,
+  type ChallengeResponse,
+  type ChunkPlan,
+  type ObjectIdentity,
+  verifyResponse,
+} from "@chunksync/core";
+import type { ObjectHead } from "@chunksync/storage";
+import type { DestinationSide } from "../DestinationSide.js";
+import { VerificationFailedError } from "../errors.js";
+import type { SourceSide } from "../SourceSide.js";
+
+/** One challenge round: what the source asked and expects, and what the destination answered. */
+export interface ChallengeExchange {
+  request: ChallengeRequest;
+  expectation: ChallengeExpectation;
+  response: ChallengeResponse;
+}
+
+/** The chunks of an exchange whose answers were not equal (different, missing or unanswered). */
+export function changedChunks(exchange: ChallengeExchange): number[] {
+  return verifyResponse(exchange)
+    .chunks.filter((c) => c.status !== "equal")
+    .map((c) => c.index);
+}
+
+/**
+ * The verify phase's verdict on one exchange over the object just written: any chunk not
+ * equal fails the object.
+ *
+ * @throws VerificationFailedError naming the written key and the chunks that differ
+ */
+export function checkWritten(exchange: ChallengeExchange): void {
+  const bad = changedChunks(exchange);
+  if (bad.length > 0) throw new VerificationFailedError(exchange.request.destination.key, bad);
+}
+
+/**
+ * Challenges the destination for `indices` where both sides live in one process: the
+ * source digests and asks, the destination answers from its own bytes. `current` is the
+ * destination's head from a moment ago (its HEAD, or the write just made).
+ */
+export async function exchange(
+  sourceSide: SourceSide,
+  destinationSide: DestinationSide,
+  source: ObjectIdentity,
+  destination: Pick<ObjectHead, "key" | "etag" | "size">,
+  plan: ChunkPlan,
+  indices: number[],
+): Promise<ChallengeExchange> {
+  const id = { bucket: destinationSide.options.store.bucket, key: destination.key, etag: destination.etag };
+  const { request, expectation } = await sourceSide.challenge(source, id, plan, indices);
+  const response = await destinationSide.answer(request, destination);
+  return { request, expectation, response };
+}

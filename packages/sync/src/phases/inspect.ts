@@ -1,0 +1,76 @@
+import type { ObjectIdentity } from "@chunksync/core";
+import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
+import type { DestinationSide } from "../DestinationSide.js";
+import { ObjectChangedError } from "../errors.js";
+import type { SourceSide } from "../SourceSide.js";
+
+/** What the run's listings said of one object: on the source, and on the destination if there. */
+export interface ListedPair {
+  source: ObjectSummary;
+  destination: ObjectSummary | undefined;
+}
+
+/**
+ * The head of the listed source object. A source listed but gone by now changed under
+ * the run, in either engine: it is reported (or restarted) as SOURCE_CHANGED.
+ */
+export function presentSource(key: string, head: ObjectHead | undefined): ObjectHead {
+  if (head === undefined) throw new ObjectChangedError("source", key);
+  return head;
+}
+
+/** The source version an object's reads, copies and challenges are pinned to. */
+export function sourceIdentity(bucket: string, key: string, head: Pick<ObjectHead, "etag" | "versionId">) {
+  const id: ObjectIdentity = {
+    bucket,
+    key,
+    etag: head.etag,
+    ...(head.versionId ? { versionId: head.versionId } : {}),
+  };
+  return id;
+}
+
+/** What {@link inspect} reads with: both stores, and the sides that can read ahead. */
+export interface InspectContext {
+  source: ObjectReader;
+  destination: ObjectReader;
+  sourceSide: SourceSide;
+  destinationSide: DestinationSide;
+  chunkSize: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Both sides' heads. Where the listings say both objects exist and hold bytes, each side
+ * reads its first chunk instead of a HEAD: one GET gives the head of the version it reads
+ * and that chunk's digest, which the challenge then does not read again. Where the
+ * destination listing has no such key, its HEAD is skipped: the write is conditional on
+ * the key's absence (If-None-Match, or a HEAD just before a multipart completion).
+ */
+export async function inspect(
+  ctx: InspectContext,
+  sourceKey: string,
+  destinationKey: string,
+  listed: ListedPair | undefined,
+): Promise<{ source: ObjectHead; destination: ObjectHead | undefined }> {
+  const { source, destination, signal } = ctx;
+  let heads: [ObjectHead | undefined, ObjectHead | undefined];
+  if (listed && listed.destination === undefined) {
+    heads = [await source.head(sourceKey, signal), undefined];
+  } else if (
+    listed?.destination &&
+    listed.source.size > 0 &&
+    listed.destination.size > 0 &&
+    !isArchiveClass(listed.source.storageClass) &&
+    !isArchiveClass(listed.destination.storageClass)
+  ) {
+    heads = await Promise.all([
+      ctx.sourceSide.probe(sourceKey, ctx.chunkSize),
+      ctx.destinationSide.probe(destinationKey, ctx.chunkSize, ctx.sourceSide.options.algorithm),
+    ]);
+  } else {
+    // Both HEADs at once: they are independent, and small objects are bound by round trips.
+    heads = await Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
+  }
+  return { source: presentSource(sourceKey, heads[0]), destination: heads[1] };
+}

@@ -1,0 +1,70 @@
+import type { ObjectDecision } from "@chunksync/core";
+import { describeError, type FailureDescription } from "../errorCodes.js";
+import type { ObjectResult } from "../ObjectResult.js";
+
+/** The keys of one object on both sides, and how many attempts it took. */
+export interface ResultKeys {
+  sourceKey: string;
+  destinationKey: string;
+  attempts: number;
+}
+
+/** The source object as planned, as far as its result names it. */
+export interface PlannedSource {
+  bucket: string;
+  size: number;
+  archived: boolean;
+  storageClass?: string;
+  plan: { count: number; chunkSize: number };
+}
+
+/**
+ * The result of an object that was decided: its state and action, the chunks found
+ * changed and the bytes planned; `applied` once its write (if any) succeeded. An archived
+ * source is reported with its own error, never passed over.
+ */
+export function decidedResult(
+  keys: ResultKeys,
+  source: PlannedSource,
+  decision: Pick<ObjectDecision, "state" | "action" | "changed" | "planned">,
+  written: boolean,
+): ObjectResult {
+  const result: ObjectResult = {
+    ...keys,
+    size: source.size,
+    state: decision.state,
+    action: decision.action,
+    ...(source.archived
+      ? {}
+      : {
+          chunks: { total: source.plan.count, chunkSize: source.plan.chunkSize, changed: decision.changed },
+        }),
+    planned: decision.planned,
+    applied: decision.state === "identical" || (written && decision.state !== "unreadable"),
+  };
+  if (source.archived) {
+    result.error = {
+      code: "OBJECT_ARCHIVED",
+      message: `s3://${source.bucket}/${keys.sourceKey} is in storage class ${source.storageClass} and must be restored before it can be synced`,
+    };
+  }
+  return result;
+}
+
+/** The result of an object whose sync failed (after its last attempt). */
+export function failedResult(keys: ResultKeys, error: FailureDescription): ObjectResult {
+  return {
+    ...keys,
+    size: 0,
+    state: "failed",
+    action: "none",
+    planned: { transfer: 0, serverSide: 0 },
+    applied: false,
+    error,
+  };
+}
+
+/** {@link failedResult} of a thrown error. */
+export function failedWith(keys: ResultKeys, error: unknown): ObjectResult {
+  return failedResult(keys, describeError(error));
+}

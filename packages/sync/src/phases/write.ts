@@ -1,0 +1,269 @@
+import type { Readable } from "node:stream";
+import {
+  ChunksyncError,
+  MAX_CHUNK_SIZE,
+  type ObjectAttributes,
+  type ObjectDecision,
+  type ObjectIdentity,
+  type PlannedPart,
+} from "@chunksync/core";
+import {
+  type CompletedPart,
+  type ConditionalWrite,
+  enforcesCondition,
+  type MultipartUpload,
+  type ObjectHead,
+  type ObjectStore,
+  type ObjectVersionRef,
+  PreconditionFailedError,
+  sameEtag,
+  type WriteCondition,
+} from "@chunksync/storage";
+import { brokenRead } from "../digestRange.js";
+import { ObjectChangedError } from "../errors.js";
+import { type Limiter, settleAll } from "../Limiter.js";
+import type { ByteCounts } from "../RunStats.js";
+import { retryFor, withRetry } from "../retry.js";
+
+/**
+ * Where the bytes of a part that crosses from the source come from: the direct engine
+ * streams the chunk from the source store, the workflow's destination side reads it
+ * through the link the source side signed. Either read is pinned to the planned version.
+ */
+export interface PartSource {
+  /** Opens the bytes of `part` (one chunk, or nothing for an empty object). */
+  open(part: PlannedPart): Promise<Readable>;
+}
+
+/** What the write phase writes with. */
+export interface WriteContext {
+  destination: ObjectStore;
+  limiter: Limiter;
+  /** Counters the write adds what crossed and what the servers copied to. */
+  bytes: Pick<ByteCounts, "transferred" | "copiedServerSide">;
+  /**
+   * Heads the source, to check the pin of a server-side copy from it where the destination
+   * does not enforce x-amz-copy-source-if-match. Needed only for writes that copy from the source.
+   */
+  headSource?: (key: string) => Promise<ObjectHead | undefined>;
+  signal?: AbortSignal;
+}
+
+/** One object's write: the decision's parts and condition, and the versions they are pinned to. */
+export interface ObjectWrite {
+  key: string;
+  attributes: ObjectAttributes;
+  decision: Pick<ObjectDecision, "parts" | "condition">;
+  /** The planned source version, and how the destination names it as a copy source. */
+  source: ObjectIdentity & { size: number };
+  sourceRef: ObjectVersionRef;
+  /** The challenged destination version, where one exists. */
+  old?: { ref: ObjectVersionRef; size: number };
+  parts: PartSource;
+}
+
+/**
+ * The requests a write is made of. A whole-object CopyObject or a PutObject where one
+ * request can hold it; otherwise a multipart upload.
+ */
+export type WriteRequests = { kind: "copy" | "put"; part: PlannedPart } | { kind: "multipart" };
+
+/** Decides the requests of `write`; both engines write an object with the same kinds of request. */
+export function writeRequestsOf(write: Pick<ObjectWrite, "decision" | "source" | "old">): WriteRequests {
+  const { parts, condition } = write.decision;
+  const single = parts.length === 1 && parts[0]!.length <= MAX_CHUNK_SIZE ? parts[0]! : undefined;
+  if (single === undefined) return { kind: "multipart" };
+  // CopyObject has no range: it serves only a part that is its whole source object.
+  const whole = single.kind === "sourceCopy" ? write.source.size : write.old?.size;
+  if (single.kind !== "sourceBytes" && single.length === whole) return { kind: "copy", part: single };
+  // A replacement goes through multipart even for one part: CompleteMultipartUpload takes
+  // If-Match on AWS, while Ceph RGW (Pacific) answers 412 to any If-Match on PutObject.
+  if (single.kind === "sourceBytes" && "ifNoneMatch" in condition) return { kind: "put", part: single };
+  return { kind: "multipart" };
+}
+
+/**
+ * Writes the destination object from the decision's parts under its condition and returns
+ * its new ETag. Nothing becomes visible unless the final request succeeds; every failure
+ * aborts the multipart upload once every part in flight has settled.
+ */
+export async function writeObject(ctx: WriteContext, write: ObjectWrite): Promise<string> {
+  const requests = writeRequestsOf(write);
+  if (requests.kind !== "multipart") return writeWhole(ctx, write, requests);
+  const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
+  try {
+    const completed = await writeParts(ctx, upload, write.decision.parts, write);
+    return await completeUpload(ctx, upload, completed, write);
+  } catch (error) {
+    await upload.abort().catch(() => {});
+    throw error;
+  }
+}
+
+/** Writes the object in one request, a CopyObject or a PutObject, under the write's condition. */
+export async function writeWhole(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  requests: Exclude<WriteRequests, { kind: "multipart" }>,
+): Promise<string> {
+  const { destination, signal } = ctx;
+  const { key, attributes, decision } = write;
+  const { part } = requests;
+  if (requests.kind === "copy") {
+    const fromSource = part.kind === "sourceCopy";
+    const from = fromSource ? write.sourceRef : write.old!.ref;
+    const etag = await guarded(ctx, write, "copy", fromSource, () =>
+      destination.copyObject(from, key, attributes, decision.condition, signal),
+    );
+    ctx.bytes.copiedServerSide += part.length;
+    return etag;
+  }
+  const etag = await withRetry(async () => {
+    const body = await write.parts.open(part);
+    return guarded(ctx, write, "put", false, () =>
+      streamed(ctx, write, body, (s) =>
+        destination.put(key, body, part.length, attributes, decision.condition, s),
+      ),
+    );
+  }, retryFor(signal));
+  ctx.bytes.transferred += part.length;
+  return etag;
+}
+
+/**
+ * Writes `parts` into `upload`: ranges the servers hold by UploadPartCopy, the rest from the
+ * part source. Every task settles before the first failure is rethrown, so an abort that
+ * follows leaves no part being written.
+ */
+export function writeParts(
+  ctx: WriteContext,
+  upload: MultipartUpload,
+  parts: readonly PlannedPart[],
+  write: ObjectWrite,
+): Promise<CompletedPart[]> {
+  const { limiter, signal, bytes } = ctx;
+  const retry = retryFor(signal);
+  return settleAll(
+    parts.map((part) =>
+      limiter.run(async (): Promise<CompletedPart> => {
+        if (part.kind !== "sourceBytes") {
+          const side = part.kind === "sourceCopy" ? "source" : "destination";
+          const from = side === "source" ? write.sourceRef : write.old!.ref;
+          const done = await withRetry(
+            () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, part, signal)),
+            retry,
+          );
+          bytes.copiedServerSide += part.length;
+          return done;
+        }
+        const done = await withRetry(async () => {
+          const body = await write.parts.open(part);
+          return streamed(ctx, write, body, (s) => upload.uploadPart(part.partNumber, body, part.length, s));
+        }, retry);
+        bytes.transferred += part.length;
+        return done;
+      }),
+    ),
+  );
+}
+
+/** Completes `upload` from its parts (in any order) under the write's condition and its guards. */
+export function completeUpload(
+  ctx: WriteContext,
+  upload: MultipartUpload,
+  completed: CompletedPart[],
+  write: ObjectWrite,
+): Promise<string> {
+  const sorted = [...completed].sort((a, b) => a.partNumber - b.partNumber);
+  const copiedSource = write.decision.parts.some((p) => p.kind === "sourceCopy");
+  return guarded(ctx, write, "complete", copiedSource, () =>
+    upload.complete(sorted, write.decision.condition),
+  );
+}
+
+/**
+ * Sends a request whose body streams from the part source. The SDK pipes the body into the
+ * request without watching it, so a source read that breaks mid-chunk would leave the
+ * request waiting for bytes that never come: the request is aborted instead, and the
+ * read's own error (retryable, naming the source object) is what the step reports.
+ */
+async function streamed<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  body: Readable,
+  send: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const local = new AbortController();
+  const onAbort = () => local.abort(ctx.signal?.reason);
+  if (ctx.signal?.aborted) onAbort();
+  else ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  let broken: unknown;
+  const onError = (error: unknown) => {
+    broken = error;
+    local.abort(error);
+  };
+  body.once("error", onError);
+  try {
+    return await send(local.signal);
+  } catch (error) {
+    if (broken !== undefined) throw brokenRead(write.source.bucket, write.source.key, broken);
+    throw error;
+  } finally {
+    body.off("error", onError);
+    ctx.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A 412 on a copy source means that side's object changed under the run. */
+async function pinned<T>(side: "source" | "destination", key: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
+    throw error;
+  }
+}
+
+/**
+ * Runs the final, visible write under the write's condition. Where the destination does not
+ * declare that it enforces the condition on that write (Ceph RGW 16 ignores If-Match on
+ * CompleteMultipartUpload and CopyObject), or the pin of a source copied server-side
+ * (x-amz-copy-source-if-match), that pin is checked by HEAD just before the write: the
+ * destination must still be the challenged version, and the source the planned one. That
+ * narrows a concurrent writer's window to one round trip on such servers.
+ */
+async function guarded(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  kind: ConditionalWrite,
+  copiesSource: boolean,
+  run: () => Promise<{ etag: string }>,
+): Promise<string> {
+  const { destination, signal } = ctx;
+  const { key } = write;
+  const condition: WriteCondition = write.decision.condition;
+  const holds = (now: ObjectHead | undefined) =>
+    "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
+  if (!enforcesCondition(destination.capabilities, kind, condition)) {
+    if (!holds(await destination.head(key, signal))) throw new ObjectChangedError("destination", key);
+  }
+  if (copiesSource && !destination.capabilities.conditionalWrites.copySourceIfMatch) {
+    if (ctx.headSource === undefined) {
+      throw new ChunksyncError(
+        "UNSUPPORTED",
+        "a server-side copy from the source needs a way to head the source",
+      );
+    }
+    if (!sameEtag((await ctx.headSource(write.source.key))?.etag, write.source.etag)) {
+      throw new ObjectChangedError("source", write.source.key);
+    }
+  }
+  try {
+    return (await run()).etag;
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
+    const destinationMoved = !holds(await destination.head(key, signal));
+    throw new ObjectChangedError(destinationMoved || !copiesSource ? "destination" : "source", key, error);
+  }
+}
