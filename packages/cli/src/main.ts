@@ -135,19 +135,10 @@ async function readSecret(path: string | undefined): Promise<Buffer> {
   return parsePairingSecret(text.trim());
 }
 
-/** The workflow engine runs `sync` with the core settings; other options belong to the direct engine. */
-function checkWorkflowFlags(command: string, flags: RunFlags): void {
-  const unsupported = [
-    [command !== "sync", command],
-    [flags.tags, "--tags"],
-  ] as const;
-  for (const [used, what] of unsupported) {
-    if (used)
-      throw new ValidationError(
-        "--engine",
-        `direct for ${what} (the workflow engine runs sync only, without it)`,
-      );
-  }
+/** The workflow engine runs `sync` only: its steps write, so it has no dry run. */
+function checkWorkflowFlags(command: string): void {
+  if (command !== "sync")
+    throw new ValidationError("--engine", `direct for ${command} (the workflow engine runs sync only)`);
 }
 
 function side(flags: RunFlags, s: "src" | "dst"): SideFlags {
@@ -185,7 +176,7 @@ async function run(
       throw new ValidationError("--sse-kms-context", 'a JSON object such as {"project":"x"}');
     }
   }
-  if (flags.engine === "workflow") checkWorkflowFlags(command, flags);
+  if (flags.engine === "workflow") checkWorkflowFlags(command);
   const srcFlags = side(flags, "src");
   const dstFlags = side(flags, "dst");
   const secret = await readSecret(flags.secretFile);

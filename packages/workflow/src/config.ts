@@ -98,7 +98,7 @@ export const ConfigSchema = z.strictObject({
     }),
   algorithm: z.enum(CONFIG_ALGORITHMS, { error: `one of ${CONFIG_ALGORITHMS.join(", ")}` }).default("sha256"),
   variant: z.enum(CONFIG_VARIANTS, { error: `one of ${CONFIG_VARIANTS.join(", ")}` }).default("encode"),
-  verify: z.enum(["none", "changed"], { error: "none or changed" }).default("changed"),
+  verify: z.enum(["none", "changed", "full"], { error: "none, changed or full" }).default("changed"),
   /** Globs over keys relative to the prefixes: an object must match an include (if any) and no exclude. */
   include: z.array(glob).max(100).default([]),
   exclude: z.array(glob).max(100).default([]),

@@ -32,6 +32,10 @@ export interface RunSettings {
   /** Globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
   include?: readonly string[];
   exclude?: readonly string[];
+  /** Copy the source's tag set onto written objects, and compare tag sets. */
+  copyTags?: boolean;
+  /** In-process runs only: stops the requests of the steps in flight. */
+  signal?: AbortSignal;
 }
 
 /** What the source-side steps need: the source store only, never the destination's. */
@@ -45,8 +49,6 @@ export interface SourceContext extends RunSettings {
   algorithm: DigestAlgorithm;
   variant: Variant;
   verify: VerifyMode;
-  /** Copy the source's tag set onto written objects, and compare tag sets. */
-  copyTags?: boolean;
   /**
    * Both sides are one account: the decision copies changed chunks server-side from the
    * source too (the destination context then carries `copySource`).
@@ -78,8 +80,6 @@ export interface DestinationContext extends RunSettings {
    * server-side copies name it, and their pin is checked against it.
    */
   copySource?: ObjectReader;
-  /** Copy the source's tag set onto written objects, and compare tag sets. */
-  copyTags?: boolean;
   /** Delete the selected destination-only objects (otherwise they are only reported). */
   delete?: boolean;
 }
@@ -155,6 +155,10 @@ export const DecisionSchema = z.strictObject({
 
 /** The multipart upload of one object: created once, completed once. */
 export interface UploadRecord {
+  /** The attempt that began it: a restarted object begins its write afresh. */
+  attempt: number;
+  /** The destination key, so that an interrupted run can abort the upload. */
+  key: string;
   /** Absent for an object written in one request (PutObject or CopyObject). */
   uploadId?: string;
   /** Set once completed, so a retried completion answers the same. */

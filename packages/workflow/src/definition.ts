@@ -11,6 +11,8 @@ export interface DefinitionOptions {
   toleratedFailurePercentage: number;
   /** Chunk batches of one object in flight at once. */
   batchConcurrency: number;
+  /** Attempts of one object whose source changed under the run, as in the direct engine (default 3). */
+  maxAttempts?: number;
 }
 
 /** Errors worth retrying: Lambda's own transient failures and the typed throttling errors of our steps. */
@@ -101,9 +103,11 @@ export function buildDefinition(options: DefinitionOptions): Json {
     };
   };
   const objectRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
+  // Every attempt's step outputs, so the record sums the bytes the failed attempts moved too.
+  const allSteps = { "steps.$": "States.Array($.steps, $.earlier)", "attempt.$": "$.attempt" };
   const batchRef = { "runId.$": "$.runId", "key.$": "$.key", "batch.$": "$.batch" };
   const recordFailure = (resultPath = "$.error") => [
-    { ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: "RecordFailure" },
+    { ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: "MayRestart" },
   ];
   const abortOnFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AbortWrite" }];
   const batchMap = (
@@ -198,11 +202,15 @@ export function buildDefinition(options: DefinitionOptions): Json {
         Choices: [{ Variable: "$.decision.action", StringEquals: "none", Next: "Record" }],
         Default: "BeginWrite",
       },
-      BeginWrite: task("BeginWrite", objectRef, {
-        ResultPath: null,
-        Next: "WriteParts",
-        Catch: abortOnFailure,
-      }),
+      BeginWrite: task(
+        "BeginWrite",
+        { ...objectRef, "attempt.$": "$.attempt" },
+        {
+          ResultPath: null,
+          Next: "WriteParts",
+          Catch: abortOnFailure,
+        },
+      ),
       WriteParts: batchMap(
         "$.decision.writeBatches",
         {
@@ -231,17 +239,42 @@ export function buildDefinition(options: DefinitionOptions): Json {
       ),
       Record: task(
         "Record",
-        { ...objectRef, "steps.$": "$.steps" },
+        { ...objectRef, ...allSteps },
         { ResultSelector: { "state.$": "$.state" }, End: true },
       ),
       AbortWrite: task("AbortWrite", objectRef, {
         ResultPath: null,
-        Next: "RecordFailure",
-        Catch: recordFailure("$.abortError"),
+        Next: "MayRestart",
+        Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.abortError", Next: "RecordFailure" }],
       }),
+      // A source that changed under the run is planned again from its new version, as the
+      // direct engine does; a destination another writer replaced is left to that writer.
+      MayRestart: {
+        Type: "Choice",
+        Choices: [
+          {
+            And: [
+              { Variable: "$.error.Error", StringEquals: "SourceChangedError" },
+              { Variable: "$.attempt", NumericLessThan: options.maxAttempts ?? 3 },
+            ],
+            Next: "NextAttempt",
+          },
+        ],
+        Default: "RecordFailure",
+      },
+      NextAttempt: {
+        Type: "Pass",
+        Parameters: {
+          "runId.$": "$.runId",
+          "item.$": "$.item",
+          "attempt.$": "States.MathAdd($.attempt, 1)",
+          "earlier.$": "States.Array($.steps, $.earlier)",
+        },
+        Next: "StartObject",
+      },
       RecordFailure: task(
         "RecordFailure",
-        { ...objectRef, "steps.$": "$.steps", "error.$": "$.error" },
+        { ...objectRef, ...allSteps, "error.$": "$.error" },
         { ResultSelector: { "state.$": "$.state" }, End: true },
       ),
     },
@@ -265,7 +298,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
       SyncObjects: {
         Type: "Map",
         ItemsPath: "$.list.items",
-        ItemSelector: { "runId.$": "$.runId", "item.$": "$$.Map.Item.Value" },
+        ItemSelector: { "runId.$": "$.runId", "item.$": "$$.Map.Item.Value", attempt: 1, earlier: [] },
         MaxConcurrency: options.maxConcurrency,
         ToleratedFailurePercentage: options.toleratedFailurePercentage,
         ItemProcessor: {

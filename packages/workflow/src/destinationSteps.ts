@@ -52,6 +52,7 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
     store: ctx.store,
     secret: ctx.secret,
     limiter: new Limiter(ctx.concurrency),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
     onRead: (n) => {
       bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
     },
@@ -113,7 +114,8 @@ function writeContext(ctx: DestinationContext, bytes: WriteContext["bytes"]): Wr
     destination: ctx.store,
     limiter: new Limiter(ctx.concurrency),
     bytes,
-    ...(copySource ? { headSource: (key: string) => copySource.head(key) } : {}),
+    ...(copySource ? { headSource: (key: string) => copySource.head(key, ctx.signal) } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
 }
 
@@ -128,16 +130,16 @@ const NO_BYTES: ObjectWrite["parts"] = {
  */
 export async function destinationBegin(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
+  const attempt = event.attempt ?? 1;
   const existing = await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
-  if (existing !== undefined) return { uploadId: existing.uploadId ?? null };
+  if (existing?.attempt === attempt) return { uploadId: existing.uploadId ?? null };
   const { write } = await objectWrite(ctx, runId, key, NO_BYTES);
-  if (writeRequestsOf(write).kind !== "multipart") {
-    await ctx.work.put(workKeys.upload(runId, key), {} satisfies UploadRecord);
-    return { uploadId: null };
+  const record: UploadRecord = { attempt, key: write.key };
+  if (writeRequestsOf(write).kind === "multipart") {
+    record.uploadId = (await ctx.store.createUpload(write.key, write.attributes, ctx.signal)).uploadId;
   }
-  const upload = await ctx.store.createUpload(write.key, write.attributes);
-  await ctx.work.put(workKeys.upload(runId, key), { uploadId: upload.uploadId } satisfies UploadRecord);
-  return { uploadId: upload.uploadId };
+  await ctx.work.put(workKeys.upload(runId, key), record);
+  return { uploadId: record.uploadId ?? null };
 }
 
 /** Reads source bytes through the link the source side signed, counting what it reads. */

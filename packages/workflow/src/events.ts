@@ -25,8 +25,11 @@ export const PrepareEvent = z.strictObject({
   item: z.strictObject({ key: relativeKey, size: index, etag: z.string().min(1, "an ETag") }),
 });
 
+/** Which attempt of an object a step serves: an object restarts when its source changes under the run. */
+const attempt = z.number().int("a whole number").min(1, "a number from 1").max(100, "a number to 100");
+
 /** An object is named by its key relative to the side's prefix; each side adds its own prefix. */
-export const ObjectEvent = z.strictObject({ runId, key: relativeKey });
+export const ObjectEvent = z.strictObject({ runId, key: relativeKey, attempt: attempt.optional() });
 
 export const BatchEvent = z.strictObject({
   runId,
@@ -44,6 +47,7 @@ export const RecordEvent = z.strictObject({
   key: relativeKey,
   /** Outputs of the object's earlier steps; every `bytes` object in it is summed. */
   steps: z.unknown().optional(),
+  attempt: attempt.optional(),
   error: caught.optional(),
 });
 

@@ -1,10 +1,17 @@
 import { randomBytes } from "node:crypto";
-import type { RunReport } from "@chunksync/sync";
-import type { DestinationContext, SourceContext } from "./context.js";
+import {
+  countResult,
+  type ObjectResult,
+  RunAbortedError,
+  type RunReport,
+  type RunStats,
+} from "@chunksync/sync";
+import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
 import { type DestinationInvoker, relay } from "./relay.js";
+import type { StoredResult } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
 
@@ -20,6 +27,14 @@ export interface LocalRunOptions {
   batchConcurrency?: number;
   /** Pause before a Retry, instead of the definition's backoff (default 20 ms, so tests stay fast). */
   retryIntervalMs?: number;
+  /** Attempts of one object whose source changes under the run (default 3). */
+  maxAttempts?: number;
+  /** Stops the run: no Task starts after it, and every upload begun is aborted once the Tasks in flight settle. */
+  signal?: AbortSignal;
+  /** Live counters (as the direct engine keeps them), updated as each object is recorded. */
+  stats?: RunStats;
+  /** Called as each object is recorded. */
+  onResult?: (result: ObjectResult) => void;
   /** Wraps every Task: tests inject faults here, keyed by state name. */
   intercept?: (state: string, input: unknown, run: () => Promise<unknown>) => Promise<unknown>;
 }
@@ -48,18 +63,36 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     maxConcurrency: options.maxConcurrency ?? 4,
     toleratedFailurePercentage: 0,
     batchConcurrency: options.batchConcurrency ?? 2,
+    maxAttempts: options.maxAttempts ?? 3,
   });
   const invoker: DestinationInvoker = {
     invoke: (target, payload) => DESTINATION_STEPS[target].run(options.destination, payload),
   };
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const retryIntervals: Record<string, number> = {};
+  // Tasks still running: an abort waits for them before it cleans up after them.
+  const inFlight = new Set<Promise<unknown>>();
   for (const [state, fn] of Object.entries(TASK_STATES)) {
-    const run = (input: unknown): Promise<unknown> =>
+    const step = (input: unknown): Promise<unknown> =>
       fn in SOURCE_STEPS
         ? SOURCE_STEPS[fn as SourceFunction].run(options.source, input)
         : relay(invoker, parseEvent(RelayEvent, input));
-    handlers[state] = options.intercept ? (input) => options.intercept!(state, input, () => run(input)) : run;
+    const run = (input: unknown) => {
+      const done = (async () => {
+        const output = await (options.intercept
+          ? options.intercept(state, input, () => step(input))
+          : step(input));
+        if (fn === "sourceRecord") await recorded(options, input);
+        return output;
+      })();
+      inFlight.add(done);
+      done.then(
+        () => inFlight.delete(done),
+        () => inFlight.delete(done),
+      );
+      return done;
+    };
+    handlers[state] = run;
     retryIntervals[state] = options.retryIntervalMs ?? 20;
   }
   // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
@@ -67,6 +100,8 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const execution = machine.run(
     { runId },
     {
+      // An abort is the caller's (options.signal): it is answered below, not thrown from here.
+      noThrowOnAbort: true,
       overrides: {
         // Steps return JSON-serializable data; the interpreter's JSONValue type cannot say so of `unknown`.
         taskResourceLocalHandlers: handlers as unknown as Record<string, (input: unknown) => Promise<never>>,
@@ -74,8 +109,58 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
       },
     },
   );
-  await execution.result;
+  const signal = options.signal;
+  const stop = () => execution.abort();
+  if (signal?.aborted) stop();
+  else signal?.addEventListener("abort", stop, { once: true });
+  try {
+    await execution.result;
+  } finally {
+    signal?.removeEventListener("abort", stop);
+  }
+  if (signal?.aborted) {
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    await abortUploads(options.destination, runId);
+    throw new RunAbortedError();
+  }
   const report = await options.source.work.get<RunReport>(workKeys.report(runId));
   if (report === undefined) throw new Error(`run ${runId} ended without a report`);
+  if (options.stats) {
+    // Destination-only objects are counted by the report: its figures are the run's.
+    Object.assign(options.stats.objects, report.objects);
+    Object.assign(options.stats.bytes, report.bytes);
+  }
   return { ...report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
+}
+
+/** Counts an object the Record step just stored, as the direct engine counts a settled object. */
+async function recorded(options: LocalRunOptions, input: unknown): Promise<void> {
+  if (!options.stats && !options.onResult) return;
+  const { runId, key } = input as { runId: string; key: string };
+  const stored = await options.source.work.get<StoredResult>(workKeys.result(runId, key));
+  if (stored === undefined) return;
+  const stats = options.stats;
+  if (stats) {
+    stats.done++;
+    stats.objects.scanned++;
+    stats.sourceBytesScanned += stored.result.size;
+    countResult(stats.objects, stored.result);
+    for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
+      stats.bytes[f] += stored.bytes[f];
+  }
+  options.onResult?.(stored.result);
+}
+
+/**
+ * Aborts every upload the run began and did not complete. Runs once every Task has
+ * settled, so no upload is begun after it.
+ */
+async function abortUploads(destination: DestinationContext, runId: string): Promise<void> {
+  for await (const k of destination.work.list(`${workKeys.run(runId)}/objects/`)) {
+    if (!k.endsWith("/upload.json")) continue;
+    const record = await destination.work.get<UploadRecord>(k);
+    if (record?.uploadId !== undefined && record.etag === undefined) {
+      await destination.store.abortUpload(record.key, record.uploadId);
+    }
+  }
 }

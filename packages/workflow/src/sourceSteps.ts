@@ -157,6 +157,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
     algorithm: ctx.algorithm,
     variant: ctx.variant,
     limiter: new Limiter(ctx.concurrency),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
     onRead: (n) => {
       bytes.sourceRead = (bytes.sourceRead ?? 0) + n;
     },
@@ -298,7 +299,7 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? key,
-    attempts: 1,
+    attempts: event.attempt ?? 1,
   };
   let result: ObjectResult;
   if (event.error !== undefined) result = failedResult(keys, failureOf(event.error));

@@ -1,6 +1,6 @@
-import type { DigestAlgorithm, Variant } from "@chunksync/core";
+import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import { directoryPrefix, type RunReport } from "@chunksync/sync";
+import { directoryPrefix, type ObjectResult, type RunReport, type RunStats } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -15,7 +15,7 @@ export interface WorkflowSyncOptions {
   algorithm: DigestAlgorithm;
   variant: Variant;
   chunkSize: number;
-  verify: "none" | "changed" | "full";
+  verify: VerifyMode;
   /** Requests in flight per step, and objects in flight at once. */
   concurrency: number;
   /** Globs over keys relative to the prefixes, as in the direct engine. */
@@ -23,6 +23,18 @@ export interface WorkflowSyncOptions {
   exclude: string[];
   /** Delete the selected destination-only objects. */
   delete: boolean;
+  /** Both sides are one endpoint and account: changed chunks are copied server-side too. */
+  serverSideCopy?: boolean;
+  /** Copy the source's tag set onto written objects, and compare tag sets. */
+  copyTags?: boolean;
+  /** Restarts of one object after its source changed under the run (default 3 attempts). */
+  maxAttempts?: number;
+  /** Stops the run: no step starts after it, and every upload begun is aborted. */
+  signal?: AbortSignal;
+  /** Live counters for a progress display, as the direct engine keeps them. */
+  stats?: RunStats;
+  /** Called as each object settles (in completion order). */
+  onResult?: (result: ObjectResult) => void;
   /** Defaults to memory; a bucket on the local S3 works too. */
   work?: WorkArea;
 }
@@ -42,9 +54,15 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     concurrency: options.concurrency,
     include: options.include,
     exclude: options.exclude,
+    copyTags: options.copyTags ?? false,
+    ...(options.signal ? { signal: options.signal } : {}),
   };
   return runWorkflowLocally({
     maxConcurrency: options.concurrency,
+    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.stats ? { stats: options.stats } : {}),
+    ...(options.onResult ? { onResult: options.onResult } : {}),
     source: {
       ...settings,
       store: options.source,
@@ -53,8 +71,8 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       secret: options.secret,
       algorithm: options.algorithm,
       variant: options.variant,
-      // The workflow re-challenges what it wrote; "full" is a direct-engine option.
-      verify: options.verify === "none" ? "none" : "changed",
+      verify: options.verify,
+      serverSideCopy: options.serverSideCopy ?? false,
       pageSize: 500,
       signer: links,
       linkExpirySeconds: 900,
@@ -67,6 +85,8 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       secret: options.secret,
       readLink: links.read,
       delete: options.delete,
+      // One account: the destination's credentials read the source, so copies may name it.
+      ...(options.serverSideCopy ? { copySource: options.source } : {}),
     },
   });
 }

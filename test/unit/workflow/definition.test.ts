@@ -77,11 +77,17 @@ describe("the state machine definition", () => {
     }
   });
 
-  it("catches any failure of an object's flow and records it", () => {
-    for (const name of ["Inspect", "ChallengeBatches", "Decide", "VerifyBatches", "AbortWrite"]) {
+  it("catches any failure of an object's flow, restarts it after a source change and records the rest", () => {
+    for (const name of ["Inspect", "ChallengeBatches", "Decide", "VerifyBatches"]) {
       const c = (states.get(name)!.Catch as { ErrorEquals: string[]; Next: string }[])[0];
-      expect(c, name).toMatchObject({ ErrorEquals: ["States.ALL"], Next: "RecordFailure" });
+      expect(c, name).toMatchObject({ ErrorEquals: ["States.ALL"], Next: "MayRestart" });
     }
+    expect(states.get("AbortWrite")).toMatchObject({ Next: "MayRestart" });
+    expect((states.get("AbortWrite")!.Catch as { Next: string }[])[0]?.Next).toBe("RecordFailure");
+    const restart = states.get("MayRestart") as unknown as { Choices: { Next: string }[]; Default: string };
+    expect(JSON.stringify(restart.Choices)).toContain('"StringEquals":"SourceChangedError"');
+    expect(restart.Choices[0]?.Next).toBe("NextAttempt");
+    expect(restart.Default).toBe("RecordFailure");
     for (const name of ["BeginWrite", "WriteParts", "CompleteWrite"]) {
       const c = (states.get(name)!.Catch as { Next: string }[])[0];
       expect(c?.Next, name).toBe("AbortWrite");

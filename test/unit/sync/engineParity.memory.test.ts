@@ -1,0 +1,266 @@
+import { randomBytes } from "node:crypto";
+import { MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
+import { type ObjectResult, RunAbortedError, type RunReport } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
+import { describe, expect, it } from "vitest";
+import { flipByte, seededBytes } from "../../support/data.js";
+import { syncWith } from "../../support/stores.js";
+
+const MiB = 1024 * 1024;
+const CHUNK = 5 * MiB;
+
+/** What both engines take: the settings a test varies. */
+interface RunSettings {
+  verify?: "none" | "changed" | "full";
+  delete?: boolean;
+  serverSideCopy?: boolean;
+  copyTags?: boolean;
+  signal?: AbortSignal;
+}
+
+type Engine = (
+  source: MemoryObjectStore,
+  destination: MemoryObjectStore,
+  s: RunSettings,
+) => Promise<RunReport>;
+
+/** The direct engine and the workflow engine, run with the same settings. */
+const ENGINES: Record<"direct" | "workflow", Engine> = {
+  direct: (source, destination, s) =>
+    syncWith(source, destination, {
+      verify: s.verify ?? "changed",
+      delete: s.delete ?? false,
+      serverSideCopy: s.serverSideCopy ?? false,
+      copyTags: s.copyTags ?? false,
+      ...(s.signal ? { signal: s.signal } : {}),
+    }),
+  workflow: (source, destination, s) =>
+    syncWithWorkflow({
+      source,
+      sourcePrefix: "",
+      destination,
+      destinationPrefix: "",
+      secret: randomBytes(32),
+      algorithm: "sha256",
+      variant: "encode",
+      chunkSize: CHUNK,
+      verify: s.verify ?? "changed",
+      concurrency: 4,
+      include: [],
+      exclude: [],
+      delete: s.delete ?? false,
+      serverSideCopy: s.serverSideCopy ?? false,
+      copyTags: s.copyTags ?? false,
+      ...(s.signal ? { signal: s.signal } : {}),
+    }),
+};
+
+/** Two stores; on one endpoint (shared buckets) when `oneAccount`, as server-side copy needs. */
+function stores(oneAccount = false) {
+  const buckets = oneAccount ? new MemoryBuckets() : undefined;
+  return {
+    source: new MemoryObjectStore({ bucket: "src", ...(buckets ? { buckets } : {}) }),
+    destination: new MemoryObjectStore({ bucket: "dst", ...(buckets ? { buckets } : {}) }),
+  };
+}
+
+async function put(store: MemoryObjectStore, key: string, data: Buffer, tagging?: string): Promise<string> {
+  const attributes = { metadata: {}, ...(tagging ? { tagging } : {}) };
+  return (await store.put(key, data, data.length, attributes, { ifNoneMatch: "*" })).etag;
+}
+
+async function bytes(store: MemoryObjectStore, key: string): Promise<Buffer | undefined> {
+  const head = await store.head(key);
+  if (!head) return undefined;
+  const parts: Buffer[] = [];
+  for await (const p of await store.read(key, { offset: 0, length: head.size }, head.etag))
+    parts.push(Buffer.from(p as Uint8Array));
+  return Buffer.concat(parts);
+}
+
+async function pendingUploads(store: MemoryObjectStore): Promise<number> {
+  let n = 0;
+  for await (const _ of store.listUploads("")) n++;
+  return n;
+}
+
+function byKey(report: RunReport): Record<string, ObjectResult> {
+  return Object.fromEntries(report.results.map((r) => [r.destinationKey, r]));
+}
+
+/** The requests that write to the destination, by kind, since `before` (the calls that set it up). */
+const WRITES: StoreOperation[] = [
+  "put",
+  "copyObject",
+  "createUpload",
+  "uploadPart",
+  "copyPart",
+  "complete",
+  "delete",
+];
+function writes(store: MemoryObjectStore, before: Record<string, number> = {}): Record<string, number> {
+  return Object.fromEntries(WRITES.map((op) => [op, store.calls(op) - (before[op] ?? 0)]));
+}
+
+const big = seededBytes("parity-big", 12 * MiB);
+const edited = flipByte(big, 7 * MiB);
+const small = seededBytes("parity-small", 1000);
+
+/** The ordinary cases: identical, changed, missing (small and large) and destination-only. */
+async function matrix(oneAccount = false) {
+  const s = stores(oneAccount);
+  await put(s.source, "same", big);
+  await put(s.source, "changed", edited);
+  await put(s.source, "new-small", small);
+  await put(s.source, "new-big", big);
+  await put(s.destination, "same", big);
+  await put(s.destination, "changed", big);
+  await put(s.destination, "extra", small);
+  return s;
+}
+
+/** What must be equal between the engines: results, counts, bytes but those re-read for verification. */
+function comparable(report: RunReport) {
+  const { sourceRead: _, ...moved } = report.bytes;
+  return { results: byKey(report), objects: report.objects, planned: report.planned, bytes: moved };
+}
+
+describe("both engines on memory stores: the same results, requests and failures", () => {
+  it("syncs identical, changed, missing and destination-only objects alike, with the same kinds of write request", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = await matrix();
+      const before = writes(destination);
+      const report = await engine(source, destination, { delete: true });
+      const r = byKey(report);
+      expect(r.same, name).toMatchObject({ state: "identical", action: "none" });
+      expect(r.changed, name).toMatchObject({ state: "changed", action: "compose", applied: true });
+      expect(r["new-small"], name).toMatchObject({ state: "missing", action: "copy", applied: true });
+      expect(r.extra, name).toMatchObject({ state: "extra", action: "delete", applied: true });
+      expect((await bytes(destination, "changed"))?.equals(edited), name).toBe(true);
+      expect((await bytes(destination, "new-big"))?.equals(big), name).toBe(true);
+      expect(await destination.head("extra"), name).toBeUndefined();
+      // A small new object is one PutObject; a large one the only multipart upload besides the re-compose.
+      expect(writes(destination, before), name).toMatchObject({
+        put: 1,
+        createUpload: 2,
+        complete: 2,
+        delete: 1,
+      });
+      expect(await pendingUploads(destination), name).toBe(0);
+      seen[name] = { ...comparable(report), writes: writes(destination, before) };
+    }
+    expect(seen.workflow).toEqual(seen.direct);
+  });
+
+  it("reports a source deleted between listing and HEAD as SOURCE_CHANGED after the same attempts", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "gone", small);
+      source.beforeNext("head", () => source.delete("gone"));
+      const r = byKey(await engine(source, destination, {}));
+      expect(r.gone, name).toMatchObject({ state: "failed", attempts: 3, error: { code: "SOURCE_CHANGED" } });
+    }
+  });
+
+  it("reports a part upload that is refused with the same code", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      const old = await put(destination, "changed", big);
+      const { AccessDeniedError } = await import("@chunksync/storage");
+      destination.failNext(
+        "uploadPart",
+        new AccessDeniedError({ operation: "upload part", bucket: "dst" }),
+        "always",
+      );
+      const r = byKey(await engine(source, destination, {}));
+      expect(r.changed, name).toMatchObject({ state: "failed", error: { code: "ACCESS_DENIED" } });
+      expect((await destination.head("changed"))?.etag, name).toBe(old);
+      expect(await pendingUploads(destination), name).toBe(0);
+    }
+  });
+
+  it("restarts an object whose source changed mid-run and writes the new version", async () => {
+    const newer = flipByte(edited, 1);
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "moving", edited);
+      await put(destination, "moving", big);
+      // The first ranged read of the source (a chunk digest) finds another version in place.
+      source.beforeNext("read", async () => {
+        await source.put(
+          "moving",
+          newer,
+          newer.length,
+          { metadata: {} },
+          { ifMatch: (await source.head("moving"))!.etag },
+        );
+      });
+      const r = byKey(await engine(source, destination, {}));
+      expect(r.moving, name).toMatchObject({ state: "changed", applied: true, attempts: 2 });
+      expect((await bytes(destination, "moving"))?.equals(newer), name).toBe(true);
+      expect(await pendingUploads(destination), name).toBe(0);
+    }
+  });
+
+  it("honours --verify full: every chunk of a written object is challenged again, not only those that crossed", async () => {
+    const read: Record<string, number> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const verify of ["changed", "full"] as const) {
+        const { source, destination } = stores();
+        await put(source, "changed", edited);
+        await put(destination, "changed", big);
+        const report = await engine(source, destination, { verify });
+        expect(byKey(report).changed, name).toMatchObject({ state: "changed", applied: true });
+        read[`${name}-${verify}`] = report.bytes.destinationRead;
+      }
+      // The two chunks that did not cross (5 MiB and the 2 MiB tail) are read again for the full check.
+      expect(read[`${name}-full`]! - read[`${name}-changed`]!, name).toBe(big.length - CHUNK);
+    }
+    expect(read["workflow-full"]).toBe(read["direct-full"]);
+  });
+
+  it("stops at the run's abort signal, leaving no upload and the old destination", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      const old = await put(destination, "changed", big);
+      await put(source, "later", small);
+      const abort = new AbortController();
+      destination.beforeNext("uploadPart", () => abort.abort());
+      await expect(engine(source, destination, { signal: abort.signal }), name).rejects.toBeInstanceOf(
+        RunAbortedError,
+      );
+      expect(await pendingUploads(destination), name).toBe(0);
+      expect((await destination.head("changed"))?.etag, name).toBe(old);
+    }
+  });
+
+  it("copies server-side from the source where both sides are one account", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = await matrix(true);
+      const before = writes(destination);
+      const report = await engine(source, destination, { serverSideCopy: true });
+      expect(report.bytes.transferred, name).toBe(0);
+      expect(report.bytes.copiedServerSide, name).toBe(2 * big.length + small.length);
+      expect((await bytes(destination, "changed"))?.equals(edited), name).toBe(true);
+      expect((await bytes(destination, "new-small"))?.equals(small), name).toBe(true);
+      expect(writes(destination, before), name).toMatchObject({ put: 0, uploadPart: 0 });
+      seen[name] = { ...comparable(report), writes: writes(destination, before) };
+    }
+    expect(seen.workflow).toEqual(seen.direct);
+  });
+
+  it("with --tags, restates a source's tag set where only the tags differ", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "tagged", small, "team=a");
+      await put(destination, "tagged", small, "team=b");
+      const r = byKey(await engine(source, destination, { copyTags: true }));
+      expect(r.tagged, name).toMatchObject({ state: "changed", action: "metadata", applied: true });
+      expect(await destination.tagging("tagged"), name).toBe("team=a");
+    }
+  });
+});
