@@ -7,9 +7,10 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import { type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
-import { digestFirst, digestRange } from "./digestRange.js";
+import { type DigestSource, RangedReadDigests } from "./DigestSource.js";
+import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
-import { type Limiter, settleAll } from "./Limiter.js";
+import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
 export interface DestinationSideOptions {
@@ -19,6 +20,8 @@ export interface DestinationSideOptions {
   /** Called with every byte count read from the destination store. */
   onRead?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
+  digests?: DigestSource;
 }
 
 /**
@@ -32,7 +35,19 @@ export class DestinationSide {
     { etag: string; length: number; algorithm: DigestAlgorithm; digest: Buffer }
   >();
 
-  constructor(readonly options: DestinationSideOptions) {}
+  readonly #digests: DigestSource;
+
+  constructor(readonly options: DestinationSideOptions) {
+    this.#digests =
+      options.digests ??
+      new RangedReadDigests({
+        store: options.store,
+        side: "destination",
+        limiter: options.limiter,
+        ...(options.onRead ? { onRead: options.onRead } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+  }
 
   /**
    * Heads `key` and digests its first `length` bytes in one request, ahead of the challenge
@@ -67,7 +82,7 @@ export class DestinationSide {
     request: ChallengeRequest,
     current?: Pick<ObjectHead, "key" | "etag" | "size">,
   ): Promise<ChallengeResponse> {
-    const { store, secret, limiter, signal } = this.options;
+    const { store, secret, signal } = this.options;
     const { bucket, key, etag } = request.destination;
     if (bucket !== store.bucket) {
       throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
@@ -87,27 +102,8 @@ export class DestinationSide {
       if (early) digests.set(range.index, first.digest);
       return !early;
     });
-    await settleAll(
-      ranges.map((range) =>
-        limiter.run(async () => {
-          const digest = await withRetry(
-            () =>
-              digestRange(
-                store,
-                "destination",
-                key,
-                etag,
-                range,
-                request.algorithm,
-                (n) => this.options.onRead?.(n),
-                signal,
-              ),
-            retryFor(signal),
-          );
-          digests.set(range.index, digest);
-        }),
-      ),
-    );
+    const read = await this.#digests.digests({ key, etag }, ranges, request.algorithm);
+    for (const [i, range] of ranges.entries()) digests.set(range.index, read[i]!);
     return answerChallenge({ secret, request, destination: { etag, size: head.size }, digests });
   }
 }

@@ -12,8 +12,9 @@ import {
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
-import { digestFirst, digestRange, pinnedRead } from "./digestRange.js";
-import { type Limiter, settleAll } from "./Limiter.js";
+import { type DigestSource, RangedReadDigests } from "./DigestSource.js";
+import { digestFirst, pinnedRead } from "./digestRange.js";
+import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
 export interface SourceSideOptions {
@@ -25,6 +26,8 @@ export interface SourceSideOptions {
   /** Called with every byte count read from the source store. */
   onRead?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
+  digests?: DigestSource;
 }
 
 /**
@@ -34,9 +37,20 @@ export interface SourceSideOptions {
  */
 export class SourceSide {
   /** Chunk digests of the version of each key being synced (a key has one version at a time). */
-  readonly #digests = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
+  readonly #cached = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
+  readonly #digests: DigestSource;
 
-  constructor(readonly options: SourceSideOptions) {}
+  constructor(readonly options: SourceSideOptions) {
+    this.#digests =
+      options.digests ??
+      new RangedReadDigests({
+        store: options.store,
+        side: "source",
+        limiter: options.limiter,
+        ...(options.onRead ? { onRead: options.onRead } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+  }
 
   /** Digests (if not cached) the chunks in `indices` and challenges the destination for them. */
   async challenge(
@@ -45,31 +59,15 @@ export class SourceSide {
     plan: ChunkPlan,
     indices: number[],
   ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
-    const { store, algorithm, limiter, signal } = this.options;
+    const { algorithm } = this.options;
     const cache = this.#cache(source);
-    await settleAll(
-      indices
-        .filter((index) => !cache.has(index))
-        .map((index) =>
-          limiter.run(async () => {
-            const digest = await withRetry(
-              () =>
-                digestRange(
-                  store,
-                  "source",
-                  source.key,
-                  source.etag,
-                  chunkRange(plan, index),
-                  algorithm,
-                  (n) => this.options.onRead?.(n),
-                  signal,
-                ),
-              retryFor(signal),
-            );
-            cache.set(index, digest);
-          }),
-        ),
+    const missing = indices.filter((index) => !cache.has(index));
+    const digests = await this.#digests.digests(
+      source,
+      missing.map((index) => chunkRange(plan, index)),
+      algorithm,
     );
+    for (const [i, index] of missing.entries()) cache.set(index, digests[i]!);
     return createChallenge({
       secret: this.options.secret,
       variant: this.options.variant,
@@ -141,15 +139,15 @@ export class SourceSide {
 
   /** Drops the cached digests of `key` once its sync is settled. */
   forget(key: string): void {
-    this.#digests.delete(key);
+    this.#cached.delete(key);
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */
   #cache(source: Pick<ObjectIdentity, "key" | "etag">): Map<number, Buffer> {
-    let cache = this.#digests.get(source.key);
+    let cache = this.#cached.get(source.key);
     if (cache?.etag !== source.etag) {
       cache = { etag: source.etag, chunks: new Map() };
-      this.#digests.set(source.key, cache);
+      this.#cached.set(source.key, cache);
     }
     return cache.chunks;
   }

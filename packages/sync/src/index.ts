@@ -1,6 +1,7 @@
 // The verify mode is the core decision's; the CLI names it through this package.
 export type { VerifyMode } from "@chunksync/core";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
+export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";

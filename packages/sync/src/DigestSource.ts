@@ -1,0 +1,64 @@
+import type { ChunkRange, DigestAlgorithm } from "@chunksync/core";
+import type { ObjectReader } from "@chunksync/storage";
+import { digestRange, type Side } from "./digestRange.js";
+import { type Limiter, settleAll } from "./Limiter.js";
+import { retryFor, withRetry } from "./retry.js";
+
+/**
+ * Where one side's chunk digests come from. The challenge protocol and the decision only
+ * see digests, so an implementation that answers from a persistent per-side index (kept
+ * beside the bucket, keyed by key, ETag, range and algorithm) can replace the ranged reads
+ * without touching either.
+ */
+export interface DigestSource {
+  /**
+   * The digests of `ranges` of `object` at exactly its version `etag`, in the order of
+   * `ranges`.
+   *
+   * @throws ObjectChangedError when that version is no longer the object's
+   */
+  digests(
+    object: { key: string; etag: string },
+    ranges: readonly ChunkRange[],
+    algorithm: DigestAlgorithm,
+  ): Promise<Buffer[]>;
+}
+
+export interface RangedReadDigestsOptions {
+  store: ObjectReader;
+  /** Which side the store is, for the error a lost pin raises. */
+  side: Side;
+  /** Shared with the run's other requests: reads in flight stay bounded. */
+  limiter: Limiter;
+  /** Called with every byte count read. */
+  onRead?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Digests from a fresh ranged read of each chunk, pinned to the version and hashed as it
+ * streams (never buffered whole); a read that breaks is repeated. Every read settles
+ * before the first failure is rethrown.
+ */
+export class RangedReadDigests implements DigestSource {
+  constructor(readonly options: RangedReadDigestsOptions) {}
+
+  digests(
+    object: { key: string; etag: string },
+    ranges: readonly ChunkRange[],
+    algorithm: DigestAlgorithm,
+  ): Promise<Buffer[]> {
+    const { store, side, limiter, onRead, signal } = this.options;
+    return settleAll(
+      ranges.map((range) =>
+        limiter.run(() =>
+          withRetry(
+            () =>
+              digestRange(store, side, object.key, object.etag, range, algorithm, (n) => onRead?.(n), signal),
+            retryFor(signal),
+          ),
+        ),
+      ),
+    );
+  }
+}
