@@ -1,0 +1,103 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { flipByte, seededBytes } from "../support/data.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  putObject,
+  readAll,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+
+const MiB = 1024 * 1024;
+const base = seededBytes("parity-base", 11 * MiB);
+const edited = flipByte(base, 6 * MiB);
+const fresh = seededBytes("parity-new", 6 * MiB);
+const small = seededBytes("parity-small", 300);
+
+interface JsonSummary {
+  exitCode: number;
+  durationMs: number;
+  bytes: Record<"sourceRead" | "destinationRead" | "transferred" | "copiedServerSide", number>;
+  objects: Record<string, number>;
+  failures: unknown[];
+}
+
+describe("the CLI's two engines against the local S3: the same --json summary for the same run", () => {
+  let env: Record<string, string>;
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+
+  /** A fresh pair holding the matrix: identical, changed, missing (small and multipart) and destination-only. */
+  async function world(name: string): Promise<{ s: string; d: string }> {
+    const s = uniqueBucketName(`src-${name}`);
+    const d = uniqueBucketName(`dst-${name}`);
+    await createBucket(src, s);
+    await createBucket(dst, d);
+    buckets.push([src, s], [dst, d]);
+    await putObject(src, s, "same.bin", base);
+    await putObject(dst, d, "same.bin", base);
+    await putObject(src, s, "changed.bin", edited);
+    await putObject(dst, d, "changed.bin", base);
+    await putObject(src, s, "new-small.txt", small);
+    await putObject(src, s, "new-big.bin", fresh);
+    await putObject(dst, d, "only-here.txt", small);
+    return { s, d };
+  }
+
+  /** Runs `sync` with `flags` on a fresh matrix with `engine`, and checks what it wrote. */
+  async function sync(engine: "direct" | "workflow", flags: string[]): Promise<JsonSummary> {
+    const { s, d } = await world(engine);
+    const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json"];
+    const out = await runCli([...args, "--engine", engine, ...flags], env);
+    expect(out.code, `${engine}: ${out.stderr}`).toBe(0);
+    expect((await readAll(dst, d, "changed.bin")).equals(edited), engine).toBe(true);
+    expect((await readAll(dst, d, "new-big.bin")).equals(fresh), engine).toBe(true);
+    expect((await readAll(dst, d, "new-small.txt")).equals(small), engine).toBe(true);
+    const summary = JSON.parse(out.stdout) as JsonSummary;
+    expect(summary.failures, engine).toEqual([]);
+    return summary;
+  }
+
+  beforeAll(() => {
+    env = profileEnv();
+    src = s3Client("source");
+    dst = s3Client("destination");
+  });
+
+  afterAll(async () => {
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+
+  it("--verify none: equal in everything but the duration", async () => {
+    const [direct, workflow] = [
+      await sync("direct", ["--verify", "none"]),
+      await sync("workflow", ["--verify", "none"]),
+    ];
+    expect(direct.objects).toMatchObject({
+      scanned: 4,
+      identical: 1,
+      changed: 1,
+      missing: 2,
+      extra: 1,
+      deleted: 0,
+    });
+    expect(direct.bytes.transferred).toBe(5 * MiB + fresh.length + small.length);
+    expect({ ...workflow, durationMs: 0 }).toEqual({ ...direct, durationMs: 0 });
+  });
+
+  for (const flags of [[], ["--delete", "--verify", "full"]]) {
+    it(`${flags.join(" ") || "the defaults (--verify changed)"}: equal but for the duration and the source bytes re-read to verify`, async () => {
+      const [direct, workflow] = [await sync("direct", flags), await sync("workflow", flags)];
+      if (flags.includes("--delete")) expect(direct.objects).toMatchObject({ extra: 1, deleted: 1 });
+      // The workflow's source side digests the written chunks again; the direct engine kept
+      // the digests of the bytes it streamed (docs/serverless.md, Limits).
+      expect(workflow.bytes.sourceRead).toBeGreaterThan(direct.bytes.sourceRead);
+      const apart = (s: JsonSummary) => ({ ...s, durationMs: 0, bytes: { ...s.bytes, sourceRead: 0 } });
+      expect(apart(workflow)).toEqual(apart(direct));
+    });
+  }
+});
