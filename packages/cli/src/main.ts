@@ -197,8 +197,8 @@ async function run(
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
 
-  await probe("source", sourceStore, source.prefix);
-  await probe("destination", destinationStore, destination.prefix);
+  await probe("src", sourceStore, source.prefix, srcFlags);
+  await probe("dst", destinationStore, destination.prefix, dstFlags);
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();
