@@ -11,15 +11,17 @@ import {
   type Variant,
 } from "@chunksync/core";
 import { StorageError } from "@chunksync/storage";
-import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import { type KeyRule, RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
 import { addCleanupCommand } from "./cleanup.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
+import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
+import { warnIneffectiveIncludes } from "./warnings.js";
 
 interface RunFlags {
   srcProfile?: string;
@@ -37,8 +39,8 @@ interface RunFlags {
   variant: Variant;
   secretFile?: string;
   concurrency: string;
-  include: string[];
-  exclude: string[];
+  /** --include and --exclude, in command-line order. */
+  filters: KeyRule[];
   delete: boolean;
   verify: VerifyMode;
   json: boolean;
@@ -53,8 +55,6 @@ interface RunFlags {
   engine: "direct" | "workflow";
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
 function addRunOptions(command: Command): Command {
   for (const side of ["src", "dst"] as const) {
     const name = side === "src" ? "source" : "destination";
@@ -68,7 +68,7 @@ function addRunOptions(command: Command): Command {
       .option(`--${side}-account-id <id>`, `expected owner account of the ${name} bucket`)
       .option(`--${side}-sse-c-key-file <path>`, `SSE-C key (32 bytes) of the ${name} objects`);
   }
-  return command
+  command
     .option("--chunk-size <size>", "chunk size, 5MiB..5GiB (KiB/MiB/GiB)", "8MiB")
     .addOption(
       new Option("--algorithm <name>", "chunk digest")
@@ -79,14 +79,8 @@ function addRunOptions(command: Command): Command {
       new Option("--variant <name>", "challenge variant").choices(["encode", "decode"]).default("encode"),
     )
     .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes); drawn per run when omitted")
-    .option("--concurrency <n>", "requests in flight and objects in progress", "8")
-    .option(
-      "--include <glob>",
-      "only keys (relative to the prefix) matching this glob; repeatable",
-      collect,
-      [],
-    )
-    .option("--exclude <glob>", "skip keys matching this glob; repeatable", collect, [])
+    .option("--concurrency <n>", "requests in flight and objects in progress", "8");
+  return addFilterOptions(command)
     .option("--delete", "delete destination objects that are not on the source", false)
     .addOption(
       new Option("--verify <mode>", "re-challenge written chunks afterwards")
@@ -220,8 +214,7 @@ async function run(
       concurrency,
       serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
       copyTags: flags.tags,
-      include: flags.include,
-      exclude: flags.exclude,
+      filters: flags.filters,
       delete: flags.delete,
       dryRun: command !== "sync",
       signal: abort.signal,
@@ -260,14 +253,16 @@ function program(): Command {
     sync: "make DST hold SRC's objects, moving only the chunks that differ",
   } as const;
   for (const name of ["check", "plan", "sync"] as const) {
-    addRunOptions(
+    const command = addRunOptions(
       root
         .command(name)
         .description(describe[name])
         .argument("<SRC>", "s3://bucket[/prefix] of the source")
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
-    ).action(async (src: string, dst: string, flags: RunFlags) => {
+    );
+    command.addHelpText("after", FILTER_HELP).action(async (src: string, dst: string, flags: RunFlags) => {
+      warnIneffectiveIncludes(flags.filters, process.stderr);
       root.setOptionValue("exitCode", await run(name, src, dst, flags));
     });
   }

@@ -1,6 +1,6 @@
 import type { DigestAlgorithm, Variant } from "@chunksync/core";
 import type { ObjectAttributes, ObjectStore } from "@chunksync/storage";
-import type { ByteCounts } from "@chunksync/sync";
+import type { ByteCounts, KeyRule } from "@chunksync/sync";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Makes a short-lived link to read one source object, pinned by the reader with If-Match. */
@@ -20,9 +20,8 @@ export interface RunSettings {
   batchBytes: number;
   /** Requests in flight inside one step. */
   concurrency: number;
-  /** Globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
-  include?: readonly string[];
-  exclude?: readonly string[];
+  /** Ordered include/exclude globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
+  filters?: readonly KeyRule[];
 }
 
 /** What the source-side steps need: the source store only, never the destination's. */
