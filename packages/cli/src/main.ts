@@ -14,14 +14,17 @@ import { StorageError } from "@chunksync/storage";
 import { type KeyRule, RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
+import cliPackage from "../package.json" with { type: "json" };
 import { addCleanupCommand } from "./cleanup.js";
+import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
+import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
-import { warnIneffectiveIncludes } from "./warnings.js";
+import { warnIneffectiveIncludes, warnNoObjects } from "./warnings.js";
 
 interface RunFlags {
   srcProfile?: string;
@@ -41,6 +44,8 @@ interface RunFlags {
   concurrency: string;
   /** --include and --exclude, in command-line order. */
   filters: KeyRule[];
+  /** `sync` only: run as `plan`. */
+  dryRun?: boolean;
   delete: boolean;
   verify: VerifyMode;
   json: boolean;
@@ -56,6 +61,7 @@ interface RunFlags {
 }
 
 function addRunOptions(command: Command): Command {
+  addOptionPointers(command, ["src", "dst"]);
   for (const side of ["src", "dst"] as const) {
     const name = side === "src" ? "source" : "destination";
     command
@@ -222,6 +228,7 @@ async function run(
       onResult: (r) => progress.onResult(r),
     });
     progress.stop();
+    warnNoObjects(report, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
     if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
     if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
@@ -245,6 +252,7 @@ async function run(
 function program(): Command {
   const root = new Command("chunksync")
     .description("Challenge-verified, chunk-level delta sync between S3-compatible buckets")
+    .version(cliPackage.version, "--version", "print the version of chunksync")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const describe = {
@@ -261,10 +269,15 @@ function program(): Command {
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
     );
-    command.addHelpText("after", FILTER_HELP).action(async (src: string, dst: string, flags: RunFlags) => {
-      warnIneffectiveIncludes(flags.filters, process.stderr);
-      root.setOptionValue("exitCode", await run(name, src, dst, flags));
-    });
+    // `aws s3 sync --dry-run`: the same run, output and exit code as `plan`.
+    if (name === "sync")
+      command.option("--dry-run", "write nothing: show what sync would move, as plan does");
+    command
+      .addHelpText("after", `${FILTER_HELP}${examples(name)}`)
+      .action(async (src: string, dst: string, flags: RunFlags) => {
+        warnIneffectiveIncludes(flags.filters, process.stderr);
+        root.setOptionValue("exitCode", await run(flags.dryRun ? "plan" : name, src, dst, flags));
+      });
   }
   addCleanupCommand(root);
   return root;

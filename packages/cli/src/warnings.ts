@@ -1,4 +1,7 @@
-import { ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
+import { directoryPrefix, ineffectiveIncludes, type KeyRule, type RunReport } from "@chunksync/sync";
+import type { S3Location } from "./parseS3Url.js";
+
+const url = (l: S3Location) => `s3://${l.bucket}/${directoryPrefix(l.prefix)}`;
 
 /** Before a run: an --include that no --exclude precedes selects nothing more than the default. */
 export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {
@@ -8,4 +11,27 @@ export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS
         `(every key is selected by default); to select only these keys, put --exclude '**' before it\n`,
     );
   }
+}
+
+/**
+ * After a run: neither side had a selected object, which is almost always a wrong prefix or
+ * filter rather than an empty bucket pair. On stderr, so `--json` stdout stays one document.
+ */
+export function warnNoObjects(
+  report: RunReport,
+  source: S3Location,
+  destination: S3Location,
+  filters: readonly KeyRule[],
+  out: NodeJS.WritableStream,
+): void {
+  if (report.objects.scanned > 0 || report.objects.extra > 0) return;
+  const where = `${url(source)} (source) or ${url(destination)} (destination)`;
+  const prefixes = [source.prefix, destination.prefix].some((p) => p !== "" && !p.endsWith("/"))
+    ? "; a prefix names a directory (s3://b/photos reads photos/...)"
+    : "";
+  out.write(
+    filters.length > 0
+      ? `chunksync: warning: no object under ${where} matches the filters${prefixes}\n`
+      : `chunksync: warning: no object under ${where}${prefixes}\n`,
+  );
 }
