@@ -184,6 +184,16 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
     expect(dryText.code, dryText.stderr).toBe(0);
     expect(dryText.stdout).toMatch(/would transfer/);
     expect(timeless(dryText.stdout)).toBe(timeless(planText.stdout));
+    // aws s3 sync spells it --dryrun.
+    const awsSpelling = await runCli(["sync", ...urls, "--dryrun"], env);
+    expect(awsSpelling.code, awsSpelling.stderr).toBe(0);
+    expect(timeless(awsSpelling.stdout)).toBe(timeless(planText.stdout));
+
+    const workflow = await runCli(["sync", ...urls, "--dry-run", "--engine", "workflow"], env);
+    expect(workflow.code).toBe(2);
+    expect(workflow.stderr).toMatch(
+      /--engine: expected direct for sync --dry-run \(the workflow engine runs sync only/,
+    );
 
     expect(await keys(dst, d)).toEqual(["changed.txt"]);
     expect((await readAll(dst, d, "changed.txt")).toString()).toBe("old bytes");
@@ -242,7 +252,17 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
         failed: 0,
       });
       expect(await keys(dst, d)).toEqual(["a.jpg", "c.jpg", "old.txt"]);
-      expect(jpg.stderr).not.toMatch(/chunksync: warning/);
+      // Nested keys would stay selected: picomatch's * stops at /, where the aws CLI's does not.
+      expect(jpg.stderr).toContain(
+        "chunksync: warning: --exclude '*' leaves out top-level keys only (* stops at /, unlike in aws s3 sync); " +
+          "write --exclude '**' to leave out every key\n",
+      );
+
+      await putObject(src, s, "d/e.jpg", "nested");
+      const deep = await runCli(["sync", ...urls, "--exclude", "**", "--include", "**/*.jpg"], env);
+      expect(deep.code, deep.stderr).toBe(0);
+      expect(deep.stderr).not.toMatch(/chunksync: warning/);
+      expect(await keys(dst, d)).toEqual(["a.jpg", "c.jpg", "d/e.jpg", "old.txt"]);
     },
   );
 

@@ -6,11 +6,12 @@ export const FILTER_HELP = `
 Filters (--include, --exclude), as in aws s3 sync: every key under the prefix is
 selected by default; the filters apply in the order given, and a later filter
 takes precedence over an earlier one. Globs match keys relative to the prefix:
-* and ? do not cross "/", ** does (so use '**' to exclude everything, and
-'**/*.jpg' for .jpg keys at any depth; '*.jpg' matches only top-level keys).
-  --exclude '**' --include '*.jpg'    only the top-level .jpg keys
-  --include '*.jpg' --exclude '**'    nothing (the later exclude wins)
-  --exclude 'tmp/**'                  everything but tmp/
+* and ? do not cross "/", ** does (in aws s3 sync * crosses "/" too, so its
+--exclude '*' is --exclude '**' here); '*.jpg' matches top-level keys only.
+  --exclude '**' --include '*.jpg'      only the top-level .jpg keys
+  --exclude '**' --include '**/*.jpg'   only the .jpg keys, at any depth
+  --include '*.jpg' --exclude '**'      nothing (the later exclude wins)
+  --exclude 'tmp/**'                    everything but tmp/
 `;
 
 /**

@@ -24,7 +24,7 @@ import { parseS3Url } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
-import { warnIneffectiveIncludes, warnNoObjects } from "./warnings.js";
+import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
 interface RunFlags {
   srcProfile?: string;
@@ -138,7 +138,7 @@ async function readSecret(path: string | undefined): Promise<Buffer> {
 /** The workflow engine runs `sync` with the core settings; other options belong to the direct engine. */
 function checkWorkflowFlags(command: string, flags: RunFlags): void {
   const unsupported = [
-    [command !== "sync", command],
+    [command !== "sync", flags.dryRun ? "sync --dry-run" : command],
     [flags.tags, "--tags"],
   ] as const;
   for (const [used, what] of unsupported) {
@@ -269,13 +269,18 @@ function program(): Command {
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
     );
-    // `aws s3 sync --dry-run`: the same run, output and exit code as `plan`.
-    if (name === "sync")
-      command.option("--dry-run", "write nothing: show what sync would move, as plan does");
+    // rclone's --dry-run and aws s3 sync's --dryrun: the same run, output and exit code as `plan`.
+    if (name === "sync") {
+      command
+        .option("--dry-run", "write nothing: show what sync would move, as plan does")
+        .addOption(new Option("--dryrun").hideHelp())
+        .on("option:dryrun", () => command.setOptionValue("dryRun", true));
+    }
     command
       .addHelpText("after", `${FILTER_HELP}${examples(name)}`)
       .action(async (src: string, dst: string, flags: RunFlags) => {
         warnIneffectiveIncludes(flags.filters, process.stderr);
+        warnTopLevelExclude(flags.filters, process.stderr);
         root.setOptionValue("exitCode", await run(flags.dryRun ? "plan" : name, src, dst, flags));
       });
   }

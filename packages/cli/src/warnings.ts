@@ -14,6 +14,19 @@ export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS
 }
 
 /**
+ * Before a run: `--exclude '*'` is how `aws s3 sync` leaves out every key, but its `*` crosses
+ * "/" and picomatch's does not, so here it leaves out top-level keys only and every nested key
+ * stays selected (and, with --delete, its destination-only copies deleted).
+ */
+export function warnTopLevelExclude(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {
+  if (!filters.some((r) => r.kind === "exclude" && r.glob === "*")) return;
+  out.write(
+    "chunksync: warning: --exclude '*' leaves out top-level keys only (* stops at /, unlike in aws s3 sync); " +
+      "write --exclude '**' to leave out every key\n",
+  );
+}
+
+/**
  * After a run: neither side had a selected object, which is almost always a wrong prefix or
  * filter rather than an empty bucket pair. On stderr, so `--json` stdout stays one document.
  */
