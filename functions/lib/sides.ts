@@ -51,8 +51,7 @@ function settings(c: Awaited<ReturnType<typeof config>>) {
     batchChunks: c.batchChunks,
     batchBytes: c.batchBytes,
     concurrency: c.concurrency,
-    include: c.include,
-    exclude: c.exclude,
+    filters: c.filters,
   };
 }
 

@@ -11,15 +11,20 @@ import {
   type Variant,
 } from "@chunksync/core";
 import { StorageError } from "@chunksync/storage";
-import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import { type KeyRule, RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
+import cliPackage from "../package.json" with { type: "json" };
 import { addCleanupCommand } from "./cleanup.js";
+import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
+import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
+import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
+import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
 interface RunFlags {
   srcProfile?: string;
@@ -37,8 +42,10 @@ interface RunFlags {
   variant: Variant;
   secretFile?: string;
   concurrency: string;
-  include: string[];
-  exclude: string[];
+  /** --include and --exclude, in command-line order. */
+  filters: KeyRule[];
+  /** `sync` only: run as `plan`. */
+  dryRun?: boolean;
   delete: boolean;
   verify: VerifyMode;
   json: boolean;
@@ -53,9 +60,8 @@ interface RunFlags {
   engine: "direct" | "workflow";
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
 function addRunOptions(command: Command): Command {
+  addOptionPointers(command, ["src", "dst"]);
   for (const side of ["src", "dst"] as const) {
     const name = side === "src" ? "source" : "destination";
     command
@@ -68,7 +74,7 @@ function addRunOptions(command: Command): Command {
       .option(`--${side}-account-id <id>`, `expected owner account of the ${name} bucket`)
       .option(`--${side}-sse-c-key-file <path>`, `SSE-C key (32 bytes) of the ${name} objects`);
   }
-  return command
+  command
     .option("--chunk-size <size>", "chunk size, 5MiB..5GiB (KiB/MiB/GiB)", "8MiB")
     .addOption(
       new Option("--algorithm <name>", "chunk digest")
@@ -79,14 +85,8 @@ function addRunOptions(command: Command): Command {
       new Option("--variant <name>", "challenge variant").choices(["encode", "decode"]).default("encode"),
     )
     .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes); drawn per run when omitted")
-    .option("--concurrency <n>", "requests in flight and objects in progress", "8")
-    .option(
-      "--include <glob>",
-      "only keys (relative to the prefix) matching this glob; repeatable",
-      collect,
-      [],
-    )
-    .option("--exclude <glob>", "skip keys matching this glob; repeatable", collect, [])
+    .option("--concurrency <n>", "requests in flight and objects in progress", "8");
+  return addFilterOptions(command)
     .option("--delete", "delete destination objects that are not on the source", false)
     .addOption(
       new Option("--verify <mode>", "re-challenge written chunks afterwards")
@@ -138,7 +138,7 @@ async function readSecret(path: string | undefined): Promise<Buffer> {
 /** The workflow engine runs `sync` with the core settings; other options belong to the direct engine. */
 function checkWorkflowFlags(command: string, flags: RunFlags): void {
   const unsupported = [
-    [command !== "sync", command],
+    [command !== "sync", flags.dryRun ? "sync --dry-run" : command],
     [flags.tags, "--tags"],
   ] as const;
   for (const [used, what] of unsupported) {
@@ -197,8 +197,8 @@ async function run(
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
 
-  await probe("source", sourceStore, source.prefix);
-  await probe("destination", destinationStore, destination.prefix);
+  await probe("src", sourceStore, source.prefix, srcFlags);
+  await probe("dst", destinationStore, destination.prefix, dstFlags);
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -220,8 +220,7 @@ async function run(
       concurrency,
       serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
       copyTags: flags.tags,
-      include: flags.include,
-      exclude: flags.exclude,
+      filters: flags.filters,
       delete: flags.delete,
       dryRun: command !== "sync",
       signal: abort.signal,
@@ -229,6 +228,7 @@ async function run(
       onResult: (r) => progress.onResult(r),
     });
     progress.stop();
+    warnNoObjects(report, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
     if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
     if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
@@ -252,6 +252,7 @@ async function run(
 function program(): Command {
   const root = new Command("chunksync")
     .description("Challenge-verified, chunk-level delta sync between S3-compatible buckets")
+    .version(cliPackage.version, "--version", "print the version of chunksync")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const describe = {
@@ -260,16 +261,28 @@ function program(): Command {
     sync: "make DST hold SRC's objects, moving only the chunks that differ",
   } as const;
   for (const name of ["check", "plan", "sync"] as const) {
-    addRunOptions(
+    const command = addRunOptions(
       root
         .command(name)
         .description(describe[name])
         .argument("<SRC>", "s3://bucket[/prefix] of the source")
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
-    ).action(async (src: string, dst: string, flags: RunFlags) => {
-      root.setOptionValue("exitCode", await run(name, src, dst, flags));
-    });
+    );
+    // rclone's --dry-run and aws s3 sync's --dryrun: the same run, output and exit code as `plan`.
+    if (name === "sync") {
+      command
+        .option("--dry-run", "write nothing: show what sync would move, as plan does")
+        .addOption(new Option("--dryrun").hideHelp())
+        .on("option:dryrun", () => command.setOptionValue("dryRun", true));
+    }
+    command
+      .addHelpText("after", `${FILTER_HELP}${examples(name)}`)
+      .action(async (src: string, dst: string, flags: RunFlags) => {
+        warnIneffectiveIncludes(flags.filters, process.stderr);
+        warnTopLevelExclude(flags.filters, process.stderr);
+        root.setOptionValue("exitCode", await run(flags.dryRun ? "plan" : name, src, dst, flags));
+      });
   }
   addCleanupCommand(root);
   return root;

@@ -3,6 +3,7 @@ import { ChunksyncError, ValidationError } from "@chunksync/core";
 import {
   createS3Client,
   type ObjectStore,
+  ProfileNotFoundError,
   S3ObjectStore,
   StorageError,
   type WriteOptions,
@@ -34,6 +35,8 @@ async function readSseCustomerKey(path: string, flag: string): Promise<Buffer> {
   throw new ValidationError(flag, "a 32-byte SSE-C key, raw or as hex or base64");
 }
 
+const SIDE_NAME = { src: "source", dst: "destination" } as const;
+
 /** Builds one side's store: its own client, endpoint, region and credentials. */
 export async function openStore(
   side: "src" | "dst",
@@ -51,11 +54,20 @@ export async function openStore(
       );
     }
   }
-  const client = await createS3Client({
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
-    ...(flags.region ? { region: flags.region } : {}),
-  });
+  let client: Awaited<ReturnType<typeof createS3Client>>;
+  try {
+    client = await createS3Client({
+      ...(flags.profile ? { profile: flags.profile } : {}),
+      ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
+      ...(flags.region ? { region: flags.region } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof ProfileNotFoundError)) throw error;
+    throw new ChunksyncError(error.code, `${SIDE_NAME[side]} (--${side}-profile): ${error.message}`, {
+      cause: error,
+      details: { side: SIDE_NAME[side] },
+    });
+  }
   return new S3ObjectStore({
     client,
     bucket: location.bucket,
@@ -72,19 +84,44 @@ export function sameAccount(src: SideFlags, dst: SideFlags): boolean {
   return src.profile === dst.profile && src.endpoint === dst.endpoint && src.region === dst.region;
 }
 
+/** Where a side's credentials came from, and the flag that chooses them, for credential errors. */
+function credentialHint(side: "src" | "dst", flags: SideFlags, code: string): string {
+  const flag = `--${side}-profile`;
+  if (code === "NO_CREDENTIALS") {
+    return flags.profile
+      ? `; profile "${flags.profile}" (${flag}) holds no usable credentials`
+      : `; the AWS default chain looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, SSO and the instance role: name a profile with ${flag}`;
+  }
+  if (code === "INVALID_CREDENTIALS") {
+    return flags.profile
+      ? `; they are those of profile "${flags.profile}" (${flag})`
+      : `; they came from the AWS default chain: name another profile with ${flag}`;
+  }
+  return "";
+}
+
 /**
  * Lists one key of each side before any work starts, so that a wrong bucket, endpoint or
- * credential is reported up front and names the side it belongs to.
+ * credential is reported up front and names the side (and the flag) it belongs to.
  */
 export async function probe(
-  side: "source" | "destination",
+  side: "src" | "dst",
   store: ObjectStore,
   prefix: string,
+  flags: SideFlags,
 ): Promise<void> {
+  const name = SIDE_NAME[side];
   try {
     for await (const _ of store.list(prefix)) break;
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
-    throw new ChunksyncError(error.code, `${side}: ${error.message}`, { cause: error, details: { side } });
+    throw new ChunksyncError(
+      error.code,
+      `${name}: ${error.message}${credentialHint(side, flags, error.code)}`,
+      {
+        cause: error,
+        details: { side: name },
+      },
+    );
   }
 }

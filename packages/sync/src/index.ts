@@ -3,7 +3,7 @@ export type { VerifyMode } from "@chunksync/core";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
 export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
-export { keyFilter } from "./keyFilter.js";
+export { ineffectiveIncludes, type KeyRule, keyFilter } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";

@@ -3,7 +3,7 @@ import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { keyFilter } from "./keyFilter.js";
+import { type KeyRule, keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
@@ -26,9 +26,8 @@ export interface SyncOptions {
   concurrency: number;
   serverSideCopy: boolean;
   copyTags: boolean;
-  /** Globs over keys relative to the prefixes; an object must match an include (if any) and no exclude. */
-  include: string[];
-  exclude: string[];
+  /** Include/exclude globs over keys relative to the prefixes, in order; the last match decides (see keyFilter). */
+  filters: readonly KeyRule[];
   /** Delete destination objects that have no source counterpart. */
   delete: boolean;
   /** Find what differs and what would move, write nothing (`check`, `plan`). */
@@ -73,7 +72,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   if (signal) setMaxListeners(0, signal);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
-  const selected = keyFilter(options.include, options.exclude);
+  const selected = keyFilter(options.filters);
   const results: ObjectResult[] = [];
   const settle = (result: ObjectResult) => {
     results.push(result);

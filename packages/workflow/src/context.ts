@@ -7,7 +7,7 @@ import {
   type Variant,
 } from "@chunksync/core";
 import type { ObjectReader, ObjectStore } from "@chunksync/storage";
-import type { ByteCounts } from "@chunksync/sync";
+import type { ByteCounts, KeyRule } from "@chunksync/sync";
 import { z } from "zod";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -28,9 +28,8 @@ export interface RunSettings {
   batchBytes: number;
   /** Requests in flight inside one step. */
   concurrency: number;
-  /** Globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
-  include?: readonly string[];
-  exclude?: readonly string[];
+  /** Ordered include/exclude globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
+  filters?: readonly KeyRule[];
 }
 
 /** What the source-side steps need: the source store only, never the destination's. */

@@ -181,7 +181,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     workKeys.page(event.runId, event.page),
   );
   const onSource = new Set(page.keys);
-  const selected = keyFilter(ctx.include ?? [], ctx.exclude ?? []);
+  const selected = keyFilter(ctx.filters ?? []);
   let extras = 0;
   const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
   for await (const o of ctx.store.list(ctx.prefix, undefined, startAfter)) {

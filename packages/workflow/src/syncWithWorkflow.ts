@@ -1,6 +1,6 @@
 import type { DigestAlgorithm, Variant } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import { directoryPrefix, type RunReport } from "@chunksync/sync";
+import { directoryPrefix, type KeyRule, type RunReport } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -18,9 +18,8 @@ export interface WorkflowSyncOptions {
   verify: "none" | "changed" | "full";
   /** Requests in flight per step, and objects in flight at once. */
   concurrency: number;
-  /** Globs over keys relative to the prefixes, as in the direct engine. */
-  include: string[];
-  exclude: string[];
+  /** Ordered include/exclude globs over keys relative to the prefixes, as in the direct engine. */
+  filters: readonly KeyRule[];
   /** Delete the selected destination-only objects. */
   delete: boolean;
   /** Defaults to memory; a bucket on the local S3 works too. */
@@ -40,8 +39,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     batchChunks: 64,
     batchBytes: 8 * 1024 ** 3,
     concurrency: options.concurrency,
-    include: options.include,
-    exclude: options.exclude,
+    filters: options.filters,
   };
   return runWorkflowLocally({
     maxConcurrency: options.concurrency,
