@@ -1,6 +1,5 @@
-import { ValidationError } from "@chunksync/core";
+import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
-import { directoryPrefix } from "@chunksync/sync";
 import { type Command, Option } from "commander";
 import { EXIT_OK } from "./exitCodes.js";
 import { parseS3Url } from "./parseS3Url.js";

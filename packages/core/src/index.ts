@@ -90,3 +90,10 @@ export {
   parseChallengeRequest,
   parseChallengeResponse,
 } from "./messages.js";
+export {
+  directoryPrefix,
+  prefixesOverlap,
+  type SideLocation,
+  sidesOverlap,
+  storageOf,
+} from "./overlap.js";

@@ -8,6 +8,7 @@ import {
   parseByteSize,
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
+import { sidesOverlap, storageOf } from "@chunksync/core/overlap";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 
@@ -127,10 +128,27 @@ export type ChunksyncConfig = z.infer<typeof ConfigSchema>;
 /**
  * Parses the deployment's configuration.
  *
- * @throws ValidationError naming the first offending field (such as `destination.region`)
+ * @throws ValidationError naming the first offending field (such as `destination.region`), or
+ *   `destination.prefix` when the destination overlaps the source (same bucket, nested prefixes)
  */
 export function parseConfig(input: unknown): ChunksyncConfig {
-  return parseEvent(ConfigSchema, input, "config");
+  const config = parseEvent(ConfigSchema, input, "config");
+  // Both sides are on AWS, where a bucket name is one bucket whatever the region or account.
+  const side = (s: { bucket: string; prefix: string; region: string }) => ({
+    storage: storageOf(undefined, s.region),
+    bucket: s.bucket,
+    prefix: s.prefix,
+  });
+  if (sidesOverlap(side(config.source), side(config.destination))) {
+    const url = (s: { bucket: string; prefix: string }) =>
+      `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ""}`;
+    throw new ValidationError(
+      "destination.prefix",
+      `a destination apart from the source, but ${url(config.destination)} and ${url(config.source)} overlap (a run would read what it writes, and delete would delete what it copies)`,
+      { code: "SIDES_OVERLAP" },
+    );
+  }
+  return config;
 }
 
 /** The chunk size in bytes. */

@@ -2,6 +2,8 @@
  * What sst.config.ts needs at deploy time, and nothing that pulls in an SDK client:
  * the config schema, the definition, the IAM documents and the function lists.
  */
+
+export { directoryPrefix } from "@chunksync/core/overlap";
 export { parseConfig } from "./config.js";
 export { buildDefinition } from "./definition.js";
 export { DESTINATION_TARGETS } from "./events.js";
@@ -13,11 +15,6 @@ export {
   startRunPolicy,
   stateMachinePolicy,
 } from "./iam.js";
-
-/** A prefix as a directory, as the engine reads it (`photos` means `photos/...`). */
-export function directoryPrefix(prefix: string): string {
-  return prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-}
 
 /** Source-side functions, one Lambda each (the state machine invokes them directly). */
 export const SOURCE_FUNCTIONS = [
