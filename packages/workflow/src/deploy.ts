@@ -16,6 +16,12 @@ export {
   stateMachinePolicy,
 } from "./iam.js";
 
+/**
+ * The Lambda runtime of every function: Node.js 20 reached end of life in April 2026 and
+ * Lambda deprecated nodejs20.x. The one place the runtime is named.
+ */
+export const LAMBDA_RUNTIME = "nodejs22.x";
+
 /** Source-side functions, one Lambda each (the state machine invokes them directly). */
 export const SOURCE_FUNCTIONS = [
   "listSource",
