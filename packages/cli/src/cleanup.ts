@@ -72,7 +72,7 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
     ...(flags.dstEndpoint !== undefined ? { endpoint: flags.dstEndpoint } : {}),
     ...(flags.dstRegion !== undefined ? { region: flags.dstRegion } : {}),
   };
-  const store = await openStore("dst", location, side);
+  const { store } = await openStore("dst", location, side);
   const prefix = directoryPrefix(location.prefix);
   const cutoff = Date.now() - olderThanMs;
   const aborted: PendingUpload[] = [];

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
@@ -7,11 +7,12 @@ import {
   parseByteSize,
   parsePairingSecret,
   planChunks,
+  sidesOverlap,
   ValidationError,
   type Variant,
 } from "@chunksync/core";
 import { StorageError } from "@chunksync/storage";
-import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import { RunAbortedError, RunStats, runSync, type SyncOptions, type VerifyMode } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
 import { addCleanupCommand } from "./cleanup.js";
@@ -189,17 +190,74 @@ async function run(
   const srcFlags = side(flags, "src");
   const dstFlags = side(flags, "dst");
   const secret = await readSecret(flags.secretFile);
-  const sourceStore = await openStore("src", source, srcFlags);
-  const destinationStore = await openStore("dst", destination, dstFlags, {
+  const sourceSide = await openStore("src", source, srcFlags);
+  const destinationSide = await openStore("dst", destination, dstFlags, {
     ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
     ...(flags.sse ? { serverSideEncryption: flags.sse } : {}),
     ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
+  if (sidesOverlap(sourceSide.location, destinationSide.location)) {
+    throw new ValidationError(
+      "DST",
+      `a destination apart from the source, but ${dst} and ${src} overlap on the same storage (a sync would read what it writes, and --delete would delete what it copies)`,
+      { code: "SIDES_OVERLAP" },
+    );
+  }
+  const reportFile = flags.report === undefined ? undefined : await openReport(flags.report);
+  try {
+    await probe("source", sourceSide.store, source.prefix);
+    await probe("destination", destinationSide.store, destination.prefix);
+    return await runEngine(
+      command,
+      flags,
+      {
+        source: sourceSide.store,
+        sourcePrefix: source.prefix,
+        destination: destinationSide.store,
+        destinationPrefix: destination.prefix,
+        secret,
+        algorithm,
+        variant: flags.variant,
+        chunkSize,
+        verify: flags.verify,
+        concurrency,
+        serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
+        copyTags: flags.tags,
+        include: flags.include,
+        exclude: flags.exclude,
+        delete: flags.delete,
+        dryRun: command !== "sync",
+      },
+      reportFile,
+    );
+  } finally {
+    await reportFile?.close();
+  }
+}
 
-  await probe("source", sourceStore, source.prefix);
-  await probe("destination", destinationStore, destination.prefix);
+/**
+ * Opens the `--report` file before any storage request, so a path that cannot be written fails
+ * at once, not after the whole run. Opened for appending: a previous report stays whole until
+ * this run's is written.
+ */
+async function openReport(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, "a");
+  } catch (error) {
+    throw new ValidationError(
+      "--report",
+      `a file that can be written, got "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+}
 
+async function runEngine(
+  command: "check" | "plan" | "sync",
+  flags: RunFlags,
+  options: Omit<SyncOptions, "signal" | "stats" | "onResult">,
+  reportFile: FileHandle | undefined,
+): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -208,29 +266,17 @@ async function run(
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
     const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
-      source: sourceStore,
-      sourcePrefix: source.prefix,
-      destination: destinationStore,
-      destinationPrefix: destination.prefix,
-      secret,
-      algorithm,
-      variant: flags.variant,
-      chunkSize,
-      verify: flags.verify,
-      concurrency,
-      serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
-      copyTags: flags.tags,
-      include: flags.include,
-      exclude: flags.exclude,
-      delete: flags.delete,
-      dryRun: command !== "sync",
+      ...options,
       signal: abort.signal,
       stats,
       onResult: (r) => progress.onResult(r),
     });
     progress.stop();
     const code = exitCodeOf(command, report);
-    if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+    if (reportFile) {
+      await reportFile.truncate(0);
+      await reportFile.writeFile(`${JSON.stringify(report, null, 2)}\n`);
+    }
     if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
     else process.stdout.write(textSummary(command, report));
     return code;

@@ -137,7 +137,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
+  async *list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+    pageSize?: number,
+  ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
     do {
       const page = await this.#send("list", prefix || undefined, () =>
@@ -148,6 +153,7 @@ export class S3ObjectStore implements ObjectStore {
             ContinuationToken: token,
             // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
             StartAfter: token === undefined ? startAfter : undefined,
+            MaxKeys: pageSize,
             ...this.#owner,
           }),
           { abortSignal: signal },
