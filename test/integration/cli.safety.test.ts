@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import type { RunReport } from "@chunksync/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
@@ -15,6 +19,13 @@ import {
 const ENGINES = ["direct", "workflow"] as const;
 /** Both sides as one user, so that one bucket is readable and writable from either side. */
 const ONE_USER = ["--src-profile", "src", "--dst-profile", "src"];
+
+let lastReport = "";
+/** A fresh path for a --report file; `lastReport` remembers it. */
+function report(): string {
+  lastReport = join(mkdtempSync(join(tmpdir(), "chunksync-report-")), "report.json");
+  return lastReport;
+}
 
 async function keysOf(client: S3Client, bucket: string): Promise<string[]> {
   const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
@@ -131,6 +142,52 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       await proxy.stop();
     }
   });
+
+  it.each(ENGINES)(
+    "a destination key over 1,024 bytes fails alone before its source is read (--engine %s)",
+    async (engine) => {
+      const s = await bucket(src, "src-long-key");
+      const d = await bucket(dst, "dst-long-key");
+      const long = "x".repeat(30);
+      const big = 1024 * 1024;
+      await putObject(src, s, "s/ok.txt", "ok");
+      await putObject(src, s, `s/${long}`, new Uint8Array(big));
+      // 1,000 + 1 + 6 bytes for ok.txt; 1,000 + 1 + 30 = 1,031 for the other.
+      const prefix = "p".repeat(1000);
+      const result = await runCli(
+        [
+          "sync",
+          `s3://${s}/s`,
+          `s3://${d}/${prefix}`,
+          ...SIDES,
+          "--engine",
+          engine,
+          "--json",
+          "--report",
+          report(),
+        ],
+        env,
+      );
+      expect(result.code, result.stderr).toBe(2);
+      const summary = JSON.parse(result.stdout) as {
+        objects: { failed: number; missing: number };
+        bytes: { sourceRead: number };
+      };
+      expect(summary.objects).toMatchObject({ scanned: 2, failed: 1, missing: 1 });
+      expect(summary.bytes.sourceRead).toBeLessThan(big);
+      expect(await keysOf(dst, d)).toEqual([`${prefix}/ok.txt`]);
+      const failed = (JSON.parse(readFileSync(lastReport, "utf8")) as RunReport).results.filter(
+        (r) => r.state === "failed",
+      );
+      expect(failed).toHaveLength(1);
+      // The workflow's report names a key that failed before its destination record by its
+      // relative key; the message names the whole destination key on both engines.
+      expect(failed[0]!.destinationKey).toBe(engine === "direct" ? `${prefix}/${long}` : long);
+      expect(failed[0]!.error?.code).toMatch(engine === "direct" ? /^KEY_TOO_LONG$/ : /^KeyTooLongError$/);
+      expect(failed[0]!.error?.message).toContain("1,031 bytes long");
+      expect(failed[0]!.error?.message).toContain(`${prefix}/${long}`);
+    },
+  );
 
   describe("input and output files are checked first", () => {
     it.each(ENGINES)(

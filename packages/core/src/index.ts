@@ -78,6 +78,7 @@ export {
   type ChunkPlanErrorCode,
   ChunksyncError,
   InvalidMessageError,
+  KeyTooLongError,
   ValidationError,
 } from "./errors.js";
 export {
@@ -90,6 +91,7 @@ export {
   parseChallengeRequest,
   parseChallengeResponse,
 } from "./messages.js";
+export { checkKeyLength, MAX_KEY_BYTES } from "./objectKey.js";
 export {
   directoryPrefix,
   prefixesOverlap,

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ChallengeRequest } from "@chunksync/core";
-import { ChunksyncError } from "@chunksync/core";
+import { ChunksyncError, checkKeyLength } from "@chunksync/core";
 import {
   type CompletedPart,
   type MultipartUpload,
@@ -45,6 +45,8 @@ function attributesOf(h: ObjectHead): DestinationRecord["attributes"] {
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const destinationKey = ctx.prefix + event.key;
+  // A key S3 cannot hold fails the object here, before the source is read for it.
+  checkKeyLength(destinationKey);
   const head = await ctx.store.head(destinationKey);
   const record: DestinationRecord = {
     bucket: ctx.store.bucket,
