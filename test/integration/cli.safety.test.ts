@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
@@ -126,6 +126,32 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
     });
   });
 
+  it("two AWS profiles without an endpoint, in two regions, on one bucket name: one bucket, refused offline", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chunksync-aws-profiles-"));
+    writeFileSync(
+      join(dir, "config"),
+      "[profile a]\nregion = eu-west-1\n\n[profile b]\nregion = us-east-1\n",
+    );
+    writeFileSync(
+      join(dir, "credentials"),
+      "[a]\naws_access_key_id = AKIDA\naws_secret_access_key = a\n\n[b]\naws_access_key_id = AKIDB\naws_secret_access_key = b\n",
+    );
+    const result = await runCli(
+      [
+        "sync",
+        "s3://shared-name/keep",
+        "s3://shared-name",
+        "--src-profile",
+        "a",
+        "--dst-profile",
+        "b",
+        "--delete",
+      ],
+      { AWS_CONFIG_FILE: join(dir, "config"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials") },
+    );
+    expectUserError(result, "s3://shared-name/keep", "s3://shared-name", "overlap");
+  });
+
   it("one bucket name on two different endpoints is two buckets: not refused", async () => {
     const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
     try {
@@ -205,6 +231,16 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
         expect(await keysOf(dst, d)).toEqual([]);
       },
     );
+
+    it("--report naming a directory: exit 2 naming --report and the path; nothing written", async () => {
+      const s = await bucket(src, "src-report-dir");
+      const d = await bucket(dst, "dst-report-dir");
+      await putObject(src, s, "one.txt", "one");
+      const path = mkdtempSync(join(tmpdir(), "chunksync-report-dir-"));
+      const result = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--report", path], env);
+      expectUserError(result, "--report", path);
+      expect(await keysOf(dst, d)).toEqual([]);
+    });
 
     it.each([
       ["--secret-file", "/nonexistent/secret"],
