@@ -20,8 +20,9 @@ export interface SideLocation {
   bucket: string;
   prefix: string;
   /**
-   * The owner account the side insists on (S3's expected bucket owner). Two different owners
-   * cannot both own one bucket: every request of one side would be refused, so nothing is lost.
+   * The owner account the side insists on (S3's expected bucket owner). On AWS two different
+   * owners cannot both reach one bucket: S3 refuses every request of the side whose expected
+   * owner is wrong. Other servers may ignore the header (Ceph RGW 16 does), so there it proves nothing.
    */
   owner?: string;
 }
@@ -57,6 +58,7 @@ export function prefixesOverlap(a: string, b: string): boolean {
 
 /** True when the two sides may hold the same objects: one storage, one bucket, nested prefixes. */
 export function sidesOverlap(a: SideLocation, b: SideLocation): boolean {
-  if (a.owner !== undefined && b.owner !== undefined && a.owner !== b.owner) return false;
+  const onAws = a.storage.startsWith("aws:");
+  if (onAws && a.owner !== undefined && b.owner !== undefined && a.owner !== b.owner) return false;
   return a.storage === b.storage && a.bucket === b.bucket && prefixesOverlap(a.prefix, b.prefix);
 }
