@@ -7,6 +7,7 @@ import {
   parseByteSize,
   parsePairingSecret,
   planChunks,
+  SidesOverlapError,
   sidesOverlap,
   ValidationError,
   type Variant,
@@ -197,13 +198,8 @@ async function run(
     ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
-  if (sidesOverlap(sourceSide.location, destinationSide.location)) {
-    throw new ValidationError(
-      "DST",
-      `a destination apart from the source, but ${dst} and ${src} overlap on the same storage (a sync would read what it writes, and --delete would delete what it copies)`,
-      { code: "SIDES_OVERLAP" },
-    );
-  }
+  if (sidesOverlap(sourceSide.location, destinationSide.location))
+    throw new SidesOverlapError("DST", src, dst);
   const reportFile = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
     await probe("source", sourceSide.store, source.prefix);

@@ -96,6 +96,7 @@ export {
   directoryPrefix,
   prefixesOverlap,
   type SideLocation,
+  SidesOverlapError,
   sidesOverlap,
   storageOf,
 } from "./overlap.js";

@@ -4,6 +4,8 @@
  * Pure, so the CLI and the deployment config apply the one rule.
  */
 
+import { ValidationError } from "./errors.js";
+
 /** Keys under `prefix` as a directory: `s3://b/photos` means `photos/...`, as `aws s3 sync` reads it. */
 export function directoryPrefix(prefix: string): string {
   return prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
@@ -61,4 +63,15 @@ export function sidesOverlap(a: SideLocation, b: SideLocation): boolean {
   const onAws = a.storage.startsWith("aws:");
   if (onAws && a.owner !== undefined && b.owner !== undefined && a.owner !== b.owner) return false;
   return a.storage === b.storage && a.bucket === b.bucket && prefixesOverlap(a.prefix, b.prefix);
+}
+
+/** The destination overlaps the source: refused before anything is read or written. */
+export class SidesOverlapError extends ValidationError {
+  constructor(field: string, sourceUrl: string, destinationUrl: string) {
+    super(
+      field,
+      `a destination apart from the source, but ${destinationUrl} and ${sourceUrl} overlap on the same storage (a sync would read what it writes, and a delete would remove what it copies)`,
+      { code: "SIDES_OVERLAP" },
+    );
+  }
 }

@@ -8,7 +8,7 @@ import {
   parseByteSize,
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
-import { sidesOverlap, storageOf } from "@chunksync/core/overlap";
+import { SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 
@@ -142,11 +142,7 @@ export function parseConfig(input: unknown): ChunksyncConfig {
   if (sidesOverlap(side(config.source), side(config.destination))) {
     const url = (s: { bucket: string; prefix: string }) =>
       `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ""}`;
-    throw new ValidationError(
-      "destination.prefix",
-      `a destination apart from the source, but ${url(config.destination)} and ${url(config.source)} overlap (a run would read what it writes, and delete would delete what it copies)`,
-      { code: "SIDES_OVERLAP" },
-    );
+    throw new SidesOverlapError("destination.prefix", url(config.source), url(config.destination));
   }
   return config;
 }
