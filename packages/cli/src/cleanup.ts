@@ -1,6 +1,5 @@
-import { ValidationError } from "@chunksync/core";
+import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
-import { directoryPrefix } from "@chunksync/sync";
 import { type Command, Option } from "commander";
 import { EXIT_OK } from "./exitCodes.js";
 import { addOptionPointers } from "./optionPointers.js";
@@ -77,7 +76,7 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
     ...(flags.dstEndpoint !== undefined ? { endpoint: flags.dstEndpoint } : {}),
     ...(flags.dstRegion !== undefined ? { region: flags.dstRegion } : {}),
   };
-  const store = await openStore("dst", location, side);
+  const { store } = await openStore("dst", location, side);
   const prefix = directoryPrefix(location.prefix);
   const cutoff = Date.now() - olderThanMs;
   const aborted: PendingUpload[] = [];

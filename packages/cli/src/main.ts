@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
@@ -7,11 +7,20 @@ import {
   parseByteSize,
   parsePairingSecret,
   planChunks,
+  SidesOverlapError,
+  sidesOverlap,
   ValidationError,
   type Variant,
 } from "@chunksync/core";
 import { StorageError } from "@chunksync/storage";
-import { type KeyRule, RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import {
+  type KeyRule,
+  RunAbortedError,
+  RunStats,
+  runSync,
+  type SyncOptions,
+  type VerifyMode,
+} from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
 import cliPackage from "../package.json" with { type: "json" };
@@ -20,7 +29,7 @@ import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addOptionPointers } from "./optionPointers.js";
-import { parseS3Url } from "./parseS3Url.js";
+import { parseS3Url, type S3Location } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
@@ -189,17 +198,70 @@ async function run(
   const srcFlags = side(flags, "src");
   const dstFlags = side(flags, "dst");
   const secret = await readSecret(flags.secretFile);
-  const sourceStore = await openStore("src", source, srcFlags);
-  const destinationStore = await openStore("dst", destination, dstFlags, {
+  const sourceSide = await openStore("src", source, srcFlags);
+  const destinationSide = await openStore("dst", destination, dstFlags, {
     ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
     ...(flags.sse ? { serverSideEncryption: flags.sse } : {}),
     ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
+  if (sidesOverlap(sourceSide.location, destinationSide.location))
+    throw new SidesOverlapError("DST", src, dst);
+  const reportFile = flags.report === undefined ? undefined : await openReport(flags.report);
+  try {
+    await probe("src", sourceSide.store, source.prefix, srcFlags);
+    await probe("dst", destinationSide.store, destination.prefix, dstFlags);
+    return await runEngine(
+      command,
+      flags,
+      {
+        source: sourceSide.store,
+        sourcePrefix: source.prefix,
+        destination: destinationSide.store,
+        destinationPrefix: destination.prefix,
+        secret,
+        algorithm,
+        variant: flags.variant,
+        chunkSize,
+        verify: flags.verify,
+        concurrency,
+        serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
+        copyTags: flags.tags,
+        filters: flags.filters,
+        delete: flags.delete,
+        dryRun: command !== "sync",
+      },
+      { source, destination },
+      reportFile,
+    );
+  } finally {
+    await reportFile?.close();
+  }
+}
 
-  await probe("src", sourceStore, source.prefix, srcFlags);
-  await probe("dst", destinationStore, destination.prefix, dstFlags);
+/**
+ * Opens the `--report` file before any storage request, so a path that cannot be written fails
+ * at once, not after the whole run. Opened for appending: a previous report stays whole until
+ * this run's is written.
+ */
+async function openReport(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, "a");
+  } catch (error) {
+    throw new ValidationError(
+      "--report",
+      `a file that can be written, got "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+}
 
+async function runEngine(
+  command: "check" | "plan" | "sync",
+  flags: RunFlags,
+  options: Omit<SyncOptions, "signal" | "stats" | "onResult">,
+  { source, destination }: { source: S3Location; destination: S3Location },
+  reportFile: FileHandle | undefined,
+): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -208,21 +270,7 @@ async function run(
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
     const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
-      source: sourceStore,
-      sourcePrefix: source.prefix,
-      destination: destinationStore,
-      destinationPrefix: destination.prefix,
-      secret,
-      algorithm,
-      variant: flags.variant,
-      chunkSize,
-      verify: flags.verify,
-      concurrency,
-      serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
-      copyTags: flags.tags,
-      filters: flags.filters,
-      delete: flags.delete,
-      dryRun: command !== "sync",
+      ...options,
       signal: abort.signal,
       stats,
       onResult: (r) => progress.onResult(r),
@@ -230,7 +278,10 @@ async function run(
     progress.stop();
     warnNoObjects(report, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
-    if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+    if (reportFile) {
+      await reportFile.truncate(0);
+      await reportFile.writeFile(`${JSON.stringify(report, null, 2)}\n`);
+    }
     if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
     else process.stdout.write(textSummary(command, report));
     return code;

@@ -1,5 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { ChunksyncError, ValidationError } from "@chunksync/core";
+import {
+  ChunksyncError,
+  directoryPrefix,
+  type SideLocation,
+  storageOf,
+  ValidationError,
+} from "@chunksync/core";
 import {
   createS3Client,
   type ObjectStore,
@@ -37,13 +43,19 @@ async function readSseCustomerKey(path: string, flag: string): Promise<Buffer> {
 
 const SIDE_NAME = { src: "source", dst: "destination" } as const;
 
-/** Builds one side's store: its own client, endpoint, region and credentials. */
+/** One side's store, and where its bucket lives (for the overlap check). */
+export interface OpenedSide {
+  store: S3ObjectStore;
+  location: SideLocation;
+}
+
+/** Builds one side's store: its own client, endpoint, region and credentials. Sends no request. */
 export async function openStore(
   side: "src" | "dst",
   location: S3Location,
   flags: SideFlags,
   write: WriteOptions = {},
-): Promise<S3ObjectStore> {
+): Promise<OpenedSide> {
   if (flags.endpoint !== undefined) {
     try {
       new URL(flags.endpoint);
@@ -68,7 +80,7 @@ export async function openStore(
       details: { side: SIDE_NAME[side] },
     });
   }
-  return new S3ObjectStore({
+  const store = new S3ObjectStore({
     client,
     bucket: location.bucket,
     write,
@@ -77,6 +89,22 @@ export async function openStore(
       ? { sseCustomerKey: await readSseCustomerKey(flags.sseCKeyFile, `--${side}-sse-c-key-file`) }
       : {}),
   });
+  // The endpoint the client will send to: a custom one (the flag or the profile's endpoint_url),
+  // else AWS_ENDPOINT_URL_S3/AWS_ENDPOINT_URL or the default profile's, else AWS's own. Read from
+  // the client's resolved settings, so the overlap check cannot disagree with what it does.
+  const custom = await client.config.endpoint?.();
+  const endpoint = custom
+    ? `${custom.protocol}//${custom.hostname}${custom.port === undefined ? "" : `:${custom.port}`}${custom.path}`
+    : await client.config.serviceConfiguredEndpoint?.();
+  return {
+    store,
+    location: {
+      storage: storageOf(endpoint, await client.config.region()),
+      bucket: location.bucket,
+      prefix: location.prefix,
+      ...(flags.accountId ? { owner: flags.accountId } : {}),
+    },
+  };
 }
 
 /** Server-side copies across the sides need one endpoint and one identity on both. */
@@ -112,7 +140,9 @@ export async function probe(
 ): Promise<void> {
   const name = SIDE_NAME[side];
   try {
-    for await (const _ of store.list(prefix)) break;
+    // One key of the prefix read as a directory, as the run reads it: a bare prefix would
+    // also match its neighbours (`photos` lists `photos-2019/...`), and a page holds 1,000 keys.
+    for await (const _ of store.list(directoryPrefix(prefix), undefined, undefined, 1)) break;
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
     throw new ChunksyncError(

@@ -1,4 +1,5 @@
-import { directoryPrefix, ineffectiveIncludes, type KeyRule, type RunReport } from "@chunksync/sync";
+import { directoryPrefix } from "@chunksync/core";
+import { ineffectiveIncludes, type KeyRule, type RunReport } from "@chunksync/sync";
 import type { S3Location } from "./parseS3Url.js";
 
 const url = (l: S3Location) => `s3://${l.bucket}/${directoryPrefix(l.prefix)}`;

@@ -153,7 +153,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
+  async *list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+    pageSize?: number,
+  ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
     do {
       const page = await this.#send("list", prefix || undefined, () =>
@@ -164,6 +169,7 @@ export class S3ObjectStore implements ObjectStore {
             ContinuationToken: token,
             // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
             StartAfter: token === undefined ? startAfter : undefined,
+            MaxKeys: pageSize,
             ...this.#owner,
           }),
           { abortSignal: signal },

@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
+import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
@@ -50,11 +50,6 @@ export interface RunReport {
   /** What the run's actions move: equal to the bytes moved when they are applied. */
   planned: { transfer: number; serverSide: number };
   results: ObjectResult[];
-}
-
-/** Keys under `prefix` as a directory: `s3://b/photos` means `photos/...`, as `aws s3 sync` reads it. */
-export function directoryPrefix(prefix: string): string {
-  return prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   attributesOf,
   type ChunkPlan,
   ChunksyncError,
+  checkKeyLength,
   decideObject,
   MAX_CHUNK_SIZE,
   type ObjectDecision,
@@ -74,6 +75,8 @@ export async function syncObject(
 ): Promise<ObjectResult> {
   for (let attempt = 1; ; attempt++) {
     try {
+      // A key S3 cannot hold fails here, before the source is read for it.
+      checkKeyLength(destinationKey);
       // A restart heads both sides afresh: the listing is older than what made it restart.
       return await attemptObject(ctx, sourceKey, destinationKey, attempt, attempt === 1 ? listed : undefined);
     } catch (error) {

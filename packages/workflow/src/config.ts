@@ -8,6 +8,7 @@ import {
   parseByteSize,
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
+import { SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 
@@ -165,10 +166,23 @@ function withLegacyFilters(input: unknown): unknown {
  * Parses the deployment's configuration (`include`/`exclude` of older configs are read as
  * the equivalent `filters`).
  *
- * @throws ValidationError naming the first offending field (such as `destination.region`)
+ * @throws ValidationError naming the first offending field (such as `destination.region`), or
+ *   `destination.prefix` when the destination overlaps the source (same bucket, nested prefixes)
  */
 export function parseConfig(input: unknown): ChunksyncConfig {
-  return parseEvent(ConfigSchema, withLegacyFilters(input), "config");
+  const config = parseEvent(ConfigSchema, withLegacyFilters(input), "config");
+  // Both sides are on AWS, where a bucket name is one bucket whatever the region or account.
+  const side = (s: { bucket: string; prefix: string; region: string }) => ({
+    storage: storageOf(undefined, s.region),
+    bucket: s.bucket,
+    prefix: s.prefix,
+  });
+  if (sidesOverlap(side(config.source), side(config.destination))) {
+    const url = (s: { bucket: string; prefix: string }) =>
+      `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ""}`;
+    throw new SidesOverlapError("destination.prefix", url(config.source), url(config.destination));
+  }
+  return config;
 }
 
 /** The chunk size in bytes. */

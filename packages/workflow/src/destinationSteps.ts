@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ChallengeRequest } from "@chunksync/core";
-import { attributesOf, ChunksyncError } from "@chunksync/core";
+import { attributesOf, ChunksyncError, checkKeyLength } from "@chunksync/core";
 import {
   type CompletedPart,
   enforcesCondition,
@@ -33,6 +33,8 @@ import { need, needDecision, type StoredResult } from "./sourceSteps.js";
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const destinationKey = ctx.prefix + event.key;
+  // A key S3 cannot hold fails the object here, before the source is read for it.
+  checkKeyLength(destinationKey);
   const head = await ctx.store.head(destinationKey);
   const record: DestinationRecord = {
     bucket: ctx.store.bucket,

@@ -1,6 +1,6 @@
-import type { DigestAlgorithm, Variant } from "@chunksync/core";
+import { type DigestAlgorithm, directoryPrefix, type Variant } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import { directoryPrefix, type KeyRule, type RunReport } from "@chunksync/sync";
+import type { KeyRule, RunReport } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
