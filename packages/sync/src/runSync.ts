@@ -4,11 +4,11 @@ import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
 import { keyFilter } from "./keyFilter.js";
-import { forEachConcurrent, Limiter } from "./Limiter.js";
+import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { syncObject, type VerifyMode } from "./syncObject.js";
+import { copyWork, syncObject, type VerifyMode } from "./syncObject.js";
 
 export interface SyncOptions {
   source: ObjectStore;
@@ -48,8 +48,11 @@ export interface RunReport {
   dryRun: boolean;
   objects: ObjectCounts;
   bytes: ByteCounts;
-  /** What the run's actions move: equal to the bytes moved when they are applied. */
-  planned: { transfer: number; serverSide: number };
+  /**
+   * What the run's actions move, and how many destination-only objects they delete: equal
+   * to what was done when they are applied, what would be done in a dry run.
+   */
+  planned: { transfer: number; serverSide: number; delete: number };
   results: ObjectResult[];
 }
 
@@ -133,10 +136,18 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       destinationOnly.delete(relative);
       stats.objects.scanned++;
       stats.sourceBytesScanned += o.size;
+      // Each side digests its whole object to compare a pair; a missing object is copied.
+      if (listed.destination) stats.plannedWork += o.size + listed.destination.size;
+      else if (!options.dryRun) stats.plannedWork += copyWork(ctx, o.size);
       yield { relative, listed };
     }
+    stats.destinationOnly = destinationOnly.size;
+    stats.listed = true;
   }
-  await forEachConcurrent(sourceObjects(), options.concurrency, async ({ relative, listed }) => {
+  // The source listing runs ahead of the objects in progress, so a progress display knows
+  // the run's size early. What it holds is about what it takes out of the destination
+  // listing (each matched key leaves that map), plus the source-only keys.
+  await forEachConcurrent(readAhead(sourceObjects()), options.concurrency, async ({ relative, listed }) => {
     settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative, listed));
   });
 
@@ -144,11 +155,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     settle(await settleDestinationOnly(options.destination, o, options));
   }
 
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
+  const planned = plannedOf(results);
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
@@ -158,6 +165,17 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     planned,
     results,
   };
+}
+
+/** The sum of the results' planned actions. */
+export function plannedOf(results: Iterable<ObjectResult>): RunReport["planned"] {
+  const planned = { transfer: 0, serverSide: 0, delete: 0 };
+  for (const r of results) {
+    planned.transfer += r.planned.transfer;
+    planned.serverSide += r.planned.serverSide;
+    if (r.action === "delete") planned.delete++;
+  }
+  return planned;
 }
 
 function count(stats: RunStats, result: ObjectResult): void {

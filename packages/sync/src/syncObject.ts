@@ -189,6 +189,9 @@ async function attemptObject(
       applied: false,
     };
     if (ctx.dryRun) return result;
+    // runSync planned this copy when its listings had the object on the source only.
+    const planned = listed !== undefined && listed.destination === undefined;
+    if (!planned) ctx.stats.plannedWork += writeWork(ctx, plan, parts, false);
     await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifNoneMatch: "*" });
     return { ...result, applied: true };
   }
@@ -250,6 +253,7 @@ async function attemptObject(
     applied: false,
   };
   if (ctx.dryRun) return result;
+  ctx.stats.plannedWork += writeWork(ctx, plan, parts, true);
   await write(ctx, srcId, plan, destinationKey, attributes, parts, { ifMatch: dst.etag }, dst);
   return { ...result, applied: true };
 }
@@ -479,6 +483,46 @@ async function conditional(
   }
 }
 
+/** The chunks a write's verification re-challenges: those that crossed (or all, with `full`). */
+function verifiedChunks(ctx: ObjectSyncContext, plan: ChunkPlan, parts: PartSpec[]): number[] {
+  if (ctx.verify === "none" || plan.count === 0) return [];
+  if (ctx.verify === "full") return Array.from({ length: plan.count }, (_, i) => i);
+  return [...crossedChunks(plan, parts)].sort((a, b) => a - b);
+}
+
+/** The chunks whose bytes pass through this process (uploaded parts). */
+function crossedChunks(plan: ChunkPlan, parts: PartSpec[]): Set<number> {
+  const crossed = new Set<number>();
+  for (const p of parts) {
+    if (!p.transfer) continue;
+    for (let i = p.offset / plan.chunkSize; i < Math.ceil((p.offset + p.length) / plan.chunkSize); i++)
+      crossed.add(i);
+  }
+  return crossed;
+}
+
+/**
+ * Bytes of work a write does, in RunStats' units: each part once, each verified chunk read
+ * on the destination, and on the source too unless the source side already holds its digest
+ * (every chunk of a `challenged` object, every chunk it uploaded).
+ */
+function writeWork(ctx: ObjectSyncContext, plan: ChunkPlan, parts: PartSpec[], challenged: boolean): number {
+  let work = 0;
+  for (const p of parts) work += p.length;
+  const uploaded = crossedChunks(plan, parts);
+  for (const i of verifiedChunks(ctx, plan, parts)) {
+    const digested = challenged || uploaded.has(i);
+    work += (digested ? 1 : 2) * chunkRange(plan, i).length;
+  }
+  return work;
+}
+
+/** Bytes of work of copying a whole object of `size` bytes that the destination lacks (see RunStats). */
+export function copyWork(ctx: ObjectSyncContext, size: number): number {
+  const plan = planChunks(size, ctx.chunkSize);
+  return writeWork(ctx, plan, wholeObjectParts(ctx, plan), false);
+}
+
 /** Re-challenges the chunks that crossed (or all, with `full`) against the object just written. */
 async function verifyWritten(
   ctx: ObjectSyncContext,
@@ -488,17 +532,7 @@ async function verifyWritten(
   etag: string,
   parts: PartSpec[],
 ): Promise<void> {
-  if (ctx.verify === "none" || plan.count === 0) return;
-  const crossed = new Set<number>();
-  for (const p of parts) {
-    if (!p.transfer) continue;
-    for (let i = p.offset / plan.chunkSize; i < Math.ceil((p.offset + p.length) / plan.chunkSize); i++)
-      crossed.add(i);
-  }
-  const indices =
-    ctx.verify === "full"
-      ? Array.from({ length: plan.count }, (_, i) => i)
-      : [...crossed].sort((a, b) => a - b);
+  const indices = verifiedChunks(ctx, plan, parts);
   if (indices.length === 0) return;
   const dstId: ObjectIdentity = { bucket: ctx.destination.bucket, key, etag };
   const { request, expectation } = await ctx.sourceSide.challenge(srcId, dstId, plan, indices);

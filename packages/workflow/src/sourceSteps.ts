@@ -14,6 +14,7 @@ import {
   keyFilter,
   Limiter,
   type ObjectResult,
+  plannedOf,
   type RunReport,
   RunStats,
   SourceSide,
@@ -407,11 +408,7 @@ export async function writeReport(
     stats.objects[state]++;
     countDeletion(stats, stored.result);
   }
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
+  const planned = plannedOf(results);
   const start = startedAt ?? new Date(stats.startedAt).toISOString();
   const report: RunReport = {
     startedAt: start,
