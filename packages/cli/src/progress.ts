@@ -72,8 +72,9 @@ export function startProgress(stats: RunStats, stream: NodeJS.WriteStream, quiet
       stop: () => {},
     };
   }
+  // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns.
   const draw = () =>
-    stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, stream.columns ?? 120)}`);
+    stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, stream.columns || 120)}`);
   const timer = setInterval(draw, 200);
   timer.unref();
   return {

@@ -4,11 +4,11 @@ import { startProgress, statusLine } from "../../../packages/cli/src/progress.js
 
 const MiB = 1024 * 1024;
 
-function fakeStream(isTTY: boolean) {
+function fakeStream(isTTY: boolean, columns = 200) {
   const writes: string[] = [];
   const stream = {
     isTTY,
-    columns: 200,
+    columns,
     write: (s: string) => writes.push(s) > 0,
   } as unknown as NodeJS.WriteStream;
   return { stream, writes };
@@ -127,6 +127,14 @@ describe("progress", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("draws the line on a terminal that reports no size (0 columns)", () => {
+    const { stream, writes } = fakeStream(true, 0);
+    const progress = startProgress(listedStats(1, 0), stream, false);
+    progress.onResult(changed);
+    progress.stop();
+    expect(writes.some((w) => w.includes("/1 objects"))).toBe(true);
   });
 
   it("elsewhere prints one plain line per object that needed work, none for identical ones", () => {
