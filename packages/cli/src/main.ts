@@ -205,9 +205,7 @@ async function run(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const stats = new RunStats();
-  // The workflow engine does not feed RunStats: a live line would stand still at zero.
-  const live = !flags.quiet && !flags.json && flags.engine === "direct";
-  const progress = startProgress(stats, process.stderr, !live);
+  const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
     const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
       source: sourceStore,

@@ -7,7 +7,7 @@ export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js"
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
 export {
-  countDeletion,
+  countResult,
   directoryPrefix,
   plannedOf,
   type RunReport,

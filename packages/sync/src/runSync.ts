@@ -80,7 +80,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const results: ObjectResult[] = [];
   const settle = (result: ObjectResult) => {
     results.push(result);
-    count(stats, result);
+    countResult(stats, result);
     options.onResult?.(result);
   };
 
@@ -178,7 +178,8 @@ export function plannedOf(results: Iterable<ObjectResult>): RunReport["planned"]
   return planned;
 }
 
-function count(stats: RunStats, result: ObjectResult): void {
+/** Counts a settled object into the run's counters (its scan is counted where it is listed). */
+export function countResult(stats: RunStats, result: ObjectResult): void {
   stats.done++;
   switch (result.state) {
     case "identical":
@@ -193,7 +194,7 @@ function count(stats: RunStats, result: ObjectResult): void {
 }
 
 /** A destination-only object counts as deleted, or as failed when its delete failed. */
-export function countDeletion(stats: RunStats, result: ObjectResult): void {
+function countDeletion(stats: RunStats, result: ObjectResult): void {
   if (result.state !== "extra") return;
   if (result.applied) stats.objects.deleted++;
   else if (result.error) stats.objects.failed++;

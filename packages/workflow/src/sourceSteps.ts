@@ -10,7 +10,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import {
-  countDeletion,
+  countResult,
   keyFilter,
   Limiter,
   type ObjectResult,
@@ -403,10 +403,8 @@ export async function writeReport(
     results.push(stored.result);
     for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
       stats.bytes[f] += stored.bytes[f];
-    const state = stored.result.state;
-    if (state !== "extra") stats.objects.scanned++;
-    stats.objects[state]++;
-    countDeletion(stats, stored.result);
+    if (stored.result.state !== "extra") stats.objects.scanned++;
+    countResult(stats, stored.result);
   }
   const planned = plannedOf(results);
   const start = startedAt ?? new Date(stats.startedAt).toISOString();
