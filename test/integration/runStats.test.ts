@@ -45,6 +45,7 @@ describe("RunStats as runSync feeds it (what a progress display reads)", () => {
         expect(report.objects).toMatchObject({ scanned: 3, identical: 1, changed: 1, missing: 1, extra: 2 });
         expect(seen[0]).toEqual({ listed: true, scanned: 3, destinationOnly: 2 });
         expect(stats.done).toBe(5);
+        expect(stats.destinationListed).toBe(4);
         // Each pair digested on both sides (17 MiB each); a sync also writes and verifies
         // what crossed: the new object (2 MiB sent, then read on the destination: the source
         // digested it as it was sent) and the changed chunk (5 MiB sent, 6 MiB copied

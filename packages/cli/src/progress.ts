@@ -35,7 +35,11 @@ export function statusLine(stats: RunStats, now: number): string {
   const rate = elapsed > 0 ? (done / elapsed) * 1000 : 0;
   const counters = `digested src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}`;
   if (!stats.listed) {
-    const found = `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far`;
+    // The destination is listed first: until the source's first page, its count shows that the run moves.
+    const found =
+      stats.objects.scanned === 0 && stats.destinationListed > 0
+        ? `listing destination: ${stats.destinationListed} objects so far`
+        : `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far`;
     return `${found} | ${stats.done} done | ${counters} | ${bytes(rate)}/s`;
   }
   const objects = stats.objects.scanned + stats.destinationOnly;

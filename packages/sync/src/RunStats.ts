@@ -39,6 +39,8 @@ export class RunStats {
   done = 0;
   /** Source bytes of the objects scanned so far. */
   sourceBytesScanned = 0;
+  /** Destination objects listed so far (the direct engine lists the destination first). */
+  destinationListed = 0;
   /** Both listings are complete: `objects.scanned` and `destinationOnly` no longer grow. */
   listed = false;
   /** Objects only the destination holds; final once `listed`. They settle after the source's objects. */

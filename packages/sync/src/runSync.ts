@@ -124,6 +124,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   // a server lists in, which a merge of two sorted streams would have to trust.
   const destinationOnly = new Map<string, ObjectSummary>();
   for await (const o of options.destination.list(destinationPrefix, signal)) {
+    stats.destinationListed++;
     const relative = o.key.slice(destinationPrefix.length);
     if (selected(relative)) destinationOnly.set(relative, o);
   }

@@ -58,6 +58,14 @@ describe("statusLine", () => {
     expect(line).not.toContain("ETA");
   });
 
+  it("while only the destination is being listed, counts what it has listed", () => {
+    const stats = new RunStats();
+    stats.destinationListed = 1200;
+    expect(
+      statusLine(stats, stats.startedAt + 1000).startsWith("listing destination: 1200 objects so far"),
+    ).toBe(true);
+  });
+
   it("weights the bar by bytes of work, not by objects", () => {
     // One large object of four is a quarter of the objects but nearly all of the work.
     const stats = listedStats(4, 0);
