@@ -33,7 +33,7 @@ export function statusLine(stats: RunStats, now: number): string {
   const { sourceRead, destinationRead, transferred } = stats.bytes;
   const done = stats.workDone;
   const rate = elapsed > 0 ? (done / elapsed) * 1000 : 0;
-  const counters = `digested src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}`;
+  const counters = `read src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}`;
   if (!stats.listed) {
     // The destination is listed first: until the source's first page, its count shows that the run moves.
     const found =

@@ -77,7 +77,7 @@ describe("statusLine", () => {
     stats.bytes.transferred = 8 * MiB;
     const line = statusLine(stats, stats.startedAt + 10_000);
     expect(line.startsWith("[#####...............] 25% | 3/4 objects")).toBe(true);
-    expect(line).toContain("digested src 50.0 MiB dst 40.0 MiB | sent 8.0 MiB");
+    expect(line).toContain("read src 50.0 MiB dst 40.0 MiB | sent 8.0 MiB");
     // 100 MiB of work in 10 s: 10 MiB/s, 300 MiB left.
     expect(line).toContain("10.0 MiB/s ETA 30.0s");
   });
