@@ -115,7 +115,7 @@ function addRunOptions(command: Command): Command {
     )
     .option("--json", "print one JSON summary on stdout", false)
     .option("--report <file>", "write the full per-object report as JSON")
-    .option("--quiet", "no progress output", false)
+    .option("--quiet", "print nothing but failures (and what --json asks for)", false)
     .addOption(
       new Option(
         "--engine <name>",
@@ -283,7 +283,7 @@ async function runEngine(
       await reportFile.writeFile(`${JSON.stringify(report, null, 2)}\n`);
     }
     if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
-    else process.stdout.write(textSummary(command, report));
+    else if (!flags.quiet) process.stdout.write(textSummary(command, report));
     return code;
   } catch (error) {
     progress.stop();

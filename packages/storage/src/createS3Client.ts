@@ -1,7 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromIni } from "@aws-sdk/credential-providers";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { AwsCredentialIdentity } from "@smithy/types";
+import type { AwsCredentialIdentity, Logger } from "@smithy/types";
 import { ProfileNotFoundError } from "./errors.js";
 import { loadSharedConfig } from "./sharedConfig.js";
 
@@ -42,6 +42,13 @@ async function profileSettings(profile: string): Promise<{ endpoint?: string; re
 }
 
 /**
+ * The SDK's own log lines: its HTTP handler writes to `console` unless given a logger (a
+ * socket-queue notice when more requests wait than sockets exist, which a run's concurrency
+ * does by design). Failures reach the caller as errors; nothing else belongs on a terminal.
+ */
+const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/**
  * Builds the S3 client of one side, with the settings S3-compatible servers need
  * (path-style addressing, checksums only when the API requires them).
  */
@@ -51,6 +58,7 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
   const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
   const client = new S3Client({
     region,
+    logger: silent,
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     ...(settings.credentials
       ? { credentials: settings.credentials }
@@ -62,6 +70,7 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
     maxAttempts: settings.maxAttempts ?? 6,
     retryMode: "standard",
     requestHandler: new NodeHttpHandler({
+      logger: silent,
       connectionTimeout: 5_000,
       // An idle socket fails the attempt. (`requestTimeout` is a whole-request budget here that
       // only logs a warning unless told to throw, so a stalled request would otherwise hang.)

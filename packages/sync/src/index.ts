@@ -8,7 +8,13 @@ export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
-export { countDeletion, type RunReport, runSync, type SyncOptions } from "./runSync.js";
+export {
+  countResult,
+  plannedOf,
+  type RunReport,
+  runSync,
+  type SyncOptions,
+} from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
 export {
   describeError,

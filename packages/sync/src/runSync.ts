@@ -4,11 +4,11 @@ import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
 import { type KeyRule, keyFilter } from "./keyFilter.js";
-import { forEachConcurrent, Limiter } from "./Limiter.js";
+import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { syncObject } from "./syncObject.js";
+import { copyWork, syncObject } from "./syncObject.js";
 
 export interface SyncOptions {
   source: ObjectStore;
@@ -47,8 +47,11 @@ export interface RunReport {
   dryRun: boolean;
   objects: ObjectCounts;
   bytes: ByteCounts;
-  /** What the run's actions move: equal to the bytes moved when they are applied. */
-  planned: { transfer: number; serverSide: number };
+  /**
+   * What the run's actions move, and how many destination-only objects they delete: equal
+   * to what was done when they are applied, what would be done in a dry run.
+   */
+  planned: { transfer: number; serverSide: number; delete: number };
   results: ObjectResult[];
 }
 
@@ -71,7 +74,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const results: ObjectResult[] = [];
   const settle = (result: ObjectResult) => {
     results.push(result);
-    count(stats, result);
+    countResult(stats, result);
     options.onResult?.(result);
   };
 
@@ -115,6 +118,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   // a server lists in, which a merge of two sorted streams would have to trust.
   const destinationOnly = new Map<string, ObjectSummary>();
   for await (const o of options.destination.list(destinationPrefix, signal)) {
+    stats.destinationListed++;
     const relative = o.key.slice(destinationPrefix.length);
     if (selected(relative)) destinationOnly.set(relative, o);
   }
@@ -127,10 +131,18 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       destinationOnly.delete(relative);
       stats.objects.scanned++;
       stats.sourceBytesScanned += o.size;
+      // Each side digests its whole object to compare a pair; a missing object is copied.
+      if (listed.destination) stats.plannedWork += o.size + listed.destination.size;
+      else if (!options.dryRun) stats.plannedWork += copyWork(ctx, o.size);
       yield { relative, listed };
     }
+    stats.destinationOnly = destinationOnly.size;
+    stats.listed = true;
   }
-  await forEachConcurrent(sourceObjects(), options.concurrency, async ({ relative, listed }) => {
+  // The source listing runs ahead of the objects in progress, so a progress display knows
+  // the run's size early. What it holds is about what it takes out of the destination
+  // listing (each matched key leaves that map), plus the source-only keys.
+  await forEachConcurrent(readAhead(sourceObjects()), options.concurrency, async ({ relative, listed }) => {
     settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative, listed));
   });
 
@@ -138,11 +150,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     settle(await settleDestinationOnly(options.destination, o, options));
   }
 
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
+  const planned = plannedOf(results);
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
@@ -154,7 +162,19 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   };
 }
 
-function count(stats: RunStats, result: ObjectResult): void {
+/** The sum of the results' planned actions. */
+export function plannedOf(results: Iterable<ObjectResult>): RunReport["planned"] {
+  const planned = { transfer: 0, serverSide: 0, delete: 0 };
+  for (const r of results) {
+    planned.transfer += r.planned.transfer;
+    planned.serverSide += r.planned.serverSide;
+    if (r.action === "delete") planned.delete++;
+  }
+  return planned;
+}
+
+/** Counts a settled object into the run's counters (its scan is counted where it is listed). */
+export function countResult(stats: RunStats, result: ObjectResult): void {
   stats.done++;
   switch (result.state) {
     case "identical":
@@ -169,7 +189,7 @@ function count(stats: RunStats, result: ObjectResult): void {
 }
 
 /** A destination-only object counts as deleted, or as failed when its delete failed. */
-export function countDeletion(stats: RunStats, result: ObjectResult): void {
+function countDeletion(stats: RunStats, result: ObjectResult): void {
   if (result.state !== "extra") return;
   if (result.applied) stats.objects.deleted++;
   else if (result.error) stats.objects.failed++;

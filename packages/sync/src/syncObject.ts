@@ -4,6 +4,7 @@ import {
   type ChunkPlan,
   ChunksyncError,
   checkKeyLength,
+  chunkRange,
   decideObject,
   MAX_CHUNK_SIZE,
   type ObjectDecision,
@@ -200,6 +201,9 @@ async function attemptObject(
     };
   }
   if (decision.action === "none" || ctx.dryRun) return result;
+  // runSync planned a copy's work when its listings had the object on the source only.
+  const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
+  if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined);
   await write(ctx, srcId, plan, destinationKey, attributes, decision, dst);
   return { ...result, applied: true };
 }
@@ -400,6 +404,38 @@ async function conditional(
       "ifMatch" in condition ? !sameEtag(after?.etag, condition.ifMatch) : after !== undefined;
     throw new ObjectChangedError(destinationMoved || !copiedSource ? "destination" : "source", key, error);
   }
+}
+
+/**
+ * Bytes of work a write does, in RunStats' units: each part once, each verified chunk read
+ * on the destination, and on the source too unless the source side already holds its digest
+ * (every chunk of a `challenged` object, every chunk it uploaded).
+ */
+function writeWork(plan: ChunkPlan, decision: ObjectDecision, challenged: boolean): number {
+  let work = 0;
+  const uploaded = new Set<number>();
+  for (const p of decision.parts) {
+    work += p.length;
+    if (p.kind !== "sourceBytes") continue;
+    for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) uploaded.add(i);
+  }
+  for (const i of decision.verify) {
+    work += (challenged || uploaded.has(i) ? 1 : 2) * chunkRange(plan, i).length;
+  }
+  return work;
+}
+
+/** Bytes of work of copying a whole object of `size` bytes that the destination lacks (see RunStats). */
+export function copyWork(ctx: ObjectSyncContext, size: number): number {
+  const plan = planChunks(size, ctx.chunkSize);
+  const decision = decideObject({
+    source: { size, etag: "", archived: false, attributes: { metadata: {} } },
+    destination: undefined,
+    plan,
+    changed: undefined,
+    options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: false },
+  });
+  return writeWork(plan, decision, false);
 }
 
 /** Re-challenges the chunks the decision names (those that crossed, or all) against the object just written. */

@@ -4,6 +4,7 @@ import type { DestinationContext, SourceContext } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
+import { observeTask, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
@@ -20,6 +21,8 @@ export interface LocalRunOptions {
   batchConcurrency?: number;
   /** Pause before a Retry, instead of the definition's backoff (default 20 ms, so tests stay fast). */
   retryIntervalMs?: number;
+  /** Live counters and per-object results as the run goes (a progress display). */
+  observer?: RunObserver;
   /** Wraps every Task: tests inject faults here, keyed by state name. */
   intercept?: (state: string, input: unknown, run: () => Promise<unknown>) => Promise<unknown>;
 }
@@ -55,11 +58,17 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const retryIntervals: Record<string, number> = {};
   for (const [state, fn] of Object.entries(TASK_STATES)) {
-    const run = (input: unknown): Promise<unknown> =>
+    const step = (input: unknown): Promise<unknown> =>
       fn in SOURCE_STEPS
         ? SOURCE_STEPS[fn as SourceFunction].run(options.source, input)
         : relay(invoker, parseEvent(RelayEvent, input));
-    handlers[state] = options.intercept ? (input) => options.intercept!(state, input, () => run(input)) : run;
+    const { intercept, observer } = options;
+    handlers[state] = async (input) => {
+      const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
+      // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
+      if (observer) await observeTask(observer, options.source.work, state, input, output).catch(() => {});
+      return output;
+    };
     retryIntervals[state] = options.retryIntervalMs ?? 20;
   }
   // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.

@@ -9,10 +9,11 @@ import {
   verifyResponse,
 } from "@chunksync/core";
 import {
-  countDeletion,
+  countResult,
   keyFilter,
   Limiter,
   type ObjectResult,
+  plannedOf,
   type RunReport,
   RunStats,
   SourceSide,
@@ -340,16 +341,10 @@ export async function writeReport(
     results.push(stored.result);
     for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
       stats.bytes[f] += stored.bytes[f];
-    const state = stored.result.state;
-    if (state !== "extra") stats.objects.scanned++;
-    stats.objects[state]++;
-    countDeletion(stats, stored.result);
+    if (stored.result.state !== "extra") stats.objects.scanned++;
+    countResult(stats, stored.result);
   }
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
+  const planned = plannedOf(results);
   const start = startedAt ?? new Date(stats.startedAt).toISOString();
   const report: RunReport = {
     startedAt: start,

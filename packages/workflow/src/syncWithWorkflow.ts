@@ -1,6 +1,6 @@
 import { type DigestAlgorithm, directoryPrefix, type Variant } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import type { KeyRule, RunReport } from "@chunksync/sync";
+import type { KeyRule, ObjectResult, RunReport, RunStats } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -24,6 +24,10 @@ export interface WorkflowSyncOptions {
   delete: boolean;
   /** Defaults to memory; a bucket on the local S3 works too. */
   work?: WorkArea;
+  /** Live counters for a progress display, fed as the steps finish. */
+  stats?: RunStats;
+  /** Called as each source object settles. */
+  onResult?: (result: ObjectResult) => void;
 }
 
 /**
@@ -43,6 +47,9 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
   };
   return runWorkflowLocally({
     maxConcurrency: options.concurrency,
+    ...(options.stats
+      ? { observer: { stats: options.stats, ...(options.onResult ? { onResult: options.onResult } : {}) } }
+      : {}),
     source: {
       ...settings,
       store: options.source,
