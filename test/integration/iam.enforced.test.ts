@@ -49,7 +49,7 @@ const OUTSIDE_DESTINATION = "elsewhere.txt";
 const clientFor = (user: RgwIdentity): Promise<S3Client> => {
   const s3 = localS3();
   const { uid: _, ...credentials } = user;
-  return createS3Client({ endpoint: s3.endpoint, region: s3.region, credentials, maxAttempts: 1 });
+  return createS3Client({ endpoint: s3.endpoint, region: s3.region, credentials });
 };
 
 /** The request answers 403: the identity's policy refused it. */
@@ -210,6 +210,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     const expectation = expectations.Contents?.[0]?.Key;
     expect(expectation).toBeDefined();
     await denied(client.send(new GetObjectCommand({ Bucket: buckets.work, Key: expectation })));
+    await denied(client.send(new PutObjectCommand({ Bucket: buckets.work, Key: expectation, Body: "{}" })));
     await owners.dst.send(new DeleteObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}probe.txt` }));
   });
 
