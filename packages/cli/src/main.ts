@@ -300,7 +300,8 @@ async function runEngine(
   }
 }
 
-function program(): Command {
+/** The command tree; exported so that tests can hold the README against its options. */
+export function program(): Command {
   const root = new Command("chunksync")
     .description("Challenge-verified, chunk-level delta sync between S3-compatible buckets")
     .version(cliPackage.version, "--version", "print the version of chunksync")
