@@ -123,7 +123,7 @@ export default $config({
         name,
         {
           handler: `functions/${handler}.handler`,
-          runtime: "nodejs20.x",
+          runtime: wf.LAMBDA_RUNTIME,
           role: roleArn,
           timeout: "15 minutes",
           memory: "1769 MB",

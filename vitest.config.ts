@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 // The SDK warns on Node 20 that its 2027 releases need Node 22, once per test process (the
-// README says so once); CLI child processes start without AWS_* variables and still print it.
+// README says so once). The CLI turns it off for itself (packages/cli/bin/chunksync.js).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 export default defineConfig({

@@ -48,6 +48,8 @@ export async function memorySection(ctx: BenchContext): Promise<string> {
         "sync",
         `s3://${src}`,
         `s3://${dst}`,
+        "--exclude",
+        "**",
         "--include",
         `object-${size}.bin`,
         "--src-profile",

@@ -2,9 +2,8 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { ValidationError } from "@chunksync/core";
+import { directoryPrefix, ValidationError } from "@chunksync/core";
 import { createS3Client, S3ObjectStore } from "@chunksync/storage";
-import { directoryPrefix } from "@chunksync/sync";
 import {
   cachedPairingSecret,
   chunkSizeOf,
@@ -51,8 +50,7 @@ function settings(c: Awaited<ReturnType<typeof config>>) {
     batchChunks: c.batchChunks,
     batchBytes: c.batchBytes,
     concurrency: c.concurrency,
-    include: c.include,
-    exclude: c.exclude,
+    filters: c.filters,
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { waitForListBuckets } from "./probe.js";
 import { errorMessage, freePort, onPath, run } from "./process.js";
+import { createRgwUser } from "./rgwUsers.js";
 import { Supervisor } from "./supervisor.js";
 import type { LocalS3, LocalS3Options } from "./types.js";
 import { FIXED_USERS, RGW_USER_IDS, regionFromEnv } from "./users.js";
@@ -59,10 +60,7 @@ export async function startCephRgw(options: LocalS3Options = {}): Promise<LocalS
     supervisor.spawn("client.rgw", "radosgw", ["-c", conf, "-f", "-n", "client.rgw"]);
 
     for (const side of ["source", "destination"] as const) {
-      const uid = RGW_USER_IDS[side];
-      const { accessKeyId, secretAccessKey } = FIXED_USERS[side];
-      const user = [`--uid=${uid}`, `--display-name=${uid}`, `--access-key=${accessKeyId}`];
-      await run("radosgw-admin", ["-c", conf, "user", "create", ...user, `--secret-key=${secretAccessKey}`]);
+      await createRgwUser(conf, { uid: RGW_USER_IDS[side], ...FIXED_USERS[side] });
     }
     const region = regionFromEnv();
     await waitForListBuckets(endpoint, region, FIXED_USERS.source, {

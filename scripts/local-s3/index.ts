@@ -4,6 +4,7 @@ import { startDockerMinio, startMinio } from "./minio.js";
 import { errorMessage } from "./process.js";
 import type { LocalS3, LocalS3Options } from "./types.js";
 
+export { createRgwUser, purgeRgwBucket, type RgwUserSpec, removeRgwUser } from "./rgwUsers.js";
 export type { LocalS3, LocalS3Options, S3User } from "./types.js";
 export { FIXED_USERS, RGW_USER_IDS } from "./users.js";
 

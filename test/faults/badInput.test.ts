@@ -1,36 +1,10 @@
-import { appendFileSync } from "node:fs";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { envWithBadProfiles, runCli, SIDES } from "../support/cli.js";
 import { scenario } from "../support/faultLedger.js";
-import {
-  createBucket,
-  emptyAndDeleteBucket,
-  localS3,
-  putObject,
-  s3Client,
-  uniqueBucketName,
-} from "../support/s3.js";
+import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
 
 const CATEGORY = "4 bad input";
-
-/** The two profiles of profileEnv, plus `wrongsecret` (a real key, a wrong secret) and `nobody` (an unknown key). */
-function envWithBadProfiles(): Record<string, string> {
-  const env = profileEnv();
-  const s3 = localS3();
-  appendFileSync(
-    env.AWS_CONFIG_FILE!,
-    ["wrongsecret", "nobody"]
-      .map((p) => `\n[profile ${p}]\nregion = ${s3.region}\nendpoint_url = ${s3.endpoint}\n`)
-      .join(""),
-  );
-  appendFileSync(
-    env.AWS_SHARED_CREDENTIALS_FILE!,
-    `\n[wrongsecret]\naws_access_key_id = ${s3.users.source.accessKeyId}\naws_secret_access_key = not-the-secret\n` +
-      "\n[nobody]\naws_access_key_id = AKIANOSUCHKEY0000000\naws_secret_access_key = whatever\n",
-  );
-  return env;
-}
 
 describe("bad input through the real CLI: exit 2 and a message naming the input and what was expected", () => {
   let src: S3Client;
@@ -101,12 +75,12 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     [
       "wrong secret key (source)",
       () => ["sync", S(), D(), "--src-profile", "wrongsecret", "--dst-profile", "dst"],
-      /source: .*: the credentials were rejected \(unknown access key or wrong secret key for this side\)/,
+      /source: .*: the server rejected the credentials \(SignatureDoesNotMatch: the secret key does not belong to this access key\); they are those of profile "wrongsecret" \(--src-profile\)/,
     ],
     [
       "unknown access key (destination)",
       () => ["sync", S(), D(), "--src-profile", "src", "--dst-profile", "nobody"],
-      /destination: .*: the credentials were rejected/,
+      /destination: .*: the server rejected the credentials \(InvalidAccessKeyId: the server knows no such access key\); they are those of profile "nobody" \(--dst-profile\)/,
     ],
     [
       "chunk size 1MiB",

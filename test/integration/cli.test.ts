@@ -132,11 +132,11 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
           ...SIDES,
           "--json",
           "--exclude",
-          "raw/**",
+          "**",
           "--include",
           "**/*.jpg",
-          "--include",
-          "*.jpg",
+          "--exclude",
+          "raw/**",
           "--delete",
           "--engine",
           engine,
@@ -236,9 +236,10 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/source: list s3:\/\/no-such-bucket-\d+: the bucket does not exist/);
-    const denied = await runCli(["sync", `s3://${s}`, `s3://${s}`, ...SIDES], env);
+    // One bucket, apart prefixes (the same prefix would be refused as overlapping before any request).
+    const denied = await runCli(["sync", `s3://${s}/a`, `s3://${s}/b`, ...SIDES], env);
     expect(denied.code).toBe(2);
-    expect(denied.stderr).toMatch(new RegExp(`destination: list s3://${s}: access denied`));
+    expect(denied.stderr).toMatch(new RegExp(`destination: list s3://${s}/b/: access denied`));
   });
 
   it("keeps user metadata when an object is rewritten with the CLI", async () => {

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localS3 } from "./s3.js";
@@ -38,6 +38,24 @@ export function profileEnv(): Record<string, string> {
       .join("\n"),
   );
   return { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
+}
+
+/** The two profiles of profileEnv, plus `wrongsecret` (a real key, a wrong secret) and `nobody` (an unknown key). */
+export function envWithBadProfiles(): Record<string, string> {
+  const env = profileEnv();
+  const s3 = localS3();
+  appendFileSync(
+    env.AWS_CONFIG_FILE!,
+    ["wrongsecret", "nobody"]
+      .map((p) => `\n[profile ${p}]\nregion = ${s3.region}\nendpoint_url = ${s3.endpoint}\n`)
+      .join(""),
+  );
+  appendFileSync(
+    env.AWS_SHARED_CREDENTIALS_FILE!,
+    `\n[wrongsecret]\naws_access_key_id = ${s3.users.source.accessKeyId}\naws_secret_access_key = not-the-secret\n` +
+      "\n[nobody]\naws_access_key_id = AKIANOSUCHKEY0000000\naws_secret_access_key = whatever\n",
+  );
+  return env;
 }
 
 /** The environment without ambient AWS settings, so only the flags and profiles given count. */

@@ -7,5 +7,9 @@ if (!existsSync(bundle)) {
   process.stderr.write("chunksync: the CLI is not built yet; run `npm run build` in the repository\n");
   process.exit(2);
 }
+// The AWS SDK warns on Node 20 that its releases after January 2027 need Node 22: a block of
+// text in the middle of a run's output that says nothing about the run (the README says it).
+// It reads this variable when the first client is built; a user's own setting stands.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const { main } = await import(bundle.href);
 process.exitCode = await main(process.argv.slice(2));

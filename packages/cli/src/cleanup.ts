@@ -1,8 +1,8 @@
-import { ValidationError } from "@chunksync/core";
+import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
-import { directoryPrefix } from "@chunksync/sync";
 import { type Command, Option } from "commander";
 import { EXIT_OK } from "./exitCodes.js";
+import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { openStore, type SideFlags } from "./sideSettings.js";
 
@@ -41,10 +41,13 @@ objects on slow links); use --dry-run to see the list first.
 
 /** Registers `chunksync cleanup DST`: lists and aborts abandoned multipart uploads. */
 export function addCleanupCommand(root: Command): void {
-  root
-    .command("cleanup")
-    .description("abort multipart uploads under DST left behind by a killed run (see --help)")
-    .argument("<DST>", "s3://bucket[/prefix] of the destination")
+  addOptionPointers(
+    root
+      .command("cleanup")
+      .description("abort multipart uploads under DST left behind by a killed run (see --help)")
+      .argument("<DST>", "s3://bucket[/prefix] of the destination"),
+    ["dst"],
+  )
     .option(
       "--dst-profile <name>",
       "AWS shared config profile of the destination (its endpoint_url is honoured)",
@@ -73,7 +76,7 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
     ...(flags.dstEndpoint !== undefined ? { endpoint: flags.dstEndpoint } : {}),
     ...(flags.dstRegion !== undefined ? { region: flags.dstRegion } : {}),
   };
-  const store = await openStore("dst", location, side);
+  const { store } = await openStore("dst", location, side);
   const prefix = directoryPrefix(location.prefix);
   const cutoff = Date.now() - olderThanMs;
   const aborted: PendingUpload[] = [];

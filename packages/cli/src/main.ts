@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
@@ -7,19 +7,33 @@ import {
   parseByteSize,
   parsePairingSecret,
   planChunks,
+  SidesOverlapError,
+  sidesOverlap,
   ValidationError,
   type Variant,
 } from "@chunksync/core";
 import { StorageError } from "@chunksync/storage";
-import { RunAbortedError, RunStats, runSync, type VerifyMode } from "@chunksync/sync";
+import {
+  type KeyRule,
+  RunAbortedError,
+  RunStats,
+  runSync,
+  type SyncOptions,
+  type VerifyMode,
+} from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
+import cliPackage from "../package.json" with { type: "json" };
 import { addCleanupCommand } from "./cleanup.js";
+import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
-import { parseS3Url } from "./parseS3Url.js";
+import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
+import { addOptionPointers } from "./optionPointers.js";
+import { parseS3Url, type S3Location } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
 import { jsonSummary, textSummary } from "./summary.js";
+import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
 interface RunFlags {
   srcProfile?: string;
@@ -37,8 +51,10 @@ interface RunFlags {
   variant: Variant;
   secretFile?: string;
   concurrency: string;
-  include: string[];
-  exclude: string[];
+  /** --include and --exclude, in command-line order. */
+  filters: KeyRule[];
+  /** `sync` only: run as `plan`. */
+  dryRun?: boolean;
   delete: boolean;
   verify: VerifyMode;
   json: boolean;
@@ -53,9 +69,8 @@ interface RunFlags {
   engine: "direct" | "workflow";
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
 function addRunOptions(command: Command): Command {
+  addOptionPointers(command, ["src", "dst"]);
   for (const side of ["src", "dst"] as const) {
     const name = side === "src" ? "source" : "destination";
     command
@@ -68,7 +83,7 @@ function addRunOptions(command: Command): Command {
       .option(`--${side}-account-id <id>`, `expected owner account of the ${name} bucket`)
       .option(`--${side}-sse-c-key-file <path>`, `SSE-C key (32 bytes) of the ${name} objects`);
   }
-  return command
+  command
     .option("--chunk-size <size>", "chunk size, 5MiB..5GiB (KiB/MiB/GiB)", "8MiB")
     .addOption(
       new Option("--algorithm <name>", "chunk digest")
@@ -79,14 +94,8 @@ function addRunOptions(command: Command): Command {
       new Option("--variant <name>", "challenge variant").choices(["encode", "decode"]).default("encode"),
     )
     .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes); drawn per run when omitted")
-    .option("--concurrency <n>", "requests in flight and objects in progress", "8")
-    .option(
-      "--include <glob>",
-      "only keys (relative to the prefix) matching this glob; repeatable",
-      collect,
-      [],
-    )
-    .option("--exclude <glob>", "skip keys matching this glob; repeatable", collect, [])
+    .option("--concurrency <n>", "requests in flight and objects in progress", "8");
+  return addFilterOptions(command)
     .option("--delete", "delete destination objects that are not on the source", false)
     .addOption(
       new Option("--verify <mode>", "re-challenge written chunks afterwards")
@@ -106,7 +115,7 @@ function addRunOptions(command: Command): Command {
     )
     .option("--json", "print one JSON summary on stdout", false)
     .option("--report <file>", "write the full per-object report as JSON")
-    .option("--quiet", "no progress output", false)
+    .option("--quiet", "print nothing but failures (and what --json asks for)", false)
     .addOption(
       new Option(
         "--engine <name>",
@@ -136,9 +145,11 @@ async function readSecret(path: string | undefined): Promise<Buffer> {
 }
 
 /** The workflow engine runs `sync` only: its steps write, so it has no dry run. */
-function checkWorkflowFlags(command: string): void {
-  if (command !== "sync")
-    throw new ValidationError("--engine", `direct for ${command} (the workflow engine runs sync only)`);
+function checkWorkflowFlags(command: string, flags: RunFlags): void {
+  if (command !== "sync" || flags.dryRun) {
+    const what = flags.dryRun ? "sync --dry-run" : command;
+    throw new ValidationError("--engine", `direct for ${what} (the workflow engine runs sync only)`);
+  }
 }
 
 function side(flags: RunFlags, s: "src" | "dst"): SideFlags {
@@ -176,21 +187,74 @@ async function run(
       throw new ValidationError("--sse-kms-context", 'a JSON object such as {"project":"x"}');
     }
   }
-  if (flags.engine === "workflow") checkWorkflowFlags(command);
+  if (flags.engine === "workflow") checkWorkflowFlags(command, flags);
   const srcFlags = side(flags, "src");
   const dstFlags = side(flags, "dst");
   const secret = await readSecret(flags.secretFile);
-  const sourceStore = await openStore("src", source, srcFlags);
-  const destinationStore = await openStore("dst", destination, dstFlags, {
+  const sourceSide = await openStore("src", source, srcFlags);
+  const destinationSide = await openStore("dst", destination, dstFlags, {
     ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
     ...(flags.sse ? { serverSideEncryption: flags.sse } : {}),
     ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
     ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
   });
+  if (sidesOverlap(sourceSide.location, destinationSide.location))
+    throw new SidesOverlapError("DST", src, dst);
+  const reportFile = flags.report === undefined ? undefined : await openReport(flags.report);
+  try {
+    await probe("src", sourceSide.store, source.prefix, srcFlags);
+    await probe("dst", destinationSide.store, destination.prefix, dstFlags);
+    return await runEngine(
+      command,
+      flags,
+      {
+        source: sourceSide.store,
+        sourcePrefix: source.prefix,
+        destination: destinationSide.store,
+        destinationPrefix: destination.prefix,
+        secret,
+        algorithm,
+        variant: flags.variant,
+        chunkSize,
+        verify: flags.verify,
+        concurrency,
+        serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
+        copyTags: flags.tags,
+        filters: flags.filters,
+        delete: flags.delete,
+        dryRun: command !== "sync",
+      },
+      { source, destination },
+      reportFile,
+    );
+  } finally {
+    await reportFile?.close();
+  }
+}
 
-  await probe("source", sourceStore, source.prefix);
-  await probe("destination", destinationStore, destination.prefix);
+/**
+ * Opens the `--report` file before any storage request, so a path that cannot be written fails
+ * at once, not after the whole run. Opened for appending: a previous report stays whole until
+ * this run's is written.
+ */
+async function openReport(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, "a");
+  } catch (error) {
+    throw new ValidationError(
+      "--report",
+      `a file that can be written, got "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+}
 
+async function runEngine(
+  command: "check" | "plan" | "sync",
+  flags: RunFlags,
+  options: Omit<SyncOptions, "signal" | "stats" | "onResult">,
+  { source, destination }: { source: S3Location; destination: S3Location },
+  reportFile: FileHandle | undefined,
+): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -199,31 +263,20 @@ async function run(
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
     const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
-      source: sourceStore,
-      sourcePrefix: source.prefix,
-      destination: destinationStore,
-      destinationPrefix: destination.prefix,
-      secret,
-      algorithm,
-      variant: flags.variant,
-      chunkSize,
-      verify: flags.verify,
-      concurrency,
-      serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
-      copyTags: flags.tags,
-      include: flags.include,
-      exclude: flags.exclude,
-      delete: flags.delete,
-      dryRun: command !== "sync",
+      ...options,
       signal: abort.signal,
       stats,
       onResult: (r) => progress.onResult(r),
     });
     progress.stop();
+    warnNoObjects(report, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
-    if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+    if (reportFile) {
+      await reportFile.truncate(0);
+      await reportFile.writeFile(`${JSON.stringify(report, null, 2)}\n`);
+    }
     if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
-    else process.stdout.write(textSummary(command, report));
+    else if (!flags.quiet) process.stdout.write(textSummary(command, report));
     return code;
   } catch (error) {
     progress.stop();
@@ -240,9 +293,11 @@ async function run(
   }
 }
 
-function program(): Command {
+/** The command tree; exported so that tests can hold the README against its options. */
+export function program(): Command {
   const root = new Command("chunksync")
     .description("Challenge-verified, chunk-level delta sync between S3-compatible buckets")
+    .version(cliPackage.version, "--version", "print the version of chunksync")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const describe = {
@@ -251,16 +306,28 @@ function program(): Command {
     sync: "make DST hold SRC's objects, moving only the chunks that differ",
   } as const;
   for (const name of ["check", "plan", "sync"] as const) {
-    addRunOptions(
+    const command = addRunOptions(
       root
         .command(name)
         .description(describe[name])
         .argument("<SRC>", "s3://bucket[/prefix] of the source")
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
-    ).action(async (src: string, dst: string, flags: RunFlags) => {
-      root.setOptionValue("exitCode", await run(name, src, dst, flags));
-    });
+    );
+    // rclone's --dry-run and aws s3 sync's --dryrun: the same run, output and exit code as `plan`.
+    if (name === "sync") {
+      command
+        .option("--dry-run", "write nothing: show what sync would move, as plan does")
+        .addOption(new Option("--dryrun").hideHelp())
+        .on("option:dryrun", () => command.setOptionValue("dryRun", true));
+    }
+    command
+      .addHelpText("after", `${FILTER_HELP}${examples(name)}`)
+      .action(async (src: string, dst: string, flags: RunFlags) => {
+        warnIneffectiveIncludes(flags.filters, process.stderr);
+        warnTopLevelExclude(flags.filters, process.stderr);
+        root.setOptionValue("exitCode", await run(flags.dryRun ? "plan" : name, src, dst, flags));
+      });
   }
   addCleanupCommand(root);
   return root;

@@ -11,6 +11,14 @@ const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
 
 /** Parses `s3://bucket[/prefix]`; `name` is the argument's name in error messages. */
 export function parseS3Url(text: string, name: string): S3Location {
+  // Text without a scheme (`photos`, `./photos`, `C:\photos`) is a path on this machine, which
+  // a user may well try.
+  if (!/^[A-Za-z][A-Za-z0-9+.-]+:/.test(text)) {
+    throw new ValidationError(
+      name,
+      `an S3 URL like s3://bucket or s3://bucket/prefix (local paths are not supported yet), got "${text}"`,
+    );
+  }
   const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/s.exec(text);
   if (!match)
     throw new ValidationError(name, `an S3 URL like s3://bucket or s3://bucket/prefix, got "${text}"`);

@@ -18,42 +18,72 @@ function describe(r: ObjectResult): string {
   return `${r.state.padEnd(9)} ${key}${chunks}: ${verb}${moved}`;
 }
 
+const BAR_WIDTH = 20;
+/** Below this, a rate says more about start-up than about the run: no ETA yet. */
+const MIN_ETA_BASIS_MS = 2000;
+
 /**
- * On a terminal: one live status line (objects, bytes digested per side, bytes sent,
- * rate, ETA) with settled objects printed above it. Elsewhere: one plain line per
- * object that needed work, so logs stay greppable.
+ * The live status line. While the listing goes on, what has been found so far; then a bar
+ * weighted by bytes of work (digesting both sides, writing, verifying), because objects
+ * differ in size by orders of magnitude. The ETA shows only when work remains and enough
+ * of the run has passed to measure a rate.
+ */
+export function statusLine(stats: RunStats, now: number): string {
+  const elapsed = now - stats.startedAt;
+  const { sourceRead, destinationRead, transferred } = stats.bytes;
+  const done = stats.workDone;
+  const rate = elapsed > 0 ? (done / elapsed) * 1000 : 0;
+  const counters = `read src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}`;
+  if (!stats.listed) {
+    // The destination is listed first: until the source's first page, its count shows that the run moves.
+    const found =
+      stats.objects.scanned === 0 && stats.destinationListed > 0
+        ? `listing destination: ${stats.destinationListed} objects so far`
+        : `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far`;
+    return `${found} | ${stats.done} done | ${counters} | ${bytes(rate)}/s`;
+  }
+  const objects = stats.objects.scanned + stats.destinationOnly;
+  // Every listed object is compared before anything else is known of it: until a byte of
+  // work is planned (a dry run of missing objects), objects are the only measure.
+  const measured = stats.plannedWork > 0 ? done / stats.plannedWork : objects > 0 ? stats.done / objects : 1;
+  // Reads retried or objects restarted can pass the plan: the bar stops short of 100% until
+  // every object has settled, and never draws past its ends.
+  const fraction = Math.max(0, Math.min(stats.done < objects ? 0.99 : 1, measured));
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const left = stats.plannedWork - done;
+  const eta =
+    left > 0 && rate > 0 && elapsed >= MIN_ETA_BASIS_MS && stats.done < objects
+      ? ` ETA ${duration(Math.max(1000, (left / rate) * 1000))}`
+      : "";
+  return (
+    `[${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}%` +
+    ` | ${stats.done}/${objects} objects | ${counters} | ${bytes(rate)}/s${eta}`
+  );
+}
+
+/**
+ * On a terminal: one live status line with settled objects printed above it. Elsewhere:
+ * one plain line per object that needed work, so logs stay greppable. Quiet: only the
+ * objects that failed, on either.
  */
 export function startProgress(stats: RunStats, stream: NodeJS.WriteStream, quiet: boolean): Progress {
-  const tty = stream.isTTY === true && !quiet;
-  if (!tty) {
+  const shown = (r: ObjectResult) => (quiet ? r.error !== undefined : r.state !== "identical");
+  if (stream.isTTY !== true || quiet) {
     return {
       onResult: (r) => {
-        if (!quiet && r.state !== "identical") stream.write(`${describe(r)}\n`);
+        if (shown(r)) stream.write(`${describe(r)}\n`);
       },
       stop: () => {},
     };
   }
-  const status = () => {
-    const elapsed = Date.now() - stats.startedAt;
-    const { sourceRead, destinationRead, transferred } = stats.bytes;
-    const rate = elapsed > 0 ? (sourceRead / elapsed) * 1000 : 0;
-    const left = Math.max(0, stats.sourceBytesScanned - sourceRead);
-    const eta =
-      rate > 0 && stats.done < stats.objects.scanned ? ` ETA ${duration((left / rate) * 1000)}` : "";
-    const width = 20;
-    const filled = stats.objects.scanned > 0 ? Math.round((stats.done / stats.objects.scanned) * width) : 0;
-    return (
-      `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${stats.done}/${stats.objects.scanned} objects` +
-      ` | digested src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}` +
-      ` | ${bytes(rate)}/s${eta}`
-    );
-  };
-  const draw = () => stream.write(`\r\x1b[2K${status().slice(0, stream.columns ?? 120)}`);
+  // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns.
+  const draw = () =>
+    stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, stream.columns || 120)}`);
   const timer = setInterval(draw, 200);
   timer.unref();
   return {
     onResult: (r) => {
-      if (r.state !== "identical") stream.write(`\r\x1b[2K${describe(r)}\n`);
+      if (shown(r)) stream.write(`\r\x1b[2K${describe(r)}\n`);
       draw();
     },
     stop: () => {

@@ -30,7 +30,8 @@ export function textSummary(command: string, report: RunReport): string {
     ["changed", String(o.changed)],
     ["missing on destination", String(o.missing)],
     ["destination only", String(o.extra)],
-    ["deleted", String(o.deleted)],
+    // A dry run deletes nothing: it says what sync --delete would delete.
+    report.dryRun ? ["would delete", String(report.planned.delete)] : ["deleted", String(o.deleted)],
     ["unreadable (archived)", String(o.unreadable)],
     ["failed", String(o.failed)],
   ];

@@ -65,3 +65,19 @@ export class InvalidMessageError extends ValidationError {
     super(field, expected, { code: "INVALID_MESSAGE" });
   }
 }
+
+/**
+ * A key is longer than S3 allows (1,024 bytes of UTF-8): found before anything is read, so
+ * the object fails at once instead of after its bytes crossed, as a server's HTTP 400 would.
+ */
+export class KeyTooLongError extends ChunksyncError {
+  readonly key: string;
+  constructor(key: string, bytes: number, max: number) {
+    super(
+      "KEY_TOO_LONG",
+      `destination key is ${bytes.toLocaleString("en-US")} bytes long (UTF-8), over S3's limit of ${max.toLocaleString("en-US")} bytes; shorten the destination prefix or the source key: ${key}`,
+      { details: { key, bytes, max } },
+    );
+    this.key = key;
+  }
+}

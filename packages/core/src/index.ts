@@ -89,6 +89,7 @@ export {
   type ChunkPlanErrorCode,
   ChunksyncError,
   InvalidMessageError,
+  KeyTooLongError,
   ValidationError,
 } from "./errors.js";
 export {
@@ -102,3 +103,12 @@ export {
   parseChallengeResponse,
 } from "./messages.js";
 export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";
+export { checkKeyLength, MAX_KEY_BYTES } from "./objectKey.js";
+export {
+  directoryPrefix,
+  prefixesOverlap,
+  type SideLocation,
+  SidesOverlapError,
+  sidesOverlap,
+  storageOf,
+} from "./overlap.js";

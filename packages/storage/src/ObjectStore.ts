@@ -96,9 +96,15 @@ export interface ObjectReader extends StoreInfo {
   ref(key: string, etag: string): ObjectVersionRef;
   /**
    * Lists every object under `prefix`, page by page, in key order; with `startAfter`
-   * (a full key), only the keys after it, so a paged listing can resume where it stopped.
+   * (a full key), only the keys after it, so a paged listing can resume where it stopped;
+   * with `pageSize`, at most that many keys per request (a probe asks for one).
    */
-  list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary>;
+  list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+    pageSize?: number,
+  ): AsyncIterable<ObjectSummary>;
   /** Metadata of `key`, or undefined when it does not exist. */
   head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
   /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */

@@ -117,6 +117,10 @@ function isNotFound(error: unknown): boolean {
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
+function isForbidden(error: unknown): boolean {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 403;
+}
+
 /** The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -153,7 +157,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
+  async *list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+    pageSize?: number,
+  ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
     do {
       const page = await this.#send("list", prefix || undefined, () =>
@@ -164,6 +173,7 @@ export class S3ObjectStore implements ObjectStore {
             ContinuationToken: token,
             // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
             StartAfter: token === undefined ? startAfter : undefined,
+            MaxKeys: pageSize,
             ...this.#owner,
           }),
           { abortSignal: signal },
@@ -192,22 +202,32 @@ export class S3ObjectStore implements ObjectStore {
         },
       );
     } catch (error) {
-      if (isNotFound(error) && (error as { name?: string }).name !== "NoSuchBucket") {
-        // HEAD carries no error body: tell a missing bucket from a missing key before answering "absent".
-        await this.#assertBucketExists(signal);
-        return undefined;
+      const missingKey = isNotFound(error) && (error as { name?: string }).name !== "NoSuchBucket";
+      if (missingKey || isForbidden(error)) {
+        // HEAD carries no error body: the listing also tells a missing bucket from a missing key.
+        const absent = await this.#absent(key, signal);
+        if (missingKey || absent) return undefined;
       }
       throw translateS3Error(error, { operation: "head", bucket: this.bucket, key });
     }
     return headOf(key, h, h.ContentLength ?? 0);
   }
 
-  async #assertBucketExists(signal?: AbortSignal): Promise<void> {
-    await this.#send("head", undefined, () =>
-      this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1, ...this.#owner }), {
-        abortSignal: signal,
-      }),
+  /**
+   * Whether `key` is absent, after a HEAD or GET of it answered 403 or 404. S3 (and Ceph RGW)
+   * answer 404 for a missing key only to an identity that may list the bucket without a prefix;
+   * one whose ListBucket is limited by `s3:prefix` (a prefix deployment's policy) gets 403. A
+   * listing from the key itself stays within such a grant, tells a missing key from a refused
+   * read, and fails for a missing bucket.
+   */
+  async #absent(key: string, signal?: AbortSignal): Promise<boolean> {
+    const page = await this.#send("head", key, () =>
+      this.#client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1, ...this.#owner }),
+        { abortSignal: signal },
+      ),
     );
+    return page.Contents?.[0]?.Key !== key;
   }
 
   async read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable> {
@@ -248,6 +268,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (isNotFound(error) && e.name !== "NoSuchBucket") return undefined;
+      if (isForbidden(error) && (await this.#absent(key, signal))) return undefined;
       // A range cannot start inside an empty object: its head is all there is to read.
       if (e.name === "InvalidRange" || e.$metadata?.httpStatusCode === 416) {
         const head = await this.head(key, signal);

@@ -1,8 +1,9 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromIni } from "@aws-sdk/credential-providers";
-import { loadSharedConfigFiles } from "@smithy/core/config";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { AwsCredentialIdentity } from "@smithy/types";
+import type { AwsCredentialIdentity, Logger } from "@smithy/types";
+import { ProfileNotFoundError } from "./errors.js";
+import { loadSharedConfig } from "./sharedConfig.js";
 
 /** How to reach one side's storage; every field is optional and falls back to the AWS defaults. */
 export interface S3ClientSettings {
@@ -17,11 +18,20 @@ export interface S3ClientSettings {
   socketTimeoutMs?: number;
 }
 
-/** Resolved once per profile: the SDK itself does not apply a named profile's `endpoint_url`. */
+/**
+ * Resolved once per profile: the SDK itself does not apply a named profile's `endpoint_url`.
+ * A profile in neither shared file fails here, before any request (the SDK would only say,
+ * at the first request, that no credentials could be loaded).
+ */
 async function profileSettings(profile: string): Promise<{ endpoint?: string; region?: string }> {
-  const { configFile } = await loadSharedConfigFiles({});
+  const { configFile, credentialsFile, files } = await loadSharedConfig();
   const section = configFile[profile];
-  if (section === undefined) return {};
+  if (section === undefined) {
+    if (credentialsFile[profile] !== undefined) return {};
+    const known = new Set([...Object.keys(configFile), ...Object.keys(credentialsFile)]);
+    // Sections such as [services x] or [sso-session x] are keyed "services.x": not profiles.
+    throw new ProfileNotFoundError(profile, files, [...known].filter((name) => !name.includes(".")).sort());
+  }
   const out: { endpoint?: string; region?: string } = {};
   const servicesName = section.services;
   const services = servicesName ? configFile[`services.${servicesName}`] : undefined;
@@ -30,6 +40,13 @@ async function profileSettings(profile: string): Promise<{ endpoint?: string; re
   if (section.region) out.region = section.region;
   return out;
 }
+
+/**
+ * The SDK's own log lines: its HTTP handler writes to `console` unless given a logger (a
+ * socket-queue notice when more requests wait than sockets exist, which a run's concurrency
+ * does by design). Failures reach the caller as errors; nothing else belongs on a terminal.
+ */
+const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Builds the S3 client of one side, with the settings S3-compatible servers need
@@ -41,6 +58,7 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
   const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
   const client = new S3Client({
     region,
+    logger: silent,
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     ...(settings.credentials
       ? { credentials: settings.credentials }
@@ -52,6 +70,7 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
     maxAttempts: settings.maxAttempts ?? 6,
     retryMode: "standard",
     requestHandler: new NodeHttpHandler({
+      logger: silent,
       connectionTimeout: 5_000,
       // An idle socket fails the attempt. (`requestTimeout` is a whole-request budget here that
       // only logs a warning unless told to throw, so a stalled request would otherwise hang.)

@@ -1,4 +1,5 @@
 import { ChunksyncError } from "@chunksync/core";
+import type { SharedFile } from "./sharedConfig.js";
 
 /** Where a storage error happened, so every message can name the bucket and key. */
 export interface StorageErrorContext {
@@ -58,16 +59,45 @@ export class AccessDeniedError extends StorageError {
   }
 }
 
+/** The server refused the credentials it was sent (the S3 error code is in `reason`). */
 export class InvalidCredentialsError extends StorageError {
-  constructor(ctx: StorageErrorContext, cause?: unknown) {
-    super(
-      "INVALID_CREDENTIALS",
-      "the credentials were rejected (unknown access key or wrong secret key for this side)",
-      ctx,
-      { cause },
-    );
+  constructor(ctx: StorageErrorContext, reason: string, cause?: unknown) {
+    super("INVALID_CREDENTIALS", `the server rejected the credentials (${reason})`, ctx, { cause });
   }
 }
+
+/** The SDK found no credentials to sign with, so no request reached the server. */
+export class MissingCredentialsError extends StorageError {
+  constructor(ctx: StorageErrorContext, detail: string, cause?: unknown) {
+    super("NO_CREDENTIALS", `no credentials found (${detail})`, ctx, { cause });
+  }
+}
+
+/** A named profile is in neither AWS shared file; found before any request is sent. */
+export class ProfileNotFoundError extends ChunksyncError {
+  readonly profile: string;
+  constructor(profile: string, files: { config: SharedFile; credentials: SharedFile }, known: string[]) {
+    const searched = [files.config, files.credentials]
+      .map((f) => `${f.path} (${f.fromVariable ? f.variable : `default path, ${f.variable} unset`})`)
+      .join(" and ");
+    super(
+      "PROFILE_NOT_FOUND",
+      `profile "${profile}" not found: searched ${searched}; ${
+        known.length > 0 ? `profiles there: ${known.join(", ")}` : "they hold no profile"
+      }`,
+      { details: { profile, config: files.config.path, credentials: files.credentials.path } },
+    );
+    this.profile = profile;
+  }
+}
+
+/** Why the server refused credentials, in the user's terms, by S3 error code. */
+const REJECTED: Record<string, string> = {
+  InvalidAccessKeyId: "InvalidAccessKeyId: the server knows no such access key",
+  SignatureDoesNotMatch: "SignatureDoesNotMatch: the secret key does not belong to this access key",
+  ExpiredToken: "ExpiredToken: the session token has expired",
+  InvalidToken: "InvalidToken: the session token is not valid",
+};
 
 /**
  * A conditional request lost: the object is no longer the version that was planned
@@ -136,8 +166,9 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
     case "SignatureDoesNotMatch":
     case "ExpiredToken":
     case "InvalidToken":
+      return new InvalidCredentialsError(ctx, REJECTED[name] ?? name, error);
     case "CredentialsProviderError":
-      return new InvalidCredentialsError(ctx, error);
+      return new MissingCredentialsError(ctx, e.message ?? name, error);
     case "PreconditionFailed":
       return new PreconditionFailedError(ctx, "the object changed since it was planned (412)", error);
     case "ConditionalRequestConflict":

@@ -59,3 +59,47 @@ export async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
+
+/**
+ * Drains `source` as fast as it yields, keeping what the consumer has not taken yet, so
+ * that the source's end is known long before the consumer gets there. A failure of the
+ * source is rethrown to the consumer after the items read before it.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  let buffer: T[] = [];
+  let head = 0;
+  let finished = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  void (async () => {
+    try {
+      for await (const item of source) {
+        buffer.push(item);
+        wake?.();
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      finished = true;
+      wake?.();
+    }
+  })();
+  for (;;) {
+    if (head < buffer.length) {
+      const item = buffer[head++] as T;
+      // Taken items are dropped in blocks: shift() on a long array copies it every time.
+      if (head >= 1024 && head * 2 >= buffer.length) {
+        buffer = buffer.slice(head);
+        head = 0;
+      }
+      yield item;
+      continue;
+    }
+    if (failure) throw failure.error;
+    if (finished) return;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    wake = undefined;
+  }
+}

@@ -35,9 +35,27 @@ export class RunStats {
     failed: 0,
     unreadable: 0,
   };
-  /** Objects whose processing finished, whatever the outcome. */
+  /** Objects whose processing finished, whatever the outcome (destination-only ones included). */
   done = 0;
-  /** Source bytes of the objects scanned so far: the denominator of an ETA. */
+  /** Source bytes of the objects scanned so far. */
   sourceBytesScanned = 0;
+  /** Destination objects listed so far (the direct engine lists the destination first). */
+  destinationListed = 0;
+  /** Both listings are complete: `objects.scanned` and `destinationOnly` no longer grow. */
+  listed = false;
+  /** Objects only the destination holds; final once `listed`. They settle after the source's objects. */
+  destinationOnly = 0;
+  /**
+   * Bytes of work planned so far: digesting both sides of each listed pair, then, as each
+   * write is planned, its parts (uploaded or copied server-side) and the reads that verify
+   * it. A write is planned only once its object is compared, so this grows while writes remain
+   * to be planned; `workDone` can pass it when reads are retried or objects restart.
+   */
+  plannedWork = 0;
   readonly startedAt = Date.now();
+
+  /** Bytes of work done, in the units of `plannedWork`: every byte read on either side or copied by a server. */
+  get workDone(): number {
+    return this.bytes.sourceRead + this.bytes.destinationRead + this.bytes.copiedServerSide;
+  }
 }

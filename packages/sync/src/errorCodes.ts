@@ -13,6 +13,8 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   BucketNotFoundError: "BUCKET_NOT_FOUND",
   AccessDeniedError: "ACCESS_DENIED",
   InvalidCredentialsError: "INVALID_CREDENTIALS",
+  MissingCredentialsError: "NO_CREDENTIALS",
+  KeyTooLongError: "KEY_TOO_LONG",
   PreconditionFailedError: "PRECONDITION_FAILED",
   ObjectArchivedError: "OBJECT_ARCHIVED",
   ThrottledError: "SLOW_DOWN",

@@ -5,12 +5,12 @@ export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } f
 export { settleDestinationOnly } from "./destinationOnly.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
-export { keyFilter } from "./keyFilter.js";
+export { ineffectiveIncludes, type KeyRule, keyFilter } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 export { inspect, type ListedPair, presentSource, sourceIdentity } from "./phases/inspect.js";
-export { buildReport, countResult, type RunReport } from "./phases/report.js";
+export { buildReport, countResult, plannedOf, type RunReport } from "./phases/report.js";
 export {
   decidedResult,
   failedResult,
@@ -31,6 +31,6 @@ export {
 } from "./phases/write.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
-export { directoryPrefix, runSync, type SyncOptions } from "./runSync.js";
+export { runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
 export { type ObjectSyncContext, restarts, syncObject } from "./syncObject.js";

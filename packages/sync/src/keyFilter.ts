@@ -1,12 +1,40 @@
 import picomatch from "picomatch";
 
+/** One --include or --exclude, in the order given. */
+export interface KeyRule {
+  kind: "include" | "exclude";
+  /** A picomatch glob over keys relative to the prefix: `*` stops at `/`, `**` crosses it. */
+  glob: string;
+}
+
 /**
- * The keys a run selects, relative to its prefixes: a key must match an include (when
- * there are any) and no exclude. Both engines filter both listings with it, so a key the
- * run does not select is neither synced nor reported nor deleted.
+ * The keys a run selects, relative to its prefixes, as `aws s3 sync` filters: every key is
+ * selected by default, and the last rule whose glob matches a key decides (later rules take
+ * precedence), so `exclude **` then `include *.jpg` selects only the top-level .jpg keys.
+ * Both engines filter both listings with it, so a key the run does not select is neither
+ * synced nor reported nor deleted.
  */
-export function keyFilter(include: readonly string[], exclude: readonly string[]): (key: string) => boolean {
-  const inc = include.length > 0 ? picomatch([...include], { dot: true }) : () => true;
-  const exc = exclude.length > 0 ? picomatch([...exclude], { dot: true }) : () => false;
-  return (key) => inc(key) && !exc(key);
+export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
+  const compiled = rules.map((r) => ({
+    include: r.kind === "include",
+    matches: picomatch(r.glob, { dot: true }),
+  }));
+  return (key) => {
+    for (let i = compiled.length - 1; i >= 0; i--) {
+      const rule = compiled[i] as (typeof compiled)[number];
+      if (rule.matches(key)) return rule.include;
+    }
+    return true;
+  };
+}
+
+/**
+ * The `--include` rules that cannot change the selection because no `--exclude` comes before
+ * them (every key is selected by default): almost always a filter written for the old
+ * "include means only" reading, so the CLI warns about them.
+ */
+export function ineffectiveIncludes(rules: readonly KeyRule[]): string[] {
+  const firstExclude = rules.findIndex((r) => r.kind === "exclude");
+  const leading = firstExclude === -1 ? rules : rules.slice(0, firstExclude);
+  return leading.map((r) => r.glob);
 }

@@ -1,15 +1,15 @@
 import { setMaxListeners } from "node:events";
-import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
+import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } from "@chunksync/core";
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { keyFilter } from "./keyFilter.js";
-import { forEachConcurrent, Limiter } from "./Limiter.js";
+import { type KeyRule, keyFilter } from "./keyFilter.js";
+import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { buildReport, countResult, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { syncObject } from "./syncObject.js";
+import { copyWork, syncObject } from "./syncObject.js";
 
 export interface SyncOptions {
   source: ObjectStore;
@@ -27,9 +27,8 @@ export interface SyncOptions {
   concurrency: number;
   serverSideCopy: boolean;
   copyTags: boolean;
-  /** Globs over keys relative to the prefixes; an object must match an include (if any) and no exclude. */
-  include: string[];
-  exclude: string[];
+  /** Include/exclude globs over keys relative to the prefixes, in order; the last match decides (see keyFilter). */
+  filters: readonly KeyRule[];
   /** Delete destination objects that have no source counterpart. */
   delete: boolean;
   /** Find what differs and what would move, write nothing (`check`, `plan`). */
@@ -41,11 +40,6 @@ export interface SyncOptions {
   stats?: RunStats;
   /** Called as each object settles (in completion order). */
   onResult?: (result: ObjectResult) => void;
-}
-
-/** Keys under `prefix` as a directory: `s3://b/photos` means `photos/...`, as `aws s3 sync` reads it. */
-export function directoryPrefix(prefix: string): string {
-  return prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
 }
 
 /**
@@ -63,11 +57,12 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   if (signal) setMaxListeners(0, signal);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
-  const selected = keyFilter(options.include, options.exclude);
+  const selected = keyFilter(options.filters);
   const results: ObjectResult[] = [];
   const settle = (result: ObjectResult) => {
     results.push(result);
-    count(stats, result);
+    stats.done++;
+    countResult(stats.objects, result);
     options.onResult?.(result);
   };
 
@@ -111,6 +106,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   // a server lists in, which a merge of two sorted streams would have to trust.
   const destinationOnly = new Map<string, ObjectSummary>();
   for await (const o of options.destination.list(destinationPrefix, signal)) {
+    stats.destinationListed++;
     const relative = o.key.slice(destinationPrefix.length);
     if (selected(relative)) destinationOnly.set(relative, o);
   }
@@ -123,10 +119,18 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       destinationOnly.delete(relative);
       stats.objects.scanned++;
       stats.sourceBytesScanned += o.size;
+      // Each side digests its whole object to compare a pair; a missing object is copied.
+      if (listed.destination) stats.plannedWork += o.size + listed.destination.size;
+      else if (!options.dryRun) stats.plannedWork += copyWork(ctx, o.size);
       yield { relative, listed };
     }
+    stats.destinationOnly = destinationOnly.size;
+    stats.listed = true;
   }
-  await forEachConcurrent(sourceObjects(), options.concurrency, async ({ relative, listed }) => {
+  // The source listing runs ahead of the objects in progress, so a progress display knows
+  // the run's size early. What it holds is about what it takes out of the destination
+  // listing (each matched key leaves that map), plus the source-only keys.
+  await forEachConcurrent(readAhead(sourceObjects()), options.concurrency, async ({ relative, listed }) => {
     settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative, listed));
   });
 
@@ -141,9 +145,4 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     bytes: stats.bytes,
     results,
   });
-}
-
-function count(stats: RunStats, result: ObjectResult): void {
-  stats.done++;
-  countResult(stats.objects, result);
 }

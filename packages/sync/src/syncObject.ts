@@ -1,4 +1,13 @@
-import { attributesOf, decideObject, planChunks, type VerifyMode } from "@chunksync/core";
+import {
+  attributesOf,
+  type ChunkPlan,
+  checkKeyLength,
+  chunkRange,
+  decideObject,
+  type ObjectDecision,
+  planChunks,
+  type VerifyMode,
+} from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
@@ -55,6 +64,8 @@ export async function syncObject(
   for (let attempt = 1; ; attempt++) {
     const keys = { sourceKey, destinationKey, attempts: attempt };
     try {
+      // A key S3 cannot hold fails here, before the source is read for it.
+      checkKeyLength(destinationKey);
       // A restart heads both sides afresh: the listing is older than what made it restart.
       return await attemptObject(ctx, keys, attempt === 1 ? listed : undefined);
     } catch (error) {
@@ -111,6 +122,9 @@ async function attemptObject(
   if (decision.action === "none" || ctx.dryRun || !readable) {
     return decidedResult(keys, planned, decision, false);
   }
+  // runSync planned a copy's work when its listings had the object on the source only.
+  const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
+  if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined);
   const etag = await writeObject(
     {
       destination,
@@ -135,4 +149,36 @@ async function attemptObject(
     checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify));
   }
   return decidedResult(keys, planned, decision, true);
+}
+
+/**
+ * Bytes of work a write does, in RunStats' units: each part once, each verified chunk read
+ * on the destination, and on the source too unless the source side already holds its digest
+ * (every chunk of a `challenged` object, every chunk it uploaded).
+ */
+function writeWork(plan: ChunkPlan, decision: ObjectDecision, challenged: boolean): number {
+  let work = 0;
+  const uploaded = new Set<number>();
+  for (const p of decision.parts) {
+    work += p.length;
+    if (p.kind !== "sourceBytes") continue;
+    for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) uploaded.add(i);
+  }
+  for (const i of decision.verify) {
+    work += (challenged || uploaded.has(i) ? 1 : 2) * chunkRange(plan, i).length;
+  }
+  return work;
+}
+
+/** Bytes of work of copying a whole object of `size` bytes that the destination lacks (see RunStats). */
+export function copyWork(ctx: ObjectSyncContext, size: number): number {
+  const plan = planChunks(size, ctx.chunkSize);
+  const decision = decideObject({
+    source: { size, etag: "", archived: false, attributes: { metadata: {} } },
+    destination: undefined,
+    plan,
+    changed: undefined,
+    options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: false },
+  });
+  return writeWork(plan, decision, false);
 }

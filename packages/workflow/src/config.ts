@@ -8,6 +8,7 @@ import {
   parseByteSize,
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
+import { SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 
@@ -21,6 +22,11 @@ const bucket = z
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as eu-west-1");
 const prefix = z.string().max(1024, "a prefix of at most 1024 characters").default("");
 const glob = z.string().min(1, "a glob such as **/*.jpg").max(1024, "a glob of at most 1024 characters");
+/** One --include/--exclude of the CLI; the last rule matching a key decides (see keyFilter). */
+const filterRule = z.strictObject({
+  kind: z.enum(["include", "exclude"], { error: "include or exclude" }),
+  glob,
+});
 const kmsKeyArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "a KMS key ARN");
@@ -99,9 +105,11 @@ export const ConfigSchema = z.strictObject({
   algorithm: z.enum(CONFIG_ALGORITHMS, { error: `one of ${CONFIG_ALGORITHMS.join(", ")}` }).default("sha256"),
   variant: z.enum(CONFIG_VARIANTS, { error: `one of ${CONFIG_VARIANTS.join(", ")}` }).default("encode"),
   verify: z.enum(["none", "changed", "full"], { error: "none, changed or full" }).default("changed"),
-  /** Globs over keys relative to the prefixes: an object must match an include (if any) and no exclude. */
-  include: z.array(glob).max(100).default([]),
-  exclude: z.array(glob).max(100).default([]),
+  /**
+   * Include/exclude globs over keys relative to the prefixes, in order, as `aws s3 sync` applies
+   * its filters: every key is selected by default and the last matching rule decides.
+   */
+  filters: z.array(filterRule).max(200).default([]),
   /** Delete destination-only objects (of the selected keys); grants the destination side s3:DeleteObject. */
   delete: z.boolean().default(false),
   /** Objects per listing page, i.e. per Map run. */
@@ -124,13 +132,57 @@ export const ConfigSchema = z.strictObject({
 
 export type ChunksyncConfig = z.infer<typeof ConfigSchema>;
 
+/** The filters of configs written before `filters`: a key had to match an include (if any) and no exclude. */
+const LegacyFilters = z.object({
+  include: z.array(glob).max(100).default([]),
+  exclude: z.array(glob).max(100).default([]),
+});
+
 /**
- * Parses the deployment's configuration.
+ * Rewrites `include`/`exclude` as the ordered rules that select the same keys, so an existing
+ * config keeps its meaning: exclude everything, include the includes, then exclude the excludes.
+ * (picomatch's `**` matches no `.` or `..` path segment, so a key such as `./a` that no include
+ * named stays selected, the one key shape where the two readings part.)
+ */
+function withLegacyFilters(input: unknown): unknown {
+  if (typeof input !== "object" || input === null) return input;
+  if (!("include" in input) && !("exclude" in input)) return input;
+  const { include, exclude, ...rest } = input as Record<string, unknown>;
+  const field = include === undefined ? "exclude" : "include";
+  if ("filters" in rest)
+    throw new ValidationError(field, "no include/exclude next to filters (filters replaces both)");
+  const legacy = parseEvent(LegacyFilters, { include, exclude }, "config");
+  const rule = (kind: "include" | "exclude") => (g: string) => ({ kind, glob: g });
+  return {
+    ...rest,
+    filters: [
+      ...(legacy.include.length > 0 ? [rule("exclude")("**"), ...legacy.include.map(rule("include"))] : []),
+      ...legacy.exclude.map(rule("exclude")),
+    ],
+  };
+}
+
+/**
+ * Parses the deployment's configuration (`include`/`exclude` of older configs are read as
+ * the equivalent `filters`).
  *
- * @throws ValidationError naming the first offending field (such as `destination.region`)
+ * @throws ValidationError naming the first offending field (such as `destination.region`), or
+ *   `destination.prefix` when the destination overlaps the source (same bucket, nested prefixes)
  */
 export function parseConfig(input: unknown): ChunksyncConfig {
-  return parseEvent(ConfigSchema, input, "config");
+  const config = parseEvent(ConfigSchema, withLegacyFilters(input), "config");
+  // Both sides are on AWS, where a bucket name is one bucket whatever the region or account.
+  const side = (s: { bucket: string; prefix: string; region: string }) => ({
+    storage: storageOf(undefined, s.region),
+    bucket: s.bucket,
+    prefix: s.prefix,
+  });
+  if (sidesOverlap(side(config.source), side(config.destination))) {
+    const url = (s: { bucket: string; prefix: string }) =>
+      `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ""}`;
+    throw new SidesOverlapError("destination.prefix", url(config.source), url(config.destination));
+  }
+  return config;
 }
 
 /** The chunk size in bytes. */

@@ -8,7 +8,7 @@ import {
   type VerifyMode,
 } from "@chunksync/core";
 import type { ObjectReader, ObjectStore } from "@chunksync/storage";
-import type { ByteCounts } from "@chunksync/sync";
+import type { ByteCounts, KeyRule } from "@chunksync/sync";
 import { z } from "zod";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -29,9 +29,8 @@ export interface RunSettings {
   batchBytes: number;
   /** Requests in flight inside one step. */
   concurrency: number;
-  /** Globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
-  include?: readonly string[];
-  exclude?: readonly string[];
+  /** Ordered include/exclude globs over keys relative to the prefixes (see keyFilter); both sides apply the same. */
+  filters?: readonly KeyRule[];
   /** Copy the source's tag set onto written objects, and compare tag sets. */
   copyTags?: boolean;
   /** In-process runs only: stops the requests of the steps in flight. */

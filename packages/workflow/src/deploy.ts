@@ -2,6 +2,8 @@
  * What sst.config.ts needs at deploy time, and nothing that pulls in an SDK client:
  * the config schema, the definition, the IAM documents and the function lists.
  */
+
+export { directoryPrefix } from "@chunksync/core/overlap";
 export { parseConfig } from "./config.js";
 export { buildDefinition } from "./definition.js";
 export { DESTINATION_TARGETS } from "./events.js";
@@ -14,10 +16,11 @@ export {
   stateMachinePolicy,
 } from "./iam.js";
 
-/** A prefix as a directory, as the engine reads it (`photos` means `photos/...`). */
-export function directoryPrefix(prefix: string): string {
-  return prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-}
+/**
+ * The Lambda runtime of every function: Node.js 20 reached end of life in April 2026 and
+ * Lambda deprecated nodejs20.x. The one place the runtime is named.
+ */
+export const LAMBDA_RUNTIME = "nodejs22.x";
 
 /** Source-side functions, one Lambda each (the state machine invokes them directly). */
 export const SOURCE_FUNCTIONS = [

@@ -1,6 +1,6 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import type { ChallengeRequest } from "@chunksync/core";
-import { ChunksyncError } from "@chunksync/core";
+import { ChunksyncError, checkKeyLength } from "@chunksync/core";
 import type { CompletedPart, MultipartUpload } from "@chunksync/storage";
 import {
   completeUpload,
@@ -30,6 +30,8 @@ import { attributesRead, need, needDecision, type StoredResult } from "./sourceS
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const destinationKey = ctx.prefix + event.key;
+  // A key S3 cannot hold fails the object here, before the source is read for it.
+  checkKeyLength(destinationKey);
   const head = await ctx.store.head(destinationKey);
   const record: DestinationRecord = {
     bucket: ctx.store.bucket,
@@ -236,7 +238,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     workKeys.page(event.runId, event.page),
   );
   const onSource = new Set(page.keys);
-  const selected = keyFilter(ctx.include ?? [], ctx.exclude ?? []);
+  const selected = keyFilter(ctx.filters ?? []);
   let extras = 0;
   const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
   for await (const o of ctx.store.list(ctx.prefix, undefined, startAfter)) {

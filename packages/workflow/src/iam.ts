@@ -46,6 +46,29 @@ const secret = (input: SidePolicyInput): PolicyStatement => ({
 });
 
 /**
+ * Listing is limited to the side's prefix by `s3:prefix`. A key with no prefix in the request
+ * (a listing without one, HeadBucket, the 404-or-403 answer to reading a missing key) then
+ * matches no grant, on AWS as on Ceph RGW: the store tells a missing key by listing from the
+ * key itself, and nothing lists the side's bucket without the prefix.
+ */
+const listPrefix = (input: SidePolicyInput): Pick<PolicyStatement, "Condition"> =>
+  input.prefix ? { Condition: { StringLike: { "s3:prefix": [`${input.prefix}*`] } } } : {};
+
+/**
+ * The work area lists without a condition: S3 answers 404 for a missing key only to an
+ * identity that may list the bucket (403 otherwise, which a step cannot tell from a refusal),
+ * and a step reads keys that may not exist yet (a retried Begin's upload record). Its key
+ * names are run ids, object ids and batch numbers; what must stay on the source side is
+ * the content under `source/`, which GetObject does not grant the destination.
+ */
+const listWorkArea = (input: SidePolicyInput): PolicyStatement => ({
+  Sid: "ListWorkArea",
+  Effect: "Allow",
+  Action: ["s3:ListBucket"],
+  Resource: [bucketArn(input.workBucket)],
+});
+
+/**
  * Source-side functions: read and list the source prefix, nothing else of the source
  * bucket, no write anywhere but the work area. Links they sign carry these rights only.
  */
@@ -56,7 +79,7 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
       Effect: "Allow",
       Action: ["s3:ListBucket"],
       Resource: [bucketArn(input.bucket)],
-      ...(input.prefix ? { Condition: { StringLike: { "s3:prefix": [`${input.prefix}*`] } } } : {}),
+      ...listPrefix(input),
     },
     {
       Sid: "ReadSource",
@@ -70,12 +93,7 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
       Action: ["s3:GetObject", "s3:PutObject"],
       Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`, `arn:aws:s3:::${input.workBucket}/source/*`],
     },
-    {
-      Sid: "ListWorkArea",
-      Effect: "Allow",
-      Action: ["s3:ListBucket"],
-      Resource: [bucketArn(input.workBucket)],
-    },
+    listWorkArea(input),
     secret(input),
     ...kms(input, ["kms:Decrypt"]),
   ]);
@@ -90,9 +108,11 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
     {
       Sid: "ListDestination",
       Effect: "Allow",
-      Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+      // No ListBucketMultipartUploads: no step lists uploads (Abort names its upload id), and
+      // RGW evaluates that action without `s3:prefix`, so a prefixed grant never applied there.
+      Action: ["s3:ListBucket"],
       Resource: [bucketArn(input.bucket)],
-      ...(input.prefix ? { Condition: { StringLike: { "s3:prefix": [`${input.prefix}*`] } } } : {}),
+      ...listPrefix(input),
     },
     {
       Sid: "WriteDestination",
@@ -116,6 +136,7 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
       Action: ["s3:GetObject", "s3:PutObject"],
       Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`],
     },
+    listWorkArea(input),
     secret(input),
     ...kms(input, ["kms:Decrypt", "kms:GenerateDataKey"]),
   ]);

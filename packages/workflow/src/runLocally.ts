@@ -1,17 +1,11 @@
 import { randomBytes } from "node:crypto";
-import {
-  countResult,
-  type ObjectResult,
-  RunAbortedError,
-  type RunReport,
-  type RunStats,
-} from "@chunksync/sync";
+import { RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
+import { observeTask, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
-import type { StoredResult } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
 
@@ -31,10 +25,8 @@ export interface LocalRunOptions {
   maxAttempts?: number;
   /** Stops the run: no Task starts after it, and every upload begun is aborted once the Tasks in flight settle. */
   signal?: AbortSignal;
-  /** Live counters (as the direct engine keeps them), updated as each object is recorded. */
-  stats?: RunStats;
-  /** Called as each object is recorded. */
-  onResult?: (result: ObjectResult) => void;
+  /** Live counters and per-object results as the run goes (a progress display). */
+  observer?: RunObserver;
   /** Wraps every Task: tests inject faults here, keyed by state name. */
   intercept?: (state: string, input: unknown, run: () => Promise<unknown>) => Promise<unknown>;
 }
@@ -77,12 +69,12 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
       fn in SOURCE_STEPS
         ? SOURCE_STEPS[fn as SourceFunction].run(options.source, input)
         : relay(invoker, parseEvent(RelayEvent, input));
+    const { intercept, observer } = options;
     const run = (input: unknown) => {
       const done = (async () => {
-        const output = await (options.intercept
-          ? options.intercept(state, input, () => step(input))
-          : step(input));
-        if (fn === "sourceRecord") await recorded(options, input);
+        const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
+        // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
+        if (observer) await observeTask(observer, options.source.work, state, input, output).catch(() => {});
         return output;
       })();
       inFlight.add(done);
@@ -125,30 +117,12 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   }
   const report = await options.source.work.get<RunReport>(workKeys.report(runId));
   if (report === undefined) throw new Error(`run ${runId} ended without a report`);
-  if (options.stats) {
-    // Destination-only objects are counted by the report: its figures are the run's.
-    Object.assign(options.stats.objects, report.objects);
-    Object.assign(options.stats.bytes, report.bytes);
+  if (options.observer) {
+    // The report's figures are the run's: the live counters end on them.
+    Object.assign(options.observer.stats.objects, report.objects);
+    Object.assign(options.observer.stats.bytes, report.bytes);
   }
   return { ...report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
-}
-
-/** Counts an object the Record step just stored, as the direct engine counts a settled object. */
-async function recorded(options: LocalRunOptions, input: unknown): Promise<void> {
-  if (!options.stats && !options.onResult) return;
-  const { runId, key } = input as { runId: string; key: string };
-  const stored = await options.source.work.get<StoredResult>(workKeys.result(runId, key));
-  if (stored === undefined) return;
-  const stats = options.stats;
-  if (stats) {
-    stats.done++;
-    stats.objects.scanned++;
-    stats.sourceBytesScanned += stored.result.size;
-    countResult(stats.objects, stored.result);
-    for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
-      stats.bytes[f] += stored.bytes[f];
-  }
-  options.onResult?.(stored.result);
 }
 
 /**

@@ -72,7 +72,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
-  const selected = keyFilter(ctx.include ?? [], ctx.exclude ?? []);
+  const selected = keyFilter(ctx.filters ?? []);
   for await (const o of ctx.store.list(
     ctx.prefix,
     undefined,

@@ -1,6 +1,7 @@
 import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
+import { directoryPrefix } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import { directoryPrefix, type ObjectResult, type RunReport, type RunStats } from "@chunksync/sync";
+import type { KeyRule, ObjectResult, RunReport, RunStats } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -18,9 +19,8 @@ export interface WorkflowSyncOptions {
   verify: VerifyMode;
   /** Requests in flight per step, and objects in flight at once. */
   concurrency: number;
-  /** Globs over keys relative to the prefixes, as in the direct engine. */
-  include: string[];
-  exclude: string[];
+  /** Ordered include/exclude globs over keys relative to the prefixes, as in the direct engine. */
+  filters: readonly KeyRule[];
   /** Delete the selected destination-only objects. */
   delete: boolean;
   /** Both sides are one endpoint and account: changed chunks are copied server-side too. */
@@ -52,8 +52,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     batchChunks: 64,
     batchBytes: 8 * 1024 ** 3,
     concurrency: options.concurrency,
-    include: options.include,
-    exclude: options.exclude,
+    filters: options.filters,
     copyTags: options.copyTags ?? false,
     ...(options.signal ? { signal: options.signal } : {}),
   };
@@ -61,8 +60,9 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     maxConcurrency: options.concurrency,
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.stats ? { stats: options.stats } : {}),
-    ...(options.onResult ? { onResult: options.onResult } : {}),
+    ...(options.stats
+      ? { observer: { stats: options.stats, ...(options.onResult ? { onResult: options.onResult } : {}) } }
+      : {}),
     source: {
       ...settings,
       store: options.source,

@@ -1,58 +1,148 @@
-import { RunStats } from "@chunksync/sync";
+import { type ObjectResult, RunStats } from "@chunksync/sync";
 import { describe, expect, it, vi } from "vitest";
-import { startProgress } from "../../../packages/cli/src/progress.js";
+import { startProgress, statusLine } from "../../../packages/cli/src/progress.js";
 
-function fakeStream(isTTY: boolean) {
+const MiB = 1024 * 1024;
+
+function fakeStream(isTTY: boolean, columns = 200) {
   const writes: string[] = [];
   const stream = {
     isTTY,
-    columns: 200,
+    columns,
     write: (s: string) => writes.push(s) > 0,
   } as unknown as NodeJS.WriteStream;
   return { stream, writes };
 }
 
-const changed = {
+const changed: ObjectResult = {
   sourceKey: "a/b.bin",
   destinationKey: "a/b.bin",
   size: 64,
-  state: "changed" as const,
-  action: "compose" as const,
+  state: "changed",
+  action: "compose",
   chunks: { total: 8, chunkSize: 8, changed: [3] },
-  planned: { transfer: 8 * 1024 * 1024, serverSide: 0 },
+  planned: { transfer: 8 * MiB, serverSide: 0 },
   applied: true,
   attempts: 1,
 };
 
+const extra: ObjectResult = {
+  destinationKey: "old.bin",
+  size: 10,
+  state: "extra",
+  action: "delete",
+  planned: { transfer: 0, serverSide: 0 },
+  applied: true,
+  attempts: 1,
+};
+
+/** A run of `scanned` source objects and `destinationOnly` others, with both listings complete. */
+function listedStats(scanned: number, destinationOnly: number): RunStats {
+  const stats = new RunStats();
+  stats.objects.scanned = scanned;
+  stats.destinationOnly = destinationOnly;
+  stats.listed = true;
+  return stats;
+}
+
+describe("statusLine", () => {
+  it("while listing says what was found so far, with no bar and no ETA", () => {
+    const stats = new RunStats();
+    stats.objects.scanned = 3;
+    stats.sourceBytesScanned = 300 * MiB;
+    stats.plannedWork = 600 * MiB;
+    stats.bytes.sourceRead = 10 * MiB;
+    const line = statusLine(stats, stats.startedAt + 10_000);
+    expect(line.startsWith("listing: 3 objects, 300.0 MiB so far | 0 done")).toBe(true);
+    expect(line).not.toContain("[");
+    expect(line).not.toContain("ETA");
+  });
+
+  it("while only the destination is being listed, counts what it has listed", () => {
+    const stats = new RunStats();
+    stats.destinationListed = 1200;
+    expect(
+      statusLine(stats, stats.startedAt + 1000).startsWith("listing destination: 1200 objects so far"),
+    ).toBe(true);
+  });
+
+  it("weights the bar by bytes of work, not by objects", () => {
+    // One large object of four is a quarter of the objects but nearly all of the work.
+    const stats = listedStats(4, 0);
+    stats.done = 3;
+    stats.plannedWork = 400 * MiB;
+    stats.bytes.sourceRead = 50 * MiB;
+    stats.bytes.destinationRead = 40 * MiB;
+    stats.bytes.copiedServerSide = 10 * MiB;
+    stats.bytes.transferred = 8 * MiB;
+    const line = statusLine(stats, stats.startedAt + 10_000);
+    expect(line.startsWith("[#####...............] 25% | 3/4 objects")).toBe(true);
+    expect(line).toContain("read src 50.0 MiB dst 40.0 MiB | sent 8.0 MiB");
+    // 100 MiB of work in 10 s: 10 MiB/s, 300 MiB left.
+    expect(line).toContain("10.0 MiB/s ETA 30.0s");
+  });
+
+  it("counts destination-only objects in the total: more settled than scanned draws a full bar", () => {
+    // The crash: one source object and two destination-only ones, all three settled.
+    const stats = listedStats(1, 2);
+    stats.done = 3;
+    stats.plannedWork = 0;
+    const line = statusLine(stats, stats.startedAt + 10_000);
+    expect(line.startsWith("[####################] 100% | 3/3 objects")).toBe(true);
+  });
+
+  it("never draws past the ends when the work done passes the plan (retried reads)", () => {
+    const stats = listedStats(2, 0);
+    stats.done = 1;
+    stats.plannedWork = 10 * MiB;
+    stats.bytes.sourceRead = 30 * MiB;
+    const line = statusLine(stats, stats.startedAt + 10_000);
+    expect(line.startsWith("[####################] 99% | 1/2 objects")).toBe(true);
+    // No work left by the plan: no ETA rather than a made-up one.
+    expect(line).not.toContain("ETA");
+  });
+
+  it("shows an ETA only once a rate can be measured, and never 0.0s while work remains", () => {
+    const stats = listedStats(1, 0);
+    stats.plannedWork = 100 * MiB + 1;
+    stats.bytes.sourceRead = 100 * MiB;
+    expect(statusLine(stats, stats.startedAt + 500)).not.toContain("ETA");
+    const line = statusLine(stats, stats.startedAt + 10_000);
+    expect(line).toContain("ETA 1.0s");
+    expect(line).not.toContain("0.0s");
+  });
+});
+
 describe("progress", () => {
-  it("on a terminal redraws one status line with objects, bytes per side, bytes sent and ETA", () => {
+  it("on a terminal redraws the status line, prints settled objects above it, and clears it on stop", () => {
     vi.useFakeTimers();
     try {
-      const stats = new RunStats();
+      const stats = listedStats(1, 2);
       const { stream, writes } = fakeStream(true);
       const progress = startProgress(stats, stream, false);
-      stats.objects.scanned = 4;
       stats.done = 1;
-      stats.sourceBytesScanned = 400 * 1024 * 1024;
-      stats.bytes.sourceRead = 100 * 1024 * 1024;
-      stats.bytes.destinationRead = 90 * 1024 * 1024;
-      stats.bytes.transferred = 8 * 1024 * 1024;
-      vi.advanceTimersByTime(1000);
-      const line = writes.at(-1)!;
-      // "\r" + erase-line, then the bar: 1 of 4 objects done fills 5 of 20 cells.
-      expect(line.startsWith("\r\x1b[2K[#####...............] 1/4 objects")).toBe(true);
-      expect(line).toContain("digested src 100.0 MiB dst 90.0 MiB");
-      expect(line).toContain("sent 8.0 MiB");
-      expect(line).toMatch(/ETA \d/);
       progress.onResult(changed);
-      expect(writes.some((w) => w.includes("changed   a/b.bin (1/8 chunks): compose, 8.0 MiB sent\n"))).toBe(
-        true,
-      );
+      stats.done = 2;
+      progress.onResult(extra);
+      stats.done = 3;
+      expect(() => progress.onResult({ ...extra, destinationKey: "older.bin" })).not.toThrow();
+      vi.advanceTimersByTime(1000);
+      expect(writes).toContain("\r\x1b[2Kchanged   a/b.bin (1/8 chunks): compose, 8.0 MiB sent\n");
+      expect(writes).toContain("\r\x1b[2Kextra     older.bin: delete\n");
+      expect(writes.at(-1)?.startsWith("\r\x1b[2K[####################] 100% | 3/3 objects")).toBe(true);
       progress.stop();
       expect(writes.at(-1)).toBe("\r\x1b[2K");
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("draws the line on a terminal that reports no size (0 columns)", () => {
+    const { stream, writes } = fakeStream(true, 0);
+    const progress = startProgress(listedStats(1, 0), stream, false);
+    progress.onResult(changed);
+    progress.stop();
+    expect(writes.some((w) => w.includes("/1 objects"))).toBe(true);
   });
 
   it("elsewhere prints one plain line per object that needed work, none for identical ones", () => {
@@ -62,5 +152,16 @@ describe("progress", () => {
     progress.onResult({ ...changed, applied: false });
     progress.stop();
     expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): would compose, 8.0 MiB to send\n"]);
+  });
+
+  it("quiet, on a terminal or not, prints only the objects that failed", () => {
+    for (const tty of [true, false]) {
+      const { stream, writes } = fakeStream(tty);
+      const progress = startProgress(new RunStats(), stream, true);
+      progress.onResult(changed);
+      progress.onResult({ ...changed, state: "failed", error: { code: "X", message: "broken" } });
+      progress.stop();
+      expect(writes).toEqual(["failed    a/b.bin: broken\n"]);
+    }
   });
 });

@@ -2,6 +2,7 @@ import {
   AccessDeniedError,
   BucketNotFoundError,
   InvalidCredentialsError,
+  MissingCredentialsError,
   ObjectNotFoundError,
   PreconditionFailedError,
   StorageError,
@@ -22,6 +23,7 @@ describe("translateS3Error", () => {
     [sdk("AccessDenied", 403), AccessDeniedError],
     [sdk("InvalidAccessKeyId", 403), InvalidCredentialsError],
     [sdk("SignatureDoesNotMatch", 403), InvalidCredentialsError],
+    [sdk("CredentialsProviderError"), MissingCredentialsError],
     [sdk("PreconditionFailed", 412), PreconditionFailedError],
     [sdk("ConditionalRequestConflict", 409), PreconditionFailedError],
     [sdk("SlowDown", 503), ThrottledError],
@@ -34,6 +36,20 @@ describe("translateS3Error", () => {
     expect(translated.message).toContain("read s3://b/k/x");
     expect(translated.name).toBe(type.name);
     expect(translated.cause).toBe(error);
+  });
+
+  it("tells credentials the server rejected from credentials the SDK never found", () => {
+    expect(translateS3Error(sdk("InvalidAccessKeyId", 403), ctx).message).toBe(
+      "read s3://b/k/x: the server rejected the credentials (InvalidAccessKeyId: the server knows no such access key)",
+    );
+    expect(translateS3Error(sdk("SignatureDoesNotMatch", 403), ctx).message).toMatch(
+      /rejected the credentials \(SignatureDoesNotMatch: the secret key does not belong to this access key\)$/,
+    );
+    const missing = translateS3Error(sdk("CredentialsProviderError"), ctx);
+    expect(missing.code).toBe("NO_CREDENTIALS");
+    expect(missing.message).toBe(
+      "read s3://b/k/x: no credentials found (CredentialsProviderError from the SDK)",
+    );
   });
 
   it("marks throttling and 5xx retryable, and client errors not", () => {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { forEachConcurrent, Limiter, settleAll } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
+import { readAhead } from "../../../packages/sync/src/Limiter.js";
 
 describe("Limiter", () => {
   it("never runs more than its capacity at once, and runs everything", async () => {
@@ -82,5 +83,38 @@ describe("settleAll", () => {
       ]),
     ).rejects.toThrow("fast failure");
     expect(slowDone).toBe(true);
+  });
+});
+
+describe("readAhead", () => {
+  it("reads its source to the end before the consumer takes the second item", async () => {
+    let ended = false;
+    async function* source() {
+      for (let i = 0; i < 3000; i++) yield i;
+      ended = true;
+    }
+    const items = readAhead(source());
+    expect((await items.next()).value).toBe(0);
+    // The source yields without waiting on I/O: one turn of the event loop drains it.
+    await sleep(0);
+    expect(ended).toBe(true);
+    const rest: number[] = [];
+    for await (const i of items) rest.push(i);
+    expect(rest).toEqual(Array.from({ length: 2999 }, (_, i) => i + 1));
+  });
+
+  it("hands over every item read before the source failed, then the failure", async () => {
+    async function* source() {
+      yield 1;
+      yield 2;
+      throw new Error("listing broke");
+    }
+    const got: number[] = [];
+    await expect(
+      (async () => {
+        for await (const i of readAhead(source())) got.push(i);
+      })(),
+    ).rejects.toThrow("listing broke");
+    expect(got).toEqual([1, 2]);
   });
 });

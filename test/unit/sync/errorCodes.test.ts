@@ -1,8 +1,9 @@
-import { type ChunksyncError, InvalidMessageError, ValidationError } from "@chunksync/core";
+import { type ChunksyncError, InvalidMessageError, KeyTooLongError, ValidationError } from "@chunksync/core";
 import {
   AccessDeniedError,
   BucketNotFoundError,
   InvalidCredentialsError,
+  MissingCredentialsError,
   ObjectArchivedError,
   ObjectNotFoundError,
   PreconditionFailedError,
@@ -29,7 +30,9 @@ const instances: ChunksyncError[] = [
   new ObjectNotFoundError(ctx),
   new BucketNotFoundError(ctx),
   new AccessDeniedError(ctx),
-  new InvalidCredentialsError(ctx),
+  new InvalidCredentialsError(ctx, "InvalidAccessKeyId"),
+  new MissingCredentialsError(ctx, "no profile"),
+  new KeyTooLongError("k", 1025, 1024),
   new PreconditionFailedError(ctx, "412"),
   new ObjectArchivedError(ctx, "GLACIER"),
   new ThrottledError(ctx),

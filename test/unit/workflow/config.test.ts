@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { DIGEST_ALGORITHMS, VARIANTS, ValidationError } from "@chunksync/core";
+import { keyFilter } from "@chunksync/sync";
 import {
   CONFIG_ALGORITHMS,
   CONFIG_VARIANTS,
@@ -9,6 +11,8 @@ import {
   startScheduledRun,
   validateScheduleExpression,
 } from "@chunksync/workflow";
+import fc from "fast-check";
+import picomatch from "picomatch";
 import { describe, expect, it } from "vitest";
 
 const minimal = {
@@ -42,7 +46,7 @@ describe("deployment config", () => {
     });
     expect(config.schedule).toBeUndefined();
     expect(config.source.prefix).toBe("");
-    expect(config).toMatchObject({ include: [], exclude: [], delete: false });
+    expect(config).toMatchObject({ filters: [], delete: false });
   });
 
   it.each([
@@ -55,9 +59,45 @@ describe("deployment config", () => {
     [{ ...minimal, bogus: true }, "config"],
     [{ ...minimal, include: "*.jpg" }, "include"],
     [{ ...minimal, exclude: [""] }, "exclude.0"],
+    [{ ...minimal, include: ["*.jpg"], filters: [] }, "include"],
+    [{ ...minimal, filters: [{ kind: "only", glob: "*.jpg" }] }, "filters.0.kind"],
+    [{ ...minimal, filters: [{ kind: "include", glob: "" }] }, "filters.0.glob"],
+    [{ ...minimal, filters: ["*.jpg"] }, "filters.0"],
     [{ ...minimal, delete: "yes" }, "delete"],
   ])("refuses %j naming %s", (input, field) => {
     expect(fieldOf(() => parseConfig(input))).toBe(field);
+  });
+
+  it("reads the include/exclude of older configs as filters that select the same keys", () => {
+    const segment = fc.constantFrom("a", "b", "a.jpg", "b.txt", ".hidden");
+    const key = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join("/"));
+    const glob = fc.constantFrom("*", "**", "*.jpg", "**/*.jpg", "a/**", "b.txt", "*/b.txt");
+    const globs = fc.array(glob, { maxLength: 3 });
+    fc.assert(
+      fc.property(globs, globs, fc.array(key, { maxLength: 8 }), (include, exclude, keys) => {
+        const config = parseConfig({ ...minimal, include, exclude });
+        const before = (k: string) =>
+          (include.length === 0 || picomatch.isMatch(k, include, { dot: true })) &&
+          !(exclude.length > 0 && picomatch.isMatch(k, exclude, { dot: true }));
+        expect(keys.filter(keyFilter(config.filters))).toEqual(keys.filter(before));
+      }),
+    );
+  });
+
+  it("parses its own output to the same config (the functions re-parse what the deployment passes)", () => {
+    const config = parseConfig({ ...minimal, include: ["*.jpg"], exclude: ["tmp/**"] });
+    expect(parseConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+  });
+
+  it("accepts the example config, filters included", () => {
+    const example = JSON.parse(
+      readFileSync(new URL("../../../chunksync.config.example.json", import.meta.url), "utf8"),
+    );
+    expect(parseConfig(example).filters).toEqual([
+      { kind: "exclude", glob: "**" },
+      { kind: "include", glob: "**/*.jpg" },
+      { kind: "exclude", glob: "tmp/**" },
+    ]);
   });
 
   it("accepts EventBridge rate and cron expressions, with EventBridge's singular/plural rule", () => {

@@ -107,6 +107,24 @@ describe("IAM policies as data", () => {
     expect(resourcesFor(destinationDelete, "s3:DeleteObject")).toEqual(["arn:aws:s3:::dst-bucket/backup/*"]);
   });
 
+  it("a prefix deployment lists its buckets under the prefix only, and the work area whole", () => {
+    const destinationPrefixed = destinationPolicy({ ...side, bucket: "dst-bucket", prefix: "backup/" });
+    const listings = (p: PolicyDocument) => p.Statement.filter((s) => s.Action.includes("s3:ListBucket"));
+    expect(listings(source).map((s) => [s.Resource, s.Condition])).toEqual([
+      [["arn:aws:s3:::src-bucket"], { StringLike: { "s3:prefix": ["photos/*"] } }],
+      // Without a condition: a missing work item then reads as 404, not 403.
+      [["arn:aws:s3:::cs-work"], undefined],
+    ]);
+    expect(listings(destinationPrefixed).map((s) => [s.Resource, s.Condition])).toEqual([
+      [["arn:aws:s3:::dst-bucket"], { StringLike: { "s3:prefix": ["backup/*"] } }],
+      [["arn:aws:s3:::cs-work"], undefined],
+    ]);
+    expect(listings(destination)[0]?.Condition).toBeUndefined();
+    // No step lists multipart uploads, and RGW never matches `s3:prefix` for that action.
+    for (const [name, policy] of all)
+      expect(actions(policy).includes("s3:ListBucketMultipartUploads"), name).toBe(false);
+  });
+
   it("only the two sides may read the pairing secret", () => {
     for (const [name, policy] of all) {
       const reads = actions(policy).includes("secretsmanager:GetSecretValue");

@@ -23,8 +23,7 @@ function run(source: MemoryObjectStore, destination: MemoryObjectStore, del = fa
     chunkSize: 5 * MiB,
     verify: "changed",
     concurrency: 4,
-    include: [],
-    exclude: [],
+    filters: [],
     delete: del,
   });
 }

@@ -7,8 +7,11 @@ export interface RunReport {
   dryRun: boolean;
   objects: ObjectCounts;
   bytes: ByteCounts;
-  /** What the run's actions move: equal to the bytes moved when they are applied. */
-  planned: { transfer: number; serverSide: number };
+  /**
+   * What the run's actions move, and how many destination-only objects they delete: equal
+   * to what was done when they are applied, what would be done in a dry run.
+   */
+  planned: { transfer: number; serverSide: number; delete: number };
   results: ObjectResult[];
 }
 
@@ -31,18 +34,24 @@ export function buildReport(run: {
   bytes: ByteCounts;
   results: ObjectResult[];
 }): RunReport {
-  const planned = { transfer: 0, serverSide: 0 };
-  for (const r of run.results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-  }
   return {
     startedAt: run.startedAt.toISOString(),
     durationMs: Date.now() - run.startedAt.getTime(),
     dryRun: run.dryRun,
     objects: { ...run.objects },
     bytes: { ...run.bytes },
-    planned,
+    planned: plannedOf(run.results),
     results: run.results,
   };
+}
+
+/** The sum of the results' planned actions. */
+export function plannedOf(results: Iterable<ObjectResult>): RunReport["planned"] {
+  const planned = { transfer: 0, serverSide: 0, delete: 0 };
+  for (const r of results) {
+    planned.transfer += r.planned.transfer;
+    planned.serverSide += r.planned.serverSide;
+    if (r.action === "delete") planned.delete++;
+  }
+  return planned;
 }

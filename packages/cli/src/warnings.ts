@@ -1,0 +1,51 @@
+import { directoryPrefix } from "@chunksync/core";
+import { ineffectiveIncludes, type KeyRule, type RunReport } from "@chunksync/sync";
+import type { S3Location } from "./parseS3Url.js";
+
+const url = (l: S3Location) => `s3://${l.bucket}/${directoryPrefix(l.prefix)}`;
+
+/** Before a run: an --include that no --exclude precedes selects nothing more than the default. */
+export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {
+  for (const glob of ineffectiveIncludes(filters)) {
+    out.write(
+      `chunksync: warning: --include '${glob}' comes before any --exclude, so it changes nothing ` +
+        `(every key is selected by default); to select only these keys, put --exclude '**' before it\n`,
+    );
+  }
+}
+
+/**
+ * Before a run: `--exclude '*'` is how `aws s3 sync` leaves out every key, but its `*` crosses
+ * "/" and picomatch's does not, so here it leaves out top-level keys only and every nested key
+ * stays selected (and, with --delete, its destination-only copies deleted).
+ */
+export function warnTopLevelExclude(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {
+  if (!filters.some((r) => r.kind === "exclude" && r.glob === "*")) return;
+  out.write(
+    "chunksync: warning: --exclude '*' leaves out top-level keys only (* stops at /, unlike in aws s3 sync); " +
+      "write --exclude '**' to leave out every key\n",
+  );
+}
+
+/**
+ * After a run: neither side had a selected object, which is almost always a wrong prefix or
+ * filter rather than an empty bucket pair. On stderr, so `--json` stdout stays one document.
+ */
+export function warnNoObjects(
+  report: RunReport,
+  source: S3Location,
+  destination: S3Location,
+  filters: readonly KeyRule[],
+  out: NodeJS.WritableStream,
+): void {
+  if (report.objects.scanned > 0 || report.objects.extra > 0) return;
+  const where = `${url(source)} (source) or ${url(destination)} (destination)`;
+  const prefixes = [source.prefix, destination.prefix].some((p) => p !== "" && !p.endsWith("/"))
+    ? "; a prefix names a directory (s3://b/photos reads photos/...)"
+    : "";
+  out.write(
+    filters.length > 0
+      ? `chunksync: warning: no object under ${where} matches the filters${prefixes}\n`
+      : `chunksync: warning: no object under ${where}${prefixes}\n`,
+  );
+}

@@ -1,0 +1,56 @@
+import { countResult, type ObjectResult, type RunStats } from "@chunksync/sync";
+import { workKeys } from "./layout.js";
+import { type StoredResult, sumBytes } from "./sourceSteps.js";
+import type { WorkArea } from "./WorkArea.js";
+
+/** Where an in-process run reports as it goes, as the direct engine does. */
+export interface RunObserver {
+  stats: RunStats;
+  onResult?: (result: ObjectResult) => void;
+}
+
+/**
+ * Feeds the live counters from one Task's output. The workflow lists the source a page at
+ * a time between the pages' objects and plans no work ahead, so `listed` and `plannedWork`
+ * stay unset: a display says what was found and done so far. Destination-only objects are
+ * counted from their page's total; their results reach only the report.
+ */
+export async function observeTask(
+  observer: RunObserver,
+  work: WorkArea,
+  state: string,
+  input: unknown,
+  output: unknown,
+): Promise<void> {
+  const { stats } = observer;
+  switch (state) {
+    case "ListSourcePage": {
+      const { items } = output as { items: { size: number }[] };
+      stats.objects.scanned += items.length;
+      for (const item of items) stats.sourceBytesScanned += item.size;
+      return;
+    }
+    case "FindDestinationOnly": {
+      const { extras } = output as { extras: number };
+      stats.destinationOnly += extras;
+      stats.objects.extra += extras;
+      stats.done += extras;
+      return;
+    }
+    case "Record":
+    case "RecordFailure": {
+      const { runId, key } = input as { runId: string; key: string };
+      const stored = await work.get<StoredResult>(workKeys.result(runId, key));
+      if (stored === undefined) return;
+      stats.done++;
+      countResult(stats.objects, stored.result);
+      observer.onResult?.(stored.result);
+      return;
+    }
+    case "WriteReport":
+      // Its output is the run's totals, already counted step by step.
+      return;
+    default:
+      sumBytes(output, stats.bytes);
+  }
+}

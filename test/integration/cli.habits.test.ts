@@ -1,0 +1,326 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { envWithBadProfiles, profileEnv, runCli, SIDES } from "../support/cli.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  readAll,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+
+/** What an aws s3 sync or rclone user types first, through the real CLI against the local S3. */
+
+interface JsonSummary {
+  command: string;
+  exitCode: number;
+  dryRun: boolean;
+  objects: Record<"scanned" | "identical" | "changed" | "missing" | "extra" | "deleted" | "failed", number>;
+  bytes: Record<string, number>;
+  planned: { transfer: number; serverSide: number };
+}
+
+function parseJson(stdout: string): JsonSummary {
+  const lines = stdout.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0] ?? "") as JsonSummary;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
+  let env: Record<string, string>;
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+
+  async function pair(name: string): Promise<{ s: string; d: string }> {
+    const s = uniqueBucketName(`src-${name}`);
+    const d = uniqueBucketName(`dst-${name}`);
+    await createBucket(src, s);
+    await createBucket(dst, d);
+    buckets.push([src, s], [dst, d]);
+    return { s, d };
+  }
+
+  async function keys(client: S3Client, bucket: string): Promise<string[]> {
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    return (listed.Contents ?? []).map((o) => o.Key ?? "").sort();
+  }
+
+  beforeAll(() => {
+    env = profileEnv();
+    src = s3Client("source");
+    dst = s3Client("destination");
+  });
+
+  afterAll(async () => {
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+
+  describe("credential messages say which failure, which side and which flag", () => {
+    it("a mistyped --src-profile: profile not found, naming the shared files searched, before any request", async () => {
+      const { s, d } = await pair("typo");
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, "--src-profile", "scr", "--dst-profile", "dst"],
+        env,
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        `chunksync: error: source (--src-profile): profile "scr" not found: searched ` +
+          `${env.AWS_CONFIG_FILE} (AWS_CONFIG_FILE) and ${env.AWS_SHARED_CREDENTIALS_FILE} ` +
+          "(AWS_SHARED_CREDENTIALS_FILE); profiles there: dst, src\n",
+      );
+      expect(r.stderr).not.toMatch(/rejected|\n\s+at /);
+
+      // The source bucket does not exist: had the source been listed, that would be the error.
+      const dstTypo = await runCli(
+        [
+          "sync",
+          `s3://no-such-bucket-${Date.now()}`,
+          `s3://${d}`,
+          "--src-profile",
+          "src",
+          "--dst-profile",
+          "dts",
+        ],
+        env,
+      );
+      expect(dstTypo.code, dstTypo.stderr).toBe(2);
+      expect(dstTypo.stderr).toMatch(
+        /^chunksync: error: destination \(--dst-profile\): profile "dts" not found: /m,
+      );
+      expect(dstTypo.stderr).not.toMatch(/bucket does not exist/);
+    });
+
+    it("without AWS_CONFIG_FILE, the files searched are the default ones under the home directory", async () => {
+      const home = mkdtempSync(join(tmpdir(), "chunksync-home-"));
+      mkdirSync(join(home, ".aws"));
+      writeFileSync(join(home, ".aws", "config"), "[profile other]\nregion = eu-west-1\n");
+      const { s, d } = await pair("home");
+      const r = await runCli(
+        ["plan", `s3://${s}`, `s3://${d}`, "--src-profile", "prod", "--dst-profile", "other"],
+        {
+          HOME: home,
+        },
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        `source (--src-profile): profile "prod" not found: searched ${join(home, ".aws", "config")} ` +
+          `(default path, AWS_CONFIG_FILE unset) and ${join(home, ".aws", "credentials")} ` +
+          "(default path, AWS_SHARED_CREDENTIALS_FILE unset); profiles there: other\n",
+      );
+    });
+
+    it("no profile and nothing in the AWS default chain: no credentials found, pointing at --src-profile", async () => {
+      const { s, d } = await pair("nocreds");
+      // The shared files hold no [default]; the instance metadata service is not asked.
+      const r = await runCli(
+        ["check", `s3://${s}`, `s3://${d}`, "--src-endpoint", localS3().endpoint, "--dst-profile", "dst"],
+        { ...env, AWS_EC2_METADATA_DISABLED: "true" },
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^chunksync: error: source: list s3://${s}: no credentials found \\(.+\\); the AWS default chain ` +
+            "looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, SSO and the instance role: " +
+            "name a profile with --src-profile$",
+          "m",
+        ),
+      );
+      expect(r.stderr).not.toMatch(/rejected/);
+    });
+
+    it("credentials the server refuses: rejected, with the S3 error code, the profile and the flag", async () => {
+      const { s, d } = await pair("rejected");
+      const bad = envWithBadProfiles();
+      const unknownKey = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, "--src-profile", "nobody", "--dst-profile", "dst"],
+        bad,
+      );
+      expect(unknownKey.code, unknownKey.stderr).toBe(2);
+      expect(unknownKey.stderr).toContain(
+        `chunksync: error: source: list s3://${s}: the server rejected the credentials ` +
+          `(InvalidAccessKeyId: the server knows no such access key); they are those of profile "nobody" (--src-profile)\n`,
+      );
+      const wrongSecret = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, "--src-profile", "src", "--dst-profile", "wrongsecret"],
+        bad,
+      );
+      expect(wrongSecret.code, wrongSecret.stderr).toBe(2);
+      expect(wrongSecret.stderr).toMatch(
+        new RegExp(
+          `chunksync: error: destination: list s3://${d}: the server rejected the credentials ` +
+            `\\((SignatureDoesNotMatch: the secret key does not belong to this access key|InvalidAccessKeyId: [^)]*)\\); ` +
+            `they are those of profile "wrongsecret" \\(--dst-profile\\)`,
+        ),
+      );
+    });
+  });
+
+  it("sync --dry-run prints what plan prints and writes nothing", async () => {
+    const { s, d } = await pair("dry-run");
+    await putObject(src, s, "new.txt", "new");
+    await putObject(src, s, "changed.txt", "source bytes");
+    await putObject(dst, d, "changed.txt", "old bytes");
+    const urls = [`s3://${s}`, `s3://${d}`, ...SIDES];
+
+    const plan = parseJson((await runCli(["plan", ...urls, "--json"], env)).stdout);
+    const dry = await runCli(["sync", ...urls, "--dry-run", "--json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    const { durationMs: _p, ...planFields } = plan as JsonSummary & { durationMs: number };
+    const { durationMs: _d, ...dryFields } = parseJson(dry.stdout) as JsonSummary & { durationMs: number };
+    expect(dryFields).toEqual(planFields);
+    expect(dryFields).toMatchObject({ command: "plan", dryRun: true, objects: { missing: 1, changed: 1 } });
+
+    const timeless = (text: string) => text.replace(/finished in .*/, "finished");
+    const planText = await runCli(["plan", ...urls], env);
+    const dryText = await runCli(["sync", ...urls, "--dry-run"], env);
+    expect(dryText.code, dryText.stderr).toBe(0);
+    expect(dryText.stdout).toMatch(/would transfer/);
+    expect(timeless(dryText.stdout)).toBe(timeless(planText.stdout));
+    // aws s3 sync spells it --dryrun.
+    const awsSpelling = await runCli(["sync", ...urls, "--dryrun"], env);
+    expect(awsSpelling.code, awsSpelling.stderr).toBe(0);
+    expect(timeless(awsSpelling.stdout)).toBe(timeless(planText.stdout));
+
+    const workflow = await runCli(["sync", ...urls, "--dry-run", "--engine", "workflow"], env);
+    expect(workflow.code).toBe(2);
+    expect(workflow.stderr).toMatch(
+      /--engine: expected direct for sync --dry-run \(the workflow engine runs sync only/,
+    );
+
+    expect(await keys(dst, d)).toEqual(["changed.txt"]);
+    expect((await readAll(dst, d, "changed.txt")).toString()).toBe("old bytes");
+  });
+
+  it("--version prints the version of packages/cli/package.json", async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL("../../packages/cli/package.json", import.meta.url), "utf8"),
+    ) as { version: string };
+    const r = await runCli(["--version"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+
+  it.each([
+    [["--profile", "prod"], "--profile", "--src-profile and/or --dst-profile"],
+    [["--profile"], "--profile", "--src-profile and/or --dst-profile"],
+    [["--endpoint-url", "http://127.0.0.1:9000"], "--endpoint-url", "--src-endpoint and/or --dst-endpoint"],
+    [["--region=eu-west-1"], "--region", "--src-region and/or --dst-region"],
+  ])("%j is answered with exit 2 and the per-side flags to use", async (flag, name, instead) => {
+    const r = await runCli(["sync", "s3://bucket-a", "s3://bucket-b", ...flag]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      new RegExp(`^chunksync: error: ${name}: expected ${escapeRegExp(instead)} `, "m"),
+    );
+    expect(r.stderr).not.toMatch(/unknown option/);
+  });
+
+  it("cleanup points --region at --dst-region", async () => {
+    const r = await runCli(["cleanup", "s3://bucket-a", "--region", "eu-west-1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^chunksync: error: --region: expected --dst-region /m);
+  });
+
+  it.each(["direct", "workflow"])(
+    "--engine %s: --exclude '*' --include '*.jpg' selects only the .jpg keys; the other order selects none",
+    async (engine) => {
+      const { s, d } = await pair(`filter-${engine}`);
+      for (const k of ["a.jpg", "b.txt", "c.jpg"]) await putObject(src, s, k, k);
+      await putObject(dst, d, "old.jpg", "destination only, selected");
+      await putObject(dst, d, "old.txt", "destination only, left out");
+      const urls = [`s3://${s}`, `s3://${d}`, ...SIDES, "--json", "--engine", engine];
+
+      const none = await runCli(["sync", ...urls, "--include", "*.jpg", "--exclude", "*", "--delete"], env);
+      expect(none.code, none.stderr).toBe(0);
+      expect(parseJson(none.stdout).objects).toMatchObject({ scanned: 0, extra: 0, deleted: 0 });
+      expect(await keys(dst, d)).toEqual(["old.jpg", "old.txt"]);
+
+      const jpg = await runCli(["sync", ...urls, "--exclude", "*", "--include", "*.jpg", "--delete"], env);
+      expect(jpg.code, jpg.stderr).toBe(0);
+      expect(parseJson(jpg.stdout).objects).toMatchObject({
+        scanned: 2,
+        missing: 2,
+        extra: 1,
+        deleted: 1,
+        failed: 0,
+      });
+      expect(await keys(dst, d)).toEqual(["a.jpg", "c.jpg", "old.txt"]);
+      // Nested keys would stay selected: picomatch's * stops at /, where the aws CLI's does not.
+      expect(jpg.stderr).toContain(
+        "chunksync: warning: --exclude '*' leaves out top-level keys only (* stops at /, unlike in aws s3 sync); " +
+          "write --exclude '**' to leave out every key\n",
+      );
+
+      await putObject(src, s, "d/e.jpg", "nested");
+      const deep = await runCli(["sync", ...urls, "--exclude", "**", "--include", "**/*.jpg"], env);
+      expect(deep.code, deep.stderr).toBe(0);
+      expect(deep.stderr).not.toMatch(/chunksync: warning/);
+      expect(await keys(dst, d)).toEqual(["a.jpg", "c.jpg", "d/e.jpg", "old.txt"]);
+    },
+  );
+
+  it.each(["direct", "workflow"])(
+    "--engine %s: warns on stderr when no object under either prefix is selected, keeping --json stdout one document",
+    async (engine) => {
+      const { s, d } = await pair(`empty-${engine}`);
+      await putObject(src, s, "photos/a.jpg", "a");
+      const common = [...SIDES, "--json", "--engine", engine];
+
+      const typo = await runCli(["sync", `s3://${s}/photo`, `s3://${d}/photos`, ...common], env);
+      expect(typo.code, typo.stderr).toBe(0);
+      expect(parseJson(typo.stdout).objects.scanned).toBe(0);
+      expect(typo.stderr).toContain(
+        `chunksync: warning: no object under s3://${s}/photo/ (source) or s3://${d}/photos/ (destination); ` +
+          "a prefix names a directory (s3://b/photos reads photos/...)\n",
+      );
+
+      const filtered = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, ...common, "--exclude", "**", "--include", "*.png"],
+        env,
+      );
+      expect(filtered.code, filtered.stderr).toBe(0);
+      expect(filtered.stderr).toContain(
+        `chunksync: warning: no object under s3://${s}/ (source) or s3://${d}/ (destination) matches the filters\n`,
+      );
+
+      const found = await runCli(["sync", `s3://${s}/photos`, `s3://${d}/photos`, ...common], env);
+      expect(found.code, found.stderr).toBe(0);
+      expect(parseJson(found.stdout).objects.missing).toBe(1);
+      expect(found.stderr).not.toMatch(/chunksync: warning/);
+    },
+  );
+
+  it("warns that an --include before any --exclude changes nothing", async () => {
+    const { s, d } = await pair("idle-include");
+    await putObject(src, s, "a.jpg", "a");
+    await putObject(src, s, "b.txt", "b");
+    const r = await runCli(["plan", `s3://${s}`, `s3://${d}`, ...SIDES, "--json", "--include", "*.jpg"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseJson(r.stdout).objects.missing).toBe(2);
+    expect(r.stderr).toContain(
+      "chunksync: warning: --include '*.jpg' comes before any --exclude, so it changes nothing " +
+        "(every key is selected by default); to select only these keys, put --exclude '**' before it\n",
+    );
+  });
+
+  it("--help of check, plan and sync states the filter rules and shows examples", async () => {
+    for (const command of ["check", "plan", "sync"]) {
+      const r = await runCli([command, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/later filter\s+takes precedence/);
+      expect(r.stdout).toMatch(/\* and \? do not cross "\/", \*\* does/);
+      expect(r.stdout).toContain(`chunksync ${command} s3://photos s3://photos-copy`);
+      expect(r.stdout).toContain("--dst-endpoint http://minio.local:9000");
+      expect(r.stdout).toContain("--exclude '**' --include '**/*.jpg'");
+      expect(r.stdout.includes("--dry-run")).toBe(command === "sync");
+      expect(r.stdout).not.toMatch(/--profile |--endpoint-url|--region /);
+    }
+  });
+});

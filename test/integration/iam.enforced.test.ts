@@ -1,0 +1,260 @@
+import { randomBytes } from "node:crypto";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { AccessDeniedError, createS3Client, S3ObjectStore } from "@chunksync/storage";
+import type { ObjectResult, RunReport } from "@chunksync/sync";
+import {
+  type DestinationContext,
+  destinationPolicy,
+  fetchLinkRange,
+  runWorkflowLocally,
+  S3LinkSigner,
+  S3WorkArea,
+  type SidePolicyInput,
+  type SourceContext,
+  sourcePolicy,
+} from "@chunksync/workflow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { purgeRgwBucket } from "../../scripts/local-s3.js";
+import { flipByte, seededBytes } from "../support/data.js";
+import { RgwIdentities, type RgwIdentity, rgwCephConf } from "../support/rgwIam.js";
+import { createBucket, localS3, putObject, readAll, s3Client, uniqueBucketName } from "../support/s3.js";
+import { syncWith } from "../support/stores.js";
+
+const MiB = 1024 * 1024;
+const C = 5 * MiB;
+const SRC_PREFIX = "in/";
+const DST_PREFIX = "out/";
+
+const base = seededBytes("iam-base", 2 * C + 100);
+/** Keys relative to the prefixes, and what each side holds before the run. */
+const objects: { key: string; source?: Buffer; destination?: Buffer }[] = [
+  { key: "changed.bin", source: flipByte(base, C + 5), destination: base },
+  { key: "new.txt", source: seededBytes("iam-new", 300) },
+  { key: "same.txt", source: seededBytes("iam-same", 50), destination: seededBytes("iam-same", 50) },
+  { key: "sub/deep.txt", source: seededBytes("iam-deep", 70) },
+];
+/** Destination-only, under the prefix, written by the destination bucket's owner. */
+const EXTRA = seededBytes("iam-extra", 40);
+/** Outside each side's prefix: the generated policies must keep these out of reach. */
+const OUTSIDE_SOURCE = "outside.txt";
+const OUTSIDE_DESTINATION = "elsewhere.txt";
+
+const clientFor = (user: RgwIdentity): Promise<S3Client> => {
+  const s3 = localS3();
+  const { uid: _, ...credentials } = user;
+  return createS3Client({ endpoint: s3.endpoint, region: s3.region, credentials });
+};
+
+/** The request answers 403: the identity's policy refused it. */
+async function denied(request: Promise<unknown>): Promise<void> {
+  await expect(request).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+}
+
+describe("the generated IAM policies, enforced by the RGW for one identity per side", () => {
+  const ids = new RgwIdentities();
+  const owners = { src: s3Client("source"), dst: s3Client("destination") };
+  const buckets = {
+    src: uniqueBucketName("src-iam"),
+    dst: uniqueBucketName("dst-iam"),
+    work: uniqueBucketName("work-iam"),
+  };
+  const secretArn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:chunksync-pairing";
+  const sourceInput: SidePolicyInput = {
+    bucket: buckets.src,
+    prefix: SRC_PREFIX,
+    workBucket: buckets.work,
+    secretArn,
+  };
+  const destinationInput: SidePolicyInput = {
+    bucket: buckets.dst,
+    prefix: DST_PREFIX,
+    workBucket: buckets.work,
+    secretArn,
+  };
+  let source: { user: RgwIdentity; client: S3Client };
+  let destination: { user: RgwIdentity; client: S3Client };
+
+  beforeAll(async () => {
+    // The buckets belong to the two fixed users: the identities below own no bucket and hold no
+    // ACL grant, so whatever they may do in them comes from their policies.
+    await createBucket(owners.src, buckets.src);
+    await createBucket(owners.src, buckets.work);
+    await createBucket(owners.dst, buckets.dst);
+    const src = await ids.create("iam-source", sourcePolicy(sourceInput));
+    const dst = await ids.create("iam-destination", destinationPolicy(destinationInput));
+    source = { user: src, client: await clientFor(src) };
+    destination = { user: dst, client: await clientFor(dst) };
+    for (const o of objects) {
+      if (o.source) await putObject(owners.src, buckets.src, SRC_PREFIX + o.key, o.source);
+    }
+    // Destination objects as an earlier run left them: written by the destination identity. RGW 16
+    // checks an UploadPartCopy source against its object ACL only (neither user nor bucket policies
+    // count), so it cannot reuse parts of another user's objects; CopyObject and GetObject can.
+    for (const o of objects) {
+      if (o.destination) await putObject(destination.client, buckets.dst, DST_PREFIX + o.key, o.destination);
+    }
+    await putObject(owners.dst, buckets.dst, `${DST_PREFIX}extra.bin`, EXTRA);
+    await putObject(owners.src, buckets.src, OUTSIDE_SOURCE, "not to be read");
+    await putObject(owners.dst, buckets.dst, OUTSIDE_DESTINATION, "not to be read or deleted");
+  });
+
+  afterAll(async () => {
+    source?.client.destroy();
+    destination?.client.destroy();
+    owners.src.destroy();
+    owners.dst.destroy();
+    // Objects the identities wrote are theirs, not the bucket owner's: purge as the admin.
+    const conf = rgwCephConf();
+    for (const bucket of Object.values(buckets)) await purgeRgwBucket(conf, bucket);
+    await ids.close();
+  });
+
+  /** One run of the workflow, each side with its own identity and its own view of the work area. */
+  function run(options: { delete: boolean }): Promise<RunReport> {
+    const secret = randomBytes(32);
+    const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
+    const sourceContext: SourceContext = {
+      ...settings,
+      store: new S3ObjectStore({ client: source.client, bucket: buckets.src }),
+      prefix: SRC_PREFIX,
+      work: new S3WorkArea(source.client, buckets.work),
+      secret,
+      algorithm: "sha256",
+      variant: "encode",
+      verify: "changed",
+      pageSize: 2,
+      signer: new S3LinkSigner(source.client, buckets.src),
+      linkExpirySeconds: 300,
+    };
+    const destinationContext: DestinationContext = {
+      ...settings,
+      store: new S3ObjectStore({ client: destination.client, bucket: buckets.dst }),
+      prefix: DST_PREFIX,
+      work: new S3WorkArea(destination.client, buckets.work),
+      secret,
+      readLink: fetchLinkRange,
+      delete: options.delete,
+    };
+    return runWorkflowLocally({ source: sourceContext, destination: destinationContext, retryIntervalMs: 1 });
+  }
+
+  const byKey = (report: RunReport) => new Map(report.results.map((r) => [r.destinationKey, r] as const));
+  const failures = (report: RunReport): Pick<ObjectResult, "destinationKey" | "error">[] =>
+    report.results.filter((r) => r.error).map(({ destinationKey, error }) => ({ destinationKey, error }));
+
+  it("syncs a prefix deployment byte-equal under the least-privilege policies", async () => {
+    const report = await run({ delete: false });
+    expect(failures(report)).toEqual([]);
+    expect(report.objects).toMatchObject({ scanned: 4, identical: 1, changed: 1, missing: 2, extra: 1 });
+    for (const o of objects) {
+      if (!o.source) continue;
+      const bytes = await readAll(destination.client, buckets.dst, DST_PREFIX + o.key);
+      expect(bytes.equals(o.source), o.key).toBe(true);
+    }
+    expect(byKey(report).get(`${DST_PREFIX}changed.bin`)?.chunks?.changed).toEqual([1]);
+    expect(byKey(report).get(`${DST_PREFIX}extra.bin`)).toMatchObject({ action: "keep", applied: false });
+    // Without a prefix nothing was listed or touched outside the two prefixes.
+    expect(report.results.map((r) => r.destinationKey).filter((k) => !k.startsWith(DST_PREFIX))).toEqual([]);
+  });
+
+  it("the source identity reads and lists its prefix only, and writes nothing of its bucket", async () => {
+    const { client } = source;
+    const inside = await client.send(
+      new GetObjectCommand({ Bucket: buckets.src, Key: `${SRC_PREFIX}new.txt` }),
+    );
+    expect((await inside.Body?.transformToByteArray())?.length).toBe(300);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets.src, Prefix: SRC_PREFIX }));
+    expect(listed.KeyCount).toBe(4);
+
+    await denied(client.send(new GetObjectCommand({ Bucket: buckets.src, Key: OUTSIDE_SOURCE })));
+    await denied(client.send(new ListObjectsV2Command({ Bucket: buckets.src })));
+    await denied(client.send(new ListObjectsV2Command({ Bucket: buckets.src, Prefix: "o" })));
+    await denied(
+      client.send(new PutObjectCommand({ Bucket: buckets.src, Key: `${SRC_PREFIX}planted.txt`, Body: "x" })),
+    );
+    await denied(client.send(new DeleteObjectCommand({ Bucket: buckets.src, Key: `${SRC_PREFIX}new.txt` })));
+    await denied(client.send(new GetObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}new.txt` })));
+    // Writes go to the work area only, under the two folders the source side owns there.
+    await denied(
+      client.send(new PutObjectCommand({ Bucket: buckets.work, Key: "elsewhere/x.json", Body: "{}" })),
+    );
+  });
+
+  it("the destination identity writes its prefix only, cannot delete, and never reads the source or the expectations", async () => {
+    const { client } = destination;
+    await client.send(
+      new PutObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}probe.txt`, Body: "x" }),
+    );
+    expect((await readAll(client, buckets.dst, `${DST_PREFIX}probe.txt`)).toString()).toBe("x");
+
+    await denied(
+      client.send(new DeleteObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}probe.txt` })),
+    );
+    await denied(
+      client.send(new DeleteObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}extra.bin` })),
+    );
+    await denied(client.send(new GetObjectCommand({ Bucket: buckets.dst, Key: OUTSIDE_DESTINATION })));
+    await denied(client.send(new PutObjectCommand({ Bucket: buckets.dst, Key: "planted.txt", Body: "x" })));
+    await denied(client.send(new ListObjectsV2Command({ Bucket: buckets.dst })));
+    await denied(client.send(new GetObjectCommand({ Bucket: buckets.src, Key: `${SRC_PREFIX}new.txt` })));
+    const expectations = await source.client.send(
+      new ListObjectsV2Command({ Bucket: buckets.work, Prefix: "source/", MaxKeys: 1 }),
+    );
+    const expectation = expectations.Contents?.[0]?.Key;
+    expect(expectation).toBeDefined();
+    await denied(client.send(new GetObjectCommand({ Bucket: buckets.work, Key: expectation })));
+    await denied(client.send(new PutObjectCommand({ Bucket: buckets.work, Key: expectation, Body: "{}" })));
+    await owners.dst.send(new DeleteObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}probe.txt` }));
+  });
+
+  it("the store tells a missing key from a refused one under a prefix-limited listing grant", async () => {
+    const store = new S3ObjectStore({ client: destination.client, bucket: buckets.dst });
+    // The HEAD and GET of a missing key answer 403 here (the grant to list needs `s3:prefix`).
+    await denied(
+      destination.client.send(new HeadObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}none` })),
+    );
+    expect(await store.head(`${DST_PREFIX}none`)).toBeUndefined();
+    expect(await store.readFirst(`${DST_PREFIX}none`, 10)).toBeUndefined();
+    await expect(store.head(OUTSIDE_DESTINATION)).rejects.toBeInstanceOf(AccessDeniedError);
+    await expect(store.readFirst(OUTSIDE_DESTINATION, 10)).rejects.toBeInstanceOf(AccessDeniedError);
+  });
+
+  it("the direct engine (the CLI's) syncs under the same policies", async () => {
+    const later = seededBytes("iam-later", 123);
+    await putObject(owners.src, buckets.src, `${SRC_PREFIX}later.txt`, later);
+    const report = await syncWith(
+      new S3ObjectStore({ client: source.client, bucket: buckets.src }),
+      new S3ObjectStore({ client: destination.client, bucket: buckets.dst }),
+      { sourcePrefix: SRC_PREFIX, destinationPrefix: DST_PREFIX },
+    );
+    expect(failures(report)).toEqual([]);
+    expect(report.objects).toMatchObject({ scanned: 5, identical: 4, missing: 1 });
+    expect((await readAll(destination.client, buckets.dst, `${DST_PREFIX}later.txt`)).equals(later)).toBe(
+      true,
+    );
+  });
+
+  it("with allowDelete, the deployment deletes destination-only objects under its prefix and nothing else", async () => {
+    await ids.attach(destination.user, destinationPolicy({ ...destinationInput, allowDelete: true }));
+    const report = await run({ delete: true });
+    expect(failures(report)).toEqual([]);
+    expect(report.objects).toMatchObject({ scanned: 5, identical: 5, extra: 1 });
+    expect(byKey(report).get(`${DST_PREFIX}extra.bin`)).toMatchObject({ action: "delete", applied: true });
+    await expect(
+      owners.dst.send(new HeadObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}extra.bin` })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await denied(
+      destination.client.send(new DeleteObjectCommand({ Bucket: buckets.dst, Key: OUTSIDE_DESTINATION })),
+    );
+    expect((await readAll(owners.dst, buckets.dst, OUTSIDE_DESTINATION)).toString()).toBe(
+      "not to be read or deleted",
+    );
+  });
+});

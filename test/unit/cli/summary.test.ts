@@ -1,0 +1,64 @@
+import type { RunReport } from "@chunksync/sync";
+import { describe, expect, it } from "vitest";
+import { jsonSummary, textSummary } from "../../../packages/cli/src/summary.js";
+
+function report(dryRun: boolean): RunReport {
+  return {
+    startedAt: "2026-12-02T00:00:00.000Z",
+    durationMs: 1500,
+    dryRun,
+    objects: {
+      scanned: 2,
+      identical: 1,
+      changed: 0,
+      missing: 1,
+      extra: 3,
+      deleted: dryRun ? 0 : 3,
+      failed: 0,
+      unreadable: 0,
+    },
+    bytes: { sourceRead: 10, destinationRead: 10, transferred: dryRun ? 0 : 64, copiedServerSide: 0 },
+    planned: { transfer: 64, serverSide: 0, delete: 3 },
+    results: [],
+  };
+}
+
+/** The value column of one table row. */
+function row(text: string, name: string): string | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}  `));
+  return line
+    ?.trim()
+    .split(/\s{2,}/)
+    .at(-1);
+}
+
+describe("summary", () => {
+  it("a dry run's table says what would be deleted, not that nothing was", () => {
+    const text = textSummary("plan", report(true));
+    expect(row(text, "would delete")).toBe("3");
+    expect(row(text, "deleted")).toBeUndefined();
+    expect(row(text, "would transfer")).toBe("64 B");
+  });
+
+  it("a sync's table says what was deleted", () => {
+    const text = textSummary("sync", report(false));
+    expect(row(text, "deleted")).toBe("3");
+    expect(row(text, "would delete")).toBeUndefined();
+  });
+
+  it("--json keeps its fields and adds planned.delete", () => {
+    const json = jsonSummary("plan", report(true), 0);
+    expect(json.planned).toEqual({ transfer: 64, serverSide: 0, delete: 3 });
+    expect(json.objects.deleted).toBe(0);
+    expect(Object.keys(json)).toEqual([
+      "command",
+      "exitCode",
+      "dryRun",
+      "durationMs",
+      "objects",
+      "bytes",
+      "planned",
+      "failures",
+    ]);
+  });
+});

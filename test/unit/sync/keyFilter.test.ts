@@ -1,0 +1,78 @@
+import { ineffectiveIncludes, type KeyRule, keyFilter } from "@chunksync/sync";
+import fc from "fast-check";
+import picomatch from "picomatch";
+import { describe, expect, it } from "vitest";
+
+const rule = (kind: KeyRule["kind"], glob: string): KeyRule => ({ kind, glob });
+const selected = (rules: KeyRule[], keys: string[]) => keys.filter(keyFilter(rules));
+
+// Small alphabets, so that generated globs and keys actually meet.
+const segment = fc.constantFrom("a", "b", "a.jpg", "b.txt", ".hidden", "x y");
+const key = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join("/"));
+const glob = fc.constantFrom(
+  "*",
+  "**",
+  "*.jpg",
+  "**/*.jpg",
+  "a/**",
+  "a/*",
+  "b.txt",
+  "*/b.txt",
+  "?.jpg",
+  ".*",
+);
+const ruleArb = fc.record({ kind: fc.constantFrom("include" as const, "exclude" as const), glob });
+const rules = fc.array(ruleArb, { maxLength: 6 });
+
+describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them", () => {
+  const keys = ["a.jpg", "b.txt", "d/c.jpg", "d/e.txt", ".x.jpg"];
+
+  it("selects every key without rules", () => {
+    expect(selected([], keys)).toEqual(keys);
+  });
+
+  it("--exclude '*' --include '*.jpg' leaves out the other top-level keys; * stops at /, so d/ stays", () => {
+    expect(selected([rule("exclude", "*"), rule("include", "*.jpg")], keys)).toEqual([
+      "a.jpg",
+      "d/c.jpg",
+      "d/e.txt",
+      ".x.jpg",
+    ]);
+  });
+
+  it("the later rule wins: --include '*.jpg' --exclude '*' selects no top-level key", () => {
+    expect(selected([rule("include", "*.jpg"), rule("exclude", "*")], keys)).toEqual(["d/c.jpg", "d/e.txt"]);
+  });
+
+  it("** crosses /: --exclude '**' --include '**/*.jpg' keeps the .jpg keys at any depth", () => {
+    expect(selected([rule("exclude", "**"), rule("include", "**/*.jpg")], keys)).toEqual([
+      "a.jpg",
+      "d/c.jpg",
+      ".x.jpg",
+    ]);
+  });
+
+  it("a later rule decides exactly the keys it matches, and leaves every other key as it was", () => {
+    fc.assert(
+      fc.property(rules, ruleArb, key, (before, last, k) => {
+        const expected = picomatch.isMatch(k, last.glob, { dot: true })
+          ? last.kind === "include"
+          : keyFilter(before)(k);
+        expect(keyFilter([...before, last])(k)).toBe(expected);
+      }),
+    );
+  });
+
+  it("the includes that ineffectiveIncludes names change nothing when dropped, and it names no other", () => {
+    fc.assert(
+      fc.property(rules, fc.array(key, { maxLength: 8 }), (rs, ks) => {
+        const idle = ineffectiveIncludes(rs);
+        const firstExclude = rs.findIndex((r) => r.kind === "exclude");
+        const leading = firstExclude === -1 ? rs : rs.slice(0, firstExclude);
+        expect(idle).toEqual(leading.map((r) => r.glob));
+        expect(leading.every((r) => r.kind === "include")).toBe(true);
+        expect(selected(rs.slice(leading.length), ks)).toEqual(selected(rs, ks));
+      }),
+    );
+  });
+});
