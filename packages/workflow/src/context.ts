@@ -66,6 +66,7 @@ export type LinkReader = (
   url: string,
   etag: string,
   range: { offset: number; length: number },
+  signal?: AbortSignal,
 ) => Promise<import("node:stream").Readable>;
 
 /** What the destination-side steps need: the destination store only. */

@@ -151,7 +151,7 @@ function linkPartSource(
   return {
     async open(part) {
       if (part.length === 0 || link.url === null) return Readable.from([]);
-      const body = await ctx.readLink(link.url, link.etag, part);
+      const body = await ctx.readLink(link.url, link.etag, part, ctx.signal);
       const tap = new Transform({
         transform(piece: Buffer, _encoding, done) {
           bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;

@@ -79,6 +79,8 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
         : relay(invoker, parseEvent(RelayEvent, input));
     const run = (input: unknown) => {
       const done = (async () => {
+        // The interpreter may still retry or catch after an abort: no step runs then.
+        if (options.signal?.aborted) throw new RunAbortedError(options.signal.reason);
         const output = await (options.intercept
           ? options.intercept(state, input, () => step(input))
           : step(input));
