@@ -8,7 +8,9 @@ import {
   keyFilter,
   Limiter,
   type ObjectWrite,
+  readAttributes,
   settleDestinationOnly,
+  sourceIdentity,
   type WriteContext,
   writeParts,
   writeRequestsOf,
@@ -18,14 +20,14 @@ import type { z } from "zod";
 import {
   type DestinationContext,
   type DestinationRecord,
-  type SourceRecord,
   type StepBytes,
   toAttributes,
+  toStoredAttributes,
   type UploadRecord,
 } from "./context.js";
 import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
-import { attributesRead, need, needDecision, type StoredResult } from "./sourceSteps.js";
+import { need, needDecision, needDestination, needSource, type StoredResult } from "./sourceSteps.js";
 
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
@@ -36,7 +38,11 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     destinationKey,
     exists: head !== undefined,
     ...(head
-      ? { etag: head.etag, size: head.size, attributes: await attributesRead(ctx.store, head, ctx.copyTags) }
+      ? {
+          etag: head.etag,
+          size: head.size,
+          attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
+        }
       : {}),
   };
   await ctx.work.put(workKeys.destination(event.runId, event.key), record);
@@ -78,17 +84,11 @@ async function objectWrite(
   key: string,
   parts: ObjectWrite["parts"],
 ): Promise<{ write: ObjectWrite; batchSize: number }> {
-  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
-  const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
+  const src = await needSource(ctx.work, runId, key);
+  const dst = await needDestination(ctx.work, runId, key);
   const decision = await needDecision(ctx.work, runId, key);
   const destinationKey = ctx.prefix + key;
-  const source = {
-    bucket: src.bucket,
-    key: src.sourceKey,
-    etag: src.etag,
-    ...(src.versionId ? { versionId: src.versionId } : {}),
-    size: src.size,
-  };
+  const source = { ...sourceIdentity(src.bucket, src.sourceKey, src), size: src.size };
   const write: ObjectWrite = {
     key: destinationKey,
     attributes: toAttributes(src.attributes),
