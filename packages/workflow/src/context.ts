@@ -209,6 +209,14 @@ export interface UploadRecord {
   etag?: string;
 }
 
+/** The upload record as both sides read it back: the verify challenge names the ETag it holds. */
+export const UploadRecordSchema = z.strictObject({
+  attempt: z.number().int().min(1),
+  key: storedKey,
+  uploadId: z.string().min(1).max(1024).optional(),
+  etag: etag.optional(),
+}) satisfies z.ZodType<UploadRecord>;
+
 export function toAttributes(a: StoredAttributes): ObjectAttributes {
   const { expires, ...rest } = a;
   return { ...rest, ...(expires ? { expires: new Date(expires) } : {}) };

@@ -27,7 +27,14 @@ import {
 } from "./context.js";
 import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
-import { need, needDecision, needDestination, needSource, type StoredResult } from "./sourceSteps.js";
+import {
+  need,
+  needDecision,
+  needDestination,
+  needSource,
+  needUpload,
+  type StoredResult,
+} from "./sourceSteps.js";
 
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
@@ -172,7 +179,7 @@ function linkPartSource(
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
-  const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
+  const record = await needUpload(ctx.work, runId, key);
   const bytes = { sourceRead: 0, transferred: 0, copiedServerSide: 0 };
   const { write, batchSize } = await objectWrite(ctx, runId, key, linkPartSource(ctx, link, bytes));
   const requests = writeRequestsOf(write);
@@ -198,7 +205,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
  */
 export async function destinationComplete(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
-  const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
+  const record = await needUpload(ctx.work, runId, key);
   if (record.etag !== undefined) return { etag: record.etag };
   const { write, batchSize } = await objectWrite(ctx, runId, key, NO_BYTES);
   const parts: CompletedPart[] = [];

@@ -38,6 +38,7 @@ import {
   toAttributes,
   toStoredAttributes,
   type UploadRecord,
+  UploadRecordSchema,
 } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
 import type {
@@ -70,6 +71,11 @@ export async function needDecision(work: WorkArea, runId: string, key: string): 
 /** The object's source record (written by the source side), checked against its schema. */
 export async function needSource(work: WorkArea, runId: string, key: string): Promise<SourceRecord> {
   return parseEvent(SourceRecordSchema, await need<unknown>(work, workKeys.source(runId, key)), "source");
+}
+
+/** The object's upload record (written by the destination side), checked against its schema. */
+export async function needUpload(work: WorkArea, runId: string, key: string): Promise<UploadRecord> {
+  return parseEvent(UploadRecordSchema, await need<unknown>(work, workKeys.upload(runId, key)), "upload");
 }
 
 /** The object's destination record (written by the destination side), checked against its schema. */
@@ -158,7 +164,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
   } else {
     const decision = await needDecision(ctx.work, runId, key);
     indices = batchOf(decision.verify, batch, decision.batchSize);
-    etag = (await need<UploadRecord>(ctx.work, workKeys.upload(runId, key))).etag ?? "";
+    etag = (await needUpload(ctx.work, runId, key)).etag ?? "";
   }
   const bytes: StepBytes = { sourceRead: 0 };
   const side = new SourceSide({

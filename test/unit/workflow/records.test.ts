@@ -2,7 +2,7 @@ import { ValidationError } from "@chunksync/core";
 import { describe, expect, it } from "vitest";
 import type { DestinationRecord, SourceRecord } from "../../../packages/workflow/src/context.js";
 import { workKeys } from "../../../packages/workflow/src/layout.js";
-import { needDestination, needSource } from "../../../packages/workflow/src/sourceSteps.js";
+import { needDestination, needSource, needUpload } from "../../../packages/workflow/src/sourceSteps.js";
 import { MemoryWorkArea } from "../../../packages/workflow/src/WorkArea.js";
 
 const source = (): SourceRecord => ({
@@ -69,5 +69,11 @@ describe("the records that cross sides are read back through their schemas", () 
       needDestination(w, "r", "a.bin"),
     );
     expect((error as ValidationError).field).toBe("etag");
+  });
+
+  it("refuses an upload record without the attempt that began it", async () => {
+    const record = { key: "a.bin", uploadId: "u1" };
+    const error = await readBack(workKeys.upload("r", "a.bin"), record, (w) => needUpload(w, "r", "a.bin"));
+    expect((error as ValidationError).field).toBe("attempt");
   });
 });
