@@ -1,17 +1,11 @@
 import { randomBytes } from "node:crypto";
-import {
-  countResult,
-  type ObjectResult,
-  RunAbortedError,
-  type RunReport,
-  type RunStats,
-} from "@chunksync/sync";
+import { type ObjectResult, RunAbortedError, type RunReport, type RunStats } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
 import { type DestinationInvoker, relay } from "./relay.js";
-import type { StoredResult } from "./sourceSteps.js";
+import { type StoredResult, tally } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
 
@@ -72,6 +66,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const retryIntervals: Record<string, number> = {};
   // Tasks still running: an abort waits for them before it cleans up after them.
   const inFlight = new Set<Promise<unknown>>();
+  const reportedExtras = new Set<string>();
   for (const [state, fn] of Object.entries(TASK_STATES)) {
     const step = (input: unknown): Promise<unknown> =>
       fn in SOURCE_STEPS
@@ -84,7 +79,17 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
         const output = await (options.intercept
           ? options.intercept(state, input, () => step(input))
           : step(input));
-        if (fn === "sourceRecord") await recorded(options, input);
+        if (fn === "sourceRecord") {
+          const { key } = input as { key: string };
+          await settled(options, workKeys.result(runId, key));
+        }
+        if (fn === "destinationExtras") {
+          // Each page's destination-only objects, reported once each, as the direct engine reports them.
+          for await (const k of options.source.work.list(`${workKeys.results(runId)}extra-`)) {
+            if (!reportedExtras.has(k)) await settled(options, k);
+            reportedExtras.add(k);
+          }
+        }
         return output;
       })();
       inFlight.add(done);
@@ -135,20 +140,16 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   return { ...report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
 }
 
-/** Counts an object the Record step just stored, as the direct engine counts a settled object. */
-async function recorded(options: LocalRunOptions, input: unknown): Promise<void> {
+/** Counts an object whose result was just stored at `resultKey`, as the direct engine counts a settled object. */
+async function settled(options: LocalRunOptions, resultKey: string): Promise<void> {
   if (!options.stats && !options.onResult) return;
-  const { runId, key } = input as { runId: string; key: string };
-  const stored = await options.source.work.get<StoredResult>(workKeys.result(runId, key));
+  const stored = await options.source.work.get<StoredResult>(resultKey);
   if (stored === undefined) return;
   const stats = options.stats;
   if (stats) {
     stats.done++;
-    stats.objects.scanned++;
-    stats.sourceBytesScanned += stored.result.size;
-    countResult(stats.objects, stored.result);
-    for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
-      stats.bytes[f] += stored.bytes[f];
+    if (stored.result.state !== "extra") stats.sourceBytesScanned += stored.result.size;
+    tally(stats, stored);
   }
   options.onResult?.(stored.result);
 }

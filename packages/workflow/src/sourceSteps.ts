@@ -332,6 +332,13 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   return { state: result.state };
 }
 
+/** Counts one recorded result into `stats`: its object (scanned unless destination-only) and its bytes. */
+export function tally(stats: RunStats, stored: StoredResult): void {
+  if (stored.result.state !== "extra") stats.objects.scanned++;
+  countResult(stats.objects, stored.result);
+  for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[]) stats.bytes[f] += stored.bytes[f];
+}
+
 /** Builds the run report from every recorded result and stores it next to them. */
 export async function writeReport(
   work: WorkArea,
@@ -343,10 +350,7 @@ export async function writeReport(
   for await (const k of work.list(workKeys.results(event.runId))) {
     const stored = await need<StoredResult>(work, k);
     results.push(stored.result);
-    for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
-      stats.bytes[f] += stored.bytes[f];
-    if (stored.result.state !== "extra") stats.objects.scanned++;
-    countResult(stats.objects, stored.result);
+    tally(stats, stored);
   }
   const report = buildReport({
     startedAt: startedAt === undefined ? new Date(stats.startedAt) : new Date(startedAt),
