@@ -1,4 +1,4 @@
-import type { S3Client } from "@aws-sdk/client-s3";
+import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
@@ -100,4 +100,40 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
       expect(apart(workflow)).toEqual(apart(direct));
     });
   }
+
+  it("--tags: a tag-only difference is restated alike by both engines", async () => {
+    const summaries: Record<string, JsonSummary> = {};
+    for (const engine of ["direct", "workflow"] as const) {
+      const s = uniqueBucketName(`src-tags-${engine}`);
+      const d = uniqueBucketName(`dst-tags-${engine}`);
+      await createBucket(src, s);
+      await createBucket(dst, d);
+      buckets.push([src, s], [dst, d]);
+      // One object of one chunk (a copy onto itself) and one of three (re-composed in place).
+      for (const [key, body] of [
+        ["small", small],
+        ["big", base],
+      ] as const) {
+        await src.send(new PutObjectCommand({ Bucket: s, Key: key, Body: body, Tagging: "team=red" }));
+        await dst.send(new PutObjectCommand({ Bucket: d, Key: key, Body: body, Tagging: "team=blue" }));
+      }
+      const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json", "--tags"];
+      const out = await runCli([...args, "--engine", engine], env);
+      expect(out.code, `${engine}: ${out.stderr}`).toBe(0);
+      for (const key of ["small", "big"]) {
+        const tags = await dst.send(new GetObjectTaggingCommand({ Bucket: d, Key: key }));
+        expect(tags.TagSet, `${engine} ${key}`).toEqual([{ Key: "team", Value: "red" }]);
+      }
+      expect((await readAll(dst, d, "big")).equals(base), engine).toBe(true);
+      summaries[engine] = JSON.parse(out.stdout) as JsonSummary;
+    }
+    expect(summaries.direct?.objects).toMatchObject({ changed: 2, failed: 0 });
+    expect(summaries.direct?.bytes.transferred).toBe(0);
+    const apart = (s: JsonSummary | undefined) => ({
+      ...s,
+      durationMs: 0,
+      bytes: { ...s?.bytes, sourceRead: 0 },
+    });
+    expect(apart(summaries.workflow)).toEqual(apart(summaries.direct));
+  });
 });

@@ -60,7 +60,7 @@ describe("RunStats as runSync feeds it (what a progress display reads)", () => {
 });
 
 describe("RunStats as the workflow engine feeds it", () => {
-  it("counts what each step read and wrote, and hands over each source object's result as it settles", async () => {
+  it("counts what each step read and wrote, and hands over each object's result as it settles", async () => {
     await withBucketPair("stats-wf", async (pair) => {
       await fill(pair);
       const stats = new RunStats();
@@ -83,6 +83,8 @@ describe("RunStats as the workflow engine feeds it", () => {
       });
       expect(settled.map((r) => `${r.destinationKey} ${r.state}`).sort()).toEqual([
         "changed changed",
+        "extra-1 extra",
+        "extra-2 extra",
         "new missing",
         "same identical",
       ]);

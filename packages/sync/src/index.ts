@@ -9,12 +9,11 @@ export { ineffectiveIncludes, type KeyRule, keyFilter } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
-export { inspect, type ListedPair, presentSource, sourceIdentity } from "./phases/inspect.js";
+export { inspect, type ListedPair, presentSource, readAttributes, sourceIdentity } from "./phases/inspect.js";
 export { buildReport, countResult, plannedOf, type RunReport } from "./phases/report.js";
 export {
   decidedResult,
   failedResult,
-  failedWith,
   type PlannedSource,
   type ResultKeys,
 } from "./phases/result.js";
@@ -33,4 +32,4 @@ export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
 export { runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
-export { type ObjectSyncContext, restarts, syncObject } from "./syncObject.js";
+export { type ObjectSyncContext, syncObject } from "./syncObject.js";

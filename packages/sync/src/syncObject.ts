@@ -1,5 +1,4 @@
 import {
-  attributesOf,
   type ChunkPlan,
   checkKeyLength,
   chunkRange,
@@ -14,7 +13,7 @@ import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
-import { inspect, type ListedPair, sourceIdentity } from "./phases/inspect.js";
+import { inspect, type ListedPair, readAttributes, sourceIdentity } from "./phases/inspect.js";
 import { decidedResult, failedWith } from "./phases/result.js";
 import { writeObject } from "./phases/write.js";
 import type { RunStats } from "./RunStats.js";
@@ -44,9 +43,9 @@ export interface ObjectSyncContext {
  * Whether a failed attempt is tried again: a changed source is re-planned against its new
  * version. A destination another writer replaced is left to that writer and reported: the
  * run never overwrites a version it did not challenge, and the next run decides about it
- * with a fresh plan.
+ * with a fresh plan. The workflow's MayRestart state says the same in ASL.
  */
-export function restarts(error: unknown, attempt: number, maxAttempts: number): boolean {
+function restarts(error: unknown, attempt: number, maxAttempts: number): boolean {
   return error instanceof ObjectChangedError && error.side === "source" && attempt < maxAttempts;
 }
 
@@ -91,11 +90,10 @@ async function attemptObject(
   const plan = planChunks(src.size, ctx.chunkSize);
   const srcId = sourceIdentity(source.bucket, sourceKey, src);
   const readable = !src.archived;
-  // A HEAD carries no tag set: with --tags both sides' sets are read, to restate and to compare.
-  const [srcTags, dstTags] =
-    ctx.copyTags && readable
-      ? await Promise.all([source.tagging(sourceKey), dst && destination.tagging(destinationKey)])
-      : [];
+  const [attributes, dstAttributes] = await Promise.all([
+    readAttributes(source, src, ctx.copyTags),
+    dst && readAttributes(destination, dst, ctx.copyTags && readable),
+  ]);
   let changed: number[] | undefined;
   if (dst !== undefined && readable) {
     const all = Array.from({ length: plan.count }, (_, i) => i);
@@ -104,10 +102,9 @@ async function attemptObject(
         ? changedChunks(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all))
         : [];
   }
-  const attributes = attributesOf(src, srcTags);
   const decision = decideObject({
     source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
-    destination: dst && { size: dst.size, etag: dst.etag, attributes: attributesOf(dst, dstTags) },
+    destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },
     plan,
     changed,
     options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: ctx.copyTags },

@@ -65,6 +65,7 @@ export type LinkReader = (
   url: string,
   etag: string,
   range: { offset: number; length: number },
+  signal?: AbortSignal,
 ) => Promise<import("node:stream").Readable>;
 
 /** What the destination-side steps need: the destination store only. */
@@ -152,6 +153,49 @@ export const DecisionSchema = z.strictObject({
   batchSize: z.number().int().min(1),
 }) satisfies z.ZodType<Decision>;
 
+const text = z.string().max(8192);
+const StoredAttributesSchema = z.strictObject({
+  contentType: text.optional(),
+  contentEncoding: text.optional(),
+  contentLanguage: text.optional(),
+  contentDisposition: text.optional(),
+  cacheControl: text.optional(),
+  expires: z.iso.datetime().optional(),
+  metadata: z.record(z.string(), z.string()),
+  tagging: text.optional(),
+}) satisfies z.ZodType<StoredAttributes>;
+
+const etag = z.string().min(1).max(1024);
+const storedKey = z.string().min(1).max(2048);
+
+/**
+ * The source record as the destination side reads it back (and the source side after it):
+ * what its writes are pinned to and restate. A record that is not what PlanSource wrote
+ * fails the step by field instead of writing a wrong object.
+ */
+export const SourceRecordSchema = z.strictObject({
+  key: storedKey,
+  bucket: z.string().min(1).max(255),
+  sourceKey: storedKey,
+  etag,
+  versionId: z.string().min(1).optional(),
+  size: count,
+  archived: z.boolean(),
+  storageClass: z.string().min(1).optional(),
+  plan: z.strictObject({ size: count, chunkSize: z.number().int().min(1), count }),
+  attributes: StoredAttributesSchema,
+}) satisfies z.ZodType<SourceRecord>;
+
+/** The destination record as the source side reads it back to challenge and decide. */
+export const DestinationRecordSchema = z.strictObject({
+  bucket: z.string().min(1).max(255),
+  destinationKey: storedKey,
+  exists: z.boolean(),
+  etag: etag.optional(),
+  size: count.optional(),
+  attributes: StoredAttributesSchema.optional(),
+}) satisfies z.ZodType<DestinationRecord>;
+
 /** The multipart upload of one object: created once, completed once. */
 export interface UploadRecord {
   /** The attempt that began it: a restarted object begins its write afresh. */
@@ -163,6 +207,14 @@ export interface UploadRecord {
   /** Set once completed, so a retried completion answers the same. */
   etag?: string;
 }
+
+/** The upload record as both sides read it back: the verify challenge names the ETag it holds. */
+export const UploadRecordSchema = z.strictObject({
+  attempt: z.number().int().min(1),
+  key: storedKey,
+  uploadId: z.string().min(1).max(1024).optional(),
+  etag: etag.optional(),
+}) satisfies z.ZodType<UploadRecord>;
 
 export function toAttributes(a: StoredAttributes): ObjectAttributes {
   const { expires, ...rest } = a;

@@ -8,7 +8,9 @@ import {
   keyFilter,
   Limiter,
   type ObjectWrite,
+  readAttributes,
   settleDestinationOnly,
+  sourceIdentity,
   type WriteContext,
   writeParts,
   writeRequestsOf,
@@ -18,14 +20,21 @@ import type { z } from "zod";
 import {
   type DestinationContext,
   type DestinationRecord,
-  type SourceRecord,
   type StepBytes,
   toAttributes,
+  toStoredAttributes,
   type UploadRecord,
 } from "./context.js";
 import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
-import { attributesRead, need, needDecision, type StoredResult } from "./sourceSteps.js";
+import {
+  need,
+  needDecision,
+  needDestination,
+  needSource,
+  needUpload,
+  type StoredResult,
+} from "./sourceSteps.js";
 
 /** Heads the destination object (in parallel with the source's planning). */
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
@@ -38,7 +47,11 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     destinationKey,
     exists: head !== undefined,
     ...(head
-      ? { etag: head.etag, size: head.size, attributes: await attributesRead(ctx.store, head, ctx.copyTags) }
+      ? {
+          etag: head.etag,
+          size: head.size,
+          attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
+        }
       : {}),
   };
   await ctx.work.put(workKeys.destination(event.runId, event.key), record);
@@ -80,17 +93,11 @@ async function objectWrite(
   key: string,
   parts: ObjectWrite["parts"],
 ): Promise<{ write: ObjectWrite; batchSize: number }> {
-  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
-  const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
+  const src = await needSource(ctx.work, runId, key);
+  const dst = await needDestination(ctx.work, runId, key);
   const decision = await needDecision(ctx.work, runId, key);
   const destinationKey = ctx.prefix + key;
-  const source = {
-    bucket: src.bucket,
-    key: src.sourceKey,
-    etag: src.etag,
-    ...(src.versionId ? { versionId: src.versionId } : {}),
-    size: src.size,
-  };
+  const source = { ...sourceIdentity(src.bucket, src.sourceKey, src), size: src.size };
   const write: ObjectWrite = {
     key: destinationKey,
     attributes: toAttributes(src.attributes),
@@ -153,7 +160,7 @@ function linkPartSource(
   return {
     async open(part) {
       if (part.length === 0 || link.url === null) return Readable.from([]);
-      const body = await ctx.readLink(link.url, link.etag, part);
+      const body = await ctx.readLink(link.url, link.etag, part, ctx.signal);
       const tap = new Transform({
         transform(piece: Buffer, _encoding, done) {
           bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
@@ -174,7 +181,7 @@ function linkPartSource(
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
-  const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
+  const record = await needUpload(ctx.work, runId, key);
   const bytes = { sourceRead: 0, transferred: 0, copiedServerSide: 0 };
   const { write, batchSize } = await objectWrite(ctx, runId, key, linkPartSource(ctx, link, bytes));
   const requests = writeRequestsOf(write);
@@ -200,7 +207,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
  */
 export async function destinationComplete(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
-  const record = await need<UploadRecord>(ctx.work, workKeys.upload(runId, key));
+  const record = await needUpload(ctx.work, runId, key);
   if (record.etag !== undefined) return { etag: record.etag };
   const { write, batchSize } = await objectWrite(ctx, runId, key, NO_BYTES);
   const parts: CompletedPart[] = [];

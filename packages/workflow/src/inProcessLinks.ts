@@ -16,10 +16,10 @@ export class InProcessLinks implements ChunkLinkSigner {
     return SCHEME + encodeURIComponent(key);
   }
 
-  readonly read: LinkReader = async (url, etag, range) => {
+  readonly read: LinkReader = async (url, etag, range, signal) => {
     const key = decodeURIComponent(url.slice(SCHEME.length));
     try {
-      return await this.source.read(key, range, etag);
+      return await this.source.read(key, range, etag, signal);
     } catch (error) {
       if (error instanceof PreconditionFailedError) throw new ObjectChangedError("source", key, error);
       throw error;

@@ -26,12 +26,13 @@ export class S3LinkSigner implements ChunkLinkSigner {
  * Reads a byte range through a signed link, pinned with If-Match to the planned ETag:
  * a 412 means the source changed under the run.
  */
-export const fetchLinkRange: LinkReader = async (url, etag, range) => {
+export const fetchLinkRange: LinkReader = async (url, etag, range, signal) => {
   const ctx = { operation: "read through link", bucket: new URL(url).hostname };
   let response: Response;
   try {
     response = await fetch(url, {
       headers: { range: `bytes=${range.offset}-${range.offset + range.length - 1}`, "if-match": etag },
+      ...(signal ? { signal } : {}),
     });
   } catch (error) {
     throw new StorageUnavailableError(ctx, (error as Error).message, error);

@@ -4,7 +4,7 @@ import type { DestinationContext, SourceContext, UploadRecord } from "./context.
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
-import { observeTask, type RunObserver } from "./observeTask.js";
+import { observeTasks, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
@@ -64,17 +64,20 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const retryIntervals: Record<string, number> = {};
   // Tasks still running: an abort waits for them before it cleans up after them.
   const inFlight = new Set<Promise<unknown>>();
+  const watch = options.observer && observeTasks(options.observer, options.source.work);
   for (const [state, fn] of Object.entries(TASK_STATES)) {
     const step = (input: unknown): Promise<unknown> =>
       fn in SOURCE_STEPS
         ? SOURCE_STEPS[fn as SourceFunction].run(options.source, input)
         : relay(invoker, parseEvent(RelayEvent, input));
-    const { intercept, observer } = options;
+    const { intercept } = options;
     const run = (input: unknown) => {
       const done = (async () => {
+        // The interpreter may still retry or catch after an abort: no step runs then.
+        if (options.signal?.aborted) throw new RunAbortedError(options.signal.reason);
         const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
         // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
-        if (observer) await observeTask(observer, options.source.work, state, input, output).catch(() => {});
+        if (watch) await watch(state, input, output).catch(() => {});
         return output;
       })();
       inFlight.add(done);

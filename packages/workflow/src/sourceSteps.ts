@@ -1,12 +1,10 @@
 import {
-  attributesOf,
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChallengeResponse,
   decideObject,
   planChunks,
 } from "@chunksync/core";
-import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import type { ChallengeExchange } from "@chunksync/sync";
 import {
   buildReport,
@@ -22,6 +20,7 @@ import {
   presentSource,
   type RunReport,
   RunStats,
+  readAttributes,
   SourceSide,
   sourceIdentity,
 } from "@chunksync/sync";
@@ -31,12 +30,15 @@ import {
   type Decision,
   DecisionSchema,
   type DestinationRecord,
+  DestinationRecordSchema,
   type SourceContext,
   type SourceRecord,
+  SourceRecordSchema,
   type StepBytes,
   toAttributes,
   toStoredAttributes,
   type UploadRecord,
+  UploadRecordSchema,
 } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
 import type {
@@ -64,6 +66,29 @@ export async function need<T>(work: WorkArea, key: string): Promise<T> {
 /** The object's stored decision, checked against its schema. */
 export async function needDecision(work: WorkArea, runId: string, key: string): Promise<Decision> {
   return parseEvent(DecisionSchema, await need<unknown>(work, workKeys.decision(runId, key)), "decision");
+}
+
+/** The object's source record (written by the source side), checked against its schema. */
+export async function needSource(work: WorkArea, runId: string, key: string): Promise<SourceRecord> {
+  return parseEvent(SourceRecordSchema, await need<unknown>(work, workKeys.source(runId, key)), "source");
+}
+
+/** The object's upload record (written by the destination side), checked against its schema. */
+export async function needUpload(work: WorkArea, runId: string, key: string): Promise<UploadRecord> {
+  return parseEvent(UploadRecordSchema, await need<unknown>(work, workKeys.upload(runId, key)), "upload");
+}
+
+/** The object's destination record (written by the destination side), checked against its schema. */
+export async function needDestination(
+  work: WorkArea,
+  runId: string,
+  key: string,
+): Promise<DestinationRecord> {
+  return parseEvent(
+    DestinationRecordSchema,
+    await need<unknown>(work, workKeys.destination(runId, key)),
+    "destination",
+  );
 }
 
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
@@ -98,15 +123,6 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
 }
 
-/**
- * The attributes of `head` to restate or compare; with `copyTags` its tag set too (a HEAD
- * carries none). An archived object is not read further.
- */
-export async function attributesRead(store: ObjectReader, head: ObjectHead, copyTags: boolean | undefined) {
-  const tags = copyTags && !head.archived ? await store.tagging(head.key) : undefined;
-  return toStoredAttributes(attributesOf(head, tags));
-}
-
 /** Heads and plans the source object; the digest batches become the items of the challenge Map. */
 export async function prepareSource(ctx: SourceContext, event: z.infer<typeof PrepareEvent>) {
   const sourceKey = ctx.prefix + event.item.key;
@@ -122,7 +138,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     archived: head.archived,
     ...(head.storageClass ? { storageClass: head.storageClass } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
-    attributes: await attributesRead(ctx.store, head, ctx.copyTags),
+    attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
   };
   await ctx.work.put(workKeys.source(event.runId, event.item.key), record);
   return {
@@ -135,8 +151,8 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
 /** Digests one batch of chunks (on this side only) and stores the challenge for the destination. */
 export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof BatchEvent>) {
   const { runId, key, batch, phase } = event;
-  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
-  const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
+  const src = await needSource(ctx.work, runId, key);
+  const dst = await needDestination(ctx.work, runId, key);
   let indices: number[];
   let etag = dst.etag ?? "";
   if (phase === "challenge") {
@@ -148,7 +164,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
   } else {
     const decision = await needDecision(ctx.work, runId, key);
     indices = batchOf(decision.verify, batch, decision.batchSize);
-    etag = (await need<UploadRecord>(ctx.work, workKeys.upload(runId, key))).etag ?? "";
+    etag = (await needUpload(ctx.work, runId, key)).etag ?? "";
   }
   const bytes: StepBytes = { sourceRead: 0 };
   const side = new SourceSide({
@@ -195,8 +211,8 @@ export async function sourceCompare(ctx: SourceContext, event: z.infer<typeof Ba
 /** Gathers the challenge verdicts and settles what to write: nothing, a copy, a compose or a metadata rewrite. */
 export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEvent>) {
   const { runId, key } = event;
-  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
-  const dst = await need<DestinationRecord>(ctx.work, workKeys.destination(runId, key));
+  const src = await needSource(ctx.work, runId, key);
+  const dst = await needDestination(ctx.work, runId, key);
   const destination =
     dst.exists && dst.etag !== undefined && dst.size !== undefined
       ? {
@@ -244,7 +260,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
 /** Signs a short-lived read link to the source object for the destination's compose step. */
 export async function presignBatch(ctx: SourceContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
-  const src = await need<SourceRecord>(ctx.work, workKeys.source(runId, key));
+  const src = await needSource(ctx.work, runId, key);
   const decision = await needDecision(ctx.work, runId, key);
   const fromSource = batchOf(decision.parts, batch, decision.batchSize).some(
     (p) => p.kind === "sourceBytes" && p.length > 0,
@@ -316,6 +332,13 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   return { state: result.state };
 }
 
+/** Counts one recorded result into `stats`: its object (scanned unless destination-only) and its bytes. */
+export function tally(stats: RunStats, stored: StoredResult): void {
+  if (stored.result.state !== "extra") stats.objects.scanned++;
+  countResult(stats.objects, stored.result);
+  for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[]) stats.bytes[f] += stored.bytes[f];
+}
+
 /** Builds the run report from every recorded result and stores it next to them. */
 export async function writeReport(
   work: WorkArea,
@@ -327,10 +350,7 @@ export async function writeReport(
   for await (const k of work.list(workKeys.results(event.runId))) {
     const stored = await need<StoredResult>(work, k);
     results.push(stored.result);
-    for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
-      stats.bytes[f] += stored.bytes[f];
-    if (stored.result.state !== "extra") stats.objects.scanned++;
-    countResult(stats.objects, stored.result);
+    tally(stats, stored);
   }
   const report = buildReport({
     startedAt: startedAt === undefined ? new Date(stats.startedAt) : new Date(startedAt),

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
-import { type ObjectResult, RunAbortedError, type RunReport } from "@chunksync/sync";
+import { type ObjectResult, RunAbortedError, type RunReport, RunStats } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
@@ -16,6 +16,8 @@ interface RunSettings {
   serverSideCopy?: boolean;
   copyTags?: boolean;
   signal?: AbortSignal;
+  stats?: RunStats;
+  onResult?: (result: ObjectResult) => void;
 }
 
 type Engine = (
@@ -33,6 +35,8 @@ const ENGINES: Record<"direct" | "workflow", Engine> = {
       serverSideCopy: s.serverSideCopy ?? false,
       copyTags: s.copyTags ?? false,
       ...(s.signal ? { signal: s.signal } : {}),
+      ...(s.stats ? { stats: s.stats } : {}),
+      ...(s.onResult ? { onResult: s.onResult } : {}),
     }),
   workflow: (source, destination, s) =>
     syncWithWorkflow({
@@ -51,6 +55,8 @@ const ENGINES: Record<"direct" | "workflow", Engine> = {
       serverSideCopy: s.serverSideCopy ?? false,
       copyTags: s.copyTags ?? false,
       ...(s.signal ? { signal: s.signal } : {}),
+      ...(s.stats ? { stats: s.stats } : {}),
+      ...(s.onResult ? { onResult: s.onResult } : {}),
     }),
 };
 
@@ -261,5 +267,25 @@ describe("both engines on memory stores: the same results, requests and failures
       expect(r.tagged, name).toMatchObject({ state: "changed", action: "metadata", applied: true });
       expect(await destination.tagging("tagged"), name).toBe("team=a");
     }
+  });
+
+  it("feeds the progress display alike: each settled object is reported once, and the live counters end as the report", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = await matrix();
+      const stats = new RunStats();
+      const settled: string[] = [];
+      const report = await engine(source, destination, {
+        delete: true,
+        stats,
+        onResult: (r) => settled.push(r.destinationKey),
+      });
+      expect(settled.sort(), name).toEqual(["changed", "extra", "new-big", "new-small", "same"]);
+      expect(stats.done, name).toBe(5);
+      expect(stats.objects, name).toEqual(report.objects);
+      expect(stats.sourceBytesScanned, name).toBe(3 * big.length + small.length);
+      seen[name] = { objects: stats.objects, moved: { ...stats.bytes, sourceRead: 0 } };
+    }
+    expect(seen.workflow).toEqual(seen.direct);
   });
 });

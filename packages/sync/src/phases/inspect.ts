@@ -1,4 +1,4 @@
-import type { ObjectIdentity } from "@chunksync/core";
+import { attributesOf, type ObjectAttributes, type ObjectIdentity } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
 import { ObjectChangedError } from "../errors.js";
@@ -28,6 +28,18 @@ export function sourceIdentity(bucket: string, key: string, head: Pick<ObjectHea
     ...(head.versionId ? { versionId: head.versionId } : {}),
   };
   return id;
+}
+
+/**
+ * The attributes of `head` to restate or compare; with `copyTags` its tag set too (a HEAD
+ * carries none). The tags of an archived object are not read: it is reported, not written.
+ */
+export async function readAttributes(
+  store: ObjectReader,
+  head: ObjectHead,
+  copyTags: boolean | undefined,
+): Promise<ObjectAttributes> {
+  return attributesOf(head, copyTags && !head.archived ? await store.tagging(head.key) : undefined);
 }
 
 /** What {@link inspect} reads with: both stores, and the sides that can read ahead. */

@@ -1,0 +1,79 @@
+import { ValidationError } from "@chunksync/core";
+import { describe, expect, it } from "vitest";
+import type { DestinationRecord, SourceRecord } from "../../../packages/workflow/src/context.js";
+import { workKeys } from "../../../packages/workflow/src/layout.js";
+import { needDestination, needSource, needUpload } from "../../../packages/workflow/src/sourceSteps.js";
+import { MemoryWorkArea } from "../../../packages/workflow/src/WorkArea.js";
+
+const source = (): SourceRecord => ({
+  key: "a.bin",
+  bucket: "src",
+  sourceKey: "photos/a.bin",
+  etag: '"e"',
+  size: 10,
+  archived: false,
+  plan: { size: 10, chunkSize: 5 * 1024 * 1024, count: 1 },
+  attributes: { metadata: { k: "v" }, contentType: "image/png", expires: "2030-01-01T00:00:00.000Z" },
+});
+
+const destination = (): DestinationRecord => ({
+  bucket: "dst",
+  destinationKey: "a.bin",
+  exists: true,
+  etag: '"d"',
+  size: 10,
+  attributes: { metadata: {}, tagging: "a=1" },
+});
+
+/** The error a read of `record` stored at `key` fails with, or the record read. */
+async function readBack<T>(key: string, record: unknown, read: (w: MemoryWorkArea) => Promise<T>) {
+  const work = new MemoryWorkArea();
+  await work.put(key, record);
+  return read(work).catch((e: unknown) => e);
+}
+
+describe("the records that cross sides are read back through their schemas", () => {
+  it("reads back what each side wrote", async () => {
+    expect(
+      await readBack(workKeys.source("r", "a.bin"), source(), (w) => needSource(w, "r", "a.bin")),
+    ).toEqual(source());
+    expect(
+      await readBack(workKeys.destination("r", "a.bin"), destination(), (w) =>
+        needDestination(w, "r", "a.bin"),
+      ),
+    ).toEqual(destination());
+  });
+
+  it.each([
+    ["a negative size", { ...source(), size: -1 }, "size"],
+    ["a chunk size of 0", { ...source(), plan: { size: 10, chunkSize: 0, count: 1 } }, "plan.chunkSize"],
+    [
+      "metadata that is not text",
+      { ...source(), attributes: { metadata: { k: 1 } } },
+      "attributes.metadata.k",
+    ],
+    [
+      "an expiry that is not a time",
+      { ...source(), attributes: { metadata: {}, expires: "soon" } },
+      "attributes.expires",
+    ],
+    ["an unknown field", { ...source(), digest: "00" }, "source"],
+  ])("refuses a source record with %s, naming the field", async (_, record, field) => {
+    const error = await readBack(workKeys.source("r", "a.bin"), record, (w) => needSource(w, "r", "a.bin"));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+
+  it("refuses a destination record whose ETag is empty", async () => {
+    const error = await readBack(workKeys.destination("r", "a.bin"), { ...destination(), etag: "" }, (w) =>
+      needDestination(w, "r", "a.bin"),
+    );
+    expect((error as ValidationError).field).toBe("etag");
+  });
+
+  it("refuses an upload record without the attempt that began it", async () => {
+    const record = { key: "a.bin", uploadId: "u1" };
+    const error = await readBack(workKeys.upload("r", "a.bin"), record, (w) => needUpload(w, "r", "a.bin"));
+    expect((error as ValidationError).field).toBe("attempt");
+  });
+});
