@@ -7,7 +7,7 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import { type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
-import { type DigestSource, RangedReadDigests } from "./DigestSource.js";
+import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
@@ -38,15 +38,7 @@ export class DestinationSide {
   readonly #digests: DigestSource;
 
   constructor(readonly options: DestinationSideOptions) {
-    this.#digests =
-      options.digests ??
-      new RangedReadDigests({
-        store: options.store,
-        side: "destination",
-        limiter: options.limiter,
-        ...(options.onRead ? { onRead: options.onRead } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+    this.#digests = sideDigests(options, "destination");
   }
 
   /**

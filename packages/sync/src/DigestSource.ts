@@ -62,3 +62,20 @@ export class RangedReadDigests implements DigestSource {
     );
   }
 }
+
+/** A side's digest source: the one its options name, or ranged reads of its own store. */
+export function sideDigests(
+  options: Omit<RangedReadDigestsOptions, "side"> & { digests?: DigestSource | undefined },
+  side: Side,
+): DigestSource {
+  return (
+    options.digests ??
+    new RangedReadDigests({
+      store: options.store,
+      side,
+      limiter: options.limiter,
+      ...(options.onRead ? { onRead: options.onRead } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+  );
+}

@@ -12,7 +12,7 @@ import {
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
-import { type DigestSource, RangedReadDigests } from "./DigestSource.js";
+import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst, pinnedRead } from "./digestRange.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
@@ -41,15 +41,7 @@ export class SourceSide {
   readonly #digests: DigestSource;
 
   constructor(readonly options: SourceSideOptions) {
-    this.#digests =
-      options.digests ??
-      new RangedReadDigests({
-        store: options.store,
-        side: "source",
-        limiter: options.limiter,
-        ...(options.onRead ? { onRead: options.onRead } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+    this.#digests = sideDigests(options, "source");
   }
 
   /** Digests (if not cached) the chunks in `indices` and challenges the destination for them. */

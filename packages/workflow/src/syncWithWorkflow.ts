@@ -1,43 +1,18 @@
-import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
 import { directoryPrefix } from "@chunksync/core";
-import type { ObjectStore } from "@chunksync/storage";
-import type { KeyRule, ObjectResult, RunReport, RunStats } from "@chunksync/sync";
+import type { RunReport, SyncOptions } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
 
-/** What `chunksync sync --engine workflow` passes: the same settings as the direct engine. */
-export interface WorkflowSyncOptions {
-  source: ObjectStore;
-  sourcePrefix: string;
-  destination: ObjectStore;
-  destinationPrefix: string;
-  secret: Buffer;
-  algorithm: DigestAlgorithm;
-  variant: Variant;
-  chunkSize: number;
-  verify: VerifyMode;
-  /** Requests in flight per step, and objects in flight at once. */
-  concurrency: number;
-  /** Ordered include/exclude globs over keys relative to the prefixes, as in the direct engine. */
-  filters: readonly KeyRule[];
-  /** Delete the selected destination-only objects. */
-  delete: boolean;
-  /** Both sides are one endpoint and account: changed chunks are copied server-side too. */
-  serverSideCopy?: boolean;
-  /** Copy the source's tag set onto written objects, and compare tag sets. */
-  copyTags?: boolean;
-  /** Restarts of one object after its source changed under the run (default 3 attempts). */
-  maxAttempts?: number;
-  /** Stops the run: no step starts after it, and every upload begun is aborted. */
-  signal?: AbortSignal;
-  /** Live counters for a progress display, as the direct engine keeps them. */
-  stats?: RunStats;
-  /** Called as each object settles (in completion order). */
-  onResult?: (result: ObjectResult) => void;
-  /** Defaults to memory; a bucket on the local S3 works too. */
-  work?: WorkArea;
-}
+/**
+ * What `chunksync sync --engine workflow` passes: the direct engine's settings (the workflow
+ * writes, so it has no dry run), and where the run's work area is.
+ */
+export type WorkflowSyncOptions = Omit<SyncOptions, "dryRun" | "serverSideCopy" | "copyTags"> &
+  Partial<Pick<SyncOptions, "serverSideCopy" | "copyTags">> & {
+    /** Defaults to memory; a bucket on the local S3 works too. */
+    work?: WorkArea;
+  };
 
 /**
  * Runs a sync through the state machine definition, in this process: both sides' steps,
