@@ -136,4 +136,42 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
     });
     expect(apart(summaries.workflow)).toEqual(apart(summaries.direct));
   });
+
+  it("every algorithm and variant: the same summary from both engines", async () => {
+    // Two chunks at 5 MiB, the second changed, and a new small object: a compose and a put.
+    const old = seededBytes("parity-algo", 6 * MiB);
+    const changed = flipByte(old, 5 * MiB + 17);
+    for (const algorithm of ["sha256", "sha1", "md5", "crc32c"]) {
+      for (const variant of ["encode", "decode"]) {
+        const summaries: Record<string, JsonSummary> = {};
+        for (const engine of ["direct", "workflow"] as const) {
+          const s = uniqueBucketName(`src-${algorithm}-${variant}`);
+          const d = uniqueBucketName(`dst-${algorithm}-${variant}`);
+          await createBucket(src, s);
+          await createBucket(dst, d);
+          buckets.push([src, s], [dst, d]);
+          await putObject(src, s, "changed.bin", changed);
+          await putObject(dst, d, "changed.bin", old);
+          await putObject(src, s, "new.txt", small);
+          const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json"];
+          const run = [...args, "--algorithm", algorithm, "--variant", variant, "--engine", engine];
+          const out = await runCli(run, env);
+          const what = `${algorithm} ${variant} ${engine}`;
+          expect(out.code, `${what}: ${out.stderr}`).toBe(0);
+          expect((await readAll(dst, d, "changed.bin")).equals(changed), what).toBe(true);
+          expect((await readAll(dst, d, "new.txt")).equals(small), what).toBe(true);
+          summaries[engine] = JSON.parse(out.stdout) as JsonSummary;
+        }
+        const what = `${algorithm} ${variant}`;
+        expect(summaries.direct?.objects, what).toMatchObject({ changed: 1, missing: 1, failed: 0 });
+        expect(summaries.direct?.bytes.transferred, what).toBe(1 * MiB + small.length);
+        const apart = (x: JsonSummary | undefined) => ({
+          ...x,
+          durationMs: 0,
+          bytes: { ...x?.bytes, sourceRead: 0 },
+        });
+        expect(apart(summaries.workflow), what).toEqual(apart(summaries.direct));
+      }
+    }
+  });
 });
