@@ -58,7 +58,9 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
   const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
   const client = new S3Client({
     region,
-    logger: silent,
+    // No client logger: the SDK's default NoOpLogger is the one it recognises and skips. Any
+    // other logger, even one that drops every line, makes it redact each request's input and
+    // output for the log first (a walk over the operation's schema on every request).
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     ...(settings.credentials
       ? { credentials: settings.credentials }
