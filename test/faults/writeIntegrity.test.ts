@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { BadDigestError, sameEtag } from "@chunksync/storage";
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { BadDigestError, S3_CAPABILITIES, sameEtag } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy } from "../support/faultProxy.js";
@@ -80,5 +80,25 @@ describe("a bit flipped in flight on a write", () => {
     const altered = Buffer.from(data);
     altered[2048] = (altered[2048] ?? 0) ^ 1;
     expect(sameEtag(etag, `"${md5(altered).toString("hex")}"`)).toBe(true);
+  });
+
+  it("the local server neither checks nor keeps an additional checksum, so the adapter declares Content-MD5 only", async () => {
+    const data = seededBytes("crc-probe", 4096);
+    // The CRC32C of other bytes: a server that validated x-amz-checksum-crc32c would refuse it.
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "crc.bin",
+        Body: data,
+        ContentLength: data.length,
+        ChecksumCRC32C: "AAAAAA==",
+      }),
+    );
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: "crc.bin", ChecksumMode: "ENABLED" }),
+    );
+    expect(head.ContentLength).toBe(data.length);
+    expect(head.ChecksumCRC32C).toBeUndefined();
+    expect(S3_CAPABILITIES.writeChecksums).toEqual({ contentMd5: true });
   });
 });
