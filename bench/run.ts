@@ -12,6 +12,7 @@ import { BenchContext } from "./lib/BenchContext.js";
 import { ensureTools, toolVersions } from "./lib/tools.js";
 import { deltaSyncSection } from "./sections/deltaSync.js";
 import { digestPipelineSection } from "./sections/digestPipeline.js";
+import { fullCopiesSection } from "./sections/fullCopies.js";
 import { memorySection } from "./sections/memory.js";
 import { smallObjectsSection } from "./sections/smallObjects.js";
 import { workflowOverheadSection } from "./sections/workflowOverhead.js";
@@ -43,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
     [3, "memory", () => memorySection(ctx)],
     [4, "many small objects", () => smallObjectsSection(ctx)],
     [5, "workflow overhead", () => workflowOverheadSection(ctx)],
+    [6, "full copies vs rclone", () => fullCopiesSection(ctx)],
   ];
   const parts: string[] = [];
   try {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import {
+  BadDigestError,
   BucketNotFoundError,
   type ConditionalWrite,
   MemoryBuckets,
@@ -15,7 +16,7 @@ import {
   type WriteCondition,
 } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seededBytes } from "../support/data.js";
+import { flipByte, seededBytes } from "../support/data.js";
 import { createBucket, emptyAndDeleteBucket, s3Client, uniqueBucketName } from "../support/s3.js";
 import { storeFor } from "../support/stores.js";
 
@@ -227,6 +228,78 @@ function objectStoreContract(name: string, harness: Harness) {
         expect(
           (await collect(await store.read(key, { offset: 0, length: head.size }, head.etag))).equals(body),
         ).toBe(true);
+      });
+    });
+
+    describe("write checksums", () => {
+      const md5b64 = (data: Buffer) => createHash("md5").update(data).digest("base64");
+
+      it("stores a put and a part sent with their Content-MD5", async () => {
+        const prefix = fresh();
+        const data = seededBytes("md5-ok", 5 * MiB);
+        const { etag } = await store.put(
+          `${prefix}put`,
+          Readable.from([data]),
+          data.length,
+          attrs,
+          { ifNoneMatch: "*" },
+          undefined,
+          { contentMd5: md5b64(data) },
+        );
+        expect(sameEtag(etag, `"${md5hex(data)}"`)).toBe(true);
+        const upload = await store.createUpload(`${prefix}mp`, attrs);
+        const part = await upload.uploadPart(1, Readable.from([data]), data.length, undefined, {
+          contentMd5: md5b64(data),
+        });
+        expect(sameEtag(part.etag, `"${md5hex(data)}"`)).toBe(true);
+        await upload.complete([part], { ifNoneMatch: "*" });
+        expect((await store.head(`${prefix}mp`))?.size).toBe(data.length);
+      });
+
+      it("refuses a put whose bytes do not match its Content-MD5 (BAD_DIGEST), as declared, and writes nothing", async () => {
+        const prefix = fresh();
+        const data = seededBytes("md5-put", 4096);
+        const claimed = md5b64(seededBytes("md5-other", 4096));
+        const put = store.put(
+          `${prefix}k`,
+          Readable.from([data]),
+          data.length,
+          attrs,
+          { ifNoneMatch: "*" },
+          undefined,
+          { contentMd5: claimed },
+        );
+        if (!store.capabilities.writeChecksums.contentMd5) {
+          await put;
+          return;
+        }
+        await expect(put).rejects.toBeInstanceOf(BadDigestError);
+        await expect(put).rejects.toMatchObject({ code: "BAD_DIGEST", key: `${prefix}k`, retryable: true });
+        expect(await store.head(`${prefix}k`)).toBeUndefined();
+        expect(await keysOf(store.list(prefix))).toEqual([]);
+      });
+
+      it("refuses a part whose bytes do not match its Content-MD5 (BAD_DIGEST), as declared, and keeps no part", async () => {
+        const key = `${fresh()}mp`;
+        const data = seededBytes("md5-part", 5 * MiB);
+        const altered = flipByte(data, 2 * MiB);
+        const upload = await store.createUpload(key, attrs);
+        const refused = upload.uploadPart(1, Readable.from([altered]), altered.length, undefined, {
+          contentMd5: md5b64(data),
+        });
+        if (!store.capabilities.writeChecksums.contentMd5) {
+          await refused;
+          await upload.abort();
+          return;
+        }
+        await expect(refused).rejects.toBeInstanceOf(BadDigestError);
+        // No part 1 was kept: completing with the ETag the altered bytes would have had fails.
+        const stored = upload.complete([{ partNumber: 1, etag: `"${md5hex(altered)}"` }], {
+          ifNoneMatch: "*",
+        });
+        await expect(stored).rejects.toBeInstanceOf(StorageError);
+        await upload.abort();
+        expect(await store.head(key)).toBeUndefined();
       });
     });
 

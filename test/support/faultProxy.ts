@@ -25,7 +25,12 @@ export type FaultAction =
   /** Forwards, then sends the response headers (full Content-Length) and half the body, and closes. */
   | "truncate"
   /** Runs `hook` (which may write to the server itself), then forwards the request unchanged. */
-  | "hook";
+  | "hook"
+  /**
+   * Forwards the request with one bit of its body inverted (the lowest bit of the byte at half
+   * its length), headers untouched: corruption in flight that no length check can see.
+   */
+  | "flipBit";
 
 /** The parts of a request a rule can select on. */
 export interface SeenRequest {
@@ -246,6 +251,7 @@ export class FaultProxy {
       res,
       seen,
       rule?.action === "reset" || rule?.action === "truncate" ? rule.action : undefined,
+      rule?.action === "flipBit" && hasBody,
     );
   }
 
@@ -254,6 +260,7 @@ export class FaultProxy {
     res: ServerResponse,
     seen: SeenRequest,
     cut: "reset" | "truncate" | undefined,
+    flip = false,
   ) {
     const upstream = request(
       {
@@ -287,7 +294,22 @@ export class FaultProxy {
       },
     );
     upstream.on("error", () => res.socket?.destroy());
-    req.pipe(upstream);
+    if (!flip) {
+      req.pipe(upstream);
+      return;
+    }
+    const at = Math.floor(Number(req.headers["content-length"] ?? 0) / 2);
+    let passed = 0;
+    req.on("data", (piece: Buffer) => {
+      if (at >= passed && at < passed + piece.length) {
+        const altered = Buffer.from(piece);
+        altered[at - passed]! ^= 1;
+        piece = altered;
+      }
+      passed += piece.length;
+      upstream.write(piece);
+    });
+    req.on("end", () => upstream.end());
   }
 }
 

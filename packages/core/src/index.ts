@@ -84,6 +84,7 @@ export {
   digestOf,
   parseAlgorithm,
 } from "./digest.js";
+export { BodyDigestError, type BodyDigests, collectDigested, digestWhilePassing } from "./digestBody.js";
 export {
   ChunkPlanError,
   type ChunkPlanErrorCode,

@@ -4,6 +4,7 @@ import { isArchiveClass } from "./archiveClass.js";
 import type { ConditionalWrite, ConditionalWrites, StoreCapabilities } from "./capabilities.js";
 import { enforcesCondition } from "./capabilities.js";
 import {
+  BadDigestError,
   BucketNotFoundError,
   ObjectArchivedError,
   ObjectNotFoundError,
@@ -12,6 +13,7 @@ import {
   type StorageErrorContext,
 } from "./errors.js";
 import type {
+  BodyDigest,
   ByteRange,
   CompletedPart,
   MultipartUpload,
@@ -185,6 +187,7 @@ export class MemoryObjectStore implements ObjectStore {
       conditionalWrites: options.conditionalWrites ?? ALL_CONDITIONS,
       tagging: true,
       versions: true,
+      writeChecksums: { contentMd5: true },
     };
   }
 
@@ -293,9 +296,10 @@ export class MemoryObjectStore implements ObjectStore {
     attributes: ObjectAttributes,
     condition: WriteCondition,
     signal?: AbortSignal,
+    digest?: BodyDigest,
   ): Promise<{ etag: string }> {
     const bucket = await this.#enter("put", key);
-    const data = await consume(body, length, signal, this.#ctx("put", key));
+    const data = await consume(body, length, signal, this.#ctx("put", key), digest);
     this.#check(bucket, "put", key, condition);
     return { etag: this.#store(bucket, key, data, `"${md5(data).toString("hex")}"`, attributes) };
   }
@@ -332,8 +336,8 @@ export class MemoryObjectStore implements ObjectStore {
     return {
       key,
       uploadId,
-      uploadPart: (partNumber, body, length, signal) =>
-        this.#uploadPart(key, uploadId, partNumber, body, length, signal),
+      uploadPart: (partNumber, body, length, signal, digest) =>
+        this.#uploadPart(key, uploadId, partNumber, body, length, signal, digest),
       copyPart: (partNumber, source, range, signal) =>
         this.#copyPart(key, uploadId, partNumber, source, range, signal),
       complete: (parts, condition) => this.#complete(key, uploadId, parts, condition),
@@ -363,13 +367,14 @@ export class MemoryObjectStore implements ObjectStore {
     key: string,
     uploadId: string,
     partNumber: number,
-    body: Readable,
+    body: Readable | Buffer,
     length: number,
     signal?: AbortSignal,
+    digest?: BodyDigest,
   ): Promise<CompletedPart> {
     const bucket = await this.#enter("uploadPart", key);
     const ctx = this.#ctx("upload part", key);
-    const data = await consume(body, length, signal, ctx);
+    const data = await consume(body, length, signal, ctx, digest);
     return this.#addPart(bucket, ctx, uploadId, partNumber, data);
   }
 
@@ -507,12 +512,16 @@ function headOf(key: string, o: StoredObject): ObjectHead {
   };
 }
 
-/** Reads a request body whole, as a server receives it; fails as S3 does when its length is not `length`. */
+/**
+ * Reads a request body whole, as a server receives it; fails as S3 does when its length is not
+ * `length`, or when its MD5 is not the Content-MD5 sent with it.
+ */
 async function consume(
   body: Readable | Buffer,
   length: number,
   signal: AbortSignal | undefined,
   ctx: StorageErrorContext,
+  digest: BodyDigest | undefined,
 ): Promise<Buffer> {
   signal?.throwIfAborted();
   let data: Buffer;
@@ -540,5 +549,11 @@ async function consume(
   }
   if (data.length !== length)
     throw badRequest(ctx, "IncompleteBody", `the body was ${data.length} bytes, ${length} were announced`);
+  if (digest?.contentMd5 !== undefined) {
+    const sent = Buffer.from(digest.contentMd5, "base64");
+    if (sent.length !== 16 || sent.toString("base64") !== digest.contentMd5)
+      throw badRequest(ctx, "InvalidDigest", "the Content-MD5 is not the base64 of 16 bytes");
+    if (!md5(data).equals(sent)) throw new BadDigestError(ctx);
+  }
   return data;
 }

@@ -42,6 +42,17 @@ export interface ObjectVersionRef {
   sseCustomerKey?: Buffer;
 }
 
+/**
+ * What the writer knows of a body before sending it, so that the server storing it can check
+ * the bytes it received (where `capabilities.writeChecksums` says it does). A caller computes
+ * it while reading the body (see `collectDigested` in the core); with a Buffer body and no
+ * digest, the S3 adapter computes the MD5 itself.
+ */
+export interface BodyDigest {
+  /** Base64 of the body's 16-byte MD5, sent as Content-MD5. */
+  contentMd5?: string;
+}
+
 export interface CompletedPart {
   partNumber: number;
   etag: string;
@@ -50,12 +61,16 @@ export interface CompletedPart {
 export interface MultipartUpload {
   readonly key: string;
   readonly uploadId: string;
-  /** Uploads `length` bytes from `body` as part `partNumber` (1-based). */
+  /**
+   * Uploads `length` bytes from `body` as part `partNumber` (1-based). With `digest`, a part
+   * whose bytes arrive altered fails with BadDigestError and is not stored.
+   */
   uploadPart(
     partNumber: number,
-    body: Readable,
+    body: Readable | Buffer,
     length: number,
     signal?: AbortSignal,
+    digest?: BodyDigest,
   ): Promise<CompletedPart>;
   /** Copies a byte range of `source` (pinned to its ETag) server-side as part `partNumber`. */
   copyPart(
@@ -128,7 +143,10 @@ export interface ObjectReader extends StoreInfo {
  * reading. Tags are written with the object (`ObjectAttributes.tagging`), never on their own.
  */
 export interface ObjectWriter extends StoreInfo {
-  /** Writes a whole object in one request (for objects below the multipart threshold). */
+  /**
+   * Writes a whole object in one request (for objects below the multipart threshold). With
+   * `digest`, a body whose bytes arrive altered fails with BadDigestError and nothing is written.
+   */
   put(
     key: string,
     body: Readable | Buffer,
@@ -136,6 +154,7 @@ export interface ObjectWriter extends StoreInfo {
     attributes: ObjectAttributes,
     condition: WriteCondition,
     signal?: AbortSignal,
+    digest?: BodyDigest,
   ): Promise<{ etag: string }>;
   /** Server-side copy of a whole object (up to 5 GiB) from a store this one can read. */
   copyObject(

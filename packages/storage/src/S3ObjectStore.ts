@@ -23,6 +23,7 @@ import { isArchiveClass } from "./archiveClass.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import { translateS3Error } from "./errors.js";
 import type {
+  BodyDigest,
   ByteRange,
   CompletedPart,
   MultipartUpload,
@@ -54,6 +55,7 @@ export const S3_CAPABILITIES: StoreCapabilities = {
   },
   tagging: true,
   versions: true,
+  writeChecksums: { contentMd5: true },
 };
 
 /** An object's head from the headers of a HEAD or GET response; `size` is the whole object's. */
@@ -106,6 +108,15 @@ function sseCustomerHeaders(key: Buffer | undefined): SseCustomerHeaders | undef
 /** S3's CopySource header: bucket and URL-encoded key, slashes kept. */
 function copySource(ref: ObjectVersionRef): string {
   return `${ref.bucket}/${ref.key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/**
+ * The Content-MD5 of a body: the caller's, or computed here for a Buffer (cheap next to the
+ * request). A stream without one goes unchecked: its MD5 would need a second pass over it.
+ */
+function contentMd5(body: Readable | Buffer, digest: BodyDigest | undefined): { ContentMD5?: string } {
+  if (digest?.contentMd5 !== undefined) return { ContentMD5: digest.contentMd5 };
+  return Buffer.isBuffer(body) ? { ContentMD5: createHash("md5").update(body).digest("base64") } : {};
 }
 
 function conditionHeaders(condition: WriteCondition): { IfMatch?: string; IfNoneMatch?: string } {
@@ -309,6 +320,7 @@ export class S3ObjectStore implements ObjectStore {
     attributes: ObjectAttributes,
     condition: WriteCondition,
     signal?: AbortSignal,
+    digest?: BodyDigest,
   ): Promise<{ etag: string }> {
     const out = await this.#send("put", key, () =>
       this.#client.send(
@@ -317,6 +329,7 @@ export class S3ObjectStore implements ObjectStore {
           Key: key,
           Body: body,
           ContentLength: length,
+          ...contentMd5(body, digest),
           ...this.#attributes(attributes),
           ...conditionHeaders(condition),
           ...this.#owner,
@@ -494,9 +507,10 @@ class S3MultipartUpload implements MultipartUpload {
 
   async uploadPart(
     partNumber: number,
-    body: Readable,
+    body: Readable | Buffer,
     length: number,
     signal?: AbortSignal,
+    digest?: BodyDigest,
   ): Promise<CompletedPart> {
     const out = await this.store.send("upload part", this.key, (client, extra) =>
       client.send(
@@ -507,6 +521,7 @@ class S3MultipartUpload implements MultipartUpload {
           PartNumber: partNumber,
           Body: body,
           ContentLength: length,
+          ...contentMd5(body, digest),
           ...extra,
         }),
         { abortSignal: signal },

@@ -23,6 +23,17 @@ export interface ConditionalWrites {
   copySourceIfMatch: boolean;
 }
 
+/** The digests a store's server checks a written body against before it keeps it. */
+export interface WriteChecksums {
+  /**
+   * A put or part sent with `contentMd5` (BodyDigest) is refused with BadDigestError, and
+   * nothing becomes visible, when the bytes received have another MD5. Every S3-compatible
+   * server validates Content-MD5; S3's additional checksums (x-amz-checksum-*) are not listed
+   * here because Ceph RGW 16 neither checks nor keeps them.
+   */
+  contentMd5: boolean;
+}
+
 /**
  * What a store can do, declared by each store (as tus-node-server's stores declare their
  * extensions): the engine asks here instead of assuming one server's behaviour.
@@ -39,6 +50,8 @@ export interface StoreCapabilities {
   tagging: boolean;
   /** In a bucket that keeps versions, `head()` reports each write's own `versionId`. */
   versions: boolean;
+  /** What the server verifies of each written body, so a write it accepted needs no read-back. */
+  writeChecksums: WriteChecksums;
 }
 
 /** The visible writes a condition can guard. */

@@ -58,7 +58,9 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
   const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
   const client = new S3Client({
     region,
-    logger: silent,
+    // No client logger: the SDK's default NoOpLogger is the one it recognises and skips. Any
+    // other logger, even one that drops every line, makes it redact each request's input and
+    // output for the log first (a walk over the operation's schema on every request).
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     ...(settings.credentials
       ? { credentials: settings.credentials }
@@ -79,17 +81,22 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
       httpsAgent: { keepAlive: true, maxSockets: 64 },
     }),
   });
-  // Bodies are verified end to end by the challenge after every write, so SigV4 need not hash
-  // each streamed body first (over plain http the SDK would otherwise read it all to sign it).
+  // SigV4 need not hash a body whose integrity is checked otherwise: the server validates the
+  // Content-MD5 every put and part carries (the adapter sets it), and the challenge verifies
+  // written objects end to end. Over plain http the SDK would otherwise read a streamed body
+  // once just to sign it, and hash every Buffer body (SHA-256) on top of its MD5.
   client.middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string>; body?: unknown };
-      if (request.headers && request.body && typeof request.body === "object" && "pipe" in request.body) {
-        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      const headers = request.headers;
+      if (headers && request.body && typeof request.body === "object") {
+        const streamed = "pipe" in request.body;
+        if (streamed || Object.keys(headers).some((name) => name.toLowerCase() === "content-md5"))
+          headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
       }
       return next(args);
     },
-    { step: "build", name: "chunksyncUnsignedStreamingPayload" },
+    { step: "build", name: "chunksyncUnsignedPayload" },
   );
   return client;
 }

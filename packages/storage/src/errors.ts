@@ -109,6 +109,22 @@ export class PreconditionFailedError extends StorageError {
   }
 }
 
+/**
+ * The storing server computed the MD5 of the bytes it received and it is not the Content-MD5
+ * the writer sent (400 BadDigest): the bytes changed on the way, and nothing was written.
+ * Retryable: sending the same bytes again may arrive intact.
+ */
+export class BadDigestError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super(
+      "BAD_DIGEST",
+      "the server received bytes that do not match their Content-MD5 (400 BadDigest); nothing was written",
+      ctx,
+      { cause, retryable: true },
+    );
+  }
+}
+
 /** Objects in GLACIER / DEEP_ARCHIVE (not restored) cannot be read by ranged GET. */
 export class ObjectArchivedError extends StorageError {
   constructor(ctx: StorageErrorContext, storageClass: string) {
@@ -173,6 +189,10 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
       return new PreconditionFailedError(ctx, "the object changed since it was planned (412)", error);
     case "ConditionalRequestConflict":
       return new PreconditionFailedError(ctx, "a concurrent write to the object won (409)", error);
+    case "BadDigest":
+    // A body signed by its SHA-256 (x-amz-content-sha256) that arrived altered.
+    case "XAmzContentSHA256Mismatch":
+      return new BadDigestError(ctx, error);
     case "InvalidObjectState":
       return new ObjectArchivedError(ctx, "an archive class");
     case "SlowDown":

@@ -5,6 +5,7 @@ export {
   type ConditionSupport,
   enforcesCondition,
   type StoreCapabilities,
+  type WriteChecksums,
 } from "./capabilities.js";
 export { createS3Client, type S3ClientSettings } from "./createS3Client.js";
 export * from "./errors.js";

@@ -1,5 +1,6 @@
 import {
   AccessDeniedError,
+  BadDigestError,
   BucketNotFoundError,
   InvalidCredentialsError,
   MissingCredentialsError,
@@ -27,6 +28,8 @@ describe("translateS3Error", () => {
     [sdk("PreconditionFailed", 412), PreconditionFailedError],
     [sdk("ConditionalRequestConflict", 409), PreconditionFailedError],
     [sdk("SlowDown", 503), ThrottledError],
+    [sdk("BadDigest", 400), BadDigestError],
+    [sdk("XAmzContentSHA256Mismatch", 400), BadDigestError],
     [sdk("Unknown", 412), PreconditionFailedError],
     [sdk("Unknown", 500), StorageUnavailableError],
     [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), StorageUnavailableError],

@@ -1,0 +1,99 @@
+import { createDigester, type DigestAlgorithm, type Digester } from "./digest.js";
+import { ChunksyncError } from "./errors.js";
+
+/** What a writer knows of a body it has passed on, without reading it back from where it went. */
+export interface BodyDigests {
+  /** Bytes that passed. */
+  length: number;
+  /** MD5 of the bytes (16 bytes); its base64 is S3's Content-MD5. */
+  md5: Buffer;
+  /** Digest of the bytes with the run's chunk algorithm, when one was asked for. */
+  chunk?: Buffer;
+}
+
+/** A body was not the length it was announced to be, or its digests were read before it ended. */
+export class BodyDigestError extends ChunksyncError {
+  constructor(code: "BODY_LENGTH_MISMATCH" | "BODY_NOT_ENDED", message: string) {
+    super(code, message);
+  }
+}
+
+/** The MD5 and, optionally, the chunk digest, fed together so that each byte is read once. */
+class BodyHasher {
+  readonly #md5 = createDigester("md5");
+  readonly #chunk: Digester | undefined;
+  length = 0;
+
+  constructor(algorithm: DigestAlgorithm | undefined) {
+    // MD5 as the chunk algorithm is the same digest: computed once.
+    this.#chunk = algorithm === undefined || algorithm === "md5" ? undefined : createDigester(algorithm);
+  }
+
+  update(piece: Uint8Array): void {
+    this.#md5.update(piece);
+    this.#chunk?.update(piece);
+    this.length += piece.length;
+  }
+
+  digests(algorithm: DigestAlgorithm | undefined): BodyDigests {
+    const md5 = this.#md5.digest();
+    const chunk = algorithm === undefined ? undefined : (this.#chunk?.digest() ?? md5);
+    return { length: this.length, md5, ...(chunk ? { chunk } : {}) };
+  }
+}
+
+/**
+ * Passes `body` on unchanged while hashing it: the destination side streams a body into a
+ * write and afterwards holds its own digest of what it wrote, without reading it back.
+ * `digests()` may be called once, after the returned body has been read to its end.
+ */
+export function digestWhilePassing(
+  body: AsyncIterable<Uint8Array>,
+  algorithm?: DigestAlgorithm,
+): { body: AsyncIterable<Uint8Array>; digests(): BodyDigests } {
+  const hasher = new BodyHasher(algorithm);
+  let ended = false;
+  async function* passing(): AsyncGenerator<Uint8Array> {
+    for await (const piece of body) {
+      hasher.update(piece);
+      yield piece;
+    }
+    ended = true;
+  }
+  return {
+    body: passing(),
+    digests() {
+      if (!ended) throw new BodyDigestError("BODY_NOT_ENDED", "the body was not read to its end");
+      return hasher.digests(algorithm);
+    },
+  };
+}
+
+/**
+ * Reads a body of exactly `length` bytes into one Buffer, hashing it in the same pass: a
+ * Content-MD5 must be sent before the body, so a part is read whole first (a chunk at a time
+ * per worker, never a whole object). Fails when the body is longer or shorter than `length`.
+ */
+export async function collectDigested(
+  body: AsyncIterable<Uint8Array>,
+  length: number,
+  algorithm?: DigestAlgorithm,
+): Promise<BodyDigests & { data: Buffer }> {
+  const data = Buffer.allocUnsafe(length);
+  const hasher = new BodyHasher(algorithm);
+  for await (const piece of body) {
+    if (hasher.length + piece.length > length)
+      throw new BodyDigestError(
+        "BODY_LENGTH_MISMATCH",
+        `the body is longer than the ${length} bytes announced`,
+      );
+    data.set(piece, hasher.length);
+    hasher.update(piece);
+  }
+  if (hasher.length !== length)
+    throw new BodyDigestError(
+      "BODY_LENGTH_MISMATCH",
+      `the body ended after ${hasher.length} of the ${length} bytes announced`,
+    );
+  return { data, ...hasher.digests(algorithm) };
+}

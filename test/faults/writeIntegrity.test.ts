@@ -1,0 +1,104 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { BadDigestError, S3_CAPABILITIES, sameEtag } from "@chunksync/storage";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seededBytes } from "../support/data.js";
+import { FaultProxy } from "../support/faultProxy.js";
+import { storeVia } from "../support/faultWorld.js";
+import { createBucket, emptyAndDeleteBucket, localS3, s3Client, uniqueBucketName } from "../support/s3.js";
+
+const MiB = 1024 * 1024;
+const attrs = { metadata: {} };
+const md5 = (data: Buffer) => createHash("md5").update(data).digest();
+
+/**
+ * One bit of a body inverted between the client and the real server: with a Content-MD5 the
+ * server refuses the write (BAD_DIGEST) and keeps nothing; without one it stores the altered
+ * bytes, which is why every write carries one.
+ */
+describe("a bit flipped in flight on a write", () => {
+  let client: S3Client;
+  let bucket: string;
+  let proxy: FaultProxy;
+
+  beforeAll(async () => {
+    client = s3Client("destination");
+    bucket = uniqueBucketName("dst-flip");
+    await createBucket(client, bucket);
+    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  });
+
+  afterAll(async () => {
+    await proxy.stop();
+    await emptyAndDeleteBucket(client, bucket);
+    client.destroy();
+  });
+
+  const flipOnce = (name: string, query?: string) =>
+    proxy.setRules([{ name, action: "flipBit", method: "PUT", times: 1, ...(query ? { query } : {}) }]);
+
+  it("refuses an UploadPart sent with its Content-MD5, then stores the same part sent intact", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const data = seededBytes("flip-part", 5 * MiB);
+    const upload = await store.createUpload("mp.bin", attrs);
+    flipOnce("part", "partNumber=");
+    const refused = upload.uploadPart(1, Readable.from([data]), data.length, undefined, {
+      contentMd5: md5(data).toString("base64"),
+    });
+    await expect(refused).rejects.toBeInstanceOf(BadDigestError);
+    await expect(refused).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
+    expect(proxy.firedCount("part")).toBe(1);
+
+    const part = await upload.uploadPart(1, Readable.from([data]), data.length, undefined, {
+      contentMd5: md5(data).toString("base64"),
+    });
+    const { etag } = await upload.complete([part], { ifNoneMatch: "*" });
+    const head = await store.head("mp.bin");
+    expect(head?.size).toBe(data.length);
+    expect(sameEtag(etag, `"${createHash("md5").update(md5(data)).digest("hex")}-1"`)).toBe(true);
+  });
+
+  it("refuses a PutObject of a Buffer: the adapter computes its Content-MD5 when none is given", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const data = seededBytes("flip-put", 4096);
+    flipOnce("put");
+    const refused = store.put("small.bin", data, data.length, attrs, { ifNoneMatch: "*" });
+    await expect(refused).rejects.toBeInstanceOf(BadDigestError);
+    expect(proxy.firedCount("put")).toBe(1);
+    expect(await store.head("small.bin")).toBeUndefined();
+  });
+
+  it("stores the altered bytes of a streamed PutObject sent without a Content-MD5", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const data = seededBytes("flip-unchecked", 4096);
+    flipOnce("unchecked");
+    const { etag } = await store.put("unchecked.bin", Readable.from([data]), data.length, attrs, {
+      ifNoneMatch: "*",
+    });
+    expect(proxy.firedCount("unchecked")).toBe(1);
+    const altered = Buffer.from(data);
+    altered[2048] = (altered[2048] ?? 0) ^ 1;
+    expect(sameEtag(etag, `"${md5(altered).toString("hex")}"`)).toBe(true);
+  });
+
+  it("the local server neither checks nor keeps an additional checksum, so the adapter declares Content-MD5 only", async () => {
+    const data = seededBytes("crc-probe", 4096);
+    // The CRC32C of other bytes: a server that validated x-amz-checksum-crc32c would refuse it.
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "crc.bin",
+        Body: data,
+        ContentLength: data.length,
+        ChecksumCRC32C: "AAAAAA==",
+      }),
+    );
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: "crc.bin", ChecksumMode: "ENABLED" }),
+    );
+    expect(head.ContentLength).toBe(data.length);
+    expect(head.ChecksumCRC32C).toBeUndefined();
+    expect(S3_CAPABILITIES.writeChecksums).toEqual({ contentMd5: true });
+  });
+});
