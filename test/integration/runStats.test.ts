@@ -35,12 +35,13 @@ describe("RunStats as runSync feeds it (what a progress display reads)", () => {
           // One object at a time: without reading the listing ahead, its end would be
           // reached only as the last source object starts.
           concurrency: 1,
-          onResult: () =>
+          onResult: () => {
             seen.push({
               listed: stats.listed,
               scanned: stats.objects.scanned,
               destinationOnly: stats.destinationOnly,
-            }),
+            });
+          },
         });
         expect(report.objects).toMatchObject({ scanned: 3, identical: 1, changed: 1, missing: 1, extra: 2 });
         expect(seen[0]).toEqual({ listed: true, scanned: 3, destinationOnly: 2 });
@@ -79,7 +80,9 @@ describe("RunStats as the workflow engine feeds it", () => {
         filters: [],
         delete: true,
         stats,
-        onResult: (r) => settled.push(r),
+        onResult: (r) => {
+          settled.push(r);
+        },
       });
       expect(settled.map((r) => `${r.destinationKey} ${r.state}`).sort()).toEqual([
         "changed changed",

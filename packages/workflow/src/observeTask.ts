@@ -6,14 +6,15 @@ import type { WorkArea } from "./WorkArea.js";
 /** Where an in-process run reports as it goes, as the direct engine does. */
 export interface RunObserver {
   stats: RunStats;
-  onResult?: (result: ObjectResult) => void;
+  /** Called once per object; a returned promise is waited for (a report being written). */
+  onResult?: (result: ObjectResult) => void | Promise<void>;
 }
 
 /**
  * Feeds the live counters from one Task's output. The workflow lists the source a page at
  * a time between the pages' objects and plans no work ahead, so `listed` and `plannedWork`
  * stay unset: a display says what was found and done so far. Destination-only objects are
- * counted from their page's total; their results reach only the report.
+ * counted from their page's total; their results reach the observer from the report at the end.
  */
 export async function observeTask(
   observer: RunObserver,
@@ -44,7 +45,7 @@ export async function observeTask(
       if (stored === undefined) return;
       stats.done++;
       countResult(stats.objects, stored.result);
-      observer.onResult?.(stored.result);
+      await observer.onResult?.(stored.result);
       return;
     }
     case "WriteReport":

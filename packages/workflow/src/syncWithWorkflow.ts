@@ -1,7 +1,7 @@
 import type { DigestAlgorithm, Variant, VerifyMode } from "@chunksync/core";
 import { directoryPrefix } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import type { KeyRule, ObjectResult, RunReport, RunStats } from "@chunksync/sync";
+import { type KeyRule, type ObjectResult, type RunReport, RunStats } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -33,8 +33,11 @@ export interface WorkflowSyncOptions {
   signal?: AbortSignal;
   /** Live counters for a progress display, as the direct engine keeps them. */
   stats?: RunStats;
-  /** Called as each object settles (in completion order). */
-  onResult?: (result: ObjectResult) => void;
+  /**
+   * Called once per object: source objects as they settle, destination-only ones once the
+   * run's report is written. A returned promise is waited for.
+   */
+  onResult?: (result: ObjectResult) => void | Promise<void>;
   /** Defaults to memory; a bucket on the local S3 works too. */
   work?: WorkArea;
 }
@@ -60,8 +63,13 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     maxConcurrency: options.concurrency,
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.stats
-      ? { observer: { stats: options.stats, ...(options.onResult ? { onResult: options.onResult } : {}) } }
+    ...(options.stats || options.onResult
+      ? {
+          observer: {
+            stats: options.stats ?? new RunStats(),
+            ...(options.onResult ? { onResult: options.onResult } : {}),
+          },
+        }
       : {}),
     source: {
       ...settings,

@@ -93,7 +93,7 @@ describe("readAhead", () => {
       for (let i = 0; i < 3000; i++) yield i;
       ended = true;
     }
-    const items = readAhead(source());
+    const items = readAhead(source(), 10_000);
     expect((await items.next()).value).toBe(0);
     // The source yields without waiting on I/O: one turn of the event loop drains it.
     await sleep(0);
@@ -112,7 +112,7 @@ describe("readAhead", () => {
     const got: number[] = [];
     await expect(
       (async () => {
-        for await (const i of readAhead(source())) got.push(i);
+        for await (const i of readAhead(source(), 10_000)) got.push(i);
       })(),
     ).rejects.toThrow("listing broke");
     expect(got).toEqual([1, 2]);
