@@ -145,13 +145,19 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   }
   await forEachConcurrent(readAhead(selectedKeys(), MERGED_READ_AHEAD), options.concurrency, async (key) => {
     // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds
-    // them: the source listing has passed their key, so no source object can match them.
+    // them: the source listing has passed their key. Its order is checked only as it comes,
+    // so a delete first asks the source for the key: a listing out of order (found out
+    // later) or an object written since must not cost the destination its copy.
     const result = key.source
       ? await syncObject(ctx, sourcePrefix + key.relative, destinationPrefix + key.relative, {
           source: key.source,
           destination: key.destination,
         })
-      : await settleDestinationOnly(options.destination, key.destination, options);
+      : await settleDestinationOnly(options.destination, key.destination, {
+          ...options,
+          onSource: async () =>
+            (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
+        });
     await settle(result);
   });
 
