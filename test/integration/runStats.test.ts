@@ -61,7 +61,7 @@ describe("RunStats as runSync feeds it (what a progress display reads)", () => {
 });
 
 describe("RunStats as the workflow engine feeds it", () => {
-  it("counts what each step read and wrote, and hands over each source object's result as it settles", async () => {
+  it("counts what each step read and wrote, and hands over each object's result once", async () => {
     await withBucketPair("stats-wf", async (pair) => {
       await fill(pair);
       const stats = new RunStats();
@@ -84,11 +84,19 @@ describe("RunStats as the workflow engine feeds it", () => {
           settled.push(r);
         },
       });
-      expect(settled.map((r) => `${r.destinationKey} ${r.state}`).sort()).toEqual([
-        "changed changed",
-        "new missing",
-        "same identical",
-      ]);
+      // Each object once: the source's as they settle, then the destination-only ones from the report.
+      expect(
+        settled
+          .slice(0, 3)
+          .map((r) => `${r.destinationKey} ${r.state}`)
+          .sort(),
+      ).toEqual(["changed changed", "new missing", "same identical"]);
+      expect(
+        settled
+          .slice(3)
+          .map((r) => `${r.destinationKey} ${r.state} ${r.action} ${r.applied}`)
+          .sort(),
+      ).toEqual(["extra-1 extra delete true", "extra-2 extra delete true"]);
       expect(stats.objects).toMatchObject({ scanned: 3, identical: 1, changed: 1, missing: 1, extra: 2 });
       expect(stats.destinationOnly).toBe(2);
       expect(stats.done).toBe(5);
