@@ -154,7 +154,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           destination: key.destination,
         })
       : await settleDestinationOnly(options.destination, key.destination, {
-          ...options,
+          delete: options.delete,
+          dryRun: options.dryRun,
           onSource: async () =>
             (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
         });
