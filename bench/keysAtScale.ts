@@ -4,7 +4,7 @@
  * odd keys on the destination only, all empty), so the run is the listing merge, one result
  * per key and the JSON Lines report written as `--report` writes it, at little CPU per key.
  *
- *   npx tsx bench/keysAtScale.ts [--keys 100000,1000000,10000000]
+ *   npm run bench:keys -- [--keys 100000,1000000,10000000]
  *
  * Each N runs in a child process of its own, which reports its peak RSS
  * (process.resourceUsage().maxRSS). Target: flat, at most 300 MB at 10^7 keys.
@@ -133,6 +133,7 @@ async function parent(sizes: number[]): Promise<void> {
           "peak RSS",
           "above no keys",
           "per key",
+          "per key added",
           "rclone (0.5-1 KB/object)",
           "report file",
           "time",
