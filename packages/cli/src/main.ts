@@ -261,13 +261,13 @@ async function runEngine(
   { source, destination }: { source: S3Location; destination: S3Location },
   reportFile: FileHandle | undefined,
 ): Promise<number> {
+  const lines = reportFile && (await JsonLinesReport.begin(reportFile));
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const stats = new RunStats();
   const failures = new FailureList();
-  const lines = reportFile && (await JsonLinesReport.begin(reportFile));
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
     const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
