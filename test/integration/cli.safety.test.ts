@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { RunReport } from "@chunksync/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
+import { readReportFile } from "../support/results.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -202,9 +202,7 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       expect(summary.objects).toMatchObject({ scanned: 2, failed: 1, missing: 1 });
       expect(summary.bytes.sourceRead).toBeLessThan(big);
       expect(await keysOf(dst, d)).toEqual([`${prefix}/ok.txt`]);
-      const failed = (JSON.parse(readFileSync(lastReport, "utf8")) as RunReport).results.filter(
-        (r) => r.state === "failed",
-      );
+      const failed = readReportFile(lastReport).results.filter((r) => r.state === "failed");
       expect(failed).toHaveLength(1);
       // The workflow's report names a key that failed before its destination record by its
       // relative key; the message names the whole destination key on both engines.

@@ -198,6 +198,7 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     const { s, d } = await pair("report");
     await putObject(src, s, "k", "v");
     const { mkdtempSync, readFileSync } = await import("node:fs");
+    const { readReportFile } = await import("../support/results.js");
     const { join } = await import("node:path");
     const { tmpdir } = await import("node:os");
     const report = join(mkdtempSync(join(tmpdir(), "chunksync-report-")), "report.json");
@@ -205,12 +206,19 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     expect(sync.code, sync.stderr).toBe(0);
     expect(sync.stdout).toMatch(/missing on destination\s+1/);
     expect(sync.stdout).toMatch(/transferred\s+1 B/);
-    const written = JSON.parse(readFileSync(report, "utf8")) as {
-      results: { sourceKey: string; action: string }[];
-    };
-    expect(written.results).toEqual([
-      expect.objectContaining({ sourceKey: "k", action: "copy", applied: true }),
+    // JSON Lines: one line per object, then the run's totals.
+    const lines = readFileSync(report, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ type: "object", sourceKey: "k", action: "copy", applied: true }),
+      expect.objectContaining({
+        type: "summary",
+        objects: expect.objectContaining({ scanned: 1, missing: 1 }),
+      }),
     ]);
+    expect(readReportFile(report).summary?.bytes.transferred).toBe(1);
   });
 
   it("names the input and what was expected on bad input, with exit 2", async () => {

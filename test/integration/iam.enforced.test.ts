@@ -8,12 +8,11 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { AccessDeniedError, createS3Client, S3ObjectStore } from "@chunksync/storage";
-import type { ObjectResult, RunReport } from "@chunksync/sync";
+import type { ObjectResult } from "@chunksync/sync";
 import {
   type DestinationContext,
   destinationPolicy,
   fetchLinkRange,
-  runWorkflowLocally,
   S3LinkSigner,
   S3WorkArea,
   type SidePolicyInput,
@@ -23,6 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeRgwBucket } from "../../scripts/local-s3.js";
 import { flipByte, seededBytes } from "../support/data.js";
+import { type CollectedReport, runWorkflowCollecting } from "../support/results.js";
 import { RgwIdentities, type RgwIdentity, rgwCephConf } from "../support/rgwIam.js";
 import { createBucket, localS3, putObject, readAll, s3Client, uniqueBucketName } from "../support/s3.js";
 import { syncWith } from "../support/stores.js";
@@ -117,7 +117,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
   });
 
   /** One run of the workflow, each side with its own identity and its own view of the work area. */
-  function run(options: { delete: boolean }): Promise<RunReport> {
+  function run(options: { delete: boolean }): Promise<CollectedReport> {
     const secret = randomBytes(32);
     const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
     const sourceContext: SourceContext = {
@@ -142,11 +142,16 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       readLink: fetchLinkRange,
       delete: options.delete,
     };
-    return runWorkflowLocally({ source: sourceContext, destination: destinationContext, retryIntervalMs: 1 });
+    return runWorkflowCollecting({
+      source: sourceContext,
+      destination: destinationContext,
+      retryIntervalMs: 1,
+    });
   }
 
-  const byKey = (report: RunReport) => new Map(report.results.map((r) => [r.destinationKey, r] as const));
-  const failures = (report: RunReport): Pick<ObjectResult, "destinationKey" | "error">[] =>
+  const byKey = (report: CollectedReport) =>
+    new Map(report.results.map((r) => [r.destinationKey, r] as const));
+  const failures = (report: CollectedReport): Pick<ObjectResult, "destinationKey" | "error">[] =>
     report.results.filter((r) => r.error).map(({ destinationKey, error }) => ({ destinationKey, error }));
 
   it("syncs a prefix deployment byte-equal under the least-privilege policies", async () => {

@@ -35,12 +35,13 @@ describe("RunStats as runSync feeds it (what a progress display reads)", () => {
           // One object at a time: without reading the listing ahead, its end would be
           // reached only as the last source object starts.
           concurrency: 1,
-          onResult: () =>
+          onResult: () => {
             seen.push({
               listed: stats.listed,
               scanned: stats.objects.scanned,
               destinationOnly: stats.destinationOnly,
-            }),
+            });
+          },
         });
         expect(report.objects).toMatchObject({ scanned: 3, identical: 1, changed: 1, missing: 1, extra: 2 });
         expect(seen[0]).toEqual({ listed: true, scanned: 3, destinationOnly: 2 });
@@ -60,7 +61,7 @@ describe("RunStats as runSync feeds it (what a progress display reads)", () => {
 });
 
 describe("RunStats as the workflow engine feeds it", () => {
-  it("counts what each step read and wrote, and hands over each object's result as it settles", async () => {
+  it("counts what each step read and wrote, and hands over each object's result once", async () => {
     await withBucketPair("stats-wf", async (pair) => {
       await fill(pair);
       const stats = new RunStats();
@@ -79,15 +80,23 @@ describe("RunStats as the workflow engine feeds it", () => {
         filters: [],
         delete: true,
         stats,
-        onResult: (r) => settled.push(r),
+        onResult: (r) => {
+          settled.push(r);
+        },
       });
-      expect(settled.map((r) => `${r.destinationKey} ${r.state}`).sort()).toEqual([
-        "changed changed",
-        "extra-1 extra",
-        "extra-2 extra",
-        "new missing",
-        "same identical",
-      ]);
+      // Each object once: the source's as they settle, then the destination-only ones from the report.
+      expect(
+        settled
+          .slice(0, 3)
+          .map((r) => `${r.destinationKey} ${r.state}`)
+          .sort(),
+      ).toEqual(["changed changed", "new missing", "same identical"]);
+      expect(
+        settled
+          .slice(3)
+          .map((r) => `${r.destinationKey} ${r.state} ${r.action} ${r.applied}`)
+          .sort(),
+      ).toEqual(["extra-1 extra delete true", "extra-2 extra delete true"]);
       expect(stats.objects).toMatchObject({ scanned: 3, identical: 1, changed: 1, missing: 1, extra: 2 });
       expect(stats.destinationOnly).toBe(2);
       expect(stats.done).toBe(5);

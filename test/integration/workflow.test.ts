@@ -7,7 +7,6 @@ import {
   type DestinationContext,
   fetchLinkRange,
   type LocalRunOptions,
-  runWorkflowLocally,
   S3LinkSigner,
   S3WorkArea,
   type SourceContext,
@@ -15,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
+import { type CollectedReport, runWorkflowCollecting } from "../support/results.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -118,11 +118,11 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
   };
 }
 
-async function runIn(w: World, extra: Partial<LocalRunOptions> = {}): Promise<RunReport> {
-  return runWorkflowLocally({ ...(await contexts(w)), ...extra });
+async function runIn(w: World, extra: Partial<LocalRunOptions> = {}): Promise<CollectedReport> {
+  return runWorkflowCollecting({ ...(await contexts(w)), ...extra });
 }
 
-const byKey = (report: RunReport) =>
+const byKey = (report: CollectedReport) =>
   new Map(report.results.map((r) => [r.destinationKey, r] as [string, ObjectResult]));
 
 async function pendingUploads(w: World): Promise<number> {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createS3Client, type ObjectStore, S3ObjectStore } from "@chunksync/storage";
 import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
+import { type CollectedReport, collectResults } from "./results.js";
 import { localS3 } from "./s3.js";
 
 /** The engine's own store for one of the two users, as the CLI builds it. */
@@ -14,13 +15,16 @@ export async function storeFor(user: "source" | "destination", bucket: string): 
   return new S3ObjectStore({ client, bucket });
 }
 
-/** runSync with the CLI's defaults, 5 MiB chunks (the smallest) to keep test data small. */
+/**
+ * runSync with the CLI's defaults, 5 MiB chunks (the smallest) to keep test data small; the
+ * results it hands over are collected next to its report.
+ */
 export function syncWith(
   source: ObjectStore,
   destination: ObjectStore,
   overrides: Partial<SyncOptions> = {},
-) {
-  return runSync({
+): Promise<CollectedReport> {
+  return collectResults(runSync, {
     source,
     sourcePrefix: "",
     destination,

@@ -15,10 +15,12 @@ import {
 import { StorageError } from "@chunksync/storage";
 import {
   type KeyRule,
+  objectLine,
   RunAbortedError,
   RunStats,
   runSync,
   type SyncOptions,
+  summaryLine,
   type VerifyMode,
 } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
@@ -28,11 +30,12 @@ import { addCleanupCommand } from "./cleanup.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
+import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
 import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
-import { jsonSummary, textSummary } from "./summary.js";
+import { FailureList, jsonSummary, textSummary } from "./summary.js";
 import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
 interface RunFlags {
@@ -114,7 +117,10 @@ function addRunOptions(command: Command): Command {
       "stream changed chunks even when both sides share an endpoint and account",
     )
     .option("--json", "print one JSON summary on stdout", false)
-    .option("--report <file>", "write the full per-object report as JSON")
+    .option(
+      "--report <file>",
+      "write the per-object report as JSON Lines: a line per object as it settles, then a summary line",
+    )
     .option("--quiet", "print nothing but failures (and what --json asks for)", false)
     .addOption(
       new Option(
@@ -235,7 +241,7 @@ async function run(
 /**
  * Opens the `--report` file before any storage request, so a path that cannot be written fails
  * at once, not after the whole run. Opened for appending: a previous report stays whole until
- * this run's is written.
+ * this run begins (after both sides answered their probes), then lines are written as objects settle.
  */
 async function openReport(path: string): Promise<FileHandle> {
   try {
@@ -255,31 +261,37 @@ async function runEngine(
   { source, destination }: { source: S3Location; destination: S3Location },
   reportFile: FileHandle | undefined,
 ): Promise<number> {
+  const lines = reportFile && (await JsonLinesReport.begin(reportFile));
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const stats = new RunStats();
+  const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
     const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
       ...options,
       signal: abort.signal,
       stats,
-      onResult: (r) => progress.onResult(r),
+      onResult: async (r) => {
+        progress.onResult(r);
+        failures.add(r);
+        await lines?.add(objectLine(r));
+      },
     });
     progress.stop();
     warnNoObjects(report, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
-    if (reportFile) {
-      await reportFile.truncate(0);
-      await reportFile.writeFile(`${JSON.stringify(report, null, 2)}\n`);
-    }
-    if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code))}\n`);
+    await lines?.add(summaryLine(report));
+    await lines?.flush();
+    if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code, failures))}\n`);
     else if (!flags.quiet) process.stdout.write(textSummary(command, report));
     return code;
   } catch (error) {
     progress.stop();
+    // The objects settled so far stay in the report; no summary line says the run did not finish.
+    await lines?.flush().catch(() => {});
     if (error instanceof RunAbortedError || abort.signal.aborted) {
       process.stderr.write(
         "chunksync: interrupted; started uploads were aborted, no object was half-written\n",

@@ -35,11 +35,11 @@ export function statusLine(stats: RunStats, now: number): string {
   const rate = elapsed > 0 ? (done / elapsed) * 1000 : 0;
   const counters = `read src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}`;
   if (!stats.listed) {
-    // The destination is listed first: until the source's first page, its count shows that the run moves.
-    const found =
-      stats.objects.scanned === 0 && stats.destinationListed > 0
-        ? `listing destination: ${stats.destinationListed} objects so far`
-        : `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far`;
+    // Both listings are merged as they come: the destination's count shows that the run
+    // moves even while the source has nothing before the destination's keys.
+    const destination =
+      stats.destinationListed > 0 ? ` (${stats.destinationListed} listed on the destination)` : "";
+    const found = `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
     return `${found} | ${stats.done} done | ${counters} | ${bytes(rate)}/s`;
   }
   const objects = stats.objects.scanned + stats.destinationOnly;

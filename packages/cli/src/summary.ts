@@ -1,9 +1,25 @@
 import { formatBytes as bytes } from "@chunksync/core";
-import type { RunReport } from "@chunksync/sync";
+import type { ObjectResult, RunReport } from "@chunksync/sync";
 import { duration, table } from "./format.js";
 
-/** The fields `--json` promises, plus the run's timing and its per-object results. */
-export function jsonSummary(command: string, report: RunReport, exitCode: number) {
+/** Failures `--json` lists; the rest are counted (all of them are in `--report`). */
+export const LISTED_FAILURES = 1000;
+
+/** The first failures of a run, and how many there were: bounded however many objects fail. */
+export class FailureList {
+  readonly first: { key: string; code: string; message: string }[] = [];
+  total = 0;
+
+  add(result: ObjectResult): void {
+    if (!result.error) return;
+    this.total++;
+    if (this.first.length < LISTED_FAILURES)
+      this.first.push({ key: result.sourceKey ?? result.destinationKey, ...result.error });
+  }
+}
+
+/** The fields `--json` promises, plus the run's timing and its first failures. */
+export function jsonSummary(command: string, report: RunReport, exitCode: number, failures: FailureList) {
   const { objects, bytes: b } = report;
   return {
     command,
@@ -13,9 +29,9 @@ export function jsonSummary(command: string, report: RunReport, exitCode: number
     objects,
     bytes: b,
     planned: report.planned,
-    failures: report.results
-      .filter((r) => r.error)
-      .map((r) => ({ key: r.sourceKey ?? r.destinationKey, ...r.error })),
+    failures: failures.first,
+    /** Every failed object, listed or not. */
+    failuresTotal: failures.total,
   };
 }
 

@@ -61,45 +61,62 @@ export async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
 }
 
 /**
- * Drains `source` as fast as it yields, keeping what the consumer has not taken yet, so
- * that the source's end is known long before the consumer gets there. A failure of the
- * source is rethrown to the consumer after the items read before it.
+ * Reads `source` ahead of its consumer, up to `limit` items not yet taken, so that a
+ * listing's end is known early while memory stays bounded at any listing size. A failure
+ * of the source is rethrown to the consumer after the items read before it; a consumer
+ * that stops early stops the source too.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T> {
   let buffer: T[] = [];
   let head = 0;
   let finished = false;
+  let closed = false;
   let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
+  // One waiter on each side: the consumer for an item, the producer for room.
+  let wakeConsumer: (() => void) | undefined;
+  let wakeProducer: (() => void) | undefined;
   void (async () => {
     try {
       for await (const item of source) {
         buffer.push(item);
-        wake?.();
+        wakeConsumer?.();
+        while (buffer.length - head >= limit && !closed) {
+          await new Promise<void>((resolve) => {
+            wakeProducer = resolve;
+          });
+          wakeProducer = undefined;
+        }
+        if (closed) return;
       }
     } catch (error) {
       failure = { error };
     } finally {
       finished = true;
-      wake?.();
+      wakeConsumer?.();
     }
   })();
-  for (;;) {
-    if (head < buffer.length) {
-      const item = buffer[head++] as T;
-      // Taken items are dropped in blocks: shift() on a long array copies it every time.
-      if (head >= 1024 && head * 2 >= buffer.length) {
-        buffer = buffer.slice(head);
-        head = 0;
+  try {
+    for (;;) {
+      if (head < buffer.length) {
+        const item = buffer[head++] as T;
+        // Taken items are dropped in blocks: shift() on a long array copies it every time.
+        if (head >= 1024 && head * 2 >= buffer.length) {
+          buffer = buffer.slice(head);
+          head = 0;
+        }
+        wakeProducer?.();
+        yield item;
+        continue;
       }
-      yield item;
-      continue;
+      if (failure) throw failure.error;
+      if (finished) return;
+      await new Promise<void>((resolve) => {
+        wakeConsumer = resolve;
+      });
+      wakeConsumer = undefined;
     }
-    if (failure) throw failure.error;
-    if (finished) return;
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    wake = undefined;
+  } finally {
+    closed = true;
+    wakeProducer?.();
   }
 }

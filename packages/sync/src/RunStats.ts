@@ -39,11 +39,11 @@ export class RunStats {
   done = 0;
   /** Source bytes of the objects scanned so far. */
   sourceBytesScanned = 0;
-  /** Destination objects listed so far (the direct engine lists the destination first). */
+  /** Destination objects listed so far (the direct engine merges both listings as they come). */
   destinationListed = 0;
   /** Both listings are complete: `objects.scanned` and `destinationOnly` no longer grow. */
   listed = false;
-  /** Objects only the destination holds; final once `listed`. They settle after the source's objects. */
+  /** Objects only the destination holds; final once `listed`. They settle as the merge finds them. */
   destinationOnly = 0;
   /**
    * Bytes of work planned so far: digesting both sides of each listed pair, then, as each

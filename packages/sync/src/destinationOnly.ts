@@ -4,12 +4,14 @@ import type { ObjectResult } from "./ObjectResult.js";
 
 /**
  * The result for an object only the destination holds: kept and reported, or, with
- * `deleteIt`, deleted (a failed delete is reported with its error, not thrown).
+ * `delete`, deleted (a failed delete is reported with its error, not thrown). With
+ * `onSource`, the delete waits for it to say that the source has no object of that key:
+ * one that does (listed out of order, or written since) keeps the destination's.
  */
 export async function settleDestinationOnly(
   store: ObjectStore,
   object: ObjectSummary,
-  options: { delete: boolean; dryRun: boolean },
+  options: { delete: boolean; dryRun: boolean; onSource?: () => Promise<boolean> },
 ): Promise<ObjectResult> {
   const result: ObjectResult = {
     destinationKey: object.key,
@@ -22,6 +24,10 @@ export async function settleDestinationOnly(
   };
   if (options.delete && !options.dryRun) {
     try {
+      if (await options.onSource?.()) {
+        result.action = "keep";
+        return result;
+      }
       await store.delete(object.key);
       result.applied = true;
     } catch (error) {

@@ -23,6 +23,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   DestinationChangedError: "DESTINATION_CHANGED",
   VerificationFailedError: "VERIFICATION_FAILED",
   RunAbortedError: "RUN_ABORTED",
+  ListingOrderError: "LISTING_ORDER",
   WorkItemMissingError: "WORK_ITEM_MISSING",
 };
 

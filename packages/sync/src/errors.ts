@@ -40,3 +40,19 @@ export class RunAbortedError extends ChunksyncError {
     super("RUN_ABORTED", "the run was aborted; no destination object was left half-written", { cause });
   }
 }
+
+/**
+ * A listing did not come in strictly rising UTF-8 byte order of its keys, as S3, MinIO and
+ * Ceph RGW list: the run merges the two listings as sorted streams and cannot trust one
+ * that is not, so it stops rather than call an object missing or destination-only.
+ */
+export class ListingOrderError extends ChunksyncError {
+  constructor(side: "source" | "destination", previous: string, key: string) {
+    super(
+      "LISTING_ORDER",
+      `the ${side} listing is not in UTF-8 byte order of keys, as S3 lists: ` +
+        `${JSON.stringify(key)} came after ${JSON.stringify(previous)}`,
+      { details: { side, previous, key } },
+    );
+  }
+}

@@ -4,13 +4,24 @@ export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
-export { ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
+export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter } from "./keyFilter.js";
-export { forEachConcurrent, Limiter, settleAll } from "./Limiter.js";
+export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
+export { type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 export { inspect, type ListedPair, presentSource, readAttributes, sourceIdentity } from "./phases/inspect.js";
-export { buildReport, countResult, plannedOf, type RunReport } from "./phases/report.js";
+export {
+  addPlanned,
+  buildReport,
+  countResult,
+  noPlanned,
+  objectLine,
+  type PlannedTotals,
+  type ReportLine,
+  type RunReport,
+  summaryLine,
+} from "./phases/report.js";
 export {
   decidedResult,
   failedResult,

@@ -1,15 +1,24 @@
 import { setMaxListeners } from "node:events";
 import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } from "@chunksync/core";
-import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
+import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
 import { type KeyRule, keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
+import { mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
-import { buildReport, countResult, type RunReport } from "./phases/report.js";
+import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
 import { copyWork, syncObject } from "./syncObject.js";
+
+/** Listed objects read ahead of the merge on each side: about one S3 page. */
+const LISTING_READ_AHEAD = 1000;
+/**
+ * Merged keys read ahead of the objects in progress: enough for a progress display to know
+ * the whole size of most runs early, and a bound (some MB) on what a run of any size holds.
+ */
+const MERGED_READ_AHEAD = 10_000;
 
 export interface SyncOptions {
   source: ObjectStore;
@@ -38,15 +47,20 @@ export interface SyncOptions {
   signal?: AbortSignal;
   /** Live counters for a progress display; a fresh one is made when absent. */
   stats?: RunStats;
-  /** Called as each object settles (in completion order). */
-  onResult?: (result: ObjectResult) => void;
+  /**
+   * Called once as each object settles (in completion order); the report keeps counts only.
+   * The worker that settled the object waits for a returned promise (a report being written).
+   */
+  onResult?: (result: ObjectResult) => void | Promise<void>;
 }
 
 /**
- * Syncs every object under the source prefix to the destination prefix: lists both
- * sides, challenges each pair, moves only differing chunks, reports destination-only
- * objects (deleting them only with `delete`). Object failures are reported, not thrown;
- * a listing failure or an abort throws before anything is deleted.
+ * Syncs every object under the source prefix to the destination prefix: merges both
+ * sides' listings as sorted streams, challenges each pair, moves only differing chunks,
+ * reports destination-only objects (deleting them only with `delete`) as the merge finds
+ * them. Memory stays flat at any key count: results go to `onResult`, the report keeps
+ * counts. Object failures are reported, not thrown; a listing failure (a listing out of
+ * S3's key order included) or an abort throws once the objects in progress have settled.
  */
 export async function runSync(options: SyncOptions): Promise<RunReport> {
   const stats = options.stats ?? new RunStats();
@@ -58,12 +72,13 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
   const selected = keyFilter(options.filters);
-  const results: ObjectResult[] = [];
-  const settle = (result: ObjectResult) => {
-    results.push(result);
+  // Counters and sums only: each result is handed over once and not kept.
+  const planned = noPlanned();
+  const settle = async (result: ObjectResult) => {
     stats.done++;
     countResult(stats.objects, result);
-    options.onResult?.(result);
+    addPlanned(planned, result);
+    await options.onResult?.(result);
   };
 
   const sourceSide = new SourceSide({
@@ -102,47 +117,56 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     ...(signal ? { signal } : {}),
   };
 
-  // The destination listing is held whole: matching by exact key is safe whatever order
-  // a server lists in, which a merge of two sorted streams would have to trust.
-  const destinationOnly = new Map<string, ObjectSummary>();
-  for await (const o of options.destination.list(destinationPrefix, signal)) {
-    stats.destinationListed++;
-    const relative = o.key.slice(destinationPrefix.length);
-    if (selected(relative)) destinationOnly.set(relative, o);
-  }
-
-  async function* sourceObjects() {
-    for await (const o of options.source.list(sourcePrefix, signal)) {
-      const relative = o.key.slice(sourcePrefix.length);
-      if (!selected(relative)) continue;
-      const listed = { source: o, destination: destinationOnly.get(relative) };
-      destinationOnly.delete(relative);
-      stats.objects.scanned++;
-      stats.sourceBytesScanned += o.size;
-      // Each side digests its whole object to compare a pair; a missing object is copied.
-      if (listed.destination) stats.plannedWork += o.size + listed.destination.size;
-      else if (!options.dryRun) stats.plannedWork += copyWork(ctx, o.size);
-      yield { relative, listed };
+  // Both listings stream, each a page or so ahead (their pages are fetched side by side),
+  // and are merge-joined in S3's key order; the merged keys run a bounded way ahead of the
+  // objects in progress, so a progress display soon knows most of a run's size.
+  const listing = (side: "source" | "destination", store: ObjectStore, prefix: string) => ({
+    side,
+    prefix,
+    objects: readAhead(store.list(prefix, signal), LISTING_READ_AHEAD),
+  });
+  async function* selectedKeys() {
+    for await (const key of mergeListings(
+      listing("source", options.source, sourcePrefix),
+      listing("destination", options.destination, destinationPrefix),
+    )) {
+      if (key.destination) stats.destinationListed++;
+      if (!selected(key.relative)) continue;
+      if (key.source) {
+        stats.objects.scanned++;
+        stats.sourceBytesScanned += key.source.size;
+        // Each side digests its whole object to compare a pair; a missing object is copied.
+        if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
+        else if (!options.dryRun) stats.plannedWork += copyWork(ctx, key.source.size);
+      } else stats.destinationOnly++;
+      yield key;
     }
-    stats.destinationOnly = destinationOnly.size;
     stats.listed = true;
   }
-  // The source listing runs ahead of the objects in progress, so a progress display knows
-  // the run's size early. What it holds is about what it takes out of the destination
-  // listing (each matched key leaves that map), plus the source-only keys.
-  await forEachConcurrent(readAhead(sourceObjects()), options.concurrency, async ({ relative, listed }) => {
-    settle(await syncObject(ctx, sourcePrefix + relative, destinationPrefix + relative, listed));
+  await forEachConcurrent(readAhead(selectedKeys(), MERGED_READ_AHEAD), options.concurrency, async (key) => {
+    // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds
+    // them: the source listing has passed their key. Its order is checked only as it comes,
+    // so a delete first asks the source for the key: a listing out of order (found out
+    // later) or an object written since must not cost the destination its copy.
+    const result = key.source
+      ? await syncObject(ctx, sourcePrefix + key.relative, destinationPrefix + key.relative, {
+          source: key.source,
+          destination: key.destination,
+        })
+      : await settleDestinationOnly(options.destination, key.destination, {
+          delete: options.delete,
+          dryRun: options.dryRun,
+          onSource: async () =>
+            (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
+        });
+    await settle(result);
   });
-
-  for (const o of destinationOnly.values()) {
-    settle(await settleDestinationOnly(options.destination, o, options));
-  }
 
   return buildReport({
     startedAt,
     dryRun: options.dryRun,
     objects: stats.objects,
     bytes: stats.bytes,
-    results,
+    planned,
   });
 }

@@ -1,3 +1,5 @@
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -5,6 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { translateS3Error } from "@chunksync/storage";
 
 /**
@@ -19,11 +22,20 @@ export interface WorkArea {
   get<T = unknown>(key: string): Promise<T | undefined>;
   /** Every key under `prefix`, in key order. */
   list(prefix: string): AsyncIterable<string>;
+  /**
+   * Stores JSON Lines text (each item one line, ending in a newline) as it is produced, so
+   * that a run's report is never one string or one array, however many objects it covers.
+   */
+  putLines(key: string, lines: AsyncIterable<string>): Promise<void>;
+  /** The parsed lines stored by `putLines`, one at a time; nothing when the key does not exist. */
+  getLines<T = unknown>(key: string): AsyncIterable<T>;
 }
 
 /** Work area in memory: for in-process runs and tests. */
 export class MemoryWorkArea implements WorkArea {
   readonly #items = new Map<string, string>();
+  // Kept as lines: one string of a large report would pass V8's string limit.
+  readonly #lines = new Map<string, string[]>();
 
   async put(key: string, value: unknown): Promise<void> {
     // Stored as JSON text so a reader gets a copy, as it would from S3.
@@ -36,7 +48,18 @@ export class MemoryWorkArea implements WorkArea {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    yield* [...this.#items.keys()].filter((k) => k.startsWith(prefix)).sort();
+    yield* [...this.#items.keys(), ...this.#lines.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  async putLines(key: string, lines: AsyncIterable<string>): Promise<void> {
+    const stored: string[] = [];
+    for await (const line of lines) stored.push(line);
+    this.#items.delete(key);
+    this.#lines.set(key, stored);
+  }
+
+  async *getLines<T>(key: string): AsyncIterable<T> {
+    for (const line of this.#lines.get(key) ?? []) yield JSON.parse(line) as T;
   }
 }
 
@@ -70,6 +93,38 @@ export class S3WorkArea implements WorkArea {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404) return undefined;
       throw translateS3Error(error, { operation: "get", bucket: this.bucket, key });
+    }
+  }
+
+  async putLines(key: string, lines: AsyncIterable<string>): Promise<void> {
+    try {
+      // A multipart upload of parts filled as the lines come: memory holds a few parts.
+      await new Upload({
+        client: this.client,
+        params: {
+          Bucket: this.bucket,
+          Key: key,
+          Body: Readable.from(lines),
+          ContentType: "application/jsonl",
+        },
+      }).done();
+    } catch (error) {
+      throw translateS3Error(error, { operation: "put", bucket: this.bucket, key });
+    }
+  }
+
+  async *getLines<T>(key: string): AsyncIterable<T> {
+    let body: Readable;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      body = out.Body as Readable;
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404) return;
+      throw translateS3Error(error, { operation: "get", bucket: this.bucket, key });
+    }
+    for await (const line of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
+      if (line !== "") yield JSON.parse(line) as T;
     }
   }
 

@@ -36,7 +36,8 @@ export const workKeys = {
   results: (runId: string) => `shared/runs/${runId}/results/`,
   result: (runId: string, key: string) => `shared/runs/${runId}/results/${objectId(key)}.json`,
   extra: (runId: string, key: string) => `shared/runs/${runId}/results/extra-${objectId(key)}.json`,
-  report: (runId: string) => `shared/runs/${runId}/report.json`,
+  /** JSON Lines: a line per object, then the run's totals (see the sync package's report lines). */
+  report: (runId: string) => `shared/runs/${runId}/report.jsonl`,
 };
 
 /** Batch `batch` of `items`, `size` per batch. */

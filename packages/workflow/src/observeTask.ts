@@ -6,7 +6,8 @@ import type { WorkArea } from "./WorkArea.js";
 /** Where an in-process run reports as it goes, as the direct engine does. */
 export interface RunObserver {
   stats: RunStats;
-  onResult?: (result: ObjectResult) => void;
+  /** Called once per object; a returned promise is waited for (a report being written). */
+  onResult?: (result: ObjectResult) => void | Promise<void>;
 }
 
 /** Feeds the live counters from one Task that succeeded: its state name, input and output. */
@@ -15,19 +16,12 @@ export type TaskObserver = (state: string, input: unknown, output: unknown) => P
 /**
  * Watches one run's Tasks. The workflow lists the source a page at a time between the pages'
  * objects and plans no work ahead, so `listed` and `plannedWork` stay unset: a display says
- * what was found and done so far. Each object, destination-only ones included, is reported
- * once as its result is recorded, as the direct engine reports a settled object.
+ * what was found and done so far. Each source object is reported as its result is recorded;
+ * destination-only objects are counted from their page's total, and their results reach the
+ * observer from the report at the end (holding them here would grow with the run).
  */
 export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserver {
   const { stats } = observer;
-  const reportedExtras = new Set<string>();
-  const settled = async (resultKey: string) => {
-    const stored = await work.get<StoredResult>(resultKey);
-    if (stored === undefined) return;
-    stats.done++;
-    countResult(stats.objects, stored.result);
-    observer.onResult?.(stored.result);
-  };
   return async (state, input, output) => {
     switch (state) {
       case "ListSourcePage": {
@@ -37,22 +31,20 @@ export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserve
         return;
       }
       case "FindDestinationOnly": {
-        // A destination step: the relay's input carries the step's own event as its payload.
-        const { runId } = (input as { payload: { runId: string } }).payload;
         const { extras } = output as { extras: number };
         stats.destinationOnly += extras;
-        // Pages run concurrently: each destination-only result is reported the first time it is seen.
-        for await (const k of work.list(`${workKeys.results(runId)}extra-`)) {
-          if (reportedExtras.has(k)) continue;
-          reportedExtras.add(k);
-          await settled(k);
-        }
+        stats.objects.extra += extras;
+        stats.done += extras;
         return;
       }
       case "Record":
       case "RecordFailure": {
         const { runId, key } = input as { runId: string; key: string };
-        await settled(workKeys.result(runId, key));
+        const stored = await work.get<StoredResult>(workKeys.result(runId, key));
+        if (stored === undefined) return;
+        stats.done++;
+        countResult(stats.objects, stored.result);
+        await observer.onResult?.(stored.result);
         return;
       }
       case "WriteReport":

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { RunAbortedError, type RunReport } from "@chunksync/sync";
+import { type ReportLine, RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
@@ -108,8 +108,10 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const stop = () => execution.abort();
   if (signal?.aborted) stop();
   else signal?.addEventListener("abort", stop, { once: true });
+  let totals: Pick<RunReport, "objects" | "bytes" | "planned">;
   try {
-    await execution.result;
+    // The last state's output: the report step's totals.
+    totals = (await execution.result) as unknown as typeof totals;
   } finally {
     signal?.removeEventListener("abort", stop);
   }
@@ -118,14 +120,31 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     await abortUploads(options.destination, runId);
     throw new RunAbortedError();
   }
-  const report = await options.source.work.get<RunReport>(workKeys.report(runId));
-  if (report === undefined) throw new Error(`run ${runId} ended without a report`);
-  if (options.observer) {
+  if (totals?.objects === undefined) throw new Error(`run ${runId} ended without a report`);
+  const { observer } = options;
+  if (observer) {
+    // Destination-only objects were counted page by page; their results reach the observer
+    // from the report, streamed line by line like the direct engine's results.
+    if (observer.onResult) {
+      for await (const line of options.source.work.getLines<ReportLine>(workKeys.report(runId))) {
+        if (line.type === "object" && line.state === "extra") {
+          const { type: _, ...result } = line;
+          await observer.onResult(result);
+        }
+      }
+    }
     // The report's figures are the run's: the live counters end on them.
-    Object.assign(options.observer.stats.objects, report.objects);
-    Object.assign(options.observer.stats.bytes, report.bytes);
+    Object.assign(observer.stats.objects, totals.objects);
+    Object.assign(observer.stats.bytes, totals.bytes);
   }
-  return { ...report, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime() };
+  return {
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    dryRun: false,
+    objects: totals.objects,
+    bytes: totals.bytes,
+    planned: totals.planned,
+  };
 }
 
 /**

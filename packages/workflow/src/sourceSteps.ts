@@ -7,6 +7,7 @@ import {
 } from "@chunksync/core";
 import type { ChallengeExchange } from "@chunksync/sync";
 import {
+  addPlanned,
   buildReport,
   changedChunks,
   checkWritten,
@@ -16,13 +17,16 @@ import {
   failedResult,
   keyFilter,
   Limiter,
+  noPlanned,
   type ObjectResult,
+  objectLine,
   presentSource,
   type RunReport,
   RunStats,
   readAttributes,
   SourceSide,
   sourceIdentity,
+  summaryLine,
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
@@ -332,39 +336,38 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   return { state: result.state };
 }
 
-/** Counts one recorded result into `stats`: its object (scanned unless destination-only) and its bytes. */
-export function tally(stats: RunStats, stored: StoredResult): void {
-  if (stored.result.state !== "extra") stats.objects.scanned++;
-  countResult(stats.objects, stored.result);
-  for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[]) stats.bytes[f] += stored.bytes[f];
-}
-
-/** Builds the run report from every recorded result and stores it next to them. */
+/**
+ * Streams every recorded result into the run's JSON Lines report next to them, then its
+ * totals line; holds counters only, whatever the number of objects.
+ */
 export async function writeReport(
   work: WorkArea,
   event: z.infer<typeof ReportEvent>,
   startedAt?: string,
 ): Promise<Pick<RunReport, "objects" | "bytes" | "planned"> & { reportKey: string }> {
   const stats = new RunStats();
-  const results: ObjectResult[] = [];
-  for await (const k of work.list(workKeys.results(event.runId))) {
-    const stored = await need<StoredResult>(work, k);
-    results.push(stored.result);
-    tally(stats, stored);
+  const planned = noPlanned();
+  async function* lines() {
+    for await (const k of work.list(workKeys.results(event.runId))) {
+      const stored = await need<StoredResult>(work, k);
+      for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
+        stats.bytes[f] += stored.bytes[f];
+      if (stored.result.state !== "extra") stats.objects.scanned++;
+      countResult(stats.objects, stored.result);
+      addPlanned(planned, stored.result);
+      yield objectLine(stored.result);
+    }
+    yield summaryLine(
+      buildReport({
+        startedAt: startedAt === undefined ? new Date(stats.startedAt) : new Date(startedAt),
+        dryRun: false,
+        objects: stats.objects,
+        bytes: stats.bytes,
+        planned,
+      }),
+    );
   }
-  const report = buildReport({
-    startedAt: startedAt === undefined ? new Date(stats.startedAt) : new Date(startedAt),
-    dryRun: false,
-    objects: stats.objects,
-    bytes: stats.bytes,
-    results,
-  });
-  await work.put(workKeys.report(event.runId), report);
+  await work.putLines(workKeys.report(event.runId), lines());
   // Counts only: the per-object results could exceed a state's 256 KiB; they stay in the work area.
-  return {
-    reportKey: workKeys.report(event.runId),
-    objects: report.objects,
-    bytes: report.bytes,
-    planned: report.planned,
-  };
+  return { reportKey: workKeys.report(event.runId), objects: stats.objects, bytes: stats.bytes, planned };
 }

@@ -1,5 +1,6 @@
 import { directoryPrefix } from "@chunksync/core";
 import type { RunReport, SyncOptions } from "@chunksync/sync";
+import { RunStats } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -35,8 +36,13 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     maxConcurrency: options.concurrency,
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.stats
-      ? { observer: { stats: options.stats, ...(options.onResult ? { onResult: options.onResult } : {}) } }
+    ...(options.stats || options.onResult
+      ? {
+          observer: {
+            stats: options.stats ?? new RunStats(),
+            ...(options.onResult ? { onResult: options.onResult } : {}),
+          },
+        }
       : {}),
     source: {
       ...settings,

@@ -58,11 +58,15 @@ describe("statusLine", () => {
     expect(line).not.toContain("ETA");
   });
 
-  it("while only the destination is being listed, counts what it has listed", () => {
+  it("while the listings are merged, counts what each side has listed", () => {
     const stats = new RunStats();
     stats.destinationListed = 1200;
+    stats.objects.scanned = 3;
+    stats.sourceBytesScanned = 3 * MiB;
     expect(
-      statusLine(stats, stats.startedAt + 1000).startsWith("listing destination: 1200 objects so far"),
+      statusLine(stats, stats.startedAt + 1000).startsWith(
+        "listing: 3 objects, 3.0 MiB so far (1200 listed on the destination) | 0 done",
+      ),
     ).toBe(true);
   });
 

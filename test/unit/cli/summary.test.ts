@@ -1,6 +1,6 @@
-import type { RunReport } from "@chunksync/sync";
+import type { ObjectResult, RunReport } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { jsonSummary, textSummary } from "../../../packages/cli/src/summary.js";
+import { FailureList, jsonSummary, LISTED_FAILURES, textSummary } from "../../../packages/cli/src/summary.js";
 
 function report(dryRun: boolean): RunReport {
   return {
@@ -19,7 +19,6 @@ function report(dryRun: boolean): RunReport {
     },
     bytes: { sourceRead: 10, destinationRead: 10, transferred: dryRun ? 0 : 64, copiedServerSide: 0 },
     planned: { transfer: 64, serverSide: 0, delete: 3 },
-    results: [],
   };
 }
 
@@ -47,7 +46,7 @@ describe("summary", () => {
   });
 
   it("--json keeps its fields and adds planned.delete", () => {
-    const json = jsonSummary("plan", report(true), 0);
+    const json = jsonSummary("plan", report(true), 0, new FailureList());
     expect(json.planned).toEqual({ transfer: 64, serverSide: 0, delete: 3 });
     expect(json.objects.deleted).toBe(0);
     expect(Object.keys(json)).toEqual([
@@ -59,6 +58,29 @@ describe("summary", () => {
       "bytes",
       "planned",
       "failures",
+      "failuresTotal",
     ]);
+  });
+
+  it("--json lists the first failures only, and counts them all", () => {
+    const failures = new FailureList();
+    const failed = (i: number): ObjectResult => ({
+      sourceKey: `k${i}`,
+      destinationKey: `k${i}`,
+      size: 1,
+      state: "failed",
+      action: "none",
+      planned: { transfer: 0, serverSide: 0 },
+      applied: false,
+      attempts: 1,
+      error: { code: "ACCESS_DENIED", message: `denied ${i}` },
+    });
+    failures.add({ ...failed(-1), state: "identical", error: undefined } as ObjectResult);
+    for (let i = 0; i < LISTED_FAILURES + 5; i++) failures.add(failed(i));
+    const json = jsonSummary("sync", report(false), 2, failures);
+    expect(json.failuresTotal).toBe(LISTED_FAILURES + 5);
+    expect(json.failures).toHaveLength(LISTED_FAILURES);
+    expect(json.failures[0]).toEqual({ key: "k0", code: "ACCESS_DENIED", message: "denied 0" });
+    expect(json.failures.at(-1)?.key).toBe(`k${LISTED_FAILURES - 1}`);
   });
 });

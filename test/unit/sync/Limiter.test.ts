@@ -93,7 +93,7 @@ describe("readAhead", () => {
       for (let i = 0; i < 3000; i++) yield i;
       ended = true;
     }
-    const items = readAhead(source());
+    const items = readAhead(source(), 10_000);
     expect((await items.next()).value).toBe(0);
     // The source yields without waiting on I/O: one turn of the event loop drains it.
     await sleep(0);
@@ -101,6 +101,33 @@ describe("readAhead", () => {
     const rest: number[] = [];
     for await (const i of items) rest.push(i);
     expect(rest).toEqual(Array.from({ length: 2999 }, (_, i) => i + 1));
+  });
+
+  it("reads no more than its limit ahead of the consumer, and stops the source when the consumer stops", async () => {
+    let produced = 0;
+    let closed = false;
+    async function* source() {
+      try {
+        for (let i = 0; i < 100_000; i++) {
+          produced++;
+          yield i;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const items = readAhead(source(), 10);
+    expect((await items.next()).value).toBe(0);
+    await sleep(0);
+    // The one taken, and ten waiting: a listing of any length holds the same.
+    expect(produced).toBe(11);
+    for (let i = 1; i <= 500; i++) expect((await items.next()).value).toBe(i);
+    await sleep(0);
+    expect(produced).toBeLessThanOrEqual(511);
+    await items.return(undefined);
+    await sleep(0);
+    expect(closed).toBe(true);
+    expect(produced).toBeLessThanOrEqual(512);
   });
 
   it("hands over every item read before the source failed, then the failure", async () => {
@@ -112,7 +139,7 @@ describe("readAhead", () => {
     const got: number[] = [];
     await expect(
       (async () => {
-        for await (const i of readAhead(source())) got.push(i);
+        for await (const i of readAhead(source(), 10_000)) got.push(i);
       })(),
     ).rejects.toThrow("listing broke");
     expect(got).toEqual([1, 2]);

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
-import { type ObjectResult, RunAbortedError, type RunReport, RunStats } from "@chunksync/sync";
+import { type ObjectResult, RunAbortedError, RunStats } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
+import { type CollectedReport, collectResults } from "../../support/results.js";
 import { syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -24,7 +25,7 @@ type Engine = (
   source: MemoryObjectStore,
   destination: MemoryObjectStore,
   s: RunSettings,
-) => Promise<RunReport>;
+) => Promise<CollectedReport>;
 
 /** The direct engine and the workflow engine, run with the same settings. */
 const ENGINES: Record<"direct" | "workflow", Engine> = {
@@ -39,7 +40,7 @@ const ENGINES: Record<"direct" | "workflow", Engine> = {
       ...(s.onResult ? { onResult: s.onResult } : {}),
     }),
   workflow: (source, destination, s) =>
-    syncWithWorkflow({
+    collectResults(syncWithWorkflow, {
       source,
       sourcePrefix: "",
       destination,
@@ -89,7 +90,7 @@ async function pendingUploads(store: MemoryObjectStore): Promise<number> {
   return n;
 }
 
-function byKey(report: RunReport): Record<string, ObjectResult> {
+function byKey(report: CollectedReport): Record<string, ObjectResult> {
   return Object.fromEntries(report.results.map((r) => [r.destinationKey, r]));
 }
 
@@ -125,7 +126,7 @@ async function matrix(oneAccount = false) {
 }
 
 /** What must be equal between the engines: results, counts, bytes but those re-read for verification. */
-function comparable(report: RunReport) {
+function comparable(report: CollectedReport) {
   const { sourceRead: _, ...moved } = report.bytes;
   return { results: byKey(report), objects: report.objects, planned: report.planned, bytes: moved };
 }

@@ -4,6 +4,7 @@ import type { ObjectResult } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
+import { collectResults } from "../../support/results.js";
 
 const MiB = 1024 * 1024;
 
@@ -12,7 +13,7 @@ async function put(store: MemoryObjectStore, key: string, data: Buffer): Promise
 }
 
 function run(source: MemoryObjectStore, destination: MemoryObjectStore, del = false) {
-  return syncWithWorkflow({
+  return collectResults(syncWithWorkflow, {
     source,
     sourcePrefix: "",
     destination,

@@ -1,6 +1,17 @@
 import type { ObjectResult } from "../ObjectResult.js";
 import type { ByteCounts, ObjectCounts } from "../RunStats.js";
 
+/** What the run's actions move, and how many destination-only objects they delete. */
+export interface PlannedTotals {
+  transfer: number;
+  serverSide: number;
+  delete: number;
+}
+
+/**
+ * A run's totals. The per-object results are not in it: an engine hands each over once, as
+ * it settles (`onResult`), so that memory does not grow with the number of objects.
+ */
 export interface RunReport {
   startedAt: string;
   durationMs: number;
@@ -11,8 +22,7 @@ export interface RunReport {
    * What the run's actions move, and how many destination-only objects they delete: equal
    * to what was done when they are applied, what would be done in a dry run.
    */
-  planned: { transfer: number; serverSide: number; delete: number };
-  results: ObjectResult[];
+  planned: PlannedTotals;
 }
 
 /**
@@ -26,13 +36,25 @@ export function countResult(objects: ObjectCounts, result: ObjectResult): void {
   else if (result.error) objects.failed++;
 }
 
-/** The run's report from its settled results and the counters they left. */
+/** Adds one result's planned actions to the run's sums. */
+export function addPlanned(planned: PlannedTotals, result: ObjectResult): void {
+  planned.transfer += result.planned.transfer;
+  planned.serverSide += result.planned.serverSide;
+  if (result.action === "delete") planned.delete++;
+}
+
+/** Sums of no result yet. */
+export function noPlanned(): PlannedTotals {
+  return { transfer: 0, serverSide: 0, delete: 0 };
+}
+
+/** The run's report from the counters and sums its settled results left. */
 export function buildReport(run: {
   startedAt: Date;
   dryRun: boolean;
   objects: ObjectCounts;
   bytes: ByteCounts;
-  results: ObjectResult[];
+  planned: PlannedTotals;
 }): RunReport {
   return {
     startedAt: run.startedAt.toISOString(),
@@ -40,18 +62,23 @@ export function buildReport(run: {
     dryRun: run.dryRun,
     objects: { ...run.objects },
     bytes: { ...run.bytes },
-    planned: plannedOf(run.results),
-    results: run.results,
+    planned: { ...run.planned },
   };
 }
 
-/** The sum of the results' planned actions. */
-export function plannedOf(results: Iterable<ObjectResult>): RunReport["planned"] {
-  const planned = { transfer: 0, serverSide: 0, delete: 0 };
-  for (const r of results) {
-    planned.transfer += r.planned.transfer;
-    planned.serverSide += r.planned.serverSide;
-    if (r.action === "delete") planned.delete++;
-  }
-  return planned;
+/**
+ * One line of a JSON Lines report (`--report`, and the workflow's report in its work area):
+ * a line per object as it settled, then one summary line with the run's totals. A report
+ * without its summary line is of a run that did not finish.
+ */
+export type ReportLine = ({ type: "object" } & ObjectResult) | ({ type: "summary" } & RunReport);
+
+/** The report line of one object's result. */
+export function objectLine(result: ObjectResult): string {
+  return `${JSON.stringify({ type: "object", ...result } satisfies ReportLine)}\n`;
+}
+
+/** The report's last line. */
+export function summaryLine(report: RunReport): string {
+  return `${JSON.stringify({ type: "summary", ...report } satisfies ReportLine)}\n`;
 }

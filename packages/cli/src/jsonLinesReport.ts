@@ -1,0 +1,38 @@
+import type { FileHandle } from "node:fs/promises";
+
+/** Text gathered before one write: few system calls, and a bound on what waits in memory. */
+const FLUSH_AT = 64 * 1024;
+
+/**
+ * The `--report` file written as the run goes, one JSON line per settled object and a summary
+ * line at the end: never one string of the whole run (V8 caps a string near 512 MiB, about
+ * 1.27 million objects of a per-object report).
+ */
+export class JsonLinesReport {
+  #pending = "";
+  #written: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly file: FileHandle) {}
+
+  /** Empties the file (opened for appending before the run) as the run begins. */
+  static async begin(file: FileHandle): Promise<JsonLinesReport> {
+    await file.truncate(0);
+    return new JsonLinesReport(file);
+  }
+
+  /** Adds one line; waits for the disk when a block is due, so memory stays bounded. */
+  async add(line: string): Promise<void> {
+    this.#pending += line;
+    if (this.#pending.length >= FLUSH_AT) await this.flush();
+  }
+
+  /** Writes what is gathered, after every earlier write (concurrent callers keep their order). */
+  flush(): Promise<void> {
+    const text = this.#pending;
+    this.#pending = "";
+    this.#written = this.#written.then(async () => {
+      if (text !== "") await this.file.write(text);
+    });
+    return this.#written;
+  }
+}
