@@ -90,7 +90,8 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
     {
       Sid: "WorkArea",
       Effect: "Allow",
-      Action: ["s3:GetObject", "s3:PutObject"],
+      // The run's report is streamed in parts; a failed report step aborts its upload.
+      Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
       Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`, `arn:aws:s3:::${input.workBucket}/source/*`],
     },
     listWorkArea(input),

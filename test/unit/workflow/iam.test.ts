@@ -125,6 +125,13 @@ describe("IAM policies as data", () => {
       expect(actions(policy).includes("s3:ListBucketMultipartUploads"), name).toBe(false);
   });
 
+  it("only the source side, which streams the run's report in parts, may abort an upload in the work area", () => {
+    const aborts = (p: PolicyDocument) =>
+      p.Statement.filter((st) => st.Action.includes("s3:AbortMultipartUpload")).flatMap((st) => st.Resource);
+    expect(aborts(source)).toEqual(["arn:aws:s3:::cs-work/shared/*", "arn:aws:s3:::cs-work/source/*"]);
+    expect(aborts(destination).filter((r) => r.includes("cs-work"))).toEqual([]);
+  });
+
   it("only the two sides may read the pairing secret", () => {
     for (const [name, policy] of all) {
       const reads = actions(policy).includes("secretsmanager:GetSecretValue");
