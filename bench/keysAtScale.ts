@@ -41,7 +41,7 @@ async function child(keys: number): Promise<void> {
   const started = process.hrtime.bigint();
   let results = 0;
   try {
-    const lines = await JsonLinesReport.begin(file);
+    const lines = await JsonLinesReport.begin(file, path);
     const report = await runSync({
       source: new SyntheticListingStore("src", keys, (i) => i % 2 === 0),
       sourcePrefix: "",

@@ -240,6 +240,16 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       expect(await keysOf(dst, d)).toEqual([]);
     });
 
+    it("a --report whose disk fails during the run (/dev/full): exit 2 naming --report and the path, no stack trace", async () => {
+      const s = await bucket(src, "src-report-full");
+      const d = await bucket(dst, "dst-report-full");
+      await putObject(src, s, "one.txt", "one");
+      const result = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--report", "/dev/full"], env);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain("--report: cannot write /dev/full");
+      expect(result.stderr).not.toMatch(/unexpected error|\n\s+at /);
+    });
+
     it.each([
       ["--secret-file", "/nonexistent/secret"],
       ["--src-sse-c-key-file", "/nonexistent/src.key"],

@@ -1,4 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
+import { ChunksyncError } from "@chunksync/core";
 
 /** Text gathered before one write: few system calls, and a bound on what waits in memory. */
 const FLUSH_AT = 64 * 1024;
@@ -12,12 +13,16 @@ export class JsonLinesReport {
   #pending = "";
   #written: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly file: FileHandle) {}
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly path: string,
+  ) {}
 
   /** Empties the file (opened for appending before the run) as the run begins. */
-  static async begin(file: FileHandle): Promise<JsonLinesReport> {
-    await file.truncate(0);
-    return new JsonLinesReport(file);
+  static async begin(file: FileHandle, path: string): Promise<JsonLinesReport> {
+    const report = new JsonLinesReport(file, path);
+    await report.#guard(() => file.truncate(0));
+    return report;
   }
 
   /** Adds one line; waits for the disk when a block is due, so memory stays bounded. */
@@ -31,8 +36,20 @@ export class JsonLinesReport {
     const text = this.#pending;
     this.#pending = "";
     this.#written = this.#written.then(async () => {
-      if (text !== "") await this.file.write(text);
+      if (text !== "") await this.#guard(() => this.file.write(text));
     });
     return this.#written;
+  }
+
+  /** A disk that fails mid-run (full, gone) ends the run with the path named, not a stack trace. */
+  async #guard(write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new ChunksyncError("REPORT_WRITE_FAILED", `--report: cannot write ${this.path} (${reason})`, {
+        cause: error,
+      });
+    }
   }
 }

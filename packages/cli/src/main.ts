@@ -206,7 +206,7 @@ async function run(
   });
   if (sidesOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
-  const reportFile = flags.report === undefined ? undefined : await openReport(flags.report);
+  const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
     await probe("src", sourceSide.store, source.prefix, srcFlags);
     await probe("dst", destinationSide.store, destination.prefix, dstFlags);
@@ -231,11 +231,17 @@ async function run(
         dryRun: command !== "sync",
       },
       { source, destination },
-      reportFile,
+      report,
     );
   } finally {
-    await reportFile?.close();
+    await report?.file.close();
   }
+}
+
+/** The `--report` file, open, and the path it was given as (for messages). */
+interface OpenedReport {
+  file: FileHandle;
+  path: string;
 }
 
 /**
@@ -243,9 +249,9 @@ async function run(
  * at once, not after the whole run. Opened for appending: a previous report stays whole until
  * this run begins (after both sides answered their probes), then lines are written as objects settle.
  */
-async function openReport(path: string): Promise<FileHandle> {
+async function openReport(path: string): Promise<OpenedReport> {
   try {
-    return await open(path, "a");
+    return { file: await open(path, "a"), path };
   } catch (error) {
     throw new ValidationError(
       "--report",
@@ -259,9 +265,9 @@ async function runEngine(
   flags: RunFlags,
   options: Omit<SyncOptions, "signal" | "stats" | "onResult">,
   { source, destination }: { source: S3Location; destination: S3Location },
-  reportFile: FileHandle | undefined,
+  opened: OpenedReport | undefined,
 ): Promise<number> {
-  const lines = reportFile && (await JsonLinesReport.begin(reportFile));
+  const lines = opened && (await JsonLinesReport.begin(opened.file, opened.path));
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
