@@ -1,6 +1,7 @@
 import { type ChunksyncError, InvalidMessageError, KeyTooLongError, ValidationError } from "@chunksync/core";
 import {
   AccessDeniedError,
+  BadDigestError,
   BucketNotFoundError,
   InvalidCredentialsError,
   MissingCredentialsError,
@@ -37,6 +38,7 @@ const instances: ChunksyncError[] = [
   new ObjectArchivedError(ctx, "GLACIER"),
   new ThrottledError(ctx),
   new StorageUnavailableError(ctx, "reset"),
+  new BadDigestError(ctx),
   new ObjectChangedError("source", "k"),
   new ObjectChangedError("destination", "k"),
   new VerificationFailedError("k", [1]),
