@@ -81,15 +81,16 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
       bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
     },
   });
-  if (phase === "verify") await recallUploaded(ctx, side, runId, key, request);
-  await ctx.work.put(workKeys.response(runId, key, phase, batch), await side.answer(request));
+  const written = phase === "verify" ? await recallUploaded(ctx, side, runId, key, request) : undefined;
+  await ctx.work.put(workKeys.response(runId, key, phase, batch), await side.answer(request, written));
   return { bytes };
 }
 
 /**
  * Hands `side` the digests the compose steps kept of the parts they uploaded with a checked
  * Content-MD5, when the challenged version is the one this run's write made: those chunks are
- * answered without reading them back.
+ * answered without reading them back. Returns that version's head as the write left it, so
+ * the answer needs no HEAD either.
  */
 async function recallUploaded(
   ctx: DestinationContext,
@@ -97,9 +98,9 @@ async function recallUploaded(
   runId: string,
   key: string,
   request: ChallengeRequest,
-): Promise<void> {
+): Promise<{ key: string; etag: string; size: number } | undefined> {
   const upload = await needUpload(ctx.work, runId, key);
-  if (upload.etag === undefined || upload.etag !== request.destination.etag) return;
+  if (upload.etag === undefined || upload.etag !== request.destination.etag) return undefined;
   const decision = await needDecision(ctx.work, runId, key);
   const ranges: { offset: number; length: number; digest: Buffer }[] = [];
   for (const batch of batchNumbers(decision.parts.length, decision.batchSize)) {
@@ -110,6 +111,8 @@ async function recallUploaded(
     for (const r of record.ranges) ranges.push({ ...r, digest: Buffer.from(r.digest, "base64") });
   }
   side.uploaded(request.destination.key, upload.etag, request.algorithm, ranges);
+  const { size } = await needSource(ctx.work, runId, key);
+  return { key: request.destination.key, etag: upload.etag, size };
 }
 
 function resume(ctx: DestinationContext, key: string, uploadId: string | undefined): MultipartUpload {
