@@ -1,11 +1,9 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import {
-  BodyDigestError,
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChunkPlan,
   chunkRange,
-  collectDigested,
   createChallenge,
   createDigester,
   type DigestAlgorithm,
@@ -13,9 +11,9 @@ import {
   planChunks,
   type Variant,
 } from "@chunksync/core";
-import { type ObjectHead, type ObjectReader, StorageUnavailableError } from "@chunksync/storage";
+import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
-import { brokenRead, digestFirst, pinnedRead } from "./digestRange.js";
+import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -109,20 +107,9 @@ export class SourceSide {
         const first = await store.readFirst(key, chunkSize, signal);
         if (first === undefined) return undefined;
         const length = Math.min(chunkSize, first.head.size);
-        try {
-          const read = await collectDigested(first.body, length, algorithm);
-          this.options.onRead?.(length);
-          return { head: first.head, ...read };
-        } catch (error) {
-          first.body.destroy();
-          if (error instanceof BodyDigestError) {
-            throw new StorageUnavailableError(
-              { operation: "read", bucket: store.bucket, key },
-              error.message,
-            );
-          }
-          throw brokenRead(store.bucket, key, error);
-        }
+        const read = await collectRead(store.bucket, key, first.body, length, algorithm);
+        this.options.onRead?.(length);
+        return { head: first.head, ...read };
       }, retryFor(signal)),
     );
     if (got === undefined) return undefined;

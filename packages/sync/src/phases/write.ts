@@ -1,8 +1,6 @@
 import type { Readable } from "node:stream";
 import {
-  BodyDigestError,
   ChunksyncError,
-  collectDigested,
   type DigestAlgorithm,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
@@ -20,11 +18,10 @@ import {
   type ObjectStore,
   type ObjectVersionRef,
   PreconditionFailedError,
-  StorageUnavailableError,
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { brokenRead } from "../digestRange.js";
+import { collectRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { ByteCounts } from "../RunStats.js";
@@ -216,16 +213,8 @@ async function fromSource<T>(
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
   const body = await write.parts.open(part);
-  let read: Awaited<ReturnType<typeof collectDigested>>;
-  try {
-    read = await collectDigested(body, part.length, ctx.uploaded?.algorithm);
-  } catch (error) {
-    body.destroy();
-    // A source read that broke or ended short mid-chunk is retryable, naming the source object.
-    const where = { operation: "read" as const, bucket: write.source.bucket, key: write.source.key };
-    if (error instanceof BodyDigestError) throw new StorageUnavailableError(where, error.message, error);
-    throw brokenRead(where.bucket, where.key, error);
-  }
+  const { bucket, key } = write.source;
+  const read = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm);
   const sent = await send(read.data, { contentMd5: read.md5.toString("base64") });
   if (read.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
     ctx.uploaded?.accepted(part, read.chunk);
