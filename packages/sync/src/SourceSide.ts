@@ -5,7 +5,6 @@ import {
   type ChunkPlan,
   chunkRange,
   createChallenge,
-  createDigester,
   type DigestAlgorithm,
   type ObjectIdentity,
   planChunks,
@@ -120,7 +119,8 @@ export class SourceSide {
   }
 
   /**
-   * Opens chunk `index` for upload. The bytes are hashed as they flow, so a later
+   * Opens chunk `index` for upload. The writer reads it whole and hashes it in the same pass
+   * as its Content-MD5, and hands the digest back through `keepDigest`, so a later
    * verification of this chunk costs no second read of the source.
    */
   async openChunk(source: ObjectIdentity, plan: ChunkPlan, index: number): Promise<Readable> {
@@ -139,25 +139,20 @@ export class SourceSide {
       range,
       this.options.signal,
     );
-    const digester = createDigester(this.options.algorithm);
-    const cache = this.#cache(source);
-    let seen = 0;
     const onRead = this.options.onRead;
     const tap = new Transform({
       transform(piece: Buffer, _encoding, done) {
-        digester.update(piece);
-        seen += piece.length;
         onRead?.(piece.length);
         done(null, piece);
-      },
-      flush(done) {
-        // Only a complete chunk may stand for the chunk's digest.
-        if (seen === range.length) cache.set(index, digester.digest());
-        done();
       },
     });
     // pipeline() destroys the source read when the upload gives up, and vice versa.
     return pipeline(body, tap, () => {});
+  }
+
+  /** Keeps the digest of chunk `index` of `source` that the writer computed over the whole chunk it read. */
+  keepDigest(source: Pick<ObjectIdentity, "key" | "etag">, index: number, digest: Buffer): void {
+    this.#cache(source).set(index, digest);
   }
 
   /** Drops the cached digests of `key` once its sync is settled. */

@@ -131,14 +131,15 @@ async function attemptObject(
       limiter: ctx.limiter,
       bytes: ctx.stats.bytes,
       headSource: (key) => source.head(key, ctx.signal),
-      ...(validated
-        ? {
-            uploaded: {
-              algorithm,
-              accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }),
-            },
-          }
-        : {}),
+      // One pass over each part read gives its Content-MD5, the source side's digest of the
+      // chunk and, where the destination checks that MD5, the destination's digest of it.
+      uploaded: {
+        algorithm,
+        read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
+        ...(validated
+          ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
+          : {}),
+      },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     },
     {

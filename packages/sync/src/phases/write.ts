@@ -44,8 +44,13 @@ export interface PartSource {
  */
 export interface UploadedDigests {
   algorithm: DigestAlgorithm;
-  /** Called once the destination accepted `part`, with the chunk digest of its bytes. */
-  accepted(part: PlannedPart, digest: Buffer): void;
+  /** Called with the chunk digest of every part read whole from the part source, before it is sent. */
+  read?(part: PlannedPart, digest: Buffer): void;
+  /**
+   * Called once the destination accepted `part`, with the chunk digest of its bytes, where the
+   * destination checks the Content-MD5 sent with them.
+   */
+  accepted?(part: PlannedPart, digest: Buffer): void;
 }
 
 /** What the write phase writes with. */
@@ -215,9 +220,10 @@ async function fromSource<T>(
   const body = await write.parts.open(part);
   const { bucket, key } = write.source;
   const read = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm);
+  if (read.chunk) ctx.uploaded?.read?.(part, read.chunk);
   const sent = await send(read.data, { contentMd5: read.md5.toString("base64") });
   if (read.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
-    ctx.uploaded?.accepted(part, read.chunk);
+    ctx.uploaded?.accepted?.(part, read.chunk);
   }
   return sent;
 }
