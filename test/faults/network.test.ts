@@ -93,7 +93,9 @@ describe("network faults between chunksync and both sides", () => {
           ranged: true,
           when: (r) => first(r) && r.parity === 1,
         },
-        { name: "src: 503 on HEAD", action: "slowDown", method: "HEAD", when: first, everyNth: 3 },
+        // Every first HEAD: the direct engine heads only objects the GET that reads a small
+        // new object whole cannot stand in for.
+        { name: "src: 503 on HEAD", action: "slowDown", method: "HEAD", when: first },
         { name: "src: delay", action: "delay", probability: 0.2, delayMs: 150 },
       ]);
       const dstProxy = await proxy();

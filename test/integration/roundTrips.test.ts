@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { RunReport, SyncOptions } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../support/data.js";
 import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
@@ -81,4 +84,67 @@ describe("round trips per object", () => {
     }
     expect(count(on(dstBucket, "new", "HEAD"))).toBe(0);
   });
+
+  /** Both engines over the proxy, one prefix per run so each sees only its own objects. */
+  const engines: Record<string, (prefix: string, verify: SyncOptions["verify"]) => Promise<RunReport>> = {
+    direct: async (prefix, verify) =>
+      syncWith(
+        await storeVia("source", srcBucket, proxy.url),
+        await storeVia("destination", dstBucket, proxy.url),
+        { sourcePrefix: prefix, destinationPrefix: prefix, verify },
+      ),
+    workflow: async (prefix, verify) =>
+      syncWithWorkflow({
+        source: await storeVia("source", srcBucket, proxy.url),
+        sourcePrefix: prefix,
+        destination: await storeVia("destination", dstBucket, proxy.url),
+        destinationPrefix: prefix,
+        secret: randomBytes(32),
+        algorithm: "sha256",
+        variant: "encode",
+        chunkSize: C,
+        verify,
+        concurrency: 4,
+        filters: [],
+        delete: false,
+      }),
+  };
+
+  // The direct engine reads a small new object whole with its head (one GET) and writes it
+  // with one conditional PUT carrying its Content-MD5, which the server checks: the verify
+  // challenge is answered from the digest taken as it was sent, with no read back. The
+  // workflow plans from a HEAD of each side (separate steps), reads through a link, and its
+  // source side reads the object again to digest it for the verify challenge (it never saw
+  // the bytes the destination side fetched): 5 requests where it made 7.
+  const perObject = {
+    direct: { "HEAD source": 0, "GET source": 1, "HEAD destination": 0, "PUT destination": 1 },
+    workflow: { "HEAD source": 1, "GET source": 2, "HEAD destination": 1, "PUT destination": 1 },
+  };
+
+  for (const [name, engine] of Object.entries(engines)) {
+    it(`${name}: a small new object costs ${name === "direct" ? "2 requests" : "5 requests"}; only --verify full reads it back`, async () => {
+      const gets: Record<string, number> = {};
+      for (const verify of ["changed", "full"] as const) {
+        const prefix = `${name}-${verify}/`;
+        const keys = ["a", "b", "c"].map((k) => `${prefix}${k}`);
+        for (const key of keys) await putObject(src, srcBucket, key, small);
+        const report = await engine(prefix, verify);
+        expect(report.objects).toMatchObject({ missing: 3, failed: 0 });
+        for (const key of keys) {
+          expect((await readAll(dst, dstBucket, key)).equals(small), key).toBe(true);
+          const on = (bucket: string, method: string) =>
+            proxy.seen.filter((r) => r.method === method && r.path === `/${bucket}/${key}`).length;
+          const counts = {
+            "HEAD source": on(srcBucket, "HEAD"),
+            "GET source": on(srcBucket, "GET"),
+            "HEAD destination": on(dstBucket, "HEAD"),
+            "PUT destination": on(dstBucket, "PUT"),
+          };
+          expect(counts, key).toEqual(perObject[name as keyof typeof perObject]);
+          gets[`${verify} ${key}`] = on(dstBucket, "GET");
+        }
+      }
+      expect(Object.values(gets)).toEqual([0, 0, 0, 1, 1, 1]);
+    });
+  }
 });

@@ -29,11 +29,11 @@ export interface DestinationSideOptions {
  * live only inside `answer` and leave it only as keyed, context-bound values.
  */
 export class DestinationSide {
-  /** First-chunk digests read ahead by `probe`, by key, until `answer` or `forget` takes them. */
-  readonly #first = new Map<
-    string,
-    { etag: string; length: number; algorithm: DigestAlgorithm; digest: Buffer }
-  >();
+  /**
+   * Digests this side already holds, by key, until `answer` or `forget` takes them: the first
+   * chunk read ahead by `probe`, and the chunks it uploaded with a Content-MD5 the server checked.
+   */
+  readonly #known = new Map<string, KnownDigests>();
 
   readonly #digests: DigestSource;
 
@@ -55,13 +55,29 @@ export class DestinationSide {
       ),
     );
     if (got === undefined) return undefined;
-    this.#first.set(key, { etag: got.head.etag, length: got.length, algorithm, digest: got.digest });
+    const ranges = new Map([[rangeKey(0, got.length), got.digest]]);
+    this.#known.set(key, { etag: got.head.etag, algorithm, ranges });
     return got.head;
   }
 
-  /** Drops what `probe` read of `key` once its sync is settled. */
+  /**
+   * Keeps the digests of ranges of `key` at version `etag` that this side uploaded: each was
+   * computed in the pass that computed the Content-MD5 the storing server checked the bytes
+   * against, so it is the digest of what the server stored and `answer` uses it without a read.
+   */
+  uploaded(
+    key: string,
+    etag: string,
+    algorithm: DigestAlgorithm,
+    digests: ReadonlyArray<{ offset: number; length: number; digest: Buffer }>,
+  ): void {
+    const ranges = new Map(digests.map((d) => [rangeKey(d.offset, d.length), d.digest]));
+    this.#known.set(key, { etag, algorithm, ranges });
+  }
+
+  /** Drops what this side holds of `key` once its sync is settled. */
   forget(key: string): void {
-    this.#first.delete(key);
+    this.#known.delete(key);
   }
 
   /**
@@ -82,20 +98,27 @@ export class DestinationSide {
     const head = current?.key === key ? current : await store.head(key, signal);
     if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
     const digests = new Map<number, Buffer>();
-    const first = this.#first.get(key);
-    this.#first.delete(key);
+    const known = this.#known.get(key);
+    this.#known.delete(key);
+    const held = known?.etag === etag && known.algorithm === request.algorithm ? known.ranges : undefined;
     const ranges = chunksToAnswer(request, head.size).filter((range) => {
-      const early =
-        first !== undefined &&
-        range.offset === 0 &&
-        range.length === first.length &&
-        first.etag === etag &&
-        first.algorithm === request.algorithm;
-      if (early) digests.set(range.index, first.digest);
-      return !early;
+      const digest = held?.get(rangeKey(range.offset, range.length));
+      if (digest !== undefined) digests.set(range.index, digest);
+      return digest === undefined;
     });
     const read = await this.#digests.digests({ key, etag }, ranges, request.algorithm);
     for (const [i, range] of ranges.entries()) digests.set(range.index, read[i]!);
     return answerChallenge({ secret, request, destination: { etag, size: head.size }, digests });
   }
+}
+
+/** Digests of ranges of one version of an object, by {@link rangeKey}. */
+interface KnownDigests {
+  etag: string;
+  algorithm: DigestAlgorithm;
+  ranges: Map<string, Buffer>;
+}
+
+function rangeKey(offset: number, length: number): string {
+  return `${offset}:${length}`;
 }

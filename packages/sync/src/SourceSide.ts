@@ -5,7 +5,6 @@ import {
   type ChunkPlan,
   chunkRange,
   createChallenge,
-  createDigester,
   type DigestAlgorithm,
   type ObjectIdentity,
   planChunks,
@@ -13,7 +12,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
-import { digestFirst, pinnedRead } from "./digestRange.js";
+import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -38,6 +37,8 @@ export interface SourceSideOptions {
 export class SourceSide {
   /** Chunk digests of the version of each key being synced (a key has one version at a time). */
   readonly #cached = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
+  /** Whole small objects read by `read`, by key, until their upload opens them or `forget`. */
+  readonly #held = new Map<string, { etag: string; data: Buffer }>();
   readonly #digests: DigestSource;
 
   constructor(readonly options: SourceSideOptions) {
@@ -93,12 +94,42 @@ export class SourceSide {
   }
 
   /**
-   * Opens chunk `index` for upload. The bytes are hashed as they flow, so a later
+   * Heads `key` and reads it whole in one request, for an object the listing says is at most
+   * `chunkSize` bytes and the destination lacks: its one chunk is digested and kept, and its
+   * upload is sent from those bytes instead of a second read. A larger version found in place
+   * is only headed and digested as `probe` does.
+   */
+  async read(key: string, chunkSize: number): Promise<ObjectHead | undefined> {
+    const { store, algorithm, limiter, signal } = this.options;
+    const got = await limiter.run(() =>
+      withRetry(async () => {
+        const first = await store.readFirst(key, chunkSize, signal);
+        if (first === undefined) return undefined;
+        const length = Math.min(chunkSize, first.head.size);
+        const read = await collectRead(store.bucket, key, first.body, length, algorithm);
+        this.options.onRead?.(length);
+        return { head: first.head, ...read };
+      }, retryFor(signal)),
+    );
+    if (got === undefined) return undefined;
+    const plan = planChunks(got.head.size, chunkSize);
+    if (plan.count > 0 && got.chunk) this.#cache({ key, etag: got.head.etag }).set(0, got.chunk);
+    if (plan.count === 1) this.#held.set(key, { etag: got.head.etag, data: got.data });
+    return got.head;
+  }
+
+  /**
+   * Opens chunk `index` for upload. The writer reads it whole and hashes it in the same pass
+   * as its Content-MD5, and hands the digest back through `keepDigest`, so a later
    * verification of this chunk costs no second read of the source.
    */
   async openChunk(source: ObjectIdentity, plan: ChunkPlan, index: number): Promise<Readable> {
     // A zero-byte object is written as one empty part and has no chunk to read.
     if (plan.count === 0) return Readable.from([]);
+    // The bytes `read` kept serve the first upload; a retry reads the source again.
+    const held = this.#held.get(source.key);
+    this.#held.delete(source.key);
+    if (held?.etag === source.etag && plan.count === 1) return Readable.from([held.data]);
     const range = chunkRange(plan, index);
     const body = await pinnedRead(
       this.options.store,
@@ -108,30 +139,26 @@ export class SourceSide {
       range,
       this.options.signal,
     );
-    const digester = createDigester(this.options.algorithm);
-    const cache = this.#cache(source);
-    let seen = 0;
     const onRead = this.options.onRead;
     const tap = new Transform({
       transform(piece: Buffer, _encoding, done) {
-        digester.update(piece);
-        seen += piece.length;
         onRead?.(piece.length);
         done(null, piece);
-      },
-      flush(done) {
-        // Only a complete chunk may stand for the chunk's digest.
-        if (seen === range.length) cache.set(index, digester.digest());
-        done();
       },
     });
     // pipeline() destroys the source read when the upload gives up, and vice versa.
     return pipeline(body, tap, () => {});
   }
 
+  /** Keeps the digest of chunk `index` of `source` that the writer computed over the whole chunk it read. */
+  keepDigest(source: Pick<ObjectIdentity, "key" | "etag">, index: number, digest: Buffer): void {
+    this.#cache(source).set(index, digest);
+  }
+
   /** Drops the cached digests of `key` once its sync is settled. */
   forget(key: string): void {
     this.#cached.delete(key);
+    this.#held.delete(key);
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */

@@ -1,5 +1,12 @@
 import type { Readable } from "node:stream";
-import { type ChunkRange, ChunksyncError, createDigester, type DigestAlgorithm } from "@chunksync/core";
+import {
+  BodyDigestError,
+  type ChunkRange,
+  ChunksyncError,
+  collectDigested,
+  createDigester,
+  type DigestAlgorithm,
+} from "@chunksync/core";
 import {
   type ObjectHead,
   type ObjectReader,
@@ -76,6 +83,29 @@ async function hashBody(
     );
   }
   return digester.digest();
+}
+
+/**
+ * Reads `body` (exactly `length` bytes of `key`) into one Buffer with its MD5 and chunk
+ * digest (see collectDigested). A body that breaks or ends short is a retryable failure
+ * naming the object, never a part sent from the bytes that happened to come.
+ */
+export async function collectRead(
+  bucket: string,
+  key: string,
+  body: Readable,
+  length: number,
+  algorithm?: DigestAlgorithm,
+): ReturnType<typeof collectDigested> {
+  try {
+    return await collectDigested(body, length, algorithm);
+  } catch (error) {
+    body.destroy();
+    if (error instanceof BodyDigestError) {
+      throw new StorageUnavailableError({ operation: "read", bucket, key }, error.message, error);
+    }
+    throw brokenRead(bucket, key, error);
+  }
 }
 
 /**

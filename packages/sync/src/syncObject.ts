@@ -121,13 +121,25 @@ async function attemptObject(
   }
   // runSync planned a copy's work when its listings had the object on the source only.
   const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
-  if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined);
+  const validated = skipsReadBack(ctx);
+  if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
+  const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
+  const { algorithm } = ctx.sourceSide.options;
   const etag = await writeObject(
     {
       destination,
       limiter: ctx.limiter,
       bytes: ctx.stats.bytes,
       headSource: (key) => source.head(key, ctx.signal),
+      // One pass over each part read gives its Content-MD5, the source side's digest of the
+      // chunk and, where the destination checks that MD5, the destination's digest of it.
+      uploaded: {
+        algorithm,
+        read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
+        ...(validated
+          ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
+          : {}),
+      },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     },
     {
@@ -141,6 +153,8 @@ async function attemptObject(
     },
   );
   if (decision.verify.length > 0) {
+    // Chunks uploaded with a Content-MD5 the server checked are answered from their digests.
+    ctx.destinationSide.uploaded(destinationKey, etag, algorithm, uploaded);
     const written = { key: destinationKey, etag, size: plan.size };
     // The object was just written at this ETag and size; the answer's reads are pinned to it.
     checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify));
@@ -149,11 +163,26 @@ async function attemptObject(
 }
 
 /**
- * Bytes of work a write does, in RunStats' units: each part once, each verified chunk read
- * on the destination, and on the source too unless the source side already holds its digest
- * (every chunk of a `challenged` object, every chunk it uploaded).
+ * Whether a chunk uploaded from the source is verified without reading it back: under
+ * `--verify changed` on a destination that checks each body against its Content-MD5
+ * (`--verify full` reads everything back).
  */
-function writeWork(plan: ChunkPlan, decision: ObjectDecision, challenged: boolean): number {
+function skipsReadBack(ctx: Pick<ObjectSyncContext, "verify" | "destination">): boolean {
+  return ctx.verify === "changed" && ctx.destination.capabilities.writeChecksums.contentMd5;
+}
+
+/**
+ * Bytes of work a write does, in RunStats' units: each part once, each verified chunk read
+ * on the destination (unless it was uploaded and `validated`: its digest is kept from the
+ * upload), and on the source too unless the source side already holds its digest (every
+ * chunk of a `challenged` object, every chunk it uploaded).
+ */
+function writeWork(
+  plan: ChunkPlan,
+  decision: ObjectDecision,
+  challenged: boolean,
+  validated: boolean,
+): number {
   let work = 0;
   const uploaded = new Set<number>();
   for (const p of decision.parts) {
@@ -162,7 +191,8 @@ function writeWork(plan: ChunkPlan, decision: ObjectDecision, challenged: boolea
     for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) uploaded.add(i);
   }
   for (const i of decision.verify) {
-    work += (challenged || uploaded.has(i) ? 1 : 2) * chunkRange(plan, i).length;
+    const reads = (uploaded.has(i) && validated ? 0 : 1) + (challenged || uploaded.has(i) ? 0 : 1);
+    work += reads * chunkRange(plan, i).length;
   }
   return work;
 }
@@ -177,5 +207,5 @@ export function copyWork(ctx: ObjectSyncContext, size: number): number {
     changed: undefined,
     options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: false },
   });
-  return writeWork(plan, decision, false);
+  return writeWork(plan, decision, false, skipsReadBack(ctx));
 }

@@ -1,4 +1,5 @@
 import {
+  DIGEST_ALGORITHMS,
   type DigestAlgorithm,
   MAX_PARTS,
   type ObjectAttributes,
@@ -119,6 +120,12 @@ export interface DestinationRecord {
 export interface Decision extends ObjectDecision {
   /** Parts (and verified chunks) per batch, fixed here so both sides cut batches alike. */
   batchSize: number;
+  /**
+   * Under `--verify changed`: the destination keeps the digest, with this algorithm, of each
+   * part it uploads with a Content-MD5 its store checks, and answers the verify challenge for
+   * those chunks from it instead of reading them back.
+   */
+  uploadDigests?: DigestAlgorithm;
 }
 
 const count = z.number().int().min(0);
@@ -151,7 +158,29 @@ export const DecisionSchema = z.strictObject({
   planned: z.strictObject({ transfer: count, serverSide: count }),
   verify: chunkIndexes,
   batchSize: z.number().int().min(1),
+  uploadDigests: z.enum(DIGEST_ALGORITHMS).optional(),
 }) satisfies z.ZodType<Decision>;
+
+/**
+ * The digests of the parts one compose batch uploaded with a checked Content-MD5, kept in the
+ * destination's own part of the work area: raw digests would let whoever reads them answer a
+ * challenge, so the source side never can.
+ */
+export interface UploadedRecord {
+  /** The attempt whose upload they belong to. */
+  attempt: number;
+  algorithm: DigestAlgorithm;
+  /** Base64 digest of each range uploaded. */
+  ranges: { offset: number; length: number; digest: string }[];
+}
+
+export const UploadedRecordSchema = z.strictObject({
+  attempt: z.number().int().min(1),
+  algorithm: z.enum(DIGEST_ALGORITHMS),
+  ranges: z
+    .array(z.strictObject({ offset: count, length: count, digest: z.base64().max(64) }))
+    .max(MAX_PARTS),
+}) satisfies z.ZodType<UploadedRecord>;
 
 const text = z.string().max(8192);
 const StoredAttributesSchema = z.strictObject({

@@ -18,14 +18,23 @@ import {
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
+  type Decision,
   type DestinationContext,
   type DestinationRecord,
   type StepBytes,
   toAttributes,
   toStoredAttributes,
+  type UploadedRecord,
+  UploadedRecordSchema,
   type UploadRecord,
 } from "./context.js";
-import type { BatchEvent, ObjectEvent, PageEvent, WriteBatchEvent } from "./events.js";
+import {
+  type BatchEvent,
+  type ObjectEvent,
+  type PageEvent,
+  parseEvent,
+  type WriteBatchEvent,
+} from "./events.js";
 import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
 import {
   need,
@@ -72,8 +81,38 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
       bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
     },
   });
-  await ctx.work.put(workKeys.response(runId, key, phase, batch), await side.answer(request));
+  const written = phase === "verify" ? await recallUploaded(ctx, side, runId, key, request) : undefined;
+  await ctx.work.put(workKeys.response(runId, key, phase, batch), await side.answer(request, written));
   return { bytes };
+}
+
+/**
+ * Hands `side` the digests the compose steps kept of the parts they uploaded with a checked
+ * Content-MD5, when the challenged version is the one this run's write made: those chunks are
+ * answered without reading them back. Returns that version's head as the write left it, so
+ * the answer needs no HEAD either.
+ */
+async function recallUploaded(
+  ctx: DestinationContext,
+  side: DestinationSide,
+  runId: string,
+  key: string,
+  request: ChallengeRequest,
+): Promise<{ key: string; etag: string; size: number } | undefined> {
+  const upload = await needUpload(ctx.work, runId, key);
+  if (upload.etag === undefined || upload.etag !== request.destination.etag) return undefined;
+  const decision = await needDecision(ctx.work, runId, key);
+  const ranges: { offset: number; length: number; digest: Buffer }[] = [];
+  for (const batch of batchNumbers(decision.parts.length, decision.batchSize)) {
+    const stored = await ctx.work.get<unknown>(workKeys.uploaded(runId, key, batch));
+    if (stored === undefined) continue;
+    const record = parseEvent(UploadedRecordSchema, stored, "uploaded digests");
+    if (record.attempt !== upload.attempt || record.algorithm !== request.algorithm) continue;
+    for (const r of record.ranges) ranges.push({ ...r, digest: Buffer.from(r.digest, "base64") });
+  }
+  side.uploaded(request.destination.key, upload.etag, request.algorithm, ranges);
+  const { size } = await needSource(ctx.work, runId, key);
+  return { key: request.destination.key, etag: upload.etag, size };
 }
 
 function resume(ctx: DestinationContext, key: string, uploadId: string | undefined): MultipartUpload {
@@ -92,7 +131,7 @@ async function objectWrite(
   runId: string,
   key: string,
   parts: ObjectWrite["parts"],
-): Promise<{ write: ObjectWrite; batchSize: number }> {
+): Promise<{ write: ObjectWrite; batchSize: number; uploadDigests: Decision["uploadDigests"] }> {
   const src = await needSource(ctx.work, runId, key);
   const dst = await needDestination(ctx.work, runId, key);
   const decision = await needDecision(ctx.work, runId, key);
@@ -113,17 +152,25 @@ async function objectWrite(
       : {}),
     parts,
   };
-  return { write, batchSize: decision.batchSize };
+  return { write, batchSize: decision.batchSize, uploadDigests: decision.uploadDigests };
 }
 
-/** The write phase's context on this side; `bytes` receives what the step moved. */
-function writeContext(ctx: DestinationContext, bytes: WriteContext["bytes"]): WriteContext {
+/**
+ * The write phase's context on this side; `bytes` receives what the step moved, and
+ * `uploaded` the digests of the parts it uploaded (see {@link Decision.uploadDigests}).
+ */
+function writeContext(
+  ctx: DestinationContext,
+  bytes: WriteContext["bytes"],
+  uploaded?: WriteContext["uploaded"],
+): WriteContext {
   const copySource = ctx.copySource;
   return {
     destination: ctx.store,
     limiter: new Limiter(ctx.concurrency),
     bytes,
     ...(copySource ? { headSource: (key: string) => copySource.head(key, ctx.signal) } : {}),
+    ...(uploaded ? { uploaded } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
 }
@@ -183,21 +230,38 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
   const record = await needUpload(ctx.work, runId, key);
   const bytes = { sourceRead: 0, transferred: 0, copiedServerSide: 0 };
-  const { write, batchSize } = await objectWrite(ctx, runId, key, linkPartSource(ctx, link, bytes));
+  const { write, batchSize, uploadDigests } = await objectWrite(
+    ctx,
+    runId,
+    key,
+    linkPartSource(ctx, link, bytes),
+  );
+  const algorithm = ctx.store.capabilities.writeChecksums.contentMd5 ? uploadDigests : undefined;
+  const uploaded: UploadedRecord = { attempt: record.attempt, algorithm: algorithm ?? "sha256", ranges: [] };
+  const keep: WriteContext["uploaded"] = algorithm && {
+    algorithm,
+    accepted: (p, digest) =>
+      uploaded.ranges.push({ offset: p.offset, length: p.length, digest: digest.toString("base64") }),
+  };
   const requests = writeRequestsOf(write);
+  // Kept before the record that says the batch is done, so a retried step never lacks them.
+  const kept = () =>
+    keep && uploaded.ranges.length > 0
+      ? ctx.work.put(workKeys.uploaded(runId, key, batch), uploaded)
+      : undefined;
   if (requests.kind !== "multipart") {
     // A retried step finds the object written and its ETag recorded.
     if (record.etag !== undefined) return { bytes };
-    const etag = await writeWhole(writeContext(ctx, bytes), write, requests);
+    const etag = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
+    await kept();
     await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
     return { bytes };
   }
   const upload = resume(ctx, write.key, record.uploadId);
   const parts = batchOf(write.decision.parts, batch, batchSize);
-  await ctx.work.put(
-    workKeys.parts(runId, key, batch),
-    await writeParts(writeContext(ctx, bytes), upload, parts, write),
-  );
+  const completed = await writeParts(writeContext(ctx, bytes, keep), upload, parts, write);
+  await kept();
+  await ctx.work.put(workKeys.parts(runId, key, batch), completed);
   return { bytes };
 }
 

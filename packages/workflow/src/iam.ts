@@ -102,7 +102,8 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
 
 /**
  * Destination-side functions: read, write and abort multipart uploads under the
- * destination prefix only; in the work area, only `shared/` (never the expectations).
+ * destination prefix only; in the work area, `shared/` and its own `destination/` (never the
+ * expectations).
  */
 export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
   return doc([
@@ -135,7 +136,10 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
       Sid: "SharedWorkArea",
       Effect: "Allow",
       Action: ["s3:GetObject", "s3:PutObject"],
-      Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`],
+      Resource: [
+        `arn:aws:s3:::${input.workBucket}/shared/*`,
+        `arn:aws:s3:::${input.workBucket}/destination/*`,
+      ],
     },
     listWorkArea(input),
     secret(input),

@@ -13,7 +13,8 @@ export function compareKeys(a: string, b: string): number {
 /**
  * Where each item lives in the work area. `shared/` is readable and writable by
  * both sides; `source/` only by the source side (expectations let anyone who reads
- * them pass a challenge, so they never leave it).
+ * them pass a challenge, so they never leave it); `destination/` only by the destination
+ * side (the digests of what it uploaded, which would answer a challenge as well).
  */
 export const workKeys = {
   run: (runId: string) => `shared/runs/${runId}`,
@@ -29,6 +30,8 @@ export const workKeys = {
     `source/runs/${runId}/objects/${objectId(key)}/${phase}-${batch}-expectation.json`,
   changed: (runId: string, key: string, batch: number) =>
     `source/runs/${runId}/objects/${objectId(key)}/challenge-${batch}-changed.json`,
+  uploaded: (runId: string, key: string, batch: number) =>
+    `destination/runs/${runId}/objects/${objectId(key)}/uploaded-${batch}.json`,
   decision: (runId: string, key: string) => `${workKeys.object(runId, key)}/decision.json`,
   upload: (runId: string, key: string) => `${workKeys.object(runId, key)}/upload.json`,
   links: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/links-${batch}.json`,

@@ -252,6 +252,8 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
       },
     }),
     batchSize,
+    // The destination decides by its own store's capability whether it keeps them.
+    ...(ctx.verify === "changed" ? { uploadDigests: ctx.algorithm } : {}),
   };
   await ctx.work.put(workKeys.decision(runId, key), decision);
   return {

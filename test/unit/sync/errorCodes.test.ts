@@ -1,6 +1,7 @@
 import { type ChunksyncError, InvalidMessageError, KeyTooLongError, ValidationError } from "@chunksync/core";
 import {
   AccessDeniedError,
+  BadDigestError,
   BucketNotFoundError,
   InvalidCredentialsError,
   MissingCredentialsError,
@@ -38,6 +39,7 @@ const instances: ChunksyncError[] = [
   new ObjectArchivedError(ctx, "GLACIER"),
   new ThrottledError(ctx),
   new StorageUnavailableError(ctx, "reset"),
+  new BadDigestError(ctx),
   new ObjectChangedError("source", "k"),
   new ListingOrderError("source", "b", "a"),
   new ObjectChangedError("destination", "k"),

@@ -93,6 +93,7 @@ describe("IAM policies as data", () => {
     expect(s3Resources.some((r) => r.includes("src-bucket"))).toBe(false);
     expect(s3Resources.filter((r) => r.startsWith("arn:aws:s3:::cs-work/"))).toEqual([
       "arn:aws:s3:::cs-work/shared/*",
+      "arn:aws:s3:::cs-work/destination/*",
     ]);
     expect(actions(destination).some((a) => a.startsWith("kms:"))).toBe(false);
     expect(resourcesFor(destinationKms, "kms:")).toEqual([

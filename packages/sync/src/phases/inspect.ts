@@ -49,6 +49,8 @@ export interface InspectContext {
   sourceSide: SourceSide;
   destinationSide: DestinationSide;
   chunkSize: number;
+  /** A dry run writes nothing, so it reads no body to send. */
+  dryRun?: boolean;
   signal?: AbortSignal;
 }
 
@@ -57,7 +59,8 @@ export interface InspectContext {
  * reads its first chunk instead of a HEAD: one GET gives the head of the version it reads
  * and that chunk's digest, which the challenge then does not read again. Where the
  * destination listing has no such key, its HEAD is skipped: the write is conditional on
- * the key's absence (If-None-Match, or a HEAD just before a multipart completion).
+ * the key's absence (If-None-Match, or a HEAD just before a multipart completion), and a
+ * source object of at most one chunk is read whole in the same request that heads it.
  */
 export async function inspect(
   ctx: InspectContext,
@@ -68,7 +71,16 @@ export async function inspect(
   const { source, destination, signal } = ctx;
   let heads: [ObjectHead | undefined, ObjectHead | undefined];
   if (listed && listed.destination === undefined) {
-    heads = [await source.head(sourceKey, signal), undefined];
+    // A small object the destination lacks is read whole with its head: one GET, no HEAD.
+    const small =
+      !ctx.dryRun &&
+      listed.source.size > 0 &&
+      listed.source.size <= ctx.chunkSize &&
+      !isArchiveClass(listed.source.storageClass);
+    heads = [
+      small ? await ctx.sourceSide.read(sourceKey, ctx.chunkSize) : await source.head(sourceKey, signal),
+      undefined,
+    ];
   } else if (
     listed?.destination &&
     listed.source.size > 0 &&

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import {
   ChunksyncError,
+  type DigestAlgorithm,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
   type ObjectDecision,
@@ -8,6 +9,7 @@ import {
   type PlannedPart,
 } from "@chunksync/core";
 import {
+  type BodyDigest,
   type CompletedPart,
   type ConditionalWrite,
   enforcesCondition,
@@ -19,7 +21,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { brokenRead } from "../digestRange.js";
+import { collectRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { ByteCounts } from "../RunStats.js";
@@ -35,6 +37,22 @@ export interface PartSource {
   open(part: PlannedPart): Promise<Readable>;
 }
 
+/**
+ * Where the digests of the parts this side uploaded go: each part from the source is hashed
+ * with the run's chunk algorithm in the same pass that computes its Content-MD5, so where the
+ * destination checks that MD5 the digest is that of the bytes the server stored.
+ */
+export interface UploadedDigests {
+  algorithm: DigestAlgorithm;
+  /** Called with the chunk digest of every part read whole from the part source, before it is sent. */
+  read?(part: PlannedPart, digest: Buffer): void;
+  /**
+   * Called once the destination accepted `part`, with the chunk digest of its bytes, where the
+   * destination checks the Content-MD5 sent with them.
+   */
+  accepted?(part: PlannedPart, digest: Buffer): void;
+}
+
 /** What the write phase writes with. */
 export interface WriteContext {
   destination: ObjectStore;
@@ -46,6 +64,8 @@ export interface WriteContext {
    * does not enforce x-amz-copy-source-if-match. Needed only for writes that copy from the source.
    */
   headSource?: (key: string) => Promise<ObjectHead | undefined>;
+  /** Receives the digests of parts uploaded with a Content-MD5 the destination checks. */
+  uploaded?: UploadedDigests;
   signal?: AbortSignal;
 }
 
@@ -118,14 +138,15 @@ export async function writeWhole(
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
-  const etag = await withRetry(async () => {
-    const body = await write.parts.open(part);
-    return guarded(ctx, write, "put", false, () =>
-      streamed(ctx, write, body, (s) =>
-        destination.put(key, body, part.length, attributes, decision.condition, s),
+  const etag = await withRetry(
+    () =>
+      fromSource(ctx, write, part, (body, digest) =>
+        guarded(ctx, write, "put", false, () =>
+          destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+        ),
       ),
-    );
-  }, retryFor(signal));
+    retryFor(signal),
+  );
   ctx.bytes.transferred += part.length;
   return etag;
 }
@@ -156,10 +177,13 @@ export function writeParts(
           bytes.copiedServerSide += part.length;
           return done;
         }
-        const done = await withRetry(async () => {
-          const body = await write.parts.open(part);
-          return streamed(ctx, write, body, (s) => upload.uploadPart(part.partNumber, body, part.length, s));
-        }, retry);
+        const done = await withRetry(
+          () =>
+            fromSource(ctx, write, part, (body, digest) =>
+              upload.uploadPart(part.partNumber, body, part.length, signal, digest),
+            ),
+          retry,
+        );
         bytes.transferred += part.length;
         return done;
       }),
@@ -182,36 +206,26 @@ export function completeUpload(
 }
 
 /**
- * Sends a request whose body streams from the part source. The SDK pipes the body into the
- * request without watching it, so a source read that breaks mid-chunk would leave the
- * request waiting for bytes that never come: the request is aborted instead, and the
- * read's own error (retryable, naming the source object) is what the step reports.
+ * Reads `part` from the part source whole into one Buffer, computing its MD5 (and the chunk
+ * digest) in the same pass, then sends it with that MD5 as Content-MD5: the storing server
+ * refuses a body that arrives altered (BadDigestError, retryable; a retry reads the part
+ * again). Memory stays within the limiter's concurrency times the chunk size.
  */
-async function streamed<T>(
+async function fromSource<T>(
   ctx: WriteContext,
   write: ObjectWrite,
-  body: Readable,
-  send: (signal: AbortSignal) => Promise<T>,
+  part: PlannedPart,
+  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
-  const local = new AbortController();
-  const onAbort = () => local.abort(ctx.signal?.reason);
-  if (ctx.signal?.aborted) onAbort();
-  else ctx.signal?.addEventListener("abort", onAbort, { once: true });
-  let broken: unknown;
-  const onError = (error: unknown) => {
-    broken = error;
-    local.abort(error);
-  };
-  body.once("error", onError);
-  try {
-    return await send(local.signal);
-  } catch (error) {
-    if (broken !== undefined) throw brokenRead(write.source.bucket, write.source.key, broken);
-    throw error;
-  } finally {
-    body.off("error", onError);
-    ctx.signal?.removeEventListener("abort", onAbort);
+  const body = await write.parts.open(part);
+  const { bucket, key } = write.source;
+  const read = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm);
+  if (read.chunk) ctx.uploaded?.read?.(part, read.chunk);
+  const sent = await send(read.data, { contentMd5: read.md5.toString("base64") });
+  if (read.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
+    ctx.uploaded?.accepted?.(part, read.chunk);
   }
+  return sent;
 }
 
 /** A 412 on a copy source means that side's object changed under the run. */

@@ -1,0 +1,142 @@
+import { randomBytes } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { S3ObjectStore } from "@chunksync/storage";
+import type { RunReport, SyncOptions } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flipByte, seededBytes } from "../support/data.js";
+import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
+import { oldOrNew, pendingUploads, storeVia, type Versions } from "../support/faultWorld.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+import { syncWith } from "../support/stores.js";
+
+const MiB = 1024 * 1024;
+const C = 5 * MiB;
+
+type Engine = (
+  source: S3ObjectStore,
+  destination: S3ObjectStore,
+  verify: SyncOptions["verify"],
+) => Promise<RunReport>;
+
+const ENGINES: Record<string, Engine> = {
+  direct: (source, destination, verify) => syncWith(source, destination, { verify }),
+  workflow: (source, destination, verify) =>
+    syncWithWorkflow({
+      source,
+      sourcePrefix: "",
+      destination,
+      destinationPrefix: "",
+      secret: randomBytes(32),
+      algorithm: "sha256",
+      variant: "encode",
+      chunkSize: C,
+      verify,
+      concurrency: 4,
+      filters: [],
+      delete: false,
+    }),
+};
+
+/** A new multipart object, a new small one (one PutObject) and a changed one (one chunk re-sent). */
+function objects(seed: string): Versions[] {
+  const old = seededBytes(`${seed}-old`, 2 * C);
+  return [
+    { key: "new/big.bin", new: seededBytes(`${seed}-big`, 2 * C + 100) },
+    { key: "new/small.txt", new: seededBytes(`${seed}-small`, 3000) },
+    { key: "changed.bin", old, new: flipByte(old, C + 7) },
+  ];
+}
+
+/** A body that crosses from this process into the destination bucket: PutObject or UploadPart, not a copy. */
+const bodyInto = (bucket: string) => (r: SeenRequest) =>
+  r.method === "PUT" && r.path.startsWith(`/${bucket}/`) && r.headers["x-amz-copy-source"] === undefined;
+
+/**
+ * One bit of a body inverted on its way into the destination, for both engines: every body
+ * carries the Content-MD5 of the bytes read for it, so the server refuses an altered one and
+ * nothing altered is ever stored or reported identical.
+ */
+describe("a bit flipped in flight on the engine's writes", () => {
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+  let proxy: FaultProxy;
+
+  async function world(seed: string) {
+    const srcBucket = uniqueBucketName(`src-${seed}`);
+    const dstBucket = uniqueBucketName(`dst-${seed}`);
+    await createBucket(src, srcBucket);
+    await createBucket(dst, dstBucket);
+    buckets.push([src, srcBucket], [dst, dstBucket]);
+    const versions = objects(seed);
+    for (const v of versions) {
+      await putObject(src, srcBucket, v.key, v.new);
+      if (v.old) await putObject(dst, dstBucket, v.key, v.old);
+    }
+    const stores = {
+      source: await storeVia("source", srcBucket, proxy.url),
+      destination: await storeVia("destination", dstBucket, proxy.url),
+    };
+    return { dstBucket, versions, ...stores };
+  }
+
+  beforeAll(async () => {
+    src = s3Client("source");
+    dst = s3Client("destination");
+    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  });
+
+  afterAll(async () => {
+    await proxy.stop();
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+
+  for (const [name, engine] of Object.entries(ENGINES)) {
+    it(`${name}: the first attempt of every body is flipped and refused; each is sent again and the run ends byte-equal`, async () => {
+      const { dstBucket, versions, source, destination } = await world(`flip1-${name}`);
+      const into = bodyInto(dstBucket);
+      proxy.setRules([{ name: `flip-${name}`, action: "flipBit", when: (r) => into(r) && r.attempt === 1 }]);
+      const report = await engine(source, destination, "changed");
+      proxy.setRules([]);
+      // Three parts of the new object, the small one's PutObject, the changed chunk's part.
+      expect(proxy.firedCount(`flip-${name}`)).toBe(5);
+      const states = Object.fromEntries(report.results.map((r) => [r.sourceKey, [r.state, r.applied]]));
+      expect(states).toEqual({
+        "new/big.bin": ["missing", true],
+        "new/small.txt": ["missing", true],
+        "changed.bin": ["changed", true],
+      });
+      expect(report.objects).toMatchObject({ identical: 0, failed: 0 });
+      expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
+      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+
+    it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {
+      const { dstBucket, versions, source, destination } = await world(`flipall-${name}`);
+      proxy.setRules([{ name: `flip-all-${name}`, action: "flipBit", when: bodyInto(dstBucket) }]);
+      const report = await engine(source, destination, "changed");
+      proxy.setRules([]);
+      expect(proxy.firedCount(`flip-all-${name}`)).toBeGreaterThanOrEqual(3);
+      for (const r of report.results) {
+        expect(r, r.sourceKey).toMatchObject({
+          state: "failed",
+          applied: false,
+          error: { code: "BAD_DIGEST" },
+        });
+      }
+      expect(report.objects).toMatchObject({ identical: 0, failed: 3 });
+      // Nothing written: the new keys are still absent and the changed one holds its old bytes.
+      const after = await oldOrNew(dst, dstBucket, versions);
+      expect(after.kept.sort()).toEqual(versions.map((v) => v.key).sort());
+      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+  }
+});
