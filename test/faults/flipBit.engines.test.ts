@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3ObjectStore } from "@chunksync/storage";
-import type { RunReport, SyncOptions } from "@chunksync/sync";
+import type { SyncOptions } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../support/data.js";
 import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, storeVia, type Versions } from "../support/faultWorld.js";
+import { type CollectedReport, collectResults } from "../support/results.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -24,12 +25,12 @@ type Engine = (
   source: S3ObjectStore,
   destination: S3ObjectStore,
   verify: SyncOptions["verify"],
-) => Promise<RunReport>;
+) => Promise<CollectedReport>;
 
 const ENGINES: Record<string, Engine> = {
   direct: (source, destination, verify) => syncWith(source, destination, { verify }),
   workflow: (source, destination, verify) =>
-    syncWithWorkflow({
+    collectResults(syncWithWorkflow, {
       source,
       sourcePrefix: "",
       destination,
