@@ -86,6 +86,29 @@ export {
 } from "./digest.js";
 export { BodyDigestError, type BodyDigests, collectDigested, digestWhilePassing } from "./digestBody.js";
 export {
+  decodeManifest,
+  decodePiece,
+  encodeManifest,
+  entryLine,
+  INDEX_FORMAT,
+  INDEX_VERSION,
+  type IndexManifest,
+  IndexRejectedError,
+  type IndexRejection,
+  type PieceRef,
+  pieceChecksum,
+  pieceHeader,
+} from "./digestIndex/indexCodec.js";
+export {
+  entryAsListed,
+  entryStands,
+  type IndexEntry,
+  type IndexProof,
+  type ListedVersion,
+  wholeSecond,
+} from "./digestIndex/indexEntry.js";
+export { type IndexScope, pairingTag, sameScope, scopeName } from "./digestIndex/indexScope.js";
+export {
   ChunkPlanError,
   type ChunkPlanErrorCode,
   ChunksyncError,
@@ -113,3 +136,4 @@ export {
   sidesOverlap,
   storageOf,
 } from "./overlap.js";
+export { sameEtag } from "./sameEtag.js";

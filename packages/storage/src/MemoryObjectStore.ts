@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { sameEtag } from "@chunksync/core";
 import { isArchiveClass } from "./archiveClass.js";
 import type { ConditionalWrite, ConditionalWrites, StoreCapabilities } from "./capabilities.js";
 import { enforcesCondition } from "./capabilities.js";
@@ -26,7 +27,6 @@ import type {
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
-import { sameEtag } from "./sameEtag.js";
 
 const MiB = 1024 * 1024;
 /** S3's multipart rules: every part but the last at least 5 MiB, part numbers 1..10,000. */
@@ -84,6 +84,8 @@ interface StoredObject {
   attributes: ObjectAttributes;
   storageClass?: string;
   versionId?: string;
+  /** Whole seconds, as S3 states it. */
+  lastModified: number;
 }
 
 interface StoredPart {
@@ -231,6 +233,11 @@ export class MemoryObjectStore implements ObjectStore {
     return { operation, bucket: this.bucket, ...(key === undefined ? {} : { key }) };
   }
 
+  /** This store's clock in whole seconds, as a server's Date header states it. */
+  serverTime(): number {
+    return Math.floor(this.#now().getTime() / 1000) * 1000;
+  }
+
   ref(key: string, etag: string): ObjectVersionRef {
     return { bucket: this.bucket, key, etag };
   }
@@ -244,7 +251,15 @@ export class MemoryObjectStore implements ObjectStore {
       signal?.throwIfAborted();
       const o = bucket.objects.get(key);
       // A key deleted while the listing is read is not listed, as on a later S3 page.
-      if (o) yield { key, size: o.data.length, etag: o.etag, storageClass: o.storageClass ?? "STANDARD" };
+      if (o) {
+        yield {
+          key,
+          size: o.data.length,
+          etag: o.etag,
+          storageClass: o.storageClass ?? "STANDARD",
+          lastModified: o.lastModified,
+        };
+      }
     }
   }
 
@@ -294,13 +309,13 @@ export class MemoryObjectStore implements ObjectStore {
     body: Readable | Buffer,
     length: number,
     attributes: ObjectAttributes,
-    condition: WriteCondition,
+    condition: WriteCondition | undefined,
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<{ etag: string }> {
     const bucket = await this.#enter("put", key);
     const data = await consume(body, length, signal, this.#ctx("put", key), digest);
-    this.#check(bucket, "put", key, condition);
+    if (condition) this.#check(bucket, "put", key, condition);
     return { etag: this.#store(bucket, key, data, `"${md5(data).toString("hex")}"`, attributes) };
   }
 
@@ -493,6 +508,7 @@ export class MemoryObjectStore implements ObjectStore {
       attributes: { ...attributes, metadata: { ...attributes.metadata }, ...(tagging ? { tagging } : {}) },
       ...(this.#storageClass ? { storageClass: this.#storageClass } : {}),
       ...(bucket.versioned ? { versionId: randomBytes(8).toString("hex") } : {}),
+      lastModified: this.serverTime(),
     });
     return etag;
   }
@@ -504,6 +520,7 @@ function headOf(key: string, o: StoredObject): ObjectHead {
     key,
     size: o.data.length,
     etag: o.etag,
+    lastModified: o.lastModified,
     ...(o.versionId ? { versionId: o.versionId } : {}),
     ...(o.storageClass && o.storageClass !== "STANDARD" ? { storageClass: o.storageClass } : {}),
     archived: isArchiveClass(o.storageClass),

@@ -11,6 +11,11 @@ export interface ObjectSummary {
   size: number;
   etag: string;
   storageClass?: string;
+  /**
+   * When this version was written, in ms since the epoch as the server states it (whole
+   * seconds in a HEAD, sometimes milliseconds in a listing: compare whole seconds).
+   */
+  lastModified?: number;
 }
 
 export interface ObjectHead extends ObjectSummary, ObjectAttributes {
@@ -100,6 +105,12 @@ export interface StoreInfo {
   readonly bucket: string;
   /** What this store (and the server behind it) can do; the engine asks instead of assuming S3. */
   readonly capabilities: StoreCapabilities;
+  /**
+   * The latest time the server stated (its Date header, ms since the epoch, whole seconds),
+   * or undefined before any response: the server's own clock, which its LastModified values
+   * come from, so that times can be compared without trusting this machine's clock.
+   */
+  serverTime(): number | undefined;
 }
 
 /**
@@ -146,13 +157,14 @@ export interface ObjectWriter extends StoreInfo {
   /**
    * Writes a whole object in one request (for objects below the multipart threshold). With
    * `digest`, a body whose bytes arrive altered fails with BadDigestError and nothing is written.
+   * Without `condition` the write replaces whatever is there (a digest index's own files).
    */
   put(
     key: string,
     body: Readable | Buffer,
     length: number,
     attributes: ObjectAttributes,
-    condition: WriteCondition,
+    condition: WriteCondition | undefined,
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<{ etag: string }>;

@@ -36,6 +36,7 @@ import type {
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
+import { serverClockOf } from "./serverClock.js";
 
 /**
  * What every S3-compatible server this adapter targets (AWS S3, MinIO, Ceph RGW) does alike.
@@ -66,6 +67,9 @@ function headOf(key: string, h: HeadObjectCommandOutput | GetObjectCommandOutput
     key,
     size,
     etag: h.ETag ?? "",
+    ...(h.LastModified && !Number.isNaN(h.LastModified.getTime())
+      ? { lastModified: h.LastModified.getTime() }
+      : {}),
     ...(h.VersionId && h.VersionId !== "null" ? { versionId: h.VersionId } : {}),
     ...(storageClass ? { storageClass } : {}),
     archived: isArchiveClass(storageClass) && !restored,
@@ -119,7 +123,8 @@ function contentMd5(body: Readable | Buffer, digest: BodyDigest | undefined): { 
   return Buffer.isBuffer(body) ? { ContentMD5: createHash("md5").update(body).digest("base64") } : {};
 }
 
-function conditionHeaders(condition: WriteCondition): { IfMatch?: string; IfNoneMatch?: string } {
+function conditionHeaders(condition: WriteCondition | undefined): { IfMatch?: string; IfNoneMatch?: string } {
+  if (condition === undefined) return {};
   return "ifMatch" in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: condition.ifNoneMatch };
 }
 
@@ -141,14 +146,20 @@ export class S3ObjectStore implements ObjectStore {
   readonly #owner: { ExpectedBucketOwner?: string };
   readonly #sseKey: Buffer | undefined;
   readonly #sse: SseCustomerHeaders | Record<string, never>;
+  readonly #clock: () => number | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#client = options.client;
+    this.#clock = serverClockOf(options.client);
     this.bucket = options.bucket;
     this.#write = options.write ?? {};
     this.#owner = options.expectedBucketOwner ? { ExpectedBucketOwner: options.expectedBucketOwner } : {};
     this.#sseKey = options.sseCustomerKey;
     this.#sse = sseCustomerHeaders(options.sseCustomerKey) ?? {};
+  }
+
+  serverTime(): number | undefined {
+    return this.#clock();
   }
 
   /** A reference to `key` at `etag` that carries this store's SSE-C key for copy sources. */
@@ -197,6 +208,7 @@ export class S3ObjectStore implements ObjectStore {
           size: o.Size ?? 0,
           etag: o.ETag ?? "",
           ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
+          ...(o.LastModified ? { lastModified: o.LastModified.getTime() } : {}),
         };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -318,7 +330,7 @@ export class S3ObjectStore implements ObjectStore {
     body: Readable | Buffer,
     length: number,
     attributes: ObjectAttributes,
-    condition: WriteCondition,
+    condition: WriteCondition | undefined,
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<{ etag: string }> {

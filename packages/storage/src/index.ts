@@ -1,3 +1,5 @@
+// The ETag comparison belongs to the core (the digest index compares ETags too); stores use it alike.
+export { sameEtag } from "@chunksync/core";
 export { isArchiveClass } from "./archiveClass.js";
 export {
   type ConditionalWrite,
@@ -18,4 +20,3 @@ export {
 } from "./MemoryObjectStore.js";
 export type * from "./ObjectStore.js";
 export { S3_CAPABILITIES, S3ObjectStore, type S3ObjectStoreOptions } from "./S3ObjectStore.js";
-export { sameEtag } from "./sameEtag.js";

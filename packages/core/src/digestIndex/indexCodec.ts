@@ -1,0 +1,249 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { planChunks } from "../chunkPlan.js";
+import { DIGEST_ALGORITHMS, DIGEST_LENGTHS } from "../digest.js";
+import { ChunksyncError } from "../errors.js";
+import type { ObjectAttributes } from "../objectAttributes.js";
+import type { IndexEntry } from "./indexEntry.js";
+import { type IndexScope, sameScope } from "./indexScope.js";
+
+/** What every index file says first. */
+export const INDEX_FORMAT = "chunksync-digest-index";
+/** Bumped whenever the files' meaning changes; any other version is dropped and rebuilt. */
+export const INDEX_VERSION = 1;
+
+/** Why a stored index (or one piece of it) was not used. */
+export type IndexRejection = "damaged" | "foreign" | "old-format";
+
+/**
+ * A stored index or piece that cannot be trusted: damaged (unparsable, checksum mismatch,
+ * out of order), foreign (made for another scope) or of another format version. The run drops
+ * it and reads the objects it covered.
+ */
+export class IndexRejectedError extends ChunksyncError {
+  constructor(
+    readonly reason: IndexRejection,
+    message: string,
+  ) {
+    super(`INDEX_${reason.replace("-", "_").toUpperCase()}`, message, { details: { reason } });
+  }
+}
+
+/** One piece of an index as its manifest names it: a run of entries in key order. */
+export interface PieceRef {
+  name: string;
+  first: string;
+  last: string;
+  count: number;
+  bytes: number;
+  /** Hex SHA-256 of the piece's bytes. */
+  sha256: string;
+}
+
+export interface IndexManifest {
+  scope: IndexScope;
+  pieces: PieceRef[];
+  writtenAt: string;
+}
+
+const ScopeSchema = z.object({
+  storage: z.string(),
+  bucket: z.string(),
+  prefix: z.string(),
+  chunkSize: z.number().int().positive(),
+  algorithm: z.enum(DIGEST_ALGORITHMS as [string, ...string[]]),
+  pairing: z.string(),
+});
+
+const ManifestSchema = z.object({
+  format: z.literal(INDEX_FORMAT),
+  version: z.number().int(),
+  scope: ScopeSchema,
+  pieces: z.array(
+    z.object({
+      name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+      first: z.string(),
+      last: z.string(),
+      count: z.number().int().positive(),
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    }),
+  ),
+  writtenAt: z.string(),
+  sha256: z.string(),
+});
+
+const AttributesSchema = z.object({
+  contentType: z.string().optional(),
+  contentEncoding: z.string().optional(),
+  contentLanguage: z.string().optional(),
+  contentDisposition: z.string().optional(),
+  cacheControl: z.string().optional(),
+  expires: z.string().optional(),
+  metadata: z.record(z.string(), z.string()),
+});
+
+const EntrySchema = z.object({
+  k: z.string(),
+  s: z.number().int().nonnegative(),
+  e: z.string(),
+  m: z.number().int().optional(),
+  v: z.string().optional(),
+  c: z.string().optional(),
+  p: z.enum(["r", "w"]),
+  t: z.number().int(),
+  a: AttributesSchema,
+  d: z.string(),
+});
+
+const PieceHeaderSchema = z.object({ format: z.literal(INDEX_FORMAT), version: z.number().int() });
+
+function sha256(data: Buffer | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The manifest's bytes: the fields, then a SHA-256 of them that a reader checks. */
+export function encodeManifest(manifest: IndexManifest): Buffer {
+  const body = { format: INDEX_FORMAT, version: INDEX_VERSION, ...manifest };
+  return Buffer.from(`${JSON.stringify({ ...body, sha256: sha256(JSON.stringify(body)) })}\n`);
+}
+
+/**
+ * Reads a manifest and checks it is whole, of this format version and made for `scope`.
+ *
+ * @throws IndexRejectedError
+ */
+export function decodeManifest(data: Buffer, scope: IndexScope): IndexManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data.toString("utf8"));
+  } catch {
+    throw new IndexRejectedError("damaged", "its manifest is not valid JSON (truncated or overwritten)");
+  }
+  const version = (raw as { version?: unknown } | null)?.version;
+  if ((raw as { format?: unknown } | null)?.format === INDEX_FORMAT && version !== INDEX_VERSION) {
+    throw new IndexRejectedError(
+      "old-format",
+      `its format version is ${String(version)}, not ${INDEX_VERSION}`,
+    );
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) throw new IndexRejectedError("damaged", "its manifest is not a digest index manifest");
+  const { sha256: stated, ...body } = parsed.data;
+  if (sha256(JSON.stringify(body)) !== stated) {
+    throw new IndexRejectedError("damaged", "its manifest does not match its checksum");
+  }
+  const stored = body.scope as IndexScope;
+  if (!sameScope(stored, scope)) {
+    throw new IndexRejectedError("foreign", `it was made for ${describeScopeChange(stored, scope)}`);
+  }
+  return { scope: stored, pieces: body.pieces, writtenAt: body.writtenAt };
+}
+
+function describeScopeChange(stored: IndexScope, wanted: IndexScope): string {
+  const fields = (["storage", "bucket", "prefix", "chunkSize", "algorithm"] as const).filter(
+    (f) => stored[f] !== wanted[f],
+  );
+  const changed = fields.map((f) => `${f} ${String(stored[f])} (now ${String(wanted[f])})`);
+  if (stored.pairing !== wanted.pairing) changed.push("another pairing secret");
+  return changed.join(", ");
+}
+
+/** A piece's first line. */
+export function pieceHeader(): string {
+  return `${JSON.stringify({ format: INDEX_FORMAT, version: INDEX_VERSION })}\n`;
+}
+
+/** One entry's line in a piece. Digests stay on their own side: this is that side's file. */
+export function entryLine(entry: IndexEntry): string {
+  const { expires, tagging: _tags, ...attributes } = entry.attributes;
+  return `${JSON.stringify({
+    k: entry.key,
+    s: entry.size,
+    e: entry.etag,
+    ...(entry.lastModified !== undefined ? { m: entry.lastModified } : {}),
+    ...(entry.versionId !== undefined ? { v: entry.versionId } : {}),
+    ...(entry.storageClass !== undefined ? { c: entry.storageClass } : {}),
+    p: entry.proof === "read" ? "r" : "w",
+    t: entry.at,
+    a: { ...attributes, ...(expires ? { expires: expires.toISOString() } : {}) },
+    d: Buffer.concat(entry.digests).toString("base64"),
+  })}\n`;
+}
+
+/** SHA-256 of a piece's bytes, as its manifest records it. */
+export function pieceChecksum(data: Buffer): string {
+  return sha256(data);
+}
+
+/**
+ * The entries of one piece, checked against what its manifest says of it (checksum, first and
+ * last key, count), its format version, key order, and each entry's digests against the
+ * scope's chunk plan for the entry's size.
+ *
+ * @throws IndexRejectedError
+ */
+export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): IndexEntry[] {
+  if (data.length !== ref.bytes || sha256(data) !== ref.sha256) {
+    throw new IndexRejectedError("damaged", `piece ${ref.name} does not match its checksum`);
+  }
+  const lines = data.toString("utf8").split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const header = PieceHeaderSchema.safeParse(safeJson(lines[0] ?? ""));
+  if (!header.success || header.data.version !== INDEX_VERSION) {
+    throw new IndexRejectedError("damaged", `piece ${ref.name} has no valid header`);
+  }
+  const entries: IndexEntry[] = [];
+  let previous: Buffer | undefined;
+  for (const line of lines.slice(1)) {
+    const parsed = EntrySchema.safeParse(safeJson(line));
+    if (!parsed.success) throw new IndexRejectedError("damaged", `piece ${ref.name} holds a malformed entry`);
+    const entry = fromLine(parsed.data);
+    const bytes = Buffer.from(entry.key);
+    if (previous && Buffer.compare(previous, bytes) >= 0) {
+      throw new IndexRejectedError("damaged", `piece ${ref.name} is out of key order at ${entry.key}`);
+    }
+    previous = bytes;
+    const expected = planChunks(entry.size, scope.chunkSize).count * DIGEST_LENGTHS[scope.algorithm];
+    const joined = Buffer.from(parsed.data.d, "base64");
+    if (joined.length !== expected) {
+      throw new IndexRejectedError("damaged", `piece ${ref.name} holds wrong digests for ${entry.key}`);
+    }
+    const width = DIGEST_LENGTHS[scope.algorithm];
+    for (let at = 0; at < joined.length; at += width) entry.digests.push(joined.subarray(at, at + width));
+    entries.push(entry);
+  }
+  if (entries.length !== ref.count || entries[0]?.key !== ref.first || entries.at(-1)?.key !== ref.last) {
+    throw new IndexRejectedError("damaged", `piece ${ref.name} does not hold what its manifest says`);
+  }
+  return entries;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function fromLine(line: z.infer<typeof EntrySchema>): IndexEntry {
+  const { expires, ...attributes } = line.a;
+  const restored: ObjectAttributes = {
+    ...Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined)),
+    metadata: { ...line.a.metadata },
+    ...(expires ? { expires: new Date(expires) } : {}),
+  };
+  return {
+    key: line.k,
+    size: line.s,
+    etag: line.e,
+    ...(line.m !== undefined ? { lastModified: line.m } : {}),
+    ...(line.v !== undefined ? { versionId: line.v } : {}),
+    ...(line.c !== undefined ? { storageClass: line.c } : {}),
+    proof: line.p === "r" ? "read" : "written",
+    at: line.t,
+    attributes: restored,
+    digests: [],
+  };
+}

@@ -1,0 +1,74 @@
+import type { ObjectAttributes } from "../objectAttributes.js";
+import { sameEtag } from "../sameEtag.js";
+
+/** What a side's listing (or HEAD) states of the current version of a key. */
+export interface ListedVersion {
+  size: number;
+  etag: string;
+  /** ms since the epoch; compared in whole seconds (a HEAD states no finer). */
+  lastModified?: number;
+  versionId?: string;
+}
+
+/**
+ * How an entry's digests are known to be of the version it names.
+ * - `read`: this side read and hashed that version when its server's clock said `at`. An
+ *   entry stands only if `at` is at least one second past the version's LastModified second:
+ *   a rewrite within that same second (which a listing cannot tell apart) could otherwise
+ *   have followed the read unseen.
+ * - `written`: this side wrote that version and found its ETag to be the MD5 of the bytes it
+ *   sent (or, for a multipart upload, the MD5 of its parts' MD5s), so any version with that
+ *   ETag and size holds those bytes. `at` is its server's time once the write was done.
+ */
+export type IndexProof = "read" | "written";
+
+/** One object's entry in a side's digest index: the version it was made for and its chunk digests. */
+export interface IndexEntry {
+  key: string;
+  size: number;
+  etag: string;
+  /** The version's LastModified (ms); absent for a version this side wrote and has not listed since. */
+  lastModified?: number;
+  versionId?: string;
+  storageClass?: string;
+  proof: IndexProof;
+  /** The side's server time (ms, whole seconds) when the digests were taken (see {@link IndexProof}). */
+  at: number;
+  /** The version's attributes as this side read or wrote them (its tag set never: tags change without a new version). */
+  attributes: ObjectAttributes;
+  /** One digest per chunk of the index's chunk plan, in order. */
+  digests: Buffer[];
+}
+
+/** `time` (ms) down to its whole second: the precision servers state LastModified and Date in. */
+export function wholeSecond(time: number): number {
+  return Math.floor(time / 1000) * 1000;
+}
+
+/**
+ * Whether `entry` still holds for the version `listed` names: same size and ETag, same
+ * LastModified second (and version ID where both are known), and provably not a racing
+ * rewrite of that second (see {@link IndexProof}). Anything else is stale and the object's
+ * bytes are read again; a listing that states no LastModified never matches.
+ */
+export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
+  if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return false;
+  if (listed.versionId !== undefined && entry.versionId !== undefined && listed.versionId !== entry.versionId)
+    return false;
+  if (listed.lastModified === undefined) return false;
+  const second = wholeSecond(listed.lastModified);
+  // A version this side wrote is the one listed if it was written no later than the write
+  // was seen done; its ETag proves the bytes whenever it was written.
+  if (entry.lastModified === undefined) return entry.proof === "written" && second <= entry.at;
+  if (wholeSecond(entry.lastModified) !== second) return false;
+  return entry.proof === "written" || entry.at >= second + 1000;
+}
+
+/**
+ * The entry for `listed` with what the listing states of it: a written entry learns its
+ * version's LastModified, so that from then on only that exact version matches it.
+ */
+export function entryAsListed(entry: IndexEntry, listed: ListedVersion): IndexEntry {
+  if (entry.lastModified !== undefined || listed.lastModified === undefined) return entry;
+  return { ...entry, lastModified: listed.lastModified };
+}
