@@ -2,11 +2,12 @@ import {
   answerChallenge,
   type ChallengeRequest,
   type ChallengeResponse,
+  type ChunkRange,
   chunksToAnswer,
   type DigestAlgorithm,
   ValidationError,
 } from "@chunksync/core";
-import { type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
+import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
@@ -30,8 +31,10 @@ export interface DestinationSideOptions {
  */
 export class DestinationSide {
   /**
-   * Digests this side already holds, by key, until `answer` or `forget` takes them: the first
-   * chunk read ahead by `probe`, and the chunks it uploaded with a Content-MD5 the server checked.
+   * Digests this side holds of the current version of each key in progress, until `forget`:
+   * the first chunk read ahead by `probe`, those taken from its index, those it read to answer,
+   * and those of the chunks it wrote (uploaded with a Content-MD5 the server checked, or copied
+   * from its own old version).
    */
   readonly #known = new Map<string, KnownDigests>();
 
@@ -55,24 +58,63 @@ export class DestinationSide {
       ),
     );
     if (got === undefined) return undefined;
-    const ranges = new Map([[rangeKey(0, got.length), got.digest]]);
-    this.#known.set(key, { etag: got.head.etag, algorithm, ranges });
+    this.#version(key, got.head.etag, algorithm).set(rangeKey(0, got.length), got.digest);
     return got.head;
   }
 
-  /**
-   * Keeps the digests of ranges of `key` at version `etag` that this side uploaded: each was
-   * computed in the pass that computed the Content-MD5 the storing server checked the bytes
-   * against, so it is the digest of what the server stored and `answer` uses it without a read.
-   */
-  uploaded(
+  /** Takes the digests of the chunks `ranges` of `key` at `etag` from this side's index: none is read. */
+  know(
     key: string,
     etag: string,
     algorithm: DigestAlgorithm,
-    digests: ReadonlyArray<{ offset: number; length: number; digest: Buffer }>,
+    ranges: readonly ChunkRange[],
+    digests: readonly Buffer[],
   ): void {
-    const ranges = new Map(digests.map((d) => [rangeKey(d.offset, d.length), d.digest]));
+    const known = this.#version(key, etag, algorithm);
+    for (const [i, range] of ranges.entries()) known.set(rangeKey(range.offset, range.length), digests[i]!);
+  }
+
+  /**
+   * Records the version `etag` of `key` this side just wrote, with the digests of its ranges it
+   * holds without reading: `uploaded` ones were computed in the pass that computed the
+   * Content-MD5 the storing server checked the bytes against, so they are the digests of what
+   * the server stored; `copied` ranges were copied server-side from the version `from` at the
+   * same offsets, whose digests this side took earlier.
+   */
+  written(
+    key: string,
+    etag: string,
+    algorithm: DigestAlgorithm,
+    uploaded: ReadonlyArray<{ offset: number; length: number; digest: Buffer }>,
+    copied: { from: string; ranges: readonly ByteRange[] } = { from: "", ranges: [] },
+  ): void {
+    const old = this.#known.get(key);
+    const kept =
+      old && sameEtag(old.etag, copied.from) && old.algorithm === algorithm ? old.ranges : undefined;
+    const ranges = new Map(uploaded.map((d) => [rangeKey(d.offset, d.length), d.digest]));
+    for (const range of copied.ranges) {
+      const digest = kept?.get(rangeKey(range.offset, range.length));
+      if (digest !== undefined) ranges.set(rangeKey(range.offset, range.length), digest);
+    }
     this.#known.set(key, { etag, algorithm, ranges });
+  }
+
+  /** The digests of all of `ranges` of `key` at `etag`, where this side holds every one. */
+  digestsOf(
+    key: string,
+    etag: string,
+    algorithm: DigestAlgorithm,
+    ranges: readonly ChunkRange[],
+  ): Buffer[] | undefined {
+    const known = this.#known.get(key);
+    if (known === undefined || !sameEtag(known.etag, etag) || known.algorithm !== algorithm) return undefined;
+    const digests: Buffer[] = [];
+    for (const range of ranges) {
+      const digest = known.ranges.get(rangeKey(range.offset, range.length));
+      if (digest === undefined) return undefined;
+      digests.push(digest);
+    }
+    return digests;
   }
 
   /** Drops what this side holds of `key` once its sync is settled. */
@@ -98,17 +140,28 @@ export class DestinationSide {
     const head = current?.key === key ? current : await store.head(key, signal);
     if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
     const digests = new Map<number, Buffer>();
-    const known = this.#known.get(key);
-    this.#known.delete(key);
-    const held = known?.etag === etag && known.algorithm === request.algorithm ? known.ranges : undefined;
+    const known = this.#version(key, etag, request.algorithm);
     const ranges = chunksToAnswer(request, head.size).filter((range) => {
-      const digest = held?.get(rangeKey(range.offset, range.length));
+      const digest = known.get(rangeKey(range.offset, range.length));
       if (digest !== undefined) digests.set(range.index, digest);
       return digest === undefined;
     });
     const read = await this.#digests.digests({ key, etag }, ranges, request.algorithm);
-    for (const [i, range] of ranges.entries()) digests.set(range.index, read[i]!);
+    for (const [i, range] of ranges.entries()) {
+      digests.set(range.index, read[i]!);
+      known.set(rangeKey(range.offset, range.length), read[i]!);
+    }
     return answerChallenge({ secret, request, destination: { etag, size: head.size }, digests });
+  }
+
+  /** The digests held of version `etag` of `key`; those of any other version are dropped. */
+  #version(key: string, etag: string, algorithm: DigestAlgorithm): Map<string, Buffer> {
+    let known = this.#known.get(key);
+    if (known === undefined || !sameEtag(known.etag, etag) || known.algorithm !== algorithm) {
+      known = { etag, algorithm, ranges: new Map() };
+      this.#known.set(key, known);
+    }
+    return known.ranges;
   }
 }
 

@@ -155,6 +155,25 @@ export class SourceSide {
     this.#cache(source).set(index, digest);
   }
 
+  /** Takes the digests of every chunk of `source`'s version from this side's index: none is read. */
+  know(source: Pick<ObjectIdentity, "key" | "etag">, digests: readonly Buffer[]): void {
+    const cache = this.#cache(source);
+    for (const [index, digest] of digests.entries()) cache.set(index, digest);
+  }
+
+  /** The digests of all `count` chunks of `source`'s version, where this side holds every one. */
+  digestsOf(source: Pick<ObjectIdentity, "key" | "etag">, count: number): Buffer[] | undefined {
+    const cache = this.#cached.get(source.key);
+    if (cache?.etag !== source.etag) return undefined;
+    const digests: Buffer[] = [];
+    for (let index = 0; index < count; index++) {
+      const digest = cache.chunks.get(index);
+      if (digest === undefined) return undefined;
+      digests.push(digest);
+    }
+    return digests;
+  }
+
   /** Drops the cached digests of `key` once its sync is settled. */
   forget(key: string): void {
     this.#cached.delete(key);

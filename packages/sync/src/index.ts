@@ -3,6 +3,13 @@ export type { VerifyMode } from "@chunksync/core";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
+export type { IndexOpening } from "./digestIndex/IndexCursor.js";
+export {
+  DirectoryIndexLocation,
+  type IndexLocation,
+  StoreIndexLocation,
+} from "./digestIndex/IndexLocation.js";
+export { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter } from "./keyFilter.js";

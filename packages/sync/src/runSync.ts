@@ -3,6 +3,8 @@ import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } 
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
+import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
+import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import { mergeListings } from "./mergeListings.js";
@@ -10,7 +12,7 @@ import type { ObjectResult } from "./ObjectResult.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { copyWork, syncObject } from "./syncObject.js";
+import { copyWork, newIndexing, syncObject } from "./syncObject.js";
 
 /** Listed objects read ahead of the merge on each side: about one S3 page. */
 const LISTING_READ_AHEAD = 1000;
@@ -38,6 +40,17 @@ export interface SyncOptions {
   copyTags: boolean;
   /** Include/exclude globs over keys relative to the prefixes, in order; the last match decides (see keyFilter). */
   filters: readonly KeyRule[];
+  /**
+   * Relative keys under these prefixes are passed over on both sides whatever the filters say:
+   * a side's digest index kept inside a synced prefix is neither synced nor deleted.
+   */
+  reservedPrefixes?: readonly string[];
+  /**
+   * Each side's digest index (absent: none, as `--no-index`). An object whose both versions
+   * still stand in their indexes is compared with no data read; the run leaves each side a
+   * new index of the versions it settled at.
+   */
+  index?: { source?: SideIndexOptions; destination?: SideIndexOptions };
   /** Delete destination objects that have no source counterpart. */
   delete: boolean;
   /** Find what differs and what would move, write nothing (`check`, `plan`). */
@@ -71,7 +84,17 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   if (signal) setMaxListeners(0, signal);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
-  const selected = keyFilter(options.filters);
+  const filtered = keyFilter(options.filters);
+  const reserved = options.reservedPrefixes ?? [];
+  const selected = (relative: string) => !reserved.some((p) => relative.startsWith(p)) && filtered(relative);
+  const [sourceIndex, destinationIndex] = await Promise.all([
+    options.index?.source && SideIndex.open(options.index.source),
+    options.index?.destination && SideIndex.open(options.index.destination),
+  ]);
+  const recorder =
+    sourceIndex || destinationIndex
+      ? new IndexRecorder({ source: sourceIndex, destination: destinationIndex })
+      : undefined;
   // Counters and sums only: each result is handed over once and not kept.
   const planned = noPlanned();
   const settle = async (result: ObjectResult) => {
@@ -131,36 +154,76 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       listing("destination", options.destination, destinationPrefix),
     )) {
       if (key.destination) stats.destinationListed++;
-      if (!selected(key.relative)) continue;
+      // Every listed key is looked up, selected or not, so each index is read in one pass.
+      const found = {
+        source: key.source && (await sourceIndex?.find(key.source.key, key.source)),
+        destination: key.destination && (await destinationIndex?.find(key.destination.key, key.destination)),
+      };
+      const slot = recorder?.slot();
+      if (!selected(key.relative)) {
+        // What stood for a key passed over still stands for the next run.
+        await slot?.settle(found);
+        continue;
+      }
       if (key.source) {
         stats.objects.scanned++;
         stats.sourceBytesScanned += key.source.size;
-        // Each side digests its whole object to compare a pair; a missing object is copied.
-        if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
-        else if (!options.dryRun) stats.plannedWork += copyWork(ctx, key.source.size);
+        // Each side digests its whole object to compare a pair, unless its index entry stands.
+        if (key.destination) {
+          if (!found.source) stats.plannedWork += key.source.size;
+          if (!found.destination) stats.plannedWork += key.destination.size;
+        } else if (!options.dryRun) stats.plannedWork += copyWork(ctx, key.source.size);
       } else stats.destinationOnly++;
-      yield key;
+      yield { ...key, found, slot };
     }
     stats.listed = true;
   }
-  await forEachConcurrent(readAhead(selectedKeys(), MERGED_READ_AHEAD), options.concurrency, async (key) => {
-    // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds
-    // them: the source listing has passed their key. Its order is checked only as it comes,
-    // so a delete first asks the source for the key: a listing out of order (found out
-    // later) or an object written since must not cost the destination its copy.
-    const result = key.source
-      ? await syncObject(ctx, sourcePrefix + key.relative, destinationPrefix + key.relative, {
-          source: key.source,
-          destination: key.destination,
-        })
-      : await settleDestinationOnly(options.destination, key.destination, {
+  const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
+    if (index && used) index.report.fromIndex++;
+    else if (index && compared) index.report.read++;
+  };
+  try {
+    await forEachConcurrent(
+      readAhead(selectedKeys(), MERGED_READ_AHEAD),
+      options.concurrency,
+      async (key) => {
+        // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds
+        // them: the source listing has passed their key. Its order is checked only as it comes,
+        // so a delete first asks the source for the key: a listing out of order (found out
+        // later) or an object written since must not cost the destination its copy.
+        if (key.source) {
+          const indexing = newIndexing(key.found);
+          const result = await syncObject(
+            ctx,
+            sourcePrefix + key.relative,
+            destinationPrefix + key.relative,
+            { source: key.source, destination: key.destination },
+            indexing,
+          );
+          const compared = key.destination !== undefined;
+          side(sourceIndex, indexing.used.source, compared);
+          side(destinationIndex, indexing.used.destination, compared);
+          await key.slot?.settle(indexing.made);
+          await settle(result);
+          return;
+        }
+        const result = await settleDestinationOnly(options.destination, key.destination, {
           delete: options.delete,
           dryRun: options.dryRun,
           onSource: async () =>
             (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
         });
-    await settle(result);
-  });
+        await key.slot?.settle({ destination: result.applied ? undefined : key.found.destination });
+        await settle(result);
+      },
+    );
+    await recorder?.drained();
+  } catch (error) {
+    // A run that did not reach its end leaves each side's index as it was.
+    await Promise.all([sourceIndex?.discard(), destinationIndex?.discard()]);
+    throw error;
+  }
+  await Promise.all([sourceIndex?.commit(), destinationIndex?.commit()]);
 
   return buildReport({
     startedAt,
@@ -168,5 +231,13 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     objects: stats.objects,
     bytes: stats.bytes,
     planned,
+    ...(recorder ? { index: indexReport(sourceIndex?.report, destinationIndex?.report) } : {}),
   });
+}
+
+function indexReport(
+  source: SideIndexReport | undefined,
+  destination: SideIndexReport | undefined,
+): { source?: SideIndexReport; destination?: SideIndexReport } {
+  return { ...(source ? { source } : {}), ...(destination ? { destination } : {}) };
 }

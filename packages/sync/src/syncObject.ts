@@ -1,19 +1,30 @@
 import {
   type ChunkPlan,
+  type ChunkRange,
   checkKeyLength,
   chunkRange,
+  chunkRanges,
   decideObject,
+  type IndexEntry,
+  type ObjectAttributes,
   type ObjectDecision,
   planChunks,
   type VerifyMode,
 } from "@chunksync/core";
-import type { ObjectStore } from "@chunksync/storage";
+import type { ObjectHead, ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
+import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
-import { inspect, type ListedPair, readAttributes, sourceIdentity } from "./phases/inspect.js";
+import {
+  type IndexedPair,
+  inspect,
+  type ListedPair,
+  readAttributes,
+  sourceIdentity,
+} from "./phases/inspect.js";
 import { decidedResult, failedWith } from "./phases/result.js";
 import { writeObject } from "./phases/write.js";
 import type { RunStats } from "./RunStats.js";
@@ -40,6 +51,23 @@ export interface ObjectSyncContext {
 }
 
 /**
+ * What the digest indexes bring to one object and take from it: the entries that stood for
+ * the listed versions, and, once the object settled, each side's entry for the version it
+ * settled at (none where a side's digests of it are not all known) and whether each side took
+ * its digests from its entry instead of reading.
+ */
+export interface ObjectIndexing {
+  found: IndexedPair;
+  made: KeyEntries;
+  used: { source: boolean; destination: boolean };
+}
+
+/** Indexing for an object with no stored entries yet. */
+export function newIndexing(found: IndexedPair = {}): ObjectIndexing {
+  return { found, made: {}, used: { source: false, destination: false } };
+}
+
+/**
  * Whether a failed attempt is tried again: a changed source is re-planned against its new
  * version. A destination another writer replaced is left to that writer and reported: the
  * run never overwrites a version it did not challenge, and the next run decides about it
@@ -59,16 +87,20 @@ export async function syncObject(
   sourceKey: string,
   destinationKey: string,
   listed?: ListedPair,
+  indexing: ObjectIndexing = newIndexing(),
 ): Promise<ObjectResult> {
   for (let attempt = 1; ; attempt++) {
     const keys = { sourceKey, destinationKey, attempts: attempt };
+    indexing.made = {};
     try {
       // A key S3 cannot hold fails here, before the source is read for it.
       checkKeyLength(destinationKey);
-      // A restart heads both sides afresh: the listing is older than what made it restart.
-      return await attemptObject(ctx, keys, attempt === 1 ? listed : undefined);
+      // A restart heads both sides afresh: the listing (and what the index said of the
+      // versions it named) is older than what made it restart.
+      return await attemptObject(ctx, keys, attempt === 1 ? listed : undefined, indexing, attempt === 1);
     } catch (error) {
       if (ctx.signal?.aborted) throw new RunAbortedError(error);
+      indexing.made = {};
       if (!ctx.dryRun && restarts(error, attempt, ctx.maxAttempts)) continue;
       return failedWith(keys, error);
     } finally {
@@ -83,10 +115,16 @@ async function attemptObject(
   ctx: ObjectSyncContext,
   keys: { sourceKey: string; destinationKey: string; attempts: number },
   listed: ListedPair | undefined,
+  indexing: ObjectIndexing,
+  first: boolean,
 ): Promise<ObjectResult> {
   const { source, destination } = ctx;
   const { sourceKey, destinationKey } = keys;
-  const { source: src, destination: dst } = await inspect(ctx, sourceKey, destinationKey, listed);
+  // Each side's clock before it reads: a digest taken after it is of the version it reads.
+  const readsFrom = { source: source.serverTime(), destination: destination.serverTime() };
+  const inspected = await inspect(ctx, sourceKey, destinationKey, listed, first ? indexing.found : {});
+  const { source: src, destination: dst } = inspected;
+  indexing.used = inspected.used;
   const plan = planChunks(src.size, ctx.chunkSize);
   const srcId = sourceIdentity(source.bucket, sourceKey, src);
   const readable = !src.archived;
@@ -116,7 +154,27 @@ async function attemptObject(
     ...(src.storageClass ? { storageClass: src.storageClass } : {}),
     plan,
   };
+  const { algorithm } = ctx.sourceSide.options;
+  const sourceEntry = (): IndexEntry | undefined =>
+    inspected.used.source
+      ? indexing.found.source
+      : readEntry(src, attributes, readsFrom.source, ctx.sourceSide.digestsOf(srcId, plan.count));
   if (decision.action === "none" || ctx.dryRun || !readable) {
+    const dstRanges = dst && chunkRanges(planChunks(dst.size, ctx.chunkSize));
+    indexing.made = {
+      source: readable ? sourceEntry() : undefined,
+      destination:
+        dst && dstAttributes && dstRanges && !dst.archived
+          ? inspected.used.destination
+            ? indexing.found.destination
+            : readEntry(
+                dst,
+                dstAttributes,
+                readsFrom.destination,
+                ctx.destinationSide.digestsOf(destinationKey, dst.etag, algorithm, dstRanges),
+              )
+          : undefined,
+    };
     return decidedResult(keys, planned, decision, false);
   }
   // runSync planned a copy's work when its listings had the object on the source only.
@@ -124,7 +182,8 @@ async function attemptObject(
   const validated = skipsReadBack(ctx);
   if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
   const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
-  const { algorithm } = ctx.sourceSide.options;
+  // Under `--verify full` every written chunk is read back instead.
+  const trustWrite = ctx.destination.capabilities.writeChecksums.contentMd5 && ctx.verify !== "full";
   const etag = await writeObject(
     {
       destination,
@@ -136,7 +195,7 @@ async function attemptObject(
       uploaded: {
         algorithm,
         read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
-        ...(validated
+        ...(trustWrite
           ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
           : {}),
       },
@@ -152,14 +211,75 @@ async function attemptObject(
       parts: { open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk) },
     },
   );
+  const writtenAt = destination.serverTime();
+  // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
+  // version this side had digested, are known without a read.
+  const copied = dst && trustWrite ? { from: dst.etag, ranges: copiedRanges(plan, decision) } : undefined;
+  ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
   if (decision.verify.length > 0) {
-    // Chunks uploaded with a Content-MD5 the server checked are answered from their digests.
-    ctx.destinationSide.uploaded(destinationKey, etag, algorithm, uploaded);
     const written = { key: destinationKey, etag, size: plan.size };
     // The object was just written at this ETag and size; the answer's reads are pinned to it.
     checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify));
   }
+  const digests = ctx.destinationSide.digestsOf(destinationKey, etag, algorithm, chunkRanges(plan));
+  indexing.made = {
+    source: sourceEntry(),
+    destination:
+      digests && writtenAt !== undefined
+        ? {
+            key: destinationKey,
+            size: plan.size,
+            etag,
+            proof: "written",
+            at: writtenAt,
+            attributes: untagged(attributes),
+            digests,
+          }
+        : undefined,
+  };
   return decidedResult(keys, planned, decision, true);
+}
+
+/** The chunks of `plan` a write copies from the destination's old version (at the same offsets). */
+function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRange[] {
+  const ranges: ChunkRange[] = [];
+  for (const part of decision.parts) {
+    if (part.kind !== "destinationCopy") continue;
+    for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++)
+      ranges.push(chunkRange(plan, i));
+  }
+  return ranges;
+}
+
+/** Attributes as an index keeps them: a tag set changes without a new version, so it is read each run. */
+function untagged(attributes: ObjectAttributes): ObjectAttributes {
+  const { tagging: _tags, ...rest } = attributes;
+  return rest;
+}
+
+/**
+ * The entry of a version this side read: its digests, all of them, taken after `at` on its
+ * server's clock. None where a digest, the version's LastModified or the clock is missing.
+ */
+function readEntry(
+  head: ObjectHead,
+  attributes: ObjectAttributes,
+  at: number | undefined,
+  digests: Buffer[] | undefined,
+): IndexEntry | undefined {
+  if (digests === undefined || at === undefined || head.lastModified === undefined || head.archived) return;
+  return {
+    key: head.key,
+    size: head.size,
+    etag: head.etag,
+    lastModified: head.lastModified,
+    ...(head.versionId !== undefined ? { versionId: head.versionId } : {}),
+    ...(head.storageClass !== undefined ? { storageClass: head.storageClass } : {}),
+    proof: "read",
+    at,
+    attributes: untagged(attributes),
+    digests,
+  };
 }
 
 /**

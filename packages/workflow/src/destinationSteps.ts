@@ -110,7 +110,7 @@ async function recallUploaded(
     if (record.attempt !== upload.attempt || record.algorithm !== request.algorithm) continue;
     for (const r of record.ranges) ranges.push({ ...r, digest: Buffer.from(r.digest, "base64") });
   }
-  side.uploaded(request.destination.key, upload.etag, request.algorithm, ranges);
+  side.written(request.destination.key, upload.etag, request.algorithm, ranges);
   const { size } = await needSource(ctx.work, runId, key);
   return { key: request.destination.key, etag: upload.etag, size };
 }

@@ -1,4 +1,11 @@
-import { attributesOf, type ObjectAttributes, type ObjectIdentity } from "@chunksync/core";
+import {
+  attributesOf,
+  chunkRanges,
+  type IndexEntry,
+  type ObjectAttributes,
+  type ObjectIdentity,
+  planChunks,
+} from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
 import { ObjectChangedError } from "../errors.js";
@@ -8,6 +15,27 @@ import type { SourceSide } from "../SourceSide.js";
 export interface ListedPair {
   source: ObjectSummary;
   destination: ObjectSummary | undefined;
+}
+
+/** Each side's index entry that still stands for the version its listing names. */
+export interface IndexedPair {
+  source?: IndexEntry | undefined;
+  destination?: IndexEntry | undefined;
+}
+
+/** The head of the version an index entry stands for, as its listing and the entry state it. */
+export function headOfEntry(entry: IndexEntry, listed: ObjectSummary): ObjectHead {
+  return {
+    ...entry.attributes,
+    key: listed.key,
+    size: entry.size,
+    etag: listed.etag,
+    ...(listed.lastModified !== undefined ? { lastModified: listed.lastModified } : {}),
+    ...(entry.versionId !== undefined ? { versionId: entry.versionId } : {}),
+    ...(listed.storageClass !== undefined ? { storageClass: listed.storageClass } : {}),
+    archived: false,
+    metadata: { ...entry.attributes.metadata },
+  };
 }
 
 /**
@@ -55,20 +83,28 @@ export interface InspectContext {
 }
 
 /**
- * Both sides' heads. Where the listings say both objects exist and hold bytes, each side
- * reads its first chunk instead of a HEAD: one GET gives the head of the version it reads
- * and that chunk's digest, which the challenge then does not read again. Where the
- * destination listing has no such key, its HEAD is skipped: the write is conditional on
- * the key's absence (If-None-Match, or a HEAD just before a multipart completion), and a
- * source object of at most one chunk is read whole in the same request that heads it.
+ * Both sides' heads. Where the listings say both objects exist and hold bytes, a side whose
+ * index entry still stands for its listed version takes its head and digests from that entry
+ * and sends no request; otherwise it reads its first chunk instead of a HEAD: one GET gives
+ * the head of the version it reads and that chunk's digest, which the challenge then does not
+ * read again. Where the destination listing has no such key, its HEAD is skipped: the write is
+ * conditional on the key's absence (If-None-Match, or a HEAD just before a multipart
+ * completion), and a source object of at most one chunk is read whole in the same request that
+ * heads it. `used` says which sides took their entry.
  */
 export async function inspect(
   ctx: InspectContext,
   sourceKey: string,
   destinationKey: string,
   listed: ListedPair | undefined,
-): Promise<{ source: ObjectHead; destination: ObjectHead | undefined }> {
+  indexed: IndexedPair = {},
+): Promise<{
+  source: ObjectHead;
+  destination: ObjectHead | undefined;
+  used: { source: boolean; destination: boolean };
+}> {
   const { source, destination, signal } = ctx;
+  const used = { source: false, destination: false };
   let heads: [ObjectHead | undefined, ObjectHead | undefined];
   if (listed && listed.destination === undefined) {
     // A small object the destination lacks is read whole with its head: one GET, no HEAD.
@@ -88,13 +124,32 @@ export async function inspect(
     !isArchiveClass(listed.source.storageClass) &&
     !isArchiveClass(listed.destination.storageClass)
   ) {
+    const { algorithm } = ctx.sourceSide.options;
+    const listedDestination = listed.destination;
     heads = await Promise.all([
-      ctx.sourceSide.probe(sourceKey, ctx.chunkSize),
-      ctx.destinationSide.probe(destinationKey, ctx.chunkSize, ctx.sourceSide.options.algorithm),
+      indexed.source
+        ? fromSourceIndex(ctx, indexed.source, listed.source)
+        : ctx.sourceSide.probe(sourceKey, ctx.chunkSize),
+      indexed.destination
+        ? fromDestinationIndex(ctx, indexed.destination, listedDestination)
+        : ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm),
     ]);
+    used.source = indexed.source !== undefined;
+    used.destination = indexed.destination !== undefined;
   } else {
     // Both HEADs at once: they are independent, and small objects are bound by round trips.
     heads = await Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
   }
-  return { source: presentSource(sourceKey, heads[0]), destination: heads[1] };
+  return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used };
+}
+
+async function fromSourceIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
+  ctx.sourceSide.know({ key: listed.key, etag: listed.etag }, entry.digests);
+  return headOfEntry(entry, listed);
+}
+
+async function fromDestinationIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
+  const ranges = chunkRanges(planChunks(entry.size, ctx.chunkSize));
+  ctx.destinationSide.know(listed.key, listed.etag, ctx.sourceSide.options.algorithm, ranges, entry.digests);
+  return headOfEntry(entry, listed);
 }

@@ -1,3 +1,4 @@
+import type { SideIndexReport } from "../digestIndex/SideIndex.js";
 import type { ObjectResult } from "../ObjectResult.js";
 import type { ByteCounts, ObjectCounts } from "../RunStats.js";
 
@@ -23,6 +24,8 @@ export interface RunReport {
    * to what was done when they are applied, what would be done in a dry run.
    */
   planned: PlannedTotals;
+  /** What each side's digest index did (absent when the run kept none). */
+  index?: { source?: SideIndexReport; destination?: SideIndexReport };
 }
 
 /**
@@ -55,6 +58,7 @@ export function buildReport(run: {
   objects: ObjectCounts;
   bytes: ByteCounts;
   planned: PlannedTotals;
+  index?: RunReport["index"];
 }): RunReport {
   return {
     startedAt: run.startedAt.toISOString(),
@@ -63,6 +67,7 @@ export function buildReport(run: {
     objects: { ...run.objects },
     bytes: { ...run.bytes },
     planned: { ...run.planned },
+    ...(run.index ? { index: run.index } : {}),
   };
 }
 

@@ -1,0 +1,112 @@
+import {
+  decodeManifest,
+  decodePiece,
+  type IndexEntry,
+  type IndexManifest,
+  IndexRejectedError,
+  type IndexScope,
+  type PieceRef,
+} from "@chunksync/core";
+import type { IndexLocation } from "./IndexLocation.js";
+
+/** The manifest's name in an index location. */
+export const MANIFEST = "manifest.json";
+
+/** What became of a stored index as a run opened and read it. */
+export interface IndexOpening {
+  state: "absent" | "loaded" | "dropped";
+  /** Why the index, or some of its pieces, were dropped; empty when all was used. */
+  notes: string[];
+}
+
+/**
+ * Reads a side's stored index in key order, one piece in memory at a time, for keys asked in
+ * ascending order (as the merged listings come). A piece that is missing, damaged or does not
+ * hold what the manifest says is dropped with a note: its objects are read again.
+ */
+export class IndexCursor {
+  #next = 0;
+  #entries: IndexEntry[] = [];
+  #position = 0;
+  #current: PieceRef | undefined;
+
+  private constructor(
+    readonly location: IndexLocation,
+    readonly scope: IndexScope,
+    /** The pieces of the stored index, in key order; none when there was no usable index. */
+    readonly pieces: readonly PieceRef[],
+    readonly opening: IndexOpening,
+  ) {}
+
+  /** Opens the index at `location`; an absent, damaged, old-format or foreign one opens empty. */
+  static async open(location: IndexLocation, scope: IndexScope): Promise<IndexCursor> {
+    let data: Buffer | undefined;
+    try {
+      data = await location.read(MANIFEST);
+    } catch (error) {
+      const note = `its manifest could not be read (${(error as Error).message})`;
+      return new IndexCursor(location, scope, [], { state: "dropped", notes: [note] });
+    }
+    if (data === undefined) return new IndexCursor(location, scope, [], { state: "absent", notes: [] });
+    let manifest: IndexManifest;
+    try {
+      manifest = decodeManifest(data, scope);
+      checkPieceOrder(manifest.pieces);
+    } catch (error) {
+      if (!(error instanceof IndexRejectedError)) throw error;
+      return new IndexCursor(location, scope, [], { state: "dropped", notes: [error.message] });
+    }
+    return new IndexCursor(location, scope, manifest.pieces, { state: "loaded", notes: [] });
+  }
+
+  /** The stored entry for `key`, if any. Keys must be asked in ascending UTF-8 byte order. */
+  async find(key: string): Promise<IndexEntry | undefined> {
+    const bytes = Buffer.from(key);
+    // Pieces wholly before `key` are passed over unread.
+    while (this.#current === undefined || Buffer.compare(Buffer.from(this.#current.last), bytes) < 0) {
+      const piece = this.pieces[this.#next];
+      if (piece === undefined) return undefined;
+      if (Buffer.compare(Buffer.from(piece.last), bytes) < 0) {
+        this.#next++;
+        continue;
+      }
+      if (Buffer.compare(Buffer.from(piece.first), bytes) > 0) return undefined;
+      this.#next++;
+      this.#current = piece;
+      this.#entries = await this.#load(piece);
+      this.#position = 0;
+    }
+    while (this.#position < this.#entries.length) {
+      const entry = this.#entries[this.#position]!;
+      const order = Buffer.compare(Buffer.from(entry.key), bytes);
+      if (order > 0) return undefined;
+      this.#position++;
+      if (order === 0) return entry;
+    }
+    return undefined;
+  }
+
+  async #load(piece: PieceRef): Promise<IndexEntry[]> {
+    try {
+      const data = await this.location.read(piece.name);
+      if (data === undefined) throw new IndexRejectedError("damaged", `piece ${piece.name} is missing`);
+      return decodePiece(data, piece, this.scope);
+    } catch (error) {
+      const reason = error instanceof IndexRejectedError ? error.message : (error as Error).message;
+      this.opening.notes.push(`${reason}: its ${piece.count} objects are read again`);
+      return [];
+    }
+  }
+}
+
+/** A manifest whose pieces overlap or are out of order cannot be searched in one pass. */
+function checkPieceOrder(pieces: readonly PieceRef[]): void {
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    const previous = pieces[i - 1];
+    const inOrder =
+      Buffer.compare(Buffer.from(piece.first), Buffer.from(piece.last)) <= 0 &&
+      (previous === undefined || Buffer.compare(Buffer.from(previous.last), Buffer.from(piece.first)) < 0);
+    if (!inOrder) throw new IndexRejectedError("damaged", "its manifest lists pieces out of key order");
+  }
+}

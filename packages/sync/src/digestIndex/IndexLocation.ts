@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import type { ObjectStore } from "@chunksync/storage";
+
+/**
+ * Where one side keeps its digest index: a directory on this machine, or a prefix in a bucket
+ * that side's own credentials can write. Names are flat (`manifest.json`, `p-….jsonl`).
+ */
+export interface IndexLocation {
+  /** Where it is, for messages: a directory path or an s3:// URL. */
+  readonly description: string;
+  /** The file's bytes, or undefined when it does not exist. */
+  read(name: string): Promise<Buffer | undefined>;
+  /** Writes `name` whole: a reader sees the old bytes or the new ones, never a mix. */
+  write(name: string, data: Buffer): Promise<void>;
+  /** Removes `name`; nothing happens when it does not exist. */
+  remove(name: string): Promise<void>;
+  /** Every name there. */
+  names(): AsyncIterable<string>;
+}
+
+/** An index in a local directory; each write goes to a temporary file renamed over the old one. */
+export class DirectoryIndexLocation implements IndexLocation {
+  constructor(readonly directory: string) {}
+
+  get description(): string {
+    return this.directory;
+  }
+
+  async read(name: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(join(this.directory, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  async write(name: string, data: Buffer): Promise<void> {
+    await mkdir(this.directory, { recursive: true });
+    // rename() replaces the target in one step: a run killed mid-write leaves only a stray .tmp.
+    const temporary = join(this.directory, `.${name}.${randomBytes(6).toString("hex")}.tmp`);
+    try {
+      await writeFile(temporary, data);
+      await rename(temporary, join(this.directory, name));
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    await rm(join(this.directory, name), { force: true });
+  }
+
+  async *names(): AsyncIterable<string> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    yield* names;
+  }
+}
+
+/**
+ * An index under a key prefix of a bucket, reached with that side's own store (its endpoint,
+ * credentials and encryption). A PutObject replaces an object whole, so readers never see a mix.
+ */
+export class StoreIndexLocation implements IndexLocation {
+  constructor(
+    readonly store: ObjectStore,
+    /** The index's key prefix, ending in "/". */
+    readonly prefix: string,
+  ) {}
+
+  get description(): string {
+    return `s3://${this.store.bucket}/${this.prefix}`;
+  }
+
+  async read(name: string): Promise<Buffer | undefined> {
+    // Index files are far below this: one GET of the whole file, whatever its version.
+    const got = await this.store.readFirst(this.prefix + name, 2 ** 40);
+    if (got === undefined) return undefined;
+    const pieces: Buffer[] = [];
+    for await (const piece of got.body as Readable) pieces.push(piece as Buffer);
+    return Buffer.concat(pieces);
+  }
+
+  async write(name: string, data: Buffer): Promise<void> {
+    await this.store.put(this.prefix + name, data, data.length, { metadata: {} }, undefined);
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.store.delete(this.prefix + name);
+  }
+
+  async *names(): AsyncIterable<string> {
+    for await (const object of this.store.list(this.prefix)) {
+      const name = object.key.slice(this.prefix.length);
+      if (!name.includes("/")) yield name;
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from "node:crypto";
+import {
+  encodeManifest,
+  entryLine,
+  type IndexEntry,
+  type IndexScope,
+  type PieceRef,
+  pieceChecksum,
+  pieceHeader,
+} from "@chunksync/core";
+import { MANIFEST } from "./IndexCursor.js";
+import type { IndexLocation } from "./IndexLocation.js";
+
+/** Entries per piece: a piece is read whole when a run needs any key in it. */
+const PIECE_ENTRIES = 4096;
+/** And at most about this many bytes (large objects carry many digests). */
+const PIECE_BYTES = 4 * 1024 * 1024;
+/** An unreferenced piece younger than this may belong to a run still writing; it is left. */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Writes a side's new index as the run goes: entries in key order are cut into pieces, each
+ * written under a new name, and the new manifest replaces the old one last. Until then the old
+ * index stands whole; a run killed at any point leaves the old manifest or the new one, and
+ * two runs at once each leave a whole index (the last to finish wins).
+ */
+export class IndexWriter {
+  readonly #run = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  readonly #pieces: PieceRef[] = [];
+  #lines: string[] = [];
+  #bytes = 0;
+  #first: string | undefined;
+  #last: string | undefined;
+  #entries = 0;
+
+  constructor(
+    readonly location: IndexLocation,
+    readonly scope: IndexScope,
+  ) {}
+
+  /** Entries added so far. */
+  get entries(): number {
+    return this.#entries;
+  }
+
+  /** Adds `entry`; entries come in ascending key order, each key once. */
+  async add(entry: IndexEntry): Promise<void> {
+    if (this.#last !== undefined && Buffer.compare(Buffer.from(this.#last), Buffer.from(entry.key)) >= 0) {
+      throw new Error(`index entries out of key order: ${entry.key} after ${this.#last}`);
+    }
+    const line = entryLine(entry);
+    this.#first ??= entry.key;
+    this.#last = entry.key;
+    this.#lines.push(line);
+    this.#bytes += line.length;
+    this.#entries++;
+    if (this.#lines.length >= PIECE_ENTRIES || this.#bytes >= PIECE_BYTES) await this.#flush();
+  }
+
+  /**
+   * Writes what is left, then the manifest over the old one, then removes the pieces of the
+   * index it replaced (`previous`) and stray pieces of runs that died long ago. A concurrent
+   * reader of the old manifest that misses a piece drops it and reads its objects.
+   */
+  async commit(previous: readonly PieceRef[]): Promise<void> {
+    await this.#flush();
+    const manifest = { scope: this.scope, pieces: this.#pieces, writtenAt: new Date().toISOString() };
+    await this.location.write(MANIFEST, encodeManifest(manifest));
+    const kept = new Set(this.#pieces.map((p) => p.name));
+    const stale = new Set(previous.map((p) => p.name).filter((name) => !kept.has(name)));
+    const cutoff = Date.now() - ORPHAN_AGE_MS;
+    for await (const name of this.location.names()) {
+      const written = pieceTime(name);
+      if (written !== undefined && written < cutoff && !kept.has(name)) stale.add(name);
+    }
+    for (const name of stale) await this.location.remove(name).catch(() => {});
+  }
+
+  /** Removes the pieces this writer wrote: the run failed, and the old index stays as it was. */
+  async discard(): Promise<void> {
+    for (const piece of this.#pieces) await this.location.remove(piece.name).catch(() => {});
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#lines.length === 0) return;
+    const data = Buffer.from(pieceHeader() + this.#lines.join(""));
+    const name = `p-${this.#run}-${this.#pieces.length}.jsonl`;
+    await this.location.write(name, data);
+    this.#pieces.push({
+      name,
+      first: this.#first!,
+      last: this.#last!,
+      count: this.#lines.length,
+      bytes: data.length,
+      sha256: pieceChecksum(data),
+    });
+    this.#lines = [];
+    this.#bytes = 0;
+    this.#first = undefined;
+  }
+}
+
+/** When the run that wrote piece `name` started (ms), from its name; undefined for other files. */
+function pieceTime(name: string): number | undefined {
+  const match = /^p-([0-9a-z]+)-[0-9a-f]+-\d+\.jsonl$/.exec(name);
+  return match ? Number.parseInt(match[1]!, 36) : undefined;
+}

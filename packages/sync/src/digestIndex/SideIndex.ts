@@ -1,0 +1,110 @@
+import {
+  entryAsListed,
+  entryStands,
+  type IndexEntry,
+  type IndexScope,
+  type ListedVersion,
+} from "@chunksync/core";
+import { IndexCursor } from "./IndexCursor.js";
+import type { IndexLocation } from "./IndexLocation.js";
+import { IndexWriter } from "./IndexWriter.js";
+
+/** What one side's index did in a run, for the summary and `--json`. */
+export interface SideIndexReport {
+  /** Where the index is (a directory or an s3:// URL). */
+  location: string;
+  /** The stored index as the run found it: none yet, used, or dropped (see `notes`). */
+  found: "absent" | "loaded" | "dropped" | "not read";
+  /** Why the index or some of its pieces were dropped and rebuilt by reading. */
+  notes: string[];
+  /** Objects whose digests this side took from its index, reading none of their bytes. */
+  fromIndex: number;
+  /** Compared objects whose bytes this side read (no entry, or one made for another version). */
+  read: number;
+  /** Entries in the index the run left behind; absent when it left the old index as it was. */
+  written?: number;
+}
+
+export interface SideIndexOptions {
+  location: IndexLocation;
+  scope: IndexScope;
+  /** False to read every object (`check --full`): the index is rebuilt, not consulted. */
+  consult: boolean;
+}
+
+/**
+ * One side's digest index for one run: the stored entries it consults as the listing passes
+ * their keys, and the new index it writes in the same order. An entry is used only where it
+ * still stands for the version listed (see `entryStands`).
+ */
+export class SideIndex {
+  readonly report: SideIndexReport;
+  #failed = false;
+
+  private constructor(
+    readonly cursor: IndexCursor | undefined,
+    readonly writer: IndexWriter,
+    location: IndexLocation,
+  ) {
+    this.report = {
+      location: location.description,
+      found: cursor?.opening.state ?? "not read",
+      notes: cursor?.opening.notes ?? [],
+      fromIndex: 0,
+      read: 0,
+    };
+  }
+
+  static async open(options: SideIndexOptions): Promise<SideIndex> {
+    const cursor = options.consult ? await IndexCursor.open(options.location, options.scope) : undefined;
+    return new SideIndex(cursor, new IndexWriter(options.location, options.scope), options.location);
+  }
+
+  /**
+   * The stored entry of `key` if it still stands for the version `listed`, restated with what
+   * the listing says. Keys come in ascending order.
+   */
+  async find(key: string, listed: ListedVersion): Promise<IndexEntry | undefined> {
+    const entry = await this.cursor?.find(key);
+    if (entry === undefined || !entryStands(entry, listed)) return undefined;
+    return entryAsListed(entry, listed);
+  }
+
+  /**
+   * Adds the entry of the next key in order to the new index. An index that cannot be written
+   * costs the next run its reads, never this run its objects: the failure is noted and the
+   * old index left as it was.
+   */
+  async keep(entry: IndexEntry): Promise<void> {
+    if (this.#failed) return;
+    try {
+      await this.writer.add(entry);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Makes the new index the side's index (after a run that reached its end). */
+  async commit(): Promise<void> {
+    if (this.#failed) return this.discard();
+    try {
+      await this.writer.commit(this.cursor?.pieces ?? []);
+      this.report.written = this.writer.entries;
+    } catch (error) {
+      this.#fail(error);
+      await this.discard();
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failed = true;
+    this.report.notes.push(
+      `the new index could not be written (${(error as Error).message}); the old one stands`,
+    );
+  }
+
+  /** Leaves the stored index as it was. */
+  async discard(): Promise<void> {
+    await this.writer.discard();
+  }
+}
