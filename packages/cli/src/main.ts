@@ -30,6 +30,7 @@ import { addCleanupCommand } from "./cleanup.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
+import { addIndexOptions, type IndexFlags, resolveIndexes } from "./indexOptions.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
@@ -38,7 +39,7 @@ import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js
 import { FailureList, jsonSummary, textSummary } from "./summary.js";
 import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
-interface RunFlags {
+interface RunFlags extends IndexFlags {
   srcProfile?: string;
   dstProfile?: string;
   srcEndpoint?: string;
@@ -98,7 +99,7 @@ function addRunOptions(command: Command): Command {
     )
     .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes); drawn per run when omitted")
     .option("--concurrency <n>", "requests in flight and objects in progress", "8");
-  return addFilterOptions(command)
+  return addIndexOptions(addFilterOptions(command))
     .option("--delete", "delete destination objects that are not on the source", false)
     .addOption(
       new Option("--verify <mode>", "re-challenge written chunks afterwards")
@@ -210,6 +211,11 @@ async function run(
   try {
     await probe("src", sourceSide.store, source.prefix, srcFlags);
     await probe("dst", destinationSide.store, destination.prefix, dstFlags);
+    const indexes = await resolveIndexes(
+      { ...flags, full: command === "check" && flags.full === true },
+      { source: sourceSide, destination: destinationSide },
+      { chunkSize, algorithm, secret: flags.secretFile === undefined ? undefined : secret },
+    );
     return await runEngine(
       command,
       flags,
@@ -227,6 +233,8 @@ async function run(
         serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
         copyTags: flags.tags,
         filters: flags.filters,
+        reservedPrefixes: indexes.reservedPrefixes,
+        ...(indexes.index ? { index: indexes.index } : {}),
         delete: flags.delete,
         dryRun: command !== "sync",
       },
@@ -332,6 +340,12 @@ export function program(): Command {
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
     );
+    if (name === "check") {
+      command.option(
+        "--full",
+        "read every object on both sides, not trusting the digest indexes (which it rebuilds)",
+      );
+    }
     // rclone's --dry-run and aws s3 sync's --dryrun: the same run, output and exit code as `plan`.
     if (name === "sync") {
       command

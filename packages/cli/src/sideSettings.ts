@@ -47,6 +47,8 @@ const SIDE_NAME = { src: "source", dst: "destination" } as const;
 export interface OpenedSide {
   store: S3ObjectStore;
   location: SideLocation;
+  /** A store of another bucket reached as this side (its client, owner and SSE-C key): its index's. */
+  storeOf(bucket: string): S3ObjectStore;
 }
 
 /** Builds one side's store: its own client, endpoint, region and credentials. Sends no request. */
@@ -80,15 +82,18 @@ export async function openStore(
       details: { side: SIDE_NAME[side] },
     });
   }
-  const store = new S3ObjectStore({
-    client,
-    bucket: location.bucket,
-    write,
-    ...(flags.accountId ? { expectedBucketOwner: flags.accountId } : {}),
-    ...(flags.sseCKeyFile
-      ? { sseCustomerKey: await readSseCustomerKey(flags.sseCKeyFile, `--${side}-sse-c-key-file`) }
-      : {}),
-  });
+  const sseCustomerKey = flags.sseCKeyFile
+    ? await readSseCustomerKey(flags.sseCKeyFile, `--${side}-sse-c-key-file`)
+    : undefined;
+  const storeOf = (bucket: string) =>
+    new S3ObjectStore({
+      client,
+      bucket,
+      write,
+      ...(flags.accountId ? { expectedBucketOwner: flags.accountId } : {}),
+      ...(sseCustomerKey ? { sseCustomerKey } : {}),
+    });
+  const store = storeOf(location.bucket);
   // The endpoint the client will send to: a custom one (the flag or the profile's endpoint_url),
   // else AWS_ENDPOINT_URL_S3/AWS_ENDPOINT_URL or the default profile's, else AWS's own. Read from
   // the client's resolved settings, so the overlap check cannot disagree with what it does.
@@ -98,6 +103,7 @@ export async function openStore(
     : await client.config.serviceConfiguredEndpoint?.();
   return {
     store,
+    storeOf,
     location: {
       storage: storageOf(endpoint, await client.config.region()),
       bucket: location.bucket,

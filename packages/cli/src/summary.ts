@@ -29,6 +29,7 @@ export function jsonSummary(command: string, report: RunReport, exitCode: number
     objects,
     bytes: b,
     planned: report.planned,
+    ...(report.index ? { index: report.index } : {}),
     failures: failures.first,
     /** Every failed object, listed or not. */
     failuresTotal: failures.total,
@@ -64,5 +65,27 @@ export function textSummary(command: string, report: RunReport): string {
       bytes(report.dryRun ? report.planned.serverSide : b.copiedServerSide),
     ],
   ];
-  return `${command} finished in ${duration(report.durationMs)}\n\n${table(rows)}\n\n${table(byteRows)}\n`;
+  return `${command} finished in ${duration(report.durationMs)}\n\n${table(rows)}\n\n${table(byteRows)}\n${indexSummary(report)}`;
+}
+
+/**
+ * What each side's digest index did: how many compared objects it answered without a read,
+ * how many that side read, and anything it dropped and why.
+ */
+function indexSummary(report: RunReport): string {
+  const sides = [
+    ["source", report.index?.source],
+    ["destination", report.index?.destination],
+  ] as const;
+  if (sides.every(([, side]) => side === undefined)) return "";
+  const rows = [["digest index", "from index", "read", "kept"]];
+  const notes: string[] = [];
+  for (const [name, side] of sides) {
+    if (side === undefined) continue;
+    const kept = side.written === undefined ? "not written" : `${side.written} entries`;
+    rows.push([name, String(side.fromIndex), String(side.read), kept]);
+    if (side.found === "absent") notes.push(`${name} index: none yet at ${side.location}; built by this run`);
+    for (const note of side.notes) notes.push(`${name} index at ${side.location}: ${note}`);
+  }
+  return `\n${table(rows)}\n${notes.map((n) => `${n}\n`).join("")}`;
 }

@@ -1,0 +1,145 @@
+import { constants } from "node:fs";
+import { access, mkdir } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  type DigestAlgorithm,
+  directoryPrefix,
+  type IndexScope,
+  pairingTag,
+  scopeName,
+  ValidationError,
+} from "@chunksync/core";
+import { DirectoryIndexLocation, type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
+import type { Command } from "commander";
+import { parseS3Url } from "./parseS3Url.js";
+import type { OpenedSide } from "./sideSettings.js";
+
+/** The index flags as commander parses them. */
+export interface IndexFlags {
+  srcIndex?: string;
+  dstIndex?: string;
+  /** False with `--no-index`. */
+  index: boolean;
+  /** `check --full`: read every object, rebuilding the indexes instead of consulting them. */
+  full?: boolean;
+}
+
+export function addIndexOptions(command: Command): Command {
+  return command
+    .option(
+      "--src-index <dir|s3-url>",
+      "where the source's digest index is kept: a directory, or s3://bucket/prefix the source's credentials can write (default: a directory in this user's cache)",
+    )
+    .option(
+      "--dst-index <dir|s3-url>",
+      "where the destination's digest index is kept, as --src-index (with the destination's credentials)",
+    )
+    .option("--no-index", "read every object on both sides, and keep no digest index");
+}
+
+/**
+ * The default index directory: in this user's cache (XDG_CACHE_HOME, else ~/.cache), where a
+ * lost index costs one full read and nothing else, and which needs no write access to either bucket.
+ */
+export function defaultIndexRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), ".cache");
+  return join(cache, "chunksync", "index");
+}
+
+/** What the run's indexes need from the rest of its settings. */
+export interface IndexContext {
+  chunkSize: number;
+  algorithm: DigestAlgorithm;
+  /** The pairing secret, where the user gave one: a drawn one lives for one run only. */
+  secret: Buffer | undefined;
+}
+
+/** Each side's index for runSync, and the relative prefixes the sync must pass over. */
+export interface RunIndexes {
+  index: { source: SideIndexOptions; destination: SideIndexOptions } | undefined;
+  reservedPrefixes: string[];
+}
+
+/**
+ * Resolves `--src-index`, `--dst-index`, `--no-index` and `check --full`. A directory must be
+ * one this user can create and write; an s3:// location is checked with one listing request by
+ * the side that owns it. Call it after both sides answered their probes, so that their
+ * credential errors name their own flags. An index inside a synced prefix is reserved: neither synced nor deleted.
+ */
+export async function resolveIndexes(
+  flags: IndexFlags,
+  sides: { source: OpenedSide; destination: OpenedSide },
+  context: IndexContext,
+): Promise<RunIndexes> {
+  if (!flags.index) {
+    for (const [flag, value] of [
+      ["--src-index", flags.srcIndex],
+      ["--dst-index", flags.dstIndex],
+    ] as const) {
+      if (value !== undefined) throw new ValidationError(flag, "no value together with --no-index");
+    }
+    return { index: undefined, reservedPrefixes: [] };
+  }
+  const reservedPrefixes: string[] = [];
+  const sideIndex = async (
+    flag: "--src-index" | "--dst-index",
+    value: string | undefined,
+    side: OpenedSide,
+  ): Promise<SideIndexOptions> => {
+    const scope: IndexScope = {
+      storage: side.location.storage,
+      bucket: side.location.bucket,
+      prefix: directoryPrefix(side.location.prefix),
+      chunkSize: context.chunkSize,
+      algorithm: context.algorithm,
+      pairing: context.secret ? pairingTag(context.secret) : "drawn per run",
+    };
+    const name = scopeName(scope);
+    const consult = flags.full !== true;
+    if (value?.startsWith("s3://")) {
+      const url = parseS3Url(value, flag);
+      const prefix = `${directoryPrefix(url.prefix)}${name}/`;
+      for (const synced of [sides.source.location, sides.destination.location]) {
+        const syncedPrefix = directoryPrefix(synced.prefix);
+        const same = synced.storage === side.location.storage && synced.bucket === url.bucket;
+        if (same && prefix.startsWith(syncedPrefix)) reservedPrefixes.push(prefix.slice(syncedPrefix.length));
+      }
+      const store = side.storeOf(url.bucket);
+      try {
+        // One listing request: the bucket exists and this side may read it, before any work.
+        for await (const _ of store.list(prefix, undefined, undefined, 1)) break;
+      } catch (error) {
+        throw new ValidationError(
+          flag,
+          `a bucket prefix this side can read and write (${(error as Error).message})`,
+          {
+            cause: error,
+          },
+        );
+      }
+      return { location: new StoreIndexLocation(store, prefix), scope, consult };
+    }
+    if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(value)) {
+      throw new ValidationError(flag, `a directory or an s3://bucket/prefix URL, got "${value}"`);
+    }
+    const root = resolve(value ?? defaultIndexRoot());
+    try {
+      await mkdir(root, { recursive: true });
+      await access(root, constants.W_OK);
+    } catch (error) {
+      throw new ValidationError(
+        flag,
+        `a directory this user can create and write, got "${root}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
+    }
+    return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
+  };
+  return {
+    index: {
+      source: await sideIndex("--src-index", flags.srcIndex, sides.source),
+      destination: await sideIndex("--dst-index", flags.dstIndex, sides.destination),
+    },
+    reservedPrefixes,
+  };
+}
