@@ -9,6 +9,7 @@ export {
   type IndexLocation,
   StoreIndexLocation,
 } from "./digestIndex/IndexLocation.js";
+export { IndexRecorder, type IndexSlot, type KeyEntries } from "./digestIndex/IndexRecorder.js";
 export { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
@@ -17,7 +18,16 @@ export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
 export { type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
-export { inspect, type ListedPair, presentSource, readAttributes, sourceIdentity } from "./phases/inspect.js";
+export { readEntry, writtenEntry } from "./phases/indexEntries.js";
+export {
+  headOfEntry,
+  type IndexedPair,
+  inspect,
+  type ListedPair,
+  presentSource,
+  readAttributes,
+  sourceIdentity,
+} from "./phases/inspect.js";
 export {
   addPlanned,
   buildReport,
@@ -50,4 +60,4 @@ export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
 export { runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
-export { type ObjectSyncContext, syncObject } from "./syncObject.js";
+export { newIndexing, type ObjectIndexing, type ObjectSyncContext, syncObject } from "./syncObject.js";

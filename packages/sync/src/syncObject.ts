@@ -6,18 +6,18 @@ import {
   chunkRanges,
   decideObject,
   type IndexEntry,
-  type ObjectAttributes,
   type ObjectDecision,
   planChunks,
   type VerifyMode,
 } from "@chunksync/core";
-import type { ObjectHead, ObjectStore } from "@chunksync/storage";
+import type { ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
 import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
+import { readEntry, writtenEntry } from "./phases/indexEntries.js";
 import {
   type IndexedPair,
   inspect,
@@ -226,15 +226,7 @@ async function attemptObject(
     source: sourceEntry(),
     destination:
       digests && writtenAt !== undefined
-        ? {
-            key: destinationKey,
-            size: plan.size,
-            etag,
-            proof: "written",
-            at: writtenAt,
-            attributes: untagged(attributes),
-            digests,
-          }
+        ? writtenEntry({ key: destinationKey, size: plan.size, etag }, attributes, writtenAt, digests)
         : undefined,
   };
   return decidedResult(keys, planned, decision, true);
@@ -249,37 +241,6 @@ function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRange[] {
       ranges.push(chunkRange(plan, i));
   }
   return ranges;
-}
-
-/** Attributes as an index keeps them: a tag set changes without a new version, so it is read each run. */
-function untagged(attributes: ObjectAttributes): ObjectAttributes {
-  const { tagging: _tags, ...rest } = attributes;
-  return rest;
-}
-
-/**
- * The entry of a version this side read: its digests, all of them, taken after `at` on its
- * server's clock. None where a digest, the version's LastModified or the clock is missing.
- */
-function readEntry(
-  head: ObjectHead,
-  attributes: ObjectAttributes,
-  at: number | undefined,
-  digests: Buffer[] | undefined,
-): IndexEntry | undefined {
-  if (digests === undefined || at === undefined || head.lastModified === undefined || head.archived) return;
-  return {
-    key: head.key,
-    size: head.size,
-    etag: head.etag,
-    lastModified: head.lastModified,
-    ...(head.versionId !== undefined ? { versionId: head.versionId } : {}),
-    ...(head.storageClass !== undefined ? { storageClass: head.storageClass } : {}),
-    proof: "read",
-    at,
-    attributes: untagged(attributes),
-    digests,
-  };
 }
 
 /**
