@@ -37,7 +37,12 @@ export function profileEnv(): Record<string, string> {
       })
       .join("\n"),
   );
-  return { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials };
+  // Each test file's runs keep their digest indexes in a directory of their own, never the user's cache.
+  return {
+    AWS_CONFIG_FILE: config,
+    AWS_SHARED_CREDENTIALS_FILE: credentials,
+    XDG_CACHE_HOME: join(dir, "cache"),
+  };
 }
 
 /** The two profiles of profileEnv, plus `wrongsecret` (a real key, a wrong secret) and `nobody` (an unknown key). */
