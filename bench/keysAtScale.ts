@@ -8,13 +8,26 @@
  *
  * Each N runs in a child process of its own, which reports its peak RSS
  * (process.resourceUsage().maxRSS). Target: flat, at most 300 MB at 10^7 keys.
+ *
+ * With `--index`, each child runs twice with digest indexes in a temporary directory: the
+ * first run writes them, the second reads them beside the listings and writes them anew; the
+ * peak covers both.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { objectLine, RunStats, runSync, summaryLine } from "@chunksync/sync";
+import { pairingTag } from "@chunksync/core";
+import {
+  DirectoryIndexLocation,
+  objectLine,
+  type RunReport,
+  RunStats,
+  runSync,
+  type SyncOptions,
+  summaryLine,
+} from "@chunksync/sync";
 import { JsonLinesReport } from "../packages/cli/src/jsonLinesReport.js";
 import { SyntheticListingStore } from "../test/support/syntheticStore.js";
 import { runCommand } from "./lib/exec.js";
@@ -27,47 +40,54 @@ const TARGET_AT_10M = 300 * MB;
 
 interface ChildResult {
   keys: number;
+  /** Entries in the source's index after the second run (with `--index`). */
+  indexEntries?: number;
+  indexBytes?: number;
   maxRssBytes: number;
   seconds: number;
   reportBytes: number;
   results: number;
 }
 
-/** One run over `keys` keys, in this process; prints its figures as JSON. */
-async function child(keys: number): Promise<void> {
+/** One run over `keys` keys (two with `withIndex`), in this process; prints its figures as JSON. */
+async function child(keys: number, withIndex: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "chunksync-keys-"));
   const path = join(dir, "report.jsonl");
   const file = await open(path, "a");
   const started = process.hrtime.bigint();
+  const secret = randomBytes(32);
+  const scope = (bucket: string) => ({
+    storage: "synthetic",
+    bucket,
+    prefix: "",
+    chunkSize: 8 * 1024 * 1024,
+    algorithm: "sha256" as const,
+    pairing: pairingTag(secret),
+  });
+  const side = (bucket: string) => ({
+    location: new DirectoryIndexLocation(join(dir, "index", bucket)),
+    scope: scope(bucket),
+    consult: true,
+  });
+  const index = withIndex ? { source: side("src"), destination: side("dst") } : undefined;
   let results = 0;
   try {
+    let report: RunReport | undefined;
+    if (index) report = await runSync(options(keys, secret, index, async () => {}));
     const lines = await JsonLinesReport.begin(file, path);
-    const report = await runSync({
-      source: new SyntheticListingStore("src", keys, (i) => i % 2 === 0),
-      sourcePrefix: "",
-      destination: new SyntheticListingStore("dst", keys, (i) => i % 2 === 1),
-      destinationPrefix: "",
-      secret: randomBytes(32),
-      algorithm: "sha256",
-      variant: "encode",
-      chunkSize: 8 * 1024 * 1024,
-      verify: "changed",
-      concurrency: 8,
-      serverSideCopy: false,
-      copyTags: false,
-      filters: [],
-      delete: false,
-      dryRun: true,
-      stats: new RunStats(),
-      onResult: async (r) => {
+    report = await runSync(
+      options(keys, secret, index, async (r) => {
         results++;
         await lines.add(objectLine(r));
-      },
-    });
+      }),
+    );
     await lines.add(summaryLine(report));
     await lines.flush();
     const out: ChildResult = {
       keys,
+      ...(report.index?.source?.written !== undefined
+        ? { indexEntries: report.index.source.written, indexBytes: directoryBytes(join(dir, "index")) }
+        : {}),
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       reportBytes: statSync(path).size,
@@ -80,6 +100,44 @@ async function child(keys: number): Promise<void> {
   }
 }
 
+/** Bytes of the files under `dir`. */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+/** A dry run over the two synthetic listings of `keys` keys. */
+function options(
+  keys: number,
+  secret: Buffer,
+  index: SyncOptions["index"],
+  onResult: SyncOptions["onResult"],
+): SyncOptions {
+  return {
+    source: new SyntheticListingStore("src", keys, (i) => i % 2 === 0),
+    sourcePrefix: "",
+    destination: new SyntheticListingStore("dst", keys, (i) => i % 2 === 1),
+    destinationPrefix: "",
+    secret,
+    algorithm: "sha256",
+    variant: "encode",
+    chunkSize: 8 * 1024 * 1024,
+    verify: "changed",
+    concurrency: 8,
+    serverSideCopy: false,
+    copyTags: false,
+    filters: [],
+    delete: false,
+    dryRun: true,
+    stats: new RunStats(),
+    ...(index ? { index } : {}),
+    ...(onResult ? { onResult } : {}),
+  };
+}
+
 async function parent(sizes: number[]): Promise<void> {
   const rows: string[][] = [];
   const runs: ChildResult[] = [];
@@ -88,7 +146,7 @@ async function parent(sizes: number[]): Promise<void> {
     console.error(`running ${keys.toLocaleString("en")} keys`);
     const r = await runCommand(
       process.execPath,
-      ["--import", "tsx", import.meta.filename, "--child", String(keys)],
+      ["--import", "tsx", import.meta.filename, "--child", String(keys), ...(withIndex ? ["--index"] : [])],
       {
         timeoutMs: 3_600_000,
       },
@@ -114,6 +172,7 @@ async function parent(sizes: number[]): Promise<void> {
       `${(r.reportBytes / MB).toFixed(0)} MB`,
       `${r.seconds.toFixed(1)} s`,
       `${Math.round(r.keys / r.seconds).toLocaleString("en")}`,
+      ...(withIndex ? [String(r.indexEntries ?? 0), `${((r.indexBytes ?? 0) / MB).toFixed(0)} MB`] : []),
     ]);
   }
   const at10M = runs.find((r) => r.keys === 10_000_000);
@@ -125,7 +184,10 @@ async function parent(sizes: number[]): Promise<void> {
         "destination only, empty objects), the JSON Lines report written to a file as `--report` writes it. " +
         `Peak RSS is the child process's maxRSS; the process alone with no key peaks at ${(base.maxRssBytes / MB).toFixed(0)} MB. ` +
         "Per key: above no keys, divided by the keys; per key added: over the smaller run before. " +
-        "rclone holds 0.5-1 KB per object of a listed directory or bucket.",
+        "rclone holds 0.5-1 KB per object of a listed directory or bucket." +
+        (withIndex
+          ? " With digest indexes: two runs per child, the first writing both sides' indexes, the second reading them beside the listings and writing them anew (time and peak cover both)."
+          : ""),
       "",
       markdownTable(
         [
@@ -138,6 +200,7 @@ async function parent(sizes: number[]): Promise<void> {
           "report file",
           "time",
           "keys/s",
+          ...(withIndex ? ["source index entries", "index files"] : []),
         ],
         rows,
       ),
@@ -153,9 +216,10 @@ async function parent(sizes: number[]): Promise<void> {
 const argv = process.argv.slice(2);
 const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
 const childKeys = at("--child");
+const withIndex = argv.includes("--index");
 const work =
   childKeys !== undefined
-    ? child(Number(childKeys))
+    ? child(Number(childKeys), withIndex)
     : parent((at("--keys") ?? "100000,1000000").split(",").map((s) => Number(s.replaceAll("_", ""))));
 work.catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);

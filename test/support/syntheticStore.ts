@@ -2,6 +2,8 @@ import { MemoryObjectStore, type ObjectHead, type ObjectSummary } from "@chunksy
 
 /** The ETag S3 gives an empty object. */
 const EMPTY_ETAG = '"d41d8cd98f00b204e9800998ecf8427e"';
+/** When every synthetic object was written: long ago, so a digest index may stand for it. */
+const WRITTEN = Date.UTC(2020, 0, 1);
 
 /** The i-th synthetic key: fixed-width digits, so numeric order is S3's key order. */
 export function syntheticKey(i: number): string {
@@ -28,13 +30,15 @@ export class SyntheticListingStore extends MemoryObjectStore {
       if (i % 1000 === 0) signal?.throwIfAborted();
       if (!this.has(i)) continue;
       const key = syntheticKey(i);
-      if (key.startsWith(prefix)) yield { key, size: 0, etag: EMPTY_ETAG, storageClass: "STANDARD" };
+      if (key.startsWith(prefix)) {
+        yield { key, size: 0, etag: EMPTY_ETAG, storageClass: "STANDARD", lastModified: WRITTEN };
+      }
     }
   }
 
   override async head(key: string): Promise<ObjectHead | undefined> {
     const i = Number(key.slice("key-".length));
     if (!key.startsWith("key-") || !Number.isInteger(i) || i >= this.count || !this.has(i)) return undefined;
-    return { key, size: 0, etag: EMPTY_ETAG, archived: false, metadata: {} };
+    return { key, size: 0, etag: EMPTY_ETAG, lastModified: WRITTEN, archived: false, metadata: {} };
   }
 }

@@ -106,6 +106,7 @@ export class DestinationSide {
     algorithm: DigestAlgorithm,
     ranges: readonly ChunkRange[],
   ): Buffer[] | undefined {
+    if (ranges.length === 0) return [];
     const known = this.#known.get(key);
     if (known === undefined || !sameEtag(known.etag, etag) || known.algorithm !== algorithm) return undefined;
     const digests: Buffer[] = [];

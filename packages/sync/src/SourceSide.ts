@@ -163,6 +163,8 @@ export class SourceSide {
 
   /** The digests of all `count` chunks of `source`'s version, where this side holds every one. */
   digestsOf(source: Pick<ObjectIdentity, "key" | "etag">, count: number): Buffer[] | undefined {
+    // An empty object has no chunk: nothing to hold.
+    if (count === 0) return [];
     const cache = this.#cached.get(source.key);
     if (cache?.etag !== source.etag) return undefined;
     const digests: Buffer[] = [];

@@ -14,7 +14,12 @@ const secret = Buffer.alloc(32, 7);
 /** A clock the test moves: stores state whole seconds, so entries need time to pass. */
 function clock(start = Date.UTC(2026, 0, 1)) {
   let now = start;
-  return { now: () => new Date(now), pass: (ms: number) => void (now += ms) };
+  return {
+    now: () => new Date(now),
+    pass: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 function setup() {
@@ -53,16 +58,20 @@ describe("digest index on in-memory stores", () => {
     const { time, source, run } = setup();
     await put(source, "a", big);
     await put(source, "b", seededBytes("b", 1000));
+    // An empty object has no chunk, and an entry all the same.
+    await put(source, "empty", Buffer.alloc(0));
     time.pass(2000);
     const first = await run();
-    expect(first.objects.missing).toBe(2);
+    expect(first.objects.missing).toBe(3);
+    expect(first.index?.source).toMatchObject({ found: "absent", written: 3 });
+    expect(first.index?.destination).toMatchObject({ found: "absent", written: 3 });
     time.pass(2000);
     const second = await run();
-    expect(second.objects.identical).toBe(2);
+    expect(second.objects.identical).toBe(3);
     expect(second.bytes.sourceRead).toBe(0);
     expect(second.bytes.destinationRead).toBe(0);
-    expect(second.index?.source).toMatchObject({ fromIndex: 2, read: 0, found: "loaded", written: 2 });
-    expect(second.index?.destination).toMatchObject({ fromIndex: 2, read: 0 });
+    expect(second.index?.source).toMatchObject({ fromIndex: 3, read: 0, found: "loaded", written: 3 });
+    expect(second.index?.destination).toMatchObject({ fromIndex: 3, read: 0, written: 3 });
   });
 
   it("a changed source object is read on the source only and re-composed", async () => {

@@ -83,9 +83,9 @@ export interface InspectContext {
 }
 
 /**
- * Both sides' heads. Where the listings say both objects exist and hold bytes, a side whose
+ * Both sides' heads. Where the listings say both objects exist, a side whose
  * index entry still stands for its listed version takes its head and digests from that entry
- * and sends no request; otherwise it reads its first chunk instead of a HEAD: one GET gives
+ * and sends no request; otherwise it reads its first chunk (if any) instead of a HEAD: one GET gives
  * the head of the version it reads and that chunk's digest, which the challenge then does not
  * read again. Where the destination listing has no such key, its HEAD is skipped: the write is
  * conditional on the key's absence (If-None-Match, or a HEAD just before a multipart
@@ -119,20 +119,23 @@ export async function inspect(
     ];
   } else if (
     listed?.destination &&
-    listed.source.size > 0 &&
-    listed.destination.size > 0 &&
     !isArchiveClass(listed.source.storageClass) &&
     !isArchiveClass(listed.destination.storageClass)
   ) {
     const { algorithm } = ctx.sourceSide.options;
     const listedDestination = listed.destination;
+    // An empty object has no chunk to read ahead: a HEAD heads it in one request.
     heads = await Promise.all([
       indexed.source
         ? fromSourceIndex(ctx, indexed.source, listed.source)
-        : ctx.sourceSide.probe(sourceKey, ctx.chunkSize),
+        : listed.source.size > 0
+          ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize)
+          : source.head(sourceKey, signal),
       indexed.destination
         ? fromDestinationIndex(ctx, indexed.destination, listedDestination)
-        : ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm),
+        : listedDestination.size > 0
+          ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
+          : destination.head(destinationKey, signal),
     ]);
     used.source = indexed.source !== undefined;
     used.destination = indexed.destination !== undefined;
