@@ -63,12 +63,20 @@ export function envWithBadProfiles(): Record<string, string> {
   return env;
 }
 
-/** The environment without ambient AWS settings, so only the flags and profiles given count. */
+let testCache: string | undefined;
+
+/**
+ * The environment without ambient AWS settings, so only the flags and profiles given count,
+ * and with a cache directory of this test process's own: digest indexes kept by default never
+ * land in the user's cache.
+ */
 export function cleanEnv(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("AWS_")) out[k] = v;
   }
+  testCache ??= mkdtempSync(join(tmpdir(), "chunksync-cache-"));
+  out.XDG_CACHE_HOME = testCache;
   return out;
 }
 
