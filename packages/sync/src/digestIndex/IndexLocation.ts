@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { ObjectStore } from "@chunksync/storage";
@@ -20,6 +20,9 @@ export interface IndexLocation {
   /** Every name there. */
   names(): AsyncIterable<string>;
 }
+
+/** A temporary file this old was left by a run that died mid-write: it is removed. */
+const STRAY_AGE_MS = 60 * 60 * 1000;
 
 /** An index in a local directory; each write goes to a temporary file renamed over the old one. */
 export class DirectoryIndexLocation implements IndexLocation {
@@ -63,7 +66,18 @@ export class DirectoryIndexLocation implements IndexLocation {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw error;
     }
-    yield* names;
+    for (const name of names) {
+      if (!(name.startsWith(".") && name.endsWith(".tmp"))) {
+        yield name;
+        continue;
+      }
+      const path = join(this.directory, name);
+      const modified = await stat(path).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
+      if (modified !== undefined && modified < Date.now() - STRAY_AGE_MS) await rm(path, { force: true });
+    }
   }
 }
 

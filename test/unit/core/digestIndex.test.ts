@@ -1,0 +1,157 @@
+import {
+  decodeManifest,
+  decodePiece,
+  digestOf,
+  encodeManifest,
+  entryLine,
+  entryStands,
+  type IndexEntry,
+  IndexRejectedError,
+  type IndexScope,
+  type PieceRef,
+  pairingTag,
+  pieceChecksum,
+  pieceHeader,
+  scopeName,
+} from "@chunksync/core";
+import { describe, expect, it } from "vitest";
+
+const MiB = 1024 * 1024;
+const scope: IndexScope = {
+  storage: "http://127.0.0.1:9000",
+  bucket: "b",
+  prefix: "data/",
+  chunkSize: 5 * MiB,
+  algorithm: "sha256",
+  pairing: pairingTag(Buffer.alloc(32, 1)),
+};
+const T = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+function entry(key: string, over: Partial<IndexEntry> = {}): IndexEntry {
+  return {
+    key,
+    size: 6 * MiB,
+    etag: '"abc-2"',
+    lastModified: T,
+    proof: "read",
+    at: T + 5000,
+    attributes: { contentType: "text/plain", expires: new Date(T), metadata: { a: "1" } },
+    digests: [digestOf("sha256", Buffer.from(`${key}0`)), digestOf("sha256", Buffer.from(`${key}1`))],
+    ...over,
+  };
+}
+
+function piece(entries: IndexEntry[]): { data: Buffer; ref: PieceRef } {
+  const data = Buffer.from(pieceHeader() + entries.map(entryLine).join(""));
+  return {
+    data,
+    ref: {
+      name: "p-x-0.jsonl",
+      first: entries[0]!.key,
+      last: entries.at(-1)!.key,
+      count: entries.length,
+      bytes: data.length,
+      sha256: pieceChecksum(data),
+    },
+  };
+}
+
+function rejection(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(IndexRejectedError);
+    return (error as IndexRejectedError).reason;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("digest index entries: when an entry stands", () => {
+  const listed = { size: 6 * MiB, etag: "abc-2", lastModified: T + 400 };
+
+  it("stands for the same size, ETag (quotes aside) and LastModified second, read a second or more later", () => {
+    expect(entryStands(entry("k"), listed)).toBe(true);
+  });
+
+  it("does not stand for another size, ETag, second or version, nor without a LastModified", () => {
+    expect(entryStands(entry("k"), { ...listed, size: listed.size + 1 })).toBe(false);
+    expect(entryStands(entry("k"), { ...listed, etag: "abd-2" })).toBe(false);
+    expect(entryStands(entry("k"), { ...listed, lastModified: T + 1000 })).toBe(false);
+    expect(entryStands(entry("k", { versionId: "v1" }), { ...listed, versionId: "v2" })).toBe(false);
+    const { lastModified: _lm, ...noTime } = listed;
+    expect(entryStands(entry("k"), noTime)).toBe(false);
+  });
+
+  it("does not stand when its digests were taken within its version's second (a racing rewrite could follow)", () => {
+    expect(entryStands(entry("k", { at: T + 999 }), listed)).toBe(false);
+    expect(entryStands(entry("k", { at: T }), listed)).toBe(false);
+    expect(entryStands(entry("k", { at: T + 1000 }), listed)).toBe(true);
+  });
+
+  it("a written entry stands for a version listed no later than the write was seen done, whatever its second", () => {
+    const { lastModified: _lm, ...unlisted } = entry("k", { proof: "written", at: T });
+    expect(entryStands(unlisted, listed)).toBe(true);
+    expect(entryStands(unlisted, { ...listed, lastModified: T + 1000 })).toBe(false);
+    expect(entryStands(unlisted, { ...listed, etag: "other" })).toBe(false);
+    // Once listed, it stands only for that exact version.
+    expect(entryStands({ ...unlisted, lastModified: T }, { ...listed, lastModified: T + 2000 })).toBe(false);
+  });
+});
+
+describe("digest index files: anything damaged, foreign or of another version is rejected", () => {
+  const manifest = { scope, pieces: [], writtenAt: new Date(T).toISOString() };
+
+  it("a manifest reads back as written", () => {
+    expect(decodeManifest(encodeManifest(manifest), scope)).toEqual(manifest);
+  });
+
+  it("a truncated, altered or non-JSON manifest is damaged", () => {
+    const data = encodeManifest(manifest);
+    expect(rejection(() => decodeManifest(data.subarray(0, data.length - 10), scope))).toBe("damaged");
+    const altered = Buffer.from(data.toString().replace('"data/"', '"date/"'));
+    expect(rejection(() => decodeManifest(altered, scope))).toBe("damaged");
+    expect(rejection(() => decodeManifest(Buffer.from("{}"), scope))).toBe("damaged");
+  });
+
+  it("another format version is old-format; another scope is foreign, and says what changed", () => {
+    const old = Buffer.from(encodeManifest(manifest).toString().replace('"version":1', '"version":0'));
+    expect(rejection(() => decodeManifest(old, scope))).toBe("old-format");
+    for (const other of [
+      { ...scope, chunkSize: 8 * MiB },
+      { ...scope, algorithm: "md5" as const },
+      { ...scope, bucket: "c" },
+      { ...scope, pairing: pairingTag(Buffer.alloc(32, 2)) },
+    ]) {
+      expect(rejection(() => decodeManifest(encodeManifest(manifest), other))).toBe("foreign");
+    }
+    expect(() => decodeManifest(encodeManifest(manifest), { ...scope, chunkSize: 8 * MiB })).toThrow(
+      /chunkSize 5242880 \(now 8388608\)/,
+    );
+  });
+
+  it("a piece reads back entry for entry, digests and attributes included", () => {
+    const entries = [entry("a"), entry("b", { proof: "written", versionId: "v" })];
+    const { data, ref } = piece(entries);
+    expect(decodePiece(data, ref, scope)).toEqual(entries);
+  });
+
+  it("a piece that is truncated, altered, out of order, not what the manifest says, or with wrong digests is damaged", () => {
+    const { data, ref } = piece([entry("a"), entry("b")]);
+    expect(rejection(() => decodePiece(data.subarray(0, 50), ref, scope))).toBe("damaged");
+    const flipped = Buffer.from(data);
+    flipped[60] = flipped[60]! ^ 1;
+    expect(rejection(() => decodePiece(flipped, ref, scope))).toBe("damaged");
+    const reversed = piece([entry("b"), entry("a")]);
+    expect(
+      rejection(() => decodePiece(reversed.data, { ...reversed.ref, first: "b", last: "a" }, scope)),
+    ).toBe("damaged");
+    expect(rejection(() => decodePiece(data, { ...ref, count: 3 }, scope))).toBe("damaged");
+    const short = piece([entry("a", { digests: [digestOf("sha256", Buffer.from("x"))] })]);
+    expect(rejection(() => decodePiece(short.data, short.ref, scope))).toBe("damaged");
+  });
+
+  it("names a scope by its bucket and a hash of all of it", () => {
+    expect(scopeName(scope)).toMatch(/^b-[0-9a-f]{16}$/);
+    expect(scopeName({ ...scope, prefix: "other/" })).not.toBe(scopeName(scope));
+  });
+});

@@ -1,0 +1,148 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { digestOf, type IndexEntry, type IndexScope, pairingTag } from "@chunksync/core";
+import { MemoryObjectStore } from "@chunksync/storage";
+import { DirectoryIndexLocation, SideIndex, StoreIndexLocation } from "@chunksync/sync";
+import { describe, expect, it } from "vitest";
+
+const scope: IndexScope = {
+  storage: "memory",
+  bucket: "b",
+  prefix: "",
+  chunkSize: 5 * 1024 * 1024,
+  algorithm: "sha256",
+  pairing: pairingTag(Buffer.alloc(32, 3)),
+};
+const T = Date.UTC(2026, 0, 1);
+const key = (i: number) => `k${String(i).padStart(6, "0")}`;
+
+function entry(i: number): IndexEntry {
+  return {
+    key: key(i),
+    size: 10,
+    etag: `"e${i}"`,
+    lastModified: T,
+    proof: "read",
+    at: T + 5000,
+    attributes: { metadata: {} },
+    digests: [digestOf("sha256", Buffer.from(key(i)))],
+  };
+}
+const listed = (i: number) => ({ size: 10, etag: `e${i}`, lastModified: T });
+
+/** Writes entries for `keys` as one run would, and commits. */
+async function build(dir: string, keys: number[]): Promise<void> {
+  const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+  for (const i of keys) await side.keep(entry(i));
+  await side.commit();
+}
+
+describe("a side's index on disk", () => {
+  it("finds entries across many pieces for ascending keys, skipping the ones asked that it lacks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    const evens = Array.from({ length: 10_000 }, (_, i) => i * 2);
+    await build(dir, evens);
+    expect(readdirSync(dir).filter((n) => n.startsWith("p-")).length).toBe(3);
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    expect(side.report.found).toBe("loaded");
+    let found = 0;
+    for (let i = 0; i < 20_000; i += 3) {
+      const hit = await side.find(key(i), listed(i));
+      if (i % 2 === 0) {
+        expect(hit?.digests).toEqual(entry(i).digests);
+        found++;
+      } else expect(hit).toBeUndefined();
+    }
+    expect(found).toBe(3334);
+    // An entry for another version of the key does not stand.
+    const other = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    expect(await other.find(key(0), { ...listed(0), etag: "changed" })).toBeUndefined();
+  });
+
+  it("drops a damaged piece alone, with a note, and keeps the others", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    await build(
+      dir,
+      Array.from({ length: 9000 }, (_, i) => i),
+    );
+    const second = readdirSync(dir)
+      .filter((n) => n.startsWith("p-"))
+      .sort()[1]!;
+    const data = readFileSync(join(dir, second));
+    data[100] = data[100]! ^ 1;
+    writeFileSync(join(dir, second), data);
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    expect(await side.find(key(0), listed(0))).toBeDefined();
+    expect(await side.find(key(5000), listed(5000))).toBeUndefined();
+    expect(await side.find(key(8500), listed(8500))).toBeDefined();
+    expect(side.report.notes).toEqual([
+      expect.stringMatching(/does not match its checksum: its 4096 objects are read again/),
+    ]);
+  });
+
+  it("a new index replaces the old one whole and removes the old pieces; a discarded one leaves the old as it was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    await build(dir, [1, 2, 3]);
+    const before = readdirSync(dir).filter((n) => n.startsWith("p-"));
+    await build(dir, [4, 5]);
+    const after = readdirSync(dir).filter((n) => n.startsWith("p-"));
+    expect(after).toHaveLength(1);
+    expect(after).not.toEqual(before);
+    const failed = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    for (let i = 6; i < 5000; i++) await failed.keep(entry(i));
+    await failed.discard();
+    expect(readdirSync(dir).filter((n) => n.startsWith("p-"))).toEqual(after);
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    expect(await side.find(key(4), listed(4))).toBeDefined();
+  });
+
+  it("two runs writing at once each leave a whole index: the last to finish wins", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    const a = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    const b = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    for (let i = 0; i < 6000; i++) {
+      await a.keep(entry(i));
+      if (i % 2 === 0) await b.keep(entry(i));
+    }
+    await a.commit();
+    await b.commit();
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    expect(side.report.found).toBe("loaded");
+    expect(await side.find(key(2), listed(2))).toBeDefined();
+    expect(await side.find(key(3), listed(3))).toBeUndefined();
+    expect(side.report.notes).toEqual([]);
+  });
+
+  it("an index under a bucket prefix reads back through the side's store", async () => {
+    const store = new MemoryObjectStore({ bucket: "idx" });
+    const location = new StoreIndexLocation(store, "indexes/b/");
+    const side = await SideIndex.open({ location, scope, consult: true });
+    for (let i = 0; i < 5; i++) await side.keep(entry(i));
+    await side.commit();
+    const again = await SideIndex.open({ location, scope, consult: true });
+    expect(again.report.found).toBe("loaded");
+    expect(await again.find(key(3), listed(3))).toBeDefined();
+    const names: string[] = [];
+    for await (const o of store.list("indexes/b/")) names.push(o.key);
+    expect(names).toContain("indexes/b/manifest.json");
+  });
+
+  it("an index that cannot be written is noted and leaves the old one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    await build(dir, [1]);
+    const location = new DirectoryIndexLocation(dir);
+    const broken = Object.assign(Object.create(location) as DirectoryIndexLocation, {
+      write: async () => {
+        throw new Error("disk full");
+      },
+    });
+    const side = await SideIndex.open({ location: broken, scope, consult: true });
+    for (let i = 0; i < 5000; i++) await side.keep(entry(i));
+    await side.commit();
+    expect(side.report.written).toBeUndefined();
+    expect(side.report.notes).toEqual([expect.stringMatching(/could not be written \(disk full\)/)]);
+    const again = await SideIndex.open({ location, scope, consult: true });
+    expect(await again.find(key(1), listed(1))).toBeDefined();
+  });
+});
