@@ -327,7 +327,8 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const describe = {
-    check: "compare SRC and DST chunk by chunk; exit 0 identical, 1 differences, 2 error",
+    check:
+      "compare SRC and DST chunk by chunk (an unchanged object from the digest indexes; --full reads all); exit 0 identical, 1 differences, 2 error",
     plan: "dry run: what sync would move, and how many bytes",
     sync: "make DST hold SRC's objects, moving only the chunks that differ",
   } as const;
