@@ -7,7 +7,7 @@ import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keyFilter } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
-import { mergeListings } from "./mergeListings.js";
+import { type MergedKey, mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
@@ -148,35 +148,48 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     prefix,
     objects: readAhead(store.list(prefix, signal), LISTING_READ_AHEAD),
   });
-  async function* selectedKeys() {
+  async function* mergedKeys() {
     for await (const key of mergeListings(
       listing("source", options.source, sourcePrefix),
       listing("destination", options.destination, destinationPrefix),
     )) {
       if (key.destination) stats.destinationListed++;
-      // Every listed key is looked up, selected or not, so each index is read in one pass.
+      const wanted = selected(key.relative);
+      if (wanted && key.source) {
+        stats.objects.scanned++;
+        stats.sourceBytesScanned += key.source.size;
+        // Each side digests its whole object to compare a pair (less what its index answers,
+        // known once the key is taken up); a missing object is copied.
+        if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
+        else if (!options.dryRun) stats.plannedWork += copyWork(ctx, key.source.size);
+      } else if (wanted) stats.destinationOnly++;
+      // Keys passed over still go through: their index entries stand for the next run.
+      yield { ...key, wanted };
+    }
+    stats.listed = true;
+  }
+  /**
+   * Each key's index entries, looked up in key order as workers take keys up (so that only
+   * the keys in progress hold them), and its place in the new indexes.
+   */
+  async function* indexedKeys(keys: AsyncIterable<MergedKey & { wanted: boolean }>) {
+    for await (const key of keys) {
       const found = {
         source: key.source && (await sourceIndex?.find(key.source.key, key.source)),
         destination: key.destination && (await destinationIndex?.find(key.destination.key, key.destination)),
       };
-      const slot = recorder?.slot();
-      if (!selected(key.relative)) {
-        // What stood for a key passed over still stands for the next run.
+      // Waits while the keys settled out of order would hold too many entries.
+      const slot = await recorder?.slot();
+      if (!key.wanted) {
         await slot?.settle(found);
         continue;
       }
-      if (key.source) {
-        stats.objects.scanned++;
-        stats.sourceBytesScanned += key.source.size;
-        // Each side digests its whole object to compare a pair, unless its index entry stands.
-        if (key.destination) {
-          if (!found.source) stats.plannedWork += key.source.size;
-          if (!found.destination) stats.plannedWork += key.destination.size;
-        } else if (!options.dryRun) stats.plannedWork += copyWork(ctx, key.source.size);
-      } else stats.destinationOnly++;
+      if (key.source && key.destination) {
+        if (found.source) stats.plannedWork -= key.source.size;
+        if (found.destination) stats.plannedWork -= key.destination.size;
+      }
       yield { ...key, found, slot };
     }
-    stats.listed = true;
   }
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
     if (index && used) index.report.fromIndex++;
@@ -184,7 +197,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   };
   try {
     await forEachConcurrent(
-      readAhead(selectedKeys(), MERGED_READ_AHEAD),
+      indexedKeys(readAhead(mergedKeys(), MERGED_READ_AHEAD)),
       options.concurrency,
       async (key) => {
         // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds

@@ -13,21 +13,37 @@ export interface IndexSlot {
 }
 
 /**
+ * Slots taken but not yet written at most: a key that takes long (a large object) holds back
+ * the entries of the keys after it, which would otherwise pile up without bound.
+ */
+const WINDOW = 10_000;
+
+/**
  * Puts the entries of keys that settle out of order (objects run concurrently) back in key
- * order for the index writers. Slots are taken in key order as the merged listing passes; a
- * slot's entries wait only for the slots before it, so what waits is bounded by the keys in
- * progress and read ahead.
+ * order for the index writers. Slots are taken in key order as keys are taken up; a slot's
+ * entries wait only for the slots before it, and no more than {@link WINDOW} slots are open at
+ * once: taking one more waits for the oldest to be written.
  */
 export class IndexRecorder {
   readonly #waiting = new Map<number, KeyEntries>();
   #taken = 0;
   #written = 0;
   #flushing: Promise<void> = Promise.resolve();
+  /** Resolves a `slot()` waiting for the window to open. */
+  #opened: (() => void) | undefined;
 
-  constructor(readonly sides: { source?: SideIndex | undefined; destination?: SideIndex | undefined }) {}
+  constructor(
+    readonly sides: { source?: SideIndex | undefined; destination?: SideIndex | undefined },
+    readonly window = WINDOW,
+  ) {}
 
-  /** The next key's slot. */
-  slot(): IndexSlot {
+  /** The next key's slot, once fewer than the window's slots are open. */
+  async slot(): Promise<IndexSlot> {
+    while (this.#taken - this.#written >= this.window) {
+      await new Promise<void>((resolve) => {
+        this.#opened = resolve;
+      });
+    }
     const at = this.#taken++;
     return {
       settle: (entries) => {
@@ -51,6 +67,8 @@ export class IndexRecorder {
       if (entries === undefined) return;
       this.#waiting.delete(this.#written);
       this.#written++;
+      this.#opened?.();
+      this.#opened = undefined;
       if (entries.source) await this.sides.source?.keep(entries.source);
       if (entries.destination) await this.sides.destination?.keep(entries.destination);
     }
