@@ -11,6 +11,7 @@ import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext } from "./lib/BenchContext.js";
 import { ensureTools, toolVersions } from "./lib/tools.js";
 import { deltaSyncSection } from "./sections/deltaSync.js";
+import { digestIndexSection } from "./sections/digestIndex.js";
 import { digestPipelineSection } from "./sections/digestPipeline.js";
 import { fullCopiesSection } from "./sections/fullCopies.js";
 import { memorySection } from "./sections/memory.js";
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<void> {
     [4, "many small objects", () => smallObjectsSection(ctx)],
     [5, "workflow overhead", () => workflowOverheadSection(ctx)],
     [6, "full copies vs rclone", () => fullCopiesSection(ctx)],
+    [7, "digest index", () => digestIndexSection(ctx)],
   ];
   const parts: string[] = [];
   try {
