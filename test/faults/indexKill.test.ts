@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { decodeManifest, decodePiece, type IndexScope, type PieceRef } from "@chunksync/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
-import { seededBytes } from "../support/data.js";
+import { flipByte, seededBytes } from "../support/data.js";
 import { startCli } from "../support/faultWorld.js";
 import { createBucket, emptyAndDeleteBucket, readAll, s3Client, uniqueBucketName } from "../support/s3.js";
 
@@ -211,5 +211,28 @@ describe("kill -9 of the CLI while it writes its digest indexes", () => {
     for (const i of [0, 1234, OBJECTS - 1]) {
       expect((await readAll(dst, d, key(i))).equals(seededBytes(key(i), 1024))).toBe(true);
     }
+  });
+
+  it("a damaged piece of several costs only its own objects' reads", async () => {
+    const dir = scopeDir(roots.source)!;
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { pieces: PieceRef[] };
+    const [first, ...rest] = manifest.pieces;
+    const path = join(dir, first!.name);
+    writeFileSync(path, flipByte(readFileSync(path), 1000));
+    const r = await runCli(args(), env);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as {
+      objects: Record<string, number>;
+      bytes: { sourceRead: number; destinationRead: number };
+      index: { source: SideReport; destination: SideReport };
+    };
+    expect(summary.objects.identical).toBe(OBJECTS);
+    expect(summary.index.source).toMatchObject({ found: "loaded", read: first!.count });
+    expect(summary.index.source.fromIndex).toBe(rest.reduce((n, p) => n + p.count, 0));
+    expect(summary.index.source.notes).toEqual([
+      `piece ${first!.name} does not match its checksum: its ${first!.count} objects are read again`,
+    ]);
+    expect(summary.bytes.sourceRead).toBe(first!.count * 1024);
+    expect(summary.index.destination).toMatchObject({ read: 0, fromIndex: OBJECTS });
   });
 });
