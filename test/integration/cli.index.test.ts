@@ -371,17 +371,21 @@ describe("chunksync CLI: digest index", () => {
       expect(first.summary.objects).toMatchObject({ missing: 2, identical: 1 });
     });
 
-    it("a new version of the same bytes is read on its side only, and found identical", async () => {
-      await putObject(src, s, "v-src", body);
-      await putObject(dst, d, "v-dst", body);
-      await pastTheSecond();
-      const run = await sync(s, d, ...flags());
-      expect(run.summary.objects.identical).toBe(3);
-      expect(run.summary.index?.source).toMatchObject({ found: "loaded", read: 1, fromIndex: 2 });
-      expect(run.summary.index?.destination).toMatchObject({ found: "loaded", read: 1, fromIndex: 2 });
-      expect(run.summary.bytes.sourceRead).toBe(body.length);
-      expect(run.summary.bytes.destinationRead).toBe(body.length);
-    });
+    it.each([["source"], ["destination"]] as const)(
+      "a new version of the same bytes on the %s is read there only, and found identical",
+      async (side) => {
+        if (side === "source") await putObject(src, s, "v-src", body);
+        else await putObject(dst, d, "v-dst", body);
+        await pastTheSecond();
+        const run = await sync(s, d, ...flags());
+        const other = side === "source" ? "destination" : "source";
+        expect(run.summary.objects.identical).toBe(3);
+        expect(run.summary.index?.[side]).toMatchObject({ found: "loaded", read: 1, fromIndex: 2 });
+        expect(run.summary.index?.[other]).toMatchObject({ found: "loaded", read: 0, fromIndex: 3 });
+        expect(run.summary.bytes[side === "source" ? "sourceRead" : "destinationRead"]).toBe(body.length);
+        expect(run.summary.bytes[side === "source" ? "destinationRead" : "sourceRead"]).toBe(0);
+      },
+    );
 
     it("an older version made current again (other bytes, an earlier LastModified) is read and synced", async () => {
       expect(newest).toBeDefined();
