@@ -1,11 +1,31 @@
-import { mkdtempSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
-import { seededBytes } from "../support/data.js";
-import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
+import { flipByte, seededBytes } from "../support/data.js";
+import { FaultProxy } from "../support/faultProxy.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  readAll,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
 
 interface SideIndex {
   found: string;
@@ -17,17 +37,116 @@ interface SideIndex {
 interface Summary {
   exitCode: number;
   objects: Record<string, number>;
-  bytes: Record<string, number>;
+  bytes: { sourceRead: number; destinationRead: number; transferred: number };
   index?: { source: SideIndex; destination: SideIndex };
 }
+interface ObjectLine {
+  type: string;
+  destinationKey: string;
+  state: string;
+  action: string;
+}
+interface Run {
+  summary: Summary;
+  /** Each object's result line from `--report`, by destination key. */
+  objects: Map<string, ObjectLine>;
+}
 
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** LastModified is stated in whole seconds: an entry stands once its version's second has passed. */
+const pastTheSecond = () => new Promise((r) => setTimeout(r, 1100));
 
 describe("chunksync CLI: digest index", () => {
   let env: Record<string, string>;
   let src: S3Client;
   let dst: S3Client;
   const buckets: [S3Client, string][] = [];
+  const work = mkdtempSync(join(tmpdir(), "idx-"));
+  let runs = 0;
+
+  /** Index flags for directories of a name (a "machine"): the same name, the same indexes. */
+  const dirs = (name: string) => ["--src-index", join(work, name, "s"), "--dst-index", join(work, name, "d")];
+
+  async function pair(name: string, versioned = false) {
+    const s = uniqueBucketName(`src-${name}`);
+    const d = uniqueBucketName(`dst-${name}`);
+    await createBucket(src, s);
+    await createBucket(dst, d);
+    buckets.push([src, s], [dst, d]);
+    if (versioned) {
+      for (const [client, bucket] of [
+        [src, s],
+        [dst, d],
+      ] as const) {
+        await client.send(
+          new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+        );
+      }
+    }
+    return { s, d };
+  }
+
+  async function cli(command: string, s: string, d: string, ...extra: string[]): Promise<Run> {
+    const report = join(work, `report-${++runs}.jsonl`);
+    const r = await runCli(
+      [
+        command,
+        `s3://${s}`,
+        `s3://${d}`,
+        ...SIDES,
+        "--chunk-size",
+        "5MiB",
+        "--json",
+        "--report",
+        report,
+        ...extra,
+      ],
+      env,
+    );
+    expect(r.stderr).toBe("");
+    const objects = new Map<string, ObjectLine>();
+    for (const line of readFileSync(report, "utf8").trim().split("\n")) {
+      const parsed = JSON.parse(line) as ObjectLine;
+      if (parsed.type === "object") objects.set(parsed.destinationKey, parsed);
+    }
+    return { summary: JSON.parse(r.stdout) as Summary, objects };
+  }
+  const sync = (s: string, d: string, ...extra: string[]) => cli("sync", s, d, ...extra);
+
+  async function put(
+    client: S3Client,
+    bucket: string,
+    key: string,
+    body: Buffer,
+    meta: Record<string, string> = {},
+    tags?: string,
+  ) {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        Metadata: meta,
+        ...(tags ? { Tagging: tags } : {}),
+      }),
+    );
+  }
+  const head = (client: S3Client, bucket: string, key: string) =>
+    client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  async function tagsOf(client: S3Client, bucket: string, key: string) {
+    const out = await client.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key, t.Value]));
+  }
+  async function keysOf(client: S3Client, bucket: string): Promise<string[]> {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    return (out.Contents ?? []).map((o) => o.Key!).sort();
+  }
+  /** The destination holds the source's bytes and user metadata for `key`. */
+  async function sameObject(s: string, d: string, key: string) {
+    expect((await readAll(dst, d, key)).equals(await readAll(src, s, key))).toBe(true);
+    expect((await head(dst, d, key)).Metadata).toEqual((await head(src, s, key)).Metadata);
+  }
 
   beforeAll(() => {
     env = profileEnv();
@@ -36,42 +155,562 @@ describe("chunksync CLI: digest index", () => {
   });
   afterAll(async () => {
     for (const [client, name] of buckets) await emptyAndDeleteBucket(client, name);
+    rmSync(work, { recursive: true, force: true });
   });
 
-  async function pair(name: string) {
-    const s = uniqueBucketName(`src-${name}`);
-    const d = uniqueBucketName(`dst-${name}`);
-    await createBucket(src, s);
-    await createBucket(dst, d);
-    buckets.push([src, s], [dst, d]);
-    return { s, d };
-  }
+  describe("each way an object can change is found on the side it changed on", () => {
+    const small = (key: string) => seededBytes(key, 4 * KiB);
+    const big = (key: string) => seededBytes(key, 11 * MiB);
+    // One key per change and side; the big ones are re-composed, the rest rewritten whole.
+    const keys = {
+      still: small("still"),
+      "s-same": small("s-same"),
+      "s-size": big("s-size"),
+      "s-meta": small("s-meta"),
+      "s-tag": small("s-tag"),
+      "s-recreate": small("s-recreate"),
+      "d-same": small("d-same"),
+      "d-size": big("d-size"),
+      "d-meta": small("d-meta"),
+      "d-tag": small("d-tag"),
+      "d-recreate": small("d-recreate"),
+    };
+    const count = Object.keys(keys).length;
+    const meta = { m: "1" };
+    const tags = "t=1";
+    let s: string;
+    let d: string;
+    const flags = () => [...dirs("matrix"), "--tags"];
 
-  async function sync(s: string, d: string, ...extra: string[]): Promise<Summary> {
-    const r = await runCli(
-      ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json", ...extra],
-      env,
+    beforeAll(async () => {
+      ({ s, d } = await pair("matrix"));
+      for (const [key, body] of Object.entries(keys)) await put(src, s, key, body, meta, tags);
+      await pastTheSecond();
+      const first = await sync(s, d, ...flags());
+      expect(first.summary.objects.missing).toBe(count);
+      expect(first.summary.index?.source).toMatchObject({ found: "absent", written: count });
+      expect(first.summary.index?.destination).toMatchObject({ found: "absent", written: count });
+    });
+
+    it("an unchanged pair after a sync is compared with no byte read on either side", async () => {
+      const { summary } = await sync(s, d, ...flags());
+      expect(summary.objects.identical).toBe(count);
+      expect(summary.bytes.sourceRead).toBe(0);
+      expect(summary.bytes.destinationRead).toBe(0);
+      expect(summary.index?.source).toMatchObject({ found: "loaded", fromIndex: count, read: 0, notes: [] });
+      expect(summary.index?.destination).toMatchObject({
+        found: "loaded",
+        fromIndex: count,
+        read: 0,
+        notes: [],
+      });
+    });
+
+    /**
+     * Changes `key` on one side, lets its second pass, syncs: that side alone reads, and only
+     * that object; the other keys (including those changed before) come from both indexes.
+     */
+    async function afterChange(side: "source" | "destination", key: string, change: () => Promise<unknown>) {
+      await change();
+      await pastTheSecond();
+      const run = await sync(s, d, ...flags());
+      const other = side === "source" ? "destination" : "source";
+      expect(run.summary.index?.[side]).toMatchObject({ found: "loaded", read: 1, fromIndex: count - 1 });
+      expect(run.summary.index?.[other]).toMatchObject({ found: "loaded", read: 0, fromIndex: count });
+      expect(run.summary.bytes[side === "source" ? "sourceRead" : "destinationRead"]).toBeGreaterThan(0);
+      await sameObject(s, d, key);
+      expect(await tagsOf(dst, d, key)).toEqual(await tagsOf(src, s, key));
+      return { ...run, line: run.objects.get(key)! };
+    }
+    const replaceMetadata = (
+      client: S3Client,
+      bucket: string,
+      key: string,
+      metadata: Record<string, string>,
+    ) =>
+      client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          CopySource: `${bucket}/${key}`,
+          MetadataDirective: "REPLACE",
+          Metadata: metadata,
+        }),
+      );
+    const retag = (client: S3Client, bucket: string, key: string, value: string) =>
+      client.send(
+        new PutObjectTaggingCommand({
+          Bucket: bucket,
+          Key: key,
+          Tagging: { TagSet: [{ Key: "t", Value: value }] },
+        }),
+      );
+
+    it("source overwritten with the same bytes: read on the source, identical", async () => {
+      const { line, summary } = await afterChange("source", "s-same", () =>
+        put(src, s, "s-same", keys["s-same"], meta, tags),
+      );
+      expect(line).toMatchObject({ state: "identical", action: "none" });
+      expect(summary.bytes.destinationRead).toBe(0);
+    });
+
+    it("source rewritten with other bytes of the same size: read on the source, re-composed", async () => {
+      const { line, summary } = await afterChange("source", "s-size", () =>
+        put(src, s, "s-size", flipByte(keys["s-size"], 7 * MiB), meta, tags),
+      );
+      expect(line).toMatchObject({ state: "changed", action: "compose" });
+      expect(summary.bytes.destinationRead).toBe(0);
+    });
+
+    it("source metadata replaced in place: read on the source, metadata restated", async () => {
+      const { line } = await afterChange("source", "s-meta", () =>
+        replaceMetadata(src, s, "s-meta", { m: "2" }),
+      );
+      expect(line).toMatchObject({ state: "changed", action: "metadata" });
+      expect((await head(dst, d, "s-meta")).Metadata).toEqual({ m: "2" });
+    });
+
+    it("source tags changed: found with --tags (tags are not in the index) and restated", async () => {
+      const before = (await head(src, s, "s-tag")).LastModified;
+      await retag(src, s, "s-tag", "2");
+      await pastTheSecond();
+      const run = await sync(s, d, ...flags());
+      expect(run.objects.get("s-tag")).toMatchObject({ state: "changed", action: "metadata" });
+      expect(await tagsOf(dst, d, "s-tag")).toEqual({ t: "2" });
+      // A tag set changes no version: its digests still stand, unless the server moved LastModified.
+      const moved = (await head(src, s, "s-tag")).LastModified?.getTime() !== before?.getTime();
+      expect(run.summary.index?.source).toMatchObject({
+        read: moved ? 1 : 0,
+        fromIndex: moved ? count - 1 : count,
+      });
+      expect(run.summary.index?.destination).toMatchObject({ read: 0, fromIndex: count });
+      await sameObject(s, d, "s-tag");
+    });
+
+    it("source deleted and re-created with the same bytes: read on the source, identical", async () => {
+      const { line } = await afterChange("source", "s-recreate", async () => {
+        await src.send(new DeleteObjectCommand({ Bucket: s, Key: "s-recreate" }));
+        await put(src, s, "s-recreate", keys["s-recreate"], meta, tags);
+      });
+      expect(line).toMatchObject({ state: "identical", action: "none" });
+    });
+
+    it("destination overwritten with the same bytes: read on the destination, identical", async () => {
+      const { line, summary } = await afterChange("destination", "d-same", () =>
+        put(dst, d, "d-same", keys["d-same"], meta, tags),
+      );
+      expect(line).toMatchObject({ state: "identical", action: "none" });
+      expect(summary.bytes.sourceRead).toBe(0);
+    });
+
+    it("destination rewritten with other bytes of the same size: read on the destination, repaired", async () => {
+      const { line, summary } = await afterChange("destination", "d-size", () =>
+        put(dst, d, "d-size", flipByte(keys["d-size"], 7 * MiB), meta, tags),
+      );
+      expect(line).toMatchObject({ state: "changed", action: "compose" });
+      // The source reads only the chunk it sends.
+      expect(summary.bytes.sourceRead).toBe(5 * MiB);
+    });
+
+    it("destination metadata replaced in place: read on the destination, the source's restated", async () => {
+      const { line } = await afterChange("destination", "d-meta", () =>
+        replaceMetadata(dst, d, "d-meta", { m: "9" }),
+      );
+      expect(line).toMatchObject({ state: "changed", action: "metadata" });
+      expect((await head(dst, d, "d-meta")).Metadata).toEqual(meta);
+    });
+
+    it("destination tags changed: found with --tags and restated", async () => {
+      const before = (await head(dst, d, "d-tag")).LastModified;
+      await retag(dst, d, "d-tag", "9");
+      const moved = (await head(dst, d, "d-tag")).LastModified?.getTime() !== before?.getTime();
+      await pastTheSecond();
+      const run = await sync(s, d, ...flags());
+      expect(run.objects.get("d-tag")).toMatchObject({ state: "changed", action: "metadata" });
+      expect(await tagsOf(dst, d, "d-tag")).toEqual({ t: "1" });
+      expect(run.summary.index?.source).toMatchObject({ read: 0, fromIndex: count });
+      expect(run.summary.index?.destination).toMatchObject({ read: moved ? 1 : 0 });
+      await sameObject(s, d, "d-tag");
+    });
+
+    it("destination deleted and re-created with the same bytes: read on the destination, identical", async () => {
+      const { line } = await afterChange("destination", "d-recreate", async () => {
+        await dst.send(new DeleteObjectCommand({ Bucket: d, Key: "d-recreate" }));
+        await put(dst, d, "d-recreate", keys["d-recreate"], meta, tags);
+      });
+      expect(line).toMatchObject({ state: "identical", action: "none" });
+    });
+
+    it("after all of them, both indexes stand for every object again", async () => {
+      const { summary } = await sync(s, d, ...flags());
+      expect(summary.objects.identical).toBe(count);
+      expect(summary.bytes.sourceRead + summary.bytes.destinationRead).toBe(0);
+      expect(summary.index?.source).toMatchObject({ fromIndex: count, read: 0 });
+      expect(summary.index?.destination).toMatchObject({ fromIndex: count, read: 0 });
+      for (const key of Object.keys(keys)) await sameObject(s, d, key);
+    });
+  });
+
+  describe("in versioned buckets", () => {
+    const body = seededBytes("v", 6 * MiB);
+    const older = seededBytes("v-older", 6 * MiB);
+    let s: string;
+    let d: string;
+    let newest: string | undefined;
+    const flags = () => dirs("versioned");
+
+    beforeAll(async () => {
+      ({ s, d } = await pair("versioned", true));
+      await putObject(src, s, "v-src", body);
+      await putObject(dst, d, "v-dst", body);
+      await putObject(src, s, "v-dst", body);
+      await putObject(src, s, "v-roll", older);
+      newest = (await putObject(src, s, "v-roll", body)).VersionId;
+      await pastTheSecond();
+      const first = await sync(s, d, ...flags());
+      expect(first.summary.objects).toMatchObject({ missing: 2, identical: 1 });
+    });
+
+    it.each([["source"], ["destination"]] as const)(
+      "a new version of the same bytes on the %s is read there only, and found identical",
+      async (side) => {
+        if (side === "source") await putObject(src, s, "v-src", body);
+        else await putObject(dst, d, "v-dst", body);
+        await pastTheSecond();
+        const run = await sync(s, d, ...flags());
+        const other = side === "source" ? "destination" : "source";
+        expect(run.summary.objects.identical).toBe(3);
+        expect(run.summary.index?.[side]).toMatchObject({ found: "loaded", read: 1, fromIndex: 2 });
+        expect(run.summary.index?.[other]).toMatchObject({ found: "loaded", read: 0, fromIndex: 3 });
+        expect(run.summary.bytes[side === "source" ? "sourceRead" : "destinationRead"]).toBe(body.length);
+        expect(run.summary.bytes[side === "source" ? "destinationRead" : "sourceRead"]).toBe(0);
+      },
     );
-    expect(r.stderr).toBe("");
-    return JSON.parse(r.stdout) as Summary;
-  }
 
-  it("a run after a sync reads no byte of unchanged objects on either side", async () => {
-    const { s, d } = await pair("nochange");
-    await putObject(src, s, "big", seededBytes("big", 11 * MiB));
-    await putObject(src, s, "small", seededBytes("small", 3000));
-    const dir = mkdtempSync(join(tmpdir(), "idx-"));
-    const flags = ["--src-index", join(dir, "s"), "--dst-index", join(dir, "d")];
-    // LastModified is stated in whole seconds: an entry stands once its version's second has passed.
-    await new Promise((r) => setTimeout(r, 1100));
-    const first = await sync(s, d, ...flags);
-    expect(first.objects.missing).toBe(2);
-    await new Promise((r) => setTimeout(r, 1100));
-    const second = await sync(s, d, ...flags);
-    expect(second.objects.identical).toBe(2);
-    expect(second.bytes.sourceRead).toBe(0);
-    expect(second.bytes.destinationRead).toBe(0);
-    expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
-    expect(second.index?.destination).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
+    it("an older version made current again (other bytes, an earlier LastModified) is read and synced", async () => {
+      expect(newest).toBeDefined();
+      await src.send(new DeleteObjectCommand({ Bucket: s, Key: "v-roll", VersionId: newest }));
+      await pastTheSecond();
+      const run = await sync(s, d, ...flags());
+      expect(run.objects.get("v-roll")).toMatchObject({ state: "changed" });
+      expect(run.summary.index?.source).toMatchObject({ read: 1, fromIndex: 2 });
+      expect(run.summary.index?.destination).toMatchObject({ read: 0, fromIndex: 3 });
+      expect((await readAll(dst, d, "v-roll")).equals(older)).toBe(true);
+      const next = await sync(s, d, ...flags());
+      expect(next.summary.objects.identical).toBe(3);
+      expect(next.summary.bytes.sourceRead + next.summary.bytes.destinationRead).toBe(0);
+    });
+  });
+
+  describe("a stored index that cannot be trusted is dropped, read around and rebuilt", () => {
+    const bodies = { a: seededBytes("a", 3 * KiB), b: seededBytes("b", 6 * MiB), c: seededBytes("c", 100) };
+    const total = bodies.a.length + bodies.b.length + bodies.c.length;
+    let s: string;
+    let d: string;
+    /** The one scope directory under a side's index root. */
+    const scopeDir = (side: "s" | "d", machine = "damage") => {
+      const root = join(work, machine, side);
+      const names = readdirSync(root);
+      expect(names).toHaveLength(1);
+      return join(root, names[0]!);
+    };
+    /** The piece the manifest names (a dropped manifest's pieces may lie beside it). */
+    const pieceOf = (dir: string) => {
+      const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as {
+        pieces: { name: string }[];
+      };
+      expect(manifest.pieces).toHaveLength(1);
+      return join(dir, manifest.pieces[0]!.name);
+    };
+    const manifestOf = (dir: string) => join(dir, "manifest.json");
+    const edit = (path: string, change: (data: Buffer) => Buffer) =>
+      writeFileSync(path, change(readFileSync(path)));
+
+    beforeAll(async () => {
+      ({ s, d } = await pair("damage"));
+      for (const [key, data] of Object.entries(bodies)) await putObject(src, s, key, data);
+      await pastTheSecond();
+      const first = await sync(s, d, ...dirs("damage"));
+      expect(first.summary.objects.missing).toBe(3);
+      // The destination's copies were written just now: a read in their second would not be trusted.
+      await pastTheSecond();
+    });
+
+    /**
+     * After damaging one side's index: that side reads all 3 objects and notes why, the
+     * other side (damaged the time before, so rebuilt by then) reads none, the result is right.
+     */
+    async function damaged(side: "source" | "destination", found: "dropped" | "loaded", note: RegExp) {
+      const { summary } = await sync(s, d, ...dirs("damage"));
+      const other = side === "source" ? "destination" : "source";
+      expect(summary.objects.identical).toBe(3);
+      expect(summary.index?.[side]).toMatchObject({ found, read: 3, fromIndex: 0, written: 3 });
+      expect(summary.index?.[side]?.notes.join("\n")).toMatch(note);
+      expect(summary.index?.[other]).toMatchObject({ found: "loaded", read: 0, fromIndex: 3, notes: [] });
+      expect(summary.bytes[side === "source" ? "sourceRead" : "destinationRead"]).toBe(total);
+      expect(summary.bytes[side === "source" ? "destinationRead" : "sourceRead"]).toBe(0);
+    }
+
+    it("a flipped byte in a piece: the piece is dropped", async () => {
+      edit(pieceOf(scopeDir("s")), (data) => flipByte(data, data.length >> 1));
+      await damaged("source", "loaded", /piece .* does not match its checksum: its 3 objects are read again/);
+    });
+
+    it("a flipped byte in the manifest: the index is dropped", async () => {
+      edit(manifestOf(scopeDir("d")), (data) => flipByte(data, data.indexOf('"pieces"') + 40));
+      await damaged("destination", "dropped", /manifest/);
+    });
+
+    it("a truncated manifest: the index is dropped", async () => {
+      edit(manifestOf(scopeDir("s")), (data) => data.subarray(0, data.length >> 1));
+      await damaged("source", "dropped", /not valid JSON/);
+    });
+
+    it("a truncated piece: the piece is dropped", async () => {
+      edit(pieceOf(scopeDir("d")), (data) => data.subarray(0, data.length - 20));
+      await damaged("destination", "loaded", /does not match its checksum/);
+    });
+
+    it("another bucket's index under this scope's name: dropped as foreign", async () => {
+      const mine = scopeDir("s");
+      rmSync(mine, { recursive: true });
+      cpSync(scopeDir("d"), mine, { recursive: true });
+      await damaged("source", "dropped", new RegExp(`made for bucket ${d} \\(now ${s}\\)`));
+    });
+
+    it("a manifest of an older format version: dropped as old-format", async () => {
+      edit(manifestOf(scopeDir("d")), (data) => {
+        const { sha256: _, ...body } = JSON.parse(data.toString()) as Record<string, unknown>;
+        const old = { ...body, version: 0 };
+        const sha256 = createHash("sha256").update(JSON.stringify(old)).digest("hex");
+        return Buffer.from(`${JSON.stringify({ ...old, sha256 })}\n`);
+      });
+      await damaged("destination", "dropped", /format version is 0, not 1/);
+    });
+
+    it("after each, the rebuilt indexes answer for every object", async () => {
+      const { summary } = await sync(s, d, ...dirs("damage"));
+      expect(summary.objects.identical).toBe(3);
+      expect(summary.bytes.sourceRead + summary.bytes.destinationRead).toBe(0);
+      expect(summary.index?.source).toMatchObject({ found: "loaded", fromIndex: 3, notes: [] });
+      expect(summary.index?.destination).toMatchObject({ found: "loaded", fromIndex: 3, notes: [] });
+    });
+
+    it("another chunk size or pairing secret is another scope: its index is absent, everything is read", async () => {
+      const secret = join(work, "secret");
+      writeFileSync(secret, randomBytes(32).toString("hex"));
+      for (const extra of [
+        ["--chunk-size", "6MiB"],
+        ["--secret-file", secret],
+        ["--algorithm", "sha1"],
+      ]) {
+        const { summary } = await sync(s, d, ...dirs("damage"), ...extra);
+        expect(summary.objects.identical).toBe(3);
+        expect(summary.index?.source).toMatchObject({ found: "absent", read: 3, fromIndex: 0 });
+        expect(summary.index?.destination).toMatchObject({ found: "absent", read: 3, fromIndex: 0 });
+        expect(summary.bytes.sourceRead).toBe(total);
+        expect(summary.bytes.destinationRead).toBe(total);
+      }
+      // Each scope kept its own index: the first one still stands.
+      const again = await sync(s, d, ...dirs("damage"), "--secret-file", secret);
+      expect(again.summary.index?.source).toMatchObject({ found: "loaded", read: 0, fromIndex: 3 });
+      expect(again.summary.bytes.sourceRead + again.summary.bytes.destinationRead).toBe(0);
+    });
+
+    it("on a new machine (no index yet) everything is read, with the same result", async () => {
+      const { summary } = await sync(s, d, ...dirs("new-machine"));
+      expect(summary.objects.identical).toBe(3);
+      expect(summary.index?.source).toMatchObject({ found: "absent", read: 3, written: 3 });
+      expect(summary.index?.destination).toMatchObject({ found: "absent", read: 3, written: 3 });
+      expect(summary.bytes.sourceRead).toBe(total);
+      expect(summary.bytes.destinationRead).toBe(total);
+    });
+
+    it("--no-index reads everything and keeps no index", async () => {
+      const fresh = profileEnv();
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json", "--no-index"],
+        fresh,
+      );
+      expect(r.stderr).toBe("");
+      const summary = JSON.parse(r.stdout) as Summary;
+      expect(summary.objects.identical).toBe(3);
+      expect(summary.index).toBeUndefined();
+      expect(summary.bytes.sourceRead).toBe(total);
+      expect(summary.bytes.destinationRead).toBe(total);
+      expect(existsSync(join(fresh.XDG_CACHE_HOME!, "chunksync"))).toBe(false);
+    });
+
+    it("check --full reads everything and rebuilds the indexes", async () => {
+      const { summary } = await cli("check", s, d, ...dirs("damage"), "--full");
+      expect(summary.objects.identical).toBe(3);
+      expect(summary.index?.source).toMatchObject({ found: "not read", read: 3, fromIndex: 0, written: 3 });
+      expect(summary.index?.destination).toMatchObject({
+        found: "not read",
+        read: 3,
+        fromIndex: 0,
+        written: 3,
+      });
+      expect(summary.bytes.sourceRead).toBe(total);
+      expect(summary.bytes.destinationRead).toBe(total);
+      const next = await sync(s, d, ...dirs("damage"));
+      expect(next.summary.index?.source).toMatchObject({ found: "loaded", fromIndex: 3, read: 0 });
+      expect(next.summary.bytes.sourceRead + next.summary.bytes.destinationRead).toBe(0);
+    });
+  });
+
+  describe("an index kept in the side's own bucket, inside the synced prefix", () => {
+    it("is neither synced to the other side nor deleted by sync --delete", async () => {
+      const { s, d } = await pair("s3idx");
+      const bodies = { "data/a": seededBytes("a", 2 * KiB), "data/b": seededBytes("b", 6 * MiB) };
+      for (const [key, data] of Object.entries(bodies)) await putObject(src, s, key, data);
+      await putObject(dst, d, "extra", "only on the destination");
+      await pastTheSecond();
+      const flags = ["--src-index", `s3://${s}/.idx`, "--dst-index", `s3://${d}/.idx`, "--delete"];
+      const first = await sync(s, d, ...flags);
+      expect(first.summary.objects).toMatchObject({ missing: 2, extra: 1 });
+      const srcIndex = (await keysOf(src, s)).filter((k) => k.startsWith(".idx/"));
+      const dstIndex = (await keysOf(dst, d)).filter((k) => k.startsWith(".idx/"));
+      expect(srcIndex.some((k) => k.startsWith(`.idx/${s}-`) && k.endsWith("/manifest.json"))).toBe(true);
+      expect(dstIndex.some((k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/manifest.json"))).toBe(true);
+      // Nothing of the source's index reached the destination.
+      expect(dstIndex.every((k) => k.startsWith(`.idx/${d}-`))).toBe(true);
+      expect((await keysOf(dst, d)).filter((k) => !k.startsWith(".idx/"))).toEqual(Object.keys(bodies));
+      await pastTheSecond();
+      const second = await sync(s, d, ...flags);
+      expect(second.summary.objects).toMatchObject({ identical: 2, extra: 0 });
+      expect(second.objects.size).toBe(2);
+      expect(second.summary.index?.source).toMatchObject({ found: "loaded", fromIndex: 2, read: 0 });
+      expect(second.summary.index?.destination).toMatchObject({ found: "loaded", fromIndex: 2, read: 0 });
+      expect(second.summary.bytes.sourceRead + second.summary.bytes.destinationRead).toBe(0);
+      expect((await keysOf(dst, d)).filter((k) => k.startsWith(`.idx/${s}-`))).toEqual([]);
+      expect(
+        (await keysOf(dst, d)).some((k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/manifest.json")),
+      ).toBe(true);
+    });
+  });
+
+  describe("two runs at once over the same pair and indexes", () => {
+    const bodies = {
+      a: seededBytes("a", 11 * MiB),
+      b: seededBytes("b", 5 * KiB),
+      c: seededBytes("c", 7 * KiB),
+    };
+    let s: string;
+    let d: string;
+    const at = () => dirs("twice");
+    /** The next run after concurrent ones: it loads an index and reads at most `changed` objects a side. */
+    async function loadable(changed: number) {
+      await pastTheSecond();
+      const next = await sync(s, d, ...at());
+      expect(next.summary.objects.identical).toBe(3);
+      expect(next.summary.index?.source).toMatchObject({ found: "loaded", notes: [] });
+      expect(next.summary.index?.destination).toMatchObject({ found: "loaded", notes: [] });
+      expect(next.summary.index?.source.read).toBeLessThanOrEqual(changed);
+      expect(next.summary.index?.destination.read).toBeLessThanOrEqual(changed);
+      for (const key of Object.keys(bodies)) await sameObject(s, d, key);
+    }
+
+    beforeAll(async () => {
+      ({ s, d } = await pair("twice"));
+      for (const [key, data] of Object.entries(bodies)) await putObject(src, s, key, data);
+      await pastTheSecond();
+      await sync(s, d, ...at());
+      // A rewrite in the second of the run's own write would match its entry (same ETag, same bytes).
+      await pastTheSecond();
+    });
+
+    it("that only read: both succeed, and the index left is loaded by the next run", async () => {
+      await putObject(src, s, "b", bodies.b);
+      await putObject(dst, d, "c", bodies.c);
+      await pastTheSecond();
+      const runs = await Promise.all([sync(s, d, ...at()), sync(s, d, ...at())]);
+      for (const run of runs) {
+        expect(run.summary.exitCode).toBe(0);
+        expect(run.summary.objects.identical).toBe(3);
+        for (const side of ["source", "destination"] as const) {
+          const report = run.summary.index?.[side];
+          expect(report).toMatchObject({ found: "loaded", written: 3 });
+          // A run that loads the index the other just left finds the rewritten object there.
+          expect(report!.read + report!.fromIndex).toBe(3);
+          expect(report!.read).toBeLessThanOrEqual(1);
+        }
+      }
+      // The first run to start loaded the index of before the rewrites, and read them.
+      expect(runs.some((r) => r.summary.index?.source.read === 1)).toBe(true);
+      expect(runs.some((r) => r.summary.index?.destination.read === 1)).toBe(true);
+      await loadable(0);
+    });
+
+    it("that both write one object: one may lose the write, and the index left is loaded by the next run", async () => {
+      const changed = flipByte(bodies.a, 6 * MiB);
+      await putObject(src, s, "a", changed);
+      await pastTheSecond();
+      const both = await Promise.all(
+        [0, 1].map(() =>
+          runCli(
+            ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json", ...at()],
+            env,
+          ),
+        ),
+      );
+      for (const r of both) {
+        const summary = JSON.parse(r.stdout) as Summary;
+        expect(summary.index?.source.found).toBe("loaded");
+        // The destination's conditional write keeps whichever version landed first; the other
+        // run reports the object failed, never overwritten unseen.
+        if (r.code !== 0) {
+          expect(r.code).toBe(2);
+          expect(summary.objects.failed).toBe(1);
+          expect(r.stderr).toMatch(/a: destination object a was written by someone else during the run/);
+        }
+      }
+      expect(both.some((r) => r.code === 0)).toBe(true);
+      expect((await readAll(dst, d, "a")).equals(changed)).toBe(true);
+      await loadable(1);
+    });
+  });
+
+  describe("index flags that cannot work are refused before any request", () => {
+    let proxy: FaultProxy;
+    beforeAll(async () => {
+      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    });
+    afterAll(async () => {
+      await proxy.stop();
+    });
+    const refused = async (...extra: string[]) => {
+      const before = proxy.seen.length;
+      const r = await runCli(
+        [
+          "sync",
+          "s3://src-no-such-bucket",
+          "s3://dst-no-such-bucket",
+          ...SIDES,
+          "--src-endpoint",
+          proxy.url,
+          "--dst-endpoint",
+          proxy.url,
+          ...extra,
+        ],
+        env,
+      );
+      expect(proxy.seen.length).toBe(before);
+      expect(r.code).toBe(2);
+      return r.stderr;
+    };
+
+    it("--no-index together with --src-index", async () => {
+      expect(await refused("--no-index", "--src-index", join(work, "x"))).toMatch(/--src-index/);
+    });
+
+    it("--src-index naming a file, or a path below a file", async () => {
+      const file = join(work, "a-file");
+      writeFileSync(file, "not a directory");
+      expect(await refused("--src-index", file)).toMatch(
+        /--src-index.*a directory this user can create and write/s,
+      );
+      expect(await refused("--dst-index", join(file, "below"))).toMatch(/--dst-index.*ENOTDIR/s);
+    });
   });
 });

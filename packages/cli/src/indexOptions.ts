@@ -62,8 +62,38 @@ export interface RunIndexes {
 }
 
 /**
- * Resolves `--src-index`, `--dst-index`, `--no-index` and `check --full`. A directory must be
- * one this user can create and write; an s3:// location is checked with one listing request by
+ * Checks what of `--src-index`, `--dst-index` and `--no-index` needs no request, before any:
+ * the flags agree, and a directory is one this user can create and write.
+ */
+export async function checkIndexFlags(flags: IndexFlags): Promise<void> {
+  for (const [flag, value] of [
+    ["--src-index", flags.srcIndex],
+    ["--dst-index", flags.dstIndex],
+  ] as const) {
+    if (!flags.index) {
+      if (value !== undefined) throw new ValidationError(flag, "no value together with --no-index");
+      continue;
+    }
+    if (value?.startsWith("s3://")) continue;
+    if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(value)) {
+      throw new ValidationError(flag, `a directory or an s3://bucket/prefix URL, got "${value}"`);
+    }
+    const root = resolve(value ?? defaultIndexRoot());
+    try {
+      await mkdir(root, { recursive: true });
+      await access(root, constants.W_OK);
+    } catch (error) {
+      throw new ValidationError(
+        flag,
+        `a directory this user can create and write, got "${root}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
+    }
+  }
+}
+
+/**
+ * Resolves `--src-index`, `--dst-index`, `--no-index` and `check --full`, once
+ * {@link checkIndexFlags} passed them. An s3:// location is checked with one listing request by
  * the side that owns it. Call it after both sides answered their probes, so that their
  * credential errors name their own flags. An index inside a synced prefix is reserved: neither synced nor deleted.
  */
@@ -72,15 +102,7 @@ export async function resolveIndexes(
   sides: { source: OpenedSide; destination: OpenedSide },
   context: IndexContext,
 ): Promise<RunIndexes> {
-  if (!flags.index) {
-    for (const [flag, value] of [
-      ["--src-index", flags.srcIndex],
-      ["--dst-index", flags.dstIndex],
-    ] as const) {
-      if (value !== undefined) throw new ValidationError(flag, "no value together with --no-index");
-    }
-    return { index: undefined, reservedPrefixes: [] };
-  }
+  if (!flags.index) return { index: undefined, reservedPrefixes: [] };
   const reservedPrefixes: string[] = [];
   const sideIndex = async (
     flag: "--src-index" | "--dst-index",
@@ -120,19 +142,7 @@ export async function resolveIndexes(
       }
       return { location: new StoreIndexLocation(store, prefix), scope, consult };
     }
-    if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(value)) {
-      throw new ValidationError(flag, `a directory or an s3://bucket/prefix URL, got "${value}"`);
-    }
     const root = resolve(value ?? defaultIndexRoot());
-    try {
-      await mkdir(root, { recursive: true });
-      await access(root, constants.W_OK);
-    } catch (error) {
-      throw new ValidationError(
-        flag,
-        `a directory this user can create and write, got "${root}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      );
-    }
     return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
   };
   return {

@@ -30,7 +30,7 @@ import { addCleanupCommand } from "./cleanup.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
-import { addIndexOptions, type IndexFlags, resolveIndexes } from "./indexOptions.js";
+import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
@@ -198,6 +198,7 @@ async function run(
   const srcFlags = side(flags, "src");
   const dstFlags = side(flags, "dst");
   const secret = await readSecret(flags.secretFile);
+  await checkIndexFlags(flags);
   const sourceSide = await openStore("src", source, srcFlags);
   const destinationSide = await openStore("dst", destination, dstFlags, {
     ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),

@@ -157,7 +157,7 @@ async function attemptObject(
   const { algorithm } = ctx.sourceSide.options;
   const sourceEntry = (): IndexEntry | undefined =>
     inspected.used.source
-      ? indexing.found.source
+      ? inspected.entries.source
       : readEntry(src, attributes, readsFrom.source, ctx.sourceSide.digestsOf(srcId, plan.count));
   if (decision.action === "none" || ctx.dryRun || !readable) {
     const dstRanges = dst && chunkRanges(planChunks(dst.size, ctx.chunkSize));
@@ -166,7 +166,7 @@ async function attemptObject(
       destination:
         dst && dstAttributes && dstRanges && !dst.archived
           ? inspected.used.destination
-            ? indexing.found.destination
+            ? inspected.entries.destination
             : readEntry(
                 dst,
                 dstAttributes,

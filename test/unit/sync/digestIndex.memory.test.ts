@@ -93,4 +93,53 @@ describe("digest index on in-memory stores", () => {
     expect(third.objects.identical).toBe(1);
     expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
   });
+
+  /** Rewrites `key` in place (same bytes, so the same ETag and size) with other metadata. */
+  async function replaceMetadata(store: MemoryObjectStore, key: string, metadata: Record<string, string>) {
+    const head = await store.head(key);
+    await store.copyObject(store.ref(key, head!.etag), key, { metadata }, { ifMatch: head!.etag });
+  }
+
+  it("an entry read in its version's LastModified second is not used by the next run", async () => {
+    const { time, source, run } = setup();
+    await put(source, "a", big);
+    // The run reads in the very second the version was written: a rewrite could follow unseen.
+    const first = await run();
+    expect(first.objects.missing).toBe(1);
+    time.pass(2000);
+    const second = await run();
+    expect(second.objects.identical).toBe(1);
+    expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 0, read: 1 });
+    expect(second.bytes.sourceRead).toBe(big.length);
+    // Read a second later, the entry stands.
+    time.pass(2000);
+    const third = await run();
+    expect(third.index?.source).toMatchObject({ fromIndex: 1, read: 0 });
+    expect(third.bytes.sourceRead).toBe(0);
+  });
+
+  it("a source rewritten in place in the second its entry was read in is found (same ETag, other metadata)", async () => {
+    const { time, source, destination, run } = setup();
+    await put(source, "a", seededBytes("one part", 1000));
+    await run();
+    // Same second: same size, same ETag, same LastModified; only the metadata tells them apart.
+    await replaceMetadata(source, "a", { m: "new" });
+    time.pass(2000);
+    const second = await run();
+    expect(second.results[0]).toMatchObject({ state: "changed", action: "metadata" });
+    expect((await destination.head("a"))?.metadata).toEqual({ m: "new" });
+  });
+
+  it("a destination rewritten in place in the second the run wrote it is found (same ETag, other metadata)", async () => {
+    const { time, source, destination, run } = setup();
+    await put(source, "a", seededBytes("one part", 1000));
+    time.pass(2000);
+    await run();
+    // In the second of the run's write, another writer restates the object with other metadata.
+    await replaceMetadata(destination, "a", { m: "theirs" });
+    time.pass(2000);
+    const second = await run();
+    expect(second.results[0]).toMatchObject({ state: "changed", action: "metadata" });
+    expect((await destination.head("a"))?.metadata).toEqual({});
+  });
 });

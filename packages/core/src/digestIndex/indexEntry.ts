@@ -16,9 +16,11 @@ export interface ListedVersion {
  *   entry stands only if `at` is at least one second past the version's LastModified second:
  *   a rewrite within that same second (which a listing cannot tell apart) could otherwise
  *   have followed the read unseen.
- * - `written`: this side wrote that version and found its ETag to be the MD5 of the bytes it
- *   sent (or, for a multipart upload, the MD5 of its parts' MD5s), so any version with that
- *   ETag and size holds those bytes. `at` is its server's time once the write was done.
+ * - `written`: this side wrote that version, with digests it holds of what the server stored;
+ *   any version with that ETag and size holds those bytes (an ETag names a version's bytes:
+ *   reads are pinned to it). `at` is its server's time once the write was done. Its attributes
+ *   are those written, which a same-second restatement by another writer could have changed:
+ *   a run that uses such an entry HEADs the object once (see the sync package's inspect phase).
  */
 export type IndexProof = "read" | "written";
 
@@ -58,8 +60,10 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
   if (listed.lastModified === undefined) return false;
   const second = wholeSecond(listed.lastModified);
   // A version this side wrote is the one listed if it was written no later than the write
-  // was seen done; its ETag proves the bytes whenever it was written.
-  if (entry.lastModified === undefined) return entry.proof === "written" && second <= entry.at;
+  // was seen done (give or take the second by which a server's Date header and its
+  // LastModified may disagree: Ceph RGW 16 states a Date a few ms behind the LastModified it
+  // gives the same write); its ETag proves the bytes whenever it was written.
+  if (entry.lastModified === undefined) return entry.proof === "written" && second <= entry.at + 1000;
   if (wholeSecond(entry.lastModified) !== second) return false;
   return entry.proof === "written" || entry.at >= second + 1000;
 }

@@ -1,15 +1,18 @@
 import {
   attributesOf,
   chunkRanges,
+  entryStands,
   type IndexEntry,
   type ObjectAttributes,
   type ObjectIdentity,
   planChunks,
+  sameEtag,
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
 import { ObjectChangedError } from "../errors.js";
 import type { SourceSide } from "../SourceSide.js";
+import { readEntry } from "./indexEntries.js";
 
 /** What the run's listings said of one object: on the source, and on the destination if there. */
 export interface ListedPair {
@@ -85,7 +88,8 @@ export interface InspectContext {
 /**
  * Both sides' heads. Where the listings say both objects exist, a side whose
  * index entry still stands for its listed version takes its head and digests from that entry
- * and sends no request; otherwise it reads its first chunk (if any) instead of a HEAD: one GET gives
+ * and sends no request (one HEAD for a version this side wrote: see fromDestinationIndex);
+ * otherwise it reads its first chunk (if any) instead of a HEAD: one GET gives
  * the head of the version it reads and that chunk's digest, which the challenge then does not
  * read again. Where the destination listing has no such key, its HEAD is skipped: the write is
  * conditional on the key's absence (If-None-Match, or a HEAD just before a multipart
@@ -102,9 +106,11 @@ export async function inspect(
   source: ObjectHead;
   destination: ObjectHead | undefined;
   used: { source: boolean; destination: boolean };
+  /** The entries the sides took their digests from, as they stand after this look. */
+  entries: IndexedPair;
 }> {
   const { source, destination, signal } = ctx;
-  const used = { source: false, destination: false };
+  const entries: IndexedPair = {};
   let heads: [ObjectHead | undefined, ObjectHead | undefined];
   if (listed && listed.destination === undefined) {
     // A small object the destination lacks is read whole with its head: one GET, no HEAD.
@@ -125,25 +131,32 @@ export async function inspect(
     const { algorithm } = ctx.sourceSide.options;
     const listedDestination = listed.destination;
     // An empty object has no chunk to read ahead: a HEAD heads it in one request.
+    const destinationHead = async () => {
+      const known =
+        indexed.destination && (await fromDestinationIndex(ctx, indexed.destination, listedDestination));
+      if (known !== undefined) {
+        entries.destination = known.entry;
+        return known.head;
+      }
+      return listedDestination.size > 0
+        ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
+        : destination.head(destinationKey, signal);
+    };
     heads = await Promise.all([
       indexed.source
         ? fromSourceIndex(ctx, indexed.source, listed.source)
         : listed.source.size > 0
           ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize)
           : source.head(sourceKey, signal),
-      indexed.destination
-        ? fromDestinationIndex(ctx, indexed.destination, listedDestination)
-        : listedDestination.size > 0
-          ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
-          : destination.head(destinationKey, signal),
+      destinationHead(),
     ]);
-    used.source = indexed.source !== undefined;
-    used.destination = indexed.destination !== undefined;
+    entries.source = indexed.source;
   } else {
     // Both HEADs at once: they are independent, and small objects are bound by round trips.
     heads = await Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
   }
-  return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used };
+  const used = { source: entries.source !== undefined, destination: entries.destination !== undefined };
+  return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used, entries };
 }
 
 async function fromSourceIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
@@ -151,8 +164,29 @@ async function fromSourceIndex(ctx: InspectContext, entry: IndexEntry, listed: O
   return headOfEntry(entry, listed);
 }
 
-async function fromDestinationIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
+/**
+ * The destination's head and digests from its entry. The ETag of a version this side wrote
+ * proves its bytes, not its attributes: another writer may have restated the object (same
+ * bytes, other metadata) in the second of the write, which no listing tells apart. One HEAD,
+ * no bytes, states them; seen after that second, the entry then stands as one read.
+ * Undefined when the HEAD finds another version: the object is probed instead.
+ */
+async function fromDestinationIndex(
+  ctx: InspectContext,
+  entry: IndexEntry,
+  listed: ObjectSummary,
+): Promise<{ head: ObjectHead; entry: IndexEntry } | undefined> {
+  let head = headOfEntry(entry, listed);
+  let known = entry;
+  if (entry.proof === "written") {
+    const at = ctx.destination.serverTime();
+    const current = await ctx.destination.head(listed.key, ctx.signal);
+    if (current === undefined || current.size !== entry.size || !sameEtag(current.etag, entry.etag)) return;
+    head = current;
+    const seen = readEntry(current, attributesOf(current), at, entry.digests);
+    if (seen && entryStands(seen, current)) known = seen;
+  }
   const ranges = chunkRanges(planChunks(entry.size, ctx.chunkSize));
-  ctx.destinationSide.know(listed.key, listed.etag, ctx.sourceSide.options.algorithm, ranges, entry.digests);
-  return headOfEntry(entry, listed);
+  ctx.destinationSide.know(listed.key, head.etag, ctx.sourceSide.options.algorithm, ranges, entry.digests);
+  return { head, entry: known };
 }
