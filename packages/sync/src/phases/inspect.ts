@@ -1,6 +1,7 @@
 import {
   attributesOf,
   chunkRanges,
+  type DigestAlgorithm,
   type IndexEntry,
   type ObjectAttributes,
   type ObjectIdentity,
@@ -128,10 +129,16 @@ export async function inspect(
     const listedDestination = listed.destination;
     heads = await Promise.all([
       indexed.source
-        ? fromSourceIndex(ctx, indexed.source, listed.source)
+        ? sourceFromIndex(ctx.sourceSide, indexed.source, listed.source)
         : ctx.sourceSide.probe(sourceKey, ctx.chunkSize),
       indexed.destination
-        ? fromDestinationIndex(ctx, indexed.destination, listedDestination)
+        ? destinationFromIndex(
+            ctx.destinationSide,
+            indexed.destination,
+            listedDestination,
+            algorithm,
+            ctx.chunkSize,
+          )
         : ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm),
     ]);
     used.source = indexed.source !== undefined;
@@ -143,13 +150,27 @@ export async function inspect(
   return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used };
 }
 
-async function fromSourceIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
-  ctx.sourceSide.know({ key: listed.key, etag: listed.etag }, entry.digests);
+/**
+ * The head of the source version a standing index entry is for, its digests handed to `side`:
+ * no request is sent.
+ */
+export function sourceFromIndex(side: SourceSide, entry: IndexEntry, listed: ObjectSummary): ObjectHead {
+  side.know({ key: listed.key, etag: listed.etag }, entry.digests);
   return headOfEntry(entry, listed);
 }
 
-async function fromDestinationIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
-  const ranges = chunkRanges(planChunks(entry.size, ctx.chunkSize));
-  ctx.destinationSide.know(listed.key, listed.etag, ctx.sourceSide.options.algorithm, ranges, entry.digests);
+/**
+ * The head of the destination version a standing index entry is for, its digests (of chunks
+ * of `chunkSize` by `algorithm`) handed to `side`: no request is sent.
+ */
+export function destinationFromIndex(
+  side: DestinationSide,
+  entry: IndexEntry,
+  listed: ObjectSummary,
+  algorithm: DigestAlgorithm,
+  chunkSize: number,
+): ObjectHead {
+  const ranges = chunkRanges(planChunks(entry.size, chunkSize));
+  side.know(listed.key, listed.etag, algorithm, ranges, entry.digests);
   return headOfEntry(entry, listed);
 }
