@@ -31,5 +31,7 @@ export const SOURCE_FUNCTIONS = [
   "sourceDecide",
   "sourcePresign",
   "sourceRecord",
+  "sourceIndexPage",
+  "sourceIndexCommit",
   "sourceReport",
 ] as const;

@@ -14,7 +14,12 @@ const secret = Buffer.alloc(32, 7);
 /** A clock the test moves: stores state whole seconds, so entries need time to pass. */
 function clock(start = Date.UTC(2026, 0, 1)) {
   let now = start;
-  return { now: () => new Date(now), pass: (ms: number) => void (now += ms) };
+  return {
+    now: () => new Date(now),
+    pass: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 function setup() {
