@@ -96,6 +96,7 @@ export default $config({
         secretArn,
         ...(config[side].kmsKeyArn ? { kmsKeyArn: config[side].kmsKeyArn } : {}),
         ...(side === "destination" && config.delete ? { allowDelete: true } : {}),
+        index: wf.indexLocationOf(config, side, workBucket),
       }));
     const sourceRole = role(
       "SourceSideRole",

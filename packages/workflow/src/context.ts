@@ -130,9 +130,10 @@ export interface Decision extends ObjectDecision {
   /** Parts (and verified chunks) per batch, fixed here so both sides cut batches alike. */
   batchSize: number;
   /**
-   * Under `--verify changed`: the destination keeps the digest, with this algorithm, of each
-   * part it uploads with a Content-MD5 its store checks, and answers the verify challenge for
-   * those chunks from it instead of reading them back.
+   * Unless under `--verify full`: the destination keeps the digest, with this algorithm, of each
+   * part it uploads with a Content-MD5 its store checks; it answers the verify challenge for
+   * those chunks from it instead of reading them back, and its index entry of the version it
+   * wrote holds them (as the direct engine's does).
    */
   uploadDigests?: DigestAlgorithm;
 }

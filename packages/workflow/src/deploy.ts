@@ -4,7 +4,7 @@
  */
 
 export { directoryPrefix } from "@chunksync/core/overlap";
-export { parseConfig } from "./config.js";
+export { indexLocationOf, parseConfig } from "./config.js";
 export { buildDefinition } from "./definition.js";
 export { DESTINATION_TARGETS } from "./events.js";
 export {

@@ -326,7 +326,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
     }),
     batchSize,
     // The destination decides by its own store's capability whether it keeps them.
-    ...(ctx.verify === "changed" ? { uploadDigests: ctx.algorithm } : {}),
+    ...(ctx.verify !== "full" ? { uploadDigests: ctx.algorithm } : {}),
   };
   await ctx.work.put(workKeys.decision(runId, key), decision);
   return {
