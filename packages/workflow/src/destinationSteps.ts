@@ -64,15 +64,13 @@ import {
   putEntry,
   versionRecord,
 } from "./indexRecords.js";
-import { batchNumbers, batchOf, workKeys } from "./layout.js";
+import { batchNumbers, batchOf, inPage, type PageRecord, workKeys } from "./layout.js";
 import {
-  inPage,
   need,
   needDecision,
   needDestination,
   needSource,
   needUpload,
-  type PageRecord,
   type StoredResult,
 } from "./sourceSteps.js";
 

@@ -64,6 +64,22 @@ export const workKeys = {
   report: (runId: string) => `shared/runs/${runId}/report.jsonl`,
 };
 
+/** The key range of one listing page, as ListSourcePage stored it. */
+export interface PageRecord {
+  keys: string[];
+  /** The range starts after this key (null: at the start). */
+  after: string | null;
+  /** And ends at this key (null: at the end). */
+  last: string | null;
+}
+
+/** Whether relative `key` falls in `page`'s key range. */
+export function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
+  if (page.after !== null && compareKeys(key, page.after) <= 0) return "before";
+  if (page.last !== null && compareKeys(key, page.last) > 0) return "after";
+  return "in";
+}
+
 /** Batch `batch` of `items`, `size` per batch. */
 export function batchOf<T>(items: readonly T[], batch: number, size: number): T[] {
   return items.slice(batch * size, (batch + 1) * size);

@@ -74,7 +74,7 @@ import {
   putEntry,
   versionRecord,
 } from "./indexRecords.js";
-import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
+import { batchNumbers, batchOf, compareKeys, inPage, type PageRecord, workKeys } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Rough JSON bytes of a page of items, kept well below Step Functions' 256 KiB payload limit. */
@@ -147,7 +147,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     after: after ?? null,
     // The final page owns every destination key after its start.
     last: more ? (last ?? null) : null,
-  });
+  } satisfies PageRecord);
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
 }
 
@@ -347,22 +347,6 @@ export async function presignBatch(ctx: SourceContext, event: z.infer<typeof Wri
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;
   await ctx.work.put(workKeys.links(runId, key, batch), { url, etag: src.etag });
   return {};
-}
-
-/** The key range of one listing page, as ListSourcePage stored it. */
-export interface PageRecord {
-  keys: string[];
-  /** The range starts after this key (null: at the start). */
-  after: string | null;
-  /** And ends at this key (null: at the end). */
-  last: string | null;
-}
-
-/** Whether relative `key` falls in `page`'s key range. */
-export function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
-  if (page.after !== null && compareKeys(key, page.after) <= 0) return "before";
-  if (page.last !== null && compareKeys(key, page.last) > 0) return "after";
-  return "in";
 }
 
 /**
