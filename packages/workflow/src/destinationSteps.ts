@@ -513,15 +513,8 @@ async function settledDestinationEntry(
       : undefined;
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
-  const version_ = { key: destinationKey, size: src.size, etag: upload.etag };
-  return destinationWrittenEntry(
-    side,
-    version_,
-    toAttributes(src.attributes),
-    written.at,
-    algorithm,
-    chunkSize,
-  );
+  const wrote = { key: destinationKey, size: src.size, etag: upload.etag };
+  return destinationWrittenEntry(side, wrote, toAttributes(src.attributes), written.at, algorithm, chunkSize);
 }
 
 /** Hands `side` the digests of version `etag` that the object's `phase` answers read. */
