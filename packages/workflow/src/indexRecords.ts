@@ -30,8 +30,11 @@ import type { WorkArea } from "./WorkArea.js";
 const count = z.number().int().min(0);
 const etag = z.string().min(1).max(1024);
 
-/** A stored entry as a work-area record: the index's own line for it. */
-const StoredEntrySchema = z.strictObject({ line: z.string().max(4 * 1024 * 1024) });
+/**
+ * A stored entry as a work-area record: the index's own line for it (a digest per chunk, so
+ * no bound but the object's size; `decodeEntryLine` checks the digests against the plan).
+ */
+const StoredEntrySchema = z.strictObject({ line: z.string() });
 
 export async function putEntry(work: WorkArea, key: string, entry: IndexEntry): Promise<void> {
   await work.put(key, { line: entryLine(entry) });
