@@ -112,7 +112,6 @@ async function settleFound(
   const at = ctx.store.serverTime();
   const found = await getEntry(ctx.work, workKeys.found("destination", runId, key), scope);
   const used = found !== undefined && head.size > 0 && !head.archived && entryStands(found, head);
-  if (used) await putEntry(ctx.work, workKeys.found("destination", runId, key), entryAsListed(found, head));
   await ctx.work.put(workKeys.version("destination", runId, key), versionRecord(head, at, used));
 }
 
@@ -475,9 +474,11 @@ async function settledDestinationEntry(
   const { algorithm, chunkSize } = scope;
   const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });
   const destinationKey = ctx.prefix + key;
-  const found = version?.used
+  // The entry as HEAD found its version: a written entry learns its LastModified.
+  const entry = version?.used
     ? await getEntry(ctx.work, workKeys.found("destination", runId, key), scope)
     : undefined;
+  const found = entry && version && entryAsListed(entry, version.head);
   const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
   if (version && !version.head.archived) {
     if (found) destinationFromIndex(side, found, version.head, algorithm, chunkSize);
