@@ -52,15 +52,14 @@ export default $config({
       "WorkAreaExpiry",
       {
         bucket: work.id,
-        rules: [
-          {
-            id: "expire-runs",
-            status: "Enabled",
-            filter: {},
-            expiration: { days: config.workRetentionDays },
-            abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
-          },
-        ],
+        // Runs expire; each side's digest index under `<side>/index/` is rewritten by every run.
+        rules: ["shared", "source", "destination"].map((part) => ({
+          id: `expire-${part}-runs`,
+          status: "Enabled",
+          filter: { prefix: `${part}/runs/` },
+          expiration: { days: config.workRetentionDays },
+          abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+        })),
       },
       { provider: sourceRegion },
     );
@@ -96,6 +95,7 @@ export default $config({
         secretArn,
         ...(config[side].kmsKeyArn ? { kmsKeyArn: config[side].kmsKeyArn } : {}),
         ...(side === "destination" && config.delete ? { allowDelete: true } : {}),
+        index: wf.indexLocationOf(config, side, workBucket),
       }));
     const sourceRole = role(
       "SourceSideRole",

@@ -2,8 +2,9 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { directoryPrefix, ValidationError } from "@chunksync/core";
+import { directoryPrefix, type IndexScope, pairingTag, storageOf, ValidationError } from "@chunksync/core";
 import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
 import {
   cachedPairingSecret,
   chunkSizeOf,
@@ -11,8 +12,10 @@ import {
   type DestinationContext,
   type DestinationTarget,
   fetchLinkRange,
+  indexLocationOf,
   LambdaInvoker,
   parseConfig,
+  reservedPrefixesOf,
   S3LinkSigner,
   S3WorkArea,
   SfnExecutionStarter,
@@ -51,19 +54,46 @@ function settings(c: Awaited<ReturnType<typeof config>>) {
     batchBytes: c.batchBytes,
     concurrency: c.concurrency,
     filters: c.filters,
+    reservedPrefixes: reservedPrefixesOf(c),
   };
+}
+
+/**
+ * `side`'s digest index, reached with that side's own credentials: in its own part of the work
+ * area unless the config names another bucket (in the side's region).
+ */
+async function sideIndex(
+  c: Awaited<ReturnType<typeof config>>,
+  side: "source" | "destination",
+  secretKey: Buffer,
+): Promise<SideIndexOptions> {
+  const workBucket = env("WORK_BUCKET");
+  const at = indexLocationOf(c, side, workBucket);
+  const region = at.bucket === workBucket ? env("WORK_REGION") : c[side].region;
+  const store = new S3ObjectStore({ client: await createS3Client({ region }), bucket: at.bucket });
+  const scope: IndexScope = {
+    storage: storageOf(undefined, c[side].region),
+    bucket: c[side].bucket,
+    prefix: directoryPrefix(c[side].prefix),
+    chunkSize: chunkSizeOf(c),
+    algorithm: c.algorithm,
+    pairing: pairingTag(secretKey),
+  };
+  return { location: new StoreIndexLocation(store, at.prefix), scope, consult: true };
 }
 
 /** The source side's context, built once per warm function. */
 export const sourceContext = once(async (): Promise<SourceContext> => {
   const c = await config();
   const client = await createS3Client({ region: c.source.region });
+  const secretKey = await (await secret())();
   return {
     ...settings(c),
     store: new S3ObjectStore({ client, bucket: c.source.bucket }),
     prefix: directoryPrefix(c.source.prefix),
     work: await workArea(),
-    secret: await (await secret())(),
+    secret: secretKey,
+    index: await sideIndex(c, "source", secretKey),
     algorithm: c.algorithm,
     variant: c.variant,
     verify: c.verify,
@@ -81,12 +111,14 @@ export const destinationContext = once(async (): Promise<DestinationContext> => 
     ...(d.storageClass ? { storageClass: d.storageClass } : {}),
     ...(d.kmsKeyArn ? { serverSideEncryption: "aws:kms" as const, kmsKeyId: d.kmsKeyArn } : {}),
   };
+  const secretKey = await (await secret())();
   return {
     ...settings(c),
     store: new S3ObjectStore({ client: await createS3Client({ region: d.region }), bucket: d.bucket, write }),
     prefix: directoryPrefix(d.prefix),
     work: await workArea(),
-    secret: await (await secret())(),
+    secret: secretKey,
+    index: await sideIndex(c, "destination", secretKey),
     readLink: fetchLinkRange,
     delete: c.delete,
   };

@@ -715,4 +715,51 @@ describe("chunksync CLI: digest index", () => {
       expect(await refused("--dst-index", join(file, "below"))).toMatch(/--dst-index.*ENOTDIR/s);
     });
   });
+
+  describe("the workflow engine keeps the same indexes", () => {
+    it("--engine workflow: a second run reads no byte of unchanged objects on either side", async () => {
+      const { s, d } = await pair("wf-nochange");
+      await putObject(src, s, "big", seededBytes("wf-big", 11 * MiB));
+      await putObject(src, s, "small", seededBytes("wf-small", 3000));
+      const flags = ["--engine", "workflow", ...dirs("wf-nochange")];
+      await new Promise((r) => setTimeout(r, 1100));
+      const first = (await sync(s, d, ...flags)).summary;
+      expect(first.objects.missing).toBe(2);
+      expect(first.index?.source).toMatchObject({ found: "absent", written: 2 });
+      await new Promise((r) => setTimeout(r, 1100));
+      const second = (await sync(s, d, ...flags)).summary;
+      expect(second.objects.identical).toBe(2);
+      expect(second.bytes.sourceRead).toBe(0);
+      expect(second.bytes.destinationRead).toBe(0);
+      expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
+      expect(second.index?.destination).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
+    });
+
+    it("both engines share one index: a changed source object is read on the source only", async () => {
+      const { s, d } = await pair("shared");
+      const big = seededBytes("shared-big", 11 * MiB);
+      await putObject(src, s, "big", big);
+      await putObject(src, s, "small", seededBytes("shared-small", 3000));
+      const flags = dirs("shared");
+      await new Promise((r) => setTimeout(r, 1100));
+      await sync(s, d, ...flags, "--engine", "direct");
+      await new Promise((r) => setTimeout(r, 1100));
+      const viaWorkflow = (await sync(s, d, ...flags, "--engine", "workflow")).summary;
+      expect(viaWorkflow.objects.identical).toBe(2);
+      expect(viaWorkflow.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+      expect(viaWorkflow.index?.destination).toMatchObject({ found: "loaded", fromIndex: 2 });
+      await putObject(src, s, "big", flipByte(big, 6 * MiB));
+      await new Promise((r) => setTimeout(r, 1100));
+      const changed = (await sync(s, d, ...flags, "--engine", "workflow")).summary;
+      expect(changed.objects).toMatchObject({ changed: 1, identical: 1 });
+      expect(changed.bytes.destinationRead).toBe(0);
+      expect(changed.bytes.transferred).toBe(5 * MiB);
+      expect(changed.index?.source).toMatchObject({ fromIndex: 1, read: 1 });
+      expect(changed.index?.destination).toMatchObject({ fromIndex: 2, read: 0 });
+      await new Promise((r) => setTimeout(r, 1100));
+      const viaDirect = (await sync(s, d, ...flags, "--engine", "direct")).summary;
+      expect(viaDirect.objects.identical).toBe(2);
+      expect(viaDirect.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+    });
+  });
 });

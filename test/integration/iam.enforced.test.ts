@@ -7,8 +7,9 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { pairingTag } from "@chunksync/core";
 import { AccessDeniedError, createS3Client, S3ObjectStore } from "@chunksync/storage";
-import type { ObjectResult } from "@chunksync/sync";
+import { type ObjectResult, StoreIndexLocation } from "@chunksync/sync";
 import {
   type DestinationContext,
   destinationPolicy,
@@ -66,18 +67,23 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     work: uniqueBucketName("work-iam"),
   };
   const secretArn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:chunksync-pairing";
+  // Each side's digest index where a deployment keeps it by default: its own part of the work area.
   const sourceInput: SidePolicyInput = {
     bucket: buckets.src,
     prefix: SRC_PREFIX,
     workBucket: buckets.work,
     secretArn,
+    index: { bucket: buckets.work, prefix: "source/index/" },
   };
   const destinationInput: SidePolicyInput = {
     bucket: buckets.dst,
     prefix: DST_PREFIX,
     workBucket: buckets.work,
     secretArn,
+    index: { bucket: buckets.work, prefix: "destination/index/" },
   };
+  // One pairing for every run: each side's index is scoped by it.
+  const secret = randomBytes(32);
   let source: { user: RgwIdentity; client: S3Client };
   let destination: { user: RgwIdentity; client: S3Client };
 
@@ -118,7 +124,18 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
 
   /** One run of the workflow, each side with its own identity and its own view of the work area. */
   function run(options: { delete: boolean }): Promise<CollectedReport> {
-    const secret = randomBytes(32);
+    const index = (client: S3Client, bucket: string, prefix: string, at: string) => ({
+      location: new StoreIndexLocation(new S3ObjectStore({ client, bucket: buckets.work }), at),
+      scope: {
+        storage: "local",
+        bucket,
+        prefix,
+        chunkSize: C,
+        algorithm: "sha256" as const,
+        pairing: pairingTag(secret),
+      },
+      consult: true,
+    });
     const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
     const sourceContext: SourceContext = {
       ...settings,
@@ -132,6 +149,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       pageSize: 2,
       signer: new S3LinkSigner(source.client, buckets.src),
       linkExpirySeconds: 300,
+      index: index(source.client, buckets.src, SRC_PREFIX, "source/index/"),
     };
     const destinationContext: DestinationContext = {
       ...settings,
@@ -141,6 +159,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       secret,
       readLink: fetchLinkRange,
       delete: options.delete,
+      index: index(destination.client, buckets.dst, DST_PREFIX, "destination/index/"),
     };
     return runWorkflowCollecting({
       source: sourceContext,
@@ -155,7 +174,11 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     report.results.filter((r) => r.error).map(({ destinationKey, error }) => ({ destinationKey, error }));
 
   it("syncs a prefix deployment byte-equal under the least-privilege policies", async () => {
+    // LastModified is stated in whole seconds: an entry stands once its version's second has passed.
+    await new Promise((r) => setTimeout(r, 1100));
     const report = await run({ delete: false });
+    expect(report.index?.source).toMatchObject({ found: "absent", written: 4 });
+    expect(report.index?.destination).toMatchObject({ found: "absent", written: 4 });
     expect(failures(report)).toEqual([]);
     expect(report.objects).toMatchObject({ scanned: 4, identical: 1, changed: 1, missing: 2, extra: 1 });
     for (const o of objects) {
@@ -167,6 +190,26 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     expect(byKey(report).get(`${DST_PREFIX}extra.bin`)).toMatchObject({ action: "keep", applied: false });
     // Without a prefix nothing was listed or touched outside the two prefixes.
     expect(report.results.map((r) => r.destinationKey).filter((k) => !k.startsWith(DST_PREFIX))).toEqual([]);
+  });
+
+  it("each side's index is its own: a second run reads nothing, and neither side reaches the other's", async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await run({ delete: false });
+    expect(failures(again)).toEqual([]);
+    expect(again.objects).toMatchObject({ identical: 4, extra: 1 });
+    expect(again.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+    expect(again.index?.source).toMatchObject({ found: "loaded", fromIndex: 4, written: 4 });
+    expect(again.index?.destination).toMatchObject({ found: "loaded", fromIndex: 4, written: 4 });
+    for (const [own, other, otherPart] of [
+      [source.client, destination.client, "source"],
+      [destination.client, source.client, "destination"],
+    ] as const) {
+      const manifest = `${otherPart}/index/manifest.json`;
+      expect((await readAll(own, buckets.work, manifest)).length).toBeGreaterThan(0);
+      await denied(other.send(new GetObjectCommand({ Bucket: buckets.work, Key: manifest })));
+      await denied(other.send(new PutObjectCommand({ Bucket: buckets.work, Key: manifest, Body: "{}" })));
+      await denied(other.send(new DeleteObjectCommand({ Bucket: buckets.work, Key: manifest })));
+    }
   });
 
   it("the source identity reads and lists its prefix only, and writes nothing of its bucket", async () => {

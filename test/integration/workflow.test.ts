@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { pairingTag } from "@chunksync/core";
 import { createS3Client, S3ObjectStore, ThrottledError } from "@chunksync/storage";
-import type { ObjectResult, RunReport } from "@chunksync/sync";
+import { type ObjectResult, type RunReport, StoreIndexLocation } from "@chunksync/sync";
 import {
   type DestinationContext,
   fetchLinkRange,
@@ -279,5 +280,66 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     const refused = await runCli(["plan", ...args.slice(1), "--engine", "workflow"], profileEnv());
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("--engine");
+  });
+
+  it("keeps each side's index in its own part of the work area, a page's pieces at a time: a second run reads nothing", async () => {
+    const w = await world("wf-index", all);
+    worlds.push(w);
+    const ctx = await contexts(w);
+    const workStore = new S3ObjectStore({ client: workClient, bucket: workBucket });
+    const run = `idx-${randomBytes(4).toString("hex")}`;
+    const scope = (bucket: string) => ({
+      storage: "local",
+      bucket,
+      prefix: "",
+      chunkSize: C,
+      algorithm: "sha256" as const,
+      pairing: pairingTag(ctx.source.secret),
+    });
+    const indexed = {
+      source: {
+        ...ctx.source,
+        index: {
+          location: new StoreIndexLocation(workStore, `source/index/${run}/`),
+          scope: scope(w.srcBucket),
+          consult: true,
+        },
+      },
+      destination: {
+        ...ctx.destination,
+        index: {
+          location: new StoreIndexLocation(workStore, `destination/index/${run}/`),
+          scope: scope(w.dstBucket),
+          consult: true,
+        },
+      },
+    };
+    // LastModified is stated in whole seconds: an entry stands once its version's second has passed.
+    await new Promise((r) => setTimeout(r, 1100));
+    const first = await runWorkflowCollecting(indexed);
+    expect(first.objects.failed).toBe(0);
+    // Objects of no bytes that a side read have no digest to keep, and no entry (as in the
+    // direct engine); the destination's two it wrote have written entries.
+    const written = all.filter((c) => c.source && c.source.length > 0).length;
+    expect(first.index?.source).toMatchObject({ found: "absent", written });
+    expect(first.index?.destination).toMatchObject({ found: "absent", written: written + 2 });
+    // Nine source keys at four a page: three pages, each writing its own pieces.
+    const manifest = JSON.parse(
+      (await readAll(workClient, workBucket, `source/index/${run}/manifest.json`)).toString(),
+    ) as { pieces: unknown[] };
+    expect(manifest.pieces.length).toBe(3);
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await runWorkflowCollecting(indexed);
+    expect(second.objects.identical).toBe(all.filter((c) => c.source).length);
+    expect(second.bytes.sourceRead).toBe(0);
+    expect(second.bytes.destinationRead).toBe(0);
+    expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: written, written });
+    expect(second.index?.destination).toMatchObject({ found: "loaded", fromIndex: written, written });
+    // No entry and no digest was ever put where the other side reads.
+    for await (const o of workStore.list("shared/")) {
+      const text = (await readAll(workClient, workBucket, o.key)).toString();
+      expect(text.includes('"d":'), o.key).toBe(false);
+      expect(o.key.includes("/found.json") || o.key.includes("/digests-"), o.key).toBe(false);
+    }
   });
 });

@@ -86,6 +86,7 @@ export {
 } from "./digest.js";
 export { BodyDigestError, type BodyDigests, collectDigested, digestWhilePassing } from "./digestBody.js";
 export {
+  decodeEntryLine,
   decodeManifest,
   decodePiece,
   encodeManifest,

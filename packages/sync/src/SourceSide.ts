@@ -176,6 +176,18 @@ export class SourceSide {
     return digests;
   }
 
+  /** The digests this side holds of the chunks `indices` of `source`'s version, by chunk index. */
+  held(source: Pick<ObjectIdentity, "key" | "etag">, indices: readonly number[]): Map<number, Buffer> {
+    const cache = this.#cached.get(source.key);
+    const held = new Map<number, Buffer>();
+    if (cache?.etag !== source.etag) return held;
+    for (const index of indices) {
+      const digest = cache.chunks.get(index);
+      if (digest !== undefined) held.set(index, digest);
+    }
+    return held;
+  }
+
   /** Drops the cached digests of `key` once its sync is settled. */
   forget(key: string): void {
     this.#cached.delete(key);

@@ -3,29 +3,39 @@ export type { VerifyMode } from "@chunksync/core";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
-export type { IndexOpening } from "./digestIndex/IndexCursor.js";
+export { IndexCursor, type IndexOpening, MANIFEST } from "./digestIndex/IndexCursor.js";
 export {
   DirectoryIndexLocation,
   type IndexLocation,
   StoreIndexLocation,
 } from "./digestIndex/IndexLocation.js";
 export { IndexRecorder, type IndexSlot, type KeyEntries } from "./digestIndex/IndexRecorder.js";
+export { commitIndex, IndexWriter } from "./digestIndex/IndexWriter.js";
 export { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
-export { ineffectiveIncludes, type KeyRule, keyFilter } from "./keyFilter.js";
+export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
 export { type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
-export { readEntry, writtenEntry } from "./phases/indexEntries.js";
 export {
+  copiedRanges,
+  destinationEntry,
+  destinationWrittenEntry,
+  readEntry,
+  sourceEntry,
+  writtenEntry,
+} from "./phases/indexEntries.js";
+export {
+  destinationFromIndex,
   headOfEntry,
   type IndexedPair,
   inspect,
   type ListedPair,
   presentSource,
   readAttributes,
+  sourceFromIndex,
   sourceIdentity,
 } from "./phases/inspect.js";
 export {

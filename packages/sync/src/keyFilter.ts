@@ -29,6 +29,18 @@ export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
 }
 
 /**
+ * The keys a run syncs: those `rules` select, except under `reserved` prefixes (a side's digest
+ * index kept inside a synced prefix), which both engines pass over whatever the rules say.
+ */
+export function keySelection(
+  rules: readonly KeyRule[],
+  reserved: readonly string[] = [],
+): (key: string) => boolean {
+  const filtered = keyFilter(rules);
+  return (key) => !reserved.some((p) => key.startsWith(p)) && filtered(key);
+}
+
+/**
  * The `--include` rules that cannot change the selection because no `--exclude` comes before
  * them (every key is selected by default): almost always a filter written for the old
  * "include means only" reading, so the CLI warns about them.

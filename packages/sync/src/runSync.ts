@@ -5,7 +5,7 @@ import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
 import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
-import { type KeyRule, keyFilter } from "./keyFilter.js";
+import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import { type MergedKey, mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
@@ -84,9 +84,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   if (signal) setMaxListeners(0, signal);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
-  const filtered = keyFilter(options.filters);
-  const reserved = options.reservedPrefixes ?? [];
-  const selected = (relative: string) => !reserved.some((p) => relative.startsWith(p)) && filtered(relative);
+  const selected = keySelection(options.filters, options.reservedPrefixes);
   const [sourceIndex, destinationIndex] = await Promise.all([
     options.index?.source && SideIndex.open(options.index.source),
     options.index?.destination && SideIndex.open(options.index.destination),

@@ -1,11 +1,8 @@
 import {
   type ChunkPlan,
-  type ChunkRange,
   checkKeyLength,
   chunkRange,
-  chunkRanges,
   decideObject,
-  type IndexEntry,
   type ObjectDecision,
   planChunks,
   type VerifyMode,
@@ -17,7 +14,12 @@ import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
-import { readEntry, writtenEntry } from "./phases/indexEntries.js";
+import {
+  copiedRanges,
+  destinationEntry,
+  destinationWrittenEntry,
+  sourceEntry,
+} from "./phases/indexEntries.js";
 import {
   type IndexedPair,
   inspect,
@@ -155,24 +157,25 @@ async function attemptObject(
     plan,
   };
   const { algorithm } = ctx.sourceSide.options;
-  const sourceEntry = (): IndexEntry | undefined =>
-    inspected.used.source
-      ? inspected.entries.source
-      : readEntry(src, attributes, readsFrom.source, ctx.sourceSide.digestsOf(srcId, plan.count));
+  // The entries the sides took their digests from, as inspect left them.
+  const used = (side: "source" | "destination") =>
+    inspected.used[side] ? inspected.entries[side] : undefined;
+  const sourceMade = () =>
+    sourceEntry(ctx.sourceSide, src, attributes, readsFrom.source, ctx.chunkSize, used("source"));
   if (decision.action === "none" || ctx.dryRun || !readable) {
-    const dstRanges = dst && chunkRanges(planChunks(dst.size, ctx.chunkSize));
     indexing.made = {
-      source: readable ? sourceEntry() : undefined,
+      source: readable ? sourceMade() : undefined,
       destination:
-        dst && dstAttributes && dstRanges && !dst.archived
-          ? inspected.used.destination
-            ? inspected.entries.destination
-            : readEntry(
-                dst,
-                dstAttributes,
-                readsFrom.destination,
-                ctx.destinationSide.digestsOf(destinationKey, dst.etag, algorithm, dstRanges),
-              )
+        dst && dstAttributes
+          ? destinationEntry(
+              ctx.destinationSide,
+              dst,
+              dstAttributes,
+              readsFrom.destination,
+              algorithm,
+              ctx.chunkSize,
+              used("destination"),
+            )
           : undefined,
     };
     return decidedResult(keys, planned, decision, false);
@@ -221,26 +224,18 @@ async function attemptObject(
     // The object was just written at this ETag and size; the answer's reads are pinned to it.
     checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify));
   }
-  const digests = ctx.destinationSide.digestsOf(destinationKey, etag, algorithm, chunkRanges(plan));
   indexing.made = {
-    source: sourceEntry(),
-    destination:
-      digests && writtenAt !== undefined
-        ? writtenEntry({ key: destinationKey, size: plan.size, etag }, attributes, writtenAt, digests)
-        : undefined,
+    source: sourceMade(),
+    destination: destinationWrittenEntry(
+      ctx.destinationSide,
+      { key: destinationKey, size: plan.size, etag },
+      attributes,
+      writtenAt,
+      algorithm,
+      ctx.chunkSize,
+    ),
   };
   return decidedResult(keys, planned, decision, true);
-}
-
-/** The chunks of `plan` a write copies from the destination's old version (at the same offsets). */
-function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRange[] {
-  const ranges: ChunkRange[] = [];
-  for (const part of decision.parts) {
-    if (part.kind !== "destinationCopy") continue;
-    for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++)
-      ranges.push(chunkRange(plan, i));
-  }
-  return ranges;
 }
 
 /**

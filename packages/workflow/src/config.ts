@@ -8,7 +8,7 @@ import {
   parseByteSize,
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
-import { SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
+import { directoryPrefix, SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 
@@ -62,15 +62,37 @@ export function validateScheduleExpression(expression: string, field = "schedule
   );
 }
 
+/**
+ * Where one side keeps its digest index: by default under its own part of the work area
+ * (`source/index/`, `destination/index/`); or a prefix of another bucket, which only that
+ * side's functions are granted. Raw digests are in it, so it is never under `shared/`.
+ */
+const indexLocation = z.strictObject({
+  /** Absent: the work bucket. */
+  bucket: bucket.optional(),
+  prefix: z
+    .string()
+    .min(1, "a non-empty prefix")
+    .max(512, "a prefix of at most 512 characters")
+    .regex(/\/$/, "a prefix ending in '/'"),
+});
+
 /** The deployment's configuration: one typed file (`chunksync.config.json`), validated once. */
 export const ConfigSchema = z.strictObject({
-  source: z.strictObject({ bucket, prefix, region, kmsKeyArn: kmsKeyArn.optional() }),
+  source: z.strictObject({
+    bucket,
+    prefix,
+    region,
+    kmsKeyArn: kmsKeyArn.optional(),
+    index: indexLocation.optional(),
+  }),
   destination: z.strictObject({
     bucket,
     prefix,
     region,
     kmsKeyArn: kmsKeyArn.optional(),
     storageClass: z.string().optional(),
+    index: indexLocation.optional(),
   }),
   /** None: runs start only by hand. */
   schedule: z
@@ -177,12 +199,59 @@ export function parseConfig(input: unknown): ChunksyncConfig {
     bucket: s.bucket,
     prefix: s.prefix,
   });
+  const url = (s: { bucket: string; prefix: string }) => `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ""}`;
   if (sidesOverlap(side(config.source), side(config.destination))) {
-    const url = (s: { bucket: string; prefix: string }) =>
-      `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ""}`;
     throw new SidesOverlapError("destination.prefix", url(config.source), url(config.destination));
   }
+  for (const [own, other] of [
+    ["source", "destination"],
+    ["destination", "source"],
+  ] as const) {
+    const index = config[own].index;
+    if (index === undefined) continue;
+    if (index.bucket === undefined) {
+      // In the work bucket, only the side's own part is out of the other side's reach.
+      if (!index.prefix.startsWith(`${own}/`))
+        throw new ValidationError(`${own}.index.prefix`, `a prefix under ${own}/ in the work bucket`);
+      continue;
+    }
+    const at = { ...side(config[own]), bucket: index.bucket, prefix: index.prefix };
+    if (sidesOverlap(at, side(config[other]))) {
+      throw new ValidationError(
+        `${own}.index.prefix`,
+        `a location apart from the ${other}'s ${url(config[other])} (its digests stay on its own side)`,
+      );
+    }
+  }
   return config;
+}
+
+/** Where `side` keeps its digest index: its configured location, or its own part of the work area. */
+export function indexLocationOf(
+  config: ChunksyncConfig,
+  side: "source" | "destination",
+  workBucket: string,
+): { bucket: string; prefix: string } {
+  const index = config[side].index;
+  return { bucket: index?.bucket ?? workBucket, prefix: index?.prefix ?? `${side}/index/` };
+}
+
+/**
+ * Relative keys both sides pass over: an index kept inside a synced prefix is neither synced
+ * nor deleted (as the CLI's `--src-index`/`--dst-index` inside a synced prefix).
+ */
+export function reservedPrefixesOf(config: ChunksyncConfig): string[] {
+  const reserved: string[] = [];
+  for (const own of ["source", "destination"] as const) {
+    const index = config[own].index;
+    if (index?.bucket === undefined) continue;
+    for (const synced of [config.source, config.destination]) {
+      const syncedPrefix = directoryPrefix(synced.prefix);
+      if (synced.bucket === index.bucket && index.prefix.startsWith(syncedPrefix))
+        reserved.push(index.prefix.slice(syncedPrefix.length));
+    }
+  }
+  return reserved;
 }
 
 /** The chunk size in bytes. */

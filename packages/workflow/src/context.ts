@@ -9,7 +9,7 @@ import {
   type VerifyMode,
 } from "@chunksync/core";
 import type { ObjectReader, ObjectStore } from "@chunksync/storage";
-import type { ByteCounts, KeyRule } from "@chunksync/sync";
+import type { ByteCounts, KeyRule, SideIndexOptions } from "@chunksync/sync";
 import { z } from "zod";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -34,6 +34,11 @@ export interface RunSettings {
   filters?: readonly KeyRule[];
   /** Copy the source's tag set onto written objects, and compare tag sets. */
   copyTags?: boolean;
+  /**
+   * Relative keys under these prefixes are passed over on both sides whatever the filters say
+   * (a side's digest index kept inside a synced prefix).
+   */
+  reservedPrefixes?: readonly string[];
   /** In-process runs only: stops the requests of the steps in flight. */
   signal?: AbortSignal;
 }
@@ -59,6 +64,8 @@ export interface SourceContext extends RunSettings {
   signer: ChunkLinkSigner;
   /** How long a link to a changed chunk stays valid. */
   linkExpirySeconds: number;
+  /** The source's digest index, which only source steps read and write (absent: none). */
+  index?: SideIndexOptions;
 }
 
 /** Reads a range of a source object through a link the source side signed. */
@@ -83,6 +90,8 @@ export interface DestinationContext extends RunSettings {
   copySource?: ObjectReader;
   /** Delete the selected destination-only objects (otherwise they are only reported). */
   delete?: boolean;
+  /** The destination's digest index, which only destination steps read and write (absent: none). */
+  index?: SideIndexOptions;
 }
 
 /** Partial byte counts a step reports; the record step sums them per object. */
@@ -121,9 +130,10 @@ export interface Decision extends ObjectDecision {
   /** Parts (and verified chunks) per batch, fixed here so both sides cut batches alike. */
   batchSize: number;
   /**
-   * Under `--verify changed`: the destination keeps the digest, with this algorithm, of each
-   * part it uploads with a Content-MD5 its store checks, and answers the verify challenge for
-   * those chunks from it instead of reading them back.
+   * Unless under `--verify full`: the destination keeps the digest, with this algorithm, of each
+   * part it uploads with a Content-MD5 its store checks; it answers the verify challenge for
+   * those chunks from it instead of reading them back, and its index entry of the version it
+   * wrote holds them (as the direct engine's does).
    */
   uploadDigests?: DigestAlgorithm;
 }

@@ -50,7 +50,11 @@ const RETRY: Json[] = [
 /** Which function each Task state runs; the local runner resolves Tasks by these state names. */
 export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTarget>> = {
   ListSourcePage: "listSource",
+  LookUpDestinationIndex: "destinationIndexLookup",
+  IndexSourcePage: "sourceIndexPage",
   FindDestinationOnly: "destinationExtras",
+  CommitSourceIndex: "sourceIndexCommit",
+  CommitDestinationIndex: "destinationIndexCommit",
   WriteReport: "sourceReport",
   PlanSource: "sourcePrepare",
   HeadDestination: "destinationHead",
@@ -78,6 +82,8 @@ const SOURCE_FUNCTIONS = new Set<string>([
   "sourceDecide",
   "sourcePresign",
   "sourceRecord",
+  "sourceIndexPage",
+  "sourceIndexCommit",
   "sourceReport",
 ]);
 
@@ -159,7 +165,11 @@ export function buildDefinition(options: DefinitionOptions): Json {
           {
             StartAt: "PlanSource",
             States: {
-              PlanSource: task("PlanSource", { "runId.$": "$.runId", "item.$": "$.item" }, { End: true }),
+              PlanSource: task(
+                "PlanSource",
+                { "runId.$": "$.runId", "item.$": "$.item", "attempt.$": "$.attempt" },
+                { End: true },
+              ),
             },
           },
           {
@@ -293,7 +303,13 @@ export function buildDefinition(options: DefinitionOptions): Json {
       ListSourcePage: task(
         "ListSourcePage",
         { "runId.$": "$.runId", "page.$": "$.cursor.page", "after.$": "$.cursor.after" },
-        { ResultPath: "$.list", Next: "SyncObjects" },
+        { ResultPath: "$.list", Next: "LookUpDestinationIndex" },
+      ),
+      // Each side's index is read, and written, a listing page's key range at a time.
+      LookUpDestinationIndex: task(
+        "LookUpDestinationIndex",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
+        { ResultPath: null, Next: "SyncObjects" },
       ),
       SyncObjects: {
         Type: "Map",
@@ -307,8 +323,13 @@ export function buildDefinition(options: DefinitionOptions): Json {
         },
         // Per-object results are in the work area; the page's Map output is not kept.
         ResultPath: null,
-        Next: "FindDestinationOnly",
+        Next: "IndexSourcePage",
       },
+      IndexSourcePage: task(
+        "IndexSourcePage",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
+        { ResultPath: null, Next: "FindDestinationOnly" },
+      ),
       FindDestinationOnly: task(
         "FindDestinationOnly",
         { "runId.$": "$.runId", "page.$": "$.cursor.page" },
@@ -317,10 +338,22 @@ export function buildDefinition(options: DefinitionOptions): Json {
       MorePages: {
         Type: "Choice",
         // Written as IsNull true: aws-local-stepfunctions 3.0.0 never matches `IsNull: false`.
-        Choices: [{ Variable: "$.list.next", IsNull: true, Next: "WriteReport" }],
+        Choices: [{ Variable: "$.list.next", IsNull: true, Next: "CommitSourceIndex" }],
         Default: "NextPage",
       },
       NextPage: { Type: "Pass", InputPath: "$.list.next", ResultPath: "$.cursor", Next: "ListSourcePage" },
+      // Each side's new manifest (the swap) only once every page is done: a run that fails
+      // or is stopped before leaves each side's old index.
+      CommitSourceIndex: task(
+        "CommitSourceIndex",
+        { "runId.$": "$.runId" },
+        { ResultPath: null, Next: "CommitDestinationIndex" },
+      ),
+      CommitDestinationIndex: task(
+        "CommitDestinationIndex",
+        { "runId.$": "$.runId" },
+        { ResultPath: null, Next: "WriteReport" },
+      ),
       WriteReport: task("WriteReport", { "runId.$": "$.runId" }, { End: true }),
     },
   };

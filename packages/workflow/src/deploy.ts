@@ -4,7 +4,7 @@
  */
 
 export { directoryPrefix } from "@chunksync/core/overlap";
-export { parseConfig } from "./config.js";
+export { indexLocationOf, parseConfig } from "./config.js";
 export { buildDefinition } from "./definition.js";
 export { DESTINATION_TARGETS } from "./events.js";
 export {
@@ -31,5 +31,7 @@ export const SOURCE_FUNCTIONS = [
   "sourceDecide",
   "sourcePresign",
   "sourceRecord",
+  "sourceIndexPage",
+  "sourceIndexCommit",
   "sourceReport",
 ] as const;

@@ -1,14 +1,29 @@
 import { pipeline, Readable, Transform } from "node:stream";
-import type { ChallengeRequest } from "@chunksync/core";
-import { ChunksyncError, checkKeyLength } from "@chunksync/core";
-import type { CompletedPart, MultipartUpload } from "@chunksync/storage";
+import {
+  type ChallengeRequest,
+  ChunksyncError,
+  checkKeyLength,
+  chunkRange,
+  type DigestAlgorithm,
+  entryAsListed,
+  entryStands,
+  type IndexEntry,
+  type IndexScope,
+  planChunks,
+} from "@chunksync/core";
+import { type CompletedPart, type MultipartUpload, type ObjectHead, sameEtag } from "@chunksync/storage";
 import {
   completeUpload,
+  copiedRanges,
   DestinationSide,
-  keyFilter,
+  destinationEntry,
+  destinationFromIndex,
+  destinationWrittenEntry,
+  keySelection,
   Limiter,
   type ObjectWrite,
   readAttributes,
+  SideIndex,
   settleDestinationOnly,
   sourceIdentity,
   type WriteContext,
@@ -18,9 +33,11 @@ import {
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
+  chunksPerBatch,
   type Decision,
   type DestinationContext,
   type DestinationRecord,
+  type SourceRecord,
   type StepBytes,
   toAttributes,
   toStoredAttributes,
@@ -33,9 +50,21 @@ import {
   type ObjectEvent,
   type PageEvent,
   parseEvent,
+  type ReportEvent,
   type WriteBatchEvent,
 } from "./events.js";
-import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
+import {
+  commitSideIndex,
+  digestRecords,
+  digestsRecord,
+  getEntry,
+  getVersion,
+  headOf,
+  pageRecord,
+  putEntry,
+  versionRecord,
+} from "./indexRecords.js";
+import { batchNumbers, batchOf, inPage, type PageRecord, workKeys } from "./layout.js";
 import {
   need,
   needDecision,
@@ -51,6 +80,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   // A key S3 cannot hold fails the object here, before the source is read for it.
   checkKeyLength(destinationKey);
   const head = await ctx.store.head(destinationKey);
+  if (ctx.index && head) await settleFound(ctx, event.runId, event.key, head, ctx.index.scope);
   const record: DestinationRecord = {
     bucket: ctx.store.bucket,
     destinationKey,
@@ -67,6 +97,57 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   return { exists: record.exists };
 }
 
+/**
+ * Keeps, in this side's own part, the version HEAD found and the time it was found (before any
+ * of its chunks is read), and whether the entry the page's lookup found still stands for it:
+ * then the challenge's answers take their digests from it and read nothing.
+ */
+async function settleFound(
+  ctx: DestinationContext,
+  runId: string,
+  key: string,
+  head: ObjectHead,
+  scope: IndexScope,
+): Promise<void> {
+  const at = ctx.store.serverTime();
+  const found = await getEntry(ctx.work, workKeys.found("destination", runId, key), scope);
+  const used = found !== undefined && head.size > 0 && !head.archived && entryStands(found, head);
+  await ctx.work.put(workKeys.version("destination", runId, key), versionRecord(head, at, used));
+}
+
+/**
+ * Hands `side` the digests of the challenged version from the destination's index entry, where
+ * HeadDestination found that it still stands for it.
+ */
+async function knownFromIndex(
+  ctx: DestinationContext,
+  side: DestinationSide,
+  runId: string,
+  key: string,
+  request: ChallengeRequest,
+): Promise<boolean> {
+  if (!ctx.index || request.algorithm !== ctx.index.scope.algorithm) return false;
+  const version = await getVersion(ctx.work, workKeys.version("destination", runId, key));
+  if (!version?.used || !sameEtag(version.head.etag, request.destination.etag)) return false;
+  const entry = await getEntry(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope);
+  if (entry === undefined) return false;
+  const listed = { key: request.destination.key, size: version.head.size, etag: version.head.etag };
+  destinationFromIndex(side, entry, listed, request.algorithm, ctx.chunkSize);
+  return true;
+}
+
+/** The digests `side` holds of the chunks `request` asked for, as a record. */
+function answeredDigests(side: DestinationSide, request: ChallengeRequest) {
+  const { key, etag } = request.destination;
+  const held = new Map<number, Buffer>();
+  for (const index of request.indices) {
+    const range = chunkRange(request.plan, index);
+    const digest = side.digestsOf(key, etag, request.algorithm, [range])?.[0];
+    if (digest !== undefined) held.set(index, digest);
+  }
+  return digestsRecord(etag, request.algorithm, request.plan, held);
+}
+
 /** Answers one batch of a challenge from the destination's own bytes. */
 export async function destinationAnswer(ctx: DestinationContext, event: z.infer<typeof BatchEvent>) {
   const { runId, key, batch, phase } = event;
@@ -81,8 +162,17 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
       bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
     },
   });
+  const indexed = phase === "challenge" && (await knownFromIndex(ctx, side, runId, key, request));
   const written = phase === "verify" ? await recallUploaded(ctx, side, runId, key, request) : undefined;
-  await ctx.work.put(workKeys.response(runId, key, phase, batch), await side.answer(request, written));
+  const response = await side.answer(request, written);
+  // What this batch holds of the version is kept for its new index entry, on this side only.
+  if (ctx.index && !indexed) {
+    await ctx.work.put(
+      workKeys.digests("destination", runId, key, phase, batch),
+      answeredDigests(side, request),
+    );
+  }
+  await ctx.work.put(workKeys.response(runId, key, phase, batch), response);
   return { bytes };
 }
 
@@ -253,6 +343,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
     // A retried step finds the object written and its ETag recorded.
     if (record.etag !== undefined) return { bytes };
     const etag = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
+    await keepWritten(ctx, runId, key, record.attempt, etag);
     await kept();
     await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
     return { bytes };
@@ -263,6 +354,21 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   await kept();
   await ctx.work.put(workKeys.parts(runId, key, batch), completed);
   return { bytes };
+}
+
+/**
+ * Keeps the destination's server time once the write of `etag` was done, for that version's
+ * new index entry (see `writtenEntry`).
+ */
+async function keepWritten(
+  ctx: DestinationContext,
+  runId: string,
+  key: string,
+  attempt: number,
+  etag: string,
+): Promise<void> {
+  const at = ctx.store.serverTime();
+  if (ctx.index && at !== undefined) await ctx.work.put(workKeys.written(runId, key), { attempt, etag, at });
 }
 
 /**
@@ -285,6 +391,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
     parts,
     write,
   );
+  await keepWritten(ctx, runId, key, record.attempt, etag);
   await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
   return { etag };
 }
@@ -302,27 +409,159 @@ export async function destinationAbort(ctx: DestinationContext, event: z.infer<t
  * Destination-only objects in the key range of one source page: after the previous
  * page's last key, up to this page's last key (to the end for the final page). With
  * `delete` they are deleted; a retried step finds the deleted ones gone and records the rest.
+ * In the same pass, in key order, the destination writes its share of its new index for the
+ * range: the entry each object of the page settled at, and what stood for the keys it kept.
  */
 export async function destinationExtras(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
-  const page = await need<{ keys: string[]; after: string | null; last: string | null }>(
-    ctx.work,
-    workKeys.page(event.runId, event.page),
-  );
+  const { runId } = event;
+  const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onSource = new Set(page.keys);
-  const selected = keyFilter(ctx.filters ?? []);
+  const selected = keySelection(ctx.filters ?? [], ctx.reservedPrefixes);
+  const index = ctx.index && (await SideIndex.open(ctx.index));
   let extras = 0;
   const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
-  for await (const o of ctx.store.list(ctx.prefix, undefined, startAfter)) {
+  for await (const o of ctx.store.list(ctx.prefix, ctx.signal, startAfter)) {
     const key = o.key.slice(ctx.prefix.length);
-    if (key === "" || (page.after !== null && compareKeys(key, page.after) <= 0)) continue;
-    if (page.last !== null && compareKeys(key, page.last) > 0) break;
-    if (onSource.has(key) || !selected(key)) continue;
+    const where = key === "" ? "before" : inPage(page, key);
+    if (where === "before") continue;
+    if (where === "after") break;
+    // Every listed key is looked up, so the stored pieces are read in one pass.
+    const stood = await index?.find(o.key, o);
+    if (onSource.has(key)) {
+      const entry = index && (await settledDestinationEntry(ctx, runId, key, index));
+      if (entry) await index?.keep(entry);
+      continue;
+    }
+    if (!selected(key)) {
+      // What stood for a key passed over still stands for the next run.
+      if (stood) await index?.keep(stood);
+      continue;
+    }
     extras++;
+    const result = await settleDestinationOnly(ctx.store, o, { delete: ctx.delete ?? false, dryRun: false });
+    if (stood && !result.applied) await index?.keep(stood);
     const stored: StoredResult = {
-      result: await settleDestinationOnly(ctx.store, o, { delete: ctx.delete ?? false, dryRun: false }),
+      result,
       bytes: { sourceRead: 0, destinationRead: 0, transferred: 0, copiedServerSide: 0 },
     };
-    await ctx.work.put(workKeys.extra(event.runId, key), stored);
+    await ctx.work.put(workKeys.extra(runId, key), stored);
   }
+  if (index)
+    await ctx.work.put(workKeys.indexPage("destination", runId, event.page), await pageRecord(index));
   return { extras };
+}
+
+/**
+ * The destination's entry for the version object `key` settled at (none for a failed object),
+ * from this side's own records: the version it held (its entry, or the digests its answers
+ * read), or the version it wrote (the digests of the parts it uploaded with a checked
+ * Content-MD5, of the chunks it copied from its digested old version, and those it read back).
+ * Counts what the side's index saved it.
+ */
+async function settledDestinationEntry(
+  ctx: DestinationContext,
+  runId: string,
+  key: string,
+  index: SideIndex,
+): Promise<IndexEntry | undefined> {
+  const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
+  if (stored === undefined) return undefined;
+  const version = await getVersion(ctx.work, workKeys.version("destination", runId, key));
+  if (version?.used) index.report.fromIndex++;
+  else if (version) index.report.read++;
+  if (stored.result.state === "failed") return undefined;
+  const { scope } = index.writer;
+  const { algorithm, chunkSize } = scope;
+  const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });
+  const destinationKey = ctx.prefix + key;
+  // The entry as HEAD found its version: a written entry learns its LastModified.
+  const entry = version?.used
+    ? await getEntry(ctx.work, workKeys.found("destination", runId, key), scope)
+    : undefined;
+  const found = entry && version && entryAsListed(entry, version.head);
+  const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
+  if (version && !version.head.archived) {
+    if (found) destinationFromIndex(side, found, version.head, algorithm, chunkSize);
+    else await knowRead(ctx, side, runId, key, "challenge", decision, version.head.etag, algorithm);
+  }
+  const upload =
+    decision?.action === "none" ? undefined : await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
+  if (decision === undefined || upload?.etag === undefined) {
+    if (version === undefined) return undefined;
+    const dst = await needDestination(ctx.work, runId, key);
+    const attributes = toAttributes(dst.attributes ?? { metadata: {} });
+    return destinationEntry(side, headOf(version), attributes, version.at, algorithm, chunkSize, found);
+  }
+  const written = await ctx.work.get<{ attempt: number; etag: string; at: number }>(
+    workKeys.written(runId, key),
+  );
+  if (written?.attempt !== upload.attempt || written.etag !== upload.etag) return undefined;
+  const src = await needSource(ctx.work, runId, key);
+  const plan = planChunks(src.size, chunkSize);
+  const uploaded: { offset: number; length: number; digest: Buffer }[] = [];
+  for (const batch of batchNumbers(decision.parts.length, decision.batchSize)) {
+    const kept = await ctx.work.get<unknown>(workKeys.uploaded(runId, key, batch));
+    if (kept === undefined) continue;
+    const record = parseEvent(UploadedRecordSchema, kept, "uploaded digests");
+    if (record.attempt !== upload.attempt || record.algorithm !== algorithm) continue;
+    for (const r of record.ranges) uploaded.push({ ...r, digest: Buffer.from(r.digest, "base64") });
+  }
+  // The parts copied from the old version hold its bytes only where their ETags say so, as the
+  // uploaded ones do: where this side's store checks each part's Content-MD5.
+  const copied =
+    version && decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5
+      ? { from: version.head.etag, ranges: copiedRanges(plan, decision) }
+      : undefined;
+  side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
+  await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
+  const wrote = { key: destinationKey, size: src.size, etag: upload.etag };
+  return destinationWrittenEntry(side, wrote, toAttributes(src.attributes), written.at, algorithm, chunkSize);
+}
+
+/** Hands `side` the digests of version `etag` that the object's `phase` answers read. */
+async function knowRead(
+  ctx: DestinationContext,
+  side: DestinationSide,
+  runId: string,
+  key: string,
+  phase: "challenge" | "verify",
+  decision: Decision | undefined,
+  etag: string,
+  algorithm: DigestAlgorithm,
+): Promise<void> {
+  const src = await ctx.work.get<SourceRecord>(workKeys.source(runId, key));
+  if (src === undefined) return;
+  const batches =
+    phase === "challenge"
+      ? batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize)).length
+      : decision
+        ? batchNumbers(decision.verify.length, decision.batchSize).length
+        : 0;
+  for await (const record of digestRecords(ctx.work, "destination", runId, key, phase, batches)) {
+    if (!sameEtag(record.etag, etag) || record.algorithm !== algorithm) continue;
+    const ranges = record.chunks.map((c) => ({ index: c.index, offset: c.offset, length: c.length }));
+    const digests = record.chunks.map((c) => Buffer.from(c.digest, "base64"));
+    side.know(ctx.prefix + key, etag, algorithm, ranges, digests);
+  }
+}
+
+/**
+ * Looks up the destination's stored entries for the keys of one listing page (reading only the
+ * pieces that hold them) and keeps them in this side's own part for the page's objects.
+ */
+export async function destinationIndexLookup(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
+  if (!ctx.index?.consult) return {};
+  const page = await need<PageRecord>(ctx.work, workKeys.page(event.runId, event.page));
+  const index = await SideIndex.open(ctx.index);
+  for (const key of page.keys) {
+    const entry = await index.cursor?.find(ctx.prefix + key);
+    if (entry) await putEntry(ctx.work, workKeys.found("destination", event.runId, key), entry);
+  }
+  return {};
+}
+
+/** Makes the pages' pieces the destination's index: its manifest is written last, at the run's end. */
+export async function destinationIndexCommit(ctx: DestinationContext, event: z.infer<typeof ReportEvent>) {
+  if (ctx.index) await commitSideIndex(ctx.work, "destination", event.runId, ctx.index);
+  return {};
 }

@@ -20,13 +20,14 @@ export const ListPageEvent = z.strictObject({
   after: relativeKey.nullable().optional(),
 });
 
+/** Which attempt of an object a step serves: an object restarts when its source changes under the run. */
+const attempt = z.number().int("a whole number").min(1, "a number from 1").max(100, "a number to 100");
+
 export const PrepareEvent = z.strictObject({
   runId,
   item: z.strictObject({ key: relativeKey, size: index, etag: z.string().min(1, "an ETag") }),
+  attempt: attempt.optional(),
 });
-
-/** Which attempt of an object a step serves: an object restarts when its source changes under the run. */
-const attempt = z.number().int("a whole number").min(1, "a number from 1").max(100, "a number to 100");
 
 /** An object is named by its key relative to the side's prefix; each side adds its own prefix. */
 export const ObjectEvent = z.strictObject({ runId, key: relativeKey, attempt: attempt.optional() });
@@ -64,6 +65,8 @@ export const DESTINATION_TARGETS = [
   "destinationComplete",
   "destinationAbort",
   "destinationExtras",
+  "destinationIndexLookup",
+  "destinationIndexCommit",
 ] as const;
 export type DestinationTarget = (typeof DESTINATION_TARGETS)[number];
 

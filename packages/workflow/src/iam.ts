@@ -30,6 +30,37 @@ export interface SidePolicyInput {
   kmsKeyArn?: string;
   /** Destination only, when the deployment deletes destination-only objects (`delete`). */
   allowDelete?: boolean;
+  /** Where the side keeps its digest index (see `indexLocationOf`); absent: it keeps none. */
+  index?: { bucket: string; prefix: string };
+}
+
+/**
+ * The side's digest index, which only its own functions reach: read, written, and its replaced
+ * pieces deleted. In the work bucket it is under the side's own part, whose listing is granted
+ * already; elsewhere it is listed by its prefix only.
+ */
+function digestIndex(input: SidePolicyInput): PolicyStatement[] {
+  const index = input.index;
+  if (index === undefined) return [];
+  return [
+    {
+      Sid: "DigestIndex",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      Resource: [objectsArn(index.bucket, index.prefix)],
+    },
+    ...(index.bucket === input.workBucket
+      ? []
+      : [
+          {
+            Sid: "ListDigestIndex",
+            Effect: "Allow" as const,
+            Action: ["s3:ListBucket"],
+            Resource: [bucketArn(index.bucket)],
+            Condition: { StringLike: { "s3:prefix": [`${index.prefix}*`] } },
+          },
+        ]),
+  ];
 }
 
 function kms(input: SidePolicyInput, actions: string[]): PolicyStatement[] {
@@ -95,6 +126,7 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
       Resource: [`arn:aws:s3:::${input.workBucket}/shared/*`, `arn:aws:s3:::${input.workBucket}/source/*`],
     },
     listWorkArea(input),
+    ...digestIndex(input),
     secret(input),
     ...kms(input, ["kms:Decrypt"]),
   ]);
@@ -142,6 +174,7 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
       ],
     },
     listWorkArea(input),
+    ...digestIndex(input),
     secret(input),
     ...kms(input, ["kms:Decrypt", "kms:GenerateDataKey"]),
   ]);

@@ -13,7 +13,9 @@ export {
   ConfigSchema,
   chunkSizeOf,
   executionNameForWindow,
+  indexLocationOf,
   parseConfig,
+  reservedPrefixesOf,
   validateScheduleExpression,
 } from "./config.js";
 export {

@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
 
+/** The two sides, each with its own part of the work area. */
+export type Side = "source" | "destination";
+
 /** A fixed-length id for an object's work-area folder (keys may hold any character). */
 export function objectId(relativeKey: string): string {
   return createHash("sha256").update(relativeKey).digest("hex").slice(0, 32);
@@ -39,9 +42,43 @@ export const workKeys = {
   results: (runId: string) => `shared/runs/${runId}/results/`,
   result: (runId: string, key: string) => `shared/runs/${runId}/results/${objectId(key)}.json`,
   extra: (runId: string, key: string) => `shared/runs/${runId}/results/extra-${objectId(key)}.json`,
+  /**
+   * A side's digest-index records, each in that side's own part (raw digests never leave it):
+   * the stored entry that stood for the listed version, the version the object's steps found
+   * and whether they took its digests from that entry, the digests a batch read, and each
+   * page's share of the new index (its pieces and counts).
+   */
+  found: (side: Side, runId: string, key: string) =>
+    `${side}/runs/${runId}/objects/${objectId(key)}/found.json`,
+  version: (side: Side, runId: string, key: string) =>
+    `${side}/runs/${runId}/objects/${objectId(key)}/version.json`,
+  digests: (side: Side, runId: string, key: string, phase: string, batch: number) =>
+    `${side}/runs/${runId}/objects/${objectId(key)}/digests-${phase}-${batch}.json`,
+  written: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/written.json`,
+  indexPages: (side: Side, runId: string) => `${side}/runs/${runId}/index/`,
+  indexPage: (side: Side, runId: string, page: number) =>
+    `${side}/runs/${runId}/index/${String(page).padStart(8, "0")}.json`,
+  /** What a side's index did in the run: counts and notes only, for the report. */
+  indexReport: (side: Side, runId: string) => `shared/runs/${runId}/index-${side}.json`,
   /** JSON Lines: a line per object, then the run's totals (see the sync package's report lines). */
   report: (runId: string) => `shared/runs/${runId}/report.jsonl`,
 };
+
+/** The key range of one listing page, as ListSourcePage stored it. */
+export interface PageRecord {
+  keys: string[];
+  /** The range starts after this key (null: at the start). */
+  after: string | null;
+  /** And ends at this key (null: at the end). */
+  last: string | null;
+}
+
+/** Whether relative `key` falls in `page`'s key range. */
+export function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
+  if (page.after !== null && compareKeys(key, page.after) <= 0) return "before";
+  if (page.last !== null && compareKeys(key, page.last) > 0) return "after";
+  return "in";
+}
 
 /** Batch `batch` of `items`, `size` per batch. */
 export function batchOf<T>(items: readonly T[], batch: number, size: number): T[] {

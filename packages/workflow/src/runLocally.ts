@@ -108,7 +108,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const stop = () => execution.abort();
   if (signal?.aborted) stop();
   else signal?.addEventListener("abort", stop, { once: true });
-  let totals: Pick<RunReport, "objects" | "bytes" | "planned">;
+  let totals: Pick<RunReport, "objects" | "bytes" | "planned" | "index">;
   try {
     // The last state's output: the report step's totals.
     totals = (await execution.result) as unknown as typeof totals;
@@ -144,6 +144,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     objects: totals.objects,
     bytes: totals.bytes,
     planned: totals.planned,
+    ...(totals.index ? { index: totals.index } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import {
   decideObject,
   planChunks,
 } from "@chunksync/core";
+import { isArchiveClass, type ObjectHead } from "@chunksync/storage";
 import type { ChallengeExchange } from "@chunksync/sync";
 import {
   addPlanned,
@@ -15,7 +16,8 @@ import {
   decidedResult,
   describeFailure,
   failedResult,
-  keyFilter,
+  headOfEntry,
+  keySelection,
   Limiter,
   noPlanned,
   type ObjectResult,
@@ -24,7 +26,11 @@ import {
   type RunReport,
   RunStats,
   readAttributes,
+  SideIndex,
+  type SideIndexReport,
   SourceSide,
+  sourceEntry,
+  sourceFromIndex,
   sourceIdentity,
   summaryLine,
 } from "@chunksync/sync";
@@ -49,13 +55,26 @@ import type {
   BatchEvent,
   DecideEvent,
   ListPageEvent,
+  PageEvent,
   PrepareEvent,
   RecordEvent,
   ReportEvent,
   WriteBatchEvent,
 } from "./events.js";
 import { parseEvent } from "./events.js";
-import { batchNumbers, batchOf, compareKeys, workKeys } from "./layout.js";
+import {
+  commitSideIndex,
+  digestRecords,
+  digestsRecord,
+  getEntry,
+  getVersion,
+  headOf,
+  listedOf,
+  pageRecord,
+  putEntry,
+  versionRecord,
+} from "./indexRecords.js";
+import { batchNumbers, batchOf, compareKeys, inPage, type PageRecord, workKeys } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Rough JSON bytes of a page of items, kept well below Step Functions' 256 KiB payload limit. */
@@ -101,7 +120,9 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
-  const selected = keyFilter(ctx.filters ?? []);
+  const selected = keySelection(ctx.filters ?? [], ctx.reservedPrefixes);
+  // Only the pieces of the stored index that hold the page's keys are read.
+  const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   for await (const o of ctx.store.list(
     ctx.prefix,
     undefined,
@@ -116,6 +137,9 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     }
     items.push({ key, size: o.size, etag: o.etag });
     bytes += Buffer.byteLength(key) + o.etag.length + 48;
+    // The entry that still stands for the listed version waits in this side's own part.
+    const entry = await index?.find(o.key, o);
+    if (entry) await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry);
   }
   const last = items.at(-1)?.key;
   await ctx.work.put(workKeys.page(event.runId, event.page), {
@@ -123,17 +147,38 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     after: after ?? null,
     // The final page owns every destination key after its start.
     last: more ? (last ?? null) : null,
-  });
+  } satisfies PageRecord);
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
 }
 
 /** Heads and plans the source object; the digest batches become the items of the challenge Map. */
 export async function prepareSource(ctx: SourceContext, event: z.infer<typeof PrepareEvent>) {
-  const sourceKey = ctx.prefix + event.item.key;
-  const head = presentSource(sourceKey, await ctx.store.head(sourceKey));
+  const { runId, item } = event;
+  const sourceKey = ctx.prefix + item.key;
+  // A restart plans the version that made it restart, which the listing did not name.
+  const found =
+    ctx.index && (event.attempt ?? 1) === 1 && item.size > 0
+      ? await getEntry(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope)
+      : undefined;
+  let head: ObjectHead;
+  let at: number | undefined;
+  if (found && found.etag === item.etag && !isArchiveClass(found.storageClass)) {
+    // The entry stood for the listed version: its head is known, and no request is sent.
+    head = headOfEntry(found, { ...item, key: sourceKey, ...listedOf(found) });
+  } else {
+    head = presentSource(sourceKey, await ctx.store.head(sourceKey));
+    // The chunks of this version are read after this time, in later steps.
+    at = ctx.store.serverTime();
+  }
+  if (ctx.index) {
+    await ctx.work.put(
+      workKeys.version("source", runId, item.key),
+      versionRecord(head, at, at === undefined),
+    );
+  }
   const plan = planChunks(head.size, ctx.chunkSize);
   const record: SourceRecord = {
-    key: event.item.key,
+    key: item.key,
     bucket: ctx.store.bucket,
     sourceKey,
     etag: head.etag,
@@ -144,7 +189,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
     attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
   };
-  await ctx.work.put(workKeys.source(event.runId, event.item.key), record);
+  await ctx.work.put(workKeys.source(runId, item.key), record);
   return {
     archived: head.archived,
     count: plan.count,
@@ -182,15 +227,43 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
       bytes.sourceRead = (bytes.sourceRead ?? 0) + n;
     },
   });
+  const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
+  const indexed = await knownFromIndex(ctx, side, runId, src);
   const { request, expectation } = await side.challenge(
-    sourceIdentity(ctx.store.bucket, src.sourceKey, src),
+    id,
     { bucket: dst.bucket, key: dst.destinationKey, etag },
     src.plan,
     indices,
   );
+  // What this batch read is kept for the object's new index entry, on this side only.
+  if (ctx.index && !indexed) {
+    await ctx.work.put(
+      workKeys.digests("source", runId, key, phase, batch),
+      digestsRecord(id.etag, ctx.algorithm, src.plan, side.held(id, indices)),
+    );
+  }
   await ctx.work.put(workKeys.request(runId, key, phase, batch), request);
   await ctx.work.put(workKeys.expectation(runId, key, phase, batch), expectation);
   return { bytes };
+}
+
+/**
+ * Hands `side` the digests of the planned version from the source's index entry, where
+ * PlanSource took that version from it: the challenge then reads nothing.
+ */
+async function knownFromIndex(
+  ctx: SourceContext,
+  side: SourceSide,
+  runId: string,
+  src: SourceRecord,
+): Promise<boolean> {
+  if (!ctx.index) return false;
+  const version = await getVersion(ctx.work, workKeys.version("source", runId, src.key));
+  if (!version?.used || version.head.etag !== src.etag) return false;
+  const entry = await getEntry(ctx.work, workKeys.found("source", runId, src.key), ctx.index.scope);
+  if (entry?.etag !== src.etag) return false;
+  sourceFromIndex(side, entry, { key: src.sourceKey, size: src.size, etag: src.etag });
+  return true;
 }
 
 /** Checks the destination's answers; a verify batch that is not all-equal fails the object. */
@@ -253,7 +326,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
     }),
     batchSize,
     // The destination decides by its own store's capability whether it keeps them.
-    ...(ctx.verify === "changed" ? { uploadDigests: ctx.algorithm } : {}),
+    ...(ctx.verify !== "full" ? { uploadDigests: ctx.algorithm } : {}),
   };
   await ctx.work.put(workKeys.decision(runId, key), decision);
   return {
@@ -273,6 +346,76 @@ export async function presignBatch(ctx: SourceContext, event: z.infer<typeof Wri
   );
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;
   await ctx.work.put(workKeys.links(runId, key, batch), { url, etag: src.etag });
+  return {};
+}
+
+/**
+ * Writes the source's share of its new index for one page's key range, once the page's
+ * objects have settled: lists the range again and, in key order, takes the entry each object
+ * of the page settled at, and keeps what stood for the keys the run passed over.
+ */
+export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof PageEvent>) {
+  if (!ctx.index) return {};
+  const { runId } = event;
+  const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
+  const onPage = new Set(page.keys);
+  const index = await SideIndex.open(ctx.index);
+  const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
+  for await (const o of ctx.store.list(ctx.prefix, ctx.signal, startAfter)) {
+    const key = o.key.slice(ctx.prefix.length);
+    const where = key === "" ? "before" : inPage(page, key);
+    if (where === "before") continue;
+    if (where === "after") break;
+    // Every listed key is looked up, so the stored pieces are read in one pass.
+    const stood = await index.find(o.key, o);
+    const entry = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : stood;
+    if (entry) await index.keep(entry);
+  }
+  await ctx.work.put(workKeys.indexPage("source", runId, event.page), await pageRecord(index));
+  return {};
+}
+
+/**
+ * The source's entry for the version object `key` settled at (none for a failed object), from
+ * this side's own records of it; counts what the side's index saved it.
+ */
+async function settledSourceEntry(ctx: SourceContext, runId: string, key: string, index: SideIndex) {
+  const version = await getVersion(ctx.work, workKeys.version("source", runId, key));
+  const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
+  if (version === undefined || stored === undefined) return undefined;
+  const dst = await ctx.work.get<DestinationRecord>(workKeys.destination(runId, key));
+  if (dst?.exists) {
+    if (version.used) index.report.fromIndex++;
+    else index.report.read++;
+  }
+  if (stored.result.state === "failed" || version.head.archived) return undefined;
+  if (version.used) return getEntry(ctx.work, workKeys.found("source", runId, key), index.writer.scope);
+  const src = await needSource(ctx.work, runId, key);
+  const side = new SourceSide({
+    store: ctx.store,
+    secret: ctx.secret,
+    algorithm: ctx.algorithm,
+    variant: ctx.variant,
+    limiter: new Limiter(1),
+  });
+  const id = { key: version.head.key, etag: version.head.etag };
+  const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
+  const batches = {
+    challenge: batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize)).length,
+    verify: decision ? batchNumbers(decision.verify.length, decision.batchSize).length : 0,
+  };
+  for (const phase of ["challenge", "verify"] as const) {
+    for await (const record of digestRecords(ctx.work, "source", runId, key, phase, batches[phase])) {
+      if (record.etag !== id.etag || record.algorithm !== ctx.algorithm) continue;
+      for (const c of record.chunks) side.keepDigest(id, c.index, Buffer.from(c.digest, "base64"));
+    }
+  }
+  return sourceEntry(side, headOf(version), toAttributes(src.attributes), version.at, ctx.chunkSize);
+}
+
+/** Makes the pages' pieces the source's index: its manifest is written last, at the run's end. */
+export async function commitSourceIndex(ctx: SourceContext, event: z.infer<typeof ReportEvent>) {
+  if (ctx.index) await commitSideIndex(ctx.work, "source", event.runId, ctx.index);
   return {};
 }
 
@@ -346,7 +489,7 @@ export async function writeReport(
   work: WorkArea,
   event: z.infer<typeof ReportEvent>,
   startedAt?: string,
-): Promise<Pick<RunReport, "objects" | "bytes" | "planned"> & { reportKey: string }> {
+): Promise<Pick<RunReport, "objects" | "bytes" | "planned" | "index"> & { reportKey: string }> {
   const stats = new RunStats();
   const planned = noPlanned();
   async function* lines() {
@@ -366,10 +509,25 @@ export async function writeReport(
         objects: stats.objects,
         bytes: stats.bytes,
         planned,
+        ...(index ? { index } : {}),
       }),
     );
   }
+  const [source, destination] = await Promise.all([
+    work.get<SideIndexReport>(workKeys.indexReport("source", event.runId)),
+    work.get<SideIndexReport>(workKeys.indexReport("destination", event.runId)),
+  ]);
+  const index =
+    source || destination
+      ? { ...(source ? { source } : {}), ...(destination ? { destination } : {}) }
+      : undefined;
   await work.putLines(workKeys.report(event.runId), lines());
   // Counts only: the per-object results could exceed a state's 256 KiB; they stay in the work area.
-  return { reportKey: workKeys.report(event.runId), objects: stats.objects, bytes: stats.bytes, planned };
+  return {
+    reportKey: workKeys.report(event.runId),
+    objects: stats.objects,
+    bytes: stats.bytes,
+    planned,
+    ...(index ? { index } : {}),
+  };
 }

@@ -8,6 +8,8 @@ import {
   destinationCompose,
   destinationExtras,
   destinationHead,
+  destinationIndexCommit,
+  destinationIndexLookup,
 } from "./destinationSteps.js";
 import {
   BatchEvent,
@@ -23,7 +25,9 @@ import {
   WriteBatchEvent,
 } from "./events.js";
 import {
+  commitSourceIndex,
   decide,
+  indexSourcePage,
   listSourcePage,
   prepareSource,
   presignBatch,
@@ -55,6 +59,8 @@ export const SOURCE_STEPS = {
   sourceDecide: step(DecideEvent, decide),
   sourcePresign: step(WriteBatchEvent, presignBatch),
   sourceRecord: step(RecordEvent, recordResult),
+  sourceIndexPage: step(PageEvent, indexSourcePage),
+  sourceIndexCommit: step(ReportEvent, commitSourceIndex),
   sourceReport: step(ReportEvent, (ctx: SourceContext, e) => writeReport(ctx.work, e)),
 } satisfies Record<string, Step<SourceContext>>;
 
@@ -69,6 +75,8 @@ export const DESTINATION_STEPS = {
   destinationComplete: step(ObjectEvent, destinationComplete),
   destinationAbort: step(ObjectEvent, destinationAbort),
   destinationExtras: step(PageEvent, destinationExtras),
+  destinationIndexLookup: step(PageEvent, destinationIndexLookup),
+  destinationIndexCommit: step(ReportEvent, destinationIndexCommit),
 } satisfies Record<DestinationTarget, Step<DestinationContext>>;
 
 /** Every function the state machine invokes directly (all in the source region). */

@@ -29,6 +29,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     batchBytes: 8 * 1024 ** 3,
     concurrency: options.concurrency,
     filters: options.filters,
+    ...(options.reservedPrefixes ? { reservedPrefixes: options.reservedPrefixes } : {}),
     copyTags: options.copyTags ?? false,
     ...(options.signal ? { signal: options.signal } : {}),
   };
@@ -57,6 +58,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       pageSize: 500,
       signer: links,
       linkExpirySeconds: 900,
+      ...(options.index?.source ? { index: options.index.source } : {}),
     },
     destination: {
       ...settings,
@@ -66,6 +68,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       secret: options.secret,
       readLink: links.read,
       delete: options.delete,
+      ...(options.index?.destination ? { index: options.index.destination } : {}),
       // One account: the destination's credentials read the source, so copies may name it.
       ...(options.serverSideCopy ? { copySource: options.source } : {}),
     },

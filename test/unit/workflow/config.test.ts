@@ -6,8 +6,10 @@ import {
   CONFIG_VARIANTS,
   cachedPairingSecret,
   executionNameForWindow,
+  indexLocationOf,
   MemoryWorkArea,
   parseConfig,
+  reservedPrefixesOf,
   startScheduledRun,
   validateScheduleExpression,
 } from "@chunksync/workflow";
@@ -98,6 +100,46 @@ describe("deployment config", () => {
       { kind: "include", glob: "**/*.jpg" },
       { kind: "exclude", glob: "tmp/**" },
     ]);
+  });
+
+  it("keeps each side's digest index in its own part of the work area unless told otherwise", () => {
+    const config = parseConfig(minimal);
+    expect(indexLocationOf(config, "source", "cs-work")).toEqual({
+      bucket: "cs-work",
+      prefix: "source/index/",
+    });
+    expect(indexLocationOf(config, "destination", "cs-work")).toEqual({
+      bucket: "cs-work",
+      prefix: "destination/index/",
+    });
+    expect(reservedPrefixesOf(config)).toEqual([]);
+    // In the work bucket, an index outside the side's own part would be within the other side's reach.
+    const shared = { ...minimal, source: { ...minimal.source, index: { prefix: "shared/index/" } } };
+    expect(fieldOf(() => parseConfig(shared))).toBe("source.index.prefix");
+    const crossed = { ...minimal, destination: { ...minimal.destination, index: { prefix: "source/x/" } } };
+    expect(fieldOf(() => parseConfig(crossed))).toBe("destination.index.prefix");
+    // Nor in the other side's synced location.
+    const inOther = {
+      ...minimal,
+      source: { ...minimal.source, index: { bucket: "dst-bucket", prefix: "idx/" } },
+    };
+    expect(fieldOf(() => parseConfig(inOther))).toBe("source.index.prefix");
+  });
+
+  it("reserves an index kept inside its own side's synced prefix", () => {
+    const config = parseConfig({
+      ...minimal,
+      destination: {
+        ...minimal.destination,
+        prefix: "backup",
+        index: { bucket: "dst-bucket", prefix: "backup/.index/" },
+      },
+    });
+    expect(indexLocationOf(config, "destination", "cs-work")).toEqual({
+      bucket: "dst-bucket",
+      prefix: "backup/.index/",
+    });
+    expect(reservedPrefixesOf(config)).toEqual([".index/"]);
   });
 
   it("accepts EventBridge rate and cron expressions, with EventBridge's singular/plural rule", () => {

@@ -50,6 +50,39 @@ describe("the state machine definition", () => {
     expect(text).not.toContain('"Assign"');
   });
 
+  it("reads and writes each side's index a page at a time, and swaps its manifest only after the last page", () => {
+    const path: string[] = [];
+    for (let name: string | undefined = "ListSourcePage"; name && path.length < 20; ) {
+      path.push(name);
+      const state: State | undefined = states.get(name);
+      name =
+        (state?.Next as string | undefined) ?? (state?.Choices as { Next: string }[] | undefined)?.[0]?.Next;
+    }
+    expect(path).toEqual([
+      "ListSourcePage",
+      "LookUpDestinationIndex",
+      "SyncObjects",
+      "IndexSourcePage",
+      "FindDestinationOnly",
+      "MorePages",
+      "CommitSourceIndex",
+      "CommitDestinationIndex",
+      "WriteReport",
+    ]);
+    expect(states.get("MorePages")).toMatchObject({ Default: "NextPage" });
+    expect(states.get("NextPage")).toMatchObject({ Next: "ListSourcePage" });
+    // Each side's index steps run with that side's functions only.
+    expect(TASK_STATES).toMatchObject({
+      LookUpDestinationIndex: "destinationIndexLookup",
+      IndexSourcePage: "sourceIndexPage",
+      FindDestinationOnly: "destinationExtras",
+      CommitSourceIndex: "sourceIndexCommit",
+      CommitDestinationIndex: "destinationIndexCommit",
+    });
+    expect(states.get("LookUpDestinationIndex")).toMatchObject({ Resource: functions.relay });
+    expect(states.get("CommitSourceIndex")).toMatchObject({ Resource: functions.sourceIndexCommit });
+  });
+
   it("maps objects with a Distributed Map of Standard child workflows over the paged listing", () => {
     const map = states.get("SyncObjects")!;
     expect(map).toMatchObject({

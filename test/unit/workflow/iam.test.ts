@@ -9,10 +9,11 @@ import {
 } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 
-const side = {
+const side_ = {
   workBucket: "cs-work",
   secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cs-pairing-AbCdEf",
 };
+const side = side_;
 const source = sourcePolicy({ ...side, bucket: "src-bucket", prefix: "photos/" });
 const destination = destinationPolicy({ ...side, bucket: "dst-bucket", prefix: "" });
 const destinationKms = destinationPolicy({
@@ -144,5 +145,34 @@ describe("IAM policies as data", () => {
     expect(actions(machine).some((a) => a.startsWith("s3:") || a.startsWith("kms:"))).toBe(false);
     expect(resourcesFor(machine, "lambda:")).toEqual(["arn:aws:lambda:eu-west-1:123456789012:function:a"]);
     expect(actions(relay)).toEqual(["lambda:InvokeFunction"]);
+  });
+
+  it("each side reaches its own digest index only: read, written and its old pieces deleted", () => {
+    const withIndex = (side: "source" | "destination", index: { bucket: string; prefix: string }) =>
+      (side === "source" ? sourcePolicy : destinationPolicy)({
+        ...side_,
+        bucket: `${side === "source" ? "src" : "dst"}-bucket`,
+        prefix: "",
+        index,
+      });
+    const src = withIndex("source", { bucket: "cs-work", prefix: "source/index/" });
+    const dst = withIndex("destination", { bucket: "cs-work", prefix: "destination/index/" });
+    const statement = (p: PolicyDocument) => p.Statement.find((s) => s.Sid === "DigestIndex");
+    expect(statement(src)).toMatchObject({
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      Resource: ["arn:aws:s3:::cs-work/source/index/*"],
+    });
+    expect(statement(dst)?.Resource).toEqual(["arn:aws:s3:::cs-work/destination/index/*"]);
+    for (const r of resourcesFor(dst, "s3:")) expect(r.includes("/source/"), r).toBe(false);
+    for (const r of resourcesFor(src, "s3:")) expect(r.includes("/destination/"), r).toBe(false);
+    // Deletes in the work area reach the index only.
+    expect(resourcesFor(src, "s3:DeleteObject")).toEqual(["arn:aws:s3:::cs-work/source/index/*"]);
+    // An index in another bucket is listed by its own prefix only.
+    const elsewhere = withIndex("destination", { bucket: "dst-index", prefix: "chunksync/" });
+    expect(elsewhere.Statement.find((s) => s.Sid === "ListDigestIndex")).toMatchObject({
+      Action: ["s3:ListBucket"],
+      Resource: ["arn:aws:s3:::dst-index"],
+      Condition: { StringLike: { "s3:prefix": ["chunksync/*"] } },
+    });
   });
 });

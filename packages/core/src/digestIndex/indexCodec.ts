@@ -196,27 +196,37 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
   const entries: IndexEntry[] = [];
   let previous: Buffer | undefined;
   for (const line of lines.slice(1)) {
-    const parsed = EntrySchema.safeParse(safeJson(line));
-    if (!parsed.success) throw new IndexRejectedError("damaged", `piece ${ref.name} holds a malformed entry`);
-    const entry = fromLine(parsed.data);
+    const entry = decodeEntryLine(line, scope, `piece ${ref.name}`);
     const bytes = Buffer.from(entry.key);
     if (previous && Buffer.compare(previous, bytes) >= 0) {
       throw new IndexRejectedError("damaged", `piece ${ref.name} is out of key order at ${entry.key}`);
     }
     previous = bytes;
-    const expected = planChunks(entry.size, scope.chunkSize).count * DIGEST_LENGTHS[scope.algorithm];
-    const joined = Buffer.from(parsed.data.d, "base64");
-    if (joined.length !== expected) {
-      throw new IndexRejectedError("damaged", `piece ${ref.name} holds wrong digests for ${entry.key}`);
-    }
-    const width = DIGEST_LENGTHS[scope.algorithm];
-    for (let at = 0; at < joined.length; at += width) entry.digests.push(joined.subarray(at, at + width));
     entries.push(entry);
   }
   if (entries.length !== ref.count || entries[0]?.key !== ref.first || entries.at(-1)?.key !== ref.last) {
     throw new IndexRejectedError("damaged", `piece ${ref.name} does not hold what its manifest says`);
   }
   return entries;
+}
+
+/**
+ * One entry as {@link entryLine} wrote it, its digests checked against the scope's chunk plan
+ * for its size; `where` names what held it in the error.
+ *
+ * @throws IndexRejectedError
+ */
+export function decodeEntryLine(line: string, scope: IndexScope, where: string): IndexEntry {
+  const parsed = EntrySchema.safeParse(safeJson(line));
+  if (!parsed.success) throw new IndexRejectedError("damaged", `${where} holds a malformed entry`);
+  const entry = fromLine(parsed.data);
+  const width = DIGEST_LENGTHS[scope.algorithm];
+  const joined = Buffer.from(parsed.data.d, "base64");
+  if (joined.length !== planChunks(entry.size, scope.chunkSize).count * width) {
+    throw new IndexRejectedError("damaged", `${where} holds wrong digests for ${entry.key}`);
+  }
+  for (let at = 0; at < joined.length; at += width) entry.digests.push(joined.subarray(at, at + width));
+  return entry;
 }
 
 function safeJson(text: string): unknown {

@@ -58,22 +58,20 @@ export class IndexWriter {
   }
 
   /**
-   * Writes what is left, then the manifest over the old one, then removes the pieces of the
-   * index it replaced (`previous`) and stray pieces of runs that died long ago. A concurrent
-   * reader of the old manifest that misses a piece drops it and reads its objects.
+   * Writes what is left, then the manifest over the old one (see {@link commitIndex}). A
+   * concurrent reader of the old manifest that misses a piece drops it and reads its objects.
    */
   async commit(previous: readonly PieceRef[]): Promise<void> {
+    await commitIndex(this.location, this.scope, await this.finish(), previous);
+  }
+
+  /**
+   * Writes what is left as a last piece and returns every piece written, in key order, for a
+   * manifest written elsewhere (the workflow writes a page's pieces, and the manifest at the end).
+   */
+  async finish(): Promise<readonly PieceRef[]> {
     await this.#flush();
-    const manifest = { scope: this.scope, pieces: this.#pieces, writtenAt: new Date().toISOString() };
-    await this.location.write(MANIFEST, encodeManifest(manifest));
-    const kept = new Set(this.#pieces.map((p) => p.name));
-    const stale = new Set(previous.map((p) => p.name).filter((name) => !kept.has(name)));
-    const cutoff = Date.now() - ORPHAN_AGE_MS;
-    for await (const name of this.location.names()) {
-      const written = pieceTime(name);
-      if (written !== undefined && written < cutoff && !kept.has(name)) stale.add(name);
-    }
-    for (const name of stale) await this.location.remove(name).catch(() => {});
+    return this.#pieces;
   }
 
   /** Removes the pieces this writer wrote: the run failed, and the old index stays as it was. */
@@ -98,6 +96,29 @@ export class IndexWriter {
     this.#bytes = 0;
     this.#first = undefined;
   }
+}
+
+/**
+ * Makes `pieces` (in key order) the index at `location`: the manifest listing them replaces the
+ * old one in one write, then the pieces of the index it replaced (`previous`) and stray pieces
+ * of runs that died long ago are removed.
+ */
+export async function commitIndex(
+  location: IndexLocation,
+  scope: IndexScope,
+  pieces: readonly PieceRef[],
+  previous: readonly PieceRef[],
+): Promise<void> {
+  const manifest = { scope, pieces: [...pieces], writtenAt: new Date().toISOString() };
+  await location.write(MANIFEST, encodeManifest(manifest));
+  const kept = new Set(pieces.map((p) => p.name));
+  const stale = new Set(previous.map((p) => p.name).filter((name) => !kept.has(name)));
+  const cutoff = Date.now() - ORPHAN_AGE_MS;
+  for await (const name of location.names()) {
+    const written = pieceTime(name);
+    if (written !== undefined && written < cutoff && !kept.has(name)) stale.add(name);
+  }
+  for (const name of stale) await location.remove(name).catch(() => {});
 }
 
 /** When the run that wrote piece `name` started (ms), from its name; undefined for other files. */

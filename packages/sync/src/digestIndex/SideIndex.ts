@@ -4,6 +4,7 @@ import {
   type IndexEntry,
   type IndexScope,
   type ListedVersion,
+  type PieceRef,
 } from "@chunksync/core";
 import { IndexCursor } from "./IndexCursor.js";
 import type { IndexLocation } from "./IndexLocation.js";
@@ -93,6 +94,21 @@ export class SideIndex {
     } catch (error) {
       this.#fail(error);
       await this.discard();
+    }
+  }
+
+  /**
+   * Writes what is left as pieces and returns every piece written, in key order, for a manifest
+   * written elsewhere (the workflow writes each page's pieces, and the manifest at the end);
+   * undefined when they could not be written (noted: the old index stands).
+   */
+  async pieces(): Promise<readonly PieceRef[] | undefined> {
+    if (this.#failed) return undefined;
+    try {
+      return await this.writer.finish();
+    } catch (error) {
+      this.#fail(error);
+      return undefined;
     }
   }
 

@@ -1,5 +1,17 @@
-import type { IndexEntry, ObjectAttributes } from "@chunksync/core";
+import {
+  type ChunkPlan,
+  type ChunkRange,
+  chunkRange,
+  chunkRanges,
+  type DigestAlgorithm,
+  type IndexEntry,
+  type ObjectAttributes,
+  type ObjectDecision,
+  planChunks,
+} from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
+import type { DestinationSide } from "../DestinationSide.js";
+import type { SourceSide } from "../SourceSide.js";
 
 /** Attributes as an index keeps them: a tag set changes without a new version, so it is read each run. */
 function untagged(attributes: ObjectAttributes): ObjectAttributes {
@@ -44,4 +56,70 @@ export function writtenEntry(
   digests: Buffer[],
 ): IndexEntry {
   return { ...version, proof: "written", at, attributes: untagged(attributes), digests };
+}
+
+/**
+ * The source's entry for the version `head` it settled at without writing it: the entry it took
+ * its digests from (`indexed`), else one from the digests `side` holds of every chunk.
+ */
+export function sourceEntry(
+  side: SourceSide,
+  head: ObjectHead,
+  attributes: ObjectAttributes,
+  at: number | undefined,
+  chunkSize: number,
+  indexed?: IndexEntry,
+): IndexEntry | undefined {
+  if (indexed) return indexed;
+  const count = planChunks(head.size, chunkSize).count;
+  return readEntry(head, attributes, at, side.digestsOf({ key: head.key, etag: head.etag }, count));
+}
+
+/**
+ * The destination's entry for the version `head` it holds and did not write: the entry it took
+ * its digests from (`indexed`), else one from the digests `side` holds of every chunk.
+ */
+export function destinationEntry(
+  side: DestinationSide,
+  head: ObjectHead,
+  attributes: ObjectAttributes,
+  at: number | undefined,
+  algorithm: DigestAlgorithm,
+  chunkSize: number,
+  indexed?: IndexEntry,
+): IndexEntry | undefined {
+  if (indexed) return indexed;
+  const ranges = chunkRanges(planChunks(head.size, chunkSize));
+  return readEntry(head, attributes, at, side.digestsOf(head.key, head.etag, algorithm, ranges));
+}
+
+/**
+ * The destination's entry for the version it just wrote, where `side` holds the digest of
+ * every chunk of it (see {@link DestinationSide.written}); `writtenAt` is its server's time
+ * once the write was done.
+ */
+export function destinationWrittenEntry(
+  side: DestinationSide,
+  version: { key: string; size: number; etag: string },
+  attributes: ObjectAttributes,
+  writtenAt: number | undefined,
+  algorithm: DigestAlgorithm,
+  chunkSize: number,
+): IndexEntry | undefined {
+  const ranges = chunkRanges(planChunks(version.size, chunkSize));
+  const digests = side.digestsOf(version.key, version.etag, algorithm, ranges);
+  return digests && writtenAt !== undefined
+    ? writtenEntry(version, attributes, writtenAt, digests)
+    : undefined;
+}
+
+/** The chunks of `plan` a write copies from the destination's old version (at the same offsets). */
+export function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRange[] {
+  const ranges: ChunkRange[] = [];
+  for (const part of decision.parts) {
+    if (part.kind !== "destinationCopy") continue;
+    for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++)
+      ranges.push(chunkRange(plan, i));
+  }
+  return ranges;
 }

@@ -1,6 +1,7 @@
 import {
   attributesOf,
   chunkRanges,
+  type DigestAlgorithm,
   entryStands,
   type IndexEntry,
   type ObjectAttributes,
@@ -144,7 +145,7 @@ export async function inspect(
     };
     heads = await Promise.all([
       indexed.source
-        ? fromSourceIndex(ctx, indexed.source, listed.source)
+        ? sourceFromIndex(ctx.sourceSide, indexed.source, listed.source)
         : listed.source.size > 0
           ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize)
           : source.head(sourceKey, signal),
@@ -159,34 +160,55 @@ export async function inspect(
   return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used, entries };
 }
 
-async function fromSourceIndex(ctx: InspectContext, entry: IndexEntry, listed: ObjectSummary) {
-  ctx.sourceSide.know({ key: listed.key, etag: listed.etag }, entry.digests);
+/**
+ * The head of the source version a standing index entry is for, its digests handed to `side`:
+ * no request is sent.
+ */
+export function sourceFromIndex(side: SourceSide, entry: IndexEntry, listed: ObjectSummary): ObjectHead {
+  side.know({ key: listed.key, etag: listed.etag }, entry.digests);
   return headOfEntry(entry, listed);
 }
 
 /**
- * The destination's head and digests from its entry. The ETag of a version this side wrote
- * proves its bytes, not its attributes: another writer may have restated the object (same
- * bytes, other metadata) in the second of the write, which no listing tells apart. One HEAD,
- * no bytes, states them; seen after that second, the entry then stands as one read.
- * Undefined when the HEAD finds another version: the object is probed instead.
+ * The head of the destination version a standing index entry is for, its digests (of chunks
+ * of `chunkSize` by `algorithm`) handed to `side`: no request is sent.
+ */
+export function destinationFromIndex(
+  side: DestinationSide,
+  entry: IndexEntry,
+  listed: ObjectSummary,
+  algorithm: DigestAlgorithm,
+  chunkSize: number,
+): ObjectHead {
+  const ranges = chunkRanges(planChunks(entry.size, chunkSize));
+  side.know(listed.key, listed.etag, algorithm, ranges, entry.digests);
+  return headOfEntry(entry, listed);
+}
+
+/**
+ * The direct engine's destination head and digests from its entry. The ETag of a version this
+ * side wrote proves its bytes, not its attributes: another writer may have restated the object
+ * (same bytes, other metadata) in the second of the write, which no listing tells apart. One
+ * HEAD, no bytes, states them (the workflow HEADs every destination object anyway); seen after
+ * that second, the entry then stands as one read. Undefined when the HEAD finds another
+ * version: the object is probed instead.
  */
 async function fromDestinationIndex(
   ctx: InspectContext,
   entry: IndexEntry,
   listed: ObjectSummary,
 ): Promise<{ head: ObjectHead; entry: IndexEntry } | undefined> {
-  let head = headOfEntry(entry, listed);
-  let known = entry;
-  if (entry.proof === "written") {
-    const at = ctx.destination.serverTime();
-    const current = await ctx.destination.head(listed.key, ctx.signal);
-    if (current === undefined || current.size !== entry.size || !sameEtag(current.etag, entry.etag)) return;
-    head = current;
-    const seen = readEntry(current, attributesOf(current), at, entry.digests);
-    if (seen && entryStands(seen, current)) known = seen;
+  const { algorithm } = ctx.sourceSide.options;
+  if (entry.proof !== "written") {
+    return {
+      head: destinationFromIndex(ctx.destinationSide, entry, listed, algorithm, ctx.chunkSize),
+      entry,
+    };
   }
-  const ranges = chunkRanges(planChunks(entry.size, ctx.chunkSize));
-  ctx.destinationSide.know(listed.key, head.etag, ctx.sourceSide.options.algorithm, ranges, entry.digests);
-  return { head, entry: known };
+  const at = ctx.destination.serverTime();
+  const current = await ctx.destination.head(listed.key, ctx.signal);
+  if (current === undefined || current.size !== entry.size || !sameEtag(current.etag, entry.etag)) return;
+  const seen = readEntry(current, attributesOf(current), at, entry.digests);
+  destinationFromIndex(ctx.destinationSide, entry, current, algorithm, ctx.chunkSize);
+  return { head: current, entry: seen && entryStands(seen, current) ? seen : entry };
 }

@@ -1,0 +1,234 @@
+import {
+  type ChunkPlan,
+  chunkRange,
+  DIGEST_ALGORITHMS,
+  type DigestAlgorithm,
+  decodeEntryLine,
+  entryLine,
+  type IndexEntry,
+  IndexRejectedError,
+  type IndexScope,
+  type PieceRef,
+} from "@chunksync/core";
+import type { ObjectHead, ObjectSummary } from "@chunksync/storage";
+import { commitIndex, SideIndex, type SideIndexOptions, type SideIndexReport } from "@chunksync/sync";
+import { z } from "zod";
+import { parseEvent } from "./events.js";
+import { type Side, workKeys } from "./layout.js";
+import type { WorkArea } from "./WorkArea.js";
+
+/*
+ * The digest index in the workflow: each side keeps its own, read and written only by its own
+ * steps, through the same cursor, writer and entry phases as the direct engine. Per listing
+ * page, each side looks up the stored entries of the page's keys (reading only the pieces
+ * that overlap them) into its own part of the work area; after the page's objects, each side
+ * writes the new entries of the page's key range as pieces; at the end of the run a step per
+ * side writes the manifest listing every page's pieces (the swap). A run that fails or is
+ * stopped before that leaves the old manifest.
+ */
+
+const count = z.number().int().min(0);
+const etag = z.string().min(1).max(1024);
+
+/**
+ * A stored entry as a work-area record: the index's own line for it (a digest per chunk, so
+ * no bound but the object's size; `decodeEntryLine` checks the digests against the plan).
+ */
+const StoredEntrySchema = z.strictObject({ line: z.string() });
+
+export async function putEntry(work: WorkArea, key: string, entry: IndexEntry): Promise<void> {
+  await work.put(key, { line: entryLine(entry) });
+}
+
+/** The entry stored at `key`, or undefined when there is none (or it does not fit `scope`). */
+export async function getEntry(
+  work: WorkArea,
+  key: string,
+  scope: IndexScope,
+): Promise<IndexEntry | undefined> {
+  const stored = await work.get<unknown>(key);
+  if (stored === undefined) return undefined;
+  const { line } = parseEvent(StoredEntrySchema, stored, "entry");
+  try {
+    return decodeEntryLine(line, scope, "a work-area record");
+  } catch (error) {
+    // An entry that does not decode is read again, as a damaged piece is.
+    if (error instanceof IndexRejectedError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The version of an object a side's steps settled on: its head as found (listing and entry,
+ * or HEAD), that side's server time once it was found (before any of its chunks was read),
+ * and whether its digests came from the side's index entry.
+ */
+export interface VersionRecord {
+  head: {
+    key: string;
+    size: number;
+    etag: string;
+    lastModified?: number;
+    versionId?: string;
+    storageClass?: string;
+    archived: boolean;
+  };
+  at?: number;
+  used: boolean;
+}
+
+export const VersionRecordSchema = z.strictObject({
+  head: z.strictObject({
+    key: z.string().min(1).max(2048),
+    size: count,
+    etag,
+    lastModified: count.optional(),
+    versionId: z.string().min(1).optional(),
+    storageClass: z.string().min(1).optional(),
+    archived: z.boolean(),
+  }),
+  at: count.optional(),
+  used: z.boolean(),
+}) satisfies z.ZodType<VersionRecord>;
+
+export function versionRecord(head: ObjectHead, at: number | undefined, used: boolean): VersionRecord {
+  return {
+    head: {
+      key: head.key,
+      size: head.size,
+      etag: head.etag,
+      ...(head.lastModified !== undefined ? { lastModified: head.lastModified } : {}),
+      ...(head.versionId !== undefined ? { versionId: head.versionId } : {}),
+      ...(head.storageClass !== undefined ? { storageClass: head.storageClass } : {}),
+      archived: head.archived,
+    },
+    ...(at !== undefined ? { at } : {}),
+    used,
+  };
+}
+
+export async function getVersion(work: WorkArea, key: string): Promise<VersionRecord | undefined> {
+  const stored = await work.get<unknown>(key);
+  return stored === undefined ? undefined : parseEvent(VersionRecordSchema, stored, "version");
+}
+
+/** The digests one batch step holds of a version's chunks (kept in that side's own part). */
+export interface DigestsRecord {
+  etag: string;
+  algorithm: (typeof DIGEST_ALGORITHMS)[number];
+  chunks: { index: number; offset: number; length: number; digest: string }[];
+}
+
+export const DigestsRecordSchema = z.strictObject({
+  etag,
+  algorithm: z.enum(DIGEST_ALGORITHMS),
+  chunks: z.array(
+    z.strictObject({ index: count, offset: count, length: count, digest: z.base64().max(128) }),
+  ),
+}) satisfies z.ZodType<DigestsRecord>;
+
+/** Every digests record kept of the object's `phase` batches, `batches` of them at most. */
+export async function* digestRecords(
+  work: WorkArea,
+  side: Side,
+  runId: string,
+  key: string,
+  phase: "challenge" | "verify",
+  batches: number,
+): AsyncIterable<DigestsRecord> {
+  for (let batch = 0; batch < batches; batch++) {
+    const stored = await work.get<unknown>(workKeys.digests(side, runId, key, phase, batch));
+    if (stored !== undefined) yield parseEvent(DigestsRecordSchema, stored, "digests");
+  }
+}
+
+/** One page's share of a side's new index: its pieces in key order, and what the side did. */
+export interface PageIndexRecord {
+  pieces: PieceRef[];
+  entries: number;
+  fromIndex: number;
+  read: number;
+  notes: string[];
+  /** The pieces could not be written: the run leaves the side's old index as it was. */
+  failed: boolean;
+}
+
+/** A page's share of the index `index` wrote (its pieces, in key order) and what it did. */
+export async function pageRecord(index: SideIndex): Promise<PageIndexRecord> {
+  const pieces = await index.pieces();
+  return {
+    pieces: [...(pieces ?? [])],
+    entries: index.writer.entries,
+    fromIndex: index.report.fromIndex,
+    read: index.report.read,
+    notes: index.report.notes,
+    failed: pieces === undefined,
+  };
+}
+
+/**
+ * Makes the pages' pieces, in page order, a side's index: the manifest listing them replaces
+ * the old one, unless a page could not write its share (the old index then stands). Returns
+ * what the side's index did in the run, kept for the report.
+ */
+export async function commitSideIndex(
+  work: WorkArea,
+  side: Side,
+  runId: string,
+  index: SideIndexOptions,
+): Promise<SideIndexReport> {
+  const opened = await SideIndex.open(index);
+  const report = opened.report;
+  const notes = new Set(report.notes);
+  const pieces: PieceRef[] = [];
+  let entries = 0;
+  let failed = false;
+  for await (const k of work.list(workKeys.indexPages(side, runId))) {
+    const page = await work.get<PageIndexRecord>(k);
+    if (page === undefined) continue;
+    pieces.push(...page.pieces);
+    entries += page.entries;
+    report.fromIndex += page.fromIndex;
+    report.read += page.read;
+    for (const note of page.notes) notes.add(note);
+    failed ||= page.failed;
+  }
+  if (!failed) {
+    try {
+      await commitIndex(index.location, index.scope, pieces, opened.cursor?.pieces ?? []);
+      report.written = entries;
+    } catch (error) {
+      notes.add(`the new index could not be written (${(error as Error).message}); the old one stands`);
+    }
+  }
+  report.notes = [...notes];
+  await work.put(workKeys.indexReport(side, runId), report);
+  return report;
+}
+
+/** What a listing states of the version an entry stands for, from the entry (which it restated). */
+export function listedOf(entry: IndexEntry): Pick<ObjectSummary, "lastModified" | "storageClass"> {
+  return {
+    ...(entry.lastModified !== undefined ? { lastModified: entry.lastModified } : {}),
+    ...(entry.storageClass !== undefined ? { storageClass: entry.storageClass } : {}),
+  };
+}
+
+/** The head a version record keeps, for the entry phases (attributes are passed apart). */
+export function headOf(version: VersionRecord): ObjectHead {
+  return { ...version.head, metadata: {} };
+}
+
+/** The digests `held` of chunks of `plan` (by index) as a record. */
+export function digestsRecord(
+  etag: string,
+  algorithm: DigestAlgorithm,
+  plan: ChunkPlan,
+  held: ReadonlyMap<number, Buffer>,
+): DigestsRecord {
+  const chunks = [...held].map(([index, digest]) => ({
+    ...chunkRange(plan, index),
+    digest: digest.toString("base64"),
+  }));
+  return { etag, algorithm, chunks };
+}

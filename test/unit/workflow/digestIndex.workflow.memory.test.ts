@@ -1,0 +1,179 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pairingTag } from "@chunksync/core";
+import { MemoryObjectStore } from "@chunksync/storage";
+import { DirectoryIndexLocation, type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
+import { describe, expect, it } from "vitest";
+import { flipByte, seededBytes } from "../../support/data.js";
+import { collectResults } from "../../support/results.js";
+
+const MiB = 1024 * 1024;
+const secret = Buffer.alloc(32, 9);
+
+/** A clock the test moves: stores state whole seconds, so entries need time to pass. */
+function clock(start = Date.UTC(2026, 0, 1)) {
+  let now = start;
+  return {
+    now: () => new Date(now),
+    pass: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+type Engine = "direct" | "workflow";
+const engines: Record<Engine, (options: SyncOptions) => Promise<RunReport>> = {
+  direct: runSync,
+  workflow: syncWithWorkflow,
+};
+
+function setup() {
+  const time = clock();
+  const source = new MemoryObjectStore({ bucket: "src", now: time.now });
+  const destination = new MemoryObjectStore({ bucket: "dst", now: time.now });
+  const dir = mkdtempSync(join(tmpdir(), "wf-index-"));
+  const scope = (bucket: string) => ({
+    storage: "memory",
+    bucket,
+    prefix: "",
+    chunkSize: 5 * MiB,
+    algorithm: "sha256" as const,
+    pairing: pairingTag(secret),
+  });
+  const index = {
+    source: { location: new DirectoryIndexLocation(join(dir, "src")), scope: scope("src"), consult: true },
+    destination: {
+      location: new DirectoryIndexLocation(join(dir, "dst")),
+      scope: scope("dst"),
+      consult: true,
+    },
+  };
+  const run = (engine: Engine = "workflow", overrides: Partial<SyncOptions> = {}) =>
+    collectResults(engines[engine], {
+      source,
+      sourcePrefix: "",
+      destination,
+      destinationPrefix: "",
+      secret,
+      algorithm: "sha256",
+      variant: "encode",
+      chunkSize: 5 * MiB,
+      verify: "changed",
+      concurrency: 4,
+      serverSideCopy: false,
+      copyTags: false,
+      filters: [],
+      delete: false,
+      dryRun: false,
+      index,
+      ...overrides,
+    });
+  return { time, source, destination, dir, run };
+}
+
+async function put(store: MemoryObjectStore, key: string, data: Buffer) {
+  await store.put(key, data, data.length, { metadata: {} }, undefined);
+}
+
+describe("the digest index under the workflow engine, on in-memory stores", () => {
+  const big = seededBytes("wf-index-big", 12 * MiB);
+
+  it("a second run over unchanged objects reads no byte on either side", async () => {
+    const { time, source, run } = setup();
+    await put(source, "a", big);
+    await put(source, "b", seededBytes("b", 1000));
+    time.pass(2000);
+    const first = await run();
+    expect(first.objects.missing).toBe(2);
+    expect(first.index?.source).toMatchObject({ found: "absent", written: 2 });
+    expect(first.index?.destination).toMatchObject({ found: "absent", written: 2 });
+    time.pass(2000);
+    const second = await run();
+    expect(second.objects.identical).toBe(2);
+    expect(second.bytes.sourceRead).toBe(0);
+    expect(second.bytes.destinationRead).toBe(0);
+    expect(second.index?.source).toMatchObject({ fromIndex: 2, read: 0, found: "loaded", written: 2 });
+    expect(second.index?.destination).toMatchObject({ fromIndex: 2, read: 0, found: "loaded", written: 2 });
+  });
+
+  it("a changed source object is read on the source only, and the next run reads nothing", async () => {
+    const { time, source, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    await run();
+    await put(source, "a", flipByte(big, 7 * MiB));
+    time.pass(2000);
+    const changed = await run();
+    expect(changed.objects.changed).toBe(1);
+    expect(changed.bytes.destinationRead).toBe(0);
+    expect(changed.bytes.transferred).toBe(5 * MiB);
+    expect(changed.index?.source).toMatchObject({ fromIndex: 0, read: 1 });
+    expect(changed.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
+    time.pass(2000);
+    const after = await run();
+    expect(after.objects.identical).toBe(1);
+    expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
+  });
+
+  for (const [builder, user] of [
+    ["direct", "workflow"],
+    ["workflow", "direct"],
+  ] as const) {
+    it(`an index the ${builder} engine built serves the ${user} engine`, async () => {
+      const { time, source, run } = setup();
+      await put(source, "a", big);
+      await put(source, "b", seededBytes("b2", 3 * MiB));
+      time.pass(2000);
+      await run(builder);
+      time.pass(2000);
+      const used = await run(user);
+      expect(used.objects.identical).toBe(2);
+      expect(used.bytes.sourceRead + used.bytes.destinationRead).toBe(0);
+      expect(used.index?.source).toMatchObject({ fromIndex: 2, found: "loaded", written: 2 });
+      expect(used.index?.destination).toMatchObject({ fromIndex: 2, found: "loaded", written: 2 });
+    });
+  }
+
+  it("a damaged manifest is dropped with a note, and the run rebuilds the index", async () => {
+    const { time, source, dir, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    await run();
+    const manifest = join(dir, "dst", "manifest.json");
+    writeFileSync(manifest, readFileSync(manifest).subarray(0, 40));
+    time.pass(2000);
+    const dropped = await run();
+    expect(dropped.index?.destination?.found).toBe("dropped");
+    expect(dropped.index?.destination?.notes.length).toBeGreaterThan(0);
+    expect(dropped.bytes.destinationRead).toBe(big.length);
+    expect(dropped.bytes.sourceRead).toBe(0);
+    time.pass(2000);
+    const rebuilt = await run();
+    expect(rebuilt.index?.destination).toMatchObject({ found: "loaded", fromIndex: 1 });
+    expect(rebuilt.bytes.sourceRead + rebuilt.bytes.destinationRead).toBe(0);
+  });
+
+  it("a run that fails before its end leaves each side's old manifest", async () => {
+    const { time, source, dir, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run();
+    const before = readFileSync(join(dir, "src", "manifest.json"));
+    await put(source, "b", seededBytes("b3", 1000));
+    time.pass(2000);
+    // Stopped once the first object settled: the page's pieces may be written, never the manifest.
+    const stop = new AbortController();
+    await expect(run("workflow", { signal: stop.signal, onResult: () => stop.abort() })).rejects.toThrow();
+    expect(readFileSync(join(dir, "src", "manifest.json"))).toEqual(before);
+    time.pass(2000);
+    const next = await run();
+    expect(next.objects).toMatchObject({ identical: 1, missing: 1 });
+    expect(next.index?.source).toMatchObject({ found: "loaded", written: 2 });
+  });
+});
