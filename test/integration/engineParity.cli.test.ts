@@ -71,7 +71,7 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
   /** Runs `sync` with `flags` on a fresh matrix with `engine`, and checks what it wrote. */
   async function sync(engine: "direct" | "workflow", flags: string[]): Promise<JsonSummary> {
     const { s, d } = await world(engine);
-    const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json", "--no-index"];
+    const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json"];
     const out = await runCli([...args, "--engine", engine, ...flags], env);
     expect(out.code, `${engine}: ${out.stderr}`).toBe(0);
     expect((await readAll(dst, d, "changed.bin")).equals(edited), engine).toBe(true);
@@ -149,17 +149,7 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
         await src.send(new PutObjectCommand({ Bucket: s, Key: key, Body: body, Tagging: "team=red" }));
         await dst.send(new PutObjectCommand({ Bucket: d, Key: key, Body: body, Tagging: "team=blue" }));
       }
-      const args = [
-        "sync",
-        `s3://${s}`,
-        `s3://${d}`,
-        ...SIDES,
-        "--chunk-size",
-        "5MiB",
-        "--json",
-        "--tags",
-        "--no-index",
-      ];
+      const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json", "--tags"];
       const out = await runCli([...args, "--engine", engine], env);
       expect(out.code, `${engine}: ${out.stderr}`).toBe(0);
       for (const key of ["small", "big"]) {
@@ -195,16 +185,7 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
           await putObject(src, s, "changed.bin", changed);
           await putObject(dst, d, "changed.bin", old);
           await putObject(src, s, "new.txt", small);
-          const args = [
-            "sync",
-            `s3://${s}`,
-            `s3://${d}`,
-            ...SIDES,
-            "--chunk-size",
-            "5MiB",
-            "--json",
-            "--no-index",
-          ];
+          const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json"];
           const run = [...args, "--algorithm", algorithm, "--variant", variant, "--engine", engine];
           const out = await runCli(run, env);
           const what = `${algorithm} ${variant} ${engine}`;

@@ -111,7 +111,7 @@ async function settleFound(
 ): Promise<void> {
   const at = ctx.store.serverTime();
   const found = await getEntry(ctx.work, workKeys.found("destination", runId, key), scope);
-  const used = found !== undefined && head.size > 0 && !head.archived && entryStands(found, head);
+  const used = found !== undefined && !head.archived && entryStands(found, head);
   await ctx.work.put(workKeys.version("destination", runId, key), versionRecord(head, at, used));
 }
 

@@ -157,7 +157,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   const sourceKey = ctx.prefix + item.key;
   // A restart plans the version that made it restart, which the listing did not name.
   const found =
-    ctx.index && (event.attempt ?? 1) === 1 && item.size > 0
+    ctx.index && (event.attempt ?? 1) === 1
       ? await getEntry(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope)
       : undefined;
   let head: ObjectHead;
