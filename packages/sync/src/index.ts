@@ -2,7 +2,13 @@
 export type { VerifyMode } from "@chunksync/core";
 export { type AuditSide, answerAudit, auditObject, expectAudit } from "./audit/auditSides.js";
 export { hashRanges, type RangeReading, spansOf } from "./audit/hashRanges.js";
-export { type AuditDifference, type AuditOptions, type AuditReport, runAudit } from "./audit/runAudit.js";
+export {
+  type AuditDifference,
+  type AuditOptions,
+  type AuditReport,
+  AuditTally,
+  runAudit,
+} from "./audit/runAudit.js";
 export { type RottedObject, runScrub, type ScrubOptions, type ScrubReport } from "./audit/runScrub.js";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";

@@ -7,7 +7,9 @@ import {
   drawAuditNonce,
   formatSampleSpec,
   type RandomSource,
+  type RangeVerdict,
   type SampledObject,
+  type SampledRange,
   Sampler,
   type SampleSpec,
   unseenProbability,
@@ -90,6 +92,79 @@ export interface AuditReport {
   unseen: { fraction: number; probability: number }[];
 }
 
+/**
+ * Adds up an audit as its objects are listed, drawn and judged, in either engine: the one
+ * place a report's figures come from.
+ */
+export class AuditTally {
+  readonly report: AuditReport;
+  readonly #started: number;
+
+  constructor(sample: SampleSpec, rangeSize: number, started = Date.now()) {
+    this.#started = started;
+    this.report = {
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      sample: formatSampleSpec(sample),
+      rangeSize,
+      objects: { listed: 0, sampled: 0, missing: 0, extra: 0, failed: 0 },
+      ranges: { sampled: 0, equal: 0, differs: 0, missing: 0 },
+      bytes: { listed: 0, sampled: 0, sourceRead: 0, destinationRead: 0 },
+      differences: [],
+      differencesNotNamed: 0,
+      failures: [],
+      unseen: [],
+    };
+  }
+
+  /** A source object listed (after filters); `present` says whether the destination has it. */
+  listed(key: string, size: number, present: boolean): void {
+    this.report.objects.listed++;
+    this.report.bytes.listed += size;
+    if (!present) {
+      this.report.objects.missing++;
+      this.#name({ key, status: "missing" });
+    }
+  }
+
+  /** An object whose ranges were drawn. */
+  sampled(ranges: readonly SampledRange[]): void {
+    this.report.objects.sampled++;
+    this.report.ranges.sampled += ranges.length;
+    for (const r of ranges) this.report.bytes.sampled += r.length;
+  }
+
+  judged(key: string, verdicts: readonly RangeVerdict[]): void {
+    for (const v of verdicts) {
+      this.report.ranges[v.status]++;
+      if (v.status !== "equal") this.#name({ key, offset: v.offset, length: v.length, status: v.status });
+    }
+  }
+
+  failed(key: string, failure: { code: string; message: string }): void {
+    this.report.objects.failed++;
+    this.report.failures.push({ key, ...failure });
+  }
+
+  /** The report, differences in key order, with the chance of corruption having gone unseen. */
+  finish(): AuditReport {
+    const report = this.report;
+    report.differences.sort((a, b) => compareKeys(a.key, b.key) || (a.offset ?? -1) - (b.offset ?? -1));
+    report.failures.sort((a, b) => compareKeys(a.key, b.key));
+    report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
+      fraction,
+      probability: unseenProbability(fraction, report.ranges.sampled),
+    }));
+    report.durationMs = Date.now() - this.#started;
+    return report;
+  }
+
+  #name(difference: AuditDifference): void {
+    if (this.report.differences.length < MAX_NAMED) this.report.differences.push(difference);
+    else this.report.differencesNotNamed++;
+  }
+}
+
 interface Pair {
   relative: string;
   source: ObjectSummary;
@@ -114,23 +189,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
   const selected = keyFilter(options.filters);
   const sampler = new Sampler<Pair>(options.sample, options.rangeSize, random);
-  const report: AuditReport = {
-    startedAt: new Date(started).toISOString(),
-    durationMs: 0,
-    sample: formatSampleSpec(options.sample),
-    rangeSize: options.rangeSize,
-    objects: { listed: 0, sampled: 0, missing: 0, extra: 0, failed: 0 },
-    ranges: { sampled: 0, equal: 0, differs: 0, missing: 0 },
-    bytes: { listed: 0, sampled: 0, sourceRead: 0, destinationRead: 0 },
-    differences: [],
-    differencesNotNamed: 0,
-    failures: [],
-    unseen: [],
-  };
-  const name = (difference: AuditDifference) => {
-    if (report.differences.length < MAX_NAMED) report.differences.push(difference);
-    else report.differencesNotNamed++;
-  };
+  const tally = new AuditTally(options.sample, options.rangeSize, started);
+  const report = tally.report;
   const side = (store: ObjectReader, which: "source" | "destination"): AuditSide => ({
     store,
     side: which,
@@ -162,13 +222,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         report.objects.extra++;
         continue;
       }
-      report.objects.listed++;
-      report.bytes.listed += key.source.size;
-      if (!key.destination) {
-        report.objects.missing++;
-        name({ key: key.relative, status: "missing" });
-        continue;
-      }
+      tally.listed(key.relative, key.source.size, key.destination !== undefined);
+      if (!key.destination) continue;
       const sampled = sampler.offer(
         { relative: key.relative, source: key.source, destination: key.destination },
         key.source.size,
@@ -183,9 +238,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     options.concurrency,
     async (object) => {
       const { item, ranges } = object;
-      report.objects.sampled++;
-      report.ranges.sampled += ranges.length;
-      for (const r of ranges) report.bytes.sampled += r.length;
+      tally.sampled(ranges);
       const request = auditRequest(
         {
           nonce,
@@ -200,26 +253,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         random,
       );
       try {
-        const verdicts = await auditObject(source, (r) => answer(r, item.destination), request);
-        for (const v of verdicts) {
-          report.ranges[v.status]++;
-          if (v.status !== "equal")
-            name({ key: item.relative, offset: v.offset, length: v.length, status: v.status });
-        }
+        tally.judged(item.relative, await auditObject(source, (r) => answer(r, item.destination), request));
       } catch (error) {
         if (signal?.aborted) throw new RunAbortedError(error);
-        report.objects.failed++;
-        report.failures.push({ key: item.relative, ...describeError(error) });
+        tally.failed(item.relative, describeError(error));
       }
     },
   );
-  report.differences.sort((a, b) => compareKeys(a.key, b.key) || (a.offset ?? -1) - (b.offset ?? -1));
-  report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
-    fraction,
-    probability: unseenProbability(fraction, report.ranges.sampled),
-  }));
-  report.durationMs = Date.now() - started;
-  return report;
+  return tally.finish();
 }
 
 function compareKeys(a: string, b: string): number {
