@@ -127,4 +127,22 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
       expect(clear.differences).toEqual([]);
     });
   });
+
+  it.each([
+    [["--sample", "5", "--full"], "--sample: expected no value together with --full"],
+    [["--sample", "150%"], "--sample: expected a number of ranges"],
+    [["--range-size", "1KiB"], "--range-size: expected at least 4KiB"],
+    [
+      ["--sample", "5", "--engine", "workflow"],
+      "--sample: expected a percentage or fraction with --engine workflow",
+    ],
+  ])("audit %j fails with exit 2 before any request", async (args, message) => {
+    const r = await runCli(
+      ["audit", "s3://no-such-src", "s3://no-such-dst", ...SIDES, ...args],
+      profileEnv(),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe("");
+  });
 });

@@ -19,6 +19,7 @@ import {
   runScrub,
   type ScrubReport,
 } from "@chunksync/sync";
+import { auditWithWorkflow } from "@chunksync/workflow";
 import { type Command, Option } from "commander";
 import { auditExitCode, EXIT_INTERRUPTED, scrubExitCode } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
@@ -41,6 +42,7 @@ interface SampleFlags {
 
 interface AuditFlags extends SampleFlags {
   rangeSize: string;
+  engine: "direct" | "workflow";
 }
 
 interface ScrubFlags extends SampleFlags {
@@ -119,6 +121,14 @@ export function addAuditCommands(root: Command): void {
   );
   addSampleOptions(audit, "ranges")
     .option("--range-size <size>", "size of each sampled range (KiB/MiB/GiB)", "1MiB")
+    .addOption(
+      new Option(
+        "--engine <name>",
+        "direct: this engine; workflow: the audit's Step Functions definition, run in-process",
+      )
+        .choices(["direct", "workflow"])
+        .default("direct"),
+    )
     .addHelpText("after", `${AUDIT_HELP}${FILTER_HELP}`)
     .exitOverride()
     .action(async (src: string, dst: string, flags: AuditFlags) => {
@@ -186,6 +196,12 @@ async function auditCommand(
   if (rangeSize < MIN_RANGE)
     throw new ValidationError("--range-size", `at least 4KiB, got "${flags.rangeSize}"`);
   const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
+  if (flags.engine === "workflow" && sample.kind === "count") {
+    throw new ValidationError(
+      "--sample",
+      "a percentage or fraction with --engine workflow (it samples page by page; a count needs the whole listing)",
+    );
+  }
   const srcFlags = sideFlags(flags, "src");
   const dstFlags = sideFlags(flags, "dst");
   const secret = await readSecret(flags.secretFile);
@@ -195,7 +211,7 @@ async function auditCommand(
     throw new SidesOverlapError("DST", src, dst);
   await probe("src", sourceSide.store, source.prefix, srcFlags);
   await probe("dst", destinationSide.store, destination.prefix, dstFlags);
-  const report = await runAudit({
+  const report = await (flags.engine === "workflow" ? auditWithWorkflow : runAudit)({
     source: sourceSide.store,
     sourcePrefix: source.prefix,
     destination: destinationSide.store,

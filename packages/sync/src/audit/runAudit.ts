@@ -9,7 +9,6 @@ import {
   type RandomSource,
   type RangeVerdict,
   type SampledObject,
-  type SampledRange,
   Sampler,
   type SampleSpec,
   unseenProbability,
@@ -127,11 +126,11 @@ export class AuditTally {
     }
   }
 
-  /** An object whose ranges were drawn. */
-  sampled(ranges: readonly SampledRange[]): void {
+  /** An object of which `ranges` ranges of `bytes` bytes in all were drawn. */
+  sampled(ranges: number, bytes: number): void {
     this.report.objects.sampled++;
-    this.report.ranges.sampled += ranges.length;
-    for (const r of ranges) this.report.bytes.sampled += r.length;
+    this.report.ranges.sampled += ranges;
+    this.report.bytes.sampled += bytes;
   }
 
   judged(key: string, verdicts: readonly RangeVerdict[]): void {
@@ -238,7 +237,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     options.concurrency,
     async (object) => {
       const { item, ranges } = object;
-      tally.sampled(ranges);
+      tally.sampled(
+        ranges.length,
+        ranges.reduce((sum, r) => sum + r.length, 0),
+      );
       const request = auditRequest(
         {
           nonce,
