@@ -289,7 +289,7 @@ function unseenLine(unseen: { fraction: number; probability: number }[], unit: s
 function auditText(report: AuditReport, where: string, quiet: boolean): string {
   const out: string[] = [];
   if (report.differences.length > 0) {
-    const rows = [["differs", "offset", "length", "status"]];
+    const rows = [["key", "offset", "length", "status"]];
     for (const d of report.differences)
       rows.push([
         d.key,
