@@ -86,12 +86,31 @@ describe("Sampler", () => {
     }
   });
 
-  it("fraction: about that share of the units, decided as each object is offered", () => {
-    const sampler = new Sampler<number>({ kind: "fraction", fraction: 0.1 }, 1, seededRandom("fraction"));
-    const drawn = sampler.offer(0, 10_000)?.ranges.length ?? 0;
-    expect(drawn).toBeGreaterThan(800);
-    expect(drawn).toBeLessThan(1200);
+  it("fraction: that share of the units give or take one, one from each run of 1/f units, decided as offered", () => {
+    const sampler = new Sampler<number>({ kind: "fraction", fraction: 0.01 }, 1, seededRandom("fraction"));
+    const offsets = [0, 1, 2].flatMap((o) =>
+      (sampler.offer(o, 3_350)?.ranges ?? []).map((r) => o * 3_350 + r.offset),
+    );
+    expect(offsets.length).toBeGreaterThanOrEqual(100);
+    expect(offsets.length).toBeLessThanOrEqual(101);
+    // One unit in each run [100 r, 100 r + 100) of the stream of units across objects.
+    expect(offsets.map((o) => Math.floor(o / 100))).toEqual(
+      Array.from({ length: offsets.length }, (_, r) => r),
+    );
     expect(sampler.rest()).toEqual([]);
+  });
+
+  it("fraction: every unit of a run is equally likely to be drawn", () => {
+    const hits = new Array<number>(10).fill(0);
+    const random = seededRandom("strata");
+    for (let trial = 0; trial < 2000; trial++) {
+      const sampler = new Sampler<number>({ kind: "fraction", fraction: 0.1 }, 1, random);
+      for (const r of sampler.offer(0, 10)?.ranges ?? []) hits[r.offset]!++;
+    }
+    for (const h of hits) {
+      expect(h).toBeGreaterThan(120);
+      expect(h).toBeLessThan(280);
+    }
   });
 });
 

@@ -54,15 +54,20 @@ interface Held<T> {
 /**
  * Draws byte ranges from objects offered one at a time (as a listing streams them). Each object
  * is cut into units of `unit` bytes (the last one shorter) and the units are drawn per the
- * spec: all of them (`full`), each with probability `fraction` (decided as the object is
- * offered, holding nothing), or `count` of them uniformly without repeats over everything
- * offered (a reservoir of `count` units, known only once the listing is done).
+ * spec: all of them (`full`); a `fraction` of them, stratified: the stream of units is cut into
+ * runs of about 1 / fraction units and one unit is drawn uniformly from each run (decided as the
+ * object is offered, holding nothing; the count is the fraction of the units, give or take one,
+ * and corruption is missed no more often than by independent draws); or `count` of them
+ * uniformly without repeats over everything offered (a reservoir of `count` units, known only
+ * once the listing is done).
  */
 export class Sampler<T> {
   readonly #reservoir: Held<T>[] = [];
   #offered = 0;
   #units = 0;
   #bytes = 0;
+  /** `fraction`: the current run of units [start, end) and the unit drawn from it. */
+  #run = { index: -1, end: 0, drawn: -1 };
 
   constructor(
     readonly spec: SampleSpec,
@@ -91,7 +96,7 @@ export class Sampler<T> {
       const seen = this.#units++;
       if (this.spec.kind === "full") ranges.push(range);
       else if (this.spec.kind === "fraction") {
-        if (uniform(this.random) < this.spec.fraction) ranges.push(range);
+        if (this.#drawnInRun(seen, this.spec.fraction)) ranges.push(range);
       } else if (seen < this.spec.count) this.#reservoir.push({ order, item, range });
       else {
         // Algorithm R: unit `seen` replaces a held one with probability count / (seen + 1).
@@ -100,6 +105,17 @@ export class Sampler<T> {
       }
     }
     return ranges.length > 0 ? { item, ranges } : undefined;
+  }
+
+  /** Whether unit `seen` is the one drawn from its run; runs are [ceil(r / f), ceil((r + 1) / f)). */
+  #drawnInRun(seen: number, fraction: number): boolean {
+    while (seen >= this.#run.end) {
+      const index = this.#run.index + 1;
+      const start = Math.ceil(index / fraction);
+      const end = Math.ceil((index + 1) / fraction);
+      this.#run = { index, end, drawn: start + Math.floor(uniform(this.random) * (end - start)) };
+    }
+    return seen === this.#run.drawn;
   }
 
   /** The `count` sample, by object in the order they were offered; empty for the other kinds. */
