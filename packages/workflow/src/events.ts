@@ -64,6 +64,8 @@ export const DESTINATION_TARGETS = [
   "destinationComplete",
   "destinationAbort",
   "destinationExtras",
+  "destinationAuditHead",
+  "destinationAudit",
 ] as const;
 export type DestinationTarget = (typeof DESTINATION_TARGETS)[number];
 

@@ -7,8 +7,10 @@
  */
 
 export {
+  AUDIT_SOURCE_FUNCTIONS,
   AUDIT_TASK_STATES,
   type AuditDefinitionOptions,
+  type AuditSourceFunction,
   buildAuditDefinition,
 } from "./audit/auditDefinition.js";
 export {
@@ -17,7 +19,6 @@ export {
   type AuditDestinationContext,
   type AuditDestinationTarget,
   type AuditSourceContext,
-  type AuditSourceFunction,
   auditKeys,
 } from "./audit/auditSteps.js";
 export { auditWithWorkflow, type LocalAuditOptions, runAuditLocally } from "./audit/auditWithWorkflow.js";

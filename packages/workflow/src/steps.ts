@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { AUDIT_DESTINATION_STEPS } from "./audit/auditSteps.js";
 import type { DestinationContext, SourceContext } from "./context.js";
 import {
   destinationAbort,
@@ -69,6 +70,8 @@ export const DESTINATION_STEPS = {
   destinationComplete: step(ObjectEvent, destinationComplete),
   destinationAbort: step(ObjectEvent, destinationAbort),
   destinationExtras: step(PageEvent, destinationExtras),
+  // The audit's destination steps: the relay reaches them like the sync's.
+  ...AUDIT_DESTINATION_STEPS,
 } satisfies Record<DestinationTarget, Step<DestinationContext>>;
 
 /** Every function the state machine invokes directly (all in the source region). */

@@ -1,5 +1,17 @@
+// No step is imported here: sst.config.ts bundles the definition, and the steps pull in the
+// native digest addon through the core's index.
 import { RETRYABLE_LAMBDA_ERRORS, RETRYABLE_STEP_ERRORS } from "../definition.js";
-import { AUDIT_SOURCE_STEPS, type AuditDestinationTarget, type AuditSourceFunction } from "./auditSteps.js";
+import type { DestinationTarget } from "../events.js";
+
+/** The audit's source-side functions (its state machine invokes them directly). */
+export const AUDIT_SOURCE_FUNCTIONS = [
+  "auditList",
+  "auditSource",
+  "auditCompare",
+  "auditRecord",
+  "auditReport",
+] as const;
+export type AuditSourceFunction = (typeof AUDIT_SOURCE_FUNCTIONS)[number];
 
 type Json = Record<string, unknown>;
 
@@ -12,7 +24,7 @@ export interface AuditDefinitionOptions {
 }
 
 /** Which function each Task state of the audit runs; the local runner resolves Tasks by these names. */
-export const AUDIT_TASK_STATES: Readonly<Record<string, AuditSourceFunction | AuditDestinationTarget>> = {
+export const AUDIT_TASK_STATES: Readonly<Record<string, AuditSourceFunction | DestinationTarget>> = {
   AuditListPage: "auditList",
   AuditHead: "destinationAuditHead",
   AuditSource: "auditSource",
@@ -52,7 +64,7 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
   const task = (state: string, payload: Json, rest: Json): Json => {
     const fn = AUDIT_TASK_STATES[state];
     if (fn === undefined) throw new Error(`no function for state ${state}`);
-    const source = fn in AUDIT_SOURCE_STEPS;
+    const source = (AUDIT_SOURCE_FUNCTIONS as readonly string[]).includes(fn);
     return {
       Type: "Task",
       Resource: source ? functions[fn as AuditSourceFunction] : functions.relay,

@@ -26,6 +26,7 @@ import { ListPageEvent, parseEvent, ReportEvent } from "../events.js";
 import { compareKeys, objectId } from "../layout.js";
 import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
+import type { AuditSourceFunction } from "./auditDefinition.js";
 
 /** What the source-side audit steps need: its store, the work area, the secret and the sample. */
 export type AuditSourceContext = Pick<
@@ -306,7 +307,7 @@ export const AUDIT_SOURCE_STEPS = {
   auditCompare: step(AuditCompareEvent, auditCompare),
   auditRecord: step(AuditRecordEvent, auditRecord),
   auditReport: step(ReportEvent, auditReport),
-} satisfies Record<string, Step<AuditSourceContext>>;
+} satisfies Record<AuditSourceFunction, Step<AuditSourceContext>>;
 
 /** The audit's destination-side steps, reached through the relay. */
 export const AUDIT_DESTINATION_STEPS = {
@@ -314,6 +315,5 @@ export const AUDIT_DESTINATION_STEPS = {
   destinationAudit: step(AuditObjectEvent, destinationAudit),
 } satisfies Record<string, Step<AuditDestinationContext>>;
 
-export type AuditSourceFunction = keyof typeof AUDIT_SOURCE_STEPS;
 export type AuditDestinationTarget = keyof typeof AUDIT_DESTINATION_STEPS;
 export type { AuditReport };

@@ -3,14 +3,13 @@ import { directoryPrefix } from "@chunksync/core";
 import { type AuditOptions, type AuditReport, RunAbortedError } from "@chunksync/sync";
 import { MemoryWorkArea, type WorkArea } from "../WorkArea.js";
 import { installPromiseWithResolvers } from "../withResolvers.js";
-import { AUDIT_TASK_STATES, buildAuditDefinition } from "./auditDefinition.js";
+import { AUDIT_TASK_STATES, type AuditSourceFunction, buildAuditDefinition } from "./auditDefinition.js";
 import {
   AUDIT_DESTINATION_STEPS,
   AUDIT_SOURCE_STEPS,
   type AuditDestinationContext,
   type AuditDestinationTarget,
   type AuditSourceContext,
-  type AuditSourceFunction,
   auditKeys,
 } from "./auditSteps.js";
 
