@@ -113,12 +113,13 @@ describe("scrub on in-memory stores", () => {
     rot("a", 11 * MiB);
     expect((await sync()).objects.identical).toBe(2);
 
+    // A count above the chunks there are draws every chunk, through the reservoir's second index pass.
     const scrub = () =>
       runScrub({
         store: destination,
         prefix: "",
         index: index.destination,
-        sample: { kind: "full" },
+        sample: { kind: "count", count: 10 },
         concurrency: 2,
       });
     const found = await scrub();

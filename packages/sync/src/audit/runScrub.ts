@@ -83,6 +83,13 @@ interface Indexed {
   entry: IndexEntry;
 }
 
+/** An object held in a `count` sample until the listing ends: its entry (all its digests) is not kept. */
+interface Held {
+  key: string;
+  relative: string;
+  etag: string;
+}
+
 /**
  * One side alone re-reads a sample of the chunks its index holds digests of and compares each
  * with its entry, naming the objects whose stored bytes no longer match what was indexed (rot,
@@ -101,7 +108,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const reserved = options.reservedPrefixes ?? [];
   const selected = (relative: string) => !reserved.some((p) => relative.startsWith(p)) && filtered(relative);
   const cursor = await IndexCursor.open(index.location, index.scope);
-  const sampler = new Sampler<Indexed>(options.sample, index.scope.chunkSize, options.random);
+  const sampler = new Sampler<Indexed | Held>(options.sample, index.scope.chunkSize, options.random);
   const report: ScrubReport = {
     startedAt: new Date(started).toISOString(),
     durationMs: 0,
@@ -135,10 +142,23 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       if (entry === undefined || !entryStands(entry, listed)) continue;
       report.objects.indexed++;
       const plan = planChunks(entry.size, index.scope.chunkSize);
-      const sampled = sampler.offer({ key: listed.key, relative, entry }, entry.size, plan.chunkSize);
-      if (sampled) yield sampled;
+      // A reservoir holds its objects to the listing's end: without their digests, which are read again.
+      const item =
+        options.sample.kind === "count"
+          ? { key: listed.key, relative, etag: entry.etag }
+          : { key: listed.key, relative, entry };
+      const sampled = sampler.offer(item, entry.size, plan.chunkSize);
+      if (sampled) yield sampled as SampledObject<Indexed>;
     }
-    yield* sampler.rest();
+    const held = sampler.rest();
+    if (held.length === 0) return;
+    // Held objects come in key order: one more pass over the index finds their entries.
+    const again = await IndexCursor.open(index.location, index.scope);
+    for (const { item, ranges } of held) {
+      const entry = await again.find(item.key);
+      if (entry !== undefined && "etag" in item && entry.etag === item.etag)
+        yield { item: { key: item.key, relative: item.relative, entry }, ranges };
+    }
   }
 
   await forEachConcurrent(
