@@ -201,16 +201,21 @@ export default $config({
       { provider: sourceRegion },
     );
 
-    if (config.schedule) {
+    /** A schedule that starts `target`'s run of each window, through its own start function. */
+    const schedule = (
+      name: string,
+      target: aws.sfn.StateMachine,
+      when: { expression: string; timezone: string },
+    ) => {
       const startRole = role(
-        "StartRunRole",
-        machine.arn.apply((arn) => JSON.stringify(wf.startRunPolicy(arn))),
+        `${name}StartRunRole`,
+        target.arn.apply((arn) => JSON.stringify(wf.startRunPolicy(arn))),
       );
-      const start = fn("StartRun", "startRun", startRole.arn, sourceRegion, {
-        STATE_MACHINE_ARN: machine.arn,
+      const start = fn(`${name}StartRun`, "startRun", startRole.arn, sourceRegion, {
+        STATE_MACHINE_ARN: target.arn,
       });
       const schedulerRole = new aws.iam.Role(
-        "ScheduleRole",
+        `${name}ScheduleRole`,
         {
           assumeRolePolicy: JSON.stringify({
             Version: "2012-10-17",
@@ -226,15 +231,15 @@ export default $config({
         { provider: sourceRegion },
       );
       new aws.iam.RolePolicy(
-        "SchedulePolicy",
+        `${name}SchedulePolicy`,
         { role: schedulerRole.id, policy: start.arn.apply((arn) => JSON.stringify(wf.schedulerPolicy(arn))) },
         { provider: sourceRegion },
       );
       new aws.scheduler.Schedule(
-        "Schedule",
+        `${name}Schedule`,
         {
-          scheduleExpression: config.schedule.expression,
-          scheduleExpressionTimezone: config.schedule.timezone,
+          scheduleExpression: when.expression,
+          scheduleExpressionTimezone: when.timezone,
           flexibleTimeWindow: { mode: "OFF" },
           target: {
             arn: start.arn,
@@ -245,8 +250,72 @@ export default $config({
         },
         { provider: sourceRegion },
       );
+    };
+    // The first schedule keeps its resource names ("StartRun", "Schedule", ...) from before audits.
+    if (config.schedule) schedule("", machine, config.schedule);
+
+    // The audit: its own source functions and state machine on its own schedule, sharing the
+    // sync's roles, relay, destination functions and work area (its report lands there).
+    let auditMachine: aws.sfn.StateMachine | undefined;
+    if (config.audit) {
+      const audit = Object.fromEntries(
+        wf.AUDIT_SOURCE_FUNCTIONS.map((f) => [f, fn(`Src${f}`, f, sourceRole.arn, sourceRegion)]),
+      ) as Record<(typeof wf.AUDIT_SOURCE_FUNCTIONS)[number], sst.aws.Function>;
+      const auditName = `${$app.name}-${$app.stage}-audit`;
+      const auditArn = $interpolate`arn:aws:states:${config.source.region}:${account}:stateMachine:${auditName}`;
+      const auditFunctionArns = $resolve([...wf.AUDIT_SOURCE_FUNCTIONS.map((f) => audit[f].arn), relay.arn]);
+      const auditRole = new aws.iam.Role(
+        "AuditStateMachineRole",
+        {
+          assumeRolePolicy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Principal: { Service: "states.amazonaws.com" }, Action: "sts:AssumeRole" },
+            ],
+          }),
+        },
+        { provider: sourceRegion },
+      );
+      new aws.iam.RolePolicy(
+        "AuditStateMachinePolicy",
+        {
+          role: auditRole.id,
+          policy: $resolve([auditFunctionArns, auditArn] as const).apply(([arns, arn]) =>
+            JSON.stringify(wf.stateMachinePolicy({ functionArns: [...arns], stateMachineArn: arn })),
+          ),
+        },
+        { provider: sourceRegion },
+      );
+      auditMachine = new aws.sfn.StateMachine(
+        "Audit",
+        {
+          name: auditName,
+          type: "STANDARD",
+          roleArn: auditRole.arn,
+          definition: $resolve(
+            Object.fromEntries([
+              ...wf.AUDIT_SOURCE_FUNCTIONS.map((f) => [f, audit[f].arn] as const),
+              ["relay", relay.arn] as const,
+            ]),
+          ).apply((functions) =>
+            JSON.stringify(
+              wf.buildAuditDefinition({
+                functions: functions as Record<string, string> as never,
+                maxConcurrency: config.maxConcurrency,
+              }),
+            ),
+          ),
+        },
+        { provider: sourceRegion },
+      );
+      schedule("Audit", auditMachine, config.audit.schedule);
     }
 
-    return { stateMachine: machine.arn, workBucket: work.bucket, pairingSecret: secret.arn };
+    return {
+      stateMachine: machine.arn,
+      ...(auditMachine ? { auditStateMachine: auditMachine.arn } : {}),
+      workBucket: work.bucket,
+      pairingSecret: secret.arn,
+    };
   },
 });

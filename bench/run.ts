@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext } from "./lib/BenchContext.js";
 import { ensureTools, toolVersions } from "./lib/tools.js";
+import { auditSection } from "./sections/audit.js";
 import { deltaSyncSection } from "./sections/deltaSync.js";
 import { digestIndexSection } from "./sections/digestIndex.js";
 import { digestPipelineSection } from "./sections/digestPipeline.js";
@@ -47,6 +48,7 @@ async function main(argv: string[]): Promise<void> {
     [5, "workflow overhead", () => workflowOverheadSection(ctx)],
     [6, "full copies vs rclone", () => fullCopiesSection(ctx)],
     [7, "digest index", () => digestIndexSection(ctx)],
+    [8, "audit and scrub", () => auditSection(ctx)],
   ];
   const parts: string[] = [];
   try {

@@ -1,4 +1,6 @@
 import {
+  AUDIT_SOURCE_STEPS,
+  type AuditSourceFunction,
   DESTINATION_STEPS,
   type DestinationTarget,
   parseEvent,
@@ -6,7 +8,7 @@ import {
   type SourceFunction,
 } from "@chunksync/workflow";
 import type { Handler } from "aws-lambda";
-import { destinationContext, sourceContext } from "./sides.js";
+import { auditSourceContext, destinationContext, sourceContext } from "./sides.js";
 
 /**
  * A source-side Lambda handler for `name`: the event is validated before anything else
@@ -26,5 +28,14 @@ export function destinationHandler(name: DestinationTarget): Handler<unknown, un
   return async (event) => {
     parseEvent(step.schema, event);
     return step.run(await destinationContext(), event);
+  };
+}
+
+/** A source-side Lambda handler for the audit's step `name`. */
+export function auditSourceHandler(name: AuditSourceFunction): Handler<unknown, unknown> {
+  const step = AUDIT_SOURCE_STEPS[name];
+  return async (event) => {
+    parseEvent(step.schema, event);
+    return step.run(await auditSourceContext(), event);
   };
 }

@@ -2,10 +2,19 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { directoryPrefix, type IndexScope, pairingTag, storageOf, ValidationError } from "@chunksync/core";
+import {
+  directoryPrefix,
+  type IndexScope,
+  pairingTag,
+  parseByteSize,
+  parseSampleSpec,
+  storageOf,
+  ValidationError,
+} from "@chunksync/core";
 import { createS3Client, S3ObjectStore } from "@chunksync/storage";
 import { type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
 import {
+  type AuditSourceContext,
   cachedPairingSecret,
   chunkSizeOf,
   DESTINATION_TARGETS,
@@ -100,6 +109,18 @@ export const sourceContext = once(async (): Promise<SourceContext> => {
     pageSize: c.pageSize,
     signer: new S3LinkSigner(client, c.source.bucket),
     linkExpirySeconds: c.linkExpirySeconds,
+  };
+});
+
+/** The source side's context for the audit's steps: the source's, with the configured sample. */
+export const auditSourceContext = once(async (): Promise<AuditSourceContext> => {
+  const c = await config();
+  if (c.audit === undefined)
+    throw new ValidationError("config.audit", "an audit section (this deployment runs no audit)");
+  return {
+    ...(await sourceContext()),
+    sample: parseSampleSpec(c.audit.sample, "config.audit.sample"),
+    rangeSize: parseByteSize(c.audit.rangeSize, "config.audit.rangeSize"),
   };
 });
 

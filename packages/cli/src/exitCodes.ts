@@ -1,4 +1,4 @@
-import type { RunReport } from "@chunksync/sync";
+import type { AuditReport, RunReport, ScrubReport } from "@chunksync/sync";
 
 export const EXIT_OK = 0;
 /** `check` only: the two sides differ. */
@@ -12,4 +12,17 @@ export function exitCodeOf(command: "check" | "plan" | "sync", report: RunReport
   if (command !== "check") return EXIT_OK;
   const { changed, missing, extra } = report.objects;
   return changed + missing + extra > 0 ? EXIT_DIFFERENCES : EXIT_OK;
+}
+
+/** Exit code of an audit, as `check`'s: 2 when an object could not be audited, 1 when a range or object is not held alike. */
+export function auditExitCode(report: AuditReport): number {
+  if (report.objects.failed > 0) return EXIT_ERROR;
+  const { differs, missing } = report.ranges;
+  return differs + missing + report.objects.missing > 0 ? EXIT_DIFFERENCES : EXIT_OK;
+}
+
+/** Exit code of a scrub: 2 when an object could not be read, 1 when one no longer matches its index entry. */
+export function scrubExitCode(report: ScrubReport): number {
+  if (report.objects.failed > 0) return EXIT_ERROR;
+  return report.objects.rotted > 0 ? EXIT_DIFFERENCES : EXIT_OK;
 }

@@ -7,6 +7,7 @@ import {
   directoryPrefix,
   type IndexScope,
   pairingTag,
+  type SideLocation,
   scopeName,
   ValidationError,
 } from "@chunksync/core";
@@ -72,30 +73,39 @@ export async function checkIndexFlags(flags: IndexFlags): Promise<void> {
   ] as const) {
     if (!flags.index) {
       if (value !== undefined) throw new ValidationError(flag, "no value together with --no-index");
-      continue;
-    }
-    if (value?.startsWith("s3://")) continue;
-    if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(value)) {
-      throw new ValidationError(flag, `a directory or an s3://bucket/prefix URL, got "${value}"`);
-    }
-    const root = resolve(value ?? defaultIndexRoot());
-    try {
-      await mkdir(root, { recursive: true });
-      await access(root, constants.W_OK);
-    } catch (error) {
-      throw new ValidationError(
-        flag,
-        `a directory this user can create and write, got "${root}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      );
-    }
+    } else if (!value?.startsWith("s3://")) await indexDirectory(flag, value);
   }
+}
+
+/**
+ * The index directory `value` names (the default one when undefined), created if need be.
+ *
+ * @throws ValidationError naming `flag` when it is another kind of URL, or a directory this user
+ * cannot create or write
+ */
+async function indexDirectory(flag: string, value: string | undefined): Promise<string> {
+  if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(value)) {
+    throw new ValidationError(flag, `a directory or an s3://bucket/prefix URL, got "${value}"`);
+  }
+  const root = resolve(value ?? defaultIndexRoot());
+  try {
+    await mkdir(root, { recursive: true });
+    await access(root, constants.W_OK);
+  } catch (error) {
+    throw new ValidationError(
+      flag,
+      `a directory this user can create and write, got "${root}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+  return root;
 }
 
 /**
  * Resolves `--src-index`, `--dst-index`, `--no-index` and `check --full`, once
  * {@link checkIndexFlags} passed them. An s3:// location is checked with one listing request by
  * the side that owns it. Call it after both sides answered their probes, so that their
- * credential errors name their own flags. An index inside a synced prefix is reserved: neither synced nor deleted.
+ * credential errors name their own flags. An index inside a synced prefix is reserved: neither
+ * synced nor deleted.
  */
 export async function resolveIndexes(
   flags: IndexFlags,
@@ -104,46 +114,16 @@ export async function resolveIndexes(
 ): Promise<RunIndexes> {
   if (!flags.index) return { index: undefined, reservedPrefixes: [] };
   const reservedPrefixes: string[] = [];
+  const synced = [sides.source.location, sides.destination.location];
+  const consult = flags.full !== true;
   const sideIndex = async (
     flag: "--src-index" | "--dst-index",
     value: string | undefined,
     side: OpenedSide,
-  ): Promise<SideIndexOptions> => {
-    const scope: IndexScope = {
-      storage: side.location.storage,
-      bucket: side.location.bucket,
-      prefix: directoryPrefix(side.location.prefix),
-      chunkSize: context.chunkSize,
-      algorithm: context.algorithm,
-      pairing: context.secret ? pairingTag(context.secret) : "drawn per run",
-    };
-    const name = scopeName(scope);
-    const consult = flags.full !== true;
-    if (value?.startsWith("s3://")) {
-      const url = parseS3Url(value, flag);
-      const prefix = `${directoryPrefix(url.prefix)}${name}/`;
-      for (const synced of [sides.source.location, sides.destination.location]) {
-        const syncedPrefix = directoryPrefix(synced.prefix);
-        const same = synced.storage === side.location.storage && synced.bucket === url.bucket;
-        if (same && prefix.startsWith(syncedPrefix)) reservedPrefixes.push(prefix.slice(syncedPrefix.length));
-      }
-      const store = side.storeOf(url.bucket);
-      try {
-        // One listing request: the bucket exists and this side may read it, before any work.
-        for await (const _ of store.list(prefix, undefined, undefined, 1)) break;
-      } catch (error) {
-        throw new ValidationError(
-          flag,
-          `a bucket prefix this side can read and write (${(error as Error).message})`,
-          {
-            cause: error,
-          },
-        );
-      }
-      return { location: new StoreIndexLocation(store, prefix), scope, consult };
-    }
-    const root = resolve(value ?? defaultIndexRoot());
-    return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
+  ) => {
+    const resolved = await resolveSideIndex(flag, value, side, context, consult, synced);
+    reservedPrefixes.push(...resolved.reserved);
+    return resolved.options;
   };
   return {
     index: {
@@ -152,4 +132,54 @@ export async function resolveIndexes(
     },
     reservedPrefixes,
   };
+}
+
+/**
+ * One side's index: `value` is a directory, an s3:// location (checked with one listing request
+ * by that side) or undefined for the default directory. `reserved` holds the relative prefixes
+ * of `synced` locations the index lies inside: they must be passed over.
+ */
+export async function resolveSideIndex(
+  flag: string,
+  value: string | undefined,
+  side: OpenedSide,
+  context: IndexContext,
+  consult: boolean,
+  synced: readonly SideLocation[],
+): Promise<{ options: SideIndexOptions; reserved: string[] }> {
+  const reserved: string[] = [];
+  const scope: IndexScope = {
+    storage: side.location.storage,
+    bucket: side.location.bucket,
+    prefix: directoryPrefix(side.location.prefix),
+    chunkSize: context.chunkSize,
+    algorithm: context.algorithm,
+    pairing: context.secret ? pairingTag(context.secret) : "drawn per run",
+  };
+  const name = scopeName(scope);
+  if (value?.startsWith("s3://")) {
+    const url = parseS3Url(value, flag);
+    const prefix = `${directoryPrefix(url.prefix)}${name}/`;
+    for (const location of synced) {
+      const syncedPrefix = directoryPrefix(location.prefix);
+      const same = location.storage === side.location.storage && location.bucket === url.bucket;
+      if (same && prefix.startsWith(syncedPrefix)) reserved.push(prefix.slice(syncedPrefix.length));
+    }
+    const store = side.storeOf(url.bucket);
+    try {
+      // One listing request: the bucket exists and this side may read it, before any work.
+      for await (const _ of store.list(prefix, undefined, undefined, 1)) break;
+    } catch (error) {
+      throw new ValidationError(
+        flag,
+        `a bucket prefix this side can read and write (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return { options: { location: new StoreIndexLocation(store, prefix), scope, consult }, reserved };
+  }
+  const root = await indexDirectory(flag, value);
+  return { options: { location: new DirectoryIndexLocation(join(root, name)), scope, consult }, reserved };
 }

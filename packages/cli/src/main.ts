@@ -1,11 +1,9 @@
-import { type FileHandle, open, readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
-  drawPairingSecret,
   parseAlgorithm,
   parseByteSize,
-  parsePairingSecret,
   planChunks,
   SidesOverlapError,
   sidesOverlap,
@@ -26,6 +24,7 @@ import {
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
 import cliPackage from "../package.json" with { type: "json" };
+import { addAuditCommands } from "./audit.js";
 import { addCleanupCommand } from "./cleanup.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
@@ -35,7 +34,15 @@ import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
 import { startProgress } from "./progress.js";
-import { openStore, probe, type SideFlags, sameAccount } from "./sideSettings.js";
+import {
+  addSideOptions,
+  openStore,
+  positiveInteger,
+  probe,
+  readSecret,
+  sameAccount,
+  sideFlags,
+} from "./sideSettings.js";
 import { FailureList, jsonSummary, textSummary } from "./summary.js";
 import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
@@ -75,18 +82,7 @@ interface RunFlags extends IndexFlags {
 
 function addRunOptions(command: Command): Command {
   addOptionPointers(command, ["src", "dst"]);
-  for (const side of ["src", "dst"] as const) {
-    const name = side === "src" ? "source" : "destination";
-    command
-      .option(
-        `--${side}-profile <name>`,
-        `AWS shared config profile of the ${name} (its endpoint_url is honoured)`,
-      )
-      .option(`--${side}-endpoint <url>`, `S3 endpoint of the ${name} (MinIO, Ceph RGW, ...)`)
-      .option(`--${side}-region <region>`, `region of the ${name} bucket`)
-      .option(`--${side}-account-id <id>`, `expected owner account of the ${name} bucket`)
-      .option(`--${side}-sse-c-key-file <path>`, `SSE-C key (32 bytes) of the ${name} objects`);
-  }
+  addSideOptions(command, ["src", "dst"]);
   command
     .option("--chunk-size <size>", "chunk size, 5MiB..5GiB (KiB/MiB/GiB)", "8MiB")
     .addOption(
@@ -133,46 +129,12 @@ function addRunOptions(command: Command): Command {
     );
 }
 
-function positiveInteger(text: string, flag: string, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new ValidationError(flag, `a whole number from 1 to ${max}, got "${text}"`);
-  return n;
-}
-
-async function readSecret(path: string | undefined): Promise<Buffer> {
-  if (path === undefined) return drawPairingSecret();
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new ValidationError("--secret-file", `a readable file (${(error as Error).message})`);
-  }
-  return parsePairingSecret(text.trim());
-}
-
 /** The workflow engine runs `sync` only: its steps write, so it has no dry run. */
 function checkWorkflowFlags(command: string, flags: RunFlags): void {
   if (command !== "sync" || flags.dryRun) {
     const what = flags.dryRun ? "sync --dry-run" : command;
     throw new ValidationError("--engine", `direct for ${what} (the workflow engine runs sync only)`);
   }
-}
-
-function side(flags: RunFlags, s: "src" | "dst"): SideFlags {
-  const pick = <K extends string>(k: K) => flags[`${s}${k}` as keyof RunFlags] as string | undefined;
-  const out: SideFlags = {};
-  for (const [field, key] of [
-    ["profile", "Profile"],
-    ["endpoint", "Endpoint"],
-    ["region", "Region"],
-    ["accountId", "AccountId"],
-    ["sseCKeyFile", "SseCKeyFile"],
-  ] as const) {
-    const v = pick(key);
-    if (v !== undefined) out[field] = v;
-  }
-  return out;
 }
 
 async function run(
@@ -195,8 +157,8 @@ async function run(
     }
   }
   if (flags.engine === "workflow") checkWorkflowFlags(command, flags);
-  const srcFlags = side(flags, "src");
-  const dstFlags = side(flags, "dst");
+  const srcFlags = sideFlags(flags, "src");
+  const dstFlags = sideFlags(flags, "dst");
   const secret = await readSecret(flags.secretFile);
   await checkIndexFlags(flags);
   const sourceSide = await openStore("src", source, srcFlags);
@@ -363,6 +325,7 @@ export function program(): Command {
         root.setOptionValue("exitCode", await run(flags.dryRun ? "plan" : name, src, dst, flags));
       });
   }
+  addAuditCommands(root);
   addCleanupCommand(root);
   return root;
 }

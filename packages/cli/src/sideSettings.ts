@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import {
   ChunksyncError,
   directoryPrefix,
+  drawPairingSecret,
+  parsePairingSecret,
   type SideLocation,
   storageOf,
   ValidationError,
@@ -14,6 +16,7 @@ import {
   StorageError,
   type WriteOptions,
 } from "@chunksync/storage";
+import type { Command } from "commander";
 import type { S3Location } from "./parseS3Url.js";
 
 /** One side's connection flags, as given on the command line. */
@@ -41,7 +44,72 @@ async function readSseCustomerKey(path: string, flag: string): Promise<Buffer> {
   throw new ValidationError(flag, "a 32-byte SSE-C key, raw or as hex or base64");
 }
 
-const SIDE_NAME = { src: "source", dst: "destination" } as const;
+/** A side of a two-sided command (`src`, `dst`), or "" for a command on one side alone (its flags have no prefix). */
+export type SideTag = "src" | "dst" | "";
+
+const SIDE_NAME = { src: "source", dst: "destination", "": "side" } as const;
+
+/** The flag `name` of `side`: `--src-profile`, or `--profile` on a one-side command. */
+export function sideFlag(side: SideTag, name: string): string {
+  return side === "" ? `--${name}` : `--${side}-${name}`;
+}
+
+/** Adds each side's connection flags to `command`. */
+export function addSideOptions(command: Command, sides: readonly SideTag[]): Command {
+  for (const side of sides) {
+    const name = side === "src" ? "the source" : side === "dst" ? "the destination" : "the bucket";
+    command
+      .option(
+        `${sideFlag(side, "profile")} <name>`,
+        `AWS shared config profile of ${name} (its endpoint_url is honoured)`,
+      )
+      .option(`${sideFlag(side, "endpoint")} <url>`, `S3 endpoint of ${name} (MinIO, Ceph RGW, ...)`)
+      .option(`${sideFlag(side, "region")} <region>`, `region of ${name} bucket`)
+      .option(`${sideFlag(side, "account-id")} <id>`, `expected owner account of ${name} bucket`)
+      .option(`${sideFlag(side, "sse-c-key-file")} <path>`, `SSE-C key (32 bytes) of ${name} objects`);
+  }
+  return command;
+}
+
+/** One side's connection flags out of commander's parsed flags (`srcProfile`, or `profile` for ""). */
+export function sideFlags(flags: object, side: SideTag): SideFlags {
+  const pick = (k: string) =>
+    (flags as Record<string, unknown>)[side === "" ? k[0]!.toLowerCase() + k.slice(1) : `${side}${k}`] as
+      | string
+      | undefined;
+  const out: SideFlags = {};
+  for (const [field, key] of [
+    ["profile", "Profile"],
+    ["endpoint", "Endpoint"],
+    ["region", "Region"],
+    ["accountId", "AccountId"],
+    ["sseCKeyFile", "SseCKeyFile"],
+  ] as const) {
+    const v = pick(key);
+    if (v !== undefined) out[field] = v;
+  }
+  return out;
+}
+
+/** A whole number from 1 to `max` given as `flag`. */
+export function positiveInteger(text: string, flag: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new ValidationError(flag, `a whole number from 1 to ${max}, got "${text}"`);
+  return n;
+}
+
+/** The pairing secret from `--secret-file`, or one drawn for this run. */
+export async function readSecret(path: string | undefined): Promise<Buffer> {
+  if (path === undefined) return drawPairingSecret();
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ValidationError("--secret-file", `a readable file (${(error as Error).message})`);
+  }
+  return parsePairingSecret(text.trim());
+}
 
 /** One side's store, and where its bucket lives (for the overlap check). */
 export interface OpenedSide {
@@ -53,7 +121,7 @@ export interface OpenedSide {
 
 /** Builds one side's store: its own client, endpoint, region and credentials. Sends no request. */
 export async function openStore(
-  side: "src" | "dst",
+  side: SideTag,
   location: S3Location,
   flags: SideFlags,
   write: WriteOptions = {},
@@ -63,7 +131,7 @@ export async function openStore(
       new URL(flags.endpoint);
     } catch {
       throw new ValidationError(
-        `--${side}-endpoint`,
+        sideFlag(side, "endpoint"),
         `a URL such as http://127.0.0.1:9000, got "${flags.endpoint}"`,
       );
     }
@@ -77,13 +145,17 @@ export async function openStore(
     });
   } catch (error) {
     if (!(error instanceof ProfileNotFoundError)) throw error;
-    throw new ChunksyncError(error.code, `${SIDE_NAME[side]} (--${side}-profile): ${error.message}`, {
-      cause: error,
-      details: { side: SIDE_NAME[side] },
-    });
+    throw new ChunksyncError(
+      error.code,
+      `${SIDE_NAME[side]} (${sideFlag(side, "profile")}): ${error.message}`,
+      {
+        cause: error,
+        details: { side: SIDE_NAME[side] },
+      },
+    );
   }
   const sseCustomerKey = flags.sseCKeyFile
-    ? await readSseCustomerKey(flags.sseCKeyFile, `--${side}-sse-c-key-file`)
+    ? await readSseCustomerKey(flags.sseCKeyFile, sideFlag(side, "sse-c-key-file"))
     : undefined;
   const storeOf = (bucket: string) =>
     new S3ObjectStore({
@@ -119,8 +191,8 @@ export function sameAccount(src: SideFlags, dst: SideFlags): boolean {
 }
 
 /** Where a side's credentials came from, and the flag that chooses them, for credential errors. */
-function credentialHint(side: "src" | "dst", flags: SideFlags, code: string): string {
-  const flag = `--${side}-profile`;
+function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
+  const flag = sideFlag(side, "profile");
   if (code === "NO_CREDENTIALS") {
     return flags.profile
       ? `; profile "${flags.profile}" (${flag}) holds no usable credentials`
@@ -139,7 +211,7 @@ function credentialHint(side: "src" | "dst", flags: SideFlags, code: string): st
  * credential is reported up front and names the side (and the flag) it belongs to.
  */
 export async function probe(
-  side: "src" | "dst",
+  side: SideTag,
   store: ObjectStore,
   prefix: string,
   flags: SideFlags,

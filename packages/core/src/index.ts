@@ -8,13 +8,34 @@
  * @packageDocumentation
  */
 
+export {
+  type AuditRequest,
+  type AuditResponse,
+  auditContext,
+  auditRequest,
+  auditResponse,
+  compareAudit,
+  drawAuditNonce,
+  type PossessionHasher,
+  possessionHasher,
+  type RangeVerdict,
+  rangeHasher,
+  rangesWithin,
+} from "./audit/possession.js";
+export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform } from "./audit/sampler.js";
+export { formatSampleSpec, parseSampleSpec, type SampleSpec, unseenProbability } from "./audit/sampleSpec.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";
 export { constantTimeEqual } from "./challenge/constantTimeEqual.js";
 export { type CreateChallengeParams, createChallenge } from "./challenge/createChallenge.js";
 export { drawNonce, NONCE_BYTES, type RandomSource } from "./challenge/drawNonce.js";
 export { encodeAnswer } from "./challenge/encodeAnswer.js";
-export { type ChallengeContext, encodeContext } from "./challenge/encodeContext.js";
+export {
+  type AuditContext,
+  type ChallengeContext,
+  encodeAuditContext,
+  encodeContext,
+} from "./challenge/encodeContext.js";
 export {
   drawPairingSecret,
   formatPairingSecret,

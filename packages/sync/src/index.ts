@@ -1,5 +1,15 @@
 // The verify mode is the core decision's; the CLI names it through this package.
 export type { VerifyMode } from "@chunksync/core";
+export { type AuditSide, answerAudit, auditObject, expectAudit } from "./audit/auditSides.js";
+export { hashRanges, type RangeReading, spansOf } from "./audit/hashRanges.js";
+export {
+  type AuditDifference,
+  type AuditOptions,
+  type AuditReport,
+  AuditTally,
+  runAudit,
+} from "./audit/runAudit.js";
+export { type RottedObject, runScrub, type ScrubOptions, type ScrubReport } from "./audit/runScrub.js";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
 export { settleDestinationOnly } from "./destinationOnly.js";

@@ -9,6 +9,7 @@ import {
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
 import { directoryPrefix, SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
+import { parseSampleSpec } from "@chunksync/core/sampleSpec";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 
@@ -77,6 +78,21 @@ const indexLocation = z.strictObject({
     .regex(/\/$/, "a prefix ending in '/'"),
 });
 
+/** When a run starts: an EventBridge Scheduler expression and its time zone. */
+const schedule = z.strictObject({
+  expression: z.string().superRefine((e, ctx) => {
+    try {
+      validateScheduleExpression(e);
+    } catch (error) {
+      ctx.addIssue({
+        code: "custom",
+        message: (error as ValidationError).message.replace(/^[^:]*: expected /, ""),
+      });
+    }
+  }),
+  timezone: z.string().default("UTC"),
+});
+
 /** The deployment's configuration: one typed file (`chunksync.config.json`), validated once. */
 export const ConfigSchema = z.strictObject({
   source: z.strictObject({
@@ -95,19 +111,39 @@ export const ConfigSchema = z.strictObject({
     index: indexLocation.optional(),
   }),
   /** None: runs start only by hand. */
-  schedule: z
+  schedule: schedule.optional(),
+  /**
+   * A scheduled audit of a sample of the source's bytes against the destination's, on its own
+   * state machine and schedule; its report lands in the work area (shared/audits/<run>/report.json).
+   */
+  audit: z
     .strictObject({
-      expression: z.string().superRefine((e, ctx) => {
-        try {
-          validateScheduleExpression(e);
-        } catch (error) {
-          ctx.addIssue({
-            code: "custom",
-            message: (error as ValidationError).message.replace(/^[^:]*: expected /, ""),
-          });
-        }
-      }),
-      timezone: z.string().default("UTC"),
+      schedule,
+      sample: z
+        .string()
+        .default("1%")
+        .superRefine((text, ctx) => {
+          try {
+            if (parseSampleSpec(text, "sample").kind === "count")
+              ctx.addIssue({
+                code: "custom",
+                message: "a percentage or fraction (a count needs the whole listing)",
+              });
+          } catch {
+            ctx.addIssue({ code: "custom", message: "a percentage (1%) or a fraction (0.01) of the bytes" });
+          }
+        }),
+      rangeSize: z
+        .string()
+        .default("1MiB")
+        .superRefine((text, ctx) => {
+          let n = 0;
+          try {
+            n = parseByteSize(text, "rangeSize");
+          } catch {}
+          if (n < 4096 || n > MAX_CHUNK_SIZE)
+            ctx.addIssue({ code: "custom", message: "a size from 4KiB to 5GiB" });
+        }),
     })
     .optional(),
   chunkSize: z

@@ -4,6 +4,7 @@
  */
 
 export { directoryPrefix } from "@chunksync/core/overlap";
+export { AUDIT_SOURCE_FUNCTIONS, buildAuditDefinition } from "./audit/auditDefinition.js";
 export { indexLocationOf, parseConfig } from "./config.js";
 export { buildDefinition } from "./definition.js";
 export { DESTINATION_TARGETS } from "./events.js";

@@ -67,6 +67,8 @@ export const DESTINATION_TARGETS = [
   "destinationExtras",
   "destinationIndexLookup",
   "destinationIndexCommit",
+  "destinationAuditHead",
+  "destinationAudit",
 ] as const;
 export type DestinationTarget = (typeof DESTINATION_TARGETS)[number];
 

@@ -7,6 +7,22 @@
  */
 
 export {
+  AUDIT_SOURCE_FUNCTIONS,
+  AUDIT_TASK_STATES,
+  type AuditDefinitionOptions,
+  type AuditSourceFunction,
+  buildAuditDefinition,
+} from "./audit/auditDefinition.js";
+export {
+  AUDIT_DESTINATION_STEPS,
+  AUDIT_SOURCE_STEPS,
+  type AuditDestinationContext,
+  type AuditDestinationTarget,
+  type AuditSourceContext,
+  auditKeys,
+} from "./audit/auditSteps.js";
+export { auditWithWorkflow, type LocalAuditOptions, runAuditLocally } from "./audit/auditWithWorkflow.js";
+export {
   type ChunksyncConfig,
   CONFIG_ALGORITHMS,
   CONFIG_VARIANTS,

@@ -443,7 +443,7 @@ export interface StoredResult {
 }
 
 /** A failure as the Catch recorded it, with the code the direct engine reports for it. */
-function failureOf(error: NonNullable<z.infer<typeof RecordEvent>["error"]>) {
+export function failureOf(error: NonNullable<z.infer<typeof RecordEvent>["error"]>) {
   let message = error.Cause ?? error.Error;
   // Lambda reports a failed function's error as JSON text in Cause.
   try {

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { AUDIT_DESTINATION_STEPS } from "./audit/auditSteps.js";
 import type { DestinationContext, SourceContext } from "./context.js";
 import {
   destinationAbort,
@@ -77,6 +78,8 @@ export const DESTINATION_STEPS = {
   destinationExtras: step(PageEvent, destinationExtras),
   destinationIndexLookup: step(PageEvent, destinationIndexLookup),
   destinationIndexCommit: step(ReportEvent, destinationIndexCommit),
+  // The audit's destination steps: the relay reaches them like the sync's.
+  ...AUDIT_DESTINATION_STEPS,
 } satisfies Record<DestinationTarget, Step<DestinationContext>>;
 
 /** Every function the state machine invokes directly (all in the source region). */

@@ -16,6 +16,7 @@ export interface ChallengeContext {
 
 // A label first, so these bytes can never be mistaken for another structure keyed by the same secret.
 const DOMAIN = "chunksync/challenge-context";
+const AUDIT_DOMAIN = "chunksync/audit-context";
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -89,6 +90,35 @@ export function encodeContext(ctx: ChallengeContext): Buffer {
   w.identity(ctx.source, "source");
   w.identity(ctx.destination, "destination");
   w.u64(ctx.index, "index");
+  w.u64(ctx.offset, "offset");
+  w.u64(ctx.length, "length");
+  return w.bytes();
+}
+
+/** Everything one audited byte range's possession value is bound to. */
+export interface AuditContext {
+  readonly version: number;
+  readonly direction: Direction;
+  readonly source: ObjectIdentity;
+  readonly destination: ObjectIdentity;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Encodes an audit context as {@link encodeContext} encodes a challenge's, under its own
+ * label: a possession value over raw bytes can never stand for a challenge answer over a
+ * digest, nor the other way round, though both are keyed by the pairing secret.
+ *
+ * @throws ValidationError as {@link encodeContext}
+ */
+export function encodeAuditContext(ctx: AuditContext): Buffer {
+  const w = new Writer();
+  w.string(AUDIT_DOMAIN, "domain");
+  w.u64(ctx.version, "version");
+  w.string(ctx.direction, "direction");
+  w.identity(ctx.source, "source");
+  w.identity(ctx.destination, "destination");
   w.u64(ctx.offset, "offset");
   w.u64(ctx.length, "length");
   return w.bytes();

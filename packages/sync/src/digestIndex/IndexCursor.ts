@@ -86,6 +86,11 @@ export class IndexCursor {
     return undefined;
   }
 
+  /** Every stored entry in key order, one piece in memory at a time; a bad piece is dropped with a note. */
+  async *entries(): AsyncGenerator<IndexEntry> {
+    for (const piece of this.pieces) yield* await this.#load(piece);
+  }
+
   async #load(piece: PieceRef): Promise<IndexEntry[]> {
     try {
       const data = await this.location.read(piece.name);

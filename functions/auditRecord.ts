@@ -1,0 +1,4 @@
+import { auditSourceHandler } from "./lib/handlers.js";
+
+/** Source region, source side: the audit's `auditRecord` step (see @chunksync/workflow). */
+export const handler = auditSourceHandler("auditRecord");

@@ -1,0 +1,134 @@
+import { createHash } from "node:crypto";
+import type { RandomSource } from "../challenge/drawNonce.js";
+import { secureRandomBytes } from "../challenge/drawNonce.js";
+import { ValidationError } from "../errors.js";
+import type { SampleSpec } from "./sampleSpec.js";
+
+/** A byte range of one object. */
+export interface SampledRange {
+  offset: number;
+  length: number;
+}
+
+/** The ranges drawn from one object, in ascending offset order. */
+export interface SampledObject<T> {
+  item: T;
+  ranges: SampledRange[];
+}
+
+/** A uniform double in [0, 1) from 53 random bits. */
+export function uniform(random: RandomSource): number {
+  const bytes = random(7);
+  // 53 bits: the top 5 bits of the first byte are dropped.
+  const high = bytes[0]! & 0x1f;
+  let value = high;
+  for (let i = 1; i < 7; i++) value = value * 256 + bytes[i]!;
+  return value / 2 ** 53;
+}
+
+/**
+ * A deterministic random source from `seed` (SHA-256 in counter mode), for tests and
+ * benchmarks that must draw the same sample twice. Never for a real audit: a sample the
+ * audited side can predict is one it can prepare for.
+ */
+export function seededRandom(seed: string): RandomSource {
+  let counter = 0;
+  let pool = Buffer.alloc(0);
+  return (n) => {
+    while (pool.length < n) {
+      const block = createHash("sha256").update(seed).update(String(counter++)).digest();
+      pool = Buffer.concat([pool, block]);
+    }
+    const out = pool.subarray(0, n);
+    pool = pool.subarray(n);
+    return Buffer.from(out);
+  };
+}
+
+interface Held<T> {
+  order: number;
+  item: T;
+  range: SampledRange;
+}
+
+/**
+ * Draws byte ranges from objects offered one at a time (as a listing streams them). Each object
+ * is cut into units of `unit` bytes (the last one shorter) and the units are drawn per the
+ * spec: all of them (`full`); a `fraction` of them, stratified: the stream of units is cut into
+ * runs of about 1 / fraction units and one unit is drawn uniformly from each run (decided as the
+ * object is offered, holding nothing; the count is the fraction of the units, give or take one,
+ * and corruption is missed no more often than by independent draws); or `count` of them
+ * uniformly without repeats over everything offered (a reservoir of `count` units, known only
+ * once the listing is done).
+ */
+export class Sampler<T> {
+  readonly #reservoir: Held<T>[] = [];
+  #offered = 0;
+  #units = 0;
+  #bytes = 0;
+  /** `fraction`: the current run of units [start, end) and the unit drawn from it. */
+  #run = { index: -1, end: 0, drawn: -1 };
+
+  constructor(
+    readonly spec: SampleSpec,
+    readonly unit: number,
+    readonly random: RandomSource = secureRandomBytes,
+  ) {
+    if (!Number.isSafeInteger(unit) || unit < 1) throw new ValidationError("unit", "a range size in bytes");
+  }
+
+  /** Units and bytes offered so far. */
+  get offered(): { objects: number; units: number; bytes: number } {
+    return { objects: this.#offered, units: this.#units, bytes: this.#bytes };
+  }
+
+  /**
+   * Offers an object of `size` bytes, cut into units of `unit` bytes (a scrub passes the
+   * object's chunk size). With `full` or `fraction` its drawn ranges come back at once
+   * (undefined when none was drawn); with `count` they come from {@link rest}.
+   */
+  offer(item: T, size: number, unit = this.unit): SampledObject<T> | undefined {
+    const order = this.#offered++;
+    this.#bytes += size;
+    const ranges: SampledRange[] = [];
+    for (let offset = 0; offset < size; offset += unit) {
+      const range = { offset, length: Math.min(unit, size - offset) };
+      const seen = this.#units++;
+      if (this.spec.kind === "full") ranges.push(range);
+      else if (this.spec.kind === "fraction") {
+        if (this.#drawnInRun(seen, this.spec.fraction)) ranges.push(range);
+      } else if (seen < this.spec.count) this.#reservoir.push({ order, item, range });
+      else {
+        // Algorithm R: unit `seen` replaces a held one with probability count / (seen + 1).
+        const slot = Math.floor(uniform(this.random) * (seen + 1));
+        if (slot < this.spec.count) this.#reservoir[slot] = { order, item, range };
+      }
+    }
+    return ranges.length > 0 ? { item, ranges } : undefined;
+  }
+
+  /** Whether unit `seen` is the one drawn from its run; runs are [ceil(r / f), ceil((r + 1) / f)). */
+  #drawnInRun(seen: number, fraction: number): boolean {
+    while (seen >= this.#run.end) {
+      const index = this.#run.index + 1;
+      const start = Math.ceil(index / fraction);
+      const end = Math.ceil((index + 1) / fraction);
+      this.#run = { index, end, drawn: start + Math.floor(uniform(this.random) * (end - start)) };
+    }
+    return seen === this.#run.drawn;
+  }
+
+  /** The `count` sample, by object in the order they were offered; empty for the other kinds. */
+  rest(): SampledObject<T>[] {
+    const held = [...this.#reservoir].sort((a, b) => a.order - b.order || a.range.offset - b.range.offset);
+    const out: SampledObject<T>[] = [];
+    let last: number | undefined;
+    for (const h of held) {
+      if (h.order !== last) out.push({ item: h.item, ranges: [] });
+      out[out.length - 1]!.ranges.push(h.range);
+      last = h.order;
+    }
+    this.#reservoir.length = 0;
+    return out;
+  }
+}

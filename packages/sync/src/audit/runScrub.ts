@@ -1,0 +1,250 @@
+import { setMaxListeners } from "node:events";
+import {
+  constantTimeEqual,
+  directoryPrefix,
+  entryStands,
+  formatSampleSpec,
+  type IndexEntry,
+  type IndexScope,
+  planChunks,
+  type RandomSource,
+  type SampledObject,
+  Sampler,
+  type SampleSpec,
+  unseenProbability,
+} from "@chunksync/core";
+import type { ObjectReader } from "@chunksync/storage";
+import { IndexCursor } from "../digestIndex/IndexCursor.js";
+import type { IndexLocation } from "../digestIndex/IndexLocation.js";
+import { IndexWriter } from "../digestIndex/IndexWriter.js";
+import { digestRange } from "../digestRange.js";
+import { describeError } from "../errorCodes.js";
+import { ObjectChangedError, RunAbortedError } from "../errors.js";
+import { type KeyRule, keyFilter } from "../keyFilter.js";
+import { forEachConcurrent, Limiter, readAhead, settleAll } from "../Limiter.js";
+import { retryFor, withRetry } from "../retry.js";
+
+const LISTING_READ_AHEAD = 1000;
+const UNSEEN_FRACTIONS = [0.001, 0.01, 0.1] as const;
+
+export interface ScrubOptions {
+  store: ObjectReader;
+  prefix: string;
+  /** The side's digest index: where it is kept and what it was made for. */
+  index: { location: IndexLocation; scope: IndexScope };
+  sample: SampleSpec;
+  concurrency: number;
+  filters?: readonly KeyRule[];
+  /** Relative keys under these prefixes are passed over (an index kept inside the prefix). */
+  reservedPrefixes?: readonly string[];
+  random?: RandomSource;
+  signal?: AbortSignal;
+}
+
+/** An object whose stored bytes no longer match what its index entry says was stored. */
+export interface RottedObject {
+  key: string;
+  etag: string;
+  chunks: { index: number; offset: number; length: number }[];
+}
+
+/** What a scrub did and found; `--json` prints it. */
+export interface ScrubReport {
+  startedAt: string;
+  durationMs: number;
+  sample: string;
+  index: {
+    location: string;
+    found: "absent" | "loaded" | "dropped";
+    notes: string[];
+    /** Entries left in the rewritten index; absent when the index was left as it was. */
+    written?: number;
+    /** Entries dropped because their object failed the scrub. */
+    dropped: number;
+  };
+  objects: {
+    listed: number;
+    /** Listed objects whose index entry stands for the listed version: the ones a scrub can judge. */
+    indexed: number;
+    sampled: number;
+    rotted: number;
+    failed: number;
+  };
+  chunks: { sampled: number; equal: number; differs: number };
+  bytes: { listed: number; sampled: number; read: number };
+  rotted: RottedObject[];
+  failures: { key: string; code: string; message: string }[];
+  unseen: { fraction: number; probability: number }[];
+}
+
+interface Indexed {
+  key: string;
+  relative: string;
+  entry: IndexEntry;
+}
+
+/** An object held in a `count` sample until the listing ends: its entry (all its digests) is not kept. */
+interface Held {
+  key: string;
+  relative: string;
+  etag: string;
+}
+
+/**
+ * One side alone re-reads a sample of the chunks its index holds digests of and compares each
+ * with its entry, naming the objects whose stored bytes no longer match what was indexed (rot,
+ * or a change below the S3 API that kept ETag and LastModified). Each failing object's entry is
+ * dropped from the index (rewritten whole, the manifest swapped last), so the next sync reads
+ * the object and repairs it from the source. Listed objects without a standing entry are not judged.
+ */
+export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
+  const started = Date.now();
+  const signal = options.signal;
+  if (signal) setMaxListeners(0, signal);
+  const { store, index } = options;
+  const limiter = new Limiter(options.concurrency);
+  const prefix = directoryPrefix(options.prefix);
+  const filtered = keyFilter(options.filters ?? []);
+  const reserved = options.reservedPrefixes ?? [];
+  const selected = (relative: string) => !reserved.some((p) => relative.startsWith(p)) && filtered(relative);
+  const cursor = await IndexCursor.open(index.location, index.scope);
+  const sampler = new Sampler<Indexed | Held>(options.sample, index.scope.chunkSize, options.random);
+  const report: ScrubReport = {
+    startedAt: new Date(started).toISOString(),
+    durationMs: 0,
+    sample: formatSampleSpec(options.sample),
+    index: {
+      location: index.location.description,
+      found: cursor.opening.state,
+      notes: cursor.opening.notes,
+      dropped: 0,
+    },
+    objects: { listed: 0, indexed: 0, sampled: 0, rotted: 0, failed: 0 },
+    chunks: { sampled: 0, equal: 0, differs: 0 },
+    bytes: { listed: 0, sampled: 0, read: 0 },
+    rotted: [],
+    failures: [],
+    unseen: [],
+  };
+  // Without an index there is nothing to compare the bytes with: nothing is read.
+  if (cursor.opening.state !== "loaded") {
+    report.durationMs = Date.now() - started;
+    return report;
+  }
+
+  async function* drawn(): AsyncGenerator<SampledObject<Indexed>> {
+    for await (const listed of readAhead(store.list(prefix, signal), LISTING_READ_AHEAD)) {
+      const relative = listed.key.slice(prefix.length);
+      if (!selected(relative)) continue;
+      report.objects.listed++;
+      report.bytes.listed += listed.size;
+      const entry = await cursor.find(listed.key);
+      if (entry === undefined || !entryStands(entry, listed)) continue;
+      report.objects.indexed++;
+      const plan = planChunks(entry.size, index.scope.chunkSize);
+      // A reservoir holds its objects to the listing's end: without their digests, which are read again.
+      const item =
+        options.sample.kind === "count"
+          ? { key: listed.key, relative, etag: entry.etag }
+          : { key: listed.key, relative, entry };
+      const sampled = sampler.offer(item, entry.size, plan.chunkSize);
+      if (sampled) yield sampled as SampledObject<Indexed>;
+    }
+    const held = sampler.rest();
+    if (held.length === 0) return;
+    // Held objects come in key order: one more pass over the index finds their entries.
+    const again = await IndexCursor.open(index.location, index.scope);
+    for (const { item, ranges } of held) {
+      const entry = await again.find(item.key);
+      if (entry !== undefined && "etag" in item && entry.etag === item.etag)
+        yield { item: { key: item.key, relative: item.relative, entry }, ranges };
+    }
+  }
+
+  await forEachConcurrent(
+    readAhead(drawn(), options.concurrency * 4),
+    options.concurrency,
+    async (object) => {
+      const { entry } = object.item;
+      const plan = planChunks(entry.size, index.scope.chunkSize);
+      report.objects.sampled++;
+      report.chunks.sampled += object.ranges.length;
+      for (const r of object.ranges) report.bytes.sampled += r.length;
+      try {
+        const differing = await settleAll(
+          object.ranges.map(async (r) => {
+            const chunk = { index: r.offset / plan.chunkSize, offset: r.offset, length: r.length };
+            const digest = await limiter.run(() =>
+              withRetry(
+                () =>
+                  digestRange(
+                    store,
+                    "destination",
+                    entry.key,
+                    entry.etag,
+                    chunk,
+                    index.scope.algorithm,
+                    (n) => {
+                      report.bytes.read += n;
+                    },
+                    signal,
+                  ),
+                retryFor(signal),
+              ),
+            );
+            const indexed = entry.digests[chunk.index];
+            return indexed !== undefined && constantTimeEqual(digest, indexed) ? undefined : chunk;
+          }),
+        );
+        const rotted = differing.filter((c) => c !== undefined);
+        report.chunks.equal += object.ranges.length - rotted.length;
+        report.chunks.differs += rotted.length;
+        if (rotted.length > 0) {
+          report.objects.rotted++;
+          report.rotted.push({ key: object.item.relative, etag: entry.etag, chunks: rotted });
+        }
+      } catch (error) {
+        if (signal?.aborted) throw new RunAbortedError(error);
+        // An object rewritten since it was listed is a new version, not rot: its entry no longer stands.
+        if (error instanceof ObjectChangedError) return;
+        report.objects.failed++;
+        report.failures.push({ key: object.item.relative, ...describeError(error) });
+      }
+    },
+  );
+  report.rotted.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  if (report.rotted.length > 0)
+    await dropEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
+  report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
+    fraction,
+    probability: unseenProbability(fraction, report.chunks.sampled),
+  }));
+  report.durationMs = Date.now() - started;
+  return report;
+}
+
+/**
+ * Rewrites the index without the entries of `keys`: every other stored entry is copied in key
+ * order into new pieces, and the new manifest replaces the old one last, as a sync commits.
+ */
+async function dropEntries(
+  options: ScrubOptions,
+  keys: ReadonlySet<string>,
+  report: ScrubReport,
+): Promise<void> {
+  const { location, scope } = options.index;
+  const cursor = await IndexCursor.open(location, scope);
+  const writer = new IndexWriter(location, scope);
+  try {
+    for await (const entry of cursor.entries()) {
+      if (keys.has(entry.key)) report.index.dropped++;
+      else await writer.add(entry);
+    }
+    await writer.commit(cursor.pieces);
+  } catch (error) {
+    await writer.discard();
+    throw error;
+  }
+  report.index.notes.push(...cursor.opening.notes.filter((n) => !report.index.notes.includes(n)));
+  report.index.written = writer.entries;
+}

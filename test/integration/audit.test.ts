@@ -1,0 +1,148 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { describe, expect, it } from "vitest";
+import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { seededBytes } from "../support/data.js";
+import { rotAtRest } from "../support/rados.js";
+import { putObject, readAll, withBucketPair } from "../support/s3.js";
+
+const MiB = 1024 * 1024;
+
+interface AuditJson {
+  exitCode: number;
+  objects: Record<string, number>;
+  ranges: Record<string, number>;
+  bytes: Record<string, number>;
+  differences: { key: string; offset?: number; length?: number; status: string }[];
+  unseen: { fraction: number; probability: number }[];
+}
+interface ScrubJson {
+  exitCode: number;
+  objects: Record<string, number>;
+  chunks: Record<string, number>;
+  rotted: { key: string; chunks: { index: number; offset: number; length: number }[] }[];
+  index: { found: string; dropped: number; written?: number };
+}
+interface SyncJson {
+  exitCode: number;
+  objects: Record<string, number>;
+  bytes: { sourceRead: number; destinationRead: number };
+}
+
+describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => {
+  it("a sync from the indexes calls a rotted object identical; audit and scrub name it; the next sync repairs it", async () => {
+    await withBucketPair("audit", async ({ src, dst, s, d }) => {
+      const env = profileEnv();
+      const secretFile = join(mkdtempSync(join(tmpdir(), "secret-")), "secret");
+      writeFileSync(secretFile, seededBytes("audit-secret", 32).toString("hex"));
+      const common = ["--secret-file", secretFile, "--json"];
+      const json = async <T>(args: string[]): Promise<T & { code: number }> => {
+        const r = await runCli(args, env);
+        expect(r.stderr).toBe("");
+        return { ...(JSON.parse(r.stdout) as T), code: r.code };
+      };
+      const audit = (...extra: string[]) =>
+        json<AuditJson>(["audit", `s3://${s}`, `s3://${d}`, ...SIDES, ...common, ...extra]);
+      const sync = () =>
+        json<SyncJson>(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", ...common]);
+      const scrub = (bucket: string, profile: string) =>
+        json<ScrubJson>([
+          "scrub",
+          `s3://${bucket}`,
+          "--profile",
+          profile,
+          "--chunk-size",
+          "5MiB",
+          "--full",
+          ...common,
+        ]);
+
+      const big = seededBytes("big", 12 * MiB);
+      const small = seededBytes("small", 3000);
+      for (const [client, bucket] of [
+        [src, s],
+        [dst, d],
+      ] as const) {
+        await putObject(client, bucket, "big.bin", big);
+        await putObject(client, bucket, "small.txt", small);
+      }
+
+      // Identical sides: a sampled audit reads exactly the drawn ranges on each side and finds nothing.
+      const clean = await audit("--sample", "5");
+      expect(clean.code).toBe(0);
+      expect(clean.ranges).toEqual({ sampled: 5, equal: 5, differs: 0, missing: 0 });
+      expect(clean.differences).toEqual([]);
+      expect(clean.bytes.sourceRead).toBe(clean.bytes.sampled);
+      expect(clean.bytes.destinationRead).toBe(clean.bytes.sampled);
+      expect(clean.unseen.find((u) => u.fraction === 0.1)?.probability).toBeCloseTo(0.9 ** 5, 10);
+
+      // LastModified is stated in whole seconds: an index entry stands once its second has passed.
+      await new Promise((r) => setTimeout(r, 1100));
+      const first = await sync();
+      expect(first.objects.identical).toBe(2);
+
+      const head = () => dst.send(new HeadObjectCommand({ Bucket: d, Key: "big.bin" }));
+      const before = await head();
+      const at = 4 * MiB + 100;
+      await rotAtRest(d, "big.bin", at, Buffer.from(big.subarray(at, at + 4).map((b) => b ^ 0xff)));
+      const after = await head();
+      // Nothing S3 states shows it: same ETag, same LastModified; only the bytes changed.
+      expect(after.ETag).toBe(before.ETag);
+      expect(after.LastModified).toEqual(before.LastModified);
+      expect((await readAll(dst, d, "big.bin")).equals(big)).toBe(false);
+
+      // The documented limit: a sync decided from both indexes reads nothing and calls it identical.
+      const blind = await sync();
+      expect(blind.objects.identical).toBe(2);
+      expect(blind.bytes.sourceRead + blind.bytes.destinationRead).toBe(0);
+
+      // The audit reads every range on both sides and names the one that rotted.
+      const found = await audit("--full");
+      expect(found.code).toBe(1);
+      expect(found.ranges).toEqual({ sampled: 13, equal: 12, differs: 1, missing: 0 });
+      expect(found.differences).toEqual([
+        { key: "big.bin", offset: 4 * MiB, length: MiB, status: "differs" },
+      ]);
+
+      // Scrub tells which side rotted: the source still matches its index, the destination does not.
+      const sourceScrub = await scrub(s, "src");
+      expect(sourceScrub.code).toBe(0);
+      expect(sourceScrub.chunks).toEqual({ sampled: 4, equal: 4, differs: 0 });
+      const destinationScrub = await scrub(d, "dst");
+      expect(destinationScrub.code).toBe(1);
+      expect(destinationScrub.rotted).toEqual([
+        { key: "big.bin", etag: before.ETag, chunks: [{ index: 0, offset: 0, length: 5 * MiB }] },
+      ]);
+      expect(destinationScrub.index).toMatchObject({ found: "loaded", dropped: 1, written: 1 });
+
+      // Its entry dropped, the next sync reads the destination's object and repairs it from the source.
+      const repair = await sync();
+      expect(repair.code).toBe(0);
+      expect(repair.objects).toMatchObject({ identical: 1, changed: 1 });
+      expect((await readAll(dst, d, "big.bin")).equals(big)).toBe(true);
+      const clear = await audit("--full");
+      expect(clear.code).toBe(0);
+      expect(clear.differences).toEqual([]);
+    });
+  });
+
+  it.each([
+    [["--sample", "5", "--full"], "--sample: expected no value together with --full"],
+    [["--sample", "150%"], "--sample: expected a number of ranges"],
+    [["--range-size", "1KiB"], "--range-size: expected at least 4KiB"],
+    [
+      ["--sample", "5", "--engine", "workflow"],
+      "--sample: expected a percentage or fraction with --engine workflow",
+    ],
+  ])("audit %j fails with exit 2 before any request", async (args, message) => {
+    const r = await runCli(
+      ["audit", "s3://no-such-src", "s3://no-such-dst", ...SIDES, ...args],
+      profileEnv(),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe("");
+  });
+});

@@ -1,0 +1,168 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pairingTag, seededRandom } from "@chunksync/core";
+import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
+import { type AuditOptions, DirectoryIndexLocation, runAudit, runScrub } from "@chunksync/sync";
+import { describe, expect, it } from "vitest";
+import { seededBytes } from "../../support/data.js";
+import { syncWith } from "../../support/stores.js";
+
+const MiB = 1024 * 1024;
+const secret = Buffer.from(Array.from({ length: 32 }, (_, i) => 3 + i));
+
+function setup() {
+  let now = Date.UTC(2026, 0, 1);
+  const clock = () => new Date(now);
+  const buckets = new MemoryBuckets();
+  const source = new MemoryObjectStore({ bucket: "src", buckets, now: clock });
+  const destination = new MemoryObjectStore({ bucket: "dst", buckets, now: clock });
+  /** Rot at rest: the stored bytes change, the ETag and LastModified do not. */
+  const rot = (key: string, offset: number) => {
+    const stored = buckets.get("dst")!.objects.get(key)!;
+    stored.data[offset]! ^= 0xff;
+  };
+  const audit = (overrides: Partial<AuditOptions> = {}) =>
+    runAudit({
+      source,
+      sourcePrefix: "",
+      destination,
+      destinationPrefix: "",
+      secret,
+      sample: { kind: "full" },
+      rangeSize: MiB,
+      concurrency: 4,
+      filters: [],
+      ...overrides,
+    });
+  const pass = (ms: number) => {
+    now += ms;
+  };
+  return { source, destination, rot, audit, pass };
+}
+
+async function put(store: MemoryObjectStore, key: string, data: Buffer) {
+  await store.put(key, data, data.length, { metadata: {} }, undefined);
+}
+
+describe("audit on in-memory stores", () => {
+  const big = seededBytes("big", 6 * MiB + 10);
+
+  it("identical sides: every sampled range equal, each side reads exactly the sampled bytes", async () => {
+    const { source, destination, audit } = setup();
+    for (const store of [source, destination]) {
+      await put(store, "a", big);
+      await put(store, "b", seededBytes("b", 100));
+    }
+    const report = await audit({ sample: { kind: "count", count: 3 }, random: seededRandom("x") });
+    expect(report.ranges).toEqual({ sampled: 3, equal: 3, differs: 0, missing: 0 });
+    expect(report.differences).toEqual([]);
+    expect(report.bytes.sourceRead).toBe(report.bytes.sampled);
+    expect(report.bytes.destinationRead).toBe(report.bytes.sampled);
+    expect(report.unseen[1]).toEqual({ fraction: 0.01, probability: 0.99 ** 3 });
+  });
+
+  it("names the rotted range, a range past a shorter destination and a missing object", async () => {
+    const { source, destination, rot, audit } = setup();
+    await put(source, "a", big);
+    await put(destination, "a", big);
+    await put(source, "c", big);
+    await put(destination, "c", big.subarray(0, 3 * MiB));
+    await put(source, "d", seededBytes("d", 10));
+    rot("a", 5 * MiB + 3);
+    const report = await audit();
+    expect(report.differences).toEqual([
+      { key: "a", offset: 5 * MiB, length: MiB, status: "differs" },
+      { key: "c", offset: 3 * MiB, length: MiB, status: "missing" },
+      { key: "c", offset: 4 * MiB, length: MiB, status: "missing" },
+      { key: "c", offset: 5 * MiB, length: MiB, status: "missing" },
+      { key: "c", offset: 6 * MiB, length: 10, status: "missing" },
+      { key: "d", status: "missing" },
+    ]);
+    expect(report.objects).toMatchObject({ listed: 3, sampled: 2, missing: 1, failed: 0 });
+  });
+});
+
+describe("scrub on in-memory stores", () => {
+  it("finds the rotted chunk, drops its entry, and the next sync repairs the object", async () => {
+    const { source, destination, rot, pass } = setup();
+    const big = seededBytes("big", 12 * MiB);
+    await put(source, "a", big);
+    await put(source, "b", seededBytes("b", 1000));
+    const dir = mkdtempSync(join(tmpdir(), "scrub-"));
+    const scope = (bucket: string) => ({
+      storage: "memory",
+      bucket,
+      prefix: "",
+      chunkSize: 5 * MiB,
+      algorithm: "sha256" as const,
+      pairing: pairingTag(secret),
+    });
+    const index = {
+      source: { location: new DirectoryIndexLocation(join(dir, "s")), scope: scope("src"), consult: true },
+      destination: {
+        location: new DirectoryIndexLocation(join(dir, "d")),
+        scope: scope("dst"),
+        consult: true,
+      },
+    };
+    const sync = () => syncWith(source, destination, { secret, index });
+    pass(2000);
+    await sync();
+    pass(2000);
+    rot("a", 11 * MiB);
+    expect((await sync()).objects.identical).toBe(2);
+
+    // A count above the chunks there are draws every chunk, through the reservoir's second index pass.
+    const scrub = () =>
+      runScrub({
+        store: destination,
+        prefix: "",
+        index: index.destination,
+        sample: { kind: "count", count: 10 },
+        concurrency: 2,
+      });
+    const found = await scrub();
+    expect(found.rotted).toEqual([
+      { key: "a", etag: expect.any(String), chunks: [{ index: 2, offset: 10 * MiB, length: 2 * MiB }] },
+    ]);
+    expect(found.chunks).toEqual({ sampled: 4, equal: 3, differs: 1 });
+    expect(found.index).toMatchObject({ found: "loaded", dropped: 1, written: 1 });
+    expect(found.bytes.read).toBe(big.length + 1000);
+
+    const repaired = await sync();
+    expect(repaired.objects).toMatchObject({ changed: 1, identical: 1 });
+    // Only the dropped entry's object was read on the destination.
+    expect(repaired.index?.destination).toMatchObject({ fromIndex: 1, read: 1 });
+    pass(2000);
+    const again = await scrub();
+    expect(again.rotted).toEqual([]);
+    expect(again.index.written).toBeUndefined();
+  });
+
+  it("reads nothing without an index", async () => {
+    const { destination } = setup();
+    await put(destination, "a", seededBytes("a", 10));
+    const dir = mkdtempSync(join(tmpdir(), "scrub-"));
+    const report = await runScrub({
+      store: destination,
+      prefix: "",
+      index: {
+        location: new DirectoryIndexLocation(join(dir, "none")),
+        scope: {
+          storage: "memory",
+          bucket: "dst",
+          prefix: "",
+          chunkSize: 5 * MiB,
+          algorithm: "sha256",
+          pairing: "x",
+        },
+      },
+      sample: { kind: "full" },
+      concurrency: 2,
+    });
+    expect(report.index.found).toBe("absent");
+    expect(report.objects.listed).toBe(0);
+    expect(report.bytes.read).toBe(0);
+  });
+});

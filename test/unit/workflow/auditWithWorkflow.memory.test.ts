@@ -1,0 +1,103 @@
+import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
+import { type AuditOptions, runAudit } from "@chunksync/sync";
+import {
+  AUDIT_SOURCE_STEPS,
+  type AuditSourceFunction,
+  auditKeys,
+  auditWithWorkflow,
+  buildAuditDefinition,
+  MemoryWorkArea,
+} from "@chunksync/workflow";
+import aslValidator from "asl-validator";
+import { describe, expect, it } from "vitest";
+import { seededBytes } from "../../support/data.js";
+
+const MiB = 1024 * 1024;
+const secret = Buffer.from(Array.from({ length: 32 }, (_, i) => 40 + i));
+
+async function put(store: MemoryObjectStore, key: string, data: Buffer) {
+  await store.put(key, data, data.length, { metadata: {} }, undefined);
+}
+
+describe("audit through the workflow definition, in-process", () => {
+  it("finds what the direct engine finds, and leaves its report in the work area", async () => {
+    const buckets = new MemoryBuckets();
+    const source = new MemoryObjectStore({ bucket: "src", buckets });
+    const destination = new MemoryObjectStore({ bucket: "dst", buckets });
+    const big = seededBytes("big", 3 * MiB + 5);
+    for (const store of [source, destination]) {
+      await put(store, "p/a", big);
+      await put(store, "p/b", seededBytes("b", 100));
+    }
+    await put(source, "p/c", seededBytes("c", 10));
+    buckets.get("dst")!.objects.get("p/a")!.data[2 * MiB + 1]! ^= 0xff;
+    const options: AuditOptions = {
+      source,
+      sourcePrefix: "p",
+      destination,
+      destinationPrefix: "p",
+      secret,
+      sample: { kind: "full" },
+      rangeSize: MiB,
+      concurrency: 2,
+      filters: [],
+    };
+    const direct = await runAudit(options);
+    const work = new MemoryWorkArea();
+    const workflow = await auditWithWorkflow({ ...options, work });
+    expect(direct.differences).toEqual([
+      { key: "a", offset: 2 * MiB, length: MiB, status: "differs" },
+      { key: "c", status: "missing" },
+    ]);
+    const { startedAt: _a, durationMs: _b, ...directFigures } = direct;
+    const { startedAt: _c, durationMs: _d, ...workflowFigures } = workflow;
+    expect(workflowFigures).toEqual(directFigures);
+    const reports: string[] = [];
+    for await (const key of work.list("shared/audits/")) if (key.endsWith("/report.json")) reports.push(key);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toBe(auditKeys.report(reports[0]!.split("/")[2]!));
+  });
+
+  it("refuses a count sample: one page cannot draw from the whole listing", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    await put(source, "a", seededBytes("a", 10));
+    await expect(
+      auditWithWorkflow({
+        source,
+        sourcePrefix: "",
+        destination,
+        destinationPrefix: "",
+        secret,
+        sample: { kind: "count", count: 3 },
+        rangeSize: MiB,
+        concurrency: 2,
+        filters: [],
+      }),
+    ).rejects.toThrow(/a fraction or full with the workflow engine/);
+  });
+});
+
+describe("the audit's state machine definition", () => {
+  const functions = Object.fromEntries(
+    [...Object.keys(AUDIT_SOURCE_STEPS), "relay"].map((n) => [
+      n,
+      `arn:aws:lambda:eu-west-1:123456789012:function:cs-${n}`,
+    ]),
+  ) as Record<AuditSourceFunction | "relay", string>;
+  const definition = buildAuditDefinition({ functions, maxConcurrency: 10 });
+
+  it("is valid ASL, JSONPath only", () => {
+    const result = aslValidator(definition);
+    expect(result.errorsText("\n")).toBe("");
+    expect(result.isValid).toBe(true);
+    expect(JSON.stringify(definition)).not.toContain("JSONata");
+  });
+
+  it("sends the destination's steps through the relay, never to a destination function directly", () => {
+    const text = JSON.stringify(definition);
+    for (const target of ["destinationAuditHead", "destinationAudit"])
+      expect(text).toContain(`"target":"${target}"`);
+    expect(text).not.toContain("function:cs-destination");
+  });
+});
