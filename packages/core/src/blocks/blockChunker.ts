@@ -1,18 +1,23 @@
-import { createHash, type Hash } from "node:crypto";
+import { createDigester, type Digester } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
 import type { BlockParams } from "./blockParams.js";
 import { validateBlockParams } from "./blockParams.js";
 import { GEAR } from "./gearTable.js";
 
-/** A content-defined block: its place in the object and the SHA-256 of its bytes. */
+/** A content-defined block: its place in the object and the digest of its bytes. */
 export interface Block {
   readonly offset: number;
   readonly length: number;
   readonly digest: Buffer;
 }
 
-/** Digest of a block's bytes. SHA-256: a match means the destination reuses its own bytes in place of these, so it must be collision resistant. */
+/**
+ * Digest of a block's bytes unless the caller gives another: SHA-256. A match means the
+ * destination reuses its own bytes in place of these, so it must be collision resistant.
+ */
 export const BLOCK_DIGEST = "sha256";
+
+const sha256Blocks = (): Digester => createDigester(BLOCK_DIGEST);
 
 /** The top `bits` bits of a 32-bit word: they depend on the most bytes of the gear hash's window. */
 function topBits(bits: number): number {
@@ -45,12 +50,16 @@ export class BlockChunker {
   #offset: number;
   #length = 0;
   #fp = 0;
-  #hash: Hash = createHash(BLOCK_DIGEST);
+  readonly #digester: () => Digester;
+  #hash: Digester;
   #ended = false;
   readonly #blocks: Block[] = [];
 
-  /** @param offset - where the chunk starts in the object: block offsets are the object's */
-  constructor(params: BlockParams, offset = 0) {
+  /**
+   * @param offset - where the chunk starts in the object: block offsets are the object's
+   * @param digester - starts the digest of each block; both sides must use the same
+   */
+  constructor(params: BlockParams, offset = 0, digester: () => Digester = sha256Blocks) {
     const { min, avg, max } = validateBlockParams(params);
     this.#min = min;
     this.#avg = avg;
@@ -59,6 +68,8 @@ export class BlockChunker {
     this.#maskS = topBits(bits + 2);
     this.#maskL = topBits(bits - 2);
     this.#offset = offset;
+    this.#digester = digester;
+    this.#hash = digester();
   }
 
   /** Feeds the next bytes of the chunk. */
@@ -139,7 +150,7 @@ export class BlockChunker {
     this.#offset += length;
     this.#length = 0;
     this.#fp = 0;
-    this.#hash = createHash(BLOCK_DIGEST);
+    this.#hash = this.#digester();
   }
 }
 
