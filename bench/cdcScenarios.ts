@@ -11,9 +11,11 @@ import {
   type BlockParams,
   blockParams,
   blocksOf,
+  confirmGaps,
   DEFAULT_CHUNK_SIZE,
   digestOf,
   formatBytes,
+  guessGaps,
   matchBlocks,
   planAssembly,
 } from "@chunksync/core";
@@ -46,15 +48,30 @@ function run(name: string, old: Buffer, next: Buffer, ideal: number): void {
   const avg = values.avg ? Number(values.avg) : base.avg;
   const params = { min: avg / 4, avg, max: avg * 4 };
   const start = performance.now();
-  const segments = matchBlocks(gridBlocks(next, params), gridBlocks(old, params), old.length);
+  const blocks = gridBlocks(next, params);
+  const segments = matchBlocks(blocks, gridBlocks(old, params), old.length);
   const plan = planAssembly(segments, next.length, old.length);
   const seconds = (performance.now() - start) / 1000;
+  // The destination digests its bytes where the gaps between matches say the source blocks probably are.
+  const guesses = guessGaps(segments, blocks, old.length);
+  const confirmed = guesses.filter(({ block, oldOffset }) =>
+    digestOf("sha256", old.subarray(oldOffset, oldOffset + block.length)).equals(block.digest),
+  );
+  const guessed = guesses.reduce((n, g) => n + g.block.length, 0);
+  const filled = planAssembly(
+    confirmGaps(segments, confirmed, next.length, old.length),
+    next.length,
+    old.length,
+  );
   const chunks = chunkBytes(old, next);
   console.log(
     `${name}\n  blocks avg ${formatBytes(avg)}: crossed ${formatBytes(plan.sourceBytes)} (${plan.sourceBytes} B), ideal ${formatBytes(ideal)} (${ideal} B), ` +
       `${(plan.sourceBytes / Math.max(1, ideal)).toFixed(2)}x ideal; 8 MiB chunks today: ${formatBytes(chunks)}\n` +
       `  parts ${plan.parts.length} (${plan.mixedParts} mixed), destination reads ${formatBytes(plan.oldBytesRead)}, ` +
-      `copies ${formatBytes(plan.copiedBytes)}; ${segments.length} segments; ${seconds.toFixed(1)} s`,
+      `copies ${formatBytes(plan.copiedBytes)}; ${segments.length} segments; ${seconds.toFixed(1)} s\n` +
+      `  gaps guessed ${formatBytes(guessed)} (${guesses.length} blocks), ${confirmed.length} confirmed by the destination: ` +
+      `crossed ${formatBytes(filled.sourceBytes)} (${filled.sourceBytes} B), ${(filled.sourceBytes / Math.max(1, ideal)).toFixed(2)}x ideal; ` +
+      `parts ${filled.parts.length} (${filled.mixedParts} mixed), destination reads ${formatBytes(filled.oldBytesRead)}`,
   );
 }
 

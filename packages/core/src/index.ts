@@ -18,6 +18,7 @@ export {
   TARGET_MAX_BLOCKS,
   validateBlockParams,
 } from "./blocks/blockParams.js";
+export { confirmGaps, type GapGuess, guessGaps } from "./blocks/guessGaps.js";
 export { matchBlocks } from "./blocks/matchBlocks.js";
 export {
   type AssemblyPart,

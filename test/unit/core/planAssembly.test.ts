@@ -3,7 +3,10 @@ import {
   type AssemblyPlan,
   type Block,
   blocksOf,
+  confirmGaps,
+  digestOf,
   GiB,
+  guessGaps,
   KiB,
   MAX_PARTS,
   MiB,
@@ -251,6 +254,12 @@ function applyEdit(data: Buffer, edit: Edit): Buffer {
 describe("matchBlocks then planAssembly", () => {
   const params = { min: 1 * KiB, avg: 4 * KiB, max: 16 * KiB };
   const CHUNK = 5 * MiB;
+  const blocksOfSource = (source: Buffer) => gridBlocks(source, CHUNK, params);
+  /** The guesses the destination confirms by digesting its own bytes where each is guessed to be. */
+  const confirmedGuesses = (segments: Segment[], blocks: Block[], old: Buffer) =>
+    guessGaps(segments, blocks, old.length).filter(({ block, oldOffset }) =>
+      digestOf("sha256", old.subarray(oldOffset, oldOffset + block.length)).equals(block.digest),
+    );
   const edit = fc.record({
     kind: fc.constantFrom("insert", "delete", "overwrite", "move"),
     at: fc.nat(),
@@ -287,6 +296,34 @@ describe("matchBlocks then planAssembly", () => {
       { numRuns: 15 },
     );
   }, 60_000);
+
+  test("an insertion near the start crosses about one block once the destination confirms the shifted grid's gaps", () => {
+    const old = seeded(5, 23 * MiB);
+    const source = Buffer.concat([old.subarray(0, 5000), seeded(6, 100), old.subarray(5000)]);
+    const blocks = blocksOfSource(source);
+    const segments = matchBlocks(blocks, gridBlocks(old, CHUNK, params), old.length);
+    // Each shifted chunk boundary leaves unmatched blocks on both sides of it.
+    expect(sourceBytes(segments)).toBeGreaterThan(2 * params.max);
+    const guesses = guessGaps(segments, blocks, old.length);
+    const confirmed = confirmedGuesses(segments, blocks, old);
+    expect(confirmed.length).toBeGreaterThan(0);
+    // Every guess holds; the block that holds the insertion is one the old object cannot have.
+    expect(confirmed.length).toBe(guesses.length);
+    const filled = confirmGaps(segments, confirmed, source.length, old.length);
+    expect(sourceBytes(filled)).toBeLessThanOrEqual(params.max + 100);
+    expect(assemble(planAssembly(filled, source.length, old.length), old, source).equals(source)).toBe(true);
+  });
+
+  test("a guess the destination cannot confirm keeps its bytes crossing", () => {
+    const old = seeded(7, 12 * MiB);
+    const source = Buffer.from(old);
+    seeded(8, 64 * KiB).copy(source, 6 * MiB);
+    const blocks = blocksOfSource(source);
+    const segments = matchBlocks(blocks, gridBlocks(old, CHUNK, params), old.length);
+    expect(guessGaps(segments, blocks, old.length).length).toBeGreaterThan(0);
+    expect(confirmedGuesses(segments, blocks, old)).toEqual([]);
+    expect(confirmGaps(segments, [], source.length, old.length)).toEqual(segments);
+  });
 
   test("an unchanged object is copied whole and nothing crosses", () => {
     const old = seeded(9, 13 * MiB);
