@@ -130,16 +130,19 @@ async function main(): Promise<void> {
     }
   };
   const withChunker =
-    (digester: () => Digester, chunkDigest = true) =>
+    (digester: () => Digester, chunkDigest = true, piece = chunkSize) =>
     () => {
       buffers.forEach((buffer, i) => {
-        if (chunkDigest) {
-          const chunk = createDigester("sha256");
-          chunk.update(buffer);
-          chunk.digest();
-        }
+        const chunk = chunkDigest ? createDigester("sha256") : undefined;
         const blocks = new BlockChunker(params, i * chunkSize, digester);
-        blocks.update(buffer);
+        // As a read delivers it: each piece feeds the chunk digest and the blocks in turn.
+        for (let at = 0; at < buffer.length; at += piece) {
+          const bytes = buffer.subarray(at, at + piece);
+          chunk?.update(bytes);
+          blocks.update(bytes);
+          blocks.take();
+        }
+        chunk?.digest();
         blocks.end();
       });
     };
@@ -180,6 +183,10 @@ async function main(): Promise<void> {
   const variants: [string, () => unknown][] = [
     ["sha256 alone (chunk digest)", chunkDigests],
     ["+ blocks: JS cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"))],
+    [
+      "+ blocks: JS cut, sha256, 64 KiB pieces",
+      withChunker(createDigester.bind(null, "sha256"), true, 64 * 1024),
+    ],
     ["+ blocks: JS cut, no block digest", withChunker(uncounted)],
     ["+ blocks: JS cut, GMAC per block", withChunker(gmac)],
     ["blocks alone: JS cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"), false)],
