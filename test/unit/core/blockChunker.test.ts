@@ -137,6 +137,17 @@ describe("BlockChunker", () => {
     }
   });
 
+  test("cuts where it always has: both sides must agree, so the gear table and rules are a format", () => {
+    const blocks = blocksOf(seeded(1, 1 * MiB), blockParams(0));
+    expect(blocks.map((b) => b.length)).toEqual([
+      71078, 41811, 49674, 71575, 92691, 99848, 65773, 78800, 78944, 72202, 68303, 66845, 71611, 66037, 37524,
+      15860,
+    ]);
+    expect(blocks[0]?.digest.toString("hex")).toBe(
+      "f406d10fb3edd0ede0470aef8dd92f636d20dbea40b12def9d57dd23c2c31751",
+    );
+  });
+
   test("a chunker that has ended refuses more bytes", () => {
     const chunker = new BlockChunker(small);
     chunker.update(Buffer.alloc(10));
