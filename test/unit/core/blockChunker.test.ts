@@ -75,7 +75,12 @@ describe("BlockChunker", () => {
   test("gives the same blocks however the bytes are cut into pieces", () => {
     fc.assert(
       fc.property(
-        fc.uint8Array({ maxLength: 12_000 }),
+        // Random bytes cut on content; runs of few values rarely hit and are cut at `max`.
+        fc.oneof(
+          fc.uint8Array({ maxLength: 12_000 }),
+          fc.array(fc.constantFrom(0, 1), { maxLength: 12_000 }).map((a) => Uint8Array.from(a)),
+          fc.integer({ min: 0, max: 12_000 }).map((n) => new Uint8Array(n)),
+        ),
         fc.array(fc.nat(), { maxLength: 20 }),
         fc.nat({ max: 1e9 }),
         (data, cuts, offset) => {
@@ -154,6 +159,10 @@ describe("BlockChunker", () => {
     expect(chunker.end()).toHaveLength(1);
     expect(() => chunker.update(Buffer.alloc(1))).toThrow(ChunksyncError);
     expect(() => chunker.end()).toThrow(/already/);
+  });
+
+  test("bytes that never hit are cut at max", () => {
+    expect(blocksOf(new Uint8Array(5000), small).map((b) => b.length)).toEqual([1024, 1024, 1024, 1024, 904]);
   });
 
   test("an empty chunk has no blocks", () => {
