@@ -2,7 +2,8 @@
  * Throughput of the chunk digest alone and with content-defined blocks cut and digested in the
  * same pass: 256 MiB of seeded random data in 8 MiB buffers, one chunk per buffer, best of
  * several interleaved rounds (the machine may be shared). Variants isolate each cost: the cut
- * loop in JavaScript or in C (compiled here with gcc as a Node-API addon when gcc is present),
+ * loop in JavaScript, in WebAssembly (assembled by bench/native/wasmCuts.ts, the chunk copied
+ * into its memory) or in C (compiled here with gcc as a Node-API addon when gcc is present),
  * the block digest (SHA-256, or keyed GMAC: AES-GCM over the block as associated data), a
  * chunk digest made from the block digests instead of a second pass over the bytes, and the
  * blocks cut in a worker thread while the main thread digests the chunk.
@@ -18,6 +19,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { BlockChunker, type BlockParams, blockParams, createDigester, type Digester } from "@chunksync/core";
 import { GEAR } from "../packages/core/src/blocks/gearTable.js";
 import { seededBytes } from "./lib/data.js";
+import { wasmCuts } from "./native/wasmCuts.js";
 
 const MiB = 1024 * 1024;
 const chunkSize = 8 * MiB;
@@ -39,14 +41,20 @@ function gmacWith(key: Buffer): () => Digester {
 const uncounted = (): Digester => ({ update() {}, digest: () => Buffer.alloc(0) });
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest();
 
-type Cuts = (
-  data: Uint8Array,
+/** A cut loop over one whole chunk: writes each block's length to `out`, returns the count. */
+type Cuts = (chunk: Uint8Array, min: number, avg: number, max: number, out: Uint32Array) => number;
+type RawCuts = (
+  chunk: Uint8Array,
   gear: Uint32Array,
   min: number,
   avg: number,
   max: number,
   out: Uint32Array,
 ) => number;
+function loadC(built: string): Cuts {
+  const raw = (createRequire(import.meta.url)(built) as { cuts: RawCuts }).cuts;
+  return (chunk, min, avg, max, out) => raw(chunk, GEAR, min, avg, max, out);
+}
 /** The C cut loop, built into the temp directory; undefined when gcc or Node's headers are missing. */
 function nativeCuts(built: string): Cuts | undefined {
   try {
@@ -59,13 +67,13 @@ function nativeCuts(built: string): Cuts | undefined {
       built,
       join(import.meta.dirname, "native", "gearcut.c"),
     ]);
-    return (createRequire(import.meta.url)(built) as { cuts: Cuts }).cuts;
+    return loadC(built);
   } catch {
     return undefined;
   }
 }
 
-/** Blocks of one chunk: cut by the C loop, each digested in one shot; returns the digests. */
+/** Blocks of one chunk: cut by a C or WebAssembly loop, each digested in one shot; returns the digests. */
 function nativeBlocks(
   cuts: Cuts,
   params: BlockParams,
@@ -73,7 +81,7 @@ function nativeBlocks(
   digest: (b: Uint8Array) => Buffer,
 ): Buffer[] {
   const lengths = new Uint32Array(Math.ceil(chunk.length / params.min) + 1);
-  const count = cuts(chunk, GEAR, params.min, params.avg, params.max, lengths);
+  const count = cuts(chunk, params.min, params.avg, params.max, lengths);
   const digests: Buffer[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {
@@ -93,7 +101,7 @@ interface Job {
 if (!isMainThread) {
   // Worker: cuts and digests the blocks of each chunk it is sent, in the shared buffer.
   const { shared, params, native } = workerData as Job;
-  const cuts = native ? (createRequire(import.meta.url)(native) as { cuts: Cuts }).cuts : undefined;
+  const cuts = native ? loadC(native) : undefined;
   parentPort?.on("message", (index: number) => {
     const chunk = new Uint8Array(shared, index * chunkSize, chunkSize);
     if (cuts) nativeBlocks(cuts, params, chunk, sha256);
@@ -146,13 +154,14 @@ async function main(): Promise<void> {
         blocks.end();
       });
     };
-  const withNative = (digest: (b: Uint8Array) => Buffer, chunkDigest: "pass" | "from blocks") => () => {
-    for (const buffer of buffers) {
-      if (chunkDigest === "pass") sha256(buffer);
-      const digests = nativeBlocks(cuts as Cuts, params, buffer, digest);
-      if (chunkDigest === "from blocks") sha256(Buffer.concat(digests));
-    }
-  };
+  const withNative =
+    (cuts: Cuts, digest: (b: Uint8Array) => Buffer, chunkDigest: "pass" | "from blocks") => () => {
+      for (const buffer of buffers) {
+        if (chunkDigest === "pass") sha256(buffer);
+        const digests = nativeBlocks(cuts, params, buffer, digest);
+        if (chunkDigest === "from blocks") sha256(Buffer.concat(digests));
+      }
+    };
   const inWorker = (native: boolean) => {
     // The worker runs this file too, with the TypeScript loader registered first.
     const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
@@ -195,27 +204,39 @@ async function main(): Promise<void> {
   const jsWorker = inWorker(false);
   workers.push(jsWorker.worker);
   variants.push(["+ blocks in a worker: JS cut, sha256", jsWorker.run]);
-  if (cuts) {
-    // The C loop must cut where the JavaScript one does.
-    const js = new BlockChunker(params, 0, uncounted);
-    js.update(buffers[0] as Buffer);
-    const expected = js.end().map((b) => b.length);
+  const oneGmac = (b: Uint8Array) => {
+    const g = gmac();
+    g.update(b);
+    return g.digest();
+  };
+  const none = () => Buffer.alloc(0);
+  // Each compiled loop must cut where the JavaScript one does.
+  const js = new BlockChunker(params, 0, uncounted);
+  js.update(buffers[0] as Buffer);
+  const expected = js.end().map((b) => b.length);
+  const sameCuts = (loop: Cuts, label: string) => {
     const lengths = new Uint32Array(chunkSize / params.min + 1);
-    const count = cuts(buffers[0] as Buffer, GEAR, params.min, params.avg, params.max, lengths);
+    const count = loop(buffers[0] as Buffer, params.min, params.avg, params.max, lengths);
     if (count !== expected.length || expected.some((l, i) => l !== lengths[i]))
-      throw new Error("C cuts differ");
+      throw new Error(`${label} cuts differ`);
+  };
+  const wasm = wasmCuts(GEAR);
+  sameCuts(wasm, "WebAssembly");
+  variants.push(
+    ["+ blocks: WASM cut, sha256 per block", withNative(wasm, sha256, "pass")],
+    ["+ blocks: WASM cut, no block digest", withNative(wasm, none, "pass")],
+    ["+ blocks: WASM cut, GMAC per block", withNative(wasm, oneGmac, "pass")],
+    ["WASM cut, chunk digest from block digests", withNative(wasm, sha256, "from blocks")],
+  );
+  if (cuts) {
+    sameCuts(cuts, "C");
     const cWorker = inWorker(true);
     workers.push(cWorker.worker);
-    const oneGmac = (b: Uint8Array) => {
-      const g = gmac();
-      g.update(b);
-      return g.digest();
-    };
     variants.push(
-      ["+ blocks: C cut, sha256 per block", withNative(sha256, "pass")],
-      ["+ blocks: C cut, no block digest", withNative(() => Buffer.alloc(0), "pass")],
-      ["+ blocks: C cut, GMAC per block", withNative(oneGmac, "pass")],
-      ["blocks, chunk digest from block digests", withNative(sha256, "from blocks")],
+      ["+ blocks: C cut, sha256 per block", withNative(cuts, sha256, "pass")],
+      ["+ blocks: C cut, no block digest", withNative(cuts, none, "pass")],
+      ["+ blocks: C cut, GMAC per block", withNative(cuts, oneGmac, "pass")],
+      ["C cut, chunk digest from block digests", withNative(cuts, sha256, "from blocks")],
       ["+ blocks in a worker: C cut, sha256", cWorker.run],
     );
   } else console.log("gcc or Node headers missing: C variants skipped");
