@@ -3,7 +3,9 @@
  * multipart rules, chunk digests, and the challenge protocol by which two
  * sides sharing a pairing secret learn which chunks differ without either
  * revealing a digest; and the one decision of what to write for an object.
- * No AWS, no environment, no I/O.
+ * Content-defined blocks inside chunks, matched against the old object's, and
+ * the plan by which the destination assembles the new object from its own
+ * bytes and those that crossed. No AWS, no environment, no I/O.
  *
  * @packageDocumentation
  */
@@ -24,6 +26,24 @@ export {
 } from "./audit/possession.js";
 export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform } from "./audit/sampler.js";
 export { formatSampleSpec, parseSampleSpec, type SampleSpec, unseenProbability } from "./audit/sampleSpec.js";
+export { BLOCK_DIGEST, type Block, BlockChunker, blocksOf } from "./blocks/blockChunker.js";
+export {
+  type BlockParams,
+  blockParams,
+  DEFAULT_AVG_BLOCK,
+  TARGET_MAX_BLOCKS,
+  validateBlockParams,
+} from "./blocks/blockParams.js";
+export { confirmGaps, type GapGuess, guessGaps } from "./blocks/guessGaps.js";
+export { matchBlocks } from "./blocks/matchBlocks.js";
+export {
+  type AssemblyPart,
+  type AssemblyPlan,
+  type CopyPart,
+  type MixedPart,
+  planAssembly,
+} from "./blocks/planAssembly.js";
+export { normalizeSegments, type Segment, sourceBytes } from "./blocks/segments.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";
 export { constantTimeEqual } from "./challenge/constantTimeEqual.js";

@@ -1,0 +1,262 @@
+/**
+ * Throughput of the chunk digest alone and with content-defined blocks cut and digested in the
+ * same pass: 256 MiB of seeded random data in 8 MiB buffers, one chunk per buffer, best of
+ * several interleaved rounds (the machine may be shared). Variants isolate each cost: the cut
+ * loop in JavaScript, in WebAssembly (assembled by bench/native/wasmCuts.ts, the chunk copied
+ * into its memory) or in C (compiled here with gcc as a Node-API addon when gcc is present),
+ * the block digest (SHA-256, or keyed GMAC: AES-GCM over the block as associated data), a
+ * chunk digest made from the block digests instead of a second pass over the bytes, and the
+ * blocks cut in a worker thread while the main thread digests the chunk.
+ * Run: npx tsx bench/cdcThroughput.ts [--mib 256] [--rounds 5]
+ */
+import { execFileSync } from "node:child_process";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { BlockChunker, type BlockParams, blockParams, createDigester, type Digester } from "@chunksync/core";
+import { GEAR } from "../packages/core/src/blocks/gearTable.js";
+import { seededBytes } from "./lib/data.js";
+import { wasmCuts } from "./native/wasmCuts.js";
+
+const MiB = 1024 * 1024;
+const chunkSize = 8 * MiB;
+
+/** Keyed GMAC: collision resistant only while the key is secret from whoever writes the data. */
+function gmacWith(key: Buffer): () => Digester {
+  const iv = Buffer.alloc(12);
+  return () => {
+    const cipher = createCipheriv("aes-128-gcm", key, iv);
+    return {
+      update: (data) => void cipher.setAAD(data),
+      digest: () => {
+        cipher.final();
+        return cipher.getAuthTag();
+      },
+    };
+  };
+}
+const uncounted = (): Digester => ({ update() {}, digest: () => Buffer.alloc(0) });
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest();
+
+/** A cut loop over one whole chunk: writes each block's length to `out`, returns the count. */
+type Cuts = (chunk: Uint8Array, min: number, avg: number, max: number, out: Uint32Array) => number;
+type RawCuts = (
+  chunk: Uint8Array,
+  gear: Uint32Array,
+  min: number,
+  avg: number,
+  max: number,
+  out: Uint32Array,
+) => number;
+function loadC(built: string): Cuts {
+  const raw = (createRequire(import.meta.url)(built) as { cuts: RawCuts }).cuts;
+  return (chunk, min, avg, max, out) => raw(chunk, GEAR, min, avg, max, out);
+}
+/** The C cut loop, built into the temp directory; undefined when gcc or Node's headers are missing. */
+function nativeCuts(built: string): Cuts | undefined {
+  try {
+    execFileSync("gcc", [
+      "-O3",
+      "-fPIC",
+      "-shared",
+      "-I/usr/include/node",
+      "-o",
+      built,
+      join(import.meta.dirname, "native", "gearcut.c"),
+    ]);
+    return loadC(built);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Blocks of one chunk: cut by a C or WebAssembly loop, each digested in one shot; returns the digests. */
+function nativeBlocks(
+  cuts: Cuts,
+  params: BlockParams,
+  chunk: Uint8Array,
+  digest: (b: Uint8Array) => Buffer,
+): Buffer[] {
+  const lengths = new Uint32Array(Math.ceil(chunk.length / params.min) + 1);
+  const count = cuts(chunk, params.min, params.avg, params.max, lengths);
+  const digests: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const end = at + (lengths[i] as number);
+    digests.push(digest(chunk.subarray(at, end)));
+    at = end;
+  }
+  return digests;
+}
+
+interface Job {
+  shared: SharedArrayBuffer;
+  params: BlockParams;
+  native: string | undefined;
+}
+
+if (!isMainThread) {
+  // Worker: cuts and digests the blocks of each chunk it is sent, in the shared buffer.
+  const { shared, params, native } = workerData as Job;
+  const cuts = native ? loadC(native) : undefined;
+  parentPort?.on("message", (index: number) => {
+    const chunk = new Uint8Array(shared, index * chunkSize, chunkSize);
+    if (cuts) nativeBlocks(cuts, params, chunk, sha256);
+    else {
+      const blocks = new BlockChunker(params, index * chunkSize);
+      blocks.update(chunk);
+      blocks.end();
+    }
+    parentPort?.postMessage(index);
+  });
+} else await main();
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { mib: { type: "string" }, rounds: { type: "string" } } });
+  const total = Number(values.mib ?? 256) * MiB;
+  const rounds = Number(values.rounds ?? 5);
+  const shared = new SharedArrayBuffer(total);
+  const buffers: Buffer[] = [];
+  for (let at = 0; at < total; at += chunkSize) {
+    const buffer = Buffer.from(shared, at, chunkSize);
+    seededBytes("cdc-throughput", chunkSize, at).copy(buffer);
+    buffers.push(buffer);
+  }
+  const params = blockParams(total);
+  const gmac = gmacWith(randomBytes(16));
+  const built = join(tmpdir(), `chunksync-gearcut-${process.pid}.node`);
+  const cuts = nativeCuts(built);
+
+  const chunkDigests = () => {
+    for (const buffer of buffers) {
+      const chunk = createDigester("sha256");
+      chunk.update(buffer);
+      chunk.digest();
+    }
+  };
+  const withChunker =
+    (digester: () => Digester, chunkDigest = true, piece = chunkSize) =>
+    () => {
+      buffers.forEach((buffer, i) => {
+        const chunk = chunkDigest ? createDigester("sha256") : undefined;
+        const blocks = new BlockChunker(params, i * chunkSize, digester);
+        // As a read delivers it: each piece feeds the chunk digest and the blocks in turn.
+        for (let at = 0; at < buffer.length; at += piece) {
+          const bytes = buffer.subarray(at, at + piece);
+          chunk?.update(bytes);
+          blocks.update(bytes);
+          blocks.take();
+        }
+        chunk?.digest();
+        blocks.end();
+      });
+    };
+  const withNative =
+    (cuts: Cuts, digest: (b: Uint8Array) => Buffer, chunkDigest: "pass" | "from blocks") => () => {
+      for (const buffer of buffers) {
+        if (chunkDigest === "pass") sha256(buffer);
+        const digests = nativeBlocks(cuts, params, buffer, digest);
+        if (chunkDigest === "from blocks") sha256(Buffer.concat(digests));
+      }
+    };
+  const inWorker = (native: boolean) => {
+    // The worker runs this file too, with the TypeScript loader registered first.
+    const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+    const worker = new Worker(boot, {
+      eval: true,
+      workerData: { shared, params, native: native ? built : undefined } satisfies Job,
+    });
+    return {
+      worker,
+      run: async () => {
+        let left = buffers.length;
+        const done = new Promise<void>((resolve) => {
+          const onDone = () => {
+            if (--left === 0) {
+              worker.off("message", onDone);
+              resolve();
+            }
+          };
+          worker.on("message", onDone);
+        });
+        buffers.forEach((_, i) => void worker.postMessage(i));
+        chunkDigests();
+        await done;
+      },
+    };
+  };
+
+  const variants: [string, () => unknown][] = [
+    ["sha256 alone (chunk digest)", chunkDigests],
+    ["+ blocks: JS cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"))],
+    [
+      "+ blocks: JS cut, sha256, 64 KiB pieces",
+      withChunker(createDigester.bind(null, "sha256"), true, 64 * 1024),
+    ],
+    ["+ blocks: JS cut, no block digest", withChunker(uncounted)],
+    ["+ blocks: JS cut, GMAC per block", withChunker(gmac)],
+    ["blocks alone: JS cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"), false)],
+  ];
+  const workers: Worker[] = [];
+  const jsWorker = inWorker(false);
+  workers.push(jsWorker.worker);
+  variants.push(["+ blocks in a worker: JS cut, sha256", jsWorker.run]);
+  const oneGmac = (b: Uint8Array) => {
+    const g = gmac();
+    g.update(b);
+    return g.digest();
+  };
+  const none = () => Buffer.alloc(0);
+  // Each compiled loop must cut where the JavaScript one does.
+  const js = new BlockChunker(params, 0, uncounted);
+  js.update(buffers[0] as Buffer);
+  const expected = js.end().map((b) => b.length);
+  const sameCuts = (loop: Cuts, label: string) => {
+    const lengths = new Uint32Array(chunkSize / params.min + 1);
+    const count = loop(buffers[0] as Buffer, params.min, params.avg, params.max, lengths);
+    if (count !== expected.length || expected.some((l, i) => l !== lengths[i]))
+      throw new Error(`${label} cuts differ`);
+  };
+  const wasm = wasmCuts(GEAR);
+  sameCuts(wasm, "WebAssembly");
+  variants.push(
+    ["+ blocks: WASM cut, sha256 per block", withNative(wasm, sha256, "pass")],
+    ["+ blocks: WASM cut, no block digest", withNative(wasm, none, "pass")],
+    ["+ blocks: WASM cut, GMAC per block", withNative(wasm, oneGmac, "pass")],
+    ["WASM cut, chunk digest from block digests", withNative(wasm, sha256, "from blocks")],
+  );
+  if (cuts) {
+    sameCuts(cuts, "C");
+    const cWorker = inWorker(true);
+    workers.push(cWorker.worker);
+    variants.push(
+      ["+ blocks: C cut, sha256 per block", withNative(cuts, sha256, "pass")],
+      ["+ blocks: C cut, no block digest", withNative(cuts, none, "pass")],
+      ["+ blocks: C cut, GMAC per block", withNative(cuts, oneGmac, "pass")],
+      ["C cut, chunk digest from block digests", withNative(cuts, sha256, "from blocks")],
+      ["+ blocks in a worker: C cut, sha256", cWorker.run],
+    );
+  } else console.log("gcc or Node headers missing: C variants skipped");
+
+  const best = new Map<string, number>();
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of variants) {
+      const start = process.hrtime.bigint();
+      await run();
+      const rate = total / MiB / (Number(process.hrtime.bigint() - start) / 1e9);
+      best.set(name, Math.max(best.get(name) ?? 0, rate));
+    }
+  }
+  for (const worker of workers) await worker.terminate();
+  const base = best.get("sha256 alone (chunk digest)") as number;
+  console.log(
+    `${total / MiB} MiB in ${chunkSize / MiB} MiB buffers, blocks avg ${params.avg / 1024} KiB (min ${params.min / 1024}, max ${params.max / 1024}), best of ${rounds}`,
+  );
+  for (const [name, rate] of best)
+    console.log(
+      `${name.padEnd(42)} ${rate.toFixed(0).padStart(6)} MiB/s  ${((rate / base) * 100).toFixed(0).padStart(3)}% of sha256 alone`,
+    );
+}
