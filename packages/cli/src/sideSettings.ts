@@ -57,16 +57,19 @@ export function sideFlag(side: SideTag, name: string): string {
 /** Adds each side's connection flags to `command`. */
 export function addSideOptions(command: Command, sides: readonly SideTag[]): Command {
   for (const side of sides) {
-    const name = side === "src" ? "the source" : side === "dst" ? "the destination" : "the bucket";
+    const name = side === "src" ? "the source" : side === "dst" ? "the destination" : "the";
     command
       .option(
         `${sideFlag(side, "profile")} <name>`,
-        `AWS shared config profile of ${name} (its endpoint_url is honoured)`,
+        `AWS shared config profile of ${name} bucket (its endpoint_url is honoured)`,
       )
-      .option(`${sideFlag(side, "endpoint")} <url>`, `S3 endpoint of ${name} (MinIO, Ceph RGW, ...)`)
+      .option(`${sideFlag(side, "endpoint")} <url>`, `S3 endpoint of ${name} bucket (MinIO, Ceph RGW, ...)`)
       .option(`${sideFlag(side, "region")} <region>`, `region of ${name} bucket`)
       .option(`${sideFlag(side, "account-id")} <id>`, `expected owner account of ${name} bucket`)
-      .option(`${sideFlag(side, "sse-c-key-file")} <path>`, `SSE-C key (32 bytes) of ${name} objects`);
+      .option(
+        `${sideFlag(side, "sse-c-key-file")} <path>`,
+        `SSE-C key (32 bytes) of ${name} bucket's objects`,
+      );
   }
   return command;
 }
