@@ -1,31 +1,97 @@
 /**
- * Bundles the CLI into packages/cli/dist/chunksync.mjs. One bundled file starts in about
- * 0.3 s and 90 MB, where loading the TypeScript sources through a loader takes about 1 s and
- * 120 MB: that is most of a small run. `npm ci` (prepare), the test setup and the demo build it.
+ * Bundles the CLI into packages/cli/dist: chunksync.mjs (the entry) and chunks/ (code split out
+ * of it). A bundle starts in a fraction of the time loading the TypeScript sources through a
+ * loader takes, which is most of a small run. Code only some commands need (the workflow engine
+ * and its state machine runner, audit and scrub, the AWS SDK's rarer credential sources) is in
+ * chunks loaded by import() when a run needs it, so `sync` and `check` do not compile it.
+ * `npm ci` (prepare), the test setup and the demo build it.
  *   npm run build
  */
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
-export const CLI_BUNDLE = fileURLToPath(new URL("../packages/cli/dist/chunksync.mjs", import.meta.url));
+const DIST = fileURLToPath(new URL("../packages/cli/dist/", import.meta.url));
+export const CLI_BUNDLE = join(DIST, "chunksync.mjs");
+const CHUNKS = "chunks";
+
+/**
+ * zod exports its error messages in 40 languages as `z.locales` (a third of its code) and
+ * configures English itself; chunksync never switches language, so only English is bundled.
+ */
+const zodEnglishOnly: Plugin = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes("/node_modules/zod/")
+        ? { path: "locales", namespace: "zod-english-only", pluginData: args.resolveDir }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
+      contents: 'export { default as en } from "../locales/en.js";',
+      resolveDir: args.pluginData as string,
+      loader: "js",
+    }));
+  },
+};
 
 export async function buildCli(): Promise<void> {
-  await build({
-    entryPoints: [fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url))],
-    outfile: CLI_BUNDLE,
+  const result = await build({
+    entryPoints: [
+      { in: fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url)), out: "chunksync" },
+    ],
+    outdir: DIST,
     bundle: true,
+    splitting: true,
+    chunkNames: `${CHUNKS}/[name]-[hash]`,
+    outExtension: { ".js": ".mjs" },
     platform: "node",
     format: "esm",
     target: "node20",
-    // Not minified, so an unexpected error's stack still names our functions; a source map would add 25 MB.
+    // The AWS SDK's ES module builds: unused commands and serializers are left out, where its
+    // CommonJS builds bring the whole client (a third of the start-up compile).
+    mainFields: ["module", "main"],
+    plugins: [zodEnglishOnly],
+    // Not minified, so an unexpected error's stack still names our functions and classes keep
+    // the names errors are matched by; a source map would add 25 MB.
     // A native addon cannot be bundled; it is resolved from node_modules at run time.
     external: ["@node-rs/crc32"],
     // Bundled CommonJS dependencies call require() for Node's built-ins.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
+    metafile: true,
     logLevel: "warning",
   });
+  checkErrorNames(Object.keys(result.metafile.outputs));
+  // Chunk names carry a hash of their content: those of an earlier build are left over.
+  const written = new Set(Object.keys(result.metafile.outputs).map((path) => basename(path)));
+  for (const name of readdirSync(join(DIST, CHUNKS)))
+    if (!written.has(name)) rmSync(join(DIST, CHUNKS, name), { force: true });
+}
+
+/**
+ * Errors take their `name` from their class (`new.target.name`), and names are matched (a Step
+ * Functions Catch, the codes by name): a class of ours the bundler renamed to keep two of one name
+ * apart in a chunk (`ValidationError2`) would raise errors under the wrong name, so it fails the build.
+ */
+function checkErrorNames(outputs: string[]): void {
+  const ours = new Set<string>();
+  const packages = fileURLToPath(new URL("../packages/", import.meta.url));
+  for (const file of readdirSync(packages, { recursive: true, encoding: "utf8" })) {
+    if (!/^[^/]+\/src\/.*\.ts$/.test(file)) continue;
+    for (const m of readFileSync(join(packages, file), "utf8").matchAll(/\bclass (\w+Error) extends\b/g))
+      ours.add(m[1]!);
+  }
+  for (const path of outputs) {
+    for (const m of readFileSync(path, "utf8").matchAll(/\bvar (\w+Error)\d+ = class\b/g)) {
+      if (ours.has(m[1]!))
+        throw new Error(
+          `the bundle renamed the error class ${m[1]} (${basename(path)}): its errors would carry another name`,
+        );
+    }
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

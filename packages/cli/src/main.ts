@@ -21,7 +21,6 @@ import {
   summaryLine,
   type VerifyMode,
 } from "@chunksync/sync";
-import { syncWithWorkflow } from "@chunksync/workflow";
 import { Command, CommanderError, Option } from "commander";
 import cliPackage from "../package.json" with { type: "json" };
 import { addAuditCommands } from "./audit.js";
@@ -247,7 +246,10 @@ async function runEngine(
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   try {
-    const report = await (flags.engine === "workflow" ? syncWithWorkflow : runSync)({
+    // The workflow engine (and the state machine runner it brings) loads only when asked for.
+    const engine =
+      flags.engine === "workflow" ? (await import("@chunksync/workflow")).syncWithWorkflow : runSync;
+    const report = await engine({
       ...options,
       signal: abort.signal,
       stats,

@@ -6,6 +6,7 @@ import {
   type ChallengeRequest,
   type ChallengeResponse,
   DIRECTIONS,
+  type ObjectIdentity,
   PROTOCOL_VERSION,
   VARIANTS,
 } from "./challenge/types.js";
@@ -22,6 +23,17 @@ import { InvalidMessageError } from "./errors.js";
 export const MAX_MESSAGE_BYTES = 4 * MiB;
 
 const VERSION_TEXT = `protocol version ${PROTOCOL_VERSION} (the only version this build supports)`;
+
+/** Whether `value` is a non-empty, well-formed string of at most `maxBytes` UTF-8 bytes (as {@link boundedText} checks). */
+function fitsText(value: unknown, maxBytes: number): boolean {
+  return (
+    typeof value === "string" &&
+    value.length >= 1 &&
+    value.length <= maxBytes &&
+    isWellFormedText(value) &&
+    Buffer.byteLength(value, "utf8") <= maxBytes
+  );
+}
 
 /** A non-empty, well-formed string of at most `maxBytes` UTF-8 bytes. */
 function boundedText(maxBytes: number, what: string) {
@@ -54,13 +66,38 @@ const chunkIndex = z
 const TOO_MANY = `at most ${MAX_PARTS} entries (the S3 part limit)`;
 const version = z.literal(PROTOCOL_VERSION, { error: VERSION_TEXT });
 
+/** Most UTF-8 bytes of each {@link ObjectIdentity} field in a message: S3's limits. */
+const IDENTITY_BYTES = { bucket: 255, key: 1024, etag: 256, versionId: 1024 } as const;
+
 /** Zod schema of an {@link ObjectIdentity} in a message; lengths follow S3's limits. */
 export const ObjectIdentitySchema = z.strictObject({
-  bucket: boundedText(255, "bucket name"),
-  key: boundedText(1024, "object key"),
-  etag: boundedText(256, "ETag"),
-  versionId: boundedText(1024, "version id").optional(),
+  bucket: boundedText(IDENTITY_BYTES.bucket, "bucket name"),
+  key: boundedText(IDENTITY_BYTES.key, "object key"),
+  etag: boundedText(IDENTITY_BYTES.etag, "ETag"),
+  versionId: boundedText(IDENTITY_BYTES.versionId, "version id").optional(),
 });
+
+/**
+ * A plain copy of `identity` when {@link ObjectIdentitySchema} would accept it as it is (no other
+ * field, every field within its limits), else undefined: the schema then says what is wrong.
+ */
+export function fittingIdentity(identity: unknown): ObjectIdentity | undefined {
+  if (typeof identity !== "object" || identity === null || Array.isArray(identity)) return undefined;
+  for (const field of Object.keys(identity)) if (!Object.hasOwn(IDENTITY_BYTES, field)) return undefined;
+  const { bucket, key, etag, versionId } = identity as Record<string, unknown>;
+  if (!fitsText(bucket, IDENTITY_BYTES.bucket) || !fitsText(key, IDENTITY_BYTES.key)) return undefined;
+  if (!fitsText(etag, IDENTITY_BYTES.etag)) return undefined;
+  const fitting = { bucket, key, etag } as ObjectIdentity;
+  if (versionId === undefined) return fitting;
+  return fitsText(versionId, IDENTITY_BYTES.versionId)
+    ? { ...fitting, versionId: versionId as string }
+    : undefined;
+}
+
+/** Whether `etag` is one a {@link ChallengeResponse} may carry. */
+export function fittingEtag(etag: unknown): boolean {
+  return fitsText(etag, IDENTITY_BYTES.etag);
+}
 
 function strictlyIncreasing(
   items: readonly unknown[],
@@ -162,7 +199,7 @@ export const ChallengeResponseSchema = z
     v: version,
     requestId: base64urlBytes(16),
     destination: z.strictObject({
-      etag: boundedText(256, "ETag"),
+      etag: boundedText(IDENTITY_BYTES.etag, "ETag"),
       size: z
         .number({ error: "a size in bytes" })
         .int({ error: "a whole number of bytes" })
@@ -256,12 +293,32 @@ function parseMessage<T>(schema: z.ZodType<T>, input: unknown, root: string): T 
 }
 
 /**
+ * Requests {@link createChallenge} built in this process and checked as {@link ChallengeRequestSchema}
+ * would, deeply frozen: checking one again (the destination side of the same process answering it)
+ * would find the same. A request from anywhere else (another process, a work area, a copy) is not here.
+ */
+const checkedRequests = new WeakSet<ChallengeRequest>();
+
+/** Freezes `request` (checked as {@link ChallengeRequestSchema} would) so that it stays as checked, and remembers it. */
+export function keepCheckedRequest(request: ChallengeRequest): ChallengeRequest {
+  for (const identity of [request.source, request.destination]) Object.freeze(identity);
+  Object.freeze(request.plan);
+  Object.freeze(request.indices);
+  for (const entry of request.sealed ?? []) Object.freeze(entry);
+  if (request.sealed) Object.freeze(request.sealed);
+  checkedRequests.add(Object.freeze(request));
+  return request;
+}
+
+/**
  * Parses and checks a challenge request received from the source (an object
- * or JSON text). Checks structure, bounds and cross-field rules.
+ * or JSON text). Checks structure, bounds and cross-field rules. A request this
+ * process built and checked (frozen, so unchanged since) is returned as it is.
  *
  * @throws InvalidMessageError naming the first offending field
  */
 export function parseChallengeRequest(input: unknown): ChallengeRequest {
+  if (checkedRequests.has(input as ChallengeRequest)) return input as ChallengeRequest;
   return parseMessage(ChallengeRequestSchema, input, "challengeRequest");
 }
 

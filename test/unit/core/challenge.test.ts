@@ -16,6 +16,7 @@ import {
   MIN_CHUNK_SIZE,
   MiB,
   type ObjectIdentity,
+  ObjectIdentitySchema,
   parseChallengeExpectation,
   parseChallengeRequest,
   parseChallengeResponse,
@@ -455,6 +456,77 @@ describe("caller errors", () => {
     expect(
       fieldOf(() => createChallenge({ ...base, source: { ...ids.source, key: "k".repeat(1025) } })),
     ).toEqual(["InvalidMessageError", "source.key"]);
+    const extra = { ...ids.destination, size: 1 } as ObjectIdentity;
+    expect(fieldOf(() => createChallenge({ ...base, destination: extra }))).toEqual([
+      "InvalidMessageError",
+      "destination.size",
+    ]);
+    expect(fieldOf(() => createChallenge({ ...base, direction: "sideways" as Direction }))).toEqual([
+      "InvalidMessageError",
+      "direction",
+    ]);
+  });
+
+  test("createChallenge accepts exactly the identities the destination's check accepts", () => {
+    const text = (max: number) =>
+      fc.oneof(
+        fc.string({ minLength: 0, maxLength: 4 }),
+        fc.string({ unit: "binary", minLength: 1, maxLength: 4 }),
+        fc.constantFrom("\uDC00", "a\uD800b", "\uD83D\uDE00"),
+        fc.integer({ min: max - 2, max: max + 1 }).map((n) => "x".repeat(n)),
+        fc.integer({ min: Math.floor(max / 2) - 1, max: Math.floor(max / 2) + 1 }).map((n) => "é".repeat(n)),
+        fc.constantFrom(undefined, 7, null),
+      );
+    const identity = fc.record(
+      {
+        bucket: text(255),
+        key: text(1024),
+        etag: text(256),
+        versionId: text(1024),
+        other: fc.constantFrom(undefined, "x"),
+      },
+      { requiredKeys: ["bucket", "key", "etag"] },
+    );
+    fc.assert(
+      fc.property(identity, identity, (source, destination) => {
+        const ok = [source, destination].every(
+          (id) => ObjectIdentitySchema.safeParse(JSON.parse(JSON.stringify(id))).success,
+        );
+        const made = (() => {
+          try {
+            return createChallenge({
+              ...base,
+              source: source as ObjectIdentity,
+              destination: destination as ObjectIdentity,
+            });
+          } catch (error) {
+            // InvalidMessageError, or a ValidationError of the context's own check of the text.
+            expect(error).toBeInstanceOf(ValidationError);
+            return undefined;
+          }
+        })();
+        expect(made !== undefined).toBe(ok);
+        // What it made is what the destination's check of it on the wire gives.
+        if (made) expect(made.request).toEqual(parseChallengeRequest(JSON.stringify(made.request)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test("a request is kept as checked: frozen, and a copy is checked again", () => {
+    const { request } = createChallenge(base);
+    expect(Object.isFrozen(request) && Object.isFrozen(request.destination)).toBe(true);
+    expect(Object.isFrozen(request.indices) && Object.isFrozen(request.plan)).toBe(true);
+    expect(() => {
+      (request.destination as { key: string }).key = "k".repeat(2000);
+    }).toThrow(TypeError);
+    const decode = createChallenge({ ...base, variant: "decode" }).request;
+    expect(Object.isFrozen(decode.sealed) && Object.isFrozen(decode.sealed![0])).toBe(true);
+    const destination = { etag: "f", size: plan.size };
+    const copy = { ...request, destination: { ...request.destination, key: "k".repeat(2000) } };
+    expect(
+      fieldOf(() => answerChallenge({ secret: base.secret, request: copy, destination, digests })),
+    ).toEqual(["InvalidMessageError", "destination.key"]);
   });
 
   test("answerChallenge re-checks the request and names a missing digest", () => {
@@ -485,6 +557,17 @@ describe("caller errors", () => {
         answerChallenge({ secret: base.secret, request, destination: { etag: "f", size: -1 }, digests }),
       ),
     ).toEqual(["ValidationError", "destination.size"]);
+    // The response carries the ETag as read; one the source would refuse fails here.
+    expect(
+      fieldOf(() =>
+        answerChallenge({
+          secret: base.secret,
+          request,
+          destination: { etag: "e".repeat(257), size: 1 },
+          digests,
+        }),
+      ),
+    ).toEqual(["InvalidMessageError", "destination.etag"]);
     // Chunks past the destination's end need no digest.
     const short = answerChallenge({
       secret: base.secret,

@@ -1,5 +1,6 @@
 import {
   ChunkPlanError,
+  ChunkPlanSchema,
   chunkRange,
   chunkRanges,
   DEFAULT_CHUNK_SIZE,
@@ -162,6 +163,42 @@ describe("validatePlan", () => {
     const error = captureError(() => validatePlan(plan));
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).field).toBe(field);
+  });
+
+  test("accepts exactly what the message schema accepts, as the same plan", () => {
+    const near = (n: number) => fc.constantFrom(n - 1, n, n + 1);
+    const field = fc.oneof(
+      fc.integer({ min: 0, max: 30 * MiB }),
+      near(MIN_CHUNK_SIZE),
+      near(MAX_CHUNK_SIZE),
+      near(MAX_PARTS),
+      near(MAX_OBJECT_SIZE),
+      near(Number.MAX_SAFE_INTEGER),
+      fc.constantFrom(-0, 0.5, Number.NaN, Number.POSITIVE_INFINITY, "1", null),
+    );
+    const consistent = fc
+      .record({
+        size: fc.oneof(fc.integer({ min: 0, max: 60 * GiB }), near(MAX_OBJECT_SIZE)),
+        chunkSize: fc.oneof(near(MIN_CHUNK_SIZE), near(MAX_CHUNK_SIZE)),
+      })
+      .map(({ size, chunkSize }) => ({ size, chunkSize, count: Math.ceil(size / chunkSize) }));
+    const plans = fc.oneof(
+      consistent,
+      fc.record({ size: field, chunkSize: field, count: field }, { requiredKeys: [] }),
+      // One field off, or one field too many.
+      fc
+        .tuple(consistent, fc.constantFrom("size", "chunkSize", "count"), field)
+        .map(([p, k, v]) => ({ ...p, [k]: v })),
+      fc.tuple(consistent, fc.anything()).map(([p, extra]) => ({ ...p, extra })),
+    );
+    fc.assert(
+      fc.property(plans, (plan) => {
+        const schema = ChunkPlanSchema.safeParse(plan);
+        if (schema.success) expect(validatePlan(plan)).toEqual(schema.data);
+        else expect(captureError(() => validatePlan(plan))).toBeInstanceOf(ValidationError);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test("never throws anything but ValidationError", () => {

@@ -1,4 +1,5 @@
 import {
+  decodeEntryLine,
   decodeManifest,
   decodePiece,
   digestOf,
@@ -150,6 +151,46 @@ describe("digest index files: anything damaged, foreign or of another version is
     expect(rejection(() => decodePiece(data, { ...ref, count: 3 }, scope))).toBe("damaged");
     const short = piece([entry("a", { digests: [digestOf("sha256", Buffer.from("x"))] })]);
     expect(rejection(() => decodePiece(short.data, short.ref, scope))).toBe("damaged");
+  });
+
+  it("an entry line with a field of the wrong type is damaged; fields it does not know are left out", () => {
+    const line = JSON.parse(entryLine(entry("a", { versionId: "v", storageClass: "STANDARD" })));
+    const decode = (fields: Record<string, unknown>) =>
+      decodeEntryLine(JSON.stringify(fields), scope, "test");
+    const wrong: [string, unknown][] = [
+      ["k", 1],
+      ["s", -1],
+      ["s", 1.5],
+      ["s", 2 ** 53],
+      ["s", "6"],
+      ["e", null],
+      ["m", 1.5],
+      ["v", 1],
+      ["c", false],
+      ["p", "x"],
+      ["t", "1"],
+      ["a", []],
+      ["d", 1],
+    ];
+    for (const [field, value] of wrong)
+      expect(
+        rejection(() => decode({ ...line, [field]: value })),
+        `${field}: ${JSON.stringify(value)}`,
+      ).toBe("damaged");
+    for (const field of ["k", "s", "e", "p", "t", "a", "d"]) {
+      const { [field]: _gone, ...rest } = line;
+      expect(
+        rejection(() => decode(rest)),
+        `without ${field}`,
+      ).toBe("damaged");
+    }
+    expect(rejection(() => decode({ ...line, a: { ...line.a, contentType: 1 } }))).toBe("damaged");
+    expect(rejection(() => decode({ ...line, a: { ...line.a, metadata: { x: 1 } } }))).toBe("damaged");
+    expect(rejection(() => decode({ ...line, a: { contentType: "t" } }))).toBe("damaged");
+    const extra = decode({ ...line, z: 1, a: { ...line.a, other: "x" } });
+    expect(extra).toEqual(decode(line));
+    expect(extra.attributes).not.toHaveProperty("other");
+    expect(decode(line)).toEqual(entry("a", { versionId: "v", storageClass: "STANDARD" }));
   });
 
   it("names a scope by its bucket and a hash of all of it", () => {

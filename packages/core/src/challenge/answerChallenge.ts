@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { parseChallengeRequest, parseChallengeResponse } from "../messages.js";
+import { fittingEtag, parseChallengeRequest, parseChallengeResponse } from "../messages.js";
 import { fromBase64url, toBase64url } from "./base64url.js";
 import { checkDigest } from "./checkDigest.js";
 import { chunksToAnswer } from "./chunksToAnswer.js";
@@ -14,7 +14,7 @@ import type { ChallengeRequest, ChallengeResponse } from "./types.js";
 export interface AnswerChallengeParams {
   /** The pairing secret shared by the two data planes. */
   secret: Buffer;
-  /** The request as received; it is checked again here, so raw input is safe. */
+  /** The request as received; it is checked here, so raw input is safe. */
   request: ChallengeRequest;
   /** The destination object the digests were computed on (its ETag as read, and its size). */
   destination: { etag: string; size: number };
@@ -57,6 +57,9 @@ export function answerChallenge(params: AnswerChallengeParams): ChallengeRespons
     return { index, value: toBase64url(openChunkNonce(deriveChunkKey(secret, ctx, digest), iv, ct)) };
   });
 
-  // Checked like any message, so a response the source would refuse (a 300-byte ETag) fails here.
-  return parseChallengeResponse({ v: 1, requestId: request.id, destination: { etag, size }, answers });
+  // A response the source would refuse (a 300-byte ETag) fails here. All but the ETag is made
+  // here from the checked request (its id, its indices in order, 32-byte values), and the size
+  // was checked above; an ETag outside the limits goes to the schema, which names it.
+  const response: ChallengeResponse = { v: 1, requestId: request.id, destination: { etag, size }, answers };
+  return fittingEtag(etag) ? response : parseChallengeResponse(response);
 }

@@ -1,7 +1,7 @@
 import { type ChunkPlan, chunkRange, validatePlan } from "../chunkPlan.js";
 import { DIGEST_ALGORITHMS, type DigestAlgorithm } from "../digest.js";
 import { ValidationError } from "../errors.js";
-import { parseChallengeRequest } from "../messages.js";
+import { fittingIdentity, keepCheckedRequest, parseChallengeRequest } from "../messages.js";
 import { toBase64url } from "./base64url.js";
 import { checkDigest } from "./checkDigest.js";
 import { contextFor } from "./contextFor.js";
@@ -12,6 +12,7 @@ import { deriveChunkKey, deriveChunkNonce, IV_BYTES, sealChunkNonce } from "./se
 import {
   type ChallengeExpectation,
   type ChallengeRequest,
+  DIRECTIONS,
   type Direction,
   type ObjectIdentity,
   VARIANTS,
@@ -114,10 +115,24 @@ export function createChallenge(params: CreateChallengeParams): {
     indices,
     ...(params.variant === "encode" ? { nonce: toBase64url(nonce) } : { sealed }),
   };
-  // The same checks the destination will apply, so a request it would refuse (a 2 KiB key,
-  // an unknown direction) fails here, naming the field, instead of on the other side.
   return {
-    request: parseChallengeRequest(request),
+    request: checkedRequest(request),
     expectation: { v: 1, requestId: id, variant: params.variant, values },
   };
+}
+
+/**
+ * The same checks the destination will apply, so a request it would refuse (a 2 KiB key, an
+ * unknown direction) fails here, naming the field, instead of on the other side. Everything
+ * but the direction and the two identities was checked above or drawn here in its form, so
+ * only those are looked at; anything they would fail goes to the schema, which names it.
+ * The request is kept frozen as checked, so the destination side of this process need not
+ * check it again.
+ */
+function checkedRequest(request: ChallengeRequest): ChallengeRequest {
+  const source = fittingIdentity(request.source);
+  const destination = fittingIdentity(request.destination);
+  if (source && destination && DIRECTIONS.includes(request.direction))
+    return keepCheckedRequest({ ...request, source, destination });
+  return keepCheckedRequest(parseChallengeRequest(request));
 }

@@ -29,17 +29,19 @@ export interface IndexedPair {
 
 /** The head of the version an index entry stands for, as its listing and the entry state it. */
 export function headOfEntry(entry: IndexEntry, listed: ObjectSummary): ObjectHead {
-  return {
+  // Fields set one by one: this runs for every object an index answers for.
+  const head: ObjectHead = {
     ...entry.attributes,
     key: listed.key,
     size: entry.size,
     etag: listed.etag,
-    ...(listed.lastModified !== undefined ? { lastModified: listed.lastModified } : {}),
-    ...(entry.versionId !== undefined ? { versionId: entry.versionId } : {}),
-    ...(listed.storageClass !== undefined ? { storageClass: listed.storageClass } : {}),
     archived: false,
     metadata: { ...entry.attributes.metadata },
   };
+  if (listed.lastModified !== undefined) head.lastModified = listed.lastModified;
+  if (entry.versionId !== undefined) head.versionId = entry.versionId;
+  if (listed.storageClass !== undefined) head.storageClass = listed.storageClass;
+  return head;
 }
 
 /**

@@ -1,0 +1,207 @@
+import {
+  formatBytes as bytes,
+  directoryPrefix,
+  parseAlgorithm,
+  parseByteSize,
+  parseSampleSpec,
+  planChunks,
+  type SampleSpec,
+  SidesOverlapError,
+  sidesOverlap,
+  ValidationError,
+} from "@chunksync/core";
+import { type AuditReport, type KeyRule, runAudit, runScrub, type ScrubReport } from "@chunksync/sync";
+import { DEFAULT_SAMPLE } from "./audit.js";
+import { auditExitCode, scrubExitCode } from "./exitCodes.js";
+import { duration, table } from "./format.js";
+import { resolveSideIndex } from "./indexOptions.js";
+import { parseS3Url } from "./parseS3Url.js";
+import { openStore, positiveInteger, probe, readSecret, sideFlags } from "./sideSettings.js";
+
+interface SampleFlags {
+  sample?: string;
+  full?: boolean;
+  concurrency: string;
+  filters: KeyRule[];
+  json: boolean;
+  quiet: boolean;
+  secretFile?: string;
+}
+
+export interface AuditFlags extends SampleFlags {
+  rangeSize: string;
+  engine: "direct" | "workflow";
+}
+
+export interface ScrubFlags extends SampleFlags {
+  index?: string;
+  chunkSize: string;
+  algorithm: string;
+}
+
+/** Smallest range an audit draws: below it requests cost more than the bytes. */
+const MIN_RANGE = 4096;
+
+function sampleOf(flags: SampleFlags): SampleSpec {
+  if (flags.full && flags.sample !== undefined)
+    throw new ValidationError("--sample", "no value together with --full (which reads everything)");
+  return flags.full ? { kind: "full" } : parseSampleSpec(flags.sample ?? DEFAULT_SAMPLE, "--sample");
+}
+
+export async function auditCommand(
+  src: string,
+  dst: string,
+  flags: AuditFlags,
+  signal: AbortSignal,
+): Promise<number> {
+  const source = parseS3Url(src, "SRC");
+  const destination = parseS3Url(dst, "DST");
+  const sample = sampleOf(flags);
+  const rangeSize = parseByteSize(flags.rangeSize, "--range-size");
+  if (rangeSize < MIN_RANGE)
+    throw new ValidationError("--range-size", `at least 4KiB, got "${flags.rangeSize}"`);
+  const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
+  if (flags.engine === "workflow" && sample.kind === "count") {
+    throw new ValidationError(
+      "--sample",
+      "a percentage or fraction with --engine workflow (it samples page by page; a count needs the whole listing)",
+    );
+  }
+  const srcFlags = sideFlags(flags, "src");
+  const dstFlags = sideFlags(flags, "dst");
+  const secret = await readSecret(flags.secretFile);
+  const sourceSide = await openStore("src", source, srcFlags);
+  const destinationSide = await openStore("dst", destination, dstFlags);
+  if (sidesOverlap(sourceSide.location, destinationSide.location))
+    throw new SidesOverlapError("DST", src, dst);
+  await probe("src", sourceSide.store, source.prefix, srcFlags);
+  await probe("dst", destinationSide.store, destination.prefix, dstFlags);
+  // The workflow engine loads only for --engine workflow.
+  const engine =
+    flags.engine === "workflow" ? (await import("@chunksync/workflow")).auditWithWorkflow : runAudit;
+  const report = await engine({
+    source: sourceSide.store,
+    sourcePrefix: source.prefix,
+    destination: destinationSide.store,
+    destinationPrefix: destination.prefix,
+    secret,
+    sample,
+    rangeSize,
+    concurrency,
+    filters: flags.filters,
+    signal,
+  });
+  const code = auditExitCode(report);
+  if (flags.json)
+    process.stdout.write(`${JSON.stringify({ command: "audit", exitCode: code, ...report })}\n`);
+  else
+    process.stdout.write(
+      auditText(report, `s3://${source.bucket}/${directoryPrefix(source.prefix)}`, flags.quiet),
+    );
+  return code;
+}
+
+export async function scrubCommand(url: string, flags: ScrubFlags, signal: AbortSignal): Promise<number> {
+  const location = parseS3Url(url, "URL");
+  const sample = sampleOf(flags);
+  const chunkSize = parseByteSize(flags.chunkSize, "--chunk-size");
+  planChunks(0, chunkSize);
+  const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
+  const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
+  const side = sideFlags(flags, "");
+  // The secret only names the index (its pairing tag): a scrub keys nothing with it.
+  const secret = flags.secretFile === undefined ? undefined : await readSecret(flags.secretFile);
+  const opened = await openStore("", location, side);
+  await probe("", opened.store, location.prefix, side);
+  const index = await resolveSideIndex(
+    "--index",
+    flags.index,
+    opened,
+    { chunkSize, algorithm, secret },
+    true,
+    [opened.location],
+  );
+  const report = await runScrub({
+    store: opened.store,
+    prefix: location.prefix,
+    index: { location: index.options.location, scope: index.options.scope },
+    sample,
+    concurrency,
+    filters: flags.filters,
+    reservedPrefixes: index.reserved,
+    signal,
+  });
+  if (report.index.found !== "loaded") {
+    const why = report.index.found === "absent" ? "there is none" : report.index.notes.join("; ");
+    throw new ValidationError(
+      "--index",
+      `a digest index of s3://${location.bucket}/${directoryPrefix(location.prefix)} at ${report.index.location} (${why}); ` +
+        "give the --chunk-size, --algorithm, --secret-file and --index the syncs use",
+    );
+  }
+  const code = scrubExitCode(report);
+  if (flags.json)
+    process.stdout.write(`${JSON.stringify({ command: "scrub", exitCode: code, ...report })}\n`);
+  else
+    process.stdout.write(
+      scrubText(report, `s3://${location.bucket}/${directoryPrefix(location.prefix)}`, flags.quiet),
+    );
+  return code;
+}
+
+function unseenLine(unseen: { fraction: number; probability: number }[], unit: string): string {
+  const parts = unseen.map((u) => `${u.fraction * 100}% of ${unit}: ${u.probability.toPrecision(3)}`);
+  return `chance that corruption would have gone unseen (1 - f)^k: ${parts.join(", ")}\n`;
+}
+
+function auditText(report: AuditReport, where: string, quiet: boolean): string {
+  const out: string[] = [];
+  if (report.differences.length > 0) {
+    const rows = [["key", "offset", "length", "status"]];
+    for (const d of report.differences)
+      rows.push([
+        d.key,
+        d.offset === undefined ? "-" : String(d.offset),
+        d.length === undefined ? "-" : String(d.length),
+        d.status,
+      ]);
+    out.push(`${table(rows)}\n`);
+    if (report.differencesNotNamed > 0) out.push(`... and ${report.differencesNotNamed} more\n`);
+  }
+  for (const f of report.failures) out.push(`failed: ${f.key}: ${f.message} (${f.code})\n`);
+  if (quiet) return out.join("");
+  const o = report.objects;
+  out.push(
+    `audit of ${where}: ${report.ranges.sampled} ranges of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
+      `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${o.listed} objects\n`,
+    `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
+      `${o.missing} objects missing on destination, ${o.failed} failed\n`,
+    `read: source ${bytes(report.bytes.sourceRead)}, destination ${bytes(report.bytes.destinationRead)} in ${duration(report.durationMs)}\n`,
+    unseenLine(report.unseen, "ranges"),
+  );
+  return out.join("");
+}
+
+function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
+  const out: string[] = [];
+  if (report.rotted.length > 0) {
+    const rows = [["no longer matches its index", "chunk", "offset", "length"]];
+    for (const r of report.rotted)
+      for (const c of r.chunks) rows.push([r.key, String(c.index), String(c.offset), String(c.length)]);
+    out.push(`${table(rows)}\n`);
+    out.push(
+      `their index entries were dropped (${report.index.written ?? 0} left): the next sync reads them and repairs them from its source\n`,
+    );
+  }
+  for (const f of report.failures) out.push(`failed: ${f.key}: ${f.message} (${f.code})\n`);
+  if (quiet) return out.join("");
+  const o = report.objects;
+  out.push(
+    `scrub of ${where} against ${report.index.location}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
+      `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
+    `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
+    unseenLine(report.unseen, "chunks"),
+  );
+  for (const note of report.index.notes) out.push(`index: ${note}\n`);
+  return out.join("");
+}
