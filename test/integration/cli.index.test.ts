@@ -635,12 +635,18 @@ describe("chunksync CLI: digest index", () => {
           expect(report).toMatchObject({ found: "loaded", written: 3 });
           // A run that loads the index the other just left finds the rewritten object there.
           expect(report!.read + report!.fromIndex).toBe(3);
-          expect(report!.read).toBeLessThanOrEqual(1);
+          // The other run's swap removes the pieces of the manifest this one loaded: a piece
+          // gone before this run read it costs the reads of its objects, and says so.
+          if (report!.notes.length === 0) expect(report!.read).toBeLessThanOrEqual(1);
+          else
+            expect(report!.notes).toEqual([
+              expect.stringMatching(/is missing: its \d+ objects are read again/),
+            ]);
         }
       }
       // The first run to start loaded the index of before the rewrites, and read them.
-      expect(runs.some((r) => r.summary.index?.source.read === 1)).toBe(true);
-      expect(runs.some((r) => r.summary.index?.destination.read === 1)).toBe(true);
+      expect(runs.some((r) => r.summary.index?.source.read! >= 1)).toBe(true);
+      expect(runs.some((r) => r.summary.index?.destination.read! >= 1)).toBe(true);
       await loadable(0);
     });
 
