@@ -155,6 +155,8 @@ export class BenchContext {
       ...baseEnv(),
       AWS_CONFIG_FILE: join(this.#dir, "config"),
       AWS_SHARED_CREDENTIALS_FILE: join(this.#dir, "credentials"),
+      // Digest indexes kept by default go with the bench's other files, not into the user's cache.
+      XDG_CACHE_HOME: join(this.#dir, "cache"),
     };
   }
 
