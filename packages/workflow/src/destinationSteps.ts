@@ -64,7 +64,7 @@ import {
   putEntry,
   versionRecord,
 } from "./indexRecords.js";
-import { batchNumbers, batchOf, inPage, type PageRecord, workKeys } from "./layout.js";
+import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
 import {
   need,
   needDecision,
@@ -419,12 +419,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const selected = keySelection(ctx.filters ?? [], ctx.reservedPrefixes);
   const index = ctx.index && (await SideIndex.open(ctx.index));
   let extras = 0;
-  const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
-  for await (const o of ctx.store.list(ctx.prefix, ctx.signal, startAfter)) {
-    const key = o.key.slice(ctx.prefix.length);
-    const where = key === "" ? "before" : inPage(page, key);
-    if (where === "before") continue;
-    if (where === "after") break;
+  for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index?.find(o.key, o);
     if (onSource.has(key)) {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 
 /** The two sides, each with its own part of the work area. */
 export type Side = "source" | "destination";
@@ -74,10 +75,30 @@ export interface PageRecord {
 }
 
 /** Whether relative `key` falls in `page`'s key range. */
-export function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
+function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
   if (page.after !== null && compareKeys(key, page.after) <= 0) return "before";
   if (page.last !== null && compareKeys(key, page.last) > 0) return "after";
   return "in";
+}
+
+/**
+ * The objects under `prefix` whose relative keys fall in `page`'s key range, listed from just
+ * after the page's start, with their relative keys: what a side's steps pass over for one page.
+ */
+export async function* listPage(
+  store: ObjectReader,
+  prefix: string,
+  page: PageRecord,
+  signal?: AbortSignal,
+): AsyncIterable<{ object: ObjectSummary; key: string }> {
+  const startAfter = page.after === null ? undefined : prefix + page.after;
+  for await (const object of store.list(prefix, signal, startAfter)) {
+    const key = object.key.slice(prefix.length);
+    const where = key === "" ? "before" : inPage(page, key);
+    if (where === "before") continue;
+    if (where === "after") return;
+    yield { object, key };
+  }
 }
 
 /** Batch `batch` of `items`, `size` per batch. */

@@ -74,7 +74,7 @@ import {
   putEntry,
   versionRecord,
 } from "./indexRecords.js";
-import { batchNumbers, batchOf, compareKeys, inPage, type PageRecord, workKeys } from "./layout.js";
+import { batchNumbers, batchOf, compareKeys, listPage, type PageRecord, workKeys } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Rough JSON bytes of a page of items, kept well below Step Functions' 256 KiB payload limit. */
@@ -360,12 +360,7 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
-  const startAfter = page.after === null ? undefined : ctx.prefix + page.after;
-  for await (const o of ctx.store.list(ctx.prefix, ctx.signal, startAfter)) {
-    const key = o.key.slice(ctx.prefix.length);
-    const where = key === "" ? "before" : inPage(page, key);
-    if (where === "before") continue;
-    if (where === "after") break;
+  for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index.find(o.key, o);
     const entry = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : stood;

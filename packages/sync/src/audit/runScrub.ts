@@ -20,7 +20,7 @@ import { IndexWriter } from "../digestIndex/IndexWriter.js";
 import { digestRange } from "../digestRange.js";
 import { describeError } from "../errorCodes.js";
 import { ObjectChangedError, RunAbortedError } from "../errors.js";
-import { type KeyRule, keyFilter } from "../keyFilter.js";
+import { type KeyRule, keySelection } from "../keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead, settleAll } from "../Limiter.js";
 import { retryFor, withRetry } from "../retry.js";
 
@@ -104,9 +104,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const { store, index } = options;
   const limiter = new Limiter(options.concurrency);
   const prefix = directoryPrefix(options.prefix);
-  const filtered = keyFilter(options.filters ?? []);
-  const reserved = options.reservedPrefixes ?? [];
-  const selected = (relative: string) => !reserved.some((p) => relative.startsWith(p)) && filtered(relative);
+  const selected = keySelection(options.filters ?? [], options.reservedPrefixes);
   const cursor = await IndexCursor.open(index.location, index.scope);
   const sampler = new Sampler<Indexed | Held>(options.sample, index.scope.chunkSize, options.random);
   const report: ScrubReport = {
