@@ -1,11 +1,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pairingTag, seededRandom } from "@chunksync/core";
+import { seededRandom } from "@chunksync/core";
 import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import { type AuditOptions, DirectoryIndexLocation, runAudit, runScrub } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
+import { memoryIndexes } from "../../support/indexes.js";
 import { syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -89,23 +90,8 @@ describe("scrub on in-memory stores", () => {
     const big = seededBytes("big", 12 * MiB);
     await put(source, "a", big);
     await put(source, "b", seededBytes("b", 1000));
-    const dir = mkdtempSync(join(tmpdir(), "scrub-"));
-    const scope = (bucket: string) => ({
-      storage: "memory",
-      bucket,
-      prefix: "",
-      chunkSize: 5 * MiB,
-      algorithm: "sha256" as const,
-      pairing: pairingTag(secret),
-    });
-    const index = {
-      source: { location: new DirectoryIndexLocation(join(dir, "s")), scope: scope("src"), consult: true },
-      destination: {
-        location: new DirectoryIndexLocation(join(dir, "d")),
-        scope: scope("dst"),
-        consult: true,
-      },
-    };
+    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+    const index = { source: sourceIndex, destination: destinationIndex };
     const sync = () => syncWith(source, destination, { secret, index });
     pass(2000);
     await sync();

@@ -1,48 +1,18 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pairingTag } from "@chunksync/core";
 import { MemoryObjectStore } from "@chunksync/storage";
-import { DirectoryIndexLocation } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
+import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 7);
 
-/** A clock the test moves: stores state whole seconds, so entries need time to pass. */
-function clock(start = Date.UTC(2026, 0, 1)) {
-  let now = start;
-  return {
-    now: () => new Date(now),
-    pass: (ms: number) => {
-      now += ms;
-    },
-  };
-}
-
 function setup() {
-  const time = clock();
+  const time = movableClock();
   const source = new MemoryObjectStore({ bucket: "src", now: time.now });
   const destination = new MemoryObjectStore({ bucket: "dst", now: time.now });
-  const dir = mkdtempSync(join(tmpdir(), "index-"));
-  const scope = (bucket: string) => ({
-    storage: "memory",
-    bucket,
-    prefix: "",
-    chunkSize: 5 * MiB,
-    algorithm: "sha256" as const,
-    pairing: pairingTag(secret),
-  });
-  const index = {
-    source: { location: new DirectoryIndexLocation(join(dir, "src")), scope: scope("src"), consult: true },
-    destination: {
-      location: new DirectoryIndexLocation(join(dir, "dst")),
-      scope: scope("dst"),
-      consult: true,
-    },
-  };
+  const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+  const index = { source: sourceIndex, destination: destinationIndex };
   const run = (overrides = {}) => syncWith(source, destination, { secret, index, ...overrides });
   return { time, source, destination, index, run };
 }
