@@ -151,54 +151,63 @@ export default $config({
       wf.SOURCE_FUNCTIONS.map((f) => [f, fn(`Src${f}`, f, sourceRole.arn, sourceRegion)]),
     ) as Record<(typeof wf.SOURCE_FUNCTIONS)[number], sst.aws.Function>;
 
-    const machineName = `${$app.name}-${$app.stage}-sync`;
-    const machineArn = $interpolate`arn:aws:states:${config.source.region}:${account}:stateMachine:${machineName}`;
-    const functionArns = $resolve([...wf.SOURCE_FUNCTIONS.map((f) => source[f].arn), relay.arn]);
-    const machineRole = new aws.iam.Role(
-      "StateMachineRole",
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            { Effect: "Allow", Principal: { Service: "states.amazonaws.com" }, Action: "sts:AssumeRole" },
-          ],
-        }),
-      },
-      { provider: sourceRegion },
-    );
-    new aws.iam.RolePolicy(
-      "StateMachinePolicy",
-      {
-        role: machineRole.id,
-        policy: $resolve([functionArns, machineArn] as const).apply(([arns, arn]) =>
-          JSON.stringify(wf.stateMachinePolicy({ functionArns: [...arns], stateMachineArn: arn })),
-        ),
-      },
-      { provider: sourceRegion },
-    );
-    const machine = new aws.sfn.StateMachine(
-      "Sync",
-      {
-        name: machineName,
-        type: "STANDARD",
-        roleArn: machineRole.arn,
-        definition: $resolve(
-          Object.fromEntries([
-            ...wf.SOURCE_FUNCTIONS.map((f) => [f, source[f].arn] as const),
-            ["relay", relay.arn] as const,
-          ]),
-        ).apply((functions) =>
-          JSON.stringify(
-            wf.buildDefinition({
-              functions: functions as Record<string, string> as never,
-              maxConcurrency: config.maxConcurrency,
-              toleratedFailurePercentage: config.toleratedFailurePercentage,
-              batchConcurrency: config.batchConcurrency,
-            }),
+    /**
+     * A state machine in the source region over `functions` (by task name, the relay included),
+     * with a role that may invoke only those and start only its own executions. `names` keeps
+     * the sync's resource names from before audits ("" for it).
+     */
+    const stateMachine = (
+      id: "Sync" | "Audit",
+      names: string,
+      functions: Record<string, $util.Input<string>>,
+      definition: (arns: Record<string, string>) => unknown,
+    ) => {
+      const name = `${$app.name}-${$app.stage}-${id.toLowerCase()}`;
+      const arn = $interpolate`arn:aws:states:${config.source.region}:${account}:stateMachine:${name}`;
+      const machineRole = new aws.iam.Role(
+        `${names}StateMachineRole`,
+        {
+          assumeRolePolicy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Principal: { Service: "states.amazonaws.com" }, Action: "sts:AssumeRole" },
+            ],
+          }),
+        },
+        { provider: sourceRegion },
+      );
+      new aws.iam.RolePolicy(
+        `${names}StateMachinePolicy`,
+        {
+          role: machineRole.id,
+          policy: $resolve([$resolve(Object.values(functions)), arn] as const).apply(([arns, machineArn]) =>
+            JSON.stringify(wf.stateMachinePolicy({ functionArns: [...arns], stateMachineArn: machineArn })),
           ),
-        ),
-      },
-      { provider: sourceRegion },
+        },
+        { provider: sourceRegion },
+      );
+      return new aws.sfn.StateMachine(
+        id,
+        {
+          name,
+          type: "STANDARD",
+          roleArn: machineRole.arn,
+          definition: $resolve(functions).apply((arns) => JSON.stringify(definition(arns))),
+        },
+        { provider: sourceRegion },
+      );
+    };
+    const machine = stateMachine(
+      "Sync",
+      "",
+      Object.fromEntries([...wf.SOURCE_FUNCTIONS.map((f) => [f, source[f].arn]), ["relay", relay.arn]]),
+      (functions) =>
+        wf.buildDefinition({
+          functions: functions as never,
+          maxConcurrency: config.maxConcurrency,
+          toleratedFailurePercentage: config.toleratedFailurePercentage,
+          batchConcurrency: config.batchConcurrency,
+        }),
     );
 
     /** A schedule that starts `target`'s run of each window, through its own start function. */
@@ -261,52 +270,15 @@ export default $config({
       const audit = Object.fromEntries(
         wf.AUDIT_SOURCE_FUNCTIONS.map((f) => [f, fn(`Src${f}`, f, sourceRole.arn, sourceRegion)]),
       ) as Record<(typeof wf.AUDIT_SOURCE_FUNCTIONS)[number], sst.aws.Function>;
-      const auditName = `${$app.name}-${$app.stage}-audit`;
-      const auditArn = $interpolate`arn:aws:states:${config.source.region}:${account}:stateMachine:${auditName}`;
-      const auditFunctionArns = $resolve([...wf.AUDIT_SOURCE_FUNCTIONS.map((f) => audit[f].arn), relay.arn]);
-      const auditRole = new aws.iam.Role(
-        "AuditStateMachineRole",
-        {
-          assumeRolePolicy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              { Effect: "Allow", Principal: { Service: "states.amazonaws.com" }, Action: "sts:AssumeRole" },
-            ],
-          }),
-        },
-        { provider: sourceRegion },
-      );
-      new aws.iam.RolePolicy(
-        "AuditStateMachinePolicy",
-        {
-          role: auditRole.id,
-          policy: $resolve([auditFunctionArns, auditArn] as const).apply(([arns, arn]) =>
-            JSON.stringify(wf.stateMachinePolicy({ functionArns: [...arns], stateMachineArn: arn })),
-          ),
-        },
-        { provider: sourceRegion },
-      );
-      auditMachine = new aws.sfn.StateMachine(
+      auditMachine = stateMachine(
         "Audit",
-        {
-          name: auditName,
-          type: "STANDARD",
-          roleArn: auditRole.arn,
-          definition: $resolve(
-            Object.fromEntries([
-              ...wf.AUDIT_SOURCE_FUNCTIONS.map((f) => [f, audit[f].arn] as const),
-              ["relay", relay.arn] as const,
-            ]),
-          ).apply((functions) =>
-            JSON.stringify(
-              wf.buildAuditDefinition({
-                functions: functions as Record<string, string> as never,
-                maxConcurrency: config.maxConcurrency,
-              }),
-            ),
-          ),
-        },
-        { provider: sourceRegion },
+        "Audit",
+        Object.fromEntries([
+          ...wf.AUDIT_SOURCE_FUNCTIONS.map((f) => [f, audit[f].arn]),
+          ["relay", relay.arn],
+        ]),
+        (functions) =>
+          wf.buildAuditDefinition({ functions: functions as never, maxConcurrency: config.maxConcurrency }),
       );
       schedule("Audit", auditMachine, config.audit.schedule);
     }
