@@ -31,12 +31,48 @@ export interface LocalRunOptions {
   intercept?: (state: string, input: unknown, run: () => Promise<unknown>) => Promise<unknown>;
 }
 
-/** Placeholder ARNs: every Task is resolved to an in-process step by its state name. */
-function localArns(): Record<StateMachineFunction, string> {
-  const names = [...Object.keys(SOURCE_STEPS), "relay"] as StateMachineFunction[];
+/**
+ * Placeholder Lambda ARNs for the functions `names` (the relay included): the local
+ * interpreter runs Tasks by state name, but a definition names a resource for each.
+ */
+export function localArns<F extends string>(names: readonly F[]): Record<F, string> {
   return Object.fromEntries(
     names.map((n) => [n, `arn:aws:lambda:us-east-1:000000000000:function:chunksync-local-${n}`]),
-  ) as Record<StateMachineFunction, string>;
+  ) as Record<F, string>;
+}
+
+/**
+ * Runs `definition` in this process with aws-local-stepfunctions, each Task state by its entry in
+ * `handlers`, and stops it when `signal` aborts (without throwing). Resolves to the last state's output.
+ */
+export async function executeLocally(
+  definition: object,
+  input: object,
+  handlers: Record<string, (input: unknown) => Promise<unknown>>,
+  retryIntervals: Record<string, number>,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  installPromiseWithResolvers();
+  const { StateMachine } = await import("aws-local-stepfunctions");
+  // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
+  const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });
+  const execution = machine.run(input as never, {
+    // An abort is the caller's (signal): it is answered by the caller, not thrown from here.
+    noThrowOnAbort: true,
+    overrides: {
+      // Steps return JSON-serializable data; the interpreter's JSONValue type cannot say so of `unknown`.
+      taskResourceLocalHandlers: handlers as unknown as Record<string, (input: unknown) => Promise<never>>,
+      retryIntervalOverrides: retryIntervals,
+    },
+  });
+  const stop = () => execution.abort();
+  if (signal?.aborted) stop();
+  else signal?.addEventListener("abort", stop, { once: true });
+  try {
+    return await execution.result;
+  } finally {
+    signal?.removeEventListener("abort", stop);
+  }
 }
 
 /**
@@ -45,13 +81,11 @@ function localArns(): Record<StateMachineFunction, string> {
  * destination steps directly (the in-process {@link DestinationInvoker}).
  */
 export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunReport> {
-  installPromiseWithResolvers();
-  const { StateMachine } = await import("aws-local-stepfunctions");
   const startedAt = new Date();
   const runId =
     options.runId ?? `local-${startedAt.getTime().toString(36)}-${randomBytes(4).toString("hex")}`;
   const definition = buildDefinition({
-    functions: localArns(),
+    functions: localArns([...Object.keys(SOURCE_STEPS), "relay"] as StateMachineFunction[]),
     maxConcurrency: options.maxConcurrency ?? 4,
     toleratedFailurePercentage: 0,
     batchConcurrency: options.batchConcurrency ?? 2,
@@ -90,31 +124,11 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     handlers[state] = run;
     retryIntervals[state] = options.retryIntervalMs ?? 20;
   }
-  // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
-  const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });
-  const execution = machine.run(
-    { runId },
-    {
-      // An abort is the caller's (options.signal): it is answered below, not thrown from here.
-      noThrowOnAbort: true,
-      overrides: {
-        // Steps return JSON-serializable data; the interpreter's JSONValue type cannot say so of `unknown`.
-        taskResourceLocalHandlers: handlers as unknown as Record<string, (input: unknown) => Promise<never>>,
-        retryIntervalOverrides: retryIntervals,
-      },
-    },
-  );
   const signal = options.signal;
-  const stop = () => execution.abort();
-  if (signal?.aborted) stop();
-  else signal?.addEventListener("abort", stop, { once: true });
-  let totals: Pick<RunReport, "objects" | "bytes" | "planned" | "index">;
-  try {
-    // The last state's output: the report step's totals.
-    totals = (await execution.result) as unknown as typeof totals;
-  } finally {
-    signal?.removeEventListener("abort", stop);
-  }
+  // The last state's output: the report step's totals.
+  const totals = (await executeLocally(definition, { runId }, handlers, retryIntervals, signal)) as
+    | Pick<RunReport, "objects" | "bytes" | "planned" | "index">
+    | undefined;
   if (signal?.aborted) {
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await abortUploads(options.destination, runId);

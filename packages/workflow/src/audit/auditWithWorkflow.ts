@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { directoryPrefix } from "@chunksync/core";
 import { type AuditOptions, type AuditReport, RunAbortedError } from "@chunksync/sync";
+import { executeLocally, localArns } from "../runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "../WorkArea.js";
-import { installPromiseWithResolvers } from "../withResolvers.js";
 import { AUDIT_TASK_STATES, type AuditSourceFunction, buildAuditDefinition } from "./auditDefinition.js";
 import {
   AUDIT_DESTINATION_STEPS,
@@ -28,13 +28,11 @@ export interface LocalAuditOptions {
  * the work area.
  */
 export async function runAuditLocally(options: LocalAuditOptions): Promise<AuditReport> {
-  installPromiseWithResolvers();
-  const { StateMachine } = await import("aws-local-stepfunctions");
   const runId = options.runId ?? `audit-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
-  const names = [...Object.keys(AUDIT_SOURCE_STEPS), "relay"] as (AuditSourceFunction | "relay")[];
-  const functions = Object.fromEntries(
-    names.map((n) => [n, `arn:aws:lambda:us-east-1:000000000000:function:chunksync-local-${n}`]),
-  ) as Record<AuditSourceFunction | "relay", string>;
+  const functions = localArns([...Object.keys(AUDIT_SOURCE_STEPS), "relay"] as (
+    | AuditSourceFunction
+    | "relay"
+  )[]);
   const definition = buildAuditDefinition({ functions, maxConcurrency: options.maxConcurrency ?? 4 });
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [state, fn] of Object.entries(AUDIT_TASK_STATES)) {
@@ -46,25 +44,8 @@ export async function runAuditLocally(options: LocalAuditOptions): Promise<Audit
       return AUDIT_DESTINATION_STEPS[fn as AuditDestinationTarget].run(options.destination, payload);
     };
   }
-  // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
-  const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });
-  const execution = machine.run(
-    { runId },
-    {
-      noThrowOnAbort: true,
-      overrides: {
-        taskResourceLocalHandlers: handlers as unknown as Record<string, (input: unknown) => Promise<never>>,
-        retryIntervalOverrides: Object.fromEntries(Object.keys(AUDIT_TASK_STATES).map((s) => [s, 20])),
-      },
-    },
-  );
-  const stop = () => execution.abort();
-  options.signal?.addEventListener("abort", stop, { once: true });
-  try {
-    await execution.result;
-  } finally {
-    options.signal?.removeEventListener("abort", stop);
-  }
+  const retryIntervals = Object.fromEntries(Object.keys(AUDIT_TASK_STATES).map((s) => [s, 20]));
+  await executeLocally(definition, { runId }, handlers, retryIntervals, options.signal);
   if (options.signal?.aborted) throw new RunAbortedError();
   const report = await options.source.work.get<AuditReport>(auditKeys.report(runId));
   if (report === undefined) throw new Error(`audit run ${runId} ended without a report`);
