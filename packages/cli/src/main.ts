@@ -75,6 +75,7 @@ interface RunFlags extends IndexFlags {
   sseKmsKeyId?: string;
   sseKmsContext?: string;
   serverSideCopy: boolean;
+  blocks: boolean;
   quiet: boolean;
   engine: "direct" | "workflow";
 }
@@ -111,6 +112,10 @@ function addRunOptions(command: Command): Command {
     .option(
       "--no-server-side-copy",
       "stream changed chunks even when both sides share an endpoint and account",
+    )
+    .option(
+      "--no-blocks",
+      "send changed chunks whole instead of matching their content-defined blocks against the old object",
     )
     .option("--json", "print one JSON summary on stdout", false)
     .option(
@@ -194,6 +199,7 @@ async function run(
         concurrency,
         serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
         copyTags: flags.tags,
+        blocks: flags.blocks,
         filters: flags.filters,
         reservedPrefixes: indexes.reservedPrefixes,
         ...(indexes.index ? { index: indexes.index } : {}),

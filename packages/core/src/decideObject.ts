@@ -1,3 +1,5 @@
+import type { AssemblyPlan } from "./blocks/planAssembly.js";
+import type { Segment } from "./blocks/segments.js";
 import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE } from "./chunkPlan.js";
 import { ValidationError } from "./errors.js";
 import { attributesDiffer, type ObjectAttributes } from "./objectAttributes.js";
@@ -35,6 +37,12 @@ export interface DecideObjectParams {
    * exists and the source is readable; ignored otherwise (nothing is challenged then).
    */
   changed: readonly number[] | undefined;
+  /**
+   * How the destination assembles the new object from its old bytes and the source's, where
+   * the blocks of the changed chunks were matched (see `planAssembly`): its parts replace the
+   * chunk-level ones of a changed object.
+   */
+  assembly?: AssemblyPlan | undefined;
   options: DecisionOptions;
 }
 
@@ -42,9 +50,11 @@ export interface DecideObjectParams {
  * Where a part's bytes come from:
  * - `destinationCopy`: UploadPartCopy (or CopyObject) of the old destination at the same offsets;
  * - `sourceCopy`: server-side copy from the source (`serverSideCopy`);
- * - `sourceBytes`: read from the source and sent (the bytes that cross).
+ * - `sourceBytes`: read from the source and sent (the bytes that cross);
+ * - `assembled`: built by the destination's side from `pieces`, ranges of its old object and
+ *   of the source (only the source pieces cross), and uploaded.
  */
-export type PartKind = "destinationCopy" | "sourceCopy" | "sourceBytes";
+export type PartKind = "destinationCopy" | "sourceCopy" | "sourceBytes" | "assembled";
 
 /** One part of the object to write, covering chunks `firstChunk .. firstChunk + chunkCount - 1` of the plan. */
 export interface PlannedPart {
@@ -56,6 +66,10 @@ export interface PlannedPart {
   chunkCount: number;
   offset: number;
   length: number;
+  /** `destinationCopy` from another place of the old object (a block match): where its bytes start there. */
+  oldOffset?: number;
+  /** `assembled`: its bytes, in order. */
+  pieces?: Segment[];
 }
 
 /** What to do about one object. JSON-safe, so a workflow can store it between steps. */
@@ -128,14 +142,32 @@ function composeParts(plan: ChunkPlan, changed: ReadonlySet<number>, changedKind
   return parts;
 }
 
+/**
+ * The parts of an assembly plan, each with the chunks of the plan it overlaps (so the chunks
+ * to verify are known): a copy of the old object from the same or another place, or a part
+ * the destination builds.
+ */
+function assembledParts(plan: ChunkPlan, assembly: AssemblyPlan): Unnumbered[] {
+  if (assembly.size !== plan.size)
+    throw new ValidationError("assembly.size", `the source's size, ${plan.size} bytes`);
+  return assembly.parts.map((p) => {
+    const firstChunk = Math.floor(p.offset / plan.chunkSize);
+    const chunkCount = Math.ceil((p.offset + p.length) / plan.chunkSize) - firstChunk;
+    const at = { firstChunk, chunkCount, offset: p.offset, length: p.length };
+    if (p.kind === "mixed") return { kind: "assembled", ...at, pieces: p.pieces.map((x) => ({ ...x })) };
+    return {
+      kind: "destinationCopy",
+      ...at,
+      ...(p.oldOffset === p.offset ? {} : { oldOffset: p.oldOffset }),
+    };
+  });
+}
+
 /** State, action, verdict and parts, before the parts are numbered and summed. */
-function choose({
-  source,
-  destination,
-  plan,
-  changed: verdict,
-  options,
-}: DecideObjectParams): Pick<ObjectDecision, "state" | "action" | "changed"> & { parts: Unnumbered[] } {
+function choose(
+  params: DecideObjectParams,
+): Pick<ObjectDecision, "state" | "action" | "changed"> & { parts: Unnumbered[] } {
+  const { source, destination, plan, changed: verdict, options } = params;
   if (source.archived) return { state: "unreadable", action: "none", changed: [], parts: [] };
   const sourceKind: PartKind = options.serverSideCopy ? "sourceCopy" : "sourceBytes";
   if (destination === undefined) {
@@ -159,6 +191,8 @@ function choose({
       plan.count === 0 ? wholeObjectParts(plan, sourceKind) : composeParts(plan, new Set(), sourceKind);
     return { state: "changed", action: "metadata", changed, parts };
   }
+  if (params.assembly !== undefined)
+    return { state: "changed", action: "compose", changed, parts: assembledParts(plan, params.assembly) };
   // An object of one chunk is one unit: re-composing it would copy nothing.
   if (plan.count < 2)
     return { state: "changed", action: "copy", changed, parts: wholeObjectParts(plan, sourceKind) };
@@ -184,12 +218,15 @@ export function decideObject(params: DecideObjectParams): ObjectDecision {
   const planned = { transfer: 0, serverSide: 0 };
   const crossed: number[] = [];
   for (const p of parts) {
-    if (p.kind !== "sourceBytes") {
-      planned.serverSide += p.length;
-      continue;
-    }
-    planned.transfer += p.length;
-    for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) crossed.push(i);
+    if (p.kind === "assembled") {
+      for (const piece of p.pieces ?? []) if (piece.from === "source") planned.transfer += piece.length;
+    } else if (p.kind === "sourceBytes") planned.transfer += p.length;
+    else planned.serverSide += p.length;
+    // What is not copied in place is new at its offsets: verified under `changed`.
+    if (p.kind === "destinationCopy" && (p.oldOffset ?? p.offset) === p.offset) continue;
+    if (p.kind === "sourceCopy") continue;
+    for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++)
+      if (crossed.at(-1) !== i) crossed.push(i);
   }
   const verify =
     parts.length === 0

@@ -28,14 +28,27 @@ export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform }
 export { formatSampleSpec, parseSampleSpec, type SampleSpec, unseenProbability } from "./audit/sampleSpec.js";
 export { BLOCK_DIGEST, type Block, BlockChunker, blocksOf } from "./blocks/blockChunker.js";
 export {
+  answerBlocks,
+  BLOCK_TAG_BYTES,
+  type BlockRequest,
+  type BlockResponse,
+  BlockTagger,
+  blockRequest,
+  type OldRange,
+  readBlockResponse,
+  sameTag,
+  wholeRequest,
+} from "./blocks/blockExchange.js";
+export {
   type BlockParams,
   blockParams,
   DEFAULT_AVG_BLOCK,
   TARGET_MAX_BLOCKS,
   validateBlockParams,
 } from "./blocks/blockParams.js";
+export { type BlockRounds, chooseAssembly, nextBlockRound } from "./blocks/blockRounds.js";
 export { confirmGaps, type GapGuess, guessGaps } from "./blocks/guessGaps.js";
-export { matchBlocks } from "./blocks/matchBlocks.js";
+export { BlockMatcher, matchBlocks, oldRangesToCut, segmentsOf } from "./blocks/matchBlocks.js";
 export {
   type AssemblyPart,
   type AssemblyPlan,
@@ -52,8 +65,10 @@ export { drawNonce, NONCE_BYTES, type RandomSource } from "./challenge/drawNonce
 export { encodeAnswer } from "./challenge/encodeAnswer.js";
 export {
   type AuditContext,
+  type BlockContext,
   type ChallengeContext,
   encodeAuditContext,
+  encodeBlockContext,
   encodeContext,
 } from "./challenge/encodeContext.js";
 export {

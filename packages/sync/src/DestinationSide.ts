@@ -1,5 +1,8 @@
 import {
+  answerBlocks,
   answerChallenge,
+  type BlockRequest,
+  type BlockResponse,
   type ChallengeRequest,
   type ChallengeResponse,
   type ChunkRange,
@@ -8,6 +11,7 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
+import { digestWholeRanges, readBlocks } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
@@ -153,6 +157,32 @@ export class DestinationSide {
       known.set(rangeKey(range.offset, range.length), read[i]!);
     }
     return answerChallenge({ secret, request, destination: { etag, size: head.size }, digests });
+  }
+
+  /**
+   * Answers a block request from this side's old object: cuts the asked ranges into blocks and
+   * digests the asked whole ranges, every read pinned to the named version, and sends only
+   * their tags. `current` as for `answer`.
+   */
+  async answerBlocks(
+    request: BlockRequest,
+    current?: Pick<ObjectHead, "key" | "etag" | "size">,
+  ): Promise<BlockResponse> {
+    const { store, secret, limiter, onRead, signal } = this.options;
+    const { bucket, key, etag } = request.destination;
+    if (bucket !== store.bucket) {
+      throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
+    }
+    const head = current?.key === key ? current : await store.head(key, signal);
+    if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
+    const reader = { store, side: "destination" as const, limiter, onRead, signal };
+    const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
+    // A request asks for one or the other (first the cuts, then the guesses).
+    const cut = await readBlocks(reader, key, etag, request.cut.filter(within), request.params);
+    const whole = await digestWholeRanges(reader, key, etag, request.whole.filter(within));
+    let w = 0;
+    const wholeDigests = request.whole.map((r) => (within(r) ? whole[w++] : undefined));
+    return answerBlocks(secret, request, { etag, size: head.size }, cut, wholeDigests);
   }
 
   /** The digests held of version `etag` of `key`; those of any other version are dropped. */

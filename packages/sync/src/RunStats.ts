@@ -4,8 +4,13 @@ export interface ByteCounts {
   sourceRead: number;
   /** Bytes read from the destination side (digesting). */
   destinationRead: number;
-  /** Bytes read from the source side and written to the destination side by this process. */
+  /**
+   * Bytes that crossed from the source side to the destination side: parts read from the source
+   * and the source pieces of assembled parts.
+   */
   transferred: number;
+  /** Bytes the destination side uploaded (PutObject, UploadPart): what crossed and the old bytes of assembled parts. */
+  uploaded: number;
   /** Bytes the servers copied without passing through this process (UploadPartCopy, CopyObject). */
   copiedServerSide: number;
 }
@@ -24,7 +29,13 @@ export interface ObjectCounts {
 
 /** Live counters, read by progress displays while a run is going on. */
 export class RunStats {
-  readonly bytes: ByteCounts = { sourceRead: 0, destinationRead: 0, transferred: 0, copiedServerSide: 0 };
+  readonly bytes: ByteCounts = {
+    sourceRead: 0,
+    destinationRead: 0,
+    transferred: 0,
+    uploaded: 0,
+    copiedServerSide: 0,
+  };
   readonly objects: ObjectCounts = {
     scanned: 0,
     identical: 0,

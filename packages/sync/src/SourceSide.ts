@@ -1,5 +1,9 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import {
+  type BlockRounds,
+  BlockTagger,
+  blockParams,
+  blockRequest,
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChunkPlan,
@@ -7,10 +11,12 @@ import {
   createChallenge,
   type DigestAlgorithm,
   type ObjectIdentity,
+  oldRangesToCut,
   planChunks,
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
+import { readBlocks } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import type { Limiter } from "./Limiter.js";
@@ -74,6 +80,35 @@ export class SourceSide {
   }
 
   /**
+   * Starts the block exchange of a changed object: reads the `changed` chunks once more, cutting
+   * them into blocks, and asks the destination for its blocks of the old object's chunks that
+   * could hold their bytes. Undefined where there is nothing to match against, or under the
+   * `decode` variant, whose sealed values cannot be matched by set: that object stays at chunk
+   * level. The blocks are kept only as this request's tags.
+   */
+  async startBlocks(
+    source: ObjectIdentity,
+    destination: ObjectIdentity & { size: number },
+    plan: ChunkPlan,
+    changed: readonly number[],
+  ): Promise<BlockRounds | undefined> {
+    const { store, secret, variant, limiter, onRead, signal } = this.options;
+    const cut = oldRangesToCut(plan, changed, destination.size);
+    if (variant !== "encode" || cut.length === 0 || changed.length === 0) return undefined;
+    const { size, ...id } = destination;
+    const request = blockRequest({
+      source,
+      destination: id,
+      params: blockParams(Math.max(plan.size, size)),
+      cut,
+    });
+    const ranges = changed.map((i) => chunkRange(plan, i));
+    const reader = { store, side: "source" as const, limiter, onRead, signal };
+    const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
+    return { request, blocks: new BlockTagger(secret, request).tagged(blocks) };
+  }
+
+  /**
    * Heads `key` and digests its first chunk in one request. The digest is kept as chunk 0
    * of the version read when that version's plan starts with exactly the bytes read.
    */
@@ -130,7 +165,14 @@ export class SourceSide {
     const held = this.#held.get(source.key);
     this.#held.delete(source.key);
     if (held?.etag === source.etag && plan.count === 1) return Readable.from([held.data]);
-    const range = chunkRange(plan, index);
+    return this.openRange(source, chunkRange(plan, index));
+  }
+
+  /** Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled part). */
+  async openRange(
+    source: Pick<ObjectIdentity, "key" | "etag">,
+    range: { offset: number; length: number },
+  ): Promise<Readable> {
     const body = await pinnedRead(
       this.options.store,
       "source",

@@ -66,23 +66,41 @@ async function hashBody(
   onBytes: (n: number) => void,
 ): Promise<Buffer> {
   const digester = createDigester(algorithm);
+  await feedBody(store.bucket, key, body, length, `chunk ${index}`, (piece) => {
+    digester.update(piece);
+    onBytes(piece.length);
+  });
+  return digester.digest();
+}
+
+/**
+ * Passes every piece of `body` (exactly `length` bytes of `key`) to `update` as it arrives. A
+ * body that breaks or ends short is a retryable failure naming `what` was being read, never
+ * a result of the bytes that happened to come.
+ */
+export async function feedBody(
+  bucket: string,
+  key: string,
+  body: Readable,
+  length: number,
+  what: string,
+  update: (piece: Uint8Array) => void,
+): Promise<void> {
   let received = 0;
   try {
     for await (const piece of body as AsyncIterable<Uint8Array>) {
-      digester.update(piece);
+      update(piece);
       received += piece.length;
-      onBytes(piece.length);
     }
   } catch (error) {
-    throw brokenRead(store.bucket, key, error);
+    throw brokenRead(bucket, key, error);
   }
   if (received !== length) {
     throw new StorageUnavailableError(
-      { operation: "read", bucket: store.bucket, key },
-      `body ended after ${received} of ${length} bytes of chunk ${index}`,
+      { operation: "read", bucket, key },
+      `body ended after ${received} of ${length} bytes of ${what}`,
     );
   }
-  return digester.digest();
 }
 
 /**

@@ -38,6 +38,8 @@ export interface SyncOptions {
   concurrency: number;
   serverSideCopy: boolean;
   copyTags: boolean;
+  /** Match changed chunks block by block against the old object (default); false sends them whole. */
+  blocks?: boolean;
   /** Include/exclude globs over keys relative to the prefixes, in order; the last match decides (see keyFilter). */
   filters: readonly KeyRule[];
   /**
@@ -133,6 +135,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     verify: options.verify,
     serverSideCopy: options.serverSideCopy,
     copyTags: options.copyTags,
+    blocks: options.blocks ?? true,
     dryRun: options.dryRun,
     maxAttempts: options.maxAttempts ?? 3,
     ...(signal ? { signal } : {}),

@@ -13,6 +13,7 @@ import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
+import { exchangeBlocks, wantsBlocks } from "./phases/blocks.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 import {
   copiedRanges,
@@ -46,6 +47,8 @@ export interface ObjectSyncContext {
   serverSideCopy: boolean;
   /** Copy the source's tag set onto written objects. */
   copyTags: boolean;
+  /** Match changed chunks block by block against the old object, so that only what changed crosses. */
+  blocks: boolean;
   dryRun: boolean;
   /** How many times an object restarts from its plan after it changed under the run. */
   maxAttempts: number;
@@ -142,11 +145,22 @@ async function attemptObject(
         ? changedChunks(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all))
         : [];
   }
+  // Changed chunks are matched block by block against the old object, where that can pay.
+  const assembly =
+    dst !== undefined &&
+    changed !== undefined &&
+    ctx.blocks &&
+    !ctx.serverSideCopy &&
+    !ctx.dryRun &&
+    wantsBlocks(plan, changed, dst.size)
+      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, changed)
+      : undefined;
   const decision = decideObject({
     source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
     destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },
     plan,
     changed,
+    assembly,
     options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: ctx.copyTags },
   });
   const planned = {
@@ -211,7 +225,10 @@ async function attemptObject(
       source: { ...srcId, size: src.size },
       sourceRef: source.ref(sourceKey, src.etag),
       ...(dst ? { old: { ref: destination.ref(destinationKey, dst.etag), size: dst.size } } : {}),
-      parts: { open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk) },
+      parts: {
+        open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
+        openRange: (range) => ctx.sourceSide.openRange(srcId, range),
+      },
     },
   );
   const writtenAt = destination.serverTime();

@@ -266,9 +266,9 @@ function writeContext(
 }
 
 /** Parts that write nothing from the source (copies only): no link is needed. */
-const NO_BYTES: ObjectWrite["parts"] = {
-  open: () => Promise.reject(new ChunksyncError("UNEXPECTED", "this step writes no bytes from the source")),
-};
+const noBytes = () =>
+  Promise.reject(new ChunksyncError("UNEXPECTED", "this step writes no bytes from the source"));
+const NO_BYTES: ObjectWrite["parts"] = { open: noBytes, openRange: noBytes };
 
 /**
  * Creates the object's multipart upload once, where the write needs one; a retry finds the
@@ -294,20 +294,19 @@ function linkPartSource(
   link: { url: string | null; etag: string },
   bytes: StepBytes,
 ): ObjectWrite["parts"] {
-  return {
-    async open(part) {
-      if (part.length === 0 || link.url === null) return Readable.from([]);
-      const body = await ctx.readLink(link.url, link.etag, part, ctx.signal);
-      const tap = new Transform({
-        transform(piece: Buffer, _encoding, done) {
-          bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
-          done(null, piece);
-        },
-      });
-      // pipeline() destroys the link's read when the upload gives up, and vice versa.
-      return pipeline(body, tap, () => {});
-    },
+  const openRange = async (range: { offset: number; length: number }) => {
+    if (range.length === 0 || link.url === null) return Readable.from([]);
+    const body = await ctx.readLink(link.url, link.etag, range, ctx.signal);
+    const tap = new Transform({
+      transform(piece: Buffer, _encoding, done) {
+        bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
+        done(null, piece);
+      },
+    });
+    // pipeline() destroys the link's read when the upload gives up, and vice versa.
+    return pipeline(body, tap, () => {});
   };
+  return { open: openRange, openRange };
 }
 
 /**
@@ -319,7 +318,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   const { runId, key, batch } = event;
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
   const record = await needUpload(ctx.work, runId, key);
-  const bytes = { sourceRead: 0, transferred: 0, copiedServerSide: 0 };
+  const bytes = { sourceRead: 0, destinationRead: 0, transferred: 0, uploaded: 0, copiedServerSide: 0 };
   const { write, batchSize, uploadDigests } = await objectWrite(
     ctx,
     runId,
@@ -386,7 +385,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   }
   const upload = resume(ctx, write.key, record.uploadId);
   const etag = await completeUpload(
-    writeContext(ctx, { transferred: 0, copiedServerSide: 0 }),
+    writeContext(ctx, { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 }),
     upload,
     parts,
     write,
@@ -437,7 +436,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     if (stood && !result.applied) await index?.keep(stood);
     const stored: StoredResult = {
       result,
-      bytes: { sourceRead: 0, destinationRead: 0, transferred: 0, copiedServerSide: 0 },
+      bytes: { sourceRead: 0, destinationRead: 0, transferred: 0, uploaded: 0, copiedServerSide: 0 },
     };
     await ctx.work.put(workKeys.extra(runId, key), stored);
   }

@@ -17,7 +17,13 @@ function report(dryRun: boolean): RunReport {
       failed: 0,
       unreadable: 0,
     },
-    bytes: { sourceRead: 10, destinationRead: 10, transferred: dryRun ? 0 : 64, copiedServerSide: 0 },
+    bytes: {
+      sourceRead: 10,
+      destinationRead: 10,
+      uploaded: 0,
+      transferred: dryRun ? 0 : 64,
+      copiedServerSide: 0,
+    },
     planned: { transfer: 64, serverSide: 0, delete: 3 },
   };
 }

@@ -72,22 +72,38 @@ const partsFor = (length: number) => Math.ceil(length / MAX_CHUNK_SIZE);
  *
  * @throws ValidationError when the segments do not cover an object of `size` bytes exactly
  */
-export function planAssembly(segments: readonly Segment[], size: number, oldSize: number): AssemblyPlan {
+export function planAssembly(
+  segments: readonly Segment[],
+  size: number,
+  oldSize: number,
+  maxMixedPart: number = MAX_CHUNK_SIZE,
+): AssemblyPlan {
   if (!Number.isSafeInteger(size) || size < 0 || size > MAX_OBJECT_SIZE)
     throw new ValidationError("size", `a whole number of bytes from 0 to ${MAX_OBJECT_SIZE}`);
   if (!Number.isSafeInteger(oldSize) || oldSize < 0)
     throw new ValidationError("oldSize", "a non-negative whole number of bytes");
+  // Mixed runs are cut into parts of at most this many bytes: at least two minimum parts, so every piece of a cut run stays a valid part.
+  if (
+    !Number.isSafeInteger(maxMixedPart) ||
+    maxMixedPart < 2 * MIN_CHUNK_SIZE ||
+    maxMixedPart > MAX_CHUNK_SIZE
+  )
+    throw new ValidationError(
+      "maxMixedPart",
+      `a whole number of bytes from ${2 * MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE}`,
+    );
   const normal = normalizeSegments(segments, size, oldSize);
-  const first = planWith(normal, size, MIN_CHUNK_SIZE);
+  const first = planWith(normal, size, MIN_CHUNK_SIZE, maxMixedPart);
   if (first.parts.length <= MAX_PARTS) return first;
   // Every part but the last at least size / 9,999 bytes keeps the count within 10,000.
-  const plan = planWith(normal, size, Math.max(MIN_CHUNK_SIZE, Math.ceil(size / (MAX_PARTS - 1))));
+  const min = Math.max(MIN_CHUNK_SIZE, Math.ceil(size / (MAX_PARTS - 1)));
+  const plan = planWith(normal, size, min, Math.max(maxMixedPart, 2 * min));
   if (plan.parts.length > MAX_PARTS)
     throw new ChunksyncError("ASSEMBLY_TOO_MANY_PARTS", `the plan needs ${plan.parts.length} parts`);
   return plan;
 }
 
-function planWith(segments: readonly Segment[], size: number, min: number): AssemblyPlan {
+function planWith(segments: readonly Segment[], size: number, min: number, maxMixed: number): AssemblyPlan {
   const last = segments.length - 1;
   // Bytes from each segment on that cannot be a copy part, up to the next segment that can.
   const copyable = segments.map((s, i) => s.from === "old" && (s.length >= min || i === last));
@@ -131,7 +147,7 @@ function planWith(segments: readonly Segment[], size: number, min: number): Asse
       bestCost = cost;
     }
   }
-  return buildPlan(segments, size, min, best?.kept);
+  return buildPlan(segments, size, min, maxMixed, best?.kept);
 }
 
 /**
@@ -158,6 +174,7 @@ function buildPlan(
   segments: readonly Segment[],
   size: number,
   min: number,
+  maxMixed: number,
   kept: Kept | undefined,
 ): AssemblyPlan {
   const starts: number[] = [];
@@ -182,7 +199,7 @@ function buildPlan(
   let mixedParts = 0;
   let cursor = 0; // segment index of the mixed bytes being cut
   const mixed = (from: number, to: number) => {
-    for (const [offset, length] of evenSplit(from, to)) {
+    for (const [offset, length] of evenSplit(from, to, maxMixed)) {
       const pieces: Segment[] = [];
       for (let i = cursor; i < segments.length; i++) {
         const s = segments[i] as Segment;
@@ -216,9 +233,9 @@ function buildPlan(
   return { size, parts, sourceBytes, oldBytesRead, copiedBytes, mixedParts, minPartSize: min };
 }
 
-/** `[from, to)` cut into the fewest parts of at most 5 GiB, as even as whole bytes allow. */
-function evenSplit(from: number, to: number): [number, number][] {
-  const count = partsFor(to - from);
+/** `[from, to)` cut into the fewest parts of at most `max` bytes (5 GiB), as even as whole bytes allow. */
+function evenSplit(from: number, to: number, max = MAX_CHUNK_SIZE): [number, number][] {
+  const count = Math.ceil((to - from) / max);
   const out: [number, number][] = [];
   const base = Math.floor((to - from) / count);
   let extra = (to - from) % count;

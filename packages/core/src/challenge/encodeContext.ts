@@ -17,6 +17,7 @@ export interface ChallengeContext {
 // A label first, so these bytes can never be mistaken for another structure keyed by the same secret.
 const DOMAIN = "chunksync/challenge-context";
 const AUDIT_DOMAIN = "chunksync/audit-context";
+const BLOCK_DOMAIN = "chunksync/block-context";
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -121,5 +122,36 @@ export function encodeAuditContext(ctx: AuditContext): Buffer {
   w.identity(ctx.destination, "destination");
   w.u64(ctx.offset, "offset");
   w.u64(ctx.length, "length");
+  return w.bytes();
+}
+
+/** Everything one block exchange's tags are bound to: not a position, so moved data still matches. */
+export interface BlockContext {
+  readonly version: number;
+  readonly direction: Direction;
+  readonly source: ObjectIdentity;
+  readonly destination: ObjectIdentity;
+  /** The cutting parameters both sides use. */
+  readonly min: number;
+  readonly avg: number;
+  readonly max: number;
+}
+
+/**
+ * Encodes a block exchange's context as {@link encodeContext} encodes a challenge's, under its
+ * own label, so a block tag never stands for a chunk answer or an audit value.
+ *
+ * @throws ValidationError as {@link encodeContext}
+ */
+export function encodeBlockContext(ctx: BlockContext): Buffer {
+  const w = new Writer();
+  w.string(BLOCK_DOMAIN, "domain");
+  w.u64(ctx.version, "version");
+  w.string(ctx.direction, "direction");
+  w.identity(ctx.source, "source");
+  w.identity(ctx.destination, "destination");
+  w.u64(ctx.min, "min");
+  w.u64(ctx.avg, "avg");
+  w.u64(ctx.max, "max");
   return w.bytes();
 }

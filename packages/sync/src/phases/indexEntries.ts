@@ -113,13 +113,19 @@ export function destinationWrittenEntry(
     : undefined;
 }
 
-/** The chunks of `plan` a write copies from the destination's old version (at the same offsets). */
+/**
+ * The chunks of `plan` a write copies whole from the destination's old version at the same
+ * offsets (a copy from another place, or one covering a chunk only in part, gives no chunk's digest).
+ */
 export function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRange[] {
   const ranges: ChunkRange[] = [];
   for (const part of decision.parts) {
-    if (part.kind !== "destinationCopy") continue;
-    for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++)
-      ranges.push(chunkRange(plan, i));
+    if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
+    for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++) {
+      const range = chunkRange(plan, i);
+      if (range.offset >= part.offset && range.offset + range.length <= part.offset + part.length)
+        ranges.push(range);
+    }
   }
   return ranges;
 }

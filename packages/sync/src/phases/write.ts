@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
   ChunksyncError,
   type DigestAlgorithm,
@@ -21,7 +21,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead } from "../digestRange.js";
+import { collectRead, pinnedRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { ByteCounts } from "../RunStats.js";
@@ -35,6 +35,8 @@ import { retryFor, withRetry } from "../retry.js";
 export interface PartSource {
   /** Opens the bytes of `part` (one chunk, or nothing for an empty object). */
   open(part: PlannedPart): Promise<Readable>;
+  /** Opens a range of the source object: a source piece of an assembled part. */
+  openRange(range: { offset: number; length: number }): Promise<Readable>;
 }
 
 /**
@@ -57,8 +59,8 @@ export interface UploadedDigests {
 export interface WriteContext {
   destination: ObjectStore;
   limiter: Limiter;
-  /** Counters the write adds what crossed and what the servers copied to. */
-  bytes: Pick<ByteCounts, "transferred" | "copiedServerSide">;
+  /** Counters the write adds what crossed, what it uploaded, what it read of the old object and what the servers copied to. */
+  bytes: Pick<ByteCounts, "transferred" | "uploaded" | "destinationRead" | "copiedServerSide">;
   /**
    * Heads the source, to check the pin of a server-side copy from it where the destination
    * does not enforce x-amz-copy-source-if-match. Needed only for writes that copy from the source.
@@ -95,7 +97,9 @@ export function writeRequestsOf(write: Pick<ObjectWrite, "decision" | "source" |
   if (single === undefined) return { kind: "multipart" };
   // CopyObject has no range: it serves only a part that is its whole source object.
   const whole = single.kind === "sourceCopy" ? write.source.size : write.old?.size;
-  if (single.kind !== "sourceBytes" && single.length === whole) return { kind: "copy", part: single };
+  const inPlace =
+    single.kind !== "sourceBytes" && single.kind !== "assembled" && single.oldOffset === undefined;
+  if (inPlace && single.length === whole) return { kind: "copy", part: single };
   // A replacement goes through multipart even for one part: CompleteMultipartUpload takes
   // If-Match on AWS, while Ceph RGW (Pacific) answers 412 to any If-Match on PutObject.
   if (single.kind === "sourceBytes" && "ifNoneMatch" in condition) return { kind: "put", part: single };
@@ -148,6 +152,7 @@ export async function writeWhole(
     retryFor(signal),
   );
   ctx.bytes.transferred += part.length;
+  ctx.bytes.uploaded += part.length;
   return etag;
 }
 
@@ -167,11 +172,26 @@ export function writeParts(
   return settleAll(
     parts.map((part) =>
       limiter.run(async (): Promise<CompletedPart> => {
+        if (part.kind === "assembled") {
+          const done = await withRetry(
+            () =>
+              assembled(ctx, write, part, (body, digest) =>
+                upload.uploadPart(part.partNumber, body, part.length, signal, digest),
+              ),
+            retry,
+          );
+          for (const piece of part.pieces ?? [])
+            if (piece.from === "source") bytes.transferred += piece.length;
+          bytes.uploaded += part.length;
+          return done;
+        }
         if (part.kind !== "sourceBytes") {
           const side = part.kind === "sourceCopy" ? "source" : "destination";
           const from = side === "source" ? write.sourceRef : write.old!.ref;
+          // A block match copies its run from wherever the old object holds it.
+          const range = { offset: part.oldOffset ?? part.offset, length: part.length };
           const done = await withRetry(
-            () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, part, signal)),
+            () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, range, signal)),
             retry,
           );
           bytes.copiedServerSide += part.length;
@@ -185,6 +205,7 @@ export function writeParts(
           retry,
         );
         bytes.transferred += part.length;
+        bytes.uploaded += part.length;
         return done;
       }),
     ),
@@ -226,6 +247,38 @@ async function fromSource<T>(
     ctx.uploaded?.accepted?.(part, read.chunk);
   }
   return sent;
+}
+
+/**
+ * Builds an assembled part on the destination's side, its pieces in order: ranges of the old
+ * object read from the destination's own store (pinned to the challenged version) and ranges
+ * of the source, the only bytes that cross. Read whole into one Buffer with its MD5, as parts
+ * from the source are, and sent with that MD5 as Content-MD5.
+ */
+async function assembled<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+): Promise<T> {
+  const old = write.old;
+  if (old === undefined)
+    throw new ChunksyncError("NO_OLD_OBJECT", `part ${part.partNumber} needs the old object`);
+  const { destination, signal, bytes } = ctx;
+  async function* pieces() {
+    for (const piece of part.pieces ?? []) {
+      const body =
+        piece.from === "source"
+          ? await write.parts.openRange(piece)
+          : await pinnedRead(destination, "destination", old!.ref.key, old!.ref.etag, piece, signal);
+      for await (const bytesRead of body as AsyncIterable<Buffer>) {
+        if (piece.from === "old") bytes.destinationRead += bytesRead.length;
+        yield bytesRead;
+      }
+    }
+  }
+  const read = await collectRead(destination.bucket, write.key, Readable.from(pieces()), part.length);
+  return send(read.data, { contentMd5: read.md5.toString("base64") });
 }
 
 /** A 412 on a copy source means that side's object changed under the run. */
