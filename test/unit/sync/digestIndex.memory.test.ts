@@ -44,7 +44,27 @@ describe("digest index on in-memory stores", () => {
     expect(second.index?.destination).toMatchObject({ fromIndex: 3, read: 0, written: 3 });
   });
 
-  it("a changed source object is read on the source only and re-composed", async () => {
+  it("with --no-blocks, a changed source object is read on the source only and re-composed", async () => {
+    const { time, source, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run({ blocks: false });
+    time.pass(2000);
+    await put(source, "a", flipByte(big, 7 * MiB));
+    time.pass(2000);
+    const second = await run({ blocks: false });
+    expect(second.objects.changed).toBe(1);
+    expect(second.bytes.destinationRead).toBe(0);
+    // The source digests its new version, then reads the changed chunk again to send it.
+    expect(second.bytes.sourceRead).toBe(big.length + 5 * MiB);
+    expect(second.bytes.transferred).toBe(5 * MiB);
+    time.pass(2000);
+    const third = await run({ blocks: false });
+    expect(third.objects.identical).toBe(1);
+    expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
+  });
+
+  it("with blocks, only the changed block crosses; the destination reads its own changed chunk; the next run reads nothing", async () => {
     const { time, source, run } = setup();
     await put(source, "a", big);
     time.pass(2000);
@@ -54,10 +74,14 @@ describe("digest index on in-memory stores", () => {
     time.pass(2000);
     const second = await run();
     expect(second.objects.changed).toBe(1);
-    expect(second.bytes.destinationRead).toBe(0);
-    // The source digests its new version, then reads the changed chunk again to send it.
-    expect(second.bytes.sourceRead).toBe(big.length + 5 * MiB);
-    expect(second.bytes.transferred).toBe(5 * MiB);
+    // One block of at most 4 x 64 KiB crosses instead of the 5 MiB chunk.
+    expect(second.bytes.transferred).toBeGreaterThan(0);
+    expect(second.bytes.transferred).toBeLessThanOrEqual(256 * 1024);
+    // The source digests its new version and cuts the changed chunk into blocks; the crossing block is read once more.
+    expect(second.bytes.sourceRead).toBe(big.length + 5 * MiB + second.bytes.transferred);
+    // The destination reads no unchanged chunk: only the changed one, to cut it, build its part and verify it.
+    expect(second.bytes.destinationRead).toBeGreaterThan(0);
+    expect(second.bytes.destinationRead).toBeLessThanOrEqual(4 * 5 * MiB);
     time.pass(2000);
     const third = await run();
     expect(third.objects.identical).toBe(1);

@@ -1,0 +1,264 @@
+import { createCipheriv, createHash } from "node:crypto";
+import {
+  type AssemblyPlan,
+  answerBlocks,
+  type Block,
+  type BlockRequest,
+  type BlockRounds,
+  BlockTagger,
+  blockParams,
+  blockRequest,
+  blocksOf,
+  type ChunkPlan,
+  chooseAssembly,
+  chunkRange,
+  chunkRanges,
+  decideObject,
+  digestOf,
+  KiB,
+  MiB,
+  nextBlockRound,
+  type OldRange,
+  oldRangesToCut,
+  planAssembly,
+  planChunks,
+  readBlockResponse,
+  type Segment,
+} from "@chunksync/core";
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+
+const secret = Buffer.alloc(32, 1);
+const CHUNK = 5 * MiB;
+const source = { bucket: "src", key: "k", etag: '"new"' };
+const destination = { bucket: "dst", key: "k", etag: '"old"' };
+
+function seeded(seed: number, length: number): Buffer {
+  const key = createHash("sha256").update(String(seed)).digest().subarray(0, 16);
+  return createCipheriv("aes-128-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(length));
+}
+
+/** The chunks whose bytes differ, as the chunk challenge finds them (a chunk past the old end differs). */
+function changedChunks(plan: ChunkPlan, next: Buffer, old: Buffer): number[] {
+  return chunkRanges(plan)
+    .filter(
+      (r) =>
+        !next.subarray(r.offset, r.offset + r.length).equals(old.subarray(r.offset, r.offset + r.length)),
+    )
+    .map((r) => r.index);
+}
+
+/** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them. */
+function cutBlocks(data: Buffer, ranges: readonly OldRange[], params: BlockRequest["params"]): Block[] {
+  return ranges.flatMap((r) => blocksOf(data.subarray(r.offset, r.offset + r.length), params, r.offset));
+}
+
+/** The destination's answer from its old bytes. */
+function answer(request: BlockRequest, old: Buffer) {
+  const whole = request.whole.map((r) =>
+    r.offset + r.length <= old.length
+      ? digestOf("sha256", old.subarray(r.offset, r.offset + r.length))
+      : undefined,
+  );
+  return answerBlocks(
+    secret,
+    request,
+    { etag: destination.etag, size: old.length },
+    cutBlocks(old, request.cut, request.params),
+    whole,
+  );
+}
+
+/** Both sides in one place: the source starts, the destination answers until the segments are final. */
+function exchange(
+  next: Buffer,
+  old: Buffer,
+  respond = answer,
+): { plan: ChunkPlan; changed: number[]; segments: Segment[] } {
+  const plan = planChunks(next.length, CHUNK);
+  const changed = changedChunks(plan, next, old);
+  const request = blockRequest({
+    source,
+    destination,
+    params: blockParams(Math.max(next.length, old.length)),
+    cut: oldRangesToCut(plan, changed, old.length),
+  });
+  const ranges = changed.map((i) => chunkRange(plan, i));
+  let rounds: BlockRounds = {
+    request,
+    blocks: new BlockTagger(secret, request).tagged(cutBlocks(next, ranges, request.params)),
+  };
+  for (;;) {
+    const step = nextBlockRound(plan, changed, old.length, rounds, respond(rounds.request, old));
+    if ("segments" in step) return { plan, changed, segments: step.segments };
+    rounds = step.rounds;
+  }
+}
+
+function assemble(plan: AssemblyPlan, old: Buffer, next: Buffer): Buffer {
+  return Buffer.concat(
+    plan.parts.flatMap((part) =>
+      part.kind === "copy"
+        ? [old.subarray(part.oldOffset, part.oldOffset + part.length)]
+        : part.pieces.map((p) => (p.from === "old" ? old : next).subarray(p.offset, p.offset + p.length)),
+    ),
+  );
+}
+
+const crossing = (segments: Segment[]) =>
+  segments.reduce((n, s) => n + (s.from === "source" ? s.length : 0), 0);
+
+describe("the block exchange", () => {
+  test("rebuilds the new object byte for byte from the old one and the source bytes, whatever the edits", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.integer({ min: 6 * MiB, max: 22 * MiB }),
+        fc.constantFrom("overwrite", "insert", "delete", "append"),
+        fc.nat(),
+        fc.integer({ min: 1, max: 2 * MiB }),
+        (seed, size, kind, at0, length) => {
+          const old = seeded(seed, size);
+          const at = at0 % size;
+          const bytes = seeded(seed + 1, length);
+          const next =
+            kind === "overwrite"
+              ? Buffer.concat([old.subarray(0, at), bytes, old.subarray(at + length)]).subarray(
+                  0,
+                  Math.max(size, at + length),
+                )
+              : kind === "insert"
+                ? Buffer.concat([old.subarray(0, at), bytes, old.subarray(at)])
+                : kind === "delete"
+                  ? Buffer.concat([old.subarray(0, at), old.subarray(at + length)])
+                  : Buffer.concat([old, bytes]);
+          const { plan, changed, segments } = exchange(next, old);
+          const assembly = planAssembly(segments, next.length, old.length, 2 * CHUNK);
+          expect(assemble(assembly, old, next).equals(next)).toBe(true);
+          for (const part of assembly.parts)
+            if (part.kind === "mixed") expect(part.length).toBeLessThanOrEqual(2 * CHUNK);
+          // What crosses is what changed and a few blocks around it and around each shifted chunk boundary.
+          const max = blockParams(next.length).max;
+          const boundaries = kind === "insert" || kind === "delete" ? plan.count : 0;
+          expect(crossing(segments)).toBeLessThanOrEqual(
+            (kind === "delete" ? 0 : length) + (4 + boundaries) * max,
+          );
+          if (changed.length === 0) expect(crossing(segments)).toBe(0);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  }, 120_000);
+
+  test("an insertion near the start crosses about one block: the second round confirms the shifted bytes", () => {
+    const old = seeded(1, 23 * MiB);
+    const next = Buffer.concat([old.subarray(0, 5000), seeded(2, 1400), old.subarray(5000)]);
+    let rounds = 0;
+    const { segments } = exchange(next, old, (request, o) => {
+      rounds++;
+      return answer(request, o);
+    });
+    expect(rounds).toBe(2);
+    expect(crossing(segments)).toBeLessThanOrEqual(blockParams(next.length).max + 1400);
+  });
+
+  test("tags from another run, version, object or direction match nothing: every changed byte crosses", () => {
+    const old = seeded(3, 12 * MiB);
+    const next = Buffer.from(old);
+    seeded(4, 1000).copy(next, 6 * MiB);
+    const expectAllCross = (forge: (request: BlockRequest) => BlockRequest) => {
+      const { plan, changed, segments } = exchange(next, old, (request, o) => {
+        const response = answer(forge(request), o);
+        return { ...response, requestId: request.id };
+      });
+      expect(crossing(segments)).toBe(changed.reduce((n, i) => n + chunkRange(plan, i).length, 0));
+    };
+    const other = blockRequest({ source, destination, params: blockParams(next.length), cut: [] });
+    expectAllCross((r) => ({ ...r, nonce: other.nonce }));
+    expectAllCross((r) => ({ ...r, destination: { ...r.destination, etag: '"older"' } }));
+    expectAllCross((r) => ({ ...r, source: { ...r.source, key: "other" } }));
+    expectAllCross((r) => ({ ...r, direction: "destination-to-source" }));
+  });
+
+  test("a response for another request or version, or blocks outside what was asked, are dropped", () => {
+    const old = seeded(5, 12 * MiB);
+    const request = blockRequest({
+      source,
+      destination,
+      params: blockParams(old.length),
+      cut: [{ offset: 5 * MiB, length: 5 * MiB }],
+    });
+    const good = answer(request, old);
+    expect(readBlockResponse(request, good).blocks.length).toBe(good.blocks.length);
+    expect(readBlockResponse(request, { ...good, requestId: "x" }).blocks).toEqual([]);
+    expect(
+      readBlockResponse(request, { ...good, destination: { etag: '"other"', size: old.length } }).blocks,
+    ).toEqual([]);
+    expect(readBlockResponse(request, "junk").blocks).toEqual([]);
+    const outside = {
+      ...good,
+      blocks: [
+        { offset: 0, length: 64 * KiB, tag: good.blocks[0]!.tag },
+        { offset: 6 * MiB, length: 1, tag: "!" },
+      ],
+    };
+    expect(readBlockResponse(request, outside).blocks).toEqual([]);
+  });
+
+  test("the destination cuts its chunks at the changed indices and every chunk past the new end", () => {
+    const plan = planChunks(12 * MiB, CHUNK);
+    expect(oldRangesToCut(plan, [1], 23 * MiB).map((r) => r.offset / MiB)).toEqual([5, 15, 20]);
+    expect(oldRangesToCut(plan, [2], 11 * MiB)).toEqual([{ offset: 10 * MiB, length: 1 * MiB }]);
+    expect(oldRangesToCut(plan, [1], 0)).toEqual([]);
+  });
+
+  test("an assembly is chosen only where it sends fewer bytes than the changed chunks", () => {
+    const plan = planChunks(12 * MiB, CHUNK);
+    const all: Segment[] = [{ from: "source", offset: 0, length: 12 * MiB }];
+    expect(chooseAssembly(plan, [0, 1, 2], all, 12 * MiB)).toBeUndefined();
+    const one: Segment[] = [
+      { from: "old", offset: 0, length: 6 * MiB },
+      { from: "source", offset: 6 * MiB, length: 1000 },
+      { from: "old", offset: 6 * MiB + 1000, length: 6 * MiB - 1000 },
+    ];
+    expect(chooseAssembly(plan, [1], one, 12 * MiB)?.sourceBytes).toBe(1000);
+  });
+});
+
+describe("decideObject with an assembly", () => {
+  const plan = planChunks(20 * MiB, CHUNK);
+  const attributes = { metadata: {} };
+  const decide = (segments: Segment[]) =>
+    decideObject({
+      source: { size: plan.size, etag: '"n"', archived: false, attributes },
+      destination: { size: 20 * MiB, etag: '"o"', attributes },
+      plan,
+      changed: [1],
+      assembly: planAssembly(segments, plan.size, 20 * MiB, 2 * CHUNK),
+      options: { serverSideCopy: false, verify: "changed", copyTags: false },
+    });
+
+  test("copies old runs in place or from where they moved, builds the rest, and verifies every chunk not copied in place", () => {
+    const decision = decide([
+      { from: "old", offset: 0, length: 7 * MiB },
+      { from: "source", offset: 7 * MiB, length: 1000 },
+      { from: "old", offset: 14 * MiB, length: 6 * MiB },
+      { from: "old", offset: 7 * MiB + 1000, length: 7 * MiB - 1000 },
+    ]);
+    expect(decision.action).toBe("compose");
+    expect(decision.planned.transfer).toBe(1000);
+    const kinds = decision.parts.map((p) => p.kind);
+    expect(kinds).toContain("assembled");
+    // The run moved from 7 MiB + 1000 on is copied from where the old object holds it.
+    const moved = decision.parts.filter((p) => p.kind === "destinationCopy" && p.oldOffset !== undefined);
+    expect(moved.length).toBeGreaterThan(0);
+    for (const p of moved) expect(p.oldOffset).not.toBe(p.offset);
+    // Chunk 0 is copied in place whole; every chunk an assembled part or a moved copy touches is verified.
+    expect(decision.verify).not.toContain(0);
+    expect(decision.verify).toEqual([...new Set(decision.verify)].sort((a, b) => a - b));
+    for (const p of decision.parts)
+      if (p.kind !== "destinationCopy" || p.oldOffset !== undefined)
+        for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) expect(decision.verify).toContain(i);
+    expect(decision.parts.reduce((n, p) => n + p.length, 0)).toBe(plan.size);
+  });
+});
