@@ -61,7 +61,9 @@ export function textSummary(command: string, report: RunReport): string {
       bytes(report.dryRun ? report.planned.transfer : b.transferred),
     ],
     // Assembled parts upload the destination's own old bytes too: written, not crossed.
-    ...(report.dryRun || b.uploaded === b.transferred ? [] : [["uploaded to destination", bytes(b.uploaded)]]),
+    ...(report.dryRun || b.uploaded === b.transferred
+      ? []
+      : [["uploaded to destination", bytes(b.uploaded)]]),
     [
       report.dryRun ? "would copy server-side" : "copied server-side",
       bytes(report.dryRun ? report.planned.serverSide : b.copiedServerSide),

@@ -20,8 +20,8 @@ export interface BlockReader {
   signal?: AbortSignal | undefined;
 }
 
-/** Whole ranges closer than this are read in one request. */
-const JOIN_GAP = 256 * 1024;
+/** Whole ranges that touch are read in one request (a gap would be bytes read for nothing). */
+const JOIN_GAP = 0;
 /** Most bytes one joined read spans (held in memory while its ranges are digested). */
 const JOIN_SPAN = 16 * 1024 * 1024;
 

@@ -153,7 +153,9 @@ async function attemptObject(
     !ctx.serverSideCopy &&
     !ctx.dryRun &&
     wantsBlocks(plan, changed, dst.size)
-      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, changed)
+      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, changed, (n) => {
+          ctx.stats.plannedWork += n;
+        })
       : undefined;
   const decision = decideObject({
     source: { size: src.size, etag: src.etag, archived: src.archived, attributes },

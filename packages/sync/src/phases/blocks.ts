@@ -24,7 +24,8 @@ export function wantsBlocks(plan: ChunkPlan, changed: readonly number[], oldSize
  * The block exchange of one changed object where both sides live in one process: the source
  * cuts its changed chunks into blocks and asks, the destination answers from its old object,
  * for as many rounds as the source asks. The assembly that sends the fewest bytes across, or
- * undefined where blocks save nothing (the chunk-level compose stands).
+ * undefined where blocks save nothing (the chunk-level compose stands). `onPlanned` is told the
+ * bytes each round reads on both sides (see RunStats.plannedWork).
  */
 export async function exchangeBlocks(
   sourceSide: SourceSide,
@@ -33,10 +34,13 @@ export async function exchangeBlocks(
   destination: Pick<ObjectHead, "key" | "etag" | "size">,
   plan: ChunkPlan,
   changed: readonly number[],
+  onPlanned: (bytes: number) => void = () => {},
 ): Promise<AssemblyPlan | undefined> {
   const id = { bucket: destinationSide.options.store.bucket, key: destination.key, etag: destination.etag };
   let rounds = await sourceSide.startBlocks(source, { ...id, size: destination.size }, plan, changed);
+  if (rounds !== undefined) onPlanned(sum(changed.map((i) => chunkRange(plan, i))));
   while (rounds !== undefined) {
+    onPlanned(sum(rounds.request.cut) + sum(rounds.request.whole));
     const response = await destinationSide.answerBlocks(rounds.request, destination);
     const next = nextBlockRound(plan, changed, destination.size, rounds, response);
     if ("segments" in next) return chooseAssembly(plan, changed, next.segments, destination.size);
@@ -44,3 +48,5 @@ export async function exchangeBlocks(
   }
   return undefined;
 }
+
+const sum = (ranges: readonly { length: number }[]) => ranges.reduce((n, r) => n + r.length, 0);
