@@ -14,6 +14,7 @@ import { auditSection } from "./sections/audit.js";
 import { deltaSyncSection } from "./sections/deltaSync.js";
 import { digestIndexSection } from "./sections/digestIndex.js";
 import { digestPipelineSection } from "./sections/digestPipeline.js";
+import { fineDeltaSection } from "./sections/fineDelta.js";
 import { fullCopiesSection } from "./sections/fullCopies.js";
 import { memorySection } from "./sections/memory.js";
 import { smallObjectsSection } from "./sections/smallObjects.js";
@@ -49,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
     [6, "full copies vs rclone", () => fullCopiesSection(ctx)],
     [7, "digest index", () => digestIndexSection(ctx)],
     [8, "audit and scrub", () => auditSection(ctx)],
+    [9, "fine-grained delta", () => fineDeltaSection(ctx)],
   ];
   const parts: string[] = [];
   try {

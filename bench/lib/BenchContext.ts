@@ -21,7 +21,14 @@ export type Side = "source" | "destination";
 /** The JSON summary `chunksync sync|check --json` prints. */
 export interface ChunksyncSummary {
   objects: Record<string, number>;
-  bytes: { sourceRead: number; destinationRead: number; transferred: number; copiedServerSide: number };
+  bytes: {
+    sourceRead: number;
+    destinationRead: number;
+    transferred: number;
+    copiedServerSide: number;
+    /** Bytes that crossed from the source side to the destination side, once the summary splits them from uploads. */
+    crossed?: number;
+  };
   durationMs: number;
 }
 
@@ -199,6 +206,11 @@ export class BenchContext {
     };
     return runCommand(AWS_CLI, ["--endpoint-url", this.s3.endpoint, ...args], { env, ...options });
   }
+}
+
+/** LastModified has whole-second precision: an index entry stands once its version's second has passed. */
+export function letEntriesStand(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 1100));
 }
 
 /** Parses the one JSON line `chunksync --json` prints. */

@@ -1,4 +1,6 @@
 import { createCipheriv, createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -79,4 +81,28 @@ export async function putLargeObject(
     }),
   );
   return hash.digest("hex");
+}
+
+/** Generated files kept between runs (git ignores it): big seeded fixtures are built once. */
+export const DATA_DIR = join(import.meta.dirname, "../.data");
+
+/**
+ * The directory of generated files named `key` (which must name the seed and size), built by
+ * `build` on the first run only. It is built aside and renamed into place, so an interrupted
+ * build is never taken for a finished one.
+ */
+export async function cachedDir(key: string, build: (dir: string) => Promise<void>): Promise<string> {
+  const dir = join(DATA_DIR, key);
+  if (existsSync(dir)) return dir;
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  try {
+    await build(partial);
+    renameSync(partial, dir);
+  } catch (error) {
+    rmSync(partial, { recursive: true, force: true });
+    throw error;
+  }
+  return dir;
 }

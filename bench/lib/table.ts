@@ -17,6 +17,12 @@ export function mib(bytes: number | undefined): string {
   return bytes === undefined ? "n/a" : `${(bytes / MiB).toFixed(1)} MiB`;
 }
 
+/** Exact bytes below 1 MiB (a "0 bytes read" claim must show the 0), MiB above. */
+export function bytesCell(n: number | undefined): string {
+  if (n === undefined) return "n/a";
+  return n < MiB ? `${n.toLocaleString("en-US")} B` : mib(n);
+}
+
 export function secs(seconds: number | undefined): string {
   return seconds === undefined ? "n/a" : `${seconds.toFixed(2)} s`;
 }

@@ -7,6 +7,8 @@ const TOOLS: { binary: string; pkg: string }[] = [
   { binary: "/usr/bin/aws", pkg: "awscli" },
   { binary: "hyperfine", pkg: "hyperfine" },
   { binary: "/usr/bin/time", pkg: "time" },
+  // The reference for the fewest bytes a delta can move between two local files.
+  { binary: "rsync", pkg: "rsync" },
 ];
 
 export const AWS_CLI = "/usr/bin/aws";
@@ -39,6 +41,7 @@ export async function toolVersions(): Promise<string[]> {
     await first(AWS_CLI, ["--version"]),
     await first("hyperfine", ["--version"]),
     await first("radosgw", ["--version"]),
+    await first("rsync", ["--version"]),
   ];
 }
 

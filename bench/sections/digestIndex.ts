@@ -1,10 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchContext, type ChunksyncSummary, CLI, parseSummary } from "../lib/BenchContext.js";
+import {
+  type BenchContext,
+  type ChunksyncSummary,
+  CLI,
+  letEntriesStand,
+  parseSummary,
+} from "../lib/BenchContext.js";
 import { pool, putObject, seededBytes, sha256 } from "../lib/data.js";
 import { type CommandResult, runCommand, tail } from "../lib/exec.js";
-import { MiB, markdownTable, mib, rate, ratio, secs } from "../lib/table.js";
+import { bytesCell, MiB, markdownTable, mib, rate, ratio, secs } from "../lib/table.js";
 import { type BucketUsage, usageDelta } from "../lib/usage.js";
 import { DELTA } from "./deltaScenario.js";
 
@@ -39,10 +45,6 @@ interface Row {
 interface HyperfineJson {
   results: { command: string; mean: number; stddev: number | null }[];
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** LastModified has whole-second precision: an index entry stands once its version's second has passed. */
-const letEntriesStand = () => sleep(1100);
 
 /**
  * Section 7: the digest index against rclone on the same data in one run. (a) A run over
@@ -360,12 +362,6 @@ async function smallObjects(ctx: BenchContext, withIndex: string[]) {
       ]
     : [];
   return { rows, notes };
-}
-
-/** Exact bytes below 1 MiB (a "0 bytes read" claim must show the 0), MiB above. */
-function bytesCell(n: number | undefined): string {
-  if (n === undefined) return "n/a";
-  return n < MiB ? `${n} B` : mib(n);
 }
 
 function render(ctx: BenchContext, rows: Row[], notes: string[]): string {
