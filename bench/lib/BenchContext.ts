@@ -26,8 +26,8 @@ export interface ChunksyncSummary {
     destinationRead: number;
     transferred: number;
     copiedServerSide: number;
-    /** Bytes that crossed from the source side to the destination side, once the summary splits them from uploads. */
-    crossed?: number;
+    /** Bytes the destination side uploaded, the old bytes of assembled parts included. */
+    uploaded?: number;
   };
   durationMs: number;
 }

@@ -256,15 +256,12 @@ async function runCase(ctx: BenchContext, c: FineCase): Promise<CaseResult> {
   return result;
 }
 
-/** The bytes chunksync says crossed: its `crossed` figure once the summary has one, else `transferred`. */
+/** The bytes chunksync says crossed from the source side to the destination side. */
 function crossedBy(summary: ChunksyncSummary | undefined): number | undefined {
-  return summary ? (summary.bytes.crossed ?? summary.bytes.transferred) : undefined;
+  return summary?.bytes.transferred;
 }
 
 function render(ctx: BenchContext, results: CaseResult[]): string {
-  const field = results.some((r) => r.chunksync?.summary?.bytes.crossed !== undefined)
-    ? "crossed"
-    : "transferred";
   const data = results.map((r) => [
     r.c.id,
     `${mib(r.sizes.old)} -> ${mib(r.sizes.next)}`,
@@ -344,9 +341,9 @@ function render(ctx: BenchContext, results: CaseResult[]): string {
       data,
     ),
     "",
-    `*chunksync crossed* = \`bytes.${field}\` of its \`--json\` summary (\`bytes.crossed\` when the summary ` +
-      "has it, else `bytes.transferred`: the bytes read from the source and written to the destination " +
-      "through this process); *read src / dst* = its own counts of each side's reads. *Server* = the RADOS " +
+    "*chunksync crossed* = `bytes.transferred` of its `--json` summary (the bytes that crossed from the " +
+      "source side to the destination side; an assembled part's old bytes, read on the destination's side, " +
+      "are not among them); *read src / dst* = its own counts of each side's reads. *Server* = the RADOS " +
       "Gateway usage log for the same run: GET bytes out of the source bucket / request bytes into the " +
       "destination bucket / GET bytes out of the destination bucket. *rclone crossed* = GET bytes out of " +
       "the source bucket in rclone's run (it copies whole objects through itself). Times are whole " +
