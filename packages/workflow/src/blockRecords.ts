@@ -1,4 +1,11 @@
-import type { Block, BlockRounds } from "@chunksync/core";
+import type { Block, BlockRequest, BlockRounds, Segment } from "@chunksync/core";
+
+/** The source's state between two rounds of an object's block exchange, its blocks as `B`. */
+interface Rounds<B> {
+  request: BlockRequest;
+  blocks: B[];
+  matched?: { segments: Segment[]; guesses: { block: B; oldOffset: number }[] };
+}
 
 /** A block as JSON keeps it: its tag in base64. */
 interface StoredBlock {
@@ -7,57 +14,31 @@ interface StoredBlock {
   digest: string;
 }
 
-/** The source's state between two rounds of an object's block exchange, as the work area keeps it. */
-export interface StoredRounds {
-  request: BlockRounds["request"];
-  blocks: StoredBlock[];
-  matched?: {
-    segments: NonNullable<BlockRounds["matched"]>["segments"];
-    guesses: { block: StoredBlock; oldOffset: number }[];
-  };
-}
+/** {@link BlockRounds} as the work area keeps it. */
+export type StoredRounds = Rounds<StoredBlock>;
 
-const toStored = (b: Block): StoredBlock => ({
-  offset: b.offset,
-  length: b.length,
-  digest: b.digest.toString("base64"),
-});
-const fromStored = (b: StoredBlock): Block => ({
-  offset: b.offset,
-  length: b.length,
-  digest: Buffer.from(b.digest, "base64"),
-});
-
-/** `rounds` as JSON: every tag in base64. */
-export function storedRounds(rounds: BlockRounds): StoredRounds {
+function mapBlocks<A, B>(rounds: Rounds<A>, f: (block: A) => B): Rounds<B> {
   const { request, blocks, matched } = rounds;
   return {
     request,
-    blocks: blocks.map(toStored),
+    blocks: blocks.map(f),
     ...(matched
       ? {
           matched: {
             segments: matched.segments,
-            guesses: matched.guesses.map((g) => ({ block: toStored(g.block), oldOffset: g.oldOffset })),
+            guesses: matched.guesses.map((g) => ({ block: f(g.block), oldOffset: g.oldOffset })),
           },
         }
       : {}),
   };
+}
+
+/** `rounds` as JSON: every tag in base64. */
+export function storedRounds(rounds: BlockRounds): StoredRounds {
+  return mapBlocks(rounds, (b: Block) => ({ ...b, digest: b.digest.toString("base64") }));
 }
 
 /** The inverse of {@link storedRounds}. */
 export function roundsOf(stored: StoredRounds): BlockRounds {
-  const { request, blocks, matched } = stored;
-  return {
-    request,
-    blocks: blocks.map(fromStored),
-    ...(matched
-      ? {
-          matched: {
-            segments: matched.segments,
-            guesses: matched.guesses.map((g) => ({ block: fromStored(g.block), oldOffset: g.oldOffset })),
-          },
-        }
-      : {}),
-  };
+  return mapBlocks(stored, (b) => ({ ...b, digest: Buffer.from(b.digest, "base64") }));
 }

@@ -65,23 +65,6 @@ describe("digest index on in-memory stores", () => {
     expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
   });
 
-  it("an object assembled from matched blocks gets whole entries: the next run reads nothing", async () => {
-    const { time, source, run } = setup();
-    await put(source, "a", big);
-    time.pass(2000);
-    await run();
-    time.pass(2000);
-    await put(source, "a", flipByte(big, 7 * MiB));
-    time.pass(2000);
-    const second = await run();
-    expect(second.objects.changed).toBe(1);
-    expect(second.bytes.transferred).toBeLessThan(MiB);
-    time.pass(2000);
-    const third = await run();
-    expect(third.objects.identical).toBe(1);
-    expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
-  });
-
   /** Rewrites `key` in place (same bytes, so the same ETag and size) with other metadata. */
   async function replaceMetadata(store: MemoryObjectStore, key: string, metadata: Record<string, string>) {
     const head = await store.head(key);
