@@ -106,6 +106,7 @@ export const sourceContext = once(async (): Promise<SourceContext> => {
     algorithm: c.algorithm,
     variant: c.variant,
     verify: c.verify,
+    blocks: c.blocks,
     pageSize: c.pageSize,
     signer: new S3LinkSigner(client, c.source.bucket),
     linkExpirySeconds: c.linkExpirySeconds,

@@ -105,7 +105,9 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
       extra: 1,
       deleted: 0,
     });
-    expect(direct.bytes.transferred).toBe(5 * MiB + fresh.length + small.length);
+    // The new objects cross whole; of the changed chunk, only the blocks around the edit.
+    expect(direct.bytes.transferred).toBeGreaterThan(fresh.length + small.length);
+    expect(direct.bytes.transferred).toBeLessThan(MiB + fresh.length + small.length);
     expect(direct.index?.source).toMatchObject({ read: 2, written: 4 });
     // The workflow's source side never reads the bytes of an object it copies unverified (the
     // destination reads them through a link), so it has no entry for the two copies yet.
@@ -196,7 +198,10 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
         }
         const what = `${algorithm} ${variant}`;
         expect(summaries.direct?.objects, what).toMatchObject({ changed: 1, missing: 1, failed: 0 });
-        expect(summaries.direct?.bytes.transferred, what).toBe(1 * MiB + small.length);
+        // The decode variant's sealed values cannot be matched by set: it stays at chunk level.
+        if (variant === "decode")
+          expect(summaries.direct?.bytes.transferred, what).toBe(1 * MiB + small.length);
+        else expect(summaries.direct?.bytes.transferred, what).toBeLessThan(MiB / 4 + small.length);
         const apart = (x: JsonSummary | undefined) => ({
           ...unplaced(x),
           durationMs: 0,

@@ -163,6 +163,15 @@ function assembledParts(plan: ChunkPlan, assembly: AssemblyPlan): Unnumbered[] {
   });
 }
 
+/** Bytes of `part` that cross from the source: a part read from it, or an assembled part's source pieces. */
+export function crossingBytes(part: Pick<PlannedPart, "kind" | "length" | "pieces">): number {
+  if (part.kind === "sourceBytes") return part.length;
+  let bytes = 0;
+  if (part.kind === "assembled")
+    for (const piece of part.pieces ?? []) if (piece.from === "source") bytes += piece.length;
+  return bytes;
+}
+
 /** State, action, verdict and parts, before the parts are numbered and summed. */
 function choose(
   params: DecideObjectParams,
@@ -218,9 +227,7 @@ export function decideObject(params: DecideObjectParams): ObjectDecision {
   const planned = { transfer: 0, serverSide: 0 };
   const crossed: number[] = [];
   for (const p of parts) {
-    if (p.kind === "assembled") {
-      for (const piece of p.pieces ?? []) if (piece.from === "source") planned.transfer += piece.length;
-    } else if (p.kind === "sourceBytes") planned.transfer += p.length;
+    if (p.kind === "assembled" || p.kind === "sourceBytes") planned.transfer += crossingBytes(p);
     else planned.serverSide += p.length;
     // What is not copied in place is new at its offsets: verified under `changed`.
     if (p.kind === "destinationCopy" && (p.oldOffset ?? p.offset) === p.offset) continue;

@@ -120,6 +120,7 @@ export {
   validatePlan,
 } from "./chunkPlan.js";
 export {
+  crossingBytes,
   type DecideObjectParams,
   type DecisionOptions,
   decideObject,

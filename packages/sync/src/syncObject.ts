@@ -13,7 +13,7 @@ import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
-import { exchangeBlocks, wantsBlocks } from "./phases/blocks.js";
+import { exchangeBlocks } from "./phases/blocks.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 import {
   copiedRanges,
@@ -146,17 +146,18 @@ async function attemptObject(
         : [];
   }
   // Changed chunks are matched block by block against the old object, where that can pay.
-  const assembly =
-    dst !== undefined &&
-    changed !== undefined &&
-    ctx.blocks &&
-    !ctx.serverSideCopy &&
-    !ctx.dryRun &&
-    wantsBlocks(plan, changed, dst.size)
-      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, changed, (n) => {
-          ctx.stats.plannedWork += n;
-        })
-      : undefined;
+  const assembly = await exchangeBlocks(
+    ctx.sourceSide,
+    ctx.destinationSide,
+    ctx,
+    srcId,
+    dst,
+    plan,
+    changed,
+    (n) => {
+      ctx.stats.plannedWork += n;
+    },
+  );
   const decision = decideObject({
     source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
     destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },

@@ -170,6 +170,8 @@ export const ConfigSchema = z.strictObject({
   filters: z.array(filterRule).max(200).default([]),
   /** Delete destination-only objects (of the selected keys); grants the destination side s3:DeleteObject. */
   delete: z.boolean().default(false),
+  /** Match changed chunks block by block against the old object, so that only what changed crosses (the CLI's --no-blocks: false). */
+  blocks: z.boolean().default(true),
   /** Objects per listing page, i.e. per Map run. */
   pageSize: z.number().int().min(1).max(2000).default(500),
   maxConcurrency: z.number().int().min(1).max(10_000).default(40),

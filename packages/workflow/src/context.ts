@@ -59,6 +59,11 @@ export interface SourceContext extends RunSettings {
    * source too (the destination context then carries `copySource`).
    */
   serverSideCopy?: boolean;
+  /**
+   * Match changed chunks block by block against the old object (default), so that only what
+   * changed crosses; false sends them whole.
+   */
+  blocks?: boolean;
   /** Objects per listing page (one Map run). */
   pageSize: number;
   signer: ChunkLinkSigner;
@@ -139,6 +144,8 @@ export interface Decision extends ObjectDecision {
 }
 
 const count = z.number().int().min(0);
+/** Pieces of one assembled part at most, as many as ranges one block request may name. */
+const MAX_PIECES = 1 << 20;
 const chunkIndexes = z.array(count).max(MAX_PARTS);
 
 /**
@@ -153,11 +160,16 @@ export const DecisionSchema = z.strictObject({
     .array(
       z.strictObject({
         partNumber: z.number().int().min(1).max(MAX_PARTS),
-        kind: z.enum(["destinationCopy", "sourceCopy", "sourceBytes"]),
+        kind: z.enum(["destinationCopy", "sourceCopy", "sourceBytes", "assembled"]),
         firstChunk: count,
         chunkCount: count,
         offset: count,
         length: count,
+        oldOffset: count.optional(),
+        pieces: z
+          .array(z.strictObject({ from: z.enum(["old", "source"]), offset: count, length: count }))
+          .max(MAX_PIECES)
+          .optional(),
       }) satisfies z.ZodType<PlannedPart>,
     )
     .max(MAX_PARTS),

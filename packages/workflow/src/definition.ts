@@ -61,6 +61,8 @@ export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTa
   ChallengeBatch: "sourceChallenge",
   AnswerBatch: "destinationAnswer",
   CompareBatch: "sourceCompare",
+  MatchBlocks: "sourceMatchBlocks",
+  AnswerBlocks: "destinationAnswerBlocks",
   Decide: "sourceDecide",
   BeginWrite: "destinationBegin",
   SignLinks: "sourcePresign",
@@ -79,6 +81,7 @@ const SOURCE_FUNCTIONS = new Set<string>([
   "sourcePrepare",
   "sourceChallenge",
   "sourceCompare",
+  "sourceMatchBlocks",
   "sourceDecide",
   "sourcePresign",
   "sourceRecord",
@@ -116,6 +119,18 @@ export function buildDefinition(options: DefinitionOptions): Json {
     { ErrorEquals: ["States.ALL"], ResultPath: resultPath, Next: "MayRestart" },
   ];
   const abortOnFailure = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AbortWrite" }];
+  const blockRef = { ...objectRef, "round.$": "$.steps.blocks.round" };
+  /** Folds a block round's step output into `moved` and takes its round number (and `more` fields). */
+  const keepBlockRound = (next: string, more: Json = {}): Json => ({
+    Type: "Pass",
+    Parameters: {
+      "round.$": "$.steps.blocks.last.round",
+      "moved.$": "States.Array($.steps.blocks.moved, $.steps.blocks.last)",
+      ...more,
+    },
+    ResultPath: "$.steps.blocks",
+    Next: next,
+  });
   const batchMap = (
     items: string,
     states: Json,
@@ -198,10 +213,35 @@ export function buildDefinition(options: DefinitionOptions): Json {
         "challenge",
         {
           ResultPath: "$.steps.challenge",
-          Next: "Decide",
+          Next: "StartBlocks",
           Catch: recordFailure(),
         },
       ),
+      // The changed chunks' block exchange, a round per answer of the destination (see
+      // `exchangeBlocks`); each round's step output is kept in `moved` for the record's sums.
+      StartBlocks: {
+        Type: "Pass",
+        Result: { round: 0, moved: [] },
+        ResultPath: "$.steps.blocks",
+        Next: "MatchBlocks",
+      },
+      MatchBlocks: task("MatchBlocks", blockRef, {
+        ResultPath: "$.steps.blocks.last",
+        Next: "KeepMatchBytes",
+        Catch: recordFailure(),
+      }),
+      KeepMatchBytes: keepBlockRound("AskDestination", { "ask.$": "$.steps.blocks.last.ask" }),
+      AskDestination: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.steps.blocks.ask", BooleanEquals: true, Next: "AnswerBlocks" }],
+        Default: "Decide",
+      },
+      AnswerBlocks: task("AnswerBlocks", blockRef, {
+        ResultPath: "$.steps.blocks.last",
+        Next: "KeepAnswerBytes",
+        Catch: recordFailure(),
+      }),
+      KeepAnswerBytes: keepBlockRound("MatchBlocks"),
       Decide: task("Decide", objectRef, {
         ResultPath: "$.decision",
         Next: "NeedsWrite",

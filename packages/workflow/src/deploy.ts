@@ -29,6 +29,7 @@ export const SOURCE_FUNCTIONS = [
   "sourcePrepare",
   "sourceChallenge",
   "sourceCompare",
+  "sourceMatchBlocks",
   "sourceDecide",
   "sourcePresign",
   "sourceRecord",

@@ -1,5 +1,6 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import {
+  type BlockRequest,
   type ChallengeRequest,
   ChunksyncError,
   checkKeyLength,
@@ -10,6 +11,7 @@ import {
   type IndexEntry,
   type IndexScope,
   planChunks,
+  ValidationError,
 } from "@chunksync/core";
 import { type CompletedPart, type MultipartUpload, type ObjectHead, sameEtag } from "@chunksync/storage";
 import {
@@ -47,6 +49,7 @@ import {
 } from "./context.js";
 import {
   type BatchEvent,
+  type BlockEvent,
   type ObjectEvent,
   type PageEvent,
   parseEvent,
@@ -148,12 +151,9 @@ function answeredDigests(side: DestinationSide, request: ChallengeRequest) {
   return digestsRecord(etag, request.algorithm, request.plan, held);
 }
 
-/** Answers one batch of a challenge from the destination's own bytes. */
-export async function destinationAnswer(ctx: DestinationContext, event: z.infer<typeof BatchEvent>) {
-  const { runId, key, batch, phase } = event;
-  const request = await need<ChallengeRequest>(ctx.work, workKeys.request(runId, key, phase, batch));
-  const bytes: StepBytes = { destinationRead: 0 };
-  const side = new DestinationSide({
+/** The destination side of one step, its reads counted in `bytes`. */
+function readingSide(ctx: DestinationContext, bytes: StepBytes): DestinationSide {
+  return new DestinationSide({
     store: ctx.store,
     secret: ctx.secret,
     limiter: new Limiter(ctx.concurrency),
@@ -162,6 +162,36 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
       bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
     },
   });
+}
+
+/**
+ * Answers one round of an object's block exchange from the old object, every read pinned to
+ * the version the challenge named; `round` is the one the source side asks next.
+ */
+export async function destinationAnswerBlocks(ctx: DestinationContext, event: z.infer<typeof BlockEvent>) {
+  const { runId, key, round } = event;
+  const request = await need<BlockRequest>(ctx.work, workKeys.blockRequest(runId, key, round));
+  const dst = await needDestination(ctx.work, runId, key);
+  // A request reaches only this object, at the version this side headed.
+  const destinationKey = ctx.prefix + key;
+  if (request.destination?.key !== destinationKey)
+    throw new ValidationError("request.destination.key", destinationKey);
+  const bytes: StepBytes = { destinationRead: 0 };
+  const head =
+    dst.etag !== undefined && dst.size !== undefined
+      ? { key: destinationKey, etag: dst.etag, size: dst.size }
+      : undefined;
+  const response = await readingSide(ctx, bytes).answerBlocks(request, head);
+  await ctx.work.put(workKeys.blockResponse(runId, key, round), response);
+  return { round: round + 1, bytes };
+}
+
+/** Answers one batch of a challenge from the destination's own bytes. */
+export async function destinationAnswer(ctx: DestinationContext, event: z.infer<typeof BatchEvent>) {
+  const { runId, key, batch, phase } = event;
+  const request = await need<ChallengeRequest>(ctx.work, workKeys.request(runId, key, phase, batch));
+  const bytes: StepBytes = { destinationRead: 0 };
+  const side = readingSide(ctx, bytes);
   const indexed = phase === "challenge" && (await knownFromIndex(ctx, side, runId, key, request));
   const written = phase === "verify" ? await recallUploaded(ctx, side, runId, key, request) : undefined;
   const response = await side.answer(request, written);

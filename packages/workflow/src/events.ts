@@ -39,6 +39,13 @@ export const BatchEvent = z.strictObject({
   phase: z.enum(["challenge", "verify"], { error: "challenge or verify" }),
 });
 
+/** One round of an object's block exchange (0: the source starts it). */
+export const BlockEvent = z.strictObject({
+  runId,
+  key: relativeKey,
+  round: index.max(100, "a number to 100"),
+});
+
 export const WriteBatchEvent = z.strictObject({ runId, key: relativeKey, batch: index });
 
 export const DecideEvent = ObjectEvent;
@@ -60,6 +67,7 @@ export const ReportEvent = z.strictObject({ runId });
 export const DESTINATION_TARGETS = [
   "destinationHead",
   "destinationAnswer",
+  "destinationAnswerBlocks",
   "destinationBegin",
   "destinationCompose",
   "destinationComplete",

@@ -34,6 +34,18 @@ export const workKeys = {
     `source/runs/${runId}/objects/${objectId(key)}/${phase}-${batch}-expectation.json`,
   changed: (runId: string, key: string, batch: number) =>
     `source/runs/${runId}/objects/${objectId(key)}/challenge-${batch}-changed.json`,
+  /**
+   * An object's block exchange: each round's request and answer where both sides read them, and
+   * the source's own state between rounds (its blocks' tags, which would let the destination
+   * claim matches) and the assembly the exchange found, which Decide takes.
+   */
+  blockRequest: (runId: string, key: string, round: number) =>
+    `${workKeys.object(runId, key)}/blocks-${round}-request.json`,
+  blockResponse: (runId: string, key: string, round: number) =>
+    `${workKeys.object(runId, key)}/blocks-${round}-response.json`,
+  blockRounds: (runId: string, key: string, round: number) =>
+    `source/runs/${runId}/objects/${objectId(key)}/blocks-${round}-rounds.json`,
+  assembly: (runId: string, key: string) => `source/runs/${runId}/objects/${objectId(key)}/assembly.json`,
   uploaded: (runId: string, key: string, batch: number) =>
     `destination/runs/${runId}/objects/${objectId(key)}/uploaded-${batch}.json`,
   decision: (runId: string, key: string) => `${workKeys.object(runId, key)}/decision.json`,

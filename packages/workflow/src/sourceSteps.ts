@@ -1,7 +1,11 @@
 import {
+  type AssemblyPlan,
+  type BlockRounds,
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChallengeResponse,
+  ChunksyncError,
+  crossingBytes,
   decideObject,
   planChunks,
 } from "@chunksync/core";
@@ -9,6 +13,7 @@ import { isArchiveClass, type ObjectHead } from "@chunksync/storage";
 import type { ChallengeExchange } from "@chunksync/sync";
 import {
   addPlanned,
+  afterBlockAnswer,
   buildReport,
   changedChunks,
   checkWritten,
@@ -32,9 +37,11 @@ import {
   sourceEntry,
   sourceFromIndex,
   sourceIdentity,
+  startBlockRounds,
   summaryLine,
 } from "@chunksync/sync";
 import type { z } from "zod";
+import { roundsOf, type StoredRounds, storedRounds } from "./blockRecords.js";
 import {
   chunksPerBatch,
   type Decision,
@@ -53,6 +60,7 @@ import {
 import { WorkItemMissingError } from "./errors.js";
 import type {
   BatchEvent,
+  BlockEvent,
   DecideEvent,
   ListPageEvent,
   PageEvent,
@@ -216,17 +224,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
     etag = (await needUpload(ctx.work, runId, key)).etag ?? "";
   }
   const bytes: StepBytes = { sourceRead: 0 };
-  const side = new SourceSide({
-    store: ctx.store,
-    secret: ctx.secret,
-    algorithm: ctx.algorithm,
-    variant: ctx.variant,
-    limiter: new Limiter(ctx.concurrency),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-    onRead: (n) => {
-      bytes.sourceRead = (bytes.sourceRead ?? 0) + n;
-    },
-  });
+  const side = readingSide(ctx, bytes);
   const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
   const indexed = await knownFromIndex(ctx, side, runId, src);
   const { request, expectation } = await side.challenge(
@@ -245,6 +243,21 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
   await ctx.work.put(workKeys.request(runId, key, phase, batch), request);
   await ctx.work.put(workKeys.expectation(runId, key, phase, batch), expectation);
   return { bytes };
+}
+
+/** The source side of one step, its reads counted in `bytes`. */
+function readingSide(ctx: SourceContext, bytes: StepBytes): SourceSide {
+  return new SourceSide({
+    store: ctx.store,
+    secret: ctx.secret,
+    algorithm: ctx.algorithm,
+    variant: ctx.variant,
+    limiter: new Limiter(ctx.concurrency),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onRead: (n) => {
+      bytes.sourceRead = (bytes.sourceRead ?? 0) + n;
+    },
+  });
 }
 
 /**
@@ -285,28 +298,113 @@ export async function sourceCompare(ctx: SourceContext, event: z.infer<typeof Ba
   return { changed: changed.length };
 }
 
+/** The destination version the object's steps challenge: the one the destination side headed, if any. */
+function challenged(dst: DestinationRecord): { etag: string; size: number } | undefined {
+  return dst.exists && dst.etag !== undefined && dst.size !== undefined
+    ? { etag: dst.etag, size: dst.size }
+    : undefined;
+}
+
+/**
+ * The chunks the challenge batches found changed, in order; undefined where nothing was
+ * challenged (the definition challenges only a readable source against an existing destination).
+ */
+async function changedChunksOf(
+  ctx: SourceContext,
+  runId: string,
+  src: SourceRecord,
+  dst: DestinationRecord,
+): Promise<number[] | undefined> {
+  if (challenged(dst) === undefined || src.archived) return undefined;
+  const changed: number[] = [];
+  for (const batch of batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize))) {
+    changed.push(...(await need<number[]>(ctx.work, workKeys.changed(runId, src.key, batch))));
+  }
+  return changed;
+}
+
+/** The outcome of an object's block exchange, for the versions it matched. */
+interface StoredAssembly {
+  source: string;
+  destination: string | null;
+  /** Null where the object stays at chunk level. */
+  assembly: AssemblyPlan | null;
+}
+
+/**
+ * One round of an object's block exchange on the source's side, the phase the direct engine
+ * runs in one loop (`exchangeBlocks`): round 0 starts it where it can pay, a later round takes
+ * the destination's answer to the round before. Each round's state stays in the source's own
+ * part, its request goes where the destination reads it; once the exchange ends, the assembly
+ * it found (or none) waits for Decide. `ask`: the destination answers this round's request.
+ */
+export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof BlockEvent>) {
+  const { runId, key, round } = event;
+  const src = await needSource(ctx.work, runId, key);
+  const dst = await needDestination(ctx.work, runId, key);
+  const old = challenged(dst);
+  const changed = await changedChunksOf(ctx, runId, src, dst);
+  const bytes: StepBytes = { sourceRead: 0 };
+  let next: { rounds: BlockRounds } | { assembly: AssemblyPlan | undefined };
+  if (round === 0) {
+    const rounds = await startBlockRounds(
+      readingSide(ctx, bytes),
+      { blocks: ctx.blocks ?? true, serverSideCopy: ctx.serverSideCopy ?? false },
+      sourceIdentity(ctx.store.bucket, src.sourceKey, src),
+      old && { bucket: dst.bucket, key: dst.destinationKey, ...old },
+      src.plan,
+      changed,
+    );
+    next = rounds ? { rounds } : { assembly: undefined };
+  } else {
+    if (old === undefined || changed === undefined)
+      throw new ChunksyncError(
+        "UNEXPECTED",
+        `round ${round} of ${key}'s block exchange has no challenged version`,
+      );
+    const rounds = roundsOf(await need<StoredRounds>(ctx.work, workKeys.blockRounds(runId, key, round - 1)));
+    const response = await need<unknown>(ctx.work, workKeys.blockResponse(runId, key, round - 1));
+    next = afterBlockAnswer(src.plan, changed, old.size, rounds, response);
+  }
+  if ("rounds" in next) {
+    await ctx.work.put(workKeys.blockRounds(runId, key, round), storedRounds(next.rounds));
+    await ctx.work.put(workKeys.blockRequest(runId, key, round), next.rounds.request);
+    return { round, ask: true, bytes };
+  }
+  const stored: StoredAssembly = {
+    source: src.etag,
+    destination: old?.etag ?? null,
+    assembly: next.assembly ?? null,
+  };
+  await ctx.work.put(workKeys.assembly(runId, key), stored);
+  return { round, ask: false, bytes };
+}
+
+/**
+ * The assembly the object's block exchange found for these very versions (a restarted
+ * object's earlier exchange matched another source version).
+ */
+async function assemblyOf(
+  ctx: SourceContext,
+  runId: string,
+  src: SourceRecord,
+  etag: string,
+): Promise<AssemblyPlan | undefined> {
+  const stored = await ctx.work.get<StoredAssembly>(workKeys.assembly(runId, src.key));
+  if (stored?.source !== src.etag || stored.destination !== etag) return undefined;
+  return stored.assembly ?? undefined;
+}
+
 /** Gathers the challenge verdicts and settles what to write: nothing, a copy, a compose or a metadata rewrite. */
 export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEvent>) {
   const { runId, key } = event;
   const src = await needSource(ctx.work, runId, key);
   const dst = await needDestination(ctx.work, runId, key);
-  const destination =
-    dst.exists && dst.etag !== undefined && dst.size !== undefined
-      ? {
-          size: dst.size,
-          etag: dst.etag,
-          attributes: toAttributes(dst.attributes ?? { metadata: {} }),
-        }
-      : undefined;
+  const old = challenged(dst);
+  const destination = old && { ...old, attributes: toAttributes(dst.attributes ?? { metadata: {} }) };
   const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
-  let changed: number[] | undefined;
-  // The definition challenges only a readable source against an existing destination.
-  if (destination !== undefined && !src.archived) {
-    changed = [];
-    for (const batch of batchNumbers(src.plan.count, batchSize)) {
-      changed.push(...(await need<number[]>(ctx.work, workKeys.changed(runId, key, batch))));
-    }
-  }
+  const changed = await changedChunksOf(ctx, runId, src, dst);
+  const assembly = old && changed ? await assemblyOf(ctx, runId, src, old.etag) : undefined;
   const decision: Decision = {
     ...decideObject({
       source: {
@@ -318,6 +416,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
       destination,
       plan: src.plan,
       changed,
+      assembly,
       options: {
         serverSideCopy: ctx.serverSideCopy ?? false,
         verify: ctx.verify,
@@ -336,14 +435,15 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
   };
 }
 
-/** Signs a short-lived read link to the source object for the destination's compose step. */
+/**
+ * Signs a short-lived read link to the source object for the destination's compose step,
+ * where the batch reads any bytes from the source (whole parts or assembled parts' source pieces).
+ */
 export async function presignBatch(ctx: SourceContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
   const src = await needSource(ctx.work, runId, key);
   const decision = await needDecision(ctx.work, runId, key);
-  const fromSource = batchOf(decision.parts, batch, decision.batchSize).some(
-    (p) => p.kind === "sourceBytes" && p.length > 0,
-  );
+  const fromSource = batchOf(decision.parts, batch, decision.batchSize).some((p) => crossingBytes(p) > 0);
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;
   await ctx.work.put(workKeys.links(runId, key, batch), { url, etag: src.etag });
   return {};

@@ -4,6 +4,7 @@ import type { DestinationContext, SourceContext } from "./context.js";
 import {
   destinationAbort,
   destinationAnswer,
+  destinationAnswerBlocks,
   destinationBegin,
   destinationComplete,
   destinationCompose,
@@ -14,6 +15,7 @@ import {
 } from "./destinationSteps.js";
 import {
   BatchEvent,
+  BlockEvent,
   DecideEvent,
   type DestinationTarget,
   ListPageEvent,
@@ -30,6 +32,7 @@ import {
   decide,
   indexSourcePage,
   listSourcePage,
+  matchBlocks,
   prepareSource,
   presignBatch,
   recordResult,
@@ -57,6 +60,7 @@ export const SOURCE_STEPS = {
   sourcePrepare: step(PrepareEvent, prepareSource),
   sourceChallenge: step(BatchEvent, sourceChallenge),
   sourceCompare: step(BatchEvent, sourceCompare),
+  sourceMatchBlocks: step(BlockEvent, matchBlocks),
   sourceDecide: step(DecideEvent, decide),
   sourcePresign: step(WriteBatchEvent, presignBatch),
   sourceRecord: step(RecordEvent, recordResult),
@@ -71,6 +75,7 @@ export type SourceFunction = keyof typeof SOURCE_STEPS;
 export const DESTINATION_STEPS = {
   destinationHead: step(ObjectEvent, destinationHead),
   destinationAnswer: step(BatchEvent, destinationAnswer),
+  destinationAnswerBlocks: step(BlockEvent, destinationAnswerBlocks),
   destinationBegin: step(ObjectEvent, destinationBegin),
   destinationCompose: step(WriteBatchEvent, destinationCompose),
   destinationComplete: step(ObjectEvent, destinationComplete),

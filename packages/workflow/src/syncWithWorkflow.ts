@@ -55,6 +55,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       variant: options.variant,
       verify: options.verify,
       serverSideCopy: options.serverSideCopy ?? false,
+      blocks: options.blocks ?? true,
       pageSize: 500,
       signer: links,
       linkExpirySeconds: 900,

@@ -72,7 +72,8 @@ describe("digest index on in-memory stores", () => {
     time.pass(2000);
     await put(source, "a", flipByte(big, 7 * MiB));
     time.pass(2000);
-    const second = await run();
+    // At chunk level: the block exchange would read the old chunk's blocks on the destination.
+    const second = await run({ blocks: false });
     expect(second.objects.changed).toBe(1);
     // One block of at most 4 x 64 KiB crosses instead of the 5 MiB chunk.
     expect(second.bytes.transferred).toBeGreaterThan(0);

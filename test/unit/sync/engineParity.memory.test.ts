@@ -16,6 +16,8 @@ interface RunSettings {
   delete?: boolean;
   serverSideCopy?: boolean;
   copyTags?: boolean;
+  /** Match changed chunks block by block (default, as the CLI's). */
+  blocks?: boolean;
   signal?: AbortSignal;
   stats?: RunStats;
   onResult?: (result: ObjectResult) => void;
@@ -35,6 +37,7 @@ const ENGINES: Record<"direct" | "workflow", Engine> = {
       delete: s.delete ?? false,
       serverSideCopy: s.serverSideCopy ?? false,
       copyTags: s.copyTags ?? false,
+      ...(s.blocks !== undefined ? { blocks: s.blocks } : {}),
       ...(s.signal ? { signal: s.signal } : {}),
       ...(s.stats ? { stats: s.stats } : {}),
       ...(s.onResult ? { onResult: s.onResult } : {}),
@@ -55,6 +58,7 @@ const ENGINES: Record<"direct" | "workflow", Engine> = {
       delete: s.delete ?? false,
       serverSideCopy: s.serverSideCopy ?? false,
       copyTags: s.copyTags ?? false,
+      ...(s.blocks !== undefined ? { blocks: s.blocks } : {}),
       ...(s.signal ? { signal: s.signal } : {}),
       ...(s.stats ? { stats: s.stats } : {}),
       ...(s.onResult ? { onResult: s.onResult } : {}),
@@ -214,20 +218,74 @@ describe("both engines on memory stores: the same results, requests and failures
   it("honours --verify full: every chunk of a written object is challenged again, not only those that crossed", async () => {
     const read: Record<string, number> = {};
     for (const [name, engine] of Object.entries(ENGINES)) {
-      for (const verify of ["changed", "full"] as const) {
-        const { source, destination } = stores();
-        await put(source, "changed", edited);
-        await put(destination, "changed", big);
-        const report = await engine(source, destination, { verify });
-        expect(byKey(report).changed, name).toMatchObject({ state: "changed", applied: true });
-        read[`${name}-${verify}`] = report.bytes.destinationRead;
+      for (const blocks of [false, true]) {
+        for (const verify of ["changed", "full"] as const) {
+          const { source, destination } = stores();
+          await put(source, "changed", edited);
+          await put(destination, "changed", big);
+          const report = await engine(source, destination, { verify, blocks });
+          expect(byKey(report).changed, name).toMatchObject({ state: "changed", applied: true });
+          read[`${name}-${verify}-${blocks ? "blocks" : "chunks"}`] = report.bytes.destinationRead;
+        }
       }
-      // Under --verify changed the destination is read only for the challenge: the chunk that
-      // crossed was checked by its Content-MD5 as it was stored. The full check reads every chunk again.
-      expect(read[`${name}-changed`], name).toBe(big.length);
-      expect(read[`${name}-full`]! - read[`${name}-changed`]!, name).toBe(big.length);
+      // At chunk level, under --verify changed the destination is read only for the challenge:
+      // the chunk that crossed was checked by its Content-MD5 as it was stored. The full check
+      // reads every chunk again.
+      expect(read[`${name}-changed-chunks`], name).toBe(big.length);
+      expect(read[`${name}-full-chunks`]! - read[`${name}-changed-chunks`]!, name).toBe(big.length);
+      // Matched block by block, the destination also reads its old bytes for the blocks and the
+      // assembled part, and the chunks that part spans are read back: fewer than all of them.
+      expect(read[`${name}-changed-blocks`]!, name).toBeGreaterThan(big.length);
+      const readBack = read[`${name}-full-blocks`]! - read[`${name}-changed-blocks`]!;
+      expect(readBack, name).toBeGreaterThan(0);
+      expect(readBack, name).toBeLessThan(big.length);
     }
-    expect(read["workflow-full"]).toBe(read["direct-full"]);
+    for (const k of ["changed-chunks", "full-chunks", "changed-blocks", "full-blocks"])
+      expect(read[`workflow-${k}`], k).toBe(read[`direct-${k}`]);
+  });
+
+  it("matches changed chunks block by block alike: an edit in place and an insertion cross far less than a chunk", async () => {
+    const old = seededBytes("parity-blocks", 24 * MiB);
+    // 1 MiB of new bytes in place, across a chunk boundary, the size unchanged.
+    const edit = Buffer.concat([
+      old.subarray(0, 9 * MiB + 512 * 1024),
+      seededBytes("parity-edit", MiB),
+      old.subarray(10 * MiB + 512 * 1024),
+    ]);
+    // 100 bytes inserted near the start: every chunk after it is shifted against the grid.
+    const insertion = Buffer.concat([
+      old.subarray(0, 3 * MiB),
+      seededBytes("parity-insert", 100),
+      old.subarray(3 * MiB),
+    ]);
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const [key, data, most] of [
+        ["edit", edit, MiB + 256 * 1024],
+        ["insertion", insertion, 512 * 1024],
+      ] as const) {
+        const { source, destination } = stores();
+        await put(source, key, data);
+        await put(destination, key, old);
+        const before = writes(destination);
+        const report = await engine(source, destination, {});
+        const label = `${name} ${key}`;
+        expect(byKey(report)[key], label).toMatchObject({
+          state: "changed",
+          action: "compose",
+          applied: true,
+        });
+        expect((await bytes(destination, key))?.equals(data), label).toBe(true);
+        // What crossed is the new bytes and the blocks around them, not the changed chunks.
+        expect(report.bytes.transferred, label).toBeLessThanOrEqual(most);
+        expect(report.bytes.transferred, label).toBeLessThan(CHUNK / 4);
+        expect(report.planned.transfer, label).toBe(report.bytes.transferred);
+        expect(await pendingUploads(destination), label).toBe(0);
+        seen[`${name}-${key}`] = { ...comparable(report), writes: writes(destination, before) };
+      }
+    }
+    expect(seen["workflow-edit"]).toEqual(seen["direct-edit"]);
+    expect(seen["workflow-insertion"]).toEqual(seen["direct-insertion"]);
   });
 
   it("stops at the run's abort signal, leaving no upload and the old destination", async () => {

@@ -1,5 +1,6 @@
 import {
   type AssemblyPlan,
+  type BlockRounds,
   type ChunkPlan,
   chooseAssembly,
   chunkRange,
@@ -20,30 +21,80 @@ export function wantsBlocks(plan: ChunkPlan, changed: readonly number[], oldSize
   return bytes >= MIN_BLOCK_BYTES && oldSize > 0;
 }
 
+/** The run's settings that say whether any object is matched block by block. */
+export interface BlockSettings {
+  /** Blocks are on for the run (`--no-blocks` turns them off). */
+  blocks: boolean;
+  /** Changed chunks are copied server-side: nothing crosses, so nothing is saved. */
+  serverSideCopy: boolean;
+  /** A dry run writes nothing, so it exchanges nothing either. */
+  dryRun?: boolean;
+}
+
+/**
+ * Starts the block exchange of one object where it can pay: the source side's first request
+ * and the state it keeps between answers. Undefined where the object stays at chunk level
+ * (blocks off, server-side copy, dry run, no challenged destination, too few changed bytes,
+ * or what `SourceSide.startBlocks` declines).
+ */
+export async function startBlockRounds(
+  sourceSide: SourceSide,
+  settings: BlockSettings,
+  source: ObjectIdentity,
+  destination: (ObjectIdentity & { size: number }) | undefined,
+  plan: ChunkPlan,
+  changed: readonly number[] | undefined,
+): Promise<BlockRounds | undefined> {
+  const { blocks, serverSideCopy, dryRun } = settings;
+  if (destination === undefined || changed === undefined || !blocks || serverSideCopy || dryRun)
+    return undefined;
+  if (!wantsBlocks(plan, changed, destination.size)) return undefined;
+  return sourceSide.startBlocks(source, destination, plan, changed);
+}
+
+/**
+ * The source side's step between two answers of the destination: the next rounds to ask
+ * about, or the exchange's outcome, the assembly that sends the fewest bytes across
+ * (undefined where blocks save nothing and the chunk-level compose stands).
+ */
+export function afterBlockAnswer(
+  plan: ChunkPlan,
+  changed: readonly number[],
+  oldSize: number,
+  rounds: BlockRounds,
+  response: unknown,
+): { rounds: BlockRounds } | { assembly: AssemblyPlan | undefined } {
+  const next = nextBlockRound(plan, changed, oldSize, rounds, response);
+  if ("rounds" in next) return next;
+  return { assembly: chooseAssembly(plan, changed, next.segments, oldSize) };
+}
+
 /**
  * The block exchange of one changed object where both sides live in one process: the source
  * cuts its changed chunks into blocks and asks, the destination answers from its old object,
- * for as many rounds as the source asks. The assembly that sends the fewest bytes across, or
- * undefined where blocks save nothing (the chunk-level compose stands). `onPlanned` is told the
- * bytes each round reads on both sides (see RunStats.plannedWork).
+ * for as many rounds as the source asks. The workflow runs the same steps as states.
+ * `onPlanned` is told the bytes each round reads on both sides (see RunStats.plannedWork).
  */
 export async function exchangeBlocks(
   sourceSide: SourceSide,
   destinationSide: DestinationSide,
+  settings: BlockSettings,
   source: ObjectIdentity,
-  destination: Pick<ObjectHead, "key" | "etag" | "size">,
+  destination: Pick<ObjectHead, "key" | "etag" | "size"> | undefined,
   plan: ChunkPlan,
-  changed: readonly number[],
+  changed: readonly number[] | undefined,
   onPlanned: (bytes: number) => void = () => {},
 ): Promise<AssemblyPlan | undefined> {
-  const id = { bucket: destinationSide.options.store.bucket, key: destination.key, etag: destination.etag };
-  let rounds = await sourceSide.startBlocks(source, { ...id, size: destination.size }, plan, changed);
+  if (destination === undefined || changed === undefined) return undefined;
+  const { key, etag, size } = destination;
+  const id = { bucket: destinationSide.options.store.bucket, key, etag, size };
+  let rounds = await startBlockRounds(sourceSide, settings, source, id, plan, changed);
   if (rounds !== undefined) onPlanned(sum(changed.map((i) => chunkRange(plan, i))));
   while (rounds !== undefined) {
     onPlanned(sum(rounds.request.cut) + sum(rounds.request.whole));
     const response = await destinationSide.answerBlocks(rounds.request, destination);
-    const next = nextBlockRound(plan, changed, destination.size, rounds, response);
-    if ("segments" in next) return chooseAssembly(plan, changed, next.segments, destination.size);
+    const next = afterBlockAnswer(plan, changed, size, rounds, response);
+    if ("assembly" in next) return next.assembly;
     rounds = next.rounds;
   }
   return undefined;
