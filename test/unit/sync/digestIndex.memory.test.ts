@@ -72,8 +72,7 @@ describe("digest index on in-memory stores", () => {
     time.pass(2000);
     await put(source, "a", flipByte(big, 7 * MiB));
     time.pass(2000);
-    // At chunk level: the block exchange would read the old chunk's blocks on the destination.
-    const second = await run({ blocks: false });
+    const second = await run();
     expect(second.objects.changed).toBe(1);
     // One block of at most 4 x 64 KiB crosses instead of the 5 MiB chunk.
     expect(second.bytes.transferred).toBeGreaterThan(0);
