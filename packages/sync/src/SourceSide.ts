@@ -1,5 +1,7 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import {
+  type Block,
+  type BlockRequest,
   type BlockRounds,
   BlockTagger,
   blockParams,
@@ -11,6 +13,7 @@ import {
   createChallenge,
   type DigestAlgorithm,
   type ObjectIdentity,
+  type OldRange,
   oldRangesToCut,
   planChunks,
   type Variant,
@@ -106,6 +109,21 @@ export class SourceSide {
     const reader = { store, side: "source" as const, limiter, onRead, signal };
     const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
     return { request, blocks: new BlockTagger(secret, request).tagged(blocks) };
+  }
+
+  /**
+   * Cuts `ranges` of `source`'s version into blocks with `request`'s parameters (a fine round)
+   * and keeps them only as that request's tags.
+   */
+  async cutBlocks(
+    source: ObjectIdentity,
+    request: BlockRequest,
+    ranges: readonly OldRange[],
+  ): Promise<Block[]> {
+    const { store, secret, limiter, onRead, signal } = this.options;
+    const reader = { store, side: "source" as const, limiter, onRead, signal };
+    const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
+    return new BlockTagger(secret, request).tagged(blocks);
   }
 
   /**

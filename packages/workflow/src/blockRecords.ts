@@ -5,6 +5,7 @@ interface Rounds<B> {
   request: BlockRequest;
   blocks: B[];
   matched?: { segments: Segment[]; guesses: { block: B; oldOffset: number }[] };
+  refined?: { segments: Segment[] };
 }
 
 /** A block as JSON keeps it: its tag in base64. */
@@ -18,10 +19,11 @@ interface StoredBlock {
 export type StoredRounds = Rounds<StoredBlock>;
 
 function mapBlocks<A, B>(rounds: Rounds<A>, f: (block: A) => B): Rounds<B> {
-  const { request, blocks, matched } = rounds;
+  const { request, blocks, matched, refined } = rounds;
   return {
     request,
     blocks: blocks.map(f),
+    ...(refined ? { refined } : {}),
     ...(matched
       ? {
           matched: {

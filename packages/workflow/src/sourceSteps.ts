@@ -364,7 +364,8 @@ export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof Bloc
       );
     const rounds = roundsOf(await need<StoredRounds>(ctx.work, workKeys.blockRounds(runId, key, round - 1)));
     const response = await need<unknown>(ctx.work, workKeys.blockResponse(runId, key, round - 1));
-    next = afterBlockAnswer(src.plan, changed, old.size, rounds, response);
+    const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
+    next = await afterBlockAnswer(readingSide(ctx, bytes), id, src.plan, changed, old.size, rounds, response);
   }
   if ("rounds" in next) {
     await ctx.work.put(workKeys.blockRounds(runId, key, round), storedRounds(next.rounds));

@@ -1,33 +1,60 @@
 import { type ChunkPlan, chunkRange, MIN_CHUNK_SIZE } from "../chunkPlan.js";
 import type { Block } from "./blockChunker.js";
-import { type BlockRequest, readBlockResponse, sameTag, wholeRequest } from "./blockExchange.js";
+import {
+  type BlockRequest,
+  blockRequest,
+  type OldRange,
+  readBlockResponse,
+  sameTag,
+  wholeRequest,
+} from "./blockExchange.js";
 import { confirmGaps, type GapGuess, guessGaps } from "./guessGaps.js";
-import { segmentsOf } from "./matchBlocks.js";
+import { BlockMatcher, oldRangesToCut, segmentsOf } from "./matchBlocks.js";
 import { type AssemblyPlan, planAssembly } from "./planAssembly.js";
-import type { Segment } from "./segments.js";
+import { normalizeSegments, type Segment } from "./segments.js";
 
 /**
  * The source's side of one object's block exchange between two answers from the destination:
- * the request out, the source's own blocks of the changed chunks (their digests already
- * replaced by this request's tags, so no raw digest is kept) and, after the first answer, the
- * segments found and the guesses the second request asks about.
+ * the request out, the source's own blocks for it (their digests already replaced by this
+ * request's tags, so no raw digest is kept) and what the earlier rounds found: after the
+ * first answer the segments and the guesses the second request asks about; in the fine round,
+ * the segments whose source runs the fine blocks are matched in.
  */
 export interface BlockRounds {
   request: BlockRequest;
-  /** The source's blocks of the changed chunks, in order, each digest replaced by its tag. */
+  /** The source's blocks for this request, in order, each digest replaced by its tag. */
   blocks: Block[];
   matched?: { segments: Segment[]; guesses: GapGuess[] };
+  refined?: { segments: Segment[] };
+}
+
+/**
+ * A fine round to ask for: the source cuts `ranges` of its new object (the runs still unmatched)
+ * with `request.params`, and the destination the old ranges no match uses.
+ */
+export interface FineRound {
+  request: BlockRequest;
+  ranges: OldRange[];
+  segments: Segment[];
 }
 
 /** Most guessed blocks one object asks the destination to confirm. */
 const MAX_GUESSES = 100_000;
+/** Unmatched bytes below this cross as they are: a fine round would save less than it costs. */
+const MIN_FINE_BYTES = 64 * 1024;
+/** Finest average block: a database page. */
+const FINE_AVG = 4 * 1024;
+/** Most fine blocks one object's unmatched bytes are cut into, on average. */
+const MAX_FINE_BLOCKS = 1 << 16;
 
 /**
  * Takes the destination's answer to `rounds.request` (anything it sent: what does not fit is
  * dropped, so its bytes cross). After the first answer, the changed chunks' blocks are matched
  * anywhere among the old blocks cut; where unmatched source runs sit exactly where a shift
  * against the chunk grid left them, the next round asks the destination to digest its own
- * bytes there. After that, or when nothing is guessed, the new object's segments are final.
+ * bytes there. Then, where enough bytes are still unmatched (an edit of a few bytes in many
+ * places, pages moved about), a fine round cuts them and the old bytes no match uses into
+ * blocks of a few KiB and matches those anywhere. After that the new object's segments are final.
  */
 export function nextBlockRound(
   plan: ChunkPlan,
@@ -35,21 +62,122 @@ export function nextBlockRound(
   oldSize: number,
   rounds: BlockRounds,
   response: unknown,
-): { segments: Segment[] } | { rounds: BlockRounds } {
+): { segments: Segment[] } | { rounds: BlockRounds } | { refine: FineRound } {
   const answer = readBlockResponse(rounds.request, response);
+  if (rounds.refined !== undefined)
+    return {
+      segments: refineSegments(rounds.refined.segments, rounds.blocks, answer.blocks, plan.size, oldSize),
+    };
+  let segments: Segment[];
   if (rounds.matched === undefined) {
-    const segments = segmentsOf(plan, new Set(changed), rounds.blocks, answer.blocks, oldSize);
+    segments = segmentsOf(plan, new Set(changed), rounds.blocks, answer.blocks, oldSize);
     const guesses = guessGaps(segments, rounds.blocks, oldSize).slice(0, MAX_GUESSES);
-    if (guesses.length === 0) return { segments };
-    const request = wholeRequest(
-      rounds.request,
-      guesses.map((g) => ({ offset: g.oldOffset, length: g.block.length })),
-    );
-    return { rounds: { request, blocks: rounds.blocks, matched: { segments, guesses } } };
+    if (guesses.length > 0) {
+      const request = wholeRequest(
+        rounds.request,
+        guesses.map((g) => ({ offset: g.oldOffset, length: g.block.length })),
+      );
+      return { rounds: { request, blocks: rounds.blocks, matched: { segments, guesses } } };
+    }
+  } else {
+    const { guesses } = rounds.matched;
+    const confirmed = guesses.filter((g, i) => sameTag(answer.whole[i], g.block.digest));
+    segments = confirmGaps(rounds.matched.segments, confirmed, plan.size, oldSize);
   }
-  const { segments, guesses } = rounds.matched;
-  const confirmed = guesses.filter((g, i) => sameTag(answer.whole[i], g.block.digest));
-  return { segments: confirmGaps(segments, confirmed, plan.size, oldSize) };
+  const fine = fineRound(rounds.request, segments, oldRangesToCut(plan, changed, oldSize));
+  return fine ? { refine: fine } : { segments };
+}
+
+/**
+ * The fine round for `segments`, or undefined where too few bytes are unmatched, or so many
+ * that their fine blocks would be hardly finer than the first ones. The old ranges cut are
+ * those of `cut` (what the first round cut) that no old segment uses.
+ */
+function fineRound(
+  coarse: BlockRequest,
+  segments: readonly Segment[],
+  cut: readonly OldRange[],
+): FineRound | undefined {
+  const ranges: OldRange[] = [];
+  const used: OldRange[] = [];
+  let at = 0;
+  for (const s of segments) {
+    if (s.from === "source") ranges.push({ offset: at, length: s.length });
+    else used.push({ offset: s.offset, length: s.length });
+    at += s.length;
+  }
+  const unmatched = ranges.reduce((n, r) => n + r.length, 0);
+  let avg = FINE_AVG;
+  while (avg * MAX_FINE_BLOCKS < unmatched) avg *= 2;
+  if (unmatched < MIN_FINE_BYTES || avg * 4 > coarse.params.avg) return undefined;
+  const free = subtract(cut, used);
+  if (free.length === 0) return undefined;
+  const request = blockRequest({
+    direction: coarse.direction,
+    source: coarse.source,
+    destination: coarse.destination,
+    params: { min: avg / 4, avg, max: avg * 4 },
+    cut: free,
+  });
+  // The same nonce: one exchange, one run. The other cutting parameters key its tags apart.
+  return { request: { ...request, nonce: coarse.nonce }, ranges, segments: [...segments] };
+}
+
+/** The parts of the ascending, disjoint `ranges` that none of `used` (any order) covers. */
+function subtract(ranges: readonly OldRange[], used: readonly OldRange[]): OldRange[] {
+  // `used` as ascending, disjoint [start, end) intervals.
+  const holes: [number, number][] = [];
+  for (const u of [...used].sort((x, y) => x.offset - y.offset)) {
+    const last = holes.at(-1);
+    if (last && u.offset <= last[1]) last[1] = Math.max(last[1], u.offset + u.length);
+    else holes.push([u.offset, u.offset + u.length]);
+  }
+  const out: OldRange[] = [];
+  let h = 0;
+  for (const r of ranges) {
+    let at = r.offset;
+    const end = r.offset + r.length;
+    while (h < holes.length && holes[h]![1] <= at) h++;
+    for (let i = h; i < holes.length && holes[i]![0] < end && at < end; i++) {
+      const [start, stop] = holes[i]!;
+      if (start > at) out.push({ offset: at, length: start - at });
+      at = Math.max(at, stop);
+    }
+    if (at < end) out.push({ offset: at, length: end - at });
+  }
+  return out;
+}
+
+/** `segments` with each source run re-cut into its fine `blocks`, each matched anywhere among the old fine blocks. */
+function refineSegments(
+  segments: readonly Segment[],
+  blocks: readonly Block[],
+  old: readonly Block[],
+  size: number,
+  oldSize: number,
+): Segment[] {
+  const matcher = new BlockMatcher(old);
+  const out: Segment[] = [];
+  let at = 0;
+  let b = 0;
+  for (const s of segments) {
+    const end = at + s.length;
+    if (s.from === "old") {
+      out.push(s);
+      matcher.follow(s.offset + s.length);
+    } else {
+      while (b < blocks.length && blocks[b]!.offset < at) b++;
+      let covered = at;
+      for (; b < blocks.length && blocks[b]!.offset < end; b++) {
+        out.push(matcher.segment(blocks[b]!));
+        covered = blocks[b]!.offset + blocks[b]!.length;
+      }
+      // Blocks cut from exactly this run cover it; anything else crosses as it is.
+      if (covered !== end) return [...segments];
+    }
+    at = end;
+  }
+  return normalizeSegments(out, size, oldSize);
 }
 
 /**

@@ -54,18 +54,26 @@ export async function startBlockRounds(
 
 /**
  * The source side's step between two answers of the destination: the next rounds to ask
- * about, or the exchange's outcome, the assembly that sends the fewest bytes across
- * (undefined where blocks save nothing and the chunk-level compose stands).
+ * about (for a fine round, after cutting its unmatched runs into fine blocks), or the
+ * exchange's outcome, the assembly that sends the fewest bytes across (undefined where
+ * blocks save nothing and the chunk-level compose stands).
  */
-export function afterBlockAnswer(
+export async function afterBlockAnswer(
+  sourceSide: SourceSide,
+  source: ObjectIdentity,
   plan: ChunkPlan,
   changed: readonly number[],
   oldSize: number,
   rounds: BlockRounds,
   response: unknown,
-): { rounds: BlockRounds } | { assembly: AssemblyPlan | undefined } {
+): Promise<{ rounds: BlockRounds } | { assembly: AssemblyPlan | undefined }> {
   const next = nextBlockRound(plan, changed, oldSize, rounds, response);
   if ("rounds" in next) return next;
+  if ("refine" in next) {
+    const { request, ranges, segments } = next.refine;
+    const blocks = await sourceSide.cutBlocks(source, request, ranges);
+    return { rounds: { request, blocks, refined: { segments } } };
+  }
   return { assembly: chooseAssembly(plan, changed, next.segments, oldSize) };
 }
 
@@ -93,9 +101,11 @@ export async function exchangeBlocks(
   while (rounds !== undefined) {
     onPlanned(sum(rounds.request.cut) + sum(rounds.request.whole));
     const response = await destinationSide.answerBlocks(rounds.request, destination);
-    const next = afterBlockAnswer(plan, changed, size, rounds, response);
+    const next = await afterBlockAnswer(sourceSide, source, plan, changed, size, rounds, response);
     if ("assembly" in next) return next.assembly;
     rounds = next.rounds;
+    // A fine round's source blocks were read for it.
+    if (rounds.refined) onPlanned(sum(rounds.blocks));
   }
   return undefined;
 }
