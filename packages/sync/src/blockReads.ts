@@ -4,6 +4,7 @@ import {
   BlockChunker,
   type BlockParams,
   createDigester,
+  type Digester,
   type OldRange,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
@@ -20,15 +21,86 @@ export interface BlockReader {
   signal?: AbortSignal | undefined;
 }
 
-/** Whole ranges that touch are read in one request (a gap would be bytes read for nothing). */
-const JOIN_GAP = 0;
-/** Most bytes one joined read spans (held in memory while its ranges are digested). */
-const JOIN_SPAN = 16 * 1024 * 1024;
+/** Ranges closer than this share one read: the gap costs less than a request. */
+const JOIN_GAP = 64 * 1024;
+/** Most bytes one shared read spans. */
+const JOIN_SPAN = 64 * 1024 * 1024;
+
+/** One read: `[offset, offset + length)` of the object, holding the ranges `members` (indexes into the ranges given). */
+export interface Span {
+  offset: number;
+  length: number;
+  members: number[];
+}
 
 /**
- * The content-defined blocks of each of `ranges` of `key` at version `etag`, cut and digested
- * as each ranged read streams (one chunker per range: blocks never cross it), in order. A read
- * that breaks is repeated whole.
+ * The reads that cover `ranges` (any order): ranges at most 64 KiB apart share one read of at
+ * most 64 MiB, so a fine round's thousands of small ranges cost tens of requests, not thousands.
+ */
+export function spansOf(ranges: readonly OldRange[]): Span[] {
+  const order = ranges.map((_, i) => i).sort((a, b) => ranges[a]!.offset - ranges[b]!.offset);
+  const spans: Span[] = [];
+  for (const i of order) {
+    const { offset, length } = ranges[i]!;
+    const last = spans.at(-1);
+    const end = Math.max(last ? last.offset + last.length : 0, offset + length);
+    if (last && offset <= last.offset + last.length + JOIN_GAP && end - last.offset <= JOIN_SPAN) {
+      last.length = end - last.offset;
+      last.members.push(i);
+    } else spans.push({ offset, length, members: [i] });
+  }
+  return spans;
+}
+
+/** Bytes the reads of `ranges` take (gaps between joined ranges included). */
+export function bytesToRead(ranges: readonly OldRange[]): number {
+  return spansOf(ranges).reduce((n, s) => n + s.length, 0);
+}
+
+/**
+ * Reads `ranges` of `key` at version `etag` in as few pinned, ranged reads as {@link spansOf}
+ * gives, streaming each range's bytes, in order, to the sink `open` makes for it when its
+ * read starts (again for a read repeated after it broke). Returns each sink's result in the
+ * order of `ranges`.
+ */
+async function readRanges<T>(
+  reader: BlockReader,
+  key: string,
+  etag: string,
+  ranges: readonly OldRange[],
+  open: (range: OldRange) => { update(piece: Uint8Array): void; end(): T },
+): Promise<T[]> {
+  const { store, side, limiter, onRead, signal } = reader;
+  const results = new Array<T>(ranges.length);
+  await settleAll(
+    spansOf(ranges).map((span) =>
+      limiter.run(() =>
+        withRetry(async () => {
+          const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!) }));
+          let at = span.offset;
+          const body = await pinnedRead(store, side, key, etag, span, signal);
+          await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
+            for (const { range, sink } of sinks) {
+              const from = Math.max(at, range.offset);
+              const to = Math.min(at + piece.length, range.offset + range.length);
+              if (from < to) sink.update(piece.subarray(from - at, to - at));
+            }
+            at += piece.length;
+            onRead?.(piece.length);
+          });
+          span.members.forEach((i, k) => {
+            results[i] = sinks[k]!.sink.end();
+          });
+        }, retryFor(signal)),
+      ),
+    ),
+  );
+  return results;
+}
+
+/**
+ * The content-defined blocks of each of `ranges` of `key` at version `etag`, in order: each
+ * range cut alone (blocks never cross it), as its bytes stream by.
  */
 export async function readBlocks(
   reader: BlockReader,
@@ -37,76 +109,22 @@ export async function readBlocks(
   ranges: readonly OldRange[],
   params: BlockParams,
 ): Promise<Block[]> {
-  const { store, side, limiter, onRead, signal } = reader;
-  const cut = await settleAll(
-    ranges.map((range) =>
-      limiter.run(() =>
-        withRetry(async () => {
-          const chunker = new BlockChunker(params, range.offset);
-          const body = await pinnedRead(store, side, key, etag, range, signal);
-          await feedBody(store.bucket, key, body, range.length, `the range at ${range.offset}`, (piece) => {
-            chunker.update(piece);
-            onRead?.(piece.length);
-          });
-          return chunker.end();
-        }, retryFor(signal)),
-      ),
-    ),
-  );
+  const cut = await readRanges(reader, key, etag, ranges, (range) => {
+    const chunker = new BlockChunker(params, range.offset);
+    return { update: (piece) => chunker.update(piece), end: () => chunker.end() };
+  });
   return cut.flat();
 }
 
-/**
- * The block digest of each of `ranges` of `key` at version `etag`, in the order given. Ranges
- * close together share one read of at most 16 MiB.
- */
-export async function digestWholeRanges(
+/** The block digest of each of `ranges` of `key` at version `etag`, in the order given. */
+export function digestWholeRanges(
   reader: BlockReader,
   key: string,
   etag: string,
   ranges: readonly OldRange[],
 ): Promise<Buffer[]> {
-  const { store, side, limiter, onRead, signal } = reader;
-  const order = ranges.map((_, i) => i).sort((a, b) => ranges[a]!.offset - ranges[b]!.offset);
-  const groups: number[][] = [];
-  let start = 0;
-  let end = -Infinity;
-  for (const i of order) {
-    const r = ranges[i]!;
-    const last = groups.at(-1);
-    if (last && r.offset <= end + JOIN_GAP && Math.max(end, r.offset + r.length) - start <= JOIN_SPAN) {
-      last.push(i);
-      end = Math.max(end, r.offset + r.length);
-    } else {
-      groups.push([i]);
-      start = r.offset;
-      end = r.offset + r.length;
-    }
-  }
-  const digests = new Array<Buffer>(ranges.length);
-  await settleAll(
-    groups.map((group) =>
-      limiter.run(() =>
-        withRetry(async () => {
-          const from = Math.min(...group.map((i) => ranges[i]!.offset));
-          const to = Math.max(...group.map((i) => ranges[i]!.offset + ranges[i]!.length));
-          const span = Buffer.allocUnsafe(to - from);
-          let at = 0;
-          const body = await pinnedRead(store, side, key, etag, { offset: from, length: to - from }, signal);
-          await feedBody(store.bucket, key, body, to - from, `the range at ${from}`, (piece) => {
-            span.set(piece, at);
-            at += piece.length;
-            onRead?.(piece.length);
-          });
-          for (const i of group) {
-            const r = ranges[i]!;
-            const digester = createDigester(BLOCK_DIGEST);
-            digester.update(span.subarray(r.offset - from, r.offset - from + r.length));
-            digests[i] = digester.digest();
-          }
-        }, retryFor(signal)),
-      ),
-    ),
-  );
-  return digests;
+  return readRanges(reader, key, etag, ranges, () => {
+    const digester: Digester = createDigester(BLOCK_DIGEST);
+    return { update: (piece) => digester.update(piece), end: () => digester.digest() };
+  });
 }

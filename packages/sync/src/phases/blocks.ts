@@ -8,6 +8,7 @@ import {
   type ObjectIdentity,
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
+import { bytesToRead } from "../blockReads.js";
 import type { DestinationSide } from "../DestinationSide.js";
 import type { SourceSide } from "../SourceSide.js";
 
@@ -97,17 +98,15 @@ export async function exchangeBlocks(
   const { key, etag, size } = destination;
   const id = { bucket: destinationSide.options.store.bucket, key, etag, size };
   let rounds = await startBlockRounds(sourceSide, settings, source, id, plan, changed);
-  if (rounds !== undefined) onPlanned(sum(changed.map((i) => chunkRange(plan, i))));
+  if (rounds !== undefined) onPlanned(bytesToRead(changed.map((i) => chunkRange(plan, i))));
   while (rounds !== undefined) {
-    onPlanned(sum(rounds.request.cut) + sum(rounds.request.whole));
+    onPlanned(bytesToRead(rounds.request.cut) + bytesToRead(rounds.request.whole));
     const response = await destinationSide.answerBlocks(rounds.request, destination);
     const next = await afterBlockAnswer(sourceSide, source, plan, changed, size, rounds, response);
     if ("assembly" in next) return next.assembly;
     rounds = next.rounds;
-    // A fine round's source blocks were read for it.
-    if (rounds.refined) onPlanned(sum(rounds.blocks));
+    // A fine round's source blocks were read for it (they cover what was read, gaps aside).
+    if (rounds.refined) onPlanned(bytesToRead(rounds.blocks));
   }
   return undefined;
 }
-
-const sum = (ranges: readonly { length: number }[]) => ranges.reduce((n, r) => n + r.length, 0);
