@@ -49,7 +49,12 @@ it("SSE-C on both sides (each its own key): reads, parts and copy-source parts c
     );
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { bytes: { transferred: number; copiedServerSide: number } };
-    expect(summary.bytes).toMatchObject({ transferred: 5 * MiB, copiedServerSide: 10 * MiB });
+    // The changed chunk is matched block by block: its part is built from the destination's own
+    // old bytes (read with the destination's key) and the one block that crosses; the rest is
+    // copied server-side (copy-source parts with the destination's key).
+    expect(summary.bytes.transferred).toBeGreaterThan(0);
+    expect(summary.bytes.transferred).toBeLessThanOrEqual(256 * 1024);
+    expect(summary.bytes.copiedServerSide).toBeGreaterThan(0);
     const got = await dst.send(new GetObjectCommand({ Bucket: d, Key: "secret.bin", ...sseC(dstKey) }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
     // Without the key the destination object cannot be read: it is stored encrypted under the destination's key.
