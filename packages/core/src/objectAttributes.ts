@@ -14,7 +14,8 @@ export interface ObjectAttributes {
   tagging?: string;
 }
 
-const TEXT_FIELDS = [
+/** The attributes that are one text each (besides `expires`, `metadata` and `tagging`). */
+export const TEXT_ATTRIBUTES = [
   "contentType",
   "contentEncoding",
   "contentLanguage",
@@ -28,7 +29,7 @@ const TEXT_FIELDS = [
  */
 export function attributesOf(head: ObjectAttributes, tagging = head.tagging): ObjectAttributes {
   const attributes: ObjectAttributes = { metadata: { ...head.metadata } };
-  for (const field of TEXT_FIELDS) {
+  for (const field of TEXT_ATTRIBUTES) {
     const value = head[field];
     if (value) attributes[field] = value;
   }
@@ -56,7 +57,7 @@ export function attributesDiffer(
   have: ObjectAttributes,
   { tags }: { tags: boolean },
 ): boolean {
-  if (TEXT_FIELDS.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
+  if (TEXT_ATTRIBUTES.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
   if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
   if (entries(want.metadata) !== entries(have.metadata)) return true;
   return tags && tagSet(want.tagging) !== tagSet(have.tagging);
