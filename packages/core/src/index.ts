@@ -168,12 +168,7 @@ export {
   parseChallengeRequest,
   parseChallengeResponse,
 } from "./messages.js";
-export {
-  attributesDiffer,
-  attributesOf,
-  type ObjectAttributes,
-  TEXT_ATTRIBUTES,
-} from "./objectAttributes.js";
+export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";
 export { checkKeyLength, compareUtf8, MAX_KEY_BYTES } from "./objectKey.js";
 export {
   directoryPrefix,

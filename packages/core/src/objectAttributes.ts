@@ -14,8 +14,7 @@ export interface ObjectAttributes {
   tagging?: string;
 }
 
-/** The attributes that are one text each (besides `expires`, `metadata` and `tagging`). */
-export const TEXT_ATTRIBUTES = [
+const TEXT_FIELDS = [
   "contentType",
   "contentEncoding",
   "contentLanguage",
@@ -29,7 +28,7 @@ export const TEXT_ATTRIBUTES = [
  */
 export function attributesOf(head: ObjectAttributes, tagging = head.tagging): ObjectAttributes {
   const attributes: ObjectAttributes = { metadata: { ...head.metadata } };
-  for (const field of TEXT_ATTRIBUTES) {
+  for (const field of TEXT_FIELDS) {
     const value = head[field];
     if (value) attributes[field] = value;
   }
@@ -57,7 +56,7 @@ export function attributesDiffer(
   have: ObjectAttributes,
   { tags }: { tags: boolean },
 ): boolean {
-  if (TEXT_ATTRIBUTES.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
+  if (TEXT_FIELDS.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
   if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
   if (entries(want.metadata) !== entries(have.metadata)) return true;
   return tags && tagSet(want.tagging) !== tagSet(have.tagging);

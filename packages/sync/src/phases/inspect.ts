@@ -8,7 +8,6 @@ import {
   type ObjectIdentity,
   planChunks,
   sameEtag,
-  TEXT_ATTRIBUTES,
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
@@ -30,18 +29,15 @@ export interface IndexedPair {
 
 /** The head of the version an index entry stands for, as its listing and the entry state it. */
 export function headOfEntry(entry: IndexEntry, listed: ObjectSummary): ObjectHead {
-  // Fields set one by one, no spreads: this runs for every object an index answers for.
-  const { attributes } = entry;
+  // Fields set one by one: this runs for every object an index answers for.
   const head: ObjectHead = {
+    ...entry.attributes,
     key: listed.key,
     size: entry.size,
     etag: listed.etag,
     archived: false,
-    metadata: { ...attributes.metadata },
+    metadata: { ...entry.attributes.metadata },
   };
-  for (const field of TEXT_ATTRIBUTES) if (attributes[field] !== undefined) head[field] = attributes[field];
-  if (attributes.expires !== undefined) head.expires = attributes.expires;
-  if (attributes.tagging !== undefined) head.tagging = attributes.tagging;
   if (listed.lastModified !== undefined) head.lastModified = listed.lastModified;
   if (entry.versionId !== undefined) head.versionId = entry.versionId;
   if (listed.storageClass !== undefined) head.storageClass = listed.storageClass;
