@@ -306,12 +306,11 @@ function safeJson(text: string): unknown {
 }
 
 function fromLine(line: EntryLine): IndexEntry {
-  const { expires, ...attributes } = line.a;
-  const restored: ObjectAttributes = {
-    ...Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined)),
-    metadata: { ...line.a.metadata },
-    ...(expires ? { expires: new Date(expires) } : {}),
-  };
+  // Both ways of checking a line (fittingLine, the schema) give fresh attributes holding no
+  // undefined value: they are the entry's own as they are.
+  const { expires, ...texts } = line.a;
+  const restored: ObjectAttributes = texts;
+  if (expires) restored.expires = new Date(expires);
   return {
     key: line.k,
     size: line.s,
