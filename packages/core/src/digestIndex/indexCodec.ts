@@ -156,12 +156,21 @@ export function pieceHeader(): string {
 }
 
 /**
- * The line each entry read from an index was decoded from. Most entries pass unchanged into the
+ * The line each entry read from a piece was decoded from. Most entries pass unchanged into the
  * next index, run after run: those are written back as the line they came from instead of being
  * encoded again (a reader decodes it to the same entry). Entries read are frozen, so the line
  * stays theirs.
  */
 const decodedLines = new WeakMap<IndexEntry, string>();
+
+/** `entry`, frozen, remembered as read from `line` (one line of a piece: no line break in it). */
+function keptAs(entry: IndexEntry, line: string): IndexEntry {
+  Object.freeze(entry.digests);
+  Object.freeze(entry.attributes.metadata);
+  Object.freeze(entry.attributes);
+  decodedLines.set(Object.freeze(entry), `${line}\n`);
+  return entry;
+}
 
 /** One entry's line in a piece. Digests stay on their own side: this is that side's file. */
 export function entryLine(entry: IndexEntry): string {
@@ -207,7 +216,7 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
   const entries: IndexEntry[] = [];
   let previous: string | undefined;
   for (const line of lines.slice(1)) {
-    const entry = decodeEntryLine(line, scope, `piece ${ref.name}`);
+    const entry = keptAs(decodeEntryLine(line, scope, `piece ${ref.name}`), line);
     if (previous !== undefined && compareUtf8(previous, entry.key) >= 0) {
       throw new IndexRejectedError("damaged", `piece ${ref.name} is out of key order at ${entry.key}`);
     }
@@ -237,10 +246,6 @@ export function decodeEntryLine(line: string, scope: IndexScope, where: string):
     throw new IndexRejectedError("damaged", `${where} holds wrong digests for ${entry.key}`);
   }
   for (let at = 0; at < joined.length; at += width) entry.digests.push(joined.subarray(at, at + width));
-  Object.freeze(entry.digests);
-  Object.freeze(entry.attributes.metadata);
-  Object.freeze(entry.attributes);
-  decodedLines.set(Object.freeze(entry), `${line}\n`);
   return entry;
 }
 
