@@ -36,6 +36,22 @@ const zodEnglishOnly: Plugin = {
   },
 };
 
+/**
+ * Every S3 response body is parsed by `@aws-sdk/xml-builder`'s XML parser, which builds each
+ * name and text a character at a time; the bundle takes the same parser written to scan
+ * (packages/storage/src/parseXml.ts, held to the SDK's output by its unit test) in its place.
+ */
+const fasterSdkXmlParser: Plugin = {
+  name: "faster-sdk-xml-parser",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/xml-parser$/ }, (args) =>
+      args.importer.includes("/node_modules/@aws-sdk/xml-builder/")
+        ? { path: fileURLToPath(new URL("../packages/storage/src/parseXml.ts", import.meta.url)) }
+        : undefined,
+    );
+  },
+};
+
 export async function buildCli(): Promise<void> {
   const result = await build({
     entryPoints: [
@@ -52,7 +68,7 @@ export async function buildCli(): Promise<void> {
     // The AWS SDK's ES module builds: unused commands and serializers are left out, where its
     // CommonJS builds bring the whole client (a third of the start-up compile).
     mainFields: ["module", "main"],
-    plugins: [zodEnglishOnly],
+    plugins: [zodEnglishOnly, fasterSdkXmlParser],
     // Not minified, so an unexpected error's stack still names our functions and classes keep
     // the names errors are matched by; a source map would add 25 MB.
     // A native addon cannot be bundled; it is resolved from node_modules at run time.

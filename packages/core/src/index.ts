@@ -185,7 +185,7 @@ export {
   parseChallengeResponse,
 } from "./messages.js";
 export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";
-export { checkKeyLength, MAX_KEY_BYTES } from "./objectKey.js";
+export { checkKeyLength, compareUtf8, MAX_KEY_BYTES } from "./objectKey.js";
 export {
   directoryPrefix,
   prefixesOverlap,

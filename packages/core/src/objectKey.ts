@@ -12,3 +12,28 @@ export function checkKeyLength(key: string): void {
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes > MAX_KEY_BYTES) throw new KeyTooLongError(key, bytes, MAX_KEY_BYTES);
 }
+
+const isSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdfff;
+
+/**
+ * Orders two keys as S3 lists them: by their UTF-8 bytes, as `Buffer.compare` of their
+ * encodings would, without encoding them (this runs several times per object of a run).
+ * UTF-16 code units order alike except around surrogates (characters beyond U+FFFF sort above
+ * U+E000..U+FFFF in UTF-8, lone ones encode as U+FFFD): where a surrogate is next to the
+ * first difference, the keys are encoded and their bytes compared.
+ */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const common = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < common && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (
+    (i > 0 && isSurrogate(a.charCodeAt(i - 1))) ||
+    (i < a.length && isSurrogate(a.charCodeAt(i))) ||
+    (i < b.length && isSurrogate(b.charCodeAt(i)))
+  ) {
+    return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  }
+  if (i === common) return a.length < b.length ? -1 : 1;
+  return a.charCodeAt(i) < b.charCodeAt(i) ? -1 : 1;
+}

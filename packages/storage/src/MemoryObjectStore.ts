@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { sameEtag } from "@chunksync/core";
+import { compareUtf8, sameEtag } from "@chunksync/core";
 import { isArchiveClass } from "./archiveClass.js";
 import type { ConditionalWrite, ConditionalWrites, StoreCapabilities } from "./capabilities.js";
 import { enforcesCondition } from "./capabilities.js";
@@ -144,11 +144,6 @@ function md5(data: Buffer): Buffer {
   return createHash("md5").update(data).digest();
 }
 
-/** UTF-8 byte order, the order S3 lists keys in (not JavaScript's UTF-16 order). */
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /** A tag set re-encoded the way the S3 adapter reads it back, so both stores answer alike. */
 function normalisedTagging(tagging: string | undefined): string | undefined {
   if (tagging === undefined) return undefined;
@@ -245,8 +240,8 @@ export class MemoryObjectStore implements ObjectStore {
   async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
     const bucket = await this.#enter("list", prefix || undefined);
     const keys = [...bucket.objects.keys()]
-      .filter((k) => k.startsWith(prefix) && (startAfter === undefined || byteOrder(k, startAfter) > 0))
-      .sort(byteOrder);
+      .filter((k) => k.startsWith(prefix) && (startAfter === undefined || compareUtf8(k, startAfter) > 0))
+      .sort(compareUtf8);
     for (const key of keys) {
       signal?.throwIfAborted();
       const o = bucket.objects.get(key);
@@ -364,7 +359,7 @@ export class MemoryObjectStore implements ObjectStore {
     const bucket = await this.#enter("listUploads", prefix || undefined);
     const uploads = [...bucket.uploads.values()]
       .filter((u) => u.key.startsWith(prefix))
-      .sort((a, b) => byteOrder(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime());
+      .sort((a, b) => compareUtf8(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime());
     for (const u of uploads) yield { key: u.key, uploadId: u.uploadId, initiated: u.initiated };
   }
 

@@ -1,3 +1,4 @@
+import { compareUtf8 } from "@chunksync/core";
 import type { ObjectSummary } from "@chunksync/storage";
 import { ListingOrderError } from "./errors.js";
 
@@ -19,8 +20,6 @@ export type MergedKey =
 
 interface Entry {
   relative: string;
-  /** The relative key's UTF-8 bytes: what both the order check and the merge compare. */
-  bytes: Buffer;
   object: ObjectSummary;
 }
 
@@ -33,8 +32,8 @@ async function* checkedOrder(listing: Listing): AsyncGenerator<Entry> {
   let previous: Entry | undefined;
   for await (const object of listing.objects) {
     const relative = object.key.slice(listing.prefix.length);
-    const entry = { relative, bytes: Buffer.from(relative, "utf8"), object };
-    if (previous && Buffer.compare(previous.bytes, entry.bytes) >= 0)
+    const entry = { relative, object };
+    if (previous && compareUtf8(previous.relative, relative) >= 0)
       throw new ListingOrderError(listing.side, previous.object.key, object.key);
     previous = entry;
     yield entry;
@@ -55,7 +54,7 @@ export async function* mergeListings(source: Listing, destination: Listing): Asy
     let s = await sources.next();
     let d = await destinations.next();
     while (!s.done || !d.done) {
-      const order = s.done ? 1 : d.done ? -1 : Buffer.compare(s.value.bytes, d.value.bytes);
+      const order = s.done ? 1 : d.done ? -1 : compareUtf8(s.value.relative, d.value.relative);
       if (order < 0 && !s.done) {
         yield { relative: s.value.relative, source: s.value.object };
         s = await sources.next();

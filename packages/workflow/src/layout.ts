@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { compareUtf8 } from "@chunksync/core";
 import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 
 /** The two sides, each with its own part of the work area. */
@@ -10,9 +11,7 @@ export function objectId(relativeKey: string): string {
 }
 
 /** S3 lists keys in UTF-8 byte order, which JavaScript's string order is not. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
+export const compareKeys = compareUtf8;
 
 /**
  * Where each item lives in the work area. `shared/` is readable and writable by

@@ -138,6 +138,34 @@ describe("digest index files: anything damaged, foreign or of another version is
     expect(decodePiece(data, ref, scope)).toEqual(entries);
   });
 
+  it("an entry read from a piece is frozen and written again as its line; a changed copy is encoded afresh", () => {
+    // Spaced and with a field this version does not know: the line, not an encoding, is kept.
+    const line = JSON.stringify({ ...JSON.parse(entryLine(entry("a"))), z: 1 }, null, 1).replaceAll("\n", "");
+    const data = Buffer.from(`${pieceHeader()}${line}\n`);
+    const ref = {
+      name: "p",
+      first: "a",
+      last: "a",
+      count: 1,
+      bytes: data.length,
+      sha256: pieceChecksum(data),
+    };
+    const [read] = decodePiece(data, ref, scope);
+    if (read === undefined) throw new Error("no entry read");
+    expect(Object.isFrozen(read) && Object.isFrozen(read.attributes) && Object.isFrozen(read.digests)).toBe(
+      true,
+    );
+    expect(() => {
+      (read as { etag: string }).etag = '"other"';
+    }).toThrow(TypeError);
+    expect(entryLine(read)).toBe(`${line}\n`);
+    const changed = { ...read, lastModified: T + 1000 };
+    expect(entryLine(changed)).not.toContain('"z"');
+    expect(decodeEntryLine(entryLine(changed), scope, "test")).toEqual(
+      entry("a", { lastModified: T + 1000 }),
+    );
+  });
+
   it("a piece that is truncated, altered, out of order, not what the manifest says, or with wrong digests is damaged", () => {
     const { data, ref } = piece([entry("a"), entry("b")]);
     expect(rejection(() => decodePiece(data.subarray(0, 50), ref, scope))).toBe("damaged");

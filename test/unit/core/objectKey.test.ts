@@ -1,4 +1,5 @@
-import { checkKeyLength, KeyTooLongError, MAX_KEY_BYTES } from "@chunksync/core";
+import { checkKeyLength, compareUtf8, KeyTooLongError, MAX_KEY_BYTES } from "@chunksync/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
 describe("checkKeyLength (S3 keys are at most 1,024 bytes of UTF-8)", () => {
@@ -21,5 +22,45 @@ describe("checkKeyLength (S3 keys are at most 1,024 bytes of UTF-8)", () => {
     expect((error as KeyTooLongError).key).toBe(key);
     expect((error as KeyTooLongError).message).toContain("1,026 bytes long");
     expect((error as KeyTooLongError).message).toContain(key);
+  });
+});
+
+describe("compareUtf8 (the order S3 lists keys in)", () => {
+  const bytes = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // Few distinct units, so that keys share prefixes and differ next to surrogates.
+  const unit = fc.constantFrom(
+    0x41,
+    0x7f,
+    0xe9,
+    0x800,
+    0xd83d,
+    0xdbff,
+    0xdc00,
+    0xde00,
+    0xe000,
+    0xff61,
+    0xffff,
+  );
+  const key = fc.array(unit, { maxLength: 6 }).map((units) => String.fromCharCode(...units));
+
+  it("orders as Buffer.compare of the UTF-8 encodings, lone surrogates included", () => {
+    fc.assert(
+      fc.property(key, key, (a, b) => {
+        expect(compareUtf8(a, b)).toBe(bytes(a, b));
+      }),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (a, b) => {
+        expect(compareUtf8(a, b)).toBe(bytes(a, b));
+      }),
+    );
+  });
+
+  it("puts a character beyond U+FFFF after U+E000..U+FFFF, as UTF-8 does (UTF-16 would not)", () => {
+    expect("\u{1F600}" < "\uFF61").toBe(true);
+    expect(compareUtf8("a\u{1F600}", "a\uFF61")).toBe(1);
+    expect(compareUtf8("a/b", "a/b")).toBe(0);
+    expect(compareUtf8("a/b", "a/bc")).toBe(-1);
   });
 });

@@ -29,30 +29,48 @@ export function isWellFormedText(text: string): boolean {
   return !LONE_SURROGATE.test(text);
 }
 
+/** Room for a typical context (two short keys); a longer one grows the buffer. */
+const INITIAL_BYTES = 512;
+const TWO_TO_32 = 2 ** 32;
+
+/** Writes the fields into one buffer: a context is encoded twice per challenged chunk. */
 class Writer {
-  readonly #parts: Buffer[] = [];
+  #out = Buffer.allocUnsafe(INITIAL_BYTES);
+  #at = 0;
+
+  #room(bytes: number): void {
+    if (this.#at + bytes <= this.#out.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.#out.length, this.#at + bytes));
+    this.#out.copy(grown, 0, 0, this.#at);
+    this.#out = grown;
+  }
 
   string(value: unknown, field: string): void {
     if (typeof value !== "string" || !isWellFormedText(value)) {
       throw new ValidationError(field, "a well-formed Unicode string");
     }
-    const bytes = Buffer.from(value, "utf8");
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    this.#parts.push(length, bytes);
+    const length = Buffer.byteLength(value, "utf8");
+    this.#room(4 + length);
+    this.#out.writeUInt32BE(length, this.#at);
+    this.#out.write(value, this.#at + 4, "utf8");
+    this.#at += 4 + length;
   }
 
   u64(value: unknown, field: string): void {
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
       throw new ValidationError(field, "a non-negative safe integer");
     }
-    const out = Buffer.alloc(8);
-    out.writeBigUInt64BE(BigInt(value));
-    this.#parts.push(out);
+    this.#room(8);
+    // Two 32-bit halves: a safe integer fits in 53 bits, and no BigInt is made.
+    const high = Math.floor(value / TWO_TO_32);
+    this.#out.writeUInt32BE(high, this.#at);
+    this.#out.writeUInt32BE(value - high * TWO_TO_32, this.#at + 4);
+    this.#at += 8;
   }
 
   byte(value: number): void {
-    this.#parts.push(Buffer.of(value));
+    this.#room(1);
+    this.#out[this.#at++] = value;
   }
 
   identity(identity: ObjectIdentity, field: string): void {
@@ -69,7 +87,7 @@ class Writer {
   }
 
   bytes(): Buffer {
-    return Buffer.concat(this.#parts);
+    return this.#out.subarray(0, this.#at);
   }
 }
 

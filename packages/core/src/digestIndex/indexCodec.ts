@@ -4,6 +4,7 @@ import { planChunks } from "../chunkPlan.js";
 import { DIGEST_ALGORITHMS, DIGEST_LENGTHS } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
 import type { ObjectAttributes } from "../objectAttributes.js";
+import { compareUtf8 } from "../objectKey.js";
 import type { IndexEntry } from "./indexEntry.js";
 import { type IndexScope, sameScope } from "./indexScope.js";
 
@@ -154,8 +155,27 @@ export function pieceHeader(): string {
   return `${JSON.stringify({ format: INDEX_FORMAT, version: INDEX_VERSION })}\n`;
 }
 
+/**
+ * The line each entry read from a piece was decoded from. Most entries pass unchanged into the
+ * next index, run after run: those are written back as the line they came from instead of being
+ * encoded again (a reader decodes it to the same entry). Entries read are frozen, so the line
+ * stays theirs.
+ */
+const decodedLines = new WeakMap<IndexEntry, string>();
+
+/** `entry`, frozen, remembered as read from `line` (one line of a piece: no line break in it). */
+function keptAs(entry: IndexEntry, line: string): IndexEntry {
+  Object.freeze(entry.digests);
+  Object.freeze(entry.attributes.metadata);
+  Object.freeze(entry.attributes);
+  decodedLines.set(Object.freeze(entry), `${line}\n`);
+  return entry;
+}
+
 /** One entry's line in a piece. Digests stay on their own side: this is that side's file. */
 export function entryLine(entry: IndexEntry): string {
+  const decoded = decodedLines.get(entry);
+  if (decoded !== undefined) return decoded;
   const { expires, tagging: _tags, ...attributes } = entry.attributes;
   return `${JSON.stringify({
     k: entry.key,
@@ -194,14 +214,13 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
     throw new IndexRejectedError("damaged", `piece ${ref.name} has no valid header`);
   }
   const entries: IndexEntry[] = [];
-  let previous: Buffer | undefined;
+  let previous: string | undefined;
   for (const line of lines.slice(1)) {
-    const entry = decodeEntryLine(line, scope, `piece ${ref.name}`);
-    const bytes = Buffer.from(entry.key);
-    if (previous && Buffer.compare(previous, bytes) >= 0) {
+    const entry = keptAs(decodeEntryLine(line, scope, `piece ${ref.name}`), line);
+    if (previous !== undefined && compareUtf8(previous, entry.key) >= 0) {
       throw new IndexRejectedError("damaged", `piece ${ref.name} is out of key order at ${entry.key}`);
     }
-    previous = bytes;
+    previous = entry.key;
     entries.push(entry);
   }
   if (entries.length !== ref.count || entries[0]?.key !== ref.first || entries.at(-1)?.key !== ref.last) {
@@ -292,12 +311,11 @@ function safeJson(text: string): unknown {
 }
 
 function fromLine(line: EntryLine): IndexEntry {
-  const { expires, ...attributes } = line.a;
-  const restored: ObjectAttributes = {
-    ...Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined)),
-    metadata: { ...line.a.metadata },
-    ...(expires ? { expires: new Date(expires) } : {}),
-  };
+  // Both ways of checking a line (fittingLine, the schema) give fresh attributes holding no
+  // undefined value: they are the entry's own as they are.
+  const { expires, ...texts } = line.a;
+  const restored: ObjectAttributes = texts;
+  if (expires) restored.expires = new Date(expires);
   return {
     key: line.k,
     size: line.s,

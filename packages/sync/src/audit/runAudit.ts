@@ -3,6 +3,7 @@ import {
   type AuditRequest,
   type AuditResponse,
   auditRequest,
+  compareUtf8,
   directoryPrefix,
   drawAuditNonce,
   formatSampleSpec,
@@ -148,8 +149,8 @@ export class AuditTally {
   /** The report, differences in key order, with the chance of corruption having gone unseen. */
   finish(): AuditReport {
     const report = this.report;
-    report.differences.sort((a, b) => compareKeys(a.key, b.key) || (a.offset ?? -1) - (b.offset ?? -1));
-    report.failures.sort((a, b) => compareKeys(a.key, b.key));
+    report.differences.sort((a, b) => compareUtf8(a.key, b.key) || (a.offset ?? -1) - (b.offset ?? -1));
+    report.failures.sort((a, b) => compareUtf8(a.key, b.key));
     report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
       fraction,
       probability: unseenProbability(fraction, report.ranges.sampled),
@@ -263,8 +264,4 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     },
   );
   return tally.finish();
-}
-
-function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import {
+  compareUtf8,
   constantTimeEqual,
   directoryPrefix,
   entryStands,
@@ -210,7 +211,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       }
     },
   );
-  report.rotted.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  report.rotted.sort((a, b) => compareUtf8(a.key, b.key));
   if (report.rotted.length > 0)
     await dropEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
   report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({

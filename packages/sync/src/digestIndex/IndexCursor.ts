@@ -1,4 +1,5 @@
 import {
+  compareUtf8,
   decodeManifest,
   decodePiece,
   type IndexEntry,
@@ -61,16 +62,15 @@ export class IndexCursor {
 
   /** The stored entry for `key`, if any. Keys must be asked in ascending UTF-8 byte order. */
   async find(key: string): Promise<IndexEntry | undefined> {
-    const bytes = Buffer.from(key);
     // Pieces wholly before `key` are passed over unread.
-    while (this.#current === undefined || Buffer.compare(Buffer.from(this.#current.last), bytes) < 0) {
+    while (this.#current === undefined || compareUtf8(this.#current.last, key) < 0) {
       const piece = this.pieces[this.#next];
       if (piece === undefined) return undefined;
-      if (Buffer.compare(Buffer.from(piece.last), bytes) < 0) {
+      if (compareUtf8(piece.last, key) < 0) {
         this.#next++;
         continue;
       }
-      if (Buffer.compare(Buffer.from(piece.first), bytes) > 0) return undefined;
+      if (compareUtf8(piece.first, key) > 0) return undefined;
       this.#next++;
       this.#current = piece;
       this.#entries = await this.#load(piece);
@@ -78,7 +78,7 @@ export class IndexCursor {
     }
     while (this.#position < this.#entries.length) {
       const entry = this.#entries[this.#position]!;
-      const order = Buffer.compare(Buffer.from(entry.key), bytes);
+      const order = compareUtf8(entry.key, key);
       if (order > 0) return undefined;
       this.#position++;
       if (order === 0) return entry;
@@ -110,8 +110,8 @@ function checkPieceOrder(pieces: readonly PieceRef[]): void {
     const piece = pieces[i]!;
     const previous = pieces[i - 1];
     const inOrder =
-      Buffer.compare(Buffer.from(piece.first), Buffer.from(piece.last)) <= 0 &&
-      (previous === undefined || Buffer.compare(Buffer.from(previous.last), Buffer.from(piece.first)) < 0);
+      compareUtf8(piece.first, piece.last) <= 0 &&
+      (previous === undefined || compareUtf8(previous.last, piece.first) < 0);
     if (!inOrder) throw new IndexRejectedError("damaged", "its manifest lists pieces out of key order");
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  compareUtf8,
   encodeManifest,
   entryLine,
   type IndexEntry,
@@ -45,7 +46,7 @@ export class IndexWriter {
 
   /** Adds `entry`; entries come in ascending key order, each key once. */
   async add(entry: IndexEntry): Promise<void> {
-    if (this.#last !== undefined && Buffer.compare(Buffer.from(this.#last), Buffer.from(entry.key)) >= 0) {
+    if (this.#last !== undefined && compareUtf8(this.#last, entry.key) >= 0) {
       throw new Error(`index entries out of key order: ${entry.key} after ${this.#last}`);
     }
     const line = entryLine(entry);

@@ -29,19 +29,24 @@ export function decidedResult(
   decision: Pick<ObjectDecision, "state" | "action" | "changed" | "planned">,
   written: boolean,
 ): ObjectResult {
-  const result: ObjectResult = {
-    ...keys,
-    size: source.size,
-    state: decision.state,
-    action: decision.action,
-    ...(source.archived
-      ? {}
-      : {
-          chunks: { total: source.plan.count, chunkSize: source.plan.chunkSize, changed: decision.changed },
-        }),
-    planned: decision.planned,
-    applied: decision.state === "identical" || (written && decision.state !== "unreadable"),
-  };
+  // No spreads, fields in the report's order: this runs for every object.
+  const { sourceKey, destinationKey, attempts } = keys;
+  const { state, action, planned } = decision;
+  const size = source.size;
+  const applied = state === "identical" || (written && state !== "unreadable");
+  const result: ObjectResult = source.archived
+    ? { sourceKey, destinationKey, attempts, size, state, action, planned, applied }
+    : {
+        sourceKey,
+        destinationKey,
+        attempts,
+        size,
+        state,
+        action,
+        chunks: { total: source.plan.count, chunkSize: source.plan.chunkSize, changed: decision.changed },
+        planned,
+        applied,
+      };
   if (source.archived) {
     result.error = {
       code: "OBJECT_ARCHIVED",
