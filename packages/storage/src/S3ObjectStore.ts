@@ -21,6 +21,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { isArchiveClass } from "./archiveClass.js";
 import type { StoreCapabilities } from "./capabilities.js";
+import { withSignal } from "./createS3Client.js";
 import { translateS3Error } from "./errors.js";
 import type {
   BodyDigest,
@@ -188,17 +189,18 @@ export class S3ObjectStore implements ObjectStore {
     let token: string | undefined;
     do {
       const page = await this.#send("list", prefix || undefined, () =>
-        this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix || undefined,
-            ContinuationToken: token,
-            // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
-            StartAfter: token === undefined ? startAfter : undefined,
-            MaxKeys: pageSize,
-            ...this.#owner,
-          }),
-          { abortSignal: signal },
+        withSignal(signal, () =>
+          this.#client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: prefix || undefined,
+              ContinuationToken: token,
+              // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
+              StartAfter: token === undefined ? startAfter : undefined,
+              MaxKeys: pageSize,
+              ...this.#owner,
+            }),
+          ),
         ),
       );
       for (const o of page.Contents ?? []) {
@@ -218,11 +220,10 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
     let h: HeadObjectCommandOutput;
     try {
-      h = await this.#client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: key, ...this.#owner, ...this.#sse }),
-        {
-          abortSignal: signal,
-        },
+      h = await withSignal(signal, () =>
+        this.#client.send(
+          new HeadObjectCommand({ Bucket: this.bucket, Key: key, ...this.#owner, ...this.#sse }),
+        ),
       );
     } catch (error) {
       const missingKey = isNotFound(error) && (error as { name?: string }).name !== "NoSuchBucket";
@@ -245,9 +246,10 @@ export class S3ObjectStore implements ObjectStore {
    */
   async #absent(key: string, signal?: AbortSignal): Promise<boolean> {
     const page = await this.#send("head", key, () =>
-      this.#client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1, ...this.#owner }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1, ...this.#owner }),
+        ),
       ),
     );
     return page.Contents?.[0]?.Key !== key;
@@ -256,16 +258,17 @@ export class S3ObjectStore implements ObjectStore {
   async read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable> {
     if (range.length === 0) return Readable.from([]);
     const out = await this.#send("read", key, () =>
-      this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Range: `bytes=${range.offset}-${range.offset + range.length - 1}`,
-          IfMatch: etag,
-          ...this.#owner,
-          ...this.#sse,
-        }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        this.#client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: `bytes=${range.offset}-${range.offset + range.length - 1}`,
+            IfMatch: etag,
+            ...this.#owner,
+            ...this.#sse,
+          }),
+        ),
       ),
     );
     return out.Body as Readable;
@@ -278,15 +281,16 @@ export class S3ObjectStore implements ObjectStore {
   ): Promise<{ head: ObjectHead; body: Readable } | undefined> {
     let out: GetObjectCommandOutput;
     try {
-      out = await this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Range: `bytes=0-${length - 1}`,
-          ...this.#owner,
-          ...this.#sse,
-        }),
-        { abortSignal: signal },
+      out = await withSignal(signal, () =>
+        this.#client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: `bytes=0-${length - 1}`,
+            ...this.#owner,
+            ...this.#sse,
+          }),
+        ),
       );
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -335,19 +339,20 @@ export class S3ObjectStore implements ObjectStore {
     digest?: BodyDigest,
   ): Promise<{ etag: string }> {
     const out = await this.#send("put", key, () =>
-      this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: length,
-          ...contentMd5(body, digest),
-          ...this.#attributes(attributes),
-          ...conditionHeaders(condition),
-          ...this.#owner,
-          ...this.#sse,
-        }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        this.#client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: length,
+            ...contentMd5(body, digest),
+            ...this.#attributes(attributes),
+            ...conditionHeaders(condition),
+            ...this.#owner,
+            ...this.#sse,
+          }),
+        ),
       ),
     );
     return { etag: out.ETag ?? "" };
@@ -361,22 +366,23 @@ export class S3ObjectStore implements ObjectStore {
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
     const out = await this.#send("copy", key, () =>
-      this.#client.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          CopySource: copySource(source),
-          CopySourceIfMatch: source.etag,
-          MetadataDirective: "REPLACE",
-          // REPLACE on both: the new object gets exactly the attributes and tags the engine states.
-          TaggingDirective: "REPLACE",
-          ...this.#attributes(attributes),
-          ...conditionHeaders(condition),
-          ...this.#owner,
-          ...this.#sse,
-          ...copySourceSse(source),
-        }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        this.#client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            CopySource: copySource(source),
+            CopySourceIfMatch: source.etag,
+            MetadataDirective: "REPLACE",
+            // REPLACE on both: the new object gets exactly the attributes and tags the engine states.
+            TaggingDirective: "REPLACE",
+            ...this.#attributes(attributes),
+            ...conditionHeaders(condition),
+            ...this.#owner,
+            ...this.#sse,
+            ...copySourceSse(source),
+          }),
+        ),
       ),
     );
     if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
@@ -389,15 +395,16 @@ export class S3ObjectStore implements ObjectStore {
     signal?: AbortSignal,
   ): Promise<MultipartUpload> {
     const out = await this.#send("create multipart upload", key, () =>
-      this.#client.send(
-        new CreateMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ...this.#attributes(attributes),
-          ...this.#owner,
-          ...this.#sse,
-        }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        this.#client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ...this.#attributes(attributes),
+            ...this.#owner,
+            ...this.#sse,
+          }),
+        ),
       ),
     );
     if (!out.UploadId)
@@ -525,18 +532,19 @@ class S3MultipartUpload implements MultipartUpload {
     digest?: BodyDigest,
   ): Promise<CompletedPart> {
     const out = await this.store.send("upload part", this.key, (client, extra) =>
-      client.send(
-        new UploadPartCommand({
-          Bucket: this.store.bucket,
-          Key: this.key,
-          UploadId: this.uploadId,
-          PartNumber: partNumber,
-          Body: body,
-          ContentLength: length,
-          ...contentMd5(body, digest),
-          ...extra,
-        }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        client.send(
+          new UploadPartCommand({
+            Bucket: this.store.bucket,
+            Key: this.key,
+            UploadId: this.uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: length,
+            ...contentMd5(body, digest),
+            ...extra,
+          }),
+        ),
       ),
     );
     return { partNumber, etag: out.ETag ?? "" };
@@ -549,19 +557,20 @@ class S3MultipartUpload implements MultipartUpload {
     signal?: AbortSignal,
   ): Promise<CompletedPart> {
     const out = await this.store.send("upload part copy", this.key, (client, extra) =>
-      client.send(
-        new UploadPartCopyCommand({
-          Bucket: this.store.bucket,
-          Key: this.key,
-          UploadId: this.uploadId,
-          PartNumber: partNumber,
-          CopySource: copySource(source),
-          CopySourceRange: `bytes=${range.offset}-${range.offset + range.length - 1}`,
-          CopySourceIfMatch: source.etag,
-          ...extra,
-          ...copySourceSse(source),
-        }),
-        { abortSignal: signal },
+      withSignal(signal, () =>
+        client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.store.bucket,
+            Key: this.key,
+            UploadId: this.uploadId,
+            PartNumber: partNumber,
+            CopySource: copySource(source),
+            CopySourceRange: `bytes=${range.offset}-${range.offset + range.length - 1}`,
+            CopySourceIfMatch: source.etag,
+            ...extra,
+            ...copySourceSse(source),
+          }),
+        ),
       ),
     );
     return { partNumber, etag: out.CopyPartResult?.ETag ?? "" };

@@ -1,9 +1,31 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromIni } from "@aws-sdk/credential-providers";
+import type { HttpRequest } from "@smithy/core/protocols";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { AwsCredentialIdentity, Logger } from "@smithy/types";
+import type { AwsCredentialIdentity, HttpHandlerOptions, Logger } from "@smithy/types";
 import { ProfileNotFoundError } from "./errors.js";
 import { loadSharedConfig } from "./sharedConfig.js";
+
+/** The abort signal of the request being sent, from {@link withSignal} to the HTTP handler. */
+const requestSignal = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Sends a request whose HTTP exchange `signal` aborts. The signal travels beside the SDK's
+ * `send`, not as its options: a `send` with options resolves the whole middleware chain anew
+ * (about 0.1-0.2 ms of CPU a request), one without reuses the chain the client cached.
+ */
+export function withSignal<T>(signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
+  return signal ? requestSignal.run(signal, send) : send();
+}
+
+/** Node's HTTP handler, aborted by the signal {@link withSignal} set for the request. */
+class SignalledHttpHandler extends NodeHttpHandler {
+  override handle(request: HttpRequest, options: HttpHandlerOptions = {}) {
+    const abortSignal = options.abortSignal ?? requestSignal.getStore();
+    return super.handle(request, abortSignal ? { ...options, abortSignal } : options);
+  }
+}
 
 /** How to reach one side's storage; every field is optional and falls back to the AWS defaults. */
 export interface S3ClientSettings {
@@ -71,7 +93,9 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: settings.maxAttempts ?? 6,
     retryMode: "standard",
-    requestHandler: new NodeHttpHandler({
+    // Every request of the store is sent without options (see withSignal): the chain is built once per command.
+    cacheMiddleware: true,
+    requestHandler: new SignalledHttpHandler({
       logger: silent,
       connectionTimeout: 5_000,
       // An idle socket fails the attempt. (`requestTimeout` is a whole-request budget here that
