@@ -10,7 +10,12 @@ import {
 } from "../challenge/drawNonce.js";
 import { type AuditContext, encodeAuditContext } from "../challenge/encodeContext.js";
 import { checkSecret } from "../challenge/pairingSecret.js";
-import { type Direction, type ObjectIdentity, PROTOCOL_VERSION } from "../challenge/types.js";
+import {
+  type Direction,
+  type ObjectIdentity,
+  type PairRequest,
+  PROTOCOL_VERSION,
+} from "../challenge/types.js";
 import { ValidationError } from "../errors.js";
 import type { SampledRange } from "./sampler.js";
 
@@ -53,16 +58,8 @@ export function possessionHasher(secret: Uint8Array, ctx: AuditContext, nonce: U
   };
 }
 
-/** What the source asks of the destination for one object: fresh nonce, both identities, ranges. */
-export interface AuditRequest {
-  v: 1;
-  /** Random 128-bit id, base64url. */
-  id: string;
-  /** 32 random bytes, base64url: drawn per audit run, so no value can be prepared in advance. */
-  nonce: string;
-  direction: Direction;
-  source: ObjectIdentity;
-  destination: ObjectIdentity;
+/** What the source asks of the destination for one object: fresh nonce (one per audit run), both identities, ranges. */
+export interface AuditRequest extends PairRequest {
   /** Ranges of the source object, ascending and not overlapping. */
   ranges: SampledRange[];
 }

@@ -10,7 +10,12 @@ import {
 } from "../challenge/drawNonce.js";
 import { encodeBlockContext } from "../challenge/encodeContext.js";
 import { checkSecret } from "../challenge/pairingSecret.js";
-import { type Direction, type ObjectIdentity, PROTOCOL_VERSION } from "../challenge/types.js";
+import {
+  type Direction,
+  type ObjectIdentity,
+  type PairRequest,
+  PROTOCOL_VERSION,
+} from "../challenge/types.js";
 import { ValidationError } from "../errors.js";
 import type { Block } from "./blockChunker.js";
 import { type BlockParams, validateBlockParams } from "./blockParams.js";
@@ -25,15 +30,7 @@ export interface OldRange {
  * What the source asks of the destination about its old object: cut `cut` into blocks and tag
  * each, and tag each `whole` range as one block. Holds no digest.
  */
-export interface BlockRequest {
-  v: 1;
-  /** Random 128-bit id, base64url. */
-  id: string;
-  /** 32 random bytes, base64url, drawn per object and run. */
-  nonce: string;
-  direction: Direction;
-  source: ObjectIdentity;
-  destination: ObjectIdentity;
+export interface BlockRequest extends PairRequest {
   params: BlockParams;
   /** Ranges to cut into blocks (chunks of the old object's grid), ascending and disjoint. */
   cut: OldRange[];

@@ -132,15 +132,7 @@ export interface AuditContext {
  * @throws ValidationError as {@link encodeContext}
  */
 export function encodeAuditContext(ctx: AuditContext): Buffer {
-  const w = new Writer();
-  w.string(AUDIT_DOMAIN, "domain");
-  w.u64(ctx.version, "version");
-  w.string(ctx.direction, "direction");
-  w.identity(ctx.source, "source");
-  w.identity(ctx.destination, "destination");
-  w.u64(ctx.offset, "offset");
-  w.u64(ctx.length, "length");
-  return w.bytes();
+  return encodePairContext(AUDIT_DOMAIN, ctx, { offset: ctx.offset, length: ctx.length });
 }
 
 /** Everything one block exchange's tags are bound to: not a position, so moved data still matches. */
@@ -162,14 +154,24 @@ export interface BlockContext {
  * @throws ValidationError as {@link encodeContext}
  */
 export function encodeBlockContext(ctx: BlockContext): Buffer {
+  return encodePairContext(BLOCK_DOMAIN, ctx, { min: ctx.min, avg: ctx.avg, max: ctx.max });
+}
+
+/**
+ * A context of one object pair under its own label: the label, the protocol version, the
+ * direction and both identities, then `numbers` in the order given, each a u64.
+ */
+function encodePairContext(
+  domain: string,
+  ctx: { version: number; direction: Direction; source: ObjectIdentity; destination: ObjectIdentity },
+  numbers: Record<string, number>,
+): Buffer {
   const w = new Writer();
-  w.string(BLOCK_DOMAIN, "domain");
+  w.string(domain, "domain");
   w.u64(ctx.version, "version");
   w.string(ctx.direction, "direction");
   w.identity(ctx.source, "source");
   w.identity(ctx.destination, "destination");
-  w.u64(ctx.min, "min");
-  w.u64(ctx.avg, "avg");
-  w.u64(ctx.max, "max");
+  for (const [field, value] of Object.entries(numbers)) w.u64(value, field);
   return w.bytes();
 }

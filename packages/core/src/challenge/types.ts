@@ -92,3 +92,15 @@ export interface CompareResult {
   /** How many bytes the destination has beyond the source's size (0 if it is not longer). */
   destinationExtraBytes: number;
 }
+
+/** What every request about one object pair starts with: its id, a fresh nonce, the direction and both identities. */
+export interface PairRequest {
+  v: 1;
+  /** Random 128-bit id, base64url. */
+  id: string;
+  /** 32 random bytes, base64url, drawn per run (and object): no answer can be prepared in advance. */
+  nonce: string;
+  direction: Direction;
+  source: ObjectIdentity;
+  destination: ObjectIdentity;
+}
