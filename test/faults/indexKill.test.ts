@@ -154,7 +154,8 @@ describe("kill -9 of the CLI while it writes its digest indexes", () => {
       objects: { identical: OBJECTS },
       index: { source: { found: "loaded", notes: [] }, destination: { found: "loaded", notes: [] } },
     });
-  });
+    // Three runs over 3,000 objects: on a loaded 2-core machine that can pass a minute.
+  }, 180_000);
 
   // Each moment in a run that rewrites both indexes whole (every entry comes from the old one).
   const moments: [
