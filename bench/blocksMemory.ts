@@ -33,7 +33,7 @@ import { DestinationSide, Limiter, SourceSide } from "@chunksync/sync";
 import { exchangeBlocks } from "../packages/sync/src/phases/blocks.js";
 import { runCommand } from "./lib/exec.js";
 import { ProceduralObject, ProceduralStore, type Run } from "./lib/ProceduralStore.js";
-import { GiB, MiB, markdownTable } from "./lib/table.js";
+import { bytesCell, GiB, MiB, markdownTable } from "./lib/table.js";
 
 const MB = 1_000_000;
 const KiB = 1024;
@@ -59,6 +59,8 @@ interface ChildResult {
   guesses: number;
   /** Fine blocks (0 where no fine round ran) and their average. */
   fine: { source: number; destination: number; avg: number };
+  /** Bytes of the new object that the edit wrote (the floor for what must cross). */
+  edited: number;
   sourceBytes: number | undefined;
   parts: number | undefined;
   baselineRss: number;
@@ -228,6 +230,7 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
     chunks: plan.count,
     coarseAvg,
     ...counts,
+    edited: next.runs.reduce((n, run) => n + (run.stream === old.runs[0]?.stream ? 0 : run.length), 0),
     sourceBytes: assembly?.sourceBytes,
     parts: assembly?.parts.length,
     baselineRss,
@@ -267,7 +270,8 @@ async function parent(sizes: number[]): Promise<void> {
   for (const gib of sizes) {
     console.error(`running ${gib} GiB (${edit})`);
     const args = ["--import", "tsx", import.meta.filename, "--child", String(gib), "--edit", edit];
-    const r = await runCommand(process.execPath, [...args, ...(gib === smallest ? ["--verify"] : [])], {
+    const verify = gib === smallest && !argv.includes("--no-verify");
+    const r = await runCommand(process.execPath, [...args, ...(verify ? ["--verify"] : [])], {
       timeoutMs: 3_600_000,
     });
     runs.push(JSON.parse(r.stdout.trim()) as ChildResult);
@@ -290,7 +294,8 @@ function report(runs: ChildResult[]): string {
       r.fine.source + r.fine.destination > 0
         ? `${r.fine.source.toLocaleString("en")} / ${r.fine.destination.toLocaleString("en")} (${r.fine.avg / KiB} KiB)`
         : "no fine round",
-      r.sourceBytes === undefined ? "chunk level" : `${(r.sourceBytes / MiB).toFixed(1)} MiB`,
+      bytesCell(r.edited),
+      r.sourceBytes === undefined ? "chunk level" : bytesCell(r.sourceBytes),
       mb(r.baselineRss),
       mb(r.maxRss),
       mb(above),
@@ -320,6 +325,7 @@ function report(runs: ChildResult[]): string {
         "coarse blocks src / dst (avg)",
         "guesses",
         "fine blocks src / dst (avg)",
+        "edited",
         "crossed",
         "baseline RSS",
         "peak RSS",
@@ -340,6 +346,17 @@ function report(runs: ChildResult[]): string {
   ].join("\n");
 }
 
+/** The largest run's peak against issue 12's bound for its own chunk size. */
+function measured(last: ChildResult): string[] {
+  const bound = CONCURRENCY * last.chunkSize + ALLOWANCE;
+  return [
+    `Bound (issue 12) at ${last.gib} GiB, measured: concurrency x chunk size + 200 MB = ${CONCURRENCY} x ` +
+      `${last.chunkSize / MiB} MiB + 200 MB = ${mb(bound)}; peak ${mb(last.maxRss)}: ` +
+      `${last.maxRss <= bound ? "within" : "EXCEEDED"} (${(last.maxRss / bound).toFixed(2)}x the bound).`,
+    "",
+  ];
+}
+
 /**
  * The peak at 100 GiB, extrapolated by block count: a line through the two largest runs' peaks
  * above baseline against their coarse blocks, at the blocks 100 GiB would have (the average
@@ -349,6 +366,7 @@ function report(runs: ChildResult[]): string {
 function extrapolation(runs: ChildResult[]): string[] {
   const sorted = [...runs].sort((x, y) => x.size - y.size);
   const last = sorted.at(-1) as ChildResult;
+  if (last.size >= EXTRAPOLATE_TO) return measured(last);
   const prev = sorted.at(-2);
   const above = (r: ChildResult) => r.maxRss - r.baselineRss;
   const slope = prev
