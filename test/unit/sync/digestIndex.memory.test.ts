@@ -80,7 +80,9 @@ describe("digest index on in-memory stores", () => {
     // The source digests its new version and cuts the changed chunk into blocks, then the one
     // block left unmatched (at most 256 KiB) into fine blocks; the crossing one is read once more.
     expect(second.bytes.sourceRead).toBeGreaterThan(big.length + 5 * MiB + second.bytes.transferred);
-    expect(second.bytes.sourceRead).toBeLessThanOrEqual(big.length + 5 * MiB + 256 * 1024 + second.bytes.transferred);
+    expect(second.bytes.sourceRead).toBeLessThanOrEqual(
+      big.length + 5 * MiB + 256 * 1024 + second.bytes.transferred,
+    );
     // The destination reads no unchanged chunk: only the changed one, to cut it, build its part and verify it.
     expect(second.bytes.destinationRead).toBeGreaterThan(0);
     expect(second.bytes.destinationRead).toBeLessThanOrEqual(4 * 5 * MiB);
