@@ -35,6 +35,7 @@ export {
   BlockTagger,
   blockRequest,
   type OldRange,
+  parseBlockRequest,
   readBlockResponse,
   sameTag,
   wholeRequest,

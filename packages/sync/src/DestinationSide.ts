@@ -1,13 +1,13 @@
 import {
   answerBlocks,
   answerChallenge,
-  type BlockRequest,
   type BlockResponse,
   type ChallengeRequest,
   type ChallengeResponse,
   type ChunkRange,
   chunksToAnswer,
   type DigestAlgorithm,
+  parseBlockRequest,
   ValidationError,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
@@ -165,10 +165,11 @@ export class DestinationSide {
    * their tags. `current` as for `answer`.
    */
   async answerBlocks(
-    request: BlockRequest,
+    received: unknown,
     current?: Pick<ObjectHead, "key" | "etag" | "size">,
   ): Promise<BlockResponse> {
     const { store, secret, limiter, onRead, signal } = this.options;
+    const request = parseBlockRequest(received);
     const { bucket, key, etag } = request.destination;
     if (bucket !== store.bucket) {
       throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);

@@ -20,6 +20,7 @@ import {
   nextBlockRound,
   type OldRange,
   oldRangesToCut,
+  parseBlockRequest,
   planAssembly,
   planChunks,
   readBlockResponse,
@@ -243,6 +244,36 @@ describe("the block exchange", () => {
       ],
     };
     expect(readBlockResponse(request, outside).blocks).toEqual([]);
+  });
+
+  test("a request received is checked field by field before anything is read", () => {
+    const request = blockRequest({
+      source,
+      destination,
+      params: blockParams(MiB),
+      cut: [{ offset: 0, length: MiB }],
+    });
+    expect(parseBlockRequest(JSON.parse(JSON.stringify(request)))).toEqual(request);
+    const refused = (change: Record<string, unknown>, field: string) =>
+      expect(() => parseBlockRequest({ ...request, ...change })).toThrow(
+        expect.objectContaining({ code: "INVALID_MESSAGE", field: `blockRequest.${field}` }),
+      );
+    refused({ v: 2 }, "v");
+    refused({ nonce: "short" }, "nonce");
+    refused({ direction: "sideways" }, "direction");
+    refused({ source: { bucket: "b" } }, "source");
+    refused({ params: { min: 64, avg: 1000, max: 4000 } }, "params.avg");
+    refused(
+      {
+        cut: [
+          { offset: 10, length: 5 },
+          { offset: 0, length: 5 },
+        ],
+      },
+      "cut[1]",
+    );
+    refused({ whole: [{ offset: -1, length: 5 }] }, "whole[0]");
+    expect(() => parseBlockRequest("junk")).toThrow(expect.objectContaining({ code: "INVALID_MESSAGE" }));
   });
 
   test("the destination cuts its chunks at the changed indices and every chunk past the new end", () => {

@@ -11,12 +11,14 @@ import {
 import { encodeBlockContext } from "../challenge/encodeContext.js";
 import { checkSecret } from "../challenge/pairingSecret.js";
 import {
+  DIRECTIONS,
   type Direction,
   type ObjectIdentity,
   type PairRequest,
   PROTOCOL_VERSION,
 } from "../challenge/types.js";
-import { ValidationError } from "../errors.js";
+import { InvalidMessageError, ValidationError } from "../errors.js";
+import { fittingIdentity } from "../messages.js";
 import type { Block } from "./blockChunker.js";
 import { type BlockParams, validateBlockParams } from "./blockParams.js";
 
@@ -198,6 +200,42 @@ export function answerBlocks(
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * A block request as the destination receives it (from the other side, through a work area),
+ * checked field by field: a malformed one fails naming its field, before anything is read.
+ *
+ * @throws InvalidMessageError naming the first field that is not what a request holds
+ */
+export function parseBlockRequest(input: unknown): BlockRequest {
+  const bad = (field: string, expected: string): never => {
+    throw new InvalidMessageError(`blockRequest.${field}`, expected);
+  };
+  if (!isRecord(input)) return bad("", "a JSON object");
+  const { v, id, nonce, direction, source, destination, params, cut, whole } = input;
+  if (v !== 1) bad("v", "protocol version 1");
+  if (fromBase64url(id, 16) === undefined) bad("id", "base64url of 16 bytes");
+  if (fromBase64url(nonce, NONCE_BYTES) === undefined) bad("nonce", `base64url of ${NONCE_BYTES} bytes`);
+  if (!DIRECTIONS.includes(direction as Direction)) bad("direction", `one of ${DIRECTIONS.join(", ")}`);
+  const src = fittingIdentity(source) ?? bad("source", "an object identity within S3's limits");
+  const dst = fittingIdentity(destination) ?? bad("destination", "an object identity within S3's limits");
+  try {
+    return {
+      v: 1,
+      id: id as string,
+      nonce: nonce as string,
+      direction: direction as Direction,
+      source: src,
+      destination: dst,
+      params: validateBlockParams(params as BlockParams, "params"),
+      cut: checkRanges(cut as OldRange[], "cut", true),
+      whole: checkRanges(whole as OldRange[], "whole", false),
+    };
+  } catch (error) {
+    if (error instanceof ValidationError) return bad(error.field, String(error.details.expected));
+    throw error;
+  }
+}
 
 /**
  * Source side: the destination's tagged blocks (as blocks whose digest is the tag) and its tag
