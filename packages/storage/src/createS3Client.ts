@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { S3Client } from "@aws-sdk/client-s3";
 import { fromIni } from "@aws-sdk/credential-providers";
 import type { HttpRequest } from "@smithy/core/protocols";
@@ -7,24 +6,64 @@ import type { AwsCredentialIdentity, HttpHandlerOptions, Logger } from "@smithy/
 import { ProfileNotFoundError } from "./errors.js";
 import { loadSharedConfig } from "./sharedConfig.js";
 
-/** The abort signal of the request being sent, from {@link withSignal} to the HTTP handler. */
-const requestSignal = new AsyncLocalStorage<AbortSignal>();
+/**
+ * The signal of the request `withSignal` is sending, until the first middleware takes it: the
+ * SDK runs that middleware synchronously inside `send`, so no other request can come between.
+ */
+let pendingSignal: AbortSignal | undefined;
+/**
+ * Each request's signal: on its input under a symbol (which the SDK's copies of the input
+ * keep, and its serializers ignore), then by its HTTP request.
+ */
+const SIGNAL = Symbol("chunksync.abortSignal");
+const requestSignals = new WeakMap<object, AbortSignal>();
 
 /**
  * Sends a request whose HTTP exchange `signal` aborts. The signal travels beside the SDK's
  * `send`, not as its options: a `send` with options resolves the whole middleware chain anew
- * (about 0.1-0.2 ms of CPU a request), one without reuses the chain the client cached.
+ * (about 0.1-0.2 ms of CPU a request), one without reuses the chain the client cached. (An
+ * AsyncLocalStorage would carry it too, but on Node 20 it turns on promise hooks, which cost
+ * every promise of the process more than the chain saves.) Only a client made by
+ * {@link createS3Client} takes the signal.
  */
 export function withSignal<T>(signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
-  return signal ? requestSignal.run(signal, send) : send();
+  if (signal === undefined) return send();
+  pendingSignal = signal;
+  try {
+    return send();
+  } finally {
+    pendingSignal = undefined;
+  }
 }
 
-/** Node's HTTP handler, aborted by the signal {@link withSignal} set for the request. */
+/** Node's HTTP handler, aborted by the signal {@link withSignal} gave the request. */
 class SignalledHttpHandler extends NodeHttpHandler {
   override handle(request: HttpRequest, options: HttpHandlerOptions = {}) {
-    const abortSignal = options.abortSignal ?? requestSignal.getStore();
+    const abortSignal = options.abortSignal ?? requestSignals.get(request);
     return super.handle(request, abortSignal ? { ...options, abortSignal } : options);
   }
+}
+
+/** Carries the signal `withSignal` set from the request's input to its final HTTP request. */
+function carrySignals(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      if (pendingSignal !== undefined) {
+        (args.input as { [SIGNAL]?: AbortSignal })[SIGNAL] = pendingSignal;
+        pendingSignal = undefined;
+      }
+      return next(args);
+    },
+    { step: "initialize", priority: "high", name: "chunksyncTakeSignal" },
+  );
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const signal = (args.input as { [SIGNAL]?: AbortSignal })[SIGNAL];
+      if (signal) requestSignals.set(args.request as object, signal);
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name: "chunksyncRequestSignal" },
+  );
 }
 
 /** How to reach one side's storage; every field is optional and falls back to the AWS defaults. */
@@ -109,6 +148,7 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
   // Content-MD5 every put and part carries (the adapter sets it), and the challenge verifies
   // written objects end to end. Over plain http the SDK would otherwise read a streamed body
   // once just to sign it, and hash every Buffer body (SHA-256) on top of its MD5.
+  carrySignals(client);
   client.middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string>; body?: unknown };
