@@ -123,10 +123,17 @@ async function main(): Promise<void> {
     await src.send(new PutObjectCommand({ Bucket: srcBucket, Key: "videos/launch.mp4", Body: edited }));
     await letTheSecondPass();
     console.log("\n2. Six bytes of videos/launch.mp4 (64 MiB) change on the source at offset 33 MiB.");
-    console.log("   plan shows what would move; the challenge finds the one 8 MiB chunk that differs.");
+    console.log(
+      "   plan shows what would move at most; the challenge finds the one 8 MiB chunk that differs.",
+    );
     console.log("   Only the changed object is read, on the source only: the indexes answer for the rest.");
     chunksync(["plan", ...urls], env);
-    console.log("\n3. Second sync: one chunk crosses; the other 56 MiB are copied inside the destination.");
+    console.log(
+      "\n3. Second sync: the changed chunk is matched block by block, so only the block around the",
+    );
+    console.log(
+      "   six bytes crosses; the destination builds its part from its own old bytes and copies the rest.",
+    );
     if (chunksync(["sync", ...urls], env) !== 0) throw new Error("the second sync failed");
     console.log("\n4. check: exit code 0 means both sides now hold the same bytes; it reads nothing.");
     const code = chunksync(["check", ...urls, "--quiet"], env);
