@@ -137,13 +137,9 @@ export class DestinationSide {
     request: ChallengeRequest,
     current?: Pick<ObjectHead, "key" | "etag" | "size">,
   ): Promise<ChallengeResponse> {
-    const { store, secret, signal } = this.options;
-    const { bucket, key, etag } = request.destination;
-    if (bucket !== store.bucket) {
-      throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
-    }
-    const head = current?.key === key ? current : await store.head(key, signal);
-    if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
+    const { secret } = this.options;
+    const { key, etag } = request.destination;
+    const head = await this.#named(request.destination, current);
     const digests = new Map<number, Buffer>();
     const known = this.#version(key, etag, request.algorithm);
     const ranges = chunksToAnswer(request, head.size).filter((range) => {
@@ -170,12 +166,8 @@ export class DestinationSide {
   ): Promise<BlockResponse> {
     const { store, secret, limiter, onRead, signal } = this.options;
     const request = parseBlockRequest(received);
-    const { bucket, key, etag } = request.destination;
-    if (bucket !== store.bucket) {
-      throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
-    }
-    const head = current?.key === key ? current : await store.head(key, signal);
-    if (head === undefined || !sameEtag(head.etag, etag)) throw new ObjectChangedError("destination", key);
+    const { key, etag } = request.destination;
+    const head = await this.#named(request.destination, current);
     const reader = { store, side: "destination" as const, limiter, onRead, signal };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // A request asks for one or the other (first the cuts, then the guesses).
@@ -184,6 +176,27 @@ export class DestinationSide {
     let w = 0;
     const wholeDigests = request.whole.map((r) => (within(r) ? whole[w++] : undefined));
     return answerBlocks(secret, request, { etag, size: head.size }, cut, wholeDigests);
+  }
+
+  /**
+   * The head of the version a request names, which must be this side's bucket and still the
+   * current version: `current` where it is that key (what this side knows from a moment ago),
+   * else a HEAD.
+   *
+   * @throws ValidationError for another bucket; ObjectChangedError when that version is gone
+   */
+  async #named(
+    named: { bucket: string; key: string; etag: string },
+    current: Pick<ObjectHead, "key" | "etag" | "size"> | undefined,
+  ): Promise<Pick<ObjectHead, "key" | "etag" | "size">> {
+    const { store, signal } = this.options;
+    if (named.bucket !== store.bucket) {
+      throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
+    }
+    const head = current?.key === named.key ? current : await store.head(named.key, signal);
+    if (head === undefined || !sameEtag(head.etag, named.etag))
+      throw new ObjectChangedError("destination", named.key);
+    return head;
   }
 
   /** The digests held of version `etag` of `key`; those of any other version are dropped. */

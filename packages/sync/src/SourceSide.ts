@@ -95,9 +95,8 @@ export class SourceSide {
     plan: ChunkPlan,
     changed: readonly number[],
   ): Promise<BlockRounds | undefined> {
-    const { store, secret, variant, limiter, onRead, signal } = this.options;
     const cut = oldRangesToCut(plan, changed, destination.size);
-    if (variant !== "encode" || cut.length === 0 || changed.length === 0) return undefined;
+    if (this.options.variant !== "encode" || cut.length === 0 || changed.length === 0) return undefined;
     const { size, ...id } = destination;
     const request = blockRequest({
       source,
@@ -106,9 +105,7 @@ export class SourceSide {
       cut,
     });
     const ranges = changed.map((i) => chunkRange(plan, i));
-    const reader = { store, side: "source" as const, limiter, onRead, signal };
-    const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
-    return { request, blocks: new BlockTagger(secret, request).tagged(blocks) };
+    return { request, blocks: await this.cutBlocks(source, request, ranges) };
   }
 
   /**
