@@ -73,13 +73,18 @@ export function digestWhilePassing(
  * Reads a body of exactly `length` bytes into one Buffer, hashing it in the same pass: a
  * Content-MD5 must be sent before the body, so a part is read whole first (a chunk at a time
  * per worker, never a whole object). Fails when the body is longer or shorter than `length`.
+ * The bytes go into `into` where given (at least `length` bytes, reused by the caller), else
+ * into a new Buffer.
  */
 export async function collectDigested(
   body: AsyncIterable<Uint8Array>,
   length: number,
   algorithm?: DigestAlgorithm,
+  into?: Buffer,
 ): Promise<BodyDigests & { data: Buffer }> {
-  const data = Buffer.allocUnsafe(length);
+  if (into !== undefined && into.length < length)
+    throw new ChunksyncError("BUFFER_TOO_SMALL", `a buffer of ${into.length} bytes cannot hold ${length}`);
+  const data = into?.subarray(0, length) ?? Buffer.allocUnsafe(length);
   const hasher = new BodyHasher(algorithm);
   for await (const piece of body) {
     if (hasher.length + piece.length > length)

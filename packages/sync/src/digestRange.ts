@@ -114,9 +114,10 @@ export async function collectRead(
   body: Readable,
   length: number,
   algorithm?: DigestAlgorithm,
+  into?: Buffer,
 ): ReturnType<typeof collectDigested> {
   try {
-    return await collectDigested(body, length, algorithm);
+    return await collectDigested(body, length, algorithm, into);
   } catch (error) {
     body.destroy();
     if (error instanceof BodyDigestError) {

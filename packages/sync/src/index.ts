@@ -28,6 +28,7 @@ export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./ke
 export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
 export { type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
+export { PartBuffers } from "./PartBuffers.js";
 export { afterBlockAnswer, type BlockSettings, startBlockRounds } from "./phases/blocks.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 export {

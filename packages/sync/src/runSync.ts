@@ -9,6 +9,7 @@ import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import { type MergedKey, mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
+import { PartBuffers } from "./PartBuffers.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
@@ -130,6 +131,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     sourceSide,
     destinationSide,
     limiter,
+    buffers: new PartBuffers(options.concurrency),
     stats,
     chunkSize: options.chunkSize,
     verify: options.verify,

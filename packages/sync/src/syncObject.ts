@@ -13,6 +13,7 @@ import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
+import type { PartBuffers } from "./PartBuffers.js";
 import { exchangeBlocks } from "./phases/blocks.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 import {
@@ -40,6 +41,8 @@ export interface ObjectSyncContext {
   sourceSide: SourceSide;
   destinationSide: DestinationSide;
   limiter: Limiter;
+  /** Buffers for parts read whole before upload, reused by every object of the run. */
+  buffers?: PartBuffers;
   stats: RunStats;
   chunkSize: number;
   verify: VerifyMode;
@@ -208,6 +211,7 @@ async function attemptObject(
     {
       destination,
       limiter: ctx.limiter,
+      ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
       bytes: ctx.stats.bytes,
       headSource: (key) => source.head(key, ctx.signal),
       // One pass over each part read gives its Content-MD5, the source side's digest of the

@@ -24,6 +24,7 @@ import {
   keySelection,
   Limiter,
   type ObjectWrite,
+  PartBuffers,
   readAttributes,
   SideIndex,
   settleDestinationOnly,
@@ -288,6 +289,7 @@ function writeContext(
   return {
     destination: ctx.store,
     limiter: new Limiter(ctx.concurrency),
+    buffers: new PartBuffers(ctx.concurrency),
     bytes,
     ...(copySource ? { headSource: (key: string) => copySource.head(key, ctx.signal) } : {}),
     ...(uploaded ? { uploaded } : {}),

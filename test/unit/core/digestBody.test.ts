@@ -41,6 +41,20 @@ describe("collectDigested", () => {
     );
   });
 
+  test("reads into a reused buffer: a larger one holds the body at its start, a smaller one is refused", async () => {
+    await fc.assert(
+      fc.asyncProperty(bodies, fc.nat({ max: 64 }), async ({ data, cuts, algorithm }, spare) => {
+        const into = Buffer.alloc(data.length + spare, 0xa5);
+        const got = await collectDigested(pieces(data, cuts), data.length, algorithm, into);
+        expect(got.data.equals(Buffer.from(data))).toBe(true);
+        expect(got.data.buffer).toBe(into.buffer);
+        expect(got.md5.equals(md5(data))).toBe(true);
+      }),
+    );
+    const small = collectDigested(pieces(Buffer.from("0123456789"), []), 10, undefined, Buffer.alloc(9));
+    await expect(small).rejects.toMatchObject({ code: "BUFFER_TOO_SMALL" });
+  });
+
   test("fails when the body is shorter or longer than announced", async () => {
     const data = Buffer.from("0123456789");
     for (const announced of [9, 11]) {

@@ -24,6 +24,7 @@ import {
 import { collectRead, pinnedRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
+import type { PartBuffers } from "../PartBuffers.js";
 import type { ByteCounts } from "../RunStats.js";
 import { retryFor, withRetry } from "../retry.js";
 
@@ -68,6 +69,8 @@ export interface WriteContext {
   headSource?: (key: string) => Promise<ObjectHead | undefined>;
   /** Receives the digests of parts uploaded with a Content-MD5 the destination checks. */
   uploaded?: UploadedDigests;
+  /** The buffers parts are read into before upload, reused across the run's parts. */
+  buffers?: PartBuffers;
   signal?: AbortSignal;
 }
 
@@ -240,13 +243,24 @@ async function fromSource<T>(
 ): Promise<T> {
   const body = await write.parts.open(part);
   const { bucket, key } = write.source;
-  const read = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm);
-  if (read.chunk) ctx.uploaded?.read?.(part, read.chunk);
-  const sent = await send(read.data, { contentMd5: read.md5.toString("base64") });
-  if (read.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
-    ctx.uploaded?.accepted?.(part, read.chunk);
-  }
-  return sent;
+  return withBuffer(ctx, part.length, async (buffer) => {
+    const read = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm, buffer);
+    if (read.chunk) ctx.uploaded?.read?.(part, read.chunk);
+    const sent = await send(read.data, { contentMd5: read.md5.toString("base64") });
+    if (read.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
+      ctx.uploaded?.accepted?.(part, read.chunk);
+    }
+    return sent;
+  });
+}
+
+/** Runs `use` with a buffer for a part of `length` bytes: the run's reused one where it has them. */
+function withBuffer<T>(
+  ctx: WriteContext,
+  length: number,
+  use: (buffer: Buffer | undefined) => Promise<T>,
+): Promise<T> {
+  return ctx.buffers ? ctx.buffers.with(length, use) : use(undefined);
 }
 
 /**
@@ -277,8 +291,11 @@ async function assembled<T>(
       }
     }
   }
-  const read = await collectRead(destination.bucket, write.key, Readable.from(pieces()), part.length);
-  return send(read.data, { contentMd5: read.md5.toString("base64") });
+  return withBuffer(ctx, part.length, async (buffer) => {
+    const body = Readable.from(pieces());
+    const read = await collectRead(destination.bucket, write.key, body, part.length, undefined, buffer);
+    return send(read.data, { contentMd5: read.md5.toString("base64") });
+  });
 }
 
 /** A 412 on a copy source means that side's object changed under the run. */
