@@ -20,6 +20,7 @@ import {
   guessGaps,
   matchBlocks,
   planAssembly,
+  planChunks,
 } from "@chunksync/core";
 import { seededBytes } from "./lib/data.js";
 
@@ -52,7 +53,8 @@ function run(name: string, old: Buffer, next: Buffer, ideal: number): void {
   const start = performance.now();
   const blocks = gridBlocks(next, params);
   const segments = matchBlocks(blocks, gridBlocks(old, params), old.length);
-  const plan = planAssembly(segments, next.length, old.length);
+  const grid = planChunks(next.length, CHUNK);
+  const plan = planAssembly(grid, segments, old.length);
   const seconds = (performance.now() - start) / 1000;
   // The destination digests its bytes where the gaps between matches say the source blocks probably are.
   const guesses = guessGaps(segments, blocks, old.length);
@@ -60,11 +62,7 @@ function run(name: string, old: Buffer, next: Buffer, ideal: number): void {
     digestOf("sha256", old.subarray(oldOffset, oldOffset + block.length)).equals(block.digest),
   );
   const guessed = guesses.reduce((n, g) => n + g.block.length, 0);
-  const filled = planAssembly(
-    confirmGaps(segments, confirmed, next.length, old.length),
-    next.length,
-    old.length,
-  );
+  const filled = planAssembly(grid, confirmGaps(segments, confirmed, next.length, old.length), old.length);
   const chunks = chunkBytes(old, next);
   console.log(
     `${name}\n  blocks avg ${formatBytes(avg)}: crossed ${formatBytes(plan.sourceBytes)} (${plan.sourceBytes} B), ideal ${formatBytes(ideal)} (${ideal} B), ` +
@@ -132,8 +130,8 @@ function run(name: string, old: Buffer, next: Buffer, ideal: number): void {
       digest: digestOf("sha256", data.subarray(i * PAGE, (i + 1) * PAGE)),
     }));
   const plan = planAssembly(
+    planChunks(next.length, CHUNK),
     matchBlocks(pageBlocks(next), pageBlocks(old), old.length),
-    next.length,
     old.length,
   );
   console.log(

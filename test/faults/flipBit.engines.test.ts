@@ -109,6 +109,12 @@ describe("a bit flipped in flight on the engine's writes", () => {
       proxy.setRules([]);
       // Three parts of the new object, the small one's PutObject, the changed chunk's part.
       expect(proxy.firedCount(`flip-${name}`)).toBe(5);
+      // The changed chunk is an assembled part (its old bytes and the one block that crossed),
+      // refused like the others and sent again: the digest kept for it is of the bytes stored.
+      const changed = report.results.find((r) => r.sourceKey === "changed.bin");
+      expect(changed?.planned.transfer).toBeLessThan(C / 4);
+      const assembled = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/changed.bin`);
+      expect(assembled.map((r) => r.attempt)).toEqual([1, 2]);
       const states = Object.fromEntries(report.results.map((r) => [r.sourceKey, [r.state, r.applied]]));
       expect(states).toEqual({
         "new/big.bin": ["missing", true],

@@ -29,21 +29,11 @@ describe("chunksync CLI: blocks inside changed chunks", () => {
 
   async function sync(p: BucketPair, ...extra: string[]): Promise<Summary> {
     const dir = join(work, String(++runs));
+    const index = extra.includes("--no-index")
+      ? []
+      : ["--src-index", join(dir, "s"), "--dst-index", join(dir, "d")];
     const r = await runCli(
-      [
-        "sync",
-        `s3://${p.s}`,
-        `s3://${p.d}`,
-        ...SIDES,
-        "--chunk-size",
-        "5MiB",
-        "--json",
-        "--src-index",
-        join(dir, "s"),
-        "--dst-index",
-        join(dir, "d"),
-        ...extra,
-      ],
+      ["sync", `s3://${p.s}`, `s3://${p.d}`, ...SIDES, "--chunk-size", "5MiB", "--json", ...index, ...extra],
       env,
     );
     expect(r.stderr).toBe("");
@@ -75,6 +65,28 @@ describe("chunksync CLI: blocks inside changed chunks", () => {
     // The assembled parts upload old bytes too, read on the destination's side.
     expect(bytes.uploaded).toBeGreaterThan(bytes.transferred);
     expect(bytes.destinationRead).toBeGreaterThan(0);
+  });
+
+  it("after a same-size 1 MiB edit the destination reads only what it challenges, cuts and assembles from: nothing is read back", async () => {
+    const next = Buffer.from(old);
+    seededBytes("edit", MiB).copy(next, 7 * MiB + 12345);
+    // Without an index every run challenges the whole old object, so the runs read alike but for the verification.
+    const read: Record<string, Summary["bytes"]> = {};
+    for (const verify of ["none", "changed", "full"])
+      read[verify] = (await edit(`verify-${verify}`, old, next, "--no-index", "--verify", verify)).bytes;
+    const { changed } = read;
+    // The edit lies in chunk 1, built whole on the destination's side: its old bytes are read once.
+    const assembledFrom = changed!.uploaded - changed!.transferred;
+    expect(changed!.uploaded).toBe(5 * MiB);
+    expect(assembledFrom).toBeGreaterThan(3.5 * MiB);
+    // The challenge reads the old object; the block rounds cut the changed chunk, then read
+    // ranges of it again for the guesses and fine blocks: less than two chunks.
+    expect(changed!.destinationRead - assembledFrom - old.length).toBeGreaterThanOrEqual(5 * MiB);
+    expect(changed!.destinationRead - assembledFrom - old.length).toBeLessThan(10 * MiB);
+    // The chunk was digested as it was uploaded with its Content-MD5: verifying it reads nothing.
+    expect(changed!.destinationRead).toBe(read.none!.destinationRead);
+    // --verify full still reads every chunk of the written object back.
+    expect(read.full!.destinationRead - changed!.destinationRead).toBe(next.length);
   });
 
   it("an insertion near the start crosses about one block, not every chunk after it", async () => {

@@ -247,7 +247,8 @@ describe("--verify", () => {
       const reread: Record<string, number> = {};
       for (const verify of ["none", "changed", "full"] as const) {
         await putObject(dst, dstBucket, "v", flipByte(data, 2 * C + 1));
-        // Chunk level: an assembled part is verified by reading it back (tested with blocks apart).
+        // Chunk level: with blocks the destination also reads for the block rounds and the
+        // assembled part (tested apart, in cli.blocks).
         const report = await syncWith(source, destination, { verify, blocks: false });
         expect(report.objects.changed).toBe(1);
         expect((await readAll(dst, dstBucket, "v")).equals(data)).toBe(true);

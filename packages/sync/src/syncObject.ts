@@ -263,9 +263,9 @@ async function attemptObject(
 }
 
 /**
- * Whether a chunk uploaded from the source is verified without reading it back: under
- * `--verify changed` on a destination that checks each body against its Content-MD5
- * (`--verify full` reads everything back).
+ * Whether a chunk uploaded (from the source, or assembled) is verified without reading it
+ * back: under `--verify changed` on a destination that checks each body against its
+ * Content-MD5 (`--verify full` reads everything back).
  */
 function skipsReadBack(ctx: Pick<ObjectSyncContext, "verify" | "destination">): boolean {
   return ctx.verify === "changed" && ctx.destination.capabilities.writeChecksums.contentMd5;
@@ -273,9 +273,10 @@ function skipsReadBack(ctx: Pick<ObjectSyncContext, "verify" | "destination">): 
 
 /**
  * Bytes of work a write does, in RunStats' units: each part once, each verified chunk read
- * on the destination (unless it was uploaded and `validated`: its digest is kept from the
- * upload), and on the source too unless the source side already holds its digest (every
- * chunk of a `challenged` object, every chunk it uploaded).
+ * on the destination (unless it was uploaded, from the source or assembled, and `validated`:
+ * its digest is kept from the upload), and on the source too unless the source side already
+ * holds its digest (every chunk of a `challenged` object, as every assembled one is; every
+ * chunk it uploaded).
  */
 function writeWork(
   plan: ChunkPlan,
@@ -287,7 +288,7 @@ function writeWork(
   const uploaded = new Set<number>();
   for (const p of decision.parts) {
     work += p.length;
-    if (p.kind !== "sourceBytes") continue;
+    if (p.kind !== "sourceBytes" && p.kind !== "assembled") continue;
     for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++) uploaded.add(i);
   }
   for (const i of decision.verify) {

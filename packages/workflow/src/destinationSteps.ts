@@ -343,8 +343,10 @@ function linkPartSource(
 
 /**
  * Writes one batch of the object: unchanged ranges by UploadPartCopy, changed ones
- * streamed from the source through the link the source side signed. An object written in
- * one request (its single part) is written here whole, under its condition.
+ * streamed from the source through the link the source side signed, or built from this
+ * side's old ranges and source ranges read through that link (assembled parts). The digest of
+ * every part uploaded, from the source or assembled, is kept for the verification. An object
+ * written in one request (its single part) is written here whole, under its condition.
  */
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;

@@ -139,10 +139,13 @@ describe("the block exchange", () => {
                   ? Buffer.concat([old.subarray(0, at), old.subarray(at + length)])
                   : Buffer.concat([old, bytes]);
           const { plan, changed, segments } = exchange(next, old);
-          const assembly = planAssembly(segments, next.length, old.length, 2 * CHUNK);
+          const assembly = planAssembly(plan, segments, old.length);
           expect(assemble(assembly, old, next).equals(next)).toBe(true);
           for (const part of assembly.parts)
-            if (part.kind === "mixed") expect(part.length).toBeLessThanOrEqual(2 * CHUNK);
+            if (part.kind === "mixed") {
+              const chunk = chunkRange(plan, Math.floor(part.offset / plan.chunkSize));
+              expect([part.offset, part.length]).toEqual([chunk.offset, chunk.length]);
+            }
           // What crosses is what changed and a few blocks around it and around each shifted chunk boundary.
           const max = blockParams(next.length).max;
           const boundaries = kind === "insert" || kind === "delete" ? plan.count : 0;
@@ -176,16 +179,14 @@ describe("the block exchange", () => {
     for (let i = 0; i < 50; i++)
       seeded(100 + i, PAGE).copy(next, ((i * 997 + 13) % (old.length / PAGE)) * PAGE);
     let rounds = 0;
-    const { segments } = exchange(next, old, (request, o) => {
+    const { plan, segments } = exchange(next, old, (request, o) => {
       rounds++;
       return answer(request, o);
     });
     expect(rounds).toBeGreaterThanOrEqual(2);
     // Each changed page costs at most the fine blocks it touches (2 x 16 KiB at worst), about 8 KiB on average.
     expect(crossing(segments)).toBeLessThanOrEqual(50 * 4 * PAGE);
-    expect(assemble(planAssembly(segments, next.length, old.length, 2 * CHUNK), old, next).equals(next)).toBe(
-      true,
-    );
+    expect(assemble(planAssembly(plan, segments, old.length), old, next).equals(next)).toBe(true);
   });
 
   test("pages reordered (as VACUUM does) are found where they moved", () => {
@@ -194,13 +195,11 @@ describe("the block exchange", () => {
     const pages = Array.from({ length: old.length / PAGE }, (_, i) => old.subarray(i * PAGE, (i + 1) * PAGE));
     // Every tenth page dropped, the rest shifted down: every page after the first drop moves.
     const next = Buffer.concat(pages.filter((_, i) => i % 10 !== 5));
-    const { segments } = exchange(next, old);
+    const { plan, segments } = exchange(next, old);
     // The 64 KiB blocks hardly ever fit between two drops; the fine ones do, but for those that
     // span a drop (about one in each 36 KiB run).
     expect(crossing(segments)).toBeLessThanOrEqual(next.length * 0.3);
-    expect(assemble(planAssembly(segments, next.length, old.length, 2 * CHUNK), old, next).equals(next)).toBe(
-      true,
-    );
+    expect(assemble(planAssembly(plan, segments, old.length), old, next).equals(next)).toBe(true);
   });
 
   test("tags from another run, version, object or direction match nothing: every changed byte crosses", () => {
@@ -305,7 +304,7 @@ describe("decideObject with an assembly", () => {
       destination: { size: 20 * MiB, etag: '"o"', attributes },
       plan,
       changed: [1],
-      assembly: planAssembly(segments, plan.size, 20 * MiB, 2 * CHUNK),
+      assembly: planAssembly(plan, segments, 20 * MiB),
       options: { serverSideCopy: false, verify: "changed", copyTags: false },
     });
 
@@ -318,8 +317,13 @@ describe("decideObject with an assembly", () => {
     ]);
     expect(decision.action).toBe("compose");
     expect(decision.planned.transfer).toBe(1000);
-    const kinds = decision.parts.map((p) => p.kind);
-    expect(kinds).toContain("assembled");
+    // Chunks 1 and 2 hold the edit and a seam between runs: each is built whole; chunk 3 lies in the moved run.
+    expect(decision.parts.map((p) => [p.kind, p.firstChunk, p.chunkCount])).toEqual([
+      ["destinationCopy", 0, 1],
+      ["assembled", 1, 1],
+      ["assembled", 2, 1],
+      ["destinationCopy", 3, 1],
+    ]);
     // The run moved from 7 MiB + 1000 on is copied from where the old object holds it.
     const moved = decision.parts.filter((p) => p.kind === "destinationCopy" && p.oldOffset !== undefined);
     expect(moved.length).toBeGreaterThan(0);

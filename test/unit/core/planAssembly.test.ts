@@ -3,15 +3,21 @@ import {
   type AssemblyPlan,
   type Block,
   blocksOf,
+  type ChunkPlan,
+  chunkRange,
   confirmGaps,
   digestOf,
   GiB,
   guessGaps,
   KiB,
+  MAX_CHUNK_SIZE,
   MAX_PARTS,
+  MIN_CHUNK_SIZE,
   MiB,
   matchBlocks,
+  normalizeSegments,
   planAssembly,
+  planChunks,
   type Segment,
   sourceBytes,
   ValidationError,
@@ -71,21 +77,51 @@ function planRuns(plan: AssemblyPlan): Segment[] {
   );
 }
 
-/** S3's multipart rules and the plan's own accounting. */
-function checkRules(plan: AssemblyPlan, segments: Segment[]): void {
+/**
+ * S3's multipart rules, the chunk grid and the plan's own accounting: every part starts on the
+ * grid; a mixed part is exactly one chunk, one that no single old run holds whole (else it
+ * would be copied); copies that continue each other in the old object are joined up to 5 GiB.
+ */
+function checkRules(plan: AssemblyPlan, chunks: ChunkPlan, segments: Segment[]): void {
   expect(plan.parts.length).toBeLessThanOrEqual(MAX_PARTS);
+  const runs = normalizeSegments(segments, chunks.size, Number.MAX_SAFE_INTEGER);
+  const starts: number[] = [];
+  let end = 0;
+  for (const r of runs) {
+    starts.push(end);
+    end += r.length;
+  }
+  const heldWhole = (offset: number, length: number) => {
+    const i = starts.findLastIndex((start) => start <= offset);
+    const run = runs[i]!;
+    return run.from === "old" && offset + length <= starts[i]! + run.length;
+  };
   let at = 0;
   plan.parts.forEach((part, i) => {
     expect(part.offset).toBe(at);
-    if (i < plan.parts.length - 1) expect(part.length).toBeGreaterThanOrEqual(plan.minPartSize);
-    expect(part.length).toBeLessThanOrEqual(5 * GiB);
-    if (part.kind === "mixed") expect(part.pieces.reduce((n, p) => n + p.length, 0)).toBe(part.length);
+    expect(part.offset % chunks.chunkSize).toBe(0);
+    if (i < plan.parts.length - 1) expect(part.length).toBeGreaterThanOrEqual(MIN_CHUNK_SIZE);
+    expect(part.length).toBeLessThanOrEqual(MAX_CHUNK_SIZE);
+    if (part.kind === "mixed") {
+      expect(part.length).toBe(chunkRange(chunks, part.offset / chunks.chunkSize).length);
+      expect(part.pieces.reduce((n, p) => n + p.length, 0)).toBe(part.length);
+      expect(heldWhole(part.offset, part.length)).toBe(false);
+    } else {
+      expect(
+        (part.offset + part.length) % chunks.chunkSize === 0 || part.offset + part.length === chunks.size,
+      ).toBe(true);
+      const next = plan.parts[i + 1];
+      if (next?.kind === "copy" && next.oldOffset === part.oldOffset + part.length)
+        expect(part.length + next.length).toBeGreaterThan(MAX_CHUNK_SIZE);
+    }
     at += part.length;
   });
   expect(at).toBe(plan.size);
   expect(plan.sourceBytes).toBe(sourceBytes(segments));
   expect(plan.sourceBytes + plan.oldBytesRead + plan.copiedBytes).toBe(plan.size);
   expect(plan.mixedParts).toBe(plan.parts.filter((p) => p.kind === "mixed").length);
+  // Only a chunk a boundary between runs falls in is mixed and reads old bytes.
+  expect(plan.oldBytesRead).toBeLessThanOrEqual(Math.max(0, runs.length - 1) * chunks.chunkSize);
 }
 
 /** Segments covering a new object, built from lengths in bytes; source offsets follow the new object. */
@@ -100,6 +136,12 @@ function segmentsOf(list: { old: boolean; length: number; at: number }[], oldSiz
   });
 }
 
+const planOf = (segments: readonly Segment[], chunkSize: number) =>
+  planChunks(
+    segments.reduce((n, s) => n + s.length, 0),
+    chunkSize,
+  );
+
 describe("planAssembly", () => {
   const OLD = 64 * MiB;
   const lengths = fc.oneof(
@@ -109,14 +151,15 @@ describe("planAssembly", () => {
     fc.integer({ min: 2 * PART - 2, max: 2 * PART + 2 }),
   );
   const lists = fc.array(fc.record({ old: fc.boolean(), length: lengths, at: fc.nat() }), { maxLength: 14 });
+  const chunkSizes = fc.constantFrom(PART, 6 * MiB, 8 * MiB, 8 * MiB + 12_345);
 
-  test("every byte of the new object comes from the segment that gave it, within S3's part rules", () => {
+  test("every byte of the new object comes from the one segment that gave it, in whole chunks within S3's part rules", () => {
     fc.assert(
-      fc.property(lists, (list) => {
+      fc.property(lists, chunkSizes, (list, chunkSize) => {
         const segments = segmentsOf(list, OLD);
-        const size = segments.reduce((n, s) => n + s.length, 0);
-        const plan = planAssembly(segments, size, OLD);
-        checkRules(plan, segments);
+        const chunks = planOf(segments, chunkSize);
+        const plan = planAssembly(chunks, segments, OLD);
+        checkRules(plan, chunks, segments);
         expect(provenance(planRuns(plan))).toEqual(provenance(segments));
         for (const part of plan.parts)
           if (part.kind === "copy") expect(part.oldOffset + part.length).toBeLessThanOrEqual(OLD);
@@ -125,85 +168,76 @@ describe("planAssembly", () => {
     );
   });
 
-  test("reads no more old bytes, then makes no more mixed parts, than the best cut found by brute force", () => {
-    // Lengths in whole MiB: every cut worth making then falls on a whole MiB.
-    const units = fc.array(
-      fc.record({ old: fc.boolean(), length: fc.integer({ min: 1, max: 9 }), at: fc.nat({ max: 30 }) }),
-      { minLength: 1, maxLength: 7 },
-    );
-    fc.assert(
-      fc.property(units, (list) => {
-        const segments = segmentsOf(
-          list.map((u) => ({ old: u.old, length: u.length * MiB, at: u.at * MiB })),
-          OLD,
-        );
-        const n = segments.reduce((k, s) => k + s.length, 0) / MiB;
-        // Per MiB of the new object: the old MiB it comes from, or -1 for source bytes.
-        const origin: number[] = segments.flatMap((s) =>
-          Array.from({ length: s.length / MiB }, (_, k) => (s.from === "old" ? s.offset / MiB + k : -1)),
-        );
-        const best: [number, number][] = [[0, 0]];
-        for (let p = 1; p <= n; p++) {
-          let here: [number, number] = [Infinity, Infinity];
-          for (let q = 0; q < p; q++) {
-            const before = best[q] as [number, number];
-            if (p - q < 5 && p < n) continue;
-            const span = origin.slice(q, p);
-            const copy = span.every((o, k) => o >= 0 && o === (span[0] as number) + k);
-            const cost: [number, number] = copy
-              ? [before[0], before[1]]
-              : [before[0] + span.filter((o) => o >= 0).length, before[1] + 1];
-            if (cost[0] < here[0] || (cost[0] === here[0] && cost[1] < here[1])) here = cost;
-          }
-          best.push(here);
-        }
-        const plan = planAssembly(segments, n * MiB, OLD);
-        expect([plan.oldBytesRead / MiB, plan.mixedParts]).toEqual(best[n]);
-      }),
-      { numRuns: 400 },
-    );
-  });
-
-  test("a small edit in a large object: one mixed part of the minimum size, the rest copied", () => {
+  test("a small edit in a large object: the edited chunk is the one mixed part, the chunks around it copied in place", () => {
+    // The delta bench's shape: 1 MiB overwritten at 33 MiB of 64 MiB, 8 MiB chunks.
     const segments: Segment[] = [
       { from: "old", offset: 0, length: 33 * MiB },
       { from: "source", offset: 33 * MiB, length: 1 * MiB },
       { from: "old", offset: 34 * MiB, length: 30 * MiB },
     ];
-    const plan = planAssembly(segments, 64 * MiB, 64 * MiB);
-    expect(plan.mixedParts).toBe(1);
-    expect(plan.sourceBytes).toBe(1 * MiB);
-    expect(plan.oldBytesRead).toBe(4 * MiB);
-    expect(plan.copiedBytes).toBe(59 * MiB);
+    const plan = planAssembly(planChunks(64 * MiB, 8 * MiB), segments, 64 * MiB);
+    expect(plan.parts).toEqual([
+      { kind: "copy", offset: 0, length: 32 * MiB, oldOffset: 0 },
+      {
+        kind: "mixed",
+        offset: 32 * MiB,
+        length: 8 * MiB,
+        pieces: [
+          { from: "old", offset: 32 * MiB, length: 1 * MiB },
+          { from: "source", offset: 33 * MiB, length: 1 * MiB },
+          { from: "old", offset: 34 * MiB, length: 6 * MiB },
+        ],
+      },
+      { kind: "copy", offset: 40 * MiB, length: 24 * MiB, oldOffset: 40 * MiB },
+    ]);
+    expect([plan.sourceBytes, plan.oldBytesRead, plan.copiedBytes]).toEqual([1 * MiB, 7 * MiB, 56 * MiB]);
   });
 
-  test("two edits closer than two parts share one mixed part rather than each reading a padding", () => {
-    const segments: Segment[] = [
-      { from: "old", offset: 0, length: 20 * MiB },
-      { from: "source", offset: 20 * MiB, length: 1 * MiB },
-      { from: "old", offset: 21 * MiB, length: 6 * MiB },
-      { from: "source", offset: 27 * MiB, length: 1 * MiB },
-      { from: "old", offset: 28 * MiB, length: 20 * MiB },
+  test("two edits in one chunk share its mixed part; edits in two chunks make two", () => {
+    const edits = (second: number): Segment[] => [
+      { from: "old", offset: 0, length: 17 * MiB },
+      { from: "source", offset: 17 * MiB, length: 1 * MiB },
+      { from: "old", offset: 18 * MiB, length: second - 18 * MiB },
+      { from: "source", offset: second, length: 1 * MiB },
+      { from: "old", offset: second + 1 * MiB, length: 47 * MiB - second },
     ];
-    const plan = planAssembly(segments, 48 * MiB, 48 * MiB);
-    expect(plan.mixedParts).toBe(1);
-    expect(plan.oldBytesRead).toBe(6 * MiB);
+    const mixed = (segments: Segment[]) =>
+      planAssembly(planChunks(48 * MiB, 8 * MiB), segments, 48 * MiB)
+        .parts.filter((p) => p.kind === "mixed")
+        .map((p) => p.offset / MiB);
+    expect(mixed(edits(22 * MiB))).toEqual([16]);
+    expect(mixed(edits(25 * MiB))).toEqual([16, 24]);
   });
 
-  test("moved runs of old bytes are copied from where they were", () => {
+  test("moved runs of old bytes are copied from where they were, in place ones joined into one part", () => {
     const segments: Segment[] = [
       { from: "old", offset: 10 * MiB, length: 10 * MiB },
       { from: "old", offset: 0, length: 10 * MiB },
+      { from: "old", offset: 20 * MiB, length: 15 * MiB },
     ];
-    const plan = planAssembly(segments, 20 * MiB, 20 * MiB);
-    expect(plan.parts.map((p) => [p.kind, p.kind === "copy" ? p.oldOffset : -1])).toEqual([
-      ["copy", 10 * MiB],
-      ["copy", 0],
+    const plan = planAssembly(planChunks(35 * MiB, PART), segments, 35 * MiB);
+    expect(
+      plan.parts.map((p) => [
+        p.kind,
+        p.offset / MiB,
+        p.length / MiB,
+        p.kind === "copy" ? p.oldOffset / MiB : -1,
+      ]),
+    ).toEqual([
+      ["copy", 0, 10, 10],
+      ["copy", 10, 10, 0],
+      ["copy", 20, 15, 20],
     ]);
     expect(plan.oldBytesRead + plan.sourceBytes).toBe(0);
   });
 
-  test("an object too large for 10,000 parts of 5 MiB gets larger parts", () => {
+  test("joined copies stop at 5 GiB, S3's largest part", () => {
+    const size = 12 * GiB;
+    const plan = planAssembly(planChunks(size, 6 * MiB), [{ from: "old", offset: 0, length: size }], size);
+    expect(plan.parts.map((p) => p.length)).toEqual([853 * 6 * MiB, 853 * 6 * MiB, size - 2 * 853 * 6 * MiB]);
+  });
+
+  test("an object too large for 10,000 chunks of 5 MiB is planned on its larger chunks", () => {
     const size = 60 * GiB;
     const segments: Segment[] = [];
     for (let at = 0; at < size; at += 6 * MiB)
@@ -212,18 +246,23 @@ describe("planAssembly", () => {
           ? { from: "old", offset: at, length: Math.min(6 * MiB, size - at) }
           : { from: "source", offset: at, length: Math.min(6 * MiB, size - at) },
       );
-    const plan = planAssembly(segments, size, size);
-    checkRules(plan, segments);
-    expect(plan.minPartSize).toBeGreaterThan(PART);
+    const chunks = planChunks(size, PART);
+    expect(chunks.chunkSize).toBeGreaterThan(PART);
+    checkRules(planAssembly(chunks, segments, size), chunks, segments);
   });
 
-  test("segments that do not cover the object, or leave the old one, are refused before any planning", () => {
-    expect(() => planAssembly([{ from: "old", offset: 0, length: 10 }], 11, 10)).toThrow(ValidationError);
-    expect(() => planAssembly([{ from: "old", offset: 5, length: 10 }], 10, 10)).toThrow(/segments\[0\]/);
-    expect(() => planAssembly([{ from: "source", offset: 3, length: 10 }], 10, 10)).toThrow(
+  test("segments that do not cover the object, or leave the old one, and plans out of S3's rules are refused", () => {
+    const plan = planChunks(10, PART);
+    expect(() => planAssembly(planChunks(11, PART), [{ from: "old", offset: 0, length: 10 }], 10)).toThrow(
+      ValidationError,
+    );
+    expect(() => planAssembly(plan, [{ from: "old", offset: 5, length: 10 }], 10)).toThrow(/segments\[0\]/);
+    expect(() => planAssembly(plan, [{ from: "source", offset: 3, length: 10 }], 10)).toThrow(
       /segments\[0\]\.offset/,
     );
-    expect(planAssembly([], 0, 10).parts).toEqual([]);
+    expect(() => planAssembly({ size: 10, chunkSize: MiB, count: 1 }, [], 10)).toThrow(/plan\.chunkSize/);
+    expect(() => planAssembly(plan, [{ from: "old", offset: 0, length: 10 }], -1)).toThrow(/oldSize/);
+    expect(planAssembly(planChunks(0, PART), [], 10).parts).toEqual([]);
   });
 });
 
@@ -282,8 +321,9 @@ describe("matchBlocks then planAssembly", () => {
             gridBlocks(old, CHUNK, params),
             old.length,
           );
-          const plan = planAssembly(segments, source.length, old.length);
-          checkRules(plan, segments);
+          const chunks = planChunks(source.length, CHUNK);
+          const plan = planAssembly(chunks, segments, old.length);
+          checkRules(plan, chunks, segments);
           expect(assemble(plan, old, source).equals(source)).toBe(true);
           // Only what changed crosses, plus about a block on each side of each edit and each shifted chunk boundary.
           const changed = edits.reduce((n, e) => n + (e.kind === "move" ? 0 : e.length), 0);
@@ -311,7 +351,8 @@ describe("matchBlocks then planAssembly", () => {
     expect(confirmed.length).toBe(guesses.length);
     const filled = confirmGaps(segments, confirmed, source.length, old.length);
     expect(sourceBytes(filled)).toBeLessThanOrEqual(params.max + 100);
-    expect(assemble(planAssembly(filled, source.length, old.length), old, source).equals(source)).toBe(true);
+    const plan = planAssembly(planChunks(source.length, CHUNK), filled, old.length);
+    expect(assemble(plan, old, source).equals(source)).toBe(true);
   });
 
   test("a guess the destination cannot confirm keeps its bytes crossing", () => {
@@ -330,8 +371,8 @@ describe("matchBlocks then planAssembly", () => {
     const blocks = gridBlocks(old, CHUNK, params);
     const segments = matchBlocks(blocks, blocks, old.length);
     expect(segments).toEqual([{ from: "old", offset: 0, length: old.length }]);
-    const plan = planAssembly(segments, old.length, old.length);
-    expect(plan.parts.every((p) => p.kind === "copy")).toBe(true);
+    const plan = planAssembly(planChunks(old.length, CHUNK), segments, old.length);
+    expect(plan.parts).toEqual([{ kind: "copy", offset: 0, length: old.length, oldOffset: 0 }]);
     expect(plan.sourceBytes).toBe(0);
   });
 

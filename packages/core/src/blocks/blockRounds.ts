@@ -1,4 +1,4 @@
-import { type ChunkPlan, chunkRange, MIN_CHUNK_SIZE } from "../chunkPlan.js";
+import { type ChunkPlan, chunkRange } from "../chunkPlan.js";
 import type { Block } from "./blockChunker.js";
 import {
   type BlockRequest,
@@ -181,9 +181,9 @@ function refineSegments(
 }
 
 /**
- * The assembly of the new object from `segments`, where it sends fewer bytes across than the
- * chunk-level compose of the `changed` chunks would; undefined where it would not. Mixed parts
- * are at most one chunk (two minimum parts when chunks are smaller), as each is built in memory.
+ * The assembly of the new object from `segments` on the chunk grid of `plan`, where it sends
+ * fewer bytes across than the chunk-level compose of the `changed` chunks would; undefined where
+ * it would not.
  */
 export function chooseAssembly(
   plan: ChunkPlan,
@@ -193,6 +193,6 @@ export function chooseAssembly(
 ): AssemblyPlan | undefined {
   let chunkLevel = 0;
   for (const i of changed) chunkLevel += chunkRange(plan, i).length;
-  const assembly = planAssembly(segments, plan.size, oldSize, Math.max(plan.chunkSize, 2 * MIN_CHUNK_SIZE));
+  const assembly = planAssembly(plan, segments, oldSize);
   return assembly.sourceBytes < chunkLevel ? assembly : undefined;
 }

@@ -41,9 +41,10 @@ export interface PartSource {
 }
 
 /**
- * Where the digests of the parts this side uploaded go: each part from the source is hashed
- * with the run's chunk algorithm in the same pass that computes its Content-MD5, so where the
- * destination checks that MD5 the digest is that of the bytes the server stored.
+ * Where the digests of the parts this side uploaded go: each part from the source, and each
+ * assembled part (one chunk, built on the destination's side), is hashed with the run's chunk
+ * algorithm in the same pass that computes its Content-MD5, so where the destination checks
+ * that MD5 the digest is that of the bytes the server stored.
  */
 export interface UploadedDigests {
   algorithm: DigestAlgorithm;
@@ -230,10 +231,8 @@ export function completeUpload(
 }
 
 /**
- * Reads `part` from the part source whole into one Buffer, computing its MD5 (and the chunk
- * digest) in the same pass, then sends it with that MD5 as Content-MD5: the storing server
- * refuses a body that arrives altered (BadDigestError, retryable; a retry reads the part
- * again). Memory stays within the limiter's concurrency times the chunk size.
+ * Reads `part` from the part source and sends it (see {@link sendChecked}), handing its chunk
+ * digest to `ctx.uploaded.read` first: the source's digest of that chunk.
  */
 async function fromSource<T>(
   ctx: WriteContext,
@@ -242,32 +241,13 @@ async function fromSource<T>(
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
   const body = await write.parts.open(part);
-  const { bucket, key } = write.source;
-  return withBuffer(ctx, part.length, async (buffer) => {
-    const read = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm, buffer);
-    if (read.chunk) ctx.uploaded?.read?.(part, read.chunk);
-    const sent = await send(read.data, { contentMd5: read.md5.toString("base64") });
-    if (read.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
-      ctx.uploaded?.accepted?.(part, read.chunk);
-    }
-    return sent;
-  });
-}
-
-/** Runs `use` with a buffer for a part of `length` bytes: the run's reused one where it has them. */
-function withBuffer<T>(
-  ctx: WriteContext,
-  length: number,
-  use: (buffer: Buffer | undefined) => Promise<T>,
-): Promise<T> {
-  return ctx.buffers ? ctx.buffers.with(length, use) : use(undefined);
+  return sendChecked(ctx, part, write.source, body, send, (digest) => ctx.uploaded?.read?.(part, digest));
 }
 
 /**
  * Builds an assembled part on the destination's side, its pieces in order: ranges of the old
  * object read from the destination's own store (pinned to the challenged version) and ranges
- * of the source, the only bytes that cross. Read whole into one Buffer with its MD5, as parts
- * from the source are, and sent with that MD5 as Content-MD5.
+ * of the source, the only bytes that cross; then sends it as parts from the source are sent.
  */
 async function assembled<T>(
   ctx: WriteContext,
@@ -291,11 +271,38 @@ async function assembled<T>(
       }
     }
   }
-  return withBuffer(ctx, part.length, async (buffer) => {
-    const body = Readable.from(pieces());
-    const read = await collectRead(destination.bucket, write.key, body, part.length, undefined, buffer);
-    return send(read.data, { contentMd5: read.md5.toString("base64") });
-  });
+  const object = { bucket: destination.bucket, key: write.key };
+  return sendChecked(ctx, part, object, Readable.from(pieces()), send);
+}
+
+/**
+ * Reads `body`, the bytes of `part` (from `object`, as errors name it), whole into one Buffer,
+ * computing its MD5 and its chunk digest in the same pass, then sends it with that MD5 as
+ * Content-MD5: the storing server refuses a body that arrives altered (BadDigestError,
+ * retryable; a retry reads the part again). Where the destination checks that MD5, the digest
+ * is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the part is.
+ * Memory stays within the limiter's concurrency times the chunk size.
+ */
+function sendChecked<T>(
+  ctx: WriteContext,
+  part: PlannedPart,
+  object: { bucket: string; key: string },
+  body: Readable,
+  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+  read?: (digest: Buffer) => void,
+): Promise<T> {
+  const { algorithm } = ctx.uploaded ?? {};
+  const sendFrom = async (buffer: Buffer | undefined) => {
+    const got = await collectRead(object.bucket, object.key, body, part.length, algorithm, buffer);
+    if (got.chunk) read?.(got.chunk);
+    const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
+    if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
+      ctx.uploaded?.accepted?.(part, got.chunk);
+    }
+    return sent;
+  };
+  // The run's reused buffer where it has them: the part is done with it once sent.
+  return ctx.buffers ? ctx.buffers.with(part.length, sendFrom) : sendFrom(undefined);
 }
 
 /** A 412 on a copy source means that side's object changed under the run. */
