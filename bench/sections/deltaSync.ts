@@ -21,6 +21,8 @@ export function crossed(m: Measured): number | undefined {
 export async function deltaSyncSection(ctx: BenchContext): Promise<string> {
   const results = await runDeltaScenario(ctx, "delta", [
     chunksyncTool("chunksync sync"),
+    // Chunk level, as every run was before blocks: the wall-time yardstick of the block rounds.
+    chunksyncTool("chunksync sync --no-blocks", ["--no-blocks"]),
     rcloneTool,
     awsTool,
   ]);
@@ -62,6 +64,19 @@ export function deltaTables(
       ratio(base!.initial.seconds, r.initial.seconds),
     ]);
   const baseCrossed = base ? crossed(base.incremental) : undefined;
+  const chunkLevel = results.find((r) => r.tool === `${o.baseline} --no-blocks`);
+  const blocksVerdict =
+    base && chunkLevel
+      ? [
+          `Blocks against chunk level (issue: no slower than before blocks): incremental ` +
+            `${secs(base.incremental.seconds)} with blocks, ${secs(chunkLevel.incremental.seconds)} with ` +
+            `--no-blocks (${ratio(base.incremental.seconds, chunkLevel.incremental.seconds)}; ` +
+            `${base.incremental.seconds <= chunkLevel.incremental.seconds ? "no slower" : "SLOWER"} in this run). ` +
+            "With blocks, *dst written* holds whole chunks the destination's side assembled from its own old " +
+            "bytes and the few source bytes; what came from the source is chunksync's *transferred*.",
+          "",
+        ]
+      : [];
   return [
     `## ${o.title}`,
     "",
@@ -98,5 +113,6 @@ export function deltaTables(
         ? ` Peers: about ${mib(DELTA.edited.length * DELTA.size)} (the ${DELTA.edited.length} whole objects).`
         : ""),
     "",
+    ...blocksVerdict,
   ].join("\n");
 }
