@@ -245,6 +245,6 @@ async function main(): Promise<void> {
   );
   for (const [name, rate] of best)
     console.log(
-      `${name.padEnd(45)} ${rate.toFixed(0).padStart(6)} MiB/s  ${((rate / base) * 100).toFixed(0).padStart(3)}% of sha256 alone`,
+      `${name.padEnd(48)} ${rate.toFixed(0).padStart(6)} MiB/s  ${((rate / base) * 100).toFixed(0).padStart(3)}% of sha256 alone`,
     );
 }
