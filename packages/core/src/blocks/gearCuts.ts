@@ -54,24 +54,10 @@ const PARAMS = 11;
 const [start, pos, end, limit, count] = [11, 12, 13, 14, 15];
 
 /** min(start + k, limit), unsigned. */
-const clamp = (k: number) => [
-  GET,
-  start,
-  GET,
-  k,
-  ADD,
-  GET,
-  limit,
-  GET,
-  start,
-  GET,
-  k,
-  ADD,
-  GET,
-  limit,
-  LT_U,
-  SELECT,
-];
+const clamp = (k: number) => {
+  const sum = [GET, start, GET, k, ADD];
+  return [...sum, GET, limit, ...sum, GET, limit, LT_U, SELECT];
+};
 /** fp = (fp << 1) + gear[*pos++] */
 const roll = [
   ...[GET, fp, CONST, 1, SHL, GET, pos, ...load8, CONST, 2, SHL, ...load32(GEAR_AT), ADD, SET, fp],
