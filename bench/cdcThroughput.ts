@@ -2,11 +2,11 @@
  * Throughput of the chunk digest alone and with content-defined blocks cut and digested in the
  * same pass: 256 MiB of seeded random data in 8 MiB buffers, one chunk per buffer, best of
  * several interleaved rounds (the machine may be shared). Variants isolate each cost: the cut
- * loop in JavaScript, in WebAssembly (assembled by bench/native/wasmCuts.ts, the chunk copied
- * into its memory) or in C (compiled here with gcc as a Node-API addon when gcc is present),
- * the block digest (SHA-256, or keyed GMAC: AES-GCM over the block as associated data), a
- * chunk digest made from the block digests instead of a second pass over the bytes, and the
- * blocks cut in a worker thread while the main thread digests the chunk.
+ * loop of the production chunker (WebAssembly, packages/core/src/blocks/gearCuts.ts) or in C
+ * (compiled here with gcc as a Node-API addon when gcc is present), the block digest (SHA-256,
+ * or keyed GMAC: AES-GCM over the block as associated data), the pieces a read delivers, a chunk
+ * digest made from the block digests instead of a second pass over the bytes, and the blocks
+ * cut in a worker thread while the main thread digests the chunk.
  * Run: npx tsx bench/cdcThroughput.ts [--mib 256] [--rounds 5]
  */
 import { execFileSync } from "node:child_process";
@@ -19,7 +19,6 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { BlockChunker, type BlockParams, blockParams, createDigester, type Digester } from "@chunksync/core";
 import { GEAR } from "../packages/core/src/blocks/gearTable.js";
 import { seededBytes } from "./lib/data.js";
-import { wasmCuts } from "./native/wasmCuts.js";
 
 const MiB = 1024 * 1024;
 const chunkSize = 8 * MiB;
@@ -73,7 +72,7 @@ function nativeCuts(built: string): Cuts | undefined {
   }
 }
 
-/** Blocks of one chunk: cut by a C or WebAssembly loop, each digested in one shot; returns the digests. */
+/** Blocks of one chunk: cut by the C loop, each digested in one shot; returns the digests. */
 function nativeBlocks(
   cuts: Cuts,
   params: BlockParams,
@@ -191,45 +190,34 @@ async function main(): Promise<void> {
 
   const variants: [string, () => unknown][] = [
     ["sha256 alone (chunk digest)", chunkDigests],
-    ["+ blocks: JS cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"))],
+    ["+ blocks: production cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"))],
     [
-      "+ blocks: JS cut, sha256, 64 KiB pieces",
+      "+ blocks: production cut, sha256, 64 KiB pieces",
       withChunker(createDigester.bind(null, "sha256"), true, 64 * 1024),
     ],
-    ["+ blocks: JS cut, no block digest", withChunker(uncounted)],
-    ["+ blocks: JS cut, GMAC per block", withChunker(gmac)],
-    ["blocks alone: JS cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"), false)],
+    ["+ blocks: production cut, no block digest", withChunker(uncounted)],
+    ["+ blocks: production cut, GMAC per block", withChunker(gmac)],
+    ["blocks alone: production cut, sha256/block", withChunker(createDigester.bind(null, "sha256"), false)],
   ];
   const workers: Worker[] = [];
-  const jsWorker = inWorker(false);
-  workers.push(jsWorker.worker);
-  variants.push(["+ blocks in a worker: JS cut, sha256", jsWorker.run]);
+  const chunkerWorker = inWorker(false);
+  workers.push(chunkerWorker.worker);
+  variants.push(["+ blocks in a worker: production cut, sha256", chunkerWorker.run]);
   const oneGmac = (b: Uint8Array) => {
     const g = gmac();
     g.update(b);
     return g.digest();
   };
   const none = () => Buffer.alloc(0);
-  // Each compiled loop must cut where the JavaScript one does.
-  const js = new BlockChunker(params, 0, uncounted);
-  js.update(buffers[0] as Buffer);
-  const expected = js.end().map((b) => b.length);
-  const sameCuts = (loop: Cuts, label: string) => {
-    const lengths = new Uint32Array(chunkSize / params.min + 1);
-    const count = loop(buffers[0] as Buffer, params.min, params.avg, params.max, lengths);
-    if (count !== expected.length || expected.some((l, i) => l !== lengths[i]))
-      throw new Error(`${label} cuts differ`);
-  };
-  const wasm = wasmCuts(GEAR);
-  sameCuts(wasm, "WebAssembly");
-  variants.push(
-    ["+ blocks: WASM cut, sha256 per block", withNative(wasm, sha256, "pass")],
-    ["+ blocks: WASM cut, no block digest", withNative(wasm, none, "pass")],
-    ["+ blocks: WASM cut, GMAC per block", withNative(wasm, oneGmac, "pass")],
-    ["WASM cut, chunk digest from block digests", withNative(wasm, sha256, "from blocks")],
-  );
   if (cuts) {
-    sameCuts(cuts, "C");
+    // The C loop must cut where the production chunker does.
+    const chunker = new BlockChunker(params, 0, uncounted);
+    chunker.update(buffers[0] as Buffer);
+    const expected = chunker.end().map((b) => b.length);
+    const lengths = new Uint32Array(chunkSize / params.min + 1);
+    const count = cuts(buffers[0] as Buffer, params.min, params.avg, params.max, lengths);
+    if (count !== expected.length || expected.some((l, i) => l !== lengths[i]))
+      throw new Error("C cuts differ");
     const cWorker = inWorker(true);
     workers.push(cWorker.worker);
     variants.push(
@@ -257,6 +245,6 @@ async function main(): Promise<void> {
   );
   for (const [name, rate] of best)
     console.log(
-      `${name.padEnd(42)} ${rate.toFixed(0).padStart(6)} MiB/s  ${((rate / base) * 100).toFixed(0).padStart(3)}% of sha256 alone`,
+      `${name.padEnd(48)} ${rate.toFixed(0).padStart(6)} MiB/s  ${((rate / base) * 100).toFixed(0).padStart(3)}% of sha256 alone`,
     );
 }

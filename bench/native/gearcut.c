@@ -1,5 +1,5 @@
 // The block chunker's cut loop in C, for the throughput bench only: same gear table, masks and
-// rules as packages/core/src/blocks/blockChunker.ts, over one whole chunk.
+// rules as packages/core/src/blocks/gearCuts.ts, over one whole chunk.
 // cuts(data, gear, min, avg, max, out) writes each block's length to `out`, returns the count.
 #include <node_api.h>
 #include <stdint.h>

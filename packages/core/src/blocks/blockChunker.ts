@@ -2,7 +2,7 @@ import { createDigester, type Digester } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
 import type { BlockParams } from "./blockParams.js";
 import { validateBlockParams } from "./blockParams.js";
-import { GEAR } from "./gearTable.js";
+import { type CutRules, cutRules, gearCuts, MAX_CUT_PIECE } from "./gearCuts.js";
 
 /** A content-defined block: its place in the object and the digest of its bytes. */
 export interface Block {
@@ -18,11 +18,6 @@ export interface Block {
 export const BLOCK_DIGEST = "sha256";
 
 const sha256Blocks = (): Digester => createDigester(BLOCK_DIGEST);
-
-/** The top `bits` bits of a 32-bit word: they depend on the most bytes of the gear hash's window. */
-function topBits(bits: number): number {
-  return bits >= 32 ? -1 : ~((1 << (32 - bits)) - 1) | 0;
-}
 
 /**
  * Cuts one chunk's bytes into content-defined blocks (FastCDC: a gear rolling hash over a
@@ -43,11 +38,7 @@ function topBits(bits: number): number {
  * cost but need one sequential pass over it, which the parallel chunk reads cannot give.
  */
 export class BlockChunker {
-  readonly #min: number;
-  readonly #avg: number;
-  readonly #max: number;
-  readonly #maskS: number;
-  readonly #maskL: number;
+  readonly #rules: CutRules;
   /** Offset in the object of the block being cut, and how many of its bytes have passed. */
   #offset: number;
   #length = 0;
@@ -62,13 +53,7 @@ export class BlockChunker {
    * @param digester - starts the digest of each block; both sides must use the same
    */
   constructor(params: BlockParams, offset = 0, digester: () => Digester = sha256Blocks) {
-    const { min, avg, max } = validateBlockParams(params);
-    this.#min = min;
-    this.#avg = avg;
-    this.#max = max;
-    const bits = Math.log2(avg);
-    this.#maskS = topBits(bits + 2);
-    this.#maskL = topBits(bits - 2);
+    this.#rules = cutRules(validateBlockParams(params));
     this.#offset = offset;
     this.#digester = digester;
     this.#hash = digester();
@@ -78,58 +63,22 @@ export class BlockChunker {
   update(data: Uint8Array): void {
     if (this.#ended)
       throw new ChunksyncError("BLOCKS_ENDED", "end() was already called on this block chunker");
-    const n = data.length;
-    const min = this.#min;
-    const avg = this.#avg;
-    const max = this.#max;
-    const gear = GEAR;
-    let from = 0;
-    while (from < n) {
-      // `pos` runs over `data`; `length + pos - from` is the current block's length so far.
-      let pos = from;
-      let length = this.#length;
-      let fp = this.#fp;
-      let cut = false;
-      if (length < min) {
-        // The first `min` bytes of a block never hold a cut: not even hashed.
-        const skip = Math.min(n - pos, min - length);
-        pos += skip;
-        length += skip;
+    const cuts = gearCuts();
+    for (let at = 0; at < data.length; at += MAX_CUT_PIECE) {
+      const piece = data.subarray(at, at + MAX_CUT_PIECE);
+      const count = cuts.cut(piece, this.#length, this.#fp, this.#rules);
+      let from = 0;
+      for (let i = 0; i < count; i++) {
+        const to = cuts.at(i);
+        this.#hash.update(piece.subarray(from, to));
+        this.#emit(this.#length + to - from);
+        from = to;
       }
-      if (length >= min && length < avg && pos < n) {
-        const mask = this.#maskS;
-        const end = Math.min(n, pos + (avg - length));
-        const start = pos;
-        while (pos < end) {
-          fp = ((fp << 1) + (gear[data[pos++] as number] as number)) | 0;
-          if ((fp & mask) === 0) {
-            cut = true;
-            break;
-          }
-        }
-        length += pos - start;
+      if (from < piece.length) {
+        this.#hash.update(piece.subarray(from));
+        this.#length += piece.length - from;
+        this.#fp = cuts.fp;
       }
-      if (!cut && length >= avg && pos < n) {
-        const mask = this.#maskL;
-        const end = Math.min(n, pos + (max - length));
-        const start = pos;
-        while (pos < end) {
-          fp = ((fp << 1) + (gear[data[pos++] as number] as number)) | 0;
-          if ((fp & mask) === 0) {
-            cut = true;
-            break;
-          }
-        }
-        length += pos - start;
-      }
-      this.#hash.update(data.subarray(from, pos));
-      if (cut || length >= max) {
-        this.#emit(length);
-      } else {
-        this.#length = length;
-        this.#fp = fp;
-      }
-      from = pos;
     }
   }
 
