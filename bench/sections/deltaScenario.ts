@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type BenchContext, type ChunksyncSummary, parseSummary } from "../lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "../lib/data.js";
 import { tail } from "../lib/exec.js";
@@ -143,6 +145,17 @@ export async function runDeltaScenario(
 }
 
 /** chunksync between the two profiles (two users: nothing can be copied server-side between them). */
+/**
+ * chunksync's environment with a cache directory of `tool`'s own: each chunksync tool keeps its
+ * default digest indexes apart, as on two machines. Shared, the tool run second would find the
+ * source index already holding the edited objects' new versions, and read nothing of them.
+ */
+function ownCache(ctx: BenchContext, tool: string): Record<string, string> {
+  const env = ctx.chunksyncEnv();
+  const slug = tool.replace(/[^a-z0-9]+/gi, "-");
+  return { ...env, XDG_CACHE_HOME: join(env.XDG_CACHE_HOME ?? tmpdir(), slug) };
+}
+
 export function chunksyncTool(name: string, extraArgs: string[] = []): DeltaTool {
   return {
     name,
@@ -160,7 +173,7 @@ export function chunksyncTool(name: string, extraArgs: string[] = []): DeltaTool
           "--quiet",
           ...extraArgs,
         ],
-        { allowFailure: true },
+        { allowFailure: true, env: ownCache(ctx, name) },
       );
       if (r.code !== 0) throw new Error(`chunksync sync failed (${r.code}):\n${tail(r.stderr || r.stdout)}`);
       const summary = parseSummary(r.stdout);
