@@ -213,7 +213,7 @@ async function main(): Promise<void> {
   // Each compiled loop must cut where the JavaScript one does.
   const js = new BlockChunker(params, 0, uncounted);
   js.update(buffers[0] as Buffer);
-  const expected = js.end().map((b) => b.length);
+  const expected = [...js.end()].map((b) => b.length);
   const sameCuts = (loop: Cuts, label: string) => {
     const lengths = new Uint32Array(chunkSize / params.min + 1);
     const count = loop(buffers[0] as Buffer, params.min, params.avg, params.max, lengths);

@@ -1,7 +1,8 @@
 import {
   BLOCK_DIGEST,
-  type Block,
+  BLOCK_DIGEST_BYTES,
   BlockChunker,
+  BlockList,
   type BlockParams,
   createDigester,
   type Digester,
@@ -108,12 +109,15 @@ export async function readBlocks(
   etag: string,
   ranges: readonly OldRange[],
   params: BlockParams,
-): Promise<Block[]> {
+): Promise<BlockList> {
   const cut = await readRanges(reader, key, etag, ranges, (range) => {
     const chunker = new BlockChunker(params, range.offset);
     return { update: (piece) => chunker.update(piece), end: () => chunker.end() };
   });
-  return cut.flat();
+  // Sized exactly: an object's blocks are its largest structure.
+  const blocks = new BlockList(BLOCK_DIGEST_BYTES, cut.reduce((n, list) => n + list.count, 0));
+  for (const list of cut) blocks.append(list);
+  return blocks;
 }
 
 /** The block digest of each of `ranges` of `key` at version `etag`, in the order given. */
