@@ -167,9 +167,12 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
 
     override async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: readonly OldRange[]) {
       const blocks = await super.cutBlocks(source, request, ranges);
-      counts.fine.source += blocks.count;
-      counts.fine.avg = request.params.avg;
-      mark("source cut its unmatched runs (fine)");
+      // startBlocks cuts the first round through here too; it counts those itself.
+      if (request.params.avg < coarseAvg) {
+        counts.fine.source += blocks.count;
+        counts.fine.avg = request.params.avg;
+        mark("source cut its unmatched runs (fine)");
+      }
       return blocks;
     }
   }

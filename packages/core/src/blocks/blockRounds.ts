@@ -8,6 +8,7 @@ import {
   wholeRequest,
 } from "./blockExchange.js";
 import type { BlockList } from "./blockList.js";
+import { TARGET_MAX_BLOCKS } from "./blockParams.js";
 import { confirmGaps, filterGuesses, type GapGuesses, guessGaps } from "./guessGaps.js";
 import { BlockMatcher, oldRangesToCut, segmentsOf } from "./matchBlocks.js";
 import { type AssemblyPlan, planAssembly } from "./planAssembly.js";
@@ -44,8 +45,13 @@ const MAX_GUESSES = 100_000;
 const MIN_FINE_BYTES = 64 * 1024;
 /** Finest average block: a database page. */
 const FINE_AVG = 4 * 1024;
-/** Most fine blocks one object's unmatched bytes are cut into, on average. */
-const MAX_FINE_BLOCKS = 1 << 16;
+/**
+ * Most fine blocks one object's unmatched bytes are cut into, on average: as many as the first
+ * round may cut (about a million, {@link TARGET_MAX_BLOCKS}). Held as arrays (about 30 bytes a
+ * block on each side), a fine round then costs no more memory than the first round did, and an
+ * object of 16 GiB with a page changed in every MiB still gets its 4 KiB blocks.
+ */
+const MAX_FINE_BLOCKS = TARGET_MAX_BLOCKS;
 
 /**
  * Takes the destination's answer to `rounds.request` (anything it sent: what does not fit is
