@@ -31,7 +31,8 @@ const CHUNK = DEFAULT_CHUNK_SIZE;
 
 function gridBlocks(data: Buffer, params: BlockParams): BlockList {
   const out = new BlockList(BLOCK_DIGEST_BYTES);
-  for (let at = 0; at < data.length; at += CHUNK) out.append(blocksOf(data.subarray(at, at + CHUNK), params, at));
+  for (let at = 0; at < data.length; at += CHUNK)
+    out.append(blocksOf(data.subarray(at, at + CHUNK), params, at));
   return out;
 }
 

@@ -1,6 +1,5 @@
 import {
   answerBlocks,
-  rangesToCut,
   answerChallenge,
   type BlockResponse,
   type ChallengeRequest,
@@ -9,6 +8,7 @@ import {
   chunksToAnswer,
   type DigestAlgorithm,
   parseBlockRequest,
+  rangesToCut,
   ValidationError,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";

@@ -115,7 +115,10 @@ export async function readBlocks(
     return { update: (piece) => chunker.update(piece), end: () => chunker.end() };
   });
   // Sized exactly: an object's blocks are its largest structure.
-  const blocks = new BlockList(BLOCK_DIGEST_BYTES, cut.reduce((n, list) => n + list.count, 0));
+  const blocks = new BlockList(
+    BLOCK_DIGEST_BYTES,
+    cut.reduce((n, list) => n + list.count, 0),
+  );
   for (const list of cut) blocks.append(list);
   return blocks;
 }

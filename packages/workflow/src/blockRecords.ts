@@ -1,6 +1,6 @@
 import {
-  type BlockRequest,
   BlockList,
+  type BlockRequest,
   type BlockRounds,
   type GapGuesses,
   type Segment,

@@ -2,8 +2,8 @@ import { createCipheriv, createHash } from "node:crypto";
 import {
   type Block,
   BlockChunker,
-  blockParams,
   blocksOf as blockListOf,
+  blockParams,
   ChunksyncError,
   GiB,
   KiB,

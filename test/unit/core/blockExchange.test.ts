@@ -54,7 +54,8 @@ function changedChunks(plan: ChunkPlan, next: Buffer, old: Buffer): number[] {
 /** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them. */
 function cutBlocks(data: Buffer, ranges: readonly OldRange[], params: BlockRequest["params"]): BlockList {
   const blocks = new BlockList(BLOCK_DIGEST_BYTES);
-  for (const r of ranges) blocks.append(blocksOf(data.subarray(r.offset, r.offset + r.length), params, r.offset));
+  for (const r of ranges)
+    blocks.append(blocksOf(data.subarray(r.offset, r.offset + r.length), params, r.offset));
   return blocks;
 }
 
@@ -275,8 +276,7 @@ describe("the block exchange", () => {
         fc.nat({ max: 8 }),
         fc.nat({ max: 300 }),
         (lengths, tagCount, size) => {
-          const l = Buffer.alloc(lengths.length * 4);
-          lengths.forEach((n, i) => l.writeUInt32BE(n, i * 4));
+          const l = Buffer.from(new Uint32Array(lengths).buffer).swap32();
           const response = {
             v: 1,
             requestId: request.id,

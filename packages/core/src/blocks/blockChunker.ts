@@ -1,8 +1,8 @@
 import { createDigester, type Digester } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
+import { BlockList } from "./blockList.js";
 import type { BlockParams } from "./blockParams.js";
 import { validateBlockParams } from "./blockParams.js";
-import { BlockList } from "./blockList.js";
 import { GEAR } from "./gearTable.js";
 
 /**

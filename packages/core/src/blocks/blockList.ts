@@ -85,8 +85,7 @@ export class BlockList {
 
   /** Appends a block; `digest` is copied. */
   push(offset: number, length: number, digest: Uint8Array): void {
-    if (digest.length !== this.width)
-      throw new ValidationError("digest", `a digest of ${this.width} bytes`);
+    if (digest.length !== this.width) throw new ValidationError("digest", `a digest of ${this.width} bytes`);
     if (this.#count === this.#lengths.length) this.#grow(Math.max(INITIAL_CAPACITY, 2 * this.#count));
     const i = this.#count++;
     this.#offsets[i] = offset;
@@ -96,8 +95,7 @@ export class BlockList {
 
   /** Appends every block of `other`, in order. */
   append(other: BlockList): void {
-    if (other.width !== this.width)
-      throw new ValidationError("digest", `digests of ${this.width} bytes`);
+    if (other.width !== this.width) throw new ValidationError("digest", `digests of ${this.width} bytes`);
     const n = this.#count + other.#count;
     if (n > this.#lengths.length) this.#grow(n);
     this.#offsets.set(other.#offsets.subarray(0, other.#count), this.#count);
@@ -170,7 +168,11 @@ export class BlockList {
       throw new ValidationError("blocks", "offsets, lengths and digests of as many blocks");
     const list = new BlockList(stored.width, count);
     for (let i = 0; i < count; i++)
-      list.push(offsets.readDoubleBE(i * 8), lengths.readUInt32BE(i * 4), digests.subarray(i * stored.width, (i + 1) * stored.width));
+      list.push(
+        offsets.readDoubleBE(i * 8),
+        lengths.readUInt32BE(i * 4),
+        digests.subarray(i * stored.width, (i + 1) * stored.width),
+      );
     return list;
   }
 

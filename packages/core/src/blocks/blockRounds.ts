@@ -81,7 +81,10 @@ export function nextBlockRound(
     if (guesses.index.length > 0) {
       const request = wholeRequest(
         rounds.request,
-        guesses.index.map((b, k) => ({ offset: guesses.oldOffset[k] as number, length: rounds.blocks.length(b) })),
+        guesses.index.map((b, k) => ({
+          offset: guesses.oldOffset[k] as number,
+          length: rounds.blocks.length(b),
+        })),
       );
       return { rounds: { request, blocks: rounds.blocks, matched: { segments, guesses } } };
     }

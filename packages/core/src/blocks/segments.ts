@@ -70,7 +70,8 @@ export class SegmentBuilder {
   push(from: "old" | "source", offset: number, length: number): void {
     if (length === 0) return;
     const last = this.#out.at(-1);
-    if (last !== undefined && last.from === from && last.offset + last.length === offset) last.length += length;
+    if (last !== undefined && last.from === from && last.offset + last.length === offset)
+      last.length += length;
     else this.#out.push({ from, offset, length });
   }
 
