@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { fromBase64url, toBase64url } from "../challenge/base64url.js";
+import { fromBase64url, fromBase64urlOfAnyLength, toBase64url } from "../challenge/base64url.js";
 import { constantTimeEqual } from "../challenge/constantTimeEqual.js";
 import {
   drawBytes,
@@ -280,8 +280,8 @@ export function readBlockResponse(
 /** The blocks of a response as they tile `ranges`, or undefined where they do not exactly. */
 function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | undefined {
   if (!isRecord(blocks)) return undefined;
-  const lengths = fromBase64urlAny(blocks.lengths);
-  const tags = fromBase64urlAny(blocks.tags);
+  const lengths = fromBase64urlOfAnyLength(blocks.lengths);
+  const tags = fromBase64urlOfAnyLength(blocks.tags);
   if (lengths === undefined || tags === undefined || lengths.length % 4 !== 0) return undefined;
   const count = lengths.length / 4;
   if (tags.length !== count * BLOCK_TAG_BYTES) return undefined;
@@ -297,12 +297,6 @@ function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | 
     if (at === range.offset + range.length) at = ranges[++r]?.offset ?? at;
   }
   return r === ranges.length ? list : undefined;
-}
-
-/** Strictly decodes unpadded base64url of any length (see {@link fromBase64url}), or undefined. */
-function fromBase64urlAny(text: unknown): Buffer | undefined {
-  if (typeof text !== "string") return undefined;
-  return fromBase64url(text, Math.floor((text.length * 3) / 4));
 }
 
 /** Whether the destination's tag of a whole range equals the source's tag of its block there. */
