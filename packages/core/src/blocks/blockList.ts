@@ -97,7 +97,7 @@ export class BlockList {
   append(other: BlockList): void {
     if (other.width !== this.width) throw new ValidationError("digest", `digests of ${this.width} bytes`);
     const n = this.#count + other.#count;
-    if (n > this.#lengths.length) this.#grow(n);
+    if (n > this.#lengths.length) this.#grow(Math.max(n, 2 * this.#lengths.length));
     this.#offsets.set(other.#offsets.subarray(0, other.#count), this.#count);
     this.#lengths.set(other.#lengths.subarray(0, other.#count), this.#count);
     this.#digests.set(other.digests(), this.#count * this.width);
