@@ -57,6 +57,7 @@ export interface BlockResponse {
 
 /** Tags are 128 bits: a chance match between two blocks is 2^-128, and the write is verified anyway. */
 export const BLOCK_TAG_BYTES = 16;
+
 /** The `cut` ranges the destination cuts: those within its object of `size` bytes. */
 export function rangesToCut(request: Pick<BlockRequest, "cut">, size: number): OldRange[] {
   return request.cut.filter((r) => r.offset + r.length <= size);
@@ -187,9 +188,9 @@ export class BlockTagger {
 }
 
 /**
- * The destination's response: `cut` are the blocks it cut from the request's `cut` ranges within its object ({@link rangesToCut}),
- * `whole` its digest of each `whole` range (undefined past its end), all with raw digests
- * that leave only as tags.
+ * The destination's response: `cut` are the blocks it cut from the request's `cut` ranges
+ * within its object ({@link rangesToCut}), `whole` its digest of each `whole` range (undefined
+ * past its end), all with raw digests that leave only as tags.
  */
 export function answerBlocks(
   secret: Uint8Array,
