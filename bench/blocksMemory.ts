@@ -160,16 +160,19 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
       ...args: Parameters<SourceSide["startBlocks"]>
     ): Promise<BlockRounds | undefined> {
       const rounds = await super.startBlocks(...args);
-      counts.coarse.source += rounds?.blocks.length ?? 0;
+      counts.coarse.source += rounds?.blocks.count ?? 0;
       mark("source cut its changed chunks");
       return rounds;
     }
 
     override async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: readonly OldRange[]) {
       const blocks = await super.cutBlocks(source, request, ranges);
-      counts.fine.source += blocks.length;
-      counts.fine.avg = request.params.avg;
-      mark("source cut its unmatched runs (fine)");
+      // startBlocks cuts the first round through here too; it counts those itself.
+      if (request.params.avg < coarseAvg) {
+        counts.fine.source += blocks.count;
+        counts.fine.avg = request.params.avg;
+        mark("source cut its unmatched runs (fine)");
+      }
       return blocks;
     }
   }
@@ -179,8 +182,10 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
     override async answerBlocks(request: BlockRequest, current?: Pick<ObjectHead, "key" | "etag" | "size">) {
       const response = await super.answerBlocks(request, current);
       const fine = request.params.avg < coarseAvg;
-      if (fine) counts.fine.destination += response.blocks.length;
-      else counts.coarse.destination += response.blocks.length;
+      // Each block's length is 4 bytes of the base64url `lengths`.
+      const blocks = Buffer.byteLength(response.blocks.lengths, "base64url") / 4;
+      if (fine) counts.fine.destination += blocks;
+      else counts.coarse.destination += blocks;
       counts.guesses += request.whole.length;
       mark(
         fine

@@ -9,13 +9,15 @@
  */
 import { parseArgs } from "node:util";
 import {
-  type Block,
+  BLOCK_DIGEST_BYTES,
+  BlockList,
   type BlockParams,
   blockParams,
   blocksOf,
   confirmGaps,
   DEFAULT_CHUNK_SIZE,
   digestOf,
+  filterGuesses,
   formatBytes,
   guessGaps,
   matchBlocks,
@@ -28,10 +30,10 @@ const { values } = parseArgs({ options: { avg: { type: "string" } } });
 const MiB = 1024 * 1024;
 const CHUNK = DEFAULT_CHUNK_SIZE;
 
-function gridBlocks(data: Buffer, params: BlockParams): Block[] {
-  const out: Block[] = [];
+function gridBlocks(data: Buffer, params: BlockParams): BlockList {
+  const out = new BlockList(BLOCK_DIGEST_BYTES);
   for (let at = 0; at < data.length; at += CHUNK)
-    out.push(...blocksOf(data.subarray(at, at + CHUNK), params, at));
+    out.append(blocksOf(data.subarray(at, at + CHUNK), params, at));
   return out;
 }
 
@@ -58,18 +60,23 @@ function run(name: string, old: Buffer, next: Buffer, ideal: number): void {
   const seconds = (performance.now() - start) / 1000;
   // The destination digests its bytes where the gaps between matches say the source blocks probably are.
   const guesses = guessGaps(segments, blocks, old.length);
-  const confirmed = guesses.filter(({ block, oldOffset }) =>
-    digestOf("sha256", old.subarray(oldOffset, oldOffset + block.length)).equals(block.digest),
+  const confirmed = filterGuesses(guesses, (k) => {
+    const [b, at] = [guesses.index[k] as number, guesses.oldOffset[k] as number];
+    return digestOf("sha256", old.subarray(at, at + blocks.length(b))).equals(blocks.digest(b));
+  });
+  const guessed = guesses.index.reduce((n, b) => n + blocks.length(b), 0);
+  const filled = planAssembly(
+    grid,
+    confirmGaps(segments, blocks, confirmed, next.length, old.length),
+    old.length,
   );
-  const guessed = guesses.reduce((n, g) => n + g.block.length, 0);
-  const filled = planAssembly(grid, confirmGaps(segments, confirmed, next.length, old.length), old.length);
   const chunks = chunkBytes(old, next);
   console.log(
     `${name}\n  blocks avg ${formatBytes(avg)}: crossed ${formatBytes(plan.sourceBytes)} (${plan.sourceBytes} B), ideal ${formatBytes(ideal)} (${ideal} B), ` +
       `${(plan.sourceBytes / Math.max(1, ideal)).toFixed(2)}x ideal; 8 MiB chunks today: ${formatBytes(chunks)}\n` +
       `  parts ${plan.parts.length} (${plan.mixedParts} mixed), destination reads ${formatBytes(plan.oldBytesRead)}, ` +
       `copies ${formatBytes(plan.copiedBytes)}; ${segments.length} segments; ${seconds.toFixed(1)} s\n` +
-      `  gaps guessed ${formatBytes(guessed)} (${guesses.length} blocks), ${confirmed.length} confirmed by the destination: ` +
+      `  gaps guessed ${formatBytes(guessed)} (${guesses.index.length} blocks), ${confirmed.index.length} confirmed by the destination: ` +
       `crossed ${formatBytes(filled.sourceBytes)} (${filled.sourceBytes} B), ${(filled.sourceBytes / Math.max(1, ideal)).toFixed(2)}x ideal; ` +
       `parts ${filled.parts.length} (${filled.mixedParts} mixed), destination reads ${formatBytes(filled.oldBytesRead)}`,
   );
@@ -123,12 +130,12 @@ function run(name: string, old: Buffer, next: Buffer, ideal: number): void {
   });
   run(`(d) 4 KiB pages of 64 MiB shuffled, ${changed / PAGE} pages rewritten`, old, next, changed);
   // Content-defined cuts cannot fall on page boundaries; fixed blocks of the page size do.
-  const pageBlocks = (data: Buffer): Block[] =>
-    Array.from({ length: data.length / PAGE }, (_, i) => ({
-      offset: i * PAGE,
-      length: PAGE,
-      digest: digestOf("sha256", data.subarray(i * PAGE, (i + 1) * PAGE)),
-    }));
+  const pageBlocks = (data: Buffer): BlockList => {
+    const out = new BlockList(BLOCK_DIGEST_BYTES);
+    for (let at = 0; at < data.length; at += PAGE)
+      out.push(at, PAGE, digestOf("sha256", data.subarray(at, at + PAGE)));
+    return out;
+  };
   const plan = planAssembly(
     planChunks(next.length, CHUNK),
     matchBlocks(pageBlocks(next), pageBlocks(old), old.length),

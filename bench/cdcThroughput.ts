@@ -213,7 +213,7 @@ async function main(): Promise<void> {
     // The C loop must cut where the production chunker does.
     const chunker = new BlockChunker(params, 0, uncounted);
     chunker.update(buffers[0] as Buffer);
-    const expected = chunker.end().map((b) => b.length);
+    const expected = [...chunker.end()].map((b) => b.length);
     const lengths = new Uint32Array(chunkSize / params.min + 1);
     const count = cuts(buffers[0] as Buffer, params.min, params.avg, params.max, lengths);
     if (count !== expected.length || expected.some((l, i) => l !== lengths[i]))

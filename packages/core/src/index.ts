@@ -26,7 +26,7 @@ export {
 } from "./audit/possession.js";
 export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform } from "./audit/sampler.js";
 export { formatSampleSpec, parseSampleSpec, type SampleSpec, unseenProbability } from "./audit/sampleSpec.js";
-export { BLOCK_DIGEST, type Block, BlockChunker, blocksOf } from "./blocks/blockChunker.js";
+export { BLOCK_DIGEST, BLOCK_DIGEST_BYTES, BlockChunker, blocksOf } from "./blocks/blockChunker.js";
 export {
   answerBlocks,
   BLOCK_TAG_BYTES,
@@ -36,10 +36,12 @@ export {
   blockRequest,
   type OldRange,
   parseBlockRequest,
+  rangesToCut,
   readBlockResponse,
   sameTag,
   wholeRequest,
 } from "./blocks/blockExchange.js";
+export { type Block, BlockList, type StoredBlockList } from "./blocks/blockList.js";
 export {
   type BlockParams,
   blockParams,
@@ -48,7 +50,7 @@ export {
   validateBlockParams,
 } from "./blocks/blockParams.js";
 export { type BlockRounds, chooseAssembly, nextBlockRound } from "./blocks/blockRounds.js";
-export { confirmGaps, type GapGuess, guessGaps } from "./blocks/guessGaps.js";
+export { confirmGaps, filterGuesses, type GapGuesses, guessGaps } from "./blocks/guessGaps.js";
 export { BlockMatcher, matchBlocks, oldRangesToCut, segmentsOf } from "./blocks/matchBlocks.js";
 export {
   type AssemblyPart,
@@ -57,7 +59,7 @@ export {
   type MixedPart,
   planAssembly,
 } from "./blocks/planAssembly.js";
-export { normalizeSegments, type Segment, sourceBytes } from "./blocks/segments.js";
+export { normalizeSegments, type Segment, SegmentBuilder, sourceBytes } from "./blocks/segments.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";
 export { constantTimeEqual } from "./challenge/constantTimeEqual.js";

@@ -8,6 +8,7 @@ import {
   chunksToAnswer,
   type DigestAlgorithm,
   parseBlockRequest,
+  rangesToCut,
   ValidationError,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
@@ -171,7 +172,7 @@ export class DestinationSide {
     const reader = { store, side: "destination" as const, limiter, onRead, signal };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // A request asks for one or the other (first the cuts, then the guesses).
-    const cut = await readBlocks(reader, key, etag, request.cut.filter(within), request.params);
+    const cut = await readBlocks(reader, key, etag, rangesToCut(request, head.size), request.params);
     const whole = await digestWholeRanges(reader, key, etag, request.whole.filter(within));
     let w = 0;
     const wholeDigests = request.whole.map((r) => (within(r) ? whole[w++] : undefined));

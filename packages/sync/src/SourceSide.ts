@@ -1,6 +1,6 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import {
-  type Block,
+  type BlockList,
   type BlockRequest,
   type BlockRounds,
   BlockTagger,
@@ -116,11 +116,11 @@ export class SourceSide {
     source: ObjectIdentity,
     request: BlockRequest,
     ranges: readonly OldRange[],
-  ): Promise<Block[]> {
+  ): Promise<BlockList> {
     const { store, secret, limiter, onRead, signal } = this.options;
     const reader = { store, side: "source" as const, limiter, onRead, signal };
     const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
-    return new BlockTagger(secret, request).tagged(blocks);
+    return new BlockTagger(secret, request).tagAll(blocks);
   }
 
   /**

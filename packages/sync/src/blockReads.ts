@@ -1,7 +1,8 @@
 import {
   BLOCK_DIGEST,
-  type Block,
+  BLOCK_DIGEST_BYTES,
   BlockChunker,
+  BlockList,
   type BlockParams,
   createDigester,
   type Digester,
@@ -9,7 +10,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
 import { feedBody, pinnedRead, type Side } from "./digestRange.js";
-import { type Limiter, settleAll } from "./Limiter.js";
+import { forEachConcurrent, type Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
 /** What a side reads blocks with: its own store, its limiter, its byte counter. */
@@ -68,31 +69,31 @@ async function readRanges<T>(
   key: string,
   etag: string,
   ranges: readonly OldRange[],
-  open: (range: OldRange) => { update(piece: Uint8Array): void; end(): T },
+  open: (range: OldRange, index: number) => { update(piece: Uint8Array): void; end(): T },
 ): Promise<T[]> {
   const { store, side, limiter, onRead, signal } = reader;
   const results = new Array<T>(ranges.length);
-  await settleAll(
-    spansOf(ranges).map((span) =>
-      limiter.run(() =>
-        withRetry(async () => {
-          const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!) }));
-          let at = span.offset;
-          const body = await pinnedRead(store, side, key, etag, span, signal);
-          await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
-            for (const { range, sink } of sinks) {
-              const from = Math.max(at, range.offset);
-              const to = Math.min(at + piece.length, range.offset + range.length);
-              if (from < to) sink.update(piece.subarray(from - at, to - at));
-            }
-            at += piece.length;
-            onRead?.(piece.length);
-          });
-          span.members.forEach((i, k) => {
-            results[i] = sinks[k]!.sink.end();
-          });
-        }, retryFor(signal)),
-      ),
+  // Pulled as the limiter frees, not one waiting task per read at once: a round may ask for
+  // hundreds of thousands of ranges far apart.
+  await forEachConcurrent(spansOf(ranges), limiter.capacity, (span) =>
+    limiter.run(() =>
+      withRetry(async () => {
+        const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
+        let at = span.offset;
+        const body = await pinnedRead(store, side, key, etag, span, signal);
+        await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
+          for (const { range, sink } of sinks) {
+            const from = Math.max(at, range.offset);
+            const to = Math.min(at + piece.length, range.offset + range.length);
+            if (from < to) sink.update(piece.subarray(from - at, to - at));
+          }
+          at += piece.length;
+          onRead?.(piece.length);
+        });
+        span.members.forEach((i, k) => {
+          results[i] = sinks[k]!.sink.end();
+        });
+      }, retryFor(signal)),
     ),
   );
   return results;
@@ -108,12 +109,26 @@ export async function readBlocks(
   etag: string,
   ranges: readonly OldRange[],
   params: BlockParams,
-): Promise<Block[]> {
-  const cut = await readRanges(reader, key, etag, ranges, (range) => {
+): Promise<BlockList> {
+  // Each range's blocks join the list once those of every range before it have: only the few
+  // ranges read out of order wait apart, not a list per range of a round's thousands.
+  const blocks = new BlockList(BLOCK_DIGEST_BYTES);
+  const waiting = new Map<number, BlockList>();
+  let next = 0;
+  await readRanges(reader, key, etag, ranges, (range, index) => {
     const chunker = new BlockChunker(params, range.offset);
-    return { update: (piece) => chunker.update(piece), end: () => chunker.end() };
+    return {
+      update: (piece) => chunker.update(piece),
+      end: () => {
+        waiting.set(index, chunker.end());
+        for (let list = waiting.get(next); list !== undefined; list = waiting.get(++next)) {
+          waiting.delete(next);
+          blocks.append(list);
+        }
+      },
+    };
   });
-  return cut.flat();
+  return blocks;
 }
 
 /** The block digest of each of `ranges` of `key` at version `etag`, in the order given. */

@@ -2,7 +2,9 @@ import { createCipheriv, createHash } from "node:crypto";
 import {
   type AssemblyPlan,
   answerBlocks,
-  type Block,
+  BLOCK_DIGEST_BYTES,
+  BLOCK_TAG_BYTES,
+  BlockList,
   type BlockRequest,
   type BlockRounds,
   BlockTagger,
@@ -50,8 +52,11 @@ function changedChunks(plan: ChunkPlan, next: Buffer, old: Buffer): number[] {
 }
 
 /** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them. */
-function cutBlocks(data: Buffer, ranges: readonly OldRange[], params: BlockRequest["params"]): Block[] {
-  return ranges.flatMap((r) => blocksOf(data.subarray(r.offset, r.offset + r.length), params, r.offset));
+function cutBlocks(data: Buffer, ranges: readonly OldRange[], params: BlockRequest["params"]): BlockList {
+  const blocks = new BlockList(BLOCK_DIGEST_BYTES);
+  for (const r of ranges)
+    blocks.append(blocksOf(data.subarray(r.offset, r.offset + r.length), params, r.offset));
+  return blocks;
 }
 
 /** The destination's answer from its old bytes. */
@@ -87,7 +92,7 @@ function exchange(
   const ranges = changed.map((i) => chunkRange(plan, i));
   let rounds: BlockRounds = {
     request,
-    blocks: new BlockTagger(secret, request).tagged(cutBlocks(next, ranges, request.params)),
+    blocks: new BlockTagger(secret, request).tagAll(cutBlocks(next, ranges, request.params)),
   };
   for (;;) {
     const step = nextBlockRound(plan, changed, old.length, rounds, respond(rounds.request, old));
@@ -95,7 +100,7 @@ function exchange(
     if ("rounds" in step) rounds = step.rounds;
     else {
       const { request: fine, ranges: unmatched, segments } = step.refine;
-      const blocks = new BlockTagger(secret, fine).tagged(cutBlocks(next, unmatched, fine.params));
+      const blocks = new BlockTagger(secret, fine).tagAll(cutBlocks(next, unmatched, fine.params));
       rounds = { request: fine, blocks, refined: { segments } };
     }
   }
@@ -229,20 +234,69 @@ describe("the block exchange", () => {
       cut: [{ offset: 5 * MiB, length: 5 * MiB }],
     });
     const good = answer(request, old);
-    expect(readBlockResponse(request, good).blocks.length).toBe(good.blocks.length);
-    expect(readBlockResponse(request, { ...good, requestId: "x" }).blocks).toEqual([]);
-    expect(
-      readBlockResponse(request, { ...good, destination: { etag: '"other"', size: old.length } }).blocks,
-    ).toEqual([]);
-    expect(readBlockResponse(request, "junk").blocks).toEqual([]);
-    const outside = {
+    const read = readBlockResponse(request, good).blocks;
+    expect(read.count).toBeGreaterThan(1);
+    // The blocks tile the range asked, each where the one before ends.
+    expect(read.offset(0)).toBe(5 * MiB);
+    expect(read.ranges()).toEqual(request.cut);
+    const none = (response: unknown) => expect(readBlockResponse(request, response).blocks.count).toBe(0);
+    none({ ...good, requestId: "x" });
+    none({ ...good, destination: { etag: '"other"', size: old.length } });
+    none("junk");
+    const lengths = Buffer.from(good.blocks.lengths, "base64url");
+    const tags = Buffer.from(good.blocks.tags, "base64url");
+    const blocks = (l: Buffer, t: Buffer) => ({
       ...good,
-      blocks: [
-        { offset: 0, length: 64 * KiB, tag: good.blocks[0]!.tag },
-        { offset: 6 * MiB, length: 1, tag: "!" },
-      ],
-    };
-    expect(readBlockResponse(request, outside).blocks).toEqual([]);
+      blocks: { lengths: l.toString("base64url"), tags: t.toString("base64url") },
+    });
+    // One tag short, one block short of the range, one block past it, an empty block, bad base64url.
+    none(blocks(lengths, tags.subarray(BLOCK_TAG_BYTES)));
+    none(blocks(lengths.subarray(4), tags.subarray(BLOCK_TAG_BYTES)));
+    const longer = Buffer.from(lengths);
+    longer.writeUInt32BE(longer.readUInt32BE(0) + 1, 0);
+    none(blocks(longer, tags));
+    const empty = Buffer.from(lengths);
+    empty.writeUInt32BE(0, 0);
+    none(blocks(empty, tags));
+    none({ ...good, blocks: { lengths: `${good.blocks.lengths}!`, tags: good.blocks.tags } });
+    // Past the object's end: the range is not one the destination cuts.
+    none({ ...good, destination: { ...good.destination, size: 9 * MiB } });
+  });
+
+  test("reading any response never throws and never places a block outside the ranges asked", () => {
+    const cut = [
+      { offset: 10, length: 100 },
+      { offset: 200, length: 50 },
+    ];
+    const request = blockRequest({ source, destination, params: blockParams(MiB), cut });
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 120 }), { maxLength: 8 }),
+        fc.nat({ max: 8 }),
+        fc.nat({ max: 300 }),
+        (lengths, tagCount, size) => {
+          const l = Buffer.from(new Uint32Array(lengths).buffer).swap32();
+          const response = {
+            v: 1,
+            requestId: request.id,
+            destination: { etag: destination.etag, size },
+            blocks: {
+              lengths: l.toString("base64url"),
+              tags: Buffer.alloc(tagCount * BLOCK_TAG_BYTES).toString("base64url"),
+            },
+            whole: [],
+          };
+          const read = readBlockResponse(request, response).blocks;
+          for (let i = 0; i < read.count; i++) {
+            const within = cut.some(
+              (r) => read.offset(i) >= r.offset && read.offset(i) + read.length(i) <= r.offset + r.length,
+            );
+            expect(within && read.offset(i) + read.length(i) <= size).toBe(true);
+          }
+          if (read.count > 0) expect(read.count).toBe(lengths.length);
+        },
+      ),
+    );
   });
 
   test("a request received is checked field by field before anything is read", () => {

@@ -1,12 +1,14 @@
 import { createCipheriv, createHash } from "node:crypto";
 import {
   type AssemblyPlan,
-  type Block,
+  BLOCK_DIGEST_BYTES,
+  BlockList,
   blocksOf,
   type ChunkPlan,
   chunkRange,
   confirmGaps,
   digestOf,
+  filterGuesses,
   GiB,
   guessGaps,
   KiB,
@@ -38,10 +40,10 @@ function gridBlocks(
   data: Buffer,
   chunkSize: number,
   params: { min: number; avg: number; max: number },
-): Block[] {
-  const out: Block[] = [];
+): BlockList {
+  const out = new BlockList(BLOCK_DIGEST_BYTES);
   for (let at = 0; at < data.length; at += chunkSize)
-    out.push(...blocksOf(data.subarray(at, at + chunkSize), params, at));
+    out.append(blocksOf(data.subarray(at, at + chunkSize), params, at));
   return out;
 }
 
@@ -295,10 +297,13 @@ describe("matchBlocks then planAssembly", () => {
   const CHUNK = 5 * MiB;
   const blocksOfSource = (source: Buffer) => gridBlocks(source, CHUNK, params);
   /** The guesses the destination confirms by digesting its own bytes where each is guessed to be. */
-  const confirmedGuesses = (segments: Segment[], blocks: Block[], old: Buffer) =>
-    guessGaps(segments, blocks, old.length).filter(({ block, oldOffset }) =>
-      digestOf("sha256", old.subarray(oldOffset, oldOffset + block.length)).equals(block.digest),
-    );
+  const confirmedGuesses = (segments: Segment[], blocks: BlockList, old: Buffer) => {
+    const guesses = guessGaps(segments, blocks, old.length);
+    return filterGuesses(guesses, (k) => {
+      const [b, at] = [guesses.index[k] as number, guesses.oldOffset[k] as number];
+      return digestOf("sha256", old.subarray(at, at + blocks.length(b))).equals(blocks.digest(b));
+    });
+  };
   const edit = fc.record({
     kind: fc.constantFrom("insert", "delete", "overwrite", "move"),
     at: fc.nat(),
@@ -346,10 +351,10 @@ describe("matchBlocks then planAssembly", () => {
     expect(sourceBytes(segments)).toBeGreaterThan(2 * params.max);
     const guesses = guessGaps(segments, blocks, old.length);
     const confirmed = confirmedGuesses(segments, blocks, old);
-    expect(confirmed.length).toBeGreaterThan(0);
+    expect(confirmed.index.length).toBeGreaterThan(0);
     // Every guess holds; the block that holds the insertion is one the old object cannot have.
-    expect(confirmed.length).toBe(guesses.length);
-    const filled = confirmGaps(segments, confirmed, source.length, old.length);
+    expect(confirmed).toEqual(guesses);
+    const filled = confirmGaps(segments, blocks, confirmed, source.length, old.length);
     expect(sourceBytes(filled)).toBeLessThanOrEqual(params.max + 100);
     const plan = planAssembly(planChunks(source.length, CHUNK), filled, old.length);
     expect(assemble(plan, old, source).equals(source)).toBe(true);
@@ -361,9 +366,10 @@ describe("matchBlocks then planAssembly", () => {
     seeded(8, 64 * KiB).copy(source, 6 * MiB);
     const blocks = blocksOfSource(source);
     const segments = matchBlocks(blocks, gridBlocks(old, CHUNK, params), old.length);
-    expect(guessGaps(segments, blocks, old.length).length).toBeGreaterThan(0);
-    expect(confirmedGuesses(segments, blocks, old)).toEqual([]);
-    expect(confirmGaps(segments, [], source.length, old.length)).toEqual(segments);
+    expect(guessGaps(segments, blocks, old.length).index.length).toBeGreaterThan(0);
+    const none = { index: [], oldOffset: [] };
+    expect(confirmedGuesses(segments, blocks, old)).toEqual(none);
+    expect(confirmGaps(segments, blocks, none, source.length, old.length)).toEqual(segments);
   });
 
   test("an unchanged object is copied whole and nothing crosses", () => {

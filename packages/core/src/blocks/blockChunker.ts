@@ -1,21 +1,17 @@
 import { createDigester, type Digester } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
+import { BlockList } from "./blockList.js";
 import type { BlockParams } from "./blockParams.js";
 import { validateBlockParams } from "./blockParams.js";
 import { type CutRules, cutRules, gearCuts, MAX_CUT_PIECE } from "./gearCuts.js";
-
-/** A content-defined block: its place in the object and the digest of its bytes. */
-export interface Block {
-  readonly offset: number;
-  readonly length: number;
-  readonly digest: Buffer;
-}
 
 /**
  * Digest of a block's bytes unless the caller gives another: SHA-256. A match means the
  * destination reuses its own bytes in place of these, so it must be collision resistant.
  */
 export const BLOCK_DIGEST = "sha256";
+/** Bytes of a {@link BLOCK_DIGEST} digest. */
+export const BLOCK_DIGEST_BYTES = 32;
 
 const sha256Blocks = (): Digester => createDigester(BLOCK_DIGEST);
 
@@ -44,9 +40,11 @@ export class BlockChunker {
   #length = 0;
   #fp = 0;
   readonly #digester: () => Digester;
+  /** Bytes of each digest the digester gives. */
+  readonly #width: number;
   #hash: Digester;
   #ended = false;
-  readonly #blocks: Block[] = [];
+  #blocks: BlockList;
 
   /**
    * @param offset - where the chunk starts in the object: block offsets are the object's
@@ -56,7 +54,9 @@ export class BlockChunker {
     this.#rules = cutRules(validateBlockParams(params));
     this.#offset = offset;
     this.#digester = digester;
+    this.#width = digester === sha256Blocks ? BLOCK_DIGEST_BYTES : digester().digest().length;
     this.#hash = digester();
+    this.#blocks = this.#emptyList();
   }
 
   /** Feeds the next bytes of the chunk. */
@@ -83,12 +83,15 @@ export class BlockChunker {
   }
 
   /** Takes the blocks completed so far (each once), in order. */
-  take(): Block[] {
-    return this.#blocks.splice(0);
+  take(): BlockList {
+    const blocks = this.#blocks;
+    if (blocks.count === 0) return new BlockList(this.#width, 0);
+    this.#blocks = this.#emptyList();
+    return blocks;
   }
 
   /** Ends the chunk: its last block, cut at the chunk's end, joins those not yet taken; returns them. */
-  end(): Block[] {
+  end(): BlockList {
     if (this.#ended)
       throw new ChunksyncError("BLOCKS_ENDED", "end() was already called on this block chunker");
     if (this.#length > 0) this.#emit(this.#length);
@@ -96,12 +99,13 @@ export class BlockChunker {
     return this.take();
   }
 
+  /** A list as wide as this chunker's digests, small: a chunk holds few blocks. */
+  #emptyList(): BlockList {
+    return new BlockList(this.#width, 8);
+  }
+
   #emit(length: number): void {
-    // A digest comes in a buffer of its own (about 0.5 KB with its bookkeeping); copied, it is
-    // 32 bytes of a shared pool slab, which is what a million blocks of an object can afford.
-    this.#blocks.push(
-      Object.freeze({ offset: this.#offset, length, digest: Buffer.from(this.#hash.digest()) }),
-    );
+    this.#blocks.push(this.#offset, length, this.#hash.digest());
     this.#offset += length;
     this.#length = 0;
     this.#fp = 0;
@@ -110,7 +114,7 @@ export class BlockChunker {
 }
 
 /** The blocks of one chunk held whole in memory, starting at `offset` in the object. */
-export function blocksOf(data: Uint8Array, params: BlockParams, offset = 0): Block[] {
+export function blocksOf(data: Uint8Array, params: BlockParams, offset = 0): BlockList {
   const chunker = new BlockChunker(params, offset);
   chunker.update(data);
   return chunker.end();

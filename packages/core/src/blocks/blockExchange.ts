@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { fromBase64url, toBase64url } from "../challenge/base64url.js";
+import { fromBase64url, fromBase64urlOfAnyLength, toBase64url } from "../challenge/base64url.js";
 import { constantTimeEqual } from "../challenge/constantTimeEqual.js";
 import {
   drawBytes,
@@ -19,7 +19,7 @@ import {
 } from "../challenge/types.js";
 import { InvalidMessageError, ValidationError } from "../errors.js";
 import { fittingIdentity } from "../messages.js";
-import type { Block } from "./blockChunker.js";
+import { BlockList } from "./blockList.js";
 import { type BlockParams, validateBlockParams } from "./blockParams.js";
 
 /** A byte range of the old destination object. */
@@ -45,14 +45,24 @@ export interface BlockResponse {
   v: 1;
   requestId: string;
   destination: { etag: string; size: number };
-  /** The blocks cut from `cut`, in order, each with its tag (base64url). */
-  blocks: { offset: number; length: number; tag: string }[];
+  /**
+   * The blocks cut from the `cut` ranges within the object (see {@link rangesToCut}), in order:
+   * each length a big-endian u32 and each 16-byte tag, concatenated, in base64url. No offsets:
+   * the blocks tile those ranges exactly, so each starts where the one before ends.
+   */
+  blocks: { lengths: string; tags: string };
   /** One tag per `whole` range, in order; null for a range past the object's end. */
   whole: (string | null)[];
 }
 
 /** Tags are 128 bits: a chance match between two blocks is 2^-128, and the write is verified anyway. */
 export const BLOCK_TAG_BYTES = 16;
+
+/** The `cut` ranges the destination cuts: those within its object of `size` bytes. */
+export function rangesToCut(request: Pick<BlockRequest, "cut">, size: number): OldRange[] {
+  return request.cut.filter((r) => r.offset + r.length <= size);
+}
+
 /** Most ranges one request may name; bounds the message like the chunk challenge's. */
 const MAX_RANGES = 1 << 20;
 
@@ -155,40 +165,47 @@ export class BlockTagger {
 
   /** The tag of a block of `length` bytes whose digest is `digest`. */
   tag(length: number, digest: Uint8Array): Buffer {
-    this.#length.writeBigUInt64BE(BigInt(length));
-    const mac = createHmac("sha256", this.#key).update(this.#length).update(digest).digest();
     // Copied out of the MAC's own buffer into a shared pool slab: 16 bytes kept, not 0.5 KB.
-    return Buffer.from(mac.subarray(0, BLOCK_TAG_BYTES));
+    return Buffer.from(this.#mac(length, digest));
   }
 
-  /** `blocks` with each digest replaced by its tag. */
-  tagged(blocks: readonly Block[]): Block[] {
-    return blocks.map((b) => ({ offset: b.offset, length: b.length, digest: this.tag(b.length, b.digest) }));
+  /** `blocks` with each digest replaced by its tag: the raw list can go once this returns. */
+  tagAll(blocks: BlockList): BlockList {
+    const out = new BlockList(BLOCK_TAG_BYTES, blocks.count);
+    for (let i = 0; i < blocks.count; i++)
+      out.push(blocks.offset(i), blocks.length(i), this.#mac(blocks.length(i), blocks.digest(i)));
+    return out;
+  }
+
+  #mac(length: number, digest: Uint8Array): Buffer {
+    this.#length.writeBigUInt64BE(BigInt(length));
+    return createHmac("sha256", this.#key)
+      .update(this.#length)
+      .update(digest)
+      .digest()
+      .subarray(0, BLOCK_TAG_BYTES);
   }
 }
 
 /**
- * The destination's response: `cut` are the blocks it cut from the request's `cut` ranges,
- * `whole` its digest of each `whole` range (undefined past its end), all with raw digests
- * that leave only as tags.
+ * The destination's response: `cut` are the blocks it cut from the request's `cut` ranges
+ * within its object ({@link rangesToCut}), `whole` its digest of each `whole` range (undefined
+ * past its end), all with raw digests that leave only as tags.
  */
 export function answerBlocks(
   secret: Uint8Array,
   request: BlockRequest,
   destination: { etag: string; size: number },
-  cut: readonly Block[],
+  cut: BlockList,
   whole: readonly (Buffer | undefined)[],
 ): BlockResponse {
   const tagger = new BlockTagger(secret, request);
+  const tags = tagger.tagAll(cut);
   return {
     v: 1,
     requestId: request.id,
     destination: { etag: destination.etag, size: destination.size },
-    blocks: cut.map((b) => ({
-      offset: b.offset,
-      length: b.length,
-      tag: toBase64url(tagger.tag(b.length, b.digest)),
-    })),
+    blocks: { lengths: tags.lengthBytes().toString("base64url"), tags: toBase64url(tags.digests()) },
     whole: request.whole.map((r, i) => {
       const digest = whole[i];
       return digest === undefined || r.offset + r.length > destination.size
@@ -238,43 +255,49 @@ export function parseBlockRequest(input: unknown): BlockRequest {
 }
 
 /**
- * Source side: the destination's tagged blocks (as blocks whose digest is the tag) and its tag
- * of each whole range. Nothing the destination sends can make this throw or place a block
- * outside what was asked: a response for another request or version, a block outside the
- * `cut` ranges or a malformed tag is dropped, which only means its bytes cross.
+ * Source side: the destination's tagged blocks (as a list whose digests are the tags) and its
+ * tag of each whole range. Nothing the destination sends can make this throw or place a block
+ * outside what was asked: a response for another request or version drops everything, and
+ * blocks that do not tile the `cut` ranges within its object exactly (a count that differs
+ * between lengths and tags, an empty block, one across a range's end, bad base64url) are all
+ * dropped, which only means their bytes cross.
  */
 export function readBlockResponse(
   request: BlockRequest,
   response: unknown,
-): { blocks: Block[]; whole: (Buffer | undefined)[] } {
-  const none = { blocks: [], whole: request.whole.map(() => undefined) };
+): { blocks: BlockList; whole: (Buffer | undefined)[] } {
+  const none = { blocks: new BlockList(BLOCK_TAG_BYTES, 0), whole: request.whole.map(() => undefined) };
   if (!isRecord(response) || response.v !== 1 || response.requestId !== request.id) return none;
   const destination = response.destination;
   if (!isRecord(destination) || destination.etag !== request.destination.etag) return none;
   const size = destination.size;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) return none;
-  const blocks: Block[] = [];
-  if (Array.isArray(response.blocks)) {
-    let range = 0;
-    for (const item of response.blocks as unknown[]) {
-      if (!isRecord(item)) continue;
-      const { offset, length, tag } = item;
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || (length as number) <= 0) continue;
-      const start = offset as number;
-      const end = start + (length as number);
-      while (range < request.cut.length && request.cut[range]!.offset + request.cut[range]!.length <= start)
-        range++;
-      const within = request.cut[range];
-      if (within === undefined || start < within.offset || end > within.offset + within.length || end > size)
-        continue;
-      const digest = fromBase64url(tag, BLOCK_TAG_BYTES);
-      if (digest !== undefined) blocks.push({ offset: start, length: end - start, digest });
-    }
-  }
   const whole = request.whole.map((_, i) =>
     Array.isArray(response.whole) ? fromBase64url(response.whole[i], BLOCK_TAG_BYTES) : undefined,
   );
-  return { blocks, whole };
+  return { blocks: tiledBlocks(rangesToCut(request, size), response.blocks) ?? none.blocks, whole };
+}
+
+/** The blocks of a response as they tile `ranges`, or undefined where they do not exactly. */
+function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | undefined {
+  if (!isRecord(blocks)) return undefined;
+  const lengths = fromBase64urlOfAnyLength(blocks.lengths);
+  const tags = fromBase64urlOfAnyLength(blocks.tags);
+  if (lengths === undefined || tags === undefined || lengths.length % 4 !== 0) return undefined;
+  const count = lengths.length / 4;
+  if (tags.length !== count * BLOCK_TAG_BYTES) return undefined;
+  const list = new BlockList(BLOCK_TAG_BYTES, count);
+  let r = 0;
+  let at = ranges[0]?.offset ?? 0;
+  for (let i = 0; i < count; i++) {
+    const range = ranges[r];
+    const length = lengths.readUInt32BE(i * 4);
+    if (range === undefined || length === 0 || at + length > range.offset + range.length) return undefined;
+    list.push(at, length, tags.subarray(i * BLOCK_TAG_BYTES, (i + 1) * BLOCK_TAG_BYTES));
+    at += length;
+    if (at === range.offset + range.length) at = ranges[++r]?.offset ?? at;
+  }
+  return r === ranges.length ? list : undefined;
 }
 
 /** Whether the destination's tag of a whole range equals the source's tag of its block there. */

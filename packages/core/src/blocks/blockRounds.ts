@@ -1,5 +1,4 @@
 import { type ChunkPlan, chunkRange } from "../chunkPlan.js";
-import type { Block } from "./blockChunker.js";
 import {
   type BlockRequest,
   blockRequest,
@@ -8,10 +7,12 @@ import {
   sameTag,
   wholeRequest,
 } from "./blockExchange.js";
-import { confirmGaps, type GapGuess, guessGaps } from "./guessGaps.js";
+import type { BlockList } from "./blockList.js";
+import { TARGET_MAX_BLOCKS } from "./blockParams.js";
+import { confirmGaps, filterGuesses, type GapGuesses, guessGaps } from "./guessGaps.js";
 import { BlockMatcher, oldRangesToCut, segmentsOf } from "./matchBlocks.js";
 import { type AssemblyPlan, planAssembly } from "./planAssembly.js";
-import { normalizeSegments, type Segment } from "./segments.js";
+import { type Segment, SegmentBuilder } from "./segments.js";
 
 /**
  * The source's side of one object's block exchange between two answers from the destination:
@@ -23,8 +24,8 @@ import { normalizeSegments, type Segment } from "./segments.js";
 export interface BlockRounds {
   request: BlockRequest;
   /** The source's blocks for this request, in order, each digest replaced by its tag. */
-  blocks: Block[];
-  matched?: { segments: Segment[]; guesses: GapGuess[] };
+  blocks: BlockList;
+  matched?: { segments: Segment[]; guesses: GapGuesses };
   refined?: { segments: Segment[] };
 }
 
@@ -44,8 +45,13 @@ const MAX_GUESSES = 100_000;
 const MIN_FINE_BYTES = 64 * 1024;
 /** Finest average block: a database page. */
 const FINE_AVG = 4 * 1024;
-/** Most fine blocks one object's unmatched bytes are cut into, on average. */
-const MAX_FINE_BLOCKS = 1 << 16;
+/**
+ * Most fine blocks one object's unmatched bytes are cut into, on average: as many as the first
+ * round may cut (about a million, {@link TARGET_MAX_BLOCKS}). Held as arrays (about 30 bytes a
+ * block on each side), a fine round then costs no more memory than the first round did, and an
+ * object of 16 GiB with a page changed in every MiB still gets its 4 KiB blocks.
+ */
+const MAX_FINE_BLOCKS = TARGET_MAX_BLOCKS;
 
 /**
  * Takes the destination's answer to `rounds.request` (anything it sent: what does not fit is
@@ -71,18 +77,23 @@ export function nextBlockRound(
   let segments: Segment[];
   if (rounds.matched === undefined) {
     segments = segmentsOf(plan, new Set(changed), rounds.blocks, answer.blocks, oldSize);
-    const guesses = guessGaps(segments, rounds.blocks, oldSize).slice(0, MAX_GUESSES);
-    if (guesses.length > 0) {
+    const guesses = guessGaps(segments, rounds.blocks, oldSize, MAX_GUESSES);
+    if (guesses.index.length > 0) {
       const request = wholeRequest(
         rounds.request,
-        guesses.map((g) => ({ offset: g.oldOffset, length: g.block.length })),
+        guesses.index.map((b, k) => ({
+          offset: guesses.oldOffset[k] as number,
+          length: rounds.blocks.length(b),
+        })),
       );
       return { rounds: { request, blocks: rounds.blocks, matched: { segments, guesses } } };
     }
   } else {
     const { guesses } = rounds.matched;
-    const confirmed = guesses.filter((g, i) => sameTag(answer.whole[i], g.block.digest));
-    segments = confirmGaps(rounds.matched.segments, confirmed, plan.size, oldSize);
+    const confirmed = filterGuesses(guesses, (k) =>
+      sameTag(answer.whole[k], rounds.blocks.digest(guesses.index[k] as number)),
+    );
+    segments = confirmGaps(rounds.matched.segments, rounds.blocks, confirmed, plan.size, oldSize);
   }
   const fine = fineRound(rounds.request, segments, oldRangesToCut(plan, changed, oldSize));
   return fine ? { refine: fine } : { segments };
@@ -151,33 +162,33 @@ function subtract(ranges: readonly OldRange[], used: readonly OldRange[]): OldRa
 /** `segments` with each source run re-cut into its fine `blocks`, each matched anywhere among the old fine blocks. */
 function refineSegments(
   segments: readonly Segment[],
-  blocks: readonly Block[],
-  old: readonly Block[],
+  blocks: BlockList,
+  old: BlockList,
   size: number,
   oldSize: number,
 ): Segment[] {
   const matcher = new BlockMatcher(old);
-  const out: Segment[] = [];
+  const out = new SegmentBuilder();
   let at = 0;
   let b = 0;
   for (const s of segments) {
     const end = at + s.length;
     if (s.from === "old") {
-      out.push(s);
+      out.push("old", s.offset, s.length);
       matcher.follow(s.offset + s.length);
     } else {
-      while (b < blocks.length && blocks[b]!.offset < at) b++;
+      while (b < blocks.count && blocks.offset(b) < at) b++;
       let covered = at;
-      for (; b < blocks.length && blocks[b]!.offset < end; b++) {
-        out.push(matcher.segment(blocks[b]!));
-        covered = blocks[b]!.offset + blocks[b]!.length;
+      for (; b < blocks.count && blocks.offset(b) < end; b++) {
+        matcher.match(blocks, b, out);
+        covered = blocks.offset(b) + blocks.length(b);
       }
       // Blocks cut from exactly this run cover it; anything else crosses as it is.
       if (covered !== end) return [...segments];
     }
     at = end;
   }
-  return normalizeSegments(out, size, oldSize);
+  return out.finish(size, oldSize);
 }
 
 /**

@@ -1,10 +1,14 @@
-import type { Block } from "./blockChunker.js";
-import { normalizeSegments, type Segment } from "./segments.js";
+import type { BlockList } from "./blockList.js";
+import { type Segment, SegmentBuilder } from "./segments.js";
 
-/** A source block that is probably the old object's bytes at `oldOffset`; the destination confirms by digesting them. */
-export interface GapGuess {
-  readonly block: Block;
-  readonly oldOffset: number;
+/**
+ * Source blocks that are probably the old object's bytes at some place; the destination
+ * confirms by digesting them. Guess `k` is block `index[k]` of the new object's blocks, at
+ * `oldOffset[k]` in the old object; in the blocks' order.
+ */
+export interface GapGuesses {
+  readonly index: number[];
+  readonly oldOffset: number[];
 }
 
 /**
@@ -17,13 +21,15 @@ export interface GapGuess {
  *
  * @param segments - from {@link matchBlocks} over `blocks`
  * @param blocks - the new object's blocks, in order
+ * @param max - most guesses: the first `max`
  */
 export function guessGaps(
   segments: readonly Segment[],
-  blocks: readonly Block[],
+  blocks: BlockList,
   oldSize: number,
-): GapGuess[] {
-  const guesses: GapGuess[] = [];
+  max = Number.POSITIVE_INFINITY,
+): GapGuesses {
+  const guesses: GapGuesses = { index: [], oldOffset: [] };
   let position = 0;
   let b = 0; // index of the first source block not yet passed
   segments.forEach((segment, i) => {
@@ -41,42 +47,58 @@ export function guessGaps(
       if (before.offset + before.length + segment.length <= oldSize) oldStart = before.offset + before.length;
     } else if (after !== undefined && after.offset >= segment.length)
       oldStart = after.offset - segment.length;
-    while (b < blocks.length && (blocks[b] as Block).offset < start) b++;
+    while (b < blocks.count && blocks.offset(b) < start) b++;
     if (oldStart === undefined) return;
-    for (; b < blocks.length && (blocks[b] as Block).offset < position; b++) {
-      const block = blocks[b] as Block;
-      guesses.push({ block, oldOffset: oldStart + (block.offset - start) });
+    for (; b < blocks.count && blocks.offset(b) < position && guesses.index.length < max; b++) {
+      guesses.index.push(b);
+      guesses.oldOffset.push(oldStart + (blocks.offset(b) - start));
     }
   });
   return guesses;
 }
 
-/** `segments` with the confirmed guesses' bytes taken from the old object instead of crossing. */
+/**
+ * `segments` with the confirmed guesses' bytes taken from the old object instead of crossing.
+ *
+ * @param confirmed - the guesses whose bytes the destination found at their old offset, in order
+ */
 export function confirmGaps(
   segments: readonly Segment[],
-  confirmed: readonly GapGuess[],
+  blocks: BlockList,
+  confirmed: GapGuesses,
   size: number,
   oldSize: number,
 ): Segment[] {
-  const sorted = [...confirmed].sort((x, y) => x.block.offset - y.block.offset);
-  const out: Segment[] = [];
+  const out = new SegmentBuilder();
   let position = 0;
   let c = 0;
   for (const segment of segments) {
     const end = position + segment.length;
-    if (segment.from === "old") out.push(segment);
+    if (segment.from === "old") out.push("old", segment.offset, segment.length);
     else {
       let at = position;
-      while (c < sorted.length && (sorted[c] as GapGuess).block.offset < end) {
-        const { block, oldOffset } = sorted[c++] as GapGuess;
-        if (block.offset < at) continue;
-        if (block.offset > at) out.push({ from: "source", offset: at, length: block.offset - at });
-        out.push({ from: "old", offset: oldOffset, length: block.length });
-        at = block.offset + block.length;
+      for (; c < confirmed.index.length && blocks.offset(confirmed.index[c] as number) < end; c++) {
+        const b = confirmed.index[c] as number;
+        const offset = blocks.offset(b);
+        if (offset < at) continue;
+        if (offset > at) out.push("source", at, offset - at);
+        out.push("old", confirmed.oldOffset[c] as number, blocks.length(b));
+        at = offset + blocks.length(b);
       }
-      if (at < end) out.push({ from: "source", offset: at, length: end - at });
+      if (at < end) out.push("source", at, end - at);
     }
     position = end;
   }
-  return normalizeSegments(out, size, oldSize);
+  return out.finish(size, oldSize);
+}
+
+/** The guesses `keep` (given each guess's place in `guesses`) says yes to, in order. */
+export function filterGuesses(guesses: GapGuesses, keep: (k: number) => boolean): GapGuesses {
+  const out: GapGuesses = { index: [], oldOffset: [] };
+  guesses.index.forEach((index, k) => {
+    if (!keep(k)) return;
+    out.index.push(index);
+    out.oldOffset.push(guesses.oldOffset[k] as number);
+  });
+  return out;
 }

@@ -1,43 +1,67 @@
 import type { ChunkPlan } from "../chunkPlan.js";
 import { chunkRanges } from "../chunkPlan.js";
-import type { Block } from "./blockChunker.js";
 import type { OldRange } from "./blockExchange.js";
-import { normalizeSegments, type Segment } from "./segments.js";
-
-const blockKey = (block: Block) => `${block.length}:${block.digest.toString("latin1")}`;
+import type { BlockList } from "./blockList.js";
+import { type Segment, SegmentBuilder } from "./segments.js";
 
 /**
  * Finds source blocks among the old object's (any order): where a digest (and length) occurs
  * more than once, the occurrence that continues the previous match is preferred, so runs
- * stay whole.
+ * stay whole; else the first.
+ *
+ * No object per block: the first occurrences sit in an open-addressing hash table of indexes
+ * into the old list, keyed by 4 bytes of the digest (digests and tags are uniform), each hit
+ * checked on the whole digest and length; the old block that would continue a match is found
+ * by binary search over the old list's offsets.
  */
 export class BlockMatcher {
-  readonly #first = new Map<string, number>();
-  readonly #at = new Map<number, Block>();
+  readonly #old: BlockList;
+  /** Index + 1 of an old block, 0 for an empty slot; at most half full. */
+  readonly #table: Int32Array;
+  readonly #mask: number;
   /** The old offset that would continue the previous match; -1 after source bytes. */
   #next = -1;
 
-  constructor(old: readonly Block[]) {
-    for (const block of old) {
-      const key = blockKey(block);
-      if (!this.#first.has(key)) this.#first.set(key, block.offset);
-      this.#at.set(block.offset, block);
+  /** @param old - the old object's blocks, their offsets ascending */
+  constructor(old: BlockList) {
+    this.#old = old;
+    let size = 16;
+    while (size < 2 * old.count) size *= 2;
+    this.#table = new Int32Array(size);
+    this.#mask = size - 1;
+    for (let i = 0; i < old.count; i++) {
+      const slot = this.#slot(old, i);
+      if (this.#table[slot] === 0) this.#table[slot] = i + 1;
     }
   }
 
-  /** The segment of the new object that `block` is: a range of the old object, or source bytes. */
-  segment(block: Block): Segment {
-    const following = this.#at.get(this.#next);
-    const offset =
-      following !== undefined && following.length === block.length && following.digest.equals(block.digest)
-        ? this.#next
-        : this.#first.get(blockKey(block));
-    if (offset === undefined) {
-      this.#next = -1;
-      return { from: "source", offset: block.offset, length: block.length };
+  /** The slot holding the first old block equal to block `i` of `blocks`, or the empty slot where it would go. */
+  #slot(blocks: BlockList, i: number): number {
+    let slot = blocks.digestKey(i) & this.#mask;
+    for (;;) {
+      const entry = this.#table[slot] as number;
+      if (entry === 0 || this.#old.sameBlock(entry - 1, blocks, i)) return slot;
+      slot = (slot + 1) & this.#mask;
     }
-    this.#next = offset + block.length;
-    return { from: "old", offset, length: block.length };
+  }
+
+  /** Adds block `i` of `blocks` (the new object's) to `out`: a range of the old object, or source bytes. */
+  match(blocks: BlockList, i: number, out: SegmentBuilder): void {
+    const length = blocks.length(i);
+    const following = this.#next < 0 ? -1 : this.#old.find(this.#next);
+    let offset: number;
+    if (following >= 0 && this.#old.sameBlock(following, blocks, i)) offset = this.#next;
+    else {
+      const entry = this.#table[this.#slot(blocks, i)] as number;
+      if (entry === 0) {
+        this.#next = -1;
+        out.push("source", blocks.offset(i), length);
+        return;
+      }
+      offset = this.#old.offset(entry - 1);
+    }
+    this.#next = offset + length;
+    out.push("old", offset, length);
   }
 
   /** The new object continues with old bytes ending at `end`: a match right after them is preferred. */
@@ -52,16 +76,17 @@ export class BlockMatcher {
  * source bytes. Neighbours are joined.
  *
  * @param source - the new object's blocks, in order, covering it exactly
- * @param old - the old object's blocks (any order)
+ * @param old - the old object's blocks, their offsets ascending
  */
-export function matchBlocks(source: readonly Block[], old: readonly Block[], oldSize: number): Segment[] {
+export function matchBlocks(source: BlockList, old: BlockList, oldSize: number): Segment[] {
   const matcher = new BlockMatcher(old);
+  const out = new SegmentBuilder();
   let size = 0;
-  const segments = source.map((block) => {
-    size += block.length;
-    return matcher.segment(block);
-  });
-  return normalizeSegments(segments, size, oldSize);
+  for (let i = 0; i < source.count; i++) {
+    size += source.length(i);
+    matcher.match(source, i, out);
+  }
+  return out.finish(size, oldSize);
 }
 
 /**
@@ -72,28 +97,28 @@ export function matchBlocks(source: readonly Block[], old: readonly Block[], old
  * @param plan - the new object's chunk plan
  * @param changed - the chunks the challenge found different
  * @param blocks - the blocks of every changed chunk, in order
- * @param old - the old object's blocks that were cut
+ * @param old - the old object's blocks that were cut, their offsets ascending
  */
 export function segmentsOf(
   plan: ChunkPlan,
   changed: ReadonlySet<number>,
-  blocks: readonly Block[],
-  old: readonly Block[],
+  blocks: BlockList,
+  old: BlockList,
   oldSize: number,
 ): Segment[] {
   const matcher = new BlockMatcher(old);
-  const segments: Segment[] = [];
+  const out = new SegmentBuilder();
   let b = 0;
   for (const range of chunkRanges(plan)) {
     const end = range.offset + range.length;
     if (!changed.has(range.index)) {
-      segments.push({ from: "old", offset: range.offset, length: range.length });
+      out.push("old", range.offset, range.length);
       matcher.follow(end);
       continue;
     }
-    while (b < blocks.length && blocks[b]!.offset < end) segments.push(matcher.segment(blocks[b++]!));
+    for (; b < blocks.count && blocks.offset(b) < end; b++) matcher.match(blocks, b, out);
   }
-  return normalizeSegments(segments, plan.size, oldSize);
+  return out.finish(plan.size, oldSize);
 }
 
 /**

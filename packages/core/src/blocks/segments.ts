@@ -58,3 +58,29 @@ export function normalizeSegments(segments: readonly Segment[], size: number, ol
     );
   return out;
 }
+
+/**
+ * Builds a segment list as the segments come, joining each to the one before where it
+ * continues it (the rule of {@link normalizeSegments}): a list of a million blocks never becomes
+ * a million segments first.
+ */
+export class SegmentBuilder {
+  readonly #out: { from: "old" | "source"; offset: number; length: number }[] = [];
+
+  push(from: "old" | "source", offset: number, length: number): void {
+    if (length === 0) return;
+    const last = this.#out.at(-1);
+    if (last !== undefined && last.from === from && last.offset + last.length === offset)
+      last.length += length;
+    else this.#out.push({ from, offset, length });
+  }
+
+  /**
+   * The segments built, checked to cover a new object of `size` bytes.
+   *
+   * @throws ValidationError as {@link normalizeSegments}
+   */
+  finish(size: number, oldSize: number): Segment[] {
+    return normalizeSegments(this.#out, size, oldSize);
+  }
+}

@@ -23,3 +23,9 @@ export function fromBase64url(text: unknown, bytes: number): Buffer | undefined 
   if (decoded.length !== bytes || decoded.toString("base64url") !== text) return undefined;
   return decoded;
 }
+
+/** Strictly decodes unpadded base64url of any number of bytes (see {@link fromBase64url}), or returns undefined. */
+export function fromBase64urlOfAnyLength(text: unknown): Buffer | undefined {
+  if (typeof text !== "string") return undefined;
+  return fromBase64url(text, Math.floor((text.length * 3) / 4));
+}

@@ -105,8 +105,8 @@ export async function exchangeBlocks(
     const next = await afterBlockAnswer(sourceSide, source, plan, changed, size, rounds, response);
     if ("assembly" in next) return next.assembly;
     rounds = next.rounds;
-    // A fine round's source blocks were read for it (they cover what was read, gaps aside).
-    if (rounds.refined) onPlanned(bytesToRead(rounds.blocks));
+    // A fine round's source blocks were read for it (they cover exactly what was read).
+    if (rounds.refined) onPlanned(bytesToRead(rounds.blocks.ranges()));
   }
   return undefined;
 }
