@@ -1,9 +1,12 @@
 /**
- * Bundles the CLI into packages/cli/dist: chunksync.mjs (the entry) and chunks/ (code split out
- * of it). A bundle starts in a fraction of the time loading the TypeScript sources through a
- * loader takes, which is most of a small run. Code only some commands need (the workflow engine
- * and its state machine runner, audit and scrub, the AWS SDK's rarer credential sources) is in
- * chunks loaded by import() when a run needs it, so `sync` and `check` do not compile it.
+ * Bundles the CLI into one script, packages/cli/dist/chunksync.cjs. A bundle starts in a fraction
+ * of the time loading the TypeScript sources through a loader takes, which is most of a small
+ * run. It is a CommonJS script, not an ES module, because Node 20 keeps compiled code between
+ * runs only for a script (vm.Script's cachedData, used by bin/chunksync.js): compiling was 40% of
+ * a small run's start. Code only some commands need (the workflow engine and its state machine
+ * runner, audit and scrub, the AWS SDK's rarer credential sources) is reached through import(),
+ * which the bundle turns into a deferred initialisation: `sync` and `check` do not run it, and V8
+ * compiles a function only when it is first called.
  * `npm ci` (prepare), the test setup and the demo build it.
  *   npm run build
  */
@@ -13,8 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 
 const DIST = fileURLToPath(new URL("../packages/cli/dist/", import.meta.url));
-export const CLI_BUNDLE = join(DIST, "chunksync.mjs");
-const CHUNKS = "chunks";
+export const CLI_BUNDLE = join(DIST, "chunksync.cjs");
 
 /**
  * zod exports its error messages in 40 languages as `z.locales` (a third of its code) and
@@ -53,18 +55,19 @@ const fasterSdkXmlParser: Plugin = {
 };
 
 export async function buildCli(): Promise<void> {
+  // The split ES module build this replaces.
+  rmSync(join(DIST, "chunks"), { recursive: true, force: true });
+  rmSync(join(DIST, "chunksync.mjs"), { force: true });
   const result = await build({
-    entryPoints: [
-      { in: fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url)), out: "chunksync" },
-    ],
-    outdir: DIST,
+    entryPoints: [fileURLToPath(new URL("../packages/cli/src/main.ts", import.meta.url))],
+    outfile: CLI_BUNDLE,
     bundle: true,
-    splitting: true,
-    chunkNames: `${CHUNKS}/[name]-[hash]`,
-    outExtension: { ".js": ".mjs" },
     platform: "node",
-    format: "esm",
+    format: "cjs",
     target: "node20",
+    // import() of a bundled module becomes a deferred initialisation, and of one of Node's
+    // built-ins a require(): a script compiled by vm.Script has no loader for import().
+    supported: { "dynamic-import": false },
     // The AWS SDK's ES module builds: unused commands and serializers are left out, where its
     // CommonJS builds bring the whole client (a third of the start-up compile).
     mainFields: ["module", "main"],
@@ -73,24 +76,18 @@ export async function buildCli(): Promise<void> {
     // the names errors are matched by; a source map would add 25 MB.
     // A native addon cannot be bundled; it is resolved from node_modules at run time.
     external: ["@node-rs/crc32"],
-    // Bundled CommonJS dependencies call require() for Node's built-ins.
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
     metafile: true,
     logLevel: "warning",
   });
   checkErrorNames(Object.keys(result.metafile.outputs));
-  // Chunk names carry a hash of their content: those of an earlier build are left over.
-  const written = new Set(Object.keys(result.metafile.outputs).map((path) => basename(path)));
-  for (const name of readdirSync(join(DIST, CHUNKS)))
-    if (!written.has(name)) rmSync(join(DIST, CHUNKS, name), { force: true });
 }
 
 /**
  * Errors take their `name` from their class (`new.target.name`), and names are matched (a Step
  * Functions Catch, the codes by name): a class of ours the bundler renamed to keep two of one name
- * apart in a chunk (`ValidationError2`) would raise errors under the wrong name, so it fails the build.
+ * apart in the bundle (`ValidationError2`) would raise errors under the wrong name, so it fails the
+ * build. A dependency's class of the same name (ajv's ValidationError) may be renamed: the module
+ * comment esbuild writes before each source file says whose a class is.
  */
 function checkErrorNames(outputs: string[]): void {
   const ours = new Set<string>();
@@ -101,10 +98,12 @@ function checkErrorNames(outputs: string[]): void {
       ours.add(m[1]!);
   }
   for (const path of outputs) {
-    for (const m of readFileSync(path, "utf8").matchAll(/\bvar (\w+Error)\d+ = class\b/g)) {
-      if (ours.has(m[1]!))
+    let module = "";
+    for (const m of readFileSync(path, "utf8").matchAll(/^\/\/ (\S+)$|\bvar (\w+Error)\d+ = class\b/gm)) {
+      if (m[1] !== undefined) module = m[1];
+      else if (ours.has(m[2]!) && module.startsWith("packages/"))
         throw new Error(
-          `the bundle renamed the error class ${m[1]} (${basename(path)}): its errors would carry another name`,
+          `the bundle renamed the error class ${m[2]} of ${module} (${basename(path)}): its errors would carry another name`,
         );
     }
   }
