@@ -10,6 +10,7 @@
 // compiled too. A file changed within the file system's timestamp granularity of an earlier
 // version keeps its times (git's "racy" files), so no cache is made of a file changed in the last
 // seconds. Writes go to a temporary file renamed into place: two runs at once leave one whole cache.
+import { isAscii } from "node:buffer";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -66,7 +67,9 @@ export function runCachedScript(file, cacheDir, { settledMs = 2000 } = {}) {
     process.version,
     process.arch,
   ]);
-  const source = readFileSync(file, "utf8");
+  const bytes = readFileSync(file);
+  // ASCII (the bundle is) as one-byte text: a tenth of the time of decoding it as UTF-8.
+  const source = isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8");
   const cacheFile = join(cacheDir, `${basename(file)}-${sha256(file).slice(0, 16)}.bin`);
   const read = readCache(cacheFile, id);
   // The wrapper on the script's first line keeps its line numbers, which stack traces name.
