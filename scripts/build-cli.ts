@@ -54,6 +54,30 @@ const fasterSdkXmlParser: Plugin = {
   },
 };
 
+/**
+ * `@node-rs/crc32` is a native addon: loading it (a shared library) cost every run a few
+ * milliseconds of its start, for the crc32c algorithm that few runs choose. The bundle takes a
+ * stand-in that loads it at the first call instead (it stays external: resolved at run time).
+ */
+const lazyNativeCrc: Plugin = {
+  name: "lazy-native-crc",
+  setup(b) {
+    b.onResolve({ filter: /^@node-rs\/crc32$/ }, (args) =>
+      args.namespace === "lazy-native-crc"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "lazy-native-crc" },
+    );
+    b.onLoad({ filter: /.*/, namespace: "lazy-native-crc" }, () => ({
+      contents: `let native;
+export function crc32c(data, initial) {
+  native ??= require("@node-rs/crc32");
+  return native.crc32c(data, initial);
+}`,
+      loader: "js",
+    }));
+  },
+};
+
 export async function buildCli(): Promise<void> {
   // The split ES module build this replaces.
   rmSync(join(DIST, "chunks"), { recursive: true, force: true });
@@ -71,11 +95,9 @@ export async function buildCli(): Promise<void> {
     // The AWS SDK's ES module builds: unused commands and serializers are left out, where its
     // CommonJS builds bring the whole client (a third of the start-up compile).
     mainFields: ["module", "main"],
-    plugins: [zodEnglishOnly, fasterSdkXmlParser],
+    plugins: [zodEnglishOnly, fasterSdkXmlParser, lazyNativeCrc],
     // Not minified, so an unexpected error's stack still names our functions and classes keep
     // the names errors are matched by; a source map would add 25 MB.
-    // A native addon cannot be bundled; it is resolved from node_modules at run time.
-    external: ["@node-rs/crc32"],
     metafile: true,
     logLevel: "warning",
   });
