@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { describeIssue } from "./describeIssue.js";
 import { ChunkPlanError, ValidationError } from "./errors.js";
+import { lazySchema } from "./lazySchema.js";
 
 /** 1 KiB = 1024 bytes. */
 export const KiB = 1024;
@@ -153,32 +154,36 @@ export function chunkRanges(plan: ChunkPlan): ChunkRange[] {
  * Zod schema of a {@link ChunkPlan} as it travels in messages: every field
  * within S3's limits and `count` consistent with `size` and `chunkSize`.
  */
-export const ChunkPlanSchema = z
-  .strictObject({
-    size: z
-      .number({ error: "a number of bytes" })
-      .int({ error: "a whole number of bytes" })
-      .min(0, { error: "a non-negative size" })
-      .max(MAX_OBJECT_SIZE, { error: `at most ${formatBytes(MAX_OBJECT_SIZE)} (${MAX_OBJECT_SIZE} bytes)` }),
-    chunkSize: z
-      .number({ error: "a number of bytes" })
-      .int({ error: "a whole number of bytes" })
-      .min(MIN_CHUNK_SIZE, { error: `at least ${formatBytes(MIN_CHUNK_SIZE)} (the S3 minimum part size)` })
-      .max(MAX_CHUNK_SIZE, { error: `at most ${formatBytes(MAX_CHUNK_SIZE)} (the S3 maximum part size)` }),
-    count: z
-      .number({ error: "a number of chunks" })
-      .int({ error: "a whole number of chunks" })
-      .min(0, { error: "a non-negative number of chunks" })
-      .max(MAX_PARTS, { error: `at most ${MAX_PARTS} chunks (the S3 part limit)` }),
-  })
-  .superRefine((plan, ctx) => {
-    if (plan.count !== ceilDiv(plan.size, plan.chunkSize)) {
-      ctx.addIssue({ code: "custom", path: ["count"], message: "ceil(size / chunkSize) chunks" });
-    }
-  });
+export const chunkPlanSchema = lazySchema(() =>
+  z
+    .strictObject({
+      size: z
+        .number({ error: "a number of bytes" })
+        .int({ error: "a whole number of bytes" })
+        .min(0, { error: "a non-negative size" })
+        .max(MAX_OBJECT_SIZE, {
+          error: `at most ${formatBytes(MAX_OBJECT_SIZE)} (${MAX_OBJECT_SIZE} bytes)`,
+        }),
+      chunkSize: z
+        .number({ error: "a number of bytes" })
+        .int({ error: "a whole number of bytes" })
+        .min(MIN_CHUNK_SIZE, { error: `at least ${formatBytes(MIN_CHUNK_SIZE)} (the S3 minimum part size)` })
+        .max(MAX_CHUNK_SIZE, { error: `at most ${formatBytes(MAX_CHUNK_SIZE)} (the S3 maximum part size)` }),
+      count: z
+        .number({ error: "a number of chunks" })
+        .int({ error: "a whole number of chunks" })
+        .min(0, { error: "a non-negative number of chunks" })
+        .max(MAX_PARTS, { error: `at most ${MAX_PARTS} chunks (the S3 part limit)` }),
+    })
+    .superRefine((plan, ctx) => {
+      if (plan.count !== ceilDiv(plan.size, plan.chunkSize)) {
+        ctx.addIssue({ code: "custom", path: ["count"], message: "ceil(size / chunkSize) chunks" });
+      }
+    }),
+);
 
 /**
- * A frozen copy of `plan` when {@link ChunkPlanSchema} would accept it (exactly its three fields,
+ * A frozen copy of `plan` when {@link chunkPlanSchema} would accept it (exactly its three fields,
  * each within its limits, `count` consistent), else undefined: the schema then names what is wrong.
  * A plan is checked per object; this spares the schema's cost where nothing is wrong.
  */
@@ -205,7 +210,7 @@ function fittingPlan(plan: unknown): ChunkPlan | undefined {
 export function validatePlan(plan: unknown, field = "plan"): ChunkPlan {
   const fitting = fittingPlan(plan);
   if (fitting) return fitting;
-  const result = ChunkPlanSchema.safeParse(plan);
+  const result = chunkPlanSchema().safeParse(plan);
   if (!result.success) {
     const issue = result.error.issues[0];
     if (issue === undefined) throw new ValidationError(field, "a chunk plan");

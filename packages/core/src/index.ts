@@ -104,8 +104,8 @@ export {
 export { type VerifyResponseParams, verifyResponse } from "./challenge/verifyResponse.js";
 export {
   type ChunkPlan,
-  ChunkPlanSchema,
   type ChunkRange,
+  chunkPlanSchema,
   chunkRange,
   chunkRanges,
   DEFAULT_CHUNK_SIZE,
@@ -178,11 +178,11 @@ export {
   ValidationError,
 } from "./errors.js";
 export {
-  ChallengeExpectationSchema,
-  ChallengeRequestSchema,
-  ChallengeResponseSchema,
+  challengeExpectationSchema,
+  challengeRequestSchema,
+  challengeResponseSchema,
   MAX_MESSAGE_BYTES,
-  ObjectIdentitySchema,
+  objectIdentitySchema,
   parseChallengeExpectation,
   parseChallengeRequest,
   parseChallengeResponse,

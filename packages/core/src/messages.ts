@@ -10,10 +10,11 @@ import {
   PROTOCOL_VERSION,
   VARIANTS,
 } from "./challenge/types.js";
-import { ChunkPlanSchema, formatBytes, MAX_PARTS, MiB } from "./chunkPlan.js";
+import { chunkPlanSchema, formatBytes, MAX_PARTS, MiB } from "./chunkPlan.js";
 import { describeIssue } from "./describeIssue.js";
 import { DIGEST_ALGORITHMS } from "./digest.js";
 import { InvalidMessageError } from "./errors.js";
+import { lazySchema } from "./lazySchema.js";
 
 /**
  * Largest message accepted, as UTF-8 JSON. A decode request for 10,000 chunks
@@ -57,28 +58,32 @@ function base64urlBytes(bytes: number) {
     .refine((s) => fromBase64url(s, bytes) !== undefined, { error: expected });
 }
 
-const chunkIndex = z
-  .number({ error: "a chunk index" })
-  .int({ error: "a whole chunk index" })
-  .min(0, { error: "a chunk index from 0" })
-  .max(MAX_PARTS - 1, { error: `a chunk index below ${MAX_PARTS}` });
+const chunkIndex = lazySchema(() =>
+  z
+    .number({ error: "a chunk index" })
+    .int({ error: "a whole chunk index" })
+    .min(0, { error: "a chunk index from 0" })
+    .max(MAX_PARTS - 1, { error: `a chunk index below ${MAX_PARTS}` }),
+);
 
 const TOO_MANY = `at most ${MAX_PARTS} entries (the S3 part limit)`;
-const version = z.literal(PROTOCOL_VERSION, { error: VERSION_TEXT });
+const version = lazySchema(() => z.literal(PROTOCOL_VERSION, { error: VERSION_TEXT }));
 
 /** Most UTF-8 bytes of each {@link ObjectIdentity} field in a message: S3's limits. */
 const IDENTITY_BYTES = { bucket: 255, key: 1024, etag: 256, versionId: 1024 } as const;
 
 /** Zod schema of an {@link ObjectIdentity} in a message; lengths follow S3's limits. */
-export const ObjectIdentitySchema = z.strictObject({
-  bucket: boundedText(IDENTITY_BYTES.bucket, "bucket name"),
-  key: boundedText(IDENTITY_BYTES.key, "object key"),
-  etag: boundedText(IDENTITY_BYTES.etag, "ETag"),
-  versionId: boundedText(IDENTITY_BYTES.versionId, "version id").optional(),
-});
+export const objectIdentitySchema = lazySchema(() =>
+  z.strictObject({
+    bucket: boundedText(IDENTITY_BYTES.bucket, "bucket name"),
+    key: boundedText(IDENTITY_BYTES.key, "object key"),
+    etag: boundedText(IDENTITY_BYTES.etag, "ETag"),
+    versionId: boundedText(IDENTITY_BYTES.versionId, "version id").optional(),
+  }),
+);
 
 /**
- * A plain copy of `identity` when {@link ObjectIdentitySchema} would accept it as it is (no other
+ * A plain copy of `identity` when {@link objectIdentitySchema} would accept it as it is (no other
  * field, every field within its limits), else undefined: the schema then says what is wrong.
  */
 export function fittingIdentity(identity: unknown): ObjectIdentity | undefined {
@@ -124,130 +129,158 @@ const indexField = (item: unknown): unknown =>
   typeof item === "object" && item !== null ? (item as { index?: unknown }).index : undefined;
 
 /** Zod schema of a {@link ChallengeRequest}, including the cross-field rules (sorted indices, variant payload). */
-export const ChallengeRequestSchema = z
-  .strictObject({
-    v: version,
-    id: base64urlBytes(16),
-    variant: z.enum(VARIANTS, { error: `one of ${VARIANTS.join(", ")}` }),
-    algorithm: z.enum(DIGEST_ALGORITHMS, { error: `one of ${DIGEST_ALGORITHMS.join(", ")}` }),
-    direction: z.enum(DIRECTIONS, { error: `one of ${DIRECTIONS.join(", ")}` }),
-    source: ObjectIdentitySchema,
-    destination: ObjectIdentitySchema,
-    plan: ChunkPlanSchema,
-    indices: z.array(chunkIndex, { error: "an array of chunk indices" }).max(MAX_PARTS, { error: TOO_MANY }),
-    nonce: base64urlBytes(32).optional(),
-    sealed: z
-      .array(z.strictObject({ index: chunkIndex, iv: base64urlBytes(16), ct: base64urlBytes(32) }), {
-        error: "an array of sealed chunk nonces",
+export const challengeRequestSchema = lazySchema(
+  () =>
+    z
+      .strictObject({
+        v: version(),
+        id: base64urlBytes(16),
+        variant: z.enum(VARIANTS, { error: `one of ${VARIANTS.join(", ")}` }),
+        algorithm: z.enum(DIGEST_ALGORITHMS, { error: `one of ${DIGEST_ALGORITHMS.join(", ")}` }),
+        direction: z.enum(DIRECTIONS, { error: `one of ${DIRECTIONS.join(", ")}` }),
+        source: objectIdentitySchema(),
+        destination: objectIdentitySchema(),
+        plan: chunkPlanSchema(),
+        indices: z
+          .array(chunkIndex(), { error: "an array of chunk indices" })
+          .max(MAX_PARTS, { error: TOO_MANY }),
+        nonce: base64urlBytes(32).optional(),
+        sealed: z
+          .array(z.strictObject({ index: chunkIndex(), iv: base64urlBytes(16), ct: base64urlBytes(32) }), {
+            error: "an array of sealed chunk nonces",
+          })
+          .max(MAX_PARTS, { error: TOO_MANY })
+          .optional(),
       })
-      .max(MAX_PARTS, { error: TOO_MANY })
-      .optional(),
-  })
-  .superRefine((request, ctx) => {
-    // Zod runs refinements even after some field failed, so nothing here trusts a type.
-    const indices: readonly unknown[] = Array.isArray(request.indices) ? request.indices : [];
-    strictlyIncreasing(indices, (index) => index, "indices", ctx);
-    const count = typeof request.plan === "object" && request.plan !== null ? request.plan.count : undefined;
-    indices.forEach((index, position) => {
-      if (typeof index === "number" && typeof count === "number" && index >= count) {
-        ctx.addIssue({ code: "custom", path: ["indices", position], message: "an index below plan.count" });
-      }
-    });
-    if (request.variant === "encode") {
-      if (request.nonce === undefined) {
-        ctx.addIssue({ code: "custom", path: ["nonce"], message: "a nonce (the encode variant needs one)" });
-      }
-      if (request.sealed !== undefined) {
-        ctx.addIssue({ code: "custom", path: ["sealed"], message: "no sealed nonces in the encode variant" });
-      }
-    } else if (request.variant === "decode") {
-      if (request.nonce !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["nonce"],
-          message: "no nonce in the decode variant (it stays secret)",
-        });
-      }
-      const sealed: readonly unknown[] | undefined = Array.isArray(request.sealed)
-        ? request.sealed
-        : undefined;
-      if (sealed === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["sealed"],
-          message: "sealed nonces (the decode variant needs them)",
-        });
-      } else if (sealed.length !== indices.length) {
-        ctx.addIssue({ code: "custom", path: ["sealed"], message: "one sealed nonce per challenged index" });
-      } else {
-        sealed.forEach((entry, position) => {
-          if (indexField(entry) !== indices[position]) {
+      .superRefine((request, ctx) => {
+        // Zod runs refinements even after some field failed, so nothing here trusts a type.
+        const indices: readonly unknown[] = Array.isArray(request.indices) ? request.indices : [];
+        strictlyIncreasing(indices, (index) => index, "indices", ctx);
+        const count =
+          typeof request.plan === "object" && request.plan !== null ? request.plan.count : undefined;
+        indices.forEach((index, position) => {
+          if (typeof index === "number" && typeof count === "number" && index >= count) {
             ctx.addIssue({
               code: "custom",
-              path: ["sealed", position, "index"],
-              message: "the challenged index at the same position",
+              path: ["indices", position],
+              message: "an index below plan.count",
             });
           }
         });
-      }
-    }
-  }) satisfies z.ZodType<ChallengeRequest>;
+        if (request.variant === "encode") {
+          if (request.nonce === undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["nonce"],
+              message: "a nonce (the encode variant needs one)",
+            });
+          }
+          if (request.sealed !== undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["sealed"],
+              message: "no sealed nonces in the encode variant",
+            });
+          }
+        } else if (request.variant === "decode") {
+          if (request.nonce !== undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["nonce"],
+              message: "no nonce in the decode variant (it stays secret)",
+            });
+          }
+          const sealed: readonly unknown[] | undefined = Array.isArray(request.sealed)
+            ? request.sealed
+            : undefined;
+          if (sealed === undefined) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["sealed"],
+              message: "sealed nonces (the decode variant needs them)",
+            });
+          } else if (sealed.length !== indices.length) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["sealed"],
+              message: "one sealed nonce per challenged index",
+            });
+          } else {
+            sealed.forEach((entry, position) => {
+              if (indexField(entry) !== indices[position]) {
+                ctx.addIssue({
+                  code: "custom",
+                  path: ["sealed", position, "index"],
+                  message: "the challenged index at the same position",
+                });
+              }
+            });
+          }
+        }
+      }) satisfies z.ZodType<ChallengeRequest>,
+);
 
 /** Zod schema of a {@link ChallengeResponse}: each answer carries exactly one of `value` and `missing`. */
-export const ChallengeResponseSchema = z
-  .strictObject({
-    v: version,
-    requestId: base64urlBytes(16),
-    destination: z.strictObject({
-      etag: boundedText(IDENTITY_BYTES.etag, "ETag"),
-      size: z
-        .number({ error: "a size in bytes" })
-        .int({ error: "a whole number of bytes" })
-        .min(0, { error: "a non-negative size" }),
-    }),
-    answers: z
-      .array(
-        z.strictObject({
-          index: chunkIndex,
-          value: base64urlBytes(32).optional(),
-          missing: z.literal(true, { error: "true or absent" }).optional(),
+export const challengeResponseSchema = lazySchema(
+  () =>
+    z
+      .strictObject({
+        v: version(),
+        requestId: base64urlBytes(16),
+        destination: z.strictObject({
+          etag: boundedText(IDENTITY_BYTES.etag, "ETag"),
+          size: z
+            .number({ error: "a size in bytes" })
+            .int({ error: "a whole number of bytes" })
+            .min(0, { error: "a non-negative size" }),
         }),
-        { error: "an array of answers" },
-      )
-      .max(MAX_PARTS, { error: TOO_MANY }),
-  })
-  .superRefine((response, ctx) => {
-    const answers: readonly unknown[] = Array.isArray(response.answers) ? response.answers : [];
-    strictlyIncreasing(answers, indexField, "answers", ctx);
-    answers.forEach((answer, position) => {
-      if (typeof answer !== "object" || answer === null) return;
-      const { value, missing } = answer as { value?: unknown; missing?: unknown };
-      if ((value === undefined) === (missing === undefined)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["answers", position],
-          message: "exactly one of value and missing",
+        answers: z
+          .array(
+            z.strictObject({
+              index: chunkIndex(),
+              value: base64urlBytes(32).optional(),
+              missing: z.literal(true, { error: "true or absent" }).optional(),
+            }),
+            { error: "an array of answers" },
+          )
+          .max(MAX_PARTS, { error: TOO_MANY }),
+      })
+      .superRefine((response, ctx) => {
+        const answers: readonly unknown[] = Array.isArray(response.answers) ? response.answers : [];
+        strictlyIncreasing(answers, indexField, "answers", ctx);
+        answers.forEach((answer, position) => {
+          if (typeof answer !== "object" || answer === null) return;
+          const { value, missing } = answer as { value?: unknown; missing?: unknown };
+          if ((value === undefined) === (missing === undefined)) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["answers", position],
+              message: "exactly one of value and missing",
+            });
+          }
         });
-      }
-    });
-  }) satisfies z.ZodType<ChallengeResponse>;
+      }) satisfies z.ZodType<ChallengeResponse>,
+);
 
 /** Zod schema of a {@link ChallengeExpectation} as the source side stores it. */
-export const ChallengeExpectationSchema = z
-  .strictObject({
-    v: version,
-    requestId: base64urlBytes(16),
-    variant: z.enum(VARIANTS, { error: `one of ${VARIANTS.join(", ")}` }),
-    values: z
-      .array(z.strictObject({ index: chunkIndex, value: base64urlBytes(32) }), {
-        error: "an array of values",
+export const challengeExpectationSchema = lazySchema(
+  () =>
+    z
+      .strictObject({
+        v: version(),
+        requestId: base64urlBytes(16),
+        variant: z.enum(VARIANTS, { error: `one of ${VARIANTS.join(", ")}` }),
+        values: z
+          .array(z.strictObject({ index: chunkIndex(), value: base64urlBytes(32) }), {
+            error: "an array of values",
+          })
+          .max(MAX_PARTS, { error: TOO_MANY }),
       })
-      .max(MAX_PARTS, { error: TOO_MANY }),
-  })
-  .superRefine((expectation, ctx) => {
-    const values: readonly unknown[] = Array.isArray(expectation.values) ? expectation.values : [];
-    strictlyIncreasing(values, indexField, "values", ctx);
-  }) satisfies z.ZodType<ChallengeExpectation>;
+      .superRefine((expectation, ctx) => {
+        const values: readonly unknown[] = Array.isArray(expectation.values) ? expectation.values : [];
+        strictlyIncreasing(values, indexField, "values", ctx);
+      }) satisfies z.ZodType<ChallengeExpectation>,
+);
 
 /**
  * Turns an object or JSON text into plain JSON data within the size limit.
@@ -293,13 +326,13 @@ function parseMessage<T>(schema: z.ZodType<T>, input: unknown, root: string): T 
 }
 
 /**
- * Requests {@link createChallenge} built in this process and checked as {@link ChallengeRequestSchema}
+ * Requests {@link createChallenge} built in this process and checked as {@link challengeRequestSchema}
  * would, deeply frozen: checking one again (the destination side of the same process answering it)
  * would find the same. A request from anywhere else (another process, a work area, a copy) is not here.
  */
 const checkedRequests = new WeakSet<ChallengeRequest>();
 
-/** Freezes `request` (checked as {@link ChallengeRequestSchema} would) so that it stays as checked, and remembers it. */
+/** Freezes `request` (checked as {@link challengeRequestSchema} would) so that it stays as checked, and remembers it. */
 export function keepCheckedRequest(request: ChallengeRequest): ChallengeRequest {
   for (const identity of [request.source, request.destination]) Object.freeze(identity);
   Object.freeze(request.plan);
@@ -319,7 +352,7 @@ export function keepCheckedRequest(request: ChallengeRequest): ChallengeRequest 
  */
 export function parseChallengeRequest(input: unknown): ChallengeRequest {
   if (checkedRequests.has(input as ChallengeRequest)) return input as ChallengeRequest;
-  return parseMessage(ChallengeRequestSchema, input, "challengeRequest");
+  return parseMessage(challengeRequestSchema(), input, "challengeRequest");
 }
 
 /**
@@ -328,7 +361,7 @@ export function parseChallengeRequest(input: unknown): ChallengeRequest {
  * @throws InvalidMessageError naming the first offending field
  */
 export function parseChallengeResponse(input: unknown): ChallengeResponse {
-  return parseMessage(ChallengeResponseSchema, input, "challengeResponse");
+  return parseMessage(challengeResponseSchema(), input, "challengeResponse");
 }
 
 /**
@@ -337,5 +370,5 @@ export function parseChallengeResponse(input: unknown): ChallengeResponse {
  * @throws InvalidMessageError naming the first offending field
  */
 export function parseChallengeExpectation(input: unknown): ChallengeExpectation {
-  return parseMessage(ChallengeExpectationSchema, input, "challengeExpectation");
+  return parseMessage(challengeExpectationSchema(), input, "challengeExpectation");
 }

@@ -16,7 +16,7 @@ import {
   MIN_CHUNK_SIZE,
   MiB,
   type ObjectIdentity,
-  ObjectIdentitySchema,
+  objectIdentitySchema,
   parseChallengeExpectation,
   parseChallengeRequest,
   parseChallengeResponse,
@@ -490,7 +490,7 @@ describe("caller errors", () => {
     fc.assert(
       fc.property(identity, identity, (source, destination) => {
         const ok = [source, destination].every(
-          (id) => ObjectIdentitySchema.safeParse(JSON.parse(JSON.stringify(id))).success,
+          (id) => objectIdentitySchema().safeParse(JSON.parse(JSON.stringify(id))).success,
         );
         const made = (() => {
           try {

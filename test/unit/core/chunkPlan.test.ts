@@ -1,6 +1,6 @@
 import {
   ChunkPlanError,
-  ChunkPlanSchema,
+  chunkPlanSchema,
   chunkRange,
   chunkRanges,
   DEFAULT_CHUNK_SIZE,
@@ -193,7 +193,7 @@ describe("validatePlan", () => {
     );
     fc.assert(
       fc.property(plans, (plan) => {
-        const schema = ChunkPlanSchema.safeParse(plan);
+        const schema = chunkPlanSchema().safeParse(plan);
         if (schema.success) expect(validatePlan(plan)).toEqual(schema.data);
         else expect(captureError(() => validatePlan(plan))).toBeInstanceOf(ValidationError);
       }),

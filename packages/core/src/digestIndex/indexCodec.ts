@@ -3,6 +3,7 @@ import { z } from "zod";
 import { planChunks } from "../chunkPlan.js";
 import { DIGEST_ALGORITHMS, DIGEST_LENGTHS } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
+import { lazySchema } from "../lazySchema.js";
 import type { ObjectAttributes } from "../objectAttributes.js";
 import { compareUtf8 } from "../objectKey.js";
 import type { IndexEntry } from "./indexEntry.js";
@@ -47,57 +48,61 @@ export interface IndexManifest {
   writtenAt: string;
 }
 
-const ScopeSchema = z.object({
-  storage: z.string(),
-  bucket: z.string(),
-  prefix: z.string(),
-  chunkSize: z.number().int().positive(),
-  algorithm: z.enum(DIGEST_ALGORITHMS as [string, ...string[]]),
-  pairing: z.string(),
-});
+/** The index files' schemas, built at their first use (see lazySchema). */
+const schemas = lazySchema(() => {
+  const scope = z.object({
+    storage: z.string(),
+    bucket: z.string(),
+    prefix: z.string(),
+    chunkSize: z.number().int().positive(),
+    algorithm: z.enum(DIGEST_ALGORITHMS as [string, ...string[]]),
+    pairing: z.string(),
+  });
 
-const ManifestSchema = z.object({
-  format: z.literal(INDEX_FORMAT),
-  version: z.number().int(),
-  scope: ScopeSchema,
-  pieces: z.array(
-    z.object({
-      name: z.string().regex(/^[A-Za-z0-9._-]+$/),
-      first: z.string(),
-      last: z.string(),
-      count: z.number().int().positive(),
-      bytes: z.number().int().nonnegative(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    }),
-  ),
-  writtenAt: z.string(),
-  sha256: z.string(),
-});
+  const manifest = z.object({
+    format: z.literal(INDEX_FORMAT),
+    version: z.number().int(),
+    scope,
+    pieces: z.array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        first: z.string(),
+        last: z.string(),
+        count: z.number().int().positive(),
+        bytes: z.number().int().nonnegative(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      }),
+    ),
+    writtenAt: z.string(),
+    sha256: z.string(),
+  });
 
-const AttributesSchema = z.object({
-  contentType: z.string().optional(),
-  contentEncoding: z.string().optional(),
-  contentLanguage: z.string().optional(),
-  contentDisposition: z.string().optional(),
-  cacheControl: z.string().optional(),
-  expires: z.string().optional(),
-  metadata: z.record(z.string(), z.string()),
-});
+  const attributes = z.object({
+    contentType: z.string().optional(),
+    contentEncoding: z.string().optional(),
+    contentLanguage: z.string().optional(),
+    contentDisposition: z.string().optional(),
+    cacheControl: z.string().optional(),
+    expires: z.string().optional(),
+    metadata: z.record(z.string(), z.string()),
+  });
 
-const EntrySchema = z.object({
-  k: z.string(),
-  s: z.number().int().nonnegative(),
-  e: z.string(),
-  m: z.number().int().optional(),
-  v: z.string().optional(),
-  c: z.string().optional(),
-  p: z.enum(["r", "w"]),
-  t: z.number().int(),
-  a: AttributesSchema,
-  d: z.string(),
-});
+  const entry = z.object({
+    k: z.string(),
+    s: z.number().int().nonnegative(),
+    e: z.string(),
+    m: z.number().int().optional(),
+    v: z.string().optional(),
+    c: z.string().optional(),
+    p: z.enum(["r", "w"]),
+    t: z.number().int(),
+    a: attributes,
+    d: z.string(),
+  });
 
-const PieceHeaderSchema = z.object({ format: z.literal(INDEX_FORMAT), version: z.number().int() });
+  const pieceHeader = z.object({ format: z.literal(INDEX_FORMAT), version: z.number().int() });
+  return { manifest, entry, pieceHeader };
+});
 
 function sha256(data: Buffer | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -128,7 +133,7 @@ export function decodeManifest(data: Buffer, scope: IndexScope): IndexManifest {
       `its format version is ${String(version)}, not ${INDEX_VERSION}`,
     );
   }
-  const parsed = ManifestSchema.safeParse(raw);
+  const parsed = schemas().manifest.safeParse(raw);
   if (!parsed.success) throw new IndexRejectedError("damaged", "its manifest is not a digest index manifest");
   const { sha256: stated, ...body } = parsed.data;
   if (sha256(JSON.stringify(body)) !== stated) {
@@ -209,7 +214,7 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
   }
   const lines = data.toString("utf8").split("\n");
   if (lines.at(-1) === "") lines.pop();
-  const header = PieceHeaderSchema.safeParse(safeJson(lines[0] ?? ""));
+  const header = schemas().pieceHeader.safeParse(safeJson(lines[0] ?? ""));
   if (!header.success || header.data.version !== INDEX_VERSION) {
     throw new IndexRejectedError("damaged", `piece ${ref.name} has no valid header`);
   }
@@ -237,7 +242,7 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
  */
 export function decodeEntryLine(line: string, scope: IndexScope, where: string): IndexEntry {
   const raw = safeJson(line);
-  const fields = fittingLine(raw) ?? EntrySchema.safeParse(raw).data;
+  const fields = fittingLine(raw) ?? schemas().entry.safeParse(raw).data;
   if (fields === undefined) throw new IndexRejectedError("damaged", `${where} holds a malformed entry`);
   const entry = fromLine(fields);
   const width = DIGEST_LENGTHS[scope.algorithm];
@@ -249,7 +254,7 @@ export function decodeEntryLine(line: string, scope: IndexScope, where: string):
   return entry;
 }
 
-type EntryLine = z.infer<typeof EntrySchema>;
+type EntryLine = z.infer<ReturnType<typeof schemas>["entry"]>;
 
 const ATTRIBUTE_TEXTS = [
   "contentType",
@@ -265,7 +270,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 const isWhole = (value: unknown): value is number => Number.isSafeInteger(value);
 
 /**
- * The fields of a parsed line when {@link EntrySchema} would accept it as they are, as the schema
+ * The fields of a parsed line when the entry schema would accept it as they are, as the schema
  * would give them (other fields left out), else undefined: the schema then decides. Every entry
  * of an index is read at the start of a run; this spares the schema's cost per entry.
  */
