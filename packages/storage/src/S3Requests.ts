@@ -208,6 +208,8 @@ export class S3Requests {
       .sort()
       .join("&");
     const headers: Record<string, string> = {
+      // The SDK's default for a blob payload: what it stored before when no type was given.
+      ...(request.body === undefined ? {} : { "content-type": "application/octet-stream" }),
       ...request.headers,
       host: endpoint.host,
       // A body's integrity is checked by its Content-MD5 (see createS3Client), not by its SHA-256.
