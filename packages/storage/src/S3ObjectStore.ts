@@ -109,7 +109,11 @@ function isForbidden(error: unknown): boolean {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 403;
 }
 
-/** The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. */
+/**
+ * The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. The requests a
+ * sync makes once per object (HEAD, GET, PUT, UploadPart) go through {@link S3Requests} instead,
+ * with the client's own endpoint, credentials and retry strategy.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly capabilities = S3_CAPABILITIES;
