@@ -6,20 +6,13 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
   GetObjectTaggingCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   PutObjectTaggingCommand,
   type S3Client,
-  UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { isArchiveClass } from "./archiveClass.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import { withSignal } from "./createS3Client.js";
 import { translateS3Error } from "./errors.js";
@@ -37,6 +30,8 @@ import type {
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
+import { type S3Request, S3Requests, type S3Response } from "./S3Requests.js";
+import { headOfResponse, requestHeaders } from "./s3Headers.js";
 import { serverClockOf } from "./serverClock.js";
 
 /**
@@ -59,30 +54,6 @@ export const S3_CAPABILITIES: StoreCapabilities = {
   versions: true,
   writeChecksums: { contentMd5: true },
 };
-
-/** An object's head from the headers of a HEAD or GET response; `size` is the whole object's. */
-function headOf(key: string, h: HeadObjectCommandOutput | GetObjectCommandOutput, size: number): ObjectHead {
-  const storageClass = h.StorageClass;
-  const restored = h.Restore?.includes('ongoing-request="false"') ?? false;
-  return {
-    key,
-    size,
-    etag: h.ETag ?? "",
-    ...(h.LastModified && !Number.isNaN(h.LastModified.getTime())
-      ? { lastModified: h.LastModified.getTime() }
-      : {}),
-    ...(h.VersionId && h.VersionId !== "null" ? { versionId: h.VersionId } : {}),
-    ...(storageClass ? { storageClass } : {}),
-    archived: isArchiveClass(storageClass) && !restored,
-    ...(h.ContentType ? { contentType: h.ContentType } : {}),
-    ...(h.ContentEncoding ? { contentEncoding: h.ContentEncoding } : {}),
-    ...(h.ContentLanguage ? { contentLanguage: h.ContentLanguage } : {}),
-    ...(h.ContentDisposition ? { contentDisposition: h.ContentDisposition } : {}),
-    ...(h.CacheControl ? { cacheControl: h.CacheControl } : {}),
-    ...(h.Expires && !Number.isNaN(h.Expires.getTime()) ? { expires: h.Expires } : {}),
-    metadata: { ...(h.Metadata ?? {}) },
-  };
-}
 
 export interface S3ObjectStoreOptions {
   client: S3Client;
@@ -138,7 +109,11 @@ function isForbidden(error: unknown): boolean {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 403;
 }
 
-/** The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. */
+/**
+ * The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. The requests a
+ * sync makes once per object (HEAD, GET, PUT, UploadPart) go through {@link S3Requests} instead,
+ * with the client's own endpoint, credentials and retry strategy.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly capabilities = S3_CAPABILITIES;
@@ -148,9 +123,11 @@ export class S3ObjectStore implements ObjectStore {
   readonly #sseKey: Buffer | undefined;
   readonly #sse: SseCustomerHeaders | Record<string, never>;
   readonly #clock: () => number | undefined;
+  readonly #requests: S3Requests;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#client = options.client;
+    this.#requests = new S3Requests(options.client, options.bucket);
     this.#clock = serverClockOf(options.client);
     this.bucket = options.bucket;
     this.#write = options.write ?? {};
@@ -217,14 +194,37 @@ export class S3ObjectStore implements ObjectStore {
     } while (token);
   }
 
+  /**
+   * One request on an object, sent by {@link S3Requests} with this store's bucket owner and
+   * SSE-C headers beside `input` (members named as in the SDK's commands); errors untranslated.
+   */
+  #request(
+    method: S3Request["method"],
+    key: string,
+    input: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+    more: Pick<S3Request, "body" | "query"> = {},
+  ): Promise<S3Response> {
+    const headers = requestHeaders({ ...input, ...this.#owner, ...this.#sse });
+    return this.#requests.send({ method, key, headers, signal, ...more });
+  }
+
+  /** @internal {@link #request} with this store's error translation, for S3MultipartUpload. */
+  request(
+    operation: string,
+    method: S3Request["method"],
+    key: string,
+    input: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+    more?: Pick<S3Request, "body" | "query">,
+  ): Promise<S3Response> {
+    return this.#send(operation, key, () => this.#request(method, key, input, signal, more));
+  }
+
   async head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
-    let h: HeadObjectCommandOutput;
+    let h: S3Response;
     try {
-      h = await withSignal(signal, () =>
-        this.#client.send(
-          new HeadObjectCommand({ Bucket: this.bucket, Key: key, ...this.#owner, ...this.#sse }),
-        ),
-      );
+      h = await this.#request("HEAD", key, {}, signal);
     } catch (error) {
       const missingKey = isNotFound(error) && (error as { name?: string }).name !== "NoSuchBucket";
       if (missingKey || isForbidden(error)) {
@@ -234,7 +234,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       throw translateS3Error(error, { operation: "head", bucket: this.bucket, key });
     }
-    return headOf(key, h, h.ContentLength ?? 0);
+    return headOfResponse(key, h.headers, Number(h.headers["content-length"] ?? 0));
   }
 
   /**
@@ -257,21 +257,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable> {
     if (range.length === 0) return Readable.from([]);
-    const out = await this.#send("read", key, () =>
-      withSignal(signal, () =>
-        this.#client.send(
-          new GetObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Range: `bytes=${range.offset}-${range.offset + range.length - 1}`,
-            IfMatch: etag,
-            ...this.#owner,
-            ...this.#sse,
-          }),
-        ),
-      ),
-    );
-    return out.Body as Readable;
+    const Range = `bytes=${range.offset}-${range.offset + range.length - 1}`;
+    const out = await this.request("read", "GET", key, { Range, IfMatch: etag }, signal);
+    return out.body;
   }
 
   async readFirst(
@@ -279,19 +267,9 @@ export class S3ObjectStore implements ObjectStore {
     length: number,
     signal?: AbortSignal,
   ): Promise<{ head: ObjectHead; body: Readable } | undefined> {
-    let out: GetObjectCommandOutput;
+    let out: S3Response;
     try {
-      out = await withSignal(signal, () =>
-        this.#client.send(
-          new GetObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Range: `bytes=0-${length - 1}`,
-            ...this.#owner,
-            ...this.#sse,
-          }),
-        ),
-      );
+      out = await this.#request("GET", key, { Range: `bytes=0-${length - 1}` }, signal);
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (isNotFound(error) && e.name !== "NoSuchBucket") return undefined;
@@ -304,9 +282,9 @@ export class S3ObjectStore implements ObjectStore {
       throw translateS3Error(error, { operation: "read", bucket: this.bucket, key });
     }
     // "bytes 0-4095/1048576": the whole object's size follows the slash.
-    const total = /\/(\d+)$/.exec(out.ContentRange ?? "")?.[1];
-    const size = total === undefined ? (out.ContentLength ?? 0) : Number(total);
-    return { head: headOf(key, out, size), body: out.Body as Readable };
+    const total = /\/(\d+)$/.exec(String(out.headers["content-range"] ?? ""))?.[1];
+    const size = Number(total ?? out.headers["content-length"] ?? 0);
+    return { head: headOfResponse(key, out.headers, size), body: out.body };
   }
 
   #attributes(attributes: ObjectAttributes) {
@@ -338,24 +316,14 @@ export class S3ObjectStore implements ObjectStore {
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<{ etag: string }> {
-    const out = await this.#send("put", key, () =>
-      withSignal(signal, () =>
-        this.#client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: body,
-            ContentLength: length,
-            ...contentMd5(body, digest),
-            ...this.#attributes(attributes),
-            ...conditionHeaders(condition),
-            ...this.#owner,
-            ...this.#sse,
-          }),
-        ),
-      ),
-    );
-    return { etag: out.ETag ?? "" };
+    const input = {
+      ContentLength: length,
+      ...contentMd5(body, digest),
+      ...this.#attributes(attributes),
+      ...conditionHeaders(condition),
+    };
+    const out = await this.request("put", "PUT", key, input, signal, { body });
+    return { etag: String(out.headers.etag ?? "") };
   }
 
   async copyObject(
@@ -531,23 +499,10 @@ class S3MultipartUpload implements MultipartUpload {
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<CompletedPart> {
-    const out = await this.store.send("upload part", this.key, (client, extra) =>
-      withSignal(signal, () =>
-        client.send(
-          new UploadPartCommand({
-            Bucket: this.store.bucket,
-            Key: this.key,
-            UploadId: this.uploadId,
-            PartNumber: partNumber,
-            Body: body,
-            ContentLength: length,
-            ...contentMd5(body, digest),
-            ...extra,
-          }),
-        ),
-      ),
-    );
-    return { partNumber, etag: out.ETag ?? "" };
+    const query = { partNumber: String(partNumber), uploadId: this.uploadId };
+    const input = { ContentLength: length, ...contentMd5(body, digest) };
+    const out = await this.store.request("upload part", "PUT", this.key, input, signal, { body, query });
+    return { partNumber, etag: String(out.headers.etag ?? "") };
   }
 
   async copyPart(

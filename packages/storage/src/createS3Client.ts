@@ -4,6 +4,7 @@ import type { HttpRequest } from "@smithy/core/protocols";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { AwsCredentialIdentity, HttpHandlerOptions, Logger } from "@smithy/types";
 import { ProfileNotFoundError } from "./errors.js";
+import { setTransportSettings, type TransportSettings } from "./S3Requests.js";
 import { loadSharedConfig } from "./sharedConfig.js";
 
 /**
@@ -117,6 +118,11 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
   const fromProfile = settings.profile ? await profileSettings(settings.profile) : {};
   const endpoint = settings.endpoint ?? fromProfile.endpoint;
   const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const transport: TransportSettings = {
+    connectionTimeoutMs: 5_000,
+    socketTimeoutMs: settings.socketTimeoutMs ?? 30_000,
+    maxSockets: 64,
+  };
   const client = new S3Client({
     region,
     // No client logger: the SDK's default NoOpLogger is the one it recognises and skips. Any
@@ -136,14 +142,16 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
     cacheMiddleware: true,
     requestHandler: new SignalledHttpHandler({
       logger: silent,
-      connectionTimeout: 5_000,
+      connectionTimeout: transport.connectionTimeoutMs,
       // An idle socket fails the attempt. (`requestTimeout` is a whole-request budget here that
       // only logs a warning unless told to throw, so a stalled request would otherwise hang.)
-      socketTimeout: settings.socketTimeoutMs ?? 30_000,
-      httpAgent: { keepAlive: true, maxSockets: 64 },
-      httpsAgent: { keepAlive: true, maxSockets: 64 },
+      socketTimeout: transport.socketTimeoutMs,
+      httpAgent: { keepAlive: true, maxSockets: transport.maxSockets },
+      httpsAgent: { keepAlive: true, maxSockets: transport.maxSockets },
     }),
   });
+  // The object requests S3ObjectStore sends itself (S3Requests) use the same limits.
+  setTransportSettings(client, transport);
   // SigV4 need not hash a body whose integrity is checked otherwise: the server validates the
   // Content-MD5 every put and part carries (the adapter sets it), and the challenge verifies
   // written objects end to end. Over plain http the SDK would otherwise read a streamed body

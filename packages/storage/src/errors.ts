@@ -153,6 +153,28 @@ export class StorageUnavailableError extends StorageError {
   }
 }
 
+/**
+ * Codes of a connection that broke mid-flight, which a response body streamed to the caller
+ * fails with raw: Node's socket errors, and undici's, which carries the object requests
+ * (see S3Requests). Worth repeating the whole step for.
+ */
+const BROKEN_CONNECTION_CODES = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNREFUSED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+]);
+
+/** True for a raw error of a connection that broke mid-flight (see BROKEN_CONNECTION_CODES). */
+export function isBrokenConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && BROKEN_CONNECTION_CODES.has(code);
+}
+
 interface SdkErrorShape {
   name?: string;
   Code?: string;

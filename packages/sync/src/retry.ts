@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { StorageError } from "@chunksync/storage";
+import { isBrokenConnection, StorageError } from "@chunksync/storage";
 
 export interface RetryOptions {
   /** Attempts in all, the first included. */
@@ -16,20 +16,10 @@ export function retryFor(signal: AbortSignal | undefined): RetryOptions {
   return signal ? { ...DEFAULT_RETRY, signal } : DEFAULT_RETRY;
 }
 
-/** Network-level failures that the SDK surfaces raw when a streamed body breaks mid-flight. */
-const TRANSIENT_CODES = new Set([
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ECONNREFUSED",
-  "ERR_STREAM_PREMATURE_CLOSE",
-]);
-
 /** True for errors worth repeating a whole step for: throttling, 5xx, broken connections. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof StorageError) return error.retryable;
-  const code = (error as { code?: string } | undefined)?.code;
-  return code !== undefined && TRANSIENT_CODES.has(code);
+  return isBrokenConnection(error);
 }
 
 /**

@@ -1,0 +1,89 @@
+import { isArchiveClass } from "./archiveClass.js";
+import type { ObjectHead } from "./ObjectStore.js";
+
+/** The header each SDK input member the adapter's object requests use travels in (S3's REST binding). */
+const HEADER_OF: Record<string, string> = {
+  ContentLength: "content-length",
+  ContentMD5: "content-md5",
+  ContentType: "content-type",
+  ContentEncoding: "content-encoding",
+  ContentLanguage: "content-language",
+  ContentDisposition: "content-disposition",
+  CacheControl: "cache-control",
+  Expires: "expires",
+  Range: "range",
+  IfMatch: "if-match",
+  IfNoneMatch: "if-none-match",
+  StorageClass: "x-amz-storage-class",
+  ServerSideEncryption: "x-amz-server-side-encryption",
+  SSEKMSKeyId: "x-amz-server-side-encryption-aws-kms-key-id",
+  SSEKMSEncryptionContext: "x-amz-server-side-encryption-context",
+  Tagging: "x-amz-tagging",
+  ExpectedBucketOwner: "x-amz-expected-bucket-owner",
+  SSECustomerAlgorithm: "x-amz-server-side-encryption-customer-algorithm",
+  SSECustomerKey: "x-amz-server-side-encryption-customer-key",
+  SSECustomerKeyMD5: "x-amz-server-side-encryption-customer-key-md5",
+};
+
+/**
+ * The headers the SDK would send for `input` (members named as in its commands): empty values
+ * left out as its serializer leaves them, dates in HTTP form, Metadata as x-amz-meta-*.
+ */
+export function requestHeaders(input: Record<string, unknown>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [member, value] of Object.entries(input)) {
+    if (value === undefined || value === "") continue;
+    if (member === "Metadata") {
+      for (const [name, text] of Object.entries(value as Record<string, string>))
+        if (text !== "") headers[`x-amz-meta-${name.toLowerCase()}`] = text;
+      continue;
+    }
+    const header = HEADER_OF[member];
+    if (header === undefined) throw new Error(`no header for request member ${member}`);
+    headers[header] = value instanceof Date ? value.toUTCString() : String(value);
+  }
+  return headers;
+}
+
+type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+function text(headers: ResponseHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function validDate(value: string | undefined): Date | undefined {
+  const date = value === undefined ? undefined : new Date(value);
+  return date === undefined || Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** An object's head from the headers of a HEAD or GET response; `size` is the whole object's. */
+export function headOfResponse(key: string, headers: ResponseHeaders, size: number): ObjectHead {
+  const storageClass = text(headers, "x-amz-storage-class");
+  const restored = text(headers, "x-amz-restore")?.includes('ongoing-request="false"') ?? false;
+  const lastModified = validDate(text(headers, "last-modified"));
+  const versionId = text(headers, "x-amz-version-id");
+  const expires = validDate(text(headers, "expires"));
+  const metadata: Record<string, string> = {};
+  for (const name of Object.keys(headers))
+    if (name.startsWith("x-amz-meta-")) metadata[name.slice(11)] = text(headers, name) ?? "";
+  const optional = {
+    contentType: text(headers, "content-type"),
+    contentEncoding: text(headers, "content-encoding"),
+    contentLanguage: text(headers, "content-language"),
+    contentDisposition: text(headers, "content-disposition"),
+    cacheControl: text(headers, "cache-control"),
+  };
+  return {
+    key,
+    size,
+    etag: text(headers, "etag") ?? "",
+    ...(lastModified ? { lastModified: lastModified.getTime() } : {}),
+    ...(versionId && versionId !== "null" ? { versionId } : {}),
+    ...(storageClass ? { storageClass } : {}),
+    archived: isArchiveClass(storageClass) && !restored,
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value)),
+    ...(expires ? { expires } : {}),
+    metadata,
+  };
+}

@@ -1,0 +1,105 @@
+import { createHash, createHmac } from "node:crypto";
+import type { AwsCredentialIdentity } from "@smithy/types";
+
+/** SHA-256 of the empty body: the payload hash of every request without one. */
+export const EMPTY_BODY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/**
+ * Headers a proxy may rewrite, which SigV4 therefore leaves unsigned (the list of
+ * `@smithy/signature-v4`, so both sign the same request alike).
+ */
+const UNSIGNABLE = new Set([
+  "authorization",
+  "cache-control",
+  "connection",
+  "expect",
+  "from",
+  "keep-alive",
+  "max-forwards",
+  "pragma",
+  "referer",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "user-agent",
+  "x-amzn-trace-id",
+]);
+
+/** One request to sign: `path` and `query` exactly as sent (already URI-encoded), header names lower case. */
+export interface SignableRequest {
+  method: string;
+  path: string;
+  query: string;
+  /** Must hold `host` and `x-amz-content-sha256`; the signer adds x-amz-date, the token and authorization. */
+  headers: Record<string, string>;
+}
+
+/** `encodeURIComponent` plus the five characters RFC 3986 reserves that it leaves alone, as SigV4 wants. */
+export function uriEncode(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function hmac(key: Buffer | string, data: string): Buffer {
+  return createHmac("sha256", key).update(data).digest();
+}
+
+/**
+ * AWS Signature Version 4 for one region and service, with the day's signing key cached (it
+ * changes only with the date and the secret). Signs headers, never the query string.
+ */
+export class SigV4Signer {
+  #keyFor = "";
+  #key: Buffer = Buffer.alloc(0);
+
+  constructor(
+    readonly region: string,
+    readonly service = "s3",
+  ) {}
+
+  /** Adds x-amz-date, x-amz-security-token (with a session token) and authorization to `request.headers`. */
+  sign(request: SignableRequest, credentials: AwsCredentialIdentity, now: Date): void {
+    const amzDate = now
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d{3}/, "");
+    const day = amzDate.slice(0, 8);
+    const headers = request.headers;
+    headers["x-amz-date"] = amzDate;
+    if (credentials.sessionToken) headers["x-amz-security-token"] = credentials.sessionToken;
+    const names = Object.keys(headers)
+      .filter((name) => !UNSIGNABLE.has(name))
+      .sort();
+    let canonicalHeaders = "";
+    for (const name of names)
+      canonicalHeaders += `${name}:${String(headers[name]).trim().replace(/\s+/g, " ")}\n`;
+    const signedHeaders = names.join(";");
+    const canonical = [
+      request.method,
+      request.path,
+      request.query,
+      canonicalHeaders,
+      signedHeaders,
+      headers["x-amz-content-sha256"] ?? EMPTY_BODY_SHA256,
+    ].join("\n");
+    const scope = `${day}/${this.region}/${this.service}/aws4_request`;
+    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonical).digest("hex")}`;
+    const signature = createHmac("sha256", this.#signingKey(day, credentials.secretAccessKey))
+      .update(toSign)
+      .digest("hex");
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+  }
+
+  #signingKey(day: string, secret: string): Buffer {
+    const id = `${day}\n${secret}`;
+    if (id !== this.#keyFor) {
+      const dated = hmac(hmac(hmac(`AWS4${secret}`, day), this.region), this.service);
+      this.#key = hmac(dated, "aws4_request");
+      this.#keyFor = id;
+    }
+    return this.#key;
+  }
+}
