@@ -6,8 +6,6 @@
 const spare: Buffer[] = [];
 const MAX_SPARE = 16;
 const MAX_SPARE_BYTES = 1024 * 1024;
-/** First size of a buffer: it doubles up to the block's size as pieces arrive. */
-const FIRST_SIZE = 64 * 1024;
 
 /**
  * The bytes of one block as they arrive in pieces, so that the block is digested in one call
@@ -55,10 +53,14 @@ export class BlockBytes {
     this.#length = 0;
   }
 
-  /** A buffer of at least `length` bytes holding those held: a spare one where one fits, else one of about twice the size. */
+  /**
+   * A buffer of at least `length` bytes holding those held: at first one for the longest block
+   * (up to the size kept spare), so that a block seldom moves, and a spare one where one fits.
+   */
   #grow(length: number): void {
-    const reused = spare.findIndex((b) => b.length >= length);
-    const size = Math.max(length, Math.min(2 * (this.#held?.length ?? FIRST_SIZE / 2), this.#longest));
+    const first = Math.min(this.#longest, MAX_SPARE_BYTES);
+    const size = Math.max(length, this.#held === undefined ? first : 2 * this.#held.length);
+    const reused = spare.findIndex((b) => b.length >= size);
     const grown = reused >= 0 ? (spare.splice(reused, 1)[0] as Buffer) : Buffer.allocUnsafe(size);
     this.#held?.copy(grown, 0, 0, this.#length);
     giveBack(this.#held);
