@@ -70,8 +70,8 @@ interface ChildResult {
   maxHeapUsed: number;
   maxExternal: number;
   seconds: number;
-  /** RSS and heap after each step, in order. */
-  steps: { step: string; rss: number; heapUsed: number }[];
+  /** Memory after each step, in order: RSS, the JS heap used and reserved, memory outside it. */
+  steps: { step: string; rss: number; heapUsed: number; heapTotal: number; external: number }[];
   /** Whether the assembly rebuilt the new object byte for byte (checked for the smallest size only). */
   verified?: boolean;
 }
@@ -146,7 +146,7 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
   const steps: ChildResult["steps"] = [];
   const mark = (step: string) => {
     const m = sampler.sample();
-    steps.push({ step, rss: m.rss, heapUsed: m.heapUsed });
+    steps.push({ step, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
   };
   const counts = {
     coarse: { source: 0, destination: 0 },
@@ -311,7 +311,13 @@ function report(runs: ChildResult[]): string {
     ];
   });
   const largest = runs.reduce((x, y) => (y.size > x.size ? y : x));
-  const steps = largest.steps.map((s) => [s.step, mb(s.rss), mb(s.heapUsed)]);
+  const steps = largest.steps.map((s) => [
+    s.step,
+    mb(s.rss),
+    mb(s.heapUsed),
+    mb(s.heapTotal),
+    mb(s.external),
+  ]);
   return [
     `## Memory of one object's block exchange (${edit}, no server)`,
     "",
@@ -345,7 +351,7 @@ function report(runs: ChildResult[]): string {
     "",
     `RSS after each step of the largest run (${largest.gib} GiB):`,
     "",
-    markdownTable(["step", "RSS", "heap used"], steps),
+    markdownTable(["step", "RSS", "heap used", "heap total", "external"], steps),
     "",
     ...extrapolation(runs),
   ].join("\n");

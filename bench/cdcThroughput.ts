@@ -10,13 +10,20 @@
  * Run: npx tsx bench/cdcThroughput.ts [--mib 256] [--rounds 5]
  */
 import { execFileSync } from "node:child_process";
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { BlockChunker, type BlockParams, blockParams, createDigester, type Digester } from "@chunksync/core";
+import {
+  BlockChunker,
+  type BlockDigest,
+  type BlockParams,
+  blockParams,
+  createDigester,
+  sha256Block,
+} from "@chunksync/core";
 import { GEAR } from "../packages/core/src/blocks/gearTable.js";
 import { seededBytes } from "./lib/data.js";
 
@@ -24,21 +31,16 @@ const MiB = 1024 * 1024;
 const chunkSize = 8 * MiB;
 
 /** Keyed GMAC: collision resistant only while the key is secret from whoever writes the data. */
-function gmacWith(key: Buffer): () => Digester {
+function gmacWith(key: Buffer): BlockDigest {
   const iv = Buffer.alloc(12);
-  return () => {
+  return (data) => {
     const cipher = createCipheriv("aes-128-gcm", key, iv);
-    return {
-      update: (data) => void cipher.setAAD(data),
-      digest: () => {
-        cipher.final();
-        return cipher.getAuthTag();
-      },
-    };
+    cipher.setAAD(data);
+    cipher.final();
+    return cipher.getAuthTag();
   };
 }
-const uncounted = (): Digester => ({ update() {}, digest: () => Buffer.alloc(0) });
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest();
+const uncounted: BlockDigest = () => Buffer.alloc(0);
 
 /** A cut loop over one whole chunk: writes each block's length to `out`, returns the count. */
 type Cuts = (chunk: Uint8Array, min: number, avg: number, max: number, out: Uint32Array) => number;
@@ -103,7 +105,7 @@ if (!isMainThread) {
   const cuts = native ? loadC(native) : undefined;
   parentPort?.on("message", (index: number) => {
     const chunk = new Uint8Array(shared, index * chunkSize, chunkSize);
-    if (cuts) nativeBlocks(cuts, params, chunk, sha256);
+    if (cuts) nativeBlocks(cuts, params, chunk, sha256Block);
     else {
       const blocks = new BlockChunker(params, index * chunkSize);
       blocks.update(chunk);
@@ -137,11 +139,11 @@ async function main(): Promise<void> {
     }
   };
   const withChunker =
-    (digester: () => Digester, chunkDigest = true, piece = chunkSize) =>
+    (digest: BlockDigest, chunkDigest = true, piece = chunkSize) =>
     () => {
       buffers.forEach((buffer, i) => {
         const chunk = chunkDigest ? createDigester("sha256") : undefined;
-        const blocks = new BlockChunker(params, i * chunkSize, digester);
+        const blocks = new BlockChunker(params, i * chunkSize, digest);
         // As a read delivers it: each piece feeds the chunk digest and the blocks in turn.
         for (let at = 0; at < buffer.length; at += piece) {
           const bytes = buffer.subarray(at, at + piece);
@@ -156,9 +158,9 @@ async function main(): Promise<void> {
   const withNative =
     (cuts: Cuts, digest: (b: Uint8Array) => Buffer, chunkDigest: "pass" | "from blocks") => () => {
       for (const buffer of buffers) {
-        if (chunkDigest === "pass") sha256(buffer);
+        if (chunkDigest === "pass") sha256Block(buffer);
         const digests = nativeBlocks(cuts, params, buffer, digest);
-        if (chunkDigest === "from blocks") sha256(Buffer.concat(digests));
+        if (chunkDigest === "from blocks") sha256Block(Buffer.concat(digests));
       }
     };
   const inWorker = (native: boolean) => {
@@ -190,24 +192,16 @@ async function main(): Promise<void> {
 
   const variants: [string, () => unknown][] = [
     ["sha256 alone (chunk digest)", chunkDigests],
-    ["+ blocks: production cut, sha256 per block", withChunker(createDigester.bind(null, "sha256"))],
-    [
-      "+ blocks: production cut, sha256, 64 KiB pieces",
-      withChunker(createDigester.bind(null, "sha256"), true, 64 * 1024),
-    ],
+    ["+ blocks: production cut, sha256 per block", withChunker(sha256Block)],
+    ["+ blocks: production cut, sha256, 64 KiB pieces", withChunker(sha256Block, true, 64 * 1024)],
     ["+ blocks: production cut, no block digest", withChunker(uncounted)],
     ["+ blocks: production cut, GMAC per block", withChunker(gmac)],
-    ["blocks alone: production cut, sha256/block", withChunker(createDigester.bind(null, "sha256"), false)],
+    ["blocks alone: production cut, sha256/block", withChunker(sha256Block, false)],
   ];
   const workers: Worker[] = [];
   const chunkerWorker = inWorker(false);
   workers.push(chunkerWorker.worker);
   variants.push(["+ blocks in a worker: production cut, sha256", chunkerWorker.run]);
-  const oneGmac = (b: Uint8Array) => {
-    const g = gmac();
-    g.update(b);
-    return g.digest();
-  };
   const none = () => Buffer.alloc(0);
   if (cuts) {
     // The C loop must cut where the production chunker does.
@@ -221,10 +215,10 @@ async function main(): Promise<void> {
     const cWorker = inWorker(true);
     workers.push(cWorker.worker);
     variants.push(
-      ["+ blocks: C cut, sha256 per block", withNative(cuts, sha256, "pass")],
+      ["+ blocks: C cut, sha256 per block", withNative(cuts, sha256Block, "pass")],
       ["+ blocks: C cut, no block digest", withNative(cuts, none, "pass")],
-      ["+ blocks: C cut, GMAC per block", withNative(cuts, oneGmac, "pass")],
-      ["C cut, chunk digest from block digests", withNative(cuts, sha256, "from blocks")],
+      ["+ blocks: C cut, GMAC per block", withNative(cuts, gmac, "pass")],
+      ["C cut, chunk digest from block digests", withNative(cuts, sha256Block, "from blocks")],
       ["+ blocks in a worker: C cut, sha256", cWorker.run],
     );
   } else console.log("gcc or Node headers missing: C variants skipped");

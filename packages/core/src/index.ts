@@ -26,7 +26,15 @@ export {
 } from "./audit/possession.js";
 export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform } from "./audit/sampler.js";
 export { formatSampleSpec, parseSampleSpec, type SampleSpec, unseenProbability } from "./audit/sampleSpec.js";
-export { BLOCK_DIGEST, BLOCK_DIGEST_BYTES, BlockChunker, blocksOf } from "./blocks/blockChunker.js";
+export { BlockBytes } from "./blocks/blockBytes.js";
+export {
+  BLOCK_DIGEST,
+  BLOCK_DIGEST_BYTES,
+  BlockChunker,
+  type BlockDigest,
+  blocksOf,
+  sha256Block,
+} from "./blocks/blockChunker.js";
 export {
   answerBlocks,
   BLOCK_TAG_BYTES,
@@ -74,6 +82,7 @@ export {
   encodeBlockContext,
   encodeContext,
 } from "./challenge/encodeContext.js";
+export { HmacSha256 } from "./challenge/HmacSha256.js";
 export {
   drawPairingSecret,
   formatPairingSecret,

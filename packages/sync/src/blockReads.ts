@@ -1,12 +1,11 @@
 import {
-  BLOCK_DIGEST,
   BLOCK_DIGEST_BYTES,
+  BlockBytes,
   BlockChunker,
   BlockList,
   type BlockParams,
-  createDigester,
-  type Digester,
   type OldRange,
+  sha256Block,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
 import { feedBody, pinnedRead, type Side } from "./digestRange.js";
@@ -35,63 +34,91 @@ export interface Span {
 }
 
 /**
- * The reads that cover `ranges` (any order): ranges at most 64 KiB apart share one read of at
- * most 64 MiB, so a fine round's thousands of small ranges cost tens of requests, not thousands.
+ * The reads that cover `ranges` (any order), in order of offset: ranges at most 64 KiB apart
+ * share one read of at most 64 MiB, so a fine round's thousands of small ranges cost tens of
+ * requests, not thousands. Each read's members are in order of offset. Made as they are read:
+ * a round may ask for hundreds of thousands of ranges.
  */
-export function spansOf(ranges: readonly OldRange[]): Span[] {
+export function* spansOf(ranges: readonly OldRange[]): Generator<Span> {
   const order = ranges.map((_, i) => i).sort((a, b) => ranges[a]!.offset - ranges[b]!.offset);
-  const spans: Span[] = [];
+  let last: Span | undefined;
   for (const i of order) {
     const { offset, length } = ranges[i]!;
-    const last = spans.at(-1);
     const end = Math.max(last ? last.offset + last.length : 0, offset + length);
     if (last && offset <= last.offset + last.length + JOIN_GAP && end - last.offset <= JOIN_SPAN) {
       last.length = end - last.offset;
       last.members.push(i);
-    } else spans.push({ offset, length, members: [i] });
+    } else {
+      if (last) yield last;
+      last = { offset, length, members: [i] };
+    }
   }
-  return spans;
+  if (last) yield last;
 }
 
 /** Bytes the reads of `ranges` take (gaps between joined ranges included). */
 export function bytesToRead(ranges: readonly OldRange[]): number {
-  return spansOf(ranges).reduce((n, s) => n + s.length, 0);
+  let bytes = 0;
+  for (const span of spansOf(ranges)) bytes += span.length;
+  return bytes;
+}
+
+/** A range being read: the sink its bytes go to. */
+interface Reading<T> {
+  index: number;
+  range: OldRange;
+  sink: { update(piece: Uint8Array): void; end(): T };
 }
 
 /**
  * Reads `ranges` of `key` at version `etag` in as few pinned, ranged reads as {@link spansOf}
  * gives, streaming each range's bytes, in order, to the sink `open` makes for it when its
- * read starts (again for a read repeated after it broke). Returns each sink's result in the
- * order of `ranges`.
+ * first byte comes; `end` is called as its last byte has passed. A read that breaks is
+ * repeated from the first of its ranges not yet ended, and those ranges get new sinks.
+ * Returns each sink's result in the order of `ranges`.
  */
 async function readRanges<T>(
   reader: BlockReader,
   key: string,
   etag: string,
   ranges: readonly OldRange[],
-  open: (range: OldRange, index: number) => { update(piece: Uint8Array): void; end(): T },
+  open: (range: OldRange, index: number) => Reading<T>["sink"],
 ): Promise<T[]> {
   const { store, side, limiter, onRead, signal } = reader;
   const results = new Array<T>(ranges.length);
-  // Pulled as the limiter frees, not one waiting task per read at once: a round may ask for
-  // hundreds of thousands of ranges far apart.
+  const ended = new Uint8Array(ranges.length);
+  // Pulled as the limiter frees, not one waiting task per read at once, and each read's sinks
+  // opened only as its bytes reach them: a read may span thousands of small ranges.
   await forEachConcurrent(spansOf(ranges), limiter.capacity, (span) =>
     limiter.run(() =>
       withRetry(async () => {
-        const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
-        let at = span.offset;
-        const body = await pinnedRead(store, side, key, etag, span, signal);
-        await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
-          for (const { range, sink } of sinks) {
-            const from = Math.max(at, range.offset);
-            const to = Math.min(at + piece.length, range.offset + range.length);
-            if (from < to) sink.update(piece.subarray(from - at, to - at));
+        const members = span.members.filter((i) => ended[i] === 0);
+        const offset = ranges[members[0]!]!.offset;
+        const read = { offset, length: span.offset + span.length - offset };
+        const reading: Reading<T>[] = [];
+        let next = 0;
+        let at = offset;
+        const body = await pinnedRead(store, side, key, etag, read, signal);
+        await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
+          const end = at + piece.length;
+          for (; next < members.length && ranges[members[next]!]!.offset < end; next++) {
+            const index = members[next]!;
+            reading.push({ index, range: ranges[index]!, sink: open(ranges[index]!, index) });
           }
-          at += piece.length;
+          for (let k = 0; k < reading.length; ) {
+            const { index, range, sink } = reading[k]!;
+            const from = Math.max(at, range.offset);
+            const to = Math.min(end, range.offset + range.length);
+            if (from < to) sink.update(piece.subarray(from - at, to - at));
+            if (to < range.offset + range.length) k++;
+            else {
+              results[index] = sink.end();
+              ended[index] = 1;
+              reading.splice(k, 1);
+            }
+          }
+          at = end;
           onRead?.(piece.length);
-        });
-        span.members.forEach((i, k) => {
-          results[i] = sinks[k]!.sink.end();
         });
       }, retryFor(signal)),
     ),
@@ -138,8 +165,16 @@ export function digestWholeRanges(
   etag: string,
   ranges: readonly OldRange[],
 ): Promise<Buffer[]> {
-  return readRanges(reader, key, etag, ranges, () => {
-    const digester: Digester = createDigester(BLOCK_DIGEST);
-    return { update: (piece) => digester.update(piece), end: () => digester.digest() };
+  return readRanges(reader, key, etag, ranges, (range) => {
+    // One copy of the range's bytes, digested in one call: no hash object per range.
+    const bytes = new BlockBytes(range.length);
+    return {
+      update: (piece) => bytes.keep(piece),
+      end: () => {
+        const digest = sha256Block(bytes.take(new Uint8Array(0)));
+        bytes.release();
+        return digest;
+      },
+    };
   });
 }

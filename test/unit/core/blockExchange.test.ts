@@ -326,6 +326,18 @@ describe("the block exchange", () => {
       "cut[1]",
     );
     refused({ whole: [{ offset: -1, length: 5 }] }, "whole[0]");
+    // A whole range is a guessed block: at most `max` bytes, which the destination holds at once.
+    const { max } = request.params;
+    expect(parseBlockRequest({ ...request, whole: [{ offset: 0, length: max }] }).whole).toHaveLength(1);
+    refused(
+      {
+        whole: [
+          { offset: 0, length: 1 },
+          { offset: 0, length: max + 1 },
+        ],
+      },
+      "whole[1]",
+    );
     expect(() => parseBlockRequest("junk")).toThrow(expect.objectContaining({ code: "INVALID_MESSAGE" }));
   });
 

@@ -372,6 +372,24 @@ describe("matchBlocks then planAssembly", () => {
     expect(confirmGaps(segments, blocks, none, source.length, old.length)).toEqual(segments);
   });
 
+  test("a guess that is exactly an old block already compared is not asked: it cannot hold", () => {
+    const old = seeded(9, 12 * MiB);
+    const oldBlocks = gridBlocks(old, CHUNK, params);
+    const source = Buffer.from(old);
+    // 64 bytes overwritten before `min` into a block: no cut moves (the bytes before `min` are
+    // never looked at for a cut), so the edited block sits exactly where the old one was.
+    const edited = Math.floor(oldBlocks.count / 2);
+    seeded(10, 64).copy(source, oldBlocks.offset(edited) + 100);
+    const blocks = blocksOfSource(source);
+    const segments = matchBlocks(blocks, oldBlocks, old.length);
+    const guesses = guessGaps(segments, blocks, old.length);
+    expect(guesses.oldOffset).toEqual([oldBlocks.offset(edited)]);
+    expect(guessGaps(segments, blocks, old.length, Number.POSITIVE_INFINITY, oldBlocks)).toEqual({
+      index: [],
+      oldOffset: [],
+    });
+  });
+
   test("an unchanged object is copied whole and nothing crosses", () => {
     const old = seeded(9, 13 * MiB);
     const blocks = gridBlocks(old, CHUNK, params);

@@ -1,5 +1,6 @@
-import { createDigester, type Digester } from "../digest.js";
+import { hash } from "node:crypto";
 import { ChunksyncError } from "../errors.js";
+import { BlockBytes } from "./blockBytes.js";
 import { BlockList } from "./blockList.js";
 import type { BlockParams } from "./blockParams.js";
 import { validateBlockParams } from "./blockParams.js";
@@ -13,14 +14,23 @@ export const BLOCK_DIGEST = "sha256";
 /** Bytes of a {@link BLOCK_DIGEST} digest. */
 export const BLOCK_DIGEST_BYTES = 32;
 
-const sha256Blocks = (): Digester => createDigester(BLOCK_DIGEST);
+/** The digest of one block's bytes, in one call. */
+export type BlockDigest = (bytes: Uint8Array) => Buffer;
+
+/**
+ * {@link BLOCK_DIGEST} in one call: no hash object per block. A round digests hundreds of
+ * thousands of blocks, and each hash object's native state outlived its block until the
+ * collector ran (issue 12's memory bound).
+ */
+export const sha256Block: BlockDigest = (bytes) => hash(BLOCK_DIGEST, bytes, "buffer");
 
 /**
  * Cuts one chunk's bytes into content-defined blocks (FastCDC: a gear rolling hash over a
  * 32-byte window, cut points only past `min`, a harder mask before `avg` and an easier one
  * after it, normalized chunking level 2, and a forced cut at `max`), digesting each block as it
- * passes. Fed the chunk's bytes in any pieces it gives the same blocks: feed it the same pieces
- * that feed the chunk digest, in the one read pass.
+ * passes: in place where it lies within one piece, else from a copy of its bytes (at most
+ * `max`) once its last piece has come. Fed the chunk's bytes in any pieces it gives the same
+ * blocks: feed it the same pieces that feed the chunk digest, in the one read pass.
  *
  * Blocks never cross a chunk boundary: one chunker per chunk, started at the chunk's offset and
  * ended at its end. Whoever reads a chunk (a worker's ranged read, either side) can then cut its
@@ -35,27 +45,28 @@ const sha256Blocks = (): Digester => createDigester(BLOCK_DIGEST);
  */
 export class BlockChunker {
   readonly #rules: CutRules;
-  /** Offset in the object of the block being cut, and how many of its bytes have passed. */
+  /** Offset in the object of the block being cut. */
   #offset: number;
-  #length = 0;
   #fp = 0;
-  readonly #digester: () => Digester;
-  /** Bytes of each digest the digester gives. */
+  readonly #digest: BlockDigest;
+  /** Bytes of each digest `#digest` gives. */
   readonly #width: number;
-  #hash: Digester;
+  /** The bytes of the block being cut that came in earlier pieces. */
+  readonly #held: BlockBytes;
   #ended = false;
   #blocks: BlockList;
 
   /**
    * @param offset - where the chunk starts in the object: block offsets are the object's
-   * @param digester - starts the digest of each block; both sides must use the same
+   * @param digest - digests each block; both sides must use the same
    */
-  constructor(params: BlockParams, offset = 0, digester: () => Digester = sha256Blocks) {
-    this.#rules = cutRules(validateBlockParams(params));
+  constructor(params: BlockParams, offset = 0, digest: BlockDigest = sha256Block) {
+    const valid = validateBlockParams(params);
+    this.#rules = cutRules(valid);
+    this.#held = new BlockBytes(valid.max);
     this.#offset = offset;
-    this.#digester = digester;
-    this.#width = digester === sha256Blocks ? BLOCK_DIGEST_BYTES : digester().digest().length;
-    this.#hash = digester();
+    this.#digest = digest;
+    this.#width = digest === sha256Block ? BLOCK_DIGEST_BYTES : digest(new Uint8Array(0)).length;
     this.#blocks = this.#emptyList();
   }
 
@@ -66,17 +77,15 @@ export class BlockChunker {
     const cuts = gearCuts();
     for (let at = 0; at < data.length; at += MAX_CUT_PIECE) {
       const piece = data.subarray(at, at + MAX_CUT_PIECE);
-      const count = cuts.cut(piece, this.#length, this.#fp, this.#rules);
+      const count = cuts.cut(piece, this.#held.length, this.#fp, this.#rules);
       let from = 0;
       for (let i = 0; i < count; i++) {
         const to = cuts.at(i);
-        this.#hash.update(piece.subarray(from, to));
-        this.#emit(this.#length + to - from);
+        this.#emit(piece.subarray(from, to));
         from = to;
       }
       if (from < piece.length) {
-        this.#hash.update(piece.subarray(from));
-        this.#length += piece.length - from;
+        this.#held.keep(piece.subarray(from));
         this.#fp = cuts.fp;
       }
     }
@@ -94,8 +103,9 @@ export class BlockChunker {
   end(): BlockList {
     if (this.#ended)
       throw new ChunksyncError("BLOCKS_ENDED", "end() was already called on this block chunker");
-    if (this.#length > 0) this.#emit(this.#length);
+    if (this.#held.length > 0) this.#emit(new Uint8Array(0));
     this.#ended = true;
+    this.#held.release();
     return this.take();
   }
 
@@ -104,12 +114,12 @@ export class BlockChunker {
     return new BlockList(this.#width, 8);
   }
 
-  #emit(length: number): void {
-    this.#blocks.push(this.#offset, length, this.#hash.digest());
-    this.#offset += length;
-    this.#length = 0;
+  /** Ends the block being cut with `tail`, its last bytes. */
+  #emit(tail: Uint8Array): void {
+    const bytes = this.#held.take(tail);
+    this.#blocks.push(this.#offset, bytes.length, this.#digest(bytes));
+    this.#offset += bytes.length;
     this.#fp = 0;
-    this.#hash = this.#digester();
   }
 }
 

@@ -9,6 +9,7 @@ import {
   secureRandomBytes,
 } from "../challenge/drawNonce.js";
 import { encodeBlockContext } from "../challenge/encodeContext.js";
+import { HmacSha256 } from "../challenge/HmacSha256.js";
 import { checkSecret } from "../challenge/pairingSecret.js";
 import {
   DIRECTIONS,
@@ -66,7 +67,22 @@ export function rangesToCut(request: Pick<BlockRequest, "cut">, size: number): O
 /** Most ranges one request may name; bounds the message like the chunk challenge's. */
 const MAX_RANGES = 1 << 20;
 
-function checkRanges(ranges: readonly OldRange[], field: string, ascending: boolean): OldRange[] {
+/** The `cut` ranges checked: ascending, disjoint, non-empty. */
+const checkCut = (ranges: readonly OldRange[]) => checkRanges(ranges, "cut", true, Number.MAX_SAFE_INTEGER);
+
+/**
+ * The `whole` ranges checked: each non-empty and at most a block (`params.max`), as the source
+ * guesses blocks; the destination digests each from one copy of its bytes.
+ */
+const checkWhole = (ranges: readonly OldRange[], params: BlockParams) =>
+  checkRanges(ranges, "whole", false, params.max);
+
+function checkRanges(
+  ranges: readonly OldRange[],
+  field: string,
+  ascending: boolean,
+  longest: number,
+): OldRange[] {
   if (!Array.isArray(ranges) || ranges.length > MAX_RANGES)
     throw new ValidationError(field, `at most ${MAX_RANGES} byte ranges`);
   let end = 0;
@@ -75,11 +91,12 @@ function checkRanges(ranges: readonly OldRange[], field: string, ascending: bool
       Number.isSafeInteger(r?.offset) &&
       Number.isSafeInteger(r?.length) &&
       r.offset >= (ascending ? end : 0) &&
-      r.length > 0;
+      r.length > 0 &&
+      r.length <= longest;
     if (!ok)
       throw new ValidationError(
         `${field}[${i}]`,
-        ascending ? "ascending, disjoint, non-empty byte ranges" : "a non-empty byte range",
+        ascending ? "ascending, disjoint, non-empty byte ranges" : `a byte range of 1 to ${longest} bytes`,
       );
     end = r.offset + r.length;
     return { offset: r.offset, length: r.length };
@@ -102,6 +119,7 @@ export function blockRequest(
   },
   random: RandomSource = secureRandomBytes,
 ): BlockRequest {
+  const blocks = validateBlockParams(params.params, "params");
   return {
     v: 1,
     id: toBase64url(drawBytes(16, random)),
@@ -109,9 +127,9 @@ export function blockRequest(
     direction: params.direction ?? "source-to-destination",
     source: params.source,
     destination: params.destination,
-    params: validateBlockParams(params.params, "params"),
-    cut: checkRanges(params.cut, "cut", true),
-    whole: checkRanges(params.whole ?? [], "whole", false),
+    params: blocks,
+    cut: checkCut(params.cut),
+    whole: checkWhole(params.whole ?? [], blocks),
   };
 }
 
@@ -125,7 +143,7 @@ export function wholeRequest(
     ...request,
     id: toBase64url(drawBytes(16, random)),
     cut: [],
-    whole: checkRanges(whole, "whole", false),
+    whole: checkWhole(whole, request.params),
   };
 }
 
@@ -139,8 +157,9 @@ export function wholeRequest(
  * need not have; and the write is verified by the chunk challenge after it.
  */
 export class BlockTagger {
-  readonly #key: Buffer;
-  /** The u64 length of the block being tagged (update copies it at once, so one serves every tag). */
+  /** Keyed once per request: one HMAC object per tag would be native memory freed late. */
+  readonly #hmac: HmacSha256;
+  /** The u64 length of the block being tagged (the MAC copies it at once, so one serves every tag). */
   readonly #length = Buffer.alloc(8);
 
   /** @throws ValidationError for a short secret, a bad nonce or a context that does not encode */
@@ -160,7 +179,8 @@ export class BlockTagger {
       avg,
       max,
     });
-    this.#key = createHmac("sha256", checkSecret(secret)).update(context).update(nonce).digest();
+    const key = createHmac("sha256", checkSecret(secret)).update(context).update(nonce).digest();
+    this.#hmac = new HmacSha256(key);
   }
 
   /** The tag of a block of `length` bytes whose digest is `digest`. */
@@ -179,11 +199,7 @@ export class BlockTagger {
 
   #mac(length: number, digest: Uint8Array): Buffer {
     this.#length.writeBigUInt64BE(BigInt(length));
-    return createHmac("sha256", this.#key)
-      .update(this.#length)
-      .update(digest)
-      .digest()
-      .subarray(0, BLOCK_TAG_BYTES);
+    return this.#hmac.mac(this.#length, digest).subarray(0, BLOCK_TAG_BYTES);
   }
 }
 
@@ -237,6 +253,7 @@ export function parseBlockRequest(input: unknown): BlockRequest {
   const src = fittingIdentity(source) ?? bad("source", "an object identity within S3's limits");
   const dst = fittingIdentity(destination) ?? bad("destination", "an object identity within S3's limits");
   try {
+    const blocks = validateBlockParams(params as BlockParams, "params");
     return {
       v: 1,
       id: id as string,
@@ -244,9 +261,9 @@ export function parseBlockRequest(input: unknown): BlockRequest {
       direction: direction as Direction,
       source: src,
       destination: dst,
-      params: validateBlockParams(params as BlockParams, "params"),
-      cut: checkRanges(cut as OldRange[], "cut", true),
-      whole: checkRanges(whole as OldRange[], "whole", false),
+      params: blocks,
+      cut: checkCut(cut as OldRange[]),
+      whole: checkWhole(whole as OldRange[], blocks),
     };
   } catch (error) {
     if (error instanceof ValidationError) return bad(error.field, String(error.details.expected));

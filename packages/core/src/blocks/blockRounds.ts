@@ -77,7 +77,7 @@ export function nextBlockRound(
   let segments: Segment[];
   if (rounds.matched === undefined) {
     segments = segmentsOf(plan, new Set(changed), rounds.blocks, answer.blocks, oldSize);
-    const guesses = guessGaps(segments, rounds.blocks, oldSize, MAX_GUESSES);
+    const guesses = guessGaps(segments, rounds.blocks, oldSize, MAX_GUESSES, answer.blocks);
     if (guesses.index.length > 0) {
       const request = wholeRequest(
         rounds.request,

@@ -19,15 +19,22 @@ export interface GapGuesses {
  * do not match, though their bytes are unchanged; here the destination can digest its own
  * bytes at the guessed place, cut as the source cut them, and keep those whose digests agree.
  *
+ * No guess is exactly a block of `known`: the old blocks whose digests `segments` were matched
+ * against. Its digest is already known to differ (else the block would have matched), so the
+ * destination would read it again only to say no: an edit in place (a page overwritten)
+ * leaves one such guess per edit.
+ *
  * @param segments - from {@link matchBlocks} over `blocks`
  * @param blocks - the new object's blocks, in order
  * @param max - most guesses: the first `max`
+ * @param known - the old blocks matched against, their offsets ascending
  */
 export function guessGaps(
   segments: readonly Segment[],
   blocks: BlockList,
   oldSize: number,
   max = Number.POSITIVE_INFINITY,
+  known?: BlockList,
 ): GapGuesses {
   const guesses: GapGuesses = { index: [], oldOffset: [] };
   let position = 0;
@@ -50,8 +57,11 @@ export function guessGaps(
     while (b < blocks.count && blocks.offset(b) < start) b++;
     if (oldStart === undefined) return;
     for (; b < blocks.count && blocks.offset(b) < position && guesses.index.length < max; b++) {
+      const oldOffset = oldStart + (blocks.offset(b) - start);
+      const same = known?.find(oldOffset) ?? -1;
+      if (same >= 0 && known?.length(same) === blocks.length(b)) continue;
       guesses.index.push(b);
-      guesses.oldOffset.push(oldStart + (blocks.offset(b) - start));
+      guesses.oldOffset.push(oldOffset);
     }
   });
   return guesses;
