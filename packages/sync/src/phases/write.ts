@@ -1,7 +1,9 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
+  type BodyDigests,
   ChunksyncError,
   type DigestAlgorithm,
+  digestHeld,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
   type ObjectDecision,
@@ -21,7 +23,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead, pinnedRead } from "../digestRange.js";
+import { collectRead, feedBody, pinnedRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { PartBuffers } from "../PartBuffers.js";
@@ -241,13 +243,17 @@ async function fromSource<T>(
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
   const body = await write.parts.open(part);
-  return sendChecked(ctx, part, write.source, body, send, (digest) => ctx.uploaded?.read?.(part, digest));
+  return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, (digest) =>
+    ctx.uploaded?.read?.(part, digest),
+  );
 }
 
 /**
  * Builds an assembled part on the destination's side, its pieces in order: ranges of the old
  * object read from the destination's own store (pinned to the challenged version) and ranges
  * of the source, the only bytes that cross; then sends it as parts from the source are sent.
+ * Every piece is read at once, straight into its place in the part's buffer: one after the
+ * other, a part's few pieces would cost their round trips in turn.
  */
 async function assembled<T>(
   ctx: WriteContext,
@@ -259,41 +265,76 @@ async function assembled<T>(
   if (old === undefined)
     throw new ChunksyncError("NO_OLD_OBJECT", `part ${part.partNumber} needs the old object`);
   const { destination, signal, bytes } = ctx;
-  async function* pieces() {
-    for (const piece of part.pieces ?? []) {
-      const body =
-        piece.from === "source"
+  const pieces = part.pieces ?? [];
+  const fill = (data: Buffer) => {
+    let place = 0;
+    return settleAll(
+      pieces.map(async (piece) => {
+        const at = place;
+        place += piece.length;
+        const fromSource = piece.from === "source";
+        const body = fromSource
           ? await write.parts.openRange(piece)
-          : await pinnedRead(destination, "destination", old!.ref.key, old!.ref.etag, piece, signal);
-      for await (const bytesRead of body as AsyncIterable<Buffer>) {
-        if (piece.from === "old") bytes.destinationRead += bytesRead.length;
-        yield bytesRead;
-      }
-    }
-  }
-  const object = { bucket: destination.bucket, key: write.key };
-  return sendChecked(ctx, part, object, Readable.from(pieces()), send);
+          : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
+        const named = fromSource ? write.source : { bucket: destination.bucket, key: old.ref.key };
+        let got = 0;
+        // feedBody fails a body longer than its piece; none of it spills into the next piece.
+        await feedBody(
+          named.bucket,
+          named.key,
+          body,
+          piece.length,
+          `the range at ${piece.offset}`,
+          (read) => {
+            data.set(read.subarray(0, Math.max(0, piece.length - got)), at + got);
+            got += read.length;
+            if (!fromSource) bytes.destinationRead += read.length;
+          },
+        );
+      }),
+    );
+  };
+  return sendChecked(
+    ctx,
+    part,
+    async (into) => {
+      const data = into?.subarray(0, part.length) ?? Buffer.allocUnsafe(part.length);
+      await fill(data);
+      return { data, ...digestHeld(data, ctx.uploaded?.algorithm) };
+    },
+    send,
+  );
 }
 
 /**
  * Reads `body`, the bytes of `part` (from `object`, as errors name it), whole into one Buffer,
- * computing its MD5 and its chunk digest in the same pass, then sends it with that MD5 as
- * Content-MD5: the storing server refuses a body that arrives altered (BadDigestError,
- * retryable; a retry reads the part again). Where the destination checks that MD5, the digest
- * is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the part is.
- * Memory stays within the limiter's concurrency times the chunk size.
+ * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}).
  */
-function sendChecked<T>(
+function readWhole(
   ctx: WriteContext,
   part: PlannedPart,
   object: { bucket: string; key: string },
   body: Readable,
+): (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }> {
+  return (into) => collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into);
+}
+
+/**
+ * Sends `part`, its bytes and their digests from `collect` (into the buffer given, where there
+ * is one), with that MD5 as Content-MD5: the storing server refuses a body that arrives altered
+ * (BadDigestError, retryable; a retry reads the part again). Where the destination checks that
+ * MD5, the digest is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the
+ * part is. Memory stays within the limiter's concurrency times the chunk size.
+ */
+function sendChecked<T>(
+  ctx: WriteContext,
+  part: PlannedPart,
+  collect: (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }>,
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
   read?: (digest: Buffer) => void,
 ): Promise<T> {
-  const { algorithm } = ctx.uploaded ?? {};
   const sendFrom = async (buffer: Buffer | undefined) => {
-    const got = await collectRead(object.bucket, object.key, body, part.length, algorithm, buffer);
+    const got = await collect(buffer);
     if (got.chunk) read?.(got.chunk);
     const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
     if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
