@@ -231,7 +231,15 @@ async function attemptObject(
       decision,
       source: { ...srcId, size: src.size },
       sourceRef: source.ref(sourceKey, src.etag),
-      ...(dst ? { old: { ref: destination.ref(destinationKey, dst.etag), size: dst.size } } : {}),
+      ...(dst
+        ? {
+            old: {
+              ref: destination.ref(destinationKey, dst.etag),
+              size: dst.size,
+              held: (range) => ctx.destinationSide.held(destinationKey, dst.etag, range),
+            },
+          }
+        : {}),
       parts: {
         open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
         openRange: (range) => ctx.sourceSide.openRange(srcId, range),

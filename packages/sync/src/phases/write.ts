@@ -12,6 +12,7 @@ import {
 } from "@chunksync/core";
 import {
   type BodyDigest,
+  type ByteRange,
   type CompletedPart,
   type ConditionalWrite,
   enforcesCondition,
@@ -86,7 +87,11 @@ export interface ObjectWrite {
   source: ObjectIdentity & { size: number };
   sourceRef: ObjectVersionRef;
   /** The challenged destination version, where one exists. */
-  old?: { ref: ObjectVersionRef; size: number };
+  /**
+   * The challenged version the write replaces; `held` gives the bytes of a range of it that the
+   * destination's side holds from its block reads (none to read again).
+   */
+  old?: { ref: ObjectVersionRef; size: number; held?: (range: ByteRange) => Buffer | undefined };
   parts: PartSource;
 }
 
@@ -273,6 +278,8 @@ async function assembled<T>(
         const at = place;
         place += piece.length;
         const fromSource = piece.from === "source";
+        const kept = fromSource ? undefined : old.held?.(piece);
+        if (kept !== undefined) return void data.set(kept, at);
         const body = fromSource
           ? await write.parts.openRange(piece)
           : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
