@@ -127,7 +127,7 @@ export class DestinationSide {
   }
 
   /** The bytes of `range` of `key` at `etag` where this side holds them from its block reads. */
-  held(key: string, etag: string, range: ByteRange): Buffer | undefined {
+  held(key: string, etag: string, range: ByteRange): Uint8Array[] | undefined {
     return this.#held.get(key, etag, range);
   }
 

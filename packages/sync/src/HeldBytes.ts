@@ -14,7 +14,7 @@ export const HELD_BYTES = 32 * 1024 * 1024;
  * never serve.
  */
 export class HeldBytes {
-  readonly #held = new Map<string, { etag: string; reads: { offset: number; data: Buffer }[] }>();
+  readonly #held = new Map<string, { etag: string; reads: HeldRead[] }>();
   /** Bytes held and reserved for reads in flight. */
   #size = 0;
 
@@ -35,8 +35,11 @@ export class HeldBytes {
     this.#size -= length;
   }
 
-  /** Holds `data`, read at `offset` of `key` at `etag`, in room reserved for it. */
-  keep(key: string, etag: string, offset: number, data: Buffer): void {
+  /**
+   * Holds the bytes read at `offset` of `key` at `etag`, in room reserved for them: the pieces
+   * the read gave, in order, kept as they are (no copy).
+   */
+  keep(key: string, etag: string, offset: number, pieces: readonly Uint8Array[]): void {
     let entry = this.#held.get(key);
     if (entry !== undefined && !sameEtag(entry.etag, etag)) {
       this.forget(key);
@@ -46,25 +49,43 @@ export class HeldBytes {
       entry = { etag, reads: [] };
       this.#held.set(key, entry);
     }
-    entry.reads.push({ offset, data });
+    const length = pieces.reduce((n, p) => n + p.length, 0);
+    entry.reads.push({ offset, length, pieces });
   }
 
-  /** The bytes of `range` of `key` at `etag`, where one held read covers them. */
-  get(key: string, etag: string, range: ByteRange): Buffer | undefined {
+  /** The bytes of `range` of `key` at `etag`, in pieces in order, where one held read covers them. */
+  get(key: string, etag: string, range: ByteRange): Uint8Array[] | undefined {
     const entry = this.#held.get(key);
     if (entry === undefined || !sameEtag(entry.etag, etag)) return undefined;
-    for (const { offset, data } of entry.reads) {
-      const from = range.offset - offset;
-      if (from >= 0 && from + range.length <= data.length) return data.subarray(from, from + range.length);
+    const read = entry.reads.find(
+      (r) => range.offset >= r.offset && range.offset + range.length <= r.offset + r.length,
+    );
+    if (read === undefined) return undefined;
+    const out: Uint8Array[] = [];
+    const end = range.offset + range.length;
+    let at = read.offset;
+    for (const piece of read.pieces) {
+      const from = Math.max(at, range.offset);
+      const to = Math.min(at + piece.length, end);
+      if (from < to) out.push(piece.subarray(from - at, to - at));
+      at += piece.length;
+      if (at >= end) break;
     }
-    return undefined;
+    return out;
   }
 
   /** Drops what is held of `key`. */
   forget(key: string): void {
     const entry = this.#held.get(key);
     if (entry === undefined) return;
-    for (const { data } of entry.reads) this.#size -= data.length;
+    for (const { length } of entry.reads) this.#size -= length;
     this.#held.delete(key);
   }
+}
+
+/** One read held: its pieces, in order, from `offset`. */
+interface HeldRead {
+  offset: number;
+  length: number;
+  pieces: readonly Uint8Array[];
 }

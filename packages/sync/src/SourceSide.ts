@@ -211,7 +211,7 @@ export class SourceSide {
     range: { offset: number; length: number },
   ): Promise<Readable> {
     const kept = this.#held.get(source.key, source.etag, range);
-    if (kept !== undefined) return Readable.from([kept]);
+    if (kept !== undefined) return Readable.from(kept);
     const body = await pinnedRead(
       this.options.store,
       "source",

@@ -100,7 +100,11 @@ async function readRanges<T>(
     const kept = held?.get(key, etag, span);
     if (kept !== undefined) {
       const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
-      feed(span.offset, kept, sinks);
+      let at = span.offset;
+      for (const piece of kept) {
+        feed(at, piece, sinks);
+        at += piece.length;
+      }
       return end(span, sinks);
     }
     const holds = held?.reserve(span.length) ?? false;
@@ -108,17 +112,17 @@ async function readRanges<T>(
       await limiter.run(() =>
         withRetry(async () => {
           const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
-          const copy = holds ? Buffer.allocUnsafe(span.length) : undefined;
+          const pieces: Uint8Array[] | undefined = holds ? [] : undefined;
           let at = span.offset;
           const body = await pinnedRead(store, side, key, etag, span, signal);
           await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
             feed(at, piece, sinks);
-            copy?.set(piece.subarray(0, Math.max(0, span.offset + span.length - at)), at - span.offset);
+            pieces?.push(piece);
             at += piece.length;
             onRead?.(piece.length);
           });
           end(span, sinks);
-          if (copy) held?.keep(key, etag, span.offset, copy);
+          if (pieces) held?.keep(key, etag, span.offset, pieces);
         }, retryFor(signal)),
       );
     } catch (error) {

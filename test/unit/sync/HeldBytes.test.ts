@@ -11,9 +11,15 @@ describe("HeldBytes, a side's reads kept for its later reads", () => {
     const held = new HeldBytes(100);
     const data = Buffer.from(Array.from({ length: 40 }, (_, i) => i));
     expect(held.reserve(40)).toBe(true);
-    held.keep("k", '"v1"', 10, data);
-    expect(held.get("k", "v1", { offset: 15, length: 10 })).toEqual(data.subarray(5, 15));
-    expect(held.get("k", "v1", { offset: 10, length: 40 })).toEqual(data);
+    // Kept in the pieces the read gave; a range across them comes back in pieces.
+    held.keep("k", '"v1"', 10, [data.subarray(0, 8), data.subarray(8, 30), data.subarray(30)]);
+    const got = (offset: number, length: number) => {
+      const pieces = held.get("k", "v1", { offset, length });
+      return pieces && Buffer.concat(pieces);
+    };
+    expect(got(15, 10)).toEqual(data.subarray(5, 15));
+    expect(got(10, 40)).toEqual(data);
+    expect(got(48, 2)).toEqual(data.subarray(38, 40));
     // Past the read's end, before its start, another version, another key: not held.
     expect(held.get("k", "v1", { offset: 45, length: 10 })).toBeUndefined();
     expect(held.get("k", "v1", { offset: 5, length: 10 })).toBeUndefined();
@@ -27,7 +33,7 @@ describe("HeldBytes, a side's reads kept for its later reads", () => {
     expect(held.reserve(50)).toBe(false);
     held.release(60);
     expect(held.reserve(100)).toBe(true);
-    held.keep("k", "v1", 0, Buffer.alloc(100));
+    held.keep("k", "v1", 0, [Buffer.alloc(100)]);
     expect(held.reserve(1)).toBe(false);
     held.forget("k");
     expect(held.get("k", "v1", { offset: 0, length: 1 })).toBeUndefined();
@@ -37,9 +43,9 @@ describe("HeldBytes, a side's reads kept for its later reads", () => {
   it("gives a key's room back when a read of another version replaces it", () => {
     const held = new HeldBytes(100);
     held.reserve(60);
-    held.keep("k", "v1", 0, Buffer.alloc(60));
+    held.keep("k", "v1", 0, [Buffer.alloc(60)]);
     held.reserve(30);
-    held.keep("k", "v2", 0, Buffer.alloc(30));
+    held.keep("k", "v2", 0, [Buffer.alloc(30)]);
     expect(held.get("k", "v1", { offset: 0, length: 1 })).toBeUndefined();
     expect(held.reserve(70)).toBe(true);
   });

@@ -37,7 +37,7 @@ export interface BlockSettings {
  * Whether one object's block exchange can pay: blocks on, no server-side copy, no dry run, a
  * challenged destination and enough changed bytes.
  */
-function blocksPay(
+export function blocksPay(
   settings: BlockSettings,
   destination: { size: number } | undefined,
   plan: ChunkPlan,

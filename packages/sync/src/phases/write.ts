@@ -91,7 +91,7 @@ export interface ObjectWrite {
    * The challenged version the write replaces; `held` gives the bytes of a range of it that the
    * destination's side holds from its block reads (none to read again).
    */
-  old?: { ref: ObjectVersionRef; size: number; held?: (range: ByteRange) => Buffer | undefined };
+  old?: { ref: ObjectVersionRef; size: number; held?: (range: ByteRange) => Uint8Array[] | undefined };
   parts: PartSource;
 }
 
@@ -118,21 +118,112 @@ export function writeRequestsOf(write: Pick<ObjectWrite, "decision" | "source" |
 }
 
 /**
+ * A multipart upload started before its object's decision is final, and the parts written into
+ * it so far: while the direct engine's block exchange runs, the old object's unchanged runs are
+ * copied, as the chunk-level compose would copy them. Wherever the exchange finds an assembly,
+ * those are the same parts (its copies of unchanged chunks in place), so the write that follows
+ * the exchange only writes the rest.
+ */
+export interface EarlyUpload {
+  upload: MultipartUpload;
+  parts: readonly PlannedPart[];
+  /** Settles once every early part has; what completed each, in the order of `parts`. */
+  written: Promise<CompletedPart[]>;
+}
+
+/**
+ * Starts `write`'s multipart upload and writes its parts that copy the old object (see
+ * {@link EarlyUpload}); undefined where `write` is not a multipart upload with such parts.
+ * Hand the result to {@link writeObject}, or to {@link abandonEarly} where nothing is written.
+ */
+export async function writeEarly(ctx: WriteContext, write: ObjectWrite): Promise<EarlyUpload | undefined> {
+  const parts = write.decision.parts.filter((p) => p.kind === "destinationCopy");
+  if (parts.length === 0 || writeRequestsOf(write).kind !== "multipart") return undefined;
+  const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
+  const written = writeParts(ctx, upload, parts, write);
+  // Awaited by writeObject or abandonEarly; until then a failure is not an unhandled one.
+  written.catch(() => {});
+  return { upload, parts, written };
+}
+
+/** Aborts an early upload nothing will complete, once its parts have settled. */
+export async function abandonEarly(early: EarlyUpload | undefined): Promise<void> {
+  if (early === undefined) return;
+  await early.written.catch(() => {});
+  await early.upload.abort().catch(() => {});
+}
+
+/** Whether two parts write the same bytes under the same part number. */
+function samePart(a: PlannedPart, b: PlannedPart): boolean {
+  return (
+    a.partNumber === b.partNumber &&
+    a.kind === b.kind &&
+    a.offset === b.offset &&
+    a.length === b.length &&
+    (a.oldOffset ?? a.offset) === (b.oldOffset ?? b.offset)
+  );
+}
+
+/**
  * Writes the destination object from the decision's parts under its condition and returns
  * its new ETag. Nothing becomes visible unless the final request succeeds; every failure
- * aborts the multipart upload once every part in flight has settled.
+ * aborts the multipart upload once every part in flight has settled. `early`, an upload
+ * started for this object before its decision (see {@link EarlyUpload}), is completed with
+ * the parts of it the decision lists, or abandoned where the decision writes in one request.
  */
-export async function writeObject(ctx: WriteContext, write: ObjectWrite): Promise<string> {
+export async function writeObject(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  early?: EarlyUpload,
+): Promise<string> {
   const requests = writeRequestsOf(write);
-  if (requests.kind !== "multipart") return writeWhole(ctx, write, requests);
-  const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
+  if (requests.kind !== "multipart") {
+    await abandonEarly(early);
+    return writeWhole(ctx, write, requests);
+  }
+  const upload =
+    early?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
   try {
-    const completed = await writeParts(ctx, upload, write.decision.parts, write);
+    const completed = await writeRest(ctx, upload, write, early);
     return await completeUpload(ctx, upload, completed, write);
   } catch (error) {
+    await early?.written.catch(() => {});
     await upload.abort().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Writes the decision's parts that `early` has not, and returns what completed every part.
+ * Where an early part is not one the decision lists, all early parts settle first: a part the
+ * decision writes under its number must land after it, not race it (a rare case, as a
+ * decision's copies of unchanged chunks in place are the early parts).
+ */
+async function writeRest(
+  ctx: WriteContext,
+  upload: MultipartUpload,
+  write: ObjectWrite,
+  early: EarlyUpload | undefined,
+): Promise<CompletedPart[]> {
+  const { parts } = write.decision;
+  const earlyParts = early?.parts ?? [];
+  const kept = earlyParts.map((e) => parts.some((p) => samePart(p, e)));
+  const rest = parts.filter((p) => !earlyParts.some((e) => samePart(p, e)));
+  if (early === undefined) return writeParts(ctx, upload, parts, write);
+  const keep = (written: CompletedPart[]) => written.filter((_, i) => kept[i]);
+  if (kept.every(Boolean)) {
+    const [written, others] = await settleAll<CompletedPart[]>([
+      early.written,
+      writeParts(ctx, upload, rest, write),
+    ]);
+    return [...keep(written!), ...others!];
+  }
+  const written = await early.written;
+  // Bytes copied for parts the decision does not list are not the write's.
+  earlyParts.forEach((p, i) => {
+    if (!kept[i]) ctx.bytes.copiedServerSide -= p.length;
+  });
+  return [...keep(written), ...(await writeParts(ctx, upload, rest, write))];
 }
 
 /** Writes the object in one request, a CopyObject or a PutObject, under the write's condition. */
@@ -279,7 +370,14 @@ async function assembled<T>(
         place += piece.length;
         const fromSource = piece.from === "source";
         const kept = fromSource ? undefined : old.held?.(piece);
-        if (kept !== undefined) return void data.set(kept, at);
+        if (kept !== undefined) {
+          let to = at;
+          for (const bytes of kept) {
+            data.set(bytes, to);
+            to += bytes.length;
+          }
+          return;
+        }
         const body = fromSource
           ? await write.parts.openRange(piece)
           : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
