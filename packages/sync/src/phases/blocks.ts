@@ -75,20 +75,18 @@ type AskedRound = Omit<BlockRounds, "blocks"> & { blocks: BlockList | Promise<Bl
  * blocks save nothing and the chunk-level compose stands).
  */
 export async function afterBlockAnswer(
-  sourceSide: SourceSide,
-  source: ObjectIdentity,
-  plan: ChunkPlan,
-  changed: readonly number[],
-  oldSize: number,
-  rounds: BlockRounds,
-  response: unknown,
+  ...step: Parameters<typeof nextStep>
 ): Promise<{ rounds: BlockRounds } | { assembly: AssemblyPlan | undefined }> {
-  const next = nextStep(sourceSide, source, plan, changed, oldSize, rounds, response);
+  const next = nextStep(...step);
   if ("assembly" in next) return next;
   return { rounds: { ...next.rounds, blocks: await next.rounds.blocks } };
 }
 
-/** {@link afterBlockAnswer}, with a fine round's blocks still being cut when it returns. */
+/**
+ * {@link afterBlockAnswer} (the source side, its object and plan, the changed chunks, the old
+ * object's size, the rounds asked and the destination's answer), with a fine round's blocks
+ * still being cut when it returns.
+ */
 function nextStep(
   sourceSide: SourceSide,
   source: ObjectIdentity,
