@@ -16,7 +16,6 @@ import { digestWholeRanges, readBlocks } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
-import { HeldBytes } from "./HeldBytes.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -45,8 +44,6 @@ export class DestinationSide {
   readonly #known = new Map<string, KnownDigests>();
 
   readonly #digests: DigestSource;
-  /** What the block reads read, for the rounds after and the old pieces of assembled parts. */
-  readonly #held = new HeldBytes();
 
   constructor(readonly options: DestinationSideOptions) {
     this.#digests = sideDigests(options, "destination");
@@ -126,15 +123,9 @@ export class DestinationSide {
     return digests;
   }
 
-  /** The bytes of `range` of `key` at `etag` where this side holds them from its block reads. */
-  held(key: string, etag: string, range: ByteRange): Uint8Array[] | undefined {
-    return this.#held.get(key, etag, range);
-  }
-
   /** Drops what this side holds of `key` once its sync is settled. */
   forget(key: string): void {
     this.#known.delete(key);
-    this.#held.forget(key);
   }
 
   /**
@@ -178,7 +169,7 @@ export class DestinationSide {
     const request = parseBlockRequest(received);
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
-    const reader = { store, side: "destination" as const, limiter, onRead, signal, held: this.#held };
+    const reader = { store, side: "destination" as const, limiter, onRead, signal };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // A request asks for one or the other (first the cuts, then the guesses).
     const cut = await readBlocks(reader, key, etag, rangesToCut(request, head.size), request.params);

@@ -22,7 +22,6 @@ import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import { readBlocks } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
-import { HeldBytes } from "./HeldBytes.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -48,10 +47,8 @@ export class SourceSide {
   /** Chunk digests of the version of each key being synced (a key has one version at a time). */
   readonly #cached = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
   /** Whole small objects read by `read`, by key, until their upload opens them or `forget`. */
-  readonly #whole = new Map<string, { etag: string; data: Buffer }>();
+  readonly #held = new Map<string, { etag: string; data: Buffer }>();
   readonly #digests: DigestSource;
-  /** What the block reads read, for a fine round's cut and an assembled part's source pieces. */
-  readonly #held = new HeldBytes();
 
   constructor(readonly options: SourceSideOptions) {
     this.#digests = sideDigests(options, "source");
@@ -137,7 +134,7 @@ export class SourceSide {
     ranges: readonly OldRange[],
   ): Promise<BlockList> {
     const { store, secret, limiter, onRead, signal } = this.options;
-    const reader = { store, side: "source" as const, limiter, onRead, signal, held: this.#held };
+    const reader = { store, side: "source" as const, limiter, onRead, signal };
     const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
     return new BlockTagger(secret, request).tagAll(blocks);
   }
@@ -183,7 +180,7 @@ export class SourceSide {
     if (got === undefined) return undefined;
     const plan = planChunks(got.head.size, chunkSize);
     if (plan.count > 0 && got.chunk) this.#cache({ key, etag: got.head.etag }).set(0, got.chunk);
-    if (plan.count === 1) this.#whole.set(key, { etag: got.head.etag, data: got.data });
+    if (plan.count === 1) this.#held.set(key, { etag: got.head.etag, data: got.data });
     return got.head;
   }
 
@@ -196,22 +193,17 @@ export class SourceSide {
     // A zero-byte object is written as one empty part and has no chunk to read.
     if (plan.count === 0) return Readable.from([]);
     // The bytes `read` kept serve the first upload; a retry reads the source again.
-    const held = this.#whole.get(source.key);
-    this.#whole.delete(source.key);
+    const held = this.#held.get(source.key);
+    this.#held.delete(source.key);
     if (held?.etag === source.etag && plan.count === 1) return Readable.from([held.data]);
     return this.openRange(source, chunkRange(plan, index));
   }
 
-  /**
-   * Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled
-   * part): from the bytes a block read holds where it covers the range, else read.
-   */
+  /** Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled part). */
   async openRange(
     source: Pick<ObjectIdentity, "key" | "etag">,
     range: { offset: number; length: number },
   ): Promise<Readable> {
-    const kept = this.#held.get(source.key, source.etag, range);
-    if (kept !== undefined) return Readable.from(kept);
     const body = await pinnedRead(
       this.options.store,
       "source",
@@ -272,8 +264,7 @@ export class SourceSide {
   /** Drops the cached digests of `key` once its sync is settled. */
   forget(key: string): void {
     this.#cached.delete(key);
-    this.#held.forget(key);
-    this.#whole.delete(key);
+    this.#held.delete(key);
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */

@@ -10,7 +10,6 @@ import {
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
 import { feedBody, pinnedRead, type Side } from "./digestRange.js";
-import type { HeldBytes } from "./HeldBytes.js";
 import { forEachConcurrent, type Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -21,8 +20,6 @@ export interface BlockReader {
   limiter: Limiter;
   onRead?: ((bytes: number) => void) | undefined;
   signal?: AbortSignal | undefined;
-  /** Where the side's reads are held for the rounds after and its own later reads, and served from. */
-  held?: HeldBytes | undefined;
 }
 
 /** Ranges closer than this share one read: the gap costs less than a request. */
@@ -61,75 +58,44 @@ export function bytesToRead(ranges: readonly OldRange[]): number {
   return spansOf(ranges).reduce((n, s) => n + s.length, 0);
 }
 
-/** Where one range's bytes go, in order, as they are read. */
-interface Sink<T> {
-  update(piece: Uint8Array): void;
-  end(): T;
-}
-
 /**
  * Reads `ranges` of `key` at version `etag` in as few pinned, ranged reads as {@link spansOf}
  * gives, streaming each range's bytes, in order, to the sink `open` makes for it when its
  * read starts (again for a read repeated after it broke). Returns each sink's result in the
- * order of `ranges`. With `reader.held`, a read that one held read covers is served from it,
- * and a read that fits its budget is held.
+ * order of `ranges`.
  */
 async function readRanges<T>(
   reader: BlockReader,
   key: string,
   etag: string,
   ranges: readonly OldRange[],
-  open: (range: OldRange, index: number) => Sink<T>,
+  open: (range: OldRange, index: number) => { update(piece: Uint8Array): void; end(): T },
 ): Promise<T[]> {
-  const { store, side, limiter, onRead, signal, held } = reader;
+  const { store, side, limiter, onRead, signal } = reader;
   const results = new Array<T>(ranges.length);
-  const feed = (at: number, piece: Uint8Array, sinks: { range: OldRange; sink: Sink<T> }[]) => {
-    for (const { range, sink } of sinks) {
-      const from = Math.max(at, range.offset);
-      const to = Math.min(at + piece.length, range.offset + range.length);
-      if (from < to) sink.update(piece.subarray(from - at, to - at));
-    }
-  };
-  const end = (span: Span, sinks: { sink: Sink<T> }[]) =>
-    span.members.forEach((i, k) => {
-      results[i] = sinks[k]!.sink.end();
-    });
   // Pulled as the limiter frees, not one waiting task per read at once: a round may ask for
   // hundreds of thousands of ranges far apart.
-  await forEachConcurrent(spansOf(ranges), limiter.capacity, async (span) => {
-    const kept = held?.get(key, etag, span);
-    if (kept !== undefined) {
-      const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
-      let at = span.offset;
-      for (const piece of kept) {
-        feed(at, piece, sinks);
-        at += piece.length;
-      }
-      return end(span, sinks);
-    }
-    const holds = held?.reserve(span.length) ?? false;
-    try {
-      await limiter.run(() =>
-        withRetry(async () => {
-          const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
-          const pieces: Uint8Array[] | undefined = holds ? [] : undefined;
-          let at = span.offset;
-          const body = await pinnedRead(store, side, key, etag, span, signal);
-          await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
-            feed(at, piece, sinks);
-            pieces?.push(piece);
-            at += piece.length;
-            onRead?.(piece.length);
-          });
-          end(span, sinks);
-          if (pieces) held?.keep(key, etag, span.offset, pieces);
-        }, retryFor(signal)),
-      );
-    } catch (error) {
-      if (holds) held?.release(span.length);
-      throw error;
-    }
-  });
+  await forEachConcurrent(spansOf(ranges), limiter.capacity, (span) =>
+    limiter.run(() =>
+      withRetry(async () => {
+        const sinks = span.members.map((i) => ({ range: ranges[i]!, sink: open(ranges[i]!, i) }));
+        let at = span.offset;
+        const body = await pinnedRead(store, side, key, etag, span, signal);
+        await feedBody(store.bucket, key, body, span.length, `the range at ${span.offset}`, (piece) => {
+          for (const { range, sink } of sinks) {
+            const from = Math.max(at, range.offset);
+            const to = Math.min(at + piece.length, range.offset + range.length);
+            if (from < to) sink.update(piece.subarray(from - at, to - at));
+          }
+          at += piece.length;
+          onRead?.(piece.length);
+        });
+        span.members.forEach((i, k) => {
+          results[i] = sinks[k]!.sink.end();
+        });
+      }, retryFor(signal)),
+    ),
+  );
   return results;
 }
 

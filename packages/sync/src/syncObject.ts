@@ -196,7 +196,6 @@ async function attemptObject(
           old: {
             ref: destination.ref(destinationKey, dst.etag),
             size: dst.size,
-            held: (range) => ctx.destinationSide.held(destinationKey, dst.etag, range),
           },
         }
       : {}),

@@ -12,7 +12,6 @@ import {
 } from "@chunksync/core";
 import {
   type BodyDigest,
-  type ByteRange,
   type CompletedPart,
   type ConditionalWrite,
   enforcesCondition,
@@ -87,11 +86,7 @@ export interface ObjectWrite {
   source: ObjectIdentity & { size: number };
   sourceRef: ObjectVersionRef;
   /** The challenged destination version, where one exists. */
-  /**
-   * The challenged version the write replaces; `held` gives the bytes of a range of it that the
-   * destination's side holds from its block reads (none to read again).
-   */
-  old?: { ref: ObjectVersionRef; size: number; held?: (range: ByteRange) => Uint8Array[] | undefined };
+  old?: { ref: ObjectVersionRef; size: number };
   parts: PartSource;
 }
 
@@ -369,15 +364,6 @@ async function assembled<T>(
         const at = place;
         place += piece.length;
         const fromSource = piece.from === "source";
-        const kept = fromSource ? undefined : old.held?.(piece);
-        if (kept !== undefined) {
-          let to = at;
-          for (const bytes of kept) {
-            data.set(bytes, to);
-            to += bytes.length;
-          }
-          return;
-        }
         const body = fromSource
           ? await write.parts.openRange(piece)
           : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
