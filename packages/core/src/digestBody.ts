@@ -69,6 +69,13 @@ export function digestWhilePassing(
   };
 }
 
+/** The digests of bytes already held whole in memory (see {@link collectDigested}). */
+export function digestHeld(data: Uint8Array, algorithm?: DigestAlgorithm): BodyDigests {
+  const hasher = new BodyHasher(algorithm);
+  hasher.update(data);
+  return hasher.digests(algorithm);
+}
+
 /**
  * Reads a body of exactly `length` bytes into one Buffer, hashing it in the same pass: a
  * Content-MD5 must be sent before the body, so a part is read whole first (a chunk at a time

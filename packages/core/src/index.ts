@@ -153,7 +153,13 @@ export {
   digestOf,
   parseAlgorithm,
 } from "./digest.js";
-export { BodyDigestError, type BodyDigests, collectDigested, digestWhilePassing } from "./digestBody.js";
+export {
+  BodyDigestError,
+  type BodyDigests,
+  collectDigested,
+  digestHeld,
+  digestWhilePassing,
+} from "./digestBody.js";
 export {
   decodeEntryLine,
   decodeManifest,

@@ -85,9 +85,8 @@ export class SourceSide {
   /**
    * Starts the block exchange of a changed object: reads the `changed` chunks once more, cutting
    * them into blocks, and asks the destination for its blocks of the old object's chunks that
-   * could hold their bytes. Undefined where there is nothing to match against, or under the
-   * `decode` variant, whose sealed values cannot be matched by set: that object stays at chunk
-   * level. The blocks are kept only as this request's tags.
+   * could hold their bytes. Undefined where {@link planBlocks} declines. The blocks are kept only
+   * as this request's tags.
    */
   async startBlocks(
     source: ObjectIdentity,
@@ -95,6 +94,24 @@ export class SourceSide {
     plan: ChunkPlan,
     changed: readonly number[],
   ): Promise<BlockRounds | undefined> {
+    const start = this.planBlocks(source, destination, plan, changed);
+    return (
+      start && { request: start.request, blocks: await this.cutBlocks(source, start.request, start.ranges) }
+    );
+  }
+
+  /**
+   * The first request of a changed object's block exchange and the ranges of the new object
+   * the source cuts for it, before anything is read: the destination can answer while the
+   * source cuts. Undefined where there is nothing to match against, or under the `decode`
+   * variant, whose sealed values cannot be matched by set: that object stays at chunk level.
+   */
+  planBlocks(
+    source: ObjectIdentity,
+    destination: ObjectIdentity & { size: number },
+    plan: ChunkPlan,
+    changed: readonly number[],
+  ): { request: BlockRequest; ranges: OldRange[] } | undefined {
     const cut = oldRangesToCut(plan, changed, destination.size);
     if (this.options.variant !== "encode" || cut.length === 0 || changed.length === 0) return undefined;
     const { size, ...id } = destination;
@@ -104,8 +121,7 @@ export class SourceSide {
       params: blockParams(Math.max(plan.size, size)),
       cut,
     });
-    const ranges = changed.map((i) => chunkRange(plan, i));
-    return { request, blocks: await this.cutBlocks(source, request, ranges) };
+    return { request, ranges: changed.map((i) => chunkRange(plan, i)) };
   }
 
   /**

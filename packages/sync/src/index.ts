@@ -68,11 +68,14 @@ export {
   type ResultKeys,
 } from "./phases/result.js";
 export {
+  abandonEarly,
   completeUpload,
+  type EarlyUpload,
   type ObjectWrite,
   type PartSource,
   type WriteContext,
   type WriteRequests,
+  writeEarly,
   writeObject,
   writeParts,
   writeRequestsOf,

@@ -1,4 +1,5 @@
 import {
+  type AssemblyPlan,
   type ChunkPlan,
   checkKeyLength,
   chunkRange,
@@ -14,7 +15,7 @@ import { ObjectChangedError, RunAbortedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import type { PartBuffers } from "./PartBuffers.js";
-import { exchangeBlocks } from "./phases/blocks.js";
+import { blocksPay, exchangeBlocks } from "./phases/blocks.js";
 import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 import {
   copiedRanges,
@@ -30,7 +31,13 @@ import {
   sourceIdentity,
 } from "./phases/inspect.js";
 import { decidedResult, failedWith } from "./phases/result.js";
-import { writeObject } from "./phases/write.js";
+import {
+  abandonEarly,
+  type ObjectWrite,
+  type WriteContext,
+  writeEarly,
+  writeObject,
+} from "./phases/write.js";
 import type { RunStats } from "./RunStats.js";
 import type { SourceSide } from "./SourceSide.js";
 
@@ -148,118 +155,144 @@ async function attemptObject(
         ? changedChunks(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all))
         : [];
   }
-  // Changed chunks are matched block by block against the old object, where that can pay.
-  const assembly = await exchangeBlocks(
-    ctx.sourceSide,
-    ctx.destinationSide,
-    ctx,
-    srcId,
-    dst,
-    plan,
-    changed,
-    (n) => {
-      ctx.stats.plannedWork += n;
-    },
-  );
-  const decision = decideObject({
-    source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
-    destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },
-    plan,
-    changed,
-    assembly,
-    options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: ctx.copyTags },
-  });
-  const planned = {
-    bucket: source.bucket,
-    size: src.size,
-    archived: src.archived,
-    ...(src.storageClass ? { storageClass: src.storageClass } : {}),
-    plan,
-  };
+  const decide = (assembly: AssemblyPlan | undefined) =>
+    decideObject({
+      source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
+      destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },
+      plan,
+      changed,
+      assembly,
+      options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: ctx.copyTags },
+    });
   const { algorithm } = ctx.sourceSide.options;
-  // The entries the sides took their digests from, as inspect left them.
-  const used = (side: "source" | "destination") =>
-    inspected.used[side] ? inspected.entries[side] : undefined;
-  const sourceMade = () =>
-    sourceEntry(ctx.sourceSide, src, attributes, readsFrom.source, ctx.chunkSize, used("source"));
-  if (decision.action === "none" || ctx.dryRun || !readable) {
-    indexing.made = {
-      source: readable ? sourceMade() : undefined,
-      destination:
-        dst && dstAttributes
-          ? destinationEntry(
-              ctx.destinationSide,
-              dst,
-              dstAttributes,
-              readsFrom.destination,
-              algorithm,
-              ctx.chunkSize,
-              used("destination"),
-            )
-          : undefined,
-    };
-    return decidedResult(keys, planned, decision, false);
-  }
-  // runSync planned a copy's work when its listings had the object on the source only.
-  const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
-  const validated = skipsReadBack(ctx);
-  if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
   const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
   // Under `--verify full` every written chunk is read back instead.
   const trustWrite = ctx.destination.capabilities.writeChecksums.contentMd5 && ctx.verify !== "full";
-  const etag = await writeObject(
-    {
-      destination,
-      limiter: ctx.limiter,
-      ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
-      bytes: ctx.stats.bytes,
-      headSource: (key) => source.head(key, ctx.signal),
-      // One pass over each part read gives its Content-MD5, the source side's digest of the
-      // chunk and, where the destination checks that MD5, the destination's digest of it.
-      uploaded: {
-        algorithm,
-        read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
-        ...(trustWrite
-          ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
-          : {}),
-      },
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    },
-    {
-      key: destinationKey,
-      attributes,
-      decision,
-      source: { ...srcId, size: src.size },
-      sourceRef: source.ref(sourceKey, src.etag),
-      ...(dst ? { old: { ref: destination.ref(destinationKey, dst.etag), size: dst.size } } : {}),
-      parts: {
-        open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
-        openRange: (range) => ctx.sourceSide.openRange(srcId, range),
-      },
-    },
-  );
-  const writtenAt = destination.serverTime();
-  // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
-  // version this side had digested, are known without a read.
-  const copied = dst && trustWrite ? { from: dst.etag, ranges: copiedRanges(plan, decision) } : undefined;
-  ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
-  if (decision.verify.length > 0) {
-    const written = { key: destinationKey, etag, size: plan.size };
-    // The object was just written at this ETag and size; the answer's reads are pinned to it.
-    checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify));
-  }
-  indexing.made = {
-    source: sourceMade(),
-    destination: destinationWrittenEntry(
-      ctx.destinationSide,
-      { key: destinationKey, size: plan.size, etag },
-      attributes,
-      writtenAt,
+  const writing: WriteContext = {
+    destination,
+    limiter: ctx.limiter,
+    ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
+    bytes: ctx.stats.bytes,
+    headSource: (key) => source.head(key, ctx.signal),
+    // One pass over each part read gives its Content-MD5, the source side's digest of the
+    // chunk and, where the destination checks that MD5, the destination's digest of it.
+    uploaded: {
       algorithm,
-      ctx.chunkSize,
-    ),
+      read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
+      ...(trustWrite
+        ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
+        : {}),
+    },
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
-  return decidedResult(keys, planned, decision, true);
+  const writeOf = (decision: ObjectDecision): ObjectWrite => ({
+    key: destinationKey,
+    attributes,
+    decision,
+    source: { ...srcId, size: src.size },
+    sourceRef: source.ref(sourceKey, src.etag),
+    ...(dst
+      ? {
+          old: {
+            ref: destination.ref(destinationKey, dst.etag),
+            size: dst.size,
+          },
+        }
+      : {}),
+    parts: {
+      open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
+      openRange: (range) => ctx.sourceSide.openRange(srcId, range),
+    },
+  });
+  // While the block exchange runs, the old object's unchanged runs are copied as the
+  // chunk-level compose copies them: whatever the exchange finds, they are parts of the write.
+  // Its upload starts with the exchange, not before it.
+  let early = blocksPay(ctx, dst, plan, changed)
+    ? writeEarly(writing, writeOf(decide(undefined)))
+    : undefined;
+  // Awaited at the write or below; a failed start is then the write's failure.
+  early?.catch(() => {});
+  try {
+    // Changed chunks are matched block by block against the old object, where that can pay.
+    const assembly = await exchangeBlocks(
+      ctx.sourceSide,
+      ctx.destinationSide,
+      ctx,
+      srcId,
+      dst,
+      plan,
+      changed,
+      (n) => {
+        ctx.stats.plannedWork += n;
+      },
+    );
+    const decision = decide(assembly);
+    const planned = {
+      bucket: source.bucket,
+      size: src.size,
+      archived: src.archived,
+      ...(src.storageClass ? { storageClass: src.storageClass } : {}),
+      plan,
+    };
+    // The entries the sides took their digests from, as inspect left them.
+    const used = (side: "source" | "destination") =>
+      inspected.used[side] ? inspected.entries[side] : undefined;
+    const sourceMade = () =>
+      sourceEntry(ctx.sourceSide, src, attributes, readsFrom.source, ctx.chunkSize, used("source"));
+    if (decision.action === "none" || ctx.dryRun || !readable) {
+      indexing.made = {
+        source: readable ? sourceMade() : undefined,
+        destination:
+          dst && dstAttributes
+            ? destinationEntry(
+                ctx.destinationSide,
+                dst,
+                dstAttributes,
+                readsFrom.destination,
+                algorithm,
+                ctx.chunkSize,
+                used("destination"),
+              )
+            : undefined,
+      };
+      return decidedResult(keys, planned, decision, false);
+    }
+    // runSync planned a copy's work when its listings had the object on the source only.
+    const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
+    const validated = skipsReadBack(ctx);
+    if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
+    const handed = early;
+    early = undefined;
+    const etag = await writeObject(writing, writeOf(decision), await handed);
+
+    const writtenAt = destination.serverTime();
+    // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
+    // version this side had digested, are known without a read.
+    const copied = dst && trustWrite ? { from: dst.etag, ranges: copiedRanges(plan, decision) } : undefined;
+    ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
+    if (decision.verify.length > 0) {
+      const written = { key: destinationKey, etag, size: plan.size };
+      // The object was just written at this ETag and size; the answer's reads are pinned to it.
+      checkWritten(
+        await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify),
+      );
+    }
+    indexing.made = {
+      source: sourceMade(),
+      destination: destinationWrittenEntry(
+        ctx.destinationSide,
+        { key: destinationKey, size: plan.size, etag },
+        attributes,
+        writtenAt,
+        algorithm,
+        ctx.chunkSize,
+      ),
+    };
+    return decidedResult(keys, planned, decision, true);
+  } finally {
+    // Anything but the write (an exchange that failed, a decision to write nothing) leaves it.
+    await abandonEarly(await early?.catch(() => undefined));
+  }
 }
 
 /**

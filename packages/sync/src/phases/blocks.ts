@@ -1,5 +1,6 @@
 import {
   type AssemblyPlan,
+  type BlockList,
   type BlockRounds,
   type ChunkPlan,
   chooseAssembly,
@@ -33,10 +34,24 @@ export interface BlockSettings {
 }
 
 /**
+ * Whether one object's block exchange can pay: blocks on, no server-side copy, no dry run, a
+ * challenged destination and enough changed bytes.
+ */
+export function blocksPay(
+  settings: BlockSettings,
+  destination: { size: number } | undefined,
+  plan: ChunkPlan,
+  changed: readonly number[] | undefined,
+): destination is { size: number } {
+  const { blocks, serverSideCopy, dryRun } = settings;
+  if (destination === undefined || changed === undefined || !blocks || serverSideCopy || dryRun) return false;
+  return wantsBlocks(plan, changed, destination.size);
+}
+
+/**
  * Starts the block exchange of one object where it can pay: the source side's first request
  * and the state it keeps between answers. Undefined where the object stays at chunk level
- * (blocks off, server-side copy, dry run, no challenged destination, too few changed bytes,
- * or what `SourceSide.startBlocks` declines).
+ * (see {@link blocksPay}, or what `SourceSide.planBlocks` declines).
  */
 export async function startBlockRounds(
   sourceSide: SourceSide,
@@ -46,12 +61,12 @@ export async function startBlockRounds(
   plan: ChunkPlan,
   changed: readonly number[] | undefined,
 ): Promise<BlockRounds | undefined> {
-  const { blocks, serverSideCopy, dryRun } = settings;
-  if (destination === undefined || changed === undefined || !blocks || serverSideCopy || dryRun)
-    return undefined;
-  if (!wantsBlocks(plan, changed, destination.size)) return undefined;
+  if (!blocksPay(settings, destination, plan, changed) || changed === undefined) return undefined;
   return sourceSide.startBlocks(source, destination, plan, changed);
 }
+
+/** A round to ask: its request, and the source's blocks for it, cut or still being cut. */
+type AskedRound = Omit<BlockRounds, "blocks"> & { blocks: BlockList | Promise<BlockList> };
 
 /**
  * The source side's step between two answers of the destination: the next rounds to ask
@@ -60,6 +75,19 @@ export async function startBlockRounds(
  * blocks save nothing and the chunk-level compose stands).
  */
 export async function afterBlockAnswer(
+  ...step: Parameters<typeof nextStep>
+): Promise<{ rounds: BlockRounds } | { assembly: AssemblyPlan | undefined }> {
+  const next = nextStep(...step);
+  if ("assembly" in next) return next;
+  return { rounds: { ...next.rounds, blocks: await next.rounds.blocks } };
+}
+
+/**
+ * {@link afterBlockAnswer} (the source side, its object and plan, the changed chunks, the old
+ * object's size, the rounds asked and the destination's answer), with a fine round's blocks
+ * still being cut when it returns.
+ */
+function nextStep(
   sourceSide: SourceSide,
   source: ObjectIdentity,
   plan: ChunkPlan,
@@ -67,13 +95,14 @@ export async function afterBlockAnswer(
   oldSize: number,
   rounds: BlockRounds,
   response: unknown,
-): Promise<{ rounds: BlockRounds } | { assembly: AssemblyPlan | undefined }> {
+): { rounds: AskedRound } | { assembly: AssemblyPlan | undefined } {
   const next = nextBlockRound(plan, changed, oldSize, rounds, response);
   if ("rounds" in next) return next;
   if ("refine" in next) {
     const { request, ranges, segments } = next.refine;
-    const blocks = await sourceSide.cutBlocks(source, request, ranges);
-    return { rounds: { request, blocks, refined: { segments } } };
+    return {
+      rounds: { request, blocks: sourceSide.cutBlocks(source, request, ranges), refined: { segments } },
+    };
   }
   return { assembly: chooseAssembly(plan, changed, next.segments, oldSize) };
 }
@@ -81,7 +110,10 @@ export async function afterBlockAnswer(
 /**
  * The block exchange of one changed object where both sides live in one process: the source
  * cuts its changed chunks into blocks and asks, the destination answers from its old object,
- * for as many rounds as the source asks. The workflow runs the same steps as states.
+ * for as many rounds as the source asks. A round's request names what the destination reads
+ * before the source has read anything, so the source cuts its blocks for a round while the
+ * destination answers it: each round costs the slower side's reads, not both one after the
+ * other. The workflow runs the same steps as states, one side after the other.
  * `onPlanned` is told the bytes each round reads on both sides (see RunStats.plannedWork).
  */
 export async function exchangeBlocks(
@@ -94,19 +126,41 @@ export async function exchangeBlocks(
   changed: readonly number[] | undefined,
   onPlanned: (bytes: number) => void = () => {},
 ): Promise<AssemblyPlan | undefined> {
-  if (destination === undefined || changed === undefined) return undefined;
+  if (!blocksPay(settings, destination, plan, changed) || changed === undefined) return undefined;
   const { key, etag, size } = destination;
-  const id = { bucket: destinationSide.options.store.bucket, key, etag, size };
-  let rounds = await startBlockRounds(sourceSide, settings, source, id, plan, changed);
-  if (rounds !== undefined) onPlanned(bytesToRead(changed.map((i) => chunkRange(plan, i))));
-  while (rounds !== undefined) {
-    onPlanned(bytesToRead(rounds.request.cut) + bytesToRead(rounds.request.whole));
-    const response = await destinationSide.answerBlocks(rounds.request, destination);
-    const next = await afterBlockAnswer(sourceSide, source, plan, changed, size, rounds, response);
-    if ("assembly" in next) return next.assembly;
-    rounds = next.rounds;
+  const start = sourceSide.planBlocks(
+    source,
+    { bucket: destinationSide.options.store.bucket, key, etag, size },
+    plan,
+    changed,
+  );
+  if (start === undefined) return undefined;
+  onPlanned(bytesToRead(start.ranges));
+  let asked: AskedRound = {
+    request: start.request,
+    blocks: sourceSide.cutBlocks(source, start.request, start.ranges),
+  };
+  for (;;) {
+    onPlanned(bytesToRead(asked.request.cut) + bytesToRead(asked.request.whole));
+    // Both settle before either failure is rethrown: no read is left running.
+    const [cut, answer] = await Promise.allSettled([
+      asked.blocks,
+      destinationSide.answerBlocks(asked.request, destination),
+    ]);
+    if (cut.status === "rejected") throw cut.reason;
+    if (answer.status === "rejected") throw answer.reason;
     // A fine round's source blocks were read for it (they cover exactly what was read).
-    if (rounds.refined) onPlanned(bytesToRead(rounds.blocks.ranges()));
+    if (asked.refined) onPlanned(bytesToRead(cut.value.ranges()));
+    const next = nextStep(
+      sourceSide,
+      source,
+      plan,
+      changed,
+      size,
+      { ...asked, blocks: cut.value },
+      answer.value,
+    );
+    if ("assembly" in next) return next.assembly;
+    asked = next.rounds;
   }
-  return undefined;
 }

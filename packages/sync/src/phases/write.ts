@@ -1,7 +1,9 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
+  type BodyDigests,
   ChunksyncError,
   type DigestAlgorithm,
+  digestHeld,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
   type ObjectDecision,
@@ -21,7 +23,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead, pinnedRead } from "../digestRange.js";
+import { collectRead, feedBody, pinnedRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { PartBuffers } from "../PartBuffers.js";
@@ -111,21 +113,112 @@ export function writeRequestsOf(write: Pick<ObjectWrite, "decision" | "source" |
 }
 
 /**
+ * A multipart upload started before its object's decision is final, and the parts written into
+ * it so far: while the direct engine's block exchange runs, the old object's unchanged runs are
+ * copied, as the chunk-level compose would copy them. Wherever the exchange finds an assembly,
+ * those are the same parts (its copies of unchanged chunks in place), so the write that follows
+ * the exchange only writes the rest.
+ */
+export interface EarlyUpload {
+  upload: MultipartUpload;
+  parts: readonly PlannedPart[];
+  /** Settles once every early part has; what completed each, in the order of `parts`. */
+  written: Promise<CompletedPart[]>;
+}
+
+/**
+ * Starts `write`'s multipart upload and writes its parts that copy the old object (see
+ * {@link EarlyUpload}); undefined where `write` is not a multipart upload with such parts.
+ * Hand the result to {@link writeObject}, or to {@link abandonEarly} where nothing is written.
+ */
+export async function writeEarly(ctx: WriteContext, write: ObjectWrite): Promise<EarlyUpload | undefined> {
+  const parts = write.decision.parts.filter((p) => p.kind === "destinationCopy");
+  if (parts.length === 0 || writeRequestsOf(write).kind !== "multipart") return undefined;
+  const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
+  const written = writeParts(ctx, upload, parts, write);
+  // Awaited by writeObject or abandonEarly; until then a failure is not an unhandled one.
+  written.catch(() => {});
+  return { upload, parts, written };
+}
+
+/** Aborts an early upload nothing will complete, once its parts have settled. */
+export async function abandonEarly(early: EarlyUpload | undefined): Promise<void> {
+  if (early === undefined) return;
+  await early.written.catch(() => {});
+  await early.upload.abort().catch(() => {});
+}
+
+/** Whether two parts write the same bytes under the same part number. */
+function samePart(a: PlannedPart, b: PlannedPart): boolean {
+  return (
+    a.partNumber === b.partNumber &&
+    a.kind === b.kind &&
+    a.offset === b.offset &&
+    a.length === b.length &&
+    (a.oldOffset ?? a.offset) === (b.oldOffset ?? b.offset)
+  );
+}
+
+/**
  * Writes the destination object from the decision's parts under its condition and returns
  * its new ETag. Nothing becomes visible unless the final request succeeds; every failure
- * aborts the multipart upload once every part in flight has settled.
+ * aborts the multipart upload once every part in flight has settled. `early`, an upload
+ * started for this object before its decision (see {@link EarlyUpload}), is completed with
+ * the parts of it the decision lists, or abandoned where the decision writes in one request.
  */
-export async function writeObject(ctx: WriteContext, write: ObjectWrite): Promise<string> {
+export async function writeObject(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  early?: EarlyUpload,
+): Promise<string> {
   const requests = writeRequestsOf(write);
-  if (requests.kind !== "multipart") return writeWhole(ctx, write, requests);
-  const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
+  if (requests.kind !== "multipart") {
+    await abandonEarly(early);
+    return writeWhole(ctx, write, requests);
+  }
+  const upload =
+    early?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
   try {
-    const completed = await writeParts(ctx, upload, write.decision.parts, write);
+    const completed = await writeRest(ctx, upload, write, early);
     return await completeUpload(ctx, upload, completed, write);
   } catch (error) {
+    await early?.written.catch(() => {});
     await upload.abort().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Writes the decision's parts that `early` has not, and returns what completed every part.
+ * Where an early part is not one the decision lists, all early parts settle first: a part the
+ * decision writes under its number must land after it, not race it (a rare case, as a
+ * decision's copies of unchanged chunks in place are the early parts).
+ */
+async function writeRest(
+  ctx: WriteContext,
+  upload: MultipartUpload,
+  write: ObjectWrite,
+  early: EarlyUpload | undefined,
+): Promise<CompletedPart[]> {
+  const { parts } = write.decision;
+  const earlyParts = early?.parts ?? [];
+  const kept = earlyParts.map((e) => parts.some((p) => samePart(p, e)));
+  const rest = parts.filter((p) => !earlyParts.some((e) => samePart(p, e)));
+  if (early === undefined) return writeParts(ctx, upload, parts, write);
+  const keep = (written: CompletedPart[]) => written.filter((_, i) => kept[i]);
+  if (kept.every(Boolean)) {
+    const [written, others] = await settleAll<CompletedPart[]>([
+      early.written,
+      writeParts(ctx, upload, rest, write),
+    ]);
+    return [...keep(written!), ...others!];
+  }
+  const written = await early.written;
+  // Bytes copied for parts the decision does not list are not the write's.
+  earlyParts.forEach((p, i) => {
+    if (!kept[i]) ctx.bytes.copiedServerSide -= p.length;
+  });
+  return [...keep(written), ...(await writeParts(ctx, upload, rest, write))];
 }
 
 /** Writes the object in one request, a CopyObject or a PutObject, under the write's condition. */
@@ -241,13 +334,17 @@ async function fromSource<T>(
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
   const body = await write.parts.open(part);
-  return sendChecked(ctx, part, write.source, body, send, (digest) => ctx.uploaded?.read?.(part, digest));
+  return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, (digest) =>
+    ctx.uploaded?.read?.(part, digest),
+  );
 }
 
 /**
  * Builds an assembled part on the destination's side, its pieces in order: ranges of the old
  * object read from the destination's own store (pinned to the challenged version) and ranges
  * of the source, the only bytes that cross; then sends it as parts from the source are sent.
+ * Every piece is read at once, straight into its place in the part's buffer: one after the
+ * other, a part's few pieces would cost their round trips in turn.
  */
 async function assembled<T>(
   ctx: WriteContext,
@@ -259,41 +356,76 @@ async function assembled<T>(
   if (old === undefined)
     throw new ChunksyncError("NO_OLD_OBJECT", `part ${part.partNumber} needs the old object`);
   const { destination, signal, bytes } = ctx;
-  async function* pieces() {
-    for (const piece of part.pieces ?? []) {
-      const body =
-        piece.from === "source"
+  const pieces = part.pieces ?? [];
+  const fill = (data: Buffer) => {
+    let place = 0;
+    return settleAll(
+      pieces.map(async (piece) => {
+        const at = place;
+        place += piece.length;
+        const fromSource = piece.from === "source";
+        const body = fromSource
           ? await write.parts.openRange(piece)
-          : await pinnedRead(destination, "destination", old!.ref.key, old!.ref.etag, piece, signal);
-      for await (const bytesRead of body as AsyncIterable<Buffer>) {
-        if (piece.from === "old") bytes.destinationRead += bytesRead.length;
-        yield bytesRead;
-      }
-    }
-  }
-  const object = { bucket: destination.bucket, key: write.key };
-  return sendChecked(ctx, part, object, Readable.from(pieces()), send);
+          : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
+        const named = fromSource ? write.source : { bucket: destination.bucket, key: old.ref.key };
+        let got = 0;
+        // feedBody fails a body longer than its piece; none of it spills into the next piece.
+        await feedBody(
+          named.bucket,
+          named.key,
+          body,
+          piece.length,
+          `the range at ${piece.offset}`,
+          (read) => {
+            data.set(read.subarray(0, Math.max(0, piece.length - got)), at + got);
+            got += read.length;
+            if (!fromSource) bytes.destinationRead += read.length;
+          },
+        );
+      }),
+    );
+  };
+  return sendChecked(
+    ctx,
+    part,
+    async (into) => {
+      const data = into?.subarray(0, part.length) ?? Buffer.allocUnsafe(part.length);
+      await fill(data);
+      return { data, ...digestHeld(data, ctx.uploaded?.algorithm) };
+    },
+    send,
+  );
 }
 
 /**
  * Reads `body`, the bytes of `part` (from `object`, as errors name it), whole into one Buffer,
- * computing its MD5 and its chunk digest in the same pass, then sends it with that MD5 as
- * Content-MD5: the storing server refuses a body that arrives altered (BadDigestError,
- * retryable; a retry reads the part again). Where the destination checks that MD5, the digest
- * is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the part is.
- * Memory stays within the limiter's concurrency times the chunk size.
+ * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}).
  */
-function sendChecked<T>(
+function readWhole(
   ctx: WriteContext,
   part: PlannedPart,
   object: { bucket: string; key: string },
   body: Readable,
+): (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }> {
+  return (into) => collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into);
+}
+
+/**
+ * Sends `part`, its bytes and their digests from `collect` (into the buffer given, where there
+ * is one), with that MD5 as Content-MD5: the storing server refuses a body that arrives altered
+ * (BadDigestError, retryable; a retry reads the part again). Where the destination checks that
+ * MD5, the digest is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the
+ * part is. Memory stays within the limiter's concurrency times the chunk size.
+ */
+function sendChecked<T>(
+  ctx: WriteContext,
+  part: PlannedPart,
+  collect: (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }>,
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
   read?: (digest: Buffer) => void,
 ): Promise<T> {
-  const { algorithm } = ctx.uploaded ?? {};
   const sendFrom = async (buffer: Buffer | undefined) => {
-    const got = await collectRead(object.bucket, object.key, body, part.length, algorithm, buffer);
+    const got = await collect(buffer);
     if (got.chunk) read?.(got.chunk);
     const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
     if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
