@@ -12,7 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { DATA_DIR, pool, putObject, seededBytes } from "./lib/data.js";
@@ -90,7 +90,11 @@ async function main(argv: string[]): Promise<void> {
         ["destination", dstC],
         ["destination", dstR],
       ] as const)
-        if (!(await bucketExists(ctx, side, bucket))) await ctx.createBucket(side, bucket);
+        if (!(await bucketExists(ctx, side, bucket)))
+          if (reuse)
+            // Kept buckets are not the context's: dropAll leaves them for the next invocation.
+            await ctx.clients[side].send(new CreateBucketCommand({ Bucket: bucket }));
+          else await ctx.createBucket(side, bucket);
       log(`uploading ${objects} x ${SIZE / 1024} KiB`);
       const keys = Array.from({ length: objects }, (_, i) => `small/${String(i).padStart(6, "0")}.bin`);
       await pool(keys, 32, (k) => putObject(ctx.clients.source, src, k, seededBytes(k, SIZE)));
@@ -174,7 +178,7 @@ async function main(argv: string[]): Promise<void> {
       ),
     );
   } finally {
-    if (!reuse) await ctx.dropAll().catch(() => {});
+    await ctx.dropAll().catch(() => {});
     await s3.stop();
   }
 }
