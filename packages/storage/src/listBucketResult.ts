@@ -59,6 +59,8 @@ class Elements {
   /** Start and end of the current child's content. */
   start = 0;
   end = 0;
+  /** Whether the current child holds markup (elements, CDATA), not text only. */
+  markup = false;
 
   constructor(
     readonly xml: string,
@@ -88,22 +90,37 @@ class Elements {
     this.name = x.slice(this.at + 1, nameEnd);
     if (x.charCodeAt(tagEnd - 1) === 0x2f) {
       this.start = this.end = this.at = tagEnd + 1;
+      this.markup = false;
+      return true;
+    }
+    this.start = tagEnd + 1;
+    // Most children hold text only: the next markup is their own closing tag.
+    const next = x.indexOf("<", this.start);
+    const end = next + 2 + this.name.length;
+    if (
+      next !== -1 &&
+      x.charCodeAt(next + 1) === 0x2f &&
+      x.startsWith(this.name, next + 2) &&
+      x.charCodeAt(end) === 0x3e
+    ) {
+      this.end = next;
+      this.at = end + 1;
+      this.markup = false;
       return true;
     }
     const closing = `</${this.name}>`;
-    const close = x.indexOf(closing, tagEnd + 1);
+    const close = x.indexOf(closing, this.start);
     if (close === -1) throw new ListingXmlError(`<${this.name}> is not closed`);
-    this.start = tagEnd + 1;
     this.end = close;
     this.at = close + closing.length;
+    this.markup = true;
     return true;
   }
 
   /** The current child's text, entities decoded; an element inside it (or CDATA) is malformed here. */
   text(): string {
-    const raw = this.xml.slice(this.start, this.end);
-    if (raw.includes("<")) throw new ListingXmlError(`<${this.name}> holds markup where text was expected`);
-    return decodeText(raw);
+    if (this.markup) throw new ListingXmlError(`<${this.name}> holds markup where text was expected`);
+    return decodeText(this.xml.slice(this.start, this.end));
   }
 }
 
