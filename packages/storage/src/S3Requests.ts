@@ -10,10 +10,10 @@ import type {
   RetryStrategyV2,
   SdkError,
 } from "@smithy/types";
-import { Pool } from "undici";
 import { StorageError } from "./errors.js";
 import { noteServerDate } from "./serverClock.js";
 import { EMPTY_BODY_SHA256, SigV4Signer, uriEncode } from "./sigV4.js";
+import { Pool } from "./undiciPool.js";
 
 /**
  * How requests sent outside the SDK reach the server: the settings {@link createS3Client}
