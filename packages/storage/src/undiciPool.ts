@@ -5,6 +5,7 @@
  * (about 90 ms of CPU for the index against 34 ms for these three modules, without a code cache)
  * and S3Requests uses only a Pool. The index adds the request API to Dispatcher the same way.
  */
+/// <reference path="./undiciModules.d.ts" />
 import type { Pool as UndiciPool } from "undici";
 import api from "undici/lib/api/index.js";
 import Dispatcher from "undici/lib/dispatcher/dispatcher.js";
