@@ -18,6 +18,7 @@ import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { DATA_DIR, pool, putObject, seededBytes } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
 import { markdownTable, ratio } from "./lib/table.js";
+import { pairArgs, rcloneCheck, rcloneSync } from "./sections/digestIndex.js";
 
 const SIZE = 4096;
 
@@ -73,16 +74,7 @@ async function main(argv: string[]): Promise<void> {
   const dstC = name("dc");
   const dstR = name("dr");
   const env = { ...ctx.chunksyncEnv(), XDG_CACHE_HOME: join(work, reuse ? "cache" : `cache-${ctx.runId}`) };
-  const pair = (command: string) => [
-    command,
-    `s3://${src}`,
-    `s3://${dstC}`,
-    "--src-profile",
-    "src",
-    "--dst-profile",
-    "dst",
-    "--quiet",
-  ];
+  const pair = (command: "sync" | "check") => pairArgs(command, src, dstC);
   try {
     if (!(reuse && (await bucketExists(ctx, "destination", dstR)))) {
       for (const [side, bucket] of [
@@ -100,16 +92,7 @@ async function main(argv: string[]): Promise<void> {
       await pool(keys, 32, (k) => putObject(ctx.clients.source, src, k, seededBytes(k, SIZE)));
       log("syncing with each tool");
       await runCommand(process.execPath, [CLI, ...pair("sync")], { env });
-      await ctx.rclone([
-        "sync",
-        "--checksum",
-        "--transfers",
-        "8",
-        "--checkers",
-        "8",
-        `src:${src}`,
-        `dst:${dstR}`,
-      ]);
+      await ctx.rclone(rcloneSync(src, dstR));
       await letEntriesStand();
       // The first check after a sync confirms the versions it wrote once (a HEAD each): not timed.
       await runCommand(process.execPath, [CLI, ...pair("check")], { env });
@@ -120,10 +103,7 @@ async function main(argv: string[]): Promise<void> {
     const runs: [string, () => Promise<Timing>][] = [
       ["chunksync check", () => timed(process.execPath, [CLI, ...pair("check")], env)],
       ...beforeRun,
-      [
-        "rclone check",
-        () => timed("rclone", ["check", "--checkers", "8", `src:${src}`, `dst:${dstR}`], ctx.rcloneEnv()),
-      ],
+      ["rclone check", () => timed("rclone", rcloneCheck(src, dstR), ctx.rcloneEnv())],
     ];
     const times = new Map<string, Timing[]>(runs.map(([label]) => [label, []]));
     for (let round = 0; round < rounds; round++) {
