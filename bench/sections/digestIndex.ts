@@ -77,7 +77,7 @@ function largeData(quick: boolean) {
       };
 }
 
-const pairArgs = (command: "sync" | "check", src: string, dst: string) => [
+export const pairArgs = (command: "sync" | "check", src: string, dst: string) => [
   command,
   `s3://${src}`,
   `s3://${dst}`,
@@ -95,7 +95,7 @@ async function chunksync(ctx: BenchContext, args: string[]): Promise<CommandResu
   return r;
 }
 
-const rcloneSync = (src: string, dst: string) => [
+export const rcloneSync = (src: string, dst: string) => [
   "sync",
   "--checksum",
   "--transfers",
@@ -105,7 +105,13 @@ const rcloneSync = (src: string, dst: string) => [
   `src:${src}`,
   `dst:${dst}`,
 ];
-const rcloneCheck = (src: string, dst: string) => ["check", "--checkers", "8", `src:${src}`, `dst:${dst}`];
+export const rcloneCheck = (src: string, dst: string) => [
+  "check",
+  "--checkers",
+  "8",
+  `src:${src}`,
+  `dst:${dst}`,
+];
 
 /** One run of `run` between two settled readings of the usage log: what it did to each bucket. */
 async function underUsage(

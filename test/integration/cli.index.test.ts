@@ -544,7 +544,7 @@ describe("chunksync CLI: digest index", () => {
       expect(summary.index).toBeUndefined();
       expect(summary.bytes.sourceRead).toBe(total);
       expect(summary.bytes.destinationRead).toBe(total);
-      // The cache also holds the CLI's compiled code (`compile`); no index may be there.
+      // The cache directory may hold the CLI's compiled code (chunksync/compile), never an index.
       expect(existsSync(join(fresh.XDG_CACHE_HOME!, "chunksync", "index"))).toBe(false);
     });
 

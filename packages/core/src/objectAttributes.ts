@@ -42,8 +42,12 @@ function tagSet(tagging: string | undefined): string {
   return JSON.stringify([...new URLSearchParams(tagging ?? "")].sort());
 }
 
-function entries(record: Record<string, string>): string {
-  return JSON.stringify(Object.entries(record).sort());
+/** Whether two metadata records hold the same names with the same values (checked once per object). */
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  const names = Object.keys(a);
+  if (names.length !== Object.keys(b).length) return false;
+  for (const name of names) if (!Object.hasOwn(b, name) || a[name] !== b[name]) return false;
+  return true;
 }
 
 /**
@@ -58,6 +62,6 @@ export function attributesDiffer(
 ): boolean {
   if (TEXT_FIELDS.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
   if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
-  if (entries(want.metadata) !== entries(have.metadata)) return true;
+  if (!sameRecord(want.metadata, have.metadata)) return true;
   return tags && tagSet(want.tagging) !== tagSet(have.tagging);
 }

@@ -8,7 +8,6 @@ import {
   DeleteObjectCommand,
   GetObjectTaggingCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
   PutObjectTaggingCommand,
   type S3Client,
   UploadPartCopyCommand,
@@ -16,6 +15,7 @@ import {
 import type { StoreCapabilities } from "./capabilities.js";
 import { withSignal } from "./createS3Client.js";
 import { translateS3Error } from "./errors.js";
+import { type ListPage, parseListBucketResult } from "./listBucketResult.js";
 import type {
   BodyDigest,
   ByteRange,
@@ -111,7 +111,7 @@ function isForbidden(error: unknown): boolean {
 
 /**
  * The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. The requests a
- * sync makes once per object (HEAD, GET, PUT, UploadPart) go through {@link S3Requests} instead,
+ * sync makes once per object (HEAD, GET, PUT, UploadPart) and its listings go through {@link S3Requests} instead,
  * with the client's own endpoint, credentials and retry strategy.
  */
 export class S3ObjectStore implements ObjectStore {
@@ -165,33 +165,34 @@ export class S3ObjectStore implements ObjectStore {
   ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
     do {
-      const page = await this.#send("list", prefix || undefined, () =>
-        withSignal(signal, () =>
-          this.#client.send(
-            new ListObjectsV2Command({
-              Bucket: this.bucket,
-              Prefix: prefix || undefined,
-              ContinuationToken: token,
-              // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
-              StartAfter: token === undefined ? startAfter : undefined,
-              MaxKeys: pageSize,
-              ...this.#owner,
-            }),
-          ),
-        ),
-      );
-      for (const o of page.Contents ?? []) {
-        if (o.Key === undefined) continue;
-        yield {
-          key: o.Key,
-          size: o.Size ?? 0,
-          etag: o.ETag ?? "",
-          ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
-          ...(o.LastModified ? { lastModified: o.LastModified.getTime() } : {}),
-        };
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
+      const page = await this.#listPage("list", prefix, token ?? { startAfter }, pageSize, signal);
+      yield* page.objects;
+      token = page.nextToken;
     } while (token);
+  }
+
+  /**
+   * One ListObjectsV2 page, sent by {@link S3Requests} and parsed by {@link parseListBucketResult}
+   * (the SDK's deserialiser was a sixth of a `check` from the digest index). `from` is the
+   * continuation token of the page, or where the first page starts.
+   */
+  #listPage(
+    operation: string,
+    prefix: string,
+    from: string | { startAfter: string | undefined },
+    maxKeys: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ListPage> {
+    const query: Record<string, string> = { "list-type": "2" };
+    if (prefix) query.prefix = prefix;
+    if (typeof from === "string") query["continuation-token"] = from;
+    else if (from.startAfter) query["start-after"] = from.startAfter;
+    if (maxKeys !== undefined) query["max-keys"] = String(maxKeys);
+    const headers = requestHeaders(this.#owner);
+    return this.#send(operation, prefix || undefined, async () =>
+      parseListBucketResult(await this.#requests.text({ method: "GET", key: "", query, headers, signal })),
+    );
   }
 
   /**
@@ -245,14 +246,8 @@ export class S3ObjectStore implements ObjectStore {
    * read, and fails for a missing bucket.
    */
   async #absent(key: string, signal?: AbortSignal): Promise<boolean> {
-    const page = await this.#send("head", key, () =>
-      withSignal(signal, () =>
-        this.#client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1, ...this.#owner }),
-        ),
-      ),
-    );
-    return page.Contents?.[0]?.Key !== key;
+    const page = await this.#listPage("head", key, { startAfter: undefined }, 1, signal);
+    return page.objects[0]?.key !== key;
   }
 
   async read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable> {

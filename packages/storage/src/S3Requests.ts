@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { getRetryAfterHint, isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import type {
@@ -9,10 +10,10 @@ import type {
   RetryStrategyV2,
   SdkError,
 } from "@smithy/types";
-import { Pool } from "undici";
 import { StorageError } from "./errors.js";
 import { noteServerDate } from "./serverClock.js";
 import { EMPTY_BODY_SHA256, SigV4Signer, uriEncode } from "./sigV4.js";
+import { Pool } from "./undiciPool.js";
 
 /**
  * How requests sent outside the SDK reach the server: the settings {@link createS3Client}
@@ -41,6 +42,7 @@ export function setTransportSettings(client: S3Client, settings: TransportSettin
 /** One request on an object of the bucket; header names lower case, undefined values left out. */
 export interface S3Request {
   method: "GET" | "HEAD" | "PUT";
+  /** The object's key; empty for a request on the bucket itself (a listing). */
   key: string;
   query?: Record<string, string>;
   headers: Record<string, string>;
@@ -85,6 +87,11 @@ class TransportError extends Error {
     super(cause.message, { cause });
     this.name = /TIMEOUT/.test(cause.code ?? "") ? "TimeoutError" : "NetworkError";
   }
+}
+
+/** undici's connection failures as {@link TransportError}; anything else (an abort) as it is. */
+function transportError(e: Error & { code?: string }): Error {
+  return e.name !== "AbortError" && e.code?.startsWith("UND_ERR_") ? new TransportError(e) : e;
 }
 
 /** S3's XML error body: `<Error><Code>NoSuchKey</Code><Message>...</Message>...</Error>`. */
@@ -150,8 +157,8 @@ function poolFor(client: S3Client, origin: string): Pool {
 const EXPIRY_WINDOW_MS = 300_000;
 
 /**
- * The object requests a sync makes once per object (HEAD, GET, PUT, UploadPart), sent without
- * the SDK: its middleware stack (a config spread, endpoint resolution and a signer per request)
+ * The requests a sync makes once per object (HEAD, GET, PUT, UploadPart) and its listings
+ * (ListObjectsV2), sent without the SDK: its middleware stack (a config spread, endpoint resolution and a signer per request)
  * cost as much CPU as the HTTP exchange itself. Endpoint, region, addressing, credentials,
  * retry strategy and clock offset are the client's own, so both paths reach the same server
  * the same way; everything else the adapter does stays on the SDK.
@@ -172,15 +179,33 @@ export class S3Requests {
   }
 
   /** Sends `request`, retried as the client's retry strategy allows; a refusal throws {@link S3ResponseError}. */
-  async send(request: S3Request): Promise<S3Response> {
+  send(request: S3Request): Promise<S3Response> {
+    return this.#retried(request, async (response) => response);
+  }
+
+  /**
+   * Sends a GET and reads its whole body as text within the attempt: a body cut short is
+   * retried as a failed request is (the SDK's deserialiser runs inside its retries too).
+   */
+  text(request: S3Request & { method: "GET" }): Promise<string> {
+    return this.#retried(request, async (response) => {
+      try {
+        return await text(response.body);
+      } catch (error) {
+        throw transportError(error as Error & { code?: string });
+      }
+    });
+  }
+
+  async #retried<T>(request: S3Request, use: (response: S3Response) => Promise<T>): Promise<T> {
     if (this.#setup === undefined) this.#setup = this.#resolveSetup();
     const { endpoint, retry } = await this.#setup;
     let token = await retry.acquireInitialRetryToken("");
     for (;;) {
       try {
-        const response = await this.#attempt(endpoint, request);
+        const result = await use(await this.#attempt(endpoint, request));
         retry.recordSuccess(token);
-        return response;
+        return result;
       } catch (error) {
         const sdkError = error as SdkError & { $response?: HttpResponse };
         // A stream cannot be sent again; an aborted request is not retried.
@@ -228,8 +253,7 @@ export class S3Requests {
         signal: request.signal ?? null,
       });
     } catch (error) {
-      const e = error as Error & { code?: string };
-      throw e.name !== "AbortError" && e.code?.startsWith("UND_ERR_") ? new TransportError(e) : e;
+      throw transportError(error as Error & { code?: string });
     }
     const responseHeaders = response.headers as Record<string, string | string[] | undefined>;
     noteServerDate(this.#client, responseHeaders.date as string | undefined);

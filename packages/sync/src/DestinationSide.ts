@@ -148,7 +148,8 @@ export class DestinationSide {
       if (digest !== undefined) digests.set(range.index, digest);
       return digest === undefined;
     });
-    const read = await this.#digests.digests({ key, etag }, ranges, request.algorithm);
+    const read =
+      ranges.length === 0 ? [] : await this.#digests.digests({ key, etag }, ranges, request.algorithm);
     for (const [i, range] of ranges.entries()) {
       digests.set(range.index, read[i]!);
       known.set(rangeKey(range.offset, range.length), read[i]!);

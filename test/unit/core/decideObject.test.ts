@@ -319,6 +319,11 @@ describe("object attributes", () => {
       ),
     ).toBe(false);
     expect(attributesDiffer({ metadata: { a: "1" } }, { metadata: { a: "2" } }, tags)).toBe(true);
+    expect(attributesDiffer({ metadata: { a: "1" } }, { metadata: { b: "1" } }, tags)).toBe(true);
+    expect(attributesDiffer({ metadata: { a: "1" } }, { metadata: { a: "1", b: "" } }, tags)).toBe(true);
+    expect(attributesDiffer({ metadata: { a: "1", b: "2" } }, { metadata: { b: "2", a: "1" } }, tags)).toBe(
+      false,
+    );
     expect(
       attributesDiffer({ metadata: {}, tagging: "a=1&b=2" }, { metadata: {}, tagging: "b=2&a=1" }, tags),
     ).toBe(false);

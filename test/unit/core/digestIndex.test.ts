@@ -133,7 +133,14 @@ describe("digest index files: anything damaged, foreign or of another version is
   });
 
   it("a piece reads back entry for entry, digests and attributes included", () => {
-    const entries = [entry("a"), entry("b", { proof: "written", versionId: "v" })];
+    // One chunk, only metadata, no LastModified: a small object's usual entry.
+    const small = entry("c", {
+      size: 10,
+      attributes: { metadata: {} },
+      digests: [digestOf("sha256", Buffer.from("c"))],
+    });
+    delete small.lastModified;
+    const entries = [entry("a"), entry("b", { proof: "written", versionId: "v" }), small];
     const { data, ref } = piece(entries);
     expect(decodePiece(data, ref, scope)).toEqual(entries);
   });

@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -286,5 +287,86 @@ describe("object requests sent without the SDK", () => {
       store.put("k", Readable.from([Buffer.from("x")]), 1, { metadata: {} }, undefined),
     ).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe("listings sent without the SDK", () => {
+  const page = (contents: string, tail: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>${tail}${contents}</ListBucketResult>`;
+  const entry = (key: string) =>
+    `<Contents><Key>${key}</Key><LastModified>2026-12-01T09:00:00.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>3</Size></Contents>`;
+  const listing =
+    (xml: string): Answer =>
+    (response) => {
+      response.writeHead(200, {
+        "content-type": "application/xml",
+        "content-length": String(Buffer.byteLength(xml)),
+      });
+      response.end(xml);
+    };
+
+  it("ask what the SDK asks for a ListObjectsV2 page, and follow its continuation token", async () => {
+    const client = await clientWith();
+    const store = new S3ObjectStore({ client, bucket: "b", expectedBucketOwner: "111122223333" });
+    answers.push(
+      listing(
+        page(
+          entry("p/a b"),
+          "<IsTruncated>true</IsTruncated><NextContinuationToken>t/1+=</NextContinuationToken>",
+        ),
+      ),
+      listing(page(entry("p/é&amp;"), "<IsTruncated>false</IsTruncated>")),
+      listing(page("", "<IsTruncated>false</IsTruncated>")),
+      listing(page("", "<IsTruncated>false</IsTruncated>")),
+    );
+    const keys: string[] = [];
+    for await (const o of store.list("p/", undefined, "p/0 (x)", 7)) keys.push(o.key);
+    expect(keys).toEqual(["p/a b", "p/é&"]);
+    await client.send(
+      new ListObjectsV2Command({
+        Bucket: "b",
+        Prefix: "p/",
+        StartAfter: "p/0 (x)",
+        MaxKeys: 7,
+        ExpectedBucketOwner: "111122223333",
+      }),
+    );
+    await client.send(
+      new ListObjectsV2Command({
+        Bucket: "b",
+        Prefix: "p/",
+        ContinuationToken: "t/1+=",
+        MaxKeys: 7,
+        ExpectedBucketOwner: "111122223333",
+      }),
+    );
+    expect(seen).toHaveLength(4);
+    expect(wire(seen[0])).toEqual(wire(seen[2]));
+    expect(wire(seen[1])).toEqual(wire(seen[3]));
+    expect(wire(seen[1]).params).toContain("continuation-token=t%2F1%2B%3D");
+  });
+
+  it("retry a listing whose body was cut short, and refuse one that is not a listing", async () => {
+    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const whole = page(entry("k"), "<IsTruncated>false</IsTruncated>");
+    answers.push((response) => {
+      response.writeHead(200, { "content-length": String(whole.length) });
+      response.write(whole.slice(0, 40));
+      setTimeout(() => response.socket?.destroy(), 20);
+    }, listing(whole));
+    const keys: string[] = [];
+    for await (const o of store.list("")) keys.push(o.key);
+    expect(keys).toEqual(["k"]);
+    expect(seen).toHaveLength(2);
+
+    answers.push(listing("<html>proxy error</html>"));
+    await expect(
+      (async () => {
+        for await (const _ of store.list("")) break;
+      })(),
+    ).rejects.toMatchObject({
+      code: "STORAGE_UNAVAILABLE",
+      message: expect.stringContaining("ListBucketResult"),
+    });
   });
 });

@@ -46,9 +46,25 @@ class Writer {
   }
 
   string(value: unknown, field: string): void {
-    if (typeof value !== "string" || !isWellFormedText(value)) {
-      throw new ValidationError(field, "a well-formed Unicode string");
+    if (typeof value !== "string") throw new ValidationError(field, "a well-formed Unicode string");
+    // ASCII (keys, ETags, buckets, labels, almost always) is its own UTF-8 and well-formed:
+    // copied a character a byte, without a call into Node's encoder per field.
+    const n = value.length;
+    this.#room(4 + n);
+    const out = this.#out;
+    const start = this.#at + 4;
+    let i = 0;
+    while (i < n) {
+      const c = value.charCodeAt(i);
+      if (c > 0x7f) break;
+      out[start + i++] = c;
     }
+    if (i === n) {
+      out.writeUInt32BE(n, this.#at);
+      this.#at = start + n;
+      return;
+    }
+    if (!isWellFormedText(value)) throw new ValidationError(field, "a well-formed Unicode string");
     const length = Buffer.byteLength(value, "utf8");
     this.#room(4 + length);
     this.#out.writeUInt32BE(length, this.#at);

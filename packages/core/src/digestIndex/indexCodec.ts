@@ -161,25 +161,40 @@ export function pieceHeader(): string {
 }
 
 /**
- * The line each entry read from a piece was decoded from. Most entries pass unchanged into the
- * next index, run after run: those are written back as the line they came from instead of being
- * encoded again (a reader decodes it to the same entry). Entries read are frozen, so the line
- * stays theirs.
+ * An entry read from a piece, with the line it was decoded from. Most entries pass unchanged
+ * into the next index, run after run: those are written back as that line instead of being
+ * encoded again (a reader decodes it to the same entry). It is frozen, so the line stays its
+ * own; a changed copy (a spread) is a plain object, encoded afresh. A private field, not a
+ * WeakMap: a weak map's entries cost the collector work on every entry of every index read.
  */
-const decodedLines = new WeakMap<IndexEntry, string>();
+class ReadEntry implements IndexEntry {
+  declare lastModified?: number;
+  declare versionId?: string;
+  declare storageClass?: string;
+  readonly #line: string;
 
-/** `entry`, frozen, remembered as read from `line` (one line of a piece: no line break in it). */
-function keptAs(entry: IndexEntry, line: string): IndexEntry {
-  Object.freeze(entry.digests);
-  Object.freeze(entry.attributes.metadata);
-  Object.freeze(entry.attributes);
-  decodedLines.set(Object.freeze(entry), `${line}\n`);
-  return entry;
+  constructor(
+    readonly key: string,
+    readonly size: number,
+    readonly etag: string,
+    readonly proof: IndexEntry["proof"],
+    readonly at: number,
+    readonly attributes: ObjectAttributes,
+    readonly digests: Buffer[],
+    line: string,
+  ) {
+    this.#line = line;
+  }
+
+  /** The line `entry` was read from, if it is a read entry. */
+  static lineOf(entry: IndexEntry): string | undefined {
+    return #line in entry ? (entry as ReadEntry).#line : undefined;
+  }
 }
 
 /** One entry's line in a piece. Digests stay on their own side: this is that side's file. */
 export function entryLine(entry: IndexEntry): string {
-  const decoded = decodedLines.get(entry);
+  const decoded = ReadEntry.lineOf(entry);
   if (decoded !== undefined) return decoded;
   const { expires, tagging: _tags, ...attributes } = entry.attributes;
   return `${JSON.stringify({
@@ -220,8 +235,9 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
   }
   const entries: IndexEntry[] = [];
   let previous: string | undefined;
-  for (const line of lines.slice(1)) {
-    const entry = keptAs(decodeEntryLine(line, scope, `piece ${ref.name}`), line);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const entry = decodeLine(line, scope, `piece ${ref.name}`, true);
     if (previous !== undefined && compareUtf8(previous, entry.key) >= 0) {
       throw new IndexRejectedError("damaged", `piece ${ref.name} is out of key order at ${entry.key}`);
     }
@@ -241,17 +257,43 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
  * @throws IndexRejectedError
  */
 export function decodeEntryLine(line: string, scope: IndexScope, where: string): IndexEntry {
+  return decodeLine(line, scope, where, false);
+}
+
+/** {@link decodeEntryLine}; a `kept` entry is a frozen {@link ReadEntry} that remembers its line. */
+function decodeLine(line: string, scope: IndexScope, where: string, kept: boolean): IndexEntry {
   const raw = safeJson(line);
   const fields = fittingLine(raw) ?? schemas().entry.safeParse(raw).data;
   if (fields === undefined) throw new IndexRejectedError("damaged", `${where} holds a malformed entry`);
-  const entry = fromLine(fields);
   const width = DIGEST_LENGTHS[scope.algorithm];
   const joined = Buffer.from(fields.d, "base64");
-  if (joined.length !== planChunks(entry.size, scope.chunkSize).count * width) {
-    throw new IndexRejectedError("damaged", `${where} holds wrong digests for ${entry.key}`);
+  if (joined.length !== planChunks(fields.s, scope.chunkSize).count * width) {
+    throw new IndexRejectedError("damaged", `${where} holds wrong digests for ${fields.k}`);
   }
-  for (let at = 0; at < joined.length; at += width) entry.digests.push(joined.subarray(at, at + width));
-  return entry;
+  // One chunk (every small object) takes the decoded buffer as it is.
+  const digests = joined.length === width ? [joined] : [];
+  if (digests.length === 0)
+    for (let at = 0; at < joined.length; at += width) digests.push(joined.subarray(at, at + width));
+  // Both ways of checking a line (fittingLine, the schema) give attributes of this line only,
+  // holding no undefined value: they are the entry's own as they are, but for the date.
+  let attributes = fields.a as ObjectAttributes;
+  if (fields.a.expires !== undefined) {
+    const { expires, ...texts } = fields.a;
+    attributes = texts;
+    if (expires) attributes.expires = new Date(expires);
+  }
+  const proof = fields.p === "r" ? "read" : "written";
+  const entry: IndexEntry = kept
+    ? new ReadEntry(fields.k, fields.s, fields.e, proof, fields.t, attributes, digests, `${line}\n`)
+    : { key: fields.k, size: fields.s, etag: fields.e, proof, at: fields.t, attributes, digests };
+  if (fields.m !== undefined) entry.lastModified = fields.m;
+  if (fields.v !== undefined) entry.versionId = fields.v;
+  if (fields.c !== undefined) entry.storageClass = fields.c;
+  if (!kept) return entry;
+  Object.freeze(digests);
+  Object.freeze(attributes.metadata);
+  Object.freeze(attributes);
+  return Object.freeze(entry);
 }
 
 type EntryLine = z.infer<ReturnType<typeof schemas>["entry"]>;
@@ -269,42 +311,36 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 const isWhole = (value: unknown): value is number => Number.isSafeInteger(value);
 
+const KNOWN_ATTRIBUTES = new Set<string>([...ATTRIBUTE_TEXTS, "metadata"]);
+
 /**
- * The fields of a parsed line when the entry schema would accept it as they are, as the schema
- * would give them (other fields left out), else undefined: the schema then decides. Every entry
- * of an index is read at the start of a run; this spares the schema's cost per entry.
+ * The parsed line itself when the entry schema would accept it, else undefined: the schema then
+ * decides. Fields it does not know are passed over (the schema leaves them out); unknown
+ * attributes are left out of a fresh attributes object. Every entry of an index is read at the
+ * start of a run; this spares the schema's cost, and a copy of the line's objects, per entry.
  */
 function fittingLine(raw: unknown): EntryLine | undefined {
-  if (!isRecord(raw) || !isRecord(raw.a) || !isRecord(raw.a.metadata)) return undefined;
-  const { k, s, e, m, v, c, p, t, a, d } = raw as Record<string, unknown> & { a: Record<string, unknown> };
+  if (!isRecord(raw)) return undefined;
+  const { k, s, e, m, v, c, p, t, a, d } = raw;
   if (typeof k !== "string" || typeof e !== "string" || typeof d !== "string") return undefined;
   if (!isWhole(s) || s < 0 || !isWhole(t) || (m !== undefined && !isWhole(m))) return undefined;
   if ((v !== undefined && typeof v !== "string") || (c !== undefined && typeof c !== "string"))
     return undefined;
   if (p !== "r" && p !== "w") return undefined;
-  const attributes: EntryLine["a"] = { metadata: {} };
-  for (const field of ATTRIBUTE_TEXTS) {
-    const value = a[field];
-    if (value === undefined) continue;
-    if (typeof value !== "string") return undefined;
-    attributes[field] = value;
+  if (!isRecord(a) || !isRecord(a.metadata)) return undefined;
+  const metadata = a.metadata;
+  for (const name in metadata) if (typeof metadata[name] !== "string") return undefined;
+  let onlyKnown = true;
+  for (const field in a) {
+    if (!KNOWN_ATTRIBUTES.has(field)) onlyKnown = false;
+    else if (field !== "metadata" && typeof a[field] !== "string") return undefined;
   }
-  for (const [name, value] of Object.entries(a.metadata as Record<string, unknown>)) {
-    if (typeof value !== "string") return undefined;
-    attributes.metadata[name] = value;
+  if (!onlyKnown) {
+    const known: Record<string, unknown> = { metadata };
+    for (const field of ATTRIBUTE_TEXTS) if (a[field] !== undefined) known[field] = a[field];
+    raw.a = known;
   }
-  return {
-    k,
-    s,
-    e,
-    p,
-    t,
-    a: attributes,
-    d,
-    ...(m !== undefined ? { m } : {}),
-    ...(v !== undefined ? { v } : {}),
-    ...(c !== undefined ? { c } : {}),
-  } as EntryLine;
+  return raw as EntryLine;
 }
 
 function safeJson(text: string): unknown {
@@ -313,24 +349,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function fromLine(line: EntryLine): IndexEntry {
-  // Both ways of checking a line (fittingLine, the schema) give fresh attributes holding no
-  // undefined value: they are the entry's own as they are.
-  const { expires, ...texts } = line.a;
-  const restored: ObjectAttributes = texts;
-  if (expires) restored.expires = new Date(expires);
-  return {
-    key: line.k,
-    size: line.s,
-    etag: line.e,
-    ...(line.m !== undefined ? { lastModified: line.m } : {}),
-    ...(line.v !== undefined ? { versionId: line.v } : {}),
-    ...(line.c !== undefined ? { storageClass: line.c } : {}),
-    proof: line.p === "r" ? "read" : "written",
-    at: line.t,
-    attributes: restored,
-    digests: [],
-  };
 }
