@@ -2,7 +2,7 @@
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`) by self time per function and by time
  * per module, inclusive of what a module's functions call in other modules. Functions in the
  * CLI bundle are given the source module esbuild names in its `// path` comments, so a profile
- * of `packages/cli/dist/chunksync.mjs` reads per package file, not per bundle.
+ * of `packages/cli/dist/chunksync.cjs` reads per package file, not per bundle.
  *   npx tsx scripts/cpu-profile-summary.ts CPU.cpuprofile [--top 30]
  */
 import { readFileSync } from "node:fs";
@@ -41,7 +41,7 @@ function moduleNamer(): (frame: ProfileNode["callFrame"]) => string {
   return (frame) => {
     const { url, lineNumber } = frame;
     if (url === "") return `(${frame.functionName || "native"})`;
-    if (url.endsWith(".mjs") && url.includes("/dist/")) {
+    if (/\.[cm]js$/.test(url) && url.includes("/dist/")) {
       let starts = bundles.get(url);
       if (!starts) {
         starts = bundleModules(url);
