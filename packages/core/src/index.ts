@@ -156,6 +156,7 @@ export {
 export {
   BodyDigestError,
   type BodyDigests,
+  collectBody,
   collectDigested,
   digestHeld,
   digestWhilePassing,
