@@ -160,6 +160,7 @@ export {
   collectDigested,
   digestHeld,
   digestWhilePassing,
+  forEachPiece,
 } from "./digestBody.js";
 export {
   decodeEntryLine,
