@@ -13,10 +13,10 @@ import { join } from "node:path";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
-import { runCommand, tail } from "./lib/exec.js";
 import { MiB, markdownTable } from "./lib/table.js";
 import { ensureTools, toolVersions } from "./lib/tools.js";
 import { DELTA } from "./sections/deltaScenario.js";
+import { chunksyncCopyArgs, rcloneCopyArgs, timed } from "./sections/fullCopies.js";
 
 interface Sample {
   wall: number;
@@ -34,70 +34,24 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-async function timed(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<Sample & { stdout: string }> {
-  const r = await runCommand("/usr/bin/time", ["-v", command, ...args], { env, allowFailure: true });
-  const field = (label: string) =>
-    Number(new RegExp(`${label}: ([\\d.]+)`).exec(r.stderr)?.[1] ?? Number.NaN);
-  if (r.code !== 0)
-    throw new Error(`${command} ${args.slice(0, 2).join(" ")} failed (${r.code}):\n${tail(r.stderr)}`);
-  return {
-    wall: r.seconds,
-    cpu: field("User time \\(seconds\\)") + field("System time \\(seconds\\)"),
-    rss: field("Maximum resident set size \\(kbytes\\)") * 1024,
-    stdout: r.stdout,
-  };
-}
-
-function chunksyncTool(name: string, cli: string, extra: string[]): Tool {
+function chunksyncTool(name: string, cli: string): Tool {
   return {
     name,
     async run(ctx, src, dst) {
-      const args = [
-        cli,
-        "sync",
-        `s3://${src}`,
-        `s3://${dst}`,
-        "--src-profile",
-        "src",
-        "--dst-profile",
-        "dst",
-      ];
-      const s = await timed(
-        process.execPath,
-        [...args, "--chunk-size", "8MiB", "--concurrency", "8", "--json", "--quiet", ...extra],
-        ctx.chunksyncEnv(),
-      );
+      const s = await timed(process.execPath, chunksyncCopyArgs(cli, src, dst), ctx.chunksyncEnv());
       const failed = parseSummary(s.stdout)?.objects.failed;
       if (failed !== 0) throw new Error(`${name}: ${failed ?? "no summary"} objects failed`);
-      return s;
+      return { wall: s.seconds, cpu: s.cpu, rss: s.peakRss };
     },
   };
 }
 
 const rcloneTool: Tool = {
   name: "rclone",
-  run: (ctx, src, dst) =>
-    timed(
-      "rclone",
-      [
-        "sync",
-        "--transfers",
-        "8",
-        "--checkers",
-        "8",
-        "--s3-chunk-size",
-        "8M",
-        "--s3-upload-concurrency",
-        "8",
-        `src:${src}`,
-        `dst:${dst}`,
-      ],
-      ctx.rcloneEnv(),
-    ),
+  async run(ctx, src, dst) {
+    const s = await timed("rclone", rcloneCopyArgs(src, dst), ctx.rcloneEnv());
+    return { wall: s.seconds, cpu: s.cpu, rss: s.peakRss };
+  },
 };
 
 const median = (xs: number[]) => {
@@ -116,9 +70,8 @@ async function main(argv: string[]): Promise<void> {
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
   const ctx = new BenchContext(s3, false, log);
-  const tools: Tool[] = [chunksyncTool("chunksync", CLI, [])];
-  if (before)
-    tools.push(chunksyncTool("chunksync before", join(before, "packages/cli/bin/chunksync.js"), []));
+  const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
+  if (before) tools.push(chunksyncTool("chunksync before", join(before, "packages/cli/bin/chunksync.js")));
   tools.push(rcloneTool);
 
   const workloads: { name: string; units: number; unit: string; fill(bucket: string): Promise<void> }[] = [];
