@@ -91,42 +91,25 @@ export async function collectDigested(
   algorithm?: DigestAlgorithm,
   into?: Buffer,
 ): Promise<BodyDigests & { data: Buffer }> {
-  const hasher = new BodyHasher(algorithm);
-  const data = await collectBody(body, length, into, (piece) => hasher.update(piece));
-  return { data, ...hasher.digests(algorithm) };
-}
-
-/**
- * Reads a body of exactly `length` bytes into one Buffer (`into` where given, as
- * {@link collectDigested} does), handing each piece to `onPiece` as it lands. Fails when the
- * body is longer or shorter than `length`.
- */
-export async function collectBody(
-  body: AsyncIterable<Uint8Array>,
-  length: number,
-  into?: Buffer,
-  onPiece?: (piece: Uint8Array) => void,
-): Promise<Buffer> {
   if (into !== undefined && into.length < length)
     throw new ChunksyncError("BUFFER_TOO_SMALL", `a buffer of ${into.length} bytes cannot hold ${length}`);
   const data = into?.subarray(0, length) ?? Buffer.allocUnsafe(length);
-  let got = 0;
+  const hasher = new BodyHasher(algorithm);
   await forEachPiece(body, (piece) => {
-    if (got + piece.length > length)
+    if (hasher.length + piece.length > length)
       throw new BodyDigestError(
         "BODY_LENGTH_MISMATCH",
         `the body is longer than the ${length} bytes announced`,
       );
-    data.set(piece, got);
-    got += piece.length;
-    onPiece?.(piece);
+    data.set(piece, hasher.length);
+    hasher.update(piece);
   });
-  if (got !== length)
+  if (hasher.length !== length)
     throw new BodyDigestError(
       "BODY_LENGTH_MISMATCH",
-      `the body ended after ${got} of the ${length} bytes announced`,
+      `the body ended after ${hasher.length} of the ${length} bytes announced`,
     );
-  return data;
+  return { data, ...hasher.digests(algorithm) };
 }
 
 /**

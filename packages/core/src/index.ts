@@ -156,7 +156,6 @@ export {
 export {
   BodyDigestError,
   type BodyDigests,
-  collectBody,
   collectDigested,
   digestHeld,
   digestWhilePassing,

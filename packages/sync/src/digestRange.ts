@@ -3,7 +3,6 @@ import {
   BodyDigestError,
   type ChunkRange,
   ChunksyncError,
-  collectBody,
   collectDigested,
   createDigester,
   type DigestAlgorithm,
@@ -16,7 +15,6 @@ import {
   StorageUnavailableError,
 } from "@chunksync/storage";
 import { ObjectChangedError } from "./errors.js";
-import { digestOffThread, fitsOffThread } from "./offThreadDigests.js";
 import { isTransient } from "./retry.js";
 
 /** Which side a store is, for error reports and byte counters. */
@@ -108,10 +106,8 @@ export async function feedBody(
 
 /**
  * Reads `body` (exactly `length` bytes of `key`) into one Buffer with its MD5 and chunk
- * digest (see collectDigested); into shared memory (`into`, see PartBuffers), a large part is
- * hashed on the digest worker once it has landed, not on this thread as it lands. A body that
- * breaks or ends short is a retryable failure naming the object, never a part sent from the
- * bytes that happened to come.
+ * digest (see collectDigested). A body that breaks or ends short is a retryable failure
+ * naming the object, never a part sent from the bytes that happened to come.
  */
 export async function collectRead(
   bucket: string,
@@ -122,11 +118,7 @@ export async function collectRead(
   into?: Buffer,
 ): ReturnType<typeof collectDigested> {
   try {
-    const target = into?.subarray(0, length);
-    if (target === undefined || !fitsOffThread(target, algorithm))
-      return await collectDigested(body, length, algorithm, into);
-    const data = await collectBody(body, length, target);
-    return { data, ...(await digestOffThread(data, algorithm)) };
+    return await collectDigested(body, length, algorithm, into);
   } catch (error) {
     body.destroy();
     if (error instanceof BodyDigestError) {
