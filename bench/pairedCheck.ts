@@ -14,11 +14,11 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
+import { BenchContext, CLI, letEntriesStand, pairArgs } from "./lib/BenchContext.js";
 import { DATA_DIR, pool, putObject, seededBytes } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
 import { markdownTable, ratio } from "./lib/table.js";
-import { pairArgs, rcloneCheck, rcloneSync } from "./sections/digestIndex.js";
+import { rcloneCheck, rcloneSync } from "./sections/digestIndex.js";
 
 const SIZE = 4096;
 

@@ -213,6 +213,11 @@ export function letEntriesStand(): Promise<void> {
   return new Promise((r) => setTimeout(r, 1100));
 }
 
+/** `chunksync <command>` from `src` to `dst` between the two profiles, in quiet mode. */
+export function pairArgs(command: "sync" | "check", src: string, dst: string): string[] {
+  return [command, `s3://${src}`, `s3://${dst}`, "--src-profile", "src", "--dst-profile", "dst", "--quiet"];
+}
+
 /** Parses the one JSON line `chunksync --json` prints. */
 export function parseSummary(stdout: string): ChunksyncSummary | undefined {
   const line = stdout

@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchContext, type ChunksyncSummary, parseSummary } from "../lib/BenchContext.js";
+import { type BenchContext, type ChunksyncSummary, pairArgs, parseSummary } from "../lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "../lib/data.js";
 import { tail } from "../lib/exec.js";
 import { MiB } from "../lib/table.js";
@@ -160,21 +160,10 @@ export function chunksyncTool(name: string, extraArgs: string[] = []): DeltaTool
   return {
     name,
     async sync(ctx, src, dst) {
-      const r = await ctx.chunksync(
-        [
-          "sync",
-          `s3://${src}`,
-          `s3://${dst}`,
-          "--src-profile",
-          "src",
-          "--dst-profile",
-          "dst",
-          "--json",
-          "--quiet",
-          ...extraArgs,
-        ],
-        { allowFailure: true, env: ownCache(ctx, name) },
-      );
+      const r = await ctx.chunksync([...pairArgs("sync", src, dst), "--json", ...extraArgs], {
+        allowFailure: true,
+        env: ownCache(ctx, name),
+      });
       if (r.code !== 0) throw new Error(`chunksync sync failed (${r.code}):\n${tail(r.stderr || r.stdout)}`);
       const summary = parseSummary(r.stdout);
       return { seconds: r.seconds, ...(summary ? { summary } : {}) };

@@ -6,6 +6,7 @@ import {
   type ChunksyncSummary,
   CLI,
   letEntriesStand,
+  pairArgs,
   parseSummary,
 } from "../lib/BenchContext.js";
 import { pool, putObject, seededBytes, sha256 } from "../lib/data.js";
@@ -76,17 +77,6 @@ function largeData(quick: boolean) {
         editLength: DELTA.editLength,
       };
 }
-
-export const pairArgs = (command: "sync" | "check", src: string, dst: string) => [
-  command,
-  `s3://${src}`,
-  `s3://${dst}`,
-  "--src-profile",
-  "src",
-  "--dst-profile",
-  "dst",
-  "--quiet",
-];
 
 async function chunksync(ctx: BenchContext, args: string[]): Promise<CommandResult> {
   const r = await ctx.chunksync([...args, "--json"], { allowFailure: true });

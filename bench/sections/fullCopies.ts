@@ -1,5 +1,5 @@
 import type { BenchContext } from "../lib/BenchContext.js";
-import { CLI, parseSummary } from "../lib/BenchContext.js";
+import { CLI, pairArgs, parseSummary } from "../lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "../lib/data.js";
 import { runCommand, tail } from "../lib/exec.js";
 import { GiB, MiB, markdownTable, mib, rate, ratio, secs } from "../lib/table.js";
@@ -24,13 +24,37 @@ interface ToolRun {
   equal: boolean | undefined;
 }
 
-/** Runs one command under /usr/bin/time -v: its wall time and peak RSS. */
-async function timed(command: string, args: string[], env: Record<string, string>) {
+/** Runs one command under /usr/bin/time -v: its wall time, CPU (user + sys) and peak RSS. */
+export async function timed(command: string, args: string[], env: Record<string, string>) {
   const r = await runCommand("/usr/bin/time", ["-v", command, ...args], { env, allowFailure: true });
-  const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  const field = (label: string) => new RegExp(`${label}: ([\\d.]+)`).exec(r.stderr)?.[1];
+  const kb = field("Maximum resident set size \\(kbytes\\)");
   if (r.code !== 0 || !kb)
     throw new Error(`${command} ${args[0] ?? ""} failed (${r.code}):\n${tail(r.stderr)}`);
-  return { seconds: r.seconds, peakRss: Number(kb[1]) * 1024, stdout: r.stdout };
+  const cpu = Number(field("User time \\(seconds\\)")) + Number(field("System time \\(seconds\\)"));
+  return { seconds: r.seconds, cpu, peakRss: Number(kb) * 1024, stdout: r.stdout };
+}
+
+/** `chunksync sync` of `src` into `dst` as this section runs it: 8 in flight, 8 MiB chunks. */
+export function chunksyncCopyArgs(cli: string, src: string, dst: string): string[] {
+  return [cli, ...pairArgs("sync", src, dst), "--chunk-size", "8MiB", "--concurrency", "8", "--json"];
+}
+
+/** `rclone sync` of `src` into `dst` as this section runs it: 8 transfers, 8 parts of 8 MiB each in flight. */
+export function rcloneCopyArgs(src: string, dst: string): string[] {
+  return [
+    "sync",
+    "--transfers",
+    "8",
+    "--checkers",
+    "8",
+    "--s3-chunk-size",
+    "8M",
+    "--s3-upload-concurrency",
+    "8",
+    `src:${src}`,
+    `dst:${dst}`,
+  ];
 }
 
 async function equalAfter(ctx: BenchContext, bucket: string, expected: Map<string, string>) {
@@ -87,26 +111,7 @@ export async function fullCopiesSection(ctx: BenchContext): Promise<string> {
 
     const dstC = await ctx.createBucket("destination", ctx.bucketName(`full${i}-dc`));
     ctx.log(`  ${w.name}: chunksync sync`);
-    const c = await timed(
-      process.execPath,
-      [
-        CLI,
-        "sync",
-        `s3://${src}`,
-        `s3://${dstC}`,
-        "--src-profile",
-        "src",
-        "--dst-profile",
-        "dst",
-        "--chunk-size",
-        "8MiB",
-        "--concurrency",
-        "8",
-        "--json",
-        "--quiet",
-      ],
-      ctx.chunksyncEnv(),
-    );
+    const c = await timed(process.execPath, chunksyncCopyArgs(CLI, src, dstC), ctx.chunksyncEnv());
     const summary = parseSummary(c.stdout);
     if (summary && summary.objects.failed !== 0)
       throw new Error(`chunksync failed ${summary.objects.failed} objects`);
@@ -115,23 +120,7 @@ export async function fullCopiesSection(ctx: BenchContext): Promise<string> {
 
     const dstR = await ctx.createBucket("destination", ctx.bucketName(`full${i}-dr`));
     ctx.log(`  ${w.name}: rclone sync`);
-    const r = await timed(
-      "rclone",
-      [
-        "sync",
-        "--transfers",
-        "8",
-        "--checkers",
-        "8",
-        "--s3-chunk-size",
-        "8M",
-        "--s3-upload-concurrency",
-        "8",
-        `src:${src}`,
-        `dst:${dstR}`,
-      ],
-      ctx.rcloneEnv(),
-    );
+    const r = await timed("rclone", rcloneCopyArgs(src, dstR), ctx.rcloneEnv());
     const rclone: ToolRun = { ...r, equal: await equalAfter(ctx, dstR, expected) };
     await ctx.dropBuckets([dstR, src]);
 

@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchContext } from "../lib/BenchContext.js";
-import { CLI, parseSummary } from "../lib/BenchContext.js";
+import { CLI, pairArgs, parseSummary } from "../lib/BenchContext.js";
 import { pool, putObject, seededBytes } from "../lib/data.js";
 import { runCommand, tail } from "../lib/exec.js";
 import { markdownTable, rate, ratio, secs } from "../lib/table.js";
@@ -28,20 +28,7 @@ export async function smallObjectsSection(ctx: BenchContext): Promise<string> {
   await pool(keys, 32, (k) => putObject(ctx.clients.source, src, k, seededBytes(k, SIZE)));
 
   ctx.log("  chunksync sync");
-  const cs = await ctx.chunksync(
-    [
-      "sync",
-      `s3://${src}`,
-      `s3://${dstC}`,
-      "--src-profile",
-      "src",
-      "--dst-profile",
-      "dst",
-      "--json",
-      "--quiet",
-    ],
-    { allowFailure: true },
-  );
+  const cs = await ctx.chunksync([...pairArgs("sync", src, dstC), "--json"], { allowFailure: true });
   if (cs.code !== 0) throw new Error(`chunksync sync failed (${cs.code}):\n${tail(cs.stderr)}`);
   const csSummary = parseSummary(cs.stdout);
   ctx.log("  rclone sync");

@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { createDigester, type DigestAlgorithm, type Digester } from "./digest.js";
 import { ChunksyncError } from "./errors.js";
 
@@ -93,7 +95,7 @@ export async function collectDigested(
     throw new ChunksyncError("BUFFER_TOO_SMALL", `a buffer of ${into.length} bytes cannot hold ${length}`);
   const data = into?.subarray(0, length) ?? Buffer.allocUnsafe(length);
   const hasher = new BodyHasher(algorithm);
-  for await (const piece of body) {
+  await forEachPiece(body, (piece) => {
     if (hasher.length + piece.length > length)
       throw new BodyDigestError(
         "BODY_LENGTH_MISMATCH",
@@ -101,11 +103,36 @@ export async function collectDigested(
       );
     data.set(piece, hasher.length);
     hasher.update(piece);
-  }
+  });
   if (hasher.length !== length)
     throw new BodyDigestError(
       "BODY_LENGTH_MISMATCH",
       `the body ended after ${hasher.length} of the ${length} bytes announced`,
     );
   return { data, ...hasher.digests(algorithm) };
+}
+
+/**
+ * Hands every piece of `body` to `each` as it arrives; settles once the body has ended, or
+ * rejects with its error or with what `each` threw (the body is then destroyed). A Node stream
+ * is read through its 'data' events: reading 64 ranged GETs of 8 MiB from the local server
+ * through its async iterator took 1.5-1.7 s of CPU, through its events 0.9-1.0 s (a promise and
+ * a generator step for each piece of 64 KiB or less).
+ */
+export async function forEachPiece(
+  body: AsyncIterable<Uint8Array>,
+  each: (piece: Uint8Array) => void,
+): Promise<void> {
+  if (!(body instanceof Readable)) {
+    for await (const piece of body) each(piece);
+    return;
+  }
+  body.on("data", (piece: Uint8Array) => {
+    try {
+      each(piece);
+    } catch (error) {
+      body.destroy(error as Error);
+    }
+  });
+  await finished(body);
 }

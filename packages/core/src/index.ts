@@ -159,6 +159,7 @@ export {
   collectDigested,
   digestHeld,
   digestWhilePassing,
+  forEachPiece,
 } from "./digestBody.js";
 export {
   decodeEntryLine,

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHmac, hash } from "node:crypto";
 import type { AwsCredentialIdentity } from "@smithy/types";
 
 /** SHA-256 of the empty body: the payload hash of every request without one. */
@@ -54,6 +54,9 @@ function hmac(key: Buffer | string, data: string): Buffer {
 export class SigV4Signer {
   #keyFor = "";
   #key: Buffer = Buffer.alloc(0);
+  /** The x-amz-date of the last second signed in: most requests of a run share their second. */
+  #second = -1;
+  #amzDate = "";
 
   constructor(
     readonly region: string,
@@ -62,10 +65,7 @@ export class SigV4Signer {
 
   /** Adds x-amz-date, x-amz-security-token (with a session token) and authorization to `request.headers`. */
   sign(request: SignableRequest, credentials: AwsCredentialIdentity, now: Date): void {
-    const amzDate = now
-      .toISOString()
-      .replace(/[-:]/g, "")
-      .replace(/\.\d{3}/, "");
+    const amzDate = this.#dateOf(now);
     const day = amzDate.slice(0, 8);
     const headers = request.headers;
     headers["x-amz-date"] = amzDate;
@@ -86,11 +86,24 @@ export class SigV4Signer {
       headers["x-amz-content-sha256"] ?? EMPTY_BODY_SHA256,
     ].join("\n");
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonical).digest("hex")}`;
+    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash("sha256", canonical, "hex")}`;
     const signature = createHmac("sha256", this.#signingKey(day, credentials.secretAccessKey))
       .update(toSign)
       .digest("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+  }
+
+  /** `now` as SigV4's basic ISO 8601 form, 20261203T024500Z. */
+  #dateOf(now: Date): string {
+    const second = Math.floor(now.getTime() / 1000);
+    if (second !== this.#second) {
+      this.#amzDate = now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d{3}/, "");
+      this.#second = second;
+    }
+    return this.#amzDate;
   }
 
   #signingKey(day: string, secret: string): Buffer {

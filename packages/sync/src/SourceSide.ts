@@ -4,6 +4,7 @@ import {
   type BlockRequest,
   type BlockRounds,
   BlockTagger,
+  type BodyDigests,
   blockParams,
   blockRequest,
   type ChallengeExpectation,
@@ -46,8 +47,8 @@ export interface SourceSideOptions {
 export class SourceSide {
   /** Chunk digests of the version of each key being synced (a key has one version at a time). */
   readonly #cached = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
-  /** Whole small objects read by `read`, by key, until their upload opens them or `forget`. */
-  readonly #held = new Map<string, { etag: string; data: Buffer }>();
+  /** Whole small objects read by `read`, with their digests, by key, until their upload takes them or `forget`. */
+  readonly #held = new Map<string, { etag: string; read: BodyDigests & { data: Buffer } }>();
   readonly #digests: DigestSource;
 
   constructor(readonly options: SourceSideOptions) {
@@ -166,7 +167,8 @@ export class SourceSide {
   /**
    * Heads `key` and reads it whole in one request, for an object the listing says is at most
    * `chunkSize` bytes and the destination lacks: its one chunk is digested and kept, and its
-   * upload is sent from those bytes instead of a second read. A larger version found in place
+   * upload is sent from those bytes and digests (see {@link takeHeld}) instead of a second read
+   * and hash. A larger version found in place
    * is only headed and digested as `probe` does.
    */
   async read(key: string, chunkSize: number): Promise<ObjectHead | undefined> {
@@ -184,7 +186,7 @@ export class SourceSide {
     if (got === undefined) return undefined;
     const plan = planChunks(got.head.size, chunkSize);
     if (plan.count > 0 && got.chunk) this.#cache({ key, etag: got.head.etag }).set(0, got.chunk);
-    if (plan.count === 1) this.#held.set(key, { etag: got.head.etag, data: got.data });
+    if (plan.count === 1) this.#held.set(key, { etag: got.head.etag, read: got });
     return got.head;
   }
 
@@ -196,11 +198,17 @@ export class SourceSide {
   async openChunk(source: ObjectIdentity, plan: ChunkPlan, index: number): Promise<Readable> {
     // A zero-byte object is written as one empty part and has no chunk to read.
     if (plan.count === 0) return Readable.from([]);
-    // The bytes `read` kept serve the first upload; a retry reads the source again.
+    return this.openRange(source, chunkRange(plan, index));
+  }
+
+  /**
+   * The bytes of `source`'s one chunk that `read` kept, with their MD5 and chunk digest, for its
+   * upload; taken once: a retry reads the source again.
+   */
+  takeHeld(source: Pick<ObjectIdentity, "key" | "etag">): (BodyDigests & { data: Buffer }) | undefined {
     const held = this.#held.get(source.key);
     this.#held.delete(source.key);
-    if (held?.etag === source.etag && plan.count === 1) return Readable.from([held.data]);
-    return this.openRange(source, chunkRange(plan, index));
+    return held?.etag === source.etag ? held.read : undefined;
   }
 
   /** Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled part). */

@@ -6,6 +6,7 @@ import {
   collectDigested,
   createDigester,
   type DigestAlgorithm,
+  forEachPiece,
 } from "@chunksync/core";
 import {
   type ObjectHead,
@@ -88,10 +89,10 @@ export async function feedBody(
 ): Promise<void> {
   let received = 0;
   try {
-    for await (const piece of body as AsyncIterable<Uint8Array>) {
+    await forEachPiece(body, (piece) => {
       update(piece);
       received += piece.length;
-    }
+    });
   } catch (error) {
     throw brokenRead(bucket, key, error);
   }

@@ -143,6 +143,10 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     ...(signal ? { signal } : {}),
   };
 
+  // A copy's work is the same per byte whatever its size (each chunk adds its length times
+  // what is done to it), so it is worked out once, not per key.
+  const copyWorkPerByte = options.dryRun ? 0 : copyWork(ctx, 1);
+
   // Both listings stream, each a page or so ahead (their pages are fetched side by side),
   // and are merge-joined in S3's key order; the merged keys run a bounded way ahead of the
   // objects in progress, so a progress display soon knows most of a run's size.
@@ -164,7 +168,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         // Each side digests its whole object to compare a pair (less what its index answers,
         // known once the key is taken up); a missing object is copied.
         if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
-        else if (!options.dryRun) stats.plannedWork += copyWork(ctx, key.source.size);
+        else stats.plannedWork += key.source.size * copyWorkPerByte;
       } else if (wanted) stats.destinationOnly++;
       // Keys passed over still go through: their index entries stand for the next run.
       yield { ...key, wanted };

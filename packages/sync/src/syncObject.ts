@@ -166,6 +166,11 @@ async function attemptObject(
     });
   const { algorithm } = ctx.sourceSide.options;
   const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
+  // Chunks sent as read from the source and accepted against their Content-MD5: the source's
+  // digest of each and the destination's are one digest of one pass over the bytes the server
+  // checked, so a challenge over them would compare a value with itself. They are not
+  // challenged; the server's check of the MD5 is their verification.
+  const sentAsRead = new Set<number>();
   // Under `--verify full` every written chunk is read back instead.
   const trustWrite = ctx.destination.capabilities.writeChecksums.contentMd5 && ctx.verify !== "full";
   const writing: WriteContext = {
@@ -180,7 +185,12 @@ async function attemptObject(
       algorithm,
       read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
       ...(trustWrite
-        ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
+        ? {
+            accepted: (p, digest) => {
+              uploaded.push({ offset: p.offset, length: p.length, digest });
+              if (p.kind === "sourceBytes" && p.chunkCount === 1) sentAsRead.add(p.firstChunk);
+            },
+          }
         : {}),
     },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -201,6 +211,7 @@ async function attemptObject(
       : {}),
     parts: {
       open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
+      held: () => (plan.count === 1 ? ctx.sourceSide.takeHeld(srcId) : undefined),
       openRange: (range) => ctx.sourceSide.openRange(srcId, range),
     },
   });
@@ -270,12 +281,11 @@ async function attemptObject(
     // version this side had digested, are known without a read.
     const copied = dst && trustWrite ? { from: dst.etag, ranges: copiedRanges(plan, decision) } : undefined;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
-    if (decision.verify.length > 0) {
+    const verify = decision.verify.filter((i) => !sentAsRead.has(i));
+    if (verify.length > 0) {
       const written = { key: destinationKey, etag, size: plan.size };
       // The object was just written at this ETag and size; the answer's reads are pinned to it.
-      checkWritten(
-        await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify),
-      );
+      checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, verify));
     }
     indexing.made = {
       source: sourceMade(),
@@ -331,7 +341,10 @@ function writeWork(
   return work;
 }
 
-/** Bytes of work of copying a whole object of `size` bytes that the destination lacks (see RunStats). */
+/**
+ * Bytes of work of copying a whole object of `size` bytes that the destination lacks (see
+ * RunStats): `size` times a factor of the run's options.
+ */
 export function copyWork(ctx: ObjectSyncContext, size: number): number {
   const plan = planChunks(size, ctx.chunkSize);
   const decision = decideObject({

@@ -40,6 +40,12 @@ export interface PartSource {
   open(part: PlannedPart): Promise<Readable>;
   /** Opens a range of the source object: a source piece of an assembled part. */
   openRange(range: { offset: number; length: number }): Promise<Readable>;
+  /**
+   * The bytes of `part` with their MD5 and digest by the run's chunk algorithm, where this side
+   * already holds them (a small object read whole with its head); taken once, so a retry opens
+   * the part instead.
+   */
+  held?(part: PlannedPart): (BodyDigests & { data: Buffer }) | undefined;
 }
 
 /**
@@ -333,10 +339,11 @@ async function fromSource<T>(
   part: PlannedPart,
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
+  const read = (digest: Buffer) => ctx.uploaded?.read?.(part, digest);
+  const held = write.parts.held?.(part);
+  if (held) return sendCollected(ctx, part, held, send, read);
   const body = await write.parts.open(part);
-  return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, (digest) =>
-    ctx.uploaded?.read?.(part, digest),
-  );
+  return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, read);
 }
 
 /**
@@ -424,17 +431,26 @@ function sendChecked<T>(
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
   read?: (digest: Buffer) => void,
 ): Promise<T> {
-  const sendFrom = async (buffer: Buffer | undefined) => {
-    const got = await collect(buffer);
-    if (got.chunk) read?.(got.chunk);
-    const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
-    if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
-      ctx.uploaded?.accepted?.(part, got.chunk);
-    }
-    return sent;
-  };
+  const sendFrom = async (buffer: Buffer | undefined) =>
+    sendCollected(ctx, part, await collect(buffer), send, read);
   // The run's reused buffer where it has them: the part is done with it once sent.
   return ctx.buffers ? ctx.buffers.with(part.length, sendFrom) : sendFrom(undefined);
+}
+
+/** Sends the bytes of `part` already collected with their digests, as {@link sendChecked} does. */
+async function sendCollected<T>(
+  ctx: WriteContext,
+  part: PlannedPart,
+  got: BodyDigests & { data: Buffer },
+  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+  read?: (digest: Buffer) => void,
+): Promise<T> {
+  if (got.chunk) read?.(got.chunk);
+  const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
+  if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
+    ctx.uploaded?.accepted?.(part, got.chunk);
+  }
+  return sent;
 }
 
 /** A 412 on a copy source means that side's object changed under the run. */

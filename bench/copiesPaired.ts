@@ -1,0 +1,202 @@
+/**
+ * Full copies into an empty bucket, chunksync against rclone in alternating rounds (A B A B ...),
+ * with whole-process wall time, CPU (user + sys) and peak RSS from /usr/bin/time. On a shared,
+ * loaded machine a single run of each tool says little; the medians of per-round ratios say more.
+ *
+ *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--only small,delta,large]
+ *     [--before /path/to/other/checkout]   also times that checkout's built CLI in each round
+ *     [--out name]                          writes bench/results/<date>-<name>.md (never overwrites)
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { startLocalS3 } from "../scripts/local-s3/index.js";
+import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
+import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
+import { MiB, markdownTable } from "./lib/table.js";
+import { ensureTools, toolVersions } from "./lib/tools.js";
+import { DELTA } from "./sections/deltaScenario.js";
+import { chunksyncCopyArgs, rcloneCopyArgs, timed } from "./sections/fullCopies.js";
+
+interface Sample {
+  wall: number;
+  cpu: number;
+  rss: number;
+}
+
+interface Tool {
+  name: string;
+  run(ctx: BenchContext, src: string, dst: string): Promise<Sample>;
+}
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+function chunksyncTool(name: string, cli: string): Tool {
+  return {
+    name,
+    async run(ctx, src, dst) {
+      const s = await timed(process.execPath, chunksyncCopyArgs(cli, src, dst), ctx.chunksyncEnv());
+      const failed = parseSummary(s.stdout)?.objects.failed;
+      if (failed !== 0) throw new Error(`${name}: ${failed ?? "no summary"} objects failed`);
+      return { wall: s.seconds, cpu: s.cpu, rss: s.peakRss };
+    },
+  };
+}
+
+const rcloneTool: Tool = {
+  name: "rclone",
+  async run(ctx, src, dst) {
+    const s = await timed("rclone", rcloneCopyArgs(src, dst), ctx.rcloneEnv());
+    return { wall: s.seconds, cpu: s.cpu, rss: s.peakRss };
+  },
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main(argv: string[]): Promise<void> {
+  const rounds = Number(arg(argv, "--rounds") ?? 5);
+  const small = Number(arg(argv, "--small") ?? 1000);
+  const largeMiB = Number(arg(argv, "--large") ?? 512);
+  const only = new Set((arg(argv, "--only") ?? "small,delta,large").split(","));
+  const before = arg(argv, "--before");
+  const log = (line: string) => console.error(line);
+  await ensureTools(log);
+  const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
+  const ctx = new BenchContext(s3, false, log);
+  const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
+  if (before) tools.push(chunksyncTool("chunksync before", join(before, "packages/cli/bin/chunksync.js")));
+  tools.push(rcloneTool);
+
+  const workloads: { name: string; units: number; unit: string; fill(bucket: string): Promise<void> }[] = [];
+  if (only.has("small"))
+    workloads.push({
+      name: `${small} x 4 KiB`,
+      units: small,
+      unit: "objects/s",
+      fill: (b) =>
+        pool(
+          Array.from({ length: small }, (_, i) => `small/${String(i).padStart(6, "0")}.bin`),
+          32,
+          (k) => putObject(ctx.clients.source, b, k, seededBytes(k, 4096)),
+        ),
+    });
+  if (only.has("delta"))
+    workloads.push({
+      name: `${DELTA.objects} x ${DELTA.size / MiB} MiB`,
+      units: (DELTA.objects * DELTA.size) / MiB,
+      unit: "MiB/s",
+      async fill(b) {
+        for (let i = 0; i < DELTA.objects; i++)
+          await putLargeObject(ctx.clients.source, b, `large/${i}.bin`, `delta-${i}`, DELTA.size);
+      },
+    });
+  if (only.has("large"))
+    workloads.push({
+      name: `1 x ${largeMiB} MiB`,
+      units: largeMiB,
+      unit: "MiB/s",
+      fill: async (b) => {
+        await putLargeObject(ctx.clients.source, b, "one.bin", "one", largeMiB * MiB);
+      },
+    });
+
+  const sections: string[] = [];
+  try {
+    for (const [w, workload] of workloads.entries()) {
+      const src = await ctx.createBucket("source", ctx.bucketName(`cp${w}-src`));
+      log(`${workload.name}: filling`);
+      await workload.fill(src);
+      const samples = new Map<string, Sample[]>(tools.map((t) => [t.name, []]));
+      for (let r = 0; r < rounds; r++) {
+        // Each round starts with another tool, so neither always runs on a warmer machine.
+        const order = tools.map((_, i) => tools[(i + r) % tools.length] as Tool);
+        for (const tool of order) {
+          const dst = await ctx.createBucket(
+            "destination",
+            ctx.bucketName(`cp${w}-${r}-${tools.indexOf(tool)}`),
+          );
+          const s = await tool.run(ctx, src, dst);
+          samples.get(tool.name)?.push(s);
+          log(
+            `  round ${r + 1} ${tool.name}: ${s.wall.toFixed(2)} s wall, ${s.cpu.toFixed(2)} s CPU, ${(s.rss / 1e6).toFixed(0)} MB`,
+          );
+          await ctx.dropBuckets([dst]);
+        }
+      }
+      await ctx.dropBuckets([src]);
+      const peer = samples.get("rclone") as Sample[];
+      const rows = tools.map((t) => {
+        const s = samples.get(t.name) as Sample[];
+        const pairWall = s.map((x, i) => (peer[i] as Sample).wall / x.wall);
+        const pairCpu = s.map((x, i) => x.cpu / (peer[i] as Sample).cpu);
+        return [
+          t.name,
+          `${median(s.map((x) => x.wall)).toFixed(2)} s`,
+          `${(workload.units / median(s.map((x) => x.wall))).toFixed(workload.unit === "MiB/s" ? 0 : 0)} ${workload.unit}`,
+          `${median(s.map((x) => x.cpu)).toFixed(2)} s`,
+          `${(Math.max(...s.map((x) => x.rss)) / 1e6).toFixed(0)} MB`,
+          t.name === "rclone" ? "" : `${median(pairWall).toFixed(2)}x`,
+          t.name === "rclone" ? "" : `${median(pairCpu).toFixed(2)}x`,
+        ];
+      });
+      sections.push(
+        [
+          `## ${workload.name}, ${rounds} rounds`,
+          "",
+          markdownTable(
+            [
+              "tool",
+              "wall (median)",
+              "throughput",
+              "CPU (median)",
+              "peak RSS (max)",
+              "speed / rclone's (median of rounds)",
+              "CPU / rclone's",
+            ],
+            rows,
+          ),
+          "",
+          `_Load average after: ${loadavg()
+            .map((l) => l.toFixed(1))
+            .join(" / ")}._`,
+          "",
+        ].join("\n"),
+      );
+      console.log(sections.at(-1));
+    }
+  } finally {
+    await ctx.dropAll().catch(() => {});
+    await s3.stop();
+  }
+  const out = arg(argv, "--out");
+  if (out) {
+    const file = join(import.meta.dirname, "results", `${new Date().toISOString().slice(0, 10)}-${out}.md`);
+    if (existsSync(file)) throw new Error(`${file} exists; choose another --out`);
+    const header = [
+      `# Full copies, chunksync against rclone in alternating rounds`,
+      "",
+      `Command: \`npx tsx bench/copiesPaired.ts ${argv.join(" ")}\`. Both tools at 8 in flight, 8 MiB parts ` +
+        "(`chunksync sync --concurrency 8 --chunk-size 8MiB`, `rclone sync --transfers 8 --checkers 8 " +
+        "--s3-chunk-size 8M --s3-upload-concurrency 8`), each round into a fresh empty bucket. Whole " +
+        "processes; CPU is user + sys of the client process; speed ratio = rclone's wall / chunksync's, " +
+        "per round, median (>= 1: chunksync as fast or faster).",
+      "",
+      ...(await toolVersions()).map((v) => `- ${v}`),
+      "",
+    ].join("\n");
+    writeFileSync(file, `${header}\n${sections.join("\n")}`);
+    log(`written to ${file}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});
