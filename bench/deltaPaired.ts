@@ -7,7 +7,9 @@
  *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR]
  *
  * Tools: `blocks` (chunksync, the default), `noblocks` (`--no-blocks`), `blocks-wf` and
- * `noblocks-wf` (the same with `--engine workflow`), `rclone` (`sync --checksum`). `--prof DIR`
+ * `noblocks-wf` (the same with `--engine workflow`), `rclone` (`sync --checksum`); with
+ * `--base DIR` (another checkout, built), `base-blocks` etc. run that checkout's CLI: paired
+ * before/after figures. `--prof DIR`
  * writes a V8 CPU profile of each chunksync run into DIR/<tool>-<round>, and its stderr into
  * DIR/<tool>-<round>.log.
  */
@@ -76,17 +78,25 @@ async function main(): Promise<void> {
         command.push(`src:${src}`, `dst:${dst}`);
         env = ctx.rcloneEnv();
       } else {
-        const extra = CHUNKSYNC[tool];
-        if (extra === undefined) throw new Error(`unknown tool ${tool}`);
+        const base = tool.startsWith("base-") ? arg("--base", "") : undefined;
+        const extra = CHUNKSYNC[base === undefined ? tool : tool.slice("base-".length)];
+        if (extra === undefined || base === "")
+          throw new Error(`unknown tool ${tool} (base-* needs --base DIR)`);
+        const cli = base === undefined ? CLI : join(base, "packages/cli/bin/chunksync.js");
         const node = [process.execPath];
         if (prof !== undefined) node.push("--cpu-prof", "--cpu-prof-dir", join(prof, `${tool}-${label}`));
-        command = [...node, CLI, "sync", `s3://${src}`, `s3://${dst}`, "--src-profile", "src"];
+        command = [...node, cli, "sync", `s3://${src}`, `s3://${dst}`, "--src-profile", "src"];
         command.push("--dst-profile", "dst", "--quiet", ...extra);
-        const base = ctx.chunksyncEnv();
+        const own = ctx.chunksyncEnv();
         // Each tool keeps its indexes apart, as on two machines (see deltaScenario's ownCache).
-        env = { ...base, XDG_CACHE_HOME: join(base.XDG_CACHE_HOME!, tool) };
+        env = { ...own, XDG_CACHE_HOME: join(own.XDG_CACHE_HOME!, tool) };
       }
-      const r = await runCommand("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, ...command], { env });
+      const r = await runCommand("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, ...command], {
+        env,
+        allowFailure: true,
+        timeoutMs: 300_000,
+      });
+      if (r.code !== 0) throw new Error(`${tool} (${label}) exited with ${r.code}: ${r.stderr.slice(-2000)}`);
       if (prof !== undefined) {
         mkdirSync(prof, { recursive: true });
         writeFileSync(join(prof, `${tool}-${label}.log`), r.stderr);
@@ -140,7 +150,11 @@ async function main(): Promise<void> {
     out.push("", "| paired ratio (median of the rounds' ratios) | wall | CPU |", "| --- | --- | --- |");
     for (const a of tools)
       for (const b of tools) {
-        if (a === b || (b !== "rclone" && !(a.startsWith("blocks") && b === `no${a}`))) continue;
+        // Against rclone, blocks against chunk level, after against before.
+        const chunkLevel = !a.includes("noblocks") && b === a.replace("blocks", "noblocks");
+        const pair =
+          b === "rclone" || chunkLevel || b === `base-${a}` || (a === "blocks" && b === "base-noblocks");
+        if (a === b || !pair) continue;
         const ra = runs.get(a)!;
         const rb = runs.get(b)!;
         const w = median(ra.map((x, k) => x.wall / rb[k]!.wall));
