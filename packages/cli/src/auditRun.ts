@@ -16,7 +16,7 @@ import { auditExitCode, scrubExitCode } from "./exitCodes.js";
 import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
 import { parseS3Url } from "./parseS3Url.js";
-import { openStore, positiveInteger, probe, readSecret, sideFlags } from "./sideSettings.js";
+import { openStore, positiveInteger, probe, probeSides, readSecret, sideFlags } from "./sideSettings.js";
 
 interface SampleFlags {
   sample?: string;
@@ -74,8 +74,10 @@ export async function auditCommand(
   const destinationSide = await openStore("dst", destination, dstFlags);
   if (sidesOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
-  await probe("src", sourceSide.store, source.prefix, srcFlags);
-  await probe("dst", destinationSide.store, destination.prefix, dstFlags);
+  await probeSides([
+    ["src", sourceSide.store, source.prefix, srcFlags],
+    ["dst", destinationSide.store, destination.prefix, dstFlags],
+  ]);
   // The workflow engine loads only for --engine workflow.
   const engine =
     flags.engine === "workflow" ? (await import("@chunksync/workflow")).auditWithWorkflow : runAudit;

@@ -37,7 +37,7 @@ import {
   addSideOptions,
   openStore,
   positiveInteger,
-  probe,
+  probeSides,
   readSecret,
   sameAccount,
   sideFlags,
@@ -176,8 +176,10 @@ async function run(
     throw new SidesOverlapError("DST", src, dst);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
-    await probe("src", sourceSide.store, source.prefix, srcFlags);
-    await probe("dst", destinationSide.store, destination.prefix, dstFlags);
+    await probeSides([
+      ["src", sourceSide.store, source.prefix, srcFlags],
+      ["dst", destinationSide.store, destination.prefix, dstFlags],
+    ]);
     const indexes = await resolveIndexes(
       { ...flags, full: command === "check" && flags.full === true },
       { source: sourceSide, destination: destinationSide },

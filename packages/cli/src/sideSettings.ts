@@ -236,3 +236,14 @@ export async function probe(
     );
   }
 }
+
+/**
+ * {@link probe} of each side at once, one round trip instead of one per side; where several
+ * fail, the error of the first side given is the one thrown, as when they ran in turn.
+ */
+export async function probeSides(
+  sides: ReadonlyArray<[side: SideTag, store: ObjectStore, prefix: string, flags: SideFlags]>,
+): Promise<void> {
+  const probed = await Promise.allSettled(sides.map((args) => probe(...args)));
+  for (const p of probed) if (p.status === "rejected") throw p.reason;
+}

@@ -17,6 +17,7 @@ import {
   type OldRange,
   oldRangesToCut,
   planChunks,
+  sameEtag,
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
@@ -49,6 +50,8 @@ export class SourceSide {
   readonly #cached = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
   /** Whole small objects read by `read`, with their digests, by key, until their upload takes them or `forget`. */
   readonly #held = new Map<string, { etag: string; read: BodyDigests & { data: Buffer } }>();
+  /** Digests of chunks being read ahead by `probe`, by key, until the challenge takes them or `forget`. */
+  readonly #ahead = new Map<string, { etag: string; indices: number[]; digests: Promise<Buffer[]> }>();
   readonly #digests: DigestSource;
 
   constructor(readonly options: SourceSideOptions) {
@@ -64,6 +67,13 @@ export class SourceSide {
   ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
     const { algorithm } = this.options;
     const cache = this.#cache(source);
+    const ahead = this.#ahead.get(source.key);
+    if (ahead !== undefined && sameEtag(ahead.etag, source.etag)) {
+      this.#ahead.delete(source.key);
+      // A read ahead that failed is read again below: the pinned read tells what went wrong.
+      const digests = await ahead.digests.catch(() => undefined);
+      for (const [i, index] of ahead.indices.entries()) if (digests) cache.set(index, digests[i]!);
+    }
     const missing = indices.filter((index) => !cache.has(index));
     // From the index (or a digest kept from a write) every chunk is known: nothing to read.
     const digests =
@@ -147,15 +157,26 @@ export class SourceSide {
   /**
    * Heads `key` and digests its first chunk in one request. The digest is kept as chunk 0
    * of the version read when that version's plan starts with exactly the bytes read.
+   * `listed`, the version the listing named, is the one a challenge of every chunk will read
+   * next: its other chunks are read at once, pinned to it, beside the first, not after it (the
+   * challenge takes their digests where the first read finds that version; otherwise they are
+   * dropped and the version found is read).
    */
-  async probe(key: string, chunkSize: number): Promise<ObjectHead | undefined> {
+  async probe(
+    key: string,
+    chunkSize: number,
+    listed?: Pick<ObjectHead, "etag" | "size">,
+  ): Promise<ObjectHead | undefined> {
     const { store, algorithm, limiter, signal } = this.options;
-    const got = await limiter.run(() =>
+    const first = limiter.run(() =>
       withRetry(
         () => digestFirst(store, key, chunkSize, algorithm, (n) => this.options.onRead?.(n), signal),
         retryFor(signal),
       ),
     );
+    // Queued after the first read: its head comes first.
+    if (listed !== undefined) this.#readAhead(key, listed, chunkSize);
+    const got = await first;
     if (got === undefined) return undefined;
     const plan = planChunks(got.head.size, chunkSize);
     if (plan.count > 0 && chunkRange(plan, 0).length === got.length) {
@@ -273,10 +294,31 @@ export class SourceSide {
     return held;
   }
 
-  /** Drops the cached digests of `key` once its sync is settled. */
-  forget(key: string): void {
+  /**
+   * Starts reading the chunks after the first of `key`'s `listed` version (see `probe`): each
+   * read pinned to that version, its digest kept for the challenge.
+   */
+  #readAhead(key: string, listed: Pick<ObjectHead, "etag" | "size">, chunkSize: number): void {
+    const plan = planChunks(listed.size, chunkSize);
+    const indices = Array.from({ length: Math.max(0, plan.count - 1) }, (_, i) => i + 1);
+    if (indices.length === 0) return;
+    const ranges = indices.map((index) => chunkRange(plan, index));
+    const digests = this.#digests.digests({ key, etag: listed.etag }, ranges, this.options.algorithm);
+    // Awaited by the challenge or by `forget`; until then a failure is not an unhandled one.
+    digests.catch(() => {});
+    this.#ahead.set(key, { etag: listed.etag, indices, digests });
+  }
+
+  /**
+   * Drops the cached digests of `key` once its sync is settled; a read ahead that nothing took
+   * (the attempt failed before its challenge) settles first, so no read outlives its object.
+   */
+  async forget(key: string): Promise<void> {
     this.#cached.delete(key);
     this.#held.delete(key);
+    const ahead = this.#ahead.get(key);
+    this.#ahead.delete(key);
+    await ahead?.digests.catch(() => {});
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */

@@ -119,7 +119,7 @@ export async function syncObject(
       if (!ctx.dryRun && restarts(error, attempt, ctx.maxAttempts)) continue;
       return failedWith(keys, error);
     } finally {
-      ctx.sourceSide.forget(sourceKey);
+      await ctx.sourceSide.forget(sourceKey);
       ctx.destinationSide.forget(destinationKey);
     }
   }

@@ -94,7 +94,8 @@ export interface InspectContext {
  * and sends no request (one HEAD for a version this side wrote: see fromDestinationIndex);
  * otherwise it reads its first chunk (if any) instead of a HEAD: one GET gives
  * the head of the version it reads and that chunk's digest, which the challenge then does not
- * read again. Where the destination listing has no such key, its HEAD is skipped: the write is
+ * read again; the source reads its other chunks at the same time, pinned to the listed version
+ * (see `SourceSide.probe`). Where the destination listing has no such key, its HEAD is skipped: the write is
  * conditional on the key's absence (If-None-Match, or a HEAD just before a multipart
  * completion), and a source object of at most one chunk is read whole in the same request that
  * heads it. `used` says which sides took their entry.
@@ -149,7 +150,7 @@ export async function inspect(
       indexed.source
         ? sourceFromIndex(ctx.sourceSide, indexed.source, listed.source)
         : listed.source.size > 0
-          ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize)
+          ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source)
           : source.head(sourceKey, signal),
       destinationHead(),
     ]);

@@ -1,0 +1,181 @@
+/**
+ * Paired incremental runs of the delta bench (8 x 64 MiB, 1 MiB edited at 33 MiB in 2 objects):
+ * each round edits the source afresh, then every tool syncs it into its own destination, in an
+ * order rotated each round, so the tools share the machine's load minute by minute. Prints each
+ * run's wall and CPU time, the medians and the paired ratios against rclone.
+ *
+ *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR]
+ *
+ * Tools: `blocks` (chunksync, the default), `noblocks` (`--no-blocks`), `blocks-wf` and
+ * `noblocks-wf` (the same with `--engine workflow`), `rclone` (`sync --checksum`); with
+ * `--base DIR` (another checkout, built), `base-blocks` etc. run that checkout's CLI: paired
+ * before/after figures. `--prof DIR`
+ * writes a V8 CPU profile of each chunksync run into DIR/<tool>-<round>, and its stderr into
+ * DIR/<tool>-<round>.log.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startLocalS3 } from "../scripts/local-s3/index.js";
+import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
+import { putObject, seededBytes, sha256 } from "./lib/data.js";
+import { runCommand } from "./lib/exec.js";
+import { ensureTools } from "./lib/tools.js";
+import { DELTA } from "./sections/deltaScenario.js";
+
+const CHUNKSYNC: Record<string, string[]> = {
+  blocks: [],
+  noblocks: ["--no-blocks"],
+  "blocks-wf": ["--engine", "workflow"],
+  "noblocks-wf": ["--engine", "workflow", "--no-blocks"],
+};
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+
+const key = (i: number) => `obj-${String(i).padStart(2, "0")}.bin`;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Run {
+  wall: number;
+  cpu: number;
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(arg("--rounds", "6"));
+  const tools = arg("--tools", "blocks,noblocks,rclone").split(",");
+  const prof = process.argv.includes("--prof") ? arg("--prof", "") : undefined;
+  const log = (line: string) => console.error(line);
+  await ensureTools(log);
+  const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
+  const ctx = new BenchContext(s3, true, log);
+  const timeFile = join(ctx.chunksyncEnv().XDG_CACHE_HOME!, "..", "time");
+  try {
+    const src = await ctx.createBucket("source", ctx.bucketName("pair-src"));
+    const keys = Array.from({ length: DELTA.objects }, (_, i) => key(i));
+    const expected = new Map<string, string>();
+    for (const [i, k] of keys.entries()) {
+      const body = seededBytes(`delta-${i}`, DELTA.size);
+      expected.set(k, sha256(body));
+      await putObject(ctx.clients.source, src, k, body);
+    }
+    const dsts = new Map<string, string>();
+    for (const [i, tool] of tools.entries())
+      dsts.set(tool, await ctx.createBucket("destination", ctx.bucketName(`pair-d${i}`)));
+
+    /** One run of `tool` under /usr/bin/time: wall and user + system CPU of the process. */
+    const run = async (tool: string, label: string): Promise<Run> => {
+      const dst = dsts.get(tool)!;
+      let command: string[];
+      let env: Record<string, string>;
+      if (tool === "rclone") {
+        command = ["rclone", "sync", "--checksum", "--transfers", "8", "--checkers", "8"];
+        command.push(`src:${src}`, `dst:${dst}`);
+        env = ctx.rcloneEnv();
+      } else {
+        const base = tool.startsWith("base-") ? arg("--base", "") : undefined;
+        const extra = CHUNKSYNC[base === undefined ? tool : tool.slice("base-".length)];
+        if (extra === undefined || base === "")
+          throw new Error(`unknown tool ${tool} (base-* needs --base DIR)`);
+        const cli = base === undefined ? CLI : join(base, "packages/cli/bin/chunksync.js");
+        const node = [process.execPath];
+        if (prof !== undefined) node.push("--cpu-prof", "--cpu-prof-dir", join(prof, `${tool}-${label}`));
+        command = [...node, cli, "sync", `s3://${src}`, `s3://${dst}`, "--src-profile", "src"];
+        command.push("--dst-profile", "dst", "--quiet", ...extra);
+        const own = ctx.chunksyncEnv();
+        // Each tool keeps its indexes apart, as on two machines (see deltaScenario's ownCache).
+        env = { ...own, XDG_CACHE_HOME: join(own.XDG_CACHE_HOME!, tool) };
+      }
+      const r = await runCommand("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, ...command], {
+        env,
+        allowFailure: true,
+        timeoutMs: 300_000,
+      });
+      if (r.code !== 0) throw new Error(`${tool} (${label}) exited with ${r.code}: ${r.stderr.slice(-2000)}`);
+      if (prof !== undefined) {
+        mkdirSync(prof, { recursive: true });
+        writeFileSync(join(prof, `${tool}-${label}.log`), r.stderr);
+      }
+      const [user, system] = readFileSync(timeFile, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
+      return { wall: r.seconds, cpu: user! + system! };
+    };
+
+    for (const tool of tools) {
+      log(`initial sync: ${tool}`);
+      await run(tool, "initial");
+    }
+    const runs = new Map<string, Run[]>(tools.map((t) => [t, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const i of DELTA.edited) {
+        const body = seededBytes(`delta-${i}`, DELTA.size);
+        seededBytes(`delta-edit-${i}-${r}`, DELTA.editLength).copy(body, DELTA.editOffset);
+        expected.set(key(i), sha256(body));
+        await putObject(ctx.clients.source, src, key(i), body);
+      }
+      await letEntriesStand();
+      const order = tools.map((_, k) => tools[(k + r) % tools.length]!);
+      const line: string[] = [];
+      for (const tool of order) {
+        const got = await run(tool, String(r));
+        runs.get(tool)!.push(got);
+        line.push(`${tool} ${got.wall.toFixed(2)} s (cpu ${got.cpu.toFixed(2)})`);
+        await letEntriesStand();
+      }
+      log(`round ${r + 1}/${rounds}: ${line.join(", ")}`);
+      // The memstore keeps overwritten versions in RAM until collected.
+      if (s3.cephConf)
+        await runCommand("radosgw-admin", ["-c", s3.cephConf, "gc", "process", "--include-all"], {
+          allowFailure: true,
+        });
+    }
+    const unequal: string[] = [];
+    for (const [tool, dst] of dsts)
+      for (const k of keys)
+        if ((await ctx.sha256OfObject("destination", dst, k)) !== expected.get(k))
+          unequal.push(`${tool}:${k}`);
+
+    const out: string[] = [];
+    out.push("| tool | wall median | wall runs | CPU median |", "| --- | --- | --- | --- |");
+    for (const tool of tools) {
+      const rs = runs.get(tool)!;
+      out.push(
+        `| ${tool} | ${median(rs.map((x) => x.wall)).toFixed(2)} s | ${rs.map((x) => x.wall.toFixed(2)).join(", ")} | ${median(rs.map((x) => x.cpu)).toFixed(2)} s |`,
+      );
+    }
+    out.push("", "| paired ratio (median of the rounds' ratios) | wall | CPU |", "| --- | --- | --- |");
+    for (const a of tools)
+      for (const b of tools) {
+        // Against rclone, blocks against chunk level, after against before.
+        const chunkLevel = !a.includes("noblocks") && b === a.replace("blocks", "noblocks");
+        const pair =
+          b === "rclone" || chunkLevel || b === `base-${a}` || (a === "blocks" && b === "base-noblocks");
+        if (a === b || !pair) continue;
+        const ra = runs.get(a)!;
+        const rb = runs.get(b)!;
+        const w = median(ra.map((x, k) => x.wall / rb[k]!.wall));
+        const c = median(ra.map((x, k) => x.cpu / rb[k]!.cpu));
+        out.push(`| ${a} / ${b} | ${w.toFixed(2)}x | ${c.toFixed(2)}x |`);
+      }
+    out.push(
+      "",
+      unequal.length === 0
+        ? "Every destination byte-equal to the source."
+        : `NOT EQUAL: ${unequal.join(", ")}`,
+    );
+    console.log(out.join("\n"));
+    if (unequal.length > 0) process.exitCode = 1;
+  } finally {
+    await ctx.dropAll().catch(() => {});
+    await s3.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
