@@ -33,6 +33,14 @@ describe("BlockList", () => {
         const other = listOf(b);
         list.append(other);
         expect([...list]).toEqual([...expected, ...other]);
+        // A slice appended, and blocks dropped from the end.
+        const from = Math.floor(b.length / 3);
+        const to = Math.floor((2 * b.length) / 3);
+        const sliced = listOf(a);
+        sliced.append(other, from, to);
+        expect([...sliced]).toEqual([...expected, ...[...other].slice(from, to)]);
+        sliced.truncate(a.length);
+        expect([...sliced]).toEqual(expected);
         expect([...BlockList.load(JSON.parse(JSON.stringify(list.store())))]).toEqual([...list]);
         for (let i = 0; i < list.count; i++) expect(list.sameBlock(i, list, i)).toBe(true);
       }),
