@@ -295,18 +295,21 @@ function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | 
   if (lengths === undefined || tags === undefined || lengths.length % 4 !== 0) return undefined;
   const count = lengths.length / 4;
   if (tags.length !== count * BLOCK_TAG_BYTES) return undefined;
-  const list = new BlockList(BLOCK_TAG_BYTES, count);
+  // The tags decoded are the list's own: no copy, and no object per block.
+  const offsets = new Float64Array(count);
+  const lengthsOf = new Uint32Array(count);
   let r = 0;
   let at = ranges[0]?.offset ?? 0;
   for (let i = 0; i < count; i++) {
     const range = ranges[r];
     const length = lengths.readUInt32BE(i * 4);
     if (range === undefined || length === 0 || at + length > range.offset + range.length) return undefined;
-    list.push(at, length, tags.subarray(i * BLOCK_TAG_BYTES, (i + 1) * BLOCK_TAG_BYTES));
+    offsets[i] = at;
+    lengthsOf[i] = length;
     at += length;
     if (at === range.offset + range.length) at = ranges[++r]?.offset ?? at;
   }
-  return r === ranges.length ? list : undefined;
+  return r === ranges.length ? BlockList.over(BLOCK_TAG_BYTES, offsets, lengthsOf, tags) : undefined;
 }
 
 /** Whether the destination's tag of a whole range equals the source's tag of its block there. */

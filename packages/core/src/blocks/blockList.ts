@@ -40,6 +40,24 @@ export class BlockList {
     this.#digests = Buffer.alloc(capacity * width);
   }
 
+  /**
+   * A list over `offsets`, `lengths` and `digests` themselves (not copied), each holding
+   * `lengths.length` blocks: a response's tags become a list without a second copy.
+   *
+   * @throws ValidationError where the arrays do not hold the same number of blocks
+   */
+  static over(width: number, offsets: Float64Array, lengths: Uint32Array, digests: Buffer): BlockList {
+    const count = lengths.length;
+    if (offsets.length !== count || digests.length !== count * width)
+      throw new ValidationError("blocks", "offsets, lengths and digests of as many blocks");
+    const list = new BlockList(width, 0);
+    list.#offsets = offsets;
+    list.#lengths = lengths;
+    list.#digests = digests;
+    list.#count = count;
+    return list;
+  }
+
   /** Number of blocks. */
   get count(): number {
     return this.#count;
