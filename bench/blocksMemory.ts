@@ -11,7 +11,8 @@
  * inserted near the start (every chunk changed, every block shifted). The chunk plan is the
  * engine's (planChunks at 8 MiB) and every chunk is changed, as the chunk challenge would say.
  *
- * Each size runs in a child process of its own, which reports its RSS just before the exchange
+ * Each size runs in a child process of its own (this script bundled, as the CLI ships, so that
+ * no TypeScript loader sits in the process measured), which reports its RSS just before the exchange
  * and its peak (process.resourceUsage().maxRSS). The smallest size also rebuilds the new object
  * from the assembly (old ranges and crossed bytes, streamed) and compares SHA-256s. The peak at
  * 100 GiB is extrapolated by block count against issue 12's bound: concurrency x chunk size +
