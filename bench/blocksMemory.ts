@@ -11,7 +11,8 @@
  * inserted near the start (every chunk changed, every block shifted). The chunk plan is the
  * engine's (planChunks at 8 MiB) and every chunk is changed, as the chunk challenge would say.
  *
- * Each size runs in a child process of its own, which reports its RSS just before the exchange
+ * Each size runs in a child process of its own (this script bundled, as the CLI ships, so that
+ * no TypeScript loader sits in the process measured), which reports its RSS just before the exchange
  * and its peak (process.resourceUsage().maxRSS). The smallest size also rebuilds the new object
  * from the assembly (old ranges and crossed bytes, streamed) and compares SHA-256s. The peak at
  * 100 GiB is extrapolated by block count against issue 12's bound: concurrency x chunk size +
@@ -21,7 +22,6 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   type AssemblyPlan,
   type BlockRequest,
-  type BlockRounds,
   blockParams,
   type ChunkPlan,
   type ObjectIdentity,
@@ -31,8 +31,9 @@ import {
 import type { ObjectHead } from "@chunksync/storage";
 import { DestinationSide, Limiter, SourceSide } from "@chunksync/sync";
 import { exchangeBlocks } from "../packages/sync/src/phases/blocks.js";
+import { bundleScript } from "./lib/bundle.js";
 import { runCommand } from "./lib/exec.js";
-import { ProceduralObject, ProceduralStore, type Run } from "./lib/ProceduralStore.js";
+import { ProceduralObject, ProceduralStore } from "./lib/ProceduralStore.js";
 import { bytesCell, GiB, MiB, markdownTable } from "./lib/table.js";
 
 const MB = 1_000_000;
@@ -78,27 +79,29 @@ interface ChildResult {
 
 /** The old object, and the new one made from it by `edit`: both procedural, never held. */
 function objects(size: number, edit: Edit): { old: ProceduralObject; next: ProceduralObject } {
-  const [a, b] = [randomKey(1), randomKey(2)];
-  const old = new ProceduralObject([{ at: 0, length: size, stream: a, from: 0 }]);
-  const runs: Run[] = [];
+  // Stream 0 is the old object's bytes, stream 1 the edits'.
+  const streams = [randomKey(1), randomKey(2)];
+  const old = new ProceduralObject(streams).add(size, 0, 0);
+  const next = new ProceduralObject(streams);
   if (edit === "shift") {
     // 100 new bytes at 4 KiB: everything after moves by 100 bytes against the chunk grid.
-    runs.push({ at: 0, length: 4 * KiB, stream: a, from: 0 });
-    runs.push({ at: 4 * KiB, length: 100, stream: b, from: 0 });
-    runs.push({ at: 4 * KiB + 100, length: size - 4 * KiB, stream: a, from: 4 * KiB });
+    next
+      .add(4 * KiB, 0, 0)
+      .add(100, 1, 0)
+      .add(size - 4 * KiB, 0, 4 * KiB);
   } else {
     // The page at 512 KiB into every MiB overwritten in place with other bytes.
     for (let at = 0; at < size; at += MiB) {
       const page = Math.min(at + 512 * KiB, size);
-      runs.push({ at, length: page - at, stream: a, from: at });
       const length = Math.min(PAGE, size - page);
-      if (length > 0) runs.push({ at: page, length, stream: b, from: page });
       const end = Math.min(at + MiB, size);
-      if (end > page + length)
-        runs.push({ at: page + length, length: end - page - length, stream: a, from: page + length });
+      next
+        .add(page - at, 0, at)
+        .add(length, 1, page)
+        .add(end - page - length, 0, page + length);
     }
   }
-  return { old, next: new ProceduralObject(runs) };
+  return { old, next };
 }
 
 /** A fixed AES key per stream: the same objects in every run. */
@@ -156,22 +159,15 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
 
   /** The engine's SourceSide, counting the blocks each round cuts. */
   class CountingSource extends SourceSide {
-    override async startBlocks(
-      ...args: Parameters<SourceSide["startBlocks"]>
-    ): Promise<BlockRounds | undefined> {
-      const rounds = await super.startBlocks(...args);
-      counts.coarse.source += rounds?.blocks.count ?? 0;
-      mark("source cut its changed chunks");
-      return rounds;
-    }
-
     override async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: readonly OldRange[]) {
       const blocks = await super.cutBlocks(source, request, ranges);
-      // startBlocks cuts the first round through here too; it counts those itself.
       if (request.params.avg < coarseAvg) {
         counts.fine.source += blocks.count;
         counts.fine.avg = request.params.avg;
         mark("source cut its unmatched runs (fine)");
+      } else {
+        counts.coarse.source += blocks.count;
+        mark("source cut its changed chunks");
       }
       return blocks;
     }
@@ -235,7 +231,7 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
     chunks: plan.count,
     coarseAvg,
     ...counts,
-    edited: next.runs.reduce((n, run) => n + (run.stream === old.runs[0]?.stream ? 0 : run.length), 0),
+    edited: next.bytesOf(1),
     sourceBytes: assembly?.sourceBytes,
     parts: assembly?.parts.length,
     baselineRss,
@@ -272,9 +268,10 @@ function rebuilds(
 async function parent(sizes: number[]): Promise<void> {
   const runs: ChildResult[] = [];
   const smallest = Math.min(...sizes);
+  const script = await bundleScript(import.meta.filename);
   for (const gib of sizes) {
     console.error(`running ${gib} GiB (${edit})`);
-    const args = ["--import", "tsx", import.meta.filename, "--child", String(gib), "--edit", edit];
+    const args = [script, "--child", String(gib), "--edit", edit];
     const verify = gib === smallest && !argv.includes("--no-verify");
     const r = await runCommand(process.execPath, [...args, ...(verify ? ["--verify"] : [])], {
       timeoutMs: 3_600_000,

@@ -7,17 +7,6 @@ import { MemoryObjectStore, PreconditionFailedError } from "@chunksync/storage";
 const PIECE = 64 * 1024;
 const ZEROS = Buffer.alloc(PIECE + 16);
 
-/**
- * A run of an object's bytes taken from a keystream: bytes `[at, at + length)` of the object
- * are bytes `[from, from + length)` of the AES-128-CTR keystream under `stream`.
- */
-export interface Run {
-  at: number;
-  length: number;
-  stream: Buffer;
-  from: number;
-}
-
 /** The AES-128-CTR keystream under `key` at byte `offset`, `length` bytes (at most {@link PIECE}). */
 function keystream(key: Buffer, offset: number, length: number): Buffer {
   const skip = offset % 16;
@@ -30,15 +19,41 @@ function keystream(key: Buffer, offset: number, length: number): Buffer {
 
 /**
  * An object generated from keystreams, so any range of it is made on demand and no object is
- * ever held: the old object is one run, a new one the old runs with edits spliced in.
+ * ever held: the old object is one run, a new one the old runs with edits spliced in. A run
+ * takes bytes `[from, from + length)` of the AES-128-CTR keystream under one of `streams`.
+ * Runs are kept as arrays, not an object each: a paged object of 100 GiB has 300,000 runs,
+ * and the process measured should not carry the fixture.
  */
 export class ProceduralObject {
-  readonly size: number;
+  size = 0;
+  #count = 0;
+  #at = new Float64Array(16);
+  #from = new Float64Array(16);
+  #stream = new Uint8Array(16);
 
-  /** @param runs - ascending, adjacent, covering `[0, size)` */
-  constructor(readonly runs: readonly Run[]) {
-    const last = runs.at(-1);
-    this.size = last ? last.at + last.length : 0;
+  constructor(readonly streams: readonly Buffer[]) {}
+
+  /** Appends `length` bytes of the keystream `streams[stream]` from its byte `from`. */
+  add(length: number, stream: number, from: number): this {
+    if (length <= 0) return this;
+    if (this.#count === this.#at.length) {
+      const n = 2 * this.#count;
+      this.#at = grown(this.#at, new Float64Array(n));
+      this.#from = grown(this.#from, new Float64Array(n));
+      this.#stream = grown(this.#stream, new Uint8Array(n));
+    }
+    this.#at[this.#count] = this.size;
+    this.#from[this.#count] = from;
+    this.#stream[this.#count++] = stream;
+    this.size += length;
+    return this;
+  }
+
+  /** Bytes taken from `streams[stream]`. */
+  bytesOf(stream: number): number {
+    let n = 0;
+    for (let r = 0; r < this.#count; r++) if (this.#stream[r] === stream) n += this.#end(r) - this.#at[r]!;
+    return n;
   }
 
   /** The bytes of `range`, piece by piece (each at most 64 KiB). */
@@ -47,11 +62,10 @@ export class ProceduralObject {
     let at = range.offset;
     let r = this.#runAt(at);
     while (at < end) {
-      const run = this.runs[r]!;
-      const length = Math.min(PIECE, end - at, run.at + run.length - at);
-      yield keystream(run.stream, run.from + (at - run.at), length);
+      const length = Math.min(PIECE, end - at, this.#end(r) - at);
+      yield keystream(this.streams[this.#stream[r]!]!, this.#from[r]! + (at - this.#at[r]!), length);
       at += length;
-      if (at === run.at + run.length) r++;
+      if (at === this.#end(r)) r++;
     }
   }
 
@@ -62,17 +76,27 @@ export class ProceduralObject {
     return hash.digest();
   }
 
+  #end(r: number): number {
+    return r + 1 < this.#count ? this.#at[r + 1]! : this.size;
+  }
+
   /** Index of the run holding byte `at` (binary search: a paged object has a run per page). */
   #runAt(at: number): number {
     let lo = 0;
-    let hi = this.runs.length - 1;
+    let hi = this.#count - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.runs[mid]!.at <= at) lo = mid;
+      if (this.#at[mid]! <= at) lo = mid;
       else hi = mid - 1;
     }
     return lo;
   }
+}
+
+/** `to` holding `from`'s elements first. */
+function grown<T extends Float64Array | Uint8Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 /**

@@ -1,7 +1,9 @@
 import {
   answerBlocks,
   answerChallenge,
+  BLOCK_TAG_BYTES,
   type BlockResponse,
+  BlockTagger,
   type ChallengeRequest,
   type ChallengeResponse,
   type ChunkRange,
@@ -172,12 +174,14 @@ export class DestinationSide {
     const head = await this.#named(request.destination, current);
     const reader = { store, side: "destination" as const, limiter, onRead, signal };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
-    // A request asks for one or the other (first the cuts, then the guesses).
-    const cut = await readBlocks(reader, key, etag, rangesToCut(request, head.size), request.params);
-    const whole = await digestWholeRanges(reader, key, etag, request.whole.filter(within));
-    let w = 0;
-    const wholeDigests = request.whole.map((r) => (within(r) ? whole[w++] : undefined));
-    return answerBlocks(secret, request, { etag, size: head.size }, cut, wholeDigests);
+    // Tagged as they are cut: no raw digest is kept. A request asks for one or the other
+    // (first the cuts, then the guesses).
+    const { tagBytes } = new BlockTagger(secret, request);
+    const cut = rangesToCut(request, head.size);
+    const tags = await readBlocks(reader, key, etag, cut, request.params, tagBytes, BLOCK_TAG_BYTES);
+    const whole = request.whole.filter(within);
+    const wholeTags = await digestWholeRanges(reader, key, etag, whole, tagBytes, BLOCK_TAG_BYTES);
+    return answerBlocks(request, { etag, size: head.size }, tags, wholeTags);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import {
+  BLOCK_TAG_BYTES,
   type BlockList,
   type BlockRequest,
   type BlockRounds,
@@ -150,8 +151,8 @@ export class SourceSide {
   ): Promise<BlockList> {
     const { store, secret, limiter, onRead, signal } = this.options;
     const reader = { store, side: "source" as const, limiter, onRead, signal };
-    const blocks = await readBlocks(reader, source.key, source.etag, ranges, request.params);
-    return new BlockTagger(secret, request).tagAll(blocks);
+    const { tagBytes } = new BlockTagger(secret, request);
+    return readBlocks(reader, source.key, source.etag, ranges, request.params, tagBytes, BLOCK_TAG_BYTES);
   }
 
   /**

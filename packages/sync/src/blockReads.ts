@@ -2,8 +2,10 @@ import {
   BLOCK_DIGEST_BYTES,
   BlockBytes,
   BlockChunker,
+  type BlockDigest,
   BlockList,
   type BlockParams,
+  ChunksyncError,
   type OldRange,
   sha256Block,
 } from "@chunksync/core";
@@ -63,39 +65,39 @@ export function bytesToRead(ranges: readonly OldRange[]): number {
   return bytes;
 }
 
-/** A range being read: the sink its bytes go to. */
-interface Reading<T> {
-  index: number;
-  range: OldRange;
-  sink: { update(piece: Uint8Array): void; end(): T };
+/** Where one range's bytes go as they are read. */
+interface RangeSink {
+  update(piece: Uint8Array): void;
+  /** Called once the range's last byte has passed. */
+  end(): void;
 }
 
 /**
  * Reads `ranges` of `key` at version `etag` in as few pinned, ranged reads as {@link spansOf}
- * gives, streaming each range's bytes, in order, to the sink `open` makes for it when its
- * first byte comes; `end` is called as its last byte has passed. A read that breaks is
- * repeated from the first of its ranges not yet ended, and those ranges get new sinks.
- * Returns each sink's result in the order of `ranges`.
+ * gives, streaming each range's bytes, in order, to the sink made for it when its first byte
+ * comes: `openSpan` is called once per read and gives what makes its ranges' sinks. A read
+ * that breaks is repeated from the first of its ranges not yet ended, and those ranges get new
+ * sinks.
  */
-async function readRanges<T>(
+async function readRanges(
   reader: BlockReader,
   key: string,
   etag: string,
   ranges: readonly OldRange[],
-  open: (range: OldRange, index: number) => Reading<T>["sink"],
-): Promise<T[]> {
+  openSpan: (span: Span) => (range: OldRange, index: number) => RangeSink,
+): Promise<void> {
   const { store, side, limiter, onRead, signal } = reader;
-  const results = new Array<T>(ranges.length);
   const ended = new Uint8Array(ranges.length);
   // Pulled as the limiter frees, not one waiting task per read at once, and each read's sinks
   // opened only as its bytes reach them: a read may span thousands of small ranges.
-  await forEachConcurrent(spansOf(ranges), limiter.capacity, (span) =>
-    limiter.run(() =>
+  await forEachConcurrent(spansOf(ranges), limiter.capacity, (span) => {
+    const open = openSpan(span);
+    return limiter.run(() =>
       withRetry(async () => {
         const members = span.members.filter((i) => ended[i] === 0);
         const offset = ranges[members[0]!]!.offset;
         const read = { offset, length: span.offset + span.length - offset };
-        const reading: Reading<T>[] = [];
+        const reading: { index: number; range: OldRange; sink: RangeSink }[] = [];
         let next = 0;
         let at = offset;
         const body = await pinnedRead(store, side, key, etag, read, signal);
@@ -112,7 +114,7 @@ async function readRanges<T>(
             if (from < to) sink.update(piece.subarray(from - at, to - at));
             if (to < range.offset + range.length) k++;
             else {
-              results[index] = sink.end();
+              sink.end();
               ended[index] = 1;
               reading.splice(k, 1);
             }
@@ -121,14 +123,18 @@ async function readRanges<T>(
           onRead?.(piece.length);
         });
       }, retryFor(signal)),
-    ),
-  );
-  return results;
+    );
+  });
 }
 
+/** Blocks a list for `bytes` cut into blocks of `params` in `ranges` pieces is likely to hold: no list grows by copying. */
+const expectedBlocks = (bytes: number, ranges: number, params: BlockParams) =>
+  Math.ceil(bytes / params.avg) + ranges;
+
 /**
- * The content-defined blocks of each of `ranges` of `key` at version `etag`, in order: each
- * range cut alone (blocks never cross it), as its bytes stream by.
+ * The content-defined blocks of each of `ranges` (disjoint) of `key` at version `etag`, in the
+ * order given: each range cut alone (blocks never cross it), as its bytes stream by. Each block
+ * digested by `digest` (a {@link BlockTagger}'s `tagBytes` keeps only tags); `width` its bytes.
  */
 export async function readBlocks(
   reader: BlockReader,
@@ -136,45 +142,81 @@ export async function readBlocks(
   etag: string,
   ranges: readonly OldRange[],
   params: BlockParams,
+  digest: BlockDigest = sha256Block,
+  width = BLOCK_DIGEST_BYTES,
 ): Promise<BlockList> {
-  // Each range's blocks join the list once those of every range before it have: only the few
-  // ranges read out of order wait apart, not a list per range of a round's thousands.
-  const blocks = new BlockList(BLOCK_DIGEST_BYTES);
-  const waiting = new Map<number, BlockList>();
+  let bytes = 0;
+  for (const r of ranges) bytes += r.length;
+  const blocks = new BlockList(width, expectedBlocks(bytes, ranges.length, params));
+  // The ranges of one read are cut one after the other into one list for the read (a round
+  // reads up to a million small ranges: no list or chunker state of their own), and join the
+  // result in the order given once every range before them has.
+  const waiting = new Map<number, { list: BlockList; from: number; to: number }>();
   let next = 0;
-  await readRanges(reader, key, etag, ranges, (range, index) => {
-    const chunker = new BlockChunker(params, range.offset);
-    return {
-      update: (piece) => chunker.update(piece),
-      end: () => {
-        waiting.set(index, chunker.end());
-        for (let list = waiting.get(next); list !== undefined; list = waiting.get(++next)) {
-          waiting.delete(next);
-          blocks.append(list);
-        }
-      },
+  const flush = () => {
+    for (let w = waiting.get(next); w !== undefined; w = waiting.get(++next)) {
+      waiting.delete(next);
+      blocks.append(w.list, w.from, w.to);
+    }
+  };
+  await readRanges(reader, key, etag, ranges, (span) => {
+    const list = new BlockList(width, expectedBlocks(span.length, span.members.length, params));
+    // Blocks of the ranges that ended; those after them were cut by a read that broke.
+    let kept = 0;
+    // The range being cut, -1 for none: only a read that broke in it starts it again.
+    let cutting = -1;
+    return (range, index) => {
+      let chunker: BlockChunker | undefined;
+      // Started at the range's first bytes: a read opens the next range in the piece where the
+      // one before ends, and that one's last bytes come first.
+      const start = () => {
+        if (cutting >= 0 && cutting !== index)
+          throw new ChunksyncError("BLOCK_RANGES_OVERLAP", "ranges cut into blocks overlap");
+        cutting = index;
+        list.truncate(kept);
+        return new BlockChunker(params, range.offset, digest, list);
+      };
+      return {
+        update: (piece) => {
+          chunker ??= start();
+          chunker.update(piece);
+        },
+        end: () => {
+          (chunker ?? start()).end();
+          cutting = -1;
+          waiting.set(index, { list, from: kept, to: list.count });
+          kept = list.count;
+          flush();
+        },
+      };
     };
   });
   return blocks;
 }
 
-/** The block digest of each of `ranges` of `key` at version `etag`, in the order given. */
-export function digestWholeRanges(
+/**
+ * The digest by `digest` (`width` bytes) of each of `ranges` of `key` at version `etag` (any
+ * order, overlapping or not), concatenated in the order given.
+ */
+export async function digestWholeRanges(
   reader: BlockReader,
   key: string,
   etag: string,
   ranges: readonly OldRange[],
-): Promise<Buffer[]> {
-  return readRanges(reader, key, etag, ranges, (range) => {
+  digest: BlockDigest = sha256Block,
+  width = BLOCK_DIGEST_BYTES,
+): Promise<Buffer> {
+  const digests = Buffer.alloc(ranges.length * width);
+  await readRanges(reader, key, etag, ranges, () => (range, index) => {
     // One copy of the range's bytes, digested in one call: no hash object per range.
     const bytes = new BlockBytes(range.length);
     return {
       update: (piece) => bytes.keep(piece),
       end: () => {
-        const digest = sha256Block(bytes.take(new Uint8Array(0)));
+        digests.set(digest(bytes.take(new Uint8Array(0))), index * width);
         bytes.release();
-        return digest;
       },
     };
   });
+  return digests;
 }

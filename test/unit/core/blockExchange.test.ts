@@ -1,27 +1,28 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createCipheriv, createHash, createHmac } from "node:crypto";
 import {
   type AssemblyPlan,
   answerBlocks,
-  BLOCK_DIGEST_BYTES,
   BLOCK_TAG_BYTES,
+  BlockChunker,
   BlockList,
+  type BlockParams,
   type BlockRequest,
   type BlockRounds,
   BlockTagger,
   blockParams,
   blockRequest,
-  blocksOf,
   type ChunkPlan,
   chooseAssembly,
   chunkRange,
   chunkRanges,
   decideObject,
-  digestOf,
+  encodeBlockContext,
   KiB,
   MiB,
   nextBlockRound,
   type OldRange,
   oldRangesToCut,
+  PROTOCOL_VERSION,
   parseBlockRequest,
   planAssembly,
   planChunks,
@@ -51,27 +52,33 @@ function changedChunks(plan: ChunkPlan, next: Buffer, old: Buffer): number[] {
     .map((r) => r.index);
 }
 
-/** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them. */
-function cutBlocks(data: Buffer, ranges: readonly OldRange[], params: BlockRequest["params"]): BlockList {
-  const blocks = new BlockList(BLOCK_DIGEST_BYTES);
-  for (const r of ranges)
-    blocks.append(blocksOf(data.subarray(r.offset, r.offset + r.length), params, r.offset));
+/** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them: tagged by `tagger`. */
+function cutBlocks(
+  data: Buffer,
+  ranges: readonly OldRange[],
+  tagger: BlockTagger,
+  params: BlockParams,
+): BlockList {
+  const blocks = new BlockList(BLOCK_TAG_BYTES);
+  for (const r of ranges) {
+    const chunker = new BlockChunker(params, r.offset, tagger.tagBytes, blocks);
+    chunker.update(data.subarray(r.offset, r.offset + r.length));
+    chunker.end();
+  }
   return blocks;
 }
 
 /** The destination's answer from its old bytes. */
 function answer(request: BlockRequest, old: Buffer) {
-  const whole = request.whole.map((r) =>
-    r.offset + r.length <= old.length
-      ? digestOf("sha256", old.subarray(r.offset, r.offset + r.length))
-      : undefined,
-  );
+  const tagger = new BlockTagger(secret, request);
+  const whole = request.whole
+    .filter((r) => r.offset + r.length <= old.length)
+    .map((r) => Buffer.from(tagger.tagBytes(old.subarray(r.offset, r.offset + r.length))));
   return answerBlocks(
-    secret,
     request,
     { etag: destination.etag, size: old.length },
-    cutBlocks(old, request.cut, request.params),
-    whole,
+    cutBlocks(old, request.cut, tagger, request.params),
+    Buffer.concat(whole),
   );
 }
 
@@ -92,7 +99,7 @@ function exchange(
   const ranges = changed.map((i) => chunkRange(plan, i));
   let rounds: BlockRounds = {
     request,
-    blocks: new BlockTagger(secret, request).tagAll(cutBlocks(next, ranges, request.params)),
+    blocks: cutBlocks(next, ranges, new BlockTagger(secret, request), request.params),
   };
   for (;;) {
     const step = nextBlockRound(plan, changed, old.length, rounds, respond(rounds.request, old));
@@ -100,7 +107,7 @@ function exchange(
     if ("rounds" in step) rounds = step.rounds;
     else {
       const { request: fine, ranges: unmatched, segments } = step.refine;
-      const blocks = new BlockTagger(secret, fine).tagAll(cutBlocks(next, unmatched, fine.params));
+      const blocks = cutBlocks(next, unmatched, new BlockTagger(secret, fine), fine.params);
       rounds = { request: fine, blocks, refined: { segments } };
     }
   }
@@ -223,6 +230,26 @@ describe("the block exchange", () => {
     expectAllCross((r) => ({ ...r, destination: { ...r.destination, etag: '"older"' } }));
     expectAllCross((r) => ({ ...r, source: { ...r.source, key: "other" } }));
     expectAllCross((r) => ({ ...r, direction: "destination-to-source" }));
+  });
+
+  test("a block's tag is HMAC-SHA256 keyed by the secret, the context and the nonce, over its length and SHA-256, cut to 128 bits", () => {
+    const request = blockRequest({ source, destination, params: blockParams(MiB), cut: [] });
+    const { min, avg, max } = request.params;
+    const context = encodeBlockContext({ version: PROTOCOL_VERSION, ...request, min, avg, max });
+    const key = createHmac("sha256", secret)
+      .update(context)
+      .update(Buffer.from(request.nonce, "base64url"))
+      .digest();
+    const tagger = new BlockTagger(secret, request);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), (bytes) => {
+        const length = Buffer.alloc(8);
+        length.writeBigUInt64BE(BigInt(bytes.length));
+        const digest = createHash("sha256").update(bytes).digest();
+        const expected = createHmac("sha256", key).update(length).update(digest).digest();
+        expect(Buffer.from(tagger.tagBytes(bytes))).toEqual(expected.subarray(0, BLOCK_TAG_BYTES));
+      }),
+    );
   });
 
   test("a response for another request or version, or blocks outside what was asked, are dropped", () => {

@@ -33,6 +33,14 @@ describe("BlockList", () => {
         const other = listOf(b);
         list.append(other);
         expect([...list]).toEqual([...expected, ...other]);
+        // A slice appended, and blocks dropped from the end.
+        const from = Math.floor(b.length / 3);
+        const to = Math.floor((2 * b.length) / 3);
+        const sliced = listOf(a);
+        sliced.append(other, from, to);
+        expect([...sliced]).toEqual([...expected, ...[...other].slice(from, to)]);
+        sliced.truncate(a.length);
+        expect([...sliced]).toEqual(expected);
         expect([...BlockList.load(JSON.parse(JSON.stringify(list.store())))]).toEqual([...list]);
         for (let i = 0; i < list.count; i++) expect(list.sameBlock(i, list, i)).toBe(true);
       }),
@@ -54,5 +62,19 @@ describe("BlockList", () => {
     expect(list.sameBlock(1, list, 2)).toBe(false);
     expect(() => list.push(31, 1, Buffer.alloc(3))).toThrow(/4 bytes/);
     expect(() => BlockList.load({ ...list.store(), digests: "" })).toThrow(/as many blocks/);
+    // A list over arrays given holds them as they are.
+    const over = BlockList.over(
+      4,
+      new Float64Array([10, 15]),
+      new Uint32Array([5, 5]),
+      Buffer.from("aaaabbbb"),
+    );
+    expect([...over].map((b) => [b.offset, b.length, b.digest.toString()])).toEqual([
+      [10, 5, "aaaa"],
+      [15, 5, "bbbb"],
+    ]);
+    expect(() => BlockList.over(4, new Float64Array(1), new Uint32Array(2), Buffer.alloc(8))).toThrow(
+      /as many blocks/,
+    );
   });
 });

@@ -54,20 +54,24 @@ export class BlockChunker {
   /** The bytes of the block being cut that came in earlier pieces. */
   readonly #held: BlockBytes;
   #ended = false;
-  #blocks: BlockList;
+  /** Where blocks go until taken: the caller's list, or one of the chunker's own made at the first block. */
+  #blocks: BlockList | undefined;
 
   /**
    * @param offset - where the chunk starts in the object: block offsets are the object's
    * @param digest - digests each block; both sides must use the same
+   * @param into - a list (as wide as `digest`'s digests) the blocks are appended to, for a
+   *   reader that cuts many small ranges one after the other into one list: no list per range
    */
-  constructor(params: BlockParams, offset = 0, digest: BlockDigest = sha256Block) {
+  constructor(params: BlockParams, offset = 0, digest: BlockDigest = sha256Block, into?: BlockList) {
     const valid = validateBlockParams(params);
     this.#rules = cutRules(valid);
     this.#held = new BlockBytes(valid.max);
     this.#offset = offset;
     this.#digest = digest;
-    this.#width = digest === sha256Block ? BLOCK_DIGEST_BYTES : digest(new Uint8Array(0)).length;
-    this.#blocks = this.#emptyList();
+    this.#width =
+      into?.width ?? (digest === sha256Block ? BLOCK_DIGEST_BYTES : digest(new Uint8Array(0)).length);
+    this.#blocks = into;
   }
 
   /** Feeds the next bytes of the chunk. */
@@ -91,11 +95,10 @@ export class BlockChunker {
     }
   }
 
-  /** Takes the blocks completed so far (each once), in order. */
+  /** Takes the blocks completed so far (each once), in order; with `into`, that list, and later blocks go to a new one. */
   take(): BlockList {
-    const blocks = this.#blocks;
-    if (blocks.count === 0) return new BlockList(this.#width, 0);
-    this.#blocks = this.#emptyList();
+    const blocks = this.#blocks ?? new BlockList(this.#width, 0);
+    this.#blocks = undefined;
     return blocks;
   }
 
@@ -109,14 +112,11 @@ export class BlockChunker {
     return this.take();
   }
 
-  /** A list as wide as this chunker's digests, small: a chunk holds few blocks. */
-  #emptyList(): BlockList {
-    return new BlockList(this.#width, 8);
-  }
-
   /** Ends the block being cut with `tail`, its last bytes. */
   #emit(tail: Uint8Array): void {
     const bytes = this.#held.take(tail);
+    // Small at first: a chunk holds few blocks.
+    this.#blocks ??= new BlockList(this.#width, 8);
     this.#blocks.push(this.#offset, bytes.length, this.#digest(bytes));
     this.#offset += bytes.length;
     this.#fp = 0;

@@ -20,6 +20,7 @@ import {
 } from "../challenge/types.js";
 import { InvalidMessageError, ValidationError } from "../errors.js";
 import { fittingIdentity } from "../messages.js";
+import { type BlockDigest, sha256Block } from "./blockChunker.js";
 import { BlockList } from "./blockList.js";
 import { type BlockParams, validateBlockParams } from "./blockParams.js";
 
@@ -183,19 +184,12 @@ export class BlockTagger {
     this.#hmac = new HmacSha256(key);
   }
 
-  /** The tag of a block of `length` bytes whose digest is `digest`. */
-  tag(length: number, digest: Uint8Array): Buffer {
-    // Copied out of the MAC's own buffer into a shared pool slab: 16 bytes kept, not 0.5 KB.
-    return Buffer.from(this.#mac(length, digest));
-  }
-
-  /** `blocks` with each digest replaced by its tag: the raw list can go once this returns. */
-  tagAll(blocks: BlockList): BlockList {
-    const out = new BlockList(BLOCK_TAG_BYTES, blocks.count);
-    for (let i = 0; i < blocks.count; i++)
-      out.push(blocks.offset(i), blocks.length(i), this.#mac(blocks.length(i), blocks.digest(i)));
-    return out;
-  }
+  /**
+   * The tag of a block from its bytes, as a {@link BlockDigest}: a chunker given it keeps only
+   * tags, never a raw digest (a list of tags is 28 bytes a block, of digests 44). A view of the
+   * MAC's own buffer, valid until the next tag: a list copies it as it is pushed.
+   */
+  readonly tagBytes: BlockDigest = (bytes) => this.#mac(bytes.length, sha256Block(bytes));
 
   #mac(length: number, digest: Uint8Array): Buffer {
     this.#length.writeBigUInt64BE(BigInt(length));
@@ -204,30 +198,28 @@ export class BlockTagger {
 }
 
 /**
- * The destination's response: `cut` are the blocks it cut from the request's `cut` ranges
- * within its object ({@link rangesToCut}), `whole` its digest of each `whole` range (undefined
- * past its end), all with raw digests that leave only as tags.
+ * The destination's response: `tags` are the blocks it cut from the request's `cut` ranges
+ * within its object ({@link rangesToCut}), `wholeTags` the tag of each `whole` range within its
+ * object, in order, concatenated (16 bytes each; a range past its end has none): both tagged by
+ * a {@link BlockTagger} for `request`, so a raw digest never leaves.
  */
 export function answerBlocks(
-  secret: Uint8Array,
   request: BlockRequest,
   destination: { etag: string; size: number },
-  cut: BlockList,
-  whole: readonly (Buffer | undefined)[],
+  tags: BlockList,
+  wholeTags: Buffer,
 ): BlockResponse {
-  const tagger = new BlockTagger(secret, request);
-  const tags = tagger.tagAll(cut);
+  let w = 0;
   return {
     v: 1,
     requestId: request.id,
     destination: { etag: destination.etag, size: destination.size },
     blocks: { lengths: tags.lengthBytes().toString("base64url"), tags: toBase64url(tags.digests()) },
-    whole: request.whole.map((r, i) => {
-      const digest = whole[i];
-      return digest === undefined || r.offset + r.length > destination.size
+    whole: request.whole.map((r) =>
+      r.offset + r.length > destination.size
         ? null
-        : toBase64url(tagger.tag(r.length, digest));
-    }),
+        : toBase64url(wholeTags.subarray(w * BLOCK_TAG_BYTES, ++w * BLOCK_TAG_BYTES)),
+    ),
   };
 }
 
@@ -303,18 +295,21 @@ function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | 
   if (lengths === undefined || tags === undefined || lengths.length % 4 !== 0) return undefined;
   const count = lengths.length / 4;
   if (tags.length !== count * BLOCK_TAG_BYTES) return undefined;
-  const list = new BlockList(BLOCK_TAG_BYTES, count);
+  // The tags decoded are the list's own: no copy, and no object per block.
+  const offsets = new Float64Array(count);
+  const lengthsOf = new Uint32Array(count);
   let r = 0;
   let at = ranges[0]?.offset ?? 0;
   for (let i = 0; i < count; i++) {
     const range = ranges[r];
     const length = lengths.readUInt32BE(i * 4);
     if (range === undefined || length === 0 || at + length > range.offset + range.length) return undefined;
-    list.push(at, length, tags.subarray(i * BLOCK_TAG_BYTES, (i + 1) * BLOCK_TAG_BYTES));
+    offsets[i] = at;
+    lengthsOf[i] = length;
     at += length;
     if (at === range.offset + range.length) at = ranges[++r]?.offset ?? at;
   }
-  return r === ranges.length ? list : undefined;
+  return r === ranges.length ? BlockList.over(BLOCK_TAG_BYTES, offsets, lengthsOf, tags) : undefined;
 }
 
 /** Whether the destination's tag of a whole range equals the source's tag of its block there. */

@@ -40,6 +40,24 @@ export class BlockList {
     this.#digests = Buffer.alloc(capacity * width);
   }
 
+  /**
+   * A list over `offsets`, `lengths` and `digests` themselves (not copied), each holding
+   * `lengths.length` blocks: a response's tags become a list without a second copy.
+   *
+   * @throws ValidationError where the arrays do not hold the same number of blocks
+   */
+  static over(width: number, offsets: Float64Array, lengths: Uint32Array, digests: Buffer): BlockList {
+    const count = lengths.length;
+    if (offsets.length !== count || digests.length !== count * width)
+      throw new ValidationError("blocks", "offsets, lengths and digests of as many blocks");
+    const list = new BlockList(width, 0);
+    list.#offsets = offsets;
+    list.#lengths = lengths;
+    list.#digests = digests;
+    list.#count = count;
+    return list;
+  }
+
   /** Number of blocks. */
   get count(): number {
     return this.#count;
@@ -93,15 +111,21 @@ export class BlockList {
     this.#digests.set(digest, i * this.width);
   }
 
-  /** Appends every block of `other`, in order. */
-  append(other: BlockList): void {
+  /** Appends blocks `from` to `to` (excluded) of `other`, in order: all of them by default. */
+  append(other: BlockList, from = 0, to = other.#count): void {
     if (other.width !== this.width) throw new ValidationError("digest", `digests of ${this.width} bytes`);
-    const n = this.#count + other.#count;
+    const w = this.width;
+    const n = this.#count + to - from;
     if (n > this.#lengths.length) this.#grow(Math.max(n, 2 * this.#lengths.length));
-    this.#offsets.set(other.#offsets.subarray(0, other.#count), this.#count);
-    this.#lengths.set(other.#lengths.subarray(0, other.#count), this.#count);
-    this.#digests.set(other.digests(), this.#count * this.width);
+    this.#offsets.set(other.#offsets.subarray(from, to), this.#count);
+    this.#lengths.set(other.#lengths.subarray(from, to), this.#count);
+    this.#digests.set(other.#digests.subarray(from * w, to * w), this.#count * w);
     this.#count = n;
+  }
+
+  /** Drops every block from `count` on (a read that broke leaves blocks it must cut again). */
+  truncate(count: number): void {
+    if (count < this.#count) this.#count = Math.max(0, count);
   }
 
   /** Every digest, concatenated in order (a view). */

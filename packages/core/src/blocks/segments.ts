@@ -49,7 +49,7 @@ export function normalizeSegments(segments: readonly Segment[], size: number, ol
     const last = out[out.length - 1];
     if (last !== undefined && last.from === from && last.offset + last.length === offset)
       out[out.length - 1] = { from, offset: last.offset, length: last.length + length };
-    else out.push({ from, offset, length });
+    else out.push(segment); // the same object, not a copy: a list may hold hundreds of thousands
   });
   if (at !== size)
     throw new ValidationError(

@@ -140,27 +140,50 @@ export async function exchangeBlocks(
     request: start.request,
     blocks: sourceSide.cutBlocks(source, start.request, start.ranges),
   };
+  const exchange = { sourceSide, destinationSide, source, destination, plan, changed, onPlanned };
   for (;;) {
-    onPlanned(bytesToRead(asked.request.cut) + bytesToRead(asked.request.whole));
-    // Both settle before either failure is rethrown: no read is left running.
-    const [cut, answer] = await Promise.allSettled([
-      asked.blocks,
-      destinationSide.answerBlocks(asked.request, destination),
-    ]);
-    if (cut.status === "rejected") throw cut.reason;
-    if (answer.status === "rejected") throw answer.reason;
-    // A fine round's source blocks were read for it (they cover exactly what was read).
-    if (asked.refined) onPlanned(bytesToRead(cut.value.ranges()));
-    const next = nextStep(
-      sourceSide,
-      source,
-      plan,
-      changed,
-      size,
-      { ...asked, blocks: cut.value },
-      answer.value,
-    );
+    const next = await exchangeRound(exchange, asked);
     if ("assembly" in next) return next.assembly;
     asked = next.rounds;
   }
+}
+
+/**
+ * One round of {@link exchangeBlocks}: the source's cut and the destination's answer, then the
+ * next step. A function of its own so that a round's answer (a million tags as text at
+ * 100 GiB) is unreachable once the round returns, not kept by the loop's frame through the
+ * rounds after it.
+ */
+async function exchangeRound(
+  exchange: {
+    sourceSide: SourceSide;
+    destinationSide: DestinationSide;
+    source: ObjectIdentity;
+    destination: Pick<ObjectHead, "key" | "etag" | "size">;
+    plan: ChunkPlan;
+    changed: readonly number[];
+    onPlanned: (bytes: number) => void;
+  },
+  asked: AskedRound,
+): Promise<ReturnType<typeof nextStep>> {
+  const { sourceSide, destinationSide, source, destination, plan, changed, onPlanned } = exchange;
+  onPlanned(bytesToRead(asked.request.cut) + bytesToRead(asked.request.whole));
+  // Both settle before either failure is rethrown: no read is left running.
+  const [cut, answer] = await Promise.allSettled([
+    asked.blocks,
+    destinationSide.answerBlocks(asked.request, destination),
+  ]);
+  if (cut.status === "rejected") throw cut.reason;
+  if (answer.status === "rejected") throw answer.reason;
+  // A fine round's source blocks were read for it (they cover exactly what was read).
+  if (asked.refined) onPlanned(bytesToRead(cut.value.ranges()));
+  return nextStep(
+    sourceSide,
+    source,
+    plan,
+    changed,
+    destination.size,
+    { ...asked, blocks: cut.value },
+    answer.value,
+  );
 }
