@@ -422,6 +422,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
         serverSideCopy: ctx.serverSideCopy ?? false,
         verify: ctx.verify,
         copyTags: ctx.copyTags ?? false,
+        destinationChecksContentMd5: dst.checksContentMd5,
       },
     }),
     batchSize,
