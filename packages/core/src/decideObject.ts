@@ -180,11 +180,12 @@ export function crossingBytes(part: Pick<PlannedPart, "kind" | "length" | "piece
 
 /**
  * Whether `part` is one chunk sent as read from the source to a destination that checks its
- * Content-MD5: the one pass over those bytes gives the MD5 the server checks and both sides'
- * digests of the chunk, so a challenge after the write would compare a value with itself; the
- * server's check is its verification. An assembled part is built on the destination's side
- * from its old bytes and source pieces: what it holds rests on the block matches, which the
- * challenge checks against the source's own digest, so it is verified.
+ * Content-MD5: its bytes are read pinned to the planned source version, and one pass over them
+ * gives the MD5 the server checks and the destination's digest of the chunk, so a challenge
+ * after the write would compare the source's digest of those bytes with theirs; the server's
+ * check is its verification. An assembled part is built on the destination's side from its old
+ * bytes and source pieces: that it holds the source's bytes rests on the block matches, which
+ * only the challenge checks, so it is verified.
  */
 function sentAsRead(part: PlannedPart, options: DecisionOptions): boolean {
   return options.destinationChecksContentMd5 && part.kind === "sourceBytes" && part.chunkCount === 1;
