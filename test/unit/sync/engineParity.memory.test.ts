@@ -312,6 +312,19 @@ describe("both engines on memory stores: the same results, requests and failures
         expect(value, label).toEqual(seen[label.replace("workflow", "direct")]);
   });
 
+  it("fails an object whose chunk, sent as read, a store that does not check Content-MD5 stored altered", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      const old = await put(destination, "changed", big);
+      storesAltered(destination, false);
+      const r = byKey(await engine(source, destination, { blocks: false })).changed;
+      expect(r, name).toMatchObject({ state: "failed", error: { code: "VERIFICATION_FAILED" } });
+      // The write was made before the check: the object holds the altered bytes, not the old ones.
+      expect((await destination.head("changed"))?.etag, name).not.toBe(old);
+    }
+  });
+
   it("reads an assembled chunk back and fails the object where the destination stored other bytes than sent: a store that does not check Content-MD5, or any under --verify full", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       for (const [checks, verify] of [
