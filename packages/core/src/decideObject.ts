@@ -24,6 +24,12 @@ export interface DecisionOptions {
   verify: VerifyMode;
   /** Tag sets are read on both sides, compared, and restated on writes. */
   copyTags: boolean;
+  /**
+   * The destination validates each uploaded body against its Content-MD5 and refuses one that
+   * differs (its store's `capabilities.writeChecksums.contentMd5`): under `--verify changed`, a
+   * chunk sent as read from the source is then not challenged again (see `decideObject`).
+   */
+  destinationChecksContentMd5: boolean;
 }
 
 export interface DecideObjectParams {
@@ -172,6 +178,19 @@ export function crossingBytes(part: Pick<PlannedPart, "kind" | "length" | "piece
   return bytes;
 }
 
+/**
+ * Whether `part` is one chunk sent as read from the source to a destination that checks its
+ * Content-MD5: its bytes are read pinned to the planned source version, and one pass over them
+ * gives the MD5 the server checks and the destination's digest of the chunk, so a challenge
+ * after the write would compare the source's digest of those bytes with theirs; the server's
+ * check is its verification. An assembled part is built on the destination's side from its old
+ * bytes and source pieces: that it holds the source's bytes rests on the block matches, which
+ * only the challenge checks, so it is verified.
+ */
+function sentAsRead(part: PlannedPart, options: DecisionOptions): boolean {
+  return options.destinationChecksContentMd5 && part.kind === "sourceBytes" && part.chunkCount === 1;
+}
+
 /** State, action, verdict and parts, before the parts are numbered and summed. */
 function choose(
   params: DecideObjectParams,
@@ -216,7 +235,9 @@ function choose(
 /**
  * Decides what to do about one object, from both heads, the source's chunk plan and the
  * challenge's verdict: its state, the action, the parts to write (every offset and length
- * taken from the plan), the write's condition, the bytes it moves and the chunks to verify.
+ * taken from the plan), the write's condition, the bytes it moves and the chunks to verify:
+ * under `--verify changed` those that are new at their offsets, but for chunks sent as read to
+ * a destination that checks their Content-MD5; under `full` every chunk of a written object.
  * Both engines act on this one decision.
  *
  * @throws ValidationError when the destination exists but no verdict is given
@@ -232,6 +253,7 @@ export function decideObject(params: DecideObjectParams): ObjectDecision {
     // What is not copied in place is new at its offsets: verified under `changed`.
     if (p.kind === "destinationCopy" && (p.oldOffset ?? p.offset) === p.offset) continue;
     if (p.kind === "sourceCopy") continue;
+    if (sentAsRead(p, params.options)) continue;
     for (let i = p.firstChunk; i < p.firstChunk + p.chunkCount; i++)
       if (crossed.at(-1) !== i) crossed.push(i);
   }

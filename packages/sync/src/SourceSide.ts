@@ -67,6 +67,22 @@ export class SourceSide {
     indices: number[],
   ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
     const { algorithm } = this.options;
+    await this.digest(source, plan, indices);
+    return createChallenge({
+      secret: this.options.secret,
+      variant: this.options.variant,
+      algorithm,
+      source,
+      destination,
+      plan,
+      indices,
+      digests: this.#cache(source),
+    });
+  }
+
+  /** Digests the chunks in `indices` of `source`'s version that this side does not hold yet, and keeps them. */
+  async digest(source: ObjectIdentity, plan: ChunkPlan, indices: readonly number[]): Promise<void> {
+    const { algorithm } = this.options;
     const cache = this.#cache(source);
     const ahead = this.#ahead.get(source.key);
     if (ahead !== undefined && sameEtag(ahead.etag, source.etag)) {
@@ -86,16 +102,6 @@ export class SourceSide {
             algorithm,
           );
     for (const [i, index] of missing.entries()) cache.set(index, digests[i]!);
-    return createChallenge({
-      secret: this.options.secret,
-      variant: this.options.variant,
-      algorithm,
-      source,
-      destination,
-      plan,
-      indices,
-      digests: cache,
-    });
   }
 
   /**

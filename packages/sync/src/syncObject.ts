@@ -3,6 +3,7 @@ import {
   type ChunkPlan,
   checkKeyLength,
   chunkRange,
+  type DecisionOptions,
   decideObject,
   type ObjectDecision,
   planChunks,
@@ -162,16 +163,12 @@ async function attemptObject(
       plan,
       changed,
       assembly,
-      options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: ctx.copyTags },
+      options: decisionOptions(ctx, ctx.copyTags),
     });
   const { algorithm } = ctx.sourceSide.options;
   const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
-  // Chunks sent as read from the source and accepted against their Content-MD5: the source's
-  // digest of each and the destination's are one digest of one pass over the bytes the server
-  // checked, so a challenge over them would compare a value with itself. They are not
-  // challenged; the server's check of the MD5 is their verification.
-  const sentAsRead = new Set<number>();
-  // Under `--verify full` every written chunk is read back instead.
+  // The destination side keeps its digest of each part the server checked against its
+  // Content-MD5 (under `--verify full` every written chunk is read back instead).
   const trustWrite = ctx.destination.capabilities.writeChecksums.contentMd5 && ctx.verify !== "full";
   const writing: WriteContext = {
     destination,
@@ -185,12 +182,7 @@ async function attemptObject(
       algorithm,
       read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
       ...(trustWrite
-        ? {
-            accepted: (p, digest) => {
-              uploaded.push({ offset: p.offset, length: p.length, digest });
-              if (p.kind === "sourceBytes" && p.chunkCount === 1) sentAsRead.add(p.firstChunk);
-            },
-          }
+        ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
         : {}),
     },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -281,11 +273,12 @@ async function attemptObject(
     // version this side had digested, are known without a read.
     const copied = dst && trustWrite ? { from: dst.etag, ranges: copiedRanges(plan, decision) } : undefined;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
-    const verify = decision.verify.filter((i) => !sentAsRead.has(i));
-    if (verify.length > 0) {
+    if (decision.verify.length > 0) {
       const written = { key: destinationKey, etag, size: plan.size };
       // The object was just written at this ETag and size; the answer's reads are pinned to it.
-      checkWritten(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, verify));
+      checkWritten(
+        await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify),
+      );
     }
     indexing.made = {
       source: sourceMade(),
@@ -352,7 +345,20 @@ export function copyWork(ctx: ObjectSyncContext, size: number): number {
     destination: undefined,
     plan,
     changed: undefined,
-    options: { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags: false },
+    options: decisionOptions(ctx, false),
   });
   return writeWork(plan, decision, false, skipsReadBack(ctx));
+}
+
+/** The run's options as the decision takes them, the destination's check of Content-MD5 among them. */
+function decisionOptions(
+  ctx: Pick<ObjectSyncContext, "serverSideCopy" | "verify" | "destination">,
+  copyTags: boolean,
+): DecisionOptions {
+  return {
+    serverSideCopy: ctx.serverSideCopy,
+    verify: ctx.verify,
+    copyTags,
+    destinationChecksContentMd5: ctx.destination.capabilities.writeChecksums.contentMd5,
+  };
 }

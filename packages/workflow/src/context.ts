@@ -128,6 +128,11 @@ export interface DestinationRecord {
   etag?: string;
   size?: number;
   attributes?: StoredAttributes;
+  /**
+   * The destination's store validates each uploaded body against its Content-MD5
+   * (`capabilities.writeChecksums.contentMd5`): Decide, on the source's side, cannot ask it.
+   */
+  checksContentMd5: boolean;
 }
 
 /** What the decide step settled for one object: the core's decision, and how it is cut into batches. */
@@ -245,6 +250,7 @@ export const DestinationRecordSchema = z.strictObject({
   etag: etag.optional(),
   size: count.optional(),
   attributes: StoredAttributesSchema.optional(),
+  checksContentMd5: z.boolean(),
 }) satisfies z.ZodType<DestinationRecord>;
 
 /** The multipart upload of one object: created once, completed once. */

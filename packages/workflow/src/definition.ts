@@ -264,8 +264,14 @@ export function buildDefinition(options: DefinitionOptions): Json {
       WriteParts: batchMap(
         "$.decision.writeBatches",
         {
-          SignLinks: task("SignLinks", batchRef, { ResultPath: null, Next: "ComposeBatch" }),
-          ComposeBatch: task("ComposeBatch", batchRef, { End: true }),
+          SignLinks: task("SignLinks", batchRef, { ResultPath: "$.signed", Next: "ComposeBatch" }),
+          ComposeBatch: task("ComposeBatch", batchRef, { ResultPath: "$.composed", Next: "KeepWriteBytes" }),
+          // A batch's output is only its byte counts (SignLinks reads a copy's chunks for the source's index).
+          KeepWriteBytes: {
+            Type: "Pass",
+            Parameters: { "signed.$": "$.signed", "composed.$": "$.composed" },
+            End: true,
+          },
         },
         "SignLinks",
         undefined,

@@ -89,6 +89,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     bucket: ctx.store.bucket,
     destinationKey,
     exists: head !== undefined,
+    checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
     ...(head
       ? {
           etag: head.etag,

@@ -127,13 +127,19 @@ export const DigestsRecordSchema = z.strictObject({
   ),
 }) satisfies z.ZodType<DigestsRecord>;
 
+/**
+ * The batches whose steps keep digests records: the challenge's and the verification's, and
+ * on the source's side the write's (see `presignBatch`).
+ */
+export type DigestPhase = "challenge" | "verify" | "write";
+
 /** Every digests record kept of the object's `phase` batches, `batches` of them at most. */
 export async function* digestRecords(
   work: WorkArea,
   side: Side,
   runId: string,
   key: string,
-  phase: "challenge" | "verify",
+  phase: DigestPhase,
   batches: number,
 ): AsyncIterable<DigestsRecord> {
   for (let batch = 0; batch < batches; batch++) {

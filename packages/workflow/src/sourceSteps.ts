@@ -7,6 +7,7 @@ import {
   ChunksyncError,
   crossingBytes,
   decideObject,
+  type PlannedPart,
   planChunks,
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead } from "@chunksync/storage";
@@ -72,6 +73,7 @@ import type {
 import { parseEvent } from "./events.js";
 import {
   commitSideIndex,
+  type DigestPhase,
   digestRecords,
   digestsRecord,
   getEntry,
@@ -422,6 +424,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
         serverSideCopy: ctx.serverSideCopy ?? false,
         verify: ctx.verify,
         copyTags: ctx.copyTags ?? false,
+        destinationChecksContentMd5: dst.checksContentMd5,
       },
     }),
     batchSize,
@@ -444,10 +447,46 @@ export async function presignBatch(ctx: SourceContext, event: z.infer<typeof Wri
   const { runId, key, batch } = event;
   const src = await needSource(ctx.work, runId, key);
   const decision = await needDecision(ctx.work, runId, key);
-  const fromSource = batchOf(decision.parts, batch, decision.batchSize).some((p) => crossingBytes(p) > 0);
+  const parts = batchOf(decision.parts, batch, decision.batchSize);
+  const fromSource = parts.some((p) => crossingBytes(p) > 0);
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;
   await ctx.work.put(workKeys.links(runId, key, batch), { url, etag: src.etag });
-  return {};
+  return { bytes: await digestUnchallenged(ctx, runId, src, decision, parts, batch) };
+}
+
+/**
+ * Digests, for this side's index, the chunks of a copy's parts that no challenge reads on this
+ * side: a missing destination is not challenged, and the verification leaves out what it need
+ * not read (none under `--verify none`; chunks sent as read to a store that checks their
+ * Content-MD5). The direct engine digests them as it reads them for the upload; here the
+ * destination's side reads them through the link, and raw digests never cross sides.
+ */
+async function digestUnchallenged(
+  ctx: SourceContext,
+  runId: string,
+  src: SourceRecord,
+  decision: Decision,
+  parts: readonly PlannedPart[],
+  batch: number,
+): Promise<StepBytes> {
+  const bytes: StepBytes = { sourceRead: 0 };
+  if (!ctx.index || decision.state !== "missing") return bytes;
+  const verified = new Set(decision.verify);
+  const indices = parts
+    .filter((p) => p.kind === "sourceBytes")
+    .flatMap((p) => Array.from({ length: p.chunkCount }, (_, i) => p.firstChunk + i))
+    .filter((i) => !verified.has(i));
+  if (indices.length === 0) return bytes;
+  const side = readingSide(ctx, bytes);
+  const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
+  // The source's entry stood for the planned version: its digests are known, and nothing is read.
+  if (await knownFromIndex(ctx, side, runId, src)) return bytes;
+  await side.digest(id, src.plan, indices);
+  await ctx.work.put(
+    workKeys.digests("source", runId, src.key, "write", batch),
+    digestsRecord(id.etag, ctx.algorithm, src.plan, side.held(id, indices)),
+  );
+  return bytes;
 }
 
 /**
@@ -496,11 +535,12 @@ async function settledSourceEntry(ctx: SourceContext, runId: string, key: string
   });
   const id = { key: version.head.key, etag: version.head.etag };
   const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
-  const batches = {
+  const batches: Record<DigestPhase, number> = {
     challenge: batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize)).length,
     verify: decision ? batchNumbers(decision.verify.length, decision.batchSize).length : 0,
+    write: decision ? batchNumbers(decision.parts.length, decision.batchSize).length : 0,
   };
-  for (const phase of ["challenge", "verify"] as const) {
+  for (const phase of ["challenge", "verify", "write"] as const) {
     for await (const record of digestRecords(ctx.work, "source", runId, key, phase, batches[phase])) {
       if (record.etag !== id.etag || record.algorithm !== ctx.algorithm) continue;
       for (const c of record.chunks) side.keepDigest(id, c.index, Buffer.from(c.digest, "base64"));

@@ -391,23 +391,27 @@ describe("the block exchange", () => {
 describe("decideObject with an assembly", () => {
   const plan = planChunks(20 * MiB, CHUNK);
   const attributes = { metadata: {} };
-  const decide = (segments: Segment[]) =>
+  const decide = (segments: Segment[], destinationChecksContentMd5 = false) =>
     decideObject({
       source: { size: plan.size, etag: '"n"', archived: false, attributes },
       destination: { size: 20 * MiB, etag: '"o"', attributes },
       plan,
       changed: [1],
       assembly: planAssembly(plan, segments, 20 * MiB),
-      options: { serverSideCopy: false, verify: "changed", copyTags: false },
+      options: { serverSideCopy: false, verify: "changed", copyTags: false, destinationChecksContentMd5 },
     });
 
   test("copies old runs in place or from where they moved, builds the rest, and verifies every chunk not copied in place", () => {
-    const decision = decide([
+    const segments: Segment[] = [
       { from: "old", offset: 0, length: 7 * MiB },
       { from: "source", offset: 7 * MiB, length: 1000 },
       { from: "old", offset: 14 * MiB, length: 6 * MiB },
       { from: "old", offset: 7 * MiB + 1000, length: 7 * MiB - 1000 },
-    ]);
+    ];
+    const decision = decide(segments);
+    // A destination that checks Content-MD5 stores the assembled bytes as built, not that
+    // they are the source's: the verification is the same.
+    expect(decide(segments, true)).toEqual(decision);
     expect(decision.action).toBe("compose");
     expect(decision.planned.transfer).toBe(1000);
     // Chunks 1 and 2 hold the edit and a seam between runs: each is built whole; chunk 3 lies in the moved run.

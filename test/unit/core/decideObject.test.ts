@@ -13,6 +13,7 @@ import {
   type ObjectDecision,
   planChunks,
   ValidationError,
+  type VerifyMode,
 } from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -41,6 +42,7 @@ const optionsArb = fc.record({
   serverSideCopy: fc.boolean(),
   verify: fc.constantFrom("none" as const, "changed" as const, "full" as const),
   copyTags: fc.boolean(),
+  destinationChecksContentMd5: fc.boolean(),
 });
 
 /** Any situation a run can meet: a plan, a destination or none, a verdict, attributes and options. */
@@ -135,11 +137,11 @@ describe("decideObject", () => {
     );
   });
 
-  it("verifies exactly the chunks that crossed with `changed`, every chunk with `full`, none with `none`", () => {
+  it("verifies exactly the chunks that crossed with `changed` (none sent as read where the destination checks Content-MD5), every chunk with `full`, none with `none`", () => {
     fc.assert(
       fc.property(paramsArb, (params) => {
         const { parts, verify, action } = decideObject(params);
-        const crossed = chunksOf(parts, ["sourceBytes"]);
+        const crossed = params.options.destinationChecksContentMd5 ? [] : chunksOf(parts, ["sourceBytes"]);
         const expected = {
           none: [],
           changed: crossed,
@@ -205,7 +207,12 @@ describe("decideObject", () => {
       destination: { size: plan.size, etag: '"b"', attributes: { metadata: { a: "1" } } },
       plan,
       changed: [],
-      options: { serverSideCopy: false, verify: "changed", copyTags: false },
+      options: {
+        serverSideCopy: false,
+        verify: "changed",
+        copyTags: false,
+        destinationChecksContentMd5: false,
+      },
     });
     expect(decision).toMatchObject({ state: "changed", action: "metadata", verify: [] });
     expect(decision.parts).toEqual([
@@ -226,7 +233,7 @@ describe("decideObject", () => {
         destination: { size: plan.size, etag: '"b"', attributes: { metadata: {}, tagging: "team=blue" } },
         plan,
         changed: [],
-        options: { serverSideCopy: false, verify: "changed", copyTags },
+        options: { serverSideCopy: false, verify: "changed", copyTags, destinationChecksContentMd5: false },
       });
     expect(decide(true)).toMatchObject({ state: "changed", action: "metadata", planned: { transfer: 0 } });
     expect(decide(false)).toMatchObject({ state: "identical", action: "none" });
@@ -239,7 +246,12 @@ describe("decideObject", () => {
       destination: { size: plan.size, etag: '"b"', attributes: { metadata: {} } },
       plan,
       changed: [640],
-      options: { serverSideCopy: false, verify: "changed", copyTags: false },
+      options: {
+        serverSideCopy: false,
+        verify: "changed",
+        copyTags: false,
+        destinationChecksContentMd5: false,
+      },
     });
     expect(decision.action).toBe("compose");
     expect(decision.parts.map((p) => [p.kind, p.firstChunk, p.chunkCount])).toEqual([
@@ -264,10 +276,56 @@ describe("decideObject", () => {
     );
   });
 
+  describe("a destination that checks each body's Content-MD5", () => {
+    const plan = planChunks(20 * MiB, 8 * MiB);
+    const attributes = { metadata: {} };
+    const source = { size: plan.size, etag: '"a"', archived: false, attributes };
+    const cases = [
+      { name: "a missing destination", destination: undefined, changed: undefined },
+      { name: "a changed chunk", destination: { size: plan.size, etag: '"b"', attributes }, changed: [1] },
+    ];
+    for (const { name, destination, changed } of cases) {
+      it(`${name}: under \`changed\` its chunks sent as read are not challenged again; \`full\` reads every chunk back, \`none\` none`, () => {
+        const verified = (verify: VerifyMode, destinationChecksContentMd5: boolean) =>
+          decideObject({
+            source,
+            destination,
+            plan,
+            changed,
+            options: { serverSideCopy: false, verify, copyTags: false, destinationChecksContentMd5 },
+          }).verify;
+        const crossed = changed ?? allOf(plan);
+        expect(verified("changed", false)).toEqual(crossed);
+        expect(verified("changed", true)).toEqual([]);
+        expect(verified("full", false)).toEqual(allOf(plan));
+        expect(verified("full", true)).toEqual(allOf(plan));
+        expect(verified("none", false)).toEqual([]);
+        expect(verified("none", true)).toEqual([]);
+      });
+    }
+
+    it("changes nothing but the chunks to verify", () => {
+      fc.assert(
+        fc.property(paramsArb, (params) => {
+          const unchecked = { ...params, options: { ...params.options, destinationChecksContentMd5: false } };
+          const checked = { ...params, options: { ...params.options, destinationChecksContentMd5: true } };
+          const { verify: _a, ...rest } = decideObject(unchecked);
+          const { verify: _b, ...same } = decideObject(checked);
+          expect(same).toEqual(rest);
+        }),
+      );
+    });
+  });
+
   it("writes nothing for an archived source, and refuses an existing destination without a verdict", () => {
     const plan = planChunks(30 * MiB);
     const source = { size: plan.size, etag: '"a"', attributes: { metadata: {} } };
-    const options = { serverSideCopy: false, verify: "full", copyTags: false } as const;
+    const options = {
+      serverSideCopy: false,
+      verify: "full",
+      copyTags: false,
+      destinationChecksContentMd5: true,
+    } as const;
     expect(
       decideObject({
         source: { ...source, archived: true },

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { type ChallengeRequest, sameEtag } from "@chunksync/core";
 import { MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
-import { type ObjectResult, RunAbortedError, RunStats } from "@chunksync/sync";
+import { DestinationSide, type ObjectResult, RunAbortedError, RunStats } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { type CollectedReport, collectResults } from "../../support/results.js";
 import { syncWith } from "../../support/stores.js";
@@ -262,6 +263,66 @@ describe("both engines on memory stores: the same results, requests and failures
     }
     for (const k of ["changed-chunks", "full-chunks", "changed-blocks", "full-blocks"])
       expect(read[`workflow-${k}`], k).toBe(read[`direct-${k}`]);
+  });
+
+  it("re-challenges after a write the chunks the decision lists, alike: none sent as read to a store that checks Content-MD5, every one that crossed to a store that does not", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const checks of [true, false]) {
+        for (const verify of ["changed", "full"] as const) {
+          const label = `${name} ${checks ? "checks" : "does not check"} ${verify}`;
+          const { source, destination } = await matrix();
+          Object.assign(destination.capabilities, { writeChecksums: { contentMd5: checks } });
+          // Both engines answer every challenge, before the write and after it, through DestinationSide.
+          const answered = vi.spyOn(DestinationSide.prototype, "answer");
+          let report: CollectedReport;
+          let requests: ChallengeRequest[] = [];
+          try {
+            report = await engine(source, destination, { verify, blocks: false });
+          } finally {
+            requests = answered.mock.calls.map(([request]) => request);
+            answered.mockRestore();
+          }
+          const written = byKey(report);
+          // A request that names the version a write made is that write's verification.
+          const verified: Record<string, number> = {};
+          for (const request of requests) {
+            const { key, etag } = request.destination;
+            if (written[key]?.action === "none" || !sameEtag((await destination.head(key))?.etag, etag))
+              continue;
+            verified[key] = (verified[key] ?? 0) + request.indices.length;
+          }
+          expect(written.changed, label).toMatchObject({ state: "changed", applied: true });
+          const expected = {
+            checks: { changed: {}, full: { changed: 3, "new-big": 3, "new-small": 1 } },
+            unchecked: {
+              changed: { changed: 1, "new-big": 3, "new-small": 1 },
+              full: { changed: 3, "new-big": 3, "new-small": 1 },
+            },
+          }[checks ? "checks" : "unchecked"][verify];
+          expect(verified, label).toEqual(expected);
+          seen[label] = { verified, destinationRead: report.bytes.destinationRead };
+          // Nothing is re-challenged: the workflow's source side reads no chunk again either.
+          if (checks && verify === "changed") seen[`${label} sourceRead`] = report.bytes.sourceRead;
+        }
+      }
+    }
+    for (const [label, value] of Object.entries(seen))
+      if (label.startsWith("workflow"))
+        expect(value, label).toEqual(seen[label.replace("workflow", "direct")]);
+  });
+
+  it("fails an object whose chunk, sent as read, a store that does not check Content-MD5 stored altered", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      const old = await put(destination, "changed", big);
+      storesAltered(destination, false);
+      const r = byKey(await engine(source, destination, { blocks: false })).changed;
+      expect(r, name).toMatchObject({ state: "failed", error: { code: "VERIFICATION_FAILED" } });
+      // The write was made before the check: the object holds the altered bytes, not the old ones.
+      expect((await destination.head("changed"))?.etag, name).not.toBe(old);
+    }
   });
 
   it("reads an assembled chunk back and fails the object where the destination stored other bytes than sent: a store that does not check Content-MD5, or any under --verify full", async () => {

@@ -13,7 +13,12 @@ function composeDecision(): Decision {
     destination: { size: plan.size, etag: '"d"', attributes: { metadata: {} } },
     plan,
     changed: [1, 3],
-    options: { serverSideCopy: false, verify: "changed", copyTags: false },
+    options: {
+      serverSideCopy: false,
+      verify: "changed",
+      copyTags: false,
+      destinationChecksContentMd5: false,
+    },
   });
   return { ...decided, batchSize: 2 };
 }

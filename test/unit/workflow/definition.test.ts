@@ -143,10 +143,13 @@ describe("the state machine definition", () => {
     // Every Map's output goes to a path or is dropped; the object flow returns one field.
     expect(states.get("Record")?.ResultSelector).toEqual({ "state.$": "$.state" });
     // A batch contributes only its byte counts to the object's state, not its key or event.
-    for (const keep of ["KeepChallengeBytes", "KeepVerifyBytes"]) {
+    for (const keep of ["KeepChallengeBytes", "KeepVerifyBytes", "KeepWriteBytes"]) {
       expect(states.get(keep)).toMatchObject({ Type: "Pass", End: true });
     }
-    expect(states.get("ComposeBatch")?.ResultPath).toBeUndefined();
+    expect(states.get("KeepWriteBytes")?.Parameters).toEqual({
+      "signed.$": "$.signed",
+      "composed.$": "$.composed",
+    });
     expect(JSON.stringify(definition).length).toBeLessThan(32 * 1024);
   });
 });

@@ -23,6 +23,7 @@ const destination = (): DestinationRecord => ({
   etag: '"d"',
   size: 10,
   attributes: { metadata: {}, tagging: "a=1" },
+  checksContentMd5: true,
 });
 
 /** The error a read of `record` stored at `key` fails with, or the record read. */
