@@ -159,7 +159,9 @@ export {
   collectDigested,
   digestHeld,
   digestWhilePassing,
+  type FillHasher,
   forEachPiece,
+  type OffThreadHashing,
 } from "./digestBody.js";
 export {
   decodeEntryLine,

@@ -7,6 +7,7 @@ import {
   createDigester,
   type DigestAlgorithm,
   forEachPiece,
+  type OffThreadHashing,
 } from "@chunksync/core";
 import {
   type ObjectHead,
@@ -106,7 +107,7 @@ export async function feedBody(
 
 /**
  * Reads `body` (exactly `length` bytes of `key`) into one Buffer with its MD5 and chunk
- * digest (see collectDigested). A body that breaks or ends short is a retryable failure
+ * digest, hashed on another thread where `offThread` takes the buffer (see collectDigested). A body that breaks or ends short is a retryable failure
  * naming the object, never a part sent from the bytes that happened to come.
  */
 export async function collectRead(
@@ -116,9 +117,10 @@ export async function collectRead(
   length: number,
   algorithm?: DigestAlgorithm,
   into?: Buffer,
+  offThread?: OffThreadHashing,
 ): ReturnType<typeof collectDigested> {
   try {
-    return await collectDigested(body, length, algorithm, into);
+    return await collectDigested(body, length, algorithm, into, offThread);
   } catch (error) {
     body.destroy();
     if (error instanceof BodyDigestError) {

@@ -8,6 +8,7 @@ import {
   type ObjectAttributes,
   type ObjectDecision,
   type ObjectIdentity,
+  type OffThreadHashing,
   type PlannedPart,
 } from "@chunksync/core";
 import {
@@ -80,6 +81,8 @@ export interface WriteContext {
   uploaded?: UploadedDigests;
   /** The buffers parts are read into before upload, reused across the run's parts. */
   buffers?: PartBuffers;
+  /** Hashes parts read into those buffers off the main thread as they arrive (see HashWorker). */
+  hashing?: OffThreadHashing;
   signal?: AbortSignal;
 }
 
@@ -406,7 +409,8 @@ async function assembled<T>(
 
 /**
  * Reads `body`, the bytes of `part` (from `object`, as errors name it), whole into one Buffer,
- * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}).
+ * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}), on the
+ * hashing thread where the context has one.
  */
 function readWhole(
   ctx: WriteContext,
@@ -414,7 +418,8 @@ function readWhole(
   object: { bucket: string; key: string },
   body: Readable,
 ): (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }> {
-  return (into) => collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into);
+  return (into) =>
+    collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into, ctx.hashing);
 }
 
 /**
