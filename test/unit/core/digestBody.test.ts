@@ -4,8 +4,8 @@ import {
   collectDigested,
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
-  digestOf,
   digestHeld,
+  digestOf,
   digestWhilePassing,
   type FillHasher,
 } from "@chunksync/core";
@@ -88,10 +88,16 @@ describe("collectDigested off the calling thread", () => {
     await fc.assert(
       fc.asyncProperty(bodies, async ({ data, cuts, algorithm }) => {
         let made: ReturnType<typeof recordingHasher> | undefined;
-        const got = await collectDigested(pieces(data, cuts), data.length, algorithm, undefined, (buffer, alg) => {
-          made = recordingHasher(buffer, alg);
-          return made.hasher;
-        });
+        const got = await collectDigested(
+          pieces(data, cuts),
+          data.length,
+          algorithm,
+          undefined,
+          (buffer, alg) => {
+            made = recordingHasher(buffer, alg);
+            return made.hasher;
+          },
+        );
         expect(got.data.equals(Buffer.from(data))).toBe(true);
         expect(got.md5.equals(md5(data))).toBe(true);
         expect(got.chunk?.toString("hex")).toBe(algorithm && digestOf(algorithm, data).toString("hex"));
