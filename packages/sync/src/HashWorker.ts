@@ -109,11 +109,7 @@ export class HashWorker {
 
   #started(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    // Its heap holds a few hash states: small limits keep its memory (and the run's peak RSS) down.
-    const worker = new Worker(SOURCE, {
-      eval: true,
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
-    });
+    const worker = new Worker(SOURCE, { eval: true });
     worker.unref();
     worker.on("message", (reply: Reply) => {
       const waiting = this.#waiting.get(reply.id);
