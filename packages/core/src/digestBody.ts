@@ -79,70 +79,37 @@ export function digestHeld(data: Uint8Array, algorithm?: DigestAlgorithm): BodyD
 }
 
 /**
- * Hashes a buffer while it fills, on another thread than the one filling it. Told how far the
- * bytes are final, it hashes up to there, so hashing keeps pace with the body as it arrives.
- */
-export interface FillHasher {
-  /** The bytes [0, upTo) of the buffer are final: they stay unchanged until `digests` settles. */
-  filled(upTo: number): void;
-  /** The MD5 and chunk digest of the bytes [0, upTo) of the last `filled`. */
-  digests(): Promise<BodyDigests>;
-  /** Gives up on a body that failed: no digests will be asked for. */
-  drop(): void;
-}
-
-/**
- * Where a buffer's digests can be computed off the calling thread: a {@link FillHasher} for
- * `data`, or undefined where `data` is hashed in place (memory another thread cannot see).
- */
-export type OffThreadHashing = (
-  data: Buffer,
-  algorithm: DigestAlgorithm | undefined,
-) => FillHasher | undefined;
-
-/**
  * Reads a body of exactly `length` bytes into one Buffer, hashing it in the same pass: a
  * Content-MD5 must be sent before the body, so a part is read whole first (a chunk at a time
  * per worker, never a whole object). Fails when the body is longer or shorter than `length`.
  * The bytes go into `into` where given (at least `length` bytes, reused by the caller), else
- * into a new Buffer. With `offThread`, the hashing of each stretch of bytes that arrived runs on
- * another thread while the next arrive, so hashing does not hold up this thread's sockets.
+ * into a new Buffer.
  */
 export async function collectDigested(
   body: AsyncIterable<Uint8Array>,
   length: number,
   algorithm?: DigestAlgorithm,
   into?: Buffer,
-  offThread?: OffThreadHashing,
 ): Promise<BodyDigests & { data: Buffer }> {
   if (into !== undefined && into.length < length)
     throw new ChunksyncError("BUFFER_TOO_SMALL", `a buffer of ${into.length} bytes cannot hold ${length}`);
   const data = into?.subarray(0, length) ?? Buffer.allocUnsafe(length);
-  const elsewhere = offThread?.(data, algorithm);
-  const here = elsewhere ? undefined : new BodyHasher(algorithm);
-  let got = 0;
-  try {
-    await forEachPiece(body, (piece) => {
-      if (got + piece.length > length)
-        throw new BodyDigestError(
-          "BODY_LENGTH_MISMATCH",
-          `the body is longer than the ${length} bytes announced`,
-        );
-      data.set(piece, got);
-      here?.update(piece);
-      got += piece.length;
-      elsewhere?.filled(got);
-    });
-    if (got !== length)
+  const hasher = new BodyHasher(algorithm);
+  await forEachPiece(body, (piece) => {
+    if (hasher.length + piece.length > length)
       throw new BodyDigestError(
         "BODY_LENGTH_MISMATCH",
-        `the body ended after ${got} of the ${length} bytes announced`,
+        `the body is longer than the ${length} bytes announced`,
       );
-  } catch (error) {
-    elsewhere?.drop();
-    throw error;
-  }
-  return { data, ...(elsewhere ? await elsewhere.digests() : (here as BodyHasher).digests(algorithm)) };
+    data.set(piece, hasher.length);
+    hasher.update(piece);
+  });
+  if (hasher.length !== length)
+    throw new BodyDigestError(
+      "BODY_LENGTH_MISMATCH",
+      `the body ended after ${hasher.length} of the ${length} bytes announced`,
+    );
+  return { data, ...hasher.digests(algorithm) };
 }
 
 /**

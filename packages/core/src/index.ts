@@ -159,9 +159,7 @@ export {
   collectDigested,
   digestHeld,
   digestWhilePassing,
-  type FillHasher,
   forEachPiece,
-  type OffThreadHashing,
 } from "./digestBody.js";
 export {
   decodeEntryLine,

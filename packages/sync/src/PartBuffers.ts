@@ -3,8 +3,7 @@
  * body), reused from one part to the next. A fresh buffer of a chunk's size is fresh pages:
  * faulting them in and collecting them afterwards cost a full copy about a fifth of its CPU.
  * Each part in flight holds its own buffer, so the limiter's concurrency bounds how many are in
- * use; at most `keep` are held between uses, the largest. They are shared memory, so that a
- * part's bytes are hashed on another thread as they arrive (see HashWorker) without a copy.
+ * use; at most `keep` are held between uses, the largest.
  */
 export class PartBuffers {
   readonly #free: Buffer[] = [];
@@ -14,7 +13,7 @@ export class PartBuffers {
   /** Runs `use` with a buffer of at least `length` bytes, which is its alone until `use` settles. */
   async with<T>(length: number, use: (buffer: Buffer) => Promise<T>): Promise<T> {
     const at = this.#free.findIndex((b) => b.length >= length);
-    const buffer = at >= 0 ? this.#free.splice(at, 1)[0]! : Buffer.from(new SharedArrayBuffer(length));
+    const buffer = at >= 0 ? this.#free.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(length);
     try {
       return await use(buffer);
     } finally {

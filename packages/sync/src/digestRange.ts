@@ -7,7 +7,6 @@ import {
   createDigester,
   type DigestAlgorithm,
   forEachPiece,
-  type OffThreadHashing,
 } from "@chunksync/core";
 import {
   type ObjectHead,
@@ -107,7 +106,7 @@ export async function feedBody(
 
 /**
  * Reads `body` (exactly `length` bytes of `key`) into one Buffer with its MD5 and chunk
- * digest, hashed on another thread where `offThread` takes the buffer (see collectDigested). A body that breaks or ends short is a retryable failure
+ * digest (see collectDigested). A body that breaks or ends short is a retryable failure
  * naming the object, never a part sent from the bytes that happened to come.
  */
 export async function collectRead(
@@ -117,10 +116,9 @@ export async function collectRead(
   length: number,
   algorithm?: DigestAlgorithm,
   into?: Buffer,
-  offThread?: OffThreadHashing,
 ): ReturnType<typeof collectDigested> {
   try {
-    return await collectDigested(body, length, algorithm, into, offThread);
+    return await collectDigested(body, length, algorithm, into);
   } catch (error) {
     body.destroy();
     if (error instanceof BodyDigestError) {

@@ -5,7 +5,6 @@ import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
 import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
-import { hashWorker } from "./HashWorker.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import { type MergedKey, mergeListings } from "./mergeListings.js";
@@ -133,7 +132,6 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     destinationSide,
     limiter,
     buffers: new PartBuffers(options.concurrency),
-    hashing: hashWorker.hasher,
     stats,
     chunkSize: options.chunkSize,
     verify: options.verify,

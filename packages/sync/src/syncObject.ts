@@ -5,7 +5,6 @@ import {
   chunkRange,
   decideObject,
   type ObjectDecision,
-  type OffThreadHashing,
   planChunks,
   type VerifyMode,
 } from "@chunksync/core";
@@ -51,8 +50,6 @@ export interface ObjectSyncContext {
   limiter: Limiter;
   /** Buffers for parts read whole before upload, reused by every object of the run. */
   buffers?: PartBuffers;
-  /** Hashes parts read into those buffers off the main thread (see HashWorker). */
-  hashing?: OffThreadHashing;
   stats: RunStats;
   chunkSize: number;
   verify: VerifyMode;
@@ -180,7 +177,6 @@ async function attemptObject(
     destination,
     limiter: ctx.limiter,
     ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
-    ...(ctx.hashing ? { hashing: ctx.hashing } : {}),
     bytes: ctx.stats.bytes,
     headSource: (key) => source.head(key, ctx.signal),
     // One pass over each part read gives its Content-MD5, the source side's digest of the

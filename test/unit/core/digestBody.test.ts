@@ -4,10 +4,8 @@ import {
   collectDigested,
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
-  digestHeld,
   digestOf,
   digestWhilePassing,
-  type FillHasher,
 } from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -63,70 +61,6 @@ describe("collectDigested", () => {
       const got = collectDigested(pieces(data, [3]), announced);
       await expect(got).rejects.toBeInstanceOf(BodyDigestError);
       await expect(got).rejects.toMatchObject({ code: "BODY_LENGTH_MISMATCH" });
-    }
-  });
-});
-
-/**
- * An off-thread hasher stand-in: it hashes, when asked for the digests, the bytes the last
- * `filled` announced, as they are in the buffer then; it records what it was told.
- */
-function recordingHasher(data: Buffer, algorithm: DigestAlgorithm | undefined) {
-  const told: { filled: number[]; dropped: boolean } = { filled: [], dropped: false };
-  const hasher: FillHasher = {
-    filled: (upTo) => told.filled.push(upTo),
-    digests: async () => digestHeld(data.subarray(0, told.filled.at(-1) ?? 0), algorithm),
-    drop: () => {
-      told.dropped = true;
-    },
-  };
-  return { hasher, told };
-}
-
-describe("collectDigested off the calling thread", () => {
-  test("announces every byte in order as it lands and returns the hasher's digests of them", async () => {
-    await fc.assert(
-      fc.asyncProperty(bodies, async ({ data, cuts, algorithm }) => {
-        let made: ReturnType<typeof recordingHasher> | undefined;
-        const got = await collectDigested(
-          pieces(data, cuts),
-          data.length,
-          algorithm,
-          undefined,
-          (buffer, alg) => {
-            made = recordingHasher(buffer, alg);
-            return made.hasher;
-          },
-        );
-        expect(got.data.equals(Buffer.from(data))).toBe(true);
-        expect(got.md5.equals(md5(data))).toBe(true);
-        expect(got.chunk?.toString("hex")).toBe(algorithm && digestOf(algorithm, data).toString("hex"));
-        const filled = made?.told.filled ?? [];
-        // Ever further, ending at the body's length; the buffer handed over is the one returned.
-        expect(filled.every((n, i) => i === 0 || n >= (filled[i - 1] as number))).toBe(true);
-        expect(filled.at(-1) ?? 0).toBe(data.length);
-        expect(made?.told.dropped).toBe(false);
-      }),
-    );
-  });
-
-  test("hashes in place where the hasher declines the buffer", async () => {
-    const data = Buffer.from("declined: hashed here");
-    const got = await collectDigested(pieces(data, [4]), data.length, "sha256", undefined, () => undefined);
-    expect(got.md5.equals(md5(data))).toBe(true);
-    expect(got.chunk?.equals(digestOf("sha256", data))).toBe(true);
-  });
-
-  test("drops the hashing of a body that fails, and asks for no digests", async () => {
-    const data = Buffer.from("0123456789");
-    for (const announced of [9, 11]) {
-      let made: ReturnType<typeof recordingHasher> | undefined;
-      const got = collectDigested(pieces(data, [3]), announced, "sha256", undefined, (buffer, alg) => {
-        made = recordingHasher(buffer, alg);
-        return made.hasher;
-      });
-      await expect(got).rejects.toMatchObject({ code: "BODY_LENGTH_MISMATCH" });
-      expect(made?.told.dropped).toBe(true);
     }
   });
 });

@@ -8,7 +8,6 @@ import {
   type ObjectAttributes,
   type ObjectDecision,
   type ObjectIdentity,
-  type OffThreadHashing,
   type PlannedPart,
 } from "@chunksync/core";
 import {
@@ -81,8 +80,6 @@ export interface WriteContext {
   uploaded?: UploadedDigests;
   /** The buffers parts are read into before upload, reused across the run's parts. */
   buffers?: PartBuffers;
-  /** Hashes parts read into those buffers off the main thread as they arrive (see HashWorker). */
-  hashing?: OffThreadHashing;
   signal?: AbortSignal;
 }
 
@@ -409,8 +406,7 @@ async function assembled<T>(
 
 /**
  * Reads `body`, the bytes of `part` (from `object`, as errors name it), whole into one Buffer,
- * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}), on the
- * hashing thread where the context has one.
+ * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}).
  */
 function readWhole(
   ctx: WriteContext,
@@ -418,8 +414,7 @@ function readWhole(
   object: { bucket: string; key: string },
   body: Readable,
 ): (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }> {
-  return (into) =>
-    collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into, ctx.hashing);
+  return (into) => collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into);
 }
 
 /**
