@@ -12,51 +12,16 @@
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, letEntriesStand, pairArgs } from "./lib/BenchContext.js";
 import { DATA_DIR, pool, putObject, seededBytes } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
+import { bucketExists, median, option, type Timing, timed } from "./lib/paired.js";
 import { markdownTable, ratio } from "./lib/table.js";
 import { rcloneCheck, rcloneSync } from "./sections/digestIndex.js";
 
 const SIZE = 4096;
-
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.indexOf(name);
-  return at === -1 ? undefined : argv[at + 1];
-}
-
-interface Timing {
-  wall: number;
-  cpu: number;
-}
-
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
-/** Runs a command under /usr/bin/time: wall seconds and user+system CPU seconds of the process tree. */
-async function timed(command: string, args: string[], env: Record<string, string>): Promise<Timing> {
-  const r = await runCommand("/usr/bin/time", ["-f", "TIMES %e %U %S", command, ...args], {
-    env,
-    allowFailure: true,
-  });
-  const m = /TIMES ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
-  if (r.code !== 0 || !m) throw new Error(`${command} ${args.join(" ")} failed (${r.code}):\n${r.stderr}`);
-  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]) };
-}
-
-async function bucketExists(ctx: BenchContext, side: "source" | "destination", name: string) {
-  try {
-    await ctx.clients[side].send(new HeadBucketCommand({ Bucket: name }));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function main(argv: string[]): Promise<void> {
   const objects = Number(option(argv, "--objects") ?? 10_000);

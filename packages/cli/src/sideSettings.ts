@@ -9,9 +9,9 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import {
-  createS3Client,
   type ObjectStore,
   ProfileNotFoundError,
+  S3Connection,
   S3ObjectStore,
   StorageError,
   type WriteOptions,
@@ -139,9 +139,9 @@ export async function openStore(
       );
     }
   }
-  let client: Awaited<ReturnType<typeof createS3Client>>;
+  let connection: S3Connection;
   try {
-    client = await createS3Client({
+    connection = await S3Connection.open({
       ...(flags.profile ? { profile: flags.profile } : {}),
       ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
       ...(flags.region ? { region: flags.region } : {}),
@@ -162,25 +162,18 @@ export async function openStore(
     : undefined;
   const storeOf = (bucket: string) =>
     new S3ObjectStore({
-      client,
+      connection,
       bucket,
       write,
       ...(flags.accountId ? { expectedBucketOwner: flags.accountId } : {}),
       ...(sseCustomerKey ? { sseCustomerKey } : {}),
     });
   const store = storeOf(location.bucket);
-  // The endpoint the client will send to: a custom one (the flag or the profile's endpoint_url),
-  // else AWS_ENDPOINT_URL_S3/AWS_ENDPOINT_URL or the default profile's, else AWS's own. Read from
-  // the client's resolved settings, so the overlap check cannot disagree with what it does.
-  const custom = await client.config.endpoint?.();
-  const endpoint = custom
-    ? `${custom.protocol}//${custom.hostname}${custom.port === undefined ? "" : `:${custom.port}`}${custom.path}`
-    : await client.config.serviceConfiguredEndpoint?.();
   return {
     store,
     storeOf,
     location: {
-      storage: storageOf(endpoint, await client.config.region()),
+      storage: storageOf(await connection.endpointUrl(), connection.region),
       bucket: location.bucket,
       prefix: location.prefix,
       ...(flags.accountId ? { owner: flags.accountId } : {}),

@@ -11,8 +11,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import {
-  createS3Client,
   PreconditionFailedError,
+  S3Connection,
   S3ObjectStore,
   StorageUnavailableError,
 } from "@chunksync/storage";
@@ -74,13 +74,19 @@ beforeEach(() => {
   answers.length = 0;
 });
 
-const clientWith = (maxAttempts = 3): Promise<S3Client> =>
-  createS3Client({
+const connectionWith = (maxAttempts = 3): Promise<S3Connection> =>
+  S3Connection.open({
     endpoint,
     region: "eu-west-1",
     credentials: { accessKeyId: "AKID", secretAccessKey: "secret" },
     maxAttempts,
   });
+
+/** A store's connection and the SDK's client on it, for requests sent both ways. */
+async function clientWith(): Promise<{ connection: S3Connection; client: S3Client }> {
+  const connection = await connectionWith();
+  return { connection, client: (await connection.sdk()).client };
+}
 
 /** The headers that only say which library sent a request, or when. */
 const CLIENT_ONLY = new Set([
@@ -112,9 +118,9 @@ describe("object requests sent without the SDK", () => {
   const key = "dir/a b+(1)é.bin";
 
   it("send what the SDK sends for PutObject, UploadPart, GetObject and HeadObject", async () => {
-    const client = await clientWith();
+    const { connection, client } = await clientWith();
     const store = new S3ObjectStore({
-      client,
+      connection,
       bucket: "b",
       write: {
         storageClass: "STANDARD_IA",
@@ -220,7 +226,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("read a head from the response headers, and note the server's clock", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push((response) => {
       response.writeHead(200, {
         etag: '"e1"',
@@ -252,7 +258,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("retry a Buffer body after 500s and a cut connection, as the client's retry strategy allows", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(4), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(4), bucket: "b" });
     answers.push(failWith(500, "InternalError"), cutConnection, failWith(503, "ServiceUnavailable"));
     await expect(store.put("k", Buffer.from("x"), 1, { metadata: {} }, undefined)).resolves.toEqual({
       etag: '"e1"',
@@ -262,7 +268,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("stop after maxAttempts, with the server's failure", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(2), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(2), bucket: "b" });
     answers.push(
       failWith(500, "InternalError"),
       failWith(500, "InternalError"),
@@ -275,7 +281,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("never retry a failed condition, nor a streamed body", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push(failWith(412, "PreconditionFailed"));
     await expect(
       store.put("k", Buffer.from("x"), 1, { metadata: {} }, { ifNoneMatch: "*" }),
@@ -306,8 +312,8 @@ describe("listings sent without the SDK", () => {
     };
 
   it("ask what the SDK asks for a ListObjectsV2 page, and follow its continuation token", async () => {
-    const client = await clientWith();
-    const store = new S3ObjectStore({ client, bucket: "b", expectedBucketOwner: "111122223333" });
+    const { connection, client } = await clientWith();
+    const store = new S3ObjectStore({ connection, bucket: "b", expectedBucketOwner: "111122223333" });
     answers.push(
       listing(
         page(
@@ -347,7 +353,7 @@ describe("listings sent without the SDK", () => {
   });
 
   it("retry a listing whose body was cut short, and refuse one that is not a listing", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     const whole = page(entry("k"), "<IsTruncated>false</IsTruncated>");
     answers.push((response) => {
       response.writeHead(200, { "content-length": String(whole.length) });
