@@ -9,7 +9,6 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import {
-  type ObjectStore,
   ProfileNotFoundError,
   S3Connection,
   S3ObjectStore,
@@ -203,20 +202,21 @@ function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
 }
 
 /**
- * Lists one key of each side before any work starts, so that a wrong bucket, endpoint or
- * credential is reported up front and names the side (and the flag) it belongs to.
+ * Lists the first page of each side before any work starts, so that a wrong bucket, endpoint or
+ * credential is reported up front and names the side (and the flag) it belongs to. The page is
+ * the run's own first page (the store keeps it for the run's listing): no round trip of its own.
  */
 export async function probe(
   side: SideTag,
-  store: ObjectStore,
+  store: S3ObjectStore,
   prefix: string,
   flags: SideFlags,
 ): Promise<void> {
   const name = SIDE_NAME[side];
   try {
-    // One key of the prefix read as a directory, as the run reads it: a bare prefix would
-    // also match its neighbours (`photos` lists `photos-2019/...`), and a page holds 1,000 keys.
-    for await (const _ of store.list(directoryPrefix(prefix), undefined, undefined, 1)) break;
+    // The prefix read as a directory, as the run reads it: a bare prefix would also match its
+    // neighbours (`photos` lists `photos-2019/...`).
+    await store.prefetchList(directoryPrefix(prefix));
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
     throw new ChunksyncError(
@@ -235,7 +235,7 @@ export async function probe(
  * fail, the error of the first side given is the one thrown, as when they ran in turn.
  */
 export async function probeSides(
-  sides: ReadonlyArray<[side: SideTag, store: ObjectStore, prefix: string, flags: SideFlags]>,
+  sides: ReadonlyArray<[side: SideTag, store: S3ObjectStore, prefix: string, flags: SideFlags]>,
 ): Promise<void> {
   const probed = await Promise.allSettled(sides.map((args) => probe(...args)));
   for (const p of probed) if (p.status === "rejected") throw p.reason;

@@ -112,6 +112,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly #sseKey: Buffer | undefined;
   readonly #sse: SseCustomerHeaders | Record<string, never>;
   readonly #requests: S3Requests;
+  /** The first page of a listing, asked for ahead of it by {@link prefetchList}. */
+  #prefetched: { prefix: string; page: Promise<ListPage> } | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#connection = options.connection;
@@ -167,12 +169,37 @@ export class S3ObjectStore implements ObjectStore {
     pageSize?: number,
   ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
+    let prefetched = this.#prefetched;
+    if (prefetched?.prefix !== prefix || startAfter !== undefined || pageSize !== undefined)
+      prefetched = undefined;
+    else this.#prefetched = undefined;
     do {
       // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
-      const page = await this.#listPage("list", prefix, token ?? { startAfter }, pageSize, signal);
+      const page = await (prefetched?.page ??
+        this.#listPage("list", prefix, token ?? { startAfter }, pageSize, signal));
+      prefetched = undefined;
       yield* page.objects;
       token = page.nextToken;
     } while (token);
+  }
+
+  /**
+   * Asks for the first page of `list(prefix)` now, and resolves when it came or fails as the
+   * listing would: the CLI's check of a side (bucket, endpoint, credentials) before a run. The
+   * next listing of that whole prefix takes the page instead of asking for it again, so the
+   * check costs no round trip of its own; it is the same page the listing would have read a
+   * moment later (a listing is no snapshot either). A failed page is not kept.
+   */
+  async prefetchList(prefix: string): Promise<void> {
+    const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, undefined);
+    const prefetched = { prefix, page };
+    this.#prefetched = prefetched;
+    try {
+      await page;
+    } catch (error) {
+      if (this.#prefetched === prefetched) this.#prefetched = undefined;
+      throw error;
+    }
   }
 
   /**

@@ -352,6 +352,47 @@ describe("listings sent without the SDK", () => {
     expect(wire(seen[1]).params).toContain("continuation-token=t%2F1%2B%3D");
   });
 
+  it("take a first page asked for ahead (the CLI's check of a side) instead of asking again, once", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(
+      listing(
+        page(entry("p/a"), "<IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken>"),
+      ),
+      listing(page(entry("p/b"), "<IsTruncated>false</IsTruncated>")),
+      listing(page(entry("p/c"), "<IsTruncated>false</IsTruncated>")),
+    );
+    await store.prefetchList("p/");
+    expect(seen).toHaveLength(1);
+    const keys: string[] = [];
+    for await (const o of store.list("p/")) keys.push(o.key);
+    expect(keys).toEqual(["p/a", "p/b"]);
+    expect(seen).toHaveLength(2);
+    expect(wire(seen[1]).params).toContain("continuation-token=t");
+    // Taken once: the next listing asks the server.
+    for await (const o of store.list("p/")) keys.push(o.key);
+    expect(keys).toEqual(["p/a", "p/b", "p/c"]);
+    expect(seen).toHaveLength(3);
+  });
+
+  it("keep no failed page asked for ahead, nor give a page to a listing of another prefix", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(
+      failWith(403, "AccessDenied"),
+      listing(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
+      listing(page(entry("q/a"), "<IsTruncated>false</IsTruncated>")),
+    );
+    await expect(store.prefetchList("p/")).rejects.toThrow();
+    await store.prefetchList("p/");
+    const keys: string[] = [];
+    for await (const o of store.list("q/")) keys.push(o.key);
+    expect(keys).toEqual(["q/a"]);
+    expect(seen.map((r) => wire(r).params.find((q) => q.startsWith("prefix=")))).toEqual([
+      "prefix=p%2F",
+      "prefix=p%2F",
+      "prefix=q%2F",
+    ]);
+  });
+
   it("retry a listing whose body was cut short, and refuse one that is not a listing", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     const whole = page(entry("k"), "<IsTruncated>false</IsTruncated>");
