@@ -156,6 +156,7 @@ export class S3ObjectStore implements ObjectStore {
     signal: AbortSignal | undefined,
     run: (sdk: Sdk, extra: object) => Promise<T>,
   ): Promise<T> {
+    this.#prefetched = undefined;
     return this.#send(operation, key, async () => {
       const sdk = await this.#connection.sdk();
       return withSignal(signal, () => run(sdk, { ...this.#owner, ...this.#sse }));
@@ -170,9 +171,9 @@ export class S3ObjectStore implements ObjectStore {
   ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
     let prefetched = this.#prefetched;
+    this.#prefetched = undefined;
     if (prefetched?.prefix !== prefix || startAfter !== undefined || pageSize !== undefined)
       prefetched = undefined;
-    else this.#prefetched = undefined;
     do {
       // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
       const page = await (prefetched?.page ??
@@ -185,10 +186,12 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Asks for the first page of `list(prefix)` now, and resolves when it came or fails as the
-   * listing would: the CLI's check of a side (bucket, endpoint, credentials) before a run. The
-   * next listing of that whole prefix takes the page instead of asking for it again, so the
-   * check costs no round trip of its own; it is the same page the listing would have read a
-   * moment later (a listing is no snapshot either). A failed page is not kept.
+   * listing would: the CLI's check of a side (bucket, endpoint, credentials) before a run. If
+   * the store's next request is the listing of that whole prefix (as a direct run's is), it
+   * takes the page instead of asking again, so the check costs no round trip of its own: the
+   * page the listing would have read a moment later (a listing is no snapshot either). Any
+   * other request first (a write, a read, another listing) drops the page: a listing after it
+   * must see what it did. A failed page is not kept.
    */
   async prefetchList(prefix: string): Promise<void> {
     const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, undefined);
@@ -236,6 +239,7 @@ export class S3ObjectStore implements ObjectStore {
     signal: AbortSignal | undefined,
     more: Pick<S3Request, "body" | "query"> = {},
   ): Promise<S3Response> {
+    this.#prefetched = undefined;
     const headers = requestHeaders({ ...input, ...this.#owner, ...this.#sse });
     return this.#requests.send({ method, key, headers, signal, ...more });
   }
@@ -438,6 +442,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
+    this.#prefetched = undefined;
     try {
       const { client, s3 } = await this.#connection.sdk();
       await client.send(

@@ -374,6 +374,21 @@ describe("listings sent without the SDK", () => {
     expect(seen).toHaveLength(3);
   });
 
+  it("drop a page asked for ahead at the store's next other request: a listing after a write sees it", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(
+      listing(page("", "<IsTruncated>false</IsTruncated>")),
+      ok,
+      listing(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
+    );
+    await store.prefetchList("p/");
+    await store.put("p/a", Buffer.from("abc"), 3, { metadata: {} }, undefined);
+    const keys: string[] = [];
+    for await (const o of store.list("p/")) keys.push(o.key);
+    expect(keys).toEqual(["p/a"]);
+    expect(seen.map((r) => r.method)).toEqual(["GET", "PUT", "GET"]);
+  });
+
   it("keep no failed page asked for ahead, nor give a page to a listing of another prefix", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
     answers.push(
