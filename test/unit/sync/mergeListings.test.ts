@@ -216,10 +216,11 @@ describe("mergeListings' first pages", () => {
   });
 
   it("fails with the source's error when both listings fail", async () => {
-    async function* failing(side: string): AsyncGenerator<ObjectSummary> {
-      await Promise.resolve();
-      throw new Error(`${side} failed`);
-    }
+    const failing = (side: string): AsyncIterable<ObjectSummary> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(new Error(`${side} failed`)),
+      }),
+    });
     const merged = mergeListings(
       { side: "source", objects: failing("source"), prefix: "" },
       { side: "destination", objects: failing("destination"), prefix: "" },
