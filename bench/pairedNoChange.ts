@@ -13,117 +13,80 @@
  */
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
-import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { BenchContext, CLI, letEntriesStand, pairArgs, parseSummary } from "./lib/BenchContext.js";
-import { DATA_DIR, putObject, seededBytes } from "./lib/data.js";
+import { CLI, letEntriesStand, pairArgs, parseSummary } from "./lib/BenchContext.js";
+import { putObject, seededBytes } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
-import { bucketExists, median, option, type Timing, timed } from "./lib/paired.js";
+import { median, option, pairedBench, pairedBuckets, pairedRounds, type Timing } from "./lib/paired.js";
 import { MiB, markdownTable, ratio } from "./lib/table.js";
 import { DELTA } from "./sections/deltaScenario.js";
 import { rcloneSync } from "./sections/digestIndex.js";
 
-async function main(argv: string[]): Promise<void> {
-  const rounds = Number(option(argv, "--rounds") ?? 9);
+pairedBench(9, async ({ argv, rounds, before, profileDir, reuse, ctx }) => {
   const size = Number(option(argv, "--size-mib") ?? 16) * MiB;
-  const before = option(argv, "--before");
-  const profileDir = option(argv, "--profile");
-  const reuse = argv.includes("--reuse");
-  const log = (line: string) => console.error(line);
-  const s3 = await startLocalS3({ log });
-  const ctx = new BenchContext(s3, true, log);
-  const work = join(DATA_DIR, "paired-nochange");
-  mkdirSync(work, { recursive: true });
-  const name = (label: string) => (reuse ? `bench-nochange-${label}-${size / MiB}` : ctx.bucketName(label));
-  const src = name("src");
-  const dstC = name("dc");
-  const dstR = name("dr");
-  const env = { ...ctx.chunksyncEnv(), XDG_CACHE_HOME: join(work, reuse ? "cache" : `cache-${ctx.runId}`) };
+  const { src, dstC, dstR, env, fresh } = await pairedBuckets(ctx, {
+    work: "paired-nochange",
+    names: "nochange",
+    tag: String(size / MiB),
+    reuse,
+  });
   const sync = pairArgs("sync", src, dstC);
-  try {
-    if (!(reuse && (await bucketExists(ctx, "destination", dstR)))) {
-      for (const [side, bucket] of [
-        ["source", src],
-        ["destination", dstC],
-        ["destination", dstR],
-      ] as const)
-        if (!(await bucketExists(ctx, side, bucket)))
-          if (reuse)
-            // Kept buckets are not the context's: dropAll leaves them for the next invocation.
-            await ctx.clients[side].send(new CreateBucketCommand({ Bucket: bucket }));
-          else await ctx.createBucket(side, bucket);
-      log(`uploading ${DELTA.objects} x ${size / MiB} MiB`);
-      for (let i = 0; i < DELTA.objects; i++) {
-        const key = `obj-${String(i).padStart(2, "0")}.bin`;
-        await putObject(ctx.clients.source, src, key, seededBytes(key, size));
-      }
-      log("syncing with each tool");
-      await runCommand(process.execPath, [CLI, ...sync], { env });
-      await ctx.rclone(rcloneSync(src, dstR));
-      await letEntriesStand();
-      await runCommand(process.execPath, [CLI, ...sync], { env });
+  if (fresh) {
+    ctx.log(`uploading ${DELTA.objects} x ${size / MiB} MiB`);
+    for (let i = 0; i < DELTA.objects; i++) {
+      const key = `obj-${String(i).padStart(2, "0")}.bin`;
+      await putObject(ctx.clients.source, src, key, seededBytes(key, size));
     }
-    // The run must be the one the issue names: every object from the index, nothing read.
-    const probe = await runCommand(process.execPath, [CLI, ...sync, "--json"], { env });
-    const summary = parseSummary(probe.stdout);
-    if (summary?.bytes.sourceRead !== 0 || summary.bytes.destinationRead !== 0)
-      throw new Error(`the no-change run read data or printed no summary:\n${probe.stdout}`);
-
-    const beforeRun: [string, () => Promise<Timing>][] = before
-      ? [["chunksync sync, before", () => timed(process.execPath, [before, ...sync], env)]]
-      : [];
-    const runs: [string, () => Promise<Timing>][] = [
-      ["chunksync sync", () => timed(process.execPath, [CLI, ...sync], env)],
-      ...beforeRun,
-      ["rclone sync --checksum", () => timed("rclone", rcloneSync(src, dstR), ctx.rcloneEnv())],
-    ];
-    const times = new Map<string, Timing[]>(runs.map(([label]) => [label, []]));
-    for (let round = 0; round < rounds; round++) {
-      const order = round % 2 ? [...runs].reverse() : runs;
-      for (const [label, run] of order) times.get(label)!.push(await run());
-      log(`round ${round + 1}/${rounds}, load ${loadavg()[0]!.toFixed(1)}`);
-    }
-    if (profileDir) {
-      mkdirSync(profileDir, { recursive: true });
-      await runCommand(process.execPath, ["--cpu-prof", "--cpu-prof-dir", profileDir, CLI, ...sync], { env });
-    }
-    const rclone = times.get("rclone sync --checksum")!;
-    // Per-pair ratios (the same round), then their median.
-    const perPair = (t: Timing[], other: Timing[], of: keyof Timing) =>
-      median(t.map((x, i) => x[of] / other[i]![of]));
-    const rows = [...times].map(([label, t]) => [
-      label,
-      `${median(t.map((x) => x.wall)).toFixed(2)} s`,
-      `${median(t.map((x) => x.cpu)).toFixed(3)} s`,
-      ratio(perPair(t, rclone, "wall"), 1),
-      ratio(perPair(t, rclone, "cpu"), 1),
-    ]);
-    if (before) {
-      const now = times.get("chunksync sync")!;
-      const old = times.get("chunksync sync, before")!;
-      rows.push([
-        "after / before",
-        ratio(perPair(now, old, "wall"), 1),
-        ratio(perPair(now, old, "cpu"), 1),
-        "",
-        "",
-      ]);
-    }
-    console.log(
-      `no-change sync of ${DELTA.objects} x ${size / MiB} MiB, digest index on both sides (0 B read); ` +
-        `medians of ${rounds} interleaved rounds (load average now ${loadavg()
-          .map((l) => l.toFixed(1))
-          .join(" / ")})\n`,
-    );
-    console.log(markdownTable(["command", "wall", "user+sys CPU", "wall vs rclone", "CPU vs rclone"], rows));
-  } finally {
-    await ctx.dropAll().catch(() => {});
-    await s3.stop();
+    ctx.log("syncing with each tool");
+    await runCommand(process.execPath, [CLI, ...sync], { env });
+    await ctx.rclone(rcloneSync(src, dstR));
+    await letEntriesStand();
+    await runCommand(process.execPath, [CLI, ...sync], { env });
   }
-}
+  // The run must be the one the issue names: every object from the index, nothing read.
+  const probe = await runCommand(process.execPath, [CLI, ...sync, "--json"], { env });
+  const summary = parseSummary(probe.stdout);
+  if (summary?.bytes.sourceRead !== 0 || summary.bytes.destinationRead !== 0)
+    throw new Error(`the no-change run read data or printed no summary:\n${probe.stdout}`);
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exit(1);
+  const times = await pairedRounds(ctx, {
+    command: "sync",
+    args: sync,
+    env,
+    before,
+    peer: { label: "rclone sync --checksum", args: rcloneSync(src, dstR) },
+    rounds,
+  });
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    await runCommand(process.execPath, ["--cpu-prof", "--cpu-prof-dir", profileDir, CLI, ...sync], { env });
+  }
+  const rclone = times.get("rclone sync --checksum")!;
+  // Per-pair ratios (the same round), then their median.
+  const perPair = (t: Timing[], other: Timing[], of: keyof Timing) =>
+    median(t.map((x, i) => x[of] / other[i]![of]));
+  const rows = [...times].map(([label, t]) => [
+    label,
+    `${median(t.map((x) => x.wall)).toFixed(2)} s`,
+    `${median(t.map((x) => x.cpu)).toFixed(3)} s`,
+    ratio(perPair(t, rclone, "wall"), 1),
+    ratio(perPair(t, rclone, "cpu"), 1),
+  ]);
+  if (before) {
+    const now = times.get("chunksync sync")!;
+    const old = times.get("chunksync sync, before")!;
+    rows.push([
+      "after / before",
+      ratio(perPair(now, old, "wall"), 1),
+      ratio(perPair(now, old, "cpu"), 1),
+      "",
+      "",
+    ]);
+  }
+  console.log(
+    `no-change sync of ${DELTA.objects} x ${size / MiB} MiB, digest index on both sides (0 B read); ` +
+      `medians of ${rounds} interleaved rounds (load average now ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" / ")})\n`,
+  );
+  console.log(markdownTable(["command", "wall", "user+sys CPU", "wall vs rclone", "CPU vs rclone"], rows));
 });
