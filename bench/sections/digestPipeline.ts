@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { crc32c as awsCrc32c } from "@aws-crypto/crc32c";
 import { chunkRanges, createDigester, type DigestAlgorithm, digestOf, planChunks } from "@chunksync/core";
-import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { createCRC32 } from "hash-wasm";
 // digestRange is internal to the sync package; the bench measures exactly what SourceSide calls.
 import { digestRange } from "../../packages/sync/src/digestRange.js";
@@ -40,12 +40,12 @@ export async function digestPipelineSection(ctx: BenchContext): Promise<string> 
   const bucket = await ctx.createBucket("source", ctx.bucketName("digest"));
   const data = seededBytes("digest", size);
   await putObject(ctx.clients.source, bucket, "object.bin", data);
-  const client = await createS3Client({
+  const connection = await S3Connection.open({
     endpoint: ctx.s3.endpoint,
     region: ctx.s3.region,
     credentials: ctx.s3.users.source,
   });
-  const store = new S3ObjectStore({ client, bucket });
+  const store = new S3ObjectStore({ connection, bucket });
   const head = await store.head("object.bin");
   if (!head) throw new Error("uploaded object not found");
   const ranges = chunkRanges(planChunks(size, CHUNK));
@@ -103,7 +103,7 @@ export async function digestPipelineSection(ctx: BenchContext): Promise<string> 
       raw > (getOnly.get(bestC) ?? 0) ? "GET throughput" : "hashing (one JS thread)",
     ]);
   }
-  client.destroy();
+  connection.destroy();
   await ctx.dropBuckets([bucket]);
 
   return [

@@ -11,7 +11,7 @@ import {
   storageOf,
   ValidationError,
 } from "@chunksync/core";
-import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
 import {
   type AuditSourceContext,
@@ -79,7 +79,7 @@ async function sideIndex(
   const workBucket = env("WORK_BUCKET");
   const at = indexLocationOf(c, side, workBucket);
   const region = at.bucket === workBucket ? env("WORK_REGION") : c[side].region;
-  const store = new S3ObjectStore({ client: await createS3Client({ region }), bucket: at.bucket });
+  const store = new S3ObjectStore({ connection: await S3Connection.open({ region }), bucket: at.bucket });
   const scope: IndexScope = {
     storage: storageOf(undefined, c[side].region),
     bucket: c[side].bucket,
@@ -94,11 +94,11 @@ async function sideIndex(
 /** The source side's context, built once per warm function. */
 export const sourceContext = once(async (): Promise<SourceContext> => {
   const c = await config();
-  const client = await createS3Client({ region: c.source.region });
+  const connection = await S3Connection.open({ region: c.source.region });
   const secretKey = await (await secret())();
   return {
     ...settings(c),
-    store: new S3ObjectStore({ client, bucket: c.source.bucket }),
+    store: new S3ObjectStore({ connection, bucket: c.source.bucket }),
     prefix: directoryPrefix(c.source.prefix),
     work: await workArea(),
     secret: secretKey,
@@ -108,7 +108,7 @@ export const sourceContext = once(async (): Promise<SourceContext> => {
     verify: c.verify,
     blocks: c.blocks,
     pageSize: c.pageSize,
-    signer: new S3LinkSigner(client, c.source.bucket),
+    signer: new S3LinkSigner((await connection.sdk()).client, c.source.bucket),
     linkExpirySeconds: c.linkExpirySeconds,
   };
 });
@@ -136,7 +136,11 @@ export const destinationContext = once(async (): Promise<DestinationContext> => 
   const secretKey = await (await secret())();
   return {
     ...settings(c),
-    store: new S3ObjectStore({ client: await createS3Client({ region: d.region }), bucket: d.bucket, write }),
+    store: new S3ObjectStore({
+      connection: await S3Connection.open({ region: d.region }),
+      bucket: d.bucket,
+      write,
+    }),
     prefix: directoryPrefix(d.prefix),
     work: await workArea(),
     secret: secretKey,

@@ -272,7 +272,7 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
     expectUserError(result, name, "local paths are not supported yet");
   });
 
-  it("the start-up probe asks for one key under the directory prefix (MaxKeys=1, trailing /)", async () => {
+  it("the start-up probe lists the directory prefix (trailing /), and the run takes its page: one listing of the side", async () => {
     const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
     try {
       const s = await bucket(src, "src-probe");
@@ -284,10 +284,14 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
         env,
       );
       expect(result.code, result.stderr).toBe(1); // photos/a.jpg is missing on the destination
+      expect(JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}").objects).toMatchObject({
+        missing: 1,
+      });
       const listings = proxy.seen.filter((r) => r.method === "GET" && r.query.includes("list-type=2"));
+      expect(listings).toHaveLength(1);
       const first = new URLSearchParams(listings[0]?.query);
-      expect(first.get("max-keys")).toBe("1");
       expect(first.get("prefix")).toBe("photos/");
+      expect(first.get("max-keys")).toBeNull();
     } finally {
       await proxy.stop();
     }

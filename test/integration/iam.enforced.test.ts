@@ -8,7 +8,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { pairingTag } from "@chunksync/core";
-import { AccessDeniedError, createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { AccessDeniedError, S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { type ObjectResult, StoreIndexLocation } from "@chunksync/sync";
 import {
   type DestinationContext,
@@ -47,11 +47,19 @@ const EXTRA = seededBytes("iam-extra", 40);
 const OUTSIDE_SOURCE = "outside.txt";
 const OUTSIDE_DESTINATION = "elsewhere.txt";
 
-const clientFor = (user: RgwIdentity): Promise<S3Client> => {
+/** An identity's connection, and the SDK client on it. */
+interface Identity {
+  user: RgwIdentity;
+  connection: S3Connection;
+  client: S3Client;
+}
+
+async function identity(user: RgwIdentity): Promise<Identity> {
   const s3 = localS3();
   const { uid: _, ...credentials } = user;
-  return createS3Client({ endpoint: s3.endpoint, region: s3.region, credentials });
-};
+  const connection = await S3Connection.open({ endpoint: s3.endpoint, region: s3.region, credentials });
+  return { user, connection, client: (await connection.sdk()).client };
+}
 
 /** The request answers 403: the identity's policy refused it. */
 async function denied(request: Promise<unknown>): Promise<void> {
@@ -84,8 +92,8 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
   };
   // One pairing for every run: each side's index is scoped by it.
   const secret = randomBytes(32);
-  let source: { user: RgwIdentity; client: S3Client };
-  let destination: { user: RgwIdentity; client: S3Client };
+  let source: Identity;
+  let destination: Identity;
 
   beforeAll(async () => {
     // The buckets belong to the two fixed users: the identities below own no bucket and hold no
@@ -95,8 +103,8 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     await createBucket(owners.dst, buckets.dst);
     const src = await ids.create("iam-source", sourcePolicy(sourceInput));
     const dst = await ids.create("iam-destination", destinationPolicy(destinationInput));
-    source = { user: src, client: await clientFor(src) };
-    destination = { user: dst, client: await clientFor(dst) };
+    source = await identity(src);
+    destination = await identity(dst);
     for (const o of objects) {
       if (o.source) await putObject(owners.src, buckets.src, SRC_PREFIX + o.key, o.source);
     }
@@ -124,8 +132,8 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
 
   /** One run of the workflow, each side with its own identity and its own view of the work area. */
   function run(options: { delete: boolean }): Promise<CollectedReport> {
-    const index = (client: S3Client, bucket: string, prefix: string, at: string) => ({
-      location: new StoreIndexLocation(new S3ObjectStore({ client, bucket: buckets.work }), at),
+    const index = (connection: S3Connection, bucket: string, prefix: string, at: string) => ({
+      location: new StoreIndexLocation(new S3ObjectStore({ connection, bucket: buckets.work }), at),
       scope: {
         storage: "local",
         bucket,
@@ -139,7 +147,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
     const sourceContext: SourceContext = {
       ...settings,
-      store: new S3ObjectStore({ client: source.client, bucket: buckets.src }),
+      store: new S3ObjectStore({ connection: source.connection, bucket: buckets.src }),
       prefix: SRC_PREFIX,
       work: new S3WorkArea(source.client, buckets.work),
       secret,
@@ -149,17 +157,17 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       pageSize: 2,
       signer: new S3LinkSigner(source.client, buckets.src),
       linkExpirySeconds: 300,
-      index: index(source.client, buckets.src, SRC_PREFIX, "source/index/"),
+      index: index(source.connection, buckets.src, SRC_PREFIX, "source/index/"),
     };
     const destinationContext: DestinationContext = {
       ...settings,
-      store: new S3ObjectStore({ client: destination.client, bucket: buckets.dst }),
+      store: new S3ObjectStore({ connection: destination.connection, bucket: buckets.dst }),
       prefix: DST_PREFIX,
       work: new S3WorkArea(destination.client, buckets.work),
       secret,
       readLink: fetchLinkRange,
       delete: options.delete,
-      index: index(destination.client, buckets.dst, DST_PREFIX, "destination/index/"),
+      index: index(destination.connection, buckets.dst, DST_PREFIX, "destination/index/"),
     };
     return runWorkflowCollecting({
       source: sourceContext,
@@ -263,7 +271,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
   });
 
   it("the store tells a missing key from a refused one under a prefix-limited listing grant", async () => {
-    const store = new S3ObjectStore({ client: destination.client, bucket: buckets.dst });
+    const store = new S3ObjectStore({ connection: destination.connection, bucket: buckets.dst });
     // The HEAD and GET of a missing key answer 403 here (the grant to list needs `s3:prefix`).
     await denied(
       destination.client.send(new HeadObjectCommand({ Bucket: buckets.dst, Key: `${DST_PREFIX}none` })),
@@ -278,8 +286,8 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     const later = seededBytes("iam-later", 123);
     await putObject(owners.src, buckets.src, `${SRC_PREFIX}later.txt`, later);
     const report = await syncWith(
-      new S3ObjectStore({ client: source.client, bucket: buckets.src }),
-      new S3ObjectStore({ client: destination.client, bucket: buckets.dst }),
+      new S3ObjectStore({ connection: source.connection, bucket: buckets.src }),
+      new S3ObjectStore({ connection: destination.connection, bucket: buckets.dst }),
       { sourcePrefix: SRC_PREFIX, destinationPrefix: DST_PREFIX },
     );
     expect(failures(report)).toEqual([]);

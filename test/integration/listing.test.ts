@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client, type ObjectSummary, S3ObjectStore } from "@chunksync/storage";
+import { type ObjectSummary, S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createBucket,
@@ -76,7 +76,7 @@ describe("listing sent without the SDK (ListObjectsV2 parsed by listBucketResult
     await Promise.all(keys.map((k, i) => putObject(client, bucket, k, "x".repeat(i))));
     const s3 = localS3();
     store = new S3ObjectStore({
-      client: await createS3Client({
+      connection: await S3Connection.open({
         endpoint: s3.endpoint,
         region: s3.region,
         credentials: s3.users.source,
@@ -127,7 +127,7 @@ describe("listing sent without the SDK (ListObjectsV2 parsed by listBucketResult
   it("an empty prefix lists nothing; a missing bucket is BUCKET_NOT_FOUND", async () => {
     expect(await all(store.list("none/"))).toEqual([]);
     const missing = new S3ObjectStore({
-      client: await createS3Client({
+      connection: await S3Connection.open({
         endpoint: localS3().endpoint,
         region: localS3().region,
         credentials: localS3().users.source,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client, S3ObjectStore, translateS3Error } from "@chunksync/storage";
+import { S3Connection, S3ObjectStore, translateS3Error } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy } from "../support/faultProxy.js";
@@ -34,8 +34,13 @@ describe("object requests sent without the SDK fail as the SDK's do", () => {
     credentials = localS3().users.destination,
     endpoint = localS3().endpoint,
   ): Promise<{ store: S3ObjectStore; client: S3Client }> {
-    const client = await createS3Client({ endpoint, region: localS3().region, credentials, maxAttempts: 1 });
-    return { store: new S3ObjectStore({ client, bucket }), client };
+    const connection = await S3Connection.open({
+      endpoint,
+      region: localS3().region,
+      credentials,
+      maxAttempts: 1,
+    });
+    return { store: new S3ObjectStore({ connection, bucket }), client: (await connection.sdk()).client };
   }
 
   /** The `code` the adapter's translation gives the SDK's error for the same request. */

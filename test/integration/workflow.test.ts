@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { pairingTag } from "@chunksync/core";
-import { createS3Client, S3ObjectStore, ThrottledError } from "@chunksync/storage";
+import { S3Connection, S3ObjectStore, ThrottledError } from "@chunksync/storage";
 import { type ObjectResult, type RunReport, StoreIndexLocation } from "@chunksync/sync";
 import {
   type DestinationContext,
@@ -81,12 +81,12 @@ let workClient: S3Client;
 
 async function contexts(w: World): Promise<{ source: SourceContext; destination: DestinationContext }> {
   const s3 = localS3();
-  const srcClient = await createS3Client({
+  const srcConnection = await S3Connection.open({
     endpoint: s3.endpoint,
     region: s3.region,
     credentials: s3.users.source,
   });
-  const dstClient = await createS3Client({
+  const dstConnection = await S3Connection.open({
     endpoint: s3.endpoint,
     region: s3.region,
     credentials: s3.users.destination,
@@ -97,7 +97,7 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
   return {
     source: {
       ...settings,
-      store: new S3ObjectStore({ client: srcClient, bucket: w.srcBucket }),
+      store: new S3ObjectStore({ connection: srcConnection, bucket: w.srcBucket }),
       prefix: "",
       work,
       secret,
@@ -105,12 +105,12 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
       variant: "encode",
       verify: "changed",
       pageSize: 4,
-      signer: new S3LinkSigner(srcClient, w.srcBucket),
+      signer: new S3LinkSigner((await srcConnection.sdk()).client, w.srcBucket),
       linkExpirySeconds: 300,
     },
     destination: {
       ...settings,
-      store: new S3ObjectStore({ client: dstClient, bucket: w.dstBucket }),
+      store: new S3ObjectStore({ connection: dstConnection, bucket: w.dstBucket }),
       prefix: "",
       work,
       secret,
@@ -159,7 +159,7 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     const s3 = localS3();
     const directReport = await syncWith(
       new S3ObjectStore({
-        client: await createS3Client({
+        connection: await S3Connection.open({
           endpoint: s3.endpoint,
           region: s3.region,
           credentials: s3.users.source,
@@ -167,7 +167,7 @@ describe("the workflow, run in-process against the local S3 (two users as two st
         bucket: direct.srcBucket,
       }),
       new S3ObjectStore({
-        client: await createS3Client({
+        connection: await S3Connection.open({
           endpoint: s3.endpoint,
           region: s3.region,
           credentials: s3.users.destination,
@@ -287,7 +287,13 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     const w = await world("wf-index", all);
     worlds.push(w);
     const ctx = await contexts(w);
-    const workStore = new S3ObjectStore({ client: workClient, bucket: workBucket });
+    const s3 = localS3();
+    const workConnection = await S3Connection.open({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      credentials: s3.users.source,
+    });
+    const workStore = new S3ObjectStore({ connection: workConnection, bucket: workBucket });
     const run = `idx-${randomBytes(4).toString("hex")}`;
     const scope = (bucket: string) => ({
       storage: "local",

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { localS3, readAll } from "./s3.js";
 
 const BIN = join(import.meta.dirname, "../../packages/cli/bin/chunksync.js");
@@ -14,13 +14,13 @@ export async function storeVia(
   settings: { maxAttempts?: number; socketTimeoutMs?: number } = {},
 ): Promise<S3ObjectStore> {
   const s3 = localS3();
-  const client = await createS3Client({
+  const connection = await S3Connection.open({
     endpoint,
     region: s3.region,
     credentials: s3.users[user],
     ...settings,
   });
-  return new S3ObjectStore({ client, bucket });
+  return new S3ObjectStore({ connection, bucket });
 }
 
 /** Every in-progress multipart upload in `bucket`. */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createS3Client, type ObjectStore, S3ObjectStore } from "@chunksync/storage";
+import { type ObjectStore, S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
 import { type CollectedReport, collectResults } from "./results.js";
 import { localS3 } from "./s3.js";
@@ -7,12 +7,12 @@ import { localS3 } from "./s3.js";
 /** The engine's own store for one of the two users, as the CLI builds it. */
 export async function storeFor(user: "source" | "destination", bucket: string): Promise<S3ObjectStore> {
   const s3 = localS3();
-  const client = await createS3Client({
+  const connection = await S3Connection.open({
     endpoint: s3.endpoint,
     region: s3.region,
     credentials: s3.users[user],
   });
-  return new S3ObjectStore({ client, bucket });
+  return new S3ObjectStore({ connection, bucket });
 }
 
 /**

@@ -9,9 +9,8 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import {
-  createS3Client,
-  type ObjectStore,
   ProfileNotFoundError,
+  S3Connection,
   S3ObjectStore,
   StorageError,
   type WriteOptions,
@@ -139,9 +138,9 @@ export async function openStore(
       );
     }
   }
-  let client: Awaited<ReturnType<typeof createS3Client>>;
+  let connection: S3Connection;
   try {
-    client = await createS3Client({
+    connection = await S3Connection.open({
       ...(flags.profile ? { profile: flags.profile } : {}),
       ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
       ...(flags.region ? { region: flags.region } : {}),
@@ -162,25 +161,18 @@ export async function openStore(
     : undefined;
   const storeOf = (bucket: string) =>
     new S3ObjectStore({
-      client,
+      connection,
       bucket,
       write,
       ...(flags.accountId ? { expectedBucketOwner: flags.accountId } : {}),
       ...(sseCustomerKey ? { sseCustomerKey } : {}),
     });
   const store = storeOf(location.bucket);
-  // The endpoint the client will send to: a custom one (the flag or the profile's endpoint_url),
-  // else AWS_ENDPOINT_URL_S3/AWS_ENDPOINT_URL or the default profile's, else AWS's own. Read from
-  // the client's resolved settings, so the overlap check cannot disagree with what it does.
-  const custom = await client.config.endpoint?.();
-  const endpoint = custom
-    ? `${custom.protocol}//${custom.hostname}${custom.port === undefined ? "" : `:${custom.port}`}${custom.path}`
-    : await client.config.serviceConfiguredEndpoint?.();
   return {
     store,
     storeOf,
     location: {
-      storage: storageOf(endpoint, await client.config.region()),
+      storage: storageOf(await connection.endpointUrl(), connection.region),
       bucket: location.bucket,
       prefix: location.prefix,
       ...(flags.accountId ? { owner: flags.accountId } : {}),
@@ -210,20 +202,21 @@ function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
 }
 
 /**
- * Lists one key of each side before any work starts, so that a wrong bucket, endpoint or
- * credential is reported up front and names the side (and the flag) it belongs to.
+ * Lists the first page of each side before any work starts, so that a wrong bucket, endpoint or
+ * credential is reported up front and names the side (and the flag) it belongs to. The page is
+ * the run's own first page (the store keeps it for the run's listing): no round trip of its own.
  */
 export async function probe(
   side: SideTag,
-  store: ObjectStore,
+  store: S3ObjectStore,
   prefix: string,
   flags: SideFlags,
 ): Promise<void> {
   const name = SIDE_NAME[side];
   try {
-    // One key of the prefix read as a directory, as the run reads it: a bare prefix would
-    // also match its neighbours (`photos` lists `photos-2019/...`), and a page holds 1,000 keys.
-    for await (const _ of store.list(directoryPrefix(prefix), undefined, undefined, 1)) break;
+    // The prefix read as a directory, as the run reads it: a bare prefix would also match its
+    // neighbours (`photos` lists `photos-2019/...`).
+    await store.prefetchList(directoryPrefix(prefix));
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
     throw new ChunksyncError(
@@ -242,7 +235,7 @@ export async function probe(
  * fail, the error of the first side given is the one thrown, as when they ran in turn.
  */
 export async function probeSides(
-  sides: ReadonlyArray<[side: SideTag, store: ObjectStore, prefix: string, flags: SideFlags]>,
+  sides: ReadonlyArray<[side: SideTag, store: S3ObjectStore, prefix: string, flags: SideFlags]>,
 ): Promise<void> {
   const probed = await Promise.allSettled(sides.map((args) => probe(...args)));
   for (const p of probed) if (p.status === "rejected") throw p.reason;

@@ -1,19 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectTaggingCommand,
-  ListMultipartUploadsCommand,
-  PutObjectTaggingCommand,
-  type S3Client,
-  UploadPartCopyCommand,
-} from "@aws-sdk/client-s3";
 import type { StoreCapabilities } from "./capabilities.js";
-import { withSignal } from "./createS3Client.js";
 import { translateS3Error } from "./errors.js";
 import { type ListPage, parseListBucketResult } from "./listBucketResult.js";
 import type {
@@ -30,9 +17,10 @@ import type {
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
+import { withSignal } from "./requestSignal.js";
+import type { S3Connection, Sdk } from "./S3Connection.js";
 import { type S3Request, S3Requests, type S3Response } from "./S3Requests.js";
 import { headOfResponse, requestHeaders } from "./s3Headers.js";
-import { serverClockOf } from "./serverClock.js";
 
 /**
  * What every S3-compatible server this adapter targets (AWS S3, MinIO, Ceph RGW) does alike.
@@ -56,7 +44,7 @@ export const S3_CAPABILITIES: StoreCapabilities = {
 };
 
 export interface S3ObjectStoreOptions {
-  client: S3Client;
+  connection: S3Connection;
   bucket: string;
   /** Storage class, SSE and tags for everything this store writes. */
   write?: WriteOptions;
@@ -110,25 +98,26 @@ function isForbidden(error: unknown): boolean {
 }
 
 /**
- * The ObjectStore port on AWS SDK v3; works against AWS S3, MinIO and Ceph RGW. The requests a
- * sync makes once per object (HEAD, GET, PUT, UploadPart) and its listings go through {@link S3Requests} instead,
- * with the client's own endpoint, credentials and retry strategy.
+ * The ObjectStore port on S3; works against AWS S3, MinIO and Ceph RGW. The requests a sync
+ * makes once per object (HEAD, GET, PUT, UploadPart) and its listings go through {@link S3Requests};
+ * the others through the AWS SDK v3 client, loaded at the first of them, with the same
+ * endpoint, credentials and retry strategy (the connection's).
  */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly capabilities = S3_CAPABILITIES;
-  readonly #client: S3Client;
+  readonly #connection: S3Connection;
   readonly #write: WriteOptions;
   readonly #owner: { ExpectedBucketOwner?: string };
   readonly #sseKey: Buffer | undefined;
   readonly #sse: SseCustomerHeaders | Record<string, never>;
-  readonly #clock: () => number | undefined;
   readonly #requests: S3Requests;
+  /** The first page of a listing, asked for ahead of it by {@link prefetchList}. */
+  #prefetched: { prefix: string; page: Promise<ListPage> } | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
-    this.#client = options.client;
-    this.#requests = new S3Requests(options.client, options.bucket);
-    this.#clock = serverClockOf(options.client);
+    this.#connection = options.connection;
+    this.#requests = new S3Requests(options.connection, options.bucket);
     this.bucket = options.bucket;
     this.#write = options.write ?? {};
     this.#owner = options.expectedBucketOwner ? { ExpectedBucketOwner: options.expectedBucketOwner } : {};
@@ -137,7 +126,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   serverTime(): number | undefined {
-    return this.#clock();
+    return this.#connection.serverDate;
   }
 
   /** A reference to `key` at `etag` that carries this store's SSE-C key for copy sources. */
@@ -157,6 +146,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * A request sent by the SDK's client (loaded at the first), with this store's error
+   * translation; `signal` aborts it. `run` must call `client.send` first thing (see withSignal).
+   */
+  #sdkSend<T>(
+    operation: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    run: (sdk: Sdk, extra: object) => Promise<T>,
+  ): Promise<T> {
+    this.#prefetched = undefined;
+    return this.#send(operation, key, async () => {
+      const sdk = await this.#connection.sdk();
+      return withSignal(signal, () => run(sdk, { ...this.#owner, ...this.#sse }));
+    });
+  }
+
   async *list(
     prefix: string,
     signal?: AbortSignal,
@@ -164,12 +170,39 @@ export class S3ObjectStore implements ObjectStore {
     pageSize?: number,
   ): AsyncIterable<ObjectSummary> {
     let token: string | undefined;
+    let prefetched = this.#prefetched;
+    this.#prefetched = undefined;
+    if (prefetched?.prefix !== prefix || startAfter !== undefined || pageSize !== undefined)
+      prefetched = undefined;
     do {
       // S3 ignores StartAfter once a continuation token is given, so it only shapes the first page.
-      const page = await this.#listPage("list", prefix, token ?? { startAfter }, pageSize, signal);
+      const page = await (prefetched?.page ??
+        this.#listPage("list", prefix, token ?? { startAfter }, pageSize, signal));
+      prefetched = undefined;
       yield* page.objects;
       token = page.nextToken;
     } while (token);
+  }
+
+  /**
+   * Asks for the first page of `list(prefix)` now, and resolves when it came or fails as the
+   * listing would: the CLI's check of a side (bucket, endpoint, credentials) before a run. If
+   * the store's next request is the listing of that whole prefix (as a direct run's is), it
+   * takes the page instead of asking again, so the check costs no round trip of its own: the
+   * page the listing would have read a moment later (a listing is no snapshot either). Any
+   * other request first (a write, a read, another listing) drops the page: a listing after it
+   * must see what it did. A failed page is not kept.
+   */
+  async prefetchList(prefix: string): Promise<void> {
+    const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, undefined);
+    const prefetched = { prefix, page };
+    this.#prefetched = prefetched;
+    try {
+      await page;
+    } catch (error) {
+      if (this.#prefetched === prefetched) this.#prefetched = undefined;
+      throw error;
+    }
   }
 
   /**
@@ -206,6 +239,7 @@ export class S3ObjectStore implements ObjectStore {
     signal: AbortSignal | undefined,
     more: Pick<S3Request, "body" | "query"> = {},
   ): Promise<S3Response> {
+    this.#prefetched = undefined;
     const headers = requestHeaders({ ...input, ...this.#owner, ...this.#sse });
     return this.#requests.send({ method, key, headers, signal, ...more });
   }
@@ -328,24 +362,21 @@ export class S3ObjectStore implements ObjectStore {
     condition: WriteCondition,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
-    const out = await this.#send("copy", key, () =>
-      withSignal(signal, () =>
-        this.#client.send(
-          new CopyObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            CopySource: copySource(source),
-            CopySourceIfMatch: source.etag,
-            MetadataDirective: "REPLACE",
-            // REPLACE on both: the new object gets exactly the attributes and tags the engine states.
-            TaggingDirective: "REPLACE",
-            ...this.#attributes(attributes),
-            ...conditionHeaders(condition),
-            ...this.#owner,
-            ...this.#sse,
-            ...copySourceSse(source),
-          }),
-        ),
+    const out = await this.#sdkSend("copy", key, signal, ({ client, s3 }, extra) =>
+      client.send(
+        new s3.CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: copySource(source),
+          CopySourceIfMatch: source.etag,
+          MetadataDirective: "REPLACE",
+          // REPLACE on both: the new object gets exactly the attributes and tags the engine states.
+          TaggingDirective: "REPLACE",
+          ...this.#attributes(attributes),
+          ...conditionHeaders(condition),
+          ...extra,
+          ...copySourceSse(source),
+        }),
       ),
     );
     if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
@@ -357,17 +388,14 @@ export class S3ObjectStore implements ObjectStore {
     attributes: ObjectAttributes,
     signal?: AbortSignal,
   ): Promise<MultipartUpload> {
-    const out = await this.#send("create multipart upload", key, () =>
-      withSignal(signal, () =>
-        this.#client.send(
-          new CreateMultipartUploadCommand({
-            Bucket: this.bucket,
-            Key: key,
-            ...this.#attributes(attributes),
-            ...this.#owner,
-            ...this.#sse,
-          }),
-        ),
+    const out = await this.#sdkSend("create multipart upload", key, signal, ({ client, s3 }, extra) =>
+      client.send(
+        new s3.CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...this.#attributes(attributes),
+          ...extra,
+        }),
       ),
     );
     if (!out.UploadId)
@@ -387,16 +415,20 @@ export class S3ObjectStore implements ObjectStore {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
-      const page = await this.#send("list multipart uploads", prefix || undefined, () =>
-        this.#client.send(
-          new ListMultipartUploadsCommand({
-            Bucket: this.bucket,
-            Prefix: prefix || undefined,
-            KeyMarker: keyMarker,
-            UploadIdMarker: uploadIdMarker,
-            ...this.#owner,
-          }),
-        ),
+      const page = await this.#sdkSend(
+        "list multipart uploads",
+        prefix || undefined,
+        undefined,
+        ({ client, s3 }) =>
+          client.send(
+            new s3.ListMultipartUploadsCommand({
+              Bucket: this.bucket,
+              Prefix: prefix || undefined,
+              KeyMarker: keyMarker,
+              UploadIdMarker: uploadIdMarker,
+              ...this.#owner,
+            }),
+          ),
       );
       for (const u of page.Uploads ?? []) {
         if (u.Key && u.UploadId) {
@@ -410,9 +442,11 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
+    this.#prefetched = undefined;
     try {
-      await this.#client.send(
-        new AbortMultipartUploadCommand({
+      const { client, s3 } = await this.#connection.sdk();
+      await client.send(
+        new s3.AbortMultipartUploadCommand({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -426,8 +460,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async tagging(key: string): Promise<string | undefined> {
-    const out = await this.#send("get tagging", key, () =>
-      this.#client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, ...this.#owner })),
+    const out = await this.#sdkSend("get tagging", key, undefined, ({ client, s3 }) =>
+      client.send(new s3.GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, ...this.#owner })),
     );
     const tags = out.TagSet ?? [];
     if (tags.length === 0) return undefined;
@@ -437,8 +471,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#send("delete", key, () =>
-      this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...this.#owner })),
+    await this.#sdkSend("delete", key, undefined, ({ client, s3 }) =>
+      client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...this.#owner })),
     );
   }
 
@@ -450,20 +484,26 @@ export class S3ObjectStore implements ObjectStore {
   async ensureTagging(key: string, tagging: string): Promise<void> {
     if ((await this.tagging(key)) !== undefined) return;
     const TagSet = [...new URLSearchParams(tagging)].map(([Key, Value]) => ({ Key, Value }));
-    await this.#send("put tagging", key, () =>
-      this.#client.send(
-        new PutObjectTaggingCommand({ Bucket: this.bucket, Key: key, Tagging: { TagSet }, ...this.#owner }),
+    await this.#sdkSend("put tagging", key, undefined, ({ client, s3 }) =>
+      client.send(
+        new s3.PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Tagging: { TagSet },
+          ...this.#owner,
+        }),
       ),
     );
   }
 
   /** @internal used by S3MultipartUpload so that every request shares one error translation. */
-  async send<T>(
+  sdkSend<T>(
     operation: string,
     key: string,
-    run: (client: S3Client, extra: object) => Promise<T>,
+    signal: AbortSignal | undefined,
+    run: (sdk: Sdk, extra: object) => Promise<T>,
   ): Promise<T> {
-    return this.#send(operation, key, () => run(this.#client, { ...this.#owner, ...this.#sse }));
+    return this.#sdkSend(operation, key, signal, run);
   }
 }
 
@@ -506,38 +546,40 @@ class S3MultipartUpload implements MultipartUpload {
     range: ByteRange,
     signal?: AbortSignal,
   ): Promise<CompletedPart> {
-    const out = await this.store.send("upload part copy", this.key, (client, extra) =>
-      withSignal(signal, () =>
-        client.send(
-          new UploadPartCopyCommand({
-            Bucket: this.store.bucket,
-            Key: this.key,
-            UploadId: this.uploadId,
-            PartNumber: partNumber,
-            CopySource: copySource(source),
-            CopySourceRange: `bytes=${range.offset}-${range.offset + range.length - 1}`,
-            CopySourceIfMatch: source.etag,
-            ...extra,
-            ...copySourceSse(source),
-          }),
-        ),
+    const out = await this.store.sdkSend("upload part copy", this.key, signal, ({ client, s3 }, extra) =>
+      client.send(
+        new s3.UploadPartCopyCommand({
+          Bucket: this.store.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          PartNumber: partNumber,
+          CopySource: copySource(source),
+          CopySourceRange: `bytes=${range.offset}-${range.offset + range.length - 1}`,
+          CopySourceIfMatch: source.etag,
+          ...extra,
+          ...copySourceSse(source),
+        }),
       ),
     );
     return { partNumber, etag: out.CopyPartResult?.ETag ?? "" };
   }
 
   async complete(parts: CompletedPart[], condition: WriteCondition): Promise<{ etag: string }> {
-    const out = await this.store.send("complete multipart upload", this.key, (client, extra) =>
-      client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.store.bucket,
-          Key: this.key,
-          UploadId: this.uploadId,
-          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-          ...conditionHeaders(condition),
-          ...extra,
-        }),
-      ),
+    const out = await this.store.sdkSend(
+      "complete multipart upload",
+      this.key,
+      undefined,
+      ({ client, s3 }, extra) =>
+        client.send(
+          new s3.CompleteMultipartUploadCommand({
+            Bucket: this.store.bucket,
+            Key: this.key,
+            UploadId: this.uploadId,
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+            ...conditionHeaders(condition),
+            ...extra,
+          }),
+        ),
     );
     if (this.tagging !== undefined) await this.store.ensureTagging(this.key, this.tagging);
     if (out.ETag) return { etag: out.ETag };

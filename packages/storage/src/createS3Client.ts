@@ -1,17 +1,17 @@
-import { S3Client } from "@aws-sdk/client-s3";
+/**
+ * The AWS SDK's S3 client of a connection: loaded only when a request needs it (see S3Connection).
+ */
+import * as s3 from "@aws-sdk/client-s3";
 import { fromIni } from "@aws-sdk/credential-providers";
 import type { HttpRequest } from "@smithy/core/protocols";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { AwsCredentialIdentity, HttpHandlerOptions, Logger } from "@smithy/types";
-import { ProfileNotFoundError } from "./errors.js";
-import { setTransportSettings, type TransportSettings } from "./S3Requests.js";
-import { loadSharedConfig } from "./sharedConfig.js";
+import type { HttpHandlerOptions, Logger } from "@smithy/types";
+import { takePendingSignal } from "./requestSignal.js";
+import type { S3Connection } from "./S3Connection.js";
+import { noteServerDate } from "./serverClock.js";
 
-/**
- * The signal of the request `withSignal` is sending, until the first middleware takes it: the
- * SDK runs that middleware synchronously inside `send`, so no other request can come between.
- */
-let pendingSignal: AbortSignal | undefined;
+export { s3 };
+
 /**
  * Each request's signal: on its input under a symbol (which the SDK's copies of the input
  * keep, and its serializers ignore), then by its HTTP request.
@@ -19,25 +19,7 @@ let pendingSignal: AbortSignal | undefined;
 const SIGNAL = Symbol("chunksync.abortSignal");
 const requestSignals = new WeakMap<object, AbortSignal>();
 
-/**
- * Sends a request whose HTTP exchange `signal` aborts. The signal travels beside the SDK's
- * `send`, not as its options: a `send` with options resolves the whole middleware chain anew
- * (about 0.1-0.2 ms of CPU a request), one without reuses the chain the client cached. (An
- * AsyncLocalStorage would carry it too, but on Node 20 it turns on promise hooks, which cost
- * every promise of the process more than the chain saves.) Only a client made by
- * {@link createS3Client} takes the signal.
- */
-export function withSignal<T>(signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
-  if (signal === undefined) return send();
-  pendingSignal = signal;
-  try {
-    return send();
-  } finally {
-    pendingSignal = undefined;
-  }
-}
-
-/** Node's HTTP handler, aborted by the signal {@link withSignal} gave the request. */
+/** Node's HTTP handler, aborted by the signal `withSignal` gave the request. */
 class SignalledHttpHandler extends NodeHttpHandler {
   override handle(request: HttpRequest, options: HttpHandlerOptions = {}) {
     const abortSignal = options.abortSignal ?? requestSignals.get(request);
@@ -46,13 +28,11 @@ class SignalledHttpHandler extends NodeHttpHandler {
 }
 
 /** Carries the signal `withSignal` set from the request's input to its final HTTP request. */
-function carrySignals(client: S3Client): void {
+function carrySignals(client: s3.S3Client): void {
   client.middlewareStack.add(
     (next) => (args) => {
-      if (pendingSignal !== undefined) {
-        (args.input as { [SIGNAL]?: AbortSignal })[SIGNAL] = pendingSignal;
-        pendingSignal = undefined;
-      }
+      const signal = takePendingSignal();
+      if (signal !== undefined) (args.input as { [SIGNAL]?: AbortSignal })[SIGNAL] = signal;
       return next(args);
     },
     { step: "initialize", priority: "high", name: "chunksyncTakeSignal" },
@@ -67,40 +47,23 @@ function carrySignals(client: S3Client): void {
   );
 }
 
-/** How to reach one side's storage; every field is optional and falls back to the AWS defaults. */
-export interface S3ClientSettings {
-  endpoint?: string;
-  region?: string;
-  /** Shared config/credentials profile; its `endpoint_url` is honoured as the AWS CLI does. */
-  profile?: string;
-  credentials?: AwsCredentialIdentity;
-  /** Attempts per request, first try included (SDK standard retry with backoff and jitter). */
-  maxAttempts?: number;
-  /** Milliseconds a socket may sit idle mid-request before the attempt fails and is retried. */
-  socketTimeoutMs?: number;
-}
-
-/**
- * Resolved once per profile: the SDK itself does not apply a named profile's `endpoint_url`.
- * A profile in neither shared file fails here, before any request (the SDK would only say,
- * at the first request, that no credentials could be loaded).
- */
-async function profileSettings(profile: string): Promise<{ endpoint?: string; region?: string }> {
-  const { configFile, credentialsFile, files } = await loadSharedConfig();
-  const section = configFile[profile];
-  if (section === undefined) {
-    if (credentialsFile[profile] !== undefined) return {};
-    const known = new Set([...Object.keys(configFile), ...Object.keys(credentialsFile)]);
-    // Sections such as [services x] or [sso-session x] are keyed "services.x": not profiles.
-    throw new ProfileNotFoundError(profile, files, [...known].filter((name) => !name.includes(".")).sort());
-  }
-  const out: { endpoint?: string; region?: string } = {};
-  const servicesName = section.services;
-  const services = servicesName ? configFile[`services.${servicesName}`] : undefined;
-  const endpoint = services?.["s3.endpoint_url"] ?? section.endpoint_url;
-  if (endpoint) out.endpoint = endpoint;
-  if (section.region) out.region = section.region;
-  return out;
+/** Notes the Date header of every response the client receives, errors included, as the connection's server clock. */
+function noteServerDates(client: s3.S3Client, connection: S3Connection): void {
+  const noteResponse = (response: unknown) =>
+    noteServerDate(connection, (response as { headers?: Record<string, string> } | undefined)?.headers?.date);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        const out = await next(args);
+        noteResponse(out.response);
+        return out;
+      } catch (error) {
+        noteResponse((error as { $response?: unknown }).$response);
+        throw error;
+      }
+    },
+    { step: "deserialize", name: "chunksyncServerClock" },
+  );
 }
 
 /**
@@ -111,33 +74,29 @@ async function profileSettings(profile: string): Promise<{ endpoint?: string; re
 const silent: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
- * Builds the S3 client of one side, with the settings S3-compatible servers need
- * (path-style addressing, checksums only when the API requires them).
+ * Builds the S3 client of a connection, with the settings S3-compatible servers need
+ * (path-style addressing, checksums only when the API requires them), the connection's
+ * credentials and its retry strategy.
  */
-export async function createS3Client(settings: S3ClientSettings = {}): Promise<S3Client> {
-  const fromProfile = settings.profile ? await profileSettings(settings.profile) : {};
-  const endpoint = settings.endpoint ?? fromProfile.endpoint;
-  const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
-  const transport: TransportSettings = {
-    connectionTimeoutMs: 5_000,
-    socketTimeoutMs: settings.socketTimeoutMs ?? 30_000,
-    maxSockets: 64,
-  };
-  const client = new S3Client({
-    region,
+export function buildS3Client(connection: S3Connection): s3.S3Client {
+  const { endpoint, transport, staticCredentials, profile } = connection;
+  const client = new s3.S3Client({
+    region: connection.region,
     // No client logger: the SDK's default NoOpLogger is the one it recognises and skips. Any
     // other logger, even one that drops every line, makes it redact each request's input and
     // output for the log first (a walk over the operation's schema on every request).
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    ...(settings.credentials
-      ? { credentials: settings.credentials }
-      : settings.profile
-        ? { credentials: fromIni({ profile: settings.profile }) }
+    // Static keys are the ones the SDK would find itself; any other source is its own.
+    ...(staticCredentials
+      ? { credentials: staticCredentials }
+      : profile
+        ? { credentials: fromIni({ profile }) }
         : {}),
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-    maxAttempts: settings.maxAttempts ?? 6,
+    maxAttempts: connection.maxAttempts,
     retryMode: "standard",
+    retryStrategy: connection.retry,
     // Every request of the store is sent without options (see withSignal): the chain is built once per command.
     cacheMiddleware: true,
     requestHandler: new SignalledHttpHandler({
@@ -150,13 +109,12 @@ export async function createS3Client(settings: S3ClientSettings = {}): Promise<S
       httpsAgent: { keepAlive: true, maxSockets: transport.maxSockets },
     }),
   });
-  // The object requests S3ObjectStore sends itself (S3Requests) use the same limits.
-  setTransportSettings(client, transport);
   // SigV4 need not hash a body whose integrity is checked otherwise: the server validates the
   // Content-MD5 every put and part carries (the adapter sets it), and the challenge verifies
   // written objects end to end. Over plain http the SDK would otherwise read a streamed body
   // once just to sign it, and hash every Buffer body (SHA-256) on top of its MD5.
   carrySignals(client);
+  noteServerDates(client, connection);
   client.middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string>; body?: unknown };

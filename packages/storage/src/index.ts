@@ -9,7 +9,6 @@ export {
   type StoreCapabilities,
   type WriteChecksums,
 } from "./capabilities.js";
-export { createS3Client, type S3ClientSettings } from "./createS3Client.js";
 export * from "./errors.js";
 export {
   type FailureMode,
@@ -19,4 +18,5 @@ export {
   type StoreOperation,
 } from "./MemoryObjectStore.js";
 export type * from "./ObjectStore.js";
+export { createS3Client, type S3ClientSettings, S3Connection } from "./S3Connection.js";
 export { S3_CAPABILITIES, S3ObjectStore, type S3ObjectStoreOptions } from "./S3ObjectStore.js";

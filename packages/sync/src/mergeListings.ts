@@ -51,8 +51,12 @@ export async function* mergeListings(source: Listing, destination: Listing): Asy
   const sources = checkedOrder(source);
   const destinations = checkedOrder(destination);
   try {
-    let s = await sources.next();
-    let d = await destinations.next();
+    // The first pages are asked for together: a listing starts at its first `next()`, and one
+    // after the other would cost a round trip more. The source's failure is the one thrown first.
+    const [first, second] = await Promise.allSettled([sources.next(), destinations.next()]);
+    if (first.status === "rejected") throw first.reason;
+    if (second.status === "rejected") throw second.reason;
+    let [s, d] = [first.value, second.value];
     while (!s.done || !d.done) {
       const order = s.done ? 1 : d.done ? -1 : compareUtf8(s.value.relative, d.value.relative);
       if (order < 0 && !s.done) {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createS3Client, S3ObjectStore } from "@chunksync/storage";
+import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 /** A server that takes every request and never answers: only an abort ends a request to it. */
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 it("a request in flight is aborted by its run's signal, though it is sent without options", async () => {
-  const client = await createS3Client({
+  const connection = await S3Connection.open({
     endpoint,
     region: "us-east-1",
     credentials: { accessKeyId: "a", secretAccessKey: "b" },
@@ -27,7 +27,7 @@ it("a request in flight is aborted by its run's signal, though it is sent withou
     // Far beyond the test's own timeout: only the signal can end the request in time.
     socketTimeoutMs: 600_000,
   });
-  const store = new S3ObjectStore({ client, bucket: "b" });
+  const store = new S3ObjectStore({ connection, bucket: "b" });
   const controller = new AbortController();
   const pending = store.head("k", controller.signal);
   // Abort once the server holds the request, so the abort hits it mid-flight.

@@ -11,8 +11,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import {
-  createS3Client,
   PreconditionFailedError,
+  S3Connection,
   S3ObjectStore,
   StorageUnavailableError,
 } from "@chunksync/storage";
@@ -74,13 +74,19 @@ beforeEach(() => {
   answers.length = 0;
 });
 
-const clientWith = (maxAttempts = 3): Promise<S3Client> =>
-  createS3Client({
+const connectionWith = (maxAttempts = 3): Promise<S3Connection> =>
+  S3Connection.open({
     endpoint,
     region: "eu-west-1",
     credentials: { accessKeyId: "AKID", secretAccessKey: "secret" },
     maxAttempts,
   });
+
+/** A store's connection and the SDK's client on it, for requests sent both ways. */
+async function clientWith(): Promise<{ connection: S3Connection; client: S3Client }> {
+  const connection = await connectionWith();
+  return { connection, client: (await connection.sdk()).client };
+}
 
 /** The headers that only say which library sent a request, or when. */
 const CLIENT_ONLY = new Set([
@@ -112,9 +118,9 @@ describe("object requests sent without the SDK", () => {
   const key = "dir/a b+(1)é.bin";
 
   it("send what the SDK sends for PutObject, UploadPart, GetObject and HeadObject", async () => {
-    const client = await clientWith();
+    const { connection, client } = await clientWith();
     const store = new S3ObjectStore({
-      client,
+      connection,
       bucket: "b",
       write: {
         storageClass: "STANDARD_IA",
@@ -220,7 +226,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("read a head from the response headers, and note the server's clock", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push((response) => {
       response.writeHead(200, {
         etag: '"e1"',
@@ -252,7 +258,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("retry a Buffer body after 500s and a cut connection, as the client's retry strategy allows", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(4), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(4), bucket: "b" });
     answers.push(failWith(500, "InternalError"), cutConnection, failWith(503, "ServiceUnavailable"));
     await expect(store.put("k", Buffer.from("x"), 1, { metadata: {} }, undefined)).resolves.toEqual({
       etag: '"e1"',
@@ -262,7 +268,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("stop after maxAttempts, with the server's failure", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(2), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(2), bucket: "b" });
     answers.push(
       failWith(500, "InternalError"),
       failWith(500, "InternalError"),
@@ -275,7 +281,7 @@ describe("object requests sent without the SDK", () => {
   });
 
   it("never retry a failed condition, nor a streamed body", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push(failWith(412, "PreconditionFailed"));
     await expect(
       store.put("k", Buffer.from("x"), 1, { metadata: {} }, { ifNoneMatch: "*" }),
@@ -306,8 +312,8 @@ describe("listings sent without the SDK", () => {
     };
 
   it("ask what the SDK asks for a ListObjectsV2 page, and follow its continuation token", async () => {
-    const client = await clientWith();
-    const store = new S3ObjectStore({ client, bucket: "b", expectedBucketOwner: "111122223333" });
+    const { connection, client } = await clientWith();
+    const store = new S3ObjectStore({ connection, bucket: "b", expectedBucketOwner: "111122223333" });
     answers.push(
       listing(
         page(
@@ -346,8 +352,64 @@ describe("listings sent without the SDK", () => {
     expect(wire(seen[1]).params).toContain("continuation-token=t%2F1%2B%3D");
   });
 
+  it("take a first page asked for ahead (the CLI's check of a side) instead of asking again, once", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(
+      listing(
+        page(entry("p/a"), "<IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken>"),
+      ),
+      listing(page(entry("p/b"), "<IsTruncated>false</IsTruncated>")),
+      listing(page(entry("p/c"), "<IsTruncated>false</IsTruncated>")),
+    );
+    await store.prefetchList("p/");
+    expect(seen).toHaveLength(1);
+    const keys: string[] = [];
+    for await (const o of store.list("p/")) keys.push(o.key);
+    expect(keys).toEqual(["p/a", "p/b"]);
+    expect(seen).toHaveLength(2);
+    expect(wire(seen[1]).params).toContain("continuation-token=t");
+    // Taken once: the next listing asks the server.
+    for await (const o of store.list("p/")) keys.push(o.key);
+    expect(keys).toEqual(["p/a", "p/b", "p/c"]);
+    expect(seen).toHaveLength(3);
+  });
+
+  it("drop a page asked for ahead at the store's next other request: a listing after a write sees it", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(
+      listing(page("", "<IsTruncated>false</IsTruncated>")),
+      ok,
+      listing(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
+    );
+    await store.prefetchList("p/");
+    await store.put("p/a", Buffer.from("abc"), 3, { metadata: {} }, undefined);
+    const keys: string[] = [];
+    for await (const o of store.list("p/")) keys.push(o.key);
+    expect(keys).toEqual(["p/a"]);
+    expect(seen.map((r) => r.method)).toEqual(["GET", "PUT", "GET"]);
+  });
+
+  it("keep no failed page asked for ahead, nor give a page to a listing of another prefix", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(
+      failWith(403, "AccessDenied"),
+      listing(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
+      listing(page(entry("q/a"), "<IsTruncated>false</IsTruncated>")),
+    );
+    await expect(store.prefetchList("p/")).rejects.toThrow();
+    await store.prefetchList("p/");
+    const keys: string[] = [];
+    for await (const o of store.list("q/")) keys.push(o.key);
+    expect(keys).toEqual(["q/a"]);
+    expect(seen.map((r) => wire(r).params.find((q) => q.startsWith("prefix=")))).toEqual([
+      "prefix=p%2F",
+      "prefix=p%2F",
+      "prefix=q%2F",
+    ]);
+  });
+
   it("retry a listing whose body was cut short, and refuse one that is not a listing", async () => {
-    const store = new S3ObjectStore({ client: await clientWith(), bucket: "b" });
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     const whole = page(entry("k"), "<IsTruncated>false</IsTruncated>");
     answers.push((response) => {
       response.writeHead(200, { "content-length": String(whole.length) });

@@ -192,3 +192,39 @@ describe("a run's memory does not grow with its key count", () => {
     expect(aheadMost).toBeGreaterThan(1000);
   });
 });
+
+describe("mergeListings' first pages", () => {
+  it("asks both listings at once: the destination's first page is not kept waiting for the source's", async () => {
+    const events: string[] = [];
+    async function* source(): AsyncGenerator<ObjectSummary> {
+      events.push("source asked");
+      // A page that takes a while: answered only after the pending microtasks and I/O callbacks.
+      await new Promise((resolve) => setImmediate(resolve));
+      events.push("source answered");
+      yield { key: "a", size: 1, etag: '"a"' };
+    }
+    async function* destination(): AsyncGenerator<ObjectSummary> {
+      events.push("destination asked");
+      yield { key: "a", size: 1, etag: '"a"' };
+    }
+    const merged = mergeListings(
+      { side: "source", objects: source(), prefix: "" },
+      { side: "destination", objects: destination(), prefix: "" },
+    );
+    for await (const _ of merged);
+    expect(events).toEqual(["source asked", "destination asked", "source answered"]);
+  });
+
+  it("fails with the source's error when both listings fail", async () => {
+    const failing = (side: string): AsyncIterable<ObjectSummary> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(new Error(`${side} failed`)),
+      }),
+    });
+    const merged = mergeListings(
+      { side: "source", objects: failing("source"), prefix: "" },
+      { side: "destination", objects: failing("destination"), prefix: "" },
+    );
+    await expect(merged.next()).rejects.toThrow("source failed");
+  });
+});

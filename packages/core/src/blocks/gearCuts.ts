@@ -60,48 +60,54 @@ const clamp = (k: number) => {
   return [...sum, GET, limit, ...sum, GET, limit, LT_U, SELECT];
 };
 /** fp = (fp << 1) + gear[*pos++] */
-const roll = [
+const roll = () => [
   ...[GET, fp, CONST, 1, SHL, GET, pos, ...load8, CONST, 2, SHL, ...load32(GEAR_AT), ADD, SET, fp],
   ...[GET, pos, CONST, 1, ADD, SET, pos],
 ];
 /** Hashes bytes up to `end`; leaves to the enclosing `$cut` block where the masked fingerprint is zero. */
 const scan = (mask: number) => [
   ...[BLOCK, VOID, LOOP, VOID], // $nohit, $scan
-  ...[GET, pos, GET, end, GE_U, BR_IF, 1, ...roll, GET, fp, GET, mask, AND, EQZ, BR_IF, 2, BR, 0],
+  ...[GET, pos, GET, end, GE_U, BR_IF, 1, ...roll(), GET, fp, GET, mask, AND, EQZ, BR_IF, 2, BR, 0],
   ...[END, END],
 ];
-const code = [
-  ...[1, 5, I32], // five i32 locals
-  ...[GET, data, GET, n, ADD, SET, limit, GET, data, SET, start],
-  ...[BLOCK, VOID, LOOP, VOID], // $done, $blocks
-  ...[GET, start, GET, limit, GE_U, BR_IF, 1],
-  ...[...clamp(toMin), SET, pos, ...clamp(toAvg), SET, end],
-  ...[BLOCK, VOID], // $cut: a scan's hit leaves here
-  ...scan(maskS),
-  ...[...clamp(toMax), SET, end],
-  ...scan(maskL),
-  // No hit: a cut at max, unless the piece ended before the block reached it.
-  ...[GET, pos, GET, start, SUB, GET, toMax, LT_U, BR_IF, 2, END],
-  // out[count++] = pos - data; the next block starts afresh at pos.
-  ...[GET, count, CONST, 2, SHL, GET, pos, GET, data, SUB, ...store32(OUT_AT)],
-  ...[GET, count, CONST, 1, ADD, SET, count, GET, pos, SET, start, CONST, 0, SET, fp],
-  ...[GET, min, SET, toMin, GET, avg, SET, toAvg, GET, max, SET, toMax, BR, 0, END, END],
-  ...[CONST, 0, GET, fp, ...store32(FP_AT), GET, count, END],
-];
-const MODULE = new Uint8Array([
-  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-  ...section(1, vec([[0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), 1, I32]])),
-  ...section(3, vec([[0]])),
-  ...section(5, vec([[0, 1]])),
-  ...section(
-    7,
-    vec([
-      [...name("cuts"), 0, 0],
-      [...name("memory"), 2, 0],
-    ]),
-  ),
-  ...section(10, vec([[...uleb(code.length), ...code]])),
-]);
+/**
+ * The module's bytes, assembled when the first chunker is made (in a function, not at load: a
+ * run without blocks does not pay for assembling them).
+ */
+function moduleBytes(): Uint8Array {
+  const code = [
+    ...[1, 5, I32], // five i32 locals
+    ...[GET, data, GET, n, ADD, SET, limit, GET, data, SET, start],
+    ...[BLOCK, VOID, LOOP, VOID], // $done, $blocks
+    ...[GET, start, GET, limit, GE_U, BR_IF, 1],
+    ...[...clamp(toMin), SET, pos, ...clamp(toAvg), SET, end],
+    ...[BLOCK, VOID], // $cut: a scan's hit leaves here
+    ...scan(maskS),
+    ...[...clamp(toMax), SET, end],
+    ...scan(maskL),
+    // No hit: a cut at max, unless the piece ended before the block reached it.
+    ...[GET, pos, GET, start, SUB, GET, toMax, LT_U, BR_IF, 2, END],
+    // out[count++] = pos - data; the next block starts afresh at pos.
+    ...[GET, count, CONST, 2, SHL, GET, pos, GET, data, SUB, ...store32(OUT_AT)],
+    ...[GET, count, CONST, 1, ADD, SET, count, GET, pos, SET, start, CONST, 0, SET, fp],
+    ...[GET, min, SET, toMin, GET, avg, SET, toAvg, GET, max, SET, toMax, BR, 0, END, END],
+    ...[CONST, 0, GET, fp, ...store32(FP_AT), GET, count, END],
+  ];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([[0x60, ...vec(Array.from({ length: PARAMS }, () => [I32])), 1, I32]])),
+    ...section(3, vec([[0]])),
+    ...section(5, vec([[0, 1]])),
+    ...section(
+      7,
+      vec([
+        [...name("cuts"), 0, 0],
+        [...name("memory"), 2, 0],
+      ]),
+    ),
+    ...section(10, vec([[...uleb(code.length), ...code]])),
+  ]);
+}
 
 /** The few WebAssembly globals used here (the project's TypeScript libraries do not declare them). */
 interface WebAssemblyApi {
@@ -143,7 +149,7 @@ class GearCuts {
 
   constructor() {
     const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-    const { exports } = new Instance(new Module(MODULE));
+    const { exports } = new Instance(new Module(moduleBytes()));
     this.#cuts = exports.cuts as (...args: number[]) => number;
     this.#memory = exports.memory as Memory;
     this.#bytes = new Uint8Array(this.#memory.buffer);

@@ -1,0 +1,189 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  loadConfig,
+  NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS,
+  NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS,
+} from "@smithy/core/config";
+import { Retry, StandardRetryStrategy } from "@smithy/core/retry";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, RetryStrategyV2 } from "@smithy/types";
+import { staticCredentials } from "./credentials.js";
+import { ProfileNotFoundError } from "./errors.js";
+import { loadSharedConfig } from "./sharedConfig.js";
+import { Pool } from "./undiciPool.js";
+
+/** How to reach one side's storage; every field is optional and falls back to the AWS defaults. */
+export interface S3ClientSettings {
+  endpoint?: string;
+  region?: string;
+  /** Shared config/credentials profile; its `endpoint_url` is honoured as the AWS CLI does. */
+  profile?: string;
+  credentials?: AwsCredentialIdentity;
+  /** Attempts per request, first try included (SDK standard retry with backoff and jitter). */
+  maxAttempts?: number;
+  /** Milliseconds a socket may sit idle mid-request before the attempt fails and is retried. */
+  socketTimeoutMs?: number;
+}
+
+/** How requests reach the server, on both paths (the SDK's HTTP handler and undici's Pool). */
+export interface TransportSettings {
+  connectionTimeoutMs: number;
+  /** Milliseconds a socket may sit idle mid-request before the attempt fails and is retried. */
+  socketTimeoutMs: number;
+  maxSockets: number;
+}
+
+/** The SDK's client, and its module (its commands), once loaded. */
+export interface Sdk {
+  client: S3Client;
+  s3: typeof import("@aws-sdk/client-s3");
+}
+
+/**
+ * Resolved once per profile: the SDK itself does not apply a named profile's `endpoint_url`.
+ * A profile in neither shared file fails here, before any request (the SDK would only say,
+ * at the first request, that no credentials could be loaded).
+ */
+async function profileSettings(profile: string): Promise<{ endpoint?: string; region?: string }> {
+  const { configFile, credentialsFile, files } = await loadSharedConfig();
+  const section = configFile[profile];
+  if (section === undefined) {
+    if (credentialsFile[profile] !== undefined) return {};
+    const known = new Set([...Object.keys(configFile), ...Object.keys(credentialsFile)]);
+    // Sections such as [services x] or [sso-session x] are keyed "services.x": not profiles.
+    throw new ProfileNotFoundError(profile, files, [...known].filter((name) => !name.includes(".")).sort());
+  }
+  const out: { endpoint?: string; region?: string } = {};
+  const servicesName = section.services;
+  const services = servicesName ? configFile[`services.${servicesName}`] : undefined;
+  const endpoint = services?.["s3.endpoint_url"] ?? section.endpoint_url;
+  if (endpoint) out.endpoint = endpoint;
+  if (section.region) out.region = section.region;
+  return out;
+}
+
+/**
+ * One side's connection to S3: region, endpoint, credentials, retry strategy, transport and
+ * the server's clock, shared by the requests sent here (S3Requests: HEAD, GET, PUT, UploadPart,
+ * ListObjectsV2) and by the AWS SDK's client, which is loaded and built only when a request
+ * needs it (multipart create and complete, copies, deletes, tagging) or when the credentials
+ * come from a source other than static keys. A run that only lists, reads and writes whole
+ * objects never loads the SDK's client.
+ */
+export class S3Connection {
+  readonly maxAttempts: number;
+  readonly transport: TransportSettings;
+  /** The SDK's standard strategy, shared by both paths: their retries draw on one quota. */
+  readonly retry: RetryStrategyV2;
+  /** The latest Date header the server sent, in ms since the epoch (see serverClock). */
+  serverDate: number | undefined;
+  #sdk: Promise<Sdk> | undefined;
+  #client: S3Client | undefined;
+  #pools = new Map<string, Pool>();
+  #credentials: AwsCredentialIdentityProvider;
+
+  private constructor(
+    readonly region: string,
+    /** The endpoint given by flag or profile (`endpoint_url`); path-style addressing with it. */
+    readonly endpoint: string | undefined,
+    /** Static keys found as the SDK would find them; undefined leaves credentials to the SDK. */
+    readonly staticCredentials: AwsCredentialIdentity | undefined,
+    /** The profile whose credentials the SDK is to load (`fromIni`), when it loads them. */
+    readonly profile: string | undefined,
+    settings: S3ClientSettings,
+  ) {
+    this.maxAttempts = settings.maxAttempts ?? 6;
+    this.transport = {
+      connectionTimeoutMs: 5_000,
+      socketTimeoutMs: settings.socketTimeoutMs ?? 30_000,
+      maxSockets: 64,
+    };
+    // As the SDK's client builds it for retryMode "standard" (resolveRetryConfig).
+    this.retry = new StandardRetryStrategy({ maxAttempts: this.maxAttempts, baseDelay: Retry.delay() });
+    const keys = staticCredentials;
+    this.#credentials = keys ? async () => keys : async () => (await this.sdk()).client.config.credentials();
+  }
+
+  /** Resolves one side's settings: its profile's endpoint and region, and static keys where there are. */
+  static async open(settings: S3ClientSettings = {}): Promise<S3Connection> {
+    const fromProfile = settings.profile ? await profileSettings(settings.profile) : {};
+    const endpoint = settings.endpoint ?? fromProfile.endpoint;
+    const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
+    const keys = settings.credentials ?? (await staticCredentials(settings.profile));
+    return new S3Connection(region, endpoint, keys, settings.profile, settings);
+  }
+
+  /** The credentials to sign with: the static keys, or the SDK client's provider (which caches and refreshes). */
+  credentials(): Promise<AwsCredentialIdentity> {
+    return this.#credentials();
+  }
+
+  /** The SDK's client with this connection's settings, built at the first call. */
+  sdk(): Promise<Sdk> {
+    this.#sdk ??= import("./createS3Client.js").then(({ buildS3Client, s3 }) => {
+      const client = buildS3Client(this);
+      this.#client = client;
+      return { client, s3 };
+    });
+    return this.#sdk;
+  }
+
+  /** The clock correction the SDK's client learned from a skewed request, if it exists yet. */
+  clockOffset(): number {
+    return this.#client?.config.systemClockOffset ?? 0;
+  }
+
+  /**
+   * The endpoint requests go to: the connection's own, else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
+   * or the default profile's endpoint_url as the SDK's client applies them; undefined for AWS's own.
+   */
+  async endpointUrl(): Promise<string | undefined> {
+    if (this.endpoint === undefined) {
+      const { resolveEndpointConfig } = await import("@smithy/core/endpoints");
+      // Only serviceConfiguredEndpoint is read: it needs no more of a client's config than its service.
+      const config = resolveEndpointConfig({ serviceId: "S3" } as never) as {
+        serviceConfiguredEndpoint?: () => Promise<string | undefined>;
+      };
+      return config.serviceConfiguredEndpoint?.();
+    }
+    const url = new URL(this.endpoint);
+    return `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ""}${url.pathname}`;
+  }
+
+  /** Whether the SDK would use FIPS or dual-stack endpoints (AWS_USE_FIPS_ENDPOINT, use_fips_endpoint, ...). */
+  async variantEndpoints(): Promise<boolean> {
+    // Read as the SDK's client reads them: with its own (unset) profile, not the side's.
+    const [fips, dualStack] = await Promise.all([
+      loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, {})(),
+      loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, {})(),
+    ]);
+    return fips || dualStack;
+  }
+
+  /** Closes the connection's sockets (both paths'); requests after this fail. */
+  destroy(): void {
+    for (const pool of this.#pools.values()) void pool.destroy();
+    this.#client?.destroy();
+  }
+
+  /** The connections to `origin`, one pool per connection and origin: every store on it shares them. */
+  pool(origin: string): Pool {
+    let pool = this.#pools.get(origin);
+    if (pool === undefined) {
+      const t = this.transport;
+      pool = new Pool(origin, {
+        connections: t.maxSockets,
+        connect: { timeout: t.connectionTimeoutMs },
+        // Both are idle times (awaiting the response head; between body chunks), as Node's socket timeout is.
+        headersTimeout: t.socketTimeoutMs,
+        bodyTimeout: t.socketTimeoutMs,
+      });
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+}
+
+/** The SDK's S3 client of a side, with the settings S3-compatible servers need (see {@link S3Connection}). */
+export async function createS3Client(settings: S3ClientSettings = {}): Promise<S3Client> {
+  return (await (await S3Connection.open(settings)).sdk()).client;
+}
