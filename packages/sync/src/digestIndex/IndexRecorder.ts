@@ -39,11 +39,21 @@ export class IndexRecorder {
 
   /** The next key's slot, once fewer than the window's slots are open. */
   async slot(): Promise<IndexSlot> {
-    while (this.#taken - this.#written >= this.window) {
-      await new Promise<void>((resolve) => {
-        this.#opened = resolve;
-      });
-    }
+    for (let full = this.full(); full !== undefined; full = this.full()) await full;
+    return this.take();
+  }
+
+  /** Resolves when the window may have opened; undefined while it is open (a slot can be taken now). */
+  full(): Promise<void> | undefined {
+    if (this.#taken - this.#written < this.window) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#opened = resolve;
+    });
+  }
+
+  /** The next key's slot, taken now: only while the window is open (see {@link full}). */
+  take(): IndexSlot {
+    if (this.#taken - this.#written >= this.window) throw new Error("index slot taken with the window full");
     const at = this.#taken++;
     return {
       settle: (entries) => {

@@ -66,7 +66,19 @@ export class SideIndex {
    * the listing says. Keys come in ascending order.
    */
   async find(key: string, listed: ListedVersion): Promise<IndexEntry | undefined> {
-    const entry = await this.cursor?.find(key);
+    const loading = this.loading(key);
+    if (loading !== undefined) await loading;
+    return this.lookup(key, listed);
+  }
+
+  /** The stored piece to read before {@link lookup} can answer for `key`; undefined for none (see IndexCursor). */
+  loading(key: string): Promise<void> | undefined {
+    return this.cursor?.loading(key);
+  }
+
+  /** {@link find} where {@link loading} has nothing to read for `key`: no turn of the event loop. */
+  lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
+    const entry = this.cursor?.lookup(key);
     if (entry === undefined || !entryStands(entry, listed)) return undefined;
     return entryAsListed(entry, listed);
   }
