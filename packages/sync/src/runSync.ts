@@ -3,17 +3,17 @@ import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } 
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { type IndexSlot, IndexRecorder } from "./digestIndex/IndexRecorder.js";
+import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachInBatches, Limiter, readAheadBatches } from "./Limiter.js";
 import { type MergedKey, mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
+import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import type { IndexedPair } from "./phases/inspect.js";
 import { copyWork, newIndexing, syncObject } from "./syncObject.js";
 
 /**

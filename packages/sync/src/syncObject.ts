@@ -1,12 +1,12 @@
 import {
   type AssemblyPlan,
   type ChunkPlan,
-  type ObjectAttributes,
-  type ObjectIdentity,
   checkKeyLength,
   chunkRange,
   decideObject,
+  type ObjectAttributes,
   type ObjectDecision,
+  type ObjectIdentity,
   planChunks,
   type VerifyMode,
 } from "@chunksync/core";
@@ -184,18 +184,9 @@ async function attemptObject(
   try {
     // Changed chunks are matched block by block against the old object, where that can pay.
     const assembly = pays
-      ? await exchangeBlocks(
-          ctx.sourceSide,
-          ctx.destinationSide,
-          ctx,
-          srcId,
-          dst,
-          plan,
-          changed,
-          (n) => {
-            ctx.stats.plannedWork += n;
-          },
-        )
+      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, ctx, srcId, dst, plan, changed, (n) => {
+          ctx.stats.plannedWork += n;
+        })
       : undefined;
     const decision = decide(assembly);
     const planned = {
