@@ -91,8 +91,9 @@ export async function* mergeListings(source: Listing, destination: Listing): Asy
   const s = new ListingCursor(source);
   const d = new ListingCursor(destination);
   try {
-    await s.fill();
-    await d.fill();
+    // Both first pages are asked for at once; a failure of the source's is the one told.
+    const first = await Promise.allSettled([s.fill(), d.fill()]);
+    for (const f of first) if (f.status === "rejected") throw f.reason;
     let merged: MergedKey[] = [];
     while (s.object !== undefined || d.object !== undefined) {
       const order =

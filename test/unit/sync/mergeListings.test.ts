@@ -73,6 +73,32 @@ describe("mergeListings", () => {
     );
   });
 
+  it("asks both listings for their first batch before either has answered", async () => {
+    const asked: string[] = [];
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    async function* slow(side: string, keys: string[]): AsyncGenerator<ObjectSummary[]> {
+      asked.push(side);
+      await answered;
+      yield* listed(keys);
+    }
+    const merging = (async () => {
+      const keys: string[] = [];
+      for await (const batch of mergeListings(
+        { side: "source", prefix: "", objects: slow("source", ["a", "c"]) },
+        { side: "destination", prefix: "", objects: slow("destination", ["b"]) },
+      ))
+        for (const m of batch) keys.push(m.relative);
+      return keys;
+    })();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(asked).toEqual(["source", "destination"]);
+    answer();
+    expect(await merging).toEqual(["a", "b", "c"]);
+  });
+
   it("fails at the first key that is not greater, in UTF-8 byte order, than the one before", async () => {
     // JavaScript's sort puts "😀" (UTF-16 D83D) before "\uFFFD"; S3 lists it after (UTF-8 F0 > EF).
     const utf16Sorted = ["\uFFFD", "😀", "a"].sort();
