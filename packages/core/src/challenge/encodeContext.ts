@@ -134,12 +134,24 @@ export function encodeContext(ctx: ChallengeContext): Buffer {
   return w.bytes();
 }
 
+/**
+ * The fields every context of a run starts with (label, version, direction, algorithm), as
+ * last encoded: a run has one of each, and both sides encode a context per challenged chunk.
+ */
+let opening: { version: unknown; direction: unknown; algorithm: unknown; bytes: Buffer } | undefined;
+
 /** Writes {@link encodeContext}'s bytes of `ctx` into `w`. */
 export function writeContext(w: ContextWriter, ctx: ChallengeContext): void {
-  w.string(DOMAIN, "domain");
-  w.u64(ctx.version, "version");
-  w.string(ctx.direction, "direction");
-  w.string(ctx.algorithm, "algorithm");
+  const { version, direction, algorithm } = ctx;
+  if (opening?.version !== version || opening.direction !== direction || opening.algorithm !== algorithm) {
+    const first = new ContextWriter();
+    first.string(DOMAIN, "domain");
+    first.u64(version, "version");
+    first.string(direction, "direction");
+    first.string(algorithm, "algorithm");
+    opening = { version, direction, algorithm, bytes: Buffer.from(first.bytes()) };
+  }
+  w.raw(opening.bytes);
   w.identity(ctx.source, "source");
   w.identity(ctx.destination, "destination");
   w.u64(ctx.index, "index");
