@@ -256,7 +256,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           const compared = key.destination !== undefined;
           side(sourceIndex, indexing.used.source, compared);
           side(destinationIndex, indexing.used.destination, compared);
-          await key.slot?.settle(indexing.made);
+          const indexed = key.slot?.settle(indexing.made);
+          if (indexed !== undefined) await indexed;
           await settle(result);
           return;
         }

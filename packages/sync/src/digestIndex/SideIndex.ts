@@ -88,12 +88,14 @@ export class SideIndex {
    * costs the next run its reads, never this run its objects: the failure is noted and the
    * old index left as it was.
    */
-  async keep(entry: IndexEntry): Promise<void> {
-    if (this.#failed) return;
+  keep(entry: IndexEntry): Promise<void> | undefined {
+    if (this.#failed) return undefined;
     try {
-      await this.writer.add(entry);
+      // A promise only while a piece is written (see IndexWriter.add); it never rejects.
+      return this.writer.add(entry)?.catch((error: unknown) => this.#fail(error));
     } catch (error) {
       this.#fail(error);
+      return undefined;
     }
   }
 
