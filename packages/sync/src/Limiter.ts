@@ -36,58 +36,13 @@ export async function forEachConcurrent<T>(
 ): Promise<void> {
   const iterator =
     Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
-  await pullConcurrently(() => iterator.next(), concurrency, worker);
-}
-
-/**
- * {@link forEachConcurrent} over items that come in arrays (see {@link readAheadBatches}): a
- * worker takes the next item of the array in hand without a turn of the event loop, and only
- * one waits for the next array.
- */
-export async function forEachInBatches<T>(
-  batches: AsyncIterable<readonly T[]>,
-  concurrency: number,
-  worker: (item: T) => Promise<void>,
-): Promise<void> {
-  const iterator = batches[Symbol.asyncIterator]();
-  let batch: readonly T[] = [];
-  let at = 0;
-  let pulling: Promise<IteratorResult<readonly T[]>> | undefined;
-  const refill = async (): Promise<IteratorResult<T>> => {
-    while (at >= batch.length) {
-      const pulled = pulling ?? iterator.next();
-      pulling = pulled;
-      const next = await pulled;
-      // Workers waiting on the same pull: the first takes its array, the others its items.
-      if (pulling !== pulled) continue;
-      pulling = undefined;
-      if (next.done) return { done: true, value: undefined };
-      batch = next.value;
-      at = 0;
-    }
-    return { done: false, value: batch[at++]! };
-  };
-  await pullConcurrently(
-    () => (at < batch.length ? { done: false, value: batch[at++]! } : refill()),
-    concurrency,
-    worker,
-  );
-}
-
-/** The workers of {@link forEachConcurrent}, each taking its next item from `next`. */
-async function pullConcurrently<T>(
-  next: () => IteratorResult<T> | Promise<IteratorResult<T>>,
-  concurrency: number,
-  worker: (item: T) => Promise<void>,
-): Promise<void> {
   let failure: { error: unknown } | undefined;
   const pull = async (): Promise<void> => {
     while (failure === undefined) {
-      let item = next();
-      if (item instanceof Promise) item = await item;
-      if (item.done) return;
+      const next = await iterator.next();
+      if (next.done) return;
       try {
-        await worker(item.value);
+        await worker(next.value);
       } catch (error) {
         failure ??= { error };
       }
@@ -112,35 +67,20 @@ export async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
  * that stops early stops the source too.
  */
 export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T> {
-  for await (const batch of readAheadBatches(source, limit)) yield* batch;
-}
-
-/**
- * {@link readAhead}, handing over everything read and not yet taken as one array: a consumer
- * of many small items (a listing's keys) takes a turn of the event loop per array, not per
- * item. `weight` is what an item counts against `limit` (an array's length, for arrays). At
- * most `limit` items wait beside the array the consumer holds.
- */
-export async function* readAheadBatches<T>(
-  source: AsyncIterable<T>,
-  limit: number,
-  weight: (item: T) => number = () => 1,
-): AsyncGenerator<T[]> {
   let buffer: T[] = [];
-  let held = 0;
+  let head = 0;
   let finished = false;
   let closed = false;
   let failure: { error: unknown } | undefined;
-  // One waiter on each side: the consumer for items, the producer for room.
+  // One waiter on each side: the consumer for an item, the producer for room.
   let wakeConsumer: (() => void) | undefined;
   let wakeProducer: (() => void) | undefined;
   void (async () => {
     try {
       for await (const item of source) {
         buffer.push(item);
-        held += weight(item);
         wakeConsumer?.();
-        while (held >= limit && !closed) {
+        while (buffer.length - head >= limit && !closed) {
           await new Promise<void>((resolve) => {
             wakeProducer = resolve;
           });
@@ -157,12 +97,15 @@ export async function* readAheadBatches<T>(
   })();
   try {
     for (;;) {
-      if (buffer.length > 0) {
-        const taken = buffer;
-        buffer = [];
-        held = 0;
+      if (head < buffer.length) {
+        const item = buffer[head++] as T;
+        // Taken items are dropped in blocks: shift() on a long array copies it every time.
+        if (head >= 1024 && head * 2 >= buffer.length) {
+          buffer = buffer.slice(head);
+          head = 0;
+        }
         wakeProducer?.();
-        yield taken;
+        yield item;
         continue;
       }
       if (failure) throw failure.error;
@@ -171,9 +114,6 @@ export async function* readAheadBatches<T>(
         wakeConsumer = resolve;
       });
       wakeConsumer = undefined;
-      // A page in hand comes an item a microtask: the producer takes all of it before the
-      // consumer's next turn, or each batch would be one item.
-      if (!finished) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
     closed = true;

@@ -3,25 +3,17 @@ import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } 
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
+import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
-import { forEachInBatches, Limiter, readAheadBatches } from "./Limiter.js";
+import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import { type MergedKey, mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
-import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
 import { copyWork, newIndexing, syncObject } from "./syncObject.js";
-
-/**
- * A merged key as the run takes it up: whether the filters want it, and once looked up, its
- * index entries and its place in the new indexes.
- */
-type RunKey = MergedKey & { wanted: boolean; found: IndexedPair; slot: IndexSlot | undefined };
-const NO_ENTRIES: IndexedPair = Object.freeze({});
 
 /** Listed objects read ahead of the merge on each side: about one S3 page. */
 const LISTING_READ_AHEAD = 1000;
@@ -161,83 +153,65 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const listing = (side: "source" | "destination", store: ObjectStore, prefix: string) => ({
     side,
     prefix,
-    objects: readAheadBatches(store.list(prefix, signal), LISTING_READ_AHEAD),
+    objects: readAhead(store.list(prefix, signal), LISTING_READ_AHEAD),
   });
-  // Keys go through in arrays, not one by one: at a few microseconds of CPU for each await,
-  // the hand-offs between listing, merge, index and workers were a large part of an object
-  // the index decides.
-  async function* mergedKeys(): AsyncGenerator<RunKey[]> {
-    for await (const merged of mergeListings(
+  async function* mergedKeys() {
+    for await (const key of mergeListings(
       listing("source", options.source, sourcePrefix),
       listing("destination", options.destination, destinationPrefix),
     )) {
-      const keys: RunKey[] = [];
-      for (const key of merged) {
-        if (key.destination) stats.destinationListed++;
-        const wanted = selected(key.relative);
-        if (wanted && key.source) {
-          stats.objects.scanned++;
-          stats.sourceBytesScanned += key.source.size;
-          // Each side digests its whole object to compare a pair (less what its index answers,
-          // known once the key is taken up); a missing object is copied.
-          if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
-          else stats.plannedWork += key.source.size * copyWorkPerByte;
-        } else if (wanted) stats.destinationOnly++;
-        // Keys passed over still go through: their index entries stand for the next run.
-        keys.push({ ...key, wanted, found: NO_ENTRIES, slot: undefined });
-      }
-      yield keys;
+      if (key.destination) stats.destinationListed++;
+      const wanted = selected(key.relative);
+      if (wanted && key.source) {
+        stats.objects.scanned++;
+        stats.sourceBytesScanned += key.source.size;
+        // Each side digests its whole object to compare a pair (less what its index answers,
+        // known once the key is taken up); a missing object is copied.
+        if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
+        else stats.plannedWork += key.source.size * copyWorkPerByte;
+      } else if (wanted) stats.destinationOnly++;
+      // Keys passed over still go through: their index entries stand for the next run.
+      yield { ...key, wanted };
     }
     stats.listed = true;
   }
   /** What must be waited for before `key` is looked up and given a slot: a piece read, or room. */
-  const waitFor = (key: RunKey) =>
+  const waitFor = (key: MergedKey) =>
     (key.source && sourceIndex?.loading(key.source.key)) ??
     (key.destination && destinationIndex?.loading(key.destination.key)) ??
     recorder?.full();
   /**
    * Each key's index entries, looked up in key order as workers take keys up (so that only
-   * the keys in progress hold them), and its place in the new indexes. Whatever is ready is
-   * handed over before waiting for a piece of an index or for room among the slots.
+   * the keys in progress hold them), and its place in the new indexes. Most keys are looked up
+   * in the index piece in hand, with no await: one only for a piece to read, or while the keys
+   * settled out of order would hold too many entries.
    */
-  async function* indexedKeys(batches: AsyncIterable<RunKey[][]>): AsyncGenerator<RunKey[]> {
-    for await (const batch of batches)
-      for (const keys of batch) {
-        let ready: RunKey[] = [];
-        for (const key of keys) {
-          for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) {
-            if (ready.length > 0) yield ready;
-            ready = [];
-            await wait;
-          }
-          const found: IndexedPair = {
-            source: key.source && sourceIndex?.lookup(key.source.key, key.source),
-            destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
-          };
-          // Waits (above) while the keys settled out of order would hold too many entries.
-          const slot = recorder?.take();
-          if (!key.wanted) {
-            await slot?.settle(found);
-            continue;
-          }
-          if (key.source && key.destination) {
-            if (found.source) stats.plannedWork -= key.source.size;
-            if (found.destination) stats.plannedWork -= key.destination.size;
-          }
-          key.found = found;
-          key.slot = slot;
-          ready.push(key);
-        }
-        if (ready.length > 0) yield ready;
+  async function* indexedKeys(keys: AsyncIterable<MergedKey & { wanted: boolean }>) {
+    for await (const key of keys) {
+      for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
+      const found = {
+        source: key.source && sourceIndex?.lookup(key.source.key, key.source),
+        destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
+      };
+      const slot = recorder?.take();
+      if (!key.wanted) {
+        await slot?.settle(found);
+        continue;
       }
+      if (key.source && key.destination) {
+        if (found.source) stats.plannedWork -= key.source.size;
+        if (found.destination) stats.plannedWork -= key.destination.size;
+      }
+      yield { ...key, found, slot };
+    }
   }
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
     if (index && used) index.report.fromIndex++;
     else if (index && compared) index.report.read++;
   };
   try {
-    await forEachInBatches(
-      indexedKeys(readAheadBatches(mergedKeys(), MERGED_READ_AHEAD, (keys) => keys.length)),
+    await forEachConcurrent(
+      indexedKeys(readAhead(mergedKeys(), MERGED_READ_AHEAD)),
       options.concurrency,
       async (key) => {
         // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds

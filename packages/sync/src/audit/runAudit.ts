@@ -18,7 +18,7 @@ import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 import { describeError } from "../errorCodes.js";
 import { RunAbortedError } from "../errors.js";
 import { type KeyRule, keyFilter } from "../keyFilter.js";
-import { forEachConcurrent, Limiter, readAhead, readAheadBatches } from "../Limiter.js";
+import { forEachConcurrent, Limiter, readAhead } from "../Limiter.js";
 import { mergeListings } from "../mergeListings.js";
 import { type AuditSide, answerAudit, auditObject } from "./auditSides.js";
 
@@ -211,26 +211,25 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const listing = (which: "source" | "destination", store: ObjectReader, prefix: string) => ({
       side: which,
       prefix,
-      objects: readAheadBatches(store.list(prefix, signal), LISTING_READ_AHEAD),
+      objects: readAhead(store.list(prefix, signal), LISTING_READ_AHEAD),
     });
-    for await (const keys of mergeListings(
+    for await (const key of mergeListings(
       listing("source", options.source, sourcePrefix),
       listing("destination", options.destination, destinationPrefix),
-    ))
-      for (const key of keys) {
-        if (!selected(key.relative)) continue;
-        if (!key.source) {
-          report.objects.extra++;
-          continue;
-        }
-        tally.listed(key.relative, key.source.size, key.destination !== undefined);
-        if (!key.destination) continue;
-        const sampled = sampler.offer(
-          { relative: key.relative, source: key.source, destination: key.destination },
-          key.source.size,
-        );
-        if (sampled) yield sampled;
+    )) {
+      if (!selected(key.relative)) continue;
+      if (!key.source) {
+        report.objects.extra++;
+        continue;
       }
+      tally.listed(key.relative, key.source.size, key.destination !== undefined);
+      if (!key.destination) continue;
+      const sampled = sampler.offer(
+        { relative: key.relative, source: key.source, destination: key.destination },
+        key.source.size,
+      );
+      if (sampled) yield sampled;
+    }
     yield* sampler.rest();
   }
 
