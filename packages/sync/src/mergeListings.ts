@@ -52,12 +52,11 @@ export async function* mergeListings(source: Listing, destination: Listing): Asy
   const destinations = checkedOrder(destination);
   try {
     // Both first pages are asked for at once; a failure of the source's is the one told.
-    const first = await Promise.allSettled([sources.next(), destinations.next()]);
-    for (const f of first) if (f.status === "rejected") throw f.reason;
-    let [s, d] = first.map((f) => (f as PromiseFulfilledResult<IteratorResult<Entry>>).value) as [
-      IteratorResult<Entry>,
-      IteratorResult<Entry>,
-    ];
+    const [firstSource, firstDestination] = await Promise.allSettled([sources.next(), destinations.next()]);
+    if (firstSource.status === "rejected") throw firstSource.reason;
+    if (firstDestination.status === "rejected") throw firstDestination.reason;
+    let s = firstSource.value;
+    let d = firstDestination.value;
     while (!s.done || !d.done) {
       const order = s.done ? 1 : d.done ? -1 : compareUtf8(s.value.relative, d.value.relative);
       if (order < 0 && !s.done) {
