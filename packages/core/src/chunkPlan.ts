@@ -189,13 +189,19 @@ export const chunkPlanSchema = lazySchema(() =>
  */
 function fittingPlan(plan: unknown): ChunkPlan | undefined {
   if (typeof plan !== "object" || plan === null || Array.isArray(plan)) return undefined;
-  const fields = Object.keys(plan);
-  if (fields.length !== 3 || !fields.every((f) => f === "size" || f === "chunkSize" || f === "count"))
-    return undefined;
+  // Counted without Object.keys: this runs for every object of a run.
+  let fields = 0;
+  for (const f in plan) {
+    if (f !== "size" && f !== "chunkSize" && f !== "count") return undefined;
+    fields++;
+  }
+  if (fields !== 3) return undefined;
   const { size, chunkSize, count } = plan as Record<string, unknown>;
   if (!Number.isSafeInteger(size) || !Number.isSafeInteger(chunkSize) || !Number.isSafeInteger(count))
     return undefined;
-  const [s, c, n] = [size as number, chunkSize as number, count as number];
+  const s = size as number;
+  const c = chunkSize as number;
+  const n = count as number;
   if (s < 0 || s > MAX_OBJECT_SIZE || c < MIN_CHUNK_SIZE || c > MAX_CHUNK_SIZE) return undefined;
   if (n < 0 || n > MAX_PARTS || n !== ceilDiv(s, c)) return undefined;
   return Object.freeze({ size: s, chunkSize: c, count: n });

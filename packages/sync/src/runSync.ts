@@ -175,18 +175,25 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     }
     stats.listed = true;
   }
+  /** What must be waited for before `key` is looked up and given a slot: a piece read, or room. */
+  const waitFor = (key: MergedKey) =>
+    (key.source && sourceIndex?.loading(key.source.key)) ??
+    (key.destination && destinationIndex?.loading(key.destination.key)) ??
+    recorder?.full();
   /**
    * Each key's index entries, looked up in key order as workers take keys up (so that only
-   * the keys in progress hold them), and its place in the new indexes.
+   * the keys in progress hold them), and its place in the new indexes. Most keys are looked up
+   * in the index piece in hand, with no await: one only for a piece to read, or while the keys
+   * settled out of order would hold too many entries.
    */
   async function* indexedKeys(keys: AsyncIterable<MergedKey & { wanted: boolean }>) {
     for await (const key of keys) {
+      for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
       const found = {
-        source: key.source && (await sourceIndex?.find(key.source.key, key.source)),
-        destination: key.destination && (await destinationIndex?.find(key.destination.key, key.destination)),
+        source: key.source && sourceIndex?.lookup(key.source.key, key.source),
+        destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
       };
-      // Waits while the keys settled out of order would hold too many entries.
-      const slot = await recorder?.slot();
+      const slot = recorder?.take();
       if (!key.wanted) {
         await slot?.settle(found);
         continue;
@@ -223,7 +230,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           const compared = key.destination !== undefined;
           side(sourceIndex, indexing.used.source, compared);
           side(destinationIndex, indexing.used.destination, compared);
-          await key.slot?.settle(indexing.made);
+          const indexed = key.slot?.settle(indexing.made);
+          if (indexed !== undefined) await indexed;
           await settle(result);
           return;
         }

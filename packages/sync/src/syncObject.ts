@@ -5,11 +5,13 @@ import {
   chunkRange,
   type DecisionOptions,
   decideObject,
+  type ObjectAttributes,
   type ObjectDecision,
+  type ObjectIdentity,
   planChunks,
   type VerifyMode,
 } from "@chunksync/core";
-import type { ObjectStore } from "@chunksync/storage";
+import type { ObjectHead, ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
 import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError } from "./errors.js";
@@ -166,69 +168,27 @@ async function attemptObject(
       options: decisionOptions(ctx, ctx.copyTags),
     });
   const { algorithm } = ctx.sourceSide.options;
-  const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
-  // The destination side keeps its digest of each part the server checked against its
-  // Content-MD5 (under `--verify full` every written chunk is read back instead).
-  const trustWrite = ctx.destination.capabilities.writeChecksums.contentMd5 && ctx.verify !== "full";
-  const writing: WriteContext = {
-    destination,
-    limiter: ctx.limiter,
-    ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
-    bytes: ctx.stats.bytes,
-    headSource: (key) => source.head(key, ctx.signal),
-    // One pass over each part read gives its Content-MD5, the source side's digest of the
-    // chunk and, where the destination checks that MD5, the destination's digest of it.
-    uploaded: {
-      algorithm,
-      read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
-      ...(trustWrite
-        ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
-        : {}),
-    },
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  // The write's context only where a write may follow: a pair found identical (most objects of
+  // a `check`) builds none of it.
+  let writer: ObjectWriter | undefined;
+  const write = () => {
+    writer ??= objectWriter(ctx, destinationKey, srcId, src, dst, plan, attributes);
+    return writer;
   };
-  const writeOf = (decision: ObjectDecision): ObjectWrite => ({
-    key: destinationKey,
-    attributes,
-    decision,
-    source: { ...srcId, size: src.size },
-    sourceRef: source.ref(sourceKey, src.etag),
-    ...(dst
-      ? {
-          old: {
-            ref: destination.ref(destinationKey, dst.etag),
-            size: dst.size,
-          },
-        }
-      : {}),
-    parts: {
-      open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
-      held: () => (plan.count === 1 ? ctx.sourceSide.takeHeld(srcId) : undefined),
-      openRange: (range) => ctx.sourceSide.openRange(srcId, range),
-    },
-  });
   // While the block exchange runs, the old object's unchanged runs are copied as the
   // chunk-level compose copies them: whatever the exchange finds, they are parts of the write.
   // Its upload starts with the exchange, not before it.
-  let early = blocksPay(ctx, dst, plan, changed)
-    ? writeEarly(writing, writeOf(decide(undefined)))
-    : undefined;
+  const pays = blocksPay(ctx, dst, plan, changed);
+  let early = pays ? writeEarly(write().writing, write().writeOf(decide(undefined))) : undefined;
   // Awaited at the write or below; a failed start is then the write's failure.
   early?.catch(() => {});
   try {
     // Changed chunks are matched block by block against the old object, where that can pay.
-    const assembly = await exchangeBlocks(
-      ctx.sourceSide,
-      ctx.destinationSide,
-      ctx,
-      srcId,
-      dst,
-      plan,
-      changed,
-      (n) => {
-        ctx.stats.plannedWork += n;
-      },
-    );
+    const assembly = pays
+      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, ctx, srcId, dst, plan, changed, (n) => {
+          ctx.stats.plannedWork += n;
+        })
+      : undefined;
     const decision = decide(assembly);
     const planned = {
       bucket: source.bucket,
@@ -260,6 +220,7 @@ async function attemptObject(
       };
       return decidedResult(keys, planned, decision, false);
     }
+    const { writing, writeOf, uploaded, trustWrite } = write();
     // runSync planned a copy's work when its listings had the object on the source only.
     const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
     const validated = skipsReadBack(ctx);
@@ -294,8 +255,73 @@ async function attemptObject(
     return decidedResult(keys, planned, decision, true);
   } finally {
     // Anything but the write (an exchange that failed, a decision to write nothing) leaves it.
-    await abandonEarly(await early?.catch(() => undefined));
+    if (early !== undefined) await abandonEarly(await early.catch(() => undefined));
   }
+}
+
+/** What writing one object takes: its write context, its writes, and what its uploads tell. */
+interface ObjectWriter {
+  writing: WriteContext;
+  writeOf: (decision: ObjectDecision) => ObjectWrite;
+  /** Chunks uploaded with a Content-MD5 the destination checked, with their digests. */
+  uploaded: Array<{ offset: number; length: number; digest: Buffer }>;
+  /** The destination checks each body against its Content-MD5, and not `--verify full`. */
+  trustWrite: boolean;
+}
+
+function objectWriter(
+  ctx: ObjectSyncContext,
+  destinationKey: string,
+  srcId: ObjectIdentity,
+  src: ObjectHead,
+  dst: ObjectHead | undefined,
+  plan: ChunkPlan,
+  attributes: ObjectAttributes,
+): ObjectWriter {
+  const { source, destination } = ctx;
+  const { algorithm } = ctx.sourceSide.options;
+  const uploaded: Array<{ offset: number; length: number; digest: Buffer }> = [];
+  // The destination side keeps its digest of each part the server checked against its
+  // Content-MD5 (under `--verify full` every written chunk is read back instead).
+  const trustWrite = destination.capabilities.writeChecksums.contentMd5 && ctx.verify !== "full";
+  const writing: WriteContext = {
+    destination,
+    limiter: ctx.limiter,
+    ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
+    bytes: ctx.stats.bytes,
+    headSource: (key) => source.head(key, ctx.signal),
+    // One pass over each part read gives its Content-MD5, the source side's digest of the
+    // chunk and, where the destination checks that MD5, the destination's digest of it.
+    uploaded: {
+      algorithm,
+      read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
+      ...(trustWrite
+        ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
+        : {}),
+    },
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  };
+  const writeOf = (decision: ObjectDecision): ObjectWrite => ({
+    key: destinationKey,
+    attributes,
+    decision,
+    source: { ...srcId, size: src.size },
+    sourceRef: source.ref(srcId.key, src.etag),
+    ...(dst
+      ? {
+          old: {
+            ref: destination.ref(destinationKey, dst.etag),
+            size: dst.size,
+          },
+        }
+      : {}),
+    parts: {
+      open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
+      held: () => (plan.count === 1 ? ctx.sourceSide.takeHeld(srcId) : undefined),
+      openRange: (range) => ctx.sourceSide.openRange(srcId, range),
+    },
+  });
+  return { writing, writeOf, uploaded, trustWrite };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from "node:crypto";
+import { createHmac, hkdfSync, randomBytes } from "node:crypto";
 import {
   type ChallengeContext,
   constantTimeEqual,
@@ -9,6 +9,7 @@ import {
   drawNonce,
   drawPairingSecret,
   encodeAnswer,
+  encodeContext,
   formatPairingSecret,
   hkdfSha256,
   NONCE_BYTES,
@@ -95,6 +96,24 @@ describe("decode variant primitives", () => {
         if (!other.equals(digest)) expect(encodeAnswer(secret, ctx, nonce, other).equals(value)).toBe(false);
         if (!otherNonce.equals(nonce))
           expect(encodeAnswer(secret, ctx, otherNonce, digest).equals(value)).toBe(false);
+      }),
+    );
+  });
+
+  test("an encode answer is HMAC-SHA256(K, context || nonce || digest), whichever secret came before", () => {
+    const secrets = fc.uint8Array({ minLength: 32, maxLength: 150 }).map((b) => Buffer.from(b));
+    fc.assert(
+      fc.property(withDigest, secrets, secrets, bytes(32), (tuple, secret, other, nonce) => {
+        const [ctx, digest] = tuple;
+        const hmac = (key: Buffer) =>
+          createHmac("sha256", key).update(encodeContext(ctx)).update(nonce).update(digest).digest();
+        expect(encodeAnswer(secret, ctx, nonce, digest).equals(hmac(secret))).toBe(true);
+        expect(encodeAnswer(other, ctx, nonce, digest).equals(hmac(other))).toBe(true);
+        // The same buffer changed in place is another secret.
+        const changed = Buffer.from(secret);
+        expect(encodeAnswer(changed, ctx, nonce, digest).equals(hmac(secret))).toBe(true);
+        changed[0] = changed[0]! ^ 1;
+        expect(encodeAnswer(changed, ctx, nonce, digest).equals(hmac(changed))).toBe(true);
       }),
     );
   });

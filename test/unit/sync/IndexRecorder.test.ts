@@ -46,6 +46,18 @@ describe("IndexRecorder", () => {
     expect(kept).toEqual(["a", "b", "c", "d"]);
   });
 
+  it("hands entries to a writer that takes them at once without a promise, in order", async () => {
+    const kept: string[] = [];
+    const side = { keep: (e: IndexEntry) => void kept.push(e.key) } as unknown as SideIndex;
+    const recorder = new IndexRecorder({ source: side });
+    const [a, b] = [recorder.take(), recorder.take()];
+    expect(b.settle({ source: entry("b") })).toBeUndefined();
+    expect(kept).toEqual([]);
+    expect(a.settle({ source: entry("a") })).toBeUndefined();
+    expect(kept).toEqual(["a", "b"]);
+    await recorder.drained();
+  });
+
   it("says so when a slot was never settled", async () => {
     const recorder = new IndexRecorder({});
     await recorder.slot();

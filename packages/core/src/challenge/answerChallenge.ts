@@ -1,8 +1,9 @@
+import { chunkRange } from "../chunkPlan.js";
 import { ValidationError } from "../errors.js";
 import { fittingEtag, parseChallengeRequest, parseChallengeResponse } from "../messages.js";
 import { fromBase64url, toBase64url } from "./base64url.js";
 import { checkDigest } from "./checkDigest.js";
-import { chunksToAnswer } from "./chunksToAnswer.js";
+import { fitsInside } from "./chunksToAnswer.js";
 import { contextFor } from "./contextFor.js";
 import { NONCE_BYTES } from "./drawNonce.js";
 import { encodeAnswer } from "./encodeAnswer.js";
@@ -39,19 +40,19 @@ export function answerChallenge(params: AnswerChallengeParams): ChallengeRespons
   if (!Number.isSafeInteger(size) || size < 0)
     throw new ValidationError("destination.size", "a size in bytes");
 
-  const answerable = new Map(chunksToAnswer(request, size).map((range) => [range.index, range]));
   const nonce = request.variant === "encode" ? fromBase64url(request.nonce, NONCE_BYTES) : undefined;
-  const sealed = new Map((request.sealed ?? []).map((entry) => [entry.index, entry]));
+  const sealed = request.sealed && new Map(request.sealed.map((entry) => [entry.index, entry]));
 
   const answers: ChallengeResponse["answers"] = request.indices.map((index) => {
-    const range = answerable.get(index);
-    if (range === undefined) return { index, missing: true };
+    const range = chunkRange(request.plan, index);
+    // Only a chunk wholly inside the destination is answered (see chunksToAnswer).
+    if (!fitsInside(range, size)) return { index, missing: true };
     const digest = checkDigest(params.digests.get(index), request.algorithm, `digests[${index}]`);
     const ctx = contextFor(request, range);
     // The parsed request guarantees a well-formed nonce (encode) or one sealed entry per index (decode).
     if (request.variant === "encode")
       return { index, value: toBase64url(encodeAnswer(secret, ctx, nonce!, digest)) };
-    const entry = sealed.get(index)!;
+    const entry = sealed!.get(index)!;
     const iv = fromBase64url(entry.iv, IV_BYTES)!;
     const ct = fromBase64url(entry.ct, NONCE_BYTES)!;
     return { index, value: toBase64url(openChunkNonce(deriveChunkKey(secret, ctx, digest), iv, ct)) };

@@ -10,5 +10,10 @@ import type { ChallengeRequest } from "./types.js";
 export function chunksToAnswer(request: ChallengeRequest, destinationSize: number): ChunkRange[] {
   return request.indices
     .map((index) => chunkRange(request.plan, index))
-    .filter((range) => range.offset + range.length <= destinationSize);
+    .filter((range) => fitsInside(range, destinationSize));
+}
+
+/** Whether `range` lies wholly inside an object of `size` bytes: only such a chunk is answered. */
+export function fitsInside(range: ChunkRange, size: number): boolean {
+  return range.offset + range.length <= size;
 }

@@ -44,6 +44,8 @@ export interface CreateChallengeParams {
 
 function challengedIndices(plan: ChunkPlan, indices: number[] | undefined): number[] {
   if (indices === undefined) return Array.from({ length: plan.count }, (_, index) => index);
+  // Most callers ask for indices in order already (every chunk, or the changed ones).
+  if (ascendingWithin(indices, plan.count)) return indices.slice();
   const unique = [...new Set(indices)].sort((a, b) => a - b);
   for (const index of unique) {
     if (!Number.isInteger(index) || index < 0 || index >= plan.count) {
@@ -51,6 +53,16 @@ function challengedIndices(plan: ChunkPlan, indices: number[] | undefined): numb
     }
   }
   return unique;
+}
+
+/** Whether `indices` are chunk indices below `count`, strictly ascending. */
+function ascendingWithin(indices: readonly number[], count: number): boolean {
+  let previous = -1;
+  for (const index of indices) {
+    if (!Number.isInteger(index) || index <= previous || index >= count) return false;
+    previous = index;
+  }
+  return true;
 }
 
 /**

@@ -1,9 +1,24 @@
-import { createHmac } from "node:crypto";
 import { ValidationError } from "../errors.js";
 import { checkDigest } from "./checkDigest.js";
 import { NONCE_BYTES } from "./drawNonce.js";
-import { type ChallengeContext, encodeContext } from "./encodeContext.js";
+import { type ChallengeContext, ContextWriter, writeContext } from "./encodeContext.js";
+import { HmacSha256 } from "./HmacSha256.js";
 import { checkSecret } from "./pairingSecret.js";
+
+/** Where each answer's message is written: answers are made one at a time, synchronously. */
+const message = new ContextWriter();
+/**
+ * The MAC keyed by the secret answered under last (a run answers under one), so that an answer
+ * costs two one-shot hashes instead of a native HMAC object keyed afresh: both sides answer
+ * every object a `check` decides, most of them from the index.
+ */
+let keyed: { secret: Buffer; mac: HmacSha256 } | undefined;
+
+function macUnder(secret: Buffer): HmacSha256 {
+  if (keyed === undefined || !keyed.secret.equals(secret))
+    keyed = { secret: Buffer.from(secret), mac: new HmacSha256(secret) };
+  return keyed.mac;
+}
 
 /**
  * The "encode" variant's answer for one chunk:
@@ -27,5 +42,9 @@ export function encodeAnswer(
     throw new ValidationError("nonce", `${NONCE_BYTES} bytes`);
   }
   const checked = checkDigest(digest, ctx.algorithm, "digest");
-  return createHmac("sha256", key).update(encodeContext(ctx)).update(nonce).update(checked).digest();
+  message.reset();
+  writeContext(message, ctx);
+  message.raw(nonce);
+  message.raw(checked);
+  return macUnder(key).mac(message.bytes());
 }

@@ -34,9 +34,14 @@ const INITIAL_BYTES = 512;
 const TWO_TO_32 = 2 ** 32;
 
 /** Writes the fields into one buffer: a context is encoded twice per challenged chunk. */
-class Writer {
+export class ContextWriter {
   #out = Buffer.allocUnsafe(INITIAL_BYTES);
   #at = 0;
+
+  /** Starts over in the same buffer: what {@link bytes} returned before is overwritten. */
+  reset(): void {
+    this.#at = 0;
+  }
 
   #room(bytes: number): void {
     if (this.#at + bytes <= this.#out.length) return;
@@ -102,6 +107,13 @@ class Writer {
     }
   }
 
+  /** Bytes as they are, unframed: only where their length is fixed by what came before. */
+  raw(bytes: Uint8Array): void {
+    this.#room(bytes.length);
+    this.#out.set(bytes, this.#at);
+    this.#at += bytes.length;
+  }
+
   bytes(): Buffer {
     return this.#out.subarray(0, this.#at);
   }
@@ -117,17 +129,34 @@ class Writer {
  * @throws ValidationError for a string that is not well-formed Unicode or a number that is not a non-negative safe integer
  */
 export function encodeContext(ctx: ChallengeContext): Buffer {
-  const w = new Writer();
-  w.string(DOMAIN, "domain");
-  w.u64(ctx.version, "version");
-  w.string(ctx.direction, "direction");
-  w.string(ctx.algorithm, "algorithm");
+  const w = new ContextWriter();
+  writeContext(w, ctx);
+  return w.bytes();
+}
+
+/**
+ * The fields every context of a run starts with (label, version, direction, algorithm), as
+ * last encoded: a run has one of each, and both sides encode a context per challenged chunk.
+ */
+let opening: { version: unknown; direction: unknown; algorithm: unknown; bytes: Buffer } | undefined;
+
+/** Writes {@link encodeContext}'s bytes of `ctx` into `w`. */
+export function writeContext(w: ContextWriter, ctx: ChallengeContext): void {
+  const { version, direction, algorithm } = ctx;
+  if (opening?.version !== version || opening.direction !== direction || opening.algorithm !== algorithm) {
+    const first = new ContextWriter();
+    first.string(DOMAIN, "domain");
+    first.u64(version, "version");
+    first.string(direction, "direction");
+    first.string(algorithm, "algorithm");
+    opening = { version, direction, algorithm, bytes: Buffer.from(first.bytes()) };
+  }
+  w.raw(opening.bytes);
   w.identity(ctx.source, "source");
   w.identity(ctx.destination, "destination");
   w.u64(ctx.index, "index");
   w.u64(ctx.offset, "offset");
   w.u64(ctx.length, "length");
-  return w.bytes();
 }
 
 /** Everything one audited byte range's possession value is bound to. */
@@ -182,7 +211,7 @@ function encodePairContext(
   ctx: { version: number; direction: Direction; source: ObjectIdentity; destination: ObjectIdentity },
   numbers: Record<string, number>,
 ): Buffer {
-  const w = new Writer();
+  const w = new ContextWriter();
   w.string(domain, "domain");
   w.u64(ctx.version, "version");
   w.string(ctx.direction, "direction");

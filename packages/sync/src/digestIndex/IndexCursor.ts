@@ -62,6 +62,17 @@ export class IndexCursor {
 
   /** The stored entry for `key`, if any. Keys must be asked in ascending UTF-8 byte order. */
   async find(key: string): Promise<IndexEntry | undefined> {
+    const loading = this.loading(key);
+    if (loading !== undefined) await loading;
+    return this.lookup(key);
+  }
+
+  /**
+   * Reads the piece that may hold `key`, where that is not the one in hand; undefined when
+   * {@link lookup} can answer for `key` now (most keys: a piece holds thousands). Keys must
+   * be asked in ascending UTF-8 byte order, each after the piece it needed was read.
+   */
+  loading(key: string): Promise<void> | undefined {
     // Pieces wholly before `key` are passed over unread.
     while (this.#current === undefined || compareUtf8(this.#current.last, key) < 0) {
       const piece = this.pieces[this.#next];
@@ -73,9 +84,18 @@ export class IndexCursor {
       if (compareUtf8(piece.first, key) > 0) return undefined;
       this.#next++;
       this.#current = piece;
-      this.#entries = await this.#load(piece);
+      this.#entries = [];
       this.#position = 0;
+      return this.#load(piece).then((entries) => {
+        this.#entries = entries;
+      });
     }
+    return undefined;
+  }
+
+  /** The stored entry for `key` in the piece in hand, once {@link loading} has nothing to read for it. */
+  lookup(key: string): IndexEntry | undefined {
+    if (this.#current === undefined || compareUtf8(this.#current.last, key) < 0) return undefined;
     while (this.#position < this.#entries.length) {
       const entry = this.#entries[this.#position]!;
       const order = compareUtf8(entry.key, key);

@@ -9,7 +9,11 @@ export interface KeyEntries {
 
 /** A key's place in the new indexes: settled once, in any order. */
 export interface IndexSlot {
-  settle(entries: KeyEntries): Promise<void>;
+  /**
+   * Hands over the key's entries; a promise while they (or entries before them) wait for a
+   * piece of an index being written, undefined when they were taken at once.
+   */
+  settle(entries: KeyEntries): Promise<void> | undefined;
 }
 
 /**
@@ -28,7 +32,8 @@ export class IndexRecorder {
   readonly #waiting = new Map<number, KeyEntries>();
   #taken = 0;
   #written = 0;
-  #flushing: Promise<void> = Promise.resolve();
+  /** The flush waiting for a piece to be written, if any: entries settled meanwhile wait for it. */
+  #flushing: Promise<void> | undefined;
   /** Resolves a `slot()` waiting for the window to open. */
   #opened: (() => void) | undefined;
 
@@ -39,38 +44,72 @@ export class IndexRecorder {
 
   /** The next key's slot, once fewer than the window's slots are open. */
   async slot(): Promise<IndexSlot> {
-    while (this.#taken - this.#written >= this.window) {
-      await new Promise<void>((resolve) => {
-        this.#opened = resolve;
-      });
-    }
+    for (let full = this.full(); full !== undefined; full = this.full()) await full;
+    return this.take();
+  }
+
+  /** Resolves when the window may have opened; undefined while it is open (a slot can be taken now). */
+  full(): Promise<void> | undefined {
+    if (this.#taken - this.#written < this.window) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#opened = resolve;
+    });
+  }
+
+  /** The next key's slot, taken now: only while the window is open (see {@link full}). */
+  take(): IndexSlot {
+    if (this.#taken - this.#written >= this.window) throw new Error("index slot taken with the window full");
     const at = this.#taken++;
     return {
       settle: (entries) => {
         this.#waiting.set(at, entries);
         // One flush at a time: the writers take entries strictly in order.
-        this.#flushing = this.#flushing.then(() => this.#flush());
-        return this.#flushing;
+        if (this.#flushing !== undefined) return this.#track(this.#flushing.then(() => this.#flush()));
+        const writing = this.#flush();
+        return writing && this.#track(writing);
       },
     };
   }
 
   /** Every slot taken has settled and been written. */
   async drained(): Promise<void> {
-    await this.#flushing;
+    while (this.#flushing !== undefined) await this.#flushing;
     if (this.#written !== this.#taken) throw new Error("index slots left unsettled");
   }
 
-  async #flush(): Promise<void> {
+  /** Makes `flush` the flush in progress until it is done (unless a later one follows it). */
+  #track(flush: Promise<void>): Promise<void> {
+    const tracked: Promise<void> = flush.then(() => {
+      if (this.#flushing === tracked) this.#flushing = undefined;
+    });
+    this.#flushing = tracked;
+    return tracked;
+  }
+
+  /**
+   * Hands the entries settled in order to the writers, without a turn of the event loop unless
+   * a writer is writing a piece: then a promise of the rest, once it is written.
+   */
+  #flush(): Promise<void> | undefined {
     for (;;) {
       const entries = this.#waiting.get(this.#written);
-      if (entries === undefined) return;
+      if (entries === undefined) return undefined;
       this.#waiting.delete(this.#written);
       this.#written++;
       this.#opened?.();
       this.#opened = undefined;
-      if (entries.source) await this.sides.source?.keep(entries.source);
-      if (entries.destination) await this.sides.destination?.keep(entries.destination);
+      const source = entries.source && this.sides.source?.keep(entries.source);
+      const destination = entries.destination && this.sides.destination?.keep(entries.destination);
+      if (source || destination) return this.#flushAfter(source, destination);
     }
+  }
+
+  async #flushAfter(
+    source: Promise<void> | undefined,
+    destination: Promise<void> | undefined,
+  ): Promise<void> {
+    await source;
+    await destination;
+    await this.#flush();
   }
 }

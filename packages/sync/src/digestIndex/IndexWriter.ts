@@ -44,8 +44,11 @@ export class IndexWriter {
     return this.#entries;
   }
 
-  /** Adds `entry`; entries come in ascending key order, each key once. */
-  async add(entry: IndexEntry): Promise<void> {
+  /**
+   * Adds `entry`; entries come in ascending key order, each key once. A promise only when a
+   * piece is due and being written: most entries are taken without a turn of the event loop.
+   */
+  add(entry: IndexEntry): Promise<void> | undefined {
     if (this.#last !== undefined && compareUtf8(this.#last, entry.key) >= 0) {
       throw new Error(`index entries out of key order: ${entry.key} after ${this.#last}`);
     }
@@ -55,7 +58,8 @@ export class IndexWriter {
     this.#lines.push(line);
     this.#bytes += line.length;
     this.#entries++;
-    if (this.#lines.length >= PIECE_ENTRIES || this.#bytes >= PIECE_BYTES) await this.#flush();
+    if (this.#lines.length >= PIECE_ENTRIES || this.#bytes >= PIECE_BYTES) return this.#flush();
+    return undefined;
   }
 
   /**

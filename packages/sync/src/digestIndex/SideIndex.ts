@@ -66,7 +66,19 @@ export class SideIndex {
    * the listing says. Keys come in ascending order.
    */
   async find(key: string, listed: ListedVersion): Promise<IndexEntry | undefined> {
-    const entry = await this.cursor?.find(key);
+    const loading = this.loading(key);
+    if (loading !== undefined) await loading;
+    return this.lookup(key, listed);
+  }
+
+  /** The stored piece to read before {@link lookup} can answer for `key`; undefined for none (see IndexCursor). */
+  loading(key: string): Promise<void> | undefined {
+    return this.cursor?.loading(key);
+  }
+
+  /** {@link find} where {@link loading} has nothing to read for `key`: no turn of the event loop. */
+  lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
+    const entry = this.cursor?.lookup(key);
     if (entry === undefined || !entryStands(entry, listed)) return undefined;
     return entryAsListed(entry, listed);
   }
@@ -76,12 +88,14 @@ export class SideIndex {
    * costs the next run its reads, never this run its objects: the failure is noted and the
    * old index left as it was.
    */
-  async keep(entry: IndexEntry): Promise<void> {
-    if (this.#failed) return;
+  keep(entry: IndexEntry): Promise<void> | undefined {
+    if (this.#failed) return undefined;
     try {
-      await this.writer.add(entry);
+      // A promise only while a piece is written (see IndexWriter.add); it never rejects.
+      return this.writer.add(entry)?.catch((error: unknown) => this.#fail(error));
     } catch (error) {
       this.#fail(error);
+      return undefined;
     }
   }
 
