@@ -48,6 +48,7 @@ export {
   readBlockResponse,
   sameTag,
   wholeRequest,
+  wholeTagging,
 } from "./blocks/blockExchange.js";
 export { type Block, BlockList, type StoredBlockList } from "./blocks/blockList.js";
 export {
