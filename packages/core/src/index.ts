@@ -158,9 +158,9 @@ export {
   BodyDigestError,
   type BodyDigests,
   collectDigested,
-  digestHeld,
   digestWhilePassing,
   forEachPiece,
+  InOrderDigests,
 } from "./digestBody.js";
 export {
   decodeEntryLine,
