@@ -11,11 +11,14 @@
  * `--base DIR` (another checkout, built), `base-blocks` etc. run that checkout's CLI: paired
  * before/after figures. `--prof DIR`
  * writes a V8 CPU profile of each chunksync run into DIR/<tool>-<round>, and its stderr into
- * DIR/<tool>-<round>.log.
+ * DIR/<tool>-<round>.log. `--latency MS` puts a proxy in front of the server that holds every
+ * request MS before forwarding it, for every tool alike: a remote store's round trip, so that a
+ * chain of dependent requests costs what it would there, whatever the local load.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
+import { FaultProxy } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
@@ -50,10 +53,18 @@ async function main(): Promise<void> {
   const rounds = Number(arg("--rounds", "6"));
   const tools = arg("--tools", "blocks,noblocks,rclone").split(",");
   const prof = process.argv.includes("--prof") ? arg("--prof", "") : undefined;
+  const latency = Number(arg("--latency", "0"));
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
-  const ctx = new BenchContext(s3, true, log);
+  const proxy =
+    latency > 0
+      ? await FaultProxy.start({
+          upstream: s3.endpoint,
+          rules: [{ name: "latency", action: "delay", delayMs: latency }],
+        })
+      : undefined;
+  const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, true, log);
   const timeFile = join(ctx.chunksyncEnv().XDG_CACHE_HOME!, "..", "time");
   try {
     const src = await ctx.createBucket("source", ctx.bucketName("pair-src"));
@@ -140,6 +151,8 @@ async function main(): Promise<void> {
           unequal.push(`${tool}:${k}`);
 
     const out: string[] = [];
+    if (latency > 0)
+      out.push(`Every request held ${latency} ms by a proxy before it reached the server.`, "");
     out.push("| tool | wall median | wall runs | CPU median |", "| --- | --- | --- | --- |");
     for (const tool of tools) {
       const rs = runs.get(tool)!;
@@ -171,6 +184,7 @@ async function main(): Promise<void> {
     if (unequal.length > 0) process.exitCode = 1;
   } finally {
     await ctx.dropAll().catch(() => {});
+    await proxy?.stop();
     await s3.stop();
   }
 }

@@ -228,6 +228,8 @@ async function runCase(ctx: BenchContext, c: FineCase): Promise<CaseResult> {
     const s0 = await ctx.usage?.settled();
     const cs = await chunksync.sync(ctx, src, dstC);
     const s1 = await ctx.usage?.settled();
+    // Exact, as the table rounds to a tenth of a MiB: a few KiB more or less show here.
+    ctx.log(`  ${c.id}: chunksync crossed ${crossedBy(cs.summary) ?? "n/a"} B`);
     ctx.log(`  ${c.id}: rclone sync`);
     const rc = await rcloneTool.sync(ctx, src, dstR);
     const s2 = await ctx.usage?.settled();

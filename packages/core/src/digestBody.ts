@@ -71,11 +71,46 @@ export function digestWhilePassing(
   };
 }
 
-/** The digests of bytes already held whole in memory (see {@link collectDigested}). */
-export function digestHeld(data: Uint8Array, algorithm?: DigestAlgorithm): BodyDigests {
-  const hasher = new BodyHasher(algorithm);
-  hasher.update(data);
-  return hasher.digests(algorithm);
+/**
+ * The digests of a buffer filled range by range in any order (an assembled part's pieces read at
+ * once): bytes are hashed as soon as every byte before them is in, so the hashing runs while the
+ * later pieces still arrive instead of after the last one.
+ */
+export class InOrderDigests {
+  readonly #hasher: BodyHasher;
+  /** Ranges filled beyond what was hashed, as [start, end), each extended as its piece grows. */
+  readonly #pending: [number, number][] = [];
+
+  constructor(
+    readonly data: Uint8Array,
+    readonly algorithm?: DigestAlgorithm,
+  ) {
+    this.#hasher = new BodyHasher(algorithm);
+  }
+
+  /** Bytes `start` to `end` (excluded) of the buffer are in. */
+  filled(start: number, end: number): void {
+    const grown = this.#pending.find((r) => r[1] === start);
+    if (grown) grown[1] = end;
+    else this.#pending.push([start, end]);
+    for (let i = this.#pending.findIndex(this.#next); i >= 0; i = this.#pending.findIndex(this.#next)) {
+      const [from, to] = this.#pending[i]!;
+      this.#pending.splice(i, 1);
+      this.#hasher.update(this.data.subarray(from, to));
+    }
+  }
+
+  readonly #next = (r: [number, number]) => r[0] === this.#hasher.length;
+
+  /** @throws BodyDigestError unless every byte of the buffer was filled */
+  digests(): BodyDigests {
+    if (this.#hasher.length !== this.data.length)
+      throw new BodyDigestError(
+        "BODY_NOT_ENDED",
+        `${this.#hasher.length} of ${this.data.length} bytes in order`,
+      );
+    return this.#hasher.digests(this.algorithm);
+  }
 }
 
 /**

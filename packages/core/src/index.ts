@@ -48,6 +48,7 @@ export {
   readBlockResponse,
   sameTag,
   wholeRequest,
+  wholeTagging,
 } from "./blocks/blockExchange.js";
 export { type Block, BlockList, type StoredBlockList } from "./blocks/blockList.js";
 export {
@@ -157,9 +158,9 @@ export {
   BodyDigestError,
   type BodyDigests,
   collectDigested,
-  digestHeld,
   digestWhilePassing,
   forEachPiece,
+  InOrderDigests,
 } from "./digestBody.js";
 export {
   decodeEntryLine,

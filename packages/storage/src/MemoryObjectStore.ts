@@ -13,6 +13,7 @@ import {
   StorageError,
   type StorageErrorContext,
 } from "./errors.js";
+import { multipartEtag } from "./multipartEtag.js";
 import type {
   BodyDigest,
   ByteRange,
@@ -447,8 +448,7 @@ export class MemoryObjectStore implements ObjectStore {
       return part;
     });
     this.#check(bucket, "complete", key, condition);
-    const digests = Buffer.concat(chosen.map((p) => Buffer.from(p.etag.replace(/"/g, ""), "hex")));
-    const etag = `"${md5(digests).toString("hex")}-${chosen.length}"`;
+    const etag = multipartEtag(chosen) ?? "";
     bucket.uploads.delete(uploadId);
     return {
       etag: this.#store(bucket, key, Buffer.concat(chosen.map((p) => p.data)), etag, upload.attributes),

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import type { StoreCapabilities } from "./capabilities.js";
 import { translateS3Error } from "./errors.js";
 import { type ListPage, parseListBucketResult } from "./listBucketResult.js";
+import { multipartEtag } from "./multipartEtag.js";
 import type {
   BodyDigest,
   ByteRange,
@@ -583,7 +584,10 @@ class S3MultipartUpload implements MultipartUpload {
     );
     if (this.tagging !== undefined) await this.store.ensureTagging(this.key, this.tagging);
     if (out.ETag) return { etag: out.ETag };
-    // Ceph RGW answers CompleteMultipartUpload with an empty ETag; ask for it.
+    // Ceph RGW answers CompleteMultipartUpload with an empty ETag. The parts' ETags say what it
+    // is: no HEAD, which would cost a round trip and could name a version written after this one.
+    const etag = multipartEtag(parts);
+    if (etag !== undefined) return { etag };
     const head = await this.store.head(this.key);
     return { etag: head?.etag ?? "" };
   }

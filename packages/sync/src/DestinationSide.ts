@@ -12,6 +12,7 @@ import {
   parseBlockRequest,
   rangesToCut,
   ValidationError,
+  wholeTagging,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
 import { digestWholeRanges, readBlocks } from "./blockReads.js";
@@ -174,14 +175,20 @@ export class DestinationSide {
     const head = await this.#named(request.destination, current);
     const reader = { store, side: "destination" as const, limiter, onRead, signal };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
-    // Tagged as they are cut: no raw digest is kept. A request asks for one or the other
-    // (first the cuts, then the guesses).
+    // Tagged as they are cut: no raw digest is kept. A fine round that also asks about the
+    // first round's guesses tags them with that round's parameters; both are read at once.
     const { tagBytes } = new BlockTagger(secret, request);
     const cut = rangesToCut(request, head.size);
-    const tags = await readBlocks(reader, key, etag, cut, request.params, tagBytes, BLOCK_TAG_BYTES);
     const whole = request.whole.filter(within);
-    const wholeTags = await digestWholeRanges(reader, key, etag, whole, tagBytes, BLOCK_TAG_BYTES);
-    return answerBlocks(request, { etag, size: head.size }, tags, wholeTags);
+    const wholeTagger = request.wholeParams ? new BlockTagger(secret, wholeTagging(request)) : undefined;
+    // Both settle before either failure is rethrown: no read is left running.
+    const [tags, wholeTags] = await Promise.allSettled([
+      readBlocks(reader, key, etag, cut, request.params, tagBytes, BLOCK_TAG_BYTES),
+      digestWholeRanges(reader, key, etag, whole, (wholeTagger ?? { tagBytes }).tagBytes, BLOCK_TAG_BYTES),
+    ]);
+    if (tags.status === "rejected") throw tags.reason;
+    if (wholeTags.status === "rejected") throw wholeTags.reason;
+    return answerBlocks(request, { etag, size: head.size }, tags.value, wholeTags.value);
   }
 
   /**

@@ -28,6 +28,7 @@ import {
   planChunks,
   readBlockResponse,
   type Segment,
+  wholeTagging,
 } from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -71,9 +72,10 @@ function cutBlocks(
 /** The destination's answer from its old bytes. */
 function answer(request: BlockRequest, old: Buffer) {
   const tagger = new BlockTagger(secret, request);
+  const wholeTagger = new BlockTagger(secret, wholeTagging(request));
   const whole = request.whole
     .filter((r) => r.offset + r.length <= old.length)
-    .map((r) => Buffer.from(tagger.tagBytes(old.subarray(r.offset, r.offset + r.length))));
+    .map((r) => Buffer.from(wholeTagger.tagBytes(old.subarray(r.offset, r.offset + r.length))));
   return answerBlocks(
     request,
     { etag: destination.etag, size: old.length },
@@ -106,9 +108,9 @@ function exchange(
     if ("segments" in step) return { plan, changed, segments: step.segments };
     if ("rounds" in step) rounds = step.rounds;
     else {
-      const { request: fine, ranges: unmatched, segments } = step.refine;
+      const { request: fine, ranges: unmatched, segments, guessed } = step.refine;
       const blocks = cutBlocks(next, unmatched, new BlockTagger(secret, fine), fine.params);
-      rounds = { request: fine, blocks, refined: { segments } };
+      rounds = { request: fine, blocks, refined: { segments, ...(guessed ? { guessed } : {}) } };
     }
   }
 }
@@ -179,9 +181,39 @@ describe("the block exchange", () => {
       rounds++;
       return answer(request, o);
     });
-    // The cut, the confirmation of the shifted grid's gaps, and a fine round over the block left.
-    expect(rounds).toBe(3);
+    // The cut, then one round that confirms the shifted grid's gaps and cuts the block left finely.
+    expect(rounds).toBe(2);
     expect(crossing(segments)).toBeLessThanOrEqual(blockParams(next.length).max + 1400);
+  });
+
+  test("a same-size edit takes two rounds: the guesses beside the edit are asked about with the fine cut", () => {
+    const old = seeded(21, 20 * MiB);
+    const next = Buffer.from(old);
+    const at = 9 * MiB + 12_345;
+    seeded(22, MiB).copy(next, at);
+    const asked: BlockRequest[] = [];
+    const { plan, segments } = exchange(next, old, (request, o) => {
+      asked.push(request);
+      return answer(request, o);
+    });
+    expect(asked).toHaveLength(2);
+    const [first, second] = asked as [BlockRequest, BlockRequest];
+    // The guesses are tagged as the first round cut them, the fine cut with its own parameters.
+    expect(second.whole.length).toBeGreaterThan(0);
+    expect(second.wholeParams).toEqual(first.params);
+    expect(second.params.avg).toBeLessThan(first.params.avg);
+    expect(second.nonce).toBe(first.nonce);
+    // About the edit crosses: at most a fine block (16 KiB) on each side of it.
+    expect(crossing(segments)).toBeLessThanOrEqual(MiB + 2 * second.params.max);
+    expect(assemble(planAssembly(plan, segments, old.length), old, next).equals(next)).toBe(true);
+    // Guesses tagged with the fine round's parameters are keyed otherwise: none is confirmed,
+    // and the fine blocks the destination cut over the guessed bytes are what matches there.
+    const fineKeyed = exchange(next, old, (request, o) =>
+      answer({ ...request, ...(request.wholeParams ? { wholeParams: request.params } : {}) }, o),
+    );
+    expect(crossing(fineKeyed.segments)).toBeGreaterThanOrEqual(crossing(segments));
+    const rebuilt = assemble(planAssembly(plan, fineKeyed.segments, old.length), old, next);
+    expect(rebuilt.equals(next)).toBe(true);
   });
 
   test("scattered 4 KiB page updates cross about the pages, not their 64 KiB blocks: the fine round finds the rest", () => {
@@ -366,6 +398,17 @@ describe("the block exchange", () => {
       "whole[1]",
     );
     expect(() => parseBlockRequest("junk")).toThrow(expect.objectContaining({ code: "INVALID_MESSAGE" }));
+    // A fine round asking about guesses too: their ranges are bounded by the parameters they are tagged with.
+    const fine = { min: 1024, avg: 4096, max: 16384 };
+    const both = {
+      ...request,
+      params: fine,
+      wholeParams: request.params,
+      whole: [{ offset: 0, length: max }],
+    };
+    expect(parseBlockRequest(JSON.parse(JSON.stringify(both)))).toEqual(both);
+    refused({ wholeParams: { min: 64, avg: 1000, max: 4000 } }, "wholeParams.avg");
+    refused({ params: fine, whole: [{ offset: 0, length: max }] }, "whole[0]");
   });
 
   test("the destination cuts its chunks at the changed indices and every chunk past the new end", () => {

@@ -6,6 +6,7 @@ import {
   type DigestAlgorithm,
   digestOf,
   digestWhilePassing,
+  InOrderDigests,
 } from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -87,5 +88,51 @@ describe("digestWhilePassing", () => {
     await iterator.next();
     expect(() => passing.digests()).toThrow(BodyDigestError);
     expect(() => passing.digests()).toThrow(expect.objectContaining({ code: "BODY_NOT_ENDED" }));
+  });
+});
+
+describe("InOrderDigests", () => {
+  test("a buffer filled piece by piece in any order has the digests of its bytes, once all are in", () => {
+    fc.assert(
+      fc.property(bodies, fc.array(fc.nat(), { maxLength: 20 }), ({ data, cuts, algorithm }, keys) => {
+        // Pieces between the cuts, each filled in two steps (its first half, then the rest, as
+        // a stream's bytes come), every piece's first step, then every second one, each in a
+        // shuffled order.
+        const at = [...new Set([0, ...cuts.map((c) => c % (data.length + 1)), data.length])].sort(
+          (a, b) => a - b,
+        );
+        const first: [number, number][] = [];
+        const second: [number, number][] = [];
+        for (let i = 0; i + 1 < at.length; i++) {
+          const mid = (at[i]! + at[i + 1]!) >> 1;
+          first.push([at[i]!, mid]);
+          second.push([mid, at[i + 1]!]);
+        }
+        const shuffled = (steps: [number, number][]) =>
+          steps
+            .map((step, k) => ({ step, key: keys[k % Math.max(1, keys.length)] ?? k }))
+            .sort((a, b) => a.key - b.key)
+            .map((x) => x.step);
+        const buffer = new Uint8Array(data.length);
+        const digests = new InOrderDigests(buffer, algorithm);
+        for (const [from, to] of [...shuffled(first), ...shuffled(second)]) {
+          buffer.set(data.subarray(from, to), from);
+          digests.filled(from, to);
+        }
+        const got = digests.digests();
+        expect(got.md5.equals(md5(data))).toBe(true);
+        expect(got.length).toBe(data.length);
+        if (algorithm !== undefined) expect(got.chunk?.equals(digestOf(algorithm, data))).toBe(true);
+      }),
+    );
+  });
+
+  test("refuses to give digests before every byte is in", () => {
+    const digests = new InOrderDigests(new Uint8Array(10));
+    digests.filled(0, 4);
+    digests.filled(6, 10);
+    expect(() => digests.digests()).toThrow(BodyDigestError);
+    digests.filled(4, 6);
+    expect(digests.digests().md5.equals(md5(new Uint8Array(10)))).toBe(true);
   });
 });

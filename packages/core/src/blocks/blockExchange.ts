@@ -40,6 +40,12 @@ export interface BlockRequest extends PairRequest {
   cut: OldRange[];
   /** Ranges to digest whole: where the source guesses its blocks sit in the old object. */
   whole: OldRange[];
+  /**
+   * The cutting parameters the `whole` tags are keyed by, where they are not `params`: a fine
+   * round that also asks about the first round's guesses, which the source tagged as that round
+   * cut them. One request then does what two rounds in turn did.
+   */
+  wholeParams?: BlockParams;
 }
 
 /** The destination's tags: keyed by the pairing secret and the request's nonce, never a raw digest. */
@@ -149,6 +155,19 @@ export function wholeRequest(
 }
 
 /**
+ * `fine` (a request of the same exchange, its nonce the first round's) also asking for `whole`
+ * ranges tagged with `first`'s parameters: the first round's guesses and the fine cut in one
+ * round trip. The tags stay apart as before: the cutting parameters are part of what keys them.
+ */
+export function withGuesses(
+  fine: BlockRequest,
+  first: BlockRequest,
+  whole: readonly OldRange[],
+): BlockRequest {
+  return { ...fine, whole: checkWhole(whole, first.params), wholeParams: first.params };
+}
+
+/**
  * Tags blocks for one request, on either side:
  * `HMAC-SHA256(HMAC-SHA256(K, encodeBlockContext(ctx) || nonce), u64 length || digest)`, cut to
  * 128 bits. The context binds both objects' identities (versions included), the direction and
@@ -197,11 +216,17 @@ export class BlockTagger {
   }
 }
 
+/** `request` as the tagger of its `whole` ranges takes it: with the parameters those tags are keyed by. */
+export function wholeTagging(request: BlockRequest): BlockRequest {
+  return request.wholeParams === undefined ? request : { ...request, params: request.wholeParams };
+}
+
 /**
  * The destination's response: `tags` are the blocks it cut from the request's `cut` ranges
  * within its object ({@link rangesToCut}), `wholeTags` the tag of each `whole` range within its
- * object, in order, concatenated (16 bytes each; a range past its end has none): both tagged by
- * a {@link BlockTagger} for `request`, so a raw digest never leaves.
+ * object, in order, concatenated (16 bytes each; a range past its end has none): the first tagged
+ * by a {@link BlockTagger} for `request`, the others by one for {@link wholeTagging} of it, so a raw
+ * digest never leaves.
  */
 export function answerBlocks(
   request: BlockRequest,
@@ -237,7 +262,7 @@ export function parseBlockRequest(input: unknown): BlockRequest {
     throw new InvalidMessageError(`blockRequest.${field}`, expected);
   };
   if (!isRecord(input)) return bad("", "a JSON object");
-  const { v, id, nonce, direction, source, destination, params, cut, whole } = input;
+  const { v, id, nonce, direction, source, destination, params, cut, whole, wholeParams } = input;
   if (v !== 1) bad("v", "protocol version 1");
   if (fromBase64url(id, 16) === undefined) bad("id", "base64url of 16 bytes");
   if (fromBase64url(nonce, NONCE_BYTES) === undefined) bad("nonce", `base64url of ${NONCE_BYTES} bytes`);
@@ -246,6 +271,8 @@ export function parseBlockRequest(input: unknown): BlockRequest {
   const dst = fittingIdentity(destination) ?? bad("destination", "an object identity within S3's limits");
   try {
     const blocks = validateBlockParams(params as BlockParams, "params");
+    const guessed =
+      wholeParams === undefined ? undefined : validateBlockParams(wholeParams as BlockParams, "wholeParams");
     return {
       v: 1,
       id: id as string,
@@ -255,7 +282,8 @@ export function parseBlockRequest(input: unknown): BlockRequest {
       destination: dst,
       params: blocks,
       cut: checkCut(cut as OldRange[]),
-      whole: checkWhole(whole as OldRange[], blocks),
+      whole: checkWhole(whole as OldRange[], guessed ?? blocks),
+      ...(guessed ? { wholeParams: guessed } : {}),
     };
   } catch (error) {
     if (error instanceof ValidationError) return bad(error.field, String(error.details.expected));

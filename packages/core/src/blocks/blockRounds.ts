@@ -1,13 +1,15 @@
 import { type ChunkPlan, chunkRange } from "../chunkPlan.js";
 import {
+  BLOCK_TAG_BYTES,
   type BlockRequest,
   blockRequest,
   type OldRange,
   readBlockResponse,
   sameTag,
   wholeRequest,
+  withGuesses,
 } from "./blockExchange.js";
-import type { BlockList } from "./blockList.js";
+import { BlockList } from "./blockList.js";
 import { TARGET_MAX_BLOCKS } from "./blockParams.js";
 import { confirmGaps, filterGuesses, type GapGuesses, guessGaps } from "./guessGaps.js";
 import { BlockMatcher, oldRangesToCut, segmentsOf } from "./matchBlocks.js";
@@ -19,24 +21,36 @@ import { type Segment, SegmentBuilder } from "./segments.js";
  * the request out, the source's own blocks for it (their digests already replaced by this
  * request's tags, so no raw digest is kept) and what the earlier rounds found: after the
  * first answer the segments and the guesses the second request asks about; in the fine round,
- * the segments whose source runs the fine blocks are matched in.
+ * the segments whose source runs the fine blocks are matched in, and the guesses the same
+ * request asks about where it does.
  */
 export interface BlockRounds {
   request: BlockRequest;
   /** The source's blocks for this request, in order, each digest replaced by its tag. */
   blocks: BlockList;
   matched?: { segments: Segment[]; guesses: GapGuesses };
-  refined?: { segments: Segment[] };
+  refined?: { segments: Segment[]; guessed?: GuessedBlocks };
+}
+
+/**
+ * The first round's guesses asked about in a fine round (see {@link withGuesses}): each guessed
+ * source block with its first-round tag, in order, and where it would sit in the old object.
+ */
+export interface GuessedBlocks {
+  blocks: BlockList;
+  oldOffset: number[];
 }
 
 /**
  * A fine round to ask for: the source cuts `ranges` of its new object (the runs still unmatched)
- * with `request.params`, and the destination the old ranges no match uses.
+ * with `request.params`, and the destination the old ranges no match uses; where `guessed`, the
+ * destination also tags those guesses' old ranges whole.
  */
 export interface FineRound {
   request: BlockRequest;
   ranges: OldRange[];
   segments: Segment[];
+  guessed?: GuessedBlocks;
 }
 
 /** Most guessed blocks one object asks the destination to confirm. */
@@ -61,6 +75,9 @@ const MAX_FINE_BLOCKS = TARGET_MAX_BLOCKS;
  * bytes there. Then, where enough bytes are still unmatched (an edit of a few bytes in many
  * places, pages moved about), a fine round cuts them and the old bytes no match uses into
  * blocks of a few KiB and matches those anywhere. After that the new object's segments are final.
+ * Where the first answer leaves both guesses and enough unmatched bytes for a fine round, the
+ * fine round asks about the guesses too: one round trip instead of two, for the tags of the
+ * guessed ranges' fine blocks, which cross from the destination as well.
  */
 export function nextBlockRound(
   plan: ChunkPlan,
@@ -70,34 +87,72 @@ export function nextBlockRound(
   response: unknown,
 ): { segments: Segment[] } | { rounds: BlockRounds } | { refine: FineRound } {
   const answer = readBlockResponse(rounds.request, response);
-  if (rounds.refined !== undefined)
-    return {
-      segments: refineSegments(rounds.refined.segments, rounds.blocks, answer.blocks, plan.size, oldSize),
-    };
+  if (rounds.refined !== undefined) {
+    const { guessed } = rounds.refined;
+    const segments = guessed
+      ? confirmGuesses(rounds.refined.segments, guessed.blocks, allOf(guessed), answer.whole, plan, oldSize)
+      : rounds.refined.segments;
+    return { segments: refineSegments(segments, rounds.blocks, answer.blocks, plan.size, oldSize) };
+  }
+  const cut = oldRangesToCut(plan, changed, oldSize);
   let segments: Segment[];
   if (rounds.matched === undefined) {
     segments = segmentsOf(plan, new Set(changed), rounds.blocks, answer.blocks, oldSize);
     const guesses = guessGaps(segments, rounds.blocks, oldSize, MAX_GUESSES, answer.blocks);
     if (guesses.index.length > 0) {
-      const request = wholeRequest(
-        rounds.request,
-        guesses.index.map((b, k) => ({
-          offset: guesses.oldOffset[k] as number,
-          length: rounds.blocks.length(b),
-        })),
-      );
+      const whole = guesses.index.map((b, k) => ({
+        offset: guesses.oldOffset[k] as number,
+        length: rounds.blocks.length(b),
+      }));
+      // A fine round over the runs as they are now covers the guessed bytes too: it asks about
+      // the guesses beside its cut, and its blocks refine what the confirmed guesses leave.
+      const fine = fineRound(rounds.request, segments, cut);
+      if (fine)
+        return {
+          refine: {
+            ...fine,
+            request: withGuesses(fine.request, rounds.request, whole),
+            guessed: guessedBlocks(rounds.blocks, guesses),
+          },
+        };
+      const request = wholeRequest(rounds.request, whole);
       return { rounds: { request, blocks: rounds.blocks, matched: { segments, guesses } } };
     }
   } else {
     const { guesses } = rounds.matched;
-    const confirmed = filterGuesses(guesses, (k) =>
-      sameTag(answer.whole[k], rounds.blocks.digest(guesses.index[k] as number)),
-    );
-    segments = confirmGaps(rounds.matched.segments, rounds.blocks, confirmed, plan.size, oldSize);
+    segments = confirmGuesses(rounds.matched.segments, rounds.blocks, guesses, answer.whole, plan, oldSize);
   }
-  const fine = fineRound(rounds.request, segments, oldRangesToCut(plan, changed, oldSize));
+  const fine = fineRound(rounds.request, segments, cut);
   return fine ? { refine: fine } : { segments };
 }
+
+/** `segments` with the `guesses` (blocks of `blocks`) whose tags the destination's `whole` tags equal taken from the old object. */
+function confirmGuesses(
+  segments: readonly Segment[],
+  blocks: BlockList,
+  guesses: GapGuesses,
+  whole: readonly (Buffer | undefined)[],
+  plan: ChunkPlan,
+  oldSize: number,
+): Segment[] {
+  const confirmed = filterGuesses(guesses, (k) =>
+    sameTag(whole[k], blocks.digest(guesses.index[k] as number)),
+  );
+  return confirmGaps(segments, blocks, confirmed, plan.size, oldSize);
+}
+
+/** The guessed blocks of `blocks`, with their tags, as a fine round keeps them (see {@link GuessedBlocks}). */
+function guessedBlocks(blocks: BlockList, guesses: GapGuesses): GuessedBlocks {
+  const list = new BlockList(BLOCK_TAG_BYTES, guesses.index.length);
+  for (const b of guesses.index) list.push(blocks.offset(b), blocks.length(b), blocks.digest(b));
+  return { blocks: list, oldOffset: guesses.oldOffset };
+}
+
+/** Every block of `guessed` as a guess of its list. */
+const allOf = (guessed: GuessedBlocks): GapGuesses => ({
+  index: guessed.oldOffset.map((_, k) => k),
+  oldOffset: guessed.oldOffset,
+});
 
 /**
  * The fine round for `segments`, or undefined where too few bytes are unmatched, or so many
@@ -159,7 +214,13 @@ function subtract(ranges: readonly OldRange[], used: readonly OldRange[]): OldRa
   return out;
 }
 
-/** `segments` with each source run re-cut into its fine `blocks`, each matched anywhere among the old fine blocks. */
+/**
+ * `segments` with each source run re-cut into its fine `blocks`, each matched anywhere among the
+ * old fine blocks. The blocks were cut from the runs before any guess of the same round was
+ * confirmed, so a confirmed guess may leave a block across a run's edge: the part of it inside
+ * the run takes the same part of its match (a block found in the old object is found byte for
+ * byte, so is any part of it).
+ */
 function refineSegments(
   segments: readonly Segment[],
   blocks: BlockList,
@@ -177,13 +238,19 @@ function refineSegments(
       out.push("old", s.offset, s.length);
       matcher.follow(s.offset + s.length);
     } else {
-      while (b < blocks.count && blocks.offset(b) < at) b++;
+      while (b < blocks.count && blocks.offset(b) + blocks.length(b) <= at) b++;
       let covered = at;
-      for (; b < blocks.count && blocks.offset(b) < end; b++) {
-        matcher.match(blocks, b, out);
-        covered = blocks.offset(b) + blocks.length(b);
+      for (; b < blocks.count && blocks.offset(b) <= covered && covered < end; b++) {
+        const offset = blocks.offset(b);
+        const to = Math.min(offset + blocks.length(b), end);
+        const found = matcher.locate(blocks, b);
+        if (found < 0) out.push("source", covered, to - covered);
+        else out.push("old", found + (covered - offset), to - covered);
+        covered = to;
+        // A block reaching into the next run is that run's too.
+        if (offset + blocks.length(b) > end) break;
       }
-      // Blocks cut from exactly this run cover it; anything else crosses as it is.
+      // Blocks cut from this run (or from one holding it) cover it; anything else crosses as it is.
       if (covered !== end) return [...segments];
     }
     at = end;

@@ -47,7 +47,13 @@ export class BlockMatcher {
 
   /** Adds block `i` of `blocks` (the new object's) to `out`: a range of the old object, or source bytes. */
   match(blocks: BlockList, i: number, out: SegmentBuilder): void {
-    const length = blocks.length(i);
+    const offset = this.locate(blocks, i);
+    if (offset < 0) out.push("source", blocks.offset(i), blocks.length(i));
+    else out.push("old", offset, blocks.length(i));
+  }
+
+  /** Where the old object holds block `i` of `blocks` (the new object's), or -1: as {@link match} places it. */
+  locate(blocks: BlockList, i: number): number {
     const following = this.#next < 0 ? -1 : this.#old.find(this.#next);
     let offset: number;
     if (following >= 0 && this.#old.sameBlock(following, blocks, i)) offset = this.#next;
@@ -55,13 +61,12 @@ export class BlockMatcher {
       const entry = this.#table[this.#slot(blocks, i)] as number;
       if (entry === 0) {
         this.#next = -1;
-        out.push("source", blocks.offset(i), length);
-        return;
+        return -1;
       }
       offset = this.#old.offset(entry - 1);
     }
-    this.#next = offset + length;
-    out.push("old", offset, length);
+    this.#next = offset + blocks.length(i);
+    return offset;
   }
 
   /** The new object continues with old bytes ending at `end`: a match right after them is preferred. */

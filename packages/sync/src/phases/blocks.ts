@@ -99,9 +99,13 @@ function nextStep(
   const next = nextBlockRound(plan, changed, oldSize, rounds, response);
   if ("rounds" in next) return next;
   if ("refine" in next) {
-    const { request, ranges, segments } = next.refine;
+    const { request, ranges, segments, guessed } = next.refine;
     return {
-      rounds: { request, blocks: sourceSide.cutBlocks(source, request, ranges), refined: { segments } },
+      rounds: {
+        request,
+        blocks: sourceSide.cutBlocks(source, request, ranges),
+        refined: { segments, ...(guessed ? { guessed } : {}) },
+      },
     };
   }
   return { assembly: chooseAssembly(plan, changed, next.segments, oldSize) };

@@ -3,7 +3,7 @@ import {
   type BodyDigests,
   ChunksyncError,
   type DigestAlgorithm,
-  digestHeld,
+  InOrderDigests,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
   type ObjectDecision,
@@ -364,7 +364,7 @@ async function assembled<T>(
     throw new ChunksyncError("NO_OLD_OBJECT", `part ${part.partNumber} needs the old object`);
   const { destination, signal, bytes } = ctx;
   const pieces = part.pieces ?? [];
-  const fill = (data: Buffer) => {
+  const fill = (data: Buffer, digests: InOrderDigests) => {
     let place = 0;
     return settleAll(
       pieces.map(async (piece) => {
@@ -384,7 +384,9 @@ async function assembled<T>(
           piece.length,
           `the range at ${piece.offset}`,
           (read) => {
-            data.set(read.subarray(0, Math.max(0, piece.length - got)), at + got);
+            const kept = read.subarray(0, Math.max(0, piece.length - got));
+            data.set(kept, at + got);
+            digests.filled(at + got, at + got + kept.length);
             got += read.length;
             if (!fromSource) bytes.destinationRead += read.length;
           },
@@ -397,8 +399,10 @@ async function assembled<T>(
     part,
     async (into) => {
       const data = into?.subarray(0, part.length) ?? Buffer.allocUnsafe(part.length);
-      await fill(data);
-      return { data, ...digestHeld(data, ctx.uploaded?.algorithm) };
+      // Hashed as the pieces come in, in order: not all after the last one.
+      const digests = new InOrderDigests(data, ctx.uploaded?.algorithm);
+      await fill(data, digests);
+      return { data, ...digests.digests() };
     },
     send,
   );
