@@ -3,24 +3,35 @@ import {
   type BlockRequest,
   type BlockRounds,
   type GapGuesses,
-  type Segment,
+  SegmentList,
   type StoredBlockList,
+  type StoredSegmentList,
 } from "@chunksync/core";
 
-/** {@link BlockRounds} as the work area keeps it: the blocks' arrays in base64url. */
+/** {@link BlockRounds} as the work area keeps it: the blocks' and segments' arrays in base64url. */
 export interface StoredRounds {
   request: BlockRequest;
   blocks: StoredBlockList;
-  matched?: { segments: Segment[]; guesses: GapGuesses };
-  refined?: { segments: Segment[] };
+  matched?: { segments: StoredSegmentList; guesses: GapGuesses };
+  refined?: { segments: StoredSegmentList };
 }
 
 /** `rounds` as JSON. */
-export function storedRounds(rounds: BlockRounds): StoredRounds {
-  return { ...rounds, blocks: rounds.blocks.store() };
+export function storedRounds({ request, blocks, matched, refined }: BlockRounds): StoredRounds {
+  return {
+    request,
+    blocks: blocks.store(),
+    ...(matched && { matched: { ...matched, segments: matched.segments.store() } }),
+    ...(refined && { refined: { segments: refined.segments.store() } }),
+  };
 }
 
 /** The inverse of {@link storedRounds}. */
-export function roundsOf(stored: StoredRounds): BlockRounds {
-  return { ...stored, blocks: BlockList.load(stored.blocks) };
+export function roundsOf({ request, blocks, matched, refined }: StoredRounds): BlockRounds {
+  return {
+    request,
+    blocks: BlockList.load(blocks),
+    ...(matched && { matched: { ...matched, segments: SegmentList.load(matched.segments) } }),
+    ...(refined && { refined: { segments: SegmentList.load(refined.segments) } }),
+  };
 }
