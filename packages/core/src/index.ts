@@ -67,6 +67,7 @@ export {
   type MixedPart,
   planAssembly,
 } from "./blocks/planAssembly.js";
+export { RangeList } from "./blocks/rangeList.js";
 export { type Segment, SegmentList, type StoredSegmentList, sourceBytes } from "./blocks/segments.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";

@@ -108,7 +108,7 @@ function exchange(
     if ("rounds" in step) rounds = step.rounds;
     else {
       const { request: fine, ranges: unmatched, segments } = step.refine;
-      const blocks = cutBlocks(next, unmatched, new BlockTagger(secret, fine), fine.params);
+      const blocks = cutBlocks(next, unmatched.toArray(), new BlockTagger(secret, fine), fine.params);
       rounds = { request: fine, blocks, refined: { segments } };
     }
   }

@@ -12,6 +12,7 @@ import { TARGET_MAX_BLOCKS } from "./blockParams.js";
 import { confirmGaps, filterGuesses, type GapGuesses, guessGaps } from "./guessGaps.js";
 import { BlockMatcher, oldRangesToCut, segmentsOf } from "./matchBlocks.js";
 import { type AssemblyPlan, planAssembly } from "./planAssembly.js";
+import { RangeList } from "./rangeList.js";
 import { SegmentList } from "./segments.js";
 
 /**
@@ -35,7 +36,7 @@ export interface BlockRounds {
  */
 export interface FineRound {
   request: BlockRequest;
-  ranges: OldRange[];
+  ranges: RangeList;
   segments: SegmentList;
 }
 
@@ -109,13 +110,10 @@ function fineRound(
   segments: SegmentList,
   cut: readonly OldRange[],
 ): FineRound | undefined {
-  const ranges: OldRange[] = [];
-  let unmatched = 0;
+  const ranges = new RangeList();
   for (let i = 0, at = 0; i < segments.count; at += segments.length(i++))
-    if (!segments.isOld(i)) {
-      ranges.push({ offset: at, length: segments.length(i) });
-      unmatched += segments.length(i);
-    }
+    if (!segments.isOld(i)) ranges.push(at, segments.length(i));
+  const unmatched = ranges.bytes();
   let avg = FINE_AVG;
   while (avg * MAX_FINE_BLOCKS < unmatched) avg *= 2;
   if (unmatched < MIN_FINE_BYTES || avg * 4 > coarse.params.avg) return undefined;
