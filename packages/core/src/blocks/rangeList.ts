@@ -57,6 +57,11 @@ export class RangeList {
     this.#lengths[i] = length;
   }
 
+  /** Adds `length` bytes to the end of range `i`. */
+  extend(i: number, length: number): void {
+    this.#lengths[i] = this.length(i) + length;
+  }
+
   /** Bytes of every range together. */
   bytes(): number {
     let total = 0;

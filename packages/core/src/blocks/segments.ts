@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { RangeList } from "./rangeList.js";
 
 /**
  * A run of the new object's bytes and where they come from: a range of the old destination
@@ -41,15 +42,12 @@ const SOURCE = 1;
  */
 export class SegmentList implements Iterable<Segment> {
   #from: Uint8Array;
-  /** Offsets and lengths as doubles: objects and old ranges reach past 4 GiB. */
-  #offsets: Float64Array;
-  #lengths: Float64Array;
-  #count = 0;
+  /** Each segment's offset and length: objects and old ranges reach past 4 GiB. */
+  readonly #ranges: RangeList;
 
   constructor(capacity = INITIAL_CAPACITY) {
     this.#from = new Uint8Array(capacity);
-    this.#offsets = new Float64Array(capacity);
-    this.#lengths = new Float64Array(capacity);
+    this.#ranges = new RangeList(capacity);
   }
 
   /**
@@ -73,7 +71,7 @@ export class SegmentList implements Iterable<Segment> {
 
   /** Number of segments. */
   get count(): number {
-    return this.#count;
+    return this.#ranges.count;
   }
 
   /** Whether segment `i` is a range of the old object (else the source's own bytes). */
@@ -86,11 +84,11 @@ export class SegmentList implements Iterable<Segment> {
   }
 
   offset(i: number): number {
-    return this.#offsets[i] as number;
+    return this.#ranges.offset(i);
   }
 
   length(i: number): number {
-    return this.#lengths[i] as number;
+    return this.#ranges.length(i);
   }
 
   /** Segment `i` as an object (for plans, tests and records; the list exists so that rounds need none). */
@@ -100,7 +98,7 @@ export class SegmentList implements Iterable<Segment> {
 
   /** Each segment as an object, in order. */
   *[Symbol.iterator](): IterableIterator<Segment> {
-    for (let i = 0; i < this.#count; i++) yield this.at(i);
+    for (let i = 0; i < this.count; i++) yield this.at(i);
   }
 
   /** Every segment as an object, in order (for records and tests). */
@@ -111,7 +109,7 @@ export class SegmentList implements Iterable<Segment> {
   /** Bytes of the new object that must cross: the sum of the source segments. */
   sourceBytes(): number {
     let total = 0;
-    for (let i = 0; i < this.#count; i++) if (!this.isOld(i)) total += this.length(i);
+    for (let i = 0; i < this.count; i++) if (!this.isOld(i)) total += this.length(i);
     return total;
   }
 
@@ -119,16 +117,18 @@ export class SegmentList implements Iterable<Segment> {
   push(from: "old" | "source", offset: number, length: number): void {
     if (length === 0) return;
     const code = from === "old" ? OLD : SOURCE;
-    const last = this.#count - 1;
+    const last = this.count - 1;
     if (last >= 0 && this.#from[last] === code && this.offset(last) + this.length(last) === offset) {
-      this.#lengths[last] = this.length(last) + length;
+      this.#ranges.extend(last, length);
       return;
     }
-    if (this.#count === this.#from.length) this.#grow(Math.max(INITIAL_CAPACITY, 2 * this.#count));
-    const i = this.#count++;
-    this.#from[i] = code;
-    this.#offsets[i] = offset;
-    this.#lengths[i] = length;
+    if (this.count === this.#from.length) {
+      const grown = new Uint8Array(Math.max(INITIAL_CAPACITY, 2 * this.count));
+      grown.set(this.#from);
+      this.#from = grown;
+    }
+    this.#from[this.count] = code;
+    this.#ranges.push(offset, length);
   }
 
   /**
@@ -138,7 +138,7 @@ export class SegmentList implements Iterable<Segment> {
    */
   check(size: number, oldSize: number): this {
     let at = 0;
-    for (let i = 0; i < this.#count; i++) {
+    for (let i = 0; i < this.count; i++) {
       checkSegment(i, this.from(i), this.offset(i), this.length(i), at, oldSize);
       at += this.length(i);
     }
@@ -147,14 +147,14 @@ export class SegmentList implements Iterable<Segment> {
 
   /** The list as JSON keeps it. */
   store(): StoredSegmentList {
-    const offsets = Buffer.alloc(this.#count * 8);
-    const lengths = Buffer.alloc(this.#count * 8);
-    for (let i = 0; i < this.#count; i++) {
+    const offsets = Buffer.alloc(this.count * 8);
+    const lengths = Buffer.alloc(this.count * 8);
+    for (let i = 0; i < this.count; i++) {
       offsets.writeDoubleBE(this.offset(i), i * 8);
       lengths.writeDoubleBE(this.length(i), i * 8);
     }
     return {
-      from: Buffer.from(this.#from.buffer, this.#from.byteOffset, this.#count).toString("base64url"),
+      from: Buffer.from(this.#from.buffer, this.#from.byteOffset, this.count).toString("base64url"),
       offsets: offsets.toString("base64url"),
       lengths: lengths.toString("base64url"),
     };
@@ -189,18 +189,6 @@ export class SegmentList implements Iterable<Segment> {
         `segments covering the new object's ${size} bytes (they cover ${at})`,
       );
     return this;
-  }
-
-  #grow(capacity: number): void {
-    const from = new Uint8Array(capacity);
-    from.set(this.#from.subarray(0, this.#count));
-    const offsets = new Float64Array(capacity);
-    offsets.set(this.#offsets.subarray(0, this.#count));
-    const lengths = new Float64Array(capacity);
-    lengths.set(this.#lengths.subarray(0, this.#count));
-    this.#from = from;
-    this.#offsets = offsets;
-    this.#lengths = lengths;
   }
 }
 
