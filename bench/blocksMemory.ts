@@ -17,6 +17,9 @@
  * from the assembly (old ranges and crossed bytes, streamed) and compares SHA-256s. The peak at
  * 100 GiB is extrapolated by block count against issue 12's bound: concurrency x chunk size +
  * 200 MB. The bound is the reference here: no peer tool exchanges blocks in one process.
+ * To see what stays alive rather than the peak, run a child alone under `node --expose-gc`
+ * (`node --expose-gc node_modules/.cache/bench/blocksMemory.mjs --child 8`): each step then
+ * collects before it is measured.
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -30,6 +33,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import { DestinationSide, Limiter, SourceSide } from "@chunksync/sync";
+import type { Ranges } from "../packages/sync/src/blockReads.js";
 import { exchangeBlocks } from "../packages/sync/src/phases/blocks.js";
 import { bundleScript } from "./lib/bundle.js";
 import { runCommand } from "./lib/exec.js";
@@ -147,7 +151,11 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
 
   const sampler = new Sampler();
   const steps: ChildResult["steps"] = [];
+  // Under `node --expose-gc` each step collects first, so its heap used is the live heap (a
+  // probe of what stays alive: it changes when the collector runs, so not for peak figures).
+  const collect = (globalThis as { gc?: () => void }).gc;
   const mark = (step: string) => {
+    collect?.();
     const m = sampler.sample();
     steps.push({ step, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
   };
@@ -159,7 +167,7 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
 
   /** The engine's SourceSide, counting the blocks each round cuts. */
   class CountingSource extends SourceSide {
-    override async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: readonly OldRange[]) {
+    override async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: Ranges) {
       const blocks = await super.cutBlocks(source, request, ranges);
       if (request.params.avg < coarseAvg) {
         counts.fine.source += blocks.count;

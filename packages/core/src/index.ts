@@ -68,7 +68,8 @@ export {
   type MixedPart,
   planAssembly,
 } from "./blocks/planAssembly.js";
-export { normalizeSegments, type Segment, SegmentBuilder, sourceBytes } from "./blocks/segments.js";
+export { RangeList } from "./blocks/rangeList.js";
+export { type Segment, SegmentList, type StoredSegmentList, sourceBytes } from "./blocks/segments.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";
 export { constantTimeEqual } from "./challenge/constantTimeEqual.js";

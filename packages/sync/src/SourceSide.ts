@@ -22,7 +22,7 @@ import {
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
-import { readBlocks } from "./blockReads.js";
+import { type Ranges, readBlocks } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import type { Limiter } from "./Limiter.js";
@@ -150,11 +150,7 @@ export class SourceSide {
    * Cuts `ranges` of `source`'s version into blocks with `request`'s parameters (a fine round)
    * and keeps them only as that request's tags.
    */
-  async cutBlocks(
-    source: ObjectIdentity,
-    request: BlockRequest,
-    ranges: readonly OldRange[],
-  ): Promise<BlockList> {
+  async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: Ranges): Promise<BlockList> {
     const { store, secret, limiter, onRead, signal } = this.options;
     const reader = { store, side: "source" as const, limiter, onRead, signal };
     const { tagBytes } = new BlockTagger(secret, request);

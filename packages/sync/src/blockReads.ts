@@ -7,6 +7,7 @@ import {
   type BlockParams,
   ChunksyncError,
   type OldRange,
+  RangeList,
   sha256Block,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
@@ -35,33 +36,38 @@ export interface Span {
   members: number[];
 }
 
+/** Ranges to read: a list, or an array (a message's) the reads copy into one. */
+export type Ranges = RangeList | readonly OldRange[];
+
 /**
  * The reads that cover `ranges` (any order), in order of offset: ranges at most 64 KiB apart
  * share one read of at most 64 MiB, so a fine round's thousands of small ranges cost tens of
  * requests, not thousands. Each read's members are in order of offset. Made as they are read:
  * a round may ask for hundreds of thousands of ranges.
  */
-export function* spansOf(ranges: readonly OldRange[]): Generator<Span> {
-  const order = ranges.map((_, i) => i).sort((a, b) => ranges[a]!.offset - ranges[b]!.offset);
+export function* spansOf(ranges: RangeList): Generator<Span> {
+  const order = Uint32Array.from({ length: ranges.count }, (_, i) => i).sort(
+    (a, b) => ranges.offset(a) - ranges.offset(b),
+  );
   let last: Span | undefined;
   for (const i of order) {
-    const { offset, length } = ranges[i]!;
-    const end = Math.max(last ? last.offset + last.length : 0, offset + length);
+    const offset = ranges.offset(i);
+    const end = Math.max(last ? last.offset + last.length : 0, offset + ranges.length(i));
     if (last && offset <= last.offset + last.length + JOIN_GAP && end - last.offset <= JOIN_SPAN) {
       last.length = end - last.offset;
       last.members.push(i);
     } else {
       if (last) yield last;
-      last = { offset, length, members: [i] };
+      last = { offset, length: ranges.length(i), members: [i] };
     }
   }
   if (last) yield last;
 }
 
 /** Bytes the reads of `ranges` take (gaps between joined ranges included). */
-export function bytesToRead(ranges: readonly OldRange[]): number {
+export function bytesToRead(ranges: Ranges): number {
   let bytes = 0;
-  for (const span of spansOf(ranges)) bytes += span.length;
+  for (const span of spansOf(RangeList.from(ranges))) bytes += span.length;
   return bytes;
 }
 
@@ -83,11 +89,11 @@ async function readRanges(
   reader: BlockReader,
   key: string,
   etag: string,
-  ranges: readonly OldRange[],
+  ranges: RangeList,
   openSpan: (span: Span) => (range: OldRange, index: number) => RangeSink,
 ): Promise<void> {
   const { store, side, limiter, onRead, signal } = reader;
-  const ended = new Uint8Array(ranges.length);
+  const ended = new Uint8Array(ranges.count);
   // Pulled as the limiter frees, not one waiting task per read at once, and each read's sinks
   // opened only as its bytes reach them: a read may span thousands of small ranges.
   await forEachConcurrent(spansOf(ranges), limiter.capacity, (span) => {
@@ -95,7 +101,7 @@ async function readRanges(
     return limiter.run(() =>
       withRetry(async () => {
         const members = span.members.filter((i) => ended[i] === 0);
-        const offset = ranges[members[0]!]!.offset;
+        const offset = ranges.offset(members[0]!);
         const read = { offset, length: span.offset + span.length - offset };
         const reading: { index: number; range: OldRange; sink: RangeSink }[] = [];
         let next = 0;
@@ -103,9 +109,10 @@ async function readRanges(
         const body = await pinnedRead(store, side, key, etag, read, signal);
         await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
           const end = at + piece.length;
-          for (; next < members.length && ranges[members[next]!]!.offset < end; next++) {
+          for (; next < members.length && ranges.offset(members[next]!) < end; next++) {
             const index = members[next]!;
-            reading.push({ index, range: ranges[index]!, sink: open(ranges[index]!, index) });
+            const range = ranges.at(index);
+            reading.push({ index, range, sink: open(range, index) });
           }
           for (let k = 0; k < reading.length; ) {
             const { index, range, sink } = reading[k]!;
@@ -140,14 +147,13 @@ export async function readBlocks(
   reader: BlockReader,
   key: string,
   etag: string,
-  ranges: readonly OldRange[],
+  ranges: Ranges,
   params: BlockParams,
   digest: BlockDigest = sha256Block,
   width = BLOCK_DIGEST_BYTES,
 ): Promise<BlockList> {
-  let bytes = 0;
-  for (const r of ranges) bytes += r.length;
-  const blocks = new BlockList(width, expectedBlocks(bytes, ranges.length, params));
+  const list = RangeList.from(ranges);
+  const blocks = new BlockList(width, expectedBlocks(list.bytes(), list.count, params));
   // The ranges of one read are cut one after the other into one list for the read (a round
   // reads up to a million small ranges: no list or chunker state of their own), and join the
   // result in the order given once every range before them has.
@@ -159,7 +165,7 @@ export async function readBlocks(
       blocks.append(w.list, w.from, w.to);
     }
   };
-  await readRanges(reader, key, etag, ranges, (span) => {
+  await readRanges(reader, key, etag, list, (span) => {
     const list = new BlockList(width, expectedBlocks(span.length, span.members.length, params));
     // Blocks of the ranges that ended; those after them were cut by a read that broke.
     let kept = 0;
@@ -202,12 +208,13 @@ export async function digestWholeRanges(
   reader: BlockReader,
   key: string,
   etag: string,
-  ranges: readonly OldRange[],
+  ranges: Ranges,
   digest: BlockDigest = sha256Block,
   width = BLOCK_DIGEST_BYTES,
 ): Promise<Buffer> {
-  const digests = Buffer.alloc(ranges.length * width);
-  await readRanges(reader, key, etag, ranges, () => (range, index) => {
+  const list = RangeList.from(ranges);
+  const digests = Buffer.alloc(list.count * width);
+  await readRanges(reader, key, etag, list, () => (range, index) => {
     // One copy of the range's bytes, digested in one call: no hash object per range.
     const bytes = new BlockBytes(range.length);
     return {

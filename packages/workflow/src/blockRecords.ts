@@ -3,36 +3,47 @@ import {
   type BlockRequest,
   type BlockRounds,
   type GapGuesses,
-  type Segment,
+  SegmentList,
   type StoredBlockList,
+  type StoredSegmentList,
 } from "@chunksync/core";
 
-/** {@link BlockRounds} as the work area keeps it: the blocks' arrays in base64url. */
+/** {@link BlockRounds} as the work area keeps it: the blocks' and segments' arrays in base64url. */
 export interface StoredRounds {
   request: BlockRequest;
   blocks: StoredBlockList;
-  matched?: { segments: Segment[]; guesses: GapGuesses };
-  refined?: { segments: Segment[]; guessed?: { blocks: StoredBlockList; oldOffset: number[] } };
+  matched?: { segments: StoredSegmentList; guesses: GapGuesses };
+  refined?: { segments: StoredSegmentList; guessed?: { blocks: StoredBlockList; oldOffset: number[] } };
 }
 
 /** `rounds` as JSON. */
-export function storedRounds(rounds: BlockRounds): StoredRounds {
-  const { refined, ...rest } = rounds;
-  const guessed = refined?.guessed && { ...refined.guessed, blocks: refined.guessed.blocks.store() };
+export function storedRounds({ request, blocks, matched, refined }: BlockRounds): StoredRounds {
+  const guessed = refined?.guessed;
   return {
-    ...rest,
-    blocks: rounds.blocks.store(),
-    ...(refined ? { refined: { segments: refined.segments, ...(guessed ? { guessed } : {}) } } : {}),
+    request,
+    blocks: blocks.store(),
+    ...(matched && { matched: { ...matched, segments: matched.segments.store() } }),
+    ...(refined && {
+      refined: {
+        segments: refined.segments.store(),
+        ...(guessed && { guessed: { ...guessed, blocks: guessed.blocks.store() } }),
+      },
+    }),
   };
 }
 
 /** The inverse of {@link storedRounds}. */
-export function roundsOf(stored: StoredRounds): BlockRounds {
-  const { refined, ...rest } = stored;
-  const guessed = refined?.guessed && { ...refined.guessed, blocks: BlockList.load(refined.guessed.blocks) };
+export function roundsOf({ request, blocks, matched, refined }: StoredRounds): BlockRounds {
+  const guessed = refined?.guessed;
   return {
-    ...rest,
-    blocks: BlockList.load(stored.blocks),
-    ...(refined ? { refined: { segments: refined.segments, ...(guessed ? { guessed } : {}) } } : {}),
+    request,
+    blocks: BlockList.load(blocks),
+    ...(matched && { matched: { ...matched, segments: SegmentList.load(matched.segments) } }),
+    ...(refined && {
+      refined: {
+        segments: SegmentList.load(refined.segments),
+        ...(guessed && { guessed: { ...guessed, blocks: BlockList.load(guessed.blocks) } }),
+      },
+    }),
   };
 }

@@ -28,6 +28,7 @@ import {
   planChunks,
   readBlockResponse,
   type Segment,
+  SegmentList,
   wholeTagging,
 } from "@chunksync/core";
 import fc from "fast-check";
@@ -89,7 +90,7 @@ function exchange(
   next: Buffer,
   old: Buffer,
   respond = answer,
-): { plan: ChunkPlan; changed: number[]; segments: Segment[] } {
+): { plan: ChunkPlan; changed: number[]; segments: SegmentList } {
   const plan = planChunks(next.length, CHUNK);
   const changed = changedChunks(plan, next, old);
   const request = blockRequest({
@@ -109,7 +110,7 @@ function exchange(
     if ("rounds" in step) rounds = step.rounds;
     else {
       const { request: fine, ranges: unmatched, segments, guessed } = step.refine;
-      const blocks = cutBlocks(next, unmatched, new BlockTagger(secret, fine), fine.params);
+      const blocks = cutBlocks(next, unmatched.toArray(), new BlockTagger(secret, fine), fine.params);
       rounds = { request: fine, blocks, refined: { segments, ...(guessed ? { guessed } : {}) } };
     }
   }
@@ -125,8 +126,8 @@ function assemble(plan: AssemblyPlan, old: Buffer, next: Buffer): Buffer {
   );
 }
 
-const crossing = (segments: Segment[]) =>
-  segments.reduce((n, s) => n + (s.from === "source" ? s.length : 0), 0);
+const crossing = (segments: SegmentList) =>
+  segments.toArray().reduce((n, s) => n + (s.from === "source" ? s.length : 0), 0);
 
 describe("the block exchange", () => {
   test("rebuilds the new object byte for byte from the old one and the source bytes, whatever the edits", () => {
@@ -421,13 +422,17 @@ describe("the block exchange", () => {
   test("an assembly is chosen only where it sends fewer bytes than the changed chunks", () => {
     const plan = planChunks(12 * MiB, CHUNK);
     const all: Segment[] = [{ from: "source", offset: 0, length: 12 * MiB }];
-    expect(chooseAssembly(plan, [0, 1, 2], all, 12 * MiB)).toBeUndefined();
+    expect(
+      chooseAssembly(plan, [0, 1, 2], SegmentList.of(all, 12 * MiB, 12 * MiB), 12 * MiB),
+    ).toBeUndefined();
     const one: Segment[] = [
       { from: "old", offset: 0, length: 6 * MiB },
       { from: "source", offset: 6 * MiB, length: 1000 },
       { from: "old", offset: 6 * MiB + 1000, length: 6 * MiB - 1000 },
     ];
-    expect(chooseAssembly(plan, [1], one, 12 * MiB)?.sourceBytes).toBe(1000);
+    expect(chooseAssembly(plan, [1], SegmentList.of(one, 12 * MiB, 12 * MiB), 12 * MiB)?.sourceBytes).toBe(
+      1000,
+    );
   });
 });
 

@@ -17,10 +17,10 @@ import {
   MIN_CHUNK_SIZE,
   MiB,
   matchBlocks,
-  normalizeSegments,
   planAssembly,
   planChunks,
   type Segment,
+  SegmentList,
   sourceBytes,
   ValidationError,
 } from "@chunksync/core";
@@ -60,7 +60,7 @@ function assemble(plan: AssemblyPlan, old: Buffer, source: Buffer): Buffer {
 }
 
 /** Where each byte of the new object comes from, as maximal runs: [from, offset, length] per run. */
-function provenance(runs: Segment[]): [string, number, number][] {
+function provenance(runs: Iterable<Segment>): [string, number, number][] {
   const out: [string, number, number][] = [];
   for (const { from, offset, length } of runs) {
     if (length === 0) continue;
@@ -84,9 +84,9 @@ function planRuns(plan: AssemblyPlan): Segment[] {
  * grid; a mixed part is exactly one chunk, one that no single old run holds whole (else it
  * would be copied); copies that continue each other in the old object are joined up to 5 GiB.
  */
-function checkRules(plan: AssemblyPlan, chunks: ChunkPlan, segments: Segment[]): void {
+function checkRules(plan: AssemblyPlan, chunks: ChunkPlan, segments: Segment[] | SegmentList): void {
   expect(plan.parts.length).toBeLessThanOrEqual(MAX_PARTS);
-  const runs = normalizeSegments(segments, chunks.size, Number.MAX_SAFE_INTEGER);
+  const runs = SegmentList.of([...segments], chunks.size, Number.MAX_SAFE_INTEGER).toArray();
   const starts: number[] = [];
   let end = 0;
   for (const r of runs) {
@@ -297,7 +297,7 @@ describe("matchBlocks then planAssembly", () => {
   const CHUNK = 5 * MiB;
   const blocksOfSource = (source: Buffer) => gridBlocks(source, CHUNK, params);
   /** The guesses the destination confirms by digesting its own bytes where each is guessed to be. */
-  const confirmedGuesses = (segments: Segment[], blocks: BlockList, old: Buffer) => {
+  const confirmedGuesses = (segments: SegmentList, blocks: BlockList, old: Buffer) => {
     const guesses = guessGaps(segments, blocks, old.length);
     return filterGuesses(guesses, (k) => {
       const [b, at] = [guesses.index[k] as number, guesses.oldOffset[k] as number];
@@ -369,7 +369,9 @@ describe("matchBlocks then planAssembly", () => {
     expect(guessGaps(segments, blocks, old.length).index.length).toBeGreaterThan(0);
     const none = { index: [], oldOffset: [] };
     expect(confirmedGuesses(segments, blocks, old)).toEqual(none);
-    expect(confirmGaps(segments, blocks, none, source.length, old.length)).toEqual(segments);
+    expect(confirmGaps(segments, blocks, none, source.length, old.length).toArray()).toEqual(
+      segments.toArray(),
+    );
   });
 
   test("a guess that is exactly an old block already compared is not asked: it cannot hold", () => {
@@ -394,7 +396,7 @@ describe("matchBlocks then planAssembly", () => {
     const old = seeded(9, 13 * MiB);
     const blocks = gridBlocks(old, CHUNK, params);
     const segments = matchBlocks(blocks, blocks, old.length);
-    expect(segments).toEqual([{ from: "old", offset: 0, length: old.length }]);
+    expect(segments.toArray()).toEqual([{ from: "old", offset: 0, length: old.length }]);
     const plan = planAssembly(planChunks(old.length, CHUNK), segments, old.length);
     expect(plan.parts).toEqual([{ kind: "copy", offset: 0, length: old.length, oldOffset: 0 }]);
     expect(plan.sourceBytes).toBe(0);
@@ -405,6 +407,6 @@ describe("matchBlocks then planAssembly", () => {
     const old = Buffer.concat([zeros, seeded(4, 64 * KiB), zeros]);
     const blocks = blocksOf(old, params);
     const segments = matchBlocks(blocks, blocks, old.length);
-    expect(segments).toEqual([{ from: "old", offset: 0, length: old.length }]);
+    expect(segments.toArray()).toEqual([{ from: "old", offset: 0, length: old.length }]);
   });
 });

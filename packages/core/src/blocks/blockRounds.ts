@@ -14,7 +14,8 @@ import { TARGET_MAX_BLOCKS } from "./blockParams.js";
 import { confirmGaps, filterGuesses, type GapGuesses, guessGaps } from "./guessGaps.js";
 import { BlockMatcher, oldRangesToCut, segmentsOf } from "./matchBlocks.js";
 import { type AssemblyPlan, planAssembly } from "./planAssembly.js";
-import { type Segment, SegmentBuilder } from "./segments.js";
+import { RangeList } from "./rangeList.js";
+import { SegmentList } from "./segments.js";
 
 /**
  * The source's side of one object's block exchange between two answers from the destination:
@@ -28,8 +29,8 @@ export interface BlockRounds {
   request: BlockRequest;
   /** The source's blocks for this request, in order, each digest replaced by its tag. */
   blocks: BlockList;
-  matched?: { segments: Segment[]; guesses: GapGuesses };
-  refined?: { segments: Segment[]; guessed?: GuessedBlocks };
+  matched?: { segments: SegmentList; guesses: GapGuesses };
+  refined?: { segments: SegmentList; guessed?: GuessedBlocks };
 }
 
 /**
@@ -48,8 +49,8 @@ export interface GuessedBlocks {
  */
 export interface FineRound {
   request: BlockRequest;
-  ranges: OldRange[];
-  segments: Segment[];
+  ranges: RangeList;
+  segments: SegmentList;
   guessed?: GuessedBlocks;
 }
 
@@ -85,7 +86,7 @@ export function nextBlockRound(
   oldSize: number,
   rounds: BlockRounds,
   response: unknown,
-): { segments: Segment[] } | { rounds: BlockRounds } | { refine: FineRound } {
+): { segments: SegmentList } | { rounds: BlockRounds } | { refine: FineRound } {
   const answer = readBlockResponse(rounds.request, response);
   if (rounds.refined !== undefined) {
     const { guessed } = rounds.refined;
@@ -95,7 +96,7 @@ export function nextBlockRound(
     return { segments: refineSegments(segments, rounds.blocks, answer.blocks, plan.size, oldSize) };
   }
   const cut = oldRangesToCut(plan, changed, oldSize);
-  let segments: Segment[];
+  let segments: SegmentList;
   if (rounds.matched === undefined) {
     segments = segmentsOf(plan, new Set(changed), rounds.blocks, answer.blocks, oldSize);
     const guesses = guessGaps(segments, rounds.blocks, oldSize, MAX_GUESSES, answer.blocks);
@@ -128,13 +129,13 @@ export function nextBlockRound(
 
 /** `segments` with the `guesses` (blocks of `blocks`) whose tags the destination's `whole` tags equal taken from the old object. */
 function confirmGuesses(
-  segments: readonly Segment[],
+  segments: SegmentList,
   blocks: BlockList,
   guesses: GapGuesses,
   whole: readonly (Buffer | undefined)[],
   plan: ChunkPlan,
   oldSize: number,
-): Segment[] {
+): SegmentList {
   const confirmed = filterGuesses(guesses, (k) =>
     sameTag(whole[k], blocks.digest(guesses.index[k] as number)),
   );
@@ -161,22 +162,17 @@ const allOf = (guessed: GuessedBlocks): GapGuesses => ({
  */
 function fineRound(
   coarse: BlockRequest,
-  segments: readonly Segment[],
+  segments: SegmentList,
   cut: readonly OldRange[],
 ): FineRound | undefined {
-  const ranges: OldRange[] = [];
-  const used: OldRange[] = [];
-  let at = 0;
-  for (const s of segments) {
-    if (s.from === "source") ranges.push({ offset: at, length: s.length });
-    else used.push({ offset: s.offset, length: s.length });
-    at += s.length;
-  }
-  const unmatched = ranges.reduce((n, r) => n + r.length, 0);
+  const ranges = new RangeList();
+  for (let i = 0, at = 0; i < segments.count; at += segments.length(i++))
+    if (!segments.isOld(i)) ranges.push(at, segments.length(i));
+  const unmatched = ranges.bytes();
   let avg = FINE_AVG;
   while (avg * MAX_FINE_BLOCKS < unmatched) avg *= 2;
   if (unmatched < MIN_FINE_BYTES || avg * 4 > coarse.params.avg) return undefined;
-  const free = subtract(cut, used);
+  const free = unused(cut, segments);
   if (free.length === 0) return undefined;
   const request = blockRequest({
     direction: coarse.direction,
@@ -186,28 +182,40 @@ function fineRound(
     cut: free,
   });
   // The same nonce: one exchange, one run. The other cutting parameters key its tags apart.
-  return { request: { ...request, nonce: coarse.nonce }, ranges, segments: [...segments] };
+  return { request: { ...request, nonce: coarse.nonce }, ranges, segments };
 }
 
-/** The parts of the ascending, disjoint `ranges` that none of `used` (any order) covers. */
-function subtract(ranges: readonly OldRange[], used: readonly OldRange[]): OldRange[] {
-  // `used` as ascending, disjoint [start, end) intervals.
-  const holes: [number, number][] = [];
-  for (const u of [...used].sort((x, y) => x.offset - y.offset)) {
-    const last = holes.at(-1);
-    if (last && u.offset <= last[1]) last[1] = Math.max(last[1], u.offset + u.length);
-    else holes.push([u.offset, u.offset + u.length]);
-  }
+/** The parts of the ascending, disjoint `ranges` of the old object that no old segment of `segments` uses. */
+function unused(ranges: readonly OldRange[], segments: SegmentList): OldRange[] {
+  // The old segments in order of offset, walked as one ascending, joined run of used bytes.
+  const order = Uint32Array.from({ length: segments.count }, (_, i) => i)
+    .filter((i) => segments.isOld(i))
+    .sort((x, y) => segments.offset(x) - segments.offset(y));
   const out: OldRange[] = [];
-  let h = 0;
+  let u = 0;
+  // The used run being passed: [start, stop).
+  let start = Number.POSITIVE_INFINITY;
+  let stop = Number.POSITIVE_INFINITY;
+  const nextRun = () => {
+    if (u === order.length) {
+      start = stop = Number.POSITIVE_INFINITY;
+      return;
+    }
+    start = segments.offset(order[u] as number);
+    stop = start + segments.length(order[u++] as number);
+    while (u < order.length && segments.offset(order[u] as number) <= stop)
+      stop = Math.max(stop, segments.offset(order[u] as number) + segments.length(order[u++] as number));
+  };
+  nextRun();
   for (const r of ranges) {
     let at = r.offset;
     const end = r.offset + r.length;
-    while (h < holes.length && holes[h]![1] <= at) h++;
-    for (let i = h; i < holes.length && holes[i]![0] < end && at < end; i++) {
-      const [start, stop] = holes[i]!;
+    while (stop <= at) nextRun();
+    while (start < end && at < end) {
       if (start > at) out.push({ offset: at, length: start - at });
       at = Math.max(at, stop);
+      if (stop <= end) nextRun();
+      else break;
     }
     if (at < end) out.push({ offset: at, length: end - at });
   }
@@ -222,21 +230,21 @@ function subtract(ranges: readonly OldRange[], used: readonly OldRange[]): OldRa
  * byte, so is any part of it).
  */
 function refineSegments(
-  segments: readonly Segment[],
+  segments: SegmentList,
   blocks: BlockList,
   old: BlockList,
   size: number,
   oldSize: number,
-): Segment[] {
+): SegmentList {
   const matcher = new BlockMatcher(old);
-  const out = new SegmentBuilder();
+  const out = new SegmentList();
   let at = 0;
   let b = 0;
-  for (const s of segments) {
-    const end = at + s.length;
-    if (s.from === "old") {
-      out.push("old", s.offset, s.length);
-      matcher.follow(s.offset + s.length);
+  for (let i = 0; i < segments.count; i++) {
+    const end = at + segments.length(i);
+    if (segments.isOld(i)) {
+      out.push("old", segments.offset(i), segments.length(i));
+      matcher.follow(segments.offset(i) + segments.length(i));
     } else {
       while (b < blocks.count && blocks.offset(b) + blocks.length(b) <= at) b++;
       let covered = at;
@@ -251,11 +259,11 @@ function refineSegments(
         if (offset + blocks.length(b) > end) break;
       }
       // Blocks cut from this run (or from one holding it) cover it; anything else crosses as it is.
-      if (covered !== end) return [...segments];
+      if (covered !== end) return segments;
     }
     at = end;
   }
-  return out.finish(size, oldSize);
+  return out.check(size, oldSize);
 }
 
 /**
@@ -266,7 +274,7 @@ function refineSegments(
 export function chooseAssembly(
   plan: ChunkPlan,
   changed: readonly number[],
-  segments: readonly Segment[],
+  segments: SegmentList,
   oldSize: number,
 ): AssemblyPlan | undefined {
   let chunkLevel = 0;

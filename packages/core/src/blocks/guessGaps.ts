@@ -1,5 +1,5 @@
 import type { BlockList } from "./blockList.js";
-import { type Segment, SegmentBuilder } from "./segments.js";
+import { SegmentList } from "./segments.js";
 
 /**
  * Source blocks that are probably the old object's bytes at some place; the destination
@@ -30,32 +30,32 @@ export interface GapGuesses {
  * @param known - the old blocks matched against, their offsets ascending
  */
 export function guessGaps(
-  segments: readonly Segment[],
+  segments: SegmentList,
   blocks: BlockList,
   oldSize: number,
   max = Number.POSITIVE_INFINITY,
   known?: BlockList,
 ): GapGuesses {
   const guesses: GapGuesses = { index: [], oldOffset: [] };
+  const end = (i: number) => segments.offset(i) + segments.length(i);
   let position = 0;
   let b = 0; // index of the first source block not yet passed
-  segments.forEach((segment, i) => {
+  for (let i = 0; i < segments.count; i++) {
     const start = position;
-    position += segment.length;
-    if (segment.from !== "source") return;
-    const before = segments[i - 1];
-    const after = segments[i + 1];
+    position += segments.length(i);
+    if (segments.isOld(i)) continue;
+    const before = i > 0;
+    const after = i + 1 < segments.count;
     let oldStart: number | undefined;
-    if (before !== undefined && after !== undefined) {
+    if (before && after) {
       // Both neighbours are old (segments alternate once joined): the gap between them must fit exactly.
-      if (after.offset - (before.offset + before.length) === segment.length)
-        oldStart = before.offset + before.length;
-    } else if (before !== undefined) {
-      if (before.offset + before.length + segment.length <= oldSize) oldStart = before.offset + before.length;
-    } else if (after !== undefined && after.offset >= segment.length)
-      oldStart = after.offset - segment.length;
+      if (segments.offset(i + 1) - end(i - 1) === segments.length(i)) oldStart = end(i - 1);
+    } else if (before) {
+      if (end(i - 1) + segments.length(i) <= oldSize) oldStart = end(i - 1);
+    } else if (after && segments.offset(i + 1) >= segments.length(i))
+      oldStart = segments.offset(i + 1) - segments.length(i);
     while (b < blocks.count && blocks.offset(b) < start) b++;
-    if (oldStart === undefined) return;
+    if (oldStart === undefined) continue;
     for (; b < blocks.count && blocks.offset(b) < position && guesses.index.length < max; b++) {
       const oldOffset = oldStart + (blocks.offset(b) - start);
       const same = known?.find(oldOffset) ?? -1;
@@ -63,7 +63,7 @@ export function guessGaps(
       guesses.index.push(b);
       guesses.oldOffset.push(oldOffset);
     }
-  });
+  }
   return guesses;
 }
 
@@ -73,18 +73,18 @@ export function guessGaps(
  * @param confirmed - the guesses whose bytes the destination found at their old offset, in order
  */
 export function confirmGaps(
-  segments: readonly Segment[],
+  segments: SegmentList,
   blocks: BlockList,
   confirmed: GapGuesses,
   size: number,
   oldSize: number,
-): Segment[] {
-  const out = new SegmentBuilder();
+): SegmentList {
+  const out = new SegmentList();
   let position = 0;
   let c = 0;
-  for (const segment of segments) {
-    const end = position + segment.length;
-    if (segment.from === "old") out.push("old", segment.offset, segment.length);
+  for (let i = 0; i < segments.count; i++) {
+    const end = position + segments.length(i);
+    if (segments.isOld(i)) out.push("old", segments.offset(i), segments.length(i));
     else {
       let at = position;
       for (; c < confirmed.index.length && blocks.offset(confirmed.index[c] as number) < end; c++) {
@@ -99,7 +99,7 @@ export function confirmGaps(
     }
     position = end;
   }
-  return out.finish(size, oldSize);
+  return out.check(size, oldSize);
 }
 
 /** The guesses `keep` (given each guess's place in `guesses`) says yes to, in order. */

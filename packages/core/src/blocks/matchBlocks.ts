@@ -2,7 +2,7 @@ import type { ChunkPlan } from "../chunkPlan.js";
 import { chunkRanges } from "../chunkPlan.js";
 import type { OldRange } from "./blockExchange.js";
 import type { BlockList } from "./blockList.js";
-import { type Segment, SegmentBuilder } from "./segments.js";
+import { SegmentList } from "./segments.js";
 
 /**
  * Finds source blocks among the old object's (any order): where a digest (and length) occurs
@@ -46,7 +46,7 @@ export class BlockMatcher {
   }
 
   /** Adds block `i` of `blocks` (the new object's) to `out`: a range of the old object, or source bytes. */
-  match(blocks: BlockList, i: number, out: SegmentBuilder): void {
+  match(blocks: BlockList, i: number, out: SegmentList): void {
     const offset = this.locate(blocks, i);
     if (offset < 0) out.push("source", blocks.offset(i), blocks.length(i));
     else out.push("old", offset, blocks.length(i));
@@ -83,15 +83,15 @@ export class BlockMatcher {
  * @param source - the new object's blocks, in order, covering it exactly
  * @param old - the old object's blocks, their offsets ascending
  */
-export function matchBlocks(source: BlockList, old: BlockList, oldSize: number): Segment[] {
+export function matchBlocks(source: BlockList, old: BlockList, oldSize: number): SegmentList {
   const matcher = new BlockMatcher(old);
-  const out = new SegmentBuilder();
+  const out = new SegmentList();
   let size = 0;
   for (let i = 0; i < source.count; i++) {
     size += source.length(i);
     matcher.match(source, i, out);
   }
-  return out.finish(size, oldSize);
+  return out.check(size, oldSize);
 }
 
 /**
@@ -110,9 +110,9 @@ export function segmentsOf(
   blocks: BlockList,
   old: BlockList,
   oldSize: number,
-): Segment[] {
+): SegmentList {
   const matcher = new BlockMatcher(old);
-  const out = new SegmentBuilder();
+  const out = new SegmentList();
   let b = 0;
   for (const range of chunkRanges(plan)) {
     const end = range.offset + range.length;
@@ -123,7 +123,7 @@ export function segmentsOf(
     }
     for (; b < blocks.count && blocks.offset(b) < end; b++) matcher.match(blocks, b, out);
   }
-  return out.finish(plan.size, oldSize);
+  return out.check(plan.size, oldSize);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type ChunkPlan, MAX_CHUNK_SIZE, validatePlan } from "../chunkPlan.js";
 import { ValidationError } from "../errors.js";
-import { normalizeSegments, type Segment } from "./segments.js";
+import { type Segment, SegmentList } from "./segments.js";
 
 /** A part that is one range of the old object: an UploadPartCopy, nothing read anywhere. */
 export interface CopyPart {
@@ -53,11 +53,16 @@ export interface AssemblyPlan {
  * @throws ValidationError for a plan out of S3's rules, or segments that do not cover an
  *   object of `plan.size` bytes exactly within the old one of `oldSize`
  */
-export function planAssembly(plan: ChunkPlan, segments: readonly Segment[], oldSize: number): AssemblyPlan {
+export function planAssembly(
+  plan: ChunkPlan,
+  segments: SegmentList | readonly Segment[],
+  oldSize: number,
+): AssemblyPlan {
   const { size, chunkSize } = validatePlan(plan);
   if (!Number.isSafeInteger(oldSize) || oldSize < 0)
     throw new ValidationError("oldSize", "a non-negative whole number of bytes");
-  const normal = normalizeSegments(segments, size, oldSize);
+  const normal =
+    segments instanceof SegmentList ? segments.check(size, oldSize) : SegmentList.of(segments, size, oldSize);
   const parts: AssemblyPart[] = [];
   let sourceBytes = 0;
   let oldBytesRead = 0;
@@ -68,10 +73,9 @@ export function planAssembly(plan: ChunkPlan, segments: readonly Segment[], oldS
   let start = 0;
   for (let offset = 0; offset < size; offset += chunkSize) {
     const end = Math.min(offset + chunkSize, size);
-    while (start + normal[s]!.length <= offset) start += normal[s++]!.length;
-    const first = normal[s]!;
-    if (first.from === "old" && start + first.length >= end) {
-      const oldOffset = first.offset + (offset - start);
+    while (start + normal.length(s) <= offset) start += normal.length(s++);
+    if (normal.isOld(s) && start + normal.length(s) >= end) {
+      const oldOffset = normal.offset(s) + (offset - start);
       const last = parts.at(-1);
       if (
         last?.kind === "copy" &&
@@ -84,13 +88,12 @@ export function planAssembly(plan: ChunkPlan, segments: readonly Segment[], oldS
       continue;
     }
     const pieces: Segment[] = [];
-    for (let i = s, at = start; at < end; at += normal[i++]!.length) {
-      const segment = normal[i]!;
+    for (let i = s, at = start; at < end; at += normal.length(i++)) {
       const lo = Math.max(offset, at);
-      const length = Math.min(end, at + segment.length) - lo;
-      pieces.push({ from: segment.from, offset: segment.offset + (lo - at), length });
-      if (segment.from === "source") sourceBytes += length;
-      else oldBytesRead += length;
+      const length = Math.min(end, at + normal.length(i)) - lo;
+      pieces.push({ from: normal.from(i), offset: normal.offset(i) + (lo - at), length });
+      if (normal.isOld(i)) oldBytesRead += length;
+      else sourceBytes += length;
     }
     parts.push({ kind: "mixed", offset, length: end - offset, pieces });
     mixedParts++;
