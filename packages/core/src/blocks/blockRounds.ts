@@ -107,8 +107,11 @@ export function nextBlockRound(
       }));
       // A fine round over the runs as they are now covers the guessed bytes too: it asks about
       // the guesses beside its cut, and its blocks refine what the confirmed guesses leave.
+      // Only where the guessed bytes do not change its block size: counted among the unmatched,
+      // they could double it, and blocks twice as large match half as much of a scattered edit.
       const fine = fineRound(rounds.request, segments, cut);
-      if (fine)
+      const guessed = whole.reduce((sum, r) => sum + r.length, 0);
+      if (fine && fineAvg(fine.ranges.bytes() - guessed) === fine.request.params.avg)
         return {
           refine: {
             ...fine,
@@ -169,8 +172,7 @@ function fineRound(
   for (let i = 0, at = 0; i < segments.count; at += segments.length(i++))
     if (!segments.isOld(i)) ranges.push(at, segments.length(i));
   const unmatched = ranges.bytes();
-  let avg = FINE_AVG;
-  while (avg * MAX_FINE_BLOCKS < unmatched) avg *= 2;
+  const avg = fineAvg(unmatched);
   if (unmatched < MIN_FINE_BYTES || avg * 4 > coarse.params.avg) return undefined;
   const free = unused(cut, segments);
   if (free.length === 0) return undefined;
@@ -183,6 +185,13 @@ function fineRound(
   });
   // The same nonce: one exchange, one run. The other cutting parameters key its tags apart.
   return { request: { ...request, nonce: coarse.nonce }, ranges, segments };
+}
+
+/** The fine blocks' average for `unmatched` bytes: a page, doubled until they fit {@link MAX_FINE_BLOCKS}. */
+function fineAvg(unmatched: number): number {
+  let avg = FINE_AVG;
+  while (avg * MAX_FINE_BLOCKS < unmatched) avg *= 2;
+  return avg;
 }
 
 /** The parts of the ascending, disjoint `ranges` of the old object that no old segment of `segments` uses. */
