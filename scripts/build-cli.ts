@@ -112,7 +112,7 @@ module.exports = function ok(value, message) {
 const lazyStandIns: Plugin = {
   name: "lazy-stand-ins",
   setup(b) {
-    for (const [at, { importer, request, contents }] of LAZY_STAND_INS.entries()) {
+    for (const [at, { importer, request }] of LAZY_STAND_INS.entries()) {
       b.onResolve({ filter: request }, (args) =>
         importer.test(args.importer)
           ? { path: `${at}`, namespace: "stand-ins", pluginData: args.resolveDir }
