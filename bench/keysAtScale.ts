@@ -10,8 +10,9 @@
  * (process.resourceUsage().maxRSS). Target: flat, at most 300 MB at 10^7 keys.
  *
  * With `--index`, each child runs twice with digest indexes in a temporary directory: the
- * first run writes them, the second reads them beside the listings and writes them anew; the
- * peak covers both.
+ * first run writes them, the second reads them beside the listings and writes anew a side's
+ * index where an entry changed (one whose entries all still stand is left as it was); the peak
+ * covers both.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -186,7 +187,7 @@ async function parent(sizes: number[]): Promise<void> {
         "Per key: above no keys, divided by the keys; per key added: over the smaller run before. " +
         "rclone holds 0.5-1 KB per object of a listed directory or bucket." +
         (withIndex
-          ? " With digest indexes: two runs per child, the first writing both sides' indexes, the second reading them beside the listings and writing them anew (time and peak cover both)."
+          ? " With digest indexes: two runs per child, the first writing both sides' indexes, the second reading them beside the listings and writing anew each side's index where an entry changed (time and peak cover both)."
           : ""),
       "",
       markdownTable(

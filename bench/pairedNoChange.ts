@@ -2,8 +2,8 @@
  * Issue 11 (a): a no-change `sync` of the delta bench's objects with the digest index on both
  * sides, chunksync against `rclone sync --checksum` between two remotes, timed in pairs (A B A B
  * ..., order alternated each round): on a shared machine only ratios of interleaved runs mean
- * anything. `--before PATH` adds another build of the CLI (a copy of packages/cli/bin and dist
- * made before a change) to every round.
+ * anything. `--before PATH` adds another build of the CLI (a copy of packages/cli/bin, dist and
+ * package.json made before a change) to every round.
  *   npx tsx bench/pairedNoChange.ts [--rounds 9] [--size-mib 16] [--before /tmp/old/bin/chunksync.js]
  *     [--profile DIR] [--reuse]
  * `--reuse` keeps the buckets (and the indexes) for the next invocation; `--profile DIR` also

@@ -78,6 +78,99 @@ export function crc32c(data, initial) {
   },
 };
 
+/**
+ * Modules of Node's own that a dependency loads when the bundle loads but a run rarely uses,
+ * each replaced for that dependency by a stand-in that loads it at its first use. A no-change
+ * sync spent about a twentieth of its CPU loading them (`node:http2` alone, with `node:tls`,
+ * about 8 ms). Each stand-in covers what its importer uses (checked by reading them, undici 7
+ * and commander 14); `stand-ins` in the names of the loaded modules would show a new use.
+ */
+const LAZY_STAND_INS: { importer: RegExp; request: RegExp; contents: string }[] = [
+  {
+    // undici's HTTP/2 client: only for a server that offers h2 over TLS (allowH2, off here).
+    importer: /\/node_modules\/undici\/lib\/dispatcher\/client\.js$/,
+    request: /^\.\/client-h2\.js$/,
+    contents: 'module.exports = (client, socket) => require("./client-h2.js")(client, socket);',
+  },
+  {
+    // undici only calls assert(value, message) on its invariants: Node's assert loads when one fails.
+    importer: /\/node_modules\/undici\/lib\//,
+    request: /^node:assert$/,
+    contents: `let assert;
+module.exports = function ok(value, message) {
+  if (!value) (assert ??= require("node:assert")).apply(undefined, arguments);
+};`,
+  },
+  {
+    // commander spawns a process only for a subcommand kept in its own executable (none here).
+    importer: /\/node_modules\/commander\/lib\/command\.js$/,
+    request: /^node:child_process$/,
+    contents: 'module.exports = { spawn: (...args) => require("node:child_process").spawn(...args) };',
+  },
+];
+
+const lazyStandIns: Plugin = {
+  name: "lazy-stand-ins",
+  setup(b) {
+    for (const [at, { importer, request }] of LAZY_STAND_INS.entries()) {
+      b.onResolve({ filter: request }, (args) =>
+        importer.test(args.importer)
+          ? { path: `${at}`, namespace: "stand-ins", pluginData: args.resolveDir }
+          : undefined,
+      );
+    }
+    b.onLoad({ filter: /.*/, namespace: "stand-ins" }, (args) => ({
+      contents: LAZY_STAND_INS[Number(args.path)]!.contents,
+      resolveDir: args.pluginData as string,
+      loader: "js",
+    }));
+  },
+};
+
+/**
+ * `@smithy/core/retry`'s index loads the SDK's retry middleware, and through it the protocol and
+ * serde helpers, down to a stream class (`ChecksumStream`) whose definition loads Node's web
+ * streams: about 6 ms of a no-change sync's start, for the retry strategy and the error
+ * classifiers that S3Requests and S3Connection use. Our packages take those from their own files,
+ * and the Retry-After parser takes its two helpers from theirs. The SDK's client, when it loads,
+ * finds the same files through the indexes: one module each, one retry strategy class.
+ */
+const SMITHY = fileURLToPath(new URL("../node_modules/@smithy/core/dist-es/submodules/", import.meta.url));
+const slimSmithyImports: Plugin = {
+  name: "slim-smithy-imports",
+  setup(b) {
+    const slim: { importer: RegExp; request: string; contents: string }[] = [
+      {
+        importer: /\/packages\/[^/]+\/src\//,
+        request: "@smithy/core/retry",
+        contents: `export { Retry } from "./retry/util-retry/retries-2026-config.js";
+export { StandardRetryStrategy } from "./retry/util-retry/StandardRetryStrategy.js";
+export { isServerError, isThrottlingError, isTransientError } from "./retry/service-error-classification/service-error-classification.js";
+export { getRetryAfterHint } from "./retry/middleware-retry/parseRetryAfterHeader.js";`,
+      },
+      {
+        importer: /\/retry\/middleware-retry\/parseRetryAfterHeader\.js$/,
+        request: "@smithy/core/protocols",
+        contents: 'export { HttpResponse } from "./transport/httpResponse.js";',
+      },
+      {
+        importer: /\/retry\/middleware-retry\/parseRetryAfterHeader\.js$/,
+        request: "@smithy/core/serde",
+        contents: 'export { parseRfc7231DateTime } from "./serde/date-utils.js";',
+      },
+    ];
+    b.onResolve({ filter: /^@smithy\/core\/(retry|protocols|serde)$/ }, (args) => {
+      const at = slim.findIndex((s) => s.request === args.path && s.importer.test(args.importer));
+      return at === -1 ? undefined : { path: String(at), namespace: "slim-smithy" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "slim-smithy" }, (args) => ({
+      contents: slim[Number(args.path)]!.contents,
+      resolveDir: SMITHY,
+      loader: "js",
+    }));
+  },
+};
+
 export async function buildCli(): Promise<void> {
   // The split ES module build this replaces.
   rmSync(join(DIST, "chunks"), { recursive: true, force: true });
@@ -95,7 +188,7 @@ export async function buildCli(): Promise<void> {
     // The AWS SDK's ES module builds: unused commands and serializers are left out, where its
     // CommonJS builds bring the whole client (a third of the start-up compile).
     mainFields: ["module", "main"],
-    plugins: [zodEnglishOnly, fasterSdkXmlParser, lazyNativeCrc],
+    plugins: [zodEnglishOnly, fasterSdkXmlParser, lazyNativeCrc, lazyStandIns, slimSmithyImports],
     // Not minified, so an unexpected error's stack still names our functions and classes keep
     // the names errors are matched by; a source map would add 25 MB.
     // Node 20 defines the globals `Buffer` and `process` as getters: a function call at every use,

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Runs the bundled CLI (scripts/build-cli.ts; `npm ci`, `npm run build` and the tests build it).
-import { existsSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runCachedScript } from "./scriptCache.js";
+// CommonJS (./package.json), like the bundle: an ES module entry point starts Node's ES module
+// loader, which cost a no-change sync about a tenth of its CPU.
+const { existsSync } = require("node:fs");
+const { homedir } = require("node:os");
+const { join, resolve } = require("node:path");
+const { setFlagsFromString } = require("node:v8");
+const { runCachedScript } = require("./scriptCache.js");
 
-const bundle = fileURLToPath(new URL("../dist/chunksync.cjs", import.meta.url));
+const bundle = join(__dirname, "../dist/chunksync.cjs");
 if (!existsSync(bundle)) {
   process.stderr.write("chunksync: the CLI is not built yet; run `npm run build` in the repository\n");
   process.exit(2);
@@ -28,4 +29,6 @@ const cache = process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) :
 const loaded = runCachedScript(bundle, join(cache, "chunksync", "compile"));
 process.once("exit", loaded.saveCache);
 const { main } = loaded.exports;
-process.exitCode = await main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -10,12 +10,12 @@
 // compiled too. A file changed within the file system's timestamp granularity of an earlier
 // version keeps its times (git's "racy" files), so no cache is made of a file changed in the last
 // seconds. Writes go to a temporary file renamed into place: two runs at once leave one whole cache.
-import { isAscii } from "node:buffer";
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { basename, dirname, join } from "node:path";
-import vm from "node:vm";
+const { isAscii } = require("node:buffer");
+const { createHash } = require("node:crypto");
+const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { basename, dirname, join } = require("node:path");
+const vm = require("node:vm");
 
 const MAGIC = "chunksync-script-cache 1\n";
 const DIGEST = 64; // hex SHA-256
@@ -58,7 +58,7 @@ function writeCache(cacheFile, id, payload) {
  * @returns {{ exports: unknown, cache: "used" | "absent" | "stale" | "damaged" | "rejected", saveCache: () => void }}
  *   saveCache writes a cache of what has been compiled so far when none was used (call it at exit)
  */
-export function runCachedScript(file, cacheDir, { settledMs = 2000 } = {}) {
+function runCachedScript(file, cacheDir, { settledMs = 2000 } = {}) {
   // Taken before the source is read: a file rewritten in between gets another identity.
   const stat = statSync(file, { bigint: true });
   const id = JSON.stringify([
@@ -86,3 +86,5 @@ export function runCachedScript(file, cacheDir, { settledMs = 2000 } = {}) {
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   return { exports: module.exports, cache, saveCache };
 }
+
+module.exports = { runCachedScript };

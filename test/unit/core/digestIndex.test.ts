@@ -116,6 +116,42 @@ describe("digest index files: anything damaged, foreign or of another version is
     expect(rejection(() => decodeManifest(Buffer.from("{}"), scope))).toBe("damaged");
   });
 
+  it("a manifest with a field of the wrong type is damaged; fields it does not know are left out", () => {
+    const ref = piece([entry("a"), entry("b")]).ref;
+    const full = {
+      scope,
+      pieces: [ref, { ...ref, name: "p-x-1.jsonl", first: "c", last: "d" }],
+      writtenAt: "w",
+    };
+    const fields = JSON.parse(encodeManifest(full).toString());
+    const decode = (over: Record<string, unknown>) =>
+      decodeManifest(Buffer.from(JSON.stringify({ ...fields, ...over })), scope);
+    expect(decode({})).toEqual(full);
+    expect(decode({ extra: 1, scope: { ...scope, more: "x" } })).toEqual(full);
+    const wrong: Record<string, unknown>[] = [
+      { format: "other" },
+      { writtenAt: 1 },
+      { sha256: null },
+      { scope: [] },
+      { scope: { ...scope, chunkSize: 0 } },
+      { scope: { ...scope, chunkSize: 1.5 } },
+      { scope: { ...scope, algorithm: "sha1" } },
+      { scope: { ...scope, bucket: undefined } },
+      { pieces: {} },
+      { pieces: [null] },
+      { pieces: [{ ...ref, name: "../p" }] },
+      { pieces: [{ ...ref, count: 0 }] },
+      { pieces: [{ ...ref, bytes: -1 }] },
+      { pieces: [{ ...ref, sha256: "AB".repeat(32) }] },
+      { pieces: [{ ...ref, first: 1 }] },
+    ];
+    for (const over of wrong)
+      expect(
+        rejection(() => decode(over)),
+        JSON.stringify(over),
+      ).toBe("damaged");
+  });
+
   it("another format version is old-format; another scope is foreign, and says what changed", () => {
     const old = Buffer.from(encodeManifest(manifest).toString().replace('"version":1', '"version":0'));
     expect(rejection(() => decodeManifest(old, scope))).toBe("old-format");
@@ -186,6 +222,18 @@ describe("digest index files: anything damaged, foreign or of another version is
     expect(rejection(() => decodePiece(data, { ...ref, count: 3 }, scope))).toBe("damaged");
     const short = piece([entry("a", { digests: [digestOf("sha256", Buffer.from("x"))] })]);
     expect(rejection(() => decodePiece(short.data, short.ref, scope))).toBe("damaged");
+    for (const header of [
+      '{"format":"other","version":1}',
+      '{"format":"chunksync-digest-index","version":"1"}',
+      "[]",
+    ]) {
+      const headed = Buffer.from(data.toString().replace(pieceHeader(), `${header}\n`));
+      const sum = { ...ref, bytes: headed.length, sha256: pieceChecksum(headed) };
+      expect(
+        rejection(() => decodePiece(headed, sum, scope)),
+        header,
+      ).toBe("damaged");
+    }
   });
 
   it("an entry line with a field of the wrong type is damaged; fields it does not know are left out", () => {

@@ -38,7 +38,87 @@ async function build(dir: string, keys: number[]): Promise<void> {
   await side.commit();
 }
 
+/** The files of an index directory and their bytes. */
+function files(dir: string): Map<string, string> {
+  return new Map(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n)).toString("hex")]));
+}
+
+/**
+ * One run over `keys` that consults the index at `dir`: each key's entry from the index where
+ * it stands, else a new one (`changed` keys get another ETag, as a rewrite would); then commits.
+ */
+async function rerun(dir: string, keys: number[], changed: number[] = []): Promise<SideIndex> {
+  const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+  for (const i of keys) {
+    const found = await side.find(key(i), listed(i));
+    await side.keep(changed.includes(i) ? { ...entry(i), etag: `"x${i}"` } : (found ?? entry(i)));
+  }
+  await side.commit();
+  return side;
+}
+
 describe("a side's index on disk", () => {
+  it("a run that found every entry standing and changed none writes nothing, and says what it kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    const keys = Array.from({ length: 9000 }, (_, i) => i);
+    await build(dir, keys);
+    const before = files(dir);
+    const side = await rerun(dir, keys);
+    expect(files(dir)).toEqual(before);
+    expect(side.report).toMatchObject({ found: "loaded", written: 9000, notes: [] });
+  });
+
+  it("a change after held pieces copies them under new names: the new index is whole and the old pieces go", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    const keys = Array.from({ length: 9000 }, (_, i) => i);
+    await build(dir, keys);
+    const old = [...files(dir).keys()].filter((n) => n.startsWith("p-"));
+    // Key 8500 is in the third piece: the first two come out as they were, then one differs.
+    await rerun(dir, keys, [8500]);
+    const now = [...files(dir).keys()].filter((n) => n.startsWith("p-"));
+    expect(now).toHaveLength(3);
+    expect(now.filter((n) => old.includes(n))).toEqual([]);
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    for (const i of [0, 4100, 8499]) expect(await side.find(key(i), listed(i))).toBeDefined();
+    expect(await side.find(key(8500), { ...listed(8500), etag: "x8500" })).toBeDefined();
+    expect(side.report.notes).toEqual([]);
+  });
+
+  it("a damaged piece whose objects were read again is written anew, even with the same entries", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    const keys = Array.from({ length: 5000 }, (_, i) => i);
+    await build(dir, keys);
+    const first = [...files(dir).keys()].filter((n) => n.startsWith("p-")).sort()[0]!;
+    const data = readFileSync(join(dir, first));
+    data[100] = data[100]! ^ 1;
+    writeFileSync(join(dir, first), data);
+    const side = await rerun(dir, keys);
+    expect(side.report.notes).toHaveLength(1);
+    const again = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    expect(await again.find(key(0), listed(0))).toBeDefined();
+    expect(again.report.notes).toEqual([]);
+  });
+
+  it("a stored piece altered before it could be copied leaves the old index, noted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    const keys = Array.from({ length: 5000 }, (_, i) => i);
+    await build(dir, keys);
+    const before = files(dir);
+    const first = [...before.keys()].filter((n) => n.startsWith("p-")).sort()[0]!;
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    for (const i of keys) {
+      // The first piece is held once key 4096 is kept; then it is altered on disk.
+      if (i === 4500) writeFileSync(join(dir, first), "altered");
+      await side.keep((await side.find(key(i), listed(i)))!);
+    }
+    // A key the stored index lacks: the new index differs, and the held piece must be copied.
+    await side.keep(entry(5000));
+    await side.commit();
+    expect(side.report.written).toBeUndefined();
+    expect(side.report.notes).toEqual([expect.stringMatching(/changed before it could be copied/)]);
+    expect([...files(dir).keys()].sort()).toEqual([...before.keys()].sort());
+  });
+
   it("finds entries across many pieces for ascending keys, skipping the ones asked that it lacks", async () => {
     const dir = mkdtempSync(join(tmpdir(), "index-"));
     const evens = Array.from({ length: 10_000 }, (_, i) => i * 2);

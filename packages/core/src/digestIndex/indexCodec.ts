@@ -48,6 +48,9 @@ export interface IndexManifest {
   writtenAt: string;
 }
 
+const PIECE_NAME = /^[A-Za-z0-9._-]+$/;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
 /** The index files' schemas, built at their first use (see lazySchema). */
 const schemas = lazySchema(() => {
   const scope = z.object({
@@ -65,12 +68,12 @@ const schemas = lazySchema(() => {
     scope,
     pieces: z.array(
       z.object({
-        name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        name: z.string().regex(PIECE_NAME),
         first: z.string(),
         last: z.string(),
         count: z.number().int().positive(),
         bytes: z.number().int().nonnegative(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        sha256: z.string().regex(HEX_SHA256),
       }),
     ),
     writtenAt: z.string(),
@@ -100,8 +103,7 @@ const schemas = lazySchema(() => {
     d: z.string(),
   });
 
-  const pieceHeader = z.object({ format: z.literal(INDEX_FORMAT), version: z.number().int() });
-  return { manifest, entry, pieceHeader };
+  return { manifest, entry };
 });
 
 function sha256(data: Buffer | string): string {
@@ -133,9 +135,10 @@ export function decodeManifest(data: Buffer, scope: IndexScope): IndexManifest {
       `its format version is ${String(version)}, not ${INDEX_VERSION}`,
     );
   }
-  const parsed = schemas().manifest.safeParse(raw);
-  if (!parsed.success) throw new IndexRejectedError("damaged", "its manifest is not a digest index manifest");
-  const { sha256: stated, ...body } = parsed.data;
+  const parsed = fittingManifest(raw) ?? schemas().manifest.safeParse(raw).data;
+  if (parsed === undefined)
+    throw new IndexRejectedError("damaged", "its manifest is not a digest index manifest");
+  const { sha256: stated, ...body } = parsed;
   if (sha256(JSON.stringify(body)) !== stated) {
     throw new IndexRejectedError("damaged", "its manifest does not match its checksum");
   }
@@ -229,8 +232,8 @@ export function decodePiece(data: Buffer, ref: PieceRef, scope: IndexScope): Ind
   }
   const lines = data.toString("utf8").split("\n");
   if (lines.at(-1) === "") lines.pop();
-  const header = schemas().pieceHeader.safeParse(safeJson(lines[0] ?? ""));
-  if (!header.success || header.data.version !== INDEX_VERSION) {
+  const header = safeJson(lines[0] ?? "");
+  if (!isRecord(header) || header.format !== INDEX_FORMAT || header.version !== INDEX_VERSION) {
     throw new IndexRejectedError("damaged", `piece ${ref.name} has no valid header`);
   }
   const entries: IndexEntry[] = [];
@@ -297,6 +300,7 @@ function decodeLine(line: string, scope: IndexScope, where: string, kept: boolea
 }
 
 type EntryLine = z.infer<ReturnType<typeof schemas>["entry"]>;
+type ManifestFile = z.infer<ReturnType<typeof schemas>["manifest"]>;
 
 const ATTRIBUTE_TEXTS = [
   "contentType",
@@ -312,6 +316,41 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 const isWhole = (value: unknown): value is number => Number.isSafeInteger(value);
 
 const KNOWN_ATTRIBUTES = new Set<string>([...ATTRIBUTE_TEXTS, "metadata"]);
+
+/**
+ * The manifest as the manifest schema would give it (its fields, in the schema's order, which
+ * the checksum is taken in) when the schema would accept it, else undefined: the schema then
+ * decides. Building zod's schemas was most of reading a manifest, once per side in every run.
+ */
+function fittingManifest(raw: unknown): ManifestFile | undefined {
+  if (!isRecord(raw) || !isRecord(raw.scope) || !Array.isArray(raw.pieces)) return undefined;
+  const { format, version, scope, pieces, writtenAt, sha256 } = raw;
+  if (format !== INDEX_FORMAT || !isWhole(version) || typeof writtenAt !== "string") return undefined;
+  if (typeof sha256 !== "string") return undefined;
+  const { storage, bucket, prefix, chunkSize, algorithm, pairing } = scope;
+  if (typeof storage !== "string" || typeof bucket !== "string" || typeof prefix !== "string")
+    return undefined;
+  if (!isWhole(chunkSize) || chunkSize <= 0 || typeof pairing !== "string") return undefined;
+  if (!(DIGEST_ALGORITHMS as readonly unknown[]).includes(algorithm)) return undefined;
+  const refs: PieceRef[] = [];
+  for (const piece of pieces) {
+    if (!isRecord(piece)) return undefined;
+    const { name, first, last, count, bytes, sha256: sum } = piece;
+    if (typeof name !== "string" || !PIECE_NAME.test(name)) return undefined;
+    if (typeof first !== "string" || typeof last !== "string") return undefined;
+    if (!isWhole(count) || count <= 0 || !isWhole(bytes) || bytes < 0) return undefined;
+    if (typeof sum !== "string" || !HEX_SHA256.test(sum)) return undefined;
+    refs.push({ name, first, last, count, bytes, sha256: sum });
+  }
+  return {
+    format,
+    version,
+    scope: { storage, bucket, prefix, chunkSize, algorithm: algorithm as string, pairing },
+    pieces: refs,
+    writtenAt,
+    sha256,
+  };
+}
 
 /**
  * The parsed line itself when the entry schema would accept it, else undefined: the schema then

@@ -30,6 +30,7 @@ export class IndexCursor {
   #entries: IndexEntry[] = [];
   #position = 0;
   #current: PieceRef | undefined;
+  readonly #checked = new Set<string>();
 
   private constructor(
     readonly location: IndexLocation,
@@ -106,6 +107,11 @@ export class IndexCursor {
     return undefined;
   }
 
+  /** Whether piece `name` was read whole and found to be what the manifest says (see IndexWriter). */
+  checked(name: string): boolean {
+    return this.#checked.has(name);
+  }
+
   /** Every stored entry in key order, one piece in memory at a time; a bad piece is dropped with a note. */
   async *entries(): AsyncGenerator<IndexEntry> {
     for (const piece of this.pieces) yield* await this.#load(piece);
@@ -115,7 +121,9 @@ export class IndexCursor {
     try {
       const data = await this.location.read(piece.name);
       if (data === undefined) throw new IndexRejectedError("damaged", `piece ${piece.name} is missing`);
-      return decodePiece(data, piece, this.scope);
+      const entries = decodePiece(data, piece, this.scope);
+      this.#checked.add(piece.name);
+      return entries;
     } catch (error) {
       const reason = error instanceof IndexRejectedError ? error.message : (error as Error).message;
       this.opening.notes.push(`${reason}: its ${piece.count} objects are read again`);

@@ -19,15 +19,32 @@ const PIECE_BYTES = 4 * 1024 * 1024;
 /** An unreferenced piece younger than this may belong to a run still writing; it is left. */
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
+/** The stored index a new one replaces, as far as the run read it (an IndexCursor). */
+export interface StoredIndex {
+  /** Its pieces, in key order. */
+  readonly pieces: readonly PieceRef[];
+  /** Whether this run read piece `name` whole and found it to be what its manifest says. */
+  checked(name: string): boolean;
+}
+
 /**
  * Writes a side's new index as the run goes: entries in key order are cut into pieces, each
  * written under a new name, and the new manifest replaces the old one last. Until then the old
  * index stands whole; a run killed at any point leaves the old manifest or the new one, and
  * two runs at once each leave a whole index (the last to finish wins).
+ *
+ * A run that changed nothing writes nothing: while the new pieces come out byte for byte as the
+ * `stored` index's pieces this run checked (a no-change run: the same entries cut at the same
+ * places), they are held back, not written; at the first piece that differs, the held ones are
+ * copied under new names (checked again as they are read), so a new index never names a piece
+ * of the one it replaces, which another run may remove.
  */
 export class IndexWriter {
-  readonly #run = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  /** What the names of this run's pieces start with. */
+  readonly #prefix = `p-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}-`;
   readonly #pieces: PieceRef[] = [];
+  /** The leading pieces of #pieces that are the stored index's own, not written. */
+  #held = 0;
   #lines: string[] = [];
   #bytes = 0;
   #first: string | undefined;
@@ -37,6 +54,8 @@ export class IndexWriter {
   constructor(
     readonly location: IndexLocation,
     readonly scope: IndexScope,
+    /** The index this one replaces, if one was found whole: a new index just like it is not written. */
+    readonly stored?: StoredIndex,
   ) {}
 
   /** Entries added so far. */
@@ -63,10 +82,14 @@ export class IndexWriter {
   }
 
   /**
-   * Writes what is left, then the manifest over the old one (see {@link commitIndex}). A
-   * concurrent reader of the old manifest that misses a piece drops it and reads its objects.
+   * Writes what is left, then the manifest over the old one (see {@link commitIndex}); nothing
+   * at all when the new index is the stored one, piece for piece (stray pieces of dead runs are
+   * then left for a run that writes). A concurrent reader of the old manifest that misses a
+   * piece drops it and reads its objects.
    */
   async commit(previous: readonly PieceRef[]): Promise<void> {
+    await this.#flush();
+    if (this.#held === this.#pieces.length && this.#held === this.stored?.pieces.length) return;
     await commitIndex(this.location, this.scope, await this.finish(), previous);
   }
 
@@ -76,31 +99,69 @@ export class IndexWriter {
    */
   async finish(): Promise<readonly PieceRef[]> {
     await this.#flush();
+    await this.#copyHeld();
     return this.#pieces;
   }
 
   /** Removes the pieces this writer wrote: the run failed, and the old index stays as it was. */
   async discard(): Promise<void> {
-    for (const piece of this.#pieces) await this.location.remove(piece.name).catch(() => {});
+    for (const piece of this.#pieces)
+      if (piece.name.startsWith(this.#prefix)) await this.location.remove(piece.name).catch(() => {});
   }
 
   async #flush(): Promise<void> {
     if (this.#lines.length === 0) return;
     const data = Buffer.from(pieceHeader() + this.#lines.join(""));
-    const name = `p-${this.#run}-${this.#pieces.length}.jsonl`;
-    await this.location.write(name, data);
-    this.#pieces.push({
-      name,
+    const piece = {
+      name: this.#pieceName(this.#pieces.length),
       first: this.#first!,
       last: this.#last!,
       count: this.#lines.length,
       bytes: data.length,
       sha256: pieceChecksum(data),
-    });
+    };
     this.#lines = [];
     this.#bytes = 0;
     this.#first = undefined;
+    const stored = this.#held === this.#pieces.length ? this.stored?.pieces[this.#held] : undefined;
+    if (stored !== undefined && samePiece(stored, piece) && this.stored!.checked(stored.name)) {
+      this.#pieces.push(stored);
+      this.#held++;
+      return;
+    }
+    await this.#copyHeld();
+    await this.location.write(piece.name, data);
+    this.#pieces.push(piece);
   }
+
+  /** Writes the held pieces under this run's names, from the stored ones (checked again). */
+  async #copyHeld(): Promise<void> {
+    for (let i = 0; i < this.#held; i++) {
+      const stored = this.#pieces[i]!;
+      const data = await this.location.read(stored.name);
+      if (data === undefined || data.length !== stored.bytes || pieceChecksum(data) !== stored.sha256)
+        throw new Error(`piece ${stored.name} of the stored index changed before it could be copied`);
+      const copy = { ...stored, name: this.#pieceName(i) };
+      await this.location.write(copy.name, data);
+      this.#pieces[i] = copy;
+    }
+    this.#held = 0;
+  }
+
+  #pieceName(at: number): string {
+    return `${this.#prefix}${at}.jsonl`;
+  }
+}
+
+/** The same entries in the same bytes (the name aside). */
+function samePiece(a: PieceRef, b: PieceRef): boolean {
+  return (
+    a.first === b.first &&
+    a.last === b.last &&
+    a.count === b.count &&
+    a.bytes === b.bytes &&
+    a.sha256 === b.sha256
+  );
 }
 
 /**

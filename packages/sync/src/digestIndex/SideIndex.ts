@@ -58,7 +58,8 @@ export class SideIndex {
 
   static async open(options: SideIndexOptions): Promise<SideIndex> {
     const cursor = options.consult ? await IndexCursor.open(options.location, options.scope) : undefined;
-    return new SideIndex(cursor, new IndexWriter(options.location, options.scope), options.location);
+    const stored = cursor?.opening.state === "loaded" ? cursor : undefined;
+    return new SideIndex(cursor, new IndexWriter(options.location, options.scope, stored), options.location);
   }
 
   /**
