@@ -1,8 +1,13 @@
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import {
   type BodyDigests,
+  ChunkDigestStream,
+  type ChunkPlan,
+  type ChunkRange,
   ChunksyncError,
+  chunkRanges,
   type DigestAlgorithm,
+  etagMd5,
   InOrderDigests,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
@@ -23,7 +28,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead, feedBody, pinnedRead } from "../digestRange.js";
+import { collectRead, failedRead, feedBody, pinnedRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { PartBuffers } from "../PartBuffers.js";
@@ -51,18 +56,22 @@ export interface PartSource {
 /**
  * Where the digests of the parts this side uploaded go: each part from the source, and each
  * assembled part (one chunk, built on the destination's side), is hashed with the run's chunk
- * algorithm in the same pass that computes its Content-MD5, so where the destination checks
+ * algorithm in the same pass that computes its Content-MD5 (or, for a streamed part, in the
+ * pass that sends it with the source's ETag as Content-MD5), so where the destination checks
  * that MD5 the digest is that of the bytes the server stored.
  */
 export interface UploadedDigests {
   algorithm: DigestAlgorithm;
-  /** Called with the chunk digest of every part read whole from the part source, before it is sent. */
-  read?(part: PlannedPart, digest: Buffer): void;
   /**
-   * Called once the destination accepted `part`, with the chunk digest of its bytes, where the
-   * destination checks the Content-MD5 sent with them.
+   * Called with the digest of every chunk read from the part source: before a part read whole
+   * is sent, after a streamed part was accepted.
    */
-  accepted?(part: PlannedPart, digest: Buffer): void;
+  read?(chunk: ChunkRange, digest: Buffer): void;
+  /**
+   * Called once the destination accepted the part holding `chunk`, with the digest of its
+   * bytes, where the destination checks the Content-MD5 sent with them.
+   */
+  accepted?(chunk: ChunkRange, digest: Buffer): void;
 }
 
 /** What the write phase writes with. */
@@ -90,6 +99,8 @@ export interface ObjectWrite {
   decision: Pick<ObjectDecision, "parts" | "condition">;
   /** The planned source version, and how the destination names it as a copy source. */
   source: ObjectIdentity & { size: number };
+  /** The source's chunk plan, which every part's chunks come from. */
+  plan: ChunkPlan;
   sourceRef: ObjectVersionRef;
   /** The challenged destination version, where one exists. */
   old?: { ref: ObjectVersionRef; size: number };
@@ -337,13 +348,65 @@ async function fromSource<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
-  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+  send: (body: Buffer | Readable, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
-  const read = (digest: Buffer) => ctx.uploaded?.read?.(part, digest);
+  const read = (digest: Buffer) => ctx.uploaded?.read?.(chunkOf(part), digest);
   const held = write.parts.held?.(part);
   if (held) return sendCollected(ctx, part, held, send, read);
+  if (part.streamed) return sendStreamed(ctx, write, part, send);
   const body = await write.parts.open(part);
   return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, read);
+}
+
+/** The chunk a part of one chunk covers (an empty object's one part: an empty chunk). */
+function chunkOf(part: PlannedPart): ChunkRange {
+  return { index: part.firstChunk, offset: part.offset, length: part.length };
+}
+
+/**
+ * Sends `part` (a whole new object, see `PlannedPart.streamed`) as its bytes are read from the
+ * part source, with the source's ETag as its Content-MD5: the storing server refuses a body
+ * whose MD5 is not the one the source states for its bytes (BadDigestError, retried by reading
+ * again), so bytes altered anywhere between the source's store and the destination's are
+ * caught. Each chunk is hashed as it passes; once the server accepted the body, those are the
+ * source's and, where the destination checks Content-MD5, the destination's digests of the
+ * chunks. Nothing is held but what is in flight.
+ */
+async function sendStreamed<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  send: (body: Readable, digest: BodyDigest) => Promise<T>,
+): Promise<T> {
+  const contentMd5 = etagMd5(write.source.etag);
+  if (contentMd5 === undefined)
+    throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
+  const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
+  const algorithm = ctx.uploaded?.algorithm;
+  const body = await write.parts.openRange(part);
+  const hashing = algorithm === undefined ? undefined : new ChunkDigestStream(chunks, algorithm);
+  let readError: unknown;
+  // pipeline() destroys the read when the upload gives up, and vice versa.
+  const sent = hashing
+    ? pipeline(body, hashing, (error) => {
+        readError = error;
+      })
+    : body;
+  let done: T;
+  try {
+    done = await send(sent, { contentMd5 });
+  } catch (error) {
+    sent.destroy();
+    // A body that broke or was not the planned length failed the upload: the read is to blame.
+    throw readError ? failedRead(write.source.bucket, write.source.key, readError) : error;
+  }
+  const checked = ctx.destination.capabilities.writeChecksums.contentMd5;
+  hashing?.digests.forEach((digest, i) => {
+    const chunk = chunks[i]!;
+    ctx.uploaded?.read?.(chunk, digest);
+    if (checked) ctx.uploaded?.accepted?.(chunk, digest);
+  });
+  return done;
 }
 
 /**
@@ -452,7 +515,7 @@ async function sendCollected<T>(
   if (got.chunk) read?.(got.chunk);
   const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
   if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
-    ctx.uploaded?.accepted?.(part, got.chunk);
+    ctx.uploaded?.accepted?.(chunkOf(part), got.chunk);
   }
   return sent;
 }
