@@ -12,6 +12,7 @@ import {
   createBucket,
   emptyAndDeleteBucket,
   localS3,
+  putMultipart,
   putObject,
   s3Client,
   uniqueBucketName,
@@ -46,11 +47,16 @@ const ENGINES: Record<string, Engine> = {
     }),
 };
 
-/** A new multipart object, a new small one (one PutObject) and a changed one (one chunk re-sent). */
-function objects(seed: string): Versions[] {
+/**
+ * New objects: one written by PutObject (its ETag its MD5: streamed into one PutObject), one
+ * written by multipart upload (sent in parts), a small one (one PutObject); and a changed one
+ * (one chunk re-sent).
+ */
+function objects(seed: string): (Versions & { multipart?: true })[] {
   const old = seededBytes(`${seed}-old`, 2 * C);
   return [
     { key: "new/big.bin", new: seededBytes(`${seed}-big`, 2 * C + 100) },
+    { key: "new/parts.bin", new: seededBytes(`${seed}-parts`, 2 * C + 100), multipart: true },
     { key: "new/small.txt", new: seededBytes(`${seed}-small`, 3000) },
     { key: "changed.bin", old, new: flipByte(old, C + 7) },
   ];
@@ -79,7 +85,8 @@ describe("a bit flipped in flight on the engine's writes", () => {
     buckets.push([src, srcBucket], [dst, dstBucket]);
     const versions = objects(seed);
     for (const v of versions) {
-      await putObject(src, srcBucket, v.key, v.new);
+      if (v.multipart) await putMultipart(src, srcBucket, v.key, v.new, C);
+      else await putObject(src, srcBucket, v.key, v.new);
       if (v.old) await putObject(dst, dstBucket, v.key, v.old);
     }
     const stores = {
@@ -107,8 +114,11 @@ describe("a bit flipped in flight on the engine's writes", () => {
       proxy.setRules([{ name: `flip-${name}`, action: "flipBit", when: (r) => into(r) && r.attempt === 1 }]);
       const report = await engine(source, destination, "changed");
       proxy.setRules([]);
-      // Three parts of the new object, the small one's PutObject, the changed chunk's part.
-      expect(proxy.firedCount(`flip-${name}`)).toBe(5);
+      // The streamed PutObject, three parts of the multipart-written object, the small one's
+      // PutObject, the changed chunk's part.
+      expect(proxy.firedCount(`flip-${name}`)).toBe(6);
+      const streamed = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/new/big.bin`);
+      expect(streamed.map((r) => r.attempt)).toEqual([1, 2]);
       // The changed chunk is an assembled part (its old bytes and the one block that crossed),
       // refused like the others and sent again: the digest kept for it is of the bytes stored.
       const changed = report.results.find((r) => r.sourceKey === "changed.bin");
@@ -118,6 +128,7 @@ describe("a bit flipped in flight on the engine's writes", () => {
       const states = Object.fromEntries(report.results.map((r) => [r.sourceKey, [r.state, r.applied]]));
       expect(states).toEqual({
         "new/big.bin": ["missing", true],
+        "new/parts.bin": ["missing", true],
         "new/small.txt": ["missing", true],
         "changed.bin": ["changed", true],
       });
@@ -139,7 +150,7 @@ describe("a bit flipped in flight on the engine's writes", () => {
           error: { code: "BAD_DIGEST" },
         });
       }
-      expect(report.objects).toMatchObject({ identical: 0, failed: 3 });
+      expect(report.objects).toMatchObject({ identical: 0, failed: 4 });
       // Nothing written: the new keys are still absent and the changed one holds its old bytes.
       const after = await oldOrNew(dst, dstBucket, versions);
       expect(after.kept.sort()).toEqual(versions.map((v) => v.key).sort());

@@ -220,6 +220,39 @@ describe("both engines on memory stores: the same results, requests and failures
     expect(seen.workflow).toEqual(seen.direct);
   });
 
+  it("sends a new object again with the MD5 of its bytes where its ETag has the form of an MD5 but is not theirs, alike", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      const real = await put(source, "new-big", big);
+      // A server's own ETag scheme: 32 hex digits that are not the MD5 of the bytes.
+      const own = `"${"7".repeat(32)}"`;
+      const { head, list, read } = { head: source.head, list: source.list, read: source.read };
+      source.head = async (key, signal) => {
+        const h = await head.call(source, key, signal);
+        return h && { ...h, etag: own };
+      };
+      source.list = async function* (...args) {
+        for await (const o of list.apply(source, args)) yield { ...o, etag: own };
+      };
+      source.read = (key, range, etag, signal) =>
+        read.call(source, key, range, sameEtag(etag, own) ? real : etag, signal);
+      const sent: (string | undefined)[] = [];
+      const putObject = destination.put.bind(destination);
+      destination.put = (key, body, length, attributes, condition, signal, digest) => {
+        sent.push(digest?.contentMd5);
+        return putObject(key, body, length, attributes, condition, signal, digest);
+      };
+      const report = await engine(source, destination, {});
+      const base64 = (etag: string) => Buffer.from(etag.replace(/"/g, ""), "hex").toString("base64");
+      expect(sent, name).toEqual([base64(own), base64(real)]);
+      expect(byKey(report)["new-big"], name).toMatchObject({ state: "missing", applied: true });
+      expect((await bytes(destination, "new-big"))?.equals(big), name).toBe(true);
+      seen[name] = comparable(report);
+    }
+    expect(seen.workflow).toEqual(seen.direct);
+  });
+
   it("reports a source deleted between listing and its first read as SOURCE_CHANGED after the same attempts", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();

@@ -6,6 +6,7 @@ import {
   type ChunkRange,
   ChunksyncError,
   chunkRanges,
+  createDigester,
   type DigestAlgorithm,
   etagMd5,
   InOrderDigests,
@@ -16,6 +17,7 @@ import {
   type PlannedPart,
 } from "@chunksync/core";
 import {
+  BadDigestError,
   type BodyDigest,
   type CompletedPart,
   type ConditionalWrite,
@@ -366,11 +368,11 @@ function chunkOf(part: PlannedPart): ChunkRange {
 /**
  * Sends `part` (a whole new object, see `PlannedPart.streamed`) as its bytes are read from the
  * part source, with the source's ETag as its Content-MD5: the storing server refuses a body
- * whose MD5 is not the one the source states for its bytes (BadDigestError, retried by reading
- * again), so bytes altered anywhere between the source's store and the destination's are
- * caught. Each chunk is hashed as it passes; once the server accepted the body, those are the
- * source's and, where the destination checks Content-MD5, the destination's digests of the
- * chunks. Nothing is held but what is in flight.
+ * whose MD5 is not the one the source states for its bytes (BadDigestError), so bytes altered
+ * anywhere between the source's store and the destination's are caught. A refused body is
+ * read once more for its MD5: the same as the ETag, the bytes were altered on the way and the
+ * refusal stands (retried as any); another, the ETag is not the MD5 of the bytes though it has
+ * the form of one (a server's own scheme), and the body is sent again with the MD5 measured.
  */
 async function sendStreamed<T>(
   ctx: WriteContext,
@@ -378,9 +380,37 @@ async function sendStreamed<T>(
   part: PlannedPart,
   send: (body: Readable, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
-  const contentMd5 = etagMd5(write.source.etag);
-  if (contentMd5 === undefined)
+  const stated = etagMd5(write.source.etag);
+  if (stated === undefined)
     throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
+  try {
+    return await streamOnce(ctx, write, part, send, stated);
+  } catch (error) {
+    if (!(error instanceof BadDigestError)) throw error;
+    const measured = createDigester("md5");
+    const { bucket, key } = write.source;
+    await feedBody(bucket, key, await write.parts.openRange(part), part.length, "the object", (piece) =>
+      measured.update(piece),
+    );
+    const md5 = measured.digest().toString("base64");
+    if (md5 === stated) throw error;
+    return streamOnce(ctx, write, part, send, md5);
+  }
+}
+
+/**
+ * Streams `part` from the part source into `send` with `contentMd5`, hashing each chunk as it
+ * passes; once the server accepted the body, those are the source's and, where the destination
+ * checks Content-MD5, the destination's digests of the chunks. Nothing is held but what is in
+ * flight.
+ */
+async function streamOnce<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  send: (body: Readable, digest: BodyDigest) => Promise<T>,
+  contentMd5: string,
+): Promise<T> {
   const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
   const algorithm = ctx.uploaded?.algorithm;
   const body = await write.parts.openRange(part);
@@ -397,8 +427,10 @@ async function sendStreamed<T>(
     done = await send(sent, { contentMd5 });
   } catch (error) {
     sent.destroy();
-    // A body that broke or was not the planned length failed the upload: the read is to blame.
-    throw readError ? failedRead(write.source.bucket, write.source.key, readError) : error;
+    // Unless the server answered, a body that broke or was not the planned length failed the
+    // upload: the read is to blame, as a read reports it.
+    const answered = (error as { cause?: { $metadata?: unknown } }).cause?.$metadata !== undefined;
+    throw readError && !answered ? failedRead(write.source.bucket, write.source.key, readError) : error;
   }
   const checked = ctx.destination.capabilities.writeChecksums.contentMd5;
   hashing?.digests.forEach((digest, i) => {
