@@ -68,8 +68,8 @@ const bodyInto = (bucket: string) => (r: SeenRequest) =>
 
 /**
  * One bit of a body inverted on its way into the destination, for both engines: every body
- * carries the Content-MD5 of the bytes read for it, so the server refuses an altered one and
- * nothing altered is ever stored or reported identical.
+ * carries the Content-MD5 of the bytes read for it (a streamed one, the source's ETag), so the
+ * server refuses an altered one and nothing altered is ever stored or reported identical.
  */
 describe("a bit flipped in flight on the engine's writes", () => {
   let src: S3Client;
@@ -135,6 +135,31 @@ describe("a bit flipped in flight on the engine's writes", () => {
       expect(report.objects).toMatchObject({ identical: 0, failed: 0 });
       expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+
+    it(`${name}: a source body cut mid-way under a streamed PutObject stores nothing; the object is sent again whole`, async () => {
+      const { dstBucket, versions, source, destination } = await world(`cut-${name}`);
+      const key = "new/big.bin";
+      proxy.setRules([
+        {
+          name: `cut-${name}`,
+          action: "truncate",
+          method: "GET",
+          when: (r) => r.path.endsWith(`/${key}`) && !r.path.startsWith(`/${dstBucket}/`),
+          times: 1,
+        },
+      ]);
+      const report = await engine(source, destination, "changed");
+      proxy.setRules([]);
+      expect(proxy.firedCount(`cut-${name}`)).toBe(1);
+      const puts = proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
+      expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(report.results.find((r) => r.sourceKey === key)).toMatchObject({
+        state: "missing",
+        applied: true,
+      });
+      expect(report.objects).toMatchObject({ failed: 0 });
+      expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
     });
 
     it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {
