@@ -2,9 +2,7 @@ import { randomBytes } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   type BucketLocationConstraint,
-  CompleteMultipartUploadCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -15,7 +13,6 @@ import {
   PutObjectCommand,
   type PutObjectCommandOutput,
   S3Client,
-  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { inject } from "vitest";
 import type { LocalS3Info } from "./global-setup.js";
@@ -73,37 +70,6 @@ export function putObject(
   body: Uint8Array | string,
 ): Promise<PutObjectCommandOutput> {
   return client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-}
-
-/**
- * Writes `body` by multipart upload in parts of `partSize` bytes: its ETag is the MD5 of its
- * parts' MD5s and their count, not the MD5 of its bytes.
- */
-export async function putMultipart(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  body: Buffer,
-  partSize: number,
-): Promise<void> {
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-  const parts: { PartNumber: number; ETag: string }[] = [];
-  for (let offset = 0; offset < body.length; offset += partSize) {
-    const PartNumber = parts.length + 1;
-    const Body = body.subarray(offset, offset + partSize);
-    const { ETag } = await client.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body }),
-    );
-    parts.push({ PartNumber, ETag: ETag ?? "" });
-  }
-  await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: parts },
-    }),
-  );
 }
 
 /** The whole object in memory: for test-sized objects only. */
