@@ -258,15 +258,18 @@ export async function writeWhole(
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
-  const etag = await withRetry(
-    () =>
-      fromSource(ctx, write, part, (body, digest) =>
-        guarded(ctx, write, "put", false, () =>
-          destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+  const put = () =>
+    withRetry(
+      () =>
+        fromSource(ctx, write, part, (body, digest) =>
+          guarded(ctx, write, "put", false, () =>
+            destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+          ),
         ),
-      ),
-    retryFor(signal),
-  );
+      retryFor(signal),
+    );
+  // A streamed object's GET and PUT take one of the run's slots, as a part's do.
+  const etag = part.streamed ? await ctx.limiter.run(put) : await put();
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
