@@ -3,9 +3,10 @@
  * with whole-process wall time, CPU (user + sys) and peak RSS from /usr/bin/time. On a shared,
  * loaded machine a single run of each tool says little; the medians of per-round ratios say more.
  *
- *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--only small,delta,large]
+ *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--only small,delta,deltamp,large]
  *     [--before /path/to/other/checkout]   also times that checkout's built CLI in each round
  *     [--out name]                          writes bench/results/<date>-<name>.md (never overwrites)
+ *     [--profile DIR]                       after the rounds, one `--cpu-prof` run of the current CLI per workload
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -66,6 +67,7 @@ async function main(argv: string[]): Promise<void> {
   const largeMiB = Number(arg(argv, "--large") ?? 512);
   const only = new Set((arg(argv, "--only") ?? "small,delta,large").split(","));
   const before = arg(argv, "--before");
+  const profile = arg(argv, "--profile");
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
@@ -87,9 +89,21 @@ async function main(argv: string[]): Promise<void> {
           (k) => putObject(ctx.clients.source, b, k, seededBytes(k, 4096)),
         ),
     });
+  // The delta bench's objects, written as it writes them (one PutObject each: their ETags are
+  // their MD5s); `deltamp` the same bytes written by multipart upload (ETags "...-1").
   if (only.has("delta"))
     workloads.push({
       name: `${DELTA.objects} x ${DELTA.size / MiB} MiB`,
+      units: (DELTA.objects * DELTA.size) / MiB,
+      unit: "MiB/s",
+      async fill(b) {
+        for (let i = 0; i < DELTA.objects; i++)
+          await putObject(ctx.clients.source, b, `large/${i}.bin`, seededBytes(`delta-${i}`, DELTA.size));
+      },
+    });
+  if (only.has("deltamp"))
+    workloads.push({
+      name: `${DELTA.objects} x ${DELTA.size / MiB} MiB, multipart-uploaded`,
       units: (DELTA.objects * DELTA.size) / MiB,
       unit: "MiB/s",
       async fill(b) {
@@ -129,6 +143,14 @@ async function main(argv: string[]): Promise<void> {
           );
           await ctx.dropBuckets([dst]);
         }
+      }
+      if (profile !== undefined) {
+        const dst = await ctx.createBucket("destination", ctx.bucketName(`cp${w}-prof`));
+        const dir = join(profile, `workload-${w}`);
+        const cpuProf = ["--cpu-prof", "--cpu-prof-dir", dir];
+        await timed(process.execPath, [...cpuProf, ...chunksyncCopyArgs(CLI, src, dst)], ctx.chunksyncEnv());
+        log(`  profile written to ${dir}`);
+        await ctx.dropBuckets([dst]);
       }
       await ctx.dropBuckets([src]);
       const peer = samples.get("rclone") as Sample[];

@@ -1,13 +1,8 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { putMultipart } from "../../test/support/multipart.js";
 
 /** Deterministic pseudo-random bytes: the AES-128-CTR keystream of `seed` starting at `offset`. */
 export function seededBytes(seed: string, length: number, offset = 0): Buffer {
@@ -54,32 +49,12 @@ export async function putLargeObject(
   size: number,
   partSize = 64 * 1024 * 1024,
 ): Promise<string> {
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   const hash = createHash("sha256");
-  const parts: { PartNumber: number; ETag: string }[] = [];
-  for (let offset = 0, n = 1; offset < size; offset += partSize, n++) {
-    const body = seededBytes(seed, Math.min(partSize, size - offset), offset);
+  await putMultipart(client, bucket, key, size, partSize, (offset, length) => {
+    const body = seededBytes(seed, length, offset);
     hash.update(body);
-    const r = await client.send(
-      new UploadPartCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId,
-        PartNumber: n,
-        Body: body,
-        ContentLength: body.length,
-      }),
-    );
-    parts.push({ PartNumber: n, ETag: r.ETag ?? "" });
-  }
-  await client.send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId,
-      MultipartUpload: { Parts: parts },
-    }),
-  );
+    return body;
+  });
   return hash.digest("hex");
 }
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../support/data.js";
 import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, storeVia, type Versions } from "../support/faultWorld.js";
+import { putMultipart } from "../support/multipart.js";
 import { type CollectedReport, collectResults } from "../support/results.js";
 import {
   createBucket,
@@ -46,11 +47,16 @@ const ENGINES: Record<string, Engine> = {
     }),
 };
 
-/** A new multipart object, a new small one (one PutObject) and a changed one (one chunk re-sent). */
-function objects(seed: string): Versions[] {
+/**
+ * New objects: one written by PutObject (its ETag its MD5: streamed into one PutObject), one
+ * written by multipart upload (sent in parts), a small one (one PutObject); and a changed one
+ * (one chunk re-sent).
+ */
+function objects(seed: string): (Versions & { multipart?: true })[] {
   const old = seededBytes(`${seed}-old`, 2 * C);
   return [
     { key: "new/big.bin", new: seededBytes(`${seed}-big`, 2 * C + 100) },
+    { key: "new/parts.bin", new: seededBytes(`${seed}-parts`, 2 * C + 100), multipart: true },
     { key: "new/small.txt", new: seededBytes(`${seed}-small`, 3000) },
     { key: "changed.bin", old, new: flipByte(old, C + 7) },
   ];
@@ -62,8 +68,8 @@ const bodyInto = (bucket: string) => (r: SeenRequest) =>
 
 /**
  * One bit of a body inverted on its way into the destination, for both engines: every body
- * carries the Content-MD5 of the bytes read for it, so the server refuses an altered one and
- * nothing altered is ever stored or reported identical.
+ * carries the Content-MD5 of the bytes read for it (a streamed one, the source's ETag), so the
+ * server refuses an altered one and nothing altered is ever stored or reported identical.
  */
 describe("a bit flipped in flight on the engine's writes", () => {
   let src: S3Client;
@@ -79,7 +85,9 @@ describe("a bit flipped in flight on the engine's writes", () => {
     buckets.push([src, srcBucket], [dst, dstBucket]);
     const versions = objects(seed);
     for (const v of versions) {
-      await putObject(src, srcBucket, v.key, v.new);
+      if (v.multipart)
+        await putMultipart(src, srcBucket, v.key, v.new.length, C, (at, n) => v.new.subarray(at, at + n));
+      else await putObject(src, srcBucket, v.key, v.new);
       if (v.old) await putObject(dst, dstBucket, v.key, v.old);
     }
     const stores = {
@@ -107,8 +115,11 @@ describe("a bit flipped in flight on the engine's writes", () => {
       proxy.setRules([{ name: `flip-${name}`, action: "flipBit", when: (r) => into(r) && r.attempt === 1 }]);
       const report = await engine(source, destination, "changed");
       proxy.setRules([]);
-      // Three parts of the new object, the small one's PutObject, the changed chunk's part.
-      expect(proxy.firedCount(`flip-${name}`)).toBe(5);
+      // The streamed PutObject, three parts of the multipart-written object, the small one's
+      // PutObject, the changed chunk's part.
+      expect(proxy.firedCount(`flip-${name}`)).toBe(6);
+      const streamed = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/new/big.bin`);
+      expect(streamed.map((r) => r.attempt)).toEqual([1, 2]);
       // The changed chunk is an assembled part (its old bytes and the one block that crossed),
       // refused like the others and sent again: the digest kept for it is of the bytes stored.
       const changed = report.results.find((r) => r.sourceKey === "changed.bin");
@@ -118,12 +129,38 @@ describe("a bit flipped in flight on the engine's writes", () => {
       const states = Object.fromEntries(report.results.map((r) => [r.sourceKey, [r.state, r.applied]]));
       expect(states).toEqual({
         "new/big.bin": ["missing", true],
+        "new/parts.bin": ["missing", true],
         "new/small.txt": ["missing", true],
         "changed.bin": ["changed", true],
       });
       expect(report.objects).toMatchObject({ identical: 0, failed: 0 });
       expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+
+    it(`${name}: a source body cut mid-way under a streamed PutObject stores nothing; the object is sent again whole`, async () => {
+      const { dstBucket, versions, source, destination } = await world(`cut-${name}`);
+      const key = "new/big.bin";
+      proxy.setRules([
+        {
+          name: `cut-${name}`,
+          action: "truncate",
+          method: "GET",
+          when: (r) => r.path.endsWith(`/${key}`) && !r.path.startsWith(`/${dstBucket}/`),
+          times: 1,
+        },
+      ]);
+      const report = await engine(source, destination, "changed");
+      proxy.setRules([]);
+      expect(proxy.firedCount(`cut-${name}`)).toBe(1);
+      const puts = proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
+      expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(report.results.find((r) => r.sourceKey === key)).toMatchObject({
+        state: "missing",
+        applied: true,
+      });
+      expect(report.objects).toMatchObject({ failed: 0 });
+      expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
     });
 
     it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {
@@ -139,7 +176,7 @@ describe("a bit flipped in flight on the engine's writes", () => {
           error: { code: "BAD_DIGEST" },
         });
       }
-      expect(report.objects).toMatchObject({ identical: 0, failed: 3 });
+      expect(report.objects).toMatchObject({ identical: 0, failed: 4 });
       // Nothing written: the new keys are still absent and the changed one holds its old bytes.
       const after = await oldOrNew(dst, dstBucket, versions);
       expect(after.kept.sort()).toEqual(versions.map((v) => v.key).sort());

@@ -43,7 +43,7 @@ describe("kill -9 of the CLI in the middle of a compose", () => {
       // Re-composed: chunks 1, 3 and 5 uploaded, the rest copied from the old object.
       { key: "compose/a.bin", old: a, new: flipByte(flipByte(flipByte(a, C + 1), 3 * C + 2), 5 * C + 3) },
       { key: "compose/b.bin", old: b, new: flipByte(b, 2 * C) },
-      // Absent on the destination: a multipart upload of every chunk.
+      // Absent on the destination: one PutObject streamed from the source (its ETag is its MD5).
       { key: "new/c.bin", new: seededBytes("kill-c", 4 * C) },
       { key: "small.txt", old: Buffer.from("old"), new: Buffer.from("new small object") },
     ];

@@ -1,6 +1,6 @@
 import type { AssemblyPlan } from "./blocks/planAssembly.js";
 import type { Segment } from "./blocks/segments.js";
-import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE } from "./chunkPlan.js";
+import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE, MiB } from "./chunkPlan.js";
 import { ValidationError } from "./errors.js";
 import { attributesDiffer, type ObjectAttributes } from "./objectAttributes.js";
 
@@ -32,9 +32,18 @@ export interface DecisionOptions {
   destinationChecksContentMd5: boolean;
 }
 
+/**
+ * Largest new object sent as one streamed PutObject (see {@link decideObject}): rclone's upload
+ * cutoff. Above it an object is sent in parts, several at once, and a failure resends one part.
+ */
+export const STREAMED_COPY_MAX = 200 * MiB;
+
 export interface DecideObjectParams {
-  /** `archived`: an archive storage class, unreadable until restored. */
-  source: ObjectFacts & { archived: boolean };
+  /**
+   * `archived`: an archive storage class, unreadable until restored. `etagIsMd5`: the ETag is
+   * the MD5 of the bytes (an object written in one request, not under SSE-KMS or SSE-C).
+   */
+  source: ObjectFacts & { archived: boolean; etagIsMd5?: boolean };
   destination: ObjectFacts | undefined;
   /** The source's chunk plan; every part boundary comes from it. */
   plan: ChunkPlan;
@@ -76,6 +85,11 @@ export interface PlannedPart {
   oldOffset?: number;
   /** `assembled`: its bytes, in order. */
   pieces?: Segment[];
+  /**
+   * `sourceBytes` of a whole new object, sent in one PutObject as they are read, with the
+   * source's ETag (the MD5 of its bytes) as Content-MD5: no MD5 is computed on the way.
+   */
+  streamed?: true;
 }
 
 /** What to do about one object. JSON-safe, so a workflow can store it between steps. */
@@ -188,7 +202,29 @@ export function crossingBytes(part: Pick<PlannedPart, "kind" | "length" | "piece
  * only the challenge checks, so it is verified.
  */
 function sentAsRead(part: PlannedPart, options: DecisionOptions): boolean {
-  return options.destinationChecksContentMd5 && part.kind === "sourceBytes" && part.chunkCount === 1;
+  return (
+    options.destinationChecksContentMd5 &&
+    part.kind === "sourceBytes" &&
+    (part.chunkCount === 1 || part.streamed === true)
+  );
+}
+
+/**
+ * Whether a new object is sent as one streamed PutObject whose Content-MD5 is the source's own
+ * ETag: the storing server then checks the bytes it received against the MD5 the source
+ * stated for them, from end to end, and nothing needs the whole object in memory to hash it
+ * first. Only where that ETag is the MD5 of the bytes, the destination checks Content-MD5, and
+ * the object is at most {@link STREAMED_COPY_MAX}.
+ */
+function streams(params: DecideObjectParams): boolean {
+  const { source, options } = params;
+  return (
+    !options.serverSideCopy &&
+    options.destinationChecksContentMd5 &&
+    source.etagIsMd5 === true &&
+    source.size > 0 &&
+    source.size <= STREAMED_COPY_MAX
+  );
 }
 
 /** State, action, verdict and parts, before the parts are numbered and summed. */
@@ -199,12 +235,10 @@ function choose(
   if (source.archived) return { state: "unreadable", action: "none", changed: [], parts: [] };
   const sourceKind: PartKind = options.serverSideCopy ? "sourceCopy" : "sourceBytes";
   if (destination === undefined) {
-    return {
-      state: "missing",
-      action: "copy",
-      changed: allChunks(plan),
-      parts: wholeObjectParts(plan, sourceKind),
-    };
+    const parts = streams(params)
+      ? [{ ...part("sourceBytes", chunkRanges(plan)), streamed: true as const }]
+      : wholeObjectParts(plan, sourceKind);
+    return { state: "missing", action: "copy", changed: allChunks(plan), parts };
   }
   if (verdict === undefined) {
     throw new ValidationError("changed", "the challenge's verdict for an existing destination");

@@ -1,5 +1,6 @@
-import { Readable } from "node:stream";
+import { Readable, Transform, type TransformCallback } from "node:stream";
 import { finished } from "node:stream/promises";
+import type { ChunkRange } from "./chunkPlan.js";
 import { createDigester, type DigestAlgorithm, type Digester } from "./digest.js";
 import { ChunksyncError } from "./errors.js";
 
@@ -69,6 +70,59 @@ export function digestWhilePassing(
       return hasher.digests(algorithm);
     },
   };
+}
+
+/**
+ * Passes a body of consecutive chunks (`ranges`, in order) on unchanged while hashing each
+ * chunk with `algorithm` as its bytes go by: a part streamed into a write leaves the writer
+ * with its own digest of every chunk it sent, without holding the part or reading it twice.
+ * Fails when the body is longer or shorter than its chunks.
+ */
+export class ChunkDigestStream extends Transform {
+  /** The digest of each chunk whose last byte has passed, in order. */
+  readonly digests: Buffer[] = [];
+  readonly #ranges: readonly ChunkRange[];
+  readonly #algorithm: DigestAlgorithm;
+  #digester: Digester | undefined;
+  /** Bytes of the current chunk that have passed. */
+  #inChunk = 0;
+
+  constructor(ranges: readonly ChunkRange[], algorithm: DigestAlgorithm) {
+    super();
+    this.#ranges = ranges;
+    this.#algorithm = algorithm;
+    this.#digester = ranges.length > 0 ? createDigester(algorithm) : undefined;
+  }
+
+  override _transform(piece: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    for (let at = 0; at < piece.length; ) {
+      const range = this.#ranges[this.digests.length];
+      if (range === undefined || this.#digester === undefined) {
+        done(new BodyDigestError("BODY_LENGTH_MISMATCH", "the body is longer than its chunks"));
+        return;
+      }
+      const take = Math.min(range.length - this.#inChunk, piece.length - at);
+      this.#digester.update(piece.subarray(at, at + take));
+      at += take;
+      this.#inChunk += take;
+      if (this.#inChunk === range.length) {
+        this.digests.push(this.#digester.digest());
+        this.#inChunk = 0;
+        const more = this.digests.length < this.#ranges.length;
+        this.#digester = more ? createDigester(this.#algorithm) : undefined;
+      }
+    }
+    done(null, piece);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const missing = this.#ranges.length - this.digests.length;
+    done(
+      missing > 0
+        ? new BodyDigestError("BODY_LENGTH_MISMATCH", `the body ended ${missing} chunk(s) short`)
+        : null,
+    );
+  }
 }
 
 /**

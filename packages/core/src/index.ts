@@ -142,6 +142,7 @@ export {
   type ObjectFacts,
   type PartKind,
   type PlannedPart,
+  STREAMED_COPY_MAX,
   type VerifyMode,
   type WriteCondition,
 } from "./decideObject.js";
@@ -158,6 +159,7 @@ export {
 export {
   BodyDigestError,
   type BodyDigests,
+  ChunkDigestStream,
   collectDigested,
   digestWhilePassing,
   forEachPiece,
@@ -215,4 +217,4 @@ export {
   sidesOverlap,
   storageOf,
 } from "./overlap.js";
-export { sameEtag } from "./sameEtag.js";
+export { etagMd5, sameEtag } from "./sameEtag.js";

@@ -4,3 +4,13 @@ export function sameEtag(a: string | undefined, b: string | undefined): boolean 
   if (a === b) return true;
   return a.replace(/^"|"$/g, "") === b.replace(/^"|"$/g, "");
 }
+
+/**
+ * The base64 of the MD5 an ETag states, for sending as Content-MD5, where the ETag has the form
+ * of one (32 hex digits, no part count); undefined otherwise. Only the caller knows whether the
+ * object's ETag is its MD5 at all (not under SSE-KMS or SSE-C, see `ObjectHead.etagNotMd5`).
+ */
+export function etagMd5(etag: string): string | undefined {
+  const hex = etag.replace(/^"|"$/g, "");
+  return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, "hex").toString("base64") : undefined;
+}

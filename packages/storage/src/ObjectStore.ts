@@ -22,6 +22,11 @@ export interface ObjectHead extends ObjectSummary, ObjectAttributes {
   versionId?: string;
   /** True for archive storage classes whose data cannot be read until restored. */
   archived: boolean;
+  /**
+   * The ETag is not the MD5 of the bytes even where it has the form of one: the object is
+   * stored under SSE-KMS or SSE-C, whose ETags S3 makes unique to the write.
+   */
+  etagNotMd5?: true;
 }
 
 /** Options applied to everything written on the destination side. */

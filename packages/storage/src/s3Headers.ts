@@ -64,6 +64,9 @@ export function headOfResponse(key: string, headers: ResponseHeaders, size: numb
   const lastModified = validDate(text(headers, "last-modified"));
   const versionId = text(headers, "x-amz-version-id");
   const expires = validDate(text(headers, "expires"));
+  const sealed =
+    text(headers, "x-amz-server-side-encryption")?.startsWith("aws:kms") === true ||
+    text(headers, "x-amz-server-side-encryption-customer-algorithm") !== undefined;
   const metadata: Record<string, string> = {};
   for (const name of Object.keys(headers))
     if (name.startsWith("x-amz-meta-")) metadata[name.slice(11)] = text(headers, name) ?? "";
@@ -82,6 +85,7 @@ export function headOfResponse(key: string, headers: ResponseHeaders, size: numb
     ...(versionId && versionId !== "null" ? { versionId } : {}),
     ...(storageClass ? { storageClass } : {}),
     archived: isArchiveClass(storageClass) && !restored,
+    ...(sealed ? { etagNotMd5: true as const } : {}),
     ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value)),
     ...(expires ? { expires } : {}),
     metadata,

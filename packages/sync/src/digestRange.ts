@@ -121,11 +121,19 @@ export async function collectRead(
     return await collectDigested(body, length, algorithm, into);
   } catch (error) {
     body.destroy();
-    if (error instanceof BodyDigestError) {
-      throw new StorageUnavailableError({ operation: "read", bucket, key }, error.message, error);
-    }
-    throw brokenRead(bucket, key, error);
+    throw failedRead(bucket, key, error);
   }
+}
+
+/**
+ * A body that was not the length announced, or broke mid-way, as a retryable typed error
+ * naming the object (see {@link brokenRead}).
+ */
+export function failedRead(bucket: string, key: string, error: unknown): unknown {
+  if (error instanceof BodyDigestError) {
+    return new StorageUnavailableError({ operation: "read", bucket, key }, error.message, error);
+  }
+  return brokenRead(bucket, key, error);
 }
 
 /**

@@ -41,6 +41,7 @@ export {
 } from "./phases/indexEntries.js";
 export {
   destinationFromIndex,
+  etagIsMd5,
   headOfEntry,
   type IndexedPair,
   inspect,

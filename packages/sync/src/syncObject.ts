@@ -27,6 +27,7 @@ import {
   sourceEntry,
 } from "./phases/indexEntries.js";
 import {
+  etagIsMd5,
   type IndexedPair,
   inspect,
   type ListedPair,
@@ -160,7 +161,13 @@ async function attemptObject(
   }
   const decide = (assembly: AssemblyPlan | undefined) =>
     decideObject({
-      source: { size: src.size, etag: src.etag, archived: src.archived, attributes },
+      source: {
+        size: src.size,
+        etag: src.etag,
+        archived: src.archived,
+        etagIsMd5: etagIsMd5(src),
+        attributes,
+      },
       destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },
       plan,
       changed,
@@ -294,9 +301,9 @@ function objectWriter(
     // chunk and, where the destination checks that MD5, the destination's digest of it.
     uploaded: {
       algorithm,
-      read: (p, digest) => ctx.sourceSide.keepDigest(srcId, p.firstChunk, digest),
+      read: (chunk, digest) => ctx.sourceSide.keepDigest(srcId, chunk.index, digest),
       ...(trustWrite
-        ? { accepted: (p, digest) => uploaded.push({ offset: p.offset, length: p.length, digest }) }
+        ? { accepted: (c, digest) => uploaded.push({ offset: c.offset, length: c.length, digest }) }
         : {}),
     },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -306,6 +313,7 @@ function objectWriter(
     attributes,
     decision,
     source: { ...srcId, size: src.size },
+    plan,
     sourceRef: source.ref(srcId.key, src.etag),
     ...(dst
       ? {

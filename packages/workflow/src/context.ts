@@ -112,6 +112,8 @@ export interface SourceRecord {
   size: number;
   archived: boolean;
   storageClass?: string;
+  /** The ETag is the MD5 of the bytes (see `etagIsMd5`): a new object can be streamed with it. */
+  etagIsMd5?: boolean;
   plan: { size: number; chunkSize: number; count: number };
   /** Attributes to restate on the destination. */
   attributes: StoredAttributes;
@@ -171,6 +173,7 @@ export const DecisionSchema = z.strictObject({
         offset: count,
         length: count,
         oldOffset: count.optional(),
+        streamed: z.literal(true).optional(),
         pieces: z
           .array(z.strictObject({ from: z.enum(["old", "source"]), offset: count, length: count }))
           .max(MAX_PIECES)
@@ -238,6 +241,7 @@ export const SourceRecordSchema = z.strictObject({
   size: count,
   archived: z.boolean(),
   storageClass: z.string().min(1).optional(),
+  etagIsMd5: z.boolean().optional(),
   plan: z.strictObject({ size: count, chunkSize: z.number().int().min(1), count }),
   attributes: StoredAttributesSchema,
 }) satisfies z.ZodType<SourceRecord>;

@@ -264,6 +264,7 @@ async function objectWrite(
     attributes: toAttributes(src.attributes),
     decision,
     source,
+    plan: src.plan,
     sourceRef: ctx.copySource?.ref(src.sourceKey, src.etag) ?? {
       bucket: src.bucket,
       key: src.sourceKey,
@@ -364,8 +365,8 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   const uploaded: UploadedRecord = { attempt: record.attempt, algorithm: algorithm ?? "sha256", ranges: [] };
   const keep: WriteContext["uploaded"] = algorithm && {
     algorithm,
-    accepted: (p, digest) =>
-      uploaded.ranges.push({ offset: p.offset, length: p.length, digest: digest.toString("base64") }),
+    accepted: (chunk, digest) =>
+      uploaded.ranges.push({ offset: chunk.offset, length: chunk.length, digest: digest.toString("base64") }),
   };
   const requests = writeRequestsOf(write);
   // Kept before the record that says the batch is done, so a retried step never lacks them.

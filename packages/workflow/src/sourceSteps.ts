@@ -21,6 +21,7 @@ import {
   countResult,
   decidedResult,
   describeFailure,
+  etagIsMd5,
   failedResult,
   headOfEntry,
   keySelection,
@@ -196,6 +197,8 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     size: head.size,
     archived: head.archived,
     ...(head.storageClass ? { storageClass: head.storageClass } : {}),
+    // A head taken from the index does not say how the object is stored: not streamed.
+    ...(at !== undefined && etagIsMd5(head) ? { etagIsMd5: true } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
     attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
   };
@@ -414,6 +417,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
         size: src.size,
         etag: src.etag,
         archived: src.archived,
+        etagIsMd5: src.etagIsMd5 ?? false,
         attributes: toAttributes(src.attributes),
       },
       destination,

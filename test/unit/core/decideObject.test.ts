@@ -12,6 +12,7 @@ import {
   type ObjectAttributes,
   type ObjectDecision,
   planChunks,
+  STREAMED_COPY_MAX,
   ValidationError,
   type VerifyMode,
 } from "@chunksync/core";
@@ -51,6 +52,7 @@ const paramsArb: fc.Arbitrary<DecideObjectParams> = fc
     size: sizeArb,
     chunkMiB: fc.integer({ min: 5, max: 64 }),
     archived: fc.boolean(),
+    etagIsMd5: fc.boolean(),
     present: fc.boolean(),
     sameSize: fc.boolean(),
     otherSize: sizeArb,
@@ -64,7 +66,13 @@ const paramsArb: fc.Arbitrary<DecideObjectParams> = fc
     const changed =
       plan.count === 0 ? [] : [...new Set(r.picks.map((p) => p % plan.count))].sort((a, b) => a - b);
     return {
-      source: { size: r.size, etag: '"src"', archived: r.archived, attributes: r.sourceAttributes },
+      source: {
+        size: r.size,
+        etag: '"src"',
+        archived: r.archived,
+        etagIsMd5: r.etagIsMd5,
+        attributes: r.sourceAttributes,
+      },
       destination: r.present
         ? { size: r.sameSize ? r.size : r.otherSize, etag: '"dst"', attributes: r.destinationAttributes }
         : undefined,
@@ -304,9 +312,10 @@ describe("decideObject", () => {
       });
     }
 
-    it("changes nothing but the chunks to verify", () => {
+    it("changes nothing but the chunks to verify, for a source whose ETag is no MD5 (one that is lets a new object stream, below)", () => {
       fc.assert(
-        fc.property(paramsArb, (params) => {
+        fc.property(paramsArb, (drawn) => {
+          const params = { ...drawn, source: { ...drawn.source, etagIsMd5: false } };
           const unchecked = { ...params, options: { ...params.options, destinationChecksContentMd5: false } };
           const checked = { ...params, options: { ...params.options, destinationChecksContentMd5: true } };
           const { verify: _a, ...rest } = decideObject(unchecked);
@@ -315,6 +324,49 @@ describe("decideObject", () => {
         }),
       );
     });
+  });
+
+  it("streams a new object into one part only where its ETag is its MD5, the destination checks Content-MD5, no server-side copy, and it is at most 200 MiB; its chunks are then not challenged again", () => {
+    const decide = (size: number, change: Partial<DecideObjectParams["options"]> = {}, etagIsMd5 = true) =>
+      decideObject({
+        source: { size, etag: '"src"', archived: false, etagIsMd5, attributes: { metadata: {} } },
+        destination: undefined,
+        plan: planChunks(size, 8 * MiB),
+        changed: undefined,
+        options: {
+          serverSideCopy: false,
+          verify: "changed",
+          copyTags: false,
+          destinationChecksContentMd5: true,
+          ...change,
+        },
+      });
+    expect(decide(64 * MiB)).toMatchObject({
+      parts: [
+        {
+          partNumber: 1,
+          kind: "sourceBytes",
+          firstChunk: 0,
+          chunkCount: 8,
+          length: 64 * MiB,
+          streamed: true,
+        },
+      ],
+      planned: { transfer: 64 * MiB, serverSide: 0 },
+      verify: [],
+      condition: { ifNoneMatch: "*" },
+    });
+    expect(decide(STREAMED_COPY_MAX).parts).toHaveLength(1);
+    expect(decide(STREAMED_COPY_MAX, { verify: "full" }).verify).toEqual(
+      allOf(planChunks(STREAMED_COPY_MAX, 8 * MiB)),
+    );
+    const inParts = (d: ObjectDecision) =>
+      d.parts.every((p) => p.streamed === undefined && p.chunkCount <= 1);
+    expect(inParts(decide(STREAMED_COPY_MAX + 1))).toBe(true);
+    expect(inParts(decide(64 * MiB, {}, false))).toBe(true);
+    expect(inParts(decide(64 * MiB, { destinationChecksContentMd5: false }))).toBe(true);
+    expect(inParts(decide(64 * MiB, { serverSideCopy: true }))).toBe(true);
+    expect(inParts(decide(0))).toBe(true);
   });
 
   it("writes nothing for an archived source, and refuses an existing destination without a verdict", () => {

@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   BodyDigestError,
+  ChunkDigestStream,
+  chunkRanges,
   collectDigested,
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
@@ -88,6 +92,54 @@ describe("digestWhilePassing", () => {
     await iterator.next();
     expect(() => passing.digests()).toThrow(BodyDigestError);
     expect(() => passing.digests()).toThrow(expect.objectContaining({ code: "BODY_NOT_ENDED" }));
+  });
+});
+
+describe("ChunkDigestStream", () => {
+  /** Streams `body` through the digester of `ranges`, collecting what passes. */
+  async function passThrough(body: AsyncIterable<Uint8Array>, stream: ChunkDigestStream) {
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(body), stream, async (passed: AsyncIterable<Buffer>) => {
+      for await (const piece of passed) out.push(piece);
+    });
+    return Buffer.concat(out);
+  }
+
+  test("passes every byte on unchanged and holds the digest of each chunk, however the body is cut", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        bodies,
+        fc.integer({ min: 1, max: 1000 }),
+        fc.constantFrom<DigestAlgorithm>(...DIGEST_ALGORITHMS),
+        async ({ data, cuts }, chunkSize, algorithm) => {
+          // A plan's chunks, at a test-sized chunk size (planChunks refuses those under 5 MiB).
+          const ranges = chunkRanges({
+            size: data.length,
+            chunkSize,
+            count: Math.ceil(data.length / chunkSize),
+          });
+          const stream = new ChunkDigestStream(ranges, algorithm);
+          expect((await passThrough(pieces(data, cuts), stream)).equals(Buffer.from(data))).toBe(true);
+          expect(stream.digests.map((d) => d.toString("hex"))).toEqual(
+            ranges.map((r) =>
+              digestOf(algorithm, data.subarray(r.offset, r.offset + r.length)).toString("hex"),
+            ),
+          );
+        },
+      ),
+    );
+  });
+
+  test("fails a body longer or shorter than its chunks", async () => {
+    const data = Buffer.from("0123456789");
+    const ranges = [
+      { index: 0, offset: 0, length: 4 },
+      { index: 1, offset: 4, length: 4 },
+    ];
+    for (const body of [data, data.subarray(0, 6)]) {
+      const passed = passThrough(pieces(body, [3]), new ChunkDigestStream(ranges, "sha256"));
+      await expect(passed).rejects.toMatchObject({ code: "BODY_LENGTH_MISMATCH" });
+    }
   });
 });
 

@@ -171,15 +171,84 @@ describe("both engines on memory stores: the same results, requests and failures
       expect((await bytes(destination, "changed"))?.equals(edited), name).toBe(true);
       expect((await bytes(destination, "new-big"))?.equals(big), name).toBe(true);
       expect(await destination.head("extra"), name).toBeUndefined();
-      // A small new object is one PutObject; a large one the only multipart upload besides the re-compose.
+      // A new object, small or large (its ETag is its MD5), is one PutObject; the re-compose is
+      // the only multipart upload.
       expect(writes(destination, before), name).toMatchObject({
-        put: 1,
-        createUpload: 2,
-        complete: 2,
+        put: 2,
+        createUpload: 1,
+        complete: 1,
         delete: 1,
       });
       expect(await pendingUploads(destination), name).toBe(0);
       seen[name] = { ...comparable(report), writes: writes(destination, before) };
+    }
+    expect(seen.workflow).toEqual(seen.direct);
+  });
+
+  it("streams a new object into one PutObject whose Content-MD5 is the source's ETag, alike; bytes altered on the way are refused and nothing is written", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const alter of [false, true]) {
+        const label = `${name}${alter ? " altered" : ""}`;
+        const { source, destination } = stores();
+        const etag = await put(source, "new-big", big);
+        const sent: (string | undefined)[] = [];
+        const putObject = destination.put.bind(destination);
+        destination.put = async (key, body, length, attributes, condition, signal, digest) => {
+          sent.push(digest?.contentMd5);
+          // A body streamed in, every byte of it altered on the way as a faulty link could.
+          const altered = Buffer.isBuffer(body)
+            ? body
+            : body.map((piece: Buffer) => (alter ? Buffer.from(piece.map((b) => b ^ 1)) : piece));
+          return putObject(key, altered, length, attributes, condition, signal, digest);
+        };
+        const before = writes(destination);
+        const report = await engine(source, destination, {});
+        const r = byKey(report)["new-big"];
+        expect(sent[0], label).toBe(Buffer.from(etag.replace(/"/g, ""), "hex").toString("base64"));
+        expect(writes(destination, before), label).toMatchObject({ put: sent.length, createUpload: 0 });
+        if (alter) {
+          expect(r, label).toMatchObject({ state: "failed", error: { code: "BAD_DIGEST" } });
+          expect(await destination.head("new-big"), label).toBeUndefined();
+          continue;
+        }
+        expect(r, label).toMatchObject({ state: "missing", action: "copy", applied: true });
+        expect((await bytes(destination, "new-big"))?.equals(big), label).toBe(true);
+        seen[name] = { ...comparable(report), writes: writes(destination, before) };
+      }
+    }
+    expect(seen.workflow).toEqual(seen.direct);
+  });
+
+  it("sends a new object again with the MD5 of its bytes where its ETag has the form of an MD5 but is not theirs, alike", async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      const real = await put(source, "new-big", big);
+      // A server's own ETag scheme: 32 hex digits that are not the MD5 of the bytes.
+      const own = `"${"7".repeat(32)}"`;
+      const { head, list, read } = { head: source.head, list: source.list, read: source.read };
+      source.head = async (key, signal) => {
+        const h = await head.call(source, key, signal);
+        return h && { ...h, etag: own };
+      };
+      source.list = async function* (...args) {
+        for await (const o of list.apply(source, args)) yield { ...o, etag: own };
+      };
+      source.read = (key, range, etag, signal) =>
+        read.call(source, key, range, sameEtag(etag, own) ? real : etag, signal);
+      const sent: (string | undefined)[] = [];
+      const putObject = destination.put.bind(destination);
+      destination.put = (key, body, length, attributes, condition, signal, digest) => {
+        sent.push(digest?.contentMd5);
+        return putObject(key, body, length, attributes, condition, signal, digest);
+      };
+      const report = await engine(source, destination, {});
+      const base64 = (etag: string) => Buffer.from(etag.replace(/"/g, ""), "hex").toString("base64");
+      expect(sent, name).toEqual([base64(own), base64(real)]);
+      expect(byKey(report)["new-big"], name).toMatchObject({ state: "missing", applied: true });
+      expect((await bytes(destination, "new-big"))?.equals(big), name).toBe(true);
+      seen[name] = comparable(report);
     }
     expect(seen.workflow).toEqual(seen.direct);
   });

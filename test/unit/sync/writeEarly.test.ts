@@ -38,6 +38,7 @@ async function setup(changed: number[]) {
     attributes: { metadata: {} },
     decision: decision(chunks),
     source: { bucket: "s", key: "k", etag: '"new"', size: next.length },
+    plan,
     sourceRef: { bucket: "s", key: "k", etag: '"new"' },
     old: { ref: destination.ref("k", etag), size: old.length },
     parts: {

@@ -3,6 +3,7 @@ import {
   chunkRanges,
   type DigestAlgorithm,
   entryStands,
+  etagMd5,
   type IndexEntry,
   type ObjectAttributes,
   type ObjectIdentity,
@@ -51,6 +52,14 @@ export function headOfEntry(entry: IndexEntry, listed: ObjectSummary): ObjectHea
 export function presentSource(key: string, head: ObjectHead | undefined): ObjectHead {
   if (head === undefined) throw new ObjectChangedError("source", key);
   return head;
+}
+
+/**
+ * Whether `head`'s ETag is the MD5 of its bytes: one of that form (an object written in one
+ * request; a multipart upload's counts its parts), not under SSE-KMS or SSE-C.
+ */
+export function etagIsMd5(head: Pick<ObjectHead, "etag" | "etagNotMd5">): boolean {
+  return head.etagNotMd5 !== true && etagMd5(head.etag) !== undefined;
 }
 
 /** The source version an object's reads, copies and challenges are pinned to. */

@@ -1,8 +1,14 @@
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import {
   type BodyDigests,
+  ChunkDigestStream,
+  type ChunkPlan,
+  type ChunkRange,
   ChunksyncError,
+  chunkRanges,
+  createDigester,
   type DigestAlgorithm,
+  etagMd5,
   InOrderDigests,
   MAX_CHUNK_SIZE,
   type ObjectAttributes,
@@ -11,6 +17,7 @@ import {
   type PlannedPart,
 } from "@chunksync/core";
 import {
+  BadDigestError,
   type BodyDigest,
   type CompletedPart,
   type ConditionalWrite,
@@ -23,7 +30,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead, feedBody, pinnedRead } from "../digestRange.js";
+import { collectRead, failedRead, feedBody, pinnedRead } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { PartBuffers } from "../PartBuffers.js";
@@ -51,18 +58,22 @@ export interface PartSource {
 /**
  * Where the digests of the parts this side uploaded go: each part from the source, and each
  * assembled part (one chunk, built on the destination's side), is hashed with the run's chunk
- * algorithm in the same pass that computes its Content-MD5, so where the destination checks
+ * algorithm in the same pass that computes its Content-MD5 (or, for a streamed part, in the
+ * pass that sends it with the source's ETag as Content-MD5), so where the destination checks
  * that MD5 the digest is that of the bytes the server stored.
  */
 export interface UploadedDigests {
   algorithm: DigestAlgorithm;
-  /** Called with the chunk digest of every part read whole from the part source, before it is sent. */
-  read?(part: PlannedPart, digest: Buffer): void;
   /**
-   * Called once the destination accepted `part`, with the chunk digest of its bytes, where the
-   * destination checks the Content-MD5 sent with them.
+   * Called with the digest of every chunk read from the part source: before a part read whole
+   * is sent, after a streamed part was accepted.
    */
-  accepted?(part: PlannedPart, digest: Buffer): void;
+  read?(chunk: ChunkRange, digest: Buffer): void;
+  /**
+   * Called once the destination accepted the part holding `chunk`, with the digest of its
+   * bytes, where the destination checks the Content-MD5 sent with them.
+   */
+  accepted?(chunk: ChunkRange, digest: Buffer): void;
 }
 
 /** What the write phase writes with. */
@@ -90,6 +101,8 @@ export interface ObjectWrite {
   decision: Pick<ObjectDecision, "parts" | "condition">;
   /** The planned source version, and how the destination names it as a copy source. */
   source: ObjectIdentity & { size: number };
+  /** The source's chunk plan, which every part's chunks come from. */
+  plan: ChunkPlan;
   sourceRef: ObjectVersionRef;
   /** The challenged destination version, where one exists. */
   old?: { ref: ObjectVersionRef; size: number };
@@ -245,15 +258,18 @@ export async function writeWhole(
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
-  const etag = await withRetry(
-    () =>
-      fromSource(ctx, write, part, (body, digest) =>
-        guarded(ctx, write, "put", false, () =>
-          destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+  const put = () =>
+    withRetry(
+      () =>
+        fromSource(ctx, write, part, (body, digest) =>
+          guarded(ctx, write, "put", false, () =>
+            destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+          ),
         ),
-      ),
-    retryFor(signal),
-  );
+      retryFor(signal),
+    );
+  // A streamed object's GET and PUT take one of the run's slots, as a part's do.
+  const etag = part.streamed ? await ctx.limiter.run(put) : await put();
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
@@ -337,13 +353,95 @@ async function fromSource<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
-  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+  send: (body: Buffer | Readable, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
-  const read = (digest: Buffer) => ctx.uploaded?.read?.(part, digest);
+  const read = (digest: Buffer) => ctx.uploaded?.read?.(chunkOf(part), digest);
   const held = write.parts.held?.(part);
   if (held) return sendCollected(ctx, part, held, send, read);
+  if (part.streamed) return sendStreamed(ctx, write, part, send);
   const body = await write.parts.open(part);
   return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, read);
+}
+
+/** The chunk a part of one chunk covers (an empty object's one part: an empty chunk). */
+function chunkOf(part: PlannedPart): ChunkRange {
+  return { index: part.firstChunk, offset: part.offset, length: part.length };
+}
+
+/**
+ * Sends `part` (a whole new object, see `PlannedPart.streamed`) as its bytes are read from the
+ * part source, with the source's ETag as its Content-MD5: the storing server refuses a body
+ * whose MD5 is not the one the source states for its bytes (BadDigestError), so bytes altered
+ * anywhere between the source's store and the destination's are caught. A refused body is
+ * read once more for its MD5: the same as the ETag, the bytes were altered on the way and the
+ * refusal stands (retried as any); another, the ETag is not the MD5 of the bytes though it has
+ * the form of one (a server's own scheme), and the body is sent again with the MD5 measured.
+ */
+async function sendStreamed<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  send: (body: Readable, digest: BodyDigest) => Promise<T>,
+): Promise<T> {
+  const stated = etagMd5(write.source.etag);
+  if (stated === undefined)
+    throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
+  try {
+    return await streamOnce(ctx, write, part, send, stated);
+  } catch (error) {
+    if (!(error instanceof BadDigestError)) throw error;
+    const measured = createDigester("md5");
+    const { bucket, key } = write.source;
+    await feedBody(bucket, key, await write.parts.openRange(part), part.length, "the object", (piece) =>
+      measured.update(piece),
+    );
+    const md5 = measured.digest().toString("base64");
+    if (md5 === stated) throw error;
+    return streamOnce(ctx, write, part, send, md5);
+  }
+}
+
+/**
+ * Streams `part` from the part source into `send` with `contentMd5`, hashing each chunk as it
+ * passes; once the server accepted the body, those are the source's and, where the destination
+ * checks Content-MD5, the destination's digests of the chunks. Nothing is held but what is in
+ * flight.
+ */
+async function streamOnce<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  send: (body: Readable, digest: BodyDigest) => Promise<T>,
+  contentMd5: string,
+): Promise<T> {
+  const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
+  const algorithm = ctx.uploaded?.algorithm;
+  const body = await write.parts.openRange(part);
+  const hashing = algorithm === undefined ? undefined : new ChunkDigestStream(chunks, algorithm);
+  let readError: unknown;
+  // pipeline() destroys the read when the upload gives up, and vice versa.
+  const sent = hashing
+    ? pipeline(body, hashing, (error) => {
+        readError = error;
+      })
+    : body;
+  let done: T;
+  try {
+    done = await send(sent, { contentMd5 });
+  } catch (error) {
+    sent.destroy();
+    // Unless the server answered, a body that broke or was not the planned length failed the
+    // upload: the read is to blame, as a read reports it.
+    const answered = (error as { cause?: { $metadata?: unknown } }).cause?.$metadata !== undefined;
+    throw readError && !answered ? failedRead(write.source.bucket, write.source.key, readError) : error;
+  }
+  const checked = ctx.destination.capabilities.writeChecksums.contentMd5;
+  hashing?.digests.forEach((digest, i) => {
+    const chunk = chunks[i]!;
+    ctx.uploaded?.read?.(chunk, digest);
+    if (checked) ctx.uploaded?.accepted?.(chunk, digest);
+  });
+  return done;
 }
 
 /**
@@ -452,7 +550,7 @@ async function sendCollected<T>(
   if (got.chunk) read?.(got.chunk);
   const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
   if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
-    ctx.uploaded?.accepted?.(part, got.chunk);
+    ctx.uploaded?.accepted?.(chunkOf(part), got.chunk);
   }
   return sent;
 }
