@@ -1,50 +1,62 @@
 /**
  * Bytes of source chunks kept from the read that digested them, by key and version, so that a
  * changed chunk's block cut and its upload (or its assembled part's source pieces) take them
- * from memory instead of reading the source again. Room is reserved before a read starts and
- * released as soon as the chunk is not kept, or when its object settles: what is held, in
- * flight or kept, never passes `capacity` bytes (the run's concurrency times its chunk size).
+ * from memory instead of reading the source again. A read copies into a buffer it takes here
+ * and gives it back as soon as its chunk is not kept, or when its object settles; buffers are
+ * reused (fresh pages cost more to fault in and collect than the copy itself), and all of them
+ * together, in use, kept or free, never pass `capacity` bytes (the run's concurrency times its
+ * chunk size).
  */
 export class KeptChunks {
-  readonly #byKey = new Map<string, { etag: string; chunks: Map<number, Buffer>; bytes: number }>();
-  #reserved = 0;
+  readonly #byKey = new Map<string, { etag: string; chunks: Map<number, Buffer>; buffers: Buffer[] }>();
+  readonly #free: Buffer[] = [];
+  /** Bytes of every buffer made and not dropped. */
+  #held = 0;
 
   constructor(readonly capacity: number) {}
 
-  /** Reserves room for `length` bytes to keep; false where that would pass the capacity. */
-  reserve(length: number): boolean {
-    if (this.#reserved + length > this.capacity) return false;
-    this.#reserved += length;
-    return true;
+  /** A buffer of at least `length` bytes to read into; undefined where none is free and there is no room for one. */
+  take(length: number): Buffer | undefined {
+    let fit = -1;
+    for (const [i, b] of this.#free.entries())
+      if (b.length >= length && (fit < 0 || b.length < this.#free[fit]!.length)) fit = i;
+    if (fit >= 0) return this.#free.splice(fit, 1)[0];
+    // Free buffers too small for this read make room for it.
+    while (this.#held + length > this.capacity && this.#free.length > 0)
+      this.#held -= this.#free.pop()!.length;
+    if (this.#held + length > this.capacity) return undefined;
+    this.#held += length;
+    return Buffer.allocUnsafeSlow(length);
   }
 
-  /** Gives back room reserved for bytes that are not kept. */
-  release(length: number): void {
-    this.#reserved -= length;
+  /** Gives back a buffer taken and not kept. */
+  give(buffer: Buffer): void {
+    this.#free.push(buffer);
   }
 
   /**
-   * Keeps `data`, the bytes at `offset` of `key`'s version `etag`, in room reserved for it.
-   * Bytes of another version of the key are dropped: a key has one version in progress.
+   * Keeps the first `length` bytes of `buffer` (taken here) as the bytes at `offset` of `key`'s
+   * version `etag`. What was kept of another version of the key is given back: a key has one
+   * version in progress.
    */
-  keep(key: string, etag: string, offset: number, data: Buffer): void {
+  keep(key: string, etag: string, offset: number, buffer: Buffer, length: number): void {
     let kept = this.#byKey.get(key);
     if (kept !== undefined && kept.etag !== etag) {
       this.forget(key);
       kept = undefined;
     }
     if (kept === undefined) {
-      kept = { etag, chunks: new Map(), bytes: 0 };
+      kept = { etag, chunks: new Map(), buffers: [] };
       this.#byKey.set(key, kept);
     }
-    kept.chunks.set(offset, data);
-    kept.bytes += data.length;
+    kept.chunks.set(offset, buffer.subarray(0, length));
+    kept.buffers.push(buffer);
   }
 
   /**
    * The bytes `[offset, offset + length)` of `key`'s version `etag` where kept chunks cover
    * all of them (one chunk's bytes as a view, bytes across chunks copied once); undefined
-   * where any is not kept.
+   * where any is not kept. A view is valid until the key is forgotten.
    */
   bytes(key: string, etag: string, range: { offset: number; length: number }): Buffer | undefined {
     const kept = this.#byKey.get(key);
@@ -61,12 +73,12 @@ export class KeptChunks {
     return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, range.length);
   }
 
-  /** Drops what is kept of `key` and gives back its room. */
+  /** Gives back what is kept of `key`. */
   forget(key: string): void {
     const kept = this.#byKey.get(key);
     if (kept === undefined) return;
     this.#byKey.delete(key);
-    this.release(kept.bytes);
+    for (const buffer of kept.buffers) this.give(buffer);
   }
 
   /** The kept chunk holding byte `at`, with its offset. A changed object keeps a few chunks: a scan is enough. */

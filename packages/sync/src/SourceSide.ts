@@ -204,8 +204,8 @@ export class SourceSide {
         let kept: Buffer | undefined;
         const tap =
           prior &&
-          this.#keeping(prior, 0, chunkSize, (data) => {
-            kept = data;
+          this.#keeping(prior, 0, chunkSize, (buffer) => {
+            kept = buffer;
           });
         const onPiece = (piece: Uint8Array) => {
           this.options.onRead?.(piece.length);
@@ -219,7 +219,8 @@ export class SourceSide {
         );
         tap?.end(got?.digest);
         // Only a whole chunk is kept: the version's first chunk.
-        if (got !== undefined && kept !== undefined) this.#kept?.keep(key, got.head.etag, 0, kept);
+        if (got !== undefined && kept !== undefined)
+          this.#kept?.keep(key, got.head.etag, 0, kept, got.length);
         return got;
       }, retryFor(signal)),
     );
@@ -365,8 +366,8 @@ export class SourceSide {
     const ranges = indices.map((index) => chunkRange(plan, index));
     const { algorithm } = this.options;
     const object = { key, etag: listed.etag };
-    const keep = (range: ChunkRange) => (data: Buffer) =>
-      this.#kept?.keep(key, listed.etag, range.offset, data);
+    const keep = (range: ChunkRange) => (buffer: Buffer) =>
+      this.#kept?.keep(key, listed.etag, range.offset, buffer, range.length);
     const digests =
       prior && this.#ranged
         ? this.#ranged.digests(object, ranges, algorithm, (range) =>
@@ -392,31 +393,31 @@ export class SourceSide {
   }
 
   /**
-   * A tap that copies chunk `index`'s `length` bytes as they are digested, in room reserved
-   * for them, and hands them to `keep` where its digest differs from `prior`'s (the key's
-   * last indexed version): such a chunk is likely one the challenge finds changed, which the
-   * block exchange cuts and the write sends, both then from memory. Undefined where there is
-   * no room: the chunk is read again where needed. Only a whole chunk is kept.
+   * A tap that copies chunk `index`'s `length` bytes as they are digested, into a buffer taken
+   * for them, and hands that buffer to `keep` where its digest differs from `prior`'s (the
+   * key's last indexed version): such a chunk is likely one the challenge finds changed, which
+   * the block exchange cuts and the write sends, both then from memory. Undefined where there
+   * is no room: the chunk is read again where needed. Only a whole chunk is kept.
    */
   #keeping(
     prior: readonly Buffer[],
     index: number,
     length: number,
-    keep: (data: Buffer) => void,
+    keep: (buffer: Buffer) => void,
   ): RangeTap | undefined {
     const kept = this.#kept;
-    if (kept === undefined || !kept.reserve(length)) return undefined;
-    const data = Buffer.allocUnsafe(length);
+    const buffer = kept?.take(length);
+    if (kept === undefined || buffer === undefined) return undefined;
     let at = 0;
     return {
       piece: (piece) => {
-        if (at + piece.length <= length) data.set(piece, at);
+        if (at + piece.length <= length) buffer.set(piece, at);
         at += piece.length;
       },
       end: (digest) => {
         const changed = digest !== undefined && !(prior[index]?.equals(digest) ?? false);
-        if (changed && at === length) keep(data);
-        else kept.release(length);
+        if (changed && at === length) keep(buffer);
+        else kept.give(buffer);
       },
     };
   }

@@ -10,35 +10,47 @@ const MiB = 1024 * 1024;
 const CHUNK = 5 * MiB;
 
 describe("KeptChunks", () => {
-  it("never holds more than its capacity, reserved or kept, and gives room back as chunks go", () => {
+  it("never holds more than its capacity in buffers, in use, kept or free, and reuses those given back", () => {
     const kept = new KeptChunks(10);
-    expect(kept.reserve(6)).toBe(true);
-    expect(kept.reserve(5)).toBe(false);
-    kept.keep("k", "e1", 0, Buffer.alloc(6, 1));
-    expect(kept.reserve(4)).toBe(true);
-    kept.release(4);
+    const a = kept.take(6)!;
+    expect(a.length).toBe(6);
+    expect(kept.take(5)).toBeUndefined();
+    kept.keep("k", "e1", 0, a, 6);
+    const b = kept.take(4)!;
+    kept.give(b);
+    expect(kept.take(3)).toBe(b);
+    kept.give(b);
     kept.forget("k");
-    expect(kept.reserve(10)).toBe(true);
+    // A free buffer that fits is reused; smaller free ones make room for a larger one.
+    expect(kept.take(6)).toBe(a);
+    expect(kept.take(4)).toBe(b);
+    kept.give(a);
+    kept.give(b);
+    expect(kept.take(10)?.length).toBe(10);
+    expect(kept.take(1)).toBeUndefined();
   });
 
   it("answers a range only where kept chunks of that very version cover all of it", () => {
     const kept = new KeptChunks(100);
-    const a = Buffer.from("0123456789");
-    const b = Buffer.from("abcdefghij");
-    kept.reserve(20);
-    kept.keep("k", "e1", 10, a);
-    kept.keep("k", "e1", 20, b);
+    const fill = (text: string) => {
+      const buffer = kept.take(text.length + 2)!;
+      buffer.write(text);
+      return buffer;
+    };
+    kept.keep("k", "e1", 10, fill("0123456789"), 10);
+    kept.keep("k", "e1", 20, fill("abcdefghij"), 10);
     expect(kept.bytes("k", "e1", { offset: 12, length: 3 })?.toString()).toBe("234");
     expect(kept.bytes("k", "e1", { offset: 18, length: 4 })?.toString()).toBe("89ab");
     expect(kept.bytes("k", "e1", { offset: 25, length: 6 })).toBeUndefined();
     expect(kept.bytes("k", "e1", { offset: 8, length: 4 })).toBeUndefined();
     expect(kept.bytes("k", "e2", { offset: 12, length: 3 })).toBeUndefined();
     expect(kept.bytes("other", "e1", { offset: 12, length: 3 })).toBeUndefined();
-    // Another version of the key replaces what was kept of the last one, and frees its room.
-    kept.reserve(5);
-    kept.keep("k", "e2", 0, Buffer.from("vwxyz"));
+    // Another version of the key gives back what was kept of the last one.
+    kept.keep("k", "e2", 0, fill("vwxyz"), 5);
     expect(kept.bytes("k", "e1", { offset: 12, length: 3 })).toBeUndefined();
-    expect(kept.reserve(95)).toBe(true);
+    expect(kept.bytes("k", "e2", { offset: 1, length: 3 })?.toString()).toBe("wxy");
+    expect(kept.take(12)).toBeDefined();
+    expect(kept.take(12)).toBeDefined();
   });
 });
 
