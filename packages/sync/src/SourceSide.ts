@@ -201,11 +201,11 @@ export class SourceSide {
     const { store, algorithm, limiter, signal } = this.options;
     const first = limiter.run(() =>
       withRetry(async () => {
-        let kept: Buffer | undefined;
+        let kept: readonly Uint8Array[] | undefined;
         const tap =
           prior &&
-          this.#keeping(prior, 0, chunkSize, (buffer) => {
-            kept = buffer;
+          this.#keeping(prior, 0, chunkSize, (pieces) => {
+            kept = pieces;
           });
         const onPiece = (piece: Uint8Array) => {
           this.options.onRead?.(piece.length);
@@ -291,7 +291,7 @@ export class SourceSide {
     range: { offset: number; length: number },
   ): Promise<Readable> {
     const kept = this.#kept?.bytes(source.key, source.etag, range);
-    if (kept !== undefined) return Readable.from([kept]);
+    if (kept !== undefined) return Readable.from(kept);
     const body = await pinnedRead(
       this.options.store,
       "source",
@@ -366,8 +366,8 @@ export class SourceSide {
     const ranges = indices.map((index) => chunkRange(plan, index));
     const { algorithm } = this.options;
     const object = { key, etag: listed.etag };
-    const keep = (range: ChunkRange) => (buffer: Buffer) =>
-      this.#kept?.keep(key, listed.etag, range.offset, buffer, range.length);
+    const keep = (range: ChunkRange) => (pieces: readonly Uint8Array[]) =>
+      this.#kept?.keep(key, listed.etag, range.offset, pieces, range.length);
     const digests =
       prior && this.#ranged
         ? this.#ranged.digests(object, ranges, algorithm, (range) =>
@@ -393,8 +393,8 @@ export class SourceSide {
   }
 
   /**
-   * A tap that copies chunk `index`'s `length` bytes as they are digested, into a buffer taken
-   * for them, and hands that buffer to `keep` where its digest differs from `prior`'s (the
+   * A tap that holds chunk `index`'s pieces as they are digested, in room reserved for its
+   * `length` bytes, and hands them to `keep` where its digest differs from `prior`'s (the
    * key's last indexed version): such a chunk is likely one the challenge finds changed, which
    * the block exchange cuts and the write sends, both then from memory. Undefined where there
    * is no room: the chunk is read again where needed. Only a whole chunk is kept.
@@ -403,21 +403,21 @@ export class SourceSide {
     prior: readonly Buffer[],
     index: number,
     length: number,
-    keep: (buffer: Buffer) => void,
+    keep: (pieces: readonly Uint8Array[]) => void,
   ): RangeTap | undefined {
     const kept = this.#kept;
-    const buffer = kept?.take(length);
-    if (kept === undefined || buffer === undefined) return undefined;
+    if (kept === undefined || !kept.reserve(length)) return undefined;
+    const pieces: Uint8Array[] = [];
     let at = 0;
     return {
       piece: (piece) => {
-        if (at + piece.length <= length) buffer.set(piece, at);
+        pieces.push(piece);
         at += piece.length;
       },
       end: (digest) => {
         const changed = digest !== undefined && !(prior[index]?.equals(digest) ?? false);
-        if (changed && at === length) keep(buffer);
-        else kept.give(buffer);
+        if (changed && at === length) keep(pieces);
+        else kept.release(length);
       },
     };
   }

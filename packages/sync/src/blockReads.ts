@@ -22,9 +22,13 @@ export interface BlockReader {
   limiter: Limiter;
   onRead?: ((bytes: number) => void) | undefined;
   signal?: AbortSignal | undefined;
-  /** The bytes of a range of `key`'s version `etag` this side holds already, where it does: they are not read again. */
+  /** The bytes of a range of `key`'s version `etag`, in order, where this side holds them already: they are not read again. */
   held?:
-    | ((key: string, etag: string, range: { offset: number; length: number }) => Uint8Array | undefined)
+    | ((
+        key: string,
+        etag: string,
+        range: { offset: number; length: number },
+      ) => readonly Uint8Array[] | undefined)
     | undefined;
 }
 
@@ -132,7 +136,10 @@ async function readRanges(
           at = end;
         };
         const held = reader.held?.(key, etag, read);
-        if (held !== undefined) return pass(held);
+        if (held !== undefined) {
+          for (const piece of held) pass(piece);
+          return;
+        }
         const body = await pinnedRead(store, side, key, etag, read, signal);
         await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
           pass(piece);

@@ -10,47 +10,36 @@ const MiB = 1024 * 1024;
 const CHUNK = 5 * MiB;
 
 describe("KeptChunks", () => {
-  it("never holds more than its capacity in buffers, in use, kept or free, and reuses those given back", () => {
+  it("never holds more than its capacity, reserved or kept, and gives room back as chunks go", () => {
     const kept = new KeptChunks(10);
-    const a = kept.take(6)!;
-    expect(a.length).toBe(6);
-    expect(kept.take(5)).toBeUndefined();
-    kept.keep("k", "e1", 0, a, 6);
-    const b = kept.take(4)!;
-    kept.give(b);
-    expect(kept.take(3)).toBe(b);
-    kept.give(b);
+    expect(kept.reserve(6)).toBe(true);
+    expect(kept.reserve(5)).toBe(false);
+    kept.keep("k", "e1", 0, [Buffer.alloc(6, 1)], 6);
+    expect(kept.reserve(4)).toBe(true);
+    kept.release(4);
     kept.forget("k");
-    // A free buffer that fits is reused; smaller free ones make room for a larger one.
-    expect(kept.take(6)).toBe(a);
-    expect(kept.take(4)).toBe(b);
-    kept.give(a);
-    kept.give(b);
-    expect(kept.take(10)?.length).toBe(10);
-    expect(kept.take(1)).toBeUndefined();
+    expect(kept.reserve(10)).toBe(true);
   });
 
-  it("answers a range only where kept chunks of that very version cover all of it", () => {
+  it("answers a range, across pieces and chunks, only where kept chunks of that very version cover all of it", () => {
     const kept = new KeptChunks(100);
-    const fill = (text: string) => {
-      const buffer = kept.take(text.length + 2)!;
-      buffer.write(text);
-      return buffer;
-    };
-    kept.keep("k", "e1", 10, fill("0123456789"), 10);
-    kept.keep("k", "e1", 20, fill("abcdefghij"), 10);
-    expect(kept.bytes("k", "e1", { offset: 12, length: 3 })?.toString()).toBe("234");
-    expect(kept.bytes("k", "e1", { offset: 18, length: 4 })?.toString()).toBe("89ab");
+    const text = (pieces: Buffer[] | undefined) => pieces && Buffer.concat(pieces).toString();
+    kept.reserve(20);
+    kept.keep("k", "e1", 10, [Buffer.from("0123"), Buffer.from("456789")], 10);
+    kept.keep("k", "e1", 20, [Buffer.from("abcdefghij")], 10);
+    expect(text(kept.bytes("k", "e1", { offset: 12, length: 3 }))).toBe("234");
+    expect(text(kept.bytes("k", "e1", { offset: 13, length: 9 }))).toBe("3456789ab");
+    expect(text(kept.bytes("k", "e1", { offset: 10, length: 20 }))).toBe("0123456789abcdefghij");
     expect(kept.bytes("k", "e1", { offset: 25, length: 6 })).toBeUndefined();
     expect(kept.bytes("k", "e1", { offset: 8, length: 4 })).toBeUndefined();
     expect(kept.bytes("k", "e2", { offset: 12, length: 3 })).toBeUndefined();
     expect(kept.bytes("other", "e1", { offset: 12, length: 3 })).toBeUndefined();
-    // Another version of the key gives back what was kept of the last one.
-    kept.keep("k", "e2", 0, fill("vwxyz"), 5);
+    // Another version of the key replaces what was kept of the last one, and frees its room.
+    kept.reserve(5);
+    kept.keep("k", "e2", 0, [Buffer.from("vwxyz")], 5);
     expect(kept.bytes("k", "e1", { offset: 12, length: 3 })).toBeUndefined();
-    expect(kept.bytes("k", "e2", { offset: 1, length: 3 })?.toString()).toBe("wxy");
-    expect(kept.take(12)).toBeDefined();
-    expect(kept.take(12)).toBeDefined();
+    expect(text(kept.bytes("k", "e2", { offset: 1, length: 3 }))).toBe("wxy");
+    expect(kept.reserve(95)).toBe(true);
   });
 });
 
