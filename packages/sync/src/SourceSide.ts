@@ -190,7 +190,7 @@ export class SourceSide {
    * challenge takes their digests where the first read finds that version; otherwise they are
    * dropped and the version found is read). `prior`, the chunk digests of the key's last
    * indexed version, tells which chunks likely changed: where there is room, their bytes are
-   * kept from this read for the block exchange and the write (see {@link bytesOf}).
+   * kept from this read for the block exchange and the write (see `cutBlocks`, `openRange`).
    */
   async probe(
     key: string,
