@@ -22,6 +22,7 @@ import { FaultProxy } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
+import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { ensureTools } from "./lib/tools.js";
 import { DELTA } from "./sections/deltaScenario.js";
 
@@ -47,6 +48,8 @@ const median = (xs: number[]) => {
 interface Run {
   wall: number;
   cpu: number;
+  /** The server's CPU seconds during the run (0 for a server this bench cannot see). */
+  server: number;
 }
 
 async function main(): Promise<void> {
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
         // Each tool keeps its indexes apart, as on two machines (see deltaScenario's ownCache).
         env = { ...own, XDG_CACHE_HOME: join(own.XDG_CACHE_HOME!, tool) };
       }
+      const serverBefore = s3.cephConf ? serverCpuSeconds(s3.cephConf) : 0;
       const r = await runCommand("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, ...command], {
         env,
         allowFailure: true,
@@ -113,7 +117,8 @@ async function main(): Promise<void> {
         writeFileSync(join(prof, `${tool}-${label}.log`), r.stderr);
       }
       const [user, system] = readFileSync(timeFile, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
-      return { wall: r.seconds, cpu: user! + system! };
+      const server = s3.cephConf ? serverCpuSeconds(s3.cephConf) - serverBefore : 0;
+      return { wall: r.seconds, cpu: user! + system!, server };
     };
 
     for (const tool of tools) {
@@ -134,7 +139,9 @@ async function main(): Promise<void> {
       for (const tool of order) {
         const got = await run(tool, String(r));
         runs.get(tool)!.push(got);
-        line.push(`${tool} ${got.wall.toFixed(2)} s (cpu ${got.cpu.toFixed(2)})`);
+        line.push(
+          `${tool} ${got.wall.toFixed(2)} s (cpu ${got.cpu.toFixed(2)}, server ${got.server.toFixed(2)})`,
+        );
         await letEntriesStand();
       }
       log(`round ${r + 1}/${rounds}: ${line.join(", ")}`);
@@ -153,14 +160,21 @@ async function main(): Promise<void> {
     const out: string[] = [];
     if (latency > 0)
       out.push(`Every request held ${latency} ms by a proxy before it reached the server.`, "");
-    out.push("| tool | wall median | wall runs | CPU median |", "| --- | --- | --- | --- |");
+    out.push(
+      "| tool | wall median | wall runs | CPU median | server CPU median |",
+      "| --- | --- | --- | --- | --- |",
+    );
     for (const tool of tools) {
       const rs = runs.get(tool)!;
       out.push(
-        `| ${tool} | ${median(rs.map((x) => x.wall)).toFixed(2)} s | ${rs.map((x) => x.wall.toFixed(2)).join(", ")} | ${median(rs.map((x) => x.cpu)).toFixed(2)} s |`,
+        `| ${tool} | ${median(rs.map((x) => x.wall)).toFixed(2)} s | ${rs.map((x) => x.wall.toFixed(2)).join(", ")} | ${median(rs.map((x) => x.cpu)).toFixed(2)} s | ${median(rs.map((x) => x.server)).toFixed(2)} s |`,
       );
     }
-    out.push("", "| paired ratio (median of the rounds' ratios) | wall | CPU |", "| --- | --- | --- |");
+    out.push(
+      "",
+      "| paired ratio (median of the rounds' ratios) | wall | CPU | server CPU |",
+      "| --- | --- | --- | --- |",
+    );
     for (const a of tools)
       for (const b of tools) {
         // Against rclone, blocks against chunk level, after against before.
@@ -172,7 +186,8 @@ async function main(): Promise<void> {
         const rb = runs.get(b)!;
         const w = median(ra.map((x, k) => x.wall / rb[k]!.wall));
         const c = median(ra.map((x, k) => x.cpu / rb[k]!.cpu));
-        out.push(`| ${a} / ${b} | ${w.toFixed(2)}x | ${c.toFixed(2)}x |`);
+        const sv = median(ra.map((x, k) => x.server / (rb[k]!.server || Number.NaN)));
+        out.push(`| ${a} / ${b} | ${w.toFixed(2)}x | ${c.toFixed(2)}x | ${sv.toFixed(2)}x |`);
       }
     out.push(
       "",

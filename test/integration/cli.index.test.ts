@@ -264,6 +264,9 @@ describe("chunksync CLI: digest index", () => {
       // from its own bytes. That part is the chunk, digested as it was uploaded: nothing is read back.
       expect(summary.bytes.destinationRead).toBeGreaterThan(2 * 5 * MiB - MiB);
       expect(summary.bytes.destinationRead).toBeLessThan(2 * 5 * MiB + MiB);
+      // The source reads its new version once: the chunk its index says changed is kept from
+      // that read for the block rounds and the part.
+      expect(summary.bytes.sourceRead).toBe(keys["s-size"].length);
     });
 
     it("source metadata replaced in place: read on the source, metadata restated", async () => {

@@ -61,7 +61,7 @@ export class DestinationSide {
     const { store, limiter, signal } = this.options;
     const got = await limiter.run(() =>
       withRetry(
-        () => digestFirst(store, key, length, algorithm, (n) => this.options.onRead?.(n), signal),
+        () => digestFirst(store, key, length, algorithm, (p) => this.options.onRead?.(p.length), signal),
         retryFor(signal),
       ),
     );

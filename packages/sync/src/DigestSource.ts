@@ -36,6 +36,16 @@ export interface RangedReadDigestsOptions {
 }
 
 /**
+ * What sees one attempt at reading a range as it is digested: each piece once hashed, then
+ * the digest, or undefined where the attempt failed (a read that breaks is read again, with a
+ * new tap).
+ */
+export interface RangeTap {
+  piece(piece: Uint8Array): void;
+  end(digest: Buffer | undefined): void;
+}
+
+/**
  * Digests from a fresh ranged read of each chunk, pinned to the version and hashed as it
  * streams (never buffered whole); a read that breaks is repeated. Every read settles
  * before the first failure is rethrown.
@@ -43,22 +53,38 @@ export interface RangedReadDigestsOptions {
 export class RangedReadDigests implements DigestSource {
   constructor(readonly options: RangedReadDigestsOptions) {}
 
+  /** The digests of `ranges`, as {@link DigestSource}; `tap` gives each attempt's {@link RangeTap}, if any. */
   digests(
     object: { key: string; etag: string },
     ranges: readonly ChunkRange[],
     algorithm: DigestAlgorithm,
+    tap?: (range: ChunkRange) => RangeTap | undefined,
   ): Promise<Buffer[]> {
     const { store, side, limiter, onRead, signal } = this.options;
+    const attempt = async (range: ChunkRange) => {
+      const seen = tap?.(range);
+      let digest: Buffer | undefined;
+      try {
+        digest = await digestRange(
+          store,
+          side,
+          object.key,
+          object.etag,
+          range,
+          algorithm,
+          (piece) => {
+            onRead?.(piece.length);
+            seen?.piece(piece);
+          },
+          signal,
+        );
+        return digest;
+      } finally {
+        seen?.end(digest);
+      }
+    };
     return settleAll(
-      ranges.map((range) =>
-        limiter.run(() =>
-          withRetry(
-            () =>
-              digestRange(store, side, object.key, object.etag, range, algorithm, (n) => onRead?.(n), signal),
-            retryFor(signal),
-          ),
-        ),
-      ),
+      ranges.map((range) => limiter.run(() => withRetry(() => attempt(range), retryFor(signal)))),
     );
   }
 }

@@ -11,6 +11,7 @@ import {
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChunkPlan,
+  type ChunkRange,
   chunkRange,
   createChallenge,
   type DigestAlgorithm,
@@ -23,8 +24,9 @@ import {
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import { type Ranges, readBlocks } from "./blockReads.js";
-import { type DigestSource, sideDigests } from "./DigestSource.js";
+import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
+import { KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -39,6 +41,12 @@ export interface SourceSideOptions {
   signal?: AbortSignal;
   /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
   digests?: DigestSource;
+  /**
+   * Room, in bytes, for the bytes of chunks that likely changed, kept from the read that
+   * digested them (see `probe`); none by default. The run gives its concurrency times its
+   * chunk size: the bytes a part upload holds per request in flight.
+   */
+  keepBytes?: number;
 }
 
 /**
@@ -54,9 +62,24 @@ export class SourceSide {
   /** Digests of chunks being read ahead by `probe`, by key, until the challenge takes them or `forget`. */
   readonly #ahead = new Map<string, { etag: string; indices: number[]; digests: Promise<Buffer[]> }>();
   readonly #digests: DigestSource;
+  /** Ranged reads of this side's own store, where those give its digests: they can keep what they read. */
+  readonly #ranged: RangedReadDigests | undefined;
+  readonly #kept: KeptChunks | undefined;
 
   constructor(readonly options: SourceSideOptions) {
-    this.#digests = sideDigests(options, "source");
+    const { store, limiter, onRead, signal } = options;
+    this.#ranged =
+      options.digests === undefined
+        ? new RangedReadDigests({
+            store,
+            side: "source",
+            limiter,
+            ...(onRead ? { onRead } : {}),
+            ...(signal ? { signal } : {}),
+          })
+        : undefined;
+    this.#digests = options.digests ?? this.#ranged!;
+    this.#kept = options.keepBytes ? new KeptChunks(options.keepBytes) : undefined;
   }
 
   /** Digests (if not cached) the chunks in `indices` and challenges the destination for them. */
@@ -152,7 +175,9 @@ export class SourceSide {
    */
   async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: Ranges): Promise<BlockList> {
     const { store, secret, limiter, onRead, signal } = this.options;
-    const reader = { store, side: "source" as const, limiter, onRead, signal };
+    const held =
+      this.#kept && ((key: string, etag: string, range: OldRange) => this.#kept?.bytes(key, etag, range));
+    const reader = { store, side: "source" as const, limiter, onRead, signal, held };
     const { tagBytes } = new BlockTagger(secret, request);
     return readBlocks(reader, source.key, source.etag, ranges, request.params, tagBytes, BLOCK_TAG_BYTES);
   }
@@ -163,22 +188,44 @@ export class SourceSide {
    * `listed`, the version the listing named, is the one a challenge of every chunk will read
    * next: its other chunks are read at once, pinned to it, beside the first, not after it (the
    * challenge takes their digests where the first read finds that version; otherwise they are
-   * dropped and the version found is read).
+   * dropped and the version found is read). `prior`, the chunk digests of the key's last
+   * indexed version, tells which chunks likely changed: where there is room, their bytes are
+   * kept from this read for the block exchange and the write (see `cutBlocks`, `openRange`).
    */
   async probe(
     key: string,
     chunkSize: number,
     listed?: Pick<ObjectHead, "etag" | "size">,
+    prior?: readonly Buffer[],
   ): Promise<ObjectHead | undefined> {
     const { store, algorithm, limiter, signal } = this.options;
     const first = limiter.run(() =>
-      withRetry(
-        () => digestFirst(store, key, chunkSize, algorithm, (n) => this.options.onRead?.(n), signal),
-        retryFor(signal),
-      ),
+      withRetry(async () => {
+        let kept: readonly Uint8Array[] | undefined;
+        const tap =
+          prior &&
+          this.#keeping(prior, 0, chunkSize, (pieces) => {
+            kept = pieces;
+          });
+        const onPiece = (piece: Uint8Array) => {
+          this.options.onRead?.(piece.length);
+          tap?.piece(piece);
+        };
+        const got = await digestFirst(store, key, chunkSize, algorithm, onPiece, signal).catch(
+          (error: unknown) => {
+            tap?.end(undefined);
+            throw error;
+          },
+        );
+        tap?.end(got?.digest);
+        // Only a whole chunk is kept: the version's first chunk.
+        if (got !== undefined && kept !== undefined)
+          this.#kept?.keep(key, got.head.etag, 0, kept, got.length);
+        return got;
+      }, retryFor(signal)),
     );
     // Queued after the first read: its head comes first.
-    if (listed !== undefined) this.#readAhead(key, listed, chunkSize);
+    if (listed !== undefined) this.#readAhead(key, listed, chunkSize, prior);
     const got = await first;
     if (got === undefined) return undefined;
     const plan = planChunks(got.head.size, chunkSize);
@@ -235,11 +282,16 @@ export class SourceSide {
     return held?.etag === source.etag ? held.read : undefined;
   }
 
-  /** Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled part). */
+  /**
+   * Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled
+   * part): from the bytes kept of it (see `probe`), or a pinned read.
+   */
   async openRange(
     source: Pick<ObjectIdentity, "key" | "etag">,
     range: { offset: number; length: number },
   ): Promise<Readable> {
+    const kept = this.#kept?.bytes(source.key, source.etag, range);
+    if (kept !== undefined) return Readable.from(kept);
     const body = await pinnedRead(
       this.options.store,
       "source",
@@ -299,14 +351,29 @@ export class SourceSide {
 
   /**
    * Starts reading the chunks after the first of `key`'s `listed` version (see `probe`): each
-   * read pinned to that version, its digest kept for the challenge.
+   * read pinned to that version, its digest kept for the challenge, and its bytes where they
+   * likely changed from `prior` and there is room.
    */
-  #readAhead(key: string, listed: Pick<ObjectHead, "etag" | "size">, chunkSize: number): void {
+  #readAhead(
+    key: string,
+    listed: Pick<ObjectHead, "etag" | "size">,
+    chunkSize: number,
+    prior: readonly Buffer[] | undefined,
+  ): void {
     const plan = planChunks(listed.size, chunkSize);
     const indices = Array.from({ length: Math.max(0, plan.count - 1) }, (_, i) => i + 1);
     if (indices.length === 0) return;
     const ranges = indices.map((index) => chunkRange(plan, index));
-    const digests = this.#digests.digests({ key, etag: listed.etag }, ranges, this.options.algorithm);
+    const { algorithm } = this.options;
+    const object = { key, etag: listed.etag };
+    const keep = (range: ChunkRange) => (pieces: readonly Uint8Array[]) =>
+      this.#kept?.keep(key, listed.etag, range.offset, pieces, range.length);
+    const digests =
+      prior && this.#ranged
+        ? this.#ranged.digests(object, ranges, algorithm, (range) =>
+            this.#keeping(prior, range.index, range.length, keep(range)),
+          )
+        : this.#digests.digests(object, ranges, algorithm);
     // Awaited by the challenge or by `forget`; until then a failure is not an unhandled one.
     digests.catch(() => {});
     this.#ahead.set(key, { etag: listed.etag, indices, digests });
@@ -322,6 +389,37 @@ export class SourceSide {
     const ahead = this.#ahead.get(key);
     this.#ahead.delete(key);
     await ahead?.digests.catch(() => {});
+    this.#kept?.forget(key);
+  }
+
+  /**
+   * A tap that holds chunk `index`'s pieces as they are digested, in room reserved for its
+   * `length` bytes, and hands them to `keep` where its digest differs from `prior`'s (the
+   * key's last indexed version): such a chunk is likely one the challenge finds changed, which
+   * the block exchange cuts and the write sends, both then from memory. Undefined where there
+   * is no room: the chunk is read again where needed. Only a whole chunk is kept.
+   */
+  #keeping(
+    prior: readonly Buffer[],
+    index: number,
+    length: number,
+    keep: (pieces: readonly Uint8Array[]) => void,
+  ): RangeTap | undefined {
+    const kept = this.#kept;
+    if (kept === undefined || !kept.reserve(length)) return undefined;
+    const pieces: Uint8Array[] = [];
+    let at = 0;
+    return {
+      piece: (piece) => {
+        pieces.push(piece);
+        at += piece.length;
+      },
+      end: (digest) => {
+        const changed = digest !== undefined && !(prior[index]?.equals(digest) ?? false);
+        if (changed && at === length) keep(pieces);
+        else kept.release(length);
+      },
+    };
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */

@@ -22,6 +22,14 @@ export interface BlockReader {
   limiter: Limiter;
   onRead?: ((bytes: number) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** The bytes of a range of `key`'s version `etag`, in order, where this side holds them already: they are not read again. */
+  held?:
+    | ((
+        key: string,
+        etag: string,
+        range: { offset: number; length: number },
+      ) => readonly Uint8Array[] | undefined)
+    | undefined;
 }
 
 /** Ranges closer than this share one read: the gap costs less than a request. */
@@ -83,7 +91,7 @@ interface RangeSink {
  * gives, streaming each range's bytes, in order, to the sink made for it when its first byte
  * comes: `openSpan` is called once per read and gives what makes its ranges' sinks. A read
  * that breaks is repeated from the first of its ranges not yet ended, and those ranges get new
- * sinks.
+ * sinks. A read whose bytes the reader holds (see {@link BlockReader}) is passed from them.
  */
 async function readRanges(
   reader: BlockReader,
@@ -106,8 +114,7 @@ async function readRanges(
         const reading: { index: number; range: OldRange; sink: RangeSink }[] = [];
         let next = 0;
         let at = offset;
-        const body = await pinnedRead(store, side, key, etag, read, signal);
-        await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
+        const pass = (piece: Uint8Array) => {
           const end = at + piece.length;
           for (; next < members.length && ranges.offset(members[next]!) < end; next++) {
             const index = members[next]!;
@@ -127,6 +134,15 @@ async function readRanges(
             }
           }
           at = end;
+        };
+        const held = reader.held?.(key, etag, read);
+        if (held !== undefined) {
+          for (const piece of held) pass(piece);
+          return;
+        }
+        const body = await pinnedRead(store, side, key, etag, read, signal);
+        await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
+          pass(piece);
           onRead?.(piece.length);
         });
       }, retryFor(signal)),

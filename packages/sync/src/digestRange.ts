@@ -21,8 +21,9 @@ import { isTransient } from "./retry.js";
 export type Side = "source" | "destination";
 
 /**
- * Reads one pinned range and hashes it as the bytes arrive. A short body (a connection
- * cut mid-range) is a retryable failure, never a digest of the bytes that happened to come.
+ * Reads one pinned range and hashes it as the bytes arrive, each piece passed to `onPiece`
+ * once hashed. A short body (a connection cut mid-range) is a retryable failure, never a
+ * digest of the bytes that happened to come.
  */
 export async function digestRange(
   store: ObjectReader,
@@ -31,11 +32,11 @@ export async function digestRange(
   etag: string,
   range: ChunkRange,
   algorithm: DigestAlgorithm,
-  onBytes: (n: number) => void,
+  onPiece: (piece: Uint8Array) => void,
   signal?: AbortSignal,
 ): Promise<Buffer> {
   const body = await pinnedRead(store, side, key, etag, range, signal);
-  return hashBody(store, key, body, range.length, range.index, algorithm, onBytes);
+  return hashBody(store, key, body, range.length, range.index, algorithm, onPiece);
 }
 
 /**
@@ -47,13 +48,13 @@ export async function digestFirst(
   key: string,
   length: number,
   algorithm: DigestAlgorithm,
-  onBytes: (n: number) => void,
+  onPiece: (piece: Uint8Array) => void,
   signal?: AbortSignal,
 ): Promise<{ head: ObjectHead; length: number; digest: Buffer } | undefined> {
   const got = await store.readFirst(key, length, signal);
   if (got === undefined) return undefined;
   const expected = Math.min(length, got.head.size);
-  const digest = await hashBody(store, key, got.body, expected, 0, algorithm, onBytes);
+  const digest = await hashBody(store, key, got.body, expected, 0, algorithm, onPiece);
   return { head: got.head, length: expected, digest };
 }
 
@@ -64,12 +65,12 @@ async function hashBody(
   length: number,
   index: number,
   algorithm: DigestAlgorithm,
-  onBytes: (n: number) => void,
+  onPiece: (piece: Uint8Array) => void,
 ): Promise<Buffer> {
   const digester = createDigester(algorithm);
   await feedBody(store.bucket, key, body, length, `chunk ${index}`, (piece) => {
     digester.update(piece);
-    onBytes(piece.length);
+    onPiece(piece);
   });
   return digester.digest();
 }

@@ -10,6 +10,7 @@ import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
 import { type MergedKey, mergeListings } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
+import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
@@ -114,6 +115,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     onRead: (n) => {
       stats.bytes.sourceRead += n;
     },
+    // A changed chunk's bytes wait for its block exchange and upload in at most what the
+    // run's part uploads may hold.
+    keepBytes: options.concurrency * options.chunkSize,
     ...(signal ? { signal } : {}),
   });
   const destinationSide = new DestinationSide({
@@ -189,10 +193,14 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   async function* indexedKeys(keys: AsyncIterable<MergedKey & { wanted: boolean }>) {
     for await (const key of keys) {
       for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
-      const found = {
+      const found: IndexedPair = {
         source: key.source && sourceIndex?.lookup(key.source.key, key.source),
         destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
       };
+      if (key.source && key.destination && !found.source) {
+        const prior = sourceIndex?.priorDigests(key.source.key);
+        if (prior !== undefined) found.sourcePrior = prior;
+      }
       const slot = recorder?.take();
       if (!key.wanted) {
         await slot?.settle(found);

@@ -183,8 +183,8 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
                     entry.etag,
                     chunk,
                     index.scope.algorithm,
-                    (n) => {
-                      report.bytes.read += n;
+                    (piece) => {
+                      report.bytes.read += piece.length;
                     },
                     signal,
                   ),

@@ -41,6 +41,8 @@ export interface SideIndexOptions {
 export class SideIndex {
   readonly report: SideIndexReport;
   #failed = false;
+  /** The stored entry the last lookup found, standing or not. */
+  #passed: IndexEntry | undefined;
 
   private constructor(
     readonly cursor: IndexCursor | undefined,
@@ -80,8 +82,19 @@ export class SideIndex {
   /** {@link find} where {@link loading} has nothing to read for `key`: no turn of the event loop. */
   lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
     const entry = this.cursor?.lookup(key);
+    this.#passed = entry;
     if (entry === undefined || !entryStands(entry, listed)) return undefined;
     return entryAsListed(entry, listed);
+  }
+
+  /**
+   * The chunk digests of `key`'s stored entry where the last {@link lookup} was of `key` and
+   * found that entry no longer standing: the key's last indexed version, which tells which
+   * chunks of the version listed now likely changed. Never a verdict: only the challenge is.
+   */
+  priorDigests(key: string): readonly Buffer[] | undefined {
+    const entry = this.#passed;
+    return entry?.key === key ? entry.digests : undefined;
   }
 
   /**

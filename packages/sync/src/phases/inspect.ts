@@ -26,6 +26,8 @@ export interface ListedPair {
 export interface IndexedPair {
   source?: IndexEntry | undefined;
   destination?: IndexEntry | undefined;
+  /** Where the source's entry no longer stands, its chunk digests: which chunks likely changed (see `SourceSide.probe`). */
+  sourcePrior?: readonly Buffer[];
 }
 
 /** The head of the version an index entry stands for, as its listing and the entry state it. */
@@ -159,7 +161,7 @@ export async function inspect(
       indexed.source
         ? sourceFromIndex(ctx.sourceSide, indexed.source, listed.source)
         : listed.source.size > 0
-          ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source)
+          ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, indexed.sourcePrior)
           : source.head(sourceKey, signal),
       destinationHead(),
     ]);

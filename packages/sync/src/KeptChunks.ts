@@ -1,0 +1,91 @@
+/**
+ * Bytes of source chunks kept from the read that digested them, by key and version, so that a
+ * changed chunk's block cut and its upload (or its assembled part's source pieces) take them
+ * from memory instead of reading the source again. A chunk is kept as the pieces its read
+ * delivered (a stream's reader owns the pieces it is given: nothing writes them again), not
+ * copied: fresh pages for a copy cost more to fault in than reading them did. Room is reserved
+ * before a read starts and given back as soon as its chunk is not kept, or when its object
+ * settles: what is read or kept this way never passes `capacity` bytes (the run's concurrency
+ * times its chunk size).
+ */
+export class KeptChunks {
+  readonly #byKey = new Map<string, { etag: string; chunks: Map<number, Kept>; bytes: number }>();
+  #reserved = 0;
+
+  constructor(readonly capacity: number) {}
+
+  /** Reserves room for `length` bytes to keep; false where that would pass the capacity. */
+  reserve(length: number): boolean {
+    if (this.#reserved + length > this.capacity) return false;
+    this.#reserved += length;
+    return true;
+  }
+
+  /** Gives back room reserved for bytes that are not kept. */
+  release(length: number): void {
+    this.#reserved -= length;
+  }
+
+  /**
+   * Keeps `pieces`, in order the `length` bytes at `offset` of `key`'s version `etag`, in room
+   * reserved for them. What was kept of another version of the key is given back: a key has
+   * one version in progress.
+   */
+  keep(key: string, etag: string, offset: number, pieces: readonly Uint8Array[], length: number): void {
+    let kept = this.#byKey.get(key);
+    if (kept !== undefined && kept.etag !== etag) {
+      this.forget(key);
+      kept = undefined;
+    }
+    if (kept === undefined) {
+      kept = { etag, chunks: new Map(), bytes: 0 };
+      this.#byKey.set(key, kept);
+    }
+    kept.chunks.set(offset, { length, pieces });
+    kept.bytes += length;
+  }
+
+  /**
+   * The bytes `[offset, offset + length)` of `key`'s version `etag`, in order, as views of the
+   * kept pieces, where kept chunks cover all of them; undefined where any byte is not kept.
+   */
+  bytes(key: string, etag: string, range: { offset: number; length: number }): Buffer[] | undefined {
+    const kept = this.#byKey.get(key);
+    if (kept?.etag !== etag || range.length === 0) return undefined;
+    const out: Buffer[] = [];
+    const end = range.offset + range.length;
+    for (let at = range.offset; at < end; ) {
+      const found = this.#covering(kept.chunks, at);
+      if (found === undefined) return undefined;
+      let start = found.offset;
+      for (const piece of found.chunk.pieces) {
+        const from = Math.max(at, start);
+        const to = Math.min(end, start + piece.length);
+        if (from < to) out.push(Buffer.from(piece.buffer, piece.byteOffset + from - start, to - from));
+        start += piece.length;
+      }
+      at = found.offset + found.chunk.length;
+    }
+    return out;
+  }
+
+  /** Gives back the room of what is kept of `key`. */
+  forget(key: string): void {
+    const kept = this.#byKey.get(key);
+    if (kept === undefined) return;
+    this.#byKey.delete(key);
+    this.release(kept.bytes);
+  }
+
+  /** The kept chunk holding byte `at`. A changed object keeps a few chunks: a scan is enough. */
+  #covering(chunks: Map<number, Kept>, at: number): { offset: number; chunk: Kept } | undefined {
+    for (const [offset, chunk] of chunks)
+      if (offset <= at && at < offset + chunk.length) return { offset, chunk };
+    return undefined;
+  }
+}
+
+interface Kept {
+  length: number;
+  pieces: readonly Uint8Array[];
+}

@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { type ChunkPlan, chunkRanges, createDigester, planChunks } from "@chunksync/core";
+import { MemoryObjectStore } from "@chunksync/storage";
+import { Limiter, SourceSide } from "@chunksync/sync";
+import { describe, expect, it } from "vitest";
+import { KeptChunks } from "../../../packages/sync/src/KeptChunks.js";
+import { seededBytes } from "../../support/data.js";
+
+const MiB = 1024 * 1024;
+const CHUNK = 5 * MiB;
+
+describe("KeptChunks", () => {
+  it("never holds more than its capacity, reserved or kept, and gives room back as chunks go", () => {
+    const kept = new KeptChunks(10);
+    expect(kept.reserve(6)).toBe(true);
+    expect(kept.reserve(5)).toBe(false);
+    kept.keep("k", "e1", 0, [Buffer.alloc(6, 1)], 6);
+    expect(kept.reserve(4)).toBe(true);
+    kept.release(4);
+    kept.forget("k");
+    expect(kept.reserve(10)).toBe(true);
+  });
+
+  it("answers a range, across pieces and chunks, only where kept chunks of that very version cover all of it", () => {
+    const kept = new KeptChunks(100);
+    const text = (pieces: Buffer[] | undefined) => pieces && Buffer.concat(pieces).toString();
+    kept.reserve(20);
+    kept.keep("k", "e1", 10, [Buffer.from("0123"), Buffer.from("456789")], 10);
+    kept.keep("k", "e1", 20, [Buffer.from("abcdefghij")], 10);
+    expect(text(kept.bytes("k", "e1", { offset: 12, length: 3 }))).toBe("234");
+    expect(text(kept.bytes("k", "e1", { offset: 13, length: 9 }))).toBe("3456789ab");
+    expect(text(kept.bytes("k", "e1", { offset: 10, length: 20 }))).toBe("0123456789abcdefghij");
+    expect(kept.bytes("k", "e1", { offset: 25, length: 6 })).toBeUndefined();
+    expect(kept.bytes("k", "e1", { offset: 8, length: 4 })).toBeUndefined();
+    expect(kept.bytes("k", "e2", { offset: 12, length: 3 })).toBeUndefined();
+    expect(kept.bytes("other", "e1", { offset: 12, length: 3 })).toBeUndefined();
+    // Another version of the key replaces what was kept of the last one, and frees its room.
+    kept.reserve(5);
+    kept.keep("k", "e2", 0, [Buffer.from("vwxyz")], 5);
+    expect(kept.bytes("k", "e1", { offset: 12, length: 3 })).toBeUndefined();
+    expect(text(kept.bytes("k", "e2", { offset: 1, length: 3 }))).toBe("wxy");
+    expect(kept.reserve(95)).toBe(true);
+  });
+});
+
+/** One digest per chunk of `data` on `plan`, as the source's index holds them. */
+function digestsOf(data: Buffer, plan: ChunkPlan): Buffer[] {
+  return chunkRanges(plan).map((r) => {
+    const digester = createDigester("sha256");
+    digester.update(data.subarray(r.offset, r.offset + r.length));
+    return digester.digest();
+  });
+}
+
+describe("SourceSide keeps the bytes of chunks its index says changed, from the read that digests them", () => {
+  const old = seededBytes("kept-old", 17 * MiB);
+  const plan = planChunks(old.length, CHUNK);
+  const prior = digestsOf(old, plan);
+
+  async function side(next: Buffer, keepBytes?: number) {
+    const store = new MemoryObjectStore({ bucket: "s" });
+    await store.put("k", next, next.length, { metadata: {} }, { ifNoneMatch: "*" });
+    let read = 0;
+    const sourceSide = new SourceSide({
+      store,
+      secret: randomBytes(32),
+      algorithm: "sha256",
+      variant: "encode",
+      limiter: new Limiter(8),
+      onRead: (n) => {
+        read += n;
+      },
+      ...(keepBytes ? { keepBytes } : {}),
+    });
+    const listed = await store.head("k");
+    const head = await sourceSide.probe("k", CHUNK, listed, prior);
+    const id = { bucket: "s", key: "k", etag: head!.etag };
+    const all = chunkRanges(plan).map((r) => r.index);
+    await sourceSide.digest(id, plan, all);
+    return { store, sourceSide, id, read: () => read };
+  }
+
+  const collect = async (body: AsyncIterable<Buffer>) => {
+    const pieces: Buffer[] = [];
+    for await (const piece of body) pieces.push(piece);
+    return Buffer.concat(pieces);
+  };
+
+  it("sends a changed chunk, and any range inside it, without reading it again; an unchanged one is read", async () => {
+    const next = Buffer.from(old);
+    next.fill(7, 6 * MiB, 6 * MiB + 1000);
+    next.fill(9, 100, 200);
+    const { store, sourceSide, id, read } = await side(next, 8 * CHUNK);
+    expect(read()).toBe(next.length);
+    const reads = store.calls("read");
+    expect(
+      (await collect(await sourceSide.openRange(id, { offset: 5 * MiB, length: CHUNK }))).equals(
+        next.subarray(5 * MiB, 10 * MiB),
+      ),
+    ).toBe(true);
+    // The first chunk, read with the head, is kept too; a range across both kept chunks is whole.
+    expect(
+      (await collect(await sourceSide.openRange(id, { offset: 4 * MiB, length: 2 * MiB }))).equals(
+        next.subarray(4 * MiB, 6 * MiB),
+      ),
+    ).toBe(true);
+    expect(store.calls("read")).toBe(reads);
+    expect(read()).toBe(next.length);
+    // Chunk 2 is as the index knew it: not kept, read again to send it.
+    expect(
+      (await collect(await sourceSide.openRange(id, { offset: 10 * MiB, length: 1000 }))).equals(
+        next.subarray(10 * MiB, 10 * MiB + 1000),
+      ),
+    ).toBe(true);
+    expect(store.calls("read")).toBe(reads + 1);
+    await sourceSide.forget("k");
+    await collect(await sourceSide.openRange(id, { offset: 5 * MiB, length: 1000 }));
+    expect(store.calls("read")).toBe(reads + 2);
+  });
+
+  it("keeps nothing without room for a whole chunk: the changed chunk is read again where it is needed", async () => {
+    const next = Buffer.from(old);
+    next.fill(7, 6 * MiB, 6 * MiB + 1000);
+    const { store, sourceSide, id } = await side(next, CHUNK - 1);
+    const reads = store.calls("read");
+    expect(
+      (await collect(await sourceSide.openRange(id, { offset: 5 * MiB, length: 1000 }))).equals(
+        next.subarray(5 * MiB, 5 * MiB + 1000),
+      ),
+    ).toBe(true);
+    expect(store.calls("read")).toBe(reads + 1);
+  });
+});
