@@ -141,23 +141,51 @@ export class DestinationSide {
     request: ChallengeRequest,
     current?: Pick<ObjectHead, "key" | "etag" | "size">,
   ): Promise<ChallengeResponse> {
-    const { secret } = this.options;
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
-    const digests = new Map<number, Buffer>();
+    const { digests, ranges } = this.#held(request, head);
+    const read =
+      ranges.length === 0 ? [] : await this.#digests.digests({ key, etag }, ranges, request.algorithm);
     const known = this.#version(key, etag, request.algorithm);
+    for (const [i, range] of ranges.entries()) {
+      digests.set(range.index, read[i]!);
+      known.set(rangeKey(range.offset, range.length), read[i]!);
+    }
+    return answerChallenge({ secret: this.options.secret, request, destination: { etag, size: head.size }, digests });
+  }
+
+  /**
+   * {@link answer} where `current` is the version `request` names and this side holds the digest
+   * of every chunk it asks about (from its index): no request, no turn of the event loop.
+   * Undefined where a digest would have to be read, or `current` is of another key.
+   *
+   * @throws as {@link answer} for another bucket or another version of the key
+   */
+  answerHeld(
+    request: ChallengeRequest,
+    current: Pick<ObjectHead, "key" | "etag" | "size">,
+  ): ChallengeResponse | undefined {
+    if (current.key !== request.destination.key) return undefined;
+    const head = this.#check(request.destination, current);
+    const { digests, ranges } = this.#held(request, head);
+    if (ranges.length > 0) return undefined;
+    const destination = { etag: request.destination.etag, size: head.size };
+    return answerChallenge({ secret: this.options.secret, request, destination, digests });
+  }
+
+  /** The digests this side holds of the chunks `request` asks about, and the ranges it lacks. */
+  #held(
+    request: ChallengeRequest,
+    head: Pick<ObjectHead, "size">,
+  ): { digests: Map<number, Buffer>; ranges: ChunkRange[] } {
+    const digests = new Map<number, Buffer>();
+    const known = this.#version(request.destination.key, request.destination.etag, request.algorithm);
     const ranges = chunksToAnswer(request, head.size).filter((range) => {
       const digest = known.get(rangeKey(range.offset, range.length));
       if (digest !== undefined) digests.set(range.index, digest);
       return digest === undefined;
     });
-    const read =
-      ranges.length === 0 ? [] : await this.#digests.digests({ key, etag }, ranges, request.algorithm);
-    for (const [i, range] of ranges.entries()) {
-      digests.set(range.index, read[i]!);
-      known.set(rangeKey(range.offset, range.length), read[i]!);
-    }
-    return answerChallenge({ secret, request, destination: { etag, size: head.size }, digests });
+    return { digests, ranges };
   }
 
   /**
@@ -203,10 +231,23 @@ export class DestinationSide {
     current: Pick<ObjectHead, "key" | "etag" | "size"> | undefined,
   ): Promise<Pick<ObjectHead, "key" | "etag" | "size">> {
     const { store, signal } = this.options;
+    // Another bucket's key is not headed here: #check refuses it.
+    const head =
+      current?.key === named.key || named.bucket !== store.bucket
+        ? current
+        : await store.head(named.key, signal);
+    return this.#check(named, head);
+  }
+
+  /** `head` where it is the version `named`, of this side's bucket (see {@link #named}). */
+  #check(
+    named: { bucket: string; key: string; etag: string },
+    head: Pick<ObjectHead, "key" | "etag" | "size"> | undefined,
+  ): Pick<ObjectHead, "key" | "etag" | "size"> {
+    const { store } = this.options;
     if (named.bucket !== store.bucket) {
       throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
     }
-    const head = current?.key === named.key ? current : await store.head(named.key, signal);
     if (head === undefined || !sameEtag(head.etag, named.etag))
       throw new ObjectChangedError("destination", named.key);
     return head;

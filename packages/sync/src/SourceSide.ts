@@ -66,18 +66,25 @@ export class SourceSide {
     plan: ChunkPlan,
     indices: number[],
   ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
-    const { algorithm } = this.options;
     await this.digest(source, plan, indices);
-    return createChallenge({
-      secret: this.options.secret,
-      variant: this.options.variant,
-      algorithm,
-      source,
-      destination,
-      plan,
-      indices,
-      digests: this.#cache(source),
-    });
+    return this.challengeHeld(source, destination, plan, indices);
+  }
+
+  /**
+   * {@link challenge} where this side holds the digest of every chunk in `indices` (from its
+   * index, or read before): no read, no turn of the event loop.
+   *
+   * @throws ValidationError where a digest of `indices` is not held
+   */
+  challengeHeld(
+    source: ObjectIdentity,
+    destination: ObjectIdentity,
+    plan: ChunkPlan,
+    indices: number[],
+  ): { request: ChallengeRequest; expectation: ChallengeExpectation } {
+    const { secret, variant, algorithm } = this.options;
+    const digests = this.#cache(source);
+    return createChallenge({ secret, variant, algorithm, source, destination, plan, indices, digests });
   }
 
   /** Digests the chunks in `indices` of `source`'s version that this side does not hold yet, and keeps them. */
@@ -316,12 +323,16 @@ export class SourceSide {
    * Drops the cached digests of `key` once its sync is settled; a read ahead that nothing took
    * (the attempt failed before its challenge) settles first, so no read outlives its object.
    */
-  async forget(key: string): Promise<void> {
+  forget(key: string): Promise<void> | undefined {
     this.#cached.delete(key);
     this.#held.delete(key);
     const ahead = this.#ahead.get(key);
     this.#ahead.delete(key);
-    await ahead?.digests.catch(() => {});
+    // A promise only where a read ahead is left: most objects settle with no turn of the event loop.
+    return ahead?.digests.then(
+      () => {},
+      () => {},
+    );
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */

@@ -3,7 +3,7 @@ import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } 
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
+import { type IndexSlot, IndexRecorder } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
@@ -13,7 +13,7 @@ import { PartBuffers } from "./PartBuffers.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { copyWork, newIndexing, syncObject } from "./syncObject.js";
+import { copyWork, decideIndexed, newIndexing, type ObjectIndexing, syncObject } from "./syncObject.js";
 
 /** Listed objects read ahead of the merge on each side: about one S3 page. */
 const LISTING_READ_AHEAD = 1000;
@@ -98,11 +98,12 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       : undefined;
   // Counters and sums only: each result is handed over once and not kept.
   const planned = noPlanned();
-  const settle = async (result: ObjectResult) => {
+  /** A promise only while `onResult` takes one (a report being written). */
+  const settle = (result: ObjectResult): void | Promise<void> => {
     stats.done++;
     countResult(stats.objects, result);
     addPlanned(planned, result);
-    await options.onResult?.(result);
+    return options.onResult?.(result);
   };
 
   const sourceSide = new SourceSide({
@@ -201,6 +202,20 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       if (key.source && key.destination) {
         if (found.source) stats.plannedWork -= key.source.size;
         if (found.destination) stats.plannedWork -= key.destination.size;
+        // A pair both indexes answer for is most often decided here and now: no worker, no
+        // request, no promise of its own.
+        const indexing = newIndexing(found);
+        const listed = { source: key.source, destination: key.destination };
+        const relative = key.relative;
+        const result =
+          found.source && found.destination
+            ? decideIndexed(ctx, sourcePrefix + relative, destinationPrefix + relative, listed, indexing)
+            : undefined;
+        if (result !== undefined) {
+          const settled = settleObject(indexing, slot, result, true);
+          if (settled !== undefined) await settled;
+          continue;
+        }
       }
       yield { ...key, found, slot };
     }
@@ -208,6 +223,20 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
     if (index && used) index.report.fromIndex++;
     else if (index && compared) index.report.read++;
+  };
+  /** Counts a decided object, hands its index entries to its slot and settles its result. */
+  const settleObject = (
+    indexing: ObjectIndexing,
+    slot: IndexSlot | undefined,
+    result: ObjectResult,
+    compared: boolean,
+  ): Promise<void> | undefined => {
+    side(sourceIndex, indexing.used.source, compared);
+    side(destinationIndex, indexing.used.destination, compared);
+    const indexed = slot?.settle(indexing.made);
+    if (indexed !== undefined) return indexed.then(() => settle(result));
+    const settled = settle(result);
+    return settled ?? undefined;
   };
   try {
     await forEachConcurrent(
@@ -227,12 +256,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
             { source: key.source, destination: key.destination },
             indexing,
           );
-          const compared = key.destination !== undefined;
-          side(sourceIndex, indexing.used.source, compared);
-          side(destinationIndex, indexing.used.destination, compared);
-          const indexed = key.slot?.settle(indexing.made);
-          if (indexed !== undefined) await indexed;
-          await settle(result);
+          await settleObject(indexing, key.slot, result, key.destination !== undefined);
           return;
         }
         const result = await settleDestinationOnly(options.destination, key.destination, {

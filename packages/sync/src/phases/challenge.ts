@@ -49,8 +49,37 @@ export async function exchange(
   plan: ChunkPlan,
   indices: number[],
 ): Promise<ChallengeExchange> {
-  const id = { bucket: destinationSide.options.store.bucket, key: destination.key, etag: destination.etag };
+  const id = challenged(destinationSide, destination);
   const { request, expectation } = await sourceSide.challenge(source, id, plan, indices);
   const response = await destinationSide.answer(request, destination);
   return { request, expectation, response };
+}
+
+/**
+ * {@link exchange} where both sides hold the digests of every challenged chunk (their indexes
+ * answered for the versions `destination` and `source` name): the same request, answer and
+ * expectation, with a fresh nonce, made without a turn of the event loop. Undefined where the
+ * destination would have to read.
+ */
+export function exchangeHeld(
+  sourceSide: SourceSide,
+  destinationSide: DestinationSide,
+  source: ObjectIdentity,
+  destination: Pick<ObjectHead, "key" | "etag" | "size">,
+  plan: ChunkPlan,
+  indices: number[],
+): ChallengeExchange | undefined {
+  const { request, expectation } = sourceSide.challengeHeld(
+    source,
+    challenged(destinationSide, destination),
+    plan,
+    indices,
+  );
+  const response = destinationSide.answerHeld(request, destination);
+  return response && { request, expectation, response };
+}
+
+/** The destination version a challenge names: `destination` in the bucket its side serves. */
+function challenged(side: DestinationSide, destination: Pick<ObjectHead, "key" | "etag">): ObjectIdentity {
+  return { bucket: side.options.store.bucket, key: destination.key, etag: destination.etag };
 }
