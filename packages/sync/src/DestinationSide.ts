@@ -1,6 +1,7 @@
 import {
   answerBlocks,
   answerChallenge,
+  answerHeldChallenge,
   BLOCK_TAG_BYTES,
   type BlockResponse,
   BlockTagger,
@@ -9,6 +10,7 @@ import {
   type ChunkRange,
   chunksToAnswer,
   type DigestAlgorithm,
+  type HeldChallenge,
   parseBlockRequest,
   rangesToCut,
   ValidationError,
@@ -155,27 +157,27 @@ export class DestinationSide {
   }
 
   /**
-   * {@link answer} where `current` is the version `request` names and this side holds the digest
-   * of every chunk it asks about (from its index): no request, no turn of the event loop.
-   * Undefined where a digest would have to be read, or `current` is of another key.
+   * Answers a challenge made in this process (see {@link HeldChallenge}) where `current` is the
+   * version it names and this side holds the digest of every chunk it asks about (from its
+   * index): its keyed answers only, with no request and no turn of the event loop. Undefined
+   * where a digest would have to be read, or `current` is of another key.
    *
    * @throws as {@link answer} for another bucket or another version of the key
    */
   answerHeld(
-    request: ChallengeRequest,
+    challenge: HeldChallenge,
     current: Pick<ObjectHead, "key" | "etag" | "size">,
-  ): ChallengeResponse | undefined {
-    if (current.key !== request.destination.key) return undefined;
-    const head = this.#check(request.destination, current);
-    const { digests, ranges } = this.#held(request, head);
+  ): (Buffer | undefined)[] | undefined {
+    if (current.key !== challenge.destination.key) return undefined;
+    const head = this.#check(challenge.destination, current);
+    const { digests, ranges } = this.#held(challenge, head);
     if (ranges.length > 0) return undefined;
-    const destination = { etag: request.destination.etag, size: head.size };
-    return answerChallenge({ secret: this.options.secret, request, destination, digests });
+    return answerHeldChallenge(this.options.secret, challenge, head.size, digests);
   }
 
   /** The digests this side holds of the chunks `request` asks about, and the ranges it lacks. */
   #held(
-    request: ChallengeRequest,
+    request: Pick<ChallengeRequest | HeldChallenge, "destination" | "algorithm" | "plan" | "indices">,
     head: Pick<ObjectHead, "size">,
   ): { digests: Map<number, Buffer>; ranges: ChunkRange[] } {
     const digests = new Map<number, Buffer>();

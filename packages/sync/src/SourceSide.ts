@@ -14,6 +14,8 @@ import {
   chunkRange,
   createChallenge,
   type DigestAlgorithm,
+  type HeldChallenge,
+  holdChallenge,
   type ObjectIdentity,
   type OldRange,
   oldRangesToCut,
@@ -66,13 +68,17 @@ export class SourceSide {
     plan: ChunkPlan,
     indices: number[],
   ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
+    const { secret, variant, algorithm } = this.options;
     await this.digest(source, plan, indices);
-    return this.challengeHeld(source, destination, plan, indices);
+    const digests = this.#cache(source);
+    return createChallenge({ secret, variant, algorithm, source, destination, plan, indices, digests });
   }
 
   /**
-   * {@link challenge} where this side holds the digest of every chunk in `indices` (from its
-   * index, or read before): no read, no turn of the event loop.
+   * A challenge of `indices` answered in this process (see {@link HeldChallenge}), where this side
+   * holds the digest of every chunk in them (from its index, or read before): a fresh nonce and
+   * the values it expects, made without a read or a turn of the event loop. Only these values
+   * leave this side; `encode` runs only (undefined under `decode`: the caller sends messages).
    *
    * @throws ValidationError where a digest of `indices` is not held
    */
@@ -80,11 +86,12 @@ export class SourceSide {
     source: ObjectIdentity,
     destination: ObjectIdentity,
     plan: ChunkPlan,
-    indices: number[],
-  ): { request: ChallengeRequest; expectation: ChallengeExpectation } {
+    indices: readonly number[],
+  ): { challenge: HeldChallenge; expected: Buffer[] } | undefined {
     const { secret, variant, algorithm } = this.options;
+    if (variant !== "encode") return undefined;
     const digests = this.#cache(source);
-    return createChallenge({ secret, variant, algorithm, source, destination, plan, indices, digests });
+    return holdChallenge({ secret, algorithm, source, destination, plan, indices, digests });
   }
 
   /** Digests the chunks in `indices` of `source`'s version that this side does not hold yet, and keeps them. */

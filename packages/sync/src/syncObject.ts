@@ -20,7 +20,7 @@ import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import type { PartBuffers } from "./PartBuffers.js";
 import { blocksPay, exchangeBlocks } from "./phases/blocks.js";
-import { changedChunks, checkWritten, exchange, exchangeHeld } from "./phases/challenge.js";
+import { changedChunks, changedHeld, checkWritten, exchange } from "./phases/challenge.js";
 import {
   copiedRanges,
   destinationEntry,
@@ -277,9 +277,9 @@ export function decideIndexed(
     let changed: number[] = [];
     if (plan.count > 0) {
       const all = Array.from({ length: plan.count }, (_, i) => i);
-      const exchanged = exchangeHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all);
-      if (exchanged === undefined) return undefined;
-      changed = changedChunks(exchanged);
+      const found = changedHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all);
+      if (found === undefined) return undefined;
+      changed = found;
     }
     const attributes = attributesOf(src);
     const dstAttributes = attributesOf(dst);

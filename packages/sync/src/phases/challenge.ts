@@ -3,6 +3,7 @@ import {
   type ChallengeRequest,
   type ChallengeResponse,
   type ChunkPlan,
+  changedHeldChunks,
   type ObjectIdentity,
   verifyResponse,
 } from "@chunksync/core";
@@ -56,27 +57,24 @@ export async function exchange(
 }
 
 /**
- * {@link exchange} where both sides hold the digests of every challenged chunk (their indexes
- * answered for the versions `destination` and `source` name): the same request, answer and
- * expectation, with a fresh nonce, made without a turn of the event loop. Undefined where the
- * destination would have to read.
+ * The chunks {@link exchange} would find changed, where both sides hold the digests of every
+ * challenged chunk (their indexes answered for the versions `source` and `destination` name):
+ * the source draws a fresh nonce and keeps the keyed values it expects, the destination answers
+ * from its own digests, the source compares; no message is built and no event-loop turn taken
+ * (see `HeldChallenge`). Undefined where the destination would have to read, or the run's
+ * variant is `decode`: then {@link exchange}.
  */
-export function exchangeHeld(
+export function changedHeld(
   sourceSide: SourceSide,
   destinationSide: DestinationSide,
   source: ObjectIdentity,
   destination: Pick<ObjectHead, "key" | "etag" | "size">,
   plan: ChunkPlan,
   indices: number[],
-): ChallengeExchange | undefined {
-  const { request, expectation } = sourceSide.challengeHeld(
-    source,
-    challenged(destinationSide, destination),
-    plan,
-    indices,
-  );
-  const response = destinationSide.answerHeld(request, destination);
-  return response && { request, expectation, response };
+): number[] | undefined {
+  const held = sourceSide.challengeHeld(source, challenged(destinationSide, destination), plan, indices);
+  const answers = held && destinationSide.answerHeld(held.challenge, destination);
+  return answers && changedHeldChunks(held.challenge, held.expected, answers);
 }
 
 /** The destination version a challenge names: `destination` in the bucket its side serves. */
