@@ -153,7 +153,12 @@ export class DestinationSide {
       digests.set(range.index, read[i]!);
       known.set(rangeKey(range.offset, range.length), read[i]!);
     }
-    return answerChallenge({ secret: this.options.secret, request, destination: { etag, size: head.size }, digests });
+    return answerChallenge({
+      secret: this.options.secret,
+      request,
+      destination: { etag, size: head.size },
+      digests,
+    });
   }
 
   /**

@@ -3,7 +3,7 @@ import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } 
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { type IndexSlot, IndexRecorder } from "./digestIndex/IndexRecorder.js";
+import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";

@@ -161,7 +161,14 @@ async function attemptObject(
         : [];
   }
   const decide = (assembly: AssemblyPlan | undefined) =>
-    decisionOf(ctx, { src, attributes }, dst && dstAttributes && { dst, dstAttributes }, plan, changed, assembly);
+    decisionOf(
+      ctx,
+      { src, attributes },
+      dst && dstAttributes && { dst, dstAttributes },
+      plan,
+      changed,
+      assembly,
+    );
   const { algorithm } = ctx.sourceSide.options;
   // The write's context only where a write may follow: a pair found identical (most objects of
   // a `check`) builds none of it.
