@@ -6,8 +6,8 @@ import { settleDestinationOnly } from "./destinationOnly.js";
 import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
-import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
-import { type MergedKey, mergeListings } from "./mergeListings.js";
+import { forEachConcurrent, Limiter, readAhead, readAheadBatches } from "./Limiter.js";
+import { type MergedKey, mergeListingBatches } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
@@ -154,25 +154,28 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const listing = (side: "source" | "destination", store: ObjectStore, prefix: string) => ({
     side,
     prefix,
-    objects: readAhead(store.list(prefix, signal), LISTING_READ_AHEAD),
+    batches: readAheadBatches(store.list(prefix, signal), LISTING_READ_AHEAD),
   });
+  /** The merged keys in batches, counted for the progress display as the listings come. */
   async function* mergedKeys() {
-    for await (const key of mergeListings(
+    for await (const batch of mergeListingBatches(
       listing("source", options.source, sourcePrefix),
       listing("destination", options.destination, destinationPrefix),
     )) {
-      if (key.destination) stats.destinationListed++;
-      const wanted = selected(key.relative);
-      if (wanted && key.source) {
-        stats.objects.scanned++;
-        stats.sourceBytesScanned += key.source.size;
-        // Each side digests its whole object to compare a pair (less what its index answers,
-        // known once the key is taken up); a missing object is copied.
-        if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
-        else stats.plannedWork += key.source.size * copyWorkPerByte;
-      } else if (wanted) stats.destinationOnly++;
-      // Keys passed over still go through: their index entries stand for the next run.
-      yield { ...key, wanted };
+      yield batch.map((key) => {
+        if (key.destination) stats.destinationListed++;
+        const wanted = selected(key.relative);
+        if (wanted && key.source) {
+          stats.objects.scanned++;
+          stats.sourceBytesScanned += key.source.size;
+          // Each side digests its whole object to compare a pair (less what its index answers,
+          // known once the key is taken up); a missing object is copied.
+          if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
+          else stats.plannedWork += key.source.size * copyWorkPerByte;
+        } else if (wanted) stats.destinationOnly++;
+        // Keys passed over still go through: their index entries stand for the next run.
+        return { ...key, wanted };
+      });
     }
     stats.listed = true;
   }
@@ -187,38 +190,39 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
    * in the index piece in hand, with no await: one only for a piece to read, or while the keys
    * settled out of order would hold too many entries.
    */
-  async function* indexedKeys(keys: AsyncIterable<MergedKey & { wanted: boolean }>) {
-    for await (const key of keys) {
-      for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
-      const found = {
-        source: key.source && sourceIndex?.lookup(key.source.key, key.source),
-        destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
-      };
-      const slot = recorder?.take();
-      if (!key.wanted) {
-        await slot?.settle(found);
-        continue;
-      }
-      if (key.source && key.destination) {
-        if (found.source) stats.plannedWork -= key.source.size;
-        if (found.destination) stats.plannedWork -= key.destination.size;
-        // A pair both indexes answer for is most often decided here and now: no worker, no
-        // request, no promise of its own.
-        const indexing = newIndexing(found);
-        const listed = { source: key.source, destination: key.destination };
-        const relative = key.relative;
-        const result =
-          found.source && found.destination
-            ? decideIndexed(ctx, sourcePrefix + relative, destinationPrefix + relative, listed, indexing)
-            : undefined;
-        if (result !== undefined) {
-          const settled = settleObject(indexing, slot, result, true);
-          if (settled !== undefined) await settled;
+  async function* indexedKeys(batches: AsyncIterable<(MergedKey & { wanted: boolean })[]>) {
+    for await (const batch of batches)
+      for (const key of batch) {
+        for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
+        const found = {
+          source: key.source && sourceIndex?.lookup(key.source.key, key.source),
+          destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
+        };
+        const slot = recorder?.take();
+        if (!key.wanted) {
+          await slot?.settle(found);
           continue;
         }
+        if (key.source && key.destination) {
+          if (found.source) stats.plannedWork -= key.source.size;
+          if (found.destination) stats.plannedWork -= key.destination.size;
+          // A pair both indexes answer for is most often decided here and now: no worker, no
+          // request, no promise of its own.
+          const indexing = newIndexing(found);
+          const listed = { source: key.source, destination: key.destination };
+          const relative = key.relative;
+          const result =
+            found.source && found.destination
+              ? decideIndexed(ctx, sourcePrefix + relative, destinationPrefix + relative, listed, indexing)
+              : undefined;
+          if (result !== undefined) {
+            const settled = settleObject(indexing, slot, result, true);
+            if (settled !== undefined) await settled;
+            continue;
+          }
+        }
+        yield { ...key, found, slot };
       }
-      yield { ...key, found, slot };
-    }
   }
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
     if (index && used) index.report.fromIndex++;
@@ -240,7 +244,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   };
   try {
     await forEachConcurrent(
-      indexedKeys(readAhead(mergedKeys(), MERGED_READ_AHEAD)),
+      indexedKeys(readAhead(mergedKeys(), MERGED_READ_AHEAD, (batch) => batch.length)),
       options.concurrency,
       async (key) => {
         // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds

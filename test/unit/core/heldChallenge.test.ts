@@ -152,7 +152,7 @@ describe("a challenge both sides answer in one process", () => {
 
   test("a missing digest or an index outside the plan is refused, naming no digest", () => {
     const w: World = {
-      secret: Buffer.alloc(32, 9).map((b, i) => b + i),
+      secret: Buffer.from(Array.from({ length: 32 }, (_, i) => i + 9)),
       algorithm: "sha256",
       source: { bucket: "s", key: "k", etag: '"e"' },
       destination: { bucket: "d", key: "k", etag: '"e"' },
