@@ -188,7 +188,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
    * Each key's index entries, looked up in key order as workers take keys up (so that only
    * the keys in progress hold them), and its place in the new indexes. Most keys are looked up
    * in the index piece in hand, with no await: one only for a piece to read, or while the keys
-   * settled out of order would hold too many entries.
+   * settled out of order would hold too many entries. A pair whose both entries stand is
+   * decided and settled right here (see `decideIndexed`), batch by batch as the merge hands them
+   * over; only the keys left go to the workers.
    */
   async function* indexedKeys(batches: AsyncIterable<(MergedKey & { wanted: boolean })[]>) {
     for await (const batch of batches)
@@ -239,8 +241,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     side(destinationIndex, indexing.used.destination, compared);
     const indexed = slot?.settle(indexing.made);
     if (indexed !== undefined) return indexed.then(() => settle(result));
-    const settled = settle(result);
-    return settled ?? undefined;
+    return settle(result) ?? undefined;
   };
   try {
     await forEachConcurrent(
