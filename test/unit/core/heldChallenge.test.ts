@@ -5,65 +5,31 @@ import {
   changedHeldChunks,
   chunksToAnswer,
   createChallenge,
-  DIGEST_ALGORITHMS,
-  type DigestAlgorithm,
   digestOf,
   holdChallenge,
   MIN_CHUNK_SIZE,
-  type ObjectIdentity,
   planChunks,
   ValidationError,
 } from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import {
+  type ChallengePair,
+  digestsOf,
+  flipBit,
+  identityArb as identity,
+  pairFields,
+} from "../../support/challengePair.js";
 
-/** A pair in miniature, as in challenge.test.ts: a real plan, short stand-ins for each chunk's data. */
-interface World {
-  secret: Buffer;
-  algorithm: DigestAlgorithm;
-  source: ObjectIdentity;
-  destination: ObjectIdentity;
-  plan: ChunkPlan;
-  data: Buffer[];
-}
+type World = ChallengePair;
+const world: fc.Arbitrary<World> = fc
+  .integer({ min: 1, max: 6 })
+  .chain((count) => fc.record(pairFields(count)));
 
-const name = fc.string({ unit: "binary", minLength: 1, maxLength: 16 });
-const identity: fc.Arbitrary<ObjectIdentity> = fc.record(
-  { bucket: name, key: name, etag: name, versionId: name },
-  { requiredKeys: ["bucket", "key", "etag"] },
-);
-const world: fc.Arbitrary<World> = fc.integer({ min: 1, max: 6 }).chain((count) =>
-  fc.record({
-    secret: fc.uint8Array({ minLength: 32, maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
-    algorithm: fc.constantFrom(...DIGEST_ALGORITHMS),
-    source: identity,
-    destination: identity,
-    plan: fc
-      .integer({ min: 1, max: MIN_CHUNK_SIZE })
-      .map((last) => planChunks((count - 1) * MIN_CHUNK_SIZE + last, MIN_CHUNK_SIZE)),
-    data: fc.array(
-      fc.uint8Array({ minLength: 1, maxLength: 48 }).map((bytes) => Buffer.from(bytes)),
-      { minLength: count, maxLength: count },
-    ),
-  }),
-);
-
-const digestsOf = (algorithm: DigestAlgorithm, data: readonly Buffer[]) =>
-  new Map(data.map((chunk, index) => [index, digestOf(algorithm, chunk)]));
 const every = (plan: ChunkPlan) => Array.from({ length: plan.count }, (_, i) => i);
 
 function hold(w: World) {
   return holdChallenge({ ...w, indices: every(w.plan), digests: digestsOf(w.algorithm, w.data) });
-}
-
-function flipBit(data: readonly Buffer[], chunk: number, bit: number): Buffer[] {
-  return data.map((piece, index) => {
-    if (index !== chunk) return piece;
-    const copy = Buffer.from(piece);
-    const at = bit % (copy.length * 8);
-    copy[at >> 3]! ^= 1 << (at & 7);
-    return copy;
-  });
 }
 
 describe("a challenge both sides answer in one process", () => {
