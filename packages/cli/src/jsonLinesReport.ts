@@ -25,10 +25,13 @@ export class JsonLinesReport {
     return report;
   }
 
-  /** Adds one line; waits for the disk when a block is due, so memory stays bounded. */
-  async add(line: string): Promise<void> {
+  /**
+   * Adds one line; a promise of the disk's write when a block is due (so memory stays bounded),
+   * else none: most lines are only gathered.
+   */
+  add(line: string): Promise<void> | undefined {
     this.#pending += line;
-    if (this.#pending.length >= FLUSH_AT) await this.flush();
+    return this.#pending.length >= FLUSH_AT ? this.flush() : undefined;
   }
 
   /** Writes what is gathered, after every earlier write (concurrent callers keep their order). */

@@ -261,10 +261,11 @@ async function runEngine(
       ...options,
       signal: abort.signal,
       stats,
-      onResult: async (r) => {
+      // A promise only while the report file writes a block: most objects settle at once.
+      onResult: (r) => {
         progress.onResult(r);
         failures.add(r);
-        await lines?.add(objectLine(r));
+        return lines?.add(objectLine(r));
       },
     });
     progress.stop();

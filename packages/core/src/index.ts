@@ -86,6 +86,13 @@ export {
 } from "./challenge/encodeContext.js";
 export { HmacSha256 } from "./challenge/HmacSha256.js";
 export {
+  answerHeldChallenge,
+  changedHeldChunks,
+  type HeldChallenge,
+  type HeldDigests,
+  holdChallenge,
+} from "./challenge/heldChallenge.js";
+export {
   drawPairingSecret,
   formatPairingSecret,
   MIN_PAIRING_SECRET_BYTES,

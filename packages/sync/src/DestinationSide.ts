@@ -1,6 +1,7 @@
 import {
   answerBlocks,
   answerChallenge,
+  answerHeldChallenge,
   BLOCK_TAG_BYTES,
   type BlockResponse,
   BlockTagger,
@@ -9,6 +10,7 @@ import {
   type ChunkRange,
   chunksToAnswer,
   type DigestAlgorithm,
+  type HeldChallenge,
   parseBlockRequest,
   rangesToCut,
   ValidationError,
@@ -141,23 +143,56 @@ export class DestinationSide {
     request: ChallengeRequest,
     current?: Pick<ObjectHead, "key" | "etag" | "size">,
   ): Promise<ChallengeResponse> {
-    const { secret } = this.options;
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
-    const digests = new Map<number, Buffer>();
+    const { digests, ranges } = this.#held(request, head);
+    const read =
+      ranges.length === 0 ? [] : await this.#digests.digests({ key, etag }, ranges, request.algorithm);
     const known = this.#version(key, etag, request.algorithm);
+    for (const [i, range] of ranges.entries()) {
+      digests.set(range.index, read[i]!);
+      known.set(rangeKey(range.offset, range.length), read[i]!);
+    }
+    return answerChallenge({
+      secret: this.options.secret,
+      request,
+      destination: { etag, size: head.size },
+      digests,
+    });
+  }
+
+  /**
+   * Answers a challenge made in this process (see {@link HeldChallenge}) where `current` is the
+   * version it names and this side holds the digest of every chunk it asks about (from its
+   * index): its keyed answers only, with no request and no turn of the event loop. Undefined
+   * where a digest would have to be read, or `current` is of another key.
+   *
+   * @throws as {@link answer} for another bucket or another version of the key
+   */
+  answerHeld(
+    challenge: HeldChallenge,
+    current: Pick<ObjectHead, "key" | "etag" | "size">,
+  ): (Buffer | undefined)[] | undefined {
+    if (current.key !== challenge.destination.key) return undefined;
+    const head = this.#check(challenge.destination, current);
+    const { digests, ranges } = this.#held(challenge, head);
+    if (ranges.length > 0) return undefined;
+    return answerHeldChallenge(this.options.secret, challenge, head.size, digests);
+  }
+
+  /** The digests this side holds of the chunks `request` asks about, and the ranges it lacks. */
+  #held(
+    request: Pick<ChallengeRequest | HeldChallenge, "destination" | "algorithm" | "plan" | "indices">,
+    head: Pick<ObjectHead, "size">,
+  ): { digests: Map<number, Buffer>; ranges: ChunkRange[] } {
+    const digests = new Map<number, Buffer>();
+    const known = this.#version(request.destination.key, request.destination.etag, request.algorithm);
     const ranges = chunksToAnswer(request, head.size).filter((range) => {
       const digest = known.get(rangeKey(range.offset, range.length));
       if (digest !== undefined) digests.set(range.index, digest);
       return digest === undefined;
     });
-    const read =
-      ranges.length === 0 ? [] : await this.#digests.digests({ key, etag }, ranges, request.algorithm);
-    for (const [i, range] of ranges.entries()) {
-      digests.set(range.index, read[i]!);
-      known.set(rangeKey(range.offset, range.length), read[i]!);
-    }
-    return answerChallenge({ secret, request, destination: { etag, size: head.size }, digests });
+    return { digests, ranges };
   }
 
   /**
@@ -203,10 +238,23 @@ export class DestinationSide {
     current: Pick<ObjectHead, "key" | "etag" | "size"> | undefined,
   ): Promise<Pick<ObjectHead, "key" | "etag" | "size">> {
     const { store, signal } = this.options;
+    // Another bucket's key is not headed here: #check refuses it.
+    const head =
+      current?.key === named.key || named.bucket !== store.bucket
+        ? current
+        : await store.head(named.key, signal);
+    return this.#check(named, head);
+  }
+
+  /** `head` where it is the version `named`, of this side's bucket (see {@link #named}). */
+  #check(
+    named: { bucket: string; key: string; etag: string },
+    head: Pick<ObjectHead, "key" | "etag" | "size"> | undefined,
+  ): Pick<ObjectHead, "key" | "etag" | "size"> {
+    const { store } = this.options;
     if (named.bucket !== store.bucket) {
       throw new ValidationError("destination.bucket", `the bucket this side serves (${store.bucket})`);
     }
-    const head = current?.key === named.key ? current : await store.head(named.key, signal);
     if (head === undefined || !sameEtag(head.etag, named.etag))
       throw new ObjectChangedError("destination", named.key);
     return head;

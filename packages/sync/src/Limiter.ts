@@ -39,7 +39,14 @@ export async function forEachConcurrent<T>(
   let failure: { error: unknown } | undefined;
   const pull = async (): Promise<void> => {
     while (failure === undefined) {
-      const next = await iterator.next();
+      let next: IteratorResult<T>;
+      try {
+        // The source's failure (a listing's, or an object it settled itself) counts as one too.
+        next = await iterator.next();
+      } catch (error) {
+        failure ??= { error };
+        return;
+      }
       if (next.done) return;
       try {
         await worker(next.value);
@@ -64,59 +71,134 @@ export async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
  * Reads `source` ahead of its consumer, up to `limit` items not yet taken, so that a
  * listing's end is known early while memory stays bounded at any listing size. A failure
  * of the source is rethrown to the consumer after the items read before it; a consumer
- * that stops early stops the source too.
+ * that stops early stops the source too. `weight` says how many items one counts for against
+ * `limit` (a batch of keys, its length).
  */
-export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T> {
-  let buffer: T[] = [];
-  let head = 0;
-  let finished = false;
-  let closed = false;
-  let failure: { error: unknown } | undefined;
+export async function* readAhead<T>(
+  source: AsyncIterable<T>,
+  limit: number,
+  weight: (item: T) => number = () => 1,
+): AsyncGenerator<T> {
+  const ahead = new Prefetch(source, limit, weight);
+  try {
+    while (await ahead.ready()) yield ahead.take();
+  } finally {
+    ahead.close();
+  }
+}
+
+/**
+ * {@link readAhead} taking every item read so far at once: one turn of the consumer per batch,
+ * not per item (a listing's page comes in one piece).
+ */
+export async function* readAheadBatches<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T[]> {
+  const ahead = new Prefetch(source, limit, () => 1);
+  try {
+    while (await ahead.ready()) yield ahead.takeAll();
+  } finally {
+    ahead.close();
+  }
+}
+
+/** The buffer behind {@link readAhead}: one producer filling it up to a limit, one consumer taking. */
+class Prefetch<T> {
+  #buffer: T[] = [];
+  #head = 0;
+  /** The weight of the items read and not yet taken, or handed out by takeAll and not done with. */
+  #held = 0;
+  /** The weight of the items the last takeAll handed out. */
+  #lent = 0;
+  #finished = false;
+  #closed = false;
+  #failure: { error: unknown } | undefined;
   // One waiter on each side: the consumer for an item, the producer for room.
-  let wakeConsumer: (() => void) | undefined;
-  let wakeProducer: (() => void) | undefined;
-  void (async () => {
+  #wakeConsumer: (() => void) | undefined;
+  #wakeProducer: (() => void) | undefined;
+
+  constructor(
+    source: AsyncIterable<T>,
+    readonly limit: number,
+    readonly weight: (item: T) => number,
+  ) {
+    void this.#produce(source);
+  }
+
+  async #produce(source: AsyncIterable<T>): Promise<void> {
     try {
       for await (const item of source) {
-        buffer.push(item);
-        wakeConsumer?.();
-        while (buffer.length - head >= limit && !closed) {
+        this.#buffer.push(item);
+        this.#held += this.weight(item);
+        this.#wakeConsumer?.();
+        while (this.#held >= this.limit && !this.#closed) {
           await new Promise<void>((resolve) => {
-            wakeProducer = resolve;
+            this.#wakeProducer = resolve;
           });
-          wakeProducer = undefined;
+          this.#wakeProducer = undefined;
         }
-        if (closed) return;
+        if (this.#closed) return;
       }
     } catch (error) {
-      failure = { error };
+      this.#failure = { error };
     } finally {
-      finished = true;
-      wakeConsumer?.();
+      this.#finished = true;
+      this.#wakeConsumer?.();
     }
-  })();
-  try {
+  }
+
+  /**
+   * Whether an item can be taken, once one is read or the source ended; the items {@link takeAll}
+   * handed out before are done with. Rethrows the source's failure.
+   */
+  async ready(): Promise<boolean> {
+    if (this.#lent > 0) this.#taken(this.#lent);
+    this.#lent = 0;
     for (;;) {
-      if (head < buffer.length) {
-        const item = buffer[head++] as T;
-        // Taken items are dropped in blocks: shift() on a long array copies it every time.
-        if (head >= 1024 && head * 2 >= buffer.length) {
-          buffer = buffer.slice(head);
-          head = 0;
-        }
-        wakeProducer?.();
-        yield item;
-        continue;
-      }
-      if (failure) throw failure.error;
-      if (finished) return;
+      if (this.#head < this.#buffer.length) return true;
+      if (this.#failure) throw this.#failure.error;
+      if (this.#finished) return false;
       await new Promise<void>((resolve) => {
-        wakeConsumer = resolve;
+        this.#wakeConsumer = resolve;
       });
-      wakeConsumer = undefined;
+      this.#wakeConsumer = undefined;
     }
-  } finally {
-    closed = true;
-    wakeProducer?.();
+  }
+
+  /** The next item read, once {@link ready} said there is one. */
+  take(): T {
+    const item = this.#buffer[this.#head++] as T;
+    this.#taken(this.weight(item));
+    return item;
+  }
+
+  /**
+   * Every item read and not yet taken, once {@link ready} said there is one. They count against
+   * the limit until the consumer asks for more: a batch in hand is still held.
+   */
+  takeAll(): T[] {
+    const items = this.#buffer.slice(this.#head);
+    this.#head = this.#buffer.length;
+    this.#lent = this.#held;
+    this.#drop();
+    return items;
+  }
+
+  #taken(weight: number): void {
+    this.#held -= weight;
+    this.#drop();
+    this.#wakeProducer?.();
+  }
+
+  /** Taken items are dropped in blocks: shift() on a long array copies it every time. */
+  #drop(): void {
+    if (this.#head >= 1024 && this.#head * 2 >= this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Stops the producer at its next item: the consumer is gone. */
+  close(): void {
+    this.#closed = true;
+    this.#wakeProducer?.();
   }
 }

@@ -15,6 +15,8 @@ import {
   chunkRange,
   createChallenge,
   type DigestAlgorithm,
+  type HeldChallenge,
+  holdChallenge,
   type ObjectIdentity,
   type OldRange,
   oldRangesToCut,
@@ -89,18 +91,30 @@ export class SourceSide {
     plan: ChunkPlan,
     indices: number[],
   ): Promise<{ request: ChallengeRequest; expectation: ChallengeExpectation }> {
-    const { algorithm } = this.options;
+    const { secret, variant, algorithm } = this.options;
     await this.digest(source, plan, indices);
-    return createChallenge({
-      secret: this.options.secret,
-      variant: this.options.variant,
-      algorithm,
-      source,
-      destination,
-      plan,
-      indices,
-      digests: this.#cache(source),
-    });
+    const digests = this.#cache(source);
+    return createChallenge({ secret, variant, algorithm, source, destination, plan, indices, digests });
+  }
+
+  /**
+   * A challenge of `indices` answered in this process (see {@link HeldChallenge}), where this side
+   * holds the digest of every chunk in them (from its index, or read before): a fresh nonce and
+   * the values it expects, made without a read or a turn of the event loop. Only these values
+   * leave this side; `encode` runs only (undefined under `decode`: the caller sends messages).
+   *
+   * @throws ValidationError where a digest of `indices` is not held
+   */
+  challengeHeld(
+    source: ObjectIdentity,
+    destination: ObjectIdentity,
+    plan: ChunkPlan,
+    indices: readonly number[],
+  ): { challenge: HeldChallenge; expected: Buffer[] } | undefined {
+    const { secret, variant, algorithm } = this.options;
+    if (variant !== "encode") return undefined;
+    const digests = this.#cache(source);
+    return holdChallenge({ secret, algorithm, source, destination, plan, indices, digests });
   }
 
   /** Digests the chunks in `indices` of `source`'s version that this side does not hold yet, and keeps them. */
@@ -383,13 +397,20 @@ export class SourceSide {
    * Drops the cached digests of `key` once its sync is settled; a read ahead that nothing took
    * (the attempt failed before its challenge) settles first, so no read outlives its object.
    */
-  async forget(key: string): Promise<void> {
+  forget(key: string): Promise<void> | undefined {
     this.#cached.delete(key);
     this.#held.delete(key);
     const ahead = this.#ahead.get(key);
     this.#ahead.delete(key);
-    await ahead?.digests.catch(() => {});
-    this.#kept?.forget(key);
+    const kept = this.#kept;
+    if (ahead === undefined) {
+      kept?.forget(key);
+      return undefined;
+    }
+    // A promise only where a read ahead is left: most objects settle with no turn of the event
+    // loop. Its kept chunks are dropped once it settled.
+    const drop = () => kept?.forget(key);
+    return ahead.digests.then(drop, drop);
   }
 
   /**

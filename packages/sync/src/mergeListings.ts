@@ -18,60 +18,139 @@ export type MergedKey =
   | { relative: string; source: ObjectSummary; destination?: undefined }
   | { relative: string; source?: undefined; destination: ObjectSummary };
 
-interface Entry {
-  relative: string;
-  object: ObjectSummary;
+/** One listing of a run in batches, as {@link readAheadBatches} takes them: a side's objects in S3's key order. */
+export interface ListingBatches {
+  side: "source" | "destination";
+  batches: AsyncIterable<readonly ObjectSummary[]>;
+  prefix: string;
 }
 
 /**
- * A listing's entries, each checked to be strictly greater than the one before in UTF-8 byte
- * order (JavaScript's string order is UTF-16's, which differs for characters beyond U+FFFF).
- * Keys share the listing's prefix, so their relative keys keep the order.
+ * A listing's entries as the merge walks them, each checked to be strictly greater than the one
+ * before in UTF-8 byte order (JavaScript's string order is UTF-16's, which differs for characters
+ * beyond U+FFFF). Keys share the listing's prefix, so their relative keys keep the order.
  */
-async function* checkedOrder(listing: Listing): AsyncGenerator<Entry> {
-  let previous: Entry | undefined;
-  for await (const object of listing.objects) {
-    const relative = object.key.slice(listing.prefix.length);
-    const entry = { relative, object };
-    if (previous && compareUtf8(previous.relative, relative) >= 0)
-      throw new ListingOrderError(listing.side, previous.object.key, object.key);
-    previous = entry;
-    yield entry;
+class ListingCursor {
+  readonly #batches: AsyncIterator<readonly ObjectSummary[]>;
+  #batch: readonly ObjectSummary[] = [];
+  #at = 0;
+  #ended = false;
+  /** The entry in hand, with its key relative to the prefix; undefined at the end or between batches. */
+  object: ObjectSummary | undefined;
+  relative = "";
+
+  constructor(readonly listing: ListingBatches) {
+    this.#batches = listing.batches[Symbol.asyncIterator]();
+  }
+
+  /** An entry is in hand, or the listing ended: no batch to wait for. */
+  get ready(): boolean {
+    return this.object !== undefined || this.#ended;
+  }
+
+  /** Waits for the next batch (where the one in hand is used up). */
+  async fill(): Promise<void> {
+    const next = await this.#batches.next();
+    if (next.done) this.#ended = true;
+    else [this.#batch, this.#at] = [next.value, 0];
+    this.advance();
+  }
+
+  /**
+   * Takes the next entry of the batch in hand (none where it is used up).
+   *
+   * @throws ListingOrderError where it is not after the entry before it
+   */
+  advance(): void {
+    const object = this.#batch[this.#at];
+    const previous = this.object ?? this.#last;
+    this.object = undefined;
+    if (object === undefined) {
+      this.#last = previous;
+      return;
+    }
+    this.#at++;
+    const relative = object.key.slice(this.listing.prefix.length);
+    if (previous && compareUtf8(this.relative, relative) >= 0)
+      throw new ListingOrderError(this.listing.side, previous.key, object.key);
+    this.object = object;
+    this.relative = relative;
+  }
+
+  /** The entry taken last across a batch's end, whose relative key is still `relative`. */
+  #last: ObjectSummary | undefined;
+
+  async close(): Promise<void> {
+    await this.#batches.return?.(undefined);
   }
 }
 
 /**
- * Merge-joins the source and destination listings, both sorted streams, holding one entry
+ * Merge-joins the source and destination listings, both sorted streams, holding one batch
  * of each at a time: memory stays flat at any key count. A key is destination-only as soon
  * as the source listing has passed it; that is what lets `--delete` delete as the run goes,
  * and why an out-of-order listing stops the run (ListingOrderError) at the first key that
- * breaks the order.
+ * breaks the order, once the keys merged before it are handed over. The merged keys come in
+ * batches, as far as both listings' batches in hand go: a turn of the consumer per batch.
  */
-export async function* mergeListings(source: Listing, destination: Listing): AsyncGenerator<MergedKey> {
-  const sources = checkedOrder(source);
-  const destinations = checkedOrder(destination);
+export async function* mergeListingBatches(
+  source: ListingBatches,
+  destination: ListingBatches,
+): AsyncGenerator<MergedKey[]> {
+  const s = new ListingCursor(source);
+  const d = new ListingCursor(destination);
   try {
-    // The first pages are asked for together: a listing starts at its first `next()`, and one
+    // The first batches are asked for together: a listing starts at its first `next()`, and one
     // after the other would cost a round trip more. The source's failure is the one thrown first.
-    const [first, second] = await Promise.allSettled([sources.next(), destinations.next()]);
+    const [first, second] = await Promise.allSettled([s.fill(), d.fill()]);
     if (first.status === "rejected") throw first.reason;
     if (second.status === "rejected") throw second.reason;
-    let [s, d] = [first.value, second.value];
-    while (!s.done || !d.done) {
-      const order = s.done ? 1 : d.done ? -1 : compareUtf8(s.value.relative, d.value.relative);
-      if (order < 0 && !s.done) {
-        yield { relative: s.value.relative, source: s.value.object };
-        s = await sources.next();
-      } else if (order > 0 && !d.done) {
-        yield { relative: d.value.relative, destination: d.value.object };
-        d = await destinations.next();
-      } else if (!s.done && !d.done) {
-        yield { relative: s.value.relative, source: s.value.object, destination: d.value.object };
-        [s, d] = [await sources.next(), await destinations.next()];
+    let merged: MergedKey[] = [];
+    for (;;) {
+      if (!s.ready || !d.ready) {
+        if (merged.length > 0) yield merged;
+        merged = [];
+        if (!s.ready) await s.fill();
+        if (!d.ready) await d.fill();
+        continue;
+      }
+      const [sv, dv] = [s.object, d.object];
+      if (sv === undefined && dv === undefined) break;
+      try {
+        const order = sv === undefined ? 1 : dv === undefined ? -1 : compareUtf8(s.relative, d.relative);
+        if (order < 0) {
+          merged.push({ relative: s.relative, source: sv! });
+          s.advance();
+        } else if (order > 0) {
+          merged.push({ relative: d.relative, destination: dv! });
+          d.advance();
+        } else {
+          merged.push({ relative: s.relative, source: sv!, destination: dv! });
+          s.advance();
+          d.advance();
+        }
+      } catch (error) {
+        // The keys merged before the one out of order are settled first, as one by one.
+        if (merged.length > 0) yield merged;
+        throw error;
       }
     }
+    if (merged.length > 0) yield merged;
   } finally {
     // A consumer that stops early (a failure, an abort) stops both listings.
-    await Promise.all([sources.return(undefined), destinations.return(undefined)]);
+    await Promise.all([s.close(), d.close()]);
   }
+}
+
+/** {@link mergeListingBatches} one key at a time, over listings that come one object at a time. */
+export async function* mergeListings(source: Listing, destination: Listing): AsyncGenerator<MergedKey> {
+  for await (const batch of mergeListingBatches(singly(source), singly(destination))) yield* batch;
+}
+
+/** A listing's objects as batches of one. */
+function singly(listing: Listing): ListingBatches {
+  async function* batches() {
+    for await (const object of listing.objects) yield [object];
+  }
+  return { side: listing.side, prefix: listing.prefix, batches: batches() };
 }

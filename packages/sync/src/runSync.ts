@@ -3,18 +3,18 @@ import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } 
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
-import { IndexRecorder } from "./digestIndex/IndexRecorder.js";
+import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
-import { forEachConcurrent, Limiter, readAhead } from "./Limiter.js";
-import { type MergedKey, mergeListings } from "./mergeListings.js";
+import { forEachConcurrent, Limiter, readAhead, readAheadBatches } from "./Limiter.js";
+import { type MergedKey, mergeListingBatches } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
 import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { copyWork, newIndexing, syncObject } from "./syncObject.js";
+import { copyWork, decideIndexed, newIndexing, type ObjectIndexing, syncObject } from "./syncObject.js";
 
 /** Listed objects read ahead of the merge on each side: about one S3 page. */
 const LISTING_READ_AHEAD = 1000;
@@ -99,11 +99,12 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       : undefined;
   // Counters and sums only: each result is handed over once and not kept.
   const planned = noPlanned();
-  const settle = async (result: ObjectResult) => {
+  /** A promise only while `onResult` takes one (a report being written). */
+  const settle = (result: ObjectResult): void | Promise<void> => {
     stats.done++;
     countResult(stats.objects, result);
     addPlanned(planned, result);
-    await options.onResult?.(result);
+    return options.onResult?.(result);
   };
 
   const sourceSide = new SourceSide({
@@ -157,25 +158,28 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   const listing = (side: "source" | "destination", store: ObjectStore, prefix: string) => ({
     side,
     prefix,
-    objects: readAhead(store.list(prefix, signal), LISTING_READ_AHEAD),
+    batches: readAheadBatches(store.list(prefix, signal), LISTING_READ_AHEAD),
   });
+  /** The merged keys in batches, counted for the progress display as the listings come. */
   async function* mergedKeys() {
-    for await (const key of mergeListings(
+    for await (const batch of mergeListingBatches(
       listing("source", options.source, sourcePrefix),
       listing("destination", options.destination, destinationPrefix),
     )) {
-      if (key.destination) stats.destinationListed++;
-      const wanted = selected(key.relative);
-      if (wanted && key.source) {
-        stats.objects.scanned++;
-        stats.sourceBytesScanned += key.source.size;
-        // Each side digests its whole object to compare a pair (less what its index answers,
-        // known once the key is taken up); a missing object is copied.
-        if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
-        else stats.plannedWork += key.source.size * copyWorkPerByte;
-      } else if (wanted) stats.destinationOnly++;
-      // Keys passed over still go through: their index entries stand for the next run.
-      yield { ...key, wanted };
+      yield batch.map((key) => {
+        if (key.destination) stats.destinationListed++;
+        const wanted = selected(key.relative);
+        if (wanted && key.source) {
+          stats.objects.scanned++;
+          stats.sourceBytesScanned += key.source.size;
+          // Each side digests its whole object to compare a pair (less what its index answers,
+          // known once the key is taken up); a missing object is copied.
+          if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
+          else stats.plannedWork += key.source.size * copyWorkPerByte;
+        } else if (wanted) stats.destinationOnly++;
+        // Keys passed over still go through: their index entries stand for the next run.
+        return { ...key, wanted };
+      });
     }
     stats.listed = true;
   }
@@ -188,38 +192,68 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
    * Each key's index entries, looked up in key order as workers take keys up (so that only
    * the keys in progress hold them), and its place in the new indexes. Most keys are looked up
    * in the index piece in hand, with no await: one only for a piece to read, or while the keys
-   * settled out of order would hold too many entries.
+   * settled out of order would hold too many entries. A pair whose both entries stand is
+   * decided and settled right here (see `decideIndexed`), batch by batch as the merge hands them
+   * over; only the keys left go to the workers.
    */
-  async function* indexedKeys(keys: AsyncIterable<MergedKey & { wanted: boolean }>) {
-    for await (const key of keys) {
-      for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
-      const found: IndexedPair = {
-        source: key.source && sourceIndex?.lookup(key.source.key, key.source),
-        destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
-      };
-      if (key.source && key.destination && !found.source) {
-        const prior = sourceIndex?.priorDigests(key.source.key);
-        if (prior !== undefined) found.sourcePrior = prior;
+  async function* indexedKeys(batches: AsyncIterable<(MergedKey & { wanted: boolean })[]>) {
+    for await (const batch of batches)
+      for (const key of batch) {
+        for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
+        const found: IndexedPair = {
+          source: key.source && sourceIndex?.lookup(key.source.key, key.source),
+          destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
+        };
+        if (key.source && key.destination && !found.source) {
+          const prior = sourceIndex?.priorDigests(key.source.key);
+          if (prior !== undefined) found.sourcePrior = prior;
+        }
+        const slot = recorder?.take();
+        if (!key.wanted) {
+          await slot?.settle(found);
+          continue;
+        }
+        if (key.source && key.destination) {
+          if (found.source) stats.plannedWork -= key.source.size;
+          if (found.destination) stats.plannedWork -= key.destination.size;
+          // A pair both indexes answer for is most often decided here and now: no worker, no
+          // request, no promise of its own.
+          const indexing = newIndexing(found);
+          const listed = { source: key.source, destination: key.destination };
+          const relative = key.relative;
+          const result =
+            found.source && found.destination
+              ? decideIndexed(ctx, sourcePrefix + relative, destinationPrefix + relative, listed, indexing)
+              : undefined;
+          if (result !== undefined) {
+            const settled = settleObject(indexing, slot, result, true);
+            if (settled !== undefined) await settled;
+            continue;
+          }
+        }
+        yield { ...key, found, slot };
       }
-      const slot = recorder?.take();
-      if (!key.wanted) {
-        await slot?.settle(found);
-        continue;
-      }
-      if (key.source && key.destination) {
-        if (found.source) stats.plannedWork -= key.source.size;
-        if (found.destination) stats.plannedWork -= key.destination.size;
-      }
-      yield { ...key, found, slot };
-    }
   }
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
     if (index && used) index.report.fromIndex++;
     else if (index && compared) index.report.read++;
   };
+  /** Counts a decided object, hands its index entries to its slot and settles its result. */
+  const settleObject = (
+    indexing: ObjectIndexing,
+    slot: IndexSlot | undefined,
+    result: ObjectResult,
+    compared: boolean,
+  ): Promise<void> | undefined => {
+    side(sourceIndex, indexing.used.source, compared);
+    side(destinationIndex, indexing.used.destination, compared);
+    const indexed = slot?.settle(indexing.made);
+    if (indexed !== undefined) return indexed.then(() => settle(result));
+    return settle(result) ?? undefined;
+  };
   try {
     await forEachConcurrent(
-      indexedKeys(readAhead(mergedKeys(), MERGED_READ_AHEAD)),
+      indexedKeys(readAhead(mergedKeys(), MERGED_READ_AHEAD, (batch) => batch.length)),
       options.concurrency,
       async (key) => {
         // Destination-only objects settle (kept, or deleted with `delete`) as the merge finds
@@ -235,12 +269,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
             { source: key.source, destination: key.destination },
             indexing,
           );
-          const compared = key.destination !== undefined;
-          side(sourceIndex, indexing.used.source, compared);
-          side(destinationIndex, indexing.used.destination, compared);
-          const indexed = key.slot?.settle(indexing.made);
-          if (indexed !== undefined) await indexed;
-          await settle(result);
+          await settleObject(indexing, key.slot, result, key.destination !== undefined);
           return;
         }
         const result = await settleDestinationOnly(options.destination, key.destination, {

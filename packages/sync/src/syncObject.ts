@@ -1,5 +1,6 @@
 import {
   type AssemblyPlan,
+  attributesOf,
   type ChunkPlan,
   checkKeyLength,
   chunkRange,
@@ -19,7 +20,7 @@ import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import type { PartBuffers } from "./PartBuffers.js";
 import { blocksPay, exchangeBlocks } from "./phases/blocks.js";
-import { changedChunks, checkWritten, exchange } from "./phases/challenge.js";
+import { changedChunks, changedHeld, checkWritten, exchange } from "./phases/challenge.js";
 import {
   copiedRanges,
   destinationEntry,
@@ -28,13 +29,14 @@ import {
 } from "./phases/indexEntries.js";
 import {
   etagIsMd5,
+  headsFromIndexes,
   type IndexedPair,
   inspect,
   type ListedPair,
   readAttributes,
   sourceIdentity,
 } from "./phases/inspect.js";
-import { decidedResult, failedWith } from "./phases/result.js";
+import { decidedResult, failedWith, type PlannedSource } from "./phases/result.js";
 import {
   abandonEarly,
   type ObjectWrite,
@@ -160,20 +162,14 @@ async function attemptObject(
         : [];
   }
   const decide = (assembly: AssemblyPlan | undefined) =>
-    decideObject({
-      source: {
-        size: src.size,
-        etag: src.etag,
-        archived: src.archived,
-        etagIsMd5: etagIsMd5(src),
-        attributes,
-      },
-      destination: dst && dstAttributes && { size: dst.size, etag: dst.etag, attributes: dstAttributes },
+    decisionOf(
+      ctx,
+      { src, attributes },
+      dst && dstAttributes && { dst, dstAttributes },
       plan,
       changed,
       assembly,
-      options: decisionOptions(ctx, ctx.copyTags),
-    });
+    );
   const { algorithm } = ctx.sourceSide.options;
   // The write's context only where a write may follow: a pair found identical (most objects of
   // a `check`) builds none of it.
@@ -197,13 +193,7 @@ async function attemptObject(
         })
       : undefined;
     const decision = decide(assembly);
-    const planned = {
-      bucket: source.bucket,
-      size: src.size,
-      archived: src.archived,
-      ...(src.storageClass ? { storageClass: src.storageClass } : {}),
-      plan,
-    };
+    const planned = plannedSource(source.bucket, src, plan);
     // The entries the sides took their digests from, as inspect left them.
     const used = (side: "source" | "destination") =>
       inspected.used[side] ? inspected.entries[side] : undefined;
@@ -264,6 +254,91 @@ async function attemptObject(
     // Anything but the write (an exchange that failed, a decision to write nothing) leaves it.
     if (early !== undefined) await abandonEarly(await early.catch(() => undefined));
   }
+}
+
+/**
+ * {@link syncObject} for a pair whose both listed versions still stand in their indexes (see
+ * `headsFromIndexes`) and that needs no write: both heads and digests from the entries, the
+ * challenge with a fresh nonce (each side's keyed answer from its own digest, compared on the
+ * source's side) and the decision, all without a request or a turn of the event loop, so that
+ * a run decides the unchanged objects of a large listing as the listing comes. Undefined, with
+ * nothing settled, where that does not hold (tags to compare, an entry of a version this side
+ * wrote, an archived object, a pair that differs and must be written, a failure): the caller
+ * runs {@link syncObject}, which finds the same or reports the failure.
+ */
+export function decideIndexed(
+  ctx: ObjectSyncContext,
+  sourceKey: string,
+  destinationKey: string,
+  listed: ListedPair,
+  indexing: ObjectIndexing,
+): ObjectResult | undefined {
+  if (ctx.copyTags || ctx.signal?.aborted) return undefined;
+  const inspected = headsFromIndexes(ctx, listed, indexing.found);
+  if (inspected === undefined) return undefined;
+  const { source: src, destination: dst } = inspected;
+  try {
+    if (dst === undefined) return undefined;
+    checkKeyLength(destinationKey);
+    const plan = planChunks(src.size, ctx.chunkSize);
+    const srcId = sourceIdentity(ctx.source.bucket, sourceKey, src);
+    let changed: number[] = [];
+    if (plan.count > 0) {
+      const all = Array.from({ length: plan.count }, (_, i) => i);
+      const found = changedHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all);
+      if (found === undefined) return undefined;
+      changed = found;
+    }
+    const attributes = attributesOf(src);
+    const dstAttributes = attributesOf(dst);
+    const decision = decisionOf(ctx, { src, attributes }, { dst, dstAttributes }, plan, changed, undefined);
+    if (decision.action !== "none" && !ctx.dryRun) return undefined;
+    indexing.used = inspected.used;
+    indexing.made = { source: inspected.entries.source, destination: inspected.entries.destination };
+    const keys = { sourceKey, destinationKey, attempts: 1 };
+    return decidedResult(keys, plannedSource(ctx.source.bucket, src, plan), decision, false);
+  } catch {
+    // syncObject meets the same failure and reports it.
+    return undefined;
+  } finally {
+    // No read ahead was started for a pair both indexes answered for: nothing to wait for.
+    void ctx.sourceSide.forget(sourceKey);
+    ctx.destinationSide.forget(destinationKey);
+  }
+}
+
+/** The decision on one object from both sides' heads, attributes and the challenge's verdict. */
+function decisionOf(
+  ctx: ObjectSyncContext,
+  { src, attributes }: { src: ObjectHead; attributes: ObjectAttributes },
+  destination: { dst: ObjectHead; dstAttributes: ObjectAttributes } | undefined,
+  plan: ChunkPlan,
+  changed: number[] | undefined,
+  assembly: AssemblyPlan | undefined,
+): ObjectDecision {
+  return decideObject({
+    source: { size: src.size, etag: src.etag, archived: src.archived, etagIsMd5: etagIsMd5(src), attributes },
+    destination: destination && {
+      size: destination.dst.size,
+      etag: destination.dst.etag,
+      attributes: destination.dstAttributes,
+    },
+    plan,
+    changed,
+    assembly,
+    options: decisionOptions(ctx, ctx.copyTags),
+  });
+}
+
+/** The source object as its result names it. */
+function plannedSource(bucket: string, src: ObjectHead, plan: ChunkPlan): PlannedSource {
+  return {
+    bucket,
+    size: src.size,
+    archived: src.archived,
+    ...(src.storageClass ? { storageClass: src.storageClass } : {}),
+    plan,
+  };
 }
 
 /** What writing one object takes: its write context, its writes, and what its uploads tell. */

@@ -4,13 +4,11 @@ import {
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChallengeResponse,
-  type ChunkPlan,
   type CompareResult,
   chunkRanges,
   chunksToAnswer,
   createChallenge,
   DIGEST_ALGORITHMS,
-  type DigestAlgorithm,
   type Direction,
   digestOf,
   MIN_CHUNK_SIZE,
@@ -28,49 +26,22 @@ import {
 } from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { type ChallengePair, digestsOf, flipBit, pairFields } from "../../support/challengePair.js";
 
-/**
- * A sync pair in miniature. The plan is a real one (chunks cannot be smaller
- * than 5 MiB), but each chunk's data is a short stand-in buffer: the protocol
- * only ever sees digests, so this exercises it fully and stays fast.
- */
-interface World {
-  secret: Buffer;
+/** A pair in miniature (see ChallengePair), with a variant and a direction. */
+interface World extends ChallengePair {
   variant: Variant;
-  algorithm: DigestAlgorithm;
   direction: Direction;
-  source: ObjectIdentity;
-  destination: ObjectIdentity;
-  plan: ChunkPlan;
-  data: Buffer[];
 }
 
-const name = fc.string({ unit: "binary", minLength: 1, maxLength: 16 });
-const identity: fc.Arbitrary<ObjectIdentity> = fc.record(
-  { bucket: name, key: name, etag: name, versionId: name },
-  { requiredKeys: ["bucket", "key", "etag"] },
-);
 const world = (minChunks = 1): fc.Arbitrary<World> =>
   fc.integer({ min: minChunks, max: 8 }).chain((count) =>
     fc.record({
-      secret: fc.uint8Array({ minLength: 32, maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+      ...pairFields(count),
       variant: fc.constantFrom(...VARIANTS),
-      algorithm: fc.constantFrom(...DIGEST_ALGORITHMS),
       direction: fc.constantFrom<Direction>("source-to-destination", "destination-to-source"),
-      source: identity,
-      destination: identity,
-      plan: fc
-        .integer({ min: 1, max: MIN_CHUNK_SIZE })
-        .map((last) => planChunks((count - 1) * MIN_CHUNK_SIZE + last, MIN_CHUNK_SIZE)),
-      data: fc.array(
-        fc.uint8Array({ minLength: 1, maxLength: 48 }).map((bytes) => Buffer.from(bytes)),
-        { minLength: count, maxLength: count },
-      ),
     }),
   );
-
-const digestsOf = (algorithm: DigestAlgorithm, data: readonly Buffer[]) =>
-  new Map(data.map((chunk, index) => [index, digestOf(algorithm, chunk)]));
 
 /** A JSON round trip through the parsers, as a message crossing between the sides. */
 const wire = <T>(message: T, parse: (input: unknown) => T): T => parse(JSON.stringify(message));
@@ -108,16 +79,6 @@ function answer(
 
 const statuses = (result: CompareResult) => result.chunks.map((chunk) => chunk.status);
 const all = (w: World, status: string) => Array.from({ length: w.plan.count }, () => status);
-
-function flipBit(data: readonly Buffer[], chunk: number, bit: number): Buffer[] {
-  return data.map((piece, index) => {
-    if (index !== chunk) return piece;
-    const copy = Buffer.from(piece);
-    const at = bit % (copy.length * 8);
-    copy[at >> 3]! ^= 1 << (at & 7);
-    return copy;
-  });
-}
 
 describe("challenge protocol (both variants)", () => {
   test("identical data: every chunk equal", () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { forEachConcurrent, Limiter, settleAll } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { readAhead } from "../../../packages/sync/src/Limiter.js";
+import { readAhead, readAheadBatches } from "../../../packages/sync/src/Limiter.js";
 
 describe("Limiter", () => {
   it("never runs more than its capacity at once, and runs everything", async () => {
@@ -53,6 +53,23 @@ describe("forEachConcurrent", () => {
     });
     expect(peak).toBe(2);
     expect(seen.sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+  });
+
+  it("rethrows its source's failure only once the items in flight have finished", async () => {
+    async function* source() {
+      yield 1;
+      yield 2;
+      throw new Error("listing broke");
+    }
+    const finished: number[] = [];
+    await expect(
+      forEachConcurrent(source(), 2, async (i) => {
+        // The second item is still running when the first worker meets the failure.
+        await sleep(i * 20);
+        finished.push(i);
+      }),
+    ).rejects.toThrow("listing broke");
+    expect(finished.sort()).toEqual([1, 2]);
   });
 
   it("stops taking new items after a failure, lets the ones in flight finish, then rethrows", async () => {
@@ -143,5 +160,30 @@ describe("readAhead", () => {
       })(),
     ).rejects.toThrow("listing broke");
     expect(got).toEqual([1, 2]);
+  });
+});
+
+describe("readAheadBatches", () => {
+  it("hands over what was read at once, holding a batch in hand against its limit until the next is asked", async () => {
+    let produced = 0;
+    async function* source() {
+      for (let i = 0; i < 1000; i++) {
+        produced++;
+        yield i;
+      }
+    }
+    const batches = readAheadBatches(source(), 10);
+    const first = (await batches.next()).value as number[];
+    await sleep(0);
+    // The batch in hand and what was read since: the limit (and the one item the source is
+    // at) in all, however long the source.
+    expect(produced).toBeLessThanOrEqual(11);
+    const all = [...first];
+    for await (const batch of batches) {
+      expect(batch.length).toBeGreaterThan(0);
+      expect(batch.length).toBeLessThanOrEqual(10);
+      all.push(...batch);
+    }
+    expect(all).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 });

@@ -93,7 +93,9 @@ describe("the source's first read and the reads of its other chunks (SourceSide.
     for (let i = 1; i < plan.count; i++) source.beforeNext("read", () => held);
     await sourceSide.probe("k", CHUNK, listed);
     let forgotten = false;
-    const forgetting = sourceSide.forget("k").then(() => {
+    const pending = sourceSide.forget("k");
+    expect(pending).toBeDefined();
+    const forgetting = Promise.resolve(pending).then(() => {
       forgotten = true;
     });
     await new Promise((r) => setImmediate(r));

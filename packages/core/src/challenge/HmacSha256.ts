@@ -36,7 +36,15 @@ export class HmacSha256 {
     }
     this.#inner.set(first, BLOCK);
     this.#inner.set(second, BLOCK + first.length);
-    hash("sha256", this.#inner.subarray(0, length), "buffer").copy(this.#outer, BLOCK);
+    hash("sha256", this.#message(length), "buffer").copy(this.#outer, BLOCK);
     return hash("sha256", this.#outer, "buffer");
+  }
+
+  /** The first `length` bytes of the inner buffer; kept, since a run's messages mostly have one length. */
+  #view: Buffer | undefined;
+  #message(length: number): Buffer {
+    if (this.#view?.length !== length || this.#view.buffer !== this.#inner.buffer)
+      this.#view = this.#inner.subarray(0, length);
+    return this.#view;
   }
 }

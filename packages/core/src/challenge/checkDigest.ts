@@ -10,5 +10,6 @@ export function checkDigest(digest: unknown, algorithm: DigestAlgorithm, field: 
   if (!(digest instanceof Uint8Array) || digest.byteLength !== length) {
     throw new ValidationError(field, `a ${length}-byte ${algorithm} digest`);
   }
-  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+  // A Buffer as it is: this runs for every keyed value of a run.
+  return Buffer.isBuffer(digest) ? digest : Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
 }

@@ -7,7 +7,10 @@ import type { ChallengeRequest } from "./types.js";
  * the destination must compute. Every other challenged chunk is answered
  * `missing`.
  */
-export function chunksToAnswer(request: ChallengeRequest, destinationSize: number): ChunkRange[] {
+export function chunksToAnswer(
+  request: Pick<ChallengeRequest, "plan"> & { indices: readonly number[] },
+  destinationSize: number,
+): ChunkRange[] {
   return request.indices
     .map((index) => chunkRange(request.plan, index))
     .filter((range) => fitsInside(range, destinationSize));

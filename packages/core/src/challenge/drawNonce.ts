@@ -22,7 +22,8 @@ export function secureRandomBytes(n: number): Buffer {
     pool = randomFillSync(Buffer.allocUnsafeSlow(POOL_BYTES));
     used = 0;
   }
-  const out = Buffer.from(pool.subarray(used, used + n));
+  const out = Buffer.allocUnsafe(n);
+  pool.copy(out, 0, used, used + n);
   pool.fill(0, used, used + n);
   used += n;
   return out;
@@ -34,7 +35,8 @@ export function drawBytes(n: number, random: RandomSource = secureRandomBytes): 
   if (!(bytes instanceof Uint8Array) || bytes.byteLength !== n) {
     throw new ChunksyncError("RANDOM_SOURCE_FAILED", `the random source did not return ${n} bytes`);
   }
-  return Buffer.from(bytes);
+  // The pool hands out a fresh copy already; another source's buffer is copied, in case it reuses it.
+  return random === secureRandomBytes ? (bytes as Buffer) : Buffer.from(bytes);
 }
 
 /** A fresh 32-byte nonce from the CSPRNG (or from `random`, in tests). */

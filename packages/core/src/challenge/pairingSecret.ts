@@ -68,5 +68,6 @@ export function checkSecret(secret: unknown, field = "secret"): Buffer {
   if (!(secret instanceof Uint8Array) || secret.byteLength < MIN_PAIRING_SECRET_BYTES) {
     throw new ValidationError(field, `a pairing secret of at least ${MIN_PAIRING_SECRET_BYTES} bytes`);
   }
-  return Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength);
+  // A Buffer as it is: this runs for every keyed value of a run.
+  return Buffer.isBuffer(secret) ? secret : Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength);
 }

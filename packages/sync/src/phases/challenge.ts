@@ -3,6 +3,7 @@ import {
   type ChallengeRequest,
   type ChallengeResponse,
   type ChunkPlan,
+  changedHeldChunks,
   type ObjectIdentity,
   verifyResponse,
 } from "@chunksync/core";
@@ -49,8 +50,34 @@ export async function exchange(
   plan: ChunkPlan,
   indices: number[],
 ): Promise<ChallengeExchange> {
-  const id = { bucket: destinationSide.options.store.bucket, key: destination.key, etag: destination.etag };
+  const id = challenged(destinationSide, destination);
   const { request, expectation } = await sourceSide.challenge(source, id, plan, indices);
   const response = await destinationSide.answer(request, destination);
   return { request, expectation, response };
+}
+
+/**
+ * The chunks {@link exchange} would find changed, where both sides hold the digests of every
+ * challenged chunk (their indexes answered for the versions `source` and `destination` name):
+ * the source draws a fresh nonce and keeps the keyed values it expects, the destination answers
+ * from its own digests, the source compares; no message is built and no event-loop turn taken
+ * (see `HeldChallenge`). Undefined where the destination would have to read, or the run's
+ * variant is `decode`: then {@link exchange}.
+ */
+export function changedHeld(
+  sourceSide: SourceSide,
+  destinationSide: DestinationSide,
+  source: ObjectIdentity,
+  destination: Pick<ObjectHead, "key" | "etag" | "size">,
+  plan: ChunkPlan,
+  indices: number[],
+): number[] | undefined {
+  const held = sourceSide.challengeHeld(source, challenged(destinationSide, destination), plan, indices);
+  const answers = held && destinationSide.answerHeld(held.challenge, destination);
+  return answers && changedHeldChunks(held.challenge, held.expected, answers);
+}
+
+/** The destination version a challenge names: `destination` in the bucket its side serves. */
+function challenged(side: DestinationSide, destination: Pick<ObjectHead, "key" | "etag">): ObjectIdentity {
+  return { bucket: side.options.store.bucket, key: destination.key, etag: destination.etag };
 }

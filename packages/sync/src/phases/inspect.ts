@@ -117,14 +117,10 @@ export async function inspect(
   destinationKey: string,
   listed: ListedPair | undefined,
   indexed: IndexedPair = {},
-): Promise<{
-  source: ObjectHead;
-  destination: ObjectHead | undefined;
-  used: { source: boolean; destination: boolean };
-  /** The entries the sides took their digests from, as they stand after this look. */
-  entries: IndexedPair;
-}> {
+): Promise<InspectedPair> {
   const { source, destination, signal } = ctx;
+  const known = listed && headsFromIndexes(ctx, listed, indexed);
+  if (known !== undefined) return known;
   const entries: IndexedPair = {};
   let heads: [ObjectHead | undefined, ObjectHead | undefined];
   if (listed && listed.destination === undefined) {
@@ -172,6 +168,46 @@ export async function inspect(
   }
   const used = { source: entries.source !== undefined, destination: entries.destination !== undefined };
   return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used, entries };
+}
+
+/** Both sides' heads of a pair, what inspect found, and which sides took their index entries. */
+export interface InspectedPair {
+  source: ObjectHead;
+  destination: ObjectHead | undefined;
+  used: { source: boolean; destination: boolean };
+  /** The entries the sides took their digests from, as they stand after this look. */
+  entries: IndexedPair;
+}
+
+/**
+ * {@link inspect} where both listed versions still stand in their indexes and neither needs a
+ * request (an entry of a version the destination wrote is HEADed first, and an archived
+ * object is not challenged): both heads and digests from the entries, at once. Undefined
+ * otherwise.
+ */
+export function headsFromIndexes(
+  ctx: Pick<InspectContext, "sourceSide" | "destinationSide" | "chunkSize">,
+  listed: ListedPair,
+  indexed: IndexedPair,
+): InspectedPair | undefined {
+  const { source, destination } = indexed;
+  if (source === undefined || destination === undefined || destination.proof === "written") return undefined;
+  if (listed.destination === undefined) return undefined;
+  if (isArchiveClass(listed.source.storageClass) || isArchiveClass(listed.destination.storageClass))
+    return undefined;
+  const { algorithm } = ctx.sourceSide.options;
+  return {
+    source: sourceFromIndex(ctx.sourceSide, source, listed.source),
+    destination: destinationFromIndex(
+      ctx.destinationSide,
+      destination,
+      listed.destination,
+      algorithm,
+      ctx.chunkSize,
+    ),
+    used: { source: true, destination: true },
+    entries: indexed,
+  };
 }
 
 /**
