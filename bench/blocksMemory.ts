@@ -29,6 +29,7 @@ import {
   type ChunkPlan,
   type ObjectIdentity,
   type OldRange,
+  partPieces,
   planChunks,
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
@@ -268,7 +269,7 @@ function rebuilds(
   };
   for (const part of assembly.parts) {
     if (part.kind === "copy") add(old, { offset: part.oldOffset, length: part.length });
-    else for (const p of part.pieces) add(p.from === "old" ? old : next, p);
+    else for (const p of partPieces(assembly, part)) add(p.from === "old" ? old : next, p);
   }
   return hash.digest().equals(next.sha256());
 }

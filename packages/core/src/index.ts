@@ -66,6 +66,7 @@ export {
   type AssemblyPlan,
   type CopyPart,
   type MixedPart,
+  partPieces,
   planAssembly,
 } from "./blocks/planAssembly.js";
 export { RangeList } from "./blocks/rangeList.js";

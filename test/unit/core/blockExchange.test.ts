@@ -24,6 +24,7 @@ import {
   oldRangesToCut,
   PROTOCOL_VERSION,
   parseBlockRequest,
+  partPieces,
   planAssembly,
   planChunks,
   readBlockResponse,
@@ -121,7 +122,9 @@ function assemble(plan: AssemblyPlan, old: Buffer, next: Buffer): Buffer {
     plan.parts.flatMap((part) =>
       part.kind === "copy"
         ? [old.subarray(part.oldOffset, part.oldOffset + part.length)]
-        : part.pieces.map((p) => (p.from === "old" ? old : next).subarray(p.offset, p.offset + p.length)),
+        : [...partPieces(plan, part)].map((p) =>
+            (p.from === "old" ? old : next).subarray(p.offset, p.offset + p.length),
+          ),
     ),
   );
 }
