@@ -23,6 +23,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
+  AnsweredBlocks,
   type AssemblyPlan,
   type BlockRequest,
   blockParams,
@@ -187,8 +188,12 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
     override async answerBlocks(request: BlockRequest, current?: Pick<ObjectHead, "key" | "etag" | "size">) {
       const response = await super.answerBlocks(request, current);
       const fine = request.params.avg < coarseAvg;
-      // Each block's length is 4 bytes of the base64url `lengths`.
-      const blocks = Buffer.byteLength(response.blocks.lengths, "base64url") / 4;
+      // In one process the answer is the list as cut; as JSON, each length is 4 bytes of `lengths`.
+      const answered = response.blocks;
+      const blocks =
+        answered instanceof AnsweredBlocks
+          ? answered.list.count
+          : Buffer.byteLength(answered.lengths, "base64url") / 4;
       if (fine) counts.fine.destination += blocks;
       else counts.coarse.destination += blocks;
       counts.guesses += request.whole.length;

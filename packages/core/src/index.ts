@@ -36,12 +36,14 @@ export {
   sha256Block,
 } from "./blocks/blockChunker.js";
 export {
+  AnsweredBlocks,
   answerBlocks,
   BLOCK_TAG_BYTES,
   type BlockRequest,
   type BlockResponse,
   BlockTagger,
   blockRequest,
+  type EncodedBlocks,
   type OldRange,
   parseBlockRequest,
   rangesToCut,

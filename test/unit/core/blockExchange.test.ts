@@ -1,5 +1,6 @@
 import { createCipheriv, createHash, createHmac } from "node:crypto";
 import {
+  AnsweredBlocks,
   type AssemblyPlan,
   answerBlocks,
   BLOCK_TAG_BYTES,
@@ -16,6 +17,7 @@ import {
   chunkRange,
   chunkRanges,
   decideObject,
+  type EncodedBlocks,
   encodeBlockContext,
   KiB,
   MiB,
@@ -306,8 +308,11 @@ describe("the block exchange", () => {
     none({ ...good, requestId: "x" });
     none({ ...good, destination: { etag: '"other"', size: old.length } });
     none("junk");
-    const lengths = Buffer.from(good.blocks.lengths, "base64url");
-    const tags = Buffer.from(good.blocks.tags, "base64url");
+    // As the workflow carries it: the blocks as text, read back the same.
+    const wire = JSON.parse(JSON.stringify(good)) as { blocks: EncodedBlocks };
+    expect([...readBlockResponse(request, wire).blocks]).toEqual([...read]);
+    const lengths = Buffer.from(wire.blocks.lengths, "base64url");
+    const tags = Buffer.from(wire.blocks.tags, "base64url");
     const blocks = (l: Buffer, t: Buffer) => ({
       ...good,
       blocks: { lengths: l.toString("base64url"), tags: t.toString("base64url") },
@@ -321,7 +326,16 @@ describe("the block exchange", () => {
     const empty = Buffer.from(lengths);
     empty.writeUInt32BE(0, 0);
     none(blocks(empty, tags));
-    none({ ...good, blocks: { lengths: `${good.blocks.lengths}!`, tags: good.blocks.tags } });
+    none({ ...good, blocks: { lengths: `${wire.blocks.lengths}!`, tags: wire.blocks.tags } });
+    // The list itself, where it does not tile the range: one block moved, or digests of another width.
+    const moved = new BlockList(BLOCK_TAG_BYTES);
+    for (let i = 0; i < read.count; i++)
+      moved.push(read.offset(i) + (i === 1 ? 1 : 0), read.length(i), read.digest(i));
+    none({ ...good, blocks: new AnsweredBlocks(moved) });
+    const wide = new BlockList(BLOCK_TAG_BYTES + 1);
+    for (let i = 0; i < read.count; i++)
+      wide.push(read.offset(i), read.length(i), Buffer.alloc(BLOCK_TAG_BYTES + 1));
+    none({ ...good, blocks: new AnsweredBlocks(wide) });
     // Past the object's end: the range is not one the destination cuts.
     none({ ...good, destination: { ...good.destination, size: 9 * MiB } });
   });
@@ -337,26 +351,38 @@ describe("the block exchange", () => {
         fc.array(fc.nat({ max: 120 }), { maxLength: 8 }),
         fc.nat({ max: 8 }),
         fc.nat({ max: 300 }),
-        (lengths, tagCount, size) => {
+        fc.array(fc.nat({ max: 300 }), { maxLength: 8 }),
+        (lengths, tagCount, size, offsets) => {
           const l = Buffer.from(new Uint32Array(lengths).buffer).swap32();
-          const response = {
+          const response = (blocks: unknown) => ({
             v: 1,
             requestId: request.id,
             destination: { etag: destination.etag, size },
-            blocks: {
+            blocks,
+            whole: [],
+          });
+          // As text, or as a list answered in this process (any offsets, as many as there are lengths).
+          const list = new BlockList(BLOCK_TAG_BYTES);
+          for (const [i, length] of lengths.entries())
+            list.push(offsets[i] ?? i, length, Buffer.alloc(BLOCK_TAG_BYTES));
+          for (const blocks of [
+            {
               lengths: l.toString("base64url"),
               tags: Buffer.alloc(tagCount * BLOCK_TAG_BYTES).toString("base64url"),
             },
-            whole: [],
-          };
-          const read = readBlockResponse(request, response).blocks;
-          for (let i = 0; i < read.count; i++) {
-            const within = cut.some(
-              (r) => read.offset(i) >= r.offset && read.offset(i) + read.length(i) <= r.offset + r.length,
-            );
-            expect(within && read.offset(i) + read.length(i) <= size).toBe(true);
+            new AnsweredBlocks(list),
+          ]) {
+            const read = readBlockResponse(request, response(blocks)).blocks;
+            for (let i = 0; i < read.count; i++) {
+              const within = cut.some(
+                (r) => read.offset(i) >= r.offset && read.offset(i) + read.length(i) <= r.offset + r.length,
+              );
+              expect(within && read.offset(i) + read.length(i) <= size).toBe(true);
+              if (i > 0)
+                expect(read.offset(i)).toBeGreaterThanOrEqual(read.offset(i - 1) + read.length(i - 1));
+            }
+            if (read.count > 0) expect(read.count).toBe(lengths.length);
           }
-          if (read.count > 0) expect(read.count).toBe(lengths.length);
         },
       ),
     );

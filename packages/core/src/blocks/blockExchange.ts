@@ -1,5 +1,10 @@
 import { createHmac } from "node:crypto";
-import { fromBase64url, fromBase64urlOfAnyLength, toBase64url } from "../challenge/base64url.js";
+import {
+  fromBase64url,
+  fromBase64urlInto,
+  fromBase64urlOfAnyLength,
+  toBase64url,
+} from "../challenge/base64url.js";
 import { constantTimeEqual } from "../challenge/constantTimeEqual.js";
 import {
   drawBytes,
@@ -55,12 +60,37 @@ export interface BlockResponse {
   destination: { etag: string; size: number };
   /**
    * The blocks cut from the `cut` ranges within the object (see {@link rangesToCut}), in order:
-   * each length a big-endian u32 and each 16-byte tag, concatenated, in base64url. No offsets:
-   * the blocks tile those ranges exactly, so each starts where the one before ends.
+   * as JSON, {@link EncodedBlocks}; within one process, the list as cut ({@link AnsweredBlocks}).
    */
-  blocks: { lengths: string; tags: string };
+  blocks: EncodedBlocks | AnsweredBlocks;
   /** One tag per `whole` range, in order; null for a range past the object's end. */
   whole: (string | null)[];
+}
+
+/**
+ * A response's blocks as JSON carries them: each length a big-endian u32 and each 16-byte tag,
+ * concatenated, in base64url. No offsets: the blocks tile the ranges cut exactly, so each
+ * starts where the one before ends.
+ */
+export interface EncodedBlocks {
+  lengths: string;
+  tags: string;
+}
+
+/**
+ * A response's blocks as the destination cut them: where both sides share a process (the
+ * direct engine) the source reads the list itself, and it becomes {@link EncodedBlocks} only
+ * when the response is written as JSON (the workflow's work area). At 100 GiB an answer is
+ * about a million tags: as text, then decoded again, they were ~55 MB of the exchange's peak
+ * (issue 12's memory bound).
+ */
+export class AnsweredBlocks {
+  constructor(readonly list: BlockList) {}
+
+  /** The blocks as JSON carries them. */
+  toJSON(): EncodedBlocks {
+    return { lengths: this.list.lengthBytes().toString("base64url"), tags: toBase64url(this.list.digests()) };
+  }
 }
 
 /** Tags are 128 bits: a chance match between two blocks is 2^-128, and the write is verified anyway. */
@@ -241,7 +271,7 @@ export function answerBlocks(
     v: 1,
     requestId: request.id,
     destination: { etag: destination.etag, size: destination.size },
-    blocks: { lengths: tags.lengthBytes().toString("base64url"), tags: toBase64url(tags.digests()) },
+    blocks: new AnsweredBlocks(tags),
     whole: request.whole.map((r) =>
       r.offset + r.length > destination.size
         ? null
@@ -317,29 +347,63 @@ export function readBlockResponse(
   return { blocks: tiledBlocks(rangesToCut(request, size), response.blocks) ?? none.blocks, whole };
 }
 
-/** The blocks of a response as they tile `ranges`, or undefined where they do not exactly. */
+/** Whether this machine keeps a Uint32Array's bytes little-endian (a response's lengths are big-endian). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * The blocks of a response as they tile `ranges`, or undefined where they do not exactly: the
+ * list itself where the destination's side answered in this process, else decoded from text.
+ */
 function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | undefined {
+  if (blocks instanceof AnsweredBlocks) {
+    const { list } = blocks;
+    const tiled = tiles(
+      ranges,
+      list.count,
+      (i) => list.length(i),
+      (i, at) => list.offset(i) === at,
+    );
+    return tiled && list.width === BLOCK_TAG_BYTES ? list : undefined;
+  }
   if (!isRecord(blocks)) return undefined;
-  const lengths = fromBase64urlOfAnyLength(blocks.lengths);
+  // The tags decoded are the list's own, the lengths decoded into its array: no copy, and no
+  // object per block.
   const tags = fromBase64urlOfAnyLength(blocks.tags);
-  if (lengths === undefined || tags === undefined || lengths.length % 4 !== 0) return undefined;
-  const count = lengths.length / 4;
-  if (tags.length !== count * BLOCK_TAG_BYTES) return undefined;
-  // The tags decoded are the list's own: no copy, and no object per block.
+  if (tags === undefined || tags.length % BLOCK_TAG_BYTES !== 0) return undefined;
+  const count = tags.length / BLOCK_TAG_BYTES;
+  const lengths = new Uint32Array(count);
+  if (!fromBase64urlInto(blocks.lengths, new Uint8Array(lengths.buffer))) return undefined;
+  if (LITTLE_ENDIAN) Buffer.from(lengths.buffer).swap32();
   const offsets = new Float64Array(count);
-  const lengthsOf = new Uint32Array(count);
+  const placed = (i: number, at: number) => {
+    offsets[i] = at;
+    return true;
+  };
+  return tiles(ranges, count, (i) => lengths[i] as number, placed)
+    ? BlockList.over(BLOCK_TAG_BYTES, offsets, lengths, tags)
+    : undefined;
+}
+
+/**
+ * Whether `count` blocks of lengths `length(i)` tile `ranges` exactly, in order, each starting
+ * where the one before ends; `place` is told (and may refuse) where each block starts.
+ */
+function tiles(
+  ranges: readonly OldRange[],
+  count: number,
+  length: (i: number) => number,
+  place: (i: number, at: number) => boolean,
+): boolean {
   let r = 0;
   let at = ranges[0]?.offset ?? 0;
   for (let i = 0; i < count; i++) {
     const range = ranges[r];
-    const length = lengths.readUInt32BE(i * 4);
-    if (range === undefined || length === 0 || at + length > range.offset + range.length) return undefined;
-    offsets[i] = at;
-    lengthsOf[i] = length;
-    at += length;
+    const n = length(i);
+    if (range === undefined || n === 0 || at + n > range.offset + range.length || !place(i, at)) return false;
+    at += n;
     if (at === range.offset + range.length) at = ranges[++r]?.offset ?? at;
   }
-  return r === ranges.length ? BlockList.over(BLOCK_TAG_BYTES, offsets, lengthsOf, tags) : undefined;
+  return r === ranges.length;
 }
 
 /** Whether the destination's tag of a whole range equals the source's tag of its block there. */
