@@ -32,10 +32,10 @@ import {
   type OldRange,
   partPieces,
   planChunks,
+  type Ranges,
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import { DestinationSide, Limiter, SourceSide } from "@chunksync/sync";
-import type { Ranges } from "../packages/sync/src/blockReads.js";
 import { exchangeBlocks } from "../packages/sync/src/phases/blocks.js";
 import { bundleScript } from "./lib/bundle.js";
 import { runCommand } from "./lib/exec.js";

@@ -71,7 +71,7 @@ export {
   partPieces,
   planAssembly,
 } from "./blocks/planAssembly.js";
-export { RangeList } from "./blocks/rangeList.js";
+export { RangeList, type Ranges } from "./blocks/rangeList.js";
 export { type Segment, SegmentList, type StoredSegmentList, sourceBytes } from "./blocks/segments.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";

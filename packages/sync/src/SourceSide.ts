@@ -18,11 +18,12 @@ import {
   type OldRange,
   oldRangesToCut,
   planChunks,
+  type Ranges,
   sameEtag,
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
-import { type Ranges, readBlocks } from "./blockReads.js";
+import { readBlocks } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import type { Limiter } from "./Limiter.js";

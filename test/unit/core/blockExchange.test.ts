@@ -22,13 +22,15 @@ import {
   KiB,
   MiB,
   nextBlockRound,
-  type OldRange,
   oldRangesToCut,
   PROTOCOL_VERSION,
   parseBlockRequest,
   partPieces,
   planAssembly,
   planChunks,
+  RangeList,
+  type Ranges,
+  rangesToCut,
   readBlockResponse,
   type Segment,
   SegmentList,
@@ -58,14 +60,9 @@ function changedChunks(plan: ChunkPlan, next: Buffer, old: Buffer): number[] {
 }
 
 /** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them: tagged by `tagger`. */
-function cutBlocks(
-  data: Buffer,
-  ranges: readonly OldRange[],
-  tagger: BlockTagger,
-  params: BlockParams,
-): BlockList {
+function cutBlocks(data: Buffer, ranges: Ranges, tagger: BlockTagger, params: BlockParams): BlockList {
   const blocks = new BlockList(BLOCK_TAG_BYTES);
-  for (const r of ranges) {
+  for (const r of RangeList.from(ranges).toArray()) {
     const chunker = new BlockChunker(params, r.offset, tagger.tagBytes, blocks);
     chunker.update(data.subarray(r.offset, r.offset + r.length));
     chunker.end();
@@ -439,6 +436,33 @@ describe("the block exchange", () => {
     expect(parseBlockRequest(JSON.parse(JSON.stringify(both)))).toEqual(both);
     refused({ wholeParams: { min: 64, avg: 1000, max: 4000 } }, "wholeParams.avg");
     refused({ params: fine, whole: [{ offset: 0, length: max }] }, "whole[0]");
+    // Ranges to cut held as a list (a fine round's, within one process): checked alike, kept as they are.
+    const list = RangeList.from([
+      { offset: 0, length: 5 },
+      { offset: 10, length: 5 },
+    ]);
+    expect(parseBlockRequest({ ...request, cut: list }).cut).toBe(list);
+    expect(JSON.parse(JSON.stringify({ ...request, cut: list })).cut).toEqual(list.toArray());
+    refused(
+      {
+        cut: RangeList.from([
+          { offset: 10, length: 5 },
+          { offset: 0, length: 5 },
+        ]),
+      },
+      "cut[1]",
+    );
+    refused({ cut: RangeList.from([{ offset: 0, length: 0 }]) }, "cut[0]");
+  });
+
+  test("the destination cuts the ranges asked within its object: the request's own list where all are", () => {
+    const cut = RangeList.from([
+      { offset: 0, length: MiB },
+      { offset: 2 * MiB, length: MiB },
+    ]);
+    expect(rangesToCut({ cut }, 3 * MiB)).toBe(cut);
+    expect(rangesToCut({ cut }, 3 * MiB - 1).toArray()).toEqual([{ offset: 0, length: MiB }]);
+    expect(rangesToCut({ cut: cut.toArray() }, 3 * MiB).toArray()).toEqual(cut.toArray());
   });
 
   test("the destination cuts its chunks at the changed indices and every chunk past the new end", () => {

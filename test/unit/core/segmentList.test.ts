@@ -92,6 +92,8 @@ describe("RangeList", () => {
           const grown = new RangeList(1);
           for (const r of ranges) grown.push(r.offset, r.length);
           expect(grown.toArray()).toEqual(ranges);
+          // As JSON keeps it: a message's array of ranges.
+          expect(JSON.parse(JSON.stringify(grown))).toEqual(ranges);
         },
       ),
     );
