@@ -23,17 +23,19 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
+  AnsweredBlocks,
   type AssemblyPlan,
   type BlockRequest,
   blockParams,
   type ChunkPlan,
   type ObjectIdentity,
   type OldRange,
+  partPieces,
   planChunks,
+  type Ranges,
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import { DestinationSide, Limiter, SourceSide } from "@chunksync/sync";
-import type { Ranges } from "../packages/sync/src/blockReads.js";
 import { exchangeBlocks } from "../packages/sync/src/phases/blocks.js";
 import { bundleScript } from "./lib/bundle.js";
 import { runCommand } from "./lib/exec.js";
@@ -186,8 +188,12 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
     override async answerBlocks(request: BlockRequest, current?: Pick<ObjectHead, "key" | "etag" | "size">) {
       const response = await super.answerBlocks(request, current);
       const fine = request.params.avg < coarseAvg;
-      // Each block's length is 4 bytes of the base64url `lengths`.
-      const blocks = Buffer.byteLength(response.blocks.lengths, "base64url") / 4;
+      // In one process the answer is the list as cut; as JSON, each length is 4 bytes of `lengths`.
+      const answered = response.blocks;
+      const blocks =
+        answered instanceof AnsweredBlocks
+          ? answered.list.count
+          : Buffer.byteLength(answered.lengths, "base64url") / 4;
       if (fine) counts.fine.destination += blocks;
       else counts.coarse.destination += blocks;
       counts.guesses += request.whole.length;
@@ -268,7 +274,7 @@ function rebuilds(
   };
   for (const part of assembly.parts) {
     if (part.kind === "copy") add(old, { offset: part.oldOffset, length: part.length });
-    else for (const p of part.pieces) add(p.from === "old" ? old : next, p);
+    else for (const p of partPieces(assembly, part)) add(p.from === "old" ? old : next, p);
   }
   return hash.digest().equals(next.sha256());
 }

@@ -1,4 +1,4 @@
-import type { AssemblyPlan } from "./blocks/planAssembly.js";
+import { type AssemblyPlan, partPieces } from "./blocks/planAssembly.js";
 import type { Segment } from "./blocks/segments.js";
 import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE, MiB } from "./chunkPlan.js";
 import { ValidationError } from "./errors.js";
@@ -174,7 +174,7 @@ function assembledParts(plan: ChunkPlan, assembly: AssemblyPlan): Unnumbered[] {
     const firstChunk = Math.floor(p.offset / plan.chunkSize);
     const chunkCount = Math.ceil((p.offset + p.length) / plan.chunkSize) - firstChunk;
     const at = { firstChunk, chunkCount, offset: p.offset, length: p.length };
-    if (p.kind === "mixed") return { kind: "assembled", ...at, pieces: p.pieces.map((x) => ({ ...x })) };
+    if (p.kind === "mixed") return { kind: "assembled", ...at, pieces: [...partPieces(assembly, p)] };
     return {
       kind: "destinationCopy",
       ...at,

@@ -36,12 +36,14 @@ export {
   sha256Block,
 } from "./blocks/blockChunker.js";
 export {
+  AnsweredBlocks,
   answerBlocks,
   BLOCK_TAG_BYTES,
   type BlockRequest,
   type BlockResponse,
   BlockTagger,
   blockRequest,
+  type EncodedBlocks,
   type OldRange,
   parseBlockRequest,
   rangesToCut,
@@ -66,9 +68,10 @@ export {
   type AssemblyPlan,
   type CopyPart,
   type MixedPart,
+  partPieces,
   planAssembly,
 } from "./blocks/planAssembly.js";
-export { RangeList } from "./blocks/rangeList.js";
+export { RangeList, type Ranges } from "./blocks/rangeList.js";
 export { type Segment, SegmentList, type StoredSegmentList, sourceBytes } from "./blocks/segments.js";
 export { type AnswerChallengeParams, answerChallenge } from "./challenge/answerChallenge.js";
 export { chunksToAnswer } from "./challenge/chunksToAnswer.js";

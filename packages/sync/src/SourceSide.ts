@@ -21,11 +21,12 @@ import {
   type OldRange,
   oldRangesToCut,
   planChunks,
+  type Ranges,
   sameEtag,
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
-import { type Ranges, readBlocks } from "./blockReads.js";
+import { readBlocks } from "./blockReads.js";
 import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import { KeptChunks } from "./KeptChunks.js";

@@ -8,6 +8,7 @@ import {
   ChunksyncError,
   type OldRange,
   RangeList,
+  type Ranges,
   sha256Block,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
@@ -43,9 +44,6 @@ export interface Span {
   length: number;
   members: number[];
 }
-
-/** Ranges to read: a list, or an array (a message's) the reads copy into one. */
-export type Ranges = RangeList | readonly OldRange[];
 
 /**
  * The reads that cover `ranges` (any order), in order of offset: ranges at most 64 KiB apart

@@ -1,8 +1,11 @@
 import {
+  type AssemblyPlan,
   BlockList,
   type BlockRequest,
   type BlockRounds,
+  type ChunkPlan,
   type GapGuesses,
+  planAssembly,
   SegmentList,
   type StoredBlockList,
   type StoredSegmentList,
@@ -46,4 +49,27 @@ export function roundsOf({ request, blocks, matched, refined }: StoredRounds): B
       },
     }),
   };
+}
+
+/**
+ * An {@link AssemblyPlan} as the work area keeps it: the segments it was planned from. The plan
+ * is made again from them on the chunk plan and old size it was made for (planning is
+ * deterministic and cheap), so what is stored is one base64url list, not an object per piece.
+ */
+export interface StoredAssembly {
+  segments: StoredSegmentList;
+}
+
+/** `assembly` as JSON. */
+export function storedAssembly(assembly: AssemblyPlan): StoredAssembly {
+  return { segments: assembly.segments.store() };
+}
+
+/**
+ * The inverse of {@link storedAssembly}, given the chunk plan and old object size it was planned with.
+ *
+ * @throws ValidationError where the segments do not cover that plan's object within the old one
+ */
+export function assemblyOf(stored: StoredAssembly, plan: ChunkPlan, oldSize: number): AssemblyPlan {
+  return planAssembly(plan, SegmentList.load(stored.segments), oldSize);
 }

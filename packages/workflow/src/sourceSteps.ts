@@ -43,7 +43,14 @@ import {
   summaryLine,
 } from "@chunksync/sync";
 import type { z } from "zod";
-import { roundsOf, type StoredRounds, storedRounds } from "./blockRecords.js";
+import {
+  assemblyOf,
+  roundsOf,
+  type StoredAssembly,
+  type StoredRounds,
+  storedAssembly,
+  storedRounds,
+} from "./blockRecords.js";
 import {
   chunksPerBatch,
   type Decision,
@@ -329,11 +336,11 @@ async function changedChunksOf(
 }
 
 /** The outcome of an object's block exchange, for the versions it matched. */
-interface StoredAssembly {
+interface StoredOutcome {
   source: string;
   destination: string | null;
   /** Null where the object stays at chunk level. */
-  assembly: AssemblyPlan | null;
+  assembly: StoredAssembly | null;
 }
 
 /**
@@ -377,10 +384,10 @@ export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof Bloc
     await ctx.work.put(workKeys.blockRequest(runId, key, round), next.rounds.request);
     return { round, ask: true, bytes };
   }
-  const stored: StoredAssembly = {
+  const stored: StoredOutcome = {
     source: src.etag,
     destination: old?.etag ?? null,
-    assembly: next.assembly ?? null,
+    assembly: next.assembly ? storedAssembly(next.assembly) : null,
   };
   await ctx.work.put(workKeys.assembly(runId, key), stored);
   return { round, ask: false, bytes };
@@ -390,15 +397,15 @@ export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof Bloc
  * The assembly the object's block exchange found for these very versions (a restarted
  * object's earlier exchange matched another source version).
  */
-async function assemblyOf(
+async function foundAssembly(
   ctx: SourceContext,
   runId: string,
   src: SourceRecord,
-  etag: string,
+  old: { etag: string; size: number },
 ): Promise<AssemblyPlan | undefined> {
-  const stored = await ctx.work.get<StoredAssembly>(workKeys.assembly(runId, src.key));
-  if (stored?.source !== src.etag || stored.destination !== etag) return undefined;
-  return stored.assembly ?? undefined;
+  const stored = await ctx.work.get<StoredOutcome>(workKeys.assembly(runId, src.key));
+  if (stored?.source !== src.etag || stored.destination !== old.etag || !stored.assembly) return undefined;
+  return assemblyOf(stored.assembly, src.plan, old.size);
 }
 
 /** Gathers the challenge verdicts and settles what to write: nothing, a copy, a compose or a metadata rewrite. */
@@ -410,7 +417,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
   const destination = old && { ...old, attributes: toAttributes(dst.attributes ?? { metadata: {} }) };
   const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
   const changed = await changedChunksOf(ctx, runId, src, dst);
-  const assembly = old && changed ? await assemblyOf(ctx, runId, src, old.etag) : undefined;
+  const assembly = old && changed ? await foundAssembly(ctx, runId, src, old) : undefined;
   const decision: Decision = {
     ...decideObject({
       source: {

@@ -1,5 +1,6 @@
 import { createCipheriv, createHash, createHmac } from "node:crypto";
 import {
+  AnsweredBlocks,
   type AssemblyPlan,
   answerBlocks,
   BLOCK_TAG_BYTES,
@@ -16,16 +17,20 @@ import {
   chunkRange,
   chunkRanges,
   decideObject,
+  type EncodedBlocks,
   encodeBlockContext,
   KiB,
   MiB,
   nextBlockRound,
-  type OldRange,
   oldRangesToCut,
   PROTOCOL_VERSION,
   parseBlockRequest,
+  partPieces,
   planAssembly,
   planChunks,
+  RangeList,
+  type Ranges,
+  rangesToCut,
   readBlockResponse,
   type Segment,
   SegmentList,
@@ -55,14 +60,9 @@ function changedChunks(plan: ChunkPlan, next: Buffer, old: Buffer): number[] {
 }
 
 /** Blocks of `ranges` of `data`, each range cut alone, as a side's reader cuts them: tagged by `tagger`. */
-function cutBlocks(
-  data: Buffer,
-  ranges: readonly OldRange[],
-  tagger: BlockTagger,
-  params: BlockParams,
-): BlockList {
+function cutBlocks(data: Buffer, ranges: Ranges, tagger: BlockTagger, params: BlockParams): BlockList {
   const blocks = new BlockList(BLOCK_TAG_BYTES);
-  for (const r of ranges) {
+  for (const r of RangeList.from(ranges).toArray()) {
     const chunker = new BlockChunker(params, r.offset, tagger.tagBytes, blocks);
     chunker.update(data.subarray(r.offset, r.offset + r.length));
     chunker.end();
@@ -121,7 +121,9 @@ function assemble(plan: AssemblyPlan, old: Buffer, next: Buffer): Buffer {
     plan.parts.flatMap((part) =>
       part.kind === "copy"
         ? [old.subarray(part.oldOffset, part.oldOffset + part.length)]
-        : part.pieces.map((p) => (p.from === "old" ? old : next).subarray(p.offset, p.offset + p.length)),
+        : [...partPieces(plan, part)].map((p) =>
+            (p.from === "old" ? old : next).subarray(p.offset, p.offset + p.length),
+          ),
     ),
   );
 }
@@ -303,8 +305,11 @@ describe("the block exchange", () => {
     none({ ...good, requestId: "x" });
     none({ ...good, destination: { etag: '"other"', size: old.length } });
     none("junk");
-    const lengths = Buffer.from(good.blocks.lengths, "base64url");
-    const tags = Buffer.from(good.blocks.tags, "base64url");
+    // As the workflow carries it: the blocks as text, read back the same.
+    const wire = JSON.parse(JSON.stringify(good)) as { blocks: EncodedBlocks };
+    expect([...readBlockResponse(request, wire).blocks]).toEqual([...read]);
+    const lengths = Buffer.from(wire.blocks.lengths, "base64url");
+    const tags = Buffer.from(wire.blocks.tags, "base64url");
     const blocks = (l: Buffer, t: Buffer) => ({
       ...good,
       blocks: { lengths: l.toString("base64url"), tags: t.toString("base64url") },
@@ -318,7 +323,16 @@ describe("the block exchange", () => {
     const empty = Buffer.from(lengths);
     empty.writeUInt32BE(0, 0);
     none(blocks(empty, tags));
-    none({ ...good, blocks: { lengths: `${good.blocks.lengths}!`, tags: good.blocks.tags } });
+    none({ ...good, blocks: { lengths: `${wire.blocks.lengths}!`, tags: wire.blocks.tags } });
+    // The list itself, where it does not tile the range: one block moved, or digests of another width.
+    const moved = new BlockList(BLOCK_TAG_BYTES);
+    for (let i = 0; i < read.count; i++)
+      moved.push(read.offset(i) + (i === 1 ? 1 : 0), read.length(i), read.digest(i));
+    none({ ...good, blocks: new AnsweredBlocks(moved) });
+    const wide = new BlockList(BLOCK_TAG_BYTES + 1);
+    for (let i = 0; i < read.count; i++)
+      wide.push(read.offset(i), read.length(i), Buffer.alloc(BLOCK_TAG_BYTES + 1));
+    none({ ...good, blocks: new AnsweredBlocks(wide) });
     // Past the object's end: the range is not one the destination cuts.
     none({ ...good, destination: { ...good.destination, size: 9 * MiB } });
   });
@@ -334,26 +348,38 @@ describe("the block exchange", () => {
         fc.array(fc.nat({ max: 120 }), { maxLength: 8 }),
         fc.nat({ max: 8 }),
         fc.nat({ max: 300 }),
-        (lengths, tagCount, size) => {
+        fc.array(fc.nat({ max: 300 }), { maxLength: 8 }),
+        (lengths, tagCount, size, offsets) => {
           const l = Buffer.from(new Uint32Array(lengths).buffer).swap32();
-          const response = {
+          const response = (blocks: unknown) => ({
             v: 1,
             requestId: request.id,
             destination: { etag: destination.etag, size },
-            blocks: {
+            blocks,
+            whole: [],
+          });
+          // As text, or as a list answered in this process (any offsets, as many as there are lengths).
+          const list = new BlockList(BLOCK_TAG_BYTES);
+          for (const [i, length] of lengths.entries())
+            list.push(offsets[i] ?? i, length, Buffer.alloc(BLOCK_TAG_BYTES));
+          for (const blocks of [
+            {
               lengths: l.toString("base64url"),
               tags: Buffer.alloc(tagCount * BLOCK_TAG_BYTES).toString("base64url"),
             },
-            whole: [],
-          };
-          const read = readBlockResponse(request, response).blocks;
-          for (let i = 0; i < read.count; i++) {
-            const within = cut.some(
-              (r) => read.offset(i) >= r.offset && read.offset(i) + read.length(i) <= r.offset + r.length,
-            );
-            expect(within && read.offset(i) + read.length(i) <= size).toBe(true);
+            new AnsweredBlocks(list),
+          ]) {
+            const read = readBlockResponse(request, response(blocks)).blocks;
+            for (let i = 0; i < read.count; i++) {
+              const within = cut.some(
+                (r) => read.offset(i) >= r.offset && read.offset(i) + read.length(i) <= r.offset + r.length,
+              );
+              expect(within && read.offset(i) + read.length(i) <= size).toBe(true);
+              if (i > 0)
+                expect(read.offset(i)).toBeGreaterThanOrEqual(read.offset(i - 1) + read.length(i - 1));
+            }
+            if (read.count > 0) expect(read.count).toBe(lengths.length);
           }
-          if (read.count > 0) expect(read.count).toBe(lengths.length);
         },
       ),
     );
@@ -410,6 +436,33 @@ describe("the block exchange", () => {
     expect(parseBlockRequest(JSON.parse(JSON.stringify(both)))).toEqual(both);
     refused({ wholeParams: { min: 64, avg: 1000, max: 4000 } }, "wholeParams.avg");
     refused({ params: fine, whole: [{ offset: 0, length: max }] }, "whole[0]");
+    // Ranges to cut held as a list (a fine round's, within one process): checked alike, kept as they are.
+    const list = RangeList.from([
+      { offset: 0, length: 5 },
+      { offset: 10, length: 5 },
+    ]);
+    expect(parseBlockRequest({ ...request, cut: list }).cut).toBe(list);
+    expect(JSON.parse(JSON.stringify({ ...request, cut: list })).cut).toEqual(list.toArray());
+    refused(
+      {
+        cut: RangeList.from([
+          { offset: 10, length: 5 },
+          { offset: 0, length: 5 },
+        ]),
+      },
+      "cut[1]",
+    );
+    refused({ cut: RangeList.from([{ offset: 0, length: 0 }]) }, "cut[0]");
+  });
+
+  test("the destination cuts the ranges asked within its object: the request's own list where all are", () => {
+    const cut = RangeList.from([
+      { offset: 0, length: MiB },
+      { offset: 2 * MiB, length: MiB },
+    ]);
+    expect(rangesToCut({ cut }, 3 * MiB)).toBe(cut);
+    expect(rangesToCut({ cut }, 3 * MiB - 1).toArray()).toEqual([{ offset: 0, length: MiB }]);
+    expect(rangesToCut({ cut: cut.toArray() }, 3 * MiB).toArray()).toEqual(cut.toArray());
   });
 
   test("the destination cuts its chunks at the changed indices and every chunk past the new end", () => {

@@ -17,6 +17,7 @@ import {
   MIN_CHUNK_SIZE,
   MiB,
   matchBlocks,
+  partPieces,
   planAssembly,
   planChunks,
   type Segment,
@@ -53,7 +54,7 @@ function assemble(plan: AssemblyPlan, old: Buffer, source: Buffer): Buffer {
   for (const part of plan.parts) {
     if (part.kind === "copy") out.push(old.subarray(part.oldOffset, part.oldOffset + part.length));
     else
-      for (const piece of part.pieces)
+      for (const piece of partPieces(plan, part))
         out.push((piece.from === "old" ? old : source).subarray(piece.offset, piece.offset + piece.length));
   }
   return Buffer.concat(out);
@@ -71,11 +72,20 @@ function provenance(runs: Iterable<Segment>): [string, number, number][] {
   return out;
 }
 
+/** The parts of `plan`, each mixed one with its pieces instead of its place among the segments. */
+function partsWithPieces(plan: AssemblyPlan) {
+  return plan.parts.map((part) => {
+    if (part.kind === "copy") return part;
+    const { kind, offset, length } = part;
+    return { kind, offset, length, pieces: [...partPieces(plan, part)] };
+  });
+}
+
 function planRuns(plan: AssemblyPlan): Segment[] {
   return plan.parts.flatMap((part) =>
     part.kind === "copy"
       ? [{ from: "old" as const, offset: part.oldOffset, length: part.length }]
-      : [...part.pieces],
+      : [...partPieces(plan, part)],
   );
 }
 
@@ -106,7 +116,7 @@ function checkRules(plan: AssemblyPlan, chunks: ChunkPlan, segments: Segment[] |
     expect(part.length).toBeLessThanOrEqual(MAX_CHUNK_SIZE);
     if (part.kind === "mixed") {
       expect(part.length).toBe(chunkRange(chunks, part.offset / chunks.chunkSize).length);
-      expect(part.pieces.reduce((n, p) => n + p.length, 0)).toBe(part.length);
+      expect([...partPieces(plan, part)].reduce((n, p) => n + p.length, 0)).toBe(part.length);
       expect(heldWhole(part.offset, part.length)).toBe(false);
     } else {
       expect(
@@ -178,7 +188,7 @@ describe("planAssembly", () => {
       { from: "old", offset: 34 * MiB, length: 30 * MiB },
     ];
     const plan = planAssembly(planChunks(64 * MiB, 8 * MiB), segments, 64 * MiB);
-    expect(plan.parts).toEqual([
+    expect(partsWithPieces(plan)).toEqual([
       { kind: "copy", offset: 0, length: 32 * MiB, oldOffset: 0 },
       {
         kind: "mixed",

@@ -1,6 +1,22 @@
-import { BLOCK_TAG_BYTES, BlockList, type BlockRounds, blockRequest, SegmentList } from "@chunksync/core";
+import {
+  type AssemblyPlan,
+  BLOCK_TAG_BYTES,
+  BlockList,
+  type BlockRounds,
+  blockRequest,
+  MiB,
+  partPieces,
+  planAssembly,
+  planChunks,
+  SegmentList,
+} from "@chunksync/core";
 import { describe, expect, it } from "vitest";
-import { roundsOf, storedRounds } from "../../../packages/workflow/src/blockRecords.js";
+import {
+  assemblyOf,
+  roundsOf,
+  storedAssembly,
+  storedRounds,
+} from "../../../packages/workflow/src/blockRecords.js";
 
 const id = (key: string, etag: string) => ({ bucket: "b", key, etag });
 
@@ -47,4 +63,38 @@ describe("block rounds as the work area keeps them", () => {
     const plain = roundsOf(JSON.parse(JSON.stringify(storedRounds({ ...rounds, refined: { segments } }))));
     expect(plain.refined).not.toHaveProperty("guessed");
   });
+
+  it("an assembly keeps its parts and every mixed part's pieces through JSON, planned again from its segments", () => {
+    // Two pages changed in the first two MiB, a moved run, and a source tail.
+    const segments = SegmentList.of(
+      [
+        { from: "old", offset: 0, length: 512 * 1024 },
+        { from: "source", offset: 512 * 1024, length: 4096 },
+        { from: "old", offset: 512 * 1024 + 4096, length: MiB - 4096 },
+        { from: "source", offset: 3 * 512 * 1024, length: 4096 },
+        { from: "old", offset: 20 * MiB, length: 12 * MiB },
+        { from: "source", offset: (27 * MiB) / 2 + 4096, length: 3 * MiB },
+      ],
+      (33 * MiB) / 2 + 4096,
+      40 * MiB,
+    );
+    const plan = planChunks((33 * MiB) / 2 + 4096, 5 * MiB);
+    const assembly = planAssembly(plan, segments, 40 * MiB);
+    expect(assembly.mixedParts).toBeGreaterThan(1);
+    const back = assemblyOf(JSON.parse(JSON.stringify(storedAssembly(assembly))), plan, 40 * MiB);
+    expect(described(back)).toEqual(described(assembly));
+    // Planned for another object, the segments are refused rather than misread.
+    expect(() => assemblyOf(storedAssembly(assembly), planChunks(34 * MiB, 5 * MiB), 40 * MiB)).toThrow(
+      /segments/,
+    );
+  });
 });
+
+/** An assembly's figures and parts, each mixed part with its pieces. */
+function described(assembly: AssemblyPlan) {
+  const { size, sourceBytes, oldBytesRead, copiedBytes, mixedParts } = assembly;
+  const parts = assembly.parts.map((part) =>
+    part.kind === "copy" ? part : { ...part, pieces: [...partPieces(assembly, part)] },
+  );
+  return { size, sourceBytes, oldBytesRead, copiedBytes, mixedParts, parts };
+}

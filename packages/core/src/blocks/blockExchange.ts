@@ -1,5 +1,10 @@
 import { createHmac } from "node:crypto";
-import { fromBase64url, fromBase64urlOfAnyLength, toBase64url } from "../challenge/base64url.js";
+import {
+  fromBase64url,
+  fromBase64urlInto,
+  fromBase64urlOfAnyLength,
+  toBase64url,
+} from "../challenge/base64url.js";
 import { constantTimeEqual } from "../challenge/constantTimeEqual.js";
 import {
   drawBytes,
@@ -23,6 +28,7 @@ import { fittingIdentity } from "../messages.js";
 import { type BlockDigest, sha256Block } from "./blockChunker.js";
 import { BlockList } from "./blockList.js";
 import { type BlockParams, validateBlockParams } from "./blockParams.js";
+import { RangeList, type Ranges } from "./rangeList.js";
 
 /** A byte range of the old destination object. */
 export interface OldRange {
@@ -36,8 +42,12 @@ export interface OldRange {
  */
 export interface BlockRequest extends PairRequest {
   params: BlockParams;
-  /** Ranges to cut into blocks (chunks of the old object's grid), ascending and disjoint. */
-  cut: readonly OldRange[];
+  /**
+   * Ranges to cut into blocks (chunks of the old object's grid), ascending and disjoint. A
+   * fine round names one for each place the object changed (about a hundred thousand at
+   * 100 GiB): a list within one process, an array only as JSON.
+   */
+  cut: Ranges;
   /** Ranges to digest whole: where the source guesses its blocks sit in the old object. */
   whole: readonly OldRange[];
   /**
@@ -55,27 +65,59 @@ export interface BlockResponse {
   destination: { etag: string; size: number };
   /**
    * The blocks cut from the `cut` ranges within the object (see {@link rangesToCut}), in order:
-   * each length a big-endian u32 and each 16-byte tag, concatenated, in base64url. No offsets:
-   * the blocks tile those ranges exactly, so each starts where the one before ends.
+   * as JSON, {@link EncodedBlocks}; within one process, the list as cut ({@link AnsweredBlocks}).
    */
-  blocks: { lengths: string; tags: string };
+  blocks: EncodedBlocks | AnsweredBlocks;
   /** One tag per `whole` range, in order; null for a range past the object's end. */
   whole: (string | null)[];
+}
+
+/**
+ * A response's blocks as JSON carries them: each length a big-endian u32 and each 16-byte tag,
+ * concatenated, in base64url. No offsets: the blocks tile the ranges cut exactly, so each
+ * starts where the one before ends.
+ */
+export interface EncodedBlocks {
+  lengths: string;
+  tags: string;
+}
+
+/**
+ * A response's blocks as the destination cut them: where both sides share a process (the
+ * direct engine) the source reads the list itself, and it becomes {@link EncodedBlocks} only
+ * when the response is written as JSON (the workflow's work area). At 100 GiB an answer is
+ * about a million tags: as text, then decoded again, they were ~55 MB of the exchange's peak
+ * (issue 12's memory bound).
+ */
+export class AnsweredBlocks {
+  constructor(readonly list: BlockList) {}
+
+  /** The blocks as JSON carries them. */
+  toJSON(): EncodedBlocks {
+    return { lengths: this.list.lengthBytes().toString("base64url"), tags: toBase64url(this.list.digests()) };
+  }
 }
 
 /** Tags are 128 bits: a chance match between two blocks is 2^-128, and the write is verified anyway. */
 export const BLOCK_TAG_BYTES = 16;
 
-/** The `cut` ranges the destination cuts: those within its object of `size` bytes. */
-export function rangesToCut(request: Pick<BlockRequest, "cut">, size: number): OldRange[] {
-  return request.cut.filter((r) => r.offset + r.length <= size);
+/** The `cut` ranges the destination cuts: those within its object of `size` bytes (the request's own list where all are). */
+export function rangesToCut(request: Pick<BlockRequest, "cut">, size: number): RangeList {
+  const cut = RangeList.from(request.cut);
+  const within = (i: number) => cut.offset(i) + cut.length(i) <= size;
+  let i = 0;
+  while (i < cut.count && within(i)) i++;
+  if (i === cut.count) return cut;
+  const out = new RangeList(cut.count);
+  for (let j = 0; j < cut.count; j++) if (within(j)) out.push(cut.offset(j), cut.length(j));
+  return out;
 }
 
 /** Most ranges one request may name; bounds the message like the chunk challenge's. */
 const MAX_RANGES = 1 << 20;
 
 /** The `cut` ranges checked: ascending, disjoint, non-empty. */
-const checkCut = (ranges: readonly OldRange[]) => checkRanges(ranges, "cut", true, Number.MAX_SAFE_INTEGER);
+const checkCut = (ranges: Ranges) => checkRanges(ranges, "cut", true, Number.MAX_SAFE_INTEGER);
 
 /**
  * The `whole` ranges checked: each non-empty and at most a block (`params.max`), as the source
@@ -84,29 +126,28 @@ const checkCut = (ranges: readonly OldRange[]) => checkRanges(ranges, "cut", tru
 const checkWhole = (ranges: readonly OldRange[], params: BlockParams) =>
   checkRanges(ranges, "whole", false, params.max);
 
-function checkRanges(
-  ranges: readonly OldRange[],
-  field: string,
-  ascending: boolean,
-  longest: number,
-): readonly OldRange[] {
-  if (!Array.isArray(ranges) || ranges.length > MAX_RANGES)
-    throw new ValidationError(field, `at most ${MAX_RANGES} byte ranges`);
+function checkRanges<R extends Ranges>(ranges: R, field: string, ascending: boolean, longest: number): R {
+  const list = ranges instanceof RangeList;
+  const count = list ? ranges.count : Array.isArray(ranges) ? ranges.length : Number.POSITIVE_INFINITY;
+  if (count > MAX_RANGES) throw new ValidationError(field, `at most ${MAX_RANGES} byte ranges`);
   let end = 0;
-  ranges.forEach((r, i) => {
+  for (let i = 0; i < count; i++) {
+    const r = list ? undefined : (ranges as readonly OldRange[])[i];
+    const offset = list ? ranges.offset(i) : r?.offset;
+    const length = list ? ranges.length(i) : r?.length;
     const ok =
-      Number.isSafeInteger(r?.offset) &&
-      Number.isSafeInteger(r?.length) &&
-      r.offset >= (ascending ? end : 0) &&
-      r.length > 0 &&
-      r.length <= longest;
+      Number.isSafeInteger(offset) &&
+      Number.isSafeInteger(length) &&
+      (offset as number) >= (ascending ? end : 0) &&
+      (length as number) > 0 &&
+      (length as number) <= longest;
     if (!ok)
       throw new ValidationError(
         `${field}[${i}]`,
         ascending ? "ascending, disjoint, non-empty byte ranges" : `a byte range of 1 to ${longest} bytes`,
       );
-    end = r.offset + r.length;
-  });
+    end = (offset as number) + (length as number);
+  }
   // Checked, not copied: a fine round names a range for each place the object changed
   // (hundreds of thousands), and a copy on each side stayed alive through its reads.
   return ranges;
@@ -123,7 +164,7 @@ export function blockRequest(
     source: ObjectIdentity;
     destination: ObjectIdentity;
     params: BlockParams;
-    cut: readonly OldRange[];
+    cut: Ranges;
     whole?: readonly OldRange[];
   },
   random: RandomSource = secureRandomBytes,
@@ -241,7 +282,7 @@ export function answerBlocks(
     v: 1,
     requestId: request.id,
     destination: { etag: destination.etag, size: destination.size },
-    blocks: { lengths: tags.lengthBytes().toString("base64url"), tags: toBase64url(tags.digests()) },
+    blocks: new AnsweredBlocks(tags),
     whole: request.whole.map((r) =>
       r.offset + r.length > destination.size
         ? null
@@ -283,7 +324,7 @@ export function parseBlockRequest(input: unknown): BlockRequest {
       source: src,
       destination: dst,
       params: blocks,
-      cut: checkCut(cut as OldRange[]),
+      cut: checkCut(cut as Ranges),
       whole: checkWhole(whole as OldRange[], guessed ?? blocks),
       ...(guessed ? { wholeParams: guessed } : {}),
     };
@@ -317,29 +358,63 @@ export function readBlockResponse(
   return { blocks: tiledBlocks(rangesToCut(request, size), response.blocks) ?? none.blocks, whole };
 }
 
-/** The blocks of a response as they tile `ranges`, or undefined where they do not exactly. */
-function tiledBlocks(ranges: readonly OldRange[], blocks: unknown): BlockList | undefined {
-  if (!isRecord(blocks)) return undefined;
-  const lengths = fromBase64urlOfAnyLength(blocks.lengths);
-  const tags = fromBase64urlOfAnyLength(blocks.tags);
-  if (lengths === undefined || tags === undefined || lengths.length % 4 !== 0) return undefined;
-  const count = lengths.length / 4;
-  if (tags.length !== count * BLOCK_TAG_BYTES) return undefined;
-  // The tags decoded are the list's own: no copy, and no object per block.
-  const offsets = new Float64Array(count);
-  const lengthsOf = new Uint32Array(count);
-  let r = 0;
-  let at = ranges[0]?.offset ?? 0;
-  for (let i = 0; i < count; i++) {
-    const range = ranges[r];
-    const length = lengths.readUInt32BE(i * 4);
-    if (range === undefined || length === 0 || at + length > range.offset + range.length) return undefined;
-    offsets[i] = at;
-    lengthsOf[i] = length;
-    at += length;
-    if (at === range.offset + range.length) at = ranges[++r]?.offset ?? at;
+/** Whether this machine keeps a Uint32Array's bytes little-endian (a response's lengths are big-endian). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * The blocks of a response as they tile `ranges`, or undefined where they do not exactly: the
+ * list itself where the destination's side answered in this process, else decoded from text.
+ */
+function tiledBlocks(ranges: RangeList, blocks: unknown): BlockList | undefined {
+  if (blocks instanceof AnsweredBlocks) {
+    const { list } = blocks;
+    const tiled = tiles(
+      ranges,
+      list.count,
+      (i) => list.length(i),
+      (i, at) => list.offset(i) === at,
+    );
+    return tiled && list.width === BLOCK_TAG_BYTES ? list : undefined;
   }
-  return r === ranges.length ? BlockList.over(BLOCK_TAG_BYTES, offsets, lengthsOf, tags) : undefined;
+  if (!isRecord(blocks)) return undefined;
+  // The tags decoded are the list's own, the lengths decoded into its array: no copy, and no
+  // object per block.
+  const tags = fromBase64urlOfAnyLength(blocks.tags);
+  if (tags === undefined || tags.length % BLOCK_TAG_BYTES !== 0) return undefined;
+  const count = tags.length / BLOCK_TAG_BYTES;
+  const lengths = new Uint32Array(count);
+  if (!fromBase64urlInto(blocks.lengths, new Uint8Array(lengths.buffer))) return undefined;
+  if (LITTLE_ENDIAN) Buffer.from(lengths.buffer).swap32();
+  const offsets = new Float64Array(count);
+  const placed = (i: number, at: number) => {
+    offsets[i] = at;
+    return true;
+  };
+  return tiles(ranges, count, (i) => lengths[i] as number, placed)
+    ? BlockList.over(BLOCK_TAG_BYTES, offsets, lengths, tags)
+    : undefined;
+}
+
+/**
+ * Whether `count` blocks of lengths `length(i)` tile `ranges` exactly, in order, each starting
+ * where the one before ends; `place` is told (and may refuse) where each block starts.
+ */
+function tiles(
+  ranges: RangeList,
+  count: number,
+  length: (i: number) => number,
+  place: (i: number, at: number) => boolean,
+): boolean {
+  let r = 0;
+  let at = ranges.count > 0 ? ranges.offset(0) : 0;
+  for (let i = 0; i < count; i++) {
+    const n = length(i);
+    if (r === ranges.count || n === 0 || at + n > ranges.offset(r) + ranges.length(r) || !place(i, at))
+      return false;
+    at += n;
+    if (at === ranges.offset(r) + ranges.length(r) && ++r < ranges.count) at = ranges.offset(r);
+  }
+  return r === ranges.count;
 }
 
 /** Whether the destination's tag of a whole range equals the source's tag of its block there. */

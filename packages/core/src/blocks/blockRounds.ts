@@ -175,7 +175,7 @@ function fineRound(
   const avg = fineAvg(unmatched);
   if (unmatched < MIN_FINE_BYTES || avg * 4 > coarse.params.avg) return undefined;
   const free = unused(cut, segments);
-  if (free.length === 0) return undefined;
+  if (free.count === 0) return undefined;
   const request = blockRequest({
     direction: coarse.direction,
     source: coarse.source,
@@ -195,12 +195,12 @@ function fineAvg(unmatched: number): number {
 }
 
 /** The parts of the ascending, disjoint `ranges` of the old object that no old segment of `segments` uses. */
-function unused(ranges: readonly OldRange[], segments: SegmentList): OldRange[] {
+function unused(ranges: readonly OldRange[], segments: SegmentList): RangeList {
   // The old segments in order of offset, walked as one ascending, joined run of used bytes.
   const order = Uint32Array.from({ length: segments.count }, (_, i) => i)
     .filter((i) => segments.isOld(i))
     .sort((x, y) => segments.offset(x) - segments.offset(y));
-  const out: OldRange[] = [];
+  const out = new RangeList();
   let u = 0;
   // The used run being passed: [start, stop).
   let start = Number.POSITIVE_INFINITY;
@@ -221,12 +221,12 @@ function unused(ranges: readonly OldRange[], segments: SegmentList): OldRange[] 
     const end = r.offset + r.length;
     while (stop <= at) nextRun();
     while (start < end && at < end) {
-      if (start > at) out.push({ offset: at, length: start - at });
+      if (start > at) out.push(at, start - at);
       at = Math.max(at, stop);
       if (stop <= end) nextRun();
       else break;
     }
-    if (at < end) out.push({ offset: at, length: end - at });
+    if (at < end) out.push(at, end - at);
   }
   return out;
 }

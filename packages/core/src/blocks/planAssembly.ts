@@ -12,13 +12,18 @@ export interface CopyPart {
   readonly oldOffset: number;
 }
 
-/** A part the destination side builds from ranges of its old object and the source bytes that crossed. */
+/**
+ * A part the destination side builds from ranges of its old object and the source bytes that
+ * crossed: its bytes are the plan's segments from `segment` on, cut to the part ({@link partPieces}).
+ */
 export interface MixedPart {
   readonly kind: "mixed";
   readonly offset: number;
   readonly length: number;
-  /** Its bytes, in order. */
-  readonly pieces: readonly Segment[];
+  /** The first of the plan's segments that reaches into the part. */
+  readonly segment: number;
+  /** Where that segment starts in the new object. */
+  readonly segmentStart: number;
 }
 
 export type AssemblyPart = CopyPart | MixedPart;
@@ -34,6 +39,12 @@ export interface AssemblyPlan {
   /** Old bytes copied by UploadPartCopy. */
   readonly copiedBytes: number;
   readonly mixedParts: number;
+  /**
+   * The new object's segments the parts were planned from, checked. A mixed part's pieces are
+   * read from them as it is built, not held: at 100 GiB with a page changed in every MiB they
+   * are hundreds of thousands, and as objects they were most of what an exchange left behind.
+   */
+  readonly segments: SegmentList;
 }
 
 /**
@@ -87,16 +98,23 @@ export function planAssembly(
       copiedBytes += end - offset;
       continue;
     }
-    const pieces: Segment[] = [];
-    for (let i = s, at = start; at < end; at += normal.length(i++)) {
-      const lo = Math.max(offset, at);
-      const length = Math.min(end, at + normal.length(i)) - lo;
-      pieces.push({ from: normal.from(i), offset: normal.offset(i) + (lo - at), length });
-      if (normal.isOld(i)) oldBytesRead += length;
-      else sourceBytes += length;
-    }
-    parts.push({ kind: "mixed", offset, length: end - offset, pieces });
+    const part: MixedPart = { kind: "mixed", offset, length: end - offset, segment: s, segmentStart: start };
+    for (const piece of partPieces({ segments: normal }, part))
+      if (piece.from === "old") oldBytesRead += piece.length;
+      else sourceBytes += piece.length;
+    parts.push(part);
     mixedParts++;
   }
-  return { size, parts, sourceBytes, oldBytesRead, copiedBytes, mixedParts };
+  return { size, parts, sourceBytes, oldBytesRead, copiedBytes, mixedParts, segments: normal };
+}
+
+/** The bytes of `part`, a mixed part of `plan`, in order: the plan's segments cut to the part. */
+export function* partPieces(plan: Pick<AssemblyPlan, "segments">, part: MixedPart): Generator<Segment> {
+  const { segments } = plan;
+  const end = part.offset + part.length;
+  for (let i = part.segment, at = part.segmentStart; at < end; at += segments.length(i++)) {
+    const lo = Math.max(part.offset, at);
+    const length = Math.min(end, at + segments.length(i)) - lo;
+    yield { from: segments.from(i), offset: segments.offset(i) + (lo - at), length };
+  }
 }

@@ -2,6 +2,9 @@ import type { OldRange } from "./blockExchange.js";
 
 const INITIAL_CAPACITY = 64;
 
+/** Byte ranges: a list, or an array (a message's as JSON gives it). */
+export type Ranges = RangeList | readonly OldRange[];
+
 /**
  * Byte ranges held as arrays, not objects (16 bytes a range): a fine round reads a range for
  * each place an object changed, hundreds of thousands of them at 100 GiB, and as objects (about
@@ -19,7 +22,7 @@ export class RangeList {
   }
 
   /** `ranges` as a list: the list itself where it is one, else a copy of the array. */
-  static from(ranges: RangeList | readonly OldRange[]): RangeList {
+  static from(ranges: Ranges): RangeList {
     if (ranges instanceof RangeList) return ranges;
     const list = new RangeList(ranges.length);
     for (const r of ranges) list.push(r.offset, r.length);
@@ -47,6 +50,11 @@ export class RangeList {
   /** Every range as an object, in order (for messages and tests). */
   toArray(): OldRange[] {
     return Array.from({ length: this.#count }, (_, i) => this.at(i));
+  }
+
+  /** The ranges as JSON keeps them: a message's array of ranges. */
+  toJSON(): OldRange[] {
+    return this.toArray();
   }
 
   /** Appends a range. */

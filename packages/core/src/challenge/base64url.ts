@@ -22,18 +22,32 @@ for (const [i, c] of [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
  * of these per object in a `check`).
  */
 export function fromBase64url(text: unknown, bytes: number): Buffer | undefined {
-  if (typeof text !== "string" || text.length !== base64urlLength(bytes)) return undefined;
+  if (!canonical(text, bytes)) return undefined;
+  const decoded = Buffer.from(text, "base64url");
+  return decoded.length === bytes ? decoded : undefined;
+}
+
+/**
+ * Strictly decodes unpadded base64url (see {@link fromBase64url}) of exactly `into.length` bytes
+ * into `into` (a typed array's bytes: no buffer of its own); whether it did.
+ */
+export function fromBase64urlInto(text: unknown, into: Uint8Array): boolean {
+  if (!canonical(text, into.length)) return false;
+  return Buffer.from(into.buffer, into.byteOffset, into.length).write(text, "base64url") === into.length;
+}
+
+/** Whether `text` is the canonical unpadded base64url of some `bytes` bytes. */
+function canonical(text: unknown, bytes: number): text is string {
+  if (typeof text !== "string" || text.length !== base64urlLength(bytes)) return false;
   let last = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     last = code < 128 ? VALUE[code]! : -1;
-    if (last < 0) return undefined;
+    if (last < 0) return false;
   }
   // 6 bits a character, 8 a byte: the last character carries this many bits past the end.
   const spare = (text.length * 6) % 8;
-  if (spare !== 0 && (last & ((1 << spare) - 1)) !== 0) return undefined;
-  const decoded = Buffer.from(text, "base64url");
-  return decoded.length === bytes ? decoded : undefined;
+  return spare === 0 || (last & ((1 << spare) - 1)) === 0;
 }
 
 /** Strictly decodes unpadded base64url of any number of bytes (see {@link fromBase64url}), or returns undefined. */
