@@ -4,6 +4,7 @@ import { flipByte, seededBytes } from "../support/data.js";
 import { scenario } from "../support/faultLedger.js";
 import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, storeVia } from "../support/faultWorld.js";
+import { putMultipart } from "../support/multipart.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -18,6 +19,15 @@ import { storeFor, syncWith } from "../support/stores.js";
 const CATEGORY = "3 concurrent writers";
 const MiB = 1024 * 1024;
 const C = 5 * MiB;
+
+/**
+ * Writes `bytes` by multipart upload: a new object whose ETag is no MD5 of its bytes is copied in
+ * parts (one whose ETag is its MD5 is streamed into one PutObject), the path these tests hold.
+ */
+const putInParts = (client: S3Client, bucket: string, key: string, bytes: Buffer) =>
+  putMultipart(client, bucket, key, bytes.length, C, (offset, length) =>
+    bytes.subarray(offset, offset + length),
+  );
 
 const rangedGetOf = (key: string) => (r: SeenRequest) =>
   r.method === "GET" && r.headers.range !== undefined && r.path.endsWith(`/${key}`);
@@ -108,7 +118,7 @@ describe("objects written by someone else during the run", () => {
       const key = "src-changes/new.bin";
       const first = seededBytes("sn-1", 4 * C);
       const second = seededBytes("sn-2", 4 * C + 3);
-      await putObject(src, srcBucket, key, first);
+      await putInParts(src, srcBucket, key, first);
       let gets = 0;
       proxy.setRules([
         {
@@ -196,7 +206,7 @@ describe("objects written by someone else during the run", () => {
       const key = "dst-changes/new.bin";
       const ours = seededBytes("dn-ours", 3 * C);
       const theirs = Buffer.from("written by someone else");
-      await putObject(src, srcBucket, key, ours);
+      await putInParts(src, srcBucket, key, ours);
       proxy.setRules([
         {
           name: "another writer creates the destination",
@@ -213,6 +223,30 @@ describe("objects written by someone else during the run", () => {
       expect(result.error?.code).toBe("DESTINATION_CHANGED");
       expect((await readAll(dst, dstBucket, key)).equals(theirs)).toBe(true);
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+  });
+
+  it("destination created by another writer while a new object streams: DESTINATION_CHANGED, theirs stays", async () => {
+    await scenario(CATEGORY, "destination created mid-stream", async () => {
+      const key = "dst-changes/streamed.bin";
+      const ours = seededBytes("ds-ours", 3 * C);
+      const theirs = Buffer.from("written by someone else");
+      await putObject(src, srcBucket, key, ours);
+      proxy.setRules([
+        {
+          name: "another writer creates the destination",
+          action: "hook",
+          when: (r) => r.method === "PUT" && !r.query.includes("partNumber=") && r.path.endsWith(`/${key}`),
+          hook: async () => {
+            await putObject(dst, dstBucket, key, theirs);
+          },
+          times: 1,
+        },
+      ]);
+      const result = await syncOne(key, "destination");
+      expect(result.state).toBe("failed");
+      expect(result.error?.code).toBe("DESTINATION_CHANGED");
+      expect((await readAll(dst, dstBucket, key)).equals(theirs)).toBe(true);
     });
   });
 });
