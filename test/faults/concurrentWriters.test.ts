@@ -201,28 +201,42 @@ describe("objects written by someone else during the run", () => {
     });
   });
 
-  it("destination created by another writer while a new object uploads: DESTINATION_CHANGED, theirs stays", async () => {
-    await scenario(CATEGORY, "destination created mid-upload", async () => {
-      const key = "dst-changes/new.bin";
-      const ours = seededBytes("dn-ours", 3 * C);
-      const theirs = Buffer.from("written by someone else");
-      await putInParts(src, srcBucket, key, ours);
-      proxy.setRules([
-        {
-          name: "another writer creates the destination",
-          action: "hook",
-          when: partOf(key, false),
-          hook: async () => {
-            await putObject(dst, dstBucket, key, theirs);
+  // A new object is written in parts where its source's ETag is no MD5 of its bytes, else
+  // streamed into one PutObject: another writer may come first on either path.
+  it.each([
+    { path: "uploads in parts", write: putInParts, when: (key: string) => partOf(key, false) },
+    {
+      path: "streams",
+      write: putObject,
+      when: (key: string) => (r: SeenRequest) =>
+        r.method === "PUT" && !r.query.includes("partNumber=") && r.path.endsWith(`/${key}`),
+    },
+  ])(
+    "destination created by another writer while a new object $path: DESTINATION_CHANGED, theirs stays",
+    async ({ path, write, when }) => {
+      await scenario(CATEGORY, `destination created while a new object ${path}`, async () => {
+        const key = `dst-changes/new-${path.replaceAll(" ", "-")}.bin`;
+        const ours = seededBytes(`dn-ours-${path}`, 3 * C);
+        const theirs = Buffer.from("written by someone else");
+        await write(src, srcBucket, key, ours);
+        proxy.setRules([
+          {
+            // The proxy counts a rule's firings by its name, across tests.
+            name: `another writer creates the destination while a new object ${path}`,
+            action: "hook",
+            when: when(key),
+            hook: async () => {
+              await putObject(dst, dstBucket, key, theirs);
+            },
+            times: 1,
           },
-          times: 1,
-        },
-      ]);
-      const result = await syncOne(key, "destination");
-      expect(result.state).toBe("failed");
-      expect(result.error?.code).toBe("DESTINATION_CHANGED");
-      expect((await readAll(dst, dstBucket, key)).equals(theirs)).toBe(true);
-      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
-    });
-  });
+        ]);
+        const result = await syncOne(key, "destination");
+        expect(result.state).toBe("failed");
+        expect(result.error?.code).toBe("DESTINATION_CHANGED");
+        expect((await readAll(dst, dstBucket, key)).equals(theirs)).toBe(true);
+        expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+      });
+    },
+  );
 });
