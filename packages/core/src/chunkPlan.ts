@@ -143,6 +143,11 @@ export function chunkRange(plan: ChunkPlan, index: number): ChunkRange {
   return Object.freeze({ index, offset, length: Math.min(plan.chunkSize, plan.size - offset) });
 }
 
+/** Every chunk index of `plan`, ascending. */
+export function allChunks(plan: ChunkPlan): number[] {
+  return Array.from({ length: plan.count }, (_, i) => i);
+}
+
 /** Every chunk range of `plan`, in order; together they tile `[0, plan.size)`. */
 export function chunkRanges(plan: ChunkPlan): ChunkRange[] {
   const ranges: ChunkRange[] = [];

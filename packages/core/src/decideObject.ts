@@ -1,6 +1,6 @@
 import { type AssemblyPlan, partPieces } from "./blocks/planAssembly.js";
 import type { Segment } from "./blocks/segments.js";
-import { type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE, MiB } from "./chunkPlan.js";
+import { allChunks, type ChunkPlan, type ChunkRange, chunkRanges, MAX_CHUNK_SIZE, MiB } from "./chunkPlan.js";
 import { ValidationError } from "./errors.js";
 import { attributesDiffer, type ObjectAttributes } from "./objectAttributes.js";
 
@@ -108,10 +108,6 @@ export interface ObjectDecision {
 }
 
 type Unnumbered = Omit<PlannedPart, "partNumber">;
-
-function allChunks(plan: ChunkPlan): number[] {
-  return Array.from({ length: plan.count }, (_, i) => i);
-}
 
 /** A part over `ranges` (consecutive chunks), or the empty part of a zero-byte object. */
 function part(kind: PartKind, ranges: readonly ChunkRange[]): Unnumbered {

@@ -124,6 +124,7 @@ export {
 } from "./challenge/types.js";
 export { type VerifyResponseParams, verifyResponse } from "./challenge/verifyResponse.js";
 export {
+  allChunks,
   type ChunkPlan,
   type ChunkRange,
   chunkPlanSchema,

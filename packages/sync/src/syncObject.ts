@@ -1,5 +1,6 @@
 import {
   type AssemblyPlan,
+  allChunks,
   attributesOf,
   type ChunkPlan,
   checkKeyLength,
@@ -155,10 +156,11 @@ async function attemptObject(
   ]);
   let changed: number[] | undefined;
   if (dst !== undefined && readable) {
-    const all = Array.from({ length: plan.count }, (_, i) => i);
     changed =
       plan.count > 0
-        ? changedChunks(await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all))
+        ? changedChunks(
+            await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan)),
+          )
         : [];
   }
   const decide = (assembly: AssemblyPlan | undefined) =>
@@ -284,8 +286,7 @@ export function decideIndexed(
     const srcId = sourceIdentity(ctx.source.bucket, sourceKey, src);
     let changed: number[] = [];
     if (plan.count > 0) {
-      const all = Array.from({ length: plan.count }, (_, i) => i);
-      const found = changedHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, all);
+      const found = changedHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan));
       if (found === undefined) return undefined;
       changed = found;
     }

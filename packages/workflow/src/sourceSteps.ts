@@ -1,5 +1,6 @@
 import {
   type AssemblyPlan,
+  allChunks,
   type BlockRounds,
   type ChallengeExpectation,
   type ChallengeRequest,
@@ -225,11 +226,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
   let indices: number[];
   let etag = dst.etag ?? "";
   if (phase === "challenge") {
-    indices = batchOf(
-      Array.from({ length: src.plan.count }, (_, i) => i),
-      batch,
-      chunksPerBatch(ctx, src.plan.chunkSize),
-    );
+    indices = batchOf(allChunks(src.plan), batch, chunksPerBatch(ctx, src.plan.chunkSize));
   } else {
     const decision = await needDecision(ctx.work, runId, key);
     indices = batchOf(decision.verify, batch, decision.batchSize);

@@ -1,4 +1,4 @@
-import { type ChunkPlan, chunkRange, validatePlan } from "../chunkPlan.js";
+import { allChunks, type ChunkPlan, chunkRange, validatePlan } from "../chunkPlan.js";
 import { DIGEST_ALGORITHMS, type DigestAlgorithm } from "../digest.js";
 import { ValidationError } from "../errors.js";
 import { fittingIdentity, keepCheckedRequest, parseChallengeRequest } from "../messages.js";
@@ -43,7 +43,7 @@ export interface CreateChallengeParams {
 }
 
 function challengedIndices(plan: ChunkPlan, indices: number[] | undefined): number[] {
-  if (indices === undefined) return Array.from({ length: plan.count }, (_, index) => index);
+  if (indices === undefined) return allChunks(plan);
   // Most callers ask for indices in order already (every chunk, or the changed ones).
   if (ascendingWithin(indices, plan.count)) return indices.slice();
   const unique = [...new Set(indices)].sort((a, b) => a - b);
@@ -56,7 +56,7 @@ function challengedIndices(plan: ChunkPlan, indices: number[] | undefined): numb
 }
 
 /** Whether `indices` are chunk indices below `count`, strictly ascending. */
-function ascendingWithin(indices: readonly number[], count: number): boolean {
+export function ascendingWithin(indices: readonly number[], count: number): boolean {
   let previous = -1;
   for (const index of indices) {
     if (!Number.isInteger(index) || index <= previous || index >= count) return false;

@@ -4,6 +4,7 @@ import { ValidationError } from "../errors.js";
 import { fitsInside } from "./chunksToAnswer.js";
 import { constantTimeEqual } from "./constantTimeEqual.js";
 import { contextFor } from "./contextFor.js";
+import { ascendingWithin } from "./createChallenge.js";
 import { drawNonce, type RandomSource } from "./drawNonce.js";
 import { encodeAnswer } from "./encodeAnswer.js";
 import type { Direction, ObjectIdentity } from "./types.js";
@@ -50,12 +51,8 @@ export function holdChallenge(params: {
   random?: RandomSource;
 }): { challenge: HeldChallenge; expected: Buffer[] } {
   const { secret, algorithm, source, destination, plan, indices, digests } = params;
-  let previous = -1;
-  for (const index of indices) {
-    if (!Number.isInteger(index) || index <= previous || index >= plan.count)
-      throw new ValidationError("indices", `ascending chunk indices from 0 to ${plan.count - 1}`);
-    previous = index;
-  }
+  if (!ascendingWithin(indices, plan.count))
+    throw new ValidationError("indices", `ascending chunk indices from 0 to ${plan.count - 1}`);
   const challenge: HeldChallenge = {
     direction: "source-to-destination",
     algorithm,
