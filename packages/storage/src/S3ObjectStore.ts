@@ -255,32 +255,23 @@ export class S3ObjectStore implements ObjectStore {
     return { method, key, headers, signal, ...more };
   }
 
-  /** @internal A request on an object (see {@link #object}) with this store's error translation. */
-  request(
+  /**
+   * @internal A request on an object (see {@link #object}) with this store's error translation,
+   * sent by `via`: S3Requests' `send` (the response) or `xml` (the document S3 answered).
+   */
+  request<V extends "send" | "xml">(
     operation: string,
+    via: V,
     method: S3Request["method"],
     key: string,
     input: Record<string, unknown>,
     signal: AbortSignal | undefined,
     more?: Pick<S3Request, "body" | "query">,
-  ): Promise<S3Response> {
-    return this.#send(operation, key, () =>
-      this.#requests.send(this.#object(method, key, input, signal, more)),
-    );
-  }
-
-  /** @internal {@link request} for a request S3 answers with an XML document: its root's content. */
-  answer(
-    operation: string,
-    method: S3Request["method"],
-    key: string,
-    input: Record<string, unknown>,
-    signal: AbortSignal | undefined,
-    more?: Pick<S3Request, "body" | "query">,
-  ): Promise<XmlObject> {
-    return this.#send(operation, key, () =>
-      this.#requests.xml(this.#object(method, key, input, signal, more)),
-    );
+  ): ReturnType<S3Requests[V]> {
+    // TypeScript widens a call on a union of methods to the union of their results.
+    const request = () =>
+      this.#requests[via](this.#object(method, key, input, signal, more)) as Promise<S3Response | XmlObject>;
+    return this.#send(operation, key, request) as ReturnType<S3Requests[V]>;
   }
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
@@ -313,7 +304,14 @@ export class S3ObjectStore implements ObjectStore {
 
   async read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable> {
     if (range.length === 0) return Readable.from([]);
-    const out = await this.request("read", "GET", key, { Range: byteRange(range), IfMatch: etag }, signal);
+    const out = await this.request(
+      "read",
+      "send",
+      "GET",
+      key,
+      { Range: byteRange(range), IfMatch: etag },
+      signal,
+    );
     return out.body;
   }
 
@@ -379,7 +377,7 @@ export class S3ObjectStore implements ObjectStore {
       ...this.#attributes(attributes),
       ...conditionHeaders(condition),
     };
-    const out = await this.request("put", "PUT", key, input, signal, { body });
+    const out = await this.request("put", "send", "PUT", key, input, signal, { body });
     return { etag: String(out.headers.etag ?? "") };
   }
 
@@ -398,7 +396,7 @@ export class S3ObjectStore implements ObjectStore {
       ...this.#attributes(attributes),
       ...conditionHeaders(condition),
     };
-    const out = await this.answer("copy", "PUT", key, input, signal);
+    const out = await this.request("copy", "xml", "PUT", key, input, signal);
     if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
     return { etag: textOf(out, "ETag") ?? "" };
   }
@@ -410,7 +408,7 @@ export class S3ObjectStore implements ObjectStore {
   ): Promise<MultipartUpload> {
     const query = { uploads: "" };
     const input = this.#attributes(attributes);
-    const out = await this.answer("create multipart upload", "POST", key, input, signal, { query });
+    const out = await this.request("create multipart upload", "xml", "POST", key, input, signal, { query });
     const uploadId = textOf(out, "UploadId");
     if (!uploadId)
       throw translateS3Error(new Error("no UploadId in response"), {
@@ -509,7 +507,10 @@ class S3MultipartUpload implements MultipartUpload {
   ): Promise<CompletedPart> {
     const query = { partNumber: String(partNumber), uploadId: this.uploadId };
     const input = { ContentLength: length, ...contentMd5(body, digest) };
-    const out = await this.store.request("upload part", "PUT", this.key, input, signal, { body, query });
+    const out = await this.store.request("upload part", "send", "PUT", this.key, input, signal, {
+      body,
+      query,
+    });
     return { partNumber, etag: String(out.headers.etag ?? "") };
   }
 
@@ -521,7 +522,9 @@ class S3MultipartUpload implements MultipartUpload {
   ): Promise<CompletedPart> {
     const query = { partNumber: String(partNumber), uploadId: this.uploadId };
     const input = { ...copySourceInput(source), CopySourceRange: byteRange(range) };
-    const out = await this.store.answer("upload part copy", "PUT", this.key, input, signal, { query });
+    const out = await this.store.request("upload part copy", "xml", "PUT", this.key, input, signal, {
+      query,
+    });
     return { partNumber, etag: textOf(out, "ETag") ?? "" };
   }
 
@@ -533,8 +536,9 @@ class S3MultipartUpload implements MultipartUpload {
       ...conditionHeaders(condition),
     };
     const more = { body, query: { uploadId: this.uploadId } };
-    const out = await this.store.answer(
+    const out = await this.store.request(
       "complete multipart upload",
+      "xml",
       "POST",
       this.key,
       input,

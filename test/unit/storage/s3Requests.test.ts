@@ -124,14 +124,16 @@ function wire(s: Seen | undefined) {
   return { method: s?.method, path, params: params.sort(), headers, body: s?.body.toString("hex") };
 }
 
+/** An SSE-C key, and the members the SDK's commands take for it. */
+const sseKey = Buffer.alloc(32, 7);
+const sse = {
+  SSECustomerAlgorithm: "AES256",
+  SSECustomerKey: sseKey.toString("base64"),
+  SSECustomerKeyMD5: createHash("md5").update(sseKey).digest("base64"),
+};
+const owner = { ExpectedBucketOwner: "111122223333" };
+
 describe("object requests sent without the SDK", () => {
-  const sseKey = Buffer.alloc(32, 7);
-  const sse = {
-    SSECustomerAlgorithm: "AES256",
-    SSECustomerKey: sseKey.toString("base64"),
-    SSECustomerKeyMD5: createHash("md5").update(sseKey).digest("base64"),
-  };
-  const owner = { ExpectedBucketOwner: "111122223333" };
   const key = "dir/a b+(1)é.bin";
 
   it("send what the SDK sends for PutObject, UploadPart, GetObject and HeadObject", async () => {
@@ -314,18 +316,11 @@ describe("object requests sent without the SDK", () => {
 });
 
 describe("multipart uploads and copies sent without the SDK", () => {
-  const sseKey = Buffer.alloc(32, 9);
-  const sse = {
-    SSECustomerAlgorithm: "AES256",
-    SSECustomerKey: sseKey.toString("base64"),
-    SSECustomerKeyMD5: createHash("md5").update(sseKey).digest("base64"),
-  };
   const copySse = {
     CopySourceSSECustomerAlgorithm: sse.SSECustomerAlgorithm,
     CopySourceSSECustomerKey: sse.SSECustomerKey,
     CopySourceSSECustomerKeyMD5: sse.SSECustomerKeyMD5,
   };
-  const owner = { ExpectedBucketOwner: "111122223333" };
   const key = "dir/a b+c?d&é (1).bin";
   const source = "src/x y+z?é.bin";
   /** `source` as S3's x-amz-copy-source header names it: bucket, then the key URL-encoded with its slashes. */
