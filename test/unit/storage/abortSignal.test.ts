@@ -40,3 +40,27 @@ it("a request in flight is aborted by its run's signal, though it is sent withou
   held[1]!();
   await expect(other).rejects.not.toThrow(/stop|abort/i);
 }, 60_000);
+
+it("a part copy in flight is aborted by its signal, and so is a copy of a whole object", async () => {
+  const connection = await S3Connection.open({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "a", secretAccessKey: "b" },
+    maxAttempts: 1,
+    socketTimeoutMs: 600_000,
+  });
+  const store = new S3ObjectStore({ connection, bucket: "b" });
+  const source = store.ref("src", '"e"');
+  for (const send of [
+    (signal: AbortSignal) =>
+      store.resumeUpload("k", "u").copyPart(1, source, { offset: 0, length: 1 }, signal),
+    (signal: AbortSignal) => store.copyObject(source, "k", { metadata: {} }, { ifNoneMatch: "*" }, signal),
+  ]) {
+    const before = held.length;
+    const controller = new AbortController();
+    const pending = send(controller.signal);
+    while (held.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(new Error("stop"));
+    await expect(pending).rejects.toThrow(/stop/);
+  }
+}, 60_000);
