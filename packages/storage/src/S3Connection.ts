@@ -63,11 +63,11 @@ async function profileSettings(profile: string): Promise<{ endpoint?: string; re
 
 /**
  * One side's connection to S3: region, endpoint, credentials, retry strategy, transport and
- * the server's clock, shared by the requests sent here (S3Requests: HEAD, GET, PUT, UploadPart,
- * ListObjectsV2) and by the AWS SDK's client, which is loaded and built only when a request
- * needs it (multipart create and complete, copies, deletes, tagging) or when the credentials
- * come from a source other than static keys. A run that only lists, reads and writes whole
- * objects never loads the SDK's client.
+ * the server's clock, shared by the requests sent here (S3Requests: object reads and writes,
+ * listings, multipart uploads, copies) and by the AWS SDK's client, which is loaded and built
+ * only when a request needs it (deletes, tagging), when the credentials come from a source
+ * other than static keys, or when the bucket's endpoint is AWS's own. A run that lists, reads,
+ * writes and composes objects on a path-style endpoint with static keys never loads it.
  */
 export class S3Connection {
   readonly maxAttempts: number;

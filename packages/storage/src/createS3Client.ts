@@ -3,49 +3,12 @@
  */
 import * as s3 from "@aws-sdk/client-s3";
 import { fromIni } from "@aws-sdk/credential-providers";
-import type { HttpRequest } from "@smithy/core/protocols";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { HttpHandlerOptions, Logger } from "@smithy/types";
-import { takePendingSignal } from "./requestSignal.js";
+import type { Logger } from "@smithy/types";
 import type { S3Connection } from "./S3Connection.js";
 import { noteServerDate } from "./serverClock.js";
 
 export { s3 };
-
-/**
- * Each request's signal: on its input under a symbol (which the SDK's copies of the input
- * keep, and its serializers ignore), then by its HTTP request.
- */
-const SIGNAL = Symbol("chunksync.abortSignal");
-const requestSignals = new WeakMap<object, AbortSignal>();
-
-/** Node's HTTP handler, aborted by the signal `withSignal` gave the request. */
-class SignalledHttpHandler extends NodeHttpHandler {
-  override handle(request: HttpRequest, options: HttpHandlerOptions = {}) {
-    const abortSignal = options.abortSignal ?? requestSignals.get(request);
-    return super.handle(request, abortSignal ? { ...options, abortSignal } : options);
-  }
-}
-
-/** Carries the signal `withSignal` set from the request's input to its final HTTP request. */
-function carrySignals(client: s3.S3Client): void {
-  client.middlewareStack.add(
-    (next) => (args) => {
-      const signal = takePendingSignal();
-      if (signal !== undefined) (args.input as { [SIGNAL]?: AbortSignal })[SIGNAL] = signal;
-      return next(args);
-    },
-    { step: "initialize", priority: "high", name: "chunksyncTakeSignal" },
-  );
-  client.middlewareStack.add(
-    (next) => (args) => {
-      const signal = (args.input as { [SIGNAL]?: AbortSignal })[SIGNAL];
-      if (signal) requestSignals.set(args.request as object, signal);
-      return next(args);
-    },
-    { step: "deserialize", priority: "low", name: "chunksyncRequestSignal" },
-  );
-}
 
 /** Notes the Date header of every response the client receives, errors included, as the connection's server clock. */
 function noteServerDates(client: s3.S3Client, connection: S3Connection): void {
@@ -97,9 +60,9 @@ export function buildS3Client(connection: S3Connection): s3.S3Client {
     maxAttempts: connection.maxAttempts,
     retryMode: "standard",
     retryStrategy: connection.retry,
-    // Every request of the store is sent without options (see withSignal): the chain is built once per command.
+    // Every request of the store is sent without options: the chain is built once per command.
     cacheMiddleware: true,
-    requestHandler: new SignalledHttpHandler({
+    requestHandler: new NodeHttpHandler({
       logger: silent,
       connectionTimeout: transport.connectionTimeoutMs,
       // An idle socket fails the attempt. (`requestTimeout` is a whole-request budget here that
@@ -113,7 +76,6 @@ export function buildS3Client(connection: S3Connection): s3.S3Client {
   // Content-MD5 every put and part carries (the adapter sets it), and the challenge verifies
   // written objects end to end. Over plain http the SDK would otherwise read a streamed body
   // once just to sign it, and hash every Buffer body (SHA-256) on top of its MD5.
-  carrySignals(client);
   noteServerDates(client, connection);
   client.middlewareStack.add(
     (next) => async (args) => {

@@ -7,8 +7,8 @@
  * (scripts/build-cli.ts); test/unit/storage/parseXml.test.ts holds both to the same output.
  */
 
-type XmlValue = string | XmlObject | XmlValue[];
-interface XmlObject {
+export type XmlValue = string | XmlObject | XmlValue[];
+export interface XmlObject {
   [name: string]: XmlValue;
 }
 

@@ -23,6 +23,14 @@ const HEADER_OF: Record<string, string> = {
   SSECustomerAlgorithm: "x-amz-server-side-encryption-customer-algorithm",
   SSECustomerKey: "x-amz-server-side-encryption-customer-key",
   SSECustomerKeyMD5: "x-amz-server-side-encryption-customer-key-md5",
+  CopySource: "x-amz-copy-source",
+  CopySourceIfMatch: "x-amz-copy-source-if-match",
+  CopySourceRange: "x-amz-copy-source-range",
+  CopySourceSSECustomerAlgorithm: "x-amz-copy-source-server-side-encryption-customer-algorithm",
+  CopySourceSSECustomerKey: "x-amz-copy-source-server-side-encryption-customer-key",
+  CopySourceSSECustomerKeyMD5: "x-amz-copy-source-server-side-encryption-customer-key-md5",
+  MetadataDirective: "x-amz-metadata-directive",
+  TaggingDirective: "x-amz-tagging-directive",
 };
 
 /**

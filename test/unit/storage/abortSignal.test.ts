@@ -18,7 +18,8 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-it("a request in flight is aborted by its run's signal, though it is sent without options", async () => {
+/** A store on the server that never answers, trying each request once. */
+async function storeOnHeldServer(): Promise<S3ObjectStore> {
   const connection = await S3Connection.open({
     endpoint,
     region: "us-east-1",
@@ -27,7 +28,11 @@ it("a request in flight is aborted by its run's signal, though it is sent withou
     // Far beyond the test's own timeout: only the signal can end the request in time.
     socketTimeoutMs: 600_000,
   });
-  const store = new S3ObjectStore({ connection, bucket: "b" });
+  return new S3ObjectStore({ connection, bucket: "b" });
+}
+
+it("a request in flight is aborted by its run's signal, though it is sent without options", async () => {
+  const store = await storeOnHeldServer();
   const controller = new AbortController();
   const pending = store.head("k", controller.signal);
   // Abort once the server holds the request, so the abort hits it mid-flight.
@@ -39,4 +44,21 @@ it("a request in flight is aborted by its run's signal, though it is sent withou
   while (held.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
   held[1]!();
   await expect(other).rejects.not.toThrow(/stop|abort/i);
+}, 60_000);
+
+it("a part copy in flight is aborted by its signal, and so is a copy of a whole object", async () => {
+  const store = await storeOnHeldServer();
+  const source = store.ref("src", '"e"');
+  for (const send of [
+    (signal: AbortSignal) =>
+      store.resumeUpload("k", "u").copyPart(1, source, { offset: 0, length: 1 }, signal),
+    (signal: AbortSignal) => store.copyObject(source, "k", { metadata: {} }, { ifNoneMatch: "*" }, signal),
+  ]) {
+    const before = held.length;
+    const controller = new AbortController();
+    const pending = send(controller.signal);
+    while (held.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort(new Error("stop"));
+    await expect(pending).rejects.toThrow(/stop/);
+  }
 }, 60_000);

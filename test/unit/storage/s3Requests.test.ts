@@ -3,20 +3,27 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import {
   PreconditionFailedError,
   S3Connection,
   S3ObjectStore,
   StorageUnavailableError,
+  translateS3Error,
 } from "@chunksync/storage";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 /** What the server saw of one request. */
 interface Seen {
@@ -42,6 +49,16 @@ const failWith =
     response.end(xml);
   };
 const cutConnection: Answer = (response) => response.socket?.destroy();
+/** A 200 with `xml` for a body, as S3 answers a request with a document. */
+const document =
+  (xml: string): Answer =>
+  (response) => {
+    response.writeHead(200, {
+      "content-type": "application/xml",
+      "content-length": String(Buffer.byteLength(xml)),
+    });
+    response.end(xml);
+  };
 
 let server: Server;
 let endpoint: string;
@@ -107,14 +124,16 @@ function wire(s: Seen | undefined) {
   return { method: s?.method, path, params: params.sort(), headers, body: s?.body.toString("hex") };
 }
 
+/** An SSE-C key, and the members the SDK's commands take for it. */
+const sseKey = Buffer.alloc(32, 7);
+const sse = {
+  SSECustomerAlgorithm: "AES256",
+  SSECustomerKey: sseKey.toString("base64"),
+  SSECustomerKeyMD5: createHash("md5").update(sseKey).digest("base64"),
+};
+const owner = { ExpectedBucketOwner: "111122223333" };
+
 describe("object requests sent without the SDK", () => {
-  const sseKey = Buffer.alloc(32, 7);
-  const sse = {
-    SSECustomerAlgorithm: "AES256",
-    SSECustomerKey: sseKey.toString("base64"),
-    SSECustomerKeyMD5: createHash("md5").update(sseKey).digest("base64"),
-  };
-  const owner = { ExpectedBucketOwner: "111122223333" };
   const key = "dir/a b+(1)é.bin";
 
   it("send what the SDK sends for PutObject, UploadPart, GetObject and HeadObject", async () => {
@@ -296,34 +315,308 @@ describe("object requests sent without the SDK", () => {
   });
 });
 
+describe("multipart uploads and copies sent without the SDK", () => {
+  const copySse = {
+    CopySourceSSECustomerAlgorithm: sse.SSECustomerAlgorithm,
+    CopySourceSSECustomerKey: sse.SSECustomerKey,
+    CopySourceSSECustomerKeyMD5: sse.SSECustomerKeyMD5,
+  };
+  const key = "dir/a b+c?d&é (1).bin";
+  const source = "src/x y+z?é.bin";
+  /** `source` as S3's x-amz-copy-source header names it: bucket, then the key URL-encoded with its slashes. */
+  const copySource = "b/src/x%20y%2Bz%3F%C3%A9.bin";
+  const wrap = (root: string, inner: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${inner}</${root}>`;
+  const created = document(
+    wrap("InitiateMultipartUploadResult", "<Bucket>b</Bucket><Key>k</Key><UploadId>up/id=</UploadId>"),
+  );
+  const copied = (root: string, etag: string) =>
+    document(wrap(root, `<LastModified>2026-12-03T10:00:00.000Z</LastModified><ETag>${etag}</ETag>`));
+  const completed = (etag: string) =>
+    document(
+      wrap("CompleteMultipartUploadResult", `<Location>l</Location><Bucket>b</Bucket><Key>k</Key>${etag}`),
+    );
+  /** A 200 whose body, after the whitespace S3 sends while it works, is `xml`. */
+  const lateFailure =
+    (xml: string): Answer =>
+    (response) => {
+      response.writeHead(200, { "content-type": "application/xml" });
+      response.write("  \n  ");
+      response.end(xml);
+    };
+  const internalError = "<Error><Code>InternalError</Code><Message>try again</Message></Error>";
+  const noContent: Answer = (response) => {
+    response.writeHead(204);
+    response.end();
+  };
+
+  async function storeWith(maxAttempts = 3) {
+    const connection = await connectionWith(maxAttempts);
+    const client = (await connection.sdk()).client;
+    const store = new S3ObjectStore({
+      connection,
+      bucket: "b",
+      write: { storageClass: "STANDARD_IA", serverSideEncryption: "aws:kms", kmsKeyId: "kid" },
+      expectedBucketOwner: owner.ExpectedBucketOwner,
+      sseCustomerKey: sseKey,
+    });
+    return { store, client };
+  }
+
+  /** Sends ours, then the SDK's, each answered by `answer`; both must reach the server alike. */
+  async function sameWire(answer: Answer, ours: () => Promise<unknown>, sdks: () => Promise<unknown>) {
+    answers.push(answer, answer);
+    const mine = await ours();
+    await sdks();
+    expect(seen).toHaveLength(2);
+    expect(wire(seen[0])).toEqual(wire(seen[1]));
+    seen.length = 0;
+    return mine;
+  }
+
+  it("send what the SDK sends for CreateMultipartUpload, UploadPartCopy, CompleteMultipartUpload and AbortMultipartUpload, and read their answers", async () => {
+    const { store, client } = await storeWith();
+    const attributes = { contentType: "text/plain", cacheControl: "no-cache", metadata: { Note: "n" } };
+    const upload = (await sameWire(
+      created,
+      () => store.createUpload(key, attributes),
+      () =>
+        client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: "b",
+            Key: key,
+            ContentType: "text/plain",
+            CacheControl: "no-cache",
+            Metadata: { Note: "n" },
+            StorageClass: "STANDARD_IA",
+            ServerSideEncryption: "aws:kms",
+            SSEKMSKeyId: "kid",
+            ...owner,
+            ...sse,
+          }),
+        ),
+    )) as Awaited<ReturnType<S3ObjectStore["createUpload"]>>;
+    expect(upload.uploadId).toBe("up/id=");
+
+    const part = await sameWire(
+      copied("CopyPartResult", "&quot;p3&quot;"),
+      () => upload.copyPart(3, store.ref(source, '"e0"'), { offset: 5, length: 10 }),
+      () =>
+        client.send(
+          new UploadPartCopyCommand({
+            Bucket: "b",
+            Key: key,
+            UploadId: "up/id=",
+            PartNumber: 3,
+            CopySource: copySource,
+            CopySourceRange: "bytes=5-14",
+            CopySourceIfMatch: '"e0"',
+            ...owner,
+            ...sse,
+            ...copySse,
+          }),
+        ),
+    );
+    expect(part).toEqual({ partNumber: 3, etag: '"p3"' });
+
+    const parts = [
+      { partNumber: 1, etag: '"a&b"' },
+      { partNumber: 3, etag: '"p3"' },
+    ];
+    const done = await sameWire(
+      completed("<ETag>&quot;c-2&quot;</ETag>"),
+      () => upload.complete(parts, { ifMatch: '"old"' }),
+      () =>
+        client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: "b",
+            Key: key,
+            UploadId: "up/id=",
+            MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+            IfMatch: '"old"',
+            ...owner,
+            ...sse,
+          }),
+        ),
+    );
+    expect(done).toEqual({ etag: '"c-2"' });
+
+    await sameWire(
+      noContent,
+      () => upload.abort(),
+      () =>
+        client.send(new AbortMultipartUploadCommand({ Bucket: "b", Key: key, UploadId: "up/id=", ...owner })),
+    );
+  });
+
+  it("send what the SDK sends for CopyObject, and read the copy's ETag", async () => {
+    const { store, client } = await storeWith();
+    const attributes = { contentType: "text/plain", metadata: { a: "1" } };
+    const out = await sameWire(
+      copied("CopyObjectResult", "&quot;c1&quot;"),
+      () => store.copyObject(store.ref(source, '"e0"'), key, attributes, { ifNoneMatch: "*" }),
+      () =>
+        client.send(
+          new CopyObjectCommand({
+            Bucket: "b",
+            Key: key,
+            CopySource: copySource,
+            CopySourceIfMatch: '"e0"',
+            MetadataDirective: "REPLACE",
+            TaggingDirective: "REPLACE",
+            ContentType: "text/plain",
+            Metadata: { a: "1" },
+            StorageClass: "STANDARD_IA",
+            ServerSideEncryption: "aws:kms",
+            SSEKMSKeyId: "kid",
+            IfNoneMatch: "*",
+            ...owner,
+            ...sse,
+            ...copySse,
+          }),
+        ),
+    );
+    expect(out).toEqual({ etag: '"c1"' });
+  });
+
+  it("ask what the SDK asks for ListMultipartUploads pages, and follow their markers", async () => {
+    const { store, client } = await storeWith();
+    const uploadXml = (k: string, id: string) =>
+      `<Upload><Key>${k}</Key><UploadId>${id}</UploadId><Initiator><ID>i</ID></Initiator><StorageClass>STANDARD</StorageClass><Initiated>2026-12-03T10:00:00.000Z</Initiated></Upload>`;
+    const first = wrap(
+      "ListMultipartUploadsResult",
+      `<Bucket>b</Bucket><Prefix>p/</Prefix><NextKeyMarker>p/b &amp; c</NextKeyMarker><NextUploadIdMarker>u/2+</NextUploadIdMarker><IsTruncated>true</IsTruncated>${uploadXml("p/a", "u1")}${uploadXml("p/b &amp; c", "u/2+")}`,
+    );
+    const last = wrap(
+      "ListMultipartUploadsResult",
+      `<Bucket>b</Bucket><IsTruncated>false</IsTruncated>${uploadXml("p/d", "u3")}`,
+    );
+    answers.push(document(first), document(last), document(first), document(last));
+    const listed = [];
+    for await (const u of store.listUploads("p/")) listed.push(u);
+    const initiated = new Date("2026-12-03T10:00:00.000Z");
+    expect(listed).toEqual([
+      { key: "p/a", uploadId: "u1", initiated },
+      { key: "p/b & c", uploadId: "u/2+", initiated },
+      { key: "p/d", uploadId: "u3", initiated },
+    ]);
+    await client.send(new ListMultipartUploadsCommand({ Bucket: "b", Prefix: "p/", ...owner }));
+    await client.send(
+      new ListMultipartUploadsCommand({
+        Bucket: "b",
+        Prefix: "p/",
+        KeyMarker: "p/b & c",
+        UploadIdMarker: "u/2+",
+        ...owner,
+      }),
+    );
+    expect(seen).toHaveLength(4);
+    expect(wire(seen[0])).toEqual(wire(seen[2]));
+    expect(wire(seen[1])).toEqual(wire(seen[3]));
+  });
+
+  it("compose, copy, list and abort uploads with static keys on a path-style endpoint without loading the SDK", async () => {
+    const connection = await connectionWith();
+    const sdk = vi.spyOn(connection, "sdk");
+    const store = new S3ObjectStore({ connection, bucket: "b" });
+    answers.push(
+      created,
+      copied("CopyPartResult", "&quot;p1&quot;"),
+      completed("<ETag>&quot;c-1&quot;</ETag>"),
+    );
+    const upload = await store.createUpload(key, { metadata: {} });
+    const part = await upload.copyPart(1, store.ref(source, '"e0"'), { offset: 0, length: 1 });
+    await upload.complete([part], { ifNoneMatch: "*" });
+    answers.push(copied("CopyObjectResult", "&quot;c1&quot;"));
+    await store.copyObject(store.ref(source, '"e0"'), "k2", { metadata: {} }, { ifNoneMatch: "*" });
+    answers.push(document(wrap("ListMultipartUploadsResult", "<IsTruncated>false</IsTruncated>")), noContent);
+    for await (const _ of store.listUploads("")) break;
+    await store.abortUpload(key, "up");
+    expect(seen.map((s) => s.method)).toEqual(["POST", "PUT", "POST", "PUT", "GET", "DELETE"]);
+    expect(sdk).not.toHaveBeenCalled();
+  });
+
+  it("retry a 200 whose body is an <Error> after whitespace, or empty, as the SDK does, and fail as it does once attempts run out", async () => {
+    const { store } = await storeWith();
+    const upload = store.resumeUpload(key, "up");
+    answers.push(lateFailure(internalError), lateFailure(""), copied("CopyPartResult", "&quot;p1&quot;"));
+    expect(await upload.copyPart(1, store.ref(source, '"e0"'), { offset: 0, length: 1 })).toEqual({
+      partNumber: 1,
+      etag: '"p1"',
+    });
+    expect(seen).toHaveLength(3);
+
+    const once = await storeWith(1);
+    const parts = [{ partNumber: 1, etag: '"p1"' }];
+    const sdkCode = async (send: () => Promise<unknown>) =>
+      send().then(
+        () => "resolved",
+        (error) => translateS3Error(error, { operation: "sdk", bucket: "b" }).code,
+      );
+    for (const answer of [lateFailure(internalError), document("")]) {
+      answers.push(answer, answer);
+      const refused = once.store.resumeUpload(key, "up").complete(parts, { ifNoneMatch: "*" });
+      await expect(refused).rejects.toMatchObject({ retryable: true });
+      const code = (await refused.catch((error: { code: string }) => error.code)) as string;
+      // The SDK's client sends the same request on a connection of the same settings.
+      expect(
+        await sdkCode(() =>
+          once.client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: "b",
+              Key: key,
+              UploadId: "up",
+              MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"p1"' }] },
+            }),
+          ),
+        ),
+      ).toBe(code);
+    }
+  });
+
+  it("never retry a failed condition; take the parts' ETags where the answer has none; refuse an answer without an UploadId", async () => {
+    const { store } = await storeWith();
+    answers.push(failWith(412, "PreconditionFailed"));
+    const parts = [{ partNumber: 1, etag: `"${"ab".repeat(16)}"` }];
+    await expect(store.resumeUpload(key, "up").complete(parts, { ifNoneMatch: "*" })).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
+    expect(seen).toHaveLength(1);
+
+    answers.push(completed("<ETag></ETag>"));
+    const md5 = createHash("md5")
+      .update(Buffer.from("ab".repeat(16), "hex"))
+      .digest("hex");
+    expect(await store.resumeUpload(key, "up").complete(parts, { ifNoneMatch: "*" })).toEqual({
+      etag: `"${md5}-1"`,
+    });
+
+    answers.push(document(wrap("InitiateMultipartUploadResult", "<Bucket>b</Bucket><Key>k</Key>")));
+    await expect(store.createUpload(key, { metadata: {} })).rejects.toMatchObject({
+      code: "STORAGE_UNAVAILABLE",
+      message: expect.stringContaining("no UploadId"),
+    });
+  });
+});
+
 describe("listings sent without the SDK", () => {
   const page = (contents: string, tail: string) =>
     `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>${tail}${contents}</ListBucketResult>`;
   const entry = (key: string) =>
     `<Contents><Key>${key}</Key><LastModified>2026-12-01T09:00:00.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>3</Size></Contents>`;
-  const listing =
-    (xml: string): Answer =>
-    (response) => {
-      response.writeHead(200, {
-        "content-type": "application/xml",
-        "content-length": String(Buffer.byteLength(xml)),
-      });
-      response.end(xml);
-    };
-
   it("ask what the SDK asks for a ListObjectsV2 page, and follow its continuation token", async () => {
     const { connection, client } = await clientWith();
     const store = new S3ObjectStore({ connection, bucket: "b", expectedBucketOwner: "111122223333" });
     answers.push(
-      listing(
+      document(
         page(
           entry("p/a b"),
           "<IsTruncated>true</IsTruncated><NextContinuationToken>t/1+=</NextContinuationToken>",
         ),
       ),
-      listing(page(entry("p/é&amp;"), "<IsTruncated>false</IsTruncated>")),
-      listing(page("", "<IsTruncated>false</IsTruncated>")),
-      listing(page("", "<IsTruncated>false</IsTruncated>")),
+      document(page(entry("p/é&amp;"), "<IsTruncated>false</IsTruncated>")),
+      document(page("", "<IsTruncated>false</IsTruncated>")),
+      document(page("", "<IsTruncated>false</IsTruncated>")),
     );
     const keys: string[] = [];
     for await (const o of store.list("p/", undefined, "p/0 (x)", 7)) keys.push(o.key);
@@ -355,11 +648,11 @@ describe("listings sent without the SDK", () => {
   it("take a first page asked for ahead (the CLI's check of a side) instead of asking again, once", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
     answers.push(
-      listing(
+      document(
         page(entry("p/a"), "<IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken>"),
       ),
-      listing(page(entry("p/b"), "<IsTruncated>false</IsTruncated>")),
-      listing(page(entry("p/c"), "<IsTruncated>false</IsTruncated>")),
+      document(page(entry("p/b"), "<IsTruncated>false</IsTruncated>")),
+      document(page(entry("p/c"), "<IsTruncated>false</IsTruncated>")),
     );
     await store.prefetchList("p/");
     expect(seen).toHaveLength(1);
@@ -377,9 +670,9 @@ describe("listings sent without the SDK", () => {
   it("drop a page asked for ahead at the store's next other request: a listing after a write sees it", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
     answers.push(
-      listing(page("", "<IsTruncated>false</IsTruncated>")),
+      document(page("", "<IsTruncated>false</IsTruncated>")),
       ok,
-      listing(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
+      document(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
     );
     await store.prefetchList("p/");
     await store.put("p/a", Buffer.from("abc"), 3, { metadata: {} }, undefined);
@@ -393,8 +686,8 @@ describe("listings sent without the SDK", () => {
     const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
     answers.push(
       failWith(403, "AccessDenied"),
-      listing(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
-      listing(page(entry("q/a"), "<IsTruncated>false</IsTruncated>")),
+      document(page(entry("p/a"), "<IsTruncated>false</IsTruncated>")),
+      document(page(entry("q/a"), "<IsTruncated>false</IsTruncated>")),
     );
     await expect(store.prefetchList("p/")).rejects.toThrow();
     await store.prefetchList("p/");
@@ -415,13 +708,13 @@ describe("listings sent without the SDK", () => {
       response.writeHead(200, { "content-length": String(whole.length) });
       response.write(whole.slice(0, 40));
       setTimeout(() => response.socket?.destroy(), 20);
-    }, listing(whole));
+    }, document(whole));
     const keys: string[] = [];
     for await (const o of store.list("")) keys.push(o.key);
     expect(keys).toEqual(["k"]);
     expect(seen).toHaveLength(2);
 
-    answers.push(listing("<html>proxy error</html>"));
+    answers.push(document("<html>proxy error</html>"));
     await expect(
       (async () => {
         for await (const _ of store.list("")) break;
