@@ -30,6 +30,23 @@ export interface DecisionOptions {
    * chunk sent as read from the source is then not challenged again (see `decideObject`).
    */
   destinationChecksContentMd5: boolean;
+  /**
+   * Whether the old destination object and the source object may be named as the source of a
+   * server-side copy (UploadPartCopy, CopyObject): see {@link nameableAsCopySource}. Where one
+   * may not, its ranges are read and written by the destination's side instead, a part a chunk.
+   */
+  copySources: { old: boolean; source: boolean };
+}
+
+/**
+ * Whether a server-side copy may name `key` as its source on a store whose server reads a copy
+ * source's percent escapes exactly once (`escapesReadOnce`, the store's declared capability).
+ * Ceph RGW 16 decodes UploadPartCopy's source twice: `a%2Fb` is read as `a/b`, another object or
+ * none, and a copy from it would put that object's bytes in the new one. No escaping names such a
+ * key on both kinds of server alike, so a key with a `%` is copied only where decoding is known.
+ */
+export function nameableAsCopySource(key: string, escapesReadOnce: boolean): boolean {
+  return escapesReadOnce || !key.includes("%");
 }
 
 /**
@@ -135,7 +152,12 @@ function wholeObjectParts(plan: ChunkPlan, kind: PartKind): Unnumbered[] {
  * a failed part retries alone. Every part but the last is a whole chunk or more, and chunks
  * are at least 5 MiB, so S3's minimum part size holds.
  */
-function composeParts(plan: ChunkPlan, changed: ReadonlySet<number>, changedKind: PartKind): Unnumbered[] {
+function composeParts(
+  plan: ChunkPlan,
+  changed: ReadonlySet<number>,
+  changedKind: PartKind,
+  copyOld: boolean,
+): Unnumbered[] {
   const parts: Unnumbered[] = [];
   let run: ChunkRange[] = [];
   let runLength = 0;
@@ -148,6 +170,12 @@ function composeParts(plan: ChunkPlan, changed: ReadonlySet<number>, changedKind
     if (changed.has(range.index)) {
       endRun();
       parts.push(part(changedKind, [range]));
+      continue;
+    }
+    if (!copyOld) {
+      // Built from the old object's own bytes at the same offsets, as an assembled part is.
+      const pieces: Segment[] = [{ from: "old", offset: range.offset, length: range.length }];
+      parts.push({ ...part("assembled", [range]), pieces });
       continue;
     }
     if (runLength + range.length > MAX_CHUNK_SIZE) endRun();
@@ -229,7 +257,9 @@ function choose(
 ): Pick<ObjectDecision, "state" | "action" | "changed"> & { parts: Unnumbered[] } {
   const { source, destination, plan, changed: verdict, options } = params;
   if (source.archived) return { state: "unreadable", action: "none", changed: [], parts: [] };
-  const sourceKind: PartKind = options.serverSideCopy ? "sourceCopy" : "sourceBytes";
+  const sourceKind: PartKind =
+    options.serverSideCopy && options.copySources.source ? "sourceCopy" : "sourceBytes";
+  const copyOld = options.copySources.old;
   if (destination === undefined) {
     const parts = streams(params)
       ? [{ ...part("sourceBytes", chunkRanges(plan)), streamed: true as const }]
@@ -246,10 +276,13 @@ function choose(
     }
     // Rewritten from the destination's own bytes; a zero-byte object is simply written again.
     const parts =
-      plan.count === 0 ? wholeObjectParts(plan, sourceKind) : composeParts(plan, new Set(), sourceKind);
+      plan.count === 0
+        ? wholeObjectParts(plan, sourceKind)
+        : composeParts(plan, new Set(), sourceKind, copyOld);
     return { state: "changed", action: "metadata", changed, parts };
   }
-  if (params.assembly !== undefined)
+  // An assembly's copies name the old object: where it may not be named, chunk level below.
+  if (params.assembly !== undefined && copyOld)
     return { state: "changed", action: "compose", changed, parts: assembledParts(plan, params.assembly) };
   // An object of one chunk is one unit: re-composing it would copy nothing.
   if (plan.count < 2)
@@ -258,7 +291,7 @@ function choose(
     state: "changed",
     action: "compose",
     changed,
-    parts: composeParts(plan, new Set(changed), sourceKind),
+    parts: composeParts(plan, new Set(changed), sourceKind, copyOld),
   };
 }
 

@@ -149,6 +149,7 @@ export {
   type DecideObjectParams,
   type DecisionOptions,
   decideObject,
+  nameableAsCopySource,
   type ObjectDecision,
   type ObjectFacts,
   type PartKind,

@@ -73,6 +73,8 @@ export interface MemoryObjectStoreOptions {
    * S3 does on PutObject and CompleteMultipartUpload.
    */
   conditionalWrites?: ConditionalWrites;
+  /** Declares the server to decode a copy source's escapes once (the default), or not, as Ceph RGW 16. */
+  copySourceEscapesReadOnce?: boolean;
   /** Storage class of everything written (an archive class makes objects unreadable). */
   write?: Pick<WriteOptions, "storageClass">;
   /** The clock behind upload initiation dates. */
@@ -181,6 +183,7 @@ export class MemoryObjectStore implements ObjectStore {
     this.#now = options.now ?? (() => new Date());
     this.capabilities = {
       serverSideCopy: true,
+      copySourceEscapesReadOnce: options.copySourceEscapesReadOnce ?? true,
       multipart: { resumable: true },
       conditionalWrites: options.conditionalWrites ?? ALL_CONDITIONS,
       tagging: true,

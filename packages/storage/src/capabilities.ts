@@ -41,6 +41,12 @@ export interface WriteChecksums {
 export interface StoreCapabilities {
   /** copyObject and copyPart copy bytes on the server, from this store or one it can read. */
   serverSideCopy: boolean;
+  /**
+   * A copy's source key with a `%` in it is read as that key: the server decodes the copy
+   * source's percent escapes once, as S3 defines. Where false, the engine names no such key as a
+   * copy source (`nameableAsCopySource` in the core).
+   */
+  copySourceEscapesReadOnce: boolean;
   multipart: {
     /** `resumeUpload` reopens an upload by id, so parts can be written by another process. */
     resumable: boolean;

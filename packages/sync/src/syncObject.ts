@@ -7,6 +7,7 @@ import {
   chunkRange,
   type DecisionOptions,
   decideObject,
+  nameableAsCopySource,
   type ObjectAttributes,
   type ObjectDecision,
   type ObjectIdentity,
@@ -327,7 +328,7 @@ function decisionOf(
     plan,
     changed,
     assembly,
-    options: decisionOptions(ctx, ctx.copyTags),
+    options: decisionOptions(ctx, ctx.copyTags, { source: src.key, old: destination?.dst.key }),
   });
 }
 
@@ -455,20 +456,29 @@ export function copyWork(ctx: ObjectSyncContext, size: number): number {
     destination: undefined,
     plan,
     changed: undefined,
-    options: decisionOptions(ctx, false),
+    options: decisionOptions(ctx, false, { source: "", old: undefined }),
   });
   return writeWork(plan, decision, false, skipsReadBack(ctx));
 }
 
-/** The run's options as the decision takes them, the destination's check of Content-MD5 among them. */
+/**
+ * The run's options as the decision takes them, with what the destination's store checks and
+ * whether it may copy from the source and old objects' keys (`keys.old`: none for a new object).
+ */
 function decisionOptions(
   ctx: Pick<ObjectSyncContext, "serverSideCopy" | "verify" | "destination">,
   copyTags: boolean,
+  keys: { source: string; old: string | undefined },
 ): DecisionOptions {
+  const { writeChecksums, copySourceEscapesReadOnce: once } = ctx.destination.capabilities;
   return {
     serverSideCopy: ctx.serverSideCopy,
     verify: ctx.verify,
     copyTags,
-    destinationChecksContentMd5: ctx.destination.capabilities.writeChecksums.contentMd5,
+    destinationChecksContentMd5: writeChecksums.contentMd5,
+    copySources: {
+      old: keys.old === undefined || nameableAsCopySource(keys.old, once),
+      source: nameableAsCopySource(keys.source, once),
+    },
   };
 }

@@ -135,6 +135,8 @@ export interface DestinationRecord {
    * (`capabilities.writeChecksums.contentMd5`): Decide, on the source's side, cannot ask it.
    */
   checksContentMd5: boolean;
+  /** Its server reads a copy source's escapes once (`capabilities.copySourceEscapesReadOnce`). */
+  copySourceEscapesReadOnce: boolean;
 }
 
 /** What the decide step settled for one object: the core's decision, and how it is cut into batches. */
@@ -255,6 +257,7 @@ export const DestinationRecordSchema = z.strictObject({
   size: count.optional(),
   attributes: StoredAttributesSchema.optional(),
   checksContentMd5: z.boolean(),
+  copySourceEscapesReadOnce: z.boolean(),
 }) satisfies z.ZodType<DestinationRecord>;
 
 /** The multipart upload of one object: created once, completed once. */

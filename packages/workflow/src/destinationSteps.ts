@@ -90,6 +90,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     destinationKey,
     exists: head !== undefined,
     checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
+    copySourceEscapesReadOnce: ctx.store.capabilities.copySourceEscapesReadOnce,
     ...(head
       ? {
           etag: head.etag,

@@ -8,6 +8,7 @@ import {
   ChunksyncError,
   crossingBytes,
   decideObject,
+  nameableAsCopySource,
   type PlannedPart,
   planChunks,
 } from "@chunksync/core";
@@ -433,6 +434,10 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
         verify: ctx.verify,
         copyTags: ctx.copyTags ?? false,
         destinationChecksContentMd5: dst.checksContentMd5,
+        copySources: {
+          old: nameableAsCopySource(dst.destinationKey, dst.copySourceEscapesReadOnce),
+          source: nameableAsCopySource(src.sourceKey, dst.copySourceEscapesReadOnce),
+        },
       },
     }),
     batchSize,

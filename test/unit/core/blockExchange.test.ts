@@ -499,7 +499,13 @@ describe("decideObject with an assembly", () => {
       plan,
       changed: [1],
       assembly: planAssembly(plan, segments, 20 * MiB),
-      options: { serverSideCopy: false, verify: "changed", copyTags: false, destinationChecksContentMd5 },
+      options: {
+        serverSideCopy: false,
+        verify: "changed",
+        copyTags: false,
+        destinationChecksContentMd5,
+        copySources: { old: true, source: true },
+      },
     });
 
   test("copies old runs in place or from where they moved, builds the rest, and verifies every chunk not copied in place", () => {

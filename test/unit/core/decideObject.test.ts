@@ -44,6 +44,7 @@ const optionsArb = fc.record({
   verify: fc.constantFrom("none" as const, "changed" as const, "full" as const),
   copyTags: fc.boolean(),
   destinationChecksContentMd5: fc.boolean(),
+  copySources: fc.record({ old: fc.boolean(), source: fc.boolean() }),
 });
 
 /** Any situation a run can meet: a plan, a destination or none, a verdict, attributes and options. */
@@ -138,9 +139,11 @@ describe("decideObject", () => {
           expect(planned).toEqual({ transfer: 0, serverSide: 0 });
         } else {
           expect(parts.length).toBeGreaterThan(0);
-          expect(planned.transfer + planned.serverSide).toBe(params.source.size);
+          // Parts built from the old object's own bytes neither cross nor are copied by a server.
+          expect(planned.transfer + planned.serverSide + sum(["assembled"])).toBe(params.source.size);
         }
-        if (params.options.serverSideCopy) expect(planned.transfer).toBe(0);
+        if (params.options.serverSideCopy && params.options.copySources.source)
+          expect(planned.transfer).toBe(0);
       }),
     );
   });
@@ -149,13 +152,33 @@ describe("decideObject", () => {
     fc.assert(
       fc.property(paramsArb, (params) => {
         const { parts, verify, action } = decideObject(params);
-        const crossed = params.options.destinationChecksContentMd5 ? [] : chunksOf(parts, ["sourceBytes"]);
+        // A part built from old bytes is new to its upload: verified, as an assembled part is.
+        const crossed = chunksOf(
+          parts,
+          params.options.destinationChecksContentMd5 ? ["assembled"] : ["sourceBytes", "assembled"],
+        );
         const expected = {
           none: [],
           changed: crossed,
           full: action === "none" ? [] : allOf(params.plan),
         }[params.options.verify];
         expect(verify).toEqual(expected);
+      }),
+    );
+  });
+
+  it("names the old or the source object as a copy's source only where it may, else builds each chunk from the old bytes at its offsets", () => {
+    fc.assert(
+      fc.property(paramsArb, (params) => {
+        const { parts } = decideObject(params);
+        const { copySources } = params.options;
+        if (!copySources.old) expect(parts.filter((p) => p.kind === "destinationCopy")).toEqual([]);
+        if (!copySources.source) expect(parts.filter((p) => p.kind === "sourceCopy")).toEqual([]);
+        for (const p of parts.filter((q) => q.kind === "assembled")) {
+          expect(copySources.old).toBe(false);
+          expect(p.chunkCount).toBe(1);
+          expect(p.pieces).toEqual([{ from: "old", offset: p.offset, length: p.length }]);
+        }
       }),
     );
   });
@@ -220,6 +243,7 @@ describe("decideObject", () => {
         verify: "changed",
         copyTags: false,
         destinationChecksContentMd5: false,
+        copySources: { old: true, source: true },
       },
     });
     expect(decision).toMatchObject({ state: "changed", action: "metadata", verify: [] });
@@ -241,7 +265,13 @@ describe("decideObject", () => {
         destination: { size: plan.size, etag: '"b"', attributes: { metadata: {}, tagging: "team=blue" } },
         plan,
         changed: [],
-        options: { serverSideCopy: false, verify: "changed", copyTags, destinationChecksContentMd5: false },
+        options: {
+          serverSideCopy: false,
+          verify: "changed",
+          copyTags,
+          destinationChecksContentMd5: false,
+          copySources: { old: true, source: true },
+        },
       });
     expect(decide(true)).toMatchObject({ state: "changed", action: "metadata", planned: { transfer: 0 } });
     expect(decide(false)).toMatchObject({ state: "identical", action: "none" });
@@ -259,6 +289,7 @@ describe("decideObject", () => {
         verify: "changed",
         copyTags: false,
         destinationChecksContentMd5: false,
+        copySources: { old: true, source: true },
       },
     });
     expect(decision.action).toBe("compose");
@@ -300,7 +331,13 @@ describe("decideObject", () => {
             destination,
             plan,
             changed,
-            options: { serverSideCopy: false, verify, copyTags: false, destinationChecksContentMd5 },
+            options: {
+              serverSideCopy: false,
+              verify,
+              copyTags: false,
+              destinationChecksContentMd5,
+              copySources: { old: true, source: true },
+            },
           }).verify;
         const crossed = changed ?? allOf(plan);
         expect(verified("changed", false)).toEqual(crossed);
@@ -337,6 +374,7 @@ describe("decideObject", () => {
           serverSideCopy: false,
           verify: "changed",
           copyTags: false,
+          copySources: { old: true, source: true },
           destinationChecksContentMd5: true,
           ...change,
         },
@@ -364,7 +402,11 @@ describe("decideObject", () => {
       d.parts.every((p) => p.streamed === undefined && p.chunkCount <= 1);
     expect(inParts(decide(STREAMED_COPY_MAX + 1))).toBe(true);
     expect(inParts(decide(64 * MiB, {}, false))).toBe(true);
-    expect(inParts(decide(64 * MiB, { destinationChecksContentMd5: false }))).toBe(true);
+    expect(
+      inParts(
+        decide(64 * MiB, { destinationChecksContentMd5: false, copySources: { old: true, source: true } }),
+      ),
+    ).toBe(true);
     expect(inParts(decide(64 * MiB, { serverSideCopy: true }))).toBe(true);
     expect(inParts(decide(0))).toBe(true);
   });
@@ -377,6 +419,7 @@ describe("decideObject", () => {
       verify: "full",
       copyTags: false,
       destinationChecksContentMd5: true,
+      copySources: { old: true, source: true },
     } as const;
     expect(
       decideObject({

@@ -31,6 +31,7 @@ async function setup(changed: number[]) {
         verify: "changed",
         copyTags: false,
         destinationChecksContentMd5: false,
+        copySources: { old: true, source: true },
       },
     });
   const write = (chunks: number[]): ObjectWrite => ({

@@ -18,6 +18,7 @@ function composeDecision(): Decision {
       verify: "changed",
       copyTags: false,
       destinationChecksContentMd5: false,
+      copySources: { old: true, source: true },
     },
   });
   return { ...decided, batchSize: 2 };

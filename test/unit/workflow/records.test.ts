@@ -24,6 +24,7 @@ const destination = (): DestinationRecord => ({
   size: 10,
   attributes: { metadata: {}, tagging: "a=1" },
   checksContentMd5: true,
+  copySourceEscapesReadOnce: false,
 });
 
 /** The error a read of `record` stored at `key` fails with, or the record read. */
