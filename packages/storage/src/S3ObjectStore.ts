@@ -29,9 +29,10 @@ import { completeMultipartUploadXml, parseUploadsPage, textOf } from "./s3Xml.js
  * AWS S3 enforces If-Match and If-None-Match on PutObject, CompleteMultipartUpload and
  * CopyObject, but only If-None-Match on PutObject holds everywhere: Ceph RGW 16 ignores both
  * on CompleteMultipartUpload and CopyObject, and x-amz-copy-source-if-match on copies, and
- * answers 412 to any If-Match on PutObject. Ceph RGW 16 also decodes UploadPartCopy's copy
- * source twice (CopyObject's once), so a key holding `%XX` names another object there; nothing in
- * an answer tells the servers apart. The contract suite probes the local server for each.
+ * answers 412 to any If-Match on PutObject. The contract suite probes the local server for each.
+ * Ceph RGW 16 also decodes UploadPartCopy's copy source twice (CopyObject's once), so a key
+ * holding `%XX` names another object there, and nothing in an answer tells the servers apart
+ * (`test/faults/edgeNames.test.ts` writes such keys beside the keys they decode to).
  */
 export const S3_CAPABILITIES: StoreCapabilities = {
   serverSideCopy: true,
