@@ -227,7 +227,9 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
     return new PreconditionFailedError(ctx, "the object changed since it was planned (412)", error);
   if (status === 403) return new AccessDeniedError(ctx, error);
   if (status === 404) return new ObjectNotFoundError(ctx, error);
-  if (status === 503) return new ThrottledError(ctx, error);
+  // A 503 is the server shedding load, unless it named an internal failure: an <Error> in a 200
+  // (S3Requests raises it as a 503 so that it is retried) is that failure, not throttling.
+  if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
   const detail = e.message || name || String(error);
   if (status === undefined || status >= 500) return new StorageUnavailableError(ctx, detail, error);
   return new StorageError("STORAGE_REQUEST_FAILED", `${detail} (HTTP ${status})`, ctx, { cause: error });

@@ -58,6 +58,10 @@ describe("translateS3Error", () => {
   it("marks throttling and 5xx retryable, and client errors not", () => {
     expect(translateS3Error(sdk("SlowDown", 503), ctx).retryable).toBe(true);
     expect(translateS3Error(sdk("InternalError", 500), ctx).retryable).toBe(true);
+    expect(translateS3Error(sdk("ServiceUnavailable", 503), ctx).code).toBe("SLOW_DOWN");
+    // An <Error> that came in a 200 is raised as a 503 to be retried; out of retries it is no throttling.
+    const internal = translateS3Error(sdk("InternalError", 503), ctx);
+    expect(internal).toMatchObject({ code: "STORAGE_UNAVAILABLE", retryable: true });
     expect(translateS3Error(sdk("AccessDenied", 403), ctx).retryable).toBe(false);
     const other = translateS3Error(sdk("InvalidArgument", 400), ctx);
     expect(other).toBeInstanceOf(StorageError);
