@@ -229,4 +229,4 @@ export {
   sidesOverlap,
   storageOf,
 } from "./overlap.js";
-export { etagMd5, sameEtag } from "./sameEtag.js";
+export { etagMd5, hasMd5Form, sameEtag } from "./sameEtag.js";

@@ -11,6 +11,13 @@ export function sameEtag(a: string | undefined, b: string | undefined): boolean 
  * object's ETag is its MD5 at all (not under SSE-KMS or SSE-C, see `ObjectHead.etagNotMd5`).
  */
 export function etagMd5(etag: string): string | undefined {
-  const hex = etag.replace(/^"|"$/g, "");
-  return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, "hex").toString("base64") : undefined;
+  return hasMd5Form(etag) ? Buffer.from(etag.replace(/^"|"$/g, ""), "hex").toString("base64") : undefined;
 }
+
+/** Whether {@link etagMd5} finds an MD5 in `etag`, without decoding it (asked of every source object). */
+export function hasMd5Form(etag: string): boolean {
+  return MD5_FORM.test(etag);
+}
+
+/** 32 hex digits, quoted or not (a lone quote on either side as `replace(/^"|"$/g, "")` drops it). */
+const MD5_FORM = /^"?[0-9a-f]{32}"?$/i;

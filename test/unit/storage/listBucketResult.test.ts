@@ -1,6 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ListingXmlError, parseListBucketResult } from "../../../packages/storage/src/listBucketResult.js";
+import {
+  ListingXmlError,
+  parseListBucketResult,
+  parseTimestamp,
+} from "../../../packages/storage/src/listBucketResult.js";
 
 const HEAD =
   '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">';
@@ -171,5 +175,41 @@ describe("parseListBucketResult", () => {
         expect(parseListBucketResult(xml).objects.map((o) => o.key)).toEqual(keys);
       }),
     );
+  });
+});
+
+describe("parseTimestamp", () => {
+  const two = (n: number) => String(n).padStart(2, "0");
+  // Every field a little past its range too, and a non-digit now and then.
+  const stamp = fc
+    .tuple(
+      fc.integer({ min: 1900, max: 9999 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+      fc.integer({ min: 0, max: 25 }),
+      fc.integer({ min: 0, max: 61 }),
+      fc.integer({ min: 0, max: 61 }),
+      fc.integer({ min: 0, max: 999 }),
+    )
+    .map(
+      ([y, mo, d, h, mi, s, ms]) =>
+        `${y}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}.${String(ms).padStart(3, "0")}Z`,
+    );
+  const garbled = fc
+    .tuple(stamp, fc.nat({ max: 23 }), fc.constantFrom("x", " ", "/", "9", "-"))
+    .map(([t, at, c]) => t.slice(0, at) + c + t.slice(at + 1));
+
+  it("is Date.parse for any text of S3's form, in range or not, and for any other text", () => {
+    fc.assert(
+      fc.property(fc.oneof(stamp, garbled, fc.string()), (text) => {
+        expect(parseTimestamp(text)).toBe(Date.parse(text));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("reads a listing's LastModified to the millisecond", () => {
+    const xml = rgwPage([rgwContents("k", 1, "2026-12-03T02:26:03.888Z")]);
+    expect(parseListBucketResult(xml).objects[0]?.lastModified).toBe(Date.UTC(2026, 11, 3, 2, 26, 3, 888));
   });
 });

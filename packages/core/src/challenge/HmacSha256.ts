@@ -35,8 +35,9 @@ export class HmacSha256 {
       this.#inner = grown;
     }
     this.#inner.set(first, BLOCK);
-    this.#inner.set(second, BLOCK + first.length);
-    hash("sha256", this.#message(length), "buffer").copy(this.#outer, BLOCK);
+    if (second.length > 0) this.#inner.set(second, BLOCK + first.length);
+    // TypedArray#set, not Buffer#copy: no trip through Node's argument checks, per message.
+    this.#outer.set(hash("sha256", this.#message(length), "buffer"), BLOCK);
     return hash("sha256", this.#outer, "buffer");
   }
 

@@ -3,7 +3,7 @@ import {
   chunkRanges,
   type DigestAlgorithm,
   entryStands,
-  etagMd5,
+  hasMd5Form,
   type IndexEntry,
   type ObjectAttributes,
   type ObjectIdentity,
@@ -61,7 +61,7 @@ export function presentSource(key: string, head: ObjectHead | undefined): Object
  * request; a multipart upload's counts its parts), not under SSE-KMS or SSE-C.
  */
 export function etagIsMd5(head: Pick<ObjectHead, "etag" | "etagNotMd5">): boolean {
-  return head.etagNotMd5 !== true && etagMd5(head.etag) !== undefined;
+  return head.etagNotMd5 !== true && hasMd5Form(head.etag);
 }
 
 /** The source version an object's reads, copies and challenges are pinned to. */
