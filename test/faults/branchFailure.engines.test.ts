@@ -1,12 +1,10 @@
-import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3ObjectStore } from "@chunksync/storage";
-import { syncWithWorkflow } from "@chunksync/workflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, storeVia } from "../support/faultWorld.js";
-import { type CollectedReport, collectResults } from "../support/results.js";
+import type { CollectedReport } from "../support/results.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -15,7 +13,7 @@ import {
   s3Client,
   uniqueBucketName,
 } from "../support/s3.js";
-import { syncWith } from "../support/stores.js";
+import { syncWith, workflowWith } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
 const C = 5 * MiB;
@@ -23,22 +21,8 @@ const C = 5 * MiB;
 type Engine = (source: S3ObjectStore, destination: S3ObjectStore) => Promise<CollectedReport>;
 
 const ENGINES: Record<string, Engine> = {
-  direct: (source, destination) => syncWith(source, destination, {}),
-  workflow: (source, destination) =>
-    collectResults(syncWithWorkflow, {
-      source,
-      sourcePrefix: "",
-      destination,
-      destinationPrefix: "",
-      secret: randomBytes(32),
-      algorithm: "sha256",
-      variant: "encode",
-      chunkSize: C,
-      verify: "changed",
-      concurrency: 4,
-      filters: [],
-      delete: false,
-    }),
+  direct: (source, destination) => syncWith(source, destination),
+  workflow: (source, destination) => workflowWith(source, destination),
 };
 
 /**
