@@ -13,12 +13,14 @@
  * writes a V8 CPU profile of each chunksync run into DIR/<tool>-<round>, and its stderr into
  * DIR/<tool>-<round>.log. `--latency MS` puts a proxy in front of the server that holds every
  * request MS before forwarding it, for every tool alike: a remote store's round trip, so that a
- * chain of dependent requests costs what it would there, whatever the local load.
+ * chain of dependent requests costs what it would there, whatever the local load. `--trace DIR`
+ * (through the same proxy, with or without latency) writes every request of each run into
+ * DIR/<tool>-<round>.trace: ms from the run's start to its arrival and to its answer's end.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { FaultProxy } from "../test/support/faultProxy.js";
+import { FaultProxy, type SeenRequest } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
@@ -45,6 +47,24 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** One line per request: ms from `start` to its arrival and its answer, then what it was. */
+function traceLines(seen: readonly SeenRequest[], start: number): string {
+  const ms = (t: number | undefined) => (t === undefined ? "-" : (t - start).toFixed(0)).padStart(6);
+  return seen
+    .map((r) => {
+      const what = [
+        r.method,
+        r.path,
+        r.query,
+        r.headers.range ?? "",
+        r.headers["x-amz-copy-source-range"] ?? "",
+      ];
+      return `${ms(r.arrived)} ${ms(r.answered)} ${what.join(" ").trim()}`;
+    })
+    .join("\n")
+    .concat("\n");
+}
+
 interface Run {
   wall: number;
   cpu: number;
@@ -57,14 +77,15 @@ async function main(): Promise<void> {
   const tools = arg("--tools", "blocks,noblocks,rclone").split(",");
   const prof = process.argv.includes("--prof") ? arg("--prof", "") : undefined;
   const latency = Number(arg("--latency", "0"));
+  const trace = process.argv.includes("--trace") ? arg("--trace", "") : undefined;
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
   const proxy =
-    latency > 0
+    latency > 0 || trace !== undefined
       ? await FaultProxy.start({
           upstream: s3.endpoint,
-          rules: [{ name: "latency", action: "delay", delayMs: latency }],
+          rules: latency > 0 ? [{ name: "latency", action: "delay", delayMs: latency }] : [],
         })
       : undefined;
   const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, true, log);
@@ -106,6 +127,9 @@ async function main(): Promise<void> {
         env = { ...own, XDG_CACHE_HOME: join(own.XDG_CACHE_HOME!, tool) };
       }
       const serverBefore = s3.cephConf ? serverCpuSeconds(s3.cephConf) : 0;
+      const seenBefore = proxy?.seen.length ?? 0;
+      const started = performance.now();
+      const startedAt = Date.now();
       const r = await runCommand("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, ...command], {
         env,
         allowFailure: true,
@@ -115,6 +139,13 @@ async function main(): Promise<void> {
       if (prof !== undefined) {
         mkdirSync(prof, { recursive: true });
         writeFileSync(join(prof, `${tool}-${label}.log`), r.stderr);
+      }
+      if (trace !== undefined && proxy !== undefined) {
+        mkdirSync(trace, { recursive: true });
+        writeFileSync(
+          join(trace, `${tool}-${label}.trace`),
+          `# started at ${startedAt} ms since the epoch\n${traceLines(proxy.seen.slice(seenBefore), started)}`,
+        );
       }
       const [user, system] = readFileSync(timeFile, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
       const server = s3.cephConf ? serverCpuSeconds(s3.cephConf) - serverBefore : 0;

@@ -1,14 +1,12 @@
-import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3ObjectStore } from "@chunksync/storage";
 import type { SyncOptions } from "@chunksync/sync";
-import { syncWithWorkflow } from "@chunksync/workflow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../support/data.js";
 import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, storeVia, type Versions } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
-import { type CollectedReport, collectResults } from "../support/results.js";
+import type { CollectedReport } from "../support/results.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -17,7 +15,7 @@ import {
   s3Client,
   uniqueBucketName,
 } from "../support/s3.js";
-import { syncWith } from "../support/stores.js";
+import { syncWith, workflowWith } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
 const C = 5 * MiB;
@@ -30,21 +28,7 @@ type Engine = (
 
 const ENGINES: Record<string, Engine> = {
   direct: (source, destination, verify) => syncWith(source, destination, { verify }),
-  workflow: (source, destination, verify) =>
-    collectResults(syncWithWorkflow, {
-      source,
-      sourcePrefix: "",
-      destination,
-      destinationPrefix: "",
-      secret: randomBytes(32),
-      algorithm: "sha256",
-      variant: "encode",
-      chunkSize: C,
-      verify,
-      concurrency: 4,
-      filters: [],
-      delete: false,
-    }),
+  workflow: (source, destination, verify) => workflowWith(source, destination, { verify }),
 };
 
 /**

@@ -47,6 +47,9 @@ export interface SeenRequest {
   attempt: number;
   /** A stable 0/1 split of requests by that identity, to alternate faults across requests. */
   parity: 0 | 1;
+  /** `performance.now()` when the request arrived, and when its answer was sent (a bench's trace). */
+  arrived: number;
+  answered?: number;
 }
 
 export interface FaultRule {
@@ -203,7 +206,11 @@ export class FaultProxy {
       seq: ++this.#seq,
       attempt,
       parity: (createHash("sha256").update(identity).digest()[0]! & 1) as 0 | 1,
+      arrived: performance.now(),
     };
+    res.on("finish", () => {
+      seen.answered = performance.now();
+    });
     this.seen.push(seen);
     this.onRequest?.(seen);
     const rule = this.#pick(seen);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type ObjectStore, S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
+import { syncWithWorkflow, type WorkflowSyncOptions } from "@chunksync/workflow";
 import { type CollectedReport, collectResults } from "./results.js";
 import { localS3 } from "./s3.js";
 
@@ -15,16 +16,9 @@ export async function storeFor(user: "source" | "destination", bucket: string): 
   return new S3ObjectStore({ connection, bucket });
 }
 
-/**
- * runSync with the CLI's defaults, 5 MiB chunks (the smallest) to keep test data small; the
- * results it hands over are collected next to its report.
- */
-export function syncWith(
-  source: ObjectStore,
-  destination: ObjectStore,
-  overrides: Partial<SyncOptions> = {},
-): Promise<CollectedReport> {
-  return collectResults(runSync, {
+/** What both engines take in tests: 5 MiB chunks (the smallest) to keep test data small. */
+function commonOptions(source: ObjectStore, destination: ObjectStore) {
+  return {
     source,
     sourcePrefix: "",
     destination,
@@ -35,12 +29,35 @@ export function syncWith(
     chunkSize: 5 * 1024 * 1024,
     verify: "changed",
     concurrency: 4,
-    serverSideCopy: false,
-    copyTags: false,
     filters: [],
     delete: false,
+  } as const;
+}
+
+/**
+ * runSync with the CLI's defaults and {@link commonOptions}; the results it hands over are
+ * collected next to its report.
+ */
+export function syncWith(
+  source: ObjectStore,
+  destination: ObjectStore,
+  overrides: Partial<SyncOptions> = {},
+): Promise<CollectedReport> {
+  return collectResults(runSync, {
+    ...commonOptions(source, destination),
+    serverSideCopy: false,
+    copyTags: false,
     dryRun: false,
     stats: new RunStats(),
     ...overrides,
   });
+}
+
+/** {@link syncWith} through the workflow engine. */
+export function workflowWith(
+  source: ObjectStore,
+  destination: ObjectStore,
+  overrides: Partial<WorkflowSyncOptions> = {},
+): Promise<CollectedReport> {
+  return collectResults(syncWithWorkflow, { ...commonOptions(source, destination), ...overrides });
 }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   BLOCK_DIGEST_BYTES,
   BlockBytes,
@@ -135,7 +136,13 @@ async function readRanges(
         };
         const held = reader.held?.(key, etag, read);
         if (held !== undefined) {
-          for (const piece of held) pass(piece);
+          // Cut from memory one piece a turn of the event loop, as a read's pieces come: a
+          // chunk's cut in one go (hundreds of ms on a loaded machine) would hold back the
+          // requests due meanwhile, the other side's read of this round and the upload's copies.
+          for (const piece of held) {
+            pass(piece);
+            await nextTurn();
+          }
           return;
         }
         const body = await pinnedRead(store, side, key, etag, read, signal);

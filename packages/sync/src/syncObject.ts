@@ -181,9 +181,9 @@ async function attemptObject(
     writer ??= objectWriter(ctx, destinationKey, srcId, src, dst, plan, attributes);
     return writer;
   };
-  // While the block exchange runs, the old object's unchanged runs are copied as the
-  // chunk-level compose copies them: whatever the exchange finds, they are parts of the write.
-  // Its upload starts with the exchange, not before it.
+  // While the block exchange runs, the upload is created and the old object's unchanged runs
+  // are copied as the chunk-level compose copies them: whatever the exchange finds, they are
+  // parts of the write. Its upload starts with the exchange, not before it.
   const pays = blocksPay(ctx, dst, plan, changed);
   let early = pays ? writeEarly(write().writing, write().writeOf(decide(undefined))) : undefined;
   // Awaited at the write or below; a failed start is then the write's failure.

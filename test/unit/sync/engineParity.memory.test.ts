@@ -282,6 +282,50 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("fails an object whose block round, old-piece read or assembled part fails while its copies run: its upload aborted, the old object left, alike", async () => {
+    const { AccessDeniedError } = await import("@chunksync/storage");
+    const old = seededBytes("parity-branch-old", 24 * MiB);
+    // 1 MiB of new bytes inside chunk 2: blocks pay, and chunks 0-1 and 3-4 are copied.
+    const data = Buffer.from(old);
+    seededBytes("parity-branch-edit", MiB).copy(data, 11 * MiB);
+    const denied = () => new AccessDeniedError({ operation: "read", bucket: "dst" });
+    // Each fault starts once the write's upload exists: in the direct engine the block rounds
+    // run beside its copies; in the workflow the assembled part is built beside them. Each
+    // returns what takes it away again.
+    const faults: Record<string, (destination: MemoryObjectStore) => () => void> = {
+      "destination read": (destination) => {
+        const read = destination.read.bind(destination);
+        destination.read = (...args) =>
+          destination.calls("createUpload") > 0 ? Promise.reject(denied()) : read(...args);
+        return () => {
+          destination.read = read;
+        };
+      },
+      "part upload": (destination) => {
+        destination.failNext("uploadPart", denied(), "always");
+        return () => destination.heal("uploadPart");
+      },
+    };
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const [fault, inject] of Object.entries(faults)) {
+        const label = `${name} ${fault}`;
+        const { source, destination } = stores();
+        await put(source, "changed", data);
+        const before = await put(destination, "changed", old);
+        const heal = inject(destination);
+        const r = byKey(await engine(source, destination, {}));
+        heal();
+        expect(r.changed, label).toMatchObject({ state: "failed", error: { code: "ACCESS_DENIED" } });
+        expect(destination.calls("copyPart"), label).toBeGreaterThan(0);
+        expect(destination.calls("abortUpload"), label).toBe(1);
+        expect(destination.calls("complete"), label).toBe(0);
+        expect(await pendingUploads(destination), label).toBe(0);
+        expect((await destination.head("changed"))?.etag, label).toBe(before);
+        expect((await bytes(destination, "changed"))?.equals(old), label).toBe(true);
+      }
+    }
+  });
+
   it("restarts an object whose source changed mid-run and writes the new version", async () => {
     const newer = flipByte(edited, 1);
     for (const [name, engine] of Object.entries(ENGINES)) {

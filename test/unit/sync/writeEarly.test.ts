@@ -80,9 +80,15 @@ describe("a write started before its decision (the old object's copies while blo
     expect(bytes.copiedServerSide).toBe(5 * MiB);
   });
 
-  it("starts nothing where the decision has no copy of the old object", async () => {
-    const { destination, ctx, write } = await setup([0, 1, 2]);
-    expect(await writeEarly(ctx, write([0, 1, 2]))).toBeUndefined();
-    expect(destination.calls("createUpload")).toBe(0);
+  it("creates the upload alone where every chunk changed, and the write completes that one", async () => {
+    const { destination, ctx, next, write, written } = await setup([0, 1, 2]);
+    const early = await writeEarly(ctx, write([0, 1, 2]));
+    expect(early?.parts).toEqual([]);
+    expect(destination.calls("createUpload")).toBe(1);
+    await writeObject(ctx, write([0, 1, 2]), early);
+    expect((await written()).equals(next)).toBe(true);
+    expect(destination.calls("createUpload")).toBe(1);
+    expect(destination.calls("copyPart")).toBe(0);
+    expect(destination.calls("uploadPart")).toBe(3);
   });
 });

@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { MemoryObjectStore, S3_CAPABILITIES } from "@chunksync/storage";
 import type { ObjectResult } from "@chunksync/sync";
-import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
-import { collectResults } from "../../support/results.js";
+import { workflowWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 
@@ -13,20 +11,7 @@ async function put(store: MemoryObjectStore, key: string, data: Buffer): Promise
 }
 
 function run(source: MemoryObjectStore, destination: MemoryObjectStore, del = false) {
-  return collectResults(syncWithWorkflow, {
-    source,
-    sourcePrefix: "",
-    destination,
-    destinationPrefix: "",
-    secret: randomBytes(32),
-    algorithm: "sha256",
-    variant: "encode",
-    chunkSize: 5 * MiB,
-    verify: "changed",
-    concurrency: 4,
-    filters: [],
-    delete: del,
-  });
+  return workflowWith(source, destination, { delete: del });
 }
 
 function byKey(results: ObjectResult[]): Record<string, ObjectResult> {

@@ -133,10 +133,11 @@ export function writeRequestsOf(write: Pick<ObjectWrite, "decision" | "source" |
 
 /**
  * A multipart upload started before its object's decision is final, and the parts written into
- * it so far: while the direct engine's block exchange runs, the old object's unchanged runs are
- * copied, as the chunk-level compose would copy them. Wherever the exchange finds an assembly,
- * those are the same parts (its copies of unchanged chunks in place), so the write that follows
- * the exchange only writes the rest.
+ * it so far: while the direct engine's block exchange runs, the upload is created and the old
+ * object's unchanged runs are copied, as the chunk-level compose would copy them. Wherever the
+ * exchange finds an assembly, those are the same parts (its copies of unchanged chunks in
+ * place), so the write that follows the exchange only writes the rest; where every chunk
+ * changed there are none, and the upload is ready when the assembly is.
  */
 export interface EarlyUpload {
   upload: MultipartUpload;
@@ -147,12 +148,12 @@ export interface EarlyUpload {
 
 /**
  * Starts `write`'s multipart upload and writes its parts that copy the old object (see
- * {@link EarlyUpload}); undefined where `write` is not a multipart upload with such parts.
+ * {@link EarlyUpload}); undefined where `write` is not a multipart upload.
  * Hand the result to {@link writeObject}, or to {@link abandonEarly} where nothing is written.
  */
 export async function writeEarly(ctx: WriteContext, write: ObjectWrite): Promise<EarlyUpload | undefined> {
+  if (writeRequestsOf(write).kind !== "multipart") return undefined;
   const parts = write.decision.parts.filter((p) => p.kind === "destinationCopy");
-  if (parts.length === 0 || writeRequestsOf(write).kind !== "multipart") return undefined;
   const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
   const written = writeParts(ctx, upload, parts, write);
   // Awaited by writeObject or abandonEarly; until then a failure is not an unhandled one.

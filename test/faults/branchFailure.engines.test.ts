@@ -1,0 +1,102 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { S3ObjectStore } from "@chunksync/storage";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seededBytes } from "../support/data.js";
+import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
+import { oldOrNew, pendingUploads, storeVia } from "../support/faultWorld.js";
+import type { CollectedReport } from "../support/results.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
+import { syncWith, workflowWith } from "../support/stores.js";
+
+const MiB = 1024 * 1024;
+const C = 5 * MiB;
+
+type Engine = (source: S3ObjectStore, destination: S3ObjectStore) => Promise<CollectedReport>;
+
+const ENGINES: Record<string, Engine> = {
+  direct: (source, destination) => syncWith(source, destination),
+  workflow: (source, destination) => workflowWith(source, destination),
+};
+
+/**
+ * A changed object whose unchanged chunks are copied while the rest is built: the copies run
+ * beside the assembled part (in the direct engine from the block rounds on, see
+ * `writeEarly`). Once its upload exists, every ranged read of the old object breaks, for good:
+ * the branch that reads old bytes fails while the copies run, and the upload must be aborted
+ * with the old object left as it was. (The memory stores' parity test fails a block round
+ * itself beside the copies.)
+ */
+describe("a branch that fails while the unchanged chunks are copied", () => {
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+  let proxy: FaultProxy;
+
+  beforeAll(async () => {
+    src = s3Client("source");
+    dst = s3Client("destination");
+    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  });
+
+  afterAll(async () => {
+    await proxy.stop();
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+
+  for (const [name, engine] of Object.entries(ENGINES)) {
+    it(`${name}: the object fails, its upload is aborted and the old object stays whole`, async () => {
+      const srcBucket = uniqueBucketName(`src-branch-${name}`);
+      const dstBucket = uniqueBucketName(`dst-branch-${name}`);
+      await createBucket(src, srcBucket);
+      await createBucket(dst, dstBucket);
+      buckets.push([src, srcBucket], [dst, dstBucket]);
+      const old = seededBytes(`branch-old-${name}`, 4 * C);
+      // 1 MiB of new bytes inside chunk 2: blocks pay; chunks 0-1 and 3 are copied.
+      const next = Buffer.from(old);
+      seededBytes(`branch-edit-${name}`, MiB).copy(next, 2 * C + MiB);
+      const key = "changed.bin";
+      await putObject(src, srcBucket, key, next);
+      await putObject(dst, dstBucket, key, old);
+      const path = `/${dstBucket}/${key}`;
+      let created = false;
+      const oldRead = (r: SeenRequest) =>
+        created && r.method === "GET" && r.path === path && !!r.headers.range;
+      proxy.setRules([
+        {
+          name: `created-${name}`,
+          action: "hook",
+          method: "POST",
+          path,
+          query: "uploads",
+          hook: () => {
+            created = true;
+          },
+        },
+        { name: `broken-${name}`, action: "reset", when: oldRead },
+      ]);
+      const report = await engine(
+        await storeVia("source", srcBucket, proxy.url),
+        await storeVia("destination", dstBucket, proxy.url),
+      );
+      proxy.setRules([]);
+      expect(proxy.firedCount(`broken-${name}`)).toBeGreaterThan(0);
+      const into = proxy.seen.filter((r) => r.path === path && r.method !== "GET" && r.method !== "HEAD");
+      expect(into.some((r) => r.headers["x-amz-copy-source"] !== undefined)).toBe(true);
+      expect(into.some((r) => r.method === "DELETE" && r.query.includes("uploadId="))).toBe(true);
+      expect(into.some((r) => r.method === "POST" && r.query.includes("uploadId="))).toBe(false);
+      expect(report.results.map((r) => [r.sourceKey, r.state])).toEqual([[key, "failed"]]);
+      expect(await oldOrNew(dst, dstBucket, [{ key, old, new: next }])).toMatchObject({
+        kept: [key],
+        mixed: [],
+      });
+      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+  }
+});
