@@ -74,3 +74,21 @@ export function completeMultipartUploadXml(parts: readonly CompletedPart[]): Buf
     `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${listed}</CompleteMultipartUpload>`,
   );
 }
+
+/** The tags of a `<Tagging>` answer (GetObjectTagging), as key and value, in the server's order. */
+export function tagSetOf(content: XmlObject): [string, string][] {
+  const [set] = all(content, "TagSet");
+  return set === undefined
+    ? []
+    : all(set, "Tag").map((t) => [textOf(t, "Key") ?? "", textOf(t, "Value") ?? ""]);
+}
+
+/** The body of PutObjectTagging, as the SDK serialises it. */
+export function taggingXml(tags: readonly (readonly [string, string])[]): Buffer {
+  const listed = tags
+    .map(([k, v]) => `<Tag><Key>${escapeText(k)}</Key><Value>${escapeText(v)}</Value></Tag>`)
+    .join("");
+  return Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?><Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>${listed}</TagSet></Tagging>`,
+  );
+}
