@@ -223,7 +223,7 @@ async function child(gib: number, edit: Edit, verify: boolean): Promise<void> {
   const baselineMaxRss = process.resourceUsage().maxRSS * 1024;
   mark("before the exchange");
   const started = process.hrtime.bigint();
-  const settings = { blocks: true, serverSideCopy: false, dryRun: false };
+  const settings = { blocks: true, serverSideCopy: false, dryRun: false, copySourceEscapesReadOnce: true };
   const assembly = await exchangeBlocks(
     sourceSide,
     destinationSide,

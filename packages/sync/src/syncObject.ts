@@ -184,16 +184,31 @@ async function attemptObject(
   // While the block exchange runs, the upload is created and the old object's unchanged runs
   // are copied as the chunk-level compose copies them: whatever the exchange finds, they are
   // parts of the write. Its upload starts with the exchange, not before it.
-  const pays = blocksPay(ctx, dst, plan, changed);
+  const settings = {
+    blocks: ctx.blocks,
+    serverSideCopy: ctx.serverSideCopy,
+    dryRun: ctx.dryRun,
+    copySourceEscapesReadOnce: ctx.destination.capabilities.copySourceEscapesReadOnce,
+  };
+  const pays = blocksPay(settings, dst, plan, changed);
   let early = pays ? writeEarly(write().writing, write().writeOf(decide(undefined))) : undefined;
   // Awaited at the write or below; a failed start is then the write's failure.
   early?.catch(() => {});
   try {
     // Changed chunks are matched block by block against the old object, where that can pay.
     const assembly = pays
-      ? await exchangeBlocks(ctx.sourceSide, ctx.destinationSide, ctx, srcId, dst, plan, changed, (n) => {
-          ctx.stats.plannedWork += n;
-        })
+      ? await exchangeBlocks(
+          ctx.sourceSide,
+          ctx.destinationSide,
+          settings,
+          srcId,
+          dst,
+          plan,
+          changed,
+          (n) => {
+            ctx.stats.plannedWork += n;
+          },
+        )
       : undefined;
     const decision = decide(assembly);
     const planned = plannedSource(source.bucket, src, plan);

@@ -359,7 +359,11 @@ export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof Bloc
   if (round === 0) {
     const rounds = await startBlockRounds(
       readingSide(ctx, bytes),
-      { blocks: ctx.blocks ?? true, serverSideCopy: ctx.serverSideCopy ?? false },
+      {
+        blocks: ctx.blocks ?? true,
+        serverSideCopy: ctx.serverSideCopy ?? false,
+        copySourceEscapesReadOnce: dst.copySourceEscapesReadOnce,
+      },
       sourceIdentity(ctx.store.bucket, src.sourceKey, src),
       old && { bucket: dst.bucket, key: dst.destinationKey, ...old },
       src.plan,

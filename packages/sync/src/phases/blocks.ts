@@ -5,6 +5,7 @@ import {
   type ChunkPlan,
   chooseAssembly,
   chunkRange,
+  nameableAsCopySource,
   nextBlockRound,
   type ObjectIdentity,
 } from "@chunksync/core";
@@ -31,20 +32,27 @@ export interface BlockSettings {
   serverSideCopy: boolean;
   /** A dry run writes nothing, so it exchanges nothing either. */
   dryRun?: boolean;
+  /**
+   * The destination's store reads a copy source's escapes once (its capability): where not, an
+   * object whose key holds a `%` is written at chunk level (no copy may name it), so no exchange
+   * for it can pay.
+   */
+  copySourceEscapesReadOnce: boolean;
 }
 
 /**
  * Whether one object's block exchange can pay: blocks on, no server-side copy, no dry run, a
- * challenged destination and enough changed bytes.
+ * challenged destination a copy may name, and enough changed bytes.
  */
 export function blocksPay(
   settings: BlockSettings,
-  destination: { size: number } | undefined,
+  destination: { key: string; size: number } | undefined,
   plan: ChunkPlan,
   changed: readonly number[] | undefined,
-): destination is { size: number } {
+): destination is { key: string; size: number } {
   const { blocks, serverSideCopy, dryRun } = settings;
   if (destination === undefined || changed === undefined || !blocks || serverSideCopy || dryRun) return false;
+  if (!nameableAsCopySource(destination.key, settings.copySourceEscapesReadOnce)) return false;
   return wantsBlocks(plan, changed, destination.size);
 }
 
