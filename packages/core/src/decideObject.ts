@@ -50,6 +50,27 @@ export function nameableAsCopySource(key: string, escapesReadOnce: boolean): boo
 }
 
 /**
+ * The decision's options from the run's, what the destination's store declares, and the keys a
+ * copy would name (the source's, and the old object's: none for a new object). Both engines
+ * take their options here.
+ */
+export function decisionOptionsOf(
+  run: Pick<DecisionOptions, "serverSideCopy" | "verify" | "copyTags">,
+  destination: { checksContentMd5: boolean; copySourceEscapesReadOnce: boolean },
+  keys: { source: string; old: string | undefined },
+): DecisionOptions {
+  const once = destination.copySourceEscapesReadOnce;
+  return {
+    ...run,
+    destinationChecksContentMd5: destination.checksContentMd5,
+    copySources: {
+      old: keys.old === undefined || nameableAsCopySource(keys.old, once),
+      source: nameableAsCopySource(keys.source, once),
+    },
+  };
+}
+
+/**
  * Largest new object sent as one streamed PutObject (see {@link decideObject}): rclone's upload
  * cutoff. Above it an object is sent in parts, several at once, and a failure resends one part.
  */

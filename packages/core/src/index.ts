@@ -149,6 +149,7 @@ export {
   type DecideObjectParams,
   type DecisionOptions,
   decideObject,
+  decisionOptionsOf,
   nameableAsCopySource,
   type ObjectDecision,
   type ObjectFacts,

@@ -7,7 +7,7 @@ import {
   chunkRange,
   type DecisionOptions,
   decideObject,
-  nameableAsCopySource,
+  decisionOptionsOf,
   type ObjectAttributes,
   type ObjectDecision,
   type ObjectIdentity,
@@ -476,24 +476,16 @@ export function copyWork(ctx: ObjectSyncContext, size: number): number {
   return writeWork(plan, decision, false, skipsReadBack(ctx));
 }
 
-/**
- * The run's options as the decision takes them, with what the destination's store checks and
- * whether it may copy from the source and old objects' keys (`keys.old`: none for a new object).
- */
+/** The run's options as the decision takes them (see `decisionOptionsOf`), for `keys`. */
 function decisionOptions(
   ctx: Pick<ObjectSyncContext, "serverSideCopy" | "verify" | "destination">,
   copyTags: boolean,
   keys: { source: string; old: string | undefined },
 ): DecisionOptions {
-  const { writeChecksums, copySourceEscapesReadOnce: once } = ctx.destination.capabilities;
-  return {
-    serverSideCopy: ctx.serverSideCopy,
-    verify: ctx.verify,
-    copyTags,
-    destinationChecksContentMd5: writeChecksums.contentMd5,
-    copySources: {
-      old: keys.old === undefined || nameableAsCopySource(keys.old, once),
-      source: nameableAsCopySource(keys.source, once),
-    },
-  };
+  const { writeChecksums, copySourceEscapesReadOnce } = ctx.destination.capabilities;
+  return decisionOptionsOf(
+    { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags },
+    { checksContentMd5: writeChecksums.contentMd5, copySourceEscapesReadOnce },
+    keys,
+  );
 }

@@ -8,7 +8,7 @@ import {
   ChunksyncError,
   crossingBytes,
   decideObject,
-  nameableAsCopySource,
+  decisionOptionsOf,
   type PlannedPart,
   planChunks,
 } from "@chunksync/core";
@@ -433,16 +433,11 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
       plan: src.plan,
       changed,
       assembly,
-      options: {
-        serverSideCopy: ctx.serverSideCopy ?? false,
-        verify: ctx.verify,
-        copyTags: ctx.copyTags ?? false,
-        destinationChecksContentMd5: dst.checksContentMd5,
-        copySources: {
-          old: nameableAsCopySource(dst.destinationKey, dst.copySourceEscapesReadOnce),
-          source: nameableAsCopySource(src.sourceKey, dst.copySourceEscapesReadOnce),
-        },
-      },
+      options: decisionOptionsOf(
+        { serverSideCopy: ctx.serverSideCopy ?? false, verify: ctx.verify, copyTags: ctx.copyTags ?? false },
+        dst,
+        { source: src.sourceKey, old: old && dst.destinationKey },
+      ),
     }),
     batchSize,
     // The destination decides by its own store's capability whether it keeps them.
