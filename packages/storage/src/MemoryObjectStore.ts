@@ -28,6 +28,7 @@ import type {
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
+import { tagQuery } from "./tagQuery.js";
 
 const MiB = 1024 * 1024;
 /** S3's multipart rules: every part but the last at least 5 MiB, part numbers 1..10,000. */
@@ -149,10 +150,7 @@ function md5(data: Buffer): Buffer {
 
 /** A tag set re-encoded the way the S3 adapter reads it back, so both stores answer alike. */
 function normalisedTagging(tagging: string | undefined): string | undefined {
-  if (tagging === undefined) return undefined;
-  const tags = [...new URLSearchParams(tagging)];
-  if (tags.length === 0) return undefined;
-  return tags.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+  return tagging === undefined ? undefined : tagQuery(new URLSearchParams(tagging));
 }
 
 function badRequest(ctx: StorageErrorContext, code: string, detail: string): StorageError {

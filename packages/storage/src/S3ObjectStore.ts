@@ -30,6 +30,7 @@ import {
   tagSetOf,
   textOf,
 } from "./s3Xml.js";
+import { tagQuery } from "./tagQuery.js";
 
 /**
  * What every S3-compatible server this adapter targets (AWS S3, MinIO, Ceph RGW) does alike.
@@ -128,10 +129,9 @@ function isForbidden(error: unknown): boolean {
 }
 
 /**
- * The ObjectStore port on S3; works against AWS S3, MinIO and Ceph RGW. The requests a sync
- * makes (HEAD, GET, PUT, listings, multipart uploads and their part copies, CopyObject) go
- * through {@link S3Requests}; deletes and tagging through the AWS SDK v3 client, loaded at the
- * first of them, with the same endpoint, credentials and retry strategy (the connection's).
+ * The ObjectStore port on S3; works against AWS S3, MinIO and Ceph RGW. Every request goes
+ * through {@link S3Requests}, with the connection's endpoint, credentials and retry strategy
+ * (the AWS SDK v3 client resolves those only where the connection cannot itself).
  */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -258,6 +258,21 @@ export class S3ObjectStore implements ObjectStore {
     this.#prefetched = undefined;
     const headers = requestHeaders({ ...input, ...this.#owner, ...this.#sse });
     return { method, key, headers, signal, ...more };
+  }
+
+  /**
+   * A request that carries no SSE-C key (uploads' listings and aborts, deletes, tagging): the
+   * bucket owner's header, or `headers` that hold it. Like {@link #object}, it drops a page
+   * asked for ahead.
+   */
+  #plain<M extends S3Request["method"]>(
+    method: M,
+    key: string,
+    more: Pick<S3Request, "body" | "query"> = {},
+    headers = this.#ownerHeaders,
+  ): S3Request & { method: M } {
+    this.#prefetched = undefined;
+    return { method, key, headers, ...more };
   }
 
   /**
@@ -435,8 +450,7 @@ export class S3ObjectStore implements ObjectStore {
       if (prefix) query.prefix = prefix;
       if (from) query["key-marker"] = from.keyMarker;
       if (from?.uploadIdMarker) query["upload-id-marker"] = from.uploadIdMarker;
-      this.#prefetched = undefined;
-      const request: S3Request = { method: "GET", key: "", query, headers: this.#ownerHeaders };
+      const request = this.#plain("GET", "", { query });
       const content = await this.#send("list multipart uploads", prefix || undefined, () =>
         this.#requests.xml(request),
       );
@@ -447,9 +461,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async abortUpload(key: string, uploadId: string): Promise<void> {
-    this.#prefetched = undefined;
     try {
-      await this.#requests.send({ method: "DELETE", key, query: { uploadId }, headers: this.#ownerHeaders });
+      await this.#requests.send(this.#plain("DELETE", key, { query: { uploadId } }));
     } catch (error) {
       if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) return;
       throw translateS3Error(error, { operation: "abort multipart upload", bucket: this.bucket, key });
@@ -457,20 +470,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async tagging(key: string): Promise<string | undefined> {
-    const request = { method: "GET" as const, key, query: { tagging: "" }, headers: this.#ownerHeaders };
-    this.#prefetched = undefined;
+    const request = this.#plain("GET", key, { query: { tagging: "" } });
     const xml = await this.#send("get tagging", key, () => this.#requests.text(request));
     // Ceph RGW answers for an object without tags with an empty 200.
-    const tags = xml.trim() === "" ? [] : tagSetOf(parseAnswer(xml).content);
-    if (tags.length === 0) return undefined;
-    return tags.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+    return tagQuery(xml.trim() === "" ? [] : tagSetOf(parseAnswer(xml).content));
   }
 
   async delete(key: string): Promise<void> {
-    this.#prefetched = undefined;
-    await this.#send("delete", key, () =>
-      this.#requests.send({ method: "DELETE", key, headers: this.#ownerHeaders }),
-    );
+    await this.#send("delete", key, () => this.#requests.send(this.#plain("DELETE", key)));
   }
 
   /**
@@ -488,10 +495,8 @@ export class S3ObjectStore implements ObjectStore {
       ContentLength: body.length,
       ContentMD5: createHash("md5").update(body).digest("base64"),
     });
-    this.#prefetched = undefined;
-    await this.#send("put tagging", key, () =>
-      this.#requests.send({ method: "PUT", key, query: { tagging: "" }, headers, body }),
-    );
+    const request = this.#plain("PUT", key, { query: { tagging: "" }, body }, headers);
+    await this.#send("put tagging", key, () => this.#requests.send(request));
   }
 }
 
