@@ -1,18 +1,10 @@
-import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3ObjectStore } from "@chunksync/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
-import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
-import { oldOrNew, pendingUploads, storeVia } from "../support/faultWorld.js";
+import type { SeenRequest } from "../support/faultProxy.js";
+import { oldOrNew, pendingUploads, proxiedWorld } from "../support/faultWorld.js";
 import type { CollectedReport } from "../support/results.js";
-import {
-  createBucket,
-  emptyAndDeleteBucket,
-  localS3,
-  putObject,
-  s3Client,
-  uniqueBucketName,
-} from "../support/s3.js";
+import { putObject } from "../support/s3.js";
 import { syncWith, workflowWith } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -34,29 +26,12 @@ const ENGINES: Record<string, Engine> = {
  * itself beside the copies.)
  */
 describe("a branch that fails while the unchanged chunks are copied", () => {
-  let src: S3Client;
-  let dst: S3Client;
-  const buckets: [S3Client, string][] = [];
-  let proxy: FaultProxy;
-
-  beforeAll(async () => {
-    src = s3Client("source");
-    dst = s3Client("destination");
-    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-  });
-
-  afterAll(async () => {
-    await proxy.stop();
-    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
-  });
+  const world = proxiedWorld();
 
   for (const [name, engine] of Object.entries(ENGINES)) {
     it(`${name}: the object fails, its upload is aborted and the old object stays whole`, async () => {
-      const srcBucket = uniqueBucketName(`src-branch-${name}`);
-      const dstBucket = uniqueBucketName(`dst-branch-${name}`);
-      await createBucket(src, srcBucket);
-      await createBucket(dst, dstBucket);
-      buckets.push([src, srcBucket], [dst, dstBucket]);
+      const { src, dst, proxy } = world;
+      const { srcBucket, dstBucket, source, destination } = await world.pair(`branch-${name}`);
       const old = seededBytes(`branch-old-${name}`, 4 * C);
       // 1 MiB of new bytes inside chunk 2: blocks pay; chunks 0-1 and 3 are copied.
       const next = Buffer.from(old);
@@ -81,10 +56,7 @@ describe("a branch that fails while the unchanged chunks are copied", () => {
         },
         { name: `broken-${name}`, action: "reset", when: oldRead },
       ]);
-      const report = await engine(
-        await storeVia("source", srcBucket, proxy.url),
-        await storeVia("destination", dstBucket, proxy.url),
-      );
+      const report = await engine(source, destination);
       proxy.setRules([]);
       expect(proxy.firedCount(`broken-${name}`)).toBeGreaterThan(0);
       const into = proxy.seen.filter((r) => r.path === path && r.method !== "GET" && r.method !== "HEAD");

@@ -1,20 +1,12 @@
-import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3ObjectStore } from "@chunksync/storage";
 import type { SyncOptions } from "@chunksync/sync";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../support/data.js";
-import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
-import { oldOrNew, pendingUploads, storeVia, type Versions } from "../support/faultWorld.js";
+import type { SeenRequest } from "../support/faultProxy.js";
+import { oldOrNew, pendingUploads, proxiedWorld, type Versions } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
 import type { CollectedReport } from "../support/results.js";
-import {
-  createBucket,
-  emptyAndDeleteBucket,
-  localS3,
-  putObject,
-  s3Client,
-  uniqueBucketName,
-} from "../support/s3.js";
+import { putObject } from "../support/s3.js";
 import { syncWith, workflowWith } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -56,17 +48,11 @@ const bodyInto = (bucket: string) => (r: SeenRequest) =>
  * server refuses an altered one and nothing altered is ever stored or reported identical.
  */
 describe("a bit flipped in flight on the engine's writes", () => {
-  let src: S3Client;
-  let dst: S3Client;
-  const buckets: [S3Client, string][] = [];
-  let proxy: FaultProxy;
+  const proxied = proxiedWorld();
 
   async function world(seed: string) {
-    const srcBucket = uniqueBucketName(`src-${seed}`);
-    const dstBucket = uniqueBucketName(`dst-${seed}`);
-    await createBucket(src, srcBucket);
-    await createBucket(dst, dstBucket);
-    buckets.push([src, srcBucket], [dst, dstBucket]);
+    const { src, dst } = proxied;
+    const { srcBucket, dstBucket, source, destination } = await proxied.pair(seed);
     const versions = objects(seed);
     for (const v of versions) {
       if (v.multipart)
@@ -74,26 +60,12 @@ describe("a bit flipped in flight on the engine's writes", () => {
       else await putObject(src, srcBucket, v.key, v.new);
       if (v.old) await putObject(dst, dstBucket, v.key, v.old);
     }
-    const stores = {
-      source: await storeVia("source", srcBucket, proxy.url),
-      destination: await storeVia("destination", dstBucket, proxy.url),
-    };
-    return { dstBucket, versions, ...stores };
+    return { dstBucket, versions, source, destination };
   }
-
-  beforeAll(async () => {
-    src = s3Client("source");
-    dst = s3Client("destination");
-    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-  });
-
-  afterAll(async () => {
-    await proxy.stop();
-    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
-  });
 
   for (const [name, engine] of Object.entries(ENGINES)) {
     it(`${name}: the first attempt of every body is flipped and refused; each is sent again and the run ends byte-equal`, async () => {
+      const { dst, proxy } = proxied;
       const { dstBucket, versions, source, destination } = await world(`flip1-${name}`);
       const into = bodyInto(dstBucket);
       proxy.setRules([{ name: `flip-${name}`, action: "flipBit", when: (r) => into(r) && r.attempt === 1 }]);
@@ -123,6 +95,7 @@ describe("a bit flipped in flight on the engine's writes", () => {
     });
 
     it(`${name}: a source body cut mid-way under a streamed PutObject stores nothing; the object is sent again whole`, async () => {
+      const { dst, proxy } = proxied;
       const { dstBucket, versions, source, destination } = await world(`cut-${name}`);
       const key = "new/big.bin";
       proxy.setRules([
@@ -148,6 +121,7 @@ describe("a bit flipped in flight on the engine's writes", () => {
     });
 
     it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {
+      const { dst, proxy } = proxied;
       const { dstBucket, versions, source, destination } = await world(`flipall-${name}`);
       proxy.setRules([{ name: `flip-all-${name}`, action: "flipBit", when: bodyInto(dstBucket) }]);
       const report = await engine(source, destination, "changed");

@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
 import { S3Connection, S3ObjectStore } from "@chunksync/storage";
-import { localS3, readAll } from "./s3.js";
+import { afterAll, beforeAll } from "vitest";
+import { FaultProxy } from "./faultProxy.js";
+import { createBucket, emptyAndDeleteBucket, localS3, readAll, s3Client, uniqueBucketName } from "./s3.js";
 
 const BIN = join(import.meta.dirname, "../../packages/cli/bin/chunksync.js");
 
@@ -21,6 +23,54 @@ export async function storeVia(
     ...settings,
   });
   return new S3ObjectStore({ connection, bucket });
+}
+
+/**
+ * For one describe block: both users' clients and a fault proxy before the local server, set up
+ * before its tests; `pair(seed)` makes a fresh source and destination bucket and the engine's
+ * stores for them through the proxy. The proxy stops, and every bucket is emptied and deleted,
+ * after the block.
+ */
+export function proxiedWorld() {
+  let clients: { src: S3Client; dst: S3Client; proxy: FaultProxy } | undefined;
+  const buckets: [S3Client, string][] = [];
+  beforeAll(async () => {
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    clients = { src: s3Client("source"), dst: s3Client("destination"), proxy };
+  });
+  afterAll(async () => {
+    await clients?.proxy.stop();
+    for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
+  });
+  const world = () => {
+    if (clients === undefined) throw new Error("proxiedWorld is used before its block's set-up ran");
+    return clients;
+  };
+  return {
+    get src() {
+      return world().src;
+    },
+    get dst() {
+      return world().dst;
+    },
+    get proxy() {
+      return world().proxy;
+    },
+    async pair(seed: string) {
+      const { src, dst, proxy } = world();
+      const srcBucket = uniqueBucketName(`src-${seed}`);
+      const dstBucket = uniqueBucketName(`dst-${seed}`);
+      await createBucket(src, srcBucket);
+      await createBucket(dst, dstBucket);
+      buckets.push([src, srcBucket], [dst, dstBucket]);
+      return {
+        srcBucket,
+        dstBucket,
+        source: await storeVia("source", srcBucket, proxy.url),
+        destination: await storeVia("destination", dstBucket, proxy.url),
+      };
+    },
+  };
 }
 
 /** Every in-progress multipart upload in `bucket`. */
