@@ -600,6 +600,57 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
+  describe("a destination replaced by another writer between the HEAD that guards a restating copy and the copy", () => {
+    // Ceph RGW 16 ignores x-amz-copy-source-if-match: the CopyObject that restates the
+    // destination's metadata copies whatever version is there by then, other bytes included.
+    let proxy: FaultProxy;
+    beforeAll(async () => {
+      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    });
+    afterAll(async () => {
+      await proxy.stop();
+    });
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: the written version gets no entry from the old one's digests, and the next run repairs it`, async () => {
+        const { s, d } = await pair(`restate-${engine}`);
+        const key = "restated";
+        const body = seededBytes("restated", 4 * KiB);
+        const other = seededBytes("other writer", 4 * KiB);
+        await put(src, s, key, body, { m: "2" });
+        await put(dst, d, key, body, { m: "1" });
+        await pastTheSecond();
+        // The destination's index is scoped by its storage: every run goes through the proxy.
+        const flags = [...dirs(`restate-${engine}`), "--engine", engine, "--dst-endpoint", proxy.url];
+        // The proxy counts a rule's firings by its name.
+        const replace = `the other writer puts other bytes of the same size (${engine})`;
+        proxy.setRules([
+          {
+            name: replace,
+            action: "hook",
+            method: "PUT",
+            copy: true,
+            path: `/${d}/${key}`,
+            hook: () => put(dst, d, key, other, { m: "3" }),
+            times: 1,
+          },
+        ]);
+        const raced = await sync(s, d, ...flags);
+        proxy.setRules([]);
+        expect(proxy.firedCount(replace)).toBe(1);
+        expect(raced.objects.get(key)).toMatchObject({ state: "changed", action: "metadata" });
+        // The copy took the other writer's bytes under the source's metadata.
+        expect((await readAll(dst, d, key)).equals(other)).toBe(true);
+        expect(raced.summary.index?.destination).toMatchObject({ written: 0 });
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ changed: 1, identical: 0 });
+        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
+        await sameObject(s, d, key);
+      });
+    }
+  });
+
   describe("two runs at once over the same pair and indexes", () => {
     const bodies = {
       a: seededBytes("a", 11 * MiB),
