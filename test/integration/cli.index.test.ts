@@ -598,6 +598,51 @@ describe("chunksync CLI: digest index", () => {
         (await keysOf(dst, d)).some((k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/manifest.json")),
       ).toBe(true);
     });
+
+    it("nor are the indexes of another scope kept at the same location (another chunk size)", async () => {
+      const { s, d } = await pair("s3idx-scopes");
+      await putObject(src, s, "data/a", seededBytes("scopes", 2 * KiB));
+      await pastTheSecond();
+      const flags = ["--src-index", `s3://${s}/.idx`, "--dst-index", `s3://${d}/.idx`, "--delete"];
+      await sync(s, d, ...flags);
+      const indexKeys = async () => ({
+        source: (await keysOf(src, s)).filter((k) => k.startsWith(".idx/")),
+        destination: (await keysOf(dst, d)).filter((k) => k.startsWith(".idx/")),
+      });
+      const before = await indexKeys();
+      expect(before.source.length).toBeGreaterThan(0);
+      expect(before.destination.length).toBeGreaterThan(0);
+      const other = await sync(s, d, ...flags, "--chunk-size", "8MiB");
+      expect(other.summary.objects).toMatchObject({
+        scanned: 1,
+        identical: 1,
+        missing: 0,
+        extra: 0,
+        deleted: 0,
+      });
+      expect([...other.objects.keys()]).toEqual(["data/a"]);
+      const after = await indexKeys();
+      // Each side keeps both scopes' indexes, and holds nothing of the other side's.
+      expect(after.source).toEqual(expect.arrayContaining(before.source));
+      expect(after.destination).toEqual(expect.arrayContaining(before.destination));
+      expect(after.source.every((k) => k.startsWith(`.idx/${s}-`))).toBe(true);
+      expect(after.destination.every((k) => k.startsWith(`.idx/${d}-`))).toBe(true);
+      expect(after.destination.filter((k) => k.endsWith("/manifest.json"))).toHaveLength(2);
+    });
+
+    it("a location that is the synced prefix itself is refused, and nothing is written or deleted", async () => {
+      const { s, d } = await pair("s3idx-root");
+      await putObject(src, s, "a", "to sync");
+      await putObject(dst, d, "extra", "only on the destination");
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-index", `s3://${d}`, "--delete"],
+        env,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--dst-index.*a prefix apart from the synced objects/s);
+      expect(await keysOf(src, s)).toEqual(["a"]);
+      expect(await keysOf(dst, d)).toEqual(["extra"]);
+    });
   });
 
   describe("a destination replaced by another writer between the HEAD that guards a restating copy and the copy", () => {
