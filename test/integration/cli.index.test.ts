@@ -13,10 +13,10 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { FaultProxy } from "../support/faultProxy.js";
+import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
 import { putMultipart } from "../support/multipart.js";
 import {
   createBucket,
@@ -678,6 +678,67 @@ describe("chunksync CLI: digest index", () => {
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 1 });
         expect((await readAll(dst, d, "s")).equals(second.s)).toBe(true);
         expect((await readAll(dst, d, "d")).equals(first.d)).toBe(true);
+      });
+    }
+  });
+
+  describe("a source object overwritten after the run listed it, before the pair is decided", () => {
+    let proxy: FaultProxy;
+    beforeAll(async () => {
+      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    });
+    afterAll(async () => {
+      await proxy.stop();
+    });
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: decided from the listing, and the next run reads the new version and syncs it`, async () => {
+        const { s, d } = await pair(`listed-${engine}`);
+        const listed = seededBytes("listed", 6 * KiB);
+        const later = flipByte(listed, 100);
+        await put(src, s, "k", listed);
+        await pastTheSecond();
+        // Both sides through the proxy: each side's index is scoped by its storage.
+        const flags = [
+          ...dirs(`listed-${engine}`),
+          "--engine",
+          engine,
+          "--src-endpoint",
+          proxy.url,
+          "--dst-endpoint",
+          proxy.url,
+        ];
+        await sync(s, d, ...flags);
+        await pastTheSecond();
+        const listing = (bucket: string) => (r: SeenRequest) =>
+          r.method === "GET" && r.query.includes("list-type") && r.path.startsWith(`/${bucket}`);
+        const overwrite = `the source is overwritten once listed (${engine})`;
+        proxy.setRules([
+          {
+            name: overwrite,
+            action: "hook",
+            when: listing(d),
+            // The destination's listing waits until the source's was answered, then the source changes.
+            hook: async () => {
+              await vi.waitFor(() => expect(proxy.seen.some((r) => listing(s)(r) && r.answered)).toBe(true), {
+                timeout: 10_000,
+              });
+              await put(src, s, "k", later);
+            },
+            times: 1,
+          },
+        ]);
+        const raced = await sync(s, d, ...flags);
+        proxy.setRules([]);
+        expect(proxy.firedCount(overwrite)).toBe(1);
+        // The version listed was synced: both indexes answered for it.
+        expect(raced.summary.objects).toMatchObject({ identical: 1 });
+        expect(raced.summary.bytes.sourceRead + raced.summary.bytes.destinationRead).toBe(0);
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ changed: 1 });
+        expect(next.summary.index?.source).toMatchObject({ fromIndex: 0, read: 1 });
+        expect((await readAll(dst, d, "k")).equals(later)).toBe(true);
       });
     }
   });
