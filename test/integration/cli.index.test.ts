@@ -13,10 +13,11 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { FaultProxy } from "../support/faultProxy.js";
+import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
+import { putMultipart } from "../support/multipart.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -598,6 +599,199 @@ describe("chunksync CLI: digest index", () => {
         (await keysOf(dst, d)).some((k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/manifest.json")),
       ).toBe(true);
     });
+
+    it("nor are the indexes of another scope kept at the same location (another chunk size)", async () => {
+      const { s, d } = await pair("s3idx-scopes");
+      await putObject(src, s, "data/a", seededBytes("scopes", 2 * KiB));
+      await pastTheSecond();
+      const flags = ["--src-index", `s3://${s}/.idx`, "--dst-index", `s3://${d}/.idx`, "--delete"];
+      await sync(s, d, ...flags);
+      const indexKeys = async () => ({
+        source: (await keysOf(src, s)).filter((k) => k.startsWith(".idx/")),
+        destination: (await keysOf(dst, d)).filter((k) => k.startsWith(".idx/")),
+      });
+      const before = await indexKeys();
+      expect(before.source.length).toBeGreaterThan(0);
+      expect(before.destination.length).toBeGreaterThan(0);
+      const other = await sync(s, d, ...flags, "--chunk-size", "8MiB");
+      expect(other.summary.objects).toMatchObject({
+        scanned: 1,
+        identical: 1,
+        missing: 0,
+        extra: 0,
+        deleted: 0,
+      });
+      expect([...other.objects.keys()]).toEqual(["data/a"]);
+      const after = await indexKeys();
+      // Each side keeps both scopes' indexes, and holds nothing of the other side's.
+      expect(after.source).toEqual(expect.arrayContaining(before.source));
+      expect(after.destination).toEqual(expect.arrayContaining(before.destination));
+      expect(after.source.every((k) => k.startsWith(`.idx/${s}-`))).toBe(true);
+      expect(after.destination.every((k) => k.startsWith(`.idx/${d}-`))).toBe(true);
+      expect(after.destination.filter((k) => k.endsWith("/manifest.json"))).toHaveLength(2);
+    });
+
+    it("a location that is the synced prefix itself is refused, and nothing is written or deleted", async () => {
+      const { s, d } = await pair("s3idx-root");
+      await putObject(src, s, "a", "to sync");
+      await putObject(dst, d, "extra", "only on the destination");
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-index", `s3://${d}`, "--delete"],
+        env,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--dst-index.*a prefix apart from the synced objects/s);
+      expect(await keysOf(src, s)).toEqual(["a"]);
+      expect(await keysOf(dst, d)).toEqual(["extra"]);
+    });
+  });
+
+  describe("objects written by multipart upload (ETag ...-N), rewritten with the same part layout and other bytes", () => {
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: on either side, within a second of a run, are read again and synced`, async () => {
+        const { s, d } = await pair(`mp-${engine}`);
+        const size = 11 * MiB;
+        const parts = (client: S3Client, bucket: string, key: string, body: Buffer) =>
+          putMultipart(client, bucket, key, size, 5 * MiB, (offset, length) =>
+            body.subarray(offset, offset + length),
+          );
+        const first = { s: seededBytes("mp-s1", size), d: seededBytes("mp-d1", size) };
+        await parts(src, s, "s", first.s);
+        await parts(src, s, "d", first.d);
+        await pastTheSecond();
+        const flags = [...dirs(`mp-${engine}`), "--engine", engine];
+        await sync(s, d, ...flags);
+        await pastTheSecond();
+        // Indexed at rest, then rewritten on each side and synced again at once: the same size,
+        // the same part count, a LastModified second the run may share.
+        expect((await sync(s, d, ...flags)).summary.index?.destination).toMatchObject({ fromIndex: 2 });
+        const second = { s: flipByte(first.s, 7 * MiB), d: flipByte(first.d, 2 * MiB) };
+        await parts(src, s, "s", second.s);
+        await parts(dst, d, "d", second.d);
+        const etagOf = async (client: S3Client, bucket: string, key: string) =>
+          (await head(client, bucket, key)).ETag;
+        expect(await etagOf(src, s, "s")).toMatch(/-3"$/);
+        expect(await etagOf(dst, d, "d")).toMatch(/-3"$/);
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ changed: 2, identical: 0 });
+        expect(next.summary.index?.source).toMatchObject({ fromIndex: 1, read: 1 });
+        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 1 });
+        expect((await readAll(dst, d, "s")).equals(second.s)).toBe(true);
+        expect((await readAll(dst, d, "d")).equals(first.d)).toBe(true);
+      });
+    }
+  });
+
+  describe("a source object overwritten after the run listed it, before the pair is decided", () => {
+    let proxy: FaultProxy;
+    beforeAll(async () => {
+      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    });
+    afterAll(async () => {
+      await proxy.stop();
+    });
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: decided from the listing, and the next run reads the new version and syncs it`, async () => {
+        const { s, d } = await pair(`listed-${engine}`);
+        const listed = seededBytes("listed", 6 * KiB);
+        const later = flipByte(listed, 100);
+        await put(src, s, "k", listed);
+        await pastTheSecond();
+        // Both sides through the proxy: each side's index is scoped by its storage.
+        const flags = [
+          ...dirs(`listed-${engine}`),
+          "--engine",
+          engine,
+          "--src-endpoint",
+          proxy.url,
+          "--dst-endpoint",
+          proxy.url,
+        ];
+        await sync(s, d, ...flags);
+        await pastTheSecond();
+        const listing = (bucket: string) => (r: SeenRequest) =>
+          r.method === "GET" && r.query.includes("list-type") && r.path.startsWith(`/${bucket}`);
+        const overwrite = `the source is overwritten once listed (${engine})`;
+        proxy.setRules([
+          {
+            name: overwrite,
+            action: "hook",
+            when: listing(d),
+            // The destination's listing waits until the source's was answered, then the source changes.
+            hook: async () => {
+              await vi.waitFor(() => expect(proxy.seen.some((r) => listing(s)(r) && r.answered)).toBe(true), {
+                timeout: 10_000,
+              });
+              await put(src, s, "k", later);
+            },
+            times: 1,
+          },
+        ]);
+        const raced = await sync(s, d, ...flags);
+        proxy.setRules([]);
+        expect(proxy.firedCount(overwrite)).toBe(1);
+        // The version listed was synced: both indexes answered for it.
+        expect(raced.summary.objects).toMatchObject({ identical: 1 });
+        expect(raced.summary.bytes.sourceRead + raced.summary.bytes.destinationRead).toBe(0);
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ changed: 1 });
+        expect(next.summary.index?.source).toMatchObject({ fromIndex: 0, read: 1 });
+        expect((await readAll(dst, d, "k")).equals(later)).toBe(true);
+      });
+    }
+  });
+
+  describe("a destination replaced by another writer between the HEAD that guards a restating copy and the copy", () => {
+    // Ceph RGW 16 ignores x-amz-copy-source-if-match: the CopyObject that restates the
+    // destination's metadata copies whatever version is there by then, other bytes included.
+    let proxy: FaultProxy;
+    beforeAll(async () => {
+      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    });
+    afterAll(async () => {
+      await proxy.stop();
+    });
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: the written version gets no entry from the old one's digests, and the next run repairs it`, async () => {
+        const { s, d } = await pair(`restate-${engine}`);
+        const key = "restated";
+        const body = seededBytes("restated", 4 * KiB);
+        const other = seededBytes("other writer", 4 * KiB);
+        await put(src, s, key, body, { m: "2" });
+        await put(dst, d, key, body, { m: "1" });
+        await pastTheSecond();
+        // The destination's index is scoped by its storage: every run goes through the proxy.
+        const flags = [...dirs(`restate-${engine}`), "--engine", engine, "--dst-endpoint", proxy.url];
+        // The proxy counts a rule's firings by its name.
+        const replace = `the other writer puts other bytes of the same size (${engine})`;
+        proxy.setRules([
+          {
+            name: replace,
+            action: "hook",
+            method: "PUT",
+            copy: true,
+            path: `/${d}/${key}`,
+            hook: () => put(dst, d, key, other, { m: "3" }),
+            times: 1,
+          },
+        ]);
+        const raced = await sync(s, d, ...flags);
+        proxy.setRules([]);
+        expect(proxy.firedCount(replace)).toBe(1);
+        expect(raced.objects.get(key)).toMatchObject({ state: "changed", action: "metadata" });
+        // The copy took the other writer's bytes under the source's metadata.
+        expect((await readAll(dst, d, key)).equals(other)).toBe(true);
+        expect(raced.summary.index?.destination).toMatchObject({ written: 0 });
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ changed: 1, identical: 0 });
+        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
+        await sameObject(s, d, key);
+      });
+    }
   });
 
   describe("two runs at once over the same pair and indexes", () => {

@@ -137,7 +137,8 @@ export async function resolveIndexes(
 /**
  * One side's index: `value` is a directory, an s3:// location (checked with one listing request
  * by that side) or undefined for the default directory. `reserved` holds the relative prefixes
- * of `synced` locations the index lies inside: they must be passed over.
+ * of `synced` locations the index location lies inside: they must be passed over. A location
+ * that is a synced prefix itself is refused.
  */
 export async function resolveSideIndex(
   flag: string,
@@ -159,11 +160,23 @@ export async function resolveSideIndex(
   const name = scopeName(scope);
   if (value?.startsWith("s3://")) {
     const url = parseS3Url(value, flag);
-    const prefix = `${directoryPrefix(url.prefix)}${name}/`;
+    const root = directoryPrefix(url.prefix);
+    const prefix = `${root}${name}/`;
     for (const location of synced) {
       const syncedPrefix = directoryPrefix(location.prefix);
-      const same = location.storage === side.location.storage && location.bucket === url.bucket;
-      if (same && prefix.startsWith(syncedPrefix)) reserved.push(prefix.slice(syncedPrefix.length));
+      if (location.storage !== side.location.storage || location.bucket !== url.bucket) continue;
+      // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
+      if (root === syncedPrefix) {
+        throw new ValidationError(
+          flag,
+          `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
+        );
+      }
+      // The whole location given, not this scope's directory alone: the indexes of other scopes
+      // (another chunk size, algorithm or pairing secret) are kept beside it, and are no synced
+      // objects either.
+      const held = root.startsWith(syncedPrefix) ? root : prefix;
+      if (held.startsWith(syncedPrefix)) reserved.push(held.slice(syncedPrefix.length));
     }
     const store = side.storeOf(url.bucket);
     try {

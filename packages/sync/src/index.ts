@@ -32,7 +32,7 @@ export { PartBuffers } from "./PartBuffers.js";
 export { afterBlockAnswer, type BlockSettings, startBlockRounds } from "./phases/blocks.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 export {
-  copiedRanges,
+  copiedFromOld,
   destinationEntry,
   destinationWrittenEntry,
   readEntry,

@@ -24,7 +24,7 @@ import type { PartBuffers } from "./PartBuffers.js";
 import { blocksPay, exchangeBlocks } from "./phases/blocks.js";
 import { changedChunks, changedHeld, checkWritten, exchange } from "./phases/challenge.js";
 import {
-  copiedRanges,
+  copiedFromOld,
   destinationEntry,
   destinationWrittenEntry,
   sourceEntry,
@@ -247,7 +247,7 @@ async function attemptObject(
     const writtenAt = destination.serverTime();
     // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
     // version this side had digested, are known without a read.
-    const copied = dst && trustWrite ? { from: dst.etag, ranges: copiedRanges(plan, decision) } : undefined;
+    const copied = dst && trustWrite ? copiedFromOld(plan, decision, dst, etag) : undefined;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
     if (decision.verify.length > 0) {
       const written = { key: destinationKey, etag, size: plan.size };

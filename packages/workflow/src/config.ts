@@ -254,6 +254,10 @@ export function parseConfig(input: unknown): ChunksyncConfig {
       continue;
     }
     const at = { ...side(config[own]), bucket: index.bucket, prefix: index.prefix };
+    // An index that is its own side's synced prefix would make every key a reserved one.
+    if (index.bucket === config[own].bucket && index.prefix === directoryPrefix(config[own].prefix)) {
+      throw new ValidationError(`${own}.index.prefix`, `a prefix apart from the ${own}'s synced objects`);
+    }
     if (sidesOverlap(at, side(config[other]))) {
       throw new ValidationError(
         `${own}.index.prefix`,

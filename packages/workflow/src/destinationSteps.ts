@@ -16,7 +16,7 @@ import {
 import { type CompletedPart, type MultipartUpload, type ObjectHead, sameEtag } from "@chunksync/storage";
 import {
   completeUpload,
-  copiedRanges,
+  copiedFromOld,
   DestinationSide,
   destinationEntry,
   destinationFromIndex,
@@ -541,7 +541,7 @@ async function settledDestinationEntry(
   // uploaded ones do: where this side's store checks each part's Content-MD5.
   const copied =
     version && decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5
-      ? { from: version.head.etag, ranges: copiedRanges(plan, decision) }
+      ? copiedFromOld(plan, decision, version.head, upload.etag)
       : undefined;
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);

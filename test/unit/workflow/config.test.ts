@@ -140,6 +140,16 @@ describe("deployment config", () => {
       prefix: "backup/.index/",
     });
     expect(reservedPrefixesOf(config)).toEqual([".index/"]);
+    // The synced prefix itself would reserve every key: nothing would be synced.
+    const itself = {
+      ...minimal,
+      destination: {
+        ...minimal.destination,
+        prefix: "backup",
+        index: { bucket: "dst-bucket", prefix: "backup/" },
+      },
+    };
+    expect(fieldOf(() => parseConfig(itself))).toBe("destination.index.prefix");
   });
 
   it("accepts EventBridge rate and cron expressions, with EventBridge's singular/plural rule", () => {

@@ -8,10 +8,12 @@ import {
   type ObjectAttributes,
   type ObjectDecision,
   planChunks,
+  sameEtag,
 } from "@chunksync/core";
 import type { ObjectHead } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
 import type { SourceSide } from "../SourceSide.js";
+import { writeRequestsOf } from "./write.js";
 
 /** Attributes as an index keeps them: a tag set changes without a new version, so it is read each run. */
 function untagged(attributes: ObjectAttributes): ObjectAttributes {
@@ -114,11 +116,23 @@ export function destinationWrittenEntry(
 }
 
 /**
- * The chunks of `plan` a write copies whole from the destination's old version at the same
- * offsets (a copy from another place, or one covering a chunk only in part, gives no chunk's digest).
+ * What a write of version `etag` copied whole from the destination's old version `old` at the
+ * same offsets (a copy from another place, or one covering a chunk only in part, gives no
+ * chunk's digest), as {@link DestinationSide.written} takes it. A write made of one CopyObject of
+ * the old version holds its bytes only where its answer names the old version's ETag: Ceph RGW
+ * 16 ignores x-amz-copy-source-if-match, so a version another writer put between the HEAD that
+ * guards the copy and the copy itself is what gets copied, and the answer then names that
+ * version. (A multipart write's part copies are guarded by the HEAD before its completion.)
  */
-export function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRange[] {
+export function copiedFromOld(
+  plan: ChunkPlan,
+  decision: Pick<ObjectDecision, "parts" | "condition">,
+  old: { etag: string; size: number },
+  etag: string,
+): { from: string; ranges: ChunkRange[] } {
   const ranges: ChunkRange[] = [];
+  const copy = writeRequestsOf({ decision, source: plan, old }).kind === "copy";
+  if (copy && !sameEtag(etag, old.etag)) return { from: old.etag, ranges };
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
     for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++) {
@@ -127,5 +141,5 @@ export function copiedRanges(plan: ChunkPlan, decision: ObjectDecision): ChunkRa
         ranges.push(range);
     }
   }
-  return ranges;
+  return { from: old.etag, ranges };
 }

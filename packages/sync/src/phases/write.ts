@@ -116,7 +116,11 @@ export interface ObjectWrite {
 export type WriteRequests = { kind: "copy" | "put"; part: PlannedPart } | { kind: "multipart" };
 
 /** Decides the requests of `write`; both engines write an object with the same kinds of request. */
-export function writeRequestsOf(write: Pick<ObjectWrite, "decision" | "source" | "old">): WriteRequests {
+export function writeRequestsOf(write: {
+  decision: ObjectWrite["decision"];
+  source: { size: number };
+  old?: { size: number } | undefined;
+}): WriteRequests {
   const { parts, condition } = write.decision;
   const single = parts.length === 1 && parts[0]!.length <= MAX_CHUNK_SIZE ? parts[0]! : undefined;
   if (single === undefined) return { kind: "multipart" };
