@@ -8,6 +8,7 @@ import {
   createBucket,
   emptyAndDeleteBucket,
   putObject,
+  readAll,
   s3Client,
   uniqueBucketName,
   withBucketPair,
@@ -179,6 +180,97 @@ describe("objects re-composed under keys with percent escapes, beside the keys t
           const again = await runCli(["check", ...args], env);
           expect(again.code, again.stdout).toBe(0);
           expect((JSON.parse(again.stdout) as { objects: { identical: number } }).objects.identical).toBe(6);
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+});
+
+describe("the source prefix's own folder marker (a key relative to the prefix that is empty)", () => {
+  // `s3://b/pre` means the keys under `pre/`, and `pre/` itself is one of them: its relative key
+  // is "", so it maps to the destination prefix's own marker, and to no key at a bucket's root.
+  const marker = seededBytes("prefix-marker", 9);
+  const inside = seededBytes("prefix-inside", 5);
+
+  async function fill(src: S3Client, s: string): Promise<void> {
+    await putObject(src, s, "pre/", marker);
+    await putObject(src, s, "pre/a", inside);
+  }
+
+  it.each(["direct", "workflow"])(
+    "the %s engine copies it to the destination prefix's marker",
+    async (engine) => {
+      await scenario(
+        CATEGORY,
+        `the source prefix's marker under a destination prefix, ${engine} engine`,
+        () =>
+          withBucketPair("marker", async ({ src, dst, s, d }) => {
+            await fill(src, s);
+            const args = [`s3://${s}/pre`, `s3://${d}/dp`, ...SIDES, "--json"];
+            const env = profileEnv();
+            const out = await runCli(["sync", ...args, "--engine", engine], env);
+            expect(out.code, out.stderr).toBe(0);
+            expect(JSON.parse(out.stdout).objects).toMatchObject({ scanned: 2, missing: 2, failed: 0 });
+            const versions: Versions[] = [
+              { key: "dp/", new: marker },
+              { key: "dp/a", new: inside },
+            ];
+            const state = await oldOrNew(dst, d, versions);
+            expect(state.updated).toEqual(["dp/", "dp/a"]);
+            const again = await runCli(["check", ...args], env);
+            expect(again.code, again.stdout).toBe(0);
+            expect(JSON.parse(again.stdout).objects.identical).toBe(2);
+            return { bytesLost: state.bytesLost };
+          }),
+      );
+    },
+  );
+
+  it.each(["direct", "workflow"])(
+    "the %s engine deletes the destination prefix's own marker with --delete",
+    async (engine) => {
+      await scenario(CATEGORY, `the destination prefix's marker, destination only, ${engine} engine`, () =>
+        withBucketPair("marker", async ({ src, dst, s, d }) => {
+          await putObject(src, s, "pre/a", inside);
+          await putObject(dst, d, "dp/", marker);
+          const args = [`s3://${s}/pre`, `s3://${d}/dp`, ...SIDES, "--json"];
+          const out = await runCli(["sync", ...args, "--delete", "--engine", engine], profileEnv());
+          expect(out.code, out.stderr).toBe(0);
+          expect(JSON.parse(out.stdout).objects).toMatchObject({ extra: 1, deleted: 1 });
+          await expect(readAll(dst, d, "dp/")).rejects.toMatchObject({ name: "NoSuchKey" });
+          const state = await oldOrNew(dst, d, [{ key: "dp/a", new: inside }]);
+          expect(state.updated).toEqual(["dp/a"]);
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+
+  it.each(["direct", "workflow"])(
+    "the %s engine fails it by name, before reading it, where the destination is a bucket's root",
+    async (engine) => {
+      await scenario(CATEGORY, `the source prefix's marker into a bucket's root, ${engine} engine`, () =>
+        withBucketPair("marker", async ({ src, dst, s, d }) => {
+          await fill(src, s);
+          const args = [`s3://${s}/pre`, `s3://${d}`, ...SIDES, "--json"];
+          const env = profileEnv();
+          for (const command of [["sync", "--engine", engine], ["check"]]) {
+            const out = await runCli([...command, ...args], env);
+            expect(out.code, out.stderr).toBe(2);
+            const summary = JSON.parse(out.stdout);
+            expect(summary.objects).toMatchObject({ scanned: 2, failed: 1 });
+            expect(summary.failures).toEqual([
+              {
+                key: "pre/",
+                code: "EMPTY_KEY",
+                message: expect.stringContaining("destination key is empty"),
+              },
+            ]);
+          }
+          const state = await oldOrNew(dst, d, [{ key: "a", new: inside }]);
+          expect(state.updated).toEqual(["a"]);
+          expect(JSON.stringify(await pendingUploads(dst, d))).toBe("[]");
           return { bytesLost: state.bytesLost };
         }),
       );
