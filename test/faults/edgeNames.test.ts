@@ -277,3 +277,53 @@ describe("the source prefix's own folder marker (a key relative to the prefix th
     },
   );
 });
+
+describe("filters over keys with `.` and `..` segments and line breaks", () => {
+  // A path glob never matches a `.` or `..` segment, nor `*` a line break: those keys fell
+  // through every rule, so `--exclude '**'` still copied them, and `--delete` deleted them.
+  const excludedOnSource = ["a/../b", "./dot", "new\nline"];
+  const excludedOnDestination = ["x/../kept", "..", ".", "cr\nlf"];
+
+  it.each(["direct", "workflow"])(
+    "the %s engine neither copies nor deletes a key the rules leave out",
+    async (engine) => {
+      await scenario(CATEGORY, `filters over dot segments and line breaks, ${engine} engine`, () =>
+        withBucketPair("dots", async ({ src, dst, s, d }) => {
+          const jpg = seededBytes("dots-jpg", 7);
+          await putObject(src, s, "keep.jpg", jpg);
+          for (const key of excludedOnSource) await putObject(src, s, key, "source");
+          for (const key of [...excludedOnDestination, "old.jpg"])
+            await putObject(dst, d, key, "destination");
+          const args = [
+            `s3://${s}`,
+            `s3://${d}`,
+            ...SIDES,
+            "--exclude",
+            "**",
+            "--include",
+            "*.jpg",
+            "--json",
+          ];
+          const out = await runCli(["sync", ...args, "--delete", "--engine", engine], profileEnv());
+          expect(out.code, out.stderr).toBe(0);
+          expect(JSON.parse(out.stdout).objects).toMatchObject({
+            scanned: 1,
+            missing: 1,
+            extra: 1,
+            deleted: 1,
+          });
+          const versions: Versions[] = [
+            { key: "keep.jpg", new: jpg },
+              ...excludedOnSource.map((key) => ({ key, new: Buffer.from("not synced") })),
+            ...excludedOnDestination.map((key) => ({ key, new: Buffer.from("destination") })),
+          ];
+          const state = await oldOrNew(dst, d, versions);
+          expect(state.updated).toEqual(["keep.jpg", ...excludedOnDestination]);
+          expect(state.kept).toEqual(excludedOnSource);
+          await expect(readAll(dst, d, "old.jpg")).rejects.toMatchObject({ name: "NoSuchKey" });
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+});
