@@ -247,6 +247,25 @@ describe("the source prefix's own folder marker (a key relative to the prefix th
     },
   );
 
+  it.each(["direct", "workflow"])("the %s engine's audit finds the marker's bytes differ", async (engine) => {
+    await scenario(CATEGORY, `an audit of the prefix's marker, ${engine} engine`, () =>
+      withBucketPair("marker", async ({ src, dst, s, d }) => {
+        await fill(src, s);
+        await putObject(dst, d, "dp/", flipByte(marker, 4));
+        await putObject(dst, d, "dp/a", inside);
+        const args = [`s3://${s}/pre`, `s3://${d}/dp`, ...SIDES, "--full", "--json"];
+        const out = await runCli(["audit", ...args, "--engine", engine], profileEnv());
+        expect(out.code, out.stdout).toBe(1);
+        const report = JSON.parse(out.stdout);
+        expect(report.objects).toMatchObject({ listed: 2, sampled: 2 });
+        expect(report.differences).toEqual([
+          { key: "", offset: 0, length: marker.length, status: "differs" },
+        ]);
+        return { bytesLost: 0 };
+      }),
+    );
+  });
+
   it.each(["direct", "workflow"])(
     "the %s engine fails it by name, before reading it, where the destination is a bucket's root",
     async (engine) => {
@@ -314,7 +333,7 @@ describe("filters over keys with `.` and `..` segments and line breaks", () => {
           });
           const versions: Versions[] = [
             { key: "keep.jpg", new: jpg },
-              ...excludedOnSource.map((key) => ({ key, new: Buffer.from("not synced") })),
+            ...excludedOnSource.map((key) => ({ key, new: Buffer.from("not synced") })),
             ...excludedOnDestination.map((key) => ({ key, new: Buffer.from("destination") })),
           ];
           const state = await oldOrNew(dst, d, versions);
