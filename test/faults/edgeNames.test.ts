@@ -8,6 +8,7 @@ import {
   createBucket,
   emptyAndDeleteBucket,
   putObject,
+  readAll,
   s3Client,
   uniqueBucketName,
   withBucketPair,
@@ -179,6 +180,166 @@ describe("objects re-composed under keys with percent escapes, beside the keys t
           const again = await runCli(["check", ...args], env);
           expect(again.code, again.stdout).toBe(0);
           expect((JSON.parse(again.stdout) as { objects: { identical: number } }).objects.identical).toBe(6);
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+});
+
+describe("the source prefix's own folder marker (a key relative to the prefix that is empty)", () => {
+  // `s3://b/pre` means the keys under `pre/`, and `pre/` itself is one of them: its relative key
+  // is "", so it maps to the destination prefix's own marker, and to no key at a bucket's root.
+  const marker = seededBytes("prefix-marker", 9);
+  const inside = seededBytes("prefix-inside", 5);
+
+  async function fill(src: S3Client, s: string): Promise<void> {
+    await putObject(src, s, "pre/", marker);
+    await putObject(src, s, "pre/a", inside);
+  }
+
+  it.each(["direct", "workflow"])(
+    "the %s engine copies it to the destination prefix's marker",
+    async (engine) => {
+      await scenario(
+        CATEGORY,
+        `the source prefix's marker under a destination prefix, ${engine} engine`,
+        () =>
+          withBucketPair("marker", async ({ src, dst, s, d }) => {
+            await fill(src, s);
+            const args = [`s3://${s}/pre`, `s3://${d}/dp`, ...SIDES, "--json"];
+            const env = profileEnv();
+            const out = await runCli(["sync", ...args, "--engine", engine], env);
+            expect(out.code, out.stderr).toBe(0);
+            expect(JSON.parse(out.stdout).objects).toMatchObject({ scanned: 2, missing: 2, failed: 0 });
+            const versions: Versions[] = [
+              { key: "dp/", new: marker },
+              { key: "dp/a", new: inside },
+            ];
+            const state = await oldOrNew(dst, d, versions);
+            expect(state.updated).toEqual(["dp/", "dp/a"]);
+            const again = await runCli(["check", ...args], env);
+            expect(again.code, again.stdout).toBe(0);
+            expect(JSON.parse(again.stdout).objects.identical).toBe(2);
+            return { bytesLost: state.bytesLost };
+          }),
+      );
+    },
+  );
+
+  it.each(["direct", "workflow"])(
+    "the %s engine deletes the destination prefix's own marker with --delete",
+    async (engine) => {
+      await scenario(CATEGORY, `the destination prefix's marker, destination only, ${engine} engine`, () =>
+        withBucketPair("marker", async ({ src, dst, s, d }) => {
+          await putObject(src, s, "pre/a", inside);
+          await putObject(dst, d, "dp/", marker);
+          const args = [`s3://${s}/pre`, `s3://${d}/dp`, ...SIDES, "--json"];
+          const out = await runCli(["sync", ...args, "--delete", "--engine", engine], profileEnv());
+          expect(out.code, out.stderr).toBe(0);
+          expect(JSON.parse(out.stdout).objects).toMatchObject({ extra: 1, deleted: 1 });
+          await expect(readAll(dst, d, "dp/")).rejects.toMatchObject({ name: "NoSuchKey" });
+          const state = await oldOrNew(dst, d, [{ key: "dp/a", new: inside }]);
+          expect(state.updated).toEqual(["dp/a"]);
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+
+  it.each(["direct", "workflow"])("the %s engine's audit finds the marker's bytes differ", async (engine) => {
+    await scenario(CATEGORY, `an audit of the prefix's marker, ${engine} engine`, () =>
+      withBucketPair("marker", async ({ src, dst, s, d }) => {
+        await fill(src, s);
+        await putObject(dst, d, "dp/", flipByte(marker, 4));
+        await putObject(dst, d, "dp/a", inside);
+        const args = [`s3://${s}/pre`, `s3://${d}/dp`, ...SIDES, "--full", "--json"];
+        const out = await runCli(["audit", ...args, "--engine", engine], profileEnv());
+        expect(out.code, out.stdout).toBe(1);
+        const report = JSON.parse(out.stdout);
+        expect(report.objects).toMatchObject({ listed: 2, sampled: 2 });
+        expect(report.differences).toEqual([
+          { key: "", offset: 0, length: marker.length, status: "differs" },
+        ]);
+        return { bytesLost: 0 };
+      }),
+    );
+  });
+
+  it.each(["direct", "workflow"])(
+    "the %s engine fails it by name, before reading it, where the destination is a bucket's root",
+    async (engine) => {
+      await scenario(CATEGORY, `the source prefix's marker into a bucket's root, ${engine} engine`, () =>
+        withBucketPair("marker", async ({ src, dst, s, d }) => {
+          await fill(src, s);
+          const args = [`s3://${s}/pre`, `s3://${d}`, ...SIDES, "--json"];
+          const env = profileEnv();
+          for (const command of [["sync", "--engine", engine], ["check"]]) {
+            const out = await runCli([...command, ...args], env);
+            expect(out.code, out.stderr).toBe(2);
+            const summary = JSON.parse(out.stdout);
+            expect(summary.objects).toMatchObject({ scanned: 2, failed: 1 });
+            expect(summary.failures).toEqual([
+              {
+                key: "pre/",
+                code: "EMPTY_KEY",
+                message: expect.stringContaining("destination key is empty"),
+              },
+            ]);
+          }
+          const state = await oldOrNew(dst, d, [{ key: "a", new: inside }]);
+          expect(state.updated).toEqual(["a"]);
+          expect(JSON.stringify(await pendingUploads(dst, d))).toBe("[]");
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+});
+
+describe("filters over keys with `.` and `..` segments and line breaks", () => {
+  // A path glob never matches a `.` or `..` segment, nor `*` a line break: those keys fell
+  // through every rule, so `--exclude '**'` still copied them, and `--delete` deleted them.
+  const excludedOnSource = ["a/../b", "./dot", "new\nline"];
+  const excludedOnDestination = ["x/../kept", "..", ".", "cr\nlf"];
+
+  it.each(["direct", "workflow"])(
+    "the %s engine neither copies nor deletes a key the rules leave out",
+    async (engine) => {
+      await scenario(CATEGORY, `filters over dot segments and line breaks, ${engine} engine`, () =>
+        withBucketPair("dots", async ({ src, dst, s, d }) => {
+          const jpg = seededBytes("dots-jpg", 7);
+          await putObject(src, s, "keep.jpg", jpg);
+          for (const key of excludedOnSource) await putObject(src, s, key, "source");
+          for (const key of [...excludedOnDestination, "old.jpg"])
+            await putObject(dst, d, key, "destination");
+          const args = [
+            `s3://${s}`,
+            `s3://${d}`,
+            ...SIDES,
+            "--exclude",
+            "**",
+            "--include",
+            "*.jpg",
+            "--json",
+          ];
+          const out = await runCli(["sync", ...args, "--delete", "--engine", engine], profileEnv());
+          expect(out.code, out.stderr).toBe(0);
+          expect(JSON.parse(out.stdout).objects).toMatchObject({
+            scanned: 1,
+            missing: 1,
+            extra: 1,
+            deleted: 1,
+          });
+          const versions: Versions[] = [
+            { key: "keep.jpg", new: jpg },
+            ...excludedOnSource.map((key) => ({ key, new: Buffer.from("not synced") })),
+            ...excludedOnDestination.map((key) => ({ key, new: Buffer.from("destination") })),
+          ];
+          const state = await oldOrNew(dst, d, versions);
+          expect(state.updated).toEqual(["keep.jpg", ...excludedOnDestination]);
+          expect(state.kept).toEqual(excludedOnSource);
+          await expect(readAll(dst, d, "old.jpg")).rejects.toMatchObject({ name: "NoSuchKey" });
           return { bytesLost: state.bytesLost };
         }),
       );

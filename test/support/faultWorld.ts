@@ -1,6 +1,11 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { afterAll, beforeAll } from "vitest";
 import { FaultProxy } from "./faultProxy.js";
@@ -151,4 +156,68 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
     stderr: string;
   }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal) };
+}
+
+/** Every key under `prefix`, as stored: listed URL-encoded, as a key may hold characters XML 1.0 cannot carry. */
+export async function listKeys(client: S3Client, bucket: string, prefix = ""): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ContinuationToken: token,
+        EncodingType: "url",
+      }),
+    );
+    // The url encoding is a form's: a space comes as `+`.
+    for (const o of page.Contents ?? []) keys.push(decodeURIComponent((o.Key ?? "").replaceAll("+", " ")));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return keys;
+}
+
+/**
+ * How the destination bucket differs from the source, read from both with plain GETs: keys on
+ * one side only, and per key the bytes, Content-Type, the other content headers and user metadata.
+ * Empty when the destination mirrors the source.
+ */
+export async function mirrorDifferences(
+  source: { client: S3Client; bucket: string },
+  destination: { client: S3Client; bucket: string },
+): Promise<string[]> {
+  const out: string[] = [];
+  const [srcKeys, dstKeys] = await Promise.all([
+    listKeys(source.client, source.bucket),
+    listKeys(destination.client, destination.bucket),
+  ]);
+  const onDestination = new Set(dstKeys);
+  for (const key of dstKeys) if (!srcKeys.includes(key)) out.push(`${JSON.stringify(key)}: destination only`);
+  const read = async (side: { client: S3Client; bucket: string }, key: string) => {
+    const r = await side.client.send(new GetObjectCommand({ Bucket: side.bucket, Key: key }));
+    const { ContentType, ContentEncoding, ContentLanguage, ContentDisposition, CacheControl, Metadata } = r;
+    return {
+      body: Buffer.from((await r.Body?.transformToByteArray()) ?? []),
+      attributes: JSON.stringify({
+        ContentType,
+        ContentEncoding,
+        ContentLanguage,
+        ContentDisposition,
+        CacheControl,
+        Metadata,
+      }),
+    };
+  };
+  for (const key of srcKeys) {
+    if (!onDestination.has(key)) {
+      out.push(`${JSON.stringify(key)}: missing`);
+      continue;
+    }
+    const [a, b] = await Promise.all([read(source, key), read(destination, key)]);
+    if (!a.body.equals(b.body)) out.push(`${JSON.stringify(key)}: bytes differ`);
+    if (a.attributes !== b.attributes)
+      out.push(`${JSON.stringify(key)}: ${a.attributes} became ${b.attributes}`);
+  }
+  return out;
 }

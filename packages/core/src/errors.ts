@@ -67,6 +67,20 @@ export class InvalidMessageError extends ValidationError {
 }
 
 /**
+ * A destination key is empty: the source prefix's own folder marker (`pre/` under `s3://b/pre`)
+ * has the relative key "", which at a bucket's root names no object. Found before anything is
+ * read, as for {@link KeyTooLongError}, where a server would refuse the write with HTTP 400.
+ */
+export class EmptyKeyError extends ChunksyncError {
+  constructor() {
+    super(
+      "EMPTY_KEY",
+      "destination key is empty: the source prefix's own folder marker maps to no key at the destination bucket's root; give the destination a prefix to hold it",
+    );
+  }
+}
+
+/**
  * A key is longer than S3 allows (1,024 bytes of UTF-8): found before anything is read, so
  * the object fails at once instead of after its bytes crossed, as a server's HTTP 400 would.
  */

@@ -206,6 +206,7 @@ export {
   ChunkPlanError,
   type ChunkPlanErrorCode,
   ChunksyncError,
+  EmptyKeyError,
   InvalidMessageError,
   KeyTooLongError,
   ValidationError,
@@ -221,7 +222,7 @@ export {
   parseChallengeResponse,
 } from "./messages.js";
 export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";
-export { checkKeyLength, compareUtf8, MAX_KEY_BYTES } from "./objectKey.js";
+export { checkDestinationKey, compareUtf8, MAX_KEY_BYTES } from "./objectKey.js";
 export {
   directoryPrefix,
   prefixesOverlap,

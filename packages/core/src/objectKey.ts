@@ -1,4 +1,4 @@
-import { KeyTooLongError } from "./errors.js";
+import { EmptyKeyError, KeyTooLongError } from "./errors.js";
 
 /** S3's limit on a key's length, in bytes of its UTF-8 encoding. */
 export const MAX_KEY_BYTES = 1024;
@@ -6,9 +6,11 @@ export const MAX_KEY_BYTES = 1024;
 /**
  * Checks that a destination key can be written at all.
  *
+ * @throws EmptyKeyError when it is empty
  * @throws KeyTooLongError naming the key, when it is over {@link MAX_KEY_BYTES}
  */
-export function checkKeyLength(key: string): void {
+export function checkDestinationKey(key: string): void {
+  if (key === "") throw new EmptyKeyError();
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes > MAX_KEY_BYTES) throw new KeyTooLongError(key, bytes, MAX_KEY_BYTES);
 }

@@ -15,6 +15,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   InvalidCredentialsError: "INVALID_CREDENTIALS",
   MissingCredentialsError: "NO_CREDENTIALS",
   KeyTooLongError: "KEY_TOO_LONG",
+  EmptyKeyError: "EMPTY_KEY",
   PreconditionFailedError: "PRECONDITION_FAILED",
   ObjectArchivedError: "OBJECT_ARCHIVED",
   ThrottledError: "SLOW_DOWN",

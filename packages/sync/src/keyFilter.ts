@@ -8,6 +8,26 @@ export interface KeyRule {
 }
 
 /**
+ * The lookaheads by which picomatch keeps `*` and `**` off `.` and `..` path segments, even with
+ * `dot`: a file system resolves those, so a path glob must not reach them. In an S3 key they are
+ * names like any other (`a/../b` is its own object), and a key the rules could not match fell
+ * through every rule, so `--exclude '**'` copied it and `--delete` deleted it.
+ */
+const DOT_SEGMENT_GUARDS = ["(?!(?:^|\\/)\\.{1,2}(?:\\/|$))", "(?!\\.{1,2}(?:\\/|$))"];
+
+/**
+ * `glob` as a test of a relative key: picomatch's pattern with `.` and `..` segments allowed and
+ * `s` set (a key may hold a line break, which `.` would not match otherwise), and, as picomatch
+ * itself does, a glob equal to the key matches it (`a[b]` is also the key "a[b]").
+ */
+function keyGlob(glob: string): (key: string) => boolean {
+  let source = picomatch.makeRe(glob, { dot: true }).source;
+  for (const guard of DOT_SEGMENT_GUARDS) source = source.replaceAll(guard, "");
+  const pattern = new RegExp(source, "s");
+  return (key) => key === glob || pattern.test(key);
+}
+
+/**
  * The keys a run selects, relative to its prefixes, as `aws s3 sync` filters: every key is
  * selected by default, and the last rule whose glob matches a key decides (later rules take
  * precedence), so `exclude **` then `include *.jpg` selects only the top-level .jpg keys.
@@ -15,10 +35,7 @@ export interface KeyRule {
  * synced nor reported nor deleted.
  */
 export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
-  const compiled = rules.map((r) => ({
-    include: r.kind === "include",
-    matches: picomatch(r.glob, { dot: true }),
-  }));
+  const compiled = rules.map((r) => ({ include: r.kind === "include", matches: keyGlob(r.glob) }));
   return (key) => {
     for (let i = compiled.length - 1; i >= 0; i--) {
       const rule = compiled[i] as (typeof compiled)[number];

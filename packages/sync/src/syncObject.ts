@@ -3,7 +3,7 @@ import {
   allChunks,
   attributesOf,
   type ChunkPlan,
-  checkKeyLength,
+  checkDestinationKey,
   chunkRange,
   type DecisionOptions,
   decideObject,
@@ -117,7 +117,7 @@ export async function syncObject(
     indexing.made = {};
     try {
       // A key S3 cannot hold fails here, before the source is read for it.
-      checkKeyLength(destinationKey);
+      checkDestinationKey(destinationKey);
       // A restart heads both sides afresh: the listing (and what the index said of the
       // versions it named) is older than what made it restart.
       return await attemptObject(ctx, keys, attempt === 1 ? listed : undefined, indexing, attempt === 1);
@@ -297,7 +297,7 @@ export function decideIndexed(
   const { source: src, destination: dst } = inspected;
   try {
     if (dst === undefined) return undefined;
-    checkKeyLength(destinationKey);
+    checkDestinationKey(destinationKey);
     const plan = planChunks(src.size, ctx.chunkSize);
     const srcId = sourceIdentity(ctx.source.bucket, sourceKey, src);
     let changed: number[] = [];

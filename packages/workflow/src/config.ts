@@ -200,9 +200,8 @@ const LegacyFilters = z.object({
 
 /**
  * Rewrites `include`/`exclude` as the ordered rules that select the same keys, so an existing
- * config keeps its meaning: exclude everything, include the includes, then exclude the excludes.
- * (picomatch's `**` matches no `.` or `..` path segment, so a key such as `./a` that no include
- * named stays selected, the one key shape where the two readings part.)
+ * config keeps its meaning: exclude everything, include the includes, then exclude the excludes
+ * (`**` matches every key, `.` and `..` segments included: see keyFilter).
  */
 function withLegacyFilters(input: unknown): unknown {
   if (typeof input !== "object" || input === null) return input;

@@ -228,6 +228,8 @@ const StoredAttributesSchema = z.strictObject({
 
 const etag = z.string().min(1).max(1024);
 const storedKey = z.string().min(1).max(2048);
+/** A key relative to the prefixes: empty for the source prefix's own folder marker (see events.ts). */
+const relativeKey = z.string().max(2048);
 
 /**
  * The source record as the destination side reads it back (and the source side after it):
@@ -235,7 +237,7 @@ const storedKey = z.string().min(1).max(2048);
  * fails the step by field instead of writing a wrong object.
  */
 export const SourceRecordSchema = z.strictObject({
-  key: storedKey,
+  key: relativeKey,
   bucket: z.string().min(1).max(255),
   sourceKey: storedKey,
   etag,

@@ -3,7 +3,7 @@ import {
   type BlockRequest,
   type ChallengeRequest,
   ChunksyncError,
-  checkKeyLength,
+  checkDestinationKey,
   chunkRange,
   type DigestAlgorithm,
   entryAsListed,
@@ -82,7 +82,7 @@ import {
 export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const destinationKey = ctx.prefix + event.key;
   // A key S3 cannot hold fails the object here, before the source is read for it.
-  checkKeyLength(destinationKey);
+  checkDestinationKey(destinationKey);
   const head = await ctx.store.head(destinationKey);
   if (ctx.index && head) await settleFound(ctx, event.runId, event.key, head, ctx.index.scope);
   const record: DestinationRecord = {

@@ -8,7 +8,11 @@ import { z } from "zod";
  */
 
 const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, "a run id of 1-80 letters, digits, '_', '.', '-'");
-const relativeKey = z.string().min(1, "a non-empty key").max(1024, "a key of at most 1024 characters");
+/**
+ * A key relative to the prefixes. Empty for the source prefix's own folder marker (`pre/` under
+ * `s3://b/pre`): an object of the run like any other, which maps to the destination prefix's marker.
+ */
+export const relativeKey = z.string().max(1024, "a key of at most 1024 characters");
 const index = z.number().int("a whole number").min(0, "a number from 0");
 /** A Step Functions error as a Catch records it. */
 const caught = z.object({ Error: z.string(), Cause: z.string().optional() });

@@ -105,7 +105,7 @@ export async function* listPage(
   const startAfter = page.after === null ? undefined : prefix + page.after;
   for await (const object of store.list(prefix, signal, startAfter)) {
     const key = object.key.slice(prefix.length);
-    const where = key === "" ? "before" : inPage(page, key);
+    const where = inPage(page, key);
     if (where === "before") continue;
     if (where === "after") return;
     yield { object, key };

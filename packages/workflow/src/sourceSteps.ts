@@ -149,7 +149,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     after === undefined ? undefined : ctx.prefix + after,
   )) {
     const key = o.key.slice(ctx.prefix.length);
-    if (key === "" || (after !== undefined && compareKeys(key, after) <= 0)) continue;
+    if (after !== undefined && compareKeys(key, after) <= 0) continue;
     if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;

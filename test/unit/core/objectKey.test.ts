@@ -1,19 +1,30 @@
-import { checkKeyLength, compareUtf8, KeyTooLongError, MAX_KEY_BYTES } from "@chunksync/core";
+import {
+  checkDestinationKey,
+  compareUtf8,
+  EmptyKeyError,
+  KeyTooLongError,
+  MAX_KEY_BYTES,
+} from "@chunksync/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-describe("checkKeyLength (S3 keys are at most 1,024 bytes of UTF-8)", () => {
+describe("checkDestinationKey (S3 keys are 1 to 1,024 bytes of UTF-8)", () => {
+  it("refuses an empty key, as the source prefix's own marker maps to at a bucket's root", () => {
+    expect(() => checkDestinationKey("")).toThrow(EmptyKeyError);
+    expect(() => checkDestinationKey("/")).not.toThrow();
+  });
+
   it("accepts a key of exactly 1,024 bytes, however many characters", () => {
     expect(MAX_KEY_BYTES).toBe(1024);
-    expect(() => checkKeyLength("a".repeat(1024))).not.toThrow();
-    expect(() => checkKeyLength("é".repeat(512))).not.toThrow();
+    expect(() => checkDestinationKey("a".repeat(1024))).not.toThrow();
+    expect(() => checkDestinationKey("é".repeat(512))).not.toThrow();
   });
 
   it("counts bytes, not characters: 513 two-byte characters are over", () => {
     const key = "é".repeat(513);
     let error: unknown;
     try {
-      checkKeyLength(key);
+      checkDestinationKey(key);
     } catch (e) {
       error = e;
     }

@@ -1,4 +1,10 @@
-import { type ChunksyncError, InvalidMessageError, KeyTooLongError, ValidationError } from "@chunksync/core";
+import {
+  type ChunksyncError,
+  EmptyKeyError,
+  InvalidMessageError,
+  KeyTooLongError,
+  ValidationError,
+} from "@chunksync/core";
 import {
   AccessDeniedError,
   BadDigestError,
@@ -35,6 +41,7 @@ const instances: ChunksyncError[] = [
   new InvalidCredentialsError(ctx, "InvalidAccessKeyId"),
   new MissingCredentialsError(ctx, "no profile"),
   new KeyTooLongError("k", 1025, 1024),
+  new EmptyKeyError(),
   new PreconditionFailedError(ctx, "412"),
   new ObjectArchivedError(ctx, "GLACIER"),
   new ThrottledError(ctx),

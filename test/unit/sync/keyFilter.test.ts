@@ -52,6 +52,25 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
     ]);
   });
 
+  it("a `.` or `..` segment and a line break are characters of a key like any other: * and ** match them", () => {
+    // Path globs refuse to match dot segments (a file system resolves them); S3 does not.
+    const odd = ["..", ".", "a/../b", "x/./y", "./dot", "a/..", "new\nline", "two/new\nlines\n", ""];
+    expect(selected([rule("exclude", "**")], odd)).toEqual([]);
+    expect(selected([rule("exclude", "**"), rule("include", "*")], odd)).toEqual(["..", ".", "new\nline"]);
+    expect(
+      selected([rule("exclude", "**/*.jpg")], ["../a.jpg", "x/../b.jpg", "x/./c.jpg", "new\n.jpg"]),
+    ).toEqual([]);
+    expect(selected([rule("exclude", "a/*/b")], ["a/../b", "a/./b", "a/\n/b", "a/x/y/b"])).toEqual([
+      "a/x/y/b",
+    ]);
+  });
+
+  it("a glob equal to a key selects that key, even where it reads as a pattern", () => {
+    expect(
+      selected([rule("exclude", "a[b]"), rule("exclude", "c?")], ["a[b]", "ab", "c?", "cd", "cde"]),
+    ).toEqual(["cde"]);
+  });
+
   it("a later rule decides exactly the keys it matches, and leaves every other key as it was", () => {
     fc.assert(
       fc.property(rules, ruleArb, key, (before, last, k) => {

@@ -29,7 +29,14 @@ describe("Lambda handlers refuse malformed events with a ValidationError naming 
     ["listSource", { runId: "bad id!", page: 0 }, "runId", listSource],
     ["listSource", null, "event", listSource],
     ["sourcePrepare", { runId: "r1", item: { key: "a", size: "12", etag: "x" } }, "item.size", sourcePrepare],
-    ["sourcePrepare", { runId: "r1", item: { key: "", size: 1, etag: "x" } }, "item.key", sourcePrepare],
+    // An empty key is the source prefix's own folder marker, an object like any other; a key of
+    // over 1,024 characters is no S3 key.
+    [
+      "sourcePrepare",
+      { runId: "r1", item: { key: "k".repeat(1025), size: 1, etag: "x" } },
+      "item.key",
+      sourcePrepare,
+    ],
     ["sourceChallenge", { runId: "r1", key: "a", batch: 0, phase: "guess" }, "phase", sourceChallenge],
     ["sourceChallenge", { runId: "r1", key: "a", batch: 1.5, phase: "verify" }, "batch", sourceChallenge],
     ["destinationAnswer", { runId: "r1", batch: 0, phase: "challenge" }, "key", destinationAnswer],

@@ -22,7 +22,7 @@ import {
 } from "@chunksync/sync";
 import { z } from "zod";
 import type { DestinationContext, SourceContext } from "../context.js";
-import { ListPageEvent, parseEvent, ReportEvent } from "../events.js";
+import { ListPageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
 import { compareKeys, objectId } from "../layout.js";
 import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
@@ -67,7 +67,6 @@ export const auditKeys = {
 };
 
 const runId = ListPageEvent.shape.runId;
-const relativeKey = z.string().min(1, "a non-empty key").max(1024, "a key of at most 1024 characters");
 const count = z.number().int("a whole number").min(0, "a number from 0");
 const AuditItem = z.strictObject({
   key: relativeKey,
@@ -148,7 +147,7 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     after === undefined ? undefined : ctx.prefix + after,
   )) {
     const key = o.key.slice(ctx.prefix.length);
-    if (key === "" || (after !== undefined && compareKeys(key, after) <= 0) || !selected(key)) continue;
+    if ((after !== undefined && compareKeys(key, after) <= 0) || !selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
       break;
