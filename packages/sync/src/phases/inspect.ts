@@ -1,6 +1,7 @@
 import {
   attributesOf,
   chunkRanges,
+  copiedFromSource,
   type DigestAlgorithm,
   entryStands,
   hasMd5Form,
@@ -96,6 +97,8 @@ export interface InspectContext {
   chunkSize: number;
   /** A dry run writes nothing, so it reads no body to send. */
   dryRun?: boolean;
+  /** Source bytes are copied server-side where a copy may name them: then not read to be sent. */
+  serverSideCopy?: boolean;
   signal?: AbortSignal;
 }
 
@@ -124,9 +127,13 @@ export async function inspect(
   const entries: IndexedPair = {};
   let heads: [ObjectHead | undefined, ObjectHead | undefined];
   if (listed && listed.destination === undefined) {
-    // A small object the destination lacks is read whole with its head: one GET, no HEAD.
+    // A small object the destination lacks is read whole with its head: one GET, no HEAD. Not
+    // one the write copies from the source server-side: its bytes are not sent (nor read, by
+    // either engine), so a HEAD heads it.
+    const { copySourceEscapesReadOnce } = destination.capabilities;
     const small =
       !ctx.dryRun &&
+      !copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce) &&
       listed.source.size > 0 &&
       listed.source.size <= ctx.chunkSize &&
       !isArchiveClass(listed.source.storageClass);
