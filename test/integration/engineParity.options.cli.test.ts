@@ -250,6 +250,25 @@ describe("the CLI's two engines against the local S3, option by option: the same
     expect(ordered(runs.workflow)).toEqual(ordered(runs.direct));
   });
 
+  it("a key too long under the destination prefix: the same failure, reported under the same destination key, the other object synced", async () => {
+    const long = "k".repeat(1000);
+    const runs = await bothEngines(
+      "toolong",
+      async (s) => {
+        await put(src, s, long, small);
+        await put(src, s, "ok", small);
+      },
+      (s, d) => ["sync", `s3://${s}`, `s3://${d}/${"p".repeat(40)}`],
+    );
+    expect(runs.direct.code).toBe(2);
+    expect(runs.direct.summary.failures).toEqual([expect.objectContaining({ code: "KEY_TOO_LONG" })]);
+    expect(runs.direct.report).toContainEqual(
+      expect.objectContaining({ sourceKey: long, destinationKey: `${"p".repeat(40)}/${long}` }),
+    );
+    expect(Object.keys(runs.direct.destination)).toEqual([`${"p".repeat(40)}/ok`]);
+    expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+  });
+
   it("one identity on both sides: chunks and new objects copied server-side alike, and the same index entries left", async () => {
     // Not "src-": on MinIO that prefix is kept from the destination user (scripts/local-s3/minio.ts).
     const owner = {
