@@ -250,6 +250,22 @@ describe("the CLI's two engines against the local S3, option by option: the same
     expect(ordered(runs.workflow)).toEqual(ordered(runs.direct));
   });
 
+  it("objects of one chunk whose size changed: rewritten alike, reading the same bytes of the destination", async () => {
+    const runs = await bothEngines(
+      "resized",
+      async (s, d) => {
+        await put(src, s, "grown.txt", small);
+        await put(dst, d, "grown.txt", small.subarray(0, 100));
+        await put(src, s, "shrunk.txt", small.subarray(0, 100));
+        await put(dst, d, "shrunk.txt", small);
+      },
+      (s, d) => ["sync", `s3://${s}`, `s3://${d}`],
+    );
+    expect(runs.direct.code, runs.direct.stderr.join("\n")).toBe(0);
+    expect(runs.direct.summary.objects).toMatchObject({ changed: 2 });
+    expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+  });
+
   it("a key too long under the destination prefix: the same failure, reported under the same destination key, the other object synced", async () => {
     const long = "k".repeat(1000);
     const runs = await bothEngines(

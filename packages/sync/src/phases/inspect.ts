@@ -148,7 +148,14 @@ export async function inspect(
   ) {
     const { algorithm } = ctx.sourceSide.options;
     const listedDestination = listed.destination;
-    // An empty object has no chunk to read ahead: a HEAD heads it in one request.
+    // An empty object has no chunk to read ahead: a HEAD heads it in one request. Nor has a sync
+    // any use for a first chunk of another length than the source's (it is not challenged: it
+    // differs, and the object is rewritten), as the workflow engine reads none; a dry run reads
+    // it even so, for the index entry that lets the next `check` answer with no request.
+    const firstChunk = (size: number) => Math.min(size, ctx.chunkSize);
+    const readsAhead =
+      listedDestination.size > 0 &&
+      (ctx.dryRun === true || firstChunk(listedDestination.size) === firstChunk(listed.source.size));
     const destinationHead = async () => {
       const known =
         indexed.destination && (await fromDestinationIndex(ctx, indexed.destination, listedDestination));
@@ -156,7 +163,7 @@ export async function inspect(
         entries.destination = known.entry;
         return known.head;
       }
-      return listedDestination.size > 0
+      return readsAhead
         ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
         : destination.head(destinationKey, signal);
     };
