@@ -100,6 +100,7 @@ export const sourceContext = once(async (): Promise<SourceContext> => {
     ...settings(c),
     store: new S3ObjectStore({ connection, bucket: c.source.bucket }),
     prefix: directoryPrefix(c.source.prefix),
+    destinationPrefix: directoryPrefix(c.destination.prefix),
     work: await workArea(),
     secret: secretKey,
     index: await sideIndex(c, "source", secretKey),

@@ -149,6 +149,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       ...settings,
       store: new S3ObjectStore({ connection: source.connection, bucket: buckets.src }),
       prefix: SRC_PREFIX,
+      destinationPrefix: DST_PREFIX,
       work: new S3WorkArea(source.client, buckets.work),
       secret,
       algorithm: "sha256",

@@ -99,6 +99,7 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
       ...settings,
       store: new S3ObjectStore({ connection: srcConnection, bucket: w.srcBucket }),
       prefix: "",
+      destinationPrefix: "",
       work,
       secret,
       algorithm: "sha256",

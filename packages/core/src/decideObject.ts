@@ -50,6 +50,18 @@ export function nameableAsCopySource(key: string, escapesReadOnce: boolean): boo
 }
 
 /**
+ * Whether a write copies `sourceKey`'s bytes server-side (the decision's `sourceCopy` parts)
+ * instead of reading and sending them: the run copies server-side and the key may be named.
+ */
+export function copiedFromSource(
+  serverSideCopy: boolean,
+  sourceKey: string,
+  escapesReadOnce: boolean,
+): boolean {
+  return serverSideCopy && nameableAsCopySource(sourceKey, escapesReadOnce);
+}
+
+/**
  * The decision's options from the run's, what the destination's store declares, and the keys a
  * copy would name (the source's, and the old object's: none for a new object). Both engines
  * take their options here.

@@ -145,6 +145,7 @@ export {
   validatePlan,
 } from "./chunkPlan.js";
 export {
+  copiedFromSource,
   crossingBytes,
   type DecideObjectParams,
   type DecisionOptions,

@@ -10,7 +10,7 @@ import {
   ObjectArchivedError,
   ObjectNotFoundError,
   PreconditionFailedError,
-  StorageError,
+  RequestRefusedError,
   type StorageErrorContext,
 } from "./errors.js";
 import { multipartEtag } from "./multipartEtag.js";
@@ -153,8 +153,8 @@ function normalisedTagging(tagging: string | undefined): string | undefined {
   return tagging === undefined ? undefined : tagQuery(new URLSearchParams(tagging));
 }
 
-function badRequest(ctx: StorageErrorContext, code: string, detail: string): StorageError {
-  return new StorageError("STORAGE_REQUEST_FAILED", `${code}: ${detail} (HTTP 400)`, ctx);
+function badRequest(ctx: StorageErrorContext, code: string, detail: string): RequestRefusedError {
+  return new RequestRefusedError(ctx, `${code}: ${detail} (HTTP 400)`);
 }
 
 /**
@@ -278,7 +278,7 @@ export class MemoryObjectStore implements ObjectStore {
       );
     if (range.length === 0) return Readable.from([]);
     if (range.offset >= o.data.length)
-      throw new StorageError("STORAGE_REQUEST_FAILED", "InvalidRange (HTTP 416)", this.#ctx("read", key));
+      throw new RequestRefusedError(this.#ctx("read", key), "InvalidRange (HTTP 416)");
     return Readable.from([o.data.subarray(range.offset, range.offset + range.length)]);
   }
 

@@ -37,6 +37,17 @@ export class StorageError extends ChunksyncError {
   }
 }
 
+/**
+ * The server refused a request for a reason no class below names (a 4xx such as InvalidArgument,
+ * InvalidStorageClass or InvalidRange). Its own class, not the base's, because a failure that
+ * crossed a Step Functions Catch is known by its name alone: the name gives the code back.
+ */
+export class RequestRefusedError extends StorageError {
+  constructor(ctx: StorageErrorContext, detail: string, cause?: unknown) {
+    super("STORAGE_REQUEST_FAILED", detail, ctx, { cause });
+  }
+}
+
 export class ObjectNotFoundError extends StorageError {
   constructor(ctx: StorageErrorContext, cause?: unknown) {
     super("OBJECT_NOT_FOUND", "the object does not exist", ctx, { cause });
@@ -232,5 +243,5 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
   const detail = e.message || name || String(error);
   if (status === undefined || status >= 500) return new StorageUnavailableError(ctx, detail, error);
-  return new StorageError("STORAGE_REQUEST_FAILED", `${detail} (HTTP ${status})`, ctx, { cause: error });
+  return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
 }

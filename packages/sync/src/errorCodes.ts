@@ -20,6 +20,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   ObjectArchivedError: "OBJECT_ARCHIVED",
   ThrottledError: "SLOW_DOWN",
   StorageUnavailableError: "STORAGE_UNAVAILABLE",
+  RequestRefusedError: "STORAGE_REQUEST_FAILED",
   BadDigestError: "BAD_DIGEST",
   SourceChangedError: "SOURCE_CHANGED",
   DestinationChangedError: "DESTINATION_CHANGED",

@@ -49,6 +49,12 @@ export interface SourceContext extends RunSettings {
   store: ObjectReader;
   /** Directory prefix of the source ("" or ending in "/"). */
   prefix: string;
+  /**
+   * Directory prefix of the destination: names an object's destination key in its result where
+   * the destination side recorded none (it failed at or before its HEAD), as the direct engine
+   * names it. Nothing on the destination is read or written through it.
+   */
+  destinationPrefix: string;
   work: WorkArea;
   secret: Buffer;
   algorithm: DigestAlgorithm;

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { type ReportLine, RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
@@ -53,6 +54,9 @@ export async function executeLocally(
   signal: AbortSignal | undefined,
 ): Promise<unknown> {
   installPromiseWithResolvers();
+  // Every request of every Task in flight listens on the one run signal, as in the direct
+  // engine (runSync); that is by design, not a leak, and Node must not warn of one on stderr.
+  if (signal) setMaxListeners(0, signal);
   const { StateMachine } = await import("aws-local-stepfunctions");
   // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
   const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });

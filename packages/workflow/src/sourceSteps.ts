@@ -611,7 +611,7 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   sumBytes(event.steps, bytes);
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
-    destinationKey: dst?.destinationKey ?? key,
+    destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,
     attempts: event.attempt ?? 1,
   };
   let result: ObjectResult;

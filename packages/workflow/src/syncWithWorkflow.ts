@@ -49,6 +49,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       ...settings,
       store: options.source,
       prefix: directoryPrefix(options.sourcePrefix),
+      destinationPrefix: directoryPrefix(options.destinationPrefix),
       work,
       secret: options.secret,
       algorithm: options.algorithm,

@@ -282,6 +282,25 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("reports a request the server refused for a reason no other error names (a 400 such as InvalidStorageClass) with the same code", async () => {
+    const { translateS3Error } = await import("@chunksync/storage");
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "new-small", small);
+      // What the S3 adapter raises for such an answer, as it raises it.
+      const refused = translateS3Error(
+        { name: "InvalidStorageClass", message: "InvalidStorageClass", $metadata: { httpStatusCode: 400 } },
+        { operation: "put", bucket: "dst", key: "new-small" },
+      );
+      destination.failNext("put", refused, "always");
+      const r = byKey(await engine(source, destination, {}));
+      expect(r["new-small"], name).toMatchObject({
+        state: "failed",
+        error: { code: "STORAGE_REQUEST_FAILED", message: refused.message },
+      });
+    }
+  });
+
   it("fails an object whose block round, old-piece read or assembled part fails while its copies run: its upload aborted, the old object left, alike", async () => {
     const { AccessDeniedError } = await import("@chunksync/storage");
     const old = seededBytes("parity-branch-old", 24 * MiB);

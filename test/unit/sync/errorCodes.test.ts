@@ -14,6 +14,7 @@ import {
   ObjectArchivedError,
   ObjectNotFoundError,
   PreconditionFailedError,
+  RequestRefusedError,
   StorageUnavailableError,
   ThrottledError,
 } from "@chunksync/storage";
@@ -46,6 +47,7 @@ const instances: ChunksyncError[] = [
   new ObjectArchivedError(ctx, "GLACIER"),
   new ThrottledError(ctx),
   new StorageUnavailableError(ctx, "reset"),
+  new RequestRefusedError(ctx, "InvalidArgument (HTTP 400)"),
   new BadDigestError(ctx),
   new ObjectChangedError("source", "k"),
   new ListingOrderError("source", "b", "a"),

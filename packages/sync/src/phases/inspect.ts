@@ -1,6 +1,7 @@
 import {
   attributesOf,
   chunkRanges,
+  copiedFromSource,
   type DigestAlgorithm,
   entryStands,
   hasMd5Form,
@@ -96,6 +97,8 @@ export interface InspectContext {
   chunkSize: number;
   /** A dry run writes nothing, so it reads no body to send. */
   dryRun?: boolean;
+  /** Source bytes are copied server-side where a copy may name them: then not read to be sent. */
+  serverSideCopy?: boolean;
   signal?: AbortSignal;
 }
 
@@ -124,9 +127,13 @@ export async function inspect(
   const entries: IndexedPair = {};
   let heads: [ObjectHead | undefined, ObjectHead | undefined];
   if (listed && listed.destination === undefined) {
-    // A small object the destination lacks is read whole with its head: one GET, no HEAD.
+    // A small object the destination lacks is read whole with its head: one GET, no HEAD. Not
+    // one the write copies from the source server-side: its bytes are not sent (nor read, by
+    // either engine), so a HEAD heads it.
+    const { copySourceEscapesReadOnce } = destination.capabilities;
     const small =
       !ctx.dryRun &&
+      !copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce) &&
       listed.source.size > 0 &&
       listed.source.size <= ctx.chunkSize &&
       !isArchiveClass(listed.source.storageClass);
@@ -141,7 +148,14 @@ export async function inspect(
   ) {
     const { algorithm } = ctx.sourceSide.options;
     const listedDestination = listed.destination;
-    // An empty object has no chunk to read ahead: a HEAD heads it in one request.
+    // An empty object has no chunk to read ahead: a HEAD heads it in one request. Nor has a sync
+    // any use for a first chunk of another length than the source's (it is not challenged: it
+    // differs, and the object is rewritten), as the workflow engine reads none; a dry run reads
+    // it even so, for the index entry that lets the next `check` answer with no request.
+    const firstChunk = (size: number) => Math.min(size, ctx.chunkSize);
+    const readsAhead =
+      listedDestination.size > 0 &&
+      (ctx.dryRun === true || firstChunk(listedDestination.size) === firstChunk(listed.source.size));
     const destinationHead = async () => {
       const known =
         indexed.destination && (await fromDestinationIndex(ctx, indexed.destination, listedDestination));
@@ -149,7 +163,7 @@ export async function inspect(
         entries.destination = known.entry;
         return known.head;
       }
-      return listedDestination.size > 0
+      return readsAhead
         ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
         : destination.head(destinationKey, signal);
     };
