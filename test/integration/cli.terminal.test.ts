@@ -1,7 +1,17 @@
 import { execFile } from "node:child_process";
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI_BIN, cleanEnv, profileEnv, SIDES } from "../support/cli.js";
+import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
 import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
 
@@ -161,5 +171,184 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     expect(code, output).toBe(0);
     expect(output).toBe("");
     expect(await destinationKeys(urls[1]!)).toEqual(["new.bin", "same.bin"]);
+  });
+});
+
+/**
+ * Keys that a terminal would act on if printed raw, and how chunksync shows them: ESC
+ * sequences that clear the screen or retitle the window, a carriage return that overwrites
+ * the line, a line feed that forges one, a right-to-left override; ordinary non-ASCII as is.
+ */
+const ODD_KEYS: [key: string, shown: string][] = [
+  ["odd/new\nline", "odd/new\\nline"],
+  ["odd/carriage\rreturn", "odd/carriage\\rreturn"],
+  ["odd/\x1b[2J\x1b[31mred", "odd/\\x1b[2J\\x1b[31mred"],
+  ["odd/invoice\u202efdp.exe", "odd/invoice\\u202efdp.exe"],
+  ["odd/back\\slash\x7f", "odd/back\\\\slash\\x7f"],
+  ["odd/ünï-日本-😀", "odd/ünï-日本-😀"],
+];
+/** On the destination only, deleted by sync --delete. */
+const ODD_EXTRA: [string, string] = ["odd/extra\x1b]0;title\x07", "odd/extra\\x1b]0;title\\x07"];
+/** On the source only, sealed with a customer key the run is not given. */
+const ODD_SEALED: [string, string] = ["odd/sealed\n\x1b[1mkey", "odd/sealed\\n\\x1b[1mkey"];
+
+/** The terminal's output without the progress line's own "go to column 0, clear the line". */
+const withoutRedraws = (output: string) => output.replaceAll("\r\x1b[2K", "");
+
+/** Every line the terminal shows, each with what was drawn over it removed. */
+const shownLines = (output: string) => output.split("\n").map((l) => l.split("\r\x1b[2K").at(-1)!);
+
+/** A control character (the line feeds between lines aside), DEL, a line separator or a bidi control. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are the point
+const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+describe("chunksync on a terminal, with keys that hold control characters", () => {
+  let env: Record<string, string>;
+  let src: S3Client;
+  let dst: S3Client;
+  const buckets: [S3Client, string][] = [];
+  let dir: string;
+
+  beforeAll(() => {
+    env = profileEnv();
+    src = s3Client("source");
+    dst = s3Client("destination");
+    dir = mkdtempSync(join(tmpdir(), "chunksync-oddkeys-"));
+  });
+
+  afterAll(async () => {
+    // One DeleteObject per key: DeleteObjects carries keys in an XML body, where ESC and BEL are
+    // not allowed, and RGW refuses the whole request.
+    const keys = [...ODD_KEYS.map(([key]) => key), ODD_EXTRA[0], ODD_SEALED[0]];
+    for (const [client, bucket] of buckets) {
+      for (const Key of keys) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+      await emptyAndDeleteBucket(client, bucket);
+    }
+    src.destroy();
+    dst.destroy();
+  });
+
+  async function pair(name: string): Promise<[string, string]> {
+    const s = uniqueBucketName(`src-${name}`);
+    const d = uniqueBucketName(`dst-${name}`);
+    await createBucket(src, s);
+    await createBucket(dst, d);
+    buckets.push([src, s], [dst, d]);
+    return [s, d];
+  }
+
+  function expectNoRawControl(output: string): void {
+    expect(withoutRedraws(output)).not.toMatch(RAW_CONTROL);
+  }
+
+  it("sync, check and audit show each key escaped on one line; --json and --report carry the exact keys", async () => {
+    const [s, d] = await pair("tty-odd");
+    for (const [i, [key]] of ODD_KEYS.entries()) await putObject(src, s, key, seededBytes(key, 1000 + i));
+    // The first key is changed on the destination, the others missing there.
+    await putObject(dst, d, ODD_KEYS[0]![0], seededBytes("old", 1000));
+    await putObject(dst, d, ODD_EXTRA[0], "only on the destination");
+    const urls = [`s3://${s}`, `s3://${d}`];
+    const report = join(dir, "sync.jsonl");
+
+    const synced = await runOnTerminal(["sync", ...urls, ...SIDES, "--delete", "--report", report], env);
+    expect(synced.code, synced.output).toBe(0);
+    expectNoRawControl(synced.output);
+    const lines = shownLines(synced.output);
+    const [changed, ...missing] = ODD_KEYS;
+    expect(
+      lines.some((l) => l.startsWith(`changed   ${changed![1]}: `)),
+      synced.output,
+    ).toBe(true);
+    for (const [, shown] of missing)
+      expect(
+        lines.some((l) => l.startsWith(`missing   ${shown}: copy, `)),
+        synced.output,
+      ).toBe(true);
+    expect(lines, synced.output).toContain(`extra     ${ODD_EXTRA[1]}: delete`);
+    const reported = readFileSync(report, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; sourceKey?: string; destinationKey: string })
+      .filter((l) => l.type === "object");
+    expect(reported.map((l) => l.destinationKey).sort()).toEqual(
+      [...ODD_KEYS.map(([key]) => key), ODD_EXTRA[0]].sort(),
+    );
+    const listed = await dst.send(new ListObjectsV2Command({ Bucket: d }));
+    expect((listed.Contents ?? []).map((o) => o.Key!).sort()).toEqual(ODD_KEYS.map(([key]) => key).sort());
+
+    const checked = await runOnTerminal(["check", ...urls, ...SIDES], env);
+    expect(checked.code, checked.output).toBe(0);
+    expectNoRawControl(checked.output);
+    expect(row(checked.output, "identical"), checked.output).toBe(String(ODD_KEYS.length));
+
+    // Same size, other bytes: only the audit, which reads both sides, sees it.
+    const [rotKey, rotShown] = ODD_KEYS[2]!;
+    await putObject(dst, d, rotKey, seededBytes("rotted", 1002));
+    const audited = await runOnTerminal(["audit", ...urls, ...SIDES, "--full"], env);
+    expect(audited.code, audited.output).toBe(1);
+    expectNoRawControl(audited.output);
+    expect(
+      shownLines(audited.output).some((l) => l.startsWith(rotShown) && l.endsWith("differs")),
+      audited.output,
+    ).toBe(true);
+    const auditJson = await runCli(["audit", ...urls, ...SIDES, "--full", "--json"], env);
+    expect(auditJson.code, auditJson.stderr).toBe(1);
+    const differences = (JSON.parse(auditJson.stdout) as { differences: { key: string }[] }).differences;
+    expect(differences.map((x) => x.key)).toEqual([rotKey]);
+  });
+
+  it("a failed object's line and its message show the key escaped; --json carries it exactly", async () => {
+    const [s, d] = await pair("tty-odd-fail");
+    const [key, shown] = ODD_SEALED;
+    // Encrypted with a customer key the run is not given: every read of it fails.
+    const sealKey = Buffer.alloc(32, 7);
+    await src.send(
+      new PutObjectCommand({
+        Bucket: s,
+        Key: key,
+        Body: "sealed",
+        SSECustomerAlgorithm: "AES256",
+        SSECustomerKey: sealKey.toString("base64"),
+        SSECustomerKeyMD5: createHash("md5").update(sealKey).digest("base64"),
+      }),
+    );
+    const urls = [`s3://${s}`, `s3://${d}`];
+    const synced = await runOnTerminal(["sync", ...urls, ...SIDES], env);
+    expect(synced.code, synced.output).toBe(2);
+    expectNoRawControl(synced.output);
+    // The line names the key, and so does the storage error's message after it.
+    expect(
+      shownLines(synced.output).some(
+        (l) => l.startsWith(`failed    ${shown}: `) && l.includes(`/${shown}: `),
+      ),
+      synced.output,
+    ).toBe(true);
+    const json = await runCli(["sync", ...urls, ...SIDES, "--json"], env);
+    expect(json.code, json.stderr).toBe(2);
+    const { failures } = JSON.parse(json.stdout) as { failures: { key: string; message: string }[] };
+    expect(failures.map((f) => f.key)).toEqual([key]);
+    expect(failures[0]!.message).toContain(`/${key}: `);
+    // Not on a terminal, failed objects still go to stderr: as plain lines, escaped alike.
+    expectNoRawControl(json.stderr);
+    expect(json.stderr).toContain(`failed    ${shown}: `);
+  });
+
+  it("cleanup shows each pending upload's key escaped; --json carries it exactly", async () => {
+    const [, d] = await pair("tty-odd-cleanup");
+    const key = "odd/pending\r\x1b[Kx";
+    const { UploadId } = await dst.send(new CreateMultipartUploadCommand({ Bucket: d, Key: key }));
+    const args = ["cleanup", `s3://${d}`, "--dst-profile", "dst", "--older-than", "0s", "--dry-run"];
+    const listed = await runOnTerminal(args, env);
+    expect(listed.code, listed.output).toBe(0);
+    expectNoRawControl(listed.output);
+    const line = `would abort odd/pending\\r\\x1b[Kx (upload ${UploadId}, started `;
+    expect(
+      shownLines(listed.output).some((l) => l.startsWith(line)),
+      listed.output,
+    ).toBe(true);
+    const json = await runCli([...args, "--json"], env);
+    expect(json.code, json.stderr).toBe(0);
+    const { aborted } = JSON.parse(json.stdout) as { aborted: { key: string; uploadId: string }[] };
+    expect(aborted).toEqual([expect.objectContaining({ key, uploadId: UploadId })]);
   });
 });

@@ -16,6 +16,7 @@ import { auditExitCode, scrubExitCode } from "./exitCodes.js";
 import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
 import { parseS3Url } from "./parseS3Url.js";
+import { printable } from "./printable.js";
 import { openStore, positiveInteger, probe, probeSides, readSecret, sideFlags } from "./sideSettings.js";
 
 interface SampleFlags {
@@ -156,13 +157,18 @@ function unseenLine(unseen: { fraction: number; probability: number }[], unit: s
   return `chance that corruption would have gone unseen (1 - f)^k: ${parts.join(", ")}\n`;
 }
 
+/** An object that could not be audited or scrubbed; its message may quote its key or a server's text. */
+function failureLine(f: { key: string; code: string; message: string }): string {
+  return `failed: ${printable(f.key)}: ${printable(f.message)} (${f.code})\n`;
+}
+
 function auditText(report: AuditReport, where: string, quiet: boolean): string {
   const out: string[] = [];
   if (report.differences.length > 0) {
     const rows = [["key", "offset", "length", "status"]];
     for (const d of report.differences)
       rows.push([
-        d.key,
+        printable(d.key),
         d.offset === undefined ? "-" : String(d.offset),
         d.length === undefined ? "-" : String(d.length),
         d.status,
@@ -170,7 +176,7 @@ function auditText(report: AuditReport, where: string, quiet: boolean): string {
     out.push(`${table(rows)}\n`);
     if (report.differencesNotNamed > 0) out.push(`... and ${report.differencesNotNamed} more\n`);
   }
-  for (const f of report.failures) out.push(`failed: ${f.key}: ${f.message} (${f.code})\n`);
+  out.push(...report.failures.map(failureLine));
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
@@ -189,13 +195,14 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
   if (report.rotted.length > 0) {
     const rows = [["no longer matches its index", "chunk", "offset", "length"]];
     for (const r of report.rotted)
-      for (const c of r.chunks) rows.push([r.key, String(c.index), String(c.offset), String(c.length)]);
+      for (const c of r.chunks)
+        rows.push([printable(r.key), String(c.index), String(c.offset), String(c.length)]);
     out.push(`${table(rows)}\n`);
     out.push(
       `their index entries were dropped (${report.index.written ?? 0} left): the next sync reads them and repairs them from its source\n`,
     );
   }
-  for (const f of report.failures) out.push(`failed: ${f.key}: ${f.message} (${f.code})\n`);
+  out.push(...report.failures.map(failureLine));
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
@@ -204,6 +211,6 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
     `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
     unseenLine(report.unseen, "chunks"),
   );
-  for (const note of report.index.notes) out.push(`index: ${note}\n`);
+  for (const note of report.index.notes) out.push(`index: ${printable(note)}\n`);
   return out.join("");
 }

@@ -4,6 +4,7 @@ import { type Command, Option } from "commander";
 import { EXIT_OK } from "./exitCodes.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url } from "./parseS3Url.js";
+import { printable } from "./printable.js";
 import { openStore, type SideFlags } from "./sideSettings.js";
 
 interface CleanupFlags {
@@ -113,7 +114,7 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
     const verb = flags.dryRun ? "would abort" : "aborted";
     for (const u of aborted) {
       process.stdout.write(
-        `${verb} ${u.key} (upload ${u.uploadId}, started ${u.initiated?.toISOString() ?? "?"})\n`,
+        `${verb} ${printable(u.key)} (upload ${printable(u.uploadId)}, started ${u.initiated?.toISOString() ?? "?"})\n`,
       );
     }
     process.stdout.write(

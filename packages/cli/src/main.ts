@@ -32,6 +32,7 @@ import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } fro
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
+import { printable } from "./printable.js";
 import { startProgress } from "./progress.js";
 import {
   addSideOptions,
@@ -341,6 +342,17 @@ export function program(): Command {
   return root;
 }
 
+/**
+ * An unexpected error with its stack: the first line ("Name: message") escaped, as it may quote a
+ * key or a server's text; the frames, which name this program's own files, left on their lines.
+ */
+function unexpected(error: unknown): string {
+  if (!(error instanceof Error)) return printable(String(error));
+  const head = String(error);
+  const stack = error.stack ?? head;
+  return stack.startsWith(head) ? `${printable(head)}${stack.slice(head.length)}` : printable(stack);
+}
+
 /** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 export async function main(argv: string[]): Promise<number> {
   const root = program();
@@ -353,8 +365,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const message =
       error instanceof ValidationError || error instanceof StorageError || error instanceof ChunksyncError
-        ? error.message
-        : `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+        ? printable(error.message)
+        : `unexpected error: ${unexpected(error)}`;
     process.stderr.write(`chunksync: error: ${message}\n`);
     return EXIT_ERROR;
   }

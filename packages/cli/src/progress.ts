@@ -1,6 +1,7 @@
 import { formatBytes as bytes } from "@chunksync/core";
 import type { ObjectResult, RunStats } from "@chunksync/sync";
 import { duration } from "./format.js";
+import { printable } from "./printable.js";
 
 export interface Progress {
   onResult(result: ObjectResult): void;
@@ -8,8 +9,9 @@ export interface Progress {
 }
 
 function describe(r: ObjectResult): string {
-  const key = r.sourceKey ?? r.destinationKey;
-  if (r.error) return `${r.state.padEnd(9)} ${key}: ${r.error.message}`;
+  const key = printable(r.sourceKey ?? r.destinationKey);
+  // The message may quote the key, or a server's own text.
+  if (r.error) return `${r.state.padEnd(9)} ${key}: ${printable(r.error.message)}`;
   const chunks =
     r.chunks && r.chunks.total > 1 ? ` (${r.chunks.changed.length}/${r.chunks.total} chunks)` : "";
   const verb = r.applied ? r.action : `would ${r.action}`;

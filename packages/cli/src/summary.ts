@@ -1,6 +1,7 @@
 import { formatBytes as bytes } from "@chunksync/core";
 import type { ObjectResult, RunReport } from "@chunksync/sync";
 import { duration, table } from "./format.js";
+import { printable } from "./printable.js";
 
 /** Failures `--json` lists; the rest are counted (all of them are in `--report`). */
 export const LISTED_FAILURES = 1000;
@@ -89,7 +90,8 @@ function indexSummary(report: RunReport): string {
     const kept = side.written === undefined ? "not written" : `${side.written} entries`;
     rows.push([name, String(side.fromIndex), String(side.read), kept]);
     if (side.found === "absent") notes.push(`${name} index: none yet at ${side.location}; built by this run`);
-    for (const note of side.notes) notes.push(`${name} index at ${side.location}: ${note}`);
+    // A note may quote a storage error's message.
+    for (const note of side.notes) notes.push(`${name} index at ${side.location}: ${printable(note)}`);
   }
   return `\n${table(rows)}\n${notes.map((n) => `${n}\n`).join("")}`;
 }

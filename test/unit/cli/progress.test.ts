@@ -168,4 +168,22 @@ describe("progress", () => {
       expect(writes).toEqual(["failed    a/b.bin: broken\n"]);
     }
   });
+
+  it("shows a key and a failure's message escaped, each object on one line", () => {
+    const { stream, writes } = fakeStream(false);
+    const progress = startProgress(new RunStats(), stream, false);
+    const key = "a\nb\r\x1b[2J\u202e";
+    progress.onResult({ ...changed, sourceKey: key, destinationKey: key });
+    progress.onResult({
+      ...extra,
+      destinationKey: key,
+      state: "failed",
+      error: { code: "X", message: `delete s3://b/${key}: \x1b]0;server text\x07` },
+    });
+    progress.stop();
+    expect(writes).toEqual([
+      "changed   a\\nb\\r\\x1b[2J\\u202e (1/8 chunks): compose, 8.0 MiB sent\n",
+      "failed    a\\nb\\r\\x1b[2J\\u202e: delete s3://b/a\\nb\\r\\x1b[2J\\u202e: \\x1b]0;server text\\x07\n",
+    ]);
+  });
 });

@@ -51,6 +51,19 @@ describe("summary", () => {
     expect(row(text, "would delete")).toBeUndefined();
   });
 
+  it("an index note, which may quote a server's message, is escaped", () => {
+    const side = { location: "/cache/idx", found: "loaded", fromIndex: 0, read: 1, written: 1 } as const;
+    const text = textSummary("sync", {
+      ...report(false),
+      index: {
+        source: { ...side, notes: ["not written (denied\x1b[2J\nforged)"] },
+        destination: { ...side, notes: [] },
+      },
+    });
+    expect(text).toContain("source index at /cache/idx: not written (denied\\x1b[2J\\nforged)\n");
+    expect(text).not.toContain("\x1b");
+  });
+
   it("--json keeps its fields and adds planned.delete", () => {
     const json = jsonSummary("plan", report(true), 0, new FailureList());
     expect(json.planned).toEqual({ transfer: 64, serverSide: 0, delete: 3 });

@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../../packages/cli/src/main.js";
+
+// An error no part of chunksync expected, carrying a server's text: thrown where the first URL is read.
+vi.mock("../../../packages/cli/src/parseS3Url.js", async (original) => {
+  const real = await original<typeof import("../../../packages/cli/src/parseS3Url.js")>();
+  return {
+    parseS3Url: (text: string, name: string) => {
+      if (text === "s3://unexpected/") throw new TypeError("server said \x1b[2J\ncleared");
+      return real.parseS3Url(text, name);
+    },
+  };
+});
+
+/** What main writes to stderr for these arguments, and its exit code. */
+async function stderrOf(args: string[]): Promise<{ code: number; stderr: string }> {
+  const writes: string[] = [];
+  vi.spyOn(process.stderr, "write").mockImplementation((s) => writes.push(String(s)) > 0);
+  const code = await main(args);
+  return { code, stderr: writes.join("") };
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("main's error line", () => {
+  it("escapes what the message quotes, on one line", async () => {
+    const { code, stderr } = await stderrOf(["check", "photos/\x1b[2J\nx", "s3://dst-bucket"]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      'chunksync: error: SRC: expected an S3 URL like s3://bucket or s3://bucket/prefix (local paths are not supported yet), got "photos/\\x1b[2J\\nx"\n',
+    );
+  });
+
+  it("escapes an unexpected error's first line and keeps its stack frames on their own lines", async () => {
+    const { code, stderr } = await stderrOf(["check", "s3://unexpected/", "s3://dst-bucket"]);
+    expect(code).toBe(2);
+    const [first, ...frames] = stderr.trimEnd().split("\n");
+    expect(first).toBe("chunksync: error: unexpected error: TypeError: server said \\x1b[2J\\ncleared");
+    expect(frames.length).toBeGreaterThan(0);
+    for (const frame of frames) expect(frame).toMatch(/^ {4}at /);
+    expect(stderr).not.toContain("\x1b");
+  });
+});
