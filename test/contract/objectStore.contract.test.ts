@@ -84,6 +84,29 @@ function objectStoreContract(name: string, harness: Harness) {
         expect(sameEtag(head?.etag, etag)).toBe(true);
       });
 
+      it("keeps Expires as the text written, an HTTP date or not, through a put, a multipart upload and a copy", async () => {
+        const prefix = fresh();
+        const texts = ["0", "-1", "never", "Thursday, 01-Dec-94 16:00:00 GMT"];
+        for (const [i, expires] of texts.entries()) {
+          const data = Buffer.from(`expires ${i}`);
+          const put = { expires, metadata: {} };
+          const { etag } = await store.put(`${prefix}put-${i}`, data, data.length, put, { ifNoneMatch: "*" });
+          expect((await store.head(`${prefix}put-${i}`))?.expires).toBe(expires);
+          const upload = await store.createUpload(`${prefix}upload-${i}`, { expires, metadata: {} });
+          const part = await upload.uploadPart(1, Readable.from([data]), data.length);
+          await upload.complete([part], { ifNoneMatch: "*" });
+          expect((await store.head(`${prefix}upload-${i}`))?.expires).toBe(expires);
+          const restated = texts[(i + 1) % texts.length]!;
+          await store.copyObject(
+            store.ref(`${prefix}put-${i}`, etag),
+            `${prefix}put-${i}`,
+            { expires: restated, metadata: {} },
+            { ifMatch: etag },
+          );
+          expect((await store.head(`${prefix}put-${i}`))?.expires).toBe(restated);
+        }
+      });
+
       it("heads a missing key as undefined, but a missing bucket as BucketNotFoundError", async () => {
         expect(await store.head(`${fresh()}nope`)).toBeUndefined();
         const other = await harness.missingBucket();

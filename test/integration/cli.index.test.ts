@@ -491,11 +491,12 @@ describe("chunksync CLI: digest index", () => {
     it("a manifest of an older format version: dropped as old-format", async () => {
       edit(manifestOf(scopeDir("d")), (data) => {
         const { sha256: _, ...body } = JSON.parse(data.toString()) as Record<string, unknown>;
-        const old = { ...body, version: 0 };
+        // Version 1, before Expires was kept as its text: a chunksync upgrade meets such indexes.
+        const old = { ...body, version: 1 };
         const sha256 = createHash("sha256").update(JSON.stringify(old)).digest("hex");
         return Buffer.from(`${JSON.stringify({ ...old, sha256 })}\n`);
       });
-      await damaged("destination", "dropped", /format version is 0, not 1/);
+      await damaged("destination", "dropped", /format version is 1, not 2/);
     });
 
     it("after each, the rebuilt indexes answer for every object", async () => {

@@ -8,7 +8,11 @@ export interface ObjectAttributes {
   contentLanguage?: string;
   contentDisposition?: string;
   cacheControl?: string;
-  expires?: Date;
+  /**
+   * The Expires header's text exactly as the server returns it: S3 stores the text it was given,
+   * an HTTP date or not (`0`, `-1`, `never`), so it is copied and compared as text, never parsed.
+   */
+  expires?: string;
   metadata: Record<string, string>;
   /** URL-encoded tag set (`a=1&b=2`) as S3's Tagging header takes it; absent means no tags. */
   tagging?: string;
@@ -20,6 +24,7 @@ const TEXT_FIELDS = [
   "contentLanguage",
   "contentDisposition",
   "cacheControl",
+  "expires",
 ] as const;
 
 /**
@@ -32,7 +37,6 @@ export function attributesOf(head: ObjectAttributes, tagging = head.tagging): Ob
     const value = head[field];
     if (value) attributes[field] = value;
   }
-  if (head.expires) attributes.expires = head.expires;
   if (tagging) attributes.tagging = tagging;
   return attributes;
 }
@@ -61,7 +65,6 @@ export function attributesDiffer(
   { tags }: { tags: boolean },
 ): boolean {
   if (TEXT_FIELDS.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
-  if ((want.expires?.getTime() ?? 0) !== (have.expires?.getTime() ?? 0)) return true;
   if (!sameRecord(want.metadata, have.metadata)) return true;
   return tags && tagSet(want.tagging) !== tagSet(have.tagging);
 }

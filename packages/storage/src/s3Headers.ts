@@ -35,7 +35,8 @@ const HEADER_OF: Record<string, string> = {
 
 /**
  * The headers the SDK would send for `input` (members named as in its commands): empty values
- * left out as its serializer leaves them, dates in HTTP form, Metadata as x-amz-meta-*.
+ * left out as its serializer leaves them, Metadata as x-amz-meta-*. Expires is text, sent as
+ * it is (the SDK's Date would turn `0` into a date the source never stated).
  */
 export function requestHeaders(input: Record<string, unknown>): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -48,7 +49,7 @@ export function requestHeaders(input: Record<string, unknown>): Record<string, s
     }
     const header = HEADER_OF[member];
     if (header === undefined) throw new Error(`no header for request member ${member}`);
-    headers[header] = value instanceof Date ? value.toUTCString() : String(value);
+    headers[header] = String(value);
   }
   return headers;
 }
@@ -71,7 +72,6 @@ export function headOfResponse(key: string, headers: ResponseHeaders, size: numb
   const restored = text(headers, "x-amz-restore")?.includes('ongoing-request="false"') ?? false;
   const lastModified = validDate(text(headers, "last-modified"));
   const versionId = text(headers, "x-amz-version-id");
-  const expires = validDate(text(headers, "expires"));
   const sealed =
     text(headers, "x-amz-server-side-encryption")?.startsWith("aws:kms") === true ||
     text(headers, "x-amz-server-side-encryption-customer-algorithm") !== undefined;
@@ -84,6 +84,7 @@ export function headOfResponse(key: string, headers: ResponseHeaders, size: numb
     contentLanguage: text(headers, "content-language"),
     contentDisposition: text(headers, "content-disposition"),
     cacheControl: text(headers, "cache-control"),
+    expires: text(headers, "expires"),
   };
   return {
     key,
@@ -95,7 +96,6 @@ export function headOfResponse(key: string, headers: ResponseHeaders, size: numb
     archived: isArchiveClass(storageClass) && !restored,
     ...(sealed ? { etagNotMd5: true as const } : {}),
     ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value)),
-    ...(expires ? { expires } : {}),
     metadata,
   };
 }

@@ -122,11 +122,8 @@ export interface SourceRecord {
   etagIsMd5?: boolean;
   plan: { size: number; chunkSize: number; count: number };
   /** Attributes to restate on the destination. */
-  attributes: StoredAttributes;
+  attributes: ObjectAttributes;
 }
-
-/** Object attributes as JSON stores them: `expires` as ISO text. */
-export type StoredAttributes = Omit<ObjectAttributes, "expires"> & { expires?: string };
 
 /** The destination object as found before the write. */
 export interface DestinationRecord {
@@ -135,7 +132,7 @@ export interface DestinationRecord {
   exists: boolean;
   etag?: string;
   size?: number;
-  attributes?: StoredAttributes;
+  attributes?: ObjectAttributes;
   /**
    * The destination's store validates each uploaded body against its Content-MD5
    * (`capabilities.writeChecksums.contentMd5`): Decide, on the source's side, cannot ask it.
@@ -221,16 +218,17 @@ export const UploadedRecordSchema = z.strictObject({
 }) satisfies z.ZodType<UploadedRecord>;
 
 const text = z.string().max(8192);
-const StoredAttributesSchema = z.strictObject({
+const AttributesSchema = z.strictObject({
   contentType: text.optional(),
   contentEncoding: text.optional(),
   contentLanguage: text.optional(),
   contentDisposition: text.optional(),
   cacheControl: text.optional(),
-  expires: z.iso.datetime().optional(),
+  // The header's text as the source states it, an HTTP date or not (see ObjectAttributes).
+  expires: text.optional(),
   metadata: z.record(z.string(), z.string()),
   tagging: text.optional(),
-}) satisfies z.ZodType<StoredAttributes>;
+}) satisfies z.ZodType<ObjectAttributes>;
 
 const etag = z.string().min(1).max(1024);
 const storedKey = z.string().min(1).max(2048);
@@ -253,7 +251,7 @@ export const SourceRecordSchema = z.strictObject({
   storageClass: z.string().min(1).optional(),
   etagIsMd5: z.boolean().optional(),
   plan: z.strictObject({ size: count, chunkSize: z.number().int().min(1), count }),
-  attributes: StoredAttributesSchema,
+  attributes: AttributesSchema,
 }) satisfies z.ZodType<SourceRecord>;
 
 /** The destination record as the source side reads it back to challenge and decide. */
@@ -263,7 +261,7 @@ export const DestinationRecordSchema = z.strictObject({
   exists: z.boolean(),
   etag: etag.optional(),
   size: count.optional(),
-  attributes: StoredAttributesSchema.optional(),
+  attributes: AttributesSchema.optional(),
   checksContentMd5: z.boolean(),
   copySourceEscapesReadOnce: z.boolean(),
 }) satisfies z.ZodType<DestinationRecord>;
@@ -287,17 +285,6 @@ export const UploadRecordSchema = z.strictObject({
   uploadId: z.string().min(1).max(1024).optional(),
   etag: etag.optional(),
 }) satisfies z.ZodType<UploadRecord>;
-
-export function toAttributes(a: StoredAttributes): ObjectAttributes {
-  const { expires, ...rest } = a;
-  return { ...rest, ...(expires ? { expires: new Date(expires) } : {}) };
-}
-
-/** The inverse of {@link toAttributes}: attributes as a work-area record keeps them. */
-export function toStoredAttributes(a: ObjectAttributes): StoredAttributes {
-  const { expires, ...rest } = a;
-  return { ...rest, ...(expires ? { expires: expires.toISOString() } : {}) };
-}
 
 /** Chunks per batch for chunks of `chunkSize` bytes: within both `batchChunks` and `batchBytes`. */
 export function chunksPerBatch(settings: RunSettings, chunkSize: number): number {

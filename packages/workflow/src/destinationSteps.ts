@@ -42,8 +42,6 @@ import {
   type DestinationRecord,
   type SourceRecord,
   type StepBytes,
-  toAttributes,
-  toStoredAttributes,
   type UploadedRecord,
   UploadedRecordSchema,
   type UploadRecord,
@@ -95,7 +93,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
       ? {
           etag: head.etag,
           size: head.size,
-          attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
+          attributes: await readAttributes(ctx.store, head, ctx.copyTags),
         }
       : {}),
   };
@@ -262,7 +260,7 @@ async function objectWrite(
   const source = { ...sourceIdentity(src.bucket, src.sourceKey, src), size: src.size };
   const write: ObjectWrite = {
     key: destinationKey,
-    attributes: toAttributes(src.attributes),
+    attributes: src.attributes,
     decision,
     source,
     plan: src.plan,
@@ -520,7 +518,7 @@ async function settledDestinationEntry(
   if (decision === undefined || upload?.etag === undefined) {
     if (version === undefined) return undefined;
     const dst = await needDestination(ctx.work, runId, key);
-    const attributes = toAttributes(dst.attributes ?? { metadata: {} });
+    const attributes = dst.attributes ?? { metadata: {} };
     return destinationEntry(side, headOf(version), attributes, version.at, algorithm, chunkSize, found);
   }
   const written = await ctx.work.get<{ attempt: number; etag: string; at: number }>(
@@ -546,7 +544,7 @@ async function settledDestinationEntry(
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
   const wrote = { key: destinationKey, size: src.size, etag: upload.etag };
-  return destinationWrittenEntry(side, wrote, toAttributes(src.attributes), written.at, algorithm, chunkSize);
+  return destinationWrittenEntry(side, wrote, src.attributes, written.at, algorithm, chunkSize);
 }
 
 /** Hands `side` the digests of version `etag` that the object's `phase` answers read. */

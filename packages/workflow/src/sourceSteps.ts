@@ -63,8 +63,6 @@ import {
   type SourceRecord,
   SourceRecordSchema,
   type StepBytes,
-  toAttributes,
-  toStoredAttributes,
   type UploadRecord,
   UploadRecordSchema,
 } from "./context.js";
@@ -209,7 +207,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     // A head taken from the index does not say how the object is stored: not streamed.
     ...(at !== undefined && etagIsMd5(head) ? { etagIsMd5: true } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
-    attributes: toStoredAttributes(await readAttributes(ctx.store, head, ctx.copyTags)),
+    attributes: await readAttributes(ctx.store, head, ctx.copyTags),
   };
   await ctx.work.put(workKeys.source(runId, item.key), record);
   return {
@@ -416,7 +414,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
   const src = await needSource(ctx.work, runId, key);
   const dst = await needDestination(ctx.work, runId, key);
   const old = challenged(dst);
-  const destination = old && { ...old, attributes: toAttributes(dst.attributes ?? { metadata: {} }) };
+  const destination = old && { ...old, attributes: dst.attributes ?? { metadata: {} } };
   const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
   const changed = await changedChunksOf(ctx, runId, src, dst);
   const assembly = old && changed ? await foundAssembly(ctx, runId, src, old) : undefined;
@@ -427,7 +425,7 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
         etag: src.etag,
         archived: src.archived,
         etagIsMd5: src.etagIsMd5 ?? false,
-        attributes: toAttributes(src.attributes),
+        attributes: src.attributes,
       },
       destination,
       plan: src.plan,
@@ -558,7 +556,7 @@ async function settledSourceEntry(ctx: SourceContext, runId: string, key: string
       for (const c of record.chunks) side.keepDigest(id, c.index, Buffer.from(c.digest, "base64"));
     }
   }
-  return sourceEntry(side, headOf(version), toAttributes(src.attributes), version.at, ctx.chunkSize);
+  return sourceEntry(side, headOf(version), src.attributes, version.at, ctx.chunkSize);
 }
 
 /** Makes the pages' pieces the source's index: its manifest is written last, at the run's end. */

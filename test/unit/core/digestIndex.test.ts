@@ -6,6 +6,7 @@ import {
   encodeManifest,
   entryLine,
   entryStands,
+  INDEX_VERSION,
   type IndexEntry,
   IndexRejectedError,
   type IndexScope,
@@ -36,7 +37,7 @@ function entry(key: string, over: Partial<IndexEntry> = {}): IndexEntry {
     lastModified: T,
     proof: "read",
     at: T + 5000,
-    attributes: { contentType: "text/plain", expires: new Date(T), metadata: { a: "1" } },
+    attributes: { contentType: "text/plain", expires: "Thu, 01 Jan 2026 12:00:00 GMT", metadata: { a: "1" } },
     digests: [digestOf("sha256", Buffer.from(`${key}0`)), digestOf("sha256", Buffer.from(`${key}1`))],
     ...over,
   };
@@ -153,8 +154,12 @@ describe("digest index files: anything damaged, foreign or of another version is
   });
 
   it("another format version is old-format; another scope is foreign, and says what changed", () => {
-    const old = Buffer.from(encodeManifest(manifest).toString().replace('"version":1', '"version":0'));
+    const version = `"version":${INDEX_VERSION}`;
+    const old = Buffer.from(encodeManifest(manifest).toString().replace(version, '"version":0'));
     expect(rejection(() => decodeManifest(old, scope))).toBe("old-format");
+    // Version 1 kept Expires parsed, or not at all where it was no date: none of its entries is trusted.
+    const first = Buffer.from(encodeManifest(manifest).toString().replace(version, '"version":1'));
+    expect(() => decodeManifest(first, scope)).toThrow(/format version is 1, not 2/);
     for (const other of [
       { ...scope, chunkSize: 8 * MiB },
       { ...scope, algorithm: "md5" as const },
@@ -179,6 +184,15 @@ describe("digest index files: anything damaged, foreign or of another version is
     const entries = [entry("a"), entry("b", { proof: "written", versionId: "v" }), small];
     const { data, ref } = piece(entries);
     expect(decodePiece(data, ref, scope)).toEqual(entries);
+  });
+
+  it("an entry keeps Expires as its exact text, an HTTP date or not", () => {
+    const texts = ["0", "-1", "never", "Thursday, 01-Dec-94 16:00:00 GMT", "Thu, 01 Dec 1994 16:00:00 GMT"];
+    const entries = texts.map((expires, i) => entry(`e${i}`, { attributes: { expires, metadata: {} } }));
+    const { data, ref } = piece(entries);
+    expect(decodePiece(data, ref, scope).map((e) => e.attributes.expires)).toEqual(texts);
+    for (const [i, expires] of texts.entries())
+      expect(JSON.parse(entryLine(entries[i]!)).a).toEqual({ expires, metadata: {} });
   });
 
   it("an entry read from a piece is frozen and written again as its line; a changed copy is encoded afresh", () => {
@@ -225,6 +239,7 @@ describe("digest index files: anything damaged, foreign or of another version is
     for (const header of [
       '{"format":"other","version":1}',
       '{"format":"chunksync-digest-index","version":"1"}',
+      '{"format":"chunksync-digest-index","version":1}',
       "[]",
     ]) {
       const headed = Buffer.from(data.toString().replace(pieceHeader(), `${header}\n`));

@@ -155,7 +155,7 @@ describe("object requests sent without the SDK", () => {
     });
     const body = Buffer.from("hello");
     const md5 = createHash("md5").update(body).digest("base64");
-    const expires = new Date("2027-01-01T00:00:00Z");
+    const expires = "Fri, 01 Jan 2027 00:00:00 GMT";
     const exchanges: Array<[() => Promise<unknown>, () => Promise<unknown>]> = [
       [
         () =>
@@ -188,7 +188,7 @@ describe("object requests sent without the SDK", () => {
               ContentLanguage: "en",
               ContentDisposition: "attachment",
               CacheControl: "max-age=60",
-              Expires: expires,
+              Expires: new Date(expires),
               Metadata: { Mixed: "v", other: "w x" },
               StorageClass: "STANDARD_IA",
               ServerSideEncryption: "aws:kms",
@@ -273,10 +273,23 @@ describe("object requests sent without the SDK", () => {
       storageClass: "GLACIER",
       archived: false,
       contentType: "text/plain",
-      expires: new Date("2027-01-01T00:00:00Z"),
+      expires: "Fri, 01 Jan 2027 00:00:00 GMT",
       metadata: { note: "n" },
     });
     expect(store.serverTime()).toBe(Date.parse(DATE));
+  });
+
+  it("send Expires as the text given and read it back as the text returned, an HTTP date or not", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
+    for (const expires of ["0", "-1", "never", "Thursday, 01-Dec-94 16:00:00 GMT"]) {
+      await store.put("k", Buffer.from("x"), 1, { expires, metadata: {} }, undefined);
+      expect(seen.at(-1)?.headers.expires).toBe(expires);
+      answers.push((response) => {
+        response.writeHead(200, { etag: '"e1"', date: DATE, "content-length": "1", expires });
+        response.end();
+      });
+      expect((await store.head("k"))?.expires).toBe(expires);
+    }
   });
 
   it("retry a Buffer body after 500s and a cut connection, as the client's retry strategy allows", async () => {

@@ -11,8 +11,13 @@ import { type IndexScope, sameScope } from "./indexScope.js";
 
 /** What every index file says first. */
 export const INDEX_FORMAT = "chunksync-digest-index";
-/** Bumped whenever the files' meaning changes; any other version is dropped and rebuilt. */
-export const INDEX_VERSION = 1;
+/**
+ * Bumped whenever the files' meaning changes; any other version is dropped and rebuilt.
+ * 2: `expires` is the header's exact text. Version 1 kept it parsed (an ISO date), and dropped
+ * a value that was no date at all (`never`), so no entry of it can say what text the object
+ * holds, whether it has an `expires` or none: its entries are read again rather than trusted.
+ */
+export const INDEX_VERSION = 2;
 
 /** Why a stored index (or one piece of it) was not used. */
 export type IndexRejection = "damaged" | "foreign" | "old-format";
@@ -199,7 +204,7 @@ class ReadEntry implements IndexEntry {
 export function entryLine(entry: IndexEntry): string {
   const decoded = ReadEntry.lineOf(entry);
   if (decoded !== undefined) return decoded;
-  const { expires, tagging: _tags, ...attributes } = entry.attributes;
+  const { tagging: _tags, ...attributes } = entry.attributes;
   return `${JSON.stringify({
     k: entry.key,
     s: entry.size,
@@ -209,7 +214,7 @@ export function entryLine(entry: IndexEntry): string {
     ...(entry.storageClass !== undefined ? { c: entry.storageClass } : {}),
     p: entry.proof === "read" ? "r" : "w",
     t: entry.at,
-    a: { ...attributes, ...(expires ? { expires: expires.toISOString() } : {}) },
+    a: attributes,
     d: Buffer.concat(entry.digests).toString("base64"),
   })}\n`;
 }
@@ -278,13 +283,8 @@ function decodeLine(line: string, scope: IndexScope, where: string, kept: boolea
   if (digests.length === 0)
     for (let at = 0; at < joined.length; at += width) digests.push(joined.subarray(at, at + width));
   // Both ways of checking a line (fittingLine, the schema) give attributes of this line only,
-  // holding no undefined value: they are the entry's own as they are, but for the date.
-  let attributes = fields.a as ObjectAttributes;
-  if (fields.a.expires !== undefined) {
-    const { expires, ...texts } = fields.a;
-    attributes = texts;
-    if (expires) attributes.expires = new Date(expires);
-  }
+  // holding no undefined value: they are the entry's own as they are.
+  const attributes: ObjectAttributes = fields.a;
   const proof = fields.p === "r" ? "read" : "written";
   const entry: IndexEntry = kept
     ? new ReadEntry(fields.k, fields.s, fields.e, proof, fields.t, attributes, digests, `${line}\n`)
