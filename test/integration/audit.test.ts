@@ -128,6 +128,28 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
     });
   });
 
+  it("both engines count the destination's objects that the source lacks", async () => {
+    await withBucketPair("audit-extra", async ({ src, dst, s, d }) => {
+      const same = seededBytes("same", 11 * MiB);
+      await putObject(src, s, "same", same);
+      await putObject(dst, d, "same", same);
+      await putObject(dst, d, "extra", seededBytes("extra", 1000));
+      const env = profileEnv();
+      const audit = async (engine: string) => {
+        const r = await runCli(
+          ["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--json", "--full", "--engine", engine],
+          env,
+        );
+        expect(r.stderr).toBe("");
+        return { ...(JSON.parse(r.stdout) as AuditJson), code: r.code };
+      };
+      const [direct, workflow] = await Promise.all([audit("direct"), audit("workflow")]);
+      expect(direct.objects).toEqual({ listed: 1, sampled: 1, missing: 0, extra: 1, failed: 0 });
+      expect(workflow.objects).toEqual(direct.objects);
+      expect([direct.code, workflow.code]).toEqual([0, 0]);
+    });
+  });
+
   it.each([
     [["--sample", "5", "--full"], "--sample: expected no value together with --full"],
     [["--sample", "150%"], "--sample: expected a number of ranges"],

@@ -81,6 +81,7 @@ export const DESTINATION_TARGETS = [
   "destinationIndexCommit",
   "destinationAuditHead",
   "destinationAudit",
+  "destinationAuditExtras",
 ] as const;
 export type DestinationTarget = (typeof DESTINATION_TARGETS)[number];
 

@@ -85,6 +85,14 @@ export interface PageRecord {
   last: string | null;
 }
 
+/**
+ * The record of a page of `keys` listed after `after`. The final page (no `more`) owns every
+ * destination key after its start, so each destination key falls in exactly one page's range.
+ */
+export function pageRange(keys: string[], after: string | undefined, more: boolean): PageRecord {
+  return { keys, after: after ?? null, last: more ? (keys.at(-1) ?? null) : null };
+}
+
 /** Whether relative `key` falls in `page`'s key range. */
 function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
   if (page.after !== null && compareKeys(key, page.after) <= 0) return "before";

@@ -92,7 +92,15 @@ import {
   putEntry,
   versionRecord,
 } from "./indexRecords.js";
-import { batchNumbers, batchOf, compareKeys, listPage, type PageRecord, workKeys } from "./layout.js";
+import {
+  batchNumbers,
+  batchOf,
+  compareKeys,
+  listPage,
+  type PageRecord,
+  pageRange,
+  workKeys,
+} from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Rough JSON bytes of a page of items, kept well below Step Functions' 256 KiB payload limit. */
@@ -160,12 +168,14 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     if (entry) await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry);
   }
   const last = items.at(-1)?.key;
-  await ctx.work.put(workKeys.page(event.runId, event.page), {
-    keys: items.map((i) => i.key),
-    after: after ?? null,
-    // The final page owns every destination key after its start.
-    last: more ? (last ?? null) : null,
-  } satisfies PageRecord);
+  await ctx.work.put(
+    workKeys.page(event.runId, event.page),
+    pageRange(
+      items.map((i) => i.key),
+      after,
+      more,
+    ),
+  );
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
 }
 

@@ -7,6 +7,7 @@ import {
   auditWithWorkflow,
   buildAuditDefinition,
   MemoryWorkArea,
+  runAuditLocally,
 } from "@chunksync/workflow";
 import aslValidator from "asl-validator";
 import { describe, expect, it } from "vitest";
@@ -30,6 +31,7 @@ describe("audit through the workflow definition, in-process", () => {
       await put(store, "p/b", seededBytes("b", 100));
     }
     await put(source, "p/c", seededBytes("c", 10));
+    await put(destination, "p/d", seededBytes("d", 10));
     buckets.get("dst")!.objects.get("p/a")!.data[2 * MiB + 1]! ^= 0xff;
     const options: AuditOptions = {
       source,
@@ -49,6 +51,7 @@ describe("audit through the workflow definition, in-process", () => {
       { key: "a", offset: 2 * MiB, length: MiB, status: "differs" },
       { key: "c", status: "missing" },
     ]);
+    expect(direct.objects).toEqual({ listed: 3, sampled: 2, missing: 1, extra: 1, failed: 0 });
     const { startedAt: _a, durationMs: _b, ...directFigures } = direct;
     const { startedAt: _c, durationMs: _d, ...workflowFigures } = workflow;
     expect(workflowFigures).toEqual(directFigures);
@@ -56,6 +59,40 @@ describe("audit through the workflow definition, in-process", () => {
     for await (const key of work.list("shared/audits/")) if (key.endsWith("/report.json")) reports.push(key);
     expect(reports).toHaveLength(1);
     expect(reports[0]).toBe(auditKeys.report(reports[0]!.split("/")[2]!));
+  });
+
+  it("counts each destination-only key once, in the key range of the page it falls in", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    // Pages of 2: [b, d], [f, h], [j]; the last page's range runs to the end of the listing.
+    for (const key of ["b", "d", "f", "h", "j"]) await put(source, `p/${key}`, seededBytes(key, 10));
+    for (const key of ["a", "b", "c", "e", "h", "i", "k", "skip.tmp"])
+      await put(destination, `p/${key}`, seededBytes(key === "b" || key === "h" ? key : `${key}!`, 10));
+    const options: AuditOptions = {
+      source,
+      sourcePrefix: "p",
+      destination,
+      destinationPrefix: "p",
+      secret,
+      sample: { kind: "full" },
+      rangeSize: MiB,
+      concurrency: 2,
+      filters: [{ kind: "exclude", glob: "*.tmp" }],
+    };
+    const direct = await runAudit(options);
+    const work = new MemoryWorkArea();
+    const side = { prefix: "p/", work, secret, concurrency: 2, filters: options.filters };
+    const workflow = await runAuditLocally({
+      runId: "paged",
+      source: { ...side, store: source, pageSize: 2, sample: options.sample, rangeSize: MiB },
+      destination: { ...side, store: destination },
+    });
+    expect(direct.objects).toEqual({ listed: 5, sampled: 2, missing: 3, extra: 5, failed: 0 });
+    expect(workflow.objects).toEqual(direct.objects);
+    const perPage: number[] = [];
+    for await (const name of work.list(auditKeys.extras("paged")))
+      perPage.push((await work.get<{ extra: number }>(name))!.extra);
+    expect(perPage).toEqual([2, 1, 2]);
   });
 
   it("refuses a count sample: one page cannot draw from the whole listing", async () => {
@@ -96,7 +133,7 @@ describe("the audit's state machine definition", () => {
 
   it("sends the destination's steps through the relay, never to a destination function directly", () => {
     const text = JSON.stringify(definition);
-    for (const target of ["destinationAuditHead", "destinationAudit"])
+    for (const target of ["destinationAuditHead", "destinationAudit", "destinationAuditExtras"])
       expect(text).toContain(`"target":"${target}"`);
     expect(text).not.toContain("function:cs-destination");
   });

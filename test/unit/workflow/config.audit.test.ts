@@ -4,6 +4,7 @@ import { parseConfig } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { handler as auditList } from "../../../functions/auditList.js";
 import { handler as destinationAudit } from "../../../functions/destinationAudit.js";
+import { handler as destinationAuditExtras } from "../../../functions/destinationAuditExtras.js";
 
 const minimal = {
   source: { bucket: "src-bucket", region: "eu-west-1" },
@@ -53,6 +54,7 @@ describe("the audit's Lambda handlers refuse malformed events before anything el
   it.each([
     ["auditList", { runId: "r1", page: -1 }, "page", auditList],
     ["destinationAudit", { runId: "r1" }, "key", destinationAudit],
+    ["destinationAuditExtras", { runId: "r1" }, "page", destinationAuditExtras],
   ])("%s: %j names %s", async (_name, event, field, h) => {
     const call = h as unknown as (e: unknown, c: never, cb: never) => Promise<unknown>;
     await expect(call(event, {} as never, (() => {}) as never)).rejects.toMatchObject({

@@ -32,6 +32,7 @@ export const AUDIT_TASK_STATES: Readonly<Record<string, AuditSourceFunction | De
   AuditCompare: "auditCompare",
   AuditRecord: "auditRecord",
   AuditRecordFailure: "auditRecord",
+  AuditDestinationOnly: "destinationAuditExtras",
   AuditReport: "auditReport",
 };
 
@@ -57,7 +58,8 @@ const RETRY: Json[] = [
  * and run in-process by `chunksync audit --engine workflow`: pages of the source are listed
  * and sampled; per object the destination states its version, the source builds the request
  * and keeps its own values, the destination answers from its bytes (through the relay), the
- * source compares; the report lands in the work area (`shared/audits/<run>/report.json`).
+ * source compares; per page the destination counts its objects the source lacks; the report
+ * lands in the work area (`shared/audits/<run>/report.json`).
  */
 export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
   const { functions } = options;
@@ -125,8 +127,14 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
         MaxConcurrency: options.maxConcurrency,
         ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" }, ...objectFlow },
         ResultPath: null,
-        Next: "MoreAuditPages",
+        Next: "AuditDestinationOnly",
       },
+      // The destination's objects in the page's key range that the source lacks: counted, not audited.
+      AuditDestinationOnly: task(
+        "AuditDestinationOnly",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
+        { ResultPath: null, Next: "MoreAuditPages" },
+      ),
       MoreAuditPages: {
         Type: "Choice",
         Choices: [{ Variable: "$.list.next", IsNull: true, Next: "AuditReport" }],

@@ -22,8 +22,8 @@ import {
 } from "@chunksync/sync";
 import { z } from "zod";
 import type { DestinationContext, SourceContext } from "../context.js";
-import { ListPageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
-import { compareKeys, objectId } from "../layout.js";
+import { ListPageEvent, PageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
+import { compareKeys, listPage, objectId, type PageRecord, pageRange } from "../layout.js";
 import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
 import type { AuditSourceFunction } from "./auditDefinition.js";
@@ -37,10 +37,10 @@ export type AuditSourceContext = Pick<
   rangeSize: number;
 };
 
-/** What the destination-side audit steps need: its store, the work area and the secret. */
+/** What the destination-side audit steps need: its store, the work area, the secret and the filters. */
 export type AuditDestinationContext = Pick<
   DestinationContext,
-  "prefix" | "work" | "secret" | "concurrency" | "signal"
+  "prefix" | "work" | "secret" | "concurrency" | "filters" | "signal"
 > & {
   store: ObjectReader;
 };
@@ -55,6 +55,11 @@ const PAGE_BYTES = 96 * 1024;
  */
 export const auditKeys = {
   nonce: (runId: string) => `source/audits/${runId}/nonce.json`,
+  /** A listing page's key range (its keys are the source's: the destination counts the others). */
+  page: (runId: string, page: number) => `shared/audits/${runId}/pages/${String(page).padStart(8, "0")}.json`,
+  extras: (runId: string) => `shared/audits/${runId}/extras/`,
+  extra: (runId: string, page: number) =>
+    `shared/audits/${runId}/extras/${String(page).padStart(8, "0")}.json`,
   sample: (runId: string, key: string) => `source/audits/${runId}/objects/${objectId(key)}/sample.json`,
   expectation: (runId: string, key: string) =>
     `source/audits/${runId}/objects/${objectId(key)}/expectation.json`,
@@ -123,7 +128,8 @@ function side(
 
 /**
  * Lists a page of the source and draws its sample (a fraction or every range: a count needs
- * the whole listing first, which one page cannot see). Page 0 draws the run's nonce.
+ * the whole listing first, which one page cannot see). Page 0 draws the run's nonce. The page's
+ * key range is kept for the destination, which counts the keys in it the source lacks.
  */
 export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof ListPageEvent>) {
   if (ctx.sample.kind === "count") {
@@ -158,7 +164,31 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     bytes += Buffer.byteLength(key) + o.etag.length + 64;
   }
   const last = items.at(-1)?.key;
+  await ctx.work.put(
+    auditKeys.page(event.runId, event.page),
+    pageRange(
+      items.map((i) => i.key),
+      after,
+      more,
+    ),
+  );
   return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
+}
+
+/**
+ * Destination: counts its objects in a page's key range that the source does not hold (after
+ * the filters), as the sync's destination-only step finds them; they are not audited.
+ */
+export async function destinationAuditExtras(ctx: AuditDestinationContext, event: z.infer<typeof PageEvent>) {
+  const page = await need<PageRecord>(ctx.work, auditKeys.page(event.runId, event.page));
+  const onSource = new Set(page.keys);
+  const selected = keyFilter(ctx.filters ?? []);
+  let extra = 0;
+  for await (const { key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
+    if (!onSource.has(key) && selected(key)) extra++;
+  }
+  await ctx.work.put(auditKeys.extra(event.runId, event.page), { extra });
+  return { extra };
 }
 
 /** Destination: the version of the object it holds now, named in the request the source builds. */
@@ -269,6 +299,9 @@ export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof
     const r = await need<AuditResult & { equal?: number }>(ctx.work, name);
     addResult(tally, r);
   }
+  for await (const name of ctx.work.list(auditKeys.extras(event.runId))) {
+    tally.report.objects.extra += (await need<{ extra: number }>(ctx.work, name)).extra;
+  }
   const report = tally.finish();
   await ctx.work.put(auditKeys.report(event.runId), report);
   return { ranges: report.ranges, objects: report.objects };
@@ -311,6 +344,7 @@ export const AUDIT_SOURCE_STEPS = {
 /** The audit's destination-side steps, reached through the relay. */
 export const AUDIT_DESTINATION_STEPS = {
   destinationAuditHead: step(AuditObjectEvent, destinationAuditHead),
+  destinationAuditExtras: step(PageEvent, destinationAuditExtras),
   destinationAudit: step(AuditObjectEvent, destinationAudit),
 } satisfies Record<string, Step<AuditDestinationContext>>;
 

@@ -77,6 +77,7 @@ export function auditWithWorkflow(options: AuditOptions & { work?: WorkArea }): 
       work,
       secret: options.secret,
       concurrency: options.concurrency,
+      filters: options.filters,
       ...signal,
     },
   });
