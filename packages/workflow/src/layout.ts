@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { compareUtf8 } from "@chunksync/core";
 import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
+import type { WorkArea } from "./WorkArea.js";
 
 /** The two sides, each with its own part of the work area. */
 export type Side = "source" | "destination";
@@ -89,8 +90,24 @@ export interface PageRecord {
  * The record of a page of `keys` listed after `after`. The final page (no `more`) owns every
  * destination key after its start, so each destination key falls in exactly one page's range.
  */
-export function pageRange(keys: string[], after: string | undefined, more: boolean): PageRecord {
+function pageRange(keys: string[], after: string | undefined, more: boolean): PageRecord {
   return { keys, after: after ?? null, last: more ? (keys.at(-1) ?? null) : null };
+}
+
+/**
+ * Ends the listing of page `at.page` of relative `keys` listed after `at.after`: saves its range
+ * under `recordKey` (see {@link pageRange}) and returns where the next page starts, none after
+ * the final page. Both sides' listing steps, the sync's and the audit's, end a page here.
+ */
+export async function endPage(
+  work: Pick<WorkArea, "put">,
+  recordKey: string,
+  keys: string[],
+  at: { page: number; after: string | undefined; more: boolean },
+): Promise<{ page: number; after: string } | null> {
+  await work.put(recordKey, pageRange(keys, at.after, at.more));
+  const last = keys.at(-1);
+  return at.more && last !== undefined ? { page: at.page + 1, after: last } : null;
 }
 
 /** Whether relative `key` falls in `page`'s key range. */

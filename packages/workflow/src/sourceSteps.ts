@@ -96,9 +96,9 @@ import {
   batchNumbers,
   batchOf,
   compareKeys,
+  endPage,
   listPage,
   type PageRecord,
-  pageRange,
   workKeys,
 } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
@@ -167,16 +167,13 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     const entry = await index?.find(o.key, o);
     if (entry) await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry);
   }
-  const last = items.at(-1)?.key;
-  await ctx.work.put(
-    workKeys.page(event.runId, event.page),
-    pageRange(
-      items.map((i) => i.key),
-      after,
-      more,
-    ),
-  );
-  return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
+  const keys = items.map((i) => i.key);
+  const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
+    page: event.page,
+    after,
+    more,
+  });
+  return { items, next };
 }
 
 /** Heads and plans the source object; the digest batches become the items of the challenge Map. */

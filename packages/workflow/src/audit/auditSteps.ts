@@ -23,7 +23,7 @@ import {
 import { z } from "zod";
 import type { DestinationContext, SourceContext } from "../context.js";
 import { ListPageEvent, PageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
-import { compareKeys, listPage, objectId, type PageRecord, pageRange } from "../layout.js";
+import { compareKeys, endPage, listPage, objectId, type PageRecord } from "../layout.js";
 import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
 import type { AuditSourceFunction } from "./auditDefinition.js";
@@ -163,16 +163,13 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     items.push({ key, size: o.size, etag: o.etag, sampled: drawn !== undefined });
     bytes += Buffer.byteLength(key) + o.etag.length + 64;
   }
-  const last = items.at(-1)?.key;
-  await ctx.work.put(
-    auditKeys.page(event.runId, event.page),
-    pageRange(
-      items.map((i) => i.key),
-      after,
-      more,
-    ),
-  );
-  return { items, next: more && last !== undefined ? { page: event.page + 1, after: last } : null };
+  const keys = items.map((i) => i.key);
+  const next = await endPage(ctx.work, auditKeys.page(event.runId, event.page), keys, {
+    page: event.page,
+    after,
+    more,
+  });
+  return { items, next };
 }
 
 /**
