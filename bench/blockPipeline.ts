@@ -16,7 +16,6 @@
  */
 import { loadavg } from "node:os";
 import { BlockChunker, blockParams, chunkRanges, createDigester, planChunks } from "@chunksync/core";
-import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { pool, putLargeObject, seededBytes } from "./lib/data.js";
 import { median, option, pairedBench } from "./lib/paired.js";
 import { MiB, markdownTable, rate } from "./lib/table.js";
@@ -29,14 +28,7 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
   const bucket = await ctx.createBucket("source", ctx.bucketName("blockpipe"));
   await putLargeObject(ctx.clients.source, bucket, "object.bin", "block-pipeline", size);
   const data = seededBytes("block-pipeline", size);
-  const connection = await S3Connection.open({
-    endpoint: ctx.s3.endpoint,
-    region: ctx.s3.region,
-    credentials: ctx.s3.users.source,
-  });
-  const store = new S3ObjectStore({ connection, bucket });
-  const head = await store.head("object.bin");
-  if (!head) throw new Error("uploaded object not found");
+  const { connection, store, head } = await ctx.sourceObject(bucket, "object.bin");
   const ranges = chunkRanges(planChunks(size, CHUNK));
   // The block parameters the engine takes for an object of this size.
   const params = blockParams(size);

@@ -9,6 +9,7 @@ import {
   PutBucketPolicyCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { type ObjectHead, S3Connection, S3ObjectStore } from "@chunksync/storage";
 import type { LocalS3 } from "../../scripts/local-s3/index.js";
 import { type CommandOptions, type CommandResult, runCommand } from "./exec.js";
 import { AWS_CLI, baseEnv } from "./tools.js";
@@ -165,6 +166,25 @@ export class BenchContext {
       // Digest indexes kept by default go with the bench's other files, not into the user's cache.
       XDG_CACHE_HOME: join(this.#dir, "cache"),
     };
+  }
+
+  /**
+   * The source user's storage port on `bucket` and the head of its `key`, for benches that read
+   * through the port itself (destroy the connection when done).
+   */
+  async sourceObject(
+    bucket: string,
+    key: string,
+  ): Promise<{ connection: S3Connection; store: S3ObjectStore; head: ObjectHead }> {
+    const connection = await S3Connection.open({
+      endpoint: this.s3.endpoint,
+      region: this.s3.region,
+      credentials: this.s3.users.source,
+    });
+    const store = new S3ObjectStore({ connection, bucket });
+    const head = await store.head(key);
+    if (!head) throw new Error(`${key} not found in ${bucket}`);
+    return { connection, store, head };
   }
 
   /** Runs `chunksync <args>` with the two profiles. */

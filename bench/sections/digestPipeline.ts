@@ -1,7 +1,6 @@
 import { availableParallelism } from "node:os";
 import { crc32c as awsCrc32c } from "@aws-crypto/crc32c";
 import { chunkRanges, createDigester, type DigestAlgorithm, digestOf, planChunks } from "@chunksync/core";
-import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { createCRC32 } from "hash-wasm";
 // digestRange is internal to the sync package; the bench measures exactly what SourceSide calls.
 import { digestRange } from "../../packages/sync/src/digestRange.js";
@@ -40,14 +39,7 @@ export async function digestPipelineSection(ctx: BenchContext): Promise<string> 
   const bucket = await ctx.createBucket("source", ctx.bucketName("digest"));
   const data = seededBytes("digest", size);
   await putObject(ctx.clients.source, bucket, "object.bin", data);
-  const connection = await S3Connection.open({
-    endpoint: ctx.s3.endpoint,
-    region: ctx.s3.region,
-    credentials: ctx.s3.users.source,
-  });
-  const store = new S3ObjectStore({ connection, bucket });
-  const head = await store.head("object.bin");
-  if (!head) throw new Error("uploaded object not found");
+  const { connection, store, head } = await ctx.sourceObject(bucket, "object.bin");
   const ranges = chunkRanges(planChunks(size, CHUNK));
   const chunks = ranges.map((r) => data.subarray(r.offset, r.offset + r.length));
 
