@@ -6,15 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
 import { readReportFile } from "../support/results.js";
-import {
-  createBucket,
-  emptyAndDeleteBucket,
-  localS3,
-  putObject,
-  readAll,
-  s3Client,
-  uniqueBucketName,
-} from "../support/s3.js";
+import { localS3, putObject, readAll, s3Client, TestBuckets } from "../support/s3.js";
 
 const ENGINES = ["direct", "workflow"] as const;
 /** Both sides as one user, so that one bucket is readable and writable from either side. */
@@ -45,14 +37,8 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
   let env: Record<string, string>;
   let src: S3Client;
   let dst: S3Client;
-  const buckets: [S3Client, string][] = [];
-
-  async function bucket(client: S3Client, name: string): Promise<string> {
-    const b = uniqueBucketName(name);
-    await createBucket(client, b);
-    buckets.push([client, b]);
-    return b;
-  }
+  const buckets = new TestBuckets();
+  const bucket = (client: S3Client, name: string) => buckets.make(client, name);
 
   beforeAll(() => {
     env = profileEnv();
@@ -61,7 +47,7 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
   });
 
   afterAll(async () => {
-    for (const [client, b] of buckets) await emptyAndDeleteBucket(client, b);
+    await buckets.drop();
   });
 
   const overlapping = [
@@ -204,9 +190,8 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       expect(await keysOf(dst, d)).toEqual([`${prefix}/ok.txt`]);
       const failed = readReportFile(lastReport).results.filter((r) => r.state === "failed");
       expect(failed).toHaveLength(1);
-      // The workflow's report names a key that failed before its destination record by its
-      // relative key; the message names the whole destination key on both engines.
-      expect(failed[0]!.destinationKey).toBe(engine === "direct" ? `${prefix}/${long}` : long);
+      // Both engines' reports and messages name the whole destination key, prefix included.
+      expect(failed[0]!.destinationKey).toBe(`${prefix}/${long}`);
       expect(failed[0]!.error?.code).toBe("KEY_TOO_LONG");
       expect(failed[0]!.error?.message).toContain("1,031 bytes long");
       expect(failed[0]!.error?.message).toContain(`${prefix}/${long}`);

@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { createBucket, emptyAndDeleteBucket, s3Client, uniqueBucketName } from "../support/s3.js";
+import { s3Client, TestBuckets } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
 const base = seededBytes("parity-options-base", 11 * MiB);
@@ -68,14 +68,8 @@ describe("the CLI's two engines against the local S3, option by option: the same
   let env: Record<string, string>;
   let src: S3Client;
   let dst: S3Client;
-  const buckets: [S3Client, string][] = [];
-
-  async function bucket(client: S3Client, name: string): Promise<string> {
-    const b = uniqueBucketName(name);
-    await createBucket(client, b);
-    buckets.push([client, b]);
-    return b;
-  }
+  const buckets = new TestBuckets();
+  const bucket = (client: S3Client, name: string) => buckets.make(client, name);
 
   function put(
     client: S3Client,
@@ -158,7 +152,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
   });
 
   afterAll(async () => {
-    for (const [client, b] of buckets) await emptyAndDeleteBucket(client, b);
+    await buckets.drop();
   });
 
   it("--delete with filters between two prefixes: the same objects written, restated, deleted and left alone", async () => {

@@ -51,6 +51,24 @@ export function uniqueBucketName(prefix: string): string {
   return `${clean || "bucket"}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 }
 
+/** Buckets a test file creates, each on its own user's client, and drops when it is done. */
+export class TestBuckets {
+  readonly #made: [S3Client, string][] = [];
+
+  /** A new bucket whose name starts with `name`. */
+  async make(client: S3Client, name: string): Promise<string> {
+    const bucket = uniqueBucketName(name);
+    await createBucket(client, bucket);
+    this.#made.push([client, bucket]);
+    return bucket;
+  }
+
+  /** Empties and deletes every bucket made. */
+  async drop(): Promise<void> {
+    for (const [client, bucket] of this.#made) await emptyAndDeleteBucket(client, bucket);
+  }
+}
+
 export async function createBucket(client: S3Client, name: string): Promise<void> {
   const region = await client.config.region();
   await client.send(
