@@ -14,6 +14,9 @@ export function objectId(relativeKey: string): string {
 /** S3 lists keys in UTF-8 byte order, which JavaScript's string order is not. */
 export const compareKeys = compareUtf8;
 
+/** A page's file name: numbers padded so that a listing of the work area gives pages in order. */
+export const pageFile = (page: number) => `${String(page).padStart(8, "0")}.json`;
+
 /**
  * Where each item lives in the work area. `shared/` is readable and writable by
  * both sides; `source/` only by the source side (expectations let anyone who reads
@@ -22,7 +25,7 @@ export const compareKeys = compareUtf8;
  */
 export const workKeys = {
   run: (runId: string) => `shared/runs/${runId}`,
-  page: (runId: string, page: number) => `shared/runs/${runId}/pages/${String(page).padStart(8, "0")}.json`,
+  page: (runId: string, page: number) => `shared/runs/${runId}/pages/${pageFile(page)}`,
   object: (runId: string, key: string) => `shared/runs/${runId}/objects/${objectId(key)}`,
   source: (runId: string, key: string) => `${workKeys.object(runId, key)}/source.json`,
   destination: (runId: string, key: string) => `${workKeys.object(runId, key)}/destination.json`,
@@ -69,8 +72,7 @@ export const workKeys = {
     `${side}/runs/${runId}/objects/${objectId(key)}/digests-${phase}-${batch}.json`,
   written: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/written.json`,
   indexPages: (side: Side, runId: string) => `${side}/runs/${runId}/index/`,
-  indexPage: (side: Side, runId: string, page: number) =>
-    `${side}/runs/${runId}/index/${String(page).padStart(8, "0")}.json`,
+  indexPage: (side: Side, runId: string, page: number) => `${side}/runs/${runId}/index/${pageFile(page)}`,
   /** What a side's index did in the run: counts and notes only, for the report. */
   indexReport: (side: Side, runId: string) => `shared/runs/${runId}/index-${side}.json`,
   /** JSON Lines: a line per object, then the run's totals (see the sync package's report lines). */

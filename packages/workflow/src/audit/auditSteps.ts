@@ -23,7 +23,7 @@ import {
 import { z } from "zod";
 import type { DestinationContext, SourceContext } from "../context.js";
 import { ListPageEvent, PageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
-import { compareKeys, endPage, listPage, objectId, type PageRecord } from "../layout.js";
+import { compareKeys, endPage, listPage, objectId, type PageRecord, pageFile } from "../layout.js";
 import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
 import type { AuditSourceFunction } from "./auditDefinition.js";
@@ -56,10 +56,9 @@ const PAGE_BYTES = 96 * 1024;
 export const auditKeys = {
   nonce: (runId: string) => `source/audits/${runId}/nonce.json`,
   /** A listing page's key range (its keys are the source's: the destination counts the others). */
-  page: (runId: string, page: number) => `shared/audits/${runId}/pages/${String(page).padStart(8, "0")}.json`,
+  page: (runId: string, page: number) => `shared/audits/${runId}/pages/${pageFile(page)}`,
   extras: (runId: string) => `shared/audits/${runId}/extras/`,
-  extra: (runId: string, page: number) =>
-    `shared/audits/${runId}/extras/${String(page).padStart(8, "0")}.json`,
+  extra: (runId: string, page: number) => `${auditKeys.extras(runId)}${pageFile(page)}`,
   sample: (runId: string, key: string) => `source/audits/${runId}/objects/${objectId(key)}/sample.json`,
   expectation: (runId: string, key: string) =>
     `source/audits/${runId}/objects/${objectId(key)}/expectation.json`,
