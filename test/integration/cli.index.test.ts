@@ -583,8 +583,16 @@ describe("chunksync CLI: digest index", () => {
       expect(first.summary.objects).toMatchObject({ missing: 2, extra: 1 });
       const srcIndex = (await keysOf(src, s)).filter((k) => k.startsWith(".idx/"));
       const dstIndex = (await keysOf(dst, d)).filter((k) => k.startsWith(".idx/"));
-      expect(srcIndex.some((k) => k.startsWith(`.idx/${s}-`) && k.endsWith("/manifest.json"))).toBe(true);
-      expect(dstIndex.some((k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/manifest.json"))).toBe(true);
+      expect(
+        srcIndex.some(
+          (k) => k.startsWith(`.idx/${s}-`) && k.endsWith("/chunksync-digest-index.manifest.json"),
+        ),
+      ).toBe(true);
+      expect(
+        dstIndex.some(
+          (k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/chunksync-digest-index.manifest.json"),
+        ),
+      ).toBe(true);
       // Nothing of the source's index reached the destination.
       expect(dstIndex.every((k) => k.startsWith(`.idx/${d}-`))).toBe(true);
       expect((await keysOf(dst, d)).filter((k) => !k.startsWith(".idx/"))).toEqual(Object.keys(bodies));
@@ -597,7 +605,9 @@ describe("chunksync CLI: digest index", () => {
       expect(second.summary.bytes.sourceRead + second.summary.bytes.destinationRead).toBe(0);
       expect((await keysOf(dst, d)).filter((k) => k.startsWith(`.idx/${s}-`))).toEqual([]);
       expect(
-        (await keysOf(dst, d)).some((k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/manifest.json")),
+        (await keysOf(dst, d)).some(
+          (k) => k.startsWith(`.idx/${d}-`) && k.endsWith("/chunksync-digest-index.manifest.json"),
+        ),
       ).toBe(true);
     });
 
@@ -629,7 +639,40 @@ describe("chunksync CLI: digest index", () => {
       expect(after.destination).toEqual(expect.arrayContaining(before.destination));
       expect(after.source.every((k) => k.startsWith(`.idx/${s}-`))).toBe(true);
       expect(after.destination.every((k) => k.startsWith(`.idx/${d}-`))).toBe(true);
-      expect(after.destination.filter((k) => k.endsWith("/manifest.json"))).toHaveLength(2);
+      expect(
+        after.destination.filter((k) => k.endsWith("/chunksync-digest-index.manifest.json")),
+      ).toHaveLength(2);
+    });
+
+    describe("by a later run not given the index's location", () => {
+      let s: string;
+      let d: string;
+      let indexKeys: { source: string[]; destination: string[] };
+      const idx = (keys: string[]) => keys.filter((k) => k.startsWith("idx/"));
+
+      beforeAll(async () => {
+        ({ s, d } = await pair("s3idx-later"));
+        await putObject(src, s, "a", seededBytes("later", 2 * KiB));
+        await sync(s, d, "--src-index", `s3://${s}/idx`, "--dst-index", `s3://${d}/idx`);
+        indexKeys = { source: idx(await keysOf(src, s)), destination: idx(await keysOf(dst, d)) };
+        expect(indexKeys.source.length).toBeGreaterThan(1);
+        expect(indexKeys.destination.length).toBeGreaterThan(1);
+      });
+
+      // Its index in the user's cache instead (the option left out), or none at all.
+      for (const [engine, flags, given] of [
+        ["direct", dirs("s3idx-later"), "another index location"],
+        ["workflow", dirs("s3idx-later"), "another index location"],
+        ["direct", ["--no-index"], "--no-index"],
+      ] as const) {
+        it(`--engine ${engine}, ${given}: the index's keys on both sides are neither synced nor deleted`, async () => {
+          const run = await sync(s, d, "--engine", engine, "--delete", ...flags);
+          expect(run.summary.objects).toMatchObject({ scanned: 1, identical: 1, extra: 0, deleted: 0 });
+          expect([...run.objects.keys()]).toEqual(["a"]);
+          expect(idx(await keysOf(src, s))).toEqual(indexKeys.source);
+          expect(idx(await keysOf(dst, d))).toEqual(indexKeys.destination);
+        });
+      }
     });
 
     it("a location that is the synced prefix itself is refused, and nothing is written or deleted", async () => {

@@ -213,7 +213,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       [source.client, destination.client, "source"],
       [destination.client, source.client, "destination"],
     ] as const) {
-      const manifest = `${otherPart}/index/manifest.json`;
+      const manifest = `${otherPart}/index/chunksync-digest-index.manifest.json`;
       expect((await readAll(own, buckets.work, manifest)).length).toBeGreaterThan(0);
       await denied(other.send(new GetObjectCommand({ Bucket: buckets.work, Key: manifest })));
       await denied(other.send(new PutObjectCommand({ Bucket: buckets.work, Key: manifest, Body: "{}" })));

@@ -333,7 +333,9 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     expect(first.index?.destination).toMatchObject({ found: "absent", written });
     // Nine source keys at four a page: three pages, each writing its own pieces.
     const manifest = JSON.parse(
-      (await readAll(workClient, workBucket, `source/index/${run}/manifest.json`)).toString(),
+      (
+        await readAll(workClient, workBucket, `source/index/${run}/chunksync-digest-index.manifest.json`)
+      ).toString(),
     ) as { pieces: unknown[] };
     expect(manifest.pieces.length).toBe(3);
     await new Promise((r) => setTimeout(r, 1100));

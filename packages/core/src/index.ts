@@ -202,6 +202,7 @@ export {
   type ListedVersion,
   wholeSecond,
 } from "./digestIndex/indexEntry.js";
+export { INDEX_KEY_MARKER, isIndexKey } from "./digestIndex/indexKey.js";
 export { type IndexScope, pairingTag, sameScope, scopeName } from "./digestIndex/indexScope.js";
 export {
   ChunkPlanError,

@@ -1,3 +1,4 @@
+import { isIndexKey } from "@chunksync/core";
 import picomatch from "picomatch";
 
 /** One --include or --exclude, in the order given. */
@@ -47,14 +48,16 @@ export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
 
 /**
  * The keys a run syncs: those `rules` select, except under `reserved` prefixes (a side's digest
- * index kept inside a synced prefix), which both engines pass over whatever the rules say.
+ * index kept inside a synced prefix) and a digest index's own keys wherever they lie (one kept
+ * there by a run with `--src-index`/`--dst-index` that this run was not given), which both
+ * engines pass over whatever the rules say: they are neither synced, nor deleted, nor reported.
  */
 export function keySelection(
   rules: readonly KeyRule[],
   reserved: readonly string[] = [],
 ): (key: string) => boolean {
   const filtered = keyFilter(rules);
-  return (key) => !reserved.some((p) => key.startsWith(p)) && filtered(key);
+  return (key) => !reserved.some((p) => key.startsWith(p)) && !isIndexKey(key) && filtered(key);
 }
 
 /**

@@ -205,7 +205,7 @@ describe("a side's index on disk", () => {
     expect(await again.find(key(3), listed(3))).toBeDefined();
     const names: string[] = [];
     for await (const o of store.list("indexes/b/")) names.push(o.key);
-    expect(names).toContain("indexes/b/manifest.json");
+    expect(names).toContain("indexes/b/chunksync-digest-index.manifest.json");
   });
 
   it("an index that cannot be written is noted and leaves the old one", async () => {

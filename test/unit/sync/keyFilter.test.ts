@@ -1,4 +1,5 @@
-import { ineffectiveIncludes, type KeyRule, keyFilter } from "@chunksync/sync";
+import { INDEX_KEY_MARKER } from "@chunksync/core";
+import { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "@chunksync/sync";
 import fc from "fast-check";
 import picomatch from "picomatch";
 import { describe, expect, it } from "vitest";
@@ -93,5 +94,19 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
         expect(selected(rs.slice(leading.length), ks)).toEqual(selected(rs, ks));
       }),
     );
+  });
+});
+
+describe("keySelection: a digest index's own keys are passed over, wherever they lie", () => {
+  it("a key whose last segment starts with the index's marker, whatever the rules say; no other", () => {
+    const keys = [
+      `${INDEX_KEY_MARKER}manifest.json`,
+      `old/idx/b-0123/${INDEX_KEY_MARKER}p-1-ab-0.jsonl`,
+      `${INDEX_KEY_MARKER}dir/a`,
+      `x${INDEX_KEY_MARKER}manifest.json`,
+      "manifest.json",
+    ];
+    const chosen = keys.filter(keySelection([rule("exclude", "**"), rule("include", "**")]));
+    expect(chosen).toEqual(keys.slice(2));
   });
 });

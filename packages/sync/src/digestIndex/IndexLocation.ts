@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { INDEX_KEY_MARKER } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
 
 /**
@@ -84,6 +85,8 @@ export class DirectoryIndexLocation implements IndexLocation {
 /**
  * An index under a key prefix of a bucket, reached with that side's own store (its endpoint,
  * credentials and encryption). A PutObject replaces an object whole, so readers never see a mix.
+ * Each name is kept as the key `prefix` + {@link INDEX_KEY_MARKER} + name: a run that lists the
+ * bucket without this index's option still knows its keys for what they are (see isIndexKey).
  */
 export class StoreIndexLocation implements IndexLocation {
   constructor(
@@ -98,7 +101,7 @@ export class StoreIndexLocation implements IndexLocation {
 
   async read(name: string): Promise<Buffer | undefined> {
     // Index files are far below this: one GET of the whole file, whatever its version.
-    const got = await this.store.readFirst(this.prefix + name, 2 ** 40);
+    const got = await this.store.readFirst(this.#key(name), 2 ** 40);
     if (got === undefined) return undefined;
     const pieces: Buffer[] = [];
     for await (const piece of got.body as Readable) pieces.push(piece as Buffer);
@@ -106,17 +109,22 @@ export class StoreIndexLocation implements IndexLocation {
   }
 
   async write(name: string, data: Buffer): Promise<void> {
-    await this.store.put(this.prefix + name, data, data.length, { metadata: {} }, undefined);
+    await this.store.put(this.#key(name), data, data.length, { metadata: {} }, undefined);
   }
 
   async remove(name: string): Promise<void> {
-    await this.store.delete(this.prefix + name);
+    await this.store.delete(this.#key(name));
   }
 
   async *names(): AsyncIterable<string> {
-    for await (const object of this.store.list(this.prefix)) {
-      const name = object.key.slice(this.prefix.length);
+    const keys = this.#key("");
+    for await (const object of this.store.list(keys)) {
+      const name = object.key.slice(keys.length);
       if (!name.includes("/")) yield name;
     }
+  }
+
+  #key(name: string): string {
+    return `${this.prefix}${INDEX_KEY_MARKER}${name}`;
   }
 }
