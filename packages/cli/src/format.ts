@@ -1,3 +1,5 @@
+import stringWidth from "string-width";
+
 /** 75000 -> "1m15s". */
 export function duration(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -5,10 +7,25 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
-/** Left-aligned first column, right-aligned others, with a rule under the header. */
+/**
+ * Left-aligned first column, right-aligned others, with a rule under the header. Cells are
+ * measured in terminal columns, not UTF-16 code units: a CJK character or an emoji takes two, a
+ * combining mark or a zero-width joiner none (keys come through printable(), so no control
+ * character is left to measure).
+ */
 export function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  const line = (r: string[]) =>
-    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
-  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+  const width = rows.map((r) => r.map((cell) => stringWidth(cell)));
+  const widths = rows[0]!.map((_, c) => Math.max(...width.map((w) => w[c] ?? 0)));
+  const line = (r: string[], i: number) =>
+    r
+      .map((cell, c) => {
+        const pad = " ".repeat(widths[c]! - width[i]![c]!);
+        return c === 0 ? cell + pad : pad + cell;
+      })
+      .join("  ");
+  return [
+    line(rows[0]!, 0),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...rows.slice(1).map((r, i) => line(r, i + 1)),
+  ].join("\n");
 }
