@@ -11,6 +11,7 @@ import {
 import type { ObjectReader, ObjectStore } from "@chunksync/storage";
 import type { ByteCounts, KeyRule, SideIndexOptions } from "@chunksync/sync";
 import { z } from "zod";
+import { relativeKey } from "./events.js";
 import type { WorkArea } from "./WorkArea.js";
 
 /** Makes a short-lived link to read one source object, pinned by the reader with If-Match. */
@@ -232,8 +233,6 @@ const AttributesSchema = z.strictObject({
 
 const etag = z.string().min(1).max(1024);
 const storedKey = z.string().min(1).max(2048);
-/** A key relative to the prefixes: empty for the source prefix's own folder marker (see events.ts). */
-const relativeKey = z.string().max(2048);
 
 /**
  * The source record as the destination side reads it back (and the source side after it):

@@ -1,4 +1,5 @@
 import { ValidationError } from "@chunksync/core/errors";
+import { MAX_KEY_BYTES } from "@chunksync/core/objectKey";
 import { z } from "zod";
 
 /**
@@ -9,10 +10,18 @@ import { z } from "zod";
 
 const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, "a run id of 1-80 letters, digits, '_', '.', '-'");
 /**
- * A key relative to the prefixes. Empty for the source prefix's own folder marker (`pre/` under
- * `s3://b/pre`): an object of the run like any other, which maps to the destination prefix's marker.
+ * A key relative to the prefixes, in every event and record that carries one. Empty for the
+ * source prefix's own folder marker (`pre/` under `s3://b/pre`): an object of the run like any
+ * other, which maps to the destination prefix's marker. It is the end of a source key, so it is
+ * held to S3's limit on a key, which counts UTF-8 bytes, not characters (1,024 CJK characters
+ * are 3,072 bytes); whether the destination prefix leaves room for it is the write's own check.
  */
-export const relativeKey = z.string().max(1024, "a key of at most 1024 characters");
+export const relativeKey = z
+  .string()
+  .refine(
+    (key) => Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES,
+    `a key of at most ${MAX_KEY_BYTES} bytes of UTF-8`,
+  );
 const index = z.number().int("a whole number").min(0, "a number from 0");
 /** A Step Functions error as a Catch records it. */
 const caught = z.object({ Error: z.string(), Cause: z.string().optional() });
