@@ -1,6 +1,6 @@
 import type { S3ObjectStore } from "@chunksync/storage";
 import { describe, expect, it } from "vitest";
-import { seededBytes } from "../support/data.js";
+import { flipByte, seededBytes } from "../support/data.js";
 import type { SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, proxiedWorld } from "../support/faultWorld.js";
 import type { CollectedReport } from "../support/results.js";
@@ -51,6 +51,36 @@ describe("a new object's PutObject whose answer is lost", () => {
       expect(report.objects.failed).toBe(0);
       const state = await oldOrNew(dst, dstBucket, versions);
       expect(state.updated.sort()).toEqual(["small.txt", "streamed.bin"]);
+      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+  }
+});
+
+/**
+ * A CreateMultipartUpload the server carried out but whose answer never arrived: the retry
+ * makes a second upload, and the first, whose id the run never learnt, must not be left behind.
+ */
+describe("a CreateMultipartUpload whose answer is lost", () => {
+  const world = proxiedWorld();
+
+  for (const [name, engine] of Object.entries(ENGINES)) {
+    it(`${name}: the upload the lost answer named is aborted; the object is written`, async () => {
+      const { src, dst, proxy } = world;
+      const { srcBucket, dstBucket, source, destination } = await world.pair(`lostcreate-${name}`);
+      const old = seededBytes(`lostcreate-${name}`, 11 * MiB);
+      const versions = [{ key: "changed.bin", old, new: flipByte(old, 6 * MiB) }];
+      await putObject(src, srcBucket, "changed.bin", versions[0]!.new);
+      await putObject(dst, dstBucket, "changed.bin", old);
+      const isCreate = (r: SeenRequest) => r.method === "POST" && r.query === "uploads=";
+      proxy.setRules([{ name: `lose-${name}`, action: "lose", when: (r) => isCreate(r) && r.attempt === 1 }]);
+      const report = await engine(source, destination);
+      proxy.setRules([]);
+      expect(proxy.firedCount(`lose-${name}`)).toBe(1);
+      expect(proxy.seen.filter((r) => r.path === `/${dstBucket}/changed.bin` && isCreate(r))).toHaveLength(2);
+      expect(report.results.map((r) => [r.sourceKey, r.state, r.applied, r.error])).toEqual([
+        ["changed.bin", "changed", true, undefined],
+      ]);
+      expect((await oldOrNew(dst, dstBucket, versions)).updated).toEqual(["changed.bin"]);
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
     });
   }
