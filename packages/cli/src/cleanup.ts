@@ -79,12 +79,13 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
   };
   const { store } = await openStore("dst", location, side);
   const prefix = directoryPrefix(location.prefix);
-  const cutoff = Date.now() - olderThanMs;
   const aborted: PendingUpload[] = [];
   const kept: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
   const pending: PendingUpload[] = [];
   for await (const upload of store.listUploads(prefix)) pending.push(upload);
+  // Ages by the server's clock, which stamped the start times: this machine's may be off.
+  const cutoff = (store.serverTime() ?? Date.now()) - olderThanMs;
   for (const upload of pending) {
     // An upload without a start time is only taken when every age is (0s).
     const old = olderThanMs === 0 || (upload.initiated !== undefined && upload.initiated.getTime() <= cutoff);
