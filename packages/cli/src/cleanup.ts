@@ -35,7 +35,7 @@ finished object (where it would differ from the source's), so chunksync marks
 nothing. cleanup therefore treats every in-progress upload under DST that was
 started more than --older-than ago as abandoned, whoever started it. chunksync
 aborts its own uploads on every failure it survives; only a killed process
-leaves one behind. Keep --older-than above the longest upload any other writer
+(or a second Ctrl-C) leaves one behind. Ages are by the server's clock. Keep --older-than above the longest upload any other writer
 of this prefix runs, chunksync included (the default is 1h: raise it for huge
 objects on slow links); use --dry-run to see the list first.
 `;
