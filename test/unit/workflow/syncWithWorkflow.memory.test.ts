@@ -80,5 +80,25 @@ describe("a run stopped after it deleted destination-only objects", () => {
         expect.objectContaining({ destinationKey: "extra", action: "delete", applied: true }),
       ]);
     });
+
+    it(`reports no failure for a destination-only object it was checking when stopped (${engine})`, async () => {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      await put(destination, "extra", Buffer.from("old"));
+      const stop = new AbortController();
+      // The direct engine asks the source for the key before a delete; the stop comes then.
+      source.beforeNext("head", () => stop.abort());
+      destination.beforeNext("delete", () => stop.abort());
+      const results: ObjectResult[] = [];
+      const run = sync(source, destination, {
+        delete: true,
+        signal: stop.signal,
+        onResult: (r) => {
+          results.push(r);
+        },
+      });
+      await expect(run).rejects.toThrow(/interrupted|aborted/);
+      expect(results.filter((r) => r.error !== undefined)).toEqual([]);
+    });
   }
 });
