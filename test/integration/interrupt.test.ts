@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
-import { putObject, readAll, withBucketPair } from "../support/s3.js";
+import { FaultProxy } from "../support/faultProxy.js";
+import { type CliProcess, startCli } from "../support/faultWorld.js";
+import { localS3, putObject, readAll, withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -58,3 +60,81 @@ for (const engine of ["direct", "workflow"]) {
     });
   });
 }
+
+describe("Ctrl-C twice: the second one while the uploads begun are being aborted", () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  });
+  afterAll(() => proxy.stop());
+
+  for (const engine of ["direct", "workflow"]) {
+    it(`stops at once with exit 130 and says uploads may be left; cleanup aborts them (--engine ${engine})`, async () => {
+      await withBucketPair(`twice-${engine}`, async ({ src, dst, s, d }) => {
+        const old = seededBytes("twice-old", 15 * MiB);
+        const fresh = Buffer.from(old);
+        for (const at of [1, 6, 11]) fresh[at * MiB] = (fresh[at * MiB] ?? 0) ^ 0xff;
+        await putObject(src, s, "obj", fresh);
+        await putObject(dst, d, "obj", old);
+        let cli: CliProcess | undefined;
+        let first = false;
+        let second = false;
+        proxy.setRules([
+          {
+            name: `first-${engine}`,
+            action: "hook",
+            when: (r) => !first && r.method === "PUT" && r.query.includes("partNumber="),
+            hook: () => {
+              first = true;
+              cli?.kill("SIGINT");
+            },
+          },
+          {
+            // The abort of the upload is held until the second Ctrl-C has stopped the run.
+            name: `second-${engine}`,
+            action: "hook",
+            when: (r) => !second && r.method === "DELETE" && r.query.includes("uploadId="),
+            hook: async () => {
+              second = true;
+              cli?.kill("SIGINT");
+              await cli?.done;
+            },
+          },
+        ]);
+        const env = profileEnv();
+        cli = startCli(
+          [
+            "sync",
+            `s3://${s}`,
+            `s3://${d}`,
+            ...SIDES,
+            "--dst-endpoint",
+            proxy.url,
+            "--chunk-size",
+            "5MiB",
+          ].concat(["--concurrency", "1", "--engine", engine]),
+          env,
+        );
+        const out = await cli.done;
+        proxy.setRules([]);
+        expect([first, second]).toEqual([true, true]);
+        expect(out.code, out.stderr).toBe(130);
+        expect(out.stderr).toMatch(
+          /interrupted again; uploads begun may be left unaborted .*chunksync cleanup/,
+        );
+        expect((await readAll(dst, d, "obj")).equals(old), "destination still holds the old object").toBe(
+          true,
+        );
+        // Whatever upload the stop left is cleanup's to abort.
+        const cleanup = await runCli(
+          ["cleanup", `s3://${d}`, "--dst-profile", "dst", "--older-than", "0s"],
+          env,
+        );
+        expect(cleanup.code, cleanup.stderr).toBe(0);
+        expect((await dst.send(new ListMultipartUploadsCommand({ Bucket: d }))).Uploads ?? []).toHaveLength(
+          0,
+        );
+      });
+    });
+  }
+});

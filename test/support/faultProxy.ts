@@ -24,6 +24,8 @@ export type FaultAction =
   | "reset"
   /** Forwards, then sends the response headers (full Content-Length) and half the body, and closes. */
   | "truncate"
+  /** Forwards, then resets the connection instead of answering: the server did the work, its answer is lost. */
+  | "lose"
   /** Runs `hook` (which may write to the server itself), then forwards the request unchanged. */
   | "hook"
   /**
@@ -257,7 +259,9 @@ export class FaultProxy {
       req,
       res,
       seen,
-      rule?.action === "reset" || rule?.action === "truncate" ? rule.action : undefined,
+      rule?.action === "reset" || rule?.action === "truncate" || rule?.action === "lose"
+        ? rule.action
+        : undefined,
       rule?.action === "flipBit" && hasBody,
     );
   }
@@ -266,7 +270,7 @@ export class FaultProxy {
     req: IncomingMessage,
     res: ServerResponse,
     seen: SeenRequest,
-    cut: "reset" | "truncate" | undefined,
+    cut: "reset" | "truncate" | "lose" | undefined,
     flip = false,
   ) {
     const upstream = request(
@@ -279,6 +283,11 @@ export class FaultProxy {
         agent: this.#agent,
       },
       (up) => {
+        if (cut === "lose") {
+          up.resume();
+          up.on("end", () => res.socket?.resetAndDestroy());
+          return;
+        }
         const length = Number(up.headers["content-length"] ?? 0);
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (cut === undefined || length === 0) {

@@ -35,7 +35,7 @@ finished object (where it would differ from the source's), so chunksync marks
 nothing. cleanup therefore treats every in-progress upload under DST that was
 started more than --older-than ago as abandoned, whoever started it. chunksync
 aborts its own uploads on every failure it survives; only a killed process
-leaves one behind. Keep --older-than above the longest upload any other writer
+(or a second Ctrl-C) leaves one behind. Ages are by the server's clock. Keep --older-than above the longest upload any other writer
 of this prefix runs, chunksync included (the default is 1h: raise it for huge
 objects on slow links); use --dry-run to see the list first.
 `;
@@ -79,12 +79,13 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
   };
   const { store } = await openStore("dst", location, side);
   const prefix = directoryPrefix(location.prefix);
-  const cutoff = Date.now() - olderThanMs;
   const aborted: PendingUpload[] = [];
   const kept: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
   const pending: PendingUpload[] = [];
   for await (const upload of store.listUploads(prefix)) pending.push(upload);
+  // Ages by the server's clock, which stamped the start times: this machine's may be off.
+  const cutoff = (store.serverTime() ?? Date.now()) - olderThanMs;
   for (const upload of pending) {
     // An upload without a start time is only taken when every age is (0s).
     const old = olderThanMs === 0 || (upload.initiated !== undefined && upload.initiated.getTime() <= cutoff);

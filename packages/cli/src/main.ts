@@ -248,12 +248,20 @@ async function runEngine(
 ): Promise<number> {
   const lines = opened && (await JsonLinesReport.begin(opened.file, opened.path));
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   const stats = new RunStats();
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
+  const onSignal = () => {
+    if (!abort.signal.aborted) return abort.abort();
+    // A second Ctrl-C does not wait for the uploads begun to be aborted: say what is left.
+    progress.stop();
+    process.stderr.write(
+      "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
+    );
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     // The workflow engine (and the state machine runner it brings) loads only when asked for.
     const engine =

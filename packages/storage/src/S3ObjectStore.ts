@@ -253,7 +253,7 @@ export class S3ObjectStore implements ObjectStore {
     key: string,
     input: Record<string, unknown>,
     signal: AbortSignal | undefined,
-    more: Pick<S3Request, "body" | "query"> = {},
+    more: Pick<S3Request, "body" | "query" | "onRetry"> = {},
   ): S3Request {
     this.#prefetched = undefined;
     const headers = requestHeaders({ ...input, ...this.#owner, ...this.#sse });
@@ -286,7 +286,7 @@ export class S3ObjectStore implements ObjectStore {
     key: string,
     input: Record<string, unknown>,
     signal: AbortSignal | undefined,
-    more?: Pick<S3Request, "body" | "query">,
+    more?: Pick<S3Request, "body" | "query" | "onRetry">,
   ): ReturnType<S3Requests[V]> {
     // TypeScript widens a call on a union of methods to the union of their results.
     const request = () =>
@@ -428,7 +428,17 @@ export class S3ObjectStore implements ObjectStore {
   ): Promise<MultipartUpload> {
     const query = { uploads: "" };
     const input = this.#attributes(attributes);
-    const out = await this.request("create multipart upload", "xml", "POST", key, input, signal, { query });
+    // The server's time before the first attempt: an upload made by an attempt whose answer
+    // was lost started after it.
+    const since = this.serverTime();
+    let unanswered = false;
+    const onRetry = (error: unknown) => {
+      unanswered ||= (error as { $response?: unknown }).$response === undefined;
+    };
+    const out = await this.request("create multipart upload", "xml", "POST", key, input, signal, {
+      query,
+      onRetry,
+    });
     const uploadId = textOf(out, "UploadId");
     if (!uploadId)
       throw translateS3Error(new Error("no UploadId in response"), {
@@ -436,7 +446,31 @@ export class S3ObjectStore implements ObjectStore {
         bucket: this.bucket,
         key,
       });
+    if (unanswered && since !== undefined) await this.#abortUnanswered(key, uploadId, since);
     return new S3MultipartUpload(this, key, uploadId, attributes.tagging);
+  }
+
+  /**
+   * Aborts the uploads that attempts of one CreateMultipartUpload made and whose answers were
+   * lost (a connection broken after the server's reply): their ids never arrived, so nothing
+   * else would abort them. They are the uploads of `key` started between the first attempt
+   * (`since`, by the server's clock) and the one answered (`uploadId`). Best effort: what it
+   * cannot abort is left to `chunksync cleanup`.
+   */
+  async #abortUnanswered(key: string, uploadId: string, since: number): Promise<void> {
+    try {
+      const pending: PendingUpload[] = [];
+      for await (const upload of this.listUploads(key)) if (upload.key === key) pending.push(upload);
+      const answered = pending.find((u) => u.uploadId === uploadId)?.initiated?.getTime();
+      if (answered === undefined) return;
+      for (const { uploadId: id, initiated } of pending) {
+        const at = initiated?.getTime();
+        if (id !== uploadId && at !== undefined && at >= since && at <= answered)
+          await this.abortUpload(key, id);
+      }
+    } catch {
+      // Left for cleanup.
+    }
   }
 
   resumeUpload(key: string, uploadId: string): MultipartUpload {

@@ -27,6 +27,8 @@ export interface S3Request {
   /** A Buffer is resent on a retry; a stream is sent once (as the SDK does). */
   body?: Buffer | Readable;
   signal?: AbortSignal | undefined;
+  /** Told of each failed attempt before it is retried. */
+  onRetry?: (error: unknown) => void;
 }
 
 export interface S3Response {
@@ -241,6 +243,7 @@ export class S3Requests {
         } catch {
           throw error;
         }
+        request.onRetry?.(error);
         const delay = token.getRetryDelay();
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       }

@@ -1,17 +1,19 @@
 import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { describeError } from "./errorCodes.js";
+import { RunAbortedError } from "./errors.js";
 import type { ObjectResult } from "./ObjectResult.js";
 
 /**
  * The result for an object only the destination holds: kept and reported, or, with
  * `delete`, deleted (a failed delete is reported with its error, not thrown). With
  * `onSource`, the delete waits for it to say that the source has no object of that key:
- * one that does (listed out of order, or written since) keeps the destination's.
+ * one that does (listed out of order, or written since) keeps the destination's. Once `signal`
+ * aborts, a failed request throws RunAbortedError instead.
  */
 export async function settleDestinationOnly(
   store: ObjectStore,
   object: ObjectSummary,
-  options: { delete: boolean; dryRun: boolean; onSource?: () => Promise<boolean> },
+  options: { delete: boolean; dryRun: boolean; onSource?: () => Promise<boolean>; signal?: AbortSignal },
 ): Promise<ObjectResult> {
   const result: ObjectResult = {
     destinationKey: object.key,
@@ -31,6 +33,8 @@ export async function settleDestinationOnly(
       await store.delete(object.key);
       result.applied = true;
     } catch (error) {
+      // A stopped run's request is no failure of the object: the run ends as stopped.
+      if (options.signal?.aborted) throw new RunAbortedError(error);
       result.error = describeError(error);
     }
   }

@@ -293,6 +293,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         const result = await settleDestinationOnly(options.destination, key.destination, {
           delete: options.delete,
           dryRun: options.dryRun,
+          ...(signal ? { signal } : {}),
           onSource: async () =>
             (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
         });

@@ -57,7 +57,8 @@ export const workKeys = {
   parts: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/parts-${batch}.json`,
   results: (runId: string) => `shared/runs/${runId}/results/`,
   result: (runId: string, key: string) => `shared/runs/${runId}/results/${objectId(key)}.json`,
-  extra: (runId: string, key: string) => `shared/runs/${runId}/results/extra-${objectId(key)}.json`,
+  extras: (runId: string) => `shared/runs/${runId}/results/extra-`,
+  extra: (runId: string, key: string) => `${workKeys.extras(runId)}${objectId(key)}.json`,
   /**
    * A side's digest-index records, each in that side's own part (raw digests never leave it):
    * the stored entry that stood for the listed version, the version the object's steps found

@@ -18,7 +18,8 @@ export type TaskObserver = (state: string, input: unknown, output: unknown) => P
  * objects and plans no work ahead, so `listed` and `plannedWork` stay unset: a display says
  * what was found and done so far. Each source object is reported as its result is recorded;
  * destination-only objects are counted from their page's total, and their results reach the
- * observer from the report at the end (holding them here would grow with the run).
+ * observer from the work area when the run ends or is stopped (holding them here would grow
+ * with the run).
  */
 export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserver {
   const { stats } = observer;

@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { type ReportLine, RunAbortedError, type RunReport } from "@chunksync/sync";
+import { RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
+import type { StoredResult } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
+import type { WorkArea } from "./WorkArea.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
 
 /** Options of an in-process run of the workflow. */
@@ -133,24 +135,17 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const totals = (await executeLocally(definition, { runId }, handlers, retryIntervals, signal)) as
     | Pick<RunReport, "objects" | "bytes" | "planned" | "index">
     | undefined;
+  const { observer } = options;
   if (signal?.aborted) {
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await abortUploads(options.destination, runId);
+    // What the stopped run deleted is reported too, as the direct engine reports it.
+    await reportExtras(observer, options.source.work, runId);
     throw new RunAbortedError();
   }
   if (totals?.objects === undefined) throw new Error(`run ${runId} ended without a report`);
-  const { observer } = options;
   if (observer) {
-    // Destination-only objects were counted page by page; their results reach the observer
-    // from the report, streamed line by line like the direct engine's results.
-    if (observer.onResult) {
-      for await (const line of options.source.work.getLines<ReportLine>(workKeys.report(runId))) {
-        if (line.type === "object" && line.state === "extra") {
-          const { type: _, ...result } = line;
-          await observer.onResult(result);
-        }
-      }
-    }
+    await reportExtras(observer, options.source.work, runId);
     // The report's figures are the run's: the live counters end on them.
     Object.assign(observer.stats.objects, totals.objects);
     Object.assign(observer.stats.bytes, totals.bytes);
@@ -164,6 +159,19 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     planned: totals.planned,
     ...(totals.index ? { index: totals.index } : {}),
   };
+}
+
+/**
+ * Hands the observer the results of the destination-only objects recorded so far (kept, or
+ * deleted with `delete`), one at a time: they were counted page by page, and holding them in
+ * the meantime would grow with the run.
+ */
+async function reportExtras(observer: RunObserver | undefined, work: WorkArea, runId: string): Promise<void> {
+  if (observer?.onResult === undefined) return;
+  for await (const key of work.list(workKeys.extras(runId))) {
+    const stored = await work.get<StoredResult>(key);
+    if (stored) await observer.onResult(stored.result);
+  }
 }
 
 /**

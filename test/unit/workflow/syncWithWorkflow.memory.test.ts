@@ -2,7 +2,7 @@ import { MemoryObjectStore, S3_CAPABILITIES } from "@chunksync/storage";
 import type { ObjectResult } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
-import { workflowWith } from "../../support/stores.js";
+import { syncWith, workflowWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 
@@ -48,6 +48,57 @@ describe("the workflow engine's steps on in-memory stores", () => {
       expect(await destination.head("extra")).toBeUndefined();
       const again = byKey((await run(source, destination)).results);
       for (const key of ["same", "changed", "missing"]) expect(again[key]?.state).toBe("identical");
+    });
+  }
+});
+
+describe("a run stopped after it deleted destination-only objects", () => {
+  for (const [engine, sync] of [
+    ["direct", syncWith],
+    ["workflow", workflowWith],
+  ] as const) {
+    it(`hands over each deletion it made before the stop (${engine})`, async () => {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      await put(source, "kept", Buffer.from("kept"));
+      await put(destination, "kept", Buffer.from("kept"));
+      await put(destination, "extra", Buffer.from("old"));
+      const stop = new AbortController();
+      // Stopped as the delete is sent: it is made, and nothing after it runs.
+      destination.beforeNext("delete", () => stop.abort());
+      const results: ObjectResult[] = [];
+      const run = sync(source, destination, {
+        delete: true,
+        signal: stop.signal,
+        onResult: (r) => {
+          results.push(r);
+        },
+      });
+      await expect(run).rejects.toThrow();
+      expect(await destination.head("extra")).toBeUndefined();
+      expect(results.filter((r) => r.state === "extra")).toEqual([
+        expect.objectContaining({ destinationKey: "extra", action: "delete", applied: true }),
+      ]);
+    });
+
+    it(`reports no failure for a destination-only object it was checking when stopped (${engine})`, async () => {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      await put(destination, "extra", Buffer.from("old"));
+      const stop = new AbortController();
+      // The direct engine asks the source for the key before a delete; the stop comes then.
+      source.beforeNext("head", () => stop.abort());
+      destination.beforeNext("delete", () => stop.abort());
+      const results: ObjectResult[] = [];
+      const run = sync(source, destination, {
+        delete: true,
+        signal: stop.signal,
+        onResult: (r) => {
+          results.push(r);
+        },
+      });
+      await expect(run).rejects.toThrow(/interrupted|aborted/);
+      expect(results.filter((r) => r.error !== undefined)).toEqual([]);
     });
   }
 });

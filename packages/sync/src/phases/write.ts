@@ -1,5 +1,7 @@
 import { pipeline, type Readable } from "node:stream";
 import {
+  attributesDiffer,
+  attributesOf,
   type BodyDigests,
   ChunkDigestStream,
   type ChunkPlan,
@@ -267,8 +269,13 @@ export async function writeWhole(
     withRetry(
       () =>
         fromSource(ctx, write, part, (body, digest) =>
-          guarded(ctx, write, "put", false, () =>
-            destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+          guarded(
+            ctx,
+            write,
+            "put",
+            false,
+            () => destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+            digest,
           ),
         ),
       retryFor(signal),
@@ -584,6 +591,7 @@ async function guarded(
   kind: ConditionalWrite,
   copiesSource: boolean,
   run: () => Promise<{ etag: string }>,
+  sent?: BodyDigest,
 ): Promise<string> {
   const { destination, signal } = ctx;
   const { key } = write;
@@ -608,8 +616,23 @@ async function guarded(
     return (await run()).etag;
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
+    const now = await destination.head(key, signal);
+    if (sent && isOwnPut(write, sent, now)) return now.etag;
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
-    const destinationMoved = !holds(await destination.head(key, signal));
+    const destinationMoved = !holds(now);
     throw new ObjectChangedError(destinationMoved || !copiesSource ? "destination" : "source", key, error);
   }
+}
+
+/**
+ * Whether `now` is the object this run's PutObject of `sent` stored: a retry of a put the server
+ * stored but whose answer was lost (a connection reset after the reply) is refused with 412 by
+ * its If-None-Match, though the object is the run's own. It is where the ETag is the MD5 sent
+ * (so the bytes are) and the attributes are those written. Under SSE-KMS or SSE-C the ETag says
+ * nothing of the bytes, and the 412 stands.
+ */
+function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead | undefined): now is ObjectHead {
+  if (now === undefined || now.etagNotMd5 || sent.contentMd5 === undefined) return false;
+  const md5 = Buffer.from(sent.contentMd5, "base64").toString("hex");
+  return sameEtag(now.etag, md5) && !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
 }
