@@ -491,6 +491,15 @@ function objectStoreContract(name: string, harness: Harness) {
         await upload.complete([await upload.uploadPart(1, Readable.from([data]), data.length)], {
           ifNoneMatch: "*",
         });
+        // A workflow completes an upload in another step, reopened by id with the tags it was created with.
+        if (store.resumeUpload) {
+          const created = await store.createUpload(`${prefix}resumed`, { ...tagged, tagging: "r=3" });
+          const part = await created.uploadPart(1, Readable.from([data]), data.length);
+          await store.resumeUpload(`${prefix}resumed`, created.uploadId, "r=3").complete([part], {
+            ifNoneMatch: "*",
+          });
+          expect(await store.tagging(`${prefix}resumed`)).toBe("r=3");
+        }
         await putBytes(`${prefix}untagged`, data);
         const sorted = (t: string | undefined) => t?.split("&").sort();
         expect(sorted(await store.tagging(`${prefix}put`))).toEqual(["note=a%20b", "team=blue"]);

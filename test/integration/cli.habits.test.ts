@@ -23,6 +23,7 @@ interface JsonSummary {
   objects: Record<"scanned" | "identical" | "changed" | "missing" | "extra" | "deleted" | "failed", number>;
   bytes: Record<string, number>;
   planned: { transfer: number; serverSide: number };
+  index?: Record<"source" | "destination", { found: string; written?: number }>;
 }
 
 function parseJson(stdout: string): JsonSummary {
@@ -198,6 +199,48 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
 
     expect(await keys(dst, d)).toEqual(["changed.txt"]);
     expect((await readAll(dst, d, "changed.txt")).toString()).toBe("old bytes");
+  });
+
+  it("sync --dry-run with indexes kept in both buckets writes no index there, new or updated", async () => {
+    const { s, d } = await pair("dry-index");
+    await putObject(src, s, "new.txt", "new");
+    await putObject(src, s, "changed.txt", "source bytes");
+    await putObject(dst, d, "changed.txt", "old bytes");
+    const urls = [
+      `s3://${s}`,
+      `s3://${d}`,
+      ...SIDES,
+      "--src-index",
+      `s3://${s}/idx`,
+      "--dst-index",
+      `s3://${d}/idx`,
+    ];
+    const listing = async (client: S3Client, bucket: string) =>
+      (await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents?.map(
+        (o) => `${o.Key} ${o.ETag}`,
+      );
+
+    // No index yet: the dry run leaves none behind.
+    const first = await runCli(["sync", ...urls, "--dry-run"], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^source index: none yet at s3:\/\/\S+\n/m);
+    expect(first.stdout).not.toMatch(/built by this run/);
+    expect(await keys(src, s)).toEqual(["changed.txt", "new.txt"]);
+    expect(await keys(dst, d)).toEqual(["changed.txt"]);
+
+    // A stored index is consulted and left as it was.
+    const synced = await runCli(["sync", ...urls], env);
+    expect(synced.code, synced.stderr).toBe(0);
+    await putObject(src, s, "changed.txt", "newer source bytes");
+    const before = [await listing(src, s), await listing(dst, d)];
+    const again = await runCli(["sync", ...urls, "--dry-run", "--json"], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(parseJson(again.stdout)).toMatchObject({
+      objects: { changed: 1, identical: 1 },
+      index: { source: { found: "loaded" }, destination: { found: "loaded" } },
+    });
+    expect(parseJson(again.stdout)).not.toHaveProperty("index.source.written");
+    expect([await listing(src, s), await listing(dst, d)]).toEqual(before);
   });
 
   it("--version prints the version of packages/cli/package.json", async () => {

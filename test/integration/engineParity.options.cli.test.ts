@@ -3,13 +3,18 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
+  PutObjectTaggingCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
@@ -91,6 +96,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
       );
       for (const { Key } of page.Contents ?? []) {
         const head = await client.send(new HeadObjectCommand({ Bucket: b, Key }));
+        const tags = await client.send(new GetObjectTaggingCommand({ Bucket: b, Key }));
         const body = await client.send(new GetObjectCommand({ Bucket: b, Key }));
         const bytes = await body.Body!.transformToByteArray();
         out[Key!] = {
@@ -99,6 +105,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
           contentType: head.ContentType,
           cacheControl: head.CacheControl,
           metadata: head.Metadata,
+          tags: Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value])),
         };
       }
       token = page.NextContinuationToken;
@@ -242,6 +249,48 @@ describe("the CLI's two engines against the local S3, option by option: the same
       summary: { ...comparable(run).summary, failures: undefined },
     });
     expect(ordered(runs.workflow)).toEqual(ordered(runs.direct));
+  });
+
+  it("--tags: every kind of write leaves the source's tag set (a compose, a multipart source copied in parts, an empty object restated)", async () => {
+    const multipartSource = async (s: string) => {
+      const { UploadId } = await src.send(new CreateMultipartUploadCommand({ Bucket: s, Key: "parts.bin" }));
+      const { ETag } = await src.send(
+        new UploadPartCommand({ Bucket: s, Key: "parts.bin", UploadId, PartNumber: 1, Body: base }),
+      );
+      await src.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: s,
+          Key: "parts.bin",
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+        }),
+      );
+      await src.send(
+        new PutObjectTaggingCommand({
+          Bucket: s,
+          Key: "parts.bin",
+          Tagging: { TagSet: [{ Key: "t", Value: "parts" }] },
+        }),
+      );
+    };
+    const runs = await bothEngines(
+      "tags",
+      async (s, d) => {
+        await put(src, s, "changed.bin", edited, { Tagging: "t=compose" });
+        await put(dst, d, "changed.bin", base);
+        await multipartSource(s);
+        await put(src, s, "empty", Buffer.alloc(0), { Tagging: "t=new" });
+        await put(dst, d, "empty", Buffer.alloc(0), { Tagging: "t=old" });
+      },
+      (s, d) => ["sync", `s3://${s}`, `s3://${d}`, "--tags"],
+    );
+    expect(runs.direct.code, runs.direct.stderr.join("\n")).toBe(0);
+    expect(runs.direct.destination).toMatchObject({
+      "changed.bin": { tags: { t: "compose" } },
+      "parts.bin": { tags: { t: "parts" } },
+      empty: { tags: { t: "new" } },
+    });
+    expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
   });
 
   it("objects of one chunk whose size changed: rewritten alike, reading the same bytes of the destination", async () => {

@@ -24,6 +24,8 @@ export interface IndexFlags {
   index: boolean;
   /** `check --full`: read every object, rebuilding the indexes instead of consulting them. */
   full?: boolean;
+  /** `sync --dry-run`: it writes nothing, so the indexes are consulted and left as they were. */
+  dryRun?: boolean;
 }
 
 export function addIndexOptions(command: Command): Command {
@@ -101,7 +103,7 @@ async function indexDirectory(flag: string, value: string | undefined): Promise<
 }
 
 /**
- * Resolves `--src-index`, `--dst-index`, `--no-index` and `check --full`, once
+ * Resolves `--src-index`, `--dst-index`, `--no-index`, `check --full` and `sync --dry-run`, once
  * {@link checkIndexFlags} passed them. An s3:// location is checked with one listing request by
  * the side that owns it. Call it after both sides answered their probes, so that their
  * credential errors name their own flags. An index inside a synced prefix is reserved: neither
@@ -123,7 +125,7 @@ export async function resolveIndexes(
   ) => {
     const resolved = await resolveSideIndex(flag, value, side, context, consult, synced);
     reservedPrefixes.push(...resolved.reserved);
-    return resolved.options;
+    return flags.dryRun === true ? { ...resolved.options, keep: false } : resolved.options;
   };
   return {
     index: {

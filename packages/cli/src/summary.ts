@@ -89,7 +89,10 @@ function indexSummary(report: RunReport): string {
     if (side === undefined) continue;
     const kept = side.written === undefined ? "not written" : `${side.written} entries`;
     rows.push([name, String(side.fromIndex), String(side.read), kept]);
-    if (side.found === "absent") notes.push(`${name} index: none yet at ${side.location}; built by this run`);
+    if (side.found === "absent")
+      notes.push(
+        `${name} index: none yet at ${side.location}${side.written === undefined ? "" : "; built by this run"}`,
+      );
     // A note may quote a storage error's message.
     for (const note of side.notes) notes.push(`${name} index at ${side.location}: ${printable(note)}`);
   }

@@ -185,9 +185,11 @@ export interface ObjectWriter extends StoreInfo {
   /**
    * The multipart upload `uploadId` of `key`, created earlier (perhaps by another process):
    * a workflow creates an upload once, writes its parts in batches and completes it once.
-   * Present exactly when `capabilities.multipart.resumable` is true.
+   * `tagging` is the tag set it was created with: a store whose server drops it restates it on
+   * completion, as for an upload it created itself. Present exactly when
+   * `capabilities.multipart.resumable` is true.
    */
-  resumeUpload?(key: string, uploadId: string): MultipartUpload;
+  resumeUpload?(key: string, uploadId: string, tagging?: string): MultipartUpload;
   /** In-progress multipart uploads under `prefix`. */
   listUploads(prefix: string): AsyncIterable<PendingUpload>;
   abortUpload(key: string, uploadId: string): Promise<void>;

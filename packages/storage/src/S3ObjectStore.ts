@@ -473,8 +473,8 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  resumeUpload(key: string, uploadId: string): MultipartUpload {
-    return new S3MultipartUpload(this, key, uploadId);
+  resumeUpload(key: string, uploadId: string, tagging?: string): MultipartUpload {
+    return new S3MultipartUpload(this, key, uploadId, tagging);
   }
 
   async *listUploads(prefix: string): AsyncIterable<PendingUpload> {

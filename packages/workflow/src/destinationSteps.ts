@@ -236,14 +236,15 @@ async function recallUploaded(
   return { key: request.destination.key, etag: upload.etag, size };
 }
 
-function resume(ctx: DestinationContext, key: string, uploadId: string | undefined): MultipartUpload {
+/** The upload `write` began, reopened with the tag set it was created with (see `resumeUpload`). */
+function resume(ctx: DestinationContext, write: ObjectWrite, uploadId: string | undefined): MultipartUpload {
   if (uploadId === undefined) {
-    throw new ChunksyncError("UNEXPECTED", `no multipart upload was begun for ${key}`);
+    throw new ChunksyncError("UNEXPECTED", `no multipart upload was begun for ${write.key}`);
   }
   if (!ctx.store.resumeUpload) {
     throw new ChunksyncError("UNSUPPORTED", "this store cannot resume a multipart upload by id");
   }
-  return ctx.store.resumeUpload(key, uploadId);
+  return ctx.store.resumeUpload(write.key, uploadId, write.attributes.tagging);
 }
 
 /** The object's write as the write phase takes it, from the records of the earlier steps. */
@@ -382,7 +383,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
     await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
     return { bytes };
   }
-  const upload = resume(ctx, write.key, record.uploadId);
+  const upload = resume(ctx, write, record.uploadId);
   const parts = batchOf(write.decision.parts, batch, batchSize);
   const completed = await writeParts(writeContext(ctx, bytes, keep), upload, parts, write);
   await kept();
@@ -418,7 +419,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   for (const batch of batchNumbers(write.decision.parts.length, batchSize)) {
     parts.push(...(await need<CompletedPart[]>(ctx.work, workKeys.parts(runId, key, batch))));
   }
-  const upload = resume(ctx, write.key, record.uploadId);
+  const upload = resume(ctx, write, record.uploadId);
   const etag = await completeUpload(
     writeContext(ctx, { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 }),
     upload,

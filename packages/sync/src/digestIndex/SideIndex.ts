@@ -31,6 +31,8 @@ export interface SideIndexOptions {
   scope: IndexScope;
   /** False to read every object (`check --full`): the index is rebuilt, not consulted. */
   consult: boolean;
+  /** False for a run that writes nothing (`sync --dry-run`): the index is consulted, and left as it was. */
+  keep?: boolean;
 }
 
 /**
@@ -48,6 +50,7 @@ export class SideIndex {
     readonly cursor: IndexCursor | undefined,
     readonly writer: IndexWriter,
     location: IndexLocation,
+    readonly keeps: boolean,
   ) {
     this.report = {
       location: location.description,
@@ -61,7 +64,8 @@ export class SideIndex {
   static async open(options: SideIndexOptions): Promise<SideIndex> {
     const cursor = options.consult ? await IndexCursor.open(options.location, options.scope) : undefined;
     const stored = cursor?.opening.state === "loaded" ? cursor : undefined;
-    return new SideIndex(cursor, new IndexWriter(options.location, options.scope, stored), options.location);
+    const writer = new IndexWriter(options.location, options.scope, stored);
+    return new SideIndex(cursor, writer, options.location, options.keep !== false);
   }
 
   /**
@@ -103,7 +107,7 @@ export class SideIndex {
    * old index left as it was.
    */
   keep(entry: IndexEntry): Promise<void> | undefined {
-    if (this.#failed) return undefined;
+    if (this.#failed || !this.keeps) return undefined;
     try {
       // A promise only while a piece is written (see IndexWriter.add); it never rejects.
       return this.writer.add(entry)?.catch((error: unknown) => this.#fail(error));
@@ -113,9 +117,9 @@ export class SideIndex {
     }
   }
 
-  /** Makes the new index the side's index (after a run that reached its end). */
+  /** Makes the new index the side's index (after a run that reached its end), unless it keeps none. */
   async commit(): Promise<void> {
-    if (this.#failed) return this.discard();
+    if (this.#failed || !this.keeps) return this.discard();
     try {
       await this.writer.commit(this.cursor?.pieces ?? []);
       this.report.written = this.writer.entries;
