@@ -98,11 +98,14 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
 });
 
 describe("keySelection: a digest index's own keys are passed over, wherever they lie", () => {
-  it("a key whose last segment starts with the index's marker, whatever the rules say; no other", () => {
+  it("a key whose last segment is an index's manifest or piece name, whatever the rules say; no other", () => {
     const keys = [
       `${INDEX_KEY_MARKER}manifest.json`,
-      `old/idx/b-0123/${INDEX_KEY_MARKER}p-1-ab-0.jsonl`,
+      `old/idx/b-0123/${INDEX_KEY_MARKER}p-mimz0k3q-0a1b2c3d-0.jsonl`,
       `${INDEX_KEY_MARKER}dir/a`,
+      `${INDEX_KEY_MARKER}notes.txt`,
+      `a/${INDEX_KEY_MARKER}manifest.json.bak`,
+      `${INDEX_KEY_MARKER}p-1-ab-0.jsonl`,
       `x${INDEX_KEY_MARKER}manifest.json`,
       "manifest.json",
     ];
