@@ -7,6 +7,9 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
+/** Printable ASCII is one column a character; anything else is measured (see scripts/build-cli.ts). */
+const columns = (cell: string) => (/^[ -~]*$/.test(cell) ? cell.length : stringWidth(cell));
+
 /**
  * Left-aligned first column, right-aligned others, with a rule under the header. Cells are
  * measured in terminal columns, not UTF-16 code units: a CJK character or an emoji takes two, a
@@ -14,7 +17,7 @@ export function duration(ms: number): string {
  * character is left to measure).
  */
 export function table(rows: string[][]): string {
-  const width = rows.map((r) => r.map((cell) => stringWidth(cell)));
+  const width = rows.map((r) => r.map(columns));
   const widths = rows[0]!.map((_, c) => Math.max(...width.map((w) => w[c] ?? 0)));
   const line = (r: string[], i: number) =>
     r
