@@ -196,6 +196,8 @@ export {
 } from "./digestIndex/indexCodec.js";
 export {
   entryAsListed,
+  entryMayStand,
+  entryNeedsHead,
   entryStands,
   type IndexEntry,
   type IndexProof,

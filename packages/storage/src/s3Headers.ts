@@ -91,7 +91,9 @@ export function headOfResponse(key: string, headers: ResponseHeaders, size: numb
     size,
     etag: text(headers, "etag") ?? "",
     ...(lastModified ? { lastModified: lastModified.getTime() } : {}),
-    ...(versionId && versionId !== "null" ? { versionId } : {}),
+    // "null" too (a version written while the bucket did not keep versions): it says the
+    // bucket keeps or kept versions, which the digest index must know (see `entryNeedsHead`).
+    ...(versionId ? { versionId } : {}),
     ...(storageClass ? { storageClass } : {}),
     archived: isArchiveClass(storageClass) && !restored,
     ...(sealed ? { etagNotMd5: true as const } : {}),

@@ -48,8 +48,10 @@ export {
   type ListedPair,
   presentSource,
   readAttributes,
+  type StandingEntry,
   sourceFromIndex,
   sourceIdentity,
+  standingEntry,
 } from "./phases/inspect.js";
 export {
   addPlanned,

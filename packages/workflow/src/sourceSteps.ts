@@ -41,6 +41,7 @@ import {
   sourceEntry,
   sourceFromIndex,
   sourceIdentity,
+  standingEntry,
   startBlockRounds,
   summaryLine,
 } from "@chunksync/sync";
@@ -187,9 +188,14 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
       : undefined;
   let head: ObjectHead;
   let at: number | undefined;
-  if (found && found.etag === item.etag && !isArchiveClass(found.storageClass)) {
-    // The entry stood for the listed version: its head is known, and no request is sent.
-    head = headOfEntry(found, { ...item, key: sourceKey, ...listedOf(found) });
+  const listed = found && { ...item, key: sourceKey, ...listedOf(found) };
+  const known =
+    found && listed && found.etag === item.etag && !isArchiveClass(found.storageClass)
+      ? await standingEntry(ctx.store, found, listed, ctx.signal)
+      : undefined;
+  if (listed && known) {
+    // The entry stands for the listed version: its head is known, with no request or one HEAD.
+    head = known.head ?? headOfEntry(known.entry, listed);
   } else {
     head = presentSource(sourceKey, await ctx.store.head(sourceKey));
     // The chunks of this version are read after this time, in later steps.

@@ -5,6 +5,8 @@ import {
   digestOf,
   encodeManifest,
   entryLine,
+  entryMayStand,
+  entryNeedsHead,
   entryStands,
   INDEX_VERSION,
   type IndexEntry,
@@ -99,6 +101,29 @@ describe("digest index entries: when an entry stands", () => {
     expect(entryStands(unlisted, { ...listed, etag: "other" })).toBe(false);
     // Once listed, it stands only for that exact version.
     expect(entryStands({ ...unlisted, lastModified: T }, { ...listed, lastModified: T + 1000 })).toBe(false);
+  });
+
+  it.each([["v1"], ["null"]])(
+    "an entry that records version %s stands only where its version ID is stated: a listing that states none needs a HEAD",
+    (versionId) => {
+      const versioned = entry("k", { versionId });
+      // An older version made current again has the same size, ETag and second, and other attributes.
+      expect(entryStands(versioned, listed)).toBe(false);
+      expect(entryMayStand(versioned, listed)).toBe(true);
+      expect(entryNeedsHead(versioned, listed)).toBe(true);
+      // The HEAD's answer decides.
+      expect(entryStands(versioned, { ...listed, versionId })).toBe(true);
+      expect(entryStands(versioned, { ...listed, versionId: "v0" })).toBe(false);
+      expect(entryMayStand(versioned, { ...listed, versionId: "v0" })).toBe(false);
+      expect(entryNeedsHead(versioned, { ...listed, versionId })).toBe(false);
+    },
+  );
+
+  it("an entry of a bucket that never kept versions needs no request; one this side wrote always a HEAD", () => {
+    expect(entryNeedsHead(entry("k"), listed)).toBe(false);
+    expect(entryMayStand(entry("k"), listed)).toBe(true);
+    expect(entryNeedsHead(entry("k", { proof: "written" }), listed)).toBe(true);
+    expect(entryNeedsHead(entry("k", { proof: "written" }), { ...listed, versionId: "v1" })).toBe(true);
   });
 });
 

@@ -49,14 +49,14 @@ export function wholeSecond(time: number): number {
 
 /**
  * Whether `entry` still holds for the version `listed` names: same size and ETag, same
- * LastModified second (and version ID where both are known), and provably not a racing
- * rewrite of that second (see {@link IndexProof}). Anything else is stale and the object's
- * bytes are read again; a listing that states no LastModified never matches.
+ * LastModified second, the version ID the entry records (if any) stated and the same, and
+ * provably not a racing rewrite of that second (see {@link IndexProof}). Anything else is
+ * stale and the object's bytes are read again; a listing that states no LastModified never
+ * matches.
  */
 export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
   if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return false;
-  if (listed.versionId !== undefined && entry.versionId !== undefined && listed.versionId !== entry.versionId)
-    return false;
+  if (entry.versionId !== undefined && listed.versionId !== entry.versionId) return false;
   if (listed.lastModified === undefined) return false;
   const second = wholeSecond(listed.lastModified);
   // A version this side wrote is the one listed if it was written no later than the write
@@ -66,6 +66,30 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
   if (entry.lastModified === undefined) return entry.proof === "written" && second <= entry.at + 1000;
   if (wholeSecond(entry.lastModified) !== second) return false;
   return entry.proof === "written" || entry.at >= second + 1000;
+}
+
+/**
+ * Whether `listed`, which need not state a version ID (ListObjectsV2 states none), can settle
+ * `entry` only with one HEAD of the object, whose answer {@link entryStands} then judges:
+ * - a version this side wrote: its ETag proves its bytes, not its attributes (see {@link IndexProof});
+ * - an entry that records a version ID (the bucket keeps, or kept, versions; a stated "null"
+ *   counts) on a listing that states none: deleting the newest version makes an older one
+ *   current again, which can have the same bytes, ETag and LastModified second and other
+ *   attributes, and no listing tells it apart.
+ * Entries of buckets that never kept versions need no request.
+ */
+export function entryNeedsHead(entry: IndexEntry, listed: ListedVersion): boolean {
+  return entry.proof === "written" || (entry.versionId !== undefined && listed.versionId === undefined);
+}
+
+/**
+ * Whether `entry` may stand for the version `listed` names: it stands, or would if the version
+ * ID the listing does not state is the entry's (one HEAD tells: see {@link entryNeedsHead}).
+ * An entry's bytes stand on this alone: an ETag names a version's bytes.
+ */
+export function entryMayStand(entry: IndexEntry, listed: ListedVersion): boolean {
+  const versionId = listed.versionId ?? entry.versionId;
+  return entryStands(entry, versionId === undefined ? listed : { ...listed, versionId });
 }
 
 /**

@@ -1,6 +1,6 @@
 import {
   entryAsListed,
-  entryStands,
+  entryMayStand,
   type IndexEntry,
   type IndexScope,
   type ListedVersion,
@@ -37,8 +37,8 @@ export interface SideIndexOptions {
 
 /**
  * One side's digest index for one run: the stored entries it consults as the listing passes
- * their keys, and the new index it writes in the same order. An entry is used only where it
- * still stands for the version listed (see `entryStands`).
+ * their keys, and the new index it writes in the same order. An entry is found only where it
+ * may still stand for the version listed (see `entryMayStand`: some need one HEAD first).
  */
 export class SideIndex {
   readonly report: SideIndexReport;
@@ -69,8 +69,8 @@ export class SideIndex {
   }
 
   /**
-   * The stored entry of `key` if it still stands for the version `listed`, restated with what
-   * the listing says. Keys come in ascending order.
+   * The stored entry of `key` if it may still stand for the version `listed` (see
+   * `entryNeedsHead` for the HEAD some need), restated with what the listing says. Keys come in ascending order.
    */
   async find(key: string, listed: ListedVersion): Promise<IndexEntry | undefined> {
     const loading = this.loading(key);
@@ -87,7 +87,7 @@ export class SideIndex {
   lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
     const entry = this.cursor?.lookup(key);
     this.#passed = entry;
-    if (entry === undefined || !entryStands(entry, listed)) return undefined;
+    if (entry === undefined || !entryMayStand(entry, listed)) return undefined;
     return entryAsListed(entry, listed);
   }
 

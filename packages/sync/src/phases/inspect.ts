@@ -3,13 +3,13 @@ import {
   chunkRanges,
   copiedFromSource,
   type DigestAlgorithm,
+  entryNeedsHead,
   entryStands,
   hasMd5Form,
   type IndexEntry,
   type ObjectAttributes,
   type ObjectIdentity,
   planChunks,
-  sameEtag,
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
@@ -105,7 +105,7 @@ export interface InspectContext {
 /**
  * Both sides' heads. Where the listings say both objects exist, a side whose
  * index entry still stands for its listed version takes its head and digests from that entry
- * and sends no request (one HEAD for a version this side wrote: see fromDestinationIndex);
+ * and sends no request (one HEAD where the listing cannot settle the entry: see {@link standingEntry});
  * otherwise it reads its first chunk (if any) instead of a HEAD: one GET gives
  * the head of the version it reads and that chunk's digest, which the challenge then does not
  * read again; the source reads its other chunks at the same time, pinned to the listed version
@@ -156,26 +156,40 @@ export async function inspect(
     const readsAhead =
       listedDestination.size > 0 &&
       (ctx.dryRun === true || firstChunk(listedDestination.size) === firstChunk(listed.source.size));
+    const sourceHead = async () => {
+      const known = indexed.source && (await standingEntry(source, indexed.source, listed.source, signal));
+      if (known !== undefined) {
+        entries.source = known.entry;
+        const fromEntry = sourceFromIndex(ctx.sourceSide, known.entry, known.head ?? listed.source);
+        return known.head ?? fromEntry;
+      }
+      // An entry a HEAD found of another version still tells which chunks likely changed.
+      const prior = indexed.sourcePrior ?? indexed.source?.digests;
+      return listed.source.size > 0
+        ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, prior)
+        : source.head(sourceKey, signal);
+    };
     const destinationHead = async () => {
       const known =
-        indexed.destination && (await fromDestinationIndex(ctx, indexed.destination, listedDestination));
+        indexed.destination &&
+        (await standingEntry(destination, indexed.destination, listedDestination, signal));
       if (known !== undefined) {
         entries.destination = known.entry;
-        return known.head;
+        const { destinationSide, chunkSize } = ctx;
+        const fromEntry = destinationFromIndex(
+          destinationSide,
+          known.entry,
+          known.head ?? listedDestination,
+          algorithm,
+          chunkSize,
+        );
+        return known.head ?? fromEntry;
       }
       return readsAhead
         ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
         : destination.head(destinationKey, signal);
     };
-    heads = await Promise.all([
-      indexed.source
-        ? sourceFromIndex(ctx.sourceSide, indexed.source, listed.source)
-        : listed.source.size > 0
-          ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, indexed.sourcePrior)
-          : source.head(sourceKey, signal),
-      destinationHead(),
-    ]);
-    entries.source = indexed.source;
+    heads = await Promise.all([sourceHead(), destinationHead()]);
   } else {
     // Both HEADs at once: they are independent, and small objects are bound by round trips.
     heads = await Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
@@ -195,7 +209,7 @@ export interface InspectedPair {
 
 /**
  * {@link inspect} where both listed versions still stand in their indexes and neither needs a
- * request (an entry of a version the destination wrote is HEADed first, and an archived
+ * request (an entry that needs a HEAD, see `entryNeedsHead`, is HEADed first, and an archived
  * object is not challenged): both heads and digests from the entries, at once. Undefined
  * otherwise.
  */
@@ -205,8 +219,9 @@ export function headsFromIndexes(
   indexed: IndexedPair,
 ): InspectedPair | undefined {
   const { source, destination } = indexed;
-  if (source === undefined || destination === undefined || destination.proof === "written") return undefined;
-  if (listed.destination === undefined) return undefined;
+  if (source === undefined || destination === undefined || listed.destination === undefined) return undefined;
+  if (entryNeedsHead(source, listed.source) || entryNeedsHead(destination, listed.destination))
+    return undefined;
   if (isArchiveClass(listed.source.storageClass) || isArchiveClass(listed.destination.storageClass))
     return undefined;
   const { algorithm } = ctx.sourceSide.options;
@@ -249,30 +264,31 @@ export function destinationFromIndex(
   return headOfEntry(entry, listed);
 }
 
+/** A side's entry that stands for the version listed, and that version's head where a HEAD stated it. */
+export interface StandingEntry {
+  entry: IndexEntry;
+  /** The HEAD's answer, where the entry needed one (see `entryNeedsHead`); its attributes are the version's. */
+  head?: ObjectHead;
+}
+
 /**
- * The direct engine's destination head and digests from its entry. The ETag of a version this
- * side wrote proves its bytes, not its attributes: another writer may have restated the object
- * (same bytes, other metadata) in the second of the write, which no listing tells apart. One
- * HEAD, no bytes, states them (the workflow HEADs every destination object anyway); seen after
- * that second, the entry then stands as one read. Undefined when the HEAD finds another
- * version: the object is probed instead.
+ * Whether a side's index entry found for the listed version stands for it: with no request,
+ * or, where the listing cannot settle it (a version this side wrote, or an entry that records
+ * a version ID: see `entryNeedsHead`), after one HEAD, no bytes, that must name the entry's
+ * version. A written entry seen by that HEAD after the second of the write then stands as one
+ * read, with the attributes it states. Undefined when the HEAD finds another version: the
+ * object is read as for a stale entry. Both engines' phases and both sides use it.
  */
-async function fromDestinationIndex(
-  ctx: InspectContext,
+export async function standingEntry(
+  store: ObjectReader,
   entry: IndexEntry,
   listed: ObjectSummary,
-): Promise<{ head: ObjectHead; entry: IndexEntry } | undefined> {
-  const { algorithm } = ctx.sourceSide.options;
-  if (entry.proof !== "written") {
-    return {
-      head: destinationFromIndex(ctx.destinationSide, entry, listed, algorithm, ctx.chunkSize),
-      entry,
-    };
-  }
-  const at = ctx.destination.serverTime();
-  const current = await ctx.destination.head(listed.key, ctx.signal);
-  if (current === undefined || current.size !== entry.size || !sameEtag(current.etag, entry.etag)) return;
-  const seen = readEntry(current, attributesOf(current), at, entry.digests);
-  destinationFromIndex(ctx.destinationSide, entry, current, algorithm, ctx.chunkSize);
-  return { head: current, entry: seen && entryStands(seen, current) ? seen : entry };
+  signal?: AbortSignal,
+): Promise<StandingEntry | undefined> {
+  if (!entryNeedsHead(entry, listed)) return { entry };
+  const at = store.serverTime();
+  const head = await store.head(listed.key, signal);
+  if (head === undefined || head.archived || !entryStands(entry, head)) return undefined;
+  const seen = entry.proof === "written" ? readEntry(head, attributesOf(head), at, entry.digests) : undefined;
+  return { entry: seen && entryStands(seen, head) ? seen : entry, head };
 }
