@@ -52,6 +52,26 @@ describe("the workflow engine's steps on in-memory stores", () => {
   }
 });
 
+/** A `--delete` run of `sync` that `arm` sets to stop (it is handed the stop), and the results it reported. */
+function stoppedRun(
+  sync: typeof syncWith | typeof workflowWith,
+  source: MemoryObjectStore,
+  destination: MemoryObjectStore,
+  arm: (stop: () => void) => void,
+): { run: Promise<unknown>; results: ObjectResult[] } {
+  const stop = new AbortController();
+  arm(() => stop.abort());
+  const results: ObjectResult[] = [];
+  const run = sync(source, destination, {
+    delete: true,
+    signal: stop.signal,
+    onResult: (r) => {
+      results.push(r);
+    },
+  });
+  return { run, results };
+}
+
 describe("a run stopped after it deleted destination-only objects", () => {
   for (const [engine, sync] of [
     ["direct", syncWith],
@@ -63,17 +83,10 @@ describe("a run stopped after it deleted destination-only objects", () => {
       await put(source, "kept", Buffer.from("kept"));
       await put(destination, "kept", Buffer.from("kept"));
       await put(destination, "extra", Buffer.from("old"));
-      const stop = new AbortController();
       // Stopped as the delete is sent: it is made, and nothing after it runs.
-      destination.beforeNext("delete", () => stop.abort());
-      const results: ObjectResult[] = [];
-      const run = sync(source, destination, {
-        delete: true,
-        signal: stop.signal,
-        onResult: (r) => {
-          results.push(r);
-        },
-      });
+      const { run, results } = stoppedRun(sync, source, destination, (stop) =>
+        destination.beforeNext("delete", stop),
+      );
       await expect(run).rejects.toThrow();
       expect(await destination.head("extra")).toBeUndefined();
       expect(results.filter((r) => r.state === "extra")).toEqual([
@@ -85,17 +98,10 @@ describe("a run stopped after it deleted destination-only objects", () => {
       const source = new MemoryObjectStore({ bucket: "src" });
       const destination = new MemoryObjectStore({ bucket: "dst" });
       await put(destination, "extra", Buffer.from("old"));
-      const stop = new AbortController();
       // The direct engine asks the source for the key before a delete; the stop comes then.
-      source.beforeNext("head", () => stop.abort());
-      destination.beforeNext("delete", () => stop.abort());
-      const results: ObjectResult[] = [];
-      const run = sync(source, destination, {
-        delete: true,
-        signal: stop.signal,
-        onResult: (r) => {
-          results.push(r);
-        },
+      const { run, results } = stoppedRun(sync, source, destination, (stop) => {
+        source.beforeNext("head", stop);
+        destination.beforeNext("delete", stop);
       });
       await expect(run).rejects.toThrow(/interrupted|aborted/);
       expect(results.filter((r) => r.error !== undefined)).toEqual([]);
