@@ -125,7 +125,7 @@ export async function syncObject(
       if (ctx.signal?.aborted) throw new RunAbortedError(error);
       indexing.made = {};
       if (!ctx.dryRun && restarts(error, attempt, ctx.maxAttempts)) continue;
-      return failedWith(keys, error);
+      return failedWith(keys, error, listed?.source.size ?? 0);
     } finally {
       await ctx.sourceSide.forget(sourceKey);
       ctx.destinationSide.forget(destinationKey);

@@ -330,7 +330,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
       },
       RecordFailure: task(
         "RecordFailure",
-        { ...objectRef, ...allSteps, "error.$": "$.error" },
+        { ...objectRef, ...allSteps, "error.$": "$.error", "size.$": "$.item.size" },
         { ResultSelector: { "state.$": "$.state" }, End: true },
       ),
     },

@@ -70,6 +70,8 @@ export const RecordEvent = z.strictObject({
   steps: z.unknown().optional(),
   attempt: attempt.optional(),
   error: caught.optional(),
+  /** The source object's size as the run listed it: a failed object's report gives it. */
+  size: index.optional(),
 });
 
 export const PageEvent = z.strictObject({ runId, page: index });

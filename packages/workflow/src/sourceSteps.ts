@@ -625,13 +625,16 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
     destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,
     attempts: event.attempt ?? 1,
   };
+  // A failure reports the size the run listed, as the direct engine does.
+  const listedSize = event.size ?? 0;
   let result: ObjectResult;
-  if (event.error !== undefined) result = failedResult(keys, failureOf(event.error));
+  if (event.error !== undefined) result = failedResult(keys, failureOf(event.error), listedSize);
   else if (decision === undefined || src === undefined) {
-    result = failedResult(keys, {
-      code: "UNEXPECTED",
-      message: "the object's flow ended without a decision",
-    });
+    result = failedResult(
+      keys,
+      { code: "UNEXPECTED", message: "the object's flow ended without a decision" },
+      listedSize,
+    );
   } else {
     // Without an error the flow wrote what the decision said (or had nothing to write).
     result = decidedResult(keys, src, decision, decision.action !== "none");

@@ -56,11 +56,14 @@ export function decidedResult(
   return result;
 }
 
-/** The result of an object whose sync failed (after its last attempt). */
-export function failedResult(keys: ResultKeys, error: FailureDescription): ObjectResult {
+/**
+ * The result of an object whose sync failed (after its last attempt); `size` is the source
+ * object's as the run listed it (its head may never have been read).
+ */
+export function failedResult(keys: ResultKeys, error: FailureDescription, size: number): ObjectResult {
   return {
     ...keys,
-    size: 0,
+    size,
     state: "failed",
     action: "none",
     planned: { transfer: 0, serverSide: 0 },
@@ -70,6 +73,6 @@ export function failedResult(keys: ResultKeys, error: FailureDescription): Objec
 }
 
 /** {@link failedResult} of a thrown error. */
-export function failedWith(keys: ResultKeys, error: unknown): ObjectResult {
-  return failedResult(keys, describeError(error));
+export function failedWith(keys: ResultKeys, error: unknown, size: number): ObjectResult {
+  return failedResult(keys, describeError(error), size);
 }
