@@ -1,3 +1,4 @@
+import { INDEX_KEY_MARKER } from "@chunksync/core";
 import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import { type AuditOptions, runAudit } from "@chunksync/sync";
 import {
@@ -20,6 +21,25 @@ async function put(store: MemoryObjectStore, key: string, data: Buffer) {
   await store.put(key, data, data.length, { metadata: {} }, undefined);
 }
 
+/** A full audit of `p/` on both stores, in ranges of 1 MiB, with `filters`. */
+function auditOptions(
+  source: MemoryObjectStore,
+  destination: MemoryObjectStore,
+  filters: AuditOptions["filters"],
+): AuditOptions {
+  return {
+    source,
+    sourcePrefix: "p",
+    destination,
+    destinationPrefix: "p",
+    secret,
+    sample: { kind: "full" },
+    rangeSize: MiB,
+    concurrency: 2,
+    filters,
+  };
+}
+
 describe("audit through the workflow definition, in-process", () => {
   it("finds what the direct engine finds, and leaves its report in the work area", async () => {
     const buckets = new MemoryBuckets();
@@ -32,18 +52,11 @@ describe("audit through the workflow definition, in-process", () => {
     }
     await put(source, "p/c", seededBytes("c", 10));
     await put(destination, "p/d", seededBytes("d", 10));
+    // A digest index's own keys on one side only are passed over, as a sync passes them over.
+    await put(source, `p/idx/${INDEX_KEY_MARKER}manifest.json`, seededBytes("m", 10));
+    await put(destination, `p/${INDEX_KEY_MARKER}p-mimz0k3q-0a1b2c3d-0.jsonl`, seededBytes("i", 10));
     buckets.get("dst")!.objects.get("p/a")!.data[2 * MiB + 1]! ^= 0xff;
-    const options: AuditOptions = {
-      source,
-      sourcePrefix: "p",
-      destination,
-      destinationPrefix: "p",
-      secret,
-      sample: { kind: "full" },
-      rangeSize: MiB,
-      concurrency: 2,
-      filters: [],
-    };
+    const options = auditOptions(source, destination, []);
     const direct = await runAudit(options);
     const work = new MemoryWorkArea();
     const workflow = await auditWithWorkflow({ ...options, work });
@@ -68,17 +81,7 @@ describe("audit through the workflow definition, in-process", () => {
     for (const key of ["b", "d", "f", "h", "j"]) await put(source, `p/${key}`, seededBytes(key, 10));
     for (const key of ["a", "b", "c", "e", "h", "i", "k", "skip.tmp"])
       await put(destination, `p/${key}`, seededBytes(key === "b" || key === "h" ? key : `${key}!`, 10));
-    const options: AuditOptions = {
-      source,
-      sourcePrefix: "p",
-      destination,
-      destinationPrefix: "p",
-      secret,
-      sample: { kind: "full" },
-      rangeSize: MiB,
-      concurrency: 2,
-      filters: [{ kind: "exclude", glob: "*.tmp" }],
-    };
+    const options = auditOptions(source, destination, [{ kind: "exclude", glob: "*.tmp" }]);
     const direct = await runAudit(options);
     const work = new MemoryWorkArea();
     const side = { prefix: "p/", work, secret, concurrency: 2, filters: options.filters };

@@ -17,7 +17,7 @@ import {
 import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 import { describeError } from "../errorCodes.js";
 import { RunAbortedError } from "../errors.js";
-import { type KeyRule, keyFilter } from "../keyFilter.js";
+import { type KeyRule, keySelection } from "../keyFilter.js";
 import { forEachConcurrent, Limiter, readAhead } from "../Limiter.js";
 import { mergeListings } from "../mergeListings.js";
 import { type AuditSide, answerAudit, auditObject } from "./auditSides.js";
@@ -187,7 +187,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const nonce = drawAuditNonce(random);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
-  const selected = keyFilter(options.filters);
+  const selected = keySelection(options.filters);
   const sampler = new Sampler<Pair>(options.sample, options.rangeSize, random);
   const tally = new AuditTally(options.sample, options.rangeSize, started);
   const report = tally.report;

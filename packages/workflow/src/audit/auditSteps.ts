@@ -17,7 +17,7 @@ import {
   AuditTally,
   answerAudit,
   expectAudit,
-  keyFilter,
+  keySelection,
   Limiter,
 } from "@chunksync/sync";
 import { z } from "zod";
@@ -141,7 +141,7 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     await ctx.work.put(auditKeys.nonce(event.runId), { nonce: drawAuditNonce() });
   }
   const sampler = new Sampler<string>(ctx.sample, ctx.rangeSize);
-  const selected = keyFilter(ctx.filters ?? []);
+  const selected = keySelection(ctx.filters ?? []);
   const after = event.after ?? undefined;
   const items: z.infer<typeof AuditItem>[] = [];
   let bytes = 0;
@@ -178,7 +178,7 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
 export async function destinationAuditExtras(ctx: AuditDestinationContext, event: z.infer<typeof PageEvent>) {
   const page = await need<PageRecord>(ctx.work, auditKeys.page(event.runId, event.page));
   const onSource = new Set(page.keys);
-  const selected = keyFilter(ctx.filters ?? []);
+  const selected = keySelection(ctx.filters ?? []);
   let extra = 0;
   for await (const { key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
     if (!onSource.has(key) && selected(key)) extra++;
