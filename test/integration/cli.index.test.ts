@@ -58,6 +58,21 @@ const MiB = 1024 * KiB;
 /** LastModified is stated in whole seconds: an entry stands once its version's second has passed. */
 const pastTheSecond = () => new Promise((r) => setTimeout(r, 1100));
 
+/**
+ * A fault proxy in front of the local server for the enclosing describe's tests: started
+ * before them, stopped after them.
+ */
+function proxiedServer(): { readonly proxy: FaultProxy } {
+  const served = {} as { proxy: FaultProxy };
+  beforeAll(async () => {
+    served.proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  });
+  afterAll(async () => {
+    await served.proxy.stop();
+  });
+  return served;
+}
+
 describe("chunksync CLI: digest index", () => {
   let env: Record<string, string>;
   let src: S3Client;
@@ -780,13 +795,7 @@ describe("chunksync CLI: digest index", () => {
   });
 
   describe("a source object overwritten after the run listed it, before the pair is decided", () => {
-    let proxy: FaultProxy;
-    beforeAll(async () => {
-      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    });
-    afterAll(async () => {
-      await proxy.stop();
-    });
+    const served = proxiedServer();
 
     for (const engine of ["direct", "workflow"]) {
       it(`--engine ${engine}: decided from the listing, and the next run reads the new version and syncs it`, async () => {
@@ -801,33 +810,36 @@ describe("chunksync CLI: digest index", () => {
           "--engine",
           engine,
           "--src-endpoint",
-          proxy.url,
+          served.proxy.url,
           "--dst-endpoint",
-          proxy.url,
+          served.proxy.url,
         ];
         await sync(s, d, ...flags);
         await pastTheSecond();
         const listing = (bucket: string) => (r: SeenRequest) =>
           r.method === "GET" && r.query.includes("list-type") && r.path.startsWith(`/${bucket}`);
         const overwrite = `the source is overwritten once listed (${engine})`;
-        proxy.setRules([
+        served.proxy.setRules([
           {
             name: overwrite,
             action: "hook",
             when: listing(d),
             // The destination's listing waits until the source's was answered, then the source changes.
             hook: async () => {
-              await vi.waitFor(() => expect(proxy.seen.some((r) => listing(s)(r) && r.answered)).toBe(true), {
-                timeout: 10_000,
-              });
+              await vi.waitFor(
+                () => expect(served.proxy.seen.some((r) => listing(s)(r) && r.answered)).toBe(true),
+                {
+                  timeout: 10_000,
+                },
+              );
               await put(src, s, "k", later);
             },
             times: 1,
           },
         ]);
         const raced = await sync(s, d, ...flags);
-        proxy.setRules([]);
-        expect(proxy.firedCount(overwrite)).toBe(1);
+        served.proxy.setRules([]);
+        expect(served.proxy.firedCount(overwrite)).toBe(1);
         // The version listed was synced: both indexes answered for it.
         expect(raced.summary.objects).toMatchObject({ identical: 1 });
         expect(raced.summary.bytes.sourceRead + raced.summary.bytes.destinationRead).toBe(0);
@@ -843,13 +855,7 @@ describe("chunksync CLI: digest index", () => {
   describe("a destination replaced by another writer between the HEAD that guards a restating copy and the copy", () => {
     // Ceph RGW 16 ignores x-amz-copy-source-if-match: the CopyObject that restates the
     // destination's metadata copies whatever version is there by then, other bytes included.
-    let proxy: FaultProxy;
-    beforeAll(async () => {
-      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    });
-    afterAll(async () => {
-      await proxy.stop();
-    });
+    const served = proxiedServer();
 
     for (const engine of ["direct", "workflow"]) {
       it(`--engine ${engine}: the written version gets no entry from the old one's digests, and the next run repairs it`, async () => {
@@ -861,10 +867,10 @@ describe("chunksync CLI: digest index", () => {
         await put(dst, d, key, body, { m: "1" });
         await pastTheSecond();
         // The destination's index is scoped by its storage: every run goes through the proxy.
-        const flags = [...dirs(`restate-${engine}`), "--engine", engine, "--dst-endpoint", proxy.url];
+        const flags = [...dirs(`restate-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
         // The proxy counts a rule's firings by its name.
         const replace = `the other writer puts other bytes of the same size (${engine})`;
-        proxy.setRules([
+        served.proxy.setRules([
           {
             name: replace,
             action: "hook",
@@ -876,8 +882,8 @@ describe("chunksync CLI: digest index", () => {
           },
         ]);
         const raced = await sync(s, d, ...flags);
-        proxy.setRules([]);
-        expect(proxy.firedCount(replace)).toBe(1);
+        served.proxy.setRules([]);
+        expect(served.proxy.firedCount(replace)).toBe(1);
         expect(raced.objects.get(key)).toMatchObject({ state: "changed", action: "metadata" });
         // The copy took the other writer's bytes under the source's metadata.
         expect((await readAll(dst, d, key)).equals(other)).toBe(true);
@@ -981,15 +987,9 @@ describe("chunksync CLI: digest index", () => {
   });
 
   describe("index flags that cannot work are refused before any request", () => {
-    let proxy: FaultProxy;
-    beforeAll(async () => {
-      proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    });
-    afterAll(async () => {
-      await proxy.stop();
-    });
+    const served = proxiedServer();
     const refused = async (...extra: string[]) => {
-      const before = proxy.seen.length;
+      const before = served.proxy.seen.length;
       const r = await runCli(
         [
           "sync",
@@ -997,14 +997,14 @@ describe("chunksync CLI: digest index", () => {
           "s3://dst-no-such-bucket",
           ...SIDES,
           "--src-endpoint",
-          proxy.url,
+          served.proxy.url,
           "--dst-endpoint",
-          proxy.url,
+          served.proxy.url,
           ...extra,
         ],
         env,
       );
-      expect(proxy.seen.length).toBe(before);
+      expect(served.proxy.seen.length).toBe(before);
       expect(r.code).toBe(2);
       return r.stderr;
     };
