@@ -107,6 +107,20 @@ function objectStoreContract(name: string, harness: Harness) {
         }
       });
 
+      it("keeps a user metadata key whose value is empty through a put, a multipart upload and a copy", async () => {
+        const prefix = fresh();
+        const metadata = { empty: "", k: "v" };
+        const data = Buffer.from("empty metadata value");
+        const { etag } = await store.put(`${prefix}put`, data, data.length, { metadata }, { ifNoneMatch: "*" });
+        expect((await store.head(`${prefix}put`))?.metadata).toEqual(metadata);
+        const upload = await store.createUpload(`${prefix}upload`, { metadata });
+        const part = await upload.uploadPart(1, Readable.from([data]), data.length);
+        await upload.complete([part], { ifNoneMatch: "*" });
+        expect((await store.head(`${prefix}upload`))?.metadata).toEqual(metadata);
+        await store.copyObject(store.ref(`${prefix}put`, etag), `${prefix}copy`, { metadata }, { ifNoneMatch: "*" });
+        expect((await store.head(`${prefix}copy`))?.metadata).toEqual(metadata);
+      });
+
       it("heads a missing key as undefined, but a missing bucket as BucketNotFoundError", async () => {
         expect(await store.head(`${fresh()}nope`)).toBeUndefined();
         const other = await harness.missingBucket();

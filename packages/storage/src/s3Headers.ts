@@ -35,8 +35,9 @@ const HEADER_OF: Record<string, string> = {
 
 /**
  * The headers the SDK would send for `input` (members named as in its commands): empty values
- * left out as its serializer leaves them, Metadata as x-amz-meta-*. Expires is text, sent as
- * it is (the SDK's Date would turn `0` into a date the source never stated).
+ * left out as its serializer leaves them, Metadata as x-amz-meta-*, an empty value included (S3
+ * keeps `x-amz-meta-k:` as the key with an empty value, and a HEAD states it). Expires is text,
+ * sent as it is (the SDK's Date would turn `0` into a date the source never stated).
  */
 export function requestHeaders(input: Record<string, unknown>): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -44,7 +45,7 @@ export function requestHeaders(input: Record<string, unknown>): Record<string, s
     if (value === undefined || value === "") continue;
     if (member === "Metadata") {
       for (const [name, text] of Object.entries(value as Record<string, string>))
-        if (text !== "") headers[`x-amz-meta-${name.toLowerCase()}`] = text;
+        headers[`x-amz-meta-${name.toLowerCase()}`] = text;
       continue;
     }
     const header = HEADER_OF[member];
