@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { envWithBadProfiles, runCli, SIDES } from "../support/cli.js";
@@ -12,6 +15,7 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
   let srcBucket: string;
   let dstBucket: string;
   let env: Record<string, string>;
+  let shortSecret: string;
 
   beforeAll(async () => {
     src = s3Client("source");
@@ -22,6 +26,8 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     await createBucket(dst, dstBucket);
     await putObject(src, srcBucket, "a.txt", "hello");
     env = envWithBadProfiles();
+    shortSecret = join(mkdtempSync(join(tmpdir(), "chunksync-secret-")), "secret");
+    writeFileSync(shortSecret, "ab".repeat(31));
   });
 
   afterAll(async () => {
@@ -131,6 +137,21 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       "malformed --src-endpoint",
       () => ["sync", S(), D(), ...SIDES, "--src-endpoint", "not a url"],
       /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000, got "not a url"/,
+    ],
+    [
+      "--dst-endpoint without http:// (a URL of scheme localhost:)",
+      () => ["sync", S(), D(), ...SIDES, "--dst-endpoint", "localhost:9000"],
+      /--dst-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000, got "localhost:9000"/,
+    ],
+    [
+      "--src-endpoint of another scheme",
+      () => ["check", S(), D(), ...SIDES, "--src-endpoint", "ftp://127.0.0.1:21"],
+      /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000, got "ftp:\/\/127\.0\.0\.1:21"/,
+    ],
+    [
+      "--secret-file too short",
+      () => ["sync", S(), D(), ...SIDES, "--secret-file", shortSecret],
+      /--secret-file: expected at least 32 random bytes/,
     ],
   ];
 

@@ -110,7 +110,7 @@ export async function readSecret(path: string | undefined): Promise<Buffer> {
   } catch (error) {
     throw new ValidationError("--secret-file", `a readable file (${(error as Error).message})`);
   }
-  return parsePairingSecret(text.trim());
+  return parsePairingSecret(text.trim(), "--secret-file");
 }
 
 /** One side's store, and where its bucket lives (for the overlap check). */
@@ -121,6 +121,14 @@ export interface OpenedSide {
   storeOf(bucket: string): S3ObjectStore;
 }
 
+function isHttpUrl(text: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** Builds one side's store: its own client, endpoint, region and credentials. Sends no request. */
 export async function openStore(
   side: SideTag,
@@ -128,15 +136,13 @@ export async function openStore(
   flags: SideFlags,
   write: WriteOptions = {},
 ): Promise<OpenedSide> {
-  if (flags.endpoint !== undefined) {
-    try {
-      new URL(flags.endpoint);
-    } catch {
-      throw new ValidationError(
-        sideFlag(side, "endpoint"),
-        `a URL such as http://127.0.0.1:9000, got "${flags.endpoint}"`,
-      );
-    }
+  // A URL parses with any scheme (`localhost:9000` is scheme `localhost:`), but only HTTP(S)
+  // reaches an S3 endpoint: anything else failed at the first request, naming no flag.
+  if (flags.endpoint !== undefined && !isHttpUrl(flags.endpoint)) {
+    throw new ValidationError(
+      sideFlag(side, "endpoint"),
+      `a URL such as http://127.0.0.1:9000, got "${flags.endpoint}"`,
+    );
   }
   let connection: S3Connection;
   try {
