@@ -153,6 +153,21 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       () => ["sync", S(), D(), ...SIDES, "--secret-file", shortSecret],
       /--secret-file: expected at least 32 random bytes/,
     ],
+    [
+      "--sse-kms-key-id without --sse aws:kms",
+      () => ["sync", S(), D(), ...SIDES, "--sse-kms-key-id", "my-key"],
+      /--sse-kms-key-id: expected --sse aws:kms with it .*got "my-key"/,
+    ],
+    [
+      "--sse-kms-context with --sse AES256",
+      () => ["sync", S(), D(), ...SIDES, "--sse", "AES256", "--sse-kms-context", '{"a":"b"}'],
+      /--sse-kms-context: expected --sse aws:kms with it/,
+    ],
+    [
+      "--sse-kms-context not an object of strings",
+      () => ["sync", S(), D(), ...SIDES, "--sse", "aws:kms", "--sse-kms-context", '{"n":1}'],
+      /--sse-kms-context: expected a JSON object of strings such as \{"project":"x"\}, got "\{"n":1\}"/,
+    ],
   ];
 
   it.each(cases)("%s", async (name, args, message) => {

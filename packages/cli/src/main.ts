@@ -10,7 +10,7 @@ import {
   ValidationError,
   type Variant,
 } from "@chunksync/core";
-import { StorageError } from "@chunksync/storage";
+import { StorageError, type WriteOptions } from "@chunksync/storage";
 import {
   type KeyRule,
   objectLine,
@@ -142,6 +142,48 @@ function checkWorkflowFlags(command: string, flags: RunFlags): void {
   }
 }
 
+/** Whether `text` is JSON of an object whose values are all strings (an SSE-KMS encryption context). */
+function isObjectOfStrings(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.values(value).every((v) => typeof v === "string")
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The destination's write options, checked before any request: S3 refuses a KMS key or context
+ * without `--sse aws:kms`, and a context that is not an object of strings, on every write, so
+ * such a run would read every object it has to write and fail each one.
+ */
+function writeOptions(flags: RunFlags): WriteOptions {
+  for (const [flag, value] of [
+    ["--sse-kms-key-id", flags.sseKmsKeyId],
+    ["--sse-kms-context", flags.sseKmsContext],
+  ] as const) {
+    if (value !== undefined && flags.sse !== "aws:kms")
+      throw new ValidationError(flag, `--sse aws:kms with it (it applies to SSE-KMS only), got "${value}"`);
+  }
+  if (flags.sseKmsContext !== undefined && !isObjectOfStrings(flags.sseKmsContext)) {
+    throw new ValidationError(
+      "--sse-kms-context",
+      `a JSON object of strings such as {"project":"x"}, got "${flags.sseKmsContext}"`,
+    );
+  }
+  return {
+    ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
+    ...(flags.sse ? { serverSideEncryption: flags.sse } : {}),
+    ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
+    ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
+  };
+}
+
 async function run(
   command: "check" | "plan" | "sync",
   src: string,
@@ -154,25 +196,14 @@ async function run(
   planChunks(0, chunkSize); // validates the range and names the flag's value
   const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
   const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
-  if (flags.sseKmsContext !== undefined) {
-    try {
-      JSON.parse(flags.sseKmsContext);
-    } catch {
-      throw new ValidationError("--sse-kms-context", 'a JSON object such as {"project":"x"}');
-    }
-  }
+  const write = writeOptions(flags);
   if (flags.engine === "workflow") checkWorkflowFlags(command, flags);
   const srcFlags = sideFlags(flags, "src");
   const dstFlags = sideFlags(flags, "dst");
   const secret = await readSecret(flags.secretFile);
   await checkIndexFlags(flags);
   const sourceSide = await openStore("src", source, srcFlags);
-  const destinationSide = await openStore("dst", destination, dstFlags, {
-    ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
-    ...(flags.sse ? { serverSideEncryption: flags.sse } : {}),
-    ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
-    ...(flags.sseKmsContext ? { kmsEncryptionContext: flags.sseKmsContext } : {}),
-  });
+  const destinationSide = await openStore("dst", destination, dstFlags, write);
   if (sidesOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
