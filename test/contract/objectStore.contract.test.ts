@@ -111,13 +111,24 @@ function objectStoreContract(name: string, harness: Harness) {
         const prefix = fresh();
         const metadata = { empty: "", k: "v" };
         const data = Buffer.from("empty metadata value");
-        const { etag } = await store.put(`${prefix}put`, data, data.length, { metadata }, { ifNoneMatch: "*" });
+        const { etag } = await store.put(
+          `${prefix}put`,
+          data,
+          data.length,
+          { metadata },
+          { ifNoneMatch: "*" },
+        );
         expect((await store.head(`${prefix}put`))?.metadata).toEqual(metadata);
         const upload = await store.createUpload(`${prefix}upload`, { metadata });
         const part = await upload.uploadPart(1, Readable.from([data]), data.length);
         await upload.complete([part], { ifNoneMatch: "*" });
         expect((await store.head(`${prefix}upload`))?.metadata).toEqual(metadata);
-        await store.copyObject(store.ref(`${prefix}put`, etag), `${prefix}copy`, { metadata }, { ifNoneMatch: "*" });
+        await store.copyObject(
+          store.ref(`${prefix}put`, etag),
+          `${prefix}copy`,
+          { metadata },
+          { ifNoneMatch: "*" },
+        );
         expect((await store.head(`${prefix}copy`))?.metadata).toEqual(metadata);
       });
 

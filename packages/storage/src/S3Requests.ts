@@ -53,8 +53,9 @@ export class S3ResponseError extends Error {
   constructor(code: string | undefined, message: string | undefined, response: HttpResponse) {
     const status = response.statusCode;
     // HEAD responses carry no body: the SDK names a bodiless 404 NotFound, others UnknownError.
+    // The status is not repeated here: translateS3Error states it.
     const name = code ?? (status === 404 ? "NotFound" : "UnknownError");
-    super(message || `${name} (HTTP ${status})`);
+    super(message || name);
     this.name = name;
     this.$fault = status >= 500 ? "server" : "client";
     const requestId = response.headers["x-amz-request-id"];

@@ -242,6 +242,7 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   // (S3Requests raises it as a 503 so that it is retried) is that failure, not throttling.
   if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
   const detail = e.message || name || String(error);
-  if (status === undefined || status >= 500) return new StorageUnavailableError(ctx, detail, error);
+  if (status === undefined) return new StorageUnavailableError(ctx, detail, error);
+  if (status >= 500) return new StorageUnavailableError(ctx, `${detail} (HTTP ${status})`, error);
   return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
 }

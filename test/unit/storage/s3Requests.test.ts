@@ -315,6 +315,21 @@ describe("object requests sent without the SDK", () => {
     expect(seen).toHaveLength(2);
   });
 
+  it("state a bodiless refusal's status once (a HEAD of an SSE-C object without its key is a bare 400)", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
+    const bare =
+      (status: number): Answer =>
+      (response) => {
+        response.writeHead(status, { "content-length": "0" });
+        response.end();
+      };
+    answers.push(bare(400));
+    await expect(store.head("k")).rejects.toThrow(/^head s3:\/\/b\/k: UnknownError \(HTTP 400\)$/);
+    const once = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(bare(501));
+    await expect(once.head("k")).rejects.toThrow(/^head s3:\/\/b\/k: UnknownError \(HTTP 501\)$/);
+  });
+
   it("never retry a failed condition, nor a streamed body", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push(failWith(412, "PreconditionFailed"));
