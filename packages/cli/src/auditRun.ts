@@ -171,7 +171,7 @@ function auditText(report: AuditReport, where: string, quiet: boolean): string {
         printable(d.key),
         d.offset === undefined ? "-" : String(d.offset),
         d.length === undefined ? "-" : String(d.length),
-        d.status,
+        d.status === "size" ? `size ${d.destinationSize} on destination` : d.status,
       ]);
     out.push(`${table(rows)}\n`);
     if (report.differencesNotNamed > 0) out.push(`... and ${report.differencesNotNamed} more\n`);
@@ -183,7 +183,7 @@ function auditText(report: AuditReport, where: string, quiet: boolean): string {
     `audit of ${where}: ${report.ranges.sampled} ranges of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
       `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${o.listed} objects\n`,
     `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
-      `${o.missing} objects missing on destination, ${o.failed} failed\n`,
+      `${o.missing} objects missing on destination, ${o.resized} of another size there, ${o.failed} failed\n`,
     `read: source ${bytes(report.bytes.sourceRead)}, destination ${bytes(report.bytes.destinationRead)} in ${duration(report.durationMs)}\n`,
     unseenLine(report.unseen, "ranges"),
   );

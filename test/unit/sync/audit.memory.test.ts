@@ -63,7 +63,7 @@ describe("audit on in-memory stores", () => {
     expect(report.unseen[1]).toEqual({ fraction: 0.01, probability: 0.99 ** 3 });
   });
 
-  it("names the rotted range, a range past a shorter destination and a missing object", async () => {
+  it("names the rotted range, a shorter destination and the ranges past its end, and a missing object", async () => {
     const { source, destination, rot, audit } = setup();
     await put(source, "a", big);
     await put(destination, "a", big);
@@ -74,13 +74,14 @@ describe("audit on in-memory stores", () => {
     const report = await audit();
     expect(report.differences).toEqual([
       { key: "a", offset: 5 * MiB, length: MiB, status: "differs" },
+      { key: "c", destinationSize: 3 * MiB, status: "size" },
       { key: "c", offset: 3 * MiB, length: MiB, status: "missing" },
       { key: "c", offset: 4 * MiB, length: MiB, status: "missing" },
       { key: "c", offset: 5 * MiB, length: MiB, status: "missing" },
       { key: "c", offset: 6 * MiB, length: 10, status: "missing" },
       { key: "d", status: "missing" },
     ]);
-    expect(report.objects).toMatchObject({ listed: 3, sampled: 2, missing: 1, failed: 0 });
+    expect(report.objects).toMatchObject({ listed: 3, sampled: 2, missing: 1, resized: 1, failed: 0 });
   });
 });
 

@@ -56,11 +56,17 @@ export interface AuditOptions {
 /** One range (or whole object) an audit found not held alike by both sides. */
 export interface AuditDifference {
   key: string;
-  /** Absent for an object missing on the destination altogether. */
+  /** Absent for an object missing on the destination altogether, or of another size there. */
   offset?: number;
   length?: number;
-  /** `missing`: the object, or this range of it, is not on the destination. */
-  status: "differs" | "missing";
+  /** The destination object's size, where it is not the source's (`size`). */
+  destinationSize?: number;
+  /**
+   * `missing`: the object, or this range of it, is not on the destination. `size`: the
+   * destination's object has another size, which the listings show whatever ranges are drawn
+   * (extra bytes past the source's end, or a source of 0 bytes, leave no range to differ).
+   */
+  status: "differs" | "missing" | "size";
 }
 
 /** What an audit did and found; `--json` prints it. */
@@ -76,6 +82,8 @@ export interface AuditReport {
     sampled: number;
     /** Source objects with no destination counterpart. */
     missing: number;
+    /** Source objects whose destination counterpart has another size. */
+    resized: number;
     /** Destination objects with no source counterpart (not audited: the source draws). */
     extra: number;
     /** Objects whose audit failed (an error, or the object changed under the audit). */
@@ -107,7 +115,7 @@ export class AuditTally {
       durationMs: 0,
       sample: formatSampleSpec(sample),
       rangeSize,
-      objects: { listed: 0, sampled: 0, missing: 0, extra: 0, failed: 0 },
+      objects: { listed: 0, sampled: 0, missing: 0, resized: 0, extra: 0, failed: 0 },
       ranges: { sampled: 0, equal: 0, differs: 0, missing: 0 },
       bytes: { listed: 0, sampled: 0, sourceRead: 0, destinationRead: 0 },
       differences: [],
@@ -117,13 +125,19 @@ export class AuditTally {
     };
   }
 
-  /** A source object listed (after filters); `present` says whether the destination has it. */
-  listed(key: string, size: number, present: boolean): void {
+  /**
+   * A source object listed (after filters); `present` says whether the destination has it, and
+   * `destinationSize` is its size there where known.
+   */
+  listed(key: string, size: number, present: boolean, destinationSize?: number): void {
     this.report.objects.listed++;
     this.report.bytes.listed += size;
     if (!present) {
       this.report.objects.missing++;
       this.#name({ key, status: "missing" });
+    } else if (destinationSize !== undefined && destinationSize !== size) {
+      this.report.objects.resized++;
+      this.#name({ key, destinationSize, status: "size" });
     }
   }
 
@@ -222,7 +236,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         report.objects.extra++;
         continue;
       }
-      tally.listed(key.relative, key.source.size, key.destination !== undefined);
+      tally.listed(key.relative, key.source.size, key.destination !== undefined, key.destination?.size);
       if (!key.destination) continue;
       const sampled = sampler.offer(
         { relative: key.relative, source: key.source, destination: key.destination },
