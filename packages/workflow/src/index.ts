@@ -50,7 +50,7 @@ export {
   RETRYABLE_STEP_ERRORS,
   TASK_STATES,
 } from "./definition.js";
-export { RemoteFunctionError, WorkItemMissingError } from "./errors.js";
+export { RemoteFunctionError, StateDataLimitError, WorkItemMissingError } from "./errors.js";
 export * from "./events.js";
 export {
   destinationPolicy,
