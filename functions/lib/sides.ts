@@ -29,6 +29,7 @@ import {
   S3WorkArea,
   SfnExecutionStarter,
   type SourceContext,
+  secretRegion,
   secretsManagerText,
 } from "@chunksync/workflow";
 
@@ -49,9 +50,13 @@ const once = <T>(make: () => Promise<T>): (() => Promise<T>) => {
 };
 
 const config = once(async () => parseConfig(JSON.parse(env("CHUNKSYNC_CONFIG"))));
-const secret = once(async () =>
-  cachedPairingSecret(secretsManagerText(new SecretsManagerClient({}), env("PAIRING_SECRET_ARN"))),
-);
+// The secret is in the source's Region; the destination side's functions run in another one.
+const secret = once(async () => {
+  const arn = env("PAIRING_SECRET_ARN");
+  return cachedPairingSecret(
+    secretsManagerText(new SecretsManagerClient({ region: secretRegion(arn) }), arn),
+  );
+});
 const workArea = once(
   async () => new S3WorkArea(new S3Client({ region: env("WORK_REGION") }), env("WORK_BUCKET")),
 );

@@ -15,14 +15,20 @@ export interface DefinitionOptions {
   maxAttempts?: number;
 }
 
-/** Errors worth retrying: Lambda's own transient failures and the typed throttling errors of our steps. */
+/**
+ * Errors worth retrying: Lambda's own transient failures (those Step Functions' "Handle Lambda
+ * service exceptions" names, and its throttling) and the typed throttling errors of our steps.
+ */
 export const RETRYABLE_LAMBDA_ERRORS = [
+  "Lambda.ClientExecutionTimeoutException",
   "Lambda.ServiceException",
   "Lambda.AWSLambdaException",
   "Lambda.SdkClientException",
   "Lambda.TooManyRequestsException",
-  // What the relay rethrows when invoking the destination region is throttled.
+  // What the relay rethrows when its Invoke of the destination region's function is throttled
+  // or meets Lambda's internal error (the SDK's own retries spent).
   "TooManyRequestsException",
+  "ServiceException",
 ] as const;
 export const RETRYABLE_STEP_ERRORS = ["ThrottledError", "StorageUnavailableError"] as const;
 

@@ -19,3 +19,17 @@ export class RemoteFunctionError extends ChunksyncError {
     this.name = name;
   }
 }
+
+/**
+ * A state's output is larger than Step Functions passes between states (256 KiB of UTF-8 JSON):
+ * in AWS the execution fails with States.DataLimitExceeded, so an in-process run fails too.
+ */
+export class StateDataLimitError extends ChunksyncError {
+  constructor(state: string, bytes: number, limit: number) {
+    super(
+      "STATE_DATA_LIMIT",
+      `state ${state} output ${bytes} bytes, over Step Functions' ${limit}-byte limit (States.DataLimitExceeded)`,
+      { details: { state, bytes, limit } },
+    );
+  }
+}

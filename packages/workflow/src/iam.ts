@@ -142,9 +142,11 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
     {
       Sid: "ListDestination",
       Effect: "Allow",
-      // No ListBucketMultipartUploads: no step lists uploads (Abort names its upload id), and
-      // RGW evaluates that action without `s3:prefix`, so a prefixed grant never applied there.
-      Action: ["s3:ListBucket"],
+      // BeginWrite lists the key's uploads when a CreateMultipartUpload answer was lost, to abort
+      // the upload it made (S3ObjectStore.createUpload). ListBucketMultipartUploads takes no
+      // `s3:prefix` condition (on AWS as on RGW), so only a whole-bucket deployment is granted
+      // it; under a prefix such an upload is left to the bucket's AbortIncompleteMultipartUpload rule.
+      Action: input.prefix ? ["s3:ListBucket"] : ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
       Resource: [bucketArn(input.bucket)],
       ...listPrefix(input),
     },

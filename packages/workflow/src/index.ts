@@ -50,7 +50,7 @@ export {
   RETRYABLE_STEP_ERRORS,
   TASK_STATES,
 } from "./definition.js";
-export { RemoteFunctionError, WorkItemMissingError } from "./errors.js";
+export { RemoteFunctionError, StateDataLimitError, WorkItemMissingError } from "./errors.js";
 export * from "./events.js";
 export {
   destinationPolicy,
@@ -66,7 +66,7 @@ export {
 export { InProcessLinks } from "./inProcessLinks.js";
 export { compareKeys, objectId, workKeys } from "./layout.js";
 export { fetchLinkRange, S3LinkSigner } from "./links.js";
-export { cachedPairingSecret, secretsManagerText } from "./pairingSecretLoader.js";
+export { cachedPairingSecret, secretRegion, secretsManagerText } from "./pairingSecretLoader.js";
 export { type DestinationInvoker, LambdaInvoker, relay } from "./relay.js";
 export { type LocalRunOptions, runWorkflowLocally } from "./runLocally.js";
 export { type ExecutionStarter, SfnExecutionStarter, startScheduledRun } from "./startRun.js";

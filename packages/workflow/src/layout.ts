@@ -14,6 +14,18 @@ export function objectId(relativeKey: string): string {
 /** S3 lists keys in UTF-8 byte order, which JavaScript's string order is not. */
 export const compareKeys = compareUtf8;
 
+/**
+ * A listing page's items stay below this many bytes of JSON, far from the 256 KiB Step Functions
+ * passes between states (the page's state also holds the cursor, a key, twice).
+ */
+export const PAGE_BYTES = 96 * 1024;
+
+/**
+ * What `item` takes in a state, as JSON in UTF-8: a key's control characters take 6 bytes each
+ * there (`\u0001`), so a key's own length can understate it sixfold.
+ */
+export const jsonBytes = (item: unknown): number => Buffer.byteLength(JSON.stringify(item) ?? "") + 1;
+
 /** A page's file name: numbers padded so that a listing of the work area gives pages in order. */
 export const pageFile = (page: number) => `${String(page).padStart(8, "0")}.json`;
 

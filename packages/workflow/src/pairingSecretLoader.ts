@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { parsePairingSecret } from "@chunksync/core";
+import { parsePairingSecret, ValidationError } from "@chunksync/core";
 
 /**
  * The pairing secret, fetched once and kept for `ttlMs` (a warm function does not call
@@ -30,4 +30,18 @@ export function secretsManagerText(client: SecretsManagerClient, secretId: strin
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     return out.SecretString ?? Buffer.from(out.SecretBinary ?? new Uint8Array()).toString("utf8");
   };
+}
+
+/**
+ * The Region of the secret `arn` names. Secrets Manager is regional: a client asks only its own
+ * Region's endpoint, which answers ResourceNotFoundException for a secret of another Region even
+ * by full ARN, so the destination side's functions (in the destination's Region) must ask the
+ * secret's own Region.
+ *
+ * @throws ValidationError naming `field` when `arn` is no Secrets Manager secret ARN
+ */
+export function secretRegion(arn: string, field = "env.PAIRING_SECRET_ARN"): string {
+  const region = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:.+$/.exec(arn)?.[1];
+  if (region === undefined) throw new ValidationError(field, "a Secrets Manager secret ARN");
+  return region;
 }

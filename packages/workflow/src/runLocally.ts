@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
+import { StateDataLimitError } from "./errors.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
@@ -44,9 +45,26 @@ export function localArns<F extends string>(names: readonly F[]): Record<F, stri
   ) as Record<F, string>;
 }
 
+/** What Step Functions passes from state to state at most: 256 KiB of JSON as UTF-8 (StateExitedEventDetails). */
+export const STATE_DATA_LIMIT = 256 * 1024;
+
+/** The first state whose output is over {@link STATE_DATA_LIMIT}, reading the run's events to their end. */
+async function oversizedState(
+  events: AsyncIterable<{ type: string; state?: { name: string; output?: unknown } }>,
+): Promise<StateDataLimitError | undefined> {
+  for await (const event of events) {
+    if (event.type !== "StateExited" || event.state === undefined) continue;
+    const bytes = Buffer.byteLength(JSON.stringify(event.state.output) ?? "");
+    if (bytes > STATE_DATA_LIMIT) return new StateDataLimitError(event.state.name, bytes, STATE_DATA_LIMIT);
+  }
+  return undefined;
+}
+
 /**
  * Runs `definition` in this process with aws-local-stepfunctions, each Task state by its entry in
  * `handlers`, and stops it when `signal` aborts (without throwing). Resolves to the last state's output.
+ *
+ * @throws StateDataLimitError when a state's output is over what Step Functions passes (the run stops)
  */
 export async function executeLocally(
   definition: object,
@@ -72,10 +90,18 @@ export async function executeLocally(
     },
   });
   const stop = () => execution.abort();
+  // Reading the events also keeps the interpreter from queueing every one of them for the whole run.
+  const oversized = oversizedState(execution.eventLogs).then((error) => {
+    if (error) stop();
+    return error;
+  });
   if (signal?.aborted) stop();
   else signal?.addEventListener("abort", stop, { once: true });
   try {
-    return await execution.result;
+    const output = await execution.result;
+    const error = await oversized;
+    if (error) throw error;
+    return output;
   } finally {
     signal?.removeEventListener("abort", stop);
   }

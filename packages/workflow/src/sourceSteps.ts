@@ -98,14 +98,13 @@ import {
   batchOf,
   compareKeys,
   endPage,
+  jsonBytes,
   listPage,
+  PAGE_BYTES,
   type PageRecord,
   workKeys,
 } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
-
-/** Rough JSON bytes of a page of items, kept well below Step Functions' 256 KiB payload limit. */
-const PAGE_BYTES = 96 * 1024;
 
 export async function need<T>(work: WorkArea, key: string): Promise<T> {
   const value = await work.get<T>(key);
@@ -162,8 +161,9 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
       more = true;
       break;
     }
-    items.push({ key, size: o.size, etag: o.etag });
-    bytes += Buffer.byteLength(key) + o.etag.length + 48;
+    const item = { key, size: o.size, etag: o.etag };
+    items.push(item);
+    bytes += jsonBytes(item);
     // The entry that still stands for the listed version waits in this side's own part.
     const entry = await index?.find(o.key, o);
     if (entry) await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry);

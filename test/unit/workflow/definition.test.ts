@@ -106,6 +106,10 @@ describe("the state machine definition", () => {
       for (const e of [...RETRYABLE_LAMBDA_ERRORS, ...RETRYABLE_STEP_ERRORS])
         expect(retried, name).toContain(e);
       expect(retried).toContain("ThrottledError");
+      // What Step Functions' "Handle Lambda service exceptions" says to retry, directly and through the relay.
+      for (const e of ["ClientExecutionTimeoutException", "ServiceException", "AWSLambdaException"])
+        expect(retried, name).toContain(`Lambda.${e}`);
+      expect(retried, name).toEqual(expect.arrayContaining(["TooManyRequestsException", "ServiceException"]));
       expect(retry.every((r) => r.JitterStrategy === "FULL")).toBe(true);
     }
   });

@@ -122,9 +122,17 @@ describe("IAM policies as data", () => {
       [["arn:aws:s3:::cs-work"], undefined],
     ]);
     expect(listings(destination)[0]?.Condition).toBeUndefined();
-    // No step lists multipart uploads, and RGW never matches `s3:prefix` for that action.
-    for (const [name, policy] of all)
-      expect(actions(policy).includes("s3:ListBucketMultipartUploads"), name).toBe(false);
+  });
+
+  it("a whole-bucket destination may list its bucket's uploads (to abort one whose creation answer was lost); no prefixed side may", () => {
+    // The action takes no `s3:prefix` condition: granted under a prefix, it would name keys outside it.
+    const uploadListings = (p: PolicyDocument) =>
+      p.Statement.filter((s) => s.Action.includes("s3:ListBucketMultipartUploads"));
+    expect(uploadListings(destination).map((s) => [s.Resource, s.Condition])).toEqual([
+      [["arn:aws:s3:::dst-bucket"], undefined],
+    ]);
+    for (const [name, policy] of all.filter(([n]) => !["destination", "destination+kms"].includes(n)))
+      expect(uploadListings(policy), name).toEqual([]);
   });
 
   it("only the source side, which streams the run's report in parts, may abort an upload in the work area", () => {

@@ -1,6 +1,8 @@
 import { MemoryObjectStore, S3_CAPABILITIES } from "@chunksync/storage";
 import type { ObjectResult } from "@chunksync/sync";
+import { StateDataLimitError } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
+import { executeLocally, STATE_DATA_LIMIT } from "../../../packages/workflow/src/runLocally.js";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { syncWith, workflowWith } from "../../support/stores.js";
 
@@ -107,4 +109,33 @@ describe("a run stopped after it deleted destination-only objects", () => {
       expect(results.filter((r) => r.error !== undefined)).toEqual([]);
     });
   }
+});
+
+describe("what passes from state to state stays within Step Functions' 256 KiB", () => {
+  it("for a listing page of 1,024-byte keys of control characters (6 KiB each as JSON)", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    // By their length 60 such keys fit one 96 KiB page; as JSON they are 360 KiB.
+    const keys = Array.from(
+      { length: 60 },
+      (_, i) => `${String(i).padStart(4, "0")}${"\u0001".repeat(1020)}`,
+    );
+    for (const key of keys) await put(source, key, Buffer.from(key.slice(0, 4)));
+    const { results } = await workflowWith(source, destination);
+    expect(results.filter((r) => r.state === "missing" && r.applied)).toHaveLength(keys.length);
+    expect((await destination.head(keys[59]!))?.size).toBe(4);
+  });
+
+  it("and a run whose state goes over it fails, as in AWS (States.DataLimitExceeded)", async () => {
+    const definition = {
+      StartAt: "Big",
+      States: { Big: { Type: "Pass", Result: "x".repeat(STATE_DATA_LIMIT), End: true } },
+    };
+    await expect(executeLocally(definition, {}, {}, {}, undefined)).rejects.toThrow(StateDataLimitError);
+    const fits = {
+      StartAt: "Small",
+      States: { Small: { Type: "Pass", Result: "x".repeat(1000), End: true } },
+    };
+    expect(await executeLocally(fits, {}, {}, {}, undefined)).toBe("x".repeat(1000));
+  });
 });

@@ -23,7 +23,16 @@ import {
 import { z } from "zod";
 import type { DestinationContext, SourceContext } from "../context.js";
 import { ListPageEvent, PageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
-import { compareKeys, endPage, listPage, objectId, type PageRecord, pageFile } from "../layout.js";
+import {
+  compareKeys,
+  endPage,
+  jsonBytes,
+  listPage,
+  objectId,
+  PAGE_BYTES,
+  type PageRecord,
+  pageFile,
+} from "../layout.js";
 import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
 import type { AuditSourceFunction } from "./auditDefinition.js";
@@ -44,9 +53,6 @@ export type AuditDestinationContext = Pick<
 > & {
   store: ObjectReader;
 };
-
-/** Listed entries per page stay far below a state's 256 KiB. */
-const PAGE_BYTES = 96 * 1024;
 
 /**
  * Where an audit run keeps its items. Its nonce, sample and expected values stay under
@@ -161,8 +167,9 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     }
     const drawn = sampler.offer(key, o.size);
     if (drawn) await ctx.work.put(auditKeys.sample(event.runId, key), drawn.ranges);
-    items.push({ key, size: o.size, etag: o.etag, sampled: drawn !== undefined });
-    bytes += Buffer.byteLength(key) + o.etag.length + 64;
+    const item = { key, size: o.size, etag: o.etag, sampled: drawn !== undefined };
+    items.push(item);
+    bytes += jsonBytes(item);
   }
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, auditKeys.page(event.runId, event.page), keys, {
