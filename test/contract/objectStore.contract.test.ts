@@ -535,10 +535,12 @@ function objectStoreContract(name: string, harness: Harness) {
     });
 
     describe("versions", () => {
-      it("reports each write's own versionId in a versioned bucket, as declared", async () => {
+      it("states whether its bucket keeps versions, and reports each write's own versionId in one, as declared", async () => {
+        expect(await store.versioning()).toBe("unversioned");
         const versioned = await harness.open({ versioned: true });
         try {
           const v = versioned.store;
+          expect(await v.versioning()).toBe("enabled");
           await v.put("k", Buffer.from("1"), 1, attrs, { ifNoneMatch: "*" });
           const first = (await v.head("k"))?.versionId;
           await v.delete("k");

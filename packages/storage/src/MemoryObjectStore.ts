@@ -16,6 +16,7 @@ import {
 import { multipartEtag } from "./multipartEtag.js";
 import type {
   BodyDigest,
+  BucketVersioning,
   ByteRange,
   CompletedPart,
   MultipartUpload,
@@ -52,7 +53,8 @@ export type StoreOperation =
   | "complete"
   | "abortUpload"
   | "listUploads"
-  | "delete";
+  | "delete"
+  | "versioning";
 
 /** Whether an injected fault fires on the next call only or on every call until `heal()`. */
 export type FailureMode = "once" | "always";
@@ -299,6 +301,12 @@ export class MemoryObjectStore implements ObjectStore {
     const o = bucket.objects.get(key);
     if (!o) throw new ObjectNotFoundError(this.#ctx("get tagging", key));
     return o.attributes.tagging;
+  }
+
+  /** A bucket created `versioned` keeps versions from the start; it is never suspended here. */
+  async versioning(): Promise<BucketVersioning> {
+    const bucket = await this.#enter("versioning", undefined);
+    return bucket.versioned ? "enabled" : "unversioned";
   }
 
   async put(

@@ -29,6 +29,12 @@ export interface ObjectHead extends ObjectSummary, ObjectAttributes {
   etagNotMd5?: true;
 }
 
+/**
+ * Whether a bucket keeps versions, as GetBucketVersioning states it: `unversioned` for a bucket
+ * versioning was never enabled on (a bucket cannot return to it once enabled, only be suspended).
+ */
+export type BucketVersioning = "unversioned" | "enabled" | "suspended";
+
 /** Options applied to everything written on the destination side. */
 export interface WriteOptions {
   storageClass?: string;
@@ -152,6 +158,11 @@ export interface ObjectReader extends StoreInfo {
   ): Promise<{ head: ObjectHead; body: Readable } | undefined>;
   /** The object's tag set as a URL-encoded string, or undefined when it has none. */
   tagging(key: string): Promise<string | undefined>;
+  /**
+   * The bucket's versioning state (GetBucketVersioning): in a bucket that keeps or kept
+   * versions, a listing cannot name the version it shows (see the digest index's `entryNeedsHead`).
+   */
+  versioning(signal?: AbortSignal): Promise<BucketVersioning>;
 }
 
 /**

@@ -96,6 +96,11 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     options.index?.source && SideIndex.open(options.index.source),
     options.index?.destination && SideIndex.open(options.index.destination),
   ]);
+  // Once per run, and only by a side whose index holds entries (see SideIndex.versioned).
+  const [sourceVersioned, destinationVersioned] = await Promise.all([
+    sourceIndex?.versioned(options.source, signal) ?? false,
+    destinationIndex?.versioned(options.destination, signal) ?? false,
+  ]);
   const recorder =
     sourceIndex || destinationIndex
       ? new IndexRecorder({ source: sourceIndex, destination: destinationIndex })
@@ -148,6 +153,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     blocks: options.blocks ?? true,
     dryRun: options.dryRun,
     maxAttempts: options.maxAttempts ?? 3,
+    versioned: { source: sourceVersioned, destination: destinationVersioned },
     ...(signal ? { signal } : {}),
   };
 

@@ -36,6 +36,7 @@ import {
   inspect,
   type ListedPair,
   readAttributes,
+  type SidesVersioned,
   sourceIdentity,
 } from "./phases/inspect.js";
 import { decidedResult, failedWith, type PlannedSource } from "./phases/result.js";
@@ -70,6 +71,8 @@ export interface ObjectSyncContext {
   dryRun: boolean;
   /** How many times an object restarts from its plan after it changed under the run. */
   maxAttempts: number;
+  /** Whether each side's bucket keeps or kept versions, or could not tell (see `InspectContext`). */
+  versioned: SidesVersioned;
   signal?: AbortSignal;
 }
 

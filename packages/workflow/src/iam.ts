@@ -127,6 +127,18 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
     },
     listWorkArea(input),
     ...digestIndex(input),
+    ...(input.index
+      ? [
+          {
+            Sid: "SourceVersioning",
+            Effect: "Allow" as const,
+            // Whether a listing can settle the index's entries (see `bucketVersioning`): without
+            // it each entry costs a HEAD. The destination's steps HEAD every object anyway.
+            Action: ["s3:GetBucketVersioning"],
+            Resource: [bucketArn(input.bucket)],
+          },
+        ]
+      : []),
     secret(input),
     ...kms(input, ["kms:Decrypt"]),
   ]);

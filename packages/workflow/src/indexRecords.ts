@@ -10,8 +10,15 @@ import {
   type IndexScope,
   type PieceRef,
 } from "@chunksync/core";
-import type { ObjectHead, ObjectSummary } from "@chunksync/storage";
-import { commitIndex, SideIndex, type SideIndexOptions, type SideIndexReport } from "@chunksync/sync";
+import type { ObjectHead, ObjectReader, ObjectSummary } from "@chunksync/storage";
+import {
+  type BucketVersioningVerdict,
+  bucketVersioning,
+  commitIndex,
+  SideIndex,
+  type SideIndexOptions,
+  type SideIndexReport,
+} from "@chunksync/sync";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
 import { type Side, workKeys } from "./layout.js";
@@ -32,12 +39,19 @@ const etag = z.string().min(1).max(1024);
 
 /**
  * A stored entry as a work-area record: the index's own line for it (a digest per chunk, so
- * no bound but the object's size; `decodeEntryLine` checks the digests against the plan).
+ * no bound but the object's size; `decodeEntryLine` checks the digests against the plan), and
+ * whether the side's bucket keeps or kept versions (see `runVersioned`).
  */
-const StoredEntrySchema = z.strictObject({ line: z.string() });
+const StoredEntrySchema = z.strictObject({ line: z.string(), versioned: z.boolean().optional() });
 
-export async function putEntry(work: WorkArea, key: string, entry: IndexEntry): Promise<void> {
-  await work.put(key, { line: entryLine(entry) });
+/** Keeps `entry` at `key`; `versioned` where the side's bucket keeps or kept versions (see `runVersioned`). */
+export async function putEntry(
+  work: WorkArea,
+  key: string,
+  entry: IndexEntry,
+  versioned = false,
+): Promise<void> {
+  await work.put(key, { line: entryLine(entry), ...(versioned ? { versioned } : {}) });
 }
 
 /** The entry stored at `key`, or undefined when there is none (or it does not fit `scope`). */
@@ -46,16 +60,55 @@ export async function getEntry(
   key: string,
   scope: IndexScope,
 ): Promise<IndexEntry | undefined> {
+  return (await getFound(work, key, scope))?.entry;
+}
+
+/** {@link getEntry}, with whether the side's bucket keeps or kept versions as the lookup kept it. */
+export async function getFound(
+  work: WorkArea,
+  key: string,
+  scope: IndexScope,
+): Promise<{ entry: IndexEntry; versioned: boolean } | undefined> {
   const stored = await work.get<unknown>(key);
   if (stored === undefined) return undefined;
-  const { line } = parseEvent(StoredEntrySchema, stored, "entry");
+  const { line, versioned = false } = parseEvent(StoredEntrySchema, stored, "entry");
   try {
-    return decodeEntryLine(line, scope, "a work-area record");
+    return { entry: decodeEntryLine(line, scope, "a work-area record"), versioned };
   } catch (error) {
     // An entry that does not decode is read again, as a damaged piece is.
     if (error instanceof IndexRejectedError) return undefined;
     throw error;
   }
+}
+
+const BucketVersioningSchema = z.strictObject({
+  versioned: z.boolean(),
+  note: z.string().optional(),
+}) satisfies z.ZodType<BucketVersioningVerdict>;
+
+/** What the run learned of `side`'s bucket (see {@link runVersioned}), if it asked. */
+async function getVersioning(work: WorkArea, side: Side, runId: string) {
+  const stored = await work.get<unknown>(workKeys.versioning(side, runId));
+  return stored === undefined ? undefined : parseEvent(BucketVersioningSchema, stored, "versioning");
+}
+
+/**
+ * Whether `side`'s bucket keeps or kept versions (see `bucketVersioning`): asked of `store`
+ * once per run, by the first page that finds an entry, and kept in the side's own part for the
+ * run's later pages and its index report (see {@link commitSideIndex}).
+ */
+export async function runVersioned(
+  work: WorkArea,
+  side: Side,
+  runId: string,
+  store: ObjectReader,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const known = await getVersioning(work, side, runId);
+  if (known !== undefined) return known.versioned;
+  const verdict = await bucketVersioning(store, signal);
+  await work.put(workKeys.versioning(side, runId), verdict);
+  return verdict.versioned;
 }
 
 /**
@@ -189,6 +242,8 @@ export async function commitSideIndex(
   const pieces: PieceRef[] = [];
   let entries = 0;
   let failed = false;
+  const versioning = await getVersioning(work, side, runId);
+  if (versioning?.note !== undefined) notes.add(versioning.note);
   for await (const k of work.list(workKeys.indexPages(side, runId))) {
     const page = await work.get<PageIndexRecord>(k);
     if (page === undefined) continue;

@@ -84,6 +84,8 @@ export const workKeys = {
   digests: (side: Side, runId: string, key: string, phase: string, batch: number) =>
     `${side}/runs/${runId}/objects/${objectId(key)}/digests-${phase}-${batch}.json`,
   written: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/written.json`,
+  /** Whether the side's bucket keeps versions, learned once per run (see `runVersioned`). */
+  versioning: (side: Side, runId: string) => `${side}/runs/${runId}/versioning.json`,
   indexPages: (side: Side, runId: string) => `${side}/runs/${runId}/index/`,
   indexPage: (side: Side, runId: string, page: number) => `${side}/runs/${runId}/index/${pageFile(page)}`,
   /** What a side's index did in the run: counts and notes only, for the report. */

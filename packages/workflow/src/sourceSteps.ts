@@ -86,11 +86,13 @@ import {
   digestRecords,
   digestsRecord,
   getEntry,
+  getFound,
   getVersion,
   headOf,
   listedOf,
   pageRecord,
   putEntry,
+  runVersioned,
   versionRecord,
 } from "./indexRecords.js";
 import {
@@ -149,6 +151,8 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   const selected = keySelection(ctx.filters ?? [], ctx.reservedPrefixes);
   // Only the pieces of the stored index that hold the page's keys are read.
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
+  // Learned at the page's first entry (see `runVersioned`).
+  let versioned: Promise<boolean> | undefined;
   for await (const o of ctx.store.list(
     ctx.prefix,
     undefined,
@@ -166,7 +170,10 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     bytes += jsonBytes(item);
     // The entry that still stands for the listed version waits in this side's own part.
     const entry = await index?.find(o.key, o);
-    if (entry) await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry);
+    if (entry) {
+      versioned ??= runVersioned(ctx.work, "source", event.runId, ctx.store, ctx.signal);
+      await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry, await versioned);
+    }
   }
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
@@ -182,16 +189,16 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   const { runId, item } = event;
   const sourceKey = ctx.prefix + item.key;
   // A restart plans the version that made it restart, which the listing did not name.
-  const found =
+  const stored =
     ctx.index && (event.attempt ?? 1) === 1
-      ? await getEntry(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope)
+      ? await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope)
       : undefined;
   let head: ObjectHead;
   let at: number | undefined;
-  const listed = found && { ...item, key: sourceKey, ...listedOf(found) };
+  const listed = stored && { ...item, key: sourceKey, ...listedOf(stored.entry) };
   const known =
-    found && listed && found.etag === item.etag && !isArchiveClass(found.storageClass)
-      ? await standingEntry(ctx.store, found, listed, ctx.signal)
+    stored && listed && stored.entry.etag === item.etag && !isArchiveClass(stored.entry.storageClass)
+      ? await standingEntry(ctx.store, stored.entry, listed, stored.versioned, ctx.signal)
       : undefined;
   if (listed && known) {
     // The entry stands for the listed version: its head is known, with no request or one HEAD.

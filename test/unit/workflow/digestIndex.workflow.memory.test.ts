@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MemoryObjectStore } from "@chunksync/storage";
+import { AccessDeniedError, MemoryObjectStore } from "@chunksync/storage";
 import { type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
@@ -129,6 +129,33 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(used.index?.destination).toMatchObject({ fromIndex: 2, found: "loaded", written: 2 });
     });
   }
+
+  for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: a side asks its bucket's versioning once, and where it cannot be read confirms each entry with a HEAD and says so once`, async () => {
+      const { time, source, run } = setup();
+      await put(source, "a", seededBytes("va", 1000));
+      await put(source, "b", seededBytes("vb", 1000));
+      time.pass(2000);
+      // No entry yet: nothing to ask.
+      await run(engine);
+      expect(source.calls("versioning")).toBe(0);
+      time.pass(2000);
+      // A bucket that never kept versions: one request, and no HEAD for the entries.
+      const heads = source.calls("head");
+      expect((await run(engine)).index?.source).toMatchObject({ fromIndex: 2, read: 0, notes: [] });
+      expect(source.calls("versioning")).toBe(1);
+      expect(source.calls("head")).toBe(heads);
+      source.failNext("versioning", new AccessDeniedError({ operation: "get versioning", bucket: "src" }));
+      const denied = await run(engine);
+      expect(denied.objects.identical).toBe(2);
+      expect(source.calls("head")).toBe(heads + 2);
+      expect(denied.index?.source).toMatchObject({ fromIndex: 2, read: 0 });
+      expect(denied.index?.source?.notes).toEqual([
+        expect.stringMatching(
+          /versioning state could not be read \(.*access denied.*\): every entry is confirmed with a HEAD$/,
+        ),
+      ]);
+    });
 
   it("a damaged manifest is dropped with a note, and the run rebuilds the index", async () => {
     const { time, source, dir, run } = setup();

@@ -47,16 +47,30 @@ export function wholeSecond(time: number): number {
   return Math.floor(time / 1000) * 1000;
 }
 
+/** The version ID S3 states for the null version: one written while the bucket kept no versions, or kept them suspended. */
+const NULL_VERSION = "null";
+
+/**
+ * Whether `listed` may be the version `entry` records. An entry that records a version ID
+ * needs that ID stated. One that records none was read from the null version (or from a
+ * bucket that never kept versions): a stated ID must be "null" (Ceph RGW 16 states none for
+ * the null version, S3 "null"). A version this side wrote records none because its write's
+ * answer was not consulted for it: any ID, its ETag proves its bytes (see {@link IndexProof}).
+ */
+function sameVersion(entry: IndexEntry, listed: ListedVersion): boolean {
+  if (entry.versionId !== undefined) return listed.versionId === entry.versionId;
+  return entry.proof === "written" || listed.versionId === undefined || listed.versionId === NULL_VERSION;
+}
+
 /**
  * Whether `entry` still holds for the version `listed` names: same size and ETag, same
- * LastModified second, the version ID the entry records (if any) stated and the same, and
- * provably not a racing rewrite of that second (see {@link IndexProof}). Anything else is
- * stale and the object's bytes are read again; a listing that states no LastModified never
- * matches.
+ * LastModified second, the same version (see {@link sameVersion}), and provably not a racing
+ * rewrite of that second (see {@link IndexProof}). Anything else is stale and the object's
+ * bytes are read again; a listing that states no LastModified never matches.
  */
 export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
   if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return false;
-  if (entry.versionId !== undefined && listed.versionId !== entry.versionId) return false;
+  if (!sameVersion(entry, listed)) return false;
   if (listed.lastModified === undefined) return false;
   const second = wholeSecond(listed.lastModified);
   // A version this side wrote is the one listed if it was written no later than the write
@@ -72,14 +86,17 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
  * Whether `listed`, which need not state a version ID (ListObjectsV2 states none), can settle
  * `entry` only with one HEAD of the object, whose answer {@link entryStands} then judges:
  * - a version this side wrote: its ETag proves its bytes, not its attributes (see {@link IndexProof});
- * - an entry that records a version ID (the bucket keeps, or kept, versions; a stated "null"
- *   counts) on a listing that states none: deleting the newest version makes an older one
+ * - on a listing that states no version ID, an entry of a bucket that keeps or kept versions
+ *   (`versioned`: its versioning Enabled or Suspended, or not known), or one that records a
+ *   version ID (a stated "null" counts): deleting the newest version makes an older one
  *   current again, which can have the same bytes, ETag and LastModified second and other
- *   attributes, and no listing tells it apart.
+ *   attributes, and no listing tells it apart. The HEAD must name the entry's version, the
+ *   null version where it records none.
  * Entries of buckets that never kept versions need no request.
  */
-export function entryNeedsHead(entry: IndexEntry, listed: ListedVersion): boolean {
-  return entry.proof === "written" || (entry.versionId !== undefined && listed.versionId === undefined);
+export function entryNeedsHead(entry: IndexEntry, listed: ListedVersion, versioned: boolean): boolean {
+  if (entry.proof === "written") return true;
+  return listed.versionId === undefined && (versioned || entry.versionId !== undefined);
 }
 
 /**

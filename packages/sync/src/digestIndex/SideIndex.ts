@@ -6,6 +6,8 @@ import {
   type ListedVersion,
   type PieceRef,
 } from "@chunksync/core";
+import type { ObjectReader } from "@chunksync/storage";
+import { bucketVersioning } from "./bucketVersioning.js";
 import { IndexCursor } from "./IndexCursor.js";
 import type { IndexLocation } from "./IndexLocation.js";
 import { IndexWriter } from "./IndexWriter.js";
@@ -76,6 +78,18 @@ export class SideIndex {
     const loading = this.loading(key);
     if (loading !== undefined) await loading;
     return this.lookup(key, listed);
+  }
+
+  /**
+   * Whether this side's bucket keeps or kept versions, asked of `store` (see
+   * {@link bucketVersioning}) only where the stored index holds entries to trust: false, and no
+   * request, for a side with none. A state that could not be read counts as versioned, noted.
+   */
+  async versioned(store: ObjectReader, signal?: AbortSignal): Promise<boolean> {
+    if (!this.cursor?.pieces.length) return false;
+    const known = await bucketVersioning(store, signal);
+    if (known.note !== undefined) this.report.notes.push(known.note);
+    return known.versioned;
   }
 
   /** The stored piece to read before {@link lookup} can answer for `key`; undefined for none (see IndexCursor). */

@@ -88,6 +88,12 @@ export async function readAttributes(
   return attributesOf(head, copyTags && !head.archived ? await store.tagging(head.key) : undefined);
 }
 
+/** Per side, whether its bucket keeps or kept versions, or could not tell (see {@link InspectContext}). */
+export interface SidesVersioned {
+  source: boolean;
+  destination: boolean;
+}
+
 /** What {@link inspect} reads with: both stores, and the sides that can read ahead. */
 export interface InspectContext {
   source: ObjectReader;
@@ -95,6 +101,12 @@ export interface InspectContext {
   sourceSide: SourceSide;
   destinationSide: DestinationSide;
   chunkSize: number;
+  /**
+   * Whether each side's bucket keeps or kept versions, or could not tell (see
+   * `SideIndex.versioned`): a listing then settles none of that side's index entries, each is
+   * confirmed by a HEAD (see `entryNeedsHead`).
+   */
+  versioned: SidesVersioned;
   /** A dry run writes nothing, so it reads no body to send. */
   dryRun?: boolean;
   /** Source bytes are copied server-side where a copy may name them: then not read to be sent. */
@@ -157,7 +169,9 @@ export async function inspect(
       listedDestination.size > 0 &&
       (ctx.dryRun === true || firstChunk(listedDestination.size) === firstChunk(listed.source.size));
     const sourceHead = async () => {
-      const known = indexed.source && (await standingEntry(source, indexed.source, listed.source, signal));
+      const known =
+        indexed.source &&
+        (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
       if (known !== undefined) {
         entries.source = known.entry;
         const fromEntry = sourceFromIndex(ctx.sourceSide, known.entry, known.head ?? listed.source);
@@ -172,7 +186,13 @@ export async function inspect(
     const destinationHead = async () => {
       const known =
         indexed.destination &&
-        (await standingEntry(destination, indexed.destination, listedDestination, signal));
+        (await standingEntry(
+          destination,
+          indexed.destination,
+          listedDestination,
+          ctx.versioned.destination,
+          signal,
+        ));
       if (known !== undefined) {
         entries.destination = known.entry;
         const { destinationSide, chunkSize } = ctx;
@@ -214,13 +234,17 @@ export interface InspectedPair {
  * otherwise.
  */
 export function headsFromIndexes(
-  ctx: Pick<InspectContext, "sourceSide" | "destinationSide" | "chunkSize">,
+  ctx: Pick<InspectContext, "sourceSide" | "destinationSide" | "chunkSize" | "versioned">,
   listed: ListedPair,
   indexed: IndexedPair,
 ): InspectedPair | undefined {
   const { source, destination } = indexed;
   if (source === undefined || destination === undefined || listed.destination === undefined) return undefined;
-  if (entryNeedsHead(source, listed.source) || entryNeedsHead(destination, listed.destination))
+  const { versioned } = ctx;
+  if (
+    entryNeedsHead(source, listed.source, versioned.source) ||
+    entryNeedsHead(destination, listed.destination, versioned.destination)
+  )
     return undefined;
   if (isArchiveClass(listed.source.storageClass) || isArchiveClass(listed.destination.storageClass))
     return undefined;
@@ -273,19 +297,21 @@ export interface StandingEntry {
 
 /**
  * Whether a side's index entry found for the listed version stands for it: with no request,
- * or, where the listing cannot settle it (a version this side wrote, or an entry that records
- * a version ID: see `entryNeedsHead`), after one HEAD, no bytes, that must name the entry's
- * version. A written entry seen by that HEAD after the second of the write then stands as one
- * read, with the attributes it states. Undefined when the HEAD finds another version: the
- * object is read as for a stale entry. Both engines' phases and both sides use it.
+ * or, where the listing cannot settle it (a version this side wrote, an entry that records a
+ * version ID, or any entry of a bucket that keeps or kept versions, `versioned`: see
+ * `entryNeedsHead`), after one HEAD, no bytes, that must name the entry's version. A written
+ * entry seen by that HEAD after the second of the write then stands as one read, with the
+ * attributes it states. Undefined when the HEAD finds another version: the object is read as
+ * for a stale entry. Both engines' phases and both sides use it.
  */
 export async function standingEntry(
   store: ObjectReader,
   entry: IndexEntry,
   listed: ObjectSummary,
+  versioned: boolean,
   signal?: AbortSignal,
 ): Promise<StandingEntry | undefined> {
-  if (!entryNeedsHead(entry, listed)) return { entry };
+  if (!entryNeedsHead(entry, listed, versioned)) return { entry };
   const at = store.serverTime();
   const head = await store.head(listed.key, signal);
   if (head === undefined || head.archived || !entryStands(entry, head)) return undefined;
