@@ -20,7 +20,7 @@ or were changed below the S3 API (same ETag, same LastModified) show. Both
 sides must hold the same pairing secret (--secret-file) when they run apart.
 
 Exit codes: 0 every sampled range is held alike, 1 a range differs or an object
-is missing on DST, 2 an object could not be audited.
+is missing on DST or has another size there, 2 an object could not be audited.
 Cost: each side reads the sampled bytes (plus one GET per run of adjacent
 ranges); with k ranges sampled, corruption of a fraction f of the ranges goes
 unseen with probability at most (1 - f)^k, which the report states.

@@ -183,7 +183,7 @@ function auditText(report: AuditReport, where: string, quiet: boolean): string {
     `audit of ${where}: ${report.ranges.sampled} ranges of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
       `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${o.listed} objects\n`,
     `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
-      `${o.missing} objects missing on destination, ${o.failed} failed\n`,
+      `${o.missing} objects missing on destination, ${o.sizeDiffers} of another size there, ${o.failed} failed\n`,
     `read: source ${bytes(report.bytes.sourceRead)}, destination ${bytes(report.bytes.destinationRead)} in ${duration(report.durationMs)}\n`,
     unseenLine(report.unseen, "ranges"),
   );

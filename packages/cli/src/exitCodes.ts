@@ -18,7 +18,8 @@ export function exitCodeOf(command: "check" | "plan" | "sync", report: RunReport
 export function auditExitCode(report: AuditReport): number {
   if (report.objects.failed > 0) return EXIT_ERROR;
   const { differs, missing } = report.ranges;
-  return differs + missing + report.objects.missing > 0 ? EXIT_DIFFERENCES : EXIT_OK;
+  const objects = report.objects.missing + report.objects.sizeDiffers;
+  return differs + missing + objects > 0 ? EXIT_DIFFERENCES : EXIT_OK;
 }
 
 /** Exit code of a scrub: 2 when an object could not be read, 1 when one no longer matches its index entry. */

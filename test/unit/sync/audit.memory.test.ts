@@ -74,13 +74,14 @@ describe("audit on in-memory stores", () => {
     const report = await audit();
     expect(report.differences).toEqual([
       { key: "a", offset: 5 * MiB, length: MiB, status: "differs" },
+      { key: "c", offset: 3 * MiB, length: 3 * MiB + 10, status: "size" },
       { key: "c", offset: 3 * MiB, length: MiB, status: "missing" },
       { key: "c", offset: 4 * MiB, length: MiB, status: "missing" },
       { key: "c", offset: 5 * MiB, length: MiB, status: "missing" },
       { key: "c", offset: 6 * MiB, length: 10, status: "missing" },
       { key: "d", status: "missing" },
     ]);
-    expect(report.objects).toMatchObject({ listed: 3, sampled: 2, missing: 1, failed: 0 });
+    expect(report.objects).toMatchObject({ listed: 3, sampled: 2, missing: 1, sizeDiffers: 1, failed: 0 });
   });
 });
 

@@ -52,6 +52,11 @@ describe("audit through the workflow definition, in-process", () => {
     }
     await put(source, "p/c", seededBytes("c", 10));
     await put(destination, "p/d", seededBytes("d", 10));
+    // Sizes differ where no drawn range can show it: an empty source object, a longer destination.
+    await put(source, "p/e", Buffer.alloc(0));
+    await put(destination, "p/e", seededBytes("e", 7));
+    await put(source, "p/f", big.subarray(0, MiB));
+    await put(destination, "p/f", big.subarray(0, MiB + 3));
     // A digest index's own keys on one side only are passed over, as a sync passes them over.
     await put(source, `p/idx/${INDEX_KEY_MARKER}manifest.json`, seededBytes("m", 10));
     await put(destination, `p/${INDEX_KEY_MARKER}p-mimz0k3q-0a1b2c3d-0.jsonl`, seededBytes("i", 10));
@@ -63,8 +68,10 @@ describe("audit through the workflow definition, in-process", () => {
     expect(direct.differences).toEqual([
       { key: "a", offset: 2 * MiB, length: MiB, status: "differs" },
       { key: "c", status: "missing" },
+      { key: "e", offset: 0, length: 7, status: "size" },
+      { key: "f", offset: MiB, length: 3, status: "size" },
     ]);
-    expect(direct.objects).toEqual({ listed: 3, sampled: 2, missing: 1, extra: 1, failed: 0 });
+    expect(direct.objects).toEqual({ listed: 5, sampled: 3, missing: 1, sizeDiffers: 2, extra: 1, failed: 0 });
     const { startedAt: _a, durationMs: _b, ...directFigures } = direct;
     const { startedAt: _c, durationMs: _d, ...workflowFigures } = workflow;
     expect(workflowFigures).toEqual(directFigures);
@@ -90,7 +97,7 @@ describe("audit through the workflow definition, in-process", () => {
       source: { ...side, store: source, pageSize: 2, sample: options.sample, rangeSize: MiB },
       destination: { ...side, store: destination },
     });
-    expect(direct.objects).toEqual({ listed: 5, sampled: 2, missing: 3, extra: 5, failed: 0 });
+    expect(direct.objects).toEqual({ listed: 5, sampled: 2, missing: 3, sizeDiffers: 0, extra: 5, failed: 0 });
     expect(workflow.objects).toEqual(direct.objects);
     const perPage: number[] = [];
     for await (const name of work.list(auditKeys.extras("paged")))

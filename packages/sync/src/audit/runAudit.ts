@@ -59,8 +59,12 @@ export interface AuditDifference {
   /** Absent for an object missing on the destination altogether. */
   offset?: number;
   length?: number;
-  /** `missing`: the object, or this range of it, is not on the destination. */
-  status: "differs" | "missing";
+  /**
+   * `missing`: the object, or this range of it, is not on the destination. `size`: the
+   * destination's object has another size (from `offset`, where the shorter one ends, the
+   * longer one holds `length` more bytes), which the listing shows whatever was drawn.
+   */
+  status: "differs" | "missing" | "size";
 }
 
 /** What an audit did and found; `--json` prints it. */
@@ -76,6 +80,8 @@ export interface AuditReport {
     sampled: number;
     /** Source objects with no destination counterpart. */
     missing: number;
+    /** Objects the destination holds with another size than the source's. */
+    sizeDiffers: number;
     /** Destination objects with no source counterpart (not audited: the source draws). */
     extra: number;
     /** Objects whose audit failed (an error, or the object changed under the audit). */
@@ -107,7 +113,7 @@ export class AuditTally {
       durationMs: 0,
       sample: formatSampleSpec(sample),
       rangeSize,
-      objects: { listed: 0, sampled: 0, missing: 0, extra: 0, failed: 0 },
+      objects: { listed: 0, sampled: 0, missing: 0, sizeDiffers: 0, extra: 0, failed: 0 },
       ranges: { sampled: 0, equal: 0, differs: 0, missing: 0 },
       bytes: { listed: 0, sampled: 0, sourceRead: 0, destinationRead: 0 },
       differences: [],
@@ -117,13 +123,22 @@ export class AuditTally {
     };
   }
 
-  /** A source object listed (after filters); `present` says whether the destination has it. */
-  listed(key: string, size: number, present: boolean): void {
+  /**
+   * A source object of `size` bytes listed (after filters), with the destination's counterpart:
+   * undefined when it has none, its size when known (not where its HEAD failed).
+   */
+  listed(key: string, size: number, destination: { size?: number } | undefined): void {
     this.report.objects.listed++;
     this.report.bytes.listed += size;
-    if (!present) {
+    if (!destination) {
       this.report.objects.missing++;
       this.#name({ key, status: "missing" });
+    } else if (destination.size !== undefined && destination.size !== size) {
+      // Ranges are drawn from the source's bytes alone: a longer destination, or a shorter one
+      // whose missing tail was not drawn, would otherwise pass.
+      this.report.objects.sizeDiffers++;
+      const shorter = Math.min(size, destination.size);
+      this.#name({ key, offset: shorter, length: Math.max(size, destination.size) - shorter, status: "size" });
     }
   }
 
@@ -222,7 +237,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         report.objects.extra++;
         continue;
       }
-      tally.listed(key.relative, key.source.size, key.destination !== undefined);
+      tally.listed(key.relative, key.source.size, key.destination);
       if (!key.destination) continue;
       const sampled = sampler.offer(
         { relative: key.relative, source: key.source, destination: key.destination },

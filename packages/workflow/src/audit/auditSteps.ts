@@ -103,6 +103,8 @@ interface AuditResult {
   key: string;
   size: number;
   present: boolean;
+  /** The destination's size, where its HEAD (or its answer) stated it. */
+  destinationSize?: number;
   ranges: number;
   sampledBytes: number;
   verdicts: RangeVerdict[];
@@ -261,6 +263,10 @@ export async function auditCompare(ctx: AuditSourceContext, event: z.infer<typeo
     key,
     size,
     present: true,
+    // The destination's own statement: compareAudit judges a malformed one, the tally only a size.
+    ...(Number.isSafeInteger(answered.response.destination?.size)
+      ? { destinationSize: answered.response.destination.size }
+      : {}),
     ranges: request.ranges.length,
     sampledBytes: request.ranges.reduce((sum, r) => sum + r.length, 0),
     verdicts: verdicts.filter((v) => v.status !== "equal"),
@@ -278,6 +284,7 @@ export async function auditRecord(ctx: AuditSourceContext, event: z.infer<typeof
     key: item.key,
     size: item.size,
     present: head?.exists ?? true,
+    ...(head?.size === undefined ? {} : { destinationSize: head.size }),
     ranges: 0,
     sampledBytes: 0,
     verdicts: [],
@@ -304,7 +311,7 @@ export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof
 }
 
 function addResult(tally: AuditTally, r: AuditResult & { equal?: number }): void {
-  tally.listed(r.key, r.size, r.present);
+  tally.listed(r.key, r.size, r.present ? { size: r.destinationSize } : undefined);
   if (r.failure) tally.failed(r.key, r.failure);
   if (r.ranges > 0 && !r.failure) {
     tally.sampled(r.ranges, r.sampledBytes);
