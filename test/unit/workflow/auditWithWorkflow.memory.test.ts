@@ -11,7 +11,7 @@ import {
   runAuditLocally,
 } from "@chunksync/workflow";
 import aslValidator from "asl-validator";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { seededBytes } from "../../support/data.js";
 
 const MiB = 1024 * 1024;
@@ -103,6 +103,29 @@ describe("audit through the workflow definition, in-process", () => {
     for await (const name of work.list(auditKeys.extras("paged")))
       perPage.push((await work.get<{ extra: number }>(name))!.extra);
     expect(perPage).toEqual([2, 1, 2]);
+  });
+
+  it("reports the run's start and duration in both engines, not the report step's", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const store of [source, destination]) await put(store, "p/a", seededBytes("a", 10));
+    const options = auditOptions(source, destination, []);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      for (const engine of [runAudit, auditWithWorkflow]) {
+        const start = Date.UTC(2026, 0, 1);
+        vi.setSystemTime(start);
+        // The destination's read takes a minute.
+        destination.beforeNext("read", () => {
+          vi.setSystemTime(start + 60_000);
+        });
+        const report = await engine(options);
+        expect(report.startedAt).toBe(new Date(start).toISOString());
+        expect(report.durationMs).toBe(60_000);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a count sample: one page cannot draw from the whole listing", async () => {
