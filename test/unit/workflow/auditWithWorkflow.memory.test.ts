@@ -1,5 +1,5 @@
 import { INDEX_KEY_MARKER } from "@chunksync/core";
-import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
+import { AccessDeniedError, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import { type AuditOptions, runAudit } from "@chunksync/sync";
 import {
   AUDIT_SOURCE_STEPS,
@@ -71,7 +71,14 @@ describe("audit through the workflow definition, in-process", () => {
       { key: "e", offset: 0, length: 7, status: "size" },
       { key: "f", offset: MiB, length: 3, status: "size" },
     ]);
-    expect(direct.objects).toEqual({ listed: 5, sampled: 3, missing: 1, sizeDiffers: 2, extra: 1, failed: 0 });
+    expect(direct.objects).toEqual({
+      listed: 5,
+      sampled: 3,
+      missing: 1,
+      sizeDiffers: 2,
+      extra: 1,
+      failed: 0,
+    });
     const { startedAt: _a, durationMs: _b, ...directFigures } = direct;
     const { startedAt: _c, durationMs: _d, ...workflowFigures } = workflow;
     expect(workflowFigures).toEqual(directFigures);
@@ -97,7 +104,14 @@ describe("audit through the workflow definition, in-process", () => {
       source: { ...side, store: source, pageSize: 2, sample: options.sample, rangeSize: MiB },
       destination: { ...side, store: destination },
     });
-    expect(direct.objects).toEqual({ listed: 5, sampled: 2, missing: 3, sizeDiffers: 0, extra: 5, failed: 0 });
+    expect(direct.objects).toEqual({
+      listed: 5,
+      sampled: 2,
+      missing: 3,
+      sizeDiffers: 0,
+      extra: 5,
+      failed: 0,
+    });
     expect(workflow.objects).toEqual(direct.objects);
     const perPage: number[] = [];
     for await (const name of work.list(auditKeys.extras("paged")))
@@ -125,6 +139,20 @@ describe("audit through the workflow definition, in-process", () => {
       }
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it("counts an object whose audit failed as failed, not as sampled, in both engines", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const store of [source, destination]) await put(store, "p/a", seededBytes("a", 10));
+    destination.failNext("read", new AccessDeniedError({ operation: "read", bucket: "dst" }), "always");
+    const options = auditOptions(source, destination, []);
+    for (const report of [await runAudit(options), await auditWithWorkflow(options)]) {
+      expect(report.objects).toMatchObject({ listed: 1, sampled: 0, failed: 1 });
+      expect(report.ranges.sampled).toBe(0);
+      expect(report.bytes.sampled).toBe(0);
+      expect(report.unseen[2]!.probability).toBe(1);
     }
   });
 
