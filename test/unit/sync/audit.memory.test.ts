@@ -114,6 +114,7 @@ describe("scrub on in-memory stores", () => {
       { key: "a", etag: expect.any(String), chunks: [{ index: 2, offset: 10 * MiB, length: 2 * MiB }] },
     ]);
     expect(found.chunks).toEqual({ sampled: 4, equal: 3, differs: 1 });
+    expect(found.sample).toBe("10 chunks");
     expect(found.index).toMatchObject({ found: "loaded", dropped: 1, written: 1 });
     expect(found.bytes.read).toBe(big.length + 1000);
 

@@ -111,7 +111,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const report: ScrubReport = {
     startedAt: new Date(started).toISOString(),
     durationMs: 0,
-    sample: formatSampleSpec(options.sample),
+    sample: formatSampleSpec(options.sample, "chunks"),
     index: {
       location: index.location.description,
       found: cursor.opening.state,
