@@ -144,7 +144,14 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
         return { ...(JSON.parse(r.stdout) as AuditJson), code: r.code };
       };
       const [direct, workflow] = await Promise.all([audit("direct"), audit("workflow")]);
-      expect(direct.objects).toEqual({ listed: 1, sampled: 1, missing: 0, sizeDiffers: 0, extra: 1, failed: 0 });
+      expect(direct.objects).toEqual({
+        listed: 1,
+        sampled: 1,
+        missing: 0,
+        sizeDiffers: 0,
+        extra: 1,
+        failed: 0,
+      });
       expect(workflow.objects).toEqual(direct.objects);
       expect([direct.code, workflow.code]).toEqual([0, 0]);
     });
