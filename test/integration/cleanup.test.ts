@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
 import { afterAll, expect, it } from "vitest";
 import { profileEnv, runCli } from "../support/cli.js";
-import { pendingUploads } from "../support/faultWorld.js";
-import { s3Client, TestBuckets } from "../support/s3.js";
+import { FaultProxy } from "../support/faultProxy.js";
+import { type CliProcess, pendingUploads, startCli } from "../support/faultWorld.js";
+import { localS3, s3Client, TestBuckets } from "../support/s3.js";
 
 const dst = s3Client("destination");
 const buckets = new TestBuckets();
@@ -32,4 +33,48 @@ it("cleanup judges an upload's age by the server's clock: a machine whose clock 
     kept: [{ key: "theirs.bin", uploadId: UploadId }],
   });
   expect(await pendingUploads(dst, bucket)).toEqual([{ key: "theirs.bin", uploadId: UploadId }]);
+});
+
+it("Ctrl-C while cleanup aborts: it stops after the abort in flight, says what it aborted and what it left, and exits 130", async () => {
+  const bucket = await buckets.make(dst, "dst-cleanstop");
+  for (const Key of ["a", "b", "c"])
+    await dst.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+  const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  try {
+    let cli: CliProcess | undefined;
+    let aborts = 0;
+    proxy.setRules([
+      {
+        name: "ctrl-c-at-second-abort",
+        action: "hook",
+        when: (r) => r.method === "DELETE" && r.query.includes("uploadId=") && ++aborts === 2,
+        hook: () => cli?.kill("SIGINT"),
+      },
+    ]);
+    cli = startCli(
+      [
+        "cleanup",
+        `s3://${bucket}`,
+        "--dst-profile",
+        "dst",
+        "--dst-endpoint",
+        proxy.url,
+        "--older-than",
+        "0s",
+        "--json",
+      ],
+      profileEnv(),
+    );
+    const out = await cli.done;
+    expect(out.code, out.stderr).toBe(130);
+    expect(out.stderr).toContain("chunksync: interrupted; aborted 2, left 1");
+    const report = JSON.parse(out.stdout);
+    expect(report).toMatchObject({ interrupted: true, kept: [] });
+    expect(report.aborted.map((u: { key: string }) => u.key)).toEqual(["a", "b"]);
+    expect(await pendingUploads(dst, bucket)).toEqual(
+      report.left.map((u: { key: string; uploadId: string }) => ({ key: u.key, uploadId: u.uploadId })),
+    );
+  } finally {
+    await proxy.stop();
+  }
 });

@@ -1,9 +1,8 @@
 import { DEFAULT_ALGORITHM } from "@chunksync/core";
-import { RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
 import type { AuditFlags, ScrubFlags } from "./auditRun.js";
-import { EXIT_INTERRUPTED } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
+import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { addSideOptions } from "./sideSettings.js";
 import { warnIneffectiveIncludes, warnTopLevelExclude } from "./warnings.js";
@@ -123,24 +122,4 @@ export function addAuditCommands(root: Command): void {
         ),
       );
     });
-}
-
-/** Runs `work` with Ctrl-C and SIGTERM aborting it. */
-async function interruptible(work: (signal: AbortSignal) => Promise<number>): Promise<number> {
-  const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    return await work(abort.signal);
-  } catch (error) {
-    if (error instanceof RunAbortedError || abort.signal.aborted) {
-      process.stderr.write("chunksync: interrupted; nothing was written\n");
-      return EXIT_INTERRUPTED;
-    }
-    throw error;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
 }

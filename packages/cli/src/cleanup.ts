@@ -1,7 +1,9 @@
 import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
+import { RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
-import { EXIT_OK } from "./exitCodes.js";
+import { EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
+import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
@@ -65,11 +67,14 @@ export function addCleanupCommand(root: Command): void {
     .addHelpText("after", HELP)
     .exitOverride()
     .action(async (dst: string, flags: CleanupFlags) => {
-      root.setOptionValue("exitCode", await cleanup(dst, flags));
+      root.setOptionValue(
+        "exitCode",
+        await interruptible((signal) => cleanup(dst, flags, signal), "no upload was aborted"),
+      );
     });
 }
 
-async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
+async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): Promise<number> {
   const location = parseS3Url(dst, "DST");
   const olderThanMs = parseAge(flags.olderThan, "--older-than");
   const side: SideFlags = {
@@ -81,20 +86,29 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
   const prefix = directoryPrefix(location.prefix);
   const aborted: PendingUpload[] = [];
   const kept: PendingUpload[] = [];
+  /** Old enough, but not aborted: Ctrl-C came first. */
+  const left: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
   const pending: PendingUpload[] = [];
   for await (const upload of store.listUploads(prefix)) pending.push(upload);
+  if (signal.aborted) throw new RunAbortedError();
   // Ages by the server's clock, which stamped the start times: this machine's may be off.
   const cutoff = (store.serverTime() ?? Date.now()) - olderThanMs;
+  const verb = flags.dryRun ? "would abort" : "aborted";
   for (const upload of pending) {
     // An upload without a start time is only taken when every age is (0s).
     const old = olderThanMs === 0 || (upload.initiated !== undefined && upload.initiated.getTime() <= cutoff);
-    if (!old) {
-      kept.push(upload);
-      continue;
+    if (!old) kept.push(upload);
+    else if (signal.aborted) left.push(upload);
+    else {
+      if (!flags.dryRun) await store.abortUpload(upload.key, upload.uploadId);
+      aborted.push(upload);
+      // Said as it is done, so that a run stopped by a failure has said what it aborted.
+      if (!flags.json)
+        process.stdout.write(
+          `${verb} ${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})\n`,
+        );
     }
-    if (!flags.dryRun) await store.abortUpload(upload.key, upload.uploadId);
-    aborted.push(upload);
   }
   const describe = (u: PendingUpload) => ({
     key: u.key,
@@ -107,20 +121,21 @@ async function cleanup(dst: string, flags: CleanupFlags): Promise<number> {
         command: "cleanup",
         dryRun: flags.dryRun,
         olderThanMs,
+        interrupted: signal.aborted,
         aborted: aborted.map(describe),
         kept: kept.map(describe),
+        left: left.map(describe),
       })}\n`,
     );
   } else {
-    const verb = flags.dryRun ? "would abort" : "aborted";
-    for (const u of aborted) {
-      process.stdout.write(
-        `${verb} ${printable(u.key)} (upload ${printable(u.uploadId)}, started ${u.initiated?.toISOString() ?? "?"})\n`,
-      );
-    }
     process.stdout.write(
-      `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}\n`,
+      `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
+        `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }
-  return EXIT_OK;
+  if (!signal.aborted) return EXIT_OK;
+  process.stderr.write(
+    `chunksync: interrupted; ${verb} ${aborted.length}, left ${left.length} old enough to abort: run cleanup again\n`,
+  );
+  return EXIT_INTERRUPTED;
 }

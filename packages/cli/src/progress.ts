@@ -64,13 +64,18 @@ export function statusLine(stats: RunStats, now: number): string {
 }
 
 /**
- * On a terminal: one live status line with settled objects printed above it. Elsewhere:
- * one plain line per object that needed work, so logs stay greppable. Quiet: only the
- * objects that failed, on either.
+ * On a terminal: one live status line with settled objects printed above it. Elsewhere
+ * (and on a terminal declared `TERM=dumb`, which cannot clear a line): one plain line per
+ * object that needed work, so logs stay greppable. Quiet: only the objects that failed, on either.
  */
-export function startProgress(stats: RunStats, stream: NodeJS.WriteStream, quiet: boolean): Progress {
+export function startProgress(
+  stats: RunStats,
+  stream: NodeJS.WriteStream,
+  quiet: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): Progress {
   const shown = (r: ObjectResult) => (quiet ? r.error !== undefined : r.state !== "identical");
-  if (stream.isTTY !== true || quiet) {
+  if (stream.isTTY !== true || env.TERM === "dumb" || quiet) {
     return {
       onResult: (r) => {
         if (shown(r)) stream.write(`${describe(r)}\n`);

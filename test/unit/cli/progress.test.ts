@@ -158,6 +158,14 @@ describe("progress", () => {
     expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): would compose, 8.0 MiB to send\n"]);
   });
 
+  it("on a terminal declared TERM=dumb prints plain lines, never the escapes that clear a line", () => {
+    const { stream, writes } = fakeStream(true);
+    const progress = startProgress(listedStats(1, 0), stream, false, { TERM: "dumb" });
+    progress.onResult(changed);
+    progress.stop();
+    expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): compose, 8.0 MiB sent\n"]);
+  });
+
   it("quiet, on a terminal or not, prints only the objects that failed", () => {
     for (const tty of [true, false]) {
       const { stream, writes } = fakeStream(tty);

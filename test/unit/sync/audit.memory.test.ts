@@ -114,6 +114,7 @@ describe("scrub on in-memory stores", () => {
       { key: "a", etag: expect.any(String), chunks: [{ index: 2, offset: 10 * MiB, length: 2 * MiB }] },
     ]);
     expect(found.chunks).toEqual({ sampled: 4, equal: 3, differs: 1 });
+    expect(found.sample).toBe("10 chunks");
     expect(found.index).toMatchObject({ found: "loaded", dropped: 1, written: 1 });
     expect(found.bytes.read).toBe(big.length + 1000);
 
@@ -125,6 +126,33 @@ describe("scrub on in-memory stores", () => {
     const again = await scrub();
     expect(again.rotted).toEqual([]);
     expect(again.index.written).toBeUndefined();
+  });
+
+  it("an object rewritten under the scrub is neither rot nor counted among the chunks sampled", async () => {
+    const { source, destination, pass } = setup();
+    await put(source, "a", seededBytes("a", 1000));
+    await put(source, "b", seededBytes("b", 1000));
+    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+    pass(2000);
+    await syncWith(source, destination, {
+      secret,
+      index: { source: sourceIndex, destination: destinationIndex },
+    });
+    pass(2000);
+    // Another writer replaces "a" just before the scrub reads it.
+    destination.beforeNext("read", () => put(destination, "a", seededBytes("a2", 1000)));
+    const report = await runScrub({
+      store: destination,
+      prefix: "",
+      index: destinationIndex,
+      sample: { kind: "full" },
+      concurrency: 1,
+    });
+    expect(report.rotted).toEqual([]);
+    expect(report.objects).toMatchObject({ indexed: 2, sampled: 1, rotted: 0, failed: 0 });
+    expect(report.chunks).toEqual({ sampled: 1, equal: 1, differs: 0 });
+    expect(report.bytes.sampled).toBe(1000);
+    expect(report.unseen[2]!.probability).toBeCloseTo(0.9);
   });
 
   it("reads nothing without an index", async () => {

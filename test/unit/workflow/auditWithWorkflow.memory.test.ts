@@ -1,5 +1,5 @@
 import { INDEX_KEY_MARKER } from "@chunksync/core";
-import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
+import { AccessDeniedError, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import { type AuditOptions, runAudit } from "@chunksync/sync";
 import {
   AUDIT_SOURCE_STEPS,
@@ -11,7 +11,7 @@ import {
   runAuditLocally,
 } from "@chunksync/workflow";
 import aslValidator from "asl-validator";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { seededBytes } from "../../support/data.js";
 
 const MiB = 1024 * 1024;
@@ -104,6 +104,43 @@ describe("audit through the workflow definition, in-process", () => {
     for await (const name of work.list(auditKeys.extras("paged")))
       perPage.push((await work.get<{ extra: number }>(name))!.extra);
     expect(perPage).toEqual([2, 1, 2]);
+  });
+
+  it("reports the run's start and duration in both engines, not the report step's", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const store of [source, destination]) await put(store, "p/a", seededBytes("a", 10));
+    const options = auditOptions(source, destination, []);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      for (const engine of [runAudit, auditWithWorkflow]) {
+        const start = Date.UTC(2026, 0, 1);
+        vi.setSystemTime(start);
+        // The destination's read takes a minute.
+        destination.beforeNext("read", () => {
+          vi.setSystemTime(start + 60_000);
+        });
+        const report = await engine(options);
+        expect(report.startedAt).toBe(new Date(start).toISOString());
+        expect(report.durationMs).toBe(60_000);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("counts an object whose audit failed as failed, not as sampled, in both engines", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const store of [source, destination]) await put(store, "p/a", seededBytes("a", 10));
+    destination.failNext("read", new AccessDeniedError({ operation: "read", bucket: "dst" }), "always");
+    const options = auditOptions(source, destination, []);
+    for (const report of [await runAudit(options), await auditWithWorkflow(options)]) {
+      expect(report.objects).toMatchObject({ listed: 1, sampled: 0, failed: 1 });
+      expect(report.ranges.sampled).toBe(0);
+      expect(report.bytes.sampled).toBe(0);
+      expect(report.unseen[2]!.probability).toBe(1);
+    }
   });
 
   it("refuses a count sample: one page cannot draw from the whole listing", async () => {

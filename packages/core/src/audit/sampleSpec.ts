@@ -35,10 +35,10 @@ export function parseSampleSpec(text: string, field: string): SampleSpec {
   return { kind: "fraction", fraction };
 }
 
-/** The spec as a user would write it, for reports. */
-export function formatSampleSpec(spec: SampleSpec): string {
+/** The spec as a user would write it, for reports: a count is of `unit` (an audit's ranges, a scrub's chunks). */
+export function formatSampleSpec(spec: SampleSpec, unit: "ranges" | "chunks" = "ranges"): string {
   if (spec.kind === "full") return "full";
-  if (spec.kind === "count") return `${spec.count} ranges`;
+  if (spec.kind === "count") return `${spec.count} ${unit}`;
   return `${Number((spec.fraction * 100).toPrecision(6))}%`;
 }
 

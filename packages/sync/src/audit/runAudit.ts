@@ -252,10 +252,6 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     options.concurrency,
     async (object) => {
       const { item, ranges } = object;
-      tally.sampled(
-        ranges.length,
-        ranges.reduce((sum, r) => sum + r.length, 0),
-      );
       const request = auditRequest(
         {
           nonce,
@@ -270,7 +266,14 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         random,
       );
       try {
-        tally.judged(item.relative, await auditObject(source, (r) => answer(r, item.destination), request));
+        const verdicts = await auditObject(source, (r) => answer(r, item.destination), request);
+        // Counted once judged, as the workflow's report step counts: a failed object's ranges
+        // were not, and would lower the stated chance of corruption having gone unseen.
+        tally.sampled(
+          ranges.length,
+          ranges.reduce((sum, r) => sum + r.length, 0),
+        );
+        tally.judged(item.relative, verdicts);
       } catch (error) {
         if (signal?.aborted) throw new RunAbortedError(error);
         tally.failed(item.relative, describeError(error));

@@ -146,7 +146,8 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     );
   }
   if ((await ctx.work.get(auditKeys.nonce(event.runId))) === undefined) {
-    await ctx.work.put(auditKeys.nonce(event.runId), { nonce: drawAuditNonce() });
+    // When the run began, for its report: the report step runs last.
+    await ctx.work.put(auditKeys.nonce(event.runId), { nonce: drawAuditNonce(), startedAt: Date.now() });
   }
   const sampler = new Sampler<string>(ctx.sample, ctx.rangeSize);
   const selected = keySelection(ctx.filters ?? []);
@@ -299,9 +300,13 @@ export async function auditRecord(ctx: AuditSourceContext, event: z.infer<typeof
   return { recorded: true };
 }
 
-/** Adds up every object's result into the report (the direct engine's shape) and stores it. */
+/**
+ * Adds up every object's result into the report (the direct engine's shape) and stores it; its
+ * start and duration are the run's, from the first page's listing.
+ */
 export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof ReportEvent>) {
-  const tally = new AuditTally(ctx.sample, ctx.rangeSize);
+  const { startedAt } = await need<{ startedAt: number }>(ctx.work, auditKeys.nonce(event.runId));
+  const tally = new AuditTally(ctx.sample, ctx.rangeSize, startedAt);
   for await (const name of ctx.work.list(auditKeys.results(event.runId))) {
     const r = await need<AuditResult & { equal?: number }>(ctx.work, name);
     addResult(tally, r);
