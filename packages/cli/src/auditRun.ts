@@ -198,8 +198,12 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
       for (const c of r.chunks)
         rows.push([printable(r.key), String(c.index), String(c.offset), String(c.length)]);
     out.push(`${table(rows)}\n`);
+    const failed = report.index.notDropped;
     out.push(
-      `their index entries were dropped (${report.index.written ?? 0} left): the next sync reads them and repairs them from its source\n`,
+      failed
+        ? `their index entries could not be dropped (${failed.code}: ${printable(failed.message)}): a sync with this ` +
+            "index still trusts them; run the scrub again once the index can be written, or sync with --no-index\n"
+        : `their index entries were dropped (${report.index.written ?? 0} left): the next sync reads them and repairs them from its source\n`,
     );
   }
   out.push(...report.failures.map(failureLine));

@@ -5,6 +5,7 @@ import { seededRandom } from "@chunksync/core";
 import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import { type AuditOptions, DirectoryIndexLocation, runAudit, runScrub } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
+import { scrubExitCode } from "../../../packages/cli/src/exitCodes.js";
 import { seededBytes } from "../../support/data.js";
 import { memoryIndexes } from "../../support/indexes.js";
 import { syncWith } from "../../support/stores.js";
@@ -126,6 +127,40 @@ describe("scrub on in-memory stores", () => {
     const again = await scrub();
     expect(again.rotted).toEqual([]);
     expect(again.index.written).toBeUndefined();
+  });
+
+  it("an index that cannot be rewritten: the rotted object is still named, with why its entry stays", async () => {
+    const { source, destination, rot, pass } = setup();
+    await put(source, "a", seededBytes("a", 1000));
+    await put(source, "b", seededBytes("b", 1000));
+    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+    pass(2000);
+    await syncWith(source, destination, {
+      secret,
+      index: { source: sourceIndex, destination: destinationIndex },
+    });
+    pass(2000);
+    rot("b", 10);
+    // A location this side may read but no longer write.
+    const readOnly = new (class extends DirectoryIndexLocation {
+      override async write(): Promise<void> {
+        throw new Error("EACCES: permission denied");
+      }
+    })((destinationIndex.location as DirectoryIndexLocation).directory);
+    const report = await runScrub({
+      store: destination,
+      prefix: "",
+      index: { ...destinationIndex, location: readOnly },
+      sample: { kind: "full" },
+      concurrency: 2,
+    });
+    expect(report.rotted.map((r) => r.key)).toEqual(["b"]);
+    expect(report.index).toMatchObject({
+      dropped: 0,
+      notDropped: { code: "UNEXPECTED", message: "EACCES: permission denied" },
+    });
+    expect(report.index.written).toBeUndefined();
+    expect(scrubExitCode(report)).toBe(2);
   });
 
   it("an object rewritten under the scrub is neither rot nor counted among the chunks sampled", async () => {

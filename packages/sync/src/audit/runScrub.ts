@@ -62,6 +62,11 @@ export interface ScrubReport {
     written?: number;
     /** Entries dropped because their object failed the scrub. */
     dropped: number;
+    /**
+     * Why the rotted objects' entries could not be dropped (the index could not be rewritten):
+     * they still stand, and a sync with this index trusts them.
+     */
+    notDropped?: { code: string; message: string };
   };
   objects: {
     listed: number;
@@ -215,8 +220,15 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     },
   );
   report.rotted.sort((a, b) => compareUtf8(a.key, b.key));
-  if (report.rotted.length > 0)
-    await dropEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
+  if (report.rotted.length > 0) {
+    try {
+      await dropEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
+    } catch (error) {
+      if (signal?.aborted) throw new RunAbortedError(error);
+      // The rot found is the scrub's result: it is reported whatever became of the index.
+      report.index.notDropped = describeError(error);
+    }
+  }
   report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
     fraction,
     probability: unseenProbability(fraction, report.chunks.sampled),
@@ -237,9 +249,10 @@ async function dropEntries(
   const { location, scope } = options.index;
   const cursor = await IndexCursor.open(location, scope);
   const writer = new IndexWriter(location, scope);
+  let dropped = 0;
   try {
     for await (const entry of cursor.entries()) {
-      if (keys.has(entry.key)) report.index.dropped++;
+      if (keys.has(entry.key)) dropped++;
       else await writer.add(entry);
     }
     await writer.commit(cursor.pieces);
@@ -247,6 +260,7 @@ async function dropEntries(
     await writer.discard();
     throw error;
   }
+  report.index.dropped = dropped;
   report.index.notes.push(...cursor.opening.notes.filter((n) => !report.index.notes.includes(n)));
   report.index.written = writer.entries;
 }
