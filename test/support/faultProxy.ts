@@ -28,6 +28,8 @@ export type FaultAction =
   | "lose"
   /** Runs `hook` (which may write to the server itself), then forwards the request unchanged. */
   | "hook"
+  /** Forwards, then runs `hook` once the server has answered, and only then relays the answer: the server did the work while its client still waits. */
+  | "hold"
   /**
    * Forwards the request with one bit of its body inverted (the lowest bit of the byte at half
    * its length), headers untouched: corruption in flight that no length check can see.
@@ -263,6 +265,7 @@ export class FaultProxy {
         ? rule.action
         : undefined,
       rule?.action === "flipBit" && hasBody,
+      rule?.action === "hold" ? rule.hook : undefined,
     );
   }
 
@@ -272,6 +275,7 @@ export class FaultProxy {
     seen: SeenRequest,
     cut: "reset" | "truncate" | "lose" | undefined,
     flip = false,
+    held?: FaultRule["hook"],
   ) {
     const upstream = request(
       {
@@ -283,30 +287,12 @@ export class FaultProxy {
         agent: this.#agent,
       },
       (up) => {
-        if (cut === "lose") {
-          up.resume();
-          up.on("end", () => res.socket?.resetAndDestroy());
-          return;
-        }
-        const length = Number(up.headers["content-length"] ?? 0);
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        if (cut === undefined || length === 0) {
-          up.pipe(res);
-          return;
-        }
-        // Half the declared body, then the connection goes: reset (RST) or a clean close.
-        let sent = 0;
-        up.on("data", (piece: Buffer) => {
-          if (sent >= length / 2) return;
-          const take = piece.subarray(0, Math.max(0, Math.ceil(length / 2) - sent));
-          sent += take.length;
-          res.write(take);
-          if (sent >= length / 2) {
-            up.destroy();
-            if (cut === "reset") res.socket?.resetAndDestroy();
-            else res.socket?.end();
-          }
-        });
+        if (held === undefined) this.#relay(res, up, cut);
+        else
+          Promise.resolve(held(seen)).then(
+            () => this.#relay(res, up, cut),
+            () => res.socket?.destroy(),
+          );
       },
     );
     upstream.on("error", () => res.socket?.destroy());
@@ -326,6 +312,34 @@ export class FaultProxy {
       upstream.write(piece);
     });
     req.on("end", () => upstream.end());
+  }
+
+  /** Relays the server's answer `up` to the client, cut as `cut` says. */
+  #relay(res: ServerResponse, up: IncomingMessage, cut: "reset" | "truncate" | "lose" | undefined): void {
+    if (cut === "lose") {
+      up.resume();
+      up.on("end", () => res.socket?.resetAndDestroy());
+      return;
+    }
+    const length = Number(up.headers["content-length"] ?? 0);
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    if (cut === undefined || length === 0) {
+      up.pipe(res);
+      return;
+    }
+    // Half the declared body, then the connection goes: reset (RST) or a clean close.
+    let sent = 0;
+    up.on("data", (piece: Buffer) => {
+      if (sent >= length / 2) return;
+      const take = piece.subarray(0, Math.max(0, Math.ceil(length / 2) - sent));
+      sent += take.length;
+      res.write(take);
+      if (sent >= length / 2) {
+        up.destroy();
+        if (cut === "reset") res.socket?.resetAndDestroy();
+        else res.socket?.end();
+      }
+    });
   }
 }
 
