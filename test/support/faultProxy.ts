@@ -17,6 +17,8 @@ export type FaultAction =
   | "slowDown"
   /** Answers 500 InternalError with S3's XML error body. */
   | "internalError"
+  /** Answers 403 AccessDenied with S3's XML error body. */
+  | "forbidden"
   /**
    * Resets the connection mid-body: a request with a body is cut after half of it has
    * arrived (never forwarded); otherwise the response is cut after half of its body.
@@ -102,6 +104,13 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** What each refusing action answers: status, S3 error code and message. */
+const REFUSALS = {
+  slowDown: [503, "SlowDown", "Please reduce your request rate."],
+  internalError: [500, "InternalError", "We encountered an internal error. Please try again."],
+  forbidden: [403, "AccessDenied", "Access Denied"],
+} as const;
 
 function matches(pattern: string | RegExp | undefined, text: string): boolean {
   if (pattern === undefined) return true;
@@ -228,11 +237,9 @@ export class FaultProxy {
         await rule.hook?.(seen);
         break;
       case "slowDown":
-      case "internalError": {
-        const [status, code, message] =
-          rule.action === "slowDown"
-            ? [503, "SlowDown", "Please reduce your request rate."]
-            : [500, "InternalError", "We encountered an internal error. Please try again."];
+      case "internalError":
+      case "forbidden": {
+        const [status, code, message] = REFUSALS[rule.action];
         const body = s3Error(code, message, seen.path);
         // Drain the request body so the connection stays usable, as a real server would.
         req.resume();

@@ -143,7 +143,7 @@ export async function needDestination(
 
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
 export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof ListPageEvent>) {
-  const items: { key: string; size: number; etag: string }[] = [];
+  const items: z.infer<typeof PrepareEvent>["item"][] = [];
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
@@ -162,8 +162,10 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
       more = true;
       break;
     }
-    items.push({ key, size: o.size, etag: o.etag });
-    bytes += Buffer.byteLength(key) + o.etag.length + 48;
+    // An archived object's class goes with it: neither side reads it ahead (see inspect).
+    const archived = isArchiveClass(o.storageClass) ? o.storageClass : undefined;
+    items.push({ key, size: o.size, etag: o.etag, ...(archived ? { storageClass: archived } : {}) });
+    bytes += Buffer.byteLength(key) + o.etag.length + (archived?.length ?? 0) + 48;
     // The entry that still stands for the listed version waits in this side's own part.
     const entry = await index?.find(o.key, o);
     if (entry) await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry);
