@@ -64,6 +64,7 @@ const workArea = once(
 function settings(c: Awaited<ReturnType<typeof config>>) {
   return {
     chunkSize: chunkSizeOf(c),
+    algorithm: c.algorithm,
     batchChunks: c.batchChunks,
     batchBytes: c.batchBytes,
     concurrency: c.concurrency,
@@ -109,7 +110,6 @@ export const sourceContext = once(async (): Promise<SourceContext> => {
     work: await workArea(),
     secret: secretKey,
     index: await sideIndex(c, "source", secretKey),
-    algorithm: c.algorithm,
     variant: c.variant,
     verify: c.verify,
     blocks: c.blocks,

@@ -16,12 +16,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { FaultProxy, type SeenRequest } from "../support/faultProxy.js";
+import type { SeenRequest } from "../support/faultProxy.js";
+import { proxiedServer } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
-  localS3,
   putObject,
   readAll,
   s3Client,
@@ -57,21 +57,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** LastModified is stated in whole seconds: an entry stands once its version's second has passed. */
 const pastTheSecond = () => new Promise((r) => setTimeout(r, 1100));
-
-/**
- * A fault proxy in front of the local server for the enclosing describe's tests: started
- * before them, stopped after them.
- */
-function proxiedServer(): { readonly proxy: FaultProxy } {
-  const served = {} as { proxy: FaultProxy };
-  beforeAll(async () => {
-    served.proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-  });
-  afterAll(async () => {
-    await served.proxy.stop();
-  });
-  return served;
-}
 
 describe("chunksync CLI: digest index", () => {
   let env: Record<string, string>;

@@ -144,7 +144,13 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       },
       consult: true,
     });
-    const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
+    const settings = {
+      chunkSize: C,
+      algorithm: "sha256" as const,
+      batchChunks: 2,
+      batchBytes: 1024 * MiB,
+      concurrency: 4,
+    };
     const sourceContext: SourceContext = {
       ...settings,
       store: new S3ObjectStore({ connection: source.connection, bucket: buckets.src }),
@@ -152,7 +158,6 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       destinationPrefix: DST_PREFIX,
       work: new S3WorkArea(source.client, buckets.work),
       secret,
-      algorithm: "sha256",
       variant: "encode",
       verify: "changed",
       pageSize: 2,

@@ -1,12 +1,11 @@
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
-import { seededBytes } from "../support/data.js";
-import { FaultProxy } from "../support/faultProxy.js";
-import { type CliProcess, startCli } from "../support/faultWorld.js";
-import { localS3, putObject, readAll, withBucketPair } from "../support/s3.js";
+import { flipByte, seededBytes } from "../support/data.js";
+import { type CliProcess, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
+import { putObject, readAll, withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -62,15 +61,12 @@ for (const engine of ["direct", "workflow"]) {
 }
 
 describe("Ctrl-C twice: the second one while the uploads begun are being aborted", () => {
-  let proxy: FaultProxy;
-  beforeAll(async () => {
-    proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-  });
-  afterAll(() => proxy.stop());
+  const served = proxiedServer();
 
   for (const engine of ["direct", "workflow"]) {
     it(`stops at once with exit 130 and says uploads may be left; cleanup aborts them (--engine ${engine})`, async () => {
       await withBucketPair(`twice-${engine}`, async ({ src, dst, s, d }) => {
+        const { proxy } = served;
         const old = seededBytes("twice-old", 15 * MiB);
         const fresh = Buffer.from(old);
         for (const at of [1, 6, 11]) fresh[at * MiB] = (fresh[at * MiB] ?? 0) ^ 0xff;
@@ -133,6 +129,62 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
         expect(cleanup.code, cleanup.stderr).toBe(0);
         expect((await dst.send(new ListMultipartUploadsCommand({ Bucket: d }))).Uploads ?? []).toHaveLength(
           0,
+        );
+      });
+    });
+  }
+});
+
+/**
+ * A CreateMultipartUpload the server carried out while its answer was on its way: the Ctrl-C
+ * cuts the request, so the run never learns the upload's id, and would leave it behind.
+ */
+describe("Ctrl-C while a CreateMultipartUpload is unanswered", () => {
+  const served = proxiedServer();
+
+  for (const engine of ["direct", "workflow"]) {
+    it(`the upload the server made is aborted before the run stops with 130 (--engine ${engine})`, async () => {
+      await withBucketPair(`create-${engine}`, async ({ src, dst, s, d }) => {
+        const { proxy } = served;
+        const old = seededBytes("create-old", 11 * MiB);
+        await putObject(src, s, "obj", flipByte(old, 6 * MiB));
+        await putObject(dst, d, "obj", old);
+        let cli: CliProcess | undefined;
+        const held = `held-${engine}`;
+        proxy.setRules([
+          {
+            // The answer is held until the Ctrl-C has stopped the run.
+            name: held,
+            action: "hold",
+            method: "POST",
+            query: /^uploads=?$/,
+            hook: async () => {
+              cli?.kill("SIGINT");
+              await cli?.done;
+            },
+          },
+        ]);
+        cli = startCli(
+          [
+            "sync",
+            `s3://${s}`,
+            `s3://${d}`,
+            ...SIDES,
+            "--dst-endpoint",
+            proxy.url,
+            "--chunk-size",
+            "5MiB",
+          ].concat(["--engine", engine]),
+          profileEnv(),
+        );
+        const out = await cli.done;
+        proxy.setRules([]);
+        expect(proxy.firedCount(held)).toBe(1);
+        expect(out.code, out.stderr).toBe(130);
+        expect(out.stderr).toMatch(/interrupted; started uploads were aborted/);
+        expect(await pendingUploads(dst, d)).toEqual([]);
+        expect((await readAll(dst, d, "obj")).equals(old), "destination still holds the old object").toBe(
+          true,
         );
       });
     });

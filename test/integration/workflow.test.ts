@@ -93,7 +93,13 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
   });
   const work = new S3WorkArea(workClient, workBucket);
   const secret = randomBytes(32);
-  const settings = { chunkSize: C, batchChunks: 2, batchBytes: 1024 * MiB, concurrency: 4 };
+  const settings = {
+    chunkSize: C,
+    algorithm: "sha256" as const,
+    batchChunks: 2,
+    batchBytes: 1024 * MiB,
+    concurrency: 4,
+  };
   return {
     source: {
       ...settings,
@@ -102,7 +108,6 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
       destinationPrefix: "",
       work,
       secret,
-      algorithm: "sha256",
       variant: "encode",
       verify: "changed",
       pageSize: 4,

@@ -17,6 +17,8 @@ export type FaultAction =
   | "slowDown"
   /** Answers 500 InternalError with S3's XML error body. */
   | "internalError"
+  /** Answers 403 AccessDenied with S3's XML error body. */
+  | "forbidden"
   /**
    * Resets the connection mid-body: a request with a body is cut after half of it has
    * arrived (never forwarded); otherwise the response is cut after half of its body.
@@ -28,6 +30,8 @@ export type FaultAction =
   | "lose"
   /** Runs `hook` (which may write to the server itself), then forwards the request unchanged. */
   | "hook"
+  /** Forwards, then runs `hook` once the server has answered, and only then relays the answer: the server did the work while its client still waits. */
+  | "hold"
   /**
    * Forwards the request with one bit of its body inverted (the lowest bit of the byte at half
    * its length), headers untouched: corruption in flight that no length check can see.
@@ -100,6 +104,13 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** What each refusing action answers: status, S3 error code and message. */
+const REFUSALS = {
+  slowDown: [503, "SlowDown", "Please reduce your request rate."],
+  internalError: [500, "InternalError", "We encountered an internal error. Please try again."],
+  forbidden: [403, "AccessDenied", "Access Denied"],
+} as const;
 
 function matches(pattern: string | RegExp | undefined, text: string): boolean {
   if (pattern === undefined) return true;
@@ -226,11 +237,9 @@ export class FaultProxy {
         await rule.hook?.(seen);
         break;
       case "slowDown":
-      case "internalError": {
-        const [status, code, message] =
-          rule.action === "slowDown"
-            ? [503, "SlowDown", "Please reduce your request rate."]
-            : [500, "InternalError", "We encountered an internal error. Please try again."];
+      case "internalError":
+      case "forbidden": {
+        const [status, code, message] = REFUSALS[rule.action];
         const body = s3Error(code, message, seen.path);
         // Drain the request body so the connection stays usable, as a real server would.
         req.resume();
@@ -263,6 +272,7 @@ export class FaultProxy {
         ? rule.action
         : undefined,
       rule?.action === "flipBit" && hasBody,
+      rule?.action === "hold" ? rule.hook : undefined,
     );
   }
 
@@ -272,6 +282,7 @@ export class FaultProxy {
     seen: SeenRequest,
     cut: "reset" | "truncate" | "lose" | undefined,
     flip = false,
+    held?: FaultRule["hook"],
   ) {
     const upstream = request(
       {
@@ -283,30 +294,12 @@ export class FaultProxy {
         agent: this.#agent,
       },
       (up) => {
-        if (cut === "lose") {
-          up.resume();
-          up.on("end", () => res.socket?.resetAndDestroy());
-          return;
-        }
-        const length = Number(up.headers["content-length"] ?? 0);
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        if (cut === undefined || length === 0) {
-          up.pipe(res);
-          return;
-        }
-        // Half the declared body, then the connection goes: reset (RST) or a clean close.
-        let sent = 0;
-        up.on("data", (piece: Buffer) => {
-          if (sent >= length / 2) return;
-          const take = piece.subarray(0, Math.max(0, Math.ceil(length / 2) - sent));
-          sent += take.length;
-          res.write(take);
-          if (sent >= length / 2) {
-            up.destroy();
-            if (cut === "reset") res.socket?.resetAndDestroy();
-            else res.socket?.end();
-          }
-        });
+        if (held === undefined) this.#relay(res, up, cut);
+        else
+          Promise.resolve(held(seen)).then(
+            () => this.#relay(res, up, cut),
+            () => res.socket?.destroy(),
+          );
       },
     );
     upstream.on("error", () => res.socket?.destroy());
@@ -326,6 +319,34 @@ export class FaultProxy {
       upstream.write(piece);
     });
     req.on("end", () => upstream.end());
+  }
+
+  /** Relays the server's answer `up` to the client, cut as `cut` says. */
+  #relay(res: ServerResponse, up: IncomingMessage, cut: "reset" | "truncate" | "lose" | undefined): void {
+    if (cut === "lose") {
+      up.resume();
+      up.on("end", () => res.socket?.resetAndDestroy());
+      return;
+    }
+    const length = Number(up.headers["content-length"] ?? 0);
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    if (cut === undefined || length === 0) {
+      up.pipe(res);
+      return;
+    }
+    // Half the declared body, then the connection goes: reset (RST) or a clean close.
+    let sent = 0;
+    up.on("data", (piece: Buffer) => {
+      if (sent >= length / 2) return;
+      const take = piece.subarray(0, Math.max(0, Math.ceil(length / 2) - sent));
+      sent += take.length;
+      res.write(take);
+      if (sent >= length / 2) {
+        up.destroy();
+        if (cut === "reset") res.socket?.resetAndDestroy();
+        else res.socket?.end();
+      }
+    });
   }
 }
 

@@ -31,6 +31,21 @@ export async function storeVia(
 }
 
 /**
+ * A fault proxy in front of the local server for the enclosing describe's tests: started
+ * before them, stopped after them.
+ */
+export function proxiedServer(): { readonly proxy: FaultProxy } {
+  const served = {} as { proxy: FaultProxy };
+  beforeAll(async () => {
+    served.proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  });
+  afterAll(async () => {
+    await served.proxy.stop();
+  });
+  return served;
+}
+
+/**
  * For one describe block: both users' clients and a fault proxy before the local server, set up
  * before its tests; `pair(seed)` makes a fresh source and destination bucket and the engine's
  * stores for them through the proxy. The proxy stops, and every bucket is emptied and deleted,

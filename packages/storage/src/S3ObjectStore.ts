@@ -436,10 +436,18 @@ export class S3ObjectStore implements ObjectStore {
     const onRetry = (error: unknown) => {
       unanswered ||= (error as { $response?: unknown }).$response === undefined;
     };
-    const out = await this.request("create multipart upload", "xml", "POST", key, input, signal, {
-      query,
-      onRetry,
-    });
+    let out: XmlObject;
+    try {
+      out = await this.request("create multipart upload", "xml", "POST", key, input, signal, {
+        query,
+        onRetry,
+      });
+    } catch (error) {
+      // A create the signal cut short may have been carried out all the same (its answer was
+      // on its way): nothing would ever abort that upload, and the run ends on this error.
+      if (signal?.aborted && since !== undefined) await this.#abortUnanswered(key, since);
+      throw error;
+    }
     const uploadId = textOf(out, "UploadId");
     if (!uploadId)
       throw translateS3Error(new Error("no UploadId in response"), {
@@ -447,26 +455,31 @@ export class S3ObjectStore implements ObjectStore {
         bucket: this.bucket,
         key,
       });
-    if (unanswered && since !== undefined) await this.#abortUnanswered(key, uploadId, since);
+    if (unanswered && since !== undefined) await this.#abortUnanswered(key, since, uploadId);
     return new S3MultipartUpload(this, key, uploadId, attributes.tagging);
   }
 
   /**
-   * Aborts the uploads that attempts of one CreateMultipartUpload made and whose answers were
-   * lost (a connection broken after the server's reply): their ids never arrived, so nothing
-   * else would abort them. They are the uploads of `key` started between the first attempt
-   * (`since`, by the server's clock) and the one answered (`uploadId`). Best effort: what it
-   * cannot abort is left to `chunksync cleanup`.
+   * Aborts the uploads that attempts of one CreateMultipartUpload made and whose answers never
+   * arrived (a connection broken after the server's reply, or a request the signal cut short):
+   * their ids are unknown, so nothing else would abort them. They are the uploads of `key`
+   * started since the first attempt (`since`, by the server's clock), up to the one answered
+   * (`answered`) where an attempt was. Best effort: what it cannot abort is left to
+   * `chunksync cleanup`.
    */
-  async #abortUnanswered(key: string, uploadId: string, since: number): Promise<void> {
+  async #abortUnanswered(key: string, since: number, answered?: string): Promise<void> {
     try {
       const pending: PendingUpload[] = [];
       for await (const upload of this.listUploads(key)) if (upload.key === key) pending.push(upload);
-      const answered = pending.find((u) => u.uploadId === uploadId)?.initiated?.getTime();
-      if (answered === undefined) return;
+      let until = Number.POSITIVE_INFINITY;
+      if (answered !== undefined) {
+        const at = pending.find((u) => u.uploadId === answered)?.initiated?.getTime();
+        if (at === undefined) return;
+        until = at;
+      }
       for (const { uploadId: id, initiated } of pending) {
         const at = initiated?.getTime();
-        if (id !== uploadId && at !== undefined && at >= since && at <= answered)
+        if (id !== answered && at !== undefined && at >= since && at <= until)
           await this.abortUpload(key, id);
       }
     } catch {

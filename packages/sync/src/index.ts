@@ -41,11 +41,14 @@ export {
   writtenEntry,
 } from "./phases/indexEntries.js";
 export {
+  type DestinationInspectContext,
   destinationFromIndex,
   etagIsMd5,
   headOfEntry,
   type IndexedPair,
+  type InspectedSide,
   inspect,
+  inspectDestination,
   type ListedPair,
   presentSource,
   readAttributes,

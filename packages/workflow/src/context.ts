@@ -22,6 +22,8 @@ export interface ChunkLinkSigner {
 /** Run settings both sides agree on (from the deployment's config). */
 export interface RunSettings {
   chunkSize: number;
+  /** The challenge's digest: the source digests with it, and the destination reads ahead with it. */
+  algorithm: DigestAlgorithm;
   /** Chunks digested, or parts written, per step invocation at most. */
   batchChunks: number;
   /**
@@ -58,7 +60,6 @@ export interface SourceContext extends RunSettings {
   destinationPrefix: string;
   work: WorkArea;
   secret: Buffer;
-  algorithm: DigestAlgorithm;
   variant: Variant;
   verify: VerifyMode;
   /**

@@ -56,7 +56,7 @@ const RETRY: Json[] = [
 /** Which function each Task state runs; the local runner resolves Tasks by these state names. */
 export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTarget>> = {
   ListSourcePage: "listSource",
-  LookUpDestinationIndex: "destinationIndexLookup",
+  LookUpDestinationPage: "destinationPageLookup",
   IndexSourcePage: "sourceIndexPage",
   FindDestinationOnly: "destinationExtras",
   CommitSourceIndex: "sourceIndexCommit",
@@ -118,6 +118,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
     };
   };
   const objectRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
+  const itemRef = { "runId.$": "$.runId", "item.$": "$.item", "attempt.$": "$.attempt" };
   // Every attempt's step outputs, so the record sums the bytes the failed attempts moved too.
   const allSteps = { "steps.$": "States.Array($.steps, $.earlier)", "attempt.$": "$.attempt" };
   const batchRef = { "runId.$": "$.runId", "key.$": "$.key", "batch.$": "$.batch" };
@@ -186,34 +187,31 @@ export function buildDefinition(options: DefinitionOptions): Json {
           {
             StartAt: "PlanSource",
             States: {
-              PlanSource: task(
-                "PlanSource",
-                { "runId.$": "$.runId", "item.$": "$.item", "attempt.$": "$.attempt" },
-                { End: true },
-              ),
+              PlanSource: task("PlanSource", itemRef, { End: true }),
             },
           },
           {
             StartAt: "HeadDestination",
-            States: { HeadDestination: task("HeadDestination", objectRef, { End: true }) },
+            States: { HeadDestination: task("HeadDestination", itemRef, { End: true }) },
           },
         ],
         ResultSelector: { "source.$": "$[0]", "destination.$": "$[1]" },
-        ResultPath: "$.inspect",
+        // Among the steps' outputs: the record sums the bytes HeadDestination read ahead.
+        ResultPath: "$.steps.inspect",
         Next: "NeedsChallenge",
         Catch: recordFailure(),
       },
       NeedsChallenge: {
         Type: "Choice",
         Choices: [
-          { Variable: "$.inspect.destination.exists", BooleanEquals: false, Next: "Decide" },
-          { Variable: "$.inspect.source.archived", BooleanEquals: true, Next: "Decide" },
-          { Variable: "$.inspect.source.count", NumericEquals: 0, Next: "Decide" },
+          { Variable: "$.steps.inspect.destination.exists", BooleanEquals: false, Next: "Decide" },
+          { Variable: "$.steps.inspect.source.archived", BooleanEquals: true, Next: "Decide" },
+          { Variable: "$.steps.inspect.source.count", NumericEquals: 0, Next: "Decide" },
         ],
         Default: "ChallengeBatches",
       },
       ChallengeBatches: batchMap(
-        "$.inspect.source.batches",
+        "$.steps.inspect.source.batches",
         challengeStates("Challenge"),
         "ChallengeBatch",
         "challenge",
@@ -355,11 +353,13 @@ export function buildDefinition(options: DefinitionOptions): Json {
       ListSourcePage: task(
         "ListSourcePage",
         { "runId.$": "$.runId", "page.$": "$.cursor.page", "after.$": "$.cursor.after" },
-        { ResultPath: "$.list", Next: "LookUpDestinationIndex" },
+        { ResultPath: "$.list", Next: "LookUpDestinationPage" },
       ),
-      // Each side's index is read, and written, a listing page's key range at a time.
-      LookUpDestinationIndex: task(
-        "LookUpDestinationIndex",
+      // The destination's listing of the page's keys (its objects are headed by it, as the
+      // direct engine heads them), and each side's index, read and written a listing page's
+      // key range at a time.
+      LookUpDestinationPage: task(
+        "LookUpDestinationPage",
         { "runId.$": "$.runId", "page.$": "$.cursor.page" },
         { ResultPath: null, Next: "SyncObjects" },
       ),

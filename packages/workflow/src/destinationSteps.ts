@@ -7,13 +7,17 @@ import {
   chunkRange,
   type DigestAlgorithm,
   entryAsListed,
-  entryStands,
   type IndexEntry,
-  type IndexScope,
   planChunks,
   ValidationError,
 } from "@chunksync/core";
-import { type CompletedPart, type MultipartUpload, type ObjectHead, sameEtag } from "@chunksync/storage";
+import {
+  type CompletedPart,
+  type MultipartUpload,
+  type ObjectHead,
+  type ObjectSummary,
+  sameEtag,
+} from "@chunksync/storage";
 import {
   completeUpload,
   copiedFromOld,
@@ -21,6 +25,7 @@ import {
   destinationEntry,
   destinationFromIndex,
   destinationWrittenEntry,
+  inspectDestination,
   keySelection,
   Limiter,
   type ObjectWrite,
@@ -34,7 +39,7 @@ import {
   writeRequestsOf,
   writeWhole,
 } from "@chunksync/sync";
-import type { z } from "zod";
+import { z } from "zod";
 import {
   chunksPerBatch,
   type Decision,
@@ -51,19 +56,23 @@ import {
   type BlockEvent,
   type ObjectEvent,
   type PageEvent,
+  type PrepareEvent,
   parseEvent,
   type ReportEvent,
   type WriteBatchEvent,
 } from "./events.js";
 import {
   commitSideIndex,
+  DigestsRecordSchema,
   digestRecords,
   digestsRecord,
   getEntry,
+  getFound,
   getVersion,
   headOf,
   pageRecord,
   putEntry,
+  runVersioned,
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
@@ -76,13 +85,59 @@ import {
   type StoredResult,
 } from "./sourceSteps.js";
 
-/** Heads the destination object (in parallel with the source's planning). */
-export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
-  const destinationKey = ctx.prefix + event.key;
+/**
+ * Heads the destination object (in parallel with the source's planning) by the direct engine's
+ * rule (see `inspectDestination`), from what its page's lookup found of it: nothing where the
+ * listing lacks it, its standing index entry, a read of its first chunk (whose digest waits in
+ * this side's own part for the challenge's answer), or a HEAD.
+ */
+export async function destinationHead(ctx: DestinationContext, event: z.infer<typeof PrepareEvent>) {
+  const { runId, item } = event;
+  const { key } = item;
+  const destinationKey = ctx.prefix + key;
   // A key S3 cannot hold fails the object here, before the source is read for it.
   checkDestinationKey(destinationKey);
-  const head = await ctx.store.head(destinationKey);
-  if (ctx.index && head) await settleFound(ctx, event.runId, event.key, head, ctx.index.scope);
+  // A restart heads the object afresh, as the direct engine does: the listing (and what the
+  // index said of the version it named) is older than what made it restart.
+  const first = (event.attempt ?? 1) === 1;
+  const stored = first ? await ctx.work.get<unknown>(workKeys.listed(runId, key)) : undefined;
+  const listed = first
+    ? {
+        source: item,
+        destination: stored === undefined ? undefined : parseEvent(ListedSchema, stored, "listed object"),
+      }
+    : undefined;
+  const found =
+    first && ctx.index
+      ? await getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope)
+      : undefined;
+  const bytes: StepBytes = { destinationRead: 0 };
+  const side = readingSide(ctx, bytes);
+  const before = ctx.store.serverTime();
+  const inspectContext = {
+    destination: ctx.store,
+    destinationSide: side,
+    chunkSize: ctx.chunkSize,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  };
+  const { head, entry } = await inspectDestination(
+    inspectContext,
+    ctx.algorithm,
+    destinationKey,
+    listed,
+    found?.entry,
+    found?.versioned ?? false,
+  );
+  // The version's chunks are read after `at`: from the first, where this step read it ahead.
+  const readAhead = head !== undefined && (bytes.destinationRead ?? 0) > 0;
+  const at = readAhead ? before : ctx.store.serverTime();
+  if (readAhead) await keepFirstChunk(ctx, side, runId, key, head);
+  if (ctx.index && head) {
+    await ctx.work.put(
+      workKeys.version("destination", runId, key),
+      versionRecord(head, at, entry !== undefined),
+    );
+  }
   const record: DestinationRecord = {
     bucket: ctx.store.bucket,
     destinationKey,
@@ -97,26 +152,53 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
         }
       : {}),
   };
-  await ctx.work.put(workKeys.destination(event.runId, event.key), record);
-  return { exists: record.exists };
+  await ctx.work.put(workKeys.destination(runId, key), record);
+  return { exists: record.exists, bytes };
 }
 
-/**
- * Keeps, in this side's own part, the version HEAD found and the time it was found (before any
- * of its chunks is read), and whether the entry the page's lookup found still stands for it:
- * then the challenge's answers take their digests from it and read nothing.
- */
-async function settleFound(
+/** An object of the destination's listing, as its page's lookup kept it. */
+const ListedSchema = z.strictObject({
+  key: z.string().min(1),
+  size: z.number().int().min(0),
+  etag: z.string().min(1),
+  lastModified: z.number().int().min(0).optional(),
+  storageClass: z.string().min(1).optional(),
+}) satisfies z.ZodType<ObjectSummary>;
+
+/** Keeps the digest of the first chunk of `head` that `side` read ahead, in this side's own part. */
+async function keepFirstChunk(
   ctx: DestinationContext,
+  side: DestinationSide,
   runId: string,
   key: string,
   head: ObjectHead,
-  scope: IndexScope,
 ): Promise<void> {
-  const at = ctx.store.serverTime();
-  const found = await getEntry(ctx.work, workKeys.found("destination", runId, key), scope);
-  const used = found !== undefined && !head.archived && entryStands(found, head);
-  await ctx.work.put(workKeys.version("destination", runId, key), versionRecord(head, at, used));
+  const plan = planChunks(head.size, ctx.chunkSize);
+  const digest = side.digestsOf(head.key, head.etag, ctx.algorithm, [chunkRange(plan, 0)])?.[0];
+  if (digest === undefined) return;
+  const record = digestsRecord(head.etag, ctx.algorithm, plan, new Map([[0, digest]]));
+  await ctx.work.put(workKeys.firstChunk(runId, key), record);
+}
+
+/**
+ * Hands `side` the digest of the first chunk HeadDestination read ahead, where the challenge
+ * asks for it of the version that step read: the chunk is not read again.
+ */
+async function knownFirstChunk(
+  ctx: DestinationContext,
+  side: DestinationSide,
+  runId: string,
+  key: string,
+  request: ChallengeRequest,
+): Promise<void> {
+  if (!request.indices.includes(0)) return;
+  const stored = await ctx.work.get<unknown>(workKeys.firstChunk(runId, key));
+  if (stored === undefined) return;
+  const record = parseEvent(DigestsRecordSchema, stored, "first chunk digest");
+  if (!sameEtag(record.etag, request.destination.etag) || record.algorithm !== request.algorithm) return;
+  const ranges = record.chunks.map((c) => ({ index: c.index, offset: c.offset, length: c.length }));
+  const digests = record.chunks.map((c) => Buffer.from(c.digest, "base64"));
+  side.know(ctx.prefix + key, record.etag, record.algorithm, ranges, digests);
 }
 
 /**
@@ -178,13 +260,16 @@ export async function destinationAnswerBlocks(ctx: DestinationContext, event: z.
   if (request.destination?.key !== destinationKey)
     throw new ValidationError("request.destination.key", destinationKey);
   const bytes: StepBytes = { destinationRead: 0 };
-  const head =
-    dst.etag !== undefined && dst.size !== undefined
-      ? { key: destinationKey, etag: dst.etag, size: dst.size }
-      : undefined;
-  const response = await readingSide(ctx, bytes).answerBlocks(request, head);
+  const response = await readingSide(ctx, bytes).answerBlocks(request, foundHead(dst));
   await ctx.work.put(workKeys.blockResponse(runId, key, round), response);
   return { round: round + 1, bytes };
+}
+
+/** The head of the version HeadDestination found (none where the object was absent). */
+function foundHead(dst: DestinationRecord): { key: string; etag: string; size: number } | undefined {
+  return dst.etag !== undefined && dst.size !== undefined
+    ? { key: dst.destinationKey, etag: dst.etag, size: dst.size }
+    : undefined;
 }
 
 /** Answers one batch of a challenge from the destination's own bytes. */
@@ -194,8 +279,13 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
   const bytes: StepBytes = { destinationRead: 0 };
   const side = readingSide(ctx, bytes);
   const indexed = phase === "challenge" && (await knownFromIndex(ctx, side, runId, key, request));
-  const written = phase === "verify" ? await recallUploaded(ctx, side, runId, key, request) : undefined;
-  const response = await side.answer(request, written);
+  if (phase === "challenge" && !indexed) await knownFirstChunk(ctx, side, runId, key, request);
+  // The version HeadDestination found, or the one this run wrote: the answer needs no HEAD.
+  const current =
+    phase === "verify"
+      ? await recallUploaded(ctx, side, runId, key, request)
+      : foundHead(await needDestination(ctx.work, runId, key));
+  const response = await side.answer(request, current);
   // What this batch holds of the version is kept for its new index entry, on this side only.
   if (ctx.index && !indexed) {
     await ctx.work.put(
@@ -576,16 +666,28 @@ async function knowRead(
 }
 
 /**
- * Looks up the destination's stored entries for the keys of one listing page (reading only the
- * pieces that hold them) and keeps them in this side's own part for the page's objects.
+ * Looks up the keys of one listing page on the destination, before the page's objects: what
+ * its listing holds of each (HeadDestination heads an object by it, as the direct engine
+ * heads one by its merged listing), and the stored index entry that may stand for the version
+ * listed (reading only the pieces that hold them). Both wait in this side's own part.
  */
-export async function destinationIndexLookup(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
-  if (!ctx.index?.consult) return {};
-  const page = await need<PageRecord>(ctx.work, workKeys.page(event.runId, event.page));
-  const index = await SideIndex.open(ctx.index);
-  for (const key of page.keys) {
-    const entry = await index.cursor?.find(ctx.prefix + key);
-    if (entry) await putEntry(ctx.work, workKeys.found("destination", event.runId, key), entry);
+export async function destinationPageLookup(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
+  const { runId } = event;
+  const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
+  const onPage = new Set(page.keys);
+  const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
+  let versioned: Promise<boolean> | undefined;
+  for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
+    if (!onPage.has(key)) continue;
+    const listed: ObjectSummary = { key: o.key, size: o.size, etag: o.etag };
+    if (o.lastModified !== undefined) listed.lastModified = o.lastModified;
+    if (o.storageClass !== undefined) listed.storageClass = o.storageClass;
+    await ctx.work.put(workKeys.listed(runId, key), listed);
+    const entry = await index?.find(o.key, o);
+    if (entry) {
+      versioned ??= runVersioned(ctx.work, "destination", runId, ctx.store, ctx.signal);
+      await putEntry(ctx.work, workKeys.found("destination", runId, key), entry, await versioned);
+    }
   }
   return {};
 }

@@ -36,9 +36,18 @@ export const ListPageEvent = z.strictObject({
 /** Which attempt of an object a step serves: an object restarts when its source changes under the run. */
 const attempt = z.number().int("a whole number").min(1, "a number from 1").max(100, "a number to 100");
 
+/**
+ * An object of the source's listing, which each side inspects (PlanSource, HeadDestination): its
+ * size and ETag as listed, and its storage class where that is an archive class.
+ */
 export const PrepareEvent = z.strictObject({
   runId,
-  item: z.strictObject({ key: relativeKey, size: index, etag: z.string().min(1, "an ETag") }),
+  item: z.strictObject({
+    key: relativeKey,
+    size: index,
+    etag: z.string().min(1, "an ETag"),
+    storageClass: z.string().min(1, "a storage class").optional(),
+  }),
   attempt: attempt.optional(),
 });
 
@@ -88,7 +97,7 @@ export const DESTINATION_TARGETS = [
   "destinationComplete",
   "destinationAbort",
   "destinationExtras",
-  "destinationIndexLookup",
+  "destinationPageLookup",
   "destinationIndexCommit",
   "destinationAuditHead",
   "destinationAudit",

@@ -100,6 +100,22 @@ const listWorkArea = (input: SidePolicyInput): PolicyStatement => ({
 });
 
 /**
+ * Whether a listing can settle a side's index entries (see `bucketVersioning`): without it each
+ * entry costs a HEAD. Only a side that keeps an index asks.
+ */
+function indexVersioning(input: SidePolicyInput, sid: string) {
+  if (!input.index) return [];
+  return [
+    {
+      Sid: sid,
+      Effect: "Allow" as const,
+      Action: ["s3:GetBucketVersioning"],
+      Resource: [bucketArn(input.bucket)],
+    },
+  ];
+}
+
+/**
  * Source-side functions: read and list the source prefix, nothing else of the source
  * bucket, no write anywhere but the work area. Links they sign carry these rights only.
  */
@@ -127,18 +143,7 @@ export function sourcePolicy(input: SidePolicyInput): PolicyDocument {
     },
     listWorkArea(input),
     ...digestIndex(input),
-    ...(input.index
-      ? [
-          {
-            Sid: "SourceVersioning",
-            Effect: "Allow" as const,
-            // Whether a listing can settle the index's entries (see `bucketVersioning`): without
-            // it each entry costs a HEAD. The destination's steps HEAD every object anyway.
-            Action: ["s3:GetBucketVersioning"],
-            Resource: [bucketArn(input.bucket)],
-          },
-        ]
-      : []),
+    ...indexVersioning(input, "SourceVersioning"),
     secret(input),
     ...kms(input, ["kms:Decrypt"]),
   ]);
@@ -189,6 +194,7 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
     },
     listWorkArea(input),
     ...digestIndex(input),
+    ...indexVersioning(input, "DestinationVersioning"),
     secret(input),
     ...kms(input, ["kms:Decrypt", "kms:GenerateDataKey"]),
   ]);

@@ -86,6 +86,11 @@ export const workKeys = {
   written: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/written.json`,
   /** Whether the side's bucket keeps versions, learned once per run (see `runVersioned`). */
   versioning: (side: Side, runId: string) => `${side}/runs/${runId}/versioning.json`,
+  /** What the destination's listing held of an object, as its page's lookup found it (see `destinationPageLookup`). */
+  listed: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/listed.json`,
+  /** The digest of the first chunk HeadDestination read ahead, for the challenge's answer. */
+  firstChunk: (runId: string, key: string) =>
+    `destination/runs/${runId}/objects/${objectId(key)}/first-chunk.json`,
   indexPages: (side: Side, runId: string) => `${side}/runs/${runId}/index/`,
   indexPage: (side: Side, runId: string, page: number) => `${side}/runs/${runId}/index/${pageFile(page)}`,
   /** What a side's index did in the run: counts and notes only, for the report. */

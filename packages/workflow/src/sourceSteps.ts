@@ -144,7 +144,7 @@ export async function needDestination(
 
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
 export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof ListPageEvent>) {
-  const items: { key: string; size: number; etag: string }[] = [];
+  const items: z.infer<typeof PrepareEvent>["item"][] = [];
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
@@ -165,7 +165,9 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
       more = true;
       break;
     }
-    const item = { key, size: o.size, etag: o.etag };
+    // An archived object's class goes with it: neither side reads it ahead (see inspect).
+    const archived = isArchiveClass(o.storageClass) ? o.storageClass : undefined;
+    const item = { key, size: o.size, etag: o.etag, ...(archived ? { storageClass: archived } : {}) };
     items.push(item);
     bytes += jsonBytes(item);
     // The entry that still stands for the listed version waits in this side's own part.

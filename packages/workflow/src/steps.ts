@@ -11,7 +11,7 @@ import {
   destinationExtras,
   destinationHead,
   destinationIndexCommit,
-  destinationIndexLookup,
+  destinationPageLookup,
 } from "./destinationSteps.js";
 import {
   BatchEvent,
@@ -73,7 +73,7 @@ export type SourceFunction = keyof typeof SOURCE_STEPS;
 
 /** Destination-side steps: they read and write the destination bucket and the shared work area. */
 export const DESTINATION_STEPS = {
-  destinationHead: step(ObjectEvent, destinationHead),
+  destinationHead: step(PrepareEvent, destinationHead),
   destinationAnswer: step(BatchEvent, destinationAnswer),
   destinationAnswerBlocks: step(BlockEvent, destinationAnswerBlocks),
   destinationBegin: step(ObjectEvent, destinationBegin),
@@ -81,7 +81,7 @@ export const DESTINATION_STEPS = {
   destinationComplete: step(ObjectEvent, destinationComplete),
   destinationAbort: step(ObjectEvent, destinationAbort),
   destinationExtras: step(PageEvent, destinationExtras),
-  destinationIndexLookup: step(PageEvent, destinationIndexLookup),
+  destinationPageLookup: step(PageEvent, destinationPageLookup),
   destinationIndexCommit: step(ReportEvent, destinationIndexCommit),
   // The audit's destination steps: the relay reaches them like the sync's.
   ...AUDIT_DESTINATION_STEPS,

@@ -25,6 +25,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
   const links = new InProcessLinks(options.source);
   const settings = {
     chunkSize: options.chunkSize,
+    algorithm: options.algorithm,
     batchChunks: 64,
     batchBytes: 8 * 1024 ** 3,
     concurrency: options.concurrency,
@@ -52,7 +53,6 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       destinationPrefix: directoryPrefix(options.destinationPrefix),
       work,
       secret: options.secret,
-      algorithm: options.algorithm,
       variant: options.variant,
       verify: options.verify,
       serverSideCopy: options.serverSideCopy ?? false,

@@ -60,7 +60,7 @@ describe("the state machine definition", () => {
     }
     expect(path).toEqual([
       "ListSourcePage",
-      "LookUpDestinationIndex",
+      "LookUpDestinationPage",
       "SyncObjects",
       "IndexSourcePage",
       "FindDestinationOnly",
@@ -73,13 +73,13 @@ describe("the state machine definition", () => {
     expect(states.get("NextPage")).toMatchObject({ Next: "ListSourcePage" });
     // Each side's index steps run with that side's functions only.
     expect(TASK_STATES).toMatchObject({
-      LookUpDestinationIndex: "destinationIndexLookup",
+      LookUpDestinationPage: "destinationPageLookup",
       IndexSourcePage: "sourceIndexPage",
       FindDestinationOnly: "destinationExtras",
       CommitSourceIndex: "sourceIndexCommit",
       CommitDestinationIndex: "destinationIndexCommit",
     });
-    expect(states.get("LookUpDestinationIndex")).toMatchObject({ Resource: functions.relay });
+    expect(states.get("LookUpDestinationPage")).toMatchObject({ Resource: functions.relay });
     expect(states.get("CommitSourceIndex")).toMatchObject({ Resource: functions.sourceIndexCommit });
   });
 

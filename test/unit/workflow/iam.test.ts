@@ -175,9 +175,9 @@ describe("IAM policies as data", () => {
     for (const r of resourcesFor(src, "s3:")) expect(r.includes("/destination/"), r).toBe(false);
     // Deletes in the work area reach the index only.
     expect(resourcesFor(src, "s3:DeleteObject")).toEqual(["arn:aws:s3:::cs-work/source/index/*"]);
-    // Whether a listing settles the source's entries: its bucket's versioning (the destination HEADs anyway).
+    // Whether a listing settles a side's entries: its own bucket's versioning, by a side with an index.
     expect(resourcesFor(src, "s3:GetBucketVersioning")).toEqual(["arn:aws:s3:::src-bucket"]);
-    expect(resourcesFor(dst, "s3:GetBucketVersioning")).toEqual([]);
+    expect(resourcesFor(dst, "s3:GetBucketVersioning")).toEqual(["arn:aws:s3:::dst-bucket"]);
     expect(resourcesFor(source, "s3:GetBucketVersioning")).toEqual([]);
     // An index in another bucket is listed by its own prefix only.
     const elsewhere = withIndex("destination", { bucket: "dst-index", prefix: "chunksync/" });

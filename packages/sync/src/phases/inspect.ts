@@ -124,7 +124,8 @@ export interface InspectContext {
  * (see `SourceSide.probe`). Where the destination listing has no such key, its HEAD is skipped: the write is
  * conditional on the key's absence (If-None-Match, or a HEAD just before a multipart
  * completion), and a source object of at most one chunk is read whole in the same request that
- * heads it. `used` says which sides took their entry.
+ * heads it. `used` says which sides took their entry. The destination's half is
+ * {@link inspectDestination}, which the workflow engine's HeadDestination step calls too.
  */
 export async function inspect(
   ctx: InspectContext,
@@ -133,89 +134,135 @@ export async function inspect(
   listed: ListedPair | undefined,
   indexed: IndexedPair = {},
 ): Promise<InspectedPair> {
-  const { source, destination, signal } = ctx;
   const known = listed && headsFromIndexes(ctx, listed, indexed);
   if (known !== undefined) return known;
+  const { algorithm } = ctx.sourceSide.options;
+  const [source, destination] = await Promise.all([
+    inspectSource(ctx, sourceKey, listed, indexed),
+    inspectDestination(
+      ctx,
+      algorithm,
+      destinationKey,
+      listed,
+      indexed.destination,
+      ctx.versioned.destination,
+    ),
+  ]);
   const entries: IndexedPair = {};
-  let heads: [ObjectHead | undefined, ObjectHead | undefined];
+  if (source.entry !== undefined) entries.source = source.entry;
+  if (destination.entry !== undefined) entries.destination = destination.entry;
+  const used = { source: source.entry !== undefined, destination: destination.entry !== undefined };
+  return { source: presentSource(sourceKey, source.head), destination: destination.head, used, entries };
+}
+
+/** What inspect found of one side: the head (none for an absent object) and the index entry it took it from. */
+export interface InspectedSide {
+  head: ObjectHead | undefined;
+  entry?: IndexEntry;
+}
+
+/** Whether the listings name both objects, neither archived: then each side may read ahead or take its entry. */
+function bothListed(
+  listed: ListedPair | undefined,
+): listed is { source: ObjectSummary; destination: ObjectSummary } {
+  return (
+    listed?.destination !== undefined &&
+    !isArchiveClass(listed.source.storageClass) &&
+    !isArchiveClass(listed.destination.storageClass)
+  );
+}
+
+/** The source's half of {@link inspect}. */
+async function inspectSource(
+  ctx: InspectContext,
+  sourceKey: string,
+  listed: ListedPair | undefined,
+  indexed: IndexedPair,
+): Promise<InspectedSide> {
+  const { source, signal } = ctx;
   if (listed && listed.destination === undefined) {
     // A small object the destination lacks is read whole with its head: one GET, no HEAD. Not
     // one the write copies from the source server-side: its bytes are not sent (nor read, by
     // either engine), so a HEAD heads it.
-    const { copySourceEscapesReadOnce } = destination.capabilities;
+    const { copySourceEscapesReadOnce } = ctx.destination.capabilities;
     const small =
       !ctx.dryRun &&
       !copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce) &&
       listed.source.size > 0 &&
       listed.source.size <= ctx.chunkSize &&
       !isArchiveClass(listed.source.storageClass);
-    heads = [
-      small ? await ctx.sourceSide.read(sourceKey, ctx.chunkSize) : await source.head(sourceKey, signal),
-      undefined,
-    ];
-  } else if (
-    listed?.destination &&
-    !isArchiveClass(listed.source.storageClass) &&
-    !isArchiveClass(listed.destination.storageClass)
-  ) {
-    const { algorithm } = ctx.sourceSide.options;
-    const listedDestination = listed.destination;
-    // An empty object has no chunk to read ahead: a HEAD heads it in one request. Nor has a sync
-    // any use for a first chunk of another length than the source's (it is not challenged: it
-    // differs, and the object is rewritten), as the workflow engine reads none; a dry run reads
-    // it even so, for the index entry that lets the next `check` answer with no request.
-    const firstChunk = (size: number) => Math.min(size, ctx.chunkSize);
-    const readsAhead =
-      listedDestination.size > 0 &&
-      (ctx.dryRun === true || firstChunk(listedDestination.size) === firstChunk(listed.source.size));
-    const sourceHead = async () => {
-      const known =
-        indexed.source &&
-        (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
-      if (known !== undefined) {
-        entries.source = known.entry;
-        const fromEntry = sourceFromIndex(ctx.sourceSide, known.entry, known.head ?? listed.source);
-        return known.head ?? fromEntry;
-      }
-      // An entry a HEAD found of another version still tells which chunks likely changed.
-      const prior = indexed.sourcePrior ?? indexed.source?.digests;
-      return listed.source.size > 0
-        ? ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, prior)
-        : source.head(sourceKey, signal);
+    return {
+      head: small
+        ? await ctx.sourceSide.read(sourceKey, ctx.chunkSize)
+        : await source.head(sourceKey, signal),
     };
-    const destinationHead = async () => {
-      const known =
-        indexed.destination &&
-        (await standingEntry(
-          destination,
-          indexed.destination,
-          listedDestination,
-          ctx.versioned.destination,
-          signal,
-        ));
-      if (known !== undefined) {
-        entries.destination = known.entry;
-        const { destinationSide, chunkSize } = ctx;
-        const fromEntry = destinationFromIndex(
-          destinationSide,
-          known.entry,
-          known.head ?? listedDestination,
-          algorithm,
-          chunkSize,
-        );
-        return known.head ?? fromEntry;
-      }
-      return readsAhead
-        ? ctx.destinationSide.probe(destinationKey, ctx.chunkSize, algorithm)
-        : destination.head(destinationKey, signal);
-    };
-    heads = await Promise.all([sourceHead(), destinationHead()]);
-  } else {
-    // Both HEADs at once: they are independent, and small objects are bound by round trips.
-    heads = await Promise.all([source.head(sourceKey, signal), destination.head(destinationKey, signal)]);
   }
-  const used = { source: entries.source !== undefined, destination: entries.destination !== undefined };
-  return { source: presentSource(sourceKey, heads[0]), destination: heads[1], used, entries };
+  if (!bothListed(listed)) return { head: await source.head(sourceKey, signal) };
+  const known =
+    indexed.source &&
+    (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
+  if (known !== undefined) {
+    const fromEntry = sourceFromIndex(ctx.sourceSide, known.entry, known.head ?? listed.source);
+    return { head: known.head ?? fromEntry, entry: known.entry };
+  }
+  // An entry a HEAD found of another version still tells which chunks likely changed.
+  const prior = indexed.sourcePrior ?? indexed.source?.digests;
+  const head =
+    listed.source.size > 0
+      ? await ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, prior)
+      : await source.head(sourceKey, signal);
+  return { head };
+}
+
+/** What {@link inspectDestination} reads with. */
+export type DestinationInspectContext = Pick<
+  InspectContext,
+  "destination" | "destinationSide" | "chunkSize" | "dryRun" | "signal"
+>;
+
+/**
+ * The destination's half of {@link inspect}, the one rule of both engines for what heads the
+ * destination object: nothing where the listing lacks the key; its index entry where that
+ * stands for the listed version; a read of its first chunk (the head and that chunk's digest,
+ * kept by `ctx.destinationSide` for the challenge) where the challenge asks for that chunk; a
+ * HEAD otherwise (an empty or archived object, a first chunk of another length than the
+ * source's, or no listing: a restart). `algorithm` is the challenge's; `versioned`, whether the
+ * destination's bucket keeps or kept versions (see {@link standingEntry}).
+ */
+export async function inspectDestination(
+  ctx: DestinationInspectContext,
+  algorithm: DigestAlgorithm,
+  destinationKey: string,
+  listed: ListedPair | undefined,
+  indexed: IndexEntry | undefined,
+  versioned: boolean,
+): Promise<InspectedSide> {
+  const { destination, destinationSide, chunkSize, signal } = ctx;
+  if (listed && listed.destination === undefined) return { head: undefined };
+  if (!bothListed(listed)) return { head: await destination.head(destinationKey, signal) };
+  const known = indexed && (await standingEntry(destination, indexed, listed.destination, versioned, signal));
+  if (known !== undefined) {
+    const fromEntry = destinationFromIndex(
+      destinationSide,
+      known.entry,
+      known.head ?? listed.destination,
+      algorithm,
+      chunkSize,
+    );
+    return { head: known.head ?? fromEntry, entry: known.entry };
+  }
+  // An empty object has no chunk to read ahead: a HEAD heads it in one request. Nor has a sync
+  // any use for a first chunk of another length than the source's (it is not challenged: it
+  // differs, and the object is rewritten); a dry run reads it even so, for the index entry
+  // that lets the next `check` answer with no request.
+  const firstChunk = (size: number) => Math.min(size, chunkSize);
+  const readsAhead =
+    listed.destination.size > 0 &&
+    (ctx.dryRun === true || firstChunk(listed.destination.size) === firstChunk(listed.source.size));
+  const head = readsAhead
+    ? await destinationSide.probe(destinationKey, chunkSize, algorithm)
+    : await destination.head(destinationKey, signal);
+  return { head };
 }
 
 /** Both sides' heads of a pair, what inspect found, and which sides took their index entries. */
