@@ -743,6 +743,23 @@ describe("chunksync CLI: digest index", () => {
       }
     });
 
+    for (const engine of ["direct", "workflow"] as const) {
+      it(`--engine ${engine}: a source object at the path of the destination's index location is synced as any other`, async () => {
+        const { s, d } = await pair(`s3idx-user-${engine}`);
+        const user = seededBytes(`user-${engine}`, 3 * KiB);
+        await putObject(src, s, "a", "to sync");
+        // A user's own object, not one of an index's names: nothing sets it apart from the others.
+        await putObject(src, s, ".idx/notes.txt", user);
+        const index = ["--dst-index", `s3://${d}/.idx`];
+        const first = await sync(s, d, "--engine", engine, ...index);
+        expect(first.summary.objects).toMatchObject({ scanned: 2, missing: 2 });
+        expect((await readAll(dst, d, ".idx/notes.txt")).equals(user)).toBe(true);
+        const check = await cli("check", s, d, ...index);
+        expect(check.summary.objects).toMatchObject({ scanned: 2, identical: 2 });
+        expect(check.summary.exitCode).toBe(0);
+      });
+    }
+
     it("a location that is the synced prefix itself is refused, and nothing is written or deleted", async () => {
       const { s, d } = await pair("s3idx-root");
       await putObject(src, s, "a", "to sync");

@@ -127,11 +127,10 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   const report = await runScrub({
     store: opened.store,
     prefix: location.prefix,
-    index: { location: index.options.location, scope: index.options.scope },
+    index: { location: index.location, scope: index.scope },
     sample,
     concurrency,
     filters: flags.filters,
-    reservedPrefixes: index.reserved,
     signal,
   });
   if (report.index.found !== "loaded") {

@@ -58,10 +58,9 @@ export interface IndexContext {
   secret: Buffer | undefined;
 }
 
-/** Each side's index for runSync, and the relative prefixes the sync must pass over. */
+/** Each side's index for runSync. */
 export interface RunIndexes {
   index: { source: SideIndexOptions; destination: SideIndexOptions } | undefined;
-  reservedPrefixes: string[];
 }
 
 /**
@@ -106,16 +105,15 @@ async function indexDirectory(flag: string, value: string | undefined): Promise<
  * Resolves `--src-index`, `--dst-index`, `--no-index`, `check --full` and `sync --dry-run`, once
  * {@link checkIndexFlags} passed them. An s3:// location is checked with one listing request by
  * the side that owns it. Call it after both sides answered their probes, so that their
- * credential errors name their own flags. An index inside a synced prefix is reserved: neither
- * synced nor deleted.
+ * credential errors name their own flags. An index's keys inside a synced prefix are passed over
+ * by their names (see keySelection).
  */
 export async function resolveIndexes(
   flags: IndexFlags,
   sides: { source: OpenedSide; destination: OpenedSide },
   context: IndexContext,
 ): Promise<RunIndexes> {
-  if (!flags.index) return { index: undefined, reservedPrefixes: [] };
-  const reservedPrefixes: string[] = [];
+  if (!flags.index) return { index: undefined };
   const synced = [sides.source.location, sides.destination.location];
   const consult = flags.full !== true;
   const sideIndex = async (
@@ -123,24 +121,21 @@ export async function resolveIndexes(
     value: string | undefined,
     side: OpenedSide,
   ) => {
-    const resolved = await resolveSideIndex(flag, value, side, context, consult, synced);
-    reservedPrefixes.push(...resolved.reserved);
-    return flags.dryRun === true ? { ...resolved.options, keep: false } : resolved.options;
+    const options = await resolveSideIndex(flag, value, side, context, consult, synced);
+    return flags.dryRun === true ? { ...options, keep: false } : options;
   };
   return {
     index: {
       source: await sideIndex("--src-index", flags.srcIndex, sides.source),
       destination: await sideIndex("--dst-index", flags.dstIndex, sides.destination),
     },
-    reservedPrefixes,
   };
 }
 
 /**
  * One side's index: `value` is a directory, an s3:// location (checked with one listing request
- * by that side) or undefined for the default directory. `reserved` holds the relative prefixes
- * of `synced` locations the index location lies inside: they must be passed over. A location
- * that is a synced prefix itself is refused.
+ * by that side) or undefined for the default directory. A location that is a `synced` prefix
+ * itself is refused.
  */
 export async function resolveSideIndex(
   flag: string,
@@ -149,8 +144,7 @@ export async function resolveSideIndex(
   context: IndexContext,
   consult: boolean,
   synced: readonly SideLocation[],
-): Promise<{ options: SideIndexOptions; reserved: string[] }> {
-  const reserved: string[] = [];
+): Promise<SideIndexOptions> {
   const scope: IndexScope = {
     storage: side.location.storage,
     bucket: side.location.bucket,
@@ -174,11 +168,6 @@ export async function resolveSideIndex(
           `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
         );
       }
-      // The whole location given, not this scope's directory alone: the indexes of other scopes
-      // (another chunk size, algorithm or pairing secret) are kept beside it, and are no synced
-      // objects either.
-      const held = root.startsWith(syncedPrefix) ? root : prefix;
-      if (held.startsWith(syncedPrefix)) reserved.push(held.slice(syncedPrefix.length));
     }
     const store = side.storeOf(url.bucket);
     try {
@@ -193,8 +182,8 @@ export async function resolveSideIndex(
         },
       );
     }
-    return { options: { location: new StoreIndexLocation(store, prefix), scope, consult }, reserved };
+    return { location: new StoreIndexLocation(store, prefix), scope, consult };
   }
   const root = await indexDirectory(flag, value);
-  return { options: { location: new DirectoryIndexLocation(join(root, name)), scope, consult }, reserved };
+  return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
 }
