@@ -1003,6 +1003,29 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
+  it("an index location inside the other side's synced prefix is refused: a side's digests stay on its own side", async () => {
+    // One user holds both buckets, so only the rule can refuse it, not the credentials.
+    const [s, d] = [uniqueBucketName("src-other"), uniqueBucketName("dst-other")];
+    for (const bucket of [s, d]) {
+      await createBucket(src, bucket);
+      buckets.push([src, bucket]);
+    }
+    await putObject(src, s, "a", "to sync");
+    for (const [flag, at] of [
+      ["--src-index", `s3://${d}/idx`],
+      ["--dst-index", `s3://${s}/idx`],
+    ] as const) {
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, "--src-profile", "src", "--dst-profile", "src", flag, at],
+        env,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`${flag}.*apart from the (source|destination)'s s3://`, "s"));
+    }
+    expect(await keysOf(src, d)).toEqual([]);
+    expect(await keysOf(src, s)).toEqual(["a"]);
+  });
+
   describe("index flags that cannot work are refused before any request", () => {
     const served = proxiedServer();
     const refused = async (...extra: string[]) => {

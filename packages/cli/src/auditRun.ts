@@ -122,7 +122,6 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
     opened,
     { chunkSize, algorithm, secret },
     true,
-    [opened.location],
   );
   const report = await runScrub({
     store: opened.store,

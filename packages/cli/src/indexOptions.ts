@@ -9,6 +9,7 @@ import {
   pairingTag,
   type SideLocation,
   scopeName,
+  sidesOverlap,
   ValidationError,
 } from "@chunksync/core";
 import { DirectoryIndexLocation, type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
@@ -114,28 +115,37 @@ export async function resolveIndexes(
   context: IndexContext,
 ): Promise<RunIndexes> {
   if (!flags.index) return { index: undefined };
-  const synced = [sides.source.location, sides.destination.location];
   const consult = flags.full !== true;
   const sideIndex = async (
     flag: "--src-index" | "--dst-index",
     value: string | undefined,
     side: OpenedSide,
+    other: OtherSide,
   ) => {
-    const options = await resolveSideIndex(flag, value, side, context, consult, synced);
+    const options = await resolveSideIndex(flag, value, side, context, consult, other);
     return flags.dryRun === true ? { ...options, keep: false } : options;
   };
+  const { source, destination } = sides;
   return {
     index: {
-      source: await sideIndex("--src-index", flags.srcIndex, sides.source),
-      destination: await sideIndex("--dst-index", flags.dstIndex, sides.destination),
+      source: await sideIndex("--src-index", flags.srcIndex, source, { ...destination, name: "destination" }),
+      destination: await sideIndex("--dst-index", flags.dstIndex, destination, { ...source, name: "source" }),
     },
   };
 }
 
+/** The other side of a run, whose synced location an index must stay out of. */
+export interface OtherSide {
+  name: "source" | "destination";
+  location: SideLocation;
+}
+
 /**
  * One side's index: `value` is a directory, an s3:// location (checked with one listing request
- * by that side) or undefined for the default directory. A location that is a `synced` prefix
- * itself is refused.
+ * by that side) or undefined for the default directory. A location that is the side's synced
+ * prefix itself is refused, and so is one inside the `other` side's synced location: a side's
+ * digests stay on its own side (the other side could answer challenges from them without the
+ * bytes), as the deployment config requires of the workflow.
  */
 export async function resolveSideIndex(
   flag: string,
@@ -143,7 +153,7 @@ export async function resolveSideIndex(
   side: OpenedSide,
   context: IndexContext,
   consult: boolean,
-  synced: readonly SideLocation[],
+  other?: OtherSide,
 ): Promise<SideIndexOptions> {
   const scope: IndexScope = {
     storage: side.location.storage,
@@ -158,16 +168,20 @@ export async function resolveSideIndex(
     const url = parseS3Url(value, flag);
     const root = directoryPrefix(url.prefix);
     const prefix = `${root}${name}/`;
-    for (const location of synced) {
-      const syncedPrefix = directoryPrefix(location.prefix);
-      if (location.storage !== side.location.storage || location.bucket !== url.bucket) continue;
-      // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
-      if (root === syncedPrefix) {
-        throw new ValidationError(
-          flag,
-          `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
-        );
-      }
+    const at: SideLocation = { ...side.location, bucket: url.bucket, prefix: root };
+    if (other !== undefined && sidesOverlap(at, other.location)) {
+      const { bucket, prefix } = other.location;
+      throw new ValidationError(
+        flag,
+        `a location apart from the ${other.name}'s s3://${bucket}/${directoryPrefix(prefix)} (its digests stay on its own side)`,
+      );
+    }
+    // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
+    if (url.bucket === side.location.bucket && root === directoryPrefix(side.location.prefix)) {
+      throw new ValidationError(
+        flag,
+        `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
+      );
     }
     const store = side.storeOf(url.bucket);
     try {
