@@ -24,7 +24,6 @@ import {
   indexLocationOf,
   LambdaInvoker,
   parseConfig,
-  reservedPrefixesOf,
   S3LinkSigner,
   S3WorkArea,
   SfnExecutionStarter,
@@ -69,7 +68,6 @@ function settings(c: Awaited<ReturnType<typeof config>>) {
     batchBytes: c.batchBytes,
     concurrency: c.concurrency,
     filters: c.filters,
-    reservedPrefixes: reservedPrefixesOf(c),
   };
 }
 

@@ -776,6 +776,23 @@ describe("chunksync CLI: digest index", () => {
       }
     });
 
+    for (const engine of ["direct", "workflow"] as const) {
+      it(`--engine ${engine}: a source object at the path of the destination's index location is synced as any other`, async () => {
+        const { s, d } = await pair(`s3idx-user-${engine}`);
+        const user = seededBytes(`user-${engine}`, 3 * KiB);
+        await putObject(src, s, "a", "to sync");
+        // A user's own object, not one of an index's names: nothing sets it apart from the others.
+        await putObject(src, s, ".idx/notes.txt", user);
+        const index = ["--dst-index", `s3://${d}/.idx`];
+        const first = await sync(s, d, "--engine", engine, ...index);
+        expect(first.summary.objects).toMatchObject({ scanned: 2, missing: 2 });
+        expect((await readAll(dst, d, ".idx/notes.txt")).equals(user)).toBe(true);
+        const check = await cli("check", s, d, ...index);
+        expect(check.summary.objects).toMatchObject({ scanned: 2, identical: 2 });
+        expect(check.summary.exitCode).toBe(0);
+      });
+    }
+
     it("a location that is the synced prefix itself is refused, and nothing is written or deleted", async () => {
       const { s, d } = await pair("s3idx-root");
       await putObject(src, s, "a", "to sync");
@@ -1017,6 +1034,29 @@ describe("chunksync CLI: digest index", () => {
       expect((await readAll(dst, d, "a")).equals(changed)).toBe(true);
       await loadable(1);
     });
+  });
+
+  it("an index location inside the other side's synced prefix is refused: a side's digests stay on its own side", async () => {
+    // One user holds both buckets, so only the rule can refuse it, not the credentials.
+    const [s, d] = [uniqueBucketName("src-other"), uniqueBucketName("dst-other")];
+    for (const bucket of [s, d]) {
+      await createBucket(src, bucket);
+      buckets.push([src, bucket]);
+    }
+    await putObject(src, s, "a", "to sync");
+    for (const [flag, at] of [
+      ["--src-index", `s3://${d}/idx`],
+      ["--dst-index", `s3://${s}/idx`],
+    ] as const) {
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, "--src-profile", "src", "--dst-profile", "src", flag, at],
+        env,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`${flag}.*apart from the (source|destination)'s s3://`, "s"));
+    }
+    expect(await keysOf(src, d)).toEqual([]);
+    expect(await keysOf(src, s)).toEqual(["a"]);
   });
 
   describe("index flags that cannot work are refused before any request", () => {

@@ -122,16 +122,14 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
     opened,
     { chunkSize, algorithm, secret },
     true,
-    [opened.location],
   );
   const report = await runScrub({
     store: opened.store,
     prefix: location.prefix,
-    index: { location: index.options.location, scope: index.options.scope },
+    index: { location: index.location, scope: index.scope },
     sample,
     concurrency,
     filters: flags.filters,
-    reservedPrefixes: index.reserved,
     signal,
   });
   if (report.index.found !== "loaded") {

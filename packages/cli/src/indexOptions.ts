@@ -9,6 +9,7 @@ import {
   pairingTag,
   type SideLocation,
   scopeName,
+  sidesOverlap,
   ValidationError,
 } from "@chunksync/core";
 import { DirectoryIndexLocation, type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
@@ -58,10 +59,9 @@ export interface IndexContext {
   secret: Buffer | undefined;
 }
 
-/** Each side's index for runSync, and the relative prefixes the sync must pass over. */
+/** Each side's index for runSync. */
 export interface RunIndexes {
   index: { source: SideIndexOptions; destination: SideIndexOptions } | undefined;
-  reservedPrefixes: string[];
 }
 
 /**
@@ -106,41 +106,46 @@ async function indexDirectory(flag: string, value: string | undefined): Promise<
  * Resolves `--src-index`, `--dst-index`, `--no-index`, `check --full` and `sync --dry-run`, once
  * {@link checkIndexFlags} passed them. An s3:// location is checked with one listing request by
  * the side that owns it. Call it after both sides answered their probes, so that their
- * credential errors name their own flags. An index inside a synced prefix is reserved: neither
- * synced nor deleted.
+ * credential errors name their own flags. An index's keys inside a synced prefix are passed over
+ * by their names (see keySelection).
  */
 export async function resolveIndexes(
   flags: IndexFlags,
   sides: { source: OpenedSide; destination: OpenedSide },
   context: IndexContext,
 ): Promise<RunIndexes> {
-  if (!flags.index) return { index: undefined, reservedPrefixes: [] };
-  const reservedPrefixes: string[] = [];
-  const synced = [sides.source.location, sides.destination.location];
+  if (!flags.index) return { index: undefined };
   const consult = flags.full !== true;
   const sideIndex = async (
     flag: "--src-index" | "--dst-index",
     value: string | undefined,
     side: OpenedSide,
+    other: OtherSide,
   ) => {
-    const resolved = await resolveSideIndex(flag, value, side, context, consult, synced);
-    reservedPrefixes.push(...resolved.reserved);
-    return flags.dryRun === true ? { ...resolved.options, keep: false } : resolved.options;
+    const options = await resolveSideIndex(flag, value, side, context, consult, other);
+    return flags.dryRun === true ? { ...options, keep: false } : options;
   };
+  const { source, destination } = sides;
   return {
     index: {
-      source: await sideIndex("--src-index", flags.srcIndex, sides.source),
-      destination: await sideIndex("--dst-index", flags.dstIndex, sides.destination),
+      source: await sideIndex("--src-index", flags.srcIndex, source, { ...destination, name: "destination" }),
+      destination: await sideIndex("--dst-index", flags.dstIndex, destination, { ...source, name: "source" }),
     },
-    reservedPrefixes,
   };
+}
+
+/** The other side of a run, whose synced location an index must stay out of. */
+export interface OtherSide {
+  name: "source" | "destination";
+  location: SideLocation;
 }
 
 /**
  * One side's index: `value` is a directory, an s3:// location (checked with one listing request
- * by that side) or undefined for the default directory. `reserved` holds the relative prefixes
- * of `synced` locations the index location lies inside: they must be passed over. A location
- * that is a synced prefix itself is refused.
+ * by that side) or undefined for the default directory. A location that is the side's synced
+ * prefix itself is refused, and so is one inside the `other` side's synced location: a side's
+ * digests stay on its own side (the other side could answer challenges from them without the
+ * bytes), as the deployment config requires of the workflow.
  */
 export async function resolveSideIndex(
   flag: string,
@@ -148,9 +153,8 @@ export async function resolveSideIndex(
   side: OpenedSide,
   context: IndexContext,
   consult: boolean,
-  synced: readonly SideLocation[],
-): Promise<{ options: SideIndexOptions; reserved: string[] }> {
-  const reserved: string[] = [];
+  other?: OtherSide,
+): Promise<SideIndexOptions> {
   const scope: IndexScope = {
     storage: side.location.storage,
     bucket: side.location.bucket,
@@ -164,21 +168,20 @@ export async function resolveSideIndex(
     const url = parseS3Url(value, flag);
     const root = directoryPrefix(url.prefix);
     const prefix = `${root}${name}/`;
-    for (const location of synced) {
-      const syncedPrefix = directoryPrefix(location.prefix);
-      if (location.storage !== side.location.storage || location.bucket !== url.bucket) continue;
-      // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
-      if (root === syncedPrefix) {
-        throw new ValidationError(
-          flag,
-          `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
-        );
-      }
-      // The whole location given, not this scope's directory alone: the indexes of other scopes
-      // (another chunk size, algorithm or pairing secret) are kept beside it, and are no synced
-      // objects either.
-      const held = root.startsWith(syncedPrefix) ? root : prefix;
-      if (held.startsWith(syncedPrefix)) reserved.push(held.slice(syncedPrefix.length));
+    const at: SideLocation = { ...side.location, bucket: url.bucket, prefix: root };
+    if (other !== undefined && sidesOverlap(at, other.location)) {
+      const { bucket, prefix } = other.location;
+      throw new ValidationError(
+        flag,
+        `a location apart from the ${other.name}'s s3://${bucket}/${directoryPrefix(prefix)} (its digests stay on its own side)`,
+      );
+    }
+    // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
+    if (url.bucket === side.location.bucket && root === directoryPrefix(side.location.prefix)) {
+      throw new ValidationError(
+        flag,
+        `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
+      );
     }
     const store = side.storeOf(url.bucket);
     try {
@@ -193,8 +196,8 @@ export async function resolveSideIndex(
         },
       );
     }
-    return { options: { location: new StoreIndexLocation(store, prefix), scope, consult }, reserved };
+    return { location: new StoreIndexLocation(store, prefix), scope, consult };
   }
   const root = await indexDirectory(flag, value);
-  return { options: { location: new DirectoryIndexLocation(join(root, name)), scope, consult }, reserved };
+  return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
 }

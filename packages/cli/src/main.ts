@@ -235,7 +235,6 @@ async function run(
         copyTags: flags.tags,
         blocks: flags.blocks,
         filters: flags.filters,
-        reservedPrefixes: indexes.reservedPrefixes,
         ...(indexes.index ? { index: indexes.index } : {}),
         delete: flags.delete,
         dryRun: command !== "sync",

@@ -47,17 +47,16 @@ export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
 }
 
 /**
- * The keys a run syncs: those `rules` select, except under `reserved` prefixes (a side's digest
- * index kept inside a synced prefix) and a digest index's own keys wherever they lie (one kept
- * there by a run with `--src-index`/`--dst-index` that this run was not given), which both
- * engines pass over whatever the rules say: they are neither synced, nor deleted, nor reported.
+ * The keys a run syncs: those `rules` select, except a digest index's own keys wherever they lie
+ * (inside a synced prefix, or kept there by a run with `--src-index`/`--dst-index` that this run
+ * was not given), which both engines pass over whatever the rules say: they are neither synced,
+ * nor deleted, nor reported. Only their names set them apart: any other key under an index's
+ * location is a user's object, whichever side it is on (a whole prefix passed over on both
+ * sides left a source object at the path of the destination's index unsynced, unreported).
  */
-export function keySelection(
-  rules: readonly KeyRule[],
-  reserved: readonly string[] = [],
-): (key: string) => boolean {
+export function keySelection(rules: readonly KeyRule[]): (key: string) => boolean {
   const filtered = keyFilter(rules);
-  return (key) => !reserved.some((p) => key.startsWith(p)) && !isIndexKey(key) && filtered(key);
+  return (key) => !isIndexKey(key) && filtered(key);
 }
 
 /**

@@ -48,11 +48,6 @@ export interface SyncOptions {
   /** Include/exclude globs over keys relative to the prefixes, in order; the last match decides (see keyFilter). */
   filters: readonly KeyRule[];
   /**
-   * Relative keys under these prefixes are passed over on both sides whatever the filters say:
-   * a side's digest index kept inside a synced prefix is neither synced nor deleted.
-   */
-  reservedPrefixes?: readonly string[];
-  /**
    * Each side's digest index (absent: none, as `--no-index`). An object whose both versions
    * still stand in their indexes is compared with no data read; the run leaves each side a
    * new index of the versions it settled at.
@@ -91,7 +86,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   if (signal) setMaxListeners(0, signal);
   const sourcePrefix = directoryPrefix(options.sourcePrefix);
   const destinationPrefix = directoryPrefix(options.destinationPrefix);
-  const selected = keySelection(options.filters, options.reservedPrefixes);
+  const selected = keySelection(options.filters);
   const [sourceIndex, destinationIndex] = await Promise.all([
     options.index?.source && SideIndex.open(options.index.source),
     options.index?.destination && SideIndex.open(options.index.destination),

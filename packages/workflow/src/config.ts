@@ -253,7 +253,7 @@ export function parseConfig(input: unknown): ChunksyncConfig {
       continue;
     }
     const at = { ...side(config[own]), bucket: index.bucket, prefix: index.prefix };
-    // An index that is its own side's synced prefix would make every key a reserved one.
+    // An index that is its own side's synced prefix would lie among the synced keys, set apart by nothing.
     if (index.bucket === config[own].bucket && index.prefix === directoryPrefix(config[own].prefix)) {
       throw new ValidationError(`${own}.index.prefix`, `a prefix apart from the ${own}'s synced objects`);
     }
@@ -275,24 +275,6 @@ export function indexLocationOf(
 ): { bucket: string; prefix: string } {
   const index = config[side].index;
   return { bucket: index?.bucket ?? workBucket, prefix: index?.prefix ?? `${side}/index/` };
-}
-
-/**
- * Relative keys both sides pass over: an index kept inside a synced prefix is neither synced
- * nor deleted (as the CLI's `--src-index`/`--dst-index` inside a synced prefix).
- */
-export function reservedPrefixesOf(config: ChunksyncConfig): string[] {
-  const reserved: string[] = [];
-  for (const own of ["source", "destination"] as const) {
-    const index = config[own].index;
-    if (index?.bucket === undefined) continue;
-    for (const synced of [config.source, config.destination]) {
-      const syncedPrefix = directoryPrefix(synced.prefix);
-      if (synced.bucket === index.bucket && index.prefix.startsWith(syncedPrefix))
-        reserved.push(index.prefix.slice(syncedPrefix.length));
-    }
-  }
-  return reserved;
 }
 
 /** The chunk size in bytes. */

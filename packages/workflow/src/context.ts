@@ -37,11 +37,6 @@ export interface RunSettings {
   filters?: readonly KeyRule[];
   /** Copy the source's tag set onto written objects, and compare tag sets. */
   copyTags?: boolean;
-  /**
-   * Relative keys under these prefixes are passed over on both sides whatever the filters say
-   * (a side's digest index kept inside a synced prefix).
-   */
-  reservedPrefixes?: readonly string[];
   /** In-process runs only: stops the requests of the steps in flight. */
   signal?: AbortSignal;
 }

@@ -541,7 +541,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const { runId } = event;
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onSource = new Set(page.keys);
-  const selected = keySelection(ctx.filters ?? [], ctx.reservedPrefixes);
+  const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
   let extras = 0;
   for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {

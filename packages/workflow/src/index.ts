@@ -31,7 +31,6 @@ export {
   executionNameForWindow,
   indexLocationOf,
   parseConfig,
-  reservedPrefixesOf,
   validateScheduleExpression,
 } from "./config.js";
 export {

@@ -148,7 +148,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
-  const selected = keySelection(ctx.filters ?? [], ctx.reservedPrefixes);
+  const selected = keySelection(ctx.filters ?? []);
   // Only the pieces of the stored index that hold the page's keys are read.
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   // Learned at the page's first entry (see `runVersioned`).

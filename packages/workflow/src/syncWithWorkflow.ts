@@ -30,7 +30,6 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
     batchBytes: 8 * 1024 ** 3,
     concurrency: options.concurrency,
     filters: options.filters,
-    ...(options.reservedPrefixes ? { reservedPrefixes: options.reservedPrefixes } : {}),
     copyTags: options.copyTags ?? false,
     ...(options.signal ? { signal: options.signal } : {}),
   };

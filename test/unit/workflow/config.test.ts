@@ -9,7 +9,6 @@ import {
   indexLocationOf,
   MemoryWorkArea,
   parseConfig,
-  reservedPrefixesOf,
   startScheduledRun,
   validateScheduleExpression,
 } from "@chunksync/workflow";
@@ -112,7 +111,6 @@ describe("deployment config", () => {
       bucket: "cs-work",
       prefix: "destination/index/",
     });
-    expect(reservedPrefixesOf(config)).toEqual([]);
     // In the work bucket, an index outside the side's own part would be within the other side's reach.
     const shared = { ...minimal, source: { ...minimal.source, index: { prefix: "shared/index/" } } };
     expect(fieldOf(() => parseConfig(shared))).toBe("source.index.prefix");
@@ -126,7 +124,7 @@ describe("deployment config", () => {
     expect(fieldOf(() => parseConfig(inOther))).toBe("source.index.prefix");
   });
 
-  it("reserves an index kept inside its own side's synced prefix", () => {
+  it("takes an index kept inside its own side's synced prefix, not the prefix itself", () => {
     const config = parseConfig({
       ...minimal,
       destination: {
@@ -139,8 +137,7 @@ describe("deployment config", () => {
       bucket: "dst-bucket",
       prefix: "backup/.index/",
     });
-    expect(reservedPrefixesOf(config)).toEqual([".index/"]);
-    // The synced prefix itself would reserve every key: nothing would be synced.
+    // The synced prefix itself: nothing would set the index apart from the synced objects.
     const itself = {
       ...minimal,
       destination: {

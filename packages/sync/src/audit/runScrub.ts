@@ -36,8 +36,6 @@ export interface ScrubOptions {
   sample: SampleSpec;
   concurrency: number;
   filters?: readonly KeyRule[];
-  /** Relative keys under these prefixes are passed over (an index kept inside the prefix). */
-  reservedPrefixes?: readonly string[];
   random?: RandomSource;
   signal?: AbortSignal;
 }
@@ -110,7 +108,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const { store, index } = options;
   const limiter = new Limiter(options.concurrency);
   const prefix = directoryPrefix(options.prefix);
-  const selected = keySelection(options.filters ?? [], options.reservedPrefixes);
+  const selected = keySelection(options.filters ?? []);
   const cursor = await IndexCursor.open(index.location, index.scope);
   const sampler = new Sampler<Indexed | Held>(options.sample, index.scope.chunkSize, options.random);
   const report: ScrubReport = {
