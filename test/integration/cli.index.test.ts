@@ -808,6 +808,37 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
+  describe("an index in a bucket, with --storage-class", () => {
+    const served = proxiedServer();
+
+    it("keeps the side's encryption but not the data's storage class (an archive class would leave it unreadable)", async () => {
+      const { s, d } = await pair("s3idx-class");
+      await putObject(src, s, "data/a", seededBytes("class", 2 * KiB));
+      await pastTheSecond();
+      const before = served.proxy.seen.length;
+      // Ceph RGW 16 takes no class but its default: the request's header tells what was asked.
+      await sync(
+        s,
+        d,
+        "--dst-index",
+        `s3://${d}/.idx`,
+        "--dst-endpoint",
+        served.proxy.url,
+        "--storage-class",
+        "STANDARD",
+      );
+      const puts = served.proxy.seen
+        .slice(before)
+        .filter((r) => r.method === "PUT" && r.path.startsWith(`/${d}/`));
+      const index = puts.filter((r) => r.path.includes("chunksync-digest-index"));
+      const data = puts.filter((r) => r.path === `/${d}/data/a`);
+      expect(index.length).toBeGreaterThan(0);
+      expect(data).toHaveLength(1);
+      expect(data[0]!.headers["x-amz-storage-class"]).toBe("STANDARD");
+      for (const r of index) expect(r.headers["x-amz-storage-class"], r.path).toBeUndefined();
+    });
+  });
+
   describe("objects written by multipart upload (ETag ...-N), rewritten with the same part layout and other bytes", () => {
     for (const engine of ["direct", "workflow"]) {
       it(`--engine ${engine}: on either side, within a second of a run, are read again and synced`, async () => {

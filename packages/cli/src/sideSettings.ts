@@ -117,7 +117,10 @@ export async function readSecret(path: string | undefined): Promise<Buffer> {
 export interface OpenedSide {
   store: S3ObjectStore;
   location: SideLocation;
-  /** A store of another bucket reached as this side (its client, owner and SSE-C key): its index's. */
+  /**
+   * A store of another bucket reached as this side (its client, owner, encryption and SSE-C key),
+   * writing in the bucket's default storage class: its index's.
+   */
   storeOf(bucket: string): S3ObjectStore;
 }
 
@@ -165,18 +168,22 @@ export async function openStore(
   const sseCustomerKey = flags.sseCKeyFile
     ? await readSseCustomerKey(flags.sseCKeyFile, sideFlag(side, "sse-c-key-file"))
     : undefined;
-  const storeOf = (bucket: string) =>
+  const storeWith = (bucket: string, options: WriteOptions) =>
     new S3ObjectStore({
       connection,
       bucket,
-      write,
+      write: options,
       ...(flags.accountId ? { expectedBucketOwner: flags.accountId } : {}),
       ...(sseCustomerKey ? { sseCustomerKey } : {}),
     });
-  const store = storeOf(location.bucket);
+  const store = storeWith(location.bucket, write);
+  // The index keeps the side's encryption but not `--storage-class`: it is read every run, and
+  // an archive class (GLACIER, DEEP_ARCHIVE) would leave it unreadable, dropped and rebuilt by
+  // reading every object each run; infrequent-access classes would bill each read.
+  const { storageClass: _dataOnly, ...indexWrite } = write;
   return {
     store,
-    storeOf,
+    storeOf: (bucket) => storeWith(bucket, indexWrite),
     location: {
       storage: storageOf(await connection.endpointUrl(), connection.region),
       bucket: location.bucket,
