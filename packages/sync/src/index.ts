@@ -72,6 +72,7 @@ export {
 } from "./phases/result.js";
 export {
   abandonEarly,
+  checkMemory,
   completeUpload,
   type EarlyUpload,
   type ObjectWrite,
@@ -86,6 +87,6 @@ export {
 } from "./phases/write.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
-export { runSync, type SyncOptions } from "./runSync.js";
+export { runMemoryBudget, runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
 export { newIndexing, type ObjectIndexing, type ObjectSyncContext, syncObject } from "./syncObject.js";
