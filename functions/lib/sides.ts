@@ -5,6 +5,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import {
   directoryPrefix,
   type IndexScope,
+  lambdaMemoryBudget,
   pairingTag,
   parseByteSize,
   parseSampleSpec,
@@ -12,7 +13,7 @@ import {
   ValidationError,
 } from "@chunksync/core";
 import { S3Connection, S3ObjectStore } from "@chunksync/storage";
-import { type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
+import { PartBuffers, type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
 import {
   type AuditSourceContext,
   cachedPairingSecret,
@@ -151,6 +152,8 @@ export const destinationContext = once(async (): Promise<DestinationContext> => 
     index: await sideIndex(c, "destination", secretKey),
     readLink: fetchLinkRange,
     delete: c.delete,
+    // Lambda sets the function's memory; a compose step's chunk buffers stay within it.
+    buffers: new PartBuffers(lambdaMemoryBudget(Number(env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")))),
   };
 });
 

@@ -7,9 +7,9 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { pairingTag } from "@chunksync/core";
+import { lambdaMemoryBudget, pairingTag } from "@chunksync/core";
 import { AccessDeniedError, S3Connection, S3ObjectStore } from "@chunksync/storage";
-import { type ObjectResult, StoreIndexLocation } from "@chunksync/sync";
+import { type ObjectResult, PartBuffers, StoreIndexLocation } from "@chunksync/sync";
 import {
   type DestinationContext,
   destinationPolicy,
@@ -174,6 +174,8 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       readLink: fetchLinkRange,
       delete: options.delete,
       index: index(destination.connection, buckets.dst, DST_PREFIX, "destination/index/"),
+      // As the deployment's functions have (sst.config.ts).
+      buffers: new PartBuffers(lambdaMemoryBudget(1769)),
     };
     return runWorkflowCollecting({
       source: sourceContext,

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { pairingTag } from "@chunksync/core";
+import { lambdaMemoryBudget, pairingTag } from "@chunksync/core";
 import { S3Connection, S3ObjectStore, ThrottledError } from "@chunksync/storage";
-import { type ObjectResult, type RunReport, StoreIndexLocation } from "@chunksync/sync";
+import { type ObjectResult, PartBuffers, type RunReport, StoreIndexLocation } from "@chunksync/sync";
 import {
   type DestinationContext,
   fetchLinkRange,
@@ -121,6 +121,8 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
       work,
       secret,
       readLink: fetchLinkRange,
+      // As the deployment's functions have (sst.config.ts).
+      buffers: new PartBuffers(lambdaMemoryBudget(1769)),
     },
   };
 }

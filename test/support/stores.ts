@@ -1,5 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { type ObjectStore, S3Connection, S3ObjectStore } from "@chunksync/storage";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import {
+  MemoryObjectStore,
+  type MultipartUpload,
+  type ObjectStore,
+  S3Connection,
+  S3ObjectStore,
+} from "@chunksync/storage";
 import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
 import { syncWithWorkflow, type WorkflowSyncOptions } from "@chunksync/workflow";
 import { type CollectedReport, collectResults } from "./results.js";
@@ -60,4 +67,39 @@ export function workflowWith(
   overrides: Partial<WorkflowSyncOptions> = {},
 ): Promise<CollectedReport> {
   return collectResults(syncWithWorkflow, { ...commonOptions(source, destination), ...overrides });
+}
+
+/**
+ * A memory store that counts the part bodies being uploaded to it that a part was read into
+ * whole (a Buffer): the most at once, and the most bytes of the buffers under them. Each such
+ * part waits a few turns of the event loop before it is stored, so that every part a run lets
+ * be read into memory with it reaches the store meanwhile.
+ */
+export class BufferedPartsStore extends MemoryObjectStore {
+  /** The most parts in flight at once, each with its own buffer. */
+  most = 0;
+  /** The most bytes of the buffers (each whole, not only the part's view of it) in flight at once. */
+  mostBytes = 0;
+  readonly #inFlight = new Set<ArrayBufferLike>();
+
+  override resumeUpload(key: string, uploadId: string): MultipartUpload {
+    const upload = super.resumeUpload(key, uploadId);
+    return {
+      ...upload,
+      uploadPart: async (partNumber, body, length, signal, digest) => {
+        if (!Buffer.isBuffer(body)) return upload.uploadPart(partNumber, body, length, signal, digest);
+        this.#inFlight.add(body.buffer);
+        this.most = Math.max(this.most, this.#inFlight.size);
+        let bytes = 0;
+        for (const b of this.#inFlight) bytes += b.byteLength;
+        this.mostBytes = Math.max(this.mostBytes, bytes);
+        try {
+          for (let turn = 0; turn < 20; turn++) await nextTurn();
+          return await upload.uploadPart(partNumber, body, length, signal, digest);
+        } finally {
+          this.#inFlight.delete(body.buffer);
+        }
+      },
+    };
+  }
 }

@@ -216,6 +216,15 @@ export {
   ValidationError,
 } from "./errors.js";
 export {
+  admitsBuffer,
+  checkChunkBuffer,
+  concurrencyMemoryBudget,
+  LAMBDA_RESERVE,
+  lambdaMemoryBudget,
+  type MemoryBudget,
+  MemoryBudgetError,
+} from "./memoryBudget.js";
+export {
   challengeExpectationSchema,
   challengeRequestSchema,
   challengeResponseSchema,

@@ -16,6 +16,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   MissingCredentialsError: "NO_CREDENTIALS",
   KeyTooLongError: "KEY_TOO_LONG",
   EmptyKeyError: "EMPTY_KEY",
+  MemoryBudgetError: "MEMORY_BUDGET",
   PreconditionFailedError: "PRECONDITION_FAILED",
   ObjectArchivedError: "OBJECT_ARCHIVED",
   ThrottledError: "SLOW_DOWN",

@@ -77,6 +77,7 @@ export {
 } from "./phases/result.js";
 export {
   abandonEarly,
+  checkMemory,
   completeUpload,
   type EarlyUpload,
   type ObjectWrite,
@@ -91,6 +92,6 @@ export {
 } from "./phases/write.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
 export { isTransient, withRetry } from "./retry.js";
-export { runSync, type SyncOptions } from "./runSync.js";
+export { runMemoryBudget, runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";
 export { newIndexing, type ObjectIndexing, type ObjectSyncContext, syncObject } from "./syncObject.js";

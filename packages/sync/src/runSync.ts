@@ -1,5 +1,12 @@
 import { setMaxListeners } from "node:events";
-import { type DigestAlgorithm, directoryPrefix, type Variant, type VerifyMode } from "@chunksync/core";
+import {
+  concurrencyMemoryBudget,
+  type DigestAlgorithm,
+  directoryPrefix,
+  type MemoryBudget,
+  type Variant,
+  type VerifyMode,
+} from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
@@ -59,6 +66,8 @@ export interface SyncOptions {
   dryRun: boolean;
   /** Restarts of one object after it changed under the run. */
   maxAttempts?: number;
+  /** What the parts read whole into memory may hold at once (default: see {@link runMemoryBudget}). */
+  memory?: MemoryBudget;
   signal?: AbortSignal;
   /** Live counters for a progress display; a fresh one is made when absent. */
   stats?: RunStats;
@@ -67,6 +76,17 @@ export interface SyncOptions {
    * The worker that settled the object waits for a returned promise (a report being written).
    */
   onResult?: (result: ObjectResult) => void | Promise<void>;
+}
+
+/**
+ * The memory budget of a run's chunk buffers: the one given, or by default `concurrency` times
+ * the requested chunk size, what its parts held before chunks grew for objects over 78 GiB.
+ * A grown chunk larger than that is read alone.
+ */
+export function runMemoryBudget(
+  options: Pick<SyncOptions, "memory" | "concurrency" | "chunkSize">,
+): MemoryBudget {
+  return options.memory ?? concurrencyMemoryBudget(options.concurrency, options.chunkSize);
 }
 
 /**
@@ -139,7 +159,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     sourceSide,
     destinationSide,
     limiter,
-    buffers: new PartBuffers(options.concurrency),
+    buffers: new PartBuffers(runMemoryBudget(options)),
     stats,
     chunkSize: options.chunkSize,
     verify: options.verify,

@@ -42,6 +42,7 @@ import {
 import { decidedResult, failedWith, type PlannedSource } from "./phases/result.js";
 import {
   abandonEarly,
+  checkMemory,
   type ObjectWrite,
   type WriteContext,
   writeEarly,
@@ -57,8 +58,8 @@ export interface ObjectSyncContext {
   sourceSide: SourceSide;
   destinationSide: DestinationSide;
   limiter: Limiter;
-  /** Buffers for parts read whole before upload, reused by every object of the run. */
-  buffers?: PartBuffers;
+  /** Buffers for parts read whole before upload, reused by every object of the run within its memory budget. */
+  buffers: PartBuffers;
   stats: RunStats;
   chunkSize: number;
   verify: VerifyMode;
@@ -239,13 +240,16 @@ async function attemptObject(
       return decidedResult(keys, planned, decision, false);
     }
     const { writing, writeOf, uploaded, trustWrite } = write();
+    const toWrite = writeOf(decision);
+    // A write its memory cannot hold fails before it starts (an early upload is aborted below).
+    checkMemory(writing, toWrite);
     // runSync planned a copy's work when its listings had the object on the source only.
     const plannedAtListing = dst === undefined && listed !== undefined && listed.destination === undefined;
     const validated = skipsReadBack(ctx);
     if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
     const handed = early;
     early = undefined;
-    const etag = await writeObject(writing, writeOf(decision), await handed);
+    const etag = await writeObject(writing, toWrite, await handed);
 
     const writtenAt = destination.serverTime();
     // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
@@ -389,7 +393,7 @@ function objectWriter(
   const writing: WriteContext = {
     destination,
     limiter: ctx.limiter,
-    ...(ctx.buffers ? { buffers: ctx.buffers } : {}),
+    buffers: ctx.buffers,
     bytes: ctx.stats.bytes,
     headSource: (key) => source.head(key, ctx.signal),
     // One pass over each part read gives its Content-MD5, the source side's digest of the

@@ -9,7 +9,7 @@ import {
   type VerifyMode,
 } from "@chunksync/core";
 import type { ObjectReader, ObjectStore } from "@chunksync/storage";
-import type { ByteCounts, KeyRule, SideIndexOptions } from "@chunksync/sync";
+import type { ByteCounts, KeyRule, PartBuffers, SideIndexOptions } from "@chunksync/sync";
 import { z } from "zod";
 import { relativeKey } from "./events.js";
 import type { WorkArea } from "./WorkArea.js";
@@ -100,6 +100,11 @@ export interface DestinationContext extends RunSettings {
   delete?: boolean;
   /** The destination's digest index, which only destination steps read and write (absent: none). */
   index?: SideIndexOptions;
+  /**
+   * The buffers ComposeBatch reads parts into, within the memory of the function (in AWS) or
+   * of the run (in-process): shared by the steps this context serves.
+   */
+  buffers: PartBuffers;
 }
 
 /** Partial byte counts a step reports; the record step sums them per object. */

@@ -19,6 +19,7 @@ import {
   sameEtag,
 } from "@chunksync/storage";
 import {
+  checkMemory,
   completeUpload,
   copiedFromOld,
   DestinationSide,
@@ -29,7 +30,6 @@ import {
   keySelection,
   Limiter,
   type ObjectWrite,
-  PartBuffers,
   readAttributes,
   SideIndex,
   settleDestinationOnly,
@@ -381,7 +381,7 @@ function writeContext(
   return {
     destination: ctx.store,
     limiter: new Limiter(ctx.concurrency),
-    buffers: new PartBuffers(ctx.concurrency),
+    buffers: ctx.buffers,
     bytes,
     ...(copySource ? { headSource: (key: string) => copySource.head(key, ctx.signal) } : {}),
     ...(uploaded ? { uploaded } : {}),
@@ -396,7 +396,8 @@ const NO_BYTES: ObjectWrite["parts"] = { open: noBytes, openRange: noBytes };
 
 /**
  * Creates the object's multipart upload once, where the write needs one; a retry finds the
- * one already made. An object written in one request (PutObject, CopyObject) gets none.
+ * one already made. An object written in one request (PutObject, CopyObject) gets none. A
+ * write whose chunk alone would not fit this function's memory fails here, before it starts.
  */
 export async function destinationBegin(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
@@ -404,6 +405,7 @@ export async function destinationBegin(ctx: DestinationContext, event: z.infer<t
   const existing = await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
   if (existing?.attempt === attempt) return { uploadId: existing.uploadId ?? null };
   const { write } = await objectWrite(ctx, runId, key, NO_BYTES);
+  checkMemory(ctx, write);
   const record: UploadRecord = { attempt, key: write.key };
   if (writeRequestsOf(write).kind === "multipart") {
     record.uploadId = (await ctx.store.createUpload(write.key, write.attributes, ctx.signal)).uploadId;

@@ -1,6 +1,6 @@
 import { directoryPrefix } from "@chunksync/core";
 import type { RunReport, SyncOptions } from "@chunksync/sync";
-import { RunStats } from "@chunksync/sync";
+import { PartBuffers, RunStats, runMemoryBudget } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
@@ -69,6 +69,8 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       secret: options.secret,
       readLink: links.read,
       delete: options.delete,
+      // One pool for every step of the run: in this process they share its memory.
+      buffers: new PartBuffers(runMemoryBudget(options)),
       ...(options.index?.destination ? { index: options.index.destination } : {}),
       // One account: the destination's credentials read the source, so copies may name it.
       ...(options.serverSideCopy ? { copySource: options.source } : {}),

@@ -3,6 +3,8 @@ import {
   EmptyKeyError,
   InvalidMessageError,
   KeyTooLongError,
+  lambdaMemoryBudget,
+  MemoryBudgetError,
   ValidationError,
 } from "@chunksync/core";
 import {
@@ -43,6 +45,7 @@ const instances: ChunksyncError[] = [
   new MissingCredentialsError(ctx, "no profile"),
   new KeyTooLongError("k", 1025, 1024),
   new EmptyKeyError(),
+  new MemoryBudgetError("k", 525 * 1024 * 1024, lambdaMemoryBudget(512)),
   new PreconditionFailedError(ctx, "412"),
   new ObjectArchivedError(ctx, "GLACIER"),
   new ThrottledError(ctx),

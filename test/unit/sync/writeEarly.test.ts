@@ -1,7 +1,14 @@
 import { Readable } from "node:stream";
-import { chunkRange, decideObject, planChunks } from "@chunksync/core";
+import { chunkRange, concurrencyMemoryBudget, decideObject, planChunks } from "@chunksync/core";
 import { MemoryObjectStore } from "@chunksync/storage";
-import { Limiter, type ObjectWrite, type WriteContext, writeEarly, writeObject } from "@chunksync/sync";
+import {
+  Limiter,
+  type ObjectWrite,
+  PartBuffers,
+  type WriteContext,
+  writeEarly,
+  writeObject,
+} from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
 
@@ -19,7 +26,12 @@ async function setup(changed: number[]) {
     seededBytes(`early-new-${i}`, r.length).copy(next, r.offset);
   }
   const bytes = { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 };
-  const ctx: WriteContext = { destination, limiter: new Limiter(2), bytes };
+  const ctx: WriteContext = {
+    destination,
+    limiter: new Limiter(2),
+    buffers: new PartBuffers(concurrencyMemoryBudget(2, 5 * MiB)),
+    bytes,
+  };
   const decision = (chunks: number[]) =>
     decideObject({
       source: { size: next.length, etag: '"new"', archived: false, attributes: { metadata: {} } },

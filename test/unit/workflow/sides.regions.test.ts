@@ -1,4 +1,5 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { lambdaMemoryBudget } from "@chunksync/core";
 import { secretRegion } from "@chunksync/workflow";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
@@ -15,6 +16,8 @@ const deployed = {
   PAIRING_SECRET_ARN: SECRET_ARN,
   // Lambda sets AWS_REGION to the function's own Region: the destination side's runs in the destination's.
   AWS_REGION: "ap-southeast-2",
+  // And the function's memory (sst.config.ts): the compose step's chunk buffers stay within it.
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1769",
   AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
   AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
 };
@@ -47,6 +50,11 @@ describe("a deployed function reads the pairing secret in the secret's own Regio
     const source = await sourceContext();
     expect(asked).toEqual(["eu-west-1"]);
     expect(destination.secret.equals(source.secret)).toBe(true);
+  });
+
+  it("keeps a destination-side function's chunk buffers within the memory Lambda says it has", async () => {
+    const { destinationContext } = await import("../../../functions/lib/sides.js");
+    expect((await destinationContext()).buffers.budget).toEqual(lambdaMemoryBudget(1769));
   });
 
   it("takes the Region from the secret's ARN and refuses anything else, naming the setting", () => {

@@ -7,6 +7,7 @@ import {
   type ChunkPlan,
   type ChunkRange,
   ChunksyncError,
+  checkChunkBuffer,
   chunkRanges,
   createDigester,
   type DigestAlgorithm,
@@ -91,8 +92,11 @@ export interface WriteContext {
   headSource?: (key: string) => Promise<ObjectHead | undefined>;
   /** Receives the digests of parts uploaded with a Content-MD5 the destination checks. */
   uploaded?: UploadedDigests;
-  /** The buffers parts are read into before upload, reused across the run's parts. */
-  buffers?: PartBuffers;
+  /**
+   * The buffers parts are read into before upload, reused across the run's parts, within the
+   * run's memory budget (a Lambda function's, in AWS).
+   */
+  buffers: PartBuffers;
   signal?: AbortSignal;
 }
 
@@ -265,10 +269,10 @@ export async function writeWhole(
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
-  const put = () =>
+  const put = (buffer?: Buffer) =>
     withRetry(
       () =>
-        fromSource(ctx, write, part, (body, digest) =>
+        fromSource(ctx, write, part, buffer, (body, digest) =>
           guarded(
             ctx,
             write,
@@ -280,8 +284,11 @@ export async function writeWhole(
         ),
       retryFor(signal),
     );
-  // A streamed object's GET and PUT take one of the run's slots, as a part's do.
-  const etag = part.streamed ? await ctx.limiter.run(put) : await put();
+  // A streamed object's GET and PUT take one of the run's slots, as a part's do; one read
+  // whole takes a buffer.
+  const etag = part.streamed
+    ? await ctx.limiter.run(() => put(undefined))
+    : await ctx.buffers.with(bufferSize(write, part), put);
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
@@ -300,47 +307,76 @@ export function writeParts(
 ): Promise<CompletedPart[]> {
   const { limiter, signal, bytes } = ctx;
   const retry = retryFor(signal);
+  const send = (part: PlannedPart) => (body: Buffer | Readable, digest: BodyDigest) =>
+    upload.uploadPart(part.partNumber, body, part.length, signal, digest);
   return settleAll(
-    parts.map((part) =>
-      limiter.run(async (): Promise<CompletedPart> => {
-        if (part.kind === "assembled") {
-          const done = await withRetry(
-            () =>
-              assembled(ctx, write, part, (body, digest) =>
-                upload.uploadPart(part.partNumber, body, part.length, signal, digest),
-              ),
-            retry,
-          );
-          for (const piece of part.pieces ?? [])
-            if (piece.from === "source") bytes.transferred += piece.length;
-          bytes.uploaded += part.length;
-          return done;
-        }
-        if (part.kind !== "sourceBytes") {
-          const side = part.kind === "sourceCopy" ? "source" : "destination";
-          const from = side === "source" ? write.sourceRef : write.old!.ref;
-          // A block match copies its run from wherever the old object holds it.
-          const range = { offset: part.oldOffset ?? part.offset, length: part.length };
-          const done = await withRetry(
-            () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, range, signal)),
-            retry,
-          );
-          bytes.copiedServerSide += part.length;
-          return done;
-        }
-        const done = await withRetry(
-          () =>
-            fromSource(ctx, write, part, (body, digest) =>
-              upload.uploadPart(part.partNumber, body, part.length, signal, digest),
-            ),
-          retry,
+    parts.map(async (part): Promise<CompletedPart> => {
+      if (part.kind === "assembled") {
+        const done = await inBuffer(ctx, write, part, (buffer) =>
+          withRetry(() => assembled(ctx, write, part, buffer, send(part)), retry),
+        );
+        for (const piece of part.pieces ?? []) if (piece.from === "source") bytes.transferred += piece.length;
+        bytes.uploaded += part.length;
+        return done;
+      }
+      if (part.kind === "sourceBytes") {
+        const done = await inBuffer(ctx, write, part, (buffer) =>
+          withRetry(() => fromSource(ctx, write, part, buffer, send(part)), retry),
         );
         bytes.transferred += part.length;
         bytes.uploaded += part.length;
         return done;
-      }),
-    ),
+      }
+      const side = part.kind === "sourceCopy" ? "source" : "destination";
+      const from = side === "source" ? write.sourceRef : write.old!.ref;
+      // A block match copies its run from wherever the old object holds it.
+      const range = { offset: part.oldOffset ?? part.offset, length: part.length };
+      const done = await limiter.run(() =>
+        withRetry(
+          () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, range, signal)),
+          retry,
+        ),
+      );
+      bytes.copiedServerSide += part.length;
+      return done;
+    }),
   );
+}
+
+/**
+ * Runs `send`, the requests of `part`, which is read whole into memory, in one of the run's
+ * slots with a buffer of its object's chunk size, kept across its retries. The buffer is taken
+ * first: a part waiting for room holds no slot a copy could use.
+ */
+function inBuffer<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  send: (buffer: Buffer) => Promise<T>,
+): Promise<T> {
+  return ctx.buffers.with(bufferSize(write, part), (buffer) => ctx.limiter.run(() => send(buffer)));
+}
+
+/** The buffer a part read into memory takes: its object's chunk size, which its parts share. */
+function bufferSize(write: Pick<ObjectWrite, "plan">, part: PlannedPart): number {
+  return Math.max(write.plan.chunkSize, part.length);
+}
+
+/** Whether `part` is read whole into memory before it is sent (see {@link PartBuffers}). */
+function inMemory(part: PlannedPart): boolean {
+  return part.kind === "assembled" || (part.kind === "sourceBytes" && part.streamed !== true);
+}
+
+/**
+ * Fails `write` before any of its requests where a part it reads into memory would not fit the
+ * run's memory budget even alone (see `checkChunkBuffer`): a strict budget, a Lambda function's
+ * memory, would otherwise be passed halfway through the write.
+ *
+ * @throws MemoryBudgetError
+ */
+export function checkMemory(ctx: Pick<WriteContext, "buffers">, write: ObjectWrite): void {
+  for (const part of write.decision.parts)
+    if (inMemory(part)) checkChunkBuffer(write.key, bufferSize(write, part), ctx.buffers.budget);
 }
 
 /** Completes `upload` from its parts (in any order) under the write's condition and its guards. */
@@ -358,13 +394,16 @@ export function completeUpload(
 }
 
 /**
- * Reads `part` from the part source and sends it (see {@link sendChecked}), handing its chunk
- * digest to `ctx.uploaded.read` first: the source's digest of that chunk.
+ * Reads `part` from the part source and sends it (see {@link sendCollected}), handing its chunk
+ * digest to `ctx.uploaded.read` first: the source's digest of that chunk. A part not streamed
+ * is read whole into `buffer`, computing its MD5 and its chunk digest in the same pass (a
+ * retry reads it again).
  */
 async function fromSource<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
+  buffer: Buffer | undefined,
   send: (body: Buffer | Readable, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
   const read = (digest: Buffer) => ctx.uploaded?.read?.(chunkOf(part), digest);
@@ -372,7 +411,9 @@ async function fromSource<T>(
   if (held) return sendCollected(ctx, part, held, send, read);
   if (part.streamed) return sendStreamed(ctx, write, part, send);
   const body = await write.parts.open(part);
-  return sendChecked(ctx, part, readWhole(ctx, part, write.source, body), send, read);
+  const { bucket, key } = write.source;
+  const got = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm, buffer);
+  return sendCollected(ctx, part, got, send, read);
 }
 
 /** The chunk a part of one chunk covers (an empty object's one part: an empty chunk). */
@@ -457,16 +498,17 @@ async function streamOnce<T>(
 }
 
 /**
- * Builds an assembled part on the destination's side, its pieces in order: ranges of the old
- * object read from the destination's own store (pinned to the challenged version) and ranges
- * of the source, the only bytes that cross; then sends it as parts from the source are sent.
- * Every piece is read at once, straight into its place in the part's buffer: one after the
- * other, a part's few pieces would cost their round trips in turn.
+ * Builds an assembled part in `buffer` on the destination's side, its pieces in order: ranges
+ * of the old object read from the destination's own store (pinned to the challenged version)
+ * and ranges of the source, the only bytes that cross; then sends it as parts from the source
+ * are sent. Every piece is read at once, straight into its place in the part's buffer: one
+ * after the other, a part's few pieces would cost their round trips in turn.
  */
 async function assembled<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
+  buffer: Buffer,
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
 ): Promise<T> {
   const old = write.old;
@@ -504,54 +546,19 @@ async function assembled<T>(
       }),
     );
   };
-  return sendChecked(
-    ctx,
-    part,
-    async (into) => {
-      const data = into?.subarray(0, part.length) ?? Buffer.allocUnsafe(part.length);
-      // Hashed as the pieces come in, in order: not all after the last one.
-      const digests = new InOrderDigests(data, ctx.uploaded?.algorithm);
-      await fill(data, digests);
-      return { data, ...digests.digests() };
-    },
-    send,
-  );
+  const data = buffer.subarray(0, part.length);
+  // Hashed as the pieces come in, in order: not all after the last one.
+  const digests = new InOrderDigests(data, ctx.uploaded?.algorithm);
+  await fill(data, digests);
+  return sendCollected(ctx, part, { data, ...digests.digests() }, send);
 }
 
 /**
- * Reads `body`, the bytes of `part` (from `object`, as errors name it), whole into one Buffer,
- * computing its MD5 and its chunk digest in the same pass (see {@link sendChecked}).
+ * Sends the bytes of `part`, read whole, with their MD5 as Content-MD5: the storing server
+ * refuses a body that arrives altered (BadDigestError, retryable; a retry reads the part
+ * again). Where the destination checks that MD5, the chunk digest computed in the same pass
+ * is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the part is.
  */
-function readWhole(
-  ctx: WriteContext,
-  part: PlannedPart,
-  object: { bucket: string; key: string },
-  body: Readable,
-): (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }> {
-  return (into) => collectRead(object.bucket, object.key, body, part.length, ctx.uploaded?.algorithm, into);
-}
-
-/**
- * Sends `part`, its bytes and their digests from `collect` (into the buffer given, where there
- * is one), with that MD5 as Content-MD5: the storing server refuses a body that arrives altered
- * (BadDigestError, retryable; a retry reads the part again). Where the destination checks that
- * MD5, the digest is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the
- * part is. Memory stays within the limiter's concurrency times the chunk size.
- */
-function sendChecked<T>(
-  ctx: WriteContext,
-  part: PlannedPart,
-  collect: (into: Buffer | undefined) => Promise<BodyDigests & { data: Buffer }>,
-  send: (body: Buffer, digest: BodyDigest) => Promise<T>,
-  read?: (digest: Buffer) => void,
-): Promise<T> {
-  const sendFrom = async (buffer: Buffer | undefined) =>
-    sendCollected(ctx, part, await collect(buffer), send, read);
-  // The run's reused buffer where it has them: the part is done with it once sent.
-  return ctx.buffers ? ctx.buffers.with(part.length, sendFrom) : sendFrom(undefined);
-}
-
-/** Sends the bytes of `part` already collected with their digests, as {@link sendChecked} does. */
 async function sendCollected<T>(
   ctx: WriteContext,
   part: PlannedPart,
