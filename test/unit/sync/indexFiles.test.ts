@@ -194,6 +194,28 @@ describe("a side's index on disk", () => {
     expect(side.report.notes).toEqual([]);
   });
 
+  it("a piece longer than its manifest says is dropped by its size, read no further than that", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    await build(dir, [0, 1, 2]);
+    const piece = readdirSync(dir).find((n) => n.startsWith("p-"))!;
+    const stored = readFileSync(join(dir, piece));
+    writeFileSync(join(dir, piece), Buffer.concat([stored, Buffer.alloc(4 * 1024 * 1024, 7)]));
+    const location = new DirectoryIndexLocation(dir);
+    expect((await location.read(piece, stored.length))!.length).toBe(stored.length + 1);
+    expect((await location.read(piece))!.length).toBe(stored.length + 4 * 1024 * 1024);
+    expect(await location.read("p-none.jsonl", 10)).toBeUndefined();
+    const side = await SideIndex.open({ location, scope, consult: true });
+    expect(await side.find(key(1), listed(1))).toBeUndefined();
+    expect(side.report.notes).toEqual([
+      expect.stringMatching(/does not match its checksum: its 3 objects are read again/),
+    ]);
+    const store = new MemoryObjectStore({ bucket: "idx" });
+    const inBucket = new StoreIndexLocation(store, "i/");
+    await inBucket.write("p-x.jsonl", Buffer.alloc(100, 1));
+    expect((await inBucket.read("p-x.jsonl", 10))!.length).toBe(11);
+    expect((await inBucket.read("p-x.jsonl", 500))!.length).toBe(100);
+  });
+
   it("an index under a bucket prefix reads back through the side's store", async () => {
     const store = new MemoryObjectStore({ bucket: "idx" });
     const location = new StoreIndexLocation(store, "indexes/b/");

@@ -119,7 +119,7 @@ export class IndexCursor {
 
   async #load(piece: PieceRef): Promise<IndexEntry[]> {
     try {
-      const data = await this.location.read(piece.name);
+      const data = await this.location.read(piece.name, piece.bytes);
       if (data === undefined) throw new IndexRejectedError("damaged", `piece ${piece.name} is missing`);
       const entries = decodePiece(data, piece, this.scope);
       this.#checked.add(piece.name);

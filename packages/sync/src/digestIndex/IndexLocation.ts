@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { INDEX_KEY_MARKER } from "@chunksync/core";
@@ -12,8 +12,11 @@ import type { ObjectStore } from "@chunksync/storage";
 export interface IndexLocation {
   /** Where it is, for messages: a directory path or an s3:// URL. */
   readonly description: string;
-  /** The file's bytes, or undefined when it does not exist. */
-  read(name: string): Promise<Buffer | undefined>;
+  /**
+   * The file's bytes, or undefined when it does not exist; with `most`, no more than `most` + 1
+   * of them: a file longer than its manifest says is rejected by its size without being read whole.
+   */
+  read(name: string, most?: number): Promise<Buffer | undefined>;
   /** Writes `name` whole: a reader sees the old bytes or the new ones, never a mix. */
   write(name: string, data: Buffer): Promise<void>;
   /** Removes `name`; nothing happens when it does not exist. */
@@ -33,9 +36,21 @@ export class DirectoryIndexLocation implements IndexLocation {
     return this.directory;
   }
 
-  async read(name: string): Promise<Buffer | undefined> {
+  async read(name: string, most?: number): Promise<Buffer | undefined> {
     try {
-      return await readFile(join(this.directory, name));
+      const path = join(this.directory, name);
+      if (most === undefined) return await readFile(path);
+      const file = await open(path, "r");
+      try {
+        const buffer = Buffer.alloc(most + 1);
+        let length = 0;
+        for (let got = -1; got !== 0 && length < buffer.length; length += got) {
+          ({ bytesRead: got } = await file.read(buffer, length, buffer.length - length, length));
+        }
+        return buffer.subarray(0, length);
+      } finally {
+        await file.close();
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
@@ -99,9 +114,9 @@ export class StoreIndexLocation implements IndexLocation {
     return `s3://${this.store.bucket}/${this.prefix}`;
   }
 
-  async read(name: string): Promise<Buffer | undefined> {
-    // Index files are far below this: one GET of the whole file, whatever its version.
-    const got = await this.store.readFirst(this.#key(name), 2 ** 40);
+  async read(name: string, most?: number): Promise<Buffer | undefined> {
+    // One GET of the file (whatever its version), of its first `most` + 1 bytes where bounded.
+    const got = await this.store.readFirst(this.#key(name), most === undefined ? 2 ** 40 : most + 1);
     if (got === undefined) return undefined;
     const pieces: Buffer[] = [];
     for await (const piece of got.body as Readable) pieces.push(piece as Buffer);

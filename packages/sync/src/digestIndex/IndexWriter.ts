@@ -138,7 +138,7 @@ export class IndexWriter {
   async #copyHeld(): Promise<void> {
     for (let i = 0; i < this.#held; i++) {
       const stored = this.#pieces[i]!;
-      const data = await this.location.read(stored.name);
+      const data = await this.location.read(stored.name, stored.bytes);
       if (data === undefined || data.length !== stored.bytes || pieceChecksum(data) !== stored.sha256)
         throw new Error(`piece ${stored.name} of the stored index changed before it could be copied`);
       const copy = { ...stored, name: this.#pieceName(i) };
