@@ -60,6 +60,19 @@ for (const engine of ["direct", "workflow"]) {
   });
 }
 
+/** The arguments of a sync of `s` into `d` at 5 MiB chunks, the destination reached through `proxy`. */
+const proxiedSync = (s: string, d: string, proxy: string, ...extra: string[]) => [
+  "sync",
+  `s3://${s}`,
+  `s3://${d}`,
+  ...SIDES,
+  "--dst-endpoint",
+  proxy,
+  "--chunk-size",
+  "5MiB",
+  ...extra,
+];
+
 describe("Ctrl-C twice: the second one while the uploads begun are being aborted", () => {
   const served = proxiedServer();
 
@@ -98,19 +111,7 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
           },
         ]);
         const env = profileEnv();
-        cli = startCli(
-          [
-            "sync",
-            `s3://${s}`,
-            `s3://${d}`,
-            ...SIDES,
-            "--dst-endpoint",
-            proxy.url,
-            "--chunk-size",
-            "5MiB",
-          ].concat(["--concurrency", "1", "--engine", engine]),
-          env,
-        );
+        cli = startCli(proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine), env);
         const out = await cli.done;
         proxy.setRules([]);
         expect([first, second]).toEqual([true, true]);
@@ -164,19 +165,7 @@ describe("Ctrl-C while a CreateMultipartUpload is unanswered", () => {
             },
           },
         ]);
-        cli = startCli(
-          [
-            "sync",
-            `s3://${s}`,
-            `s3://${d}`,
-            ...SIDES,
-            "--dst-endpoint",
-            proxy.url,
-            "--chunk-size",
-            "5MiB",
-          ].concat(["--engine", engine]),
-          profileEnv(),
-        );
+        cli = startCli(proxiedSync(s, d, proxy.url, "--engine", engine), profileEnv());
         const out = await cli.done;
         proxy.setRules([]);
         expect(proxy.firedCount(held)).toBe(1);

@@ -86,6 +86,23 @@ describe("audit on in-memory stores", () => {
   });
 });
 
+/**
+ * "a" and "b" (1000 bytes each) synced with both sides' indexes, and time moved on so their
+ * entries stand; returns the destination's index.
+ */
+async function syncedPair({ source, destination, pass }: ReturnType<typeof setup>) {
+  await put(source, "a", seededBytes("a", 1000));
+  await put(source, "b", seededBytes("b", 1000));
+  const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+  pass(2000);
+  await syncWith(source, destination, {
+    secret,
+    index: { source: sourceIndex, destination: destinationIndex },
+  });
+  pass(2000);
+  return destinationIndex;
+}
+
 describe("scrub on in-memory stores", () => {
   it("finds the rotted chunk, drops its entry, and the next sync repairs the object", async () => {
     const { source, destination, rot, pass } = setup();
@@ -130,16 +147,9 @@ describe("scrub on in-memory stores", () => {
   });
 
   it("an index that cannot be rewritten: the rotted object is still named, with why its entry stays", async () => {
-    const { source, destination, rot, pass } = setup();
-    await put(source, "a", seededBytes("a", 1000));
-    await put(source, "b", seededBytes("b", 1000));
-    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-    pass(2000);
-    await syncWith(source, destination, {
-      secret,
-      index: { source: sourceIndex, destination: destinationIndex },
-    });
-    pass(2000);
+    const world = setup();
+    const { destination, rot } = world;
+    const destinationIndex = await syncedPair(world);
     rot("b", 10);
     // A location this side may read but no longer write.
     const readOnly = new (class extends DirectoryIndexLocation {
@@ -164,16 +174,9 @@ describe("scrub on in-memory stores", () => {
   });
 
   it("an object rewritten under the scrub is neither rot nor counted among the chunks sampled", async () => {
-    const { source, destination, pass } = setup();
-    await put(source, "a", seededBytes("a", 1000));
-    await put(source, "b", seededBytes("b", 1000));
-    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-    pass(2000);
-    await syncWith(source, destination, {
-      secret,
-      index: { source: sourceIndex, destination: destinationIndex },
-    });
-    pass(2000);
+    const world = setup();
+    const { destination } = world;
+    const destinationIndex = await syncedPair(world);
     // Another writer replaces "a" just before the scrub reads it.
     destination.beforeNext("read", () => put(destination, "a", seededBytes("a2", 1000)));
     const report = await runScrub({
