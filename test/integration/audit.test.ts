@@ -147,6 +147,9 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
       expect(direct.objects).toEqual({ listed: 1, sampled: 1, missing: 0, resized: 0, extra: 1, failed: 0 });
       expect(workflow.objects).toEqual(direct.objects);
       expect([direct.code, workflow.code]).toEqual([0, 0]);
+      // The text says so too (it named missing and resized objects only).
+      const text = await runCli(["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--full"], env);
+      expect(text.stdout).toMatch(/0 objects missing on destination, 0 of another size there, 1 only there/);
     });
   });
 

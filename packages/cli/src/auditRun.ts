@@ -181,7 +181,8 @@ function auditText(report: AuditReport, where: string, quiet: boolean): string {
     `audit of ${where}: ${report.ranges.sampled} ranges of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
       `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${o.listed} objects\n`,
     `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
-      `${o.missing} objects missing on destination, ${o.resized} of another size there, ${o.failed} failed\n`,
+      `${o.missing} objects missing on destination, ${o.resized} of another size there, ${o.extra} only there ` +
+      `(not audited), ${o.failed} failed\n`,
     `read: source ${bytes(report.bytes.sourceRead)}, destination ${bytes(report.bytes.destinationRead)} in ${duration(report.durationMs)}\n`,
     unseenLine(report.unseen, "ranges"),
   );
