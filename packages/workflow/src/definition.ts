@@ -406,7 +406,12 @@ export function buildDefinition(options: DefinitionOptions): Json {
         { "runId.$": "$.runId" },
         { ResultPath: null, Next: "WriteReport" },
       ),
-      WriteReport: task("WriteReport", { "runId.$": "$.runId" }, { End: true }),
+      WriteReport: task(
+        "WriteReport",
+        // The report's start and duration are the run's, not this last step's.
+        { "runId.$": "$.runId", "startedAt.$": "$$.Execution.StartTime" },
+        { End: true },
+      ),
     },
   };
 }

@@ -85,7 +85,11 @@ export const RecordEvent = z.strictObject({
 
 export const PageEvent = z.strictObject({ runId, page: index });
 
-export const ReportEvent = z.strictObject({ runId });
+export const ReportEvent = z.strictObject({
+  runId,
+  /** When the execution began (`$$.Execution.StartTime`), for the run's report. */
+  startedAt: z.iso.datetime({ offset: true }).optional(),
+});
 
 /** Destination-side steps the relay may call: nothing else can be reached through it. */
 export const DESTINATION_TARGETS = [

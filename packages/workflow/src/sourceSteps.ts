@@ -654,12 +654,12 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
 
 /**
  * Streams every recorded result into the run's JSON Lines report next to them, then its
- * totals line; holds counters only, whatever the number of objects.
+ * totals line (timed from the execution's start where the event gives it); holds counters
+ * only, whatever the number of objects.
  */
 export async function writeReport(
   work: WorkArea,
   event: z.infer<typeof ReportEvent>,
-  startedAt?: string,
 ): Promise<Pick<RunReport, "objects" | "bytes" | "planned" | "index"> & { reportKey: string }> {
   const stats = new RunStats();
   const planned = noPlanned();
@@ -675,7 +675,7 @@ export async function writeReport(
     }
     yield summaryLine(
       buildReport({
-        startedAt: startedAt === undefined ? new Date(stats.startedAt) : new Date(startedAt),
+        startedAt: new Date(event.startedAt ?? stats.startedAt),
         dryRun: false,
         objects: stats.objects,
         bytes: stats.bytes,

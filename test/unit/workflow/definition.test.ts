@@ -1,13 +1,16 @@
 import {
   buildDefinition,
+  MemoryWorkArea,
   RETRYABLE_LAMBDA_ERRORS,
   RETRYABLE_STEP_ERRORS,
   SOURCE_STEPS,
   type StateMachineFunction,
   TASK_STATES,
+  workKeys,
 } from "@chunksync/workflow";
 import aslValidator from "asl-validator";
 import { describe, expect, it } from "vitest";
+import { writeReport } from "../../../packages/workflow/src/sourceSteps.js";
 
 const functions = Object.fromEntries(
   [...Object.keys(SOURCE_STEPS), "relay"].map((n) => [
@@ -155,5 +158,21 @@ describe("the state machine definition", () => {
       "composed.$": "$.composed",
     });
     expect(JSON.stringify(definition).length).toBeLessThan(32 * 1024);
+  });
+
+  it("times the run's report from the execution's start, not from its last step", async () => {
+    expect(states.get("WriteReport")?.Parameters).toEqual({
+      "runId.$": "$.runId",
+      "startedAt.$": "$$.Execution.StartTime",
+    });
+    const work = new MemoryWorkArea();
+    const startedAt = "2026-01-02T03:04:05.678Z";
+    await writeReport(work, { runId: "r", startedAt });
+    const lines: { type: string; startedAt?: string; durationMs?: number }[] = [];
+    for await (const line of work.getLines<(typeof lines)[number]>(workKeys.report("r"))) lines.push(line);
+    const summary = lines.find((l) => l.type === "summary");
+    expect(summary?.startedAt).toBe(startedAt);
+    // Timed from that start: months, where the step itself took milliseconds.
+    expect(summary?.durationMs).toBeGreaterThan(24 * 3600 * 1000);
   });
 });
