@@ -6,6 +6,7 @@ import {
   parseSampleSpec,
   planChunks,
   type SampleSpec,
+  type SampleUnit,
   SidesOverlapError,
   sidesOverlap,
   ValidationError,
@@ -43,10 +44,11 @@ export interface ScrubFlags extends SampleFlags {
 /** Smallest range an audit draws: below it requests cost more than the bytes. */
 const MIN_RANGE = 4096;
 
-function sampleOf(flags: SampleFlags): SampleSpec {
+/** The sample the flags ask for; `unit`, what a count of it counts. */
+function sampleOf(flags: SampleFlags, unit: SampleUnit): SampleSpec {
   if (flags.full && flags.sample !== undefined)
     throw new ValidationError("--sample", "no value together with --full (which reads everything)");
-  return flags.full ? { kind: "full" } : parseSampleSpec(flags.sample ?? DEFAULT_SAMPLE, "--sample");
+  return flags.full ? { kind: "full" } : parseSampleSpec(flags.sample ?? DEFAULT_SAMPLE, "--sample", unit);
 }
 
 export async function auditCommand(
@@ -57,7 +59,7 @@ export async function auditCommand(
 ): Promise<number> {
   const source = parseS3Url(src, "SRC");
   const destination = parseS3Url(dst, "DST");
-  const sample = sampleOf(flags);
+  const sample = sampleOf(flags, "ranges");
   const rangeSize = parseByteSize(flags.rangeSize, "--range-size");
   if (rangeSize < MIN_RANGE)
     throw new ValidationError("--range-size", `at least 4KiB, got "${flags.rangeSize}"`);
@@ -106,7 +108,7 @@ export async function auditCommand(
 
 export async function scrubCommand(url: string, flags: ScrubFlags, signal: AbortSignal): Promise<number> {
   const location = parseS3Url(url, "URL");
-  const sample = sampleOf(flags);
+  const sample = sampleOf(flags, "chunks");
   const chunkSize = parseByteSize(flags.chunkSize, "--chunk-size");
   planChunks(0, chunkSize);
   const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");

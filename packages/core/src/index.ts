@@ -25,7 +25,13 @@ export {
   rangesWithin,
 } from "./audit/possession.js";
 export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform } from "./audit/sampler.js";
-export { formatSampleSpec, parseSampleSpec, type SampleSpec, unseenProbability } from "./audit/sampleSpec.js";
+export {
+  formatSampleSpec,
+  parseSampleSpec,
+  type SampleSpec,
+  type SampleUnit,
+  unseenProbability,
+} from "./audit/sampleSpec.js";
 export { BlockBytes } from "./blocks/blockBytes.js";
 export {
   BLOCK_DIGEST,

@@ -30,6 +30,11 @@ describe("parseSampleSpec", () => {
     expect(() => parseSampleSpec(text, "--sample")).toThrow(/--sample/);
   });
 
+  it("names what a count counts: an audit's ranges, a scrub's chunks", () => {
+    expect(() => parseSampleSpec("abc", "--sample")).toThrow(/a number of ranges \(200\)/);
+    expect(() => parseSampleSpec("150%", "--sample", "chunks")).toThrow(/a number of chunks \(200\)/);
+  });
+
   it("states (1 - f)^k", () => {
     expect(unseenProbability(0.01, 100)).toBeCloseTo(0.99 ** 100, 12);
     expect(unseenProbability(0.5, 0)).toBe(1);

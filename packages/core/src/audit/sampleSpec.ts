@@ -13,14 +13,17 @@ const COUNT = /^\d+$/;
 const PERCENT = /^(\d+(?:\.\d+)?)%$/;
 const FRACTION = /^0?\.\d+$/;
 
+/** What a sample's count counts: an audit's ranges, a scrub's chunks. */
+export type SampleUnit = "ranges" | "chunks";
+
 /**
- * Reads a sample size: a whole number of ranges (`200`), a percentage of the bytes (`1%`,
+ * Reads a sample size: a whole number of `unit` (`200`), a percentage of the bytes (`1%`,
  * `0.5%`) or a fraction of them (`0.01`). `100%` and `1.0` are refused: that is `--full`.
  *
  * @throws ValidationError naming `field` and the forms it takes
  */
-export function parseSampleSpec(text: string, field: string): SampleSpec {
-  const expected = `a number of ranges (200), a percentage (1%) or a fraction (0.01) of the bytes, got "${text}"`;
+export function parseSampleSpec(text: string, field: string, unit: SampleUnit = "ranges"): SampleSpec {
+  const expected = `a number of ${unit} (200), a percentage (1%) or a fraction (0.01) of the bytes, got "${text}"`;
   const trimmed = typeof text === "string" ? text.trim() : "";
   if (COUNT.test(trimmed)) {
     const count = Number(trimmed);
@@ -36,7 +39,7 @@ export function parseSampleSpec(text: string, field: string): SampleSpec {
 }
 
 /** The spec as a user would write it, for reports: a count is of `unit` (an audit's ranges, a scrub's chunks). */
-export function formatSampleSpec(spec: SampleSpec, unit: "ranges" | "chunks" = "ranges"): string {
+export function formatSampleSpec(spec: SampleSpec, unit: SampleUnit = "ranges"): string {
   if (spec.kind === "full") return "full";
   if (spec.kind === "count") return `${spec.count} ${unit}`;
   return `${Number((spec.fraction * 100).toPrecision(6))}%`;
