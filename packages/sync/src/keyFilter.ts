@@ -1,4 +1,4 @@
-import { isIndexKey } from "@chunksync/core";
+import { isIndexKey, ValidationError } from "@chunksync/core";
 import picomatch from "picomatch";
 
 /** One --include or --exclude, in the order given. */
@@ -20,9 +20,20 @@ const DOT_SEGMENT_GUARDS = ["(?!(?:^|\\/)\\.{1,2}(?:\\/|$))", "(?!\\.{1,2}(?:\\/
  * `glob` as a test of a relative key: picomatch's pattern with `.` and `..` segments allowed and
  * `s` set (a key may hold a line break, which `.` would not match otherwise), and, as picomatch
  * itself does, a glob equal to the key matches it (`a[b]` is also the key "a[b]").
+ *
+ * @throws ValidationError naming `--include`/`--exclude` for a glob picomatch cannot compile
+ *   (an empty one, or one over its length limit), which it would throw as a bare TypeError
  */
-function keyGlob(glob: string): (key: string) => boolean {
-  let source = picomatch.makeRe(glob, { dot: true }).source;
+function keyGlob({ kind, glob }: KeyRule): (key: string) => boolean {
+  let regex: RegExp;
+  try {
+    regex = picomatch.makeRe(glob, { dot: true });
+  } catch (error) {
+    throw new ValidationError(`--${kind}`, `a glob such as '**/*.jpg', got ${JSON.stringify(glob)}`, {
+      cause: error,
+    });
+  }
+  let source = regex.source;
   for (const guard of DOT_SEGMENT_GUARDS) source = source.replaceAll(guard, "");
   const pattern = new RegExp(source, "s");
   return (key) => key === glob || pattern.test(key);
@@ -34,9 +45,11 @@ function keyGlob(glob: string): (key: string) => boolean {
  * precedence), so `exclude **` then `include *.jpg` selects only the top-level .jpg keys.
  * Both engines filter both listings with it, so a key the run does not select is neither
  * synced nor reported nor deleted.
+ *
+ * @throws ValidationError for a glob that cannot be compiled (see keyGlob)
  */
 export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
-  const compiled = rules.map((r) => ({ include: r.kind === "include", matches: keyGlob(r.glob) }));
+  const compiled = rules.map((r) => ({ include: r.kind === "include", matches: keyGlob(r) }));
   return (key) => {
     for (let i = compiled.length - 1; i >= 0; i--) {
       const rule = compiled[i] as (typeof compiled)[number];
