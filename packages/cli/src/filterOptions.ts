@@ -8,6 +8,8 @@ selected by default; the filters apply in the order given, and a later filter
 takes precedence over an earlier one. Globs match keys relative to the prefix:
 * and ? do not cross "/", ** does (in aws s3 sync * crosses "/" too, so its
 --exclude '*' is --exclude '**' here); '*.jpg' matches top-level keys only.
+[abc] matches one of a, b, c and [!abc] any other character; ( ) " and a
+leading ! stand for themselves.
   --exclude '**' --include '*.jpg'      only the top-level .jpg keys
   --exclude '**' --include '**/*.jpg'   only the .jpg keys, at any depth
   --include '*.jpg' --exclude '**'      nothing (the later exclude wins)

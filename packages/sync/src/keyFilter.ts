@@ -17,6 +17,22 @@ export interface KeyRule {
 const DOT_SEGMENT_GUARDS = ["(?!(?:^|\\/)\\.{1,2}(?:\\/|$))", "(?!\\.{1,2}(?:\\/|$))"];
 
 /**
+ * picomatch reads `(`, `)` and `"` as regex groups and quotes, and a leading `!` as negation:
+ * none is glob syntax in `aws s3 sync` (fnmatch), and all are common in keys ("photos (2019)/"),
+ * so `--exclude 'photos (2019)/**'` left those keys selected (and `--delete` deleted them).
+ * Escaped here, they stand for themselves; a `\` keeps escaping the character after it.
+ */
+function literalSpecials(glob: string): string {
+  return glob.replace(/\\[\s\S]|[()"]/g, (m) => (m.length === 2 ? m : `\\${m}`));
+}
+
+/**
+ * picomatch's options for a key glob: `.` segments matched, `[!a]` read as "not a" as in fnmatch
+ * (picomatch reads it as "!" or "a" otherwise), a leading `!` and extglobs taken literally.
+ */
+const GLOB_OPTIONS = { dot: true, posix: true, nonegate: true, noextglob: true } as const;
+
+/**
  * `glob` as a test of a relative key: picomatch's pattern with `.` and `..` segments allowed and
  * `s` set (a key may hold a line break, which `.` would not match otherwise), and, as picomatch
  * itself does, a glob equal to the key matches it (`a[b]` is also the key "a[b]").
@@ -27,7 +43,7 @@ const DOT_SEGMENT_GUARDS = ["(?!(?:^|\\/)\\.{1,2}(?:\\/|$))", "(?!\\.{1,2}(?:\\/
 function keyGlob({ kind, glob }: KeyRule): (key: string) => boolean {
   let regex: RegExp;
   try {
-    regex = picomatch.makeRe(glob, { dot: true });
+    regex = picomatch.makeRe(literalSpecials(glob), GLOB_OPTIONS);
   } catch (error) {
     throw new ValidationError(`--${kind}`, `a glob such as '**/*.jpg', got ${JSON.stringify(glob)}`, {
       cause: error,
