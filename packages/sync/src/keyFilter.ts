@@ -28,9 +28,17 @@ function literalSpecials(glob: string): string {
 
 /**
  * picomatch's options for a key glob: `.` segments matched, `[!a]` read as "not a" as in fnmatch
- * (picomatch reads it as "!" or "a" otherwise), a leading `!` and extglobs taken literally.
+ * (picomatch reads it as "!" or "a" otherwise), a leading `!` and extglobs taken literally, and
+ * no trailing `/` allowed after the match (picomatch's path leniency: `photos/*` matched the
+ * folder marker `photos/2019/`, and `tmp/**` the key `tmp`, so `--delete` deleted them).
  */
-const GLOB_OPTIONS = { dot: true, posix: true, nonegate: true, noextglob: true } as const;
+const GLOB_OPTIONS = {
+  dot: true,
+  posix: true,
+  nonegate: true,
+  noextglob: true,
+  strictSlashes: true,
+} as const;
 
 /**
  * `glob` as a test of a relative key: picomatch's pattern with `.` and `..` segments allowed and

@@ -93,10 +93,22 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
     expect(excluded("log[!a]")).toEqual(["log1", "log!"]);
   });
 
+  it("* stops at / even at the end of a key: a folder marker below is not matched, nor `tmp` by tmp/**", () => {
+    const markers = ["photos/a.jpg", "photos/2019/", "photos/", "tmp", "tmp/x", "a.jpg/"];
+    expect(selected([rule("exclude", "**"), rule("include", "photos/*")], markers)).toEqual(["photos/a.jpg"]);
+    expect(selected([rule("exclude", "tmp/**"), rule("exclude", "*.jpg")], markers)).toEqual([
+      "photos/a.jpg",
+      "photos/2019/",
+      "photos/",
+      "tmp",
+      "a.jpg/",
+    ]);
+  });
+
   it("a later rule decides exactly the keys it matches, and leaves every other key as it was", () => {
     fc.assert(
       fc.property(rules, ruleArb, key, (before, last, k) => {
-        const expected = picomatch.isMatch(k, last.glob, { dot: true })
+        const expected = picomatch.isMatch(k, last.glob, { dot: true, strictSlashes: true })
           ? last.kind === "include"
           : keyFilter(before)(k);
         expect(keyFilter([...before, last])(k)).toBe(expected);
