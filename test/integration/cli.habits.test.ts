@@ -311,6 +311,23 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
   );
 
   it.each(["direct", "workflow"])(
+    "--engine %s: * stops at / at a key's end too: --include 'photos/*' leaves the folder marker photos/2019/ out of check and --delete",
+    async (engine) => {
+      const { s, d } = await pair(`marker-${engine}`);
+      await putObject(src, s, "photos/a.jpg", "a");
+      for (const k of ["photos/2019/", "photos/2019/c.jpg", "photos/b.jpg"]) await putObject(dst, d, k, "");
+      const args = [`s3://${s}`, `s3://${d}`, ...SIDES, "--json", "--delete", "--exclude", "**"];
+      const filters = ["--include", "photos/*"];
+      const check = await runCli(["check", ...args, ...filters], env);
+      expect(parseJson(check.stdout).objects).toMatchObject({ missing: 1, extra: 1 });
+      const sync = await runCli(["sync", ...args, ...filters, "--engine", engine], env);
+      expect(sync.code, sync.stderr).toBe(0);
+      expect(parseJson(sync.stdout).objects).toMatchObject({ missing: 1, extra: 1, deleted: 1 });
+      expect(await keys(dst, d)).toEqual(["photos/2019/", "photos/2019/c.jpg", "photos/a.jpg"]);
+    },
+  );
+
+  it.each(["direct", "workflow"])(
     "--engine %s: warns on stderr when no object under either prefix is selected, keeping --json stdout one document",
     async (engine) => {
       const { s, d } = await pair(`empty-${engine}`);

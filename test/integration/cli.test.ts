@@ -130,6 +130,10 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
       await putObject(dst, d, "backup/keep.txt", "keep");
       await putObject(dst, d, "backup/raw/old.cr2", "excluded: neither reported nor deleted");
       await putObject(dst, d, "elsewhere/x.jpg", "outside the prefix");
+      // Parentheses and `[!...]` as in aws s3 sync: the literal characters, and "not in the set".
+      await putObject(src, s, "photos/Trips (2019)/a.jpg", "excluded: not copied");
+      await putObject(dst, d, "backup/Trips (2019)/b.jpg", "excluded: neither reported nor deleted");
+      await putObject(dst, d, "backup/keep1.jpg", "excluded: neither reported nor deleted");
       const sync = await runCli(
         [
           "sync",
@@ -143,6 +147,10 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
           "**/*.jpg",
           "--exclude",
           "raw/**",
+          "--exclude",
+          "Trips (2019)/**",
+          "--exclude",
+          "keep[!a]*",
           "--delete",
           "--engine",
           engine,
@@ -163,6 +171,9 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
       expect((await readAll(dst, d, "backup/keep.txt")).toString()).toBe("keep");
       expect((await readAll(dst, d, "backup/raw/old.cr2")).length).toBeGreaterThan(0);
       expect((await readAll(dst, d, "elsewhere/x.jpg")).length).toBeGreaterThan(0);
+      await expect(readAll(dst, d, "backup/Trips (2019)/a.jpg")).rejects.toThrow();
+      expect((await readAll(dst, d, "backup/Trips (2019)/b.jpg")).length).toBeGreaterThan(0);
+      expect((await readAll(dst, d, "backup/keep1.jpg")).length).toBeGreaterThan(0);
     },
   );
 

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../packages/cli/src/main.js";
 
@@ -41,5 +44,32 @@ describe("main's error line", () => {
     expect(frames.length).toBeGreaterThan(0);
     for (const frame of frames) expect(frame).toMatch(/^ {4}at /);
     expect(stderr).not.toContain("\x1b");
+  });
+});
+
+describe("a glob that cannot be compiled", () => {
+  // Nothing listens on port 9: a glob checked only once the run starts would fail on the connection instead.
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each([
+    ["check", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["plan", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["sync", "s3://src-bucket", "s3://dst-bucket", ...sides, "--engine", "workflow"],
+    ["audit", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["scrub", "s3://src-bucket", "--endpoint", "http://127.0.0.1:9"],
+  ])("%s: exit 2 naming the option and the glob, before any request or --report file", async (...args) => {
+    const report = join(mkdtempSync(join(tmpdir(), "chunksync-glob-")), "report.jsonl");
+    const withReport = args[0] === "scrub" || args[0] === "audit" ? [] : ["--report", report];
+    for (const [option, glob] of [
+      ["--exclude", ""],
+      ["--include", "*".repeat(70_000)],
+    ] as const) {
+      const { code, stderr } = await stderrOf([...args, "--exclude", "**", option, glob, ...withReport]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(
+        new RegExp(`^chunksync: error: ${option}: expected a glob such as '\\*\\*/\\*\\.jpg', got "`),
+      );
+      expect(stderr).not.toContain("unexpected");
+      expect(existsSync(report)).toBe(false);
+    }
   });
 });

@@ -72,10 +72,43 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
     ).toEqual(["cde"]);
   });
 
+  it("( ) \" and a leading ! stand for themselves, and [!...] is a set's complement, as in aws s3 sync", () => {
+    const odd = [
+      "Trips (2019)/a",
+      "Trips 2019/a",
+      'say "hi"',
+      "say hi",
+      "!a",
+      "a",
+      "b",
+      "log1",
+      "loga",
+      "log!",
+    ];
+    const excluded = (glob: string) => odd.filter((k) => !keyFilter([rule("exclude", glob)])(k));
+    expect(excluded("Trips (2019)/*")).toEqual(["Trips (2019)/a"]);
+    expect(excluded('say "hi"')).toEqual(['say "hi"']);
+    expect(excluded("!a")).toEqual(["!a"]);
+    expect(excluded("@(a|b)")).toEqual([]);
+    expect(excluded("log[!a]")).toEqual(["log1", "log!"]);
+  });
+
+  it("* stops at / even at the end of a key: a folder marker below is not matched, nor `tmp` by tmp/**", () => {
+    const markers = ["photos/a.jpg", "photos/2019/", "photos/", "tmp", "tmp/x", "a.jpg/"];
+    expect(selected([rule("exclude", "**"), rule("include", "photos/*")], markers)).toEqual(["photos/a.jpg"]);
+    expect(selected([rule("exclude", "tmp/**"), rule("exclude", "*.jpg")], markers)).toEqual([
+      "photos/a.jpg",
+      "photos/2019/",
+      "photos/",
+      "tmp",
+      "a.jpg/",
+    ]);
+  });
+
   it("a later rule decides exactly the keys it matches, and leaves every other key as it was", () => {
     fc.assert(
       fc.property(rules, ruleArb, key, (before, last, k) => {
-        const expected = picomatch.isMatch(k, last.glob, { dot: true })
+        const expected = picomatch.isMatch(k, last.glob, { dot: true, strictSlashes: true })
           ? last.kind === "include"
           : keyFilter(before)(k);
         expect(keyFilter([...before, last])(k)).toBe(expected);
