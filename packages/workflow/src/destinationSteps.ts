@@ -286,8 +286,9 @@ export async function destinationAnswer(ctx: DestinationContext, event: z.infer<
       ? await recallUploaded(ctx, side, runId, key, request)
       : foundHead(await needDestination(ctx.work, runId, key));
   const response = await side.answer(request, current);
-  // What this batch holds of the version is kept for its new index entry, on this side only.
-  if (ctx.index && !indexed) {
+  // What this batch holds of the version is kept for its new index entry, on this side only:
+  // where the index answered, only if a chunk it could not answer was read (a shorter last chunk).
+  if (ctx.index && (!indexed || bytes.destinationRead)) {
     await ctx.work.put(
       workKeys.digests("destination", runId, key, phase, batch),
       answeredDigests(side, request),
@@ -618,6 +619,8 @@ async function settledDestinationEntry(
     workKeys.written(runId, key),
   );
   if (written?.attempt !== upload.attempt || written.etag !== upload.etag) return undefined;
+  // Chunks the old entry could not answer were read by the challenge: the parts copied from them need their digests.
+  if (found) await knowRead(ctx, side, runId, key, "challenge", decision, version.head.etag, algorithm);
   const src = await needSource(ctx.work, runId, key);
   const plan = planChunks(src.size, chunkSize);
   const uploaded: { offset: number; length: number; digest: Buffer }[] = [];
