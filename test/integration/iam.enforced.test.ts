@@ -26,7 +26,7 @@ import { flipByte, seededBytes } from "../support/data.js";
 import { type CollectedReport, runWorkflowCollecting } from "../support/results.js";
 import { RgwIdentities, type RgwIdentity, rgwCephConf } from "../support/rgwIam.js";
 import { createBucket, localS3, putObject, readAll, s3Client, uniqueBucketName } from "../support/s3.js";
-import { syncWith } from "../support/stores.js";
+import { syncWith, workflowSettings } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
 const C = 5 * MiB;
@@ -144,13 +144,7 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
       },
       consult: true,
     });
-    const settings = {
-      chunkSize: C,
-      algorithm: "sha256" as const,
-      batchChunks: 2,
-      batchBytes: 1024 * MiB,
-      concurrency: 4,
-    };
+    const settings = workflowSettings(C);
     const sourceContext: SourceContext = {
       ...settings,
       store: new S3ObjectStore({ connection: source.connection, bucket: buckets.src }),

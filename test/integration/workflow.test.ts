@@ -25,7 +25,7 @@ import {
   s3Client,
   uniqueBucketName,
 } from "../support/s3.js";
-import { syncWith } from "../support/stores.js";
+import { syncWith, workflowSettings } from "../support/stores.js";
 
 const MiB = 1024 * 1024;
 const C = 5 * MiB;
@@ -93,13 +93,7 @@ async function contexts(w: World): Promise<{ source: SourceContext; destination:
   });
   const work = new S3WorkArea(workClient, workBucket);
   const secret = randomBytes(32);
-  const settings = {
-    chunkSize: C,
-    algorithm: "sha256" as const,
-    batchChunks: 2,
-    batchBytes: 1024 * MiB,
-    concurrency: 4,
-  };
+  const settings = workflowSettings(C);
   return {
     source: {
       ...settings,

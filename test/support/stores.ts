@@ -103,3 +103,14 @@ export class BufferedPartsStore extends MemoryObjectStore {
     };
   }
 }
+
+/** The settings both sides' steps share in the workflow's integration runs, at `chunkSize`. */
+export function workflowSettings(chunkSize: number) {
+  return {
+    chunkSize,
+    algorithm: "sha256" as const,
+    batchChunks: 2,
+    batchBytes: 1024 * 1024 * 1024,
+    concurrency: 4,
+  };
+}
