@@ -63,6 +63,7 @@ import {
 } from "./events.js";
 import {
   commitSideIndex,
+  type DigestsRecord,
   DigestsRecordSchema,
   digestRecords,
   digestsRecord,
@@ -195,10 +196,21 @@ async function knownFirstChunk(
   const stored = await ctx.work.get<unknown>(workKeys.firstChunk(runId, key));
   if (stored === undefined) return;
   const record = parseEvent(DigestsRecordSchema, stored, "first chunk digest");
-  if (!sameEtag(record.etag, request.destination.etag) || record.algorithm !== request.algorithm) return;
+  knowRecord(side, ctx.prefix + key, record, request.destination.etag, request.algorithm);
+}
+
+/** Hands `side` the digests `record` holds, where it is a record of version `etag` by `algorithm`. */
+function knowRecord(
+  side: DestinationSide,
+  destinationKey: string,
+  record: DigestsRecord,
+  etag: string,
+  algorithm: DigestAlgorithm,
+): void {
+  if (!sameEtag(record.etag, etag) || record.algorithm !== algorithm) return;
   const ranges = record.chunks.map((c) => ({ index: c.index, offset: c.offset, length: c.length }));
   const digests = record.chunks.map((c) => Buffer.from(c.digest, "base64"));
-  side.know(ctx.prefix + key, record.etag, record.algorithm, ranges, digests);
+  side.know(destinationKey, etag, algorithm, ranges, digests);
 }
 
 /**
@@ -662,12 +674,8 @@ async function knowRead(
       : decision
         ? batchNumbers(decision.verify.length, decision.batchSize).length
         : 0;
-  for await (const record of digestRecords(ctx.work, "destination", runId, key, phase, batches)) {
-    if (!sameEtag(record.etag, etag) || record.algorithm !== algorithm) continue;
-    const ranges = record.chunks.map((c) => ({ index: c.index, offset: c.offset, length: c.length }));
-    const digests = record.chunks.map((c) => Buffer.from(c.digest, "base64"));
-    side.know(ctx.prefix + key, etag, algorithm, ranges, digests);
-  }
+  for await (const record of digestRecords(ctx.work, "destination", runId, key, phase, batches))
+    knowRecord(side, ctx.prefix + key, record, etag, algorithm);
 }
 
 /**
