@@ -146,7 +146,12 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
         ResultPath: "$.cursor",
         Next: "AuditListPage",
       },
-      AuditReport: task("AuditReport", { "runId.$": "$.runId" }, { End: true }),
+      AuditReport: task(
+        "AuditReport",
+        // The report's start and duration are the run's, not this last step's.
+        { "runId.$": "$.runId", "startedAt.$": "$$.Execution.StartTime" },
+        { End: true },
+      ),
     },
   };
 }

@@ -146,8 +146,7 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
     );
   }
   if ((await ctx.work.get(auditKeys.nonce(event.runId))) === undefined) {
-    // When the run began, for its report: the report step runs last.
-    await ctx.work.put(auditKeys.nonce(event.runId), { nonce: drawAuditNonce(), startedAt: Date.now() });
+    await ctx.work.put(auditKeys.nonce(event.runId), { nonce: drawAuditNonce() });
   }
   const sampler = new Sampler<string>(ctx.sample, ctx.rangeSize);
   const selected = keySelection(ctx.filters ?? []);
@@ -302,11 +301,11 @@ export async function auditRecord(ctx: AuditSourceContext, event: z.infer<typeof
 
 /**
  * Adds up every object's result into the report (the direct engine's shape) and stores it; its
- * start and duration are the run's, from the first page's listing.
+ * start and duration are the run's, from the execution's start where the event gives it.
  */
 export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof ReportEvent>) {
-  const { startedAt } = await need<{ startedAt: number }>(ctx.work, auditKeys.nonce(event.runId));
-  const tally = new AuditTally(ctx.sample, ctx.rangeSize, startedAt);
+  const started = event.startedAt === undefined ? undefined : Date.parse(event.startedAt);
+  const tally = new AuditTally(ctx.sample, ctx.rangeSize, started);
   for await (const name of ctx.work.list(auditKeys.results(event.runId))) {
     const r = await need<AuditResult & { equal?: number }>(ctx.work, name);
     addResult(tally, r);
