@@ -52,14 +52,13 @@ export function proxiedServer(): { readonly proxy: FaultProxy } {
  * after the block.
  */
 export function proxiedWorld() {
+  const served = proxiedServer();
   let clients: { src: S3Client; dst: S3Client; proxy: FaultProxy } | undefined;
   const buckets: [S3Client, string][] = [];
-  beforeAll(async () => {
-    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    clients = { src: s3Client("source"), dst: s3Client("destination"), proxy };
+  beforeAll(() => {
+    clients = { src: s3Client("source"), dst: s3Client("destination"), proxy: served.proxy };
   });
   afterAll(async () => {
-    await clients?.proxy.stop();
     for (const [client, bucket] of buckets) await emptyAndDeleteBucket(client, bucket);
   });
   const world = () => {
