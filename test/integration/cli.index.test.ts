@@ -1127,6 +1127,45 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
+  describe("an object copied server-side into a destination that lacks it (one identity on both sides)", () => {
+    // Not "src-": on MinIO that prefix is kept from the destination user (scripts/local-s3/minio.ts).
+    const oneIdentity = ["--src-profile", "dst", "--dst-profile", "dst"];
+    for (const engine of ["direct", "workflow"] as const) {
+      it(`--engine ${engine}: the source's standing entry is kept, so the next run reads the destination only`, async () => {
+        const s = uniqueBucketName(`same-s-${engine}`);
+        const d = uniqueBucketName(`same-d-${engine}`);
+        for (const name of [s, d]) {
+          await createBucket(dst, name);
+          buckets.push([dst, name]);
+        }
+        const size = 11 * MiB;
+        await putObject(dst, s, "big", seededBytes("same-big", size));
+        const flags = [...dirs(`same-${engine}`), ...oneIdentity];
+        const syncFlags = [...flags, "--engine", engine];
+        await pastTheSecond();
+        // Copied server-side: neither side reads it, so neither has an entry until a check reads both.
+        expect((await sync(s, d, ...syncFlags)).summary.bytes).toMatchObject({
+          sourceRead: 0,
+          transferred: 0,
+        });
+        await pastTheSecond();
+        const checked = (await cli("check", s, d, ...flags)).summary;
+        expect(checked.index?.source).toMatchObject({ read: 1, written: 1 });
+        await dst.send(new DeleteObjectCommand({ Bucket: d, Key: "big" }));
+        await pastTheSecond();
+        const again = (await sync(s, d, ...syncFlags)).summary;
+        expect(again.objects.missing).toBe(1);
+        expect(again.bytes).toMatchObject({ sourceRead: 0, transferred: 0, copiedServerSide: size });
+        // Kept, though nothing was decided from it: the destination had nothing to compare.
+        expect(again.index?.source).toMatchObject({ fromIndex: 0, read: 0, written: 1 });
+        await pastTheSecond();
+        const after = (await cli("check", s, d, ...flags)).summary;
+        expect(after.objects.identical).toBe(1);
+        expect(after.bytes).toMatchObject({ sourceRead: 0, destinationRead: size });
+      });
+    }
+  });
+
   describe("the workflow engine keeps the same indexes", () => {
     it("--engine workflow: a second run reads no byte of unchanged objects on either side", async () => {
       const { s, d } = await pair("wf-nochange");

@@ -273,9 +273,10 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         };
       }
   }
+  // Only a compared pair is decided from an entry or by a read: an entry that headed an object
+  // the destination lacked (a server-side copy) decided nothing, as in the workflow.
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
-    if (index && used) index.report.fromIndex++;
-    else if (index && compared) index.report.read++;
+    if (index && compared) index.report[used ? "fromIndex" : "read"]++;
   };
   /** Counts a decided object, hands its index entries to its slot and settles its result. */
   const settleObject = (

@@ -183,28 +183,27 @@ async function inspectSource(
   if (listed && listed.destination === undefined) {
     // A small object the destination lacks is read whole with its head: one GET, no HEAD. Not
     // one the write copies from the source server-side: its bytes are not sent (nor read, by
-    // either engine), so a HEAD heads it.
+    // either engine), so its index entry heads it where that stands for the listed version, and
+    // is kept for the next run (no digest of it is taken here); else a HEAD heads it.
     const { copySourceEscapesReadOnce } = ctx.destination.capabilities;
-    const small =
-      !ctx.dryRun &&
-      !copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce) &&
-      listed.source.size > 0 &&
-      listed.source.size <= ctx.chunkSize &&
-      !isArchiveClass(listed.source.storageClass);
-    return {
-      head: small
-        ? await ctx.sourceSide.read(sourceKey, ctx.chunkSize)
-        : await source.head(sourceKey, signal),
-    };
+    const copied = copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce);
+    const readable = !isArchiveClass(listed.source.storageClass);
+    if (!ctx.dryRun && !copied && readable && listed.source.size > 0 && listed.source.size <= ctx.chunkSize)
+      return { head: await ctx.sourceSide.read(sourceKey, ctx.chunkSize) };
+    const known =
+      copied &&
+      readable &&
+      indexed.source &&
+      (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
+    return known
+      ? fromStanding(ctx.sourceSide, known, listed.source)
+      : { head: await source.head(sourceKey, signal) };
   }
   if (!bothListed(listed)) return { head: await source.head(sourceKey, signal) };
   const known =
     indexed.source &&
     (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
-  if (known !== undefined) {
-    const fromEntry = sourceFromIndex(ctx.sourceSide, known.entry, known.head ?? listed.source);
-    return { head: known.head ?? fromEntry, entry: known.entry };
-  }
+  if (known !== undefined) return fromStanding(ctx.sourceSide, known, listed.source);
   // An entry a HEAD found of another version still tells which chunks likely changed.
   const prior = indexed.sourcePrior ?? indexed.source?.digests;
   const head =
@@ -212,6 +211,12 @@ async function inspectSource(
       ? await ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, prior)
       : await source.head(sourceKey, signal);
   return { head };
+}
+
+/** The source's half of {@link inspect} where its entry stands: its head, the digests handed to `side`. */
+function fromStanding(side: SourceSide, known: StandingEntry, listed: ObjectSummary): InspectedSide {
+  const fromEntry = sourceFromIndex(side, known.entry, known.head ?? listed);
+  return { head: known.head ?? fromEntry, entry: known.entry };
 }
 
 /** What {@link inspectDestination} reads with. */
