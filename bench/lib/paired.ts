@@ -87,6 +87,9 @@ export async function pairedBuckets(
   return { src, dstC, dstR, env, fresh };
 }
 
+/** The label of `node -e 0` in {@link pairedRounds}' timings. */
+export const NODE_START = "node -e 0 (Node's start alone)";
+
 /**
  * Times chunksync's `args` (and a `before` build's, if given) against rclone's `peer` command,
  * in `rounds` rounds whose order alternates, so no command always runs right after the same one.
@@ -101,6 +104,11 @@ export async function pairedRounds(
     before: string | undefined;
     peer: { label: string; args: string[] };
     rounds: number;
+    /**
+     * Also time `node -e 0` (labelled {@link NODE_START}): what any run of a Node program costs
+     * before its first line, the floor under chunksync's figures.
+     */
+    nodeStart?: boolean;
   },
 ): Promise<Map<string, Timing[]>> {
   const { command, args, env, before, peer, rounds } = options;
@@ -109,6 +117,7 @@ export async function pairedRounds(
   if (before)
     runs.push([`chunksync ${command}, before`, () => timed(process.execPath, [before, ...args], env)]);
   runs.push([peer.label, () => timed("rclone", peer.args, ctx.rcloneEnv())]);
+  if (options.nodeStart) runs.push([NODE_START, () => timed(process.execPath, ["-e", "0"], env)]);
   const times = new Map<string, Timing[]>(runs.map(([label]) => [label, []]));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? [...runs].reverse() : runs;
