@@ -88,6 +88,13 @@ export async function* readAhead<T>(
 }
 
 /**
+ * Listed objects a run reads ahead of what it works on: two of S3's pages of 1,000. With one, the
+ * next page was asked for only once the consumer had taken the last, and a run that decides
+ * objects from its indexes faster than pages come waited a round trip for each.
+ */
+export const LISTING_READ_AHEAD = 2000;
+
+/**
  * {@link readAhead} taking every item read so far at once: one turn of the consumer per batch,
  * not per item (a listing's page comes in one piece).
  */

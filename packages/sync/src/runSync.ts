@@ -13,7 +13,7 @@ import { settleDestinationOnly } from "./destinationOnly.js";
 import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
-import { forEachConcurrent, Limiter, readAhead, readAheadBatches } from "./Limiter.js";
+import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, readAheadBatches } from "./Limiter.js";
 import { type MergedKey, mergeListingBatches } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
@@ -26,8 +26,6 @@ import { copyWork, decideIndexed, newIndexing, type ObjectIndexing, syncObject }
 /** A merged key and whether the run's filters take it up. */
 type WantedKey = MergedKey & { wanted: boolean };
 
-/** Listed objects read ahead of the merge on each side: about one S3 page. */
-const LISTING_READ_AHEAD = 1000;
 /**
  * Merged keys read ahead of the objects in progress: enough for a progress display to know
  * the whole size of most runs early, and a bound (some MB) on what a run of any size holds.
@@ -176,7 +174,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   // what is done to it), so it is worked out once, not per key.
   const copyWorkPerByte = options.dryRun ? 0 : copyWork(ctx, 1);
 
-  // Both listings stream, each a page or so ahead (their pages are fetched side by side),
+  // Both listings stream, each a page ahead of the one in hand (fetched side by side),
   // and are merge-joined in S3's key order; the merged keys run a bounded way ahead of the
   // objects in progress, so a progress display soon knows most of a run's size.
   const listing = (side: "source" | "destination", store: ObjectStore, prefix: string) => ({

@@ -18,12 +18,10 @@ import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 import { describeError } from "../errorCodes.js";
 import { RunAbortedError } from "../errors.js";
 import { type KeyRule, keySelection } from "../keyFilter.js";
-import { forEachConcurrent, Limiter, readAhead } from "../Limiter.js";
+import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead } from "../Limiter.js";
 import { mergeListings } from "../mergeListings.js";
 import { type AuditSide, answerAudit, auditObject } from "./auditSides.js";
 
-/** Listed objects read ahead of the merge on each side: about one S3 page. */
-const LISTING_READ_AHEAD = 1000;
 /** Ranges that differ, named one by one in a report; beyond it they are only counted. */
 const MAX_NAMED = 10_000;
 /** The corrupted fractions a report states the chance of having missed. */

@@ -22,10 +22,9 @@ import { digestRange } from "../digestRange.js";
 import { describeError } from "../errorCodes.js";
 import { ObjectChangedError, RunAbortedError } from "../errors.js";
 import { type KeyRule, keySelection } from "../keyFilter.js";
-import { forEachConcurrent, Limiter, readAhead, settleAll } from "../Limiter.js";
+import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, settleAll } from "../Limiter.js";
 import { retryFor, withRetry } from "../retry.js";
 
-const LISTING_READ_AHEAD = 1000;
 const UNSEEN_FRACTIONS = [0.001, 0.01, 0.1] as const;
 
 export interface ScrubOptions {
