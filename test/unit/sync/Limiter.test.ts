@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { forEachConcurrent, Limiter, settleAll } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { readAhead, readAheadBatches } from "../../../packages/sync/src/Limiter.js";
+import { LISTING_READ_AHEAD, readAhead, readAheadBatches } from "../../../packages/sync/src/Limiter.js";
 
 describe("Limiter", () => {
   it("never runs more than its capacity at once, and runs everything", async () => {
@@ -185,5 +185,26 @@ describe("readAheadBatches", () => {
       all.push(...batch);
     }
     expect(all).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  it("with a listing's read-ahead, the next page is asked for while the consumer holds the one before", async () => {
+    let asked = 0;
+    /** S3's pages of 1,000 keys, each asked for when the one before has been passed on. */
+    async function* listing() {
+      for (let page = 0; page < 3; page++) {
+        asked++;
+        await sleep(0);
+        for (let i = 0; i < 1000; i++) yield page * 1000 + i;
+      }
+    }
+    const batches = readAheadBatches(listing(), LISTING_READ_AHEAD);
+    const first = (await batches.next()).value as number[];
+    expect(first[0]).toBe(0);
+    // The consumer still works on the first page: the second is asked for all the same.
+    for (let turn = 0; turn < 100 && asked < 2; turn++) await sleep(0);
+    expect(asked).toBe(2);
+    let count = first.length;
+    for await (const batch of batches) count += batch.length;
+    expect(count).toBe(3000);
   });
 });
