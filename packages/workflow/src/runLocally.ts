@@ -77,7 +77,7 @@ export async function executeLocally(
   // Every request of every Task in flight listens on the one run signal, as in the direct
   // engine (runSync); that is by design, not a leak, and Node must not warn of one on stderr.
   if (signal) setMaxListeners(0, signal);
-  const { StateMachine } = await import("aws-local-stepfunctions");
+  const { StateMachine, ExecutionError } = await import("aws-local-stepfunctions");
   // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
   const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });
   const execution = machine.run(input as never, {
@@ -98,7 +98,11 @@ export async function executeLocally(
   if (signal?.aborted) stop();
   else signal?.addEventListener("abort", stop, { once: true });
   try {
-    const output = await execution.result;
+    const output = await execution.result.catch((error: unknown) => {
+      // A failed run fails with the error of the step that failed it (a listing refused, or out
+      // of order), as the direct engine's run does: the same message and code, not the interpreter's.
+      throw error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
+    });
     const error = await oversized;
     if (error) throw error;
     return output;
