@@ -2,7 +2,7 @@ import { MemoryObjectStore, type ObjectSummary } from "@chunksync/storage";
 import { ListingOrderError, mergeListings, type ObjectResult } from "@chunksync/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { syncWith, workflowWith } from "../../support/stores.js";
+import { ReorderedStore, syncWith, utf16Order, workflowWith } from "../../support/stores.js";
 import { SyntheticListingStore } from "../../support/syntheticStore.js";
 
 /** S3's key order: UTF-8 bytes, not JavaScript's UTF-16 code units. */
@@ -24,30 +24,6 @@ async function* listed(keys: string[], prefix = ""): AsyncGenerator<ObjectSummar
 }
 
 /** A memory store whose listing comes in another order: a server that does not keep S3's. */
-/** A store that lists in its own order of keys (`order`), from after `startAfter` in that order. */
-class ReorderedStore extends MemoryObjectStore {
-  constructor(
-    bucket: string,
-    readonly order: (a: string, b: string) => number,
-  ) {
-    super({ bucket });
-  }
-
-  override async *list(
-    prefix: string,
-    signal?: AbortSignal,
-    startAfter?: string,
-  ): AsyncIterable<ObjectSummary> {
-    const all: ObjectSummary[] = [];
-    for await (const o of super.list(prefix, signal)) all.push(o);
-    all.sort((a, b) => this.order(a.key, b.key));
-    yield* all.filter((o) => startAfter === undefined || this.order(o.key, startAfter) > 0);
-  }
-}
-
-/** JavaScript's order of strings (UTF-16's), not S3's: "😀" (U+1F600) comes before U+FFFD. */
-const utf16Order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 async function put(store: MemoryObjectStore, key: string, text: string): Promise<void> {
   const data = Buffer.from(text);
   await store.put(key, data, data.length, { metadata: {} }, { ifNoneMatch: "*" });
