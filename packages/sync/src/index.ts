@@ -27,7 +27,7 @@ export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription }
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
-export { type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
+export { inListingOrder, type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { PartBuffers } from "./PartBuffers.js";
 export { afterBlockAnswer, type BlockSettings, startBlockRounds } from "./phases/blocks.js";
