@@ -287,6 +287,33 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("takes a complete the store carried out but answered 412 (a retry after its answer was lost) as the run's own write, alike", async () => {
+    const { PreconditionFailedError } = await import("@chunksync/storage");
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      await put(destination, "changed", big);
+      // Where the condition is enforced, the retry meets the object the lost answer was for.
+      const resume = destination.resumeUpload.bind(destination);
+      destination.resumeUpload = (key, uploadId) => {
+        const upload = resume(key, uploadId);
+        return {
+          ...upload,
+          complete: async (parts, condition) => {
+            await upload.complete(parts, condition);
+            throw new PreconditionFailedError(
+              { operation: "complete multipart upload", bucket: "dst", key },
+              "412",
+            );
+          },
+        };
+      };
+      const r = byKey(await engine(source, destination, {}));
+      expect(r.changed, name).toMatchObject({ state: "changed", applied: true });
+      expect((await bytes(destination, "changed"))?.equals(edited), name).toBe(true);
+    }
+  });
+
   it("reports a request the server refused for a reason no other error names (a 400 such as InvalidStorageClass) with the same code", async () => {
     const { translateS3Error } = await import("@chunksync/storage");
     for (const [name, engine] of Object.entries(ENGINES)) {

@@ -26,6 +26,7 @@ import {
   type ConditionalWrite,
   enforcesCondition,
   type MultipartUpload,
+  multipartEtag,
   type ObjectHead,
   type ObjectStore,
   type ObjectVersionRef,
@@ -279,7 +280,7 @@ export async function writeWhole(
             "put",
             false,
             () => destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
-            digest,
+            (now) => isOwnPut(write, digest, now),
           ),
         ),
       retryFor(signal),
@@ -388,8 +389,17 @@ export function completeUpload(
 ): Promise<string> {
   const sorted = [...completed].sort((a, b) => a.partNumber - b.partNumber);
   const copiedSource = write.decision.parts.some((p) => p.kind === "sourceCopy");
-  return guarded(ctx, write, "complete", copiedSource, () =>
-    upload.complete(sorted, write.decision.condition),
+  // A retry of a complete the server carried out but whose answer was lost meets its own
+  // object, and where the write's condition is enforced it is refused with 412: the object
+  // whose ETag is that of these very parts is the run's own.
+  const assembled = multipartEtag(sorted);
+  return guarded(
+    ctx,
+    write,
+    "complete",
+    copiedSource,
+    () => upload.complete(sorted, write.decision.condition),
+    (now) => assembled !== undefined && sameEtag(now.etag, assembled),
   );
 }
 
@@ -598,7 +608,7 @@ async function guarded(
   kind: ConditionalWrite,
   copiesSource: boolean,
   run: () => Promise<{ etag: string }>,
-  sent?: BodyDigest,
+  own?: (now: ObjectHead) => boolean,
 ): Promise<string> {
   const { destination, signal } = ctx;
   const { key } = write;
@@ -624,7 +634,7 @@ async function guarded(
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const now = await destination.head(key, signal);
-    if (sent && isOwnPut(write, sent, now)) return now.etag;
+    if (now !== undefined && own?.(now)) return now.etag;
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
     const destinationMoved = !holds(now);
     throw new ObjectChangedError(destinationMoved || !copiesSource ? "destination" : "source", key, error);
@@ -638,8 +648,8 @@ async function guarded(
  * (so the bytes are) and the attributes are those written. Under SSE-KMS or SSE-C the ETag says
  * nothing of the bytes, and the 412 stands.
  */
-function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead | undefined): now is ObjectHead {
-  if (now === undefined || now.etagNotMd5 || sent.contentMd5 === undefined) return false;
+function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead): boolean {
+  if (now.etagNotMd5 || sent.contentMd5 === undefined) return false;
   const md5 = Buffer.from(sent.contentMd5, "base64").toString("hex");
   return sameEtag(now.etag, md5) && !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
 }
