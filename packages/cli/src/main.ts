@@ -25,6 +25,7 @@ import { Command, CommanderError, Option } from "commander";
 import cliPackage from "../package.json" with { type: "json" };
 import { addAuditCommands } from "./audit.js";
 import { addCleanupCommand } from "./cleanup.js";
+import { refuseEmptyValues } from "./emptyValues.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
@@ -338,7 +339,8 @@ export function program(): Command {
     .description("Challenge-verified, chunk-level delta sync between S3-compatible buckets")
     .version(cliPackage.version, "--version", "print the version of chunksync")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .hook("preAction", (_root, command) => refuseEmptyValues(command));
   const describe = {
     check:
       "compare SRC and DST chunk by chunk (an unchanged object from the digest indexes; --full reads all); exit 0 identical, 1 differences, 2 error",

@@ -73,3 +73,33 @@ describe("a glob that cannot be compiled", () => {
     }
   });
 });
+
+describe("an option given an empty value", () => {
+  // Nothing listens on port 9: a run that took the empty value for no value would fail on the connection.
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  const run = ["s3://src-bucket", "s3://dst-bucket", ...sides];
+  it.each([
+    ["sync", ...run, "--dst-sse-c-key-file", "", "--dst-sse-c-key-file", "<path>"],
+    ["sync", ...run, "--engine", "workflow", "--dst-account-id", "", "--dst-account-id", "<id>"],
+    ["sync", ...run, "--sse", "aws:kms", "--sse-kms-key-id", "", "--sse-kms-key-id", "<id>"],
+    ["sync", ...run, "--storage-class", "", "--storage-class", "<class>"],
+    ["check", ...run, "--src-profile", "", "--src-profile", "<name>"],
+    ["plan", ...run, "--src-index", "", "--src-index", "<dir|s3-url>"],
+    ["audit", ...run, "--src-region", "", "--src-region", "<region>"],
+    [
+      "scrub",
+      "s3://src-bucket",
+      "--endpoint",
+      "http://127.0.0.1:9",
+      "--index",
+      "",
+      "--index",
+      "<dir|s3-url>",
+    ],
+  ])("%s: exit 2 naming the option, before any request", async (...args) => {
+    const [flag, value] = args.slice(-2);
+    const { code, stderr } = await stderrOf(args.slice(0, -2));
+    expect(code).toBe(2);
+    expect(stderr).toBe(`chunksync: error: ${flag}: expected a value for ${value}, got an empty string\n`);
+  });
+});
