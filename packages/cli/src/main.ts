@@ -160,8 +160,8 @@ function isObjectOfStrings(text: string): boolean {
 
 /**
  * The destination's write options, checked before any request: S3 refuses a KMS key or context
- * without `--sse aws:kms`, and a context that is not an object of strings, on every write, so
- * such a run would read every object it has to write and fail each one.
+ * without `--sse aws:kms`, `--sse` with an SSE-C key, and a context that is not an object of
+ * strings, on every write, so such a run would read every object it has to write and fail each one.
  */
 function writeOptions(flags: RunFlags): WriteOptions {
   for (const [flag, value] of [
@@ -171,6 +171,12 @@ function writeOptions(flags: RunFlags): WriteOptions {
     if (value !== undefined && flags.sse !== "aws:kms")
       throw new ValidationError(flag, `--sse aws:kms with it (it applies to SSE-KMS only), got "${value}"`);
   }
+  // S3 refuses a write that asks for both (Ceph RGW 16 applies the customer key and drops --sse).
+  if (flags.sse !== undefined && flags.dstSseCKeyFile !== undefined)
+    throw new ValidationError(
+      "--sse",
+      `no value together with --dst-sse-c-key-file (an object is encrypted with the customer's key or the server's, not both), got "${flags.sse}"`,
+    );
   if (flags.sseKmsContext !== undefined && !isObjectOfStrings(flags.sseKmsContext)) {
     throw new ValidationError(
       "--sse-kms-context",

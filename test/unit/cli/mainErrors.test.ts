@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -102,4 +102,30 @@ describe("an option given an empty value", () => {
     expect(code).toBe(2);
     expect(stderr).toBe(`chunksync: error: ${flag}: expected a value for ${value}, got an empty string\n`);
   });
+});
+
+describe("--sse with a customer key", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each(["AES256", "aws:kms"])(
+    "--sse %s and --dst-sse-c-key-file: exit 2 before any request",
+    async (sse) => {
+      const keyFile = join(mkdtempSync(join(tmpdir(), "chunksync-ssec-")), "key");
+      writeFileSync(keyFile, Buffer.alloc(32, 7));
+      const args = [
+        "sync",
+        "s3://src-bucket",
+        "s3://dst-bucket",
+        ...sides,
+        "--sse",
+        sse,
+        "--dst-sse-c-key-file",
+        keyFile,
+      ];
+      const { code, stderr } = await stderrOf(args);
+      expect(code).toBe(2);
+      expect(stderr).toBe(
+        `chunksync: error: --sse: expected no value together with --dst-sse-c-key-file (an object is encrypted with the customer's key or the server's, not both), got "${sse}"\n`,
+      );
+    },
+  );
 });
