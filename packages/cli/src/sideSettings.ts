@@ -95,7 +95,8 @@ export function sideFlags(flags: object, side: SideTag): SideFlags {
 
 /** A whole number from 1 to `max` given as `flag`. */
 export function positiveInteger(text: string, flag: string, max: number): number {
-  const n = Number(text);
+  // Digits only: Number() also reads "0x10", "1e2", "8.0" and " 8" as whole numbers.
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > max)
     throw new ValidationError(flag, `a whole number from 1 to ${max}, got "${text}"`);
   return n;

@@ -129,3 +129,21 @@ describe("--sse with a customer key", () => {
     },
   );
 });
+
+describe("--concurrency", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each(["0x10", "1e2", "8.0", " 8", "+8"])("%j: exit 2 before any request", async (value) => {
+    const { code, stderr } = await stderrOf([
+      "plan",
+      "s3://src-bucket",
+      "s3://dst-bucket",
+      ...sides,
+      "--concurrency",
+      value,
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      `chunksync: error: --concurrency: expected a whole number from 1 to 256, got "${value}"\n`,
+    );
+  });
+});
