@@ -4,7 +4,6 @@ import {
   parseAlgorithm,
   parseByteSize,
   parseSampleSpec,
-  planChunks,
   type SampleSpec,
   type SampleUnit,
   SidesOverlapError,
@@ -18,7 +17,15 @@ import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
 import { parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
-import { openStore, positiveInteger, probe, probeSides, readSecret, sideFlags } from "./sideSettings.js";
+import {
+  chunkSizeFlag,
+  openStore,
+  positiveInteger,
+  probe,
+  probeSides,
+  readSecret,
+  sideFlags,
+} from "./sideSettings.js";
 
 interface SampleFlags {
   sample?: string;
@@ -109,8 +116,7 @@ export async function auditCommand(
 export async function scrubCommand(url: string, flags: ScrubFlags, signal: AbortSignal): Promise<number> {
   const location = parseS3Url(url, "URL");
   const sample = sampleOf(flags, "chunks");
-  const chunkSize = parseByteSize(flags.chunkSize, "--chunk-size");
-  planChunks(0, chunkSize);
+  const chunkSize = chunkSizeFlag(flags.chunkSize);
   const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
   const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
   const side = sideFlags(flags, "");

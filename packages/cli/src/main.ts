@@ -3,8 +3,6 @@ import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
   parseAlgorithm,
-  parseByteSize,
-  planChunks,
   SidesOverlapError,
   sidesOverlap,
   ValidationError,
@@ -37,6 +35,7 @@ import { printable } from "./printable.js";
 import { startProgress } from "./progress.js";
 import {
   addSideOptions,
+  chunkSizeFlag,
   openStore,
   positiveInteger,
   probeSides,
@@ -199,8 +198,7 @@ async function run(
 ): Promise<number> {
   const source = parseS3Url(src, "SRC");
   const destination = parseS3Url(dst, "DST");
-  const chunkSize = parseByteSize(flags.chunkSize, "--chunk-size");
-  planChunks(0, chunkSize); // validates the range and names the flag's value
+  const chunkSize = chunkSizeFlag(flags.chunkSize);
   const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
   const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
   const write = writeOptions(flags);

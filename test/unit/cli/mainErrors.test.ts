@@ -147,3 +147,17 @@ describe("--concurrency", () => {
     );
   });
 });
+
+describe("--chunk-size out of S3's part size limits", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each([
+    ["sync", "s3://src-bucket", "s3://dst-bucket", ...sides, "--chunk-size", "4MiB"],
+    ["scrub", "s3://src-bucket", "--endpoint", "http://127.0.0.1:9", "--chunk-size", "6GiB"],
+  ])("%s: exit 2 naming the flag, before any request", async (...args) => {
+    const { code, stderr } = await stderrOf(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^chunksync: error: --chunk-size: chunk size \d\.0 [MG]iB \(\d+ bytes\) is not allowed: /,
+    );
+  });
+});
