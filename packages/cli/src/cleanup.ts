@@ -2,6 +2,7 @@ import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
 import { RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
+import { examples } from "./examples.js";
 import { EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
@@ -64,7 +65,7 @@ export function addCleanupCommand(root: Command): void {
     )
     .option("--dry-run", "list what would be aborted, abort nothing", false)
     .option("--json", "print one JSON summary on stdout", false)
-    .addHelpText("after", HELP)
+    .addHelpText("after", `${HELP}${examples("cleanup")}`)
     .exitOverride()
     .action(async (dst: string, flags: CleanupFlags) => {
       root.setOptionValue(
