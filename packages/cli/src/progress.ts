@@ -83,9 +83,11 @@ export function startProgress(
       stop: () => {},
     };
   }
-  // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns.
-  const draw = () =>
-    stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, stream.columns || 120)}`);
+  // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns: then the
+  // width the shell states, as `ls` takes it. A line wider than the terminal wraps, and clearing
+  // the last of its rows would leave the others on the screen at every redraw.
+  const columns = () => stream.columns || Number.parseInt(env.COLUMNS ?? "", 10) || 120;
+  const draw = () => stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, columns())}`);
   const timer = setInterval(draw, 200);
   timer.unref();
   return {

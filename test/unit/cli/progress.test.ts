@@ -149,6 +149,16 @@ describe("progress", () => {
     expect(writes.some((w) => w.includes("/1 objects"))).toBe(true);
   });
 
+  it("on a terminal that reports no size, keeps the line within the COLUMNS the shell states", () => {
+    const { stream, writes } = fakeStream(true, 0);
+    const progress = startProgress(listedStats(1, 0), stream, false, { COLUMNS: "20" });
+    progress.onResult(changed);
+    progress.stop();
+    const drawn = writes.filter((w) => !w.endsWith("\n")).map((w) => w.replace("\r\x1b[2K", ""));
+    expect(drawn.some((line) => line.startsWith("["))).toBe(true);
+    for (const line of drawn) expect(line.length, line).toBeLessThanOrEqual(20);
+  });
+
   it("elsewhere prints one plain line per object that needed work, none for identical ones", () => {
     const { stream, writes } = fakeStream(false);
     const progress = startProgress(new RunStats(), stream, false);
