@@ -116,6 +116,7 @@ export function addAuditCommands(root: Command): void {
     .exitOverride()
     .action(async (url: string, flags: ScrubFlags) => {
       warnIneffectiveIncludes(flags.filters, process.stderr);
+      warnTopLevelExclude(flags.filters, process.stderr);
       root.setOptionValue(
         "exitCode",
         await interruptible(async (signal) =>

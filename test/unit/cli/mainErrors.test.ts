@@ -161,3 +161,15 @@ describe("--chunk-size out of S3's part size limits", () => {
     );
   });
 });
+
+describe("--exclude '*'", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each([
+    ["sync", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["audit", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["scrub", "s3://src-bucket", "--endpoint", "http://127.0.0.1:9"],
+  ])("%s warns that it leaves out top-level keys only", async (...args) => {
+    const { stderr } = await stderrOf([...args, "--exclude", "*", "--concurrency", "0"]);
+    expect(stderr).toContain("chunksync: warning: --exclude '*' leaves out top-level keys only");
+  });
+});
