@@ -15,7 +15,7 @@ import { DEFAULT_SAMPLE } from "./audit.js";
 import { auditExitCode, scrubExitCode } from "./exitCodes.js";
 import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
-import { parseS3Url } from "./parseS3Url.js";
+import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 import {
   chunkSizeFlag,
@@ -106,10 +106,7 @@ export async function auditCommand(
   const code = auditExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "audit", exitCode: code, ...report })}\n`);
-  else
-    process.stdout.write(
-      auditText(report, `s3://${source.bucket}/${directoryPrefix(source.prefix)}`, flags.quiet),
-    );
+  else process.stdout.write(auditText(report, locationText(source), flags.quiet));
   return code;
 }
 
@@ -151,10 +148,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   const code = scrubExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "scrub", exitCode: code, ...report })}\n`);
-  else
-    process.stdout.write(
-      scrubText(report, `s3://${location.bucket}/${directoryPrefix(location.prefix)}`, flags.quiet),
-    );
+  else process.stdout.write(scrubText(report, locationText(location), flags.quiet));
   return code;
 }
 
@@ -217,7 +211,7 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
-    `scrub of ${where} against ${report.index.location}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
+    `scrub of ${where} against ${printable(report.index.location)}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
       `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
     `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
     unseenLine(report.unseen, "chunks"),

@@ -6,7 +6,7 @@ import { examples } from "./examples.js";
 import { EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
-import { parseS3Url } from "./parseS3Url.js";
+import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 import { openStore, type SideFlags } from "./sideSettings.js";
 
@@ -130,7 +130,7 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     );
   } else {
     process.stdout.write(
-      `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
+      `cleanup ${locationText(location)}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
         `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }

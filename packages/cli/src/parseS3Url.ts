@@ -1,4 +1,5 @@
 import { directoryPrefix, MAX_KEY_BYTES, ValidationError } from "@chunksync/core";
+import { printable } from "./printable.js";
 
 export interface S3Location {
   bucket: string;
@@ -37,4 +38,12 @@ export function parseS3Url(text: string, name: string): S3Location {
     );
   }
   return { bucket, prefix };
+}
+
+/**
+ * `s3://bucket/prefix/` as a human-readable line shows it: its prefix escaped, since it may hold
+ * any character a key holds (one taken from a listing, say).
+ */
+export function locationText(location: S3Location): string {
+  return printable(`s3://${location.bucket}/${directoryPrefix(location.prefix)}`);
 }
