@@ -14,7 +14,10 @@ function describe(r: ObjectResult): string {
   if (r.error) return `${r.state.padEnd(9)} ${key}: ${printable(r.error.message)}`;
   const chunks =
     r.chunks && r.chunks.total > 1 ? ` (${r.chunks.changed.length}/${r.chunks.total} chunks)` : "";
-  const verb = r.applied ? r.action : `would ${r.action}`;
+  // Keeping a destination-only object and leaving an archived one unread are what a sync does
+  // too, not what it would do: such results are never "applied".
+  const verb =
+    r.action === "keep" ? "keep" : r.action === "none" ? "skip" : r.applied ? r.action : `would ${r.action}`;
   const moved =
     r.planned.transfer > 0 ? `, ${bytes(r.planned.transfer)} ${r.applied ? "sent" : "to send"}` : "";
   return `${r.state.padEnd(9)} ${key}${chunks}: ${verb}${moved}`;

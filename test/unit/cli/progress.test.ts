@@ -168,6 +168,26 @@ describe("progress", () => {
     expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): would compose, 8.0 MiB to send\n"]);
   });
 
+  it("says a kept destination-only object is kept and an archived one skipped, not that a sync would do so", () => {
+    const { stream, writes } = fakeStream(false);
+    const progress = startProgress(new RunStats(), stream, false);
+    progress.onResult({ ...extra, action: "keep", applied: false });
+    progress.onResult({
+      ...extra,
+      sourceKey: "a/b.bin",
+      state: "unreadable",
+      action: "none",
+      applied: false,
+    });
+    progress.onResult({ ...extra, applied: false });
+    progress.stop();
+    expect(writes).toEqual([
+      "extra     old.bin: keep\n",
+      "unreadable a/b.bin: skip\n",
+      "extra     old.bin: would delete\n",
+    ]);
+  });
+
   it("on a terminal declared TERM=dumb prints plain lines, never the escapes that clear a line", () => {
     const { stream, writes } = fakeStream(true);
     const progress = startProgress(listedStats(1, 0), stream, false, { TERM: "dumb" });
