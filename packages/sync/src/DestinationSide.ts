@@ -17,7 +17,7 @@ import {
   wholeTagging,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
-import { digestWholeRanges, readBlocks } from "./blockReads.js";
+import { readBlocksAndWhole } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
@@ -211,19 +211,19 @@ export class DestinationSide {
     const reader = { store, side: "destination" as const, limiter, onRead, signal };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // Tagged as they are cut: no raw digest is kept. A fine round that also asks about the
-    // first round's guesses tags them with that round's parameters; both are read at once.
+    // first round's guesses tags them with that round's parameters; a byte both name is read
+    // once for both (the guesses often are the very old ranges the fine round cuts).
     const { tagBytes } = new BlockTagger(secret, request);
-    const cut = rangesToCut(request, head.size);
-    const whole = request.whole.filter(within);
     const wholeTagger = request.wholeParams ? new BlockTagger(secret, wholeTagging(request)) : undefined;
-    // Both settle before either failure is rethrown: no read is left running.
-    const [tags, wholeTags] = await Promise.allSettled([
-      readBlocks(reader, key, etag, cut, request.params, tagBytes, BLOCK_TAG_BYTES),
-      digestWholeRanges(reader, key, etag, whole, (wholeTagger ?? { tagBytes }).tagBytes, BLOCK_TAG_BYTES),
-    ]);
-    if (tags.status === "rejected") throw tags.reason;
-    if (wholeTags.status === "rejected") throw wholeTags.reason;
-    return answerBlocks(request, { etag, size: head.size }, tags.value, wholeTags.value);
+    const read = await readBlocksAndWhole(
+      reader,
+      key,
+      etag,
+      { ranges: rangesToCut(request, head.size), params: request.params, digest: tagBytes },
+      { ranges: request.whole.filter(within), digest: (wholeTagger ?? { tagBytes }).tagBytes },
+      BLOCK_TAG_BYTES,
+    );
+    return answerBlocks(request, { etag, size: head.size }, read.blocks, read.whole);
   }
 
   /**
