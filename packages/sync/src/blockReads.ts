@@ -32,6 +32,18 @@ export interface BlockReader {
         range: { offset: number; length: number },
       ) => readonly Uint8Array[] | undefined)
     | undefined;
+  /**
+   * Where this side keeps the bytes of a read of `key`'s version `etag` for a later step (see
+   * `held`): a tap given each piece, ended with whether the read came whole; undefined where
+   * it keeps none.
+   */
+  keeping?:
+    | ((
+        key: string,
+        etag: string,
+        range: { offset: number; length: number },
+      ) => { piece(piece: Uint8Array): void; end(whole: boolean): void } | undefined)
+    | undefined;
 }
 
 /** Ranges closer than this share one read: the gap costs less than a request. */
@@ -93,7 +105,8 @@ interface RangeSink {
  * gives, streaming each range's bytes, in order, to the sink made for it when its first byte
  * comes: `openSpan` is called once per read and gives what makes its ranges' sinks. A read
  * that breaks is repeated from the first of its ranges not yet ended, and those ranges get new
- * sinks. A read whose bytes the reader holds (see {@link BlockReader}) is passed from them.
+ * sinks. A read whose bytes the reader holds (see {@link BlockReader}) is passed from them; one
+ * read from the store is kept where the reader keeps it.
  */
 async function readRanges(
   reader: BlockReader,
@@ -148,11 +161,19 @@ async function readRanges(
           }
           return;
         }
-        const body = await pinnedRead(store, side, key, etag, read, signal);
-        await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
-          pass(piece);
-          onRead?.(piece.length);
-        });
+        const keeping = reader.keeping?.(key, etag, read);
+        try {
+          const body = await pinnedRead(store, side, key, etag, read, signal);
+          await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
+            pass(piece);
+            keeping?.piece(piece);
+            onRead?.(piece.length);
+          });
+        } catch (error) {
+          keeping?.end(false);
+          throw error;
+        }
+        keeping?.end(true);
       }, retryFor(signal)),
     );
   });
