@@ -25,6 +25,7 @@ export { commitIndex, IndexWriter } from "./digestIndex/IndexWriter.js";
 export { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
+export { KeepRoom } from "./KeptChunks.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./keyFilter.js";
 export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
 export { inListingOrder, type Listing, type MergedKey, mergeListings } from "./mergeListings.js";

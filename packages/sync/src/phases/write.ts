@@ -1,4 +1,4 @@
-import { pipeline, type Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import {
   attributesDiffer,
   attributesOf,
@@ -111,8 +111,15 @@ export interface ObjectWrite {
   /** The source's chunk plan, which every part's chunks come from. */
   plan: ChunkPlan;
   sourceRef: ObjectVersionRef;
-  /** The challenged destination version, where one exists. */
-  old?: { ref: ObjectVersionRef; size: number };
+  /**
+   * The challenged destination version, where one exists, and the bytes of a range of it the
+   * destination side holds already (read by the block exchange), where it holds them all.
+   */
+  old?: {
+    ref: ObjectVersionRef;
+    size: number;
+    held?: (range: { offset: number; length: number }) => readonly Uint8Array[] | undefined;
+  };
   parts: PartSource;
 }
 
@@ -510,8 +517,9 @@ async function streamOnce<T>(
 /**
  * Builds an assembled part in `buffer` on the destination's side, its pieces in order: ranges
  * of the old object read from the destination's own store (pinned to the challenged version)
- * and ranges of the source, the only bytes that cross; then sends it as parts from the source
- * are sent. Every piece is read at once, straight into its place in the part's buffer: one
+ * or taken from what the direct engine's block exchange read of that very version, and ranges
+ * of the source, the only bytes that cross; then sends it as parts from the source are sent.
+ * Every piece is read at once, straight into its place in the part's buffer: one
  * after the other, a part's few pieces would cost their round trips in turn.
  */
 async function assembled<T>(
@@ -533,9 +541,13 @@ async function assembled<T>(
         const at = place;
         place += piece.length;
         const fromSource = piece.from === "source";
+        // Old bytes the block exchange read for this very version are not read again.
+        const held = fromSource ? undefined : old.held?.(piece);
         const body = fromSource
           ? await write.parts.openRange(piece)
-          : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
+          : held
+            ? Readable.from(held)
+            : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
         const named = fromSource ? write.source : { bucket: destination.bucket, key: old.ref.key };
         let got = 0;
         // feedBody fails a body longer than its piece; none of it spills into the next piece.
@@ -550,7 +562,7 @@ async function assembled<T>(
             data.set(kept, at + got);
             digests.filled(at + got, at + got + kept.length);
             got += read.length;
-            if (!fromSource) bytes.destinationRead += read.length;
+            if (!fromSource && !held) bytes.destinationRead += read.length;
           },
         );
       }),
