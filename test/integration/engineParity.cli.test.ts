@@ -112,10 +112,13 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
     // The workflow's destination side reads the copies' bytes through a link; its source side
     // reads them once more to digest them for its index, which then has all four entries too.
     expect(workflow.bytes.sourceRead - direct.bytes.sourceRead).toBe(fresh.length + small.length);
+    // The workflow's steps read the changed chunk's old bytes again for the later block rounds
+    // and the assembled part; the direct engine keeps them from the first round's read.
+    expect(workflow.bytes.destinationRead).toBeGreaterThan(direct.bytes.destinationRead);
     const apart = (s: JsonSummary) => ({
       ...unplaced(s),
       durationMs: 0,
-      bytes: { ...s.bytes, sourceRead: 0 },
+      bytes: { ...s.bytes, sourceRead: 0, destinationRead: 0 },
     });
     expect(apart(workflow)).toEqual(apart(direct));
   });
@@ -127,10 +130,12 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
       // The workflow's source side digests the copied chunks again, for its index or to verify
       // them; the direct engine kept the digests of the bytes it streamed (docs/serverless.md, Limits).
       expect(workflow.bytes.sourceRead).toBeGreaterThan(direct.bytes.sourceRead);
+      // The old bytes of the block rounds and the assembled part, read again by the workflow's steps.
+      expect(workflow.bytes.destinationRead).toBeGreaterThan(direct.bytes.destinationRead);
       const apart = (s: JsonSummary) => ({
         ...unplaced(s),
         durationMs: 0,
-        bytes: { ...s.bytes, sourceRead: 0 },
+        bytes: { ...s.bytes, sourceRead: 0, destinationRead: 0 },
       });
       expect(apart(workflow)).toEqual(apart(direct));
     });
@@ -205,10 +210,14 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
         if (variant === "decode")
           expect(summaries.direct?.bytes.transferred, what).toBe(1 * MiB + small.length);
         else expect(summaries.direct?.bytes.transferred, what).toBeLessThan(MiB / 4 + small.length);
+        // Matched block by block, the workflow's steps read the old bytes again (see above).
+        const again = summaries.workflow!.bytes.destinationRead - summaries.direct!.bytes.destinationRead;
+        if (variant === "decode") expect(again, what).toBe(0);
+        else expect(again, what).toBeGreaterThan(0);
         const apart = (x: JsonSummary | undefined) => ({
           ...unplaced(x),
           durationMs: 0,
-          bytes: { ...x?.bytes, sourceRead: 0 },
+          bytes: { ...x?.bytes, sourceRead: 0, destinationRead: 0 },
         });
         expect(apart(summaries.workflow), what).toEqual(apart(summaries.direct));
       }

@@ -4,6 +4,7 @@ import {
   MemoryObjectStore,
   type MultipartUpload,
   type ObjectStore,
+  type ObjectSummary,
   S3Connection,
   S3ObjectStore,
 } from "@chunksync/storage";
@@ -11,6 +12,30 @@ import { RunStats, runSync, type SyncOptions } from "@chunksync/sync";
 import { syncWithWorkflow, type WorkflowSyncOptions } from "@chunksync/workflow";
 import { type CollectedReport, collectResults } from "./results.js";
 import { localS3 } from "./s3.js";
+
+/** A store that lists in its own order of keys (`order`), from after `startAfter` in that order. */
+export class ReorderedStore extends MemoryObjectStore {
+  constructor(
+    bucket: string,
+    readonly order: (a: string, b: string) => number,
+  ) {
+    super({ bucket });
+  }
+
+  override async *list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+  ): AsyncIterable<ObjectSummary> {
+    const all: ObjectSummary[] = [];
+    for await (const o of super.list(prefix, signal)) all.push(o);
+    all.sort((a, b) => this.order(a.key, b.key));
+    yield* all.filter((o) => startAfter === undefined || this.order(o.key, startAfter) > 0);
+  }
+}
+
+/** JavaScript's order of strings (UTF-16's), not S3's: "😀" (U+1F600) comes before U+FFFD. */
+export const utf16Order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The engine's own store for one of the two users, as the CLI builds it. */
 export async function storeFor(user: "source" | "destination", bucket: string): Promise<S3ObjectStore> {

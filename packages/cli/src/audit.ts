@@ -1,6 +1,7 @@
 import { DEFAULT_ALGORITHM } from "@chunksync/core";
 import { type Command, Option } from "commander";
 import type { AuditFlags, ScrubFlags } from "./auditRun.js";
+import { examples } from "./examples.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
@@ -80,7 +81,7 @@ export function addAuditCommands(root: Command): void {
         .choices(["direct", "workflow"])
         .default("direct"),
     )
-    .addHelpText("after", `${AUDIT_HELP}${FILTER_HELP}`)
+    .addHelpText("after", `${AUDIT_HELP}${FILTER_HELP}${examples("audit")}`)
     .exitOverride()
     .action(async (src: string, dst: string, flags: AuditFlags) => {
       warnIneffectiveIncludes(flags.filters, process.stderr);
@@ -111,10 +112,11 @@ export function addAuditCommands(root: Command): void {
         .choices(["sha256", "sha1", "md5", "crc32c"])
         .default(DEFAULT_ALGORITHM),
     )
-    .addHelpText("after", `${SCRUB_HELP}${FILTER_HELP}`)
+    .addHelpText("after", `${SCRUB_HELP}${FILTER_HELP}${examples("scrub")}`)
     .exitOverride()
     .action(async (url: string, flags: ScrubFlags) => {
       warnIneffectiveIncludes(flags.filters, process.stderr);
+      warnTopLevelExclude(flags.filters, process.stderr);
       root.setOptionValue(
         "exitCode",
         await interruptible(async (signal) =>

@@ -4,7 +4,6 @@ import {
   parseAlgorithm,
   parseByteSize,
   parseSampleSpec,
-  planChunks,
   type SampleSpec,
   type SampleUnit,
   SidesOverlapError,
@@ -16,9 +15,17 @@ import { DEFAULT_SAMPLE } from "./audit.js";
 import { auditExitCode, scrubExitCode } from "./exitCodes.js";
 import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
-import { parseS3Url } from "./parseS3Url.js";
+import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
-import { openStore, positiveInteger, probe, probeSides, readSecret, sideFlags } from "./sideSettings.js";
+import {
+  chunkSizeFlag,
+  openStore,
+  positiveInteger,
+  probe,
+  probeSides,
+  readSecret,
+  sideFlags,
+} from "./sideSettings.js";
 
 interface SampleFlags {
   sample?: string;
@@ -99,18 +106,14 @@ export async function auditCommand(
   const code = auditExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "audit", exitCode: code, ...report })}\n`);
-  else
-    process.stdout.write(
-      auditText(report, `s3://${source.bucket}/${directoryPrefix(source.prefix)}`, flags.quiet),
-    );
+  else process.stdout.write(auditText(report, locationText(source), flags.quiet));
   return code;
 }
 
 export async function scrubCommand(url: string, flags: ScrubFlags, signal: AbortSignal): Promise<number> {
   const location = parseS3Url(url, "URL");
   const sample = sampleOf(flags, "chunks");
-  const chunkSize = parseByteSize(flags.chunkSize, "--chunk-size");
-  planChunks(0, chunkSize);
+  const chunkSize = chunkSizeFlag(flags.chunkSize);
   const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
   const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
   const side = sideFlags(flags, "");
@@ -145,10 +148,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   const code = scrubExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "scrub", exitCode: code, ...report })}\n`);
-  else
-    process.stdout.write(
-      scrubText(report, `s3://${location.bucket}/${directoryPrefix(location.prefix)}`, flags.quiet),
-    );
+  else process.stdout.write(scrubText(report, locationText(location), flags.quiet));
   return code;
 }
 
@@ -211,7 +211,7 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
-    `scrub of ${where} against ${report.index.location}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
+    `scrub of ${where} against ${printable(report.index.location)}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
       `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
     `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
     unseenLine(report.unseen, "chunks"),

@@ -2,10 +2,11 @@ import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
 import { RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
+import { examples } from "./examples.js";
 import { EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
-import { parseS3Url } from "./parseS3Url.js";
+import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 import { openStore, type SideFlags } from "./sideSettings.js";
 
@@ -64,7 +65,7 @@ export function addCleanupCommand(root: Command): void {
     )
     .option("--dry-run", "list what would be aborted, abort nothing", false)
     .option("--json", "print one JSON summary on stdout", false)
-    .addHelpText("after", HELP)
+    .addHelpText("after", `${HELP}${examples("cleanup")}`)
     .exitOverride()
     .action(async (dst: string, flags: CleanupFlags) => {
       root.setOptionValue(
@@ -129,7 +130,7 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     );
   } else {
     process.stdout.write(
-      `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
+      `cleanup ${locationText(location)}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
         `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }

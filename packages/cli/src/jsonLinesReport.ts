@@ -18,10 +18,15 @@ export class JsonLinesReport {
     private readonly path: string,
   ) {}
 
-  /** Empties the file (opened for appending before the run) as the run begins. */
+  /**
+   * Empties the file (opened for appending before the run) as the run begins. Only a regular
+   * file has a length: a pipe or a device (`/dev/stdout`, `/dev/null`) refuses to be truncated.
+   */
   static async begin(file: FileHandle, path: string): Promise<JsonLinesReport> {
     const report = new JsonLinesReport(file, path);
-    await report.#guard(() => file.truncate(0));
+    await report.#guard(async () => {
+      if ((await file.stat()).isFile()) await file.truncate(0);
+    });
     return report;
   }
 

@@ -1,4 +1,5 @@
-import { ValidationError } from "@chunksync/core";
+import { directoryPrefix, MAX_KEY_BYTES, ValidationError } from "@chunksync/core";
+import { printable } from "./printable.js";
 
 export interface S3Location {
   bucket: string;
@@ -26,5 +27,23 @@ export function parseS3Url(text: string, name: string): S3Location {
   if (!BUCKET.test(bucket)) {
     throw new ValidationError(name, `a bucket name of 3-63 letters, digits, dots or hyphens in "${text}"`);
   }
-  return { bucket, prefix: match[2] ?? "" };
+  const prefix = match[2] ?? "";
+  // No key lies under a longer prefix: a source would list nothing (and `--delete` empty the
+  // destination), a destination would fail every key, an index would never be written.
+  const bytes = Buffer.byteLength(directoryPrefix(prefix), "utf8");
+  if (bytes > MAX_KEY_BYTES) {
+    throw new ValidationError(
+      name,
+      `a prefix of at most ${MAX_KEY_BYTES.toLocaleString("en-US")} bytes of UTF-8 with its trailing "/" (S3's limit on a key: no key lies under a longer one), got ${bytes.toLocaleString("en-US")}`,
+    );
+  }
+  return { bucket, prefix };
+}
+
+/**
+ * `s3://bucket/prefix/` as a human-readable line shows it: its prefix escaped, since it may hold
+ * any character a key holds (one taken from a listing, say).
+ */
+export function locationText(location: S3Location): string {
+  return printable(`s3://${location.bucket}/${directoryPrefix(location.prefix)}`);
 }

@@ -14,7 +14,10 @@ function describe(r: ObjectResult): string {
   if (r.error) return `${r.state.padEnd(9)} ${key}: ${printable(r.error.message)}`;
   const chunks =
     r.chunks && r.chunks.total > 1 ? ` (${r.chunks.changed.length}/${r.chunks.total} chunks)` : "";
-  const verb = r.applied ? r.action : `would ${r.action}`;
+  // Keeping a destination-only object and leaving an archived one unread are what a sync does
+  // too, not what it would do: such results are never "applied".
+  const verb =
+    r.action === "keep" ? "keep" : r.action === "none" ? "skip" : r.applied ? r.action : `would ${r.action}`;
   const moved =
     r.planned.transfer > 0 ? `, ${bytes(r.planned.transfer)} ${r.applied ? "sent" : "to send"}` : "";
   return `${r.state.padEnd(9)} ${key}${chunks}: ${verb}${moved}`;
@@ -83,9 +86,11 @@ export function startProgress(
       stop: () => {},
     };
   }
-  // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns.
-  const draw = () =>
-    stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, stream.columns || 120)}`);
+  // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns: then the
+  // width the shell states, as `ls` takes it. A line wider than the terminal wraps, and clearing
+  // the last of its rows would leave the others on the screen at every redraw.
+  const columns = () => stream.columns || Number.parseInt(env.COLUMNS ?? "", 10) || 120;
+  const draw = () => stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, columns())}`);
   const timer = setInterval(draw, 200);
   timer.unref();
   return {

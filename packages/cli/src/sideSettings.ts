@@ -1,9 +1,12 @@
 import { readFile } from "node:fs/promises";
 import {
+  ChunkPlanError,
   ChunksyncError,
   directoryPrefix,
   drawPairingSecret,
+  parseByteSize,
   parsePairingSecret,
+  planChunks,
   type SideLocation,
   storageOf,
   ValidationError,
@@ -95,10 +98,23 @@ export function sideFlags(flags: object, side: SideTag): SideFlags {
 
 /** A whole number from 1 to `max` given as `flag`. */
 export function positiveInteger(text: string, flag: string, max: number): number {
-  const n = Number(text);
+  // Digits only: Number() also reads "0x10", "1e2", "8.0" and " 8" as whole numbers.
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > max)
     throw new ValidationError(flag, `a whole number from 1 to ${max}, got "${text}"`);
   return n;
+}
+
+/** `--chunk-size` held to S3's part size limits, the error naming the flag. */
+export function chunkSizeFlag(text: string): number {
+  const size = parseByteSize(text, "--chunk-size");
+  try {
+    planChunks(0, size);
+  } catch (error) {
+    if (!(error instanceof ChunkPlanError)) throw error;
+    throw new ChunkPlanError(error.code, `--chunk-size: ${error.message}`, { details: error.details });
+  }
+  return size;
 }
 
 /** The pairing secret from `--secret-file`, or one drawn for this run. */

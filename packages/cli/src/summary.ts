@@ -87,14 +87,16 @@ function indexSummary(report: RunReport): string {
   const notes: string[] = [];
   for (const [name, side] of sides) {
     if (side === undefined) continue;
+    // An index in a bucket is named by its prefix, which may hold any character a key holds.
+    const location = printable(side.location);
     const kept = side.written === undefined ? "not written" : `${side.written} entries`;
     rows.push([name, String(side.fromIndex), String(side.read), kept]);
     if (side.found === "absent")
       notes.push(
-        `${name} index: none yet at ${side.location}${side.written === undefined ? "" : "; built by this run"}`,
+        `${name} index: none yet at ${location}${side.written === undefined ? "" : "; built by this run"}`,
       );
     // A note may quote a storage error's message.
-    for (const note of side.notes) notes.push(`${name} index at ${side.location}: ${printable(note)}`);
+    for (const note of side.notes) notes.push(`${name} index at ${location}: ${printable(note)}`);
   }
   return `\n${table(rows)}\n${notes.map((n) => `${n}\n`).join("")}`;
 }

@@ -1,8 +1,5 @@
-import { directoryPrefix } from "@chunksync/core";
 import { ineffectiveIncludes, type KeyRule, type RunReport } from "@chunksync/sync";
-import type { S3Location } from "./parseS3Url.js";
-
-const url = (l: S3Location) => `s3://${l.bucket}/${directoryPrefix(l.prefix)}`;
+import { locationText, type S3Location } from "./parseS3Url.js";
 
 /** Before a run: an --include that no --exclude precedes selects nothing more than the default. */
 export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {
@@ -39,7 +36,7 @@ export function warnNoObjects(
   out: NodeJS.WritableStream,
 ): void {
   if (report.objects.scanned > 0 || report.objects.extra > 0) return;
-  const where = `${url(source)} (source) or ${url(destination)} (destination)`;
+  const where = `${locationText(source)} (source) or ${locationText(destination)} (destination)`;
   const prefixes = [source.prefix, destination.prefix].some((p) => p !== "" && !p.endsWith("/"))
     ? "; a prefix names a directory (s3://b/photos reads photos/...)"
     : "";

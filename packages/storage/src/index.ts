@@ -17,6 +17,7 @@ export {
   type MemoryObjectStoreOptions,
   type StoreOperation,
 } from "./MemoryObjectStore.js";
+export { multipartEtag } from "./multipartEtag.js";
 export type * from "./ObjectStore.js";
 export { createS3Client, type S3ClientSettings, S3Connection } from "./S3Connection.js";
 export { S3_CAPABILITIES, S3ObjectStore, type S3ObjectStoreOptions } from "./S3ObjectStore.js";

@@ -11,16 +11,18 @@ import {
   chunksToAnswer,
   type DigestAlgorithm,
   type HeldChallenge,
+  type OldRange,
   parseBlockRequest,
   rangesToCut,
   ValidationError,
   wholeTagging,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
-import { digestWholeRanges, readBlocks } from "./blockReads.js";
+import { readBlocksAndWhole } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
+import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -33,6 +35,12 @@ export interface DestinationSideOptions {
   signal?: AbortSignal;
   /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
   digests?: DigestSource;
+  /**
+   * Room for the old bytes a block answer reads, kept for the next round and the assembled
+   * parts' old pieces of the same version (see {@link DestinationSide.oldBytes}); none by
+   * default. The run shares its one room with its source side.
+   */
+  keep?: KeepRoom;
 }
 
 /**
@@ -49,9 +57,12 @@ export class DestinationSide {
   readonly #known = new Map<string, KnownDigests>();
 
   readonly #digests: DigestSource;
+  /** Old bytes block answers read, by key and version, until `forget`. */
+  readonly #kept: KeptChunks | undefined;
 
   constructor(readonly options: DestinationSideOptions) {
     this.#digests = sideDigests(options, "destination");
+    this.#kept = options.keep ? new KeptChunks(options.keep) : undefined;
   }
 
   /**
@@ -131,6 +142,20 @@ export class DestinationSide {
   /** Drops what this side holds of `key` once its sync is settled. */
   forget(key: string): void {
     this.#known.delete(key);
+    this.#kept?.forget(key);
+  }
+
+  /**
+   * The bytes of `range` of `key`'s version `etag` where a block answer of this run read and
+   * kept all of them (see `keep`), as views in order; undefined otherwise, and for any other
+   * version: those bytes are read again.
+   */
+  oldBytes(
+    key: string,
+    etag: string,
+    range: { offset: number; length: number },
+  ): readonly Buffer[] | undefined {
+    return this.#kept?.bytes(key, etag, range);
   }
 
   /**
@@ -208,22 +233,33 @@ export class DestinationSide {
     const request = parseBlockRequest(received);
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
-    const reader = { store, side: "destination" as const, limiter, onRead, signal };
+    // A round reads what an earlier one kept from memory: a fine round cuts parts of the old
+    // chunks the first round cut.
+    const kept = this.#kept;
+    const reader = {
+      store,
+      side: "destination" as const,
+      limiter,
+      onRead,
+      signal,
+      held: kept && ((k: string, e: string, range: OldRange) => kept.bytes(k, e, range)),
+      keeping: kept && ((k: string, e: string, range: OldRange) => kept.keeping(k, e, range)),
+    };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // Tagged as they are cut: no raw digest is kept. A fine round that also asks about the
-    // first round's guesses tags them with that round's parameters; both are read at once.
+    // first round's guesses tags them with that round's parameters; a byte both name is read
+    // once for both (the guesses often are the very old ranges the fine round cuts).
     const { tagBytes } = new BlockTagger(secret, request);
-    const cut = rangesToCut(request, head.size);
-    const whole = request.whole.filter(within);
     const wholeTagger = request.wholeParams ? new BlockTagger(secret, wholeTagging(request)) : undefined;
-    // Both settle before either failure is rethrown: no read is left running.
-    const [tags, wholeTags] = await Promise.allSettled([
-      readBlocks(reader, key, etag, cut, request.params, tagBytes, BLOCK_TAG_BYTES),
-      digestWholeRanges(reader, key, etag, whole, (wholeTagger ?? { tagBytes }).tagBytes, BLOCK_TAG_BYTES),
-    ]);
-    if (tags.status === "rejected") throw tags.reason;
-    if (wholeTags.status === "rejected") throw wholeTags.reason;
-    return answerBlocks(request, { etag, size: head.size }, tags.value, wholeTags.value);
+    const read = await readBlocksAndWhole(
+      reader,
+      key,
+      etag,
+      { ranges: rangesToCut(request, head.size), params: request.params, digest: tagBytes },
+      { ranges: request.whole.filter(within), digest: (wholeTagger ?? { tagBytes }).tagBytes },
+      BLOCK_TAG_BYTES,
+    );
+    return answerBlocks(request, { etag, size: head.size }, read.blocks, read.whole);
   }
 
   /**

@@ -1,15 +1,10 @@
 /**
- * Bytes of source chunks kept from the read that digested them, by key and version, so that a
- * changed chunk's block cut and its upload (or its assembled part's source pieces) take them
- * from memory instead of reading the source again. A chunk is kept as the pieces its read
- * delivered (a stream's reader owns the pieces it is given: nothing writes them again), not
- * copied: fresh pages for a copy cost more to fault in than reading them did. Room is reserved
- * before a read starts and given back as soon as its chunk is not kept, or when its object
- * settles: what is read or kept this way never passes `capacity` bytes (the run's concurrency
- * times its chunk size).
+ * Room for bytes kept from reads, shared by both sides of a run: what they reserve together
+ * never passes `capacity` bytes (the run's concurrency times its chunk size, what its part
+ * uploads may hold), so keeping the destination's old bytes too costs no more memory than the
+ * source's alone did.
  */
-export class KeptChunks {
-  readonly #byKey = new Map<string, { etag: string; chunks: Map<number, Kept>; bytes: number }>();
+export class KeepRoom {
   #reserved = 0;
 
   constructor(readonly capacity: number) {}
@@ -24,6 +19,75 @@ export class KeptChunks {
   /** Gives back room reserved for bytes that are not kept. */
   release(length: number): void {
     this.#reserved -= length;
+  }
+}
+
+/** A read's pieces held as they come, in room reserved for them, until its end says whether they are kept. */
+export interface KeepTap {
+  piece(piece: Uint8Array): void;
+  /** Hands every piece to `keep` where given and every byte reserved for came; else gives the room back. */
+  end(keep?: (pieces: readonly Uint8Array[]) => void): void;
+}
+
+/**
+ * Bytes of chunks kept from the read that digested or cut them, by key and version, so that a
+ * later step takes them from memory instead of reading its store again: on the source a
+ * changed chunk's block cut and its upload (or its assembled part's source pieces), on the
+ * destination a block round's old bytes for the next round and the assembled part's old
+ * pieces. A chunk is kept as the pieces its read delivered (a stream's reader owns the pieces it
+ * is given: nothing writes them again), not copied: fresh pages for a copy cost more to fault in
+ * than reading them did. Room is reserved in the run's {@link KeepRoom} before a read starts and
+ * given back as soon as its chunk is not kept, or when its object settles.
+ */
+export class KeptChunks {
+  readonly #byKey = new Map<string, { etag: string; chunks: Map<number, Kept>; bytes: number }>();
+
+  constructor(readonly room: KeepRoom) {}
+
+  /** Reserves room for `length` bytes to keep; false where that would pass the room's capacity. */
+  reserve(length: number): boolean {
+    return this.room.reserve(length);
+  }
+
+  /** Gives back room reserved for bytes that are not kept. */
+  release(length: number): void {
+    this.room.release(length);
+  }
+
+  /** A tap for a read of `length` bytes, in room reserved for them; undefined where there is no room. */
+  tap(length: number): KeepTap | undefined {
+    if (!this.reserve(length)) return undefined;
+    const pieces: Uint8Array[] = [];
+    let at = 0;
+    return {
+      piece: (piece) => {
+        pieces.push(piece);
+        at += piece.length;
+      },
+      end: (keep) => {
+        if (keep !== undefined && at === length) keep(pieces);
+        else this.release(length);
+      },
+    };
+  }
+
+  /**
+   * A tap for a read of `range` of `key`'s version `etag` that keeps its pieces where it ends
+   * whole (`end(true)`); undefined where there is no room.
+   */
+  keeping(
+    key: string,
+    etag: string,
+    range: { offset: number; length: number },
+  ): { piece(piece: Uint8Array): void; end(whole: boolean): void } | undefined {
+    const tap = this.tap(range.length);
+    return (
+      tap && {
+        piece: tap.piece,
+        end: (whole) =>
+          tap.end(whole ? (pieces) => this.keep(key, etag, range.offset, pieces, range.length) : undefined),
+      }
+    );
   }
 
   /**

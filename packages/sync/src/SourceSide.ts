@@ -29,7 +29,7 @@ import type { ObjectHead, ObjectReader } from "@chunksync/storage";
 import { readBlocks } from "./blockReads.js";
 import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
-import { KeptChunks } from "./KeptChunks.js";
+import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -45,11 +45,10 @@ export interface SourceSideOptions {
   /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
   digests?: DigestSource;
   /**
-   * Room, in bytes, for the bytes of chunks that likely changed, kept from the read that
-   * digested them (see `probe`); none by default. The run gives its concurrency times its
-   * chunk size: the bytes a part upload holds per request in flight.
+   * Room for the bytes of chunks that likely changed, kept from the read that digested them
+   * (see `probe`); none by default. The run shares its one room with its destination side.
    */
-  keepBytes?: number;
+  keep?: KeepRoom;
 }
 
 /**
@@ -82,7 +81,7 @@ export class SourceSide {
           })
         : undefined;
     this.#digests = options.digests ?? this.#ranged!;
-    this.#kept = options.keepBytes ? new KeptChunks(options.keepBytes) : undefined;
+    this.#kept = options.keep ? new KeptChunks(options.keep) : undefined;
   }
 
   /** Digests (if not cached) the chunks in `indices` and challenges the destination for them. */
@@ -427,21 +426,16 @@ export class SourceSide {
     length: number,
     keep: (pieces: readonly Uint8Array[]) => void,
   ): RangeTap | undefined {
-    const kept = this.#kept;
-    if (kept === undefined || !kept.reserve(length)) return undefined;
-    const pieces: Uint8Array[] = [];
-    let at = 0;
-    return {
-      piece: (piece) => {
-        pieces.push(piece);
-        at += piece.length;
-      },
-      end: (digest) => {
-        const changed = digest !== undefined && !(prior[index]?.equals(digest) ?? false);
-        if (changed && at === length) keep(pieces);
-        else kept.release(length);
-      },
-    };
+    const tap = this.#kept?.tap(length);
+    return (
+      tap && {
+        piece: tap.piece,
+        end: (digest) => {
+          const changed = digest !== undefined && !(prior[index]?.equals(digest) ?? false);
+          tap.end(changed ? keep : undefined);
+        },
+      }
+    );
   }
 
   /** The digests of `source`'s version; those of any other version of the key are dropped. */

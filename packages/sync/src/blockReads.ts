@@ -32,6 +32,18 @@ export interface BlockReader {
         range: { offset: number; length: number },
       ) => readonly Uint8Array[] | undefined)
     | undefined;
+  /**
+   * Where this side keeps the bytes of a read of `key`'s version `etag` for a later step (see
+   * `held`): a tap given each piece, ended with whether the read came whole; undefined where
+   * it keeps none.
+   */
+  keeping?:
+    | ((
+        key: string,
+        etag: string,
+        range: { offset: number; length: number },
+      ) => { piece(piece: Uint8Array): void; end(whole: boolean): void } | undefined)
+    | undefined;
 }
 
 /** Ranges closer than this share one read: the gap costs less than a request. */
@@ -71,10 +83,13 @@ export function* spansOf(ranges: RangeList): Generator<Span> {
   if (last) yield last;
 }
 
-/** Bytes the reads of `ranges` take (gaps between joined ranges included). */
-export function bytesToRead(ranges: Ranges): number {
+/** Bytes the reads of all of `ranges` together take (gaps between joined ranges included, a byte two ask for once). */
+export function bytesToRead(...ranges: Ranges[]): number {
+  const all = new RangeList();
+  for (const list of ranges.map((r) => RangeList.from(r)))
+    for (let i = 0; i < list.count; i++) all.push(list.offset(i), list.length(i));
   let bytes = 0;
-  for (const span of spansOf(RangeList.from(ranges))) bytes += span.length;
+  for (const span of spansOf(all)) bytes += span.length;
   return bytes;
 }
 
@@ -90,7 +105,8 @@ interface RangeSink {
  * gives, streaming each range's bytes, in order, to the sink made for it when its first byte
  * comes: `openSpan` is called once per read and gives what makes its ranges' sinks. A read
  * that breaks is repeated from the first of its ranges not yet ended, and those ranges get new
- * sinks. A read whose bytes the reader holds (see {@link BlockReader}) is passed from them.
+ * sinks. A read whose bytes the reader holds (see {@link BlockReader}) is passed from them; one
+ * read from the store is kept where the reader keeps it.
  */
 async function readRanges(
   reader: BlockReader,
@@ -145,11 +161,19 @@ async function readRanges(
           }
           return;
         }
-        const body = await pinnedRead(store, side, key, etag, read, signal);
-        await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
-          pass(piece);
-          onRead?.(piece.length);
-        });
+        const keeping = reader.keeping?.(key, etag, read);
+        try {
+          const body = await pinnedRead(store, side, key, etag, read, signal);
+          await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
+            pass(piece);
+            keeping?.piece(piece);
+            onRead?.(piece.length);
+          });
+        } catch (error) {
+          keeping?.end(false);
+          throw error;
+        }
+        keeping?.end(true);
       }, retryFor(signal)),
     );
   });
@@ -158,6 +182,12 @@ async function readRanges(
 /** Blocks a list for `bytes` cut into blocks of `params` in `ranges` pieces is likely to hold: no list grows by copying. */
 const expectedBlocks = (bytes: number, ranges: number, params: BlockParams) =>
   Math.ceil(bytes / params.avg) + ranges;
+
+/** What makes the sinks of one kind of range, read by {@link readRanges}, and what they gave once all ended. */
+interface Sinks<T> {
+  openSpan: (span: Span) => (range: OldRange, index: number) => RangeSink;
+  result: () => T;
+}
 
 /**
  * The content-defined blocks of each of `ranges` (disjoint) of `key` at version `etag`, in the
@@ -174,7 +204,49 @@ export async function readBlocks(
   width = BLOCK_DIGEST_BYTES,
 ): Promise<BlockList> {
   const list = RangeList.from(ranges);
-  const blocks = new BlockList(width, expectedBlocks(list.bytes(), list.count, params));
+  const cutter = blockSinks(list, params, digest, width);
+  await readRanges(reader, key, etag, list, cutter.openSpan);
+  return cutter.result();
+}
+
+/**
+ * The blocks of `cut` as {@link readBlocks} gives them, and the digest by `whole.digest` of each
+ * of `whole.ranges` (any order, overlapping or not, `width` bytes each) concatenated in the order
+ * given, in one pass of reads: a byte both ask for is read once. A fine round that also asks
+ * about the first round's guesses often names the same old bytes in both.
+ */
+export async function readBlocksAndWhole(
+  reader: BlockReader,
+  key: string,
+  etag: string,
+  cut: { ranges: Ranges; params: BlockParams; digest: BlockDigest },
+  whole: { ranges: Ranges; digest: BlockDigest },
+  width = BLOCK_DIGEST_BYTES,
+): Promise<{ blocks: BlockList; whole: Buffer }> {
+  const cuts = RangeList.from(cut.ranges);
+  const wholes = RangeList.from(whole.ranges);
+  // One list, the ranges to cut first: a range's index tells whose sink it gets.
+  const both = new RangeList(cuts.count + wholes.count);
+  for (const list of [cuts, wholes])
+    for (let i = 0; i < list.count; i++) both.push(list.offset(i), list.length(i));
+  const cutter = blockSinks(cuts, cut.params, cut.digest, width);
+  const digester = wholeSinks(wholes, whole.digest, width);
+  await readRanges(reader, key, etag, both, (span) => {
+    const toCut = cutter.openSpan(span);
+    const toDigest = digester.openSpan(span);
+    return (range, index) => (index < cuts.count ? toCut(range, index) : toDigest(range, index - cuts.count));
+  });
+  return { blocks: cutter.result(), whole: digester.result() };
+}
+
+/** The sinks that cut each of `ranges` (disjoint) into blocks, for {@link readBlocks}. */
+function blockSinks(
+  ranges: RangeList,
+  params: BlockParams,
+  digest: BlockDigest,
+  width: number,
+): Sinks<BlockList> {
+  const blocks = new BlockList(width, expectedBlocks(ranges.bytes(), ranges.count, params));
   // The ranges of one read are cut one after the other into one list for the read (a round
   // reads up to a million small ranges: no list or chunker state of their own), and join the
   // result in the order given once every range before them has.
@@ -186,13 +258,13 @@ export async function readBlocks(
       blocks.append(w.list, w.from, w.to);
     }
   };
-  await readRanges(reader, key, etag, list, (span) => {
+  const openSpan = (span: Span) => {
     const list = new BlockList(width, expectedBlocks(span.length, span.members.length, params));
     // Blocks of the ranges that ended; those after them were cut by a read that broke.
     let kept = 0;
     // The range being cut, -1 for none: only a read that broke in it starts it again.
     let cutting = -1;
-    return (range, index) => {
+    return (range: OldRange, index: number): RangeSink => {
       let chunker: BlockChunker | undefined;
       // Started at the range's first bytes: a read opens the next range in the piece where the
       // one before ends, and that one's last bytes come first.
@@ -217,25 +289,14 @@ export async function readBlocks(
         },
       };
     };
-  });
-  return blocks;
+  };
+  return { openSpan, result: () => blocks };
 }
 
-/**
- * The digest by `digest` (`width` bytes) of each of `ranges` of `key` at version `etag` (any
- * order, overlapping or not), concatenated in the order given.
- */
-export async function digestWholeRanges(
-  reader: BlockReader,
-  key: string,
-  etag: string,
-  ranges: Ranges,
-  digest: BlockDigest = sha256Block,
-  width = BLOCK_DIGEST_BYTES,
-): Promise<Buffer> {
-  const list = RangeList.from(ranges);
-  const digests = Buffer.alloc(list.count * width);
-  await readRanges(reader, key, etag, list, () => (range, index) => {
+/** The sinks that digest each of `ranges` whole, into one buffer of `width` bytes a range. */
+function wholeSinks(ranges: RangeList, digest: BlockDigest, width: number): Sinks<Buffer> {
+  const digests = Buffer.alloc(ranges.count * width);
+  const open = (range: OldRange, index: number): RangeSink => {
     // One copy of the range's bytes, digested in one call: no hash object per range.
     const bytes = new BlockBytes(range.length);
     return {
@@ -245,6 +306,6 @@ export async function digestWholeRanges(
         bytes.release();
       },
     };
-  });
-  return digests;
+  };
+  return { openSpan: () => open, result: () => digests };
 }

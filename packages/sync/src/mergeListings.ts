@@ -142,6 +142,27 @@ export async function* mergeListingBatches(
   }
 }
 
+/**
+ * One listing of `side` (or the part of one that starts after the key `after`) as it comes, each
+ * key checked to be after the one before it in UTF-8 byte order, as the merge checks them: for
+ * an engine that takes a listing's keys in ranges without merging it (the workflow's pages).
+ *
+ * @throws ListingOrderError at the first key that is not after the one before it (or `after`)
+ */
+export async function* inListingOrder(
+  side: "source" | "destination",
+  objects: AsyncIterable<ObjectSummary>,
+  after?: string,
+): AsyncGenerator<ObjectSummary> {
+  let previous = after;
+  for await (const object of objects) {
+    if (previous !== undefined && compareUtf8(previous, object.key) >= 0)
+      throw new ListingOrderError(side, previous, object.key);
+    previous = object.key;
+    yield object;
+  }
+}
+
 /** {@link mergeListingBatches} one key at a time, over listings that come one object at a time. */
 export async function* mergeListings(source: Listing, destination: Listing): AsyncGenerator<MergedKey> {
   for await (const batch of mergeListingBatches(singly(source), singly(destination))) yield* batch;

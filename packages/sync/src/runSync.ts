@@ -12,6 +12,7 @@ import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
 import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
+import { KeepRoom } from "./KeptChunks.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, readAheadBatches } from "./Limiter.js";
 import { type MergedKey, mergeListingBatches } from "./mergeListings.js";
@@ -128,6 +129,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     return options.onResult?.(result);
   };
 
+  // A changed chunk's bytes, and the old bytes its block exchange reads, wait for the exchange
+  // and the upload in at most what the run's part uploads may hold.
+  const keep = new KeepRoom(options.concurrency * options.chunkSize);
   const sourceSide = new SourceSide({
     store: options.source,
     secret: options.secret,
@@ -137,15 +141,14 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     onRead: (n) => {
       stats.bytes.sourceRead += n;
     },
-    // A changed chunk's bytes wait for its block exchange and upload in at most what the
-    // run's part uploads may hold.
-    keepBytes: options.concurrency * options.chunkSize,
+    keep,
     ...(signal ? { signal } : {}),
   });
   const destinationSide = new DestinationSide({
     store: options.destination,
     secret: options.secret,
     limiter,
+    keep,
     onRead: (n) => {
       stats.bytes.destinationRead += n;
     },

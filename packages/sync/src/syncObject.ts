@@ -419,6 +419,8 @@ function objectWriter(
           old: {
             ref: destination.ref(destinationKey, dst.etag),
             size: dst.size,
+            held: (range: { offset: number; length: number }) =>
+              ctx.destinationSide.oldBytes(destinationKey, dst.etag, range),
           },
         }
       : {}),

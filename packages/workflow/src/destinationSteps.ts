@@ -559,7 +559,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
   let extras = 0;
-  for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
+  for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index?.find(o.key, o);
     if (onSource.has(key)) {
@@ -690,7 +690,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const onPage = new Set(page.keys);
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   let versioned: Promise<boolean> | undefined;
-  for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
+  for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
     if (!onPage.has(key)) continue;
     const listed: ObjectSummary = { key: o.key, size: o.size, etag: o.etag };
     if (o.lastModified !== undefined) listed.lastModified = o.lastModified;

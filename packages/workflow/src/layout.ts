@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { compareUtf8 } from "@chunksync/core";
 import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
+import { inListingOrder } from "@chunksync/sync";
 import type { WorkArea } from "./WorkArea.js";
 
 /** The two sides, each with its own part of the work area. */
@@ -132,30 +133,42 @@ export async function endPage(
   return at.more && last !== undefined ? { page: at.page + 1, after: last } : null;
 }
 
-/** Whether relative `key` falls in `page`'s key range. */
-function inPage(page: PageRecord, key: string): "before" | "in" | "after" {
-  if (page.after !== null && compareKeys(key, page.after) <= 0) return "before";
-  if (page.last !== null && compareKeys(key, page.last) > 0) return "after";
-  return "in";
+/**
+ * `side`'s objects under `prefix` listed after relative key `after` (from the start where
+ * undefined), with their relative keys. A page's range is a range of keys only in S3's order,
+ * so each key is checked to come after the one before it (and after `after`), as the direct
+ * engine's merge checks them: out of order, an object would fall in another page's range,
+ * where `delete` would take its destination copy for destination-only, and its source would
+ * be passed over.
+ *
+ * @throws ListingOrderError
+ */
+export async function* listAfter(
+  store: ObjectReader,
+  side: Side,
+  prefix: string,
+  after: string | undefined,
+  signal?: AbortSignal,
+): AsyncIterable<{ object: ObjectSummary; key: string }> {
+  const startAfter = after === undefined ? undefined : prefix + after;
+  for await (const object of inListingOrder(side, store.list(prefix, signal, startAfter), startAfter))
+    yield { object, key: object.key.slice(prefix.length) };
 }
 
 /**
- * The objects under `prefix` whose relative keys fall in `page`'s key range, listed from just
- * after the page's start, with their relative keys: what a side's steps pass over for one page.
+ * The objects under `prefix` whose relative keys fall in `page`'s key range, with their
+ * relative keys (see {@link listAfter}): what a side's steps pass over for one page.
  */
 export async function* listPage(
   store: ObjectReader,
+  side: Side,
   prefix: string,
   page: PageRecord,
   signal?: AbortSignal,
 ): AsyncIterable<{ object: ObjectSummary; key: string }> {
-  const startAfter = page.after === null ? undefined : prefix + page.after;
-  for await (const object of store.list(prefix, signal, startAfter)) {
-    const key = object.key.slice(prefix.length);
-    const where = inPage(page, key);
-    if (where === "before") continue;
-    if (where === "after") return;
-    yield { object, key };
+  for await (const listed of listAfter(store, side, prefix, page.after ?? undefined, signal)) {
+    if (page.last !== null && compareKeys(listed.key, page.last) > 0) return;
+    yield listed;
   }
 }
 

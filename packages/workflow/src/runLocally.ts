@@ -77,7 +77,7 @@ export async function executeLocally(
   // Every request of every Task in flight listens on the one run signal, as in the direct
   // engine (runSync); that is by design, not a leak, and Node must not warn of one on stderr.
   if (signal) setMaxListeners(0, signal);
-  const { StateMachine } = await import("aws-local-stepfunctions");
+  const { StateMachine, ExecutionError } = await import("aws-local-stepfunctions");
   // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
   const machine = new StateMachine(definition as any, { validationOptions: { checkPaths: true } });
   const execution = machine.run(input as never, {
@@ -98,7 +98,11 @@ export async function executeLocally(
   if (signal?.aborted) stop();
   else signal?.addEventListener("abort", stop, { once: true });
   try {
-    const output = await execution.result;
+    const output = await execution.result.catch((error: unknown) => {
+      // A failed run fails with the error of the step that failed it (a listing refused, or out
+      // of order), as the direct engine's run does: the same message and code, not the interpreter's.
+      throw error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
+    });
     const error = await oversized;
     if (error) throw error;
     return output;
@@ -128,8 +132,9 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   };
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const retryIntervals: Record<string, number> = {};
-  // Tasks still running: an abort waits for them before it cleans up after them.
+  // Tasks still running: an abort or a failure of the run waits for them before it cleans up after them.
   const inFlight = new Set<Promise<unknown>>();
+  let failed = false;
   const watch = options.observer && observeTasks(options.observer, options.source.work);
   for (const [state, fn] of Object.entries(TASK_STATES)) {
     const step = (input: unknown): Promise<unknown> =>
@@ -139,8 +144,9 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     const { intercept } = options;
     const run = (input: unknown) => {
       const done = (async () => {
-        // The interpreter may still retry or catch after an abort: no step runs then.
-        if (options.signal?.aborted) throw new RunAbortedError(options.signal.reason);
+        // The interpreter may still retry, catch or run a Map's other items after an abort or
+        // the run's failure: no step runs then.
+        if (options.signal?.aborted || failed) throw new RunAbortedError(options.signal?.reason);
         const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
         // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
         if (watch) await watch(state, input, output).catch(() => {});
@@ -157,16 +163,29 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     retryIntervals[state] = options.retryIntervalMs ?? 20;
   }
   const signal = options.signal;
-  // The last state's output: the report step's totals.
-  const totals = (await executeLocally(definition, { runId }, handlers, retryIntervals, signal)) as
-    | Pick<RunReport, "objects" | "bytes" | "planned" | "index">
-    | undefined;
   const { observer } = options;
-  if (signal?.aborted) {
+  /**
+   * After a run that did not reach its end: once the Tasks in flight settle, aborts the uploads
+   * begun, and reports what the run deleted, as the direct engine reports each deletion as it
+   * is made (a failed run's report is incomplete, but names every object it deleted).
+   */
+  const unfinished = async () => {
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await abortUploads(options.destination, runId);
-    // What the stopped run deleted is reported too, as the direct engine reports it.
     await reportExtras(observer, options.source.work, runId);
+  };
+  // The last state's output: the report step's totals.
+  let totals: Pick<RunReport, "objects" | "bytes" | "planned" | "index"> | undefined;
+  try {
+    totals = (await executeLocally(definition, { runId }, handlers, retryIntervals, signal)) as typeof totals;
+  } catch (error) {
+    failed = true;
+    // The run's own failure is the one to tell, not one met while cleaning up after it.
+    await unfinished().catch(() => {});
+    throw error;
+  }
+  if (signal?.aborted) {
+    await unfinished();
     throw new RunAbortedError();
   }
   if (totals?.objects === undefined) throw new Error(`run ${runId} ended without a report`);

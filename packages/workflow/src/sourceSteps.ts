@@ -98,9 +98,9 @@ import {
 import {
   batchNumbers,
   batchOf,
-  compareKeys,
   endPage,
   jsonBytes,
+  listAfter,
   listPage,
   PAGE_BYTES,
   type PageRecord,
@@ -153,13 +153,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   // Learned at the page's first entry (see `runVersioned`).
   let versioned: Promise<boolean> | undefined;
-  for await (const o of ctx.store.list(
-    ctx.prefix,
-    undefined,
-    after === undefined ? undefined : ctx.prefix + after,
-  )) {
-    const key = o.key.slice(ctx.prefix.length);
-    if (after !== undefined && compareKeys(key, after) <= 0) continue;
+  for await (const { object: o, key } of listAfter(ctx.store, "source", ctx.prefix, after)) {
     if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
@@ -532,7 +526,7 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
-  for await (const { object: o, key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
+  for await (const { object: o, key } of listPage(ctx.store, "source", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index.find(o.key, o);
     const entry = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : stood;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -71,5 +71,105 @@ describe("a glob that cannot be compiled", () => {
       expect(stderr).not.toContain("unexpected");
       expect(existsSync(report)).toBe(false);
     }
+  });
+});
+
+describe("an option given an empty value", () => {
+  // Nothing listens on port 9: a run that took the empty value for no value would fail on the connection.
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  const run = ["s3://src-bucket", "s3://dst-bucket", ...sides];
+  it.each([
+    ["sync", ...run, "--dst-sse-c-key-file", "", "--dst-sse-c-key-file", "<path>"],
+    ["sync", ...run, "--engine", "workflow", "--dst-account-id", "", "--dst-account-id", "<id>"],
+    ["sync", ...run, "--sse", "aws:kms", "--sse-kms-key-id", "", "--sse-kms-key-id", "<id>"],
+    ["sync", ...run, "--storage-class", "", "--storage-class", "<class>"],
+    ["check", ...run, "--src-profile", "", "--src-profile", "<name>"],
+    ["plan", ...run, "--src-index", "", "--src-index", "<dir|s3-url>"],
+    ["audit", ...run, "--src-region", "", "--src-region", "<region>"],
+    [
+      "scrub",
+      "s3://src-bucket",
+      "--endpoint",
+      "http://127.0.0.1:9",
+      "--index",
+      "",
+      "--index",
+      "<dir|s3-url>",
+    ],
+  ])("%s: exit 2 naming the option, before any request", async (...args) => {
+    const [flag, value] = args.slice(-2);
+    const { code, stderr } = await stderrOf(args.slice(0, -2));
+    expect(code).toBe(2);
+    expect(stderr).toBe(`chunksync: error: ${flag}: expected a value for ${value}, got an empty string\n`);
+  });
+});
+
+describe("--sse with a customer key", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each(["AES256", "aws:kms"])(
+    "--sse %s and --dst-sse-c-key-file: exit 2 before any request",
+    async (sse) => {
+      const keyFile = join(mkdtempSync(join(tmpdir(), "chunksync-ssec-")), "key");
+      writeFileSync(keyFile, Buffer.alloc(32, 7));
+      const args = [
+        "sync",
+        "s3://src-bucket",
+        "s3://dst-bucket",
+        ...sides,
+        "--sse",
+        sse,
+        "--dst-sse-c-key-file",
+        keyFile,
+      ];
+      const { code, stderr } = await stderrOf(args);
+      expect(code).toBe(2);
+      expect(stderr).toBe(
+        `chunksync: error: --sse: expected no value together with --dst-sse-c-key-file (an object is encrypted with the customer's key or the server's, not both), got "${sse}"\n`,
+      );
+    },
+  );
+});
+
+describe("--concurrency", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each(["0x10", "1e2", "8.0", " 8", "+8"])("%j: exit 2 before any request", async (value) => {
+    const { code, stderr } = await stderrOf([
+      "plan",
+      "s3://src-bucket",
+      "s3://dst-bucket",
+      ...sides,
+      "--concurrency",
+      value,
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      `chunksync: error: --concurrency: expected a whole number from 1 to 256, got "${value}"\n`,
+    );
+  });
+});
+
+describe("--chunk-size out of S3's part size limits", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each([
+    ["sync", "s3://src-bucket", "s3://dst-bucket", ...sides, "--chunk-size", "4MiB"],
+    ["scrub", "s3://src-bucket", "--endpoint", "http://127.0.0.1:9", "--chunk-size", "6GiB"],
+  ])("%s: exit 2 naming the flag, before any request", async (...args) => {
+    const { code, stderr } = await stderrOf(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^chunksync: error: --chunk-size: chunk size \d\.0 [MG]iB \(\d+ bytes\) is not allowed: /,
+    );
+  });
+});
+
+describe("--exclude '*'", () => {
+  const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
+  it.each([
+    ["sync", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["audit", "s3://src-bucket", "s3://dst-bucket", ...sides],
+    ["scrub", "s3://src-bucket", "--endpoint", "http://127.0.0.1:9"],
+  ])("%s warns that it leaves out top-level keys only", async (...args) => {
+    const { stderr } = await stderrOf([...args, "--exclude", "*", "--concurrency", "0"]);
+    expect(stderr).toContain("chunksync: warning: --exclude '*' leaves out top-level keys only");
   });
 });

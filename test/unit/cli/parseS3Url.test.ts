@@ -20,6 +20,17 @@ describe("parseS3Url", () => {
     },
   );
 
+  it("refuses a prefix no key fits under (S3 keys are at most 1,024 bytes)", () => {
+    const fits = "p".repeat(1021);
+    expect(parseS3Url(`s3://b-1/${fits}é`, "SRC").prefix).toBe(`${fits}é`);
+    expect(parseS3Url(`s3://b-1/${fits}é/`, "SRC").prefix).toBe(`${fits}é/`);
+    for (const prefix of [`${fits}éx`, `${fits}é//`, "ключ/".repeat(114)]) {
+      expect(() => parseS3Url(`s3://b-1/${prefix}`, "SRC")).toThrow(
+        /^SRC: expected a prefix of at most 1,024 bytes of UTF-8 with its trailing "\/" .*, got 1,02[5-6]$/,
+      );
+    }
+  });
+
   it("reads bucket and prefix", () => {
     expect(parseS3Url("s3://my-bucket/a/b", "SRC")).toEqual({ bucket: "my-bucket", prefix: "a/b" });
   });

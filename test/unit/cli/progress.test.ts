@@ -149,6 +149,16 @@ describe("progress", () => {
     expect(writes.some((w) => w.includes("/1 objects"))).toBe(true);
   });
 
+  it("on a terminal that reports no size, keeps the line within the COLUMNS the shell states", () => {
+    const { stream, writes } = fakeStream(true, 0);
+    const progress = startProgress(listedStats(1, 0), stream, false, { COLUMNS: "20" });
+    progress.onResult(changed);
+    progress.stop();
+    const drawn = writes.filter((w) => !w.endsWith("\n")).map((w) => w.replace("\r\x1b[2K", ""));
+    expect(drawn.some((line) => line.startsWith("["))).toBe(true);
+    for (const line of drawn) expect(line.length, line).toBeLessThanOrEqual(20);
+  });
+
   it("elsewhere prints one plain line per object that needed work, none for identical ones", () => {
     const { stream, writes } = fakeStream(false);
     const progress = startProgress(new RunStats(), stream, false);
@@ -156,6 +166,26 @@ describe("progress", () => {
     progress.onResult({ ...changed, applied: false });
     progress.stop();
     expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): would compose, 8.0 MiB to send\n"]);
+  });
+
+  it("says a kept destination-only object is kept and an archived one skipped, not that a sync would do so", () => {
+    const { stream, writes } = fakeStream(false);
+    const progress = startProgress(new RunStats(), stream, false);
+    progress.onResult({ ...extra, action: "keep", applied: false });
+    progress.onResult({
+      ...extra,
+      sourceKey: "a/b.bin",
+      state: "unreadable",
+      action: "none",
+      applied: false,
+    });
+    progress.onResult({ ...extra, applied: false });
+    progress.stop();
+    expect(writes).toEqual([
+      "extra     old.bin: keep\n",
+      "unreadable a/b.bin: skip\n",
+      "extra     old.bin: would delete\n",
+    ]);
   });
 
   it("on a terminal declared TERM=dumb prints plain lines, never the escapes that clear a line", () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command, Option } from "commander";
-import { describe, expect, it } from "vitest";
-import { program } from "../../../packages/cli/src/main.js";
+import { describe, expect, it, vi } from "vitest";
+import { main, program } from "../../../packages/cli/src/main.js";
 
 const README = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8");
 
@@ -39,4 +39,40 @@ describe("the README's options table", () => {
     const all = commandFlags(false);
     expect([...readme].filter((f) => !all.has(f)).sort()).toEqual([]);
   });
+});
+
+/** What `chunksync <name> --help` prints. */
+async function helpOf(name: string): Promise<string> {
+  const writes: string[] = [];
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => writes.push(String(s)) > 0);
+  try {
+    expect(await main([name, "--help"])).toBe(0);
+  } finally {
+    spy.mockRestore();
+  }
+  return writes.join("");
+}
+
+describe("--help of every command", () => {
+  it.each(["check", "plan", "sync", "audit", "scrub", "cleanup"])(
+    "%s ends with examples of itself that use only its own options",
+    async (name) => {
+      const help = await helpOf(name);
+      const section = help.slice(help.indexOf("\nExamples:\n"));
+      expect(section.length, help).toBeGreaterThan(20);
+      // An example may run over several lines, each but its last ending in a backslash.
+      const runs = section
+        .replaceAll("\\\n", " ")
+        .split("\n")
+        .map((l) => l.trim());
+      const invocations = runs.filter((l) => l.startsWith("chunksync "));
+      expect(invocations.length).toBeGreaterThan(0);
+      const command = program().commands.find((c: Command) => c.name() === name)!;
+      const options = new Set(command.options.map((o: Option) => o.long));
+      for (const line of invocations) {
+        expect(line.split(/\s+/)[1]).toBe(name);
+        for (const flag of line.match(/(?<=\s)--[a-z-]+/g) ?? []) expect(options, line).toContain(flag);
+      }
+    },
+  );
 });

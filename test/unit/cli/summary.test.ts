@@ -1,6 +1,7 @@
 import type { ObjectResult, RunReport } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { FailureList, jsonSummary, LISTED_FAILURES, textSummary } from "../../../packages/cli/src/summary.js";
+import { warnNoObjects } from "../../../packages/cli/src/warnings.js";
 
 function report(dryRun: boolean): RunReport {
   return {
@@ -62,6 +63,34 @@ describe("summary", () => {
     });
     expect(text).toContain("source index at /cache/idx: not written (denied\\x1b[2J\\nforged)\n");
     expect(text).not.toContain("\x1b");
+  });
+
+  it("an index's location, whose prefix may hold any character, is escaped", () => {
+    const side = {
+      location: "s3://b/idx\x1b[2J\n/s-1/",
+      found: "absent",
+      fromIndex: 0,
+      read: 0,
+      written: 1,
+    } as const;
+    const text = textSummary("sync", {
+      ...report(false),
+      index: { source: { ...side, notes: ["dropped"] }, destination: { ...side, notes: [] } },
+    });
+    expect(text).toContain("source index: none yet at s3://b/idx\\x1b[2J\\n/s-1/; built by this run\n");
+    expect(text).toContain("source index at s3://b/idx\\x1b[2J\\n/s-1/: dropped\n");
+    expect(text).not.toContain("\x1b");
+  });
+
+  it("the warning that no object was selected shows the prefixes escaped", () => {
+    const writes: string[] = [];
+    const out = { write: (s: string) => writes.push(s) > 0 } as unknown as NodeJS.WritableStream;
+    const none = { ...report(false), objects: { ...report(false).objects, scanned: 0, extra: 0 } };
+    warnNoObjects(none, { bucket: "src", prefix: "a\x1b[31m\nb" }, { bucket: "dst", prefix: "" }, [], out);
+    expect(writes.join("")).toContain(
+      "no object under s3://src/a\\x1b[31m\\nb/ (source) or s3://dst/ (destination)",
+    );
+    expect(writes.join("")).not.toContain("\x1b");
   });
 
   it("--json keeps its fields and adds planned.delete", () => {

@@ -1,10 +1,10 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { type BlockList, blocksOf, type OldRange } from "@chunksync/core";
+import { type BlockList, blocksOf, type OldRange, sha256Block } from "@chunksync/core";
 import { type ByteRange, MemoryObjectStore } from "@chunksync/storage";
 import { Limiter } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { digestWholeRanges, readBlocks } from "../../../packages/sync/src/blockReads.js";
+import { readBlocks, readBlocksAndWhole } from "../../../packages/sync/src/blockReads.js";
 
 const params = { min: 1024, avg: 4096, max: 16_384 };
 const data = createCipheriv("aes-128-ctr", Buffer.alloc(16, 7), Buffer.alloc(16)).update(
@@ -70,16 +70,82 @@ describe("block reads", () => {
     });
   });
 
+  const sha256Hex = (r: OldRange) =>
+    createHash("sha256")
+      .update(data.subarray(r.offset, r.offset + r.length))
+      .digest("hex");
+  const wholeHex = (digests: Buffer, count: number) =>
+    Array.from({ length: count }, (_, i) => digests.subarray(i * 32, (i + 1) * 32).toString("hex"));
+
   it("digests each whole range, overlapping ones too, in the order given", async () => {
     const { etag, reader } = await reading(70_000);
     const whole = [...ranges, { offset: 20_000, length: 16_000 }, { offset: 15_000, length: 4_000 }];
-    const digests = await digestWholeRanges(reader, "k", etag, whole);
-    expect(whole.map((_, i) => digests.subarray(i * 32, (i + 1) * 32).toString("hex"))).toEqual(
-      whole.map((r) =>
-        createHash("sha256")
-          .update(data.subarray(r.offset, r.offset + r.length))
-          .digest("hex"),
-      ),
+    const read = await readBlocksAndWhole(
+      reader,
+      "k",
+      etag,
+      { ranges: [], params, digest: sha256Block },
+      {
+        ranges: whole,
+        digest: sha256Block,
+      },
     );
+    expect(read.blocks.count).toBe(0);
+    expect(wholeHex(read.whole, whole.length)).toEqual(whole.map(sha256Hex));
+  });
+
+  it("reads a byte that both the ranges to cut and the whole ranges name once, for both", async () => {
+    const { store, etag, reader } = await reading(300_000);
+    // A fine round's cut and the first round's guesses: the same old range, and one inside another.
+    const cut = [
+      { offset: 10_000, length: 30_000 },
+      { offset: 200_000, length: 20_000 },
+    ];
+    const whole = [
+      { offset: 200_000, length: 20_000 },
+      { offset: 12_000, length: 5_000 },
+    ];
+    const read = await readBlocksAndWhole(
+      reader,
+      "k",
+      etag,
+      { ranges: cut, params, digest: sha256Block },
+      {
+        ranges: whole,
+        digest: sha256Block,
+      },
+    );
+    expect(plain(read.blocks)).toEqual(plain(await readBlocks(reader, "k", etag, cut, params)));
+    expect(wholeHex(read.whole, whole.length)).toEqual(whole.map(sha256Hex));
+    // One read of each place, then the separate cut's own two for the comparison above.
+    expect(store.reads).toEqual([
+      { offset: 10_000, length: 30_000 },
+      { offset: 200_000, length: 20_000 },
+      { offset: 10_000, length: 30_000 },
+      { offset: 200_000, length: 20_000 },
+    ]);
+  });
+
+  it("resumes a read that broke in a range to cut, inside a whole range around it, from the whole range", async () => {
+    const { store, etag, reader } = await reading(25_000);
+    const cut = [{ offset: 20_000, length: 30_000 }];
+    const whole = [{ offset: 10_000, length: 16_000 }];
+    const read = await readBlocksAndWhole(
+      reader,
+      "k",
+      etag,
+      { ranges: cut, params, digest: sha256Block },
+      {
+        ranges: whole,
+        digest: sha256Block,
+      },
+    );
+    expect(plain(read.blocks)).toEqual(plain(blocksOf(data.subarray(20_000, 50_000), params, 20_000)));
+    expect(wholeHex(read.whole, 1)).toEqual(whole.map(sha256Hex));
+    // Broken 25,000 bytes in (at 35,000): the whole range had ended at 26,000, the cut had not.
+    expect(store.reads).toEqual([
+      { offset: 10_000, length: 40_000 },
+      { offset: 20_000, length: 30_000 },
+    ]);
   });
 });

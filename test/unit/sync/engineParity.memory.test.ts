@@ -150,9 +150,13 @@ async function matrix(oneAccount = false) {
   return s;
 }
 
-/** What must be equal between the engines: results, counts, bytes but those re-read for verification. */
+/**
+ * What must be equal between the engines: results, counts, bytes but those re-read for
+ * verification and the destination's reads (the direct engine takes a block exchange's old
+ * bytes from memory where the workflow's steps read them again: see "reads each old byte...").
+ */
 function comparable(report: CollectedReport) {
-  const { sourceRead: _, ...moved } = report.bytes;
+  const { sourceRead: _, destinationRead: __, ...moved } = report.bytes;
   return { results: byKey(report), objects: report.objects, planned: report.planned, bytes: moved };
 }
 
@@ -287,6 +291,33 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("takes a complete the store carried out but answered 412 (a retry after its answer was lost) as the run's own write, alike", async () => {
+    const { PreconditionFailedError } = await import("@chunksync/storage");
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      await put(destination, "changed", big);
+      // Where the condition is enforced, the retry meets the object the lost answer was for.
+      const resume = destination.resumeUpload.bind(destination);
+      destination.resumeUpload = (key, uploadId) => {
+        const upload = resume(key, uploadId);
+        return {
+          ...upload,
+          complete: async (parts, condition) => {
+            await upload.complete(parts, condition);
+            throw new PreconditionFailedError(
+              { operation: "complete multipart upload", bucket: "dst", key },
+              "412",
+            );
+          },
+        };
+      };
+      const r = byKey(await engine(source, destination, {}));
+      expect(r.changed, name).toMatchObject({ state: "changed", applied: true });
+      expect((await bytes(destination, "changed"))?.equals(edited), name).toBe(true);
+    }
+  });
+
   it("reports a request the server refused for a reason no other error names (a 400 such as InvalidStorageClass) with the same code", async () => {
     const { translateS3Error } = await import("@chunksync/storage");
     for (const [name, engine] of Object.entries(ENGINES)) {
@@ -398,8 +429,13 @@ describe("both engines on memory stores: the same results, requests and failures
       expect(read[`${name}-changed-blocks`], name).toBe(read[`${name}-none-blocks`]);
       expect(read[`${name}-full-blocks`]! - read[`${name}-changed-blocks`]!, name).toBe(big.length);
     }
-    for (const k of ["changed-chunks", "full-chunks", "changed-blocks", "full-blocks"])
+    for (const k of ["changed-chunks", "full-chunks"])
       expect(read[`workflow-${k}`], k).toBe(read[`direct-${k}`]);
+    // The workflow's steps read again the old bytes the direct engine keeps from the exchange's
+    // first read, as much under either verification.
+    const again = (verify: string) => read[`workflow-${verify}-blocks`]! - read[`direct-${verify}-blocks`]!;
+    expect(again("changed")).toBeGreaterThan(0);
+    expect(again("full")).toBe(again("changed"));
   });
 
   it("re-challenges after a write the chunks the decision lists, alike: none sent as read to a store that checks Content-MD5, every one that crossed to a store that does not", async () => {
@@ -525,6 +561,53 @@ describe("both engines on memory stores: the same results, requests and failures
     expect(seen["workflow-insertion"]).toEqual(seen["direct-insertion"]);
   });
 
+  it("reads each old byte of a block answer once: a fine round's cut and the first round's guesses share one read, alike; the direct engine reads nothing of the old chunk again", async () => {
+    const old = seededBytes("parity-once-old", 24 * MiB);
+    // 1 MiB of new bytes inside chunk 2, its size unchanged: the fine round cuts the old bytes
+    // the first round's guesses name.
+    const data = Buffer.from(old);
+    seededBytes("parity-once-edit", MiB).copy(data, 11 * MiB);
+    const chunk2 = `${2 * CHUNK}+${CHUNK}`;
+    const seen: Record<string, string[]> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "k", data);
+      await put(destination, "k", old);
+      const reads: string[] = [];
+      const read = destination.read.bind(destination);
+      destination.read = (key, range, ...rest) => {
+        reads.push(`${range.offset}+${range.length}`);
+        return read(key, range, ...rest);
+      };
+      const report = await engine(source, destination, {});
+      destination.read = read;
+      expect(byKey(report).k, name).toMatchObject({ state: "changed", action: "compose", applied: true });
+      expect((await bytes(destination, "k"))?.equals(data), name).toBe(true);
+      // The changed chunk is read by the challenge and cut by the first round; no other range twice.
+      expect(
+        reads.filter((r) => r === chunk2),
+        name,
+      ).toHaveLength(2);
+      expect(new Set(reads).size, name).toBe(reads.length - 1);
+      seen[name] = reads;
+    }
+    // Its chunks but the first (read with its head), then the changed chunk for the first round:
+    // the fine round and the assembled part take that chunk's bytes from memory.
+    expect(seen.direct?.sort()).toEqual(
+      [1, 2, 3, 4]
+        .map((i) => `${i * CHUNK}+${Math.min(CHUNK, old.length - i * CHUNK)}`)
+        .concat(chunk2)
+        .sort(),
+    );
+    // The workflow's steps, each a Lambda invocation of its own, read the fine round's and the
+    // assembled part's old bytes from the store, inside the changed chunk.
+    const inside = (r: string) => {
+      const [offset, length] = r.split("+").map(Number) as [number, number];
+      return offset >= 2 * CHUNK && offset + length <= 3 * CHUNK && length < CHUNK;
+    };
+    expect(seen.workflow?.filter(inside).length).toBeGreaterThan(1);
+  });
+
   it("stops at the run's abort signal, leaving no upload and the old destination", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
@@ -583,7 +666,8 @@ describe("both engines on memory stores: the same results, requests and failures
       expect(stats.done, name).toBe(5);
       expect(stats.objects, name).toEqual(report.objects);
       expect(stats.sourceBytesScanned, name).toBe(3 * big.length + small.length);
-      seen[name] = { objects: stats.objects, moved: { ...stats.bytes, sourceRead: 0 } };
+      expect(stats.bytes.destinationRead, name).toBe(report.bytes.destinationRead);
+      seen[name] = { objects: stats.objects, moved: { ...stats.bytes, sourceRead: 0, destinationRead: 0 } };
     }
     expect(seen.workflow).toEqual(seen.direct);
   });

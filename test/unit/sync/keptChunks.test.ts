@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type ChunkPlan, chunkRanges, createDigester, planChunks } from "@chunksync/core";
 import { MemoryObjectStore } from "@chunksync/storage";
-import { Limiter, SourceSide } from "@chunksync/sync";
+import { KeepRoom, Limiter, SourceSide } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { KeptChunks } from "../../../packages/sync/src/KeptChunks.js";
 import { seededBytes } from "../../support/data.js";
@@ -11,7 +11,7 @@ const CHUNK = 5 * MiB;
 
 describe("KeptChunks", () => {
   it("never holds more than its capacity, reserved or kept, and gives room back as chunks go", () => {
-    const kept = new KeptChunks(10);
+    const kept = new KeptChunks(new KeepRoom(10));
     expect(kept.reserve(6)).toBe(true);
     expect(kept.reserve(5)).toBe(false);
     kept.keep("k", "e1", 0, [Buffer.alloc(6, 1)], 6);
@@ -22,7 +22,7 @@ describe("KeptChunks", () => {
   });
 
   it("answers a range, across pieces and chunks, only where kept chunks of that very version cover all of it", () => {
-    const kept = new KeptChunks(100);
+    const kept = new KeptChunks(new KeepRoom(100));
     const text = (pieces: Buffer[] | undefined) => pieces && Buffer.concat(pieces).toString();
     kept.reserve(20);
     kept.keep("k", "e1", 10, [Buffer.from("0123"), Buffer.from("456789")], 10);
@@ -70,7 +70,7 @@ describe("SourceSide keeps the bytes of chunks its index says changed, from the 
       onRead: (n) => {
         read += n;
       },
-      ...(keepBytes ? { keepBytes } : {}),
+      ...(keepBytes ? { keep: new KeepRoom(keepBytes) } : {}),
     });
     const listed = await store.head("k");
     const head = await sourceSide.probe("k", CHUNK, listed, prior);

@@ -2,7 +2,7 @@ import { MemoryObjectStore, type ObjectSummary } from "@chunksync/storage";
 import { ListingOrderError, mergeListings, type ObjectResult } from "@chunksync/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { syncWith } from "../../support/stores.js";
+import { ReorderedStore, syncWith, utf16Order, workflowWith } from "../../support/stores.js";
 import { SyntheticListingStore } from "../../support/syntheticStore.js";
 
 /** S3's key order: UTF-8 bytes, not JavaScript's UTF-16 code units. */
@@ -24,21 +24,6 @@ async function* listed(keys: string[], prefix = ""): AsyncGenerator<ObjectSummar
 }
 
 /** A memory store whose listing comes in another order: a server that does not keep S3's. */
-class ReorderedStore extends MemoryObjectStore {
-  constructor(
-    bucket: string,
-    readonly reorder: (keys: ObjectSummary[]) => ObjectSummary[],
-  ) {
-    super({ bucket });
-  }
-
-  override async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectSummary> {
-    const all: ObjectSummary[] = [];
-    for await (const o of super.list(prefix, signal)) all.push(o);
-    yield* this.reorder(all);
-  }
-}
-
 async function put(store: MemoryObjectStore, key: string, text: string): Promise<void> {
   const data = Buffer.from(text);
   await store.put(key, data, data.length, { metadata: {} }, { ifNoneMatch: "*" });
@@ -129,30 +114,51 @@ describe("runSync over merged listings", () => {
     );
   });
 
-  for (const side of ["source", "destination"] as const) {
-    it(`stops with LISTING_ORDER, naming the ${side} and both keys, on a ${side} that lists out of order`, async () => {
-      const stores = {
-        source: new MemoryObjectStore({ bucket: "src" }),
-        destination: new MemoryObjectStore({ bucket: "dst" }),
-      };
-      // Listed as JavaScript sorts strings, not as S3 does.
-      stores[side] = new ReorderedStore(side, (all) => all.sort((a, b) => (a.key < b.key ? -1 : 1)));
-      for (const key of ["a", "\uFFFD", "😀"]) {
-        await put(stores.source, key, key);
-        await put(stores.destination, key, key);
-      }
-      const error = await syncWith(stores.source, stores.destination, { delete: true }).catch(
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(ListingOrderError);
-      expect((error as Error).message).toBe(
-        `the ${side} listing is not in UTF-8 byte order of keys, as S3 lists: "\uFFFD" came after "😀"`,
-      );
-      // On a misordered source, "\uFFFD" looks destination-only before the break shows: the
-      // source is asked for the key before any delete, so the destination keeps every object.
-      for (const key of ["a", "\uFFFD", "😀"]) expect(await stores.destination.head(key)).toBeDefined();
-    });
+  for (const [engine, sync] of [
+    ["direct", syncWith],
+    ["workflow", workflowWith],
+  ] as const) {
+    for (const side of ["source", "destination"] as const) {
+      it(`stops with LISTING_ORDER, naming the ${side} and both keys, on a ${side} that lists out of order (${engine})`, async () => {
+        const stores = {
+          source: new MemoryObjectStore({ bucket: "src" }),
+          destination: new MemoryObjectStore({ bucket: "dst" }),
+        };
+        stores[side] = new ReorderedStore(side, utf16Order);
+        for (const key of ["a", "\uFFFD", "😀"]) {
+          await put(stores.source, key, key);
+          await put(stores.destination, key, key);
+        }
+        const error = await sync(stores.source, stores.destination, { delete: true }).catch(
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(ListingOrderError);
+        expect((error as Error).message).toBe(
+          `the ${side} listing is not in UTF-8 byte order of keys, as S3 lists: "\uFFFD" came after "😀"`,
+        );
+        // On a misordered source, "\uFFFD" looks destination-only before the break shows: the
+        // source is asked for the key before any delete, so the destination keeps every object.
+        for (const key of ["a", "\uFFFD", "😀"]) expect(await stores.destination.head(key)).toBeDefined();
+      });
+    }
   }
+
+  it("the workflow stops where its source's listing pages would split a misordered pair, deleting nothing", async () => {
+    // 500 keys a page: "😀" ends the first, and "\uFFFD", which S3's order puts before it, would
+    // start the second. Unchecked, the first page's range took the destination's "\uFFFD" for
+    // destination-only and deleted it, and the second page passed the source's over.
+    const keys = [...Array.from({ length: 499 }, (_, i) => `k${String(i).padStart(3, "0")}`), "😀", "\uFFFD"];
+    const source = new ReorderedStore("src", utf16Order);
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const key of keys) {
+      await put(source, key, key);
+      await put(destination, key, key);
+    }
+    await expect(workflowWith(source, destination, { delete: true })).rejects.toThrow(
+      'the source listing is not in UTF-8 byte order of keys, as S3 lists: "\uFFFD" came after "😀"',
+    );
+    for (const key of keys) expect(await destination.head(key)).toBeDefined();
+  });
 });
 
 describe("a run's memory does not grow with its key count", () => {

@@ -13,6 +13,7 @@ import {
 import aslValidator from "asl-validator";
 import { describe, expect, it, vi } from "vitest";
 import { seededBytes } from "../../support/data.js";
+import { ReorderedStore, utf16Order } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.from(Array.from({ length: 32 }, (_, i) => 40 + i));
@@ -104,6 +105,27 @@ describe("audit through the workflow definition, in-process", () => {
     for await (const name of work.list(auditKeys.extras("paged")))
       perPage.push((await work.get<{ extra: number }>(name))!.extra);
     expect(perPage).toEqual([2, 1, 2]);
+  });
+
+  it("stops with LISTING_ORDER on a source listed out of order, as the direct engine does, whatever its pages", async () => {
+    // Pages of 2: "😀" ends the first, and "\uFFFD", which S3's order puts before it, would start the second.
+    const source = new ReorderedStore("src", utf16Order);
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const store of [source, destination])
+      for (const key of ["a", "😀", "\uFFFD"]) await put(store, `p/${key}`, seededBytes(key, 10));
+    const options = auditOptions(source, destination, []);
+    const work = new MemoryWorkArea();
+    const side = { prefix: "p/", work, secret, concurrency: 2, filters: [] };
+    const message =
+      'the source listing is not in UTF-8 byte order of keys, as S3 lists: "p/\uFFFD" came after "p/😀"';
+    await expect(runAudit(options)).rejects.toThrow(message);
+    await expect(
+      runAuditLocally({
+        runId: "misordered",
+        source: { ...side, store: source, pageSize: 2, sample: options.sample, rangeSize: MiB },
+        destination: { ...side, store: destination },
+      }),
+    ).rejects.toThrow(message);
   });
 
   it("reports the run's start and duration in both engines, not the report step's", async () => {

@@ -1,6 +1,6 @@
 import { MemoryObjectStore, S3_CAPABILITIES } from "@chunksync/storage";
 import type { ObjectResult } from "@chunksync/sync";
-import { StateDataLimitError } from "@chunksync/workflow";
+import { MemoryWorkArea, StateDataLimitError } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { executeLocally, STATE_DATA_LIMIT } from "../../../packages/workflow/src/runLocally.js";
 import { flipByte, seededBytes } from "../../support/data.js";
@@ -109,6 +109,38 @@ describe("a run stopped after it deleted destination-only objects", () => {
       expect(results.filter((r) => r.error !== undefined)).toEqual([]);
     });
   }
+});
+
+/** A work area that cannot store the run's report: the run fails at its last step. */
+class ReportRefused extends MemoryWorkArea {
+  override async putLines(key: string, lines: AsyncIterable<string>): Promise<void> {
+    if (key.endsWith("/report.jsonl")) throw new Error("the work area refused the report");
+    return super.putLines(key, lines);
+  }
+}
+
+describe("a workflow run that fails after it deleted destination-only objects", () => {
+  it("hands over each deletion it made, as the direct engine hands each over as it is made", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    await put(source, "kept", Buffer.from("kept"));
+    await put(destination, "kept", Buffer.from("kept"));
+    await put(destination, "extra", Buffer.from("old"));
+    const results: ObjectResult[] = [];
+    const run = workflowWith(source, destination, {
+      delete: true,
+      work: new ReportRefused(),
+      onResult: (r) => {
+        results.push(r);
+      },
+    });
+    await expect(run).rejects.toThrow("the work area refused the report");
+    expect(await destination.head("extra")).toBeUndefined();
+    // The report (--report) of the failed run is incomplete, but names the object it deleted.
+    expect(results.filter((r) => r.state === "extra")).toEqual([
+      expect.objectContaining({ destinationKey: "extra", action: "delete", applied: true }),
+    ]);
+  });
 });
 
 describe("what passes from state to state stays within Step Functions' 256 KiB", () => {

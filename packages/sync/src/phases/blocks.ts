@@ -179,7 +179,7 @@ async function exchangeRound(
   asked: AskedRound,
 ): Promise<ReturnType<typeof nextStep>> {
   const { sourceSide, destinationSide, source, destination, plan, changed, onPlanned } = exchange;
-  onPlanned(bytesToRead(asked.request.cut) + bytesToRead(asked.request.whole));
+  onPlanned(bytesToRead(asked.request.cut, asked.request.whole));
   // Both settle before either failure is rethrown: no read is left running.
   const [cut, answer] = await Promise.allSettled([
     asked.blocks,

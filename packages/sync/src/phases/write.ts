@@ -1,4 +1,4 @@
-import { pipeline, type Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import {
   attributesDiffer,
   attributesOf,
@@ -26,6 +26,7 @@ import {
   type ConditionalWrite,
   enforcesCondition,
   type MultipartUpload,
+  multipartEtag,
   type ObjectHead,
   type ObjectStore,
   type ObjectVersionRef,
@@ -110,8 +111,15 @@ export interface ObjectWrite {
   /** The source's chunk plan, which every part's chunks come from. */
   plan: ChunkPlan;
   sourceRef: ObjectVersionRef;
-  /** The challenged destination version, where one exists. */
-  old?: { ref: ObjectVersionRef; size: number };
+  /**
+   * The challenged destination version, where one exists, and the bytes of a range of it the
+   * destination side holds already (read by the block exchange), where it holds them all.
+   */
+  old?: {
+    ref: ObjectVersionRef;
+    size: number;
+    held?: (range: { offset: number; length: number }) => readonly Uint8Array[] | undefined;
+  };
   parts: PartSource;
 }
 
@@ -279,7 +287,7 @@ export async function writeWhole(
             "put",
             false,
             () => destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
-            digest,
+            (now) => isOwnPut(write, digest, now),
           ),
         ),
       retryFor(signal),
@@ -388,8 +396,17 @@ export function completeUpload(
 ): Promise<string> {
   const sorted = [...completed].sort((a, b) => a.partNumber - b.partNumber);
   const copiedSource = write.decision.parts.some((p) => p.kind === "sourceCopy");
-  return guarded(ctx, write, "complete", copiedSource, () =>
-    upload.complete(sorted, write.decision.condition),
+  // A retry of a complete the server carried out but whose answer was lost meets its own
+  // object, and where the write's condition is enforced it is refused with 412: the object
+  // whose ETag is that of these very parts is the run's own.
+  const assembled = multipartEtag(sorted);
+  return guarded(
+    ctx,
+    write,
+    "complete",
+    copiedSource,
+    () => upload.complete(sorted, write.decision.condition),
+    (now) => assembled !== undefined && sameEtag(now.etag, assembled),
   );
 }
 
@@ -500,8 +517,9 @@ async function streamOnce<T>(
 /**
  * Builds an assembled part in `buffer` on the destination's side, its pieces in order: ranges
  * of the old object read from the destination's own store (pinned to the challenged version)
- * and ranges of the source, the only bytes that cross; then sends it as parts from the source
- * are sent. Every piece is read at once, straight into its place in the part's buffer: one
+ * or taken from what the direct engine's block exchange read of that very version, and ranges
+ * of the source, the only bytes that cross; then sends it as parts from the source are sent.
+ * Every piece is read at once, straight into its place in the part's buffer: one
  * after the other, a part's few pieces would cost their round trips in turn.
  */
 async function assembled<T>(
@@ -523,9 +541,13 @@ async function assembled<T>(
         const at = place;
         place += piece.length;
         const fromSource = piece.from === "source";
+        // Old bytes the block exchange read for this very version are not read again.
+        const held = fromSource ? undefined : old.held?.(piece);
         const body = fromSource
           ? await write.parts.openRange(piece)
-          : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
+          : held
+            ? Readable.from(held)
+            : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
         const named = fromSource ? write.source : { bucket: destination.bucket, key: old.ref.key };
         let got = 0;
         // feedBody fails a body longer than its piece; none of it spills into the next piece.
@@ -540,7 +562,7 @@ async function assembled<T>(
             data.set(kept, at + got);
             digests.filled(at + got, at + got + kept.length);
             got += read.length;
-            if (!fromSource) bytes.destinationRead += read.length;
+            if (!fromSource && !held) bytes.destinationRead += read.length;
           },
         );
       }),
@@ -598,7 +620,7 @@ async function guarded(
   kind: ConditionalWrite,
   copiesSource: boolean,
   run: () => Promise<{ etag: string }>,
-  sent?: BodyDigest,
+  own?: (now: ObjectHead) => boolean,
 ): Promise<string> {
   const { destination, signal } = ctx;
   const { key } = write;
@@ -624,7 +646,7 @@ async function guarded(
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const now = await destination.head(key, signal);
-    if (sent && isOwnPut(write, sent, now)) return now.etag;
+    if (now !== undefined && own?.(now)) return now.etag;
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
     const destinationMoved = !holds(now);
     throw new ObjectChangedError(destinationMoved || !copiesSource ? "destination" : "source", key, error);
@@ -638,8 +660,8 @@ async function guarded(
  * (so the bytes are) and the attributes are those written. Under SSE-KMS or SSE-C the ETag says
  * nothing of the bytes, and the 412 stands.
  */
-function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead | undefined): now is ObjectHead {
-  if (now === undefined || now.etagNotMd5 || sent.contentMd5 === undefined) return false;
+function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead): boolean {
+  if (now.etagNotMd5 || sent.contentMd5 === undefined) return false;
   const md5 = Buffer.from(sent.contentMd5, "base64").toString("hex");
   return sameEtag(now.etag, md5) && !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
 }

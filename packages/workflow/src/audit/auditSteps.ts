@@ -24,9 +24,9 @@ import { z } from "zod";
 import type { DestinationContext, SourceContext } from "../context.js";
 import { ListPageEvent, PageEvent, parseEvent, ReportEvent, relativeKey } from "../events.js";
 import {
-  compareKeys,
   endPage,
   jsonBytes,
+  listAfter,
   listPage,
   objectId,
   PAGE_BYTES,
@@ -154,13 +154,8 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
   const items: z.infer<typeof AuditItem>[] = [];
   let bytes = 0;
   let more = false;
-  for await (const o of ctx.store.list(
-    ctx.prefix,
-    ctx.signal,
-    after === undefined ? undefined : ctx.prefix + after,
-  )) {
-    const key = o.key.slice(ctx.prefix.length);
-    if ((after !== undefined && compareKeys(key, after) <= 0) || !selected(key)) continue;
+  for await (const { object: o, key } of listAfter(ctx.store, "source", ctx.prefix, after, ctx.signal)) {
+    if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
       break;
@@ -189,7 +184,7 @@ export async function destinationAuditExtras(ctx: AuditDestinationContext, event
   const onSource = new Set(page.keys);
   const selected = keySelection(ctx.filters ?? []);
   let extra = 0;
-  for await (const { key } of listPage(ctx.store, ctx.prefix, page, ctx.signal)) {
+  for await (const { key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
     if (!onSource.has(key) && selected(key)) extra++;
   }
   await ctx.work.put(auditKeys.extra(event.runId, event.page), { extra });
