@@ -177,6 +177,35 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     },
   );
 
+  it.each(["direct", "workflow"])(
+    "--engine %s: sync --delete from a source prefix that lists nothing is refused before any work (a mistyped prefix)",
+    async (engine) => {
+      const { s, d } = await pair(`empty-src-${engine}`);
+      await putObject(src, s, "photos/a.jpg", "a");
+      await putObject(dst, d, "backup/a.jpg", "a");
+      await putObject(dst, d, "backup/b.jpg", "b");
+      const run = (from: string, ...extra: string[]) =>
+        runCli(
+          ["sync", `s3://${s}/${from}`, `s3://${d}/backup/`, ...SIDES, "--engine", engine, ...extra],
+          env,
+        );
+      const refused = await run("fotos", "--delete");
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /SRC: expected a prefix that holds objects, but nothing is listed under s3:\/\/.*\/fotos.*nothing was done/,
+      );
+      expect((await readAll(dst, d, "backup/b.jpg")).toString()).toBe("b");
+      // Without --delete nothing is at stake: the run keeps the destination's objects, as before.
+      const kept = await run("fotos");
+      expect(kept.code, kept.stderr).toBe(0);
+      expect((await readAll(dst, d, "backup/b.jpg")).toString()).toBe("b");
+      // A prefix that lists objects deletes what it should.
+      const synced = await run("photos", "--delete");
+      expect(synced.code, synced.stderr).toBe(0);
+      await expect(readAll(dst, d, "backup/b.jpg")).rejects.toThrow();
+    },
+  );
+
   it("one identity for both sides copies server-side: no byte passes through the process", async () => {
     const s = uniqueBucketName("src-same");
     // Not "dst-": on MinIO that prefix is kept from the source user (see scripts/local-s3/minio.ts).

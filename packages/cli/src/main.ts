@@ -23,6 +23,7 @@ import { Command, CommanderError, Option } from "commander";
 import cliPackage from "../package.json" with { type: "json" };
 import { addAuditCommands } from "./audit.js";
 import { addCleanupCommand } from "./cleanup.js";
+import { EmptySourceError } from "./emptySource.js";
 import { refuseEmptyValues } from "./emptyValues.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
@@ -213,10 +214,14 @@ async function run(
     throw new SidesOverlapError("DST", src, dst);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
-    await probeSides([
+    const [sourceListsAny, destinationListsAny] = await probeSides([
       ["src", sourceSide.store, source.prefix, srcFlags],
       ["dst", destinationSide.store, destination.prefix, dstFlags],
     ]);
+    // A source prefix that lists nothing is most often mistyped, and --delete would then empty
+    // the destination; rclone refuses such a source ("directory not found") for the same reason.
+    if (command === "sync" && flags.delete && source.prefix !== "" && !sourceListsAny && destinationListsAny)
+      throw new EmptySourceError(src, dst);
     const indexes = await resolveIndexes(
       { ...flags, full: command === "check" && flags.full === true },
       { source: sourceSide, destination: destinationSide },

@@ -234,18 +234,19 @@ function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
  * Lists the first page of each side before any work starts, so that a wrong bucket, endpoint or
  * credential is reported up front and names the side (and the flag) it belongs to. The page is
  * the run's own first page (the store keeps it for the run's listing): no round trip of its own.
+ * Resolves to whether the side lists any object there.
  */
 export async function probe(
   side: SideTag,
   store: S3ObjectStore,
   prefix: string,
   flags: SideFlags,
-): Promise<void> {
+): Promise<boolean> {
   const name = SIDE_NAME[side];
   try {
     // The prefix read as a directory, as the run reads it: a bare prefix would also match its
     // neighbours (`photos` lists `photos-2019/...`).
-    await store.prefetchList(directoryPrefix(prefix));
+    return await store.prefetchList(directoryPrefix(prefix));
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
     throw new ChunksyncError(
@@ -261,11 +262,15 @@ export async function probe(
 
 /**
  * {@link probe} of each side at once, one round trip instead of one per side; where several
- * fail, the error of the first side given is the one thrown, as when they ran in turn.
+ * fail, the error of the first side given is the one thrown, as when they ran in turn. Resolves
+ * to whether each side lists any object, in the order given.
  */
 export async function probeSides(
   sides: ReadonlyArray<[side: SideTag, store: S3ObjectStore, prefix: string, flags: SideFlags]>,
-): Promise<void> {
+): Promise<boolean[]> {
   const probed = await Promise.allSettled(sides.map((args) => probe(...args)));
-  for (const p of probed) if (p.status === "rejected") throw p.reason;
+  return probed.map((p) => {
+    if (p.status === "rejected") throw p.reason;
+    return p.value;
+  });
 }

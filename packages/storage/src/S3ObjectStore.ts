@@ -208,14 +208,16 @@ export class S3ObjectStore implements ObjectStore {
    * takes the page instead of asking again, so the check costs no round trip of its own: the
    * page the listing would have read a moment later (a listing is no snapshot either). Any
    * other request first (a write, a read, another listing) drops the page: a listing after it
-   * must see what it did. A failed page is not kept.
+   * must see what it did. A failed page is not kept. Resolves to whether anything is listed
+   * under `prefix`.
    */
-  async prefetchList(prefix: string): Promise<void> {
+  async prefetchList(prefix: string): Promise<boolean> {
     const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, undefined);
     const prefetched = { prefix, page };
     this.#prefetched = prefetched;
     try {
-      await page;
+      const { objects, nextToken } = await page;
+      return objects.length > 0 || nextToken !== undefined;
     } catch (error) {
       if (this.#prefetched === prefetched) this.#prefetched = undefined;
       throw error;
