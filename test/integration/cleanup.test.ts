@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreateMultipartUploadCommand } from "@aws-sdk/client-s3";
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, expect, it } from "vitest";
 import { profileEnv, runCli } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
@@ -77,4 +77,23 @@ it("Ctrl-C while cleanup aborts: it stops after the abort in flight, says what i
   } finally {
     await proxy.stop();
   }
+});
+
+it("cleanup aborts an upload whose key is only whitespace with a line break, which it used to list as no upload at all", async () => {
+  const bucket = await buckets.make(dst, "dst-cleanspace");
+  const created = new Map<string, string>();
+  for (const Key of ["\n", "\t\n ", "k"]) {
+    const { UploadId } = await dst.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+    created.set(Key, UploadId!);
+  }
+  const run = await runCli(
+    ["cleanup", `s3://${bucket}`, "--dst-profile", "dst", "--older-than", "0s", "--json"],
+    profileEnv(),
+  );
+  expect(run.code, run.stderr).toBe(0);
+  const report = JSON.parse(run.stdout) as { aborted: { key: string; uploadId: string }[] };
+  expect(report.aborted.map((u) => [u.key, u.uploadId]).sort()).toEqual([...created].sort());
+  // URL-encoded keys: the SDK's own parser drops these keys from a plain listing too.
+  const left = await dst.send(new ListMultipartUploadsCommand({ Bucket: bucket, EncodingType: "url" }));
+  expect(left.Uploads ?? []).toEqual([]);
 });
