@@ -1,11 +1,16 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, expect, it } from "vitest";
 import { profileEnv, runCli } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
 import { type CliProcess, pendingUploads, startCli } from "../support/faultWorld.js";
-import { localS3, s3Client, TestBuckets } from "../support/s3.js";
+import { localS3, readAll, s3Client, TestBuckets } from "../support/s3.js";
 
 const dst = s3Client("destination");
 const buckets = new TestBuckets();
@@ -96,4 +101,42 @@ it("cleanup aborts an upload whose key is only whitespace with a line break, whi
   // URL-encoded keys: the SDK's own parser drops these keys from a plain listing too.
   const left = await dst.send(new ListMultipartUploadsCommand({ Bucket: bucket, EncodingType: "url" }));
   expect(left.Uploads ?? []).toEqual([]);
+});
+
+it("an upload its own run completes between cleanup's listing and its abort is not called aborted", async () => {
+  const bucket = await buckets.make(dst, "dst-cleangone");
+  const { UploadId } = await dst.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: "done.bin" }));
+  const { ETag } = await dst.send(
+    new UploadPartCommand({ Bucket: bucket, Key: "done.bin", UploadId, PartNumber: 1, Body: "bytes" }),
+  );
+  const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  try {
+    proxy.setRules([
+      {
+        name: "completed-before-abort",
+        action: "hook",
+        when: (r) => r.method === "DELETE" && r.query.includes("uploadId="),
+        hook: async () => {
+          await dst.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: "done.bin",
+              UploadId,
+              MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+            }),
+          );
+        },
+      },
+    ]);
+    const args = ["cleanup", `s3://${bucket}`, "--dst-profile", "dst", "--dst-endpoint", proxy.url];
+    const run = await runCli([...args, "--older-than", "0s", "--json"], profileEnv());
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      aborted: [],
+      gone: [{ key: "done.bin", uploadId: UploadId }],
+    });
+    expect((await readAll(dst, bucket, "done.bin")).toString()).toBe("bytes");
+  } finally {
+    await proxy.stop();
+  }
 });

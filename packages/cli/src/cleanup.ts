@@ -86,6 +86,8 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   const prefix = directoryPrefix(location.prefix);
   const aborted: PendingUpload[] = [];
   const kept: PendingUpload[] = [];
+  /** Old enough, but gone when its abort came: its own process completed or aborted it meanwhile. */
+  const gone: PendingUpload[] = [];
   /** Old enough, but not aborted: Ctrl-C came first. */
   const left: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
@@ -101,12 +103,13 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     if (!old) kept.push(upload);
     else if (signal.aborted) left.push(upload);
     else {
-      if (!flags.dryRun) await store.abortUpload(upload.key, upload.uploadId);
-      aborted.push(upload);
+      const done = flags.dryRun || (await store.abortUpload(upload.key, upload.uploadId));
+      (done ? aborted : gone).push(upload);
       // Said as it is done, so that a run stopped by a failure has said what it aborted.
       if (!flags.json)
         process.stdout.write(
-          `${verb} ${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})\n`,
+          `${done ? verb : "gone"} ${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})` +
+            `${done ? "" : ": completed or aborted by another meanwhile"}\n`,
         );
     }
   }
@@ -124,13 +127,14 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
         interrupted: signal.aborted,
         aborted: aborted.map(describe),
         kept: kept.map(describe),
+        gone: gone.map(describe),
         left: left.map(describe),
       })}\n`,
     );
   } else {
     process.stdout.write(
       `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
-        `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
+        `${gone.length > 0 ? `, ${gone.length} gone meanwhile` : ""}${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }
   if (!signal.aborted) return EXIT_OK;

@@ -500,11 +500,12 @@ export class S3ObjectStore implements ObjectStore {
     } while (from);
   }
 
-  async abortUpload(key: string, uploadId: string): Promise<void> {
+  async abortUpload(key: string, uploadId: string): Promise<boolean> {
     try {
       await this.#requests.send(this.#plain("DELETE", key, { query: { uploadId } }));
+      return true;
     } catch (error) {
-      if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) return;
+      if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) return false;
       throw translateS3Error(error, { operation: "abort multipart upload", bucket: this.bucket, key });
     }
   }
@@ -627,7 +628,7 @@ class S3MultipartUpload implements MultipartUpload {
     return { etag: head?.etag ?? "" };
   }
 
-  abort(): Promise<void> {
-    return this.store.abortUpload(this.key, this.uploadId);
+  async abort(): Promise<void> {
+    await this.store.abortUpload(this.key, this.uploadId);
   }
 }
