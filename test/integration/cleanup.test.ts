@@ -140,3 +140,22 @@ it("an upload its own run completes between cleanup's listing and its abort is n
     await proxy.stop();
   }
 });
+
+it("an abort the server refuses is reported with the rest, and cleanup goes on to the next upload (exit 2)", async () => {
+  const bucket = await buckets.make(dst, "dst-cleanrefused");
+  for (const Key of ["a", "b", "c"])
+    await dst.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+  const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+  try {
+    proxy.setRules([{ name: "deny-b", action: "forbidden", method: "DELETE", path: /\/b$/ }]);
+    const args = ["cleanup", `s3://${bucket}`, "--dst-profile", "dst", "--dst-endpoint", proxy.url];
+    const run = await runCli([...args, "--older-than", "0s", "--json"], profileEnv());
+    expect(run.code, run.stderr).toBe(2);
+    const report = JSON.parse(run.stdout);
+    expect(report.aborted.map((u: { key: string }) => u.key)).toEqual(["a", "c"]);
+    expect(report.failed).toEqual([expect.objectContaining({ key: "b", code: "ACCESS_DENIED" })]);
+    expect((await pendingUploads(dst, bucket)).map((u) => u.key)).toEqual(["b"]);
+  } finally {
+    await proxy.stop();
+  }
+});

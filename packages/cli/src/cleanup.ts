@@ -1,8 +1,8 @@
 import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
-import { RunAbortedError } from "@chunksync/sync";
+import { describeError, type FailureDescription, RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
-import { EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
+import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url } from "./parseS3Url.js";
@@ -41,6 +41,11 @@ aborts its own uploads on every failure it survives; only a killed process
 of this prefix runs, chunksync included (the default is 1h: raise it for huge
 objects on slow links); use --dry-run to see the list first.
 `;
+
+/** An upload as a line names it: key and id escaped, with its start. */
+function named(upload: PendingUpload): string {
+  return `${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})`;
+}
 
 /** Registers `chunksync cleanup DST`: lists and aborts abandoned multipart uploads. */
 export function addCleanupCommand(root: Command): void {
@@ -88,6 +93,8 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   const kept: PendingUpload[] = [];
   /** Old enough, but gone when its abort came: its own process completed or aborted it meanwhile. */
   const gone: PendingUpload[] = [];
+  /** Old enough, but the server refused or failed its abort: the others are still tried. */
+  const failed: (PendingUpload & FailureDescription)[] = [];
   /** Old enough, but not aborted: Ctrl-C came first. */
   const left: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
@@ -103,13 +110,21 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     if (!old) kept.push(upload);
     else if (signal.aborted) left.push(upload);
     else {
-      const done = flags.dryRun || (await store.abortUpload(upload.key, upload.uploadId));
+      let done: boolean;
+      try {
+        done = flags.dryRun || (await store.abortUpload(upload.key, upload.uploadId));
+      } catch (error) {
+        const failure = describeError(error);
+        failed.push({ ...upload, ...failure });
+        if (!flags.json)
+          process.stdout.write(`failed ${named(upload)}: ${printable(failure.message)} (${failure.code})\n`);
+        continue;
+      }
       (done ? aborted : gone).push(upload);
-      // Said as it is done, so that a run stopped by a failure has said what it aborted.
+      // Said as it is done, so that a run cut short (a second Ctrl-C) has said what it aborted.
       if (!flags.json)
         process.stdout.write(
-          `${done ? verb : "gone"} ${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})` +
-            `${done ? "" : ": completed or aborted by another meanwhile"}\n`,
+          `${done ? verb : "gone"} ${named(upload)}${done ? "" : ": completed or aborted by another meanwhile"}\n`,
         );
     }
   }
@@ -128,16 +143,18 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
         aborted: aborted.map(describe),
         kept: kept.map(describe),
         gone: gone.map(describe),
+        failed: failed.map((f) => ({ ...describe(f), code: f.code, message: f.message })),
         left: left.map(describe),
       })}\n`,
     );
   } else {
     process.stdout.write(
       `cleanup s3://${location.bucket}/${prefix}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
-        `${gone.length > 0 ? `, ${gone.length} gone meanwhile` : ""}${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
+        `${gone.length > 0 ? `, ${gone.length} gone meanwhile` : ""}${failed.length > 0 ? `, ${failed.length} failed` : ""}` +
+        `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }
-  if (!signal.aborted) return EXIT_OK;
+  if (!signal.aborted) return failed.length > 0 ? EXIT_ERROR : EXIT_OK;
   process.stderr.write(
     `chunksync: interrupted; ${verb} ${aborted.length}, left ${left.length} old enough to abort: run cleanup again\n`,
   );
