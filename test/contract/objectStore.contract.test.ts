@@ -282,17 +282,20 @@ function objectStoreContract(name: string, harness: Harness) {
         expect(await store.head(key)).toBeUndefined();
       });
 
-      it("lists an unfinished upload until it is aborted; abort is idempotent and leaves nothing", async () => {
+      it("lists an unfinished upload until it is aborted; abort is idempotent, says whether it aborted, and leaves nothing", async () => {
         const prefix = fresh();
         const abandoned = await store.createUpload(`${prefix}abandoned`, attrs);
+        const other = await store.createUpload(`${prefix}other`, attrs);
         const listed = [];
         for await (const u of store.listUploads(prefix)) listed.push(u);
         expect(listed).toEqual([
           expect.objectContaining({ key: `${prefix}abandoned`, uploadId: abandoned.uploadId }),
+          expect.objectContaining({ key: `${prefix}other`, uploadId: other.uploadId }),
         ]);
+        expect(await store.abortUpload(`${prefix}other`, other.uploadId)).toBe(true);
         await abandoned.abort();
         await abandoned.abort();
-        await store.abortUpload(`${prefix}abandoned`, abandoned.uploadId);
+        expect(await store.abortUpload(`${prefix}abandoned`, abandoned.uploadId)).toBe(false);
         const after = [];
         for await (const u of store.listUploads(prefix)) after.push(u.uploadId);
         expect(after).toEqual([]);

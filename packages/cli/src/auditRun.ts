@@ -208,6 +208,10 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
     );
   }
   out.push(...report.failures.map(failureLine));
+  for (const u of report.index.unread)
+    out.push(
+      `failed: index piece ${printable(u.piece)}: ${printable(u.message)} (${u.code}): its ${u.objects} objects were not judged\n`,
+    );
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(

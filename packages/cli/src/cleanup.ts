@@ -1,9 +1,9 @@
 import { directoryPrefix, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
-import { RunAbortedError } from "@chunksync/sync";
+import { describeError, type FailureDescription, RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
 import { examples } from "./examples.js";
-import { EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
+import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { locationText, parseS3Url } from "./parseS3Url.js";
@@ -42,6 +42,11 @@ aborts its own uploads on every failure it survives; only a killed process
 of this prefix runs, chunksync included (the default is 1h: raise it for huge
 objects on slow links); use --dry-run to see the list first.
 `;
+
+/** An upload as a line names it: key and id escaped, with its start. */
+function named(upload: PendingUpload): string {
+  return `${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})`;
+}
 
 /** Registers `chunksync cleanup DST`: lists and aborts abandoned multipart uploads. */
 export function addCleanupCommand(root: Command): void {
@@ -87,6 +92,10 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   const prefix = directoryPrefix(location.prefix);
   const aborted: PendingUpload[] = [];
   const kept: PendingUpload[] = [];
+  /** Old enough, but gone when its abort came: its own process completed or aborted it meanwhile. */
+  const gone: PendingUpload[] = [];
+  /** Old enough, but the server refused or failed its abort: the others are still tried. */
+  const failed: (PendingUpload & FailureDescription)[] = [];
   /** Old enough, but not aborted: Ctrl-C came first. */
   const left: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
@@ -102,12 +111,21 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     if (!old) kept.push(upload);
     else if (signal.aborted) left.push(upload);
     else {
-      if (!flags.dryRun) await store.abortUpload(upload.key, upload.uploadId);
-      aborted.push(upload);
-      // Said as it is done, so that a run stopped by a failure has said what it aborted.
+      let done: boolean;
+      try {
+        done = flags.dryRun || (await store.abortUpload(upload.key, upload.uploadId));
+      } catch (error) {
+        const failure = describeError(error);
+        failed.push({ ...upload, ...failure });
+        if (!flags.json)
+          process.stdout.write(`failed ${named(upload)}: ${printable(failure.message)} (${failure.code})\n`);
+        continue;
+      }
+      (done ? aborted : gone).push(upload);
+      // Said as it is done, so that a run cut short (a second Ctrl-C) has said what it aborted.
       if (!flags.json)
         process.stdout.write(
-          `${verb} ${printable(upload.key)} (upload ${printable(upload.uploadId)}, started ${upload.initiated?.toISOString() ?? "?"})\n`,
+          `${done ? verb : "gone"} ${named(upload)}${done ? "" : ": completed or aborted by another meanwhile"}\n`,
         );
     }
   }
@@ -125,16 +143,19 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
         interrupted: signal.aborted,
         aborted: aborted.map(describe),
         kept: kept.map(describe),
+        gone: gone.map(describe),
+        failed: failed.map((f) => ({ ...describe(f), code: f.code, message: f.message })),
         left: left.map(describe),
       })}\n`,
     );
   } else {
     process.stdout.write(
       `cleanup ${locationText(location)}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
+        `${gone.length > 0 ? `, ${gone.length} gone meanwhile` : ""}${failed.length > 0 ? `, ${failed.length} failed` : ""}` +
         `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }
-  if (!signal.aborted) return EXIT_OK;
+  if (!signal.aborted) return failed.length > 0 ? EXIT_ERROR : EXIT_OK;
   process.stderr.write(
     `chunksync: interrupted; ${verb} ${aborted.length}, left ${left.length} old enough to abort: run cleanup again\n`,
   );

@@ -22,10 +22,11 @@ export function auditExitCode(report: AuditReport): number {
 }
 
 /**
- * Exit code of a scrub: 2 when an object could not be read or the entries of rotted objects could
- * not be dropped (they still stand), 1 when one no longer matches its index entry.
+ * Exit code of a scrub: 2 when an object or a piece of the index could not be read or the entries
+ * of rotted objects could not be dropped (they still stand), 1 when one no longer matches its index entry.
  */
 export function scrubExitCode(report: ScrubReport): number {
-  if (report.objects.failed > 0 || report.index.notDropped) return EXIT_ERROR;
+  if (report.objects.failed > 0 || report.index.notDropped || report.index.unread.length > 0)
+    return EXIT_ERROR;
   return report.objects.rotted > 0 ? EXIT_DIFFERENCES : EXIT_OK;
 }

@@ -361,7 +361,9 @@ export class MemoryObjectStore implements ObjectStore {
       copyPart: (partNumber, source, range, signal) =>
         this.#copyPart(key, uploadId, partNumber, source, range, signal),
       complete: (parts, condition) => this.#complete(key, uploadId, parts, condition),
-      abort: () => this.abortUpload(key, uploadId),
+      abort: async () => {
+        await this.abortUpload(key, uploadId);
+      },
     };
   }
 
@@ -373,9 +375,9 @@ export class MemoryObjectStore implements ObjectStore {
     for (const u of uploads) yield { key: u.key, uploadId: u.uploadId, initiated: u.initiated };
   }
 
-  async abortUpload(key: string, uploadId: string): Promise<void> {
+  async abortUpload(key: string, uploadId: string): Promise<boolean> {
     const bucket = await this.#enter("abortUpload", key);
-    if (bucket.uploads.get(uploadId)?.key === key) bucket.uploads.delete(uploadId);
+    return bucket.uploads.get(uploadId)?.key === key && bucket.uploads.delete(uploadId);
   }
 
   async delete(key: string): Promise<void> {

@@ -203,7 +203,11 @@ export interface ObjectWriter extends StoreInfo {
   resumeUpload?(key: string, uploadId: string, tagging?: string): MultipartUpload;
   /** In-progress multipart uploads under `prefix`. */
   listUploads(prefix: string): AsyncIterable<PendingUpload>;
-  abortUpload(key: string, uploadId: string): Promise<void>;
+  /**
+   * Aborts upload `uploadId` of `key`: true when this call aborted it, false when there was no
+   * such upload (already completed or aborted, perhaps by the process that started it).
+   */
+  abortUpload(key: string, uploadId: string): Promise<boolean>;
   delete(key: string): Promise<void>;
 }
 

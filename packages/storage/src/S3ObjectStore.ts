@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { StoreCapabilities } from "./capabilities.js";
 import { translateS3Error } from "./errors.js";
-import { type ListPage, parseListBucketResult } from "./listBucketResult.js";
+import { type ListPage, parseListBucketResult, parseListMultipartUploadsResult } from "./listBucketResult.js";
 import { multipartEtag } from "./multipartEtag.js";
 import type {
   BodyDigest,
@@ -23,14 +23,7 @@ import type { XmlObject } from "./parseXml.js";
 import type { S3Connection } from "./S3Connection.js";
 import { type S3Request, S3Requests, type S3Response } from "./S3Requests.js";
 import { headOfResponse, requestHeaders } from "./s3Headers.js";
-import {
-  completeMultipartUploadXml,
-  parseAnswer,
-  parseUploadsPage,
-  taggingXml,
-  tagSetOf,
-  textOf,
-} from "./s3Xml.js";
+import { completeMultipartUploadXml, parseAnswer, taggingXml, tagSetOf, textOf } from "./s3Xml.js";
 import { tagQuery } from "./tagQuery.js";
 
 /**
@@ -501,20 +494,20 @@ export class S3ObjectStore implements ObjectStore {
       if (from) query["key-marker"] = from.keyMarker;
       if (from?.uploadIdMarker) query["upload-id-marker"] = from.uploadIdMarker;
       const request = this.#plain("GET", "", { query });
-      const content = await this.#send("list multipart uploads", prefix || undefined, () =>
-        this.#requests.xml(request),
+      const page = await this.#send("list multipart uploads", prefix || undefined, async () =>
+        parseListMultipartUploadsResult(await this.#requests.text(request)),
       );
-      const page = parseUploadsPage(content);
       yield* page.uploads;
       from = page.next;
     } while (from);
   }
 
-  async abortUpload(key: string, uploadId: string): Promise<void> {
+  async abortUpload(key: string, uploadId: string): Promise<boolean> {
     try {
       await this.#requests.send(this.#plain("DELETE", key, { query: { uploadId } }));
+      return true;
     } catch (error) {
-      if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) return;
+      if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) return false;
       throw translateS3Error(error, { operation: "abort multipart upload", bucket: this.bucket, key });
     }
   }
@@ -637,7 +630,7 @@ class S3MultipartUpload implements MultipartUpload {
     return { etag: head?.etag ?? "" };
   }
 
-  abort(): Promise<void> {
-    return this.store.abortUpload(this.key, this.uploadId);
+  async abort(): Promise<void> {
+    await this.store.abortUpload(this.key, this.uploadId);
   }
 }

@@ -1,10 +1,17 @@
-import type { ObjectSummary } from "./ObjectStore.js";
+import type { ObjectSummary, PendingUpload } from "./ObjectStore.js";
 
 /** One page of a ListObjectsV2 answer, as the adapter uses it. */
 export interface ListPage {
   objects: ObjectSummary[];
   /** The token of the next page; undefined on the last one. */
   nextToken: string | undefined;
+}
+
+/** One page of a ListMultipartUploads answer. */
+export interface UploadsPage {
+  uploads: PendingUpload[];
+  /** Where the next page starts; undefined on the last. */
+  next: { keyMarker: string; uploadIdMarker: string | undefined } | undefined;
 }
 
 /**
@@ -248,4 +255,54 @@ export function parseListBucketResult(xml: string): ListPage {
   if (truncated && token === undefined)
     throw new ListingXmlError("IsTruncated without a NextContinuationToken");
   return { objects, nextToken: truncated ? token : undefined };
+}
+
+/** The root element's content starts after this index of `xml`. */
+function rootContent(xml: string, root: string): number {
+  const at = xml.indexOf(`<${root}`);
+  const open = at === -1 ? -1 : xml.indexOf(">", at);
+  if (open === -1) throw new ListingXmlError(`no <${root}> in the answer`);
+  return open + 1;
+}
+
+function upload(xml: string, from: number): { upload: PendingUpload | undefined; end: number } {
+  const e = new Elements(xml, from, "Upload");
+  let key: string | undefined;
+  let uploadId: string | undefined;
+  let initiated: number | undefined;
+  while (e.next()) {
+    if (e.name === "Key") key = e.text();
+    else if (e.name === "UploadId") uploadId = e.text();
+    else if (e.name === "Initiated") initiated = parseTimestamp(e.text());
+  }
+  if (key === undefined || key === "" || !uploadId) return { upload: undefined, end: e.at };
+  const found: PendingUpload = { key, uploadId };
+  if (initiated !== undefined && !Number.isNaN(initiated)) found.initiated = new Date(initiated);
+  return { upload: found, end: e.at };
+}
+
+/**
+ * A ListMultipartUploads body (`<ListMultipartUploadsResult>`), keys exactly as stored, as
+ * {@link parseListBucketResult} reads them: the SDK's parser took a key of only whitespace and a
+ * line break for indentation and dropped its upload, which cleanup then never saw. Uploads
+ * without a key or an id are left out.
+ */
+export function parseListMultipartUploadsResult(xml: string): UploadsPage {
+  const uploads: PendingUpload[] = [];
+  let truncated = false;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  const e = new Elements(xml, rootContent(xml, "ListMultipartUploadsResult"), "ListMultipartUploadsResult");
+  while (e.next()) {
+    if (e.name === "Upload") {
+      const found = upload(xml, e.start);
+      if (found.end !== e.at) throw new ListingXmlError("<Upload> is not closed where it ends");
+      if (found.upload !== undefined) uploads.push(found.upload);
+    } else if (e.name === "IsTruncated") truncated = e.text() === "true";
+    else if (e.name === "NextKeyMarker") keyMarker = e.text();
+    else if (e.name === "NextUploadIdMarker") uploadIdMarker = e.text() || undefined;
+  }
+  // A cut listing with no way on would silently leave the rest of the uploads unseen.
+  if (truncated && !keyMarker) throw new ListingXmlError("IsTruncated without a NextKeyMarker");
+  return { uploads, next: truncated ? { keyMarker: keyMarker!, uploadIdMarker } : undefined };
 }

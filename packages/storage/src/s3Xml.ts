@@ -1,4 +1,4 @@
-import type { CompletedPart, PendingUpload } from "./ObjectStore.js";
+import type { CompletedPart } from "./ObjectStore.js";
 import { parseXML, type XmlObject, type XmlValue } from "./parseXml.js";
 
 /** A document S3 answered: its root element's name and content (an element of text only has none). */
@@ -24,28 +24,6 @@ function all(content: XmlObject, name: string): XmlObject[] {
   const value: XmlValue | undefined = content[name];
   const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
   return values.filter((v): v is XmlObject => typeof v === "object" && !Array.isArray(v));
-}
-
-/** One page of a ListMultipartUploads answer. */
-export interface UploadsPage {
-  uploads: PendingUpload[];
-  /** Where the next page starts; undefined on the last. */
-  next: { keyMarker: string; uploadIdMarker: string | undefined } | undefined;
-}
-
-/** A `<ListMultipartUploadsResult>`'s content; uploads without a key or an id are left out, as before. */
-export function parseUploadsPage(content: XmlObject): UploadsPage {
-  const uploads: PendingUpload[] = [];
-  for (const upload of all(content, "Upload")) {
-    const key = textOf(upload, "Key");
-    const uploadId = textOf(upload, "UploadId");
-    if (!key || !uploadId) continue;
-    const initiated = Date.parse(textOf(upload, "Initiated") ?? "");
-    uploads.push({ key, uploadId, ...(Number.isNaN(initiated) ? {} : { initiated: new Date(initiated) }) });
-  }
-  const keyMarker = textOf(content, "IsTruncated") === "true" ? textOf(content, "NextKeyMarker") : undefined;
-  const uploadIdMarker = textOf(content, "NextUploadIdMarker") || undefined;
-  return { uploads, next: keyMarker ? { keyMarker, uploadIdMarker } : undefined };
 }
 
 const ESCAPES: Record<string, string> = {

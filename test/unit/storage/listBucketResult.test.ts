@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   ListingXmlError,
   parseListBucketResult,
+  parseListMultipartUploadsResult,
   parseTimestamp,
 } from "../../../packages/storage/src/listBucketResult.js";
 
@@ -211,5 +212,45 @@ describe("parseTimestamp", () => {
   it("reads a listing's LastModified to the millisecond", () => {
     const xml = rgwPage([rgwContents("k", 1, "2026-12-03T02:26:03.888Z")]);
     expect(parseListBucketResult(xml).objects[0]?.lastModified).toBe(Date.UTC(2026, 11, 3, 2, 26, 3, 888));
+  });
+});
+
+describe("parseListMultipartUploadsResult", () => {
+  const uploadXml = (key: string, id: string, initiated = "2026-12-04T03:59:40.011Z") =>
+    `<Upload><Key>${key}</Key><UploadId>${id}</UploadId><Initiator><ID>u</ID><DisplayName>u</DisplayName></Initiator>` +
+    `<Owner><ID>u</ID><DisplayName>u</DisplayName></Owner><StorageClass>STANDARD</StorageClass><Initiated>${initiated}</Initiated></Upload>`;
+  const page = (uploads: string[], tail: string) =>
+    '<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Bucket>b</Bucket><Prefix></Prefix><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><MaxUploads>1000</MaxUploads>${tail}` +
+    `${uploads.join("")}</ListMultipartUploadsResult>`;
+
+  it("keeps a key of only whitespace and a line break, which the SDK's parser took for indentation", () => {
+    const xml = page(
+      [
+        uploadXml("\n", "1"),
+        uploadXml("\t\n ", "2"),
+        uploadXml("a&amp;&#x01;", "3"),
+        uploadXml("k", "4", "bad"),
+      ],
+      "<NextKeyMarker>\n</NextKeyMarker><NextUploadIdMarker>4</NextUploadIdMarker><IsTruncated>true</IsTruncated>",
+    );
+    expect(parseListMultipartUploadsResult(xml)).toEqual({
+      uploads: [
+        { key: "\n", uploadId: "1", initiated: new Date(Date.UTC(2026, 11, 4, 3, 59, 40, 11)) },
+        { key: "\t\n ", uploadId: "2", initiated: new Date(Date.UTC(2026, 11, 4, 3, 59, 40, 11)) },
+        { key: "a&\u0001", uploadId: "3", initiated: new Date(Date.UTC(2026, 11, 4, 3, 59, 40, 11)) },
+        { key: "k", uploadId: "4" },
+      ],
+      next: { keyMarker: "\n", uploadIdMarker: "4" },
+    });
+  });
+
+  it("a last page has no next; a truncated one without a key marker is refused rather than end the listing", () => {
+    const tail = "<NextKeyMarker>k</NextKeyMarker><IsTruncated>false</IsTruncated>";
+    expect(parseListMultipartUploadsResult(page([uploadXml("k", "1")], tail)).next).toBeUndefined();
+    expect(parseListMultipartUploadsResult(page([], "<IsTruncated>false</IsTruncated>")).uploads).toEqual([]);
+    expect(() => parseListMultipartUploadsResult(page([], "<IsTruncated>true</IsTruncated>"))).toThrow(
+      ListingXmlError,
+    );
   });
 });

@@ -219,3 +219,31 @@ describe("scrub on in-memory stores", () => {
     expect(report.bytes.read).toBe(0);
   });
 });
+
+describe("scrub and an index piece it cannot read", () => {
+  it("a piece that fails to read (not damaged: the next sync may read it) leaves its objects unjudged: an error, not a clean scrub", async () => {
+    const world = setup();
+    const { destination, rot } = world;
+    const destinationIndex = await syncedPair(world);
+    rot("b", 10);
+    const directory = (destinationIndex.location as DirectoryIndexLocation).directory;
+    const flaky = new (class extends DirectoryIndexLocation {
+      override async read(name: string, most?: number): Promise<Buffer | undefined> {
+        if (name.endsWith(".jsonl")) throw new Error("ECONNRESET");
+        return super.read(name, most);
+      }
+    })(directory);
+    const report = await runScrub({
+      store: destination,
+      prefix: "",
+      index: { ...destinationIndex, location: flaky },
+      sample: { kind: "full" },
+      concurrency: 2,
+    });
+    expect(report.objects).toMatchObject({ listed: 2, indexed: 0, rotted: 0 });
+    expect(report.index.unread).toEqual([
+      { piece: expect.stringMatching(/\.jsonl$/), objects: 2, code: "UNEXPECTED", message: "ECONNRESET" },
+    ]);
+    expect(scrubExitCode(report)).toBe(2);
+  });
+});

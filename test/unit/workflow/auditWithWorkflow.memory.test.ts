@@ -165,6 +165,19 @@ describe("audit through the workflow definition, in-process", () => {
     }
   });
 
+  it("an object of another size on the destination whose audit failed is counted and named as resized in both engines", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    await put(source, "p/a", seededBytes("a", 10));
+    await put(destination, "p/a", seededBytes("a", 20));
+    source.failNext("read", new AccessDeniedError({ operation: "read", bucket: "src" }), "always");
+    const options = auditOptions(source, destination, []);
+    for (const report of [await runAudit(options), await auditWithWorkflow(options)]) {
+      expect(report.objects).toMatchObject({ listed: 1, resized: 1, failed: 1 });
+      expect(report.differences).toEqual([{ key: "a", destinationSize: 20, status: "size" }]);
+    }
+  });
+
   it("refuses a count sample: one page cannot draw from the whole listing", async () => {
     const source = new MemoryObjectStore({ bucket: "src" });
     const destination = new MemoryObjectStore({ bucket: "dst" });

@@ -15,7 +15,7 @@ import {
   unseenProbability,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
-import { IndexCursor } from "../digestIndex/IndexCursor.js";
+import { IndexCursor, type UnreadPiece } from "../digestIndex/IndexCursor.js";
 import type { IndexLocation } from "../digestIndex/IndexLocation.js";
 import { IndexWriter } from "../digestIndex/IndexWriter.js";
 import { digestRange } from "../digestRange.js";
@@ -64,6 +64,11 @@ export interface ScrubReport {
      * they still stand, and a sync with this index trusts them.
      */
     notDropped?: { code: string; message: string };
+    /**
+     * Pieces that could not be read (not damaged): their objects were not judged, yet a later
+     * sync that reads the piece trusts their entries. The scrub is incomplete: exit 2.
+     */
+    unread: UnreadPiece[];
   };
   objects: {
     listed: number;
@@ -119,6 +124,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       found: cursor.opening.state,
       notes: cursor.opening.notes,
       dropped: 0,
+      unread: cursor.opening.unread,
     },
     objects: { listed: 0, indexed: 0, sampled: 0, rotted: 0, failed: 0 },
     chunks: { sampled: 0, equal: 0, differs: 0 },
@@ -161,6 +167,8 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       if (entry !== undefined && "etag" in item && entry.etag === item.etag)
         yield { item: { key: item.key, relative: item.relative, entry }, ranges };
     }
+    const unread = report.index.unread;
+    unread.push(...again.opening.unread.filter((u) => !unread.some((v) => v.piece === u.piece)));
   }
 
   await forEachConcurrent(

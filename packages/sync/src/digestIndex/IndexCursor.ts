@@ -8,6 +8,7 @@ import {
   type IndexScope,
   type PieceRef,
 } from "@chunksync/core";
+import { describeError, type FailureDescription } from "../errorCodes.js";
 import type { IndexLocation } from "./IndexLocation.js";
 
 /** The manifest's name in an index location. */
@@ -18,6 +19,18 @@ export interface IndexOpening {
   state: "absent" | "loaded" | "dropped";
   /** Why the index, or some of its pieces, were dropped; empty when all was used. */
   notes: string[];
+  /**
+   * Pieces that could not be read (an error, not a damaged or missing piece): dropped for this
+   * run, they may stand for the next one, whose syncs then trust their entries.
+   */
+  unread: UnreadPiece[];
+}
+
+/** A piece of the index that could not be read, and why. */
+export interface UnreadPiece extends FailureDescription {
+  piece: string;
+  /** Entries it holds, as the manifest says. */
+  objects: number;
 }
 
 /**
@@ -47,18 +60,19 @@ export class IndexCursor {
       data = await location.read(MANIFEST);
     } catch (error) {
       const note = `its manifest could not be read (${(error as Error).message})`;
-      return new IndexCursor(location, scope, [], { state: "dropped", notes: [note] });
+      return new IndexCursor(location, scope, [], { state: "dropped", notes: [note], unread: [] });
     }
-    if (data === undefined) return new IndexCursor(location, scope, [], { state: "absent", notes: [] });
+    if (data === undefined)
+      return new IndexCursor(location, scope, [], { state: "absent", notes: [], unread: [] });
     let manifest: IndexManifest;
     try {
       manifest = decodeManifest(data, scope);
       checkPieceOrder(manifest.pieces);
     } catch (error) {
       if (!(error instanceof IndexRejectedError)) throw error;
-      return new IndexCursor(location, scope, [], { state: "dropped", notes: [error.message] });
+      return new IndexCursor(location, scope, [], { state: "dropped", notes: [error.message], unread: [] });
     }
-    return new IndexCursor(location, scope, manifest.pieces, { state: "loaded", notes: [] });
+    return new IndexCursor(location, scope, manifest.pieces, { state: "loaded", notes: [], unread: [] });
   }
 
   /** The stored entry for `key`, if any. Keys must be asked in ascending UTF-8 byte order. */
@@ -127,6 +141,8 @@ export class IndexCursor {
     } catch (error) {
       const reason = error instanceof IndexRejectedError ? error.message : (error as Error).message;
       this.opening.notes.push(`${reason}: its ${piece.count} objects are read again`);
+      if (!(error instanceof IndexRejectedError))
+        this.opening.unread.push({ piece: piece.name, objects: piece.count, ...describeError(error) });
       return [];
     }
   }

@@ -32,6 +32,7 @@ export const AUDIT_TASK_STATES: Readonly<Record<string, AuditSourceFunction | De
   AuditCompare: "auditCompare",
   AuditRecord: "auditRecord",
   AuditRecordFailure: "auditRecord",
+  AuditRecordHeldFailure: "auditRecord",
   AuditDestinationOnly: "destinationAuditExtras",
   AuditReport: "auditReport",
 };
@@ -78,6 +79,9 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
   const keyRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
   const itemRef = { "runId.$": "$.runId", "item.$": "$.item" };
   const fail = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AuditRecordFailure" }];
+  // Once the destination stated its version, a failure records its size too: the listings'
+  // sizes differ whatever became of the ranges, as the direct engine counts them.
+  const failHeld = [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AuditRecordHeldFailure" }];
   const objectFlow: Json = {
     StartAt: "AuditHead",
     States: {
@@ -93,14 +97,19 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
       AuditSource: task(
         "AuditSource",
         { ...itemRef, "head.$": "$.head" },
-        { ResultPath: null, Next: "AuditAnswer", Catch: fail },
+        { ResultPath: null, Next: "AuditAnswer", Catch: failHeld },
       ),
-      AuditAnswer: task("AuditAnswer", keyRef, { ResultPath: null, Next: "AuditCompare", Catch: fail }),
-      AuditCompare: task("AuditCompare", itemRef, { ResultPath: null, End: true, Catch: fail }),
+      AuditAnswer: task("AuditAnswer", keyRef, { ResultPath: null, Next: "AuditCompare", Catch: failHeld }),
+      AuditCompare: task("AuditCompare", itemRef, { ResultPath: null, End: true, Catch: failHeld }),
       AuditRecord: task("AuditRecord", { ...itemRef, "head.$": "$.head" }, { ResultPath: null, End: true }),
       AuditRecordFailure: task(
         "AuditRecordFailure",
         { ...itemRef, "error.$": "$.error" },
+        { ResultPath: null, End: true },
+      ),
+      AuditRecordHeldFailure: task(
+        "AuditRecordHeldFailure",
+        { ...itemRef, "head.$": "$.head", "error.$": "$.error" },
         { ResultPath: null, End: true },
       ),
     },
