@@ -48,13 +48,15 @@ function unplaced(index: unknown): unknown {
 
 /**
  * What must be equal between the engines: everything but the durations, the index locations and
- * the source bytes read (the workflow's source side reads a copied object again for its index;
- * docs/serverless.md, Limits). Report lines come in the order objects settle, so by key.
+ * the bytes each side read (the workflow's source side reads a copied object again for its
+ * index, and its destination steps read again the old bytes the direct engine keeps from its
+ * first block round; docs/serverless.md, Limits; {@link readsNoMore} holds the direct engine to
+ * at most the workflow's reads). Report lines come in the order objects settle, so by key.
  */
 function comparable(run: EngineRun) {
   const timeless = ({ durationMs: _, startedAt: __, ...rest }: Record<string, unknown>) => ({
     ...rest,
-    ...("bytes" in rest ? { bytes: { ...(rest.bytes as object), sourceRead: 0 } } : {}),
+    ...("bytes" in rest ? { bytes: { ...(rest.bytes as object), sourceRead: 0, destinationRead: 0 } } : {}),
     ...("index" in rest ? { index: unplaced(rest.index) } : {}),
   });
   const key = (line: unknown) => String((line as { destinationKey?: string }).destinationKey);
@@ -67,6 +69,15 @@ function comparable(run: EngineRun) {
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)),
     destination: run.destination,
   };
+}
+
+/** The direct engine reads no more of either side than the workflow does for the same run. */
+function readsNoMore(runs: Record<Engine, EngineRun>): void {
+  const read = (run: EngineRun) =>
+    (run.summary.bytes ?? {}) as { sourceRead?: number; destinationRead?: number };
+  const [direct, workflow] = [read(runs.direct), read(runs.workflow)];
+  expect(direct.sourceRead ?? 0).toBeLessThanOrEqual(workflow.sourceRead ?? 0);
+  expect(direct.destinationRead ?? 0).toBeLessThanOrEqual(workflow.destinationRead ?? 0);
 }
 
 describe("the CLI's two engines against the local S3, option by option: the same exit code, summary, report, stderr and destination", () => {
@@ -207,6 +218,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
     ]);
     expect(runs.direct.destination["copy/meta.jpg"]).toMatchObject({ contentType: "image/jpeg" });
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    readsNoMore(runs);
   });
 
   it("--no-blocks --no-index --concurrency 1: alike", async () => {
@@ -225,6 +237,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
     expect(runs.direct.summary.bytes).toMatchObject({ transferred: 5 * MiB + small.length });
     expect(runs.direct.summary).not.toHaveProperty("index");
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    readsNoMore(runs);
   });
 
   it("a write the server refuses (--storage-class it does not know): exit 2, the same failure codes, nothing written", async () => {
@@ -291,6 +304,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
       empty: { tags: { t: "new" } },
     });
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    readsNoMore(runs);
   });
 
   it("objects of one chunk whose size changed: rewritten alike, reading the same bytes of the destination", async () => {
@@ -307,6 +321,10 @@ describe("the CLI's two engines against the local S3, option by option: the same
     expect(runs.direct.code, runs.direct.stderr.join("\n")).toBe(0);
     expect(runs.direct.summary.objects).toMatchObject({ changed: 2 });
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    // No block round here: both engines read the destination alike.
+    expect(runs.workflow.summary.bytes).toMatchObject({
+      destinationRead: (runs.direct.summary.bytes as { destinationRead: number }).destinationRead,
+    });
   });
 
   it("a key too long under the destination prefix: the same failure, reported under the same destination key, the other object synced", async () => {
@@ -326,6 +344,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
     );
     expect(Object.keys(runs.direct.destination)).toEqual([`${"p".repeat(40)}/ok`]);
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    readsNoMore(runs);
   });
 
   it("one identity on both sides: chunks and new objects copied server-side alike, and the same index entries left", async () => {
@@ -353,6 +372,7 @@ describe("the CLI's two engines against the local S3, option by option: the same
       copiedServerSide: 2 * base.length + small.length,
     });
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    readsNoMore(runs);
   });
 
   it("many chunks read at once: neither engine writes anything to stderr", async () => {
@@ -371,5 +391,6 @@ describe("the CLI's two engines against the local S3, option by option: the same
     expect(runs.direct.code).toBe(0);
     expect(runs.direct.stderr).toEqual([]);
     expect(comparable(runs.workflow)).toEqual(comparable(runs.direct));
+    readsNoMore(runs);
   });
 });

@@ -32,6 +32,8 @@ export interface DestinationSideOptions {
   limiter: Limiter;
   /** Called with every byte count read from the destination store. */
   onRead?: (bytes: number) => void;
+  /** Called with every byte count taken from kept bytes (see `keep`) in place of a read. */
+  onKept?: (bytes: number) => void;
   signal?: AbortSignal;
   /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
   digests?: DigestSource;
@@ -62,7 +64,7 @@ export class DestinationSide {
 
   constructor(readonly options: DestinationSideOptions) {
     this.#digests = sideDigests(options, "destination");
-    this.#kept = options.keep ? new KeptChunks(options.keep) : undefined;
+    this.#kept = options.keep ? new KeptChunks(options.keep, options.onKept) : undefined;
   }
 
   /**

@@ -42,7 +42,11 @@ export interface KeepTap {
 export class KeptChunks {
   readonly #byKey = new Map<string, { etag: string; chunks: Map<number, Kept>; bytes: number }>();
 
-  constructor(readonly room: KeepRoom) {}
+  /** `onServed` is told every byte count {@link bytes} hands out in place of a read. */
+  constructor(
+    readonly room: KeepRoom,
+    readonly onServed?: (bytes: number) => void,
+  ) {}
 
   /** Reserves room for `length` bytes to keep; false where that would pass the room's capacity. */
   reserve(length: number): boolean {
@@ -130,6 +134,7 @@ export class KeptChunks {
       }
       at = found.offset + found.chunk.length;
     }
+    this.onServed?.(range.length);
     return out;
   }
 

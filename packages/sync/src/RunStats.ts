@@ -63,10 +63,15 @@ export class RunStats {
    * to be planned; `workDone` can pass it when reads are retried or objects restart.
    */
   plannedWork = 0;
+  /**
+   * Bytes a side took from what it had kept of an earlier read of the same version, where the
+   * plan counted a read (the direct engine's kept chunks and old bytes): work done, not a read.
+   */
+  keptRead = 0;
   readonly startedAt = Date.now();
 
-  /** Bytes of work done, in the units of `plannedWork`: every byte read on either side or copied by a server. */
+  /** Bytes of work done, in the units of `plannedWork`: every byte read on either side (or taken from what was kept of a read) or copied by a server. */
   get workDone(): number {
-    return this.bytes.sourceRead + this.bytes.destinationRead + this.bytes.copiedServerSide;
+    return this.bytes.sourceRead + this.bytes.destinationRead + this.keptRead + this.bytes.copiedServerSide;
   }
 }

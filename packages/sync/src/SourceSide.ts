@@ -41,6 +41,8 @@ export interface SourceSideOptions {
   limiter: Limiter;
   /** Called with every byte count read from the source store. */
   onRead?: (bytes: number) => void;
+  /** Called with every byte count taken from kept bytes (see `keep`) in place of a read. */
+  onKept?: (bytes: number) => void;
   signal?: AbortSignal;
   /** Where chunk digests come from; by default a ranged read of each chunk of `store`. */
   digests?: DigestSource;
@@ -81,7 +83,7 @@ export class SourceSide {
           })
         : undefined;
     this.#digests = options.digests ?? this.#ranged!;
-    this.#kept = options.keep ? new KeptChunks(options.keep) : undefined;
+    this.#kept = options.keep ? new KeptChunks(options.keep, options.onKept) : undefined;
   }
 
   /** Digests (if not cached) the chunks in `indices` and challenges the destination for them. */

@@ -141,6 +141,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     onRead: (n) => {
       stats.bytes.sourceRead += n;
     },
+    onKept: (n) => {
+      stats.keptRead += n;
+    },
     keep,
     ...(signal ? { signal } : {}),
   });
@@ -151,6 +154,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     keep,
     onRead: (n) => {
       stats.bytes.destinationRead += n;
+    },
+    onKept: (n) => {
+      stats.keptRead += n;
     },
     ...(signal ? { signal } : {}),
   });

@@ -2,6 +2,7 @@ import { MemoryObjectStore, type ObjectSummary } from "@chunksync/storage";
 import { ListingOrderError, mergeListings, type ObjectResult } from "@chunksync/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { LISTING_READ_AHEAD } from "../../../packages/sync/src/Limiter.js";
 import { ReorderedStore, syncWith, utf16Order, workflowWith } from "../../support/stores.js";
 import { SyntheticListingStore } from "../../support/syntheticStore.js";
 
@@ -195,10 +196,10 @@ describe("a run's memory does not grow with its key count", () => {
     });
     expect(report.objects).toMatchObject({ scanned: count / 2, missing: count / 2, extra: count / 2 });
     expect(settled).toBe(count);
-    // Two listings a page or so ahead, the merged keys' read-ahead, the batch of merged keys in
-    // hand (at most a page of each listing), the objects in progress: a bound that does not
-    // depend on the key count (the whole run would be 200,000).
-    expect(aheadMost).toBeLessThanOrEqual(2 * 1000 + 10_000 + 2 * 1000 + 8 + 2);
+    // Two listings read ahead, the merged keys' read-ahead, the batch of merged keys in hand (at
+    // most what each listing read ahead), the objects in progress: a bound that does not depend
+    // on the key count (the whole run would be 200,000).
+    expect(aheadMost).toBeLessThanOrEqual(2 * LISTING_READ_AHEAD + 10_000 + 2 * LISTING_READ_AHEAD + 8 + 2);
     expect(aheadMost).toBeGreaterThan(1000);
   });
 });
