@@ -227,6 +227,14 @@ function contents(xml: string, from: number): { summary: ObjectSummary | undefin
   return { summary, end: e.at };
 }
 
+/** The root element's content starts after this index of `xml`. */
+function rootContent(xml: string, root: string): number {
+  const at = xml.indexOf(`<${root}`);
+  const open = at === -1 ? -1 : xml.indexOf(">", at);
+  if (open === -1) throw new ListingXmlError(`no <${root}> in the answer`);
+  return open + 1;
+}
+
 /**
  * A ListObjectsV2 body (`<ListBucketResult>`) straight to listing entries. The AWS SDK's
  * deserialiser builds a generic tree of the XML, then walks the command's schema over it and
@@ -236,13 +244,10 @@ function contents(xml: string, from: number): { summary: ObjectSummary | undefin
  * EncodingType is not requested, so keys are never URL-encoded here.
  */
 export function parseListBucketResult(xml: string): ListPage {
-  const root = xml.indexOf("<ListBucketResult");
-  const open = root === -1 ? -1 : xml.indexOf(">", root);
-  if (open === -1) throw new ListingXmlError("no <ListBucketResult> in the answer");
   const objects: ObjectSummary[] = [];
   let truncated = false;
   let token: string | undefined;
-  const e = new Elements(xml, open + 1, "ListBucketResult");
+  const e = new Elements(xml, rootContent(xml, "ListBucketResult"), "ListBucketResult");
   while (e.next()) {
     if (e.name === "Contents") {
       const { summary, end } = contents(xml, e.start);
@@ -255,14 +260,6 @@ export function parseListBucketResult(xml: string): ListPage {
   if (truncated && token === undefined)
     throw new ListingXmlError("IsTruncated without a NextContinuationToken");
   return { objects, nextToken: truncated ? token : undefined };
-}
-
-/** The root element's content starts after this index of `xml`. */
-function rootContent(xml: string, root: string): number {
-  const at = xml.indexOf(`<${root}`);
-  const open = at === -1 ? -1 : xml.indexOf(">", at);
-  if (open === -1) throw new ListingXmlError(`no <${root}> in the answer`);
-  return open + 1;
 }
 
 function upload(xml: string, from: number): { upload: PendingUpload | undefined; end: number } {
