@@ -1,3 +1,4 @@
+import type { ReadTap } from "./blockReads.js";
 /**
  * Room for bytes kept from reads, shared by both sides of a run: what they reserve together
  * never passes `capacity` bytes (the run's concurrency times its chunk size, what its part
@@ -79,11 +80,7 @@ export class KeptChunks {
    * A tap for a read of `range` of `key`'s version `etag` that keeps its pieces where it ends
    * whole (`end(true)`); undefined where there is no room.
    */
-  keeping(
-    key: string,
-    etag: string,
-    range: { offset: number; length: number },
-  ): { piece(piece: Uint8Array): void; end(whole: boolean): void } | undefined {
+  keeping(key: string, etag: string, range: { offset: number; length: number }): ReadTap | undefined {
     const tap = this.tap(range.length);
     return (
       tap && {

@@ -38,12 +38,14 @@ export interface BlockReader {
    * it keeps none.
    */
   keeping?:
-    | ((
-        key: string,
-        etag: string,
-        range: { offset: number; length: number },
-      ) => { piece(piece: Uint8Array): void; end(whole: boolean): void } | undefined)
+    | ((key: string, etag: string, range: { offset: number; length: number }) => ReadTap | undefined)
     | undefined;
+}
+
+/** Given each piece of one read as it comes, then told whether the read came whole. */
+export interface ReadTap {
+  piece(piece: Uint8Array): void;
+  end(whole: boolean): void;
 }
 
 /** Ranges closer than this share one read: the gap costs less than a request. */
@@ -83,13 +85,17 @@ export function* spansOf(ranges: RangeList): Generator<Span> {
   if (last) yield last;
 }
 
+/** The ranges of `lists` in one list, in the order given: a range's index tells which list it came from. */
+function joined(...lists: RangeList[]): RangeList {
+  const all = new RangeList(lists.reduce((n, list) => n + list.count, 0));
+  for (const list of lists) for (let i = 0; i < list.count; i++) all.push(list.offset(i), list.length(i));
+  return all;
+}
+
 /** Bytes the reads of all of `ranges` together take (gaps between joined ranges included, a byte two ask for once). */
 export function bytesToRead(...ranges: Ranges[]): number {
-  const all = new RangeList();
-  for (const list of ranges.map((r) => RangeList.from(r)))
-    for (let i = 0; i < list.count; i++) all.push(list.offset(i), list.length(i));
   let bytes = 0;
-  for (const span of spansOf(all)) bytes += span.length;
+  for (const span of spansOf(joined(...ranges.map((r) => RangeList.from(r))))) bytes += span.length;
   return bytes;
 }
 
@@ -226,9 +232,7 @@ export async function readBlocksAndWhole(
   const cuts = RangeList.from(cut.ranges);
   const wholes = RangeList.from(whole.ranges);
   // One list, the ranges to cut first: a range's index tells whose sink it gets.
-  const both = new RangeList(cuts.count + wholes.count);
-  for (const list of [cuts, wholes])
-    for (let i = 0; i < list.count; i++) both.push(list.offset(i), list.length(i));
+  const both = joined(cuts, wholes);
   const cutter = blockSinks(cuts, cut.params, cut.digest, width);
   const digester = wholeSinks(wholes, whole.digest, width);
   await readRanges(reader, key, etag, both, (span) => {

@@ -132,6 +132,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   // A changed chunk's bytes, and the old bytes its block exchange reads, wait for the exchange
   // and the upload in at most what the run's part uploads may hold.
   const keep = new KeepRoom(options.concurrency * options.chunkSize);
+  const onKept = (n: number) => {
+    stats.keptRead += n;
+  };
   const sourceSide = new SourceSide({
     store: options.source,
     secret: options.secret,
@@ -141,9 +144,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     onRead: (n) => {
       stats.bytes.sourceRead += n;
     },
-    onKept: (n) => {
-      stats.keptRead += n;
-    },
+    onKept,
     keep,
     ...(signal ? { signal } : {}),
   });
@@ -155,9 +156,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     onRead: (n) => {
       stats.bytes.destinationRead += n;
     },
-    onKept: (n) => {
-      stats.keptRead += n;
-    },
+    onKept,
     ...(signal ? { signal } : {}),
   });
   const ctx = {
