@@ -399,14 +399,17 @@ export function completeUpload(
   // A retry of a complete the server carried out but whose answer was lost meets its own
   // object, and where the write's condition is enforced it is refused with 412: the object
   // whose ETag is that of these very parts is the run's own.
-  const assembled = multipartEtag(sorted);
+  const isOwn = (now: ObjectHead) => {
+    const assembled = multipartEtag(sorted);
+    return assembled !== undefined && sameEtag(now.etag, assembled);
+  };
   return guarded(
     ctx,
     write,
     "complete",
     copiedSource,
     () => upload.complete(sorted, write.decision.condition),
-    (now) => assembled !== undefined && sameEtag(now.etag, assembled),
+    isOwn,
   );
 }
 
