@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import {
   BadDigestError,
+  type BodyDigest,
   BucketNotFoundError,
   type ConditionalWrite,
   MemoryBuckets,
@@ -13,6 +14,7 @@ import {
   S3_CAPABILITIES,
   StorageError,
   sameEtag,
+  type WriteChecksums,
   type WriteCondition,
 } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -318,12 +320,23 @@ function objectStoreContract(name: string, harness: Harness) {
       });
     });
 
-    describe("write checksums", () => {
-      const md5b64 = (data: Buffer) => createHash("md5").update(data).digest("base64");
-
-      it("stores a put and a part sent with their Content-MD5", async () => {
+    const md5b64 = (data: Buffer) => createHash("md5").update(data).digest("base64");
+    const sha256hex = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+    describe.each([
+      {
+        checksum: "Content-MD5",
+        declared: (c: WriteChecksums) => c.contentMd5,
+        of: (data: Buffer): BodyDigest => ({ contentMd5: md5b64(data) }),
+      },
+      {
+        checksum: "SHA-256 signed as the payload hash",
+        declared: (c: WriteChecksums) => c.payloadSha256,
+        of: (data: Buffer): BodyDigest => ({ sha256: sha256hex(data) }),
+      },
+    ])("write checksums: $checksum", ({ checksum, declared, of }) => {
+      it("stores a put and a part sent with it", async () => {
         const prefix = fresh();
-        const data = seededBytes("md5-ok", 5 * MiB);
+        const data = seededBytes(`ok-${checksum}`, 5 * MiB);
         const { etag } = await store.put(
           `${prefix}put`,
           Readable.from([data]),
@@ -331,22 +344,19 @@ function objectStoreContract(name: string, harness: Harness) {
           attrs,
           { ifNoneMatch: "*" },
           undefined,
-          { contentMd5: md5b64(data) },
+          of(data),
         );
         expect(sameEtag(etag, `"${md5hex(data)}"`)).toBe(true);
         const upload = await store.createUpload(`${prefix}mp`, attrs);
-        const part = await upload.uploadPart(1, Readable.from([data]), data.length, undefined, {
-          contentMd5: md5b64(data),
-        });
+        const part = await upload.uploadPart(1, Readable.from([data]), data.length, undefined, of(data));
         expect(sameEtag(part.etag, `"${md5hex(data)}"`)).toBe(true);
         await upload.complete([part], { ifNoneMatch: "*" });
         expect((await store.head(`${prefix}mp`))?.size).toBe(data.length);
       });
 
-      it("refuses a put whose bytes do not match its Content-MD5 (BAD_DIGEST), as declared, and writes nothing", async () => {
+      it("refuses a put whose bytes do not match it (BAD_DIGEST), as declared, and writes nothing", async () => {
         const prefix = fresh();
-        const data = seededBytes("md5-put", 4096);
-        const claimed = md5b64(seededBytes("md5-other", 4096));
+        const data = seededBytes(`put-${checksum}`, 4096);
         const put = store.put(
           `${prefix}k`,
           Readable.from([data]),
@@ -354,9 +364,9 @@ function objectStoreContract(name: string, harness: Harness) {
           attrs,
           { ifNoneMatch: "*" },
           undefined,
-          { contentMd5: claimed },
+          of(seededBytes("other", 4096)),
         );
-        if (!store.capabilities.writeChecksums.contentMd5) {
+        if (!declared(store.capabilities.writeChecksums)) {
           await put;
           return;
         }
@@ -366,15 +376,13 @@ function objectStoreContract(name: string, harness: Harness) {
         expect(await keysOf(store.list(prefix))).toEqual([]);
       });
 
-      it("refuses a part whose bytes do not match its Content-MD5 (BAD_DIGEST), as declared, and keeps no part", async () => {
+      it("refuses a part whose bytes do not match it (BAD_DIGEST), as declared, and keeps no part", async () => {
         const key = `${fresh()}mp`;
-        const data = seededBytes("md5-part", 5 * MiB);
+        const data = seededBytes(`part-${checksum}`, 5 * MiB);
         const altered = flipByte(data, 2 * MiB);
         const upload = await store.createUpload(key, attrs);
-        const refused = upload.uploadPart(1, Readable.from([altered]), altered.length, undefined, {
-          contentMd5: md5b64(data),
-        });
-        if (!store.capabilities.writeChecksums.contentMd5) {
+        const refused = upload.uploadPart(1, Readable.from([altered]), altered.length, undefined, of(data));
+        if (!declared(store.capabilities.writeChecksums)) {
           await refused;
           await upload.abort();
           return;

@@ -13,9 +13,9 @@ const attrs = { metadata: {} };
 const md5 = (data: Buffer) => createHash("md5").update(data).digest();
 
 /**
- * One bit of a body inverted between the client and the real server: with a Content-MD5 the
- * server refuses the write (BAD_DIGEST) and keeps nothing; without one it stores the altered
- * bytes, which is why every write carries one.
+ * One bit of a body inverted between the client and the real server: with a Content-MD5, or
+ * signed by its SHA-256, the server refuses the write (BAD_DIGEST) and keeps nothing; without
+ * either it stores the altered bytes, which is why every write carries one.
  */
 describe("a bit flipped in flight on a write", () => {
   let client: S3Client;
@@ -38,26 +38,33 @@ describe("a bit flipped in flight on a write", () => {
   const flipOnce = (name: string, query?: string) =>
     proxy.setRules([{ name, action: "flipBit", method: "PUT", times: 1, ...(query ? { query } : {}) }]);
 
-  it("refuses an UploadPart sent with its Content-MD5, then stores the same part sent intact", async () => {
-    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
-    const data = seededBytes("flip-part", 5 * MiB);
-    const upload = await store.createUpload("mp.bin", attrs);
-    flipOnce("part", "partNumber=");
-    const refused = upload.uploadPart(1, Readable.from([data]), data.length, undefined, {
-      contentMd5: md5(data).toString("base64"),
-    });
-    await expect(refused).rejects.toBeInstanceOf(BadDigestError);
-    await expect(refused).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
-    expect(proxy.firedCount("part")).toBe(1);
+  it.each([
+    { checksum: "its Content-MD5", of: (data: Buffer) => ({ contentMd5: md5(data).toString("base64") }) },
+    {
+      checksum: "its SHA-256 signed as the payload hash",
+      of: (data: Buffer) => ({ sha256: createHash("sha256").update(data).digest("hex") }),
+    },
+  ])(
+    "refuses an UploadPart sent with $checksum, then stores the same part sent intact",
+    async ({ checksum, of }) => {
+      const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+      const data = seededBytes("flip-part", 5 * MiB);
+      const upload = await store.createUpload("mp.bin", attrs);
+      // A rule's name counts its firings across the file: one name per case.
+      const rule = `part, ${checksum}`;
+      flipOnce(rule, "partNumber=");
+      const refused = upload.uploadPart(1, Readable.from([data]), data.length, undefined, of(data));
+      await expect(refused).rejects.toBeInstanceOf(BadDigestError);
+      await expect(refused).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
+      expect(proxy.firedCount(rule)).toBe(1);
 
-    const part = await upload.uploadPart(1, Readable.from([data]), data.length, undefined, {
-      contentMd5: md5(data).toString("base64"),
-    });
-    const { etag } = await upload.complete([part], { ifNoneMatch: "*" });
-    const head = await store.head("mp.bin");
-    expect(head?.size).toBe(data.length);
-    expect(sameEtag(etag, `"${createHash("md5").update(md5(data)).digest("hex")}-1"`)).toBe(true);
-  });
+      const part = await upload.uploadPart(1, Readable.from([data]), data.length, undefined, of(data));
+      const { etag } = await upload.complete([part], { ifNoneMatch: "*" });
+      const head = await store.head("mp.bin");
+      expect(head?.size).toBe(data.length);
+      expect(sameEtag(etag, `"${createHash("md5").update(md5(data)).digest("hex")}-1"`)).toBe(true);
+    },
+  );
 
   it("refuses a PutObject of a Buffer: the adapter computes its Content-MD5 when none is given", async () => {
     const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
@@ -69,7 +76,7 @@ describe("a bit flipped in flight on a write", () => {
     expect(await store.head("small.bin")).toBeUndefined();
   });
 
-  it("stores the altered bytes of a streamed PutObject sent without a Content-MD5", async () => {
+  it("stores the altered bytes of a streamed PutObject sent without a checksum", async () => {
     const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
     const data = seededBytes("flip-unchecked", 4096);
     flipOnce("unchecked");
@@ -82,7 +89,7 @@ describe("a bit flipped in flight on a write", () => {
     expect(sameEtag(etag, `"${md5(altered).toString("hex")}"`)).toBe(true);
   });
 
-  it("the local server neither checks nor keeps an additional checksum, so the adapter declares Content-MD5 only", async () => {
+  it("the local server neither checks nor keeps an additional checksum, so the adapter declares Content-MD5 and the signed payload hash only", async () => {
     const data = seededBytes("crc-probe", 4096);
     // The CRC32C of other bytes: a server that validated x-amz-checksum-crc32c would refuse it.
     await client.send(
@@ -99,6 +106,6 @@ describe("a bit flipped in flight on a write", () => {
     );
     expect(head.ContentLength).toBe(data.length);
     expect(head.ChecksumCRC32C).toBeUndefined();
-    expect(S3_CAPABILITIES.writeChecksums).toEqual({ contentMd5: true });
+    expect(S3_CAPABILITIES.writeChecksums).toEqual({ contentMd5: true, payloadSha256: true });
   });
 });

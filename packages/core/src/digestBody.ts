@@ -8,8 +8,8 @@ import { ChunksyncError } from "./errors.js";
 export interface BodyDigests {
   /** Bytes that passed. */
   length: number;
-  /** MD5 of the bytes (16 bytes); its base64 is S3's Content-MD5. */
-  md5: Buffer;
+  /** MD5 of the bytes (16 bytes), unless the writer said it sends none; its base64 is S3's Content-MD5. */
+  md5?: Buffer;
   /** Digest of the bytes with the run's chunk algorithm, when one was asked for. */
   chunk?: Buffer;
 }
@@ -21,27 +21,32 @@ export class BodyDigestError extends ChunksyncError {
   }
 }
 
-/** The MD5 and, optionally, the chunk digest, fed together so that each byte is read once. */
+/**
+ * The MD5 and, optionally, the chunk digest, fed together so that each byte is read once. The
+ * MD5 is left out where the caller sends the body with its chunk digest as its checksum (see
+ * BodyDigest.sha256 in the storage port): then each byte is hashed once, not twice.
+ */
 class BodyHasher {
-  readonly #md5 = createDigester("md5");
+  readonly #md5: Digester | undefined;
   readonly #chunk: Digester | undefined;
   length = 0;
 
-  constructor(algorithm: DigestAlgorithm | undefined) {
+  constructor(algorithm: DigestAlgorithm | undefined, md5 = true) {
     // MD5 as the chunk algorithm is the same digest: computed once.
     this.#chunk = algorithm === undefined || algorithm === "md5" ? undefined : createDigester(algorithm);
+    this.#md5 = md5 || this.#chunk === undefined ? createDigester("md5") : undefined;
   }
 
   update(piece: Uint8Array): void {
-    this.#md5.update(piece);
+    this.#md5?.update(piece);
     this.#chunk?.update(piece);
     this.length += piece.length;
   }
 
   digests(algorithm: DigestAlgorithm | undefined): BodyDigests {
-    const md5 = this.#md5.digest();
+    const md5 = this.#md5?.digest();
     const chunk = algorithm === undefined ? undefined : (this.#chunk?.digest() ?? md5);
-    return { length: this.length, md5, ...(chunk ? { chunk } : {}) };
+    return { length: this.length, ...(md5 ? { md5 } : {}), ...(chunk ? { chunk } : {}) };
   }
 }
 
@@ -138,8 +143,9 @@ export class InOrderDigests {
   constructor(
     readonly data: Uint8Array,
     readonly algorithm?: DigestAlgorithm,
+    md5 = true,
   ) {
-    this.#hasher = new BodyHasher(algorithm);
+    this.#hasher = new BodyHasher(algorithm, md5);
   }
 
   /** Bytes `start` to `end` (excluded) of the buffer are in. */
@@ -172,18 +178,19 @@ export class InOrderDigests {
  * Content-MD5 must be sent before the body, so a part is read whole first (a chunk at a time
  * per worker, never a whole object). Fails when the body is longer or shorter than `length`.
  * The bytes go into `into` where given (at least `length` bytes, reused by the caller), else
- * into a new Buffer.
+ * into a new Buffer. `md5` false: no MD5 beside the chunk digest (see BodyHasher).
  */
 export async function collectDigested(
   body: AsyncIterable<Uint8Array>,
   length: number,
   algorithm?: DigestAlgorithm,
   into?: Buffer,
+  md5 = true,
 ): Promise<BodyDigests & { data: Buffer }> {
   if (into !== undefined && into.length < length)
     throw new ChunksyncError("BUFFER_TOO_SMALL", `a buffer of ${into.length} bytes cannot hold ${length}`);
   const data = into?.subarray(0, length) ?? Buffer.allocUnsafe(length);
-  const hasher = new BodyHasher(algorithm);
+  const hasher = new BodyHasher(algorithm, md5);
   await forEachPiece(body, (piece) => {
     if (hasher.length + piece.length > length)
       throw new BodyDigestError(

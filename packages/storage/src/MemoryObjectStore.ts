@@ -188,7 +188,7 @@ export class MemoryObjectStore implements ObjectStore {
       conditionalWrites: options.conditionalWrites ?? ALL_CONDITIONS,
       tagging: true,
       versions: true,
-      writeChecksums: { contentMd5: true },
+      writeChecksums: { contentMd5: true, payloadSha256: true },
     };
   }
 
@@ -537,7 +537,8 @@ function headOf(key: string, o: StoredObject): ObjectHead {
 
 /**
  * Reads a request body whole, as a server receives it; fails as S3 does when its length is not
- * `length`, or when its MD5 is not the Content-MD5 sent with it.
+ * `length`, or when its MD5 is not the Content-MD5 sent with it, or its SHA-256 not the payload
+ * hash signed for it (XAmzContentSHA256Mismatch, which the adapter reads as BadDigestError).
  */
 async function consume(
   body: Readable | Buffer,
@@ -578,5 +579,7 @@ async function consume(
       throw badRequest(ctx, "InvalidDigest", "the Content-MD5 is not the base64 of 16 bytes");
     if (!md5(data).equals(sent)) throw new BadDigestError(ctx);
   }
+  if (digest?.sha256 !== undefined && createHash("sha256").update(data).digest("hex") !== digest.sha256)
+    throw new BadDigestError(ctx);
   return data;
 }

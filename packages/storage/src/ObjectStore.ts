@@ -67,6 +67,12 @@ export interface ObjectVersionRef {
 export interface BodyDigest {
   /** Base64 of the body's 16-byte MD5, sent as Content-MD5. */
   contentMd5?: string;
+  /**
+   * Hex of the body's SHA-256, signed as its payload hash (SigV4's x-amz-content-sha256) where
+   * `capabilities.writeChecksums.payloadSha256` says the server checks it; sent instead of a
+   * Content-MD5, so a writer that already hashes a part with SHA-256 computes no MD5 for it.
+   */
+  sha256?: string;
 }
 
 export interface CompletedPart {

@@ -48,7 +48,7 @@ export const S3_CAPABILITIES: StoreCapabilities = {
   },
   tagging: true,
   versions: true,
-  writeChecksums: { contentMd5: true },
+  writeChecksums: { contentMd5: true, payloadSha256: true },
 };
 
 export interface S3ObjectStoreOptions {
@@ -100,10 +100,15 @@ function copySourceInput(source: ObjectVersionRef) {
 }
 
 /**
- * The Content-MD5 of a body: the caller's, or computed here for a Buffer (cheap next to the
- * request). A stream without one goes unchecked: its MD5 would need a second pass over it.
+ * The checksum a body is sent with: the caller's SHA-256, signed as the payload hash, or its
+ * Content-MD5, the caller's or computed here for a Buffer (cheap next to the request). A stream
+ * without either goes unchecked: its MD5 would need a second pass over it.
  */
-function contentMd5(body: Readable | Buffer, digest: BodyDigest | undefined): { ContentMD5?: string } {
+function bodyChecksum(
+  body: Readable | Buffer,
+  digest: BodyDigest | undefined,
+): { ContentMD5?: string; ContentSHA256?: string } {
+  if (digest?.sha256 !== undefined) return { ContentSHA256: digest.sha256 };
   if (digest?.contentMd5 !== undefined) return { ContentMD5: digest.contentMd5 };
   return Buffer.isBuffer(body) ? { ContentMD5: createHash("md5").update(body).digest("base64") } : {};
 }
@@ -389,7 +394,7 @@ export class S3ObjectStore implements ObjectStore {
   ): Promise<{ etag: string }> {
     const input = {
       ContentLength: length,
-      ...contentMd5(body, digest),
+      ...bodyChecksum(body, digest),
       ...this.#attributes(attributes),
       ...conditionHeaders(condition),
     };
@@ -580,7 +585,7 @@ class S3MultipartUpload implements MultipartUpload {
     digest?: BodyDigest,
   ): Promise<CompletedPart> {
     const query = { partNumber: String(partNumber), uploadId: this.uploadId };
-    const input = { ContentLength: length, ...contentMd5(body, digest) };
+    const input = { ContentLength: length, ...bodyChecksum(body, digest) };
     const out = await this.store.request("upload part", "send", "PUT", this.key, input, signal, {
       body,
       query,

@@ -131,11 +131,14 @@ async function bodyText(response: S3Response): Promise<string> {
 }
 
 /**
- * The hash SigV4 signs for a body. A streamed body, or one checked by its Content-MD5 (puts
- * and parts), goes unsigned (see createS3Client); a document without one (CompleteMultipartUpload's)
- * is signed by its SHA-256, as the SDK signs it.
+ * The hash SigV4 signs for a body: the one the caller states (a part whose SHA-256 the writer
+ * computed as it read it, which the server then checks), else a streamed body, or one checked
+ * by its Content-MD5 (puts and parts), goes unsigned (see createS3Client); a document without
+ * one (CompleteMultipartUpload's) is signed by its SHA-256, as the SDK signs it.
  */
 function payloadHash(request: S3Request): string {
+  const stated = request.headers["x-amz-content-sha256"];
+  if (stated !== undefined) return stated;
   if (request.body === undefined) return EMPTY_BODY_SHA256;
   if (!Buffer.isBuffer(request.body) || request.headers["content-md5"] !== undefined)
     return "UNSIGNED-PAYLOAD";

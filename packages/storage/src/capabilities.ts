@@ -32,6 +32,12 @@ export interface WriteChecksums {
    * here because Ceph RGW 16 neither checks nor keeps them.
    */
   contentMd5: boolean;
+  /**
+   * A put or part sent with `sha256` (BodyDigest) is refused with BadDigestError, and nothing
+   * becomes visible, when the bytes received have another SHA-256: the server checks the payload
+   * hash SigV4 signs (S3 answers XAmzContentSHA256Mismatch, as MinIO and Ceph RGW 16 do).
+   */
+  payloadSha256: boolean;
 }
 
 /**

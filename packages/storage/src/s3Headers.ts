@@ -5,6 +5,7 @@ import type { ObjectHead } from "./ObjectStore.js";
 const HEADER_OF: Record<string, string> = {
   ContentLength: "content-length",
   ContentMD5: "content-md5",
+  ContentSHA256: "x-amz-content-sha256",
   ContentType: "content-type",
   ContentEncoding: "content-encoding",
   ContentLanguage: "content-language",

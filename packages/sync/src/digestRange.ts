@@ -117,9 +117,10 @@ export async function collectRead(
   length: number,
   algorithm?: DigestAlgorithm,
   into?: Buffer,
+  md5 = true,
 ): ReturnType<typeof collectDigested> {
   try {
-    return await collectDigested(body, length, algorithm, into);
+    return await collectDigested(body, length, algorithm, into, md5);
   } catch (error) {
     body.destroy();
     throw failedRead(bucket, key, error);

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { type ChallengeRequest, sameEtag } from "@chunksync/core";
-import { MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
+import { type BodyDigest, MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
 import { DestinationSide, type ObjectResult, RunAbortedError, RunStats } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it, vi } from "vitest";
@@ -118,7 +118,7 @@ function writes(store: MemoryObjectStore, before: Record<string, number> = {}): 
  * could, declaring (`checks`) or not that it checks each part's Content-MD5.
  */
 function storesAltered(store: MemoryObjectStore, checks: boolean): void {
-  Object.assign(store.capabilities, { writeChecksums: { contentMd5: checks } });
+  Object.assign(store.capabilities, { writeChecksums: { contentMd5: checks, payloadSha256: checks } });
   const resume = store.resumeUpload.bind(store);
   store.resumeUpload = (key, uploadId) => {
     const upload = resume(key, uploadId);
@@ -131,6 +131,23 @@ function storesAltered(store: MemoryObjectStore, checks: boolean): void {
       },
     };
   };
+}
+
+/** Records the checksum each part uploaded to `store` was sent with, beside the part's bytes. */
+function recordsChecksums(store: MemoryObjectStore): { body: Buffer; digest: BodyDigest | undefined }[] {
+  const sent: { body: Buffer; digest: BodyDigest | undefined }[] = [];
+  const resume = store.resumeUpload.bind(store);
+  store.resumeUpload = (key, uploadId) => {
+    const upload = resume(key, uploadId);
+    return {
+      ...upload,
+      uploadPart: (partNumber, body, length, signal, digest) => {
+        sent.push({ body: Buffer.from(body as Buffer), digest });
+        return upload.uploadPart(partNumber, body, length, signal, digest);
+      },
+    };
+  };
+  return sent;
 }
 
 const big = seededBytes("parity-big", 12 * MiB);
@@ -445,7 +462,9 @@ describe("both engines on memory stores: the same results, requests and failures
         for (const verify of ["changed", "full"] as const) {
           const label = `${name} ${checks ? "checks" : "does not check"} ${verify}`;
           const { source, destination } = await matrix();
-          Object.assign(destination.capabilities, { writeChecksums: { contentMd5: checks } });
+          Object.assign(destination.capabilities, {
+            writeChecksums: { contentMd5: checks, payloadSha256: checks },
+          });
           // Both engines answer every challenge, before the write and after it, through DestinationSide.
           const answered = vi.spyOn(DestinationSide.prototype, "answer");
           let report: CollectedReport;
@@ -495,6 +514,38 @@ describe("both engines on memory stores: the same results, requests and failures
       expect(r, name).toMatchObject({ state: "failed", error: { code: "VERIFICATION_FAILED" } });
       // The write was made before the check: the object holds the altered bytes, not the old ones.
       expect((await destination.head("changed"))?.etag, name).not.toBe(old);
+    }
+  });
+
+  it("sends each part read into memory signed by its SHA-256, its chunk digest, and no Content-MD5, where the destination checks that; else with its Content-MD5", async () => {
+    const md5 = (data: Buffer) => createHash("md5").update(data).digest("base64");
+    const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const payloadSha256 of [true, false]) {
+        const label = `${name}, payload hash ${payloadSha256 ? "" : "not "}checked`;
+        const { source, destination } = stores();
+        // Written in parts: its ETag is no MD5, so it is not streamed but copied part by part.
+        const upload = await source.createUpload("new-big", { metadata: {} });
+        const parts = [];
+        for (let at = 0; at < big.length; at += CHUNK) {
+          const body = big.subarray(at, at + CHUNK);
+          parts.push(await upload.uploadPart(parts.length + 1, body, body.length));
+        }
+        await upload.complete(parts, { ifNoneMatch: "*" });
+        await put(source, "changed", edited);
+        await put(destination, "changed", big);
+        Object.assign(destination.capabilities, { writeChecksums: { contentMd5: true, payloadSha256 } });
+        const sent = recordsChecksums(destination);
+        const report = byKey(await engine(source, destination, {}));
+        expect(report["new-big"], label).toMatchObject({ state: "missing", applied: true });
+        expect(report.changed, label).toMatchObject({ state: "changed", applied: true });
+        expect((await bytes(destination, "new-big"))?.equals(big), label).toBe(true);
+        expect((await bytes(destination, "changed"))?.equals(edited), label).toBe(true);
+        // The new object's three parts, and the changed one's assembled part.
+        expect(sent.length, label).toBe(4);
+        for (const { body, digest } of sent)
+          expect(digest, label).toEqual(payloadSha256 ? { sha256: sha256(body) } : { contentMd5: md5(body) });
+      }
     }
   });
 

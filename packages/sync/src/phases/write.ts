@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
 import {
   attributesDiffer,
@@ -317,11 +318,12 @@ export function writeParts(
   const retry = retryFor(signal);
   const send = (part: PlannedPart) => (body: Buffer | Readable, digest: BodyDigest) =>
     upload.uploadPart(part.partNumber, body, part.length, signal, digest);
+  const check = partCheck(ctx);
   return settleAll(
     parts.map(async (part): Promise<CompletedPart> => {
       if (part.kind === "assembled") {
         const done = await inBuffer(ctx, write, part, (buffer) =>
-          withRetry(() => assembled(ctx, write, part, buffer, send(part)), retry),
+          withRetry(() => assembled(ctx, write, part, buffer, send(part), check), retry),
         );
         for (const piece of part.pieces ?? []) if (piece.from === "source") bytes.transferred += piece.length;
         bytes.uploaded += part.length;
@@ -329,7 +331,7 @@ export function writeParts(
       }
       if (part.kind === "sourceBytes") {
         const done = await inBuffer(ctx, write, part, (buffer) =>
-          withRetry(() => fromSource(ctx, write, part, buffer, send(part)), retry),
+          withRetry(() => fromSource(ctx, write, part, buffer, send(part), check), retry),
         );
         bytes.transferred += part.length;
         bytes.uploaded += part.length;
@@ -414,9 +416,23 @@ export function completeUpload(
 }
 
 /**
+ * How the server storing a part read into memory checks it: by its SHA-256, signed as its
+ * payload hash, where the destination checks that and the part's chunk digest is that very
+ * SHA-256 (then no MD5 is computed: each byte is hashed once); else by its Content-MD5. A
+ * whole-object put keeps its Content-MD5: its ETag is that MD5, which tells a put whose answer
+ * was lost from another writer's (see {@link isOwnPut}).
+ */
+type PartCheck = "sha256" | "md5";
+
+function partCheck(ctx: WriteContext): PartCheck {
+  const sha256 = ctx.destination.capabilities.writeChecksums.payloadSha256;
+  return sha256 && ctx.uploaded?.algorithm === "sha256" ? "sha256" : "md5";
+}
+
+/**
  * Reads `part` from the part source and sends it (see {@link sendCollected}), handing its chunk
  * digest to `ctx.uploaded.read` first: the source's digest of that chunk. A part not streamed
- * is read whole into `buffer`, computing its MD5 and its chunk digest in the same pass (a
+ * is read whole into `buffer`, computing its checksum and its chunk digest in the same pass (a
  * retry reads it again).
  */
 async function fromSource<T>(
@@ -425,15 +441,17 @@ async function fromSource<T>(
   part: PlannedPart,
   buffer: Buffer | undefined,
   send: (body: Buffer | Readable, digest: BodyDigest) => Promise<T>,
+  check: PartCheck = "md5",
 ): Promise<T> {
   const read = (digest: Buffer) => ctx.uploaded?.read?.(chunkOf(part), digest);
   const held = write.parts.held?.(part);
-  if (held) return sendCollected(ctx, part, held, send, read);
+  if (held) return sendCollected(ctx, part, held, send, check, read);
   if (part.streamed) return sendStreamed(ctx, write, part, send);
   const body = await write.parts.open(part);
   const { bucket, key } = write.source;
-  const got = await collectRead(bucket, key, body, part.length, ctx.uploaded?.algorithm, buffer);
-  return sendCollected(ctx, part, got, send, read);
+  const algorithm = ctx.uploaded?.algorithm;
+  const got = await collectRead(bucket, key, body, part.length, algorithm, buffer, check === "md5");
+  return sendCollected(ctx, part, got, send, check, read);
 }
 
 /** The chunk a part of one chunk covers (an empty object's one part: an empty chunk). */
@@ -531,6 +549,7 @@ async function assembled<T>(
   part: PlannedPart,
   buffer: Buffer,
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+  check: PartCheck,
 ): Promise<T> {
   const old = write.old;
   if (old === undefined)
@@ -573,27 +592,34 @@ async function assembled<T>(
   };
   const data = buffer.subarray(0, part.length);
   // Hashed as the pieces come in, in order: not all after the last one.
-  const digests = new InOrderDigests(data, ctx.uploaded?.algorithm);
+  const digests = new InOrderDigests(data, ctx.uploaded?.algorithm, check === "md5");
   await fill(data, digests);
-  return sendCollected(ctx, part, { data, ...digests.digests() }, send);
+  return sendCollected(ctx, part, { data, ...digests.digests() }, send, check);
 }
 
 /**
- * Sends the bytes of `part`, read whole, with their MD5 as Content-MD5: the storing server
- * refuses a body that arrives altered (BadDigestError, retryable; a retry reads the part
- * again). Where the destination checks that MD5, the chunk digest computed in the same pass
- * is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the part is.
+ * Sends the bytes of `part`, read whole, with their checksum (see {@link PartCheck}): the
+ * storing server refuses a body that arrives altered (BadDigestError, retryable; a retry reads
+ * the part again). Where the destination checks that checksum, the chunk digest computed in
+ * the same pass is that of the bytes it stored, and goes to `ctx.uploaded.accepted` once the
+ * part is.
  */
 async function sendCollected<T>(
   ctx: WriteContext,
   part: PlannedPart,
   got: BodyDigests & { data: Buffer },
   send: (body: Buffer, digest: BodyDigest) => Promise<T>,
+  check: PartCheck,
   read?: (digest: Buffer) => void,
 ): Promise<T> {
   if (got.chunk) read?.(got.chunk);
-  const sent = await send(got.data, { contentMd5: got.md5.toString("base64") });
-  if (got.chunk && ctx.destination.capabilities.writeChecksums.contentMd5) {
+  const bySha256 = check === "sha256" && got.chunk !== undefined;
+  const digest: BodyDigest = bySha256
+    ? { sha256: got.chunk!.toString("hex") }
+    : { contentMd5: (got.md5 ?? createHash("md5").update(got.data).digest()).toString("base64") };
+  const sent = await send(got.data, digest);
+  const checks = ctx.destination.capabilities.writeChecksums;
+  if (got.chunk && (bySha256 ? checks.payloadSha256 : checks.contentMd5)) {
     ctx.uploaded?.accepted?.(chunkOf(part), got.chunk);
   }
   return sent;
