@@ -66,6 +66,43 @@ describe("a bit flipped in flight on a write", () => {
     },
   );
 
+  it("where the bucket asks for a Content-MD5 beside the signed SHA-256 (AWS S3 under Object Lock), sends the part again with one, and every later write with one", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const seen: { query: string; md5: boolean }[] = [];
+    proxy.onRequest = (r) => {
+      if (r.method === "PUT") seen.push({ query: r.query, md5: r.headers["content-md5"] !== undefined });
+    };
+    proxy.setRules([
+      {
+        name: "object lock",
+        action: "checksumRequired",
+        method: "PUT",
+        when: (r) => r.headers["content-md5"] === undefined,
+      },
+    ]);
+    try {
+      const data = seededBytes("lock-part", 5 * MiB);
+      const sha256 = createHash("sha256").update(data).digest("hex");
+      const upload = await store.createUpload("locked.bin", attrs);
+      const parts = [
+        await upload.uploadPart(1, data, data.length, undefined, { sha256 }),
+        await upload.uploadPart(2, data, data.length, undefined, { sha256 }),
+      ];
+      await upload.complete(parts, { ifNoneMatch: "*" });
+      expect((await store.head("locked.bin"))?.size).toBe(2 * data.length);
+      // Part 1 refused once without, then sent with a Content-MD5; part 2 sent with one at once.
+      expect(seen.filter((r) => r.query.includes("partNumber="))).toEqual([
+        expect.objectContaining({ md5: false }),
+        expect.objectContaining({ md5: true }),
+        expect.objectContaining({ md5: true }),
+      ]);
+      expect(proxy.firedCount("object lock")).toBe(1);
+    } finally {
+      proxy.onRequest = undefined;
+      proxy.setRules([]);
+    }
+  });
+
   it("refuses a PutObject of a Buffer: the adapter computes its Content-MD5 when none is given", async () => {
     const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
     const data = seededBytes("flip-put", 4096);

@@ -20,6 +20,11 @@ export type FaultAction =
   /** Answers 403 AccessDenied with S3's XML error body. */
   | "forbidden"
   /**
+   * Answers 400 InvalidRequest as AWS S3 answers a write without a Content-MD5 or x-amz-checksum
+   * header into a bucket under Object Lock (select it with `when`, on the request's headers).
+   */
+  | "checksumRequired"
+  /**
    * Resets the connection mid-body: a request with a body is cut after half of it has
    * arrived (never forwarded); otherwise the response is cut after half of its body.
    */
@@ -110,6 +115,11 @@ const REFUSALS = {
   slowDown: [503, "SlowDown", "Please reduce your request rate."],
   internalError: [500, "InternalError", "We encountered an internal error. Please try again."],
   forbidden: [403, "AccessDenied", "Access Denied"],
+  checksumRequired: [
+    400,
+    "InvalidRequest",
+    "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
+  ],
 } as const;
 
 function matches(pattern: string | RegExp | undefined, text: string): boolean {
@@ -238,7 +248,8 @@ export class FaultProxy {
         break;
       case "slowDown":
       case "internalError":
-      case "forbidden": {
+      case "forbidden":
+      case "checksumRequired": {
         const [status, code, message] = REFUSALS[rule.action];
         const body = s3Error(code, message, seen.path);
         // Drain the request body so the connection stays usable, as a real server would.

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { StoreCapabilities } from "./capabilities.js";
-import { translateS3Error } from "./errors.js";
+import { RequestRefusedError, translateS3Error } from "./errors.js";
 import { type ListPage, parseListBucketResult, parseListMultipartUploadsResult } from "./listBucketResult.js";
 import { multipartEtag } from "./multipartEtag.js";
 import type {
@@ -113,6 +113,17 @@ function bodyChecksum(
   return Buffer.isBuffer(body) ? { ContentMD5: createHash("md5").update(body).digest("base64") } : {};
 }
 
+/**
+ * Whether a write was refused for want of a Content-MD5 or an x-amz-checksum header: AWS S3
+ * asks for one on every write into a bucket under Object Lock (InvalidRequest, "Content-MD5 OR
+ * x-amz-checksum- HTTP header is required ..."), whatever payload hash the signature holds.
+ */
+function asksForMd5(error: unknown): boolean {
+  if (!(error instanceof RequestRefusedError)) return false;
+  const cause = error.cause as { name?: string; message?: string } | undefined;
+  return cause?.name === "InvalidRequest" && /Content-MD5/i.test(cause.message ?? "");
+}
+
 function conditionHeaders(condition: WriteCondition | undefined): { IfMatch?: string; IfNoneMatch?: string } {
   if (condition === undefined) return {};
   return "ifMatch" in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: condition.ifNoneMatch };
@@ -164,6 +175,33 @@ export class S3ObjectStore implements ObjectStore {
   /** A reference to `key` at `etag` that carries this store's SSE-C key for copy sources. */
   ref(key: string, etag: string): ObjectVersionRef {
     return { bucket: this.bucket, key, etag, ...(this.#sseKey ? { sseCustomerKey: this.#sseKey } : {}) };
+  }
+
+  /** Set once the bucket asked for a Content-MD5 beside a signed payload hash (see {@link asksForMd5}). */
+  #md5Asked = false;
+
+  /**
+   * @internal Sends a write (`send`, given its checksum headers) with `digest`'s checksum (see
+   * bodyChecksum). A body of bytes in memory sent with its SHA-256 alone that the bucket refuses
+   * for want of a Content-MD5 is sent once more with one, and from then on every such write
+   * carries both: the MD5 then costs what it cost before payload hashes were used.
+   */
+  async checkedWrite<T>(
+    body: Readable | Buffer,
+    digest: BodyDigest | undefined,
+    send: (checksum: { ContentMD5?: string; ContentSHA256?: string }) => Promise<T>,
+  ): Promise<T> {
+    const checksum = bodyChecksum(body, digest);
+    if (checksum.ContentSHA256 === undefined || !Buffer.isBuffer(body)) return send(checksum);
+    const withMd5 = () => send({ ...checksum, ContentMD5: createHash("md5").update(body).digest("base64") });
+    if (this.#md5Asked) return withMd5();
+    try {
+      return await send(checksum);
+    } catch (error) {
+      if (!asksForMd5(error)) throw error;
+      this.#md5Asked = true;
+      return withMd5();
+    }
   }
 
   async #send<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
@@ -392,13 +430,15 @@ export class S3ObjectStore implements ObjectStore {
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<{ etag: string }> {
-    const input = {
-      ContentLength: length,
-      ...bodyChecksum(body, digest),
-      ...this.#attributes(attributes),
-      ...conditionHeaders(condition),
-    };
-    const out = await this.request("put", "send", "PUT", key, input, signal, { body });
+    const out = await this.checkedWrite(body, digest, (checksum) => {
+      const input = {
+        ContentLength: length,
+        ...checksum,
+        ...this.#attributes(attributes),
+        ...conditionHeaders(condition),
+      };
+      return this.request("put", "send", "PUT", key, input, signal, { body });
+    });
     return { etag: String(out.headers.etag ?? "") };
   }
 
@@ -585,11 +625,20 @@ class S3MultipartUpload implements MultipartUpload {
     digest?: BodyDigest,
   ): Promise<CompletedPart> {
     const query = { partNumber: String(partNumber), uploadId: this.uploadId };
-    const input = { ContentLength: length, ...bodyChecksum(body, digest) };
-    const out = await this.store.request("upload part", "send", "PUT", this.key, input, signal, {
-      body,
-      query,
-    });
+    const out = await this.store.checkedWrite(body, digest, (checksum) =>
+      this.store.request(
+        "upload part",
+        "send",
+        "PUT",
+        this.key,
+        { ContentLength: length, ...checksum },
+        signal,
+        {
+          body,
+          query,
+        },
+      ),
+    );
     return { partNumber, etag: String(out.headers.etag ?? "") };
   }
 
