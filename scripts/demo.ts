@@ -135,7 +135,12 @@ async function main(): Promise<void> {
       "   six bytes crosses; the destination builds its part from its own old bytes and copies the rest.",
     );
     if (chunksync(["sync", ...urls], env) !== 0) throw new Error("the second sync failed");
-    console.log("\n4. check: exit code 0 means both sides now hold the same bytes; it reads nothing.");
+    console.log(
+      "\n4. check: exit code 0 means both sides now hold the same bytes; it reads only the re-composed object,",
+    );
+    console.log(
+      "   on the destination (its copied parts were not pinned to the old version: see the digest index).",
+    );
     const code = chunksync(["check", ...urls, "--quiet"], env);
     console.log(`   exit code ${code}`);
 

@@ -188,7 +188,9 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     await new Promise((r) => setTimeout(r, 1100));
     const report = await run({ delete: false });
     expect(report.index?.source).toMatchObject({ found: "absent", written: 4 });
-    expect(report.index?.destination).toMatchObject({ found: "absent", written: 4 });
+    // changed.bin, re-composed, has none: its parts copied from the old version were not pinned
+    // to it (Ceph RGW 16 ignores x-amz-copy-source-if-match).
+    expect(report.index?.destination).toMatchObject({ found: "absent", written: 3 });
     expect(failures(report)).toEqual([]);
     expect(report.objects).toMatchObject({ scanned: 4, identical: 1, changed: 1, missing: 2, extra: 1 });
     for (const o of objects) {
@@ -202,15 +204,15 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     expect(report.results.map((r) => r.destinationKey).filter((k) => !k.startsWith(DST_PREFIX))).toEqual([]);
   });
 
-  it("each side's index is its own: a second run reads nothing, and neither side reaches the other's", async () => {
+  it("each side's index is its own: a second run reads only the re-composed object, and neither side reaches the other's", async () => {
     await new Promise((r) => setTimeout(r, 1100));
     const again = await run({ delete: false });
     expect(failures(again)).toEqual([]);
     expect(again.objects).toMatchObject({ identical: 4, extra: 1 });
-    expect(again.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+    expect(again.bytes).toMatchObject({ sourceRead: 0, destinationRead: base.length });
     // The source's role may read its bucket's versioning: no note that it could not.
     expect(again.index?.source).toMatchObject({ found: "loaded", fromIndex: 4, written: 4, notes: [] });
-    expect(again.index?.destination).toMatchObject({ found: "loaded", fromIndex: 4, written: 4 });
+    expect(again.index?.destination).toMatchObject({ found: "loaded", fromIndex: 3, read: 1, written: 4 });
     for (const [own, other, otherPart] of [
       [source.client, destination.client, "source"],
       [destination.client, source.client, "destination"],

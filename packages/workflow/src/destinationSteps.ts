@@ -643,11 +643,11 @@ async function settledDestinationEntry(
     if (record.attempt !== upload.attempt || record.algorithm !== algorithm) continue;
     for (const r of record.ranges) uploaded.push({ ...r, digest: Buffer.from(r.digest, "base64") });
   }
-  // The parts copied from the old version hold its bytes only where their ETags say so, as the
-  // uploaded ones do: where this side's store checks each part's Content-MD5.
+  // The parts copied from the old version hold its bytes only where pinned to it (see
+  // copiedFromOld), and where this side's store checks each part's Content-MD5, as the uploaded ones do.
   const copied =
     version && decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5
-      ? copiedFromOld(plan, decision, version.head, upload.etag)
+      ? copiedFromOld(plan, decision, version.head, upload.etag, ctx.store.capabilities)
       : undefined;
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);

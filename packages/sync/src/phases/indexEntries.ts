@@ -10,7 +10,7 @@ import {
   planChunks,
   sameEtag,
 } from "@chunksync/core";
-import type { ObjectHead } from "@chunksync/storage";
+import type { ObjectHead, StoreCapabilities } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
 import type { SourceSide } from "../SourceSide.js";
 import { writeRequestsOf } from "./write.js";
@@ -118,21 +118,26 @@ export function destinationWrittenEntry(
 /**
  * What a write of version `etag` copied whole from the destination's old version `old` at the
  * same offsets (a copy from another place, or one covering a chunk only in part, gives no
- * chunk's digest), as {@link DestinationSide.written} takes it. A write made of one CopyObject of
- * the old version holds its bytes only where its answer names the old version's ETag: Ceph RGW
- * 16 ignores x-amz-copy-source-if-match, so a version another writer put between the HEAD that
- * guards the copy and the copy itself is what gets copied, and the answer then names that
- * version. (A multipart write's part copies are guarded by the HEAD before its completion.)
+ * chunk's digest), as {@link DestinationSide.written} takes it. A copy holds the old version's
+ * bytes only where it is pinned to that version: a write made of one CopyObject of the old
+ * version where its answer names the old version's ETag (the ETag of what it copied); the part
+ * copies of a multipart write only where the `destination` enforces x-amz-copy-source-if-match.
+ * Ceph RGW 16 ignores it on both, so a part copies whatever version is current by then, and the
+ * HEAD that guards the completion cannot tell: another writer may put other bytes before the
+ * copy and the old bytes back after it (the old ETag again). Such a write's copied chunks get
+ * no digest, and the object no entry: the next run reads it.
  */
 export function copiedFromOld(
   plan: ChunkPlan,
   decision: Pick<ObjectDecision, "parts" | "condition">,
   old: { etag: string; size: number },
   etag: string,
+  destination: Pick<StoreCapabilities, "conditionalWrites">,
 ): { from: string; ranges: ChunkRange[] } {
   const ranges: ChunkRange[] = [];
   const copy = writeRequestsOf({ decision, source: plan, old }).kind === "copy";
-  if (copy && !sameEtag(etag, old.etag)) return { from: old.etag, ranges };
+  const pinned = copy ? sameEtag(etag, old.etag) : destination.conditionalWrites.copySourceIfMatch;
+  if (!pinned) return { from: old.etag, ranges };
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
     for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++) {
