@@ -400,10 +400,10 @@ export function completeUpload(
   const copiedSource = write.decision.parts.some((p) => p.kind === "sourceCopy");
   // A retry of a complete the server carried out but whose answer was lost meets its own
   // object, and where the write's condition is enforced it is refused with 412: the object
-  // whose ETag is that of these very parts is the run's own.
+  // whose ETag is that of these very parts, with the write's attributes, is the run's own.
   const isOwn = (now: ObjectHead) => {
     const assembled = multipartEtag(sorted);
-    return assembled !== undefined && sameEtag(now.etag, assembled);
+    return assembled !== undefined && sameEtag(now.etag, assembled) && holdsAttributes(write, now);
   };
   return guarded(
     ctx,
@@ -692,5 +692,14 @@ async function guarded(
 function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead): boolean {
   if (now.etagNotMd5 || sent.contentMd5 === undefined) return false;
   const md5 = Buffer.from(sent.contentMd5, "base64").toString("hex");
-  return sameEtag(now.etag, md5) && !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
+  return sameEtag(now.etag, md5) && holdsAttributes(write, now);
+}
+
+/**
+ * Whether `now` holds the attributes `write` wrote (tags aside: a server may restate them after
+ * the write). An ETag names the bytes only: another writer's object of the same bytes, in the
+ * same parts, under other attributes is not the run's own.
+ */
+function holdsAttributes(write: ObjectWrite, now: ObjectHead): boolean {
+  return !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
 }
