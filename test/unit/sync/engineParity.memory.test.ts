@@ -335,6 +335,35 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("fails a complete answered 412 where another writer's object has the ETag of the run's parts but other attributes, alike", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      // Written in parts: its ETag is no MD5, so it is copied part by part.
+      const upload = await source.createUpload("new-big", { metadata: { owner: "source" } });
+      const parts = [];
+      for (let at = 0; at < big.length; at += CHUNK) {
+        const body = big.subarray(at, at + CHUNK);
+        parts.push(await upload.uploadPart(parts.length + 1, body, body.length));
+      }
+      await upload.complete(parts, { ifNoneMatch: "*" });
+      // Just before the run's complete, another writer completes the same bytes in the same
+      // parts under other metadata: the run's If-None-Match is refused with 412.
+      destination.beforeNext("complete", async () => {
+        const other = await destination.createUpload("new-big", { metadata: { owner: "other" } });
+        const theirs = [];
+        for (let at = 0; at < big.length; at += CHUNK) {
+          const body = big.subarray(at, at + CHUNK);
+          theirs.push(await other.uploadPart(theirs.length + 1, body, body.length));
+        }
+        await other.complete(theirs, { ifNoneMatch: "*" });
+      });
+      const r = byKey(await engine(source, destination, {}));
+      expect(r["new-big"], name).toMatchObject({ state: "failed", error: { code: "DESTINATION_CHANGED" } });
+      expect((await destination.head("new-big"))?.metadata, name).toEqual({ owner: "other" });
+      expect(await pendingUploads(destination), name).toBe(0);
+    }
+  });
+
   it("reports a request the server refused for a reason no other error names (a 400 such as InvalidStorageClass) with the same code", async () => {
     const { translateS3Error } = await import("@chunksync/storage");
     for (const [name, engine] of Object.entries(ENGINES)) {

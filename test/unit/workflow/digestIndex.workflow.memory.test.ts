@@ -1,6 +1,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AccessDeniedError, MemoryObjectStore } from "@chunksync/storage";
+import { Readable } from "node:stream";
+import {
+  AccessDeniedError,
+  MemoryObjectStore,
+  PreconditionFailedError,
+  StorageUnavailableError,
+} from "@chunksync/storage";
 import { type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
@@ -43,7 +49,7 @@ function setup() {
       index,
       ...overrides,
     });
-  return { time, source, destination, dir, run };
+  return { time, source, destination, dir, index, run };
 }
 
 async function put(store: MemoryObjectStore, key: string, data: Buffer) {
@@ -177,6 +183,45 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
           /versioning state could not be read \(.*access denied.*\): every entry is confirmed with a HEAD$/,
         ),
       ]);
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: a streamed put whose answer was lost and whose retry is refused with 412 claims no digest of the retry's bytes, which no server checked`, async () => {
+      const { time, source, destination, index, run } = setup();
+      const data = seededBytes("lost-streamed", 6 * MiB);
+      await put(source, "a", data);
+      time.pass(2000);
+      // The first put is stored but its answer is lost; the retry's body is received and the
+      // write refused with 412, as AWS evaluates If-None-Match once the object is written.
+      const store = destination.put.bind(destination);
+      let puts = 0;
+      destination.put = async (...args: Parameters<typeof store>) => {
+        if (++puts === 1) {
+          await store(...args);
+          throw new StorageUnavailableError({ operation: "put", bucket: "dst" }, "connection reset");
+        }
+        for await (const _ of args[1] as Readable);
+        throw new PreconditionFailedError({ operation: "put", bucket: "dst" }, "412");
+      };
+      // The retry's read of the source arrives altered, which nothing checks on that path.
+      const read = source.read.bind(source);
+      let reads = 0;
+      source.read = async (...args: Parameters<typeof read>) => {
+        const body = await read(...args);
+        // The streamed put's reads are of the whole object.
+        if (args[1].length !== data.length || ++reads !== 2) return body;
+        return Readable.from([flipByte(Buffer.concat(await body.toArray()), 0)]);
+      };
+      const written = await run(engine);
+      expect(written.results[0]).toMatchObject({ state: "missing", applied: true });
+      expect(puts).toBe(2);
+      expect(reads).toBe(2);
+      source.read = read;
+      time.pass(2000);
+      // The source is read again, without its index: the destination's entry must not answer
+      // for the chunk with the altered bytes' digest.
+      const again = await run(engine, { index: { destination: index.destination } });
+      expect(again.results[0]).toMatchObject({ state: "identical" });
     });
 
   it("a damaged manifest is dropped with a note, and the run rebuilds the index", async () => {

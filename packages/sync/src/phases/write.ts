@@ -278,21 +278,26 @@ export async function writeWhole(
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
-  const put = (buffer?: Buffer) =>
-    withRetry(
-      () =>
-        fromSource(ctx, write, part, buffer, (body, digest) =>
-          guarded(
-            ctx,
-            write,
-            "put",
-            false,
-            () => destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
-            (now) => isOwnPut(write, digest, now),
-          ),
-        ),
-      retryFor(signal),
-    );
+  const put = (buffer?: Buffer) => {
+    // Whether the last put was refused with 412 and the object found is the run's own (a retry
+    // after a lost answer): the server then neither stored nor checked that put's body.
+    let own = false;
+    const send = (body: Buffer | Readable, digest: BodyDigest) => {
+      own = false;
+      return guarded(
+        ctx,
+        write,
+        "put",
+        false,
+        () => destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+        (now) => {
+          own = isOwnPut(write, digest, now);
+          return own;
+        },
+      );
+    };
+    return withRetry(() => fromSource(ctx, write, part, buffer, send, "md5", () => !own), retryFor(signal));
+  };
   // A streamed object's GET and PUT take one of the run's slots, as a part's do; one read
   // whole takes a buffer.
   const etag = part.streamed
@@ -400,10 +405,10 @@ export function completeUpload(
   const copiedSource = write.decision.parts.some((p) => p.kind === "sourceCopy");
   // A retry of a complete the server carried out but whose answer was lost meets its own
   // object, and where the write's condition is enforced it is refused with 412: the object
-  // whose ETag is that of these very parts is the run's own.
+  // whose ETag is that of these very parts, with the write's attributes, is the run's own.
   const isOwn = (now: ObjectHead) => {
     const assembled = multipartEtag(sorted);
-    return assembled !== undefined && sameEtag(now.etag, assembled);
+    return assembled !== undefined && sameEtag(now.etag, assembled) && holdsAttributes(write, now);
   };
   return guarded(
     ctx,
@@ -433,7 +438,8 @@ function partCheck(ctx: WriteContext): PartCheck {
  * Reads `part` from the part source and sends it (see {@link sendCollected}), handing its chunk
  * digest to `ctx.uploaded.read` first: the source's digest of that chunk. A part not streamed
  * is read whole into `buffer`, computing its checksum and its chunk digest in the same pass (a
- * retry reads it again).
+ * retry reads it again). `stored` says whether the server stored the body `send` last sent
+ * (see {@link streamOnce}).
  */
 async function fromSource<T>(
   ctx: WriteContext,
@@ -442,11 +448,12 @@ async function fromSource<T>(
   buffer: Buffer | undefined,
   send: (body: Buffer | Readable, digest: BodyDigest) => Promise<T>,
   check: PartCheck = "md5",
+  stored: () => boolean = () => true,
 ): Promise<T> {
   const read = (digest: Buffer) => ctx.uploaded?.read?.(chunkOf(part), digest);
   const held = write.parts.held?.(part);
   if (held) return sendCollected(ctx, part, held, send, check, read);
-  if (part.streamed) return sendStreamed(ctx, write, part, send);
+  if (part.streamed) return sendStreamed(ctx, write, part, send, stored);
   const body = await write.parts.open(part);
   const { bucket, key } = write.source;
   const algorithm = ctx.uploaded?.algorithm;
@@ -473,12 +480,13 @@ async function sendStreamed<T>(
   write: ObjectWrite,
   part: PlannedPart,
   send: (body: Readable, digest: BodyDigest) => Promise<T>,
+  stored: () => boolean,
 ): Promise<T> {
   const stated = etagMd5(write.source.etag);
   if (stated === undefined)
     throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
   try {
-    return await streamOnce(ctx, write, part, send, stated);
+    return await streamOnce(ctx, write, part, send, stated, stored);
   } catch (error) {
     if (!(error instanceof BadDigestError)) throw error;
     const measured = createDigester("md5");
@@ -488,7 +496,7 @@ async function sendStreamed<T>(
     );
     const md5 = measured.digest().toString("base64");
     if (md5 === stated) throw error;
-    return streamOnce(ctx, write, part, send, md5);
+    return streamOnce(ctx, write, part, send, md5, stored);
   }
 }
 
@@ -496,7 +504,8 @@ async function sendStreamed<T>(
  * Streams `part` from the part source into `send` with `contentMd5`, hashing each chunk as it
  * passes; once the server accepted the body, those are the source's and, where the destination
  * checks Content-MD5, the destination's digests of the chunks. Nothing is held but what is in
- * flight.
+ * flight. Where `send` settled without the server storing the body (`stored`: the run's own
+ * object found after a 412), no server checked the bytes hashed, and no digest is kept.
  */
 async function streamOnce<T>(
   ctx: WriteContext,
@@ -504,6 +513,7 @@ async function streamOnce<T>(
   part: PlannedPart,
   send: (body: Readable, digest: BodyDigest) => Promise<T>,
   contentMd5: string,
+  stored: () => boolean,
 ): Promise<T> {
   const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
   const algorithm = ctx.uploaded?.algorithm;
@@ -525,6 +535,11 @@ async function streamOnce<T>(
     // upload: the read is to blame, as a read reports it.
     const answered = (error as { cause?: { $metadata?: unknown } }).cause?.$metadata !== undefined;
     throw readError && !answered ? failedRead(write.source.bucket, write.source.key, readError) : error;
+  }
+  if (!stored()) {
+    // A refusal may come before the body was read to its end: its read is not left open.
+    sent.destroy();
+    return done;
   }
   const checked = ctx.destination.capabilities.writeChecksums.contentMd5;
   hashing?.digests.forEach((digest, i) => {
@@ -692,5 +707,14 @@ async function guarded(
 function isOwnPut(write: ObjectWrite, sent: BodyDigest, now: ObjectHead): boolean {
   if (now.etagNotMd5 || sent.contentMd5 === undefined) return false;
   const md5 = Buffer.from(sent.contentMd5, "base64").toString("hex");
-  return sameEtag(now.etag, md5) && !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
+  return sameEtag(now.etag, md5) && holdsAttributes(write, now);
+}
+
+/**
+ * Whether `now` holds the attributes `write` wrote (tags aside: a server may restate them after
+ * the write). An ETag names the bytes only: another writer's object of the same bytes, in the
+ * same parts, under other attributes is not the run's own.
+ */
+function holdsAttributes(write: ObjectWrite, now: ObjectHead): boolean {
+  return !attributesDiffer(write.attributes, attributesOf(now), { tags: false });
 }
