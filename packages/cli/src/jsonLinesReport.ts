@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { ChunksyncError } from "@chunksync/core";
 
@@ -47,6 +48,21 @@ export class JsonLinesReport {
       if (text !== "") await this.#guard(() => this.file.write(text));
     });
     return this.#written;
+  }
+
+  /**
+   * Writes what is gathered before this call returns, for a process about to exit (a second
+   * Ctrl-C), whose asynchronous writes would never run. A write already handed to the disk may
+   * land after it; a disk that fails now loses the lines, as the exit would.
+   */
+  flushNow(): void {
+    const text = this.#pending;
+    this.#pending = "";
+    try {
+      if (text !== "") writeSync(this.file.fd, text);
+    } catch {
+      // The process exits on its interruption either way.
+    }
   }
 
   /** A disk that fails mid-run (full, gone) ends the run with the path named, not a stack trace. */
