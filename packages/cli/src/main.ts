@@ -320,7 +320,8 @@ async function runEngine(
       },
     });
     progress.stop();
-    warnNoObjects(report, source, destination, flags.filters, process.stderr);
+    const selected = { source: report.objects.scanned, destinationOnly: report.objects.extra };
+    warnNoObjects(selected, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
     await lines?.add(summaryLine(report));
     await lines?.flush();
