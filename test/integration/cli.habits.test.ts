@@ -342,6 +342,12 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
           "a prefix names a directory (s3://b/photos reads photos/...)\n",
       );
 
+      // An audit of nothing exits 0 having proved nothing: it warns as well.
+      const audit = await runCli(["audit", `s3://${s}/photo`, `s3://${d}/photos`, ...common], env);
+      expect(audit.code, audit.stderr).toBe(0);
+      expect(parseJson(audit.stdout)).toMatchObject({ objects: { listed: 0, extra: 0 } });
+      expect(audit.stderr).toContain(`chunksync: warning: no object under s3://${s}/photo/ (source)`);
+
       const filtered = await runCli(
         ["sync", `s3://${s}`, `s3://${d}`, ...common, "--exclude", "**", "--include", "*.png"],
         env,
@@ -355,6 +361,9 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       expect(found.code, found.stderr).toBe(0);
       expect(parseJson(found.stdout).objects.missing).toBe(1);
       expect(found.stderr).not.toMatch(/chunksync: warning/);
+      const audited = await runCli(["audit", `s3://${s}/photos`, `s3://${d}/photos`, ...common], env);
+      expect(audited.code, audited.stderr).toBe(0);
+      expect(audited.stderr).not.toMatch(/chunksync: warning/);
     },
   );
 

@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
@@ -85,6 +88,9 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
         for (const at of [1, 6, 11]) fresh[at * MiB] = (fresh[at * MiB] ?? 0) ^ 0xff;
         await putObject(src, s, "obj", fresh);
         await putObject(dst, d, "obj", old);
+        // Settles (written) before obj's compose starts: its report line is due before the stop.
+        await putObject(src, s, "a.txt", Buffer.from("settled first"));
+        const report = join(mkdtempSync(join(tmpdir(), "chunksync-twice-")), "report.jsonl");
         let cli: CliProcess | undefined;
         let first = false;
         let second = false;
@@ -111,10 +117,20 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
           },
         ]);
         const env = profileEnv();
-        cli = startCli(proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine), env);
+        cli = startCli(
+          proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine, "--report", report),
+          env,
+        );
         const out = await cli.done;
         proxy.setRules([]);
         expect([first, second]).toEqual([true, true]);
+        // The object written before the stop is in the report, which says the run did not finish.
+        expect((await readAll(dst, d, "a.txt")).toString()).toBe("settled first");
+        const lines = readFileSync(report, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { type: string; sourceKey?: string; applied?: boolean });
+        expect(lines.map((l) => [l.type, l.sourceKey, l.applied])).toEqual([["object", "a.txt", true]]);
         expect(out.code, out.stderr).toBe(130);
         expect(out.stderr).toMatch(
           /interrupted again; uploads begun may be left unaborted .*chunksync cleanup/,

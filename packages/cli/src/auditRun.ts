@@ -26,6 +26,7 @@ import {
   readSecret,
   sideFlags,
 } from "./sideSettings.js";
+import { warnNoObjects } from "./warnings.js";
 
 interface SampleFlags {
   sample?: string;
@@ -103,6 +104,8 @@ export async function auditCommand(
     filters: flags.filters,
     signal,
   });
+  const selected = { source: report.objects.listed, destinationOnly: report.objects.extra };
+  warnNoObjects(selected, source, destination, flags.filters, process.stderr);
   const code = auditExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "audit", exitCode: code, ...report })}\n`);

@@ -293,8 +293,10 @@ async function runEngine(
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   const onSignal = () => {
     if (!abort.signal.aborted) return abort.abort();
-    // A second Ctrl-C does not wait for the uploads begun to be aborted: say what is left.
+    // A second Ctrl-C does not wait for the uploads begun to be aborted: say what is left, and
+    // keep the lines of the objects settled so far.
     progress.stop();
+    lines?.flushNow();
     process.stderr.write(
       "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
     );
@@ -318,7 +320,8 @@ async function runEngine(
       },
     });
     progress.stop();
-    warnNoObjects(report, source, destination, flags.filters, process.stderr);
+    const selected = { source: report.objects.scanned, destinationOnly: report.objects.extra };
+    warnNoObjects(selected, source, destination, flags.filters, process.stderr);
     const code = exitCodeOf(command, report);
     await lines?.add(summaryLine(report));
     await lines?.flush();

@@ -1,4 +1,4 @@
-import { ineffectiveIncludes, type KeyRule, type RunReport } from "@chunksync/sync";
+import { ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
 
 /** Before a run: an --include that no --exclude precedes selects nothing more than the default. */
@@ -24,18 +24,25 @@ export function warnTopLevelExclude(filters: readonly KeyRule[], out: NodeJS.Wri
   );
 }
 
+/** The objects a run (sync, check, plan, audit) selected: on the source, and on the destination alone. */
+export interface Selected {
+  source: number;
+  destinationOnly: number;
+}
+
 /**
  * After a run: neither side had a selected object, which is almost always a wrong prefix or
- * filter rather than an empty bucket pair. On stderr, so `--json` stdout stays one document.
+ * filter rather than an empty bucket pair (and an audit of nothing exits 0, having proved
+ * nothing). On stderr, so `--json` stdout stays one document.
  */
 export function warnNoObjects(
-  report: RunReport,
+  selected: Selected,
   source: S3Location,
   destination: S3Location,
   filters: readonly KeyRule[],
   out: NodeJS.WritableStream,
 ): void {
-  if (report.objects.scanned > 0 || report.objects.extra > 0) return;
+  if (selected.source > 0 || selected.destinationOnly > 0) return;
   const where = `${locationText(source)} (source) or ${locationText(destination)} (destination)`;
   const prefixes = [source.prefix, destination.prefix].some((p) => p !== "" && !p.endsWith("/"))
     ? "; a prefix names a directory (s3://b/photos reads photos/...)"

@@ -20,10 +20,12 @@ const DOT_SEGMENT_GUARDS = ["(?!(?:^|\\/)\\.{1,2}(?:\\/|$))", "(?!\\.{1,2}(?:\\/
  * picomatch reads `(`, `)` and `"` as regex groups and quotes, and a leading `!` as negation:
  * none is glob syntax in `aws s3 sync` (fnmatch), and all are common in keys ("photos (2019)/"),
  * so `--exclude 'photos (2019)/**'` left those keys selected (and `--delete` deleted them).
- * Escaped here, they stand for themselves; a `\` keeps escaping the character after it.
+ * It also drops a leading `./` as a path's, which in a key is a segment like any other:
+ * `--exclude './a'` left out the key `a`, and `--exclude './**'` every key. Escaped here, they
+ * stand for themselves; a `\` keeps escaping the character after it.
  */
 function literalSpecials(glob: string): string {
-  return glob.replace(/\\[\s\S]|[()"]/g, (m) => (m.length === 2 ? m : `\\${m}`));
+  return glob.replace(/\\[\s\S]|[()"]|^\.(?=\/)/g, (m) => (m.length === 2 ? m : `\\${m}`));
 }
 
 /**

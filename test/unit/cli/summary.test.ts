@@ -85,8 +85,13 @@ describe("summary", () => {
   it("the warning that no object was selected shows the prefixes escaped", () => {
     const writes: string[] = [];
     const out = { write: (s: string) => writes.push(s) > 0 } as unknown as NodeJS.WritableStream;
-    const none = { ...report(false), objects: { ...report(false).objects, scanned: 0, extra: 0 } };
-    warnNoObjects(none, { bucket: "src", prefix: "a\x1b[31m\nb" }, { bucket: "dst", prefix: "" }, [], out);
+    warnNoObjects(
+      { source: 0, destinationOnly: 0 },
+      { bucket: "src", prefix: "a\x1b[31m\nb" },
+      { bucket: "dst", prefix: "" },
+      [],
+      out,
+    );
     expect(writes.join("")).toContain(
       "no object under s3://src/a\\x1b[31m\\nb/ (source) or s3://dst/ (destination)",
     );

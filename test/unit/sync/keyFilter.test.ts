@@ -66,6 +66,16 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
     ]);
   });
 
+  it("a glob's leading ./ is a segment of the key, not a path's ./ to drop", () => {
+    const keys = ["./dot", "dot", "./a/b", "a/b", "././x", "x", ""];
+    const excluded = (glob: string) => keys.filter((k) => !keyFilter([rule("exclude", glob)])(k));
+    expect(excluded("./dot")).toEqual(["./dot"]);
+    expect(excluded("./**")).toEqual(["./dot", "./a/b", "././x"]);
+    expect(excluded("././*")).toEqual(["././x"]);
+    expect(excluded("./")).toEqual([]);
+    expect(excluded("*/dot")).toEqual(["./dot"]);
+  });
+
   it("a glob equal to a key selects that key, even where it reads as a pattern", () => {
     expect(
       selected([rule("exclude", "a[b]"), rule("exclude", "c?")], ["a[b]", "ab", "c?", "cd", "cde"]),
