@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import type { SeenRequest } from "../support/faultProxy.js";
+import type { FaultProxy, FaultRule, SeenRequest } from "../support/faultProxy.js";
 import { proxiedServer } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
 import {
@@ -114,6 +114,14 @@ describe("chunksync CLI: digest index", () => {
     return { summary: JSON.parse(r.stdout) as Summary, objects };
   }
   const sync = (s: string, d: string, ...extra: string[]) => cli("sync", s, d, ...extra);
+  /** `sync` with `rules` set on `proxy` for this run only; each rule must have fired once. */
+  async function syncRacing(proxy: FaultProxy, rules: FaultRule[], s: string, d: string, ...extra: string[]) {
+    proxy.setRules(rules);
+    const raced = await sync(s, d, ...extra);
+    proxy.setRules([]);
+    for (const rule of rules) expect(proxy.firedCount(rule.name), rule.name).toBe(1);
+    return raced;
+  }
 
   async function put(
     client: S3Client,
@@ -914,7 +922,7 @@ describe("chunksync CLI: digest index", () => {
         const listing = (bucket: string) => (r: SeenRequest) =>
           r.method === "GET" && r.query.includes("list-type") && r.path.startsWith(`/${bucket}`);
         const overwrite = `the source is overwritten once listed (${engine})`;
-        served.proxy.setRules([
+        const rules: FaultRule[] = [
           {
             name: overwrite,
             action: "hook",
@@ -931,10 +939,8 @@ describe("chunksync CLI: digest index", () => {
             },
             times: 1,
           },
-        ]);
-        const raced = await sync(s, d, ...flags);
-        served.proxy.setRules([]);
-        expect(served.proxy.firedCount(overwrite)).toBe(1);
+        ];
+        const raced = await syncRacing(served.proxy, rules, s, d, ...flags);
         // The version listed was synced: both indexes answered for it.
         expect(raced.summary.objects).toMatchObject({ identical: 1 });
         expect(raced.summary.bytes.sourceRead + raced.summary.bytes.destinationRead).toBe(0);
@@ -965,20 +971,16 @@ describe("chunksync CLI: digest index", () => {
         const flags = [...dirs(`restate-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
         // The proxy counts a rule's firings by its name.
         const replace = `the other writer puts other bytes of the same size (${engine})`;
-        served.proxy.setRules([
-          {
-            name: replace,
-            action: "hook",
-            method: "PUT",
-            copy: true,
-            path: `/${d}/${key}`,
-            hook: () => put(dst, d, key, other, { m: "3" }),
-            times: 1,
-          },
-        ]);
-        const raced = await sync(s, d, ...flags);
-        served.proxy.setRules([]);
-        expect(served.proxy.firedCount(replace)).toBe(1);
+        const rule: FaultRule = {
+          name: replace,
+          action: "hook",
+          method: "PUT",
+          copy: true,
+          path: `/${d}/${key}`,
+          hook: () => put(dst, d, key, other, { m: "3" }),
+          times: 1,
+        };
+        const raced = await syncRacing(served.proxy, [rule], s, d, ...flags);
         expect(raced.objects.get(key)).toMatchObject({ state: "changed", action: "metadata" });
         // The copy took the other writer's bytes under the source's metadata.
         expect((await readAll(dst, d, key)).equals(other)).toBe(true);
@@ -1013,7 +1015,7 @@ describe("chunksync CLI: digest index", () => {
         const flags = [...dirs(`aba-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
         const replace = `the other writer puts other bytes of the same size (${engine})`;
         const restore = `the other writer puts the old bytes back (${engine})`;
-        served.proxy.setRules([
+        const rules: FaultRule[] = [
           {
             name: replace,
             action: "hook",
@@ -1033,11 +1035,8 @@ describe("chunksync CLI: digest index", () => {
             hook: () => put(dst, d, key, old),
             times: 1,
           },
-        ]);
-        const raced = await sync(s, d, ...flags);
-        served.proxy.setRules([]);
-        expect(served.proxy.firedCount(replace)).toBe(1);
-        expect(served.proxy.firedCount(restore)).toBe(1);
+        ];
+        const raced = await syncRacing(served.proxy, rules, s, d, ...flags);
         expect(raced.objects.get(key)).toMatchObject({ state: "changed" });
         // The copies took the other writer's bytes.
         expect((await readAll(dst, d, key)).equals(body)).toBe(false);

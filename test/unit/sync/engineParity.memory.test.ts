@@ -1,6 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type ChallengeRequest, sameEtag } from "@chunksync/core";
-import { type BodyDigest, MemoryBuckets, MemoryObjectStore, type StoreOperation } from "@chunksync/storage";
+import {
+  type BodyDigest,
+  MemoryBuckets,
+  MemoryObjectStore,
+  type MultipartUpload,
+  type StoreOperation,
+} from "@chunksync/storage";
 import { DestinationSide, type ObjectResult, RunAbortedError, RunStats } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it, vi } from "vitest";
@@ -80,6 +86,22 @@ async function put(store: MemoryObjectStore, key: string, data: Buffer, tagging?
   return (await store.put(key, data, data.length, attributes, { ifNoneMatch: "*" })).etag;
 }
 
+/** Writes `data` by multipart upload in parts of a chunk each: its ETag is no MD5 (`...-N`). */
+async function putInParts(
+  store: MemoryObjectStore,
+  key: string,
+  data: Buffer,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const upload = await store.createUpload(key, { metadata });
+  const parts = [];
+  for (let at = 0; at < data.length; at += CHUNK) {
+    const body = data.subarray(at, at + CHUNK);
+    parts.push(await upload.uploadPart(parts.length + 1, body, body.length));
+  }
+  await upload.complete(parts, { ifNoneMatch: "*" });
+}
+
 async function bytes(store: MemoryObjectStore, key: string): Promise<Buffer | undefined> {
   const head = await store.head(key);
   if (!head) return undefined;
@@ -119,35 +141,36 @@ function writes(store: MemoryObjectStore, before: Record<string, number> = {}): 
  */
 function storesAltered(store: MemoryObjectStore, checks: boolean): void {
   Object.assign(store.capabilities, { writeChecksums: { contentMd5: checks, payloadSha256: checks } });
-  const resume = store.resumeUpload.bind(store);
-  store.resumeUpload = (key, uploadId) => {
-    const upload = resume(key, uploadId);
-    return {
-      ...upload,
-      uploadPart: (partNumber, body, length, signal) => {
-        const altered = Buffer.from(body as Buffer);
-        altered[0]! ^= 1;
-        return upload.uploadPart(partNumber, altered, length, signal);
-      },
-    };
-  };
+  throughParts(store, (upload, partNumber, body, length, signal) => {
+    const altered = Buffer.from(body as Buffer);
+    altered[0]! ^= 1;
+    return upload.uploadPart(partNumber, altered, length, signal);
+  });
 }
 
 /** Records the checksum each part uploaded to `store` was sent with, beside the part's bytes. */
 function recordsChecksums(store: MemoryObjectStore): { body: Buffer; digest: BodyDigest | undefined }[] {
   const sent: { body: Buffer; digest: BodyDigest | undefined }[] = [];
+  throughParts(store, (upload, partNumber, body, length, signal, digest) => {
+    sent.push({ body: Buffer.from(body as Buffer), digest });
+    return upload.uploadPart(partNumber, body, length, signal, digest);
+  });
+  return sent;
+}
+
+/** Hands every part uploaded to `store` to `part`, with the upload that would have taken it. */
+function throughParts(
+  store: MemoryObjectStore,
+  part: (
+    upload: MultipartUpload,
+    ...args: Parameters<MultipartUpload["uploadPart"]>
+  ) => ReturnType<MultipartUpload["uploadPart"]>,
+): void {
   const resume = store.resumeUpload.bind(store);
   store.resumeUpload = (key, uploadId) => {
     const upload = resume(key, uploadId);
-    return {
-      ...upload,
-      uploadPart: (partNumber, body, length, signal, digest) => {
-        sent.push({ body: Buffer.from(body as Buffer), digest });
-        return upload.uploadPart(partNumber, body, length, signal, digest);
-      },
-    };
+    return { ...upload, uploadPart: (...args) => part(upload, ...args) };
   };
-  return sent;
 }
 
 const big = seededBytes("parity-big", 12 * MiB);
@@ -339,24 +362,10 @@ describe("both engines on memory stores: the same results, requests and failures
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
       // Written in parts: its ETag is no MD5, so it is copied part by part.
-      const upload = await source.createUpload("new-big", { metadata: { owner: "source" } });
-      const parts = [];
-      for (let at = 0; at < big.length; at += CHUNK) {
-        const body = big.subarray(at, at + CHUNK);
-        parts.push(await upload.uploadPart(parts.length + 1, body, body.length));
-      }
-      await upload.complete(parts, { ifNoneMatch: "*" });
+      await putInParts(source, "new-big", big, { owner: "source" });
       // Just before the run's complete, another writer completes the same bytes in the same
       // parts under other metadata: the run's If-None-Match is refused with 412.
-      destination.beforeNext("complete", async () => {
-        const other = await destination.createUpload("new-big", { metadata: { owner: "other" } });
-        const theirs = [];
-        for (let at = 0; at < big.length; at += CHUNK) {
-          const body = big.subarray(at, at + CHUNK);
-          theirs.push(await other.uploadPart(theirs.length + 1, body, body.length));
-        }
-        await other.complete(theirs, { ifNoneMatch: "*" });
-      });
+      destination.beforeNext("complete", () => putInParts(destination, "new-big", big, { owner: "other" }));
       const r = byKey(await engine(source, destination, {}));
       expect(r["new-big"], name).toMatchObject({ state: "failed", error: { code: "DESTINATION_CHANGED" } });
       expect((await destination.head("new-big"))?.metadata, name).toEqual({ owner: "other" });
@@ -554,13 +563,7 @@ describe("both engines on memory stores: the same results, requests and failures
         const label = `${name}, payload hash ${payloadSha256 ? "" : "not "}checked`;
         const { source, destination } = stores();
         // Written in parts: its ETag is no MD5, so it is not streamed but copied part by part.
-        const upload = await source.createUpload("new-big", { metadata: {} });
-        const parts = [];
-        for (let at = 0; at < big.length; at += CHUNK) {
-          const body = big.subarray(at, at + CHUNK);
-          parts.push(await upload.uploadPart(parts.length + 1, body, body.length));
-        }
-        await upload.complete(parts, { ifNoneMatch: "*" });
+        await putInParts(source, "new-big", big);
         await put(source, "changed", edited);
         await put(destination, "changed", big);
         Object.assign(destination.capabilities, { writeChecksums: { contentMd5: true, payloadSha256 } });

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
 import {
   attributesDiffer,
@@ -629,9 +628,10 @@ async function sendCollected<T>(
 ): Promise<T> {
   if (got.chunk) read?.(got.chunk);
   const bySha256 = check === "sha256" && got.chunk !== undefined;
+  // The MD5 is left out only beside a chunk digest, for a part sent by its SHA-256 (BodyHasher).
   const digest: BodyDigest = bySha256
     ? { sha256: got.chunk!.toString("hex") }
-    : { contentMd5: (got.md5 ?? createHash("md5").update(got.data).digest()).toString("base64") };
+    : { contentMd5: got.md5!.toString("base64") };
   const sent = await send(got.data, digest);
   const checks = ctx.destination.capabilities.writeChecksums;
   if (got.chunk && (bySha256 ? checks.payloadSha256 : checks.contentMd5)) {
