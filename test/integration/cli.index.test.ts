@@ -1049,6 +1049,100 @@ describe("chunksync CLI: digest index", () => {
     }
   });
 
+  describe("in a versioned destination, the old version replaced and then restored by another writer while a re-composition copies its unchanged chunks", () => {
+    // The part copies name the old version's ID: they copy that version whatever is current,
+    // on Ceph RGW 16 too, so the written version keeps the digests of the chunks copied.
+    const served = proxiedServer();
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: the copies take the version challenged, and the next run reads nothing`, async () => {
+        const { s, d } = await pair(`vaba-${engine}`, true);
+        const key = "vaba";
+        const size = 11 * MiB;
+        const body = seededBytes("vaba", size);
+        const old = flipByte(body, 7 * MiB);
+        const other = flipByte(flipByte(old, 1 * MiB), 10 * MiB + 5);
+        await put(src, s, key, body);
+        await put(dst, d, key, old);
+        await pastTheSecond();
+        const flags = [...dirs(`vaba-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
+        const replace = `the other writer puts other bytes of the same size, versioned (${engine})`;
+        const restore = `the other writer puts the old bytes back, versioned (${engine})`;
+        const rules: FaultRule[] = [
+          {
+            name: replace,
+            action: "hook",
+            method: "PUT",
+            copy: true,
+            path: `/${d}/${key}`,
+            query: "partNumber=",
+            hook: () => put(dst, d, key, other),
+            times: 1,
+          },
+          {
+            name: restore,
+            action: "hook",
+            method: "HEAD",
+            path: `/${d}/${key}`,
+            when: () => served.proxy.firedCount(replace) === 1,
+            hook: () => put(dst, d, key, old),
+            times: 1,
+          },
+        ];
+        const raced = await syncRacing(served.proxy, rules, s, d, ...flags);
+        expect(raced.objects.get(key)).toMatchObject({ state: "changed" });
+        expect(raced.summary.bytes.transferred).toBeLessThan(size);
+        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ identical: 1 });
+        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
+        expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+      });
+    }
+  });
+
+  describe("in a versioned destination whose credentials may not copy a named version", () => {
+    // AWS asks for s3:GetObjectVersion to copy a named version: a policy with s3:GetObject only
+    // is refused (AccessDenied). The copies then go to the current version, as before versions
+    // were named, and give no digests.
+    const served = proxiedServer();
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: the re-composition copies the current version instead, and the next run reads it once`, async () => {
+        const { s, d } = await pair(`vdenied-${engine}`, true);
+        const key = "vdenied";
+        const body = seededBytes("vdenied", 11 * MiB);
+        await put(src, s, key, body);
+        await put(dst, d, key, flipByte(body, 7 * MiB));
+        await pastTheSecond();
+        const flags = [...dirs(`vdenied-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
+        const refuse = `a copy naming a version is refused (${engine})`;
+        const rule: FaultRule = {
+          name: refuse,
+          action: "forbidden",
+          method: "PUT",
+          copy: true,
+          path: `/${d}/${key}`,
+          when: (r) => String(r.headers["x-amz-copy-source"]).includes("versionId="),
+        };
+        served.proxy.setRules([rule]);
+        try {
+          const run = await sync(s, d, ...flags);
+          expect(run.objects.get(key)).toMatchObject({ state: "changed" });
+          expect(served.proxy.firedCount(refuse)).toBeGreaterThan(0);
+        } finally {
+          served.proxy.setRules([]);
+        }
+        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ identical: 1 });
+        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
+      });
+    }
+  });
+
   describe("two runs at once over the same pair and indexes", () => {
     const bodies = {
       a: seededBytes("a", 11 * MiB),

@@ -208,6 +208,7 @@ export {
   type IndexEntry,
   type IndexProof,
   type ListedVersion,
+  versionPin,
   wholeSecond,
 } from "./digestIndex/indexEntry.js";
 export { INDEX_KEY_MARKER, isIndexKey } from "./digestIndex/indexKey.js";

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { compareUtf8, sameEtag } from "@chunksync/core";
+import { compareUtf8, sameEtag, versionPin } from "@chunksync/core";
 import { isArchiveClass } from "./archiveClass.js";
 import type { ConditionalWrite, ConditionalWrites, StoreCapabilities } from "./capabilities.js";
 import { enforcesCondition } from "./capabilities.js";
@@ -237,8 +237,14 @@ export class MemoryObjectStore implements ObjectStore {
     return Math.floor(this.#now().getTime() / 1000) * 1000;
   }
 
-  ref(key: string, etag: string): ObjectVersionRef {
-    return { bucket: this.bucket, key, etag };
+  /** This store copies every version a ref names, or refuses the copy (see {@link #source}). */
+  copiesNameVersions(): boolean {
+    return true;
+  }
+
+  ref(key: string, etag: string, versionId?: string): ObjectVersionRef {
+    const pin = versionPin(versionId);
+    return { bucket: this.bucket, key, etag, ...(pin ? { versionId: pin } : {}) };
   }
 
   async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
@@ -483,6 +489,9 @@ export class MemoryObjectStore implements ObjectStore {
     if (isArchiveClass(o.storageClass)) throw new ObjectArchivedError(ctx, o.storageClass!);
     if (this.capabilities.conditionalWrites.copySourceIfMatch && !sameEtag(o.etag, ref.etag))
       throw new PreconditionFailedError(ctx, "the copy source changed since it was planned (412)");
+    // This store keeps no older version's bytes: a copy of one fails as a stale pin does.
+    if (ref.versionId !== undefined && ref.versionId !== o.versionId)
+      throw new PreconditionFailedError(ctx, "the copy source's version is no longer current (412)");
     return o;
   }
 

@@ -54,6 +54,12 @@ export interface ObjectVersionRef {
   bucket: string;
   key: string;
   etag: string;
+  /**
+   * The version a copy from it copies (see `versionPin` in the core), whatever version is
+   * current by then; absent, the current one, which its ETag pins only where the store
+   * enforces x-amz-copy-source-if-match (`capabilities.conditionalWrites.copySourceIfMatch`).
+   */
+  versionId?: string;
   /** SSE-C key of the source object, resent as the copy-source key. */
   sseCustomerKey?: Buffer;
 }
@@ -135,8 +141,12 @@ export interface StoreInfo {
  * The engine never sees SDK types; adapters translate errors to StorageError subclasses.
  */
 export interface ObjectReader extends StoreInfo {
-  /** A copy-source reference to `key` at `etag`, carrying whatever the store needs to read it (an SSE-C key). */
-  ref(key: string, etag: string): ObjectVersionRef;
+  /**
+   * A copy-source reference to `key` at `etag`, carrying whatever the store needs to read it
+   * (an SSE-C key); pinned to `versionId` where that names a version a copy can pin (see
+   * `versionPin` in the core).
+   */
+  ref(key: string, etag: string, versionId?: string): ObjectVersionRef;
   /**
    * Lists every object under `prefix`, page by page, in key order; with `startAfter`
    * (a full key), only the keys after it, so a paged listing can resume where it stopped;
@@ -190,6 +200,13 @@ export interface ObjectWriter extends StoreInfo {
     signal?: AbortSignal,
     digest?: BodyDigest,
   ): Promise<{ etag: string }>;
+  /**
+   * Whether every copy this store has sent from a ref that names a version (see
+   * ObjectVersionRef.versionId) went out naming it: false once the server refused one so (AWS
+   * asks for s3:GetObjectVersion to copy a named version) and this store copies the current
+   * version instead. The engine takes a copy as pinned to a version only while this holds.
+   */
+  copiesNameVersions(): boolean;
   /** Server-side copy of a whole object (up to 5 GiB) from a store this one can read. */
   copyObject(
     source: ObjectVersionRef,

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { versionPin } from "@chunksync/core";
 import type { StoreCapabilities } from "./capabilities.js";
-import { RequestRefusedError, translateS3Error } from "./errors.js";
+import { AccessDeniedError, RequestRefusedError, translateS3Error } from "./errors.js";
 import { type ListPage, parseListBucketResult, parseListMultipartUploadsResult } from "./listBucketResult.js";
 import { multipartEtag } from "./multipartEtag.js";
 import type {
@@ -83,13 +84,14 @@ function byteRange(range: ByteRange): string {
 }
 
 /**
- * A copy's source: bucket and URL-encoded key (slashes kept), pinned to its ETag, with its
- * SSE-C key where it has one.
+ * A copy's source: bucket and URL-encoded key (slashes kept), its version where it names one,
+ * pinned to its ETag, with its SSE-C key where it has one.
  */
 function copySourceInput(source: ObjectVersionRef) {
   const sse = sseCustomerHeaders(source.sseCustomerKey);
+  const version = source.versionId === undefined ? "" : `?versionId=${encodeURIComponent(source.versionId)}`;
   return {
-    CopySource: `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}`,
+    CopySource: `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}${version}`,
     CopySourceIfMatch: source.etag,
     ...(sse && {
       CopySourceSSECustomerAlgorithm: sse.SSECustomerAlgorithm,
@@ -172,9 +174,16 @@ export class S3ObjectStore implements ObjectStore {
     return this.#connection.serverDate;
   }
 
-  /** A reference to `key` at `etag` that carries this store's SSE-C key for copy sources. */
-  ref(key: string, etag: string): ObjectVersionRef {
-    return { bucket: this.bucket, key, etag, ...(this.#sseKey ? { sseCustomerKey: this.#sseKey } : {}) };
+  /** A reference to `key` at `etag` (and `versionId`, see `versionPin`) that carries this store's SSE-C key for copy sources. */
+  ref(key: string, etag: string, versionId?: string): ObjectVersionRef {
+    const pin = versionPin(versionId);
+    return {
+      bucket: this.bucket,
+      key,
+      etag,
+      ...(pin ? { versionId: pin } : {}),
+      ...(this.#sseKey ? { sseCustomerKey: this.#sseKey } : {}),
+    };
   }
 
   /** Set once the bucket asked for a Content-MD5 beside a signed payload hash (see {@link asksForMd5}). */
@@ -201,6 +210,34 @@ export class S3ObjectStore implements ObjectStore {
       if (!asksForMd5(error)) throw error;
       this.#md5Asked = true;
       return withMd5();
+    }
+  }
+
+  /** Set once a copy naming its source's version was refused (see {@link copiesNameVersions}). */
+  #versionCopiesRefused = false;
+
+  copiesNameVersions(): boolean {
+    return !this.#versionCopiesRefused;
+  }
+
+  /**
+   * @internal Sends a copy (`send`, given its x-amz-copy-source input) from `source`, naming its
+   * version where it names one. AWS asks for s3:GetObjectVersion to copy a named version, which
+   * a policy that grants s3:GetObject only lacks: a copy refused so (AccessDenied) is sent again
+   * without the version, and so is every later copy of this store (see {@link copiesNameVersions}).
+   */
+  async copyFrom<T>(
+    source: ObjectVersionRef,
+    send: (input: ReturnType<typeof copySourceInput>) => Promise<T>,
+  ): Promise<T> {
+    const { versionId: _named, ...current } = source;
+    if (source.versionId === undefined || this.#versionCopiesRefused) return send(copySourceInput(current));
+    try {
+      return await send(copySourceInput(source));
+    } catch (error) {
+      if (!(error instanceof AccessDeniedError)) throw error;
+      this.#versionCopiesRefused = true;
+      return send(copySourceInput(current));
     }
   }
 
@@ -449,15 +486,17 @@ export class S3ObjectStore implements ObjectStore {
     condition: WriteCondition,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
-    const input = {
-      ...copySourceInput(source),
-      MetadataDirective: "REPLACE",
-      // REPLACE on both: the new object gets exactly the attributes and tags the engine states.
-      TaggingDirective: "REPLACE",
-      ...this.#attributes(attributes),
-      ...conditionHeaders(condition),
-    };
-    const out = await this.request("copy", "xml", "PUT", key, input, signal);
+    const out = await this.copyFrom(source, (copySource) => {
+      const input = {
+        ...copySource,
+        MetadataDirective: "REPLACE",
+        // REPLACE on both: the new object gets exactly the attributes and tags the engine states.
+        TaggingDirective: "REPLACE",
+        ...this.#attributes(attributes),
+        ...conditionHeaders(condition),
+      };
+      return this.request("copy", "xml", "PUT", key, input, signal);
+    });
     if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
     return { etag: textOf(out, "ETag") ?? "" };
   }
@@ -649,10 +688,17 @@ class S3MultipartUpload implements MultipartUpload {
     signal?: AbortSignal,
   ): Promise<CompletedPart> {
     const query = { partNumber: String(partNumber), uploadId: this.uploadId };
-    const input = { ...copySourceInput(source), CopySourceRange: byteRange(range) };
-    const out = await this.store.request("upload part copy", "xml", "PUT", this.key, input, signal, {
-      query,
-    });
+    const out = await this.store.copyFrom(source, (copySource) =>
+      this.store.request(
+        "upload part copy",
+        "xml",
+        "PUT",
+        this.key,
+        { ...copySource, CopySourceRange: byteRange(range) },
+        signal,
+        { query },
+      ),
+    );
     return { partNumber, etag: textOf(out, "ETag") ?? "" };
   }
 

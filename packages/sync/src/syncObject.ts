@@ -254,8 +254,7 @@ async function attemptObject(
     const writtenAt = destination.serverTime();
     // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
     // version this side had digested (where the copy was pinned to it), are known without a read.
-    const copied =
-      dst && trustWrite ? copiedFromOld(plan, decision, dst, etag, destination.capabilities) : undefined;
+    const copied = dst && trustWrite ? copiedFromOld(plan, decision, dst, etag, destination) : undefined;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
     if (decision.verify.length > 0) {
       const written = { key: destinationKey, etag, size: plan.size };
@@ -414,11 +413,11 @@ function objectWriter(
     decision,
     source: { ...srcId, size: src.size },
     plan,
-    sourceRef: source.ref(srcId.key, src.etag),
+    sourceRef: source.ref(srcId.key, src.etag, src.versionId),
     ...(dst
       ? {
           old: {
-            ref: destination.ref(destinationKey, dst.etag),
+            ref: destination.ref(destinationKey, dst.etag, dst.versionId),
             size: dst.size,
             held: (range: { offset: number; length: number }) =>
               ctx.destinationSide.oldBytes(destinationKey, dst.etag, range),

@@ -134,6 +134,8 @@ export interface DestinationRecord {
   exists: boolean;
   etag?: string;
   size?: number;
+  /** The version's ID where its bucket keeps versions: the write's copies from it name it (see `versionPin`). */
+  versionId?: string;
   attributes?: ObjectAttributes;
   /**
    * The destination's store validates each uploaded body against its Content-MD5
@@ -261,6 +263,7 @@ export const DestinationRecordSchema = z.strictObject({
   exists: z.boolean(),
   etag: etag.optional(),
   size: count.optional(),
+  versionId: z.string().min(1).optional(),
   attributes: AttributesSchema.optional(),
   checksContentMd5: z.boolean(),
   copySourceEscapesReadOnce: z.boolean(),

@@ -149,6 +149,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
       ? {
           etag: head.etag,
           size: head.size,
+          ...(head.versionId !== undefined ? { versionId: head.versionId } : {}),
           attributes: await readAttributes(ctx.store, head, ctx.copyTags),
         }
       : {}),
@@ -368,13 +369,13 @@ async function objectWrite(
     decision,
     source,
     plan: src.plan,
-    sourceRef: ctx.copySource?.ref(src.sourceKey, src.etag) ?? {
+    sourceRef: ctx.copySource?.ref(src.sourceKey, src.etag, src.versionId) ?? {
       bucket: src.bucket,
       key: src.sourceKey,
       etag: src.etag,
     },
     ...(dst.etag !== undefined && dst.size !== undefined
-      ? { old: { ref: ctx.store.ref(destinationKey, dst.etag), size: dst.size } }
+      ? { old: { ref: ctx.store.ref(destinationKey, dst.etag, dst.versionId), size: dst.size } }
       : {}),
     parts,
   };
@@ -474,11 +475,13 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
       uploaded.ranges.push({ offset: chunk.offset, length: chunk.length, digest: digest.toString("base64") }),
   };
   const requests = writeRequestsOf(write);
-  // Kept before the record that says the batch is done, so a retried step never lacks them.
-  const kept = () =>
-    keep && uploaded.ranges.length > 0
-      ? ctx.work.put(workKeys.uploaded(runId, key, batch), uploaded)
-      : undefined;
+  // Kept before the record that says the batch is done, so a retried step never lacks them;
+  // so is the mark of copies that could not name the version they copied.
+  const kept = async () => {
+    if (!ctx.store.copiesNameVersions()) await ctx.work.put(workKeys.unnamed(runId, key), {});
+    if (keep && uploaded.ranges.length > 0)
+      await ctx.work.put(workKeys.uploaded(runId, key, batch), uploaded);
+  };
   if (requests.kind !== "multipart") {
     // A retried step finds the object written and its ETag recorded.
     if (record.etag !== undefined) return { bytes };
@@ -645,9 +648,14 @@ async function settledDestinationEntry(
   }
   // The parts copied from the old version hold its bytes only where pinned to it (see
   // copiedFromOld), and where this side's store checks each part's Content-MD5, as the uploaded ones do.
+  const named = (await ctx.work.get<unknown>(workKeys.unnamed(runId, key))) === undefined;
+  const copier = {
+    capabilities: ctx.store.capabilities,
+    copiesNameVersions: () => named && ctx.store.copiesNameVersions(),
+  };
   const copied =
     version && decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5
-      ? copiedFromOld(plan, decision, version.head, upload.etag, ctx.store.capabilities)
+      ? copiedFromOld(plan, decision, version.head, upload.etag, copier)
       : undefined;
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);

@@ -170,7 +170,15 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
     {
       Sid: "WriteDestination",
       Effect: "Allow",
-      Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      // s3:GetObjectVersion: in a bucket that keeps versions, copies from the old object name
+      // the version they copy (see `versionPin`), which AWS grants with it alone.
+      Action: [
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+      ],
       Resource: [objectsArn(input.bucket, input.prefix)],
     },
     ...(input.allowDelete

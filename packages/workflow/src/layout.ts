@@ -85,6 +85,8 @@ export const workKeys = {
   digests: (side: Side, runId: string, key: string, phase: string, batch: number) =>
     `${side}/runs/${runId}/objects/${objectId(key)}/digests-${phase}-${batch}.json`,
   written: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/written.json`,
+  /** Put by a write step whose store copied the current version where a copy named one (see `copiesNameVersions`). */
+  unnamed: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/unnamed.json`,
   /** Whether the side's bucket keeps versions, learned once per run (see `runVersioned`). */
   versioning: (side: Side, runId: string) => `${side}/runs/${runId}/versioning.json`,
   /** What the destination's listing held of an object, as its page's lookup found it (see `destinationPageLookup`). */

@@ -85,6 +85,7 @@ describe("IAM policies as data", () => {
     expect(actions(destination)).toEqual(
       expect.arrayContaining([
         "s3:GetObject",
+        "s3:GetObjectVersion",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts",

@@ -51,6 +51,16 @@ export function wholeSecond(time: number): number {
 const NULL_VERSION = "null";
 
 /**
+ * The version ID a copy can be pinned to: `versionId` itself, but none for the null version
+ * (nor where none is stated), which a write while the bucket keeps no versions replaces in place.
+ * A copy that names a version copies that version's bytes whatever is current by then, on every
+ * S3-compatible server (Ceph RGW 16 included, which ignores x-amz-copy-source-if-match).
+ */
+export function versionPin(versionId: string | undefined): string | undefined {
+  return versionId === NULL_VERSION ? undefined : versionId;
+}
+
+/**
  * Whether `listed` may be the version `entry` records. An entry that records a version ID
  * needs that ID stated. One that records none was read from the null version (or from a
  * bucket that never kept versions): a stated ID must be "null" (Ceph RGW 16 states none for

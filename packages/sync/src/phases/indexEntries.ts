@@ -9,6 +9,7 @@ import {
   type ObjectDecision,
   planChunks,
   sameEtag,
+  versionPin,
 } from "@chunksync/core";
 import type { ObjectHead, StoreCapabilities } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
@@ -120,23 +121,27 @@ export function destinationWrittenEntry(
  * same offsets (a copy from another place, or one covering a chunk only in part, gives no
  * chunk's digest), as {@link DestinationSide.written} takes it. A copy holds the old version's
  * bytes only where it is pinned to that version: a write made of one CopyObject of the old
- * version where its answer names the old version's ETag (the ETag of what it copied); the part
- * copies of a multipart write only where the `destination` enforces x-amz-copy-source-if-match.
- * Ceph RGW 16 ignores it on both, so a part copies whatever version is current by then, and the
- * HEAD that guards the completion cannot tell: another writer may put other bytes before the
- * copy and the old bytes back after it (the old ETag again). Such a write's copied chunks get
- * no digest, and the object no entry: the next run reads it.
+ * version where its answer names the old version's ETag (the ETag of what it copied); copies
+ * that name the old version's ID (see `versionPin`: a bucket that keeps versions), which copy
+ * that version whatever is current, while the store sends them so (see `copiesNameVersions`); the part copies of a multipart write where the
+ * `destination` enforces x-amz-copy-source-if-match. Ceph RGW 16 ignores that header, so in a
+ * bucket without versions a part copies whatever version is current by then, and the HEAD that
+ * guards the completion cannot tell: another writer may put other bytes before the copy and
+ * the old bytes back after it (the old ETag again). Such a write's copied chunks get no digest,
+ * and the object no entry: the next run reads it.
  */
 export function copiedFromOld(
   plan: ChunkPlan,
   decision: Pick<ObjectDecision, "parts" | "condition">,
-  old: { etag: string; size: number },
+  old: { etag: string; size: number; versionId?: string },
   etag: string,
-  destination: Pick<StoreCapabilities, "conditionalWrites">,
+  destination: { capabilities: Pick<StoreCapabilities, "conditionalWrites">; copiesNameVersions(): boolean },
 ): { from: string; ranges: ChunkRange[] } {
   const ranges: ChunkRange[] = [];
   const copy = writeRequestsOf({ decision, source: plan, old }).kind === "copy";
-  const pinned = copy ? sameEtag(etag, old.etag) : destination.conditionalWrites.copySourceIfMatch;
+  const pinned =
+    (versionPin(old.versionId) !== undefined && destination.copiesNameVersions()) ||
+    (copy ? sameEtag(etag, old.etag) : destination.capabilities.conditionalWrites.copySourceIfMatch);
   if (!pinned) return { from: old.etag, ranges };
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
