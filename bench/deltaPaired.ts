@@ -4,8 +4,10 @@
  * order rotated each round, so the tools share the machine's load minute by minute. Prints each
  * run's wall and CPU time, the medians and the paired ratios against rclone.
  *
- *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR]
+ *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned]
  *
+ * `--versioned` enables versioning on every bucket: the copies of a re-composition then name
+ * the version they copy, and a re-composed object keeps its destination index entry.
  * Tools: `blocks` (chunksync, the default), `noblocks` (`--no-blocks`), `blocks-wf` and
  * `noblocks-wf` (the same with `--engine workflow`), `rclone` (`sync --checksum`); with
  * `--base DIR` (another checkout, built), `base-blocks` etc. run that checkout's CLI: paired
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
   const prof = process.argv.includes("--prof") ? arg("--prof", "") : undefined;
   const latency = Number(arg("--latency", "0"));
   const trace = process.argv.includes("--trace") ? arg("--trace", "") : undefined;
+  const versioned = process.argv.includes("--versioned");
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
   const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, true, log);
   const timeFile = join(ctx.chunksyncEnv().XDG_CACHE_HOME!, "..", "time");
   try {
-    const src = await ctx.createBucket("source", ctx.bucketName("pair-src"));
+    const src = await ctx.createBucket("source", ctx.bucketName("pair-src"), versioned);
     const keys = Array.from({ length: DELTA.objects }, (_, i) => key(i));
     const expected = new Map<string, string>();
     for (const [i, k] of keys.entries()) {
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
     }
     const dsts = new Map<string, string>();
     for (const [i, tool] of tools.entries())
-      dsts.set(tool, await ctx.createBucket("destination", ctx.bucketName(`pair-d${i}`)));
+      dsts.set(tool, await ctx.createBucket("destination", ctx.bucketName(`pair-d${i}`), versioned));
 
     /** One run of `tool` under /usr/bin/time: wall and user + system CPU of the process. */
     const run = async (tool: string, label: string): Promise<Run> => {
@@ -191,6 +194,7 @@ async function main(): Promise<void> {
     const out: string[] = [];
     if (latency > 0)
       out.push(`Every request held ${latency} ms by a proxy before it reached the server.`, "");
+    if (versioned) out.push("Every bucket keeps versions.", "");
     out.push(
       "| tool | wall median | wall runs | CPU median | server CPU median |",
       "| --- | --- | --- | --- | --- |",

@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { type ObjectHead, S3Connection, S3ObjectStore } from "@chunksync/storage";
@@ -82,9 +83,14 @@ export class BenchContext {
     return `bench-${label}-${this.runId}`;
   }
 
-  async createBucket(side: Side, name: string): Promise<string> {
+  /** Creates `name` as `side`'s user; `versioned`: with versioning enabled. */
+  async createBucket(side: Side, name: string, versioned = false): Promise<string> {
     await this.clients[side].send(new CreateBucketCommand({ Bucket: name }));
     this.#buckets.add(name);
+    if (versioned)
+      await this.clients[side].send(
+        new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: "Enabled" } }),
+      );
     return name;
   }
 

@@ -505,6 +505,14 @@ function objectStoreContract(name: string, harness: Harness) {
           })
           .finally(() => upload.abort());
         expect(objectRefused && partRefused).toBe(store.capabilities.conditionalWrites.copySourceIfMatch);
+        // The probe finds what the copies did, and leaves no upload behind.
+        const { etag } = (await store.head(`${prefix}src`))!;
+        const probed = await store.enforcesCopySourceIfMatch(
+          `${prefix}probe`,
+          store.ref(`${prefix}src`, etag),
+        );
+        expect(probed).toBe(objectRefused && partRefused);
+        expect(await keysOf(store.listUploads(`${prefix}probe`))).toEqual([]);
       });
     });
 

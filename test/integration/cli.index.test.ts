@@ -1049,6 +1049,42 @@ describe("chunksync CLI: digest index", () => {
     }
   });
 
+  describe("a re-composed object on a server that enforces x-amz-copy-source-if-match, as AWS S3 does", () => {
+    // The proxy refuses the copy whose pin is stale, as AWS would: the one the probe sends. The
+    // run's own copies name the current ETag, which AWS would copy, as Ceph RGW does.
+    const served = proxiedServer();
+
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: one probe finds the pins enforced, the written version keeps its entry, and the next run reads nothing`, async () => {
+        const { s, d } = await pair(`pinned-${engine}`);
+        const key = "pinned";
+        const body = seededBytes("pinned", 11 * MiB);
+        await put(src, s, key, body);
+        await put(dst, d, key, flipByte(body, 7 * MiB));
+        await pastTheSecond();
+        const flags = [...dirs(`pinned-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
+        const stale = `a copy from a stale ETag is refused (${engine})`;
+        const rule: FaultRule = {
+          name: stale,
+          action: "preconditionFailed",
+          method: "PUT",
+          copy: true,
+          when: (r) =>
+            String(r.headers["x-amz-copy-source-if-match"]).includes("00000000000000000000000000000000"),
+        };
+        const run = await syncRacing(served.proxy, [rule], s, d, ...flags);
+        expect(run.objects.get(key)).toMatchObject({ state: "changed" });
+        expect(run.summary.bytes.transferred).toBeLessThan(body.length);
+        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
+        await pastTheSecond();
+        const next = await sync(s, d, ...flags);
+        expect(next.summary.objects).toMatchObject({ identical: 1 });
+        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
+        expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+      });
+    }
+  });
+
   describe("in a versioned destination, the old version replaced and then restored by another writer while a re-composition copies its unchanged chunks", () => {
     // The part copies name the old version's ID: they copy that version whatever is current,
     // on Ceph RGW 16 too, so the written version keeps the digests of the chunks copied.

@@ -25,6 +25,11 @@ export type FaultAction =
    */
   | "checksumRequired"
   /**
+   * Answers 412 PreconditionFailed as a server that enforces a condition answers one that does
+   * not hold (select it with `when`: a copy whose x-amz-copy-source-if-match is stale).
+   */
+  | "preconditionFailed"
+  /**
    * Resets the connection mid-body: a request with a body is cut after half of it has
    * arrived (never forwarded); otherwise the response is cut after half of its body.
    */
@@ -115,6 +120,11 @@ const REFUSALS = {
   slowDown: [503, "SlowDown", "Please reduce your request rate."],
   internalError: [500, "InternalError", "We encountered an internal error. Please try again."],
   forbidden: [403, "AccessDenied", "Access Denied"],
+  preconditionFailed: [
+    412,
+    "PreconditionFailed",
+    "At least one of the pre-conditions you specified did not hold",
+  ],
   checksumRequired: [
     400,
     "InvalidRequest",
@@ -249,6 +259,7 @@ export class FaultProxy {
       case "slowDown":
       case "internalError":
       case "forbidden":
+      case "preconditionFailed":
       case "checksumRequired": {
         const [status, code, message] = REFUSALS[rule.action];
         const body = s3Error(code, message, seen.path);

@@ -242,6 +242,10 @@ export class MemoryObjectStore implements ObjectStore {
     return true;
   }
 
+  async enforcesCopySourceIfMatch(): Promise<boolean> {
+    return this.capabilities.conditionalWrites.copySourceIfMatch;
+  }
+
   ref(key: string, etag: string, versionId?: string): ObjectVersionRef {
     const pin = versionPin(versionId);
     return { bucket: this.bucket, key, etag, ...(pin ? { versionId: pin } : {}) };

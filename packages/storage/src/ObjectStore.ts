@@ -207,6 +207,14 @@ export interface ObjectWriter extends StoreInfo {
    * version instead. The engine takes a copy as pinned to a version only while this holds.
    */
   copiesNameVersions(): boolean;
+  /**
+   * Whether this store's server refuses a copy whose source ref's ETag is stale
+   * (x-amz-copy-source-if-match): true where `capabilities.conditionalWrites.copySourceIfMatch`
+   * declares it; else found once, by a probe from `ref` (a part copy of its first byte under a
+   * stale ETag, into an upload of `key` that is aborted at once), and remembered by this store.
+   * AWS S3 enforces it; Ceph RGW 16 does not. A probe that fails answers false.
+   */
+  enforcesCopySourceIfMatch(key: string, ref: ObjectVersionRef, signal?: AbortSignal): Promise<boolean>;
   /** Server-side copy of a whole object (up to 5 GiB) from a store this one can read. */
   copyObject(
     source: ObjectVersionRef,

@@ -2,7 +2,12 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { versionPin } from "@chunksync/core";
 import type { StoreCapabilities } from "./capabilities.js";
-import { AccessDeniedError, RequestRefusedError, translateS3Error } from "./errors.js";
+import {
+  AccessDeniedError,
+  PreconditionFailedError,
+  RequestRefusedError,
+  translateS3Error,
+} from "./errors.js";
 import { type ListPage, parseListBucketResult, parseListMultipartUploadsResult } from "./listBucketResult.js";
 import { multipartEtag } from "./multipartEtag.js";
 import type {
@@ -32,7 +37,8 @@ import { tagQuery } from "./tagQuery.js";
  * AWS S3 enforces If-Match and If-None-Match on PutObject, CompleteMultipartUpload and
  * CopyObject, but only If-None-Match on PutObject holds everywhere: Ceph RGW 16 ignores both
  * on CompleteMultipartUpload and CopyObject, and x-amz-copy-source-if-match on copies, and
- * answers 412 to any If-Match on PutObject. The contract suite probes the local server for each.
+ * answers 412 to any If-Match on PutObject. The contract suite probes the local server for each;
+ * a run probes x-amz-copy-source-if-match itself where it matters (`enforcesCopySourceIfMatch`).
  * Ceph RGW 16 also decodes UploadPartCopy's copy source twice (CopyObject's once), so a key
  * holding `%XX` names another object there, and nothing in an answer tells the servers apart
  * (`test/faults/edgeNames.test.ts` writes such keys beside the keys they decode to).
@@ -77,6 +83,9 @@ function sseCustomerHeaders(key: Buffer | undefined): SseCustomerHeaders | undef
     SSECustomerKeyMD5: createHash("md5").update(key).digest("base64"),
   };
 }
+
+/** An ETag no object has: a copy pinned to it is refused wherever the pin is enforced. */
+const STALE_ETAG = '"00000000000000000000000000000000"';
 
 /** S3's Range and CopySourceRange form of `range` (not empty): first and last byte. */
 function byteRange(range: ByteRange): string {
@@ -238,6 +247,31 @@ export class S3ObjectStore implements ObjectStore {
       if (!(error instanceof AccessDeniedError)) throw error;
       this.#versionCopiesRefused = true;
       return send(copySourceInput(current));
+    }
+  }
+
+  /** What the probe of {@link enforcesCopySourceIfMatch} found, once it ran. */
+  #copySourcePinned: Promise<boolean> | undefined;
+
+  enforcesCopySourceIfMatch(key: string, ref: ObjectVersionRef, signal?: AbortSignal): Promise<boolean> {
+    if (this.capabilities.conditionalWrites.copySourceIfMatch) return Promise.resolve(true);
+    this.#copySourcePinned ??= this.#probeCopySourceIfMatch(key, ref, signal);
+    return this.#copySourcePinned;
+  }
+
+  async #probeCopySourceIfMatch(key: string, ref: ObjectVersionRef, signal?: AbortSignal): Promise<boolean> {
+    const { versionId: _named, ...current } = ref;
+    const stale = { ...current, etag: STALE_ETAG };
+    try {
+      const upload = await this.createUpload(key, { metadata: {} }, signal);
+      try {
+        await upload.copyPart(1, stale, { offset: 0, length: 1 }, signal);
+        return false;
+      } finally {
+        await upload.abort().catch(() => {});
+      }
+    } catch (error) {
+      return error instanceof PreconditionFailedError;
     }
   }
 

@@ -254,7 +254,11 @@ async function attemptObject(
     const writtenAt = destination.serverTime();
     // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
     // version this side had digested (where the copy was pinned to it), are known without a read.
-    const copied = dst && trustWrite ? copiedFromOld(plan, decision, dst, etag, destination) : undefined;
+    const written = { key: destinationKey, etag };
+    const copied =
+      dst && trustWrite
+        ? await copiedFromOld(plan, decision, dst, written, destination, ctx.signal)
+        : undefined;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
     if (decision.verify.length > 0) {
       const written = { key: destinationKey, etag, size: plan.size };

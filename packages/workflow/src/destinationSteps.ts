@@ -649,13 +649,21 @@ async function settledDestinationEntry(
   // The parts copied from the old version hold its bytes only where pinned to it (see
   // copiedFromOld), and where this side's store checks each part's Content-MD5, as the uploaded ones do.
   const named = (await ctx.work.get<unknown>(workKeys.unnamed(runId, key))) === undefined;
-  const copier = {
-    capabilities: ctx.store.capabilities,
+  const copier: Parameters<typeof copiedFromOld>[4] = {
     copiesNameVersions: () => named && ctx.store.copiesNameVersions(),
+    enforcesCopySourceIfMatch: (k, ref, signal) => ctx.store.enforcesCopySourceIfMatch(k, ref, signal),
+    ref: (k, etag, versionId) => ctx.store.ref(k, etag, versionId),
   };
   const copied =
     version && decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5
-      ? copiedFromOld(plan, decision, version.head, upload.etag, copier)
+      ? await copiedFromOld(
+          plan,
+          decision,
+          version.head,
+          { key: destinationKey, etag: upload.etag },
+          copier,
+          ctx.signal,
+        )
       : undefined;
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);

@@ -11,7 +11,7 @@ import {
   sameEtag,
   versionPin,
 } from "@chunksync/core";
-import type { ObjectHead, StoreCapabilities } from "@chunksync/storage";
+import type { ObjectHead, ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
 import type { SourceSide } from "../SourceSide.js";
 import { writeRequestsOf } from "./write.js";
@@ -117,32 +117,32 @@ export function destinationWrittenEntry(
 }
 
 /**
- * What a write of version `etag` copied whole from the destination's old version `old` at the
- * same offsets (a copy from another place, or one covering a chunk only in part, gives no
+ * What a write of version `etag` to `key` copied whole from the destination's old version `old`
+ * at the same offsets (a copy from another place, or one covering a chunk only in part, gives no
  * chunk's digest), as {@link DestinationSide.written} takes it. A copy holds the old version's
- * bytes only where it is pinned to that version: a write made of one CopyObject of the old
- * version where its answer names the old version's ETag (the ETag of what it copied); copies
- * that name the old version's ID (see `versionPin`: a bucket that keeps versions), which copy
- * that version whatever is current, while the store sends them so (see `copiesNameVersions`); the part copies of a multipart write where the
- * `destination` enforces x-amz-copy-source-if-match. Ceph RGW 16 ignores that header, so in a
- * bucket without versions a part copies whatever version is current by then, and the HEAD that
- * guards the completion cannot tell: another writer may put other bytes before the copy and
- * the old bytes back after it (the old ETag again). Such a write's copied chunks get no digest,
- * and the object no entry: the next run reads it.
+ * bytes only where it is pinned to that version:
+ * - copies that name the old version's ID (see `versionPin`: a bucket that keeps versions),
+ *   which copy that version whatever is current, while the store sends them so (see
+ *   `copiesNameVersions`);
+ * - a write made of one CopyObject of the old version where its answer names the old version's
+ *   ETag (the ETag of what it copied);
+ * - the part copies of a multipart write where the destination's server enforces
+ *   x-amz-copy-source-if-match (declared, or probed once: see `enforcesCopySourceIfMatch`), as
+ *   AWS S3 does. Ceph RGW 16 ignores it, so in a bucket without versions a part copies whatever
+ *   version is current by then, and the HEAD that guards the completion cannot tell: another
+ *   writer may put other bytes before the copy and the old bytes back after it (the old ETag
+ *   again). Such a write's copied chunks get no digest, and the object no entry: the next run
+ *   reads it.
  */
-export function copiedFromOld(
+export async function copiedFromOld(
   plan: ChunkPlan,
   decision: Pick<ObjectDecision, "parts" | "condition">,
   old: { etag: string; size: number; versionId?: string },
-  etag: string,
-  destination: { capabilities: Pick<StoreCapabilities, "conditionalWrites">; copiesNameVersions(): boolean },
-): { from: string; ranges: ChunkRange[] } {
+  written: { key: string; etag: string },
+  destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
+  signal?: AbortSignal,
+): Promise<{ from: string; ranges: ChunkRange[] }> {
   const ranges: ChunkRange[] = [];
-  const copy = writeRequestsOf({ decision, source: plan, old }).kind === "copy";
-  const pinned =
-    (versionPin(old.versionId) !== undefined && destination.copiesNameVersions()) ||
-    (copy ? sameEtag(etag, old.etag) : destination.capabilities.conditionalWrites.copySourceIfMatch);
-  if (!pinned) return { from: old.etag, ranges };
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
     for (let i = part.firstChunk; i < part.firstChunk + part.chunkCount; i++) {
@@ -151,5 +151,17 @@ export function copiedFromOld(
         ranges.push(range);
     }
   }
-  return { from: old.etag, ranges };
+  const none = { from: old.etag, ranges: [] };
+  if (ranges.length === 0) return none;
+  if (versionPin(old.versionId) !== undefined && destination.copiesNameVersions())
+    return { from: old.etag, ranges };
+  const pinned =
+    writeRequestsOf({ decision, source: plan, old }).kind === "copy"
+      ? sameEtag(written.etag, old.etag)
+      : await destination.enforcesCopySourceIfMatch(
+          written.key,
+          destination.ref(written.key, old.etag),
+          signal,
+        );
+  return pinned ? { from: old.etag, ranges } : none;
 }
