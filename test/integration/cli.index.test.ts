@@ -995,185 +995,130 @@ describe("chunksync CLI: digest index", () => {
   });
 
   describe("a destination replaced and then restored by another writer while a re-composition copies its unchanged chunks", () => {
-    // Ceph RGW 16 ignores x-amz-copy-source-if-match on UploadPartCopy too: a part copied from
-    // the old destination takes whatever version is there by then. The HEAD that guards the
-    // completion sees the old ETag again once the same bytes are put back.
+    // Ceph RGW 16 ignores x-amz-copy-source-if-match on UploadPartCopy too: in a bucket without
+    // versions a part copied from the old destination takes whatever version is there by then,
+    // and the HEAD that guards the completion sees the old ETag again once the same bytes are put
+    // back. In a bucket that keeps versions the copies name the old version's ID: they copy that
+    // version whatever is current, so the written version keeps the digests of the chunks copied.
     const served = proxiedServer();
 
-    for (const engine of ["direct", "workflow"]) {
-      it(`--engine ${engine}: the written version gets no entry from the old one's digests, and the next run repairs it`, async () => {
-        const { s, d } = await pair(`aba-${engine}`);
-        const key = "aba";
-        const size = 11 * MiB;
-        const body = seededBytes("aba", size);
-        // The destination differs in its middle chunk: the first and last are copied from it.
-        const old = flipByte(body, 7 * MiB);
-        const other = flipByte(flipByte(old, 1 * MiB), 10 * MiB + 5);
-        await put(src, s, key, body);
-        await put(dst, d, key, old);
-        await pastTheSecond();
-        const flags = [...dirs(`aba-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
-        const replace = `the other writer puts other bytes of the same size (${engine})`;
-        const restore = `the other writer puts the old bytes back (${engine})`;
-        const rules: FaultRule[] = [
-          {
-            name: replace,
-            action: "hook",
-            method: "PUT",
-            copy: true,
-            path: `/${d}/${key}`,
-            query: "partNumber=",
-            hook: () => put(dst, d, key, other),
-            times: 1,
-          },
-          {
-            name: restore,
-            action: "hook",
-            method: "HEAD",
-            path: `/${d}/${key}`,
-            when: () => served.proxy.firedCount(replace) === 1,
-            hook: () => put(dst, d, key, old),
-            times: 1,
-          },
-        ];
-        const raced = await syncRacing(served.proxy, rules, s, d, ...flags);
-        expect(raced.objects.get(key)).toMatchObject({ state: "changed" });
-        // The copies took the other writer's bytes.
-        expect((await readAll(dst, d, key)).equals(body)).toBe(false);
-        await pastTheSecond();
-        const next = await sync(s, d, ...flags);
-        expect(next.summary.objects).toMatchObject({ changed: 1, identical: 0 });
-        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
-        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
-      });
+    for (const versioned of [false, true]) {
+      for (const engine of ["direct", "workflow"]) {
+        const outcome = versioned
+          ? "the copies take the version challenged, and the next run reads nothing"
+          : "the written version gets no entry from the old one's digests, and the next run repairs it";
+        it(`${versioned ? "versioned, " : ""}--engine ${engine}: ${outcome}`, async () => {
+          const name = `${versioned ? "vaba" : "aba"}-${engine}`;
+          const { s, d } = await pair(name, versioned);
+          const key = "aba";
+          const size = 11 * MiB;
+          const body = seededBytes("aba", size);
+          // The destination differs in its middle chunk: the first and last are copied from it.
+          const old = flipByte(body, 7 * MiB);
+          const other = flipByte(flipByte(old, 1 * MiB), 10 * MiB + 5);
+          await put(src, s, key, body);
+          await put(dst, d, key, old);
+          await pastTheSecond();
+          const flags = [...dirs(name), "--engine", engine, "--dst-endpoint", served.proxy.url];
+          const replace = `the other writer puts other bytes of the same size (${name})`;
+          const restore = `the other writer puts the old bytes back (${name})`;
+          const rules: FaultRule[] = [
+            {
+              name: replace,
+              action: "hook",
+              method: "PUT",
+              copy: true,
+              path: `/${d}/${key}`,
+              query: "partNumber=",
+              hook: () => put(dst, d, key, other),
+              times: 1,
+            },
+            {
+              name: restore,
+              action: "hook",
+              method: "HEAD",
+              path: `/${d}/${key}`,
+              when: () => served.proxy.firedCount(replace) === 1,
+              hook: () => put(dst, d, key, old),
+              times: 1,
+            },
+          ];
+          const raced = await syncRacing(served.proxy, rules, s, d, ...flags);
+          expect(raced.objects.get(key)).toMatchObject({ state: "changed" });
+          expect(raced.summary.bytes.transferred).toBeLessThan(size);
+          // Unpinned, the copies took the other writer's bytes; pinned, the old version's.
+          expect((await readAll(dst, d, key)).equals(body)).toBe(versioned);
+          await pastTheSecond();
+          const next = await sync(s, d, ...flags);
+          if (versioned) {
+            expect(next.summary.objects).toMatchObject({ identical: 1 });
+            expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
+            expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+          } else {
+            expect(next.summary.objects).toMatchObject({ changed: 1, identical: 0 });
+            expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
+          }
+          expect((await readAll(dst, d, key)).equals(body)).toBe(true);
+        });
+      }
     }
   });
 
-  describe("a re-composed object on a server that enforces x-amz-copy-source-if-match, as AWS S3 does", () => {
-    // The proxy refuses the copy whose pin is stale, as AWS would: the one the probe sends. The
-    // run's own copies name the current ETag, which AWS would copy, as Ceph RGW does.
+  describe("a re-composition whose copies' pins the server answers for", () => {
     const served = proxiedServer();
+    /**
+     * Syncs an object whose middle chunk differs (its other chunks are copied from the old
+     * destination) with `rule` on the destination's proxy, then once more without it.
+     */
+    async function recomposeThrough(name: string, versioned: boolean, engine: string, rule: FaultRule) {
+      const { s, d } = await pair(name, versioned);
+      const key = "recomposed";
+      const body = seededBytes(name, 11 * MiB);
+      await put(src, s, key, body);
+      await put(dst, d, key, flipByte(body, 7 * MiB));
+      await pastTheSecond();
+      const flags = [...dirs(name), "--engine", engine, "--dst-endpoint", served.proxy.url];
+      served.proxy.setRules([rule]);
+      const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
+      expect(served.proxy.firedCount(rule.name)).toBeGreaterThan(0);
+      expect(run.objects.get(key)).toMatchObject({ state: "changed" });
+      expect(run.summary.bytes.transferred).toBeLessThan(body.length);
+      expect((await readAll(dst, d, key)).equals(body)).toBe(true);
+      await pastTheSecond();
+      const next = await sync(s, d, ...flags);
+      expect(next.summary.objects).toMatchObject({ identical: 1 });
+      return { run, next };
+    }
 
     for (const engine of ["direct", "workflow"]) {
-      it(`--engine ${engine}: one probe finds the pins enforced, the written version keeps its entry, and the next run reads nothing`, async () => {
-        const { s, d } = await pair(`pinned-${engine}`);
-        const key = "pinned";
-        const body = seededBytes("pinned", 11 * MiB);
-        await put(src, s, key, body);
-        await put(dst, d, key, flipByte(body, 7 * MiB));
-        await pastTheSecond();
-        const flags = [...dirs(`pinned-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
+      // The proxy refuses the copy whose pin is stale, as AWS would: the one the probe sends. The
+      // run's own copies name the current ETag, which AWS would copy, as Ceph RGW does.
+      it(`enforced x-amz-copy-source-if-match, as AWS S3 does, --engine ${engine}: one probe finds it, the written version keeps its entry, and the next run reads nothing`, async () => {
         const stale = `a copy from a stale ETag is refused (${engine})`;
-        const rule: FaultRule = {
+        const { next } = await recomposeThrough(`pinned-${engine}`, false, engine, {
           name: stale,
           action: "preconditionFailed",
           method: "PUT",
           copy: true,
           when: (r) =>
             String(r.headers["x-amz-copy-source-if-match"]).includes("00000000000000000000000000000000"),
-        };
-        const run = await syncRacing(served.proxy, [rule], s, d, ...flags);
-        expect(run.objects.get(key)).toMatchObject({ state: "changed" });
-        expect(run.summary.bytes.transferred).toBeLessThan(body.length);
-        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
-        await pastTheSecond();
-        const next = await sync(s, d, ...flags);
-        expect(next.summary.objects).toMatchObject({ identical: 1 });
+        });
+        expect(served.proxy.firedCount(stale)).toBe(1);
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
         expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
       });
-    }
-  });
 
-  describe("in a versioned destination, the old version replaced and then restored by another writer while a re-composition copies its unchanged chunks", () => {
-    // The part copies name the old version's ID: they copy that version whatever is current,
-    // on Ceph RGW 16 too, so the written version keeps the digests of the chunks copied.
-    const served = proxiedServer();
-
-    for (const engine of ["direct", "workflow"]) {
-      it(`--engine ${engine}: the copies take the version challenged, and the next run reads nothing`, async () => {
-        const { s, d } = await pair(`vaba-${engine}`, true);
-        const key = "vaba";
-        const size = 11 * MiB;
-        const body = seededBytes("vaba", size);
-        const old = flipByte(body, 7 * MiB);
-        const other = flipByte(flipByte(old, 1 * MiB), 10 * MiB + 5);
-        await put(src, s, key, body);
-        await put(dst, d, key, old);
-        await pastTheSecond();
-        const flags = [...dirs(`vaba-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
-        const replace = `the other writer puts other bytes of the same size, versioned (${engine})`;
-        const restore = `the other writer puts the old bytes back, versioned (${engine})`;
-        const rules: FaultRule[] = [
-          {
-            name: replace,
-            action: "hook",
-            method: "PUT",
-            copy: true,
-            path: `/${d}/${key}`,
-            query: "partNumber=",
-            hook: () => put(dst, d, key, other),
-            times: 1,
-          },
-          {
-            name: restore,
-            action: "hook",
-            method: "HEAD",
-            path: `/${d}/${key}`,
-            when: () => served.proxy.firedCount(replace) === 1,
-            hook: () => put(dst, d, key, old),
-            times: 1,
-          },
-        ];
-        const raced = await syncRacing(served.proxy, rules, s, d, ...flags);
-        expect(raced.objects.get(key)).toMatchObject({ state: "changed" });
-        expect(raced.summary.bytes.transferred).toBeLessThan(size);
-        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
-        await pastTheSecond();
-        const next = await sync(s, d, ...flags);
-        expect(next.summary.objects).toMatchObject({ identical: 1 });
-        expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
-        expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
-      });
-    }
-  });
-
-  describe("in a versioned destination whose credentials may not copy a named version", () => {
-    // AWS asks for s3:GetObjectVersion to copy a named version: a policy with s3:GetObject only
-    // is refused (AccessDenied). The copies then go to the current version, as before versions
-    // were named, and give no digests.
-    const served = proxiedServer();
-
-    for (const engine of ["direct", "workflow"]) {
-      it(`--engine ${engine}: the re-composition copies the current version instead, and the next run reads it once`, async () => {
-        const { s, d } = await pair(`vdenied-${engine}`, true);
-        const key = "vdenied";
-        const body = seededBytes("vdenied", 11 * MiB);
-        await put(src, s, key, body);
-        await put(dst, d, key, flipByte(body, 7 * MiB));
-        await pastTheSecond();
-        const flags = [...dirs(`vdenied-${engine}`), "--engine", engine, "--dst-endpoint", served.proxy.url];
-        const refuse = `a copy naming a version is refused (${engine})`;
-        const rule: FaultRule = {
-          name: refuse,
+      // AWS asks for s3:GetObjectVersion to copy a named version: a policy with s3:GetObject only
+      // is refused (AccessDenied). The copies then go to the current version, as before versions
+      // were named, and give no digests.
+      it(`a versioned destination whose credentials may not copy a named version, --engine ${engine}: the copies take the current version instead, and the next run reads it once`, async () => {
+        const { next } = await recomposeThrough(`vdenied-${engine}`, true, engine, {
+          name: `a copy naming a version is refused (${engine})`,
           action: "forbidden",
           method: "PUT",
           copy: true,
-          path: `/${d}/${key}`,
           when: (r) => String(r.headers["x-amz-copy-source"]).includes("versionId="),
-        };
-        served.proxy.setRules([rule]);
-        try {
-          const run = await sync(s, d, ...flags);
-          expect(run.objects.get(key)).toMatchObject({ state: "changed" });
-          expect(served.proxy.firedCount(refuse)).toBeGreaterThan(0);
-        } finally {
-          served.proxy.setRules([]);
-        }
-        expect((await readAll(dst, d, key)).equals(body)).toBe(true);
-        await pastTheSecond();
-        const next = await sync(s, d, ...flags);
-        expect(next.summary.objects).toMatchObject({ identical: 1 });
+        });
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
       });
     }
