@@ -139,8 +139,9 @@ async function main(): Promise<void> {
       "\n4. check: exit code 0 means both sides now hold the same bytes; it reads only the re-composed object,",
     );
     console.log(
-      "   on the destination (its copied parts were not pinned to the old version: see the digest index).",
+      "   on the destination (this server copies parts without checking their pin to the old version, as the run",
     );
+    console.log("   probed, and the bucket keeps no versions: see the digest index).");
     const code = chunksync(["check", ...urls, "--quiet"], env);
     console.log(`   exit code ${code}`);
 
