@@ -34,6 +34,18 @@ export class ReorderedStore extends MemoryObjectStore {
   }
 }
 
+/**
+ * A store whose listing leaves out the keys in `hidden`, which it still holds: keys written
+ * since a run listed them, or listed out of order where the run did not look.
+ */
+export class UnlistedStore extends MemoryObjectStore {
+  readonly hidden = new Set<string>();
+
+  override async *list(prefix: string, signal?: AbortSignal, startAfter?: string) {
+    for await (const o of super.list(prefix, signal, startAfter)) if (!this.hidden.has(o.key)) yield o;
+  }
+}
+
 /** JavaScript's order of strings (UTF-16's), not S3's: "😀" (U+1F600) comes before U+FFFD. */
 export const utf16Order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

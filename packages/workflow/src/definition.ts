@@ -58,6 +58,7 @@ export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTa
   ListSourcePage: "listSource",
   LookUpDestinationPage: "destinationPageLookup",
   IndexSourcePage: "sourceIndexPage",
+  ConfirmDestinationOnly: "sourceConfirmExtras",
   FindDestinationOnly: "destinationExtras",
   CommitSourceIndex: "sourceIndexCommit",
   CommitDestinationIndex: "destinationIndexCommit",
@@ -92,6 +93,7 @@ const SOURCE_FUNCTIONS = new Set<string>([
   "sourcePresign",
   "sourceRecord",
   "sourceIndexPage",
+  "sourceConfirmExtras",
   "sourceIndexCommit",
   "sourceReport",
 ]);
@@ -361,7 +363,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
       LookUpDestinationPage: task(
         "LookUpDestinationPage",
         { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: null, Next: "SyncObjects" },
+        { ResultPath: "$.lookup", Next: "SyncObjects" },
       ),
       SyncObjects: {
         Type: "Map",
@@ -379,6 +381,18 @@ export function buildDefinition(options: DefinitionOptions): Json {
       },
       IndexSourcePage: task(
         "IndexSourcePage",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
+        { ResultPath: null, Next: "AskSource" },
+      ),
+      // With `delete`, the source is asked for the keys of the page's range it did not list (the
+      // lookup counted them) before any is deleted, as the direct engine HEADs it before a delete.
+      AskSource: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.lookup.candidates", NumericGreaterThan: 0, Next: "ConfirmDestinationOnly" }],
+        Default: "FindDestinationOnly",
+      },
+      ConfirmDestinationOnly: task(
+        "ConfirmDestinationOnly",
         { "runId.$": "$.runId", "page.$": "$.cursor.page" },
         { ResultPath: null, Next: "FindDestinationOnly" },
       ),

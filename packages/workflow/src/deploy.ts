@@ -34,6 +34,7 @@ export const SOURCE_FUNCTIONS = [
   "sourcePresign",
   "sourceRecord",
   "sourceIndexPage",
+  "sourceConfirmExtras",
   "sourceIndexCommit",
   "sourceReport",
 ] as const;

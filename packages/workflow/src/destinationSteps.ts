@@ -40,6 +40,7 @@ import {
   writeWhole,
 } from "@chunksync/sync";
 import { z } from "zod";
+import { CandidateWriter, SourceAnswers } from "./candidateRecords.js";
 import {
   chunksPerBatch,
   type Decision,
@@ -551,7 +552,8 @@ export async function destinationAbort(ctx: DestinationContext, event: z.infer<t
 /**
  * Destination-only objects in the key range of one source page: after the previous
  * page's last key, up to this page's last key (to the end for the final page). With
- * `delete` they are deleted; a retried step finds the deleted ones gone and records the rest.
+ * `delete` they are deleted, but for those the source held when ConfirmDestinationOnly asked
+ * (see `SourceAnswers`); a retried step finds the deleted ones gone and records the rest.
  * In the same pass, in key order, the destination writes its share of its new index for the
  * range: the entry each object of the page settled at, and what stood for the keys it kept.
  */
@@ -561,6 +563,8 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const onSource = new Set(page.keys);
   const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
+  // What ConfirmDestinationOnly found on the source, read as a delete asks for it.
+  const answers = new SourceAnswers(ctx.work, runId, event.page);
   let extras = 0;
   for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
@@ -576,7 +580,11 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
       continue;
     }
     extras++;
-    const result = await settleDestinationOnly(ctx.store, o, { delete: ctx.delete ?? false, dryRun: false });
+    const result = await settleDestinationOnly(ctx.store, o, {
+      delete: ctx.delete ?? false,
+      dryRun: false,
+      onSource: () => answers.mayHold(key),
+    });
     if (stood && !result.applied) await index?.keep(stood);
     const stored: StoredResult = {
       result,
@@ -698,16 +706,23 @@ async function knowRead(
  * Looks up the keys of one listing page on the destination, before the page's objects: what
  * its listing holds of each (HeadDestination heads an object by it, as the direct engine
  * heads one by its merged listing), and the stored index entry that may stand for the version
- * listed (reading only the pieces that hold them). Both wait in this side's own part.
+ * listed (reading only the pieces that hold them). Both wait in this side's own part. With
+ * `delete`, it also records the selected keys of the page's range the source did not list, which
+ * ConfirmDestinationOnly asks the source for; returns how many.
  */
 export async function destinationPageLookup(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
   const { runId } = event;
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
+  const selected = keySelection(ctx.filters ?? []);
+  const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
   let versioned: Promise<boolean> | undefined;
   for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
-    if (!onPage.has(key)) continue;
+    if (!onPage.has(key)) {
+      if (selected(key)) await candidates?.add(key);
+      continue;
+    }
     const listed: ObjectSummary = { key: o.key, size: o.size, etag: o.etag };
     if (o.lastModified !== undefined) listed.lastModified = o.lastModified;
     if (o.storageClass !== undefined) listed.storageClass = o.storageClass;
@@ -718,7 +733,8 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
       await putEntry(ctx.work, workKeys.found("destination", runId, key), entry, await versioned);
     }
   }
-  return {};
+  await candidates?.end();
+  return { candidates: candidates?.count ?? 0 };
 }
 
 /** Makes the pages' pieces the destination's index: its manifest is written last, at the run's end. */

@@ -73,6 +73,15 @@ export const workKeys = {
   extras: (runId: string) => `shared/runs/${runId}/results/extra-`,
   extra: (runId: string, key: string) => `${workKeys.extras(runId)}${objectId(key)}.json`,
   /**
+   * With `delete`, a page's destination-only keys as its lookup listed them (record by record,
+   * see `CandidateWriter`), and which of each record's keys the source then held: each side
+   * writes what the other reads (keys and error codes only).
+   */
+  candidates: (runId: string, page: number, record: number) =>
+    `shared/runs/${runId}/destination-only/${String(page).padStart(8, "0")}/${record}-keys.json`,
+  onSource: (runId: string, page: number, record: number) =>
+    `shared/runs/${runId}/destination-only/${String(page).padStart(8, "0")}/${record}-on-source.json`,
+  /**
    * A side's digest-index records, each in that side's own part (raw digests never leave it):
    * the stored entry that stood for the listed version, the version the object's steps found
    * and whether they took its digests from that entry, the digests a batch read, and each

@@ -22,9 +22,11 @@ import {
   checkWritten,
   countResult,
   decidedResult,
+  describeError,
   describeFailure,
   etagIsMd5,
   failedResult,
+  forEachConcurrent,
   headOfEntry,
   keySelection,
   Limiter,
@@ -54,6 +56,7 @@ import {
   storedAssembly,
   storedRounds,
 } from "./blockRecords.js";
+import { candidateRecords, type OnSourceRecord } from "./candidateRecords.js";
 import {
   chunksPerBatch,
   type Decision,
@@ -573,6 +576,33 @@ async function settledSourceEntry(ctx: SourceContext, runId: string, key: string
     }
   }
   return sourceEntry(side, headOf(version), src.attributes, version.at, ctx.chunkSize);
+}
+
+/**
+ * With `delete`, asks the source for each destination-only key of a page's range (as its lookup
+ * listed them) before FindDestinationOnly deletes them, as the direct engine HEADs the source
+ * before a delete: a key the source holds now (written since its listing) keeps the
+ * destination's object. A retried step keeps the records it confirmed already.
+ */
+export async function confirmDestinationOnly(ctx: SourceContext, event: z.infer<typeof PageEvent>) {
+  const { runId, page } = event;
+  for await (const { record, keys } of candidateRecords(ctx.work, runId, page)) {
+    const at = workKeys.onSource(runId, page, record);
+    if ((await ctx.work.get(at)) !== undefined) continue;
+    const found: OnSourceRecord = { held: [], failed: [] };
+    await forEachConcurrent(keys, ctx.concurrency, async (key) => {
+      try {
+        if ((await ctx.store.head(ctx.prefix + key, ctx.signal)) !== undefined) found.held.push(key);
+      } catch (error) {
+        // A stopped run's request says nothing of the key: the run ends as stopped.
+        if (ctx.signal?.aborted) throw error;
+        // The key's result reports it, as the direct engine's does.
+        found.failed.push({ key, error: describeError(error) });
+      }
+    });
+    await ctx.work.put(at, found);
+  }
+  return {};
 }
 
 /** Makes the pages' pieces the source's index: its manifest is written last, at the run's end. */

@@ -29,6 +29,7 @@ import {
 } from "./events.js";
 import {
   commitSourceIndex,
+  confirmDestinationOnly,
   decide,
   indexSourcePage,
   listSourcePage,
@@ -65,6 +66,7 @@ export const SOURCE_STEPS = {
   sourcePresign: step(WriteBatchEvent, presignBatch),
   sourceRecord: step(RecordEvent, recordResult),
   sourceIndexPage: step(PageEvent, indexSourcePage),
+  sourceConfirmExtras: step(PageEvent, confirmDestinationOnly),
   sourceIndexCommit: step(ReportEvent, commitSourceIndex),
   sourceReport: step(ReportEvent, (ctx: SourceContext, e) => writeReport(ctx.work, e)),
 } satisfies Record<string, Step<SourceContext>>;

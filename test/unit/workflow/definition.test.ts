@@ -53,7 +53,7 @@ describe("the state machine definition", () => {
     expect(text).not.toContain('"Assign"');
   });
 
-  it("reads and writes each side's index a page at a time, and swaps its manifest only after the last page", () => {
+  it("reads and writes each side's index a page at a time, asks the source before a page's deletes, and swaps its manifest only after the last page", () => {
     const path: string[] = [];
     for (let name: string | undefined = "ListSourcePage"; name && path.length < 20; ) {
       path.push(name);
@@ -66,18 +66,27 @@ describe("the state machine definition", () => {
       "LookUpDestinationPage",
       "SyncObjects",
       "IndexSourcePage",
+      "AskSource",
+      "ConfirmDestinationOnly",
       "FindDestinationOnly",
       "MorePages",
       "CommitSourceIndex",
       "CommitDestinationIndex",
       "WriteReport",
     ]);
+    // Only a page whose lookup found keys to delete asks the source for them.
+    expect(states.get("AskSource")).toMatchObject({
+      Choices: [{ Variable: "$.lookup.candidates", NumericGreaterThan: 0 }],
+      Default: "FindDestinationOnly",
+    });
+    expect(states.get("LookUpDestinationPage")).toMatchObject({ ResultPath: "$.lookup" });
     expect(states.get("MorePages")).toMatchObject({ Default: "NextPage" });
     expect(states.get("NextPage")).toMatchObject({ Next: "ListSourcePage" });
     // Each side's index steps run with that side's functions only.
     expect(TASK_STATES).toMatchObject({
       LookUpDestinationPage: "destinationPageLookup",
       IndexSourcePage: "sourceIndexPage",
+      ConfirmDestinationOnly: "sourceConfirmExtras",
       FindDestinationOnly: "destinationExtras",
       CommitSourceIndex: "sourceIndexCommit",
       CommitDestinationIndex: "destinationIndexCommit",

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
+import { UnlistedStore } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 9);
@@ -25,7 +26,7 @@ const engines: Record<Engine, (options: SyncOptions) => Promise<RunReport>> = {
 
 function setup() {
   const time = movableClock();
-  const source = new MemoryObjectStore({ bucket: "src", now: time.now });
+  const source = new UnlistedStore({ bucket: "src", now: time.now });
   const destination = new MemoryObjectStore({ bucket: "dst", now: time.now });
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const index = { source: sourceIndex, destination: destinationIndex };
@@ -114,6 +115,28 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(changed?.bytes.transferred, engine).toBeLessThan(MiB);
       expect(after?.objects.identical, engine).toBe(1);
       expect(after!.bytes.sourceRead + after!.bytes.destinationRead, engine).toBe(0);
+    }
+  });
+
+  it("with --delete, a key the source holds but did not list keeps its destination object and entry under either engine", async () => {
+    for (const engine of ["direct", "workflow"] as const) {
+      const { time, source, run } = setup();
+      await put(source, "a", seededBytes("a", 1000));
+      time.pass(2000);
+      await run(engine);
+      source.hidden.add("a");
+      time.pass(2000);
+      const kept = await run(engine, { delete: true });
+      expect(
+        kept.results.map((r) => [r.destinationKey, r.state, r.action, r.applied]),
+        engine,
+      ).toEqual([["a", "extra", "keep", false]]);
+      expect(kept.index?.destination, engine).toMatchObject({ written: 1 });
+      source.hidden.delete("a");
+      time.pass(2000);
+      const after = await run(engine);
+      expect(after.objects.identical, engine).toBe(1);
+      expect(after.bytes.destinationRead, engine).toBe(0);
     }
   });
 

@@ -4,7 +4,7 @@ import { MemoryWorkArea, StateDataLimitError } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { executeLocally, STATE_DATA_LIMIT } from "../../../packages/workflow/src/runLocally.js";
 import { flipByte, seededBytes } from "../../support/data.js";
-import { syncWith, workflowWith } from "../../support/stores.js";
+import { syncWith, UnlistedStore, workflowWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 
@@ -107,6 +107,40 @@ describe("a run stopped after it deleted destination-only objects", () => {
       });
       await expect(run).rejects.toThrow(/interrupted|aborted/);
       expect(results.filter((r) => r.error !== undefined)).toEqual([]);
+    });
+  }
+});
+
+describe("a --delete run over thousands of destination-only keys, two of which the source holds unlisted", () => {
+  const keys = Array.from({ length: 2500 }, (_, i) => `k${String(i).padStart(4, "0")}`);
+  const hidden = new Set(["k1500", "k2499"]);
+
+  for (const engine of ["direct", "workflow"] as const) {
+    it(`keeps the destination's objects of the two and deletes the rest (${engine})`, async () => {
+      const source = new UnlistedStore({ bucket: "src" });
+      for (const key of hidden) source.hidden.add(key);
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      await put(source, "listed", Buffer.from("listed"));
+      for (const key of hidden) await put(source, key, Buffer.from("written since"));
+      for (const key of keys) await put(destination, key, Buffer.from("old"));
+      const work = new MemoryWorkArea();
+      const { results } = await (engine === "direct"
+        ? syncWith(source, destination, { delete: true })
+        : workflowWith(source, destination, { delete: true, work }));
+      const kept = results.filter((r) => r.state === "extra" && !r.applied);
+      expect(kept.map((r) => [r.destinationKey, r.action, r.error]).sort()).toEqual([
+        ["k1500", "keep", undefined],
+        ["k2499", "keep", undefined],
+      ]);
+      expect(results.filter((r) => r.action === "delete" && r.applied)).toHaveLength(keys.length - 2);
+      expect(await destination.head("k1500")).toBeDefined();
+      if (engine !== "workflow") return;
+      // The keys the source was asked for crossed sides in records of at most 1,000.
+      const sizes: number[] = [];
+      for await (const key of work.list("shared/runs/"))
+        if (key.endsWith("-keys.json"))
+          sizes.push((await work.get<{ keys: string[] }>(key))?.keys.length ?? 0);
+      expect(sizes).toEqual([1000, 1000, 500]);
     });
   }
 });
