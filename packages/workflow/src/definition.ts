@@ -83,7 +83,8 @@ export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTa
   RecordFailure: "sourceRecord",
 };
 
-const SOURCE_FUNCTIONS = new Set<string>([
+/** Source-side functions, one Lambda each (the state machine invokes them directly). */
+export const SOURCE_FUNCTIONS = [
   "listSource",
   "sourcePrepare",
   "sourceChallenge",
@@ -96,7 +97,9 @@ const SOURCE_FUNCTIONS = new Set<string>([
   "sourceConfirmExtras",
   "sourceIndexCommit",
   "sourceReport",
-]);
+] as const;
+
+const SOURCE_FUNCTION_NAMES = new Set<string>(SOURCE_FUNCTIONS);
 
 /**
  * Builds the state machine in JSONPath ASL: the one definition deployed to Step
@@ -110,10 +113,10 @@ export function buildDefinition(options: DefinitionOptions): Json {
   const task = (state: string, payload: Json, rest: Json): Json => {
     const fn = TASK_STATES[state];
     if (fn === undefined) throw new Error(`no function for state ${state}`);
-    const parameters = SOURCE_FUNCTIONS.has(fn) ? payload : { target: fn, payload };
+    const parameters = SOURCE_FUNCTION_NAMES.has(fn) ? payload : { target: fn, payload };
     return {
       Type: "Task",
-      Resource: SOURCE_FUNCTIONS.has(fn) ? functions[fn as SourceFunction] : functions.relay,
+      Resource: SOURCE_FUNCTION_NAMES.has(fn) ? functions[fn as SourceFunction] : functions.relay,
       Parameters: parameters,
       Retry: RETRY,
       ...rest,

@@ -6,7 +6,7 @@
 export { directoryPrefix } from "@chunksync/core/overlap";
 export { AUDIT_SOURCE_FUNCTIONS, buildAuditDefinition } from "./audit/auditDefinition.js";
 export { indexLocationOf, parseConfig } from "./config.js";
-export { buildDefinition } from "./definition.js";
+export { buildDefinition, SOURCE_FUNCTIONS } from "./definition.js";
 export { DESTINATION_TARGETS } from "./events.js";
 export {
   destinationPolicy,
@@ -22,19 +22,3 @@ export {
  * Lambda deprecated nodejs20.x. The one place the runtime is named.
  */
 export const LAMBDA_RUNTIME = "nodejs22.x";
-
-/** Source-side functions, one Lambda each (the state machine invokes them directly). */
-export const SOURCE_FUNCTIONS = [
-  "listSource",
-  "sourcePrepare",
-  "sourceChallenge",
-  "sourceCompare",
-  "sourceMatchBlocks",
-  "sourceDecide",
-  "sourcePresign",
-  "sourceRecord",
-  "sourceIndexPage",
-  "sourceConfirmExtras",
-  "sourceIndexCommit",
-  "sourceReport",
-] as const;
