@@ -138,10 +138,7 @@ async function main(): Promise<void> {
     console.log(
       "\n4. check: exit code 0 means both sides now hold the same bytes; it reads only the re-composed object,",
     );
-    console.log(
-      "   on the destination (this server copies parts without checking their pin to the old version, as the run",
-    );
-    console.log("   probed, and the bucket keeps no versions: see the digest index).");
+    console.log("   on the destination (the destination index's note above says why).");
     const code = chunksync(["check", ...urls, "--quiet"], env);
     console.log(`   exit code ${code}`);
 

@@ -115,6 +115,12 @@ describe("chunksync CLI: digest index", () => {
   }
   const sync = (s: string, d: string, ...extra: string[]) => cli("sync", s, d, ...extra);
   /** `sync` with `rules` set on `proxy` for this run only; each rule must have fired once. */
+  /** Whether `run`'s destination index says that a re-composition's copies were not pinned (see UNPINNED_COPIES_NOTE). */
+  const unpinnedNoted = (run: Run) =>
+    (run.summary.index?.destination.notes ?? []).some((n) =>
+      n.startsWith("re-composed objects keep no entry"),
+    );
+
   async function syncRacing(proxy: FaultProxy, rules: FaultRule[], s: string, d: string, ...extra: string[]) {
     proxy.setRules(rules);
     const raced = await sync(s, d, ...extra);
@@ -1048,6 +1054,7 @@ describe("chunksync CLI: digest index", () => {
           expect(raced.summary.bytes.transferred).toBeLessThan(size);
           // Unpinned, the copies took the other writer's bytes; pinned, the old version's.
           expect((await readAll(dst, d, key)).equals(body)).toBe(versioned);
+          expect(unpinnedNoted(raced)).toBe(!versioned);
           await pastTheSecond();
           const next = await sync(s, d, ...flags);
           if (versioned) {
@@ -1087,6 +1094,7 @@ describe("chunksync CLI: digest index", () => {
       await pastTheSecond();
       const next = await sync(s, d, ...flags);
       expect(next.summary.objects).toMatchObject({ identical: 1 });
+      expect(unpinnedNoted(next)).toBe(false);
       return { run, next };
     }
 
@@ -1095,7 +1103,7 @@ describe("chunksync CLI: digest index", () => {
       // run's own copies name the current ETag, which AWS would copy, as Ceph RGW does.
       it(`enforced x-amz-copy-source-if-match, as AWS S3 does, --engine ${engine}: one probe finds it, the written version keeps its entry, and the next run reads nothing`, async () => {
         const stale = `a copy from a stale ETag is refused (${engine})`;
-        const { next } = await recomposeThrough(`pinned-${engine}`, false, engine, {
+        const { run, next } = await recomposeThrough(`pinned-${engine}`, false, engine, {
           name: stale,
           action: "preconditionFailed",
           method: "PUT",
@@ -1104,6 +1112,7 @@ describe("chunksync CLI: digest index", () => {
             String(r.headers["x-amz-copy-source-if-match"]).includes("00000000000000000000000000000000"),
         });
         expect(served.proxy.firedCount(stale)).toBe(1);
+        expect(unpinnedNoted(run)).toBe(false);
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
         expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
       });
@@ -1112,7 +1121,7 @@ describe("chunksync CLI: digest index", () => {
       // is refused (AccessDenied). The copies then go to the current version, as before versions
       // were named, and give no digests.
       it(`a versioned destination whose credentials may not copy a named version, --engine ${engine}: the copies take the current version instead, and the next run reads it once`, async () => {
-        const { next } = await recomposeThrough(`vdenied-${engine}`, true, engine, {
+        const { run, next } = await recomposeThrough(`vdenied-${engine}`, true, engine, {
           name: `a copy naming a version is refused (${engine})`,
           action: "forbidden",
           method: "PUT",
@@ -1120,6 +1129,7 @@ describe("chunksync CLI: digest index", () => {
           when: (r) => String(r.headers["x-amz-copy-source"]).includes("versionId="),
         });
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 0, read: 1 });
+        expect(unpinnedNoted(run)).toBe(true);
       });
     }
   });

@@ -39,6 +39,7 @@ export {
   destinationWrittenEntry,
   readEntry,
   sourceEntry,
+  UNPINNED_COPIES_NOTE,
   writtenEntry,
 } from "./phases/indexEntries.js";
 export {

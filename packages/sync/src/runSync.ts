@@ -18,6 +18,7 @@ import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, readAheadBat
 import { type MergedKey, mergeListingBatches } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
+import { UNPINNED_COPIES_NOTE } from "./phases/indexEntries.js";
 import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
@@ -293,6 +294,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   ): Promise<void> | undefined => {
     side(sourceIndex, indexing.used.source, compared);
     side(destinationIndex, indexing.used.destination, compared);
+    if (indexing.unpinned) destinationIndex?.note(UNPINNED_COPIES_NOTE);
     const indexed = slot?.settle(indexing.made);
     if (indexed !== undefined) return indexed.then(() => settle(result));
     return settle(result) ?? undefined;

@@ -87,6 +87,8 @@ export interface ObjectIndexing {
   found: IndexedPair;
   made: KeyEntries;
   used: { source: boolean; destination: boolean };
+  /** The write's copies from the old version were not pinned to it (see `copiedFromOld`): its entry lacks them. */
+  unpinned?: boolean;
 }
 
 /** Indexing for an object with no stored entries yet. */
@@ -259,6 +261,7 @@ async function attemptObject(
       dst && trustWrite
         ? await copiedFromOld(plan, decision, dst, written, destination, ctx.signal)
         : undefined;
+    indexing.unpinned = copied?.unpinned;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
     if (decision.verify.length > 0) {
       const written = { key: destinationKey, etag, size: plan.size };

@@ -34,6 +34,7 @@ import {
   SideIndex,
   settleDestinationOnly,
   sourceIdentity,
+  UNPINNED_COPIES_NOTE,
   type WriteContext,
   writeParts,
   writeRequestsOf,
@@ -673,6 +674,7 @@ async function settledDestinationEntry(
           ctx.signal,
         )
       : undefined;
+  if (copied?.unpinned) index.note(UNPINNED_COPIES_NOTE);
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
   const wrote = { key: destinationKey, size: src.size, etag: upload.etag };

@@ -92,6 +92,11 @@ export class SideIndex {
     return known.versioned;
   }
 
+  /** Adds `text` to what this side's index says of the run, once however often it is said. */
+  note(text: string): void {
+    if (!this.report.notes.includes(text)) this.report.notes.push(text);
+  }
+
   /** The stored piece to read before {@link lookup} can answer for `key`; undefined for none (see IndexCursor). */
   loading(key: string): Promise<void> | undefined {
     return this.cursor?.loading(key);

@@ -134,6 +134,10 @@ export function destinationWrittenEntry(
  *   again). Such a write's copied chunks get no digest, and the object no entry: the next run
  *   reads it.
  */
+/** What a side's index says where {@link copiedFromOld} found a write's copies unpinned. */
+export const UNPINNED_COPIES_NOTE =
+  "re-composed objects keep no entry: their copies from the old version could not be pinned to it (this server does not refuse a copy from a stale ETag, and the copies named no version: the bucket keeps none, or a copy naming one was refused); the next run reads each such object once";
+
 export async function copiedFromOld(
   plan: ChunkPlan,
   decision: Pick<ObjectDecision, "parts" | "condition">,
@@ -141,7 +145,7 @@ export async function copiedFromOld(
   written: { key: string; etag: string },
   destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
   signal?: AbortSignal,
-): Promise<{ from: string; ranges: ChunkRange[] }> {
+): Promise<{ from: string; ranges: ChunkRange[]; unpinned: boolean }> {
   const ranges: ChunkRange[] = [];
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
@@ -151,10 +155,9 @@ export async function copiedFromOld(
         ranges.push(range);
     }
   }
-  const none = { from: old.etag, ranges: [] };
-  if (ranges.length === 0) return none;
+  if (ranges.length === 0) return { from: old.etag, ranges, unpinned: false };
   if (versionPin(old.versionId) !== undefined && destination.copiesNameVersions())
-    return { from: old.etag, ranges };
+    return { from: old.etag, ranges, unpinned: false };
   const pinned =
     writeRequestsOf({ decision, source: plan, old }).kind === "copy"
       ? sameEtag(written.etag, old.etag)
@@ -163,5 +166,7 @@ export async function copiedFromOld(
           destination.ref(written.key, old.etag),
           signal,
         );
-  return pinned ? { from: old.etag, ranges } : none;
+  return pinned
+    ? { from: old.etag, ranges, unpinned: false }
+    : { from: old.etag, ranges: [], unpinned: true };
 }
