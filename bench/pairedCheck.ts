@@ -4,8 +4,9 @@
  * ratios of interleaved runs mean anything. `--before PATH` adds another build of the CLI
  * (a copy of packages/cli/bin and dist made before a change) to every round.
  *   npx tsx bench/pairedCheck.ts [--objects 10000] [--rounds 5] [--before /tmp/old/bin/chunksync.js]
- *     [--profile DIR] [--reuse]
- * `--reuse` keeps the buckets and indexes (bench/.data/paired-check) for the next invocation;
+ *     [--profile DIR] [--reuse] [--versioned]
+ * `--versioned` makes every bucket keep versions (a listing then settles no index entry: each is
+ * confirmed by a HEAD); `--reuse` keeps the buckets and indexes (bench/.data/paired-check) for the next invocation;
  * `--profile DIR` also writes one `--cpu-prof` profile of the current CLI's check into DIR.
  * S3_ENDPOINT and its keys (see scripts/local-s3.ts) name a running server; else one is started.
  */
@@ -22,11 +23,13 @@ const SIZE = 4096;
 
 pairedBench(5, async ({ argv, rounds, before, profileDir, reuse, ctx }) => {
   const objects = Number(option(argv, "--objects") ?? 10_000);
+  const versioned = argv.includes("--versioned");
   const { src, dstC, dstR, env, fresh } = await pairedBuckets(ctx, {
     work: "paired-check",
-    names: "paired",
+    names: versioned ? "paired-v" : "paired",
     tag: String(objects),
     reuse,
+    versioned,
   });
   const pair = (command: "sync" | "check") => pairArgs(command, src, dstC);
   if (fresh) {
@@ -78,7 +81,7 @@ pairedBench(5, async ({ argv, rounds, before, profileDir, reuse, ctx }) => {
     rows.push(["after / before", ratio(wallRatio, 1), ratio(cpuRatio, 1), "", "", ""]);
   }
   console.log(
-    `check of ${objects.toLocaleString("en-US")} x ${SIZE / 1024} KiB unchanged objects, digest index on both sides; ` +
+    `check of ${objects.toLocaleString("en-US")} x ${SIZE / 1024} KiB unchanged objects, digest index on both sides${versioned ? ", buckets that keep versions" : ""}; ` +
       `medians of ${rounds} interleaved rounds (load average now ${loadavg()
         .map((l) => l.toFixed(1))
         .join(" / ")})\n`,

@@ -87,11 +87,15 @@ export class BenchContext {
   async createBucket(side: Side, name: string, versioned = false): Promise<string> {
     await this.clients[side].send(new CreateBucketCommand({ Bucket: name }));
     this.#buckets.add(name);
-    if (versioned)
-      await this.clients[side].send(
-        new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: "Enabled" } }),
-      );
+    if (versioned) await this.enableVersioning(side, name);
     return name;
+  }
+
+  /** Makes `side`'s bucket `name` keep versions. */
+  async enableVersioning(side: Side, name: string): Promise<void> {
+    await this.clients[side].send(
+      new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: "Enabled" } }),
+    );
   }
 
   /** Lets `grantee` do anything in `bucket` (owned by the other user): one identity for `aws s3 sync`. */

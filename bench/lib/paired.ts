@@ -6,6 +6,7 @@ import { startLocalS3 } from "../../scripts/local-s3/index.js";
 import { BenchContext, CLI, type Side } from "./BenchContext.js";
 import { DATA_DIR } from "./data.js";
 import { runCommand } from "./exec.js";
+import { ensureTools } from "./tools.js";
 
 /** Wall seconds and user+system CPU seconds of one process tree. */
 export interface Timing {
@@ -63,7 +64,7 @@ export interface PairedBuckets {
  */
 export async function pairedBuckets(
   ctx: BenchContext,
-  options: { work: string; names: string; tag: string; reuse: boolean },
+  options: { work: string; names: string; tag: string; reuse: boolean; versioned?: boolean },
 ): Promise<PairedBuckets> {
   const { reuse } = options;
   const work = join(DATA_DIR, options.work);
@@ -80,10 +81,11 @@ export async function pairedBuckets(
       ["destination", dstR],
     ] as const)
       if (!(await bucketExists(ctx, side, bucket)))
-        if (reuse)
+        if (reuse) {
           // Kept buckets are not the context's: dropAll leaves them for the next invocation.
           await ctx.clients[side].send(new CreateBucketCommand({ Bucket: bucket }));
-        else await ctx.createBucket(side, bucket);
+          if (options.versioned) await ctx.enableVersioning(side, bucket);
+        } else await ctx.createBucket(side, bucket, options.versioned);
   return { src, dstC, dstR, env, fresh };
 }
 
@@ -142,13 +144,14 @@ export interface PairedSetup {
 
 /**
  * Runs a paired bench: its options (`--rounds`, `--before PATH`, `--profile DIR`, `--reuse`), the
- * S3 server (S3_ENDPOINT's, else one started), then `body`; the buckets it made are dropped and
+ * peer tools (installed where missing, see `ensureTools`), the S3 server (S3_ENDPOINT's, else one started), then `body`; the buckets it made are dropped and
  * the server stopped whatever happens, and a failure exits with status 1.
  */
 export function pairedBench(defaultRounds: number, body: (setup: PairedSetup) => Promise<void>): void {
   const argv = process.argv.slice(2);
   const run = async () => {
     const log = (line: string) => console.error(line);
+    await ensureTools(log);
     const s3 = await startLocalS3({ log });
     const ctx = new BenchContext(s3, true, log);
     try {
