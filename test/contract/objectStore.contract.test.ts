@@ -572,6 +572,45 @@ function objectStoreContract(name: string, harness: Harness) {
         }
       });
 
+      it("a listing asked for version IDs names each key's current version as a HEAD does, passing over older versions and deleted keys, page by page", async () => {
+        const versioned = await harness.open({ versioned: true });
+        try {
+          const v = versioned.store;
+          for (const [key, body] of [
+            ["a", "a1"],
+            ["a", "a22"],
+            ["b", "b1"],
+            ["c", "c1"],
+            ["c", "c22"],
+            ["c", "c333"],
+          ] as const)
+            await v.put(key, Buffer.from(body), body.length, attrs, undefined);
+          await v.delete("b");
+          const current = await Promise.all(["a", "c"].map(async (key) => (await v.head(key))!));
+          const expected = current.map(({ key, size, etag, versionId }) => ({ key, size, etag, versionId }));
+          const listed = async (startAfter?: string, pageSize?: number) => {
+            const found = [];
+            for await (const o of v.list("", undefined, startAfter, pageSize, true))
+              found.push({ key: o.key, size: o.size, etag: o.etag, versionId: o.versionId });
+            return found;
+          };
+          expect(await listed()).toEqual(expected);
+          // One entry a page: pages end inside a key's older versions and at its delete marker.
+          expect(await listed(undefined, 1)).toEqual(expected);
+          expect(await listed("a", 2)).toEqual(expected.slice(1));
+          expect(v.listsVersionIds()).toBe(true);
+          // A bucket that never kept versions lists each object as its null version.
+          const prefix = fresh();
+          await putBytes(`${prefix}k`, Buffer.from("x"));
+          const plain = [];
+          for await (const o of store.list(prefix, undefined, undefined, undefined, true))
+            plain.push(o.versionId);
+          expect(plain).toEqual(["null"]);
+        } finally {
+          await versioned.cleanup();
+        }
+      });
+
       it("a copy that names a version copies that version's bytes or is refused (412), never the current one's; the null version pins nothing", async () => {
         expect(store.ref("k", STALE, "null").versionId).toBeUndefined();
         const versioned = await harness.open({ versioned: true });

@@ -251,7 +251,18 @@ export class MemoryObjectStore implements ObjectStore {
     return { bucket: this.bucket, key, etag, ...(pin ? { versionId: pin } : {}) };
   }
 
-  async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
+  /** Every listing here can state version IDs. */
+  listsVersionIds(): boolean {
+    return true;
+  }
+
+  async *list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+    _pageSize?: number,
+    versionIds = false,
+  ): AsyncIterable<ObjectSummary> {
     const bucket = await this.#enter("list", prefix || undefined);
     const keys = [...bucket.objects.keys()]
       .filter((k) => k.startsWith(prefix) && (startAfter === undefined || compareUtf8(k, startAfter) > 0))
@@ -267,6 +278,8 @@ export class MemoryObjectStore implements ObjectStore {
           etag: o.etag,
           storageClass: o.storageClass ?? "STANDARD",
           lastModified: o.lastModified,
+          // The null version's ID, as S3 states it, where the bucket keeps no versions.
+          ...(versionIds ? { versionId: o.versionId ?? "null" } : {}),
         };
       }
     }

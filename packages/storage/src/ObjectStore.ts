@@ -16,10 +16,14 @@ export interface ObjectSummary {
    * seconds in a HEAD, sometimes milliseconds in a listing: compare whole seconds).
    */
   lastModified?: number;
+  /**
+   * The version's ID, where the answer states one: a HEAD in a bucket that keeps or kept
+   * versions, a listing asked for version IDs (see `ObjectReader.list`).
+   */
+  versionId?: string;
 }
 
 export interface ObjectHead extends ObjectSummary, ObjectAttributes {
-  versionId?: string;
   /** True for archive storage classes whose data cannot be read until restored. */
   archived: boolean;
   /**
@@ -150,14 +154,24 @@ export interface ObjectReader extends StoreInfo {
   /**
    * Lists every object under `prefix`, page by page, in key order; with `startAfter`
    * (a full key), only the keys after it, so a paged listing can resume where it stopped;
-   * with `pageSize`, at most that many keys per request (a probe asks for one).
+   * with `pageSize`, at most that many keys per request (a probe asks for one). With
+   * `versionIds`, each object's current version also states its ID (ListObjectVersions), so
+   * that a digest index entry in a bucket that keeps versions needs no HEAD (see `entryNeedsHead`);
+   * where the server or the identity refuses that listing, the objects are listed without
+   * (see {@link listsVersionIds}).
    */
   list(
     prefix: string,
     signal?: AbortSignal,
     startAfter?: string,
     pageSize?: number,
+    versionIds?: boolean,
   ): AsyncIterable<ObjectSummary>;
+  /**
+   * False once a listing asked for version IDs was refused (an identity without
+   * s3:ListBucketVersions, a server without ListObjectVersions) and this store listed without them.
+   */
+  listsVersionIds(): boolean;
   /** Metadata of `key`, or undefined when it does not exist. */
   head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
   /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { versionPin } from "@chunksync/core";
+import { compareUtf8, versionPin } from "@chunksync/core";
 import type { StoreCapabilities } from "./capabilities.js";
 import {
   AccessDeniedError,
@@ -8,7 +8,13 @@ import {
   RequestRefusedError,
   translateS3Error,
 } from "./errors.js";
-import { type ListPage, parseListBucketResult, parseListMultipartUploadsResult } from "./listBucketResult.js";
+import {
+  type ListPage,
+  parseListBucketResult,
+  parseListMultipartUploadsResult,
+  parseListVersionsResult,
+  type VersionsPage,
+} from "./listBucketResult.js";
 import { multipartEtag } from "./multipartEtag.js";
 import type {
   BodyDigest,
@@ -287,12 +293,27 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** Set once a listing of version IDs was refused (see {@link listsVersionIds}). */
+  #versionListingRefused = false;
+
+  listsVersionIds(): boolean {
+    return !this.#versionListingRefused;
+  }
+
   async *list(
     prefix: string,
     signal?: AbortSignal,
     startAfter?: string,
     pageSize?: number,
+    versionIds = false,
   ): AsyncIterable<ObjectSummary> {
+    if (versionIds && !this.#versionListingRefused) {
+      const first = await this.#firstVersionsPage(prefix, startAfter, pageSize, signal);
+      if (first !== undefined) {
+        yield* this.#latestVersions(prefix, first, startAfter, pageSize, signal);
+        return;
+      }
+    }
     let token: string | undefined;
     let prefetched = this.#prefetched;
     this.#prefetched = undefined;
@@ -306,6 +327,66 @@ export class S3ObjectStore implements ObjectStore {
       yield* page.objects;
       token = page.nextToken;
     } while (token);
+  }
+
+  /**
+   * The first ListObjectVersions page of {@link list}, or undefined where it was refused
+   * (AccessDenied: an identity without s3:ListBucketVersions; another 4xx: a server without
+   * the call): this store then lists without version IDs from now on.
+   */
+  async #firstVersionsPage(
+    prefix: string,
+    startAfter: string | undefined,
+    pageSize: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<VersionsPage | undefined> {
+    const from = { keyMarker: startAfter ?? "", versionIdMarker: undefined };
+    try {
+      return await this.#versionsPage(prefix, from, pageSize, signal);
+    } catch (error) {
+      if (!(error instanceof AccessDeniedError || error instanceof RequestRefusedError)) throw error;
+      this.#versionListingRefused = true;
+      return undefined;
+    }
+  }
+
+  /**
+   * The current versions of {@link list} from `page` on, page by page, after `startAfter`: a
+   * key marker with no version marker lists from that key on Ceph RGW 16 and after it on
+   * other servers, so the keys up to it are passed over here.
+   */
+  async *#latestVersions(
+    prefix: string,
+    page: VersionsPage,
+    startAfter: string | undefined,
+    pageSize: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncIterable<ObjectSummary> {
+    for (;;) {
+      for (const object of page.objects)
+        if (startAfter === undefined || compareUtf8(object.key, startAfter) > 0) yield object;
+      if (page.next === undefined) return;
+      page = await this.#versionsPage(prefix, page.next, pageSize, signal);
+    }
+  }
+
+  /** One ListObjectVersions page, parsed by {@link parseListVersionsResult}. */
+  #versionsPage(
+    prefix: string,
+    from: { keyMarker: string; versionIdMarker: string | undefined },
+    maxKeys: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<VersionsPage> {
+    this.#prefetched = undefined;
+    const query: Record<string, string> = { versions: "" };
+    if (prefix) query.prefix = prefix;
+    if (from.keyMarker) query["key-marker"] = from.keyMarker;
+    if (from.versionIdMarker !== undefined) query["version-id-marker"] = from.versionIdMarker;
+    if (maxKeys !== undefined) query["max-keys"] = String(maxKeys);
+    const headers = this.#ownerHeaders;
+    return this.#send("list versions", prefix || undefined, async () =>
+      parseListVersionsResult(await this.#requests.text({ method: "GET", key: "", query, headers, signal })),
+    );
   }
 
   /**

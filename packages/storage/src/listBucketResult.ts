@@ -7,6 +7,14 @@ export interface ListPage {
   nextToken: string | undefined;
 }
 
+/** One page of a ListObjectVersions answer: the current version of each key it holds. */
+export interface VersionsPage {
+  /** Each with its `versionId`; a key whose current version is a delete marker is left out. */
+  objects: ObjectSummary[];
+  /** Where the next page starts; undefined on the last. */
+  next: { keyMarker: string; versionIdMarker: string | undefined } | undefined;
+}
+
 /** One page of a ListMultipartUploads answer. */
 export interface UploadsPage {
   uploads: PendingUpload[];
@@ -187,13 +195,23 @@ export function parseTimestamp(text: string): number {
   return Date.parse(text);
 }
 
-function contents(xml: string, from: number): { summary: ObjectSummary | undefined; end: number } {
-  const e = new Elements(xml, from, "Contents");
+/**
+ * One `<Contents>` of a ListObjectsV2 answer, or one `<Version>` of a ListObjectVersions answer
+ * (`parent`), which also states its VersionId and whether it is the key's current version.
+ */
+function contents(
+  xml: string,
+  from: number,
+  parent = "Contents",
+): { summary: ObjectSummary | undefined; latest: boolean; end: number } {
+  const e = new Elements(xml, from, parent);
   let key: string | undefined;
   let size = 0;
   let etag = "";
   let storageClass: string | undefined;
   let lastModified: number | undefined;
+  let versionId: string | undefined;
+  let latest = false;
   while (e.next()) {
     switch (e.name) {
       case "Key":
@@ -218,13 +236,20 @@ function contents(xml: string, from: number): { summary: ObjectSummary | undefin
         if (Number.isNaN(lastModified)) throw new ListingXmlError(`bad LastModified ${text}`);
         break;
       }
+      case "VersionId":
+        versionId = e.text() || undefined;
+        break;
+      case "IsLatest":
+        latest = e.text() === "true";
+        break;
     }
   }
-  if (key === undefined) return { summary: undefined, end: e.at };
+  if (key === undefined) return { summary: undefined, latest, end: e.at };
   const summary: ObjectSummary = { key, size, etag };
   if (storageClass !== undefined) summary.storageClass = storageClass;
   if (lastModified !== undefined) summary.lastModified = lastModified;
-  return { summary, end: e.at };
+  if (versionId !== undefined) summary.versionId = versionId;
+  return { summary, latest, end: e.at };
 }
 
 /** The root element's content starts after this index of `xml`. */
@@ -260,6 +285,38 @@ export function parseListBucketResult(xml: string): ListPage {
   if (truncated && token === undefined)
     throw new ListingXmlError("IsTruncated without a NextContinuationToken");
   return { objects, nextToken: truncated ? token : undefined };
+}
+
+/**
+ * A ListObjectVersions body (`<ListVersionsResult>`) to the current version of each key it
+ * holds, with its VersionId, read as {@link parseListBucketResult} reads a listing. Older
+ * versions and delete markers are passed over: a key whose newest version is a delete marker
+ * has no object. A current version without a VersionId is malformed (the digest index would
+ * take it for the null version).
+ */
+export function parseListVersionsResult(xml: string): VersionsPage {
+  const objects: ObjectSummary[] = [];
+  let truncated = false;
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  const e = new Elements(xml, rootContent(xml, "ListVersionsResult"), "ListVersionsResult");
+  while (e.next()) {
+    if (e.name === "Version") {
+      const { summary, latest, end } = contents(xml, e.start, "Version");
+      if (end !== e.at) throw new ListingXmlError("<Version> is not closed where it ends");
+      if (summary === undefined || !latest) continue;
+      if (summary.versionId === undefined)
+        throw new ListingXmlError(
+          `the current version of ${JSON.stringify(summary.key)} states no VersionId`,
+        );
+      objects.push(summary);
+    } else if (e.name === "IsTruncated") truncated = e.text() === "true";
+    else if (e.name === "NextKeyMarker") keyMarker = e.text();
+    else if (e.name === "NextVersionIdMarker") versionIdMarker = e.text() || undefined;
+  }
+  // A cut listing with no way on would silently drop the rest of the keys.
+  if (truncated && !keyMarker) throw new ListingXmlError("IsTruncated without a NextKeyMarker");
+  return { objects, next: truncated ? { keyMarker: keyMarker!, versionIdMarker } : undefined };
 }
 
 function upload(xml: string, from: number): { upload: PendingUpload | undefined; end: number } {

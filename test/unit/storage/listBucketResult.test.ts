@@ -4,6 +4,7 @@ import {
   ListingXmlError,
   parseListBucketResult,
   parseListMultipartUploadsResult,
+  parseListVersionsResult,
   parseTimestamp,
 } from "../../../packages/storage/src/listBucketResult.js";
 
@@ -252,5 +253,57 @@ describe("parseListMultipartUploadsResult", () => {
     expect(() => parseListMultipartUploadsResult(page([], "<IsTruncated>true</IsTruncated>"))).toThrow(
       ListingXmlError,
     );
+  });
+});
+
+describe("parseListVersionsResult", () => {
+  const version = (key: string, id: string, latest: boolean, size = 1) =>
+    `<Version><Key>${key}</Key><VersionId>${id}</VersionId><IsLatest>${latest}</IsLatest>` +
+    `<LastModified>2026-12-04T03:59:40.011Z</LastModified><ETag>${ETAG}</ETag><Size>${size}</Size>` +
+    `<StorageClass>STANDARD</StorageClass><Owner><ID>u</ID><DisplayName>u</DisplayName></Owner></Version>`;
+  const marker = (key: string, id: string, latest: boolean) =>
+    `<DeleteMarker><Key>${key}</Key><VersionId>${id}</VersionId><IsLatest>${latest}</IsLatest>` +
+    "<LastModified>2026-12-04T03:59:41.000Z</LastModified><Owner><ID>u</ID></Owner></DeleteMarker>";
+  const page = (entries: string[], tail: string) =>
+    '<?xml version="1.0" encoding="UTF-8"?><ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Name>b</Name><Prefix></Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys>${tail}` +
+    `${entries.join("")}</ListVersionsResult>`;
+
+  it("keeps each key's current version with its ID; older versions and keys whose newest version is a delete marker are passed over", () => {
+    const xml = page(
+      [
+        version("a", "a2", true, 2),
+        version("a", "a1", false),
+        marker("b", "b2", true),
+        version("b", "b1", false),
+        marker("c", "c3", false),
+        version("c", "null", true, 3),
+        version("d&amp;", "d1", false),
+      ],
+      "<IsTruncated>true</IsTruncated><NextKeyMarker>d&amp;</NextKeyMarker><NextVersionIdMarker>d1</NextVersionIdMarker>",
+    );
+    const lastModified = Date.UTC(2026, 11, 4, 3, 59, 40, 11);
+    const etag = '"9dd4e461268c8034f5c8564e155c67a6"';
+    expect(parseListVersionsResult(xml)).toEqual({
+      objects: [
+        { key: "a", size: 2, etag, storageClass: "STANDARD", lastModified, versionId: "a2" },
+        { key: "c", size: 3, etag, storageClass: "STANDARD", lastModified, versionId: "null" },
+      ],
+      next: { keyMarker: "d&", versionIdMarker: "d1" },
+    });
+  });
+
+  it("refuses a current version without an ID, and a truncated page without a key marker", () => {
+    const noId = `<Version><Key>k</Key><IsLatest>true</IsLatest><ETag>${ETAG}</ETag><Size>1</Size></Version>`;
+    expect(() => parseListVersionsResult(page([noId], "<IsTruncated>false</IsTruncated>"))).toThrow(
+      ListingXmlError,
+    );
+    expect(() => parseListVersionsResult(page([], "<IsTruncated>true</IsTruncated>"))).toThrow(
+      ListingXmlError,
+    );
+    expect(parseListVersionsResult(page([], "<IsTruncated>false</IsTruncated>"))).toEqual({
+      objects: [],
+      next: undefined,
+    });
   });
 });
