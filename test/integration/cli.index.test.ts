@@ -442,7 +442,9 @@ describe("chunksync CLI: digest index", () => {
 
   describe("in versioned buckets, an older version of the same bytes made current again", () => {
     // The same bytes, ETag and LastModified second as the version indexed, other attributes:
-    // only the version ID, which a listing does not state, tells them apart.
+    // only the version ID tells them apart, which ListObjectsV2 does not state and the listing
+    // of versions a side whose bucket keeps them reads does.
+    const served = proxiedServer();
     const body = seededBytes("again", 4 * KiB);
     const secondOf = async (client: S3Client, bucket: string, Key: string, VersionId: string | undefined) => {
       const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key, VersionId }));
@@ -475,9 +477,11 @@ describe("chunksync CLI: digest index", () => {
 
     for (const engine of ["direct", "workflow"])
       for (const side of ["source", "destination"] as const)
-        it(`--engine ${engine}: on the ${side}, the run HEADs it, finds the attributes differ and restates them`, async () => {
+        it(`--engine ${engine}: on the ${side}, the listing names another version, the run finds the attributes differ and restates them`, async () => {
           const { s, d } = await pair(`again-${engine}-${side}`, true);
-          const flags = [...dirs(`again-${engine}-${side}`), "--engine", engine];
+          // Every run through the proxy (an index is kept per endpoint), which counts the last one's requests.
+          const endpoints = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+          const flags = [...dirs(`again-${engine}-${side}`), ...endpoints, "--engine", engine];
           const [client, bucket] = side === "source" ? [src, s] : [dst, d];
           if (side === "destination")
             await src.send(
@@ -490,24 +494,82 @@ describe("chunksync CLI: digest index", () => {
           await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: "k", VersionId: newer }));
           // `check` runs in this process whatever the engine: it is asked once per side.
           if (engine === "direct")
-            expect((await cli("check", s, d, ...dirs(`again-${engine}-${side}`))).summary.exitCode).toBe(1);
+            expect(
+              (await cli("check", s, d, ...dirs(`again-${engine}-${side}`), ...endpoints)).summary.exitCode,
+            ).toBe(1);
           const fixed = await sync(s, d, ...flags);
           expect(fixed.objects.get("k")?.state).not.toBe("identical");
           const want = side === "source" ? "text/older" : "text/newer";
           expect((await head(dst, d, "k")).ContentType).toBe(want);
           expect((await cli("check", s, d, "--no-index")).summary.exitCode).toBe(0);
-          // No change: each side HEADs its indexed object and reads none of its bytes.
+          // No change: each side reads none of its indexed object's bytes (the one written
+          // last run is HEADed once, past its second, to learn its attributes).
+          await pastTheSecond();
           const still = await sync(s, d, ...flags);
           expect(still.summary.objects.identical).toBe(1);
           expect(still.summary.index?.source).toMatchObject({ read: 0, fromIndex: 1 });
           expect(still.summary.index?.destination).toMatchObject({ read: 0, fromIndex: 1 });
           expect(still.summary.bytes.sourceRead + still.summary.bytes.destinationRead).toBe(0);
+          // From then on the listings name the versions indexed: no HEAD either.
+          const before = served.proxy.seen.length;
+          const quiet = await sync(s, d, ...flags);
+          expect(quiet.summary.objects.identical).toBe(1);
+          expect(quiet.summary.bytes.sourceRead + quiet.summary.bytes.destinationRead).toBe(0);
+          const seen = served.proxy.seen.slice(before);
+          const on = (method: string, path: string) =>
+            seen.filter((r) => r.method === method && r.path === path);
+          expect([...on("HEAD", `/${s}/k`), ...on("HEAD", `/${d}/k`)]).toEqual([]);
+          for (const bucket of [s, d]) {
+            const versions = seen.filter(
+              (r) => r.path.startsWith(`/${bucket}`) && /(^|&)versions/.test(r.query),
+            );
+            expect(versions.length, bucket).toBeGreaterThan(0);
+          }
         });
+
+    for (const engine of ["direct", "workflow"])
+      it(`--engine ${engine}: where the versions may not be listed, a HEAD per entry finds the version, and the run says so`, async () => {
+        const name = `unlisted-${engine}`;
+        const { s, d } = await pair(name, true);
+        const endpoints = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+        const flags = [...dirs(name), ...endpoints, "--engine", engine];
+        const refused = {
+          name: "no-versions",
+          action: "forbidden",
+          method: "GET",
+          query: /(^|&)versions(=|&|$)/,
+        } as const;
+        served.proxy.setRules([refused]);
+        try {
+          await src.send(
+            new PutObjectCommand({ Bucket: s, Key: "k", Body: body, ContentType: "text/newer" }),
+          );
+          const newer = await twoVersions(dst, d);
+          await pastTheSecond();
+          expect((await sync(s, d, ...flags)).summary.objects).toMatchObject({ identical: 1 });
+          await dst.send(new DeleteObjectCommand({ Bucket: d, Key: "k", VersionId: newer }));
+          const before = served.proxy.seen.length;
+          const fixed = await sync(s, d, ...flags);
+          expect(fixed.objects.get("k")?.state).not.toBe("identical");
+          expect((await head(dst, d, "k")).ContentType).toBe("text/newer");
+          expect(served.proxy.firedCount("no-versions")).toBeGreaterThan(0);
+          const heads = served.proxy.seen
+            .slice(before)
+            .filter((r) => r.method === "HEAD" && r.path === `/${d}/k`);
+          expect(heads.length).toBeGreaterThan(0);
+          for (const index of [fixed.summary.index?.source, fixed.summary.index?.destination])
+            expect(index?.notes.some((n) => n.startsWith("the bucket's versions could not be listed"))).toBe(
+              true,
+            );
+        } finally {
+          served.proxy.setRules([]);
+        }
+      });
 
     describe("the newer written while versioning was suspended, its null version deleted", () => {
       // The entry of the null version records no version ID (Ceph RGW 16 states none for it).
       for (const engine of ["direct", "workflow"])
-        it(`--engine ${engine}: on either side, the run HEADs it, finds the attributes differ and restates them`, async () => {
+        it(`--engine ${engine}: on either side, the listing names another version, the run finds the attributes differ and restates them`, async () => {
           const name = `suspended-${engine}`;
           const { s, d } = await pair(name, true);
           const flags = [...dirs(name), "--engine", engine];
@@ -528,8 +590,8 @@ describe("chunksync CLI: digest index", () => {
           expect(fixed.summary.objects.identical).toBe(0);
           expect((await head(dst, d, "on-src")).ContentType).toBe("text/older");
           expect((await head(dst, d, "on-dst")).ContentType).toBe("text/newer");
-          // The first run after: on each side, the HEAD named another version than the entry's
-          // (the null version), and that side read that object only.
+          // The first run after: on each side, the listing named another version than the
+          // entry's (the null version), and that side read that object only.
           const after = checked ?? fixed;
           expect(after.summary.objects.identical).toBe(0);
           expect(after.summary.index?.source).toMatchObject({ read: 1, fromIndex: 1 });

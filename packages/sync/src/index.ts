@@ -13,7 +13,11 @@ export { type RottedObject, runScrub, type ScrubOptions, type ScrubReport } from
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
 export { settleDestinationOnly } from "./destinationOnly.js";
-export { type BucketVersioningVerdict, bucketVersioning } from "./digestIndex/bucketVersioning.js";
+export {
+  type BucketVersioningVerdict,
+  bucketVersioning,
+  VERSIONS_UNLISTED_NOTE,
+} from "./digestIndex/bucketVersioning.js";
 export { IndexCursor, type IndexOpening, MANIFEST } from "./digestIndex/IndexCursor.js";
 export {
   DirectoryIndexLocation,

@@ -10,6 +10,7 @@ import {
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
 import { settleDestinationOnly } from "./destinationOnly.js";
+import { VERSIONS_UNLISTED_NOTE } from "./digestIndex/bucketVersioning.js";
 import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
 import { KeepRoom } from "./KeptChunks.js";
@@ -186,16 +187,26 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
   // Both listings stream, each a page ahead of the one in hand (fetched side by side),
   // and are merge-joined in S3's key order; the merged keys run a bounded way ahead of the
   // objects in progress, so a progress display soon knows most of a run's size.
-  const listing = (side: "source" | "destination", store: ObjectStore, prefix: string) => ({
+  // A side whose bucket keeps versions lists them (see `ObjectReader.list`): its entries then
+  // need no HEAD each.
+  const listing = (
+    side: "source" | "destination",
+    store: ObjectStore,
+    prefix: string,
+    versioned: boolean,
+  ) => ({
     side,
     prefix,
-    batches: readAheadBatches(store.list(prefix, signal), LISTING_READ_AHEAD),
+    batches: readAheadBatches(
+      store.list(prefix, signal, undefined, undefined, versioned),
+      LISTING_READ_AHEAD,
+    ),
   });
   /** The merged keys in batches, counted for the progress display as the listings come. */
   async function* mergedKeys() {
     for await (const batch of mergeListingBatches(
-      listing("source", options.source, sourcePrefix),
-      listing("destination", options.destination, destinationPrefix),
+      listing("source", options.source, sourcePrefix, sourceVersioned),
+      listing("destination", options.destination, destinationPrefix, destinationVersioned),
     )) {
       yield batch.map((key) => {
         if (key.destination) stats.destinationListed++;
@@ -337,6 +348,10 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     await Promise.all([sourceIndex?.discard(), destinationIndex?.discard()]);
     throw error;
   }
+  // A side that keeps versions but could not list them confirmed each entry with a HEAD.
+  if (sourceVersioned && !options.source.listsVersionIds()) sourceIndex?.note(VERSIONS_UNLISTED_NOTE);
+  if (destinationVersioned && !options.destination.listsVersionIds())
+    destinationIndex?.note(VERSIONS_UNLISTED_NOTE);
   await Promise.all([sourceIndex?.commit(), destinationIndex?.commit()]);
 
   return buildReport({

@@ -69,13 +69,15 @@ import {
   DigestsRecordSchema,
   digestRecords,
   digestsRecord,
+  endVersionedListing,
+  foundEntry,
   getEntry,
   getFound,
   getVersion,
   headOf,
+  listingVersioned,
   pageRecord,
   putEntry,
-  runVersioned,
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
@@ -131,6 +133,11 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     found?.entry,
     found?.versioned ?? false,
   );
+  // A written entry that the HEAD saw past its second now stands as one read (see
+  // `standingEntry`): the new index keeps that one, as the direct engine's does, so that the
+  // next run needs no HEAD for it.
+  if (found && entry && entry !== found.entry)
+    await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry });
   // The version's chunks are read after `at`: from the first, where this step read it ahead.
   const readAhead = head !== undefined && (bytes.destinationRead ?? 0) > 0;
   const at = readAhead ? before : ctx.store.serverTime();
@@ -167,6 +174,7 @@ const ListedSchema = z.strictObject({
   etag: z.string().min(1),
   lastModified: z.number().int().min(0).optional(),
   storageClass: z.string().min(1).optional(),
+  versionId: z.string().min(1).optional(),
 }) satisfies z.ZodType<ObjectSummary>;
 
 /** Keeps the digest of the first chunk of `head` that `side` read ahead, in this side's own part. */
@@ -719,8 +727,15 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   const selected = keySelection(ctx.filters ?? []);
   const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
-  let versioned: Promise<boolean> | undefined;
-  for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
+  const versioned = await listingVersioned(ctx.work, "destination", runId, ctx.store, index, ctx.signal);
+  for await (const { object: o, key } of listPage(
+    ctx.store,
+    "destination",
+    ctx.prefix,
+    page,
+    ctx.signal,
+    versioned,
+  )) {
     if (!onPage.has(key)) {
       if (selected(key)) await candidates?.add(key);
       continue;
@@ -728,13 +743,13 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     const listed: ObjectSummary = { key: o.key, size: o.size, etag: o.etag };
     if (o.lastModified !== undefined) listed.lastModified = o.lastModified;
     if (o.storageClass !== undefined) listed.storageClass = o.storageClass;
+    if (o.versionId !== undefined) listed.versionId = o.versionId;
     await ctx.work.put(workKeys.listed(runId, key), listed);
     const entry = await index?.find(o.key, o);
-    if (entry) {
-      versioned ??= runVersioned(ctx.work, "destination", runId, ctx.store, ctx.signal);
-      await putEntry(ctx.work, workKeys.found("destination", runId, key), entry, await versioned);
-    }
+    if (entry)
+      await putEntry(ctx.work, workKeys.found("destination", runId, key), foundEntry(entry, versioned, o));
   }
+  await endVersionedListing(ctx.work, "destination", runId, ctx.store, versioned);
   await candidates?.end();
   return { candidates: candidates?.count ?? 0 };
 }

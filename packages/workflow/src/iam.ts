@@ -100,8 +100,10 @@ const listWorkArea = (input: SidePolicyInput): PolicyStatement => ({
 });
 
 /**
- * Whether a listing can settle a side's index entries (see `bucketVersioning`): without it each
- * entry costs a HEAD. Only a side that keeps an index asks.
+ * Whether a listing can settle a side's index entries (see `bucketVersioning`), and where the
+ * bucket keeps versions, the listing of them that names each version (ListObjectVersions, on
+ * the side's prefix only): without these each entry costs a HEAD. Only a side that keeps an
+ * index asks.
  */
 function indexVersioning(input: SidePolicyInput, sid: string) {
   if (!input.index) return [];
@@ -111,6 +113,13 @@ function indexVersioning(input: SidePolicyInput, sid: string) {
       Effect: "Allow" as const,
       Action: ["s3:GetBucketVersioning"],
       Resource: [bucketArn(input.bucket)],
+    },
+    {
+      Sid: `${sid}List`,
+      Effect: "Allow" as const,
+      Action: ["s3:ListBucketVersions"],
+      Resource: [bucketArn(input.bucket)],
+      ...listPrefix(input),
     },
   ];
 }

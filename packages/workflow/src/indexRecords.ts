@@ -18,6 +18,7 @@ import {
   SideIndex,
   type SideIndexOptions,
   type SideIndexReport,
+  VERSIONS_UNLISTED_NOTE,
 } from "@chunksync/sync";
 import { z } from "zod";
 import { parseEvent } from "./events.js";
@@ -39,19 +40,33 @@ const etag = z.string().min(1).max(1024);
 
 /**
  * A stored entry as a work-area record: the index's own line for it (a digest per chunk, so
- * no bound but the object's size; `decodeEntryLine` checks the digests against the plan), and
- * whether the side's bucket keeps or kept versions (see `runVersioned`).
+ * no bound but the object's size; `decodeEntryLine` checks the digests against the plan),
+ * whether the side's bucket keeps or kept versions (see `runVersioned`), and the version ID
+ * the listing stated where it stated one (see `listingVersioned`).
  */
-const StoredEntrySchema = z.strictObject({ line: z.string(), versioned: z.boolean().optional() });
+const StoredEntrySchema = z.strictObject({
+  line: z.string(),
+  versioned: z.boolean().optional(),
+  listedVersionId: z.string().min(1).optional(),
+});
 
-/** Keeps `entry` at `key`; `versioned` where the side's bucket keeps or kept versions (see `runVersioned`). */
-export async function putEntry(
-  work: WorkArea,
-  key: string,
-  entry: IndexEntry,
-  versioned = false,
-): Promise<void> {
-  await work.put(key, { line: entryLine(entry), ...(versioned ? { versioned } : {}) });
+/** What a listing step found in a side's index for the version it listed (see {@link putEntry}). */
+export interface FoundEntry {
+  entry: IndexEntry;
+  /** The side's bucket keeps or kept versions (see `runVersioned`). */
+  versioned: boolean;
+  /** The ID the listing stated of the version it listed, where it stated one. */
+  listedVersionId?: string;
+}
+
+/** Keeps `found` at `key`. */
+export async function putEntry(work: WorkArea, key: string, found: FoundEntry): Promise<void> {
+  const { entry, versioned, listedVersionId } = found;
+  await work.put(key, {
+    line: entryLine(entry),
+    ...(versioned ? { versioned } : {}),
+    ...(listedVersionId !== undefined ? { listedVersionId } : {}),
+  });
 }
 
 /** The entry stored at `key`, or undefined when there is none (or it does not fit `scope`). */
@@ -68,12 +83,13 @@ export async function getFound(
   work: WorkArea,
   key: string,
   scope: IndexScope,
-): Promise<{ entry: IndexEntry; versioned: boolean } | undefined> {
+): Promise<FoundEntry | undefined> {
   const stored = await work.get<unknown>(key);
   if (stored === undefined) return undefined;
-  const { line, versioned = false } = parseEvent(StoredEntrySchema, stored, "entry");
+  const { line, versioned = false, listedVersionId } = parseEvent(StoredEntrySchema, stored, "entry");
   try {
-    return { entry: decodeEntryLine(line, scope, "a work-area record"), versioned };
+    const entry = decodeEntryLine(line, scope, "a work-area record");
+    return { entry, versioned, ...(listedVersionId !== undefined ? { listedVersionId } : {}) };
   } catch (error) {
     // An entry that does not decode is read again, as a damaged piece is.
     if (error instanceof IndexRejectedError) return undefined;
@@ -94,10 +110,11 @@ async function getVersioning(work: WorkArea, side: Side, runId: string) {
 
 /**
  * Whether `side`'s bucket keeps or kept versions (see `bucketVersioning`): asked of `store`
- * once per run, by the first page that finds an entry, and kept in the side's own part for the
- * run's later pages and its index report (see {@link commitSideIndex}).
+ * once per run, by the first page whose side's index holds entries (see {@link listingVersioned}),
+ * and kept in the side's own part for the run's later pages and its index report (see
+ * {@link commitSideIndex}).
  */
-export async function runVersioned(
+async function runVersioned(
   work: WorkArea,
   side: Side,
   runId: string,
@@ -109,6 +126,50 @@ export async function runVersioned(
   const verdict = await bucketVersioning(store, signal);
   await work.put(workKeys.versioning(side, runId), verdict);
   return verdict.versioned;
+}
+
+/**
+ * Whether a listing step lists `side`'s versions (see `ObjectReader.list`): where `index` (the
+ * side's stored index, as the step opened it) holds entries and the bucket keeps or kept
+ * versions, so that the listing states each version's ID and an entry found for it needs no
+ * HEAD (see `entryNeedsHead`), as in the direct engine's run.
+ */
+export async function listingVersioned(
+  work: WorkArea,
+  side: Side,
+  runId: string,
+  store: ObjectReader,
+  index: SideIndex | undefined,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  return index?.holdsEntries ? runVersioned(work, side, runId, store, signal) : false;
+}
+
+/**
+ * Ends a listing step of `side` that asked for version IDs (see {@link listingVersioned}):
+ * where `store` was refused them, the run's versioning record gains the note that says so for
+ * the side's index report (unless it holds one already: the state itself could not be read).
+ */
+export async function endVersionedListing(
+  work: WorkArea,
+  side: Side,
+  runId: string,
+  store: ObjectReader,
+  versioned: boolean,
+): Promise<void> {
+  if (!versioned || store.listsVersionIds()) return;
+  const known = await getVersioning(work, side, runId);
+  if (known?.note === undefined)
+    await work.put(workKeys.versioning(side, runId), { ...known, versioned, note: VERSIONS_UNLISTED_NOTE });
+}
+
+/** The entry `found` for the listed object, as the listing step kept it (see {@link putEntry}). */
+export function foundEntry(entry: IndexEntry, versioned: boolean, listed: ObjectSummary): FoundEntry {
+  return {
+    entry,
+    versioned,
+    ...(listed.versionId !== undefined ? { listedVersionId: listed.versionId } : {}),
+  };
 }
 
 /**
@@ -267,11 +328,18 @@ export async function commitSideIndex(
   return report;
 }
 
-/** What a listing states of the version an entry stands for, from the entry (which it restated). */
-export function listedOf(entry: IndexEntry): Pick<ObjectSummary, "lastModified" | "storageClass"> {
+/**
+ * What a listing states of the version a found entry stands for, from the entry (which it
+ * restated) and the version ID the listing stated.
+ */
+export function listedOf(
+  found: FoundEntry,
+): Pick<ObjectSummary, "lastModified" | "storageClass" | "versionId"> {
+  const { entry, listedVersionId } = found;
   return {
     ...(entry.lastModified !== undefined ? { lastModified: entry.lastModified } : {}),
     ...(entry.storageClass !== undefined ? { storageClass: entry.storageClass } : {}),
+    ...(listedVersionId !== undefined ? { versionId: listedVersionId } : {}),
   };
 }
 

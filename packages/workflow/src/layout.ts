@@ -146,7 +146,8 @@ export async function endPage(
 
 /**
  * `side`'s objects under `prefix` listed after relative key `after` (from the start where
- * undefined), with their relative keys. A page's range is a range of keys only in S3's order,
+ * undefined), with their relative keys; with `versionIds`, each states its version's ID (see
+ * `ObjectReader.list`). A page's range is a range of keys only in S3's order,
  * so each key is checked to come after the one before it (and after `after`), as the direct
  * engine's merge checks them: out of order, an object would fall in another page's range,
  * where `delete` would take its destination copy for destination-only, and its source would
@@ -160,9 +161,11 @@ export async function* listAfter(
   prefix: string,
   after: string | undefined,
   signal?: AbortSignal,
+  versionIds = false,
 ): AsyncIterable<{ object: ObjectSummary; key: string }> {
   const startAfter = after === undefined ? undefined : prefix + after;
-  for await (const object of inListingOrder(side, store.list(prefix, signal, startAfter), startAfter))
+  const listing = store.list(prefix, signal, startAfter, undefined, versionIds);
+  for await (const object of inListingOrder(side, listing, startAfter))
     yield { object, key: object.key.slice(prefix.length) };
 }
 
@@ -176,8 +179,9 @@ export async function* listPage(
   prefix: string,
   page: PageRecord,
   signal?: AbortSignal,
+  versionIds = false,
 ): AsyncIterable<{ object: ObjectSummary; key: string }> {
-  for await (const listed of listAfter(store, side, prefix, page.after ?? undefined, signal)) {
+  for await (const listed of listAfter(store, side, prefix, page.after ?? undefined, signal, versionIds)) {
     if (page.last !== null && compareKeys(listed.key, page.last) > 0) return;
     yield listed;
   }

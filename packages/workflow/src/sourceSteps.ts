@@ -88,14 +88,16 @@ import {
   type DigestPhase,
   digestRecords,
   digestsRecord,
+  endVersionedListing,
+  foundEntry,
   getEntry,
   getFound,
   getVersion,
   headOf,
   listedOf,
+  listingVersioned,
   pageRecord,
   putEntry,
-  runVersioned,
   versionRecord,
 } from "./indexRecords.js";
 import {
@@ -154,9 +156,15 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   const selected = keySelection(ctx.filters ?? []);
   // Only the pieces of the stored index that hold the page's keys are read.
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
-  // Learned at the page's first entry (see `runVersioned`).
-  let versioned: Promise<boolean> | undefined;
-  for await (const { object: o, key } of listAfter(ctx.store, "source", ctx.prefix, after)) {
+  const versioned = await listingVersioned(ctx.work, "source", event.runId, ctx.store, index, ctx.signal);
+  for await (const { object: o, key } of listAfter(
+    ctx.store,
+    "source",
+    ctx.prefix,
+    after,
+    ctx.signal,
+    versioned,
+  )) {
     if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
@@ -169,11 +177,10 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     bytes += jsonBytes(item);
     // The entry that still stands for the listed version waits in this side's own part.
     const entry = await index?.find(o.key, o);
-    if (entry) {
-      versioned ??= runVersioned(ctx.work, "source", event.runId, ctx.store, ctx.signal);
-      await putEntry(ctx.work, workKeys.found("source", event.runId, key), entry, await versioned);
-    }
+    if (entry)
+      await putEntry(ctx.work, workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o));
   }
+  await endVersionedListing(ctx.work, "source", event.runId, ctx.store, versioned);
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
     page: event.page,
@@ -194,7 +201,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
       : undefined;
   let head: ObjectHead;
   let at: number | undefined;
-  const listed = stored && { ...item, key: sourceKey, ...listedOf(stored.entry) };
+  const listed = stored && { ...item, key: sourceKey, ...listedOf(stored) };
   const known =
     stored && listed && stored.entry.etag === item.etag && !isArchiveClass(stored.entry.storageClass)
       ? await standingEntry(ctx.store, stored.entry, listed, stored.versioned, ctx.signal)

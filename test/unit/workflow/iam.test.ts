@@ -180,6 +180,19 @@ describe("IAM policies as data", () => {
     expect(resourcesFor(src, "s3:GetBucketVersioning")).toEqual(["arn:aws:s3:::src-bucket"]);
     expect(resourcesFor(dst, "s3:GetBucketVersioning")).toEqual(["arn:aws:s3:::dst-bucket"]);
     expect(resourcesFor(source, "s3:GetBucketVersioning")).toEqual([]);
+    // Where the bucket keeps versions, it lists them (naming each version), on its prefix only.
+    expect(resourcesFor(src, "s3:ListBucketVersions")).toEqual(["arn:aws:s3:::src-bucket"]);
+    expect(resourcesFor(dst, "s3:ListBucketVersions")).toEqual(["arn:aws:s3:::dst-bucket"]);
+    expect(resourcesFor(source, "s3:ListBucketVersions")).toEqual([]);
+    const prefixed = destinationPolicy({
+      ...side_,
+      bucket: "dst-bucket",
+      prefix: "data/",
+      index: { bucket: "cs-work", prefix: "destination/index/" },
+    });
+    expect(prefixed.Statement.find((s) => s.Action.includes("s3:ListBucketVersions"))?.Condition).toEqual({
+      StringLike: { "s3:prefix": ["data/*"] },
+    });
     // An index in another bucket is listed by its own prefix only.
     const elsewhere = withIndex("destination", { bucket: "dst-index", prefix: "chunksync/" });
     expect(elsewhere.Statement.find((s) => s.Sid === "ListDigestIndex")).toMatchObject({

@@ -86,10 +86,15 @@ export class SideIndex {
    * request, for a side with none. A state that could not be read counts as versioned, noted.
    */
   async versioned(store: ObjectReader, signal?: AbortSignal): Promise<boolean> {
-    if (!this.cursor?.pieces.length) return false;
+    if (!this.holdsEntries) return false;
     const known = await bucketVersioning(store, signal);
     if (known.note !== undefined) this.report.notes.push(known.note);
     return known.versioned;
+  }
+
+  /** Whether the stored index this run consults holds entries (pieces) at all. */
+  get holdsEntries(): boolean {
+    return (this.cursor?.pieces.length ?? 0) > 0;
   }
 
   /** Adds `text` to what this side's index says of the run, once however often it is said. */

@@ -9,6 +9,13 @@ export interface BucketVersioningVerdict {
 }
 
 /**
+ * What a side's index says of a run in which its bucket keeps versions and the listing of them
+ * (which names each version, see `ObjectReader.list`) was refused.
+ */
+export const VERSIONS_UNLISTED_NOTE =
+  "the bucket's versions could not be listed (ListObjectVersions was refused: s3:ListBucketVersions?): every entry is confirmed with a HEAD";
+
+/**
  * Whether `store`'s bucket keeps or kept versions (GetBucketVersioning: Enabled or Suspended):
  * there a listing cannot tell the version it shows from another, so each index entry is
  * confirmed by a HEAD (see `entryNeedsHead`). Asked once per run by a side whose index holds
