@@ -1385,23 +1385,48 @@ describe("chunksync CLI: digest index", () => {
   });
 
   describe("the workflow engine keeps the same indexes", () => {
-    it("--engine workflow: a second run reads no byte of unchanged objects on either side", async () => {
-      const { s, d } = await pair("wf-nochange");
-      await putObject(src, s, "big", seededBytes("wf-big", 11 * MiB));
-      await putObject(src, s, "small", seededBytes("wf-small", 3000));
-      const flags = ["--engine", "workflow", ...dirs("wf-nochange")];
-      await new Promise((r) => setTimeout(r, 1100));
-      const first = (await sync(s, d, ...flags)).summary;
-      expect(first.objects.missing).toBe(2);
-      expect(first.index?.source).toMatchObject({ found: "absent", written: 2 });
-      await new Promise((r) => setTimeout(r, 1100));
-      const second = (await sync(s, d, ...flags)).summary;
-      expect(second.objects.identical).toBe(2);
-      expect(second.bytes.sourceRead).toBe(0);
-      expect(second.bytes.destinationRead).toBe(0);
-      expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
-      expect(second.index?.destination).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
-    });
+    const served = proxiedServer();
+
+    for (const engine of ["direct", "workflow"])
+      it(`--engine ${engine}: a second run reads no byte of unchanged objects on either side; it HEADs the objects written, and the third run nothing`, async () => {
+        const name = `nochange-${engine}`;
+        const { s, d } = await pair(name);
+        await putObject(src, s, "big", seededBytes("wf-big", 11 * MiB));
+        await putObject(src, s, "small", seededBytes("wf-small", 3000));
+        const endpoints = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+        const flags = ["--engine", engine, ...dirs(name), ...endpoints];
+        /** The HEADs of the run since `from` on the two objects, on either side. */
+        const heads = (from: number) =>
+          served.proxy.seen
+            .slice(from)
+            .filter((r) => r.method === "HEAD" && /\/(big|small)$/.test(r.path))
+            .map((r) => r.path.replace(s, "s").replace(d, "d"))
+            .sort();
+        await pastTheSecond();
+        const first = (await sync(s, d, ...flags)).summary;
+        expect(first.objects.missing).toBe(2);
+        expect(first.index?.source).toMatchObject({ found: "absent", written: 2 });
+        await pastTheSecond();
+        let from = served.proxy.seen.length;
+        const second = (await sync(s, d, ...flags)).summary;
+        expect(second.objects.identical).toBe(2);
+        expect(second.bytes.sourceRead).toBe(0);
+        expect(second.bytes.destinationRead).toBe(0);
+        expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 2, read: 0, written: 2 });
+        expect(second.index?.destination).toMatchObject({
+          found: "loaded",
+          fromIndex: 2,
+          read: 0,
+          written: 2,
+        });
+        // A version the run wrote: its ETag proves its bytes, one HEAD its attributes, once.
+        expect(heads(from)).toEqual(["/d/big", "/d/small"]);
+        from = served.proxy.seen.length;
+        const third = (await sync(s, d, ...flags)).summary;
+        expect(third.objects.identical).toBe(2);
+        expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
+        expect(heads(from)).toEqual([]);
+      });
 
     it("both engines share one index: a changed source object is read on the source only", async () => {
       const { s, d } = await pair("shared");
