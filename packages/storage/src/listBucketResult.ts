@@ -295,31 +295,48 @@ export function parseListBucketResult(xml: string): ListPage {
  * take it for the null version).
  */
 export function parseListVersionsResult(xml: string): VersionsPage {
-  const objects: ObjectSummary[] = [];
-  let truncated = false;
-  let keyMarker: string | undefined;
-  let versionIdMarker: string | undefined;
-  const e = new Elements(xml, rootContent(xml, "ListVersionsResult"), "ListVersionsResult");
-  while (e.next()) {
-    if (e.name === "Version") {
-      const { summary, latest, end } = contents(xml, e.start, "Version");
-      if (end !== e.at) throw new ListingXmlError("<Version> is not closed where it ends");
-      if (summary === undefined || !latest) continue;
-      if (summary.versionId === undefined)
-        throw new ListingXmlError(
-          `the current version of ${JSON.stringify(summary.key)} states no VersionId`,
-        );
-      objects.push(summary);
-    } else if (e.name === "IsTruncated") truncated = e.text() === "true";
-    else if (e.name === "NextKeyMarker") keyMarker = e.text();
-    else if (e.name === "NextVersionIdMarker") versionIdMarker = e.text() || undefined;
-  }
-  // A cut listing with no way on would silently drop the rest of the keys.
-  if (truncated && !keyMarker) throw new ListingXmlError("IsTruncated without a NextKeyMarker");
-  return { objects, next: truncated ? { keyMarker: keyMarker!, versionIdMarker } : undefined };
+  const { items, next } = markedPage(xml, "ListVersionsResult", "Version", "NextVersionIdMarker", (from) => {
+    const { summary, latest, end } = contents(xml, from, "Version");
+    if (summary === undefined || !latest) return { end };
+    if (summary.versionId === undefined)
+      throw new ListingXmlError(`the current version of ${JSON.stringify(summary.key)} states no VersionId`);
+    return { item: summary, end };
+  });
+  return { objects: items, next: next && { keyMarker: next.keyMarker, versionIdMarker: next.marker } };
 }
 
-function upload(xml: string, from: number): { upload: PendingUpload | undefined; end: number } {
+/**
+ * The `item` children of a listing page continued by a key marker and a second marker
+ * (`nextMarker`: uploads, versions), each read from its start by `read` (which says where it
+ * ended, and gives none for a child to leave out), and where the next page starts.
+ */
+function markedPage<T>(
+  xml: string,
+  root: string,
+  item: string,
+  nextMarker: string,
+  read: (from: number) => { item?: T; end: number },
+): { items: T[]; next: { keyMarker: string; marker: string | undefined } | undefined } {
+  const items: T[] = [];
+  let truncated = false;
+  let keyMarker: string | undefined;
+  let marker: string | undefined;
+  const e = new Elements(xml, rootContent(xml, root), root);
+  while (e.next()) {
+    if (e.name === item) {
+      const found = read(e.start);
+      if (found.end !== e.at) throw new ListingXmlError(`<${item}> is not closed where it ends`);
+      if (found.item !== undefined) items.push(found.item);
+    } else if (e.name === "IsTruncated") truncated = e.text() === "true";
+    else if (e.name === "NextKeyMarker") keyMarker = e.text();
+    else if (e.name === nextMarker) marker = e.text() || undefined;
+  }
+  // A cut listing with no way on would silently leave the rest unseen.
+  if (truncated && !keyMarker) throw new ListingXmlError("IsTruncated without a NextKeyMarker");
+  return { items, next: truncated ? { keyMarker: keyMarker!, marker } : undefined };
+}
+
+function upload(xml: string, from: number): { item?: PendingUpload; end: number } {
   const e = new Elements(xml, from, "Upload");
   let key: string | undefined;
   let uploadId: string | undefined;
@@ -329,10 +346,10 @@ function upload(xml: string, from: number): { upload: PendingUpload | undefined;
     else if (e.name === "UploadId") uploadId = e.text();
     else if (e.name === "Initiated") initiated = parseTimestamp(e.text());
   }
-  if (key === undefined || key === "" || !uploadId) return { upload: undefined, end: e.at };
+  if (key === undefined || key === "" || !uploadId) return { end: e.at };
   const found: PendingUpload = { key, uploadId };
   if (initiated !== undefined && !Number.isNaN(initiated)) found.initiated = new Date(initiated);
-  return { upload: found, end: e.at };
+  return { item: found, end: e.at };
 }
 
 /**
@@ -342,21 +359,12 @@ function upload(xml: string, from: number): { upload: PendingUpload | undefined;
  * without a key or an id are left out.
  */
 export function parseListMultipartUploadsResult(xml: string): UploadsPage {
-  const uploads: PendingUpload[] = [];
-  let truncated = false;
-  let keyMarker: string | undefined;
-  let uploadIdMarker: string | undefined;
-  const e = new Elements(xml, rootContent(xml, "ListMultipartUploadsResult"), "ListMultipartUploadsResult");
-  while (e.next()) {
-    if (e.name === "Upload") {
-      const found = upload(xml, e.start);
-      if (found.end !== e.at) throw new ListingXmlError("<Upload> is not closed where it ends");
-      if (found.upload !== undefined) uploads.push(found.upload);
-    } else if (e.name === "IsTruncated") truncated = e.text() === "true";
-    else if (e.name === "NextKeyMarker") keyMarker = e.text();
-    else if (e.name === "NextUploadIdMarker") uploadIdMarker = e.text() || undefined;
-  }
-  // A cut listing with no way on would silently leave the rest of the uploads unseen.
-  if (truncated && !keyMarker) throw new ListingXmlError("IsTruncated without a NextKeyMarker");
-  return { uploads, next: truncated ? { keyMarker: keyMarker!, uploadIdMarker } : undefined };
+  const { items, next } = markedPage(
+    xml,
+    "ListMultipartUploadsResult",
+    "Upload",
+    "NextUploadIdMarker",
+    (from) => upload(xml, from),
+  );
+  return { uploads: items, next: next && { keyMarker: next.keyMarker, uploadIdMarker: next.marker } };
 }
