@@ -611,6 +611,32 @@ function objectStoreContract(name: string, harness: Harness) {
         }
       });
 
+      it("a listing asked for version IDs gives them up after a page that is mostly older versions, and lists the rest without", async () => {
+        const versioned = await harness.open({ versioned: true });
+        try {
+          const v = versioned.store;
+          // 45 versions of "a": with pages of 20 entries, the second holds no current version.
+          for (let i = 0; i < 45; i++) {
+            const body = Buffer.from(`a${i}`);
+            await v.put("a", body, body.length, attrs, undefined);
+          }
+          for (const key of ["b", "c"]) await v.put(key, Buffer.from(key), 1, attrs, undefined);
+          const listed = [];
+          for await (const o of v.list("", undefined, undefined, 20, true)) listed.push([o.key, o.versionId]);
+          const a = (await v.head("a"))!.versionId;
+          // The memory store keeps no older versions: its pages never fill with them.
+          const history = !(v instanceof MemoryObjectStore);
+          expect(listed).toEqual([
+            ["a", a],
+            ["b", history ? undefined : (await v.head("b"))!.versionId],
+            ["c", history ? undefined : (await v.head("c"))!.versionId],
+          ]);
+          expect(v.listsVersionIds()).toBe(!history);
+        } finally {
+          await versioned.cleanup();
+        }
+      });
+
       it("a copy that names a version copies that version's bytes or is refused (412), never the current one's; the null version pins nothing", async () => {
         expect(store.ref("k", STALE, "null").versionId).toBeUndefined();
         const versioned = await harness.open({ versioned: true });

@@ -157,8 +157,9 @@ export interface ObjectReader extends StoreInfo {
    * with `pageSize`, at most that many keys per request (a probe asks for one). With
    * `versionIds`, each object's current version also states its ID (ListObjectVersions), so
    * that a digest index entry in a bucket that keeps versions needs no HEAD (see `entryNeedsHead`);
-   * where the server or the identity refuses that listing, the objects are listed without
-   * (see {@link listsVersionIds}).
+   * where the server or the identity refuses that listing, or a page of it is mostly older
+   * versions (see `S3ObjectStore`), the objects (from there on) are listed without them (see
+   * {@link listsVersionIds}).
    */
   list(
     prefix: string,
@@ -168,8 +169,9 @@ export interface ObjectReader extends StoreInfo {
     versionIds?: boolean,
   ): AsyncIterable<ObjectSummary>;
   /**
-   * False once a listing asked for version IDs was refused (an identity without
-   * s3:ListBucketVersions, a server without ListObjectVersions) and this store listed without them.
+   * False once a listing asked for version IDs listed objects without them: it was refused (an
+   * identity without s3:ListBucketVersions, a server without ListObjectVersions), or the
+   * bucket's older versions outweighed its current ones.
    */
   listsVersionIds(): boolean;
   /** Metadata of `key`, or undefined when it does not exist. */

@@ -151,6 +151,22 @@ function isNotFound(error: unknown): boolean {
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
+/**
+ * Whether a page of a listing of versions holds fewer than one current version in
+ * {@link HISTORY_RATIO} entries (with at least that many entries, so that the small pages of
+ * probes never count).
+ */
+function mostlyHistory(page: VersionsPage): boolean {
+  return page.entries >= HISTORY_RATIO && page.objects.length * HISTORY_RATIO < page.entries;
+}
+
+/**
+ * Entries per current version above which a listing of versions gives way to a plain one. A
+ * HEAD costs about what a page costs, and the run sends many at once: at 20 versions a key, a
+ * page of 1,000 entries names 50 objects, whose HEADs take a few rounds.
+ */
+const HISTORY_RATIO = 20;
+
 function isForbidden(error: unknown): boolean {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 403;
 }
@@ -293,11 +309,13 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Set once a listing of version IDs was refused (see {@link listsVersionIds}). */
+  /** Set once a listing of version IDs was refused: this store no longer asks for one. */
   #versionListingRefused = false;
+  /** Set once a listing of version IDs went on without them (see {@link listsVersionIds}). */
+  #versionIdsMissed = false;
 
   listsVersionIds(): boolean {
-    return !this.#versionListingRefused;
+    return !this.#versionIdsMissed;
   }
 
   async *list(
@@ -314,6 +332,7 @@ export class S3ObjectStore implements ObjectStore {
         return;
       }
     }
+    if (versionIds) this.#versionIdsMissed = true;
     let token: string | undefined;
     let prefetched = this.#prefetched;
     this.#prefetched = undefined;
@@ -353,7 +372,10 @@ export class S3ObjectStore implements ObjectStore {
   /**
    * The current versions of {@link list} from `page` on, page by page, after `startAfter`: a
    * key marker with no version marker lists from that key on Ceph RGW 16 and after it on
-   * other servers, so the keys up to it are passed over here.
+   * other servers, so the keys up to it are passed over here. After a page that is mostly
+   * older versions (see {@link mostlyHistory}) the rest is listed as without version IDs: a
+   * bucket whose keys hold dozens of versions each would cost more pages than the HEADs they
+   * save (a HEAD per entry goes many at once, pages one after the other).
    */
   async *#latestVersions(
     prefix: string,
@@ -366,6 +388,12 @@ export class S3ObjectStore implements ObjectStore {
       for (const object of page.objects)
         if (startAfter === undefined || compareUtf8(object.key, startAfter) > 0) yield object;
       if (page.next === undefined) return;
+      if (mostlyHistory(page)) {
+        // Every key up to the marker's has shown its current version by now.
+        this.#versionIdsMissed = true;
+        yield* this.list(prefix, signal, page.next.keyMarker, pageSize);
+        return;
+      }
       page = await this.#versionsPage(prefix, page.next, pageSize, signal);
     }
   }

@@ -11,6 +11,8 @@ export interface ListPage {
 export interface VersionsPage {
   /** Each with its `versionId`; a key whose current version is a delete marker is left out. */
   objects: ObjectSummary[];
+  /** How many versions and delete markers the page held, current or not. */
+  entries: number;
   /** Where the next page starts; undefined on the last. */
   next: { keyMarker: string; versionIdMarker: string | undefined } | undefined;
 }
@@ -295,20 +297,33 @@ export function parseListBucketResult(xml: string): ListPage {
  * take it for the null version).
  */
 export function parseListVersionsResult(xml: string): VersionsPage {
-  const { items, next } = markedPage(xml, "ListVersionsResult", "Version", "NextVersionIdMarker", (from) => {
+  const read = (from: number) => {
     const { summary, latest, end } = contents(xml, from, "Version");
     if (summary === undefined || !latest) return { end };
     if (summary.versionId === undefined)
       throw new ListingXmlError(`the current version of ${JSON.stringify(summary.key)} states no VersionId`);
     return { item: summary, end };
-  });
-  return { objects: items, next: next && { keyMarker: next.keyMarker, versionIdMarker: next.marker } };
+  };
+  const { items, next, count } = markedPage(
+    xml,
+    "ListVersionsResult",
+    "Version",
+    "NextVersionIdMarker",
+    read,
+    ["DeleteMarker"],
+  );
+  return {
+    objects: items,
+    entries: count,
+    next: next && { keyMarker: next.keyMarker, versionIdMarker: next.marker },
+  };
 }
 
 /**
  * The `item` children of a listing page continued by a key marker and a second marker
  * (`nextMarker`: uploads, versions), each read from its start by `read` (which says where it
- * ended, and gives none for a child to leave out), and where the next page starts.
+ * ended, and gives none for a child to leave out), where the next page starts, and how many
+ * children it held named `item` or one of `others` (read or not).
  */
 function markedPage<T>(
   xml: string,
@@ -316,24 +331,28 @@ function markedPage<T>(
   item: string,
   nextMarker: string,
   read: (from: number) => { item?: T; end: number },
-): { items: T[]; next: { keyMarker: string; marker: string | undefined } | undefined } {
+  others: readonly string[] = [],
+): { items: T[]; next: { keyMarker: string; marker: string | undefined } | undefined; count: number } {
   const items: T[] = [];
+  let count = 0;
   let truncated = false;
   let keyMarker: string | undefined;
   let marker: string | undefined;
   const e = new Elements(xml, rootContent(xml, root), root);
   while (e.next()) {
     if (e.name === item) {
+      count++;
       const found = read(e.start);
       if (found.end !== e.at) throw new ListingXmlError(`<${item}> is not closed where it ends`);
       if (found.item !== undefined) items.push(found.item);
     } else if (e.name === "IsTruncated") truncated = e.text() === "true";
     else if (e.name === "NextKeyMarker") keyMarker = e.text();
     else if (e.name === nextMarker) marker = e.text() || undefined;
+    else if (others.includes(e.name)) count++;
   }
   // A cut listing with no way on would silently leave the rest unseen.
   if (truncated && !keyMarker) throw new ListingXmlError("IsTruncated without a NextKeyMarker");
-  return { items, next: truncated ? { keyMarker: keyMarker!, marker } : undefined };
+  return { items, next: truncated ? { keyMarker: keyMarker!, marker } : undefined, count };
 }
 
 function upload(xml: string, from: number): { item?: PendingUpload; end: number } {

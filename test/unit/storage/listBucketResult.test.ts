@@ -289,6 +289,7 @@ describe("parseListVersionsResult", () => {
         { key: "a", size: 2, etag, storageClass: "STANDARD", lastModified, versionId: "a2" },
         { key: "c", size: 3, etag, storageClass: "STANDARD", lastModified, versionId: "null" },
       ],
+      entries: 7,
       next: { keyMarker: "d&", versionIdMarker: "d1" },
     });
   });
@@ -303,6 +304,7 @@ describe("parseListVersionsResult", () => {
     );
     expect(parseListVersionsResult(page([], "<IsTruncated>false</IsTruncated>"))).toEqual({
       objects: [],
+      entries: 0,
       next: undefined,
     });
   });

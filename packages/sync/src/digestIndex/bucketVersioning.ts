@@ -10,10 +10,10 @@ export interface BucketVersioningVerdict {
 
 /**
  * What a side's index says of a run in which its bucket keeps versions and the listing of them
- * (which names each version, see `ObjectReader.list`) was refused.
+ * (which names each version, see `ObjectReader.list`) did not name them all.
  */
 export const VERSIONS_UNLISTED_NOTE =
-  "the bucket's versions could not be listed (ListObjectVersions was refused: s3:ListBucketVersions?): every entry is confirmed with a HEAD";
+  "the bucket's versions were not listed in full (ListObjectVersions was refused, for want of s3:ListBucketVersions, or older versions outnumbered current ones 20 to 1): each entry whose version the listing did not name is confirmed with a HEAD";
 
 /**
  * Whether `store`'s bucket keeps or kept versions (GetBucketVersioning: Enabled or Suspended):
