@@ -350,8 +350,8 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * The first ListObjectVersions page of {@link list}, or undefined where it was refused
-   * (AccessDenied: an identity without s3:ListBucketVersions; another 4xx: a server without
-   * the call): this store then lists without version IDs from now on.
+   * (AccessDenied: an identity without s3:ListBucketVersions; another 4xx or a 501: a server
+   * without the call): this store then lists without version IDs from now on.
    */
   async #firstVersionsPage(
     prefix: string,

@@ -145,8 +145,13 @@ function payloadHash(request: S3Request): string {
   return hash("sha256", request.body, "hex");
 }
 
-/** The error classes of the SDK's retry middleware. */
+/**
+ * The error classes of the SDK's retry middleware; but a 501 (Not Implemented: a call the
+ * server does not have, such as ListObjectVersions on some S3-compatible servers) will never
+ * succeed, and is not retried.
+ */
 function retryErrorType(error: SdkError): RetryErrorType {
+  if (error.$metadata?.httpStatusCode === 501) return "CLIENT_ERROR";
   if (isThrottlingError(error)) return "THROTTLING";
   if (isTransientError(error)) return "TRANSIENT";
   if (isServerError(error)) return "SERVER_ERROR";

@@ -243,6 +243,8 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
   const detail = e.message || name || String(error);
   if (status === undefined) return new StorageUnavailableError(ctx, detail, error);
+  // Not Implemented: the server refuses a call it does not have, for good.
+  if (status === 501) return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
   if (status >= 500) return new StorageUnavailableError(ctx, `${detail} (HTTP ${status})`, error);
   return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
 }

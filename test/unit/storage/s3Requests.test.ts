@@ -330,6 +330,29 @@ describe("object requests sent without the SDK", () => {
     await expect(once.head("k")).rejects.toThrow(/^head s3:\/\/b\/k: UnknownError \(HTTP 501\)$/);
   });
 
+  it("never retry a 501 (a call the server does not have): a listing of versions answered so lists without them", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
+    answers.push(
+      failWith(501, "NotImplemented"),
+      document(
+        '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>' +
+          "<Contents><Key>k</Key><LastModified>2026-12-02T10:00:00.000Z</LastModified>" +
+          "<ETag>&quot;e1&quot;</ETag><Size>1</Size></Contents></ListBucketResult>",
+      ),
+    );
+    const listed = [];
+    for await (const o of store.list("", undefined, undefined, undefined, true)) listed.push(o);
+    expect(listed.map((o) => [o.key, o.versionId])).toEqual([["k", undefined]]);
+    expect(store.listsVersionIds()).toBe(false);
+    expect(seen.map((r) => r.url)).toEqual(["/b/?versions=", "/b/?list-type=2"]);
+    // The store asks no more, for the rest of its life.
+    answers.push(
+      document('<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>'),
+    );
+    for await (const _ of store.list("", undefined, undefined, undefined, true)) break;
+    expect(seen.at(-1)?.url).toBe("/b/?list-type=2");
+  });
+
   it("never retry a failed condition, nor a streamed body", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push(failWith(412, "PreconditionFailed"));
