@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -233,9 +234,16 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     expect((await inside.Body?.transformToByteArray())?.length).toBe(300);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets.src, Prefix: SRC_PREFIX }));
     expect(listed.KeyCount).toBe(4);
+    // The listing of versions a side with an index reads where its bucket keeps them, on its prefix only.
+    const versions = await client.send(
+      new ListObjectVersionsCommand({ Bucket: buckets.src, Prefix: SRC_PREFIX }),
+    );
+    expect(versions.Versions?.length).toBe(4);
 
     await denied(client.send(new GetObjectCommand({ Bucket: buckets.src, Key: OUTSIDE_SOURCE })));
     await denied(client.send(new ListObjectsV2Command({ Bucket: buckets.src })));
+    await denied(client.send(new ListObjectVersionsCommand({ Bucket: buckets.src })));
+    await denied(client.send(new ListObjectVersionsCommand({ Bucket: buckets.src, Prefix: "o" })));
     await denied(client.send(new ListObjectsV2Command({ Bucket: buckets.src, Prefix: "o" })));
     await denied(
       client.send(new PutObjectCommand({ Bucket: buckets.src, Key: `${SRC_PREFIX}planted.txt`, Body: "x" })),
