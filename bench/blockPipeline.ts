@@ -9,6 +9,9 @@
  * digests differ, from the bytes this pass kept (README, "Blocks"), so its comparison pass is
  * the "without" one; this bench prices the cut where every chunk is cut (an insertion near the
  * start, a VACUUM). A third line hashes the same chunks from memory, cut and not: the CPU alone.
+ * The client's CPU in each pass through the server is printed too, against the pass's wall: where
+ * it is well under the wall, the one thread that reads, hashes and cuts is not what the pass waits
+ * for alone.
  *
  *   npx tsx bench/blockPipeline.ts [--mib 256] [--rounds 5] [--concurrency 4]
  *
@@ -67,6 +70,13 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
     await work();
     return Number(process.hrtime.bigint() - started) / 1e9;
   };
+  /** This process's CPU seconds (user and system) over `work`. */
+  const cpuOf = async (work: () => unknown) => {
+    const before = process.cpuUsage();
+    await work();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1e6;
+  };
 
   const blocksCut = await pass(true); // also warms: connections, the cut loop compiled
   const runs = {
@@ -74,12 +84,19 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
     with: [] as number[],
     memWithout: [] as number[],
     memWith: [] as number[],
+    cpuWithout: [] as number[],
+    cpuWith: [] as number[],
   };
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? [false, true] : [true, false];
     const t: Record<string, number> = {};
-    for (const blocks of order) t[String(blocks)] = await seconds(() => pass(blocks));
+    for (const blocks of order) {
+      const cpu = await cpuOf(async () => {
+        t[String(blocks)] = await seconds(() => pass(blocks));
+      });
+      (blocks ? runs.cpuWith : runs.cpuWithout).push(cpu);
+    }
     runs.without.push(t.false!);
     runs.with.push(t.true!);
     ratios.push(t.false! / t.true!);
@@ -92,6 +109,8 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
   }
   connection.destroy();
   const speed = (s: number[]) => rate(size / MiB / median(s), "MiB/s");
+  const cpuShare = (cpu: number[], wall: number[]) =>
+    `${(median(cpu) * 1000).toFixed(0)} ms (${((median(cpu) / median(wall)) * 100).toFixed(0)}%)`;
   console.log(
     [
       `## The read pass with blocks against without, ${size / MiB} MiB, ${CHUNK / MiB} MiB chunks, ` +
@@ -110,6 +129,12 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
             speed(runs.without),
             speed(runs.with),
             `${(median(ratios) * 100).toFixed(0)}%`,
+          ],
+          [
+            "client CPU of that pass, and its share of the pass's wall",
+            cpuShare(runs.cpuWithout, runs.without),
+            cpuShare(runs.cpuWith, runs.with),
+            "",
           ],
           [
             "same chunks in memory (CPU only)",
