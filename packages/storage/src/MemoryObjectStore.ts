@@ -251,11 +251,6 @@ export class MemoryObjectStore implements ObjectStore {
     return { bucket: this.bucket, key, etag, ...(pin ? { versionId: pin } : {}) };
   }
 
-  /** Every listing here can state version IDs. */
-  listsVersionIds(): boolean {
-    return true;
-  }
-
   async *list(
     prefix: string,
     signal?: AbortSignal,

@@ -158,8 +158,8 @@ export interface ObjectReader extends StoreInfo {
    * `versionIds`, each object's current version also states its ID (ListObjectVersions), so
    * that a digest index entry in a bucket that keeps versions needs no HEAD (see `entryNeedsHead`);
    * where the server or the identity refuses that listing, or a page of it is mostly older
-   * versions (see `S3ObjectStore`), the objects (from there on) are listed without them (see
-   * {@link listsVersionIds}).
+   * versions (see `S3ObjectStore`), the objects (from there on) are listed without them: an
+   * object listed with no `versionId` is one the listing did not name.
    */
   list(
     prefix: string,
@@ -168,12 +168,6 @@ export interface ObjectReader extends StoreInfo {
     pageSize?: number,
     versionIds?: boolean,
   ): AsyncIterable<ObjectSummary>;
-  /**
-   * False once a listing asked for version IDs listed objects without them: it was refused (an
-   * identity without s3:ListBucketVersions, a server without ListObjectVersions), or the
-   * bucket's older versions outweighed its current ones.
-   */
-  listsVersionIds(): boolean;
   /** Metadata of `key`, or undefined when it does not exist. */
   head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
   /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */

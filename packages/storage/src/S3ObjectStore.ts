@@ -309,14 +309,11 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Set once a listing of version IDs was refused: this store no longer asks for one. */
+  /**
+   * Set once a listing of version IDs was refused: this store no longer asks for one (a warm
+   * function's store, for the rest of the container's life).
+   */
   #versionListingRefused = false;
-  /** Set once a listing of version IDs went on without them (see {@link listsVersionIds}). */
-  #versionIdsMissed = false;
-
-  listsVersionIds(): boolean {
-    return !this.#versionIdsMissed;
-  }
 
   async *list(
     prefix: string,
@@ -332,7 +329,6 @@ export class S3ObjectStore implements ObjectStore {
         return;
       }
     }
-    if (versionIds) this.#versionIdsMissed = true;
     let token: string | undefined;
     let prefetched = this.#prefetched;
     this.#prefetched = undefined;
@@ -390,7 +386,6 @@ export class S3ObjectStore implements ObjectStore {
       if (page.next === undefined) return;
       if (mostlyHistory(page)) {
         // Every key up to the marker's has shown its current version by now.
-        this.#versionIdsMissed = true;
         yield* this.list(prefix, signal, page.next.keyMarker, pageSize);
         return;
       }

@@ -202,6 +202,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       LISTING_READ_AHEAD,
     ),
   });
+  /** Whether a side that lists its versions listed an object without naming its version. */
+  const unnamed = { source: false, destination: false };
   /** The merged keys in batches, counted for the progress display as the listings come. */
   async function* mergedKeys() {
     for await (const batch of mergeListingBatches(
@@ -210,6 +212,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     )) {
       yield batch.map((key) => {
         if (key.destination) stats.destinationListed++;
+        if (sourceVersioned && key.source && key.source.versionId === undefined) unnamed.source = true;
+        if (destinationVersioned && key.destination && key.destination.versionId === undefined)
+          unnamed.destination = true;
         const wanted = selected(key.relative);
         if (wanted && key.source) {
           stats.objects.scanned++;
@@ -348,10 +353,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     await Promise.all([sourceIndex?.discard(), destinationIndex?.discard()]);
     throw error;
   }
-  // A side that keeps versions but could not list them confirmed each entry with a HEAD.
-  if (sourceVersioned && !options.source.listsVersionIds()) sourceIndex?.note(VERSIONS_UNLISTED_NOTE);
-  if (destinationVersioned && !options.destination.listsVersionIds())
-    destinationIndex?.note(VERSIONS_UNLISTED_NOTE);
+  // A side that keeps versions but could not list them all confirmed those entries with a HEAD.
+  if (unnamed.source) sourceIndex?.note(VERSIONS_UNLISTED_NOTE);
+  if (unnamed.destination) destinationIndex?.note(VERSIONS_UNLISTED_NOTE);
   await Promise.all([sourceIndex?.commit(), destinationIndex?.commit()]);
 
   return buildReport({

@@ -728,6 +728,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const selected = keySelection(ctx.filters ?? []);
   const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
   const versioned = await listingVersioned(ctx.work, "destination", runId, ctx.store, index, ctx.signal);
+  let unnamed = false;
   for await (const { object: o, key } of listPage(
     ctx.store,
     "destination",
@@ -736,6 +737,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     ctx.signal,
     versioned,
   )) {
+    unnamed ||= versioned && o.versionId === undefined;
     if (!onPage.has(key)) {
       if (selected(key)) await candidates?.add(key);
       continue;
@@ -749,7 +751,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     if (entry)
       await putEntry(ctx.work, workKeys.found("destination", runId, key), foundEntry(entry, versioned, o));
   }
-  await endVersionedListing(ctx.work, "destination", runId, ctx.store, versioned);
+  await endVersionedListing(ctx.work, "destination", runId, unnamed);
   await candidates?.end();
   return { candidates: candidates?.count ?? 0 };
 }

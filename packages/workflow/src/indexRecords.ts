@@ -97,10 +97,12 @@ export async function getFound(
   }
 }
 
+/** What a run learned of a side's bucket, and whether a listing of its versions named every object. */
 const BucketVersioningSchema = z.strictObject({
   versioned: z.boolean(),
   note: z.string().optional(),
-}) satisfies z.ZodType<BucketVersioningVerdict>;
+  unlisted: z.boolean().optional(),
+}) satisfies z.ZodType<BucketVersioningVerdict & { unlisted?: boolean }>;
 
 /** What the run learned of `side`'s bucket (see {@link runVersioned}), if it asked. */
 async function getVersioning(work: WorkArea, side: Side, runId: string) {
@@ -147,20 +149,19 @@ export async function listingVersioned(
 
 /**
  * Ends a listing step of `side` that asked for version IDs (see {@link listingVersioned}):
- * where `store` was refused them, the run's versioning record gains the note that says so for
- * the side's index report (unless it holds one already: the state itself could not be read).
+ * where it listed objects without them (`unnamed`), the run's versioning record says so, for
+ * the note in the side's index report (see {@link commitSideIndex}).
  */
 export async function endVersionedListing(
   work: WorkArea,
   side: Side,
   runId: string,
-  store: ObjectReader,
-  versioned: boolean,
+  unnamed: boolean,
 ): Promise<void> {
-  if (!versioned || store.listsVersionIds()) return;
+  if (!unnamed) return;
   const known = await getVersioning(work, side, runId);
-  if (known?.note === undefined)
-    await work.put(workKeys.versioning(side, runId), { ...known, versioned, note: VERSIONS_UNLISTED_NOTE });
+  if (known !== undefined && known.unlisted !== true)
+    await work.put(workKeys.versioning(side, runId), { ...known, unlisted: true });
 }
 
 /** The entry `found` for the listed object, as the listing step kept it (see {@link putEntry}). */
@@ -305,6 +306,7 @@ export async function commitSideIndex(
   let failed = false;
   const versioning = await getVersioning(work, side, runId);
   if (versioning?.note !== undefined) notes.add(versioning.note);
+  if (versioning?.unlisted) notes.add(VERSIONS_UNLISTED_NOTE);
   for await (const k of work.list(workKeys.indexPages(side, runId))) {
     const page = await work.get<PageIndexRecord>(k);
     if (page === undefined) continue;

@@ -157,6 +157,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   // Only the pieces of the stored index that hold the page's keys are read.
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   const versioned = await listingVersioned(ctx.work, "source", event.runId, ctx.store, index, ctx.signal);
+  let unnamed = false;
   for await (const { object: o, key } of listAfter(
     ctx.store,
     "source",
@@ -165,6 +166,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     ctx.signal,
     versioned,
   )) {
+    unnamed ||= versioned && o.versionId === undefined;
     if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
@@ -180,7 +182,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     if (entry)
       await putEntry(ctx.work, workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o));
   }
-  await endVersionedListing(ctx.work, "source", event.runId, ctx.store, versioned);
+  await endVersionedListing(ctx.work, "source", event.runId, unnamed);
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
     page: event.page,

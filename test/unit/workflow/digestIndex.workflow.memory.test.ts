@@ -7,7 +7,7 @@ import {
   PreconditionFailedError,
   StorageUnavailableError,
 } from "@chunksync/storage";
-import { type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
+import { type RunReport, runSync, type SyncOptions, VERSIONS_UNLISTED_NOTE } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
@@ -201,10 +201,12 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(denied.objects.identical).toBe(2);
       expect(source.calls("head")).toBe(heads + 2);
       expect(denied.index?.source).toMatchObject({ fromIndex: 2, read: 0 });
+      // This store's listing names no version (UnlistedStore): each entry costs a HEAD, and both are said.
       expect(denied.index?.source?.notes).toEqual([
         expect.stringMatching(
-          /versioning state could not be read \(.*access denied.*\): every entry is confirmed with a HEAD$/,
+          /versioning state could not be read \(.*access denied.*\): it is taken to keep versions/,
         ),
+        VERSIONS_UNLISTED_NOTE,
       ]);
     });
 

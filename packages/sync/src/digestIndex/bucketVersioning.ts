@@ -34,7 +34,7 @@ export async function bucketVersioning(
     const why = (error as Error).message;
     return {
       versioned: true,
-      note: `the bucket's versioning state could not be read (${why}): every entry is confirmed with a HEAD`,
+      note: `the bucket's versioning state could not be read (${why}): it is taken to keep versions, which are listed to name each entry's version`,
     };
   }
 }
