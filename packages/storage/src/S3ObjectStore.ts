@@ -9,6 +9,7 @@ import {
   translateS3Error,
 } from "./errors.js";
 import {
+  ListingXmlError,
   type ListPage,
   parseListBucketResult,
   parseListMultipartUploadsResult,
@@ -347,7 +348,8 @@ export class S3ObjectStore implements ObjectStore {
   /**
    * The first ListObjectVersions page of {@link list}, or undefined where it was refused
    * (AccessDenied: an identity without s3:ListBucketVersions; another 4xx or a 501: a server
-   * without the call): this store then lists without version IDs from now on.
+   * without the call) or not answered as S3 does (a page this adapter cannot read): this store
+   * then lists without version IDs from now on.
    */
   async #firstVersionsPage(
     prefix: string,
@@ -359,7 +361,8 @@ export class S3ObjectStore implements ObjectStore {
     try {
       return await this.#versionsPage(prefix, from, pageSize, signal);
     } catch (error) {
-      if (!(error instanceof AccessDeniedError || error instanceof RequestRefusedError)) throw error;
+      const refused = error instanceof AccessDeniedError || error instanceof RequestRefusedError;
+      if (!refused && !((error as Error).cause instanceof ListingXmlError)) throw error;
       this.#versionListingRefused = true;
       return undefined;
     }

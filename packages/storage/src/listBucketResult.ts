@@ -205,7 +205,7 @@ function contents(
   xml: string,
   from: number,
   parent = "Contents",
-): { summary: ObjectSummary | undefined; latest: boolean; end: number } {
+): { summary: ObjectSummary | undefined; latest: boolean | undefined; end: number } {
   const e = new Elements(xml, from, parent);
   let key: string | undefined;
   let size = 0;
@@ -213,7 +213,7 @@ function contents(
   let storageClass: string | undefined;
   let lastModified: number | undefined;
   let versionId: string | undefined;
-  let latest = false;
+  let latest: boolean | undefined;
   while (e.next()) {
     switch (e.name) {
       case "Key":
@@ -294,11 +294,13 @@ export function parseListBucketResult(xml: string): ListPage {
  * holds, with its VersionId, read as {@link parseListBucketResult} reads a listing. Older
  * versions and delete markers are passed over: a key whose newest version is a delete marker
  * has no object. A current version without a VersionId is malformed (the digest index would
- * take it for the null version).
+ * take it for the null version), and so is a version that does not say whether it is current.
  */
 export function parseListVersionsResult(xml: string): VersionsPage {
   const read = (from: number) => {
     const { summary, latest, end } = contents(xml, from, "Version");
+    // Without it no version would be taken for current, and the listing would seem empty.
+    if (latest === undefined) throw new ListingXmlError("a <Version> states no IsLatest");
     if (summary === undefined || !latest) return { end };
     if (summary.versionId === undefined)
       throw new ListingXmlError(`the current version of ${JSON.stringify(summary.key)} states no VersionId`);

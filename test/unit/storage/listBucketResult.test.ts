@@ -294,10 +294,14 @@ describe("parseListVersionsResult", () => {
     });
   });
 
-  it("refuses a current version without an ID, and a truncated page without a key marker", () => {
+  it("refuses a current version without an ID, a version that does not say whether it is current, and a truncated page without a key marker", () => {
     const noId = `<Version><Key>k</Key><IsLatest>true</IsLatest><ETag>${ETAG}</ETag><Size>1</Size></Version>`;
     expect(() => parseListVersionsResult(page([noId], "<IsTruncated>false</IsTruncated>"))).toThrow(
       ListingXmlError,
+    );
+    const unsaid = `<Version><Key>k</Key><VersionId>v</VersionId><ETag>${ETAG}</ETag><Size>1</Size></Version>`;
+    expect(() => parseListVersionsResult(page([unsaid], "<IsTruncated>false</IsTruncated>"))).toThrow(
+      /states no IsLatest/,
     );
     expect(() => parseListVersionsResult(page([], "<IsTruncated>true</IsTruncated>"))).toThrow(
       ListingXmlError,

@@ -352,6 +352,27 @@ describe("object requests sent without the SDK", () => {
     expect(seen.at(-1)?.url).toBe("/b/?list-type=2");
   });
 
+  it("a listing of versions answered in a form this adapter cannot read lists without them", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
+    answers.push(
+      document(
+        '<?xml version="1.0"?><ListVersionsResult><IsTruncated>false</IsTruncated>' +
+          "<Version><Key>k</Key><VersionId>v</VersionId><ETag>&quot;e1&quot;</ETag><Size>1</Size></Version>" +
+          "</ListVersionsResult>",
+      ),
+      document(
+        '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>' +
+          "<Contents><Key>k</Key><LastModified>2026-12-02T10:00:00.000Z</LastModified>" +
+          "<ETag>&quot;e1&quot;</ETag><Size>1</Size></Contents></ListBucketResult>",
+      ),
+    );
+    const listed = [];
+    for await (const o of store.list("", undefined, undefined, undefined, true))
+      listed.push([o.key, o.versionId]);
+    expect(listed).toEqual([["k", undefined]]);
+    expect(seen.map((r) => r.url)).toEqual(["/b/?versions=", "/b/?list-type=2"]);
+  });
+
   it("never retry a failed condition, nor a streamed body", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push(failWith(412, "PreconditionFailed"));
