@@ -69,15 +69,14 @@ import {
   DigestsRecordSchema,
   digestRecords,
   digestsRecord,
-  endVersionedListing,
   foundEntry,
   getEntry,
   getFound,
   getVersion,
   headOf,
-  listingVersioned,
   pageRecord,
   putEntry,
+  stepListing,
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
@@ -727,17 +726,17 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   const selected = keySelection(ctx.filters ?? []);
   const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
-  const versioned = await listingVersioned(ctx.work, "destination", runId, ctx.store, index, ctx.signal);
-  let unnamed = false;
-  for await (const { object: o, key } of listPage(
-    ctx.store,
+  const { versioned, through } = await stepListing(
+    ctx.work,
     "destination",
-    ctx.prefix,
-    page,
+    runId,
+    ctx.store,
+    index,
     ctx.signal,
-    versioned,
+  );
+  for await (const { object: o, key } of through(
+    listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal, versioned),
   )) {
-    unnamed ||= versioned && o.versionId === undefined;
     if (!onPage.has(key)) {
       if (selected(key)) await candidates?.add(key);
       continue;
@@ -751,7 +750,6 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     if (entry)
       await putEntry(ctx.work, workKeys.found("destination", runId, key), foundEntry(entry, versioned, o));
   }
-  await endVersionedListing(ctx.work, "destination", runId, unnamed);
   await candidates?.end();
   return { candidates: candidates?.count ?? 0 };
 }

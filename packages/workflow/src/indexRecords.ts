@@ -112,7 +112,7 @@ async function getVersioning(work: WorkArea, side: Side, runId: string) {
 
 /**
  * Whether `side`'s bucket keeps or kept versions (see `bucketVersioning`): asked of `store`
- * once per run, by the first page whose side's index holds entries (see {@link listingVersioned}),
+ * once per run, by the first page whose side's index holds entries (see {@link stepListing}),
  * and kept in the side's own part for the run's later pages and its index report (see
  * {@link commitSideIndex}).
  */
@@ -131,37 +131,39 @@ async function runVersioned(
 }
 
 /**
- * Whether a listing step lists `side`'s versions (see `ObjectReader.list`): where `index` (the
- * side's stored index, as the step opened it) holds entries and the bucket keeps or kept
- * versions, so that the listing states each version's ID and an entry found for it needs no
- * HEAD (see `entryNeedsHead`), as in the direct engine's run.
+ * How a listing step lists `side` (both sides' steps, as the direct engine's run lists a side):
+ * `versioned` where `index` (the side's stored index, as the step opened it) holds entries and
+ * the bucket keeps or kept versions, so that the listing states each version's ID and an entry
+ * found for it needs no HEAD (see `entryNeedsHead`); `through` passes the step's listing on and,
+ * once the step is done with it (at its end, or where the step stops early), records in the
+ * run's versioning record whether it listed objects without naming their versions, for the note
+ * in the side's index report (see {@link commitSideIndex}).
  */
-export async function listingVersioned(
+export async function stepListing(
   work: WorkArea,
   side: Side,
   runId: string,
   store: ObjectReader,
   index: SideIndex | undefined,
   signal?: AbortSignal,
-): Promise<boolean> {
-  return index?.holdsEntries ? runVersioned(work, side, runId, store, signal) : false;
-}
-
-/**
- * Ends a listing step of `side` that asked for version IDs (see {@link listingVersioned}):
- * where it listed objects without them (`unnamed`), the run's versioning record says so, for
- * the note in the side's index report (see {@link commitSideIndex}).
- */
-export async function endVersionedListing(
-  work: WorkArea,
-  side: Side,
-  runId: string,
-  unnamed: boolean,
-): Promise<void> {
-  if (!unnamed) return;
-  const known = await getVersioning(work, side, runId);
-  if (known !== undefined && known.unlisted !== true)
-    await work.put(workKeys.versioning(side, runId), { ...known, unlisted: true });
+) {
+  const versioned = index?.holdsEntries ? await runVersioned(work, side, runId, store, signal) : false;
+  async function* through<T extends { object: ObjectSummary }>(listing: AsyncIterable<T>): AsyncIterable<T> {
+    let unnamed = false;
+    try {
+      for await (const item of listing) {
+        unnamed ||= versioned && item.object.versionId === undefined;
+        yield item;
+      }
+    } finally {
+      if (unnamed) {
+        const known = await getVersioning(work, side, runId);
+        if (known !== undefined && known.unlisted !== true)
+          await work.put(workKeys.versioning(side, runId), { ...known, unlisted: true });
+      }
+    }
+  }
+  return { versioned, through };
 }
 
 /** The entry `found` for the listed object, as the listing step kept it (see {@link putEntry}). */

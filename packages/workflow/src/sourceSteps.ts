@@ -88,16 +88,15 @@ import {
   type DigestPhase,
   digestRecords,
   digestsRecord,
-  endVersionedListing,
   foundEntry,
   getEntry,
   getFound,
   getVersion,
   headOf,
   listedOf,
-  listingVersioned,
   pageRecord,
   putEntry,
+  stepListing,
   versionRecord,
 } from "./indexRecords.js";
 import {
@@ -156,17 +155,17 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
   const selected = keySelection(ctx.filters ?? []);
   // Only the pieces of the stored index that hold the page's keys are read.
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
-  const versioned = await listingVersioned(ctx.work, "source", event.runId, ctx.store, index, ctx.signal);
-  let unnamed = false;
-  for await (const { object: o, key } of listAfter(
-    ctx.store,
+  const { versioned, through } = await stepListing(
+    ctx.work,
     "source",
-    ctx.prefix,
-    after,
+    event.runId,
+    ctx.store,
+    index,
     ctx.signal,
-    versioned,
+  );
+  for await (const { object: o, key } of through(
+    listAfter(ctx.store, "source", ctx.prefix, after, ctx.signal, versioned),
   )) {
-    unnamed ||= versioned && o.versionId === undefined;
     if (!selected(key)) continue;
     if (items.length >= ctx.pageSize || bytes >= PAGE_BYTES) {
       more = true;
@@ -182,7 +181,6 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     if (entry)
       await putEntry(ctx.work, workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o));
   }
-  await endVersionedListing(ctx.work, "source", event.runId, unnamed);
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
     page: event.page,
