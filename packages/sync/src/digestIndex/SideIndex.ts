@@ -88,7 +88,7 @@ export class SideIndex {
   async versioned(store: ObjectReader, signal?: AbortSignal): Promise<boolean> {
     if (!this.holdsEntries) return false;
     const known = await bucketVersioning(store, signal);
-    if (known.note !== undefined) this.report.notes.push(known.note);
+    if (known.note !== undefined) this.note(known.note);
     return known.versioned;
   }
 

@@ -116,6 +116,10 @@ export function destinationWrittenEntry(
     : undefined;
 }
 
+/** What a side's index says where {@link copiedFromOld} found a write's copies unpinned. */
+export const UNPINNED_COPIES_NOTE =
+  "re-composed objects keep no entry: their copies from the old version could not be pinned to it (this server does not refuse a copy from a stale ETag, and the copies named no version: the bucket keeps none, or a copy naming one was refused); the next run reads each such object once";
+
 /**
  * What a write of version `etag` to `key` copied whole from the destination's old version `old`
  * at the same offsets (a copy from another place, or one covering a chunk only in part, gives no
@@ -134,10 +138,6 @@ export function destinationWrittenEntry(
  *   again). Such a write's copied chunks get no digest, and the object no entry: the next run
  *   reads it.
  */
-/** What a side's index says where {@link copiedFromOld} found a write's copies unpinned. */
-export const UNPINNED_COPIES_NOTE =
-  "re-composed objects keep no entry: their copies from the old version could not be pinned to it (this server does not refuse a copy from a stale ETag, and the copies named no version: the bucket keeps none, or a copy naming one was refused); the next run reads each such object once";
-
 export async function copiedFromOld(
   plan: ChunkPlan,
   decision: Pick<ObjectDecision, "parts" | "condition">,
