@@ -330,48 +330,42 @@ describe("object requests sent without the SDK", () => {
     await expect(once.head("k")).rejects.toThrow(/^head s3:\/\/b\/k: UnknownError \(HTTP 501\)$/);
   });
 
-  it("never retry a 501 (a call the server does not have): a listing of versions answered so lists without them", async () => {
-    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
-    answers.push(
-      failWith(501, "NotImplemented"),
-      document(
-        '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>' +
-          "<Contents><Key>k</Key><LastModified>2026-12-02T10:00:00.000Z</LastModified>" +
-          "<ETag>&quot;e1&quot;</ETag><Size>1</Size></Contents></ListBucketResult>",
-      ),
-    );
-    const listed = [];
-    for await (const o of store.list("", undefined, undefined, undefined, true)) listed.push(o);
-    expect(listed.map((o) => [o.key, o.versionId])).toEqual([["k", undefined]]);
-    expect(seen.map((r) => r.url)).toEqual(["/b/?versions=", "/b/?list-type=2"]);
-    // The store asks no more, for the rest of its life.
-    answers.push(
-      document('<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>'),
-    );
-    for await (const _ of store.list("", undefined, undefined, undefined, true)) break;
-    expect(seen.at(-1)?.url).toBe("/b/?list-type=2");
-  });
-
-  it("a listing of versions answered in a form this adapter cannot read lists without them", async () => {
-    const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
-    answers.push(
+  // A first page of versions the store cannot use: refused for good (a 501, never retried), or
+  // not S3's form (a version that does not say whether it is current).
+  for (const [what, answer] of [
+    ["answered 501 (a call the server does not have)", failWith(501, "NotImplemented")],
+    [
+      "answered in a form this adapter cannot read",
       document(
         '<?xml version="1.0"?><ListVersionsResult><IsTruncated>false</IsTruncated>' +
           "<Version><Key>k</Key><VersionId>v</VersionId><ETag>&quot;e1&quot;</ETag><Size>1</Size></Version>" +
           "</ListVersionsResult>",
       ),
-      document(
-        '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>' +
-          "<Contents><Key>k</Key><LastModified>2026-12-02T10:00:00.000Z</LastModified>" +
-          "<ETag>&quot;e1&quot;</ETag><Size>1</Size></Contents></ListBucketResult>",
-      ),
-    );
-    const listed = [];
-    for await (const o of store.list("", undefined, undefined, undefined, true))
-      listed.push([o.key, o.versionId]);
-    expect(listed).toEqual([["k", undefined]]);
-    expect(seen.map((r) => r.url)).toEqual(["/b/?versions=", "/b/?list-type=2"]);
-  });
+    ],
+  ] as const)
+    it(`a listing of versions ${what} lists without them, once, and the store asks no more`, async () => {
+      const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
+      answers.push(
+        answer,
+        document(
+          '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>' +
+            "<Contents><Key>k</Key><LastModified>2026-12-02T10:00:00.000Z</LastModified>" +
+            "<ETag>&quot;e1&quot;</ETag><Size>1</Size></Contents></ListBucketResult>",
+        ),
+      );
+      const listed = [];
+      for await (const o of store.list("", undefined, undefined, undefined, true)) listed.push(o);
+      expect(listed.map((o) => [o.key, o.versionId])).toEqual([["k", undefined]]);
+      expect(seen.map((r) => r.url)).toEqual(["/b/?versions=", "/b/?list-type=2"]);
+      // The store asks no more, for the rest of its life.
+      answers.push(
+        document(
+          '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>',
+        ),
+      );
+      for await (const _ of store.list("", undefined, undefined, undefined, true)) break;
+      expect(seen.at(-1)?.url).toBe("/b/?list-type=2");
+    });
 
   it("never retry a failed condition, nor a streamed body", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
