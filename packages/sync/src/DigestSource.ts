@@ -53,16 +53,16 @@ export interface RangeTap {
 export class RangedReadDigests implements DigestSource {
   constructor(readonly options: RangedReadDigestsOptions) {}
 
-  /** The digests of `ranges`, as {@link DigestSource}; `tap` gives each attempt's {@link RangeTap}, if any. */
+  /** The digests of `ranges`, as {@link DigestSource}; `tap` gives each attempt's {@link RangeTap}, if any, before its read starts. */
   digests(
     object: { key: string; etag: string },
     ranges: readonly ChunkRange[],
     algorithm: DigestAlgorithm,
-    tap?: (range: ChunkRange) => RangeTap | undefined,
+    tap?: (range: ChunkRange) => RangeTap | undefined | Promise<RangeTap | undefined>,
   ): Promise<Buffer[]> {
     const { store, side, limiter, onRead, signal } = this.options;
     const attempt = async (range: ChunkRange) => {
-      const seen = tap?.(range);
+      const seen = await tap?.(range);
       let digest: Buffer | undefined;
       try {
         digest = await digestRange(

@@ -7,6 +7,10 @@ import type { ReadTap } from "./blockReads.js";
  */
 export class KeepRoom {
   #reserved = 0;
+  /** Of `#reserved`, what reads in flight hold and give back at their end unless they keep it. */
+  #inFlight = 0;
+  /** Called once when room is given back or a read in flight ends. */
+  #waiting: (() => void)[] = [];
 
   constructor(readonly capacity: number) {}
 
@@ -20,6 +24,37 @@ export class KeepRoom {
   /** Gives back room reserved for bytes that are not kept. */
   release(length: number): void {
     this.#reserved -= length;
+    this.#wake();
+  }
+
+  /**
+   * Reserves room for a read in flight that may keep its `length` bytes: where reads in flight
+   * hold the room, waits for one to end and tries again (most give their room back: the chunks
+   * they read did not change), and gives up once none holds any, or on `signal`. A read of a
+   * changed chunk that started while the reads beside it held all the room was read again for
+   * its block cut and its upload: a wait of one read's end instead of a second read of the
+   * chunk. No wait is for room that only an object's settling frees: a read ends on its own.
+   * Settle what it reserved with {@link ended}.
+   */
+  async reserveInFlight(length: number, signal?: AbortSignal): Promise<boolean> {
+    while (!this.reserve(length)) {
+      if (this.#inFlight === 0 || signal?.aborted) return false;
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#inFlight += length;
+    return true;
+  }
+
+  /** A read whose room {@link reserveInFlight} reserved has ended: its room is kept or given back now. */
+  ended(length: number): void {
+    this.#inFlight -= length;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const resolve of waiting) resolve();
   }
 }
 
@@ -61,7 +96,19 @@ export class KeptChunks {
 
   /** A tap for a read of `length` bytes, in room reserved for them; undefined where there is no room. */
   tap(length: number): KeepTap | undefined {
-    if (!this.reserve(length)) return undefined;
+    return this.reserve(length) ? this.#tap(length) : undefined;
+  }
+
+  /**
+   * A tap as {@link tap}, where reads in flight beside it may give the room it needs back: it
+   * waits for them (see {@link KeepRoom.reserveInFlight}); undefined where none is left.
+   */
+  async tapInFlight(length: number, signal?: AbortSignal): Promise<KeepTap | undefined> {
+    if (!(await this.room.reserveInFlight(length, signal))) return undefined;
+    return this.#tap(length, () => this.room.ended(length));
+  }
+
+  #tap(length: number, ended?: () => void): KeepTap {
     const pieces: Uint8Array[] = [];
     let at = 0;
     return {
@@ -72,6 +119,7 @@ export class KeptChunks {
       end: (keep) => {
         if (keep !== undefined && at === length) keep(pieces);
         else this.release(length);
+        ended?.();
       },
     };
   }

@@ -220,9 +220,9 @@ export class SourceSide {
         let kept: readonly Uint8Array[] | undefined;
         const tap =
           prior &&
-          this.#keeping(prior, 0, chunkSize, (pieces) => {
+          (await this.#keeping(prior, 0, chunkSize, (pieces) => {
             kept = pieces;
-          });
+          }));
         const onPiece = (piece: Uint8Array) => {
           this.options.onRead?.(piece.length);
           tap?.piece(piece);
@@ -419,16 +419,18 @@ export class SourceSide {
    * A tap that holds chunk `index`'s pieces as they are digested, in room reserved for its
    * `length` bytes, and hands them to `keep` where its digest differs from `prior`'s (the
    * key's last indexed version): such a chunk is likely one the challenge finds changed, which
-   * the block exchange cuts and the write sends, both then from memory. Undefined where there
-   * is no room: the chunk is read again where needed. Only a whole chunk is kept.
+   * the block exchange cuts and the write sends, both then from memory. Where the reads in
+   * flight beside it hold the room, it waits for them (see `KeepRoom.reserveInFlight`);
+   * undefined where there is no room: the chunk is read again where needed. Only a whole chunk
+   * is kept.
    */
-  #keeping(
+  async #keeping(
     prior: readonly Buffer[],
     index: number,
     length: number,
     keep: (pieces: readonly Uint8Array[]) => void,
-  ): RangeTap | undefined {
-    const tap = this.#kept?.tap(length);
+  ): Promise<RangeTap | undefined> {
+    const tap = await this.#kept?.tapInFlight(length, this.options.signal);
     return (
       tap && {
         piece: tap.piece,

@@ -3,7 +3,7 @@ import { type ChunkPlan, chunkRanges, createDigester, planChunks } from "@chunks
 import { MemoryObjectStore } from "@chunksync/storage";
 import { KeepRoom, Limiter, SourceSide } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { KeptChunks } from "../../../packages/sync/src/KeptChunks.js";
+import { type KeepTap, KeptChunks } from "../../../packages/sync/src/KeptChunks.js";
 import { seededBytes } from "../../support/data.js";
 
 const MiB = 1024 * 1024;
@@ -19,6 +19,40 @@ describe("KeptChunks", () => {
     kept.release(4);
     kept.forget("k");
     expect(kept.reserve(10)).toBe(true);
+  });
+
+  it("has a read in flight wait for the room that reads in flight beside it hold, and give up once none holds any", async () => {
+    const kept = new KeptChunks(new KeepRoom(10));
+    /** Ends `tap` after its `length` bytes came, keeping them. */
+    const keepAll = (tap: KeepTap | undefined, length: number) => {
+      tap?.piece(Buffer.alloc(length));
+      tap?.end(() => {});
+    };
+    const first = await kept.tapInFlight(6);
+    expect(first).toBeDefined();
+    const got: { second?: KeepTap | undefined } = {};
+    const waiting = kept.tapInFlight(6).then((tap) => {
+      got.second = tap;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect("second" in got).toBe(false);
+    // The first read's chunk did not change: its room goes to the read that waited.
+    first?.end();
+    await waiting;
+    expect(got.second).toBeDefined();
+    // That one keeps its bytes: no read is in flight, so the next gives up at once.
+    keepAll(got.second, 6);
+    expect(await kept.tapInFlight(6)).toBeUndefined();
+    // A read in flight that keeps its bytes leaves none for a read waiting beside it.
+    const third = await kept.tapInFlight(4);
+    expect(third).toBeDefined();
+    const gaveUp = kept.tapInFlight(1);
+    keepAll(third, 4);
+    expect(await gaveUp).toBeUndefined();
+    // Nor does a run that was stopped wait.
+    const other = new KeptChunks(new KeepRoom(10));
+    expect(await other.tapInFlight(10)).toBeDefined();
+    expect(await other.tapInFlight(1, AbortSignal.abort())).toBeUndefined();
   });
 
   it("answers a range, across pieces and chunks, only where kept chunks of that very version cover all of it", () => {
@@ -116,6 +150,22 @@ describe("SourceSide keeps the bytes of chunks its index says changed, from the 
     await sourceSide.forget("k");
     await collect(await sourceSide.openRange(id, { offset: 5 * MiB, length: 1000 }));
     expect(store.calls("read")).toBe(reads + 2);
+  });
+
+  it("keeps a changed chunk whose read started while the reads beside it held all the room: it waits for their room", async () => {
+    // Room for one chunk: the first chunk's read holds it while the reads of the three after it
+    // start. Only the last chunk changed.
+    const next = Buffer.from(old);
+    next.fill(7, 16 * MiB, 16 * MiB + 1000);
+    const { store, sourceSide, id, read } = await side(next, CHUNK);
+    expect(read()).toBe(next.length);
+    const reads = store.calls("read");
+    expect(
+      (await collect(await sourceSide.openRange(id, { offset: 15 * MiB, length: 2 * MiB }))).equals(
+        next.subarray(15 * MiB),
+      ),
+    ).toBe(true);
+    expect(store.calls("read")).toBe(reads);
   });
 
   it("keeps nothing without room for a whole chunk: the changed chunk is read again where it is needed", async () => {
