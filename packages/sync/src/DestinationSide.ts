@@ -8,11 +8,13 @@ import {
   type ChallengeRequest,
   type ChallengeResponse,
   type ChunkRange,
+  chunkRanges,
   chunksToAnswer,
   type DigestAlgorithm,
   type HeldChallenge,
   type OldRange,
   parseBlockRequest,
+  planChunks,
   rangesToCut,
   ValidationError,
   wholeTagging,
@@ -24,6 +26,7 @@ import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
+import { ReadAhead } from "./ReadAhead.js";
 import { retryFor, withRetry } from "./retry.js";
 
 export interface DestinationSideOptions {
@@ -43,6 +46,13 @@ export interface DestinationSideOptions {
    * default. The run shares its one room with its source side.
    */
   keep?: KeepRoom;
+  /**
+   * Whether `probe` reads ahead the chunks after the first where it is given the listed
+   * version: where the challenge follows in the same process (the direct engine), so that this
+   * side's reads go beside the source's instead of after them. Off by default: a workflow step
+   * that heads the object ends before the challenge.
+   */
+  readsAhead?: boolean;
 }
 
 /**
@@ -61,6 +71,8 @@ export class DestinationSide {
   readonly #digests: DigestSource;
   /** Old bytes block answers read, by key and version, until `forget`. */
   readonly #kept: KeptChunks | undefined;
+  /** Digests of chunks being read ahead by `probe`, until `answer` takes them or `forget`. */
+  readonly #ahead = new ReadAhead();
 
   constructor(readonly options: DestinationSideOptions) {
     this.#digests = sideDigests(options, "destination");
@@ -70,16 +82,34 @@ export class DestinationSide {
   /**
    * Heads `key` and digests its first `length` bytes in one request, ahead of the challenge
    * (one process holds both sides); `answer` uses that digest for a challenge on the same
-   * version, range and algorithm.
+   * version, range and algorithm. Where this side reads ahead (see
+   * {@link DestinationSideOptions.readsAhead}), `listed`, the version the listing named, is the
+   * one a challenge of every chunk will ask about next: its other chunks are read at once,
+   * pinned to it, beside the first (`answer` takes their digests where it is asked about that
+   * version; otherwise they are dropped).
    */
-  async probe(key: string, length: number, algorithm: DigestAlgorithm): Promise<ObjectHead | undefined> {
+  async probe(
+    key: string,
+    length: number,
+    algorithm: DigestAlgorithm,
+    listed?: Pick<ObjectHead, "etag" | "size">,
+  ): Promise<ObjectHead | undefined> {
     const { store, limiter, signal } = this.options;
-    const got = await limiter.run(() =>
+    const first = limiter.run(() =>
       withRetry(
         () => digestFirst(store, key, length, algorithm, (p) => this.options.onRead?.(p.length), signal),
         retryFor(signal),
       ),
     );
+    // Queued after the first read: its head comes first.
+    if (listed !== undefined && this.options.readsAhead) {
+      const ranges = chunkRanges(planChunks(listed.size, length)).slice(1);
+      if (ranges.length > 0) {
+        const digests = this.#digests.digests({ key, etag: listed.etag }, ranges, algorithm);
+        this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
+      }
+    }
+    const got = await first;
     if (got === undefined) return undefined;
     this.#version(key, got.head.etag, algorithm).set(rangeKey(0, got.length), got.digest);
     return got.head;
@@ -141,10 +171,14 @@ export class DestinationSide {
     return digests;
   }
 
-  /** Drops what this side holds of `key` once its sync is settled. */
-  forget(key: string): void {
+  /**
+   * Drops what this side holds of `key` once its sync is settled; a read ahead that nothing took
+   * settles first (see {@link ReadAhead.forget}).
+   */
+  forget(key: string): Promise<void> | undefined {
     this.#known.delete(key);
     this.#kept?.forget(key);
+    return this.#ahead.forget(key);
   }
 
   /**
@@ -172,10 +206,12 @@ export class DestinationSide {
   ): Promise<ChallengeResponse> {
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
+    const known = this.#version(key, etag, request.algorithm);
+    for (const { range, digest } of await this.#ahead.take(key, etag, request.algorithm))
+      known.set(rangeKey(range.offset, range.length), digest);
     const { digests, ranges } = this.#held(request, head);
     const read =
       ranges.length === 0 ? [] : await this.#digests.digests({ key, etag }, ranges, request.algorithm);
-    const known = this.#version(key, etag, request.algorithm);
     for (const [i, range] of ranges.entries()) {
       digests.set(range.index, read[i]!);
       known.set(rangeKey(range.offset, range.length), read[i]!);

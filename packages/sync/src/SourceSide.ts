@@ -22,7 +22,6 @@ import {
   oldRangesToCut,
   planChunks,
   type Ranges,
-  sameEtag,
   type Variant,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectReader } from "@chunksync/storage";
@@ -31,6 +30,7 @@ import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSou
 import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
+import { ReadAhead } from "./ReadAhead.js";
 import { retryFor, withRetry } from "./retry.js";
 
 export interface SourceSideOptions {
@@ -63,8 +63,8 @@ export class SourceSide {
   readonly #cached = new Map<string, { etag: string; chunks: Map<number, Buffer> }>();
   /** Whole small objects read by `read`, with their digests, by key, until their upload takes them or `forget`. */
   readonly #held = new Map<string, { etag: string; read: BodyDigests & { data: Buffer } }>();
-  /** Digests of chunks being read ahead by `probe`, by key, until the challenge takes them or `forget`. */
-  readonly #ahead = new Map<string, { etag: string; indices: number[]; digests: Promise<Buffer[]> }>();
+  /** Digests of chunks being read ahead by `probe`, until the challenge takes them or `forget`. */
+  readonly #ahead = new ReadAhead();
   readonly #digests: DigestSource;
   /** Ranged reads of this side's own store, where those give its digests: they can keep what they read. */
   readonly #ranged: RangedReadDigests | undefined;
@@ -123,13 +123,8 @@ export class SourceSide {
   async digest(source: ObjectIdentity, plan: ChunkPlan, indices: readonly number[]): Promise<void> {
     const { algorithm } = this.options;
     const cache = this.#cache(source);
-    const ahead = this.#ahead.get(source.key);
-    if (ahead !== undefined && sameEtag(ahead.etag, source.etag)) {
-      this.#ahead.delete(source.key);
-      // A read ahead that failed is read again below: the pinned read tells what went wrong.
-      const digests = await ahead.digests.catch(() => undefined);
-      for (const [i, index] of ahead.indices.entries()) if (digests) cache.set(index, digests[i]!);
-    }
+    for (const { range, digest } of await this.#ahead.take(source.key, source.etag, algorithm))
+      cache.set(range.index, digest);
     const missing = indices.filter((index) => !cache.has(index));
     // From the index (or a digest kept from a write) every chunk is known: nothing to read.
     const digests =
@@ -390,9 +385,7 @@ export class SourceSide {
             this.#keeping(prior, range.index, range.length, keep(range)),
           )
         : this.#digests.digests(object, ranges, algorithm);
-    // Awaited by the challenge or by `forget`; until then a failure is not an unhandled one.
-    digests.catch(() => {});
-    this.#ahead.set(key, { etag: listed.etag, indices, digests });
+    this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
   }
 
   /**
@@ -402,17 +395,14 @@ export class SourceSide {
   forget(key: string): Promise<void> | undefined {
     this.#cached.delete(key);
     this.#held.delete(key);
-    const ahead = this.#ahead.get(key);
-    this.#ahead.delete(key);
     const kept = this.#kept;
-    if (ahead === undefined) {
+    const settling = this.#ahead.forget(key);
+    if (settling === undefined) {
       kept?.forget(key);
       return undefined;
     }
-    // A promise only where a read ahead is left: most objects settle with no turn of the event
-    // loop. Its kept chunks are dropped once it settled.
-    const drop = () => kept?.forget(key);
-    return ahead.digests.then(drop, drop);
+    // Its kept chunks are dropped once the read ahead settled.
+    return settling.then(() => kept?.forget(key));
   }
 
   /**

@@ -155,6 +155,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     secret: options.secret,
     limiter,
     keep,
+    readsAhead: true,
     onRead: (n) => {
       stats.bytes.destinationRead += n;
     },

@@ -133,8 +133,7 @@ export async function syncObject(
       if (!ctx.dryRun && restarts(error, attempt, ctx.maxAttempts)) continue;
       return failedWith(keys, error, listed?.source.size ?? 0);
     } finally {
-      await ctx.sourceSide.forget(sourceKey);
-      ctx.destinationSide.forget(destinationKey);
+      await Promise.all([ctx.sourceSide.forget(sourceKey), ctx.destinationSide.forget(destinationKey)]);
     }
   }
 }
@@ -334,7 +333,7 @@ export function decideIndexed(
   } finally {
     // No read ahead was started for a pair both indexes answered for: nothing to wait for.
     void ctx.sourceSide.forget(sourceKey);
-    ctx.destinationSide.forget(destinationKey);
+    void ctx.destinationSide.forget(destinationKey);
   }
 }
 

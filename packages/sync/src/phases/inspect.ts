@@ -264,8 +264,17 @@ export async function inspectDestination(
   const readsAhead =
     listed.destination.size > 0 &&
     (ctx.dryRun === true || firstChunk(listed.destination.size) === firstChunk(listed.source.size));
+  // Of the same size as a readable source, every chunk is challenged: a side that reads ahead
+  // reads them all (see `DestinationSide.probe`).
+  const everyChunk =
+    listed.destination.size === listed.source.size && !isArchiveClass(listed.source.storageClass);
   const head = readsAhead
-    ? await destinationSide.probe(destinationKey, chunkSize, algorithm)
+    ? await destinationSide.probe(
+        destinationKey,
+        chunkSize,
+        algorithm,
+        everyChunk ? listed.destination : undefined,
+      )
     : await destination.head(destinationKey, signal);
   return { head };
 }
