@@ -95,17 +95,21 @@ export class DestinationSide {
     listed?: Pick<ObjectHead, "etag" | "size">,
   ): Promise<ObjectHead | undefined> {
     const { store, limiter, signal } = this.options;
-    const first = limiter.run(() =>
-      withRetry(
-        () => digestFirst(store, key, length, algorithm, (p) => this.options.onRead?.(p.length), signal),
-        retryFor(signal),
-      ),
+    const first = limiter.run(
+      () =>
+        withRetry(
+          () => digestFirst(store, key, length, algorithm, (p) => this.options.onRead?.(p.length), signal),
+          retryFor(signal),
+        ),
+      true,
     );
     // Queued after the first read: its head comes first.
     if (listed !== undefined && this.options.readsAhead) {
       const ranges = chunkRanges(planChunks(listed.size, length)).slice(1);
       if (ranges.length > 0) {
-        const digests = this.#digests.digests({ key, etag: listed.etag }, ranges, algorithm);
+        const digests = this.#digests.digests({ key, etag: listed.etag }, ranges, algorithm, {
+          opens: true,
+        });
         this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
       }
     }

@@ -21,7 +21,14 @@ export interface DigestSource {
     object: { key: string; etag: string },
     ranges: readonly ChunkRange[],
     algorithm: DigestAlgorithm,
+    read?: DigestReads,
   ): Promise<Buffer[]>;
+}
+
+/** How the reads of one call of {@link DigestSource.digests} go, where it reads. */
+export interface DigestReads {
+  /** They open an object (its reads ahead of the challenge): see `Limiter.run`. */
+  opens?: boolean;
 }
 
 export interface RangedReadDigestsOptions {
@@ -53,16 +60,18 @@ export interface RangeTap {
 export class RangedReadDigests implements DigestSource {
   constructor(readonly options: RangedReadDigestsOptions) {}
 
-  /** The digests of `ranges`, as {@link DigestSource}; `tap` gives each attempt's {@link RangeTap}, if any, before its read starts. */
+  /** The digests of `ranges`, as {@link DigestSource}; `read.tap` gives each attempt's {@link RangeTap}, if any, before its read starts. */
   digests(
     object: { key: string; etag: string },
     ranges: readonly ChunkRange[],
     algorithm: DigestAlgorithm,
-    tap?: (range: ChunkRange) => RangeTap | undefined | Promise<RangeTap | undefined>,
+    read: DigestReads & {
+      tap?: (range: ChunkRange) => RangeTap | undefined | Promise<RangeTap | undefined>;
+    } = {},
   ): Promise<Buffer[]> {
     const { store, side, limiter, onRead, signal } = this.options;
     const attempt = async (range: ChunkRange) => {
-      const seen = await tap?.(range);
+      const seen = await read.tap?.(range);
       let digest: Buffer | undefined;
       try {
         digest = await digestRange(
@@ -84,7 +93,7 @@ export class RangedReadDigests implements DigestSource {
       }
     };
     return settleAll(
-      ranges.map((range) => limiter.run(() => withRetry(() => attempt(range), retryFor(signal)))),
+      ranges.map((range) => limiter.run(() => withRetry(() => attempt(range), retryFor(signal)), read.opens)),
     );
   }
 }

@@ -1,23 +1,29 @@
 /**
  * A counting semaphore shared by every I/O task of a run, so that the number of
  * ranged GETs, part uploads and copies in flight (and so memory) stays bounded
- * however many objects are in progress.
+ * however many objects are in progress. A task that opens an object (its first reads) waits
+ * behind the tasks of objects already under way: those finish before new ones start, so that
+ * a changed object's block round and write do not queue behind the reads of every object
+ * listed after it.
  */
 export class Limiter {
   readonly #waiting: (() => void)[] = [];
+  /** Tasks that open an object, served once no other task waits. */
+  readonly #opening: (() => void)[] = [];
   #free: number;
 
   constructor(readonly capacity: number) {
     this.#free = capacity;
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /** Runs `task` once a slot is free; `opens`: it starts work on an object not yet under way. */
+  async run<T>(task: () => Promise<T>, opens = false): Promise<T> {
     if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else await new Promise<void>((resolve) => (opens ? this.#opening : this.#waiting).push(resolve));
     try {
       return await task();
     } finally {
-      const next = this.#waiting.shift();
+      const next = this.#waiting.shift() ?? this.#opening.shift();
       if (next) next();
       else this.#free++;
     }

@@ -210,30 +210,32 @@ export class SourceSide {
     prior?: readonly Buffer[],
   ): Promise<ObjectHead | undefined> {
     const { store, algorithm, limiter, signal } = this.options;
-    const first = limiter.run(() =>
-      withRetry(async () => {
-        let kept: readonly Uint8Array[] | undefined;
-        const tap =
-          prior &&
-          (await this.#keeping(prior, 0, chunkSize, (pieces) => {
-            kept = pieces;
-          }));
-        const onPiece = (piece: Uint8Array) => {
-          this.options.onRead?.(piece.length);
-          tap?.piece(piece);
-        };
-        const got = await digestFirst(store, key, chunkSize, algorithm, onPiece, signal).catch(
-          (error: unknown) => {
-            tap?.end(undefined);
-            throw error;
-          },
-        );
-        tap?.end(got?.digest);
-        // Only a whole chunk is kept: the version's first chunk.
-        if (got !== undefined && kept !== undefined)
-          this.#kept?.keep(key, got.head.etag, 0, kept, got.length);
-        return got;
-      }, retryFor(signal)),
+    const first = limiter.run(
+      () =>
+        withRetry(async () => {
+          let kept: readonly Uint8Array[] | undefined;
+          const tap =
+            prior &&
+            (await this.#keeping(prior, 0, chunkSize, (pieces) => {
+              kept = pieces;
+            }));
+          const onPiece = (piece: Uint8Array) => {
+            this.options.onRead?.(piece.length);
+            tap?.piece(piece);
+          };
+          const got = await digestFirst(store, key, chunkSize, algorithm, onPiece, signal).catch(
+            (error: unknown) => {
+              tap?.end(undefined);
+              throw error;
+            },
+          );
+          tap?.end(got?.digest);
+          // Only a whole chunk is kept: the version's first chunk.
+          if (got !== undefined && kept !== undefined)
+            this.#kept?.keep(key, got.head.etag, 0, kept, got.length);
+          return got;
+        }, retryFor(signal)),
+      true,
     );
     // Queued after the first read: its head comes first.
     if (listed !== undefined) this.#readAhead(key, listed, chunkSize, prior);
@@ -255,15 +257,17 @@ export class SourceSide {
    */
   async read(key: string, chunkSize: number): Promise<ObjectHead | undefined> {
     const { store, algorithm, limiter, signal } = this.options;
-    const got = await limiter.run(() =>
-      withRetry(async () => {
-        const first = await store.readFirst(key, chunkSize, signal);
-        if (first === undefined) return undefined;
-        const length = Math.min(chunkSize, first.head.size);
-        const read = await collectRead(store.bucket, key, first.body, length, algorithm);
-        this.options.onRead?.(length);
-        return { head: first.head, ...read };
-      }, retryFor(signal)),
+    const got = await limiter.run(
+      () =>
+        withRetry(async () => {
+          const first = await store.readFirst(key, chunkSize, signal);
+          if (first === undefined) return undefined;
+          const length = Math.min(chunkSize, first.head.size);
+          const read = await collectRead(store.bucket, key, first.body, length, algorithm);
+          this.options.onRead?.(length);
+          return { head: first.head, ...read };
+        }, retryFor(signal)),
+      true,
     );
     if (got === undefined) return undefined;
     const plan = planChunks(got.head.size, chunkSize);
@@ -381,10 +385,11 @@ export class SourceSide {
       this.#kept?.keep(key, listed.etag, range.offset, pieces, range.length);
     const digests =
       prior && this.#ranged
-        ? this.#ranged.digests(object, ranges, algorithm, (range) =>
-            this.#keeping(prior, range.index, range.length, keep(range)),
-          )
-        : this.#digests.digests(object, ranges, algorithm);
+        ? this.#ranged.digests(object, ranges, algorithm, {
+            opens: true,
+            tap: (range) => this.#keeping(prior, range.index, range.length, keep(range)),
+          })
+        : this.#digests.digests(object, ranges, algorithm, { opens: true });
     this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
   }
 

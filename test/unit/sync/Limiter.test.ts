@@ -23,6 +23,26 @@ describe("Limiter", () => {
     expect(done).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  it("serves the tasks of objects under way before those that open an object, each kind in the order it came", async () => {
+    const limiter = new Limiter(1);
+    const order: string[] = [];
+    let release = () => {};
+    const busy = limiter.run(
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
+    const task = (name: string, opens = false) =>
+      limiter.run(async () => {
+        order.push(name);
+      }, opens);
+    const all = [task("open a", true), task("open b", true), task("block round"), task("write")];
+    release();
+    await Promise.all([busy, ...all]);
+    expect(order).toEqual(["block round", "write", "open a", "open b"]);
+  });
+
   it("releases its slot when a task fails", async () => {
     const limiter = new Limiter(1);
     await expect(limiter.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
