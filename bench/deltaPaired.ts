@@ -4,7 +4,7 @@
  * order rotated each round, so the tools share the machine's load minute by minute. Prints each
  * run's wall and CPU time, the medians and the paired ratios against rclone.
  *
- *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned]
+ *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned] [--bytes]
  *
  * `--versioned` enables versioning on every bucket: the copies of a re-composition then name
  * the version they copy, and a re-composed object keeps its destination index entry.
@@ -18,6 +18,9 @@
  * chain of dependent requests costs what it would there, whatever the local load. `--trace DIR`
  * (through the same proxy, with or without latency) writes every request of each run into
  * DIR/<tool>-<round>.trace: ms from the run's start to its arrival and to its answer's end.
+ * `--bytes` also prints the bytes each run read from the source, read from the destination and
+ * wrote into it, as the server's usage log counts them (a settled snapshot before and after each
+ * run, outside its timing).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +31,7 @@ import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { ensureTools } from "./lib/tools.js";
+import { usageDelta } from "./lib/usage.js";
 import { DELTA } from "./sections/deltaScenario.js";
 
 const CHUNKSYNC: Record<string, string[]> = {
@@ -72,6 +76,8 @@ interface Run {
   cpu: number;
   /** The server's CPU seconds during the run (0 for a server this bench cannot see). */
   server: number;
+  /** With `--bytes`: what the server counted the run read and wrote. */
+  moved?: { sourceRead: number; destinationRead: number; destinationWritten: number };
 }
 
 async function main(): Promise<void> {
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
   const latency = Number(arg("--latency", "0"));
   const trace = process.argv.includes("--trace") ? arg("--trace", "") : undefined;
   const versioned = process.argv.includes("--versioned");
+  const bytes = process.argv.includes("--bytes");
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
@@ -129,6 +136,9 @@ async function main(): Promise<void> {
         // Each tool keeps its indexes apart, as on two machines (see deltaScenario's ownCache).
         env = { ...own, XDG_CACHE_HOME: join(own.XDG_CACHE_HOME!, tool) };
       }
+      const usage = bytes ? ctx.usage : undefined;
+      if (bytes && usage === undefined) throw new Error("--bytes needs the server's usage log (a local RGW)");
+      const usageBefore = await usage?.settled();
       const serverBefore = s3.cephConf ? serverCpuSeconds(s3.cephConf) : 0;
       const seenBefore = proxy?.seen.length ?? 0;
       const started = performance.now();
@@ -152,7 +162,16 @@ async function main(): Promise<void> {
       }
       const [user, system] = readFileSync(timeFile, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
       const server = s3.cephConf ? serverCpuSeconds(s3.cephConf) - serverBefore : 0;
-      return { wall: r.seconds, cpu: user! + system!, server };
+      const usageAfter = await usage?.settled();
+      const moved =
+        usageBefore && usageAfter
+          ? {
+              sourceRead: usageDelta(usageBefore, usageAfter, src).getSent,
+              destinationRead: usageDelta(usageBefore, usageAfter, dst).getSent,
+              destinationWritten: usageDelta(usageBefore, usageAfter, dst).received,
+            }
+          : undefined;
+      return { wall: r.seconds, cpu: user! + system!, server, ...(moved ? { moved } : {}) };
     };
 
     for (const tool of tools) {
@@ -196,15 +215,26 @@ async function main(): Promise<void> {
       out.push(`Every request held ${latency} ms by a proxy before it reached the server.`, "");
     if (versioned) out.push("Every bucket keeps versions.", "");
     out.push(
-      "| tool | wall median | wall runs | CPU median | server CPU median |",
-      "| --- | --- | --- | --- | --- |",
+      `| tool | wall median | wall runs | CPU median | server CPU median |${bytes ? " source read | destination read | destination written |" : ""}`,
+      `| --- | --- | --- | --- | --- |${bytes ? " --- | --- | --- |" : ""}`,
     );
+    const mib = (rs: Run[], what: keyof NonNullable<Run["moved"]>) =>
+      ` ${(median(rs.map((x) => x.moved![what])) / 2 ** 20).toFixed(1)} MiB |`;
     for (const tool of tools) {
       const rs = runs.get(tool)!;
+      const moved = bytes
+        ? mib(rs, "sourceRead") + mib(rs, "destinationRead") + mib(rs, "destinationWritten")
+        : "";
       out.push(
-        `| ${tool} | ${median(rs.map((x) => x.wall)).toFixed(2)} s | ${rs.map((x) => x.wall.toFixed(2)).join(", ")} | ${median(rs.map((x) => x.cpu)).toFixed(2)} s | ${median(rs.map((x) => x.server)).toFixed(2)} s |`,
+        `| ${tool} | ${median(rs.map((x) => x.wall)).toFixed(2)} s | ${rs.map((x) => x.wall.toFixed(2)).join(", ")} | ${median(rs.map((x) => x.cpu)).toFixed(2)} s | ${median(rs.map((x) => x.server)).toFixed(2)} s |${moved}`,
       );
     }
+    if (bytes)
+      out.push(
+        "",
+        "Bytes (medians) as the server's usage log counts them: GET bytes out of the source bucket, out of the " +
+          "tool's destination bucket, and request bytes into it; a server-side copy moves none of them.",
+      );
     out.push(
       "",
       "| paired ratio (median of the rounds' ratios) | wall | CPU | server CPU |",
