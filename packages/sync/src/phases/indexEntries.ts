@@ -195,9 +195,9 @@ function copiedChunks(plan: ChunkPlan, decision: Pick<ObjectDecision, "parts">):
 }
 
 /**
- * What pins a write's copies of `ranges` to the old version (see {@link copiedFromOld}): nothing
- * to pin ("none"), the version they name, the answer of its one CopyObject ("copy"), or the
- * server's enforcement of x-amz-copy-source-if-match ("probe").
+ * What pins a write's copies of `ranges` to the old version (see {@link copiedFromOld}): none
+ * needed, there being no copies or the copies naming the old version ("none"); the answer of its
+ * one CopyObject ("copy"); or the server's enforcement of x-amz-copy-source-if-match ("probe").
  */
 function copyPin(
   plan: ChunkPlan,

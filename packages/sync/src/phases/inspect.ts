@@ -264,10 +264,9 @@ export async function inspectDestination(
   const readsAhead =
     listed.destination.size > 0 &&
     (ctx.dryRun === true || firstChunk(listed.destination.size) === firstChunk(listed.source.size));
-  // Of the same size as a readable source, every chunk is challenged: a side that reads ahead
-  // reads them all (see `DestinationSide.probe`).
-  const everyChunk =
-    listed.destination.size === listed.source.size && !isArchiveClass(listed.source.storageClass);
+  // Of the source's size, every chunk is challenged: a side that reads ahead reads them all (see
+  // `DestinationSide.probe`).
+  const everyChunk = listed.destination.size === listed.source.size;
   const head = readsAhead
     ? await destinationSide.probe(
         destinationKey,
