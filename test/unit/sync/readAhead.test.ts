@@ -58,6 +58,34 @@ async function sides(readsAhead = false) {
   };
 }
 
+/**
+ * Holds the reads of every chunk after the first of `store`'s object, `probe`s it, then `forget`s
+ * it: the forgetting settles only once those reads have.
+ */
+async function settlesBeforeForgetting(
+  store: MemoryObjectStore,
+  probe: () => Promise<unknown>,
+  forget: () => Promise<void> | undefined,
+) {
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  for (let i = 1; i < plan.count; i++) store.beforeNext("read", () => held);
+  await probe();
+  let forgotten = false;
+  const pending = forget();
+  expect(pending).toBeDefined();
+  const forgetting = Promise.resolve(pending).then(() => {
+    forgotten = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  expect(forgotten).toBe(false);
+  release();
+  await forgetting;
+  expect(forgotten).toBe(true);
+}
+
 describe("the source's first read and the reads of its other chunks (SourceSide.probe with the listed version)", () => {
   it("reads the other chunks while the first is still being read, and the challenge reads none of them again", async () => {
     const { source, sourceSide, destinationSide, dst, read } = await sides();
@@ -106,23 +134,11 @@ describe("the source's first read and the reads of its other chunks (SourceSide.
   it("settles its reads ahead before forgetting an object whose attempt ended before its challenge", async () => {
     const { source, sourceSide } = await sides();
     const listed = await source.head("k");
-    let release = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    for (let i = 1; i < plan.count; i++) source.beforeNext("read", () => held);
-    await sourceSide.probe("k", CHUNK, listed);
-    let forgotten = false;
-    const pending = sourceSide.forget("k");
-    expect(pending).toBeDefined();
-    const forgetting = Promise.resolve(pending).then(() => {
-      forgotten = true;
-    });
-    await new Promise((r) => setImmediate(r));
-    expect(forgotten).toBe(false);
-    release();
-    await forgetting;
-    expect(forgotten).toBe(true);
+    await settlesBeforeForgetting(
+      source,
+      () => sourceSide.probe("k", CHUNK, listed),
+      () => sourceSide.forget("k"),
+    );
   });
 });
 
@@ -180,20 +196,11 @@ describe("the destination's first read and the reads of its other chunks (Destin
 
   it("settles its reads ahead before forgetting an object whose attempt ended before its challenge", async () => {
     const { destination, destinationSide } = await sides(true);
-    let release = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
-    for (let i = 1; i < plan.count; i++) destination.beforeNext("read", () => held);
-    await destinationSide.probe("k", CHUNK, "sha256", await destination.head("k"));
-    let forgotten = false;
-    const forgetting = Promise.resolve(destinationSide.forget("k")).then(() => {
-      forgotten = true;
-    });
-    await new Promise((r) => setImmediate(r));
-    expect(forgotten).toBe(false);
-    release();
-    await forgetting;
-    expect(forgotten).toBe(true);
+    const listed = await destination.head("k");
+    await settlesBeforeForgetting(
+      destination,
+      () => destinationSide.probe("k", CHUNK, "sha256", listed),
+      () => destinationSide.forget("k"),
+    );
   });
 });
