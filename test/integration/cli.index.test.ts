@@ -1168,7 +1168,6 @@ describe("chunksync CLI: digest index", () => {
       // run's own copies name the current ETag, which AWS would copy, as Ceph RGW does.
       it(`enforced x-amz-copy-source-if-match, as AWS S3 does, --engine ${engine}: one probe finds it, the written version keeps its entry, and the next run reads nothing`, async () => {
         const stale = `a copy from a stale ETag is refused (${engine})`;
-        const before = served.proxy.seen.length;
         const { run, next } = await recomposeThrough(`pinned-${engine}`, false, engine, {
           name: stale,
           action: "preconditionFailed",
@@ -1179,16 +1178,6 @@ describe("chunksync CLI: digest index", () => {
         });
         expect(served.proxy.firedCount(stale)).toBe(1);
         expect(unpinnedNoted(run)).toBe(false);
-        if (engine === "direct") {
-          // The direct engine probes beside the write, not after it: its stale copy is sent
-          // before the write's upload is completed.
-          const seen = served.proxy.seen.slice(before);
-          const probe = seen.find((r) =>
-            String(r.headers["x-amz-copy-source-if-match"]).includes("00000000000000000000000000000000"),
-          );
-          const complete = seen.find((r) => r.method === "POST" && r.query.startsWith("uploadId="));
-          expect(probe!.seq).toBeLessThan(complete!.seq);
-        }
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
         expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
       });

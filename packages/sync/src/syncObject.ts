@@ -27,7 +27,6 @@ import {
   copiedFromOld,
   destinationEntry,
   destinationWrittenEntry,
-  probeCopyPins,
   sourceEntry,
 } from "./phases/indexEntries.js";
 import {
@@ -251,7 +250,6 @@ async function attemptObject(
     if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
     const handed = early;
     early = undefined;
-    if (dst && trustWrite) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
     const etag = await writeObject(writing, toWrite, await handed);
 
     const writtenAt = destination.serverTime();

@@ -146,42 +146,6 @@ export async function copiedFromOld(
   destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
   signal?: AbortSignal,
 ): Promise<{ from: string; ranges: ChunkRange[]; unpinned: boolean }> {
-  const ranges = copiedChunks(plan, decision);
-  const pin = copyPin(plan, decision, old, ranges, destination);
-  const pinned =
-    pin === "none" ||
-    (pin === "copy"
-      ? sameEtag(written.etag, old.etag)
-      : await destination.enforcesCopySourceIfMatch(
-          written.key,
-          destination.ref(written.key, old.etag),
-          signal,
-        ));
-  return pinned
-    ? { from: old.etag, ranges, unpinned: false }
-    : { from: old.etag, ranges: [], unpinned: true };
-}
-
-/**
- * Starts, for a write to `key` that {@link copiedFromOld} will ask about, the probe of whether
- * the destination's server enforces x-amz-copy-source-if-match, so that it runs beside the
- * write instead of after it: three requests in a row at the end of a run that re-composes an
- * object otherwise (the answer is the store's, probed once; its failure is an answer too).
- */
-export function probeCopyPins(
-  plan: ChunkPlan,
-  decision: Pick<ObjectDecision, "parts" | "condition">,
-  old: { etag: string; size: number; versionId?: string },
-  key: string,
-  destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
-  signal?: AbortSignal,
-): void {
-  if (copyPin(plan, decision, old, copiedChunks(plan, decision), destination) === "probe")
-    void destination.enforcesCopySourceIfMatch(key, destination.ref(key, old.etag), signal);
-}
-
-/** The chunks a write of `decision` copies whole from the old version at the same offsets. */
-function copiedChunks(plan: ChunkPlan, decision: Pick<ObjectDecision, "parts">): ChunkRange[] {
   const ranges: ChunkRange[] = [];
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
@@ -191,22 +155,18 @@ function copiedChunks(plan: ChunkPlan, decision: Pick<ObjectDecision, "parts">):
         ranges.push(range);
     }
   }
-  return ranges;
-}
-
-/**
- * What pins a write's copies of `ranges` to the old version (see {@link copiedFromOld}): none
- * needed, there being no copies or the copies naming the old version ("none"); the answer of its
- * one CopyObject ("copy"); or the server's enforcement of x-amz-copy-source-if-match ("probe").
- */
-function copyPin(
-  plan: ChunkPlan,
-  decision: Pick<ObjectDecision, "parts" | "condition">,
-  old: { etag: string; size: number; versionId?: string },
-  ranges: readonly ChunkRange[],
-  destination: Pick<ObjectStore, "copiesNameVersions">,
-): "none" | "copy" | "probe" {
-  if (ranges.length === 0) return "none";
-  if (versionPin(old.versionId) !== undefined && destination.copiesNameVersions()) return "none";
-  return writeRequestsOf({ decision, source: plan, old }).kind === "copy" ? "copy" : "probe";
+  if (ranges.length === 0) return { from: old.etag, ranges, unpinned: false };
+  if (versionPin(old.versionId) !== undefined && destination.copiesNameVersions())
+    return { from: old.etag, ranges, unpinned: false };
+  const pinned =
+    writeRequestsOf({ decision, source: plan, old }).kind === "copy"
+      ? sameEtag(written.etag, old.etag)
+      : await destination.enforcesCopySourceIfMatch(
+          written.key,
+          destination.ref(written.key, old.etag),
+          signal,
+        );
+  return pinned
+    ? { from: old.etag, ranges, unpinned: false }
+    : { from: old.etag, ranges: [], unpinned: true };
 }
