@@ -13,6 +13,7 @@ import {
   type ChunkPlan,
   type ChunkRange,
   chunkRange,
+  chunkRanges,
   createChallenge,
   type DigestAlgorithm,
   type HeldChallenge,
@@ -375,10 +376,8 @@ export class SourceSide {
     chunkSize: number,
     prior: readonly Buffer[] | undefined,
   ): void {
-    const plan = planChunks(listed.size, chunkSize);
-    const indices = Array.from({ length: Math.max(0, plan.count - 1) }, (_, i) => i + 1);
-    if (indices.length === 0) return;
-    const ranges = indices.map((index) => chunkRange(plan, index));
+    const ranges = chunkRanges(planChunks(listed.size, chunkSize)).slice(1);
+    if (ranges.length === 0) return;
     const { algorithm } = this.options;
     const object = { key, etag: listed.etag };
     const keep = (range: ChunkRange) => (pieces: readonly Uint8Array[]) =>
