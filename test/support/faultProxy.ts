@@ -31,7 +31,8 @@ export type FaultAction =
   | "preconditionFailed"
   /**
    * Resets the connection mid-body: a request with a body is cut after half of it has
-   * arrived (never forwarded); otherwise the response is cut after half of its body.
+   * arrived (never forwarded); otherwise the response is cut after half of its body. A
+   * `hook` runs first, where given (to hold the request until something has happened).
    */
   | "reset"
   /** Forwards, then sends the response headers (full Content-Length) and half the body, and closes. */
@@ -274,6 +275,7 @@ export class FaultProxy {
         return;
       }
       case "reset":
+        await rule.hook?.(seen);
         if (hasBody) {
           const length = Number(req.headers["content-length"] ?? 0);
           let got = 0;
