@@ -155,6 +155,41 @@ function objectStoreContract(name: string, harness: Harness) {
         );
       });
 
+      it("reads a range into a buffer or through its pieces, pinned as a stream is", async () => {
+        const key = `${fresh()}obj`;
+        const data = seededBytes("into", 3 * MiB);
+        const { etag } = await putBytes(key, data);
+        const range = { offset: MiB - 7, length: 2 * MiB + 3 };
+        const expected = data.subarray(range.offset, range.offset + range.length);
+        // Into a buffer: every piece is a view of it, in order, and together they cover it.
+        const into = Buffer.alloc(range.length + 10, 0xee);
+        let at = 0;
+        const landed = await store.readInto(key, range, etag, {
+          into,
+          piece: (piece) => {
+            expect(piece.buffer).toBe(into.buffer);
+            expect(piece.byteOffset - into.byteOffset).toBe(at);
+            at += piece.length;
+          },
+        });
+        expect(landed).toBe(range.length);
+        expect(at).toBe(range.length);
+        expect(into.subarray(0, range.length).equals(expected)).toBe(true);
+        expect(into.subarray(range.length).every((b) => b === 0xee)).toBe(true);
+        // Through its pieces alone: each copied while it is handed over.
+        const pieces: Buffer[] = [];
+        const count = await store.readInto(key, range, etag, { piece: (p) => pieces.push(Buffer.from(p)) });
+        expect(count).toBe(range.length);
+        expect(Buffer.concat(pieces).equals(expected)).toBe(true);
+        expect(await store.readInto(key, { offset: 0, length: 0 }, etag, { into })).toBe(0);
+        await expect(store.readInto(key, { offset: 0, length: 10 }, STALE, { into })).rejects.toBeInstanceOf(
+          PreconditionFailedError,
+        );
+        await expect(
+          store.readInto(`${key}-gone`, { offset: 0, length: 10 }, etag, {}),
+        ).rejects.toBeInstanceOf(ObjectNotFoundError);
+      });
+
       it("reads the first bytes of the current version with its head in one call", async () => {
         const key = `${fresh()}obj`;
         const data = seededBytes("first", 3 * MiB);

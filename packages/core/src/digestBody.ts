@@ -180,9 +180,38 @@ export class InOrderDigests {
  * The bytes go into `into` where given (at least `length` bytes, reused by the caller), else
  * into a new Buffer. `md5` false: no MD5 beside the chunk digest (see BodyHasher).
  */
-export async function collectDigested(
+export function collectDigested(
   body: AsyncIterable<Uint8Array>,
   length: number,
+  algorithm?: DigestAlgorithm,
+  into?: Buffer,
+  md5 = true,
+): Promise<BodyDigests & { data: Buffer }> {
+  return collectLanded(
+    length,
+    (data, landed) =>
+      forEachPiece(body, (piece) => {
+        if (landed.length + piece.length > length)
+          throw new BodyDigestError(
+            "BODY_LENGTH_MISMATCH",
+            `the body is longer than the ${length} bytes announced`,
+          );
+        data.set(piece, landed.length);
+        landed.update(piece);
+      }),
+    algorithm,
+    into,
+    md5,
+  );
+}
+
+/**
+ * As {@link collectDigested}, for a body that `fill` lands in the buffer itself (a read from
+ * the socket straight into it): `fill` hands each run of bytes to `landed` as it lands, in order.
+ */
+export async function collectLanded(
+  length: number,
+  fill: (data: Buffer, landed: { readonly length: number; update(piece: Uint8Array): void }) => Promise<void>,
   algorithm?: DigestAlgorithm,
   into?: Buffer,
   md5 = true,
@@ -191,15 +220,7 @@ export async function collectDigested(
     throw new ChunksyncError("BUFFER_TOO_SMALL", `a buffer of ${into.length} bytes cannot hold ${length}`);
   const data = into?.subarray(0, length) ?? Buffer.allocUnsafe(length);
   const hasher = new BodyHasher(algorithm, md5);
-  await forEachPiece(body, (piece) => {
-    if (hasher.length + piece.length > length)
-      throw new BodyDigestError(
-        "BODY_LENGTH_MISMATCH",
-        `the body is longer than the ${length} bytes announced`,
-      );
-    data.set(piece, hasher.length);
-    hasher.update(piece);
-  });
+  await fill(data, hasher);
   if (hasher.length !== length)
     throw new BodyDigestError(
       "BODY_LENGTH_MISMATCH",
@@ -216,7 +237,7 @@ export async function collectDigested(
  * a generator step for each piece of 64 KiB or less).
  */
 export async function forEachPiece(
-  body: AsyncIterable<Uint8Array>,
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   each: (piece: Uint8Array) => void,
 ): Promise<void> {
   if (!(body instanceof Readable)) {

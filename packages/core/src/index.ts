@@ -181,6 +181,7 @@ export {
   type BodyDigests,
   ChunkDigestStream,
   collectDigested,
+  collectLanded,
   digestWhilePassing,
   forEachPiece,
   InOrderDigests,

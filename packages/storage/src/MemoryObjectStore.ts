@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { compareUtf8, sameEtag, versionPin } from "@chunksync/core";
 import { isArchiveClass } from "./archiveClass.js";
+import { type BodySink, pour } from "./bodySink.js";
 import type { ConditionalWrite, ConditionalWrites, StoreCapabilities } from "./capabilities.js";
 import { enforcesCondition } from "./capabilities.js";
 import {
@@ -300,6 +301,17 @@ export class MemoryObjectStore implements ObjectStore {
     if (range.offset >= o.data.length)
       throw new RequestRefusedError(this.#ctx("read", key), "InvalidRange (HTTP 416)");
     return Readable.from([o.data.subarray(range.offset, range.offset + range.length)]);
+  }
+
+  /** As the S3 adapter over HTTPS: the streamed body poured into the sink, so a subclass's `read` serves both. */
+  async readInto(
+    key: string,
+    range: ByteRange,
+    etag: string,
+    sink: BodySink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    return pour(await this.read(key, range, etag, signal), sink);
   }
 
   async readFirst(

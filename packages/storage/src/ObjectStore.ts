@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { ObjectAttributes, WriteCondition } from "@chunksync/core";
+import type { BodySink } from "./bodySink.js";
 import type { StoreCapabilities } from "./capabilities.js";
 
 // The attribute shape and the write condition belong to the core's decision; the port speaks them too.
@@ -172,6 +173,19 @@ export interface ObjectReader extends StoreInfo {
   head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined>;
   /** Streams `range` of `key`, failing with PreconditionFailedError unless its ETag is still `etag`. */
   read(key: string, range: ByteRange, etag: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Reads `range` of `key` into `sink` as {@link read} streams it, and resolves with the number
+   * of bytes that came once the body has ended (the caller checks it against the range). Over
+   * plain HTTP the S3 adapter reads the socket straight into `sink.into` (see PlainGets), the
+   * cheapest way bytes reach the client.
+   */
+  readInto(
+    key: string,
+    range: ByteRange,
+    etag: string,
+    sink: BodySink,
+    signal?: AbortSignal,
+  ): Promise<number>;
   /**
    * Streams the first `length` bytes (fewer when the object is shorter) of whatever version
    * of `key` is current, with that version's head: one request where a HEAD and a pinned read

@@ -8,6 +8,7 @@ import { Retry, StandardRetryStrategy } from "@smithy/core/retry";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, RetryStrategyV2 } from "@smithy/types";
 import { staticCredentials } from "./credentials.js";
 import { ProfileNotFoundError } from "./errors.js";
+import { PlainGets } from "./PlainGets.js";
 import { loadSharedConfig } from "./sharedConfig.js";
 import { Pool } from "./undiciPool.js";
 
@@ -79,6 +80,7 @@ export class S3Connection {
   #sdk: Promise<Sdk> | undefined;
   #client: S3Client | undefined;
   #pools = new Map<string, Pool>();
+  #plainGets = new Map<string, PlainGets>();
   #credentials: AwsCredentialIdentityProvider;
 
   private constructor(
@@ -162,7 +164,22 @@ export class S3Connection {
   /** Closes the connection's sockets (both paths'); requests after this fail. */
   destroy(): void {
     for (const pool of this.#pools.values()) void pool.destroy();
+    for (const gets of this.#plainGets.values()) gets.destroy();
     this.#client?.destroy();
+  }
+
+  /**
+   * The plain-HTTP GETs to `url`'s origin (see PlainGets), shared as {@link pool} is; none for
+   * an HTTPS origin, whose bodies come through the Pool.
+   */
+  plainGets(url: URL): PlainGets | undefined {
+    if (url.protocol !== "http:") return undefined;
+    let gets = this.#plainGets.get(url.origin);
+    if (gets === undefined) {
+      gets = new PlainGets(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), this.transport);
+      this.#plainGets.set(url.origin, gets);
+    }
+    return gets;
   }
 
   /** The connections to `origin`, one pool per connection and origin: every store on it shares them. */

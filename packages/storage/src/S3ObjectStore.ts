@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { compareUtf8, versionPin } from "@chunksync/core";
+import type { BodySink } from "./bodySink.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import {
   AccessDeniedError,
@@ -549,6 +550,20 @@ export class S3ObjectStore implements ObjectStore {
       { Range: byteRange(range), IfMatch: etag },
       signal,
     );
+    return out.body;
+  }
+
+  async readInto(
+    key: string,
+    range: ByteRange,
+    etag: string,
+    sink: BodySink,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    if (range.length === 0) return 0;
+    const input = { Range: byteRange(range), IfMatch: etag };
+    const request = { ...this.#object("GET", key, input, signal), method: "GET" as const };
+    const out = await this.#send("read", key, () => this.#requests.into(request, sink));
     return out.body;
   }
 

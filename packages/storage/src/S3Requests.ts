@@ -9,7 +9,9 @@ import type {
   RetryErrorType,
   SdkError,
 } from "@smithy/types";
-import { StorageError } from "./errors.js";
+import { type BodySink, pour } from "./bodySink.js";
+import { isBrokenConnection, StorageError } from "./errors.js";
+import type { PlainGets } from "./PlainGets.js";
 import type { XmlObject } from "./parseXml.js";
 import type { S3Connection } from "./S3Connection.js";
 import { parseAnswer } from "./s3Xml.js";
@@ -36,6 +38,13 @@ export interface S3Response {
   headers: Record<string, string | string[] | undefined>;
   /** Streamed with backpressure: the socket is read only as fast as this is. */
   body: Readable;
+}
+
+/** A GET's answer whose body is poured into a sink (see {@link S3Requests.into}); `body` settles once all of it has come. */
+export interface SunkResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Promise<number>;
 }
 
 /** A response as it came: its body undici's, which can be read away to free the connection. */
@@ -69,13 +78,15 @@ class TransportError extends Error {
   readonly $retryable = {};
   constructor(cause: Error & { code?: string }) {
     super(cause.message, { cause });
-    this.name = /TIMEOUT/.test(cause.code ?? "") ? "TimeoutError" : "NetworkError";
+    this.name = /TIME(D)?OUT/.test(cause.code ?? "") ? "TimeoutError" : "NetworkError";
   }
 }
 
-/** undici's connection failures as {@link TransportError}; anything else (an abort) as it is. */
+/** A connection's failures (undici's, or a socket's) as {@link TransportError}; anything else (an abort) as it is. */
 function transportError(e: Error & { code?: string }): Error {
-  return e.name !== "AbortError" && e.code?.startsWith("UND_ERR_") ? new TransportError(e) : e;
+  return e.name !== "AbortError" && (e.code?.startsWith("UND_ERR_") || isBrokenConnection(e))
+    ? new TransportError(e)
+    : e;
 }
 
 /** S3's XML error body: `<Error><Code>NoSuchKey</Code><Message>...</Message>...</Error>`. */
@@ -93,7 +104,7 @@ function firstValues(headers: Record<string, string | string[] | undefined>): Re
 /** The refusal a response states by `status` and its `<Error>` body (empty for a HEAD). */
 function refusal(
   status: number,
-  response: S3Response,
+  response: Pick<S3Response, "headers">,
   xml: string,
   code = errorField(xml, "Code"),
   message = errorField(xml, "Message"),
@@ -171,6 +182,8 @@ interface BucketEndpoint {
   basePath: string;
   signer: SigV4Signer;
   pool: Pool;
+  /** GETs over plain HTTP, read from the socket straight into their sinks; none for HTTPS. */
+  plain: PlainGets | undefined;
 }
 
 /** Credentials to sign with are renewed this long before they expire, as the SDK does. */
@@ -206,9 +219,34 @@ export class S3Requests {
    * Only a GET's body is the caller's: any other's is read away, which returns the connection to the pool.
    */
   send(request: S3Request): Promise<S3Response> {
-    return this.#retried(request, async (response) => {
+    return this.#exchanged(request, async (response) => {
       if (request.method !== "GET") await response.body.dump();
       return response;
+    });
+  }
+
+  /**
+   * Sends a GET whose body is poured into `sink`, and resolves with its head once the server
+   * answered; the head is retried as any request is, the body is the caller's to await (a body
+   * cut short fails it as a broken connection). Over plain HTTP the body is read from the
+   * socket straight into the sink (see PlainGets), else streamed through the Pool.
+   */
+  into(request: S3Request & { method: "GET" }, sink: BodySink): Promise<SunkResponse> {
+    return this.#retried(request, async (endpoint) => {
+      if (endpoint.plain === undefined) {
+        const response = await this.#attempt(endpoint, request);
+        return { ...response, body: pour(response.body, sink) };
+      }
+      const { path, headers } = await this.#signed(endpoint, request);
+      let answer: Awaited<ReturnType<PlainGets["get"]>>;
+      try {
+        answer = await endpoint.plain.get(path, headers, sink, request.signal);
+      } catch (error) {
+        throw transportError(error as Error & { code?: string });
+      }
+      noteServerDate(this.#connection, answer.headers.date);
+      if (answer.status >= 300) throw refusal(answer.status, answer, answer.text);
+      return { status: answer.status, headers: answer.headers, body: answer.body };
     });
   }
 
@@ -217,7 +255,7 @@ export class S3Requests {
    * retried as a failed request is (the SDK's deserialiser runs inside its retries too).
    */
   text(request: S3Request & { method: "GET" }): Promise<string> {
-    return this.#retried(request, bodyText);
+    return this.#exchanged(request, bodyText);
   }
 
   /**
@@ -226,17 +264,22 @@ export class S3Requests {
    * `<Error>`, or nothing, fails as a refusal (see answerOf).
    */
   xml(request: S3Request): Promise<XmlObject> {
-    return this.#retried(request, async (response) => answerOf(response, await bodyText(response)));
+    return this.#exchanged(request, async (response) => answerOf(response, await bodyText(response)));
   }
 
-  async #retried<T>(request: S3Request, use: (response: Received) => Promise<T>): Promise<T> {
+  /** Sends `request` through the Pool and hands its response to `use`, both within each attempt. */
+  #exchanged<T>(request: S3Request, use: (response: Received) => Promise<T>): Promise<T> {
+    return this.#retried(request, async (endpoint) => use(await this.#attempt(endpoint, request)));
+  }
+
+  async #retried<T>(request: S3Request, attempt: (endpoint: BucketEndpoint) => Promise<T>): Promise<T> {
     this.#endpoint ??= this.#resolveEndpoint();
     const endpoint = await this.#endpoint;
     const retry = this.#connection.retry;
     let token = await retry.acquireInitialRetryToken("");
     for (;;) {
       try {
-        const result = await use(await this.#attempt(endpoint, request));
+        const result = await attempt(endpoint);
         retry.recordSuccess(token);
         return result;
       } catch (error) {
@@ -259,7 +302,11 @@ export class S3Requests {
     }
   }
 
-  async #attempt(endpoint: BucketEndpoint, request: S3Request): Promise<Received> {
+  /** The path (with its query) to send `request` to, and its headers, signed. */
+  async #signed(
+    endpoint: BucketEndpoint,
+    request: S3Request,
+  ): Promise<{ path: string; headers: Record<string, string> }> {
     const credentials = await this.#identity();
     const path = `${endpoint.basePath}/${request.key.split("/").map(uriEncode).join("/")}`;
     const query = Object.entries(request.query ?? {})
@@ -275,12 +322,17 @@ export class S3Requests {
     };
     const now = new Date(Date.now() + this.#connection.clockOffset());
     endpoint.signer.sign({ method: request.method, path, query, headers }, credentials, now);
+    return { path: query ? `${path}?${query}` : path, headers };
+  }
+
+  async #attempt(endpoint: BucketEndpoint, request: S3Request): Promise<Received> {
+    const { path, headers } = await this.#signed(endpoint, request);
     let response: Awaited<ReturnType<Pool["request"]>>;
     try {
       response = await endpoint.pool.request({
         origin: endpoint.origin,
         method: request.method,
-        path: query ? `${path}?${query}` : path,
+        path,
         headers,
         body: request.body ?? null,
         signal: request.signal ?? null,
@@ -334,6 +386,7 @@ export class S3Requests {
         basePath: `${path}${uriEncode(bucket)}`,
         signer: new SigV4Signer(connection.region),
         pool: connection.pool(url.origin),
+        plain: connection.plainGets(url),
       };
     }
     return this.#sdkEndpoint();
@@ -379,6 +432,7 @@ export class S3Requests {
       basePath: url.pathname.replace(/\/$/, ""),
       signer: new SigV4Signer(scheme?.signingRegion ?? region),
       pool: this.#connection.pool(url.origin),
+      plain: this.#connection.plainGets(url),
     };
   }
 }

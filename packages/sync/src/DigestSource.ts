@@ -48,6 +48,8 @@ export interface RangedReadDigestsOptions {
  * new tap).
  */
 export interface RangeTap {
+  /** Where the read lands, for a tap that keeps its pieces (views of it); else they are valid only while `piece` runs. */
+  into?: Buffer;
   piece(piece: Uint8Array): void;
   end(digest: Buffer | undefined): void;
 }
@@ -86,6 +88,7 @@ export class RangedReadDigests implements DigestSource {
             seen?.piece(piece);
           },
           signal,
+          seen?.into,
         );
         return digest;
       } finally {

@@ -60,6 +60,11 @@ export class KeepRoom {
 
 /** A read's pieces held as they come, in room reserved for them, until its end says whether they are kept. */
 export interface KeepTap {
+  /**
+   * Where the read lands (see `BodySink.into`): the pieces kept are views of it, where a read
+   * that does not land in it would hand over views of a buffer its store reuses.
+   */
+  into: Buffer;
   piece(piece: Uint8Array): void;
   /** Hands every piece to `keep` where given and every byte reserved for came; else gives the room back. */
   end(keep?: (pieces: readonly Uint8Array[]) => void): void;
@@ -112,6 +117,8 @@ export class KeptChunks {
     const pieces: Uint8Array[] = [];
     let at = 0;
     return {
+      // Its pages are touched only as the read fills them.
+      into: Buffer.allocUnsafe(length),
       piece: (piece) => {
         pieces.push(piece);
         at += piece.length;
@@ -132,6 +139,7 @@ export class KeptChunks {
     const tap = this.tap(range.length);
     return (
       tap && {
+        into: tap.into,
         piece: tap.piece,
         end: (whole) =>
           tap.end(whole ? (pieces) => this.keep(key, etag, range.offset, pieces, range.length) : undefined),

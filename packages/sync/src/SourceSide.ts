@@ -25,10 +25,10 @@ import {
   type Ranges,
   type Variant,
 } from "@chunksync/core";
-import type { ObjectHead, ObjectReader } from "@chunksync/storage";
+import { type BodySink, type ObjectHead, type ObjectReader, pour } from "@chunksync/storage";
 import { readBlocks } from "./blockReads.js";
 import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
-import { collectRead, digestFirst, pinnedRead } from "./digestRange.js";
+import { collectRead, digestFirst, pinnedRead, readRange } from "./digestRange.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
 import { ReadAhead } from "./ReadAhead.js";
@@ -327,6 +327,32 @@ export class SourceSide {
     return pipeline(body, tap, () => {});
   }
 
+  /**
+   * Reads a range of `source`'s version into `sink` for upload, as {@link openRange} opens it:
+   * from the bytes kept of it, or a pinned read that lands in `sink.into`.
+   */
+  async readRange(
+    source: Pick<ObjectIdentity, "key" | "etag">,
+    range: { offset: number; length: number },
+    sink: BodySink,
+  ): Promise<void> {
+    const kept = this.#kept?.bytes(source.key, source.etag, range);
+    if (kept !== undefined) {
+      await pour(kept, sink);
+      return;
+    }
+    const onRead = this.options.onRead;
+    const counted: BodySink = {
+      ...sink,
+      piece: (piece) => {
+        onRead?.(piece.length);
+        sink.piece?.(piece);
+      },
+    };
+    const { store, signal } = this.options;
+    await readRange(store, "source", source.key, source.etag, range, counted, "the part", signal);
+  }
+
   /** Keeps the digest of chunk `index` of `source` that the writer computed over the whole chunk it read. */
   keepDigest(source: Pick<ObjectIdentity, "key" | "etag">, index: number, digest: Buffer): void {
     this.#cache(source).set(index, digest);
@@ -427,6 +453,7 @@ export class SourceSide {
     const tap = await this.#kept?.tapInFlight(length, this.options.signal);
     return (
       tap && {
+        into: tap.into,
         piece: tap.piece,
         end: (digest) => {
           const changed = digest !== undefined && !(prior[index]?.equals(digest) ?? false);

@@ -13,7 +13,7 @@ import {
   sha256Block,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
-import { feedBody, pinnedRead, type Side } from "./digestRange.js";
+import { readRange, type Side } from "./digestRange.js";
 import { forEachConcurrent, type Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -44,6 +44,8 @@ export interface BlockReader {
 
 /** Given each piece of one read as it comes, then told whether the read came whole. */
 export interface ReadTap {
+  /** Where the read lands: the tap keeps views of it (see `KeepTap.into`). */
+  into: Buffer;
   piece(piece: Uint8Array): void;
   end(whole: boolean): void;
 }
@@ -169,12 +171,13 @@ async function readRanges(
         }
         const keeping = reader.keeping?.(key, etag, read);
         try {
-          const body = await pinnedRead(store, side, key, etag, read, signal);
-          await feedBody(store.bucket, key, body, read.length, `the range at ${offset}`, (piece) => {
-            pass(piece);
-            keeping?.piece(piece);
-            onRead?.(piece.length);
-          });
+          const piece = (bytes: Uint8Array) => {
+            pass(bytes);
+            keeping?.piece(bytes);
+            onRead?.(bytes.length);
+          };
+          const sink = keeping ? { into: keeping.into, piece } : { piece };
+          await readRange(store, side, key, etag, read, sink, `the range at ${offset}`, signal);
         } catch (error) {
           keeping?.end(false);
           throw error;

@@ -9,6 +9,7 @@ import {
   forEachPiece,
 } from "@chunksync/core";
 import {
+  type BodySink,
   type ObjectHead,
   type ObjectReader,
   PreconditionFailedError,
@@ -34,9 +35,55 @@ export async function digestRange(
   algorithm: DigestAlgorithm,
   onPiece: (piece: Uint8Array) => void,
   signal?: AbortSignal,
+  into?: Buffer,
 ): Promise<Buffer> {
-  const body = await pinnedRead(store, side, key, etag, range, signal);
-  return hashBody(store, key, body, range.length, range.index, algorithm, onPiece);
+  const digester = createDigester(algorithm);
+  const piece = (bytes: Uint8Array) => {
+    digester.update(bytes);
+    onPiece(bytes);
+  };
+  await readRange(
+    store,
+    side,
+    key,
+    etag,
+    range,
+    into ? { into, piece } : { piece },
+    `chunk ${range.index}`,
+    signal,
+  );
+  return digester.digest();
+}
+
+/**
+ * Reads one pinned range into `sink` (see `ObjectReader.readInto`: its pieces are views valid
+ * only while `piece` runs, unless they land in `sink.into`). A lost pin means the object
+ * changed under the run; a body that breaks or ends short is a retryable failure naming
+ * `what` was being read, never a result of the bytes that happened to come.
+ */
+export async function readRange(
+  store: ObjectReader,
+  side: Side,
+  key: string,
+  etag: string,
+  range: { offset: number; length: number },
+  sink: BodySink,
+  what: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  let landed: number;
+  try {
+    landed = await store.readInto(key, range, etag, sink, signal);
+  } catch (error) {
+    if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
+    throw brokenRead(store.bucket, key, error);
+  }
+  if (landed !== range.length) {
+    throw new StorageUnavailableError(
+      { operation: "read", bucket: store.bucket, key },
+      `body ended after ${landed} of ${range.length} bytes of ${what}`,
+    );
+  }
 }
 
 /**

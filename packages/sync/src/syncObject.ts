@@ -434,6 +434,7 @@ function objectWriter(
       open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
       held: () => (plan.count === 1 ? ctx.sourceSide.takeHeld(srcId) : undefined),
       openRange: (range) => ctx.sourceSide.openRange(srcId, range),
+      readInto: (range, sink) => ctx.sourceSide.readRange(srcId, range, sink),
     },
   });
   return { writing, writeOf, uploaded, trustWrite };

@@ -9,6 +9,7 @@ import {
   ChunksyncError,
   checkChunkBuffer,
   chunkRanges,
+  collectLanded,
   createDigester,
   type DigestAlgorithm,
   etagMd5,
@@ -22,6 +23,7 @@ import {
 import {
   BadDigestError,
   type BodyDigest,
+  type BodySink,
   type CompletedPart,
   type ConditionalWrite,
   enforcesCondition,
@@ -34,7 +36,7 @@ import {
   sameEtag,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead, failedRead, feedBody, pinnedRead } from "../digestRange.js";
+import { collectRead, failedRead, feedBody, readRange } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { PartBuffers } from "../PartBuffers.js";
@@ -51,6 +53,11 @@ export interface PartSource {
   open(part: PlannedPart): Promise<Readable>;
   /** Opens a range of the source object: a source piece of an assembled part. */
   openRange(range: { offset: number; length: number }): Promise<Readable>;
+  /**
+   * Reads a range of the source object into `sink` (see `ObjectReader.readInto`), where this
+   * source can land the bytes in the part's buffer itself; else a part is opened and copied.
+   */
+  readInto?(range: { offset: number; length: number }, sink: BodySink): Promise<void>;
   /**
    * The bytes of `part` with their MD5 and digest by the run's chunk algorithm, where this side
    * already holds them (a small object read whole with its head); taken once, so a retry opens
@@ -453,10 +460,21 @@ async function fromSource<T>(
   const held = write.parts.held?.(part);
   if (held) return sendCollected(ctx, part, held, send, check, read);
   if (part.streamed) return sendStreamed(ctx, write, part, send, stored);
-  const body = await write.parts.open(part);
   const { bucket, key } = write.source;
   const algorithm = ctx.uploaded?.algorithm;
-  const got = await collectRead(bucket, key, body, part.length, algorithm, buffer, check === "md5");
+  const md5 = check === "md5";
+  const readInto = write.parts.readInto;
+  const got = readInto
+    ? await collectLanded(
+        part.length,
+        (into, landed) => readInto(part, { into, piece: (piece) => landed.update(piece) }),
+        algorithm,
+        buffer,
+        md5,
+      ).catch((error: unknown) => {
+        throw failedRead(bucket, key, error);
+      })
+    : await collectRead(bucket, key, await write.parts.open(part), part.length, algorithm, buffer, md5);
   return sendCollected(ctx, part, got, send, check, read);
 }
 
@@ -577,30 +595,44 @@ async function assembled<T>(
         const at = place;
         place += piece.length;
         const fromSource = piece.from === "source";
+        let got = 0;
+        const landed = (read: Uint8Array) => {
+          digests.filled(at + got, at + got + read.length);
+          got += read.length;
+        };
+        const sink = { into: data.subarray(at, at + piece.length), piece: landed };
         // Old bytes the block exchange read for this very version are not read again.
         const held = fromSource ? undefined : old.held?.(piece);
-        const body = fromSource
-          ? await write.parts.openRange(piece)
-          : held
-            ? Readable.from(held)
-            : await pinnedRead(destination, "destination", old.ref.key, old.ref.etag, piece, signal);
         const named = fromSource ? write.source : { bucket: destination.bucket, key: old.ref.key };
-        let got = 0;
-        // feedBody fails a body longer than its piece; none of it spills into the next piece.
-        await feedBody(
-          named.bucket,
-          named.key,
-          body,
-          piece.length,
-          `the range at ${piece.offset}`,
-          (read) => {
+        const what = `the range at ${piece.offset}`;
+        if (fromSource && write.parts.readInto) await write.parts.readInto(piece, sink);
+        else if (!fromSource && !held) {
+          const counted = {
+            ...sink,
+            piece: (read: Uint8Array) => {
+              landed(read);
+              bytes.destinationRead += read.length;
+            },
+          };
+          await readRange(
+            destination,
+            "destination",
+            old.ref.key,
+            old.ref.etag,
+            piece,
+            counted,
+            what,
+            signal,
+          );
+        } else {
+          const body = held ? Readable.from(held) : await write.parts.openRange(piece);
+          // feedBody fails a body longer than its piece; none of it spills into the next piece.
+          await feedBody(named.bucket, named.key, body, piece.length, what, (read) => {
             const kept = read.subarray(0, Math.max(0, piece.length - got));
             data.set(kept, at + got);
-            digests.filled(at + got, at + got + kept.length);
-            got += read.length;
-            if (!fromSource && !held) bytes.destinationRead += read.length;
-          },
-        );
+            landed(kept);
+          });
+        }
       }),
     );
   };
