@@ -4,7 +4,7 @@
  * loaded machine a single run of each tool says little; the medians of per-round ratios say more.
  *
  *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--only small,delta,deltamp,large]
- *     [--before /path/to/other/checkout]   also times that checkout's built CLI in each round
+ *     [--before DIR]                        also times another commit's CLI in each round (built by scripts/build-other.ts)
  *     [--out name]                          writes bench/results/<date>-<name>.md (never overwrites)
  *     [--profile DIR]                       after the rounds, one `--cpu-prof` run of the current CLI per workload
  */
@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
+import { otherCli } from "./lib/otherBuild.js";
 import { MiB, markdownTable } from "./lib/table.js";
 import { ensureTools, toolVersions } from "./lib/tools.js";
 import { DELTA } from "./sections/deltaScenario.js";
@@ -73,7 +74,7 @@ async function main(argv: string[]): Promise<void> {
   const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
   const ctx = new BenchContext(s3, false, log);
   const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
-  if (before) tools.push(chunksyncTool("chunksync before", join(before, "packages/cli/bin/chunksync.js")));
+  if (before) tools.push(chunksyncTool("chunksync before", otherCli(before)));
   tools.push(rcloneTool);
 
   const workloads: { name: string; units: number; unit: string; fill(bucket: string): Promise<void> }[] = [];

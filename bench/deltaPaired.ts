@@ -10,7 +10,7 @@
  * the version they copy, and a re-composed object keeps its destination index entry.
  * Tools: `blocks` (chunksync, the default), `noblocks` (`--no-blocks`), `blocks-wf` and
  * `noblocks-wf` (the same with `--engine workflow`), `rclone` (`sync --checksum`); with
- * `--base DIR` (another checkout, built), `base-blocks` etc. run that checkout's CLI: paired
+ * `--base DIR` (another commit built by `scripts/build-other.ts`), `base-blocks` etc. run that checkout's CLI: paired
  * before/after figures. `--prof DIR`
  * writes a V8 CPU profile of each chunksync run into DIR/<tool>-<round>, and its stderr into
  * DIR/<tool>-<round>.log. `--latency MS` puts a proxy in front of the server that holds every
@@ -29,6 +29,7 @@ import { FaultProxy, type SeenRequest } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
+import { otherCli } from "./lib/otherBuild.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { ensureTools } from "./lib/tools.js";
 import { usageDelta } from "./lib/usage.js";
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
         const extra = CHUNKSYNC[base === undefined ? tool : tool.slice("base-".length)];
         if (extra === undefined || base === "")
           throw new Error(`unknown tool ${tool} (base-* needs --base DIR)`);
-        const cli = base === undefined ? CLI : join(base, "packages/cli/bin/chunksync.js");
+        const cli = base === undefined ? CLI : otherCli(base);
         const node = [process.execPath];
         if (prof !== undefined) node.push("--cpu-prof", "--cpu-prof-dir", join(prof, `${tool}-${label}`));
         command = [...node, cli, "sync", `s3://${src}`, `s3://${dst}`, "--src-profile", "src"];

@@ -209,6 +209,27 @@ function objectStoreContract(name: string, harness: Harness) {
         expect(await store.readFirst(`${key}-gone`, MiB)).toBeUndefined();
       });
 
+      it("reads the first bytes with their head into a buffer, as readFirst streams them", async () => {
+        const key = `${fresh()}obj`;
+        const data = seededBytes("first-into", 3 * MiB);
+        await putBytes(key, data);
+        const head = (await store.head(key))!;
+        const into = Buffer.alloc(8 * MiB);
+        let handed = 0;
+        const first = (await store.readFirstInto(key, MiB, { into, piece: (p) => (handed += p.length) }))!;
+        expect(first).toEqual({ head, landed: MiB });
+        expect(handed).toBe(MiB);
+        expect(into.subarray(0, MiB).equals(data.subarray(0, MiB))).toBe(true);
+        // Longer than the object: the whole object, and still its full size.
+        const all = (await store.readFirstInto(key, 8 * MiB, { into }))!;
+        expect(all).toMatchObject({ head: { size: data.length }, landed: data.length });
+        expect(into.subarray(0, data.length).equals(data)).toBe(true);
+        await putBytes(`${key}-empty`, Buffer.alloc(0));
+        const empty = (await store.readFirstInto(`${key}-empty`, MiB, { into }))!;
+        expect(empty).toMatchObject({ head: { size: 0, contentType: "application/x-test" }, landed: 0 });
+        expect(await store.readFirstInto(`${key}-gone`, MiB, { into })).toBeUndefined();
+      });
+
       it("lists under a prefix in UTF-8 byte order, and after a start key", async () => {
         const prefix = fresh();
         // UTF-16 order would put the emoji (a surrogate pair) before the fullwidth A; UTF-8 puts it after.

@@ -314,6 +314,17 @@ export class MemoryObjectStore implements ObjectStore {
     return pour(await this.read(key, range, etag, signal), sink);
   }
 
+  /** As {@link readInto}: the streamed first bytes poured into the sink. */
+  async readFirstInto(
+    key: string,
+    length: number,
+    sink: BodySink,
+    signal?: AbortSignal,
+  ): Promise<{ head: ObjectHead; landed: number } | undefined> {
+    const got = await this.readFirst(key, length, signal);
+    return got && { head: got.head, landed: await pour(got.body, sink) };
+  }
+
   async readFirst(
     key: string,
     length: number,

@@ -196,6 +196,16 @@ export interface ObjectReader extends StoreInfo {
     length: number,
     signal?: AbortSignal,
   ): Promise<{ head: ObjectHead; body: Readable } | undefined>;
+  /**
+   * As {@link readFirst}, with the bytes read into `sink` (see {@link readInto}); resolves once
+   * they all came, with the number that did.
+   */
+  readFirstInto(
+    key: string,
+    length: number,
+    sink: BodySink,
+    signal?: AbortSignal,
+  ): Promise<{ head: ObjectHead; landed: number } | undefined>;
   /** The object's tag set as a URL-encoded string, or undefined when it has none. */
   tagging(key: string): Promise<string | undefined>;
   /**

@@ -572,11 +572,35 @@ export class S3ObjectStore implements ObjectStore {
     length: number,
     signal?: AbortSignal,
   ): Promise<{ head: ObjectHead; body: Readable } | undefined> {
-    let out: S3Response;
+    const got = await this.#first(key, length, signal, (request) => this.#requests.send(request));
+    return got && { head: got.head, body: got.answer?.body ?? Readable.from([]) };
+  }
+
+  async readFirstInto(
+    key: string,
+    length: number,
+    sink: BodySink,
+    signal?: AbortSignal,
+  ): Promise<{ head: ObjectHead; landed: number } | undefined> {
+    const got = await this.#first(key, length, signal, (request) => this.#requests.into(request, sink));
+    return got && { head: got.head, landed: (await got.answer?.body) ?? 0 };
+  }
+
+  /**
+   * The GET of the first `length` bytes of `key` that {@link readFirst} and {@link readFirstInto}
+   * send by `send`, with the head of the version it found; no answer (an empty object, which
+   * no range fits: its head alone) or undefined where the key does not exist.
+   */
+  async #first<A extends { headers: S3Response["headers"] }>(
+    key: string,
+    length: number,
+    signal: AbortSignal | undefined,
+    send: (request: S3Request & { method: "GET" }) => Promise<A>,
+  ): Promise<{ head: ObjectHead; answer: A | undefined } | undefined> {
+    let out: A;
     try {
-      out = await this.#requests.send(
-        this.#object("GET", key, { Range: byteRange({ offset: 0, length }) }, signal),
-      );
+      const input = { Range: byteRange({ offset: 0, length }) };
+      out = await send({ ...this.#object("GET", key, input, signal), method: "GET" });
     } catch (error) {
       const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (isNotFound(error) && e.name !== "NoSuchBucket") return undefined;
@@ -584,14 +608,14 @@ export class S3ObjectStore implements ObjectStore {
       // A range cannot start inside an empty object: its head is all there is to read.
       if (e.name === "InvalidRange" || e.$metadata?.httpStatusCode === 416) {
         const head = await this.head(key, signal);
-        return head && { head, body: Readable.from([]) };
+        return head && { head, answer: undefined };
       }
       throw translateS3Error(error, { operation: "read", bucket: this.bucket, key });
     }
     // "bytes 0-4095/1048576": the whole object's size follows the slash.
     const total = /\/(\d+)$/.exec(String(out.headers["content-range"] ?? ""))?.[1];
     const size = Number(total ?? out.headers["content-length"] ?? 0);
-    return { head: headOfResponse(key, out.headers, size), body: out.body };
+    return { head: headOfResponse(key, out.headers, size), answer: out };
   }
 
   #attributes(attributes: ObjectAttributes) {

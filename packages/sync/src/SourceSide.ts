@@ -224,7 +224,7 @@ export class SourceSide {
             this.options.onRead?.(piece.length);
             tap?.piece(piece);
           };
-          const got = await digestFirst(store, key, chunkSize, algorithm, onPiece, signal).catch(
+          const got = await digestFirst(store, key, chunkSize, algorithm, onPiece, signal, tap?.into).catch(
             (error: unknown) => {
               tap?.end(undefined);
               throw error;

@@ -88,7 +88,8 @@ export async function readRange(
 
 /**
  * Reads the head of the current version of `key` and the digest of its first `length`
- * bytes (fewer when it is shorter) in one request. Undefined when `key` does not exist.
+ * bytes (fewer when it is shorter) in one request, landing them in `into` where given (see
+ * {@link readRange}). Undefined when `key` does not exist.
  */
 export async function digestFirst(
   store: ObjectReader,
@@ -97,29 +98,27 @@ export async function digestFirst(
   algorithm: DigestAlgorithm,
   onPiece: (piece: Uint8Array) => void,
   signal?: AbortSignal,
+  into?: Buffer,
 ): Promise<{ head: ObjectHead; length: number; digest: Buffer } | undefined> {
-  const got = await store.readFirst(key, length, signal);
+  const digester = createDigester(algorithm);
+  const piece = (bytes: Uint8Array) => {
+    digester.update(bytes);
+    onPiece(bytes);
+  };
+  let got: Awaited<ReturnType<ObjectReader["readFirstInto"]>>;
+  try {
+    got = await store.readFirstInto(key, length, into ? { into, piece } : { piece }, signal);
+  } catch (error) {
+    throw brokenRead(store.bucket, key, error);
+  }
   if (got === undefined) return undefined;
   const expected = Math.min(length, got.head.size);
-  const digest = await hashBody(store, key, got.body, expected, 0, algorithm, onPiece);
-  return { head: got.head, length: expected, digest };
-}
-
-async function hashBody(
-  store: ObjectReader,
-  key: string,
-  body: Readable,
-  length: number,
-  index: number,
-  algorithm: DigestAlgorithm,
-  onPiece: (piece: Uint8Array) => void,
-): Promise<Buffer> {
-  const digester = createDigester(algorithm);
-  await feedBody(store.bucket, key, body, length, `chunk ${index}`, (piece) => {
-    digester.update(piece);
-    onPiece(piece);
-  });
-  return digester.digest();
+  if (got.landed !== expected)
+    throw new StorageUnavailableError(
+      { operation: "read", bucket: store.bucket, key },
+      `body ended after ${got.landed} of ${expected} bytes of chunk 0`,
+    );
+  return { head: got.head, length: expected, digest: digester.digest() };
 }
 
 /**
