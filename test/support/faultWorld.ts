@@ -18,7 +18,7 @@ export async function storeVia(
   user: "source" | "destination",
   bucket: string,
   endpoint: string,
-  settings: { maxAttempts?: number; socketTimeoutMs?: number } = {},
+  settings: { maxAttempts?: number; socketTimeoutMs?: number; plainGets?: boolean } = {},
 ): Promise<S3ObjectStore> {
   const s3 = localS3();
   const connection = await S3Connection.open({

@@ -23,6 +23,11 @@ export interface S3ClientSettings {
   maxAttempts?: number;
   /** Milliseconds a socket may sit idle mid-request before the attempt fails and is retried. */
   socketTimeoutMs?: number;
+  /**
+   * Whether GETs over plain HTTP are read from the socket straight into their buffers (see
+   * PlainGets; the default); false sends them through undici's Pool, as over HTTPS.
+   */
+  plainGets?: boolean;
 }
 
 /** How requests reach the server, on both paths (the SDK's HTTP handler and undici's Pool). */
@@ -82,6 +87,7 @@ export class S3Connection {
   #pools = new Map<string, Pool>();
   #plainGets = new Map<string, PlainGets>();
   #credentials: AwsCredentialIdentityProvider;
+  readonly #plainGetsOn: boolean;
 
   private constructor(
     readonly region: string,
@@ -94,6 +100,7 @@ export class S3Connection {
     settings: S3ClientSettings,
   ) {
     this.maxAttempts = settings.maxAttempts ?? 6;
+    this.#plainGetsOn = settings.plainGets ?? true;
     this.transport = {
       connectionTimeoutMs: 5_000,
       socketTimeoutMs: settings.socketTimeoutMs ?? 30_000,
@@ -173,7 +180,7 @@ export class S3Connection {
    * an HTTPS origin, whose bodies come through the Pool.
    */
   plainGets(url: URL): PlainGets | undefined {
-    if (url.protocol !== "http:") return undefined;
+    if (url.protocol !== "http:" || !this.#plainGetsOn) return undefined;
     let gets = this.#plainGets.get(url.origin);
     if (gets === undefined) {
       gets = new PlainGets(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), this.transport);
