@@ -179,7 +179,7 @@ export class S3Connection {
    * The plain-HTTP GETs to `url`'s origin (see PlainGets), shared as {@link pool} is; none for
    * an HTTPS origin, whose bodies come through the Pool.
    */
-  plainGets(url: URL): PlainGets | undefined {
+  plainGets(url: Pick<URL, "protocol" | "hostname" | "port" | "origin">): PlainGets | undefined {
     if (url.protocol !== "http:" || !this.#plainGetsOn) return undefined;
     let gets = this.#plainGets.get(url.origin);
     if (gets === undefined) {
