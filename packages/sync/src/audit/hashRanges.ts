@@ -1,7 +1,7 @@
 import type { PossessionHasher, SampledRange } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
 import { StorageUnavailableError } from "@chunksync/storage";
-import { brokenRead, pinnedRead, type Side } from "../digestRange.js";
+import { readRange, type Side } from "../digestRange.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import { retryFor, withRetry } from "../retry.js";
 
@@ -59,37 +59,42 @@ export async function hashRanges(
           const first = span[0]!;
           const last = span[span.length - 1]!;
           const length = last.offset + last.length - first.offset;
-          const body = await pinnedRead(store, side, key, etag, { offset: first.offset, length }, signal);
           let index = 0;
           let current = hasher(first);
           let left = first.length;
           const done: Buffer[] = [];
-          try {
-            for await (const chunk of body as AsyncIterable<Buffer>) {
-              reading.onRead?.(chunk.length);
-              let piece = chunk;
-              while (piece.length > 0) {
-                if (index >= span.length) throw shortOrLong(store.bucket, key, "more", length);
-                const take = Math.min(left, piece.length);
-                current.update(piece.subarray(0, take));
-                piece = piece.subarray(take);
-                left -= take;
-                if (left === 0) {
-                  done.push(current.value());
-                  index++;
-                  const next = span[index];
-                  if (next) {
-                    current = hasher(next);
-                    left = next.length;
-                  }
+          const landed = (chunk: Buffer) => {
+            reading.onRead?.(chunk.length);
+            let piece = chunk;
+            while (piece.length > 0) {
+              if (index >= span.length) throw longer(store.bucket, key, length);
+              const take = Math.min(left, piece.length);
+              current.update(piece.subarray(0, take));
+              piece = piece.subarray(take);
+              left -= take;
+              if (left === 0) {
+                done.push(current.value());
+                index++;
+                const next = span[index];
+                if (next) {
+                  current = hasher(next);
+                  left = next.length;
                 }
               }
             }
-          } catch (error) {
-            body.destroy();
-            throw brokenRead(store.bucket, key, error);
-          }
-          if (index < span.length) throw shortOrLong(store.bucket, key, "fewer", length);
+          };
+          // Exactly `length` bytes came (see readRange), so every range of the span was hashed.
+          const read = { offset: first.offset, length };
+          await readRange(
+            store,
+            side,
+            key,
+            etag,
+            read,
+            { piece: landed },
+            `the span at ${first.offset}`,
+            signal,
+          );
           for (const [i, range] of span.entries()) values.set(range.offset, done[i]!);
         }, retryFor(signal)),
       ),
@@ -98,9 +103,9 @@ export async function hashRanges(
   return values;
 }
 
-function shortOrLong(bucket: string, key: string, what: "more" | "fewer", length: number): Error {
+function longer(bucket: string, key: string, length: number): Error {
   return new StorageUnavailableError(
     { operation: "read", bucket, key },
-    `the body held ${what} bytes than the ${length} asked for`,
+    `the body held more bytes than the ${length} asked for`,
   );
 }
