@@ -237,7 +237,7 @@ export class S3Requests {
         const response = await this.#attempt(endpoint, request);
         return { ...response, body: pour(response.body, sink) };
       }
-      const { path, headers } = await this.#signed(endpoint, request);
+      const { path, headers } = this.#signed(endpoint, request, await this.#identity());
       let answer: Awaited<ReturnType<PlainGets["get"]>>;
       try {
         answer = await endpoint.plain.get(path, headers, sink, request.signal);
@@ -303,11 +303,11 @@ export class S3Requests {
   }
 
   /** The path (with its query) to send `request` to, and its headers, signed. */
-  async #signed(
+  #signed(
     endpoint: BucketEndpoint,
     request: S3Request,
-  ): Promise<{ path: string; headers: Record<string, string> }> {
-    const credentials = await this.#identity();
+    credentials: AwsCredentialIdentity,
+  ): { path: string; headers: Record<string, string> } {
     const path = `${endpoint.basePath}/${request.key.split("/").map(uriEncode).join("/")}`;
     const query = Object.entries(request.query ?? {})
       .map(([name, value]) => `${uriEncode(name)}=${uriEncode(value)}`)
@@ -326,7 +326,7 @@ export class S3Requests {
   }
 
   async #attempt(endpoint: BucketEndpoint, request: S3Request): Promise<Received> {
-    const { path, headers } = await this.#signed(endpoint, request);
+    const { path, headers } = this.#signed(endpoint, request, await this.#identity());
     let response: Awaited<ReturnType<Pool["request"]>>;
     try {
       response = await endpoint.pool.request({
