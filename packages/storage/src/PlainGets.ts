@@ -27,12 +27,19 @@ function aborted(): Error {
   return Object.assign(new Error("This operation was aborted"), { name: "AbortError", code: "ABORT_ERR" });
 }
 
-/** Room for a response's head, and the reads of a body with no `into`. */
+/** Room for a response's head, and the reads of a body that does not land in an `into`. */
 const SCRATCH_BYTES = 256 * 1024;
-/** An error document or a body not framed by Content-Length is held whole: at most this much. */
-const MAX_HELD_BODY = 64 * 1024 * 1024;
+/** An error document is held whole, as text: at most this much. */
+const MAX_ERROR_TEXT = 1024 * 1024;
 
-/** One response being received: its head, then its body, framed one of three ways. */
+/** Where a chunked body's decoder stands (RFC 9112, 7.1): in a size line, a chunk's data, its CRLF, or the trailer. */
+interface Dechunking {
+  state: "size" | "data" | "crlf" | "trailer";
+  line: string;
+  left: number;
+}
+
+/** One response being received: its head, then its body, framed by its length, by chunks, or by the connection's close. */
 interface Exchange {
   sink: BodySink;
   signal: AbortSignal | undefined;
@@ -41,13 +48,14 @@ interface Exchange {
   body?: { resolve(landed: number): void; reject(error: Error): void };
   status: number;
   headers: Record<string, string>;
-  /** "length": Content-Length bytes; "chunked" and "close" are held whole, then handed over. */
   framing: "head" | "length" | "chunked" | "close";
-  /** Body bytes due (length) or landed so far. */
+  /** Body bytes still due, where framed by its length. */
   remaining: number;
   landed: number;
-  held: Buffer[];
-  heldBytes: number;
+  chunked: Dechunking;
+  /** An error document's bytes. */
+  text: Buffer[];
+  textBytes: number;
   keepAlive: boolean;
 }
 
@@ -92,11 +100,11 @@ class Connection {
     });
   }
 
-  /** Where the next read lands: straight into the sink's buffer while a Content-Length body is due. */
+  /** Where the next read lands: straight into the sink's buffer while a 2xx body of known length is due. */
   #nextBuffer(): Buffer {
     const x = this.exchange;
     if (x?.framing === "length" && x.remaining > 0) {
-      if (x.sink.into) return x.sink.into.subarray(x.landed, x.landed + x.remaining);
+      if (x.status < 300 && x.sink.into) return x.sink.into.subarray(x.landed, x.landed + x.remaining);
       return this.scratch.subarray(0, Math.min(SCRATCH_BYTES, x.remaining));
     }
     if (x?.framing === "head") {
@@ -120,12 +128,10 @@ class Connection {
     if (x.framing === "head") {
       this.headBytes += n;
       this.#parseHead(x, n);
-    } else if (x.framing === "length") {
-      const view = x.sink.into ? x.sink.into.subarray(x.landed, x.landed + n) : this.scratch.subarray(0, n);
-      this.#land(x, view);
-    } else {
-      this.#hold(x, this.scratch.subarray(0, n));
+      return;
     }
+    const into = x.framing === "length" && x.status < 300 ? x.sink.into : undefined;
+    this.#body(x, into ? into.subarray(x.landed, x.landed + n) : this.scratch.subarray(0, n));
   }
 
   #parseHead(x: Exchange, n: number): void {
@@ -164,34 +170,22 @@ class Connection {
     else if (length !== undefined && /^\d+$/.test(length)) {
       x.framing = "length";
       x.remaining = Number(length);
-      if (code < 300 && x.sink.into && x.remaining > x.sink.into.length) {
-        this.socket.destroy(overlong(x.remaining, x.sink.into.length));
-        return;
-      }
-      if (code >= 300) x.framing = x.remaining === 0 ? "length" : "close";
     } else {
       x.framing = "close";
       x.keepAlive = false;
     }
-    if (x.framing === "close" && length !== undefined) {
-      // An error document of known length: held whole, as the other framings.
-      x.remaining = Number(length);
+    const into = code < 300 ? x.sink.into : undefined;
+    if (into && x.framing === "length" && x.remaining > into.length) {
+      this.socket.destroy(overlong(x.remaining, into.length));
+      return;
     }
+    // A 2xx answer is handed over at once, its body to follow; an error once its document came.
     if (code < 300) this.#answer(x, "");
-    if (rest.length > 0) {
-      if (x.framing === "length") {
-        if (rest.length > x.remaining) {
-          this.socket.destroy(broken("the server sent more than the body it announced", "ECONNRESET"));
-          return;
-        }
-        const view = x.sink.into ? x.sink.into.subarray(0, rest.length) : rest;
-        if (x.sink.into) rest.copy(x.sink.into);
-        this.#land(x, view);
-      } else this.#hold(x, rest);
-    } else if (x.framing === "length" && x.remaining === 0) this.#land(x, Buffer.alloc(0));
+    if (rest.length > 0) this.#body(x, rest);
+    else if (x.framing === "length" && x.remaining === 0) this.#complete(x);
   }
 
-  /** Hands the head over: to the caller at once for a 2xx (its body follows), else with the error text. */
+  /** Hands the head over, with the error document's text for a status that is not 2xx. */
   #answer(x: Exchange, text: string): void {
     let resolve!: (landed: number) => void;
     let reject!: (error: Error) => void;
@@ -205,75 +199,117 @@ class Connection {
     x.head.resolve({ status: x.status, headers: x.headers, text, body });
   }
 
-  #land(x: Exchange, view: Buffer): void {
-    x.landed += view.length;
-    x.remaining -= view.length;
-    if (x.status < 300) {
-      try {
-        if (view.length > 0) x.sink.piece?.(view);
-      } catch (error) {
-        this.socket.destroy(error as Error);
-        return;
-      }
-    }
-    if (x.remaining === 0) this.#complete(x, "");
-  }
-
-  /** A body not read into a sink as it came: held whole until its end is known. */
-  #hold(x: Exchange, bytes: Buffer): void {
-    x.held.push(Buffer.from(bytes));
-    x.heldBytes += bytes.length;
-    if (x.heldBytes > MAX_HELD_BODY) {
-      this.socket.destroy(broken("the server's answer is larger than 64 MiB", "ECONNRESET"));
+  /** Bytes of the body as they came off the socket, taken as the answer's framing says. */
+  #body(x: Exchange, bytes: Buffer): void {
+    if (x.framing === "chunked") {
+      this.#dechunk(x, bytes);
       return;
     }
-    if (x.framing === "chunked") {
-      const decoded = dechunk(Buffer.concat(x.held));
-      if (decoded === undefined) return;
-      if (decoded.extra > 0) x.keepAlive = false;
-      this.#finishHeld(x, decoded.body);
-    } else if (x.remaining > 0 && x.heldBytes >= x.remaining) {
-      if (x.heldBytes > x.remaining) x.keepAlive = false;
-      this.#finishHeld(x, Buffer.concat(x.held).subarray(0, x.remaining));
+    if (x.framing === "length" && bytes.length > x.remaining) {
+      this.socket.destroy(broken("the server sent more than the body it announced", "ECONNRESET"));
+      return;
     }
+    if (!this.#deliver(x, bytes)) return;
+    if (x.framing === "length") {
+      x.remaining -= bytes.length;
+      if (x.remaining === 0) this.#complete(x);
+    }
+  }
+
+  /** A chunked body decoded as it comes, each chunk's data delivered at once: never held whole. */
+  #dechunk(x: Exchange, bytes: Buffer): void {
+    const c = x.chunked;
+    let at = 0;
+    while (at < bytes.length && this.exchange === x) {
+      if (c.state === "data") {
+        const take = Math.min(c.left, bytes.length - at);
+        if (!this.#deliver(x, bytes.subarray(at, at + take))) return;
+        at += take;
+        c.left -= take;
+        if (c.left === 0) c.state = "crlf";
+      } else if (c.state === "crlf") {
+        const byte = bytes[at++];
+        if (byte === 0x0a) c.state = "size";
+        else if (byte !== 0x0d) {
+          this.#malformed();
+          return;
+        }
+      } else {
+        const eol = bytes.indexOf(0x0a, at);
+        c.line += bytes.toString("latin1", at, eol < 0 ? bytes.length : eol);
+        if (c.line.length > 8192) {
+          this.#malformed();
+          return;
+        }
+        if (eol < 0) return;
+        at = eol + 1;
+        const line = c.line.replace(/\r$/, "");
+        c.line = "";
+        if (c.state === "trailer") {
+          if (line !== "") continue;
+          // Bytes after the body's end: the connection no longer frames answers as expected.
+          if (at < bytes.length) x.keepAlive = false;
+          this.#complete(x);
+          return;
+        }
+        const size = /^[0-9a-fA-F]+/.exec(line)?.[0];
+        if (size === undefined) {
+          this.#malformed();
+          return;
+        }
+        c.left = Number.parseInt(size, 16);
+        c.state = c.left === 0 ? "trailer" : "data";
+      }
+    }
+  }
+
+  #malformed(): void {
+    this.socket.destroy(broken("the server sent a malformed chunked body", "ECONNRESET"));
+  }
+
+  /**
+   * Bytes of the body: a 2xx body's into the sink (copied into `into` unless they were read
+   * there), an error document's kept as its text. False where the connection was given up.
+   */
+  #deliver(x: Exchange, bytes: Buffer): boolean {
+    if (x.status >= 300) {
+      x.text.push(Buffer.from(bytes));
+      x.textBytes += bytes.length;
+      if (x.textBytes <= MAX_ERROR_TEXT) return true;
+      this.socket.destroy(broken("the server's error document is larger than 1 MiB", "ECONNRESET"));
+      return false;
+    }
+    const into = x.sink.into;
+    let view = bytes;
+    if (into !== undefined) {
+      if (x.landed + bytes.length > into.length) {
+        this.socket.destroy(overlong(x.landed + bytes.length, into.length));
+        return false;
+      }
+      view = into.subarray(x.landed, x.landed + bytes.length);
+      if (view.byteOffset !== bytes.byteOffset || view.buffer !== bytes.buffer) view.set(bytes);
+    }
+    x.landed += bytes.length;
+    try {
+      if (view.length > 0) x.sink.piece?.(view);
+    } catch (error) {
+      this.socket.destroy(error as Error);
+      return false;
+    }
+    return true;
   }
 
   /** The server closed its end: a body framed by that close is complete. */
   #ended(): void {
     const x = this.exchange;
-    if (x?.framing === "close" && x.remaining === 0) {
-      x.keepAlive = false;
-      this.#finishHeld(x, Buffer.concat(x.held));
-    }
+    if (x?.framing === "close") this.#complete(x);
   }
 
-  #finishHeld(x: Exchange, body: Buffer): void {
-    if (x.status >= 300) {
-      this.#complete(x, body.toString("utf8"));
-      return;
-    }
-    if (x.sink.into) {
-      if (body.length > x.sink.into.length) {
-        this.socket.destroy(overlong(body.length, x.sink.into.length));
-        return;
-      }
-      body.copy(x.sink.into);
-    }
-    x.landed = body.length;
-    try {
-      if (body.length > 0) x.sink.piece?.(x.sink.into ? x.sink.into.subarray(0, body.length) : body);
-    } catch (error) {
-      this.socket.destroy(error as Error);
-      return;
-    }
-    this.#complete(x, "");
-  }
-
-  #complete(x: Exchange, text: string): void {
+  #complete(x: Exchange): void {
     this.exchange = undefined;
     x.signal?.removeEventListener("abort", x.onAbort);
     this.socket.setTimeout(0);
-    if (x.body === undefined) this.#answer(x, text);
+    if (x.body === undefined) this.#answer(x, Buffer.concat(x.text).toString("utf8"));
     x.body?.resolve(x.landed);
     if (x.keepAlive) {
       // An idle connection does not keep the process alive.
@@ -305,8 +341,9 @@ class Connection {
         framing: "head",
         remaining: 0,
         landed: 0,
-        held: [],
-        heldBytes: 0,
+        chunked: { state: "size", line: "", left: 0 },
+        text: [],
+        textBytes: 0,
         keepAlive: false,
       };
       if (this.socket.destroyed) {
@@ -321,32 +358,6 @@ class Connection {
       this.socket.setTimeout(this.pool.settings.socketTimeoutMs);
       this.socket.write(request);
     });
-  }
-}
-
-/**
- * A chunked body (RFC 9112, 7.1) decoded, once all of it has come: undefined while it has not;
- * `extra` counts bytes after its end (the connection is then not reused).
- */
-function dechunk(raw: Buffer): { body: Buffer; extra: number } | undefined {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = raw.indexOf("\r\n", at, "latin1");
-    if (eol < 0) return undefined;
-    const size = Number.parseInt(raw.toString("latin1", at, eol).split(";")[0] ?? "", 16);
-    if (!Number.isFinite(size)) throw broken("the server sent a malformed chunked body", "ECONNRESET");
-    at = eol + 2;
-    if (size === 0) {
-      // Trailers, if any, end with an empty line.
-      const end = raw.indexOf("\r\n", at, "latin1") === at ? at + 2 : raw.indexOf("\r\n\r\n", at, "latin1");
-      if (end < 0) return undefined;
-      const after = end === at + 2 ? end : end + 4;
-      return { body: Buffer.concat(parts), extra: raw.length - after };
-    }
-    if (raw.length < at + size + 2) return undefined;
-    parts.push(raw.subarray(at, at + size));
-    at += size + 2;
   }
 }
 

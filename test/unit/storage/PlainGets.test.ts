@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, createServer as createRawServer, type Socket } from "node:net";
 import { isBrokenConnection } from "@chunksync/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import { PlainGets } from "../../../packages/storage/src/PlainGets.js";
@@ -117,6 +117,46 @@ describe("PlainGets: GETs read from the socket straight into the caller's buffer
     expect(refused.status).toBe(412);
     expect(refused.text).toBe("<Error><Code>PreconditionFailed</Code></Error>");
     expect(sockets).toHaveLength(1);
+  });
+
+  it("decodes a chunked body whose size lines and data are split across reads, and a body framed by the close", async () => {
+    // A server written by hand: each answer in pieces, apart in time, so they come in separate reads.
+    const pieces = [
+      [
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1",
+        "0\r\n0123456789abcdef\r",
+        "\n3;x=y\r\nXYZ\r\n0\r\n\r\n",
+      ],
+      ["HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil", " the end"],
+      ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"],
+    ];
+    let answered = 0;
+    const raw = createRawServer((socket) => {
+      socket.on("data", async () => {
+        const nth = answered++;
+        for (const piece of pieces[nth] ?? []) {
+          socket.write(piece);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        if (nth === 1) socket.end();
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    try {
+      const pool = gets((raw.address() as AddressInfo).port, { socketTimeoutMs: 60_000 });
+      const received: string[] = [];
+      const chunked = await pool.get("/o", { host: "h" }, { piece: (p) => received.push(p.toString()) });
+      expect(await chunked.body).toBe(19);
+      expect(received.join("")).toBe("0123456789abcdefXYZ");
+      const into = Buffer.alloc(100);
+      const closed = await pool.get("/o", { host: "h" }, { into });
+      expect(await closed.body).toBe(13);
+      expect(into.subarray(0, 13).toString()).toBe("until the end");
+      const malformed = await pool.get("/o", { host: "h" }, {});
+      await expect(malformed.body).rejects.toMatchObject({ code: "ECONNRESET" });
+    } finally {
+      raw.close();
+    }
   });
 
   it("sends a GET again on a new connection where a reused one was closed before any answer", async () => {
