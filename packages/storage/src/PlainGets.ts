@@ -311,11 +311,8 @@ class Connection {
     this.socket.setTimeout(0);
     if (x.body === undefined) this.#answer(x, Buffer.concat(x.text).toString("utf8"));
     x.body?.resolve(x.landed);
-    if (x.keepAlive) {
-      // An idle connection does not keep the process alive.
-      this.socket.unref();
-      this.pool.release(this);
-    } else this.socket.destroy();
+    if (x.keepAlive) this.pool.release(this);
+    else this.socket.destroy();
   }
 
   #fail(error: Error): void {
@@ -346,12 +343,12 @@ class Connection {
         textBytes: 0,
         keepAlive: false,
       };
+      this.responded = false;
       if (this.socket.destroyed) {
         reject(broken("the server closed the connection", "ECONNRESET"));
         return;
       }
       this.exchange = x;
-      this.responded = false;
       this.headBytes = 0;
       signal?.addEventListener("abort", x.onAbort, { once: true });
       this.socket.ref();
@@ -399,6 +396,11 @@ export class PlainGets {
     for (;;) {
       signal?.throwIfAborted();
       const connection = await this.#acquire(signal);
+      if (signal?.aborted) {
+        // Stopped while waiting for a connection: it goes back unused.
+        this.release(connection);
+        signal.throwIfAborted();
+      }
       const reused = connection.used;
       connection.used = true;
       try {
@@ -461,6 +463,8 @@ export class PlainGets {
 
   /** A connection whose exchange ended cleanly: to the next waiter, else idle. */
   release(connection: Connection): void {
+    // An idle connection does not keep the process alive (a GET sent on it refs it again).
+    connection.socket.unref();
     const waiter = this.#waiting.shift();
     if (waiter !== undefined) waiter.take(connection);
     else this.#idle.push(connection);

@@ -227,6 +227,23 @@ describe("PlainGets: GETs read from the socket straight into the caller's buffer
     await expect(answer.body).rejects.toMatchObject({ name: "AbortError" });
   });
 
+  it("stops a GET waiting for a connection when its signal aborts, and leaves the connection to the others", async () => {
+    const { port, sockets } = await serve((req, res) => setTimeout(() => ranged(req, res), 50));
+    const pool = gets(port, { maxSockets: 1 });
+    const read = (signal?: AbortSignal) =>
+      pool
+        .get("/o", { host: "h", range: "bytes=0-9" }, { into: Buffer.alloc(10) }, signal)
+        .then((a) => a.body);
+    const controller = new AbortController();
+    const first = read();
+    const queued = read(controller.signal);
+    controller.abort();
+    await expect(queued).rejects.toMatchObject({ name: "AbortError" });
+    expect(await first).toBe(10);
+    expect(await read()).toBe(10);
+    expect(sockets).toHaveLength(1);
+  });
+
   it("fails a GET whose server goes silent past the idle timeout", async () => {
     const { port } = await serve(() => {});
     const error = await gets(port, { socketTimeoutMs: 200 })
