@@ -1,5 +1,5 @@
 import net from "node:net";
-import { type BodySink, overlong } from "./bodySink.js";
+import { type BodySink, land, overlong } from "./bodySink.js";
 
 /** A response's status and headers (names lower case); `body` settles once the whole body has landed. */
 export interface PlainAnswer {
@@ -279,23 +279,13 @@ class Connection {
       this.socket.destroy(broken("the server's error document is larger than 1 MiB", "ECONNRESET"));
       return false;
     }
-    const into = x.sink.into;
-    let view = bytes;
-    if (into !== undefined) {
-      if (x.landed + bytes.length > into.length) {
-        this.socket.destroy(overlong(x.landed + bytes.length, into.length));
-        return false;
-      }
-      view = into.subarray(x.landed, x.landed + bytes.length);
-      if (view.byteOffset !== bytes.byteOffset || view.buffer !== bytes.buffer) view.set(bytes);
-    }
-    x.landed += bytes.length;
     try {
-      if (view.length > 0) x.sink.piece?.(view);
+      land(x.sink, x.landed, bytes);
     } catch (error) {
       this.socket.destroy(error as Error);
       return false;
     }
+    x.landed += bytes.length;
     return true;
   }
 
@@ -450,12 +440,13 @@ export class PlainGets {
       const settle = (error?: Error) => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        socket.off("connect", settle);
+        socket.off("connect", connected);
         socket.off("error", settle);
         if (error) reject(error);
         else resolve();
       };
-      socket.once("connect", () => settle());
+      const connected = () => settle();
+      socket.once("connect", connected);
       socket.once("error", settle);
     });
     return connection;

@@ -19,6 +19,22 @@ export function overlong(length: number, room: number): Error & { code: string }
 }
 
 /**
+ * Hands `bytes`, the body's bytes from offset `at`, to `sink`: copied into `into` there unless
+ * they were read there, then (as a view of `into`, or as they are) to `piece`. Throws where
+ * `into` cannot hold them.
+ */
+export function land(sink: BodySink, at: number, bytes: Buffer): void {
+  const into = sink.into;
+  let view = bytes;
+  if (into !== undefined) {
+    if (at + bytes.length > into.length) throw overlong(at + bytes.length, into.length);
+    view = into.subarray(at, at + bytes.length);
+    if (view.byteOffset !== bytes.byteOffset || view.buffer !== bytes.buffer) view.set(bytes);
+  }
+  if (view.length > 0) sink.piece?.(view);
+}
+
+/**
  * Pours a streamed body (or bytes held) into `sink`: the path for stores and transports that
  * hand bodies out as streams. Resolves with the number of bytes that came.
  */
@@ -28,15 +44,12 @@ export async function pour(
 ): Promise<number> {
   let landed = 0;
   await forEachPiece(body, (piece) => {
-    const into = sink.into;
-    let view: Buffer;
-    if (into !== undefined) {
-      if (landed + piece.length > into.length) throw overlong(landed + piece.length, into.length);
-      into.set(piece, landed);
-      view = into.subarray(landed, landed + piece.length);
-    } else view = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.length);
+    land(
+      sink,
+      landed,
+      Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.length),
+    );
     landed += piece.length;
-    sink.piece?.(view);
   });
   return landed;
 }

@@ -176,7 +176,7 @@ async function readRanges(
             keeping?.piece(bytes);
             onRead?.(bytes.length);
           };
-          const sink = keeping ? { into: keeping.into, piece } : { piece };
+          const sink = { into: keeping?.into, piece };
           await readRange(store, side, key, etag, read, sink, `the range at ${offset}`, signal);
         } catch (error) {
           keeping?.end(false);

@@ -6,13 +6,13 @@ import {
   collectDigested,
   createDigester,
   type DigestAlgorithm,
-  forEachPiece,
 } from "@chunksync/core";
 import {
   type BodySink,
   type ObjectHead,
   type ObjectReader,
   PreconditionFailedError,
+  pour,
   StorageUnavailableError,
 } from "@chunksync/storage";
 import { ObjectChangedError } from "./errors.js";
@@ -37,22 +37,38 @@ export async function digestRange(
   signal?: AbortSignal,
   into?: Buffer,
 ): Promise<Buffer> {
-  const digester = createDigester(algorithm);
-  const piece = (bytes: Uint8Array) => {
-    digester.update(bytes);
-    onPiece(bytes);
-  };
+  const hashed = hashing(algorithm, onPiece);
   await readRange(
     store,
     side,
     key,
     etag,
     range,
-    into ? { into, piece } : { piece },
+    { into, piece: hashed.piece },
     `chunk ${range.index}`,
     signal,
   );
-  return digester.digest();
+  return hashed.digest();
+}
+
+/** A digest of the pieces handed to `piece`, each then passed on to `onPiece`. */
+function hashing(algorithm: DigestAlgorithm, onPiece: (piece: Uint8Array) => void) {
+  const digester = createDigester(algorithm);
+  return {
+    piece: (bytes: Uint8Array) => {
+      digester.update(bytes);
+      onPiece(bytes);
+    },
+    digest: () => digester.digest(),
+  };
+}
+
+/** A read of `length` bytes of `key` that ended after `landed`: retryable, naming `what` was being read. */
+function endedShort(bucket: string, key: string, landed: number, length: number, what: string) {
+  return new StorageUnavailableError(
+    { operation: "read", bucket, key },
+    `body ended after ${landed} of ${length} bytes of ${what}`,
+  );
 }
 
 /**
@@ -78,12 +94,7 @@ export async function readRange(
     if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
     throw brokenRead(store.bucket, key, error);
   }
-  if (landed !== range.length) {
-    throw new StorageUnavailableError(
-      { operation: "read", bucket: store.bucket, key },
-      `body ended after ${landed} of ${range.length} bytes of ${what}`,
-    );
-  }
+  if (landed !== range.length) throw endedShort(store.bucket, key, landed, range.length, what);
 }
 
 /**
@@ -100,55 +111,39 @@ export async function digestFirst(
   signal?: AbortSignal,
   into?: Buffer,
 ): Promise<{ head: ObjectHead; length: number; digest: Buffer } | undefined> {
-  const digester = createDigester(algorithm);
-  const piece = (bytes: Uint8Array) => {
-    digester.update(bytes);
-    onPiece(bytes);
-  };
+  const hashed = hashing(algorithm, onPiece);
   let got: Awaited<ReturnType<ObjectReader["readFirstInto"]>>;
   try {
-    got = await store.readFirstInto(key, length, into ? { into, piece } : { piece }, signal);
+    got = await store.readFirstInto(key, length, { into, piece: hashed.piece }, signal);
   } catch (error) {
     throw brokenRead(store.bucket, key, error);
   }
   if (got === undefined) return undefined;
   const expected = Math.min(length, got.head.size);
-  if (got.landed !== expected)
-    throw new StorageUnavailableError(
-      { operation: "read", bucket: store.bucket, key },
-      `body ended after ${got.landed} of ${expected} bytes of chunk 0`,
-    );
-  return { head: got.head, length: expected, digest: digester.digest() };
+  if (got.landed !== expected) throw endedShort(store.bucket, key, got.landed, expected, "chunk 0");
+  return { head: got.head, length: expected, digest: hashed.digest() };
 }
 
 /**
- * Passes every piece of `body` (exactly `length` bytes of `key`) to `update` as it arrives. A
- * body that breaks or ends short is a retryable failure naming `what` was being read, never
- * a result of the bytes that happened to come.
+ * Pours `body` (exactly `length` bytes of `key`) into `sink` as it arrives (see `pour`). A
+ * body that breaks, ends short or overflows `sink.into` is a retryable failure naming `what`
+ * was being read, never a result of the bytes that happened to come.
  */
 export async function feedBody(
   bucket: string,
   key: string,
-  body: Readable,
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   length: number,
   what: string,
-  update: (piece: Uint8Array) => void,
+  sink: BodySink,
 ): Promise<void> {
-  let received = 0;
+  let landed: number;
   try {
-    await forEachPiece(body, (piece) => {
-      update(piece);
-      received += piece.length;
-    });
+    landed = await pour(body, sink);
   } catch (error) {
     throw brokenRead(bucket, key, error);
   }
-  if (received !== length) {
-    throw new StorageUnavailableError(
-      { operation: "read", bucket, key },
-      `body ended after ${received} of ${length} bytes of ${what}`,
-    );
-  }
+  if (landed !== length) throw endedShort(bucket, key, landed, length, what);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { pipeline, Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import {
   attributesDiffer,
   attributesOf,
@@ -508,9 +508,9 @@ async function sendStreamed<T>(
     if (!(error instanceof BadDigestError)) throw error;
     const measured = createDigester("md5");
     const { bucket, key } = write.source;
-    await feedBody(bucket, key, await write.parts.openRange(part), part.length, "the object", (piece) =>
-      measured.update(piece),
-    );
+    await feedBody(bucket, key, await write.parts.openRange(part), part.length, "the object", {
+      piece: (piece) => measured.update(piece),
+    });
     const md5 = measured.digest().toString("base64");
     if (md5 === stated) throw error;
     return streamOnce(ctx, write, part, send, md5, stored);
@@ -625,13 +625,9 @@ async function assembled<T>(
             signal,
           );
         } else {
-          const body = held ? Readable.from(held) : await write.parts.openRange(piece);
-          // feedBody fails a body longer than its piece; none of it spills into the next piece.
-          await feedBody(named.bucket, named.key, body, piece.length, what, (read) => {
-            const kept = read.subarray(0, Math.max(0, piece.length - got));
-            data.set(kept, at + got);
-            landed(kept);
-          });
+          // A body longer than its piece fails: none of it spills into the next piece.
+          const body = held ?? (await write.parts.openRange(piece));
+          await feedBody(named.bucket, named.key, body, piece.length, what, sink);
         }
       }),
     );
