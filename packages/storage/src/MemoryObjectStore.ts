@@ -27,6 +27,7 @@ import type {
   ObjectSummary,
   ObjectVersionRef,
   PendingUpload,
+  WriteBody,
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
@@ -352,7 +353,7 @@ export class MemoryObjectStore implements ObjectStore {
 
   async put(
     key: string,
-    body: Readable | Buffer,
+    body: WriteBody,
     length: number,
     attributes: ObjectAttributes,
     condition: WriteCondition | undefined,
@@ -430,7 +431,7 @@ export class MemoryObjectStore implements ObjectStore {
     key: string,
     uploadId: string,
     partNumber: number,
-    body: Readable | Buffer,
+    body: WriteBody,
     length: number,
     signal?: AbortSignal,
     digest?: BodyDigest,
@@ -585,7 +586,7 @@ function headOf(key: string, o: StoredObject): ObjectHead {
  * hash signed for it (XAmzContentSHA256Mismatch, which the adapter reads as BadDigestError).
  */
 async function consume(
-  body: Readable | Buffer,
+  body: WriteBody,
   length: number,
   signal: AbortSignal | undefined,
   ctx: StorageErrorContext,

@@ -4,6 +4,13 @@ import type { BodySink } from "./bodySink.js";
 import type { StoreCapabilities } from "./capabilities.js";
 
 // The attribute shape and the write condition belong to the core's decision; the port speaks them too.
+/**
+ * A write's body: bytes in memory, a stream, or pieces handed over one at a time. A piece of
+ * such an iterable is the writer's again once the next piece (or the end) is asked for: by then
+ * a store has sent or copied it, so a writer can read the next range into the same buffer.
+ */
+export type WriteBody = Buffer | Readable | AsyncIterable<Buffer>;
+
 export type { ObjectAttributes, WriteCondition };
 
 /** One entry of a listing. */
@@ -100,7 +107,7 @@ export interface MultipartUpload {
    */
   uploadPart(
     partNumber: number,
-    body: Readable | Buffer,
+    body: WriteBody,
     length: number,
     signal?: AbortSignal,
     digest?: BodyDigest,
@@ -227,7 +234,7 @@ export interface ObjectWriter extends StoreInfo {
    */
   put(
     key: string,
-    body: Readable | Buffer,
+    body: WriteBody,
     length: number,
     attributes: ObjectAttributes,
     condition: WriteCondition | undefined,

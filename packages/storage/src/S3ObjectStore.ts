@@ -30,6 +30,7 @@ import type {
   ObjectSummary,
   ObjectVersionRef,
   PendingUpload,
+  WriteBody,
   WriteCondition,
   WriteOptions,
 } from "./ObjectStore.js";
@@ -124,7 +125,7 @@ function copySourceInput(source: ObjectVersionRef) {
  * without either goes unchecked: its MD5 would need a second pass over it.
  */
 function bodyChecksum(
-  body: Readable | Buffer,
+  body: WriteBody,
   digest: BodyDigest | undefined,
 ): { ContentMD5?: string; ContentSHA256?: string } {
   if (digest?.sha256 !== undefined) return { ContentSHA256: digest.sha256 };
@@ -229,7 +230,7 @@ export class S3ObjectStore implements ObjectStore {
    * carries both: the MD5 then costs what it cost before payload hashes were used.
    */
   async checkedWrite<T>(
-    body: Readable | Buffer,
+    body: WriteBody,
     digest: BodyDigest | undefined,
     send: (checksum: { ContentMD5?: string; ContentSHA256?: string }) => Promise<T>,
   ): Promise<T> {
@@ -640,7 +641,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(
     key: string,
-    body: Readable | Buffer,
+    body: WriteBody,
     length: number,
     attributes: ObjectAttributes,
     condition: WriteCondition | undefined,
@@ -838,7 +839,7 @@ class S3MultipartUpload implements MultipartUpload {
 
   async uploadPart(
     partNumber: number,
-    body: Readable | Buffer,
+    body: WriteBody,
     length: number,
     signal?: AbortSignal,
     digest?: BodyDigest,

@@ -1,5 +1,5 @@
 import { hash } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { getRetryAfterHint, isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import type {
@@ -11,6 +11,7 @@ import type {
 } from "@smithy/types";
 import { type BodySink, pour } from "./bodySink.js";
 import { isBrokenConnection, StorageError } from "./errors.js";
+import type { WriteBody } from "./ObjectStore.js";
 import type { PlainGets } from "./PlainGets.js";
 import type { XmlObject } from "./parseXml.js";
 import type { S3Connection } from "./S3Connection.js";
@@ -27,7 +28,7 @@ export interface S3Request {
   query?: Record<string, string>;
   headers: Record<string, string>;
   /** A Buffer is resent on a retry; a stream is sent once (as the SDK does). */
-  body?: Buffer | Readable;
+  body?: WriteBody;
   signal?: AbortSignal | undefined;
   /** Told of each failed attempt before it is retried. */
   onRetry?: (error: unknown) => void;
@@ -87,6 +88,24 @@ function transportError(e: Error & { code?: string }): Error {
   return e.name !== "AbortError" && (e.code?.startsWith("UND_ERR_") || isBrokenConnection(e))
     ? new TransportError(e)
     : e;
+}
+
+/** Pieces of an iterable body below this size are sent as copies (see {@link sendable}). */
+const OWN_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * A body as undici is given it. undici asks for an iterable body's next piece once it wrote the
+ * last one to the socket, and waits for the socket to drain first only where that write reached
+ * the socket's high-water mark (16 or 64 KiB): a smaller piece may still be queued when the next
+ * is asked for, so it goes as a copy, and the writer may reuse each piece once the next is asked
+ * for (see WriteBody).
+ */
+function sendable(body: WriteBody | undefined): Buffer | Readable | AsyncIterable<Buffer> | null {
+  if (body === undefined) return null;
+  if (Buffer.isBuffer(body) || body instanceof Readable) return body;
+  return (async function* () {
+    for await (const piece of body) yield piece.length < OWN_PIECE_BYTES ? Buffer.from(piece) : piece;
+  })();
 }
 
 /** S3's XML error body: `<Error><Code>NoSuchKey</Code><Message>...</Message>...</Error>`. */
@@ -334,7 +353,8 @@ export class S3Requests {
         method: request.method,
         path,
         headers,
-        body: request.body ?? null,
+        // undici sends an async iterable body too (writeIterable), though its types leave it out.
+        body: sendable(request.body) as Buffer | Readable | null,
         signal: request.signal ?? null,
       });
     } catch (error) {
