@@ -3,7 +3,8 @@
  * with whole-process wall time, CPU (user + sys) and peak RSS from /usr/bin/time. On a shared,
  * loaded machine a single run of each tool says little; the medians of per-round ratios say more.
  *
- *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--only small,delta,deltamp,large]
+ *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--single 150]
+ *     [--only small,delta,deltamp,single,large]
  *     [--before DIR]                        also times another commit's CLI in each round (built by scripts/build-other.ts)
  *     [--out name]                          writes bench/results/<date>-<name>.md (never overwrites)
  *     [--profile DIR]                       after the rounds, one `--cpu-prof` run of the current CLI per workload
@@ -66,6 +67,7 @@ async function main(argv: string[]): Promise<void> {
   const rounds = Number(arg(argv, "--rounds") ?? 5);
   const small = Number(arg(argv, "--small") ?? 1000);
   const largeMiB = Number(arg(argv, "--large") ?? 512);
+  const singleMiB = Number(arg(argv, "--single") ?? 150);
   const only = new Set((arg(argv, "--only") ?? "small,delta,large").split(","));
   const before = arg(argv, "--before");
   const profile = arg(argv, "--profile");
@@ -110,6 +112,17 @@ async function main(argv: string[]): Promise<void> {
       async fill(b) {
         for (let i = 0; i < DELTA.objects; i++)
           await putLargeObject(ctx.clients.source, b, `large/${i}.bin`, `delta-${i}`, DELTA.size);
+      },
+    });
+  // One object below the streamed-copy cutoff, written in one PutObject: copied as one GET
+  // streamed into one PutObject, with nothing beside it to keep the server busy.
+  if (only.has("single"))
+    workloads.push({
+      name: `1 x ${singleMiB} MiB, one PutObject`,
+      units: singleMiB,
+      unit: "MiB/s",
+      fill: async (b) => {
+        await putObject(ctx.clients.source, b, "single.bin", seededBytes("single", singleMiB * MiB));
       },
     });
   if (only.has("large"))

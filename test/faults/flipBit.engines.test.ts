@@ -94,7 +94,7 @@ describe("a bit flipped in flight on the engine's writes", () => {
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
     });
 
-    it(`${name}: a source body cut mid-way under a streamed PutObject stores nothing; the object is sent again whole`, async () => {
+    it(`${name}: a source read cut mid-way under a streamed PutObject is read again on its own before its bytes are sent: the put goes once, byte-equal`, async () => {
       const { dst, proxy } = proxied;
       const { dstBucket, versions, source, destination } = await world(`cut-${name}`);
       const key = "new/big.bin";
@@ -111,7 +111,8 @@ describe("a bit flipped in flight on the engine's writes", () => {
       proxy.setRules([]);
       expect(proxy.firedCount(`cut-${name}`)).toBe(1);
       const puts = proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
-      expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
+      // The object is read in halves of a chunk's buffer, each read whole before it is sent.
+      expect(puts.map((r) => r.attempt)).toEqual([1]);
       expect(report.results.find((r) => r.sourceKey === key)).toMatchObject({
         state: "missing",
         applied: true,

@@ -1,4 +1,4 @@
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { ChunkRange } from "./chunkPlan.js";
 import { createDigester, type DigestAlgorithm, type Digester } from "./digest.js";
@@ -78,12 +78,12 @@ export function digestWhilePassing(
 }
 
 /**
- * Passes a body of consecutive chunks (`ranges`, in order) on unchanged while hashing each
- * chunk with `algorithm` as its bytes go by: a part streamed into a write leaves the writer
- * with its own digest of every chunk it sent, without holding the part or reading it twice.
- * Fails when the body is longer or shorter than its chunks.
+ * The digest of each of consecutive chunks (`ranges`, in order) of a body handed over piece by
+ * piece, as the pieces come: a writer streaming a body keeps its own digest of every chunk it
+ * sent, without holding the body or reading it twice. Fails when the body is longer or shorter
+ * than its chunks.
  */
-export class ChunkDigestStream extends Transform {
+export class ChunkDigests {
   /** The digest of each chunk whose last byte has passed, in order. */
   readonly digests: Buffer[] = [];
   readonly #ranges: readonly ChunkRange[];
@@ -93,19 +93,17 @@ export class ChunkDigestStream extends Transform {
   #inChunk = 0;
 
   constructor(ranges: readonly ChunkRange[], algorithm: DigestAlgorithm) {
-    super();
     this.#ranges = ranges;
     this.#algorithm = algorithm;
     this.#digester = ranges.length > 0 ? createDigester(algorithm) : undefined;
   }
 
-  override _transform(piece: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  /** @throws BodyDigestError where the piece runs past the last chunk */
+  update(piece: Uint8Array): void {
     for (let at = 0; at < piece.length; ) {
       const range = this.#ranges[this.digests.length];
-      if (range === undefined || this.#digester === undefined) {
-        done(new BodyDigestError("BODY_LENGTH_MISMATCH", "the body is longer than its chunks"));
-        return;
-      }
+      if (range === undefined || this.#digester === undefined)
+        throw new BodyDigestError("BODY_LENGTH_MISMATCH", "the body is longer than its chunks");
       const take = Math.min(range.length - this.#inChunk, piece.length - at);
       this.#digester.update(piece.subarray(at, at + take));
       at += take;
@@ -117,16 +115,13 @@ export class ChunkDigestStream extends Transform {
         this.#digester = more ? createDigester(this.#algorithm) : undefined;
       }
     }
-    done(null, piece);
   }
 
-  override _flush(done: TransformCallback): void {
+  /** @throws BodyDigestError where the body ended before its last chunk did */
+  end(): void {
     const missing = this.#ranges.length - this.digests.length;
-    done(
-      missing > 0
-        ? new BodyDigestError("BODY_LENGTH_MISMATCH", `the body ended ${missing} chunk(s) short`)
-        : null,
-    );
+    if (missing > 0)
+      throw new BodyDigestError("BODY_LENGTH_MISMATCH", `the body ended ${missing} chunk(s) short`);
   }
 }
 

@@ -179,7 +179,7 @@ export {
 export {
   BodyDigestError,
   type BodyDigests,
-  ChunkDigestStream,
+  ChunkDigests,
   collectDigested,
   collectLanded,
   digestWhilePassing,

@@ -1,4 +1,3 @@
-import { pipeline, Readable, Transform } from "node:stream";
 import {
   BLOCK_TAG_BYTES,
   type BlockList,
@@ -28,7 +27,7 @@ import {
 import { type BodySink, type ObjectHead, type ObjectReader, pour } from "@chunksync/storage";
 import { readBlocks } from "./blockReads.js";
 import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
-import { collectRead, digestFirst, pinnedRead, readRange } from "./digestRange.js";
+import { collectRead, digestFirst, readRange } from "./digestRange.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
 import { ReadAhead } from "./ReadAhead.js";
@@ -278,17 +277,6 @@ export class SourceSide {
   }
 
   /**
-   * Opens chunk `index` for upload. The writer reads it whole and hashes it in the same pass
-   * as its Content-MD5, and hands the digest back through `keepDigest`, so a later
-   * verification of this chunk costs no second read of the source.
-   */
-  async openChunk(source: ObjectIdentity, plan: ChunkPlan, index: number): Promise<Readable> {
-    // A zero-byte object is written as one empty part and has no chunk to read.
-    if (plan.count === 0) return Readable.from([]);
-    return this.openRange(source, chunkRange(plan, index));
-  }
-
-  /**
    * The bytes of `source`'s one chunk that `read` kept, with their MD5 and chunk digest, for its
    * upload; taken once: a retry reads the source again.
    */
@@ -299,37 +287,9 @@ export class SourceSide {
   }
 
   /**
-   * Opens a range of `source`'s version for upload (a chunk, or a source piece of an assembled
-   * part): from the bytes kept of it (see `probe`), or a pinned read.
-   */
-  async openRange(
-    source: Pick<ObjectIdentity, "key" | "etag">,
-    range: { offset: number; length: number },
-  ): Promise<Readable> {
-    const kept = this.#kept?.bytes(source.key, source.etag, range);
-    if (kept !== undefined) return Readable.from(kept);
-    const body = await pinnedRead(
-      this.options.store,
-      "source",
-      source.key,
-      source.etag,
-      range,
-      this.options.signal,
-    );
-    const onRead = this.options.onRead;
-    const tap = new Transform({
-      transform(piece: Buffer, _encoding, done) {
-        onRead?.(piece.length);
-        done(null, piece);
-      },
-    });
-    // pipeline() destroys the source read when the upload gives up, and vice versa.
-    return pipeline(body, tap, () => {});
-  }
-
-  /**
-   * Reads a range of `source`'s version into `sink` for upload, as {@link openRange} opens it:
-   * from the bytes kept of it, or a pinned read that lands in `sink.into`.
+   * Reads a range of `source`'s version into `sink` for upload (a chunk, a source piece of an
+   * assembled part, half a streamed object's buffer): from the bytes kept of it (see `probe`),
+   * or a pinned read that lands in `sink.into`.
    */
   async readRange(
     source: Pick<ObjectIdentity, "key" | "etag">,

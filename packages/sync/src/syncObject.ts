@@ -431,9 +431,7 @@ function objectWriter(
         }
       : {}),
     parts: {
-      open: (part) => ctx.sourceSide.openChunk(srcId, plan, part.firstChunk),
       held: () => (plan.count === 1 ? ctx.sourceSide.takeHeld(srcId) : undefined),
-      openRange: (range) => ctx.sourceSide.openRange(srcId, range),
       readInto: (range, sink) => ctx.sourceSide.readRange(srcId, range, sink),
     },
   });

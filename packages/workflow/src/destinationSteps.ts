@@ -1,4 +1,3 @@
-import { pipeline, Readable, Transform } from "node:stream";
 import {
   type BlockRequest,
   type ChallengeRequest,
@@ -26,6 +25,7 @@ import {
   destinationEntry,
   destinationFromIndex,
   destinationWrittenEntry,
+  feedBody,
   inspectDestination,
   keySelection,
   Limiter,
@@ -365,7 +365,7 @@ async function objectWrite(
   ctx: DestinationContext,
   runId: string,
   key: string,
-  parts: ObjectWrite["parts"],
+  parts: (source: { bucket: string; key: string }) => ObjectWrite["parts"],
 ): Promise<{ write: ObjectWrite; batchSize: number; uploadDigests: Decision["uploadDigests"] }> {
   const src = await needSource(ctx.work, runId, key);
   const dst = await needDestination(ctx.work, runId, key);
@@ -386,7 +386,7 @@ async function objectWrite(
     ...(dst.etag !== undefined && dst.size !== undefined
       ? { old: { ref: ctx.store.ref(destinationKey, dst.etag, dst.versionId), size: dst.size } }
       : {}),
-    parts,
+    parts: parts(source),
   };
   return { write, batchSize: decision.batchSize, uploadDigests: decision.uploadDigests };
 }
@@ -415,7 +415,7 @@ function writeContext(
 /** Parts that write nothing from the source (copies only): no link is needed. */
 const noBytes = () =>
   Promise.reject(new ChunksyncError("UNEXPECTED", "this step writes no bytes from the source"));
-const NO_BYTES: ObjectWrite["parts"] = { open: noBytes, openRange: noBytes };
+const NO_BYTES = (): ObjectWrite["parts"] => ({ readInto: noBytes });
 
 /**
  * Creates the object's multipart upload once, where the write needs one; a retry finds the
@@ -442,20 +442,23 @@ function linkPartSource(
   ctx: DestinationContext,
   link: { url: string | null; etag: string },
   bytes: StepBytes,
-): ObjectWrite["parts"] {
-  const openRange = async (range: { offset: number; length: number }) => {
-    if (range.length === 0 || link.url === null) return Readable.from([]);
-    const body = await ctx.readLink(link.url, link.etag, range, ctx.signal);
-    const tap = new Transform({
-      transform(piece: Buffer, _encoding, done) {
-        bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
-        done(null, piece);
-      },
-    });
-    // pipeline() destroys the link's read when the upload gives up, and vice versa.
-    return pipeline(body, tap, () => {});
-  };
-  return { open: openRange, openRange };
+): (source: { bucket: string; key: string }) => ObjectWrite["parts"] {
+  return (source) => ({
+    readInto: async (range, sink) => {
+      const body =
+        range.length === 0 || link.url === null
+          ? []
+          : await ctx.readLink(link.url, link.etag, range, ctx.signal);
+      const counted = {
+        ...sink,
+        piece: (piece: Buffer) => {
+          bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
+          sink.piece?.(piece);
+        },
+      };
+      await feedBody(source.bucket, source.key, body, range.length, "the object", counted);
+    },
+  });
 }
 
 /**

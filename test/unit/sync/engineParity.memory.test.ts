@@ -243,7 +243,10 @@ describe("both engines on memory stores: the same results, requests and failures
           // A body streamed in, every byte of it altered on the way as a faulty link could.
           const altered = Buffer.isBuffer(body)
             ? body
-            : body.map((piece: Buffer) => (alter ? Buffer.from(piece.map((b) => b ^ 1)) : piece));
+            : (async function* () {
+                for await (const piece of body as AsyncIterable<Buffer>)
+                  yield alter ? Buffer.from(piece.map((b) => b ^ 1)) : piece;
+              })();
           return putObject(key, altered, length, attributes, condition, signal, digest);
         };
         const before = writes(destination);

@@ -1,6 +1,5 @@
-import { Readable } from "node:stream";
 import { chunkRange, concurrencyMemoryBudget, decideObject, planChunks } from "@chunksync/core";
-import { MemoryObjectStore } from "@chunksync/storage";
+import { MemoryObjectStore, pour } from "@chunksync/storage";
 import {
   Limiter,
   type ObjectWrite,
@@ -55,8 +54,9 @@ async function setup(changed: number[]) {
     sourceRef: { bucket: "s", key: "k", etag: '"new"' },
     old: { ref: destination.ref("k", etag), size: old.length },
     parts: {
-      open: async (part) => Readable.from([next.subarray(part.offset, part.offset + part.length)]),
-      openRange: async (r) => Readable.from([next.subarray(r.offset, r.offset + r.length)]),
+      readInto: async (r, sink) => {
+        await pour([next.subarray(r.offset, r.offset + r.length)], sink);
+      },
     },
   });
   const written = async () => {

@@ -1,9 +1,8 @@
-import { pipeline, type Readable } from "node:stream";
 import {
   attributesDiffer,
   attributesOf,
   type BodyDigests,
-  ChunkDigestStream,
+  ChunkDigests,
   type ChunkPlan,
   type ChunkRange,
   ChunksyncError,
@@ -34,30 +33,29 @@ import {
   type ObjectVersionRef,
   PreconditionFailedError,
   sameEtag,
+  type WriteBody,
   type WriteCondition,
 } from "@chunksync/storage";
-import { collectRead, failedRead, feedBody, readRange } from "../digestRange.js";
+import { failedRead, feedBody, readRange } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
 import { type Limiter, settleAll } from "../Limiter.js";
 import type { PartBuffers } from "../PartBuffers.js";
 import type { ByteCounts } from "../RunStats.js";
 import { retryFor, withRetry } from "../retry.js";
+import { HalvesReader } from "./readInHalves.js";
 
 /**
- * Where the bytes of a part that crosses from the source come from: the direct engine
- * streams the chunk from the source store, the workflow's destination side reads it
- * through the link the source side signed. Either read is pinned to the planned version.
+ * Where the bytes of a part that crosses from the source come from: the direct engine reads
+ * them from the source store, the workflow's destination side through the link the source
+ * side signed. Either read is pinned to the planned version.
  */
 export interface PartSource {
-  /** Opens the bytes of `part` (one chunk, or nothing for an empty object). */
-  open(part: PlannedPart): Promise<Readable>;
-  /** Opens a range of the source object: a source piece of an assembled part. */
-  openRange(range: { offset: number; length: number }): Promise<Readable>;
   /**
-   * Reads a range of the source object into `sink` (see `ObjectReader.readInto`), where this
-   * source can land the bytes in the part's buffer itself; else a part is opened and copied.
+   * Reads a range of the source object into `sink` (see `ObjectReader.readInto`): a part, a
+   * source piece of an assembled part, half a streamed object's buffer. A body that breaks or
+   * ends short fails, retryable, naming the source object.
    */
-  readInto?(range: { offset: number; length: number }, sink: BodySink): Promise<void>;
+  readInto(range: { offset: number; length: number }, sink: BodySink): Promise<void>;
   /**
    * The bytes of `part` with their MD5 and digest by the run's chunk algorithm, where this side
    * already holds them (a small object read whole with its head); taken once, so a retry opens
@@ -284,11 +282,11 @@ export async function writeWhole(
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
-  const put = (buffer?: Buffer) => {
+  const put = (buffer: Buffer) => {
     // Whether the last put was refused with 412 and the object found is the run's own (a retry
     // after a lost answer): the server then neither stored nor checked that put's body.
     let own = false;
-    const send = (body: Buffer | Readable, digest: BodyDigest) => {
+    const send = (body: WriteBody, digest: BodyDigest) => {
       own = false;
       return guarded(
         ctx,
@@ -304,11 +302,9 @@ export async function writeWhole(
     };
     return withRetry(() => fromSource(ctx, write, part, buffer, send, "md5", () => !own), retryFor(signal));
   };
-  // A streamed object's GET and PUT take one of the run's slots, as a part's do; one read
-  // whole takes a buffer.
-  const etag = part.streamed
-    ? await ctx.limiter.run(() => put(undefined))
-    : await ctx.buffers.with(bufferSize(write, part), put);
+  // A streamed object's GET and PUT take one of the run's slots and a chunk's buffer, whose
+  // halves its bytes go through (see HalvesReader); one read whole takes a buffer its size.
+  const etag = await ctx.buffers.with(part.streamed ? write.plan.chunkSize : bufferSize(write, part), put);
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
@@ -327,7 +323,7 @@ export function writeParts(
 ): Promise<CompletedPart[]> {
   const { limiter, signal, bytes } = ctx;
   const retry = retryFor(signal);
-  const send = (part: PlannedPart) => (body: Buffer | Readable, digest: BodyDigest) =>
+  const send = (part: PlannedPart) => (body: WriteBody, digest: BodyDigest) =>
     upload.uploadPart(part.partNumber, body, part.length, signal, digest);
   const check = partCheck(ctx);
   return settleAll(
@@ -451,30 +447,25 @@ async function fromSource<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
-  buffer: Buffer | undefined,
-  send: (body: Buffer | Readable, digest: BodyDigest) => Promise<T>,
+  buffer: Buffer,
+  send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
   check: PartCheck = "md5",
   stored: () => boolean = () => true,
 ): Promise<T> {
   const read = (digest: Buffer) => ctx.uploaded?.read?.(chunkOf(part), digest);
   const held = write.parts.held?.(part);
   if (held) return sendCollected(ctx, part, held, send, check, read);
-  if (part.streamed) return sendStreamed(ctx, write, part, send, stored);
+  if (part.streamed) return sendStreamed(ctx, write, part, buffer, send, stored);
   const { bucket, key } = write.source;
-  const algorithm = ctx.uploaded?.algorithm;
-  const md5 = check === "md5";
-  const readInto = write.parts.readInto;
-  const got = readInto
-    ? await collectLanded(
-        part.length,
-        (into, landed) => readInto(part, { into, piece: (piece) => landed.update(piece) }),
-        algorithm,
-        buffer,
-        md5,
-      ).catch((error: unknown) => {
-        throw failedRead(bucket, key, error);
-      })
-    : await collectRead(bucket, key, await write.parts.open(part), part.length, algorithm, buffer, md5);
+  const got = await collectLanded(
+    part.length,
+    (into, landed) => write.parts.readInto(part, { into, piece: (piece) => landed.update(piece) }),
+    ctx.uploaded?.algorithm,
+    buffer,
+    check === "md5",
+  ).catch((error: unknown) => {
+    throw failedRead(bucket, key, error);
+  });
   return sendCollected(ctx, part, got, send, check, read);
 }
 
@@ -496,24 +487,22 @@ async function sendStreamed<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
-  send: (body: Readable, digest: BodyDigest) => Promise<T>,
+  buffer: Buffer,
+  send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
   stored: () => boolean,
 ): Promise<T> {
   const stated = etagMd5(write.source.etag);
   if (stated === undefined)
     throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
   try {
-    return await streamOnce(ctx, write, part, send, stated, stored);
+    return await streamOnce(ctx, write, part, buffer, send, stated, stored);
   } catch (error) {
     if (!(error instanceof BadDigestError)) throw error;
     const measured = createDigester("md5");
-    const { bucket, key } = write.source;
-    await feedBody(bucket, key, await write.parts.openRange(part), part.length, "the object", {
-      piece: (piece) => measured.update(piece),
-    });
+    await write.parts.readInto(part, { piece: (piece) => measured.update(piece) });
     const md5 = measured.digest().toString("base64");
     if (md5 === stated) throw error;
-    return streamOnce(ctx, write, part, send, md5, stored);
+    return streamOnce(ctx, write, part, buffer, send, md5, stored);
   }
 }
 
@@ -521,43 +510,51 @@ async function sendStreamed<T>(
  * Streams `part` from the part source into `send` with `contentMd5`, hashing each chunk as it
  * passes; once the server accepted the body, those are the source's and, where the destination
  * checks Content-MD5, the destination's digests of the chunks. Nothing is held but what is in
- * flight. Where `send` settled without the server storing the body (`stored`: the run's own
- * object found after a 412), no server checked the bytes hashed, and no digest is kept.
+ * flight: where the source reads into a buffer, `buffer`'s halves in turn (see HalvesReader),
+ * else the read's stream. Where `send` settled without the server storing the body (`stored`:
+ * the run's own object found after a 412), no server checked the bytes hashed, and no digest is
+ * kept.
  */
 async function streamOnce<T>(
   ctx: WriteContext,
   write: ObjectWrite,
   part: PlannedPart,
-  send: (body: Readable, digest: BodyDigest) => Promise<T>,
+  buffer: Buffer,
+  send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
   contentMd5: string,
   stored: () => boolean,
 ): Promise<T> {
   const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
   const algorithm = ctx.uploaded?.algorithm;
-  const body = await write.parts.openRange(part);
-  const hashing = algorithm === undefined ? undefined : new ChunkDigestStream(chunks, algorithm);
-  let readError: unknown;
-  // pipeline() destroys the read when the upload gives up, and vice versa.
-  const sent = hashing
-    ? pipeline(body, hashing, (error) => {
-        readError = error;
-      })
-    : body;
+  const hashing = algorithm === undefined ? undefined : new ChunkDigests(chunks, algorithm);
+  const reader = new HalvesReader(
+    write.parts.readInto,
+    part,
+    buffer,
+    retryFor(ctx.signal),
+    hashing && ((bytes) => hashing.update(bytes)),
+  );
+  const body = reader.pieces();
+  // Before the buffer is given back, or a retry reads into it: no read is left landing in it,
+  // even where a refusal came before the body was read to its end.
+  const stop = async () => {
+    await reader.stop();
+    await body.return(undefined);
+  };
   let done: T;
   try {
-    done = await send(sent, { contentMd5 });
+    done = await send(body, { contentMd5 });
+    hashing?.end();
   } catch (error) {
-    sent.destroy();
+    await stop();
     // Unless the server answered, a body that broke or was not the planned length failed the
     // upload: the read is to blame, as a read reports it.
     const answered = (error as { cause?: { $metadata?: unknown } }).cause?.$metadata !== undefined;
+    const readError = reader.failure;
     throw readError && !answered ? failedRead(write.source.bucket, write.source.key, readError) : error;
   }
-  if (!stored()) {
-    // A refusal may come before the body was read to its end: its read is not left open.
-    sent.destroy();
-    return done;
-  }
+  await stop();
+  if (!stored()) return done;
   const checked = ctx.destination.capabilities.writeChecksums.contentMd5;
   hashing?.digests.forEach((digest, i) => {
     const chunk = chunks[i]!;
@@ -603,10 +600,9 @@ async function assembled<T>(
         const sink = { into: data.subarray(at, at + piece.length), piece: landed };
         // Old bytes the block exchange read for this very version are not read again.
         const held = fromSource ? undefined : old.held?.(piece);
-        const named = fromSource ? write.source : { bucket: destination.bucket, key: old.ref.key };
         const what = `the range at ${piece.offset}`;
-        if (fromSource && write.parts.readInto) await write.parts.readInto(piece, sink);
-        else if (!fromSource && !held) {
+        if (fromSource) await write.parts.readInto(piece, sink);
+        else if (!held) {
           const counted = {
             ...sink,
             piece: (read: Uint8Array) => {
@@ -626,8 +622,7 @@ async function assembled<T>(
           );
         } else {
           // A body longer than its piece fails: none of it spills into the next piece.
-          const body = held ?? (await write.parts.openRange(piece));
-          await feedBody(named.bucket, named.key, body, piece.length, what, sink);
+          await feedBody(destination.bucket, old.ref.key, held, piece.length, what, sink);
         }
       }),
     );

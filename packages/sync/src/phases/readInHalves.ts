@@ -1,0 +1,81 @@
+import type { BodySink } from "@chunksync/storage";
+import { type RetryOptions, withRetry } from "../retry.js";
+
+/** Reads a range of an object into a sink (see `PartSource.readInto`). */
+export type RangeRead = (range: { offset: number; length: number }, sink: BodySink) => Promise<void>;
+
+/**
+ * The bytes of `range` read into the two halves of `buffer` in turn, one ranged read per half,
+ * and handed over as pieces (views of the half they landed in): while one half is sent, the next
+ * bytes land in the other, so an object's read and its write overlap within one buffer and no
+ * byte is copied on the way. A half is read into again only once the piece after it was asked
+ * for, when the consumer is done with it (see the storage port's WriteBody). A half's read that
+ * breaks is read again on its own (`retry`) before its piece is handed over, so what was sent
+ * stands. `piece` sees each half once it landed whole, while the next is read (the hashing of
+ * what is sent: a read that broke half-way must not have been hashed).
+ */
+export class HalvesReader {
+  /** Why a read failed, once one did: the body's consumer fails with it, and the caller tells the two apart. */
+  failure: unknown;
+  #inFlight: Promise<void> = Promise.resolve();
+  readonly #halves: [Buffer, Buffer];
+  readonly #stopped = new AbortController();
+
+  constructor(
+    private readonly read: RangeRead,
+    private readonly range: { offset: number; length: number },
+    buffer: Buffer,
+    private readonly retry: RetryOptions,
+    private readonly piece?: (bytes: Buffer) => void,
+  ) {
+    const half = Math.max(1, Math.floor(buffer.length / 2));
+    this.#halves = [buffer.subarray(0, half), buffer.subarray(half, 2 * half)];
+  }
+
+  /** The pieces, in order; read once. */
+  async *pieces(): AsyncGenerator<Buffer> {
+    let at = this.range.offset;
+    const end = this.range.offset + this.range.length;
+    const next = (n: number): Promise<Buffer> | undefined => {
+      if (at >= end) return undefined;
+      const into = this.#halves[n % 2]!.subarray(0, Math.min(this.#halves[0].length, end - at));
+      const range = { offset: at, length: into.length };
+      const retry = {
+        ...this.retry,
+        signal: this.retry.signal
+          ? AbortSignal.any([this.retry.signal, this.#stopped.signal])
+          : this.#stopped.signal,
+      };
+      const reading = withRetry(() => this.read(range, { into }), retry).then(
+        () => into,
+        (error: unknown) => {
+          this.failure ??= error;
+          throw error;
+        },
+      );
+      at += into.length;
+      // A read the consumer no longer waits for (it gave up) is awaited by `stop`, never left unhandled.
+      this.#inFlight = reading.then(
+        () => {},
+        () => {},
+      );
+      return reading;
+    };
+    let reading = next(0);
+    for (let n = 1; reading !== undefined; n++) {
+      const landed = await reading;
+      reading = next(n);
+      this.piece?.(landed);
+      yield landed;
+    }
+  }
+
+  /**
+   * Tries no read again, and settles once none lands in the buffer any more: before the buffer
+   * is given back, once the consumer is done (or gave up).
+   */
+  stop(): Promise<void> {
+    this.#stopped.abort();
+    return this.#inFlight;
+  }
+}
