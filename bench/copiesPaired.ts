@@ -12,6 +12,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
@@ -62,6 +63,31 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
+
+/** The SHA-256 of every object in the source bucket, by key. */
+async function sourceSums(ctx: BenchContext, bucket: string): Promise<Map<string, string>> {
+  const sums = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const page = await ctx.clients.source.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
+    );
+    await pool(page.Contents ?? [], 16, async (o) => {
+      sums.set(o.Key as string, (await ctx.sha256OfObject("source", bucket, o.Key as string)) ?? "");
+    });
+    token = page.NextContinuationToken;
+  } while (token);
+  return sums;
+}
+
+/** Whether `bucket` holds every object of `expected`, byte for byte. */
+async function sameBytes(ctx: BenchContext, bucket: string, expected: Map<string, string>): Promise<boolean> {
+  let equal = true;
+  await pool([...expected], 16, async ([key, sum]) => {
+    if ((await ctx.sha256OfObject("destination", bucket, key)) !== sum) equal = false;
+  });
+  return equal;
+}
 
 async function main(argv: string[]): Promise<void> {
   const rounds = Number(arg(argv, "--rounds") ?? 5);
@@ -141,6 +167,8 @@ async function main(argv: string[]): Promise<void> {
       const src = await ctx.createBucket("source", ctx.bucketName(`cp${w}-src`));
       log(`${workload.name}: filling`);
       await workload.fill(src);
+      const expected = await sourceSums(ctx, src);
+      const equal = new Map<string, boolean>();
       const samples = new Map<string, Sample[]>(tools.map((t) => [t.name, []]));
       for (let r = 0; r < rounds; r++) {
         // Each round starts with another tool, so neither always runs on a warmer machine.
@@ -155,6 +183,8 @@ async function main(argv: string[]): Promise<void> {
           log(
             `  round ${r + 1} ${tool.name}: ${s.wall.toFixed(2)} s wall, ${s.cpu.toFixed(2)} s CPU, ${(s.rss / 1e6).toFixed(0)} MB`,
           );
+          // Each tool's last copy is read back whole, outside its timing.
+          if (r === rounds - 1) equal.set(tool.name, await sameBytes(ctx, dst, expected));
           await ctx.dropBuckets([dst]);
         }
       }
@@ -198,6 +228,10 @@ async function main(argv: string[]): Promise<void> {
             ],
             rows,
           ),
+          "",
+          `Byte-equal to the source (every object read back whole after each tool's last round): ${tools
+            .map((t) => `${t.name} ${equal.get(t.name) ? "yes" : "NO"}`)
+            .join(", ")}.`,
           "",
           `_Load average after: ${loadavg()
             .map((l) => l.toFixed(1))
