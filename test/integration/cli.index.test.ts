@@ -1140,9 +1140,15 @@ describe("chunksync CLI: digest index", () => {
     const served = proxiedServer();
     /**
      * Syncs an object whose middle chunk differs (its other chunks are copied from the old
-     * destination) with `rule` on the destination's proxy, then once more without it.
+     * destination) with `rule` (and `more`) on the destination's proxy, then once more without.
      */
-    async function recomposeThrough(name: string, versioned: boolean, engine: string, rule: FaultRule) {
+    async function recomposeThrough(
+      name: string,
+      versioned: boolean,
+      engine: string,
+      rule: FaultRule,
+      more: FaultRule[] = [],
+    ) {
       const { s, d } = await pair(name, versioned);
       const key = "recomposed";
       const body = seededBytes(name, 11 * MiB);
@@ -1150,7 +1156,7 @@ describe("chunksync CLI: digest index", () => {
       await put(dst, d, key, flipByte(body, 7 * MiB));
       await pastTheSecond();
       const flags = [...dirs(name), "--engine", engine, "--dst-endpoint", served.proxy.url];
-      served.proxy.setRules([rule]);
+      served.proxy.setRules([rule, ...more]);
       const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
       expect(served.proxy.firedCount(rule.name)).toBeGreaterThan(0);
       expect(run.objects.get(key)).toMatchObject({ state: "changed" });
@@ -1168,15 +1174,34 @@ describe("chunksync CLI: digest index", () => {
       // run's own copies name the current ETag, which AWS would copy, as Ceph RGW does.
       it(`enforced x-amz-copy-source-if-match, as AWS S3 does, --engine ${engine}: one probe finds it, the written version keeps its entry, and the next run reads nothing`, async () => {
         const stale = `a copy from a stale ETag is refused (${engine})`;
-        const { run, next } = await recomposeThrough(`pinned-${engine}`, false, engine, {
-          name: stale,
-          action: "preconditionFailed",
-          method: "PUT",
-          copy: true,
-          when: (r) =>
-            String(r.headers["x-amz-copy-source-if-match"]).includes("00000000000000000000000000000000"),
+        let probed!: () => void;
+        const probe = new Promise<void>((resolve) => {
+          probed = resolve;
+        });
+        // The direct engine sends the probe beside the write, not after it: the write's complete
+        // is held until the probe's copy came, which would never come after it.
+        const held = `the complete waits for the probe (${engine})`;
+        const completeAfterProbe: FaultRule[] =
+          engine === "direct"
+            ? [{ name: held, action: "hook", method: "POST", query: "uploadId=", hook: () => probe }]
+            : [];
+        const isProbe = (r: SeenRequest) =>
+          r.headers["x-amz-copy-source"] !== undefined &&
+          String(r.headers["x-amz-copy-source-if-match"]).includes("00000000000000000000000000000000");
+        served.proxy.onRequest = (r) => {
+          if (isProbe(r)) probed();
+        };
+        const { run, next } = await recomposeThrough(
+          `pinned-${engine}`,
+          false,
+          engine,
+          { name: stale, action: "preconditionFailed", method: "PUT", copy: true, when: isProbe },
+          completeAfterProbe,
+        ).finally(() => {
+          served.proxy.onRequest = undefined;
         });
         expect(served.proxy.firedCount(stale)).toBe(1);
+        if (engine === "direct") expect(served.proxy.firedCount(held)).toBe(1);
         expect(unpinnedNoted(run)).toBe(false);
         expect(next.summary.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
         expect(next.summary.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });

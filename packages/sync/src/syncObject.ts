@@ -27,6 +27,7 @@ import {
   copiedFromOld,
   destinationEntry,
   destinationWrittenEntry,
+  probeCopyPins,
   sourceEntry,
 } from "./phases/indexEntries.js";
 import {
@@ -250,6 +251,8 @@ async function attemptObject(
     if (!plannedAtListing) ctx.stats.plannedWork += writeWork(plan, decision, dst !== undefined, validated);
     const handed = early;
     early = undefined;
+    // The probe copiedFromOld awaits below, where one is needed, runs beside the write.
+    if (dst && trustWrite) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
     const etag = await writeObject(writing, toWrite, await handed);
 
     const writtenAt = destination.serverTime();

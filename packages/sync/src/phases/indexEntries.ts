@@ -146,6 +146,41 @@ export async function copiedFromOld(
   destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
   signal?: AbortSignal,
 ): Promise<{ from: string; ranges: ChunkRange[]; unpinned: boolean }> {
+  const ranges = copiedRanges(plan, decision);
+  const pin = ranges.length === 0 ? "named" : copyPin(plan, decision, old, destination);
+  const pinned =
+    pin === "named" ||
+    (pin === "copy"
+      ? sameEtag(written.etag, old.etag)
+      : await destination.enforcesCopySourceIfMatch(
+          written.key,
+          destination.ref(written.key, old.etag),
+          signal,
+        ));
+  return pinned
+    ? { from: old.etag, ranges, unpinned: false }
+    : { from: old.etag, ranges: [], unpinned: true };
+}
+
+/**
+ * Starts, beside a write, the probe {@link copiedFromOld} will await once it is done, where the
+ * write's copies from the old version need it: its three round trips then overlap the write
+ * instead of following it (the store runs it once and keeps its answer).
+ */
+export function probeCopyPins(
+  plan: ChunkPlan,
+  decision: Pick<ObjectDecision, "parts" | "condition">,
+  old: { etag: string; size: number; versionId?: string },
+  key: string,
+  destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
+  signal?: AbortSignal,
+): void {
+  if (copiedRanges(plan, decision).length > 0 && copyPin(plan, decision, old, destination) === "probe")
+    void destination.enforcesCopySourceIfMatch(key, destination.ref(key, old.etag), signal);
+}
+
+/** The chunks a write copies whole from the old version at their own offsets. */
+function copiedRanges(plan: ChunkPlan, decision: Pick<ObjectDecision, "parts">): ChunkRange[] {
   const ranges: ChunkRange[] = [];
   for (const part of decision.parts) {
     if (part.kind !== "destinationCopy" || part.oldOffset !== undefined) continue;
@@ -155,18 +190,19 @@ export async function copiedFromOld(
         ranges.push(range);
     }
   }
-  if (ranges.length === 0) return { from: old.etag, ranges, unpinned: false };
-  if (versionPin(old.versionId) !== undefined && destination.copiesNameVersions())
-    return { from: old.etag, ranges, unpinned: false };
-  const pinned =
-    writeRequestsOf({ decision, source: plan, old }).kind === "copy"
-      ? sameEtag(written.etag, old.etag)
-      : await destination.enforcesCopySourceIfMatch(
-          written.key,
-          destination.ref(written.key, old.etag),
-          signal,
-        );
-  return pinned
-    ? { from: old.etag, ranges, unpinned: false }
-    : { from: old.etag, ranges: [], unpinned: true };
+  return ranges;
+}
+
+/**
+ * What pins a write's copies from the old version to it: the version they name, the answer of
+ * the write's one CopyObject, or the server's enforcing x-amz-copy-source-if-match (probed).
+ */
+function copyPin(
+  plan: ChunkPlan,
+  decision: Pick<ObjectDecision, "parts" | "condition">,
+  old: { etag: string; size: number; versionId?: string },
+  destination: Pick<ObjectStore, "copiesNameVersions">,
+): "named" | "copy" | "probe" {
+  if (versionPin(old.versionId) !== undefined && destination.copiesNameVersions()) return "named";
+  return writeRequestsOf({ decision, source: plan, old }).kind === "copy" ? "copy" : "probe";
 }
