@@ -178,6 +178,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     dryRun: options.dryRun,
     maxAttempts: options.maxAttempts ?? 3,
     versioned: { source: sourceVersioned, destination: destinationVersioned },
+    indexesDestination: destinationIndex !== undefined,
     ...(signal ? { signal } : {}),
   };
 

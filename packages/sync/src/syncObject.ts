@@ -75,6 +75,11 @@ export interface ObjectSyncContext {
   maxAttempts: number;
   /** Whether each side's bucket keeps or kept versions, or could not tell (see `InspectContext`). */
   versioned: SidesVersioned;
+  /**
+   * The destination keeps a digest index: only for its entry is a written version's copied
+   * chunks' digest worth the probe that tells whether the copies were pinned (see copiedFromOld).
+   */
+  indexesDestination: boolean;
   signal?: AbortSignal;
 }
 
@@ -252,17 +257,17 @@ async function attemptObject(
     const handed = early;
     early = undefined;
     // The probe copiedFromOld awaits below, where one is needed, runs beside the write.
-    if (dst && trustWrite) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
+    const copyDigests = dst !== undefined && trustWrite && ctx.indexesDestination;
+    if (copyDigests) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
     const etag = await writeObject(writing, toWrite, await handed);
 
     const writtenAt = destination.serverTime();
     // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
     // version this side had digested (where the copy was pinned to it), are known without a read.
     const written = { key: destinationKey, etag };
-    const copied =
-      dst && trustWrite
-        ? await copiedFromOld(plan, decision, dst, written, destination, ctx.signal)
-        : undefined;
+    const copied = copyDigests
+      ? await copiedFromOld(plan, decision, dst, written, destination, ctx.signal)
+      : undefined;
     indexing.unpinned = copied?.unpinned;
     ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
     if (decision.verify.length > 0) {
