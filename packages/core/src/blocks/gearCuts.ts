@@ -4,7 +4,10 @@ import { GEAR } from "./gearTable.js";
 /**
  * The block chunker's cut loop (FastCDC's gear hash and its cut rules) as a small WebAssembly
  * module, assembled here byte by byte so no toolchain is needed. It cuts about twice as fast as
- * the same loop in JavaScript, which is most of what cutting a changed chunk costs both sides.
+ * the same loop in JavaScript, which is most of what cutting a changed chunk costs both sides;
+ * rolling four bytes a pass (see `scan`) made it a third faster again (1 MiB slices of random
+ * bytes, copy into the module included: about 2.0 GB/s before, 2.7 GB/s after, on this machine
+ * kind). The fingerprint's chain (a shift and an add a byte) is what bounds it now.
  *
  * Memory: the gear table at 0, the fingerprint carried out of a piece at FP_AT, the cut
  * positions of a piece from OUT_AT, then the piece itself.
@@ -22,13 +25,13 @@ const PAGE = 65536;
 export const MAX_CUT_PIECE = 1024 * 1024;
 
 // Opcodes used below.
-const [BLOCK, LOOP, BR, BR_IF, END, GET, SET] = [0x02, 0x03, 0x0c, 0x0d, 0x0b, 0x20, 0x21];
-const [CONST, ADD, SUB, SHL, AND, EQZ, GE_U, LT_U, SELECT] = [
-  0x41, 0x6a, 0x6b, 0x74, 0x71, 0x45, 0x4f, 0x49, 0x1b,
+const [BLOCK, LOOP, IF, BR, BR_IF, END, GET, SET] = [0x02, 0x03, 0x04, 0x0c, 0x0d, 0x0b, 0x20, 0x21];
+const [CONST, ADD, SUB, SHL, AND, EQZ, GE_U, GT_U, LT_U, SELECT] = [
+  0x41, 0x6a, 0x6b, 0x74, 0x71, 0x45, 0x4f, 0x4b, 0x49, 0x1b,
 ];
 const [I32, VOID] = [0x7f, 0x40];
 const load32 = (offset: number) => [0x28, 2, ...uleb(offset)];
-const load8 = [0x2d, 0, 0];
+const load8 = (offset: number) => [0x2d, 0, ...uleb(offset)];
 const store32 = (offset: number) => [0x36, 2, ...uleb(offset)];
 
 function uleb(n: number): number[] {
@@ -59,15 +62,28 @@ const clamp = (k: number) => {
   const sum = [GET, start, GET, k, ADD];
   return [...sum, GET, limit, ...sum, GET, limit, LT_U, SELECT];
 };
-/** fp = (fp << 1) + gear[*pos++] */
-const roll = () => [
-  ...[GET, fp, CONST, 1, SHL, GET, pos, ...load8, CONST, 2, SHL, ...load32(GEAR_AT), ADD, SET, fp],
-  ...[GET, pos, CONST, 1, ADD, SET, pos],
+/** fp = (fp << 1) + gear[pos[k]] */
+const roll = (k: number) => [
+  ...[GET, fp, CONST, 1, SHL, GET, pos, ...load8(k), CONST, 2, SHL, ...load32(GEAR_AT), ADD, SET, fp],
 ];
-/** Hashes bytes up to `end`; leaves to the enclosing `$cut` block where the masked fingerprint is zero. */
+/** Bytes a pass of the unrolled loop rolls: a mask test after each, one bounds test for all. */
+const UNROLL = 4;
+/**
+ * Hashes bytes up to `end`; leaves to the enclosing `$cut` block, `pos` just past the byte,
+ * where the masked fingerprint is zero. Four bytes a pass while four are left (the bounds test
+ * and `pos` are updated once a pass, each byte read at its offset from `pos`), then one at a time.
+ */
 const scan = (mask: number) => [
-  ...[BLOCK, VOID, LOOP, VOID], // $nohit, $scan
-  ...[GET, pos, GET, end, GE_U, BR_IF, 1, ...roll(), GET, fp, GET, mask, AND, EQZ, BR_IF, 2, BR, 0],
+  ...[BLOCK, VOID, BLOCK, VOID, LOOP, VOID], // $nohit, $tail, $four
+  ...[GET, pos, CONST, UNROLL, ADD, GET, end, GT_U, BR_IF, 1],
+  ...Array.from({ length: UNROLL }, (_, k) => [
+    ...roll(k),
+    ...[GET, fp, GET, mask, AND, EQZ, IF, VOID, GET, pos, CONST, k + 1, ADD, SET, pos, BR, 4, END],
+  ]).flat(),
+  ...[GET, pos, CONST, UNROLL, ADD, SET, pos, BR, 0, END, END], // $four, $tail
+  ...[LOOP, VOID], // $one
+  ...[GET, pos, GET, end, GE_U, BR_IF, 1, ...roll(0), GET, pos, CONST, 1, ADD, SET, pos],
+  ...[GET, fp, GET, mask, AND, EQZ, BR_IF, 2, BR, 0],
   ...[END, END],
 ];
 /**
