@@ -121,6 +121,32 @@ describe("a bit flipped in flight on the engine's writes", () => {
       expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
     });
 
+    it(`${name}: a streamed PutObject whose connection breaks mid-body is sent again whole, its buffer's halves read afresh: byte-equal`, async () => {
+      const { dst, proxy } = proxied;
+      const { dstBucket, versions, source, destination } = await world(`reset-${name}`);
+      const key = "new/big.bin";
+      proxy.setRules([
+        {
+          name: `reset-${name}`,
+          action: "reset",
+          when: (r) => bodyInto(dstBucket)(r) && r.query === "" && r.path === `/${dstBucket}/${key}`,
+          times: 1,
+        },
+      ]);
+      const report = await engine(source, destination, "changed");
+      proxy.setRules([]);
+      expect(proxy.firedCount(`reset-${name}`)).toBe(1);
+      const puts = proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
+      expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(report.results.find((r) => r.sourceKey === key)).toMatchObject({
+        state: "missing",
+        applied: true,
+      });
+      expect(report.objects).toMatchObject({ failed: 0 });
+      expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
+      expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+    });
+
     it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {
       const { dst, proxy } = proxied;
       const { dstBucket, versions, source, destination } = await world(`flipall-${name}`);
