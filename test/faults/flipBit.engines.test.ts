@@ -2,7 +2,7 @@ import type { S3ObjectStore } from "@chunksync/storage";
 import type { SyncOptions } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../support/data.js";
-import type { SeenRequest } from "../support/faultProxy.js";
+import type { FaultRule, SeenRequest } from "../support/faultProxy.js";
 import { oldOrNew, pendingUploads, proxiedWorld, type Versions } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
 import type { CollectedReport } from "../support/results.js";
@@ -94,50 +94,20 @@ describe("a bit flipped in flight on the engine's writes", () => {
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
     });
 
-    it(`${name}: a source read cut mid-way under a streamed PutObject is read again on its own before its bytes are sent: the put goes once, byte-equal`, async () => {
+    /**
+     * Syncs a world through `rule` (on the streamed object `new/big.bin`, once) and checks the
+     * object ends written and byte-equal, with no failure and no upload left; gives back the
+     * PUTs of that object as the proxy saw them.
+     */
+    async function streamedThrough(seed: string, rule: (dstBucket: string, key: string) => FaultRule) {
       const { dst, proxy } = proxied;
-      const { dstBucket, versions, source, destination } = await world(`cut-${name}`);
+      const { dstBucket, versions, source, destination } = await world(`${seed}-${name}`);
       const key = "new/big.bin";
-      proxy.setRules([
-        {
-          name: `cut-${name}`,
-          action: "truncate",
-          method: "GET",
-          when: (r) => r.path.endsWith(`/${key}`) && !r.path.startsWith(`/${dstBucket}/`),
-          times: 1,
-        },
-      ]);
+      const faulted = { ...rule(dstBucket, key), name: `${seed}-${name}`, times: 1 };
+      proxy.setRules([faulted]);
       const report = await engine(source, destination, "changed");
       proxy.setRules([]);
-      expect(proxy.firedCount(`cut-${name}`)).toBe(1);
-      const puts = proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
-      // The object is read in halves of a chunk's buffer, each read whole before it is sent.
-      expect(puts.map((r) => r.attempt)).toEqual([1]);
-      expect(report.results.find((r) => r.sourceKey === key)).toMatchObject({
-        state: "missing",
-        applied: true,
-      });
-      expect(report.objects).toMatchObject({ failed: 0 });
-      expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
-    });
-
-    it(`${name}: a streamed PutObject whose connection breaks mid-body is sent again whole, its buffer's halves read afresh: byte-equal`, async () => {
-      const { dst, proxy } = proxied;
-      const { dstBucket, versions, source, destination } = await world(`reset-${name}`);
-      const key = "new/big.bin";
-      proxy.setRules([
-        {
-          name: `reset-${name}`,
-          action: "reset",
-          when: (r) => bodyInto(dstBucket)(r) && r.query === "" && r.path === `/${dstBucket}/${key}`,
-          times: 1,
-        },
-      ]);
-      const report = await engine(source, destination, "changed");
-      proxy.setRules([]);
-      expect(proxy.firedCount(`reset-${name}`)).toBe(1);
-      const puts = proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
-      expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(proxy.firedCount(faulted.name)).toBe(1);
       expect(report.results.find((r) => r.sourceKey === key)).toMatchObject({
         state: "missing",
         applied: true,
@@ -145,6 +115,27 @@ describe("a bit flipped in flight on the engine's writes", () => {
       expect(report.objects).toMatchObject({ failed: 0 });
       expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
       expect(await pendingUploads(dst, dstBucket)).toEqual([]);
+      return proxy.seen.filter((r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/${key}`);
+    }
+
+    it(`${name}: a source read cut mid-way under a streamed PutObject is read again on its own before its bytes are sent: the put goes once, byte-equal`, async () => {
+      const puts = await streamedThrough("cut", (dstBucket, key) => ({
+        name: "",
+        action: "truncate",
+        method: "GET",
+        when: (r) => r.path.endsWith(`/${key}`) && !r.path.startsWith(`/${dstBucket}/`),
+      }));
+      // The object is read in halves of a chunk's buffer, each read whole before it is sent.
+      expect(puts.map((r) => r.attempt)).toEqual([1]);
+    });
+
+    it(`${name}: a streamed PutObject whose connection breaks mid-body is sent again whole, its buffer's halves read afresh: byte-equal`, async () => {
+      const puts = await streamedThrough("reset", (dstBucket, key) => ({
+        name: "",
+        action: "reset",
+        when: (r) => bodyInto(dstBucket)(r) && r.query === "" && r.path === `/${dstBucket}/${key}`,
+      }));
+      expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
     });
 
     it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {
