@@ -34,6 +34,17 @@ export function land(sink: BodySink, at: number, bytes: Buffer): void {
   if (view.length > 0) sink.piece?.(view);
 }
 
+/** `sink`, with `count` told the length of each run of bytes as it lands (a side's bytes read). */
+export function counting(sink: BodySink, count: (bytes: number) => void): BodySink {
+  return {
+    ...sink,
+    piece: (bytes) => {
+      count(bytes.length);
+      sink.piece?.(bytes);
+    },
+  };
+}
+
 /**
  * Pours a streamed body (or bytes held) into `sink`: the path for stores and transports that
  * hand bodies out as streams. Resolves with the number of bytes that came.

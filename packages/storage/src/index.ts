@@ -1,7 +1,7 @@
 // The ETag comparison belongs to the core (the digest index compares ETags too); stores use it alike.
 export { sameEtag } from "@chunksync/core";
 export { isArchiveClass } from "./archiveClass.js";
-export { type BodySink, pour } from "./bodySink.js";
+export { type BodySink, counting, pour } from "./bodySink.js";
 export {
   type ConditionalWrite,
   type ConditionalWrites,

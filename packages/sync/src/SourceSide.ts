@@ -24,7 +24,7 @@ import {
   type Ranges,
   type Variant,
 } from "@chunksync/core";
-import { type BodySink, type ObjectHead, type ObjectReader, pour } from "@chunksync/storage";
+import { type BodySink, counting, type ObjectHead, type ObjectReader, pour } from "@chunksync/storage";
 import { readBlocks } from "./blockReads.js";
 import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
 import { collectRead, digestFirst, readRange } from "./digestRange.js";
@@ -201,7 +201,7 @@ export class SourceSide {
    * challenge takes their digests where the first read finds that version; otherwise they are
    * dropped and the version found is read). `prior`, the chunk digests of the key's last
    * indexed version, tells which chunks likely changed: where there is room, their bytes are
-   * kept from this read for the block exchange and the write (see `cutBlocks`, `openRange`).
+   * kept from this read for the block exchange and the write (see `cutBlocks`, `readRange`).
    */
   async probe(
     key: string,
@@ -301,15 +301,8 @@ export class SourceSide {
       await pour(kept, sink);
       return;
     }
-    const onRead = this.options.onRead;
-    const counted: BodySink = {
-      ...sink,
-      piece: (piece) => {
-        onRead?.(piece.length);
-        sink.piece?.(piece);
-      },
-    };
-    const { store, signal } = this.options;
+    const { store, signal, onRead } = this.options;
+    const counted = onRead ? counting(sink, onRead) : sink;
     await readRange(store, "source", source.key, source.etag, range, counted, "the part", signal);
   }
 

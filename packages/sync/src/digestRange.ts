@@ -192,20 +192,3 @@ export function brokenRead(bucket: string, key: string, error: unknown): unknown
     error,
   );
 }
-
-/** A ranged read pinned to `etag`; a lost pin means the object changed under the run. */
-export async function pinnedRead(
-  store: ObjectReader,
-  side: Side,
-  key: string,
-  etag: string,
-  range: { offset: number; length: number },
-  signal?: AbortSignal,
-) {
-  try {
-    return await store.read(key, range, etag, signal);
-  } catch (error) {
-    if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
-    throw error;
-  }
-}

@@ -12,6 +12,7 @@ import {
 } from "@chunksync/core";
 import {
   type CompletedPart,
+  counting,
   type MultipartUpload,
   type ObjectHead,
   type ObjectSummary,
@@ -449,13 +450,9 @@ function linkPartSource(
         range.length === 0 || link.url === null
           ? []
           : await ctx.readLink(link.url, link.etag, range, ctx.signal);
-      const counted = {
-        ...sink,
-        piece: (piece: Buffer) => {
-          bytes.sourceRead = (bytes.sourceRead ?? 0) + piece.length;
-          sink.piece?.(piece);
-        },
-      };
+      const counted = counting(sink, (n) => {
+        bytes.sourceRead = (bytes.sourceRead ?? 0) + n;
+      });
       await feedBody(source.bucket, source.key, body, range.length, "the object", counted);
     },
   });

@@ -147,7 +147,8 @@ export async function copiedFromOld(
   signal?: AbortSignal,
 ): Promise<{ from: string; ranges: ChunkRange[]; unpinned: boolean }> {
   const ranges = copiedRanges(plan, decision);
-  const pin = ranges.length === 0 ? "named" : copyPin(plan, decision, old, destination);
+  if (ranges.length === 0) return { from: old.etag, ranges, unpinned: false };
+  const pin = copyPin(plan, decision, old, destination);
   const pinned =
     pin === "named" ||
     (pin === "copy"

@@ -1,8 +1,5 @@
-import type { BodySink } from "@chunksync/storage";
 import { type RetryOptions, withRetry } from "../retry.js";
-
-/** Reads a range of an object into a sink (see `PartSource.readInto`). */
-export type RangeRead = (range: { offset: number; length: number }, sink: BodySink) => Promise<void>;
+import type { PartSource } from "./write.js";
 
 /**
  * The bytes of `range` read into the two halves of `buffer` in turn, one ranged read per half,
@@ -20,16 +17,20 @@ export class HalvesReader {
   #inFlight: Promise<void> = Promise.resolve();
   readonly #halves: [Buffer, Buffer];
   readonly #stopped = new AbortController();
+  /** The reads' retry, given up once the run's signal aborts or {@link stop} is called. */
+  readonly #retry: RetryOptions;
 
   constructor(
-    private readonly read: RangeRead,
+    private readonly read: PartSource["readInto"],
     private readonly range: { offset: number; length: number },
     buffer: Buffer,
-    private readonly retry: RetryOptions,
+    retry: RetryOptions,
     private readonly piece?: (bytes: Buffer) => void,
   ) {
     const half = Math.max(1, Math.floor(buffer.length / 2));
     this.#halves = [buffer.subarray(0, half), buffer.subarray(half, 2 * half)];
+    const stopped = this.#stopped.signal;
+    this.#retry = { ...retry, signal: retry.signal ? AbortSignal.any([retry.signal, stopped]) : stopped };
   }
 
   /** The pieces, in order; read once. */
@@ -40,13 +41,7 @@ export class HalvesReader {
       if (at >= end) return undefined;
       const into = this.#halves[n % 2]!.subarray(0, Math.min(this.#halves[0].length, end - at));
       const range = { offset: at, length: into.length };
-      const retry = {
-        ...this.retry,
-        signal: this.retry.signal
-          ? AbortSignal.any([this.retry.signal, this.#stopped.signal])
-          : this.#stopped.signal,
-      };
-      const reading = withRetry(() => this.read(range, { into }), retry).then(
+      const reading = withRetry(() => this.read(range, { into }), this.#retry).then(
         () => into,
         (error: unknown) => {
           this.failure ??= error;

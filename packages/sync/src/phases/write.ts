@@ -25,6 +25,7 @@ import {
   type BodySink,
   type CompletedPart,
   type ConditionalWrite,
+  counting,
   enforcesCondition,
   type MultipartUpload,
   multipartEtag,
@@ -510,10 +511,9 @@ async function sendStreamed<T>(
  * Streams `part` from the part source into `send` with `contentMd5`, hashing each chunk as it
  * passes; once the server accepted the body, those are the source's and, where the destination
  * checks Content-MD5, the destination's digests of the chunks. Nothing is held but what is in
- * flight: where the source reads into a buffer, `buffer`'s halves in turn (see HalvesReader),
- * else the read's stream. Where `send` settled without the server storing the body (`stored`:
- * the run's own object found after a 412), no server checked the bytes hashed, and no digest is
- * kept.
+ * flight: `buffer`'s halves in turn (see HalvesReader). Where `send` settled without the server
+ * storing the body (`stored`: the run's own object found after a 412), no server checked the
+ * bytes hashed, and no digest is kept.
  */
 async function streamOnce<T>(
   ctx: WriteContext,
@@ -593,23 +593,21 @@ async function assembled<T>(
         place += piece.length;
         const fromSource = piece.from === "source";
         let got = 0;
-        const landed = (read: Uint8Array) => {
-          digests.filled(at + got, at + got + read.length);
-          got += read.length;
+        const sink = {
+          into: data.subarray(at, at + piece.length),
+          piece: (read: Uint8Array) => {
+            digests.filled(at + got, at + got + read.length);
+            got += read.length;
+          },
         };
-        const sink = { into: data.subarray(at, at + piece.length), piece: landed };
         // Old bytes the block exchange read for this very version are not read again.
         const held = fromSource ? undefined : old.held?.(piece);
         const what = `the range at ${piece.offset}`;
         if (fromSource) await write.parts.readInto(piece, sink);
         else if (!held) {
-          const counted = {
-            ...sink,
-            piece: (read: Uint8Array) => {
-              landed(read);
-              bytes.destinationRead += read.length;
-            },
-          };
+          const counted = counting(sink, (n) => {
+            bytes.destinationRead += n;
+          });
           await readRange(
             destination,
             "destination",
