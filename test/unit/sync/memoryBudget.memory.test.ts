@@ -101,7 +101,7 @@ describe("parts read into memory stay within the run's memory budget", () => {
       const source = new MemoryObjectStore({ bucket: "src" });
       const destination = new MemoryObjectStore({ bucket: "dst" });
       await putInParts(source, "copied", copied);
-      // Streamed from the source as it is read: no chunk buffer.
+      // Streamed through a buffer of its own size, well within the budget.
       await put(source, "small", Buffer.from("small"));
       const { results } = await sync(source, destination, {
         memory: { bytes: 4 * MiB, strict: true, of: "the test's budget" },

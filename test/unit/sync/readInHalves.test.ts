@@ -114,4 +114,15 @@ describe("HalvesReader", () => {
     expect(hash.digest().equals(createHash("sha256").update(data).digest())).toBe(true);
     expect(reader.failure).toBeUndefined();
   });
+
+  test("a range the buffer holds whole is one read into the whole buffer", async () => {
+    const data = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 251));
+    const log: string[] = [];
+    const reader = new HalvesReader(readsOf(data, log), { offset: 50, length: 180 }, Buffer.alloc(180), ONCE);
+    const got: Buffer[] = [];
+    for await (const piece of reader.pieces()) got.push(Buffer.from(piece));
+    expect(got.map((p) => p.length)).toEqual([180]);
+    expect(Buffer.concat(got).equals(data.subarray(50, 230))).toBe(true);
+    expect(log).toEqual(["read 50+180", "landed 50"]);
+  });
 });

@@ -5,11 +5,12 @@ import type { PartSource } from "./write.js";
  * The bytes of `range` read into the two halves of `buffer` in turn, one ranged read per half,
  * and handed over as pieces (views of the half they landed in): while one half is sent, the next
  * bytes land in the other, so an object's read and its write overlap within one buffer and no
- * byte is copied on the way. A half is read into again only once the piece after it was asked
- * for, when the consumer is done with it (see the storage port's WriteBody). A half's read that
- * breaks is read again on its own (`retry`) before its piece is handed over, so what was sent
- * stands. `piece` sees each half once it landed whole, while the next is read (the hashing of
- * what is sent: a read that broke half-way must not have been hashed).
+ * byte is copied on the way (a range the buffer holds whole is one read). A half is read into
+ * again only once the piece after it was asked for, when the consumer is done with it (see the
+ * storage port's WriteBody). A half's read that breaks is read again on its own (`retry`) before
+ * its piece is handed over, so what was sent stands. `piece` sees each half once it landed
+ * whole, while the next is read (the hashing of what is sent: a read that broke half-way must
+ * not have been hashed).
  */
 export class HalvesReader {
   /** Why a read failed, once one did: the body's consumer fails with it, and the caller tells the two apart. */
@@ -27,7 +28,8 @@ export class HalvesReader {
     retry: RetryOptions,
     private readonly piece?: (bytes: Buffer) => void,
   ) {
-    const half = Math.max(1, Math.floor(buffer.length / 2));
+    // A range the buffer holds whole is one read: nothing is sent while it lands.
+    const half = range.length <= buffer.length ? buffer.length : Math.max(1, Math.floor(buffer.length / 2));
     this.#halves = [buffer.subarray(0, half), buffer.subarray(half, 2 * half)];
     const stopped = this.#stopped.signal;
     this.#retry = { ...retry, signal: retry.signal ? AbortSignal.any([retry.signal, stopped]) : stopped };

@@ -303,9 +303,8 @@ export async function writeWhole(
     };
     return withRetry(() => fromSource(ctx, write, part, buffer, send, "md5", () => !own), retryFor(signal));
   };
-  // A streamed object's GET and PUT take one of the run's slots and a chunk's buffer, whose
-  // halves its bytes go through (see HalvesReader); one read whole takes a buffer its size.
-  const etag = await ctx.buffers.with(part.streamed ? write.plan.chunkSize : bufferSize(write, part), put);
+  // A streamed object's GET and PUT take one of the run's slots and a buffer (see bufferSize).
+  const etag = await ctx.buffers.with(bufferSize(write, part), put);
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
@@ -375,14 +374,19 @@ function inBuffer<T>(
   return ctx.buffers.with(bufferSize(write, part), (buffer) => ctx.limiter.run(() => send(buffer)));
 }
 
-/** The buffer a part read into memory takes: its object's chunk size, which its parts share. */
+/**
+ * The buffer a part read into memory takes: its object's chunk size, which its parts share. A
+ * streamed object's bytes go through one chunk's buffer (see HalvesReader), or one of their own
+ * size where they are fewer.
+ */
 function bufferSize(write: Pick<ObjectWrite, "plan">, part: PlannedPart): number {
-  return Math.max(write.plan.chunkSize, part.length);
+  const chunk = write.plan.chunkSize;
+  return part.streamed ? Math.min(chunk, part.length) : Math.max(chunk, part.length);
 }
 
-/** Whether `part` is read whole into memory before it is sent (see {@link PartBuffers}). */
+/** Whether `part`'s bytes go through a buffer of {@link bufferSize} (see {@link PartBuffers}). */
 function inMemory(part: PlannedPart): boolean {
-  return part.kind === "assembled" || (part.kind === "sourceBytes" && part.streamed !== true);
+  return part.kind === "assembled" || part.kind === "sourceBytes";
 }
 
 /**
