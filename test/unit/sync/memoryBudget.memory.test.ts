@@ -115,5 +115,21 @@ describe("parts read into memory stay within the run's memory budget", () => {
       expect(destination.calls("uploadPart")).toBe(0);
       expect(await destination.head("copied")).toBeUndefined();
     });
+
+    it(`fails a streamed object whose chunk's buffer passes a strict budget before its write; a smaller one goes through a buffer its size (${engine})`, async () => {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      // Written in one request: its ETag is its MD5, so it is streamed into one PutObject.
+      await put(source, "streamed", seededBytes("budget-streamed", CHUNK + MiB));
+      await put(source, "small", seededBytes("budget-small", 3 * MiB));
+      const { results } = await sync(source, destination, {
+        memory: { bytes: 4 * MiB, strict: true, of: "the test's budget" },
+      });
+      const failed = results.find((r) => r.destinationKey === "streamed");
+      expect(failed?.error?.code).toBe("MEMORY_BUDGET");
+      expect(results.find((r) => r.destinationKey === "small")).toMatchObject({ applied: true });
+      expect(destination.calls("put")).toBe(1);
+      expect(await destination.head("streamed")).toBeUndefined();
+    });
   }
 });
