@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
+import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { MiB, markdownTable } from "./lib/table.js";
@@ -26,6 +27,8 @@ interface Sample {
   wall: number;
   cpu: number;
   rss: number;
+  /** The server's CPU seconds during the run (0 for a server this bench cannot see). */
+  server?: number;
 }
 
 interface Tool {
@@ -178,10 +181,12 @@ async function main(argv: string[]): Promise<void> {
             "destination",
             ctx.bucketName(`cp${w}-${r}-${tools.indexOf(tool)}`),
           );
+          const serverBefore = s3.cephConf ? serverCpuSeconds(s3.cephConf) : 0;
           const s = await tool.run(ctx, src, dst);
+          s.server = s3.cephConf ? serverCpuSeconds(s3.cephConf) - serverBefore : 0;
           samples.get(tool.name)?.push(s);
           log(
-            `  round ${r + 1} ${tool.name}: ${s.wall.toFixed(2)} s wall, ${s.cpu.toFixed(2)} s CPU, ${(s.rss / 1e6).toFixed(0)} MB`,
+            `  round ${r + 1} ${tool.name}: ${s.wall.toFixed(2)} s wall, ${s.cpu.toFixed(2)} s CPU, server ${s.server.toFixed(2)} s CPU, ${(s.rss / 1e6).toFixed(0)} MB`,
           );
           // Each tool's last copy is read back whole, outside its timing.
           if (r === rounds - 1) equal.set(tool.name, await sameBytes(ctx, dst, expected));
@@ -207,6 +212,7 @@ async function main(argv: string[]): Promise<void> {
           `${median(s.map((x) => x.wall)).toFixed(2)} s`,
           `${(workload.units / median(s.map((x) => x.wall))).toFixed(workload.unit === "MiB/s" ? 0 : 0)} ${workload.unit}`,
           `${median(s.map((x) => x.cpu)).toFixed(2)} s`,
+          `${median(s.map((x) => x.server ?? 0)).toFixed(2)} s`,
           `${(Math.max(...s.map((x) => x.rss)) / 1e6).toFixed(0)} MB`,
           t.name === "rclone" ? "" : `${median(pairWall).toFixed(2)}x`,
           t.name === "rclone" ? "" : `${median(pairCpu).toFixed(2)}x`,
@@ -222,6 +228,7 @@ async function main(argv: string[]): Promise<void> {
               "wall (median)",
               "throughput",
               "CPU (median)",
+              "server CPU (median)",
               "peak RSS (max)",
               "speed / rclone's (median of rounds)",
               "CPU / rclone's",
@@ -255,7 +262,7 @@ async function main(argv: string[]): Promise<void> {
       `Command: \`npx tsx bench/copiesPaired.ts ${argv.join(" ")}\`. Both tools at 8 in flight, 8 MiB parts ` +
         "(`chunksync sync --concurrency 8 --chunk-size 8MiB`, `rclone sync --transfers 8 --checkers 8 " +
         "--s3-chunk-size 8M --s3-upload-concurrency 8`), each round into a fresh empty bucket. Whole " +
-        "processes; CPU is user + sys of the client process; speed ratio = rclone's wall / chunksync's, " +
+        "processes; CPU is user + sys of the client process, server CPU that of the local server's processes during the run; speed ratio = rclone's wall / chunksync's, " +
         "per round, median (>= 1: chunksync as fast or faster).",
       "",
       ...(await toolVersions()).map((v) => `- ${v}`),
