@@ -285,7 +285,7 @@ export class DestinationSide {
       onRead,
       signal,
       held: kept && ((k: string, e: string, range: OldRange) => kept.bytes(k, e, range)),
-      keeping: kept && ((k: string, e: string, range: OldRange) => kept.keeping(k, e, range)),
+      keeping: kept && ((k: string, e: string, range: OldRange) => kept.keeping(k, e, range, signal)),
     };
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // Tagged as they are cut: no raw digest is kept. A fine round that also asks about the

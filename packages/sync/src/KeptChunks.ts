@@ -37,6 +37,8 @@ export class KeepRoom {
    * Settle what it reserved with {@link ended}.
    */
   async reserveInFlight(length: number, signal?: AbortSignal): Promise<boolean> {
+    // More than the whole room never fits, however many reads end.
+    if (length > this.capacity) return false;
     while (!this.reserve(length)) {
       if (this.#inFlight === 0 || signal?.aborted) return false;
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -133,10 +135,19 @@ export class KeptChunks {
 
   /**
    * A tap for a read of `range` of `key`'s version `etag` that keeps its pieces where it ends
-   * whole (`end(true)`); undefined where there is no room.
+   * whole (`end(true)`), in room that reads in flight beside it may give back first (see
+   * {@link tapInFlight}): the reads a source starts ahead of a challenge reserve room for the
+   * chunks they may keep, and most give it back as they end; a block round that found none
+   * free at once read its old bytes again for the next round and the assembled part. Undefined
+   * where there is no room.
    */
-  keeping(key: string, etag: string, range: { offset: number; length: number }): ReadTap | undefined {
-    const tap = this.tap(range.length);
+  async keeping(
+    key: string,
+    etag: string,
+    range: { offset: number; length: number },
+    signal?: AbortSignal,
+  ): Promise<ReadTap | undefined> {
+    const tap = await this.tapInFlight(range.length, signal);
     return (
       tap && {
         into: tap.into,

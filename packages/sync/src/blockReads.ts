@@ -38,7 +38,11 @@ export interface BlockReader {
    * it keeps none.
    */
   keeping?:
-    | ((key: string, etag: string, range: { offset: number; length: number }) => ReadTap | undefined)
+    | ((
+        key: string,
+        etag: string,
+        range: { offset: number; length: number },
+      ) => ReadTap | undefined | Promise<ReadTap | undefined>)
     | undefined;
 }
 
@@ -169,7 +173,7 @@ async function readRanges(
           }
           return;
         }
-        const keeping = reader.keeping?.(key, etag, read);
+        const keeping = await reader.keeping?.(key, etag, read);
         try {
           const piece = (bytes: Uint8Array) => {
             pass(bytes);

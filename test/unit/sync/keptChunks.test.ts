@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { type ChunkPlan, chunkRanges, createDigester, planChunks } from "@chunksync/core";
+import { blockParams, type ChunkPlan, chunkRanges, createDigester, planChunks } from "@chunksync/core";
 import { MemoryObjectStore } from "@chunksync/storage";
 import { KeepRoom, Limiter, SourceSide } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
+import { readBlocks } from "../../../packages/sync/src/blockReads.js";
 import { type KeepTap, KeptChunks } from "../../../packages/sync/src/KeptChunks.js";
 import { seededBytes } from "../../support/data.js";
 
@@ -182,5 +183,44 @@ describe("SourceSide keeps the bytes of chunks its index says changed, from the 
       ),
     ).toBe(true);
     expect(store.calls("read")).toBe(reads + 1);
+  });
+});
+
+describe("a block round's old bytes, kept for the next round and the assembled part", () => {
+  it("are kept from a read that started while reads in flight beside it held all the room: it waits for their room", async () => {
+    const bytes = seededBytes("kept-block-round", CHUNK);
+    const store = new MemoryObjectStore({ bucket: "d" });
+    const { etag } = await store.put("k", bytes, bytes.length, { metadata: {} }, { ifNoneMatch: "*" });
+    const room = new KeepRoom(CHUNK);
+    const kept = new KeptChunks(room);
+    // A source read ahead of its challenge holds the whole room while it lands; its chunk turns
+    // out unchanged, and its room is given back once it ended.
+    const sourceRead = await new KeptChunks(room).tapInFlight(CHUNK);
+    expect(sourceRead).toBeDefined();
+    setTimeout(() => sourceRead?.end(), 5);
+    const range = { offset: 0, length: CHUNK };
+    await readBlocks(
+      {
+        store,
+        side: "destination",
+        limiter: new Limiter(4),
+        keeping: (k, e, r) => kept.keeping(k, e, r),
+      },
+      "k",
+      etag,
+      [range],
+      blockParams(CHUNK),
+    );
+    const reads = store.calls("read");
+    expect(Buffer.concat(kept.bytes("k", etag, range) ?? []).equals(bytes)).toBe(true);
+    expect(store.calls("read")).toBe(reads);
+  });
+
+  it("are not waited for where the read is larger than the whole room", async () => {
+    const room = new KeepRoom(CHUNK);
+    const inFlight = await new KeptChunks(room).tapInFlight(1);
+    expect(inFlight).toBeDefined();
+    // The read in flight never ends here: a wait for its room would never settle.
+    expect(await new KeptChunks(room).keeping("k", "e", { offset: 0, length: CHUNK + 1 })).toBeUndefined();
   });
 });
