@@ -7,6 +7,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, expect, it } from "vitest";
+import { STOPPING } from "../../packages/cli/src/interruptible.js";
 import { profileEnv, runCli } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
 import { type CliProcess, pendingUploads, startCli } from "../support/faultWorld.js";
@@ -53,7 +54,12 @@ it("Ctrl-C while cleanup aborts: it stops after the abort in flight, says what i
         name: "ctrl-c-at-second-abort",
         action: "hook",
         when: (r) => r.method === "DELETE" && r.query.includes("uploadId=") && ++aborts === 2,
-        hook: () => cli?.kill("SIGINT"),
+        // The abort goes on only once the CLI said it took the Ctrl-C: its answer could
+        // otherwise reach the CLI first, and the next abort start before the signal's turn.
+        hook: async () => {
+          cli?.kill("SIGINT");
+          await cli?.saidOnStderr(STOPPING);
+        },
       },
     ]);
     cli = startCli(
@@ -72,7 +78,7 @@ it("Ctrl-C while cleanup aborts: it stops after the abort in flight, says what i
     );
     const out = await cli.done;
     expect(out.code, out.stderr).toBe(130);
-    expect(out.stderr).toContain("chunksync: interrupted; aborted 2, left 1");
+    expect(out.stderr).toContain(`${STOPPING}\nchunksync: interrupted; aborted 2, left 1`);
     const report = JSON.parse(out.stdout);
     expect(report).toMatchObject({ interrupted: true, kept: [] });
     expect(report.aborted.map((u: { key: string }) => u.key)).toEqual(["a", "b"]);

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,9 +11,19 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STOPPING } from "../../packages/cli/src/interruptible.js";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
-import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
+import { FaultProxy } from "../support/faultProxy.js";
+import { pendingUploads } from "../support/faultWorld.js";
+import {
+  createBucket,
+  emptyAndDeleteBucket,
+  localS3,
+  putObject,
+  s3Client,
+  uniqueBucketName,
+} from "../support/s3.js";
 
 /**
  * The CLI as a user runs it: on a terminal (a pseudo-terminal from util-linux `script`), so
@@ -24,20 +34,46 @@ function runOnTerminal(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; output: string }> {
+  return startOnTerminal(args, env).done;
+}
+
+/**
+ * {@link runOnTerminal}, returned at once: `type` sends keys to the terminal as a user types
+ * them (Ctrl-C is "\x03", which the terminal turns into SIGINT for the CLI), `shown` settles
+ * once the terminal has shown `text`, or the run ended.
+ */
+function startOnTerminal(args: string[], env: Record<string, string>) {
   const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
   const command = [process.execPath, CLI_BIN, ...args].map(quote).join(" ");
-  return new Promise((resolve) => {
-    execFile(
-      "/usr/bin/script",
-      ["-qec", command, "/dev/null"],
-      // cleanEnv drops every AWS_* variable, the SDK's warning switch among them.
-      { env: { ...cleanEnv(), ...env, TERM: "xterm", COLUMNS: "160" }, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, output: stdout.replaceAll("\r\n", "\n") });
-      },
-    );
+  const child = spawn("/usr/bin/script", ["-qec", command, "/dev/null"], {
+    // cleanEnv drops every AWS_* variable, the SDK's warning switch among them.
+    env: { ...cleanEnv(), ...env, TERM: "xterm", COLUMNS: "160" },
+    stdio: ["pipe", "pipe", "ignore"],
   });
+  let output = "";
+  let waiting: { text: string; resolve: () => void }[] = [];
+  child.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+    for (const w of waiting) if (output.includes(w.text)) w.resolve();
+    waiting = waiting.filter((w) => !output.includes(w.text));
+  });
+  const done = new Promise<{ code: number; output: string }>((resolve) =>
+    child.on("close", (code) => {
+      child.stdin.end();
+      resolve({ code: code ?? -1, output: output.replaceAll("\r\n", "\n") });
+    }),
+  );
+  return {
+    done,
+    type: (keys: string) => child.stdin.write(keys),
+    shown: (text: string) =>
+      output.includes(text)
+        ? Promise.resolve()
+        : Promise.race([
+            new Promise<void>((resolve) => waiting.push({ text, resolve })),
+            done.then(() => {}),
+          ]),
+  };
 }
 
 const EXTRAS = ["extra-1.bin", "extra-2.bin", "extra-3.bin"];
@@ -164,6 +200,49 @@ describe("chunksync on a terminal, with destination-only objects", () => {
       expect(await destinationKeys(urls[1]!)).toEqual(["new.bin", "same.bin"]);
     });
   }
+
+  it("Ctrl-C typed on the terminal: the run says at once, on a line of its own above the status, that it stops; it aborts what it began and exits 130", async () => {
+    const s = uniqueBucketName("src-tty-ctrlc");
+    const d = uniqueBucketName("dst-tty-ctrlc");
+    await createBucket(src, s);
+    await createBucket(dst, d);
+    buckets.push([src, s], [dst, d]);
+    for (const key of ["a.bin", "b.bin", "c.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    try {
+      let run: ReturnType<typeof startOnTerminal> | undefined;
+      let typed = false;
+      proxy.setRules([
+        {
+          // The first write waits until the terminal shows that the Ctrl-C was taken.
+          name: "ctrl-c-at-first-write",
+          action: "hook",
+          when: (r) => !typed && r.method === "PUT",
+          hook: async () => {
+            typed = true;
+            run?.type("\x03");
+            await run?.shown(STOPPING);
+          },
+        },
+      ]);
+      run = startOnTerminal(
+        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", proxy.url, "--concurrency", "1"],
+        env,
+      );
+      const { code, output } = await run.done;
+      expectCleanOutput(output);
+      expect(typed).toBe(true);
+      expect(code, output).toBe(130);
+      // The status line was cleared first: the stopping line starts the row, and nothing of the
+      // status stays on it.
+      expect(output).toContain(`\r\x1b[2K${STOPPING}\n`);
+      expect(shownLines(output)).toContain(STOPPING);
+      expect(output).toContain("chunksync: interrupted; started uploads were aborted");
+      expect(await pendingUploads(dst, d)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
 
   it("sync --delete --quiet prints nothing at all when it succeeds", async () => {
     const urls = await world("tty-quiet");

@@ -144,6 +144,8 @@ export interface CliProcess {
   pid: number;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
   kill(signal: NodeJS.Signals): void;
+  /** Settles once the child has written `text` to stderr, or has exited. */
+  saidOnStderr(text: string): Promise<void>;
 }
 
 /** Starts the real CLI as a child process (without ambient AWS settings) and returns at once. */
@@ -157,11 +159,14 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
   });
   let stdout = "";
   let stderr = "";
+  let waiting: { text: string; resolve: () => void }[] = [];
   child.stdout.on("data", (d: Buffer) => {
     stdout += d.toString();
   });
   child.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();
+    for (const w of waiting) if (stderr.includes(w.text)) w.resolve();
+    waiting = waiting.filter((w) => !stderr.includes(w.text));
   });
   const done = new Promise<{
     code: number | null;
@@ -169,7 +174,11 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
     stdout: string;
     stderr: string;
   }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal) };
+  const saidOnStderr = (text: string) =>
+    stderr.includes(text)
+      ? Promise.resolve()
+      : Promise.race([new Promise<void>((resolve) => waiting.push({ text, resolve })), done.then(() => {})]);
+  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal), saidOnStderr };
 }
 
 /** Every key under `prefix`, as stored: listed URL-encoded, as a key may hold characters XML 1.0 cannot carry. */

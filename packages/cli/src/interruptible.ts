@@ -2,7 +2,13 @@ import { RunAbortedError } from "@chunksync/sync";
 import { EXIT_INTERRUPTED } from "./exitCodes.js";
 
 /**
- * Runs `work` with Ctrl-C and SIGTERM aborting its signal. Work that stops by throwing exits
+ * Said at the first Ctrl-C (or SIGTERM), as soon as it is taken: what was in flight still
+ * settles, which may take a while, and a second one does not wait for it.
+ */
+export const STOPPING = "chunksync: stopping once the requests in flight settle; Ctrl-C again stops at once";
+
+/**
+ * Runs `work` with Ctrl-C and SIGTERM aborting its signal (see {@link STOPPING}). Work that stops by throwing exits
  * 130 with `stopped` said on stderr; work that stops on its own returns its own code.
  */
 export async function interruptible(
@@ -10,7 +16,10 @@ export async function interruptible(
   stopped = "nothing was written",
 ): Promise<number> {
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
+  const onSignal = () => {
+    process.stderr.write(`${STOPPING}\n`);
+    abort.abort();
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {

@@ -29,6 +29,7 @@ import { examples } from "./examples.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
+import { STOPPING } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
@@ -292,7 +293,10 @@ async function runEngine(
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   const onSignal = () => {
-    if (!abort.signal.aborted) return abort.abort();
+    if (!abort.signal.aborted) {
+      progress.say(STOPPING);
+      return abort.abort();
+    }
     // A second Ctrl-C does not wait for the uploads begun to be aborted: say what is left, and
     // keep the lines of the objects settled so far.
     progress.stop();

@@ -5,6 +5,8 @@ import { printable } from "./printable.js";
 
 export interface Progress {
   onResult(result: ObjectResult): void;
+  /** Writes `line` (no newline) above the status line, which is drawn again under it. */
+  say(line: string): void;
   stop(): void;
 }
 
@@ -83,6 +85,7 @@ export function startProgress(
       onResult: (r) => {
         if (shown(r)) stream.write(`${describe(r)}\n`);
       },
+      say: (line) => stream.write(`${line}\n`),
       stop: () => {},
     };
   }
@@ -96,6 +99,10 @@ export function startProgress(
   return {
     onResult: (r) => {
       if (shown(r)) stream.write(`\r\x1b[2K${describe(r)}\n`);
+      draw();
+    },
+    say: (line) => {
+      stream.write(`\r\x1b[2K${line}\n`);
       draw();
     },
     stop: () => {

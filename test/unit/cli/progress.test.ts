@@ -225,3 +225,22 @@ describe("progress", () => {
     ]);
   });
 });
+
+describe("a line said beside the progress", () => {
+  it("on a terminal goes above the status line, cleared first, and the status is drawn again under it", () => {
+    const { stream, writes } = fakeStream(true);
+    const progress = startProgress(listedStats(2, 0), stream, false);
+    progress.say("chunksync: stopping");
+    progress.stop();
+    expect(writes[0]).toBe("\r\x1b[2Kchunksync: stopping\n");
+    expect(writes[1]?.startsWith("\r\x1b[2K")).toBe(true);
+    expect(writes[1]).toContain("0/2 objects");
+  });
+
+  it("elsewhere is one line, with no escape", () => {
+    const { stream, writes } = fakeStream(false);
+    const progress = startProgress(listedStats(2, 0), stream, true);
+    progress.say("chunksync: stopping");
+    expect(writes).toEqual(["chunksync: stopping\n"]);
+  });
+});
