@@ -8,12 +8,16 @@
  *     [--before DIR]                        also times another commit's CLI in each round (built by scripts/build-other.ts)
  *     [--out name]                          writes bench/results/<date>-<name>.md (never overwrites)
  *     [--profile DIR]                       after the rounds, one `--cpu-prof` run of the current CLI per workload
+ *     [--latency MS]                        a proxy before the server holds every request MS first, for every
+ *                                           tool alike: a remote store's round trip (the proxy relays the bytes
+ *                                           on the same cores, so figures with it compare only with each other)
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
+import { FaultProxy } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
 import { otherCli } from "./lib/otherBuild.js";
@@ -103,7 +107,15 @@ async function main(argv: string[]): Promise<void> {
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
-  const ctx = new BenchContext(s3, false, log);
+  const latency = Number(arg(argv, "--latency") ?? 0);
+  const proxy =
+    latency > 0
+      ? await FaultProxy.start({
+          upstream: s3.endpoint,
+          rules: [{ name: "latency", action: "delay", delayMs: latency }],
+        })
+      : undefined;
+  const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, false, log);
   const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
   if (before) tools.push(chunksyncTool("chunksync before", otherCli(before)));
   tools.push(rcloneTool);
@@ -220,7 +232,7 @@ async function main(argv: string[]): Promise<void> {
       });
       sections.push(
         [
-          `## ${workload.name}, ${rounds} rounds`,
+          `## ${workload.name}, ${rounds} rounds${latency > 0 ? `, every request held ${latency} ms` : ""}`,
           "",
           markdownTable(
             [
@@ -250,6 +262,7 @@ async function main(argv: string[]): Promise<void> {
     }
   } finally {
     await ctx.dropAll().catch(() => {});
+    await proxy?.stop();
     await s3.stop();
   }
   const out = arg(argv, "--out");
