@@ -106,12 +106,18 @@ describe("chunksync on a terminal, with destination-only objects", () => {
   });
 
   /** A source with one object the destination has and one it lacks; a destination with three of its own. */
-  async function world(name: string): Promise<string[]> {
+  /** A new, empty source and destination bucket, dropped after the block. */
+  async function emptyPair(name: string): Promise<[string, string]> {
     const s = uniqueBucketName(`src-${name}`);
     const d = uniqueBucketName(`dst-${name}`);
     await createBucket(src, s);
     await createBucket(dst, d);
     buckets.push([src, s], [dst, d]);
+    return [s, d];
+  }
+
+  async function world(name: string): Promise<string[]> {
+    const [s, d] = await emptyPair(name);
     const same = seededBytes("same", 256 * 1024);
     await putObject(src, s, "same.bin", same);
     await putObject(dst, d, "same.bin", same);
@@ -202,11 +208,7 @@ describe("chunksync on a terminal, with destination-only objects", () => {
   }
 
   it("Ctrl-C typed on the terminal: the run says at once, on a line of its own above the status, that it stops; it aborts what it began and exits 130", async () => {
-    const s = uniqueBucketName("src-tty-ctrlc");
-    const d = uniqueBucketName("dst-tty-ctrlc");
-    await createBucket(src, s);
-    await createBucket(dst, d);
-    buckets.push([src, s], [dst, d]);
+    const [s, d] = await emptyPair("tty-ctrlc");
     for (const key of ["a.bin", "b.bin", "c.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
     const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
     try {
