@@ -57,6 +57,14 @@ interface Exchange {
   text: Buffer[];
   textBytes: number;
   keepAlive: boolean;
+  /** The room (see `BodySink.room`) the socket's next read lands in, where the sink has rooms. */
+  reading?: Buffer;
+  /** Bytes that wait for the sink's room, the socket paused until they landed; and what else waits for them. */
+  waiting?: Promise<void>;
+  /** Body bytes read while earlier ones waited for room, handled once those landed (a chunked body's rest). */
+  pending?: Buffer;
+  /** The body ended while bytes waited for room: complete once they landed. */
+  ended?: boolean;
 }
 
 /** One keep-alive connection; reads go into the buffer its current exchange wants (see `onread`). */
@@ -103,8 +111,14 @@ class Connection {
   /** Where the next read lands: straight into the sink's buffer while a 2xx body of known length is due. */
   #nextBuffer(): Buffer {
     const x = this.exchange;
+    if (x) x.reading = undefined;
     if (x?.framing === "length" && x.remaining > 0) {
       if (x.status < 300 && x.sink.into) return x.sink.into.subarray(x.landed, x.landed + x.remaining);
+      const room = x.status < 300 && x.waiting === undefined ? x.sink.room?.(x.landed) : undefined;
+      if (Buffer.isBuffer(room) && room.length > 0) {
+        x.reading = room.subarray(0, Math.min(room.length, x.remaining));
+        return x.reading;
+      }
       return this.scratch.subarray(0, Math.min(SCRATCH_BYTES, x.remaining));
     }
     if (x?.framing === "head") {
@@ -131,7 +145,9 @@ class Connection {
       return;
     }
     const into = x.framing === "length" && x.status < 300 ? x.sink.into : undefined;
-    this.#body(x, into ? into.subarray(x.landed, x.landed + n) : this.scratch.subarray(0, n));
+    const read = into ? into.subarray(x.landed, x.landed + n) : (x.reading ?? this.scratch).subarray(0, n);
+    x.reading = undefined;
+    this.#body(x, read);
   }
 
   #parseHead(x: Exchange, n: number): void {
@@ -216,6 +232,35 @@ class Connection {
     }
   }
 
+  /**
+   * Pauses the socket until bytes waiting for the sink's room (`landing`) have landed: no read
+   * meanwhile (the bytes may lie in `scratch`), nor any idle timeout, which is the consumer's
+   * time, not the server's. A chunked body's rest read with them is handled then.
+   */
+  #wait(x: Exchange, landing: Promise<void>): void {
+    this.socket.pause();
+    this.socket.setTimeout(0);
+    x.waiting = landing.then(
+      () => {
+        x.waiting = undefined;
+        if (this.exchange !== x) return;
+        const rest = x.pending;
+        x.pending = undefined;
+        if (rest !== undefined) this.#body(x, rest);
+        if (this.exchange !== x || x.waiting !== undefined) return;
+        if (x.ended) this.#complete(x);
+        else {
+          this.socket.setTimeout(this.pool.settings.socketTimeoutMs);
+          this.socket.resume();
+        }
+      },
+      (error: Error) => {
+        x.waiting = undefined;
+        this.socket.destroy(error);
+      },
+    );
+  }
+
   /** A chunked body decoded as it comes, each chunk's data delivered at once: never held whole. */
   #dechunk(x: Exchange, bytes: Buffer): void {
     const c = x.chunked;
@@ -227,6 +272,11 @@ class Connection {
         at += take;
         c.left -= take;
         if (c.left === 0) c.state = "crlf";
+        if (x.waiting !== undefined) {
+          // The rest goes on once these bytes landed.
+          if (at < bytes.length) x.pending = bytes.subarray(at);
+          return;
+        }
       } else if (c.state === "crlf") {
         const byte = bytes[at++];
         if (byte === 0x0a) c.state = "size";
@@ -279,13 +329,15 @@ class Connection {
       this.socket.destroy(broken("the server's error document is larger than 1 MiB", "ECONNRESET"));
       return false;
     }
+    let landing: Promise<void> | undefined;
     try {
-      land(x.sink, x.landed, bytes);
+      landing = land(x.sink, x.landed, bytes);
     } catch (error) {
       this.socket.destroy(error as Error);
       return false;
     }
     x.landed += bytes.length;
+    if (landing !== undefined) this.#wait(x, landing);
     return true;
   }
 
@@ -296,13 +348,21 @@ class Connection {
   }
 
   #complete(x: Exchange): void {
+    if (x.waiting !== undefined) {
+      // The last bytes wait for room: the body is whole once they landed.
+      x.ended = true;
+      return;
+    }
     this.exchange = undefined;
     x.signal?.removeEventListener("abort", x.onAbort);
     this.socket.setTimeout(0);
     if (x.body === undefined) this.#answer(x, Buffer.concat(x.text).toString("utf8"));
     x.body?.resolve(x.landed);
-    if (x.keepAlive) this.pool.release(this);
-    else this.socket.destroy();
+    if (x.keepAlive) {
+      // Paused while its last bytes waited for room, if they did.
+      this.socket.resume();
+      this.pool.release(this);
+    } else this.socket.destroy();
   }
 
   #fail(error: Error): void {

@@ -159,6 +159,64 @@ describe("PlainGets: GETs read from the socket straight into the caller's buffer
     }
   });
 
+  it("lands a body in the rooms its sink hands out, its socket paused while none is free: framed by length, by chunks and by the close", async () => {
+    const { port, sockets } = await serve((req, res, nth) => {
+      if (nth === 1) return ranged(req, res);
+      if (nth === 2) {
+        res.writeHead(200);
+        res.write(BODY.subarray(0, 100_000));
+        res.end(BODY.subarray(100_000));
+        return;
+      }
+      res.writeHead(200, { connection: "close" });
+      res.end(BODY);
+    });
+    const pool = gets(port);
+    /** Rooms of 16 KiB, two at a time: a room is free again only a turn after the read asked for one that was not. */
+    const roomed = () => {
+      const size = 16 * 1024;
+      const rooms = [Buffer.alloc(size), Buffer.alloc(size)];
+      let taken = 0;
+      let waited = 0;
+      const pending: Buffer[] = [];
+      const sink = {
+        room: (at: number): Buffer | Promise<Buffer> => {
+          const k = Math.floor(at / size);
+          const view = rooms[k % 2]!.subarray(at - k * size);
+          if (k < taken + 2) return view;
+          waited++;
+          return new Promise<Buffer>((resolve) =>
+            setImmediate(() => {
+              taken = k - 1;
+              resolve(view);
+            }),
+          );
+        },
+        piece: (bytes: Buffer) => {
+          pending.push(Buffer.from(bytes));
+        },
+      };
+      return {
+        sink,
+        body: () => Buffer.concat(pending.splice(0)),
+        waited: () => waited,
+      };
+    };
+    for (const [framing, headers] of [
+      ["length", { host: "h", range: `bytes=0-${BODY.length - 1}` }],
+      ["chunked", { host: "h" }],
+      ["close", { host: "h" }],
+    ] as const) {
+      const r = roomed();
+      const answer = await pool.get("/o", headers, r.sink);
+      expect(await answer.body, framing).toBe(BODY.length);
+      expect(r.body().equals(BODY), framing).toBe(true);
+      expect(r.waited(), framing).toBeGreaterThan(0);
+    }
+    // The connection that waited was whole for the GETs after it.
+    expect(sockets).toHaveLength(1);
+  });
+
   it("sends a GET again on a new connection where a reused one was closed before any answer", async () => {
     const { port, sockets } = await serve((req, res, nth) => {
       // The second request on the first connection: the server drops it unanswered.
