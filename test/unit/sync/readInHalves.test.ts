@@ -1,128 +1,157 @@
 import { createHash } from "node:crypto";
-import type { BodySink } from "@chunksync/storage";
+import { type BodySink, pour } from "@chunksync/storage";
 import { describe, expect, test } from "vitest";
 import { HalvesReader } from "../../../packages/sync/src/phases/readInHalves.js";
 
 const ONCE = { attempts: 1, baseDelayMs: 1 };
 const RETRIED = { attempts: 4, baseDelayMs: 1 };
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-/** A range read from `data` that lands on the next turn of the event loop, as a socket's would. */
-function readsOf(data: Buffer, log: string[]) {
-  return async (range: { offset: number; length: number }, sink: BodySink) => {
+/** `bytes` in pieces of 30, one a turn of the event loop, as a socket's reads come. */
+async function* trickle(bytes: Buffer, cutAfter = Number.POSITIVE_INFINITY) {
+  for (let at = 0; at < bytes.length; at += 30) {
+    if (at >= cutAfter) throw Object.assign(new Error("reset"), { code: "ECONNRESET" });
+    await turn();
+    yield Buffer.from(bytes.subarray(at, Math.min(at + 30, bytes.length, cutAfter)));
+  }
+}
+
+/** A store's range reads of `data`, poured into the sink as a transport pours them; `log` says what was asked for and how far each got. */
+function readsOf(data: Buffer, log: string[], cut?: (range: { offset: number; length: number }) => number) {
+  const state = { landed: 0 };
+  const read = async (range: { offset: number; length: number }, sink: BodySink) => {
     log.push(`read ${range.offset}+${range.length}`);
-    await new Promise((resolve) => setImmediate(resolve));
-    const bytes = data.subarray(range.offset, range.offset + range.length);
-    bytes.copy(sink.into!);
-    sink.piece?.(sink.into!.subarray(0, bytes.length));
-    log.push(`landed ${range.offset}`);
+    const counted = {
+      ...sink,
+      piece: (b: Buffer) => {
+        state.landed += b.length;
+        sink.piece?.(b);
+      },
+    };
+    const landed = await pour(
+      trickle(data.subarray(range.offset, range.offset + range.length), cut?.(range)),
+      counted,
+    );
+    log.push(`landed ${range.offset}+${landed}`);
   };
+  return { read, state };
 }
 
 describe("HalvesReader", () => {
-  test("hands over the range in order, in pieces of half the buffer, each intact until the next is asked for", async () => {
+  test("reads the range in one read, hands it over in order in pieces of half the buffer, each intact until the next is asked for, and the read waits while neither half is free", async () => {
     const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 251));
     const log: string[] = [];
+    const { read, state } = readsOf(data, log);
     const hash = createHash("sha256");
-    const reader = new HalvesReader(
-      readsOf(data, log),
-      { offset: 100, length: 750 },
-      Buffer.alloc(201),
-      ONCE,
-      (b) => hash.update(b),
+    const reader = new HalvesReader(read, { offset: 100, length: 750 }, Buffer.alloc(201), ONCE, (b) =>
+      hash.update(b),
     );
     const got: Buffer[] = [];
+    let k = 0;
     for await (const piece of reader.pieces()) {
       const copy = Buffer.from(piece);
-      // The next read is under way while this piece is with the consumer, in the other half.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      // The read goes on while this piece is with the consumer, into the other half only.
+      for (let i = 0; i < 10; i++) await turn();
       expect(piece.equals(copy)).toBe(true);
+      expect(state.landed).toBeLessThanOrEqual((k + 2) * 100);
       got.push(copy);
+      k++;
     }
     expect(got.map((p) => p.length)).toEqual([100, 100, 100, 100, 100, 100, 100, 50]);
     expect(Buffer.concat(got).equals(data.subarray(100, 850))).toBe(true);
     expect(hash.digest().equals(createHash("sha256").update(data.subarray(100, 850)).digest())).toBe(true);
-    // Each read after the first starts before the piece before it is handed over: they overlap.
-    expect(log.slice(0, 4)).toEqual(["read 100+100", "landed 100", "read 200+100", "landed 200"]);
+    expect(log).toEqual(["read 100+750", "landed 100+750"]);
   });
 
   test("a read that fails fails the body, is kept as the failure, and leaves nothing landing once stopped", async () => {
     const log: string[] = [];
-    const data = Buffer.alloc(400, 1);
-    const reads = readsOf(data, log);
-    const broken = Object.assign(new Error("cut"), { code: "ECONNRESET" });
-    const reader = new HalvesReader(
-      async (range, sink) => {
-        if (range.offset >= 200) throw broken;
-        await reads(range, sink);
-      },
-      { offset: 0, length: 400 },
-      Buffer.alloc(200),
-      ONCE,
-    );
+    // The first read breaks in the third half; the one after it at once, having handed nothing over.
+    const { read } = readsOf(Buffer.alloc(400, 1), log, (range) => (range.offset === 0 ? 250 : 0));
+    const reader = new HalvesReader(read, { offset: 0, length: 400 }, Buffer.alloc(200), ONCE);
     const body = reader.pieces();
     expect((await body.next()).value?.length).toBe(100);
     expect((await body.next()).value?.length).toBe(100);
-    await expect(body.next()).rejects.toBe(broken);
-    expect(reader.failure).toBe(broken);
+    await expect(body.next()).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect(reader.failure).toMatchObject({ code: "ECONNRESET" });
+    expect(log.filter((l) => l.startsWith("read"))).toEqual(["read 0+400", "read 200+200"]);
     await reader.stop();
   });
 
-  test("a consumer that gives up mid-way: stop settles once the read under way has landed", async () => {
+  test("a consumer that gives up mid-way: stop settles, the read that waits for room gives up, and that is no failure", async () => {
     const log: string[] = [];
-    const reader = new HalvesReader(
-      readsOf(Buffer.alloc(1000, 2), log),
-      { offset: 0, length: 1000 },
-      Buffer.alloc(200),
-      ONCE,
-    );
+    const { read, state } = readsOf(Buffer.alloc(1000, 2), log);
+    const reader = new HalvesReader(read, { offset: 0, length: 1000 }, Buffer.alloc(200), ONCE);
     const body = reader.pieces();
     await body.next();
-    // The second read is under way; the consumer stops without asking for it.
+    for (let i = 0; i < 20; i++) await turn();
+    // The first half is still the consumer's: the read filled the second and waits.
+    expect(state.landed).toBe(200);
     await body.return(undefined);
     await reader.stop();
-    expect(log.at(-1)).toBe("landed 100");
+    expect(state.landed).toBe(200);
     expect(reader.failure).toBeUndefined();
   });
 
-  test("a half's read that breaks mid-way is read again on its own: the pieces and their hash are those of the range", async () => {
+  test("a read that breaks mid-way is read again from the first half not handed over: the pieces and their hash are those of the range", async () => {
     const data = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 13) % 251));
     const log: string[] = [];
-    const reads = readsOf(data, log);
     let broke = false;
+    // The first attempt breaks 50 bytes into the third half.
+    const { read } = readsOf(data, log, (range) => {
+      if (broke) return Number.POSITIVE_INFINITY;
+      broke = true;
+      return 250 - range.offset;
+    });
     const hash = createHash("sha256");
-    const reader = new HalvesReader(
-      async (range, sink) => {
-        if (range.offset === 200 && !broke) {
-          broke = true;
-          // Half of the range lands, then the connection breaks.
-          sink.into!.fill(0xaa, 0, 50);
-          sink.piece?.(sink.into!.subarray(0, 50));
-          throw Object.assign(new Error("reset"), { code: "ECONNRESET" });
-        }
-        await reads(range, sink);
-      },
-      { offset: 0, length: 600 },
-      Buffer.alloc(200),
-      RETRIED,
-      (b) => hash.update(b),
+    const reader = new HalvesReader(read, { offset: 0, length: 600 }, Buffer.alloc(200), RETRIED, (b) =>
+      hash.update(b),
     );
     const got: Buffer[] = [];
     for await (const piece of reader.pieces()) got.push(Buffer.from(piece));
-    expect(broke).toBe(true);
     expect(Buffer.concat(got).equals(data)).toBe(true);
     expect(hash.digest().equals(createHash("sha256").update(data).digest())).toBe(true);
     expect(reader.failure).toBeUndefined();
+    expect(log[0]).toBe("read 0+600");
+    // Read again from a half's start, at most from the third: the bytes before it were handed over.
+    expect(log.filter((l) => l.startsWith("read"))).toHaveLength(2);
+    expect(["read 0+600", "read 100+500", "read 200+400"]).toContain(
+      log.filter((l) => l.startsWith("read"))[1],
+    );
+  });
+
+  test("a read that hands a half over between its failures has its attempts afresh: one attempt each still gets the whole range", async () => {
+    const data = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 11) % 251));
+    const log: string[] = [];
+    // Every read breaks 150 bytes in, unless what it asks for is less.
+    const { read } = readsOf(data, log, () => 150);
+    const reader = new HalvesReader(read, { offset: 0, length: 600 }, Buffer.alloc(200), ONCE);
+    const got: Buffer[] = [];
+    for await (const piece of reader.pieces()) got.push(Buffer.from(piece));
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    expect(reader.failure).toBeUndefined();
+    expect(log.filter((l) => l.startsWith("read")).length).toBeGreaterThan(1);
+  });
+
+  test("a read that breaks without handing a half over uses its attempts, then fails", async () => {
+    const log: string[] = [];
+    const { read } = readsOf(Buffer.alloc(600, 3), log, () => 50);
+    const reader = new HalvesReader(read, { offset: 0, length: 600 }, Buffer.alloc(200), RETRIED);
+    await expect(async () => {
+      for await (const _ of reader.pieces());
+    }).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect(log.filter((l) => l.startsWith("read"))).toEqual(Array(4).fill("read 0+600"));
+    await reader.stop();
   });
 
   test("a range the buffer holds whole is one read into the whole buffer", async () => {
     const data = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 251));
     const log: string[] = [];
-    const reader = new HalvesReader(readsOf(data, log), { offset: 50, length: 180 }, Buffer.alloc(180), ONCE);
+    const { read } = readsOf(data, log);
+    const reader = new HalvesReader(read, { offset: 50, length: 180 }, Buffer.alloc(180), ONCE);
     const got: Buffer[] = [];
     for await (const piece of reader.pieces()) got.push(Buffer.from(piece));
     expect(got.map((p) => p.length)).toEqual([180]);
     expect(Buffer.concat(got).equals(data.subarray(50, 230))).toBe(true);
-    expect(log).toEqual(["read 50+180", "landed 50"]);
+    expect(log).toEqual(["read 50+180", "landed 50+180"]);
   });
 });
