@@ -91,31 +91,13 @@ export class KeptChunks {
     readonly onServed?: (bytes: number) => void,
   ) {}
 
-  /** Reserves room for `length` bytes to keep; false where that would pass the room's capacity. */
-  reserve(length: number): boolean {
-    return this.room.reserve(length);
-  }
-
-  /** Gives back room reserved for bytes that are not kept. */
-  release(length: number): void {
-    this.room.release(length);
-  }
-
-  /** A tap for a read of `length` bytes, in room reserved for them; undefined where there is no room. */
-  tap(length: number): KeepTap | undefined {
-    return this.reserve(length) ? this.#tap(length) : undefined;
-  }
-
   /**
-   * A tap as {@link tap}, where reads in flight beside it may give the room it needs back: it
-   * waits for them (see {@link KeepRoom.reserveInFlight}); undefined where none is left.
+   * A tap for a read of `length` bytes, in room reserved for them, where reads in flight beside
+   * it may give the room it needs back: it waits for them (see {@link KeepRoom.reserveInFlight});
+   * undefined where none is left.
    */
   async tapInFlight(length: number, signal?: AbortSignal): Promise<KeepTap | undefined> {
     if (!(await this.room.reserveInFlight(length, signal))) return undefined;
-    return this.#tap(length, () => this.room.ended(length));
-  }
-
-  #tap(length: number, ended?: () => void): KeepTap {
     const pieces: Uint8Array[] = [];
     let at = 0;
     return {
@@ -127,8 +109,8 @@ export class KeptChunks {
       },
       end: (keep) => {
         if (keep !== undefined && at === length) keep(pieces);
-        else this.release(length);
-        ended?.();
+        else this.room.release(length);
+        this.room.ended(length);
       },
     };
   }
@@ -207,7 +189,7 @@ export class KeptChunks {
     const kept = this.#byKey.get(key);
     if (kept === undefined) return;
     this.#byKey.delete(key);
-    this.release(kept.bytes);
+    this.room.release(kept.bytes);
   }
 
   /** The kept chunk holding byte `at`. A changed object keeps a few chunks: a scan is enough. */

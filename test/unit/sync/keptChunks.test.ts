@@ -13,13 +13,13 @@ const CHUNK = 5 * MiB;
 describe("KeptChunks", () => {
   it("never holds more than its capacity, reserved or kept, and gives room back as chunks go", () => {
     const kept = new KeptChunks(new KeepRoom(10));
-    expect(kept.reserve(6)).toBe(true);
-    expect(kept.reserve(5)).toBe(false);
+    expect(kept.room.reserve(6)).toBe(true);
+    expect(kept.room.reserve(5)).toBe(false);
     kept.keep("k", "e1", 0, [Buffer.alloc(6, 1)], 6);
-    expect(kept.reserve(4)).toBe(true);
-    kept.release(4);
+    expect(kept.room.reserve(4)).toBe(true);
+    kept.room.release(4);
     kept.forget("k");
-    expect(kept.reserve(10)).toBe(true);
+    expect(kept.room.reserve(10)).toBe(true);
   });
 
   it("has a read in flight wait for the room that reads in flight beside it hold, and give up once none holds any", async () => {
@@ -59,7 +59,7 @@ describe("KeptChunks", () => {
   it("answers a range, across pieces and chunks, only where kept chunks of that very version cover all of it", () => {
     const kept = new KeptChunks(new KeepRoom(100));
     const text = (pieces: Buffer[] | undefined) => pieces && Buffer.concat(pieces).toString();
-    kept.reserve(20);
+    kept.room.reserve(20);
     kept.keep("k", "e1", 10, [Buffer.from("0123"), Buffer.from("456789")], 10);
     kept.keep("k", "e1", 20, [Buffer.from("abcdefghij")], 10);
     expect(text(kept.bytes("k", "e1", { offset: 12, length: 3 }))).toBe("234");
@@ -70,11 +70,11 @@ describe("KeptChunks", () => {
     expect(kept.bytes("k", "e2", { offset: 12, length: 3 })).toBeUndefined();
     expect(kept.bytes("other", "e1", { offset: 12, length: 3 })).toBeUndefined();
     // Another version of the key replaces what was kept of the last one, and frees its room.
-    kept.reserve(5);
+    kept.room.reserve(5);
     kept.keep("k", "e2", 0, [Buffer.from("vwxyz")], 5);
     expect(kept.bytes("k", "e1", { offset: 12, length: 3 })).toBeUndefined();
     expect(text(kept.bytes("k", "e2", { offset: 1, length: 3 }))).toBe("wxy");
-    expect(kept.reserve(95)).toBe(true);
+    expect(kept.room.reserve(95)).toBe(true);
   });
 });
 
