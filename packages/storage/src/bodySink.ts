@@ -39,10 +39,15 @@ export function land(sink: BodySink, at: number, bytes: Buffer): Promise<void> |
   if (into !== undefined) {
     if (at + bytes.length > into.length) throw overlong(at + bytes.length, into.length);
     view = into.subarray(at, at + bytes.length);
-    if (view.byteOffset !== bytes.byteOffset || view.buffer !== bytes.buffer) view.set(bytes);
+    place(view, bytes);
   }
   if (view.length > 0) sink.piece?.(view);
   return undefined;
+}
+
+/** Copies `bytes` into `view`, unless they were read there (the same memory). */
+function place(view: Buffer, bytes: Buffer): void {
+  if (view.byteOffset !== bytes.byteOffset || view.buffer !== bytes.buffer) view.set(bytes);
 }
 
 /** {@link land} into the rooms `room` hands out, waiting where one is not free yet. */
@@ -56,8 +61,7 @@ function landInRooms(
   const fill = (into: Buffer) => {
     const n = Math.min(into.length, bytes.length - done);
     const view = into.subarray(0, n);
-    const from = bytes.subarray(done, done + n);
-    if (view.byteOffset !== from.byteOffset || view.buffer !== from.buffer) view.set(from);
+    place(view, bytes.subarray(done, done + n));
     done += n;
     if (n > 0) sink.piece?.(view);
   };
