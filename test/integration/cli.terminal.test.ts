@@ -15,7 +15,7 @@ import { STOPPING } from "../../packages/cli/src/interruptible.js";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy } from "../support/faultProxy.js";
-import { pendingUploads } from "../support/faultWorld.js";
+import { collected, pendingUploads } from "../support/faultWorld.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -50,30 +50,14 @@ function startOnTerminal(args: string[], env: Record<string, string>) {
     env: { ...cleanEnv(), ...env, TERM: "xterm", COLUMNS: "160" },
     stdio: ["pipe", "pipe", "ignore"],
   });
-  let output = "";
-  let waiting: { text: string; resolve: () => void }[] = [];
-  child.stdout.on("data", (d: Buffer) => {
-    output += d.toString();
-    for (const w of waiting) if (output.includes(w.text)) w.resolve();
-    waiting = waiting.filter((w) => !output.includes(w.text));
-  });
+  const output = collected(child, child.stdout);
   const done = new Promise<{ code: number; output: string }>((resolve) =>
     child.on("close", (code) => {
       child.stdin.end();
-      resolve({ code: code ?? -1, output: output.replaceAll("\r\n", "\n") });
+      resolve({ code: code ?? -1, output: output.text().replaceAll("\r\n", "\n") });
     }),
   );
-  return {
-    done,
-    type: (keys: string) => child.stdin.write(keys),
-    shown: (text: string) =>
-      output.includes(text)
-        ? Promise.resolve()
-        : Promise.race([
-            new Promise<void>((resolve) => waiting.push({ text, resolve })),
-            done.then(() => {}),
-          ]),
-  };
+  return { done, type: (keys: string) => child.stdin.write(keys), shown: output.shows };
 }
 
 const EXTRAS = ["extra-1.bin", "extra-2.bin", "extra-3.bin"];

@@ -1,5 +1,6 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
@@ -148,6 +149,28 @@ export interface CliProcess {
   saidOnStderr(text: string): Promise<void>;
 }
 
+/**
+ * What a child process writes to `stream`, collected as it comes: `text()` so far, and
+ * `shows(text)`, which settles once it holds `text` or the child has closed.
+ */
+export function collected(child: ChildProcess, stream: Readable) {
+  let text = "";
+  let waiting: { text: string; resolve: () => void }[] = [];
+  const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  stream.on("data", (d: Buffer) => {
+    text += d.toString();
+    for (const w of waiting) if (text.includes(w.text)) w.resolve();
+    waiting = waiting.filter((w) => !text.includes(w.text));
+  });
+  return {
+    text: () => text,
+    shows: (wanted: string): Promise<void> =>
+      text.includes(wanted)
+        ? Promise.resolve()
+        : Promise.race([new Promise<void>((resolve) => waiting.push({ text: wanted, resolve })), closed]),
+  };
+}
+
 /** Starts the real CLI as a child process (without ambient AWS settings) and returns at once. */
 export function startCli(args: string[], env: Record<string, string>): CliProcess {
   const clean: Record<string, string> = {};
@@ -157,28 +180,19 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
     env: { ...clean, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  let waiting: { text: string; resolve: () => void }[] = [];
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-    for (const w of waiting) if (stderr.includes(w.text)) w.resolve();
-    waiting = waiting.filter((w) => !stderr.includes(w.text));
-  });
+  const stdout = collected(child, child.stdout);
+  const stderr = collected(child, child.stderr);
   const done = new Promise<{
     code: number | null;
     signal: NodeJS.Signals | null;
     stdout: string;
     stderr: string;
-  }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  const saidOnStderr = (text: string) =>
-    stderr.includes(text)
-      ? Promise.resolve()
-      : Promise.race([new Promise<void>((resolve) => waiting.push({ text, resolve })), done.then(() => {})]);
-  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal), saidOnStderr };
+  }>((resolve) =>
+    child.on("close", (code, signal) =>
+      resolve({ code, signal, stdout: stdout.text(), stderr: stderr.text() }),
+    ),
+  );
+  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal), saidOnStderr: stderr.shows };
 }
 
 /** Every key under `prefix`, as stored: listed URL-encoded, as a key may hold characters XML 1.0 cannot carry. */
