@@ -213,11 +213,11 @@ export class SourceSide {
     const first = limiter.run(
       () =>
         withRetry(async () => {
-          let kept: readonly Uint8Array[] | undefined;
+          let kept: Buffer | undefined;
           const tap =
             prior &&
-            (await this.#keeping(prior, 0, chunkSize, (pieces) => {
-              kept = pieces;
+            (await this.#keeping(prior, 0, chunkSize, (bytes) => {
+              kept = bytes;
             }));
           const onPiece = (piece: Uint8Array) => {
             this.options.onRead?.(piece.length);
@@ -231,8 +231,7 @@ export class SourceSide {
           );
           tap?.end(got?.digest);
           // Only a whole chunk is kept: the version's first chunk.
-          if (got !== undefined && kept !== undefined)
-            this.#kept?.keep(key, got.head.etag, 0, kept, got.length);
+          if (got !== undefined && kept !== undefined) this.#kept?.keep(key, got.head.etag, 0, kept);
           return got;
         }, retryFor(signal)),
       true,
@@ -359,8 +358,8 @@ export class SourceSide {
     if (ranges.length === 0) return;
     const { algorithm } = this.options;
     const object = { key, etag: listed.etag };
-    const keep = (range: ChunkRange) => (pieces: readonly Uint8Array[]) =>
-      this.#kept?.keep(key, listed.etag, range.offset, pieces, range.length);
+    const keep = (range: ChunkRange) => (bytes: Buffer) =>
+      this.#kept?.keep(key, listed.etag, range.offset, bytes);
     const digests =
       prior && this.#ranged
         ? this.#ranged.digests(object, ranges, algorithm, {
@@ -389,8 +388,8 @@ export class SourceSide {
   }
 
   /**
-   * A tap that holds chunk `index`'s pieces as they are digested, in room reserved for its
-   * `length` bytes, and hands them to `keep` where its digest differs from `prior`'s (the
+   * A tap that lands chunk `index` in a buffer in room reserved for its `length` bytes as it is
+   * digested, and hands the buffer to `keep` where its digest differs from `prior`'s (the
    * key's last indexed version): such a chunk is likely one the challenge finds changed, which
    * the block exchange cuts and the write sends, both then from memory. Where the reads in
    * flight beside it hold the room, it waits for them (see `KeepRoom.reserveInFlight`);
@@ -401,7 +400,7 @@ export class SourceSide {
     prior: readonly Buffer[],
     index: number,
     length: number,
-    keep: (pieces: readonly Uint8Array[]) => void,
+    keep: (bytes: Buffer) => void,
   ): Promise<RangeTap | undefined> {
     const tap = await this.#kept?.tapInFlight(length, this.options.signal);
     return (

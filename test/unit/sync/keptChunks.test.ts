@@ -15,7 +15,7 @@ describe("KeptChunks", () => {
     const kept = new KeptChunks(new KeepRoom(10));
     expect(kept.room.reserve(6)).toBe(true);
     expect(kept.room.reserve(5)).toBe(false);
-    kept.keep("k", "e1", 0, [Buffer.alloc(6, 1)], 6);
+    kept.keep("k", "e1", 0, Buffer.alloc(6, 1));
     expect(kept.room.reserve(4)).toBe(true);
     kept.room.release(4);
     kept.forget("k");
@@ -56,12 +56,12 @@ describe("KeptChunks", () => {
     expect(await other.tapInFlight(1, AbortSignal.abort())).toBeUndefined();
   });
 
-  it("answers a range, across pieces and chunks, only where kept chunks of that very version cover all of it", () => {
+  it("answers a range, across chunks, only where kept chunks of that very version cover all of it", () => {
     const kept = new KeptChunks(new KeepRoom(100));
     const text = (pieces: Buffer[] | undefined) => pieces && Buffer.concat(pieces).toString();
     kept.room.reserve(20);
-    kept.keep("k", "e1", 10, [Buffer.from("0123"), Buffer.from("456789")], 10);
-    kept.keep("k", "e1", 20, [Buffer.from("abcdefghij")], 10);
+    kept.keep("k", "e1", 10, Buffer.from("0123456789"));
+    kept.keep("k", "e1", 20, Buffer.from("abcdefghij"));
     expect(text(kept.bytes("k", "e1", { offset: 12, length: 3 }))).toBe("234");
     expect(text(kept.bytes("k", "e1", { offset: 13, length: 9 }))).toBe("3456789ab");
     expect(text(kept.bytes("k", "e1", { offset: 10, length: 20 }))).toBe("0123456789abcdefghij");
@@ -71,10 +71,42 @@ describe("KeptChunks", () => {
     expect(kept.bytes("other", "e1", { offset: 12, length: 3 })).toBeUndefined();
     // Another version of the key replaces what was kept of the last one, and frees its room.
     kept.room.reserve(5);
-    kept.keep("k", "e2", 0, [Buffer.from("vwxyz")], 5);
+    kept.keep("k", "e2", 0, Buffer.from("vwxyz"));
     expect(kept.bytes("k", "e1", { offset: 12, length: 3 })).toBeUndefined();
     expect(text(kept.bytes("k", "e2", { offset: 1, length: 3 }))).toBe("wxy");
     expect(kept.room.reserve(95)).toBe(true);
+  });
+
+  it("lands reads in buffers given back by reads before, never in one whose bytes are kept, and holds free ones only within its capacity", async () => {
+    const kept = new KeptChunks(new KeepRoom(20));
+    /** A read of `length` bytes through a tap, ended keeping them or not. */
+    const read = async (length: number, keep: boolean, key = "k", offset = 0) => {
+      const tap = (await kept.tapInFlight(length))!;
+      tap.into.fill(offset + 1);
+      tap.piece(tap.into);
+      tap.end(keep ? (bytes) => kept.keep(key, "e1", offset, bytes) : undefined);
+      return tap.into;
+    };
+    // A chunk that is not kept gives its buffer to the next read of that length.
+    const first = await read(8, false);
+    expect(await read(8, true, "k", 0)).toBe(first);
+    // A kept chunk's buffer serves no other read while kept: the next one is fresh.
+    const second = await read(8, false, "k", 8);
+    expect(second).not.toBe(first);
+    expect(Buffer.concat(kept.bytes("k", "e1", { offset: 0, length: 8 })!)).toEqual(Buffer.alloc(8, 1));
+    // Once the key is forgotten its buffer serves reads again.
+    kept.forget("k");
+    const reused = [await read(8, true, "a"), await read(8, true, "b")];
+    expect(reused).toContain(first);
+    expect(reused).toContain(second);
+    // With 16 bytes kept and 8 free, a read of 10 more lets the free buffer go: together they
+    // would pass the capacity of 20.
+    kept.forget("a");
+    const ten = await read(10, false);
+    kept.forget("b");
+    expect(await read(10, false)).toBe(ten);
+    const last = [await read(8, true, "c"), await read(8, true, "d")];
+    expect(last.filter((b) => b === first || b === second)).toHaveLength(1);
   });
 });
 
