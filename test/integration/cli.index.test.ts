@@ -1224,6 +1224,56 @@ describe("chunksync CLI: digest index", () => {
     }
   });
 
+  describe("a run that consults the indexes asks whether each bucket keeps versions beside its first listing page", () => {
+    const served = proxiedServer();
+    for (const engine of ["direct", "workflow"]) {
+      it(`--engine ${engine}: each side's question arrives before its first page is answered, and none without an index`, async () => {
+        const name = `ask-${engine}`;
+        const { s, d } = await pair(name);
+        await put(src, s, "a", seededBytes(name, 4 * KiB));
+        await pastTheSecond();
+        const through = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+        const flags = [...dirs(name), "--engine", engine, ...through];
+        expect((await sync(s, d, ...flags)).summary.objects).toMatchObject({ missing: 1 });
+        await pastTheSecond();
+        const from = served.proxy.seen.length;
+        const seen = (bucket: string, query: RegExp) =>
+          served.proxy.seen.slice(from).find((r) => r.path === `/${bucket}/` && query.test(r.query));
+        const question = (bucket: string) => seen(bucket, /^versioning=$/);
+        // Each side's first page waits at the proxy for that side's question: a run that asked
+        // only once the page came would not ask in time, and the page goes on after 30 s.
+        const held = new Set<string>();
+        served.proxy.setRules([
+          {
+            name: "first page held",
+            action: "hold",
+            method: "GET",
+            query: /list-type=2/,
+            hook: async (r) => {
+              const bucket = r.path.split("/")[1]!;
+              if (held.has(bucket)) return;
+              held.add(bucket);
+              for (let waited = 0; waited < 300 && question(bucket) === undefined; waited++)
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            },
+          },
+        ]);
+        const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
+        expect([...held].sort()).toEqual([s, d].sort());
+        expect(run.summary.objects).toMatchObject({ identical: 1 });
+        expect(run.summary.index?.source).toMatchObject({ found: "loaded", fromIndex: 1, read: 0 });
+        for (const bucket of [s, d]) {
+          const page = seen(bucket, /list-type=2/);
+          expect(question(bucket)?.arrived, bucket).toBeLessThan(page?.answered ?? 0);
+        }
+        // Without an index nothing asks.
+        const bare = served.proxy.seen.length;
+        await sync(s, d, "--no-index", "--engine", engine, ...through);
+        expect(served.proxy.seen.slice(bare).filter((r) => /^versioning=$/.test(r.query))).toEqual([]);
+      });
+    }
+  });
+
   describe("two runs at once over the same pair and indexes", () => {
     const bodies = {
       a: seededBytes("a", 11 * MiB),

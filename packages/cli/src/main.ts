@@ -215,9 +215,11 @@ async function run(
     throw new SidesOverlapError("DST", src, dst);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
+    // A run that consults the indexes asks each side's versioning state before it lists.
+    const consults = flags.index && !(command === "check" && flags.full === true);
     const [sourceListsAny, destinationListsAny] = await probeSides([
-      ["src", sourceSide.store, source.prefix, srcFlags],
-      ["dst", destinationSide.store, destination.prefix, dstFlags],
+      ["src", sourceSide.store, source.prefix, srcFlags, consults],
+      ["dst", destinationSide.store, destination.prefix, dstFlags, consults],
     ]);
     // A source prefix that lists nothing is most often mistyped, and --delete would then empty
     // the destination; rclone refuses such a source ("directory not found") for the same reason.

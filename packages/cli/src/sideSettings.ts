@@ -234,15 +234,20 @@ function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
  * Lists the first page of each side before any work starts, so that a wrong bucket, endpoint or
  * credential is reported up front and names the side (and the flag) it belongs to. The page is
  * the run's own first page (the store keeps it for the run's listing): no round trip of its own.
- * Resolves to whether the side lists any object there.
+ * With `versioning` (a side whose index the run consults, and so asks whether its bucket keeps
+ * versions before it lists), the bucket's versioning state is asked beside it, for the run to
+ * take (see `S3ObjectStore.prefetchVersioning`): one round trip before the run's listing instead
+ * of two. Resolves to whether the side lists any object there.
  */
 export async function probe(
   side: SideTag,
   store: S3ObjectStore,
   prefix: string,
   flags: SideFlags,
+  versioning = false,
 ): Promise<boolean> {
   const name = SIDE_NAME[side];
+  if (versioning) store.prefetchVersioning();
   try {
     // The prefix read as a directory, as the run reads it: a bare prefix would also match its
     // neighbours (`photos` lists `photos-2019/...`).
@@ -266,7 +271,9 @@ export async function probe(
  * to whether each side lists any object, in the order given.
  */
 export async function probeSides(
-  sides: ReadonlyArray<[side: SideTag, store: S3ObjectStore, prefix: string, flags: SideFlags]>,
+  sides: ReadonlyArray<
+    [side: SideTag, store: S3ObjectStore, prefix: string, flags: SideFlags, versioning?: boolean]
+  >,
 ): Promise<boolean[]> {
   const probed = await Promise.allSettled(sides.map((args) => probe(...args)));
   return probed.map((p) => {

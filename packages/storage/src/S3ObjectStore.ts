@@ -192,6 +192,8 @@ export class S3ObjectStore implements ObjectStore {
   readonly #requests: S3Requests;
   /** The first page of a listing, asked for ahead of it by {@link prefetchList}. */
   #prefetched: { prefix: string; page: Promise<ListPage> } | undefined;
+  /** The bucket's versioning state, asked for ahead of the run's question by {@link prefetchVersioning}. */
+  #versioningAsked: Promise<BucketVersioning> | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#connection = options.connection;
@@ -786,9 +788,29 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * GetBucketVersioning. Like a listing, it leaves a page asked for ahead (see
-   * {@link prefetchList}): it writes nothing a listing could miss.
+   * {@link prefetchList}): it writes nothing a listing could miss. Where {@link prefetchVersioning}
+   * asked already, its answer (or failure) is taken, once.
    */
-  async versioning(signal?: AbortSignal): Promise<BucketVersioning> {
+  versioning(signal?: AbortSignal): Promise<BucketVersioning> {
+    const asked = this.#versioningAsked;
+    this.#versioningAsked = undefined;
+    return asked ?? this.#askVersioning(signal);
+  }
+
+  /**
+   * Asks for the bucket's versioning state now, for the run's first {@link versioning} to take:
+   * the CLI asks it beside its first listing page (see {@link prefetchList}) where the run will
+   * ask (a side whose index it consults), so that the question costs no round trip of its own
+   * before the run's listing. A failure waits for that call, which meets it as its own.
+   */
+  prefetchVersioning(): void {
+    const asked = this.#askVersioning(undefined);
+    // Taken by versioning(), or by nothing where the index turns out to hold no entry.
+    asked.catch(() => {});
+    this.#versioningAsked = asked;
+  }
+
+  async #askVersioning(signal: AbortSignal | undefined): Promise<BucketVersioning> {
     const request: S3Request = {
       method: "GET",
       key: "",
