@@ -17,9 +17,9 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { FaultProxy } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
+import { latencyProxy } from "./lib/latency.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { MiB, markdownTable } from "./lib/table.js";
@@ -108,13 +108,7 @@ async function main(argv: string[]): Promise<void> {
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
   const latency = Number(arg(argv, "--latency") ?? 0);
-  const proxy =
-    latency > 0
-      ? await FaultProxy.start({
-          upstream: s3.endpoint,
-          rules: [{ name: "latency", action: "delay", delayMs: latency }],
-        })
-      : undefined;
+  const proxy = await latencyProxy(s3.endpoint, latency);
   const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, false, log);
   const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
   if (before) tools.push(chunksyncTool("chunksync before", otherCli(before)));

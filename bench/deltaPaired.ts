@@ -25,10 +25,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { FaultProxy, type SeenRequest } from "../test/support/faultProxy.js";
+import type { SeenRequest } from "../test/support/faultProxy.js";
 import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
+import { latencyProxy } from "./lib/latency.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { ensureTools } from "./lib/tools.js";
@@ -92,13 +93,7 @@ async function main(): Promise<void> {
   const log = (line: string) => console.error(line);
   await ensureTools(log);
   const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
-  const proxy =
-    latency > 0 || trace !== undefined
-      ? await FaultProxy.start({
-          upstream: s3.endpoint,
-          rules: latency > 0 ? [{ name: "latency", action: "delay", delayMs: latency }] : [],
-        })
-      : undefined;
+  const proxy = await latencyProxy(s3.endpoint, latency, trace !== undefined);
   const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, true, log);
   const timeFile = join(ctx.chunksyncEnv().XDG_CACHE_HOME!, "..", "time");
   try {

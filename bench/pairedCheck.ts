@@ -4,10 +4,13 @@
  * ratios of interleaved runs mean anything. `--before PATH` adds another build of the CLI
  * (a copy of packages/cli/bin and dist made before a change) to every round.
  *   npx tsx bench/pairedCheck.ts [--objects 10000] [--rounds 5] [--before /tmp/old/bin/chunksync.js]
- *     [--profile DIR] [--reuse] [--versioned]
+ *     [--profile DIR] [--reuse] [--versioned] [--latency MS]
  * `--versioned` makes every bucket keep versions (a listing then settles no index entry: each is
  * confirmed by a HEAD); `--reuse` keeps the buckets and indexes (bench/.data/paired-check) for the next invocation;
  * `--profile DIR` also writes one `--cpu-prof` profile of the current CLI's check into DIR.
+ * `--latency MS`: every tool reaches the server through a proxy that holds each request MS first
+ * (a remote store's round trip; the proxy relays on the same cores, so such figures compare only
+ * with each other).
  * S3_ENDPOINT and its keys (see scripts/local-s3.ts) name a running server; else one is started.
  */
 import { mkdirSync } from "node:fs";

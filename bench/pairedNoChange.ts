@@ -5,11 +5,14 @@
  * anything. `--before PATH` adds another build of the CLI (a copy of packages/cli/bin, dist and
  * package.json made before a change) to every round.
  *   npx tsx bench/pairedNoChange.ts [--rounds 9] [--size-mib 16] [--before /tmp/old/bin/chunksync.js]
- *     [--profile DIR] [--reuse]
+ *     [--profile DIR] [--reuse] [--latency MS]
  * `--reuse` keeps the buckets (and the indexes) for the next invocation; `--profile DIR` also
  * writes one `--cpu-prof` profile of the current CLI's no-change sync into DIR. The first run
  * after the initial sync (which confirms the versions it wrote) is not timed. Each round also
  * times `node -e 0`, Node's start alone: the floor under any Node program's time.
+ * `--latency MS`: every tool reaches the server through a proxy that holds each request MS first
+ * (a remote store's round trip; the proxy relays on the same cores, so such figures compare only
+ * with each other).
  * S3_ENDPOINT and its keys (see scripts/local-s3.ts) name a running server; else one is started.
  */
 import { mkdirSync } from "node:fs";

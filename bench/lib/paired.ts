@@ -6,6 +6,7 @@ import { startLocalS3 } from "../../scripts/local-s3/index.js";
 import { BenchContext, CLI, type Side } from "./BenchContext.js";
 import { DATA_DIR } from "./data.js";
 import { runCommand } from "./exec.js";
+import { latencyProxy } from "./latency.js";
 import { ensureTools } from "./tools.js";
 
 /** Wall seconds and user+system CPU seconds of one process tree. */
@@ -143,9 +144,11 @@ export interface PairedSetup {
 }
 
 /**
- * Runs a paired bench: its options (`--rounds`, `--before PATH`, `--profile DIR`, `--reuse`), the
- * peer tools (installed where missing, see `ensureTools`), the S3 server (S3_ENDPOINT's, else one started), then `body`; the buckets it made are dropped and
- * the server stopped whatever happens, and a failure exits with status 1.
+ * Runs a paired bench: its options (`--rounds`, `--before PATH`, `--profile DIR`, `--reuse`,
+ * `--latency MS`: every tool reaches the server through a proxy that holds each request MS first,
+ * see `latencyProxy`), the peer tools (installed where missing, see `ensureTools`), the S3 server
+ * (S3_ENDPOINT's, else one started), then `body`; the buckets it made are dropped and the server
+ * stopped whatever happens, and a failure exits with status 1.
  */
 export function pairedBench(defaultRounds: number, body: (setup: PairedSetup) => Promise<void>): void {
   const argv = process.argv.slice(2);
@@ -153,7 +156,8 @@ export function pairedBench(defaultRounds: number, body: (setup: PairedSetup) =>
     const log = (line: string) => console.error(line);
     await ensureTools(log);
     const s3 = await startLocalS3({ log });
-    const ctx = new BenchContext(s3, true, log);
+    const proxy = await latencyProxy(s3.endpoint, Number(option(argv, "--latency") ?? 0));
+    const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, true, log);
     try {
       await body({
         argv,
@@ -165,6 +169,7 @@ export function pairedBench(defaultRounds: number, body: (setup: PairedSetup) =>
       });
     } finally {
       await ctx.dropAll().catch(() => {});
+      await proxy?.stop();
       await s3.stop();
     }
   };
