@@ -898,6 +898,45 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
+  describe("indexes kept in both sides' buckets", () => {
+    const served = proxiedServer();
+    it("are checked side by side before the run: the source's check waits at the proxy for the destination's", async () => {
+      const { s, d } = await pair("s3idx-both");
+      await putObject(src, s, "a", seededBytes("both", 2 * KiB));
+      const through = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+      const flags = ["--src-index", `s3://${s}/.idx`, "--dst-index", `s3://${d}/.idx`, ...through];
+      const from = served.proxy.seen.length;
+      /** The check of `bucket`'s index location: one listing of at most one key under .idx/. */
+      const check = (bucket: string) =>
+        served.proxy.seen
+          .slice(from)
+          .find(
+            (r) =>
+              r.path === `/${bucket}/` && /max-keys=1(&|$)/.test(r.query) && /prefix=\.idx/.test(r.query),
+          );
+      // Answered only once the other side's check arrived (or after 30 s): checks made in turn
+      // would not meet there.
+      served.proxy.setRules([
+        {
+          name: "source index check held",
+          action: "hold",
+          method: "GET",
+          path: `/${s}/`,
+          query: /max-keys=1(&|$)/,
+          times: 1,
+          hook: async () => {
+            for (let waited = 0; waited < 300 && check(d) === undefined; waited++)
+              await new Promise((resolve) => setTimeout(resolve, 100));
+          },
+        },
+      ]);
+      const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
+      expect(run.summary.objects).toMatchObject({ missing: 1 });
+      expect(served.proxy.firedCount("source index check held")).toBe(1);
+      expect(check(d)?.arrived).toBeLessThan(check(s)?.answered ?? 0);
+    });
+  });
+
   describe("an index in a bucket, with --storage-class", () => {
     const served = proxiedServer();
 

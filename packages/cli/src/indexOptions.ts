@@ -126,12 +126,15 @@ export async function resolveIndexes(
     return flags.dryRun === true ? { ...options, keep: false } : options;
   };
   const { source, destination } = sides;
-  return {
-    index: {
-      source: await sideIndex("--src-index", flags.srcIndex, source, { ...destination, name: "destination" }),
-      destination: await sideIndex("--dst-index", flags.dstIndex, destination, { ...source, name: "source" }),
-    },
-  };
+  // Both at once: an index in a bucket is checked with a request of its side's. Where both
+  // fail, the source's error is the one thrown, as when they ran in turn.
+  const [sourceIndex, destinationIndex] = await Promise.allSettled([
+    sideIndex("--src-index", flags.srcIndex, source, { ...destination, name: "destination" }),
+    sideIndex("--dst-index", flags.dstIndex, destination, { ...source, name: "source" }),
+  ]);
+  if (sourceIndex.status === "rejected") throw sourceIndex.reason;
+  if (destinationIndex.status === "rejected") throw destinationIndex.reason;
+  return { index: { source: sourceIndex.value, destination: destinationIndex.value } };
 }
 
 /** The other side of a run, whose synced location an index must stay out of. */
