@@ -900,7 +900,7 @@ describe("chunksync CLI: digest index", () => {
 
   describe("indexes kept in both sides' buckets", () => {
     const served = proxiedServer();
-    it("are checked side by side before the run: the source's check waits at the proxy for the destination's", async () => {
+    it("are checked side by side, and beside the first listing pages: the source's check and page wait at the proxy for the destination's check", async () => {
       const { s, d } = await pair("s3idx-both");
       await putObject(src, s, "a", seededBytes("both", 2 * KiB));
       const through = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
@@ -914,26 +914,25 @@ describe("chunksync CLI: digest index", () => {
             (r) =>
               r.path === `/${bucket}/` && /max-keys=1(&|$)/.test(r.query) && /prefix=\.idx/.test(r.query),
           );
-      // Answered only once the other side's check arrived (or after 30 s): checks made in turn
-      // would not meet there.
+      const page = (bucket: string) =>
+        served.proxy.seen.slice(from).find((r) => r.path === `/${bucket}/` && r.query === "list-type=2");
+      // Answered only once the destination's check arrived (or after 30 s): requests made in
+      // turn would not meet there.
+      const untilChecked = async () => {
+        for (let waited = 0; waited < 300 && check(d) === undefined; waited++)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+      };
+      const held = { action: "hold", method: "GET", path: `/${s}/`, times: 1, hook: untilChecked } as const;
       served.proxy.setRules([
-        {
-          name: "source index check held",
-          action: "hold",
-          method: "GET",
-          path: `/${s}/`,
-          query: /max-keys=1(&|$)/,
-          times: 1,
-          hook: async () => {
-            for (let waited = 0; waited < 300 && check(d) === undefined; waited++)
-              await new Promise((resolve) => setTimeout(resolve, 100));
-          },
-        },
+        { ...held, name: "source index check held", query: /max-keys=1(&|$)/ },
+        { ...held, name: "source page held", query: /^list-type=2$/ },
       ]);
       const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
       expect(run.summary.objects).toMatchObject({ missing: 1 });
       expect(served.proxy.firedCount("source index check held")).toBe(1);
+      expect(served.proxy.firedCount("source page held")).toBe(1);
       expect(check(d)?.arrived).toBeLessThan(check(s)?.answered ?? 0);
+      expect(check(d)?.arrived).toBeLessThan(page(s)?.answered ?? 0);
     });
   });
 

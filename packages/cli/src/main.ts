@@ -217,19 +217,23 @@ async function run(
   try {
     // A run that consults the indexes asks each side's versioning state before it lists.
     const consults = flags.index && !(command === "check" && flags.full === true);
-    const [sourceListsAny, destinationListsAny] = await probeSides([
+    const probing = probeSides([
       ["src", sourceSide.store, source.prefix, srcFlags, consults],
       ["dst", destinationSide.store, destination.prefix, dstFlags, consults],
     ]);
-    // A source prefix that lists nothing is most often mistyped, and --delete would then empty
-    // the destination; rclone refuses such a source ("directory not found") for the same reason.
-    if (command === "sync" && flags.delete && source.prefix !== "" && !sourceListsAny && destinationListsAny)
-      throw new EmptySourceError(src, dst);
-    const indexes = await resolveIndexes(
+    // The index locations are checked beside the probes (reads both), their errors told after.
+    const resolving = resolveIndexes(
       { ...flags, full: command === "check" && flags.full === true },
       { source: sourceSide, destination: destinationSide },
       { chunkSize, algorithm, secret: flags.secretFile === undefined ? undefined : secret },
     );
+    resolving.catch(() => {});
+    const [sourceListsAny, destinationListsAny] = await probing;
+    // A source prefix that lists nothing is most often mistyped, and --delete would then empty
+    // the destination; rclone refuses such a source ("directory not found") for the same reason.
+    if (command === "sync" && flags.delete && source.prefix !== "" && !sourceListsAny && destinationListsAny)
+      throw new EmptySourceError(src, dst);
+    const indexes = await resolving;
     return await runEngine(
       command,
       flags,
