@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
-import { isBrokenConnection, type S3ObjectStore } from "@chunksync/storage";
+import { isBrokenConnection, type S3ObjectStore, StorageUnavailableError } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
 import { proxiedServer, storeVia } from "../support/faultWorld.js";
 import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
+/** Small objects listed in pages of two. */
+const LISTED = ["list/a", "list/b", "list/c", "list/d", "list/e"];
 
 /**
  * A read into a sink takes one of two transports: over plain HTTP the socket is read straight
@@ -24,6 +26,7 @@ describe("reads into a sink, over either transport", () => {
   beforeAll(async () => {
     await createBucket(client, bucket);
     etag = (await putObject(client, bucket, "object.bin", data)).ETag ?? "";
+    for (const key of LISTED) await putObject(client, bucket, key, key);
     const endpoint = served.proxy.url;
     stores.plain = await storeVia("source", bucket, endpoint, { maxAttempts: 1 });
     stores.pool = await storeVia("source", bucket, endpoint, { maxAttempts: 1, plainGets: false });
@@ -34,6 +37,40 @@ describe("reads into a sink, over either transport", () => {
   });
 
   for (const transport of ["plain", "pool"]) {
+    it(`${transport}: lists page after page and reads the bucket's settings, and fails a page cut mid-way, never lists part of it`, async () => {
+      const store = stores[transport] as S3ObjectStore;
+      const keys = async (pageSize?: number, from = store) => {
+        const out: string[] = [];
+        for await (const object of from.list("list/", undefined, undefined, pageSize)) out.push(object.key);
+        return out;
+      };
+      expect(await keys(2)).toEqual(LISTED);
+      expect(await store.versioning()).toBe("unversioned");
+      const { proxy } = served;
+      proxy.setRules([
+        { name: `cut-list-${transport}`, action: "truncate", method: "GET", query: /list-type=2/, times: 1 },
+      ]);
+      try {
+        const error = await keys().then(
+          (listed) => listed,
+          (e: unknown) => e,
+        );
+        // Retryable, as any broken connection: a store that retries reads the page again.
+        expect(error).toBeInstanceOf(StorageUnavailableError);
+        expect(proxy.firedCount(`cut-list-${transport}`)).toBe(1);
+        const retrying = await storeVia("source", bucket, proxy.url, { plainGets: transport === "plain" });
+        proxy.setRules([
+          { name: `cut-once-${transport}`, action: "truncate", query: /list-type=2/, times: 1 },
+        ]);
+        expect(await keys(undefined, retrying)).toEqual(LISTED);
+        expect(proxy.firedCount(`cut-once-${transport}`)).toBe(1);
+      } finally {
+        proxy.setRules([]);
+      }
+      // The connection the cut broke is not reused: the next listing is whole.
+      expect(await keys()).toEqual(LISTED);
+    });
+
     it(`${transport}: lands each range and the first bytes whole, in order`, async () => {
       const store = stores[transport] as S3ObjectStore;
       const range = { offset: 3 * MiB + 1, length: 9 * MiB };

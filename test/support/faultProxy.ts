@@ -35,7 +35,10 @@ export type FaultAction =
    * `hook` runs first, where given (to hold the request until something has happened).
    */
   | "reset"
-  /** Forwards, then sends the response headers (full Content-Length) and half the body, and closes. */
+  /**
+   * Forwards, then sends the response headers (full Content-Length) and half the body, and
+   * closes; a body of unstated length (chunked: a listing) is cut after half its first piece.
+   */
   | "truncate"
   /** Forwards, then resets the connection instead of answering: the server did the work, its answer is lost. */
   | "lose"
@@ -352,20 +355,24 @@ export class FaultProxy {
       up.on("end", () => res.socket?.resetAndDestroy());
       return;
     }
-    const length = Number(up.headers["content-length"] ?? 0);
+    const stated = up.headers["content-length"];
+    const length = Number(stated ?? 0);
     res.writeHead(up.statusCode ?? 502, up.headers);
-    if (cut === undefined || length === 0) {
+    if (cut === undefined || (stated !== undefined && length === 0)) {
       up.pipe(res);
       return;
     }
-    // Half the declared body, then the connection goes: reset (RST) or a clean close.
+    // Half the declared body (of one of unstated length, half its first piece), then the
+    // connection goes: reset (RST) or a clean close.
     let sent = 0;
+    let half = length / 2;
     up.on("data", (piece: Buffer) => {
-      if (sent >= length / 2) return;
-      const take = piece.subarray(0, Math.max(0, Math.ceil(length / 2) - sent));
+      if (stated === undefined && sent === 0) half = Math.max(1, piece.length / 2);
+      if (sent >= half) return;
+      const take = piece.subarray(0, Math.max(0, Math.ceil(half) - sent));
       sent += take.length;
       res.write(take);
-      if (sent >= length / 2) {
+      if (sent >= half) {
         up.destroy();
         if (cut === "reset") res.socket?.resetAndDestroy();
         else res.socket?.end();

@@ -10,7 +10,7 @@ import { staticCredentials } from "./credentials.js";
 import { ProfileNotFoundError } from "./errors.js";
 import { PlainGets } from "./PlainGets.js";
 import { loadSharedConfig } from "./sharedConfig.js";
-import { Pool } from "./undiciPool.js";
+import type { Pool } from "./undiciPool.js";
 
 /** How to reach one side's storage; every field is optional and falls back to the AWS defaults. */
 export interface S3ClientSettings {
@@ -189,10 +189,18 @@ export class S3Connection {
     return gets;
   }
 
-  /** The connections to `origin`, one pool per connection and origin: every store on it shares them. */
-  pool(origin: string): Pool {
+  /**
+   * The connections to `origin`, one pool per connection and origin: every store on it shares
+   * them. undici loads with the first: a run whose requests are all GETs over plain HTTP (see
+   * PlainGets), a no-change run or a `check` from the indexes, never loads it.
+   */
+  async pool(origin: string): Promise<Pool> {
     let pool = this.#pools.get(origin);
     if (pool === undefined) {
+      const { Pool } = await import("./undiciPool.js");
+      // Another request may have made it meanwhile.
+      const made = this.#pools.get(origin);
+      if (made !== undefined) return made;
       const t = this.transport;
       pool = new Pool(origin, {
         connections: t.maxSockets,

@@ -143,7 +143,7 @@ function refusal(
  * the error's code (InternalError for an empty body), which its retry strategy retries. A body
  * of the whitespace alone is one cut short too (the SDK's parser fails on it, unretried).
  */
-function answerOf(response: S3Response, xml: string): XmlObject {
+function answerOf(response: Pick<S3Response, "headers">, xml: string): XmlObject {
   if (xml.trim() === "")
     throw refusal(503, response, xml, "InternalError", "the server cut the request short");
   const answer = parseAnswer(xml);
@@ -200,7 +200,6 @@ interface BucketEndpoint {
   /** `/bucket` in path style, empty for a virtual-hosted bucket. */
   basePath: string;
   signer: SigV4Signer;
-  pool: Pool;
   /** GETs over plain HTTP, read from the socket straight into their sinks; none for HTTPS. */
   plain: PlainGets | undefined;
 }
@@ -274,7 +273,7 @@ export class S3Requests {
    * retried as a failed request is (the SDK's deserialiser runs inside its retries too).
    */
   text(request: S3Request & { method: "GET" }): Promise<string> {
-    return this.#exchanged(request, bodyText);
+    return this.#retried(request, async (endpoint) => (await this.#whole(endpoint, request)).text);
   }
 
   /**
@@ -283,7 +282,38 @@ export class S3Requests {
    * `<Error>`, or nothing, fails as a refusal (see answerOf).
    */
   xml(request: S3Request): Promise<XmlObject> {
-    return this.#exchanged(request, async (response) => answerOf(response, await bodyText(response)));
+    return this.#retried(request, async (endpoint) => {
+      const { response, text } = await this.#whole(endpoint, request);
+      return answerOf(response, text);
+    });
+  }
+
+  /**
+   * One attempt of `request` and its whole body as text. A GET over plain HTTP (a listing, a
+   * bucket's settings) is read from the socket as bodies are (see PlainGets): no HTTP parser to
+   * load, nor the Pool's request machinery, for what most small runs send alone.
+   */
+  async #whole(
+    endpoint: BucketEndpoint,
+    request: S3Request,
+  ): Promise<{ response: Pick<S3Response, "status" | "headers">; text: string }> {
+    if (endpoint.plain === undefined || request.method !== "GET" || request.body !== undefined) {
+      const response = await this.#attempt(endpoint, request);
+      return { response, text: await bodyText(response) };
+    }
+    const { path, headers } = this.#signed(endpoint, request, await this.#identity());
+    // Each piece is a view of a buffer the connection reuses: kept as a copy.
+    const pieces: Buffer[] = [];
+    const sink: BodySink = { piece: (bytes) => pieces.push(Buffer.from(bytes)) };
+    try {
+      const answer = await endpoint.plain.get(path, headers, sink, request.signal);
+      noteServerDate(this.#connection, answer.headers.date);
+      if (answer.status >= 300) throw refusal(answer.status, answer, answer.text);
+      await answer.body;
+      return { response: answer, text: Buffer.concat(pieces).toString("utf8") };
+    } catch (error) {
+      throw error instanceof S3ResponseError ? error : transportError(error as Error & { code?: string });
+    }
   }
 
   /** Sends `request` through the Pool and hands its response to `use`, both within each attempt. */
@@ -348,7 +378,8 @@ export class S3Requests {
     const { path, headers } = this.#signed(endpoint, request, await this.#identity());
     let response: Awaited<ReturnType<Pool["request"]>>;
     try {
-      response = await endpoint.pool.request({
+      const pool = await this.#connection.pool(endpoint.origin);
+      response = await pool.request({
         origin: endpoint.origin,
         method: request.method,
         path,
@@ -405,7 +436,6 @@ export class S3Requests {
         host: url.host,
         basePath: `${path}${uriEncode(bucket)}`,
         signer: new SigV4Signer(connection.region),
-        pool: connection.pool(url.origin),
         plain: connection.plainGets(url),
       };
     }
@@ -451,7 +481,6 @@ export class S3Requests {
       host: url.host,
       basePath: url.pathname.replace(/\/$/, ""),
       signer: new SigV4Signer(scheme?.signingRegion ?? region),
-      pool: this.#connection.pool(url.origin),
       plain: this.#connection.plainGets(url),
     };
   }
