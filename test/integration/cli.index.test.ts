@@ -900,20 +900,33 @@ describe("chunksync CLI: digest index", () => {
 
   describe("indexes kept in both sides' buckets", () => {
     const served = proxiedServer();
-    it("are checked side by side, and beside the first listing pages: the source's check and page wait at the proxy for the destination's check", async () => {
+    const through = () => ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+    const at = (s: string, d: string) => ["--src-index", `s3://${s}/.idx`, "--dst-index", `s3://${d}/.idx`];
+    /** GETs of `bucket`'s index manifest among the requests since `from`. */
+    const manifestReads = (bucket: string, from: number) =>
+      served.proxy.seen
+        .slice(from)
+        .filter(
+          (r) =>
+            r.method === "GET" &&
+            r.path.startsWith(`/${bucket}/.idx/`) &&
+            r.path.endsWith("index.manifest.json"),
+        );
+    /** Listings of at most one key under `bucket`'s index prefix since `from`: the check where the manifest is not read. */
+    const listChecks = (bucket: string, from: number) =>
+      served.proxy.seen
+        .slice(from)
+        .filter(
+          (r) => r.path === `/${bucket}/` && /max-keys=1(&|$)/.test(r.query) && /prefix=\.idx/.test(r.query),
+        );
+
+    it("are checked side by side, and beside the first listing pages, by reading each manifest the run then takes: one request a side", async () => {
       const { s, d } = await pair("s3idx-both");
       await putObject(src, s, "a", seededBytes("both", 2 * KiB));
-      const through = ["--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
-      const flags = ["--src-index", `s3://${s}/.idx`, "--dst-index", `s3://${d}/.idx`, ...through];
+      await pastTheSecond();
+      const flags = [...at(s, d), ...through()];
       const from = served.proxy.seen.length;
-      /** The check of `bucket`'s index location: one listing of at most one key under .idx/. */
-      const check = (bucket: string) =>
-        served.proxy.seen
-          .slice(from)
-          .find(
-            (r) =>
-              r.path === `/${bucket}/` && /max-keys=1(&|$)/.test(r.query) && /prefix=\.idx/.test(r.query),
-          );
+      const check = (bucket: string) => manifestReads(bucket, from)[0];
       const page = (bucket: string) =>
         served.proxy.seen.slice(from).find((r) => r.path === `/${bucket}/` && r.query === "list-type=2");
       // Answered only once the destination's check arrived (or after 30 s): requests made in
@@ -922,10 +935,10 @@ describe("chunksync CLI: digest index", () => {
         for (let waited = 0; waited < 300 && check(d) === undefined; waited++)
           await new Promise((resolve) => setTimeout(resolve, 100));
       };
-      const held = { action: "hold", method: "GET", path: `/${s}/`, times: 1, hook: untilChecked } as const;
+      const held = { action: "hold", method: "GET", times: 1, hook: untilChecked } as const;
       served.proxy.setRules([
-        { ...held, name: "source index check held", query: /max-keys=1(&|$)/ },
-        { ...held, name: "source page held", query: /^list-type=2$/ },
+        { ...held, name: "source index check held", path: new RegExp(`^/${s}/\\.idx/.*manifest\\.json$`) },
+        { ...held, name: "source page held", path: `/${s}/`, query: /^list-type=2$/ },
       ]);
       const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
       expect(run.summary.objects).toMatchObject({ missing: 1 });
@@ -933,6 +946,40 @@ describe("chunksync CLI: digest index", () => {
       expect(served.proxy.firedCount("source page held")).toBe(1);
       expect(check(d)?.arrived).toBeLessThan(check(s)?.answered ?? 0);
       expect(check(d)?.arrived).toBeLessThan(page(s)?.answered ?? 0);
+      await pastTheSecond();
+      // A run that reads the indexes: each manifest read once, and no check of its own.
+      const next = served.proxy.seen.length;
+      const second = await sync(s, d, ...flags);
+      expect(second.summary.index?.source).toMatchObject({ found: "loaded", fromIndex: 1 });
+      expect(second.summary.index?.destination).toMatchObject({ found: "loaded", fromIndex: 1 });
+      for (const bucket of [s, d]) {
+        expect(manifestReads(bucket, next)).toHaveLength(1);
+        expect(listChecks(bucket, next)).toEqual([]);
+      }
+      // One that does not read them (check --full) checks each location with a listing.
+      const full = served.proxy.seen.length;
+      const r = await runCli(
+        ["check", `s3://${s}`, `s3://${d}`, ...SIDES, ...at(s, d), ...through(), "--full"],
+        env,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      for (const bucket of [s, d]) {
+        expect(manifestReads(bucket, full)).toEqual([]);
+        expect(listChecks(bucket, full)).toHaveLength(1);
+      }
+    });
+
+    it("in a bucket that does not exist is refused before any work, naming the flag", async () => {
+      const { s, d } = await pair("s3idx-missing");
+      await putObject(src, s, "a", seededBytes("missing", 2 * KiB));
+      const gone = uniqueBucketName("idx-gone");
+      const r = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--src-index", `s3://${gone}/idx`],
+        env,
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--src-index.*a bucket prefix this side can read and write/s);
+      expect(await keysOf(dst, d)).toEqual([]);
     });
   });
 

@@ -186,10 +186,10 @@ export async function resolveSideIndex(
         `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
       );
     }
-    const store = side.storeOf(url.bucket);
+    const location = new StoreIndexLocation(side.storeOf(url.bucket), prefix);
     try {
-      // One listing request: the bucket exists and this side may read it, before any work.
-      for await (const _ of store.list(prefix, undefined, undefined, 1)) break;
+      // One request: the bucket exists and this side may read it, before any work.
+      await location.check(consult);
     } catch (error) {
       throw new ValidationError(
         flag,
@@ -199,7 +199,7 @@ export async function resolveSideIndex(
         },
       );
     }
-    return { location: new StoreIndexLocation(store, prefix), scope, consult };
+    return { location, scope, consult };
   }
   const root = await indexDirectory(flag, value);
   return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };

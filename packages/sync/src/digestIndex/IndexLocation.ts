@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { INDEX_KEY_MARKER } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
+import { MANIFEST } from "./IndexCursor.js";
 
 /**
  * Where one side keeps its digest index: a directory on this machine, or a prefix in a bucket
@@ -104,6 +105,9 @@ export class DirectoryIndexLocation implements IndexLocation {
  * bucket without this index's option still knows its keys for what they are (see isIndexKey).
  */
 export class StoreIndexLocation implements IndexLocation {
+  /** The manifest read by {@link check}, for the run's first read of it to take. */
+  #manifest: Promise<Buffer | undefined> | undefined;
+
   constructor(
     readonly store: ObjectStore,
     /** The index's key prefix, ending in "/". */
@@ -114,7 +118,34 @@ export class StoreIndexLocation implements IndexLocation {
     return `s3://${this.store.bucket}/${this.prefix}`;
   }
 
-  async read(name: string, most?: number): Promise<Buffer | undefined> {
+  /**
+   * Checks before any work that this side may read the index's prefix. Where the run will read
+   * the index (`readsManifest`), by reading its manifest now, which the run's first read of it
+   * takes: one round trip before the run, not a check and then a read. Else by one listing
+   * request of at most one key.
+   */
+  async check(readsManifest: boolean): Promise<void> {
+    if (!readsManifest) {
+      for await (const _ of this.store.list(this.prefix, undefined, undefined, 1)) break;
+      return;
+    }
+    const manifest = this.#read(MANIFEST);
+    // Taken by the run's read, or by nothing where the run stops before it.
+    manifest.catch(() => {});
+    this.#manifest = manifest;
+    await manifest;
+  }
+
+  read(name: string, most?: number): Promise<Buffer | undefined> {
+    const manifest = this.#manifest;
+    if (manifest !== undefined && name === MANIFEST && most === undefined) {
+      this.#manifest = undefined;
+      return manifest;
+    }
+    return this.#read(name, most);
+  }
+
+  async #read(name: string, most?: number): Promise<Buffer | undefined> {
     // One GET of the file (whatever its version), of its first `most` + 1 bytes where bounded.
     const got = await this.store.readFirst(this.#key(name), most === undefined ? 2 ** 40 : most + 1);
     if (got === undefined) return undefined;
