@@ -5,12 +5,13 @@
  * anything. `--before PATH` adds another build of the CLI (a copy of packages/cli/bin, dist and
  * package.json made before a change) to every round.
  *   npx tsx bench/pairedNoChange.ts [--rounds 9] [--size-mib 16] [--before /tmp/old/bin/chunksync.js]
- *     [--profile DIR] [--reuse] [--latency MS]
+ *     [--profile DIR] [--reuse] [--latency MS] [--s3-index]
  * `--reuse` keeps the buckets (and the indexes) for the next invocation; `--profile DIR` also
  * writes one `--cpu-prof` profile of the current CLI's no-change sync into DIR. The first run
  * after the initial sync (which confirms the versions it wrote) is not timed. Each round also
  * times `node -e 0`, Node's start alone: the floor under any Node program's time.
- * `--latency MS`: every tool reaches the server through a proxy that holds each request MS first
+ * `--s3-index` keeps each side's index in a bucket of that side's own (`--src-index s3://...`)
+ * instead of a directory. `--latency MS`: every tool reaches the server through a proxy that holds each request MS first
  * (a remote store's round trip; the proxy relays on the same cores, so such figures compare only
  * with each other).
  * S3_ENDPOINT and its keys (see scripts/local-s3.ts) name a running server; else one is started.
@@ -33,7 +34,19 @@ pairedBench(9, async ({ argv, rounds, before, profileDir, reuse, ctx }) => {
     tag: String(size / MiB),
     reuse,
   });
-  const sync = pairArgs("sync", src, dstC);
+  // Each side's index in a bucket of that side's own, apart from the synced ones.
+  const s3Index = argv.includes("--s3-index");
+  if (s3Index && reuse)
+    throw new Error("--s3-index keeps its index buckets for one invocation: not with --reuse");
+  const indexFlags = s3Index
+    ? [
+        "--src-index",
+        `s3://${await ctx.createBucket("source", ctx.bucketName("nochange-sidx"))}/idx`,
+        "--dst-index",
+        `s3://${await ctx.createBucket("destination", ctx.bucketName("nochange-didx"))}/idx`,
+      ]
+    : [];
+  const sync = [...pairArgs("sync", src, dstC), ...indexFlags];
   if (fresh) {
     ctx.log(`uploading ${DELTA.objects} x ${size / MiB} MiB`);
     for (let i = 0; i < DELTA.objects; i++) {
