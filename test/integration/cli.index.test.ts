@@ -7,6 +7,7 @@ import {
   DeleteObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -895,6 +896,74 @@ describe("chunksync CLI: digest index", () => {
       expect(r.stderr).toMatch(/--dst-index.*a prefix apart from the synced objects/s);
       expect(await keysOf(src, s)).toEqual(["a"]);
       expect(await keysOf(dst, d)).toEqual(["extra"]);
+    });
+  });
+
+  describe("a source whose index entry no longer stands has its write's upload created while the challenge reads", () => {
+    const served = proxiedServer();
+    const key = "ahead";
+    const body = seededBytes("ahead", 11 * MiB);
+    /** A pair synced once, indexed on both sides, with the flags that reach both through the proxy. */
+    async function synced(name: string) {
+      const { s, d } = await pair(name);
+      await put(src, s, key, body);
+      await pastTheSecond();
+      const flags = [...dirs(name), "--src-endpoint", served.proxy.url, "--dst-endpoint", served.proxy.url];
+      expect((await sync(s, d, ...flags)).summary.objects).toMatchObject({ missing: 1 });
+      return { s, d, flags };
+    }
+    const uploadsLeft = async (d: string) =>
+      (await dst.send(new ListMultipartUploadsCommand({ Bucket: d }))).Uploads ?? [];
+
+    it("changed: the upload is created before the source's last chunk is read, and the object is re-composed", async () => {
+      const { s, d, flags } = await synced("ahead-changed");
+      await put(src, s, key, flipByte(body, 6 * MiB));
+      await pastTheSecond();
+      const from = served.proxy.seen.length;
+      const created = () =>
+        served.proxy.seen
+          .slice(from)
+          .find((r) => r.method === "POST" && r.path === `/${d}/${key}` && r.query === "uploads=");
+      // The source's read of its last chunk (from 10 MiB on) is answered only once the upload was
+      // created (or after 20 s, within the CLI's 30 s socket timeout): an upload created after
+      // the challenge would not be in time.
+      served.proxy.setRules([
+        {
+          name: "last chunk held",
+          action: "hold",
+          method: "GET",
+          path: `/${s}/${key}`,
+          times: 1,
+          when: (r) => (r.headers.range ?? "").startsWith(`bytes=${10 * MiB}-`),
+          hook: async () => {
+            for (let waited = 0; waited < 200 && created() === undefined; waited++)
+              await new Promise((resolve) => setTimeout(resolve, 100));
+          },
+        },
+      ]);
+      const run = await sync(s, d, ...flags).finally(() => served.proxy.setRules([]));
+      expect(served.proxy.firedCount("last chunk held")).toBe(1);
+      expect(run.objects.get(key)).toMatchObject({ state: "changed", action: "compose" });
+      const last = served.proxy.seen
+        .slice(from)
+        .find((r) => r.path === `/${s}/${key}` && (r.headers.range ?? "").startsWith(`bytes=${10 * MiB}-`));
+      expect(created()?.arrived).toBeLessThan(last?.answered ?? 0);
+      expect((await readAll(dst, d, key)).equals(flipByte(body, 6 * MiB))).toBe(true);
+      expect(await uploadsLeft(d)).toEqual([]);
+    });
+
+    it("the same bytes written again: the upload created ahead is aborted, the pair found identical", async () => {
+      const { s, d, flags } = await synced("ahead-same");
+      await put(src, s, key, body);
+      await pastTheSecond();
+      const from = served.proxy.seen.length;
+      const run = await sync(s, d, ...flags);
+      expect(run.objects.get(key)).toMatchObject({ state: "identical", action: "none" });
+      const seen = served.proxy.seen.slice(from).filter((r) => r.path === `/${d}/${key}`);
+      expect(seen.filter((r) => r.method === "POST" && r.query === "uploads=")).toHaveLength(1);
+      expect(seen.filter((r) => r.method === "DELETE" && r.query.startsWith("uploadId="))).toHaveLength(1);
+      expect(await uploadsLeft(d)).toEqual([]);
+      expect((await readAll(dst, d, key)).equals(body)).toBe(true);
     });
   });
 

@@ -44,7 +44,9 @@ import { decidedResult, failedWith, type PlannedSource } from "./phases/result.j
 import {
   abandonEarly,
   checkMemory,
+  type EarlyUpload,
   type ObjectWrite,
+  uploadAhead,
   type WriteContext,
   writeEarly,
   writeObject,
@@ -166,25 +168,6 @@ async function attemptObject(
     readAttributes(source, src, ctx.copyTags),
     dst && readAttributes(destination, dst, ctx.copyTags && readable),
   ]);
-  let changed: number[] | undefined;
-  if (dst !== undefined && readable) {
-    changed =
-      plan.count > 0
-        ? changedChunks(
-            await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan)),
-          )
-        : [];
-  }
-  const decide = (assembly: AssemblyPlan | undefined) =>
-    decisionOf(
-      ctx,
-      { src, attributes },
-      dst && dstAttributes && { dst, dstAttributes },
-      plan,
-      changed,
-      assembly,
-    );
-  const { algorithm } = ctx.sourceSide.options;
   // The write's context only where a write may follow: a pair found identical (most objects of
   // a `check`) builds none of it.
   let writer: ObjectWriter | undefined;
@@ -192,20 +175,53 @@ async function attemptObject(
     writer ??= objectWriter(ctx, destinationKey, srcId, src, dst, plan, attributes);
     return writer;
   };
-  // While the block exchange runs, the upload is created and the old object's unchanged runs
-  // are copied as the chunk-level compose copies them: whatever the exchange finds, they are
-  // parts of the write. Its upload starts with the exchange, not before it.
-  const settings = {
-    blocks: ctx.blocks,
-    serverSideCopy: ctx.serverSideCopy,
-    dryRun: ctx.dryRun,
-    copySourceEscapesReadOnce: ctx.destination.capabilities.copySourceEscapesReadOnce,
-  };
-  const pays = blocksPay(settings, dst, plan, changed);
-  let early = pays ? writeEarly(write().writing, write().writeOf(decide(undefined))) : undefined;
-  // Awaited at the write or below; a failed start is then the write's failure.
-  early?.catch(() => {});
+  // A source whose index entry no longer stands (its digests are of the key's last version)
+  // has most often changed: the multipart upload its write would create is created while the
+  // challenge reads, not a round trip after it, and aborted where the decision writes none or
+  // writes in one request (a rewrite of the same bytes costs that create and abort).
+  const ahead =
+    first &&
+    indexing.found.sourcePrior !== undefined &&
+    dst !== undefined &&
+    readable &&
+    !ctx.dryRun &&
+    plan.count > 1
+      ? uploadAhead(write().writing, destinationKey, attributes)
+      : undefined;
+  let early: Promise<EarlyUpload | undefined> | undefined = ahead;
   try {
+    let changed: number[] | undefined;
+    if (dst !== undefined && readable) {
+      changed =
+        plan.count > 0
+          ? changedChunks(
+              await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan)),
+            )
+          : [];
+    }
+    const decide = (assembly: AssemblyPlan | undefined) =>
+      decisionOf(
+        ctx,
+        { src, attributes },
+        dst && dstAttributes && { dst, dstAttributes },
+        plan,
+        changed,
+        assembly,
+      );
+    const { algorithm } = ctx.sourceSide.options;
+    // While the block exchange runs, the upload is created and the old object's unchanged runs
+    // are copied as the chunk-level compose copies them: whatever the exchange finds, they are
+    // parts of the write. Its upload starts with the exchange where it was not created ahead.
+    const settings = {
+      blocks: ctx.blocks,
+      serverSideCopy: ctx.serverSideCopy,
+      dryRun: ctx.dryRun,
+      copySourceEscapesReadOnce: ctx.destination.capabilities.copySourceEscapesReadOnce,
+    };
+    const pays = blocksPay(settings, dst, plan, changed);
+    if (pays) early = writeEarly(write().writing, write().writeOf(decide(undefined)), ahead);
+    // Awaited at the write or below; a failed start is then the write's failure.
+    early?.catch(() => {});
     // Changed chunks are matched block by block against the old object, where that can pay.
     const assembly = pays
       ? await exchangeBlocks(

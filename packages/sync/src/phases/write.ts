@@ -171,18 +171,45 @@ export interface EarlyUpload {
 }
 
 /**
- * Starts `write`'s multipart upload and writes its parts that copy the old object (see
- * {@link EarlyUpload}); undefined where `write` is not a multipart upload.
+ * Starts `write`'s multipart upload, or takes the one `created` for it already (see
+ * {@link uploadAhead}), and writes its parts that copy the old object (see {@link EarlyUpload});
+ * undefined where `write` is not a multipart upload (`created` is then aborted).
  * Hand the result to {@link writeObject}, or to {@link abandonEarly} where nothing is written.
  */
-export async function writeEarly(ctx: WriteContext, write: ObjectWrite): Promise<EarlyUpload | undefined> {
-  if (writeRequestsOf(write).kind !== "multipart") return undefined;
+export async function writeEarly(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  created?: Promise<EarlyUpload>,
+): Promise<EarlyUpload | undefined> {
+  if (writeRequestsOf(write).kind !== "multipart") {
+    if (created) await abandonEarly(await created.catch(() => undefined));
+    return undefined;
+  }
   const parts = write.decision.parts.filter((p) => p.kind === "destinationCopy");
-  const upload = await ctx.destination.createUpload(write.key, write.attributes, ctx.signal);
+  const upload =
+    (await created)?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
   const written = writeParts(ctx, upload, parts, write);
   // Awaited by writeObject or abandonEarly; until then a failure is not an unhandled one.
   written.catch(() => {});
   return { upload, parts, written };
+}
+
+/**
+ * Creates the multipart upload of a write that is likely to come, before its decision (see
+ * `attemptObject`): an early upload with no part yet, for {@link writeEarly} or
+ * {@link writeObject} to take, or {@link abandonEarly} where nothing is written. Awaited by
+ * one of them: a failure to create it is the write's, and nothing where none follows.
+ */
+export function uploadAhead(
+  ctx: WriteContext,
+  key: string,
+  attributes: ObjectWrite["attributes"],
+): Promise<EarlyUpload> {
+  const created = ctx.destination
+    .createUpload(key, attributes, ctx.signal)
+    .then((upload) => ({ upload, parts: [], written: Promise.resolve([]) }));
+  created.catch(() => {});
+  return created;
 }
 
 /** Aborts an early upload nothing will complete, once its parts have settled. */
