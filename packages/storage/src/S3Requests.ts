@@ -255,17 +255,32 @@ export class S3Requests {
         const response = await this.#attempt(endpoint, request);
         return { ...response, body: pour(response.body, sink) };
       }
-      const { path, headers } = this.#signed(endpoint, request, await this.#identity());
-      let answer: Awaited<ReturnType<PlainGets["get"]>>;
-      try {
-        answer = await endpoint.plain.get(path, headers, sink, request.signal);
-      } catch (error) {
-        throw transportError(error as Error & { code?: string });
-      }
-      noteServerDate(this.#connection, answer.headers.date);
-      if (answer.status >= 300) throw refusal(answer.status, answer, answer.text);
+      const answer = await this.#plainGet(endpoint.plain, endpoint, request, sink);
       return { status: answer.status, headers: answer.headers, body: answer.body };
     });
+  }
+
+  /**
+   * One attempt of a GET over plain HTTP, its body poured into `sink` (see PlainGets): resolves
+   * once the server answered 2xx, the body the caller's to await; a refusal or a failed exchange
+   * throws as through the Pool.
+   */
+  async #plainGet(
+    plain: PlainGets,
+    endpoint: BucketEndpoint,
+    request: S3Request,
+    sink: BodySink,
+  ): Promise<Awaited<ReturnType<PlainGets["get"]>>> {
+    const { path, headers } = this.#signed(endpoint, request, await this.#identity());
+    let answer: Awaited<ReturnType<PlainGets["get"]>>;
+    try {
+      answer = await plain.get(path, headers, sink, request.signal);
+    } catch (error) {
+      throw transportError(error as Error & { code?: string });
+    }
+    noteServerDate(this.#connection, answer.headers.date);
+    if (answer.status >= 300) throw refusal(answer.status, answer, answer.text);
+    return answer;
   }
 
   /**
@@ -301,19 +316,17 @@ export class S3Requests {
       const response = await this.#attempt(endpoint, request);
       return { response, text: await bodyText(response) };
     }
-    const { path, headers } = this.#signed(endpoint, request, await this.#identity());
     // Each piece is a view of a buffer the connection reuses: kept as a copy.
     const pieces: Buffer[] = [];
-    const sink: BodySink = { piece: (bytes) => pieces.push(Buffer.from(bytes)) };
+    const answer = await this.#plainGet(endpoint.plain, endpoint, request, {
+      piece: (bytes) => pieces.push(Buffer.from(bytes)),
+    });
     try {
-      const answer = await endpoint.plain.get(path, headers, sink, request.signal);
-      noteServerDate(this.#connection, answer.headers.date);
-      if (answer.status >= 300) throw refusal(answer.status, answer, answer.text);
       await answer.body;
-      return { response: answer, text: Buffer.concat(pieces).toString("utf8") };
     } catch (error) {
-      throw error instanceof S3ResponseError ? error : transportError(error as Error & { code?: string });
+      throw transportError(error as Error & { code?: string });
     }
+    return { response: answer, text: Buffer.concat(pieces).toString("utf8") };
   }
 
   /** Sends `request` through the Pool and hands its response to `use`, both within each attempt. */
