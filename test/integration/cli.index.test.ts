@@ -1025,6 +1025,13 @@ describe("chunksync CLI: digest index", () => {
         expect(manifestReads(bucket, next)).toHaveLength(1);
         expect(listChecks(bucket, next)).toEqual([]);
       }
+      // The workflow engine is checked the same way (its steps then open the index each).
+      await pastTheSecond();
+      const viaWorkflow = served.proxy.seen.length;
+      const third = await sync(s, d, ...flags, "--engine", "workflow");
+      expect(third.summary.index?.source).toMatchObject({ found: "loaded", fromIndex: 1 });
+      expect(third.summary.index?.destination).toMatchObject({ found: "loaded", fromIndex: 1 });
+      for (const bucket of [s, d]) expect(listChecks(bucket, viaWorkflow)).toEqual([]);
       // One that does not read them (check --full) checks each location with a listing.
       const full = served.proxy.seen.length;
       const r = await runCli(
