@@ -95,6 +95,13 @@ export {
 } from "./challenge/encodeContext.js";
 export { HmacSha256 } from "./challenge/HmacSha256.js";
 export {
+  answerHeldBatch,
+  type HeldBatch,
+  type HeldPair,
+  heldBatchEqual,
+  holdBatch,
+} from "./challenge/heldBatch.js";
+export {
   answerHeldChallenge,
   changedHeldChunks,
   type HeldChallenge,

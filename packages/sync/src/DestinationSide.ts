@@ -1,6 +1,8 @@
 import {
+  allChunks,
   answerBlocks,
   answerChallenge,
+  answerHeldBatch,
   answerHeldChallenge,
   BLOCK_TAG_BYTES,
   type BlockResponse,
@@ -11,7 +13,9 @@ import {
   chunkRanges,
   chunksToAnswer,
   type DigestAlgorithm,
+  type HeldBatch,
   type HeldChallenge,
+  type HeldDigests,
   type OldRange,
   parseBlockRequest,
   planChunks,
@@ -245,6 +249,32 @@ export class DestinationSide {
     const { digests, ranges } = this.#held(challenge, head);
     if (ranges.length > 0) return undefined;
     return answerHeldChallenge(this.options.secret, challenge, head.size, digests);
+  }
+
+  /**
+   * This side's value for a batch made in this process (see {@link HeldBatch}), where `current[i]`
+   * is the version pair `i` names, of its plan's size, and this side holds the digest of each of
+   * its chunks (from its index). Undefined where that does not hold for some pair: the caller
+   * challenges each pair alone.
+   *
+   * @throws as {@link answer} for another bucket or another version of a key
+   */
+  answerHeldBatch(
+    batch: HeldBatch,
+    current: readonly Pick<ObjectHead, "key" | "etag" | "size">[],
+  ): Buffer | undefined {
+    const held: HeldDigests[] = [];
+    for (const [i, pair] of batch.pairs.entries()) {
+      const now = current[i];
+      if (now === undefined || now.key !== pair.destination.key || now.size !== pair.plan.size)
+        return undefined;
+      const head = this.#check(pair.destination, now);
+      const request = { ...pair, algorithm: batch.algorithm, indices: allChunks(pair.plan) };
+      const { digests, ranges } = this.#held(request, head);
+      if (ranges.length > 0) return undefined;
+      held.push(digests);
+    }
+    return answerHeldBatch(this.options.secret, batch, (i) => held[i]!);
   }
 
   /** The digests this side holds of the chunks `request` asks about, and the ranges it lacks. */

@@ -15,7 +15,10 @@ import {
   chunkRanges,
   createChallenge,
   type DigestAlgorithm,
+  type HeldBatch,
   type HeldChallenge,
+  type HeldPair,
+  holdBatch,
   holdChallenge,
   type ObjectIdentity,
   type OldRange,
@@ -117,6 +120,19 @@ export class SourceSide {
     if (variant !== "encode") return undefined;
     const digests = this.#cache(source);
     return holdChallenge({ secret, algorithm, source, destination, plan, indices, digests });
+  }
+
+  /**
+   * A batch of pairs answered in this process (see {@link HeldBatch}), where this side holds the
+   * digest of every chunk of each pair (from its index): a fresh nonce and the one value it
+   * expects. `encode` runs only (undefined under `decode`).
+   *
+   * @throws ValidationError where a digest is not held
+   */
+  challengeHeldBatch(pairs: readonly HeldPair[]): { batch: HeldBatch; expected: Buffer } | undefined {
+    const { secret, variant, algorithm } = this.options;
+    if (variant !== "encode") return undefined;
+    return holdBatch({ secret, algorithm, pairs, digests: (i) => this.#cache(pairs[i]!.source) });
   }
 
   /** Digests the chunks in `indices` of `source`'s version that this side does not hold yet, and keeps them. */

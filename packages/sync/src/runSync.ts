@@ -24,7 +24,14 @@ import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
-import { copyWork, decideIndexed, newIndexing, type ObjectIndexing, syncObject } from "./syncObject.js";
+import {
+  copyWork,
+  decideIndexed,
+  type IndexedCandidate,
+  newIndexing,
+  type ObjectIndexing,
+  syncObject,
+} from "./syncObject.js";
 
 /** A merged key and whether the run's filters take it up. */
 type WantedKey = MergedKey & { wanted: boolean };
@@ -34,6 +41,8 @@ type WantedKey = MergedKey & { wanted: boolean };
  * the whole size of most runs early, and a bound (some MB) on what a run of any size holds.
  */
 const MERGED_READ_AHEAD = 10_000;
+/** Pairs both indexes answer for, challenged together at most (see `decideIndexed`). */
+const HELD_TOGETHER = 256;
 
 export interface SyncOptions {
   source: ObjectStore;
@@ -252,9 +261,36 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
    * over; only the keys left go to the workers.
    */
   async function* indexedKeys(batches: AsyncIterable<WantedKey[]>) {
-    for await (const batch of batches)
+    type Work = WantedKey & { found: IndexedPair; slot: IndexSlot | undefined };
+    /** Pairs both indexes answer for, in key order, held back to be decided together. */
+    let held: { work: Work; candidate: IndexedCandidate }[] = [];
+    /** Decides the pairs held back: each settled here, or handed on to the workers, in order. */
+    async function* decideHeld() {
+      const group = held;
+      held = [];
+      const results = decideIndexed(
+        ctx,
+        group.map((h) => h.candidate),
+      );
+      for (const [i, { work, candidate }] of group.entries()) {
+        const result = results[i];
+        if (result === undefined) {
+          yield work;
+          continue;
+        }
+        const settled = settleObject(candidate.indexing, work.slot, result, true);
+        if (settled !== undefined) await settled;
+      }
+    }
+    for await (const batch of batches) {
       for (const key of batch) {
-        for (let wait = waitFor(key); wait !== undefined; wait = waitFor(key)) await wait;
+        let wait = waitFor(key);
+        // What is held back settles first: its slots may be what keeps the window full.
+        if (wait !== undefined && held.length > 0) {
+          yield* decideHeld();
+          wait = waitFor(key);
+        }
+        for (; wait !== undefined; wait = waitFor(key)) await wait;
         const found: IndexedPair = {
           source: key.source && sourceIndex?.lookup(key.source.key, key.source),
           destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
@@ -263,6 +299,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           const prior = sourceIndex?.priorDigests(key.source.key);
           if (prior !== undefined) found.sourcePrior = prior;
         }
+        const both = key.wanted && key.source && key.destination && found.source && found.destination;
+        if (!both && held.length > 0) yield* decideHeld();
         const slot = recorder?.take();
         if (!key.wanted) {
           await slot?.settle(found);
@@ -271,32 +309,35 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         if (key.source && key.destination) {
           if (found.source) stats.plannedWork -= key.source.size;
           if (found.destination) stats.plannedWork -= key.destination.size;
-          // A pair both indexes answer for is most often decided here and now: no worker, no
-          // request, no promise of its own.
-          const indexing = newIndexing(found);
-          const listed = { source: key.source, destination: key.destination };
-          const relative = key.relative;
-          const result =
-            found.source && found.destination
-              ? decideIndexed(ctx, sourcePrefix + relative, destinationPrefix + relative, listed, indexing)
-              : undefined;
-          if (result !== undefined) {
-            const settled = settleObject(indexing, slot, result, true);
-            if (settled !== undefined) await settled;
-            continue;
-          }
         }
-        yield {
+        const work = {
           relative: key.relative,
           source: key.source,
           destination: key.destination,
           found,
           slot,
-        } as WantedKey & {
-          found: IndexedPair;
-          slot: IndexSlot | undefined;
-        };
+        } as Work;
+        if (!both) {
+          yield work;
+          continue;
+        }
+        // A pair both indexes answer for is most often decided here, with the pairs next to it:
+        // no worker, no request, no promise of its own.
+        const relative = key.relative;
+        const listed = { source: key.source!, destination: key.destination! };
+        held.push({
+          work,
+          candidate: {
+            sourceKey: sourcePrefix + relative,
+            destinationKey: destinationPrefix + relative,
+            listed,
+            indexing: newIndexing(found),
+          },
+        });
+        if (held.length >= HELD_TOGETHER) yield* decideHeld();
       }
+    }
+    if (held.length > 0) yield* decideHeld();
   }
   // Only a compared pair is decided from an entry or by a read: an entry that headed an object
   // the destination lacked (a server-side copy) decided nothing, as in the workflow.

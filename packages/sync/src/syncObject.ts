@@ -22,7 +22,13 @@ import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import type { PartBuffers } from "./PartBuffers.js";
 import { blocksPay, exchangeBlocks } from "./phases/blocks.js";
-import { changedChunks, changedHeld, checkWritten, exchange } from "./phases/challenge.js";
+import {
+  changedChunks,
+  changedHeld,
+  checkWritten,
+  exchange,
+  unchangedHeldBatch,
+} from "./phases/challenge.js";
 import {
   copiedFromOld,
   destinationEntry,
@@ -34,6 +40,7 @@ import {
   etagIsMd5,
   headsFromIndexes,
   type IndexedPair,
+  type InspectedPair,
   inspect,
   type ListedPair,
   readAttributes,
@@ -311,54 +318,118 @@ async function attemptObject(
   }
 }
 
+/** A pair both indexes may answer for, as {@link decideIndexed} takes it. */
+export interface IndexedCandidate {
+  sourceKey: string;
+  destinationKey: string;
+  listed: ListedPair;
+  indexing: ObjectIndexing;
+}
+
+/** A candidate headed from its entries and planned: what is left to decide is its challenge. */
+interface HeadedCandidate {
+  candidate: IndexedCandidate;
+  inspected: InspectedPair & { destination: ObjectHead };
+  srcId: ObjectIdentity;
+  plan: ChunkPlan;
+}
+
 /**
- * {@link syncObject} for a pair whose both listed versions still stand in their indexes (see
- * `headsFromIndexes`) and that needs no write: both heads and digests from the entries, the
- * challenge with a fresh nonce (each side's keyed answer from its own digest, compared on the
+ * {@link syncObject} for pairs whose both listed versions still stand in their indexes (see
+ * `headsFromIndexes`) and that need no write: both heads and digests from the entries, the
+ * challenge with a fresh nonce (each side's keyed value from its own digests, compared on the
  * source's side) and the decision, all without a request or a turn of the event loop, so that
- * a run decides the unchanged objects of a large listing as the listing comes. Undefined, with
- * nothing settled, where that does not hold (tags to compare, an entry of a version this side
- * wrote, an archived object, a pair that differs and must be written, a failure): the caller
- * runs {@link syncObject}, which finds the same or reports the failure.
+ * a run decides the unchanged objects of a large listing as the listing comes. The pairs of
+ * one size on both sides are challenged together first (see `HeldBatch`): where that finds
+ * them all equal, no pair needs a challenge of its own. A result per candidate, in order;
+ * undefined, with nothing settled, where that does not hold (tags to compare, an entry of a
+ * version this side wrote, an archived object, a pair that differs and must be written, a
+ * failure): the caller runs {@link syncObject}, which finds the same or reports the failure.
  */
 export function decideIndexed(
   ctx: ObjectSyncContext,
-  sourceKey: string,
-  destinationKey: string,
-  listed: ListedPair,
-  indexing: ObjectIndexing,
-): ObjectResult | undefined {
-  if (ctx.copyTags || ctx.signal?.aborted) return undefined;
-  const inspected = headsFromIndexes(ctx, listed, indexing.found);
-  if (inspected === undefined) return undefined;
-  const { source: src, destination: dst } = inspected;
+  candidates: readonly IndexedCandidate[],
+): (ObjectResult | undefined)[] {
+  if (ctx.copyTags || ctx.signal?.aborted) return candidates.map(() => undefined);
+  const headed = candidates.map((candidate) => headedFromIndexes(ctx, candidate));
   try {
-    if (dst === undefined) return undefined;
-    checkDestinationKey(destinationKey);
-    const plan = planChunks(src.size, ctx.chunkSize);
-    const srcId = sourceIdentity(ctx.source.bucket, sourceKey, src);
-    let changed: number[] = [];
-    if (plan.count > 0) {
-      const found = changedHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan));
-      if (found === undefined) return undefined;
-      changed = found;
+    const batched = headed.filter(
+      (h): h is HeadedCandidate =>
+        h !== undefined && h.plan.count > 0 && h.inspected.destination.size === h.plan.size,
+    );
+    const inBatch = new Set(batched);
+    let unchanged: boolean | undefined;
+    try {
+      unchanged =
+        batched.length > 1
+          ? unchangedHeldBatch(
+              ctx.sourceSide,
+              ctx.destinationSide,
+              batched.map((h) => ({ source: h.srcId, destination: h.inspected.destination, plan: h.plan })),
+            )
+          : undefined;
+    } catch {
+      // Each pair's own challenge meets what failed here, and tells which pair it was.
     }
-    const attributes = attributesOf(src);
-    const dstAttributes = attributesOf(dst);
-    const decision = decisionOf(ctx, { src, attributes }, { dst, dstAttributes }, plan, changed, undefined);
-    if (decision.action !== "none" && !ctx.dryRun) return undefined;
-    indexing.used = inspected.used;
-    indexing.made = { source: inspected.entries.source, destination: inspected.entries.destination };
-    const keys = { sourceKey, destinationKey, attempts: 1 };
-    return decidedResult(keys, plannedSource(ctx.source.bucket, src, plan), decision, false);
-  } catch {
-    // syncObject meets the same failure and reports it.
-    return undefined;
+    return headed.map((h) => {
+      if (h === undefined) return undefined;
+      try {
+        return decidedFromIndexes(ctx, h, unchanged === true && inBatch.has(h) ? [] : undefined);
+      } catch {
+        // syncObject meets the same failure and reports it.
+        return undefined;
+      }
+    });
   } finally {
     // No read ahead was started for a pair both indexes answered for: nothing to wait for.
-    void ctx.sourceSide.forget(sourceKey);
-    void ctx.destinationSide.forget(destinationKey);
+    for (const { sourceKey, destinationKey } of candidates) {
+      void ctx.sourceSide.forget(sourceKey);
+      void ctx.destinationSide.forget(destinationKey);
+    }
   }
+}
+
+/** `candidate`'s heads and digests from its entries, and its plan; undefined where they do not serve. */
+function headedFromIndexes(ctx: ObjectSyncContext, candidate: IndexedCandidate): HeadedCandidate | undefined {
+  try {
+    const inspected = headsFromIndexes(ctx, candidate.listed, candidate.indexing.found);
+    const dst = inspected?.destination;
+    if (inspected === undefined || dst === undefined) return undefined;
+    checkDestinationKey(candidate.destinationKey);
+    const plan = planChunks(inspected.source.size, ctx.chunkSize);
+    const srcId = sourceIdentity(ctx.source.bucket, candidate.sourceKey, inspected.source);
+    return { candidate, inspected: { ...inspected, destination: dst }, srcId, plan };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The result of a headed candidate that needs no write, its challenge's verdict `changed`
+ * (the pair's own challenge where undefined); undefined where it needs one.
+ */
+function decidedFromIndexes(
+  ctx: ObjectSyncContext,
+  { candidate, inspected, srcId, plan }: HeadedCandidate,
+  changed: number[] | undefined,
+): ObjectResult | undefined {
+  const { source: src, destination: dst } = inspected;
+  let found = changed;
+  if (found === undefined)
+    found =
+      plan.count > 0
+        ? changedHeld(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan))
+        : [];
+  if (found === undefined) return undefined;
+  const attributes = attributesOf(src);
+  const dstAttributes = attributesOf(dst);
+  const decision = decisionOf(ctx, { src, attributes }, { dst, dstAttributes }, plan, found, undefined);
+  if (decision.action !== "none" && !ctx.dryRun) return undefined;
+  const { indexing, sourceKey, destinationKey } = candidate;
+  indexing.used = inspected.used;
+  indexing.made = { source: inspected.entries.source, destination: inspected.entries.destination };
+  const keys = { sourceKey, destinationKey, attempts: 1 };
+  return decidedResult(keys, plannedSource(ctx.source.bucket, src, plan), decision, false);
 }
 
 /** The decision on one object from both sides' heads, attributes and the challenge's verdict. */

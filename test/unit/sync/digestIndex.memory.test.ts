@@ -140,4 +140,29 @@ describe("digest index on in-memory stores", () => {
     expect(second.results[0]).toMatchObject({ state: "changed", action: "metadata" });
     expect((await destination.head("a"))?.metadata).toEqual({});
   });
+
+  it("among pairs both indexes answer for, decided together, the one that differs is found", async () => {
+    const { time, source, run } = setup();
+    // More pairs than are challenged together at once (256), the changed one in the second group.
+    const keys = Array.from({ length: 300 }, (_, i) => `k/${String(i).padStart(3, "0")}`);
+    for (const key of keys) await put(source, key, seededBytes(key, 100));
+    await put(source, "large", big);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    await put(source, "k/280", flipByte(seededBytes("k/280", 100), 50));
+    await put(source, "large", flipByte(big, 9 * MiB));
+    time.pass(2000);
+    // The first check reads the new versions on the source and records their entries.
+    const first = await run({ dryRun: true });
+    expect(first.objects).toMatchObject({ identical: 299, changed: 2 });
+    time.pass(2000);
+    // Now both entries of every pair stand: no byte is read, and only the two differ.
+    const second = await run({ dryRun: true });
+    expect(second.bytes.sourceRead + second.bytes.destinationRead).toBe(0);
+    expect(second.index?.source).toMatchObject({ fromIndex: 301, read: 0 });
+    expect(second.objects).toMatchObject({ identical: 299, changed: 2 });
+    const changed = second.results.filter((r) => r.state !== "identical").map((r) => r.sourceKey);
+    expect(changed.sort()).toEqual(["k/280", "large"]);
+  });
 });

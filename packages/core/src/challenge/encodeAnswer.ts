@@ -14,7 +14,8 @@ const message = new ContextWriter();
  */
 let keyed: { secret: Buffer; mac: HmacSha256 } | undefined;
 
-function macUnder(secret: Buffer): HmacSha256 {
+/** The MAC keyed by `secret`, kept for the next call under the same secret. Not for concurrent use. */
+export function macUnder(secret: Buffer): HmacSha256 {
   if (keyed === undefined || !keyed.secret.equals(secret))
     keyed = { secret: Buffer.from(secret), mac: new HmacSha256(secret) };
   return keyed.mac;

@@ -4,6 +4,7 @@ import {
   type ChallengeResponse,
   type ChunkPlan,
   changedHeldChunks,
+  heldBatchEqual,
   type ObjectIdentity,
   verifyResponse,
 } from "@chunksync/core";
@@ -75,6 +76,37 @@ export function changedHeld(
   const held = sourceSide.challengeHeld(source, challenged(destinationSide, destination), plan, indices);
   const answers = held && destinationSide.answerHeld(held.challenge, destination);
   return answers && changedHeldChunks(held.challenge, held.expected, answers);
+}
+
+/**
+ * Whether every chunk of every pair is equal, by one batch (see `HeldBatch`) where both sides
+ * hold the digests of each pair's chunks and each destination object is its plan's size: true
+ * where the values are equal, false where they differ (some chunk of some pair differs: each
+ * pair is then challenged alone, see {@link changedHeld}), undefined where a side cannot answer
+ * from what it holds or the run's variant is `decode`.
+ */
+export function unchangedHeldBatch(
+  sourceSide: SourceSide,
+  destinationSide: DestinationSide,
+  pairs: readonly {
+    source: ObjectIdentity;
+    destination: Pick<ObjectHead, "key" | "etag" | "size">;
+    plan: ChunkPlan;
+  }[],
+): boolean | undefined {
+  const held = sourceSide.challengeHeldBatch(
+    pairs.map(({ source, destination, plan }) => ({
+      source,
+      destination: challenged(destinationSide, destination),
+      plan,
+    })),
+  );
+  if (held === undefined) return undefined;
+  const answer = destinationSide.answerHeldBatch(
+    held.batch,
+    pairs.map((pair) => pair.destination),
+  );
+  return answer && heldBatchEqual(held.expected, answer);
 }
 
 /** The destination version a challenge names: `destination` in the bucket its side serves. */
