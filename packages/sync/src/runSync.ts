@@ -285,11 +285,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     for await (const batch of batches) {
       for (const key of batch) {
         let wait = waitFor(key);
-        // What is held back settles first: its slots may be what keeps the window full.
-        if (wait !== undefined && held.length > 0) {
-          yield* decideHeld();
-          wait = waitFor(key);
-        }
+        // What is held back settles first: its slots may be what keeps the window full. The
+        // wait is the one asked for: a piece's read is started once, by the first ask.
+        if (wait !== undefined && held.length > 0) yield* decideHeld();
         for (; wait !== undefined; wait = waitFor(key)) await wait;
         const found: IndexedPair = {
           source: key.source && sourceIndex?.lookup(key.source.key, key.source),

@@ -165,4 +165,23 @@ describe("digest index on in-memory stores", () => {
     const changed = second.results.filter((r) => r.state !== "identical").map((r) => r.sourceKey);
     expect(changed.sort()).toEqual(["k/280", "large"]);
   });
+
+  it("an index of several pieces answers for every pair, while pairs are held to be decided together at each piece's start", async () => {
+    const { time, source, run } = setup();
+    // About 1.6 KB an entry: each side's index is cut into pieces by size, at about 2,600
+    // entries, where pairs are held back (they are decided 256 at a time).
+    const metadata = { pad: "x".repeat(1500) };
+    for (let i = 0; i < 3000; i++) {
+      const data = seededBytes(String(i), 64);
+      await source.put(`k/${String(i).padStart(5, "0")}`, data, data.length, { metadata }, undefined);
+    }
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    const second = await run();
+    expect(second.objects.identical).toBe(3000);
+    expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 3000, read: 0 });
+    expect(second.index?.destination).toMatchObject({ found: "loaded", fromIndex: 3000, read: 0 });
+    expect(second.bytes.sourceRead + second.bytes.destinationRead).toBe(0);
+  });
 });
