@@ -140,6 +140,28 @@ describe("a side's index on disk", () => {
     expect(await other.find(key(0), { ...listed(0), etag: "changed" })).toBeUndefined();
   });
 
+  it("a key asked again while its piece is read is told to wait for that read, never answered from an empty piece", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "index-"));
+    await build(
+      dir,
+      Array.from({ length: 5000 }, (_, i) => i),
+    );
+    const side = await SideIndex.open({ location: new DirectoryIndexLocation(dir), scope, consult: true });
+    const first = side.loading(key(0));
+    expect(first).toBeDefined();
+    // Asked again before the read ends (held pairs decided in between, say): the same read.
+    expect(side.loading(key(0))).toBe(first);
+    await first;
+    expect(side.loading(key(0))).toBeUndefined();
+    expect(side.lookup(key(0), listed(0))?.digests).toEqual(entry(0).digests);
+    // The next piece, the same way.
+    const second = side.loading(key(4500));
+    expect(second).toBeDefined();
+    expect(side.loading(key(4500))).toBe(second);
+    await second;
+    expect(side.lookup(key(4500), listed(4500))?.digests).toEqual(entry(4500).digests);
+  });
+
   it("drops a damaged piece alone, with a note, and keeps the others", async () => {
     const dir = mkdtempSync(join(tmpdir(), "index-"));
     await build(

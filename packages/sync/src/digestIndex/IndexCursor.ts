@@ -43,6 +43,8 @@ export class IndexCursor {
   #entries: IndexEntry[] = [];
   #position = 0;
   #current: PieceRef | undefined;
+  /** The read of the piece in hand while it is under way. */
+  #reading: Promise<void> | undefined;
   readonly #checked = new Set<string>();
 
   private constructor(
@@ -85,9 +87,11 @@ export class IndexCursor {
   /**
    * Reads the piece that may hold `key`, where that is not the one in hand; undefined when
    * {@link lookup} can answer for `key` now (most keys: a piece holds thousands). Keys must
-   * be asked in ascending UTF-8 byte order, each after the piece it needed was read.
+   * be asked in ascending UTF-8 byte order, each after the piece it needed was read. While a
+   * piece is read, every ask is answered with that read: the piece is in hand, its entries not yet.
    */
   loading(key: string): Promise<void> | undefined {
+    if (this.#reading !== undefined) return this.#reading;
     // Pieces wholly before `key` are passed over unread.
     while (this.#current === undefined || compareUtf8(this.#current.last, key) < 0) {
       const piece = this.pieces[this.#next];
@@ -101,9 +105,12 @@ export class IndexCursor {
       this.#current = piece;
       this.#entries = [];
       this.#position = 0;
-      return this.#load(piece).then((entries) => {
+      const reading = this.#load(piece).then((entries) => {
         this.#entries = entries;
+        this.#reading = undefined;
       });
+      this.#reading = reading;
+      return reading;
     }
     return undefined;
   }
