@@ -194,6 +194,16 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
       expect(refused.stderr).toMatch(
         /SRC: expected a prefix that holds objects, but nothing is listed under s3:\/\/.*\/fotos.*nothing was done/,
       );
+      // Its dry run shows what the run would do: the same refusal, the same exit code.
+      if (engine === "direct") {
+        for (const dry of [
+          await run("fotos", "--delete", "--dry-run"),
+          await runCli(["plan", `s3://${s}/fotos`, `s3://${d}/backup/`, ...SIDES, "--delete"], env),
+        ]) {
+          expect(dry.code, dry.stdout).toBe(2);
+          expect(dry.stderr).toMatch(/SRC: expected a prefix that holds objects.*nothing was done/);
+        }
+      }
       expect((await readAll(dst, d, "backup/b.jpg")).toString()).toBe("b");
       // Without --delete nothing is at stake: the run keeps the destination's objects, as before.
       const kept = await run("fotos");

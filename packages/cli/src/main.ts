@@ -231,7 +231,9 @@ async function run(
     const [sourceListsAny, destinationListsAny] = await probing;
     // A source prefix that lists nothing is most often mistyped, and --delete would then empty
     // the destination; rclone refuses such a source ("directory not found") for the same reason.
-    if (command === "sync" && flags.delete && source.prefix !== "" && !sourceListsAny && destinationListsAny)
+    // `plan` (and `sync --dry-run`) shows what sync would do: it refuses alike.
+    const deletes = flags.delete && (command === "sync" || command === "plan");
+    if (deletes && source.prefix !== "" && !sourceListsAny && destinationListsAny)
       throw new EmptySourceError(src, dst);
     const indexes = await resolving;
     return await runEngine(
