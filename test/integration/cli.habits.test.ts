@@ -1,9 +1,10 @@
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { envWithBadProfiles, profileEnv, runCli, SIDES } from "../support/cli.js";
+import { CLI_BIN, envWithBadProfiles, profileEnv, runCli, SIDES } from "../support/cli.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -161,6 +162,23 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
             `they are those of profile "wrongsecret" \\(--dst-profile\\)`,
         ),
       );
+    });
+
+    it("a profile whose endpoint_url is no URL: named with its profile and flag, before any request, no stack", async () => {
+      const { s, d } = await pair("bad-endpoint");
+      const bad = envWithBadProfiles();
+      for (const [command, sides] of [
+        ["sync", ["--src-profile", "badendpoint", "--dst-profile", "dst"]],
+        ["check", ["--src-profile", "src", "--dst-profile", "badendpoint"]],
+      ] as const) {
+        const r = await runCli([command, `s3://${s}`, `s3://${d}`, ...sides], bad);
+        expect(r.code, r.stderr).toBe(2);
+        const flag = sides[1] === "badendpoint" ? "--src-profile" : "--dst-profile";
+        expect(r.stderr).toBe(
+          `chunksync: error: ${flag}: expected a profile whose endpoint_url is a URL such as http://127.0.0.1:9000, ` +
+            `but profile "badendpoint" has endpoint_url "not a url"\n`,
+        );
+      }
     });
   });
 
@@ -391,6 +409,20 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       expect(r.stdout).toContain("--exclude '**' --include '**/*.jpg'");
       expect(r.stdout.includes("--dry-run")).toBe(command === "sync");
       expect(r.stdout).not.toMatch(/--profile |--endpoint-url|--region /);
+    }
+  });
+
+  it("--help into a reader that stops early (| head -1): no crash, exit 0, nothing on stderr", async () => {
+    for (const args of [["sync", "--help"], ["help", "sync"], ["--help"]]) {
+      const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+      // The reading end is closed before the CLI has started: each write it makes meets EPIPE.
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((done) => child.on("close", done));
+      expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: "" });
     }
   });
 });

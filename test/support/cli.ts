@@ -53,12 +53,13 @@ export function envWithBadProfiles(): Record<string, string> {
     env.AWS_CONFIG_FILE!,
     ["wrongsecret", "nobody"]
       .map((p) => `\n[profile ${p}]\nregion = ${s3.region}\nendpoint_url = ${s3.endpoint}\n`)
-      .join(""),
+      .join("") + `\n[profile badendpoint]\nregion = ${s3.region}\nendpoint_url = not a url\n`,
   );
   appendFileSync(
     env.AWS_SHARED_CREDENTIALS_FILE!,
     `\n[wrongsecret]\naws_access_key_id = ${s3.users.source.accessKeyId}\naws_secret_access_key = not-the-secret\n` +
-      "\n[nobody]\naws_access_key_id = AKIANOSUCHKEY0000000\naws_secret_access_key = whatever\n",
+      "\n[nobody]\naws_access_key_id = AKIANOSUCHKEY0000000\naws_secret_access_key = whatever\n" +
+      `\n[badendpoint]\naws_access_key_id = ${s3.users.source.accessKeyId}\naws_secret_access_key = ${s3.users.source.secretAccessKey}\n`,
   );
   return env;
 }

@@ -417,8 +417,23 @@ function unexpected(error: unknown): string {
   return stack.startsWith(head) ? `${printable(head)}${stack.slice(head.length)}` : printable(stack);
 }
 
+/**
+ * A reader that stops early (`chunksync sync --help | head -1`) closes the pipe: Node then
+ * raises EPIPE on the stream, unhandled a crash with a stack. What is left to print is dropped
+ * and the run goes on to its end, as its work does not depend on being watched.
+ */
+function dropOutputToClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount("error") > 0) continue;
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
+  }
+}
+
 /** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 export async function main(argv: string[]): Promise<number> {
+  dropOutputToClosedPipes();
   const root = program();
   try {
     await root.parseAsync(argv, { from: "user" });

@@ -181,6 +181,13 @@ export async function openStore(
       },
     );
   }
+  // A profile's endpoint_url is the same setting as the flag, read from a file: told alike.
+  if (flags.endpoint === undefined && connection.endpoint !== undefined && !isHttpUrl(connection.endpoint)) {
+    throw new ValidationError(
+      sideFlag(side, "profile"),
+      `a profile whose endpoint_url is a URL such as http://127.0.0.1:9000, but profile "${flags.profile}" has endpoint_url "${connection.endpoint}"`,
+    );
+  }
   const sseCustomerKey = flags.sseCKeyFile
     ? await readSseCustomerKey(flags.sseCKeyFile, sideFlag(side, "sse-c-key-file"))
     : undefined;
