@@ -1582,6 +1582,12 @@ describe("chunksync CLI: digest index", () => {
       );
       expect(await refused("--dst-index", join(file, "below"))).toMatch(/--dst-index.*ENOTDIR/s);
     });
+
+    it("--dst-index where the system refuses any directory (/proc): refused, where Node's own mkdir -p looped for ever", async () => {
+      expect(await refused("--dst-index", "/proc/chunksync-index/side")).toMatch(
+        /--dst-index.*a directory this user can create and write.*ENOENT/s,
+      );
+    });
   });
 
   describe("an object copied server-side into a destination that lacks it (one identity on both sides)", () => {

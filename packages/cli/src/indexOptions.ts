@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { access, mkdir } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -12,7 +12,12 @@ import {
   sidesOverlap,
   ValidationError,
 } from "@chunksync/core";
-import { DirectoryIndexLocation, type SideIndexOptions, StoreIndexLocation } from "@chunksync/sync";
+import {
+  DirectoryIndexLocation,
+  makeDirectory,
+  type SideIndexOptions,
+  StoreIndexLocation,
+} from "@chunksync/sync";
 import type { Command } from "commander";
 import { parseS3Url } from "./parseS3Url.js";
 import type { OpenedSide } from "./sideSettings.js";
@@ -91,7 +96,7 @@ async function indexDirectory(flag: string, value: string | undefined): Promise<
   }
   const root = resolve(value ?? defaultIndexRoot());
   try {
-    await mkdir(root, { recursive: true });
+    await makeDirectory(root);
     await access(root, constants.W_OK);
   } catch (error) {
     throw new ValidationError(

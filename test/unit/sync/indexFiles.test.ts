@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { digestOf, type IndexEntry, type IndexScope, pairingTag } from "@chunksync/core";
 import { MemoryObjectStore } from "@chunksync/storage";
-import { DirectoryIndexLocation, SideIndex, StoreIndexLocation } from "@chunksync/sync";
+import { DirectoryIndexLocation, makeDirectory, SideIndex, StoreIndexLocation } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 
 const scope: IndexScope = {
@@ -268,5 +268,26 @@ describe("a side's index on disk", () => {
     expect(side.report.notes).toEqual([expect.stringMatching(/could not be written \(disk full\)/)]);
     const again = await SideIndex.open({ location, scope, consult: true });
     expect(await again.find(key(1), listed(1))).toBeDefined();
+  });
+});
+
+describe("makeDirectory: an index directory and its missing parents", () => {
+  it("makes every missing level, and takes a directory that is there already", async () => {
+    const root = mkdtempSync(join(tmpdir(), "chunksync-mkdir-"));
+    const deep = join(root, "a", "b", "c");
+    await makeDirectory(deep);
+    await makeDirectory(deep);
+    expect(statSync(deep).isDirectory()).toBe(true);
+  });
+
+  it("refuses a file, or a path below one, in the place of a directory", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "chunksync-mkdir-")), "file");
+    writeFileSync(file, "x");
+    await expect(makeDirectory(file)).rejects.toMatchObject({ code: "EEXIST" });
+    await expect(makeDirectory(join(file, "below"))).rejects.toMatchObject({ code: "ENOTDIR" });
+  });
+
+  it("ends with the system's refusal where a parent exists but holds no new directory (/proc)", async () => {
+    await expect(makeDirectory("/proc/chunksync-index/side")).rejects.toMatchObject({ code: "ENOENT" });
   });
 });

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { INDEX_KEY_MARKER } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
 import { MANIFEST } from "./IndexCursor.js";
+import { makeDirectory } from "./makeDirectory.js";
 
 /**
  * Where one side keeps its digest index: a directory on this machine, or a prefix in a bucket
@@ -59,7 +60,7 @@ export class DirectoryIndexLocation implements IndexLocation {
   }
 
   async write(name: string, data: Buffer): Promise<void> {
-    await mkdir(this.directory, { recursive: true });
+    await makeDirectory(this.directory);
     // rename() replaces the target in one step: a run killed mid-write leaves only a stray .tmp.
     const temporary = join(this.directory, `.${name}.${randomBytes(6).toString("hex")}.tmp`);
     try {
