@@ -41,6 +41,7 @@ import {
   openStore,
   positiveInteger,
   probeSides,
+  probeStorageClass,
   readSecret,
   sameAccount,
   sideFlags,
@@ -235,6 +236,8 @@ async function run(
     const deletes = flags.delete && (command === "sync" || command === "plan");
     if (deletes && source.prefix !== "" && !sourceListsAny && destinationListsAny)
       throw new EmptySourceError(src, dst);
+    if (command === "sync" && flags.storageClass !== undefined)
+      await probeStorageClass(destinationSide.store, destination.prefix, flags.storageClass);
     const indexes = await resolving;
     return await runEngine(
       command,

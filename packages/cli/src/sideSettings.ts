@@ -13,6 +13,7 @@ import {
 } from "@chunksync/core";
 import {
   ProfileNotFoundError,
+  RequestRefusedError,
   S3Connection,
   S3ObjectStore,
   StorageError,
@@ -287,4 +288,30 @@ export async function probeSides(
     if (p.status === "rejected") throw p.reason;
     return p.value;
   });
+}
+
+/**
+ * Refuses a `--storage-class` the destination does not take before any work: otherwise each
+ * object's write was refused (RGW answers InvalidArgument, AWS InvalidStorageClass) after its
+ * bytes were read. An upload begun under the class and aborted asks the server; no object
+ * appears, and a run that may write needs those rights anyway.
+ *
+ * @throws ValidationError naming --storage-class when the server refuses the upload
+ */
+export async function probeStorageClass(
+  store: S3ObjectStore,
+  prefix: string,
+  storageClass: string,
+): Promise<void> {
+  let upload: Awaited<ReturnType<S3ObjectStore["createUpload"]>>;
+  try {
+    upload = await store.createUpload(`${prefix}.chunksync-storage-class-probe`, { metadata: {} });
+  } catch (error) {
+    if (!(error instanceof RequestRefusedError)) throw error;
+    throw new ValidationError(
+      "--storage-class",
+      `a storage class the destination takes, but it refused "${storageClass}" (${error.message})`,
+    );
+  }
+  await upload.abort().catch(() => {});
 }
