@@ -1549,7 +1549,8 @@ describe("chunksync CLI: digest index", () => {
 
   describe("index flags that cannot work are refused before any request", () => {
     const served = proxiedServer();
-    const refused = async (...extra: string[]) => {
+    const refused = async (...extra: string[]) => refusedIn(env, ...extra);
+    const refusedIn = async (env: Record<string, string>, ...extra: string[]) => {
       const before = served.proxy.seen.length;
       const r = await runCli(
         [
@@ -1581,6 +1582,16 @@ describe("chunksync CLI: digest index", () => {
         /--src-index.*a directory this user can create and write/s,
       );
       expect(await refused("--dst-index", join(file, "below"))).toMatch(/--dst-index.*ENOTDIR/s);
+    });
+
+    it("the default index directory unusable: said to be the default, with the flag and --no-index as ways out", async () => {
+      const file = join(work, "cache-is-a-file");
+      writeFileSync(file, "not a directory");
+      const stderr = await refusedIn({ ...env, XDG_CACHE_HOME: file });
+      expect(stderr).toContain(
+        `--src-index: expected a directory this user can create and write; the default index directory "${join(file, "chunksync", "index")}" ` +
+          "(under XDG_CACHE_HOME or ~/.cache) could not be used (ENOTDIR): name one with --src-index, or run with --no-index",
+      );
     });
 
     it("--dst-index where the system refuses any directory (/proc): refused, where Node's own mkdir -p looped for ever", async () => {

@@ -99,10 +99,13 @@ async function indexDirectory(flag: string, value: string | undefined): Promise<
     await makeDirectory(root);
     await access(root, constants.W_OK);
   } catch (error) {
-    throw new ValidationError(
-      flag,
-      `a directory this user can create and write, got "${root}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-    );
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    // The default was not the user's choice: the message says where it came from and the way out.
+    const got =
+      value === undefined
+        ? `the default index directory "${root}" (under XDG_CACHE_HOME or ~/.cache) could not be used (${why}): name one with ${flag}, or run with --no-index`
+        : `got "${root}" (${why})`;
+    throw new ValidationError(flag, `a directory this user can create and write; ${got}`);
   }
   return root;
 }
