@@ -164,8 +164,9 @@ function badRequest(ctx: StorageErrorContext, code: string, detail: string): Req
 /**
  * The ObjectStore port in memory, with the semantics the engine relies on from S3: listing in
  * UTF-8 byte order, MD5 and multipart ETags, pinned and ranged reads, conditional writes,
- * copy-source pins, S3's part-size rules, tags and archived storage classes. Faults can be
- * injected into any call, so the engine and every workflow step can be tested without a server.
+ * copy-source pins, S3's part-size rules (and Ceph RGW's refusal of a completion that leaves
+ * out an uploaded part), tags and archived storage classes. Faults can be injected into any
+ * call, so the engine and every workflow step can be tested without a server.
  */
 export class MemoryObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -500,6 +501,12 @@ export class MemoryObjectStore implements ObjectStore {
         throw badRequest(ctx, "EntityTooSmall", `part ${p.partNumber} is below 5 MiB and not the last`);
       return part;
     });
+    // Ceph RGW refuses a completion that leaves out a part uploaded to the upload (AWS S3 drops
+    // such a part): this store answers as the stricter server does.
+    const listed = new Set(parts.map((p) => p.partNumber));
+    const left = [...upload.parts.keys()].find((n) => !listed.has(n));
+    if (left !== undefined)
+      throw badRequest(ctx, "InvalidPart", `part ${left} was uploaded but is not in the completion`);
     this.#check(bucket, "complete", key, condition);
     const etag = multipartEtag(chosen) ?? "";
     bucket.uploads.delete(uploadId);

@@ -1,4 +1,11 @@
-import { chunkRange, concurrencyMemoryBudget, decideObject, planChunks } from "@chunksync/core";
+import {
+  type AssemblyPlan,
+  chunkRange,
+  concurrencyMemoryBudget,
+  decideObject,
+  planAssembly,
+  planChunks,
+} from "@chunksync/core";
 import { MemoryObjectStore, pour } from "@chunksync/storage";
 import {
   Limiter,
@@ -15,12 +22,15 @@ const MiB = 1024 * 1024;
 const plan = planChunks(15 * MiB, 5 * MiB);
 const old = seededBytes("early-old", 15 * MiB);
 
-/** The old object in a destination store, and a new one with `changed` chunks of other bytes. */
-async function setup(changed: number[]) {
+/**
+ * The old object in a destination store, and a new one with `changed` chunks of other bytes
+ * (or `given`).
+ */
+async function setup(changed: number[], given?: Buffer) {
   const destination = new MemoryObjectStore({ bucket: "d" });
   const { etag } = await destination.put("k", old, old.length, { metadata: {} }, { ifNoneMatch: "*" });
-  const next = Buffer.from(old);
-  for (const i of changed) {
+  const next = given ?? Buffer.from(old);
+  for (const i of given ? [] : changed) {
     const r = chunkRange(plan, i);
     seededBytes(`early-new-${i}`, r.length).copy(next, r.offset);
   }
@@ -31,12 +41,13 @@ async function setup(changed: number[]) {
     buffers: new PartBuffers(concurrencyMemoryBudget(2, 5 * MiB)),
     bytes,
   };
-  const decision = (chunks: number[]) =>
+  const decision = (chunks: number[], assembly?: AssemblyPlan) =>
     decideObject({
       source: { size: next.length, etag: '"new"', archived: false, attributes: { metadata: {} } },
       destination: { size: old.length, etag, attributes: { metadata: {} } },
       plan,
       changed: chunks,
+      assembly,
       options: {
         serverSideCopy: false,
         verify: "changed",
@@ -45,10 +56,10 @@ async function setup(changed: number[]) {
         copySources: { old: true, source: true },
       },
     });
-  const write = (chunks: number[]): ObjectWrite => ({
+  const write = (chunks: number[], assembly?: AssemblyPlan): ObjectWrite => ({
     key: "k",
     attributes: { metadata: {} },
-    decision: decision(chunks),
+    decision: decision(chunks, assembly),
     source: { bucket: "s", key: "k", etag: '"new"', size: next.length },
     plan,
     sourceRef: { bucket: "s", key: "k", etag: '"new"' },
@@ -67,6 +78,13 @@ async function setup(changed: number[]) {
     return Buffer.concat(body);
   };
   return { destination, ctx, bytes, next, write, written };
+}
+
+/** The uploads left open in `store`. */
+async function openUploads(store: MemoryObjectStore): Promise<string[]> {
+  const open: string[] = [];
+  for await (const u of store.listUploads("")) open.push(u.uploadId);
+  return open;
 }
 
 describe("a write started before its decision (the old object's copies while blocks are matched)", () => {
@@ -102,5 +120,47 @@ describe("a write started before its decision (the old object's copies while blo
     expect(destination.calls("createUpload")).toBe(1);
     expect(destination.calls("copyPart")).toBe(0);
     expect(destination.calls("uploadPart")).toBe(3);
+  });
+
+  describe("where the decision has fewer parts than the early upload", () => {
+    // The old object's chunks 1 and 2 moved to the front; chunk 2 also stays in place. The
+    // chunk-level plan changes chunks 0 and 1 and copies chunk 2 early as its part 3; the
+    // assembly joins the two moved chunks into one copy, so chunk 2 is its part 2, and no part 3.
+    const moved = () => setup([0, 1], Buffer.concat([old.subarray(5 * MiB), old.subarray(10 * MiB)]));
+    const assembly = planAssembly(
+      plan,
+      [
+        { from: "old", offset: 5 * MiB, length: 10 * MiB },
+        { from: "old", offset: 10 * MiB, length: 5 * MiB },
+      ],
+      old.length,
+    );
+
+    it("writes the decision into an upload of its own, leaving no early part out of a completion", async () => {
+      const { destination, ctx, bytes, next, write, written } = await moved();
+      const early = await writeEarly(ctx, write([0, 1]));
+      expect(early?.parts.map((p) => p.partNumber)).toEqual([3]);
+      const final = write([0, 1], assembly);
+      expect(final.decision.parts.map((p) => [p.partNumber, p.kind])).toEqual([
+        [1, "destinationCopy"],
+        [2, "destinationCopy"],
+      ]);
+      await writeObject(ctx, final, early);
+      expect((await written()).equals(next)).toBe(true);
+      expect(destination.calls("createUpload")).toBe(2);
+      expect(destination.calls("abortUpload")).toBe(1);
+      // Only the parts of the object written count as copied: not the early one aborted.
+      expect(bytes.copiedServerSide).toBe(15 * MiB);
+      expect(await openUploads(destination)).toEqual([]);
+    });
+
+    it("leaves neither upload open where the write into the new one fails", async () => {
+      const { destination, ctx, write } = await moved();
+      const early = await writeEarly(ctx, write([0, 1]));
+      destination.failNext("complete", new Error("refused"));
+      await expect(writeObject(ctx, write([0, 1], assembly), early)).rejects.toThrow("refused");
+      expect(destination.calls("createUpload")).toBe(2);
+      expect(await openUploads(destination)).toEqual([]);
+    });
   });
 });

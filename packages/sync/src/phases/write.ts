@@ -247,23 +247,43 @@ export async function writeObject(
     await abandonEarly(early);
     return writeWhole(ctx, write, requests);
   }
+  // An early part the decision does not write under its number (neither keeps it nor writes
+  // over it) would stay uploaded but out of the completion: AWS S3 completes such an upload,
+  // Ceph RGW refuses it (InvalidPart), so the object would fail every run. The decision is then
+  // written into an upload of its own.
+  const numbers = new Set(write.decision.parts.map((p) => p.partNumber));
+  const kept = early?.parts.some((e) => !numbers.has(e.partNumber)) ? await discardEarly(ctx, early) : early;
   const upload =
-    early?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
+    kept?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
   try {
-    const completed = await writeRest(ctx, upload, write, early);
+    const completed = await writeRest(ctx, upload, write, kept);
     return await completeUpload(ctx, upload, completed, write);
   } catch (error) {
-    await early?.written.catch(() => {});
+    await kept?.written.catch(() => {});
     await upload.abort().catch(() => {});
     throw error;
   }
 }
 
 /**
+ * Aborts `early` once its parts have settled (the failure of one is the write's, as where the
+ * upload is kept) and takes back the bytes they copied: none of them is the write's.
+ */
+async function discardEarly(ctx: WriteContext, early: EarlyUpload): Promise<undefined> {
+  try {
+    await early.written;
+  } finally {
+    await early.upload.abort().catch(() => {});
+  }
+  for (const p of early.parts) ctx.bytes.copiedServerSide -= p.length;
+  return undefined;
+}
+
+/**
  * Writes the decision's parts that `early` has not, and returns what completed every part.
- * Where an early part is not one the decision lists, all early parts settle first: a part the
- * decision writes under its number must land after it, not race it (a rare case, as a
- * decision's copies of unchanged chunks in place are the early parts).
+ * Where an early part is not one the decision lists, all early parts settle first: the part the
+ * decision writes under its number (see {@link writeObject}) must land after it, not race it
+ * (a rare case, as a decision's copies of unchanged chunks in place are the early parts).
  */
 async function writeRest(
   ctx: WriteContext,
