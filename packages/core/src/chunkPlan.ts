@@ -77,7 +77,8 @@ export function formatBytes(n: number): string {
 
 function describeSize(n: number): string {
   // The rounded unit alone hides off-by-one mistakes ("5.0 MiB" for 5 MiB - 1), so show both.
-  return Number.isSafeInteger(n) && Math.abs(n) >= KiB ? `${formatBytes(n)} (${n} bytes)` : `${n} bytes`;
+  const exact = `${n} ${n === 1 ? "byte" : "bytes"}`;
+  return Number.isSafeInteger(n) && Math.abs(n) >= KiB ? `${formatBytes(n)} (${exact})` : exact;
 }
 
 /**

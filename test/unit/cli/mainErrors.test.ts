@@ -160,6 +160,18 @@ describe("--chunk-size out of S3's part size limits", () => {
       /^chunksync: error: --chunk-size: chunk size \d\.0 [MG]iB \(\d+ bytes\) is not allowed: /,
     );
   });
+
+  it("one byte is said as one byte", async () => {
+    const { stderr } = await stderrOf([
+      "sync",
+      "s3://src-bucket",
+      "s3://dst-bucket",
+      ...sides,
+      "--chunk-size",
+      "1",
+    ]);
+    expect(stderr).toMatch(/^chunksync: error: --chunk-size: chunk size 1 byte is not allowed: /);
+  });
 });
 
 describe("--exclude '*'", () => {
