@@ -155,7 +155,14 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   return code;
 }
 
-function unseenLine(unseen: { fraction: number; probability: number }[], unit: string): string {
+/** The chance of corruption having gone unseen: none once every range or chunk was read, else (1 - f)^k. */
+function unseenLine(
+  unseen: { fraction: number; probability: number }[],
+  everyRead: boolean,
+  unit: "ranges" | "chunks",
+): string {
+  if (everyRead)
+    return `chance that corruption would have gone unseen: 0 (every ${unit.slice(0, -1)} was read)\n`;
   const parts = unseen.map((u) => `${u.fraction * 100}% of ${unit}: ${u.probability.toPrecision(3)}`);
   return `chance that corruption would have gone unseen (1 - f)^k: ${parts.join(", ")}\n`;
 }
@@ -165,7 +172,8 @@ function failureLine(f: { key: string; code: string; message: string }): string 
   return `failed: ${printable(f.key)}: ${printable(f.message)} (${f.code})\n`;
 }
 
-function auditText(report: AuditReport, where: string, quiet: boolean): string {
+/** The human-readable report of an audit. */
+export function auditText(report: AuditReport, where: string, quiet: boolean): string {
   const out: string[] = [];
   if (report.differences.length > 0) {
     const rows = [["key", "offset", "length", "status"]];
@@ -189,12 +197,13 @@ function auditText(report: AuditReport, where: string, quiet: boolean): string {
       `${o.missing} objects missing on destination, ${o.resized} of another size there, ${o.extra} only there ` +
       `(not audited), ${o.failed} failed\n`,
     `read: source ${bytes(report.bytes.sourceRead)}, destination ${bytes(report.bytes.destinationRead)} in ${duration(report.durationMs)}\n`,
-    unseenLine(report.unseen, "ranges"),
+    unseenLine(report.unseen, report.everyRangeRead, "ranges"),
   );
   return out.join("");
 }
 
-function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
+/** The human-readable report of a scrub. */
+export function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
   const out: string[] = [];
   if (report.rotted.length > 0) {
     const rows = [["no longer matches its index", "chunk", "offset", "length"]];
@@ -221,7 +230,7 @@ function scrubText(report: ScrubReport, where: string, quiet: boolean): string {
     `scrub of ${where} against ${printable(report.index.location)}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
       `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
     `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
-    unseenLine(report.unseen, "chunks"),
+    unseenLine(report.unseen, report.everyChunkRead, "chunks"),
   );
   for (const note of report.index.notes) out.push(`index: ${printable(note)}\n`);
   return out.join("");

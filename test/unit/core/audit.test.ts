@@ -119,6 +119,47 @@ describe("Sampler", () => {
   });
 });
 
+describe("Sampler: a fraction of fewer units than one run", () => {
+  /** Every unit drawn from `sizes` (one object each, units of 1 byte), as "object:offset". */
+  function draw(sampler: Sampler<number>, sizes: readonly number[]): string[] {
+    const drawn = sizes.flatMap((size, o) =>
+      (sampler.offer(o, size)?.ranges ?? []).map((r) => `${o}:${r.offset}`),
+    );
+    for (const held of sampler.rest()) drawn.push(...held.ranges.map((r) => `${held.item}:${r.offset}`));
+    return drawn;
+  }
+
+  it("still draws exactly one unit, each of them equally likely", () => {
+    // 12 units in objects of 5, 0 and 7: 1% draws one unit per run of 100, most often none of these.
+    const sizes = [5, 0, 7];
+    const units = ["0:0", "0:1", "0:2", "0:3", "0:4", "2:0", "2:1", "2:2", "2:3", "2:4", "2:5", "2:6"];
+    const hits = new Map(units.map((u) => [u, 0]));
+    const random = seededRandom("fallback");
+    for (let trial = 0; trial < 2400; trial++) {
+      const drawn = draw(new Sampler<number>({ kind: "fraction", fraction: 0.01 }, 1, random), sizes);
+      expect(drawn).toHaveLength(1);
+      hits.set(drawn[0]!, hits.get(drawn[0]!)! + 1);
+    }
+    // 2400 trials over 12 units: 200 expected per unit; far outside 120..280 is not uniform.
+    expect([...hits.keys()]).toEqual(units);
+    for (const h of hits.values()) {
+      expect(h).toBeGreaterThan(120);
+      expect(h).toBeLessThan(280);
+    }
+  });
+
+  it("draws nothing from nothing, and holds nothing back once a run has drawn", () => {
+    const none = new Sampler<number>({ kind: "fraction", fraction: 0.01 }, 1, seededRandom("empty"));
+    expect(draw(none, [0, 0])).toEqual([]);
+    const random = seededRandom("drawn");
+    for (let trial = 0; trial < 50; trial++) {
+      const sampler = new Sampler<number>({ kind: "fraction", fraction: 0.25 }, 1, random);
+      expect(sampler.offer(0, 4)?.ranges).toHaveLength(1);
+      expect(sampler.rest()).toEqual([]);
+    }
+  });
+});
+
 describe("possession values", () => {
   const bytes = Buffer.from("the bytes of the range");
   const range = { offset: 64, length: bytes.length };

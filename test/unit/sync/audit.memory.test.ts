@@ -2,10 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seededRandom } from "@chunksync/core";
-import { MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
+import { AccessDeniedError, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import { type AuditOptions, DirectoryIndexLocation, runAudit, runScrub } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { scrubExitCode } from "../../../packages/cli/src/exitCodes.js";
+import { auditExitCode, scrubExitCode } from "../../../packages/cli/src/exitCodes.js";
 import { seededBytes } from "../../support/data.js";
 import { memoryIndexes } from "../../support/indexes.js";
 import { syncWith } from "../../support/stores.js";
@@ -83,6 +83,74 @@ describe("audit on in-memory stores", () => {
       { key: "d", status: "missing" },
     ]);
     expect(report.objects).toMatchObject({ listed: 3, sampled: 2, missing: 1, resized: 1, failed: 0 });
+  });
+});
+
+describe("audit: what is drawn, and the chance stated for it", () => {
+  const big = seededBytes("big", 6 * MiB + 10);
+  const unseen = (k: number) =>
+    [0.001, 0.01, 0.1].map((fraction) => ({ fraction, probability: (1 - fraction) ** k }));
+  const zero = [0.001, 0.01, 0.1].map((fraction) => ({ fraction, probability: 0 }));
+
+  it.each(["one", "two", "three", "four", "five"])(
+    "1%% of a bucket of fewer ranges than 1 / 1%% still draws one, and finds a destination that differs (seed %s)",
+    async (seed) => {
+      const { source, destination, audit } = setup();
+      // 10 objects, 12 MiB in all: 20 ranges of 1 MiB, every one of them other bytes on the destination.
+      for (let i = 0; i < 10; i++) {
+        await put(source, `o${i}`, seededBytes(`o${i}`, Math.floor(1.2 * MiB)));
+        await put(destination, `o${i}`, seededBytes(`o${i}!`, Math.floor(1.2 * MiB)));
+      }
+      const report = await audit({
+        sample: { kind: "fraction", fraction: 0.01 },
+        random: seededRandom(seed),
+      });
+      expect(report.ranges).toEqual({ sampled: 1, equal: 0, differs: 1, missing: 0 });
+      expect(report.objects).toMatchObject({ listed: 10, sampled: 1 });
+      expect(report.unseen).toEqual(unseen(1));
+      expect(report.everyRangeRead).toBe(false);
+      expect(auditExitCode(report)).toBe(1);
+    },
+  );
+
+  it("a full audit reads every range: nothing could have gone unseen", async () => {
+    const { source, destination, audit } = setup();
+    for (const store of [source, destination]) {
+      await put(store, "a", big);
+      await put(store, "b", seededBytes("b", 100));
+    }
+    const full = await audit();
+    expect(full.ranges).toEqual({ sampled: 8, equal: 8, differs: 0, missing: 0 });
+    expect(full.everyRangeRead).toBe(true);
+    expect(full.unseen).toEqual(zero);
+    // A count as large as the listing reads every range too.
+    const all = await audit({ sample: { kind: "count", count: 50 }, random: seededRandom("all") });
+    expect(all.ranges.sampled).toBe(8);
+    expect(all.everyRangeRead).toBe(true);
+    expect(all.unseen).toEqual(zero);
+  });
+
+  it("an audit that read nothing claims nothing, even in full", async () => {
+    const { source, audit } = setup();
+    await put(source, "gone", seededBytes("gone", 10));
+    const report = await audit();
+    expect(report.ranges.sampled).toBe(0);
+    expect(report.everyRangeRead).toBe(false);
+    expect(report.unseen).toEqual(unseen(0));
+  });
+
+  it("a full audit that could not read an object states the chance for the ranges it read", async () => {
+    const { source, destination, audit } = setup();
+    for (const store of [source, destination]) {
+      await put(store, "a", big);
+      await put(store, "b", seededBytes("b", 100));
+    }
+    destination.failNext("read", new AccessDeniedError({ operation: "read", bucket: "dst" }));
+    const report = await audit();
+    expect(report.objects.failed).toBe(1);
+    expect(report.ranges.sampled).toBeLessThan(8);
+    expect(report.everyRangeRead).toBe(false);
+    expect(report.unseen).toEqual(unseen(report.ranges.sampled));
   });
 });
 
@@ -190,7 +258,48 @@ describe("scrub on in-memory stores", () => {
     expect(report.objects).toMatchObject({ indexed: 2, sampled: 1, rotted: 0, failed: 0 });
     expect(report.chunks).toEqual({ sampled: 1, equal: 1, differs: 0 });
     expect(report.bytes.sampled).toBe(1000);
+    // Not every chunk indexed was read: the chance stated is the sample's.
+    expect(report.everyChunkRead).toBe(false);
     expect(report.unseen[2]!.probability).toBeCloseTo(0.9);
+  });
+
+  it.each(["one", "two", "three"])(
+    "1%% of an index of fewer chunks than 1 / 1%% still draws one, and finds the rot (seed %s)",
+    async (seed) => {
+      const world = setup();
+      const { destination, rot } = world;
+      const destinationIndex = await syncedPair(world);
+      rot("a", 10);
+      rot("b", 10);
+      const report = await runScrub({
+        store: destination,
+        prefix: "",
+        index: destinationIndex,
+        sample: { kind: "fraction", fraction: 0.01 },
+        concurrency: 2,
+        random: seededRandom(seed),
+      });
+      expect(report.chunks).toEqual({ sampled: 1, equal: 0, differs: 1 });
+      expect(report.objects).toMatchObject({ indexed: 2, sampled: 1, rotted: 1 });
+      expect(report.unseen.map((u) => u.probability)).toEqual([0.999, 0.99, 0.9]);
+      expect(report.everyChunkRead).toBe(false);
+      expect(scrubExitCode(report)).toBe(1);
+    },
+  );
+
+  it("a full scrub reads every chunk: nothing could have gone unseen", async () => {
+    const world = setup();
+    const destinationIndex = await syncedPair(world);
+    const report = await runScrub({
+      store: world.destination,
+      prefix: "",
+      index: destinationIndex,
+      sample: { kind: "full" },
+      concurrency: 2,
+    });
+    expect(report.chunks).toEqual({ sampled: 2, equal: 2, differs: 0 });
+    expect(report.everyChunkRead).toBe(true);
+    expect(report.unseen).toEqual([0.001, 0.01, 0.1].map((fraction) => ({ fraction, probability: 0 })));
   });
 
   it("reads nothing without an index", async () => {

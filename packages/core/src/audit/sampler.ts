@@ -56,10 +56,12 @@ interface Held<T> {
  * is cut into units of `unit` bytes (the last one shorter) and the units are drawn per the
  * spec: all of them (`full`); a `fraction` of them, stratified: the stream of units is cut into
  * runs of about 1 / fraction units and one unit is drawn uniformly from each run (decided as the
- * object is offered, holding nothing; the count is the fraction of the units, give or take one,
- * and corruption is missed no more often than by independent draws); or `count` of them
- * uniformly without repeats over everything offered (a reservoir of `count` units, known only
- * once the listing is done).
+ * object is offered; the count is the fraction of the units, give or take one, and corruption is
+ * missed no more often than by independent draws); or `count` of them uniformly without repeats
+ * over everything offered (a reservoir of `count` units, known only once the listing is done).
+ * A sample of at least one unit offered holds at least one: a stream shorter than its first run
+ * may draw none of it, and then {@link rest} gives one unit drawn uniformly from all of them (a
+ * reservoir of one, kept only until a run draws), so the sample is one uniform unit either way.
  */
 export class Sampler<T> {
   readonly #reservoir: Held<T>[] = [];
@@ -68,6 +70,9 @@ export class Sampler<T> {
   #bytes = 0;
   /** `fraction`: the current run of units [start, end) and the unit drawn from it. */
   #run = { index: -1, end: 0, drawn: -1 };
+  /** `fraction`: whether a run has drawn a unit yet; until then, one unit held uniformly from those offered. */
+  #anyDrawn = false;
+  #fallback: Held<T> | undefined;
 
   constructor(
     readonly spec: SampleSpec,
@@ -85,7 +90,8 @@ export class Sampler<T> {
   /**
    * Offers an object of `size` bytes, cut into units of `unit` bytes (a scrub passes the
    * object's chunk size). With `full` or `fraction` its drawn ranges come back at once
-   * (undefined when none was drawn); with `count` they come from {@link rest}.
+   * (undefined when none was drawn); with `count` they come from {@link rest}, as does the unit
+   * a `fraction` holds when none of its runs drew one.
    */
   offer(item: T, size: number, unit = this.unit): SampledObject<T> | undefined {
     const order = this.#offered++;
@@ -96,7 +102,14 @@ export class Sampler<T> {
       const seen = this.#units++;
       if (this.spec.kind === "full") ranges.push(range);
       else if (this.spec.kind === "fraction") {
-        if (this.#drawnInRun(seen, this.spec.fraction)) ranges.push(range);
+        if (this.#drawnInRun(seen, this.spec.fraction)) {
+          ranges.push(range);
+          this.#anyDrawn = true;
+          this.#fallback = undefined;
+        } else if (!this.#anyDrawn && (seen === 0 || Math.floor(uniform(this.random) * (seen + 1)) === 0)) {
+          // A reservoir of one (Algorithm R): unit `seen` replaces the held one with probability 1 / (seen + 1).
+          this.#fallback = { order, item, range };
+        }
       } else if (seen < this.spec.count) this.#reservoir.push({ order, item, range });
       else {
         // Algorithm R: unit `seen` replaces a held one with probability count / (seen + 1).
@@ -118,8 +131,13 @@ export class Sampler<T> {
     return seen === this.#run.drawn;
   }
 
-  /** The `count` sample, by object in the order they were offered; empty for the other kinds. */
+  /**
+   * The `count` sample, by object in the order they were offered; for `fraction`, the one unit
+   * held when no run drew any of the units offered; empty otherwise.
+   */
   rest(): SampledObject<T>[] {
+    if (this.#fallback !== undefined && !this.#anyDrawn) this.#reservoir.push(this.#fallback);
+    this.#fallback = undefined;
     const held = [...this.#reservoir].sort((a, b) => a.order - b.order || a.range.offset - b.range.offset);
     const out: SampledObject<T>[] = [];
     let last: number | undefined;

@@ -94,7 +94,16 @@ export interface AuditReport {
   /** Differences counted but not named beyond the first 10,000. */
   differencesNotNamed: number;
   failures: { key: string; code: string; message: string }[];
-  /** (1 - f)^k for k ranges sampled: the chance that corruption of a fraction f of the ranges went unseen. */
+  /**
+   * Whether every range of every object the destination holds was read and judged (`--full`, or
+   * a count as large as the listing, with no object failed; at least one range): then no
+   * corruption went unseen.
+   */
+  everyRangeRead: boolean;
+  /**
+   * The chance that corruption of a fraction f of the ranges went unseen: 0 when every range was
+   * read, else at most (1 - f)^k for the k ranges read and judged.
+   */
   unseen: { fraction: number; probability: number }[];
 }
 
@@ -105,6 +114,8 @@ export interface AuditReport {
 export class AuditTally {
   readonly report: AuditReport;
   readonly #started: number;
+  /** The ranges of the listed objects the destination holds: those a full audit reads. */
+  #ranges = 0;
 
   constructor(sample: SampleSpec, rangeSize: number, started = Date.now()) {
     this.#started = started;
@@ -119,6 +130,7 @@ export class AuditTally {
       differences: [],
       differencesNotNamed: 0,
       failures: [],
+      everyRangeRead: false,
       unseen: [],
     };
   }
@@ -130,6 +142,7 @@ export class AuditTally {
   listed(key: string, size: number, present: boolean, destinationSize?: number): void {
     this.report.objects.listed++;
     this.report.bytes.listed += size;
+    if (present) this.#ranges += Math.ceil(size / this.report.rangeSize);
     if (!present) {
       this.report.objects.missing++;
       this.#name({ key, status: "missing" });
@@ -158,14 +171,20 @@ export class AuditTally {
     this.report.failures.push({ key, ...failure });
   }
 
-  /** The report, differences in key order, with the chance of corruption having gone unseen. */
+  /**
+   * The report, differences in key order, with the chance of corruption having gone unseen (0
+   * once every range was read).
+   */
   finish(): AuditReport {
     const report = this.report;
     report.differences.sort((a, b) => compareUtf8(a.key, b.key) || (a.offset ?? -1) - (b.offset ?? -1));
     report.failures.sort((a, b) => compareUtf8(a.key, b.key));
+    // An audit that read nothing proves nothing, whatever there was to read.
+    report.everyRangeRead =
+      report.objects.failed === 0 && report.ranges.sampled > 0 && report.ranges.sampled === this.#ranges;
     report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
       fraction,
-      probability: unseenProbability(fraction, report.ranges.sampled),
+      probability: report.everyRangeRead ? 0 : unseenProbability(fraction, report.ranges.sampled),
     }));
     report.durationMs = Date.now() - this.#started;
     return report;

@@ -82,6 +82,16 @@ export interface ScrubReport {
   bytes: { listed: number; sampled: number; read: number };
   rotted: RottedObject[];
   failures: { key: string; code: string; message: string }[];
+  /**
+   * Whether every chunk of every object whose index entry stands was read and judged (`--full`,
+   * or a count as large as the index, with no object failed and no piece of the index unread; at
+   * least one chunk): then no rot went unseen.
+   */
+  everyChunkRead: boolean;
+  /**
+   * The chance that rot of a fraction f of the chunks went unseen: 0 when every chunk was read,
+   * else at most (1 - f)^k for the k chunks read and judged.
+   */
   unseen: { fraction: number; probability: number }[];
 }
 
@@ -131,6 +141,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     bytes: { listed: 0, sampled: 0, read: 0 },
     rotted: [],
     failures: [],
+    everyChunkRead: false,
     unseen: [],
   };
   // Without an index there is nothing to compare the bytes with: nothing is read.
@@ -160,6 +171,11 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     }
     const held = sampler.rest();
     if (held.length === 0) return;
+    // A fraction's one unit held when no run drew one: its object's entry was kept with it.
+    if (options.sample.kind !== "count") {
+      yield* held as SampledObject<Indexed>[];
+      return;
+    }
     // Held objects come in key order: one more pass over the index finds their entries.
     const again = await IndexCursor.open(index.location, index.scope);
     for (const { item, ranges } of held) {
@@ -234,9 +250,14 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       report.index.notDropped = describeError(error);
     }
   }
+  report.everyChunkRead =
+    report.objects.failed === 0 &&
+    report.index.unread.length === 0 &&
+    report.chunks.sampled > 0 &&
+    report.chunks.sampled === sampler.offered.units;
   report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
     fraction,
-    probability: unseenProbability(fraction, report.chunks.sampled),
+    probability: report.everyChunkRead ? 0 : unseenProbability(fraction, report.chunks.sampled),
   }));
   report.durationMs = Date.now() - started;
   return report;
