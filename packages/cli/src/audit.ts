@@ -22,11 +22,10 @@ sides must hold the same pairing secret (--secret-file) when they run apart.
 Exit codes: 0 every sampled range is held alike, 1 a range differs or an object
 is missing on DST or has another size there, 2 an object could not be audited.
 Cost: each side reads the sampled bytes (plus one GET per run of adjacent
-ranges). The direct engine's sample holds at least one range when there is
-one (a percentage of fewer ranges than it needs draws one at random). With k
-ranges sampled, corruption of a fraction f of the ranges goes unseen with
-probability at most (1 - f)^k, which the report states: 0 once every range
-was read (--full).
+ranges). A sample holds at least one range when there is one (a percentage
+of fewer ranges than it needs draws one at random). With k ranges sampled,
+corruption of a fraction f of the ranges goes unseen with probability at
+most (1 - f)^k, which the report states: 0 once every range was read (--full).
 `;
 
 const SCRUB_HELP = `

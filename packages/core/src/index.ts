@@ -24,7 +24,14 @@ export {
   rangeHasher,
   rangesWithin,
 } from "./audit/possession.js";
-export { type SampledObject, type SampledRange, Sampler, seededRandom, uniform } from "./audit/sampler.js";
+export {
+  type SampledObject,
+  type SampledRange,
+  Sampler,
+  type SamplerState,
+  seededRandom,
+  uniform,
+} from "./audit/sampler.js";
 export {
   formatSampleSpec,
   parseSampleSpec,

@@ -107,6 +107,38 @@ describe("audit through the workflow definition, in-process", () => {
     expect(perPage).toEqual([2, 1, 2]);
   });
 
+  it("samples its pages as one stream: at 1% a bucket of fewer ranges than a stratum still reads one range, whichever page holds it", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    // 12 objects of one range each, in pages of 4: the range read may be on any of 3 pages.
+    const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+    for (const key of keys) {
+      await put(source, `p/${key}`, seededBytes(key, 10));
+      await put(destination, `p/${key}`, seededBytes(key, 10));
+    }
+    const sample = { kind: "fraction", fraction: 0.01 } as const;
+    const pages = new Set<number>();
+    for (let run = 0; run < 12; run++) {
+      const work = new MemoryWorkArea();
+      const side = { prefix: "p/", work, secret, concurrency: 2 };
+      const report = await runAuditLocally({
+        runId: `one-${run}`,
+        source: { ...side, store: source, pageSize: 4, sample, rangeSize: MiB },
+        destination: { ...side, store: destination },
+      });
+      expect(report.ranges).toEqual({ sampled: 1, equal: 1, differs: 0, missing: 0 });
+      expect(report.objects).toMatchObject({ listed: 12, sampled: 1 });
+      expect(report.unseen[1]).toEqual({ fraction: 0.01, probability: 0.99 });
+      const read: string[] = [];
+      for (const key of keys) if (await work.get(auditKeys.sample(`one-${run}`, key))) read.push(key);
+      expect(read).toHaveLength(1);
+      pages.add(Math.floor(keys.indexOf(read[0]!) / 4));
+    }
+    // The range is drawn uniformly over the whole listing: 12 runs draw it from one page alone
+    // by a chance of 3 * (1/3)^12, about 6 in a million.
+    expect(pages.size).toBeGreaterThan(1);
+  });
+
   it("stops with LISTING_ORDER on a source listed out of order, as the direct engine does, whatever its pages", async () => {
     // Pages of 2: "😀" ends the first, and "\uFFFD", which S3's order puts before it, would start the second.
     const source = new ReorderedStore("src", utf16Order);

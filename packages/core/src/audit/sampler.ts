@@ -52,6 +52,20 @@ interface Held<T> {
 }
 
 /**
+ * Where a {@link Sampler} stands after the objects offered so far, so that another process can
+ * go on with the same stream (the workflow engine lists and samples one page a step).
+ */
+export interface SamplerState<T> {
+  offered: number;
+  units: number;
+  bytes: number;
+  run: { index: number; end: number; drawn: number };
+  anyDrawn: boolean;
+  fallback?: Held<T> | undefined;
+  reservoir: Held<T>[];
+}
+
+/**
  * Draws byte ranges from objects offered one at a time (as a listing streams them). Each object
  * is cut into units of `unit` bytes (the last one shorter) and the units are drawn per the
  * spec: all of them (`full`); a `fraction` of them, stratified: the stream of units is cut into
@@ -74,12 +88,35 @@ export class Sampler<T> {
   #anyDrawn = false;
   #fallback: Held<T> | undefined;
 
+  /** `from`: where a sampler of the same spec and unit stood (see {@link state}), to go on from there. */
   constructor(
     readonly spec: SampleSpec,
     readonly unit: number,
     readonly random: RandomSource = secureRandomBytes,
+    from?: SamplerState<T>,
   ) {
     if (!Number.isSafeInteger(unit) || unit < 1) throw new ValidationError("unit", "a range size in bytes");
+    if (from === undefined) return;
+    this.#offered = from.offered;
+    this.#units = from.units;
+    this.#bytes = from.bytes;
+    this.#run = { ...from.run };
+    this.#anyDrawn = from.anyDrawn;
+    this.#fallback = from.fallback;
+    this.#reservoir.push(...from.reservoir);
+  }
+
+  /** Where this sampler stands: a sampler made `from` it draws on as this one would. */
+  state(): SamplerState<T> {
+    return {
+      offered: this.#offered,
+      units: this.#units,
+      bytes: this.#bytes,
+      run: { ...this.#run },
+      anyDrawn: this.#anyDrawn,
+      ...(this.#fallback ? { fallback: this.#fallback } : {}),
+      reservoir: [...this.#reservoir],
+    };
   }
 
   /** Units and bytes offered so far. */

@@ -7,6 +7,7 @@ import {
   type RangeVerdict,
   type SampledRange,
   Sampler,
+  type SamplerState,
   type SampleSpec,
   ValidationError,
 } from "@chunksync/core";
@@ -66,6 +67,8 @@ export const auditKeys = {
   extras: (runId: string) => `shared/audits/${runId}/extras/`,
   extra: (runId: string, page: number) => `${auditKeys.extras(runId)}${pageFile(page)}`,
   sample: (runId: string, key: string) => `source/audits/${runId}/objects/${objectId(key)}/sample.json`,
+  /** Where the sampler stood after a page: the next page goes on from it, as one stream. */
+  sampler: (runId: string, page: number) => `source/audits/${runId}/sampler/${pageFile(page)}`,
   expectation: (runId: string, key: string) =>
     `source/audits/${runId}/objects/${objectId(key)}/expectation.json`,
   request: (runId: string, key: string) => `shared/audits/${runId}/objects/${objectId(key)}/request.json`,
@@ -133,10 +136,17 @@ function side(
   };
 }
 
+/** An object as the sampler holds it across pages: what its item needs. */
+type Offered = Pick<z.infer<typeof AuditItem>, "key" | "size" | "etag">;
+
 /**
  * Lists a page of the source and draws its sample (a fraction or every range: a count needs
  * the whole listing first, which one page cannot see). Page 0 draws the run's nonce. The page's
  * key range is kept for the destination, which counts the keys in it the source lacks.
+ * The pages are one stream to the sampler, as the direct engine's listing is: each page goes on
+ * from where the one before left it (a retried page from the same place), and the last gives the
+ * one range held where no stratum drew any, which may be an earlier page's object: it is then
+ * an item of this page too, whose result replaces the one recorded for it unsampled.
  */
 export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof ListPageEvent>) {
   if (ctx.sample.kind === "count") {
@@ -148,7 +158,11 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
   if ((await ctx.work.get(auditKeys.nonce(event.runId))) === undefined) {
     await ctx.work.put(auditKeys.nonce(event.runId), { nonce: drawAuditNonce() });
   }
-  const sampler = new Sampler<string>(ctx.sample, ctx.rangeSize);
+  const before =
+    event.page > 0
+      ? await need<SamplerState<Offered>>(ctx.work, auditKeys.sampler(event.runId, event.page - 1))
+      : undefined;
+  const sampler = new Sampler<Offered>(ctx.sample, ctx.rangeSize, undefined, before);
   const selected = keySelection(ctx.filters ?? []);
   const after = event.after ?? undefined;
   const items: z.infer<typeof AuditItem>[] = [];
@@ -160,13 +174,22 @@ export async function auditList(ctx: AuditSourceContext, event: z.infer<typeof L
       more = true;
       break;
     }
-    const drawn = sampler.offer(key, o.size);
+    const offered = { key, size: o.size, etag: o.etag };
+    const drawn = sampler.offer(offered, o.size);
     if (drawn) await ctx.work.put(auditKeys.sample(event.runId, key), drawn.ranges);
-    const item = { key, size: o.size, etag: o.etag, sampled: drawn !== undefined };
+    const item = { ...offered, sampled: drawn !== undefined };
     items.push(item);
     bytes += jsonBytes(item);
   }
   const keys = items.map((i) => i.key);
+  if (more) await ctx.work.put(auditKeys.sampler(event.runId, event.page), sampler.state());
+  else
+    for (const held of sampler.rest()) {
+      await ctx.work.put(auditKeys.sample(event.runId, held.item.key), held.ranges);
+      const item = items.find((i) => i.key === held.item.key);
+      if (item) item.sampled = true;
+      else items.push({ ...held.item, sampled: true });
+    }
   const next = await endPage(ctx.work, auditKeys.page(event.runId, event.page), keys, {
     page: event.page,
     after,
