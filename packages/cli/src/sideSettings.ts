@@ -50,7 +50,7 @@ async function readSseCustomerKey(path: string, flag: string): Promise<Buffer> {
 /** A side of a two-sided command (`src`, `dst`), or "" for a command on one side alone (its flags have no prefix). */
 export type SideTag = "src" | "dst" | "";
 
-const SIDE_NAME = { src: "source", dst: "destination", "": "side" } as const;
+const SIDE_NAME = { src: "source", dst: "destination", "": "URL" } as const;
 
 /** The flag `name` of `side`: `--src-profile`, or `--profile` on a one-side command. */
 export function sideFlag(side: SideTag, name: string): string {

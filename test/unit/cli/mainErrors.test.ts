@@ -174,6 +174,22 @@ describe("--chunk-size out of S3's part size limits", () => {
   });
 });
 
+describe("a one-side command's errors name its URL, as the two-side commands name SRC and DST", () => {
+  it("scrub with a profile in no shared file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chunksync-profiles-"));
+    writeFileSync(join(dir, "config"), "[profile other]\nregion = eu-west-1\n");
+    vi.stubEnv("AWS_CONFIG_FILE", join(dir, "config"));
+    vi.stubEnv("AWS_SHARED_CREDENTIALS_FILE", join(dir, "credentials"));
+    try {
+      const { code, stderr } = await stderrOf(["scrub", "s3://some-bucket", "--profile", "nope"]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/^chunksync: error: URL \(--profile\): profile "nope" not found: /);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
 describe("--exclude '*'", () => {
   const sides = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
   it.each([
