@@ -162,6 +162,13 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
             `they are those of profile "wrongsecret" \\(--dst-profile\\)`,
         ),
       );
+      // cleanup's first request is its listing of uploads: told alike.
+      const cleanup = await runCli(["cleanup", `s3://${d}`, "--dst-profile", "nobody"], bad);
+      expect(cleanup.code, cleanup.stderr).toBe(2);
+      expect(cleanup.stderr).toContain(
+        `chunksync: error: destination: list multipart uploads s3://${d}: the server rejected the credentials ` +
+          `(InvalidAccessKeyId: the server knows no such access key); they are those of profile "nobody" (--dst-profile)\n`,
+      );
     });
 
     it("a profile whose endpoint_url is no URL: named with its profile and flag, before any request, no stack", async () => {

@@ -8,7 +8,7 @@ import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
-import { openStore, type SideFlags } from "./sideSettings.js";
+import { openStore, type SideFlags, sideError } from "./sideSettings.js";
 
 interface CleanupFlags {
   dstProfile?: string;
@@ -100,7 +100,12 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   const left: PendingUpload[] = [];
   // Listed in full first: aborting while paging would move the listing's markers.
   const pending: PendingUpload[] = [];
-  for await (const upload of store.listUploads(prefix)) pending.push(upload);
+  try {
+    for await (const upload of store.listUploads(prefix)) pending.push(upload);
+  } catch (error) {
+    // Its first request: a wrong bucket or credential is told as a sync's would be.
+    throw sideError("dst", side, error);
+  }
   if (signal.aborted) throw new RunAbortedError();
   // Ages by the server's clock, which stamped the start times: this machine's may be off.
   const cutoff = (store.serverTime() ?? Date.now()) - olderThanMs;

@@ -254,23 +254,31 @@ export async function probe(
   flags: SideFlags,
   versioning = false,
 ): Promise<boolean> {
-  const name = SIDE_NAME[side];
   if (versioning) store.prefetchVersioning();
   try {
     // The prefix read as a directory, as the run reads it: a bare prefix would also match its
     // neighbours (`photos` lists `photos-2019/...`).
     return await store.prefetchList(directoryPrefix(prefix));
   } catch (error) {
-    if (!(error instanceof StorageError)) throw error;
-    throw new ChunksyncError(
-      error.code,
-      `${name}: ${error.message}${credentialHint(side, flags, error.code)}`,
-      {
-        cause: error,
-        details: { side: name },
-      },
-    );
+    throw sideError(side, flags, error);
   }
+}
+
+/**
+ * A storage error of one side's first request, said with the side's name and, where the
+ * credentials failed, the flag that chose them; any other error as it is.
+ */
+export function sideError(side: SideTag, flags: SideFlags, error: unknown): unknown {
+  if (!(error instanceof StorageError)) return error;
+  const name = SIDE_NAME[side];
+  return new ChunksyncError(
+    error.code,
+    `${name}: ${error.message}${credentialHint(side, flags, error.code)}`,
+    {
+      cause: error,
+      details: { side: name },
+    },
+  );
 }
 
 /**
