@@ -30,6 +30,12 @@ describe("parseSampleSpec", () => {
     expect(() => parseSampleSpec(text, "--sample")).toThrow(/--sample/);
   });
 
+  it("says a fraction must lie between 0 and 1 only of a number out of that range", () => {
+    expect(() => parseSampleSpec("1.0", "--sample")).toThrow(/a fraction above 0 and below 1/);
+    expect(() => parseSampleSpec("100%", "--sample")).toThrow(/a fraction above 0 and below 1/);
+    expect(() => parseSampleSpec("abc", "--sample")).toThrow(/got "abc"$/);
+  });
+
   it("names what a count counts: an audit's ranges, a scrub's chunks", () => {
     expect(() => parseSampleSpec("abc", "--sample")).toThrow(/a number of ranges \(200\)/);
     expect(() => parseSampleSpec("150%", "--sample", "chunks")).toThrow(/a number of chunks \(200\)/);

@@ -11,7 +11,7 @@ export type SampleSpec =
 
 const COUNT = /^\d+$/;
 const PERCENT = /^(\d+(?:\.\d+)?)%$/;
-const FRACTION = /^0?\.\d+$/;
+const FRACTION = /^\d*\.\d+$/;
 
 /** What a sample's count counts: an audit's ranges, a scrub's chunks. */
 export type SampleUnit = "ranges" | "chunks";
@@ -32,6 +32,7 @@ export function parseSampleSpec(text: string, field: string, unit: SampleUnit = 
   }
   const percent = PERCENT.exec(trimmed);
   const fraction = percent ? Number(percent[1]) / 100 : FRACTION.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (Number.isNaN(fraction)) throw new ValidationError(field, expected);
   if (!(fraction > 0 && fraction < 1)) {
     throw new ValidationError(field, `${expected} (a fraction above 0 and below 1; use --full for all)`);
   }
