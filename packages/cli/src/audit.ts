@@ -49,7 +49,7 @@ function addSampleOptions(command: Command, unit: string): Command {
       )
       .option("--full", `read every ${unit.replace(/s$/, "")} instead of a sample`)
       .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes)")
-      .option("--concurrency <n>", "requests in flight and objects in progress", "8"),
+      .option("--concurrency <n>", "requests in flight and objects in progress (1 to 256)", "8"),
   )
     .option("--json", "print one JSON report on stdout", false)
     .option("--quiet", "print nothing but what differs (and what --json asks for)", false);

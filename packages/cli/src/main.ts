@@ -98,7 +98,7 @@ function addRunOptions(command: Command): Command {
       new Option("--variant <name>", "challenge variant").choices(["encode", "decode"]).default("encode"),
     )
     .option("--secret-file <path>", "pairing secret (hex or base64, >= 32 bytes); drawn per run when omitted")
-    .option("--concurrency <n>", "requests in flight and objects in progress", "8");
+    .option("--concurrency <n>", "requests in flight and objects in progress (1 to 256)", "8");
   return addIndexOptions(addFilterOptions(command))
     .option("--delete", "delete destination objects that are not on the source", false)
     .addOption(

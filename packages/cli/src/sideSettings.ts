@@ -141,13 +141,21 @@ export interface OpenedSide {
   storeOf(bucket: string): S3ObjectStore;
 }
 
-function isHttpUrl(text: string): boolean {
+/**
+ * Whether `text` is an endpoint requests can go to: HTTP(S), a host, and no path, query or
+ * fragment. A URL parses with any scheme (`localhost:9000` is scheme `localhost:`), and requests
+ * go to /bucket/key on the host: a path would be dropped, and every bucket "not found".
+ */
+function isEndpoint(text: string): boolean {
   try {
-    return ["http:", "https:"].includes(new URL(text).protocol);
+    const url = new URL(text);
+    return ["http:", "https:"].includes(url.protocol) && url.pathname === "/" && !url.search && !url.hash;
   } catch {
     return false;
   }
 }
+
+const ENDPOINT = "a URL such as http://127.0.0.1:9000 (scheme, host and port; no path)";
 
 /** Builds one side's store: its own client, endpoint, region and credentials. Sends no request. */
 export async function openStore(
@@ -156,12 +164,14 @@ export async function openStore(
   flags: SideFlags,
   write: WriteOptions = {},
 ): Promise<OpenedSide> {
-  // A URL parses with any scheme (`localhost:9000` is scheme `localhost:`), but only HTTP(S)
-  // reaches an S3 endpoint: anything else failed at the first request, naming no flag.
-  if (flags.endpoint !== undefined && !isHttpUrl(flags.endpoint)) {
+  // Anything else failed at the first request, naming no flag.
+  if (flags.endpoint !== undefined && !isEndpoint(flags.endpoint)) {
+    throw new ValidationError(sideFlag(side, "endpoint"), `${ENDPOINT}, got "${flags.endpoint}"`);
+  }
+  if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId)) {
     throw new ValidationError(
-      sideFlag(side, "endpoint"),
-      `a URL such as http://127.0.0.1:9000, got "${flags.endpoint}"`,
+      sideFlag(side, "account-id"),
+      `a 12-digit account ID, got "${flags.accountId}"`,
     );
   }
   let connection: S3Connection;
@@ -183,10 +193,10 @@ export async function openStore(
     );
   }
   // A profile's endpoint_url is the same setting as the flag, read from a file: told alike.
-  if (flags.endpoint === undefined && connection.endpoint !== undefined && !isHttpUrl(connection.endpoint)) {
+  if (flags.endpoint === undefined && connection.endpoint !== undefined && !isEndpoint(connection.endpoint)) {
     throw new ValidationError(
       sideFlag(side, "profile"),
-      `a profile whose endpoint_url is a URL such as http://127.0.0.1:9000, but profile "${flags.profile}" has endpoint_url "${connection.endpoint}"`,
+      `a profile whose endpoint_url is ${ENDPOINT}, but profile "${flags.profile}" has endpoint_url "${connection.endpoint}"`,
     );
   }
   const sseCustomerKey = flags.sseCKeyFile

@@ -174,6 +174,25 @@ describe("--chunk-size out of S3's part size limits", () => {
   });
 });
 
+describe("an endpoint with a path, an account ID that is none: refused before any request", () => {
+  // Nothing listens on port 9: a value passed on would fail on the connection.
+  const dst = ["--dst-endpoint", "http://127.0.0.1:9"];
+  it.each([
+    [
+      ["--src-endpoint", "http://127.0.0.1:9/some/path", ...dst],
+      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path), got "http://127.0.0.1:9/some/path"',
+    ],
+    [
+      ["--src-endpoint", "http://127.0.0.1:9/", ...dst, "--dst-account-id", "abc"],
+      '--dst-account-id: expected a 12-digit account ID, got "abc"',
+    ],
+  ])("%j", async (flags, message) => {
+    const { code, stderr } = await stderrOf(["sync", "s3://src-bucket", "s3://dst-bucket", ...flags]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(`chunksync: error: ${message}\n`);
+  });
+});
+
 describe("a one-side command's errors name its URL, as the two-side commands name SRC and DST", () => {
   it("scrub with a profile in no shared file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chunksync-profiles-"));
