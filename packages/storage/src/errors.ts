@@ -242,9 +242,26 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   // (S3Requests raises it as a 503 so that it is retried) is that failure, not throttling.
   if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
   const detail = e.message || name || String(error);
-  if (status === undefined) return new StorageUnavailableError(ctx, detail, error);
+  if (status === undefined) return new StorageUnavailableError(ctx, tlsFailure(error) ?? detail, error);
   // Not Implemented: the server refuses a call it does not have, for good.
   if (status === 501) return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
   if (status >= 500) return new StorageUnavailableError(ctx, `${detail} (HTTP ${status})`, error);
   return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
+}
+
+/**
+ * A failed TLS handshake in words, or undefined for any other error: OpenSSL's own message names
+ * its source file and ends in a newline. Most often an https:// endpoint whose port speaks plain HTTP.
+ */
+function tlsFailure(error: unknown): string | undefined {
+  let e = error as { code?: unknown; reason?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e) {
+    if (typeof e.code !== "string" || !e.code.startsWith("ERR_SSL_")) continue;
+    const reason =
+      typeof e.reason === "string" ? e.reason : e.code.slice(8).toLowerCase().replaceAll("_", " ");
+    return e.code === "ERR_SSL_WRONG_VERSION_NUMBER"
+      ? `the TLS handshake failed (${reason}): the endpoint answers in plain HTTP? (an http:// endpoint)`
+      : `the TLS handshake failed (${reason})`;
+  }
+  return undefined;
 }

@@ -41,6 +41,25 @@ describe("translateS3Error", () => {
     expect(translated.cause).toBe(error);
   });
 
+  it("says a failed TLS handshake in words, without OpenSSL's source file and newline", () => {
+    // As undici raises it for an https:// endpoint whose port speaks plain HTTP.
+    const wrongVersion = Object.assign(
+      new Error(
+        "800C6220FC7E0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n",
+      ),
+      { code: "ERR_SSL_WRONG_VERSION_NUMBER", reason: "wrong version number", library: "SSL routines" },
+    );
+    expect(translateS3Error(wrongVersion, ctx).message).toBe(
+      "read s3://b/k/x: the TLS handshake failed (wrong version number): the endpoint answers in plain HTTP? (an http:// endpoint)",
+    );
+    const wrapped = Object.assign(new Error("fetch failed"), {
+      cause: { code: "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE" },
+    });
+    expect(translateS3Error(wrapped, ctx).message).toBe(
+      "read s3://b/k/x: the TLS handshake failed (sslv3 alert handshake failure)",
+    );
+  });
+
   it("tells credentials the server rejected from credentials the SDK never found", () => {
     expect(translateS3Error(sdk("InvalidAccessKeyId", 403), ctx).message).toBe(
       "read s3://b/k/x: the server rejected the credentials (InvalidAccessKeyId: the server knows no such access key)",
