@@ -415,6 +415,9 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       expect(r.stdout).toContain("--dst-endpoint http://minio.local:9000");
       expect(r.stdout).toContain("--exclude '**' --include '**/*.jpg'");
       expect(r.stdout.includes("--dry-run")).toBe(command === "sync");
+      // What only a writing run uses is shown by sync alone (check and plan still take it).
+      for (const flag of ["--verify", "--storage-class", "--sse ", "--engine"])
+        expect(r.stdout.includes(flag), `${command} ${flag}`).toBe(command === "sync");
       expect(r.stdout).not.toMatch(/--profile |--endpoint-url|--region /);
     }
   });

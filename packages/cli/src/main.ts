@@ -360,6 +360,16 @@ async function runEngine(
   }
 }
 
+/** Options of what sync writes, and the engine (the workflow runs sync alone): hidden in check's and plan's help. */
+const WRITE_ONLY = new Set([
+  "--verify",
+  "--storage-class",
+  "--sse",
+  "--sse-kms-key-id",
+  "--sse-kms-context",
+  "--engine",
+]);
+
 /** The command tree; exported so that tests can hold the README against its options. */
 export function program(): Command {
   const root = new Command("chunksync")
@@ -383,6 +393,12 @@ export function program(): Command {
         .argument("<DST>", "s3://bucket[/prefix] of the destination")
         .exitOverride(),
     );
+    // What only a writing run uses is still taken (one set of flags serves check, plan and
+    // sync in a user's scripts) but not shown where it changes nothing.
+    if (name !== "sync") {
+      for (const option of command.options as Option[])
+        if (WRITE_ONLY.has(option.long ?? "")) option.hideHelp();
+    }
     if (name === "check") {
       command.option(
         "--full",
