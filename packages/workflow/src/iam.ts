@@ -271,6 +271,12 @@ export function schedulerPolicy(startFunctionArn: string): PolicyDocument {
 /** The start function: start executions of this state machine only. */
 export function startRunPolicy(stateMachineArn: string): PolicyDocument {
   return doc([
-    { Sid: "StartRun", Effect: "Allow", Action: ["states:StartExecution"], Resource: [stateMachineArn] },
+    // ListExecutions: a window's run starts only once the one before it has ended.
+    {
+      Sid: "StartRun",
+      Effect: "Allow",
+      Action: ["states:StartExecution", "states:ListExecutions"],
+      Resource: [stateMachineArn],
+    },
   ]);
 }

@@ -181,12 +181,42 @@ describe("scheduled runs", () => {
         started.add(name);
         return "started" as const;
       },
+      async running() {
+        return undefined;
+      },
     };
     const first = await startScheduledRun(starter, "2026-11-25T12:00:00Z");
     const duplicate = await startScheduledRun(starter, "2026-11-25T12:00:00Z");
     const next = await startScheduledRun(starter, "2026-11-25T13:00:00Z");
     expect([first.started, duplicate.started, next.started]).toEqual([true, false, true]);
     expect(started.size).toBe(2);
+  });
+
+  it("starts nothing while an earlier window's run still goes; the first window after it ends starts", async () => {
+    const started: string[] = [];
+    let going: string | undefined = "scheduled-20261125T120000Z";
+    const starter = {
+      async start(name: string) {
+        started.push(name);
+        return "started" as const;
+      },
+      async running() {
+        return going;
+      },
+    };
+    const during = await startScheduledRun(starter, "2026-11-25T13:00:00Z");
+    expect(during).toEqual({
+      executionName: "scheduled-20261125T130000Z",
+      started: false,
+      skipped: "the run scheduled-20261125T120000Z is still going",
+    });
+    expect(started).toEqual([]);
+    // A retried trigger of the running window itself is the same run: it asks, and is told it exists.
+    await startScheduledRun(starter, "2026-11-25T12:00:00Z");
+    expect(started).toEqual(["scheduled-20261125T120000Z"]);
+    going = undefined;
+    expect((await startScheduledRun(starter, "2026-11-25T14:00:00Z")).started).toBe(true);
+    expect(started).toEqual(["scheduled-20261125T120000Z", "scheduled-20261125T140000Z"]);
   });
 });
 

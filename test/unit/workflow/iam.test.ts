@@ -59,6 +59,16 @@ describe("IAM policies as data", () => {
     }
   });
 
+  it("the start function starts and lists executions of its state machine, nothing else", () => {
+    const start = all.find(([name]) => name === "start")![1];
+    expect(start.Statement).toEqual([
+      expect.objectContaining({
+        Action: ["states:StartExecution", "states:ListExecutions"],
+        Resource: ["arn:aws:states:eu-west-1:123456789012:stateMachine:cs-sync"],
+      }),
+    ]);
+  });
+
   it("the source side reads and lists the source only, and writes nothing but the work area", () => {
     const s3 = source.Statement.filter((s) => s.Action.some((a) => a.startsWith("s3:")));
     for (const s of s3) {
