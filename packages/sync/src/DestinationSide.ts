@@ -180,6 +180,26 @@ export class DestinationSide {
   }
 
   /**
+   * Reads the digests of the chunks of `head` (its own plan of `chunkSize`) this side lacks,
+   * where it holds some already and the rest is no larger than those: a version read only in
+   * part (the chunks an object of another size on the source could be compared in) then gets a
+   * whole index entry, and the next run reads none of it, where it would read that part again
+   * every run (a `check` or `plan` writes nothing to replace it). A version of which only a
+   * small head was read (a source cut short) is left: the rest would cost more than it saves.
+   */
+  async completeDigests(head: ObjectHead, algorithm: DigestAlgorithm, chunkSize: number): Promise<void> {
+    const known = this.#known.get(head.key);
+    if (known === undefined || !sameEtag(known.etag, head.etag) || known.algorithm !== algorithm) return;
+    const ranges = chunkRanges(planChunks(head.size, chunkSize));
+    const missing = ranges.filter((r) => !known.ranges.has(rangeKey(r.offset, r.length)));
+    const lacking = missing.reduce((sum, r) => sum + r.length, 0);
+    if (missing.length === 0 || lacking > head.size - lacking) return;
+    const read = await this.#digests.digests({ key: head.key, etag: head.etag }, missing, algorithm);
+    for (const [i, range] of missing.entries())
+      known.ranges.set(rangeKey(range.offset, range.length), read[i]!);
+  }
+
+  /**
    * Drops what this side holds of `key` once its sync is settled; a read ahead that nothing took
    * settles first (see {@link ReadAhead.forget}).
    */

@@ -188,6 +188,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     maxAttempts: options.maxAttempts ?? 3,
     versioned: { source: sourceVersioned, destination: destinationVersioned },
     indexesDestination: destinationIndex !== undefined,
+    keepsDestinationEntries: destinationIndex?.keeps === true,
     ...(signal ? { signal } : {}),
   };
 

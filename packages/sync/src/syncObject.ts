@@ -89,6 +89,8 @@ export interface ObjectSyncContext {
    * chunks' digest worth the probe that tells whether the copies were pinned (see copiedFromOld).
    */
   indexesDestination: boolean;
+  /** Whether the run writes the destination's new index (not `sync --dry-run`). */
+  keepsDestinationEntries: boolean;
   signal?: AbortSignal;
 }
 
@@ -252,6 +254,10 @@ async function attemptObject(
     const sourceMade = () =>
       sourceEntry(ctx.sourceSide, src, attributes, readsFrom.source, ctx.chunkSize, used("source"));
     if (decision.action === "none" || ctx.dryRun || !readable) {
+      // A destination of another size than the source was read only where chunks compare: the
+      // rest is read too where that is cheaper than reading the part again in every run.
+      if (dst && readable && ctx.keepsDestinationEntries && !used("destination"))
+        await ctx.destinationSide.completeDigests(dst, algorithm, ctx.chunkSize);
       indexing.made = {
         source: readable ? sourceMade() : undefined,
         destination:

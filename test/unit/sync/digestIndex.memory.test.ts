@@ -98,6 +98,36 @@ describe("digest index on in-memory stores", () => {
     await store.copyObject(store.ref(key, head!.etag), key, { metadata }, { ifMatch: head!.etag });
   }
 
+  it("a destination of another size, read where its chunks compare, is read whole once where its rest is smaller: the next check reads nothing", async () => {
+    const { time, source, index, run } = setup();
+    const longer = seededBytes("longer", 30 * MiB);
+    await put(source, "grown", big);
+    await put(source, "cut", longer);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    // 12 MiB (chunks of 5, 5, 2) grown to 15 MiB; 30 MiB cut to 6 MiB (5, 1).
+    await put(source, "grown", Buffer.concat([big, seededBytes("more", 3 * MiB)]));
+    await put(source, "cut", longer.subarray(0, 6 * MiB));
+    time.pass(2000);
+    // `check --full`: the indexes are rebuilt from what is read, not consulted.
+    const full = {
+      source: { ...index.source, consult: false },
+      destination: { ...index.destination, consult: false },
+    };
+    const first = await run({ dryRun: true, index: full });
+    expect(first.objects.changed).toBe(2);
+    // grown: its 2 chunks the source's compare with, then the 2 MiB left; cut: the 6 MiB the
+    // source's 2 chunks compare with, the 24 MiB left unread.
+    expect(first.bytes.destinationRead).toBe(12 * MiB + 6 * MiB);
+    expect(first.index?.destination).toMatchObject({ written: 1 });
+    time.pass(2000);
+    const second = await run({ dryRun: true });
+    expect(second.objects.changed).toBe(2);
+    expect(second.index?.destination).toMatchObject({ fromIndex: 1, read: 1 });
+    expect(second.bytes.destinationRead).toBe(6 * MiB);
+  });
+
   it("an entry read in its version's LastModified second is not used by the next run", async () => {
     const { time, source, run } = setup();
     await put(source, "a", big);
