@@ -134,6 +134,29 @@ function objectStoreContract(name: string, harness: Harness) {
         expect((await store.head(`${prefix}copy`))?.metadata).toEqual(metadata);
       });
 
+      it("keeps metadata in raw UTF-8 (as Ceph RGW and MinIO store it) byte for byte through a put, a multipart upload and a copy", async () => {
+        const prefix = fresh();
+        // As a server's headers come: one character a byte, here the UTF-8 of "café" and "résumé 日本".
+        const raw = (text: string) => Buffer.from(text, "utf8").toString("latin1");
+        const attributes = {
+          contentDisposition: raw('attachment; filename="résumé.pdf"'),
+          metadata: { name: raw("café"), other: raw("résumé 日本") },
+        };
+        const data = Buffer.from("raw utf-8 metadata");
+        const { etag } = await store.put(`${prefix}put`, data, data.length, attributes, { ifNoneMatch: "*" });
+        const upload = await store.createUpload(`${prefix}upload`, attributes);
+        const part = await upload.uploadPart(1, Readable.from([data]), data.length);
+        await upload.complete([part], { ifNoneMatch: "*" });
+        await store.copyObject(store.ref(`${prefix}put`, etag), `${prefix}copy`, attributes, {
+          ifNoneMatch: "*",
+        });
+        for (const key of ["put", "upload", "copy"]) {
+          const head = await store.head(`${prefix}${key}`);
+          expect(head?.metadata, key).toEqual(attributes.metadata);
+          expect(head?.contentDisposition, key).toBe(attributes.contentDisposition);
+        }
+      });
+
       it("heads a missing key as undefined, but a missing bucket as BucketNotFoundError", async () => {
         expect(await store.head(`${fresh()}nope`)).toBeUndefined();
         const other = await harness.missingBucket();

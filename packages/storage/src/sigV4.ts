@@ -1,4 +1,4 @@
-import { createHmac, hash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import type { AwsCredentialIdentity } from "@smithy/types";
 
 /** SHA-256 of the empty body: the payload hash of every request without one. */
@@ -86,7 +86,12 @@ export class SigV4Signer {
       headers["x-amz-content-sha256"] ?? EMPTY_BODY_SHA256,
     ].join("\n");
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash("sha256", canonical, "hex")}`;
+    // The bytes the request is sent in: undici writes headers as Latin-1, one byte a character,
+    // as it reads them. A header value read from a server (user metadata Ceph RGW or MinIO keep
+    // in raw UTF-8, "café") is sent back in the very bytes it came in; hashed as UTF-8, the
+    // canonical request would not be the one the server hashes (SignatureDoesNotMatch).
+    const digest = createHash("sha256").update(canonical, "latin1").digest("hex");
+    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${digest}`;
     const signature = createHmac("sha256", this.#signingKey(day, credentials.secretAccessKey))
       .update(toSign)
       .digest("hex");
