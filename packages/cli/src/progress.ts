@@ -29,25 +29,39 @@ const BAR_WIDTH = 20;
 /** Below this, a rate says more about start-up than about the run: no ETA yet. */
 const MIN_ETA_BASIS_MS = 2000;
 
+/** What the status line may be given besides the run's counters. */
+export interface StatusOptions {
+  /** Columns it must fit in: the fields that matter least go first (see {@link statusLine}). */
+  width?: number;
+  /** Work done per second, as measured lately (see {@link RateWindow}); else since the start. */
+  rate?: number;
+}
+
 /**
  * The live status line. While the listing goes on, what has been found so far; then a bar
  * weighted by bytes of work (digesting both sides, writing, verifying), because objects
  * differ in size by orders of magnitude. The ETA shows only when work remains and enough
- * of the run has passed to measure a rate.
+ * of the run has passed to measure a rate. Narrower than its fields, it leaves out first the
+ * bytes read, then the bytes sent, then the objects' count: the bar, the rate and the ETA stay.
  */
-export function statusLine(stats: RunStats, now: number): string {
+export function statusLine(stats: RunStats, now: number, options: StatusOptions = {}): string {
   const elapsed = now - stats.startedAt;
   const { sourceRead, destinationRead, transferred } = stats.bytes;
   const done = stats.workDone;
-  const rate = elapsed > 0 ? (done / elapsed) * 1000 : 0;
-  const counters = `read src ${bytes(sourceRead)} dst ${bytes(destinationRead)} | sent ${bytes(transferred)}`;
+  const rate = options.rate ?? (elapsed > 0 ? (done / elapsed) * 1000 : 0);
+  const read = `read src ${bytes(sourceRead)} dst ${bytes(destinationRead)}`;
+  const sent = `sent ${bytes(transferred)}`;
   if (!stats.listed) {
     // Both listings are merged as they come: the destination's count shows that the run
     // moves even while the source has nothing before the destination's keys.
     const destination =
       stats.destinationListed > 0 ? ` (${stats.destinationListed} listed on the destination)` : "";
     const found = `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
-    return `${found} | ${stats.done} done | ${counters} | ${bytes(rate)}/s`;
+    return fitFields(
+      [found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`],
+      [2, 3, 1],
+      options.width,
+    );
   }
   const objects = stats.objects.scanned + stats.destinationOnly;
   // Every listed object is compared before anything else is known of it: until a byte of
@@ -56,16 +70,53 @@ export function statusLine(stats: RunStats, now: number): string {
   // Reads retried or objects restarted can pass the plan: the bar stops short of 100% until
   // every object has settled, and never draws past its ends.
   const fraction = Math.max(0, Math.min(stats.done < objects ? 0.99 : 1, measured));
-  const filled = Math.round(fraction * BAR_WIDTH);
+  // Filled as the percentage is rounded: a bar full only at 100%.
+  const filled = Math.floor(fraction * BAR_WIDTH);
   const left = stats.plannedWork - done;
   const eta =
     left > 0 && rate > 0 && elapsed >= MIN_ETA_BASIS_MS && stats.done < objects
       ? ` ETA ${duration(Math.max(1000, (left / rate) * 1000))}`
       : "";
-  return (
-    `[${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}%` +
-    ` | ${stats.done}/${objects} objects | ${counters} | ${bytes(rate)}/s${eta}`
+  const bar = `[${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}%`;
+  return fitFields(
+    [bar, `${stats.done}/${objects} objects`, read, sent, `${bytes(rate)}/s${eta}`],
+    [2, 3, 1],
+    options.width,
   );
+}
+
+/**
+ * `fields` joined by " | " within `width`: the first always, the others left out in the order
+ * `dropped` names them (indices), until the line fits; cut at `width` if even the first does not.
+ */
+function fitFields(fields: string[], dropped: number[], width: number | undefined): string {
+  const shown = [...fields];
+  const line = () => shown.filter((f) => f !== "").join(" | ");
+  for (const at of dropped) {
+    if (width === undefined || line().length <= width) break;
+    shown[at] = "";
+  }
+  return width === undefined ? line() : line().slice(0, width);
+}
+
+/**
+ * Work done per second over about the last `spanMs`, from samples of the work done: an average
+ * since the start counts the listing's seconds, or those of a long run of unchanged objects, as
+ * slowness, and its ETA then says ten times the time left.
+ */
+export class RateWindow {
+  readonly #samples: { at: number; done: number }[] = [];
+
+  constructor(readonly spanMs = 10_000) {}
+
+  /** Adds the sample (`done` at `at`, in ms) and returns the rate; undefined until a second of samples. */
+  sample(at: number, done: number): number | undefined {
+    const samples = this.#samples;
+    samples.push({ at, done });
+    while (samples.length > 2 && samples[1]!.at <= at - this.spanMs) samples.shift();
+    const first = samples[0]!;
+    return at - first.at >= 1000 ? ((done - first.done) / (at - first.at)) * 1000 : undefined;
+  }
 }
 
 /**
@@ -92,9 +143,19 @@ export function startProgress(
   // A terminal that reports no size (a pseudo-terminal nobody sized) says 0 columns: then the
   // width the shell states, as `ls` takes it. A line wider than the terminal wraps, and clearing
   // the last of its rows would leave the others on the screen at every redraw.
-  const columns = () => stream.columns || Number.parseInt(env.COLUMNS ?? "", 10) || 120;
-  const draw = () => stream.write(`\r\x1b[2K${statusLine(stats, Date.now()).slice(0, columns())}`);
-  const timer = setInterval(draw, 200);
+  // One column short of the width: a line that reaches the last column wraps on some terminals.
+  const columns = () => (stream.columns || Number.parseInt(env.COLUMNS ?? "", 10) || 120) - 1;
+  const window = new RateWindow();
+  let rate: number | undefined;
+  const draw = () => {
+    const options = rate === undefined ? { width: columns() } : { width: columns(), rate };
+    stream.write(`\r\x1b[2K${statusLine(stats, Date.now(), options)}`);
+  };
+  // Sampled at the timer's steady pace only: objects that settle by the thousand draw too.
+  const timer = setInterval(() => {
+    rate = window.sample(Date.now(), stats.workDone);
+    draw();
+  }, 200);
   timer.unref();
   return {
     onResult: (r) => {

@@ -1,6 +1,6 @@
 import { type ObjectResult, RunStats } from "@chunksync/sync";
 import { describe, expect, it, vi } from "vitest";
-import { startProgress, statusLine } from "../../../packages/cli/src/progress.js";
+import { RateWindow, startProgress, statusLine } from "../../../packages/cli/src/progress.js";
 
 const MiB = 1024 * 1024;
 
@@ -101,7 +101,7 @@ describe("statusLine", () => {
     stats.plannedWork = 10 * MiB;
     stats.bytes.sourceRead = 30 * MiB;
     const line = statusLine(stats, stats.startedAt + 10_000);
-    expect(line.startsWith("[####################] 99% | 1/2 objects")).toBe(true);
+    expect(line.startsWith("[###################.] 99% | 1/2 objects")).toBe(true);
     // No work left by the plan: no ETA rather than a made-up one.
     expect(line).not.toContain("ETA");
   });
@@ -114,6 +114,63 @@ describe("statusLine", () => {
     const line = statusLine(stats, stats.startedAt + 10_000);
     expect(line).toContain("ETA 1.0s");
     expect(line).not.toContain("0.0s");
+  });
+});
+
+describe("statusLine within a terminal's width", () => {
+  const busy = () => {
+    const stats = listedStats(1500, 0);
+    stats.done = 12;
+    stats.plannedWork = 600 * MiB;
+    stats.bytes.sourceRead = 269 * MiB;
+    stats.bytes.destinationRead = 269 * MiB;
+    stats.bytes.transferred = 1 * MiB;
+    return stats;
+  };
+
+  it("on a terminal of 80 or 100 columns keeps the bar, the objects, the rate and the ETA", () => {
+    const stats = busy();
+    const at = stats.startedAt + 10_000;
+    const wide = statusLine(stats, at, { width: 200 });
+    expect(wide).toMatch(/ \| read src 269\.0 MiB dst 269\.0 MiB \| sent 1\.0 MiB \| [\d.]+ MiB\/s ETA /);
+    // The bytes read go first, then the bytes sent.
+    const hundred = statusLine(stats, at, { width: 99 });
+    expect(hundred).toMatch(
+      /^\[#+\.*\] \d+% \| 12\/1500 objects \| sent 1\.0 MiB \| [\d.]+ MiB\/s ETA [\d.]+s$/,
+    );
+    const eighty = statusLine(stats, at, { width: 79 });
+    expect(eighty).toMatch(/^\[#+\.*\] \d+% \| 12\/1500 objects \| [\d.]+ MiB\/s ETA [\d.]+s$/);
+    // Then the objects' count; a width the bar alone passes cuts the line.
+    expect(statusLine(stats, at, { width: 50 })).toMatch(/^\[#+\.*\] \d+% \| [\d.]+ MiB\/s ETA [\d.]+s$/);
+    expect(statusLine(stats, at, { width: 20 })).toHaveLength(20);
+    for (const line of [hundred, eighty]) expect(line.length).toBeLessThanOrEqual(99);
+  });
+
+  it("takes the rate it is given for the ETA: what the run did lately, not since its start", () => {
+    const stats = busy();
+    // 538 MiB of 600 MiB done in 10 s since the start; lately 100 MiB/s: 0.62 s left, said 1.0s.
+    expect(statusLine(stats, stats.startedAt + 10_000, { rate: 100 * MiB })).toContain(
+      "100.0 MiB/s ETA 1.0s",
+    );
+  });
+});
+
+describe("RateWindow", () => {
+  it("measures the work of the last span, not the idle seconds before it", () => {
+    const window = new RateWindow(10_000);
+    // 8 s of listing and unchanged objects: no work.
+    for (let at = 0; at <= 8000; at += 200) window.sample(at, 0);
+    // Then 10 MiB/s for 12 s.
+    let rate: number | undefined;
+    for (let at = 8200; at <= 20_000; at += 200) rate = window.sample(at, ((at - 8000) / 1000) * 10 * MiB);
+    expect(rate).toBeCloseTo(10 * MiB, -3);
+  });
+
+  it("says nothing until it holds a second of samples", () => {
+    const window = new RateWindow();
+    expect(window.sample(0, 0)).toBeUndefined();
+    expect(window.sample(500, MiB)).toBeUndefined();
+    expect(window.sample(1000, 2 * MiB)).toBe(2 * MiB);
   });
 });
 
