@@ -160,7 +160,10 @@ function unseenLine(
   unseen: { fraction: number; probability: number }[],
   everyRead: boolean,
   unit: "ranges" | "chunks",
+  unindexed = 0,
 ): string {
+  if (everyRead && unindexed > 0)
+    return `chance that corruption would have gone unseen: 0 in the indexed objects (every ${unit.slice(0, -1)} of them was read); ${unindexed} listed objects have no entry and were not scrubbed\n`;
   if (everyRead)
     return `chance that corruption would have gone unseen: 0 (every ${unit.slice(0, -1)} was read)\n`;
   const parts = unseen.map((u) => `${u.fraction * 100}% of ${unit}: ${u.probability.toPrecision(3)}`);
@@ -230,7 +233,8 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
     `scrub of ${where} against ${printable(report.index.location)}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
       `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
     `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
-    unseenLine(report.unseen, report.everyChunkRead, "chunks"),
+    // A scrub reads only what its index holds: objects without an entry are not among "every chunk".
+    unseenLine(report.unseen, report.everyChunkRead, "chunks", o.listed - o.indexed),
   );
   for (const note of report.index.notes) out.push(`index: ${printable(note)}\n`);
   return out.join("");

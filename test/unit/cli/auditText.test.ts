@@ -75,6 +75,16 @@ describe("scrub's text report", () => {
     );
   });
 
+  it("after a full scrub of a side some of whose objects have no entry, says which chunks were read", () => {
+    const partly = {
+      ...report(true, 3),
+      objects: { listed: 9, indexed: 3, sampled: 3, rotted: 0, failed: 0 },
+    };
+    expect(unseenLine(scrubText(partly, "s3://dst/", false))).toBe(
+      "chance that corruption would have gone unseen: 0 in the indexed objects (every chunk of them was read); 6 listed objects have no entry and were not scrubbed",
+    );
+  });
+
   it("after a sample, states (1 - f)^k for the chunks sampled", () => {
     expect(unseenLine(scrubText(report(false, 1), "s3://dst/", false))).toBe(
       "chance that corruption would have gone unseen (1 - f)^k: 0.1% of chunks: 0.999, 1% of chunks: 0.990, 10% of chunks: 0.900",
