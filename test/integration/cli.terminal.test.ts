@@ -230,6 +230,44 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     }
   });
 
+  it("Ctrl-C typed during an audit: the stopping line starts by clearing the row where the terminal echoed ^C", async () => {
+    const [s, d] = await emptyPair("tty-audit-ctrlc");
+    for (const key of ["a.bin", "b.bin"]) {
+      await putObject(src, s, key, seededBytes(key, 64 * 1024));
+      await putObject(dst, d, key, seededBytes(key, 64 * 1024));
+    }
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    try {
+      let run: ReturnType<typeof startOnTerminal> | undefined;
+      let typed = false;
+      proxy.setRules([
+        {
+          // The first range read waits until the terminal shows that the Ctrl-C was taken.
+          name: "ctrl-c-at-first-read",
+          action: "hook",
+          when: (r) => !typed && r.method === "GET" && r.headers.range !== undefined,
+          hook: async () => {
+            typed = true;
+            run?.type("\x03");
+            await run?.shown(STOPPING);
+          },
+        },
+      ]);
+      run = startOnTerminal(
+        ["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--full", "--dst-endpoint", proxy.url],
+        env,
+      );
+      const { code, output } = await run.done;
+      expect(typed).toBe(true);
+      expect(code, output).toBe(130);
+      expect(output).toContain(`^C\r\x1b[2K${STOPPING}\n`);
+      expect(shownLines(output)).toContain(STOPPING);
+      expect(output).toContain("chunksync: interrupted; nothing was written\n");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it("sync --delete --quiet prints nothing at all when it succeeds", async () => {
     const urls = await world("tty-quiet");
     const { code, output } = await runOnTerminal(["sync", ...urls, ...SIDES, "--delete", "--quiet"], env);

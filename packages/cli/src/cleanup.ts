@@ -75,7 +75,11 @@ export function addCleanupCommand(root: Command): void {
     .action(async (dst: string, flags: CleanupFlags) => {
       root.setOptionValue(
         "exitCode",
-        await interruptible((signal) => cleanup(dst, flags, signal), "no upload was aborted"),
+        await interruptible(
+          (signal) => cleanup(dst, flags, signal),
+          "no upload was aborted",
+          "uploads not yet aborted are left: run cleanup again",
+        ),
       );
     });
 }
