@@ -171,6 +171,25 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       );
     });
 
+    it("--json of a run that fails before its work still prints one JSON object: the exit code and the error", async () => {
+      const { d } = await pair("json-error");
+      const missing = `no-such-bucket-${Date.now()}`;
+      for (const command of ["sync", "check", "plan", "audit"]) {
+        const r = await runCli([command, `s3://${missing}`, `s3://${d}`, ...SIDES, "--json"], env);
+        expect(r.code, r.stderr).toBe(2);
+        expect(JSON.parse(r.stdout), command).toEqual({
+          command,
+          exitCode: 2,
+          error: { code: "BUCKET_NOT_FOUND", message: expect.stringContaining(`s3://${missing}`) },
+        });
+      }
+      const dry = await runCli(
+        ["sync", `s3://${missing}`, `s3://${d}`, ...SIDES, "--json", "--dry-run"],
+        env,
+      );
+      expect(JSON.parse(dry.stdout)).toMatchObject({ command: "plan", exitCode: 2 });
+    });
+
     it("a profile whose endpoint_url is no URL: named with its profile and flag, before any request, no stack", async () => {
       const { s, d } = await pair("bad-endpoint");
       const bad = envWithBadProfiles();

@@ -38,12 +38,19 @@ describe("Ctrl-C in the middle of a compose", () => {
           },
         ]);
         const args = proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine);
-        cli = startCli(args, env);
+        cli = startCli([...args, "--json"], env);
         const out = await cli.done;
         proxy.setRules([]);
         expect(parts, "the compose was under way").toBeGreaterThanOrEqual(3);
         expect(out.code, out.stderr).toBe(130);
         expect(out.stderr).toMatch(/interrupted/);
+        // --json still gives one object: the run was interrupted, with what it counted until then.
+        expect(JSON.parse(out.stdout)).toMatchObject({
+          command: "sync",
+          exitCode: 130,
+          interrupted: true,
+          objects: { scanned: 1, changed: 0 },
+        });
 
         expect((await readAll(dst, d, "obj")).equals(old), "destination still holds the old object").toBe(
           true,

@@ -46,7 +46,7 @@ import {
   sameAccount,
   sideFlags,
 } from "./sideSettings.js";
-import { FailureList, jsonSummary, textSummary } from "./summary.js";
+import { FailureList, jsonEnding, jsonSummary, textSummary } from "./summary.js";
 import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
 interface RunFlags extends IndexFlags {
@@ -351,6 +351,10 @@ async function runEngine(
       process.stderr.write(
         "chunksync: interrupted; started uploads were aborted, no object was half-written\n",
       );
+      if (flags.json) {
+        const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
+        process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_INTERRUPTED, counted))}\n`);
+      }
       return EXIT_INTERRUPTED;
     }
     throw error;
@@ -377,7 +381,12 @@ export function program(): Command {
     .version(cliPackage.version, "--version", "print the version of chunksync")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .hook("preAction", (_root, command) => refuseEmptyValues(command));
+    .hook("preAction", (_root, command) => {
+      refuseEmptyValues(command);
+      // An error the command ends with is said in JSON too where it was asked for (see main).
+      if (command.opts().json === true)
+        root.setOptionValue("jsonFor", command.opts().dryRun === true ? "plan" : command.name());
+    });
   const describe = {
     check:
       "compare SRC and DST chunk by chunk (an unchanged object from the digest indexes; --full reads all); exit 0 identical, 1 differences, 2 error",
@@ -461,11 +470,17 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : EXIT_ERROR;
     }
-    const message =
-      error instanceof ValidationError || error instanceof StorageError || error instanceof ChunksyncError
-        ? printable(error.message)
-        : `unexpected error: ${unexpected(error)}`;
+    const known =
+      error instanceof ValidationError || error instanceof StorageError || error instanceof ChunksyncError;
+    const message = known ? printable(error.message) : `unexpected error: ${unexpected(error)}`;
     process.stderr.write(`chunksync: error: ${message}\n`);
+    const command = root.getOptionValue("jsonFor") as string | undefined;
+    if (command !== undefined) {
+      const told = known
+        ? { code: error.code, message: error.message }
+        : { code: "UNEXPECTED", message: String(error) };
+      process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
+    }
     return EXIT_ERROR;
   }
 }

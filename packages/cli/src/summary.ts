@@ -37,6 +37,21 @@ export function jsonSummary(command: string, report: RunReport, exitCode: number
   };
 }
 
+/**
+ * `--json`'s one object for a run that did not reach its summary: refused or failed before or
+ * during its work (exit 2, the error's code and message), or interrupted (exit 130, with what
+ * was counted until then). A script reading stdout gets JSON whatever became of the run.
+ */
+export function jsonEnding(
+  command: string,
+  exitCode: number,
+  ending:
+    | { error: { code: string; message: string } }
+    | { interrupted: true; objects: object; bytes: object },
+) {
+  return { command, exitCode, ...ending };
+}
+
 /** The human summary printed at the end of every run. */
 export function textSummary(command: string, report: RunReport): string {
   const o = report.objects;
