@@ -18,8 +18,10 @@ function describe(r: ObjectResult): string {
     r.chunks && r.chunks.total > 1 ? ` (${r.chunks.changed.length}/${r.chunks.total} chunks)` : "";
   // Keeping a destination-only object and leaving an archived one unread are what a sync does
   // too, not what it would do: such results are never "applied".
+  // "metadata" names what changed, not what is done to it: said as a verb.
+  const action = r.action === "metadata" ? "restate metadata" : r.action;
   const verb =
-    r.action === "keep" ? "keep" : r.action === "none" ? "skip" : r.applied ? r.action : `would ${r.action}`;
+    r.action === "keep" ? "keep" : r.action === "none" ? "skip" : r.applied ? action : `would ${action}`;
   const moved =
     r.planned.transfer > 0 ? `, ${bytes(r.planned.transfer)} ${r.applied ? "sent" : "to send"}` : "";
   return `${r.state.padEnd(9)} ${key}${chunks}: ${verb}${moved}`;
@@ -57,11 +59,7 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
     const destination =
       stats.destinationListed > 0 ? ` (${stats.destinationListed} listed on the destination)` : "";
     const found = `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
-    return fitFields(
-      [found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`],
-      [2, 3, 1],
-      options.width,
-    );
+    return fitFields([found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`], [2, 3, 1], options.width);
   }
   const objects = stats.objects.scanned + stats.destinationOnly;
   // Every listed object is compared before anything else is known of it: until a byte of

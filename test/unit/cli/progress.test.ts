@@ -245,6 +245,23 @@ describe("progress", () => {
     ]);
   });
 
+  it("says a metadata change as what is done: restate metadata, or would", () => {
+    const { stream, writes } = fakeStream(false);
+    const progress = startProgress(new RunStats(), stream, false);
+    const metadata = {
+      ...changed,
+      action: "metadata" as const,
+      chunks: { total: 8, chunkSize: 8, changed: [] },
+    };
+    progress.onResult({ ...metadata, planned: { transfer: 0, serverSide: 64 } });
+    progress.onResult({ ...metadata, applied: false, planned: { transfer: 0, serverSide: 64 } });
+    progress.stop();
+    expect(writes).toEqual([
+      "changed   a/b.bin (0/8 chunks): restate metadata\n",
+      "changed   a/b.bin (0/8 chunks): would restate metadata\n",
+    ]);
+  });
+
   it("on a terminal declared TERM=dumb prints plain lines, never the escapes that clear a line", () => {
     const { stream, writes } = fakeStream(true);
     const progress = startProgress(listedStats(1, 0), stream, false, { TERM: "dumb" });
