@@ -9,7 +9,7 @@ export class EmptySourceError extends ValidationError {
   constructor(sourceUrl: string, destinationUrl: string) {
     super(
       "SRC",
-      `a prefix that holds objects, but nothing is listed under ${sourceUrl}, and sync --delete would delete every object under ${destinationUrl}; nothing was done (to empty the destination, delete its objects there)`,
+      `a prefix that holds objects, but nothing is listed under ${sourceUrl}, and sync --delete would delete every object under ${destinationUrl} that its filters select; nothing was done (to empty the destination, delete its objects there)`,
       { code: "SOURCE_EMPTY" },
     );
   }
