@@ -155,6 +155,11 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   return code;
 }
 
+/** `n` and `noun`, in the plural but for one. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 /** The chance of corruption having gone unseen: none once every range or chunk was read, else (1 - f)^k. */
 function unseenLine(
   unseen: { fraction: number; probability: number }[],
@@ -194,10 +199,10 @@ export function auditText(report: AuditReport, where: string, quiet: boolean): s
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
-    `audit of ${where}: ${report.ranges.sampled} ranges of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
-      `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${o.listed} objects\n`,
+    `audit of ${where}: ${count(report.ranges.sampled, "range")} of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
+      `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${count(o.listed, "object")}\n`,
     `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
-      `${o.missing} objects missing on destination, ${o.resized} of another size there, ${o.extra} only there ` +
+      `${count(o.missing, "object")} missing on destination, ${o.resized} of another size there, ${o.extra} only there ` +
       `(not audited), ${o.failed} failed\n`,
     `read: source ${bytes(report.bytes.sourceRead)}, destination ${bytes(report.bytes.destinationRead)} in ${duration(report.durationMs)}\n`,
     unseenLine(report.unseen, report.everyRangeRead, "ranges"),

@@ -51,6 +51,28 @@ describe("audit's text report", () => {
   });
 });
 
+describe("audit's text report, counted", () => {
+  it("says one range and one object in the singular", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    await source.put("a", Buffer.from("one"), 3, { metadata: {} }, undefined);
+    const report = await runAudit({
+      source,
+      sourcePrefix: "",
+      destination,
+      destinationPrefix: "",
+      secret: Buffer.alloc(32, 1),
+      sample: { kind: "full" },
+      rangeSize: MiB,
+      concurrency: 1,
+      filters: [],
+    });
+    const text = auditText(report, "s3://src/", false);
+    expect(text).toContain("0 ranges of 1.0 MiB sampled (full), 0 B of 3 B in 0 of 1 object\n");
+    expect(text).toContain("1 object missing on destination");
+  });
+});
+
 describe("scrub's text report", () => {
   const report = (everyChunkRead: boolean, sampled: number): ScrubReport => ({
     startedAt: new Date(0).toISOString(),
