@@ -447,7 +447,7 @@ function unexpected(error: unknown): string {
 
 /**
  * A reader that stops early (`chunksync sync --help | head -1`) closes the pipe: Node then
- * raises EPIPE on the stream, unhandled a crash with a stack. What is left to print is dropped
+ * raises EPIPE on the stream, which unhandled is a crash with a stack. What is left to print is dropped
  * and the run goes on to its end, as its work does not depend on being watched.
  */
 function dropOutputToClosedPipes(): void {
