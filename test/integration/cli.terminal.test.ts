@@ -42,12 +42,12 @@ function runOnTerminal(
  * them (Ctrl-C is "\x03", which the terminal turns into SIGINT for the CLI), `shown` settles
  * once the terminal has shown `text`, or the run ended.
  */
-function startOnTerminal(args: string[], env: Record<string, string>) {
+function startOnTerminal(args: string[], env: Record<string, string>, columns = 160) {
   const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
   const command = [process.execPath, CLI_BIN, ...args].map(quote).join(" ");
   const child = spawn("/usr/bin/script", ["-qec", command, "/dev/null"], {
     // cleanEnv drops every AWS_* variable, the SDK's warning switch among them.
-    env: { ...cleanEnv(), ...env, TERM: "xterm", COLUMNS: "160" },
+    env: { ...cleanEnv(), ...env, TERM: "xterm", COLUMNS: String(columns) },
     stdio: ["pipe", "pipe", "ignore"],
   });
   const output = collected(child, child.stdout);
@@ -266,6 +266,23 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it("on an 80-column terminal every status line fits in 79 columns and keeps the rate", async () => {
+    const urls = await world("tty-narrow");
+    const { code, output } = await startOnTerminal(["check", ...urls, ...SIDES], env, 80).done;
+    expectCleanOutput(output);
+    expect(code, output).toBe(1);
+    const drawn = output
+      .split("\r\x1b[2K")
+      .map((l) => l.split("\n")[0]!)
+      .filter((l) => l.startsWith("["));
+    expect(drawn.length, output).toBeGreaterThan(0);
+    for (const line of drawn) {
+      expect(line.length, line).toBeLessThanOrEqual(79);
+      expect(line, line).toMatch(/ \| [\d.]+ (B|KiB|MiB|GiB)\/s/);
+    }
+    expect(drawn.at(-1)).toMatch(/^\[#{20}\] 100% \| 5\/5 objects/);
   });
 
   it("sync --delete --quiet prints nothing at all when it succeeds", async () => {
