@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import type { FaultProxy, FaultRule, SeenRequest } from "../support/faultProxy.js";
-import { proxiedServer } from "../support/faultWorld.js";
+import { pendingUploads, proxiedServer } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
 import {
   createBucket,
@@ -1061,6 +1061,29 @@ describe("chunksync CLI: digest index", () => {
 
   describe("an index in a bucket, with --storage-class", () => {
     const served = proxiedServer();
+
+    it("asks whether the destination takes the class with an upload begun and aborted under the synced prefix", async () => {
+      const { s, d } = await pair("class-probe");
+      await putObject(src, s, "data/a", seededBytes("probe", 2 * KiB));
+      const before = served.proxy.seen.length;
+      await sync(
+        `${s}/data`,
+        `${d}/backup`,
+        "--dst-endpoint",
+        served.proxy.url,
+        "--storage-class",
+        "STANDARD",
+      );
+      const probe = served.proxy.seen
+        .slice(before)
+        .filter((r) => r.path === `/${d}/backup/.chunksync-storage-class-probe`);
+      expect(probe.map((r) => [r.method, r.query.startsWith("uploads") ? "uploads" : "uploadId"])).toEqual([
+        ["POST", "uploads"],
+        ["DELETE", "uploadId"],
+      ]);
+      expect(probe[0]!.headers["x-amz-storage-class"]).toBe("STANDARD");
+      expect(await pendingUploads(dst, d)).toEqual([]);
+    });
 
     it("keeps the side's encryption but not the data's storage class (an archive class would leave it unreadable)", async () => {
       const { s, d } = await pair("s3idx-class");

@@ -323,7 +323,10 @@ export async function probeStorageClass(
 ): Promise<void> {
   let upload: Awaited<ReturnType<S3ObjectStore["createUpload"]>>;
   try {
-    upload = await store.createUpload(`${prefix}.chunksync-storage-class-probe`, { metadata: {} });
+    // Under the prefix read as a directory, where a role limited to the synced prefix may write.
+    upload = await store.createUpload(`${directoryPrefix(prefix)}.chunksync-storage-class-probe`, {
+      metadata: {},
+    });
   } catch (error) {
     if (!(error instanceof RequestRefusedError)) throw error;
     throw new ValidationError(
