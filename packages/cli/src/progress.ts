@@ -31,6 +31,13 @@ const BAR_WIDTH = 20;
 /** Below this, a rate says more about start-up than about the run: no ETA yet. */
 const MIN_ETA_BASIS_MS = 2000;
 
+/**
+ * The status line's fields, in the order a narrow terminal leaves them out: the bytes read (2),
+ * the bytes sent (3), then the objects' count (1). Both forms of the line put their fields
+ * at these places: what it is of (0), the count, read, sent, and the rate (4).
+ */
+const LEFT_OUT_FIRST = [2, 3, 1];
+
 /** What the status line may be given besides the run's counters. */
 export interface StatusOptions {
   /** Columns it must fit in: the fields that matter least go first (see {@link statusLine}). */
@@ -59,7 +66,11 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
     const destination =
       stats.destinationListed > 0 ? ` (${stats.destinationListed} listed on the destination)` : "";
     const found = `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
-    return fitFields([found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`], [2, 3, 1], options.width);
+    return fitFields(
+      [found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`],
+      LEFT_OUT_FIRST,
+      options.width,
+    );
   }
   const objects = stats.objects.scanned + stats.destinationOnly;
   // Every listed object is compared before anything else is known of it: until a byte of
@@ -78,7 +89,7 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
   const bar = `[${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}%`;
   return fitFields(
     [bar, `${stats.done}/${objects} objects`, read, sent, `${bytes(rate)}/s${eta}`],
-    [2, 3, 1],
+    LEFT_OUT_FIRST,
     options.width,
   );
 }
