@@ -151,3 +151,12 @@ export function workflowSettings(chunkSize: number) {
     concurrency: 4,
   };
 }
+
+/** The bytes `store` holds under `key` (none for a missing object). */
+export async function bytesOf(store: ObjectStore, key: string): Promise<Buffer> {
+  const head = await store.head(key);
+  const pieces: Buffer[] = [];
+  for await (const p of await store.read(key, { offset: 0, length: head?.size ?? 0 }, head?.etag ?? ""))
+    pieces.push(p as Buffer);
+  return Buffer.concat(pieces);
+}

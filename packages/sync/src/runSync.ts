@@ -391,8 +391,10 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     );
     await recorder?.drained();
   } catch (error) {
-    // A run that did not reach its end leaves each side's index as it was.
-    await Promise.all([sourceIndex?.discard(), destinationIndex?.discard()]);
+    // A run that did not reach its end keeps the entries of the keys it settled in order, and
+    // the stored ones after them: its rerun reads only what it left.
+    await recorder?.settled();
+    await Promise.all([sourceIndex?.commitSettled(), destinationIndex?.commitSettled()]);
     throw error;
   }
   // A side that keeps versions but could not list them all confirmed those entries with a HEAD.

@@ -57,11 +57,11 @@ import {
 import {
   type BatchEvent,
   type BlockEvent,
+  type CommitIndexEvent,
   type ObjectEvent,
   type PageEvent,
   type PrepareEvent,
   parseEvent,
-  type ReportEvent,
   type WriteBatchEvent,
 } from "./events.js";
 import {
@@ -754,8 +754,11 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   return { candidates: candidates?.count ?? 0 };
 }
 
-/** Makes the pages' pieces the destination's index: its manifest is written last, at the run's end. */
-export async function destinationIndexCommit(ctx: DestinationContext, event: z.infer<typeof ReportEvent>) {
-  if (ctx.index) await commitSideIndex(ctx.work, "destination", event.runId, ctx.index);
+/** Makes the pages' pieces the destination's index, as {@link commitSourceIndex} the source's. */
+export async function destinationIndexCommit(
+  ctx: DestinationContext,
+  event: z.infer<typeof CommitIndexEvent>,
+) {
+  if (ctx.index) await commitSideIndex(ctx.work, "destination", event.runId, ctx.index, event.settled);
   return {};
 }

@@ -91,6 +91,12 @@ export const ReportEvent = z.strictObject({
   startedAt: z.iso.datetime({ offset: true }).optional(),
 });
 
+/** A side's index commit: at the run's end, or of what a run that stopped before it settled. */
+export const CommitIndexEvent = ReportEvent.extend({
+  /** The run stopped before its end: keep the pages it finished, and the stored entries after them. */
+  settled: z.literal(true).optional(),
+});
+
 /** Destination-side steps the relay may call: nothing else can be reached through it. */
 export const DESTINATION_TARGETS = [
   "destinationHead",

@@ -15,6 +15,8 @@ import {
   type BucketVersioningVerdict,
   bucketVersioning,
   commitIndex,
+  IndexCursor,
+  IndexWriter,
   SideIndex,
   type SideIndexOptions,
   type SideIndexReport,
@@ -291,7 +293,9 @@ export async function pageRecord(index: SideIndex): Promise<PageIndexRecord> {
 
 /**
  * Makes the pages' pieces, in page order, a side's index: the manifest listing them replaces
- * the old one, unless a page could not write its share (the old index then stands). Returns
+ * the old one, unless a page could not write its share (the old index then stands). After a
+ * run that stopped before its end (`settled`), the pages it finished in order, then the stored
+ * entries after the last key they hold, as they were (see `SideIndex.commitSettled`). Returns
  * what the side's index did in the run, kept for the report.
  */
 export async function commitSideIndex(
@@ -299,6 +303,7 @@ export async function commitSideIndex(
   side: Side,
   runId: string,
   index: SideIndexOptions,
+  settled?: true,
 ): Promise<SideIndexReport> {
   const opened = await SideIndex.open(index);
   const report = opened.report;
@@ -309,7 +314,10 @@ export async function commitSideIndex(
   const versioning = await getVersioning(work, side, runId);
   if (versioning?.note !== undefined) notes.add(versioning.note);
   if (versioning?.unlisted) notes.add(VERSIONS_UNLISTED_NOTE);
+  let expected = 0;
   for await (const k of work.list(workKeys.indexPages(side, runId))) {
+    // Pages are written in order; a stopped run's pages after a gap are not its settled ones.
+    if (settled && k !== workKeys.indexPage(side, runId, expected++)) break;
     const page = await work.get<PageIndexRecord>(k);
     if (page === undefined) continue;
     pieces.push(...page.pieces);
@@ -319,11 +327,21 @@ export async function commitSideIndex(
     for (const note of page.notes) notes.add(note);
     failed ||= page.failed;
   }
-  if (!failed) {
+  // A run stopped before it settled any entry leaves the old index as it was.
+  if (!failed && !(settled && pieces.length === 0)) {
+    const stored = opened.cursor ?? (await IndexCursor.open(index.location, index.scope));
+    const rest = settled ? new IndexWriter(index.location, index.scope) : undefined;
     try {
-      await commitIndex(index.location, index.scope, pieces, opened.cursor?.pieces ?? []);
+      if (rest) {
+        for await (const entry of stored.entries(pieces.at(-1)?.last)) await rest.add(entry);
+        pieces.push(...(await rest.finish()));
+        entries += rest.entries;
+        for (const note of stored.opening.notes) notes.add(note);
+      }
+      await commitIndex(index.location, index.scope, pieces, stored.pieces);
       report.written = entries;
     } catch (error) {
+      await rest?.discard();
       notes.add(`the new index could not be written (${(error as Error).message}); the old one stands`);
     }
   }

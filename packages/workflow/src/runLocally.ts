@@ -166,12 +166,17 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const { observer } = options;
   /**
    * After a run that did not reach its end: once the Tasks in flight settle, aborts the uploads
-   * begun, and reports what the run deleted, as the direct engine reports each deletion as it
-   * is made (a failed run's report is incomplete, but names every object it deleted).
+   * begun, keeps in each side's index what the run settled (its finished pages, as the direct
+   * engine keeps the keys it settled), and reports what the run deleted, as the direct engine
+   * reports each deletion as it is made (a failed run's report is incomplete, but names every
+   * object it deleted).
    */
   const unfinished = async () => {
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await abortUploads(options.destination, runId);
+    const commit = { runId, settled: true };
+    await SOURCE_STEPS.sourceIndexCommit.run(options.source, commit);
+    await invoker.invoke("destinationIndexCommit", commit);
     await reportExtras(observer, options.source.work, runId);
   };
   // The last state's output: the report step's totals.

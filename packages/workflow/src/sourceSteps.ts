@@ -74,6 +74,7 @@ import { WorkItemMissingError } from "./errors.js";
 import type {
   BatchEvent,
   BlockEvent,
+  CommitIndexEvent,
   DecideEvent,
   ListPageEvent,
   PageEvent,
@@ -612,9 +613,12 @@ export async function confirmDestinationOnly(ctx: SourceContext, event: z.infer<
   return {};
 }
 
-/** Makes the pages' pieces the source's index: its manifest is written last, at the run's end. */
-export async function commitSourceIndex(ctx: SourceContext, event: z.infer<typeof ReportEvent>) {
-  if (ctx.index) await commitSideIndex(ctx.work, "source", event.runId, ctx.index);
+/**
+ * Makes the pages' pieces the source's index: its manifest is written last, at the run's end,
+ * or, after a run that stopped before it (`settled`), of the pages it finished.
+ */
+export async function commitSourceIndex(ctx: SourceContext, event: z.infer<typeof CommitIndexEvent>) {
+  if (ctx.index) await commitSideIndex(ctx.work, "source", event.runId, ctx.index, event.settled);
   return {};
 }
 

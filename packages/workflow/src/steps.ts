@@ -16,6 +16,7 @@ import {
 import {
   BatchEvent,
   BlockEvent,
+  CommitIndexEvent,
   DecideEvent,
   type DestinationTarget,
   ListPageEvent,
@@ -67,7 +68,7 @@ export const SOURCE_STEPS = {
   sourceRecord: step(RecordEvent, recordResult),
   sourceIndexPage: step(PageEvent, indexSourcePage),
   sourceConfirmExtras: step(PageEvent, confirmDestinationOnly),
-  sourceIndexCommit: step(ReportEvent, commitSourceIndex),
+  sourceIndexCommit: step(CommitIndexEvent, commitSourceIndex),
   sourceReport: step(ReportEvent, (ctx: SourceContext, e) => writeReport(ctx.work, e)),
 } satisfies Record<string, Step<SourceContext>>;
 
@@ -84,7 +85,7 @@ export const DESTINATION_STEPS = {
   destinationAbort: step(ObjectEvent, destinationAbort),
   destinationExtras: step(PageEvent, destinationExtras),
   destinationPageLookup: step(PageEvent, destinationPageLookup),
-  destinationIndexCommit: step(ReportEvent, destinationIndexCommit),
+  destinationIndexCommit: step(CommitIndexEvent, destinationIndexCommit),
   // The audit's destination steps: the relay reaches them like the sync's.
   ...AUDIT_DESTINATION_STEPS,
 } satisfies Record<DestinationTarget, Step<DestinationContext>>;

@@ -13,6 +13,8 @@ export type WorkflowSyncOptions = Omit<SyncOptions, "dryRun" | "serverSideCopy" 
   Partial<Pick<SyncOptions, "serverSideCopy" | "copyTags">> & {
     /** Defaults to memory; a bucket on the local S3 works too. */
     work?: WorkArea;
+    /** Keys per listing page, the unit of the run's index pieces (default 500). */
+    pageSize?: number;
   };
 
 /**
@@ -56,7 +58,7 @@ export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunRepor
       verify: options.verify,
       serverSideCopy: options.serverSideCopy ?? false,
       blocks: options.blocks ?? true,
-      pageSize: 500,
+      pageSize: options.pageSize ?? 500,
       signer: links,
       linkExpirySeconds: 900,
       ...(options.index?.source ? { index: options.index.source } : {}),

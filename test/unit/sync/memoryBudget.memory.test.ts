@@ -3,7 +3,7 @@ import { MemoryObjectStore } from "@chunksync/storage";
 import type { ObjectResult } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
-import { BufferedPartsStore, syncWith, workflowWith } from "../../support/stores.js";
+import { BufferedPartsStore, bytesOf, syncWith, workflowWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 /** The chunk size the engines run with in tests (see `commonOptions`), and their concurrency. */
@@ -26,15 +26,6 @@ async function putInParts(store: MemoryObjectStore, key: string, data: Buffer): 
       ),
     );
   await upload.complete(parts, { ifNoneMatch: "*" });
-}
-
-/** The bytes `store` holds under `key`. */
-async function bytesOf(store: MemoryObjectStore, key: string): Promise<Buffer> {
-  const head = await store.head(key);
-  const pieces: Buffer[] = [];
-  for await (const p of await store.read(key, { offset: 0, length: head?.size ?? 0 }, head?.etag ?? ""))
-    pieces.push(p as Buffer);
-  return Buffer.concat(pieces);
 }
 
 async function put(store: MemoryObjectStore, key: string, data: Buffer): Promise<void> {

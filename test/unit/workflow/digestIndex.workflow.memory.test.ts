@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
-import { UnlistedStore } from "../../support/stores.js";
+import { bytesOf, UnlistedStore } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 9);
@@ -271,7 +271,46 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     expect(rebuilt.bytes.sourceRead + rebuilt.bytes.destinationRead).toBe(0);
   });
 
-  it("a run that fails before its end leaves each side's old manifest", async () => {
+  for (const engine of ["direct", "workflow"] as const) {
+    it(`a run stopped part way keeps the index of what it settled: the rerun reads only the rest, and finds every change (${engine})`, async () => {
+      const { time, source, destination, run } = setup();
+      const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+      for (const key of keys) await put(source, key, seededBytes(`old-${key}`, 1000));
+      time.pass(2000);
+      await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
+      for (const key of keys) await put(source, key, seededBytes(`new-${key}`, 1000));
+      time.pass(2000);
+      // Stopped once six objects settled: the workflow has finished its first page of four.
+      const stop = new AbortController();
+      let settled = 0;
+      const stopped = run(engine, {
+        concurrency: 1,
+        pageSize: 4,
+        signal: stop.signal,
+        onResult: () => {
+          if (++settled === 6) stop.abort();
+        },
+      } as Partial<SyncOptions>);
+      await expect(stopped).rejects.toThrow();
+      time.pass(2000);
+      const rerun = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
+      const kept = rerun.index?.source?.fromIndex ?? 0;
+      expect(kept, "the stopped run's settled objects come from its index").toBeGreaterThanOrEqual(4);
+      // The objects the stopped run left keep their entries of the old versions: none stands.
+      expect(rerun.index?.source).toMatchObject({ read: keys.length - kept });
+      expect(rerun.objects.identical + rerun.objects.changed).toBe(keys.length);
+      // What the stopped run wrote is found identical, from its index or by reading.
+      expect(rerun.objects.identical).toBeGreaterThanOrEqual(kept);
+      for (const key of keys)
+        expect((await bytesOf(destination, key)).equals(seededBytes(`new-${key}`, 1000)), key).toBe(true);
+      time.pass(2000);
+      const after = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
+      expect(after.objects.identical).toBe(keys.length);
+      expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
+    });
+  }
+
+  it("a run stopped before it settled a page's objects leaves each side's old manifest", async () => {
     const { time, source, dir, run } = setup();
     await put(source, "a", big);
     time.pass(2000);

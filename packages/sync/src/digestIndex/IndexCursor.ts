@@ -133,9 +133,16 @@ export class IndexCursor {
     return this.#checked.has(name);
   }
 
-  /** Every stored entry in key order, one piece in memory at a time; a bad piece is dropped with a note. */
-  async *entries(): AsyncGenerator<IndexEntry> {
-    for (const piece of this.pieces) yield* await this.#load(piece);
+  /**
+   * Every stored entry in key order after `key` (all of them for none), one piece in memory at
+   * a time, reading only the pieces that hold such entries; a bad piece is dropped with a note.
+   */
+  async *entries(key?: string): AsyncGenerator<IndexEntry> {
+    for (const piece of this.pieces) {
+      if (key !== undefined && compareUtf8(piece.last, key) <= 0) continue;
+      for (const entry of await this.#load(piece))
+        if (key === undefined || compareUtf8(entry.key, key) > 0) yield entry;
+    }
   }
 
   async #load(piece: PieceRef): Promise<IndexEntry[]> {

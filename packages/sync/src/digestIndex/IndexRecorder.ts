@@ -73,8 +73,16 @@ export class IndexRecorder {
 
   /** Every slot taken has settled and been written. */
   async drained(): Promise<void> {
-    while (this.#flushing !== undefined) await this.#flushing;
+    await this.settled();
     if (this.#written !== this.#taken) throw new Error("index slots left unsettled");
+  }
+
+  /**
+   * The entries settled in order so far are written (a run that stopped before its end: the
+   * slots after the first unsettled one are not, see `SideIndex.commitSettled`).
+   */
+  async settled(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
   }
 
   /** Makes `flush` the flush in progress until it is done (unless a later one follows it). */

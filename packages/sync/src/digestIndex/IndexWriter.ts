@@ -63,6 +63,11 @@ export class IndexWriter {
     return this.#entries;
   }
 
+  /** The key of the last entry added, if any: the next must come after it. */
+  get lastKey(): string | undefined {
+    return this.#last;
+  }
+
   /**
    * Adds `entry`; entries come in ascending key order, each key once. A promise only when a
    * piece is due and being written: most entries are taken without a turn of the event loop.

@@ -51,9 +51,10 @@ export class SideIndex {
   private constructor(
     readonly cursor: IndexCursor | undefined,
     readonly writer: IndexWriter,
-    location: IndexLocation,
+    readonly options: SideIndexOptions,
     readonly keeps: boolean,
   ) {
+    const location = options.location;
     this.report = {
       location: location.description,
       found: cursor?.opening.state ?? "not read",
@@ -67,7 +68,7 @@ export class SideIndex {
     const cursor = options.consult ? await IndexCursor.open(options.location, options.scope) : undefined;
     const stored = cursor?.opening.state === "loaded" ? cursor : undefined;
     const writer = new IndexWriter(options.location, options.scope, stored);
-    return new SideIndex(cursor, writer, options.location, options.keep !== false);
+    return new SideIndex(cursor, writer, options, options.keep !== false);
   }
 
   /**
@@ -147,6 +148,29 @@ export class SideIndex {
     try {
       await this.writer.commit(this.cursor?.pieces ?? []);
       this.report.written = this.writer.entries;
+    } catch (error) {
+      this.#fail(error);
+      await this.discard();
+    }
+  }
+
+  /**
+   * Makes the index the side's index after a run that stopped before its end (interrupted, or
+   * failed): the entries of the keys it settled in order, then the stored entries of the keys
+   * after the last of them, as they were. A stored entry stands only for the version it names,
+   * so one the run would have replaced (an object it was writing, or one removed) never decides
+   * a later run. The rerun then reads only what this run did not settle.
+   */
+  async commitSettled(): Promise<void> {
+    // A run stopped before it settled any entry leaves the old index as it was.
+    const after = this.writer.lastKey;
+    if (this.#failed || !this.keeps || after === undefined) return this.discard();
+    try {
+      const stored = this.cursor ?? (await IndexCursor.open(this.options.location, this.options.scope));
+      for await (const entry of stored.entries(after)) await this.writer.add(entry);
+      await this.writer.commit(stored.pieces);
+      this.report.written = this.writer.entries;
+      for (const note of stored.opening.notes) this.note(note);
     } catch (error) {
       this.#fail(error);
       await this.discard();
