@@ -226,28 +226,32 @@ export class SourceSide {
     prior?: readonly Buffer[],
   ): Promise<ObjectHead | undefined> {
     const { store, algorithm, limiter, signal } = this.options;
+    // An object listed smaller than a chunk is read as listed: its one chunk is then whole in
+    // the bytes read, and can be kept. One that grew since is read again where it needs more.
+    const length = listed !== undefined && listed.size > 0 ? Math.min(chunkSize, listed.size) : chunkSize;
     const first = limiter.run(
       () =>
         withRetry(async () => {
           let kept: Buffer | undefined;
           const tap =
             prior &&
-            (await this.#keeping(prior, 0, chunkSize, (bytes) => {
+            (await this.#keeping(prior, 0, length, (bytes) => {
               kept = bytes;
             }));
           const onPiece = (piece: Uint8Array) => {
             this.options.onRead?.(piece.length);
             tap?.piece(piece);
           };
-          const got = await digestFirst(store, key, chunkSize, algorithm, onPiece, signal, tap?.into).catch(
+          const got = await digestFirst(store, key, length, algorithm, onPiece, signal, tap?.into).catch(
             (error: unknown) => {
               tap?.end(undefined);
               throw error;
             },
           );
           tap?.end(got?.digest);
-          // Only a whole chunk is kept: the version's first chunk.
-          if (got !== undefined && kept !== undefined) this.#kept?.keep(key, got.head.etag, 0, kept);
+          // Only a whole chunk is kept: the first chunk of the version found.
+          if (got !== undefined && kept !== undefined && firstChunkRead(got, chunkSize))
+            this.#kept?.keep(key, got.head.etag, 0, kept);
           return got;
         }, retryFor(signal)),
       true,
@@ -256,10 +260,7 @@ export class SourceSide {
     if (listed !== undefined) this.#readAhead(key, listed, chunkSize, prior);
     const got = await first;
     if (got === undefined) return undefined;
-    const plan = planChunks(got.head.size, chunkSize);
-    if (plan.count > 0 && chunkRange(plan, 0).length === got.length) {
-      this.#cache({ key, etag: got.head.etag }).set(0, got.digest);
-    }
+    if (firstChunkRead(got, chunkSize)) this.#cache({ key, etag: got.head.etag }).set(0, got.digest);
     return got.head;
   }
 
@@ -440,4 +441,10 @@ export class SourceSide {
     }
     return cache.chunks;
   }
+}
+
+/** Whether a first read of `got.length` bytes read the whole first chunk of the version it found. */
+function firstChunkRead(got: { head: Pick<ObjectHead, "size">; length: number }, chunkSize: number): boolean {
+  const plan = planChunks(got.head.size, chunkSize);
+  return plan.count > 0 && chunkRange(plan, 0).length === got.length;
 }

@@ -44,6 +44,22 @@ describe("digest index on in-memory stores", () => {
     expect(second.index?.destination).toMatchObject({ fromIndex: 3, read: 0, written: 3 });
   });
 
+  for (const blocks of [true, false]) {
+    it(`changed objects smaller than a chunk are read once on the source: the write sends the bytes the digest read kept (blocks ${blocks})`, async () => {
+      const { time, source, run } = setup();
+      const keys = ["a", "b", "c", "d"];
+      for (const key of keys) await put(source, key, seededBytes(`old-${key}`, 100_000));
+      time.pass(2000);
+      await run();
+      for (const key of keys) await put(source, key, seededBytes(`new-${key}`, 100_000));
+      time.pass(2000);
+      const changed = await run({ blocks });
+      expect(changed.objects.changed).toBe(4);
+      expect(changed.bytes.sourceRead).toBe(4 * 100_000);
+      expect(changed.bytes.transferred).toBe(4 * 100_000);
+    });
+  }
+
   it("with --no-blocks, a changed source object is read on the source only and re-composed", async () => {
     const { time, source, run } = setup();
     await put(source, "a", big);
