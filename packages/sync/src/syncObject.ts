@@ -320,7 +320,7 @@ async function attemptObject(
     return decidedResult(keys, planned, decision, true);
   } finally {
     // Anything but the write (an exchange that failed, a decision to write nothing) leaves it.
-    if (early !== undefined) await abandonEarly(await early.catch(() => undefined));
+    if (early !== undefined) await abandonEarly(write().writing, await early.catch(() => undefined));
   }
 }
 

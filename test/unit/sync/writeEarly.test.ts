@@ -8,6 +8,7 @@ import {
 } from "@chunksync/core";
 import { MemoryObjectStore, pour } from "@chunksync/storage";
 import {
+  abandonEarly,
   Limiter,
   type ObjectWrite,
   PartBuffers,
@@ -108,6 +109,16 @@ describe("a write started before its decision (the old object's copies while blo
     expect((await written()).equals(next)).toBe(true);
     expect(destination.calls("uploadPart")).toBe(2);
     expect(bytes.copiedServerSide).toBe(5 * MiB);
+  });
+
+  it("takes back the bytes its copies counted where it is abandoned: none of them is in an object", async () => {
+    const { destination, ctx, bytes, write } = await setup([1]);
+    const early = await writeEarly(ctx, write([1]));
+    await early?.written;
+    expect(bytes.copiedServerSide).toBe(10 * MiB);
+    await abandonEarly(ctx, early);
+    expect(bytes.copiedServerSide).toBe(0);
+    expect(await openUploads(destination)).toEqual([]);
   });
 
   it("creates the upload alone where every chunk changed, and the write completes that one", async () => {

@@ -168,6 +168,8 @@ export interface EarlyUpload {
   parts: readonly PlannedPart[];
   /** Settles once every early part has; what completed each, in the order of `parts`. */
   written: Promise<CompletedPart[]>;
+  /** Bytes the early parts copied so far, counted in the run's `copiedServerSide` as they were. */
+  readonly copied: { bytes: number };
 }
 
 /**
@@ -182,16 +184,19 @@ export async function writeEarly(
   created?: Promise<EarlyUpload>,
 ): Promise<EarlyUpload | undefined> {
   if (writeRequestsOf(write).kind !== "multipart") {
-    if (created) await abandonEarly(await created.catch(() => undefined));
+    if (created) await abandonEarly(ctx, await created.catch(() => undefined));
     return undefined;
   }
   const parts = write.decision.parts.filter((p) => p.kind === "destinationCopy");
   const upload =
     (await created)?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
-  const written = writeParts(ctx, upload, parts, write);
+  const copied = { bytes: 0 };
+  const written = writeParts(ctx, upload, parts, write, (n) => {
+    copied.bytes += n;
+  });
   // Awaited by writeObject or abandonEarly; until then a failure is not an unhandled one.
   written.catch(() => {});
-  return { upload, parts, written };
+  return { upload, parts, written, copied };
 }
 
 /**
@@ -207,16 +212,23 @@ export function uploadAhead(
 ): Promise<EarlyUpload> {
   const created = ctx.destination
     .createUpload(key, attributes, ctx.signal)
-    .then((upload) => ({ upload, parts: [], written: Promise.resolve([]) }));
+    .then((upload) => ({ upload, parts: [], written: Promise.resolve([]), copied: { bytes: 0 } }));
   created.catch(() => {});
   return created;
 }
 
-/** Aborts an early upload nothing will complete, once its parts have settled. */
-export async function abandonEarly(early: EarlyUpload | undefined): Promise<void> {
+/**
+ * Aborts an early upload nothing will complete, once its parts have settled, and takes back
+ * the bytes they copied: none of them is in the object.
+ */
+export async function abandonEarly(
+  ctx: Pick<WriteContext, "bytes">,
+  early: EarlyUpload | undefined,
+): Promise<void> {
   if (early === undefined) return;
   await early.written.catch(() => {});
   await early.upload.abort().catch(() => {});
+  ctx.bytes.copiedServerSide -= early.copied.bytes;
 }
 
 /** Whether two parts write the same bytes under the same part number. */
@@ -244,7 +256,7 @@ export async function writeObject(
 ): Promise<string> {
   const requests = writeRequestsOf(write);
   if (requests.kind !== "multipart") {
-    await abandonEarly(early);
+    await abandonEarly(ctx, early);
     return writeWhole(ctx, write, requests);
   }
   // An early part the decision does not write under its number (neither keeps it nor writes
@@ -274,8 +286,8 @@ async function discardEarly(ctx: WriteContext, early: EarlyUpload): Promise<unde
     await early.written;
   } finally {
     await early.upload.abort().catch(() => {});
+    ctx.bytes.copiedServerSide -= early.copied.bytes;
   }
-  for (const p of early.parts) ctx.bytes.copiedServerSide -= p.length;
   return undefined;
 }
 
@@ -367,6 +379,7 @@ export function writeParts(
   upload: MultipartUpload,
   parts: readonly PlannedPart[],
   write: ObjectWrite,
+  onCopied?: (bytes: number) => void,
 ): Promise<CompletedPart[]> {
   const { limiter, signal, bytes } = ctx;
   const retry = retryFor(signal);
@@ -402,6 +415,7 @@ export function writeParts(
         ),
       );
       bytes.copiedServerSide += part.length;
+      onCopied?.(part.length);
       return done;
     }),
   );
