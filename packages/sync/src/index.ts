@@ -82,6 +82,7 @@ export {
   failedResult,
   type PlannedSource,
   type ResultKeys,
+  unverifiedResult,
 } from "./phases/result.js";
 export {
   abandonEarly,

@@ -13,6 +13,7 @@ import { settleDestinationOnly } from "./destinationOnly.js";
 import { VERSIONS_UNLISTED_NOTE } from "./digestIndex/bucketVersioning.js";
 import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
+import { RunAbortedError } from "./errors.js";
 import { KeepRoom } from "./KeptChunks.js";
 import { type KeyRule, keySelection } from "./keyFilter.js";
 import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, readAheadBatches } from "./Limiter.js";
@@ -390,6 +391,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       },
     );
     await recorder?.drained();
+    // Objects stopped after their write settle with it (see syncObject): the run still stopped.
+    if (signal?.aborted) throw new RunAbortedError(signal.reason);
   } catch (error) {
     // A run that did not reach its end keeps the entries of the keys it settled in order, and
     // the stored ones after them: its rerun reads only what it left.

@@ -47,7 +47,7 @@ import {
   type SidesVersioned,
   sourceIdentity,
 } from "./phases/inspect.js";
-import { decidedResult, failedWith, type PlannedSource } from "./phases/result.js";
+import { decidedResult, failedWith, type PlannedSource, unverifiedResult } from "./phases/result.js";
 import {
   abandonEarly,
   checkMemory,
@@ -291,20 +291,28 @@ async function attemptObject(
     const etag = await writeObject(writing, toWrite, await handed);
 
     const writtenAt = destination.serverTime();
-    // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
-    // version this side had digested (where the copy was pinned to it), are known without a read.
-    const written = { key: destinationKey, etag };
-    const copied = copyDigests
-      ? await copiedFromOld(plan, decision, dst, written, destination, ctx.signal)
-      : undefined;
-    indexing.unpinned = copied?.unpinned;
-    ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
-    if (decision.verify.length > 0) {
-      const written = { key: destinationKey, etag, size: plan.size };
-      // The object was just written at this ETag and size; the answer's reads are pinned to it.
-      checkWritten(
-        await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify),
-      );
+    try {
+      // Chunks uploaded with a Content-MD5 the server checked, and chunks copied from the old
+      // version this side had digested (where the copy was pinned to it), are known without a read.
+      const written = { key: destinationKey, etag };
+      const copied = copyDigests
+        ? await copiedFromOld(plan, decision, dst, written, destination, ctx.signal)
+        : undefined;
+      indexing.unpinned = copied?.unpinned;
+      ctx.destinationSide.written(destinationKey, etag, algorithm, uploaded, copied);
+      if (decision.verify.length > 0) {
+        const written = { key: destinationKey, etag, size: plan.size };
+        // The object was just written at this ETag and size; the answer's reads are pinned to it.
+        checkWritten(
+          await exchange(ctx.sourceSide, ctx.destinationSide, srcId, written, plan, decision.verify),
+        );
+      }
+    } catch (error) {
+      if (!ctx.signal?.aborted) throw error;
+      // Written, then stopped: the write is reported, and the destination keeps no entry for
+      // it, so the next run reads and challenges it.
+      indexing.made = { source: sourceMade() };
+      return unverifiedResult(decidedResult(keys, planned, decision, true));
     }
     indexing.made = {
       source: sourceMade(),

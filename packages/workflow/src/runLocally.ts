@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { RunAbortedError, type RunReport } from "@chunksync/sync";
+import { countResult, RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { StateDataLimitError } from "./errors.js";
@@ -8,7 +8,7 @@ import { parseEvent, RelayEvent } from "./events.js";
 import { workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
-import type { StoredResult } from "./sourceSteps.js";
+import { type StoredResult, unrecordedWrite } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import type { WorkArea } from "./WorkArea.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
@@ -173,7 +173,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
    */
   const unfinished = async () => {
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-    await abortUploads(options.destination, runId);
+    await settleWrites(options, observer, runId);
     const commit = { runId, settled: true };
     await SOURCE_STEPS.sourceIndexCommit.run(options.source, commit);
     await invoker.invoke("destinationIndexCommit", commit);
@@ -225,15 +225,30 @@ async function reportExtras(observer: RunObserver | undefined, work: WorkArea, r
 }
 
 /**
- * Aborts every upload the run began and did not complete. Runs once every Task has
- * settled, so no upload is begun after it.
+ * Aborts every upload the run began and did not complete, and reports the objects whose write
+ * completed but whose flow the stop cut short (see `unrecordedWrite`): the direct engine
+ * reports those too. Runs once every Task has settled, so no upload is begun after it.
  */
-async function abortUploads(destination: DestinationContext, runId: string): Promise<void> {
+async function settleWrites(
+  options: Pick<LocalRunOptions, "source" | "destination">,
+  observer: RunObserver | undefined,
+  runId: string,
+): Promise<void> {
+  const { source, destination } = options;
   for await (const k of destination.work.list(`${workKeys.run(runId)}/objects/`)) {
     if (!k.endsWith("/upload.json")) continue;
     const record = await destination.work.get<UploadRecord>(k);
-    if (record?.uploadId !== undefined && record.etag === undefined) {
-      await destination.store.abortUpload(record.key, record.uploadId);
+    if (record === undefined) continue;
+    if (record.etag === undefined) {
+      if (record.uploadId !== undefined) await destination.store.abortUpload(record.key, record.uploadId);
+      continue;
     }
+    if (observer === undefined) continue;
+    const key = record.key.slice(destination.prefix.length);
+    const result = await unrecordedWrite(source.work, runId, key, record.attempt);
+    if (result === undefined) continue;
+    observer.stats.done++;
+    countResult(observer.stats.objects, result);
+    await observer.onResult?.(result);
   }
 }

@@ -46,6 +46,7 @@ import {
   standingEntry,
   startBlockRounds,
   summaryLine,
+  unverifiedResult,
 } from "@chunksync/sync";
 import type { z } from "zod";
 import {
@@ -685,6 +686,26 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   }
   await ctx.work.put(workKeys.result(runId, key), { result, bytes } satisfies StoredResult);
   return { state: result.state };
+}
+
+/**
+ * The result of an object whose write completed in a run stopped before its flow recorded one
+ * (its verification not made), as the direct engine reports such an object (see
+ * `unverifiedResult`); undefined where the flow recorded a result.
+ */
+export async function unrecordedWrite(
+  work: WorkArea,
+  runId: string,
+  key: string,
+  attempt: number,
+): Promise<ObjectResult | undefined> {
+  if ((await work.get<StoredResult>(workKeys.result(runId, key))) !== undefined) return undefined;
+  const src = await work.get<SourceRecord>(workKeys.source(runId, key));
+  const dst = await work.get<DestinationRecord>(workKeys.destination(runId, key));
+  const decision = await work.get<Decision>(workKeys.decision(runId, key));
+  if (src === undefined || dst === undefined || decision === undefined) return undefined;
+  const keys = { sourceKey: src.sourceKey, destinationKey: dst.destinationKey, attempts: attempt };
+  return unverifiedResult(decidedResult(keys, src, decision, true));
 }
 
 /**

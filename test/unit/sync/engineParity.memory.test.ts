@@ -710,6 +710,30 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("reports an object whose write completed as the run was stopped, before its verification", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "changed", edited);
+      await put(destination, "changed", big);
+      const abort = new AbortController();
+      // Stopped as the completion is sent: it completes, and the verification that follows does not.
+      destination.beforeNext("complete", () => abort.abort());
+      const results: ObjectResult[] = [];
+      const stopped = engine(source, destination, {
+        verify: "full",
+        signal: abort.signal,
+        onResult: (r) => {
+          results.push(r);
+        },
+      });
+      await expect(stopped, name).rejects.toBeInstanceOf(RunAbortedError);
+      expect((await bytes(destination, "changed"))?.equals(edited), name).toBe(true);
+      expect(results, name).toMatchObject([
+        { destinationKey: "changed", state: "changed", applied: true, error: { code: "VERIFY_INTERRUPTED" } },
+      ]);
+    }
+  });
+
   it("copies server-side from the source where both sides are one account", async () => {
     const seen: Record<string, unknown> = {};
     for (const [name, engine] of Object.entries(ENGINES)) {

@@ -57,6 +57,20 @@ export function decidedResult(
 }
 
 /**
+ * `written`, the result of an object whose write completed as the run was stopped, before its
+ * verification: the write is reported, and the next run reads and challenges the object.
+ */
+export function unverifiedResult(written: ObjectResult): ObjectResult {
+  return {
+    ...written,
+    error: {
+      code: "VERIFY_INTERRUPTED",
+      message: "written; the run was stopped before its verification, which the next run makes",
+    },
+  };
+}
+
+/**
  * The result of an object whose sync failed (after its last attempt); `size` is the source
  * object's as the run listed it (its head may never have been read).
  */
