@@ -199,3 +199,37 @@ describe("Ctrl-C while a CreateMultipartUpload is unanswered", () => {
     });
   }
 });
+
+describe("Ctrl-C in a run that writes nothing", () => {
+  const served = proxiedServer();
+
+  it("check stops with 130 and says nothing of uploads it never began", async () => {
+    await withBucketPair("interrupt-check", async ({ src, dst, s, d }) => {
+      const { proxy } = served;
+      const old = seededBytes("check-old", 11 * MiB);
+      await putObject(src, s, "obj", flipByte(old, 6 * MiB));
+      await putObject(dst, d, "obj", old);
+      let cli: CliProcess | undefined;
+      let reads = 0;
+      proxy.setRules([
+        {
+          // The destination's first read goes on only once the CLI said it took the Ctrl-C.
+          name: "ctrl-c-check",
+          action: "hook",
+          when: (r) => r.method === "GET" && r.path.endsWith("/obj") && ++reads === 1,
+          hook: async () => {
+            cli?.kill("SIGINT");
+            await cli?.saidOnStderr(STOPPING);
+          },
+        },
+      ]);
+      cli = startCli(["check", ...proxiedSync(s, d, proxy.url).slice(1)], profileEnv());
+      const out = await cli.done;
+      proxy.setRules([]);
+      expect(reads).toBeGreaterThanOrEqual(1);
+      expect(out.code, out.stderr).toBe(130);
+      expect(out.stderr).toMatch(/chunksync: interrupted\n/);
+      expect(out.stderr).not.toMatch(/upload/);
+    });
+  });
+});

@@ -313,7 +313,9 @@ async function runEngine(
     progress.stop();
     lines?.flushNow();
     process.stderr.write(
-      "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
+      options.dryRun
+        ? "chunksync: interrupted again\n"
+        : "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
     );
     process.exit(EXIT_INTERRUPTED);
   };
@@ -348,8 +350,11 @@ async function runEngine(
     // The objects settled so far stay in the report; no summary line says the run did not finish.
     await lines?.flush().catch(() => {});
     if (error instanceof RunAbortedError || abort.signal.aborted) {
+      // A run that writes nothing (check, plan, sync --dry-run) began no upload.
       process.stderr.write(
-        "chunksync: interrupted; started uploads were aborted, no object was half-written\n",
+        options.dryRun
+          ? "chunksync: interrupted\n"
+          : "chunksync: interrupted; started uploads were aborted, no object was half-written\n",
       );
       if (flags.json) {
         const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
