@@ -333,11 +333,13 @@ export async function writeWhole(
   const { destination, signal } = ctx;
   const { key, attributes, decision } = write;
   const { part } = requests;
+  // The request that writes the object is not cut by the run's stop, as a multipart upload's
+  // completion is not: a stop must never leave unknown whether an object was written.
   if (requests.kind === "copy") {
     const fromSource = part.kind === "sourceCopy";
     const from = fromSource ? write.sourceRef : write.old!.ref;
     const etag = await guarded(ctx, write, "copy", fromSource, () =>
-      destination.copyObject(from, key, attributes, decision.condition, signal),
+      destination.copyObject(from, key, attributes, decision.condition),
     );
     ctx.bytes.copiedServerSide += part.length;
     return etag;
@@ -353,7 +355,7 @@ export async function writeWhole(
         write,
         "put",
         false,
-        () => destination.put(key, body, part.length, attributes, decision.condition, signal, digest),
+        () => destination.put(key, body, part.length, attributes, decision.condition, undefined, digest),
         (now) => {
           own = isOwnPut(write, digest, now);
           return own;
