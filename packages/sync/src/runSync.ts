@@ -397,7 +397,11 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     // A run that did not reach its end keeps the entries of the keys it settled in order, and
     // the stored ones after them: its rerun reads only what it left.
     await recorder?.settled();
-    await Promise.all([sourceIndex?.commitSettled(), destinationIndex?.commitSettled()]);
+    const later = recorder?.settledLater();
+    await Promise.all([
+      sourceIndex?.commitSettled(later?.source),
+      destinationIndex?.commitSettled(later?.destination),
+    ]);
     throw error;
   }
   // A side that keeps versions but could not list them all confirmed those entries with a HEAD.

@@ -44,6 +44,34 @@ describe("digest index on in-memory stores", () => {
     expect(second.index?.destination).toMatchObject({ fromIndex: 3, read: 0, written: 3 });
   });
 
+  it("a run stopped while an early key is in progress keeps the entries of the keys settled after it, and reads only that key again", async () => {
+    const { time, source, run } = setup();
+    await put(source, "a-big", big);
+    const small = ["k1", "k2", "k3", "k4", "k5", "k6"];
+    for (const key of small) await put(source, key, seededBytes(key, 1000));
+    time.pass(2000);
+    const stop = new AbortController();
+    // The first object read waits for the stop (an early key: taken up first): the keys after it settle first.
+    const stopped = new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+    source.beforeNext("readFirst", () => stopped);
+    let settled = 0;
+    const first = run({
+      concurrency: 4,
+      signal: stop.signal,
+      onResult: () => {
+        if (++settled === small.length) stop.abort();
+      },
+    });
+    await expect(first).rejects.toThrow();
+    time.pass(2000);
+    const rerun = await run();
+    expect(rerun.objects).toMatchObject({ identical: small.length, missing: 1 });
+    expect(rerun.index?.source).toMatchObject({ fromIndex: small.length, read: 0 });
+    expect(rerun.index?.destination).toMatchObject({ fromIndex: small.length, read: 0 });
+    const left = rerun.results.filter((r) => r.state === "missing");
+    expect(rerun.bytes.sourceRead).toBe(left[0]?.size);
+  });
+
   for (const blocks of [true, false]) {
     it(`changed objects smaller than a chunk are read once on the source: the write sends the bytes the digest read kept (blocks ${blocks})`, async () => {
       const { time, source, run } = setup();

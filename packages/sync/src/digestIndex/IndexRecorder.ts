@@ -78,6 +78,21 @@ export class IndexRecorder {
   }
 
   /**
+   * After a stop (see {@link settled}): the entries of the slots that settled after the first
+   * one that did not, per side in key order, for `SideIndex.commitSettled`. At most the
+   * window's worth: the slots open at once.
+   */
+  settledLater(): { source: IndexEntry[]; destination: IndexEntry[] } {
+    const later = { source: [] as IndexEntry[], destination: [] as IndexEntry[] };
+    for (const at of [...this.#waiting.keys()].sort((a, b) => a - b)) {
+      const { source, destination } = this.#waiting.get(at)!;
+      if (source) later.source.push(source);
+      if (destination) later.destination.push(destination);
+    }
+    return later;
+  }
+
+  /**
    * The entries settled in order so far are written (a run that stopped before its end: the
    * slots after the first unsettled one are not, see `SideIndex.commitSettled`).
    */

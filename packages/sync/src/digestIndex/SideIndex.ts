@@ -1,4 +1,5 @@
 import {
+  compareUtf8,
   entryAsListed,
   entryMayStand,
   type IndexEntry,
@@ -156,18 +157,28 @@ export class SideIndex {
 
   /**
    * Makes the index the side's index after a run that stopped before its end (interrupted, or
-   * failed): the entries of the keys it settled in order, then the stored entries of the keys
-   * after the last of them, as they were. A stored entry stands only for the version it names,
-   * so one the run would have replaced (an object it was writing, or one removed) never decides
-   * a later run. The rerun then reads only what this run did not settle.
+   * failed): the entries of the keys it settled in order, then, after the last of them, the
+   * entries of the keys it settled out of order (`later`, ascending: objects beyond one still in
+   * progress) merged with the stored entries of the other keys, as they were. A stored entry
+   * stands only for the version it names, so one the run would have replaced (an object it was
+   * writing, or one removed) never decides a later run. The rerun then reads only what this run
+   * did not settle.
    */
-  async commitSettled(): Promise<void> {
+  async commitSettled(later: readonly IndexEntry[] = []): Promise<void> {
     // A run stopped before it settled any entry leaves the old index as it was.
     const after = this.writer.lastKey;
-    if (this.#failed || !this.keeps || after === undefined) return this.discard();
+    if (this.#failed || !this.keeps || (after === undefined && later.length === 0)) return this.discard();
     try {
       const stored = this.cursor ?? (await IndexCursor.open(this.options.location, this.options.scope));
-      for await (const entry of stored.entries(after)) await this.writer.add(entry);
+      let next = 0;
+      for await (const entry of stored.entries(after)) {
+        while (next < later.length && compareUtf8(later[next]!.key, entry.key) < 0)
+          await this.writer.add(later[next++]!);
+        // The run's own entry of a key replaces the stored one.
+        if (later[next]?.key === entry.key) await this.writer.add(later[next++]!);
+        else await this.writer.add(entry);
+      }
+      while (next < later.length) await this.writer.add(later[next++]!);
       await this.writer.commit(stored.pieces);
       this.report.written = this.writer.entries;
       for (const note of stored.opening.notes) this.note(note);
