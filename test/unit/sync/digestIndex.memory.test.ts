@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { MemoryObjectStore } from "@chunksync/storage";
+import type { DirectoryIndexLocation } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
@@ -170,6 +173,29 @@ describe("digest index on in-memory stores", () => {
     expect(second.objects.changed).toBe(2);
     expect(second.index?.destination).toMatchObject({ fromIndex: 1, read: 1 });
     expect(second.bytes.destinationRead).toBe(6 * MiB);
+  });
+
+  it("a run that rebuilds the index without consulting it (check --full) removes the pieces it replaced", async () => {
+    const { time, source, index, run } = setup();
+    await put(source, "a", seededBytes("a", 1000));
+    time.pass(2000);
+    await run();
+    await put(source, "a", seededBytes("a2", 1000));
+    time.pass(2000);
+    const full = {
+      source: { ...index.source, consult: false },
+      destination: { ...index.destination, consult: false },
+    };
+    await run({ dryRun: true, index: full });
+    for (const side of [index.source, index.destination]) {
+      const directory = (side.location as DirectoryIndexLocation).directory;
+      const manifest = JSON.parse(readFileSync(join(directory, "manifest.json"), "utf8")) as {
+        pieces: { name: string }[];
+      };
+      expect(readdirSync(directory).sort()).toEqual(
+        ["manifest.json", ...manifest.pieces.map((p) => p.name)].sort(),
+      );
+    }
   });
 
   it("an entry read in its version's LastModified second is not used by the next run", async () => {

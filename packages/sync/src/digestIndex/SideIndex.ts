@@ -147,7 +147,11 @@ export class SideIndex {
   async commit(): Promise<void> {
     if (this.#failed || !this.keeps) return this.discard();
     try {
-      await this.writer.commit(this.cursor?.pieces ?? []);
+      // A run that did not consult the stored index (`check --full`) still replaces it: its
+      // pieces are removed with it, not left for the sweep of old strays.
+      const previous =
+        this.cursor?.pieces ?? (await IndexCursor.open(this.options.location, this.options.scope)).pieces;
+      await this.writer.commit(previous);
       this.report.written = this.writer.entries;
     } catch (error) {
       this.#fail(error);
