@@ -354,5 +354,7 @@ describe("scrub and an index piece it cannot read", () => {
       { piece: expect.stringMatching(/\.jsonl$/), objects: 2, code: "UNEXPECTED", message: "ECONNRESET" },
     ]);
     expect(scrubExitCode(report)).toBe(2);
+    // A scrub reads no object of a piece it dropped, and says so.
+    expect(report.index.notes).toEqual([expect.stringMatching(/its 2 objects go unchecked by this scrub$/)]);
   });
 });

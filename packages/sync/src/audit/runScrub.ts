@@ -25,6 +25,9 @@ import { type KeyRule, keySelection } from "../keyFilter.js";
 import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, settleAll } from "../Limiter.js";
 import { retryFor, withRetry } from "../retry.js";
 
+/** What becomes of a dropped piece's objects in a scrub. */
+const UNCHECKED = "go unchecked by this scrub";
+
 const UNSEEN_FRACTIONS = [0.001, 0.01, 0.1] as const;
 
 export interface ScrubOptions {
@@ -123,7 +126,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const limiter = new Limiter(options.concurrency);
   const prefix = directoryPrefix(options.prefix);
   const selected = keySelection(options.filters ?? []);
-  const cursor = await IndexCursor.open(index.location, index.scope);
+  const cursor = await IndexCursor.open(index.location, index.scope, UNCHECKED);
   const sampler = new Sampler<Indexed | Held>(options.sample, index.scope.chunkSize, options.random);
   const report: ScrubReport = {
     startedAt: new Date(started).toISOString(),
@@ -177,7 +180,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       return;
     }
     // Held objects come in key order: one more pass over the index finds their entries.
-    const again = await IndexCursor.open(index.location, index.scope);
+    const again = await IndexCursor.open(index.location, index.scope, UNCHECKED);
     for (const { item, ranges } of held) {
       const entry = await again.find(item.key);
       if (entry !== undefined && "etag" in item && entry.etag === item.etag)
@@ -273,7 +276,8 @@ async function dropEntries(
   report: ScrubReport,
 ): Promise<void> {
   const { location, scope } = options.index;
-  const cursor = await IndexCursor.open(location, scope);
+  // The entries of a piece dropped here leave the index with it: the next sync reads their objects.
+  const cursor = await IndexCursor.open(location, scope, "are read again by the next sync");
   const writer = new IndexWriter(location, scope);
   let dropped = 0;
   try {

@@ -53,28 +53,39 @@ export class IndexCursor {
     /** The pieces of the stored index, in key order; none when there was no usable index. */
     readonly pieces: readonly PieceRef[],
     readonly opening: IndexOpening,
+    /** What becomes of a dropped piece's objects, as its note says it. */
+    readonly dropped: string,
   ) {}
 
-  /** Opens the index at `location`; an absent, damaged, old-format or foreign one opens empty. */
-  static async open(location: IndexLocation, scope: IndexScope): Promise<IndexCursor> {
+  /**
+   * Opens the index at `location`; an absent, damaged, old-format or foreign one opens empty.
+   * `dropped` says what becomes of the objects of a piece dropped as it is read (a sync reads
+   * them again; a scrub leaves them unchecked).
+   */
+  static async open(
+    location: IndexLocation,
+    scope: IndexScope,
+    dropped = "are read again",
+  ): Promise<IndexCursor> {
+    const cursor = (pieces: readonly PieceRef[], opening: IndexOpening) =>
+      new IndexCursor(location, scope, pieces, opening, dropped);
     let data: Buffer | undefined;
     try {
       data = await location.read(MANIFEST);
     } catch (error) {
       const note = `its manifest could not be read (${(error as Error).message})`;
-      return new IndexCursor(location, scope, [], { state: "dropped", notes: [note], unread: [] });
+      return cursor([], { state: "dropped", notes: [note], unread: [] });
     }
-    if (data === undefined)
-      return new IndexCursor(location, scope, [], { state: "absent", notes: [], unread: [] });
+    if (data === undefined) return cursor([], { state: "absent", notes: [], unread: [] });
     let manifest: IndexManifest;
     try {
       manifest = decodeManifest(data, scope);
       checkPieceOrder(manifest.pieces);
     } catch (error) {
       if (!(error instanceof IndexRejectedError)) throw error;
-      return new IndexCursor(location, scope, [], { state: "dropped", notes: [error.message], unread: [] });
+      return cursor([], { state: "dropped", notes: [error.message], unread: [] });
     }
-    return new IndexCursor(location, scope, manifest.pieces, { state: "loaded", notes: [], unread: [] });
+    return cursor(manifest.pieces, { state: "loaded", notes: [], unread: [] });
   }
 
   /** The stored entry for `key`, if any. Keys must be asked in ascending UTF-8 byte order. */
@@ -154,7 +165,7 @@ export class IndexCursor {
       return entries;
     } catch (error) {
       const reason = error instanceof IndexRejectedError ? error.message : (error as Error).message;
-      this.opening.notes.push(`${reason}: its ${piece.count} objects are read again`);
+      this.opening.notes.push(`${reason}: its ${piece.count} objects ${this.dropped}`);
       if (!(error instanceof IndexRejectedError))
         this.opening.unread.push({ piece: piece.name, objects: piece.count, ...describeError(error) });
       return [];
