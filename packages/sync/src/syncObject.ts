@@ -115,12 +115,21 @@ export function newIndexing(found: IndexedPair = {}): ObjectIndexing {
 
 /**
  * Whether a failed attempt is tried again: a changed source is re-planned against its new
- * version. A destination another writer replaced is left to that writer and reported: the
- * run never overwrites a version it did not challenge, and the next run decides about it
- * with a fresh plan. The workflow's MayRestart state says the same in ASL.
+ * version. A destination another writer replaced is left to that writer: the run never
+ * overwrites a version it did not challenge. It is challenged again, writing nothing (see
+ * {@link rechecks}). The workflow's MayRestart state says the same in ASL.
  */
 function restarts(error: unknown, attempt: number, maxAttempts: number): boolean {
   return error instanceof ObjectChangedError && error.side === "source" && attempt < maxAttempts;
+}
+
+/**
+ * Whether a destination another writer replaced under the run is challenged again, in an
+ * attempt that writes nothing: where that writer wrote the source's bytes (another sync of the
+ * same pair), the pair is identical; else the change is reported, and the next run decides.
+ */
+function rechecks(error: unknown, attempt: number, maxAttempts: number): boolean {
+  return error instanceof ObjectChangedError && error.side === "destination" && attempt < maxAttempts;
 }
 
 /**
@@ -135,6 +144,8 @@ export async function syncObject(
   listed?: ListedPair,
   indexing: ObjectIndexing = newIndexing(),
 ): Promise<ObjectResult> {
+  /** The destination's change that made this attempt a recheck (see {@link rechecks}). */
+  let replaced: unknown;
   for (let attempt = 1; ; attempt++) {
     const keys = { sourceKey, destinationKey, attempts: attempt };
     indexing.made = {};
@@ -143,11 +154,20 @@ export async function syncObject(
       checkDestinationKey(destinationKey);
       // A restart heads both sides afresh: the listing (and what the index said of the
       // versions it named) is older than what made it restart.
-      return await attemptObject(ctx, keys, attempt === 1 ? listed : undefined, indexing, attempt === 1);
+      const listedNow = attempt === 1 ? listed : undefined;
+      if (replaced === undefined) return await attemptObject(ctx, keys, listedNow, indexing, attempt === 1);
+      const again = await attemptObject({ ...ctx, dryRun: true }, keys, listedNow, indexing, false);
+      if (again.state === "identical") return again;
+      indexing.made = {};
+      return failedWith(keys, replaced, listed?.source.size ?? 0);
     } catch (error) {
       if (ctx.signal?.aborted) throw new RunAbortedError(error);
       indexing.made = {};
       if (!ctx.dryRun && restarts(error, attempt, ctx.maxAttempts)) continue;
+      if (!ctx.dryRun && replaced === undefined && rechecks(error, attempt, ctx.maxAttempts)) {
+        replaced = error;
+        continue;
+      }
       return failedWith(keys, error, listed?.source.size ?? 0);
     } finally {
       await Promise.all([ctx.sourceSide.forget(sourceKey), ctx.destinationSide.forget(destinationKey)]);

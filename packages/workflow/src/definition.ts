@@ -182,6 +182,19 @@ export function buildDefinition(options: DefinitionOptions): Json {
     };
   };
 
+  const maxAttempts = options.maxAttempts ?? 3;
+  /** The object's next attempt, from its plan; `recheck`: one that only decides (see MayRestart). */
+  const nextAttempt = (recheck: "$.recheck" | true): Json => ({
+    Type: "Pass",
+    Parameters: {
+      "runId.$": "$.runId",
+      "item.$": "$.item",
+      "attempt.$": "States.MathAdd($.attempt, 1)",
+      "earlier.$": "States.Array($.steps, $.earlier)",
+      ...(recheck === true ? { recheck } : { "recheck.$": recheck }),
+    },
+    Next: "StartObject",
+  });
   const objectFlow: Json = {
     StartAt: "StartObject",
     States: {
@@ -251,11 +264,16 @@ export function buildDefinition(options: DefinitionOptions): Json {
         Catch: recordFailure(),
       }),
       KeepAnswerBytes: keepBlockRound("MatchBlocks"),
-      Decide: task("Decide", objectRef, {
-        ResultPath: "$.decision",
-        Next: "NeedsWrite",
-        Catch: recordFailure(),
-      }),
+      // A recheck (see MayRestart) decides only: a write it would make is the other writer's change.
+      Decide: task(
+        "Decide",
+        { ...objectRef, "recheck.$": "$.recheck" },
+        {
+          ResultPath: "$.decision",
+          Next: "NeedsWrite",
+          Catch: recordFailure(),
+        },
+      ),
       NeedsWrite: {
         Type: "Choice",
         Choices: [{ Variable: "$.decision.action", StringEquals: "none", Next: "Record" }],
@@ -313,30 +331,31 @@ export function buildDefinition(options: DefinitionOptions): Json {
         Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.abortError", Next: "RecordFailure" }],
       }),
       // A source that changed under the run is planned again from its new version, as the
-      // direct engine does; a destination another writer replaced is left to that writer.
+      // direct engine does; a destination another writer replaced is left to that writer, and
+      // challenged again once, writing nothing: identical where it holds the source's bytes.
       MayRestart: {
         Type: "Choice",
         Choices: [
           {
             And: [
               { Variable: "$.error.Error", StringEquals: "SourceChangedError" },
-              { Variable: "$.attempt", NumericLessThan: options.maxAttempts ?? 3 },
+              { Variable: "$.attempt", NumericLessThan: maxAttempts },
             ],
             Next: "NextAttempt",
+          },
+          {
+            And: [
+              { Variable: "$.error.Error", StringEquals: "DestinationChangedError" },
+              { Variable: "$.recheck", BooleanEquals: false },
+              { Variable: "$.attempt", NumericLessThan: maxAttempts },
+            ],
+            Next: "Recheck",
           },
         ],
         Default: "RecordFailure",
       },
-      NextAttempt: {
-        Type: "Pass",
-        Parameters: {
-          "runId.$": "$.runId",
-          "item.$": "$.item",
-          "attempt.$": "States.MathAdd($.attempt, 1)",
-          "earlier.$": "States.Array($.steps, $.earlier)",
-        },
-        Next: "StartObject",
-      },
+      NextAttempt: nextAttempt("$.recheck"),
+      Recheck: nextAttempt(true),
       RecordFailure: task(
         "RecordFailure",
         { ...objectRef, ...allSteps, "error.$": "$.error", "size.$": "$.item.size" },
@@ -371,7 +390,13 @@ export function buildDefinition(options: DefinitionOptions): Json {
       SyncObjects: {
         Type: "Map",
         ItemsPath: "$.list.items",
-        ItemSelector: { "runId.$": "$.runId", "item.$": "$$.Map.Item.Value", attempt: 1, earlier: [] },
+        ItemSelector: {
+          "runId.$": "$.runId",
+          "item.$": "$$.Map.Item.Value",
+          attempt: 1,
+          earlier: [],
+          recheck: false,
+        },
         MaxConcurrency: options.maxConcurrency,
         ToleratedFailurePercentage: options.toleratedFailurePercentage,
         ItemProcessor: {

@@ -70,7 +70,10 @@ export const BlockEvent = z.strictObject({
 
 export const WriteBatchEvent = z.strictObject({ runId, key: relativeKey, batch: index });
 
-export const DecideEvent = ObjectEvent;
+export const DecideEvent = ObjectEvent.extend({
+  /** The attempt only decides: a destination another writer replaced, challenged again. */
+  recheck: z.boolean().optional(),
+});
 
 export const RecordEvent = z.strictObject({
   runId,

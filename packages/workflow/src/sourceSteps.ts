@@ -31,6 +31,7 @@ import {
   keySelection,
   Limiter,
   noPlanned,
+  ObjectChangedError,
   type ObjectResult,
   objectLine,
   presentSource,
@@ -469,6 +470,9 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
     // The destination decides by its own store's capability whether it keeps them.
     ...(ctx.verify !== "full" ? { uploadDigests: ctx.algorithm } : {}),
   };
+  // The other writer's version is left as it is, unless it holds the source's bytes and attributes.
+  if (event.recheck && decision.action !== "none")
+    throw new ObjectChangedError("destination", dst.destinationKey);
   await ctx.work.put(workKeys.decision(runId, key), decision);
   return {
     action: decision.action,
