@@ -233,3 +233,30 @@ describe("Ctrl-C in a run that writes nothing", () => {
     });
   });
 });
+
+describe("a destination that stops answering mid-run", () => {
+  const served = proxiedServer();
+
+  it("stops the run once two rounds of objects in a row failed for want of an answer, exit 2, naming why", async () => {
+    await withBucketPair("unanswered", async ({ src, s, d }) => {
+      const { proxy } = served;
+      const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+      for (const key of keys) await putObject(src, s, key, Buffer.from(`bytes of ${key}`));
+      // Every write answered 503 SlowDown, whatever the retries: the server is overloaded for good.
+      proxy.setRules([{ name: "slow-down-puts", action: "slowDown", method: "PUT" }]);
+      const out = await runCli(
+        [...proxiedSync(s, d, proxy.url, "--concurrency", "8"), "--json"],
+        profileEnv(),
+      );
+      proxy.setRules([]);
+      expect(out.code, out.stderr).toBe(2);
+      expect(out.stderr).toMatch(
+        /16 objects in a row failed for want of an answer \(the last: .*\); stopped/,
+      );
+      const ending = JSON.parse(out.stdout) as { exitCode: number; error: { code: string } };
+      expect(ending).toMatchObject({ exitCode: 2, error: { code: "SLOW_DOWN" } });
+      // Stopped before it tried every object in turn.
+      expect(proxy.firedCount("slow-down-puts")).toBeLessThan(keys.length * 6);
+    });
+  });
+});

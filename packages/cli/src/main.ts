@@ -32,6 +32,7 @@ import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } fro
 import { STOPPING } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
+import { OutageWatch, outageLimit } from "./outage.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 import { startProgress } from "./progress.js";
@@ -303,6 +304,9 @@ async function runEngine(
   const stats = new RunStats();
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
+  const outage = new OutageWatch(outageLimit(options.concurrency));
+  /** Set where the run was stopped because its storage stopped answering (see OutageWatch). */
+  let unanswered: { code: string; message: string } | undefined;
   const onSignal = () => {
     if (!abort.signal.aborted) {
       progress.say(STOPPING);
@@ -333,6 +337,13 @@ async function runEngine(
       onResult: (r) => {
         progress.onResult(r);
         failures.add(r);
+        if (outage.add(r) && !abort.signal.aborted) {
+          unanswered = {
+            code: outage.last!.code,
+            message: `${outage.inRow} objects in a row failed for want of an answer (the last: ${outage.last!.message}); stopped: run again once the storage answers`,
+          };
+          abort.abort();
+        }
         return lines?.add(objectLine(r));
       },
     });
@@ -349,6 +360,12 @@ async function runEngine(
     progress.stop();
     // The objects settled so far stay in the report; no summary line says the run did not finish.
     await lines?.flush().catch(() => {});
+    if (unanswered !== undefined) {
+      process.stderr.write(`chunksync: ${unanswered.message}\n`);
+      if (flags.json)
+        process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: unanswered }))}\n`);
+      return EXIT_ERROR;
+    }
     if (error instanceof RunAbortedError || abort.signal.aborted) {
       // A run that writes nothing (check, plan, sync --dry-run) began no upload.
       process.stderr.write(
