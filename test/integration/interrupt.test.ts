@@ -230,6 +230,8 @@ describe("Ctrl-C in a run that writes nothing", () => {
       expect(out.code, out.stderr).toBe(130);
       expect(out.stderr).toMatch(/chunksync: interrupted\n/);
       expect(out.stderr).not.toMatch(/upload/);
+      // What it settled before the stop, as a whole run's summary says it.
+      expect(out.stdout).toMatch(/^check interrupted after .*\n\n.*objects +count/s);
     });
   });
 });

@@ -10,7 +10,10 @@ import {
 } from "@chunksync/core";
 import { StorageError, type WriteOptions } from "@chunksync/storage";
 import {
+  addPlanned,
+  buildReport,
   type KeyRule,
+  noPlanned,
   objectLine,
   RunAbortedError,
   RunStats,
@@ -305,6 +308,8 @@ async function runEngine(
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   const outage = new OutageWatch(outageLimit(options.concurrency));
+  const startedAt = new Date();
+  const planned = noPlanned();
   /** Set where the run was stopped because its storage stopped answering (see OutageWatch). */
   let unanswered: { code: string; message: string } | undefined;
   const onSignal = () => {
@@ -337,6 +342,7 @@ async function runEngine(
       onResult: (r) => {
         progress.onResult(r);
         failures.add(r);
+        addPlanned(planned, r);
         if (outage.add(r) && !abort.signal.aborted) {
           unanswered = {
             code: outage.last!.code,
@@ -376,6 +382,16 @@ async function runEngine(
       if (flags.json) {
         const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
         process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_INTERRUPTED, counted))}\n`);
+      } else if (!flags.quiet) {
+        // What the run settled before it stopped, as the summary of a whole run says it.
+        const settled = {
+          startedAt,
+          dryRun: options.dryRun,
+          objects: stats.objects,
+          bytes: stats.bytes,
+          planned,
+        };
+        process.stdout.write(textSummary(command, buildReport(settled), true));
       }
       return EXIT_INTERRUPTED;
     }

@@ -52,8 +52,11 @@ export function jsonEnding(
   return { command, exitCode, ...ending };
 }
 
-/** The human summary printed at the end of every run. */
-export function textSummary(command: string, report: RunReport): string {
+/**
+ * The human summary printed at the end of every run; `interrupted`: of what a run stopped
+ * before its end had settled.
+ */
+export function textSummary(command: string, report: RunReport, interrupted = false): string {
   const o = report.objects;
   const b = report.bytes;
   const rows = [
@@ -85,7 +88,8 @@ export function textSummary(command: string, report: RunReport): string {
       bytes(report.dryRun ? report.planned.serverSide : b.copiedServerSide),
     ],
   ];
-  return `${command} finished in ${duration(report.durationMs)}\n\n${table(rows)}\n\n${table(byteRows)}\n${indexSummary(report)}`;
+  const ending = interrupted ? "interrupted after" : "finished in";
+  return `${command} ${ending} ${duration(report.durationMs)}\n\n${table(rows)}\n\n${table(byteRows)}\n${indexSummary(report)}`;
 }
 
 /**
