@@ -321,8 +321,10 @@ function choose(
   // An assembly's copies name the old object: where it may not be named, chunk level below.
   if (params.assembly !== undefined && copyOld)
     return { state: "changed", action: "compose", changed, parts: assembledParts(plan, params.assembly) };
-  // An object of one chunk is one unit: re-composing it would copy nothing.
-  if (plan.count < 2)
+  // An object of one chunk is one unit: re-composing it would copy nothing, unless that chunk
+  // is unchanged (the old object is longer: the source is its start), which one copy writes.
+  const cutShort = plan.count === 1 && changed.length === 0 && copyOld;
+  if (plan.count < 2 && !cutShort)
     return { state: "changed", action: "copy", changed, parts: wholeObjectParts(plan, sourceKind) };
   return {
     state: "changed",

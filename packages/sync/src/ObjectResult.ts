@@ -2,7 +2,8 @@
 export type ObjectState = "identical" | "missing" | "changed" | "extra" | "unreadable" | "failed";
 
 /**
- * - `copy`: write the whole object (destination missing, or an object of fewer than two chunks).
+ * - `copy`: write the whole object (destination missing, or an object of fewer than two chunks
+ *   whose chunk changed).
  * - `compose`: multipart re-compose, unchanged ranges copied server-side from the old destination.
  * - `metadata`: bytes equal, attributes differ; rewritten server-side.
  * - `delete` / `keep`: destination-only objects, with and without `--delete`.

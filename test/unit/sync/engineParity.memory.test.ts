@@ -749,6 +749,33 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("an object of one chunk cut short, or of two cut to one, is one copy of the old object's start: nothing crosses, alike", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      for (const [key, length, cut] of [
+        ["one-chunk", 4 * MiB, 4 * MiB - 1],
+        ["two-to-one", CHUNK + 1, CHUNK],
+      ] as const) {
+        const old = seededBytes(`cut-${key}`, length);
+        await put(destination, key, old);
+        await put(source, key, old.subarray(0, cut));
+      }
+      const report = await engine(source, destination, {});
+      expect(report.results.map((r) => [r.destinationKey, r.action]).sort(), name).toEqual([
+        ["one-chunk", "compose"],
+        ["two-to-one", "compose"],
+      ]);
+      expect(report.bytes, name).toMatchObject({ transferred: 0, copiedServerSide: 4 * MiB - 1 + CHUNK });
+      expect((await bytes(destination, "one-chunk"))?.length, name).toBe(4 * MiB - 1);
+      expect(
+        (await bytes(destination, "two-to-one"))?.equals(
+          seededBytes("cut-two-to-one", CHUNK + 1).subarray(0, CHUNK),
+        ),
+        name,
+      ).toBe(true);
+    }
+  });
+
   it("copies server-side from the source where both sides are one account", async () => {
     const seen: Record<string, unknown> = {};
     for (const [name, engine] of Object.entries(ENGINES)) {
