@@ -579,11 +579,14 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     const stood = await index?.find(o.key, o);
     if (onSource.has(key)) {
       const entry = index && (await settledDestinationEntry(ctx, runId, key, index));
-      if (entry) await index?.keep(entry);
+      // In a stopped run's page, what stood stays for the objects it did not settle.
+      const kept = entry ?? (event.settled ? stood : undefined);
+      if (kept) await index?.keep(kept);
       continue;
     }
-    if (!selected(key)) {
-      // What stood for a key passed over still stands for the next run.
+    if (!selected(key) || event.settled) {
+      // What stood for a key passed over still stands for the next run, as for every
+      // destination-only key of a stopped run's page: none is acted on then.
       if (stood) await index?.keep(stood);
       continue;
     }

@@ -86,7 +86,15 @@ export const RecordEvent = z.strictObject({
   size: index.optional(),
 });
 
-export const PageEvent = z.strictObject({ runId, page: index });
+export const PageEvent = z.strictObject({
+  runId,
+  page: index,
+  /**
+   * The run stopped during this page: its index pieces keep the entries of the objects that
+   * settled and what stood for the rest, and no destination-only object is acted on.
+   */
+  settled: z.literal(true).optional(),
+});
 
 export const ReportEvent = z.strictObject({
   runId,

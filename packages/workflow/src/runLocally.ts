@@ -5,7 +5,7 @@ import type { DestinationContext, SourceContext, UploadRecord } from "./context.
 import { buildDefinition, TASK_STATES } from "./definition.js";
 import { StateDataLimitError } from "./errors.js";
 import { parseEvent, RelayEvent } from "./events.js";
-import { workKeys } from "./layout.js";
+import { type Side, workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
 import { type StoredResult, unrecordedWrite } from "./sourceSteps.js";
@@ -174,9 +174,24 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   const unfinished = async () => {
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await settleWrites(options, observer, runId);
+    // The steps after a stop run without the run's signal, which would stop them at once.
+    const source = { ...options.source, signal: undefined };
+    const destination = { ...options.destination, signal: undefined };
+    // Each side's share of the page the stop cut short, then each side's index (see commitSideIndex).
+    const cut = (side: Side) => pageInProgress(options.source.work, side, runId);
+    const sourcePage = await cut("source");
+    if (sourcePage !== undefined)
+      await SOURCE_STEPS.sourceIndexPage.run(source, { runId, page: sourcePage, settled: true });
+    const destinationPage = await cut("destination");
+    if (destinationPage !== undefined)
+      await DESTINATION_STEPS.destinationExtras.run(destination, {
+        runId,
+        page: destinationPage,
+        settled: true,
+      });
     const commit = { runId, settled: true };
-    await SOURCE_STEPS.sourceIndexCommit.run(options.source, commit);
-    await invoker.invoke("destinationIndexCommit", commit);
+    await SOURCE_STEPS.sourceIndexCommit.run(source, commit);
+    await DESTINATION_STEPS.destinationIndexCommit.run(destination, commit);
     await reportExtras(observer, options.source.work, runId);
   };
   // The last state's output: the report step's totals.
@@ -222,6 +237,19 @@ async function reportExtras(observer: RunObserver | undefined, work: WorkArea, r
     const stored = await work.get<StoredResult>(key);
     if (stored) await observer.onResult(stored.result);
   }
+}
+
+/**
+ * The page a stopped run was in when it stopped, for `side`: the first page listed whose share
+ * of `side`'s index was not written (pages run one after the other); undefined for none.
+ */
+async function pageInProgress(work: WorkArea, side: Side, runId: string): Promise<number | undefined> {
+  let page = 0;
+  while ((await work.get<unknown>(workKeys.page(runId, page))) !== undefined) {
+    if ((await work.get<unknown>(workKeys.indexPage(side, runId, page))) === undefined) return page;
+    page++;
+  }
+  return undefined;
 }
 
 /**

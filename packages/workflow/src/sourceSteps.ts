@@ -545,7 +545,9 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   for await (const { object: o, key } of listPage(ctx.store, "source", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index.find(o.key, o);
-    const entry = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : stood;
+    const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : undefined;
+    // In a stopped run's page, what stood stays for the objects it did not settle.
+    const entry = onPage.has(key) && !event.settled ? settled : (settled ?? stood);
     if (entry) await index.keep(entry);
   }
   await ctx.work.put(workKeys.indexPage("source", runId, event.page), await pageRecord(index));
