@@ -42,7 +42,8 @@ async function main(argv: string[]): Promise<void> {
   await ensureTools(log);
   const s3 = await startLocalS3({ log });
   const ctx = new BenchContext(s3, false, log);
-  if (ctx.usage === undefined) throw new Error("this bench reads the RGW usage log: run it against the local RGW");
+  if (ctx.usage === undefined)
+    throw new Error("this bench reads the RGW usage log: run it against the local RGW");
   const src = await ctx.createBucket("source", ctx.bucketName("small-src"));
   const keys = Array.from({ length: objects }, (_, i) => `obj/${String(i).padStart(6, "0")}.bin`);
   const rewrite = (seed: string) =>
@@ -50,14 +51,17 @@ async function main(argv: string[]): Promise<void> {
 
   // Each CLI keeps its own indexes: one that found the other's entries for the source's new
   // version would read nothing to digest it.
-  const chunksync = (cli: string, name: string, extra: string[] = []) => async (dst: string) => {
-    const env = ctx.chunksyncEnv();
-    env.XDG_CACHE_HOME = `${env.XDG_CACHE_HOME}-${name}`;
-    const r = await runCommand(process.execPath, [cli, ...pairArgs("sync", src, dst), "--json", ...extra], {
-      env,
-    });
-    if (parseSummary(r.stdout)?.objects.failed !== 0) throw new Error(`chunksync failed: ${r.stderr.slice(-2000)}`);
-  };
+  const chunksync =
+    (cli: string, name: string, extra: string[] = []) =>
+    async (dst: string) => {
+      const env = ctx.chunksyncEnv();
+      env.XDG_CACHE_HOME = `${env.XDG_CACHE_HOME}-${name}`;
+      const r = await runCommand(process.execPath, [cli, ...pairArgs("sync", src, dst), "--json", ...extra], {
+        env,
+      });
+      if (parseSummary(r.stdout)?.objects.failed !== 0)
+        throw new Error(`chunksync failed: ${r.stderr.slice(-2000)}`);
+    };
   const rclone = async (dst: string) => {
     await ctx.rclone(["sync", "--transfers", "8", "--checkers", "8", `src:${src}`, `dst:${dst}`]);
   };
