@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { STOPPING } from "../../packages/cli/src/interruptible.js";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
@@ -259,6 +259,33 @@ describe("a destination that stops answering mid-run", () => {
       expect(ending).toMatchObject({ exitCode: 2, error: { code: "SLOW_DOWN" } });
       // Stopped before it tried every object in turn.
       expect(proxy.firedCount("slow-down-puts")).toBeLessThan(keys.length * 6);
+    });
+  });
+});
+
+describe("uploads a killed run left behind", () => {
+  it("the next sync names them and the cleanup that aborts them, and only those", async () => {
+    await withBucketPair("left-uploads", async ({ src, dst, s, d }) => {
+      await putObject(src, s, "obj", Buffer.from("the source's bytes"));
+      await dst.send(new CreateMultipartUploadCommand({ Bucket: d, Key: "obj" }));
+      // Begun in an earlier second than the run, by the server's clock.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const env = profileEnv();
+      const out = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES], env);
+      expect(out.code, out.stderr).toBe(0);
+      const said =
+        /1 multipart upload under s3:\/\/\S+\/ began before this run and never ended .*: (chunksync cleanup \S+ --older-than \d+s) aborts them/.exec(
+          out.stderr,
+        );
+      expect(said, out.stderr).not.toBeNull();
+      const [, cleanup] = said!;
+      const args = cleanup!.split(" ").slice(1);
+      const cleaned = await runCli([...args, "--dst-profile", "dst"], env);
+      expect(cleaned.code, cleaned.stderr).toBe(0);
+      expect(await pendingUploads(dst, d)).toEqual([]);
+      // Nothing left: the next sync says nothing of uploads.
+      const next = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES], env);
+      expect(next.stderr).not.toMatch(/multipart upload/);
     });
   });
 });

@@ -51,7 +51,7 @@ import {
   sideFlags,
 } from "./sideSettings.js";
 import { FailureList, jsonEnding, jsonSummary, textSummary } from "./summary.js";
-import { warnIneffectiveIncludes, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
+import { warnIneffectiveIncludes, warnLeftUploads, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
 
 interface RunFlags extends IndexFlags {
   srcProfile?: string;
@@ -334,6 +334,8 @@ async function runEngine(
     // The workflow engine (and the state machine runner it brings) loads only when asked for.
     const engine =
       flags.engine === "workflow" ? (await import("@chunksync/workflow")).syncWithWorkflow : runSync;
+    // By the server's clock, which the uploads' start times come from (the probes heard it).
+    const begun = options.destination.serverTime() ?? Date.now();
     const report = await engine({
       ...options,
       signal: abort.signal,
@@ -356,6 +358,7 @@ async function runEngine(
     progress.stop();
     const selected = { source: report.objects.scanned, destinationOnly: report.objects.extra };
     warnNoObjects(selected, source, destination, flags.filters, process.stderr);
+    if (!options.dryRun) await warnLeftUploads(options.destination, destination, begun, process.stderr);
     const code = exitCodeOf(command, report);
     await lines?.add(summaryLine(report));
     await lines?.flush();

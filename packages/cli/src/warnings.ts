@@ -1,3 +1,5 @@
+import { directoryPrefix } from "@chunksync/core";
+import type { ObjectStore } from "@chunksync/storage";
 import { ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
 
@@ -51,5 +53,42 @@ export function warnNoObjects(
     filters.length > 0
       ? `chunksync: warning: no object under ${where} matches the filters${prefixes}\n`
       : `chunksync: warning: no object under ${where}${prefixes}\n`,
+  );
+}
+
+/** Uploads counted at most by {@link warnLeftUploads}: past this, "or more". */
+const LEFT_UPLOADS_COUNTED = 1000;
+
+/**
+ * After a sync: multipart uploads under the destination prefix that began before the run
+ * (`before`, by the server's clock) and were never completed or aborted. chunksync aborts its
+ * own on every failure it survives and on Ctrl-C; a run killed outright leaves its own behind,
+ * which the next run should say, with the cleanup that aborts those and no newer one. Nothing
+ * is said where the store may not list uploads.
+ */
+export async function warnLeftUploads(
+  store: Pick<ObjectStore, "listUploads">,
+  destination: S3Location,
+  before: number,
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  let left = 0;
+  try {
+    for await (const upload of store.listUploads(directoryPrefix(destination.prefix))) {
+      if (upload.initiated !== undefined && upload.initiated.getTime() < before) left++;
+      if (left >= LEFT_UPLOADS_COUNTED) break;
+    }
+  } catch {
+    return;
+  }
+  if (left === 0) return;
+  const count = left >= LEFT_UPLOADS_COUNTED ? `${left} or more` : String(left);
+  // The run's age less a second: the server states times in whole seconds, and cleanup's
+  // "older than" must hold for each of them (begun a second or more before the run).
+  const age = Math.max(0, Math.floor((Date.now() - before) / 1000) - 1);
+  out.write(
+    `chunksync: warning: ${count} multipart upload${left === 1 ? "" : "s"} under ${locationText(destination)} ` +
+      "began before this run and never ended (a run killed outright leaves its own): " +
+      `chunksync cleanup ${locationText(destination)} --older-than ${age}s aborts them, unless another writer is still uploading\n`,
   );
 }
