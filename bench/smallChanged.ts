@@ -7,14 +7,13 @@
  *   npx tsx bench/smallChanged.ts [--rounds 4] [--objects 300] [--size-kib 1024]
  *     [--before DIR]    also times another commit's CLI (built by scripts/build-other.ts)
  */
-import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { BenchContext, CLI, letEntriesStand, pairArgs, parseSummary } from "./lib/BenchContext.js";
+import { CLI, letEntriesStand, pairArgs, parseSummary } from "./lib/BenchContext.js";
 import { pool, putObject, seededBytes } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { markdownTable } from "./lib/table.js";
-import { ensureTools } from "./lib/tools.js";
 import { usageDelta } from "./lib/usage.js";
+import { usageLogContext } from "./lib/usageBench.js";
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -39,11 +38,7 @@ async function main(argv: string[]): Promise<void> {
   const size = Number(arg(argv, "--size-kib") ?? 1024) * 1024;
   const before = arg(argv, "--before");
   const log = (line: string) => console.error(line);
-  await ensureTools(log);
-  const s3 = await startLocalS3({ log });
-  const ctx = new BenchContext(s3, false, log);
-  if (ctx.usage === undefined)
-    throw new Error("this bench reads the RGW usage log: run it against the local RGW");
+  const { ctx, usage } = await usageLogContext(log);
   const src = await ctx.createBucket("source", ctx.bucketName("small-src"));
   const keys = Array.from({ length: objects }, (_, i) => `obj/${String(i).padStart(6, "0")}.bin`);
   const rewrite = (seed: string) =>
@@ -84,11 +79,11 @@ async function main(argv: string[]): Promise<void> {
     // Alternating which tool goes first, so neither always meets a warmer server.
     const order = round % 2 ? tools : [...tools].reverse();
     for (const tool of order) {
-      const u0 = await ctx.usage.settled();
+      const u0 = await usage.settled();
       const started = performance.now();
       await tool.run(tool.dst);
       const wall = (performance.now() - started) / 1000;
-      const u1 = await ctx.usage.settled();
+      const u1 = await usage.settled();
       tool.samples.push({
         wall,
         sourceRead: usageDelta(u0, u1, src).getSent,

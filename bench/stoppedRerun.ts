@@ -7,14 +7,13 @@
  *     [--before DIR]    also runs another commit's CLI (built by scripts/build-other.ts)
  */
 import { spawn } from "node:child_process";
-import { startLocalS3 } from "../scripts/local-s3/index.js";
-import { BenchContext, CLI, letEntriesStand, pairArgs, parseSummary } from "./lib/BenchContext.js";
+import { CLI, letEntriesStand, pairArgs, parseSummary } from "./lib/BenchContext.js";
 import { pool, putObject, seededBytes } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { MiB, markdownTable } from "./lib/table.js";
-import { ensureTools } from "./lib/tools.js";
 import { usageDelta } from "./lib/usage.js";
+import { usageLogContext } from "./lib/usageBench.js";
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -31,11 +30,7 @@ async function main(argv: string[]): Promise<void> {
   const engine = arg(argv, "--engine") ?? "direct";
   const before = arg(argv, "--before");
   const log = (line: string) => console.error(line);
-  await ensureTools(log);
-  const s3 = await startLocalS3({ log });
-  const ctx = new BenchContext(s3, false, log);
-  if (ctx.usage === undefined)
-    throw new Error("this bench reads the RGW usage log: run it against the local RGW");
+  const { ctx, usage } = await usageLogContext(log);
   const total = KEYS.reduce((sum, _, i) => sum + sizeOf(i), 0);
   const builds: [string, string][] = [
     ["this build", CLI],
@@ -71,9 +66,9 @@ async function main(argv: string[]): Promise<void> {
       const settled = (JSON.parse(out.trim().split("\n").at(-1)!) as { objects: { missing: number } }).objects
         .missing;
       await letEntriesStand();
-      const u0 = await ctx.usage.settled();
+      const u0 = await usage.settled();
       const rerun = await runCommand(process.execPath, args, { env });
-      const u1 = await ctx.usage.settled();
+      const u1 = await usage.settled();
       const summary = parseSummary(rerun.stdout);
       if (summary?.objects.failed !== 0)
         throw new Error(`${name}: the rerun failed: ${rerun.stderr.slice(-2000)}`);
