@@ -308,7 +308,6 @@ async function runEngine(
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
   const outage = new OutageWatch(outageLimit(options.concurrency));
-  const startedAt = new Date();
   const planned = noPlanned();
   /** Set where the run was stopped because its storage stopped answering (see OutageWatch). */
   let unanswered: { code: string; message: string } | undefined;
@@ -388,7 +387,7 @@ async function runEngine(
       } else if (!flags.quiet) {
         // What the run settled before it stopped, as the summary of a whole run says it.
         const settled = {
-          startedAt,
+          startedAt: new Date(stats.startedAt),
           dryRun: options.dryRun,
           objects: stats.objects,
           bytes: stats.bytes,

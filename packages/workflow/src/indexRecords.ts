@@ -15,7 +15,6 @@ import {
   type BucketVersioningVerdict,
   bucketVersioning,
   commitIndex,
-  IndexCursor,
   IndexWriter,
   SideIndex,
   type SideIndexOptions,
@@ -329,7 +328,7 @@ export async function commitSideIndex(
   }
   // A run stopped before it settled any entry leaves the old index as it was.
   if (!failed && !(settled && pieces.length === 0)) {
-    const stored = opened.cursor ?? (await IndexCursor.open(index.location, index.scope));
+    const stored = await opened.stored();
     const rest = settled ? new IndexWriter(index.location, index.scope) : undefined;
     try {
       if (rest) {

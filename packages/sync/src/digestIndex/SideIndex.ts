@@ -149,9 +149,7 @@ export class SideIndex {
     try {
       // A run that did not consult the stored index (`check --full`) still replaces it: its
       // pieces are removed with it, not left for the sweep of old strays.
-      const previous =
-        this.cursor?.pieces ?? (await IndexCursor.open(this.options.location, this.options.scope)).pieces;
-      await this.writer.commit(previous);
+      await this.writer.commit((await this.stored()).pieces);
       this.report.written = this.writer.entries;
     } catch (error) {
       this.#fail(error);
@@ -173,7 +171,7 @@ export class SideIndex {
     const after = this.writer.lastKey;
     if (this.#failed || !this.keeps || (after === undefined && later.length === 0)) return this.discard();
     try {
-      const stored = this.cursor ?? (await IndexCursor.open(this.options.location, this.options.scope));
+      const stored = await this.stored();
       let next = 0;
       for await (const entry of stored.entries(after)) {
         while (next < later.length && compareUtf8(later[next]!.key, entry.key) < 0)
@@ -190,6 +188,14 @@ export class SideIndex {
       this.#fail(error);
       await this.discard();
     }
+  }
+
+  /**
+   * The stored index this one replaces: the cursor the run consulted, or, for a run that did not
+   * consult it (`check --full`), the index as it is now, opened for its pieces and entries.
+   */
+  async stored(): Promise<IndexCursor> {
+    return this.cursor ?? IndexCursor.open(this.options.location, this.options.scope);
   }
 
   /**
