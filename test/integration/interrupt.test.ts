@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { STOPPING } from "../../packages/cli/src/interruptible.js";
+import { STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import { type CliProcess, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
@@ -203,37 +203,42 @@ describe("Ctrl-C while a CreateMultipartUpload is unanswered", () => {
 describe("Ctrl-C in a run that writes nothing", () => {
   const served = proxiedServer();
 
-  it("check stops with 130 and says nothing of uploads it never began", async () => {
-    await withBucketPair("interrupt-check", async ({ src, dst, s, d }) => {
-      const { proxy } = served;
-      const old = seededBytes("check-old", 11 * MiB);
-      await putObject(src, s, "obj", flipByte(old, 6 * MiB));
-      await putObject(dst, d, "obj", old);
-      let cli: CliProcess | undefined;
-      let reads = 0;
-      proxy.setRules([
-        {
-          // The destination's first read goes on only once the CLI said it took the Ctrl-C.
-          name: "ctrl-c-check",
-          action: "hook",
-          when: (r) => r.method === "GET" && r.path.endsWith("/obj") && ++reads === 1,
-          hook: async () => {
-            cli?.kill("SIGINT");
-            await cli?.saidOnStderr(STOPPING);
+  for (const [by, code, said] of [
+    ["SIGINT", 130, STOPPING],
+    ["SIGTERM", 143, TERMINATING],
+  ] as const) {
+    it(`check stops with ${code} at ${by} and says nothing of uploads it never began`, async () => {
+      await withBucketPair(`interrupt-check-${code}`, async ({ src, dst, s, d }) => {
+        const { proxy } = served;
+        const old = seededBytes("check-old", 11 * MiB);
+        await putObject(src, s, "obj", flipByte(old, 6 * MiB));
+        await putObject(dst, d, "obj", old);
+        let cli: CliProcess | undefined;
+        let reads = 0;
+        proxy.setRules([
+          {
+            // The destination's first read goes on only once the CLI said it took the Ctrl-C.
+            name: "ctrl-c-check",
+            action: "hook",
+            when: (r) => r.method === "GET" && r.path.endsWith("/obj") && ++reads === 1,
+            hook: async () => {
+              cli?.kill(by);
+              await cli?.saidOnStderr(said);
+            },
           },
-        },
-      ]);
-      cli = startCli(["check", ...proxiedSync(s, d, proxy.url).slice(1)], profileEnv());
-      const out = await cli.done;
-      proxy.setRules([]);
-      expect(reads).toBeGreaterThanOrEqual(1);
-      expect(out.code, out.stderr).toBe(130);
-      expect(out.stderr).toMatch(/chunksync: interrupted\n/);
-      expect(out.stderr).not.toMatch(/upload/);
-      // What it settled before the stop, as a whole run's summary says it.
-      expect(out.stdout).toMatch(/^check interrupted after .*\n\n.*objects +count/s);
+        ]);
+        cli = startCli(["check", ...proxiedSync(s, d, proxy.url).slice(1)], profileEnv());
+        const out = await cli.done;
+        proxy.setRules([]);
+        expect(reads).toBeGreaterThanOrEqual(1);
+        expect(out.code, out.stderr).toBe(code);
+        expect(out.stderr).toMatch(/chunksync: interrupted\n/);
+        expect(out.stderr).not.toMatch(/upload/);
+        // What it settled before the stop, as a whole run's summary says it.
+        expect(out.stdout).toMatch(/^check interrupted after .*\n\n.*objects +count/s);
+      });
     });
-  });
+  }
 });
 
 describe("a destination that stops answering mid-run", () => {

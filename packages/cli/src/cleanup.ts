@@ -3,8 +3,8 @@ import type { PendingUpload } from "@chunksync/storage";
 import { describeError, type FailureDescription, RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
 import { examples } from "./examples.js";
-import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK } from "./exitCodes.js";
-import { interruptible } from "./interruptible.js";
+import { EXIT_ERROR, EXIT_OK } from "./exitCodes.js";
+import { interruptedExitCode, interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
@@ -168,5 +168,5 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   process.stderr.write(
     `chunksync: interrupted; ${verb} ${aborted.length}, left ${left.length} old enough to abort: run cleanup again\n`,
   );
-  return EXIT_INTERRUPTED;
+  return interruptedExitCode(signal);
 }

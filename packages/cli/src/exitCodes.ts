@@ -4,7 +4,6 @@ export const EXIT_OK = 0;
 /** `check` only: the two sides differ. */
 export const EXIT_DIFFERENCES = 1;
 export const EXIT_ERROR = 2;
-export const EXIT_INTERRUPTED = 130;
 
 /** Exit code of a finished run: any failed object is an error; `check` also reports differences. */
 export function exitCodeOf(command: "check" | "plan" | "sync", report: RunReport): number {

@@ -1,45 +1,111 @@
+import { constants } from "node:os";
 import { RunAbortedError } from "@chunksync/sync";
-import { EXIT_INTERRUPTED } from "./exitCodes.js";
 
 /**
- * Said at the first Ctrl-C (or SIGTERM), as soon as it is taken: what was in flight still
- * settles, which may take a while, and a second one does not wait for it.
+ * Said at the first Ctrl-C, as soon as it is taken: what was in flight still settles, which may
+ * take a while, and a second one does not wait for it.
  */
 export const STOPPING = "chunksync: stopping once the requests in flight settle; Ctrl-C again stops at once";
+/** Said at the first SIGTERM (a scheduler or service manager stopping the run), as {@link STOPPING}. */
+export const TERMINATING =
+  "chunksync: terminated; stopping once the requests in flight settle; a second signal stops at once";
+
+type StopSignal = "SIGINT" | "SIGTERM";
+
+/** Why a run's signal was aborted by {@link SignalStop}: the signal that stopped it. */
+class StoppedBy extends Error {
+  constructor(readonly by: StopSignal) {
+    super(`stopped by ${by}`);
+  }
+}
 
 /**
- * Runs `work` with Ctrl-C and SIGTERM aborting its signal (see {@link STOPPING}). Work that stops by throwing exits
- * 130 with `stopped` said on stderr; work that stops on its own returns its own code. A second
- * Ctrl-C does not wait: it says `again` and exits 130 at once. On a terminal each line starts by
- * clearing its row, where the terminal echoed `^C`.
+ * Exit code of work stopped through `signal`: 128 plus the number of the signal that stopped it,
+ * as shells, service managers and schedulers read it (130 after Ctrl-C, 143 after SIGTERM); 130
+ * where it was stopped otherwise.
+ */
+export function interruptedExitCode(signal: AbortSignal): number {
+  const by = signal.reason instanceof StoppedBy ? signal.reason.by : "SIGINT";
+  return 128 + constants.signals[by];
+}
+
+/**
+ * Ctrl-C and SIGTERM for one piece of work: the first aborts {@link signal} and is said through
+ * `say`; the second does not wait: `again` says what is left, then the process exits with the
+ * first signal's code. On a terminal each line should start by clearing its row, where the
+ * terminal echoed `^C`.
+ */
+export class SignalStop {
+  readonly #abort = new AbortController();
+  readonly #onInt = () => this.#take("SIGINT");
+  readonly #onTerm = () => this.#take("SIGTERM");
+
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly again: () => void,
+  ) {
+    process.on("SIGINT", this.#onInt);
+    process.on("SIGTERM", this.#onTerm);
+  }
+
+  #take(by: StopSignal): void {
+    if (this.#abort.signal.aborted) {
+      this.again();
+      return process.exit(interruptedExitCode(this.#abort.signal));
+    }
+    this.say(by === "SIGTERM" ? TERMINATING : STOPPING);
+    this.#abort.abort(new StoppedBy(by));
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Stops the work for a reason of the work's own (its exit code is then 130's). */
+  abort(): void {
+    this.#abort.abort();
+  }
+
+  /** The exit code of the work once stopped. */
+  get exitCode(): number {
+    return interruptedExitCode(this.#abort.signal);
+  }
+
+  dispose(): void {
+    process.off("SIGINT", this.#onInt);
+    process.off("SIGTERM", this.#onTerm);
+  }
+}
+
+/** What starts each line on stderr: a clear of the row where a terminal echoed `^C`. */
+function row(): string {
+  return process.stderr.isTTY === true && process.env.TERM !== "dumb" ? "\r\x1b[2K" : "";
+}
+
+/**
+ * Runs `work` under a {@link SignalStop}. Work that stops by throwing exits with the signal's
+ * code (130 after Ctrl-C, 143 after SIGTERM) with `stopped` said on stderr; work that stops on
+ * its own returns its own code (see {@link interruptedExitCode}). A second signal says `again`.
  */
 export async function interruptible(
   work: (signal: AbortSignal) => Promise<number>,
   stopped = "nothing was written",
   again = stopped,
 ): Promise<number> {
-  const abort = new AbortController();
-  const row = process.stderr.isTTY === true && process.env.TERM !== "dumb" ? "\r\x1b[2K" : "";
-  const onSignal = () => {
-    if (abort.signal.aborted) {
-      process.stderr.write(`${row}chunksync: interrupted again; ${again}\n`);
-      return process.exit(EXIT_INTERRUPTED);
-    }
-    process.stderr.write(`${row}${STOPPING}\n`);
-    abort.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const start = row();
+  const stop = new SignalStop(
+    (line) => process.stderr.write(`${start}${line}\n`),
+    () => process.stderr.write(`${start}chunksync: interrupted again; ${again}\n`),
+  );
   try {
-    return await work(abort.signal);
+    return await work(stop.signal);
   } catch (error) {
-    if (error instanceof RunAbortedError || abort.signal.aborted) {
+    if (error instanceof RunAbortedError || stop.signal.aborted) {
       process.stderr.write(`chunksync: interrupted; ${stopped}\n`);
-      return EXIT_INTERRUPTED;
+      return stop.exitCode;
     }
     throw error;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.dispose();
   }
 }

@@ -29,10 +29,10 @@ import { addCleanupCommand } from "./cleanup.js";
 import { EmptySourceError } from "./emptySource.js";
 import { refuseEmptyValues } from "./emptyValues.js";
 import { examples } from "./examples.js";
-import { EXIT_ERROR, EXIT_INTERRUPTED, exitCodeOf } from "./exitCodes.js";
+import { EXIT_ERROR, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
-import { STOPPING } from "./interruptible.js";
+import { SignalStop } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { OutageWatch, outageLimit } from "./outage.js";
@@ -303,7 +303,6 @@ async function runEngine(
   opened: OpenedReport | undefined,
 ): Promise<number> {
   const lines = opened && (await JsonLinesReport.begin(opened.file, opened.path));
-  const abort = new AbortController();
   const stats = new RunStats();
   const failures = new FailureList();
   const progress = startProgress(stats, process.stderr, flags.quiet || flags.json);
@@ -311,24 +310,20 @@ async function runEngine(
   const planned = noPlanned();
   /** Set where the run was stopped because its storage stopped answering (see OutageWatch). */
   let unanswered: { code: string; message: string } | undefined;
-  const onSignal = () => {
-    if (!abort.signal.aborted) {
-      progress.say(STOPPING);
-      return abort.abort();
-    }
-    // A second Ctrl-C does not wait for the uploads begun to be aborted: say what is left, and
-    // keep the lines of the objects settled so far.
-    progress.stop();
-    lines?.flushNow();
-    process.stderr.write(
-      options.dryRun
-        ? "chunksync: interrupted again\n"
-        : "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
-    );
-    process.exit(EXIT_INTERRUPTED);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // A second signal does not wait for the uploads begun to be aborted: it says what is left, and
+  // keeps the lines of the objects settled so far.
+  const stop = new SignalStop(
+    (line) => progress.say(line),
+    () => {
+      progress.stop();
+      lines?.flushNow();
+      process.stderr.write(
+        options.dryRun
+          ? "chunksync: interrupted again\n"
+          : "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
+      );
+    },
+  );
   try {
     // The workflow engine (and the state machine runner it brings) loads only when asked for.
     const engine =
@@ -337,19 +332,19 @@ async function runEngine(
     const begun = options.destination.serverTime() ?? Date.now();
     const report = await engine({
       ...options,
-      signal: abort.signal,
+      signal: stop.signal,
       stats,
       // A promise only while the report file writes a block: most objects settle at once.
       onResult: (r) => {
         progress.onResult(r);
         failures.add(r);
         addPlanned(planned, r);
-        if (outage.add(r) && !abort.signal.aborted) {
+        if (outage.add(r) && !stop.signal.aborted) {
           unanswered = {
             code: outage.last!.code,
             message: `${outage.inRow} objects in a row failed for want of an answer (the last: ${outage.last!.message}); stopped: run again once the storage answers`,
           };
-          abort.abort();
+          stop.abort();
         }
         return lines?.add(objectLine(r));
       },
@@ -374,7 +369,7 @@ async function runEngine(
         process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: unanswered }))}\n`);
       return EXIT_ERROR;
     }
-    if (error instanceof RunAbortedError || abort.signal.aborted) {
+    if (error instanceof RunAbortedError || stop.signal.aborted) {
       // A run that writes nothing (check, plan, sync --dry-run) began no upload.
       process.stderr.write(
         options.dryRun
@@ -383,7 +378,7 @@ async function runEngine(
       );
       if (flags.json) {
         const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
-        process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_INTERRUPTED, counted))}\n`);
+        process.stdout.write(`${JSON.stringify(jsonEnding(command, stop.exitCode, counted))}\n`);
       } else if (!flags.quiet) {
         // What the run settled before it stopped, as the summary of a whole run says it.
         const settled = {
@@ -395,12 +390,11 @@ async function runEngine(
         };
         process.stdout.write(textSummary(command, buildReport(settled), true));
       }
-      return EXIT_INTERRUPTED;
+      return stop.exitCode;
     }
     throw error;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.dispose();
   }
 }
 

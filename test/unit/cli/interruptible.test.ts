@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { interruptible, STOPPING } from "../../../packages/cli/src/interruptible.js";
+import { interruptible, STOPPING, TERMINATING } from "../../../packages/cli/src/interruptible.js";
 
 /** What `interruptible` writes to stderr, with stderr a terminal or not. */
 function stderrAs(tty: boolean): string[] {
@@ -29,6 +29,26 @@ describe("interruptible", () => {
     process.emit("SIGINT");
     expect(await code).toBe(130);
     expect(writes).toEqual([`${STOPPING}\n`, "chunksync: interrupted; nothing was written\n"]);
+  });
+
+  it("at SIGTERM says so; work that then throws exits 143, and a second signal exits 143 at once", async () => {
+    const writes = stderrAs(false);
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as never);
+    const code = interruptible(
+      (signal) =>
+        new Promise<number>((_, reject) =>
+          signal.addEventListener("abort", () => reject(new Error("stopped"))),
+        ),
+    );
+    process.emit("SIGTERM");
+    process.emit("SIGINT");
+    expect(exit).toHaveBeenCalledWith(143);
+    expect(await code).toBe(143);
+    expect(writes).toEqual([
+      `${TERMINATING}\n`,
+      "chunksync: interrupted again; nothing was written\n",
+      "chunksync: interrupted; nothing was written\n",
+    ]);
   });
 
   it("at a second Ctrl-C stops at once, saying what is left; on a terminal each line clears the echoed ^C", async () => {
