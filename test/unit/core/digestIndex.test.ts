@@ -4,6 +4,7 @@ import {
   decodePiece,
   digestOf,
   encodeManifest,
+  entryAsListed,
   entryLine,
   entryMayStand,
   entryNeedsHead,
@@ -118,6 +119,32 @@ describe("digest index entries: when an entry stands", () => {
       expect(entryNeedsHead(versioned, { ...listed, versionId }, false)).toBe(false);
     },
   );
+
+  it("an entry that records a version ID stands for that version whatever LastModified is stated for it; the null version's needs its second", () => {
+    // Ceph RGW 16 moves the LastModified a HEAD states of a version whose tag set is put, not the
+    // one its versions listing states: a version ID names one version, and its bytes never change.
+    const named = entry("k", { versionId: "v1" });
+    expect(entryStands(named, { ...listed, versionId: "v1", lastModified: T + 5000 })).toBe(true);
+    expect(entryStands(named, { ...listed, versionId: "v2", lastModified: T })).toBe(false);
+    expect(entryStands(named, { ...listed, versionId: "v1", etag: "abd-2" })).toBe(false);
+    expect(
+      entryStands(entry("k", { versionId: "null" }), {
+        ...listed,
+        versionId: "null",
+        lastModified: T + 5000,
+      }),
+    ).toBe(false);
+  });
+
+  it("a written entry learns the LastModified and version ID its listing states (the null version's aside), then stands for that version only", () => {
+    const { lastModified: _lm, ...written } = entry("k", { proof: "written", at: T });
+    const learned = entryAsListed(written, { ...listed, versionId: "v1" });
+    expect(learned).toMatchObject({ lastModified: listed.lastModified, versionId: "v1" });
+    expect(entryStands(learned, { ...listed, versionId: "v1", lastModified: T + 5000 })).toBe(true);
+    expect(entryStands(learned, { ...listed, versionId: "v2" })).toBe(false);
+    expect(entryAsListed(written, { ...listed, versionId: "null" }).versionId).toBeUndefined();
+    expect(entryAsListed(written, listed).versionId).toBeUndefined();
+  });
 
   it("an entry of a bucket that never kept versions needs no request; one this side wrote always a HEAD", () => {
     expect(entryNeedsHead(entry("k"), listed, false)).toBe(false);

@@ -76,11 +76,16 @@ function sameVersion(entry: IndexEntry, listed: ListedVersion): boolean {
  * Whether `entry` still holds for the version `listed` names: same size and ETag, same
  * LastModified second, the same version (see {@link sameVersion}), and provably not a racing
  * rewrite of that second (see {@link IndexProof}). Anything else is stale and the object's
- * bytes are read again; a listing that states no LastModified never matches.
+ * bytes are read again; a listing that states no LastModified never matches. A version ID
+ * (the null version's aside) names one version, whose bytes and attributes never change: where
+ * both state the same one, its LastModified need not agree. Ceph RGW 16 moves the
+ * LastModified a HEAD or GET states of a version whose tag set is put, and not the one its
+ * versions listing states, so an entry taken from a read would otherwise never stand again.
  */
 export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
   if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return false;
   if (!sameVersion(entry, listed)) return false;
+  if (versionPin(entry.versionId) !== undefined && entry.versionId === listed.versionId) return true;
   if (listed.lastModified === undefined) return false;
   const second = wholeSecond(listed.lastModified);
   // A version this side wrote is the one listed if it was written no later than the write
@@ -121,9 +126,11 @@ export function entryMayStand(entry: IndexEntry, listed: ListedVersion): boolean
 
 /**
  * The entry for `listed` with what the listing states of it: a written entry learns its
- * version's LastModified, so that from then on only that exact version matches it.
+ * version's LastModified, and its version ID where the listing names one (not the null
+ * version), so that from then on only that exact version matches it.
  */
 export function entryAsListed(entry: IndexEntry, listed: ListedVersion): IndexEntry {
   if (entry.lastModified !== undefined || listed.lastModified === undefined) return entry;
-  return { ...entry, lastModified: listed.lastModified };
+  const versionId = entry.versionId ?? versionPin(listed.versionId);
+  return { ...entry, lastModified: listed.lastModified, ...(versionId !== undefined ? { versionId } : {}) };
 }
