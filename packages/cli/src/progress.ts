@@ -18,8 +18,8 @@ function describe(r: ObjectResult): string {
     r.chunks && r.chunks.total > 1 ? ` (${r.chunks.changed.length}/${r.chunks.total} chunks)` : "";
   // Keeping a destination-only object and leaving an archived one unread are what a sync does
   // too, not what it would do: such results are never "applied".
-  // "metadata" names what changed, not what is done to it: said as a verb.
-  const action = r.action === "metadata" ? "restate metadata" : r.action;
+  // "metadata" and "tags" name what changed, not what is done to it: said as a verb.
+  const action = r.action === "metadata" || r.action === "tags" ? `restate ${r.action}` : r.action;
   const verb =
     r.action === "keep" ? "keep" : r.action === "none" ? "skip" : r.applied ? action : `would ${action}`;
   const moved =

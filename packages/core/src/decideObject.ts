@@ -149,7 +149,11 @@ export interface PlannedPart {
 /** What to do about one object. JSON-safe, so a workflow can store it between steps. */
 export interface ObjectDecision {
   state: "identical" | "missing" | "changed" | "unreadable";
-  action: "none" | "copy" | "compose" | "metadata";
+  /**
+   * `tags`: only the tag set differs (with `copyTags`): it is put on the destination's version as
+   * it stands, which neither copies its bytes nor, where the bucket keeps versions, makes a version.
+   */
+  action: "none" | "copy" | "compose" | "metadata" | "tags";
   /** The chunks that differ (all of them for a missing destination). */
   changed: number[];
   /** The parts to write, in order; empty when nothing is written. */
@@ -311,6 +315,8 @@ function choose(
     if (!attributesDiffer(source.attributes, destination.attributes, { tags: options.copyTags })) {
       return { state: "identical", action: "none", changed, parts: [] };
     }
+    if (!attributesDiffer(source.attributes, destination.attributes, { tags: false }))
+      return { state: "changed", action: "tags", changed, parts: [] };
     // Rewritten from the destination's own bytes; a zero-byte object is simply written again.
     const parts =
       plan.count === 0

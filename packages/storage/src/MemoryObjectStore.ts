@@ -47,6 +47,7 @@ export type StoreOperation =
   | "read"
   | "readFirst"
   | "tagging"
+  | "putTagging"
   | "put"
   | "copyObject"
   | "createUpload"
@@ -426,6 +427,18 @@ export class MemoryObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const bucket = await this.#enter("delete", key);
     bucket.objects.delete(key);
+  }
+
+  /** As S3 on AWS: the version's bytes, ETag and LastModified stay. A version no longer current is kept nowhere here. */
+  async putTagging(target: ObjectVersionRef, tagging: string | undefined, signal?: AbortSignal): Promise<void> {
+    const bucket = await this.#enter("putTagging", target.key);
+    signal?.throwIfAborted();
+    const o = bucket.objects.get(target.key);
+    if (!o) throw new ObjectNotFoundError(this.#ctx("put tagging", target.key));
+    if (target.versionId !== undefined && target.versionId !== o.versionId) return;
+    const { tagging: _old, ...rest } = o.attributes;
+    const normalised = normalisedTagging(tagging);
+    o.attributes = normalised ? { ...rest, tagging: normalised } : rest;
   }
 
   async #uploadPart(

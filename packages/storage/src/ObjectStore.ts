@@ -224,7 +224,8 @@ export interface ObjectReader extends StoreInfo {
 
 /**
  * The writing half of the port, bound to one bucket: what a destination side needs on top of
- * reading. Tags are written with the object (`ObjectAttributes.tagging`), never on their own.
+ * reading. Tags are written with the object (`ObjectAttributes.tagging`), or alone onto a
+ * version that differs from its source in nothing else ({@link ObjectWriter.putTagging}).
  */
 export interface ObjectWriter extends StoreInfo {
   /**
@@ -281,6 +282,13 @@ export interface ObjectWriter extends StoreInfo {
    */
   abortUpload(key: string, uploadId: string): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /**
+   * Replaces the tag set of the version `target` names (its version ID where it has one, else
+   * the current version) with `tagging`, or removes it where `tagging` is absent or empty. The
+   * object's bytes and other attributes stay; AWS keeps its LastModified, Ceph RGW 16 moves it.
+   * S3 takes no condition on a tag set's write: the caller checks what it tagged afterwards.
+   */
+  putTagging(target: ObjectVersionRef, tagging: string | undefined, signal?: AbortSignal): Promise<void>;
 }
 
 /** The whole port, bound to one bucket on one side: every adapter implements it. */

@@ -837,6 +837,22 @@ export class S3ObjectStore implements ObjectStore {
    */
   async ensureTagging(key: string, tagging: string): Promise<void> {
     if ((await this.tagging(key)) !== undefined) return;
+    await this.#putTagging(key, tagging, {});
+  }
+
+  async putTagging(target: ObjectVersionRef, tagging: string | undefined, signal?: AbortSignal): Promise<void> {
+    const version: Record<string, string> = target.versionId === undefined ? {} : { versionId: target.versionId };
+    if (tagging) return this.#putTagging(target.key, tagging, version, signal);
+    const request = this.#plain("DELETE", target.key, { query: { tagging: "", ...version } });
+    await this.#send("delete tagging", target.key, () => this.#requests.send({ ...request, signal }));
+  }
+
+  async #putTagging(
+    key: string,
+    tagging: string,
+    version: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const body = taggingXml([...new URLSearchParams(tagging)]);
     // S3 requires a checksum of this body; Content-MD5 is the one every server checks.
     const headers = requestHeaders({
@@ -845,8 +861,8 @@ export class S3ObjectStore implements ObjectStore {
       ContentLength: body.length,
       ContentMD5: createHash("md5").update(body).digest("base64"),
     });
-    const request = this.#plain("PUT", key, { query: { tagging: "" }, body }, headers);
-    await this.#send("put tagging", key, () => this.#requests.send(request));
+    const request = this.#plain("PUT", key, { query: { tagging: "", ...version }, body }, headers);
+    await this.#send("put tagging", key, () => this.#requests.send({ ...request, signal }));
   }
 }
 

@@ -8,7 +8,7 @@ export type ObjectState = "identical" | "missing" | "changed" | "extra" | "unrea
  * - `metadata`: bytes equal, attributes differ; rewritten server-side.
  * - `delete` / `keep`: destination-only objects, with and without `--delete`.
  */
-export type ObjectAction = "none" | "copy" | "compose" | "metadata" | "delete" | "keep";
+export type ObjectAction = "none" | "copy" | "compose" | "metadata" | "tags" | "delete" | "keep";
 
 export interface ObjectResult {
   sourceKey?: string;

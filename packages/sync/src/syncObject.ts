@@ -306,7 +306,8 @@ async function attemptObject(
     const handed = early;
     early = undefined;
     // The probe copiedFromOld awaits below, where one is needed, runs beside the write.
-    const copyDigests = dst !== undefined && trustWrite && ctx.indexesDestination;
+    const copyDigests =
+      dst !== undefined && (trustWrite || decision.action === "tags") && ctx.indexesDestination;
     if (copyDigests) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
     const etag = await writeObject(writing, toWrite, await handed);
 

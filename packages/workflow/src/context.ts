@@ -170,7 +170,7 @@ const chunkIndexes = z.array(count).max(MAX_PARTS);
  */
 export const DecisionSchema = z.strictObject({
   state: z.enum(["identical", "missing", "changed", "unreadable"]),
-  action: z.enum(["none", "copy", "compose", "metadata"]),
+  action: z.enum(["none", "copy", "compose", "metadata", "tags"]),
   changed: chunkIndexes,
   parts: z
     .array(

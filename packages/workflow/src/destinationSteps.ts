@@ -525,13 +525,23 @@ async function keepWritten(
 
 /**
  * Completes the upload under the planned condition and its guards (the HEAD before it on
- * stores that do not enforce the condition on complete, as Ceph RGW 16 does not).
+ * stores that do not enforce the condition on complete, as Ceph RGW 16 does not), or puts the
+ * tag set of a write of tags alone.
  */
 export async function destinationComplete(ctx: DestinationContext, event: z.infer<typeof ObjectEvent>) {
   const { runId, key } = event;
   const record = await needUpload(ctx.work, runId, key);
   if (record.etag !== undefined) return { etag: record.etag };
   const { write, batchSize } = await objectWrite(ctx, runId, key, NO_BYTES);
+  const requests = writeRequestsOf(write);
+  // A tag set alone has no batch to write it: it is put here, as its one request.
+  if (requests.kind === "tags") {
+    const bytes = { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 };
+    const etag = await writeWhole(writeContext(ctx, bytes), write, requests);
+    await keepWritten(ctx, runId, key, record.attempt, etag);
+    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
+    return { etag };
+  }
   const parts: CompletedPart[] = [];
   for (const batch of batchNumbers(write.decision.parts.length, batchSize)) {
     parts.push(...(await need<CompletedPart[]>(ctx.work, workKeys.parts(runId, key, batch))));
@@ -673,8 +683,9 @@ async function settledDestinationEntry(
     enforcesCopySourceIfMatch: (k, ref, signal) => ctx.store.enforcesCopySourceIfMatch(k, ref, signal),
     ref: (k, etag, versionId) => ctx.store.ref(k, etag, versionId),
   };
+  const trusted = decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5;
   const copied =
-    version && decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5
+    version && (trusted || decision.action === "tags")
       ? await copiedFromOld(
           plan,
           decision,

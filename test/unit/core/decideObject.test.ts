@@ -193,6 +193,7 @@ describe("decideObject", () => {
         if (decision.state === "missing") expect(decision.changed).toEqual(allOf(params.plan));
         if (decision.action === "compose") expect(fromSource).toEqual(params.changed);
         if (decision.action === "metadata") expect(fromSource).toEqual([]);
+        if (decision.action === "tags") expect(decision.parts).toEqual([]);
         if (decision.action === "copy") expect(fromSource).toEqual(allOf(params.plan));
         // An object of one chunk is one unit: it is copied whole, and re-composed only where
         // that chunk is unchanged (the old object is longer): one copy of the old bytes.
@@ -258,9 +259,9 @@ describe("decideObject", () => {
     ]);
   });
 
-  it("counts a tag-only difference as changed with --tags, and ignores it without", () => {
+  it("puts the tag set alone on the version as it stands where only tags differ, with --tags; ignores them without", () => {
     const plan = planChunks(9 * MiB);
-    const decide = (copyTags: boolean) =>
+    const decide = (copyTags: boolean, metadata: Record<string, string> = {}) =>
       decideObject({
         source: {
           size: plan.size,
@@ -268,7 +269,7 @@ describe("decideObject", () => {
           archived: false,
           attributes: { metadata: {}, tagging: "team=red" },
         },
-        destination: { size: plan.size, etag: '"b"', attributes: { metadata: {}, tagging: "team=blue" } },
+        destination: { size: plan.size, etag: '"b"', attributes: { metadata, tagging: "team=blue" } },
         plan,
         changed: [],
         options: {
@@ -279,8 +280,18 @@ describe("decideObject", () => {
           copySources: { old: true, source: true },
         },
       });
-    expect(decide(true)).toMatchObject({ state: "changed", action: "metadata", planned: { transfer: 0 } });
+    expect(decide(true)).toEqual({
+      state: "changed",
+      action: "tags",
+      changed: [],
+      parts: [],
+      condition: { ifMatch: '"b"' },
+      planned: { transfer: 0, serverSide: 0 },
+      verify: [],
+    });
     expect(decide(false)).toMatchObject({ state: "identical", action: "none" });
+    // Other attributes differ too: the copy in place restates them and the tags together.
+    expect(decide(true, { a: "1" })).toMatchObject({ action: "metadata", planned: { serverSide: plan.size } });
   });
 
   it("re-composes a 10 GiB object with one changed chunk in the middle as 5 GiB copy + chunk + copy", () => {

@@ -792,14 +792,64 @@ describe("both engines on memory stores: the same results, requests and failures
     expect(seen.workflow).toEqual(seen.direct);
   });
 
-  it("with --tags, restates a source's tag set where only the tags differ", async () => {
+  it("with --tags, puts the source's tag set alone where only the tags differ: no byte copied, the version kept", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
-      await put(source, "tagged", small, "team=a");
-      await put(destination, "tagged", small, "team=b");
-      const r = byKey(await engine(source, destination, { copyTags: true }));
-      expect(r.tagged, name).toMatchObject({ state: "changed", action: "metadata", applied: true });
+      await put(source, "tagged", big, "team=a");
+      await put(destination, "tagged", big, "team=b");
+      await put(source, "untagged", small);
+      await put(destination, "untagged", small, "team=b");
+      const before = await destination.head("tagged");
+      const writes = ["put", "copyObject", "createUpload", "copyPart", "uploadPart"] as const;
+      const counted = writes.map((op) => destination.calls(op));
+      const report = await engine(source, destination, { copyTags: true });
+      const r = byKey(report);
+      for (const key of ["tagged", "untagged"])
+        expect(r[key], `${name} ${key}`).toMatchObject({ state: "changed", action: "tags", applied: true });
       expect(await destination.tagging("tagged"), name).toBe("team=a");
+      expect(await destination.tagging("untagged"), name).toBeUndefined();
+      // The same version, tags aside: nothing written but the two tag sets.
+      expect(await destination.head("tagged"), name).toEqual(before);
+      expect(
+        writes.map((op) => destination.calls(op)),
+        name,
+      ).toEqual(counted);
+      expect(destination.calls("putTagging"), name).toBe(2);
+      expect(report.bytes, name).toMatchObject({ transferred: 0, uploaded: 0, copiedServerSide: 0 });
+      // Other attributes differ too: the copy in place restates them and the tags at once.
+      await destination.putTagging(destination.ref("tagged", before!.etag), "team=c");
+      await destination.copyObject(
+        destination.ref("tagged", before!.etag),
+        "tagged",
+        { metadata: { m: "1" }, tagging: "team=c" },
+        {
+          ifMatch: before!.etag,
+        },
+      );
+      const again = byKey(await engine(source, destination, { copyTags: true }));
+      expect(again.tagged, name).toMatchObject({ state: "changed", action: "metadata", applied: true });
+      expect(await destination.tagging("tagged"), name).toBe("team=a");
+    }
+  });
+
+  it("with --tags, a destination another writer replaced under the tag set's put is not called written: it is challenged again", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "tagged", big, "team=a");
+      await put(destination, "tagged", big, "team=b");
+      const other = flipByte(big, 5);
+      destination.beforeNext("putTagging", async () => {
+        await destination.delete("tagged");
+        await put(destination, "tagged", other, "team=z");
+      });
+      const r = byKey(await engine(source, destination, { copyTags: true }));
+      // The other writer's bytes are left to it, and reported: never identical, never overwritten.
+      expect(r.tagged, name).toMatchObject({
+        state: "failed",
+        attempts: 2,
+        error: { code: "DESTINATION_CHANGED" },
+      });
+      expect((await bytes(destination, "tagged"))?.equals(other), name).toBe(true);
     }
   });
 

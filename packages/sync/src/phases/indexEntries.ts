@@ -137,15 +137,20 @@ export const UNPINNED_COPIES_NOTE =
  *   writer may put other bytes before the copy and the old bytes back after it (the old ETag
  *   again). Such a write's copied chunks get no digest, and the object no entry: the next run
  *   reads it.
+ * A tag set put on the old version alone (a `tags` decision) keeps that version whole: the write
+ * checked after it that the version is still the one challenged. Its digests hold whether or
+ * not the destination checks Content-MD5, since nothing was uploaded.
  */
 export async function copiedFromOld(
   plan: ChunkPlan,
-  decision: Pick<ObjectDecision, "parts" | "condition">,
+  decision: Pick<ObjectDecision, "action" | "parts" | "condition">,
   old: { etag: string; size: number; versionId?: string },
   written: { key: string; etag: string },
   destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
   signal?: AbortSignal,
 ): Promise<{ from: string; ranges: ChunkRange[]; unpinned: boolean }> {
+  // A tag set put on the old version keeps its bytes: the write checked it is still that version.
+  if (decision.action === "tags") return { from: old.etag, ranges: chunkRanges(plan), unpinned: false };
   const ranges = copiedRanges(plan, decision);
   if (ranges.length === 0) return { from: old.etag, ranges, unpinned: false };
   const pin = copyPin(plan, decision, old, destination);
@@ -170,7 +175,7 @@ export async function copiedFromOld(
  */
 export function probeCopyPins(
   plan: ChunkPlan,
-  decision: Pick<ObjectDecision, "parts" | "condition">,
+  decision: Pick<ObjectDecision, "action" | "parts" | "condition">,
   old: { etag: string; size: number; versionId?: string },
   key: string,
   destination: Pick<ObjectStore, "copiesNameVersions" | "enforcesCopySourceIfMatch" | "ref">,
@@ -200,7 +205,7 @@ function copiedRanges(plan: ChunkPlan, decision: Pick<ObjectDecision, "parts">):
  */
 function copyPin(
   plan: ChunkPlan,
-  decision: Pick<ObjectDecision, "parts" | "condition">,
+  decision: Pick<ObjectDecision, "action" | "parts" | "condition">,
   old: { etag: string; size: number; versionId?: string },
   destination: Pick<ObjectStore, "copiesNameVersions">,
 ): "named" | "copy" | "probe" {

@@ -111,7 +111,7 @@ export interface WriteContext {
 export interface ObjectWrite {
   key: string;
   attributes: ObjectAttributes;
-  decision: Pick<ObjectDecision, "parts" | "condition">;
+  decision: Pick<ObjectDecision, "action" | "parts" | "condition">;
   /** The planned source version, and how the destination names it as a copy source. */
   source: ObjectIdentity & { size: number };
   /** The source's chunk plan, which every part's chunks come from. */
@@ -131,9 +131,13 @@ export interface ObjectWrite {
 
 /**
  * The requests a write is made of. A whole-object CopyObject or a PutObject where one
- * request can hold it; otherwise a multipart upload.
+ * request can hold it, a tag set put on the version as it stands (a `tags` decision);
+ * otherwise a multipart upload.
  */
-export type WriteRequests = { kind: "copy" | "put"; part: PlannedPart } | { kind: "multipart" };
+export type WriteRequests =
+  | { kind: "copy" | "put"; part: PlannedPart }
+  | { kind: "tags" }
+  | { kind: "multipart" };
 
 /** Decides the requests of `write`; both engines write an object with the same kinds of request. */
 export function writeRequestsOf(write: {
@@ -141,7 +145,8 @@ export function writeRequestsOf(write: {
   source: { size: number };
   old?: { size: number } | undefined;
 }): WriteRequests {
-  const { parts, condition } = write.decision;
+  const { action, parts, condition } = write.decision;
+  if (action === "tags") return { kind: "tags" };
   const single = parts.length === 1 && parts[0]!.length <= MAX_CHUNK_SIZE ? parts[0]! : undefined;
   if (single === undefined) return { kind: "multipart" };
   // CopyObject has no range: it serves only a part that is its whole source object.
@@ -324,7 +329,10 @@ async function writeRest(
   return [...keep(written), ...(await writeParts(ctx, upload, rest, write))];
 }
 
-/** Writes the object in one request, a CopyObject or a PutObject, under the write's condition. */
+/**
+ * Writes the object in one request, a CopyObject, a PutObject or a tag set's put, under the
+ * write's condition.
+ */
 export async function writeWhole(
   ctx: WriteContext,
   write: ObjectWrite,
@@ -332,9 +340,10 @@ export async function writeWhole(
 ): Promise<string> {
   const { destination, signal } = ctx;
   const { key, attributes, decision } = write;
-  const { part } = requests;
   // The request that writes the object is not cut by the run's stop, as a multipart upload's
   // completion is not: a stop must never leave unknown whether an object was written.
+  if (requests.kind === "tags") return writeTags(destination, write);
+  const { part } = requests;
   if (requests.kind === "copy") {
     const fromSource = part.kind === "sourceCopy";
     const from = fromSource ? write.sourceRef : write.old!.ref;
@@ -369,6 +378,27 @@ export async function writeWhole(
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
+}
+
+/**
+ * Puts the source's tag set on the challenged destination version, named by its version ID
+ * where it has one: no byte is copied and no version made. S3 takes no condition on a tag
+ * set's write, so the version is checked after it: one another writer replaced (or restated)
+ * meanwhile fails the write with DESTINATION_CHANGED, which the object's next attempt
+ * challenges again, writing nothing (see the engines' recheck).
+ */
+async function writeTags(destination: ObjectStore, write: ObjectWrite): Promise<string> {
+  const old = write.old!;
+  await destination.putTagging(old.ref, write.attributes.tagging);
+  const now = await destination.head(write.key);
+  const same =
+    now !== undefined &&
+    now.size === old.size &&
+    sameEtag(now.etag, old.ref.etag) &&
+    (old.ref.versionId === undefined || now.versionId === old.ref.versionId) &&
+    holdsAttributes(write, now);
+  if (!same) throw new ObjectChangedError("destination", write.key);
+  return now.etag;
 }
 
 /**
