@@ -6,6 +6,7 @@ export type ObjectState = "identical" | "missing" | "changed" | "extra" | "unrea
  *   whose chunk changed).
  * - `compose`: multipart re-compose, unchanged ranges copied server-side from the old destination.
  * - `metadata`: bytes equal, attributes differ; rewritten server-side.
+ * - `tags`: bytes and attributes equal, tag sets differ (`--tags`); the tag set put alone.
  * - `delete` / `keep`: destination-only objects, with and without `--delete`.
  */
 export type ObjectAction = "none" | "copy" | "compose" | "metadata" | "tags" | "delete" | "keep";
