@@ -110,7 +110,7 @@ function addRunOptions(command: Command): Command {
         .choices(["none", "changed", "full"])
         .default("changed"),
     )
-    .option("--tags", "copy the source objects' tags", false)
+    .option("--tags", "compare the tag sets too, and (sync) copy the source's", false)
     .option("--storage-class <class>", "storage class of written objects")
     .addOption(
       new Option("--sse <mode>", "server-side encryption of written objects").choices(["AES256", "aws:kms"]),

@@ -430,7 +430,11 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   /** As S3 on AWS: the version's bytes, ETag and LastModified stay. A version no longer current is kept nowhere here. */
-  async putTagging(target: ObjectVersionRef, tagging: string | undefined, signal?: AbortSignal): Promise<void> {
+  async putTagging(
+    target: ObjectVersionRef,
+    tagging: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const bucket = await this.#enter("putTagging", target.key);
     signal?.throwIfAborted();
     const o = bucket.objects.get(target.key);

@@ -284,7 +284,7 @@ export interface ObjectWriter extends StoreInfo {
   delete(key: string): Promise<void>;
   /**
    * Replaces the tag set of the version `target` names (its version ID where it has one, else
-   * the current version) with `tagging`, or removes it where `tagging` is absent or empty. The
+   * the current version) with `tagging`, or empties it where `tagging` is absent or empty. The
    * object's bytes and other attributes stay; AWS keeps its LastModified, Ceph RGW 16 moves it.
    * S3 takes no condition on a tag set's write: the caller checks what it tagged afterwards.
    */

@@ -840,11 +840,18 @@ export class S3ObjectStore implements ObjectStore {
     await this.#putTagging(key, tagging, {});
   }
 
-  async putTagging(target: ObjectVersionRef, tagging: string | undefined, signal?: AbortSignal): Promise<void> {
-    const version: Record<string, string> = target.versionId === undefined ? {} : { versionId: target.versionId };
-    if (tagging) return this.#putTagging(target.key, tagging, version, signal);
-    const request = this.#plain("DELETE", target.key, { query: { tagging: "", ...version } });
-    await this.#send("delete tagging", target.key, () => this.#requests.send({ ...request, signal }));
+  /**
+   * An empty tag set is put, not deleted: Ceph RGW 16 lists an object whose tags were deleted
+   * (DeleteObjectTagging) with an empty ETag, which no index entry would match again.
+   */
+  async putTagging(
+    target: ObjectVersionRef,
+    tagging: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const version: Record<string, string> =
+      target.versionId === undefined ? {} : { versionId: target.versionId };
+    await this.#putTagging(target.key, tagging ?? "", version, signal);
   }
 
   async #putTagging(

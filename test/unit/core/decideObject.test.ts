@@ -291,7 +291,10 @@ describe("decideObject", () => {
     });
     expect(decide(false)).toMatchObject({ state: "identical", action: "none" });
     // Other attributes differ too: the copy in place restates them and the tags together.
-    expect(decide(true, { a: "1" })).toMatchObject({ action: "metadata", planned: { serverSide: plan.size } });
+    expect(decide(true, { a: "1" })).toMatchObject({
+      action: "metadata",
+      planned: { serverSide: plan.size },
+    });
   });
 
   it("re-composes a 10 GiB object with one changed chunk in the middle as 5 GiB copy + chunk + copy", () => {
