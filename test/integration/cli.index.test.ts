@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -392,6 +393,43 @@ describe("chunksync CLI: digest index", () => {
       expect(summary.index?.destination).toMatchObject({ fromIndex: count, read: 0 });
       for (const key of Object.keys(keys)) await sameObject(s, d, key);
     });
+  });
+
+  describe("tag sets emptied, deleted, or put on a null version over older ones: the entries stand again", () => {
+    const body = seededBytes("tagset", 6 * MiB);
+    const tagSet = (value?: string) => ({ TagSet: value === undefined ? [] : [{ Key: "t", Value: value }] });
+    for (const engine of ["direct", "workflow"] as const) {
+      it(`--engine ${engine}`, async () => {
+        const { s, d } = await pair(`tagset-${engine}`);
+        // The destination kept versions, then suspended them over an older version of "null-over".
+        const versioning = (Status: "Enabled" | "Suspended") =>
+          dst.send(new PutBucketVersioningCommand({ Bucket: d, VersioningConfiguration: { Status } }));
+        await versioning("Enabled");
+        await put(dst, d, "null-over", seededBytes("tagset-old", 6 * MiB));
+        await versioning("Suspended");
+        for (const key of ["emptied", "deleted", "null-over"]) await put(src, s, key, body, {}, "t=1");
+        const flags = [...dirs(`tagset-${engine}`), "--tags", "--engine", engine];
+        await pastTheSecond();
+        expect((await sync(s, d, ...flags)).summary.objects).toMatchObject({ missing: 2, changed: 1 });
+        await src.send(new PutObjectTaggingCommand({ Bucket: s, Key: "emptied", Tagging: tagSet() }));
+        // Ceph RGW then lists the object with an empty ETag.
+        await src.send(new DeleteObjectTaggingCommand({ Bucket: s, Key: "deleted" }));
+        // Ceph RGW then moves the LastModified a HEAD states, not the one the listing states.
+        await src.send(new PutObjectTaggingCommand({ Bucket: s, Key: "null-over", Tagging: tagSet("2") }));
+        await pastTheSecond();
+        const run = await sync(s, d, ...flags);
+        for (const key of ["emptied", "deleted", "null-over"])
+          expect(run.objects.get(key), key).toMatchObject({ state: "changed", action: "tags" });
+        expect(await tagsOf(dst, d, "emptied")).toEqual({});
+        expect(await tagsOf(dst, d, "null-over")).toEqual({ t: "2" });
+        for (const _ of [1, 2]) {
+          await pastTheSecond();
+          const next = await sync(s, d, ...flags);
+          expect(next.summary.objects.identical).toBe(3);
+          expect(next.summary.bytes.sourceRead + next.summary.bytes.destinationRead).toBe(0);
+        }
+      });
+    }
   });
 
   describe("in versioned buckets", () => {

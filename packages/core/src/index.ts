@@ -216,6 +216,7 @@ export {
   pieceHeader,
 } from "./digestIndex/indexCodec.js";
 export {
+  asListed,
   entryAsListed,
   entryMayStand,
   entryNeedsHead,

@@ -58,6 +58,7 @@ export {
   inspect,
   inspectDestination,
   type ListedPair,
+  listedHead,
   presentSource,
   readAttributes,
   type SidesVersioned,

@@ -47,6 +47,9 @@ export const PrepareEvent = z.strictObject({
     size: index,
     etag: z.string().min(1, "an ETag"),
     storageClass: z.string().min(1, "a storage class").optional(),
+    /** As the listing states them: the head prepareSource takes is given the listing's LastModified (see `asListed`). */
+    lastModified: z.number().int().min(0).optional(),
+    versionId: z.string().min(1, "a version ID").optional(),
   }),
   attempt: attempt.optional(),
 });

@@ -9,6 +9,7 @@ import {
   crossingBytes,
   decideObject,
   decisionOptionsOf,
+  entryMayStand,
   type PlannedPart,
   planChunks,
 } from "@chunksync/core";
@@ -30,6 +31,7 @@ import {
   headOfEntry,
   keySelection,
   Limiter,
+  listedHead,
   noPlanned,
   ObjectChangedError,
   type ObjectResult,
@@ -176,7 +178,14 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     }
     // An archived object's class goes with it: neither side reads it ahead (see inspect).
     const archived = isArchiveClass(o.storageClass) ? o.storageClass : undefined;
-    const item = { key, size: o.size, etag: o.etag, ...(archived ? { storageClass: archived } : {}) };
+    const item = {
+      key,
+      size: o.size,
+      etag: o.etag,
+      ...(archived ? { storageClass: archived } : {}),
+      ...(o.lastModified !== undefined ? { lastModified: o.lastModified } : {}),
+      ...(o.versionId !== undefined ? { versionId: o.versionId } : {}),
+    };
     items.push(item);
     bytes += jsonBytes(item);
     // The entry that still stands for the listed version waits in this side's own part.
@@ -206,14 +215,14 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   let at: number | undefined;
   const listed = stored && { ...item, key: sourceKey, ...listedOf(stored) };
   const known =
-    stored && listed && stored.entry.etag === item.etag && !isArchiveClass(stored.entry.storageClass)
+    stored && listed && entryMayStand(stored.entry, listed) && !isArchiveClass(stored.entry.storageClass)
       ? await standingEntry(ctx.store, stored.entry, listed, stored.versioned, ctx.signal)
       : undefined;
   if (listed && known) {
     // The entry stands for the listed version: its head is known, with no request or one HEAD.
     head = known.head ?? headOfEntry(known.entry, listed);
   } else {
-    head = presentSource(sourceKey, await ctx.store.head(sourceKey));
+    head = presentSource(sourceKey, listedHead(await ctx.store.head(sourceKey), { ...item, key: sourceKey }));
     // The chunks of this version are read after this time, in later steps.
     at = ctx.store.serverTime();
   }

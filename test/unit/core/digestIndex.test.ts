@@ -1,4 +1,5 @@
 import {
+  asListed,
   decodeEntryLine,
   decodeManifest,
   decodePiece,
@@ -144,6 +145,30 @@ describe("digest index entries: when an entry stands", () => {
     expect(entryStands(learned, { ...listed, versionId: "v2" })).toBe(false);
     expect(entryAsListed(written, { ...listed, versionId: "null" }).versionId).toBeUndefined();
     expect(entryAsListed(written, listed).versionId).toBeUndefined();
+  });
+
+  it("a head takes the LastModified its listing states where both are of one version, so its entry matches the next listings", () => {
+    // Ceph RGW 16 moves the LastModified a HEAD states of a version whose tags are put, not its listing's.
+    const head = { size: listed.size, etag: '"abc-2"', lastModified: T + 5000 };
+    expect(asListed(head, listed).lastModified).toBe(listed.lastModified);
+    expect(asListed(head, { ...listed, versionId: "null" }).lastModified).toBe(listed.lastModified);
+    // Another version: the head's own.
+    expect(asListed(head, { ...listed, etag: "abd-2" }).lastModified).toBe(T + 5000);
+    expect(asListed(head, { ...listed, size: 1 }).lastModified).toBe(T + 5000);
+    expect(asListed({ ...head, versionId: "v2" }, { ...listed, versionId: "v1" }).lastModified).toBe(
+      T + 5000,
+    );
+    expect(asListed(head, undefined)).toBe(head);
+  });
+
+  it("a listing that states no ETag (Ceph RGW 16 after a tag set's deletion) settles an entry only with a HEAD", () => {
+    const unstated = { ...listed, etag: '""' };
+    expect(entryMayStand(entry("k"), unstated)).toBe(true);
+    expect(entryNeedsHead(entry("k"), unstated, false)).toBe(true);
+    expect(entryStands(entry("k"), unstated)).toBe(false);
+    // The HEAD's answer decides.
+    expect(entryStands(entry("k"), listed)).toBe(true);
+    expect(entryMayStand(entry("k"), { ...unstated, size: 1 })).toBe(false);
   });
 
   it("an entry of a bucket that never kept versions needs no request; one this side wrote always a HEAD", () => {

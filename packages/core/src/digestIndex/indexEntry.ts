@@ -100,6 +100,7 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
 /**
  * Whether `listed`, which need not state a version ID (ListObjectsV2 states none), can settle
  * `entry` only with one HEAD of the object, whose answer {@link entryStands} then judges:
+ * - a listing that states no ETag (see {@link etagUnstated});
  * - a version this side wrote: its ETag proves its bytes, not its attributes (see {@link IndexProof});
  * - on a listing that states no version ID, an entry of a bucket that keeps or kept versions
  *   (`versioned`: its versioning Enabled or Suspended, or not known), or one that records a
@@ -110,18 +111,44 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
  * Entries of buckets that never kept versions need no request.
  */
 export function entryNeedsHead(entry: IndexEntry, listed: ListedVersion, versioned: boolean): boolean {
-  if (entry.proof === "written") return true;
+  if (entry.proof === "written" || etagUnstated(listed)) return true;
   return listed.versionId === undefined && (versioned || entry.versionId !== undefined);
 }
 
 /**
+ * Whether `listed` states no ETag: Ceph RGW 16 lists an object whose tag set was deleted
+ * (DeleteObjectTagging) with an empty one, which only a HEAD of it states again.
+ */
+function etagUnstated(listed: ListedVersion): boolean {
+  return listed.etag === "" || listed.etag === '""';
+}
+
+/**
  * Whether `entry` may stand for the version `listed` names: it stands, or would if the version
- * ID the listing does not state is the entry's (one HEAD tells: see {@link entryNeedsHead}).
- * An entry's bytes stand on this alone: an ETag names a version's bytes.
+ * ID (or ETag, see {@link etagUnstated}) the listing does not state is the entry's (one HEAD
+ * tells: see {@link entryNeedsHead}). An entry's bytes stand on this alone: an ETag names a
+ * version's bytes.
  */
 export function entryMayStand(entry: IndexEntry, listed: ListedVersion): boolean {
   const versionId = listed.versionId ?? entry.versionId;
-  return entryStands(entry, versionId === undefined ? listed : { ...listed, versionId });
+  const etag = etagUnstated(listed) ? entry.etag : listed.etag;
+  return entryStands(entry, versionId === undefined ? { ...listed, etag } : { ...listed, etag, versionId });
+}
+
+/**
+ * `head`, a HEAD's or a read's answer, with the LastModified `listed` states where both are of
+ * one version: the same size and ETag, and the same version ID where both name one (the null
+ * version either way where neither does). An entry made from it then matches the listings of
+ * the runs after. Ceph RGW 16 moves the LastModified a HEAD or GET states of a version whose tag
+ * set is put, and not the one its versions listing states, so an entry made from the head
+ * would never stand again for a null version (a bucket whose versioning was suspended over older
+ * versions). `head` itself where `listed` is absent or of another version.
+ */
+export function asListed<T extends ListedVersion>(head: T, listed: ListedVersion | undefined): T {
+  if (listed?.lastModified === undefined || head.lastModified === listed.lastModified) return head;
+  if (head.size !== listed.size || !sameEtag(head.etag, listed.etag)) return head;
+  if (versionPin(head.versionId) !== versionPin(listed.versionId)) return head;
+  return { ...head, lastModified: listed.lastModified };
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  asListed,
   attributesOf,
   chunkRanges,
   copiedFromSource,
@@ -189,7 +190,7 @@ async function inspectSource(
     const copied = copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce);
     const readable = !isArchiveClass(listed.source.storageClass);
     if (!ctx.dryRun && !copied && readable && listed.source.size > 0 && listed.source.size <= ctx.chunkSize)
-      return { head: await ctx.sourceSide.read(sourceKey, ctx.chunkSize) };
+      return { head: listedHead(await ctx.sourceSide.read(sourceKey, ctx.chunkSize), listed.source) };
     const known =
       copied &&
       readable &&
@@ -197,7 +198,7 @@ async function inspectSource(
       (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
     return known
       ? fromStanding(ctx.sourceSide, known, listed.source)
-      : { head: await source.head(sourceKey, signal) };
+      : { head: listedHead(await source.head(sourceKey, signal), listed.source) };
   }
   if (!bothListed(listed)) return { head: await source.head(sourceKey, signal) };
   const known =
@@ -210,7 +211,15 @@ async function inspectSource(
     listed.source.size > 0
       ? await ctx.sourceSide.probe(sourceKey, ctx.chunkSize, listed.source, prior)
       : await source.head(sourceKey, signal);
-  return { head };
+  return { head: listedHead(head, listed.source) };
+}
+
+/** `head` with the LastModified its listing states, where both are of one version (see `asListed`). */
+export function listedHead(
+  head: ObjectHead | undefined,
+  listed: ObjectSummary | undefined,
+): ObjectHead | undefined {
+  return head && asListed(head, listed);
 }
 
 /** The source's half of {@link inspect} where its entry stands: its head, the digests handed to `side`. */
@@ -275,7 +284,7 @@ export async function inspectDestination(
         everyChunk ? listed.destination : undefined,
       )
     : await destination.head(destinationKey, signal);
-  return { head };
+  return { head: listedHead(head, listed.destination) };
 }
 
 /** Both sides' heads of a pair, what inspect found, and which sides took their index entries. */
@@ -373,7 +382,8 @@ export async function standingEntry(
 ): Promise<StandingEntry | undefined> {
   if (!entryNeedsHead(entry, listed, versioned)) return { entry };
   const at = store.serverTime();
-  const head = await store.head(listed.key, signal);
+  const answer = await store.head(listed.key, signal);
+  const head = answer && asListed(answer, listed);
   if (head === undefined || head.archived || !entryStands(entry, head)) return undefined;
   const seen = entry.proof === "written" ? readEntry(head, attributesOf(head), at, entry.digests) : undefined;
   return { entry: seen && entryStands(seen, head) ? seen : entry, head };
