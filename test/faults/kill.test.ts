@@ -170,6 +170,14 @@ describe("kill -9 of the CLI in the middle of a compose", () => {
       );
       expect(age.code).toBe(2);
       expect(age.stderr).toMatch(/--older-than: expected an age such as 0s, 90s, 15m, 1h or 2d, got "soon"/);
+      const time = await runCli(
+        ["cleanup", `s3://${dstBucket}`, "--dst-profile", "dst", "--started-before", "12:26"],
+        env,
+      );
+      expect(time.code).toBe(2);
+      expect(time.stderr).toMatch(
+        /--started-before: expected an ISO 8601 time with its zone such as .*, got "12:26"/,
+      );
       const url = await runCli(["cleanup", "http://x", "--dst-profile", "dst"], env);
       expect(url.code).toBe(2);
       expect(url.stderr).toMatch(/DST: expected an S3 URL/);

@@ -279,15 +279,21 @@ describe("uploads a killed run left behind", () => {
       const out = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES], env);
       expect(out.code, out.stderr).toBe(0);
       const said =
-        /1 multipart upload under s3:\/\/\S+\/ began before this run and never ended .*: (chunksync cleanup \S+ --older-than \d+s) aborts them/.exec(
+        /1 multipart upload under s3:\/\/\S+\/ began before this run and never ended .*: (chunksync cleanup .*) aborts them/.exec(
           out.stderr,
         );
       expect(said, out.stderr).not.toBeNull();
       const [, cleanup] = said!;
-      const args = cleanup!.split(" ").slice(1);
-      const cleaned = await runCli([...args, "--dst-profile", "dst"], env);
+      // As it can be pasted: the destination as the run reached it, and the run's start as a bound.
+      expect(cleanup).toMatch(
+        /^chunksync cleanup s3:\/\/\S+ --dst-profile dst --older-than 0s --started-before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+      );
+      // Pasted later, it aborts no upload begun since the run.
+      await dst.send(new CreateMultipartUploadCommand({ Bucket: d, Key: "later" }));
+      const cleaned = await runCli(cleanup!.split(" ").slice(1), env);
       expect(cleaned.code, cleaned.stderr).toBe(0);
-      expect(await pendingUploads(dst, d)).toEqual([]);
+      expect((await pendingUploads(dst, d)).map((u) => u.key)).toEqual(["later"]);
+      await runCli(["cleanup", `s3://${d}`, "--dst-profile", "dst", "--older-than", "0s"], env);
       // Nothing left: the next sync says nothing of uploads.
       const next = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES], env);
       expect(next.stderr).not.toMatch(/multipart upload/);

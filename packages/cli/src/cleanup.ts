@@ -15,11 +15,23 @@ interface CleanupFlags {
   dstEndpoint?: string;
   dstRegion?: string;
   olderThan: string;
+  startedBefore?: string;
   dryRun: boolean;
   json: boolean;
 }
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** An ISO 8601 time with its zone ("2026-12-05T12:26:03Z") -> ms since the epoch. */
+export function parseTime(text: string, flag: string): number {
+  const ms = /T.*(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
+  if (Number.isNaN(ms))
+    throw new ValidationError(
+      flag,
+      `an ISO 8601 time with its zone such as 2026-12-05T12:26:03Z, got "${text}"`,
+    );
+  return ms;
+}
 
 /** "90s", "15m", "1h", "2d", "0s" (or a bare "0") -> milliseconds. */
 export function parseAge(text: string, flag: string): number {
@@ -37,8 +49,10 @@ their metadata, and metadata given to CreateMultipartUpload ends up on the
 finished object (where it would differ from the source's), so chunksync marks
 nothing. cleanup therefore treats every in-progress upload under DST that was
 started more than --older-than ago as abandoned, whoever started it. chunksync
-aborts its own uploads on every failure it survives; only a killed process
-(or a second Ctrl-C) leaves one behind. Ages are by the server's clock. Keep --older-than above the longest upload any other writer
+aborts its own uploads on every failure it survives and when stopped (Ctrl-C,
+SIGTERM); only a killed process (or a second signal) leaves one behind, which
+the next sync names, with a cleanup whose --started-before is that sync's start,
+so that it aborts no upload begun since. Ages and times are by the server's clock. Keep --older-than above the longest upload any other writer
 of this prefix runs, chunksync included (the default is 1h: raise it for huge
 objects on slow links); use --dry-run to see the list first.
 `;
@@ -68,6 +82,10 @@ export function addCleanupCommand(root: Command): void {
         "1h",
       ),
     )
+    .option(
+      "--started-before <time>",
+      "abort only uploads started before this time (ISO 8601, by the server's clock), as well as older than --older-than",
+    )
     .option("--dry-run", "list what would be aborted, abort nothing", false)
     .option("--json", "print one JSON summary on stdout", false)
     .addHelpText("after", `${HELP}${examples("cleanup")}`)
@@ -87,6 +105,8 @@ export function addCleanupCommand(root: Command): void {
 async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): Promise<number> {
   const location = parseS3Url(dst, "DST");
   const olderThanMs = parseAge(flags.olderThan, "--older-than");
+  const startedBefore =
+    flags.startedBefore === undefined ? undefined : parseTime(flags.startedBefore, "--started-before");
   const side: SideFlags = {
     ...(flags.dstProfile !== undefined ? { profile: flags.dstProfile } : {}),
     ...(flags.dstEndpoint !== undefined ? { endpoint: flags.dstEndpoint } : {}),
@@ -116,7 +136,10 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   const verb = flags.dryRun ? "would abort" : "aborted";
   for (const upload of pending) {
     // An upload without a start time is only taken when every age is (0s).
-    const old = olderThanMs === 0 || (upload.initiated !== undefined && upload.initiated.getTime() <= cutoff);
+    const started = upload.initiated?.getTime();
+    const old =
+      (olderThanMs === 0 || (started !== undefined && started <= cutoff)) &&
+      (startedBefore === undefined || (started !== undefined && started < startedBefore));
     if (!old) kept.push(upload);
     else if (signal.aborted) left.push(upload);
     else {
@@ -160,6 +183,7 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   } else {
     process.stdout.write(
       `cleanup ${locationText(location)}: ${verb} ${aborted.length}, kept ${kept.length} younger than ${flags.olderThan}` +
+        `${startedBefore !== undefined ? ` or started from ${new Date(startedBefore).toISOString()}` : ""}` +
         `${gone.length > 0 ? `, ${gone.length} gone meanwhile` : ""}${failed.length > 0 ? `, ${failed.length} failed` : ""}` +
         `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );

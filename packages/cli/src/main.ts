@@ -352,7 +352,8 @@ async function runEngine(
     progress.stop();
     const selected = { source: report.objects.scanned, destinationOnly: report.objects.extra };
     warnNoObjects(selected, source, destination, flags.filters, process.stderr);
-    if (!options.dryRun) await warnLeftUploads(options.destination, destination, begun, process.stderr);
+    if (!options.dryRun)
+      await warnLeftUploads(options.destination, destination, flags, begun, process.stderr);
     const code = exitCodeOf(command, report);
     await lines?.add(summaryLine(report));
     await lines?.flush();

@@ -69,13 +69,17 @@ const LEFT_UPLOADS_COUNTED = 1000;
 export async function warnLeftUploads(
   store: Pick<ObjectStore, "listUploads">,
   destination: S3Location,
+  side: DestinationFlags,
   before: number,
   out: NodeJS.WritableStream,
 ): Promise<void> {
+  // The server states start times in whole seconds: an upload started in the run's first
+  // second may be the run's own.
+  const second = Math.floor(before / 1000) * 1000;
   let left = 0;
   try {
     for await (const upload of store.listUploads(directoryPrefix(destination.prefix))) {
-      if (upload.initiated !== undefined && upload.initiated.getTime() < before) left++;
+      if (upload.initiated !== undefined && upload.initiated.getTime() < second) left++;
       if (left >= LEFT_UPLOADS_COUNTED) break;
     }
   } catch {
@@ -83,12 +87,35 @@ export async function warnLeftUploads(
   }
   if (left === 0) return;
   const count = left >= LEFT_UPLOADS_COUNTED ? `${left} or more` : String(left);
-  // The run's age less a second: the server states times in whole seconds, and cleanup's
-  // "older than" must hold for each of them (begun a second or more before the run).
-  const age = Math.max(0, Math.floor((Date.now() - before) / 1000) - 1);
+  // The command as it can be pasted, now or later: the destination as this run reached it, and
+  // a bound no upload begun since passes.
+  const command = [
+    "chunksync cleanup",
+    shellWord(locationText(destination)),
+    ...Object.entries({
+      "--dst-profile": side.dstProfile,
+      "--dst-endpoint": side.dstEndpoint,
+      "--dst-region": side.dstRegion,
+    })
+      .filter(([, value]) => value !== undefined)
+      .map(([flag, value]) => `${flag} ${shellWord(value!)}`),
+    `--older-than 0s --started-before ${new Date(second).toISOString().replace(".000Z", "Z")}`,
+  ].join(" ");
   out.write(
     `chunksync: warning: ${count} multipart upload${left === 1 ? "" : "s"} under ${locationText(destination)} ` +
       "began before this run and never ended (a run killed outright leaves its own): " +
-      `chunksync cleanup ${locationText(destination)} --older-than ${age}s aborts them, unless another writer is still uploading\n`,
+      `${command} aborts them, unless another writer is still uploading\n`,
   );
+}
+
+/** How the destination was reached: the flags a command given to the user must repeat. */
+export interface DestinationFlags {
+  dstProfile?: string | undefined;
+  dstEndpoint?: string | undefined;
+  dstRegion?: string | undefined;
+}
+
+/** `text` as one word of a POSIX shell command line. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
