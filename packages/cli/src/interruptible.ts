@@ -1,14 +1,12 @@
 import { constants } from "node:os";
 import { RunAbortedError } from "@chunksync/sync";
 
-/**
- * Said at the first Ctrl-C, as soon as it is taken: what was in flight still settles, which may
- * take a while, and a second one does not wait for it.
- */
-export const STOPPING = "chunksync: stopping once the requests in flight settle; Ctrl-C again stops at once";
+/** What a stop does before the process ends, which may take a while. */
+const STOP_STEPS = "transfers in flight are cut, writes being completed finish";
+/** Said at the first Ctrl-C, as soon as it is taken; a second one does not wait for the stop's steps. */
+export const STOPPING = `chunksync: stopping (${STOP_STEPS}); Ctrl-C again stops at once`;
 /** Said at the first SIGTERM (a scheduler or service manager stopping the run), as {@link STOPPING}. */
-export const TERMINATING =
-  "chunksync: terminated; stopping once the requests in flight settle; a second signal stops at once";
+export const TERMINATING = `chunksync: terminated; stopping (${STOP_STEPS}); a second signal stops at once`;
 
 type StopSignal = "SIGINT" | "SIGTERM";
 
