@@ -188,6 +188,25 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
         env,
       );
       expect(JSON.parse(dry.stdout)).toMatchObject({ command: "plan", exitCode: 2 });
+      // A command line refused as typed: said on stderr, and in JSON.
+      for (const [args, message] of [
+        [["sync", `s3://${missing}`, `s3://${d}`, "extra"], /too many arguments/],
+        [["check", `s3://${missing}`, `s3://${d}`, "--bogus"], /unknown option '--bogus'/],
+        [["cleanup", `s3://${d}`, "--older"], /unknown option '--older'/],
+        [
+          ["sync", `s3://${missing}`, `s3://${d}`, "--verify", "bad"],
+          /--verify <mode>' argument 'bad' is invalid/,
+        ],
+      ] as const) {
+        const r = await runCli([...args, "--json"], env);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(message);
+        expect(JSON.parse(r.stdout), args.join(" ")).toEqual({
+          command: args[0],
+          exitCode: 2,
+          error: { code: "VALIDATION_FAILED", message: expect.stringMatching(message) },
+        });
+      }
     });
 
     it("a profile whose endpoint_url is no URL: named with its profile and flag, before any request, no stack", async () => {

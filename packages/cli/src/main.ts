@@ -503,7 +503,18 @@ export async function main(argv: string[]): Promise<number> {
     return (root.getOptionValue("exitCode") as number | undefined) ?? 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? 0 : EXIT_ERROR;
+      if (error.exitCode === 0) return 0;
+      // A refused command line (said on stderr already) is said in JSON too where --json was
+      // given: the command's options were never parsed, so its words are read as typed.
+      const [name] = argv;
+      const end = argv.indexOf("--");
+      const words = end === -1 ? argv : argv.slice(0, end);
+      if (name !== undefined && root.commands.some((c) => c.name() === name) && words.includes("--json")) {
+        const command = name === "sync" && words.includes("--dry-run") ? "plan" : name;
+        const told = { code: "VALIDATION_FAILED", message: error.message.replace(/^error: /, "") };
+        process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
+      }
+      return EXIT_ERROR;
     }
     const known =
       error instanceof ValidationError || error instanceof StorageError || error instanceof ChunksyncError;
