@@ -589,8 +589,9 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     const stood = await index?.find(o.key, o);
     if (onSource.has(key)) {
       const entry = index && (await settledDestinationEntry(ctx, runId, key, index));
-      // In a stopped run's page, what stood stays for the objects it did not settle.
-      const kept = entry ?? (event.settled ? stood : undefined);
+      // In a stopped run's page, what was stored stays, as it was, for the objects it did not
+      // settle, as the direct engine keeps it (see SideIndex.commitSettled).
+      const kept = entry ?? (event.settled ? index?.storedEntry(o.key) : undefined);
       if (kept) await index?.keep(kept);
       continue;
     }

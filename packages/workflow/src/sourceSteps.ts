@@ -555,8 +555,10 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index.find(o.key, o);
     const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : undefined;
-    // In a stopped run's page, what stood stays for the objects it did not settle.
-    const entry = onPage.has(key) && !event.settled ? settled : (settled ?? stood);
+    // In a stopped run's page, what was stored stays, as it was, for the objects it did not
+    // settle, as the direct engine keeps it (see SideIndex.commitSettled).
+    const kept = event.settled ? index.storedEntry(o.key) : stood;
+    const entry = onPage.has(key) && !event.settled ? settled : (settled ?? kept);
     if (entry) await index.keep(entry);
   }
   await ctx.work.put(workKeys.indexPage("source", runId, event.page), await pageRecord(index));

@@ -7,7 +7,13 @@ import {
   PreconditionFailedError,
   StorageUnavailableError,
 } from "@chunksync/storage";
-import { type RunReport, runSync, type SyncOptions, VERSIONS_UNLISTED_NOTE } from "@chunksync/sync";
+import {
+  IndexCursor,
+  type RunReport,
+  runSync,
+  type SyncOptions,
+  VERSIONS_UNLISTED_NOTE,
+} from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
@@ -273,7 +279,7 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
 
   for (const engine of ["direct", "workflow"] as const) {
     it(`a run stopped part way keeps the index of what it settled: the rerun reads only the rest, and finds every change (${engine})`, async () => {
-      const { time, source, destination, run } = setup();
+      const { time, source, destination, index, run } = setup();
       const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, "0")}`);
       for (const key of keys) await put(source, key, seededBytes(`old-${key}`, 1000));
       time.pass(2000);
@@ -293,6 +299,13 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         },
       } as Partial<SyncOptions>);
       await expect(stopped).rejects.toThrow();
+      // Each side's index holds every key: the six settled at their new versions, the rest as stored.
+      for (const side of [index.source, index.destination]) {
+        const stored: string[] = [];
+        for await (const entry of (await IndexCursor.open(side.location, side.scope)).entries())
+          stored.push(entry.key);
+        expect(stored, side.location.description).toEqual(keys);
+      }
       time.pass(2000);
       const rerun = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
       const kept = rerun.index?.source?.fromIndex ?? 0;
@@ -307,6 +320,37 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       const after = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
       expect(after.objects.identical).toBe(keys.length);
       expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
+    });
+  }
+
+  for (const engine of ["direct", "workflow"] as const) {
+    it(`a run stopped while an early key is in progress keeps that key's stored entries as they were, and those of the keys settled after it (${engine})`, async () => {
+      const { time, source, index, run } = setup();
+      const keys = ["a", "k1", "k2", "k3"];
+      for (const key of keys) await put(source, key, seededBytes(`old-${key}`, 1000));
+      time.pass(2000);
+      await run(engine);
+      for (const key of keys) await put(source, key, seededBytes(`new-${key}`, 1000));
+      time.pass(2000);
+      const stop = new AbortController();
+      // The first object taken up waits for the stop: the keys after it settle first.
+      const stopped = new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+      source.beforeNext(engine === "direct" ? "readFirst" : "head", () => stopped);
+      let settled = 0;
+      const first = run(engine, {
+        concurrency: 4,
+        signal: stop.signal,
+        onResult: () => {
+          if (++settled === keys.length - 1) stop.abort();
+        },
+      } as Partial<SyncOptions>);
+      await expect(first).rejects.toThrow();
+      for (const side of [index.source, index.destination]) {
+        const stored: string[] = [];
+        for await (const entry of (await IndexCursor.open(side.location, side.scope)).entries())
+          stored.push(entry.key);
+        expect(stored, side.location.description).toEqual(keys);
+      }
     });
   }
 

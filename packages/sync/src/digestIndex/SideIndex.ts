@@ -123,8 +123,17 @@ export class SideIndex {
    * chunks of the version listed now likely changed. Never a verdict: only the challenge is.
    */
   priorDigests(key: string): readonly Buffer[] | undefined {
+    return this.storedEntry(key)?.digests;
+  }
+
+  /**
+   * `key`'s stored entry as the last {@link lookup}, which was of `key`, read it, whether or not
+   * it stands for the version listed: what a stopped run keeps, as it was, for a key it did not
+   * settle (see {@link commitSettled}).
+   */
+  storedEntry(key: string): IndexEntry | undefined {
     const entry = this.#passed;
-    return entry?.key === key ? entry.digests : undefined;
+    return entry?.key === key ? entry : undefined;
   }
 
   /**
