@@ -200,6 +200,49 @@ describe("Ctrl-C while a CreateMultipartUpload is unanswered", () => {
   }
 });
 
+describe("Ctrl-C where the server refuses the abort of an upload begun", () => {
+  const served = proxiedServer();
+
+  it("says the upload is left, not that it was aborted, with the cleanup that aborts it as printed", async () => {
+    await withBucketPair("abort-refused", async ({ src, dst, s, d }) => {
+      const { proxy } = served;
+      const old = seededBytes("refused-old", 30 * MiB);
+      await putObject(src, s, "obj", flipByte(old, 12 * MiB));
+      await putObject(dst, d, "obj", old);
+      let cli: CliProcess | undefined;
+      let parts = 0;
+      proxy.setRules([
+        {
+          name: "ctrl-c-at-a-part",
+          action: "hook",
+          when: (r) => r.method === "PUT" && r.query.includes("partNumber=") && ++parts === 2,
+          hook: async () => {
+            cli?.kill("SIGINT");
+            await cli?.saidOnStderr(STOPPING);
+          },
+        },
+        { name: "abort-refused", action: "forbidden", method: "DELETE", query: "uploadId=" },
+      ]);
+      cli = startCli(proxiedSync(s, d, proxy.url, "--concurrency", "1"), profileEnv());
+      const out = await cli.done;
+      proxy.setRules([]);
+      expect(proxy.firedCount("abort-refused")).toBeGreaterThanOrEqual(1);
+      expect(out.code, out.stderr).toBe(130);
+      expect(out.stderr).not.toMatch(/were aborted/);
+      const said =
+        /1 multipart upload begun since the run started is left .*: (chunksync cleanup .*) aborts them/.exec(
+          out.stderr,
+        );
+      expect(said, out.stderr).not.toBeNull();
+      expect(await pendingUploads(dst, d)).toHaveLength(1);
+      const cleaned = await runCli(said![1]!.split(" ").slice(1), profileEnv());
+      expect(cleaned.code, cleaned.stderr).toBe(0);
+      expect(await pendingUploads(dst, d)).toEqual([]);
+      expect((await readAll(dst, d, "obj")).equals(old), "destination still holds the old object").toBe(true);
+    });
+  });
+});
+
 describe("Ctrl-C in a run that writes nothing", () => {
   const served = proxiedServer();
 

@@ -51,7 +51,13 @@ import {
   sideFlags,
 } from "./sideSettings.js";
 import { FailureList, jsonEnding, jsonSummary, textSummary } from "./summary.js";
-import { warnIneffectiveIncludes, warnLeftUploads, warnNoObjects, warnTopLevelExclude } from "./warnings.js";
+import {
+  stoppedUploads,
+  warnIneffectiveIncludes,
+  warnLeftUploads,
+  warnNoObjects,
+  warnTopLevelExclude,
+} from "./warnings.js";
 
 interface RunFlags extends IndexFlags {
   srcProfile?: string;
@@ -324,12 +330,12 @@ async function runEngine(
       );
     },
   );
+  // By the server's clock, which the uploads' start times come from (the probes heard it).
+  const begun = options.destination.serverTime() ?? Date.now();
   try {
     // The workflow engine (and the state machine runner it brings) loads only when asked for.
     const engine =
       flags.engine === "workflow" ? (await import("@chunksync/workflow")).syncWithWorkflow : runSync;
-    // By the server's clock, which the uploads' start times come from (the probes heard it).
-    const begun = options.destination.serverTime() ?? Date.now();
     const report = await engine({
       ...options,
       signal: stop.signal,
@@ -375,7 +381,7 @@ async function runEngine(
       process.stderr.write(
         options.dryRun
           ? "chunksync: interrupted\n"
-          : "chunksync: interrupted; started uploads were aborted, no object was half-written\n",
+          : `chunksync: interrupted; ${await stoppedUploads(options.destination, destination, flags, begun)}\n`,
       );
       if (flags.json) {
         const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };

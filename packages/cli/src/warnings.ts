@@ -1,7 +1,8 @@
 import { directoryPrefix } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
-import { ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
+import { describeError, ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
+import { printable } from "./printable.js";
 
 /** Before a run: an --include that no --exclude precedes selects nothing more than the default. */
 export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {
@@ -60,9 +61,50 @@ export function warnNoObjects(
 const LEFT_UPLOADS_COUNTED = 1000;
 
 /**
+ * How many multipart uploads under the destination prefix started in the time `started` takes
+ * (by the server's clock, whole seconds), and never ended; the listing's error where the store
+ * could not list them.
+ */
+async function leftUploads(
+  store: Pick<ObjectStore, "listUploads">,
+  destination: S3Location,
+  started: (time: number) => boolean,
+): Promise<{ count: string; left: number } | { error: unknown }> {
+  let left = 0;
+  try {
+    for await (const upload of store.listUploads(directoryPrefix(destination.prefix))) {
+      if (upload.initiated !== undefined && started(upload.initiated.getTime())) left++;
+      if (left >= LEFT_UPLOADS_COUNTED) break;
+    }
+  } catch (error) {
+    return { error };
+  }
+  return { count: left >= LEFT_UPLOADS_COUNTED ? `${left} or more` : String(left), left };
+}
+
+/** The `chunksync cleanup` command line for the destination as the run reached it, with `bounds`. */
+function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds: string): string {
+  return [
+    "chunksync cleanup",
+    shellWord(locationText(destination)),
+    ...Object.entries({
+      "--dst-profile": side.dstProfile,
+      "--dst-endpoint": side.dstEndpoint,
+      "--dst-region": side.dstRegion,
+    })
+      .filter(([, value]) => value !== undefined)
+      .map(([flag, value]) => `${flag} ${shellWord(value!)}`),
+    bounds,
+  ].join(" ");
+}
+
+/** `time` (ms) down to its whole second: the precision servers state upload start times in. */
+const wholeSecond = (time: number) => Math.floor(time / 1000) * 1000;
+
+/**
  * After a sync: multipart uploads under the destination prefix that began before the run
  * (`before`, by the server's clock) and were never completed or aborted. chunksync aborts its
- * own on every failure it survives and on Ctrl-C; a run killed outright leaves its own behind,
+ * own on every failure it survives and when stopped; a run killed outright leaves its own behind,
  * which the next run should say, with the cleanup that aborts those and no newer one. Nothing
  * is said where the store may not list uploads.
  */
@@ -73,38 +115,38 @@ export async function warnLeftUploads(
   before: number,
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  // The server states start times in whole seconds: an upload started in the run's first
-  // second may be the run's own.
-  const second = Math.floor(before / 1000) * 1000;
-  let left = 0;
-  try {
-    for await (const upload of store.listUploads(directoryPrefix(destination.prefix))) {
-      if (upload.initiated !== undefined && upload.initiated.getTime() < second) left++;
-      if (left >= LEFT_UPLOADS_COUNTED) break;
-    }
-  } catch {
-    return;
-  }
-  if (left === 0) return;
-  const count = left >= LEFT_UPLOADS_COUNTED ? `${left} or more` : String(left);
-  // The command as it can be pasted, now or later: the destination as this run reached it, and
-  // a bound no upload begun since passes.
-  const command = [
-    "chunksync cleanup",
-    shellWord(locationText(destination)),
-    ...Object.entries({
-      "--dst-profile": side.dstProfile,
-      "--dst-endpoint": side.dstEndpoint,
-      "--dst-region": side.dstRegion,
-    })
-      .filter(([, value]) => value !== undefined)
-      .map(([flag, value]) => `${flag} ${shellWord(value!)}`),
-    `--older-than 0s --started-before ${new Date(second).toISOString().replace(".000Z", "Z")}`,
-  ].join(" ");
+  // An upload started in the run's first second may be the run's own.
+  const second = wholeSecond(before);
+  const found = await leftUploads(store, destination, (time) => time < second);
+  if ("error" in found || found.left === 0) return;
+  // As it can be pasted, now or later: a bound no upload begun since passes.
+  const bound = `--older-than 0s --started-before ${new Date(second).toISOString().replace(".000Z", "Z")}`;
   out.write(
-    `chunksync: warning: ${count} multipart upload${left === 1 ? "" : "s"} under ${locationText(destination)} ` +
+    `chunksync: warning: ${found.count} multipart upload${found.left === 1 ? "" : "s"} under ${locationText(destination)} ` +
       "began before this run and never ended (a run killed outright leaves its own): " +
-      `${command} aborts them, unless another writer is still uploading\n`,
+      `${cleanupCommand(destination, side, bound)} aborts them, unless another writer is still uploading\n`,
+  );
+}
+
+/**
+ * After a stopped sync, which aborted the uploads it began: what is said of them, checked by
+ * listing the uploads under the destination prefix begun since the run started (`begun`). An
+ * abort the server refused or never answered leaves its upload; so may another writer's.
+ */
+export async function stoppedUploads(
+  store: Pick<ObjectStore, "listUploads">,
+  destination: S3Location,
+  side: DestinationFlags,
+  begun: number,
+): Promise<string> {
+  const found = await leftUploads(store, destination, (time) => time >= wholeSecond(begun));
+  const cleanup = cleanupCommand(destination, side, "--older-than 0s");
+  if ("error" in found)
+    return `uploads begun could not be listed to check they were aborted (${printable(describeError(found.error).message)}): once the storage answers, ${cleanup} --dry-run lists what is left`;
+  if (found.left === 0) return "started uploads were aborted, no object was half-written";
+  return (
+    `${found.count} multipart upload${found.left === 1 ? "" : "s"} begun since the run started ${found.left === 1 ? "is" : "are"} left (an abort failed, or another writer's), no object was half-written: ` +
+    `${cleanup} aborts them once no other writer is uploading there`
   );
 }
 
