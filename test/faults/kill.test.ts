@@ -140,6 +140,7 @@ describe("kill -9 of the CLI in the middle of a compose", () => {
         env,
       );
       expect(abort.code, abort.stderr).toBe(0);
+      expect(JSON.parse(abort.stdout)).toMatchObject({ command: "cleanup", exitCode: 0 });
       const aborted = (JSON.parse(abort.stdout) as { aborted: { uploadId: string }[] }).aborted.map(
         (u) => u.uploadId,
       );

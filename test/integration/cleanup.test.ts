@@ -80,7 +80,7 @@ it("Ctrl-C while cleanup aborts: it stops after the abort in flight, says what i
     expect(out.code, out.stderr).toBe(130);
     expect(out.stderr).toContain(`${STOPPING}\nchunksync: interrupted; aborted 2, left 1`);
     const report = JSON.parse(out.stdout);
-    expect(report).toMatchObject({ interrupted: true, kept: [] });
+    expect(report).toMatchObject({ command: "cleanup", exitCode: 130, interrupted: true, kept: [] });
     expect(report.aborted.map((u: { key: string }) => u.key)).toEqual(["a", "b"]);
     expect(await pendingUploads(dst, bucket)).toEqual(
       report.left.map((u: { key: string; uploadId: string }) => ({ key: u.key, uploadId: u.uploadId })),

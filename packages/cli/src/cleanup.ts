@@ -166,12 +166,15 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     uploadId: u.uploadId,
     ...(u.initiated ? { initiated: u.initiated.toISOString() } : {}),
   });
+  const exitCode = signal.aborted ? interruptedExitCode(signal) : failed.length > 0 ? EXIT_ERROR : EXIT_OK;
   if (flags.json) {
     process.stdout.write(
       `${JSON.stringify({
         command: "cleanup",
+        exitCode,
         dryRun: flags.dryRun,
         olderThanMs,
+        ...(startedBefore !== undefined ? { startedBefore: new Date(startedBefore).toISOString() } : {}),
         interrupted: signal.aborted,
         aborted: aborted.map(describe),
         kept: kept.map(describe),
@@ -188,9 +191,9 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
         `${signal.aborted ? `, left ${left.length} (interrupted)` : ""}\n`,
     );
   }
-  if (!signal.aborted) return failed.length > 0 ? EXIT_ERROR : EXIT_OK;
-  process.stderr.write(
-    `chunksync: interrupted; ${verb} ${aborted.length}, left ${left.length} old enough to abort: run cleanup again\n`,
-  );
-  return interruptedExitCode(signal);
+  if (signal.aborted)
+    process.stderr.write(
+      `chunksync: interrupted; ${verb} ${aborted.length}, left ${left.length} old enough to abort: run cleanup again\n`,
+    );
+  return exitCode;
 }
