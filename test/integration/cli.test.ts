@@ -1,4 +1,10 @@
-import { GetObjectTaggingCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
@@ -369,5 +375,30 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
     const after = await runCli(["check", ...urls, "--tags"], env);
     expect(after.code, after.stderr).toBe(0);
     expect(parseJson(after.stdout).objects.identical).toBe(3);
+
+    // Without --tags, a change of other attributes alone keeps the destination's tags, though
+    // Ceph RGW drops them on a copy whatever its tagging directive.
+    for (const key of Object.keys(objects))
+      await src.send(
+        new CopyObjectCommand({
+          Bucket: s,
+          Key: key,
+          CopySource: `${s}/${key}`,
+          MetadataDirective: "REPLACE",
+          Metadata: { m: "2" },
+        }),
+      );
+    await dst.send(
+      new PutObjectTaggingCommand({
+        Bucket: d,
+        Key: "big",
+        Tagging: { TagSet: [{ Key: "kept", Value: "1" }] },
+      }),
+    );
+    const restated = await runCli(["sync", ...urls], env);
+    expect(restated.code, restated.stderr).toBe(0);
+    expect(parseJson(restated.stdout).objects.changed).toBe(2);
+    expect(await tagsOf("big")).toEqual({ kept: "1" });
+    expect(await tagsOf("small")).toEqual({ team: "red", tier: "1" });
   });
 });

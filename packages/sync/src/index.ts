@@ -90,6 +90,7 @@ export {
   checkMemory,
   completeUpload,
   type EarlyUpload,
+  keepingTags,
   type ObjectWrite,
   type PartSource,
   type WriteContext,

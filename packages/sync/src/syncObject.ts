@@ -52,6 +52,7 @@ import {
   abandonEarly,
   checkMemory,
   type EarlyUpload,
+  keepingTags,
   type ObjectWrite,
   uploadAhead,
   type WriteContext,
@@ -296,7 +297,8 @@ async function attemptObject(
       return decidedResult(keys, planned, decision, false);
     }
     const { writing, writeOf, uploaded, trustWrite } = write();
-    const toWrite = writeOf(decision);
+    const asDecided = writeOf(decision);
+    const toWrite = await keepingTags(destination, asDecided, ctx.copyTags);
     // A write its memory cannot hold fails before it starts (an early upload is aborted below).
     checkMemory(writing, toWrite);
     // runSync planned a copy's work when its listings had the object on the source only.
@@ -309,7 +311,11 @@ async function attemptObject(
     const copyDigests =
       dst !== undefined && (trustWrite || decision.action === "tags") && ctx.indexesDestination;
     if (copyDigests) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
-    const etag = await writeObject(writing, toWrite, await handed);
+    // An upload begun ahead states the source's attributes: a write that keeps the destination's
+    // tags begins its own.
+    const keptAhead = toWrite === asDecided ? await handed : undefined;
+    if (toWrite !== asDecided) await abandonEarly(writing, await handed?.catch(() => undefined));
+    const etag = await writeObject(writing, toWrite, keptAhead);
 
     const writtenAt = destination.serverTime();
     try {

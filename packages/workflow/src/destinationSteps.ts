@@ -28,6 +28,7 @@ import {
   destinationWrittenEntry,
   feedBody,
   inspectDestination,
+  keepingTags,
   keySelection,
   Limiter,
   type ObjectWrite,
@@ -389,7 +390,11 @@ async function objectWrite(
       : {}),
     parts: parts(source),
   };
-  return { write, batchSize: decision.batchSize, uploadDigests: decision.uploadDigests };
+  return {
+    write: await keepingTags(ctx.store, write, ctx.copyTags ?? false),
+    batchSize: decision.batchSize,
+    uploadDigests: decision.uploadDigests,
+  };
 }
 
 /**

@@ -832,6 +832,35 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("without --tags, restating other attributes keeps the destination's tag set (S3 keeps no tags a copy is not given)", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      for (const [key, data] of [
+        ["small", small],
+        ["big", big],
+      ] as const) {
+        await source.put(key, data, data.length, { metadata: { m: "new" } }, undefined);
+        await destination.put(
+          key,
+          data,
+          data.length,
+          { metadata: { m: "old" }, tagging: "team=b" },
+          undefined,
+        );
+      }
+      const r = byKey(await engine(source, destination, {}));
+      for (const key of ["small", "big"]) {
+        expect(r[key], `${name} ${key}`).toMatchObject({
+          state: "changed",
+          action: "metadata",
+          applied: true,
+        });
+        expect((await destination.head(key))?.metadata, `${name} ${key}`).toEqual({ m: "new" });
+        expect(await destination.tagging(key), `${name} ${key}`).toBe("team=b");
+      }
+    }
+  });
+
   it("with --tags, a destination another writer replaced under the tag set's put is not called written: it is challenged again", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();

@@ -161,6 +161,22 @@ export function writeRequestsOf(write: {
 }
 
 /**
+ * `write` with the destination's own tag set where its bytes stay and tags are not copied (a
+ * `metadata` decision without `--tags`): S3 keeps no tags a copy or an upload is not given, so
+ * restating the other attributes would drop the tags the destination holds. One request.
+ */
+export async function keepingTags(
+  destination: Pick<ObjectStore, "tagging">,
+  write: ObjectWrite,
+  copyTags: boolean,
+): Promise<ObjectWrite> {
+  if (copyTags || write.decision.action !== "metadata" || write.old === undefined) return write;
+  const { tagging: _source, ...attributes } = write.attributes;
+  const tagging = await destination.tagging(write.key);
+  return { ...write, attributes: tagging ? { ...attributes, tagging } : attributes };
+}
+
+/**
  * A multipart upload started before its object's decision is final, and the parts written into
  * it so far: while the direct engine's block exchange runs, the upload is created and the old
  * object's unchanged runs are copied, as the chunk-level compose would copy them. Wherever the
