@@ -15,6 +15,7 @@ import { DEFAULT_SAMPLE } from "./audit.js";
 import { auditExitCode, scrubExitCode } from "./exitCodes.js";
 import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
+import { interruptedExitCode } from "./interruptible.js";
 import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 import {
@@ -148,10 +149,16 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
         "give the --chunk-size, --algorithm, --secret-file and --index the syncs use",
     );
   }
-  const code = scrubExitCode(report);
+  // A stopped scrub reports what it found until then, whose entries it dropped (see runScrub).
+  const code = report.interrupted ? interruptedExitCode(signal) : scrubExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "scrub", exitCode: code, ...report })}\n`);
   else process.stdout.write(scrubText(report, locationText(location), flags.quiet));
+  if (report.interrupted)
+    process.stderr.write(
+      `chunksync: interrupted; ${count(report.objects.sampled, "object")} judged, ${count(report.objects.rotted, "rotted object")} found` +
+        `${report.index.dropped > 0 ? ` (their entries dropped from the index)` : ""}\n`,
+    );
   return code;
 }
 

@@ -75,6 +75,7 @@ describe("audit's text report, counted", () => {
 
 describe("scrub's text report", () => {
   const report = (everyChunkRead: boolean, sampled: number): ScrubReport => ({
+    interrupted: false,
     startedAt: new Date(0).toISOString(),
     durationMs: 5,
     sample: everyChunkRead ? "full" : "1%",

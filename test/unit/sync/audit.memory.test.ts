@@ -214,6 +214,30 @@ describe("scrub on in-memory stores", () => {
     expect(again.index.written).toBeUndefined();
   });
 
+  it("a scrub stopped part way reports what it found until then, and still drops the entries of the rotted objects", async () => {
+    const world = setup();
+    const { destination, rot } = world;
+    const destinationIndex = await syncedPair(world);
+    rot("a", 10);
+    const stop = new AbortController();
+    // The second object's read comes after the stop: the first was judged.
+    destination.beforeNext("read", () => {});
+    destination.beforeNext("read", () => stop.abort());
+    const report = await runScrub({
+      store: destination,
+      prefix: "",
+      index: destinationIndex,
+      sample: { kind: "full" },
+      concurrency: 1,
+      signal: stop.signal,
+    });
+    expect(report.interrupted).toBe(true);
+    expect(report.rotted.map((r) => r.key)).toEqual(["a"]);
+    expect(report.objects).toMatchObject({ sampled: 1, rotted: 1, failed: 0 });
+    expect(report.index).toMatchObject({ dropped: 1, written: 1 });
+    expect(report.everyChunkRead).toBe(false);
+  });
+
   it("an index that cannot be rewritten: the rotted object is still named, with why its entry stays", async () => {
     const world = setup();
     const { destination, rot } = world;

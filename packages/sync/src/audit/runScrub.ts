@@ -96,6 +96,8 @@ export interface ScrubReport {
    * else at most (1 - f)^k for the k chunks read and judged.
    */
   unseen: { fraction: number; probability: number }[];
+  /** Stopped (its signal) before it judged every object drawn: what it found until then stands, its rotted entries dropped. */
+  interrupted: boolean;
 }
 
 interface Indexed {
@@ -143,6 +145,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     chunks: { sampled: 0, equal: 0, differs: 0 },
     bytes: { listed: 0, sampled: 0, read: 0 },
     rotted: [],
+    interrupted: false,
     failures: [],
     everyChunkRead: false,
     unseen: [],
@@ -190,7 +193,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     unread.push(...again.opening.unread.filter((u) => !unread.some((v) => v.piece === u.piece)));
   }
 
-  await forEachConcurrent(
+  const judged = forEachConcurrent(
     readAhead(drawn(), options.concurrency * 4),
     options.concurrency,
     async (object) => {
@@ -243,17 +246,25 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       }
     },
   );
+  try {
+    await judged;
+  } catch (error) {
+    // A stop keeps what was found until then: the entries of rotted objects found are still
+    // dropped (the index's rewrite is not cut), lest the next sync trust them.
+    if (!signal?.aborted) throw error;
+    report.interrupted = true;
+  }
   report.rotted.sort((a, b) => compareUtf8(a.key, b.key));
   if (report.rotted.length > 0) {
     try {
       await dropEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
     } catch (error) {
-      if (signal?.aborted) throw new RunAbortedError(error);
       // The rot found is the scrub's result: it is reported whatever became of the index.
       report.index.notDropped = describeError(error);
     }
   }
   report.everyChunkRead =
+    !report.interrupted &&
     report.objects.failed === 0 &&
     report.index.unread.length === 0 &&
     report.chunks.sampled > 0 &&
