@@ -171,6 +171,22 @@ async function syncedPair({ source, destination, pass }: ReturnType<typeof setup
   return destinationIndex;
 }
 
+/** A full scrub of `store`, one object at a time. */
+function scrubOneAtATime(
+  store: MemoryObjectStore,
+  index: Awaited<ReturnType<typeof syncedPair>>,
+  signal?: AbortSignal,
+) {
+  return runScrub({
+    store,
+    prefix: "",
+    index,
+    sample: { kind: "full" },
+    concurrency: 1,
+    ...(signal ? { signal } : {}),
+  });
+}
+
 describe("scrub on in-memory stores", () => {
   it("finds the rotted chunk, drops its entry, and the next sync repairs the object", async () => {
     const { source, destination, rot, pass } = setup();
@@ -223,14 +239,7 @@ describe("scrub on in-memory stores", () => {
     // The second object's read comes after the stop: the first was judged.
     destination.beforeNext("read", () => {});
     destination.beforeNext("read", () => stop.abort());
-    const report = await runScrub({
-      store: destination,
-      prefix: "",
-      index: destinationIndex,
-      sample: { kind: "full" },
-      concurrency: 1,
-      signal: stop.signal,
-    });
+    const report = await scrubOneAtATime(destination, destinationIndex, stop.signal);
     expect(report.interrupted).toBe(true);
     expect(report.rotted.map((r) => r.key)).toEqual(["a"]);
     expect(report.objects).toMatchObject({ sampled: 1, rotted: 1, failed: 0 });
@@ -271,13 +280,7 @@ describe("scrub on in-memory stores", () => {
     const destinationIndex = await syncedPair(world);
     // Another writer replaces "a" just before the scrub reads it.
     destination.beforeNext("read", () => put(destination, "a", seededBytes("a2", 1000)));
-    const report = await runScrub({
-      store: destination,
-      prefix: "",
-      index: destinationIndex,
-      sample: { kind: "full" },
-      concurrency: 1,
-    });
+    const report = await scrubOneAtATime(destination, destinationIndex);
     expect(report.rotted).toEqual([]);
     expect(report.objects).toMatchObject({ indexed: 2, sampled: 1, rotted: 0, failed: 0 });
     expect(report.chunks).toEqual({ sampled: 1, equal: 1, differs: 0 });

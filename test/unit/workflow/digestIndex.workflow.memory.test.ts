@@ -59,6 +59,14 @@ function setup() {
   return { time, source, destination, dir, index, run };
 }
 
+/** The keys a side's index holds, in order. */
+async function storedKeys(side: ReturnType<typeof setup>["index"]["source"]): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const entry of (await IndexCursor.open(side.location, side.scope)).entries())
+    keys.push(entry.key);
+  return keys;
+}
+
 async function put(store: MemoryObjectStore, key: string, data: Buffer) {
   await store.put(key, data, data.length, { metadata: {} }, undefined);
 }
@@ -300,12 +308,8 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       } as Partial<SyncOptions>);
       await expect(stopped).rejects.toThrow();
       // Each side's index holds every key: the six settled at their new versions, the rest as stored.
-      for (const side of [index.source, index.destination]) {
-        const stored: string[] = [];
-        for await (const entry of (await IndexCursor.open(side.location, side.scope)).entries())
-          stored.push(entry.key);
-        expect(stored, side.location.description).toEqual(keys);
-      }
+      for (const side of [index.source, index.destination])
+        expect(await storedKeys(side), side.location.description).toEqual(keys);
       time.pass(2000);
       const rerun = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
       const kept = rerun.index?.source?.fromIndex ?? 0;
@@ -345,12 +349,8 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         },
       } as Partial<SyncOptions>);
       await expect(first).rejects.toThrow();
-      for (const side of [index.source, index.destination]) {
-        const stored: string[] = [];
-        for await (const entry of (await IndexCursor.open(side.location, side.scope)).entries())
-          stored.push(entry.key);
-        expect(stored, side.location.description).toEqual(keys);
-      }
+      for (const side of [index.source, index.destination])
+        expect(await storedKeys(side), side.location.description).toEqual(keys);
     });
   }
 
