@@ -47,12 +47,13 @@ export class SignalStop {
   }
 
   #take(by: StopSignal): void {
-    if (this.#abort.signal.aborted) {
+    if (!this.#abort.signal.aborted) {
+      this.say(by === "SIGTERM" ? TERMINATING : STOPPING);
+      this.#abort.abort(new StoppedBy(by));
+    } else {
       this.again();
-      return process.exit(interruptedExitCode(this.#abort.signal));
+      process.exit(interruptedExitCode(this.#abort.signal));
     }
-    this.say(by === "SIGTERM" ? TERMINATING : STOPPING);
-    this.#abort.abort(new StoppedBy(by));
   }
 
   get signal(): AbortSignal {
