@@ -122,12 +122,25 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
         ]);
         const env = profileEnv();
         cli = startCli(
-          proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine, "--report", report),
+          proxiedSync(
+            s,
+            d,
+            proxy.url,
+            "--concurrency",
+            "1",
+            "--engine",
+            engine,
+            "--report",
+            report,
+            "--json",
+          ),
           env,
         );
         const out = await cli.done;
         proxy.setRules([]);
         expect([first, second]).toEqual([true, true]);
+        // --json still gives its one object: what was counted until the stop.
+        expect(JSON.parse(out.stdout)).toMatchObject({ command: "sync", exitCode: 130, interrupted: true });
         // The object written before the stop is in the report, which says the run did not finish.
         expect((await readAll(dst, d, "a.txt")).toString()).toBe("settled first");
         const lines = readFileSync(report, "utf8")

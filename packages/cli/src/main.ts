@@ -316,6 +316,11 @@ async function runEngine(
   const planned = noPlanned();
   /** Set where the run was stopped because its storage stopped answering (see OutageWatch). */
   let unanswered: { code: string; message: string } | undefined;
+  /** `--json`'s one object for a stopped run: what was counted until then. */
+  const interruptedJson = () => {
+    const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
+    return `${JSON.stringify(jsonEnding(command, stop.exitCode, counted))}\n`;
+  };
   // A second signal does not wait for the uploads begun to be aborted: it says what is left, and
   // keeps the lines of the objects settled so far.
   const stop = new SignalStop(
@@ -328,6 +333,8 @@ async function runEngine(
           ? "chunksync: interrupted again\n"
           : "chunksync: interrupted again; uploads begun may be left unaborted (no object was half-written): see chunksync cleanup --help\n",
       );
+      // Written at once (stdout is a file or a pipe, written synchronously on Linux, or a terminal).
+      if (flags.json) process.stdout.write(interruptedJson());
     },
   );
   // By the server's clock, which the uploads' start times come from (the probes heard it).
@@ -383,10 +390,8 @@ async function runEngine(
           ? "chunksync: interrupted\n"
           : `chunksync: interrupted; ${await stoppedUploads(options.destination, destination, flags, begun)}\n`,
       );
-      if (flags.json) {
-        const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
-        process.stdout.write(`${JSON.stringify(jsonEnding(command, stop.exitCode, counted))}\n`);
-      } else if (!flags.quiet) {
+      if (flags.json) process.stdout.write(interruptedJson());
+      else if (!flags.quiet) {
         // What the run settled before it stopped, as the summary of a whole run says it.
         const settled = {
           startedAt: new Date(stats.startedAt),
