@@ -256,6 +256,40 @@ describe("Ctrl-C where the server refuses the abort of an upload begun", () => {
   });
 });
 
+describe("Ctrl-C once every object has settled, as the index is written", () => {
+  const served = proxiedServer();
+
+  it("the run finishes, exits 0, and says the stop came after every object settled", async () => {
+    await withBucketPair("stop-at-index", async ({ src, s, d }) => {
+      const { proxy } = served;
+      await putObject(src, s, "obj", Buffer.from("the source's bytes"));
+      let cli: CliProcess | undefined;
+      proxy.setRules([
+        {
+          name: "ctrl-c-at-index",
+          action: "hook",
+          times: 1,
+          when: (r) => r.method === "PUT" && r.path.includes("chunksync-digest-index.p-"),
+          hook: async () => {
+            cli?.kill("SIGINT");
+            await cli?.saidOnStderr(STOPPING);
+          },
+        },
+      ]);
+      cli = startCli(
+        [...proxiedSync(s, d, proxy.url), "--dst-index", `s3://${d}/index/`, "--json"],
+        profileEnv(),
+      );
+      const out = await cli.done;
+      proxy.setRules([]);
+      expect(proxy.firedCount("ctrl-c-at-index")).toBe(1);
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stderr).toContain("chunksync: every object had settled when stopped: the run finished\n");
+      expect(JSON.parse(out.stdout)).toMatchObject({ exitCode: 0, objects: { missing: 1, failed: 0 } });
+    });
+  });
+});
+
 describe("Ctrl-C in a run that writes nothing", () => {
   const served = proxiedServer();
 

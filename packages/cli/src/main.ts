@@ -363,6 +363,9 @@ async function runEngine(
       },
     });
     progress.stop();
+    // A stop that came once every object had settled (as the index was written) stopped nothing.
+    if (stop.signal.aborted)
+      process.stderr.write("chunksync: every object had settled when stopped: the run finished\n");
     const selected = { source: report.objects.scanned, destinationOnly: report.objects.extra };
     warnNoObjects(selected, source, destination, flags.filters, process.stderr);
     if (!options.dryRun)
