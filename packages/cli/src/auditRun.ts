@@ -106,11 +106,16 @@ export async function auditCommand(
     signal,
   });
   const selected = { source: report.objects.listed, destinationOnly: report.objects.extra };
-  warnNoObjects(selected, source, destination, flags.filters, process.stderr);
-  const code = auditExitCode(report);
+  if (!report.interrupted) warnNoObjects(selected, source, destination, flags.filters, process.stderr);
+  // A stopped audit reports what it judged until then (see runAudit).
+  const code = report.interrupted ? interruptedExitCode(signal) : auditExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "audit", exitCode: code, ...report })}\n`);
   else process.stdout.write(auditText(report, locationText(source), flags.quiet));
+  if (report.interrupted)
+    process.stderr.write(
+      `chunksync: interrupted; ${count(report.objects.sampled, "object")} judged, ${count(report.ranges.differs + report.ranges.missing, "range")} not held alike\n`,
+    );
   return code;
 }
 

@@ -105,6 +105,8 @@ export interface AuditReport {
    * read, else at most (1 - f)^k for the k ranges read and judged.
    */
   unseen: { fraction: number; probability: number }[];
+  /** Stopped (its signal) before it judged every object drawn: what it found until then. */
+  interrupted: boolean;
 }
 
 /**
@@ -132,6 +134,7 @@ export class AuditTally {
       failures: [],
       everyRangeRead: false,
       unseen: [],
+      interrupted: false,
     };
   }
 
@@ -175,13 +178,18 @@ export class AuditTally {
    * The report, differences in key order, with the chance of corruption having gone unseen (0
    * once every range was read).
    */
-  finish(): AuditReport {
+  /** The report; `interrupted`, of an audit stopped before it judged every object drawn. */
+  finish(interrupted = false): AuditReport {
     const report = this.report;
+    report.interrupted = interrupted;
     report.differences.sort((a, b) => compareUtf8(a.key, b.key) || (a.offset ?? -1) - (b.offset ?? -1));
     report.failures.sort((a, b) => compareUtf8(a.key, b.key));
     // An audit that read nothing proves nothing, whatever there was to read.
     report.everyRangeRead =
-      report.objects.failed === 0 && report.ranges.sampled > 0 && report.ranges.sampled === this.#ranges;
+      !interrupted &&
+      report.objects.failed === 0 &&
+      report.ranges.sampled > 0 &&
+      report.ranges.sampled === this.#ranges;
     report.unseen = UNSEEN_FRACTIONS.map((fraction) => ({
       fraction,
       probability: report.everyRangeRead ? 0 : unseenProbability(fraction, report.ranges.sampled),
@@ -264,7 +272,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     yield* sampler.rest();
   }
 
-  await forEachConcurrent(
+  const judged = forEachConcurrent(
     readAhead(drawn(), options.concurrency * 4),
     options.concurrency,
     async (object) => {
@@ -297,5 +305,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       }
     },
   );
+  try {
+    await judged;
+  } catch (error) {
+    // A stop reports what was judged until then.
+    if (!signal?.aborted) throw error;
+    return tally.finish(true);
+  }
   return tally.finish();
 }

@@ -38,6 +38,9 @@ import { failureOf, need } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
 import type { AuditSourceFunction } from "./auditDefinition.js";
 
+/** The report step's event: `settled`, of an audit stopped before its end (what it judged until then). */
+const AuditReportEvent = ReportEvent.extend({ settled: z.literal(true).optional() });
+
 /** What the source-side audit steps need: its store, the work area, the secret and the sample. */
 export type AuditSourceContext = Pick<
   SourceContext,
@@ -321,7 +324,7 @@ export async function auditRecord(ctx: AuditSourceContext, event: z.infer<typeof
  * Adds up every object's result into the report (the direct engine's shape) and stores it; its
  * start and duration are the run's, from the execution's start where the event gives it.
  */
-export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof ReportEvent>) {
+export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof AuditReportEvent>) {
   const started = event.startedAt === undefined ? undefined : Date.parse(event.startedAt);
   const tally = new AuditTally(ctx.sample, ctx.rangeSize, started);
   for await (const name of ctx.work.list(auditKeys.results(event.runId))) {
@@ -331,7 +334,7 @@ export async function auditReport(ctx: AuditSourceContext, event: z.infer<typeof
   for await (const name of ctx.work.list(auditKeys.extras(event.runId))) {
     tally.report.objects.extra += (await need<{ extra: number }>(ctx.work, name)).extra;
   }
-  const report = tally.finish();
+  const report = tally.finish(event.settled === true);
   await ctx.work.put(auditKeys.report(event.runId), report);
   return { ranges: report.ranges, objects: report.objects };
 }
@@ -367,7 +370,7 @@ export const AUDIT_SOURCE_STEPS = {
   auditSource: step(AuditSourceEvent, auditSource),
   auditCompare: step(AuditCompareEvent, auditCompare),
   auditRecord: step(AuditRecordEvent, auditRecord),
-  auditReport: step(ReportEvent, auditReport),
+  auditReport: step(AuditReportEvent, auditReport),
 } satisfies Record<AuditSourceFunction, Step<AuditSourceContext>>;
 
 /** The audit's destination-side steps, reached through the relay. */

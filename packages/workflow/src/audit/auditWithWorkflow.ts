@@ -45,8 +45,22 @@ export async function runAuditLocally(options: LocalAuditOptions): Promise<Audit
     };
   }
   const retryIntervals = Object.fromEntries(Object.keys(AUDIT_TASK_STATES).map((s) => [s, 20]));
-  await executeLocally(definition, { runId }, handlers, retryIntervals, options.signal);
-  if (options.signal?.aborted) throw new RunAbortedError();
+  try {
+    await executeLocally(definition, { runId }, handlers, retryIntervals, options.signal);
+  } catch (error) {
+    if (!options.signal?.aborted) throw error;
+  }
+  if (options.signal?.aborted) {
+    // A stop reports what was judged until then: the report step over the results recorded,
+    // run without the run's signal, which would stop it at once.
+    await AUDIT_SOURCE_STEPS.auditReport.run(
+      { ...options.source, signal: undefined },
+      { runId, settled: true },
+    );
+    const stopped = await options.source.work.get<AuditReport>(auditKeys.report(runId));
+    if (stopped === undefined) throw new RunAbortedError();
+    return stopped;
+  }
   const report = await options.source.work.get<AuditReport>(auditKeys.report(runId));
   if (report === undefined) throw new Error(`audit run ${runId} ended without a report`);
   return report;
