@@ -1,4 +1,4 @@
-import { directoryPrefix } from "@chunksync/core";
+import { directoryPrefix, wholeSecond } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
 import { describeError, ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
@@ -97,9 +97,6 @@ function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds:
     bounds,
   ].join(" ");
 }
-
-/** `time` (ms) down to its whole second: the precision servers state upload start times in. */
-const wholeSecond = (time: number) => Math.floor(time / 1000) * 1000;
 
 /**
  * After a sync: multipart uploads under the destination prefix that began before the run

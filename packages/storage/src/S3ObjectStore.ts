@@ -837,7 +837,7 @@ export class S3ObjectStore implements ObjectStore {
    */
   async ensureTagging(key: string, tagging: string): Promise<void> {
     if ((await this.tagging(key)) !== undefined) return;
-    await this.#putTagging(key, tagging, {});
+    await this.#putTagging(key, tagging);
   }
 
   /**
@@ -849,17 +849,11 @@ export class S3ObjectStore implements ObjectStore {
     tagging: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const version: Record<string, string> =
-      target.versionId === undefined ? {} : { versionId: target.versionId };
-    await this.#putTagging(target.key, tagging ?? "", version, signal);
+    await this.#putTagging(target.key, tagging ?? "", target.versionId, signal);
   }
 
-  async #putTagging(
-    key: string,
-    tagging: string,
-    version: Record<string, string>,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  /** PutObjectTagging of `key`, of version `versionId` where given, else the current one. */
+  async #putTagging(key: string, tagging: string, versionId?: string, signal?: AbortSignal): Promise<void> {
     const body = taggingXml([...new URLSearchParams(tagging)]);
     // S3 requires a checksum of this body; Content-MD5 is the one every server checks.
     const headers = requestHeaders({
@@ -868,7 +862,9 @@ export class S3ObjectStore implements ObjectStore {
       ContentLength: body.length,
       ContentMD5: createHash("md5").update(body).digest("base64"),
     });
-    const request = this.#plain("PUT", key, { query: { tagging: "", ...version }, body }, headers);
+    const query: Record<string, string> =
+      versionId === undefined ? { tagging: "" } : { tagging: "", versionId };
+    const request = this.#plain("PUT", key, { query, body }, headers);
     await this.#send("put tagging", key, () => this.#requests.send({ ...request, signal }));
   }
 }

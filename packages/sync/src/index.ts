@@ -41,6 +41,7 @@ export { afterBlockAnswer, type BlockSettings, startBlockRounds } from "./phases
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 export {
   copiedFromOld,
+  copiesKnown,
   destinationEntry,
   destinationWrittenEntry,
   readEntry,

@@ -31,6 +31,7 @@ import {
 } from "./phases/challenge.js";
 import {
   copiedFromOld,
+  copiesKnown,
   destinationEntry,
   destinationWrittenEntry,
   probeCopyPins,
@@ -308,8 +309,7 @@ async function attemptObject(
     const handed = early;
     early = undefined;
     // The probe copiedFromOld awaits below, where one is needed, runs beside the write.
-    const copyDigests =
-      dst !== undefined && (trustWrite || decision.action === "tags") && ctx.indexesDestination;
+    const copyDigests = dst !== undefined && copiesKnown(decision, trustWrite) && ctx.indexesDestination;
     if (copyDigests) probeCopyPins(plan, decision, dst, destinationKey, destination, ctx.signal);
     // An upload begun ahead states the source's attributes: a write that keeps the destination's
     // tags begins its own.

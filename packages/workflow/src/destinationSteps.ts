@@ -22,6 +22,7 @@ import {
   checkMemory,
   completeUpload,
   copiedFromOld,
+  copiesKnown,
   DestinationSide,
   destinationEntry,
   destinationFromIndex,
@@ -689,9 +690,9 @@ async function settledDestinationEntry(
     enforcesCopySourceIfMatch: (k, ref, signal) => ctx.store.enforcesCopySourceIfMatch(k, ref, signal),
     ref: (k, etag, versionId) => ctx.store.ref(k, etag, versionId),
   };
-  const trusted = decision.uploadDigests && ctx.store.capabilities.writeChecksums.contentMd5;
+  const checked = decision.uploadDigests !== undefined && ctx.store.capabilities.writeChecksums.contentMd5;
   const copied =
-    version && (trusted || decision.action === "tags")
+    version && copiesKnown(decision, checked)
       ? await copiedFromOld(
           plan,
           decision,

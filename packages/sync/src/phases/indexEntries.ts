@@ -169,6 +169,15 @@ export async function copiedFromOld(
 }
 
 /**
+ * Whether the copies a write made from the old version give their digests without a read (see
+ * {@link copiedFromOld}): where the destination checked every part it uploaded against its
+ * Content-MD5 (`uploadsChecked`), or where the write was a tag set alone, which uploaded none.
+ */
+export function copiesKnown(decision: Pick<ObjectDecision, "action">, uploadsChecked: boolean): boolean {
+  return uploadsChecked || decision.action === "tags";
+}
+
+/**
  * Starts, beside a write, the probe {@link copiedFromOld} will await once it is done, where the
  * write's copies from the old version need it: its three round trips then overlap the write
  * instead of following it (the store runs it once and keeps its answer).

@@ -382,8 +382,7 @@ export async function standingEntry(
 ): Promise<StandingEntry | undefined> {
   if (!entryNeedsHead(entry, listed, versioned)) return { entry };
   const at = store.serverTime();
-  const answer = await store.head(listed.key, signal);
-  const head = answer && asListed(answer, listed);
+  const head = listedHead(await store.head(listed.key, signal), listed);
   if (head === undefined || head.archived || !entryStands(entry, head)) return undefined;
   const seen = entry.proof === "written" ? readEntry(head, attributesOf(head), at, entry.digests) : undefined;
   return { entry: seen && entryStands(seen, head) ? seen : entry, head };

@@ -50,19 +50,19 @@ export async function runAuditLocally(options: LocalAuditOptions): Promise<Audit
   } catch (error) {
     if (!options.signal?.aborted) throw error;
   }
-  if (options.signal?.aborted) {
-    // A stop reports what was judged until then: the report step over the results recorded,
-    // run without the run's signal, which would stop it at once.
+  const stopped = options.signal?.aborted === true;
+  // A stop reports what was judged until then: the report step over the results recorded, run
+  // without the run's signal, which would stop it at once.
+  if (stopped)
     await AUDIT_SOURCE_STEPS.auditReport.run(
       { ...options.source, signal: undefined },
       { runId, settled: true },
     );
-    const stopped = await options.source.work.get<AuditReport>(auditKeys.report(runId));
-    if (stopped === undefined) throw new RunAbortedError();
-    return stopped;
-  }
   const report = await options.source.work.get<AuditReport>(auditKeys.report(runId));
-  if (report === undefined) throw new Error(`audit run ${runId} ended without a report`);
+  if (report === undefined) {
+    if (stopped) throw new RunAbortedError();
+    throw new Error(`audit run ${runId} ended without a report`);
+  }
   return report;
 }
 
