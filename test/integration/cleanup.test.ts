@@ -56,10 +56,7 @@ it("Ctrl-C while cleanup aborts: it stops after the abort in flight, says what i
         when: (r) => r.method === "DELETE" && r.query.includes("uploadId=") && ++aborts === 2,
         // The abort goes on only once the CLI said it took the Ctrl-C: its answer could
         // otherwise reach the CLI first, and the next abort start before the signal's turn.
-        hook: async () => {
-          cli?.kill("SIGINT");
-          await cli?.saidOnStderr(STOPPING);
-        },
+        hook: () => cli?.interrupt(),
       },
     ]);
     cli = startCli(

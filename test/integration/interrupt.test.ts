@@ -31,10 +31,7 @@ describe("Ctrl-C in the middle of a compose", () => {
             name: `ctrl-c-${engine}`,
             action: "hook",
             when: (r) => r.method === "PUT" && r.query.includes("partNumber=") && ++parts === 3,
-            hook: async () => {
-              cli?.kill("SIGINT");
-              await cli?.saidOnStderr(STOPPING);
-            },
+            hook: () => cli?.interrupt(),
           },
         ]);
         const args = proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine);
@@ -104,8 +101,7 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
             // The part goes on only once the CLI said it took the Ctrl-C.
             hook: async () => {
               first = true;
-              cli?.kill("SIGINT");
-              await cli?.saidOnStderr(STOPPING);
+              await cli?.interrupt();
             },
           },
           {
@@ -229,10 +225,7 @@ describe("Ctrl-C where the server refuses the abort of an upload begun", () => {
           name: "ctrl-c-at-a-part",
           action: "hook",
           when: (r) => r.method === "PUT" && r.query.includes("partNumber=") && ++parts === 2,
-          hook: async () => {
-            cli?.kill("SIGINT");
-            await cli?.saidOnStderr(STOPPING);
-          },
+          hook: () => cli?.interrupt(),
         },
         { name: "abort-refused", action: "forbidden", method: "DELETE", query: "uploadId=" },
       ]);
@@ -270,10 +263,7 @@ describe("Ctrl-C once every object has settled, as the index is written", () => 
           action: "hook",
           times: 1,
           when: (r) => r.method === "PUT" && r.path.includes("chunksync-digest-index.p-"),
-          hook: async () => {
-            cli?.kill("SIGINT");
-            await cli?.saidOnStderr(STOPPING);
-          },
+          hook: () => cli?.interrupt(),
         },
       ]);
       cli = startCli(
@@ -311,10 +301,7 @@ describe("Ctrl-C in a run that writes nothing", () => {
             name: "ctrl-c-check",
             action: "hook",
             when: (r) => r.method === "GET" && r.path.endsWith("/obj") && ++reads === 1,
-            hook: async () => {
-              cli?.kill(by);
-              await cli?.saidOnStderr(said);
-            },
+            hook: () => cli?.interrupt(by),
           },
         ]);
         cli = startCli(["check", ...proxiedSync(s, d, proxy.url).slice(1)], profileEnv());
@@ -322,6 +309,7 @@ describe("Ctrl-C in a run that writes nothing", () => {
         proxy.setRules([]);
         expect(reads).toBeGreaterThanOrEqual(1);
         expect(out.code, out.stderr).toBe(code);
+        expect(out.stderr).toContain(said);
         expect(out.stderr).toMatch(/chunksync: interrupted\n/);
         expect(out.stderr).not.toMatch(/upload/);
         // What it settled before the stop, as a whole run's summary says it.

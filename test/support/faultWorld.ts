@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { afterAll, beforeAll } from "vitest";
+import { STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
 import { FaultProxy } from "./faultProxy.js";
 import { createBucket, emptyAndDeleteBucket, localS3, readAll, s3Client, uniqueBucketName } from "./s3.js";
 
@@ -145,8 +146,11 @@ export interface CliProcess {
   pid: number;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
   kill(signal: NodeJS.Signals): void;
-  /** Settles once the child has written `text` to stderr, or has exited. */
-  saidOnStderr(text: string): Promise<void>;
+  /**
+   * Sends `by` (Ctrl-C's SIGINT unless given) and settles once the child said on stderr that it
+   * took it and is stopping, or has exited.
+   */
+  interrupt(by?: "SIGINT" | "SIGTERM"): Promise<void>;
 }
 
 /**
@@ -192,7 +196,11 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
       resolve({ code, signal, stdout: stdout.text(), stderr: stderr.text() }),
     ),
   );
-  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal), saidOnStderr: stderr.shows };
+  const interrupt = (by: "SIGINT" | "SIGTERM" = "SIGINT") => {
+    child.kill(by);
+    return stderr.shows(by === "SIGTERM" ? TERMINATING : STOPPING);
+  };
+  return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal), interrupt };
 }
 
 /** Every key under `prefix`, as stored: listed URL-encoded, as a key may hold characters XML 1.0 cannot carry. */
