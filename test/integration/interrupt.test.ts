@@ -235,13 +235,17 @@ describe("Ctrl-C where the server refuses the abort of an upload begun", () => {
       expect(proxy.firedCount("abort-refused")).toBeGreaterThanOrEqual(1);
       expect(out.code, out.stderr).toBe(130);
       expect(out.stderr).not.toMatch(/were aborted/);
+      // One upload or more, as the run's timing goes (an upload begun beside the block exchange
+      // may be set aside for one of the decision's own, its abort refused too): the count said
+      // is the count left.
       const said =
-        /1 multipart upload begun since the run started is left .*: (chunksync cleanup .*) aborts them/.exec(
+        /(\d+) multipart uploads? begun since the run started (?:is|are) left .*: (chunksync cleanup .*) aborts them/.exec(
           out.stderr,
         );
       expect(said, out.stderr).not.toBeNull();
-      expect(await pendingUploads(dst, d)).toHaveLength(1);
-      const cleaned = await runCli(said![1]!.split(" ").slice(1), profileEnv());
+      expect(Number(said![1])).toBeGreaterThanOrEqual(1);
+      expect(await pendingUploads(dst, d)).toHaveLength(Number(said![1]));
+      const cleaned = await runCli(said![2]!.split(" ").slice(1), profileEnv());
       expect(cleaned.code, cleaned.stderr).toBe(0);
       expect(await pendingUploads(dst, d)).toEqual([]);
       expect((await readAll(dst, d, "obj")).equals(old), "destination still holds the old object").toBe(true);
