@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -11,11 +11,12 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STOPPING } from "../../packages/cli/src/interruptible.js";
+import { HUNG_UP, STOPPING } from "../../packages/cli/src/interruptible.js";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy } from "../support/faultProxy.js";
 import { collected, pendingUploads } from "../support/faultWorld.js";
+import { putMultipart } from "../support/multipart.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -61,6 +62,20 @@ function startOnTerminal(args: string[], env: Record<string, string>, columns = 
 }
 
 const EXTRAS = ["extra-1.bin", "extra-2.bin", "extra-3.bin"];
+const MiB = 1024 * 1024;
+
+/** `probe()`'s first value other than undefined, asked again every 50 ms (a missing file counts as undefined). */
+async function until<T>(probe: () => T | undefined): Promise<T> {
+  for (;;) {
+    try {
+      const value = probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** Lines of the summary table: "would delete   3" -> ["would delete", "3"]. */
 function row(output: string, name: string): string | undefined {
@@ -225,6 +240,65 @@ describe("chunksync on a terminal, with destination-only objects", () => {
       expect(shownLines(output)).toContain(STOPPING);
       expect(output).toContain("chunksync: interrupted; started uploads were aborted");
       expect(await pendingUploads(dst, d)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("the terminal hangs up mid-copy (a lost SSH session): the run stops as on SIGTERM, aborts the upload it began and ends without a crash", async () => {
+    const [s, d] = await emptyPair("tty-hangup");
+    await putMultipart(src, s, "big.bin", 24 * MiB, 8 * MiB, (offset, length) =>
+      seededBytes(`big-${offset}`, length),
+    );
+    const dir = mkdtempSync(join(tmpdir(), "chunksync-hangup-"));
+    const [pidFile, errFile] = [join(dir, "pid"), join(dir, "stderr")];
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    try {
+      const args = [
+        "sync",
+        `s3://${s}`,
+        `s3://${d}`,
+        ...SIDES,
+        "--dst-endpoint",
+        proxy.url,
+        "--concurrency",
+        "1",
+      ];
+      const quote = (w: string) => `'${w.replaceAll("'", "'\\''")}'`;
+      // stdout stays on the terminal (its writes fail once it is gone); stderr goes to a file
+      // that outlives it, as a user's `2> log` would. `exec` keeps the shell's pid for the CLI.
+      const command = `echo $$ > ${pidFile}; exec ${[process.execPath, CLI_BIN, ...args].map(quote).join(" ")} 2> ${errFile}`;
+      const terminal = spawn("/usr/bin/script", ["-qc", command, "/dev/null"], {
+        env: { ...cleanEnv(), ...env, TERM: "xterm" },
+        stdio: ["pipe", "ignore", "ignore"],
+      });
+      let hungUp = false;
+      proxy.setRules([
+        {
+          // The first part of the upload: its upload exists; then the terminal goes away.
+          name: "hang-up-at-first-part",
+          action: "hook",
+          when: (r) => !hungUp && r.method === "PUT" && r.query.includes("partNumber="),
+          hook: () => {
+            hungUp = true;
+            terminal.kill("SIGKILL");
+          },
+        },
+      ]);
+      const pid = Number(await until(() => readFileSync(pidFile, "utf8").trim() || undefined));
+      await until(() => !existsSync(`/proc/${pid}`) || undefined);
+      const stderr = readFileSync(errFile, "utf8");
+      expect(hungUp).toBe(true);
+      expect(stderr).toContain(HUNG_UP);
+      expect(stderr).toContain("chunksync: interrupted; started uploads were aborted");
+      // Node 20's exit aborts on a terminal that is gone (a failed assertion in its stdio reset).
+      expect(stderr).not.toMatch(/Assertion failed|Native stack trace/);
+      expect(await pendingUploads(dst, d)).toEqual([]);
+      expect(await destinationKeys(`s3://${d}`)).toEqual([]);
+      // Run again, off the terminal: the copy completes.
+      const again = await runCli([...args.slice(0, 3), ...SIDES, "--quiet"], env);
+      expect(again.code, again.stderr).toBe(0);
+      expect(await destinationKeys(`s3://${d}`)).toEqual(["big.bin"]);
     } finally {
       await proxy.stop();
     }

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
+import { HUNG_UP, STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import { type CliProcess, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
@@ -290,6 +290,7 @@ describe("Ctrl-C in a run that writes nothing", () => {
   for (const [by, code, said] of [
     ["SIGINT", 130, STOPPING],
     ["SIGTERM", 143, TERMINATING],
+    ["SIGHUP", 129, HUNG_UP],
   ] as const) {
     it(`check stops with ${code} at ${by} and says nothing of uploads it never began`, async () => {
       await withBucketPair(`interrupt-check-${code}`, async ({ src, dst, s, d }) => {
@@ -312,7 +313,9 @@ describe("Ctrl-C in a run that writes nothing", () => {
         const out = await cli.done;
         proxy.setRules([]);
         expect(reads).toBeGreaterThanOrEqual(1);
-        expect(out.code, out.stderr).toBe(code);
+        // After a hangup the process ends by SIGHUP itself, which a shell reads as 129.
+        const status = out.code ?? 128 + constants.signals[out.signal ?? "SIGKILL"];
+        expect(status, out.stderr).toBe(code);
         expect(out.stderr).toContain(said);
         expect(out.stderr).toMatch(/chunksync: interrupted\n/);
         expect(out.stderr).not.toMatch(/upload/);

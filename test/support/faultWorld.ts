@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { S3Connection, S3ObjectStore } from "@chunksync/storage";
 import { afterAll, beforeAll } from "vitest";
-import { STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
+import { HUNG_UP, STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
 import { FaultProxy } from "./faultProxy.js";
 import { createBucket, emptyAndDeleteBucket, localS3, readAll, s3Client, uniqueBucketName } from "./s3.js";
 
@@ -150,7 +150,7 @@ export interface CliProcess {
    * Sends `by` (Ctrl-C's SIGINT unless given) and settles once the child said on stderr that it
    * took it and is stopping, or has exited.
    */
-  interrupt(by?: "SIGINT" | "SIGTERM"): Promise<void>;
+  interrupt(by?: "SIGINT" | "SIGTERM" | "SIGHUP"): Promise<void>;
 }
 
 /**
@@ -196,9 +196,9 @@ export function startCli(args: string[], env: Record<string, string>): CliProces
       resolve({ code, signal, stdout: stdout.text(), stderr: stderr.text() }),
     ),
   );
-  const interrupt = (by: "SIGINT" | "SIGTERM" = "SIGINT") => {
+  const interrupt = (by: "SIGINT" | "SIGTERM" | "SIGHUP" = "SIGINT") => {
     child.kill(by);
-    return stderr.shows(by === "SIGTERM" ? TERMINATING : STOPPING);
+    return stderr.shows(by === "SIGINT" ? STOPPING : by === "SIGTERM" ? TERMINATING : HUNG_UP);
   };
   return { pid: child.pid ?? -1, done, kill: (signal) => child.kill(signal), interrupt };
 }

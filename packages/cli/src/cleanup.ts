@@ -50,7 +50,7 @@ finished object (where it would differ from the source's), so chunksync marks
 nothing. cleanup therefore treats every in-progress upload under DST that was
 started more than --older-than ago as abandoned, whoever started it. chunksync
 aborts its own uploads on every failure it survives and when stopped (Ctrl-C,
-SIGTERM); only a killed process (or a second signal) leaves one behind, which
+SIGTERM, a hangup); only a killed process (or a second signal) leaves one behind, which
 the next sync names, with a cleanup whose --started-before is that sync's start,
 so that it aborts no upload begun since. Ages and times are by the server's clock. Keep --older-than above the longest upload any other writer
 of this prefix runs, chunksync included (the default is 1h: raise it for huge

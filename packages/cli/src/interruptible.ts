@@ -8,7 +8,26 @@ export const STOPPING = `chunksync: stopping (${STOP_STEPS}); Ctrl-C again stops
 /** Said at the first SIGTERM (a scheduler or service manager stopping the run), as {@link STOPPING}. */
 export const TERMINATING = `chunksync: terminated; stopping (${STOP_STEPS}); a second signal stops at once`;
 
-type StopSignal = "SIGINT" | "SIGTERM";
+/** Said at the first SIGHUP, where stderr outlives the terminal (a file, a pipe). */
+export const HUNG_UP = `chunksync: the terminal hung up; stopping (${STOP_STEPS}); a second signal stops at once`;
+
+type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Set once a hangup was taken: the process then ends by {@link endIfHungUp}. */
+let hungUp = false;
+
+/**
+ * Ends a process that took a hangup as the hangup would have ended it: by SIGHUP's default
+ * action, which the shell reads as exit status 129. Node's own exit restores the terminal's
+ * modes as it found them at start, and Node 20 aborts with a failed assertion (a core dump and
+ * a native stack trace in the log) where that terminal is gone.
+ */
+export function endIfHungUp(): void {
+  if (!hungUp) return;
+  process.removeAllListeners("SIGHUP");
+  process.kill(process.pid, "SIGHUP");
+}
 
 /** Why a run's signal was aborted by {@link SignalStop}: the signal that stopped it. */
 class StoppedBy extends Error {
@@ -19,8 +38,8 @@ class StoppedBy extends Error {
 
 /**
  * Exit code of work stopped through `signal`: 128 plus the number of the signal that stopped it,
- * as shells, service managers and schedulers read it (130 after Ctrl-C, 143 after SIGTERM); 130
- * where it was stopped otherwise.
+ * as shells, service managers and schedulers read it (130 after Ctrl-C, 143 after SIGTERM, 129
+ * after a hangup); 130 where it was stopped otherwise.
  */
 export function interruptedExitCode(signal: AbortSignal): number {
   const by = signal.reason instanceof StoppedBy ? signal.reason.by : "SIGINT";
@@ -28,30 +47,31 @@ export function interruptedExitCode(signal: AbortSignal): number {
 }
 
 /**
- * Ctrl-C and SIGTERM for one piece of work: the first aborts {@link signal} and is said through
- * `say`; the second does not wait: `again` says what is left, then the process exits with the
- * first signal's code. On a terminal each line should start by clearing its row, where the
- * terminal echoed `^C`.
+ * Ctrl-C, SIGTERM and SIGHUP for one piece of work: the first aborts {@link signal} and is said
+ * through `say`; the second does not wait: `again` says what is left, then the process exits with
+ * the first signal's code. A hangup (the terminal closed: a lost SSH session) stops the work as
+ * the others do, so that the uploads it began are aborted, not left. On a terminal each line
+ * should start by clearing its row, where the terminal echoed `^C`.
  */
 export class SignalStop {
   readonly #abort = new AbortController();
-  readonly #onInt = () => this.#take("SIGINT");
-  readonly #onTerm = () => this.#take("SIGTERM");
+  readonly #handlers = STOP_SIGNALS.map((by) => [by, () => this.#take(by)] as const);
 
   constructor(
     private readonly say: (line: string) => void,
     private readonly again: () => void,
   ) {
-    process.on("SIGINT", this.#onInt);
-    process.on("SIGTERM", this.#onTerm);
+    for (const [by, handler] of this.#handlers) process.on(by, handler);
   }
 
   #take(by: StopSignal): void {
+    if (by === "SIGHUP") hungUp = true;
     if (!this.#abort.signal.aborted) {
-      this.say(by === "SIGTERM" ? TERMINATING : STOPPING);
+      this.say(by === "SIGINT" ? STOPPING : by === "SIGTERM" ? TERMINATING : HUNG_UP);
       this.#abort.abort(new StoppedBy(by));
     } else {
       this.again();
+      endIfHungUp();
       process.exit(interruptedExitCode(this.#abort.signal));
     }
   }
@@ -71,8 +91,7 @@ export class SignalStop {
   }
 
   dispose(): void {
-    process.off("SIGINT", this.#onInt);
-    process.off("SIGTERM", this.#onTerm);
+    for (const [by, handler] of this.#handlers) process.off(by, handler);
   }
 }
 
@@ -83,7 +102,7 @@ function row(): string {
 
 /**
  * Runs `work` under a {@link SignalStop}. Work that stops by throwing exits with the signal's
- * code (130 after Ctrl-C, 143 after SIGTERM) with `stopped` said on stderr; work that stops on
+ * code (130 after Ctrl-C, 143 after SIGTERM, 129 after a hangup) with `stopped` said on stderr; work that stops on
  * its own returns its own code (see {@link interruptedExitCode}). A second signal says `again`.
  */
 export async function interruptible(

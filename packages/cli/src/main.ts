@@ -32,7 +32,7 @@ import { examples } from "./examples.js";
 import { EXIT_ERROR, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
-import { SignalStop } from "./interruptible.js";
+import { endIfHungUp, SignalStop } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { OutageWatch, outageLimit } from "./outage.js";
@@ -502,8 +502,10 @@ function unexpected(error: unknown): string {
 function dropOutputToClosedPipes(): void {
   for (const stream of [process.stdout, process.stderr]) {
     if (stream.listenerCount("error") > 0) continue;
+    // A terminal that hung up fails writes with EIO: the run goes on stopping (see SignalStop).
+    const gone = stream.isTTY ? ["EPIPE", "EIO"] : ["EPIPE"];
     stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EPIPE") throw error;
+      if (!gone.includes(error.code ?? "")) throw error;
     });
   }
 }
@@ -511,6 +513,12 @@ function dropOutputToClosedPipes(): void {
 /** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 export async function main(argv: string[]): Promise<number> {
   dropOutputToClosedPipes();
+  const code = await runCommandLine(argv);
+  endIfHungUp();
+  return code;
+}
+
+async function runCommandLine(argv: string[]): Promise<number> {
   const root = program();
   try {
     await root.parseAsync(argv, { from: "user" });

@@ -39,7 +39,7 @@ export function jsonSummary(command: string, report: RunReport, exitCode: number
 
 /**
  * `--json`'s one object for a run that did not reach its summary: refused or failed before or
- * during its work (exit 2, the error's code and message), or interrupted (exit 130 or 143, with what
+ * during its work (exit 2, the error's code and message), or interrupted (exit 130, 143 or 129, with what
  * was counted until then). A script reading stdout gets JSON whatever became of the run.
  */
 export function jsonEnding(
