@@ -3,10 +3,17 @@ import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { HUNG_UP, STOPPING, TERMINATING } from "../../packages/cli/src/interruptible.js";
+import {
+  HUNG_UP,
+  STOP_GRACE_S,
+  STOPPED_WAITING,
+  STOPPING,
+  TERMINATING,
+} from "../../packages/cli/src/interruptible.js";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { type CliProcess, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
+import { type CliProcess, listKeys, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
+import { putMultipart } from "../support/multipart.js";
 import { putObject, readAll, withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
@@ -351,6 +358,63 @@ describe("a destination that stops answering mid-run", () => {
       expect(proxy.firedCount("slow-down-puts")).toBeLessThan(keys.length * 6);
     });
   });
+});
+
+describe("Ctrl-C while the destination answers nothing", () => {
+  const served = proxiedServer();
+
+  for (const engine of ["direct", "workflow"]) {
+    it(`${engine}: the stop waits ${STOP_GRACE_S} s for the storage at most, then says what it could not confirm and how to clean it up`, async () => {
+      await withBucketPair(`unanswering-stop-${engine}`, async ({ src, dst, s, d }) => {
+        const { proxy } = served;
+        // Copied by a multipart upload, as its source was written.
+        await putMultipart(src, s, "obj", 20 * MiB, 8 * MiB, (offset, length) =>
+          seededBytes(`obj-${offset}`, length),
+        );
+        let cli: CliProcess | undefined;
+        let release = () => {};
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let frozen = false;
+        proxy.setRules([
+          {
+            // From the upload's first part on, the server answers nothing: the stop's aborts,
+            // and its listing of what is left, wait with the rest.
+            name: "freeze",
+            action: "hook",
+            when: (r) => frozen || (r.method === "PUT" && r.query.includes("partNumber=")),
+            hook: () => {
+              if (!frozen) void cli?.interrupt();
+              frozen = true;
+              return released;
+            },
+          },
+        ]);
+        cli = startCli(proxiedSync(s, d, proxy.url, "--concurrency", "1", "--engine", engine), profileEnv());
+        const out = await cli.done;
+        release();
+        proxy.setRules([]);
+        expect(frozen).toBe(true);
+        expect(out.code, out.stderr).toBe(130);
+        expect(out.stderr).toContain(STOPPING);
+        expect(out.stderr).toContain(STOPPED_WAITING);
+        const said =
+          /uploads begun could not be listed to check they were aborted \(.*stopped waiting for an answer.*\): once the storage answers, (chunksync cleanup .*) lists what is left/.exec(
+            out.stderr,
+          );
+        expect(said, out.stderr).not.toBeNull();
+        // Its upload is either aborted or left, never completed: the destination holds nothing.
+        expect(await listKeys(dst, d)).toEqual([]);
+        const cleaned = await runCli(
+          ["cleanup", `s3://${d}`, "--dst-profile", "dst", "--older-than", "0s"],
+          profileEnv(),
+        );
+        expect(cleaned.code, cleaned.stderr).toBe(0);
+        expect(await pendingUploads(dst, d)).toEqual([]);
+      });
+    });
+  }
 });
 
 describe("uploads a killed run left behind", () => {

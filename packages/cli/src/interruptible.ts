@@ -1,8 +1,18 @@
 import { constants } from "node:os";
 import { RunAbortedError } from "@chunksync/sync";
+import { stopWaiting } from "./sideSettings.js";
 
+/**
+ * How long a stop waits for the storage's last answers (writes being completed, uploads being
+ * aborted, the listing of what is left) before it stops waiting for them: a server that no
+ * longer answers would otherwise hold the stop through every timeout and retry, minutes on end,
+ * and a service manager's or a cluster's grace period (30 s in Kubernetes) would kill it first.
+ */
+export const STOP_GRACE_S = 20;
 /** What a stop does before the process ends, which may take a while. */
-const STOP_STEPS = "transfers in flight are cut, writes being completed finish";
+const STOP_STEPS = `transfers in flight are cut, writes being completed get up to ${STOP_GRACE_S} s`;
+/** Said when the grace is over and the work's last requests are cut. */
+export const STOPPED_WAITING = `chunksync: no answer ${STOP_GRACE_S} s after the stop: stopped waiting for the storage`;
 /** Said at the first Ctrl-C, as soon as it is taken; a second one does not wait for the stop's steps. */
 export const STOPPING = `chunksync: stopping (${STOP_STEPS}); Ctrl-C again stops at once`;
 /** Said at the first SIGTERM (a scheduler or service manager stopping the run), as {@link STOPPING}. */
@@ -55,6 +65,7 @@ export function interruptedExitCode(signal: AbortSignal): number {
  */
 export class SignalStop {
   readonly #abort = new AbortController();
+  #grace: NodeJS.Timeout | undefined;
   readonly #handlers = STOP_SIGNALS.map((by) => [by, () => this.#take(by)] as const);
 
   constructor(
@@ -69,6 +80,7 @@ export class SignalStop {
     if (!this.#abort.signal.aborted) {
       this.say(by === "SIGINT" ? STOPPING : by === "SIGTERM" ? TERMINATING : HUNG_UP);
       this.#abort.abort(new StoppedBy(by));
+      this.#startGrace();
     } else {
       this.again();
       endIfHungUp();
@@ -83,6 +95,15 @@ export class SignalStop {
   /** Stops the work for a reason of the work's own (its exit code is then 130's). */
   abort(): void {
     this.#abort.abort();
+    this.#startGrace();
+  }
+
+  /** Once the grace is over, what the work still waits for from its storage is cut. */
+  #startGrace(): void {
+    this.#grace ??= setTimeout(() => {
+      this.say(STOPPED_WAITING);
+      stopWaiting(new Error(`stopped waiting for an answer ${STOP_GRACE_S} s after the run was stopped`));
+    }, STOP_GRACE_S * 1000).unref();
   }
 
   /** The exit code of the work once stopped. */
@@ -92,6 +113,7 @@ export class SignalStop {
 
   dispose(): void {
     for (const [by, handler] of this.#handlers) process.off(by, handler);
+    clearTimeout(this.#grace);
   }
 }
 

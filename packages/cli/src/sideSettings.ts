@@ -157,6 +157,17 @@ function isEndpoint(text: string): boolean {
 
 const ENDPOINT = "a URL such as http://127.0.0.1:9000 (scheme, host and port; no path)";
 
+/** The connections this process opened (see {@link stopWaiting}). */
+const opened = new Set<S3Connection>();
+
+/**
+ * Cuts every request this process still waits for, on every side it opened, and sends no
+ * more (see S3Connection.cutOff): the end of a stop whose storage no longer answers.
+ */
+export function stopWaiting(reason: Error): void {
+  for (const connection of opened) connection.cutOff(reason);
+}
+
 /** Builds one side's store: its own client, endpoint, region and credentials. Sends no request. */
 export async function openStore(
   side: SideTag,
@@ -192,6 +203,7 @@ export async function openStore(
       },
     );
   }
+  opened.add(connection);
   // A profile's endpoint_url is the same setting as the flag, read from a file: told alike.
   if (flags.endpoint === undefined && connection.endpoint !== undefined && !isEndpoint(connection.endpoint)) {
     throw new ValidationError(

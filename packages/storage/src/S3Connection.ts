@@ -88,6 +88,7 @@ export class S3Connection {
   #plainGets = new Map<string, PlainGets>();
   #credentials: AwsCredentialIdentityProvider;
   readonly #plainGetsOn: boolean;
+  readonly #cut = new AbortController();
 
   private constructor(
     readonly region: string,
@@ -119,6 +120,22 @@ export class S3Connection {
     const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
     const keys = settings.credentials ?? (await staticCredentials(settings.profile));
     return new S3Connection(region, endpoint, keys, settings.profile, settings);
+  }
+
+  /**
+   * Stops waiting for this side's storage: every request in flight that has no signal of its
+   * own is cut, and no request is sent or tried again from then on (each fails at once with
+   * the reason). For the end of a stopped run, whose last requests (aborting its uploads,
+   * completing a write) would otherwise wait through every timeout and retry of a server that
+   * no longer answers.
+   */
+  cutOff(reason: Error): void {
+    this.#cut.abort(reason);
+  }
+
+  /** Aborted once {@link cutOff} was called: the signal of every request without one of its own. */
+  get cut(): AbortSignal {
+    return this.#cut.signal;
   }
 
   /** The credentials to sign with: the static keys, or the SDK client's provider (which caches and refreshes). */

@@ -274,7 +274,7 @@ export class S3Requests {
     const { path, headers } = this.#signed(endpoint, request, await this.#identity());
     let answer: Awaited<ReturnType<PlainGets["get"]>>;
     try {
-      answer = await plain.get(path, headers, sink, request.signal);
+      answer = await plain.get(path, headers, sink, request.signal ?? this.#connection.cut);
     } catch (error) {
       throw transportError(error as Error & { code?: string });
     }
@@ -339,7 +339,9 @@ export class S3Requests {
     const endpoint = await this.#endpoint;
     const retry = this.#connection.retry;
     let token = await retry.acquireInitialRetryToken("");
+    const cut = this.#connection.cut;
     for (;;) {
+      cut.throwIfAborted();
       try {
         const result = await attempt(endpoint);
         retry.recordSuccess(token);
@@ -347,7 +349,11 @@ export class S3Requests {
       } catch (error) {
         const sdkError = error as SdkError & { $response?: HttpResponse };
         // A stream cannot be sent again; an aborted request is not retried.
-        if ((request.body !== undefined && !Buffer.isBuffer(request.body)) || request.signal?.aborted)
+        if (
+          (request.body !== undefined && !Buffer.isBuffer(request.body)) ||
+          request.signal?.aborted ||
+          cut.aborted
+        )
           throw error;
         const info: RetryErrorInfo = { error: sdkError, errorType: retryErrorType(sdkError) };
         const hint = sdkError.$response && getRetryAfterHint(sdkError.$response);
@@ -399,7 +405,7 @@ export class S3Requests {
         headers,
         // undici sends an async iterable body too (writeIterable), though its types leave it out.
         body: sendable(request.body) as Buffer | Readable | null,
-        signal: request.signal ?? null,
+        signal: request.signal ?? this.#connection.cut,
       });
     } catch (error) {
       throw transportError(error as Error & { code?: string });
