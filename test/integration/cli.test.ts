@@ -8,6 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
+import { listKeys } from "../support/faultWorld.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -214,6 +215,17 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
       // Without --delete nothing is at stake: the run keeps the destination's objects, as before.
       const kept = await run("fotos");
       expect(kept.code, kept.stderr).toBe(0);
+      expect((await readAll(dst, d, "backup/b.jpg")).toString()).toBe("b");
+      // An index kept under that prefix is not an object of it: the prefix still lists nothing.
+      const index = ["--src-index", `s3://${s}/fotos/.index`];
+      const indexed = await run("fotos", ...index);
+      expect(indexed.code, indexed.stderr).toBe(0);
+      expect((await listKeys(src, s, "fotos/")).some((k) => k.includes("chunksync-digest-index."))).toBe(
+        true,
+      );
+      const refusedAgain = await run("fotos", "--delete", ...index);
+      expect(refusedAgain.code, refusedAgain.stdout).toBe(2);
+      expect(refusedAgain.stderr).toMatch(/SRC: expected a prefix that holds objects.*nothing was done/);
       expect((await readAll(dst, d, "backup/b.jpg")).toString()).toBe("b");
       // A prefix that lists objects deletes what it should.
       const synced = await run("photos", "--delete");

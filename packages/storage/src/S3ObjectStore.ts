@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { compareUtf8, versionPin } from "@chunksync/core";
+import { compareUtf8, isIndexKey, versionPin } from "@chunksync/core";
 import type { BodySink } from "./bodySink.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import {
@@ -426,19 +426,27 @@ export class S3ObjectStore implements ObjectStore {
    * takes the page instead of asking again, so the check costs no round trip of its own: the
    * page the listing would have read a moment later (a listing is no snapshot either). Any
    * other request first (a write, a read, another listing) drops the page: a listing after it
-   * must see what it did. A failed page is not kept. Resolves to whether anything is listed
-   * under `prefix`.
+   * must see what it did. A failed page is not kept. Resolves to whether any object is listed
+   * under `prefix` that a run would sync: a digest index's own keys (see `isIndexKey`) are not
+   * such objects, so a prefix that holds only an index lists nothing.
    */
   async prefetchList(prefix: string): Promise<boolean> {
     const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, undefined);
     const prefetched = { prefix, page };
     this.#prefetched = prefetched;
+    let listed: ListPage;
     try {
-      const { objects, nextToken } = await page;
-      return objects.length > 0 || nextToken !== undefined;
+      listed = await page;
     } catch (error) {
       if (this.#prefetched === prefetched) this.#prefetched = undefined;
       throw error;
+    }
+    // A first page of index keys alone (an index of many pieces) is followed until an object
+    // shows: pages read for that alone, in the rare case, and not kept.
+    for (;;) {
+      if (listed.objects.some((o) => !isIndexKey(o.key))) return true;
+      if (listed.nextToken === undefined) return false;
+      listed = await this.#listPage("list", prefix, listed.nextToken, undefined, undefined);
     }
   }
 
