@@ -47,6 +47,27 @@ describe("digest index on in-memory stores", () => {
     expect(second.index?.destination).toMatchObject({ fromIndex: 3, read: 0, written: 3 });
   });
 
+  it("a dry run (check, plan) against a destination that lacks the objects keeps the source's entries, with no request per object", async () => {
+    const { time, source, destination, run } = setup();
+    await put(source, "a", big);
+    await put(source, "b", seededBytes("b", 1000));
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    // Another destination, or this one emptied: every key is missing there.
+    for (const key of ["a", "b"]) await destination.delete(key);
+    const heads = source.calls("head");
+    const plan = await run({ dryRun: true });
+    expect(plan.objects.missing).toBe(2);
+    expect(plan.index?.source).toMatchObject({ found: "loaded", written: 2 });
+    expect(source.calls("head") - heads).toBe(0);
+    // The sync that follows reads nothing on the source for them but what it copies: no digest pass.
+    time.pass(2000);
+    const again = await run();
+    expect(again.objects.missing).toBe(2);
+    expect(again.bytes.sourceRead).toBe(big.length + 1000);
+  });
+
   it("a run stopped while an early key is in progress keeps the entries of the keys settled after it, and reads only that key again", async () => {
     const { time, source, run } = setup();
     await put(source, "a-big", big);

@@ -183,16 +183,17 @@ async function inspectSource(
   const { source, signal } = ctx;
   if (listed && listed.destination === undefined) {
     // A small object the destination lacks is read whole with its head: one GET, no HEAD. Not
-    // one the write copies from the source server-side: its bytes are not sent (nor read, by
-    // either engine), so its index entry heads it where that stands for the listed version, and
-    // is kept for the next run (no digest of it is taken here); else a HEAD heads it.
+    // one the write copies from the source server-side, nor one a dry run (`check`, `plan`)
+    // would copy: its bytes are not read (by either engine), so its index entry heads it where
+    // that stands for the listed version, and is kept for the next run (no digest of it is
+    // taken here); else a HEAD heads it.
     const { copySourceEscapesReadOnce } = ctx.destination.capabilities;
     const copied = copiedFromSource(ctx.serverSideCopy ?? false, sourceKey, copySourceEscapesReadOnce);
     const readable = !isArchiveClass(listed.source.storageClass);
     if (!ctx.dryRun && !copied && readable && listed.source.size > 0 && listed.source.size <= ctx.chunkSize)
       return { head: listedHead(await ctx.sourceSide.read(sourceKey, ctx.chunkSize), listed.source) };
     const known =
-      copied &&
+      (copied || ctx.dryRun === true) &&
       readable &&
       indexed.source &&
       (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
