@@ -100,6 +100,31 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       }
     });
 
+    it("one server under two names (localhost and 127.0.0.1): refused as overlapping, nothing deleted", async () => {
+      const b = await bucket(src, "src-overlap-alias");
+      await putObject(src, b, "a/x", "x");
+      await putObject(src, b, "b/z", "z");
+      const endpoint = new URL(localS3().endpoint);
+      const names = ["localhost", "127.0.0.1"].filter((n) => n !== endpoint.hostname);
+      const alias = `${endpoint.protocol}//${names[0]}:${endpoint.port}`;
+      const result = await runCli(
+        [
+          "sync",
+          `s3://${b}/a/`,
+          `s3://${b}`,
+          ...ONE_USER,
+          "--dst-endpoint",
+          alias,
+          "--engine",
+          engine,
+          "--delete",
+        ],
+        env,
+      );
+      expectUserError(result, `s3://${b}/a/`, `s3://${b}`, "overlap");
+      expect(await keysOf(src, b)).toEqual(["a/x", "b/z"]);
+    });
+
     it("sibling prefixes of one bucket (photo and photos) do not overlap and sync", async () => {
       const b = await bucket(src, "src-siblings");
       await putObject(src, b, "photo/a.jpg", "a");

@@ -7,7 +7,6 @@ import {
   type SampleSpec,
   type SampleUnit,
   SidesOverlapError,
-  sidesOverlap,
   ValidationError,
 } from "@chunksync/core";
 import { type AuditReport, type KeyRule, runAudit, runScrub, type ScrubReport } from "@chunksync/sync";
@@ -16,6 +15,7 @@ import { auditExitCode, scrubExitCode } from "./exitCodes.js";
 import { duration, table } from "./format.js";
 import { resolveSideIndex } from "./indexOptions.js";
 import { interruptedExitCode } from "./interruptible.js";
+import { mayOverlap } from "./oneServer.js";
 import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 import {
@@ -84,7 +84,7 @@ export async function auditCommand(
   const secret = await readSecret(flags.secretFile);
   const sourceSide = await openStore("src", source, srcFlags);
   const destinationSide = await openStore("dst", destination, dstFlags);
-  if (sidesOverlap(sourceSide.location, destinationSide.location))
+  if (await mayOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
   await probeSides([
     ["src", sourceSide.store, source.prefix, srcFlags],

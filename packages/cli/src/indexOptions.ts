@@ -9,7 +9,6 @@ import {
   pairingTag,
   type SideLocation,
   scopeName,
-  sidesOverlap,
   ValidationError,
 } from "@chunksync/core";
 import {
@@ -19,6 +18,7 @@ import {
   StoreIndexLocation,
 } from "@chunksync/sync";
 import type { Command } from "commander";
+import { mayOverlap } from "./oneServer.js";
 import { parseS3Url } from "./parseS3Url.js";
 import type { OpenedSide } from "./sideSettings.js";
 
@@ -180,7 +180,7 @@ export async function resolveSideIndex(
     const root = directoryPrefix(url.prefix);
     const prefix = `${root}${name}/`;
     const at: SideLocation = { ...side.location, bucket: url.bucket, prefix: root };
-    if (other !== undefined && sidesOverlap(at, other.location)) {
+    if (other !== undefined && (await mayOverlap(at, other.location))) {
       const { bucket, prefix } = other.location;
       throw new ValidationError(
         flag,

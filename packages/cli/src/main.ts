@@ -4,7 +4,6 @@ import {
   DEFAULT_ALGORITHM,
   parseAlgorithm,
   SidesOverlapError,
-  sidesOverlap,
   ValidationError,
   type Variant,
 } from "@chunksync/core";
@@ -34,6 +33,7 @@ import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
 import { endIfHungUp, SignalStop } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
+import { mayOverlap } from "./oneServer.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { OutageWatch, outageLimit } from "./outage.js";
 import { parseS3Url, type S3Location } from "./parseS3Url.js";
@@ -222,7 +222,7 @@ async function run(
   await checkIndexFlags(flags);
   const sourceSide = await openStore("src", source, srcFlags);
   const destinationSide = await openStore("dst", destination, dstFlags, write);
-  if (sidesOverlap(sourceSide.location, destinationSide.location))
+  if (await mayOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
