@@ -116,6 +116,20 @@ export function newIndexing(found: IndexedPair = {}): ObjectIndexing {
 }
 
 /**
+ * What a failed object leaves in the indexes: the stored entries the run found for it, as a
+ * stopped run keeps those of the keys it did not settle. Each stands only for the version it
+ * names, so one the failure made stale (a write that completed, a source that changed) never
+ * decides a later run; one still true spares that run a read (a destination that refused every
+ * write cost the next run against another destination a read of the whole source).
+ */
+function storedOnly(found: IndexedPair): KeyEntries {
+  const kept: KeyEntries = {};
+  if (found.source) kept.source = found.source;
+  if (found.destination) kept.destination = found.destination;
+  return kept;
+}
+
+/**
  * Whether a failed attempt is tried again: a changed source is re-planned against its new
  * version. A destination another writer replaced is left to that writer: the run never
  * overwrites a version it did not challenge. It is challenged again, writing nothing (see
@@ -160,7 +174,7 @@ export async function syncObject(
       if (replaced === undefined) return await attemptObject(ctx, keys, listedNow, indexing, attempt === 1);
       const again = await attemptObject({ ...ctx, dryRun: true }, keys, listedNow, indexing, false);
       if (again.state === "identical") return again;
-      indexing.made = {};
+      indexing.made = storedOnly(indexing.found);
       return failedWith(keys, replaced, listed?.source.size ?? 0);
     } catch (error) {
       if (ctx.signal?.aborted) throw new RunAbortedError(error);
@@ -170,6 +184,7 @@ export async function syncObject(
         replaced = error;
         continue;
       }
+      indexing.made = storedOnly(indexing.found);
       return failedWith(keys, error, listed?.source.size ?? 0);
     } finally {
       await Promise.all([ctx.sourceSide.forget(sourceKey), ctx.destinationSide.forget(destinationKey)]);

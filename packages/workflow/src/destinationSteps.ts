@@ -594,7 +594,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index?.find(o.key, o);
     if (onSource.has(key)) {
-      const entry = index && (await settledDestinationEntry(ctx, runId, key, index));
+      const entry = index && (await settledDestinationEntry(ctx, runId, key, index, stood));
       // In a stopped run's page, what was stored stays, as it was, for the objects it did not
       // settle, as the direct engine keeps it (see SideIndex.commitSettled).
       const kept = entry ?? (event.settled ? index?.storedEntry(o.key) : undefined);
@@ -626,8 +626,9 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
 }
 
 /**
- * The destination's entry for the version object `key` settled at (none for a failed object),
- * from this side's own records: the version it held (its entry, or the digests its answers
+ * The destination's entry for the version object `key` settled at (for a failed object, the
+ * stored entry that `stood` for the version listed now, as the direct engine keeps it: see
+ * `storedOnly`), from this side's own records: the version it held (its entry, or the digests its answers
  * read), or the version it wrote (the digests of the parts it uploaded with a checked
  * Content-MD5, of the chunks it copied from its digested old version, and those it read back).
  * Counts what the side's index saved it.
@@ -637,13 +638,14 @@ async function settledDestinationEntry(
   runId: string,
   key: string,
   index: SideIndex,
+  stood: IndexEntry | undefined,
 ): Promise<IndexEntry | undefined> {
   const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
   if (stored === undefined) return undefined;
   const version = await getVersion(ctx.work, workKeys.version("destination", runId, key));
   if (version?.used) index.report.fromIndex++;
   else if (version) index.report.read++;
-  if (stored.result.state === "failed") return undefined;
+  if (stored.result.state === "failed") return stood;
   const { scope } = index.writer;
   const { algorithm, chunkSize } = scope;
   const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });

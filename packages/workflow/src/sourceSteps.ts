@@ -10,6 +10,7 @@ import {
   decideObject,
   decisionOptionsOf,
   entryMayStand,
+  type IndexEntry,
   type PlannedPart,
   planChunks,
 } from "@chunksync/core";
@@ -554,7 +555,7 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   for await (const { object: o, key } of listPage(ctx.store, "source", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass.
     const stood = await index.find(o.key, o);
-    const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index) : undefined;
+    const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index, stood) : undefined;
     // In a stopped run's page, what was stored stays, as it was, for the objects it did not
     // settle, as the direct engine keeps it (see SideIndex.commitSettled).
     const kept = event.settled ? index.storedEntry(o.key) : stood;
@@ -566,10 +567,17 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
 }
 
 /**
- * The source's entry for the version object `key` settled at (none for a failed object), from
- * this side's own records of it; counts what the side's index saved it.
+ * The source's entry for the version object `key` settled at (for a failed object, the stored
+ * entry that `stood` for the version listed now, as the direct engine keeps it: see
+ * `storedOnly`), from this side's own records of it; counts what the side's index saved it.
  */
-async function settledSourceEntry(ctx: SourceContext, runId: string, key: string, index: SideIndex) {
+async function settledSourceEntry(
+  ctx: SourceContext,
+  runId: string,
+  key: string,
+  index: SideIndex,
+  stood: IndexEntry | undefined,
+) {
   const version = await getVersion(ctx.work, workKeys.version("source", runId, key));
   const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
   if (version === undefined || stored === undefined) return undefined;
@@ -578,7 +586,8 @@ async function settledSourceEntry(ctx: SourceContext, runId: string, key: string
     if (version.used) index.report.fromIndex++;
     else index.report.read++;
   }
-  if (stored.result.state === "failed" || version.head.archived) return undefined;
+  if (stored.result.state === "failed") return stood;
+  if (version.head.archived) return undefined;
   if (version.used) return getEntry(ctx.work, workKeys.found("source", runId, key), index.writer.scope);
   const src = await needSource(ctx.work, runId, key);
   const side = new SourceSide({

@@ -196,6 +196,30 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   }
 
   for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: objects whose writes all fail keep the entries both sides stood on: the next run reads no byte to compare them`, async () => {
+      const { time, source, destination, run } = setup();
+      for (const key of ["a", "b"]) await put(source, key, seededBytes(key, 1000));
+      time.pass(2000);
+      await run(engine);
+      time.pass(2000);
+      // The destination's copies change, and it then refuses every write.
+      for (const key of ["a", "b"]) await put(destination, key, seededBytes(`other-${key}`, 1000));
+      time.pass(2000);
+      const refused = new AccessDeniedError({ operation: "put", bucket: "dst" });
+      for (const operation of ["put", "createUpload", "copyObject"] as const)
+        destination.failNext(operation, refused, "always");
+      const failed = await run(engine);
+      expect(failed.objects.failed).toBe(2);
+      expect(failed.index?.source).toMatchObject({ fromIndex: 2, written: 2 });
+      destination.heal();
+      time.pass(2000);
+      // Entries still there: the source answers from its index, and only the bytes sent are read.
+      const again = await run(engine);
+      expect(again.objects.changed).toBe(2);
+      expect(again.index?.source).toMatchObject({ fromIndex: 2, read: 0 });
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: a side asks its bucket's versioning once, and where it cannot be read confirms each entry with a HEAD and says so once`, async () => {
       const { time, source, run } = setup();
       await put(source, "a", seededBytes("va", 1000));
