@@ -417,6 +417,55 @@ describe("Ctrl-C while the destination answers nothing", () => {
   }
 });
 
+describe("Ctrl-C while the sides' first requests are unanswered", () => {
+  const served = proxiedServer();
+
+  for (const by of ["SIGINT", "SIGTERM"] as const) {
+    it(`stops at ${by} at once: says so, prints --json's ending, and exits as stopped`, async () => {
+      await withBucketPair(`unanswered-probe-${by}`, async ({ src, s, d }) => {
+        const { proxy } = served;
+        await putObject(src, s, "obj", Buffer.from("bytes"));
+        let cli: CliProcess | undefined;
+        let release = () => {};
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let held = 0;
+        proxy.setRules([
+          {
+            // Every request waits: a server that takes connections and never answers them.
+            name: "hold-all",
+            action: "hook",
+            hook: () => {
+              if (++held === 1) void cli?.interrupt(by);
+              return released;
+            },
+          },
+        ]);
+        cli = startCli([...proxiedSync(s, d, proxy.url), "--json"], profileEnv());
+        const out = await cli.done;
+        release();
+        proxy.setRules([]);
+        expect(held).toBeGreaterThanOrEqual(1);
+        expect(out.code, out.stderr).toBe(by === "SIGINT" ? 130 : 143);
+        expect(out.stderr).toContain(by === "SIGINT" ? STOPPING : TERMINATING);
+        expect(out.stderr).toContain(
+          "chunksync: interrupted before any object was compared; nothing was written",
+        );
+        expect(JSON.parse(out.stdout)).toMatchObject({
+          command: "sync",
+          exitCode: out.code,
+          interrupted: true,
+          objects: { scanned: 0 },
+          bytes: { sourceRead: 0 },
+        });
+        // Nothing waited for the grace of a run's stop: the probes were cut at once.
+        expect(out.stderr).not.toContain(STOPPED_WAITING);
+      });
+    });
+  }
+});
+
 describe("uploads a killed run left behind", () => {
   it("the next sync names them and the cleanup that aborts them, and only those", async () => {
     await withBucketPair("left-uploads", async ({ src, dst, s, d }) => {

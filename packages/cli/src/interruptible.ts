@@ -123,6 +123,39 @@ function row(): string {
 }
 
 /**
+ * Runs `work`, the first requests of a command before its own stop handling takes over (each
+ * side's probe: a server that accepts connections but never answers holds it for minutes), so
+ * that a signal then stops it too: it is said as ever, what is in flight is cut at once
+ * (nothing was written yet), and `stopped` is told the exit code, as is a second signal before
+ * the process ends. Resolves to the work's value, or to that exit code.
+ */
+export async function stoppableStart<T>(
+  work: () => Promise<T>,
+  stopped: (exitCode: number) => void,
+): Promise<{ value: T } | { exitCode: number }> {
+  const start = row();
+  const stop = new SignalStop(
+    (line) => process.stderr.write(`${start}${line}\n`),
+    () => stopped(stop.exitCode),
+  );
+  stop.signal.addEventListener(
+    "abort",
+    () => stopWaiting(new Error("stopped before the run began comparing objects")),
+    { once: true },
+  );
+  try {
+    const value = await work();
+    if (!stop.signal.aborted) return { value };
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+  } finally {
+    stop.dispose();
+  }
+  stopped(stop.exitCode);
+  return { exitCode: stop.exitCode };
+}
+
+/**
  * Runs `work` under a {@link SignalStop}. Work that stops by throwing exits with the signal's
  * code (130 after Ctrl-C, 143 after SIGTERM, 129 after a hangup) with `stopped` said on stderr; work that stops on
  * its own returns its own code (see {@link interruptedExitCode}). A second signal says `again`.

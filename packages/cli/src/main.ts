@@ -31,7 +31,7 @@ import { examples } from "./examples.js";
 import { EXIT_ERROR, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
-import { endIfHungUp, SignalStop } from "./interruptible.js";
+import { endIfHungUp, SignalStop, stoppableStart } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { mayOverlap } from "./oneServer.js";
 import { addOptionPointers } from "./optionPointers.js";
@@ -226,6 +226,49 @@ async function run(
     throw new SidesOverlapError("DST", src, dst);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
+    const started = await stoppableStart(
+      () => prepare(),
+      (exitCode) => {
+        process.stderr.write("chunksync: interrupted before any object was compared; nothing was written\n");
+        if (flags.json) {
+          const none = new RunStats();
+          const counted = { interrupted: true as const, objects: none.objects, bytes: none.bytes };
+          process.stdout.write(`${JSON.stringify(jsonEnding(command, exitCode, counted))}\n`);
+        }
+      },
+    );
+    if ("exitCode" in started) return started.exitCode;
+    return await runEngine(
+      command,
+      flags,
+      {
+        source: sourceSide.store,
+        sourcePrefix: source.prefix,
+        destination: destinationSide.store,
+        destinationPrefix: destination.prefix,
+        secret,
+        algorithm,
+        variant: flags.variant,
+        chunkSize,
+        verify: flags.verify,
+        concurrency,
+        serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
+        copyTags: flags.tags,
+        blocks: flags.blocks,
+        filters: flags.filters,
+        ...(started.value.index ? { index: started.value.index } : {}),
+        delete: flags.delete,
+        dryRun: command !== "sync",
+      },
+      { source, destination },
+      report,
+    );
+  } finally {
+    await report?.file.close();
+  }
+
+  /** The run's first requests: each side's probe, its index's location, a storage class's probe. */
+  async function prepare() {
     // A run that consults the indexes asks each side's versioning state before it lists.
     const consults = flags.index && !(command === "check" && flags.full === true);
     const probing = probeSides([
@@ -248,34 +291,7 @@ async function run(
       throw new EmptySourceError(src, dst);
     if (command === "sync" && flags.storageClass !== undefined)
       await probeStorageClass(destinationSide.store, destination.prefix, flags.storageClass);
-    const indexes = await resolving;
-    return await runEngine(
-      command,
-      flags,
-      {
-        source: sourceSide.store,
-        sourcePrefix: source.prefix,
-        destination: destinationSide.store,
-        destinationPrefix: destination.prefix,
-        secret,
-        algorithm,
-        variant: flags.variant,
-        chunkSize,
-        verify: flags.verify,
-        concurrency,
-        serverSideCopy: flags.serverSideCopy && sameAccount(srcFlags, dstFlags),
-        copyTags: flags.tags,
-        blocks: flags.blocks,
-        filters: flags.filters,
-        ...(indexes.index ? { index: indexes.index } : {}),
-        delete: flags.delete,
-        dryRun: command !== "sync",
-      },
-      { source, destination },
-      report,
-    );
-  } finally {
-    await report?.file.close();
+    return resolving;
   }
 }
 
