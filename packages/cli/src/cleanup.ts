@@ -22,9 +22,26 @@ interface CleanupFlags {
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/** An ISO 8601 time with its zone: date, hours and minutes, then seconds and their fraction if given. */
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)$/i;
+
+/** Whether the fields of a time name one that exists (JavaScript rolls 2026-02-30 over to 2026-03-02). */
+function calendarTime([y, mo, d, h, mi, s = "0"]: string[]): boolean {
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  return (
+    day.getUTCFullYear() === Number(y) &&
+    day.getUTCMonth() === Number(mo) - 1 &&
+    day.getUTCDate() === Number(d) &&
+    Number(h) < 24 &&
+    Number(mi) < 60 &&
+    Number(s) < 60
+  );
+}
+
 /** An ISO 8601 time with its zone ("2026-12-05T12:26:03Z") -> ms since the epoch. */
 export function parseTime(text: string, flag: string): number {
-  const ms = /T.*(Z|[+-]\d\d:?\d\d)$/i.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
+  const fields = ISO_TIME.exec(text.trim());
+  const ms = fields && calendarTime(fields.slice(1)) ? Date.parse(text.trim()) : Number.NaN;
   if (Number.isNaN(ms))
     throw new ValidationError(
       flag,
