@@ -1677,6 +1677,16 @@ describe("chunksync CLI: digest index", () => {
       expect(await refused("--no-index", "--src-index", join(work, "x"))).toMatch(/--src-index/);
     });
 
+    it.each(["s3:/bucket/index", "https://example.com/index", "S3://bucket/index"])(
+      "--dst-index %s, a URL of another kind or mistyped: refused, and no directory made of it",
+      async (value) => {
+        expect(await refused("--dst-index", value)).toContain(
+          `--dst-index: expected a directory or an s3://bucket/prefix URL, got "${value}"`,
+        );
+        expect(existsSync(value.split("/")[0]!)).toBe(false);
+      },
+    );
+
     it("--src-index naming a file, or a path below a file", async () => {
       const file = join(work, "a-file");
       writeFileSync(file, "not a directory");

@@ -91,8 +91,12 @@ export async function checkIndexFlags(flags: IndexFlags): Promise<void> {
  * cannot create or write
  */
 async function indexDirectory(flag: string, value: string | undefined): Promise<string> {
-  if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(value)) {
-    throw new ValidationError(flag, `a directory or an s3://bucket/prefix URL, got "${value}"`);
+  // `s3:/bucket` (one slash) too: taken as a path, it made a directory `./s3:` beside the run.
+  if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\//.test(value)) {
+    throw new ValidationError(
+      flag,
+      `a directory or an s3://bucket/prefix URL, got "${value}" (a directory of that name: ./${value})`,
+    );
   }
   const root = resolve(value ?? defaultIndexRoot());
   try {
