@@ -22,8 +22,14 @@ function describe(r: ObjectResult): string {
   const action = r.action === "metadata" || r.action === "tags" ? `restate ${r.action}` : r.action;
   const verb =
     r.action === "keep" ? "keep" : r.action === "none" ? "skip" : r.applied ? action : `would ${action}`;
+  // Planned for a changed object from its chunks: the block round a sync runs may send less.
+  const bound = r.state === "changed" ? "at most " : "";
   const moved =
-    r.planned.transfer > 0 ? `, ${bytes(r.planned.transfer)} ${r.applied ? "sent" : "to send"}` : "";
+    r.planned.transfer > 0
+      ? r.applied
+        ? `, ${bytes(r.planned.transfer)} sent`
+        : `, ${bound}${bytes(r.planned.transfer)} to send`
+      : "";
   return `${r.state.padEnd(9)} ${key}${chunks}: ${verb}${moved}`;
 }
 

@@ -76,7 +76,8 @@ export function textSummary(command: string, report: RunReport, interrupted = fa
     ["read from source", bytes(b.sourceRead)],
     ["read from destination", bytes(b.destinationRead)],
     [
-      report.dryRun ? "would transfer" : "transferred",
+      // A changed object's planned bytes are its changed chunks: the block round may send less.
+      report.dryRun ? (o.changed > 0 ? "would transfer at most" : "would transfer") : "transferred",
       bytes(report.dryRun ? report.planned.transfer : b.transferred),
     ],
     // Assembled parts upload the destination's own old bytes too: written, not crossed.

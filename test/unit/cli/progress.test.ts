@@ -222,7 +222,7 @@ describe("progress", () => {
     progress.onResult({ ...changed, state: "identical", action: "none" });
     progress.onResult({ ...changed, applied: false });
     progress.stop();
-    expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): would compose, 8.0 MiB to send\n"]);
+    expect(writes).toEqual(["changed   a/b.bin (1/8 chunks): would compose, at most 8.0 MiB to send\n"]);
   });
 
   it("says a kept destination-only object is kept and an archived one skipped, not that a sync would do so", () => {

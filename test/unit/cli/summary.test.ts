@@ -44,6 +44,10 @@ describe("summary", () => {
     expect(row(text, "would delete")).toBe("3");
     expect(row(text, "deleted")).toBeUndefined();
     expect(row(text, "would transfer")).toBe("64 B");
+    // A changed object's planned bytes are its changed chunks, which the block round may cut.
+    const changed = report(true);
+    changed.objects.changed = 1;
+    expect(row(textSummary("plan", changed), "would transfer at most")).toBe("64 B");
   });
 
   it("a sync's table says what was deleted", () => {
