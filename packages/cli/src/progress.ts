@@ -71,11 +71,18 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
     // moves even while the source has nothing before the destination's keys.
     const destination =
       stats.destinationListed > 0 ? ` (${stats.destinationListed} listed on the destination)` : "";
-    const found = `listing: ${stats.objects.scanned} objects, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
+    const counted = `listing: ${stats.objects.scanned} objects`;
+    const found = `${counted}, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
+    // Narrower still, what was found is said shorter: the count alone.
+    const shorter = (room: number) =>
+      [found, `${counted}, ${bytes(stats.sourceBytesScanned)} so far`, counted].find(
+        (f) => f.length <= room,
+      ) ?? counted;
     return fitFields(
       [found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`],
       LEFT_OUT_FIRST,
       options.width,
+      shorter,
     );
   }
   const objects = stats.objects.scanned + stats.destinationOnly;
@@ -85,33 +92,59 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
   // Reads retried or objects restarted can pass the plan: the bar stops short of 100% until
   // every object has settled, and never draws past its ends.
   const fraction = Math.max(0, Math.min(stats.done < objects ? 0.99 : 1, measured));
-  // Filled as the percentage is rounded: a bar full only at 100%.
-  const filled = Math.floor(fraction * BAR_WIDTH);
   const left = stats.plannedWork - done;
   const eta =
     left > 0 && rate > 0 && elapsed >= MIN_ETA_BASIS_MS && stats.done < objects
       ? ` ETA ${duration(Math.max(1000, (left / rate) * 1000))}`
       : "";
-  const bar = `[${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}%`;
+  const percent = ` ${Math.floor(fraction * 100)}%`;
+  // Filled as the percentage is rounded: a bar full only at 100%. Narrower still, the bar
+  // itself is drawn shorter, down to a few marks, so that the rate and the ETA stay.
+  const bar = (room: number) => {
+    const width = Math.max(MIN_BAR_WIDTH, Math.min(BAR_WIDTH, room - 2 - percent.length));
+    const filled = Math.floor(fraction * width);
+    return `[${"#".repeat(filled)}${".".repeat(width - filled)}]${percent}`;
+  };
   return fitFields(
-    [bar, `${stats.done}/${objects} objects`, read, sent, `${bytes(rate)}/s${eta}`],
+    [
+      bar(BAR_WIDTH + 2 + percent.length),
+      `${stats.done}/${objects} objects`,
+      read,
+      sent,
+      `${bytes(rate)}/s${eta}`,
+    ],
     LEFT_OUT_FIRST,
     options.width,
+    bar,
   );
 }
 
+/** The fewest marks a bar narrowed to fit is drawn with. */
+const MIN_BAR_WIDTH = 5;
+
 /**
  * `fields` joined by " | " within `width`: the first always, the others left out in the order
- * `dropped` names them (indices), until the line fits; cut at `width` if even the first does not.
+ * `dropped` names them (indices), until the line fits; then the first is said again by
+ * `shorter` within the room the others leave it, and the line is cut at `width` if even that
+ * does not fit, with no separator left dangling at its end.
  */
-function fitFields(fields: string[], dropped: number[], width: number | undefined): string {
+function fitFields(
+  fields: string[],
+  dropped: number[],
+  width: number | undefined,
+  shorter: (room: number) => string,
+): string {
   const shown = [...fields];
   const line = () => shown.filter((f) => f !== "").join(" | ");
+  if (width === undefined) return line();
   for (const at of dropped) {
-    if (width === undefined || line().length <= width) break;
+    if (line().length <= width) return line();
     shown[at] = "";
   }
-  return width === undefined ? line() : line().slice(0, width);
+  if (line().length > width) shown[0] = shorter(width - (line().length - shown[0]!.length));
+  return line()
+    .slice(0, width)
+    .replace(/[ |]+$/, "");
 }
 
 /**

@@ -146,6 +146,29 @@ describe("statusLine within a terminal's width", () => {
     for (const line of [hundred, eighty]) expect(line.length).toBeLessThanOrEqual(99);
   });
 
+  it("on a terminal of 40 columns draws a shorter bar and keeps the rate and the ETA whole", () => {
+    const stats = busy();
+    const line = statusLine(stats, stats.startedAt + 10_000, { width: 39 });
+    expect(line).toMatch(/^\[#*\.*\] \d+% \| [\d.]+ MiB\/s ETA [\d.]+s$/);
+    expect(line.length).toBeLessThanOrEqual(39);
+    // Narrower than the rate and ETA leave room for: the bar stays, and no separator dangles.
+    const narrow = statusLine(stats, stats.startedAt + 10_000, { width: 24 });
+    expect(narrow.length).toBeLessThanOrEqual(24);
+    expect(narrow).toMatch(/^\[#*\.*\] \d+%/);
+    expect(narrow).not.toMatch(/[ |]$/);
+  });
+
+  it("while listing on a narrow terminal says the count alone, with no separator left at its end", () => {
+    const stats = new RunStats();
+    stats.objects.scanned = 20;
+    stats.sourceBytesScanned = 600 * MiB;
+    stats.destinationListed = 12;
+    const line = statusLine(stats, stats.startedAt + 10_000, { width: 39 });
+    expect(line.length).toBeLessThanOrEqual(39);
+    expect(line).toMatch(/^listing: 20 objects/);
+    expect(line).not.toMatch(/[ |]$/);
+  });
+
   it("takes the rate it is given for the ETA: what the run did lately, not since its start", () => {
     const stats = busy();
     // 538 MiB of 600 MiB done in 10 s since the start; lately 100 MiB/s: 0.62 s left, said 1.0s.
