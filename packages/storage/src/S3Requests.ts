@@ -10,7 +10,7 @@ import type {
   SdkError,
 } from "@smithy/types";
 import { type BodySink, pour } from "./bodySink.js";
-import { isBrokenConnection, StorageError } from "./errors.js";
+import { isBrokenConnection, NOT_S3, StorageError } from "./errors.js";
 import type { WriteBody } from "./ObjectStore.js";
 import type { PlainGets } from "./PlainGets.js";
 import type { XmlObject } from "./parseXml.js";
@@ -128,11 +128,23 @@ function refusal(
   code = errorField(xml, "Code"),
   message = errorField(xml, "Message"),
 ): S3ResponseError {
+  // A body that names no S3 error (a web server's HTML page): the endpoint is not S3's, whatever
+  // its status says (a 404 there is no missing object).
+  if (code === undefined && xml.trim() !== "") {
+    code = NOT_S3;
+    message = `the endpoint answered HTTP ${status} with no S3 error in its body ("${printableStart(xml)}"): is it an S3 endpoint?`;
+  }
   return new S3ResponseError(code, message, {
     statusCode: status,
     headers: firstValues(response.headers),
     body: xml,
   } as HttpResponse);
+}
+
+/** The first characters of a body, on one line, for a message. */
+function printableStart(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 60 ? `${line.slice(0, 60)}...` : line;
 }
 
 /**

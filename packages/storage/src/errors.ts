@@ -194,6 +194,9 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: number };
 }
 
+/** The error name of an answer that is no S3 error at all: a body that names none (see S3Requests). */
+export const NOT_S3 = "NotAnS3Answer";
+
 /**
  * Maps an AWS SDK (or network) error to one of the typed storage errors above.
  * S3 reports many conditions only by HTTP status on HEAD, so status codes are checked too.
@@ -228,6 +231,8 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
       return new BadDigestError(ctx, error);
     case "InvalidObjectState":
       return new ObjectArchivedError(ctx, "an archive class");
+    case NOT_S3:
+      return new RequestRefusedError(ctx, e.message ?? name, error);
     case "SlowDown":
     case "Throttling":
     case "ThrottlingException":
