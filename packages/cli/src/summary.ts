@@ -70,6 +70,15 @@ export function textSummary(command: string, report: RunReport, interrupted = fa
     report.dryRun ? ["would delete", String(report.planned.delete)] : ["deleted", String(o.deleted)],
     ["unreadable (archived)", String(o.unreadable)],
     ["failed", String(o.failed)],
+    // A stopped run listed objects it never settled: said, so that the rows add up to those scanned.
+    ...(interrupted
+      ? [
+          [
+            "not settled (stopped)",
+            String(o.scanned - o.identical - o.changed - o.missing - o.unreadable - o.failed),
+          ],
+        ]
+      : []),
   ];
   const byteRows = [
     ["bytes", "amount"],

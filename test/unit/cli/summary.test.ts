@@ -50,6 +50,17 @@ describe("summary", () => {
     expect(row(textSummary("plan", changed), "would transfer at most")).toBe("64 B");
   });
 
+  it("an interrupted run's table says how many objects it listed and never settled: its rows add up to those scanned", () => {
+    const stopped = report(false);
+    stopped.objects.scanned = 20;
+    stopped.objects.missing = 10;
+    stopped.objects.identical = 1;
+    const text = textSummary("sync", stopped, true);
+    expect(text).toMatch(/^sync interrupted after /);
+    expect(row(text, "not settled (stopped)")).toBe("9");
+    expect(row(textSummary("sync", stopped), "not settled (stopped)")).toBeUndefined();
+  });
+
   it("a sync's table says what was deleted", () => {
     const text = textSummary("sync", report(false));
     expect(row(text, "deleted")).toBe("3");
