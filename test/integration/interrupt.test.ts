@@ -204,7 +204,9 @@ describe("Ctrl-C while a CreateMultipartUpload is unanswered", () => {
         cli = startCli(proxiedSync(s, d, proxy.url, "--engine", engine), profileEnv());
         const out = await cli.done;
         proxy.setRules([]);
-        expect(proxy.firedCount(held)).toBe(1);
+        // At least once: on a loaded machine a create may be sent again after a failed attempt,
+        // and every upload the server made must then be aborted all the same.
+        expect(proxy.firedCount(held)).toBeGreaterThanOrEqual(1);
         expect(out.code, out.stderr).toBe(130);
         expect(out.stderr).toMatch(/interrupted; started uploads were aborted/);
         expect(await pendingUploads(dst, d)).toEqual([]);
