@@ -1649,6 +1649,16 @@ describe("chunksync CLI: digest index", () => {
     expect(await keysOf(src, s)).toEqual(["a"]);
   });
 
+  it("scrub where no index is: exit 2, said so, and the --index directory it named is not made", async () => {
+    const { s } = await pair("scrub-none");
+    await putObject(src, s, "a", seededBytes("scrub-none", 1000));
+    const missing = join(work, "scrub-none", "no-index-here");
+    const r = await runCli(["scrub", `s3://${s}`, "--profile", "src", "--index", missing], env);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--index: expected a digest index of .* \(there is none\)/);
+    expect(existsSync(missing)).toBe(false);
+  });
+
   describe("index flags that cannot work are refused before any request", () => {
     const served = proxiedServer();
     const refused = async (...extra: string[]) => refusedIn(env, ...extra);

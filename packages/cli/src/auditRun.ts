@@ -136,6 +136,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
     opened,
     { chunkSize, algorithm, secret },
     true,
+    { existing: true },
   );
   const report = await runScrub({
     store: opened.store,

@@ -134,7 +134,7 @@ export async function resolveIndexes(
     side: OpenedSide,
     other: OtherSide,
   ) => {
-    const options = await resolveSideIndex(flag, value, side, context, consult, other);
+    const options = await resolveSideIndex(flag, value, side, context, consult, { other });
     return flags.dryRun === true ? { ...options, keep: false } : options;
   };
   const { source, destination } = sides;
@@ -160,7 +160,8 @@ export interface OtherSide {
  * by that side) or undefined for the default directory. A location that is the side's synced
  * prefix itself is refused, and so is one inside the `other` side's synced location: a side's
  * digests stay on its own side (the other side could answer challenges from them without the
- * bytes), as the deployment config requires of the workflow.
+ * bytes), as the deployment config requires of the workflow. With `existing` (a scrub, which
+ * only works on an index there is), a directory that does not exist is not made.
  */
 export async function resolveSideIndex(
   flag: string,
@@ -168,7 +169,7 @@ export async function resolveSideIndex(
   side: OpenedSide,
   context: IndexContext,
   consult: boolean,
-  other?: OtherSide,
+  { other, existing = false }: { other?: OtherSide; existing?: boolean } = {},
 ): Promise<SideIndexOptions> {
   const scope: IndexScope = {
     storage: side.location.storage,
@@ -213,6 +214,6 @@ export async function resolveSideIndex(
     }
     return { location, scope, consult };
   }
-  const root = await indexDirectory(flag, value);
+  const root = existing ? resolve(value ?? defaultIndexRoot()) : await indexDirectory(flag, value);
   return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
 }
