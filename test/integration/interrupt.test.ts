@@ -85,9 +85,15 @@ const proxiedSync = (s: string, d: string, proxy: string, ...extra: string[]) =>
 describe("Ctrl-C twice: the second one while the uploads begun are being aborted", () => {
   const served = proxiedServer();
 
-  for (const engine of ["direct", "workflow"]) {
-    it(`stops at once with exit 130 and says uploads may be left; cleanup aborts them (--engine ${engine})`, async () => {
-      await withBucketPair(`twice-${engine}`, async ({ src, dst, s, d }) => {
+  for (const [engine, again] of [
+    ["direct", "SIGINT"],
+    ["workflow", "SIGINT"],
+    // A hangup after the Ctrl-C: the process ends by SIGHUP, and --json says the same status.
+    ["direct", "SIGHUP"],
+  ] as const) {
+    const status = again === "SIGHUP" ? 129 : 130;
+    it(`stops at once with exit ${status} and says uploads may be left; cleanup aborts them (--engine ${engine}, then ${again})`, async () => {
+      await withBucketPair(`twice-${engine}-${again}`, async ({ src, dst, s, d }) => {
         const { proxy } = served;
         const old = seededBytes("twice-old", 15 * MiB);
         const fresh = Buffer.from(old);
@@ -118,7 +124,7 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
             when: (r) => !second && r.method === "DELETE" && r.query.includes("uploadId="),
             hook: async () => {
               second = true;
-              cli?.kill("SIGINT");
+              cli?.kill(again);
               await cli?.done;
             },
           },
@@ -143,7 +149,11 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
         proxy.setRules([]);
         expect([first, second]).toEqual([true, true]);
         // --json still gives its one object: what was counted until the stop.
-        expect(JSON.parse(out.stdout)).toMatchObject({ command: "sync", exitCode: 130, interrupted: true });
+        expect(JSON.parse(out.stdout)).toMatchObject({
+          command: "sync",
+          exitCode: status,
+          interrupted: true,
+        });
         // The object written before the stop is in the report, which says the run did not finish.
         expect((await readAll(dst, d, "a.txt")).toString()).toBe("settled first");
         const lines = readFileSync(report, "utf8")
@@ -151,7 +161,7 @@ describe("Ctrl-C twice: the second one while the uploads begun are being aborted
           .filter(Boolean)
           .map((l) => JSON.parse(l) as { type: string; sourceKey?: string; applied?: boolean });
         expect(lines.map((l) => [l.type, l.sourceKey, l.applied])).toEqual([["object", "a.txt", true]]);
-        expect(out.code, out.stderr).toBe(130);
+        expect(out.code ?? 128 + constants.signals[out.signal ?? "SIGKILL"], out.stderr).toBe(status);
         expect(out.stderr).toMatch(
           /interrupted again; uploads begun may be left unaborted .*chunksync cleanup/,
         );

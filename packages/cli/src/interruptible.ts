@@ -52,7 +52,8 @@ class StoppedBy extends Error {
  * after a hangup); 130 where it was stopped otherwise.
  */
 export function interruptedExitCode(signal: AbortSignal): number {
-  const by = signal.reason instanceof StoppedBy ? signal.reason.by : "SIGINT";
+  // A process that took a hangup ends by SIGHUP, whichever signal stopped the work first.
+  const by = hungUp ? "SIGHUP" : signal.reason instanceof StoppedBy ? signal.reason.by : "SIGINT";
   return 128 + constants.signals[by];
 }
 
