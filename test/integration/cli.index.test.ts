@@ -1687,7 +1687,7 @@ describe("chunksync CLI: digest index", () => {
       expect(await refused("--no-index", "--src-index", join(work, "x"))).toMatch(/--src-index/);
     });
 
-    it.each(["s3:/bucket/index", "https://example.com/index", "S3://bucket/index"])(
+    it.each(["s3:/bucket/index", "s3:bucket", "https://example.com/index", "S3://bucket/index"])(
       "--dst-index %s, a URL of another kind or mistyped: refused, and no directory made of it",
       async (value) => {
         expect(await refused("--dst-index", value)).toContain(

@@ -476,6 +476,45 @@ describe("Ctrl-C while the sides' first requests are unanswered", () => {
       });
     });
   }
+
+  for (const command of ["audit", "scrub", "cleanup"] as const) {
+    it(`${command} stops at Ctrl-C at once while its first listing is unanswered, and prints --json's object`, async () => {
+      await withBucketPair(`unanswered-${command}`, async ({ src, s, d }) => {
+        const { proxy } = served;
+        await putObject(src, s, "obj", Buffer.from("bytes"));
+        let cli: CliProcess | undefined;
+        let release = () => {};
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let held = 0;
+        proxy.setRules([
+          {
+            name: `hold-all-${command}`,
+            action: "hook",
+            hook: () => {
+              if (++held === 1) void cli?.interrupt();
+              return released;
+            },
+          },
+        ]);
+        const args = {
+          audit: ["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--src-endpoint", proxy.url],
+          scrub: ["scrub", `s3://${s}`, "--profile", "src", "--endpoint", proxy.url],
+          cleanup: ["cleanup", `s3://${d}`, "--dst-profile", "dst", "--dst-endpoint", proxy.url],
+        }[command];
+        cli = startCli([...args, "--json"], profileEnv());
+        const out = await cli.done;
+        release();
+        proxy.setRules([]);
+        expect(held).toBeGreaterThanOrEqual(1);
+        expect(out.code, out.stderr).toBe(130);
+        expect(out.stderr).toContain(STOPPING);
+        expect(out.stderr).not.toContain(STOPPED_WAITING);
+        expect(JSON.parse(out.stdout)).toMatchObject({ command, exitCode: 130, interrupted: true });
+      });
+    });
+  }
 });
 
 describe("uploads a killed run left behind", () => {

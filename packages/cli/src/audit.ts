@@ -90,8 +90,9 @@ export function addAuditCommands(root: Command): void {
       warnTopLevelExclude(flags.filters, process.stderr);
       root.setOptionValue(
         "exitCode",
-        await interruptible(async (signal) =>
-          (await import("./auditRun.js")).auditCommand(src, dst, flags, signal),
+        await interruptible(
+          async (signal) => (await import("./auditRun.js")).auditCommand(src, dst, flags, signal),
+          flags.json ? { json: "audit" } : {},
         ),
       );
     });
@@ -121,8 +122,9 @@ export function addAuditCommands(root: Command): void {
       warnTopLevelExclude(flags.filters, process.stderr);
       root.setOptionValue(
         "exitCode",
-        await interruptible(async (signal) =>
-          (await import("./auditRun.js")).scrubCommand(url, flags, signal),
+        await interruptible(
+          async (signal) => (await import("./auditRun.js")).scrubCommand(url, flags, signal),
+          flags.json ? { json: "scrub" } : {},
         ),
       );
     });

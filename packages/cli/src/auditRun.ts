@@ -86,10 +86,13 @@ export async function auditCommand(
   const destinationSide = await openStore("dst", destination, dstFlags);
   if (await mayOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
-  await probeSides([
-    ["src", sourceSide.store, source.prefix, srcFlags],
-    ["dst", destinationSide.store, destination.prefix, dstFlags],
-  ]);
+  await probeSides(
+    [
+      ["src", sourceSide.store, source.prefix, srcFlags],
+      ["dst", destinationSide.store, destination.prefix, dstFlags],
+    ],
+    signal,
+  );
   // The workflow engine loads only for --engine workflow.
   const engine =
     flags.engine === "workflow" ? (await import("@chunksync/workflow")).auditWithWorkflow : runAudit;
@@ -129,7 +132,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   // The secret only names the index (its pairing tag): a scrub keys nothing with it.
   const secret = flags.secretFile === undefined ? undefined : await readSecret(flags.secretFile);
   const opened = await openStore("", location, side);
-  await probe("", opened.store, location.prefix, side);
+  await probe("", opened.store, location.prefix, side, false, signal);
   const index = await resolveSideIndex(
     "--index",
     flags.index,

@@ -110,11 +110,11 @@ export function addCleanupCommand(root: Command): void {
     .action(async (dst: string, flags: CleanupFlags) => {
       root.setOptionValue(
         "exitCode",
-        await interruptible(
-          (signal) => cleanup(dst, flags, signal),
-          "no upload was aborted",
-          "uploads not yet aborted are left: run cleanup again",
-        ),
+        await interruptible((signal) => cleanup(dst, flags, signal), {
+          stopped: "no upload was aborted",
+          again: "uploads not yet aborted are left: run cleanup again",
+          ...(flags.json ? { json: "cleanup" } : {}),
+        }),
       );
     });
 }
@@ -142,7 +142,7 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   // Listed in full first: aborting while paging would move the listing's markers.
   const pending: PendingUpload[] = [];
   try {
-    for await (const upload of store.listUploads(prefix)) pending.push(upload);
+    for await (const upload of store.listUploads(prefix, signal)) pending.push(upload);
   } catch (error) {
     // Its first request: a wrong bucket or credential is told as a sync's would be.
     throw sideError("dst", side, error);

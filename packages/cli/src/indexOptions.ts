@@ -91,8 +91,8 @@ export async function checkIndexFlags(flags: IndexFlags): Promise<void> {
  * cannot create or write
  */
 async function indexDirectory(flag: string, value: string | undefined): Promise<string> {
-  // `s3:/bucket` (one slash) too: taken as a path, it made a directory `./s3:` beside the run.
-  if (value !== undefined && /^[A-Za-z][A-Za-z0-9+.-]+:\//.test(value)) {
+  // `s3:/bucket` and `s3:bucket` too: taken as a path, each made a directory beside the run.
+  if (value !== undefined && (/^[A-Za-z][A-Za-z0-9+.-]+:\//.test(value) || /^s3:/i.test(value))) {
     throw new ValidationError(
       flag,
       `a directory or an s3://bucket/prefix URL, got "${value}" (a directory of that name: ./${value})`,

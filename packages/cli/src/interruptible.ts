@@ -160,22 +160,38 @@ export async function stoppableStart<T>(
  * Runs `work` under a {@link SignalStop}. Work that stops by throwing exits with the signal's
  * code (130 after Ctrl-C, 143 after SIGTERM, 129 after a hangup) with `stopped` said on stderr; work that stops on
  * its own returns its own code (see {@link interruptedExitCode}). A second signal says `again`.
+ * With `json` (the command's name, where `--json` was given), work stopped before it had a
+ * report of its own (a listing that never answered) still prints one JSON object on stdout:
+ * `{command, exitCode, interrupted: true}`.
  */
 export async function interruptible(
   work: (signal: AbortSignal) => Promise<number>,
-  stopped = "nothing was written",
-  again = stopped,
+  {
+    stopped = "nothing was written",
+    again = stopped,
+    json,
+  }: { stopped?: string; again?: string; json?: string } = {},
 ): Promise<number> {
   const start = row();
+  const ending = () => {
+    if (json !== undefined)
+      process.stdout.write(
+        `${JSON.stringify({ command: json, exitCode: stop.exitCode, interrupted: true })}\n`,
+      );
+  };
   const stop = new SignalStop(
     (line) => process.stderr.write(`${start}${line}\n`),
-    () => process.stderr.write(`${start}chunksync: interrupted again; ${again}\n`),
+    () => {
+      process.stderr.write(`${start}chunksync: interrupted again; ${again}\n`);
+      ending();
+    },
   );
   try {
     return await work(stop.signal);
   } catch (error) {
     if (error instanceof RunAbortedError || stop.signal.aborted) {
       process.stderr.write(`chunksync: interrupted; ${stopped}\n`);
+      ending();
       return stop.exitCode;
     }
     throw error;

@@ -275,12 +275,13 @@ export async function probe(
   prefix: string,
   flags: SideFlags,
   versioning = false,
+  signal?: AbortSignal,
 ): Promise<boolean> {
   if (versioning) store.prefetchVersioning();
   try {
     // The prefix read as a directory, as the run reads it: a bare prefix would also match its
     // neighbours (`photos` lists `photos-2019/...`).
-    return await store.prefetchList(directoryPrefix(prefix));
+    return await store.prefetchList(directoryPrefix(prefix), signal);
   } catch (error) {
     throw sideError(side, flags, error);
   }
@@ -312,8 +313,13 @@ export async function probeSides(
   sides: ReadonlyArray<
     [side: SideTag, store: S3ObjectStore, prefix: string, flags: SideFlags, versioning?: boolean]
   >,
+  signal?: AbortSignal,
 ): Promise<boolean[]> {
-  const probed = await Promise.allSettled(sides.map((args) => probe(...args)));
+  const probed = await Promise.allSettled(
+    sides.map(([side, store, prefix, flags, versioning]) =>
+      probe(side, store, prefix, flags, versioning, signal),
+    ),
+  );
   return probed.map((p) => {
     if (p.status === "rejected") throw p.reason;
     return p.value;

@@ -275,7 +275,7 @@ export interface ObjectWriter extends StoreInfo {
    */
   resumeUpload?(key: string, uploadId: string, tagging?: string): MultipartUpload;
   /** In-progress multipart uploads under `prefix`. */
-  listUploads(prefix: string): AsyncIterable<PendingUpload>;
+  listUploads(prefix: string, signal?: AbortSignal): AsyncIterable<PendingUpload>;
   /**
    * Aborts upload `uploadId` of `key`: true when this call aborted it, false when there was no
    * such upload (already completed or aborted, perhaps by the process that started it).

@@ -430,8 +430,8 @@ export class S3ObjectStore implements ObjectStore {
    * under `prefix` that a run would sync: a digest index's own keys (see `isIndexKey`) are not
    * such objects, so a prefix that holds only an index lists nothing.
    */
-  async prefetchList(prefix: string): Promise<boolean> {
-    const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, undefined);
+  async prefetchList(prefix: string, signal?: AbortSignal): Promise<boolean> {
+    const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, signal);
     const prefetched = { prefix, page };
     this.#prefetched = prefetched;
     let listed: ListPage;
@@ -446,7 +446,7 @@ export class S3ObjectStore implements ObjectStore {
     for (;;) {
       if (listed.objects.some((o) => !isIndexKey(o.key))) return true;
       if (listed.nextToken === undefined) return false;
-      listed = await this.#listPage("list", prefix, listed.nextToken, undefined, undefined);
+      listed = await this.#listPage("list", prefix, listed.nextToken, undefined, signal);
     }
   }
 
@@ -761,14 +761,14 @@ export class S3ObjectStore implements ObjectStore {
     return new S3MultipartUpload(this, key, uploadId, tagging);
   }
 
-  async *listUploads(prefix: string): AsyncIterable<PendingUpload> {
+  async *listUploads(prefix: string, signal?: AbortSignal): AsyncIterable<PendingUpload> {
     let from: { keyMarker: string; uploadIdMarker: string | undefined } | undefined;
     do {
       const query: Record<string, string> = { uploads: "" };
       if (prefix) query.prefix = prefix;
       if (from) query["key-marker"] = from.keyMarker;
       if (from?.uploadIdMarker) query["upload-id-marker"] = from.uploadIdMarker;
-      const request = this.#plain("GET", "", { query });
+      const request = { ...this.#plain("GET", "", { query }), signal };
       const page = await this.#send("list multipart uploads", prefix || undefined, async () =>
         parseListMultipartUploadsResult(await this.#requests.text(request)),
       );

@@ -60,8 +60,7 @@ describe("interruptible", () => {
         new Promise<number>((resolve) => {
           finish = resolve;
         }),
-      "no upload was aborted",
-      "uploads not yet aborted are left: run cleanup again",
+      { stopped: "no upload was aborted", again: "uploads not yet aborted are left: run cleanup again" },
     );
     process.emit("SIGINT");
     process.emit("SIGINT");
