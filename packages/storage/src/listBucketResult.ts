@@ -258,7 +258,15 @@ function contents(
 function rootContent(xml: string, root: string): number {
   const at = xml.indexOf(`<${root}`);
   const open = at === -1 ? -1 : xml.indexOf(">", at);
-  if (open === -1) throw new ListingXmlError(`no <${root}> in the answer`);
+  if (open === -1) {
+    // A page of a web server (HTML, or no XML at all) is no S3 listing gone wrong.
+    const xmlAtAll = /^\s*(<\?xml|<[A-Za-z][\w.-]*\s+xmlns=)/.test(xml);
+    throw new ListingXmlError(
+      xmlAtAll
+        ? `no <${root}> in the answer`
+        : `no <${root}> in the answer, which is no S3 document ("${xml.replace(/\s+/g, " ").trim().slice(0, 60)}"): is the endpoint an S3 endpoint?`,
+    );
+  }
   return open + 1;
 }
 
