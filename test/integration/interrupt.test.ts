@@ -412,7 +412,7 @@ describe("Ctrl-C while the destination answers nothing", () => {
         expect(out.stderr).toContain(STOPPING);
         expect(out.stderr).toContain(STOPPED_WAITING);
         const said =
-          /uploads begun could not be listed to check they were aborted \(.*stopped waiting for an answer.*\): once the storage answers, (chunksync cleanup .*) lists what is left/.exec(
+          /uploads begun could not be listed to check they were aborted \(.*stopped waiting for an answer.*\); this run began 1 it never saw completed or aborted: obj \(upload \S+\): once the storage answers, (chunksync cleanup .*) lists what is left/.exec(
             out.stderr,
           );
         expect(said, out.stderr).not.toBeNull();

@@ -131,15 +131,25 @@ export async function warnLeftUploads(
  * abort the server refused or never answered leaves its upload; so may another writer's.
  */
 export async function stoppedUploads(
-  store: Pick<ObjectStore, "listUploads">,
+  store: Pick<ObjectStore, "listUploads" | "begunUploads">,
   destination: S3Location,
   side: DestinationFlags,
   begun: number,
 ): Promise<string> {
   const found = await leftUploads(store, destination, (time) => time >= wholeSecond(begun));
   const cleanup = cleanupCommand(destination, side, "--older-than 0s");
-  if ("error" in found)
-    return `uploads begun could not be listed to check they were aborted (${printable(describeError(found.error).message)}): once the storage answers, ${cleanup} --dry-run lists what is left`;
+  if ("error" in found) {
+    // What this run began and never saw end is known without the server: named.
+    const open = store.begunUploads?.() ?? [];
+    const named =
+      open.length === 0
+        ? ""
+        : `; this run began ${open.length} it never saw completed or aborted: ${open
+            .slice(0, 5)
+            .map((u) => `${printable(u.key)} (upload ${printable(u.uploadId)})`)
+            .join(", ")}${open.length > 5 ? ", …" : ""}`;
+    return `uploads begun could not be listed to check they were aborted (${printable(describeError(found.error).message)})${named}: once the storage answers, ${cleanup} --dry-run lists what is left`;
+  }
   if (found.left === 0) return "started uploads were aborted, no object was half-written";
   return (
     `${found.count} multipart upload${found.left === 1 ? "" : "s"} begun since the run started ${found.left === 1 ? "is" : "are"} left (an abort failed, or another writer's), no object was half-written: ` +

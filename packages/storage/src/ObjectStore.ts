@@ -277,6 +277,11 @@ export interface ObjectWriter extends StoreInfo {
   /** In-progress multipart uploads under `prefix`. */
   listUploads(prefix: string, signal?: AbortSignal): AsyncIterable<PendingUpload>;
   /**
+   * The uploads this store created whose completion or abort it has not seen answered: what a
+   * stopped run may have left, named where the server cannot be asked. Where kept.
+   */
+  begunUploads?(): PendingUpload[];
+  /**
    * Aborts upload `uploadId` of `key`: true when this call aborted it, false when there was no
    * such upload (already completed or aborted, perhaps by the process that started it).
    */

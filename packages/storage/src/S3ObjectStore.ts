@@ -726,6 +726,7 @@ export class S3ObjectStore implements ObjectStore {
         key,
       });
     if (unanswered && since !== undefined) await this.#abortUnanswered(key, since, uploadId);
+    this.#begun.set(uploadId, { key, uploadId });
     return new S3MultipartUpload(this, key, uploadId, attributes.tagging);
   }
 
@@ -777,12 +778,28 @@ export class S3ObjectStore implements ObjectStore {
     } while (from);
   }
 
+  /** Uploads created here and not yet seen completed or aborted (see `ObjectStore.begunUploads`). */
+  readonly #begun = new Map<string, PendingUpload>();
+
+  begunUploads(): PendingUpload[] {
+    return [...this.#begun.values()];
+  }
+
+  /** @internal Upload `uploadId` was completed or aborted: no longer one a stop may leave. */
+  ended(uploadId: string): void {
+    this.#begun.delete(uploadId);
+  }
+
   async abortUpload(key: string, uploadId: string): Promise<boolean> {
     try {
       await this.#requests.send(this.#plain("DELETE", key, { query: { uploadId } }));
+      this.ended(uploadId);
       return true;
     } catch (error) {
-      if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) return false;
+      if ((error as { name?: string }).name === "NoSuchUpload" || isNotFound(error)) {
+        this.ended(uploadId);
+        return false;
+      }
       throw translateS3Error(error, { operation: "abort multipart upload", bucket: this.bucket, key });
     }
   }
@@ -949,6 +966,7 @@ class S3MultipartUpload implements MultipartUpload {
       undefined,
       more,
     );
+    this.store.ended(this.uploadId);
     if (this.tagging !== undefined) await this.store.ensureTagging(this.key, this.tagging);
     const reported = textOf(out, "ETag");
     if (reported) return { etag: reported };
