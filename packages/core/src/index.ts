@@ -83,6 +83,7 @@ export {
   type MixedPart,
   partPieces,
   planAssembly,
+  rebuildsChangedInPlace,
 } from "./blocks/planAssembly.js";
 export { RangeList, type Ranges } from "./blocks/rangeList.js";
 export { type Segment, SegmentList, type StoredSegmentList, sourceBytes } from "./blocks/segments.js";

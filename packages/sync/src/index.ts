@@ -42,6 +42,7 @@ export { type ChallengeExchange, changedChunks, checkWritten, exchange } from ".
 export {
   copiedFromOld,
   copiesKnown,
+  DISTRUSTED_NOTE,
   destinationEntry,
   destinationWrittenEntry,
   readEntry,

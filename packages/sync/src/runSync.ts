@@ -20,7 +20,7 @@ import { forEachConcurrent, LISTING_READ_AHEAD, Limiter, readAhead, readAheadBat
 import { type MergedKey, mergeListingBatches } from "./mergeListings.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import { PartBuffers } from "./PartBuffers.js";
-import { UNPINNED_COPIES_NOTE } from "./phases/indexEntries.js";
+import { DISTRUSTED_NOTE, UNPINNED_COPIES_NOTE } from "./phases/indexEntries.js";
 import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
 import { RunStats } from "./RunStats.js";
@@ -354,6 +354,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     side(sourceIndex, indexing.used.source, compared);
     side(destinationIndex, indexing.used.destination, compared);
     if (indexing.unpinned) destinationIndex?.note(UNPINNED_COPIES_NOTE);
+    if (indexing.distrusted)
+      for (const index of [sourceIndex, destinationIndex]) index?.note(DISTRUSTED_NOTE);
     const indexed = slot?.settle(indexing.made);
     if (indexed !== undefined) return indexed.then(() => settle(result));
     return settle(result) ?? undefined;

@@ -12,6 +12,7 @@ import {
   type ObjectDecision,
   type ObjectIdentity,
   planChunks,
+  rebuildsChangedInPlace,
   type VerifyMode,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectStore } from "@chunksync/storage";
@@ -108,6 +109,8 @@ export interface ObjectIndexing {
   used: { source: boolean; destination: boolean };
   /** The write's copies from the old version were not pinned to it (see `copiedFromOld`): its entry lacks them. */
   unpinned?: boolean;
+  /** A chunk called changed was rebuilt from the old object in place (see `rebuildsChangedInPlace`): no entry kept. */
+  distrusted?: boolean;
 }
 
 /** Indexing for an object with no stored entries yet. */
@@ -355,6 +358,15 @@ async function attemptObject(
       // it, so the next run reads and challenges it.
       indexing.made = { source: sourceMade() };
       return unverifiedResult(decidedResult(keys, planned, decision, true));
+    }
+    // The block round found a chunk called changed byte for byte alike on both sides: a digest
+    // one side held (its index entry) was not of its bytes. Neither side keeps an entry of the
+    // object, so the next run reads both and decides from what they hold; kept, the entries
+    // would call the object changed, and rewrite it, in every run.
+    if (assembly !== undefined && changed !== undefined && rebuildsChangedInPlace(plan, changed, assembly)) {
+      indexing.distrusted = true;
+      indexing.made = {};
+      return decidedResult(keys, planned, decision, true);
     }
     indexing.made = {
       source: sourceMade(),

@@ -157,6 +157,11 @@ export interface Decision extends ObjectDecision {
    * wrote holds them (as the direct engine's does).
    */
   uploadDigests?: DigestAlgorithm;
+  /**
+   * The block round rebuilt a chunk called changed from the old object in place (see
+   * `rebuildsChangedInPlace`): neither side keeps an index entry of the object.
+   */
+  distrusted?: true;
 }
 
 const count = z.number().int().min(0);
@@ -198,6 +203,7 @@ export const DecisionSchema = z.strictObject({
   verify: chunkIndexes,
   batchSize: z.number().int().min(1),
   uploadDigests: z.enum(DIGEST_ALGORITHMS).optional(),
+  distrusted: z.literal(true).optional(),
 }) satisfies z.ZodType<Decision>;
 
 /**

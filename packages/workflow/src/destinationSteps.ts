@@ -24,6 +24,7 @@ import {
   copiedFromOld,
   copiesKnown,
   DestinationSide,
+  DISTRUSTED_NOTE,
   destinationEntry,
   destinationFromIndex,
   destinationWrittenEntry,
@@ -656,6 +657,10 @@ async function settledDestinationEntry(
     : undefined;
   const found = entry && version && entryAsListed(entry, version.head);
   const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
+  if (decision?.distrusted) {
+    index.note(DISTRUSTED_NOTE);
+    return undefined;
+  }
   if (version && !version.head.archived) {
     if (found) destinationFromIndex(side, found, version.head, algorithm, chunkSize);
     else await knowRead(ctx, side, runId, key, "challenge", decision, version.head.etag, algorithm);

@@ -13,6 +13,7 @@ import {
   type IndexEntry,
   type PlannedPart,
   planChunks,
+  rebuildsChangedInPlace,
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead } from "@chunksync/storage";
 import type { ChallengeExchange } from "@chunksync/sync";
@@ -23,6 +24,7 @@ import {
   changedChunks,
   checkWritten,
   countResult,
+  DISTRUSTED_NOTE,
   decidedResult,
   describeError,
   describeFailure,
@@ -482,6 +484,9 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
     batchSize,
     // The destination decides by its own store's capability whether it keeps them.
     ...(ctx.verify !== "full" ? { uploadDigests: ctx.algorithm } : {}),
+    ...(assembly && changed && rebuildsChangedInPlace(src.plan, changed, assembly)
+      ? { distrusted: true as const }
+      : {}),
   };
   // The other writer's version is left as it is, unless it holds the source's bytes and attributes.
   if (event.recheck && decision.action !== "none")
@@ -591,6 +596,13 @@ async function settledSourceEntry(
   }
   if (stored.result.state === "failed") return stood;
   if (version.head.archived) return undefined;
+  // Only a compose runs a block round that may find the object's digests wrong.
+  const decided = () => ctx.work.get<Decision>(workKeys.decision(runId, key));
+  let decision = stored.result.action === "compose" ? await decided() : undefined;
+  if (decision?.distrusted) {
+    index.note(DISTRUSTED_NOTE);
+    return undefined;
+  }
   if (version.used) return getEntry(ctx.work, workKeys.found("source", runId, key), index.writer.scope);
   const src = await needSource(ctx.work, runId, key);
   const side = new SourceSide({
@@ -601,7 +613,7 @@ async function settledSourceEntry(
     limiter: new Limiter(1),
   });
   const id = { key: version.head.key, etag: version.head.etag };
-  const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
+  decision ??= await decided();
   const batches: Record<DigestPhase, number> = {
     challenge: batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize)).length,
     verify: decision ? batchNumbers(decision.verify.length, decision.batchSize).length : 0,

@@ -20,6 +20,7 @@ import {
   partPieces,
   planAssembly,
   planChunks,
+  rebuildsChangedInPlace,
   type Segment,
   SegmentList,
   sourceBytes,
@@ -418,5 +419,76 @@ describe("matchBlocks then planAssembly", () => {
     const blocks = blocksOf(old, params);
     const segments = matchBlocks(blocks, blocks, old.length);
     expect(segments.toArray()).toEqual([{ from: "old", offset: 0, length: old.length }]);
+  });
+});
+
+describe("rebuildsChangedInPlace", () => {
+  const plan = { size: 20 * MiB, chunkSize: 8 * MiB, count: 3 };
+  const list = (segments: Segment[]) => ({ segments: SegmentList.of(segments, plan.size, plan.size) });
+
+  test("a changed chunk rebuilt wholly from the old object at its own offsets: true", () => {
+    const inPlace = list([{ from: "old", offset: 0, length: 20 * MiB }]);
+    expect(rebuildsChangedInPlace(plan, [1], inPlace)).toBe(true);
+    // The last, shorter chunk too.
+    expect(rebuildsChangedInPlace(plan, [2], inPlace)).toBe(true);
+  });
+
+  test("a changed chunk with any byte from the source, or from another old offset: false", () => {
+    const edited = list([
+      { from: "old", offset: 0, length: 9 * MiB },
+      { from: "source", offset: 9 * MiB, length: 4096 },
+      { from: "old", offset: 9 * MiB + 4096, length: 11 * MiB - 4096 },
+    ]);
+    expect(rebuildsChangedInPlace(plan, [1], edited)).toBe(false);
+    // Chunk 2 is rebuilt in place in that plan: were it called changed, that would be said.
+    expect(rebuildsChangedInPlace(plan, [1, 2], edited)).toBe(true);
+    const moved = list([
+      { from: "old", offset: 0, length: 8 * MiB },
+      { from: "old", offset: 8 * MiB + 1, length: 8 * MiB },
+      { from: "old", offset: 16 * MiB, length: 4 * MiB },
+    ]);
+    expect(rebuildsChangedInPlace(plan, [1], moved)).toBe(false);
+  });
+
+  test("agrees with a byte-by-byte reading of the segments (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            old: fc.boolean(),
+            shift: fc.integer({ min: 0, max: 3 }),
+            length: fc.integer({ min: 1, max: 9 }),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        fc.integer({ min: 1, max: 8 }),
+        (runs, chunkSize) => {
+          const segments: Segment[] = [];
+          let at = 0;
+          for (const r of runs) {
+            segments.push(
+              r.old
+                ? { from: "old", offset: at + r.shift, length: r.length }
+                : { from: "source", offset: at, length: r.length },
+            );
+            at += r.length;
+          }
+          const size = at;
+          const p = { size, chunkSize, count: Math.ceil(size / chunkSize) };
+          const assembly = { segments: SegmentList.of(segments, size, size + 3) };
+          // Each byte of the new object: in place where it comes from the old object at its own offset.
+          const inPlace: boolean[] = [];
+          let pos = 0;
+          for (const s of segments) {
+            for (let i = 0; i < s.length; i++) inPlace.push(s.from === "old" && s.offset === pos);
+            pos += s.length;
+          }
+          for (let c = 0; c < p.count; c++) {
+            const bytes = inPlace.slice(c * chunkSize, Math.min((c + 1) * chunkSize, size));
+            expect(rebuildsChangedInPlace(p, [c], assembly)).toBe(bytes.every(Boolean));
+          }
+        },
+      ),
+    );
   });
 });

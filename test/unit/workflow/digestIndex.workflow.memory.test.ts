@@ -8,7 +8,9 @@ import {
   StorageUnavailableError,
 } from "@chunksync/storage";
 import {
+  DISTRUSTED_NOTE,
   IndexCursor,
+  IndexWriter,
   type RunReport,
   runSync,
   type SyncOptions,
@@ -194,6 +196,49 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(used.index?.destination).toMatchObject({ fromIndex: 2, found: "loaded", written: 2 });
     });
   }
+
+  for (const [engine, side] of [
+    ["direct", "destination"],
+    ["workflow", "destination"],
+    ["direct", "source"],
+    ["workflow", "source"],
+  ] as const)
+    it(`--engine ${engine}: a ${side} entry whose digest of one chunk is wrong, every check it carries intact, is dropped once a block round finds that chunk alike; the run after reads and finds the object identical`, async () => {
+      const { time, source, destination, index, run } = setup();
+      const data = seededBytes("forged", 12 * MiB);
+      await put(source, "a", data);
+      time.pass(2000);
+      await run(engine);
+      time.pass(2000);
+      // The entry's second chunk digest rewritten, the index written again whole: as a store
+      // healed below the S3 API after the bytes were indexed, or a digest written wrong.
+      const at = index[side];
+      const cursor = await IndexCursor.open(at.location, at.scope);
+      const writer = new IndexWriter(at.location, at.scope);
+      for await (const entry of cursor.entries()) {
+        const digests = [...entry.digests];
+        digests[1] = Buffer.alloc(digests[1]!.length, 0xee);
+        await writer.add({ ...entry, digests });
+      }
+      await writer.commit(cursor.pieces);
+      const forged = await run(engine);
+      // Called changed from the forged digest; the block round finds the chunk alike.
+      expect(forged.objects.changed).toBe(1);
+      expect(forged.index?.[side]?.notes).toContain(DISTRUSTED_NOTE);
+      expect(forged.index?.source).toMatchObject({ written: 0 });
+      expect(forged.index?.destination).toMatchObject({ written: 0 });
+      time.pass(2000);
+      // Both sides read it, and it is found identical: no rewrite, and entries of its bytes.
+      const healed = await run(engine);
+      expect(healed.objects.identical).toBe(1);
+      expect(healed.index?.source).toMatchObject({ read: 1, written: 1 });
+      expect(healed.index?.destination).toMatchObject({ read: 1, written: 1 });
+      time.pass(2000);
+      const after = await run(engine);
+      expect(after.objects.identical).toBe(1);
+      expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
+      expect((await bytesOf(destination, "a")).equals(data)).toBe(true);
+    });
 
   for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: a new object whose source entry stands is written as the direct engine writes it, one PutObject with the source's ETag`, async () => {

@@ -118,3 +118,35 @@ export function* partPieces(plan: Pick<AssemblyPlan, "segments">, part: MixedPar
     yield { from: segments.from(i), offset: segments.offset(i) + (lo - at), length };
   }
 }
+
+/**
+ * Whether `assembly` rebuilds one of the `changed` chunks of `plan` wholly from the old object
+ * at the chunk's own offsets: that chunk is byte for byte alike on both sides, as each side's
+ * block round read it, so a digest that called it changed was not of those bytes (an index
+ * entry that no longer matches its object, with every check it carries intact). Neither
+ * side's digests of the object can then be trusted for the next run.
+ */
+export function rebuildsChangedInPlace(
+  plan: ChunkPlan,
+  changed: readonly number[],
+  assembly: Pick<AssemblyPlan, "segments">,
+): boolean {
+  const wanted = [...changed].sort((a, b) => a - b);
+  let next = 0;
+  let at = 0;
+  for (const { from, offset, length } of assembly.segments) {
+    const end = at + length;
+    // Changed chunks that end before this segment starts were not rebuilt in place by it.
+    while (next < wanted.length && Math.min((wanted[next]! + 1) * plan.chunkSize, plan.size) <= at) next++;
+    if (from === "old" && offset === at) {
+      for (; next < wanted.length; next++) {
+        const start = wanted[next]! * plan.chunkSize;
+        const stop = Math.min(start + plan.chunkSize, plan.size);
+        if (start >= end) break;
+        if (start >= at && stop <= end) return true;
+      }
+    }
+    at = end;
+  }
+  return false;
+}

@@ -116,6 +116,10 @@ export function destinationWrittenEntry(
     : undefined;
 }
 
+/** What each side's index says of an object whose entries a block round found wrong (see `rebuildsChangedInPlace`). */
+export const DISTRUSTED_NOTE =
+  "an object's block round found a chunk its digests called changed byte for byte alike on both sides (an entry no longer of its object's bytes): neither side keeps an entry of it, and the next run reads it";
+
 /** What a side's index says where {@link copiedFromOld} found a write's copies unpinned. */
 export const UNPINNED_COPIES_NOTE =
   "re-composed objects keep no entry: their copies from the old version could not be pinned to it (this server does not refuse a copy from a stale ETag, and the copies named no version: the bucket keeps none, or a copy naming one was refused); the next run reads each such object once";
