@@ -423,6 +423,8 @@ export class PlainGets {
   #open = 0;
   #waiting: Array<{ take(connection: Connection | undefined): void }> = [];
   #destroyed = false;
+  /** Every connection open, idle or in an exchange (see {@link cut}). */
+  readonly #all = new Set<Connection>();
 
   constructor(
     readonly host: string,
@@ -486,6 +488,7 @@ export class PlainGets {
   async #connect(signal: AbortSignal | undefined): Promise<Connection> {
     this.#open++;
     const connection = new Connection(this.host, this.port, this);
+    this.#all.add(connection);
     const socket = connection.socket;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -523,6 +526,7 @@ export class PlainGets {
 
   /** A closed connection: its place goes to the next waiter, who opens a new one. */
   forget(connection: Connection): void {
+    this.#all.delete(connection);
     const at = this.#idle.indexOf(connection);
     if (at >= 0) this.#idle.splice(at, 1);
     this.#open--;
@@ -532,6 +536,13 @@ export class PlainGets {
   destroy(): void {
     this.#destroyed = true;
     for (const connection of this.#idle) connection.socket.destroy();
+    this.#idle = [];
+  }
+
+  /** Closes every connection, those in an exchange too, which then fails with `reason`. */
+  cut(reason: Error): void {
+    this.#destroyed = true;
+    for (const connection of this.#all) connection.socket.destroy(reason);
     this.#idle = [];
   }
 }

@@ -131,9 +131,13 @@ export class S3Connection {
    */
   cutOff(reason: Error): void {
     this.#cut.abort(reason);
+    // Its sockets closed rather than a signal given to every request: a signal costs each
+    // request an abort listener, about 20 µs of CPU a small object's write.
+    for (const pool of this.#pools.values()) void pool.destroy(reason).catch(() => {});
+    for (const gets of this.#plainGets.values()) gets.cut(reason);
   }
 
-  /** Aborted once {@link cutOff} was called: the signal of every request without one of its own. */
+  /** Aborted once {@link cutOff} was called: no request is sent or tried again. */
   get cut(): AbortSignal {
     return this.#cut.signal;
   }

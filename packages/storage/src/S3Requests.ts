@@ -286,7 +286,7 @@ export class S3Requests {
     const { path, headers } = this.#signed(endpoint, request, await this.#identity());
     let answer: Awaited<ReturnType<PlainGets["get"]>>;
     try {
-      answer = await plain.get(path, headers, sink, request.signal ?? this.#connection.cut);
+      answer = await plain.get(path, headers, sink, request.signal);
     } catch (error) {
       throw transportError(error as Error & { code?: string });
     }
@@ -417,7 +417,7 @@ export class S3Requests {
         headers,
         // undici sends an async iterable body too (writeIterable), though its types leave it out.
         body: sendable(request.body) as Buffer | Readable | null,
-        signal: request.signal ?? this.#connection.cut,
+        signal: request.signal ?? null,
       });
     } catch (error) {
       throw transportError(error as Error & { code?: string });
