@@ -12,6 +12,7 @@ import {
 } from "../../packages/cli/src/interruptible.js";
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
+import type { FaultProxy } from "../support/faultProxy.js";
 import { type CliProcess, listKeys, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
 import { putMultipart } from "../support/multipart.js";
 import { putObject, readAll, withBucketPair } from "../support/s3.js";
@@ -432,33 +433,46 @@ describe("Ctrl-C while the destination answers nothing", () => {
 describe("Ctrl-C while the sides' first requests are unanswered", () => {
   const served = proxiedServer();
 
+  /**
+   * Holds every request the proxy gets until `release()`: a server that takes connections and
+   * never answers them. `first` runs as the first request arrives.
+   */
+  function holdEverything(proxy: FaultProxy, first: () => void) {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = 0;
+    proxy.setRules([
+      {
+        name: "hold-all",
+        action: "hook",
+        hook: () => {
+          if (++held === 1) first();
+          return released;
+        },
+      },
+    ]);
+    return {
+      held: () => held,
+      release: () => {
+        release();
+        proxy.setRules([]);
+      },
+    };
+  }
+
   for (const by of ["SIGINT", "SIGTERM"] as const) {
     it(`stops at ${by} at once: says so, prints --json's ending, and exits as stopped`, async () => {
       await withBucketPair(`unanswered-probe-${by}`, async ({ src, s, d }) => {
         const { proxy } = served;
         await putObject(src, s, "obj", Buffer.from("bytes"));
         let cli: CliProcess | undefined;
-        let release = () => {};
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        let held = 0;
-        proxy.setRules([
-          {
-            // Every request waits: a server that takes connections and never answers them.
-            name: "hold-all",
-            action: "hook",
-            hook: () => {
-              if (++held === 1) void cli?.interrupt(by);
-              return released;
-            },
-          },
-        ]);
+        const hold = holdEverything(proxy, () => void cli?.interrupt(by));
         cli = startCli([...proxiedSync(s, d, proxy.url), "--json"], profileEnv());
         const out = await cli.done;
-        release();
-        proxy.setRules([]);
-        expect(held).toBeGreaterThanOrEqual(1);
+        hold.release();
+        expect(hold.held()).toBeGreaterThanOrEqual(1);
         expect(out.code, out.stderr).toBe(by === "SIGINT" ? 130 : 143);
         expect(out.stderr).toContain(by === "SIGINT" ? STOPPING : TERMINATING);
         expect(out.stderr).toContain(
@@ -483,21 +497,7 @@ describe("Ctrl-C while the sides' first requests are unanswered", () => {
         const { proxy } = served;
         await putObject(src, s, "obj", Buffer.from("bytes"));
         let cli: CliProcess | undefined;
-        let release = () => {};
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        let held = 0;
-        proxy.setRules([
-          {
-            name: `hold-all-${command}`,
-            action: "hook",
-            hook: () => {
-              if (++held === 1) void cli?.interrupt();
-              return released;
-            },
-          },
-        ]);
+        const hold = holdEverything(proxy, () => void cli?.interrupt());
         const args = {
           audit: ["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--src-endpoint", proxy.url],
           scrub: ["scrub", `s3://${s}`, "--profile", "src", "--endpoint", proxy.url],
@@ -505,9 +505,8 @@ describe("Ctrl-C while the sides' first requests are unanswered", () => {
         }[command];
         cli = startCli([...args, "--json"], profileEnv());
         const out = await cli.done;
-        release();
-        proxy.setRules([]);
-        expect(held).toBeGreaterThanOrEqual(1);
+        hold.release();
+        expect(hold.held()).toBeGreaterThanOrEqual(1);
         expect(out.code, out.stderr).toBe(130);
         expect(out.stderr).toContain(STOPPING);
         expect(out.stderr).not.toContain(STOPPED_WAITING);
