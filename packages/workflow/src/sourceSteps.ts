@@ -245,11 +245,8 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     size: head.size,
     archived: head.archived,
     ...(head.storageClass ? { storageClass: head.storageClass } : {}),
-    // A head taken from the index does not say whether the object is encrypted (an SSE-KMS or
-    // SSE-C ETag is no MD5): an ETag of an MD5's form is taken as one, as the direct engine's
-    // HEAD would mostly find it, so that a new object is streamed alike in both engines. Where
-    // it is not the bytes' MD5, the destination refuses the put and it is sent again with theirs.
-    ...(etagIsMd5(head) ? { etagIsMd5: true } : {}),
+    // A head taken from the index does not say how the object is stored: not streamed.
+    ...(at !== undefined && etagIsMd5(head) ? { etagIsMd5: true } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
     attributes: await readAttributes(ctx.store, head, ctx.copyTags),
   };
