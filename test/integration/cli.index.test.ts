@@ -1657,6 +1657,15 @@ describe("chunksync CLI: digest index", () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/--index: expected a digest index of .* \(there is none\)/);
     expect(existsSync(missing)).toBe(false);
+    // A mistyped URL is refused as sync refuses it, not taken for a directory that is not there.
+    const mistyped = await runCli(
+      ["scrub", `s3://${s}`, "--profile", "src", "--index", "s3:/bucket/index"],
+      env,
+    );
+    expect(mistyped.code, mistyped.stderr).toBe(2);
+    expect(mistyped.stderr).toContain(
+      '--index: expected a directory or an s3://bucket/prefix URL, got "s3:/bucket/index"',
+    );
   });
 
   describe("index flags that cannot work are refused before any request", () => {

@@ -85,12 +85,13 @@ export async function checkIndexFlags(flags: IndexFlags): Promise<void> {
 }
 
 /**
- * The index directory `value` names (the default one when undefined), created if need be.
+ * The index directory `value` names (the default one when undefined), created if need be, unless
+ * `create` is false (a scrub, which only works on an index there is).
  *
  * @throws ValidationError naming `flag` when it is another kind of URL, or a directory this user
  * cannot create or write
  */
-async function indexDirectory(flag: string, value: string | undefined): Promise<string> {
+async function indexDirectory(flag: string, value: string | undefined, create = true): Promise<string> {
   // `s3:/bucket` and `s3:bucket` too: taken as a path, each made a directory beside the run.
   if (value !== undefined && (/^[A-Za-z][A-Za-z0-9+.-]+:\//.test(value) || /^s3:/i.test(value))) {
     throw new ValidationError(
@@ -99,6 +100,7 @@ async function indexDirectory(flag: string, value: string | undefined): Promise<
     );
   }
   const root = resolve(value ?? defaultIndexRoot());
+  if (!create) return root;
   try {
     await makeDirectory(root);
     await access(root, constants.W_OK);
@@ -214,6 +216,6 @@ export async function resolveSideIndex(
     }
     return { location, scope, consult };
   }
-  const root = existing ? resolve(value ?? defaultIndexRoot()) : await indexDirectory(flag, value);
+  const root = await indexDirectory(flag, value, !existing);
   return { location: new DirectoryIndexLocation(join(root, name)), scope, consult };
 }
