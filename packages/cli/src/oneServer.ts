@@ -66,7 +66,8 @@ export async function oneServer(a: string, b: string): Promise<boolean> {
   }
   if (portOf(x) !== portOf(y) || x.pathname !== y.pathname) return false;
   const [ours, theirs] = await Promise.all([addressesOf(x.hostname), addressesOf(y.hostname)]);
-  if (theirs.some((address) => holds(listOf(ours), address))) return true;
+  const named = listOf(ours);
+  if (theirs.some((address) => holds(named, address))) return true;
   const local = thisMachine();
   return ours.some((address) => holds(local, address)) && theirs.some((address) => holds(local, address));
 }

@@ -123,9 +123,8 @@ export class S3Connection {
   }
 
   /**
-   * Stops waiting for this side's storage: every request in flight that has no signal of its
-   * own is cut, and no request is sent or tried again from then on (each fails at once with
-   * the reason). For the end of a stopped run, whose last requests (aborting its uploads,
+   * Stops waiting for this side's storage: every request in flight is cut (its socket closed),
+   * and no request is sent or tried again from then on (each fails at once with the reason). For the end of a stopped run, whose last requests (aborting its uploads,
    * completing a write) would otherwise wait through every timeout and retry of a server that
    * no longer answers.
    */

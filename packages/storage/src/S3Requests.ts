@@ -10,7 +10,7 @@ import type {
   SdkError,
 } from "@smithy/types";
 import { type BodySink, pour } from "./bodySink.js";
-import { isBrokenConnection, NOT_S3, StorageError } from "./errors.js";
+import { isBrokenConnection, NOT_S3, notS3Answer, StorageError } from "./errors.js";
 import type { WriteBody } from "./ObjectStore.js";
 import type { PlainGets } from "./PlainGets.js";
 import type { XmlObject } from "./parseXml.js";
@@ -132,19 +132,13 @@ function refusal(
   // its status says (a 404 there is no missing object).
   if (code === undefined && xml.trim() !== "") {
     code = NOT_S3;
-    message = `the endpoint answered HTTP ${status} with no S3 error in its body ("${printableStart(xml)}"): is it an S3 endpoint?`;
+    message = notS3Answer(`the endpoint answered HTTP ${status} with no S3 error in its body`, xml);
   }
   return new S3ResponseError(code, message, {
     statusCode: status,
     headers: firstValues(response.headers),
     body: xml,
   } as HttpResponse);
-}
-
-/** The first characters of a body, on one line, for a message. */
-function printableStart(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 60 ? `${line.slice(0, 60)}...` : line;
 }
 
 /**

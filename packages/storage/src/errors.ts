@@ -198,6 +198,16 @@ interface SdkErrorShape {
 export const NOT_S3 = "NotAnS3Answer";
 
 /**
+ * `what` was wrong with an answer whose `body` is no S3 document (a web server's page), said
+ * with the body's first characters on one line, and what that most likely means.
+ */
+export function notS3Answer(what: string, body: string): string {
+  const line = body.replace(/\s+/g, " ").trim();
+  const start = line.length > 60 ? `${line.slice(0, 60)}...` : line;
+  return `${what} ("${start}"): is the endpoint an S3 endpoint?`;
+}
+
+/**
  * Maps an AWS SDK (or network) error to one of the typed storage errors above.
  * S3 reports many conditions only by HTTP status on HEAD, so status codes are checked too.
  */

@@ -1,3 +1,4 @@
+import { notS3Answer } from "./errors.js";
 import type { ObjectSummary, PendingUpload } from "./ObjectStore.js";
 
 /** One page of a ListObjectsV2 answer, as the adapter uses it. */
@@ -264,7 +265,7 @@ function rootContent(xml: string, root: string): number {
     throw new ListingXmlError(
       xmlAtAll
         ? `no <${root}> in the answer`
-        : `no <${root}> in the answer, which is no S3 document ("${xml.replace(/\s+/g, " ").trim().slice(0, 60)}"): is the endpoint an S3 endpoint?`,
+        : notS3Answer(`no <${root}> in the answer, which is no S3 document`, xml),
     );
   }
   return open + 1;
