@@ -392,7 +392,7 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
         failed: 0,
       });
       expect(await keys(dst, d)).toEqual(["a.jpg", "c.jpg", "old.txt"]);
-      // Nested keys would stay selected: picomatch's * stops at /, where the aws CLI's does not.
+      // Nested keys would stay selected: * stops at / here, where the aws CLI's does not.
       expect(jpg.stderr).toContain(
         "chunksync: warning: --exclude '*' leaves out top-level keys only (* stops at /, unlike in aws s3 sync); " +
           "write --exclude '**' to leave out every key\n",

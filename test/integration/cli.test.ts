@@ -141,6 +141,9 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
       await putObject(src, s, "photos/Trips (2019)/a.jpg", "excluded: not copied");
       await putObject(dst, d, "backup/Trips (2019)/b.jpg", "excluded: neither reported nor deleted");
       await putObject(dst, d, "backup/keep1.jpg", "excluded: neither reported nor deleted");
+      // `|` and braces are characters too (no alternatives, no expansion); `[...]` takes an emoji as one.
+      const kept = ["backup/a|b/old.jpg", "backup/v{1,2}/old.jpg", "backup/😀.jpg"];
+      for (const key of kept) await putObject(dst, d, key, "excluded: neither reported nor deleted");
       const sync = await runCli(
         [
           "sync",
@@ -158,6 +161,12 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
           "Trips (2019)/**",
           "--exclude",
           "keep[!a]*",
+          "--exclude",
+          "a|b/**",
+          "--exclude",
+          "v{1,2}/**",
+          "--exclude",
+          "[😀].jpg",
           "--delete",
           "--engine",
           engine,
@@ -181,6 +190,7 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
       await expect(readAll(dst, d, "backup/Trips (2019)/a.jpg")).rejects.toThrow();
       expect((await readAll(dst, d, "backup/Trips (2019)/b.jpg")).length).toBeGreaterThan(0);
       expect((await readAll(dst, d, "backup/keep1.jpg")).length).toBeGreaterThan(0);
+      for (const key of kept) expect((await readAll(dst, d, key)).length, key).toBeGreaterThan(0);
     },
   );
 

@@ -16,7 +16,7 @@ export function warnIneffectiveIncludes(filters: readonly KeyRule[], out: NodeJS
 
 /**
  * Before a run: `--exclude '*'` is how `aws s3 sync` leaves out every key, but its `*` crosses
- * "/" and picomatch's does not, so here it leaves out top-level keys only and every nested key
+ * "/" and ours does not, so here it leaves out top-level keys only and every nested key
  * stays selected (and, with --delete, its destination-only copies deleted).
  */
 export function warnTopLevelExclude(filters: readonly KeyRule[], out: NodeJS.WritableStream): void {

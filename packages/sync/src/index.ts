@@ -33,6 +33,7 @@ export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription }
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
 export { KeepRoom } from "./KeptChunks.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./keyFilter.js";
+export { keyGlob } from "./keyGlob.js";
 export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
 export { inListingOrder, type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
