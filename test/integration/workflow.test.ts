@@ -1,9 +1,16 @@
 import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { lambdaMemoryBudget, pairingTag } from "@chunksync/core";
 import { S3Connection, S3ObjectStore, ThrottledError } from "@chunksync/storage";
-import { type ObjectResult, PartBuffers, type RunReport, StoreIndexLocation } from "@chunksync/sync";
+import {
+  ObjectChangedError,
+  type ObjectResult,
+  PartBuffers,
+  type RunReport,
+  StoreIndexLocation,
+} from "@chunksync/sync";
 import {
   type DestinationContext,
   fetchLinkRange,
@@ -34,6 +41,8 @@ interface Case {
   key: string;
   source?: Buffer;
   destination?: Buffer;
+  /** The source object's Content-Encoding: its bytes are copied as stored, never decoded. */
+  encoding?: string;
 }
 
 function cases(): Case[] {
@@ -49,6 +58,7 @@ function cases(): Case[] {
     { key: "small-changed.txt", source: seededBytes("wf-s1", 1000), destination: seededBytes("wf-s2", 1000) },
     { key: "dir with space/ünï.txt", source: seededBytes("wf-sp", 100) },
     { key: "zz-destination-only.bin", destination: seededBytes("wf-extra", 100) },
+    { key: "stored-gzip.js", source: gzipSync(seededBytes("wf-gzip", 2 * C + 100)), encoding: "gzip" },
   ];
 }
 
@@ -70,7 +80,16 @@ async function world(name: string, all: Case[]): Promise<World> {
   await createBucket(w.src, w.srcBucket);
   await createBucket(w.dst, w.dstBucket);
   for (const c of all) {
-    if (c.source) await putObject(w.src, w.srcBucket, c.key, c.source);
+    if (c.source && c.encoding)
+      await w.src.send(
+        new PutObjectCommand({
+          Bucket: w.srcBucket,
+          Key: c.key,
+          Body: c.source,
+          ContentEncoding: c.encoding,
+        }),
+      );
+    else if (c.source) await putObject(w.src, w.srcBucket, c.key, c.source);
     if (c.destination) await putObject(w.dst, w.dstBucket, c.key, c.destination);
   }
   return w;
@@ -209,6 +228,21 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     const again = await runIn(viaWorkflow);
     expect(again.objects.identical).toBe(all.filter((c) => c.source).length);
     expect(again.bytes.transferred).toBe(0);
+  });
+
+  it("reads through a signed link the bytes as stored (a gzip-encoded object is not inflated), pinned to the ETag", async () => {
+    const stored = gzipSync(seededBytes("wf-link", 300_000));
+    const w = await world("link", [{ key: "app.js", source: stored, encoding: "gzip" }]);
+    worlds.push(w);
+    const url = await (await contexts(w)).source.signer.sign("app.js", 60);
+    const { ETag } = await w.src.send(new HeadObjectCommand({ Bucket: w.srcBucket, Key: "app.js" }));
+    const range = { offset: 1000, length: 5000 };
+    const chunks: Buffer[] = [];
+    for await (const chunk of await fetchLinkRange(url, ETag!, range)) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(stored.subarray(1000, 6000))).toBe(true);
+    await expect(fetchLinkRange(url, '"0123456789abcdef0123456789abcdef"', range)).rejects.toBeInstanceOf(
+      ObjectChangedError,
+    );
   });
 
   it("retries a Task that fails with ThrottledError and finishes the run", async () => {

@@ -1,4 +1,5 @@
-import { Readable } from "node:stream";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError, StorageUnavailableError, ThrottledError } from "@chunksync/storage";
@@ -24,26 +25,30 @@ export class S3LinkSigner implements ChunkLinkSigner {
 
 /**
  * Reads a byte range through a signed link, pinned with If-Match to the planned ETag:
- * a 412 means the source changed under the run.
+ * a 412 means the source changed under the run. Sent with `node:http`, which hands the body
+ * over as the server sent it: `fetch` decodes a body by its Content-Encoding, so an object
+ * stored with `Content-Encoding: gzip` came back inflated (and a range of it failed to decode).
  */
 export const fetchLinkRange: LinkReader = async (url, etag, range, signal) => {
-  const ctx = { operation: "read through link", bucket: new URL(url).hostname };
-  let response: Response;
+  const link = new URL(url);
+  const ctx = { operation: "read through link", bucket: link.hostname };
+  let response: IncomingMessage;
   try {
-    response = await fetch(url, {
-      headers: { range: `bytes=${range.offset}-${range.offset + range.length - 1}`, "if-match": etag },
-      ...(signal ? { signal } : {}),
+    response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const send = link.protocol === "https:" ? httpsRequest : httpRequest;
+      const headers = { range: `bytes=${range.offset}-${range.offset + range.length - 1}`, "if-match": etag };
+      send(link, { headers, ...(signal ? { signal } : {}) }, resolve)
+        .on("error", reject)
+        .end();
     });
   } catch (error) {
     throw new StorageUnavailableError(ctx, (error as Error).message, error);
   }
-  if (response.status === 206 || response.status === 200) {
-    if (response.body === null) throw new StorageUnavailableError(ctx, "no body");
-    return Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
-  }
-  await response.body?.cancel();
-  if (response.status === 412) throw new ObjectChangedError("source", new URL(url).pathname);
-  if (response.status === 503 || response.status === 429) throw new ThrottledError(ctx);
-  if (response.status >= 500) throw new StorageUnavailableError(ctx, `HTTP ${response.status}`);
-  throw new StorageError("LINK_READ_FAILED", `HTTP ${response.status}`, ctx);
+  const status = response.statusCode ?? 0;
+  if (status === 206 || status === 200) return response;
+  response.resume();
+  if (status === 412) throw new ObjectChangedError("source", link.pathname);
+  if (status === 503 || status === 429) throw new ThrottledError(ctx);
+  if (status >= 500) throw new StorageUnavailableError(ctx, `HTTP ${status}`);
+  throw new StorageError("LINK_READ_FAILED", `HTTP ${status}`, ctx);
 };
