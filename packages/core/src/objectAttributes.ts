@@ -55,16 +55,28 @@ function sameRecord(a: Record<string, string>, b: Record<string, string>): boole
 }
 
 /**
+ * The types a server gives an object written with no Content-Type: S3's and Ceph RGW's default,
+ * and the one S3 clients (the AWS SDK, our own requests) send for a body of no stated type.
+ */
+const UNSTATED_TYPES = new Set(["", "binary/octet-stream", "application/octet-stream"]);
+
+/**
  * Whether `have` must be rewritten to carry `want`: the attributes a write restates differ.
  * Tag sets count only with `tags` (`--tags`), since without it the engine neither reads nor
- * writes them. Absent and empty values are the same, as S3 stores them.
+ * writes them. Absent and empty values are the same, as S3 stores them. A source that states
+ * no Content-Type (an empty one) is matched by the default type a server gives an object
+ * written without one: no write can give the destination an empty type everywhere, and any
+ * other rule rewrote such an object in every run.
  */
 export function attributesDiffer(
   want: ObjectAttributes,
   have: ObjectAttributes,
   { tags }: { tags: boolean },
 ): boolean {
-  if (TEXT_FIELDS.some((f) => (want[f] ?? "") !== (have[f] ?? ""))) return true;
+  const unstated = (want.contentType ?? "") === "";
+  if (unstated ? !UNSTATED_TYPES.has(have.contentType ?? "") : want.contentType !== have.contentType)
+    return true;
+  if (TEXT_FIELDS.some((f) => f !== "contentType" && (want[f] ?? "") !== (have[f] ?? ""))) return true;
   if (!sameRecord(want.metadata, have.metadata)) return true;
   return tags && tagSet(want.tagging) !== tagSet(have.tagging);
 }

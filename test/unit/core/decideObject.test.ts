@@ -487,6 +487,38 @@ describe("object attributes", () => {
     });
   });
 
+  it("a source that states no Content-Type is matched by the default a server gives a write that states none, and by no other type", () => {
+    const tags = { tags: false };
+    for (const want of [undefined, ""])
+      for (const [have, differ] of [
+        [undefined, false],
+        ["", false],
+        ["binary/octet-stream", false],
+        ["application/octet-stream", false],
+        ["text/plain", true],
+        ["application/octet-stream; charset=x", true],
+      ] as const)
+        expect(
+          attributesDiffer(
+            { metadata: {}, ...(want !== undefined && { contentType: want }) },
+            { metadata: {}, ...(have !== undefined && { contentType: have }) },
+            tags,
+          ),
+          `${want} / ${have}`,
+        ).toBe(differ);
+    // A stated type is matched by itself only.
+    expect(
+      attributesDiffer({ metadata: {}, contentType: "binary/octet-stream" }, { metadata: {} }, tags),
+    ).toBe(true);
+    expect(
+      attributesDiffer(
+        { metadata: {}, contentType: "application/octet-stream" },
+        { metadata: {}, contentType: "binary/octet-stream" },
+        tags,
+      ),
+    ).toBe(true);
+  });
+
   it("treats absent and empty alike, compares Expires as text and tag sets as sets", () => {
     const tags = { tags: true };
     expect(attributesDiffer({ metadata: {}, contentType: "" }, { metadata: {} }, tags)).toBe(false);
