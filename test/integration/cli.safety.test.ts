@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { profileEnv, runCli, SIDES } from "../support/cli.js";
+import { profileEnv, runCli, runCliOnFullDisk, SIDES } from "../support/cli.js";
 import { FaultProxy } from "../support/faultProxy.js";
+import { pendingUploads } from "../support/faultWorld.js";
 import { readReportFile } from "../support/results.js";
 import { localS3, putObject, readAll, s3Client, TestBuckets } from "../support/s3.js";
 
@@ -259,6 +260,30 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       expect(result.stderr).toContain("--report: cannot write /dev/full");
       expect(result.stderr).not.toMatch(/unexpected error|\n\s+at /);
     });
+
+    it.each(ENGINES)(
+      "--engine %s: standard error or output on a full disk (/dev/full): the run goes on to its end, leaves no upload, and ends 2",
+      async (engine) => {
+        const s = await bucket(src, `src-full-${engine}`);
+        const d = await bucket(dst, `dst-full-${engine}`);
+        const keys = ["a", "b", "c", "d", "e", "f"];
+        for (const key of keys) await putObject(src, s, key, Buffer.alloc(6 * 1024 * 1024, key));
+        const args = ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--engine", engine];
+        // stderr full: a line per object there (the first fails the stream), the run goes on.
+        const noErrors = await runCliOnFullDisk(args, env, "stderr");
+        expect(noErrors.code).toBe(2);
+        expect(await keysOf(dst, d)).toEqual(keys);
+        for (const key of keys)
+          expect((await readAll(dst, d, key)).equals(await readAll(src, s, key))).toBe(true);
+        expect(await pendingUploads(dst, d)).toEqual([]);
+        // stdout full: check's verdict cannot be printed, so its exit code is no verdict either.
+        const check = ["check", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", "--json"];
+        const verdict = await runCliOnFullDisk(check, env, "stdout");
+        expect(verdict.code, verdict.stderr).toBe(2);
+        expect(verdict.stderr).toContain("cannot write to standard output");
+        expect(verdict.stderr).not.toMatch(/unexpected error|\n\s+at /);
+      },
+    );
 
     it.each([
       ["--secret-file", "/nonexistent/secret"],

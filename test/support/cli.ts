@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { appendFileSync, closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localS3 } from "./s3.js";
@@ -96,6 +96,32 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
         resolve({ code, stdout, stderr });
       },
     );
+  });
+}
+
+/** {@link runCli} with standard output or error on a full disk (/dev/full); the other is captured. */
+export function runCliOnFullDisk(
+  args: string[],
+  env: Record<string, string>,
+  full: "stdout" | "stderr",
+): Promise<CliResult> {
+  const fd = openSync("/dev/full", "w");
+  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    env: { ...cleanEnv(), ...env },
+    stdio: ["ignore", full === "stdout" ? fd : "pipe", full === "stderr" ? fd : "pipe"],
+  });
+  closeSync(fd);
+  const captured: Buffer[] = [];
+  (full === "stdout" ? child.stderr : child.stdout)?.on("data", (b: Buffer) => captured.push(b));
+  return new Promise((resolve) => {
+    child.on("close", (code) => {
+      const text = Buffer.concat(captured).toString();
+      resolve({
+        code: code ?? 1,
+        stdout: full === "stdout" ? "" : text,
+        stderr: full === "stderr" ? "" : text,
+      });
+    });
   });
 }
 

@@ -510,10 +510,17 @@ function unexpected(error: unknown): string {
   return stack.startsWith(head) ? `${printable(head)}${stack.slice(head.length)}` : printable(stack);
 }
 
+/** Set when standard output or error failed with more than a closed reader (a full disk). */
+let outputLost = false;
+
 /**
  * A reader that stops early (`chunksync sync --help | head -1`) closes the pipe: Node then
  * raises EPIPE on the stream, which unhandled is a crash with a stack. What is left to print is dropped
- * and the run goes on to its end, as its work does not depend on being watched.
+ * and the run goes on to its end, as its work does not depend on being watched. Any other
+ * failure to write there (ENOSPC: `2>>log` on a full disk) drops the rest of that stream's
+ * output the same way, but the run then ends with exit code 2: what it printed is incomplete,
+ * and a 0 or a 1 (check's "differences") would say the run was whole. Before, it was thrown
+ * from the write: a crash with a stack and exit 1, uploads left behind.
  */
 function dropOutputToClosedPipes(): void {
   for (const stream of [process.stdout, process.stderr]) {
@@ -521,7 +528,17 @@ function dropOutputToClosedPipes(): void {
     // A terminal that hung up fails writes with EIO: the run goes on stopping (see SignalStop).
     const gone = stream.isTTY ? ["EPIPE", "EIO"] : ["EPIPE"];
     stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!gone.includes(error.code ?? "")) throw error;
+      if (gone.includes(error.code ?? "") || outputLost) return;
+      outputLost = true;
+      // Set as the process ends: the last write's error comes after main has returned its code.
+      process.once("exit", (code) => {
+        if (code < EXIT_ERROR) process.exitCode = EXIT_ERROR;
+      });
+      // Said on stderr only: stdout may be --json's one document.
+      if (stream === process.stdout)
+        process.stderr.write(
+          `chunksync: error: cannot write to standard output (${printable(error.message)}): the rest of its output is dropped, the run goes on, and it ends with exit code ${EXIT_ERROR}\n`,
+        );
     });
   }
 }
