@@ -171,7 +171,7 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     [
       "--sse-kms-context not an object of strings",
       () => ["sync", S(), D(), ...SIDES, "--sse", "aws:kms", "--sse-kms-context", '{"n":1}'],
-      /--sse-kms-context: expected a JSON object of strings such as \{"project":"x"\}, got "\{"n":1\}"/,
+      /--sse-kms-context: expected a JSON object of strings such as \{"project":"x"\}, got '\{"n":1\}'/,
     ],
   ];
 

@@ -184,7 +184,7 @@ function unseenLine(
   unindexed = 0,
 ): string {
   if (everyRead && unindexed > 0)
-    return `chance that corruption would have gone unseen: 0 in the indexed objects (every ${unit.slice(0, -1)} of them was read); ${unindexed} listed objects have no entry and were not scrubbed\n`;
+    return `chance that corruption would have gone unseen: 0 in the indexed objects (every ${unit.slice(0, -1)} of them was read); ${count(unindexed, "listed object")} with no entry ${unindexed === 1 ? "was" : "were"} not scrubbed\n`;
   if (everyRead)
     return `chance that corruption would have gone unseen: 0 (every ${unit.slice(0, -1)} was read)\n`;
   const parts = unseen.map((u) => `${u.fraction * 100}% of ${unit}: ${u.probability.toPrecision(3)}`);

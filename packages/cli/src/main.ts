@@ -50,7 +50,7 @@ import {
   sameAccount,
   sideFlags,
 } from "./sideSettings.js";
-import { FailureList, jsonEnding, jsonSummary, textSummary } from "./summary.js";
+import { FailureList, interruptedCounts, jsonEnding, jsonSummary, textSummary } from "./summary.js";
 import {
   stoppedUploads,
   warnIneffectiveIncludes,
@@ -192,7 +192,7 @@ function writeOptions(flags: RunFlags): WriteOptions {
   if (flags.sseKmsContext !== undefined && !isObjectOfStrings(flags.sseKmsContext)) {
     throw new ValidationError(
       "--sse-kms-context",
-      `a JSON object of strings such as {"project":"x"}, got "${flags.sseKmsContext}"`,
+      `a JSON object of strings such as {"project":"x"}, got '${flags.sseKmsContext}'`,
     );
   }
   return {
@@ -232,7 +232,7 @@ async function run(
         process.stderr.write("chunksync: interrupted before any object was compared; nothing was written\n");
         if (flags.json) {
           const none = new RunStats();
-          const counted = { interrupted: true as const, objects: none.objects, bytes: none.bytes };
+          const counted = interruptedCounts(none.objects, none.bytes);
           process.stdout.write(`${JSON.stringify(jsonEnding(command, exitCode, counted))}\n`);
         }
       },
@@ -334,7 +334,7 @@ async function runEngine(
   let unanswered: { code: string; message: string } | undefined;
   /** `--json`'s one object for a stopped run: what was counted until then. */
   const interruptedJson = () => {
-    const counted = { interrupted: true as const, objects: stats.objects, bytes: stats.bytes };
+    const counted = interruptedCounts(stats.objects, stats.bytes);
     return `${JSON.stringify(jsonEnding(command, stop.exitCode, counted))}\n`;
   };
   // A second signal does not wait for the uploads begun to be aborted: it says what is left, and

@@ -37,6 +37,16 @@ export function jsonSummary(command: string, report: RunReport, exitCode: number
   };
 }
 
+/** Of a stopped run: the objects it listed and never settled, so that the counts add up to those scanned. */
+function notSettled(o: RunReport["objects"]): number {
+  return o.scanned - o.identical - o.changed - o.missing - o.unreadable - o.failed;
+}
+
+/** `--json`'s counts for a stopped run (see {@link jsonEnding}): the objects not settled among them. */
+export function interruptedCounts(objects: RunReport["objects"], bytes: RunReport["bytes"]) {
+  return { interrupted: true as const, objects: { ...objects, notSettled: notSettled(objects) }, bytes };
+}
+
 /**
  * `--json`'s one object for a run that did not reach its summary: refused or failed before or
  * during its work (exit 2, the error's code and message), or interrupted (exit 130, 143 or 129, with what
@@ -71,14 +81,7 @@ export function textSummary(command: string, report: RunReport, interrupted = fa
     ["unreadable (archived)", String(o.unreadable)],
     ["failed", String(o.failed)],
     // A stopped run listed objects it never settled: said, so that the rows add up to those scanned.
-    ...(interrupted
-      ? [
-          [
-            "not settled (stopped)",
-            String(o.scanned - o.identical - o.changed - o.missing - o.unreadable - o.failed),
-          ],
-        ]
-      : []),
+    ...(interrupted ? [["not settled (stopped)", String(notSettled(o))]] : []),
   ];
   const byteRows = [
     ["bytes", "amount"],

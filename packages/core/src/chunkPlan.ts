@@ -59,10 +59,11 @@ function ceilDiv(a: number, b: number): number {
 
 /**
  * Formats a byte count with the largest binary unit that fits and one decimal,
- * such as `8.0 MiB`; counts below 1 KiB print as `512 B`.
+ * such as `8.0 MiB`; counts below 1 KiB print as `512 B`, whole (a rate is a fraction).
  */
 export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || Math.abs(n) < KiB) return `${n} B`;
+  if (!Number.isFinite(n)) return `${n} B`;
+  if (Math.abs(n) < KiB) return `${Math.round(n)} B`;
   const units: [string, number][] = [
     ["TiB", TiB],
     ["GiB", GiB],

@@ -104,7 +104,7 @@ describe("scrub's text report", () => {
       objects: { listed: 9, indexed: 3, sampled: 3, rotted: 0, failed: 0 },
     };
     expect(unseenLine(scrubText(partly, "s3://dst/", false))).toBe(
-      "chance that corruption would have gone unseen: 0 in the indexed objects (every chunk of them was read); 6 listed objects have no entry and were not scrubbed",
+      "chance that corruption would have gone unseen: 0 in the indexed objects (every chunk of them was read); 6 listed objects with no entry were not scrubbed",
     );
   });
 

@@ -263,6 +263,8 @@ describe("parseByteSize and formatBytes", () => {
   test("formatBytes", () => {
     expect(formatBytes(0)).toBe("0 B");
     expect(formatBytes(512)).toBe("512 B");
+    // A rate below 1 KiB/s is a fraction: shown whole, not as 333.79120879120876 B.
+    expect(formatBytes(333.79120879120876)).toBe("334 B");
     expect(formatBytes(8 * MiB)).toBe("8.0 MiB");
     expect(formatBytes(1.5 * GiB)).toBe("1.5 GiB");
     expect(formatBytes(5 * GiB)).toBe("5.0 GiB");
