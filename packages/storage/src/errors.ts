@@ -227,8 +227,16 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
     case "InvalidAccessKeyId":
     case "SignatureDoesNotMatch":
     case "ExpiredToken":
-    case "InvalidToken":
-      return new InvalidCredentialsError(ctx, REJECTED[name] ?? name, error);
+    case "InvalidToken": {
+      // The server's own words where it gave any: Ceph RGW answers InvalidAccessKeyId, with a
+      // Message naming the key, to a write whose --sse-kms-key-id it cannot fetch.
+      const said = e.message && e.message !== name && e.message !== "UnknownError";
+      return new InvalidCredentialsError(
+        ctx,
+        said ? `${name}: ${e.message}` : (REJECTED[name] ?? name),
+        error,
+      );
+    }
     case "CredentialsProviderError":
       return new MissingCredentialsError(ctx, e.message ?? name, error);
     case "PreconditionFailed":

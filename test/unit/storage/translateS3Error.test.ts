@@ -61,11 +61,22 @@ describe("translateS3Error", () => {
   });
 
   it("tells credentials the server rejected from credentials the SDK never found", () => {
-    expect(translateS3Error(sdk("InvalidAccessKeyId", 403), ctx).message).toBe(
+    // An answer whose <Message> is empty (Ceph RGW's) is named by its code alone.
+    const bare = (name: string) =>
+      Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 403 } });
+    expect(translateS3Error(bare("InvalidAccessKeyId"), ctx).message).toBe(
       "read s3://b/k/x: the server rejected the credentials (InvalidAccessKeyId: the server knows no such access key)",
     );
-    expect(translateS3Error(sdk("SignatureDoesNotMatch", 403), ctx).message).toMatch(
+    expect(translateS3Error(bare("SignatureDoesNotMatch"), ctx).message).toMatch(
       /rejected the credentials \(SignatureDoesNotMatch: the secret key does not belong to this access key\)$/,
+    );
+    // The server's own words stand where it said why: RGW refusing a KMS key it cannot fetch.
+    const kms = Object.assign(new Error("Failed to retrieve the actual key, kms-keyid: testkey"), {
+      name: "InvalidAccessKeyId",
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(translateS3Error(kms, ctx).message).toBe(
+      "read s3://b/k/x: the server rejected the credentials (InvalidAccessKeyId: Failed to retrieve the actual key, kms-keyid: testkey)",
     );
     const missing = translateS3Error(sdk("CredentialsProviderError"), ctx);
     expect(missing.code).toBe("NO_CREDENTIALS");
