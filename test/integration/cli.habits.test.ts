@@ -229,12 +229,17 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
     });
   });
 
-  it.each([404, 200])(
-    "an endpoint that is a web server, not S3 (an HTML page with status %i for everything): said so, not that an object does not exist",
-    async (status) => {
+  const page = "<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>";
+  it.each([
+    [404, page],
+    [200, page],
+    [404, ""],
+  ])(
+    "an endpoint that is a web server, not S3 (status %i for everything, body %j): said so, not that an object does not exist",
+    async (status, body) => {
       const server = createServer((_, res) => {
         res.writeHead(status, { "content-type": "text/html" });
-        res.end("<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>");
+        res.end(body);
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       try {

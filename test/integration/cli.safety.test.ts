@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
@@ -248,6 +248,16 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       const path = mkdtempSync(join(tmpdir(), "chunksync-report-dir-"));
       const result = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--report", path], env);
       expectUserError(result, "--report", path);
+      expect(await keysOf(dst, d)).toEqual([]);
+    });
+
+    it("--report - (aws-cli's standard output): exit 2 naming --report and /dev/stdout; no file named - written", async () => {
+      const s = await bucket(src, "src-report-dash");
+      const d = await bucket(dst, "dst-report-dash");
+      await putObject(src, s, "one.txt", "one");
+      const result = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--report", "-"], env);
+      expectUserError(result, "--report", "/dev/stdout");
+      expect(existsSync("-")).toBe(false);
       expect(await keysOf(dst, d)).toEqual([]);
     });
 

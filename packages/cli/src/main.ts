@@ -307,6 +307,12 @@ interface OpenedReport {
  * this run begins (after both sides answered their probes), then lines are written as objects settle.
  */
 async function openReport(path: string): Promise<OpenedReport> {
+  // Not aws-cli's "-" for standard output: a file of that name would be written beside the run.
+  if (path === "-")
+    throw new ValidationError(
+      "--report",
+      'a file path, got "-" (to write the report on standard output, name /dev/stdout)',
+    );
   try {
     return { file: await open(path, "a"), path };
   } catch (error) {

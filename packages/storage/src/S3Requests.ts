@@ -122,6 +122,7 @@ function firstValues(headers: Record<string, string | string[] | undefined>): Re
 
 /** The refusal a response states by `status` and its `<Error>` body (empty for a HEAD). */
 function refusal(
+  method: string,
   status: number,
   response: Pick<S3Response, "headers">,
   xml: string,
@@ -129,10 +130,14 @@ function refusal(
   message = errorField(xml, "Message"),
 ): S3ResponseError {
   // A body that names no S3 error (a web server's HTML page): the endpoint is not S3's, whatever
-  // its status says (a 404 there is no missing object).
+  // its status says (a 404 there is no missing object). So is an empty 404 to a request that is
+  // no HEAD: S3 names a missing key or bucket in the body of every other answer.
   if (code === undefined && xml.trim() !== "") {
     code = NOT_S3;
     message = notS3Answer(`the endpoint answered HTTP ${status} with no S3 error in its body`, xml);
+  } else if (code === undefined && status === 404 && method !== "HEAD") {
+    code = NOT_S3;
+    message = `the endpoint answered HTTP 404 with an empty body, where S3 names what is missing: is the endpoint an S3 endpoint?`;
   }
   return new S3ResponseError(code, message, {
     statusCode: status,
@@ -151,9 +156,9 @@ function refusal(
  */
 function answerOf(response: Pick<S3Response, "headers">, xml: string): XmlObject {
   if (xml.trim() === "")
-    throw refusal(503, response, xml, "InternalError", "the server cut the request short");
+    throw refusal("GET", 503, response, xml, "InternalError", "the server cut the request short");
   const answer = parseAnswer(xml);
-  if (answer.root === "Error") throw refusal(503, response, xml);
+  if (answer.root === "Error") throw refusal("GET", 503, response, xml);
   return answer.content;
 }
 
@@ -285,7 +290,7 @@ export class S3Requests {
       throw transportError(error as Error & { code?: string });
     }
     noteServerDate(this.#connection, answer.headers.date);
-    if (answer.status >= 300) throw refusal(answer.status, answer, answer.text);
+    if (answer.status >= 300) throw refusal("GET", answer.status, answer, answer.text);
     return answer;
   }
 
@@ -424,7 +429,7 @@ export class S3Requests {
     noteServerDate(this.#connection, answer.headers.date as string | undefined);
     if (answer.status < 300) return answer;
     const xml = request.method === "HEAD" ? "" : await response.body.text();
-    throw refusal(answer.status, answer, xml);
+    throw refusal(request.method, answer.status, answer, xml);
   }
 
   /** The connection's credentials, cached until they come within the SDK's refresh window of expiry. */
