@@ -15,7 +15,7 @@ export interface KeyRule {
  * Both engines filter both listings with it, so a key the run does not select is neither
  * synced nor reported nor deleted.
  *
- * @throws ValidationError for an empty glob (see keyGlob)
+ * @throws ValidationError for an empty or overlong glob (see keyGlob)
  */
 export function keyFilter(rules: readonly KeyRule[]): (key: string) => boolean {
   const compiled = rules.map((r) => ({ include: r.kind === "include", matches: keyGlob(r.kind, r.glob) }));

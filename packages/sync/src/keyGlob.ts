@@ -1,5 +1,8 @@
 import { ValidationError } from "@chunksync/core";
 
+/** The longest glob taken: keys hold at most 1,024 bytes, so a longer glob is a mistake (a file pasted). */
+const MAX_GLOB = 4096;
+
 /**
  * A glob of `--include`/`--exclude` as a test of a key relative to its prefix. The syntax is
  * fnmatch's, as `aws s3 sync` reads it, except that `*` and `?` stop at `/` and `**` crosses it:
@@ -21,10 +24,15 @@ import { ValidationError } from "@chunksync/core";
  * syntax, so an `--exclude` of a key holding them left that key selected, and `--delete`
  * deleted it.
  *
- * @throws ValidationError naming `--${kind}` for an empty glob
+ * @throws ValidationError naming `--${kind}` for an empty glob or one over 4,096 characters
  */
 export function keyGlob(kind: "include" | "exclude", glob: string): (key: string) => boolean {
   if (glob === "") throw new ValidationError(`--${kind}`, `a glob such as '**/*.jpg', got ""`);
+  if (glob.length > MAX_GLOB)
+    throw new ValidationError(
+      `--${kind}`,
+      `a glob such as '**/*.jpg', got "${glob.slice(0, 40)}..." (${glob.length} characters; at most ${MAX_GLOB})`,
+    );
   const pattern = new RegExp(`^${globSource(glob)}$`, "su");
   return (key) => key === glob || pattern.test(key);
 }

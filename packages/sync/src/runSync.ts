@@ -296,7 +296,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
         };
         if (key.source && key.destination && !found.source) {
-          const prior = sourceIndex?.priorDigests(key.source.key);
+          const prior = sourceIndex?.priorDigests(key.source.key, key.source);
           if (prior !== undefined) found.sourcePrior = prior;
         }
         const both = key.wanted && key.source && key.destination && found.source && found.destination;

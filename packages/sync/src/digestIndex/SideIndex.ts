@@ -6,6 +6,7 @@ import {
   type IndexScope,
   type ListedVersion,
   type PieceRef,
+  sameEtag,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
 import { bucketVersioning } from "./bucketVersioning.js";
@@ -121,9 +122,15 @@ export class SideIndex {
    * The chunk digests of `key`'s stored entry where the last {@link lookup} was of `key` and
    * found that entry no longer standing: the key's last indexed version, which tells which
    * chunks of the version listed now likely changed. Never a verdict: only the challenge is.
+   * None where that entry is of the version `listed` itself (read in the second it was written,
+   * so not standing): its digests tell nothing of what changed, and the run then keeps every
+   * chunk it reads where there is room, as if each had changed; taken as the prior, they kept
+   * none, and the block round and the write read the changed chunks again.
    */
-  priorDigests(key: string): readonly Buffer[] | undefined {
-    return this.storedEntry(key)?.digests;
+  priorDigests(key: string, listed: ListedVersion): readonly Buffer[] | undefined {
+    const entry = this.storedEntry(key);
+    if (entry === undefined) return undefined;
+    return entry.size === listed.size && sameEtag(entry.etag, listed.etag) ? [] : entry.digests;
   }
 
   /**

@@ -17,11 +17,12 @@ import type { SourceSide } from "../SourceSide.js";
 /** Changed chunks smaller than this together cross whole: a block exchange would cost more round trips than it saves. */
 export const MIN_BLOCK_BYTES = 1024 * 1024;
 
-/** Whether a changed object is worth a block exchange: enough changed bytes, and old bytes to match against. */
+/** Whether a changed object is worth a block exchange: enough changed bytes, and as many old ones to match against. */
 export function wantsBlocks(plan: ChunkPlan, changed: readonly number[], oldSize: number): boolean {
   let bytes = 0;
   for (const i of changed) bytes += chunkRange(plan, i).length;
-  return bytes >= MIN_BLOCK_BYTES && oldSize > 0;
+  // What blocks can reuse is at most the old object: below the same floor, it cannot pay.
+  return bytes >= MIN_BLOCK_BYTES && oldSize >= MIN_BLOCK_BYTES;
 }
 
 /** The run's settings that say whether any object is matched block by block. */
