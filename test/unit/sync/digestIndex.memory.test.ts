@@ -5,7 +5,7 @@ import type { DirectoryIndexLocation } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
-import { syncWith } from "../../support/stores.js";
+import { bytesOf, syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 7);
@@ -66,6 +66,41 @@ describe("digest index on in-memory stores", () => {
     const again = await run();
     expect(again.objects.missing).toBe(2);
     expect(again.bytes.sourceRead).toBe(big.length + 1000);
+  });
+
+  it("a changed object that a plan read in the second it was written (an entry that cannot stand yet) is read once by the sync after", async () => {
+    const { time, source, destination, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    // The first 3 MiB rewritten, and looked at within the same second.
+    const edited = Buffer.from(big);
+    seededBytes("edit", 3 * MiB).copy(edited, 100);
+    await put(source, "a", edited);
+    expect((await run({ dryRun: true })).objects.changed).toBe(1);
+    time.pass(2000);
+    // Its entry tells nothing of which chunks changed: every chunk read is kept where there is
+    // room, so the block round and the write take the changed ones from memory.
+    const synced = await run();
+    expect(synced.objects.changed).toBe(1);
+    expect(synced.bytes.sourceRead).toBe(edited.length);
+    expect((await bytesOf(destination, "a")).equals(edited)).toBe(true);
+  });
+
+  it("an object grown from an old one under 1 MiB is written at chunk level, its source read once", async () => {
+    const { time, source, destination, run } = setup();
+    await put(source, "a", Buffer.from("x"));
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    await put(source, "a", big);
+    time.pass(2000);
+    const synced = await run();
+    expect(synced.objects.changed).toBe(1);
+    expect(synced.bytes.sourceRead).toBe(big.length);
+    expect(synced.bytes.transferred).toBe(big.length);
+    expect((await bytesOf(destination, "a")).equals(big)).toBe(true);
   });
 
   it("a run stopped while an early key is in progress keeps the entries of the keys settled after it, and reads only that key again", async () => {
