@@ -198,13 +198,23 @@ export class SourceSide {
 
   /**
    * Cuts `ranges` of `source`'s version into blocks with `request`'s parameters (a fine round)
-   * and keeps them only as that request's tags.
+   * and keeps them only as that request's tags. Bytes it must read are kept where there is room,
+   * for the fine round and the write: where the object's digests came from the index (no read
+   * before), each changed chunk was otherwise read three times, to cut, to cut finer and to send.
    */
   async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: Ranges): Promise<BlockList> {
     const { store, secret, limiter, onRead, signal } = this.options;
-    const held =
-      this.#kept && ((key: string, etag: string, range: OldRange) => this.#kept?.bytes(key, etag, range));
-    const reader = { store, side: "source" as const, limiter, onRead, signal, held };
+    const kept = this.#kept;
+    const reader = {
+      store,
+      side: "source" as const,
+      limiter,
+      onRead,
+      signal,
+      held: kept && ((key: string, etag: string, range: OldRange) => kept.bytes(key, etag, range)),
+      keeping:
+        kept && ((key: string, etag: string, range: OldRange) => kept.keeping(key, etag, range, signal)),
+    };
     const { tagBytes } = new BlockTagger(secret, request);
     return readBlocks(reader, source.key, source.etag, ranges, request.params, tagBytes, BLOCK_TAG_BYTES);
   }

@@ -88,6 +88,27 @@ describe("digest index on in-memory stores", () => {
     expect((await bytesOf(destination, "a")).equals(edited)).toBe(true);
   });
 
+  it("a changed object whose source entry stands (a plan looked at it) reads each changed chunk once: to cut it, to cut it finer and to send it", async () => {
+    const { time, source, destination, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    const edited = Buffer.from(big);
+    seededBytes("edit", 3 * MiB).copy(edited, 100);
+    await put(source, "a", edited);
+    time.pass(2000);
+    expect((await run({ dryRun: true })).objects.changed).toBe(1);
+    time.pass(2000);
+    const synced = await run();
+    expect(synced.objects.changed).toBe(1);
+    expect(synced.index?.source).toMatchObject({ fromIndex: 1, read: 0 });
+    // Chunk 0 (5 MiB) holds the edit; the block round sends about what changed.
+    expect(synced.bytes.sourceRead).toBe(5 * MiB);
+    expect(synced.bytes.transferred).toBeLessThan(3.2 * MiB);
+    expect((await bytesOf(destination, "a")).equals(edited)).toBe(true);
+  });
+
   it("an object grown from an old one under 1 MiB is written at chunk level, its source read once", async () => {
     const { time, source, destination, run } = setup();
     await put(source, "a", Buffer.from("x"));
