@@ -882,6 +882,29 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("on a server that ignores copy-source pins, an old object another writer made smaller before its copies is challenged again, not failed as a refused copy", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      // As Ceph RGW 16: a copy copies whatever version is current, and one past its end is refused.
+      const conditions = destination.capabilities.conditionalWrites;
+      Object.assign(destination.capabilities, {
+        conditionalWrites: { ...conditions, copySourceIfMatch: false },
+      });
+      await put(source, "obj", flipByte(big, 100));
+      await put(destination, "obj", big);
+      destination.beforeNext("copyPart", async () => {
+        await destination.put("obj", small, small.length, { metadata: {} }, undefined);
+      });
+      const r = byKey(await engine(source, destination, {}));
+      expect(r.obj, name).toMatchObject({
+        state: "failed",
+        attempts: 2,
+        error: { code: "DESTINATION_CHANGED" },
+      });
+      expect((await bytes(destination, "obj"))?.equals(small), name).toBe(true);
+    }
+  });
+
   it("feeds the progress display alike: each settled object is reported once, and the live counters end as the report", async () => {
     const seen: Record<string, unknown> = {};
     for (const [name, engine] of Object.entries(ENGINES)) {

@@ -30,9 +30,11 @@ import {
   type MultipartUpload,
   multipartEtag,
   type ObjectHead,
+  ObjectNotFoundError,
   type ObjectStore,
   type ObjectVersionRef,
   PreconditionFailedError,
+  RequestRefusedError,
   sameEtag,
   type WriteBody,
   type WriteCondition,
@@ -456,9 +458,11 @@ export function writeParts(
       const from = side === "source" ? write.sourceRef : write.old!.ref;
       // A block match copies its run from wherever the old object holds it.
       const range = { offset: part.oldOffset ?? part.offset, length: part.length };
+      const head = side === "source" ? ctx.headSource : (key: string) => ctx.destination.head(key, signal);
+      const replaced = head && (async () => !sameEtag((await head(from.key))?.etag, from.etag));
       const done = await limiter.run(() =>
         withRetry(
-          () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, range, signal)),
+          () => pinned(side, from.key, () => upload.copyPart(part.partNumber, from, range, signal), replaced),
           retry,
         ),
       );
@@ -775,11 +779,21 @@ async function sendCollected<T>(
 }
 
 /** A 412 on a copy source means that side's object changed under the run. */
-async function pinned<T>(side: "source" | "destination", key: string, run: () => Promise<T>): Promise<T> {
+async function pinned<T>(
+  side: "source" | "destination",
+  key: string,
+  run: () => Promise<T>,
+  replaced?: () => Promise<boolean>,
+): Promise<T> {
   try {
     return await run();
   } catch (error) {
     if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
+    // A server that ignores the pin (Ceph RGW 16) copies from whatever version is current: one
+    // another writer made smaller fails the copy as out of range (416), a deleted one as missing.
+    // Where the pinned version is gone, the object changed, as a 412 says where the pin holds.
+    const refused = error instanceof RequestRefusedError || error instanceof ObjectNotFoundError;
+    if (refused && (await replaced?.().catch(() => false))) throw new ObjectChangedError(side, key, error);
     throw error;
   }
 }
