@@ -231,7 +231,7 @@ describe("kill -9 of the CLI while it writes its digest indexes", () => {
     expect(summary.index.source).toMatchObject({ found: "loaded", read: first!.count });
     expect(summary.index.source.fromIndex).toBe(rest.reduce((n, p) => n + p.count, 0));
     expect(summary.index.source.notes).toEqual([
-      `piece ${first!.name} does not match its checksum: its ${first!.count} objects are read again`,
+      `piece ${first!.name} does not match its checksum: its objects (${first!.count}) are read again`,
     ]);
     expect(summary.bytes.sourceRead).toBe(first!.count * 1024);
     expect(summary.index.destination).toMatchObject({ read: 0, fromIndex: OBJECTS });

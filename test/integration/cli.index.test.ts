@@ -729,7 +729,11 @@ describe("chunksync CLI: digest index", () => {
 
     it("a flipped byte in a piece: the piece is dropped", async () => {
       edit(pieceOf(scopeDir("s")), (data) => flipByte(data, data.length >> 1));
-      await damaged("source", "loaded", /piece .* does not match its checksum: its 3 objects are read again/);
+      await damaged(
+        "source",
+        "loaded",
+        /piece .* does not match its checksum: its objects \(3\) are read again/,
+      );
     });
 
     it("a flipped byte in the manifest: the index is dropped", async () => {
@@ -1587,7 +1591,7 @@ describe("chunksync CLI: digest index", () => {
           if (report!.notes.length === 0) expect(report!.read).toBeLessThanOrEqual(1);
           else
             expect(report!.notes).toEqual([
-              expect.stringMatching(/is missing: its \d+ objects are read again/),
+              expect.stringMatching(/is missing: its objects \(\d+\) are read again/),
             ]);
         }
       }

@@ -164,8 +164,12 @@ export class IndexCursor {
       this.#checked.add(piece.name);
       return entries;
     } catch (error) {
-      const reason = error instanceof IndexRejectedError ? error.message : (error as Error).message;
-      this.opening.notes.push(`${reason}: its ${piece.count} objects ${this.dropped}`);
+      // A rejection names the piece; an error of the file system (EISDIR, EACCES) does not.
+      const reason =
+        error instanceof IndexRejectedError
+          ? error.message
+          : `piece ${piece.name} could not be read (${(error as Error).message})`;
+      this.opening.notes.push(`${reason}: its objects (${piece.count}) ${this.dropped}`);
       if (!(error instanceof IndexRejectedError))
         this.opening.unread.push({ piece: piece.name, objects: piece.count, ...describeError(error) });
       return [];
