@@ -16,7 +16,6 @@ import {
   type HeldBatch,
   type HeldChallenge,
   type HeldDigests,
-  type OldRange,
   parseBlockRequest,
   planChunks,
   rangesToCut,
@@ -24,7 +23,7 @@ import {
   wholeTagging,
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
-import { readBlocksAndWhole } from "./blockReads.js";
+import { blockReader, readBlocksAndWhole } from "./blockReads.js";
 import { type DigestSource, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
@@ -321,22 +320,13 @@ export class DestinationSide {
     received: unknown,
     current?: Pick<ObjectHead, "key" | "etag" | "size">,
   ): Promise<BlockResponse> {
-    const { store, secret, limiter, onRead, signal } = this.options;
+    const { secret } = this.options;
     const request = parseBlockRequest(received);
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
     // A round reads what an earlier one kept from memory: a fine round cuts parts of the old
     // chunks the first round cut.
-    const kept = this.#kept;
-    const reader = {
-      store,
-      side: "destination" as const,
-      limiter,
-      onRead,
-      signal,
-      held: kept && ((k: string, e: string, range: OldRange) => kept.bytes(k, e, range)),
-      keeping: kept && ((k: string, e: string, range: OldRange) => kept.keeping(k, e, range, signal)),
-    };
+    const reader = blockReader(this.options, "destination", this.#kept);
     const within = (r: { offset: number; length: number }) => r.offset + r.length <= head.size;
     // Tagged as they are cut: no raw digest is kept. A fine round that also asks about the
     // first round's guesses tags them with that round's parameters; a byte both name is read

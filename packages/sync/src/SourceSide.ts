@@ -28,7 +28,7 @@ import {
   type Variant,
 } from "@chunksync/core";
 import { type BodySink, counting, type ObjectHead, type ObjectReader, pour } from "@chunksync/storage";
-import { readBlocks } from "./blockReads.js";
+import { blockReader, readBlocks } from "./blockReads.js";
 import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
 import { collectRead, digestFirst, readRange } from "./digestRange.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
@@ -203,18 +203,8 @@ export class SourceSide {
    * before), each changed chunk was otherwise read three times, to cut, to cut finer and to send.
    */
   async cutBlocks(source: ObjectIdentity, request: BlockRequest, ranges: Ranges): Promise<BlockList> {
-    const { store, secret, limiter, onRead, signal } = this.options;
-    const kept = this.#kept;
-    const reader = {
-      store,
-      side: "source" as const,
-      limiter,
-      onRead,
-      signal,
-      held: kept && ((key: string, etag: string, range: OldRange) => kept.bytes(key, etag, range)),
-      keeping:
-        kept && ((key: string, etag: string, range: OldRange) => kept.keeping(key, etag, range, signal)),
-    };
+    const reader = blockReader(this.options, "source", this.#kept);
+    const { secret } = this.options;
     const { tagBytes } = new BlockTagger(secret, request);
     return readBlocks(reader, source.key, source.etag, ranges, request.params, tagBytes, BLOCK_TAG_BYTES);
   }

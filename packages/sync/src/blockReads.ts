@@ -14,6 +14,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
 import { readRange, type Side } from "./digestRange.js";
+import type { KeptChunks } from "./KeptChunks.js";
 import { forEachConcurrent, type Limiter } from "./Limiter.js";
 import { retryFor, withRetry } from "./retry.js";
 
@@ -44,6 +45,27 @@ export interface BlockReader {
         range: { offset: number; length: number },
       ) => ReadTap | undefined | Promise<ReadTap | undefined>)
     | undefined;
+}
+
+/**
+ * A side's {@link BlockReader}: its own store, limiter, counter and signal, with the bytes it
+ * keeps (see KeptChunks) served in place of a read, and those it reads kept where there is room.
+ */
+export function blockReader(
+  options: Pick<BlockReader, "store" | "limiter" | "onRead" | "signal">,
+  side: Side,
+  kept: KeptChunks | undefined,
+): BlockReader {
+  const { store, limiter, onRead, signal } = options;
+  return {
+    store,
+    side,
+    limiter,
+    onRead,
+    signal,
+    held: kept && ((key, etag, range) => kept.bytes(key, etag, range)),
+    keeping: kept && ((key, etag, range) => kept.keeping(key, etag, range, signal)),
+  };
 }
 
 /** Given each piece of one read as it comes, then told whether the read came whole. */
