@@ -111,7 +111,12 @@ describe("the CLI's two engines against the local S3: the same --json summary fo
     expect(direct.index?.source).toMatchObject({ read: 2, written: 4 });
     // The workflow's destination side reads the copies' bytes through a link; its source side
     // reads them once more to digest them for its index, which then has all four entries too.
-    expect(workflow.bytes.sourceRead - direct.bytes.sourceRead).toBe(fresh.length + small.length);
+    // Its later block rounds and its part read parts of the changed chunk once more as well (the
+    // blocks that cross at least), where the direct engine takes them from the read that cut it.
+    const crossing = direct.bytes.transferred - fresh.length - small.length;
+    const more = workflow.bytes.sourceRead - direct.bytes.sourceRead - fresh.length - small.length;
+    expect(more).toBeGreaterThanOrEqual(crossing);
+    expect(more).toBeLessThanOrEqual(5 * MiB);
     // The workflow's steps read the changed chunk's old bytes again for the later block rounds
     // and the assembled part; the direct engine keeps them from the first round's read.
     expect(workflow.bytes.destinationRead).toBeGreaterThan(direct.bytes.destinationRead);
