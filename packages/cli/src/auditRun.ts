@@ -240,7 +240,8 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
       failed
         ? `their index entries could not be dropped (${failed.code}: ${printable(failed.message)}): a sync with this ` +
             "index still trusts them; run the scrub again once the index can be written, or sync with --no-index\n"
-        : `their index entries were dropped (${report.index.written ?? 0} left): the next sync reads them and repairs them from its source\n`,
+        : `their index entries were dropped (${report.index.written ?? 0} left): where this is a sync's destination, the next sync reads them and repairs them from its source; ` +
+            "where it is a sync's source, restore these objects before the next sync, which would copy the rotted bytes over the destination's good ones (a sync from that destination back to here restores them)\n",
     );
   }
   out.push(...report.failures.map(failureLine));

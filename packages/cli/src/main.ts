@@ -456,7 +456,11 @@ export function program(): Command {
       refuseEmptyValues(command);
       // An error the command ends with is said in JSON too where it was asked for (see main).
       if (command.opts().json === true)
-        root.setOptionValue("jsonFor", command.opts().dryRun === true ? "plan" : command.name());
+        // `sync --dry-run` is plan's run; cleanup's --dry-run is cleanup's own.
+        root.setOptionValue(
+          "jsonFor",
+          command.name() === "sync" && command.opts().dryRun === true ? "plan" : command.name(),
+        );
     });
   const describe = {
     check:

@@ -1,5 +1,5 @@
 import { directoryPrefix, wholeSecond } from "@chunksync/core";
-import type { ObjectStore } from "@chunksync/storage";
+import type { ObjectStore, PendingUpload } from "@chunksync/storage";
 import { describeError, ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
 import { printable } from "./printable.js";
@@ -68,12 +68,12 @@ const LEFT_UPLOADS_COUNTED = 1000;
 async function leftUploads(
   store: Pick<ObjectStore, "listUploads">,
   destination: S3Location,
-  started: (time: number) => boolean,
+  started: (time: number, upload: PendingUpload) => boolean,
 ): Promise<{ count: string; left: number } | { error: unknown }> {
   let left = 0;
   try {
     for await (const upload of store.listUploads(directoryPrefix(destination.prefix))) {
-      if (upload.initiated !== undefined && started(upload.initiated.getTime())) left++;
+      if (upload.initiated !== undefined && started(upload.initiated.getTime(), upload)) left++;
       if (left >= LEFT_UPLOADS_COUNTED) break;
     }
   } catch (error) {
@@ -102,27 +102,45 @@ function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds:
  * After a sync: multipart uploads under the destination prefix that began before the run
  * (`before`, by the server's clock) and were never completed or aborted. chunksync aborts its
  * own on every failure it survives and when stopped; a run killed outright leaves its own behind,
- * which the next run should say, with the cleanup that aborts those and no newer one. Nothing
- * is said where the store may not list uploads.
+ * which the next run should say, with the cleanup that aborts those and no newer one. Those
+ * stated in the run's first second that it did not begin (a restart within the second of a kill)
+ * are said apart, with a cleanup that lists them. Nothing is said where the store may not list
+ * uploads.
  */
 export async function warnLeftUploads(
-  store: Pick<ObjectStore, "listUploads">,
+  store: Pick<ObjectStore, "listUploads" | "begunUploads">,
   destination: S3Location,
   side: DestinationFlags,
   before: number,
   out: NodeJS.WritableStream,
 ): Promise<void> {
-  // An upload started in the run's first second may be the run's own.
+  // Servers may state an upload's start to the second, so one stated in the run's first second
+  // may have begun after the run, another writer's: counted apart, where it is not this run's.
   const second = wholeSecond(before);
-  const found = await leftUploads(store, destination, (time) => time < second);
-  if ("error" in found || found.left === 0) return;
+  const ours = new Set((store.begunUploads?.() ?? []).map((u) => u.uploadId));
+  let unsure = 0;
+  const found = await leftUploads(store, destination, (time, upload) => {
+    if (time >= second && time < second + 1000 && !ours.has(upload.uploadId)) unsure++;
+    return time < second;
+  });
+  if ("error" in found) return;
   // As it can be pasted, now or later: a bound no upload begun since passes.
-  const bound = `--older-than 0s --started-before ${new Date(second).toISOString().replace(".000Z", "Z")}`;
-  out.write(
-    `chunksync: warning: ${found.count} multipart upload${found.left === 1 ? "" : "s"} under ${locationText(destination)} ` +
-      "began before this run and never ended (a run killed outright leaves its own): " +
-      `${cleanupCommand(destination, side, bound)} aborts them, unless another writer is still uploading\n`,
-  );
+  const at = (time: number) =>
+    `--older-than 0s --started-before ${new Date(time).toISOString().replace(".000Z", "Z")}`;
+  const under = `under ${locationText(destination)}`;
+  if (found.left > 0)
+    out.write(
+      `chunksync: warning: ${found.count} multipart upload${found.left === 1 ? "" : "s"} ${under} ` +
+        "began before this run and never ended (a run killed outright leaves its own): " +
+        `${cleanupCommand(destination, side, at(second))} aborts them, unless another writer is still uploading\n`,
+    );
+  // A run killed just before this one began (a restart within the second) leaves these.
+  if (unsure > 0)
+    out.write(
+      `chunksync: warning: ${unsure} multipart upload${unsure === 1 ? "" : "s"} ${under} that this run did not begin ` +
+        "began in the second it started (a run killed just before it, or another writer): " +
+        `${cleanupCommand(destination, side, at(second + 1000))} --dry-run lists them\n`,
+    );
 }
 
 /**

@@ -220,3 +220,16 @@ describe("--exclude '*'", () => {
     expect(stderr).toContain("chunksync: warning: --exclude '*' leaves out top-level keys only");
   });
 });
+
+describe("--json's one object for a command refused after its options were read", () => {
+  it.each([
+    [["cleanup", "s3://b", "--dry-run", "--json", "--started-before", "yesterday"], "cleanup"],
+    [["sync", "s3://a", "s3://b", "--dry-run", "--json", "--chunk-size", "1KiB"], "plan"],
+  ])("%j names %s", async (args, command) => {
+    const out: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    vi.spyOn(process.stdout, "write").mockImplementation((s) => out.push(String(s)) > 0);
+    expect(await main(args)).toBe(2);
+    expect(JSON.parse(out.join(""))).toMatchObject({ command, exitCode: 2 });
+  });
+});

@@ -1,0 +1,64 @@
+import type { PendingUpload } from "@chunksync/storage";
+import { describe, expect, it } from "vitest";
+import { warnLeftUploads } from "../../../packages/cli/src/warnings.js";
+
+/** A destination whose listing of uploads gives `listed`, of which this run began `ours`. */
+function store(listed: PendingUpload[], ours: PendingUpload[] = []) {
+  return {
+    async *listUploads() {
+      yield* listed;
+    },
+    begunUploads: () => ours,
+  };
+}
+
+const started = Date.parse("2026-12-05T21:39:12.500Z");
+const at = (iso: string, key: string, uploadId = key): PendingUpload => ({
+  key,
+  uploadId,
+  initiated: new Date(iso),
+});
+
+async function said(listed: PendingUpload[], ours: PendingUpload[] = []): Promise<string[]> {
+  const out: string[] = [];
+  const sink = { write: (s: string) => out.push(s) > 0 } as unknown as NodeJS.WritableStream;
+  await warnLeftUploads(
+    store(listed, ours),
+    { bucket: "d", prefix: "" },
+    { dstProfile: "dst" },
+    started,
+    sink,
+  );
+  return out;
+}
+
+describe("warnLeftUploads: what a sync says of uploads it finds left", () => {
+  it("names those begun before the run's second with the cleanup that aborts them, bounded by that second", async () => {
+    const [line, ...more] = await said([
+      at("2026-12-05T21:39:11.900Z", "a"),
+      at("2026-12-05T21:39:13.100Z", "later"),
+    ]);
+    expect(more).toEqual([]);
+    expect(line).toContain("1 multipart upload under s3://d/ began before this run");
+    expect(line).toContain(
+      "chunksync cleanup s3://d/ --dst-profile dst --older-than 0s --started-before 2026-12-05T21:39:12Z aborts them",
+    );
+  });
+
+  it("says apart those of its own first second it did not begin (a restart within the second of a kill), to be listed, not aborted", async () => {
+    const mine = at("2026-12-05T21:39:12.700Z", "mine", "u-mine");
+    const lines = await said(
+      [at("2026-12-05T21:39:12.044Z", "killed"), mine, at("2026-12-05T21:39:14Z", "later")],
+      [mine],
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(
+      "1 multipart upload under s3://d/ that this run did not begin began in the second it started",
+    );
+    expect(lines[0]).toContain("--started-before 2026-12-05T21:39:13Z --dry-run lists them");
+  });
+
+  it("says nothing where none is left", async () => {
+    expect(await said([])).toEqual([]);
+  });
+});
