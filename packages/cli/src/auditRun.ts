@@ -252,7 +252,7 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
-    `scrub of ${where} against ${printable(report.index.location)}: ${report.chunks.sampled} chunks sampled (${report.sample}), ` +
+    `scrub of ${where} against ${printable(report.index.location)}: ${count(report.chunks.sampled, "chunk")} sampled (${report.sample}), ` +
       `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
     `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
     // A scrub reads only what its index holds: objects without an entry are not among "every chunk".

@@ -44,7 +44,10 @@ async function readSseCustomerKey(path: string, flag: string): Promise<Buffer> {
   for (const candidate of [Buffer.from(text, "hex"), Buffer.from(text, "base64")]) {
     if (candidate.length === 32) return candidate;
   }
-  throw new ValidationError(flag, "a 32-byte SSE-C key, raw or as hex or base64");
+  throw new ValidationError(
+    flag,
+    `a 32-byte SSE-C key, raw or as hex or base64, got ${raw.length} bytes that are none of them`,
+  );
 }
 
 /** A side of a two-sided command (`src`, `dst`), or "" for a command on one side alone (its flags have no prefix). */

@@ -27,7 +27,12 @@ export {
 export { IndexRecorder, type IndexSlot, type KeyEntries } from "./digestIndex/IndexRecorder.js";
 export { commitIndex, IndexWriter } from "./digestIndex/IndexWriter.js";
 export { makeDirectory } from "./digestIndex/makeDirectory.js";
-export { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
+export {
+  notWrittenNote,
+  SideIndex,
+  type SideIndexOptions,
+  type SideIndexReport,
+} from "./digestIndex/SideIndex.js";
 export { feedBody } from "./digestRange.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";

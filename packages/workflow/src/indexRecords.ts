@@ -16,6 +16,7 @@ import {
   bucketVersioning,
   commitIndex,
   IndexWriter,
+  notWrittenNote,
   SideIndex,
   type SideIndexOptions,
   type SideIndexReport,
@@ -341,7 +342,7 @@ export async function commitSideIndex(
       report.written = entries;
     } catch (error) {
       await rest?.discard();
-      notes.add(`the new index could not be written (${(error as Error).message}); the old one stands`);
+      notes.add(notWrittenNote(error));
     }
   }
   report.notes = [...notes];

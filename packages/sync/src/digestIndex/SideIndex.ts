@@ -231,13 +231,16 @@ export class SideIndex {
 
   #fail(error: unknown): void {
     this.#failed = true;
-    this.report.notes.push(
-      `the new index could not be written (${(error as Error).message}); the old one stands`,
-    );
+    this.report.notes.push(notWrittenNote(error));
   }
 
   /** Leaves the stored index as it was. */
   async discard(): Promise<void> {
     await this.writer.discard();
   }
+}
+
+/** What a side's index says where its new index could not be written: what was stored before stands, if anything was. */
+export function notWrittenNote(error: unknown): string {
+  return `the new index could not be written (${(error as Error).message}); the index stored before this run, if any, stands`;
 }
