@@ -13,7 +13,7 @@ export class ObjectChangedError extends ChunksyncError {
     super(
       side === "source" ? "SOURCE_CHANGED" : "DESTINATION_CHANGED",
       side === "source"
-        ? `source object ${key} changed during the run (its ETag no longer matches the one planned)`
+        ? `source object ${key} changed or was deleted during the run (the version planned is no longer the one there)`
         : `destination object ${key} was written by someone else during the run; their version was kept`,
       { cause, details: { side, key } },
     );
