@@ -465,6 +465,14 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       const audited = await runCli(["audit", `s3://${s}/photos`, `s3://${d}/photos`, ...common], env);
       expect(audited.code, audited.stderr).toBe(0);
       expect(audited.stderr).not.toMatch(/chunksync: warning/);
+
+      // A mistyped source prefix against a destination that holds objects: said too.
+      const against = await runCli(["audit", `s3://${s}/photo`, `s3://${d}/photos`, ...common], env);
+      expect(against.code, against.stderr).toBe(0);
+      expect(against.stderr).toContain(
+        `chunksync: warning: no object under s3://${s}/photo/ (source), while 1 under s3://${d}/photos/ (destination) is there alone; ` +
+          "a prefix names a directory (s3://b/photos reads photos/...)\n",
+      );
     },
   );
 

@@ -34,9 +34,10 @@ export interface Selected {
 }
 
 /**
- * After a run: neither side had a selected object, which is almost always a wrong prefix or
- * filter rather than an empty bucket pair (and an audit of nothing exits 0, having proved
- * nothing). On stderr, so `--json` stdout stays one document.
+ * After a run: no side had a selected object, or the source none while the destination has
+ * some, which is almost always a wrong prefix or filter rather than an empty bucket pair (and
+ * an audit of nothing exits 0, having proved nothing). On stderr, so `--json` stdout stays one
+ * document.
  */
 export function warnNoObjects(
   selected: Selected,
@@ -45,16 +46,21 @@ export function warnNoObjects(
   filters: readonly KeyRule[],
   out: NodeJS.WritableStream,
 ): void {
-  if (selected.source > 0 || selected.destinationOnly > 0) return;
-  const where = `${locationText(source)} (source) or ${locationText(destination)} (destination)`;
-  const prefixes = [source.prefix, destination.prefix].some((p) => p !== "" && !p.endsWith("/"))
+  if (selected.source > 0) return;
+  const none = selected.destinationOnly === 0;
+  const where = none
+    ? `${locationText(source)} (source) or ${locationText(destination)} (destination)`
+    : `${locationText(source)} (source)`;
+  const prefixes = (none ? [source.prefix, destination.prefix] : [source.prefix]).some(
+    (p) => p !== "" && !p.endsWith("/"),
+  )
     ? "; a prefix names a directory (s3://b/photos reads photos/...)"
     : "";
-  out.write(
-    filters.length > 0
-      ? `chunksync: warning: no object under ${where} matches the filters${prefixes}\n`
-      : `chunksync: warning: no object under ${where}${prefixes}\n`,
-  );
+  const matching = filters.length > 0 ? " matches the filters" : "";
+  const rest = none
+    ? ""
+    : `, while ${selected.destinationOnly} under ${locationText(destination)} (destination) ${selected.destinationOnly === 1 ? "is" : "are"} there alone`;
+  out.write(`chunksync: warning: no object under ${where}${matching}${rest}${prefixes}\n`);
 }
 
 /** Uploads counted at most by {@link warnLeftUploads}: past this, "or more". */
