@@ -93,3 +93,34 @@ it("--sse aws:kms with a key id writes KMS-encrypted objects", async () => {
     }
   });
 });
+
+it.each(["direct", "workflow"])(
+  "--engine %s: an SSE-C key that is not the source object's fails the object naming the key, not an unknown 400",
+  async (engine) => {
+    await withBucketPair(`ssec-wrong-${engine}`, async ({ src, s, d }) => {
+      const dir = mkdtempSync(join(tmpdir(), "chunksync-ssec-"));
+      writeFileSync(join(dir, "wrong.key"), Buffer.alloc(32, 9).toString("hex"));
+      const data = seededBytes("ssec-wrong", 1000);
+      await src.send(new PutObjectCommand({ Bucket: s, Key: "a", Body: data, ...sseC(Buffer.alloc(32, 1)) }));
+      const r = await runCli(
+        [
+          "sync",
+          `s3://${s}`,
+          `s3://${d}`,
+          ...SIDES,
+          "--json",
+          "--src-sse-c-key-file",
+          join(dir, "wrong.key"),
+          "--engine",
+          engine,
+        ],
+        profileEnv(),
+      );
+      expect(r.code, r.stderr).toBe(2);
+      const { failures } = JSON.parse(r.stdout) as { failures: { key: string; message: string }[] };
+      expect(failures.map((f) => f.key)).toEqual(["a"]);
+      expect(failures[0]!.message).toMatch(/key/i);
+      expect(failures[0]!.message).not.toMatch(/UnknownError/);
+    });
+  },
+);

@@ -534,7 +534,17 @@ export class S3ObjectStore implements ObjectStore {
         const absent = await this.#absent(key, signal);
         if (missingKey || absent) return undefined;
       }
-      throw translateS3Error(error, { operation: "head", bucket: this.bucket, key });
+      const ctx = { operation: "head", bucket: this.bucket, key };
+      // A HEAD's 400 names no reason; under an SSE-C key it is that key, not the object's, where
+      // a GET's body would say so (the workflow's source heads before it reads).
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (this.#sseKey && e.$metadata?.httpStatusCode === 400 && e.name === "UnknownError")
+        throw new RequestRefusedError(
+          ctx,
+          "HTTP 400 with no reason (a HEAD's answer has no body): most likely the SSE-C key given is not the one this object was written with",
+          error,
+        );
+      throw translateS3Error(error, ctx);
     }
     return headOfResponse(key, h.headers, Number(h.headers["content-length"] ?? 0));
   }
