@@ -18,14 +18,18 @@ function sseC(key: Buffer, prefix: "" | "CopySource" = "") {
   };
 }
 
+/** A file holding `key` in `encoding`, as --src-sse-c-key-file and --dst-sse-c-key-file take it. */
+function keyFile(key: Buffer, encoding: "hex" | "base64"): string {
+  const path = join(mkdtempSync(join(tmpdir(), "chunksync-ssec-")), `${encoding}.key`);
+  writeFileSync(path, key.toString(encoding));
+  return path;
+}
+
 // SSE-C over plain http needs a server that allows it (the local RGW does, on loopback).
 it("SSE-C on both sides (each its own key): reads, parts and copy-source parts carry the right key", async () => {
   await withBucketPair("ssec", async ({ src, dst, s, d }) => {
-    const dir = mkdtempSync(join(tmpdir(), "chunksync-ssec-"));
     const srcKey = Buffer.alloc(32, 1);
     const dstKey = Buffer.alloc(32, 2);
-    writeFileSync(join(dir, "src.key"), srcKey.toString("hex"));
-    writeFileSync(join(dir, "dst.key"), dstKey.toString("base64"));
     const data = seededBytes("ssec", 15 * MiB);
     await src.send(new PutObjectCommand({ Bucket: s, Key: "secret.bin", Body: data, ...sseC(srcKey) }));
     await dst.send(
@@ -41,9 +45,9 @@ it("SSE-C on both sides (each its own key): reads, parts and copy-source parts c
         "--chunk-size",
         "5MiB",
         "--src-sse-c-key-file",
-        join(dir, "src.key"),
+        keyFile(srcKey, "hex"),
         "--dst-sse-c-key-file",
-        join(dir, "dst.key"),
+        keyFile(dstKey, "base64"),
       ],
       profileEnv(),
     );
@@ -98,8 +102,6 @@ it.each(["direct", "workflow"])(
   "--engine %s: an SSE-C key that is not the source object's fails the object naming the key, not an unknown 400",
   async (engine) => {
     await withBucketPair(`ssec-wrong-${engine}`, async ({ src, s, d }) => {
-      const dir = mkdtempSync(join(tmpdir(), "chunksync-ssec-"));
-      writeFileSync(join(dir, "wrong.key"), Buffer.alloc(32, 9).toString("hex"));
       const data = seededBytes("ssec-wrong", 1000);
       await src.send(new PutObjectCommand({ Bucket: s, Key: "a", Body: data, ...sseC(Buffer.alloc(32, 1)) }));
       const r = await runCli(
@@ -110,7 +112,7 @@ it.each(["direct", "workflow"])(
           ...SIDES,
           "--json",
           "--src-sse-c-key-file",
-          join(dir, "wrong.key"),
+          keyFile(Buffer.alloc(32, 9), "hex"),
           "--engine",
           engine,
         ],

@@ -47,19 +47,20 @@ export function warnNoObjects(
   out: NodeJS.WritableStream,
 ): void {
   if (selected.source > 0) return;
-  const none = selected.destinationOnly === 0;
-  const where = none
-    ? `${locationText(source)} (source) or ${locationText(destination)} (destination)`
-    : `${locationText(source)} (source)`;
-  const prefixes = (none ? [source.prefix, destination.prefix] : [source.prefix]).some(
-    (p) => p !== "" && !p.endsWith("/"),
-  )
+  const { destinationOnly } = selected;
+  // The sides that selected nothing: the source, and the destination too where it has none.
+  const empty = destinationOnly === 0 ? [source, destination] : [source];
+  const where = empty
+    .map((l, i) => `${locationText(l)} (${i === 0 ? "source" : "destination"})`)
+    .join(" or ");
+  const prefixes = empty.some((l) => l.prefix !== "" && !l.prefix.endsWith("/"))
     ? "; a prefix names a directory (s3://b/photos reads photos/...)"
     : "";
   const matching = filters.length > 0 ? " matches the filters" : "";
-  const rest = none
-    ? ""
-    : `, while ${selected.destinationOnly} under ${locationText(destination)} (destination) ${selected.destinationOnly === 1 ? "is" : "are"} there alone`;
+  const rest =
+    destinationOnly === 0
+      ? ""
+      : `, while ${destinationOnly} under ${locationText(destination)} (destination) ${destinationOnly === 1 ? "is" : "are"} there alone`;
   out.write(`chunksync: warning: no object under ${where}${matching}${rest}${prefixes}\n`);
 }
 
