@@ -23,41 +23,39 @@ interface ScrubJson {
   objects: Record<string, number>;
   chunks: Record<string, number>;
   rotted: { key: string; chunks: { index: number; offset: number; length: number }[] }[];
-  index: { found: string; dropped: number; written?: number };
+  index: { found: string; marked: number; written?: number };
 }
 interface SyncJson {
   exitCode: number;
   objects: Record<string, number>;
   bytes: { sourceRead: number; destinationRead: number };
+  failures: { key: string; code: string; message: string }[];
+}
+
+/** The CLI with a pairing secret of its own and `--json`: each run's JSON, its exit code and its stderr, empty unless it failed. */
+function jsonCli() {
+  const env = profileEnv();
+  const secretFile = join(mkdtempSync(join(tmpdir(), "secret-")), "secret");
+  writeFileSync(secretFile, seededBytes("audit-secret", 32).toString("hex"));
+  const common = ["--secret-file", secretFile, "--json"];
+  const json = async <T>(args: string[]): Promise<T & { code: number; stderr: string }> => {
+    const r = await runCli([...args, ...common], env);
+    if (r.code !== 2) expect(r.stderr).toBe("");
+    return { ...(JSON.parse(r.stdout) as T), code: r.code, stderr: r.stderr };
+  };
+  /** A full scrub of `bucket` as the profile that owns it sees it, with the syncs' chunk size. */
+  const scrub = (bucket: string, profile: string) =>
+    json<ScrubJson>(["scrub", `s3://${bucket}`, "--profile", profile, "--chunk-size", "5MiB", "--full"]);
+  return { json, scrub };
 }
 
 describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => {
   it("a sync from the indexes calls a rotted object identical; audit and scrub name it; the next sync repairs it", async () => {
     await withBucketPair("audit", async ({ src, dst, s, d }) => {
-      const env = profileEnv();
-      const secretFile = join(mkdtempSync(join(tmpdir(), "secret-")), "secret");
-      writeFileSync(secretFile, seededBytes("audit-secret", 32).toString("hex"));
-      const common = ["--secret-file", secretFile, "--json"];
-      const json = async <T>(args: string[]): Promise<T & { code: number }> => {
-        const r = await runCli(args, env);
-        expect(r.stderr).toBe("");
-        return { ...(JSON.parse(r.stdout) as T), code: r.code };
-      };
+      const { json, scrub } = jsonCli();
       const audit = (...extra: string[]) =>
-        json<AuditJson>(["audit", `s3://${s}`, `s3://${d}`, ...SIDES, ...common, ...extra]);
-      const sync = () =>
-        json<SyncJson>(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB", ...common]);
-      const scrub = (bucket: string, profile: string) =>
-        json<ScrubJson>([
-          "scrub",
-          `s3://${bucket}`,
-          "--profile",
-          profile,
-          "--chunk-size",
-          "5MiB",
-          "--full",
-          ...common,
-        ]);
+        json<AuditJson>(["audit", `s3://${s}`, `s3://${d}`, ...SIDES, ...extra]);
+      const sync = () => json<SyncJson>(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--chunk-size", "5MiB"]);
 
       const big = seededBytes("big", 12 * MiB);
       const small = seededBytes("small", 3000);
@@ -115,9 +113,9 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
       expect(destinationScrub.rotted).toEqual([
         { key: "big.bin", etag: before.ETag, chunks: [{ index: 0, offset: 0, length: 5 * MiB }] },
       ]);
-      expect(destinationScrub.index).toMatchObject({ found: "loaded", dropped: 1, written: 1 });
+      expect(destinationScrub.index).toMatchObject({ found: "loaded", marked: 1, written: 2 });
 
-      // Its entry dropped, the next sync reads the destination's object and repairs it from the source.
+      // Its entry marked rotted, the next sync reads the destination's object and repairs it from the source.
       const repair = await sync();
       expect(repair.code).toBe(0);
       expect(repair.objects).toMatchObject({ identical: 1, changed: 1 });
@@ -125,6 +123,55 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
       const clear = await audit("--full");
       expect(clear.code).toBe(0);
       expect(clear.differences).toEqual([]);
+    });
+  });
+
+  it("a source object its scrub found rotted is not sent by either engine, the destination keeping its copy, until a sync back restores it", async () => {
+    await withBucketPair("rot-source", async ({ src, dst, s, d }) => {
+      const { json, scrub } = jsonCli();
+      const sync = (from: string, to: string, sides: string[], ...extra: string[]) =>
+        json<SyncJson>(["sync", `s3://${from}`, `s3://${to}`, ...sides, "--chunk-size", "5MiB", ...extra]);
+      const forward = (...extra: string[]) => sync(s, d, SIDES, ...extra);
+      const big = seededBytes("rot-source", 12 * MiB);
+      await putObject(src, s, "big.bin", big);
+      // LastModified is stated in whole seconds: an index entry stands once its second has passed.
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await forward()).objects.missing).toBe(1);
+
+      const at = 6 * MiB + 100;
+      await rotAtRest(s, "big.bin", at, Buffer.from(big.subarray(at, at + 4).map((b) => b ^ 0xff)));
+      const found = await scrub(s, "src");
+      expect(found.code).toBe(1);
+      expect(found.rotted).toEqual([
+        {
+          key: "big.bin",
+          etag: expect.any(String),
+          chunks: [{ index: 1, offset: 5 * MiB, length: 5 * MiB }],
+        },
+      ]);
+      expect(found.index).toMatchObject({ marked: 1, written: 1 });
+
+      for (const engine of ["direct", "workflow"]) {
+        const refused = await forward("--engine", engine);
+        expect(refused.code).toBe(2);
+        expect(refused.objects).toMatchObject({ failed: 1 });
+        expect(refused.failures.map((f) => f.code)).toEqual(["SOURCE_ROTTED"]);
+        expect(refused.stderr).toMatch(
+          /^failed +big\.bin: source object big\.bin is not sent: a scrub found/,
+        );
+        expect(refused.bytes.sourceRead).toBe(0);
+        expect((await readAll(dst, d, "big.bin")).equals(big)).toBe(true);
+      }
+
+      // The way back: the destination's copy restores the source, and the pair is whole again.
+      const back = await sync(d, s, ["--src-profile", "dst", "--dst-profile", "src"]);
+      expect(back.code).toBe(0);
+      expect(back.objects).toMatchObject({ changed: 1 });
+      expect((await readAll(src, s, "big.bin")).equals(big)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1100));
+      const whole = await forward();
+      expect(whole.code).toBe(0);
+      expect(whole.objects).toMatchObject({ identical: 1, failed: 0 });
     });
   });
 

@@ -32,8 +32,9 @@ const SCRUB_HELP = `
 What it finds: which side's stored bytes rotted. It re-reads a sample of the
 chunks its digest index holds (or all of them with --full) and compares each
 with the digest indexed when the object was read or written. An object that no
-longer matches is named and its index entry dropped, so the next sync reads it
-and repairs it from the source. Give the --chunk-size, --algorithm and
+longer matches is named and its index entry marked rotted: a sync to this side
+reads it and repairs it from the source; a sync from it refuses to send it, so
+the destination keeps its good copy. Give the --chunk-size, --algorithm and
 --secret-file (and --index) the syncs use: they name the index.
 
 Exit codes: 0 every sampled chunk matches, 1 an object no longer matches its

@@ -158,7 +158,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
         "give the --chunk-size, --algorithm, --secret-file and --index the syncs use",
     );
   }
-  // A stopped scrub reports what it found until then, whose entries it dropped (see runScrub).
+  // A stopped scrub reports what it found until then, whose entries it marked (see runScrub).
   const code = report.interrupted ? interruptedExitCode(signal) : scrubExitCode(report);
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ command: "scrub", exitCode: code, ...report })}\n`);
@@ -166,7 +166,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   if (report.interrupted)
     process.stderr.write(
       `chunksync: interrupted; ${count(report.objects.sampled, "object")} judged, ${count(report.objects.rotted, "rotted object")} found` +
-        `${report.index.dropped > 0 ? ` (their entries dropped from the index)` : ""}\n`,
+        `${report.index.marked > 0 ? ` (their entries marked rotted in the index)` : ""}\n`,
     );
   return code;
 }
@@ -235,13 +235,13 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
       for (const c of r.chunks)
         rows.push([printable(r.key), String(c.index), String(c.offset), String(c.length)]);
     out.push(`${table(rows)}\n`);
-    const failed = report.index.notDropped;
+    const failed = report.index.notMarked;
     out.push(
       failed
-        ? `their index entries could not be dropped (${failed.code}: ${printable(failed.message)}): a sync with this ` +
+        ? `their index entries could not be marked rotted (${failed.code}: ${printable(failed.message)}): a sync with this ` +
             "index still trusts them; run the scrub again once the index can be written, or sync with --no-index\n"
-        : `their index entries were dropped (${report.index.written ?? 0} left): where this is a sync's destination, the next sync reads them and repairs them from its source; ` +
-            "where it is a sync's source, restore these objects before the next sync, which would copy the rotted bytes over the destination's good ones (a sync from that destination back to here restores them)\n",
+        : "their index entries are marked rotted: where this is a sync's destination, the next sync reads them and repairs them from its source; " +
+            "where it is a sync's source, syncs refuse to send them (SOURCE_ROTTED), so the destination keeps its good copies, until they are restored (a sync from that destination back to here restores them)\n",
     );
   }
   out.push(...report.failures.map(failureLine));

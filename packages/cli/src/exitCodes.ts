@@ -25,7 +25,7 @@ export function auditExitCode(report: AuditReport): number {
  * of rotted objects could not be dropped (they still stand), 1 when one no longer matches its index entry.
  */
 export function scrubExitCode(report: ScrubReport): number {
-  if (report.objects.failed > 0 || report.index.notDropped || report.index.unread.length > 0)
+  if (report.objects.failed > 0 || report.index.notMarked || report.index.unread.length > 0)
     return EXIT_ERROR;
   return report.objects.rotted > 0 ? EXIT_DIFFERENCES : EXIT_OK;
 }

@@ -24,6 +24,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   RequestRefusedError: "STORAGE_REQUEST_FAILED",
   BadDigestError: "BAD_DIGEST",
   SourceChangedError: "SOURCE_CHANGED",
+  SourceRottedError: "SOURCE_ROTTED",
   DestinationChangedError: "DESTINATION_CHANGED",
   VerificationFailedError: "VERIFICATION_FAILED",
   RunAbortedError: "RUN_ABORTED",

@@ -23,6 +23,25 @@ export class ObjectChangedError extends ChunksyncError {
   }
 }
 
+/**
+ * The source version a scrub found rotted (its index entry marked so): the bytes stored are
+ * not the ones indexed, and sent they would overwrite the destination's copy with the rot. The
+ * object is not written; the mark stands until a new version replaces the source object.
+ */
+export class SourceRottedError extends ChunksyncError {
+  constructor(key: string) {
+    super(
+      "SOURCE_ROTTED",
+      `source object ${key} is not sent: a scrub found its stored bytes differ from those indexed for ` +
+        "this version (rot, or a change below the S3 API), so the destination keeps its copy; restore " +
+        "the object (a sync from the destination back restores it), or take its bytes as they are now " +
+        "with a `check --full` of this pair",
+      { details: { key } },
+    );
+    this.name = "SourceRottedError";
+  }
+}
+
 /** After a write, the challenge over the written chunks did not come back all-equal. */
 export class VerificationFailedError extends ChunksyncError {
   constructor(key: string, chunks: number[]) {

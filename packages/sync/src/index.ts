@@ -35,7 +35,13 @@ export {
 } from "./digestIndex/SideIndex.js";
 export { feedBody } from "./digestRange.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
-export { ListingOrderError, ObjectChangedError, RunAbortedError, VerificationFailedError } from "./errors.js";
+export {
+  ListingOrderError,
+  ObjectChangedError,
+  RunAbortedError,
+  SourceRottedError,
+  VerificationFailedError,
+} from "./errors.js";
 export { KeepRoom } from "./KeptChunks.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./keyFilter.js";
 export { keyGlob } from "./keyGlob.js";
@@ -69,6 +75,7 @@ export {
   listedHead,
   presentSource,
   readAttributes,
+  refuseRottedSource,
   type SidesVersioned,
   type StandingEntry,
   sourceFromIndex,

@@ -31,6 +31,7 @@ import {
   type IndexedCandidate,
   newIndexing,
   type ObjectIndexing,
+  storedOnly,
   syncObject,
 } from "./syncObject.js";
 
@@ -295,7 +296,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           source: key.source && sourceIndex?.lookup(key.source.key, key.source),
           destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
         };
-        if (key.source && key.destination && !found.source) {
+        const rotted = key.source && sourceIndex?.rottedEntry(key.source.key, key.source);
+        if (rotted) found.sourceRotted = rotted;
+        else if (key.source && key.destination && !found.source) {
           const prior = sourceIndex?.priorDigests(key.source.key, key.source);
           if (prior !== undefined) found.sourcePrior = prior;
         }
@@ -303,7 +306,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         if (!both && held.length > 0) yield* decideHeld();
         const slot = recorder?.take();
         if (!key.wanted) {
-          await slot?.settle(found);
+          await slot?.settle(storedOnly(found));
           continue;
         }
         if (key.source && key.destination) {

@@ -125,9 +125,11 @@ export function newIndexing(found: IndexedPair = {}): ObjectIndexing {
  * decides a later run; one still true spares that run a read (a destination that refused every
  * write cost the next run against another destination a read of the whole source).
  */
-function storedOnly(found: IndexedPair): KeyEntries {
+export function storedOnly(found: IndexedPair): KeyEntries {
   const kept: KeyEntries = {};
-  if (found.source) kept.source = found.source;
+  // A source's rot mark stays until a new version replaces it.
+  const source = found.source ?? found.sourceRotted;
+  if (source) kept.source = source;
   if (found.destination) kept.destination = found.destination;
   return kept;
 }

@@ -43,6 +43,7 @@ import {
   type RunReport,
   RunStats,
   readAttributes,
+  refuseRottedSource,
   SideIndex,
   type SideIndexReport,
   SourceSide,
@@ -191,8 +192,9 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     };
     items.push(item);
     bytes += jsonBytes(item);
-    // The entry that still stands for the listed version waits in this side's own part.
-    const entry = await index?.find(o.key, o);
+    // The entry that still stands for the listed version waits in this side's own part, as
+    // does one a scrub marked rotted (see refuseRottedSource).
+    const entry = (await index?.find(o.key, o)) ?? index?.rottedEntry(o.key, o);
     if (entry)
       await putEntry(ctx.work, workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o));
   }
@@ -217,8 +219,14 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   let head: ObjectHead;
   let at: number | undefined;
   const listed = stored && { ...item, key: sourceKey, ...listedOf(stored) };
+  if (stored?.entry.rotted && listed)
+    await refuseRottedSource(ctx.store, stored.entry, listed, stored.versioned, ctx.signal);
   const known =
-    stored && listed && entryMayStand(stored.entry, listed) && !isArchiveClass(stored.entry.storageClass)
+    stored &&
+    listed &&
+    !stored.entry.rotted &&
+    entryMayStand(stored.entry, listed) &&
+    !isArchiveClass(stored.entry.storageClass)
       ? await standingEntry(ctx.store, stored.entry, listed, stored.versioned, ctx.signal)
       : undefined;
   if (listed && known) {
@@ -558,8 +566,9 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
   for await (const { object: o, key } of listPage(ctx.store, "source", ctx.prefix, page, ctx.signal)) {
-    // Every listed key is looked up, so the stored pieces are read in one pass.
-    const stood = await index.find(o.key, o);
+    // Every listed key is looked up, so the stored pieces are read in one pass. A rot mark
+    // stays, as an entry that stood does, until a new version replaces it.
+    const stood = (await index.find(o.key, o)) ?? index.rottedEntry(o.key, o);
     const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index, stood) : undefined;
     // In a stopped run's page, what was stored stays, as it was, for the objects it did not
     // settle, as the direct engine keeps it (see SideIndex.commitSettled).
@@ -585,7 +594,9 @@ async function settledSourceEntry(
 ) {
   const version = await getVersion(ctx.work, workKeys.version("source", runId, key));
   const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
-  if (version === undefined || stored === undefined) return undefined;
+  if (stored === undefined) return undefined;
+  // An object that failed before its version was settled (its HEAD refused, a rot mark) keeps what stood.
+  if (version === undefined) return stored.result.state === "failed" ? stood : undefined;
   const dst = await ctx.work.get<DestinationRecord>(workKeys.destination(runId, key));
   if (dst?.exists) {
     if (version.used) index.report.fromIndex++;

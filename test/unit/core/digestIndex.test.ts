@@ -281,6 +281,20 @@ describe("digest index files: anything damaged, foreign or of another version is
     expect(decodePiece(data, ref, scope)).toEqual(entries);
   });
 
+  it("an entry a scrub marked rotted keeps its mark, read from a piece or from a single line; a mark of another value is damage", () => {
+    const marked = entry("r", { rotted: true });
+    expect(JSON.parse(entryLine(marked)).x).toBe(1);
+    expect(JSON.parse(entryLine(entry("r"))).x).toBeUndefined();
+    const { data, ref } = piece([entry("a"), marked]);
+    expect(decodePiece(data, ref, scope).map((e) => e.rotted)).toEqual([undefined, true]);
+    expect(decodeEntryLine(entryLine(marked), scope, "a record")).toEqual(marked);
+    // A spread of a read entry (how a scrub marks one) is encoded afresh, with the mark.
+    const [read] = decodePiece(data, ref, scope);
+    expect(decodeEntryLine(entryLine({ ...read!, rotted: true }), scope, "a record").rotted).toBe(true);
+    const line = entryLine(marked).replace('"x":1', '"x":2');
+    expect(rejection(() => decodeEntryLine(line, scope, "a record"))).toBe("damaged");
+  });
+
   it("an entry keeps Expires as its exact text, an HTTP date or not", () => {
     const texts = ["0", "-1", "never", "Thursday, 01-Dec-94 16:00:00 GMT", "Thu, 01 Dec 1994 16:00:00 GMT"];
     const entries = texts.map((expires, i) => entry(`e${i}`, { attributes: { expires, metadata: {} } }));

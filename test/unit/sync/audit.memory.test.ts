@@ -217,12 +217,12 @@ describe("scrub on in-memory stores", () => {
     ]);
     expect(found.chunks).toEqual({ sampled: 4, equal: 3, differs: 1 });
     expect(found.sample).toBe("10 chunks");
-    expect(found.index).toMatchObject({ found: "loaded", dropped: 1, written: 1 });
+    expect(found.index).toMatchObject({ found: "loaded", marked: 1, written: 2 });
     expect(found.bytes.read).toBe(big.length + 1000);
 
     const repaired = await sync();
     expect(repaired.objects).toMatchObject({ changed: 1, identical: 1 });
-    // Only the dropped entry's object was read on the destination.
+    // Only the marked entry's object was read on the destination.
     expect(repaired.index?.destination).toMatchObject({ fromIndex: 1, read: 1 });
     pass(2000);
     const again = await scrub();
@@ -243,7 +243,7 @@ describe("scrub on in-memory stores", () => {
     expect(report.interrupted).toBe(true);
     expect(report.rotted.map((r) => r.key)).toEqual(["a"]);
     expect(report.objects).toMatchObject({ sampled: 1, rotted: 1, failed: 0 });
-    expect(report.index).toMatchObject({ dropped: 1, written: 1 });
+    expect(report.index).toMatchObject({ marked: 1, written: 2 });
     expect(report.everyChunkRead).toBe(false);
   });
 
@@ -267,8 +267,8 @@ describe("scrub on in-memory stores", () => {
     });
     expect(report.rotted.map((r) => r.key)).toEqual(["b"]);
     expect(report.index).toMatchObject({
-      dropped: 0,
-      notDropped: { code: "UNEXPECTED", message: "EACCES: permission denied" },
+      marked: 0,
+      notMarked: { code: "UNEXPECTED", message: "EACCES: permission denied" },
     });
     expect(report.index.written).toBeUndefined();
     expect(scrubExitCode(report)).toBe(2);

@@ -27,6 +27,7 @@ import {
   ListingOrderError,
   ObjectChangedError,
   RunAbortedError,
+  SourceRottedError,
   VerificationFailedError,
 } from "@chunksync/sync";
 import { WorkItemMissingError } from "@chunksync/workflow";
@@ -55,6 +56,7 @@ const instances: ChunksyncError[] = [
   new ObjectChangedError("source", "k"),
   new ListingOrderError("source", "b", "a"),
   new ObjectChangedError("destination", "k"),
+  new SourceRottedError("k"),
   new VerificationFailedError("k", [1]),
   new RunAbortedError(),
   new WorkItemMissingError("k"),

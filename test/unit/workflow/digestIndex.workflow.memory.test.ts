@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import {
   AccessDeniedError,
+  MemoryBuckets,
   MemoryObjectStore,
   PreconditionFailedError,
   StorageUnavailableError,
@@ -12,6 +13,7 @@ import {
   IndexCursor,
   IndexWriter,
   type RunReport,
+  runScrub,
   runSync,
   type SyncOptions,
   VERSIONS_UNLISTED_NOTE,
@@ -34,8 +36,13 @@ const engines: Record<Engine, (options: SyncOptions) => Promise<RunReport>> = {
 
 function setup() {
   const time = movableClock();
-  const source = new UnlistedStore({ bucket: "src", now: time.now });
-  const destination = new MemoryObjectStore({ bucket: "dst", now: time.now });
+  const buckets = { src: new MemoryBuckets(), dst: new MemoryBuckets() };
+  const source = new UnlistedStore({ bucket: "src", now: time.now, buckets: buckets.src });
+  const destination = new MemoryObjectStore({ bucket: "dst", now: time.now, buckets: buckets.dst });
+  /** Rot at rest: a stored byte changes, the ETag and LastModified do not. */
+  const rot = (bucket: "src" | "dst", key: string, offset: number) => {
+    buckets[bucket].get(bucket)!.objects.get(key)!.data[offset]! ^= 0xff;
+  };
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const index = { source: sourceIndex, destination: destinationIndex };
   const run = (engine: Engine = "workflow", overrides: Partial<SyncOptions> = {}) =>
@@ -58,7 +65,7 @@ function setup() {
       index,
       ...overrides,
     });
-  return { time, source, destination, dir, index, run };
+  return { time, source, destination, dir, index, run, rot };
 }
 
 /** The keys a side's index holds, in order. */
@@ -238,6 +245,60 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(after.objects.identical).toBe(1);
       expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
       expect((await bytesOf(destination, "a")).equals(data)).toBe(true);
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: a source object a scrub found rotted is not sent, before any of its bytes is read, until it is restored; its mark outlives runs that pass it over`, async () => {
+      const { time, source, destination, index, run, rot } = setup();
+      const data = seededBytes("rot-source", 12 * MiB);
+      await put(source, "a", data);
+      await put(source, "b", seededBytes("b", 1000));
+      time.pass(2000);
+      await run(engine);
+      time.pass(2000);
+      rot("src", "a", 11 * MiB);
+      const scrub = await runScrub({
+        store: source,
+        prefix: "",
+        index: index.source,
+        sample: { kind: "full" },
+        concurrency: 2,
+      });
+      expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
+      expect(scrub.index).toMatchObject({ marked: 1, written: 2 });
+      const marked = async () => {
+        const cursor = await IndexCursor.open(index.source.location, index.source.scope);
+        return (await cursor.find("a"))?.rotted;
+      };
+      expect(await marked()).toBe(true);
+      // The destination changes too: a sync would otherwise send the source's bytes over it.
+      const other = seededBytes("rot-destination", 12 * MiB);
+      await put(destination, "a", other);
+      time.pass(2000);
+      for (const dryRun of [true, false]) {
+        const refused = await run(engine, { dryRun });
+        expect(refused.objects).toMatchObject({ failed: 1, identical: 1 });
+        expect(refused.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
+        expect(refused.bytes.sourceRead).toBe(0);
+        expect((await bytesOf(destination, "a")).equals(other)).toBe(true);
+        expect(await marked()).toBe(true);
+      }
+      // A run that passes the object over keeps its mark.
+      await run(engine, { filters: [{ kind: "exclude", glob: "a" }] });
+      expect(await marked()).toBe(true);
+      // A sync from the destination back restores the source, whose mark its new version ends.
+      time.pass(2000);
+      const back = await run(engine, {
+        source: destination,
+        destination: source,
+        index: { source: index.destination, destination: index.source },
+      });
+      expect(back.objects).toMatchObject({ changed: 1, failed: 0 });
+      time.pass(2000);
+      const forward = await run(engine);
+      expect(forward.objects).toMatchObject({ identical: 2, failed: 0 });
+      expect(await marked()).toBeUndefined();
+      expect((await bytesOf(source, "a")).equals(other)).toBe(true);
     });
 
   for (const engine of ["direct", "workflow"] as const)

@@ -106,6 +106,7 @@ const schemas = lazySchema(() => {
     t: z.number().int(),
     a: attributes,
     d: z.string(),
+    x: z.literal(1).optional(),
   });
 
   return { manifest, entry };
@@ -179,6 +180,7 @@ class ReadEntry implements IndexEntry {
   declare lastModified?: number;
   declare versionId?: string;
   declare storageClass?: string;
+  declare rotted?: true;
   readonly #line: string;
 
   constructor(
@@ -216,6 +218,7 @@ export function entryLine(entry: IndexEntry): string {
     t: entry.at,
     a: attributes,
     d: Buffer.concat(entry.digests).toString("base64"),
+    ...(entry.rotted ? { x: 1 } : {}),
   })}\n`;
 }
 
@@ -292,6 +295,7 @@ function decodeLine(line: string, scope: IndexScope, where: string, kept: boolea
   if (fields.m !== undefined) entry.lastModified = fields.m;
   if (fields.v !== undefined) entry.versionId = fields.v;
   if (fields.c !== undefined) entry.storageClass = fields.c;
+  if (fields.x === 1) entry.rotted = true;
   if (!kept) return entry;
   Object.freeze(digests);
   Object.freeze(attributes.metadata);
@@ -360,12 +364,12 @@ function fittingManifest(raw: unknown): ManifestFile | undefined {
  */
 function fittingLine(raw: unknown): EntryLine | undefined {
   if (!isRecord(raw)) return undefined;
-  const { k, s, e, m, v, c, p, t, a, d } = raw;
+  const { k, s, e, m, v, c, p, t, a, d, x } = raw;
   if (typeof k !== "string" || typeof e !== "string" || typeof d !== "string") return undefined;
   if (!isWhole(s) || s < 0 || !isWhole(t) || (m !== undefined && !isWhole(m))) return undefined;
   if ((v !== undefined && typeof v !== "string") || (c !== undefined && typeof c !== "string"))
     return undefined;
-  if (p !== "r" && p !== "w") return undefined;
+  if ((p !== "r" && p !== "w") || (x !== undefined && x !== 1)) return undefined;
   if (!isRecord(a) || !isRecord(a.metadata)) return undefined;
   const metadata = a.metadata;
   for (const name in metadata) if (typeof metadata[name] !== "string") return undefined;

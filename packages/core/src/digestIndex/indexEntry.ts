@@ -40,6 +40,14 @@ export interface IndexEntry {
   attributes: ObjectAttributes;
   /** One digest per chunk of the index's chunk plan, in order. */
   digests: Buffer[];
+  /**
+   * A scrub read bytes of this version that differ from `digests`: what is stored is no longer
+   * what was indexed (rot, or a change below the S3 API). `digests` stay those recorded, of the
+   * version's own bytes. Never a source of digests: where this side is a destination its object
+   * is read (and repaired by the write that follows), where it is a source its object is not
+   * sent (see the sync package's SourceRottedError), until a new version replaces it.
+   */
+  rotted?: true;
 }
 
 /** `time` (ms) down to its whole second: the precision servers state LastModified and Date in. */

@@ -60,13 +60,13 @@ export interface ScrubReport {
     notes: string[];
     /** Entries left in the rewritten index; absent when the index was left as it was. */
     written?: number;
-    /** Entries dropped because their object failed the scrub. */
-    dropped: number;
+    /** Entries marked rotted because their object failed the scrub (see `IndexEntry.rotted`). */
+    marked: number;
     /**
-     * Why the rotted objects' entries could not be dropped (the index could not be rewritten):
+     * Why the rotted objects' entries could not be marked (the index could not be rewritten):
      * they still stand, and a sync with this index trusts them.
      */
-    notDropped?: { code: string; message: string };
+    notMarked?: { code: string; message: string };
     /**
      * Pieces that could not be read (not damaged): their objects were not judged, yet a later
      * sync that reads the piece trusts their entries. The scrub is incomplete: exit 2.
@@ -96,7 +96,7 @@ export interface ScrubReport {
    * else at most (1 - f)^k for the k chunks read and judged.
    */
   unseen: { fraction: number; probability: number }[];
-  /** Stopped (its signal) before it judged every object drawn: what it found until then stands, its rotted entries dropped. */
+  /** Stopped (its signal) before it judged every object drawn: what it found until then stands, its rotted entries marked. */
   interrupted: boolean;
 }
 
@@ -117,8 +117,9 @@ interface Held {
  * One side alone re-reads a sample of the chunks its index holds digests of and compares each
  * with its entry, naming the objects whose stored bytes no longer match what was indexed (rot,
  * or a change below the S3 API that kept ETag and LastModified). Each failing object's entry is
- * dropped from the index (rewritten whole, the manifest swapped last), so the next sync reads
- * the object and repairs it from the source. Listed objects without a standing entry are not judged.
+ * marked rotted in the index (rewritten whole, the manifest swapped last): a sync to this side
+ * reads the object and repairs it from its source, a sync from it refuses to send the rot (see
+ * `IndexEntry.rotted`). Listed objects without a standing entry are not judged.
  */
 export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const started = Date.now();
@@ -138,7 +139,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       location: index.location.description,
       found: cursor.opening.state,
       notes: cursor.opening.notes,
-      dropped: 0,
+      marked: 0,
       unread: cursor.opening.unread,
     },
     objects: { listed: 0, indexed: 0, sampled: 0, rotted: 0, failed: 0 },
@@ -250,17 +251,17 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     await judged;
   } catch (error) {
     // A stop keeps what was found until then: the entries of rotted objects found are still
-    // dropped (the index's rewrite is not cut), lest the next sync trust them.
+    // marked (the index's rewrite is not cut), lest the next sync trust them.
     if (!signal?.aborted) throw error;
     report.interrupted = true;
   }
   report.rotted.sort((a, b) => compareUtf8(a.key, b.key));
   if (report.rotted.length > 0) {
     try {
-      await dropEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
+      await markEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
     } catch (error) {
       // The rot found is the scrub's result: it is reported whatever became of the index.
-      report.index.notDropped = describeError(error);
+      report.index.notMarked = describeError(error);
     }
   }
   report.everyChunkRead =
@@ -278,10 +279,10 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
 }
 
 /**
- * Rewrites the index without the entries of `keys`: every other stored entry is copied in key
- * order into new pieces, and the new manifest replaces the old one last, as a sync commits.
+ * Rewrites the index with the entries of `keys` marked rotted: every stored entry is copied in
+ * key order into new pieces, and the new manifest replaces the old one last, as a sync commits.
  */
-async function dropEntries(
+async function markEntries(
   options: ScrubOptions,
   keys: ReadonlySet<string>,
   report: ScrubReport,
@@ -290,18 +291,18 @@ async function dropEntries(
   // The entries of a piece dropped here leave the index with it: the next sync reads their objects.
   const cursor = await IndexCursor.open(location, scope, "are read again by the next sync");
   const writer = new IndexWriter(location, scope);
-  let dropped = 0;
+  let marked = 0;
   try {
     for await (const entry of cursor.entries()) {
-      if (keys.has(entry.key)) dropped++;
-      else await writer.add(entry);
+      if (keys.has(entry.key)) marked++;
+      await writer.add(keys.has(entry.key) ? { ...entry, rotted: true } : entry);
     }
     await writer.commit(cursor.pieces);
   } catch (error) {
     await writer.discard();
     throw error;
   }
-  report.index.dropped = dropped;
+  report.index.marked = marked;
   report.index.notes.push(...cursor.opening.notes.filter((n) => !report.index.notes.includes(n)));
   report.index.written = writer.entries;
 }

@@ -110,12 +110,27 @@ export class SideIndex {
     return this.cursor?.loading(key);
   }
 
-  /** {@link find} where {@link loading} has nothing to read for `key`: no turn of the event loop. */
+  /**
+   * {@link find} where {@link loading} has nothing to read for `key`: no turn of the event loop.
+   * An entry a scrub marked rotted is never found: its object's stored bytes are not its
+   * digests' (see {@link rottedEntry}).
+   */
   lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
     const entry = this.cursor?.lookup(key);
     this.#passed = entry;
-    if (entry === undefined || !entryMayStand(entry, listed)) return undefined;
+    if (entry === undefined || entry.rotted || !entryMayStand(entry, listed)) return undefined;
     return entryAsListed(entry, listed);
+  }
+
+  /**
+   * `key`'s stored entry where the last {@link lookup}, which was of `key`, found it marked
+   * rotted by a scrub and it may still stand for the version `listed` (some need one HEAD to
+   * tell: see `entryNeedsHead`): a source refuses to send that version, and the new index keeps
+   * the mark until a new version replaces it.
+   */
+  rottedEntry(key: string, listed: ListedVersion): IndexEntry | undefined {
+    const entry = this.storedEntry(key);
+    return entry?.rotted && entryMayStand(entry, listed) ? entryAsListed(entry, listed) : undefined;
   }
 
   /**

@@ -14,7 +14,7 @@ import {
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
-import { ObjectChangedError } from "../errors.js";
+import { ObjectChangedError, SourceRottedError } from "../errors.js";
 import type { SourceSide } from "../SourceSide.js";
 import { readEntry } from "./indexEntries.js";
 
@@ -30,6 +30,8 @@ export interface IndexedPair {
   destination?: IndexEntry | undefined;
   /** Where the source's entry no longer stands, its chunk digests: which chunks likely changed (see `SourceSide.probe`). */
   sourcePrior?: readonly Buffer[];
+  /** The source's entry that a scrub marked rotted, where it may stand for the version listed (see {@link refuseRottedSource}). */
+  sourceRotted?: IndexEntry;
 }
 
 /** The head of the version an index entry stands for, as its listing and the entry state it. */
@@ -135,6 +137,14 @@ export async function inspect(
   listed: ListedPair | undefined,
   indexed: IndexedPair = {},
 ): Promise<InspectedPair> {
+  if (listed)
+    await refuseRottedSource(
+      ctx.source,
+      indexed.sourceRotted,
+      listed.source,
+      ctx.versioned.source,
+      ctx.signal,
+    );
   const known = listed && headsFromIndexes(ctx, listed, indexed);
   if (known !== undefined) return known;
   const { algorithm } = ctx.sourceSide.options;
@@ -356,6 +366,24 @@ export function destinationFromIndex(
   const ranges = chunkRanges(planChunks(entry.size, chunkSize));
   side.know(listed.key, listed.etag, algorithm, ranges, entry.digests);
   return headOfEntry(entry, listed);
+}
+
+/**
+ * Refuses the source version listed where `rotted`, its entry a scrub marked rotted (see
+ * `SideIndex.rottedEntry`), stands for it, as any entry is confirmed (see {@link standingEntry}):
+ * its stored bytes are not the ones indexed. Both engines call it before the source is read.
+ *
+ * @throws SourceRottedError
+ */
+export async function refuseRottedSource(
+  store: ObjectReader,
+  rotted: IndexEntry | undefined,
+  listed: ObjectSummary,
+  versioned: boolean,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (rotted && (await standingEntry(store, rotted, listed, versioned, signal)))
+    throw new SourceRottedError(listed.key);
 }
 
 /** A side's entry that stands for the version listed, and that version's head where a HEAD stated it. */
