@@ -126,3 +126,61 @@ it.each(["direct", "workflow"])(
     });
   },
 );
+
+it("SSE-C: a change of attributes alone is restated server-side on a server that refuses CopyObject of an SSE-C object", async () => {
+  await withBucketPair("ssec-meta", async ({ src, dst, s, d }) => {
+    const srcKey = Buffer.alloc(32, 3);
+    const dstKey = Buffer.alloc(32, 4);
+    const data = seededBytes("ssec-meta", 6 * MiB);
+    const putSource = (contentType: string) =>
+      src.send(
+        new PutObjectCommand({
+          Bucket: s,
+          Key: "m.bin",
+          Body: data,
+          ContentType: contentType,
+          ...sseC(srcKey),
+        }),
+      );
+    const sync = async (engine: string) => {
+      const r = await runCli(
+        [
+          "sync",
+          `s3://${s}`,
+          `s3://${d}`,
+          ...SIDES,
+          "--json",
+          "--engine",
+          engine,
+          "--src-sse-c-key-file",
+          keyFile(srcKey, "hex"),
+          "--dst-sse-c-key-file",
+          keyFile(dstKey, "hex"),
+        ],
+        profileEnv(),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as {
+        objects: Record<string, number>;
+        bytes: { transferred: number; copiedServerSide: number };
+      };
+    };
+    await putSource("text/plain");
+    expect((await sync("direct")).objects.missing).toBe(1);
+    for (const [engine, contentType] of [
+      ["direct", "application/x-one"],
+      ["workflow", "application/x-two"],
+    ] as const) {
+      await putSource(contentType);
+      const restated = await sync(engine);
+      expect(restated.objects.changed).toBe(1);
+      // The bytes stay on the destination: copied there, none sent.
+      expect(restated.bytes.transferred).toBe(0);
+      expect(restated.bytes.copiedServerSide).toBe(data.length);
+      const head = await dst.send(new HeadObjectCommand({ Bucket: d, Key: "m.bin", ...sseC(dstKey) }));
+      expect(head.ContentType).toBe(contentType);
+      const got = await dst.send(new GetObjectCommand({ Bucket: d, Key: "m.bin", ...sseC(dstKey) }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+    }
+  });
+});

@@ -48,6 +48,9 @@ export class RequestRefusedError extends StorageError {
   }
 }
 
+/** The server does not have the call (HTTP 501), for good: Ceph RGW 16's CopyObject of an SSE-C object. */
+export class NotImplementedError extends RequestRefusedError {}
+
 export class ObjectNotFoundError extends StorageError {
   constructor(ctx: StorageErrorContext, cause?: unknown) {
     super("OBJECT_NOT_FOUND", "the object does not exist", ctx, { cause });
@@ -267,7 +270,7 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   const detail = e.message || name || String(error);
   if (status === undefined) return new StorageUnavailableError(ctx, tlsFailure(error) ?? detail, error);
   // Not Implemented: the server refuses a call it does not have, for good.
-  if (status === 501) return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
+  if (status === 501) return new NotImplementedError(ctx, `${detail} (HTTP ${status})`, error);
   if (status >= 500) return new StorageUnavailableError(ctx, `${detail} (HTTP ${status})`, error);
   return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
 }

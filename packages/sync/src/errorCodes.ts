@@ -22,6 +22,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   ThrottledError: "SLOW_DOWN",
   StorageUnavailableError: "STORAGE_UNAVAILABLE",
   RequestRefusedError: "STORAGE_REQUEST_FAILED",
+  NotImplementedError: "STORAGE_REQUEST_FAILED",
   BadDigestError: "BAD_DIGEST",
   SourceChangedError: "SOURCE_CHANGED",
   SourceRottedError: "SOURCE_ROTTED",

@@ -29,6 +29,7 @@ import {
   enforcesCondition,
   type MultipartUpload,
   multipartEtag,
+  NotImplementedError,
   type ObjectHead,
   ObjectNotFoundError,
   type ObjectStore,
@@ -282,6 +283,11 @@ export async function writeObject(
     await abandonEarly(ctx, early);
     return writeWhole(ctx, write, requests);
   }
+  return writeInParts(ctx, write, early);
+}
+
+/** {@link writeObject}'s multipart upload of the decision's parts, with `early`'s where it has some. */
+async function writeInParts(ctx: WriteContext, write: ObjectWrite, early?: EarlyUpload): Promise<string> {
   // An early part the decision does not write under its number (neither keeps it nor writes
   // over it) would stay uploaded but out of the completion: AWS S3 completes such an upload,
   // Ceph RGW refuses it (InvalidPart), so the object would fail every run. The decision is then
@@ -365,9 +371,17 @@ export async function writeWhole(
   if (requests.kind === "copy") {
     const fromSource = part.kind === "sourceCopy";
     const from = fromSource ? write.sourceRef : write.old!.ref;
-    const etag = await guarded(ctx, write, "copy", fromSource, () =>
-      destination.copyObject(from, key, attributes, decision.condition),
-    );
+    let etag: string;
+    try {
+      etag = await guarded(ctx, write, "copy", fromSource, () =>
+        destination.copyObject(from, key, attributes, decision.condition),
+      );
+    } catch (error) {
+      // Ceph RGW 16 answers 501 to a CopyObject of an SSE-C object and serves UploadPartCopy:
+      // the same copy as the one part of a multipart upload (its copies count their bytes).
+      if (error instanceof NotImplementedError) return writeInParts(ctx, write);
+      throw error;
+    }
     ctx.bytes.copiedServerSide += part.length;
     return etag;
   }
