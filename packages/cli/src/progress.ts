@@ -50,6 +50,8 @@ export interface StatusOptions {
   width?: number;
   /** Work done per second, as measured lately (see {@link RateWindow}); else since the start. */
   rate?: number;
+  /** Objects settled per second, as measured lately; else since the start. */
+  objectRate?: number;
 }
 
 /**
@@ -93,9 +95,13 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
   // every object has settled, and never draws past its ends.
   const fraction = Math.max(0, Math.min(stats.done < objects ? 0.99 : 1, measured));
   const left = stats.plannedWork - done;
+  // The longer of the times the bytes and the objects left take at their rates: a tail of small
+  // objects costs requests, not bytes, and by bytes alone it would say a second for minutes.
+  const objectRate = options.objectRate ?? (elapsed > 0 ? (stats.done / elapsed) * 1000 : 0);
+  const byObjects = objectRate > 0 ? (objects - stats.done) / objectRate : 0;
   const eta =
     left > 0 && rate > 0 && elapsed >= MIN_ETA_BASIS_MS && stats.done < objects
-      ? ` ETA ${duration(Math.max(1000, (left / rate) * 1000))}`
+      ? ` ETA ${duration(Math.max(1000, (left / rate) * 1000, byObjects * 1000))}`
       : "";
   const percent = ` ${Math.floor(fraction * 100)}%`;
   // Filled as the percentage is rounded: a bar full only at 100%. Narrower still, the bar
@@ -193,15 +199,21 @@ export function startProgress(
   // the last of its rows would leave the others on the screen at every redraw.
   // One column short of the width: a line that reaches the last column wraps on some terminals.
   const columns = () => (stream.columns || Number.parseInt(env.COLUMNS ?? "", 10) || 120) - 1;
-  const window = new RateWindow();
-  let rate: number | undefined;
+  const windows = { work: new RateWindow(), objects: new RateWindow() };
+  const rates: { rate?: number; objectRate?: number } = {};
   const draw = () => {
-    const options = rate === undefined ? { width: columns() } : { width: columns(), rate };
+    const options: StatusOptions = { width: columns() };
+    if (rates.rate !== undefined) options.rate = rates.rate;
+    if (rates.objectRate !== undefined) options.objectRate = rates.objectRate;
     stream.write(`\r\x1b[2K${statusLine(stats, Date.now(), options)}`);
   };
   // Sampled at the timer's steady pace only: objects that settle by the thousand draw too.
   const timer = setInterval(() => {
-    rate = window.sample(Date.now(), stats.workDone);
+    const now = Date.now();
+    const rate = windows.work.sample(now, stats.workDone);
+    const objectRate = windows.objects.sample(now, stats.done);
+    if (rate !== undefined) rates.rate = rate;
+    if (objectRate !== undefined) rates.objectRate = objectRate;
     draw();
   }, 200);
   timer.unref();

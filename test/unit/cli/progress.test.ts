@@ -106,6 +106,21 @@ describe("statusLine", () => {
     expect(line).not.toContain("ETA");
   });
 
+  it("a tail of small objects: the ETA is the objects' time left at their rate where that is longer than the bytes'", () => {
+    // A 1 GiB object done, then 9,000 of 10,000 objects of 4 KiB left: 35 MiB of work, but
+    // 9,000 objects at the 100 a second the run settles them lately.
+    const stats = listedStats(10_001, 0);
+    stats.done = 1001;
+    stats.plannedWork = 1024 * MiB + 10_000 * 4096;
+    stats.bytes.sourceRead = 1024 * MiB + 1000 * 4096;
+    const at = stats.startedAt + 20_000;
+    expect(statusLine(stats, at, { rate: 4 * MiB, objectRate: 100 })).toContain("4.0 MiB/s ETA 1m30s");
+    // Objects that each cost little beside their bytes: the bytes' time stands.
+    expect(statusLine(stats, at, { rate: 4 * MiB, objectRate: 10_000 })).toContain("4.0 MiB/s ETA 8.8s");
+    // No rate of objects measured yet: their count since the start (1,001 in 20 s).
+    expect(statusLine(stats, at, { rate: 4 * MiB })).toContain("ETA 3m00s");
+  });
+
   it("shows an ETA only once a rate can be measured, and never 0.0s while work remains", () => {
     const stats = listedStats(1, 0);
     stats.plannedWork = 100 * MiB + 1;
@@ -136,12 +151,14 @@ describe("statusLine within a terminal's width", () => {
     // The bytes read go first, then the bytes sent.
     const hundred = statusLine(stats, at, { width: 99 });
     expect(hundred).toMatch(
-      /^\[#+\.*\] \d+% \| 12\/1500 objects \| sent 1\.0 MiB \| [\d.]+ MiB\/s ETA [\d.]+s$/,
+      /^\[#+\.*\] \d+% \| 12\/1500 objects \| sent 1\.0 MiB \| [\d.]+ MiB\/s ETA (?:\d+m)?[\d.]+s$/,
     );
     const eighty = statusLine(stats, at, { width: 79 });
-    expect(eighty).toMatch(/^\[#+\.*\] \d+% \| 12\/1500 objects \| [\d.]+ MiB\/s ETA [\d.]+s$/);
+    expect(eighty).toMatch(/^\[#+\.*\] \d+% \| 12\/1500 objects \| [\d.]+ MiB\/s ETA (?:\d+m)?[\d.]+s$/);
     // Then the objects' count; a width the bar alone passes cuts the line.
-    expect(statusLine(stats, at, { width: 50 })).toMatch(/^\[#+\.*\] \d+% \| [\d.]+ MiB\/s ETA [\d.]+s$/);
+    expect(statusLine(stats, at, { width: 50 })).toMatch(
+      /^\[#+\.*\] \d+% \| [\d.]+ MiB\/s ETA (?:\d+m)?[\d.]+s$/,
+    );
     expect(statusLine(stats, at, { width: 20 })).toHaveLength(20);
     for (const line of [hundred, eighty]) expect(line.length).toBeLessThanOrEqual(99);
   });
@@ -149,7 +166,7 @@ describe("statusLine within a terminal's width", () => {
   it("on a terminal of 40 columns draws a shorter bar and keeps the rate and the ETA whole", () => {
     const stats = busy();
     const line = statusLine(stats, stats.startedAt + 10_000, { width: 39 });
-    expect(line).toMatch(/^\[#*\.*\] \d+% \| [\d.]+ MiB\/s ETA [\d.]+s$/);
+    expect(line).toMatch(/^\[#*\.*\] \d+% \| [\d.]+ MiB\/s ETA (?:\d+m)?[\d.]+s$/);
     expect(line.length).toBeLessThanOrEqual(39);
     // Narrower than the rate and ETA leave room for: the bar stays, and no separator dangles.
     const narrow = statusLine(stats, stats.startedAt + 10_000, { width: 24 });
@@ -171,8 +188,9 @@ describe("statusLine within a terminal's width", () => {
 
   it("takes the rate it is given for the ETA: what the run did lately, not since its start", () => {
     const stats = busy();
-    // 538 MiB of 600 MiB done in 10 s since the start; lately 100 MiB/s: 0.62 s left, said 1.0s.
-    expect(statusLine(stats, stats.startedAt + 10_000, { rate: 100 * MiB })).toContain(
+    // 538 MiB of 600 MiB done in 10 s since the start; lately 100 MiB/s: 0.62 s left, said 1.0s
+    // (the 1,488 objects left settle at 2,000 a second lately).
+    expect(statusLine(stats, stats.startedAt + 10_000, { rate: 100 * MiB, objectRate: 2000 })).toContain(
       "100.0 MiB/s ETA 1.0s",
     );
   });
