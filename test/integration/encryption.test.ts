@@ -25,6 +25,31 @@ function keyFile(key: Buffer, encoding: "hex" | "base64"): string {
   return path;
 }
 
+/** `chunksync sync --json` from `s` to `d` with each side's SSE-C key, in files of the given encodings. */
+function syncSseC(
+  s: string,
+  d: string,
+  keys: { src: Buffer; dst: Buffer },
+  encodings: ["hex" | "base64", "hex" | "base64"],
+  ...extra: string[]
+) {
+  return runCli(
+    [
+      "sync",
+      `s3://${s}`,
+      `s3://${d}`,
+      ...SIDES,
+      "--json",
+      "--src-sse-c-key-file",
+      keyFile(keys.src, encodings[0]),
+      "--dst-sse-c-key-file",
+      keyFile(keys.dst, encodings[1]),
+      ...extra,
+    ],
+    profileEnv(),
+  );
+}
+
 // SSE-C over plain http needs a server that allows it (the local RGW does, on loopback).
 it("SSE-C on both sides (each its own key): reads, parts and copy-source parts carry the right key", async () => {
   await withBucketPair("ssec", async ({ src, dst, s, d }) => {
@@ -35,22 +60,7 @@ it("SSE-C on both sides (each its own key): reads, parts and copy-source parts c
     await dst.send(
       new PutObjectCommand({ Bucket: d, Key: "secret.bin", Body: flipByte(data, 7 * MiB), ...sseC(dstKey) }),
     );
-    const r = await runCli(
-      [
-        "sync",
-        `s3://${s}`,
-        `s3://${d}`,
-        ...SIDES,
-        "--json",
-        "--chunk-size",
-        "5MiB",
-        "--src-sse-c-key-file",
-        keyFile(srcKey, "hex"),
-        "--dst-sse-c-key-file",
-        keyFile(dstKey, "base64"),
-      ],
-      profileEnv(),
-    );
+    const r = await syncSseC(s, d, { src: srcKey, dst: dstKey }, ["hex", "base64"], "--chunk-size", "5MiB");
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { bytes: { transferred: number; copiedServerSide: number } };
     // The changed chunk is matched block by block: its part is built from the destination's own
@@ -143,22 +153,7 @@ it("SSE-C: a change of attributes alone is restated server-side on a server that
         }),
       );
     const sync = async (engine: string) => {
-      const r = await runCli(
-        [
-          "sync",
-          `s3://${s}`,
-          `s3://${d}`,
-          ...SIDES,
-          "--json",
-          "--engine",
-          engine,
-          "--src-sse-c-key-file",
-          keyFile(srcKey, "hex"),
-          "--dst-sse-c-key-file",
-          keyFile(dstKey, "hex"),
-        ],
-        profileEnv(),
-      );
+      const r = await syncSseC(s, d, { src: srcKey, dst: dstKey }, ["hex", "hex"], "--engine", engine);
       expect(r.code, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as {
         objects: Record<string, number>;
