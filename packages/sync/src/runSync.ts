@@ -297,6 +297,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
         };
         const rotted = key.source && sourceIndex?.rottedEntry(key.source.key, key.source);
+        const destinationRotted =
+          key.destination && destinationIndex?.rottedEntry(key.destination.key, key.destination);
+        if (destinationRotted) found.destinationRotted = destinationRotted;
         if (rotted) found.sourceRotted = rotted;
         else if (key.source && key.destination && !found.source) {
           const prior = sourceIndex?.priorDigests(key.source.key, key.source);
@@ -391,7 +394,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           onSource: async () =>
             (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
         });
-        await key.slot?.settle({ destination: result.applied ? undefined : key.found.destination });
+        await key.slot?.settle({
+          destination: result.applied ? undefined : (key.found.destination ?? key.found.destinationRotted),
+        });
         await settle(result);
       },
     );

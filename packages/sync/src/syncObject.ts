@@ -127,10 +127,11 @@ export function newIndexing(found: IndexedPair = {}): ObjectIndexing {
  */
 export function storedOnly(found: IndexedPair): KeyEntries {
   const kept: KeyEntries = {};
-  // A source's rot mark stays until a new version replaces it.
+  // A rot mark stays until a new version replaces it.
   const source = found.source ?? found.sourceRotted;
+  const destination = found.destination ?? found.destinationRotted;
   if (source) kept.source = source;
-  if (found.destination) kept.destination = found.destination;
+  if (destination) kept.destination = destination;
   return kept;
 }
 

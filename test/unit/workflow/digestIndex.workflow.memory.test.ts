@@ -275,8 +275,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       const other = seededBytes("rot-destination", 12 * MiB);
       await put(destination, "a", other);
       time.pass(2000);
+      // A check (the direct engine's: the workflow has no dry run), then a sync.
       for (const dryRun of [true, false]) {
-        const refused = await run(engine, { dryRun });
+        const refused = await run(dryRun ? "direct" : engine, { dryRun });
         expect(refused.objects).toMatchObject({ failed: 1, identical: 1 });
         expect(refused.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
         expect(refused.bytes.sourceRead).toBe(0);
@@ -299,6 +300,55 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(forward.objects).toMatchObject({ identical: 2, failed: 0 });
       expect(await marked()).toBeUndefined();
       expect((await bytesOf(source, "a")).equals(other)).toBe(true);
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: a destination's rot mark outlives a check that reads the rotted object and runs that pass it over: a sync the other way refuses it until a sync repairs it`, async () => {
+      const { time, source, destination, index, run, rot } = setup();
+      const data = seededBytes("rot-destination", 12 * MiB);
+      await put(source, "a", data);
+      await put(source, "b", seededBytes("b", 1000));
+      time.pass(2000);
+      await run(engine);
+      time.pass(2000);
+      rot("dst", "a", 11 * MiB);
+      const scrub = await runScrub({
+        store: destination,
+        prefix: "",
+        index: index.destination,
+        sample: { kind: "full" },
+        concurrency: 2,
+      });
+      expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
+      const marked = async () => {
+        const cursor = await IndexCursor.open(index.destination.location, index.destination.scope);
+        return (await cursor.find("a"))?.rotted;
+      };
+      // A check (the direct engine's: the workflow has no dry run) reads the rotted object, no
+      // entry to trust, and finds it changed; a run that passes it over keeps the mark too.
+      const checked = await run("direct", { dryRun: true });
+      expect(checked.results.find((r) => r.destinationKey === "a")?.state).toBe("changed");
+      expect(checked.index?.destination).toMatchObject({ read: 1, fromIndex: 1 });
+      expect(await marked()).toBe(true);
+      await run(engine, { filters: [{ kind: "exclude", glob: "a" }] });
+      expect(await marked()).toBe(true);
+      // The way back refuses the rot: the source keeps its good copy.
+      const back = { source: destination, destination: source };
+      const backIndex = { source: index.destination, destination: index.source };
+      const refused = await run(engine, { ...back, index: backIndex });
+      expect(refused.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
+      expect((await bytesOf(source, "a")).equals(data)).toBe(true);
+      // A sync repairs the destination: a new version, no mark; the way back then finds both alike.
+      time.pass(2000);
+      const repaired = await run(engine);
+      expect(repaired.objects).toMatchObject({ changed: 1, identical: 1 });
+      expect(await marked()).toBeUndefined();
+      time.pass(2000);
+      expect((await run(engine, { ...back, index: backIndex })).objects).toMatchObject({
+        identical: 2,
+        failed: 0,
+      });
+      expect((await bytesOf(destination, "a")).equals(data)).toBe(true);
     });
 
   for (const engine of ["direct", "workflow"] as const)

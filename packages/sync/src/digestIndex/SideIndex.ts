@@ -49,6 +49,8 @@ export class SideIndex {
   #failed = false;
   /** The stored entry the last lookup found, standing or not. */
   #passed: IndexEntry | undefined;
+  /** Rot marks found for the versions listed, by key, until their key's entry is kept (see {@link keep}). */
+  readonly #marks = new Map<string, IndexEntry>();
 
   private constructor(
     readonly cursor: IndexCursor | undefined,
@@ -118,8 +120,10 @@ export class SideIndex {
   lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
     const entry = this.cursor?.lookup(key);
     this.#passed = entry;
-    if (entry === undefined || entry.rotted || !entryMayStand(entry, listed)) return undefined;
-    return entryAsListed(entry, listed);
+    if (entry === undefined || !entryMayStand(entry, listed)) return undefined;
+    if (!entry.rotted) return entryAsListed(entry, listed);
+    this.#marks.set(key, entryAsListed(entry, listed));
+    return undefined;
   }
 
   /**
@@ -131,6 +135,22 @@ export class SideIndex {
   rottedEntry(key: string, listed: ListedVersion): IndexEntry | undefined {
     const entry = this.storedEntry(key);
     return entry?.rotted && entryMayStand(entry, listed) ? entryAsListed(entry, listed) : undefined;
+  }
+
+  /**
+   * `entry`, or the rot mark of its key where that was found for the very version `entry` is of
+   * (an object this side read, not rewrote: `check` reads a rotted destination's object): a
+   * mark stands until a new version replaces it, lest a run the other way take the rot for the
+   * object's bytes.
+   */
+  #marked(entry: IndexEntry): IndexEntry {
+    const mark = this.#marks.get(entry.key);
+    if (mark === undefined) return entry;
+    this.#marks.delete(entry.key);
+    if (entry === mark || entry.lastModified === undefined) return entry;
+    const version: ListedVersion = { size: entry.size, etag: entry.etag, lastModified: entry.lastModified };
+    if (entry.versionId !== undefined) version.versionId = entry.versionId;
+    return entryMayStand(mark, version) ? mark : entry;
   }
 
   /**
@@ -167,7 +187,7 @@ export class SideIndex {
     if (this.#failed || !this.keeps) return undefined;
     try {
       // A promise only while a piece is written (see IndexWriter.add); it never rejects.
-      return this.writer.add(entry)?.catch((error: unknown) => this.#fail(error));
+      return this.writer.add(this.#marked(entry))?.catch((error: unknown) => this.#fail(error));
     } catch (error) {
       this.#fail(error);
       return undefined;

@@ -32,6 +32,8 @@ export interface IndexedPair {
   sourcePrior?: readonly Buffer[];
   /** The source's entry that a scrub marked rotted, where it may stand for the version listed (see {@link refuseRottedSource}). */
   sourceRotted?: IndexEntry;
+  /** The destination's, likewise: its object is read as if it had no entry, and the mark kept unless a write replaces it. */
+  destinationRotted?: IndexEntry;
 }
 
 /** The head of the version an index entry stands for, as its listing and the entry state it. */
