@@ -98,7 +98,7 @@ function addRunOptions(command: Command): Command {
   addOptionPointers(command, ["src", "dst"]);
   addSideOptions(command, ["src", "dst"]);
   command
-    .option("--chunk-size <size>", "chunk size, 5MiB..5GiB (KiB/MiB/GiB)", "8MiB")
+    .option("--chunk-size <size>", "chunk size, 5MiB..4GiB (KiB/MiB/GiB)", "8MiB")
     .addOption(
       new Option("--algorithm <name>", "chunk digest")
         .choices(["sha256", "sha1", "md5", "crc32c"])

@@ -1,3 +1,4 @@
+import { constants } from "node:buffer";
 import { z } from "zod";
 import { describeIssue } from "./describeIssue.js";
 import { ChunkPlanError, ValidationError } from "./errors.js";
@@ -19,6 +20,11 @@ export const TiB = 1024 * GiB;
 export const MIN_CHUNK_SIZE = 5 * MiB;
 /** Largest chunk size: S3's maximum part size (UploadPart and UploadPartCopy). */
 export const MAX_CHUNK_SIZE = 5 * GiB;
+/**
+ * Largest chunk size a run may ask for: S3's, or less where a Buffer cannot hold a whole chunk
+ * (4 GiB on Node.js 20), as a part read into memory must.
+ */
+export const MAX_REQUESTED_CHUNK_SIZE = Math.min(MAX_CHUNK_SIZE, constants.MAX_LENGTH);
 /** S3 allows at most 10,000 parts in one multipart upload, so a plan never has more chunks. */
 export const MAX_PARTS = 10_000;
 /**
@@ -90,20 +96,25 @@ function describeSize(n: number): string {
  * whole MiB, so `count <= MAX_PARTS` always holds. A size of 0 gives no chunks.
  *
  * @param size - object size in bytes: a non-negative safe integer up to {@link MAX_OBJECT_SIZE}
- * @param requestedChunkSize - an integer in [{@link MIN_CHUNK_SIZE}, {@link MAX_CHUNK_SIZE}]
+ * @param requestedChunkSize - an integer in [{@link MIN_CHUNK_SIZE}, {@link MAX_REQUESTED_CHUNK_SIZE}]
  * @throws ChunkPlanError `CHUNK_SIZE_OUT_OF_RANGE`, `INVALID_SIZE` or `OBJECT_TOO_LARGE`
  */
 export function planChunks(size: number, requestedChunkSize: number = DEFAULT_CHUNK_SIZE): ChunkPlan {
+  const max = MAX_REQUESTED_CHUNK_SIZE;
   if (
     !Number.isInteger(requestedChunkSize) ||
     requestedChunkSize < MIN_CHUNK_SIZE ||
-    requestedChunkSize > MAX_CHUNK_SIZE
+    requestedChunkSize > max
   ) {
+    const why =
+      max < MAX_CHUNK_SIZE
+        ? `S3's smallest part; the largest buffer this Node.js holds, below S3's largest part of ${formatBytes(MAX_CHUNK_SIZE)}`
+        : "the S3 part size limits";
     throw new ChunkPlanError(
       "CHUNK_SIZE_OUT_OF_RANGE",
       `chunk size ${describeSize(requestedChunkSize)} is not allowed: it must be a whole number of bytes from ` +
-        `${formatBytes(MIN_CHUNK_SIZE)} to ${formatBytes(MAX_CHUNK_SIZE)} (the S3 part size limits)`,
-      { details: { requestedChunkSize, min: MIN_CHUNK_SIZE, max: MAX_CHUNK_SIZE } },
+        `${formatBytes(MIN_CHUNK_SIZE)} to ${formatBytes(max)} (${why})`,
+      { details: { requestedChunkSize, min: MIN_CHUNK_SIZE, max } },
     );
   }
   if (!Number.isSafeInteger(size) || size < 0) {

@@ -158,6 +158,7 @@ export {
   MAX_CHUNK_SIZE,
   MAX_OBJECT_SIZE,
   MAX_PARTS,
+  MAX_REQUESTED_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
   MiB,
   parseByteSize,

@@ -1,3 +1,4 @@
+import { constants } from "node:buffer";
 import {
   ChunkPlanError,
   chunkPlanSchema,
@@ -10,6 +11,7 @@ import {
   MAX_CHUNK_SIZE,
   MAX_OBJECT_SIZE,
   MAX_PARTS,
+  MAX_REQUESTED_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
   MiB,
   parseByteSize,
@@ -31,9 +33,9 @@ const size = fc.oneof(
   fc.integer({ min: 0, max: 1_000_000 }).map((d) => MAX_OBJECT_SIZE - d),
 );
 const chunkSize = fc.oneof(
-  fc.integer({ min: MIN_CHUNK_SIZE, max: MAX_CHUNK_SIZE }),
+  fc.integer({ min: MIN_CHUNK_SIZE, max: MAX_REQUESTED_CHUNK_SIZE }),
   fc.integer({ min: 5, max: 64 }).map((n) => n * MiB),
-  fc.constantFrom(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, DEFAULT_CHUNK_SIZE),
+  fc.constantFrom(MIN_CHUNK_SIZE, MAX_REQUESTED_CHUNK_SIZE, DEFAULT_CHUNK_SIZE),
 );
 
 describe("planChunks", () => {
@@ -110,7 +112,7 @@ describe("planChunks", () => {
       fc.property(
         fc.oneof(
           fc.integer({ min: -10, max: MIN_CHUNK_SIZE - 1 }),
-          fc.integer({ min: MAX_CHUNK_SIZE + 1, max: Number.MAX_SAFE_INTEGER }),
+          fc.integer({ min: MAX_REQUESTED_CHUNK_SIZE + 1, max: Number.MAX_SAFE_INTEGER }),
           fc.double().filter((x) => !Number.isInteger(x)),
         ),
         (c) => {
@@ -125,6 +127,16 @@ describe("planChunks", () => {
     expect(error.message).toContain("4194304");
     expect(error.message).toContain("5.0 MiB");
     expect(error.message).toContain("5.0 GiB");
+  });
+
+  test("asks for no chunk a Buffer cannot hold: above 4 GiB on Node.js 20, the reason named", () => {
+    expect(MAX_REQUESTED_CHUNK_SIZE).toBe(Math.min(MAX_CHUNK_SIZE, constants.MAX_LENGTH));
+    if (MAX_REQUESTED_CHUNK_SIZE === MAX_CHUNK_SIZE) return;
+    const error = captureError(() => planChunks(0, MAX_CHUNK_SIZE)) as ChunkPlanError;
+    expect(error.code).toBe("CHUNK_SIZE_OUT_OF_RANGE");
+    expect(error.message).toContain(`to ${formatBytes(MAX_REQUESTED_CHUNK_SIZE)}`);
+    expect(error.message).toContain("the largest buffer this Node.js holds");
+    expect(planChunks(0, MAX_REQUESTED_CHUNK_SIZE).chunkSize).toBe(MAX_REQUESTED_CHUNK_SIZE);
   });
 
   test("rejects sizes that are not non-negative safe integers, and objects over 10,000 x 5 GiB", () => {
