@@ -114,6 +114,8 @@ describe("chunksync CLI against the local S3 (profiles with endpoint_url, two us
         const flags = ["--variant", variant, "--algorithm", algorithm];
         const sync = await runCli(["sync", ...args, ...flags], env);
         expect(sync.code, sync.stderr).toBe(0);
+        // A checksum is no digest to trust: said before the run, for crc32c alone.
+        expect(sync.stderr.includes("--algorithm crc32c is a 32-bit checksum")).toBe(algorithm === "crc32c");
         const summary = parseJson(sync.stdout);
         expect(summary.objects).toMatchObject({ changed: 1, identical: 1, failed: 0 });
         // encode matches the changed chunk's blocks, so about one block crosses; decode sends the chunk.

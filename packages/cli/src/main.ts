@@ -57,6 +57,7 @@ import {
   warnLeftUploads,
   warnNoObjects,
   warnTopLevelExclude,
+  warnWeakDigest,
 } from "./warnings.js";
 
 interface RunFlags extends IndexFlags {
@@ -213,6 +214,7 @@ async function run(
   const destination = parseS3Url(dst, "DST");
   const chunkSize = chunkSizeFlag(flags.chunkSize);
   const algorithm = parseAlgorithm(flags.algorithm, "--algorithm");
+  warnWeakDigest(algorithm, process.stderr);
   const concurrency = positiveInteger(flags.concurrency, "--concurrency", 256);
   const write = writeOptions(flags);
   if (flags.engine === "workflow") checkWorkflowFlags(command, flags);

@@ -1,4 +1,4 @@
-import { directoryPrefix, wholeSecond } from "@chunksync/core";
+import { type DigestAlgorithm, directoryPrefix, wholeSecond } from "@chunksync/core";
 import type { ObjectStore, PendingUpload } from "@chunksync/storage";
 import { describeError, ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
@@ -24,6 +24,20 @@ export function warnTopLevelExclude(filters: readonly KeyRule[], out: NodeJS.Wri
   out.write(
     "chunksync: warning: --exclude '*' leaves out top-level keys only (* stops at /, unlike in aws s3 sync); " +
       "write --exclude '**' to leave out every key\n",
+  );
+}
+
+/**
+ * Before a run: a chunk digest that is a checksum, not a cryptographic digest, lets a changed
+ * chunk pass as identical: by chance once in 2^32 changed chunks, and whenever an edit is made
+ * to keep the checksum (CRC-32C is linear: a few bytes set it to any value).
+ */
+export function warnWeakDigest(algorithm: DigestAlgorithm, out: NodeJS.WritableStream): void {
+  if (algorithm !== "crc32c") return;
+  out.write(
+    "chunksync: warning: --algorithm crc32c is a 32-bit checksum, not a cryptographic digest: about one changed " +
+      "chunk in 4 billion keeps its CRC-32C by chance, and an edit can be made to keep it, so such a chunk is " +
+      "called identical and not copied; use sha256 (the default) for data you must be able to trust\n",
   );
 }
 
