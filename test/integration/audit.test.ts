@@ -157,7 +157,7 @@ describe("audit and scrub against rot at rest (RADOS Gateway data pool)", () => 
         expect(refused.objects).toMatchObject({ failed: 1 });
         expect(refused.failures.map((f) => f.code)).toEqual(["SOURCE_ROTTED"]);
         expect(refused.stderr).toMatch(
-          /^failed +big\.bin: source object big\.bin is not sent: a scrub found/,
+          /^failed +big\.bin: source object big\.bin is not copied: a scrub found/,
         );
         expect(refused.bytes.sourceRead).toBe(0);
         expect((await readAll(dst, d, "big.bin")).equals(big)).toBe(true);

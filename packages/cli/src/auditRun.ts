@@ -184,7 +184,7 @@ function unseenLine(
   unindexed = 0,
 ): string {
   if (everyRead && unindexed > 0)
-    return `chance that corruption would have gone unseen: 0 in the indexed objects (every ${unit.slice(0, -1)} of them was read); ${count(unindexed, "listed object")} with no entry ${unindexed === 1 ? "was" : "were"} not scrubbed\n`;
+    return `chance that corruption would have gone unseen: 0 in the indexed objects (every ${unit.slice(0, -1)} of them was read); ${count(unindexed, "listed object")} with no entry standing for ${unindexed === 1 ? "its version was" : "their versions were"} not scrubbed\n`;
   if (everyRead)
     return `chance that corruption would have gone unseen: 0 (every ${unit.slice(0, -1)} was read)\n`;
   const parts = unseen.map((u) => `${u.fraction * 100}% of ${unit}: ${u.probability.toPrecision(3)}`);
@@ -239,11 +239,17 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
     out.push(
       failed
         ? `their index entries could not be marked rotted (${failed.code}: ${printable(failed.message)}): a sync with this ` +
-            "index still trusts them; run the scrub again once the index can be written, or sync with --no-index\n"
+            "index still trusts them: where this is a sync's destination, a sync with --no-index reads and repairs them; where it is a sync's source, " +
+            "do not sync from it until they are restored (a sync from that destination back to here restores them) or the scrub, run again once the index can be written, has marked them\n"
         : "their index entries are marked rotted: where this is a sync's destination, the next sync reads them and repairs them from its source; " +
             "where it is a sync's source, syncs refuse to send them (SOURCE_ROTTED), so the destination keeps its good copies, until they are restored (a sync from that destination back to here restores them)\n",
     );
   }
+  // Marked before, read whole now and found as indexed (bytes repaired below the S3 API).
+  if (report.index.cleared > 0)
+    out.push(
+      `${count(report.index.cleared, "object")} marked rotted before now read as indexed, every chunk: ${report.index.cleared === 1 ? "its mark is" : "their marks are"} cleared\n`,
+    );
   out.push(...report.failures.map(failureLine));
   for (const u of report.index.unread)
     out.push(

@@ -32,10 +32,10 @@ export class SourceRottedError extends ChunksyncError {
   constructor(key: string) {
     super(
       "SOURCE_ROTTED",
-      `source object ${key} is not sent: a scrub found its stored bytes differ from those indexed for ` +
-        "this version (rot, or a change below the S3 API), so the destination keeps its copy; restore " +
-        "the object (a sync from the destination back restores it), or take its bytes as they are now " +
-        "with a `check --full` of this pair",
+      `source object ${key} is not copied: a scrub found its stored bytes differ from those indexed for ` +
+        "this version (rot, or a change below the S3 API), and the destination's object, if any, is left " +
+        "as it is; restore the source object (a sync back from a destination that holds a good copy), " +
+        "or take its bytes as they are now with a `check --full` of this pair",
       { details: { key } },
     );
     this.name = "SourceRottedError";

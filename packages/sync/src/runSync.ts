@@ -346,7 +346,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     if (held.length > 0) yield* decideHeld();
   }
   // Only a compared pair is decided from an entry or by a read: an entry that headed an object
-  // the destination lacked (a server-side copy) decided nothing, as in the workflow.
+  // the destination lacked (a server-side copy) decided nothing, as in the workflow; nor did an
+  // object that failed before both sides were headed (a source a scrub found rotted).
   const side = (index: SideIndex | undefined, used: boolean, compared: boolean) => {
     if (index && compared) index.report[used ? "fromIndex" : "read"]++;
   };
@@ -357,8 +358,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     result: ObjectResult,
     compared: boolean,
   ): Promise<void> | undefined => {
-    side(sourceIndex, indexing.used.source, compared);
-    side(destinationIndex, indexing.used.destination, compared);
+    const decided = compared && (result.state !== "failed" || indexing.inspected === true);
+    side(sourceIndex, indexing.used.source, decided);
+    side(destinationIndex, indexing.used.destination, decided);
     if (indexing.unpinned) destinationIndex?.note(UNPINNED_COPIES_NOTE);
     if (indexing.distrusted)
       for (const index of [sourceIndex, destinationIndex]) index?.note(DISTRUSTED_NOTE);

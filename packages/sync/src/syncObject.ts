@@ -111,6 +111,8 @@ export interface ObjectIndexing {
   unpinned?: boolean;
   /** A chunk called changed was rebuilt from the old object in place (see `rebuildsChangedInPlace`): no entry kept. */
   distrusted?: boolean;
+  /** Both sides were headed (from their entries or by reads): an object that failed before decided nothing on either side. */
+  inspected?: boolean;
 }
 
 /** Indexing for an object with no stored entries yet. */
@@ -213,6 +215,7 @@ async function attemptObject(
   const inspected = await inspect(ctx, sourceKey, destinationKey, listed, first ? indexing.found : {});
   const { source: src, destination: dst } = inspected;
   indexing.used = inspected.used;
+  indexing.inspected = true;
   const plan = planChunks(src.size, ctx.chunkSize);
   const srcId = sourceIdentity(source.bucket, sourceKey, src);
   const readable = !src.archived;

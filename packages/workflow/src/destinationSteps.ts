@@ -645,8 +645,13 @@ async function settledDestinationEntry(
   const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
   if (stored === undefined) return undefined;
   const version = await getVersion(ctx.work, workKeys.version("destination", runId, key));
-  if (version?.used) index.report.fromIndex++;
-  else if (version) index.report.read++;
+  // Decided from the entry or by a read only where the source was planned too: an object that
+  // failed before (a source a scrub found rotted) decided nothing, as in the direct engine.
+  const planned =
+    stored.result.state !== "failed" ||
+    (await ctx.work.get<unknown>(workKeys.source(runId, key))) !== undefined;
+  if (planned && version?.used) index.report.fromIndex++;
+  else if (planned && version) index.report.read++;
   if (stored.result.state === "failed") return stood;
   const { scope } = index.writer;
   const { algorithm, chunkSize } = scope;

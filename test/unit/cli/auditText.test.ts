@@ -79,7 +79,7 @@ describe("scrub's text report", () => {
     startedAt: new Date(0).toISOString(),
     durationMs: 5,
     sample: everyChunkRead ? "full" : "1%",
-    index: { location: "/tmp/index", found: "loaded", notes: [], marked: 0, unread: [] },
+    index: { location: "/tmp/index", found: "loaded", notes: [], marked: 0, cleared: 0, unread: [] },
     objects: { listed: 3, indexed: 3, sampled: 3, rotted: 0, failed: 0 },
     chunks: { sampled, equal: sampled, differs: 0 },
     bytes: { listed: 3000, sampled: 3000, read: 3000 },
@@ -104,7 +104,7 @@ describe("scrub's text report", () => {
       objects: { listed: 9, indexed: 3, sampled: 3, rotted: 0, failed: 0 },
     };
     expect(unseenLine(scrubText(partly, "s3://dst/", false))).toBe(
-      "chance that corruption would have gone unseen: 0 in the indexed objects (every chunk of them was read); 6 listed objects with no entry were not scrubbed",
+      "chance that corruption would have gone unseen: 0 in the indexed objects (every chunk of them was read); 6 listed objects with no entry standing for their versions were not scrubbed",
     );
   });
 

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seededRandom } from "@chunksync/core";
 import { AccessDeniedError, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
-import { type AuditOptions, DirectoryIndexLocation, runAudit, runScrub } from "@chunksync/sync";
+import { type AuditOptions, DirectoryIndexLocation, IndexCursor, runAudit, runScrub } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
+import { scrubText } from "../../../packages/cli/src/auditRun.js";
 import { auditExitCode, scrubExitCode } from "../../../packages/cli/src/exitCodes.js";
 import { seededBytes } from "../../support/data.js";
 import { memoryIndexes } from "../../support/indexes.js";
@@ -272,6 +273,57 @@ describe("scrub on in-memory stores", () => {
     });
     expect(report.index.written).toBeUndefined();
     expect(scrubExitCode(report)).toBe(2);
+  });
+
+  it("marks only the version it judged: an entry a sync wrote meanwhile for a new version keeps no mark", async () => {
+    const world = setup();
+    const { source, destination, rot, pass } = world;
+    const destinationIndex = await syncedPair(world);
+    rot("a", 10);
+    const { source: sourceIndex } = memoryIndexes(secret);
+    // Once "a" is judged, another writer replaces it and a sync puts the source's bytes back: a new
+    // version, whose entry the sync commits before the scrub rewrites the index.
+    destination.beforeNext("read", () => {});
+    destination.beforeNext("read", async () => {
+      await put(destination, "a", seededBytes("a-other", 1000));
+      pass(2000);
+      await syncWith(source, destination, {
+        secret,
+        index: { source: sourceIndex, destination: destinationIndex },
+      });
+    });
+    const report = await scrubOneAtATime(destination, destinationIndex);
+    expect(report.rotted.map((r) => r.key)).toEqual(["a"]);
+    expect(report.index).toMatchObject({ marked: 0, written: 2 });
+    const cursor = await IndexCursor.open(destinationIndex.location, destinationIndex.scope);
+    const entry = await cursor.find("a");
+    expect(entry?.etag).toBe((await destination.head("a"))?.etag);
+    expect(entry?.rotted).toBeUndefined();
+  });
+
+  it("a full scrub that reads a marked object whole as indexed (repaired below the S3 API) clears its mark", async () => {
+    const world = setup();
+    const { destination, rot } = world;
+    const destinationIndex = await syncedPair(world);
+    rot("a", 10);
+    expect((await scrubOneAtATime(destination, destinationIndex)).index).toMatchObject({
+      marked: 1,
+      cleared: 0,
+    });
+    // A sample that draws no chunk of it, or finds it rotted still, keeps the mark.
+    expect((await scrubOneAtATime(destination, destinationIndex)).index).toMatchObject({
+      marked: 1,
+      cleared: 0,
+    });
+    rot("a", 10);
+    const healed = await scrubOneAtATime(destination, destinationIndex);
+    expect(healed.rotted).toEqual([]);
+    expect(healed.index).toMatchObject({ marked: 0, cleared: 1, written: 2 });
+    const cursor = await IndexCursor.open(destinationIndex.location, destinationIndex.scope);
+    expect((await cursor.find("a"))?.rotted).toBeUndefined();
+    expect(scrubText(healed, "s3://dst", false)).toContain(
+      "1 object marked rotted before now read as indexed, every chunk: its mark is cleared",
+    );
   });
 
   it("an object rewritten under the scrub is neither rot nor counted among the chunks sampled", async () => {

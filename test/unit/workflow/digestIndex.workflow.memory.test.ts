@@ -281,6 +281,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         expect(refused.objects).toMatchObject({ failed: 1, identical: 1 });
         expect(refused.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
         expect(refused.bytes.sourceRead).toBe(0);
+        // The refused object decided nothing on either side: only "b" counts, from both indexes.
+        expect(refused.index?.source).toMatchObject({ fromIndex: 1, read: 0 });
+        expect(refused.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
         expect((await bytesOf(destination, "a")).equals(other)).toBe(true);
         expect(await marked()).toBe(true);
       }
@@ -332,11 +335,22 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(await marked()).toBe(true);
       await run(engine, { filters: [{ kind: "exclude", glob: "a" }] });
       expect(await marked()).toBe(true);
+      // So do a repair that fails, and a run from another source that lacks the key.
+      const refused = new AccessDeniedError({ operation: "put", bucket: "dst" });
+      for (const operation of ["put", "createUpload", "copyObject"] as const)
+        destination.failNext(operation, refused, "always");
+      expect((await run(engine)).objects.failed).toBe(1);
+      destination.heal();
+      expect(await marked()).toBe(true);
+      const other = new MemoryObjectStore({ bucket: "other", now: time.now });
+      await put(other, "b", seededBytes("b", 1000));
+      await run(engine, { source: other, index: { destination: index.destination } });
+      expect(await marked()).toBe(true);
       // The way back refuses the rot: the source keeps its good copy.
       const back = { source: destination, destination: source };
       const backIndex = { source: index.destination, destination: index.source };
-      const refused = await run(engine, { ...back, index: backIndex });
-      expect(refused.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
+      const refusedBack = await run(engine, { ...back, index: backIndex });
+      expect(refusedBack.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
       expect((await bytesOf(source, "a")).equals(data)).toBe(true);
       // A sync repairs the destination: a new version, no mark; the way back then finds both alike.
       time.pass(2000);

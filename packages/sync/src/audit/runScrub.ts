@@ -12,6 +12,7 @@ import {
   type SampledObject,
   Sampler,
   type SampleSpec,
+  sameEtag,
   unseenProbability,
 } from "@chunksync/core";
 import type { ObjectReader } from "@chunksync/storage";
@@ -62,6 +63,8 @@ export interface ScrubReport {
     written?: number;
     /** Entries marked rotted because their object failed the scrub (see `IndexEntry.rotted`). */
     marked: number;
+    /** Marks cleared: objects marked rotted before whose every chunk this scrub read and found as indexed. */
+    cleared: number;
     /**
      * Why the rotted objects' entries could not be marked (the index could not be rewritten):
      * they still stand, and a sync with this index trusts them.
@@ -140,6 +143,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       found: cursor.opening.state,
       notes: cursor.opening.notes,
       marked: 0,
+      cleared: 0,
       unread: cursor.opening.unread,
     },
     objects: { listed: 0, indexed: 0, sampled: 0, rotted: 0, failed: 0 },
@@ -194,6 +198,8 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     unread.push(...again.opening.unread.filter((u) => !unread.some((v) => v.piece === u.piece)));
   }
 
+  /** The versions judged rotted, and those marked before that read whole as indexed, by key. */
+  const judgedVersions = { rotted: new Map<string, IndexEntry>(), whole: new Map<string, IndexEntry>() };
   const judged = forEachConcurrent(
     readAhead(drawn(), options.concurrency * 4),
     options.concurrency,
@@ -237,6 +243,9 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
         if (rotted.length > 0) {
           report.objects.rotted++;
           report.rotted.push({ key: object.item.relative, etag: entry.etag, chunks: rotted });
+          judgedVersions.rotted.set(entry.key, entry);
+        } else if (entry.rotted && object.ranges.length === plan.count) {
+          judgedVersions.whole.set(entry.key, entry);
         }
       } catch (error) {
         if (signal?.aborted) throw new RunAbortedError(error);
@@ -256,9 +265,9 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     report.interrupted = true;
   }
   report.rotted.sort((a, b) => compareUtf8(a.key, b.key));
-  if (report.rotted.length > 0) {
+  if (judgedVersions.rotted.size > 0 || judgedVersions.whole.size > 0) {
     try {
-      await markEntries(options, new Set(report.rotted.map((r) => prefix + r.key)), report);
+      await markEntries(options, judgedVersions, report);
     } catch (error) {
       // The rot found is the scrub's result: it is reported whatever became of the index.
       report.index.notMarked = describeError(error);
@@ -279,12 +288,15 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
 }
 
 /**
- * Rewrites the index with the entries of `keys` marked rotted: every stored entry is copied in
- * key order into new pieces, and the new manifest replaces the old one last, as a sync commits.
+ * Rewrites the index with the entries of the versions judged `rotted` marked so, and the marks
+ * of those read `whole` as indexed cleared: every stored entry is copied in key order into new
+ * pieces, and the new manifest replaces the old one last, as a sync commits. An entry is changed
+ * only where it is still of the version judged: a sync that rewrote the index meanwhile may hold
+ * another version's, which this scrub did not read.
  */
 async function markEntries(
   options: ScrubOptions,
-  keys: ReadonlySet<string>,
+  judged: { rotted: ReadonlyMap<string, IndexEntry>; whole: ReadonlyMap<string, IndexEntry> },
   report: ScrubReport,
 ): Promise<void> {
   const { location, scope } = options.index;
@@ -292,10 +304,19 @@ async function markEntries(
   const cursor = await IndexCursor.open(location, scope, "are read again by the next sync");
   const writer = new IndexWriter(location, scope);
   let marked = 0;
+  let cleared = 0;
   try {
     for await (const entry of cursor.entries()) {
-      if (keys.has(entry.key)) marked++;
-      await writer.add(keys.has(entry.key) ? { ...entry, rotted: true } : entry);
+      const rotted = judged.rotted.get(entry.key);
+      const whole = judged.whole.get(entry.key);
+      if (rotted !== undefined && sameVersionEntry(entry, rotted)) {
+        marked++;
+        await writer.add(entry.rotted ? entry : { ...entry, rotted: true });
+      } else if (whole !== undefined && entry.rotted && sameVersionEntry(entry, whole)) {
+        cleared++;
+        const { rotted: _mark, ...unmarked } = entry;
+        await writer.add(unmarked);
+      } else await writer.add(entry);
     }
     await writer.commit(cursor.pieces);
   } catch (error) {
@@ -303,6 +324,17 @@ async function markEntries(
     throw error;
   }
   report.index.marked = marked;
+  report.index.cleared = cleared;
   report.index.notes.push(...cursor.opening.notes.filter((n) => !report.index.notes.includes(n)));
   report.index.written = writer.entries;
+}
+
+/** Whether two entries of one key name the same version: size, ETag, LastModified and version ID. */
+function sameVersionEntry(a: IndexEntry, b: IndexEntry): boolean {
+  return (
+    a.size === b.size &&
+    sameEtag(a.etag, b.etag) &&
+    a.lastModified === b.lastModified &&
+    a.versionId === b.versionId
+  );
 }
