@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
@@ -264,6 +264,39 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       }
     },
   );
+
+  it("an endpoint whose port speaks no HTTP (an SSH banner): said at once, quoting its first line, not waited out", async () => {
+    const banners: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      banners.push(socket);
+      socket.write("SSH-2.0-OpenSSH_9.2p1 Debian\r\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const r = await runCli(
+        [
+          "check",
+          "s3://some-bucket",
+          "s3://other-bucket",
+          ...SIDES,
+          "--src-endpoint",
+          `http://127.0.0.1:${port}`,
+        ],
+        env,
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        'source: list s3://some-bucket: the endpoint answered in something other than HTTP ("SSH-2.0-OpenSSH_9.2p1 Debian"): is the endpoint an S3 endpoint?',
+      );
+      // A refusal, not a broken connection tried again: one connection for each of the run's first
+      // requests at most (retried, each would open six).
+      expect(banners.length).toBeLessThanOrEqual(2);
+    } finally {
+      for (const socket of banners) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 
   it("sync --dry-run prints what plan prints and writes nothing", async () => {
     const { s, d } = await pair("dry-run");

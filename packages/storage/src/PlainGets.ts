@@ -1,5 +1,6 @@
 import net from "node:net";
 import { type BodySink, land, overlong } from "./bodySink.js";
+import { NOT_S3, notS3Answer } from "./errors.js";
 
 /** A response's status and headers (names lower case); `body` settles once the whole body has landed. */
 export interface PlainAnswer {
@@ -26,6 +27,9 @@ function broken(message: string, code: string): Error & { code: string } {
 function aborted(): Error {
   return Object.assign(new Error("This operation was aborted"), { name: "AbortError", code: "ABORT_ERR" });
 }
+
+/** What every HTTP/1 response's status line begins with. */
+const HTTP_VERSION = "HTTP/";
 
 /** Room for a response's head, and the reads of a body that does not land in an `into`. */
 const SCRATCH_BYTES = 256 * 1024;
@@ -151,6 +155,15 @@ class Connection {
   }
 
   #parseHead(x: Exchange, n: number): void {
+    // A service that speaks no HTTP on the port (an SSH banner) is said at once: its first
+    // line, ended by one CRLF, would otherwise wait out the idle timeout of every attempt.
+    const seen = Math.min(this.headBytes, HTTP_VERSION.length);
+    if (this.scratch.toString("latin1", 0, seen) !== HTTP_VERSION.slice(0, seen)) {
+      const first = this.scratch.toString("latin1", 0, Math.min(this.headBytes, 200)).split(/\r?\n/)[0] ?? "";
+      const what = notS3Answer("the endpoint answered in something other than HTTP", first);
+      this.socket.destroy(Object.assign(new Error(what), { name: NOT_S3 }));
+      return;
+    }
     const from = Math.max(0, this.headBytes - n - 3);
     const end = this.scratch.subarray(0, this.headBytes).indexOf("\r\n\r\n", from, "latin1");
     if (end < 0) return;
