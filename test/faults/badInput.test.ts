@@ -194,4 +194,24 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       expect(out.stdout).toBe("");
     });
   });
+
+  it.each([
+    [
+      { AWS_ENDPOINT_URL: "127.0.0.1:9" },
+      /AWS_ENDPOINT_URL: expected a URL such as .*, got "127\.0\.0\.1:9"/,
+    ],
+    [
+      { AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9/some/path" },
+      /AWS_ENDPOINT_URL_S3: expected a URL such as .*no path/,
+    ],
+    [{ AWS_PROFILE: "nope" }, /source \(AWS_PROFILE\): profile "nope" not found/],
+  ])(
+    "settings from the environment (%j) are checked as flags are, named, before any request",
+    async (vars, message) => {
+      const out = await runCli(["check", S(), D(), "--dst-profile", "dst"], { ...env, ...vars });
+      expect(out.code, out.stderr).toBe(2);
+      expect(out.stderr).toMatch(message);
+      expect(out.stderr).not.toMatch(/^\s+at /m);
+    },
+  );
 });

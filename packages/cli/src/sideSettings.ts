@@ -199,7 +199,7 @@ export async function openStore(
     if (!(error instanceof ProfileNotFoundError)) throw error;
     throw new ChunksyncError(
       error.code,
-      `${SIDE_NAME[side]} (${sideFlag(side, "profile")}): ${error.message}`,
+      `${SIDE_NAME[side]} (${error.fromEnvironment ? "AWS_PROFILE" : sideFlag(side, "profile")}): ${error.message}`,
       {
         cause: error,
         details: { side: SIDE_NAME[side] },
@@ -207,11 +207,19 @@ export async function openStore(
     );
   }
   opened.add(connection);
-  // A profile's endpoint_url is the same setting as the flag, read from a file: told alike.
-  if (flags.endpoint === undefined && connection.endpoint !== undefined && !isEndpoint(connection.endpoint)) {
+  // An endpoint set by a variable or a profile's endpoint_url is the same setting as the flag: told alike.
+  const configured = connection.configured;
+  if (flags.endpoint === undefined && configured !== undefined && !isEndpoint(configured.url)) {
+    if (!configured.from.startsWith("profile "))
+      throw new ValidationError(configured.from, `${ENDPOINT}, got "${configured.url}"`);
+    const named = flags.profile
+      ? sideFlag(side, "profile")
+      : process.env.AWS_PROFILE
+        ? "AWS_PROFILE"
+        : "the default profile";
     throw new ValidationError(
-      sideFlag(side, "profile"),
-      `a profile whose endpoint_url is ${ENDPOINT}, but profile "${flags.profile}" has endpoint_url "${connection.endpoint}"`,
+      named,
+      `a profile whose endpoint_url is ${ENDPOINT}, but ${configured.from} has endpoint_url "${configured.url}"`,
     );
   }
   const sseCustomerKey = flags.sseCKeyFile

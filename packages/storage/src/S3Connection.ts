@@ -49,14 +49,19 @@ export interface Sdk {
  * A profile in neither shared file fails here, before any request (the SDK would only say,
  * at the first request, that no credentials could be loaded).
  */
-async function profileSettings(profile: string): Promise<{ endpoint?: string; region?: string }> {
+async function profileSettings(
+  profile: string,
+  from: ProfileSource = "flag",
+): Promise<{ endpoint?: string; region?: string }> {
   const { configFile, credentialsFile, files } = await loadSharedConfig();
   const section = configFile[profile];
   if (section === undefined) {
-    if (credentialsFile[profile] !== undefined) return {};
+    // The default profile need not exist: the SDK's chain then looks elsewhere.
+    if (credentialsFile[profile] !== undefined || from === "default") return {};
     const known = new Set([...Object.keys(configFile), ...Object.keys(credentialsFile)]);
     // Sections such as [services x] or [sso-session x] are keyed "services.x": not profiles.
-    throw new ProfileNotFoundError(profile, files, [...known].filter((name) => !name.includes(".")).sort());
+    const names = [...known].filter((name) => !name.includes(".")).sort();
+    throw new ProfileNotFoundError(profile, files, names, from === "AWS_PROFILE");
   }
   const out: { endpoint?: string; region?: string } = {};
   const servicesName = section.services;
@@ -65,6 +70,32 @@ async function profileSettings(profile: string): Promise<{ endpoint?: string; re
   if (endpoint) out.endpoint = endpoint;
   if (section.region) out.region = section.region;
   return out;
+}
+
+/** How a side's profile was chosen: named by flag, by AWS_PROFILE, or the default one. */
+type ProfileSource = "flag" | "AWS_PROFILE" | "default";
+
+/** An endpoint set outside the flags, and what set it (for an error that names it). */
+export interface ConfiguredEndpoint {
+  url: string;
+  /** `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, or `profile "NAME"`. */
+  from: string;
+}
+
+/**
+ * The endpoint configured for S3 as the AWS CLI and SDK take it: AWS_ENDPOINT_URL_S3, else
+ * AWS_ENDPOINT_URL, else the profile's (`fromProfile`, of `profile`); none at all with
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true.
+ */
+function configuredEndpoint(
+  fromProfile: string | undefined,
+  profile: string,
+): ConfiguredEndpoint | undefined {
+  const env = process.env;
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === "true") return undefined;
+  if (env.AWS_ENDPOINT_URL_S3) return { url: env.AWS_ENDPOINT_URL_S3, from: "AWS_ENDPOINT_URL_S3" };
+  if (env.AWS_ENDPOINT_URL) return { url: env.AWS_ENDPOINT_URL, from: "AWS_ENDPOINT_URL" };
+  return fromProfile ? { url: fromProfile, from: `profile "${profile}"` } : undefined;
 }
 
 /**
@@ -113,14 +144,37 @@ export class S3Connection {
     this.#credentials = keys ? async () => keys : async () => (await this.sdk()).client.config.credentials();
   }
 
-  /** Resolves one side's settings: its profile's endpoint and region, and static keys where there are. */
+  /**
+   * Resolves one side's settings: its profile's endpoint and region, and static keys where there
+   * are. The profile is the one named, else AWS_PROFILE's, else the default one, as the SDK reads
+   * them; the region the flag's, else a named profile's, else AWS_REGION, else that of the profile
+   * AWS_PROFILE names or the default one, else us-east-1. The endpoint configured outside the
+   * flags (see {@link configuredEndpoint}) is the AWS CLI's: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+   * then the profile's.
+   */
   static async open(settings: S3ClientSettings = {}): Promise<S3Connection> {
-    const fromProfile = settings.profile ? await profileSettings(settings.profile) : {};
-    const endpoint = settings.endpoint ?? fromProfile.endpoint;
-    const region = settings.region ?? fromProfile.region ?? process.env.AWS_REGION ?? "us-east-1";
+    const ambient = process.env.AWS_PROFILE || undefined;
+    const fromProfile = settings.profile
+      ? await profileSettings(settings.profile)
+      : await profileSettings(ambient ?? "default", ambient ? "AWS_PROFILE" : "default");
+    const configured = configuredEndpoint(fromProfile.endpoint, settings.profile ?? ambient ?? "default");
+    // With a profile named, its endpoint is given here (path-style addressing); without, the
+    // SDK's client finds the same one itself (see endpointUrl).
+    const endpoint = settings.endpoint ?? (settings.profile ? configured?.url : undefined);
+    const region =
+      settings.region ??
+      (settings.profile ? fromProfile.region : undefined) ??
+      process.env.AWS_REGION ??
+      fromProfile.region ??
+      "us-east-1";
     const keys = settings.credentials ?? (await staticCredentials(settings.profile));
-    return new S3Connection(region, endpoint, keys, settings.profile, settings);
+    const connection = new S3Connection(region, endpoint, keys, settings.profile, settings);
+    if (configured !== undefined) connection.configured = configured;
+    return connection;
   }
+
+  /** The endpoint set outside the flags, and where: a variable, or a profile's endpoint_url. */
+  configured?: ConfiguredEndpoint;
 
   /**
    * Stops waiting for this side's storage: every request in flight is cut (its socket closed),

@@ -90,7 +90,13 @@ export class MissingCredentialsError extends StorageError {
 /** A named profile is in neither AWS shared file; found before any request is sent. */
 export class ProfileNotFoundError extends ChunksyncError {
   readonly profile: string;
-  constructor(profile: string, files: { config: SharedFile; credentials: SharedFile }, known: string[]) {
+  constructor(
+    profile: string,
+    files: { config: SharedFile; credentials: SharedFile },
+    known: string[],
+    /** Named by AWS_PROFILE, not by a flag. */
+    readonly fromEnvironment = false,
+  ) {
     const searched = [files.config, files.credentials]
       .map((f) => `${f.path} (${f.fromVariable ? f.variable : `default path, ${f.variable} unset`})`)
       .join(" and ");

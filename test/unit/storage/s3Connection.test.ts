@@ -23,6 +23,7 @@ const AWS_VARIABLES = [
   "AWS_ENDPOINT_URL",
   "AWS_ENDPOINT_URL_S3",
   "AWS_EC2_METADATA_DISABLED",
+  "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 ];
 const saved = Object.fromEntries(AWS_VARIABLES.map((name) => [name, process.env[name]]));
 const dir = mkdtempSync(join(tmpdir(), "chunksync-connection-"));
@@ -191,6 +192,56 @@ describe("region and endpoint", () => {
     expect((await S3Connection.open({ profile: "none" })).region).toBe("ap-south-1");
     delete process.env.AWS_REGION;
     expect((await S3Connection.open({ profile: "none" })).region).toBe("us-east-1");
+  });
+
+  it("region with no profile named: AWS_REGION, else that of the profile AWS_PROFILE names, else the default profile's", async () => {
+    world({ config: "[default]\nregion = eu-west-1\n[profile p]\nregion = eu-central-1\n" });
+    expect((await S3Connection.open({})).region).toBe("eu-west-1");
+    process.env.AWS_PROFILE = "p";
+    expect((await S3Connection.open({})).region).toBe("eu-central-1");
+    process.env.AWS_REGION = "ap-south-1";
+    expect((await S3Connection.open({})).region).toBe("ap-south-1");
+    // As the SDK's own client finds it.
+    delete process.env.AWS_REGION;
+    expect(await new S3Client({}).config.region()).toBe("eu-central-1");
+  });
+
+  it("a profile AWS_PROFILE names that does not exist: refused as a named one is, saying where the name came from", async () => {
+    world({ config: "[profile p]\nregion = eu-central-1\n", env: { AWS_PROFILE: "nope" } });
+    await expect(S3Connection.open({})).rejects.toMatchObject({
+      code: "PROFILE_NOT_FOUND",
+      fromEnvironment: true,
+      message: expect.stringContaining('profile "nope" not found'),
+    });
+    // No default profile at all is no error: the chain looks elsewhere.
+    delete process.env.AWS_PROFILE;
+    await expect(S3Connection.open({})).resolves.toBeDefined();
+  });
+
+  it("endpoint set outside the flags, as the AWS CLI takes it: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then the profile's; none when told to ignore them", async () => {
+    world({
+      config:
+        "[profile plain]\nendpoint_url = http://plain:9000\n[default]\nendpoint_url = http://default:9000\n",
+    });
+    expect((await S3Connection.open({ profile: "plain" })).configured).toEqual({
+      url: "http://plain:9000",
+      from: 'profile "plain"',
+    });
+    expect((await S3Connection.open({})).configured?.from).toBe('profile "default"');
+    process.env.AWS_ENDPOINT_URL = "http://any:1";
+    const fromVariable = await S3Connection.open({ profile: "plain" });
+    expect([fromVariable.endpoint, fromVariable.configured?.from]).toEqual([
+      "http://any:1",
+      "AWS_ENDPOINT_URL",
+    ]);
+    process.env.AWS_ENDPOINT_URL_S3 = "http://s3only:1";
+    expect((await S3Connection.open({ profile: "plain" })).endpoint).toBe("http://s3only:1");
+    expect((await S3Connection.open({ profile: "plain", endpoint: "http://flag:1" })).endpoint).toBe(
+      "http://flag:1",
+    );
+    process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = "true";
+    const ignored = await S3Connection.open({ profile: "plain" });
+    expect([ignored.endpoint, ignored.configured]).toEqual([undefined, undefined]);
   });
 
   it("endpoint: the flag, else the profile's services s3 endpoint_url, else its endpoint_url", async () => {
