@@ -455,14 +455,15 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .hook("preAction", (_root, command) => {
-      refuseEmptyValues(command);
-      // An error the command ends with is said in JSON too where it was asked for (see main).
+      // An error the command ends with is said in JSON too where it was asked for (see main),
+      // its options' own refusals included.
       if (command.opts().json === true)
         // `sync --dry-run` is plan's run; cleanup's --dry-run is cleanup's own.
         root.setOptionValue(
           "jsonFor",
           command.name() === "sync" && command.opts().dryRun === true ? "plan" : command.name(),
         );
+      refuseEmptyValues(command);
     });
   const describe = {
     check:
@@ -556,6 +557,19 @@ function dropOutputToClosedPipes(): void {
 }
 
 /** Runs the CLI and returns its exit code; errors are printed, never thrown. */
+/**
+ * The command whose ending is said in JSON, read from the words as typed, where its options were
+ * never parsed: the command named first, with --json among its words (not after `--`).
+ */
+function typedJsonCommand(root: Command, argv: string[]): string | undefined {
+  const [name] = argv;
+  const end = argv.indexOf("--");
+  const words = end === -1 ? argv : argv.slice(0, end);
+  if (name === undefined || !root.commands.some((c) => c.name() === name) || !words.includes("--json"))
+    return undefined;
+  return name === "sync" && words.includes("--dry-run") ? "plan" : name;
+}
+
 export async function main(argv: string[]): Promise<number> {
   dropOutputToClosedPipes();
   const code = await runCommandLine(argv);
@@ -571,13 +585,9 @@ async function runCommandLine(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;
-      // A refused command line (said on stderr already) is said in JSON too where --json was
-      // given: the command's options were never parsed, so its words are read as typed.
-      const [name] = argv;
-      const end = argv.indexOf("--");
-      const words = end === -1 ? argv : argv.slice(0, end);
-      if (name !== undefined && root.commands.some((c) => c.name() === name) && words.includes("--json")) {
-        const command = name === "sync" && words.includes("--dry-run") ? "plan" : name;
+      // A refused command line (said on stderr already) is said in JSON too where --json was given.
+      const command = typedJsonCommand(root, argv);
+      if (command !== undefined) {
         const told = { code: "VALIDATION_FAILED", message: error.message.replace(/^error: /, "") };
         process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
       }
@@ -587,7 +597,8 @@ async function runCommandLine(argv: string[]): Promise<number> {
       error instanceof ValidationError || error instanceof StorageError || error instanceof ChunksyncError;
     const message = known ? printable(error.message) : `unexpected error: ${unexpected(error)}`;
     process.stderr.write(`chunksync: error: ${message}\n`);
-    const command = root.getOptionValue("jsonFor") as string | undefined;
+    // An option refused as it was parsed (--profile for --src-profile) comes before preAction.
+    const command = (root.getOptionValue("jsonFor") as string | undefined) ?? typedJsonCommand(root, argv);
     if (command !== undefined) {
       const told = known
         ? { code: error.code, message: error.message }

@@ -225,6 +225,10 @@ describe("--json's one object for a command refused after its options were read"
   it.each([
     [["cleanup", "s3://b", "--dry-run", "--json", "--started-before", "yesterday"], "cleanup"],
     [["sync", "s3://a", "s3://b", "--dry-run", "--json", "--chunk-size", "1KiB"], "plan"],
+    // Refused as they were read: an option of another tool, an empty value.
+    [["sync", "s3://a", "s3://b", "--profile", "src", "--json"], "sync"],
+    [["check", "s3://a", "s3://b", "--json", "--dst-region="], "check"],
+    [["cleanup", "s3://b", "--profile", "dst", "--json"], "cleanup"],
   ])("%j names %s", async (args, command) => {
     const out: string[] = [];
     vi.spyOn(process.stderr, "write").mockImplementation(() => true);
