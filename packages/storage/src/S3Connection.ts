@@ -141,7 +141,25 @@ export class S3Connection {
     // As the SDK's client builds it for retryMode "standard" (resolveRetryConfig).
     this.retry = new StandardRetryStrategy({ maxAttempts: this.maxAttempts, baseDelay: Retry.delay() });
     const keys = staticCredentials;
-    this.#credentials = keys ? async () => keys : async () => (await this.sdk()).client.config.credentials();
+    this.#credentials = keys ? async () => keys : () => this.#fromProvider();
+  }
+
+  /**
+   * The SDK's provider's credentials. Its failures are said as credentials not found, whatever
+   * failed below it (STS out of reach for a role, a web identity's token file missing): they are
+   * not the storage's, and a retry of the request would not mend them.
+   */
+  async #fromProvider(): Promise<AwsCredentialIdentity> {
+    const { client } = await this.sdk();
+    try {
+      return await client.config.credentials();
+    } catch (error) {
+      if ((error as Error).name === "CredentialsProviderError") throw error;
+      throw Object.assign(new Error(`the credentials could not be obtained: ${(error as Error).message}`), {
+        name: "CredentialsProviderError",
+        cause: error,
+      });
+    }
   }
 
   /**

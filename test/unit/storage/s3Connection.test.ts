@@ -174,6 +174,17 @@ describe("credentials, found as the SDK finds them", () => {
     expect((await S3Connection.open({ profile: "role" })).staticCredentials).toBeUndefined();
   });
 
+  it("a provider that fails below the SDK's chain (a web identity's token file missing): said as credentials not obtained", async () => {
+    world({
+      config: `[profile webid]\nrole_arn = arn:aws:iam::123456789012:role/r\nweb_identity_token_file = ${join(dir, "no-such-token")}\n`,
+    });
+    const connection = await S3Connection.open({ profile: "webid" });
+    await expect(connection.credentials()).rejects.toMatchObject({
+      name: "CredentialsProviderError",
+      message: expect.stringMatching(/^the credentials could not be obtained: .*no-such-token/),
+    });
+  });
+
   it("nothing anywhere: the SDK's own error, at the first use", async () => {
     world({});
     const connection = await S3Connection.open({});
