@@ -53,6 +53,7 @@ import {
 import { FailureList, interruptedCounts, jsonEnding, jsonSummary, textSummary } from "./summary.js";
 import {
   stoppedUploads,
+  warnIndexNotWritten,
   warnIneffectiveIncludes,
   warnLeftUploads,
   warnNoObjects,
@@ -394,6 +395,7 @@ async function runEngine(
     warnNoObjects(selected, source, destination, flags.filters, process.stderr);
     if (!options.dryRun)
       await warnLeftUploads(options.destination, destination, flags, begun, process.stderr);
+    if (flags.quiet && !flags.json) warnIndexNotWritten(report, process.stderr);
     const code = exitCodeOf(command, report);
     await lines?.add(summaryLine(report));
     await lines?.flush();

@@ -1,6 +1,12 @@
 import { type DigestAlgorithm, directoryPrefix, wholeSecond } from "@chunksync/core";
 import type { ObjectStore, PendingUpload } from "@chunksync/storage";
-import { describeError, ineffectiveIncludes, type KeyRule } from "@chunksync/sync";
+import {
+  describeError,
+  ineffectiveIncludes,
+  isNotWrittenNote,
+  type KeyRule,
+  type RunReport,
+} from "@chunksync/sync";
 import { locationText, type S3Location } from "./parseS3Url.js";
 import { printable } from "./printable.js";
 
@@ -39,6 +45,21 @@ export function warnWeakDigest(algorithm: DigestAlgorithm, out: NodeJS.WritableS
       "chunk in 4 billion keeps its CRC-32C by chance, and an edit can be made to keep it, so such a chunk is " +
       "called identical and not copied; use sha256 (the default) for data you must be able to trust\n",
   );
+}
+
+/**
+ * After a run printed with --quiet, whose summary and its index notes are not printed: a side's
+ * index that could not be written costs every later run a read of every object, so it is said.
+ */
+export function warnIndexNotWritten(report: RunReport, out: NodeJS.WritableStream): void {
+  for (const [side, index] of [
+    ["source", report.index?.source],
+    ["destination", report.index?.destination],
+  ] as const) {
+    for (const note of index?.notes ?? [])
+      if (isNotWrittenNote(note))
+        out.write(`chunksync: warning: ${side} index at ${printable(index!.location)}: ${printable(note)}\n`);
+  }
 }
 
 /** The objects a run (sync, check, plan, audit) selected: on the source, and on the destination alone. */

@@ -28,6 +28,7 @@ export { IndexRecorder, type IndexSlot, type KeyEntries } from "./digestIndex/In
 export { commitIndex, IndexWriter } from "./digestIndex/IndexWriter.js";
 export { makeDirectory } from "./digestIndex/makeDirectory.js";
 export {
+  isNotWrittenNote,
   notWrittenNote,
   SideIndex,
   type SideIndexOptions,

@@ -1,6 +1,7 @@
 import type { PendingUpload } from "@chunksync/storage";
+import { notWrittenNote, type RunReport } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { warnLeftUploads } from "../../../packages/cli/src/warnings.js";
+import { warnIndexNotWritten, warnLeftUploads } from "../../../packages/cli/src/warnings.js";
 
 /** A destination whose listing of uploads gives `listed`, of which this run began `ours`. */
 function store(listed: PendingUpload[], ours: PendingUpload[] = []) {
@@ -60,5 +61,29 @@ describe("warnLeftUploads: what a sync says of uploads it finds left", () => {
 
   it("says nothing where none is left", async () => {
     expect(await said([])).toEqual([]);
+  });
+});
+
+describe("warnIndexNotWritten (a --quiet run prints no summary, nor its index notes)", () => {
+  it("says each side whose new index could not be written, and nothing of other notes", () => {
+    const out: string[] = [];
+    const stream = { write: (s: string) => out.push(s) > 0 } as unknown as NodeJS.WritableStream;
+    const side = (location: string, notes: string[]) => ({
+      location,
+      found: "loaded",
+      notes,
+      fromIndex: 0,
+      read: 1,
+    });
+    const report = {
+      index: {
+        source: side("/idx/src", ["piece p-1 was dropped: damaged"]),
+        destination: side("s3://idx/dst/", [notWrittenNote(new Error("access denied"))]),
+      },
+    } as unknown as RunReport;
+    warnIndexNotWritten(report, stream);
+    expect(out).toEqual([
+      "chunksync: warning: destination index at s3://idx/dst/: the new index could not be written (access denied); the index stored before this run, if any, stands\n",
+    ]);
   });
 });

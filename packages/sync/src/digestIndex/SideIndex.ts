@@ -275,7 +275,14 @@ export class SideIndex {
   }
 }
 
+const NOT_WRITTEN = "the new index could not be written";
+
 /** What a side's index says where its new index could not be written: what was stored before stands, if anything was. */
 export function notWrittenNote(error: unknown): string {
-  return `the new index could not be written (${(error as Error).message}); the index stored before this run, if any, stands`;
+  return `${NOT_WRITTEN} (${(error as Error).message}); the index stored before this run, if any, stands`;
+}
+
+/** Whether `note` is a {@link notWrittenNote}. */
+export function isNotWrittenNote(note: string): boolean {
+  return note.startsWith(`${NOT_WRITTEN} (`);
 }
