@@ -298,6 +298,23 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
     }
   });
 
+  it("AWS_PROFILE and keys in the environment both set: one line of its own says the profile is taken, not the SDK's block", async () => {
+    const { s, d } = await pair("two-sources");
+    await putObject(src, s, "a.txt", "a");
+    const r = await runCli(["check", `s3://${s}`, `s3://${d}`, "--dst-profile", "dst"], {
+      ...env,
+      AWS_PROFILE: "src",
+      AWS_ACCESS_KEY_ID: "not-used",
+      AWS_SECRET_ACCESS_KEY: "not-used-secret",
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.split("\n")[0]).toBe(
+      'chunksync: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: a side with no --src-profile or --dst-profile takes profile "src", as the AWS SDK does, not the keys',
+    );
+    expect(r.stderr).not.toContain("Multiple credential sources");
+    expect(r.stderr.match(/both AWS_PROFILE/g)).toHaveLength(1);
+  });
+
   it("sync --dry-run prints what plan prints and writes nothing", async () => {
     const { s, d } = await pair("dry-run");
     await putObject(src, s, "new.txt", "new");

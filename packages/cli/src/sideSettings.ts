@@ -21,6 +21,7 @@ import {
 } from "@chunksync/storage";
 import type { Command } from "commander";
 import type { S3Location } from "./parseS3Url.js";
+import { warnCredentialSources } from "./warnings.js";
 
 /** One side's connection flags, as given on the command line. */
 export interface SideFlags {
@@ -188,6 +189,7 @@ export async function openStore(
       `a 12-digit account ID, got "${flags.accountId}"`,
     );
   }
+  warnCredentialSources(flags.profile, process.stderr);
   let connection: S3Connection;
   try {
     connection = await S3Connection.open({

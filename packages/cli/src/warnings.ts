@@ -62,6 +62,23 @@ export function warnIndexNotWritten(report: RunReport, out: NodeJS.WritableStrea
   }
 }
 
+let toldCredentialSources = false;
+
+/**
+ * Once a run: a side that names no profile while both AWS_PROFILE and keys in the environment
+ * are set takes the profile, as the AWS SDK does (which says so in a block of its own, silenced).
+ */
+export function warnCredentialSources(namedProfile: string | undefined, out: NodeJS.WritableStream): void {
+  const env = process.env;
+  if (toldCredentialSources || namedProfile || !env.AWS_PROFILE) return;
+  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return;
+  toldCredentialSources = true;
+  out.write(
+    `chunksync: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: a side with no --src-profile or --dst-profile ` +
+      `takes profile "${printable(env.AWS_PROFILE)}", as the AWS SDK does, not the keys\n`,
+  );
+}
+
 /** The objects a run (sync, check, plan, audit) selected: on the source, and on the destination alone. */
 export interface Selected {
   source: number;

@@ -2,7 +2,7 @@
  * The AWS SDK's S3 client of a connection: loaded only when a request needs it (see S3Connection).
  */
 import * as s3 from "@aws-sdk/client-s3";
-import { fromIni } from "@aws-sdk/credential-providers";
+import { fromIni, fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { Logger } from "@smithy/types";
 import type { S3Connection } from "./S3Connection.js";
@@ -49,12 +49,11 @@ export function buildS3Client(connection: S3Connection): s3.S3Client {
     // other logger, even one that drops every line, makes it redact each request's input and
     // output for the log first (a walk over the operation's schema on every request).
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    // Static keys are the ones the SDK would find itself; any other source is its own.
-    ...(staticCredentials
-      ? { credentials: staticCredentials }
-      : profile
-        ? { credentials: fromIni({ profile }) }
-        : {}),
+    // Static keys are the ones the SDK would find itself; any other source is its own: the
+    // default chain given the silent logger, whose "multiple credential sources" block (both
+    // AWS_PROFILE and keys in the environment) the CLI says in one line of its own.
+    credentials:
+      staticCredentials ?? (profile ? fromIni({ profile }) : fromNodeProviderChain({ logger: silent })),
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: connection.maxAttempts,
