@@ -108,6 +108,16 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       ),
     ],
     [
+      "a region that is no host component",
+      () => ["check", S(), D(), ...SIDES, "--src-region", "eu west"],
+      /--src-region: expected a region such as eu-west-1, got "eu west"/,
+    ],
+    [
+      "a value left out: the next option taken for it",
+      () => ["check", S(), D(), ...SIDES, "--dst-region", "--quiet"],
+      /--dst-region: expected a value for <region>, got the option --quiet \(was the value left out\?\)/,
+    ],
+    [
       "chunk size abc",
       () => ["plan", S(), D(), ...SIDES, "--chunk-size", "abc"],
       /--chunk-size: expected a size such as 8MiB, 512KiB, 1GiB or a plain number of bytes/,

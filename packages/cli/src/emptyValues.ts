@@ -9,8 +9,17 @@ import type { Command } from "commander";
  */
 export function refuseEmptyValues(command: Command): void {
   for (const option of command.options) {
-    if (!option.required || command.getOptionValue(option.attributeName()) !== "") continue;
+    if (!option.required) continue;
+    const given = command.getOptionValue(option.attributeName());
     const value = /<[^>]+>/.exec(option.flags)?.[0] ?? "a value";
-    throw new ValidationError(option.long ?? option.flags, `a value for ${value}, got an empty string`);
+    if (given === "")
+      throw new ValidationError(option.long ?? option.flags, `a value for ${value}, got an empty string`);
+    // `--src-region --json`: the value left out, the next option was taken for it.
+    const taken = typeof given === "string" ? /^--[a-z][a-z-]*/.exec(given)?.[0] : undefined;
+    if (taken !== undefined && command.options.some((o) => o.long === taken))
+      throw new ValidationError(
+        option.long ?? option.flags,
+        `a value for ${value}, got the option ${taken} (was the value left out?)`,
+      );
   }
 }

@@ -183,6 +183,10 @@ export async function openStore(
   if (flags.endpoint !== undefined && !isEndpoint(flags.endpoint)) {
     throw new ValidationError(sideFlag(side, "endpoint"), `${ENDPOINT}, got "${flags.endpoint}"`);
   }
+  // A region names a host component and the signature's scope: letters, digits, - and _.
+  if (flags.region !== undefined && !/^[A-Za-z0-9_-]+$/.test(flags.region)) {
+    throw new ValidationError(sideFlag(side, "region"), `a region such as eu-west-1, got "${flags.region}"`);
+  }
   if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId)) {
     throw new ValidationError(
       sideFlag(side, "account-id"),
