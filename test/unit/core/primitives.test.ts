@@ -188,6 +188,9 @@ describe("pairing secrets", () => {
           `base64:${secret.toString("base64")}`,
           `base64url:${secret.toString("base64url")}`,
           ` ${secret.toString("base64")}\n`,
+          // Wrapped as openssl rand -base64 prints it (64 columns), and as xxd -p prints hex (60).
+          `${secret.toString("base64").replace(/.{64}/g, "$&\n")}\n`,
+          `${secret.toString("hex").replace(/.{60}/g, "$&\r\n")}\n`,
         ]) {
           expect(parsePairingSecret(text).equals(secret)).toBe(true);
         }

@@ -23,7 +23,8 @@ export function formatPairingSecret(secret: Uint8Array): string {
 
 function decodeText(text: string): Buffer | undefined {
   const [prefix, rest] = text.includes(":") ? text.split(":", 2) : [undefined, text];
-  const body = (rest ?? "").trim();
+  // Tools wrap what they print (openssl rand -base64 and base64 at 64 or 76 columns, xxd -p at 60).
+  const body = (rest ?? "").trim().replace(/\r?\n/g, "");
   // Text of only hex digits is read as hex; prefixes settle the rare base64 secret that looks like hex.
   if ((prefix === "hex" || prefix === undefined) && HEX.test(body)) return Buffer.from(body, "hex");
   if (prefix === "hex") return undefined;
