@@ -222,7 +222,7 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
         expect(r.code, r.stderr).toBe(2);
         const flag = sides[1] === "badendpoint" ? "--src-profile" : "--dst-profile";
         expect(r.stderr).toBe(
-          `chunksync: error: ${flag}: expected a profile whose endpoint_url is a URL such as http://127.0.0.1:9000 (scheme, host and port; no path), ` +
+          `chunksync: error: ${flag}: expected a profile whose endpoint_url is a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user), ` +
             `but profile "badendpoint" has endpoint_url "not a url"\n`,
         );
       }

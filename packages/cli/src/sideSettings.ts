@@ -153,13 +153,17 @@ export interface OpenedSide {
 function isEndpoint(text: string): boolean {
   try {
     const url = new URL(text);
-    return ["http:", "https:"].includes(url.protocol) && url.pathname === "/" && !url.search && !url.hash;
+    // Credentials in the URL are not sent (the side signs with its own), and port 0 is no port.
+    const bare = !url.username && !url.password && url.port !== "0";
+    return (
+      ["http:", "https:"].includes(url.protocol) && url.pathname === "/" && !url.search && !url.hash && bare
+    );
   } catch {
     return false;
   }
 }
 
-const ENDPOINT = "a URL such as http://127.0.0.1:9000 (scheme, host and port; no path)";
+const ENDPOINT = "a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user)";
 
 /** The connections this process opened (see {@link stopWaiting}). */
 const opened = new Set<S3Connection>();

@@ -180,7 +180,15 @@ describe("an endpoint with a path, an account ID that is none: refused before an
   it.each([
     [
       ["--src-endpoint", "http://127.0.0.1:9/some/path", ...dst],
-      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path), got "http://127.0.0.1:9/some/path"',
+      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user), got "http://127.0.0.1:9/some/path"',
+    ],
+    [
+      ["--src-endpoint", "http://user:pw@127.0.0.1:9", ...dst],
+      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user), got "http://user:pw@127.0.0.1:9"',
+    ],
+    [
+      ["--src-endpoint", "http://127.0.0.1:0", ...dst],
+      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user), got "http://127.0.0.1:0"',
     ],
     [
       ["--src-endpoint", "http://127.0.0.1:9/", ...dst, "--dst-account-id", "abc"],
