@@ -155,22 +155,22 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     [
       "malformed --src-endpoint",
       () => ["sync", S(), D(), ...SIDES, "--src-endpoint", "not a url"],
-      /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path\), got "not a url"/,
+      /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path, no user\), got "not a url"/,
     ],
     [
       "--dst-endpoint without http:// (a URL of scheme localhost:)",
       () => ["sync", S(), D(), ...SIDES, "--dst-endpoint", "localhost:9000"],
-      /--dst-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path\), got "localhost:9000"/,
+      /--dst-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path, no user\), got "localhost:9000"/,
     ],
     [
       "--src-endpoint of another scheme",
       () => ["check", S(), D(), ...SIDES, "--src-endpoint", "ftp://127.0.0.1:21"],
-      /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path\), got "ftp:\/\/127\.0\.0\.1:21"/,
+      /--src-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path, no user\), got "ftp:\/\/127\.0\.0\.1:21"/,
     ],
     [
       "--dst-endpoint with a path (requests go to /bucket/key on its host: the path would be dropped)",
       () => ["sync", S(), D(), ...SIDES, "--dst-endpoint", "http://127.0.0.1:9000/s3"],
-      /--dst-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path\), got "http:\/\/127\.0\.0\.1:9000\/s3"/,
+      /--dst-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path, no user\), got "http:\/\/127\.0\.0\.1:9000\/s3"/,
     ],
     [
       "--secret-file too short",

@@ -5,7 +5,7 @@ import { examples } from "./examples.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
-import { addSideOptions } from "./sideSettings.js";
+import { addSideOptions, connectionHelp } from "./sideSettings.js";
 import { warnIneffectiveIncludes, warnTopLevelExclude } from "./warnings.js";
 
 /** The default sample: 1% of the bytes. */
@@ -84,7 +84,10 @@ export function addAuditCommands(root: Command): void {
         .choices(["direct", "workflow"])
         .default("direct"),
     )
-    .addHelpText("after", `${AUDIT_HELP}${FILTER_HELP}${examples("audit")}`)
+    .addHelpText(
+      "after",
+      `${AUDIT_HELP}${FILTER_HELP}${connectionHelp(["src-", "dst-"])}${examples("audit")}`,
+    )
     .exitOverride()
     .action(async (src: string, dst: string, flags: AuditFlags) => {
       warnIneffectiveIncludes(flags.filters, process.stderr);
@@ -116,7 +119,7 @@ export function addAuditCommands(root: Command): void {
         .choices(["sha256", "sha1", "md5", "crc32c"])
         .default(DEFAULT_ALGORITHM),
     )
-    .addHelpText("after", `${SCRUB_HELP}${FILTER_HELP}${examples("scrub")}`)
+    .addHelpText("after", `${SCRUB_HELP}${FILTER_HELP}${connectionHelp([""])}${examples("scrub")}`)
     .exitOverride()
     .action(async (url: string, flags: ScrubFlags) => {
       warnIneffectiveIncludes(flags.filters, process.stderr);

@@ -8,7 +8,7 @@ import { interruptedExitCode, interruptible } from "./interruptible.js";
 import { addOptionPointers } from "./optionPointers.js";
 import { locationText, parseS3Url } from "./parseS3Url.js";
 import { printable } from "./printable.js";
-import { openStore, type SideFlags, sideError } from "./sideSettings.js";
+import { connectionHelp, openStore, type SideFlags, sideError } from "./sideSettings.js";
 
 interface CleanupFlags {
   dstProfile?: string;
@@ -105,7 +105,7 @@ export function addCleanupCommand(root: Command): void {
     )
     .option("--dry-run", "list what would be aborted, abort nothing", false)
     .option("--json", "print one JSON summary on stdout", false)
-    .addHelpText("after", `${HELP}${examples("cleanup")}`)
+    .addHelpText("after", `${HELP}${connectionHelp(["dst-"])}${examples("cleanup")}`)
     .exitOverride()
     .action(async (dst: string, flags: CleanupFlags) => {
       root.setOptionValue(

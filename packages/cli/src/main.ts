@@ -42,6 +42,7 @@ import { startProgress } from "./progress.js";
 import {
   addSideOptions,
   chunkSizeFlag,
+  connectionHelp,
   openStore,
   positiveInteger,
   probeSides,
@@ -502,7 +503,7 @@ export function program(): Command {
         .on("option:dryrun", () => command.setOptionValue("dryRun", true));
     }
     command
-      .addHelpText("after", `${FILTER_HELP}${examples(name)}`)
+      .addHelpText("after", `${FILTER_HELP}${connectionHelp(["src-", "dst-"])}${examples(name)}`)
       .action(async (src: string, dst: string, flags: RunFlags) => {
         warnIneffectiveIncludes(flags.filters, process.stderr);
         warnTopLevelExclude(flags.filters, process.stderr);

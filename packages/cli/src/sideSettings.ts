@@ -165,6 +165,32 @@ function isEndpoint(text: string): boolean {
 
 const ENDPOINT = "a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user)";
 
+/**
+ * What each side connects with where no flag says, for the help of a command whose sides' flags
+ * start with `prefixes` ("src-", "dst-", or "" for the one side of scrub).
+ */
+export function connectionHelp(prefixes: readonly string[]): string {
+  const flag = (name: string) => prefixes.map((p) => `--${p}${name}`).join("/");
+  const text = [
+    prefixes.length > 1 ? "Each side connects on its own." : "",
+    `Credentials: ${flag("profile")}, else AWS_PROFILE's profile, else the AWS chain`,
+    "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the default profile, SSO, the instance role).",
+    `Endpoint: ${flag("endpoint")}, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else the`,
+    "profile's endpoint_url (scheme, host and port), else AWS.",
+    `Region: ${flag("region")}, else a named profile's, else AWS_REGION, else AWS_PROFILE's or`,
+    "the default profile's, else us-east-1.",
+    prefixes.includes("") ? "" : "--profile, --endpoint-url and --region are refused: name the side.",
+  ];
+  // Filled to 80 columns, as the help around it.
+  const lines = [""];
+  for (const word of text.join(" ").split(/\s+/).filter(Boolean)) {
+    const last = lines.length - 1;
+    if (lines[last] !== "" && lines[last]!.length + 1 + word.length > 80) lines.push(word);
+    else lines[last] = lines[last] === "" ? word : `${lines[last]} ${word}`;
+  }
+  return `\n${lines.join("\n")}\n`;
+}
+
 /** The connections this process opened (see {@link stopWaiting}). */
 const opened = new Set<S3Connection>();
 
