@@ -39,6 +39,17 @@ export function endIfHungUp(): void {
   process.kill(process.pid, "SIGHUP");
 }
 
+/**
+ * Once a command has ended and said its ending (its summary, its JSON with its exit code): a
+ * stop signal that comes before the process is gone ends it with `code`, as said, where Node
+ * would end it by the signal (143 after a SIGTERM where the JSON said 2). A hangup during the
+ * command ends it by SIGHUP still (see {@link endIfHungUp}).
+ */
+export function endAs(code: number): void {
+  if (hungUp) return;
+  for (const by of STOP_SIGNALS) process.on(by, () => process.exit(code));
+}
+
 /** Why a run's signal was aborted by {@link SignalStop}: the signal that stopped it. */
 class StoppedBy extends Error {
   constructor(readonly by: StopSignal) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { interruptible, STOPPING, TERMINATING } from "../../../packages/cli/src/interruptible.js";
+import { endAs, interruptible, STOPPING, TERMINATING } from "../../../packages/cli/src/interruptible.js";
 
 /** What `interruptible` writes to stderr, with stderr a terminal or not. */
 function stderrAs(tty: boolean): string[] {
@@ -15,6 +15,25 @@ afterEach(() => {
   vi.restoreAllMocks();
   if (wasTTY) Object.defineProperty(process.stderr, "isTTY", wasTTY);
   else delete (process.stderr as { isTTY?: boolean }).isTTY;
+});
+
+describe("endAs", () => {
+  it("a stop signal after the command said its ending ends the process with the code it said, not the signal's", () => {
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as never);
+    const before = new Map(
+      (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((by) => [by, new Set(process.listeners(by))]),
+    );
+    endAs(2);
+    try {
+      process.emit("SIGTERM");
+      expect(exit).toHaveBeenLastCalledWith(2);
+      process.emit("SIGINT");
+      expect(exit).toHaveBeenLastCalledWith(2);
+    } finally {
+      for (const [by, kept] of before)
+        for (const listener of process.listeners(by)) if (!kept.has(listener)) process.off(by, listener);
+    }
+  });
 });
 
 describe("interruptible", () => {
