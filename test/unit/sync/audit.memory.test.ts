@@ -326,6 +326,37 @@ describe("scrub on in-memory stores", () => {
     );
   });
 
+  it("in a bucket that keeps versions, judges only an entry of the version listed: another version of the same bytes is neither marked nor cleared through it", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const clock = () => new Date(now);
+    const buckets = new MemoryBuckets();
+    const source = new MemoryObjectStore({ bucket: "src", buckets, now: clock });
+    const destination = new MemoryObjectStore({ bucket: "dst", buckets, now: clock, versioned: true });
+    const data = seededBytes("versions", 1000);
+    await put(source, "a", data);
+    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+    now += 2000;
+    const sync = () =>
+      syncWith(source, destination, {
+        secret,
+        index: { source: sourceIndex, destination: destinationIndex },
+      });
+    await sync();
+    now += 2000;
+    // A second run lists the version written: its entry learns its version ID.
+    await sync();
+    now += 2000;
+    const full = () => scrubOneAtATime(destination, destinationIndex);
+    // The same bytes again: a new version, with the ETag of the one indexed, and that one rots.
+    await put(destination, "a", data);
+    buckets.get("dst")!.objects.get("a")!.data[10]! ^= 0xff;
+    const other = await full();
+    expect(other.objects).toMatchObject({ listed: 1, indexed: 0, rotted: 0 });
+    expect(other.index).toMatchObject({ marked: 0 });
+    const cursor = await IndexCursor.open(destinationIndex.location, destinationIndex.scope);
+    expect((await cursor.find("a"))?.rotted).toBeUndefined();
+  });
+
   it("an object rewritten under the scrub is neither rot nor counted among the chunks sampled", async () => {
     const world = setup();
     const { destination } = world;

@@ -15,7 +15,8 @@ import {
   sameEtag,
   unseenProbability,
 } from "@chunksync/core";
-import type { ObjectReader } from "@chunksync/storage";
+import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
+import { bucketVersioning } from "../digestIndex/bucketVersioning.js";
 import { IndexCursor, type UnreadPiece } from "../digestIndex/IndexCursor.js";
 import type { IndexLocation } from "../digestIndex/IndexLocation.js";
 import { IndexWriter } from "../digestIndex/IndexWriter.js";
@@ -161,15 +162,25 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
     return report;
   }
 
+  // Where the bucket keeps versions, another version of the same bytes (its ETag) may be the
+  // current one: the listing names each version, and only an entry of the version it names is
+  // judged, lest the rot of one version be marked on (or a mark cleared from) another's entry.
+  const versions = await bucketVersioning(store, signal);
+  if (versions.note !== undefined) report.index.notes.push(versions.note);
+  let unnamed = 0;
   async function* drawn(): AsyncGenerator<SampledObject<Indexed>> {
-    for await (const listed of readAhead(store.list(prefix, signal), LISTING_READ_AHEAD)) {
+    const listing = store.list(prefix, signal, undefined, undefined, versions.versioned);
+    for await (const listed of readAhead(listing, LISTING_READ_AHEAD)) {
       const relative = listed.key.slice(prefix.length);
       if (!selected(relative)) continue;
       report.objects.listed++;
       report.bytes.listed += listed.size;
       const entry = await cursor.find(listed.key);
-      // The bytes are all a scrub compares: an ETag names them, whichever version is current.
       if (entry === undefined || !entryMayStand(entry, listed)) continue;
+      if (versions.versioned && !namesVersionOf(listed, entry)) {
+        unnamed++;
+        continue;
+      }
       report.objects.indexed++;
       const plan = planChunks(entry.size, index.scope.chunkSize);
       // A reservoir holds its objects to the listing's end: without their digests, which are read again.
@@ -273,6 +284,10 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       report.index.notMarked = describeError(error);
     }
   }
+  if (unnamed > 0)
+    report.index.notes.push(
+      `the bucket keeps versions, and ${unnamed} listed object${unnamed === 1 ? "'s" : "s'"} entries could not be tied to the version listed (a version written and not listed since, or a listing that named no version): not judged`,
+    );
   report.everyChunkRead =
     !report.interrupted &&
     report.objects.failed === 0 &&
@@ -337,4 +352,15 @@ function sameVersionEntry(a: IndexEntry, b: IndexEntry): boolean {
     a.lastModified === b.lastModified &&
     a.versionId === b.versionId
   );
+}
+
+/**
+ * Whether `entry` is of the very version `listed` names, in a bucket that keeps versions: the
+ * listing names it (ListObjectVersions), and the entry records that ID, or records none as read
+ * from the null version. A version this side wrote records none whatever its ID: unknown.
+ */
+function namesVersionOf(listed: ObjectSummary, entry: IndexEntry): boolean {
+  if (listed.versionId === undefined) return false;
+  if (entry.versionId !== undefined) return entry.versionId === listed.versionId;
+  return entry.proof === "read" && listed.versionId === "null";
 }
