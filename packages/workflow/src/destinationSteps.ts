@@ -609,11 +609,14 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
       if (stood) await index?.keep(stood);
       continue;
     }
+    // A stop ends the page's deletes here, as the direct engine's: what is deleted is recorded.
+    ctx.signal?.throwIfAborted();
     extras++;
     const result = await settleDestinationOnly(ctx.store, o, {
       delete: ctx.delete ?? false,
       dryRun: false,
       onSource: () => answers.mayHold(key),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     if (stood && !result.applied) await index?.keep(stood);
     const stored: StoredResult = {

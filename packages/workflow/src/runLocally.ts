@@ -192,7 +192,8 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     const commit = { runId, settled: true };
     await SOURCE_STEPS.sourceIndexCommit.run(source, commit);
     await DESTINATION_STEPS.destinationIndexCommit.run(destination, commit);
-    await reportExtras(observer, options.source.work, runId);
+    // No report step counts them: a stopped run's extras (deleted, kept) count as they are told.
+    await reportExtras(observer, options.source.work, runId, true);
   };
   // The last state's output: the report step's totals.
   let totals: Pick<RunReport, "objects" | "bytes" | "planned" | "index"> | undefined;
@@ -231,11 +232,18 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
  * deleted with `delete`), one at a time: they were counted page by page, and holding them in
  * the meantime would grow with the run.
  */
-async function reportExtras(observer: RunObserver | undefined, work: WorkArea, runId: string): Promise<void> {
-  if (observer?.onResult === undefined) return;
+async function reportExtras(
+  observer: RunObserver | undefined,
+  work: WorkArea,
+  runId: string,
+  count = false,
+): Promise<void> {
+  if (observer === undefined || (observer.onResult === undefined && !count)) return;
   for await (const key of work.list(workKeys.extras(runId))) {
     const stored = await work.get<StoredResult>(key);
-    if (stored) await observer.onResult(stored.result);
+    if (stored === undefined) continue;
+    if (count) countResult(observer.stats.objects, stored.result);
+    await observer.onResult?.(stored.result);
   }
 }
 

@@ -1,5 +1,5 @@
 import { MemoryObjectStore, S3_CAPABILITIES } from "@chunksync/storage";
-import type { ObjectResult } from "@chunksync/sync";
+import { type ObjectResult, RunStats } from "@chunksync/sync";
 import { MemoryWorkArea, StateDataLimitError } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { executeLocally, STATE_DATA_LIMIT } from "../../../packages/workflow/src/runLocally.js";
@@ -94,6 +94,29 @@ describe("a run stopped after it deleted destination-only objects", () => {
       expect(results.filter((r) => r.state === "extra")).toEqual([
         expect.objectContaining({ destinationKey: "extra", action: "delete", applied: true }),
       ]);
+    });
+
+    it(`stops deleting at the stop, and counts what it deleted (${engine})`, async () => {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      await put(source, "kept", Buffer.from("kept"));
+      const extras = Array.from({ length: 200 }, (_, i) => `x${String(i).padStart(3, "0")}`);
+      for (const key of extras) await put(destination, key, Buffer.from("old"));
+      const stats = new RunStats();
+      const stop = new AbortController();
+      let deletes = 0;
+      const deleteOne = destination.delete.bind(destination);
+      destination.delete = async (key) => {
+        if (++deletes === 3) stop.abort();
+        await deleteOne(key);
+      };
+      await expect(sync(source, destination, { delete: true, signal: stop.signal, stats })).rejects.toThrow();
+      const left = (await Promise.all(extras.map((key) => destination.head(key)))).filter(Boolean).length;
+      const deleted = extras.length - left;
+      // The delete in flight at the stop may finish; none starts after it.
+      expect(deleted).toBeGreaterThanOrEqual(3);
+      expect(deleted).toBeLessThanOrEqual(3 + 8);
+      expect(stats.objects.deleted).toBe(deleted);
     });
 
     it(`reports no failure for a destination-only object it was checking when stopped (${engine})`, async () => {
