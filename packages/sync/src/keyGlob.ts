@@ -19,7 +19,10 @@ const MAX_GLOB = 4096;
  *   included: keys are names, not paths, and a key's `.` and `..` segments and line breaks are
  *   characters like any other.
  *
- * A glob equal to the key matches it too (`a[b]` is also the key "a[b]"). A hand-written
+ * An `--exclude` glob equal to the key matches it too (`a[b]` also leaves out the key "a[b]"):
+ * a leaving out that keeps more is safe, where an `--include` that selected more would let
+ * `--delete` delete destination objects the glob, read as fnmatch reads it, does not name (the
+ * key itself is `a\[b\]`). A hand-written
  * translation rather than a path-glob library's: those read `|`, `{1,2}`, `@(...)` and more as
  * syntax, so an `--exclude` of a key holding them left that key selected, and `--delete`
  * deleted it.
@@ -34,7 +37,7 @@ export function keyGlob(kind: "include" | "exclude", glob: string): (key: string
       `a glob such as '**/*.jpg', got "${glob.slice(0, 40)}..." (${glob.length} characters; at most ${MAX_GLOB})`,
     );
   const pattern = new RegExp(`^${globSource(glob)}$`, "su");
-  return (key) => key === glob || pattern.test(key);
+  return kind === "exclude" ? (key) => key === glob || pattern.test(key) : (key) => pattern.test(key);
 }
 
 /** The regular expression source (for the `u` and `s` flags) of `glob`, unanchored. */

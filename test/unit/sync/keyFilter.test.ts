@@ -75,10 +75,12 @@ describe("keyFilter: ordered include/exclude rules, as aws s3 sync applies them"
     expect(excluded("*/dot")).toEqual(["./dot"]);
   });
 
-  it("a glob equal to a key selects that key, even where it reads as a pattern", () => {
-    expect(
-      selected([rule("exclude", "a[b]"), rule("exclude", "c?")], ["a[b]", "ab", "c?", "cd", "cde"]),
-    ).toEqual(["cde"]);
+  it("an --exclude glob equal to a key leaves that key out, even where it reads as a pattern; an --include selects only what the pattern matches", () => {
+    const keys = ["a[b]", "ab", "c?", "cd", "cde"];
+    expect(selected([rule("exclude", "a[b]"), rule("exclude", "c?")], keys)).toEqual(["cde"]);
+    // Selected more, an --include would let --delete delete "a[b]" where the source lacks it.
+    expect(selected([rule("exclude", "**"), rule("include", "a[b]")], keys)).toEqual(["ab"]);
+    expect(selected([rule("exclude", "**"), rule("include", "a\\[b\\]")], keys)).toEqual(["a[b]"]);
   });
 
   it("( ) \" and a leading ! stand for themselves, and [!...] is a set's complement, as in aws s3 sync", () => {
