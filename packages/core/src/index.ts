@@ -229,7 +229,7 @@ export {
   versionPin,
   wholeSecond,
 } from "./digestIndex/indexEntry.js";
-export { INDEX_KEY_MARKER, isIndexKey } from "./digestIndex/indexKey.js";
+export { INDEX_KEY_MARKER, isIndexKey, pieceRunStart } from "./digestIndex/indexKey.js";
 export { type IndexScope, pairingTag, sameScope, scopeName } from "./digestIndex/indexScope.js";
 export {
   ChunkPlanError,

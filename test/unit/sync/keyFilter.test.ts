@@ -1,4 +1,4 @@
-import { INDEX_KEY_MARKER } from "@chunksync/core";
+import { INDEX_KEY_MARKER, isIndexKey, pieceRunStart } from "@chunksync/core";
 import { ineffectiveIncludes, type KeyRule, keyFilter, keyGlob, keySelection } from "@chunksync/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -202,5 +202,18 @@ describe("keySelection: a digest index's own keys are passed over, wherever they
     ];
     const chosen = keys.filter(keySelection([rule("exclude", "**"), rule("include", "**")]));
     expect(chosen).toEqual(keys.slice(2));
+  });
+
+  it("the sweep of stray pieces takes a name for a run's piece only where a listing passes it over as one", () => {
+    expect(pieceRunStart("p-mimz0k3q-0a1b2c3d-0.jsonl")).toBe(Number.parseInt("mimz0k3q", 36));
+    for (const name of [
+      "p-1-abc-0.jsonl",
+      "p-1-0a1b2c3d0-0.jsonl",
+      "p-1-0a1b2c3d-x.jsonl",
+      "manifest.json",
+    ]) {
+      expect(pieceRunStart(name), name).toBeUndefined();
+      expect(isIndexKey(`${INDEX_KEY_MARKER}${name}`), name).toBe(name === "manifest.json");
+    }
   });
 });

@@ -12,7 +12,19 @@ export const INDEX_KEY_MARKER = "chunksync-digest-index.";
  * exact forms are passed over, so an object of a user's that merely starts with the marker is
  * still synced.
  */
-const INDEX_NAME = /^chunksync-digest-index\.(?:manifest\.json|p-[0-9a-z]+-[0-9a-f]{8}-\d+\.jsonl)$/;
+const PIECE = "p-([0-9a-z]+)-[0-9a-f]{8}-\\d+\\.jsonl";
+const INDEX_NAME = new RegExp(`^chunksync-digest-index\\.(?:manifest\\.json|${PIECE})$`);
+const PIECE_NAME = new RegExp(`^${PIECE}$`);
+
+/**
+ * When the run that wrote the piece `name` (its name within the index's location, as the
+ * IndexWriter gives it) started, in ms, from its name; undefined for a name of no other form:
+ * the sweep of stray pieces removes only names a run wrote, as a listing passes over only these.
+ */
+export function pieceRunStart(name: string): number | undefined {
+  const match = PIECE_NAME.exec(name);
+  return match ? Number.parseInt(match[1]!, 36) : undefined;
+}
 
 /** Whether `key` (whole or relative to a prefix) is one a digest index wrote in a bucket. */
 export function isIndexKey(key: string): boolean {

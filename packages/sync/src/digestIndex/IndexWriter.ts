@@ -8,6 +8,7 @@ import {
   type PieceRef,
   pieceChecksum,
   pieceHeader,
+  pieceRunStart,
 } from "@chunksync/core";
 import { MANIFEST } from "./IndexCursor.js";
 import type { IndexLocation } from "./IndexLocation.js";
@@ -186,14 +187,8 @@ export async function commitIndex(
   const stale = new Set(previous.map((p) => p.name).filter((name) => !kept.has(name)));
   const cutoff = Date.now() - ORPHAN_AGE_MS;
   for await (const name of location.names()) {
-    const written = pieceTime(name);
+    const written = pieceRunStart(name);
     if (written !== undefined && written < cutoff && !kept.has(name)) stale.add(name);
   }
   for (const name of stale) await location.remove(name).catch(() => {});
-}
-
-/** When the run that wrote piece `name` started (ms), from its name; undefined for other files. */
-function pieceTime(name: string): number | undefined {
-  const match = /^p-([0-9a-z]+)-[0-9a-f]+-\d+\.jsonl$/.exec(name);
-  return match ? Number.parseInt(match[1]!, 36) : undefined;
 }
