@@ -47,8 +47,14 @@ export function endIfHungUp(): void {
  */
 export function endAs(code: number): void {
   if (hungUp) return;
-  for (const by of STOP_SIGNALS) process.on(by, () => process.exit(code));
+  // Once a process (main runs once a process, but many times in a test's): the last code said.
+  if (endingCode === undefined)
+    for (const by of STOP_SIGNALS) process.on(by, () => process.exit(endingCode));
+  endingCode = code;
 }
+
+/** The code the command that ended last said (see {@link endAs}). */
+let endingCode: number | undefined;
 
 /** Why a run's signal was aborted by {@link SignalStop}: the signal that stopped it. */
 class StoppedBy extends Error {
