@@ -309,10 +309,24 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
     });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr.split("\n")[0]).toBe(
-      'chunksync: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: a side with no --src-profile or --dst-profile takes profile "src", as the AWS SDK does, not the keys',
+      'chunksync: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: a side whose profile no flag names takes profile "src", as the AWS SDK does, not the keys',
     );
     expect(r.stderr).not.toContain("Multiple credential sources");
     expect(r.stderr.match(/both AWS_PROFILE/g)).toHaveLength(1);
+  });
+
+  it("an endpoint by host name from AWS_ENDPOINT_URL, with keys from the environment: addressed path-style, as the flag's", async () => {
+    const { s, d } = await pair("env-endpoint");
+    await putObject(src, s, "a.txt", "a");
+    const s3 = localS3();
+    const r = await runCli(["sync", `s3://${s}`, `s3://${d}`, "--dst-profile", "dst", "--json"], {
+      ...env,
+      AWS_ENDPOINT_URL: s3.endpoint.replace("127.0.0.1", "localhost"),
+      AWS_ACCESS_KEY_ID: s3.users.source.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.users.source.secretAccessKey,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).objects.missing).toBe(1);
   });
 
   it("sync --dry-run prints what plan prints and writes nothing", async () => {

@@ -48,8 +48,7 @@ export function endIfHungUp(): void {
 export function endAs(code: number): void {
   if (hungUp) return;
   // Once a process (main runs once a process, but many times in a test's): the last code said.
-  if (endingCode === undefined)
-    for (const by of STOP_SIGNALS) process.on(by, () => process.exit(endingCode));
+  if (endingCode === undefined) for (const by of STOP_SIGNALS) process.on(by, () => process.exit(endingCode));
   endingCode = code;
 }
 

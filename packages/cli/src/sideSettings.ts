@@ -163,6 +163,14 @@ function isEndpoint(text: string): boolean {
   }
 }
 
+/** A region names a host component and the signature's scope: letters, digits, - and _. */
+const REGION = /^[A-Za-z0-9_-]+$/;
+
+/** `text` as an endpoint error quotes it: a password in it is not repeated. */
+function quotedEndpoint(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+}
+
 const ENDPOINT = "a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user)";
 
 /**
@@ -177,9 +185,8 @@ export function connectionHelp(prefixes: readonly string[]): string {
     "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the default profile, SSO, the instance role).",
     `Endpoint: ${flag("endpoint")}, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else the`,
     "profile's endpoint_url (scheme, host and port), else AWS.",
-    `Region: ${flag("region")}, else a named profile's, else AWS_REGION, else AWS_PROFILE's or`,
-    "the default profile's, else us-east-1.",
-    prefixes.includes("") ? "" : "--profile, --endpoint-url and --region are refused: name the side.",
+    `Region: ${flag("region")}, else a named profile's, else AWS_REGION, else (no profile named)`,
+    "AWS_PROFILE's or the default profile's, else us-east-1.",
   ];
   // Filled to 80 columns, as the help around it.
   const lines = [""];
@@ -211,10 +218,12 @@ export async function openStore(
 ): Promise<OpenedSide> {
   // Anything else failed at the first request, naming no flag.
   if (flags.endpoint !== undefined && !isEndpoint(flags.endpoint)) {
-    throw new ValidationError(sideFlag(side, "endpoint"), `${ENDPOINT}, got "${flags.endpoint}"`);
+    throw new ValidationError(
+      sideFlag(side, "endpoint"),
+      `${ENDPOINT}, got "${quotedEndpoint(flags.endpoint)}"`,
+    );
   }
-  // A region names a host component and the signature's scope: letters, digits, - and _.
-  if (flags.region !== undefined && !/^[A-Za-z0-9_-]+$/.test(flags.region)) {
+  if (flags.region !== undefined && !REGION.test(flags.region)) {
     throw new ValidationError(sideFlag(side, "region"), `a region such as eu-west-1, got "${flags.region}"`);
   }
   if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId)) {
@@ -243,11 +252,18 @@ export async function openStore(
     );
   }
   opened.add(connection);
+  // A region from AWS_REGION or a profile is the same setting as the flag: told alike.
+  if (connection.regionFrom !== "flag" && !REGION.test(connection.region)) {
+    throw new ValidationError(
+      connection.regionFrom === "AWS_REGION" ? "AWS_REGION" : `the region of ${connection.regionFrom}`,
+      `a region such as eu-west-1, got "${connection.region}"`,
+    );
+  }
   // An endpoint set by a variable or a profile's endpoint_url is the same setting as the flag: told alike.
   const configured = connection.configured;
   if (flags.endpoint === undefined && configured !== undefined && !isEndpoint(configured.url)) {
     if (!configured.from.startsWith("profile "))
-      throw new ValidationError(configured.from, `${ENDPOINT}, got "${configured.url}"`);
+      throw new ValidationError(configured.from, `${ENDPOINT}, got "${quotedEndpoint(configured.url)}"`);
     const named = flags.profile
       ? sideFlag(side, "profile")
       : process.env.AWS_PROFILE
@@ -255,7 +271,7 @@ export async function openStore(
         : "the default profile";
     throw new ValidationError(
       named,
-      `a profile whose endpoint_url is ${ENDPOINT}, but ${configured.from} has endpoint_url "${configured.url}"`,
+      `a profile whose endpoint_url is ${ENDPOINT}, but ${configured.from} has endpoint_url "${quotedEndpoint(configured.url)}"`,
     );
   }
   const sseCustomerKey = flags.sseCKeyFile
@@ -294,15 +310,17 @@ export function sameAccount(src: SideFlags, dst: SideFlags): boolean {
 /** Where a side's credentials came from, and the flag that chooses them, for credential errors. */
 function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
   const flag = sideFlag(side, "profile");
+  // The profile the chain took where no flag names one: AWS_PROFILE's.
+  const ambient = flags.profile ? undefined : process.env.AWS_PROFILE || undefined;
   if (code === "NO_CREDENTIALS") {
-    return flags.profile
-      ? `; profile "${flags.profile}" (${flag}) holds no usable credentials`
-      : `; the AWS default chain looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, SSO and the instance role: name a profile with ${flag}`;
+    if (flags.profile) return `; profile "${flags.profile}" (${flag}) holds no usable credentials`;
+    if (ambient) return `; profile "${ambient}" (AWS_PROFILE) holds no usable credentials`;
+    return `; the AWS default chain looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, SSO and the instance role: name a profile with ${flag}`;
   }
   if (code === "INVALID_CREDENTIALS") {
-    return flags.profile
-      ? `; they are those of profile "${flags.profile}" (${flag})`
-      : `; they came from the AWS default chain: name another profile with ${flag}`;
+    if (flags.profile) return `; they are those of profile "${flags.profile}" (${flag})`;
+    if (ambient) return `; they are those of profile "${ambient}" (AWS_PROFILE)`;
+    return `; they came from the AWS default chain: name another profile with ${flag}`;
   }
   return "";
 }

@@ -74,7 +74,7 @@ export function warnCredentialSources(namedProfile: string | undefined, out: Nod
   if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return;
   toldCredentialSources = true;
   out.write(
-    `chunksync: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: a side with no --src-profile or --dst-profile ` +
+    `chunksync: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: a side whose profile no flag names ` +
       `takes profile "${printable(env.AWS_PROFILE)}", as the AWS SDK does, not the keys\n`,
   );
 }

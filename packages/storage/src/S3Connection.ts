@@ -176,20 +176,34 @@ export class S3Connection {
       ? await profileSettings(settings.profile)
       : await profileSettings(ambient ?? "default", ambient ? "AWS_PROFILE" : "default");
     const configured = configuredEndpoint(fromProfile.endpoint, settings.profile ?? ambient ?? "default");
-    // With a profile named, its endpoint is given here (path-style addressing); without, the
-    // SDK's client finds the same one itself (see endpointUrl).
-    const endpoint = settings.endpoint ?? (settings.profile ? configured?.url : undefined);
-    const region =
-      settings.region ??
-      (settings.profile ? fromProfile.region : undefined) ??
-      process.env.AWS_REGION ??
-      fromProfile.region ??
-      "us-east-1";
+    // However it was set, an endpoint is addressed path-style, as one given by flag: a host name
+    // (http://minio:9000) takes no bucket in front of it.
+    const endpoint = settings.endpoint ?? configured?.url;
+    // An empty AWS_REGION is no region.
+    const fromEnvironment = process.env.AWS_REGION || undefined;
+    const named = settings.profile ? fromProfile.region : undefined;
+    const ambientRegion = settings.profile ? undefined : fromProfile.region;
+    const region = settings.region ?? named ?? fromEnvironment ?? ambientRegion ?? "us-east-1";
+    const profileName = settings.profile ?? ambient ?? "default";
+    const regionFrom =
+      settings.region !== undefined
+        ? "flag"
+        : named !== undefined
+          ? `profile "${profileName}"`
+          : fromEnvironment !== undefined
+            ? "AWS_REGION"
+            : ambientRegion !== undefined
+              ? `profile "${profileName}"`
+              : "default";
     const keys = settings.credentials ?? (await staticCredentials(settings.profile));
     const connection = new S3Connection(region, endpoint, keys, settings.profile, settings);
     if (configured !== undefined) connection.configured = configured;
+    connection.regionFrom = regionFrom;
     return connection;
   }
+
+  /** Where the region came from: `flag`, `AWS_REGION`, `profile "NAME"`, or `default` (us-east-1). */
+  regionFrom = "default";
 
   /** The endpoint set outside the flags, and where: a variable, or a profile's endpoint_url. */
   configured?: ConfiguredEndpoint;

@@ -184,7 +184,7 @@ describe("an endpoint with a path, an account ID that is none: refused before an
     ],
     [
       ["--src-endpoint", "http://user:pw@127.0.0.1:9", ...dst],
-      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user), got "http://user:pw@127.0.0.1:9"',
+      '--src-endpoint: expected a URL such as http://127.0.0.1:9000 (scheme, host and port; no path, no user), got "http://user:***@127.0.0.1:9"',
     ],
     [
       ["--src-endpoint", "http://127.0.0.1:0", ...dst],

@@ -245,6 +245,8 @@ describe("region and endpoint", () => {
       "http://any:1",
       "AWS_ENDPOINT_URL",
     ]);
+    // With no profile named too: given as the flag's is, so addressed path-style (a host name takes no bucket in front).
+    expect((await S3Connection.open({})).endpoint).toBe("http://any:1");
     process.env.AWS_ENDPOINT_URL_S3 = "http://s3only:1";
     expect((await S3Connection.open({ profile: "plain" })).endpoint).toBe("http://s3only:1");
     expect((await S3Connection.open({ profile: "plain", endpoint: "http://flag:1" })).endpoint).toBe(
