@@ -10,10 +10,14 @@ function portOf(url: URL): string {
 
 type Address = { address: string; family: number };
 
-/** Every address `host` resolves to; none where it does not resolve (the run's first request then says why). */
+/**
+ * Every address `host` resolves to; none where it does not resolve (the run's first request then
+ * says why). A name's trailing dot (`localhost.`, the same host fully qualified) is dropped: a
+ * resolver that does not take it would leave two names of one server apart.
+ */
 async function addressesOf(host: string): Promise<Address[]> {
   try {
-    return await lookup(host.replace(/^\[|\]$/g, ""), { all: true });
+    return await lookup(host.replace(/^\[|\]$/g, "").replace(/(?<=.)\.$/, ""), { all: true });
   } catch {
     return [];
   }

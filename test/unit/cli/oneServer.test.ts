@@ -7,6 +7,7 @@ describe("oneServer: two endpoints that may be one server", () => {
 
   it.each([
     "localhost",
+    "localhost.",
     "127.1",
     "0.0.0.0",
     "[::ffff:127.0.0.1]",
