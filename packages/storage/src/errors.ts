@@ -274,11 +274,40 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   // (S3Requests raises it as a 503 so that it is retried) is that failure, not throttling.
   if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
   const detail = e.message || name || String(error);
+  const untrusted = untrustedCertificate(error);
+  if (untrusted !== undefined) return new RequestRefusedError(ctx, untrusted, error);
   if (status === undefined) return new StorageUnavailableError(ctx, tlsFailure(error) ?? detail, error);
   // Not Implemented: the server refuses a call it does not have, for good.
   if (status === 501) return new NotImplementedError(ctx, `${detail} (HTTP ${status})`, error);
   if (status >= 500) return new StorageUnavailableError(ctx, `${detail} (HTTP ${status})`, error);
   return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
+}
+
+/** OpenSSL's and Node's codes of a certificate the client does not trust for the host. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * A server certificate this client does not trust, in words with what to do, or undefined for
+ * any other error: no retry mends it, and the storage is not unavailable.
+ */
+function untrustedCertificate(error: unknown): string | undefined {
+  let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e) {
+    if (typeof e.code !== "string" || !UNTRUSTED_CERTIFICATE.has(e.code)) continue;
+    const why = typeof e.message === "string" ? e.message : e.code;
+    return e.code === "ERR_TLS_CERT_ALTNAME_INVALID" || e.code.startsWith("CERT_")
+      ? `the endpoint's TLS certificate is not valid for it (${why})`
+      : `the endpoint's TLS certificate is signed by no authority this client trusts (${why}): name a PEM file of its CA in NODE_EXTRA_CA_CERTS`;
+  }
+  return undefined;
 }
 
 /**

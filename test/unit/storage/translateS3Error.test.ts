@@ -6,6 +6,7 @@ import {
   MissingCredentialsError,
   ObjectNotFoundError,
   PreconditionFailedError,
+  RequestRefusedError,
   StorageError,
   StorageUnavailableError,
   ThrottledError,
@@ -57,6 +58,23 @@ describe("translateS3Error", () => {
     });
     expect(translateS3Error(wrapped, ctx).message).toBe(
       "read s3://b/k/x: the TLS handshake failed (sslv3 alert handshake failure)",
+    );
+  });
+
+  it("says a certificate the client does not trust, and what to do: refused, not storage unavailable", () => {
+    const selfSigned = Object.assign(new Error("self-signed certificate"), {
+      code: "DEPTH_ZERO_SELF_SIGNED_CERT",
+    });
+    const refused = translateS3Error(Object.assign(new Error("fetch failed"), { cause: selfSigned }), ctx);
+    expect(refused).toBeInstanceOf(RequestRefusedError);
+    expect(refused.message).toBe(
+      "read s3://b/k/x: the endpoint's TLS certificate is signed by no authority this client trusts (self-signed certificate): name a PEM file of its CA in NODE_EXTRA_CA_CERTS",
+    );
+    const otherHost = Object.assign(new Error("Hostname/IP does not match certificate's altnames"), {
+      code: "ERR_TLS_CERT_ALTNAME_INVALID",
+    });
+    expect(translateS3Error(otherHost, ctx).message).toBe(
+      "read s3://b/k/x: the endpoint's TLS certificate is not valid for it (Hostname/IP does not match certificate's altnames)",
     );
   });
 
