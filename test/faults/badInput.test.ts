@@ -216,7 +216,10 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     ],
     [{ AWS_PROFILE: "nope" }, /source \(AWS_PROFILE\): profile "nope" not found/],
     [{ AWS_REGION: "eu west" }, /AWS_REGION: expected a region such as eu-west-1, got "eu west"/],
-    [{ AWS_PROFILE: "nobody" }, /the server rejected the credentials .*; they are those of profile "nobody" \(AWS_PROFILE\)/],
+    [
+      { AWS_PROFILE: "nobody" },
+      /the server rejected the credentials .*; they are those of profile "nobody" \(AWS_PROFILE\)/,
+    ],
   ])(
     "settings from the environment (%j) are checked as flags are, named, before any request",
     async (vars, message) => {
