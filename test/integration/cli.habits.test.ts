@@ -241,29 +241,29 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
         res.writeHead(status, { "content-type": "text/html" });
         res.end(body);
       });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      try {
-        const { port } = server.address() as AddressInfo;
-        const r = await runCli(
-          [
-            "sync",
-            "s3://some-bucket",
-            "s3://other-bucket",
-            ...SIDES,
-            "--src-endpoint",
-            `http://127.0.0.1:${port}`,
-          ],
-          env,
-        );
-        expect(r.code, r.stderr).toBe(2);
-        expect(r.stderr).toContain("source: list s3://some-bucket: ");
-        expect(r.stderr).toMatch(/is (it|the endpoint) an S3 endpoint\?/);
-        expect(r.stderr).not.toContain("does not exist");
-      } finally {
-        await new Promise((resolve) => server.close(resolve));
-      }
+      const r = await againstServer(server, "sync");
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain("source: list s3://some-bucket: ");
+      expect(r.stderr).toMatch(/is (it|the endpoint) an S3 endpoint\?/);
+      expect(r.stderr).not.toContain("does not exist");
     },
   );
+
+  /** `command` of two buckets whose source side's endpoint is `server`, listening on loopback for the run. */
+  async function againstServer(server: net.Server, command: string) {
+    // A connection left open (one that waits for its client) would hold the server's close.
+    const sockets = new Set<net.Socket>();
+    server.on("connection", (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const args = [command, "s3://some-bucket", "s3://other-bucket", ...SIDES];
+      return await runCli([...args, "--src-endpoint", `http://127.0.0.1:${port}`], env);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
 
   it("an endpoint whose port speaks no HTTP (an SSH banner): said at once, quoting its first line, not waited out", async () => {
     const banners: net.Socket[] = [];
@@ -271,31 +271,14 @@ describe("chunksync CLI: habits of aws s3 sync and rclone users", () => {
       banners.push(socket);
       socket.write("SSH-2.0-OpenSSH_9.2p1 Debian\r\n");
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const r = await runCli(
-        [
-          "check",
-          "s3://some-bucket",
-          "s3://other-bucket",
-          ...SIDES,
-          "--src-endpoint",
-          `http://127.0.0.1:${port}`,
-        ],
-        env,
-      );
-      expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toContain(
-        'source: list s3://some-bucket: the endpoint answered in something other than HTTP ("SSH-2.0-OpenSSH_9.2p1 Debian"): is the endpoint an S3 endpoint?',
-      );
-      // A refusal, not a broken connection tried again: one connection for each of the run's first
-      // requests at most (retried, each would open six).
-      expect(banners.length).toBeLessThanOrEqual(2);
-    } finally {
-      for (const socket of banners) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    const r = await againstServer(server, "check");
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      'source: list s3://some-bucket: the endpoint answered in something other than HTTP ("SSH-2.0-OpenSSH_9.2p1 Debian"): is the endpoint an S3 endpoint?',
+    );
+    // A refusal, not a broken connection tried again: one connection for each of the run's first
+    // requests at most (retried, each would open six).
+    expect(banners.length).toBeLessThanOrEqual(2);
   });
 
   it("AWS_PROFILE and keys in the environment both set: one line of its own says the profile is taken, not the SDK's block", async () => {

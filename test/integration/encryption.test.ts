@@ -25,29 +25,19 @@ function keyFile(key: Buffer, encoding: "hex" | "base64"): string {
   return path;
 }
 
-/** `chunksync sync --json` from `s` to `d` with each side's SSE-C key, in files of the given encodings. */
-function syncSseC(
-  s: string,
-  d: string,
-  keys: { src: Buffer; dst: Buffer },
-  encodings: ["hex" | "base64", "hex" | "base64"],
-  ...extra: string[]
-) {
-  return runCli(
-    [
-      "sync",
-      `s3://${s}`,
-      `s3://${d}`,
-      ...SIDES,
-      "--json",
-      "--src-sse-c-key-file",
-      keyFile(keys.src, encodings[0]),
-      "--dst-sse-c-key-file",
-      keyFile(keys.dst, encodings[1]),
-      ...extra,
-    ],
-    profileEnv(),
-  );
+/** `chunksync sync` from `s` to `d` with `extra` options. */
+function sync(s: string, d: string, ...extra: string[]) {
+  return runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, ...extra], profileEnv());
+}
+
+/** The options that give each side its SSE-C key, in files of the given encodings. */
+function sseCKeys(keys: { src: Buffer; dst: Buffer }, encodings: ["hex" | "base64", "hex" | "base64"]) {
+  return [
+    "--src-sse-c-key-file",
+    keyFile(keys.src, encodings[0]),
+    "--dst-sse-c-key-file",
+    keyFile(keys.dst, encodings[1]),
+  ];
 }
 
 // SSE-C over plain http needs a server that allows it (the local RGW does, on loopback).
@@ -60,7 +50,8 @@ it("SSE-C on both sides (each its own key): reads, parts and copy-source parts c
     await dst.send(
       new PutObjectCommand({ Bucket: d, Key: "secret.bin", Body: flipByte(data, 7 * MiB), ...sseC(dstKey) }),
     );
-    const r = await syncSseC(s, d, { src: srcKey, dst: dstKey }, ["hex", "base64"], "--chunk-size", "5MiB");
+    const keys = sseCKeys({ src: srcKey, dst: dstKey }, ["hex", "base64"]);
+    const r = await sync(s, d, "--json", ...keys, "--chunk-size", "5MiB");
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { bytes: { transferred: number; copiedServerSide: number } };
     // The changed chunk is matched block by block: its part is built from the destination's own
@@ -84,20 +75,15 @@ it("--sse aws:kms with a key id writes KMS-encrypted objects", async () => {
     const data = seededBytes("kms", 12 * MiB);
     await src.send(new PutObjectCommand({ Bucket: s, Key: "k", Body: data }));
     await src.send(new PutObjectCommand({ Bucket: s, Key: "small", Body: "tiny" }));
-    const r = await runCli(
-      [
-        "sync",
-        `s3://${s}`,
-        `s3://${d}`,
-        ...SIDES,
-        "--chunk-size",
-        "5MiB",
-        "--sse",
-        "aws:kms",
-        "--sse-kms-key-id",
-        TEST_KMS_KEY_ID,
-      ],
-      profileEnv(),
+    const r = await sync(
+      s,
+      d,
+      "--chunk-size",
+      "5MiB",
+      "--sse",
+      "aws:kms",
+      "--sse-kms-key-id",
+      TEST_KMS_KEY_ID,
     );
     expect(r.code, r.stderr).toBe(0);
     for (const key of ["k", "small"]) {
@@ -114,19 +100,14 @@ it.each(["direct", "workflow"])(
     await withBucketPair(`ssec-wrong-${engine}`, async ({ src, s, d }) => {
       const data = seededBytes("ssec-wrong", 1000);
       await src.send(new PutObjectCommand({ Bucket: s, Key: "a", Body: data, ...sseC(Buffer.alloc(32, 1)) }));
-      const r = await runCli(
-        [
-          "sync",
-          `s3://${s}`,
-          `s3://${d}`,
-          ...SIDES,
-          "--json",
-          "--src-sse-c-key-file",
-          keyFile(Buffer.alloc(32, 9), "hex"),
-          "--engine",
-          engine,
-        ],
-        profileEnv(),
+      const r = await sync(
+        s,
+        d,
+        "--json",
+        "--src-sse-c-key-file",
+        keyFile(Buffer.alloc(32, 9), "hex"),
+        "--engine",
+        engine,
       );
       expect(r.code, r.stderr).toBe(2);
       const { failures } = JSON.parse(r.stdout) as { failures: { key: string; message: string }[] };
@@ -152,8 +133,9 @@ it("SSE-C: a change of attributes alone is restated server-side on a server that
           ...sseC(srcKey),
         }),
       );
-    const sync = async (engine: string) => {
-      const r = await syncSseC(s, d, { src: srcKey, dst: dstKey }, ["hex", "hex"], "--engine", engine);
+    const syncBy = async (engine: string) => {
+      const keys = sseCKeys({ src: srcKey, dst: dstKey }, ["hex", "hex"]);
+      const r = await sync(s, d, "--json", ...keys, "--engine", engine);
       expect(r.code, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as {
         objects: Record<string, number>;
@@ -161,13 +143,13 @@ it("SSE-C: a change of attributes alone is restated server-side on a server that
       };
     };
     await putSource("text/plain");
-    expect((await sync("direct")).objects.missing).toBe(1);
+    expect((await syncBy("direct")).objects.missing).toBe(1);
     for (const [engine, contentType] of [
       ["direct", "application/x-one"],
       ["workflow", "application/x-two"],
     ] as const) {
       await putSource(contentType);
-      const restated = await sync(engine);
+      const restated = await syncBy(engine);
       expect(restated.objects.changed).toBe(1);
       // The bytes stay on the destination: copied there, none sent.
       expect(restated.bytes.transferred).toBe(0);

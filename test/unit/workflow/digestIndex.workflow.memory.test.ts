@@ -68,6 +68,33 @@ function setup() {
   return { time, source, destination, dir, index, run, rot };
 }
 
+/**
+ * "a" (12 MiB) and "b" synced by `engine`, then "a" rotted on `side` below the S3 API and that
+ * side's index scrubbed whole: the bytes written, the scrub's report, and whether the side's
+ * stored index marks "a" rotted now.
+ */
+async function rottedPair(world: ReturnType<typeof setup>, engine: Engine, side: "source" | "destination") {
+  const { time, source, destination, index, run, rot } = world;
+  const data = seededBytes(`rot-${side}`, 12 * MiB);
+  await put(source, "a", data);
+  await put(source, "b", seededBytes("b", 1000));
+  time.pass(2000);
+  await run(engine);
+  time.pass(2000);
+  rot(side === "source" ? "src" : "dst", "a", 11 * MiB);
+  const scrub = await runScrub({
+    store: side === "source" ? source : destination,
+    prefix: "",
+    index: index[side],
+    sample: { kind: "full" },
+    concurrency: 2,
+  });
+  expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
+  const marked = async () =>
+    (await (await IndexCursor.open(index[side].location, index[side].scope)).find("a"))?.rotted;
+  return { data, scrub, marked };
+}
+
 /** The keys a side's index holds, in order. */
 async function storedKeys(side: ReturnType<typeof setup>["index"]["source"]): Promise<string[]> {
   const keys: string[] = [];
@@ -249,27 +276,10 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
 
   for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: a source object a scrub found rotted is not sent, before any of its bytes is read, until it is restored; its mark outlives runs that pass it over`, async () => {
-      const { time, source, destination, index, run, rot } = setup();
-      const data = seededBytes("rot-source", 12 * MiB);
-      await put(source, "a", data);
-      await put(source, "b", seededBytes("b", 1000));
-      time.pass(2000);
-      await run(engine);
-      time.pass(2000);
-      rot("src", "a", 11 * MiB);
-      const scrub = await runScrub({
-        store: source,
-        prefix: "",
-        index: index.source,
-        sample: { kind: "full" },
-        concurrency: 2,
-      });
-      expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
+      const world = setup();
+      const { time, source, destination, index, run } = world;
+      const { scrub, marked } = await rottedPair(world, engine, "source");
       expect(scrub.index).toMatchObject({ marked: 1, written: 2 });
-      const marked = async () => {
-        const cursor = await IndexCursor.open(index.source.location, index.source.scope);
-        return (await cursor.find("a"))?.rotted;
-      };
       expect(await marked()).toBe(true);
       // The destination changes too: a sync would otherwise send the source's bytes over it.
       const other = seededBytes("rot-destination", 12 * MiB);
@@ -307,26 +317,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
 
   for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: a destination's rot mark outlives a check that reads the rotted object and runs that pass it over: a sync the other way refuses it until a sync repairs it`, async () => {
-      const { time, source, destination, index, run, rot } = setup();
-      const data = seededBytes("rot-destination", 12 * MiB);
-      await put(source, "a", data);
-      await put(source, "b", seededBytes("b", 1000));
-      time.pass(2000);
-      await run(engine);
-      time.pass(2000);
-      rot("dst", "a", 11 * MiB);
-      const scrub = await runScrub({
-        store: destination,
-        prefix: "",
-        index: index.destination,
-        sample: { kind: "full" },
-        concurrency: 2,
-      });
-      expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
-      const marked = async () => {
-        const cursor = await IndexCursor.open(index.destination.location, index.destination.scope);
-        return (await cursor.find("a"))?.rotted;
-      };
+      const world = setup();
+      const { time, source, destination, index, run } = world;
+      const { data, marked } = await rottedPair(world, engine, "destination");
       // A check (the direct engine's: the workflow has no dry run) reads the rotted object, no
       // entry to trust, and finds it changed; a run that passes it over keeps the mark too.
       const checked = await run("direct", { dryRun: true });
