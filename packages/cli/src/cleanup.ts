@@ -14,6 +14,7 @@ interface CleanupFlags {
   dstProfile?: string;
   dstEndpoint?: string;
   dstRegion?: string;
+  dstAccountId?: string;
   olderThan: string;
   startedBefore?: string;
   dryRun: boolean;
@@ -94,6 +95,7 @@ export function addCleanupCommand(root: Command): void {
     )
     .option("--dst-endpoint <url>", "S3 endpoint of the destination (MinIO, Ceph RGW, ...)")
     .option("--dst-region <region>", "region of the destination bucket")
+    .option("--dst-account-id <id>", "expected owner account of the destination bucket")
     .addOption(
       new Option("--older-than <age>", "abort only uploads started longer ago than this (0s: all)").default(
         "1h",
@@ -128,6 +130,7 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
     ...(flags.dstProfile !== undefined ? { profile: flags.dstProfile } : {}),
     ...(flags.dstEndpoint !== undefined ? { endpoint: flags.dstEndpoint } : {}),
     ...(flags.dstRegion !== undefined ? { region: flags.dstRegion } : {}),
+    ...(flags.dstAccountId !== undefined ? { accountId: flags.dstAccountId } : {}),
   };
   const { store } = await openStore("dst", location, side);
   const prefix = directoryPrefix(location.prefix);

@@ -150,6 +150,7 @@ function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds:
       "--dst-profile": side.dstProfile,
       "--dst-endpoint": side.dstEndpoint,
       "--dst-region": side.dstRegion,
+      "--dst-account-id": side.dstAccountId,
     })
       .filter(([, value]) => value !== undefined)
       .map(([flag, value]) => `${flag} ${shellWord(value!)}`),
@@ -239,6 +240,7 @@ export interface DestinationFlags {
   dstProfile?: string | undefined;
   dstEndpoint?: string | undefined;
   dstRegion?: string | undefined;
+  dstAccountId?: string | undefined;
 }
 
 /** `text` as one word of a POSIX shell command line. */

@@ -59,8 +59,9 @@ async function profileSettings(
     // The default profile need not exist: the SDK's chain then looks elsewhere.
     if (credentialsFile[profile] !== undefined || from === "default") return {};
     const known = new Set([...Object.keys(configFile), ...Object.keys(credentialsFile)]);
-    // Sections such as [services x] or [sso-session x] are keyed "services.x": not profiles.
-    const names = [...known].filter((name) => !name.includes(".")).sort();
+    // Sections such as [services x] or [sso-session x] are keyed "services.x": not profiles. A
+    // profile's own name may hold a dot ([profile prod.eu]).
+    const names = [...known].filter((name) => !/^(services|sso-session)\./.test(name)).sort();
     throw new ProfileNotFoundError(profile, files, names, from === "AWS_PROFILE");
   }
   const out: { endpoint?: string; region?: string } = {};

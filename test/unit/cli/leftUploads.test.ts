@@ -1,7 +1,11 @@
 import type { PendingUpload } from "@chunksync/storage";
 import { notWrittenNote, type RunReport } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { warnIndexNotWritten, warnLeftUploads } from "../../../packages/cli/src/warnings.js";
+import {
+  type DestinationFlags,
+  warnIndexNotWritten,
+  warnLeftUploads,
+} from "../../../packages/cli/src/warnings.js";
 
 /** A destination whose listing of uploads gives `listed`, of which this run began `ours`. */
 function store(listed: PendingUpload[], ours: PendingUpload[] = []) {
@@ -20,16 +24,14 @@ const at = (iso: string, key: string, uploadId = key): PendingUpload => ({
   initiated: new Date(iso),
 });
 
-async function said(listed: PendingUpload[], ours: PendingUpload[] = []): Promise<string[]> {
+async function said(
+  listed: PendingUpload[],
+  ours: PendingUpload[] = [],
+  flags: DestinationFlags = { dstProfile: "dst" },
+): Promise<string[]> {
   const out: string[] = [];
   const sink = { write: (s: string) => out.push(s) > 0 } as unknown as NodeJS.WritableStream;
-  await warnLeftUploads(
-    store(listed, ours),
-    { bucket: "d", prefix: "" },
-    { dstProfile: "dst" },
-    started,
-    sink,
-  );
+  await warnLeftUploads(store(listed, ours), { bucket: "d", prefix: "" }, flags, started, sink);
   return out;
 }
 
@@ -43,6 +45,16 @@ describe("warnLeftUploads: what a sync says of uploads it finds left", () => {
     expect(line).toContain("1 multipart upload under s3://d/ began before this run");
     expect(line).toContain(
       "chunksync cleanup s3://d/ --dst-profile dst --older-than 0s --started-before 2026-12-05T21:39:12Z aborts them",
+    );
+  });
+
+  it("the cleanup it names takes the destination's expected owner, as the run had it", async () => {
+    const [line] = await said([at("2026-12-05T21:39:11Z", "a")], [], {
+      dstProfile: "dst",
+      dstAccountId: "123456789012",
+    });
+    expect(line).toContain(
+      "chunksync cleanup s3://d/ --dst-profile dst --dst-account-id 123456789012 --older-than 0s",
     );
   });
 

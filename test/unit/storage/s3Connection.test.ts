@@ -217,6 +217,16 @@ describe("region and endpoint", () => {
     expect(await new S3Client({}).config.region()).toBe("eu-central-1");
   });
 
+  it("a profile that does not exist: the refusal lists the profiles there, a dotted name included, and no other section", async () => {
+    world({
+      config:
+        "[profile prod.eu]\nregion = eu-west-1\nservices = s\n[services s]\ns3 =\n  endpoint_url = http://x:1\n",
+    });
+    await expect(S3Connection.open({ profile: "prod" })).rejects.toMatchObject({
+      message: expect.stringMatching(/profiles there: prod\.eu$/),
+    });
+  });
+
   it("a profile AWS_PROFILE names that does not exist: refused as a named one is, saying where the name came from", async () => {
     world({ config: "[profile p]\nregion = eu-central-1\n", env: { AWS_PROFILE: "nope" } });
     await expect(S3Connection.open({})).rejects.toMatchObject({
