@@ -299,14 +299,29 @@ const UNTRUSTED_CERTIFICATE = new Set([
  * any other error: no retry mends it, and the storage is not unavailable.
  */
 function untrustedCertificate(error: unknown): string | undefined {
-  let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e) {
-    if (typeof e.code !== "string" || !UNTRUSTED_CERTIFICATE.has(e.code)) continue;
-    const why = typeof e.message === "string" ? e.message : e.code;
-    return e.code === "ERR_TLS_CERT_ALTNAME_INVALID" || e.code.startsWith("CERT_")
-      ? `the endpoint's TLS certificate is not valid for it (${why})`
-      : `the endpoint's TLS certificate is signed by no authority this client trusts (${why}): name a PEM file of its CA in NODE_EXTRA_CA_CERTS`;
-  }
+  const e = causeCoded(error, (code) => UNTRUSTED_CERTIFICATE.has(code));
+  if (e === undefined) return undefined;
+  const why = typeof e.message === "string" ? e.message : e.code;
+  return e.code === "ERR_TLS_CERT_ALTNAME_INVALID" || e.code.startsWith("CERT_")
+    ? `the endpoint's TLS certificate is not valid for it (${why})`
+    : `the endpoint's TLS certificate is signed by no authority this client trusts (${why}): name a PEM file of its CA in NODE_EXTRA_CA_CERTS`;
+}
+
+/** An error with its code, and what Node and OpenSSL say with one. */
+interface CodedError {
+  code: string;
+  message?: unknown;
+  reason?: unknown;
+}
+
+/**
+ * `error` or one of its causes (three deep: undici and the SDK wrap what the socket raised) whose
+ * code `test` takes; undefined where none does.
+ */
+function causeCoded(error: unknown, test: (code: string) => boolean): CodedError | undefined {
+  let e = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e)
+    if (typeof e.code === "string" && test(e.code)) return e as CodedError;
   return undefined;
 }
 
@@ -315,14 +330,10 @@ function untrustedCertificate(error: unknown): string | undefined {
  * its source file and ends in a newline. Most often an https:// endpoint whose port speaks plain HTTP.
  */
 function tlsFailure(error: unknown): string | undefined {
-  let e = error as { code?: unknown; reason?: unknown; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e) {
-    if (typeof e.code !== "string" || !e.code.startsWith("ERR_SSL_")) continue;
-    const reason =
-      typeof e.reason === "string" ? e.reason : e.code.slice(8).toLowerCase().replaceAll("_", " ");
-    return e.code === "ERR_SSL_WRONG_VERSION_NUMBER"
-      ? `the TLS handshake failed (${reason}): the endpoint answers in plain HTTP? (an http:// endpoint)`
-      : `the TLS handshake failed (${reason})`;
-  }
-  return undefined;
+  const e = causeCoded(error, (code) => code.startsWith("ERR_SSL_"));
+  if (e === undefined) return undefined;
+  const reason = typeof e.reason === "string" ? e.reason : e.code.slice(8).toLowerCase().replaceAll("_", " ");
+  return e.code === "ERR_SSL_WRONG_VERSION_NUMBER"
+    ? `the TLS handshake failed (${reason}): the endpoint answers in plain HTTP? (an http:// endpoint)`
+    : `the TLS handshake failed (${reason})`;
 }
