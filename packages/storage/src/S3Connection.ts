@@ -124,7 +124,7 @@ export class S3Connection {
 
   private constructor(
     readonly region: string,
-    /** The endpoint given by flag or profile (`endpoint_url`); path-style addressing with it. */
+    /** The endpoint given by flag, variable or profile (see {@link configured}); path-style addressing with it. */
     readonly endpoint: string | undefined,
     /** Static keys found as the SDK would find them; undefined leaves credentials to the SDK. */
     readonly staticCredentials: AwsCredentialIdentity | undefined,
@@ -173,29 +173,25 @@ export class S3Connection {
    */
   static async open(settings: S3ClientSettings = {}): Promise<S3Connection> {
     const ambient = process.env.AWS_PROFILE || undefined;
-    const fromProfile = settings.profile
-      ? await profileSettings(settings.profile)
-      : await profileSettings(ambient ?? "default", ambient ? "AWS_PROFILE" : "default");
-    const configured = configuredEndpoint(fromProfile.endpoint, settings.profile ?? ambient ?? "default");
+    const profile = settings.profile ?? ambient ?? "default";
+    const fromProfile = await profileSettings(
+      profile,
+      settings.profile ? "flag" : ambient ? "AWS_PROFILE" : "default",
+    );
+    const configured = configuredEndpoint(fromProfile.endpoint, profile);
     // However it was set, an endpoint is addressed path-style, as one given by flag: a host name
     // (http://minio:9000) takes no bucket in front of it.
     const endpoint = settings.endpoint ?? configured?.url;
-    // An empty AWS_REGION is no region.
-    const fromEnvironment = process.env.AWS_REGION || undefined;
-    const named = settings.profile ? fromProfile.region : undefined;
-    const ambientRegion = settings.profile ? undefined : fromProfile.region;
-    const region = settings.region ?? named ?? fromEnvironment ?? ambientRegion ?? "us-east-1";
-    const profileName = settings.profile ?? ambient ?? "default";
-    const regionFrom =
-      settings.region !== undefined
-        ? "flag"
-        : named !== undefined
-          ? `profile "${profileName}"`
-          : fromEnvironment !== undefined
-            ? "AWS_REGION"
-            : ambientRegion !== undefined
-              ? `profile "${profileName}"`
-              : "default";
+    // The first region set, in the SDK's order; a named profile's comes before AWS_REGION (empty is none).
+    const regions: [string | undefined, string][] = [
+      [settings.region, "flag"],
+      [settings.profile ? fromProfile.region : undefined, `profile "${profile}"`],
+      [process.env.AWS_REGION || undefined, "AWS_REGION"],
+      [fromProfile.region, `profile "${profile}"`],
+    ];
+    const [region, regionFrom] = (regions.find(([value]) => value !== undefined) as
+      | [string, string]
+      | undefined) ?? ["us-east-1", "default"];
     const keys = settings.credentials ?? (await staticCredentials(settings.profile));
     const connection = new S3Connection(region, endpoint, keys, settings.profile, settings);
     if (configured !== undefined) connection.configured = configured;
