@@ -296,9 +296,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           source: key.source && sourceIndex?.lookup(key.source.key, key.source),
           destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
         };
-        const rotted = key.source && sourceIndex?.rottedEntry(key.source.key, key.source);
-        const destinationRotted =
-          key.destination && destinationIndex?.rottedEntry(key.destination.key, key.destination);
+        const rotted = key.source && sourceIndex?.rottedEntry(key.source.key);
+        const destinationRotted = key.destination && destinationIndex?.rottedEntry(key.destination.key);
         if (destinationRotted) found.destinationRotted = destinationRotted;
         if (rotted) found.sourceRotted = rotted;
         else if (key.source && key.destination && !found.source) {
@@ -397,7 +396,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
             (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
         });
         await key.slot?.settle({
-          destination: result.applied ? undefined : (key.found.destination ?? key.found.destinationRotted),
+          destination: result.applied ? undefined : storedOnly(key.found).destination,
         });
         await settle(result);
       },

@@ -594,7 +594,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass. A rot mark
     // stays, as an entry that stood does, unless a write replaces its version.
-    const stood = (await index?.find(o.key, o)) ?? index?.rottedEntry(o.key, o);
+    const stood = await index?.stoodOrMarked(o.key, o);
     if (onSource.has(key)) {
       const entry = index && (await settledDestinationEntry(ctx, runId, key, index, stood));
       // In a stopped run's page, what was stored stays, as it was, for the objects it did not

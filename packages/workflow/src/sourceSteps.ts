@@ -194,7 +194,7 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     bytes += jsonBytes(item);
     // The entry that still stands for the listed version waits in this side's own part, as
     // does one a scrub marked rotted (see refuseRottedSource).
-    const entry = (await index?.find(o.key, o)) ?? index?.rottedEntry(o.key, o);
+    const entry = await index?.stoodOrMarked(o.key, o);
     if (entry)
       await putEntry(ctx.work, workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o));
   }
@@ -568,7 +568,7 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   for await (const { object: o, key } of listPage(ctx.store, "source", ctx.prefix, page, ctx.signal)) {
     // Every listed key is looked up, so the stored pieces are read in one pass. A rot mark
     // stays, as an entry that stood does, until a new version replaces it.
-    const stood = (await index.find(o.key, o)) ?? index.rottedEntry(o.key, o);
+    const stood = await index.stoodOrMarked(o.key, o);
     const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index, stood) : undefined;
     // In a stopped run's page, what was stored stays, as it was, for the objects it did not
     // settle, as the direct engine keeps it (see SideIndex.commitSettled).

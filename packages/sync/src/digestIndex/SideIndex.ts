@@ -127,14 +127,21 @@ export class SideIndex {
   }
 
   /**
-   * `key`'s stored entry where the last {@link lookup}, which was of `key`, found it marked
-   * rotted by a scrub and it may still stand for the version `listed` (some need one HEAD to
-   * tell: see `entryNeedsHead`): a source refuses to send that version, and the new index keeps
-   * the mark until a new version replaces it.
+   * `key`'s stored entry where a {@link lookup} of `key` found it marked rotted by a scrub and it
+   * may still stand for the version listed (some need one HEAD to tell: see `entryNeedsHead`): a
+   * source refuses to send that version, and the new index keeps the mark until a new version
+   * replaces it. Asked before the key's entry is kept.
    */
-  rottedEntry(key: string, listed: ListedVersion): IndexEntry | undefined {
-    const entry = this.storedEntry(key);
-    return entry?.rotted && entryMayStand(entry, listed) ? entryAsListed(entry, listed) : undefined;
+  rottedEntry(key: string): IndexEntry | undefined {
+    return this.#marks.get(key);
+  }
+
+  /**
+   * The stored entry a run keeps for `key` where it settles nothing new of it: the one that may
+   * stand for the version `listed` (see {@link find}), else its rot mark (see {@link rottedEntry}).
+   */
+  async stoodOrMarked(key: string, listed: ListedVersion): Promise<IndexEntry | undefined> {
+    return (await this.find(key, listed)) ?? this.rottedEntry(key);
   }
 
   /**
