@@ -264,13 +264,8 @@ export async function openStore(
   if (flags.endpoint === undefined && configured !== undefined && !isEndpoint(configured.url)) {
     if (!configured.from.startsWith("profile "))
       throw new ValidationError(configured.from, `${ENDPOINT}, got "${quotedEndpoint(configured.url)}"`);
-    const named = flags.profile
-      ? sideFlag(side, "profile")
-      : process.env.AWS_PROFILE
-        ? "AWS_PROFILE"
-        : "the default profile";
     throw new ValidationError(
-      named,
+      namedProfile(side, flags)?.by ?? "the default profile",
       `a profile whose endpoint_url is ${ENDPOINT}, but ${configured.from} has endpoint_url "${quotedEndpoint(configured.url)}"`,
     );
   }
@@ -307,19 +302,26 @@ export function sameAccount(src: SideFlags, dst: SideFlags): boolean {
   return src.profile === dst.profile && src.endpoint === dst.endpoint && src.region === dst.region;
 }
 
+/**
+ * The profile a side takes and what named it: its flag, else AWS_PROFILE (as the SDK takes it);
+ * none where the AWS chain chooses.
+ */
+function namedProfile(side: SideTag, flags: SideFlags): { name: string; by: string } | undefined {
+  if (flags.profile) return { name: flags.profile, by: sideFlag(side, "profile") };
+  const ambient = process.env.AWS_PROFILE;
+  return ambient ? { name: ambient, by: "AWS_PROFILE" } : undefined;
+}
+
 /** Where a side's credentials came from, and the flag that chooses them, for credential errors. */
 function credentialHint(side: SideTag, flags: SideFlags, code: string): string {
   const flag = sideFlag(side, "profile");
-  // The profile the chain took where no flag names one: AWS_PROFILE's.
-  const ambient = flags.profile ? undefined : process.env.AWS_PROFILE || undefined;
+  const named = namedProfile(side, flags);
   if (code === "NO_CREDENTIALS") {
-    if (flags.profile) return `; profile "${flags.profile}" (${flag}) holds no usable credentials`;
-    if (ambient) return `; profile "${ambient}" (AWS_PROFILE) holds no usable credentials`;
+    if (named) return `; profile "${named.name}" (${named.by}) holds no usable credentials`;
     return `; the AWS default chain looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, SSO and the instance role: name a profile with ${flag}`;
   }
   if (code === "INVALID_CREDENTIALS") {
-    if (flags.profile) return `; they are those of profile "${flags.profile}" (${flag})`;
-    if (ambient) return `; they are those of profile "${ambient}" (AWS_PROFILE)`;
+    if (named) return `; they are those of profile "${named.name}" (${named.by})`;
     return `; they came from the AWS default chain: name another profile with ${flag}`;
   }
   return "";
