@@ -247,6 +247,27 @@ describe("the source prefix's own folder marker (a key relative to the prefix th
     },
   );
 
+  it.each(["direct", "workflow"])(
+    "the %s engine deletes the destination prefix's marker with --delete from a whole-bucket source",
+    async (engine) => {
+      // Its source key is "": no object, and a HEAD of it would be answered for the bucket.
+      await scenario(CATEGORY, `the destination prefix's marker, whole-bucket source, ${engine} engine`, () =>
+        withBucketPair("marker", async ({ src, dst, s, d }) => {
+          await putObject(src, s, "a", inside);
+          await putObject(dst, d, "dp/", marker);
+          const args = [`s3://${s}`, `s3://${d}/dp`, ...SIDES, "--json"];
+          const out = await runCli(["sync", ...args, "--delete", "--engine", engine], profileEnv());
+          expect(out.code, out.stderr).toBe(0);
+          expect(JSON.parse(out.stdout).objects).toMatchObject({ extra: 1, deleted: 1, failed: 0 });
+          await expect(readAll(dst, d, "dp/")).rejects.toMatchObject({ name: "NoSuchKey" });
+          const state = await oldOrNew(dst, d, [{ key: "dp/a", new: inside }]);
+          expect(state.updated).toEqual(["dp/a"]);
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+
   it.each(["direct", "workflow"])("the %s engine's audit finds the marker's bytes differ", async (engine) => {
     await scenario(CATEGORY, `an audit of the prefix's marker, ${engine} engine`, () =>
       withBucketPair("marker", async ({ src, dst, s, d }) => {
@@ -290,6 +311,37 @@ describe("the source prefix's own folder marker (a key relative to the prefix th
           const state = await oldOrNew(dst, d, [{ key: "a", new: inside }]);
           expect(state.updated).toEqual(["a"]);
           expect(JSON.stringify(await pendingUploads(dst, d))).toBe("[]");
+          return { bytesLost: state.bytesLost };
+        }),
+      );
+    },
+  );
+});
+
+describe("a destination-only key that no source key can be", () => {
+  const kept = seededBytes("long-kept", 5);
+  const extra = seededBytes("long-extra", 7);
+
+  it.each(["direct", "workflow"])(
+    "the %s engine deletes a destination-only key whose source key would be over 1,024 bytes",
+    async (engine) => {
+      // The source's prefix is the longer: no source object can have that key, and S3 refuses a HEAD of it.
+      const sourcePrefix = "s".repeat(100);
+      const relative = "r".repeat(1000);
+      await scenario(CATEGORY, `a destination-only key too long for the source, ${engine} engine`, () =>
+        withBucketPair("longkey", async ({ src, dst, s, d }) => {
+          await putObject(src, s, `${sourcePrefix}/one`, kept);
+          await putObject(dst, d, `dp/${relative}`, extra);
+          const args = [`s3://${s}/${sourcePrefix}`, `s3://${d}/dp`, ...SIDES, "--delete", "--json"];
+          const env = profileEnv();
+          const plan = await runCli(["plan", ...args], env);
+          expect(JSON.parse(plan.stdout).objects).toMatchObject({ extra: 1, failed: 0 });
+          const out = await runCli(["sync", ...args, "--engine", engine], env);
+          expect(out.code, out.stderr).toBe(0);
+          expect(JSON.parse(out.stdout).objects).toMatchObject({ extra: 1, deleted: 1, failed: 0 });
+          await expect(readAll(dst, d, `dp/${relative}`)).rejects.toMatchObject({ name: "NoSuchKey" });
+          const state = await oldOrNew(dst, d, [{ key: "dp/one", new: kept }]);
+          expect(state.updated).toEqual(["dp/one"]);
           return { bytesLost: state.bytesLost };
         }),
       );

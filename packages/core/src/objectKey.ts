@@ -15,6 +15,15 @@ export function checkDestinationKey(key: string): void {
   if (bytes > MAX_KEY_BYTES) throw new KeyTooLongError(key, bytes, MAX_KEY_BYTES);
 }
 
+/**
+ * Whether S3 can hold an object under `key`: not empty (a request for "" names the bucket), and
+ * within {@link MAX_KEY_BYTES} (a longer one is refused with HTTP 400). A key that fails this
+ * names no object anywhere, so no request needs to ask for it.
+ */
+export function isObjectKey(key: string): boolean {
+  return key !== "" && (key.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES);
+}
+
 const isSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdfff;
 const SURROGATE = /[\uD800-\uDFFF]/;
 

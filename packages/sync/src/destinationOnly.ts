@@ -1,4 +1,5 @@
-import type { ObjectStore, ObjectSummary } from "@chunksync/storage";
+import { isObjectKey } from "@chunksync/core";
+import type { ObjectReader, ObjectStore, ObjectSummary } from "@chunksync/storage";
 import { describeError } from "./errorCodes.js";
 import { RunAbortedError } from "./errors.js";
 import type { ObjectResult } from "./ObjectResult.js";
@@ -39,4 +40,14 @@ export async function settleDestinationOnly(
     }
   }
   return result;
+}
+
+/**
+ * Whether the source holds an object under `key`, asked before a destination-only object is
+ * deleted. A key S3 cannot name (the empty key a whole-bucket source maps a destination
+ * prefix's marker to, or one over 1,024 bytes where the source's prefix is the longer) is no
+ * object: it is not asked, since the server would answer for the bucket, or refuse the request.
+ */
+export async function sourceHolds(source: ObjectReader, key: string, signal?: AbortSignal): Promise<boolean> {
+  return isObjectKey(key) && (await source.head(key, signal)) !== undefined;
 }

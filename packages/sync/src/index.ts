@@ -12,7 +12,7 @@ export {
 export { type RottedObject, runScrub, type ScrubOptions, type ScrubReport } from "./audit/runScrub.js";
 export { DestinationSide, type DestinationSideOptions } from "./DestinationSide.js";
 export { type DigestSource, RangedReadDigests, type RangedReadDigestsOptions } from "./DigestSource.js";
-export { settleDestinationOnly } from "./destinationOnly.js";
+export { settleDestinationOnly, sourceHolds } from "./destinationOnly.js";
 export {
   type BucketVersioningVerdict,
   bucketVersioning,

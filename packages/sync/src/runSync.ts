@@ -9,7 +9,7 @@ import {
 } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
 import { DestinationSide } from "./DestinationSide.js";
-import { settleDestinationOnly } from "./destinationOnly.js";
+import { settleDestinationOnly, sourceHolds } from "./destinationOnly.js";
 import { VERSIONS_UNLISTED_NOTE } from "./digestIndex/bucketVersioning.js";
 import { IndexRecorder, type IndexSlot } from "./digestIndex/IndexRecorder.js";
 import { SideIndex, type SideIndexOptions, type SideIndexReport } from "./digestIndex/SideIndex.js";
@@ -392,8 +392,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           delete: options.delete,
           dryRun: options.dryRun,
           ...(signal ? { signal } : {}),
-          onSource: async () =>
-            (await options.source.head(sourcePrefix + key.relative, signal)) !== undefined,
+          onSource: () => sourceHolds(options.source, sourcePrefix + key.relative, signal),
         });
         await key.slot?.settle({
           destination: result.applied ? undefined : storedOnly(key.found).destination,

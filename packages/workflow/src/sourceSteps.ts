@@ -49,6 +49,7 @@ import {
   SourceSide,
   sourceEntry,
   sourceFromIndex,
+  sourceHolds,
   sourceIdentity,
   standingEntry,
   startBlockRounds,
@@ -650,7 +651,7 @@ export async function confirmDestinationOnly(ctx: SourceContext, event: z.infer<
     const found: OnSourceRecord = { held: [], failed: [] };
     await forEachConcurrent(keys, ctx.concurrency, async (key) => {
       try {
-        if ((await ctx.store.head(ctx.prefix + key, ctx.signal)) !== undefined) found.held.push(key);
+        if (await sourceHolds(ctx.store, ctx.prefix + key, ctx.signal)) found.held.push(key);
       } catch (error) {
         // A stopped run's request says nothing of the key: the run ends as stopped.
         if (ctx.signal?.aborted) throw error;

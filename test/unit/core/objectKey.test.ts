@@ -2,6 +2,7 @@ import {
   checkDestinationKey,
   compareUtf8,
   EmptyKeyError,
+  isObjectKey,
   KeyTooLongError,
   MAX_KEY_BYTES,
 } from "@chunksync/core";
@@ -33,6 +34,33 @@ describe("checkDestinationKey (S3 keys are 1 to 1,024 bytes of UTF-8)", () => {
     expect((error as KeyTooLongError).key).toBe(key);
     expect((error as KeyTooLongError).message).toContain("1,026 bytes long");
     expect((error as KeyTooLongError).message).toContain(key);
+  });
+});
+
+describe("isObjectKey (a key a request may name an object by)", () => {
+  it("is false for the empty key and for one over 1,024 bytes, counted in UTF-8", () => {
+    expect(isObjectKey("")).toBe(false);
+    expect(isObjectKey("a".repeat(1024))).toBe(true);
+    expect(isObjectKey("a".repeat(1025))).toBe(false);
+    expect(isObjectKey("é".repeat(512))).toBe(true);
+    expect(isObjectKey("é".repeat(513))).toBe(false);
+    expect(isObjectKey("😀".repeat(256))).toBe(true);
+    expect(isObjectKey(`${"😀".repeat(256)}a`)).toBe(false);
+  });
+
+  it("agrees with checkDestinationKey on every key", () => {
+    const key = fc.string({ unit: "binary", maxLength: 600 });
+    fc.assert(
+      fc.property(key, (k) => {
+        let accepted = true;
+        try {
+          checkDestinationKey(k);
+        } catch {
+          accepted = false;
+        }
+        expect(isObjectKey(k)).toBe(accepted);
+      }),
+    );
   });
 });
 
