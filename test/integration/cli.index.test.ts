@@ -1141,6 +1141,30 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
+  describe("an index under a long prefix", () => {
+    it("is refused before any work where its files' keys would pass 1,024 bytes, and kept at the limit", async () => {
+      const { s, d } = await pair("idx-long");
+      await putObject(src, s, "a", seededBytes("long-index", 2 * KiB));
+      const at = (bytes: number) => `s3://${d}/${"i".repeat(bytes - 1)}/`;
+      // The bucket's scope folder is its name, a hash of 16 hex digits and a "/".
+      const room = 1024 - 64 - (d.length + 18);
+      const over = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}/data`, ...SIDES, "--dst-index", at(room + 1)],
+        env,
+      );
+      expect(over.code).toBe(2);
+      expect(over.stderr).toContain(
+        `--dst-index: expected a prefix of at most ${room} bytes of UTF-8 with its trailing "/"`,
+      );
+      expect(over.stderr).toContain(`got ${room + 1}`);
+      expect(await keysOf(dst, d)).toEqual([]);
+      const { summary } = await sync(s, `${d}/data`, "--dst-index", at(room));
+      expect(summary.index?.destination).toMatchObject({ found: "absent", written: 1, notes: [] });
+      const again = await sync(s, `${d}/data`, "--dst-index", at(room));
+      expect(again.summary.index?.destination).toMatchObject({ found: "loaded", fromIndex: 1, read: 0 });
+    });
+  });
+
   describe("an index in a bucket, with --storage-class", () => {
     const served = proxiedServer();
 

@@ -5,7 +5,9 @@ import { join, resolve } from "node:path";
 import {
   type DigestAlgorithm,
   directoryPrefix,
+  INDEX_NAME_MAX_BYTES,
   type IndexScope,
+  MAX_KEY_BYTES,
   pairingTag,
   type SideLocation,
   scopeName,
@@ -199,6 +201,15 @@ export async function resolveSideIndex(
       throw new ValidationError(
         flag,
         `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
+      );
+    }
+    // Its keys are the prefix, a folder of the scope's and a file's name: each within S3's limit.
+    const room = MAX_KEY_BYTES - INDEX_NAME_MAX_BYTES - Buffer.byteLength(`${name}/`, "utf8");
+    const bytes = Buffer.byteLength(root, "utf8");
+    if (bytes > room) {
+      throw new ValidationError(
+        flag,
+        `a prefix of at most ${room.toLocaleString("en-US")} bytes of UTF-8 with its trailing "/" (the index keeps its files in a folder of its own under it, ${name}/, named in up to ${INDEX_NAME_MAX_BYTES} bytes, and S3's keys are at most ${MAX_KEY_BYTES.toLocaleString("en-US")} bytes), got ${bytes.toLocaleString("en-US")}`,
       );
     }
     const location = new StoreIndexLocation(side.storeOf(url.bucket), prefix);

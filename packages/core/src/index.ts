@@ -260,7 +260,13 @@ export {
   parseChallengeResponse,
 } from "./messages.js";
 export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";
-export { checkDestinationKey, compareUtf8, isObjectKey, MAX_KEY_BYTES } from "./objectKey.js";
+export {
+  checkDestinationKey,
+  compareUtf8,
+  INDEX_NAME_MAX_BYTES,
+  isObjectKey,
+  MAX_KEY_BYTES,
+} from "./objectKey.js";
 export {
   directoryPrefix,
   prefixesOverlap,

@@ -4,6 +4,14 @@ import { EmptyKeyError, KeyTooLongError } from "./errors.js";
 export const MAX_KEY_BYTES = 1024;
 
 /**
+ * The most bytes a digest index adds after the prefix it is kept under: the last segment of its
+ * keys, `chunksync-digest-index.` and a piece's name (see indexKey.ts: 59 bytes with room for
+ * its run start and its count to grow). The prefix of an index is at most {@link MAX_KEY_BYTES}
+ * less this, or its pieces could not be written.
+ */
+export const INDEX_NAME_MAX_BYTES = 64;
+
+/**
  * Checks that a destination key can be written at all.
  *
  * @throws EmptyKeyError when it is empty

@@ -8,6 +8,7 @@ import {
   parseByteSize,
 } from "@chunksync/core/chunkPlan";
 import { ValidationError } from "@chunksync/core/errors";
+import { INDEX_NAME_MAX_BYTES, MAX_KEY_BYTES } from "@chunksync/core/objectKey";
 import { directoryPrefix, SidesOverlapError, sidesOverlap, storageOf } from "@chunksync/core/overlap";
 import { parseSampleSpec } from "@chunksync/core/sampleSpec";
 import { z } from "zod";
@@ -75,7 +76,11 @@ const indexLocation = z.strictObject({
     .string()
     .min(1, "a non-empty prefix")
     .max(512, "a prefix of at most 512 characters")
-    .regex(/\/$/, "a prefix ending in '/'"),
+    .regex(/\/$/, "a prefix ending in '/'")
+    .refine(
+      (prefix) => Buffer.byteLength(prefix, "utf8") <= MAX_KEY_BYTES - INDEX_NAME_MAX_BYTES,
+      `a prefix of at most ${MAX_KEY_BYTES - INDEX_NAME_MAX_BYTES} bytes of UTF-8 (the index's file names, of up to ${INDEX_NAME_MAX_BYTES} bytes, follow it in keys of at most ${MAX_KEY_BYTES})`,
+    ),
 });
 
 /** When a run starts: an EventBridge Scheduler expression and its time zone. */

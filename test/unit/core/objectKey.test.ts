@@ -2,6 +2,9 @@ import {
   checkDestinationKey,
   compareUtf8,
   EmptyKeyError,
+  INDEX_KEY_MARKER,
+  INDEX_NAME_MAX_BYTES,
+  isIndexKey,
   isObjectKey,
   KeyTooLongError,
   MAX_KEY_BYTES,
@@ -61,6 +64,15 @@ describe("isObjectKey (a key a request may name an object by)", () => {
         expect(isObjectKey(k)).toBe(accepted);
       }),
     );
+  });
+});
+
+describe("INDEX_NAME_MAX_BYTES (what an index adds after its prefix)", () => {
+  it("holds the longest piece name, with a run start and a count grown past today's", () => {
+    const longest = `${INDEX_KEY_MARKER}p-${(36 ** 9 - 1).toString(36)}-ffffffff-9999999.jsonl`;
+    expect(isIndexKey(`idx/${longest}`)).toBe(true);
+    expect(Buffer.byteLength(longest)).toBeLessThanOrEqual(INDEX_NAME_MAX_BYTES);
+    expect(Buffer.byteLength(`${INDEX_KEY_MARKER}manifest.json`)).toBeLessThanOrEqual(INDEX_NAME_MAX_BYTES);
   });
 });
 

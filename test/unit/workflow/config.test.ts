@@ -121,6 +121,13 @@ describe("deployment config", () => {
       source: { ...minimal.source, index: { bucket: "dst-bucket", prefix: "idx/" } },
     };
     expect(fieldOf(() => parseConfig(inOther))).toBe("source.index.prefix");
+    // Nor one whose files' keys would pass S3's 1,024 bytes (512 characters of three bytes each).
+    const long = (prefix: string) => ({
+      ...minimal,
+      destination: { ...minimal.destination, index: { bucket: "idx-bucket", prefix } },
+    });
+    expect(fieldOf(() => parseConfig(long(`${"日".repeat(320)}/`)))).toBe("destination.index.prefix");
+    expect(parseConfig(long(`${"日".repeat(319)}/`)).destination.index?.prefix).toHaveLength(320);
   });
 
   it("takes an index kept inside its own side's synced prefix, not the prefix itself", () => {
