@@ -1,11 +1,14 @@
 import { randomBytes } from "node:crypto";
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { lambdaMemoryBudget, pairingTag } from "@chunksync/core";
@@ -308,6 +311,35 @@ describe("the generated IAM policies, enforced by the RGW for one identity per s
     expect((await readAll(destination.client, buckets.dst, `${DST_PREFIX}later.txt`)).equals(later)).toBe(
       true,
     );
+  });
+
+  it("a change of the source's attributes alone is restated under the policies, the destination's tags kept", async () => {
+    // Keeping them reads them and writes them with the new object (RGW drops a copy's tags).
+    const key = "same.txt";
+    const tags = [{ Key: "owner", Value: "team a" }];
+    await destination.client.send(
+      new PutObjectTaggingCommand({ Bucket: buckets.dst, Key: DST_PREFIX + key, Tagging: { TagSet: tags } }),
+    );
+    await owners.src.send(
+      new CopyObjectCommand({
+        Bucket: buckets.src,
+        Key: SRC_PREFIX + key,
+        CopySource: `${buckets.src}/${SRC_PREFIX}${key}`,
+        MetadataDirective: "REPLACE",
+        ContentType: "text/markdown",
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    const report = await run({ delete: false });
+    expect(failures(report)).toEqual([]);
+    expect(byKey(report).get(DST_PREFIX + key)).toMatchObject({ action: "metadata", applied: true });
+    const { client } = destination;
+    const head = await client.send(new HeadObjectCommand({ Bucket: buckets.dst, Key: DST_PREFIX + key }));
+    expect(head.ContentType).toBe("text/markdown");
+    const kept = await client.send(
+      new GetObjectTaggingCommand({ Bucket: buckets.dst, Key: DST_PREFIX + key }),
+    );
+    expect(kept.TagSet).toEqual(tags);
   });
 
   it("with allowDelete, the deployment deletes destination-only objects under its prefix and nothing else", async () => {

@@ -180,11 +180,15 @@ export function destinationPolicy(input: SidePolicyInput): PolicyDocument {
       Sid: "WriteDestination",
       Effect: "Allow",
       // s3:GetObjectVersion: in a bucket that keeps versions, copies from the old object name
-      // the version they copy (see `versionPin`), which AWS grants with it alone.
+      // the version they copy (see `versionPin`), which AWS grants with it alone. The tagging
+      // actions: a change of attributes alone keeps the object's tags, read and written with the
+      // new object (`keepingTags`; RGW drops a copy's tags, so they are put again after it).
       Action: [
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
         "s3:PutObject",
+        "s3:PutObjectTagging",
         "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts",
       ],

@@ -99,6 +99,9 @@ describe("IAM policies as data", () => {
         "s3:PutObject",
         "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts",
+        // A change of attributes alone keeps the object's tags: read, and written with the new object.
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
       ]),
     );
     const s3Resources = resourcesFor(destination, "s3:");
