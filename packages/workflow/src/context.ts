@@ -227,7 +227,12 @@ export const UploadedRecordSchema = z.strictObject({
     .max(MAX_PARTS),
 }) satisfies z.ZodType<UploadedRecord>;
 
-const text = z.string().max(8192);
+/**
+ * A header's text, bounded well above what S3 stores: a full tag set URL-encoded (10 tags of 128
+ * and 256 characters, each up to 12 characters encoded: about 46,000) and headers as long as a
+ * server takes them (AWS refuses a request whose headers pass 8 KB; RGW takes longer ones).
+ */
+const text = z.string().max(64 * 1024);
 const AttributesSchema = z.strictObject({
   contentType: text.optional(),
   contentEncoding: text.optional(),

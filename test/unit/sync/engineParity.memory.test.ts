@@ -861,6 +861,29 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("carries attributes as long as S3 takes them alike: a full tag set of CJK text, a Content-Disposition of 9,000 characters", async () => {
+    // 10 tags of 42 and 85 three-byte characters, 11,369 characters URL-encoded.
+    const tagging = new URLSearchParams(
+      Array.from({ length: 10 }, (_, i): [string, string] => [`${i}${"日".repeat(41)}`, "本".repeat(85)]),
+    ).toString();
+    expect(tagging.length).toBeGreaterThan(8192);
+    const contentDisposition = `attachment; filename="${"a".repeat(9000)}"`;
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await source.put("long", small, small.length, { metadata: {}, tagging, contentDisposition }, undefined);
+      await destination.put("only-dst", small, small.length, { metadata: {}, tagging }, undefined);
+      await source.put("only-dst", small, small.length, { metadata: {} }, undefined);
+      const report = await engine(source, destination, { copyTags: true });
+      expect(
+        report.results.filter((r) => r.error),
+        name,
+      ).toEqual([]);
+      expect(await destination.tagging("long"), name).toBe(tagging);
+      expect((await destination.head("long"))?.contentDisposition, name).toBe(contentDisposition);
+      expect(await destination.tagging("only-dst"), name).toBeUndefined();
+    }
+  });
+
   it("with --tags, a destination another writer replaced under the tag set's put is not called written: it is challenged again", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
