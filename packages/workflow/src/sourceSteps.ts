@@ -254,8 +254,10 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     size: head.size,
     archived: head.archived,
     ...(head.storageClass ? { storageClass: head.storageClass } : {}),
-    // A head taken from the index does not say how the object is stored: not streamed.
-    ...(at !== undefined && etagIsMd5(head) ? { etagIsMd5: true } : {}),
+    // As the direct engine takes it: a head from the index does not say whether the object is
+    // encrypted so that its ETag is no MD5, and the streamed write measures the MD5 and sends the
+    // body again where the storing server refuses that ETag (see `sendStreamed`).
+    ...(etagIsMd5(head) ? { etagIsMd5: true } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
     attributes: await readAttributes(ctx.store, head, ctx.copyTags),
   };

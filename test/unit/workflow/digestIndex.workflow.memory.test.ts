@@ -128,6 +128,26 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     expect(second.index?.destination).toMatchObject({ fromIndex: 2, read: 0, found: "loaded", written: 2 });
   });
 
+  it.each(["direct", "workflow"] as const)(
+    "a new object whose source entry stands is streamed into one PutObject under the %s engine, as one the source heads",
+    async (engine) => {
+      const { time, source, destination, run } = setup();
+      await put(source, "a", big);
+      time.pass(2000);
+      await run(engine);
+      await destination.delete("a");
+      time.pass(2000);
+      const [puts, uploads] = [destination.calls("put"), destination.calls("createUpload")];
+      const again = await run(engine);
+      expect(again.objects).toMatchObject({ missing: 1, failed: 0 });
+      expect(again.bytes.sourceRead).toBe(big.length);
+      // The source's ETag, its MD5: one streamed PutObject, not a multipart upload's `...-N`.
+      expect((await destination.head("a"))?.etag).toBe((await source.head("a"))?.etag);
+      expect([destination.calls("put") - puts, destination.calls("createUpload") - uploads]).toEqual([1, 0]);
+      expect((await bytesOf(destination, "a")).equals(big)).toBe(true);
+    },
+  );
+
   it("a changed source object is read on the source only, and the next run reads nothing", async () => {
     const { time, source, run } = setup();
     await put(source, "a", big);
