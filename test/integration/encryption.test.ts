@@ -118,6 +118,23 @@ it.each(["direct", "workflow"])(
   },
 );
 
+it.each(["direct", "workflow"])(
+  "--engine %s: a destination object encrypted with a customer key, none given, fails naming the missing key",
+  async (engine) => {
+    await withBucketPair(`ssec-none-${engine}`, async ({ src, dst, s, d }) => {
+      const data = seededBytes("ssec-none", 1000);
+      await src.send(new PutObjectCommand({ Bucket: s, Key: "a", Body: data }));
+      await dst.send(new PutObjectCommand({ Bucket: d, Key: "a", Body: data, ...sseC(Buffer.alloc(32, 3)) }));
+      const r = await sync(s, d, "--json", "--engine", engine);
+      expect(r.code, r.stderr).toBe(2);
+      const { failures } = JSON.parse(r.stdout) as { failures: { key: string; message: string }[] };
+      expect(failures.map((f) => f.key)).toEqual(["a"]);
+      expect(failures[0]!.message).toContain("--dst-sse-c-key-file");
+      expect(failures[0]!.message).not.toMatch(/UnknownError/);
+    });
+  },
+);
+
 it("SSE-C: a change of attributes alone is restated server-side on a server that refuses CopyObject of an SSE-C object", async () => {
   await withBucketPair("ssec-meta", async ({ src, dst, s, d }) => {
     const srcKey = Buffer.alloc(32, 3);

@@ -534,19 +534,34 @@ export class S3ObjectStore implements ObjectStore {
         const absent = await this.#absent(key, signal);
         if (missingKey || absent) return undefined;
       }
-      const ctx = { operation: "head", bucket: this.bucket, key };
-      // A HEAD's 400 names no reason; under an SSE-C key it is that key, not the object's, where
-      // a GET's body would say so (the workflow's source heads before it reads).
-      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (this.#sseKey && e.$metadata?.httpStatusCode === 400 && e.name === "UnknownError")
-        throw new RequestRefusedError(
-          ctx,
-          "HTTP 400 with no reason (a HEAD's answer has no body): most likely the SSE-C key given is not the one this object was written with",
-          error,
-        );
-      throw translateS3Error(error, ctx);
+      throw this.#refusal(error, { operation: "head", bucket: this.bucket, key });
     }
     return headOfResponse(key, h.headers, Number(h.headers["content-length"] ?? 0));
+  }
+
+  /**
+   * The error of a HEAD or GET of an object, in words where it is an SSE-C key's: an object
+   * written with a customer key answers 400 to a request with another key or none. A HEAD's 400
+   * has no body to say so; a GET's says it in the server's words (RGW: InvalidArgument,
+   * "...must provide a valid encryption algorithm"; AWS: InvalidRequest, "...a form of Server
+   * Side Encryption"), which name no option to give the key with.
+   */
+  #refusal(error: unknown, ctx: { operation: string; bucket: string; key: string }): Error {
+    const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    const bodiless = e.name === "UnknownError";
+    const sseWords = /server.side encryption/i.test(e.message ?? "");
+    if (e.$metadata?.httpStatusCode !== 400 || !(bodiless || (sseWords && !this.#sseKey)))
+      return translateS3Error(error, ctx);
+    const answer = bodiless
+      ? "HTTP 400 with no reason (a HEAD's answer has no body)"
+      : `${e.message} (HTTP 400)`;
+    return new RequestRefusedError(
+      ctx,
+      this.#sseKey
+        ? `${answer}: most likely the SSE-C key given is not the one this object was written with`
+        : `${answer}: most likely the object is encrypted with a customer-provided key (SSE-C), which this side was not given (--src-sse-c-key-file, --dst-sse-c-key-file)`,
+      error,
+    );
   }
 
   /**
@@ -631,7 +646,7 @@ export class S3ObjectStore implements ObjectStore {
         const head = await this.head(key, signal);
         return head && { head, answer: undefined };
       }
-      throw translateS3Error(error, { operation: "read", bucket: this.bucket, key });
+      throw this.#refusal(error, { operation: "read", bucket: this.bucket, key });
     }
     // "bytes 0-4095/1048576": the whole object's size follows the slash.
     const total = /\/(\d+)$/.exec(String(out.headers["content-range"] ?? ""))?.[1];
