@@ -276,32 +276,44 @@ describe("Ctrl-C where the server refuses the abort of an upload begun", () => {
 describe("Ctrl-C once every object has settled, as the index is written", () => {
   const served = proxiedServer();
 
-  it("the run finishes, exits 0, and says the stop came after every object settled", async () => {
-    await withBucketPair("stop-at-index", async ({ src, s, d }) => {
-      const { proxy } = served;
-      await putObject(src, s, "obj", Buffer.from("the source's bytes"));
-      let cli: CliProcess | undefined;
-      proxy.setRules([
-        {
-          name: "ctrl-c-at-index",
-          action: "hook",
-          times: 1,
-          when: (r) => r.method === "PUT" && r.path.includes("chunksync-digest-index.p-"),
-          hook: () => cli?.interrupt(),
-        },
-      ]);
-      cli = startCli(
-        [...proxiedSync(s, d, proxy.url), "--dst-index", `s3://${d}/index/`, "--json"],
-        profileEnv(),
-      );
-      const out = await cli.done;
-      proxy.setRules([]);
-      expect(proxy.firedCount("ctrl-c-at-index")).toBe(1);
-      expect(out.code, out.stderr).toBe(0);
-      expect(out.stderr).toContain("chunksync: every object had settled when stopped: the run finished\n");
-      expect(JSON.parse(out.stdout)).toMatchObject({ exitCode: 0, objects: { missing: 1, failed: 0 } });
-    });
-  });
+  // The index's manifest is swapped in once every object settled, in either engine (the
+  // workflow writes each page's pieces before, with its destination-only objects still to settle).
+  it.each(["direct", "workflow"])(
+    "the %s engine's run finishes, exits 0, and says the stop came after every object settled",
+    async (engine) => {
+      await withBucketPair(`stop-at-index-${engine}`, async ({ src, s, d }) => {
+        const { proxy } = served;
+        await putObject(src, s, "obj", Buffer.from("the source's bytes"));
+        let cli: CliProcess | undefined;
+        proxy.setRules([
+          {
+            name: `ctrl-c-at-index-${engine}`,
+            action: "hook",
+            times: 1,
+            when: (r) => r.method === "PUT" && r.path.endsWith("chunksync-digest-index.manifest.json"),
+            hook: () => cli?.interrupt(),
+          },
+        ]);
+        cli = startCli(
+          [...proxiedSync(s, d, proxy.url, "--engine", engine), "--dst-index", `s3://${d}/index/`, "--json"],
+          profileEnv(),
+        );
+        const out = await cli.done;
+        proxy.setRules([]);
+        expect(proxy.firedCount(`ctrl-c-at-index-${engine}`)).toBe(1);
+        expect(out.code, out.stderr).toBe(0);
+        expect(out.stderr).toContain("chunksync: every object had settled when stopped: the run finished\n");
+        expect(JSON.parse(out.stdout)).toMatchObject({ exitCode: 0, objects: { missing: 1, failed: 0 } });
+        // The new index stands: the next run takes the object from it on both sides.
+        const again = await runCli(
+          [...proxiedSync(s, d, proxy.url), "--dst-index", `s3://${d}/index/`, "--json"],
+          profileEnv(),
+        );
+        expect(JSON.parse(again.stdout)).toMatchObject({ objects: { identical: 1 } });
+        expect(JSON.parse(again.stdout).index.destination).toMatchObject({ found: "loaded" });
+      });
+    },
+  );
 });
 
 describe("Ctrl-C in a run that writes nothing", () => {

@@ -53,6 +53,16 @@ const RETRY: Json[] = [
   },
 ];
 
+/**
+ * The Task states after every page (and so every object) of a run has settled: each side's index
+ * swapped in, then the report. A stop that comes once they began stops nothing (see runLocally).
+ */
+export const TAIL_STATES: ReadonlySet<string> = new Set([
+  "CommitSourceIndex",
+  "CommitDestinationIndex",
+  "WriteReport",
+]);
+
 /** Which function each Task state runs; the local runner resolves Tasks by these state names. */
 export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTarget>> = {
   ListSourcePage: "listSource",

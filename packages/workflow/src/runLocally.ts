@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { countResult, RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
-import { buildDefinition, TASK_STATES } from "./definition.js";
+import { buildDefinition, TAIL_STATES, TASK_STATES } from "./definition.js";
 import { StateDataLimitError } from "./errors.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { type Side, workKeys } from "./layout.js";
@@ -132,21 +132,43 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   };
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const retryIntervals: Record<string, number> = {};
+  /**
+   * Set once the run reached its last steps (every object settled): a stop from then on stops
+   * nothing, as a stop during the direct engine's index commit does; the steps run to the end,
+   * without the run's signal, and the run finishes.
+   */
+  let settled = false;
+  const stopping = new AbortController();
+  // The Tasks' requests listen on the run's signal, as executeLocally's on this one (see there).
+  if (options.signal) setMaxListeners(0, options.signal);
+  options.signal?.addEventListener("abort", () => settled || stopping.abort(options.signal?.reason), {
+    once: true,
+  });
+  if (options.signal?.aborted) stopping.abort(options.signal.reason);
   // Tasks still running: an abort or a failure of the run waits for them before it cleans up after them.
   const inFlight = new Set<Promise<unknown>>();
   let failed = false;
   const watch = options.observer && observeTasks(options.observer, options.source.work);
+  const tailInvoker: DestinationInvoker = {
+    invoke: (target, payload) =>
+      DESTINATION_STEPS[target].run({ ...options.destination, signal: undefined }, payload),
+  };
   for (const [state, fn] of Object.entries(TASK_STATES)) {
+    const tail = TAIL_STATES.has(state);
     const step = (input: unknown): Promise<unknown> =>
       fn in SOURCE_STEPS
-        ? SOURCE_STEPS[fn as SourceFunction].run(options.source, input)
-        : relay(invoker, parseEvent(RelayEvent, input));
+        ? SOURCE_STEPS[fn as SourceFunction].run(
+            tail ? { ...options.source, signal: undefined } : options.source,
+            input,
+          )
+        : relay(tail ? tailInvoker : invoker, parseEvent(RelayEvent, input));
     const { intercept } = options;
     const run = (input: unknown) => {
       const done = (async () => {
+        if (tail && !stopping.signal.aborted) settled = true;
         // The interpreter may still retry, catch or run a Map's other items after an abort or
         // the run's failure: no step runs then.
-        if (options.signal?.aborted || failed) throw new RunAbortedError(options.signal?.reason);
+        if (stopping.signal.aborted || failed) throw new RunAbortedError(options.signal?.reason);
         const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
         // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
         if (watch) await watch(state, input, output).catch(() => {});
@@ -162,7 +184,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     handlers[state] = run;
     retryIntervals[state] = options.retryIntervalMs ?? 20;
   }
-  const signal = options.signal;
+  const signal = stopping.signal;
   const { observer } = options;
   /**
    * After a run that did not reach its end: once the Tasks in flight settle, aborts the uploads
