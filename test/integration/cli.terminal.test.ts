@@ -22,6 +22,7 @@ import {
   emptyAndDeleteBucket,
   localS3,
   putObject,
+  readAll,
   s3Client,
   uniqueBucketName,
 } from "../support/s3.js";
@@ -240,6 +241,60 @@ describe("chunksync on a terminal, with destination-only objects", () => {
       expect(shownLines(output)).toContain(STOPPING);
       expect(output).toContain("chunksync: interrupted; started uploads were aborted");
       expect(await pendingUploads(dst, d)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("a run started with setsid outlives its terminal, which sends it no hangup: it finishes the copy and exits 0, without a crash", async () => {
+    const [s, d] = await emptyPair("tty-setsid");
+    const data = (offset: number, length: number) => seededBytes(`setsid-${offset}`, length);
+    await putMultipart(src, s, "big.bin", 24 * MiB, 8 * MiB, data);
+    const dir = mkdtempSync(join(tmpdir(), "chunksync-setsid-"));
+    const [rcFile, errFile] = [join(dir, "rc"), join(dir, "stderr")];
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    try {
+      const args = [
+        "sync",
+        `s3://${s}`,
+        `s3://${d}`,
+        ...SIDES,
+        "--dst-endpoint",
+        proxy.url,
+        "--concurrency",
+        "1",
+      ];
+      const quote = (w: string) => `'${w.replaceAll("'", "'\\''")}'`;
+      // Its stdout (and stdin) stay the terminal; the exit status goes to a file.
+      const run = `${[process.execPath, CLI_BIN, ...args].map(quote).join(" ")} 2> ${errFile}; echo $? > ${rcFile}`;
+      const terminal = spawn(
+        "/usr/bin/script",
+        ["-qc", `setsid sh -c ${quote(run)} & sleep 60`, "/dev/null"],
+        {
+          env: { ...cleanEnv(), ...env, TERM: "xterm" },
+          stdio: ["pipe", "ignore", "ignore"],
+        },
+      );
+      let gone = false;
+      proxy.setRules([
+        {
+          name: "terminal-gone-at-first-part",
+          action: "hook",
+          when: (r) => !gone && r.method === "PUT" && r.query.includes("partNumber="),
+          hook: () => {
+            gone = true;
+            terminal.kill("SIGKILL");
+          },
+        },
+      ]);
+      const rc = await until(() => (existsSync(rcFile) && readFileSync(rcFile, "utf8").trim()) || undefined);
+      const stderr = readFileSync(errFile, "utf8");
+      expect(gone).toBe(true);
+      // Node 20's exit aborted (134) where a terminal it started on was gone.
+      expect(stderr).not.toMatch(/Assertion failed|Native stack trace/);
+      expect(rc).toBe("0");
+      expect(await destinationKeys(`s3://${d}`)).toEqual(["big.bin"]);
+      expect((await readAll(dst, d, "big.bin")).equals(await readAll(src, s, "big.bin"))).toBe(true);
     } finally {
       await proxy.stop();
     }

@@ -1,4 +1,6 @@
+import { closeSync } from "node:fs";
 import { constants } from "node:os";
+import { isatty } from "node:tty";
 import { RunAbortedError } from "@chunksync/sync";
 import { stopWaiting } from "./sideSettings.js";
 
@@ -37,6 +39,30 @@ export function endIfHungUp(): void {
   if (!hungUp) return;
   process.removeAllListeners("SIGHUP");
   process.kill(process.pid, "SIGHUP");
+}
+
+/** Set once {@link closeLostTerminals} watches this process. */
+let watchingTerminals = false;
+
+/**
+ * As the process ends, closes each standard stream that was a terminal when it started and is
+ * none now. A run started with `setsid` (or disowned) outlives its terminal with no SIGHUP sent
+ * to it, and Node 20's exit, which restores each such terminal's modes, aborts where the
+ * terminal is gone (exit 134, a core dump): it passes over a descriptor that was closed.
+ */
+export function closeLostTerminals(): void {
+  if (watchingTerminals) return;
+  watchingTerminals = true;
+  const terminals = [0, 1, 2].filter((fd) => isatty(fd));
+  if (terminals.length === 0) return;
+  process.once("exit", () => {
+    for (const fd of terminals) {
+      if (isatty(fd)) continue;
+      try {
+        closeSync(fd);
+      } catch {}
+    }
+  });
 }
 
 /**

@@ -31,7 +31,7 @@ import { examples } from "./examples.js";
 import { EXIT_ERROR, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
 import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
-import { endAs, endIfHungUp, SignalStop, stoppableStart } from "./interruptible.js";
+import { closeLostTerminals, endAs, endIfHungUp, SignalStop, stoppableStart } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { mayOverlap } from "./oneServer.js";
 import { addOptionPointers } from "./optionPointers.js";
@@ -575,6 +575,7 @@ function typedJsonCommand(root: Command, argv: string[]): string | undefined {
 
 export async function main(argv: string[]): Promise<number> {
   dropOutputToClosedPipes();
+  closeLostTerminals();
   const code = await runCommandLine(argv);
   endIfHungUp();
   endAs(code);
