@@ -36,6 +36,8 @@ import {
   type ObjectVersionRef,
   PreconditionFailedError,
   RequestRefusedError,
+  StorageError,
+  type StorageErrorContext,
   sameEtag,
   type WriteBody,
   type WriteCondition,
@@ -389,19 +391,29 @@ export async function writeWhole(
     // Whether the last put was refused with 412 and the object found is the run's own (a retry
     // after a lost answer): the server then neither stored nor checked that put's body.
     let own = false;
-    const send = (body: WriteBody, digest: BodyDigest) => {
+    // The put's condition; none once the server refused a create over a key it holds no object
+    // under (see AbsentRefusedError): each later put is then guarded by a HEAD just before it.
+    let condition: WriteCondition | undefined = decision.condition;
+    const send = async (body: WriteBody, digest: BodyDigest) => {
       own = false;
-      return guarded(
-        ctx,
-        write,
-        "put",
-        false,
-        () => destination.put(key, body, part.length, attributes, decision.condition, undefined, digest),
-        (now) => {
-          own = isOwnPut(write, digest, now);
-          return own;
-        },
-      );
+      if (condition === undefined && (await destination.head(key, signal)) !== undefined)
+        throw new ObjectChangedError("destination", key);
+      try {
+        return await guarded(
+          ctx,
+          write,
+          "put",
+          false,
+          () => destination.put(key, body, part.length, attributes, condition, undefined, digest),
+          (now) => {
+            own = isOwnPut(write, digest, now);
+            return own;
+          },
+        );
+      } catch (error) {
+        if (error instanceof AbsentRefusedError) condition = undefined;
+        throw error;
+      }
     };
     return withRetry(() => fromSource(ctx, write, part, buffer, send, "md5", () => !own), retryFor(signal));
   };
@@ -813,6 +825,24 @@ async function pinned<T>(
 }
 
 /**
+ * A create (If-None-Match: *) refused with 412 where a HEAD just after finds no object under the
+ * key: Ceph RGW 16, in a bucket whose versioning is suspended, refuses it where the key's current
+ * version is a delete marker, so every run failed such an object as another writer's. Retryable:
+ * the put is sent again without the condition, guarded by a HEAD just before it, as on a server
+ * that does not enforce the condition.
+ */
+class AbsentRefusedError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause: unknown) {
+    super(
+      "PRECONDITION_FAILED",
+      "a create refused with 412 though no object is there (a delete marker on top, in a bucket whose versioning is suspended)",
+      ctx,
+      { cause, retryable: true },
+    );
+  }
+}
+
+/**
  * Runs the final, visible write under the write's condition. Where the destination does not
  * declare that it enforces the condition on that write (Ceph RGW 16 ignores If-Match on
  * CompleteMultipartUpload and CopyObject), or the pin of a source copied server-side
@@ -853,6 +883,8 @@ async function guarded(
     if (!(error instanceof PreconditionFailedError)) throw error;
     const now = await destination.head(key, signal);
     if (now !== undefined && own?.(now)) return now.etag;
+    if (now === undefined && "ifNoneMatch" in condition && !copiesSource)
+      throw new AbsentRefusedError({ operation: kind, bucket: destination.bucket, key }, error);
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
     const destinationMoved = !holds(now);
     throw new ObjectChangedError(destinationMoved || !copiesSource ? "destination" : "source", key, error);
