@@ -226,6 +226,7 @@ export {
   type IndexEntry,
   type IndexProof,
   type ListedVersion,
+  markStandsFor,
   versionPin,
   wholeSecond,
 } from "./digestIndex/indexEntry.js";

@@ -336,6 +336,44 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     });
 
   for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: a scrub that marks rot while a sync runs keeps its mark when the sync swaps its index in after it; the next sync repairs the object`, async () => {
+      const { time, source, destination, index, run, rot } = setup();
+      const data = seededBytes("scrub-during-sync", 12 * MiB);
+      await put(source, "a", data);
+      await put(source, "b", seededBytes("b", 1000));
+      time.pass(2000);
+      await run(engine);
+      time.pass(2000);
+      rot("dst", "a", 11 * MiB);
+      // The sync has read its index before the scrub swaps in the marked one, and swaps its own in after.
+      let scrubbed = false;
+      const during = await run(engine, {
+        onResult: async () => {
+          if (scrubbed) return;
+          scrubbed = true;
+          const scrub = await runScrub({
+            store: destination,
+            prefix: "",
+            index: index.destination,
+            sample: { kind: "full" },
+            concurrency: 2,
+          });
+          expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
+        },
+      });
+      expect(scrubbed).toBe(true);
+      expect(during.objects).toMatchObject({ identical: 2, failed: 0 });
+      const marked = await (await IndexCursor.open(index.destination.location, index.destination.scope)).find(
+        "a",
+      );
+      expect(marked?.rotted).toBe(true);
+      time.pass(2000);
+      const repaired = await run(engine);
+      expect(repaired.objects).toMatchObject({ changed: 1, identical: 1 });
+      expect((await bytesOf(destination, "a")).equals(data)).toBe(true);
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: a destination's rot mark outlives a check that reads the rotted object and runs that pass it over: a sync the other way refuses it until a sync repairs it`, async () => {
       const world = setup();
       const { time, source, destination, index, run } = world;

@@ -144,6 +144,18 @@ export function entryMayStand(entry: IndexEntry, listed: ListedVersion): boolean
 }
 
 /**
+ * Whether a scrub's rot mark `mark` stands for the version `entry` is of (an entry of the same
+ * key, made from that version: a read of its bytes, or the index): a mark stands until a new
+ * version replaces it, however the entry kept for that version was made.
+ */
+export function markStandsFor(mark: IndexEntry, entry: IndexEntry): boolean {
+  if (entry.lastModified === undefined) return false;
+  const version: ListedVersion = { size: entry.size, etag: entry.etag, lastModified: entry.lastModified };
+  if (entry.versionId !== undefined) version.versionId = entry.versionId;
+  return entryMayStand(mark, version);
+}
+
+/**
  * `head`, a HEAD's or a read's answer, with the LastModified `listed` states where both are of
  * one version: the same size and ETag, and the same version ID where both name one (the null
  * version either way where neither does). An entry made from it then matches the listings of

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import {
   compareUtf8,
+  decodePiece,
   encodeManifest,
   entryLine,
   type IndexEntry,
   type IndexScope,
+  markStandsFor,
   type PieceRef,
   pieceChecksum,
   pieceHeader,
@@ -93,10 +95,47 @@ export class IndexWriter {
    * then left for a run that writes). A concurrent reader of the old manifest that misses a
    * piece drops it and reads its objects.
    */
-  async commit(previous: readonly PieceRef[]): Promise<void> {
+  async commit(
+    previous: readonly PieceRef[],
+    marksSince?: () => Promise<ReadonlyMap<string, IndexEntry> | undefined>,
+  ): Promise<void> {
     await this.#flush();
     if (this.#held === this.#pieces.length && this.#held === this.stored?.pieces.length) return;
+    // Asked only of a run that replaces the index (one request): a run that changed nothing leaves
+    // whatever index stands, marks and all.
+    const marks = await marksSince?.();
+    if (marks !== undefined && marks.size > 0) await this.#carry(marks);
     await commitIndex(this.location, this.scope, await this.finish(), previous);
+  }
+
+  /**
+   * Puts `marks` (rot marks by key, from an index another run swapped in meanwhile) in place of
+   * this index's entries of the versions they stand for (see `markStandsFor`): each piece that
+   * holds such a key is written again, under a new name.
+   */
+  async #carry(marks: ReadonlyMap<string, IndexEntry>): Promise<void> {
+    await this.#copyHeld();
+    const keys = [...marks.keys()].sort(compareUtf8);
+    for (const [at, piece] of this.#pieces.entries()) {
+      const within = keys.some((k) => compareUtf8(piece.first, k) <= 0 && compareUtf8(k, piece.last) <= 0);
+      if (!within) continue;
+      const data = await this.location.read(piece.name, piece.bytes);
+      if (data === undefined) throw new Error(`piece ${piece.name} of the new index is gone`);
+      let carried = false;
+      const entries = decodePiece(data, piece, this.scope).map((entry) => {
+        const mark = marks.get(entry.key);
+        if (mark === undefined || entry.rotted || !markStandsFor(mark, entry)) return entry;
+        carried = true;
+        return mark;
+      });
+      if (!carried) continue;
+      const rewritten = Buffer.from(pieceHeader() + entries.map(entryLine).join(""));
+      // A name no piece of this run has (its pieces are numbered from 0 to their count, less one).
+      const name = this.#pieceName(this.#pieces.length + at);
+      await this.location.write(name, rewritten);
+      this.#pieces[at] = { ...piece, name, bytes: rewritten.length, sha256: pieceChecksum(rewritten) };
+      await this.location.remove(piece.name).catch(() => {});
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type IndexEntry,
   type IndexScope,
   type ListedVersion,
+  markStandsFor,
   type PieceRef,
   sameEtag,
 } from "@chunksync/core";
@@ -154,10 +155,8 @@ export class SideIndex {
     const mark = this.#marks.get(entry.key);
     if (mark === undefined) return entry;
     this.#marks.delete(entry.key);
-    if (entry === mark || entry.lastModified === undefined) return entry;
-    const version: ListedVersion = { size: entry.size, etag: entry.etag, lastModified: entry.lastModified };
-    if (entry.versionId !== undefined) version.versionId = entry.versionId;
-    return entryMayStand(mark, version) ? mark : entry;
+    if (entry === mark) return entry;
+    return markStandsFor(mark, entry) ? mark : entry;
   }
 
   /**
@@ -201,13 +200,19 @@ export class SideIndex {
     }
   }
 
-  /** Makes the new index the side's index (after a run that reached its end), unless it keeps none. */
+  /**
+   * Makes the new index the side's index (after a run that reached its end), unless it keeps
+   * none. Where another run swapped in an index since this one read its own (a scrub that ran
+   * meanwhile), the rot marks that index holds for versions this run kept as they were are
+   * carried into the new one: the last run to finish wins, but never over a scrub's finding.
+   */
   async commit(): Promise<void> {
     if (this.#failed || !this.keeps) return this.discard();
     try {
       // A run that did not consult the stored index (`check --full`) still replaces it: its
       // pieces are removed with it, not left for the sweep of old strays.
-      await this.writer.commit((await this.stored()).pieces);
+      const stored = await this.stored();
+      await this.writer.commit(stored.pieces, this.#marksSince(stored.pieces));
       this.report.written = this.writer.entries;
     } catch (error) {
       this.#fail(error);
@@ -239,7 +244,7 @@ export class SideIndex {
         else await this.writer.add(entry);
       }
       while (next < later.length) await this.writer.add(later[next++]!);
-      await this.writer.commit(stored.pieces);
+      await this.writer.commit(stored.pieces, this.#marksSince(stored.pieces));
       this.report.written = this.writer.entries;
       for (const note of stored.opening.notes) this.note(note);
     } catch (error) {
@@ -271,6 +276,11 @@ export class SideIndex {
     }
   }
 
+  /** Where the run consulted the stored index (whose pieces were `read`), how to ask for the marks swapped in since. */
+  #marksSince(read: readonly PieceRef[]) {
+    return this.cursor && (() => marksSince(this.options, read));
+  }
+
   #fail(error: unknown): void {
     this.#failed = true;
     this.report.notes.push(notWrittenNote(error));
@@ -280,6 +290,22 @@ export class SideIndex {
   async discard(): Promise<void> {
     await this.writer.discard();
   }
+}
+
+/**
+ * The rot marks of the index stored at `options.location` now, by key, where it is no longer the
+ * one whose pieces were `read` (another run swapped in its own since); undefined where it is.
+ */
+async function marksSince(
+  options: SideIndexOptions,
+  read: readonly PieceRef[],
+): Promise<Map<string, IndexEntry> | undefined> {
+  const now = await IndexCursor.open(options.location, options.scope);
+  const names = (pieces: readonly PieceRef[]) => pieces.map((p) => p.name).join("/");
+  if (now.opening.state !== "loaded" || names(now.pieces) === names(read)) return undefined;
+  const marks = new Map<string, IndexEntry>();
+  for await (const entry of now.entries()) if (entry.rotted) marks.set(entry.key, entry);
+  return marks;
 }
 
 const NOT_WRITTEN = "the new index could not be written";
