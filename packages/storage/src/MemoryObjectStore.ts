@@ -13,6 +13,7 @@ import {
   PreconditionFailedError,
   RequestRefusedError,
   type StorageErrorContext,
+  UPLOAD_GONE,
 } from "./errors.js";
 import { multipartEtag } from "./multipartEtag.js";
 import type {
@@ -535,7 +536,7 @@ export class MemoryObjectStore implements ObjectStore {
   #upload(bucket: Bucket, ctx: StorageErrorContext, uploadId: string): OpenUpload {
     const upload = bucket.uploads.get(uploadId);
     // S3 answers NoSuchUpload with 404, which the adapter reports as ObjectNotFoundError.
-    if (!upload || upload.key !== ctx.key) throw new ObjectNotFoundError(ctx);
+    if (!upload || upload.key !== ctx.key) throw new ObjectNotFoundError(ctx, undefined, UPLOAD_GONE);
     return upload;
   }
 

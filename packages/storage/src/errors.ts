@@ -52,10 +52,14 @@ export class RequestRefusedError extends StorageError {
 export class NotImplementedError extends RequestRefusedError {}
 
 export class ObjectNotFoundError extends StorageError {
-  constructor(ctx: StorageErrorContext, cause?: unknown) {
-    super("OBJECT_NOT_FOUND", "the object does not exist", ctx, { cause });
+  constructor(ctx: StorageErrorContext, cause?: unknown, detail = "the object does not exist") {
+    super("OBJECT_NOT_FOUND", detail, ctx, { cause });
   }
 }
+
+/** What a request on a multipart upload that is gone (404 NoSuchUpload) says: not that the object is. */
+export const UPLOAD_GONE =
+  "the multipart upload no longer exists (aborted by another process, such as a cleanup, or by the bucket's lifecycle rule)";
 
 export class BucketNotFoundError extends StorageError {
   constructor(ctx: StorageErrorContext, cause?: unknown) {
@@ -228,6 +232,8 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   switch (name) {
     case "NoSuchKey":
       return new ObjectNotFoundError(ctx, error);
+    case "NoSuchUpload":
+      return new ObjectNotFoundError(ctx, error, UPLOAD_GONE);
     case "NoSuchBucket":
       return new BucketNotFoundError(ctx, error);
     case "AccessDenied":

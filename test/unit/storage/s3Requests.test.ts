@@ -370,6 +370,15 @@ describe("object requests sent without the SDK", () => {
       expect(seen.at(-1)?.url).toBe("/b/?list-type=2");
     });
 
+  it("say a part upload whose multipart upload is gone (404 NoSuchUpload) as that, not as a missing object", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(1), bucket: "b" });
+    answers.push(failWith(404, "NoSuchUpload"));
+    await expect(store.resumeUpload("k", "up").uploadPart(1, Buffer.from("part"), 4)).rejects.toMatchObject({
+      code: "OBJECT_NOT_FOUND",
+      message: expect.stringContaining("the multipart upload no longer exists (aborted by another process"),
+    });
+  });
+
   it("never retry a failed condition, nor a streamed body", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(), bucket: "b" });
     answers.push(failWith(412, "PreconditionFailed"));
