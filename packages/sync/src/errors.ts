@@ -14,7 +14,7 @@ export class ObjectChangedError extends ChunksyncError {
       side === "source" ? "SOURCE_CHANGED" : "DESTINATION_CHANGED",
       side === "source"
         ? `source object ${key} changed or was deleted during the run (the version planned is no longer the one there)`
-        : `destination object ${key} was written by someone else during the run; their version was kept`,
+        : `destination object ${key} was written or deleted by someone else during the run; the run left it as they did, and the next run decides`,
       { cause, details: { side, key } },
     );
     this.name = side === "source" ? "SourceChangedError" : "DestinationChangedError";
