@@ -122,7 +122,7 @@ export const DISTRUSTED_NOTE =
 
 /** What a side's index says where {@link copiedFromOld} found a write's copies unpinned. */
 export const UNPINNED_COPIES_NOTE =
-  "re-composed objects keep no entry: their copies from the old version could not be pinned to it (this server does not refuse a copy from a stale ETag, and the copies named no version: the bucket keeps none, or a copy naming one was refused); the next run reads each such object once";
+  "re-composed objects keep no entry: their copies from the old version could not be pinned to it (this server does not refuse a copy from a stale ETag, and the copies named no version: the bucket keeps none, the old object was its null version (written while versioning was off or suspended), or a copy naming one was refused); the next run reads each such object once";
 
 /**
  * What a write of version `etag` to `key` copied whole from the destination's old version `old`
