@@ -36,6 +36,8 @@ function describe(r: ObjectResult): string {
 const BAR_WIDTH = 20;
 /** Below this, a rate says more about start-up than about the run: no ETA yet. */
 const MIN_ETA_BASIS_MS = 2000;
+/** Objects settled within the rate's span below which their rate does not bound the ETA. */
+const MIN_OBJECTS_FOR_RATE = 10;
 
 /**
  * The status line's fields, in the order a narrow terminal leaves them out: the bytes read (2),
@@ -171,6 +173,12 @@ export class RateWindow {
     const first = samples[0]!;
     return at - first.at >= 1000 ? ((done - first.done) / (at - first.at)) * 1000 : undefined;
   }
+
+  /** How much was done within the span the last {@link sample} measured. */
+  get counted(): number {
+    const samples = this.#samples;
+    return samples.length === 0 ? 0 : samples.at(-1)!.done - samples[0]!.done;
+  }
 }
 
 /**
@@ -213,7 +221,10 @@ export function startProgress(
     const rate = windows.work.sample(now, stats.workDone);
     const objectRate = windows.objects.sample(now, stats.done);
     if (rate !== undefined) rates.rate = rate;
-    if (objectRate !== undefined) rates.objectRate = objectRate;
+    // A rate of a few objects says little of the rest (large objects settle one in many
+    // seconds, and the ETA grew a second a second between them): the bytes' rate stands alone.
+    if (objectRate !== undefined)
+      rates.objectRate = windows.objects.counted >= MIN_OBJECTS_FOR_RATE ? objectRate : 0;
     draw();
   }, 200);
   timer.unref();

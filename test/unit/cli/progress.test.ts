@@ -239,6 +239,30 @@ describe("progress", () => {
     }
   });
 
+  it("times what is left by the bytes' rate alone while few objects settle: large objects one at a time", () => {
+    vi.useFakeTimers();
+    try {
+      // Six objects of 40 MiB, one at a time at 4 MiB/s: one settled, the second half read.
+      const stats = listedStats(6, 0);
+      stats.plannedWork = 240 * MiB;
+      const { stream, writes } = fakeStream(true);
+      const progress = startProgress(stats, stream, false);
+      const etas: string[] = [];
+      for (let second = 1; second <= 15; second++) {
+        stats.bytes.sourceRead = second * 4 * MiB;
+        stats.done = second >= 10 ? 1 : 0;
+        vi.advanceTimersByTime(1000);
+        etas.push(/ETA (\S+)/.exec(writes.at(-1) ?? "")?.[1] ?? "");
+      }
+      progress.stop();
+      // 180 MiB left at 4 MiB/s at the end, not 5 objects at the one a run of 15 s settled.
+      expect(etas.at(-1)).toBe("45.0s");
+      expect(etas.slice(-5)).toEqual(["49.0s", "48.0s", "47.0s", "46.0s", "45.0s"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("draws the line on a terminal that reports no size (0 columns)", () => {
     const { stream, writes } = fakeStream(true, 0);
     const progress = startProgress(listedStats(1, 0), stream, false);
