@@ -469,4 +469,35 @@ describe("scrub and an index piece it cannot read", () => {
       expect.stringMatching(/its objects \(2\) go unchecked by this scrub$/),
     ]);
   });
+
+  it("a damaged piece leaves its objects unjudged too: an error, not a clean scrub of nothing", async () => {
+    const world = setup();
+    const { destination } = world;
+    const destinationIndex = await syncedPair(world);
+    const directory = (destinationIndex.location as DirectoryIndexLocation).directory;
+    const damaged = new (class extends DirectoryIndexLocation {
+      override async read(name: string, most?: number): Promise<Buffer | undefined> {
+        const data = await super.read(name, most);
+        if (data !== undefined && name.endsWith(".jsonl")) data[data.length - 5]! ^= 1;
+        return data;
+      }
+    })(directory);
+    const report = await runScrub({
+      store: destination,
+      prefix: "",
+      index: { ...destinationIndex, location: damaged },
+      sample: { kind: "full" },
+      concurrency: 2,
+    });
+    expect(report.objects).toMatchObject({ listed: 2, indexed: 0, rotted: 0 });
+    expect(report.index.unread).toEqual([
+      {
+        piece: expect.stringMatching(/\.jsonl$/),
+        objects: 2,
+        code: "INDEX_DAMAGED",
+        message: expect.stringContaining("does not match its checksum"),
+      },
+    ]);
+    expect(scrubExitCode(report)).toBe(2);
+  });
 });

@@ -20,13 +20,15 @@ export interface IndexOpening {
   /** Why the index, or some of its pieces, were dropped; empty when all was used. */
   notes: string[];
   /**
-   * Pieces that could not be read (an error, not a damaged or missing piece): dropped for this
-   * run, they may stand for the next one, whose syncs then trust their entries.
+   * Pieces dropped as they were read, whose objects this run took from no entry: damaged or
+   * missing ones (a sync rebuilds them), and ones that could not be read (an error: they may
+   * stand for the next run, whose syncs then trust their entries). A scrub judged none of those
+   * objects.
    */
   unread: UnreadPiece[];
 }
 
-/** A piece of the index that could not be read, and why. */
+/** A piece of the index that was dropped as it was read, and why. */
 export interface UnreadPiece extends FailureDescription {
   piece: string;
   /** Entries it holds, as the manifest says. */
@@ -170,8 +172,11 @@ export class IndexCursor {
           ? error.message
           : `piece ${piece.name} could not be read (${(error as Error).message})`;
       this.opening.notes.push(`${reason}: its objects (${piece.count}) ${this.dropped}`);
-      if (!(error instanceof IndexRejectedError))
-        this.opening.unread.push({ piece: piece.name, objects: piece.count, ...describeError(error) });
+      const failure =
+        error instanceof IndexRejectedError
+          ? { code: error.code, message: error.message }
+          : describeError(error);
+      this.opening.unread.push({ piece: piece.name, objects: piece.count, ...failure });
       return [];
     }
   }
