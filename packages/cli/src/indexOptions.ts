@@ -86,6 +86,80 @@ export async function checkIndexFlags(flags: IndexFlags): Promise<void> {
   }
 }
 
+/** The scope of `side`'s index in a run of `context`. */
+function indexScope(side: OpenedSide, context: IndexContext): IndexScope {
+  return {
+    storage: side.location.storage,
+    bucket: side.location.bucket,
+    prefix: directoryPrefix(side.location.prefix),
+    chunkSize: context.chunkSize,
+    algorithm: context.algorithm,
+    pairing: context.secret ? pairingTag(context.secret) : "drawn per run",
+  };
+}
+
+/**
+ * Where an s3:// index location `value` keeps `side`'s index (its scope's folder `name` under
+ * the URL's prefix), refused where it may not: a URL that is no S3 location, a prefix inside
+ * the `other` side's synced location or the side's synced prefix itself, one that leaves its
+ * files' keys no room within S3's 1,024 bytes. No request.
+ */
+async function bucketIndexAt(
+  flag: string,
+  value: string,
+  side: OpenedSide,
+  name: string,
+  other: OtherSide | undefined,
+): Promise<{ bucket: string; prefix: string }> {
+  const url = parseS3Url(value, flag);
+  const root = directoryPrefix(url.prefix);
+  const at: SideLocation = { ...side.location, bucket: url.bucket, prefix: root };
+  if (other !== undefined && (await mayOverlap(at, other.location))) {
+    const { bucket, prefix } = other.location;
+    throw new ValidationError(
+      flag,
+      `a location apart from the ${other.name}'s s3://${bucket}/${directoryPrefix(prefix)} (its digests stay on its own side)`,
+    );
+  }
+  // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
+  if (url.bucket === side.location.bucket && root === directoryPrefix(side.location.prefix)) {
+    throw new ValidationError(
+      flag,
+      `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
+    );
+  }
+  // Its keys are the prefix, a folder of the scope's and a file's name: each within S3's limit.
+  const room = MAX_KEY_BYTES - INDEX_NAME_MAX_BYTES - Buffer.byteLength(`${name}/`, "utf8");
+  const bytes = Buffer.byteLength(root, "utf8");
+  if (bytes > room) {
+    throw new ValidationError(
+      flag,
+      `a prefix of at most ${room.toLocaleString("en-US")} bytes of UTF-8 with its trailing "/" (the index keeps its files in a folder of its own under it, ${name}/, named in up to ${INDEX_NAME_MAX_BYTES} bytes, and S3's keys are at most ${MAX_KEY_BYTES.toLocaleString("en-US")} bytes), got ${bytes.toLocaleString("en-US")}`,
+    );
+  }
+  return { bucket: url.bucket, prefix: `${root}${name}/` };
+}
+
+/**
+ * Checks the s3:// values of `--src-index` and `--dst-index` as {@link resolveIndexes} will take
+ * them, before any request: a bad one is refused before the sides are probed.
+ */
+export async function checkIndexLocations(
+  flags: IndexFlags,
+  sides: { source: OpenedSide; destination: OpenedSide },
+  context: IndexContext,
+): Promise<void> {
+  if (!flags.index) return;
+  const { source, destination } = sides;
+  for (const [flag, value, side, other] of [
+    ["--src-index", flags.srcIndex, source, { ...destination, name: "destination" }],
+    ["--dst-index", flags.dstIndex, destination, { ...source, name: "source" }],
+  ] as const) {
+    if (value?.startsWith("s3://"))
+      await bucketIndexAt(flag, value, side, scopeName(indexScope(side, context)), other);
+  }
+}
+
 /**
  * The index directory `value` names (the default one when undefined), created if need be, unless
  * `create` is false (a scrub, which only works on an index there is).
@@ -175,44 +249,11 @@ export async function resolveSideIndex(
   consult: boolean,
   { other, existing = false }: { other?: OtherSide; existing?: boolean } = {},
 ): Promise<SideIndexOptions> {
-  const scope: IndexScope = {
-    storage: side.location.storage,
-    bucket: side.location.bucket,
-    prefix: directoryPrefix(side.location.prefix),
-    chunkSize: context.chunkSize,
-    algorithm: context.algorithm,
-    pairing: context.secret ? pairingTag(context.secret) : "drawn per run",
-  };
+  const scope = indexScope(side, context);
   const name = scopeName(scope);
   if (value?.startsWith("s3://")) {
-    const url = parseS3Url(value, flag);
-    const root = directoryPrefix(url.prefix);
-    const prefix = `${root}${name}/`;
-    const at: SideLocation = { ...side.location, bucket: url.bucket, prefix: root };
-    if (other !== undefined && (await mayOverlap(at, other.location))) {
-      const { bucket, prefix } = other.location;
-      throw new ValidationError(
-        flag,
-        `a location apart from the ${other.name}'s s3://${bucket}/${directoryPrefix(prefix)} (its digests stay on its own side)`,
-      );
-    }
-    // The index's scope directories would lie among the synced keys, where no prefix sets them apart.
-    if (url.bucket === side.location.bucket && root === directoryPrefix(side.location.prefix)) {
-      throw new ValidationError(
-        flag,
-        `a prefix apart from the synced objects, not ${value} itself (for example s3://${url.bucket}/${root}.chunksync-index)`,
-      );
-    }
-    // Its keys are the prefix, a folder of the scope's and a file's name: each within S3's limit.
-    const room = MAX_KEY_BYTES - INDEX_NAME_MAX_BYTES - Buffer.byteLength(`${name}/`, "utf8");
-    const bytes = Buffer.byteLength(root, "utf8");
-    if (bytes > room) {
-      throw new ValidationError(
-        flag,
-        `a prefix of at most ${room.toLocaleString("en-US")} bytes of UTF-8 with its trailing "/" (the index keeps its files in a folder of its own under it, ${name}/, named in up to ${INDEX_NAME_MAX_BYTES} bytes, and S3's keys are at most ${MAX_KEY_BYTES.toLocaleString("en-US")} bytes), got ${bytes.toLocaleString("en-US")}`,
-      );
-    }
-    const location = new StoreIndexLocation(side.storeOf(url.bucket), prefix);
+    const { bucket, prefix } = await bucketIndexAt(flag, value, side, name, other);
+    const location = new StoreIndexLocation(side.storeOf(bucket), prefix);
     try {
       // One request: the bucket exists and this side may read it, before any work.
       await location.check(consult);

@@ -30,7 +30,13 @@ import { refuseEmptyValues } from "./emptyValues.js";
 import { examples } from "./examples.js";
 import { EXIT_ERROR, exitCodeOf } from "./exitCodes.js";
 import { addFilterOptions, FILTER_HELP } from "./filterOptions.js";
-import { addIndexOptions, checkIndexFlags, type IndexFlags, resolveIndexes } from "./indexOptions.js";
+import {
+  addIndexOptions,
+  checkIndexFlags,
+  checkIndexLocations,
+  type IndexFlags,
+  resolveIndexes,
+} from "./indexOptions.js";
 import { closeLostTerminals, endAs, endIfHungUp, SignalStop, stoppableStart } from "./interruptible.js";
 import { JsonLinesReport } from "./jsonLinesReport.js";
 import { mayOverlap } from "./oneServer.js";
@@ -228,6 +234,8 @@ async function run(
   const destinationSide = await openStore("dst", destination, dstFlags, write);
   if (await mayOverlap(sourceSide.location, destinationSide.location))
     throw new SidesOverlapError("DST", src, dst);
+  const indexContext = { chunkSize, algorithm, secret: flags.secretFile === undefined ? undefined : secret };
+  await checkIndexLocations(flags, { source: sourceSide, destination: destinationSide }, indexContext);
   const report = flags.report === undefined ? undefined : await openReport(flags.report);
   try {
     const started = await stoppableStart(
@@ -283,7 +291,7 @@ async function run(
     const resolving = resolveIndexes(
       { ...flags, full: command === "check" && flags.full === true },
       { source: sourceSide, destination: destinationSide },
-      { chunkSize, algorithm, secret: flags.secretFile === undefined ? undefined : secret },
+      indexContext,
     );
     resolving.catch(() => {});
     const [sourceListsAny, destinationListsAny] = await probing;
