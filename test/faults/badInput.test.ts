@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { formatBytes, MAX_REQUESTED_CHUNK_SIZE } from "@chunksync/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { envWithBadProfiles, runCli, SIDES } from "../support/cli.js";
+import { CLI_BIN, cleanEnv, envWithBadProfiles, runCli, SIDES } from "../support/cli.js";
 import { scenario } from "../support/faultLedger.js";
 import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
 
@@ -17,6 +19,7 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
   let dstBucket: string;
   let env: Record<string, string>;
   let shortSecret: string;
+  let goodSecret: string;
 
   beforeAll(async () => {
     src = s3Client("source");
@@ -29,6 +32,8 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     env = envWithBadProfiles();
     shortSecret = join(mkdtempSync(join(tmpdir(), "chunksync-secret-")), "secret");
     writeFileSync(shortSecret, "ab".repeat(31));
+    goodSecret = join(mkdtempSync(join(tmpdir(), "chunksync-secret-")), "secret");
+    writeFileSync(goodSecret, randomBytes(32).toString("hex"));
   });
 
   afterAll(async () => {
@@ -198,6 +203,12 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       /--src-index: expected a location apart from the destination's s3:\/\//,
     ],
     [
+      // Its only copy, it may be: a report written over it loses it.
+      "--report naming the --secret-file the run reads",
+      () => ["sync", S(), D(), ...SIDES, "--secret-file", goodSecret, "--report", goodSecret],
+      /--report: expected a file apart from the --secret-file it reads, got ".*secret"/,
+    ],
+    [
       "--secret-file too short",
       () => ["sync", S(), D(), ...SIDES, "--secret-file", shortSecret],
       /--secret-file: expected at least 32 random bytes/,
@@ -254,4 +265,26 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       expect(out.stderr).not.toMatch(/^\s+at /m);
     },
   );
+});
+
+describe("a --report that would write over what the run reads or prints", () => {
+  it("is refused where it is the file --json's document goes to, and the file is left as it was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chunksync-report-"));
+    const out = join(dir, "out.json");
+    writeFileSync(out, "before");
+    const args = ["check", "s3://src-bucket", "s3://dst-bucket", "--json", "--report", "/dev/stdout"];
+    // Standard output a file, as `> out.json` makes it: /dev/stdout names that very file.
+    const quoted = [process.execPath, CLI_BIN, ...args].map((w) => `'${w}'`).join(" ");
+    const run = spawnSync("sh", ["-c", `exec ${quoted} >> '${out}'`], { env: cleanEnv(), encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(
+      '--report: expected a file apart from the standard output --json prints its document on, got "/dev/stdout"',
+    );
+    const printed = readFileSync(out, "utf8");
+    expect(printed.startsWith("before")).toBe(true);
+    expect(JSON.parse(printed.slice("before".length))).toMatchObject({
+      exitCode: 2,
+      error: { code: "VALIDATION_FAILED" },
+    });
+  });
 });

@@ -1,4 +1,5 @@
-import { type FileHandle, open } from "node:fs/promises";
+import { fstatSync } from "node:fs";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
@@ -236,7 +237,17 @@ async function run(
     throw new SidesOverlapError("DST", src, dst);
   const indexContext = { chunkSize, algorithm, secret: flags.secretFile === undefined ? undefined : secret };
   await checkIndexLocations(flags, { source: sourceSide, destination: destinationSide }, indexContext);
-  const report = flags.report === undefined ? undefined : await openReport(flags.report);
+  const report =
+    flags.report === undefined
+      ? undefined
+      : await openReport(flags.report, {
+          json: flags.json,
+          inputs: [
+            ["--secret-file", flags.secretFile],
+            ["--src-sse-c-key-file", flags.srcSseCKeyFile],
+            ["--dst-sse-c-key-file", flags.dstSseCKeyFile],
+          ],
+        });
   try {
     const started = await stoppableStart(
       () => prepare(),
@@ -318,21 +329,61 @@ interface OpenedReport {
  * at once, not after the whole run. Opened for appending: a previous report stays whole until
  * this run begins (after both sides answered their probes), then lines are written as objects settle.
  */
-async function openReport(path: string): Promise<OpenedReport> {
+async function openReport(
+  path: string,
+  { json, inputs }: { json: boolean; inputs: [string, string | undefined][] },
+): Promise<OpenedReport> {
   // Not aws-cli's "-" for standard output: a file of that name would be written beside the run.
   if (path === "-")
     throw new ValidationError(
       "--report",
       'a file path, got "-" (to write the report on standard output, name /dev/stdout)',
     );
+  let file: FileHandle;
   try {
-    return { file: await open(path, "a"), path };
+    file = await open(path, "a");
   } catch (error) {
     throw new ValidationError(
       "--report",
       `a file that can be written, got "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
     );
   }
+  // A report written over a file the run reads (a key or the pairing secret: its only copy, it
+  // may be) or into the one JSON document --json prints on stdout (a file or a pipe) ruins it.
+  const clash = await clashingFile(file, json, inputs);
+  if (clash !== undefined) {
+    await file.close();
+    throw new ValidationError("--report", `a file apart from ${clash}, got "${path}"`);
+  }
+  return { file, path };
+}
+
+/** The status of file descriptor `fd`, or undefined where it is closed. */
+function fstatOrNone(fd: number) {
+  try {
+    return fstatSync(fd);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What of `inputs`, or of the standard output --json writes (`json`), is the file `report` opened. */
+async function clashingFile(
+  report: FileHandle,
+  json: boolean,
+  inputs: [string, string | undefined][],
+): Promise<string | undefined> {
+  const it = await report.stat();
+  const same = (other: { dev: number; ino: number }) => other.dev === it.dev && other.ino === it.ino;
+  for (const [flag, path] of inputs) {
+    if (path === undefined) continue;
+    const other = await stat(path).catch(() => undefined);
+    if (other !== undefined && same(other)) return `the ${flag} it reads`;
+  }
+  // A terminal shows both; a file or a pipe would hold the report's lines in the JSON document.
+  const stdout = json && !it.isCharacterDevice() ? fstatOrNone(1) : undefined;
+  if (stdout !== undefined && same(stdout)) return "the standard output --json prints its document on";
+  return undefined;
 }
 
 async function runEngine(
