@@ -269,6 +269,17 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain("--report: cannot write /dev/full");
       expect(result.stderr).not.toMatch(/unexpected error|\n\s+at /);
+      // The run's work is done: its summary still says what it did.
+      const json = await runCli(
+        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--report", "/dev/full", "--json"],
+        env,
+      );
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        exitCode: 2,
+        objects: { scanned: 1, identical: 1 },
+        error: { code: "REPORT_WRITE_FAILED", message: expect.stringContaining("/dev/full") },
+      });
     });
 
     it.each(ENGINES)(

@@ -456,10 +456,19 @@ async function runEngine(
     if (!options.dryRun)
       await warnLeftUploads(options.destination, destination, flags, begun, process.stderr);
     if (flags.quiet && !flags.json) warnIndexNotWritten(report, process.stderr);
-    const code = exitCodeOf(command, report);
-    await lines?.add(summaryLine(report));
-    await lines?.flush();
-    if (flags.json) process.stdout.write(`${JSON.stringify(jsonSummary(command, report, code, failures))}\n`);
+    // A report that could not be written at the end (a full disk) fails the run, but the run's
+    // work is done: its summary is still said, with the error.
+    const unwritten = await Promise.resolve(lines?.add(summaryLine(report)))
+      .then(() => lines?.flush())
+      .then(
+        () => undefined,
+        (error: unknown) => error as ChunksyncError,
+      );
+    const code = unwritten === undefined ? exitCodeOf(command, report) : EXIT_ERROR;
+    if (unwritten !== undefined) process.stderr.write(`chunksync: error: ${unwritten.message}\n`);
+    const summary = jsonSummary(command, report, code, failures);
+    const error = unwritten && { error: { code: unwritten.code, message: unwritten.message } };
+    if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, ...error })}\n`);
     else if (!flags.quiet) process.stdout.write(textSummary(command, report));
     return code;
   } catch (error) {
