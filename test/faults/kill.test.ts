@@ -134,6 +134,14 @@ describe("kill -9 of the CLI in the middle of a compose", () => {
       expect(dry.code, dry.stderr).toBe(0);
       for (const u of left) expect(dry.stdout).toContain(`would abort ${u.key} (upload ${u.uploadId}`);
       expect((await pendingUploads(dst, dstBucket)).length).toBe(left.length);
+      // In JSON too: none is called aborted.
+      const dryJson = await runCli(
+        ["cleanup", `s3://${dstBucket}`, "--dst-profile", "dst", "--older-than", "0s", "--dry-run", "--json"],
+        env,
+      );
+      const would = JSON.parse(dryJson.stdout) as { aborted?: unknown; wouldAbort: { uploadId: string }[] };
+      expect(would.aborted).toBeUndefined();
+      expect(would.wouldAbort.map((u) => u.uploadId).sort()).toEqual(left.map((u) => u.uploadId).sort());
 
       const abort = await runCli(
         ["cleanup", `s3://${dstBucket}`, "--dst-profile", "dst", "--older-than", "0s", "--json"],

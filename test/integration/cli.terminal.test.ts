@@ -598,7 +598,7 @@ describe("chunksync on a terminal, with keys that hold control characters", () =
     ).toBe(true);
     const json = await runCli([...args, "--json"], env);
     expect(json.code, json.stderr).toBe(0);
-    const { aborted } = JSON.parse(json.stdout) as { aborted: { key: string; uploadId: string }[] };
-    expect(aborted).toEqual([expect.objectContaining({ key, uploadId: UploadId })]);
+    const { wouldAbort } = JSON.parse(json.stdout) as { wouldAbort: { key: string; uploadId: string }[] };
+    expect(wouldAbort).toEqual([expect.objectContaining({ key, uploadId: UploadId })]);
   });
 });

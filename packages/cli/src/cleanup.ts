@@ -196,7 +196,8 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
         olderThanMs,
         ...(startedBefore !== undefined ? { startedBefore: new Date(startedBefore).toISOString() } : {}),
         interrupted: signal.aborted,
-        aborted: aborted.map(describe),
+        // A dry run aborted none: what it would abort has its own name, lest a script count it.
+        [flags.dryRun ? "wouldAbort" : "aborted"]: aborted.map(describe),
         kept: kept.map(describe),
         gone: gone.map(describe),
         failed: failed.map((f) => ({ ...describe(f), code: f.code, message: f.message })),
