@@ -25,7 +25,10 @@ export function parseS3Url(text: string, name: string): S3Location {
     throw new ValidationError(name, `an S3 URL like s3://bucket or s3://bucket/prefix, got "${text}"`);
   const bucket = match[1] ?? "";
   if (!BUCKET.test(bucket)) {
-    throw new ValidationError(name, `a bucket name of 3-63 letters, digits, dots or hyphens in "${text}"`);
+    throw new ValidationError(
+      name,
+      `a bucket name of 3-63 letters, digits, dots, hyphens or underscores in "${text}"`,
+    );
   }
   const prefix = match[2] ?? "";
   // No key lies under a longer prefix: a source would list nothing (and `--delete` empty the
