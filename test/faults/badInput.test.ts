@@ -209,6 +209,11 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       /--report: expected a file apart from the --secret-file it reads, got ".*secret"/,
     ],
     [
+      "audit of a location against a part of itself, with audit's reason",
+      () => ["audit", S(), `${S()}/pre`, ...SIDES],
+      /DST: expected a destination apart from the source, .* overlap on the same storage \(an audit proves that a second copy holds the source's bytes/,
+    ],
+    [
       "--secret-file too short",
       () => ["sync", S(), D(), ...SIDES, "--secret-file", shortSecret],
       /--secret-file: expected at least 32 random bytes/,

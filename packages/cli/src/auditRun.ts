@@ -85,7 +85,12 @@ export async function auditCommand(
   const sourceSide = await openStore("src", source, srcFlags);
   const destinationSide = await openStore("dst", destination, dstFlags);
   if (await mayOverlap(sourceSide.location, destinationSide.location))
-    throw new SidesOverlapError("DST", src, dst);
+    throw new SidesOverlapError(
+      "DST",
+      src,
+      dst,
+      "an audit proves that a second copy holds the source's bytes: a location and a part of itself are one copy",
+    );
   await probeSides(
     [
       ["src", sourceSide.store, source.prefix, srcFlags],

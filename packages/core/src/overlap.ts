@@ -67,10 +67,15 @@ export function sidesOverlap(a: SideLocation, b: SideLocation): boolean {
 
 /** The destination overlaps the source: refused before anything is read or written. */
 export class SidesOverlapError extends ValidationError {
-  constructor(field: string, sourceUrl: string, destinationUrl: string) {
+  constructor(
+    field: string,
+    sourceUrl: string,
+    destinationUrl: string,
+    why = "a sync would read what it writes, and a delete would remove what it copies",
+  ) {
     super(
       field,
-      `a destination apart from the source, but ${destinationUrl} and ${sourceUrl} overlap on the same storage (a sync would read what it writes, and a delete would remove what it copies)`,
+      `a destination apart from the source, but ${destinationUrl} and ${sourceUrl} overlap on the same storage (${why})`,
       { code: "SIDES_OVERLAP" },
     );
   }
