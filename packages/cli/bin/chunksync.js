@@ -4,7 +4,7 @@
 // loader, which cost a no-change sync about a tenth of its CPU.
 const { existsSync } = require("node:fs");
 const { homedir } = require("node:os");
-const { join, resolve } = require("node:path");
+const { isAbsolute, join } = require("node:path");
 const { setFlagsFromString } = require("node:v8");
 const { runCachedScript } = require("./scriptCache.js");
 
@@ -30,8 +30,10 @@ setFlagsFromString("--wasm-tiering-budget=180000000");
 // top level again from the 4 MB source, about 60-90 ms of CPU a run (a `check` of 10,000
 // indexed objects, 6%). Bytecode kept is a few MB at most, the size of the code that ran.
 setFlagsFromString("--no-flush-bytecode");
-// V8's compiled code of the bundle is kept in this user's cache, beside the digest indexes.
-const cache = process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) : join(homedir(), ".cache");
+// V8's compiled code of the bundle is kept in this user's cache, beside the digest indexes (a
+// relative XDG_CACHE_HOME passed over, as for them: see defaultIndexRoot).
+const set = process.env.XDG_CACHE_HOME;
+const cache = set && isAbsolute(set) ? set : join(homedir(), ".cache");
 const loaded = runCachedScript(bundle, join(cache, "chunksync", "compile"));
 process.once("exit", loaded.saveCache);
 const { main } = loaded.exports;

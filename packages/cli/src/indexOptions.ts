@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import {
   type DigestAlgorithm,
   directoryPrefix,
@@ -51,10 +51,13 @@ export function addIndexOptions(command: Command): Command {
 
 /**
  * The default index directory: in this user's cache (XDG_CACHE_HOME, else ~/.cache), where a
- * lost index costs one full read and nothing else, and which needs no write access to either bucket.
+ * lost index costs one full read and nothing else, and which needs no write access to either
+ * bucket. A relative XDG_CACHE_HOME is passed over, as the XDG spec says (it would put the
+ * cache wherever the run was started); the bin finds its code cache alike.
  */
 export function defaultIndexRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), ".cache");
+  const set = env.XDG_CACHE_HOME;
+  const cache = set && isAbsolute(set) ? set : join(homedir(), ".cache");
   return join(cache, "chunksync", "index");
 }
 
