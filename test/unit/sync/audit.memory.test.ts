@@ -371,6 +371,10 @@ describe("scrub on in-memory stores", () => {
     // Not every chunk indexed was read: the chance stated is the sample's.
     expect(report.everyChunkRead).toBe(false);
     expect(report.unseen[2]!.probability).toBeCloseTo(0.9);
+    // And the scrub says why an object it drew went unjudged.
+    expect(report.index.notes).toContain(
+      "1 object was written anew while the scrub read it (a new version, not rot): not judged",
+    );
   });
 
   it.each(["one", "two", "three"])(

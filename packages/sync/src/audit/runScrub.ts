@@ -72,8 +72,8 @@ export interface ScrubReport {
      */
     notMarked?: { code: string; message: string };
     /**
-     * Pieces that could not be read (not damaged): their objects were not judged, yet a later
-     * sync that reads the piece trusts their entries. The scrub is incomplete: exit 2.
+     * Pieces that could not be read or were found damaged: their objects were not judged (a
+     * later sync that can read an unread piece trusts their entries). The scrub is incomplete: exit 2.
      */
     unread: UnreadPiece[];
   };
@@ -211,6 +211,8 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
 
   /** The versions judged rotted, and those marked before that read whole as indexed, by key. */
   const judgedVersions = { rotted: new Map<string, IndexEntry>(), whole: new Map<string, IndexEntry>() };
+  /** Objects drawn that another writer replaced before the scrub judged them. */
+  let rewritten = 0;
   const judged = forEachConcurrent(
     readAhead(drawn(), options.concurrency * 4),
     options.concurrency,
@@ -261,7 +263,10 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       } catch (error) {
         if (signal?.aborted) throw new RunAbortedError(error);
         // An object rewritten since it was listed is a new version, not rot: its entry no longer stands.
-        if (error instanceof ObjectChangedError) return;
+        if (error instanceof ObjectChangedError) {
+          rewritten++;
+          return;
+        }
         report.objects.failed++;
         report.failures.push({ key: object.item.relative, ...describeError(error) });
       }
@@ -284,6 +289,10 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
       report.index.notMarked = describeError(error);
     }
   }
+  if (rewritten > 0)
+    report.index.notes.push(
+      `${rewritten} object${rewritten === 1 ? " was" : "s were"} written anew while the scrub read ${rewritten === 1 ? "it" : "them"} (a new version, not rot): not judged`,
+    );
   if (unnamed > 0)
     report.index.notes.push(
       `the bucket keeps versions, and ${unnamed} listed object${unnamed === 1 ? "'s" : "s'"} entries could not be tied to the version listed (a version written and not listed since, or a listing that named no version): not judged`,
