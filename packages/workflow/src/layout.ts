@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { compareUtf8 } from "@chunksync/core";
 import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 import { inListingOrder } from "@chunksync/sync";
@@ -65,6 +65,10 @@ export const workKeys = {
   uploaded: (runId: string, key: string, batch: number) =>
     `destination/runs/${runId}/objects/${objectId(key)}/uploaded-${batch}.json`,
   decision: (runId: string, key: string) => `${workKeys.object(runId, key)}/decision.json`,
+  /** Bytes that failed steps of the object moved (see stepBytes.ts), one file a failure. */
+  moved: (runId: string, key: string) => `${workKeys.object(runId, key)}/moved/`,
+  movedBy: (runId: string, key: string) =>
+    `${workKeys.moved(runId, key)}${Date.now().toString(36)}-${randomBytes(4).toString("hex")}.json`,
   upload: (runId: string, key: string) => `${workKeys.object(runId, key)}/upload.json`,
   links: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/links-${batch}.json`,
   parts: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/parts-${batch}.json`,

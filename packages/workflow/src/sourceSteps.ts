@@ -120,6 +120,7 @@ import {
   type PageRecord,
   workKeys,
 } from "./layout.js";
+import { movedBytes, stepBytes } from "./stepBytes.js";
 import type { WorkArea } from "./WorkArea.js";
 
 export async function need<T>(work: WorkArea, key: string): Promise<T> {
@@ -283,7 +284,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
     indices = batchOf(decision.verify, batch, decision.batchSize);
     etag = (await needUpload(ctx.work, runId, key)).etag ?? "";
   }
-  const bytes: StepBytes = { sourceRead: 0 };
+  const bytes = stepBytes<StepBytes>({ sourceRead: 0 });
   const side = readingSide(ctx, bytes);
   const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
   const indexed = await knownFromIndex(ctx, side, runId, src);
@@ -404,7 +405,7 @@ export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof Bloc
   const dst = await needDestination(ctx.work, runId, key);
   const old = challenged(dst);
   const changed = await changedChunksOf(ctx, runId, src, dst);
-  const bytes: StepBytes = { sourceRead: 0 };
+  const bytes = stepBytes<StepBytes>({ sourceRead: 0 });
   let next: { rounds: BlockRounds } | { assembly: AssemblyPlan | undefined };
   if (round === 0) {
     const rounds = await startBlockRounds(
@@ -537,7 +538,7 @@ async function digestUnchallenged(
   parts: readonly PlannedPart[],
   batch: number,
 ): Promise<StepBytes> {
-  const bytes: StepBytes = { sourceRead: 0 };
+  const bytes = stepBytes<StepBytes>({ sourceRead: 0 });
   if (!ctx.index || decision.state !== "missing") return bytes;
   const verified = new Set(decision.verify);
   const indices = parts
@@ -717,6 +718,10 @@ export async function recordResult(ctx: SourceContext, event: z.infer<typeof Rec
   const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
   const bytes = new RunStats().bytes;
   sumBytes(event.steps, bytes);
+  // A failed step has no output: what it moved was kept apart (see stepBytes), and only a flow
+  // that met a failure (an attempt restarted, or the object failed) asks for it.
+  if (event.error !== undefined || (event.attempt ?? 1) > 1)
+    sumBytes(await movedBytes(ctx.work, runId, key), bytes);
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,

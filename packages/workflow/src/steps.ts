@@ -42,6 +42,8 @@ import {
   sourceCompare,
   writeReport,
 } from "./sourceSteps.js";
+import { runCounted } from "./stepBytes.js";
+import type { WorkArea } from "./WorkArea.js";
 
 /** A step: its event schema and the use case it calls. Handlers and the local runner share these. */
 export interface Step<C> {
@@ -49,11 +51,18 @@ export interface Step<C> {
   run(ctx: C, event: unknown): Promise<unknown>;
 }
 
-function step<C, S extends z.ZodType>(
+function step<C extends { work: WorkArea }, S extends z.ZodType>(
   schema: S,
   run: (ctx: C, event: z.infer<S>) => Promise<unknown>,
 ): Step<C> {
-  return { schema, run: (ctx, event) => run(ctx, parseEvent(schema, event) as z.infer<S>) };
+  return {
+    schema,
+    run: (ctx, event) => {
+      const parsed = parseEvent(schema, event) as z.infer<S>;
+      // A failed step's bytes count for its object all the same (see stepBytes).
+      return runCounted(ctx.work, parsed, () => run(ctx, parsed));
+    },
+  };
 }
 
 /** Source-side steps: they read the source bucket and the whole work area. */

@@ -477,6 +477,33 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("counts the source bytes an attempt read before its source changed, alike: a failed step's reads are reads", async () => {
+    const newer = flipByte(edited, 1);
+    const sourceRead: Record<string, { restarted: number; straight: number }> = {};
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await put(source, "moving", edited);
+      await put(destination, "moving", big);
+      // The first chunk is read; the object changes before the second one's read.
+      source.beforeNext("read", () =>
+        source.beforeNext("read", async () => {
+          const etag = (await source.head("moving"))!.etag;
+          await source.put("moving", newer, newer.length, { metadata: {} }, { ifMatch: etag });
+        }),
+      );
+      const restarted = await engine(source, destination, {});
+      expect(byKey(restarted).moving, name).toMatchObject({ state: "changed", attempts: 2 });
+      // The same pair run straight: the source already the newer version.
+      const again = stores();
+      await put(again.source, "moving", newer);
+      await put(again.destination, "moving", big);
+      const straight = await engine(again.source, again.destination, {});
+      sourceRead[name] = { restarted: restarted.bytes.sourceRead, straight: straight.bytes.sourceRead };
+    }
+    for (const [name, read] of Object.entries(sourceRead))
+      expect(read.restarted, `${name}: ${JSON.stringify(read)}`).toBeGreaterThan(read.straight);
+  });
+
   it("honours --verify full: every chunk of a written object is challenged again, not only those that crossed", async () => {
     const read: Record<string, number> = {};
     for (const [name, engine] of Object.entries(ENGINES)) {

@@ -1,0 +1,46 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { StepBytes } from "./context.js";
+import { workKeys } from "./layout.js";
+import type { WorkArea } from "./WorkArea.js";
+
+/** The byte counts the steps of one invocation made, while it runs (see {@link stepBytes}). */
+const invocation = new AsyncLocalStorage<StepBytes[]>();
+
+/**
+ * A step's byte counts, starting at `counts`: what it returns in its output, and what a step
+ * that fails leaves counted for its object all the same (see {@link runCounted}): a failed
+ * Task has no output, and the bytes it read (a source changed under it: 412 halfway) were read.
+ */
+export function stepBytes<T extends StepBytes>(counts: T): T {
+  invocation.getStore()?.push(counts);
+  return counts;
+}
+
+/**
+ * Runs one step invocation; where it fails, the bytes its steps counted are kept in the work area
+ * for its object (`runId` and `key` in its event), for the object's record to sum (see
+ * {@link movedBytes}). A step of no object keeps none.
+ */
+export async function runCounted<T>(work: WorkArea, event: unknown, run: () => Promise<T>): Promise<T> {
+  const counted: StepBytes[] = [];
+  try {
+    return await invocation.run(counted, run);
+  } catch (error) {
+    const { runId, key } = (event ?? {}) as { runId?: unknown; key?: unknown };
+    const moved = counted.filter((c) => Object.values(c).some((n) => (n ?? 0) > 0));
+    if (typeof runId === "string" && typeof key === "string" && moved.length > 0) {
+      // The step's own failure is the one to tell, not one met while counting after it.
+      await work
+        .put(workKeys.movedBy(runId, key), { steps: moved.map((bytes) => ({ bytes })) })
+        .catch(() => {});
+    }
+    throw error;
+  }
+}
+
+/** What the failed steps of `key`'s flow counted (see {@link runCounted}), as step outputs. */
+export async function movedBytes(work: WorkArea, runId: string, key: string): Promise<unknown[]> {
+  const kept: unknown[] = [];
+  for await (const at of work.list(workKeys.moved(runId, key))) kept.push(await work.get<unknown>(at));
+  return kept;
+}
