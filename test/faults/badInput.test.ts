@@ -11,6 +11,8 @@ import { scenario } from "../support/faultLedger.js";
 import { createBucket, emptyAndDeleteBucket, putObject, s3Client, uniqueBucketName } from "../support/s3.js";
 
 const CATEGORY = "4 bad input";
+/** Both sides at a port where nothing listens: a refusal after a request would name that, not the input. */
+const NOWHERE = ["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"];
 
 describe("bad input through the real CLI: exit 2 and a message naming the input and what was expected", () => {
   let src: S3Client;
@@ -178,28 +180,13 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
       /--dst-endpoint: expected a URL such as http:\/\/127\.0\.0\.1:9000 \(scheme, host and port; no path, no user\), got "http:\/\/127\.0\.0\.1:9000\/s3"/,
     ],
     [
-      // Both sides at a port where nothing listens: a request sent first would fail for it.
       "--dst-index that is no S3 location, refused before any request",
-      () => [
-        "sync",
-        S(),
-        D(),
-        ...SIDES,
-        ...["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"],
-        ...["--dst-index", "s3://"],
-      ],
+      () => ["sync", S(), D(), ...SIDES, ...NOWHERE, "--dst-index", "s3://"],
       /--dst-index: expected a bucket name of 3-63 .* in "s3:\/\/"/,
     ],
     [
       "--src-index inside the destination's location, refused before any request",
-      () => [
-        "sync",
-        S(),
-        D(),
-        ...SIDES,
-        ...["--src-endpoint", "http://127.0.0.1:9", "--dst-endpoint", "http://127.0.0.1:9"],
-        ...["--src-index", `${D()}/idx`],
-      ],
+      () => ["sync", S(), D(), ...SIDES, ...NOWHERE, "--src-index", `${D()}/idx`],
       /--src-index: expected a location apart from the destination's s3:\/\//,
     ],
     [

@@ -39,13 +39,15 @@ function runOnTerminal(
   return startOnTerminal(args, env).done;
 }
 
+/** `word` quoted for sh. */
+const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
 /**
  * {@link runOnTerminal}, returned at once: `type` sends keys to the terminal as a user types
  * them (Ctrl-C is "\x03", which the terminal turns into SIGINT for the CLI), `shown` settles
  * once the terminal has shown `text`, or the run ended.
  */
 function startOnTerminal(args: string[], env: Record<string, string>, columns = 160) {
-  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
   const command = [process.execPath, CLI_BIN, ...args].map(quote).join(" ");
   const child = spawn("/usr/bin/script", ["-qec", command, "/dev/null"], {
     // cleanEnv drops every AWS_* variable, the SDK's warning switch among them.
@@ -246,104 +248,85 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     }
   });
 
-  it("a run started with setsid outlives its terminal, which sends it no hangup: it finishes the copy and exits 0, without a crash", async () => {
-    const [s, d] = await emptyPair("tty-setsid");
-    const data = (offset: number, length: number) => seededBytes(`setsid-${offset}`, length);
-    await putMultipart(src, s, "big.bin", 24 * MiB, 8 * MiB, data);
-    const dir = mkdtempSync(join(tmpdir(), "chunksync-setsid-"));
-    const [rcFile, errFile] = [join(dir, "rc"), join(dir, "stderr")];
+  /**
+   * A sync of a 24 MiB object in parts through a proxy, started by `shell` (given the sync's
+   * command line, quoted for sh) on a terminal that goes away (killed) as the upload's first part
+   * goes out: its upload exists then. The buckets, the sync's arguments, a directory for files,
+   * and `gone()`: whether the terminal went away.
+   */
+  async function terminalGoneMidCopy(name: string, shell: (line: string, dir: string) => string) {
+    const [s, d] = await emptyPair(name);
+    await putMultipart(src, s, "big.bin", 24 * MiB, 8 * MiB, (offset, length) =>
+      seededBytes(`big-${offset}`, length),
+    );
+    const dir = mkdtempSync(join(tmpdir(), `chunksync-${name}-`));
     const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    const args = [
+      "sync",
+      `s3://${s}`,
+      `s3://${d}`,
+      ...SIDES,
+      "--dst-endpoint",
+      proxy.url,
+      "--concurrency",
+      "1",
+    ];
+    const line = [process.execPath, CLI_BIN, ...args].map(quote).join(" ");
+    const terminal = spawn("/usr/bin/script", ["-qc", shell(line, dir), "/dev/null"], {
+      env: { ...cleanEnv(), ...env, TERM: "xterm" },
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+    let gone = false;
+    proxy.setRules([
+      {
+        name: `terminal-gone-${name}`,
+        action: "hook",
+        when: (r) => !gone && r.method === "PUT" && r.query.includes("partNumber="),
+        hook: () => {
+          gone = true;
+          terminal.kill("SIGKILL");
+        },
+      },
+    ]);
+    return { s, d, args, dir, proxy, gone: () => gone };
+  }
+
+  it("a run started with setsid outlives its terminal, which sends it no hangup: it finishes the copy and exits 0, without a crash", async () => {
+    // Its stdout (and stdin) stay the terminal; the exit status goes to a file.
+    const run = await terminalGoneMidCopy(
+      "tty-setsid",
+      (line, dir) =>
+        `setsid sh -c ${quote(`${line} 2> ${join(dir, "stderr")}; echo $? > ${join(dir, "rc")}`)} & sleep 60`,
+    );
+    const { s, d, dir } = run;
     try {
-      const args = [
-        "sync",
-        `s3://${s}`,
-        `s3://${d}`,
-        ...SIDES,
-        "--dst-endpoint",
-        proxy.url,
-        "--concurrency",
-        "1",
-      ];
-      const quote = (w: string) => `'${w.replaceAll("'", "'\\''")}'`;
-      // Its stdout (and stdin) stay the terminal; the exit status goes to a file.
-      const run = `${[process.execPath, CLI_BIN, ...args].map(quote).join(" ")} 2> ${errFile}; echo $? > ${rcFile}`;
-      const terminal = spawn(
-        "/usr/bin/script",
-        ["-qc", `setsid sh -c ${quote(run)} & sleep 60`, "/dev/null"],
-        {
-          env: { ...cleanEnv(), ...env, TERM: "xterm" },
-          stdio: ["pipe", "ignore", "ignore"],
-        },
-      );
-      let gone = false;
-      proxy.setRules([
-        {
-          name: "terminal-gone-at-first-part",
-          action: "hook",
-          when: (r) => !gone && r.method === "PUT" && r.query.includes("partNumber="),
-          hook: () => {
-            gone = true;
-            terminal.kill("SIGKILL");
-          },
-        },
-      ]);
+      const rcFile = join(dir, "rc");
       const rc = await until(() => (existsSync(rcFile) && readFileSync(rcFile, "utf8").trim()) || undefined);
-      const stderr = readFileSync(errFile, "utf8");
-      expect(gone).toBe(true);
+      const stderr = readFileSync(join(dir, "stderr"), "utf8");
+      expect(run.gone()).toBe(true);
       // Node 20's exit aborted (134) where a terminal it started on was gone.
       expect(stderr).not.toMatch(/Assertion failed|Native stack trace/);
       expect(rc).toBe("0");
       expect(await destinationKeys(`s3://${d}`)).toEqual(["big.bin"]);
       expect((await readAll(dst, d, "big.bin")).equals(await readAll(src, s, "big.bin"))).toBe(true);
     } finally {
-      await proxy.stop();
+      await run.proxy.stop();
     }
   });
 
   it("the terminal hangs up mid-copy (a lost SSH session): the run stops as on SIGTERM, aborts the upload it began and ends without a crash", async () => {
-    const [s, d] = await emptyPair("tty-hangup");
-    await putMultipart(src, s, "big.bin", 24 * MiB, 8 * MiB, (offset, length) =>
-      seededBytes(`big-${offset}`, length),
+    // stdout stays on the terminal (its writes fail once it is gone); stderr goes to a file
+    // that outlives it, as a user's `2> log` would. `exec` keeps the shell's pid for the CLI.
+    const run = await terminalGoneMidCopy(
+      "tty-hangup",
+      (line, dir) => `echo $$ > ${join(dir, "pid")}; exec ${line} 2> ${join(dir, "stderr")}`,
     );
-    const dir = mkdtempSync(join(tmpdir(), "chunksync-hangup-"));
-    const [pidFile, errFile] = [join(dir, "pid"), join(dir, "stderr")];
-    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    const { d, args, dir } = run;
     try {
-      const args = [
-        "sync",
-        `s3://${s}`,
-        `s3://${d}`,
-        ...SIDES,
-        "--dst-endpoint",
-        proxy.url,
-        "--concurrency",
-        "1",
-      ];
-      const quote = (w: string) => `'${w.replaceAll("'", "'\\''")}'`;
-      // stdout stays on the terminal (its writes fail once it is gone); stderr goes to a file
-      // that outlives it, as a user's `2> log` would. `exec` keeps the shell's pid for the CLI.
-      const command = `echo $$ > ${pidFile}; exec ${[process.execPath, CLI_BIN, ...args].map(quote).join(" ")} 2> ${errFile}`;
-      const terminal = spawn("/usr/bin/script", ["-qc", command, "/dev/null"], {
-        env: { ...cleanEnv(), ...env, TERM: "xterm" },
-        stdio: ["pipe", "ignore", "ignore"],
-      });
-      let hungUp = false;
-      proxy.setRules([
-        {
-          // The first part of the upload: its upload exists; then the terminal goes away.
-          name: "hang-up-at-first-part",
-          action: "hook",
-          when: (r) => !hungUp && r.method === "PUT" && r.query.includes("partNumber="),
-          hook: () => {
-            hungUp = true;
-            terminal.kill("SIGKILL");
-          },
-        },
-      ]);
-      const pid = Number(await until(() => readFileSync(pidFile, "utf8").trim() || undefined));
+      const pid = Number(await until(() => readFileSync(join(dir, "pid"), "utf8").trim() || undefined));
       await until(() => !existsSync(`/proc/${pid}`) || undefined);
-      const stderr = readFileSync(errFile, "utf8");
-      expect(hungUp).toBe(true);
+      const stderr = readFileSync(join(dir, "stderr"), "utf8");
+      expect(run.gone()).toBe(true);
       expect(stderr).toContain(HUNG_UP);
       expect(stderr).toContain("chunksync: interrupted; started uploads were aborted");
       // Node 20's exit aborts on a terminal that is gone (a failed assertion in its stdio reset).
@@ -355,7 +338,7 @@ describe("chunksync on a terminal, with destination-only objects", () => {
       expect(again.code, again.stderr).toBe(0);
       expect(await destinationKeys(`s3://${d}`)).toEqual(["big.bin"]);
     } finally {
-      await proxy.stop();
+      await run.proxy.stop();
     }
   });
 

@@ -444,24 +444,31 @@ describe("scrub on in-memory stores", () => {
 });
 
 describe("scrub and an index piece it cannot read", () => {
-  it("a piece that fails to read (not damaged: the next sync may read it) leaves its objects unjudged: an error, not a clean scrub", async () => {
+  /** A full scrub of a synced pair's destination, "b" rotted, its index read through `reading`, which sees each piece's bytes. */
+  async function scrubReading(reading: (data: Buffer) => Buffer) {
     const world = setup();
     const { destination, rot } = world;
     const destinationIndex = await syncedPair(world);
     rot("b", 10);
     const directory = (destinationIndex.location as DirectoryIndexLocation).directory;
-    const flaky = new (class extends DirectoryIndexLocation {
+    const location = new (class extends DirectoryIndexLocation {
       override async read(name: string, most?: number): Promise<Buffer | undefined> {
-        if (name.endsWith(".jsonl")) throw new Error("ECONNRESET");
-        return super.read(name, most);
+        const data = await super.read(name, most);
+        return data !== undefined && name.endsWith(".jsonl") ? reading(data) : data;
       }
     })(directory);
-    const report = await runScrub({
+    return runScrub({
       store: destination,
       prefix: "",
-      index: { ...destinationIndex, location: flaky },
+      index: { ...destinationIndex, location },
       sample: { kind: "full" },
       concurrency: 2,
+    });
+  }
+
+  it("a piece that fails to read (not damaged: the next sync may read it) leaves its objects unjudged: an error, not a clean scrub", async () => {
+    const report = await scrubReading(() => {
+      throw new Error("ECONNRESET");
     });
     expect(report.objects).toMatchObject({ listed: 2, indexed: 0, rotted: 0 });
     expect(report.index.unread).toEqual([
@@ -475,23 +482,9 @@ describe("scrub and an index piece it cannot read", () => {
   });
 
   it("a damaged piece leaves its objects unjudged too: an error, not a clean scrub of nothing", async () => {
-    const world = setup();
-    const { destination } = world;
-    const destinationIndex = await syncedPair(world);
-    const directory = (destinationIndex.location as DirectoryIndexLocation).directory;
-    const damaged = new (class extends DirectoryIndexLocation {
-      override async read(name: string, most?: number): Promise<Buffer | undefined> {
-        const data = await super.read(name, most);
-        if (data !== undefined && name.endsWith(".jsonl")) data[data.length - 5]! ^= 1;
-        return data;
-      }
-    })(directory);
-    const report = await runScrub({
-      store: destination,
-      prefix: "",
-      index: { ...destinationIndex, location: damaged },
-      sample: { kind: "full" },
-      concurrency: 2,
+    const report = await scrubReading((data) => {
+      data[data.length - 5]! ^= 1;
+      return data;
     });
     expect(report.objects).toMatchObject({ listed: 2, indexed: 0, rotted: 0 });
     expect(report.index.unread).toEqual([
