@@ -25,6 +25,7 @@ export const CODE_BY_NAME: Readonly<Record<string, string>> = {
   NotImplementedError: "STORAGE_REQUEST_FAILED",
   BadDigestError: "BAD_DIGEST",
   SourceChangedError: "SOURCE_CHANGED",
+  SourceDeletedError: "SOURCE_CHANGED",
   SourceRottedError: "SOURCE_ROTTED",
   DestinationChangedError: "DESTINATION_CHANGED",
   VerificationFailedError: "VERIFICATION_FAILED",

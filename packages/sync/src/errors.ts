@@ -24,6 +24,19 @@ export class ObjectChangedError extends ChunksyncError {
 }
 
 /**
+ * A source object listed and gone when it was headed: deleted during the run. Not restarted
+ * (an attempt more would head nothing again): reported as SOURCE_CHANGED, and the next run
+ * lists it no more. Its own name, which the workflow's MayRestart passes over.
+ */
+export class SourceDeletedError extends ObjectChangedError {
+  constructor(key: string) {
+    super("source", key);
+    this.name = "SourceDeletedError";
+    this.message = `source object ${key} was deleted during the run (listed, then gone); the next run decides`;
+  }
+}
+
+/**
  * The source version a scrub found rotted (its index entry marked so): the bytes stored are
  * not the ones indexed, and sent they would overwrite the destination's copy with the rot. The
  * object is not written; the mark stands until a new version replaces the source object.

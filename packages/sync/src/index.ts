@@ -40,6 +40,7 @@ export {
   ListingOrderError,
   ObjectChangedError,
   RunAbortedError,
+  SourceDeletedError,
   SourceRottedError,
   VerificationFailedError,
 } from "./errors.js";

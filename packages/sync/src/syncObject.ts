@@ -18,7 +18,7 @@ import {
 import type { ObjectHead, ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
 import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
-import { ObjectChangedError, RunAbortedError } from "./errors.js";
+import { ObjectChangedError, RunAbortedError, SourceDeletedError } from "./errors.js";
 import type { Limiter } from "./Limiter.js";
 import type { ObjectResult } from "./ObjectResult.js";
 import type { PartBuffers } from "./PartBuffers.js";
@@ -144,7 +144,12 @@ export function storedOnly(found: IndexedPair): KeyEntries {
  * {@link rechecks}). The workflow's MayRestart state says the same in ASL.
  */
 function restarts(error: unknown, attempt: number, maxAttempts: number): boolean {
-  return error instanceof ObjectChangedError && error.side === "source" && attempt < maxAttempts;
+  return (
+    error instanceof ObjectChangedError &&
+    error.side === "source" &&
+    !(error instanceof SourceDeletedError) &&
+    attempt < maxAttempts
+  );
 }
 
 /**

@@ -300,14 +300,21 @@ describe("both engines on memory stores: the same results, requests and failures
     expect(seen.workflow).toEqual(seen.direct);
   });
 
-  it("reports a source deleted between listing and its first read as SOURCE_CHANGED after the same attempts", async () => {
+  it("reports a source deleted between listing and its first read as SOURCE_CHANGED, deleted, with no attempt more, alike", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
       await put(source, "gone", small);
       // The direct engine reads a small new object whole with its head; the workflow heads it.
       source.beforeNext(name === "direct" ? "readFirst" : "head", () => source.delete("gone"));
+      const heads = source.calls("head") + source.calls("readFirst");
       const r = byKey(await engine(source, destination, {}));
-      expect(r.gone, name).toMatchObject({ state: "failed", attempts: 3, error: { code: "SOURCE_CHANGED" } });
+      expect(r.gone, name).toMatchObject({
+        state: "failed",
+        attempts: 1,
+        error: { code: "SOURCE_CHANGED", message: expect.stringContaining("was deleted during the run") },
+      });
+      // Headed once: an attempt more would find nothing again.
+      expect(source.calls("head") + source.calls("readFirst") - heads, name).toBe(1);
     }
   });
 

@@ -28,6 +28,7 @@ import {
   ListingOrderError,
   ObjectChangedError,
   RunAbortedError,
+  SourceDeletedError,
   SourceRottedError,
   VerificationFailedError,
 } from "@chunksync/sync";
@@ -58,6 +59,7 @@ const instances: ChunksyncError[] = [
   new ObjectChangedError("source", "k"),
   new ListingOrderError("source", "b", "a"),
   new ObjectChangedError("destination", "k"),
+  new SourceDeletedError("k"),
   new SourceRottedError("k"),
   new VerificationFailedError("k", [1]),
   new RunAbortedError(),

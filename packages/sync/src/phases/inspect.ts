@@ -14,7 +14,7 @@ import {
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
-import { ObjectChangedError, SourceRottedError } from "../errors.js";
+import { ObjectChangedError, SourceDeletedError, SourceRottedError } from "../errors.js";
 import type { SourceSide } from "../SourceSide.js";
 import { readEntry } from "./indexEntries.js";
 
@@ -54,11 +54,11 @@ export function headOfEntry(entry: IndexEntry, listed: ObjectSummary): ObjectHea
 }
 
 /**
- * The head of the listed source object. A source listed but gone by now changed under
- * the run, in either engine: it is reported (or restarted) as SOURCE_CHANGED.
+ * The head of the listed source object. A source listed but gone by now was deleted under
+ * the run, in either engine: it is reported as SOURCE_CHANGED, not restarted.
  */
 export function presentSource(key: string, head: ObjectHead | undefined): ObjectHead {
-  if (head === undefined) throw new ObjectChangedError("source", key);
+  if (head === undefined) throw new SourceDeletedError(key);
   return head;
 }
 
