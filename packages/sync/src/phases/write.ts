@@ -391,27 +391,26 @@ export async function writeWhole(
     // Whether the last put was refused with 412 and the object found is the run's own (a retry
     // after a lost answer): the server then neither stored nor checked that put's body.
     let own = false;
-    // The put's condition; none once the server refused a create over a key it holds no object
-    // under (see AbsentRefusedError): each later put is then guarded by a HEAD just before it.
-    let condition: WriteCondition | undefined = decision.condition;
+    // Set once the server refused a create over a key it holds no object under (see
+    // AbsentRefusedError): each later put goes without the condition, guarded by a HEAD.
+    let unconditional = false;
     const send = async (body: WriteBody, digest: BodyDigest) => {
       own = false;
-      if (condition === undefined && (await destination.head(key, signal)) !== undefined)
-        throw new ObjectChangedError("destination", key);
       try {
         return await guarded(
           ctx,
           write,
           "put",
           false,
-          () => destination.put(key, body, part.length, attributes, condition, undefined, digest),
+          (condition) => destination.put(key, body, part.length, attributes, condition, undefined, digest),
           (now) => {
             own = isOwnPut(write, digest, now);
             return own;
           },
+          unconditional,
         );
       } catch (error) {
-        if (error instanceof AbsentRefusedError) condition = undefined;
+        if (error instanceof AbsentRefusedError) unconditional = true;
         throw error;
       }
     };
@@ -848,22 +847,25 @@ class AbsentRefusedError extends StorageError {
  * CompleteMultipartUpload and CopyObject), or the pin of a source copied server-side
  * (x-amz-copy-source-if-match), that pin is checked by HEAD just before the write: the
  * destination must still be the challenged version, and the source the planned one. That
- * narrows a concurrent writer's window to one round trip on such servers.
+ * narrows a concurrent writer's window to one round trip on such servers. `unconditional`: the
+ * write is sent without its condition (the server refused it though it held: see
+ * AbsentRefusedError), guarded by that HEAD alike.
  */
 async function guarded(
   ctx: WriteContext,
   write: ObjectWrite,
   kind: ConditionalWrite,
   copiesSource: boolean,
-  run: () => Promise<{ etag: string }>,
+  run: (condition: WriteCondition | undefined) => Promise<{ etag: string }>,
   own?: (now: ObjectHead) => boolean,
+  unconditional = false,
 ): Promise<string> {
   const { destination, signal } = ctx;
   const { key } = write;
   const condition: WriteCondition = write.decision.condition;
   const holds = (now: ObjectHead | undefined) =>
     "ifMatch" in condition ? sameEtag(now?.etag, condition.ifMatch) : now === undefined;
-  if (!enforcesCondition(destination.capabilities, kind, condition)) {
+  if (unconditional || !enforcesCondition(destination.capabilities, kind, condition)) {
     if (!holds(await destination.head(key, signal))) throw new ObjectChangedError("destination", key);
   }
   if (copiesSource && !destination.capabilities.conditionalWrites.copySourceIfMatch) {
@@ -878,7 +880,7 @@ async function guarded(
     }
   }
   try {
-    return (await run()).etag;
+    return (await run(unconditional ? undefined : condition)).etag;
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const now = await destination.head(key, signal);
