@@ -458,12 +458,13 @@ async function runEngine(
     if (flags.quiet && !flags.json) warnIndexNotWritten(report, process.stderr);
     // A report that could not be written at the end (a full disk) fails the run, but the run's
     // work is done: its summary is still said, with the error.
-    const unwritten = await Promise.resolve(lines?.add(summaryLine(report)))
-      .then(() => lines?.flush())
-      .then(
-        () => undefined,
-        (error: unknown) => error as ChunksyncError,
-      );
+    let unwritten: ChunksyncError | undefined;
+    try {
+      await lines?.add(summaryLine(report));
+      await lines?.flush();
+    } catch (error) {
+      unwritten = error as ChunksyncError;
+    }
     const code = unwritten === undefined ? exitCodeOf(command, report) : EXIT_ERROR;
     if (unwritten !== undefined) process.stderr.write(`chunksync: error: ${unwritten.message}\n`);
     const summary = jsonSummary(command, report, code, failures);
@@ -627,7 +628,6 @@ function dropOutputToClosedPipes(): void {
   }
 }
 
-/** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 /**
  * The command whose ending is said in JSON, read from the words as typed, where its options were
  * never parsed: the command named first, with --json among its words (not after `--`).
@@ -641,6 +641,7 @@ function typedJsonCommand(root: Command, argv: string[]): string | undefined {
   return name === "sync" && words.includes("--dry-run") ? "plan" : name;
 }
 
+/** Runs the CLI and returns its exit code; errors are printed, never thrown. */
 export async function main(argv: string[]): Promise<number> {
   dropOutputToClosedPipes();
   closeLostTerminals();
