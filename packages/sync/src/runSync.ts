@@ -251,9 +251,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     stats.listed = true;
   }
   /** What must be waited for before `key` is looked up and given a slot: a piece read, or room. */
-  const waitFor = (key: MergedKey) =>
-    (key.source && sourceIndex?.loading(key.source.key)) ??
-    (key.destination && destinationIndex?.loading(key.destination.key)) ??
+  const waitFor = (key: WantedKey) =>
+    (key.source && sourceIndex?.loading(key.source.key, key.wanted)) ??
+    (key.destination && destinationIndex?.loading(key.destination.key, key.wanted)) ??
     recorder?.full();
   /**
    * Each key's index entries, looked up in key order as workers take keys up (so that only
@@ -293,8 +293,9 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         if (wait !== undefined && held.length > 0) yield* decideHeld();
         for (; wait !== undefined; wait = waitFor(key)) await wait;
         const found: IndexedPair = {
-          source: key.source && sourceIndex?.lookup(key.source.key, key.source),
-          destination: key.destination && destinationIndex?.lookup(key.destination.key, key.destination),
+          source: key.source && sourceIndex?.lookup(key.source.key, key.source, key.wanted),
+          destination:
+            key.destination && destinationIndex?.lookup(key.destination.key, key.destination, key.wanted),
         };
         const rotted = key.source && sourceIndex?.rottedEntry(key.source.key);
         const destinationRotted = key.destination && destinationIndex?.rottedEntry(key.destination.key);

@@ -329,7 +329,7 @@ export async function commitSideIndex(
   }
   // A run stopped before it settled any entry leaves the old index as it was.
   if (!failed && !(settled && pieces.length === 0)) {
-    const stored = await opened.stored();
+    const stored = opened.stored();
     const rest = settled ? new IndexWriter(index.location, index.scope) : undefined;
     try {
       if (rest) {

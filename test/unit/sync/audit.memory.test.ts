@@ -9,7 +9,7 @@ import { scrubText } from "../../../packages/cli/src/auditRun.js";
 import { auditExitCode, scrubExitCode } from "../../../packages/cli/src/exitCodes.js";
 import { seededBytes } from "../../support/data.js";
 import { memoryIndexes } from "../../support/indexes.js";
-import { syncWith } from "../../support/stores.js";
+import { bytesOf, syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.from(Array.from({ length: 32 }, (_, i) => 3 + i));
@@ -21,8 +21,8 @@ function setup() {
   const source = new MemoryObjectStore({ bucket: "src", buckets, now: clock });
   const destination = new MemoryObjectStore({ bucket: "dst", buckets, now: clock });
   /** Rot at rest: the stored bytes change, the ETag and LastModified do not. */
-  const rot = (key: string, offset: number) => {
-    const stored = buckets.get("dst")!.objects.get(key)!;
+  const rot = (key: string, offset: number, bucket = "dst") => {
+    const stored = buckets.get(bucket)!.objects.get(key)!;
     stored.data[offset]! ^= 0xff;
   };
   const audit = (overrides: Partial<AuditOptions> = {}) =>
@@ -229,6 +229,49 @@ describe("scrub on in-memory stores", () => {
     const again = await scrub();
     expect(again.rotted).toEqual([]);
     expect(again.index.written).toBeUndefined();
+  });
+
+  it("a check --full whose filters pass over a rotted source keeps its mark and the other entries: the next sync still refuses to send it", async () => {
+    const { source, destination, rot, pass } = setup();
+    const good = seededBytes("a", 2 * MiB);
+    await put(source, "a", good);
+    await put(source, "b", seededBytes("b", 1000));
+    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+    const index = { source: sourceIndex, destination: destinationIndex };
+    const sync = () => syncWith(source, destination, { secret, index });
+    pass(2000);
+    await sync();
+    pass(2000);
+    rot("a", 100, "src");
+    const scrub = await runScrub({
+      store: source,
+      prefix: "",
+      index: index.source,
+      sample: { kind: "full" },
+      concurrency: 2,
+    });
+    expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
+    pass(2000);
+    // `check --full --exclude a`: the indexes are rebuilt from what is read, `a` is passed over.
+    const full = {
+      source: { ...index.source, consult: false },
+      destination: { ...index.destination, consult: false },
+    };
+    const checked = await syncWith(source, destination, {
+      secret,
+      index: full,
+      dryRun: true,
+      filters: [{ kind: "exclude", glob: "a" }],
+    });
+    expect(checked.objects).toMatchObject({ scanned: 1, identical: 1 });
+    for (const side of ["source", "destination"] as const)
+      expect(checked.index?.[side]).toMatchObject({ found: "loaded", fromIndex: 0, read: 1, written: 2 });
+    pass(2000);
+    const next = await sync();
+    expect(next.results.find((r) => r.destinationKey === "a")?.error?.code).toBe("SOURCE_ROTTED");
+    expect(next.index?.destination).toMatchObject({ fromIndex: 1, read: 0 });
+    expect(next.bytes.sourceRead).toBe(0);
+    expect(await bytesOf(destination, "a")).toEqual(good);
   });
 
   it("a scrub stopped part way reports what it found until then, and still drops the entries of the rotted objects", async () => {

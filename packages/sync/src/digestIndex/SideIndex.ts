@@ -20,7 +20,7 @@ export interface SideIndexReport {
   /** Where the index is (a directory or an s3:// URL). */
   location: string;
   /** The stored index as the run found it: none yet, used, or dropped (see `notes`). */
-  found: "absent" | "loaded" | "dropped" | "not read";
+  found: "absent" | "loaded" | "dropped";
   /** Why the index or some of its pieces were dropped and rebuilt by reading. */
   notes: string[];
   /** Objects whose digests this side took from its index, reading none of their bytes. */
@@ -34,7 +34,10 @@ export interface SideIndexReport {
 export interface SideIndexOptions {
   location: IndexLocation;
   scope: IndexScope;
-  /** False to read every object (`check --full`): the index is rebuilt, not consulted. */
+  /**
+   * False to read every object the run takes up (`check --full`): their entries are rebuilt, not
+   * consulted. The keys its filters pass over keep their stored entries, as in any run.
+   */
   consult: boolean;
   /** False for a run that writes nothing (`sync --dry-run`): the index is consulted, and left as it was. */
   keep?: boolean;
@@ -54,7 +57,7 @@ export class SideIndex {
   readonly #marks = new Map<string, IndexEntry>();
 
   private constructor(
-    readonly cursor: IndexCursor | undefined,
+    readonly cursor: IndexCursor,
     readonly writer: IndexWriter,
     readonly options: SideIndexOptions,
     readonly keeps: boolean,
@@ -62,15 +65,15 @@ export class SideIndex {
     const location = options.location;
     this.report = {
       location: location.description,
-      found: cursor?.opening.state ?? "not read",
-      notes: cursor?.opening.notes ?? [],
+      found: cursor.opening.state,
+      notes: cursor.opening.notes,
       fromIndex: 0,
       read: 0,
     };
   }
 
   static async open(options: SideIndexOptions): Promise<SideIndex> {
-    const cursor = options.consult ? await IndexCursor.open(options.location, options.scope) : undefined;
+    const cursor = await IndexCursor.open(options.location, options.scope);
     const stored = cursor?.opening.state === "loaded" ? cursor : undefined;
     const writer = new IndexWriter(options.location, options.scope, stored);
     return new SideIndex(cursor, writer, options, options.keep !== false);
@@ -100,7 +103,9 @@ export class SideIndex {
 
   /** Whether the stored index this run consults holds entries (pieces) at all. */
   get holdsEntries(): boolean {
-    return (this.cursor?.pieces.length ?? 0) > 0;
+    // A run that consults none (`check --full`) keeps the entries of the keys it passes over
+    // as stored: the run that next consults them asks what they need.
+    return this.options.consult && this.cursor.pieces.length > 0;
   }
 
   /** Adds `text` to what this side's index says of the run, once however often it is said. */
@@ -108,18 +113,24 @@ export class SideIndex {
     if (!this.report.notes.includes(text)) this.report.notes.push(text);
   }
 
-  /** The stored piece to read before {@link lookup} can answer for `key`; undefined for none (see IndexCursor). */
-  loading(key: string): Promise<void> | undefined {
-    return this.cursor?.loading(key);
+  /**
+   * The stored piece to read before {@link lookup} can answer for `key`; undefined for none (see
+   * IndexCursor). `taken`: false for a key the run's filters pass over.
+   */
+  loading(key: string, taken = true): Promise<void> | undefined {
+    if (taken && !this.options.consult) return undefined;
+    return this.cursor.loading(key);
   }
 
   /**
    * {@link find} where {@link loading} has nothing to read for `key`: no turn of the event loop.
    * An entry a scrub marked rotted is never found: its object's stored bytes are not its
-   * digests' (see {@link rottedEntry}).
+   * digests' (see {@link rottedEntry}). A run that consults no entry finds one only for a key
+   * its filters pass over (`taken` false), which keeps its entry and mark as stored.
    */
-  lookup(key: string, listed: ListedVersion): IndexEntry | undefined {
-    const entry = this.cursor?.lookup(key);
+  lookup(key: string, listed: ListedVersion, taken = true): IndexEntry | undefined {
+    if (taken && !this.options.consult) return undefined;
+    const entry = this.cursor.lookup(key);
     this.#passed = entry;
     if (entry === undefined || !entryMayStand(entry, listed)) return undefined;
     if (!entry.rotted) return entryAsListed(entry, listed);
@@ -209,9 +220,7 @@ export class SideIndex {
   async commit(): Promise<void> {
     if (this.#failed || !this.keeps) return this.discard();
     try {
-      // A run that did not consult the stored index (`check --full`) still replaces it: its
-      // pieces are removed with it, not left for the sweep of old strays.
-      const stored = await this.stored();
+      const stored = this.stored();
       await this.writer.commit(stored.pieces, this.#marksSince(stored.pieces));
       this.report.written = this.writer.entries;
     } catch (error) {
@@ -234,7 +243,7 @@ export class SideIndex {
     const after = this.writer.lastKey;
     if (this.#failed || !this.keeps || (after === undefined && later.length === 0)) return this.discard();
     try {
-      const stored = await this.stored();
+      const stored = this.stored();
       let next = 0;
       for await (const entry of stored.entries(after)) {
         while (next < later.length && compareUtf8(later[next]!.key, entry.key) < 0)
@@ -253,12 +262,9 @@ export class SideIndex {
     }
   }
 
-  /**
-   * The stored index this one replaces: the cursor the run consulted, or, for a run that did not
-   * consult it (`check --full`), the index as it is now, opened for its pieces and entries.
-   */
-  async stored(): Promise<IndexCursor> {
-    return this.cursor ?? IndexCursor.open(this.options.location, this.options.scope);
+  /** The stored index this one replaces, as the run read it. */
+  stored(): IndexCursor {
+    return this.cursor;
   }
 
   /**
@@ -276,9 +282,9 @@ export class SideIndex {
     }
   }
 
-  /** Where the run consulted the stored index (whose pieces were `read`), how to ask for the marks swapped in since. */
+  /** How to ask for the marks of an index swapped in since the run read the one whose pieces were `read`. */
   #marksSince(read: readonly PieceRef[]) {
-    return this.cursor && (() => marksSince(this.options, read));
+    return () => marksSince(this.options, read);
   }
 
   #fail(error: unknown): void {

@@ -14,7 +14,7 @@ import {
 } from "@chunksync/core";
 import { isArchiveClass, type ObjectHead, type ObjectReader, type ObjectSummary } from "@chunksync/storage";
 import type { DestinationSide } from "../DestinationSide.js";
-import { ObjectChangedError, SourceDeletedError, SourceRottedError } from "../errors.js";
+import { SourceDeletedError, SourceRottedError } from "../errors.js";
 import type { SourceSide } from "../SourceSide.js";
 import { readEntry } from "./indexEntries.js";
 
