@@ -423,7 +423,7 @@ const ODD_KEYS: [key: string, shown: string][] = [
 /** On the destination only, deleted by sync --delete. */
 const ODD_EXTRA: [string, string] = ["odd/extra\x1b]0;title\x07", "odd/extra\\x1b]0;title\\x07"];
 /** On the source only, sealed with a customer key the run is not given. */
-const ODD_SEALED: [string, string] = ["odd/sealed\n\x1b[1mkey", "odd/sealed\\n\\x1b[1mkey"];
+const ODD_SEALED: [string, string] = ["odd/sealed\n\x1b[1mkey\u009b2J", "odd/sealed\\n\\x1b[1mkey\\u009b2J"];
 
 /** The terminal's output without the progress line's own "go to column 0, clear the line". */
 const withoutRedraws = (output: string) => output.replaceAll("\r\x1b[2K", "");
@@ -498,7 +498,10 @@ describe("chunksync on a terminal, with keys that hold control characters", () =
         synced.output,
       ).toBe(true);
     expect(lines, synced.output).toContain(`extra     ${ODD_EXTRA[1]}: delete`);
-    const reported = readFileSync(report, "utf8")
+    // The report, read with `cat`, shows its keys too: C1 and bidi controls, DEL escaped as \uHHHH.
+    const reportText = readFileSync(report, "utf8");
+    expect(reportText).not.toMatch(RAW_CONTROL);
+    const reported = reportText
       .trimEnd()
       .split("\n")
       .map((l) => JSON.parse(l) as { type: string; sourceKey?: string; destinationKey: string })
@@ -558,6 +561,8 @@ describe("chunksync on a terminal, with keys that hold control characters", () =
     ).toBe(true);
     const json = await runCli(["sync", ...urls, ...SIDES, "--json"], env);
     expect(json.code, json.stderr).toBe(2);
+    // On a terminal `--json` shows the key, never acts on it (U+009B would clear the screen).
+    expect(json.stdout).not.toMatch(RAW_CONTROL);
     const { failures } = JSON.parse(json.stdout) as { failures: { key: string; message: string }[] };
     expect(failures.map((f) => f.key)).toEqual([key]);
     expect(failures[0]!.message).toContain(`/${key}: `);

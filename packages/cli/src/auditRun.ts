@@ -1,6 +1,7 @@
 import {
   formatBytes as bytes,
   directoryPrefix,
+  jsonText,
   parseAlgorithm,
   parseByteSize,
   parseSampleSpec,
@@ -117,8 +118,7 @@ export async function auditCommand(
   if (!report.interrupted) warnNoObjects(selected, source, destination, flags.filters, process.stderr);
   // A stopped audit reports what it judged until then (see runAudit).
   const code = report.interrupted ? interruptedExitCode(signal) : auditExitCode(report);
-  if (flags.json)
-    process.stdout.write(`${JSON.stringify({ command: "audit", exitCode: code, ...report })}\n`);
+  if (flags.json) process.stdout.write(`${jsonText({ command: "audit", exitCode: code, ...report })}\n`);
   else process.stdout.write(auditText(report, locationText(source), flags.quiet));
   if (report.interrupted)
     process.stderr.write(
@@ -165,8 +165,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   }
   // A stopped scrub reports what it found until then, whose entries it marked (see runScrub).
   const code = report.interrupted ? interruptedExitCode(signal) : scrubExitCode(report);
-  if (flags.json)
-    process.stdout.write(`${JSON.stringify({ command: "scrub", exitCode: code, ...report })}\n`);
+  if (flags.json) process.stdout.write(`${jsonText({ command: "scrub", exitCode: code, ...report })}\n`);
   else process.stdout.write(scrubText(report, locationText(location), flags.quiet));
   if (report.interrupted)
     process.stderr.write(

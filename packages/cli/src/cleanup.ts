@@ -1,4 +1,4 @@
-import { directoryPrefix, ValidationError } from "@chunksync/core";
+import { directoryPrefix, jsonText, ValidationError } from "@chunksync/core";
 import type { PendingUpload } from "@chunksync/storage";
 import { describeError, type FailureDescription, RunAbortedError } from "@chunksync/sync";
 import { type Command, Option } from "commander";
@@ -189,7 +189,7 @@ async function cleanup(dst: string, flags: CleanupFlags, signal: AbortSignal): P
   const exitCode = signal.aborted ? interruptedExitCode(signal) : failed.length > 0 ? EXIT_ERROR : EXIT_OK;
   if (flags.json) {
     process.stdout.write(
-      `${JSON.stringify({
+      `${jsonText({
         command: "cleanup",
         exitCode,
         dryRun: flags.dryRun,

@@ -1,6 +1,7 @@
 import { closeSync } from "node:fs";
 import { constants } from "node:os";
 import { isatty } from "node:tty";
+import { jsonText } from "@chunksync/core";
 import { RunAbortedError } from "@chunksync/sync";
 import { stopWaiting } from "./sideSettings.js";
 
@@ -217,9 +218,7 @@ export async function interruptible(
   const start = row();
   const ending = () => {
     if (json !== undefined)
-      process.stdout.write(
-        `${JSON.stringify({ command: json, exitCode: stop.exitCode, interrupted: true })}\n`,
-      );
+      process.stdout.write(`${jsonText({ command: json, exitCode: stop.exitCode, interrupted: true })}\n`);
   };
   const stop = new SignalStop(
     (line) => process.stderr.write(`${start}${line}\n`),

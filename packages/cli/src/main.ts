@@ -3,6 +3,7 @@ import { type FileHandle, open, stat } from "node:fs/promises";
 import {
   ChunksyncError,
   DEFAULT_ALGORITHM,
+  jsonText,
   parseAlgorithm,
   SidesOverlapError,
   ValidationError,
@@ -256,7 +257,7 @@ async function run(
         if (flags.json) {
           const none = new RunStats();
           const counted = interruptedCounts(none.objects, none.bytes);
-          process.stdout.write(`${JSON.stringify(jsonEnding(command, exitCode, counted))}\n`);
+          process.stdout.write(`${jsonText(jsonEnding(command, exitCode, counted))}\n`);
         }
       },
     );
@@ -404,7 +405,7 @@ async function runEngine(
   /** `--json`'s one object for a stopped run: what was counted until then. */
   const interruptedJson = () => {
     const counted = interruptedCounts(stats.objects, stats.bytes);
-    return `${JSON.stringify(jsonEnding(command, stop.exitCode, counted))}\n`;
+    return `${jsonText(jsonEnding(command, stop.exitCode, counted))}\n`;
   };
   // A second signal does not wait for the uploads begun to be aborted: it says what is left, and
   // keeps the lines of the objects settled so far.
@@ -469,7 +470,7 @@ async function runEngine(
     if (unwritten !== undefined) process.stderr.write(`chunksync: error: ${unwritten.message}\n`);
     const summary = jsonSummary(command, report, code, failures);
     const error = unwritten && { error: { code: unwritten.code, message: unwritten.message } };
-    if (flags.json) process.stdout.write(`${JSON.stringify({ ...summary, ...error })}\n`);
+    if (flags.json) process.stdout.write(`${jsonText({ ...summary, ...error })}\n`);
     else if (!flags.quiet) process.stdout.write(textSummary(command, report));
     return code;
   } catch (error) {
@@ -479,7 +480,7 @@ async function runEngine(
     if (unanswered !== undefined) {
       process.stderr.write(`chunksync: ${unanswered.message}\n`);
       if (flags.json)
-        process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: unanswered }))}\n`);
+        process.stdout.write(`${jsonText(jsonEnding(command, EXIT_ERROR, { error: unanswered }))}\n`);
       return EXIT_ERROR;
     }
     if (error instanceof RunAbortedError || stop.signal.aborted) {
@@ -663,7 +664,7 @@ async function runCommandLine(argv: string[]): Promise<number> {
       const command = typedJsonCommand(root, argv);
       if (command !== undefined) {
         const told = { code: "VALIDATION_FAILED", message: error.message.replace(/^error: /, "") };
-        process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
+        process.stdout.write(`${jsonText(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
       }
       return EXIT_ERROR;
     }
@@ -677,7 +678,7 @@ async function runCommandLine(argv: string[]): Promise<number> {
       const told = known
         ? { code: error.code, message: error.message }
         : { code: "UNEXPECTED", message: String(error) };
-      process.stdout.write(`${JSON.stringify(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
+      process.stdout.write(`${jsonText(jsonEnding(command, EXIT_ERROR, { error: told }))}\n`);
     }
     return EXIT_ERROR;
   }

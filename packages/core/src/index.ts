@@ -241,6 +241,7 @@ export {
   KeyTooLongError,
   ValidationError,
 } from "./errors.js";
+export { jsonText } from "./jsonText.js";
 export {
   admitsBuffer,
   checkChunkBuffer,

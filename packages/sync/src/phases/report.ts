@@ -1,3 +1,4 @@
+import { jsonText } from "@chunksync/core";
 import type { SideIndexReport } from "../digestIndex/SideIndex.js";
 import type { ObjectResult } from "../ObjectResult.js";
 import type { ByteCounts, ObjectCounts } from "../RunStats.js";
@@ -80,10 +81,10 @@ export type ReportLine = ({ type: "object" } & ObjectResult) | ({ type: "summary
 
 /** The report line of one object's result. */
 export function objectLine(result: ObjectResult): string {
-  return `${JSON.stringify({ type: "object", ...result } satisfies ReportLine)}\n`;
+  return `${jsonText({ type: "object", ...result } satisfies ReportLine)}\n`;
 }
 
 /** The report's last line. */
 export function summaryLine(report: RunReport): string {
-  return `${JSON.stringify({ type: "summary", ...report } satisfies ReportLine)}\n`;
+  return `${jsonText({ type: "summary", ...report } satisfies ReportLine)}\n`;
 }
