@@ -248,6 +248,40 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     }
   });
 
+  it("Ctrl-C once every object settled, as the run lists the uploads left by others: it says the run finished, exits 0, and draws no status after the stop", async () => {
+    const [s, d] = await emptyPair("tty-ctrlc-end");
+    for (const key of ["a.bin", "b.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    try {
+      let run: ReturnType<typeof startOnTerminal> | undefined;
+      let typed = false;
+      proxy.setRules([
+        {
+          // The listing of the uploads left, after the last object, waits for the stop to be taken.
+          name: "ctrl-c-at-uploads-listing",
+          action: "hook",
+          when: (r) => !typed && r.method === "GET" && /(^|&)uploads/.test(r.query),
+          hook: async () => {
+            typed = true;
+            run?.type("\x03");
+            await run?.shown(STOPPING);
+          },
+        },
+      ]);
+      run = startOnTerminal(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", proxy.url], env);
+      const { code, output } = await run.done;
+      expectCleanOutput(output);
+      expect(typed).toBe(true);
+      expect(code, output).toBe(0);
+      const after = output.slice(output.indexOf(STOPPING));
+      expect(after).toContain("chunksync: every object had settled when stopped: the run finished\n");
+      expect(after, output).not.toMatch(/\[[#.]+\] \d+%/);
+      expect(after).toContain("sync finished in");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   /**
    * A sync of a 24 MiB object in parts through a proxy, started by `shell` (given the sync's
    * command line, quoted for sh) on a terminal that goes away (killed) as the upload's first part

@@ -449,13 +449,15 @@ async function runEngine(
       },
     });
     progress.stop();
-    // A stop that came once every object had settled (as the index was written) stopped nothing.
-    if (stop.signal.aborted)
-      process.stderr.write("chunksync: every object had settled when stopped: the run finished\n");
     const selected = { source: report.objects.scanned, destinationOnly: report.objects.extra };
     warnNoObjects(selected, source, destination, flags.filters, process.stderr);
+    // Only a warning: a stop cuts its listing.
     if (!options.dryRun)
-      await warnLeftUploads(options.destination, destination, flags, begun, process.stderr);
+      await warnLeftUploads(options.destination, destination, flags, begun, process.stderr, stop.signal);
+    // A stop that came once every object had settled (as the index was written, or the uploads
+    // left by other runs were listed) stopped nothing.
+    if (stop.signal.aborted)
+      process.stderr.write("chunksync: every object had settled when stopped: the run finished\n");
     if (flags.quiet && !flags.json) warnIndexNotWritten(report, process.stderr);
     // A report that could not be written at the end (a full disk) fails the run, but the run's
     // work is done: its summary is still said, with the error.

@@ -79,9 +79,12 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
     const found = `${counted}, ${bytes(stats.sourceBytesScanned)} so far${destination}`;
     // Narrower still, what was found is said shorter: the count alone.
     const shorter = (room: number) =>
-      [found, `${counted}, ${bytes(stats.sourceBytesScanned)} so far`, counted].find(
-        (f) => f.length <= room,
-      ) ?? counted;
+      [
+        found,
+        `${counted}, ${bytes(stats.sourceBytesScanned)} so far`,
+        counted,
+        `${stats.objects.scanned} listed`,
+      ].find((f) => f.length <= room) ?? "";
     return fitFields(
       [found, `${stats.done} done`, read, sent, `${bytes(rate)}/s`],
       LEFT_OUT_FIRST,
@@ -107,8 +110,10 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
       : "";
   const percent = ` ${Math.floor(fraction * 100)}%`;
   // Filled as the percentage is rounded: a bar full only at 100%. Narrower still, the bar
-  // itself is drawn shorter, down to a few marks, so that the rate and the ETA stay.
+  // itself is drawn shorter, down to a few marks, so that the rate and the ETA stay; then the
+  // percentage alone.
   const bar = (room: number) => {
+    if (room < MIN_BAR_WIDTH + 2 + percent.length) return percent.trimStart();
     const width = Math.max(MIN_BAR_WIDTH, Math.min(BAR_WIDTH, room - 2 - percent.length));
     const filled = Math.floor(fraction * width);
     return `[${"#".repeat(filled)}${".".repeat(width - filled)}]${percent}`;
@@ -131,10 +136,10 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
 const MIN_BAR_WIDTH = 5;
 
 /**
- * `fields` joined by " | " within `width`: the first always, the others left out in the order
- * `dropped` names them (indices), until the line fits; then the first is said again by
- * `shorter` within the room the others leave it, and the line is cut at `width` if even that
- * does not fit, with no separator left dangling at its end.
+ * `fields` joined by " | " within `width`: the others left out in the order `dropped` names them
+ * (indices), until the line fits; then the first is said again by `shorter` within the room the
+ * others leave it; where even that does not fit, the first alone, as `shorter` says it within
+ * the width. A field is shown whole or not at all: a number cut short would read as another.
  */
 function fitFields(
   fields: string[],
@@ -149,10 +154,13 @@ function fitFields(
     if (line().length <= width) return line();
     shown[at] = "";
   }
-  if (line().length > width) shown[0] = shorter(width - (line().length - shown[0]!.length));
-  return line()
-    .slice(0, width)
-    .replace(/[ |]+$/, "");
+  const first = line().length > width ? shorter(width - (line().length - shown[0]!.length)) : "";
+  if (first !== "") shown[0] = first;
+  if (line().length > width) {
+    shown.fill("", 1);
+    shown[0] = shorter(width);
+  }
+  return line().length <= width ? line() : "";
 }
 
 /**
@@ -193,12 +201,15 @@ export function startProgress(
   env: NodeJS.ProcessEnv = process.env,
 ): Progress {
   const shown = (r: ObjectResult) => (quiet ? r.error !== undefined : r.state !== "identical");
-  if (stream.isTTY !== true || env.TERM === "dumb" || quiet) {
+  const terminal = stream.isTTY === true && env.TERM !== "dumb";
+  if (!terminal || quiet) {
+    // Quiet on a terminal, a line said (a stop's) still clears the row where `^C` was echoed.
+    const row = terminal ? "\r\x1b[2K" : "";
     return {
       onResult: (r) => {
         if (shown(r)) stream.write(`${describe(r)}\n`);
       },
-      say: (line) => stream.write(`${line}\n`),
+      say: (line) => stream.write(`${row}${line}\n`),
       stop: () => {},
     };
   }
@@ -228,16 +239,19 @@ export function startProgress(
     draw();
   }, 200);
   timer.unref();
+  /** Once stopped, lines said after (a stop's own, as the run's last requests end) draw no status under them. */
+  let stopped = false;
   return {
     onResult: (r) => {
       if (shown(r)) stream.write(`\r\x1b[2K${describe(r)}\n`);
-      draw();
+      if (!stopped) draw();
     },
     say: (line) => {
       stream.write(`\r\x1b[2K${line}\n`);
-      draw();
+      if (!stopped) draw();
     },
     stop: () => {
+      stopped = true;
       clearInterval(timer);
       stream.write("\r\x1b[2K");
     },

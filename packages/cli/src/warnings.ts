@@ -128,10 +128,11 @@ async function leftUploads(
   store: Pick<ObjectStore, "listUploads">,
   destination: S3Location,
   started: (time: number, upload: PendingUpload) => boolean,
+  signal?: AbortSignal,
 ): Promise<{ count: string; left: number } | { error: unknown }> {
   let left = 0;
   try {
-    for await (const upload of store.listUploads(directoryPrefix(destination.prefix))) {
+    for await (const upload of store.listUploads(directoryPrefix(destination.prefix), signal)) {
       if (upload.initiated !== undefined && started(upload.initiated.getTime(), upload)) left++;
       if (left >= LEFT_UPLOADS_COUNTED) break;
     }
@@ -165,7 +166,7 @@ function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds:
  * which the next run should say, with the cleanup that aborts those and no newer one. Those
  * stated in the run's first second that it did not begin (a restart within the second of a kill)
  * are said apart, with a cleanup that lists them. Nothing is said where the store may not list
- * uploads.
+ * uploads, nor once `signal` stopped the run.
  */
 export async function warnLeftUploads(
   store: Pick<ObjectStore, "listUploads" | "begunUploads">,
@@ -173,16 +174,22 @@ export async function warnLeftUploads(
   side: DestinationFlags,
   before: number,
   out: NodeJS.WritableStream,
+  signal?: AbortSignal,
 ): Promise<void> {
   // Servers may state an upload's start to the second, so one stated in the run's first second
   // may have begun after the run, another writer's: counted apart, where it is not this run's.
   const second = wholeSecond(before);
   const ours = new Set((store.begunUploads?.() ?? []).map((u) => u.uploadId));
   let unsure = 0;
-  const found = await leftUploads(store, destination, (time, upload) => {
-    if (time >= second && time < second + 1000 && !ours.has(upload.uploadId)) unsure++;
-    return time < second;
-  });
+  const found = await leftUploads(
+    store,
+    destination,
+    (time, upload) => {
+      if (time >= second && time < second + 1000 && !ours.has(upload.uploadId)) unsure++;
+      return time < second;
+    },
+    signal,
+  );
   if ("error" in found) return;
   // As it can be pasted, now or later: a bound no upload begun since passes.
   const at = (time: number) =>

@@ -435,7 +435,8 @@ export class PlainGets {
   #idle: Connection[] = [];
   #open = 0;
   #waiting: Array<{ take(connection: Connection | undefined): void }> = [];
-  #destroyed = false;
+  /** Why no connection is handed out any more: the pool was closed, or cut (see {@link cut}). */
+  #closed: string | undefined;
   /** Every connection open, idle or in an exchange (see {@link cut}). */
   readonly #all = new Set<Connection>();
 
@@ -477,7 +478,7 @@ export class PlainGets {
   }
 
   async #acquire(signal: AbortSignal | undefined): Promise<Connection> {
-    if (this.#destroyed) throw broken("the connection pool was closed", "ECONNRESET");
+    if (this.#closed !== undefined) throw broken(this.#closed, "ECONNRESET");
     const idle = this.#idle.pop();
     if (idle !== undefined) return idle;
     if (this.#open < this.settings.maxSockets) return this.#connect(signal);
@@ -547,14 +548,14 @@ export class PlainGets {
   }
 
   destroy(): void {
-    this.#destroyed = true;
+    this.#closed ??= "the connection pool was closed";
     for (const connection of this.#idle) connection.socket.destroy();
     this.#idle = [];
   }
 
   /** Closes every connection, those in an exchange too, which then fails with `reason`. */
   cut(reason: Error): void {
-    this.#destroyed = true;
+    this.#closed = reason.message;
     for (const connection of this.#all) connection.socket.destroy(reason);
     this.#idle = [];
   }

@@ -159,8 +159,28 @@ describe("statusLine within a terminal's width", () => {
     expect(statusLine(stats, at, { width: 50 })).toMatch(
       /^\[#+\.*\] \d+% \| [\d.]+ MiB\/s ETA (?:\d+m)?[\d.]+s$/,
     );
-    expect(statusLine(stats, at, { width: 20 })).toHaveLength(20);
     for (const line of [hundred, eighty]) expect(line.length).toBeLessThanOrEqual(99);
+  });
+
+  it("at any width shows each field whole or not at all: never a number cut short", () => {
+    const stats = busy();
+    const at = stats.startedAt + 10_000;
+    const full = statusLine(stats, at).split(" | ");
+    const percent = full[0]!.split(" ").at(-1)!;
+    for (let width = 1; width <= 130; width++) {
+      const line = statusLine(stats, at, { width });
+      expect(line.length).toBeLessThanOrEqual(width);
+      if (line === "") continue;
+      const [first, ...rest] = line.split(" | ");
+      expect([percent, expect.stringMatching(new RegExp(`^\\[[#.]+\\] ${percent}$`))]).toContainEqual(first);
+      for (const field of rest) expect(full).toContain(field);
+    }
+    expect(statusLine(stats, at, { width: 9 })).toBe(percent);
+    // While listing, the count is said shorter, never cut.
+    const listing = new RunStats();
+    listing.objects.scanned = 500;
+    expect(statusLine(listing, listing.startedAt, { width: 11 })).toBe("500 listed");
+    expect(statusLine(listing, listing.startedAt, { width: 5 })).toBe("");
   });
 
   it("on a terminal of 40 columns draws a shorter bar and keeps the rate and the ETA whole", () => {
@@ -234,6 +254,10 @@ describe("progress", () => {
       expect(writes.at(-1)?.startsWith("\r\x1b[2K[####################] 100% | 3/3 objects")).toBe(true);
       progress.stop();
       expect(writes.at(-1)).toBe("\r\x1b[2K");
+      // A line said after the stop (a stop's own, while the run's last requests end) draws no status under it.
+      progress.say("chunksync: stopping");
+      vi.advanceTimersByTime(1000);
+      expect(writes.at(-1)).toBe("\r\x1b[2Kchunksync: stopping\n");
     } finally {
       vi.useRealTimers();
     }
@@ -341,8 +365,13 @@ describe("progress", () => {
       const progress = startProgress(new RunStats(), stream, true);
       progress.onResult(changed);
       progress.onResult({ ...changed, state: "failed", error: { code: "X", message: "broken" } });
+      progress.say("chunksync: stopping");
       progress.stop();
-      expect(writes).toEqual(["failed    a/b.bin: broken\n"]);
+      // On a terminal a line said clears the row first, where the terminal echoed `^C`.
+      expect(writes).toEqual([
+        "failed    a/b.bin: broken\n",
+        `${tty ? "\r\x1b[2K" : ""}chunksync: stopping\n`,
+      ]);
     }
   });
 

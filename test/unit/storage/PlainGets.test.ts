@@ -302,6 +302,23 @@ describe("PlainGets: GETs read from the socket straight into the caller's buffer
     expect(sockets).toHaveLength(1);
   });
 
+  it("once cut, fails the GETs in an exchange and those asked after with the reason it was cut for", async () => {
+    const { port } = await serve(() => {});
+    const pool = gets(port);
+    const reason = new Error("stopped waiting for an answer 20 s after the run was stopped");
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    const pending = failure(pool.get("/o", { host: "h" }, {}));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pool.cut(reason);
+    expect((await pending)?.message).toBe(reason.message);
+    const later = await failure(pool.get("/o", { host: "h" }, {}));
+    expect(later).toMatchObject({ message: reason.message, code: "ECONNRESET" });
+  });
+
   it("fails a GET whose server goes silent past the idle timeout", async () => {
     const { port } = await serve(() => {});
     const error = await gets(port, { socketTimeoutMs: 200 })
