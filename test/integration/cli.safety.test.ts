@@ -307,17 +307,22 @@ describe("chunksync CLI refuses unsafe or unusable runs before touching storage"
     );
 
     it.each([
-      ["--secret-file", "/nonexistent/secret"],
-      ["--src-sse-c-key-file", "/nonexistent/src.key"],
-      ["--dst-sse-c-key-file", "/nonexistent/dst.key"],
-    ])("%s that cannot be read: exit 2 naming the flag; nothing written", async (flag, path) => {
-      const s = await bucket(src, "src-inputs");
-      const d = await bucket(dst, "dst-inputs");
-      await putObject(src, s, "one.txt", "one");
-      const result = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, flag, path], env);
-      expectUserError(result, flag);
-      expect(await keysOf(dst, d)).toEqual([]);
-    });
+      ["--secret-file", "/nonexistent/secret", "a readable file"],
+      // A device that never ends is read no further than a secret's file could be.
+      ["--secret-file", "/dev/zero", "at most 16 KiB"],
+      ["--src-sse-c-key-file", "/nonexistent/src.key", "ENOENT"],
+      ["--dst-sse-c-key-file", "/nonexistent/dst.key", "ENOENT"],
+    ])(
+      "%s %s that cannot be read, or is no secret's file: exit 2 naming the flag; nothing written",
+      async (flag, path, why) => {
+        const s = await bucket(src, "src-inputs");
+        const d = await bucket(dst, "dst-inputs");
+        await putObject(src, s, "one.txt", "one");
+        const result = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, flag, path], env);
+        expectUserError(result, flag, why);
+        expect(await keysOf(dst, d)).toEqual([]);
+      },
+    );
   });
 
   it.each([

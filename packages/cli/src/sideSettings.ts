@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import {
   ChunkPlanError,
   ChunksyncError,
@@ -122,16 +122,41 @@ export function chunkSizeFlag(text: string): number {
   return size;
 }
 
+/** Far above a secret's text (1,024 bytes as wrapped hex), and a bound on what a wrong path reads (`/dev/zero`). */
+const SECRET_FILE_MAX_BYTES = 16 * 1024;
+
 /** The pairing secret from `--secret-file`, or one drawn for this run. */
 export async function readSecret(path: string | undefined): Promise<Buffer> {
   if (path === undefined) return drawPairingSecret();
-  let text: string;
+  let data: Buffer;
   try {
-    text = await readFile(path, "utf8");
+    data = await readAtMost(path, SECRET_FILE_MAX_BYTES + 1);
   } catch (error) {
     throw new ValidationError("--secret-file", `a readable file (${(error as Error).message})`);
   }
-  return parsePairingSecret(text.trim(), "--secret-file");
+  if (data.length > SECRET_FILE_MAX_BYTES)
+    throw new ValidationError(
+      "--secret-file",
+      `a file of at most ${SECRET_FILE_MAX_BYTES / 1024} KiB holding a pairing secret`,
+    );
+  return parsePairingSecret(data.toString("utf8").trim(), "--secret-file");
+}
+
+/** The first `max` bytes of the file at `path` (a pipe or a device too: read until it ends or `max`). */
+async function readAtMost(path: string, max: number): Promise<Buffer> {
+  const file = await open(path, "r");
+  try {
+    const buffer = Buffer.alloc(max);
+    let length = 0;
+    while (length < max) {
+      const { bytesRead } = await file.read(buffer, length, max - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await file.close();
+  }
 }
 
 /** One side's store, and where its bucket lives (for the overlap check). */

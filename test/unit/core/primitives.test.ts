@@ -204,9 +204,22 @@ describe("pairing secrets", () => {
     ["16 bytes of base64", randomBytes(16).toString("base64"), /16 bytes/],
     ["a placeholder", "0".repeat(64), /repeated/],
     ["not an encoding", "correct horse battery staple, correct horse battery", /neither/],
-    ["an unknown prefix", `rot13:${randomBytes(32).toString("hex")}`, /neither/],
-    ["a hex prefix on base64", `hex:${randomBytes(33).toString("base64")}`, /neither/],
-    ["an empty string", "", /neither/],
+    ["an unknown prefix", `rot13:${randomBytes(32).toString("hex")}`, /only end a prefix/],
+    ["a hex prefix on base64", `hex:${randomBytes(33).toString("base64")}`, /not hex digits/],
+    ["an empty string", "", /empty/],
+    ["a prefix with nothing after it", "base64:  ", /empty/],
+    ["text after a prefixed secret", `hex:${randomBytes(32).toString("hex")}:more`, /only end a prefix/],
+    // Also base64 of other bytes, were it not refused: 63 digits (47 bytes), O typed for 0 (48).
+    [
+      "an odd number of hex digits",
+      "79432551495e314600d340ea161d117df033c84e3358bfd40e07051e30af760",
+      /63 hex digits/,
+    ],
+    [
+      "hex with a letter mistyped",
+      `${randomBytes(16).toString("hex")}O${randomBytes(16).toString("hex").slice(1)}`,
+      /but 1 character/,
+    ],
   ])("refuses %s with a clear error that does not include it", (_, text, why) => {
     let error: unknown;
     try {
