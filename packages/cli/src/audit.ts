@@ -35,7 +35,8 @@ with the digest indexed when the object was read or written. An object that no
 longer matches is named and its index entry marked rotted: a sync to this side
 reads it and repairs it from the source; a sync from it refuses to send it, so
 the destination keeps its good copy. Give the --chunk-size, --algorithm and
---secret-file (and --index) the syncs use: they name the index.
+--secret-file (and --index) the syncs use: they name the index, and the mark is
+in that index only (a sync with another, or with --no-index, does not see it).
 
 Exit codes: 0 every sampled chunk matches, 1 an object no longer matches its
 index, 2 an error (no index found, a read failed).

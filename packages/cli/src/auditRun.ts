@@ -246,7 +246,8 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
             "index still trusts them: where this is a sync's destination, a sync with --no-index reads and repairs them; where it is a sync's source, " +
             "do not sync from it until they are restored (a sync from that destination back to here restores them) or the scrub, run again once the index can be written, has marked them\n"
         : "their index entries are marked rotted: where this is a sync's destination, the next sync reads them and repairs them from its source; " +
-            "where it is a sync's source, syncs refuse to send them (SOURCE_ROTTED), so the destination keeps its good copies, until they are restored (a sync from that destination back to here restores them)\n",
+            "where it is a sync's source, syncs with this index refuse to send them (SOURCE_ROTTED), so the destination keeps its good copies, until they are restored (a sync from that destination back to here restores them); " +
+            "a sync with another index (another --chunk-size, --algorithm, --secret-file or prefix) or --no-index does not see the marks and would send the rot\n",
     );
   }
   // Marked before, read whole now and found as indexed (bytes repaired below the S3 API).
