@@ -43,7 +43,9 @@ function decodeText(text: string): Buffer | string {
   // Text of only hex digits is read as hex; prefixes settle the rare base64 secret that looks like hex.
   if (prefix === "hex" || prefix === undefined) {
     if (HEX.test(body))
-      return body.length % 2 === 0 ? Buffer.from(body, "hex") : `it is ${body.length} hex digits, an odd number`;
+      return body.length % 2 === 0
+        ? Buffer.from(body, "hex")
+        : `it is ${body.length} hex digits, an odd number`;
     if (prefix === "hex") return "it holds characters that are not hex digits";
     // A hex secret with a digit mistyped (O for 0) is still base64, of other bytes: refused.
     const others = body.replace(/[0-9a-fA-F]/g, "").length;
