@@ -241,6 +241,31 @@ describe("audit through the workflow definition, in-process", () => {
     }
   });
 
+  it("fails alone, in both engines, a source object that maps to no key S3 can hold (EMPTY_KEY, KEY_TOO_LONG), as sync does", async () => {
+    const long = `x/sub/${"k".repeat(1000)}`;
+    // The prefix's own folder marker into a bucket's root maps to the empty key; a long key
+    // under a longer destination prefix passes S3's 1,024 bytes.
+    for (const [destinationPrefix, refused, code] of [
+      ["", "", "EMPTY_KEY"],
+      ["d".repeat(40), long.slice("x/sub/".length), "KEY_TOO_LONG"],
+    ] as const) {
+      const source = new MemoryObjectStore({ bucket: "src" });
+      const destination = new MemoryObjectStore({ bucket: "dst" });
+      for (const key of ["x/sub/", "x/sub/c.txt", long]) await put(source, key, seededBytes(key, 10));
+      await put(
+        destination,
+        `${destinationPrefix}${destinationPrefix ? "/" : ""}c.txt`,
+        seededBytes("x/sub/c.txt", 10),
+      );
+      const options = { ...auditOptions(source, destination, []), sourcePrefix: "x/sub", destinationPrefix };
+      for (const report of [await runAudit(options), await auditWithWorkflow(options)]) {
+        expect(report.failures.map((f) => [f.key, f.code])).toContainEqual([refused, code]);
+        expect(report.differences.map((d) => d.key)).not.toContain(refused);
+        expect(report.ranges.equal).toBe(1);
+      }
+    }
+  });
+
   it("refuses a count sample: one page cannot draw from the whole listing", async () => {
     const source = new MemoryObjectStore({ bucket: "src" });
     const destination = new MemoryObjectStore({ bucket: "dst" });

@@ -3,6 +3,7 @@ import {
   type AuditRequest,
   type AuditResponse,
   auditRequest,
+  checkDestinationKey,
   compareUtf8,
   directoryPrefix,
   drawAuditNonce,
@@ -260,6 +261,16 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       if (!key.source) {
         report.objects.extra++;
         continue;
+      }
+      // A key S3 cannot hold fails alone (EMPTY_KEY, KEY_TOO_LONG), as sync fails it.
+      if (!key.destination) {
+        try {
+          checkDestinationKey(destinationPrefix + key.relative);
+        } catch (error) {
+          tally.listed(key.relative, key.source.size, true);
+          tally.failed(key.relative, describeError(error));
+          continue;
+        }
       }
       tally.listed(key.relative, key.source.size, key.destination !== undefined, key.destination?.size);
       if (!key.destination) continue;

@@ -2,6 +2,7 @@ import {
   type AuditRequest,
   type AuditResponse,
   auditRequest,
+  checkDestinationKey,
   compareAudit,
   drawAuditNonce,
   type RangeVerdict,
@@ -223,6 +224,8 @@ export async function destinationAuditHead(
   event: z.infer<typeof AuditObjectEvent>,
 ) {
   const key = ctx.prefix + event.key;
+  // A key S3 cannot hold fails alone (EMPTY_KEY, KEY_TOO_LONG), as sync fails it.
+  checkDestinationKey(key);
   const head = await ctx.store.head(key, ctx.signal);
   const named = { bucket: ctx.store.bucket, key };
   return head ? { exists: true, ...named, etag: head.etag, size: head.size } : { exists: false, ...named };
