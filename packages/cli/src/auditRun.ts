@@ -219,7 +219,7 @@ export function auditText(report: AuditReport, where: string, quiet: boolean): s
   if (quiet) return out.join("");
   const o = report.objects;
   out.push(
-    `audit of ${where}: ${count(report.ranges.sampled, "range")} of ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
+    `audit of ${where}: ${count(report.ranges.sampled, "range")} of up to ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
       `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${count(o.listed, "object")}\n`,
     `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
       `${count(o.missing, "object")} missing on destination, ${o.resized} of another size there, ${o.extra} only there ` +
@@ -265,7 +265,7 @@ export function scrubText(report: ScrubReport, where: string, quiet: boolean): s
   out.push(
     `scrub of ${where} against ${printable(report.index.location)}: ${count(report.chunks.sampled, "chunk")} sampled (${report.sample}), ` +
       `${bytes(report.bytes.read)} read in ${duration(report.durationMs)}\n`,
-    `${o.listed} objects listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
+    `${count(o.listed, "object")} listed, ${o.indexed} indexed, ${o.sampled} sampled, ${o.rotted} rotted, ${o.failed} failed\n`,
     // A scrub reads only what its index holds: objects without an entry are not among "every chunk".
     unseenLine(report.unseen, report.everyChunkRead, "chunks", o.listed - o.indexed),
   );

@@ -76,8 +76,9 @@ export function formatBytes(n: number): string {
     ["MiB", MiB],
     ["KiB", KiB],
   ];
+  // The largest unit the value is one of once rounded as shown: 1,048,575 B is 1.0 MiB, not 1024.0 KiB.
   for (const [unit, scale] of units) {
-    if (Math.abs(n) >= scale) return `${(n / scale).toFixed(1)} ${unit}`;
+    if (Math.abs(n) >= scale * (1 - 0.05 / 1024)) return `${(n / scale).toFixed(1)} ${unit}`;
   }
   return `${n} B`;
 }

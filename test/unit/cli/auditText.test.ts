@@ -44,7 +44,7 @@ describe("audit's text report", () => {
   it("after a sample, states (1 - f)^k for the ranges sampled", async () => {
     const audit = await sides();
     const report = await audit({ kind: "count", count: 2 });
-    expect(auditText(report, "s3://src/", false)).toContain("2 ranges of 1.0 MiB sampled (2 ranges)");
+    expect(auditText(report, "s3://src/", false)).toContain("2 ranges of up to 1.0 MiB sampled (2 ranges)");
     expect(unseenLine(auditText(report, "s3://src/", false))).toBe(
       "chance that corruption would have gone unseen (1 - f)^k: 0.1% of ranges: 0.998, 1% of ranges: 0.980, 10% of ranges: 0.810",
     );
@@ -68,7 +68,7 @@ describe("audit's text report, counted", () => {
       filters: [],
     });
     const text = auditText(report, "s3://src/", false);
-    expect(text).toContain("0 ranges of 1.0 MiB sampled (full), 0 B of 3 B in 0 of 1 object\n");
+    expect(text).toContain("0 ranges of up to 1.0 MiB sampled (full), 0 B of 3 B in 0 of 1 object\n");
     expect(text).toContain("1 object missing on destination");
   });
 });

@@ -5,6 +5,7 @@ import {
   drawAuditNonce,
   encodeAuditContext,
   encodeContext,
+  formatSampleSpec,
   parseSampleSpec,
   rangeHasher,
   Sampler,
@@ -39,6 +40,13 @@ describe("parseSampleSpec", () => {
   it("names what a count counts: an audit's ranges, a scrub's chunks", () => {
     expect(() => parseSampleSpec("abc", "--sample")).toThrow(/a number of ranges \(200\)/);
     expect(() => parseSampleSpec("150%", "--sample", "chunks")).toThrow(/a number of chunks \(200\)/);
+  });
+
+  it("says a sample as it was asked for, a count of one in the singular", () => {
+    expect(formatSampleSpec({ kind: "count", count: 1 }, "chunks")).toBe("1 chunk");
+    expect(formatSampleSpec({ kind: "count", count: 200 })).toBe("200 ranges");
+    expect(formatSampleSpec({ kind: "fraction", fraction: 0.005 })).toBe("0.5%");
+    expect(formatSampleSpec({ kind: "full" })).toBe("full");
   });
 
   it("states (1 - f)^k", () => {

@@ -281,6 +281,10 @@ describe("parseByteSize and formatBytes", () => {
     expect(formatBytes(1.5 * GiB)).toBe("1.5 GiB");
     expect(formatBytes(5 * GiB)).toBe("5.0 GiB");
     expect(formatBytes(3 * TiB)).toBe("3.0 TiB");
+    // Never 1024.0 of a unit: the next one up, as the value is rounded.
+    expect(formatBytes(MiB - 1)).toBe("1.0 MiB");
+    expect(formatBytes(GiB - 100)).toBe("1.0 GiB");
+    expect(formatBytes(1023 * KiB)).toBe("1023.0 KiB");
   });
 
   test("formatBytes output of whole units parses back", () => {

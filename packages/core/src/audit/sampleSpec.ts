@@ -42,7 +42,7 @@ export function parseSampleSpec(text: string, field: string, unit: SampleUnit = 
 /** The spec as a user would write it, for reports: a count is of `unit` (an audit's ranges, a scrub's chunks). */
 export function formatSampleSpec(spec: SampleSpec, unit: SampleUnit = "ranges"): string {
   if (spec.kind === "full") return "full";
-  if (spec.kind === "count") return `${spec.count} ${unit}`;
+  if (spec.kind === "count") return `${spec.count} ${spec.count === 1 ? unit.slice(0, -1) : unit}`;
   return `${Number((spec.fraction * 100).toPrecision(6))}%`;
 }
 
