@@ -95,11 +95,15 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
   const objects = stats.objects.scanned + stats.destinationOnly;
   // Every listed object is compared before anything else is known of it: until a byte of
   // work is planned (a dry run of missing objects), objects are the only measure.
-  const measured = stats.plannedWork > 0 ? done / stats.plannedWork : objects > 0 ? stats.done / objects : 1;
+  // What the indexes answered for is done, with no byte read: the bar moves as a run from the
+  // indexes goes, while the rate and the ETA are of the reading alone.
+  const answered = stats.answeredWork;
+  const measured =
+    stats.plannedWork > 0 ? (done + answered) / stats.plannedWork : objects > 0 ? stats.done / objects : 1;
   // Reads retried or objects restarted can pass the plan: the bar stops short of 100% until
   // every object has settled, and never draws past its ends.
   const fraction = Math.max(0, Math.min(stats.done < objects ? 0.99 : 1, measured));
-  const left = stats.plannedWork - done;
+  const left = stats.plannedWork - done - answered;
   // The longer of the times the bytes and the objects left take at their rates: a tail of small
   // objects costs requests, not bytes, and by bytes alone it would say a second for minutes.
   const objectRate = options.objectRate ?? (elapsed > 0 ? (stats.done / elapsed) * 1000 : 0);

@@ -68,6 +68,11 @@ export class RunStats {
    * plan counted a read (the direct engine's kept chunks and old bytes): work done, not a read.
    */
   keptRead = 0;
+  /**
+   * Bytes of planned work the digest indexes answered for (a side's object compared from its
+   * entry): done with no byte read, so not in `workDone`, whose rate is the run's reading speed.
+   */
+  answeredWork = 0;
   readonly startedAt = Date.now();
 
   /** Bytes of work done, in the units of `plannedWork`: every byte read on either side (or taken from what was kept of a read) or copied by a server. */

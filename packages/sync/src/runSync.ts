@@ -233,8 +233,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         if (wanted && key.source) {
           stats.objects.scanned++;
           stats.sourceBytesScanned += key.source.size;
-          // Each side digests its whole object to compare a pair (less what its index answers,
-          // known once the key is taken up); a missing object is copied.
+          // Each side digests its whole object to compare a pair (what its index answers for is
+          // counted done as the key is taken up: RunStats.answeredWork); a missing object is copied.
           if (key.destination) stats.plannedWork += key.source.size + key.destination.size;
           else stats.plannedWork += key.source.size * copyWorkPerByte;
         } else if (wanted) stats.destinationOnly++;
@@ -313,8 +313,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
           continue;
         }
         if (key.source && key.destination) {
-          if (found.source) stats.plannedWork -= key.source.size;
-          if (found.destination) stats.plannedWork -= key.destination.size;
+          if (found.source) stats.answeredWork += key.source.size;
+          if (found.destination) stats.answeredWork += key.destination.size;
         }
         const work = {
           relative: key.relative,

@@ -121,6 +121,19 @@ describe("statusLine", () => {
     expect(statusLine(stats, at, { rate: 4 * MiB })).toContain("ETA 3m00s");
   });
 
+  it("counts what the indexes answered for as done, though no byte of it was read", () => {
+    const stats = listedStats(10, 0);
+    stats.plannedWork = 400 * MiB;
+    stats.answeredWork = 300 * MiB;
+    stats.done = 7;
+    stats.bytes.sourceRead = 20 * MiB;
+    stats.bytes.destinationRead = 20 * MiB;
+    // 340 of 400 MiB done; 60 MiB left at the reading's 4 MiB/s.
+    expect(statusLine(stats, stats.startedAt + 10_000)).toMatch(
+      /^\[#{17}\.{3}\] 85% .* 4\.0 MiB\/s ETA 15\.0s$/,
+    );
+  });
+
   it("shows an ETA only once a rate can be measured, and never 0.0s while work remains", () => {
     const stats = listedStats(1, 0);
     stats.plannedWork = 100 * MiB + 1;

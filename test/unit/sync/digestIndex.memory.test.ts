@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryObjectStore } from "@chunksync/storage";
-import type { DirectoryIndexLocation } from "@chunksync/sync";
+import { type DirectoryIndexLocation, RunStats } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
@@ -39,8 +39,13 @@ describe("digest index on in-memory stores", () => {
     expect(first.index?.source).toMatchObject({ found: "absent", written: 3 });
     expect(first.index?.destination).toMatchObject({ found: "absent", written: 3 });
     time.pass(2000);
-    const second = await run();
+    const stats = new RunStats();
+    const second = await run({ stats });
     expect(second.objects.identical).toBe(3);
+    // The work planned at the listing was all answered by the indexes: the bar reaches its end.
+    expect(stats.answeredWork).toBe(stats.plannedWork);
+    expect(stats.answeredWork).toBe(2 * (big.length + 1000));
+    expect(stats.workDone).toBe(0);
     expect(second.bytes.sourceRead).toBe(0);
     expect(second.bytes.destinationRead).toBe(0);
     expect(second.index?.source).toMatchObject({ fromIndex: 3, read: 0, found: "loaded", written: 3 });
