@@ -114,7 +114,7 @@ export function planChunks(size: number, requestedChunkSize: number = DEFAULT_CH
     throw new ChunkPlanError(
       "CHUNK_SIZE_OUT_OF_RANGE",
       `chunk size ${describeSize(requestedChunkSize)} is not allowed: it must be a whole number of bytes from ` +
-        `${formatBytes(MIN_CHUNK_SIZE)} to ${formatBytes(max)} (${why})`,
+        `${describeSize(MIN_CHUNK_SIZE)} to ${describeSize(max)} (${why})`,
       { details: { requestedChunkSize, min: MIN_CHUNK_SIZE, max } },
     );
   }
@@ -291,6 +291,8 @@ export function parseByteSize(text: string, field: string): number {
   const scale = BINARY_UNITS[unit];
   if (scale === undefined) throw new ValidationError(field, `${expected} (unknown unit)`);
   const bytes = Number(amount) * scale;
+  if (Number.isInteger(bytes) && !Number.isSafeInteger(bytes))
+    throw new ValidationError(field, `${expected}, of at most ${describeSize(Number.MAX_SAFE_INTEGER)}`);
   if (!Number.isSafeInteger(bytes)) throw new ValidationError(field, `${expected} (a whole number of bytes)`);
   return bytes;
 }

@@ -125,7 +125,8 @@ describe("planChunks", () => {
     const error = captureError(() => planChunks(MiB, 4 * MiB)) as ChunkPlanError;
     expect(error.message).toContain("4.0 MiB");
     expect(error.message).toContain("4194304");
-    expect(error.message).toContain("5.0 MiB");
+    // The limits in bytes too: 5 MiB - 1 is refused "from 5.0 MiB (5242880 bytes)".
+    expect(error.message).toContain("from 5.0 MiB (5242880 bytes) to ");
     expect(error.message).toContain("5.0 GiB");
   });
 
@@ -270,6 +271,16 @@ describe("parseByteSize and formatBytes", () => {
     const error = captureError(() => parseByteSize(text, "chunkSize")) as ValidationError;
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.field).toBe("chunkSize");
+  });
+
+  test("says a whole number too large to hold is too large, not that it is no whole number", () => {
+    for (const text of ["99999999999999999999", "100000000000GiB"]) {
+      const error = captureError(() => parseByteSize(text, "--chunk-size")) as ValidationError;
+      expect(error.message).toContain("of at most 8192.0 TiB (9007199254740991 bytes)");
+    }
+    expect((captureError(() => parseByteSize("0.1KiB", "x")) as ValidationError).message).toContain(
+      "a whole number of bytes",
+    );
   });
 
   test("formatBytes", () => {
