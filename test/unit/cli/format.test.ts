@@ -38,4 +38,23 @@ describe("table", () => {
     ]);
     for (const line of rendered.split("\n")) expect(stringWidth(line)).toBe(31);
   });
+
+  it("puts a key too long for the key column on a line of its own, the rest of its row under the columns", () => {
+    const long = `deep/${"x".repeat(300)}.bin`;
+    const rendered = table([
+      ["key", "offset", "status"],
+      ["a.bin", "0", "differs"],
+      [long, "1048576", "missing"],
+      ["b.bin", "5", "differs"],
+    ]);
+    const key = "key".padEnd(60);
+    expect(rendered.split("\n")).toEqual([
+      `${key}   offset   status`,
+      `${"-".repeat(60)}  -------  -------`,
+      `${"a.bin".padEnd(60)}        0  differs`,
+      long,
+      `${"".padEnd(60)}  1048576  missing`,
+      `${"b.bin".padEnd(60)}        5  differs`,
+    ]);
+  });
 });
