@@ -220,7 +220,9 @@ export function auditText(report: AuditReport, where: string, quiet: boolean): s
   const o = report.objects;
   out.push(
     `audit of ${where}: ${count(report.ranges.sampled, "range")} of up to ${bytes(report.rangeSize)} sampled (${report.sample}), ` +
-      `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${count(o.listed, "object")}\n`,
+      `${bytes(report.bytes.sampled)} of ${bytes(report.bytes.listed)} in ${o.sampled} of ${count(o.listed, "object")}` +
+      // A stopped audit counts what it had listed by then, not the whole prefix.
+      `${report.interrupted ? " listed before the stop" : ""}\n`,
     `${report.ranges.equal} equal, ${report.ranges.differs} differ, ${report.ranges.missing} missing; ` +
       `${count(o.missing, "object")} missing on destination, ${o.resized} of another size there, ${o.extra} only there ` +
       `(not audited), ${o.failed} failed\n`,

@@ -70,6 +70,10 @@ describe("audit's text report, counted", () => {
     const text = auditText(report, "s3://src/", false);
     expect(text).toContain("0 ranges of up to 1.0 MiB sampled (full), 0 B of 3 B in 0 of 1 object\n");
     expect(text).toContain("1 object missing on destination");
+    // Stopped, its totals are of what it had listed by then.
+    expect(auditText({ ...report, interrupted: true }, "s3://src/", false)).toContain(
+      "0 B of 3 B in 0 of 1 object listed before the stop\n",
+    );
   });
 });
 
