@@ -256,7 +256,7 @@ async function run(
         process.stderr.write("chunksync: interrupted before any object was compared; nothing was written\n");
         if (flags.json) {
           const none = new RunStats();
-          const counted = interruptedCounts(none.objects, none.bytes);
+          const counted = interruptedCounts(none.objects, none.bytes, new FailureList());
           process.stdout.write(`${jsonText(jsonEnding(command, exitCode, counted))}\n`);
         }
       },
@@ -404,7 +404,7 @@ async function runEngine(
   let unanswered: { code: string; message: string } | undefined;
   /** `--json`'s one object for a stopped run: what was counted until then. */
   const interruptedJson = () => {
-    const counted = interruptedCounts(stats.objects, stats.bytes);
+    const counted = interruptedCounts(stats.objects, stats.bytes, failures);
     return `${jsonText(jsonEnding(command, stop.exitCode, counted))}\n`;
   };
   // A second signal does not wait for the uploads begun to be aborted: it says what is left, and
@@ -502,7 +502,7 @@ async function runEngine(
           bytes: stats.bytes,
           planned,
         };
-        process.stdout.write(textSummary(command, buildReport(settled), true));
+        process.stdout.write(textSummary(command, buildReport(settled), failures));
       }
       return stop.exitCode;
     }

@@ -10,10 +10,13 @@ export const LISTED_FAILURES = 1000;
 export class FailureList {
   readonly first: { key: string; code: string; message: string }[] = [];
   total = 0;
+  /** Of them, destination-only objects (a delete that failed): counted failed, never scanned. */
+  destinationOnly = 0;
 
   add(result: ObjectResult): void {
     if (!result.error) return;
     this.total++;
+    if (result.state === "extra") this.destinationOnly++;
     if (this.first.length < LISTED_FAILURES)
       this.first.push({ key: result.sourceKey ?? result.destinationKey, ...result.error });
   }
@@ -37,14 +40,27 @@ export function jsonSummary(command: string, report: RunReport, exitCode: number
   };
 }
 
-/** Of a stopped run: the objects it listed and never settled, so that the counts add up to those scanned. */
-function notSettled(o: RunReport["objects"]): number {
-  return o.scanned - o.identical - o.changed - o.missing - o.unreadable - o.failed;
+/**
+ * Of a stopped run: the source objects it listed and never settled, so that the counts add up to
+ * those scanned (a failed delete, of a destination-only object, is among the failed, not the scanned).
+ */
+function notSettled(o: RunReport["objects"], failures: FailureList): number {
+  return (
+    o.scanned - o.identical - o.changed - o.missing - o.unreadable - (o.failed - failures.destinationOnly)
+  );
 }
 
 /** `--json`'s counts for a stopped run (see {@link jsonEnding}): the objects not settled among them. */
-export function interruptedCounts(objects: RunReport["objects"], bytes: RunReport["bytes"]) {
-  return { interrupted: true as const, objects: { ...objects, notSettled: notSettled(objects) }, bytes };
+export function interruptedCounts(
+  objects: RunReport["objects"],
+  bytes: RunReport["bytes"],
+  failures: FailureList,
+) {
+  return {
+    interrupted: true as const,
+    objects: { ...objects, notSettled: notSettled(objects, failures) },
+    bytes,
+  };
 }
 
 /**
@@ -64,9 +80,9 @@ export function jsonEnding(
 
 /**
  * The human summary printed at the end of every run; `interrupted`: of what a run stopped
- * before its end had settled.
+ * before its end had settled, with the failures it met.
  */
-export function textSummary(command: string, report: RunReport, interrupted = false): string {
+export function textSummary(command: string, report: RunReport, interrupted?: FailureList): string {
   const o = report.objects;
   const b = report.bytes;
   const rows = [
@@ -81,7 +97,7 @@ export function textSummary(command: string, report: RunReport, interrupted = fa
     ["unreadable (archived)", String(o.unreadable)],
     ["failed", String(o.failed)],
     // A stopped run listed objects it never settled: said, so that the rows add up to those scanned.
-    ...(interrupted ? [["not settled (stopped)", String(notSettled(o))]] : []),
+    ...(interrupted ? [["not settled (stopped)", String(notSettled(o, interrupted))]] : []),
   ];
   const byteRows = [
     ["bytes", "amount"],

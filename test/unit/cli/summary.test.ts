@@ -55,10 +55,24 @@ describe("summary", () => {
     stopped.objects.scanned = 20;
     stopped.objects.missing = 10;
     stopped.objects.identical = 1;
-    const text = textSummary("sync", stopped, true);
+    const text = textSummary("sync", stopped, new FailureList());
     expect(text).toMatch(/^sync interrupted after /);
     expect(row(text, "not settled (stopped)")).toBe("9");
     expect(row(textSummary("sync", stopped), "not settled (stopped)")).toBeUndefined();
+    // A failed delete is among the failed objects, not among those scanned.
+    const failures = new FailureList();
+    failures.add({
+      destinationKey: "old.bin",
+      size: 10,
+      state: "extra",
+      action: "delete",
+      planned: { transfer: 0, serverSide: 0 },
+      applied: false,
+      attempts: 1,
+      error: { code: "ACCESS_DENIED", message: "delete refused" },
+    });
+    stopped.objects.failed = 1;
+    expect(row(textSummary("sync", stopped, failures), "not settled (stopped)")).toBe("9");
   });
 
   it("a sync's table says what was deleted", () => {
