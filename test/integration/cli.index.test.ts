@@ -1736,6 +1736,20 @@ describe("chunksync CLI: digest index", () => {
     );
   });
 
+  it("scrub whose filters select no object says so, as the other commands do", async () => {
+    const { s, d } = await pair("scrub-nomatch");
+    await putObject(src, s, "a.bin", seededBytes("scrub-nomatch", 1000));
+    const dir = join(work, "scrub-nomatch");
+    const synced = await runCli(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--src-index", dir], env);
+    expect(synced.code, synced.stderr).toBe(0);
+    const r = await runCli(
+      ["scrub", `s3://${s}`, "--profile", "src", "--index", dir, "--exclude", "**", "--include", "*.jpg"],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(`chunksync: warning: no object under s3://${s}/ matches the filters\n`);
+  });
+
   describe("index flags that cannot work are refused before any request", () => {
     const served = proxiedServer();
     const refused = async (...extra: string[]) => refusedIn(env, ...extra);

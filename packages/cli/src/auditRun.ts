@@ -167,6 +167,14 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
   const code = report.interrupted ? interruptedExitCode(signal) : scrubExitCode(report);
   if (flags.json) process.stdout.write(`${jsonText({ command: "scrub", exitCode: code, ...report })}\n`);
   else process.stdout.write(scrubText(report, locationText(location), flags.quiet));
+  if (!report.interrupted)
+    warnNoObjects(
+      { source: report.objects.listed, destinationOnly: 0 },
+      location,
+      undefined,
+      flags.filters,
+      process.stderr,
+    );
   if (report.interrupted)
     process.stderr.write(
       `chunksync: interrupted; ${count(report.objects.sampled, "object")} judged, ${count(report.objects.rotted, "rotted object")} found` +

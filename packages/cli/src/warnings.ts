@@ -89,21 +89,21 @@ export interface Selected {
  * After a run: no side had a selected object, or the source none while the destination has
  * some, which is almost always a wrong prefix or filter rather than an empty bucket pair (and
  * an audit of nothing exits 0, having proved nothing). On stderr, so `--json` stdout stays one
- * document.
+ * document. Without a `destination`, of the one side a scrub reads.
  */
 export function warnNoObjects(
   selected: Selected,
   source: S3Location,
-  destination: S3Location,
+  destination: S3Location | undefined,
   filters: readonly KeyRule[],
   out: NodeJS.WritableStream,
 ): void {
   if (selected.source > 0) return;
   const { destinationOnly } = selected;
   // The sides that selected nothing: the source, and the destination too where it has none.
-  const empty = destinationOnly === 0 ? [source, destination] : [source];
+  const empty = destinationOnly === 0 && destination ? [source, destination] : [source];
   const where = empty
-    .map((l, i) => `${locationText(l)} (${i === 0 ? "source" : "destination"})`)
+    .map((l, i) => `${locationText(l)}${destination ? ` (${i === 0 ? "source" : "destination"})` : ""}`)
     .join(" or ");
   const prefixes = empty.some((l) => l.prefix !== "" && !l.prefix.endsWith("/"))
     ? "; a prefix names a directory (s3://b/photos reads photos/...)"
@@ -112,7 +112,7 @@ export function warnNoObjects(
   const rest =
     destinationOnly === 0
       ? ""
-      : `, while ${destinationOnly} under ${locationText(destination)} (destination) ${destinationOnly === 1 ? "is" : "are"} there alone`;
+      : `, while ${destinationOnly} under ${locationText(destination!)} (destination) ${destinationOnly === 1 ? "is" : "are"} there alone`;
   out.write(`chunksync: warning: no object under ${where}${matching}${rest}${prefixes}\n`);
 }
 

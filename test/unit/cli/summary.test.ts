@@ -127,6 +127,20 @@ describe("summary", () => {
     expect(writes.join("")).not.toContain("\x1b");
   });
 
+  it("a scrub's warning names its one side", () => {
+    const writes: string[] = [];
+    const out = { write: (s: string) => writes.push(s) > 0 } as unknown as NodeJS.WritableStream;
+    const filters = [{ kind: "include" as const, glob: "*.jpg" }];
+    warnNoObjects(
+      { source: 0, destinationOnly: 0 },
+      { bucket: "dst", prefix: "photos/" },
+      undefined,
+      filters,
+      out,
+    );
+    expect(writes).toEqual(["chunksync: warning: no object under s3://dst/photos/ matches the filters\n"]);
+  });
+
   it("--json keeps its fields and adds planned.delete", () => {
     const json = jsonSummary("plan", report(true), 0, new FailureList());
     expect(json.planned).toEqual({ transfer: 64, serverSide: 0, delete: 3 });
