@@ -55,12 +55,18 @@ export class SourceRottedError extends ChunksyncError {
   }
 }
 
-/** After a write, the challenge over the written chunks did not come back all-equal. */
+/**
+ * After a write, the challenge over the written chunks did not come back all-equal. Either side
+ * may be why: the source's digests of a chunk can come from its index entry while its bytes were
+ * read now, and bytes that rotted below the S3 API read otherwise under the same version.
+ */
 export class VerificationFailedError extends ChunksyncError {
   constructor(key: string, chunks: number[]) {
     super(
       "VERIFICATION_FAILED",
-      `destination object ${key} does not match the source after writing (chunks ${chunks.join(", ")})`,
+      `destination object ${key} does not match the source after writing (chunks ${chunks.join(", ")}): ` +
+        "the destination stored other bytes than it was sent, or the source's stored bytes changed below the " +
+        "S3 API since they were indexed (chunksync scrub of the source tells)",
       { details: { key, chunks } },
     );
   }
