@@ -99,19 +99,19 @@ describe("bad input through the real CLI: exit 2 and a message naming the input 
     [
       "chunk size 1MiB",
       () => ["sync", S(), D(), ...SIDES, "--chunk-size", "1MiB"],
-      /chunk size 1\.0 MiB \(1048576 bytes\) is not allowed: it must be .* from 5\.0 MiB to [45]\.0 GiB/,
+      /chunk size 1\.0 MiB \(1048576 bytes\) is not allowed: it must be .* from 5\.0 MiB \(5242880 bytes\) to [45]\.0 GiB/,
     ],
     [
       "chunk size 6GiB",
       () => ["sync", S(), D(), ...SIDES, "--chunk-size", "6GiB"],
-      /chunk size 6\.0 GiB \(6442450944 bytes\) is not allowed: .* from 5\.0 MiB to [45]\.0 GiB/,
+      /chunk size 6\.0 GiB \(6442450944 bytes\) is not allowed: .* from 5\.0 MiB \(5242880 bytes\) to [45]\.0 GiB/,
     ],
     [
       // S3 takes parts of 5 GiB; Node.js 20 holds no Buffer over 4 GiB, and a part read into memory is one.
       "chunk size one byte over the largest",
       () => ["sync", S(), D(), ...SIDES, "--chunk-size", String(MAX_REQUESTED_CHUNK_SIZE + 1)],
       new RegExp(
-        `is not allowed: .* from 5\\.0 MiB to ${formatBytes(MAX_REQUESTED_CHUNK_SIZE).replace(".", "\\.")}`,
+        `is not allowed: .* from 5\\.0 MiB \\(5242880 bytes\\) to ${formatBytes(MAX_REQUESTED_CHUNK_SIZE).replace(".", "\\.")} \\(${MAX_REQUESTED_CHUNK_SIZE} bytes\\)`,
       ),
     ],
     [
