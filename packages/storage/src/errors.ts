@@ -162,8 +162,9 @@ export class ObjectArchivedError extends StorageError {
 
 /** The server asked us to slow down (503 SlowDown) and the SDK's retries ran out. */
 export class ThrottledError extends StorageError {
-  constructor(ctx: StorageErrorContext, cause?: unknown) {
-    super("SLOW_DOWN", "the server kept throttling requests (503 SlowDown) after retries", ctx, {
+  /** `answered`: the status and code the server gave, as it gave them. */
+  constructor(ctx: StorageErrorContext, cause?: unknown, answered = "503") {
+    super("SLOW_DOWN", `the server kept refusing requests for load (${answered}) after retries`, ctx, {
       cause,
       retryable: true,
     });
@@ -270,7 +271,7 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
     case "Throttling":
     case "ThrottlingException":
     case "RequestLimitExceeded":
-      return new ThrottledError(ctx, error);
+      return new ThrottledError(ctx, error, answered(status, name));
   }
   if (status === 412)
     return new PreconditionFailedError(ctx, "the object changed since it was planned (412)", error);
@@ -278,7 +279,8 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   if (status === 404) return new ObjectNotFoundError(ctx, error);
   // A 503 is the server shedding load, unless it named an internal failure: an <Error> in a 200
   // (S3Requests raises it as a 503 so that it is retried) is that failure, not throttling.
-  if (status === 503 && name !== "InternalError") return new ThrottledError(ctx, error);
+  if (status === 503 && name !== "InternalError")
+    return new ThrottledError(ctx, error, answered(status, name));
   const detail = e.message || name || String(error);
   const untrusted = untrustedCertificate(error);
   if (untrusted !== undefined) return new RequestRefusedError(ctx, untrusted, error);
@@ -288,6 +290,11 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
   if (status >= 500) return new StorageUnavailableError(ctx, `${detail} (HTTP ${status})`, error);
   return new RequestRefusedError(ctx, `${detail} (HTTP ${status})`, error);
 }
+
+/** An HTTP status and the S3 error code that came with it, as a server gave them ("503 SlowDown"). */
+const answered = (status: number | undefined, name: string) =>
+  // A bodiless answer (a HEAD's) names no code: the SDK calls it UnknownError.
+  [status, name === "UnknownError" ? "" : name].filter((x) => x !== undefined && x !== "").join(" ");
 
 /** OpenSSL's and Node's codes of a certificate the client does not trust for the host. */
 const UNTRUSTED_CERTIFICATE = new Set([

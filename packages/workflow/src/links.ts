@@ -48,7 +48,7 @@ export const fetchLinkRange: LinkReader = async (url, etag, range, signal) => {
   if (status === 206 || status === 200) return response;
   response.resume();
   if (status === 412) throw new ObjectChangedError("source", link.pathname);
-  if (status === 503 || status === 429) throw new ThrottledError(ctx);
+  if (status === 503 || status === 429) throw new ThrottledError(ctx, undefined, String(status));
   if (status >= 500) throw new StorageUnavailableError(ctx, `HTTP ${status}`);
   throw new StorageError("LINK_READ_FAILED", `HTTP ${status}`, ctx);
 };

@@ -107,6 +107,12 @@ describe("translateS3Error", () => {
     expect(translateS3Error(sdk("SlowDown", 503), ctx).retryable).toBe(true);
     expect(translateS3Error(sdk("InternalError", 500), ctx).retryable).toBe(true);
     expect(translateS3Error(sdk("ServiceUnavailable", 503), ctx).code).toBe("SLOW_DOWN");
+    // The message quotes what the server answered, not a code it never sent.
+    expect(translateS3Error(sdk("ServiceUnavailable", 503), ctx).message).toBe(
+      "read s3://b/k/x: the server kept refusing requests for load (503 ServiceUnavailable) after retries",
+    );
+    expect(translateS3Error(sdk("SlowDown", 503), ctx).message).toContain("(503 SlowDown)");
+    expect(translateS3Error(sdk("UnknownError", 503), ctx).message).toContain("(503)");
     // An <Error> that came in a 200 is raised as a 503 to be retried; out of retries it is no throttling.
     const internal = translateS3Error(sdk("InternalError", 503), ctx);
     expect(internal).toMatchObject({ code: "STORAGE_UNAVAILABLE", retryable: true });
