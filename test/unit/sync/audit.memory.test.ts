@@ -188,19 +188,26 @@ function scrubOneAtATime(
   });
 }
 
+/** "a" (`data`) and "b" synced with both indexes, then the stored bytes of "a" in `bucket` rotted at `offset`. */
+async function rottedAfterSync(data: Buffer, offset: number, bucket = "dst") {
+  const world = setup();
+  const { source, destination, rot, pass } = world;
+  await put(source, "a", data);
+  await put(source, "b", seededBytes("b", 1000));
+  const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+  const index = { source: sourceIndex, destination: destinationIndex };
+  const sync = () => syncWith(source, destination, { secret, index });
+  pass(2000);
+  await sync();
+  pass(2000);
+  rot("a", offset, bucket);
+  return { ...world, index, sync };
+}
+
 describe("scrub on in-memory stores", () => {
   it("finds the rotted chunk, drops its entry, and the next sync repairs the object", async () => {
-    const { source, destination, rot, pass } = setup();
     const big = seededBytes("big", 12 * MiB);
-    await put(source, "a", big);
-    await put(source, "b", seededBytes("b", 1000));
-    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-    const index = { source: sourceIndex, destination: destinationIndex };
-    const sync = () => syncWith(source, destination, { secret, index });
-    pass(2000);
-    await sync();
-    pass(2000);
-    rot("a", 11 * MiB);
+    const { destination, index, sync, pass } = await rottedAfterSync(big, 11 * MiB);
     expect((await sync()).objects.identical).toBe(2);
 
     // A count above the chunks there are draws every chunk, through the reservoir's second index pass.
@@ -232,17 +239,8 @@ describe("scrub on in-memory stores", () => {
   });
 
   it("a check --full whose filters pass over a rotted source keeps its mark and the other entries: the next sync still refuses to send it", async () => {
-    const { source, destination, rot, pass } = setup();
     const good = seededBytes("a", 2 * MiB);
-    await put(source, "a", good);
-    await put(source, "b", seededBytes("b", 1000));
-    const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-    const index = { source: sourceIndex, destination: destinationIndex };
-    const sync = () => syncWith(source, destination, { secret, index });
-    pass(2000);
-    await sync();
-    pass(2000);
-    rot("a", 100, "src");
+    const { source, destination, index, sync, pass } = await rottedAfterSync(good, 100, "src");
     const scrub = await runScrub({
       store: source,
       prefix: "",
