@@ -74,7 +74,7 @@ export class SideIndex {
 
   static async open(options: SideIndexOptions): Promise<SideIndex> {
     const cursor = await IndexCursor.open(options.location, options.scope);
-    const stored = cursor?.opening.state === "loaded" ? cursor : undefined;
+    const stored = cursor.opening.state === "loaded" ? cursor : undefined;
     const writer = new IndexWriter(options.location, options.scope, stored);
     return new SideIndex(cursor, writer, options, options.keep !== false);
   }
