@@ -1,4 +1,4 @@
-import { open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import {
   ChunkPlanError,
   ChunksyncError,
@@ -19,6 +19,7 @@ import {
   StorageError,
   type WriteOptions,
 } from "@chunksync/storage";
+import { readAtMost } from "@chunksync/sync";
 import type { Command } from "commander";
 import type { S3Location } from "./parseS3Url.js";
 import { warnCredentialSources } from "./warnings.js";
@@ -140,23 +141,6 @@ export async function readSecret(path: string | undefined): Promise<Buffer> {
       `a file of at most ${SECRET_FILE_MAX_BYTES / 1024} KiB holding a pairing secret`,
     );
   return parsePairingSecret(data.toString("utf8").trim(), "--secret-file");
-}
-
-/** The first `max` bytes of the file at `path` (a pipe or a device too: read until it ends or `max`). */
-async function readAtMost(path: string, max: number): Promise<Buffer> {
-  const file = await open(path, "r");
-  try {
-    const buffer = Buffer.alloc(max);
-    let length = 0;
-    while (length < max) {
-      const { bytesRead } = await file.read(buffer, length, max - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    return buffer.subarray(0, length);
-  } finally {
-    await file.close();
-  }
 }
 
 /** One side's store, and where its bucket lives (for the overlap check). */

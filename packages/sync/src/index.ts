@@ -119,6 +119,7 @@ export {
   writeWhole,
 } from "./phases/write.js";
 export { type ByteCounts, type ObjectCounts, RunStats } from "./RunStats.js";
+export { readAtMost } from "./readAtMost.js";
 export { isTransient, withRetry } from "./retry.js";
 export { runMemoryBudget, runSync, type SyncOptions } from "./runSync.js";
 export { SourceSide, type SourceSideOptions } from "./SourceSide.js";

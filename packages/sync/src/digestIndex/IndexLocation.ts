@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { INDEX_KEY_MARKER } from "@chunksync/core";
 import type { ObjectStore } from "@chunksync/storage";
+import { readAtMost } from "../readAtMost.js";
 import { MANIFEST } from "./IndexCursor.js";
 import { makeDirectory } from "./makeDirectory.js";
 
@@ -41,18 +42,7 @@ export class DirectoryIndexLocation implements IndexLocation {
   async read(name: string, most?: number): Promise<Buffer | undefined> {
     try {
       const path = join(this.directory, name);
-      if (most === undefined) return await readFile(path);
-      const file = await open(path, "r");
-      try {
-        const buffer = Buffer.alloc(most + 1);
-        let length = 0;
-        for (let got = -1; got !== 0 && length < buffer.length; length += got) {
-          ({ bytesRead: got } = await file.read(buffer, length, buffer.length - length, length));
-        }
-        return buffer.subarray(0, length);
-      } finally {
-        await file.close();
-      }
+      return await (most === undefined ? readFile(path) : readAtMost(path, most + 1));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
