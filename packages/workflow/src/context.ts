@@ -39,6 +39,8 @@ export interface RunSettings {
   copyTags?: boolean;
   /** In-process runs only: stops the requests of the steps in flight. */
   signal?: AbortSignal;
+  /** Set for one step invocation: the byte counts its steps made (see stepBytes.ts). */
+  counted?: StepBytes[];
 }
 
 /** What the source-side steps need: the source store only, never the destination's. */

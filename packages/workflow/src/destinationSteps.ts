@@ -120,7 +120,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     first && ctx.index
       ? await getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope)
       : undefined;
-  const bytes = stepBytes<StepBytes>({ destinationRead: 0 });
+  const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const side = readingSide(ctx, bytes);
   const before = ctx.store.serverTime();
   const inspectContext = {
@@ -286,7 +286,7 @@ export async function destinationAnswerBlocks(ctx: DestinationContext, event: z.
   const destinationKey = ctx.prefix + key;
   if (request.destination?.key !== destinationKey)
     throw new ValidationError("request.destination.key", destinationKey);
-  const bytes = stepBytes<StepBytes>({ destinationRead: 0 });
+  const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const response = await readingSide(ctx, bytes).answerBlocks(request, foundHead(dst));
   await ctx.work.put(workKeys.blockResponse(runId, key, round), response);
   return { round: round + 1, bytes };
@@ -303,7 +303,7 @@ function foundHead(dst: DestinationRecord): { key: string; etag: string; size: n
 export async function destinationAnswer(ctx: DestinationContext, event: z.infer<typeof BatchEvent>) {
   const { runId, key, batch, phase } = event;
   const request = await need<ChallengeRequest>(ctx.work, workKeys.request(runId, key, phase, batch));
-  const bytes = stepBytes<StepBytes>({ destinationRead: 0 });
+  const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const side = readingSide(ctx, bytes);
   const indexed = phase === "challenge" && (await knownFromIndex(ctx, side, runId, key, request));
   if (phase === "challenge" && !indexed) await knownFirstChunk(ctx, side, runId, key, request);
@@ -477,7 +477,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   const { runId, key, batch } = event;
   const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
   const record = await needUpload(ctx.work, runId, key);
-  const bytes = stepBytes({
+  const bytes = stepBytes(ctx, {
     sourceRead: 0,
     destinationRead: 0,
     transferred: 0,
@@ -550,7 +550,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   const requests = writeRequestsOf(write);
   // A tag set alone has no batch to write it: it is put here, as its one request.
   if (requests.kind === "tags") {
-    const bytes = stepBytes({ transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 });
+    const bytes = stepBytes(ctx, { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 });
     const etag = await writeWhole(writeContext(ctx, bytes), write, requests);
     await keepWritten(ctx, runId, key, record.attempt, etag);
     await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);

@@ -284,7 +284,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
     indices = batchOf(decision.verify, batch, decision.batchSize);
     etag = (await needUpload(ctx.work, runId, key)).etag ?? "";
   }
-  const bytes = stepBytes<StepBytes>({ sourceRead: 0 });
+  const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
   const side = readingSide(ctx, bytes);
   const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
   const indexed = await knownFromIndex(ctx, side, runId, src);
@@ -405,7 +405,7 @@ export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof Bloc
   const dst = await needDestination(ctx.work, runId, key);
   const old = challenged(dst);
   const changed = await changedChunksOf(ctx, runId, src, dst);
-  const bytes = stepBytes<StepBytes>({ sourceRead: 0 });
+  const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
   let next: { rounds: BlockRounds } | { assembly: AssemblyPlan | undefined };
   if (round === 0) {
     const rounds = await startBlockRounds(
@@ -538,7 +538,7 @@ async function digestUnchallenged(
   parts: readonly PlannedPart[],
   batch: number,
 ): Promise<StepBytes> {
-  const bytes = stepBytes<StepBytes>({ sourceRead: 0 });
+  const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
   if (!ctx.index || decision.state !== "missing") return bytes;
   const verified = new Set(decision.verify);
   const indices = parts

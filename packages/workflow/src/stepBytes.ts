@@ -1,36 +1,36 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { StepBytes } from "./context.js";
+import type { RunSettings, StepBytes } from "./context.js";
 import { workKeys } from "./layout.js";
 import type { WorkArea } from "./WorkArea.js";
-
-/** The byte counts the steps of one invocation made, while it runs (see {@link stepBytes}). */
-const invocation = new AsyncLocalStorage<StepBytes[]>();
 
 /**
  * A step's byte counts, starting at `counts`: what it returns in its output, and what a step
  * that fails leaves counted for its object all the same (see {@link runCounted}): a failed
  * Task has no output, and the bytes it read (a source changed under it: 412 halfway) were read.
  */
-export function stepBytes<T extends StepBytes>(counts: T): T {
-  invocation.getStore()?.push(counts);
+export function stepBytes<T extends StepBytes>(ctx: Pick<RunSettings, "counted">, counts: T): T {
+  ctx.counted?.push(counts);
   return counts;
 }
 
 /**
- * Runs one step invocation; where it fails, the bytes its steps counted are kept in the work area
- * for its object (`runId` and `key` in its event), for the object's record to sum (see
- * {@link movedBytes}). A step of no object keeps none.
+ * Runs one step invocation with a context of its own that gathers the byte counts its steps make;
+ * where it fails, they are kept in the work area for its object (`runId` and `key` in its event),
+ * for the object's record to sum (see {@link movedBytes}). A step of no object keeps none.
  */
-export async function runCounted<T>(work: WorkArea, event: unknown, run: () => Promise<T>): Promise<T> {
+export async function runCounted<C extends RunSettings & { work: WorkArea }, T>(
+  ctx: C,
+  event: unknown,
+  run: (ctx: C) => Promise<T>,
+): Promise<T> {
   const counted: StepBytes[] = [];
   try {
-    return await invocation.run(counted, run);
+    return await run({ ...ctx, counted });
   } catch (error) {
     const { runId, key } = (event ?? {}) as { runId?: unknown; key?: unknown };
     const moved = counted.filter((c) => Object.values(c).some((n) => (n ?? 0) > 0));
     if (typeof runId === "string" && typeof key === "string" && moved.length > 0) {
       // The step's own failure is the one to tell, not one met while counting after it.
-      await work
+      await ctx.work
         .put(workKeys.movedBy(runId, key), { steps: moved.map((bytes) => ({ bytes })) })
         .catch(() => {});
     }

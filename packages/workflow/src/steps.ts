@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { AUDIT_DESTINATION_STEPS } from "./audit/auditSteps.js";
-import type { DestinationContext, SourceContext } from "./context.js";
+import type { DestinationContext, RunSettings, SourceContext } from "./context.js";
 import {
   destinationAbort,
   destinationAnswer,
@@ -51,7 +51,7 @@ export interface Step<C> {
   run(ctx: C, event: unknown): Promise<unknown>;
 }
 
-function step<C extends { work: WorkArea }, S extends z.ZodType>(
+function step<C extends RunSettings & { work: WorkArea }, S extends z.ZodType>(
   schema: S,
   run: (ctx: C, event: z.infer<S>) => Promise<unknown>,
 ): Step<C> {
@@ -60,7 +60,7 @@ function step<C extends { work: WorkArea }, S extends z.ZodType>(
     run: (ctx, event) => {
       const parsed = parseEvent(schema, event) as z.infer<S>;
       // A failed step's bytes count for its object all the same (see stepBytes).
-      return runCounted(ctx.work, parsed, () => run(ctx, parsed));
+      return runCounted(ctx, parsed, (counting) => run(counting, parsed));
     },
   };
 }
