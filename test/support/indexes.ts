@@ -44,3 +44,11 @@ export function memoryIndexes(secret: Buffer): {
   });
   return { dir, source: side("src"), destination: side("dst") };
 }
+
+/** `index` as `check --full` takes it: each side's entries rebuilt from what the run reads, not consulted. */
+export function unconsulted(index: { source: SideIndexOptions; destination: SideIndexOptions }) {
+  return {
+    source: { ...index.source, consult: false },
+    destination: { ...index.destination, consult: false },
+  };
+}

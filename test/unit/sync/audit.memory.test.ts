@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { scrubText } from "../../../packages/cli/src/auditRun.js";
 import { auditExitCode, scrubExitCode } from "../../../packages/cli/src/exitCodes.js";
 import { seededBytes } from "../../support/data.js";
-import { memoryIndexes } from "../../support/indexes.js";
+import { memoryIndexes, unconsulted } from "../../support/indexes.js";
 import { bytesOf, syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -251,10 +251,7 @@ describe("scrub on in-memory stores", () => {
     expect(scrub.rotted.map((r) => r.key)).toEqual(["a"]);
     pass(2000);
     // `check --full --exclude a`: the indexes are rebuilt from what is read, `a` is passed over.
-    const full = {
-      source: { ...index.source, consult: false },
-      destination: { ...index.destination, consult: false },
-    };
+    const full = unconsulted(index);
     const checked = await syncWith(source, destination, {
       secret,
       index: full,

@@ -4,7 +4,7 @@ import { MemoryObjectStore } from "@chunksync/storage";
 import { type DirectoryIndexLocation, RunStats } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
-import { memoryIndexes, movableClock } from "../../support/indexes.js";
+import { memoryIndexes, movableClock, unconsulted } from "../../support/indexes.js";
 import { bytesOf, syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -238,10 +238,7 @@ describe("digest index on in-memory stores", () => {
     await put(source, "cut", longer.subarray(0, 6 * MiB));
     time.pass(2000);
     // `check --full`: the indexes are rebuilt from what is read, not consulted.
-    const full = {
-      source: { ...index.source, consult: false },
-      destination: { ...index.destination, consult: false },
-    };
+    const full = unconsulted(index);
     const first = await run({ dryRun: true, index: full });
     expect(first.objects.changed).toBe(2);
     // grown: its 2 chunks the source's compare with, then the 2 MiB left; cut: the 6 MiB the
@@ -262,10 +259,7 @@ describe("digest index on in-memory stores", () => {
     await run();
     await put(source, "a", seededBytes("a2", 1000));
     time.pass(2000);
-    const full = {
-      source: { ...index.source, consult: false },
-      destination: { ...index.destination, consult: false },
-    };
+    const full = unconsulted(index);
     await run({ dryRun: true, index: full });
     for (const side of [index.source, index.destination]) {
       const directory = (side.location as DirectoryIndexLocation).directory;
