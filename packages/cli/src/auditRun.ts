@@ -175,7 +175,7 @@ export async function scrubCommand(url: string, flags: ScrubFlags, signal: Abort
       flags.filters,
       process.stderr,
     );
-  if (report.interrupted)
+  else
     process.stderr.write(
       `chunksync: interrupted; ${count(report.objects.sampled, "object")} judged, ${count(report.objects.rotted, "rotted object")} found` +
         `${report.index.marked > 0 ? ` (their entries marked rotted in the index)` : ""}\n`,
