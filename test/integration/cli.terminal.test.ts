@@ -48,7 +48,10 @@ const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
  * once the terminal has shown `text`, or the run ended.
  */
 function startOnTerminal(args: string[], env: Record<string, string>, columns = 160) {
-  const command = [process.execPath, CLI_BIN, ...args].map(quote).join(" ");
+  // `script` runs the command through the user's shell; `exec` makes the CLI that shell's
+  // process, so the exit code is the CLI's. Otherwise a shell that waits on it as a child (dash,
+  // /bin/sh on Debian) takes the Ctrl-C too and dies by it: 130 where the CLI exited 0.
+  const command = `exec ${[process.execPath, CLI_BIN, ...args].map(quote).join(" ")}`;
   const child = spawn("/usr/bin/script", ["-qec", command, "/dev/null"], {
     // cleanEnv drops every AWS_* variable, the SDK's warning switch among them.
     env: { ...cleanEnv(), ...env, TERM: "xterm", COLUMNS: String(columns) },
