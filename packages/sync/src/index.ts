@@ -65,6 +65,7 @@ export {
   writtenEntry,
 } from "./phases/indexEntries.js";
 export {
+  answersUnasked,
   type DestinationInspectContext,
   destinationFromIndex,
   etagIsMd5,

@@ -67,6 +67,9 @@ export const TAIL_STATES: ReadonlySet<string> = new Set([
 export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTarget>> = {
   ListSourcePage: "listSource",
   LookUpDestinationPage: "destinationPageLookup",
+  ChallengePage: "sourcePageChallenge",
+  AnswerPage: "destinationPageAnswer",
+  ComparePage: "sourcePageCompare",
   IndexSourcePage: "sourceIndexPage",
   ConfirmDestinationOnly: "sourceConfirmExtras",
   FindDestinationOnly: "destinationExtras",
@@ -96,6 +99,8 @@ export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTa
 /** Source-side functions, one Lambda each (the state machine invokes them directly). */
 export const SOURCE_FUNCTIONS = [
   "listSource",
+  "sourcePageChallenge",
+  "sourcePageCompare",
   "sourcePrepare",
   "sourceChallenge",
   "sourceCompare",
@@ -192,6 +197,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
     };
   };
 
+  const pageItems = { "runId.$": "$.runId", "page.$": "$.cursor.page", "items.$": "$.list.items" };
   const maxAttempts = options.maxAttempts ?? 3;
   /** The object's next attempt, from its plan; `recheck`: one that only decides (see MayRestart). */
   const nextAttempt = (recheck: "$.recheck" | true): Json => ({
@@ -395,8 +401,27 @@ export function buildDefinition(options: DefinitionOptions): Json {
       LookUpDestinationPage: task(
         "LookUpDestinationPage",
         { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: "$.lookup", Next: "SyncObjects" },
+        { ResultPath: "$.lookup", Next: "FromIndexes" },
       ),
+      // The pairs both indexes answer for are decided a page at a time (see pageDecision.ts);
+      // the Map runs what is left of the page.
+      FromIndexes: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.lookup.answerable", NumericGreaterThan: 0, Next: "ChallengePage" }],
+        Default: "SyncObjects",
+      },
+      ChallengePage: task("ChallengePage", pageItems, { ResultPath: "$.challenged", Next: "AnyChallenged" }),
+      AnyChallenged: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.challenged.count", NumericGreaterThan: 0, Next: "AnswerPage" }],
+        Default: "SyncObjects",
+      },
+      AnswerPage: task(
+        "AnswerPage",
+        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
+        { ResultPath: null, Next: "ComparePage" },
+      ),
+      ComparePage: task("ComparePage", pageItems, { ResultPath: "$.list.items", Next: "SyncObjects" }),
       SyncObjects: {
         Type: "Map",
         ItemsPath: "$.list.items",

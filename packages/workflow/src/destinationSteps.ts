@@ -19,6 +19,7 @@ import {
   sameEtag,
 } from "@chunksync/storage";
 import {
+  answersUnasked,
   checkMemory,
   completeUpload,
   copiedFromOld,
@@ -84,6 +85,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
+import type { AnswerableRecord } from "./pageDecision.js";
 import {
   need,
   needDecision,
@@ -152,7 +154,18 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
       versionRecord(head, at, entry !== undefined),
     );
   }
-  const record: DestinationRecord = {
+  const record = await destinationRecordOf(ctx, destinationKey, head);
+  await ctx.work.put(workKeys.destination(runId, key), record);
+  return { exists: record.exists, bytes };
+}
+
+/** The record of the destination version `head` (none: no object), as HeadDestination keeps it for the other steps. */
+export async function destinationRecordOf(
+  ctx: DestinationContext,
+  destinationKey: string,
+  head: ObjectHead | undefined,
+): Promise<DestinationRecord> {
+  return {
     bucket: ctx.store.bucket,
     destinationKey,
     exists: head !== undefined,
@@ -167,12 +180,10 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
         }
       : {}),
   };
-  await ctx.work.put(workKeys.destination(runId, key), record);
-  return { exists: record.exists, bytes };
 }
 
 /** An object of the destination's listing, as its page's lookup kept it. */
-const ListedSchema = z.strictObject({
+export const ListedSchema = z.strictObject({
   key: z.string().min(1),
   size: z.number().int().min(0),
   etag: z.string().min(1),
@@ -770,6 +781,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const index = ctx.index?.consult ? await SideIndex.open(ctx.index) : undefined;
   const selected = keySelection(ctx.filters ?? []);
   const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
+  const answerable: AnswerableRecord["objects"] = [];
   const { versioned, through } = await stepListing(
     ctx.work,
     "destination",
@@ -791,11 +803,21 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     if (o.versionId !== undefined) listed.versionId = o.versionId;
     await ctx.work.put(workKeys.listed(runId, key), listed);
     const entry = await index?.find(o.key, o);
-    if (entry)
+    if (entry) {
       await putEntry(ctx.work, workKeys.found("destination", runId, key), foundEntry(entry, versioned, o));
+      // Its version and size are no secret (HeadDestination's record shares them): the source
+      // challenges these a page at a time (see pageDecision.ts). Tags would take a request each.
+      if (!ctx.copyTags && answersUnasked(entry, o, versioned))
+        answerable.push({ key, etag: o.etag, size: o.size });
+    }
   }
   await candidates?.end();
-  return { candidates: candidates?.count ?? 0 };
+  if (answerable.length > 0)
+    await ctx.work.put(workKeys.answerable(runId, event.page), {
+      bucket: ctx.store.bucket,
+      objects: answerable,
+    } satisfies AnswerableRecord);
+  return { candidates: candidates?.count ?? 0, answerable: answerable.length };
 }
 
 /** Makes the pages' pieces the destination's index, as {@link commitSourceIndex} the source's. */

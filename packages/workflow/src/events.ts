@@ -40,19 +40,17 @@ const attempt = z.number().int("a whole number").min(1, "a number from 1").max(1
  * An object of the source's listing, which each side inspects (PlanSource, HeadDestination): its
  * size and ETag as listed, and its storage class where that is an archive class.
  */
-export const PrepareEvent = z.strictObject({
-  runId,
-  item: z.strictObject({
-    key: relativeKey,
-    size: index,
-    etag: z.string().min(1, "an ETag"),
-    storageClass: z.string().min(1, "a storage class").optional(),
-    /** As the listing states them: the head prepareSource takes is given the listing's LastModified (see `asListed`). */
-    lastModified: z.number().int().min(0).optional(),
-    versionId: z.string().min(1, "a version ID").optional(),
-  }),
-  attempt: attempt.optional(),
+export const ListedItem = z.strictObject({
+  key: relativeKey,
+  size: index,
+  etag: z.string().min(1, "an ETag"),
+  storageClass: z.string().min(1, "a storage class").optional(),
+  /** As the listing states them: the head prepareSource takes is given the listing's LastModified (see `asListed`). */
+  lastModified: z.number().int().min(0).optional(),
+  versionId: z.string().min(1, "a version ID").optional(),
 });
+
+export const PrepareEvent = z.strictObject({ runId, item: ListedItem, attempt: attempt.optional() });
 
 /** An object is named by its key relative to the side's prefix; each side adds its own prefix. */
 export const ObjectEvent = z.strictObject({ runId, key: relativeKey, attempt: attempt.optional() });
@@ -99,6 +97,9 @@ export const PageEvent = z.strictObject({
   settled: z.literal(true).optional(),
 });
 
+/** A listing page and its items (as ListSourcePage listed them), for the steps that decide a page at a time. */
+export const PageItemsEvent = z.strictObject({ runId, page: index, items: z.array(ListedItem) });
+
 export const ReportEvent = z.strictObject({
   runId,
   /** When the execution began (`$$.Execution.StartTime`), for the run's report. */
@@ -122,6 +123,7 @@ export const DESTINATION_TARGETS = [
   "destinationAbort",
   "destinationExtras",
   "destinationPageLookup",
+  "destinationPageAnswer",
   "destinationIndexCommit",
   "destinationAuditHead",
   "destinationAudit",

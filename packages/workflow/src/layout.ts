@@ -77,6 +77,16 @@ export const workKeys = {
   extras: (runId: string) => `shared/runs/${runId}/results/extra-`,
   extra: (runId: string, key: string) => `${workKeys.extras(runId)}${objectId(key)}.json`,
   /**
+   * A page's pairs decided a page at a time, where both sides' index entries answer for them (see
+   * pageDecision.ts): the destination's versions its lookup found such entries for, the source's
+   * challenges of them, the destination's answers (shared), and the source's own records of its
+   * versions with what it expects (its own part: expectations pass a challenge).
+   */
+  answerable: (runId: string, page: number) => `${pageDecision("shared", runId, page)}/answerable.json`,
+  pageChallenges: (runId: string, page: number) => `${pageDecision("shared", runId, page)}/challenges.json`,
+  pageAnswers: (runId: string, page: number) => `${pageDecision("shared", runId, page)}/answers.json`,
+  pageExpected: (runId: string, page: number) => `${pageDecision("source", runId, page)}/expected.json`,
+  /**
    * With `delete`, a page's destination-only keys as its lookup listed them (record by record,
    * see `CandidateWriter`), and which of each record's keys the source then held: each side
    * writes what the other reads (keys and error codes only).
@@ -114,6 +124,11 @@ export const workKeys = {
   /** JSON Lines: a line per object, then the run's totals (see the sync package's report lines). */
   report: (runId: string) => `shared/runs/${runId}/report.jsonl`,
 };
+
+/** The folder of a page's decision from the indexes, in `part` of the work area. */
+function pageDecision(part: "shared" | "source", runId: string, page: number): string {
+  return `${part}/runs/${runId}/page-decisions/${String(page).padStart(8, "0")}`;
+}
 
 /** The key range of one listing page, as ListSourcePage stored it. */
 export interface PageRecord {

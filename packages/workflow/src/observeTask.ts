@@ -23,6 +23,14 @@ export type TaskObserver = (state: string, input: unknown, output: unknown) => P
  */
 export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserver {
   const { stats } = observer;
+  /** Counts the result recorded of `key` and hands it on. */
+  const told = async (runId: string, key: string) => {
+    const stored = await work.get<StoredResult>(workKeys.result(runId, key));
+    if (stored === undefined) return;
+    stats.done++;
+    countResult(stats.objects, stored.result);
+    await observer.onResult?.(stored.result);
+  };
   return async (state, input, output) => {
     switch (state) {
       case "ListSourcePage": {
@@ -38,14 +46,17 @@ export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserve
         stats.done += extras;
         return;
       }
+      case "ComparePage": {
+        // The page's items it settled are those it did not hand on to the Map.
+        const { runId, items } = input as { runId: string; items: { key: string }[] };
+        const left = new Set((output as { key: string }[]).map((item) => item.key));
+        for (const { key } of items) if (!left.has(key)) await told(runId, key);
+        return;
+      }
       case "Record":
       case "RecordFailure": {
         const { runId, key } = input as { runId: string; key: string };
-        const stored = await work.get<StoredResult>(workKeys.result(runId, key));
-        if (stored === undefined) return;
-        stats.done++;
-        countResult(stats.objects, stored.result);
-        await observer.onResult?.(stored.result);
+        await told(runId, key);
         return;
       }
       case "WriteReport":

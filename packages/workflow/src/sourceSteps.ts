@@ -246,10 +246,25 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     );
   }
   const plan = planChunks(head.size, ctx.chunkSize);
-  const record: SourceRecord = {
-    key: item.key,
+  await ctx.work.put(workKeys.source(runId, item.key), await sourceRecordOf(ctx, item.key, head));
+  return {
+    archived: head.archived,
+    count: plan.count,
+    batches: batchNumbers(plan.count, chunksPerBatch(ctx, plan.chunkSize)),
+  };
+}
+
+/** The record of the source version `head` of relative `key`, as PlanSource keeps it for the other steps. */
+export async function sourceRecordOf(
+  ctx: SourceContext,
+  key: string,
+  head: ObjectHead,
+): Promise<SourceRecord> {
+  const plan = planChunks(head.size, ctx.chunkSize);
+  return {
+    key,
     bucket: ctx.store.bucket,
-    sourceKey,
+    sourceKey: head.key,
     etag: head.etag,
     ...(head.versionId ? { versionId: head.versionId } : {}),
     size: head.size,
@@ -261,12 +276,6 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     ...(etagIsMd5(head) ? { etagIsMd5: true } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
     attributes: await readAttributes(ctx.store, head, ctx.copyTags),
-  };
-  await ctx.work.put(workKeys.source(runId, item.key), record);
-  return {
-    archived: head.archived,
-    count: plan.count,
-    batches: batchNumbers(plan.count, chunksPerBatch(ctx, plan.chunkSize)),
   };
 }
 
@@ -467,11 +476,35 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
   const src = await needSource(ctx.work, runId, key);
   const dst = await needDestination(ctx.work, runId, key);
   const old = challenged(dst);
-  const destination = old && { ...old, attributes: dst.attributes ?? { metadata: {} } };
-  const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
   const changed = await changedChunksOf(ctx, runId, src, dst);
   const assembly = old && changed ? await foundAssembly(ctx, runId, src, old) : undefined;
-  const decision: Decision = {
+  const decision = decisionFor(ctx, src, dst, changed, assembly);
+  // The other writer's version is left as it is, unless it holds the source's bytes and attributes.
+  if (event.recheck && decision.action !== "none")
+    throw new ObjectChangedError("destination", dst.destinationKey);
+  await ctx.work.put(workKeys.decision(runId, key), decision);
+  return {
+    action: decision.action,
+    writeBatches: batchNumbers(decision.parts.length, decision.batchSize),
+    verifyBatches: batchNumbers(decision.verify.length, decision.batchSize),
+  };
+}
+
+/**
+ * What to write of the pair `src` and `dst`, from the challenge's verdict `changed` (undefined:
+ * not challenged) and the block exchange's `assembly`.
+ */
+export function decisionFor(
+  ctx: SourceContext,
+  src: SourceRecord,
+  dst: DestinationRecord,
+  changed: number[] | undefined,
+  assembly: AssemblyPlan | undefined,
+): Decision {
+  const old = challenged(dst);
+  const destination = old && { ...old, attributes: dst.attributes ?? { metadata: {} } };
+  const batchSize = chunksPerBatch(ctx, src.plan.chunkSize);
+  return {
     ...decideObject({
       source: {
         size: src.size,
@@ -496,15 +529,6 @@ export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEve
     ...(assembly && changed && rebuildsChangedInPlace(src.plan, changed, assembly)
       ? { distrusted: true as const }
       : {}),
-  };
-  // The other writer's version is left as it is, unless it holds the source's bytes and attributes.
-  if (event.recheck && decision.action !== "none")
-    throw new ObjectChangedError("destination", dst.destinationKey);
-  await ctx.work.put(workKeys.decision(runId, key), decision);
-  return {
-    action: decision.action,
-    writeBatches: batchNumbers(decision.parts.length, batchSize),
-    verifyBatches: batchNumbers(decision.verify.length, batchSize),
   };
 }
 

@@ -22,12 +22,14 @@ import {
   ListPageEvent,
   ObjectEvent,
   PageEvent,
+  PageItemsEvent,
   PrepareEvent,
   parseEvent,
   RecordEvent,
   ReportEvent,
   WriteBatchEvent,
 } from "./events.js";
+import { answerPage, challengePage, comparePage } from "./pageDecision.js";
 import {
   commitSourceIndex,
   confirmDestinationOnly,
@@ -68,6 +70,8 @@ function step<C extends RunSettings & { work: WorkArea }, S extends z.ZodType>(
 /** Source-side steps: they read the source bucket and the whole work area. */
 export const SOURCE_STEPS = {
   listSource: step(ListPageEvent, listSourcePage),
+  sourcePageChallenge: step(PageItemsEvent, challengePage),
+  sourcePageCompare: step(PageItemsEvent, comparePage),
   sourcePrepare: step(PrepareEvent, prepareSource),
   sourceChallenge: step(BatchEvent, sourceChallenge),
   sourceCompare: step(BatchEvent, sourceCompare),
@@ -94,6 +98,7 @@ export const DESTINATION_STEPS = {
   destinationAbort: step(ObjectEvent, destinationAbort),
   destinationExtras: step(PageEvent, destinationExtras),
   destinationPageLookup: step(PageEvent, destinationPageLookup),
+  destinationPageAnswer: step(PageEvent, answerPage),
   destinationIndexCommit: step(CommitIndexEvent, destinationIndexCommit),
   // The audit's destination steps: the relay reaches them like the sync's.
   ...AUDIT_DESTINATION_STEPS,

@@ -64,6 +64,11 @@ describe("the state machine definition", () => {
     expect(path).toEqual([
       "ListSourcePage",
       "LookUpDestinationPage",
+      "FromIndexes",
+      "ChallengePage",
+      "AnyChallenged",
+      "AnswerPage",
+      "ComparePage",
       "SyncObjects",
       "IndexSourcePage",
       "AskSource",
@@ -80,11 +85,23 @@ describe("the state machine definition", () => {
       Default: "FindDestinationOnly",
     });
     expect(states.get("LookUpDestinationPage")).toMatchObject({ ResultPath: "$.lookup" });
+    // A page's pairs both indexes answer for are decided before its Map, which runs the items left;
+    // a page with none goes straight to the Map.
+    expect(states.get("FromIndexes")).toMatchObject({
+      Choices: [{ Variable: "$.lookup.answerable", NumericGreaterThan: 0 }],
+      Default: "SyncObjects",
+    });
+    expect(states.get("AnyChallenged")).toMatchObject({ Default: "SyncObjects" });
+    expect(states.get("ComparePage")).toMatchObject({ ResultPath: "$.list.items" });
+    expect(states.get("SyncObjects")).toMatchObject({ ItemsPath: "$.list.items" });
     expect(states.get("MorePages")).toMatchObject({ Default: "NextPage" });
     expect(states.get("NextPage")).toMatchObject({ Next: "ListSourcePage" });
     // Each side's index steps run with that side's functions only.
     expect(TASK_STATES).toMatchObject({
       LookUpDestinationPage: "destinationPageLookup",
+      ChallengePage: "sourcePageChallenge",
+      AnswerPage: "destinationPageAnswer",
+      ComparePage: "sourcePageCompare",
       IndexSourcePage: "sourceIndexPage",
       ConfirmDestinationOnly: "sourceConfirmExtras",
       FindDestinationOnly: "destinationExtras",
@@ -92,6 +109,7 @@ describe("the state machine definition", () => {
       CommitDestinationIndex: "destinationIndexCommit",
     });
     expect(states.get("LookUpDestinationPage")).toMatchObject({ Resource: functions.relay });
+    expect(states.get("AnswerPage")).toMatchObject({ Resource: functions.relay });
     expect(states.get("CommitSourceIndex")).toMatchObject({ Resource: functions.sourceIndexCommit });
   });
 

@@ -12,13 +12,15 @@ import {
   DISTRUSTED_NOTE,
   IndexCursor,
   IndexWriter,
+  type ObjectResult,
   type RunReport,
   runScrub,
   runSync,
+  type SideIndexReport,
   type SyncOptions,
   VERSIONS_UNLISTED_NOTE,
 } from "@chunksync/sync";
-import { syncWithWorkflow } from "@chunksync/workflow";
+import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
@@ -127,6 +129,63 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     expect(second.index?.source).toMatchObject({ fromIndex: 2, read: 0, found: "loaded", written: 2 });
     expect(second.index?.destination).toMatchObject({ fromIndex: 2, read: 0, found: "loaded", written: 2 });
   });
+
+  it.each(["encode", "decode"] as const)(
+    "%s: pairs both indexes answer for are decided a page at a time, with no object flow of their own; a pair whose entries differ goes on to its flow and is rewritten; the results, counts and indexes are the direct engine's",
+    async (variant) => {
+      const reports: Record<Engine, RunReport & { results: ObjectResult[] }> = {} as never;
+      for (const engine of ["direct", "workflow"] as const) {
+        const { time, source, destination, run } = setup();
+        const data = {
+          a: seededBytes("page-a", 7 * MiB),
+          b: seededBytes("page-b", 1000),
+          c: seededBytes("page-c", 6 * MiB),
+          empty: Buffer.alloc(0),
+        };
+        for (const [key, bytes] of Object.entries(data)) await put(source, key, bytes);
+        time.pass(2000);
+        await run(engine, { variant });
+        time.pass(2000);
+        // Entries of written versions need a HEAD once; after it they stand as read ones.
+        await run(engine, { variant });
+        // The destination's "c" replaced by other bytes of its size, read into its index by a
+        // check: both entries stand, and they differ.
+        const other = flipByte(data.c, 5 * MiB + 3);
+        await put(destination, "c", other);
+        time.pass(2000);
+        const checked = await run("direct", { variant, dryRun: true });
+        expect(checked.objects).toMatchObject({ identical: 3, changed: 1 });
+        time.pass(2000);
+        const work = new MemoryWorkArea();
+        const report = await run(engine, { variant, work } as Partial<SyncOptions>);
+        expect(report.objects).toMatchObject({ identical: 3, changed: 1, failed: 0 });
+        expect((await bytesOf(destination, "c")).equals(data.c)).toBe(true);
+        if (engine === "workflow") {
+          // Only "c" ran an object flow (PlanSource keeps a source record for each object it plans).
+          const planned: string[] = [];
+          for await (const key of work.list("shared/runs/"))
+            if (key.endsWith("/source.json")) planned.push(key);
+          expect(planned).toHaveLength(1);
+        }
+        time.pass(2000);
+        const after = await run(engine, { variant });
+        expect(after.objects).toMatchObject({ identical: 4 });
+        expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
+        reports[engine] = report;
+      }
+      // Each object's result as the direct engine reports it, whatever the order they settled in.
+      const byKey = (r: RunReport & { results: ObjectResult[] }) =>
+        Object.fromEntries(r.results.map((result) => [result.destinationKey, result]));
+      expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
+      expect(reports.workflow.objects).toEqual(reports.direct.objects);
+      // Each index as the direct engine's says it (each run had its own location).
+      const said = ({ location: _, ...rest }: SideIndexReport) => rest;
+      for (const side of ["source", "destination"] as const) {
+        expect(reports.workflow.index?.[side]).toMatchObject({ fromIndex: 4, read: 0, written: 4 });
+        expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
+      }
+    },
+  );
 
   it.each(["direct", "workflow"] as const)(
     "a new object whose source entry stands is streamed into one PutObject under the %s engine, as one the source heads",

@@ -324,11 +324,9 @@ export function headsFromIndexes(
   if (source === undefined || destination === undefined || listed.destination === undefined) return undefined;
   const { versioned } = ctx;
   if (
-    entryNeedsHead(source, listed.source, versioned.source) ||
-    entryNeedsHead(destination, listed.destination, versioned.destination)
+    !answersUnasked(source, listed.source, versioned.source) ||
+    !answersUnasked(destination, listed.destination, versioned.destination)
   )
-    return undefined;
-  if (isArchiveClass(listed.source.storageClass) || isArchiveClass(listed.destination.storageClass))
     return undefined;
   const { algorithm } = ctx.sourceSide.options;
   return {
@@ -343,6 +341,15 @@ export function headsFromIndexes(
     used: { source: true, destination: true },
     entries: indexed,
   };
+}
+
+/**
+ * Whether a side's standing entry `entry` answers for the version `listed` with no request at
+ * all: it needs no HEAD (see `entryNeedsHead`) and the object is not archived (its chunks are
+ * not challenged). Both engines ask it before they decide a pair from its entries alone.
+ */
+export function answersUnasked(entry: IndexEntry, listed: ObjectSummary, versioned: boolean): boolean {
+  return !entryNeedsHead(entry, listed, versioned) && !isArchiveClass(listed.storageClass);
 }
 
 /**

@@ -1,0 +1,264 @@
+import {
+  allChunks,
+  type ChallengeExpectation,
+  type ChallengeRequest,
+  type ChallengeResponse,
+  entryMayStand,
+  isObjectKey,
+  planChunks,
+} from "@chunksync/core";
+import { isArchiveClass } from "@chunksync/storage";
+import {
+  answersUnasked,
+  changedChunks,
+  DestinationSide,
+  decidedResult,
+  destinationFromIndex,
+  Limiter,
+  RunStats,
+  SourceSide,
+  sourceFromIndex,
+  sourceIdentity,
+} from "@chunksync/sync";
+import { z } from "zod";
+import {
+  type DestinationContext,
+  DestinationRecordSchema,
+  type SourceContext,
+  type SourceRecord,
+  SourceRecordSchema,
+  type StepBytes,
+} from "./context.js";
+import { destinationRecordOf, ListedSchema } from "./destinationSteps.js";
+import { type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
+import {
+  getFound,
+  listedOf,
+  type VersionRecord,
+  VersionRecordSchema,
+  versionRecord,
+} from "./indexRecords.js";
+import { workKeys } from "./layout.js";
+import { decisionFor, need, type StoredResult, sourceRecordOf } from "./sourceSteps.js";
+import { stepBytes } from "./stepBytes.js";
+
+/**
+ * A page's pairs whose both versions stand in their sides' indexes, and need no request to say
+ * so, are decided a page at a time, before the page's objects: the source challenges them all
+ * in one step, the destination answers them all from its entries in one, and the source
+ * compares in one, as the direct engine decides such pairs as its listing hands them over
+ * (`decideIndexed`). A pair found identical settles there, with its version records and result
+ * as its object's own flow would leave them; any other (a chunk or an attribute that differs,
+ * an answer that did not come) goes on to the page's Map, which challenges it again alone. No
+ * byte of either object is read, and in AWS an unchanged object costs no child execution.
+ */
+
+/** The destination's versions its page's lookup found entries for that answer with no request. */
+const AnswerableRecordSchema = z.strictObject({
+  bucket: z.string().min(1).max(255),
+  objects: z.array(
+    z.strictObject({ key: relativeKey, etag: z.string().min(1), size: z.number().int().min(0) }),
+  ),
+});
+export type AnswerableRecord = z.infer<typeof AnswerableRecordSchema>;
+
+/** The source's challenges, in page order (none for an empty object: there is nothing to ask). */
+const ChallengesRecordSchema = z.array(z.strictObject({ key: relativeKey, request: z.unknown() }));
+/** What the source keeps of each challenged pair, in its own part, in the same order. */
+const ExpectedRecordSchema = z.array(
+  z.strictObject({
+    key: relativeKey,
+    source: SourceRecordSchema,
+    version: VersionRecordSchema,
+    expectation: z.unknown(),
+  }),
+);
+/** The destination's answers, in the same order; `answered` false where its entry did not serve. */
+const AnswersRecordSchema = z.array(
+  z.strictObject({ key: relativeKey, answered: z.boolean(), response: z.unknown() }),
+);
+
+/**
+ * The source's half of a page's decision: challenges each pair of `items` whose destination
+ * version the lookup found answerable and whose source version its own index answers for with
+ * no request. Returns how many it challenged.
+ */
+export async function challengePage(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
+  const { runId, page } = event;
+  const stored =
+    ctx.index && !ctx.copyTags ? await ctx.work.get<unknown>(workKeys.answerable(runId, page)) : undefined;
+  if (stored === undefined || ctx.index === undefined) return { count: 0 };
+  const answerable = parseEvent(AnswerableRecordSchema, stored, "answerable");
+  const destinations = new Map(answerable.objects.map((o) => [o.key, o]));
+  const side = new SourceSide({
+    store: ctx.store,
+    secret: ctx.secret,
+    algorithm: ctx.algorithm,
+    variant: ctx.variant,
+    limiter: new Limiter(1),
+  });
+  const challenges: z.infer<typeof ChallengesRecordSchema> = [];
+  const expected: z.infer<typeof ExpectedRecordSchema> = [];
+  for (const item of event.items) {
+    const dst = destinations.get(item.key);
+    const destinationKey = ctx.destinationPrefix + item.key;
+    if (dst === undefined || dst.size !== item.size || !isObjectKey(destinationKey)) continue;
+    const found = await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope);
+    if (found === undefined || found.entry.rotted) continue;
+    const listed = { ...item, key: ctx.prefix + item.key, ...listedOf(found) };
+    const plan = planChunks(item.size, ctx.chunkSize);
+    if (
+      !entryMayStand(found.entry, listed) ||
+      !answersUnasked(found.entry, listed, found.versioned) ||
+      isArchiveClass(found.entry.storageClass) ||
+      found.entry.digests.length !== plan.count
+    )
+      continue;
+    const head = sourceFromIndex(side, found.entry, listed);
+    const exchange =
+      plan.count > 0
+        ? await side.challenge(
+            sourceIdentity(ctx.store.bucket, head.key, head),
+            { bucket: answerable.bucket, key: destinationKey, etag: dst.etag },
+            plan,
+            allChunks(plan),
+          )
+        : undefined;
+    challenges.push({ key: item.key, request: exchange?.request ?? null });
+    expected.push({
+      key: item.key,
+      source: await sourceRecordOf(ctx, item.key, head),
+      version: versionRecord(head, undefined, true),
+      expectation: exchange?.expectation ?? null,
+    });
+  }
+  if (challenges.length === 0) return { count: 0 };
+  await ctx.work.put(workKeys.pageExpected(runId, page), expected);
+  await ctx.work.put(workKeys.pageChallenges(runId, page), challenges);
+  return { count: challenges.length };
+}
+
+/**
+ * The destination's half: answers each challenge of the page from its own index entry, where
+ * that entry still answers for the version its lookup listed, and keeps that version's records
+ * as HeadDestination would (the object's own flow, where the pair goes on to it, heads it again).
+ * Reads no byte of an object: a pair whose entry does not serve is not answered.
+ */
+export async function answerPage(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
+  const { runId, page } = event;
+  const challenges = parseEvent(
+    ChallengesRecordSchema,
+    await need<unknown>(ctx.work, workKeys.pageChallenges(runId, page)),
+    "challenges",
+  );
+  const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
+  const side = new DestinationSide({
+    store: ctx.store,
+    secret: ctx.secret,
+    limiter: new Limiter(1),
+    onRead: (n) => {
+      bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
+    },
+  });
+  const answers: z.infer<typeof AnswersRecordSchema> = [];
+  const indexed = ctx.index && { ...ctx, index: ctx.index };
+  for (const { key, request } of challenges) {
+    const response =
+      indexed && (await answerFromEntry(indexed, side, runId, key, request as ChallengeRequest | null));
+    answers.push({ key, answered: response !== undefined, response: response ?? null });
+  }
+  await ctx.work.put(workKeys.pageAnswers(runId, page), answers);
+  return { bytes };
+}
+
+/** The answer to `request` (null: an empty object, nothing asked) from `key`'s entry; undefined where it does not serve. */
+async function answerFromEntry(
+  ctx: DestinationContext & { index: NonNullable<DestinationContext["index"]> },
+  side: DestinationSide,
+  runId: string,
+  key: string,
+  request: ChallengeRequest | null,
+): Promise<ChallengeResponse | null | undefined> {
+  const stored = await ctx.work.get<unknown>(workKeys.listed(runId, key));
+  const found = await getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope);
+  if (stored === undefined || found === undefined) return undefined;
+  const listed = parseEvent(ListedSchema, stored, "listed object");
+  const { entry } = found;
+  const plan = planChunks(entry.size, ctx.chunkSize);
+  if (
+    !answersUnasked(entry, listed, found.versioned) ||
+    entry.digests.length !== plan.count ||
+    (request !== null &&
+      (request.algorithm !== ctx.index.scope.algorithm || request.plan.size !== entry.size))
+  )
+    return undefined;
+  const head = destinationFromIndex(side, entry, listed, ctx.index.scope.algorithm, ctx.chunkSize);
+  // The version named must be the one listed: `answer` refuses any other.
+  const response = request === null ? null : await side.answer(request, head);
+  await ctx.work.put(
+    workKeys.version("destination", runId, key),
+    versionRecord(head, ctx.store.serverTime(), true),
+  );
+  await ctx.work.put(workKeys.destination(runId, key), await destinationRecordOf(ctx, listed.key, head));
+  return response;
+}
+
+/**
+ * The source's last half: compares each answer with what it expected and settles each pair
+ * found identical (its source version record and its result, as the object's own flow would
+ * leave them). Returns the page's items left for its Map, in order.
+ */
+export async function comparePage(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
+  const { runId, page } = event;
+  const read = async <T>(key: string, schema: z.ZodType<T>, what: string) =>
+    parseEvent(schema, await need<unknown>(ctx.work, key), what);
+  const challenges = await read(workKeys.pageChallenges(runId, page), ChallengesRecordSchema, "challenges");
+  const expected = await read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected");
+  const answers = await read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers");
+  const decided = new Set<string>();
+  for (const [i, { key, request }] of challenges.entries()) {
+    const mine = expected[i];
+    const answer = answers[i];
+    if (mine?.key !== key || answer?.key !== key || !answer.answered) continue;
+    try {
+      if (await settleIdentical(ctx, runId, mine, request, answer.response)) decided.add(key);
+    } catch {
+      // The object's own flow meets the same failure, and reports it as that object's.
+    }
+  }
+  return event.items.filter((item) => !decided.has(item.key));
+}
+
+/** Settles one answered pair where it is identical; false, with nothing settled, otherwise. */
+async function settleIdentical(
+  ctx: SourceContext,
+  runId: string,
+  mine: { key: string; source: SourceRecord; version: VersionRecord; expectation: unknown },
+  request: unknown,
+  response: unknown,
+): Promise<boolean> {
+  const { key, source } = mine;
+  const changed =
+    request === null
+      ? []
+      : changedChunks({
+          request: request as ChallengeRequest,
+          expectation: mine.expectation as ChallengeExpectation,
+          response: response as ChallengeResponse,
+        });
+  const dst = parseEvent(
+    DestinationRecordSchema,
+    await need<unknown>(ctx.work, workKeys.destination(runId, key)),
+    "destination",
+  );
+  const decision = decisionFor(ctx, source, dst, changed, undefined);
+  if (decision.action !== "none") return false;
+  await ctx.work.put(workKeys.version("source", runId, key), mine.version);
+  const keys = { sourceKey: source.sourceKey, destinationKey: dst.destinationKey, attempts: 1 };
+  const result = decidedResult(keys, source, decision, false);
+  await ctx.work.put(workKeys.result(runId, key), {
+    result,
+    bytes: new RunStats().bytes,
+  } satisfies StoredResult);
+  return true;
+}
