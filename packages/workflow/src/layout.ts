@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { compareUtf8 } from "@chunksync/core";
 import type { ObjectReader, ObjectSummary } from "@chunksync/storage";
 import { inListingOrder } from "@chunksync/sync";
@@ -9,7 +9,9 @@ export type Side = "source" | "destination";
 
 /** A fixed-length id for an object's work-area folder (keys may hold any character). */
 export function objectId(relativeKey: string): string {
-  return createHash("sha256").update(relativeKey).digest("hex").slice(0, 32);
+  // One-shot: a step names several records of each key of a page, and a Hash object each time
+  // cost a page decided from the indexes a tenth of its CPU.
+  return hash("sha256", relativeKey, "hex").slice(0, 32);
 }
 
 /** S3 lists keys in UTF-8 byte order, which JavaScript's string order is not. */

@@ -14,6 +14,7 @@ import {
   DestinationSide,
   decidedResult,
   destinationFromIndex,
+  forEachConcurrent,
   Limiter,
   RunStats,
   SourceSide,
@@ -30,7 +31,7 @@ import {
   type StepBytes,
 } from "./context.js";
 import { destinationRecordOf, ListedSchema } from "./destinationSteps.js";
-import { type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
+import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
 import {
   getFound,
   listedOf,
@@ -85,9 +86,10 @@ const AnswersRecordSchema = z.array(
  */
 export async function challengePage(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
   const { runId, page } = event;
+  const indexed = ctx.index && { ...ctx, index: ctx.index };
   const stored =
-    ctx.index && !ctx.copyTags ? await ctx.work.get<unknown>(workKeys.answerable(runId, page)) : undefined;
-  if (stored === undefined || ctx.index === undefined) return { count: 0 };
+    indexed && !ctx.copyTags ? await ctx.work.get<unknown>(workKeys.answerable(runId, page)) : undefined;
+  if (stored === undefined || indexed === undefined) return { count: 0 };
   const answerable = parseEvent(AnswerableRecordSchema, stored, "answerable");
   const destinations = new Map(answerable.objects.map((o) => [o.key, o]));
   const side = new SourceSide({
@@ -97,45 +99,66 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
     variant: ctx.variant,
     limiter: new Limiter(1),
   });
-  const challenges: z.infer<typeof ChallengesRecordSchema> = [];
-  const expected: z.infer<typeof ExpectedRecordSchema> = [];
-  for (const item of event.items) {
+  // Each item's records are read and written concurrently (each is a request of the work
+  // area's in AWS); what the step keeps stays in page order.
+  const pairs: ({ challenge: PageChallenge; expected: PageExpected } | undefined)[] = [];
+  await forEachConcurrent(event.items.entries(), ctx.concurrency, async ([i, item]) => {
     const dst = destinations.get(item.key);
-    const destinationKey = ctx.destinationPrefix + item.key;
-    if (dst === undefined || dst.size !== item.size || !isObjectKey(destinationKey)) continue;
-    const found = await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope);
-    if (found === undefined || found.entry.rotted) continue;
-    const listed = { ...item, key: ctx.prefix + item.key, ...listedOf(found) };
-    const plan = planChunks(item.size, ctx.chunkSize);
-    if (
-      !entryMayStand(found.entry, listed) ||
-      !answersUnasked(found.entry, listed, found.versioned) ||
-      isArchiveClass(found.entry.storageClass) ||
-      found.entry.digests.length !== plan.count
-    )
-      continue;
-    const head = sourceFromIndex(side, found.entry, listed);
-    const exchange =
-      plan.count > 0
-        ? await side.challenge(
-            sourceIdentity(ctx.store.bucket, head.key, head),
-            { bucket: answerable.bucket, key: destinationKey, etag: dst.etag },
-            plan,
-            allChunks(plan),
-          )
-        : undefined;
-    challenges.push({ key: item.key, request: exchange?.request ?? null });
-    expected.push({
-      key: item.key,
-      source: await sourceRecordOf(ctx, item.key, head),
-      version: versionRecord(head, undefined, true),
-      expectation: exchange?.expectation ?? null,
-    });
-  }
+    if (dst !== undefined && dst.size === item.size)
+      pairs[i] = await challengeItem(indexed, side, runId, item, dst, answerable.bucket);
+  });
+  const challenges = pairs.flatMap((p) => (p ? [p.challenge] : []));
+  const expected = pairs.flatMap((p) => (p ? [p.expected] : []));
   if (challenges.length === 0) return { count: 0 };
   await ctx.work.put(workKeys.pageExpected(runId, page), expected);
   await ctx.work.put(workKeys.pageChallenges(runId, page), challenges);
   return { count: challenges.length };
+}
+
+type PageChallenge = z.infer<typeof ChallengesRecordSchema>[number];
+type PageExpected = z.infer<typeof ExpectedRecordSchema>[number];
+
+/** The challenge of listed `item` against destination version `dst`, where its source entry answers for it with no request. */
+async function challengeItem(
+  ctx: SourceContext & { index: NonNullable<SourceContext["index"]> },
+  side: SourceSide,
+  runId: string,
+  item: z.infer<typeof ListedItem>,
+  dst: { etag: string },
+  bucket: string,
+): Promise<{ challenge: PageChallenge; expected: PageExpected } | undefined> {
+  const destinationKey = ctx.destinationPrefix + item.key;
+  if (!isObjectKey(destinationKey)) return undefined;
+  const found = await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope);
+  if (found === undefined || found.entry.rotted) return undefined;
+  const listed = { ...item, key: ctx.prefix + item.key, ...listedOf(found) };
+  const plan = planChunks(item.size, ctx.chunkSize);
+  if (
+    !entryMayStand(found.entry, listed) ||
+    !answersUnasked(found.entry, listed, found.versioned) ||
+    isArchiveClass(found.entry.storageClass) ||
+    found.entry.digests.length !== plan.count
+  )
+    return undefined;
+  const head = sourceFromIndex(side, found.entry, listed);
+  const exchange =
+    plan.count > 0
+      ? await side.challenge(
+          sourceIdentity(ctx.store.bucket, head.key, head),
+          { bucket, key: destinationKey, etag: dst.etag },
+          plan,
+          allChunks(plan),
+        )
+      : undefined;
+  return {
+    challenge: { key: item.key, request: exchange?.request ?? null },
+    expected: {
+      key: item.key,
+      source: await sourceRecordOf(ctx, item.key, head),
+      version: versionRecord(head, undefined, true),
+      expectation: exchange?.expectation ?? null,
+    },
+  };
 }
 
 /**
@@ -162,11 +185,11 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
   });
   const answers: z.infer<typeof AnswersRecordSchema> = [];
   const indexed = ctx.index && { ...ctx, index: ctx.index };
-  for (const { key, request } of challenges) {
+  await forEachConcurrent(challenges.entries(), ctx.concurrency, async ([i, { key, request }]) => {
     const response =
       indexed && (await answerFromEntry(indexed, side, runId, key, request as ChallengeRequest | null));
-    answers.push({ key, answered: response !== undefined, response: response ?? null });
-  }
+    answers[i] = { key, answered: response !== undefined, response: response ?? null };
+  });
   await ctx.work.put(workKeys.pageAnswers(runId, page), answers);
   return { bytes };
 }
@@ -216,16 +239,16 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   const expected = await read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected");
   const answers = await read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers");
   const decided = new Set<string>();
-  for (const [i, { key, request }] of challenges.entries()) {
+  await forEachConcurrent(challenges.entries(), ctx.concurrency, async ([i, { key, request }]) => {
     const mine = expected[i];
     const answer = answers[i];
-    if (mine?.key !== key || answer?.key !== key || !answer.answered) continue;
+    if (mine?.key !== key || answer?.key !== key || !answer.answered) return;
     try {
       if (await settleIdentical(ctx, runId, mine, request, answer.response)) decided.add(key);
     } catch {
       // The object's own flow meets the same failure, and reports it as that object's.
     }
-  }
+  });
   return event.items.filter((item) => !decided.has(item.key));
 }
 
