@@ -632,6 +632,40 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   }
 
   for (const engine of ["direct", "workflow"] as const) {
+    it(`a run stopped as it decides pairs from the indexes (the workflow: a page at a time) keeps every entry; the rerun reads nothing (${engine})`, async () => {
+      const { time, source, index, run } = setup();
+      const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+      for (const key of keys) await put(source, key, seededBytes(key, 1000));
+      // Copied, then the written entries HEADed once: from then on every pair is decided from the indexes.
+      for (let i = 0; i < 2; i++) {
+        time.pass(2000);
+        await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
+      }
+      time.pass(2000);
+      const stop = new AbortController();
+      const told: string[] = [];
+      const stopped = run(engine, {
+        pageSize: 4,
+        signal: stop.signal,
+        onResult: (r) => {
+          told.push(r.destinationKey);
+          if (told.length === 6) stop.abort();
+        },
+      } as Partial<SyncOptions>);
+      await expect(stopped).rejects.toThrow();
+      // Each result was told once, each of them identical.
+      expect(new Set(told).size).toBe(told.length);
+      expect(told.length).toBeGreaterThanOrEqual(6);
+      for (const side of [index.source, index.destination])
+        expect(await storedKeys(side), side.location.description).toEqual(keys);
+      time.pass(2000);
+      const rerun = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
+      expect(rerun.objects).toMatchObject({ identical: keys.length, failed: 0 });
+      expect(rerun.bytes.sourceRead + rerun.bytes.destinationRead).toBe(0);
+      expect(rerun.index?.source).toMatchObject({ fromIndex: keys.length, read: 0 });
+      expect(rerun.index?.destination).toMatchObject({ fromIndex: keys.length, read: 0 });
+    });
+
     it(`a run stopped while an early key is in progress keeps that key's stored entries as they were, and those of the keys settled after it (${engine})`, async () => {
       const { time, source, index, run } = setup();
       const keys = ["a", "k1", "k2", "k3"];
