@@ -65,9 +65,9 @@ export {
   writtenEntry,
 } from "./phases/indexEntries.js";
 export {
-  answersUnasked,
   type DestinationInspectContext,
   destinationFromIndex,
+  destinationFromStanding,
   etagIsMd5,
   headOfEntry,
   type IndexedPair,
@@ -82,6 +82,7 @@ export {
   type SidesVersioned,
   type StandingEntry,
   sourceFromIndex,
+  sourceFromStanding,
   sourceIdentity,
   standingEntry,
 } from "./phases/inspect.js";

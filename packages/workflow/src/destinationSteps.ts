@@ -19,7 +19,6 @@ import {
   sameEtag,
 } from "@chunksync/storage";
 import {
-  answersUnasked,
   checkMemory,
   completeUpload,
   copiedFromOld,
@@ -85,7 +84,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
-import type { AnswerableRecord } from "./pageDecision.js";
+import { type AnswerableRecord, mayAnswerFromEntry } from "./pageDecision.js";
 import {
   need,
   needDecision,
@@ -807,8 +806,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
       await putEntry(ctx.work, workKeys.found("destination", runId, key), foundEntry(entry, versioned, o));
       // Its version and size are no secret (HeadDestination's record shares them): the source
       // challenges these a page at a time (see pageDecision.ts). Tags would take a request each.
-      if (!ctx.copyTags && answersUnasked(entry, o, versioned))
-        answerable.push({ key, etag: o.etag, size: o.size });
+      if (!ctx.copyTags && mayAnswerFromEntry(o)) answerable.push({ key, etag: o.etag, size: o.size });
     }
   }
   await candidates?.end();

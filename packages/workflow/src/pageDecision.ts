@@ -7,19 +7,19 @@ import {
   isObjectKey,
   planChunks,
 } from "@chunksync/core";
-import { isArchiveClass } from "@chunksync/storage";
+import { isArchiveClass, type ObjectSummary, sameEtag } from "@chunksync/storage";
 import {
-  answersUnasked,
   changedChunks,
   DestinationSide,
   decidedResult,
-  destinationFromIndex,
+  destinationFromStanding,
   forEachConcurrent,
   Limiter,
   RunStats,
   SourceSide,
-  sourceFromIndex,
+  sourceFromStanding,
   sourceIdentity,
+  standingEntry,
 } from "@chunksync/sync";
 import { z } from "zod";
 import {
@@ -35,6 +35,7 @@ import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relat
 import {
   getFound,
   listedOf,
+  putEntry,
   type VersionRecord,
   VersionRecordSchema,
   versionRecord,
@@ -44,17 +45,18 @@ import { decisionFor, need, type StoredResult, sourceRecordOf } from "./sourceSt
 import { stepBytes } from "./stepBytes.js";
 
 /**
- * A page's pairs whose both versions stand in their sides' indexes, and need no request to say
- * so, are decided a page at a time, before the page's objects: the source challenges them all
- * in one step, the destination answers them all from its entries in one, and the source
- * compares in one, as the direct engine decides such pairs as its listing hands them over
- * (`decideIndexed`). A pair found identical settles there, with its version records and result
- * as its object's own flow would leave them; any other (a chunk or an attribute that differs,
- * an answer that did not come) goes on to the page's Map, which challenges it again alone. No
- * byte of either object is read, and in AWS an unchanged object costs no child execution.
+ * A page's pairs whose both versions stand in their sides' indexes (confirmed, where the listing
+ * cannot settle an entry, by the one HEAD the object's own flow would send) are decided a page at
+ * a time, before the page's objects: the source challenges them all in one step, the destination
+ * answers them all from its entries in one, and the source compares in one, as the direct engine
+ * decides such pairs from its indexes with no read. A pair found identical settles there, with
+ * its version records and result as its object's own flow would leave them; any other (a chunk
+ * or an attribute that differs, an answer that did not come) goes on to the page's Map, which
+ * challenges it again alone. No byte of either object is read, and in AWS an unchanged object
+ * costs no child execution.
  */
 
-/** The destination's versions its page's lookup found entries for that answer with no request. */
+/** The destination's versions its page's lookup found entries for that may answer (see {@link mayAnswerFromEntry}). */
 const AnswerableRecordSchema = z.strictObject({
   bucket: z.string().min(1).max(255),
   objects: z.array(
@@ -62,6 +64,15 @@ const AnswerableRecordSchema = z.strictObject({
   ),
 });
 export type AnswerableRecord = z.infer<typeof AnswerableRecordSchema>;
+
+/**
+ * Whether a destination version `listed`, whose stored entry may stand for it, may be answered
+ * for from that entry (after one HEAD where the listing cannot settle it, as HeadDestination
+ * takes it): not an archived object (not challenged), nor one listed with no ETag to challenge.
+ */
+export function mayAnswerFromEntry(listed: ObjectSummary): boolean {
+  return !isArchiveClass(listed.storageClass) && listed.etag !== "" && listed.etag !== '""';
+}
 
 /** The source's challenges, in page order (none for an empty object: there is nothing to ask). */
 const ChallengesRecordSchema = z.array(z.strictObject({ key: relativeKey, request: z.unknown() }));
@@ -135,12 +146,15 @@ async function challengeItem(
   const plan = planChunks(item.size, ctx.chunkSize);
   if (
     !entryMayStand(found.entry, listed) ||
-    !answersUnasked(found.entry, listed, found.versioned) ||
     isArchiveClass(found.entry.storageClass) ||
+    isArchiveClass(listed.storageClass) ||
     found.entry.digests.length !== plan.count
   )
     return undefined;
-  const head = sourceFromIndex(side, found.entry, listed);
+  // As PlanSource takes it: with no request, or one HEAD where the listing cannot settle it.
+  const known = await standingEntry(ctx.store, found.entry, listed, found.versioned, ctx.signal);
+  if (known === undefined) return undefined;
+  const { head } = sourceFromStanding(side, known, listed);
   const exchange =
     plan.count > 0
       ? await side.challenge(
@@ -208,16 +222,23 @@ async function answerFromEntry(
   const listed = parseEvent(ListedSchema, stored, "listed object");
   const { entry } = found;
   const plan = planChunks(entry.size, ctx.chunkSize);
+  const { algorithm } = ctx.index.scope;
   if (
-    !answersUnasked(entry, listed, found.versioned) ||
+    isArchiveClass(listed.storageClass) ||
     entry.digests.length !== plan.count ||
-    (request !== null &&
-      (request.algorithm !== ctx.index.scope.algorithm || request.plan.size !== entry.size))
+    (request !== null && (request.algorithm !== algorithm || request.plan.size !== entry.size))
   )
     return undefined;
-  const head = destinationFromIndex(side, entry, listed, ctx.index.scope.algorithm, ctx.chunkSize);
-  // The version named must be the one listed: `answer` refuses any other.
+  // As HeadDestination takes it: with no request, or one HEAD where the listing cannot settle it.
+  const known = await standingEntry(ctx.store, entry, listed, found.versioned, ctx.signal);
+  if (known === undefined) return undefined;
+  const { head } = destinationFromStanding(side, known, listed, algorithm, ctx.chunkSize);
+  // The version challenged is the one listed: `answer` refuses any other.
+  if (request !== null && !sameEtag(head.etag, request.destination.etag)) return undefined;
   const response = request === null ? null : await side.answer(request, head);
+  // A written entry that the HEAD saw past its second stands as one read (see `standingEntry`).
+  if (known.entry !== entry)
+    await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry: known.entry });
   await ctx.work.put(
     workKeys.version("destination", runId, key),
     versionRecord(head, ctx.store.serverTime(), true),

@@ -78,9 +78,9 @@ export async function executeLocally(
   // engine (runSync); that is by design, not a leak, and Node must not warn of one on stderr.
   if (signal) setMaxListeners(0, signal);
   const { StateMachine, ExecutionError } = await import("aws-local-stepfunctions");
-  // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
   // Not validated again here: each definition is code, and its tests check it with the same
   // validator (asl-validator), which cost every run about a tenth of a second of CPU.
+  // biome-ignore lint/suspicious/noExplicitAny: the interpreter types definitions by its own ASL types, which a built object does not carry.
   const machine = new StateMachine(definition as any, { validationOptions: { noValidate: true } });
   const execution = machine.run(input as never, {
     // An abort is the caller's (signal): it is answered by the caller, not thrown from here.

@@ -210,14 +210,14 @@ async function inspectSource(
       indexed.source &&
       (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
     return known
-      ? fromStanding(ctx.sourceSide, known, listed.source)
+      ? sourceFromStanding(ctx.sourceSide, known, listed.source)
       : { head: listedHead(await source.head(sourceKey, signal), listed.source) };
   }
   if (!bothListed(listed)) return { head: await source.head(sourceKey, signal) };
   const known =
     indexed.source &&
     (await standingEntry(source, indexed.source, listed.source, ctx.versioned.source, signal));
-  if (known !== undefined) return fromStanding(ctx.sourceSide, known, listed.source);
+  if (known !== undefined) return sourceFromStanding(ctx.sourceSide, known, listed.source);
   // An entry a HEAD found of another version still tells which chunks likely changed.
   const prior = indexed.sourcePrior ?? indexed.source?.digests;
   const head =
@@ -236,8 +236,24 @@ export function listedHead(
 }
 
 /** The source's half of {@link inspect} where its entry stands: its head, the digests handed to `side`. */
-function fromStanding(side: SourceSide, known: StandingEntry, listed: ObjectSummary): InspectedSide {
+export function sourceFromStanding(
+  side: SourceSide,
+  known: StandingEntry,
+  listed: ObjectSummary,
+): InspectedSide & { head: ObjectHead } {
   const fromEntry = sourceFromIndex(side, known.entry, known.head ?? listed);
+  return { head: known.head ?? fromEntry, entry: known.entry };
+}
+
+/** The destination's half of {@link inspect} where its entry stands: its head, the digests (of `algorithm`) handed to `side`. */
+export function destinationFromStanding(
+  side: DestinationSide,
+  known: StandingEntry,
+  listed: ObjectSummary,
+  algorithm: DigestAlgorithm,
+  chunkSize: number,
+): InspectedSide & { head: ObjectHead } {
+  const fromEntry = destinationFromIndex(side, known.entry, known.head ?? listed, algorithm, chunkSize);
   return { head: known.head ?? fromEntry, entry: known.entry };
 }
 
@@ -268,16 +284,8 @@ export async function inspectDestination(
   if (listed && listed.destination === undefined) return { head: undefined };
   if (!bothListed(listed)) return { head: await destination.head(destinationKey, signal) };
   const known = indexed && (await standingEntry(destination, indexed, listed.destination, versioned, signal));
-  if (known !== undefined) {
-    const fromEntry = destinationFromIndex(
-      destinationSide,
-      known.entry,
-      known.head ?? listed.destination,
-      algorithm,
-      chunkSize,
-    );
-    return { head: known.head ?? fromEntry, entry: known.entry };
-  }
+  if (known !== undefined)
+    return destinationFromStanding(destinationSide, known, listed.destination, algorithm, chunkSize);
   // An empty object has no chunk to read ahead: a HEAD heads it in one request. Nor has a sync
   // any use for a first chunk of another length than the source's (it is not challenged: it
   // differs, and the object is rewritten); a dry run reads it even so, for the index entry
@@ -324,9 +332,11 @@ export function headsFromIndexes(
   if (source === undefined || destination === undefined || listed.destination === undefined) return undefined;
   const { versioned } = ctx;
   if (
-    !answersUnasked(source, listed.source, versioned.source) ||
-    !answersUnasked(destination, listed.destination, versioned.destination)
+    entryNeedsHead(source, listed.source, versioned.source) ||
+    entryNeedsHead(destination, listed.destination, versioned.destination)
   )
+    return undefined;
+  if (isArchiveClass(listed.source.storageClass) || isArchiveClass(listed.destination.storageClass))
     return undefined;
   const { algorithm } = ctx.sourceSide.options;
   return {
@@ -341,15 +351,6 @@ export function headsFromIndexes(
     used: { source: true, destination: true },
     entries: indexed,
   };
-}
-
-/**
- * Whether a side's standing entry `entry` answers for the version `listed` with no request at
- * all: it needs no HEAD (see `entryNeedsHead`) and the object is not archived (its chunks are
- * not challenged). Both engines ask it before they decide a pair from its entries alone.
- */
-export function answersUnasked(entry: IndexEntry, listed: ObjectSummary, versioned: boolean): boolean {
-  return !entryNeedsHead(entry, listed, versioned) && !isArchiveClass(listed.storageClass);
 }
 
 /**
