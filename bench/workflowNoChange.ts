@@ -1,0 +1,137 @@
+/**
+ * The workflow engine over unchanged objects, against the direct engine in the same invocation,
+ * with no server: N small objects on memory stores and each side's digest index in a temporary
+ * directory, synced three times by each engine (the copy; the run that confirms the versions it
+ * wrote with one HEAD each; a run over unchanged objects). It prints each run's time per engine,
+ * their ratio, and how many objects ran their own flow in the workflow (in AWS a Standard child
+ * execution each, about 17 state transitions and 8 Task invocations): a pair both indexes answer
+ * for is decided a page at a time, with no flow of its own.
+ *
+ *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3]
+ *
+ * Each round runs both engines, in alternating order; the figures are the medians.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { pairingTag } from "@chunksync/core";
+import { MemoryObjectStore } from "@chunksync/storage";
+import { DirectoryIndexLocation, type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
+import { MemoryWorkArea, syncWithWorkflow, type WorkArea } from "@chunksync/workflow";
+import { median, option } from "./lib/paired.js";
+import { markdownTable } from "./lib/table.js";
+
+const MiB = 1024 * 1024;
+const RUNS = ["copy", "confirm written", "unchanged"] as const;
+type Engine = "direct" | "workflow";
+
+const argv = process.argv.slice(2);
+const keys = Number(option(argv, "--keys") ?? 16_000);
+const rounds = Number(option(argv, "--rounds") ?? 3);
+if (!Number.isInteger(keys) || keys < 1) throw new Error(`--keys: a whole number from 1, not ${keys}`);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error(`--rounds: a whole number from 1, not ${rounds}`);
+
+/** Objects whose own flow a workflow run ran (PlanSource keeps a source record of each it plans). */
+async function objectFlows(work: WorkArea): Promise<number> {
+  let n = 0;
+  for await (const key of work.list("shared/runs/")) if (key.endsWith("/source.json")) n++;
+  return n;
+}
+
+/** One engine's three runs over fresh stores and indexes: seconds and object flows per run. */
+async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: number[] }> {
+  // Each run is a second later by the stores' clock, so that the written versions can be confirmed.
+  let clock = Date.now();
+  const now = () => new Date(clock);
+  const source = new MemoryObjectStore({ bucket: "src", now });
+  const destination = new MemoryObjectStore({ bucket: "dst", now });
+  for (let i = 0; i < keys; i++) {
+    const body = Buffer.from(`object ${i} `.repeat(50));
+    await source.put(`k/${String(i).padStart(8, "0")}`, body, body.length, { metadata: {} }, undefined);
+  }
+  const secret = Buffer.alloc(32, 7);
+  const dir = mkdtempSync(join(tmpdir(), "chunksync-bench-wf-"));
+  const side = (bucket: string) => ({
+    location: new DirectoryIndexLocation(join(dir, bucket)),
+    scope: {
+      storage: "memory",
+      bucket,
+      prefix: "",
+      chunkSize: 8 * MiB,
+      algorithm: "sha256" as const,
+      pairing: pairingTag(secret),
+    },
+    consult: true,
+  });
+  const options: SyncOptions = {
+    source,
+    sourcePrefix: "",
+    destination,
+    destinationPrefix: "",
+    secret,
+    algorithm: "sha256",
+    variant: "encode",
+    chunkSize: 8 * MiB,
+    verify: "changed",
+    concurrency: 8,
+    serverSideCopy: false,
+    copyTags: false,
+    filters: [],
+    delete: false,
+    dryRun: false,
+    index: { source: side("src"), destination: side("dst") },
+  };
+  const seconds: number[] = [];
+  const flows: number[] = [];
+  try {
+    for (const run of RUNS) {
+      clock += 3000;
+      const work = new MemoryWorkArea();
+      const started = performance.now();
+      const report: RunReport =
+        engine === "direct" ? await runSync(options) : await syncWithWorkflow({ ...options, work });
+      seconds.push((performance.now() - started) / 1000);
+      const expected = run === "copy" ? { missing: keys } : { identical: keys };
+      for (const [state, count] of Object.entries(expected))
+        if (report.objects[state as keyof RunReport["objects"]] !== count)
+          throw new Error(`${engine}, ${run}: ${JSON.stringify(report.objects)}, not ${count} ${state}`);
+      flows.push(engine === "workflow" ? await objectFlows(work) : 0);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { seconds, flows };
+}
+
+const seen: Record<Engine, { seconds: number[][]; flows: number[] }> = {
+  direct: { seconds: RUNS.map(() => []), flows: [] },
+  workflow: { seconds: RUNS.map(() => []), flows: [] },
+};
+for (let round = 0; round < rounds; round++) {
+  const order: Engine[] = round % 2 === 0 ? ["direct", "workflow"] : ["workflow", "direct"];
+  for (const engine of order) {
+    const { seconds, flows } = await runsOf(engine);
+    seconds.forEach((s, i) => seen[engine].seconds[i]!.push(s));
+    seen[engine].flows = flows;
+  }
+  process.stderr.write(`round ${round + 1} of ${rounds} done\n`);
+}
+
+const at = (engine: Engine, i: number) => median(seen[engine].seconds[i]!);
+console.log(
+  `# The workflow engine against the direct engine, ${keys.toLocaleString("en")} small objects, memory stores\n`,
+);
+console.log(`${rounds} rounds, medians; load ${loadavg()[0]!.toFixed(1)}\n`);
+console.log(
+  markdownTable(
+    ["run", "direct (s)", "workflow (s)", "workflow / direct", "workflow: objects in their own flow"],
+    RUNS.map((run, i) => [
+      run,
+      at("direct", i).toFixed(2),
+      at("workflow", i).toFixed(2),
+      `${(at("workflow", i) / at("direct", i)).toFixed(1)}x`,
+      seen.workflow.flows[i]!.toLocaleString("en"),
+    ]),
+  ),
+);
