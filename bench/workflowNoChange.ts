@@ -112,7 +112,7 @@ for (let round = 0; round < rounds; round++) {
   const order: Engine[] = round % 2 === 0 ? ["direct", "workflow"] : ["workflow", "direct"];
   for (const engine of order) {
     const { seconds, flows } = await runsOf(engine);
-    seconds.forEach((s, i) => seen[engine].seconds[i]!.push(s));
+    for (const [i, s] of seconds.entries()) seen[engine].seconds[i]!.push(s);
     seen[engine].flows = flows;
   }
   process.stderr.write(`round ${round + 1} of ${rounds} done\n`);

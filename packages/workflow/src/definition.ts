@@ -197,7 +197,8 @@ export function buildDefinition(options: DefinitionOptions): Json {
     };
   };
 
-  const pageItems = { "runId.$": "$.runId", "page.$": "$.cursor.page", "items.$": "$.list.items" };
+  const pageRef = { "runId.$": "$.runId", "page.$": "$.cursor.page" };
+  const pageItems = { ...pageRef, "items.$": "$.list.items" };
   const maxAttempts = options.maxAttempts ?? 3;
   /** The object's next attempt, from its plan; `recheck`: one that only decides (see MayRestart). */
   const nextAttempt = (recheck: "$.recheck" | true): Json => ({
@@ -398,11 +399,10 @@ export function buildDefinition(options: DefinitionOptions): Json {
       // The destination's listing of the page's keys (its objects are headed by it, as the
       // direct engine heads them), and each side's index, read and written a listing page's
       // key range at a time.
-      LookUpDestinationPage: task(
-        "LookUpDestinationPage",
-        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: "$.lookup", Next: "FromIndexes" },
-      ),
+      LookUpDestinationPage: task("LookUpDestinationPage", pageRef, {
+        ResultPath: "$.lookup",
+        Next: "FromIndexes",
+      }),
       // The pairs both indexes answer for are decided a page at a time (see pageDecision.ts);
       // the Map runs what is left of the page.
       FromIndexes: {
@@ -416,11 +416,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
         Choices: [{ Variable: "$.challenged.count", NumericGreaterThan: 0, Next: "AnswerPage" }],
         Default: "SyncObjects",
       },
-      AnswerPage: task(
-        "AnswerPage",
-        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: null, Next: "ComparePage" },
-      ),
+      AnswerPage: task("AnswerPage", pageRef, { ResultPath: null, Next: "ComparePage" }),
       ComparePage: task("ComparePage", pageItems, { ResultPath: "$.list.items", Next: "SyncObjects" }),
       SyncObjects: {
         Type: "Map",
@@ -442,11 +438,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
         ResultPath: null,
         Next: "IndexSourcePage",
       },
-      IndexSourcePage: task(
-        "IndexSourcePage",
-        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: null, Next: "AskSource" },
-      ),
+      IndexSourcePage: task("IndexSourcePage", pageRef, { ResultPath: null, Next: "AskSource" }),
       // With `delete`, the source is asked for the keys of the page's range it did not list (the
       // lookup counted them) before any is deleted, as the direct engine HEADs it before a delete.
       AskSource: {
@@ -454,16 +446,11 @@ export function buildDefinition(options: DefinitionOptions): Json {
         Choices: [{ Variable: "$.lookup.candidates", NumericGreaterThan: 0, Next: "ConfirmDestinationOnly" }],
         Default: "FindDestinationOnly",
       },
-      ConfirmDestinationOnly: task(
-        "ConfirmDestinationOnly",
-        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: null, Next: "FindDestinationOnly" },
-      ),
-      FindDestinationOnly: task(
-        "FindDestinationOnly",
-        { "runId.$": "$.runId", "page.$": "$.cursor.page" },
-        { ResultPath: null, Next: "MorePages" },
-      ),
+      ConfirmDestinationOnly: task("ConfirmDestinationOnly", pageRef, {
+        ResultPath: null,
+        Next: "FindDestinationOnly",
+      }),
+      FindDestinationOnly: task("FindDestinationOnly", pageRef, { ResultPath: null, Next: "MorePages" }),
       MorePages: {
         Type: "Choice",
         // Written as IsNull true: aws-local-stepfunctions 3.0.0 never matches `IsNull: false`.

@@ -272,7 +272,7 @@ function answeredDigests(side: DestinationSide, request: ChallengeRequest) {
 }
 
 /** The destination side of one step, its reads counted in `bytes`. */
-function readingSide(ctx: DestinationContext, bytes: StepBytes): DestinationSide {
+export function readingSide(ctx: DestinationContext, bytes: StepBytes): DestinationSide {
   return new DestinationSide({
     store: ctx.store,
     secret: ctx.secret,

@@ -10,13 +10,12 @@ import {
 import { isArchiveClass, type ObjectSummary, sameEtag } from "@chunksync/storage";
 import {
   changedChunks,
-  DestinationSide,
+  type DestinationSide,
   decidedResult,
   destinationFromStanding,
   forEachConcurrent,
-  Limiter,
   RunStats,
-  SourceSide,
+  type SourceSide,
   sourceFromStanding,
   sourceIdentity,
   standingEntry,
@@ -30,7 +29,11 @@ import {
   SourceRecordSchema,
   type StepBytes,
 } from "./context.js";
-import { destinationRecordOf, ListedSchema } from "./destinationSteps.js";
+import {
+  readingSide as destinationReadingSide,
+  destinationRecordOf,
+  ListedSchema,
+} from "./destinationSteps.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
 import {
   getFound,
@@ -41,7 +44,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
-import { decisionFor, need, type StoredResult, sourceRecordOf } from "./sourceSteps.js";
+import { decisionFor, need, readingSide, type StoredResult, sourceRecordOf } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
 
 /**
@@ -103,13 +106,8 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   if (stored === undefined || indexed === undefined) return { count: 0 };
   const answerable = parseEvent(AnswerableRecordSchema, stored, "answerable");
   const destinations = new Map(answerable.objects.map((o) => [o.key, o]));
-  const side = new SourceSide({
-    store: ctx.store,
-    secret: ctx.secret,
-    algorithm: ctx.algorithm,
-    variant: ctx.variant,
-    limiter: new Limiter(1),
-  });
+  const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
+  const side = readingSide(ctx, bytes);
   // Each item's records are read and written concurrently (each is a request of the work
   // area's in AWS); what the step keeps stays in page order.
   const pairs: ({ challenge: PageChallenge; expected: PageExpected } | undefined)[] = [];
@@ -120,10 +118,10 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   });
   const challenges = pairs.flatMap((p) => (p ? [p.challenge] : []));
   const expected = pairs.flatMap((p) => (p ? [p.expected] : []));
-  if (challenges.length === 0) return { count: 0 };
+  if (challenges.length === 0) return { count: 0, bytes };
   await ctx.work.put(workKeys.pageExpected(runId, page), expected);
   await ctx.work.put(workKeys.pageChallenges(runId, page), challenges);
-  return { count: challenges.length };
+  return { count: challenges.length, bytes };
 }
 
 type PageChallenge = z.infer<typeof ChallengesRecordSchema>[number];
@@ -189,14 +187,7 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
     "challenges",
   );
   const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
-  const side = new DestinationSide({
-    store: ctx.store,
-    secret: ctx.secret,
-    limiter: new Limiter(1),
-    onRead: (n) => {
-      bytes.destinationRead = (bytes.destinationRead ?? 0) + n;
-    },
-  });
+  const side = destinationReadingSide(ctx, bytes);
   const answers: z.infer<typeof AnswersRecordSchema> = [];
   const indexed = ctx.index && { ...ctx, index: ctx.index };
   await forEachConcurrent(challenges.entries(), ctx.concurrency, async ([i, { key, request }]) => {

@@ -316,7 +316,7 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
 }
 
 /** The source side of one step, its reads counted in `bytes`. */
-function readingSide(ctx: SourceContext, bytes: StepBytes): SourceSide {
+export function readingSide(ctx: SourceContext, bytes: StepBytes): SourceSide {
   return new SourceSide({
     store: ctx.store,
     secret: ctx.secret,
