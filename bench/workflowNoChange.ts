@@ -7,9 +7,12 @@
  * execution each, about 17 state transitions and 8 Task invocations): a pair both indexes answer
  * for is decided a page at a time, with no flow of its own.
  *
- *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3]
+ *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS]
  *
  * Each round runs both engines, in alternating order; the figures are the medians.
+ * `--work-latency MS` holds each request of the workflow's work area MS first, as an S3 bucket
+ * answers each in AWS (the destination's functions reach it from another region): what a
+ * step's requests one after the other cost, which memory hides.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -28,9 +31,26 @@ type Engine = "direct" | "workflow";
 const argv = process.argv.slice(2);
 const keys = Number(option(argv, "--keys") ?? 16_000);
 const rounds = Number(option(argv, "--rounds") ?? 3);
+const workLatency = Number(option(argv, "--work-latency") ?? 0);
 if (!Number.isInteger(keys) || keys < 1) throw new Error(`--keys: a whole number from 1, not ${keys}`);
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error(`--rounds: a whole number from 1, not ${rounds}`);
+
+/** A work area in memory whose every request answers `ms` late, as a bucket's would. */
+class LateWorkArea extends MemoryWorkArea {
+  constructor(readonly ms: number) {
+    super();
+  }
+  readonly #late = () => new Promise((resolve) => setTimeout(resolve, this.ms));
+  override async put(key: string, value: unknown): Promise<void> {
+    await this.#late();
+    return super.put(key, value);
+  }
+  override async get<T>(key: string): Promise<T | undefined> {
+    await this.#late();
+    return super.get<T>(key);
+  }
+}
 
 /** Objects whose own flow a workflow run ran (PlanSource keeps a source record of each it plans). */
 async function objectFlows(work: WorkArea): Promise<number> {
@@ -87,7 +107,7 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
   try {
     for (const run of RUNS) {
       clock += 3000;
-      const work = new MemoryWorkArea();
+      const work = workLatency > 0 ? new LateWorkArea(workLatency) : new MemoryWorkArea();
       const started = performance.now();
       const report: RunReport =
         engine === "direct" ? await runSync(options) : await syncWithWorkflow({ ...options, work });
@@ -122,7 +142,9 @@ const at = (engine: Engine, i: number) => median(seen[engine].seconds[i]!);
 console.log(
   `# The workflow engine against the direct engine, ${keys.toLocaleString("en")} small objects, memory stores\n`,
 );
-console.log(`${rounds} rounds, medians; load ${loadavg()[0]!.toFixed(1)}\n`);
+console.log(
+  `${rounds} rounds, medians; load ${loadavg()[0]!.toFixed(1)}; work-area requests ${workLatency} ms late\n`,
+);
 console.log(
   markdownTable(
     ["run", "direct (s)", "workflow (s)", "workflow / direct", "workflow: objects in their own flow"],

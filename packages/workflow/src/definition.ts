@@ -34,6 +34,16 @@ export const RETRYABLE_STEP_ERRORS = ["ThrottledError", "StorageUnavailableError
 
 type Json = Record<string, unknown>;
 
+/**
+ * Each Task's TimeoutSeconds: a day, far above the 15 minutes a Lambda may run, which bounds a
+ * Task in AWS (where a definition that states none has no timeout of its own). Stated, so that
+ * the in-process runner, which follows the States Language's default of 60 s, does not fail a
+ * step that runs longer (a batch of parts on a slow link, a page's records in a bucket far
+ * away) where AWS would not. Not more: the runner's timer holds at most 2^31 - 1 ms, and fires
+ * at once for a longer one.
+ */
+export const TASK_TIMEOUT_SECONDS = 24 * 60 * 60;
+
 const RETRY: Json[] = [
   {
     ErrorEquals: [...RETRYABLE_LAMBDA_ERRORS],
@@ -133,6 +143,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
       Type: "Task",
       Resource: SOURCE_FUNCTION_NAMES.has(fn) ? functions[fn as SourceFunction] : functions.relay,
       Parameters: parameters,
+      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
       Retry: RETRY,
       ...rest,
     };

@@ -302,6 +302,24 @@ describe("the audit's state machine definition", () => {
     expect(JSON.stringify(definition)).not.toContain("JSONata");
   });
 
+  it("lets every Task run as long as a Lambda may (15 minutes), in-process too, where the interpreter's own default is 60 s", () => {
+    const tasks: Record<string, unknown>[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (typeof value === "object" && value !== null) {
+        if ((value as { Type?: unknown }).Type === "Task") tasks.push(value as Record<string, unknown>);
+        Object.values(value).forEach(walk);
+      }
+    };
+    walk(definition);
+    expect(tasks.length).toBeGreaterThan(3);
+    for (const task of tasks) {
+      expect(task.TimeoutSeconds).toBeGreaterThanOrEqual(15 * 60);
+      // What a timer of Node's holds: a longer one fires at once.
+      expect((task.TimeoutSeconds as number) * 1000).toBeLessThan(2 ** 31);
+    }
+  });
+
   it("sends the destination's steps through the relay, never to a destination function directly", () => {
     const text = JSON.stringify(definition);
     for (const target of ["destinationAuditHead", "destinationAudit", "destinationAuditExtras"])

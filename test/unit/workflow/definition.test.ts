@@ -144,6 +144,16 @@ describe("the state machine definition", () => {
     }
   });
 
+  it("lets every Task run as long as a Lambda may (15 minutes), in-process too, where the interpreter's own default is the States Language's 60 s", () => {
+    const tasks = [...states].filter(([, s]) => s.Type === "Task");
+    expect(tasks.length).toBeGreaterThan(20);
+    for (const [name, task] of tasks) {
+      expect(task.TimeoutSeconds, name).toBeGreaterThanOrEqual(15 * 60);
+      // What a timer of Node's holds: a longer one fires at once.
+      expect((task.TimeoutSeconds as number) * 1000, name).toBeLessThan(2 ** 31);
+    }
+  });
+
   it("catches any failure of an object's flow, restarts it after a source change and records the rest", () => {
     for (const name of ["Inspect", "ChallengeBatches", "Decide", "VerifyBatches"]) {
       const c = (states.get(name)!.Catch as { ErrorEquals: string[]; Next: string }[])[0];

@@ -1,6 +1,6 @@
 // No step is imported here: sst.config.ts bundles the definition, and the steps pull in the
 // native digest addon through the core's index.
-import { RETRYABLE_LAMBDA_ERRORS, RETRYABLE_STEP_ERRORS } from "../definition.js";
+import { RETRYABLE_LAMBDA_ERRORS, RETRYABLE_STEP_ERRORS, TASK_TIMEOUT_SECONDS } from "../definition.js";
 import type { DestinationTarget } from "../events.js";
 
 /** The audit's source-side functions (its state machine invokes them directly). */
@@ -72,6 +72,7 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
       Type: "Task",
       Resource: source ? functions[fn as AuditSourceFunction] : functions.relay,
       Parameters: source ? payload : { target: fn, payload },
+      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
       Retry: RETRY,
       ...rest,
     };
