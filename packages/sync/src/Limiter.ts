@@ -94,6 +94,29 @@ export async function* readAhead<T>(
 }
 
 /**
+ * `work` of each item of `source`, in `source`'s order, with up to `limit` items started ahead
+ * of the consumer: requests one after the other (a record each, of a bucket far away) overlap,
+ * and what the consumer does in order stays in order. A failure is rethrown where the consumer
+ * reaches its item; a consumer that stops early leaves the work started to end unwatched.
+ */
+export async function* mapAhead<T, R>(
+  source: AsyncIterable<T>,
+  limit: number,
+  work: (item: T) => Promise<R>,
+): AsyncGenerator<R> {
+  // Each promise in a box: an async generator's `yield` would wait for it.
+  async function* started() {
+    for await (const item of source) {
+      const result = work(item);
+      // Awaited in turn by the consumer; until then (or if it stops early) not an unhandled rejection.
+      result.catch(() => {});
+      yield { result };
+    }
+  }
+  for await (const { result } of readAhead(started(), limit)) yield await result;
+}
+
+/**
  * Listed objects a run reads ahead of what it works on: two of S3's pages of 1,000. With one, the
  * next page was asked for only once the consumer had taken the last, and a run that decides
  * objects from its indexes faster than pages come waited a round trip for each.

@@ -47,7 +47,7 @@ export {
 export { KeepRoom } from "./KeptChunks.js";
 export { ineffectiveIncludes, type KeyRule, keyFilter, keySelection } from "./keyFilter.js";
 export { keyGlob } from "./keyGlob.js";
-export { forEachConcurrent, Limiter, readAhead, settleAll } from "./Limiter.js";
+export { forEachConcurrent, Limiter, mapAhead, readAhead, settleAll } from "./Limiter.js";
 export { inListingOrder, type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { PartBuffers } from "./PartBuffers.js";

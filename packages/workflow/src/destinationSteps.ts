@@ -6,7 +6,6 @@ import {
   chunkRange,
   type DigestAlgorithm,
   entryAsListed,
-  type IndexEntry,
   planChunks,
   ValidationError,
 } from "@chunksync/core";
@@ -29,10 +28,12 @@ import {
   destinationFromIndex,
   destinationWrittenEntry,
   feedBody,
+  forEachConcurrent,
   inspectDestination,
   keepingTags,
   keySelection,
   Limiter,
+  mapAhead,
   type ObjectWrite,
   readAttributes,
   SideIndex,
@@ -78,8 +79,11 @@ import {
   getFound,
   getVersion,
   headOf,
+  KEEPS_STOOD,
   pageRecord,
   putEntry,
+  RECORDS_AHEAD,
+  type SettledEntry,
   stepListing,
   versionRecord,
 } from "./indexRecords.js";
@@ -608,12 +612,19 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   // What ConfirmDestinationOnly found on the source, read as a delete asks for it.
   const answers = new SourceAnswers(ctx.work, runId, event.page);
   let extras = 0;
-  for await (const { object: o, key } of listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal)) {
+  const listed = listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal);
+  // The page's objects' records are read ahead; entries are looked up and kept in key order.
+  const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
+    const found: SettledEntry =
+      index && onSource.has(key) ? await settledDestinationEntry(ctx, runId, key, index) : undefined;
+    return { object, key, found };
+  });
+  for await (const { object: o, key, found } of ahead) {
     // Every listed key is looked up, so the stored pieces are read in one pass. A rot mark
     // stays, as an entry that stood does, unless a write replaces its version.
     const stood = await index?.stoodOrMarked(o.key, o);
     if (onSource.has(key)) {
-      const entry = index && (await settledDestinationEntry(ctx, runId, key, index, stood));
+      const entry = found === KEEPS_STOOD ? stood : found;
       // In a stopped run's page, what was stored stays, as it was, for the objects it did not
       // settle, as the direct engine keeps it (see SideIndex.commitSettled).
       const kept = entry ?? (event.settled ? index?.storedEntry(o.key) : undefined);
@@ -648,20 +659,18 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
 }
 
 /**
- * The destination's entry for the version object `key` settled at (for a failed object, the
- * stored entry that `stood` for the version listed now, as the direct engine keeps it: see
- * `storedOnly`), from this side's own records: the version it held (its entry, or the digests its answers
- * read), or the version it wrote (the digests of the parts it uploaded with a checked
- * Content-MD5, of the chunks it copied from its digested old version, and those it read back).
- * Counts what the side's index saved it.
+ * The destination's entry for the version object `key` settled at (for a failed object,
+ * {@link KEEPS_STOOD}), from this side's own records: the version it held (its entry, or the
+ * digests its answers read), or the version it wrote (the digests of the parts it uploaded
+ * with a checked Content-MD5, of the chunks it copied from its digested old version, and those
+ * it read back). Counts what the side's index saved it.
  */
 async function settledDestinationEntry(
   ctx: DestinationContext,
   runId: string,
   key: string,
   index: SideIndex,
-  stood: IndexEntry | undefined,
-): Promise<IndexEntry | undefined> {
+): Promise<SettledEntry> {
   const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
   if (stored === undefined) return undefined;
   const version = await getVersion(ctx.work, workKeys.version("destination", runId, key));
@@ -672,7 +681,7 @@ async function settledDestinationEntry(
     (await ctx.work.get<unknown>(workKeys.source(runId, key))) !== undefined;
   if (planned && version?.used) index.report.fromIndex++;
   else if (planned && version) index.report.read++;
-  if (stored.result.state === "failed") return stood;
+  if (stored.result.state === "failed") return KEEPS_STOOD;
   const { scope } = index.writer;
   const { algorithm, chunkSize } = scope;
   const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });
@@ -781,6 +790,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const selected = keySelection(ctx.filters ?? []);
   const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
   const answerable: AnswerableRecord["objects"] = [];
+  const puts: (() => Promise<void>)[] = [];
   const { versioned, through } = await stepListing(
     ctx.work,
     "destination",
@@ -800,15 +810,18 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     if (o.lastModified !== undefined) listed.lastModified = o.lastModified;
     if (o.storageClass !== undefined) listed.storageClass = o.storageClass;
     if (o.versionId !== undefined) listed.versionId = o.versionId;
-    await ctx.work.put(workKeys.listed(runId, key), listed);
+    puts.push(() => ctx.work.put(workKeys.listed(runId, key), listed));
     const entry = await index?.find(o.key, o);
     if (entry) {
-      await putEntry(ctx.work, workKeys.found("destination", runId, key), foundEntry(entry, versioned, o));
+      const found = foundEntry(entry, versioned, o);
+      puts.push(() => putEntry(ctx.work, workKeys.found("destination", runId, key), found));
       // Its version and size are no secret (HeadDestination's record shares them): the source
       // challenges these a page at a time (see pageDecision.ts). Tags would take a request each.
       if (!ctx.copyTags && mayAnswerFromEntry(o)) answerable.push({ key, etag: o.etag, size: o.size });
     }
   }
+  // A request each: put side by side.
+  await forEachConcurrent(puts, RECORDS_AHEAD, (put) => put());
   await candidates?.end();
   if (answerable.length > 0)
     await ctx.work.put(workKeys.answerable(runId, event.page), {

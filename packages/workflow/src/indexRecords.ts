@@ -61,6 +61,19 @@ export interface FoundEntry {
   listedVersionId?: string;
 }
 
+/**
+ * What a page's index step learns of an object that failed: it keeps the stored entry that stood
+ * for the version listed now (as the direct engine keeps it: see `storedOnly`), which the step
+ * looks up in key order as it writes the page's pieces.
+ */
+export const KEEPS_STOOD = "keeps the entry that stood";
+
+/** The entry an object of a page settled at, {@link KEEPS_STOOD}, or none. */
+export type SettledEntry = IndexEntry | typeof KEEPS_STOOD | undefined;
+
+/** A page's records read ahead of the keys in hand (a request each, to a bucket maybe far away). */
+export const RECORDS_AHEAD = 32;
+
 /** Keeps `found` at `key`. */
 export async function putEntry(work: WorkArea, key: string, found: FoundEntry): Promise<void> {
   const { entry, versioned, listedVersionId } = found;

@@ -39,6 +39,7 @@ import {
   getFound,
   listedOf,
   putEntry,
+  RECORDS_AHEAD,
   type VersionRecord,
   VersionRecordSchema,
   versionRecord,
@@ -108,10 +109,10 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   const destinations = new Map(answerable.objects.map((o) => [o.key, o]));
   const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
   const side = readingSide(ctx, bytes);
-  // Each item's records are read and written concurrently (each is a request of the work
-  // area's in AWS); what the step keeps stays in page order.
+  // Each item's records are read and written side by side (a request each, to a bucket maybe
+  // far away); what the step keeps stays in page order.
   const pairs: ({ challenge: PageChallenge; expected: PageExpected } | undefined)[] = [];
-  await forEachConcurrent(event.items.entries(), ctx.concurrency, async ([i, item]) => {
+  await forEachConcurrent(event.items.entries(), RECORDS_AHEAD, async ([i, item]) => {
     const dst = destinations.get(item.key);
     if (dst !== undefined && dst.size === item.size)
       pairs[i] = await challengeItem(indexed, side, runId, item, dst, answerable.bucket);
@@ -190,7 +191,7 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
   const side = destinationReadingSide(ctx, bytes);
   const answers: z.infer<typeof AnswersRecordSchema> = [];
   const indexed = ctx.index && { ...ctx, index: ctx.index };
-  await forEachConcurrent(challenges.entries(), ctx.concurrency, async ([i, { key, request }]) => {
+  await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
     const response =
       indexed && (await answerFromEntry(indexed, side, runId, key, request as ChallengeRequest | null));
     answers[i] = { key, answered: response !== undefined, response: response ?? null };
@@ -251,7 +252,7 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   const expected = await read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected");
   const answers = await read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers");
   const decided = new Set<string>();
-  await forEachConcurrent(challenges.entries(), ctx.concurrency, async ([i, { key, request }]) => {
+  await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
     const mine = expected[i];
     const answer = answers[i];
     if (mine?.key !== key || answer?.key !== key || !answer.answered) return;

@@ -10,7 +10,6 @@ import {
   decideObject,
   decisionOptionsOf,
   entryMayStand,
-  type IndexEntry,
   type PlannedPart,
   planChunks,
   rebuildsChangedInPlace,
@@ -35,6 +34,7 @@ import {
   keySelection,
   Limiter,
   listedHead,
+  mapAhead,
   noPlanned,
   ObjectChangedError,
   type ObjectResult,
@@ -98,14 +98,18 @@ import {
   type DigestPhase,
   digestRecords,
   digestsRecord,
+  type FoundEntry,
   foundEntry,
   getEntry,
   getFound,
   getVersion,
   headOf,
+  KEEPS_STOOD,
   listedOf,
   pageRecord,
   putEntry,
+  RECORDS_AHEAD,
+  type SettledEntry,
   stepListing,
   versionRecord,
 } from "./indexRecords.js";
@@ -160,6 +164,7 @@ export async function needDestination(
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
 export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof ListPageEvent>) {
   const items: z.infer<typeof PrepareEvent>["item"][] = [];
+  const found: [string, FoundEntry][] = [];
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
@@ -197,9 +202,10 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     // The entry that still stands for the listed version waits in this side's own part, as
     // does one a scrub marked rotted (see refuseRottedSource).
     const entry = await index?.stoodOrMarked(o.key, o);
-    if (entry)
-      await putEntry(ctx.work, workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o));
+    if (entry) found.push([workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o)]);
   }
+  // A request each: put side by side.
+  await forEachConcurrent(found, RECORDS_AHEAD, ([at, entry]) => putEntry(ctx.work, at, entry));
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
     page: event.page,
@@ -593,11 +599,19 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
-  for await (const { object: o, key } of listPage(ctx.store, "source", ctx.prefix, page, ctx.signal)) {
+  const listed = listPage(ctx.store, "source", ctx.prefix, page, ctx.signal);
+  // Each object's records are read ahead; its entry is looked up and kept in key order.
+  const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
+    const found: SettledEntry = onPage.has(key)
+      ? await settledSourceEntry(ctx, runId, key, index)
+      : undefined;
+    return { object, key, found };
+  });
+  for await (const { object: o, key, found } of ahead) {
     // Every listed key is looked up, so the stored pieces are read in one pass. A rot mark
     // stays, as an entry that stood does, until a new version replaces it.
     const stood = await index.stoodOrMarked(o.key, o);
-    const settled = onPage.has(key) ? await settledSourceEntry(ctx, runId, key, index, stood) : undefined;
+    const settled = found === KEEPS_STOOD ? stood : found;
     // In a stopped run's page, what was stored stays, as it was, for the objects it did not
     // settle, as the direct engine keeps it (see SideIndex.commitSettled).
     const kept = event.settled ? index.storedEntry(o.key) : stood;
@@ -609,28 +623,26 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
 }
 
 /**
- * The source's entry for the version object `key` settled at (for a failed object, the stored
- * entry that `stood` for the version listed now, as the direct engine keeps it: see
- * `storedOnly`), from this side's own records of it; counts what the side's index saved it.
+ * The source's entry for the version object `key` settled at (for a failed object, {@link
+ * KEEPS_STOOD}), from this side's own records of it; counts what the side's index saved it.
  */
 async function settledSourceEntry(
   ctx: SourceContext,
   runId: string,
   key: string,
   index: SideIndex,
-  stood: IndexEntry | undefined,
-) {
+): Promise<SettledEntry> {
   const version = await getVersion(ctx.work, workKeys.version("source", runId, key));
   const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
   if (stored === undefined) return undefined;
   // An object that failed before its version was settled (its HEAD refused, a rot mark) keeps what stood.
-  if (version === undefined) return stored.result.state === "failed" ? stood : undefined;
+  if (version === undefined) return stored.result.state === "failed" ? KEEPS_STOOD : undefined;
   const dst = await ctx.work.get<DestinationRecord>(workKeys.destination(runId, key));
   if (dst?.exists) {
     if (version.used) index.report.fromIndex++;
     else index.report.read++;
   }
-  if (stored.result.state === "failed") return stood;
+  if (stored.result.state === "failed") return KEEPS_STOOD;
   if (version.head.archived) return undefined;
   // Only a compose runs a block round that may find the object's digests wrong.
   const decided = () => ctx.work.get<Decision>(workKeys.decision(runId, key));
@@ -801,8 +813,10 @@ export async function writeReport(
   const stats = new RunStats();
   const planned = noPlanned();
   async function* lines() {
-    for await (const k of work.list(workKeys.results(event.runId))) {
-      const stored = await need<StoredResult>(work, k);
+    const results = mapAhead(work.list(workKeys.results(event.runId)), RECORDS_AHEAD, (k) =>
+      need<StoredResult>(work, k),
+    );
+    for await (const stored of results) {
       for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
         stats.bytes[f] += stored.bytes[f];
       if (stored.result.state !== "extra") stats.objects.scanned++;

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { forEachConcurrent, Limiter, settleAll } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
-import { LISTING_READ_AHEAD, readAhead, readAheadBatches } from "../../../packages/sync/src/Limiter.js";
+import {
+  LISTING_READ_AHEAD,
+  mapAhead,
+  readAhead,
+  readAheadBatches,
+} from "../../../packages/sync/src/Limiter.js";
 
 describe("Limiter", () => {
   it("never runs more than its capacity at once, and runs everything", async () => {
@@ -226,5 +231,43 @@ describe("readAheadBatches", () => {
     let count = first.length;
     for await (const batch of batches) count += batch.length;
     expect(count).toBe(3000);
+  });
+});
+
+describe("mapAhead", () => {
+  async function* numbers(n: number) {
+    for (let i = 0; i < n; i++) yield i;
+  }
+
+  it("hands over each item's work in the source's order, with work of later items started ahead, never more than its limit and one", async () => {
+    let active = 0;
+    let peak = 0;
+    const out: number[] = [];
+    for await (const value of mapAhead(numbers(40), 5, async (i) => {
+      active++;
+      peak = Math.max(peak, active);
+      // Later items finish first: the order is the source's all the same.
+      await sleep(i % 2 === 0 ? 4 : 1);
+      active--;
+      return i * 10;
+    }))
+      out.push(value);
+    expect(out).toEqual(Array.from({ length: 40 }, (_, i) => i * 10));
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(6);
+  });
+
+  it("rethrows a failure where the consumer reaches its item, after the items before it", async () => {
+    const out: number[] = [];
+    const run = async () => {
+      for await (const value of mapAhead(numbers(10), 4, async (i) => {
+        if (i === 3) throw new Error("record 3 unreadable");
+        await sleep(1);
+        return i;
+      }))
+        out.push(value);
+    };
+    await expect(run()).rejects.toThrow("record 3 unreadable");
+    expect(out).toEqual([0, 1, 2]);
   });
 });
