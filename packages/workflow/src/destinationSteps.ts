@@ -651,7 +651,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
       result,
       bytes: { sourceRead: 0, destinationRead: 0, transferred: 0, uploaded: 0, copiedServerSide: 0 },
     };
-    await ctx.work.put(workKeys.extra(runId, key), stored);
+    await ctx.work.put(workKeys.extra(runId, event.page, key), stored);
   }
   if (index)
     await ctx.work.put(workKeys.indexPage("destination", runId, event.page), await pageRecord(index));

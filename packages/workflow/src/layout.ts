@@ -76,8 +76,13 @@ export const workKeys = {
   parts: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/parts-${batch}.json`,
   results: (runId: string) => `shared/runs/${runId}/results/`,
   result: (runId: string, key: string) => `shared/runs/${runId}/results/${objectId(key)}.json`,
-  extras: (runId: string) => `shared/runs/${runId}/results/extra-`,
-  extra: (runId: string, key: string) => `${workKeys.extras(runId)}${objectId(key)}.json`,
+  /** A page's destination-only objects' results (every page's without `page`): the page is in the key, so each page's can be told as it settles. */
+  extras: (runId: string, page?: number) =>
+    `shared/runs/${runId}/results/extra-${page === undefined ? "" : `${String(page).padStart(8, "0")}-`}`,
+  extra: (runId: string, page: number, key: string) => `${workKeys.extras(runId, page)}${objectId(key)}.json`,
+  /** The page an extra's result key names (see {@link workKeys.extra}). */
+  extraPage: (resultKey: string) =>
+    Number(/\/extra-(\d{8})-[0-9a-f]+\.json$/.exec(resultKey)?.[1] ?? Number.NaN),
   /**
    * A page's pairs decided a page at a time, where both sides' index entries answer for them (see
    * pageDecision.ts): the destination's versions its lookup found such entries for, the source's

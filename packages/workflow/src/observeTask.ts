@@ -13,25 +13,46 @@ export interface RunObserver {
 /** Feeds the live counters from one Task that succeeded: its state name, input and output. */
 export type TaskObserver = (state: string, input: unknown, output: unknown) => Promise<void>;
 
+/** What watches one run's Tasks (see {@link observeTasks}). */
+export interface RunWatch {
+  /** Feeds the live counters from one Task that succeeded. */
+  onTask: TaskObserver;
+  /**
+   * After a stop: tells the destination-only results of the pages whose FindDestinationOnly did
+   * not end (it acted on some before the stop), which no Task told.
+   */
+  tellLeftExtras(runId: string): Promise<void>;
+}
+
 /**
  * Watches one run's Tasks. The workflow lists the source a page at a time between the pages'
  * objects and plans no work ahead, so `listed` and `plannedWork` stay unset: a display says
- * what was found and done so far. Each source object is reported as its result is recorded;
- * destination-only objects are counted from their page's total, and their results reach the
- * observer from the work area when the run ends or is stopped (holding them here would grow
- * with the run).
+ * what was found and done so far. Each source object is reported as its result is recorded; a
+ * page's destination-only objects (kept, or deleted with `delete`) as its FindDestinationOnly
+ * ends, read from the work area one at a time (holding them would grow with the page).
  */
-export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserver {
+export function observeTasks(observer: RunObserver, work: WorkArea): RunWatch {
   const { stats } = observer;
-  /** Counts the result recorded of `key` and hands it on. */
-  const told = async (runId: string, key: string) => {
-    const stored = await work.get<StoredResult>(workKeys.result(runId, key));
+  /** Hands on a result read from the work area, counted. */
+  const tell = async (stored: StoredResult | undefined) => {
     if (stored === undefined) return;
     stats.done++;
+    if (stored.result.state === "extra") stats.destinationOnly++;
     countResult(stats.objects, stored.result);
     await observer.onResult?.(stored.result);
   };
-  return async (state, input, output) => {
+  /** Counts the result recorded of `key` and hands it on. */
+  const told = async (runId: string, key: string) =>
+    tell(await work.get<StoredResult>(workKeys.result(runId, key)));
+  /** The pages whose destination-only results were told. */
+  const toldPages = new Set<number>();
+  const tellExtras = async (runId: string, page?: number) => {
+    for await (const key of work.list(workKeys.extras(runId, page))) {
+      if (page === undefined && toldPages.has(workKeys.extraPage(key))) continue;
+      await tell(await work.get<StoredResult>(key));
+    }
+  };
+  const onTask: TaskObserver = async (state, input, output) => {
     switch (state) {
       case "ListSourcePage": {
         const { items } = output as { items: { size: number }[] };
@@ -40,10 +61,10 @@ export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserve
         return;
       }
       case "FindDestinationOnly": {
-        const { extras } = output as { extras: number };
-        stats.destinationOnly += extras;
-        stats.objects.extra += extras;
-        stats.done += extras;
+        // A destination step's input is the relay's: its own event is the payload.
+        const { runId, page } = (input as { payload: { runId: string; page: number } }).payload;
+        toldPages.add(page);
+        await tellExtras(runId, page);
         return;
       }
       case "ComparePage": {
@@ -66,4 +87,5 @@ export function observeTasks(observer: RunObserver, work: WorkArea): TaskObserve
         sumBytes(output, stats.bytes);
     }
   };
+  return { onTask, tellLeftExtras: (runId) => tellExtras(runId) };
 }

@@ -8,7 +8,7 @@ import { parseEvent, RelayEvent } from "./events.js";
 import { type Side, workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
 import { type DestinationInvoker, relay } from "./relay.js";
-import { type StoredResult, unrecordedWrite } from "./sourceSteps.js";
+import { unrecordedWrite } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
 import type { WorkArea } from "./WorkArea.js";
 import { installPromiseWithResolvers } from "./withResolvers.js";
@@ -173,7 +173,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
         if (stopping.signal.aborted || failed) throw new RunAbortedError(options.signal?.reason);
         const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
         // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
-        if (watch) await watch(state, input, output).catch(() => {});
+        if (watch) await watch.onTask(state, input, output).catch(() => {});
         return output;
       })();
       inFlight.add(done);
@@ -216,8 +216,8 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     const commit = { runId, settled: true };
     await SOURCE_STEPS.sourceIndexCommit.run(source, commit);
     await DESTINATION_STEPS.destinationIndexCommit.run(destination, commit);
-    // No report step counts them: a stopped run's extras (deleted, kept) count as they are told.
-    await reportExtras(observer, options.source.work, runId, true);
+    // The destination-only objects a page cut short acted on (kept, deleted), which no Task told.
+    await watch?.tellLeftExtras(runId);
   };
   // The last state's output: the report step's totals.
   let totals: Pick<RunReport, "objects" | "bytes" | "planned" | "index"> | undefined;
@@ -235,7 +235,6 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
   }
   if (totals?.objects === undefined) throw new Error(`run ${runId} ended without a report`);
   if (observer) {
-    await reportExtras(observer, options.source.work, runId);
     // The report's figures are the run's: the live counters end on them.
     Object.assign(observer.stats.objects, totals.objects);
     Object.assign(observer.stats.bytes, totals.bytes);
@@ -249,26 +248,6 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     planned: totals.planned,
     ...(totals.index ? { index: totals.index } : {}),
   };
-}
-
-/**
- * Hands the observer the results of the destination-only objects recorded so far (kept, or
- * deleted with `delete`), one at a time: they were counted page by page, and holding them in
- * the meantime would grow with the run.
- */
-async function reportExtras(
-  observer: RunObserver | undefined,
-  work: WorkArea,
-  runId: string,
-  count = false,
-): Promise<void> {
-  if (observer === undefined || (observer.onResult === undefined && !count)) return;
-  for await (const key of work.list(workKeys.extras(runId))) {
-    const stored = await work.get<StoredResult>(key);
-    if (stored === undefined) continue;
-    if (count) countResult(observer.stats.objects, stored.result);
-    await observer.onResult?.(stored.result);
-  }
 }
 
 /**

@@ -168,6 +168,48 @@ describe("a --delete run over thousands of destination-only keys, two of which t
   }
 });
 
+describe("destination-only objects under the workflow engine", () => {
+  // Pages of 4 keys: "a…" on the first, with the destination's extras "a1x", "a2x" in its range.
+  const keys = ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3", "c0", "c1", "c2", "c3"];
+
+  it("are told as their page settles, before the later pages' objects; a run stopped after it counts each once", async () => {
+    const source = new MemoryObjectStore({ bucket: "src" });
+    const destination = new MemoryObjectStore({ bucket: "dst" });
+    for (const key of keys) await put(source, key, Buffer.from(key));
+    for (const key of ["a1x", "a2x"]) await put(destination, key, Buffer.from("old"));
+    const told: ObjectResult[] = [];
+    const stop = new AbortController();
+    const stats = new RunStats();
+    const stopped = workflowWith(source, destination, {
+      delete: true,
+      pageSize: 4,
+      concurrency: 1,
+      stats,
+      signal: stop.signal,
+      onResult: (r) => {
+        told.push(r);
+        // Stopped as the third page's first object settles.
+        if (r.destinationKey === "c0") stop.abort();
+      },
+    });
+    await expect(stopped).rejects.toThrow();
+    const order = told.map((r) => r.destinationKey);
+    // The first page's deletes are told with it, before the next page's objects.
+    expect(order.indexOf("a2x")).toBeLessThan(order.indexOf("b0"));
+    expect(
+      told.filter((r) => r.state === "extra").map((r) => [r.destinationKey, r.action, r.applied]),
+    ).toEqual([
+      ["a1x", "delete", true],
+      ["a2x", "delete", true],
+    ]);
+    expect(new Set(order).size).toBe(order.length);
+    // What a stopped run says it did: each destination-only object once.
+    expect(stats.objects.extra).toBe(2);
+    expect(stats.objects.deleted).toBe(2);
+    expect(stats.destinationOnly).toBe(2);
+  });
+});
+
 /** A work area that cannot store the run's report: the run fails at its last step. */
 class ReportRefused extends MemoryWorkArea {
   override async putLines(key: string, lines: AsyncIterable<string>): Promise<void> {
