@@ -129,23 +129,39 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     batchConcurrency: options.batchConcurrency ?? 2,
     maxAttempts: options.maxAttempts ?? 3,
   });
-  const invoker: DestinationInvoker = {
-    invoke: (target, payload) => DESTINATION_STEPS[target].run(options.destination, payload),
-  };
-  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-  const retryIntervals: Record<string, number> = {};
   /**
    * Set once the run reached its last steps (every object settled): a stop from then on stops
-   * nothing, as a stop during the direct engine's index commit does; the steps run to the end,
-   * without the run's signal, and the run finishes.
+   * nothing, as a stop during the direct engine's index commit does; the steps run to the end
+   * and the run finishes.
    */
   let settled = false;
   const stopping = new AbortController();
+  // The steps listen on this run's own signal: a stop that comes once every object settled is
+  // not passed on to it, and cuts no step in flight (see everyObjectSettled).
+  const own = (signal: AbortSignal | undefined) => (signal ? stopping.signal : undefined);
+  const sides = {
+    source: { ...options.source, signal: own(options.source.signal) },
+    destination: { ...options.destination, signal: own(options.destination.signal) },
+  };
+  const invoker: DestinationInvoker = {
+    invoke: (target, payload) => DESTINATION_STEPS[target].run(sides.destination, payload),
+  };
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const retryIntervals: Record<string, number> = {};
+  const last = new LastPage();
   // The Tasks' requests listen on the run's signal, as executeLocally's on this one (see there).
   if (options.signal) setMaxListeners(0, options.signal);
-  options.signal?.addEventListener("abort", () => settled || stopping.abort(options.signal?.reason), {
-    once: true,
-  });
+  setMaxListeners(0, stopping.signal);
+  options.signal?.addEventListener(
+    "abort",
+    () => {
+      // Once the last page's objects have all settled and it has nothing to delete, what is
+      // left is the index and the report: the stop stops nothing, as the direct engine's.
+      if (!settled && last.everyObjectSettled) settled = true;
+      if (!settled) stopping.abort(options.signal?.reason);
+    },
+    { once: true },
+  );
   if (options.signal?.aborted) stopping.abort(options.signal.reason);
   // Tasks still running: an abort or a failure of the run waits for them before it cleans up after them.
   const inFlight = new Set<Promise<unknown>>();
@@ -160,7 +176,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     const step = (input: unknown): Promise<unknown> =>
       fn in SOURCE_STEPS
         ? SOURCE_STEPS[fn as SourceFunction].run(
-            tail ? { ...options.source, signal: undefined } : options.source,
+            tail ? { ...options.source, signal: undefined } : sides.source,
             input,
           )
         : relay(tail ? tailInvoker : invoker, parseEvent(RelayEvent, input));
@@ -172,6 +188,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
         // the run's failure: no step runs then.
         if (stopping.signal.aborted || failed) throw new RunAbortedError(options.signal?.reason);
         const output = await (intercept ? intercept(state, input, () => step(input)) : step(input));
+        last.onTask(state, input, output);
         // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
         if (watch) await watch.onTask(state, input, output).catch(() => {});
         return output;
@@ -248,6 +265,52 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
     planned: totals.planned,
     ...(totals.index ? { index: totals.index } : {}),
   };
+}
+
+/**
+ * What a run has left to do on its last page, from the Tasks that succeeded: once it is listed
+ * (no page after it), the objects its Map has still to settle, and whether its lookup found
+ * destination-only keys to delete (with `delete`) that its FindDestinationOnly has not settled.
+ */
+class LastPage {
+  /** The last page's objects not settled yet; undefined until the last page is listed. */
+  #left: Set<string> | undefined;
+  #page: number | undefined;
+  #deletes = false;
+
+  get everyObjectSettled(): boolean {
+    return this.#left !== undefined && this.#left.size === 0 && !this.#deletes;
+  }
+
+  onTask(state: string, input: unknown, output: unknown): void {
+    // A destination step's input is the relay's: its own event is the payload.
+    const page = (input as { payload?: { page?: number } }).payload?.page;
+    switch (state) {
+      case "ListSourcePage": {
+        const { items, next } = output as { items: { key: string }[]; next: unknown };
+        this.#page = next === null ? (input as { page: number }).page : undefined;
+        this.#left = next === null ? new Set(items.map((item) => item.key)) : undefined;
+        return;
+      }
+      case "LookUpDestinationPage":
+        if (page === this.#page) this.#deletes = (output as { candidates: number }).candidates > 0;
+        return;
+      case "ComparePage": {
+        if (this.#left === undefined) return;
+        const handed = new Set((output as { key: string }[]).map((item) => item.key));
+        for (const { key } of (input as { items: { key: string }[] }).items)
+          if (!handed.has(key)) this.#left.delete(key);
+        return;
+      }
+      case "Record":
+      case "RecordFailure":
+        this.#left?.delete((input as { key: string }).key);
+        return;
+      case "FindDestinationOnly":
+        if (page === this.#page) this.#deletes = false;
+        return;
+    }
+  }
 }
 
 /**

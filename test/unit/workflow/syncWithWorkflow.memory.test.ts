@@ -210,6 +210,43 @@ describe("destination-only objects under the workflow engine", () => {
   });
 });
 
+describe("a workflow run stopped once every object settled", () => {
+  const keys = ["a0", "a1", "a2", "b0", "b1", "b2"];
+
+  for (const extra of [false, true])
+    it(
+      extra
+        ? "with a destination-only object of the last page still to delete: it is stopped, the object kept"
+        : "finishes: its index and report are written, and the stop stops nothing",
+      async () => {
+        const source = new MemoryObjectStore({ bucket: "src" });
+        const destination = new MemoryObjectStore({ bucket: "dst" });
+        for (const key of keys) await put(source, key, Buffer.from(key));
+        if (extra) await put(destination, "b9", Buffer.from("old"));
+        const stop = new AbortController();
+        const run = workflowWith(source, destination, {
+          delete: true,
+          pageSize: 3,
+          concurrency: 1,
+          signal: stop.signal,
+          // Stopped as the last page's last object settles.
+          onResult: (r) => {
+            if (r.destinationKey === "b2") stop.abort();
+          },
+        });
+        if (extra) {
+          await expect(run).rejects.toThrow();
+          expect(await destination.head("b9")).toBeDefined();
+          return;
+        }
+        const report = await run;
+        expect(stop.signal.aborted).toBe(true);
+        expect(report.objects).toMatchObject({ scanned: 6, missing: 6, failed: 0 });
+        expect(report.results).toHaveLength(6);
+      },
+    );
+});
+
 /** A work area that cannot store the run's report: the run fails at its last step. */
 class ReportRefused extends MemoryWorkArea {
   override async putLines(key: string, lines: AsyncIterable<string>): Promise<void> {
