@@ -14,17 +14,15 @@
  * answers each in AWS (the destination's functions reach it from another region): what a
  * step's requests one after the other cost, which memory hides.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { pairingTag } from "@chunksync/core";
+import { rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { MemoryObjectStore } from "@chunksync/storage";
-import { DirectoryIndexLocation, type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
+import { type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
 import { MemoryWorkArea, syncWithWorkflow, type WorkArea } from "@chunksync/workflow";
+import { memoryIndexes } from "../test/support/indexes.js";
 import { median, option } from "./lib/paired.js";
 import { markdownTable } from "./lib/table.js";
 
-const MiB = 1024 * 1024;
 const RUNS = ["copy", "confirm written", "unchanged"] as const;
 type Engine = "direct" | "workflow";
 
@@ -71,19 +69,8 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
     await source.put(`k/${String(i).padStart(8, "0")}`, body, body.length, { metadata: {} }, undefined);
   }
   const secret = Buffer.alloc(32, 7);
-  const dir = mkdtempSync(join(tmpdir(), "chunksync-bench-wf-"));
-  const side = (bucket: string) => ({
-    location: new DirectoryIndexLocation(join(dir, bucket)),
-    scope: {
-      storage: "memory",
-      bucket,
-      prefix: "",
-      chunkSize: 8 * MiB,
-      algorithm: "sha256" as const,
-      pairing: pairingTag(secret),
-    },
-    consult: true,
-  });
+  // Each side's index in a directory of its own, as the engines' tests keep them.
+  const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const options: SyncOptions = {
     source,
     sourcePrefix: "",
@@ -92,7 +79,7 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
     secret,
     algorithm: "sha256",
     variant: "encode",
-    chunkSize: 8 * MiB,
+    chunkSize: sourceIndex.scope.chunkSize,
     verify: "changed",
     concurrency: 8,
     serverSideCopy: false,
@@ -100,7 +87,7 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
     filters: [],
     delete: false,
     dryRun: false,
-    index: { source: side("src"), destination: side("dst") },
+    index: { source: sourceIndex, destination: destinationIndex },
   };
   const seconds: number[] = [];
   const flows: number[] = [];
