@@ -96,8 +96,9 @@ const AnswersRecordSchema = z.array(
 
 /**
  * The source's half of a page's decision: challenges each pair of `items` whose destination
- * version the lookup found answerable and whose source version its own index answers for with
- * no request. Returns how many it challenged.
+ * version the lookup found answerable and whose source version its own index answers for
+ * (after the one HEAD PlanSource would send, where the listing cannot settle the entry).
+ * Returns how many it challenged.
  */
 export async function challengePage(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
   const { runId, page } = event;
@@ -128,7 +129,7 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
 type PageChallenge = z.infer<typeof ChallengesRecordSchema>[number];
 type PageExpected = z.infer<typeof ExpectedRecordSchema>[number];
 
-/** The challenge of listed `item` against destination version `dst`, where its source entry answers for it with no request. */
+/** The challenge of listed `item` against destination version `dst`, where its source entry stands for it. */
 async function challengeItem(
   ctx: SourceContext & { index: NonNullable<SourceContext["index"]> },
   side: SourceSide,
@@ -274,8 +275,12 @@ async function settleIdentical(
   response: unknown,
 ): Promise<boolean> {
   const { key, source } = mine;
+  // Whether anything was asked is the source's own record's to say (an empty object has no
+  // chunk), never the shared records': a challenge taken out of them must not pass as none.
+  if (source.plan.count > 0 && (request === null || mine.expectation === null || response === null))
+    return false;
   const changed =
-    request === null
+    source.plan.count === 0
       ? []
       : changedChunks({
           request: request as ChallengeRequest,

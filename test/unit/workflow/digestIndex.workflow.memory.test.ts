@@ -105,6 +105,20 @@ async function storedKeys(side: ReturnType<typeof setup>["index"]["source"]): Pr
   return keys;
 }
 
+/** A work area whose page challenges lose their requests as they are stored, as a forged shared record would. */
+class RequestsTakenOut extends MemoryWorkArea {
+  taken = 0;
+  override async put(key: string, value: unknown): Promise<void> {
+    if (!/\/page-decisions\/\d+\/challenges\.json$/.test(key)) return super.put(key, value);
+    const challenges = value as { key: string; request: unknown }[];
+    this.taken += challenges.length;
+    return super.put(
+      key,
+      challenges.map((c) => ({ ...c, request: null })),
+    );
+  }
+}
+
 /** The objects whose own flow a workflow run ran (PlanSource keeps a source record of each it plans). */
 async function objectFlows(work: MemoryWorkArea): Promise<string[]> {
   const planned: string[] = [];
@@ -197,6 +211,27 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       }
     },
   );
+
+  it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {
+    const { time, source, destination, run } = setup();
+    const data = seededBytes("forged-c", 6 * MiB);
+    await put(source, "a", seededBytes("forged-a", 1000));
+    await put(source, "c", data);
+    for (let i = 0; i < 2; i++) {
+      time.pass(2000);
+      await run();
+    }
+    // Both entries stand, and differ: the destination's "c" read into its index by a check.
+    await put(destination, "c", flipByte(data, 3));
+    time.pass(2000);
+    await run("direct", { dryRun: true });
+    time.pass(2000);
+    const forged = new RequestsTakenOut();
+    const report = await run("workflow", { work: forged } as Partial<SyncOptions>);
+    expect(forged.taken).toBeGreaterThan(0);
+    expect(report.objects).toMatchObject({ identical: 1, changed: 1, failed: 0 });
+    expect((await bytesOf(destination, "c")).equals(data)).toBe(true);
+  });
 
   it.each(["direct", "workflow"] as const)(
     "a new object whose source entry stands is streamed into one PutObject under the %s engine, as one the source heads",
