@@ -42,7 +42,28 @@ type Json = Record<string, unknown>;
  * away) where AWS would not. Not more: the runner's timer holds at most 2^31 - 1 ms, and fires
  * at once for a longer one.
  */
-export const TASK_TIMEOUT_SECONDS = 24 * 60 * 60;
+const TASK_TIMEOUT_SECONDS = 24 * 60 * 60;
+
+/**
+ * A Task state of either definition (the sync's, the audit's): a source-side function invoked
+ * directly with `payload`, or, where `target` names a destination step, the relay with it.
+ */
+export function taskState(
+  resource: string,
+  target: string | undefined,
+  payload: Json,
+  retry: readonly Json[],
+  rest: Json,
+): Json {
+  return {
+    Type: "Task",
+    Resource: resource,
+    Parameters: target === undefined ? payload : { target, payload },
+    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+    Retry: retry,
+    ...rest,
+  };
+}
 
 const RETRY: Json[] = [
   {
@@ -138,15 +159,9 @@ export function buildDefinition(options: DefinitionOptions): Json {
   const task = (state: string, payload: Json, rest: Json): Json => {
     const fn = TASK_STATES[state];
     if (fn === undefined) throw new Error(`no function for state ${state}`);
-    const parameters = SOURCE_FUNCTION_NAMES.has(fn) ? payload : { target: fn, payload };
-    return {
-      Type: "Task",
-      Resource: SOURCE_FUNCTION_NAMES.has(fn) ? functions[fn as SourceFunction] : functions.relay,
-      Parameters: parameters,
-      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-      Retry: RETRY,
-      ...rest,
-    };
+    return SOURCE_FUNCTION_NAMES.has(fn)
+      ? taskState(functions[fn as SourceFunction], undefined, payload, RETRY, rest)
+      : taskState(functions.relay, fn, payload, RETRY, rest);
   };
   const objectRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
   const itemRef = { "runId.$": "$.runId", "item.$": "$.item", "attempt.$": "$.attempt" };

@@ -1,6 +1,6 @@
 // No step is imported here: sst.config.ts bundles the definition, and the steps pull in the
 // native digest addon through the core's index.
-import { RETRYABLE_LAMBDA_ERRORS, RETRYABLE_STEP_ERRORS, TASK_TIMEOUT_SECONDS } from "../definition.js";
+import { RETRYABLE_LAMBDA_ERRORS, RETRYABLE_STEP_ERRORS, taskState } from "../definition.js";
 import type { DestinationTarget } from "../events.js";
 
 /** The audit's source-side functions (its state machine invokes them directly). */
@@ -67,15 +67,9 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
   const task = (state: string, payload: Json, rest: Json): Json => {
     const fn = AUDIT_TASK_STATES[state];
     if (fn === undefined) throw new Error(`no function for state ${state}`);
-    const source = (AUDIT_SOURCE_FUNCTIONS as readonly string[]).includes(fn);
-    return {
-      Type: "Task",
-      Resource: source ? functions[fn as AuditSourceFunction] : functions.relay,
-      Parameters: source ? payload : { target: fn, payload },
-      TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-      Retry: RETRY,
-      ...rest,
-    };
+    return (AUDIT_SOURCE_FUNCTIONS as readonly string[]).includes(fn)
+      ? taskState(functions[fn as AuditSourceFunction], undefined, payload, RETRY, rest)
+      : taskState(functions.relay, fn, payload, RETRY, rest);
   };
   const keyRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
   const itemRef = { "runId.$": "$.runId", "item.$": "$.item" };
