@@ -1,5 +1,6 @@
 import { countResult, type ObjectResult, type RunStats } from "@chunksync/sync";
 import { workKeys } from "./layout.js";
+import { settledOnPage } from "./pageDecision.js";
 import { type StoredResult, sumBytes } from "./sourceSteps.js";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -68,10 +69,8 @@ export function observeTasks(observer: RunObserver, work: WorkArea): RunWatch {
         return;
       }
       case "ComparePage": {
-        // The page's items it settled are those it did not hand on to the Map.
-        const { runId, items } = input as { runId: string; items: { key: string }[] };
-        const left = new Set((output as { key: string }[]).map((item) => item.key));
-        for (const { key } of items) if (!left.has(key)) await told(runId, key);
+        const { runId } = input as { runId: string };
+        for (const key of settledOnPage(input, output)) await told(runId, key);
         return;
       }
       case "Record":

@@ -266,6 +266,14 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   return event.items.filter((item) => !decided.has(item.key));
 }
 
+/** The keys of the page a ComparePage step settled, from its event and output: those of its items it did not hand on to the Map. */
+export function settledOnPage(input: unknown, output: unknown): string[] {
+  const handed = new Set((output as { key: string }[]).map((item) => item.key));
+  return (input as { items: { key: string }[] }).items
+    .map((item) => item.key)
+    .filter((key) => !handed.has(key));
+}
+
 /** Settles one answered pair where it is identical; false, with nothing settled, otherwise. */
 async function settleIdentical(
   ctx: SourceContext,

@@ -7,6 +7,7 @@ import { StateDataLimitError } from "./errors.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { type Side, workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
+import { settledOnPage } from "./pageDecision.js";
 import { type DestinationInvoker, relay } from "./relay.js";
 import { unrecordedWrite } from "./sourceSteps.js";
 import { DESTINATION_STEPS, SOURCE_STEPS, type SourceFunction, type StateMachineFunction } from "./steps.js";
@@ -295,13 +296,9 @@ class LastPage {
       case "LookUpDestinationPage":
         if (page === this.#page) this.#deletes = (output as { candidates: number }).candidates > 0;
         return;
-      case "ComparePage": {
-        if (this.#left === undefined) return;
-        const handed = new Set((output as { key: string }[]).map((item) => item.key));
-        for (const { key } of (input as { items: { key: string }[] }).items)
-          if (!handed.has(key)) this.#left.delete(key);
+      case "ComparePage":
+        for (const key of this.#left ? settledOnPage(input, output) : []) this.#left?.delete(key);
         return;
-      }
       case "Record":
       case "RecordFailure":
         this.#left?.delete((input as { key: string }).key);

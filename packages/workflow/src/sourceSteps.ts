@@ -98,7 +98,6 @@ import {
   type DigestPhase,
   digestRecords,
   digestsRecord,
-  type FoundEntry,
   foundEntry,
   getEntry,
   getFound,
@@ -164,7 +163,7 @@ export async function needDestination(
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
 export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof ListPageEvent>) {
   const items: z.infer<typeof PrepareEvent>["item"][] = [];
-  const found: [string, FoundEntry][] = [];
+  const puts: (() => Promise<void>)[] = [];
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
@@ -202,10 +201,13 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     // The entry that still stands for the listed version waits in this side's own part, as
     // does one a scrub marked rotted (see refuseRottedSource).
     const entry = await index?.stoodOrMarked(o.key, o);
-    if (entry) found.push([workKeys.found("source", event.runId, key), foundEntry(entry, versioned, o)]);
+    if (entry) {
+      const found = foundEntry(entry, versioned, o);
+      puts.push(() => putEntry(ctx.work, workKeys.found("source", event.runId, key), found));
+    }
   }
-  // A request each: put side by side.
-  await forEachConcurrent(found, RECORDS_AHEAD, ([at, entry]) => putEntry(ctx.work, at, entry));
+  // A request each: put side by side, as the lookup puts the destination's.
+  await forEachConcurrent(puts, RECORDS_AHEAD, (put) => put());
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
     page: event.page,
