@@ -32,6 +32,7 @@ import {
 import { JsonLinesReport } from "../packages/cli/src/jsonLinesReport.js";
 import { SyntheticListingStore } from "../test/support/syntheticStore.js";
 import { runCommand } from "./lib/exec.js";
+import { benchSyncOptions } from "./lib/syncOptions.js";
 import { markdownTable } from "./lib/table.js";
 
 const MB = 1_000_000;
@@ -117,26 +118,17 @@ function options(
   index: SyncOptions["index"],
   onResult: SyncOptions["onResult"],
 ): SyncOptions {
-  return {
-    source: new SyntheticListingStore("src", keys, (i) => i % 2 === 0),
-    sourcePrefix: "",
-    destination: new SyntheticListingStore("dst", keys, (i) => i % 2 === 1),
-    destinationPrefix: "",
+  return benchSyncOptions(
+    new SyntheticListingStore("src", keys, (i) => i % 2 === 0),
+    new SyntheticListingStore("dst", keys, (i) => i % 2 === 1),
     secret,
-    algorithm: "sha256",
-    variant: "encode",
-    chunkSize: 8 * 1024 * 1024,
-    verify: "changed",
-    concurrency: 8,
-    serverSideCopy: false,
-    copyTags: false,
-    filters: [],
-    delete: false,
-    dryRun: true,
-    stats: new RunStats(),
-    ...(index ? { index } : {}),
-    ...(onResult ? { onResult } : {}),
-  };
+    {
+      dryRun: true,
+      stats: new RunStats(),
+      ...(index ? { index } : {}),
+      ...(onResult ? { onResult } : {}),
+    },
+  );
 }
 
 async function parent(sizes: number[]): Promise<void> {

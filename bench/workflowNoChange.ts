@@ -17,10 +17,11 @@
 import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { MemoryObjectStore } from "@chunksync/storage";
-import { type RunReport, runSync, type SyncOptions } from "@chunksync/sync";
+import { type RunReport, runSync } from "@chunksync/sync";
 import { MemoryWorkArea, syncWithWorkflow, type WorkArea } from "@chunksync/workflow";
 import { memoryIndexes } from "../test/support/indexes.js";
 import { median, option } from "./lib/paired.js";
+import { benchSyncOptions } from "./lib/syncOptions.js";
 import { markdownTable } from "./lib/table.js";
 
 const RUNS = ["copy", "confirm written", "unchanged"] as const;
@@ -71,24 +72,10 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
   const secret = Buffer.alloc(32, 7);
   // Each side's index in a directory of its own, as the engines' tests keep them.
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-  const options: SyncOptions = {
-    source,
-    sourcePrefix: "",
-    destination,
-    destinationPrefix: "",
-    secret,
-    algorithm: "sha256",
-    variant: "encode",
+  const options = benchSyncOptions(source, destination, secret, {
     chunkSize: sourceIndex.scope.chunkSize,
-    verify: "changed",
-    concurrency: 8,
-    serverSideCopy: false,
-    copyTags: false,
-    filters: [],
-    delete: false,
-    dryRun: false,
     index: { source: sourceIndex, destination: destinationIndex },
-  };
+  });
   const seconds: number[] = [];
   const flows: number[] = [];
   try {
