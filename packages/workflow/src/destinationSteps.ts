@@ -386,9 +386,12 @@ async function objectWrite(
   key: string,
   parts: (source: { bucket: string; key: string }) => ObjectWrite["parts"],
 ): Promise<{ write: ObjectWrite; batchSize: number; uploadDigests: Decision["uploadDigests"] }> {
-  const src = await needSource(ctx.work, runId, key);
-  const dst = await needDestination(ctx.work, runId, key);
-  const decision = await needDecision(ctx.work, runId, key);
+  // A request each, side by side (to a bucket maybe far away).
+  const [src, dst, decision] = await Promise.all([
+    needSource(ctx.work, runId, key),
+    needDestination(ctx.work, runId, key),
+    needDecision(ctx.work, runId, key),
+  ]);
   const destinationKey = ctx.prefix + key;
   const source = { ...sourceIdentity(src.bucket, src.sourceKey, src), size: src.size };
   const write: ObjectWrite = {
@@ -489,8 +492,10 @@ function linkPartSource(
  */
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
-  const link = await need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch));
-  const record = await needUpload(ctx.work, runId, key);
+  const [link, record] = await Promise.all([
+    need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch)),
+    needUpload(ctx.work, runId, key),
+  ]);
   const bytes = stepBytes(ctx, {
     sourceRead: 0,
     destinationRead: 0,
@@ -515,16 +520,18 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   // Kept before the record that says the batch is done, so a retried step never lacks them;
   // so is the mark of copies that could not name the version they copied.
   const kept = async () => {
-    if (!ctx.store.copiesNameVersions()) await ctx.work.put(workKeys.unnamed(runId, key), {});
-    if (keep && uploaded.ranges.length > 0)
-      await ctx.work.put(workKeys.uploaded(runId, key, batch), uploaded);
+    await Promise.all([
+      ctx.store.copiesNameVersions() ? undefined : ctx.work.put(workKeys.unnamed(runId, key), {}),
+      keep && uploaded.ranges.length > 0
+        ? ctx.work.put(workKeys.uploaded(runId, key, batch), uploaded)
+        : undefined,
+    ]);
   };
   if (requests.kind !== "multipart") {
     // A retried step finds the object written and its ETag recorded.
     if (record.etag !== undefined) return { bytes };
     const etag = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
-    await keepWritten(ctx, runId, key, record.attempt, etag);
-    await kept();
+    await Promise.all([keepWritten(ctx, runId, key, record.attempt, etag), kept()]);
     await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
     return { bytes };
   }
