@@ -5,7 +5,8 @@
  * wrote with one HEAD each; a run over unchanged objects). It prints each run's time per engine,
  * their ratio, and how many objects ran their own flow in the workflow (in AWS a Standard child
  * execution each, about 17 state transitions and 8 Task invocations): a pair both indexes answer
- * for is decided a page at a time, with no flow of its own.
+ * for is decided a page at a time, and a new small object copied a page at a time, with no flow
+ * of its own.
  *
  *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS]
  *
@@ -18,8 +19,9 @@ import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { MemoryObjectStore } from "@chunksync/storage";
 import { type RunReport, runSync } from "@chunksync/sync";
-import { MemoryWorkArea, syncWithWorkflow, type WorkArea } from "@chunksync/workflow";
+import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
 import { memoryIndexes } from "../test/support/indexes.js";
+import { objectFlows } from "../test/support/workflowRecords.js";
 import { median, option } from "./lib/paired.js";
 import { benchSyncOptions } from "./lib/syncOptions.js";
 import { markdownTable } from "./lib/table.js";
@@ -49,13 +51,6 @@ class LateWorkArea extends MemoryWorkArea {
     await this.#late();
     return super.get<T>(key);
   }
-}
-
-/** Objects whose own flow a workflow run ran (PlanSource keeps a source record of each it plans). */
-async function objectFlows(work: WorkArea): Promise<number> {
-  let n = 0;
-  for await (const key of work.list("shared/runs/")) if (key.endsWith("/source.json")) n++;
-  return n;
 }
 
 /** One engine's three runs over fresh stores and indexes: seconds and object flows per run. */
@@ -90,7 +85,7 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
       for (const [state, count] of Object.entries(expected))
         if (report.objects[state as keyof RunReport["objects"]] !== count)
           throw new Error(`${engine}, ${run}: ${JSON.stringify(report.objects)}, not ${count} ${state}`);
-      flows.push(engine === "workflow" ? await objectFlows(work) : 0);
+      flows.push(engine === "workflow" ? (await objectFlows(work)).length : 0);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -101,6 +101,9 @@ export const TASK_STATES: Readonly<Record<string, SourceFunction | DestinationTa
   ChallengePage: "sourcePageChallenge",
   AnswerPage: "destinationPageAnswer",
   ComparePage: "sourcePageCompare",
+  PrepareCopies: "sourcePagePrepare",
+  CopyPage: "destinationPageCopy",
+  RecordCopies: "sourcePageRecord",
   IndexSourcePage: "sourceIndexPage",
   ConfirmDestinationOnly: "sourceConfirmExtras",
   FindDestinationOnly: "destinationExtras",
@@ -132,6 +135,8 @@ export const SOURCE_FUNCTIONS = [
   "listSource",
   "sourcePageChallenge",
   "sourcePageCompare",
+  "sourcePagePrepare",
+  "sourcePageRecord",
   "sourcePrepare",
   "sourceChallenge",
   "sourceCompare",
@@ -434,16 +439,31 @@ export function buildDefinition(options: DefinitionOptions): Json {
       FromIndexes: {
         Type: "Choice",
         Choices: [{ Variable: "$.lookup.answerable", NumericGreaterThan: 0, Next: "ChallengePage" }],
-        Default: "SyncObjects",
+        Default: "NewObjects",
       },
       ChallengePage: task("ChallengePage", pageItems, { ResultPath: "$.challenged", Next: "AnyChallenged" }),
       AnyChallenged: {
         Type: "Choice",
         Choices: [{ Variable: "$.challenged.count", NumericGreaterThan: 0, Next: "AnswerPage" }],
-        Default: "SyncObjects",
+        Default: "NewObjects",
       },
       AnswerPage: task("AnswerPage", pageRef, { ResultPath: null, Next: "ComparePage" }),
-      ComparePage: task("ComparePage", pageItems, { ResultPath: "$.list.items", Next: "SyncObjects" }),
+      ComparePage: task("ComparePage", pageItems, { ResultPath: "$.list.items", Next: "NewObjects" }),
+      // The page's new small objects are copied a page at a time (see pageCopy.ts); the Map runs
+      // what is left of the page.
+      NewObjects: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.lookup.absent", NumericGreaterThan: 0, Next: "PrepareCopies" }],
+        Default: "SyncObjects",
+      },
+      PrepareCopies: task("PrepareCopies", pageItems, { ResultPath: "$.prepared", Next: "AnyPrepared" }),
+      AnyPrepared: {
+        Type: "Choice",
+        Choices: [{ Variable: "$.prepared.count", NumericGreaterThan: 0, Next: "CopyPage" }],
+        Default: "SyncObjects",
+      },
+      CopyPage: task("CopyPage", pageRef, { ResultPath: null, Next: "RecordCopies" }),
+      RecordCopies: task("RecordCopies", pageItems, { ResultPath: "$.list.items", Next: "SyncObjects" }),
       SyncObjects: {
         Type: "Map",
         ItemsPath: "$.list.items",

@@ -88,6 +88,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
+import type { AbsentRecord } from "./pageCopy.js";
 import { type AnswerableRecord, mayAnswerFromEntry } from "./pageDecision.js";
 import {
   need,
@@ -797,6 +798,8 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const selected = keySelection(ctx.filters ?? []);
   const candidates = ctx.delete ? new CandidateWriter(ctx.work, runId, event.page) : undefined;
   const answerable: AnswerableRecord["objects"] = [];
+  /** The page's keys the listing holds: the rest are new objects (see pageCopy.ts). */
+  const held = new Set<string>();
   const puts: (() => Promise<void>)[] = [];
   const { versioned, through } = await stepListing(
     ctx.work,
@@ -813,6 +816,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
       if (selected(key)) await candidates?.add(key);
       continue;
     }
+    held.add(key);
     const listed: ObjectSummary = { key: o.key, size: o.size, etag: o.etag };
     if (o.lastModified !== undefined) listed.lastModified = o.lastModified;
     if (o.storageClass !== undefined) listed.storageClass = o.storageClass;
@@ -835,7 +839,15 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
       bucket: ctx.store.bucket,
       objects: answerable,
     } satisfies AnswerableRecord);
-  return { candidates: candidates?.count ?? 0, answerable: answerable.length };
+  const absent = page.keys.filter((key) => !held.has(key));
+  if (absent.length > 0)
+    await ctx.work.put(workKeys.absent(runId, event.page), {
+      bucket: ctx.store.bucket,
+      checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
+      copySourceEscapesReadOnce: ctx.store.capabilities.copySourceEscapesReadOnce,
+      keys: absent,
+    } satisfies AbsentRecord);
+  return { candidates: candidates?.count ?? 0, answerable: answerable.length, absent: absent.length };
 }
 
 /** Makes the pages' pieces the destination's index, as {@link commitSourceIndex} the source's. */

@@ -124,6 +124,7 @@ export const DESTINATION_TARGETS = [
   "destinationExtras",
   "destinationPageLookup",
   "destinationPageAnswer",
+  "destinationPageCopy",
   "destinationIndexCommit",
   "destinationAuditHead",
   "destinationAudit",

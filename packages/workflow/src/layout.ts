@@ -71,6 +71,8 @@ export const workKeys = {
   moved: (runId: string, key: string) => `${workKeys.object(runId, key)}/moved/`,
   movedBy: (runId: string, key: string) =>
     `${workKeys.moved(runId, key)}${Date.now().toString(36)}-${randomBytes(4).toString("hex")}.json`,
+  /** What the source read for its page's copy of the object, which the destination did not write (one name: a retried step puts it again). */
+  movedOnPage: (runId: string, key: string) => `${workKeys.moved(runId, key)}page-copy.json`,
   upload: (runId: string, key: string) => `${workKeys.object(runId, key)}/upload.json`,
   links: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/links-${batch}.json`,
   parts: (runId: string, key: string, batch: number) => `${workKeys.object(runId, key)}/parts-${batch}.json`,
@@ -93,6 +95,14 @@ export const workKeys = {
   pageChallenges: (runId: string, page: number) => `${pageDecision("shared", runId, page)}/challenges.json`,
   pageAnswers: (runId: string, page: number) => `${pageDecision("shared", runId, page)}/answers.json`,
   pageExpected: (runId: string, page: number) => `${pageDecision("source", runId, page)}/expected.json`,
+  /**
+   * A page's new small objects, copied a page at a time (see pageCopy.ts): the page's keys its
+   * lookup found absent on the destination, the ones the source prepared a copy of, and the ones
+   * the destination wrote (keys and byte counts only: each object's own records hold the rest).
+   */
+  absent: (runId: string, page: number) => `${pageCopies(runId, page)}/absent.json`,
+  prepared: (runId: string, page: number) => `${pageCopies(runId, page)}/prepared.json`,
+  copied: (runId: string, page: number) => `${pageCopies(runId, page)}/copied.json`,
   /**
    * With `delete`, a page's destination-only keys as its lookup listed them (record by record,
    * see `CandidateWriter`), and which of each record's keys the source then held: each side
@@ -135,6 +145,11 @@ export const workKeys = {
 /** The folder of a page's decision from the indexes, in `part` of the work area. */
 function pageDecision(part: "shared" | "source", runId: string, page: number): string {
   return `${part}/runs/${runId}/page-decisions/${String(page).padStart(8, "0")}`;
+}
+
+/** The folder of a page's copies of new small objects (shared). */
+function pageCopies(runId: string, page: number): string {
+  return `shared/runs/${runId}/page-copies/${String(page).padStart(8, "0")}`;
 }
 
 /** The key range of one listing page, as ListSourcePage stored it. */

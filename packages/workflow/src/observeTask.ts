@@ -68,7 +68,8 @@ export function observeTasks(observer: RunObserver, work: WorkArea): RunWatch {
         await tellExtras(runId, page);
         return;
       }
-      case "ComparePage": {
+      case "ComparePage":
+      case "RecordCopies": {
         const { runId } = input as { runId: string };
         for (const key of settledOnPage(input, output)) await told(runId, key);
         return;

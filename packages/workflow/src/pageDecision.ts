@@ -7,7 +7,7 @@ import {
   isObjectKey,
   planChunks,
 } from "@chunksync/core";
-import { isArchiveClass, type ObjectSummary, sameEtag } from "@chunksync/storage";
+import { isArchiveClass, type ObjectHead, type ObjectSummary, sameEtag } from "@chunksync/storage";
 import {
   changedChunks,
   type DestinationSide,
@@ -36,6 +36,7 @@ import {
 } from "./destinationSteps.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
 import {
+  type FoundEntry,
   getFound,
   listedOf,
   putEntry,
@@ -141,20 +142,9 @@ async function challengeItem(
   const destinationKey = ctx.destinationPrefix + item.key;
   if (!isObjectKey(destinationKey)) return undefined;
   const found = await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope);
-  if (found === undefined || found.entry.rotted) return undefined;
-  const listed = { ...item, key: ctx.prefix + item.key, ...listedOf(found) };
+  const head = found && (await sourceHeadFromEntry(ctx, side, item, found));
+  if (head === undefined) return undefined;
   const plan = planChunks(item.size, ctx.chunkSize);
-  if (
-    !entryMayStand(found.entry, listed) ||
-    isArchiveClass(found.entry.storageClass) ||
-    isArchiveClass(listed.storageClass) ||
-    found.entry.digests.length !== plan.count
-  )
-    return undefined;
-  // As PlanSource takes it: with no request, or one HEAD where the listing cannot settle it.
-  const known = await standingEntry(ctx.store, found.entry, listed, found.versioned, ctx.signal);
-  if (known === undefined) return undefined;
-  const { head } = sourceFromStanding(side, known, listed);
   const exchange =
     plan.count > 0
       ? await side.challenge(
@@ -173,6 +163,31 @@ async function challengeItem(
       expectation: exchange?.expectation ?? null,
     },
   };
+}
+
+/**
+ * The head of listed `item` from the source's stored entry `found` where that stands for the
+ * version listed, as PlanSource takes it (with no request, or one HEAD where the listing cannot
+ * settle it), its digests handed to `side`; undefined where it does not stand, or is a rot
+ * mark (the object's own flow refuses that source).
+ */
+export async function sourceHeadFromEntry(
+  ctx: SourceContext,
+  side: SourceSide,
+  item: z.infer<typeof ListedItem>,
+  found: FoundEntry,
+): Promise<ObjectHead | undefined> {
+  if (found.entry.rotted) return undefined;
+  const listed = { ...item, key: ctx.prefix + item.key, ...listedOf(found) };
+  if (
+    !entryMayStand(found.entry, listed) ||
+    isArchiveClass(found.entry.storageClass) ||
+    isArchiveClass(listed.storageClass) ||
+    found.entry.digests.length !== planChunks(item.size, ctx.chunkSize).count
+  )
+    return undefined;
+  const known = await standingEntry(ctx.store, found.entry, listed, found.versioned, ctx.signal);
+  return known && sourceFromStanding(side, known, listed).head;
 }
 
 /**
@@ -266,7 +281,10 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   return event.items.filter((item) => !decided.has(item.key));
 }
 
-/** The keys of the page a ComparePage step settled, from its event and output: those of its items it did not hand on to the Map. */
+/**
+ * The keys of the page a ComparePage or RecordCopies step settled, from its event and output:
+ * those of its items it did not hand on to the Map.
+ */
 export function settledOnPage(input: unknown, output: unknown): string[] {
   const handed = new Set((output as { key: string }[]).map((item) => item.key));
   return (input as { items: { key: string }[] }).items

@@ -297,6 +297,7 @@ class LastPage {
         if (page === this.#page) this.#deletes = (output as { candidates: number }).candidates > 0;
         return;
       case "ComparePage":
+      case "RecordCopies":
         for (const key of this.#left ? settledOnPage(input, output) : []) this.#left?.delete(key);
         return;
       case "Record":

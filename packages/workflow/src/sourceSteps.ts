@@ -323,14 +323,18 @@ export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof 
   return { bytes };
 }
 
-/** The source side of one step, its reads counted in `bytes`. */
-export function readingSide(ctx: SourceContext, bytes: StepBytes): SourceSide {
+/** The source side of one step, its reads counted in `bytes`, its requests in `limiter`'s slots. */
+export function readingSide(
+  ctx: SourceContext,
+  bytes: StepBytes,
+  limiter = new Limiter(ctx.concurrency),
+): SourceSide {
   return new SourceSide({
     store: ctx.store,
     secret: ctx.secret,
     algorithm: ctx.algorithm,
     variant: ctx.variant,
-    limiter: new Limiter(ctx.concurrency),
+    limiter,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onRead: (n) => {
       bytes.sourceRead = (bytes.sourceRead ?? 0) + n;
@@ -749,17 +753,26 @@ export function failureOf(error: NonNullable<z.infer<typeof RecordEvent>["error"
 }
 
 /** Records one object's outcome in the work area (a failure when the event carries an error). */
-export async function recordResult(ctx: SourceContext, event: z.infer<typeof RecordEvent>) {
+export function recordResult(ctx: SourceContext, event: z.infer<typeof RecordEvent>) {
+  // A failed step has no output: what it moved was kept apart (see stepBytes), by this flow's
+  // steps or by its page's copy that did not write it (see pageCopy.ts).
+  return storeResult(ctx, event, true);
+}
+
+/**
+ * Stores the outcome of `event`'s object, summing the bytes of its steps' outputs and, with
+ * `moved`, those its failed steps kept apart.
+ */
+export async function storeResult(ctx: SourceContext, event: z.infer<typeof RecordEvent>, moved: boolean) {
   const { runId, key } = event;
-  const src = await ctx.work.get<SourceRecord>(workKeys.source(runId, key));
-  const dst = await ctx.work.get<DestinationRecord>(workKeys.destination(runId, key));
-  const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
+  const [src, dst, decision] = await Promise.all([
+    ctx.work.get<SourceRecord>(workKeys.source(runId, key)),
+    ctx.work.get<DestinationRecord>(workKeys.destination(runId, key)),
+    ctx.work.get<Decision>(workKeys.decision(runId, key)),
+  ]);
   const bytes = new RunStats().bytes;
   sumBytes(event.steps, bytes);
-  // A failed step has no output: what it moved was kept apart (see stepBytes), and only a flow
-  // that met a failure (an attempt restarted, or the object failed) asks for it.
-  if (event.error !== undefined || (event.attempt ?? 1) > 1)
-    sumBytes(await movedBytes(ctx.work, runId, key), bytes);
+  if (moved) sumBytes(await movedBytes(ctx.work, runId, key), bytes);
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,

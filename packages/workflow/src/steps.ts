@@ -29,6 +29,7 @@ import {
   ReportEvent,
   WriteBatchEvent,
 } from "./events.js";
+import { copyPage, prepareCopies, recordCopies } from "./pageCopy.js";
 import { answerPage, challengePage, comparePage } from "./pageDecision.js";
 import {
   commitSourceIndex,
@@ -72,6 +73,8 @@ export const SOURCE_STEPS = {
   listSource: step(ListPageEvent, listSourcePage),
   sourcePageChallenge: step(PageItemsEvent, challengePage),
   sourcePageCompare: step(PageItemsEvent, comparePage),
+  sourcePagePrepare: step(PageItemsEvent, prepareCopies),
+  sourcePageRecord: step(PageItemsEvent, recordCopies),
   sourcePrepare: step(PrepareEvent, prepareSource),
   sourceChallenge: step(BatchEvent, sourceChallenge),
   sourceCompare: step(BatchEvent, sourceCompare),
@@ -99,6 +102,7 @@ export const DESTINATION_STEPS = {
   destinationExtras: step(PageEvent, destinationExtras),
   destinationPageLookup: step(PageEvent, destinationPageLookup),
   destinationPageAnswer: step(PageEvent, answerPage),
+  destinationPageCopy: step(PageEvent, copyPage),
   destinationIndexCommit: step(CommitIndexEvent, destinationIndexCommit),
   // The audit's destination steps: the relay reaches them like the sync's.
   ...AUDIT_DESTINATION_STEPS,

@@ -53,9 +53,9 @@ describe("the state machine definition", () => {
     expect(text).not.toContain('"Assign"');
   });
 
-  it("reads and writes each side's index a page at a time, asks the source before a page's deletes, and swaps its manifest only after the last page", () => {
+  it("reads and writes each side's index a page at a time, decides and copies what it can a page at a time, asks the source before a page's deletes, and swaps its manifest only after the last page", () => {
     const path: string[] = [];
-    for (let name: string | undefined = "ListSourcePage"; name && path.length < 20; ) {
+    for (let name: string | undefined = "ListSourcePage"; name && path.length < 30; ) {
       path.push(name);
       const state: State | undefined = states.get(name);
       name =
@@ -69,6 +69,11 @@ describe("the state machine definition", () => {
       "AnyChallenged",
       "AnswerPage",
       "ComparePage",
+      "NewObjects",
+      "PrepareCopies",
+      "AnyPrepared",
+      "CopyPage",
+      "RecordCopies",
       "SyncObjects",
       "IndexSourcePage",
       "AskSource",
@@ -89,10 +94,20 @@ describe("the state machine definition", () => {
     // a page with none goes straight to the Map.
     expect(states.get("FromIndexes")).toMatchObject({
       Choices: [{ Variable: "$.lookup.answerable", NumericGreaterThan: 0 }],
+      Default: "NewObjects",
+    });
+    expect(states.get("AnyChallenged")).toMatchObject({ Default: "NewObjects" });
+    expect(states.get("ComparePage")).toMatchObject({ ResultPath: "$.list.items" });
+    // So are its new small objects copied, where its lookup found keys the destination lacks.
+    expect(states.get("NewObjects")).toMatchObject({
+      Choices: [{ Variable: "$.lookup.absent", NumericGreaterThan: 0 }],
       Default: "SyncObjects",
     });
-    expect(states.get("AnyChallenged")).toMatchObject({ Default: "SyncObjects" });
-    expect(states.get("ComparePage")).toMatchObject({ ResultPath: "$.list.items" });
+    expect(states.get("AnyPrepared")).toMatchObject({
+      Choices: [{ Variable: "$.prepared.count", NumericGreaterThan: 0 }],
+      Default: "SyncObjects",
+    });
+    expect(states.get("RecordCopies")).toMatchObject({ ResultPath: "$.list.items" });
     expect(states.get("SyncObjects")).toMatchObject({ ItemsPath: "$.list.items" });
     expect(states.get("MorePages")).toMatchObject({ Default: "NextPage" });
     expect(states.get("NextPage")).toMatchObject({ Next: "ListSourcePage" });
@@ -102,6 +117,9 @@ describe("the state machine definition", () => {
       ChallengePage: "sourcePageChallenge",
       AnswerPage: "destinationPageAnswer",
       ComparePage: "sourcePageCompare",
+      PrepareCopies: "sourcePagePrepare",
+      CopyPage: "destinationPageCopy",
+      RecordCopies: "sourcePageRecord",
       IndexSourcePage: "sourceIndexPage",
       ConfirmDestinationOnly: "sourceConfirmExtras",
       FindDestinationOnly: "destinationExtras",
@@ -110,6 +128,7 @@ describe("the state machine definition", () => {
     });
     expect(states.get("LookUpDestinationPage")).toMatchObject({ Resource: functions.relay });
     expect(states.get("AnswerPage")).toMatchObject({ Resource: functions.relay });
+    expect(states.get("CopyPage")).toMatchObject({ Resource: functions.relay });
     expect(states.get("CommitSourceIndex")).toMatchObject({ Resource: functions.sourceIndexCommit });
   });
 

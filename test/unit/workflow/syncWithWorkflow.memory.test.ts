@@ -188,8 +188,8 @@ describe("destination-only objects under the workflow engine", () => {
       signal: stop.signal,
       onResult: (r) => {
         told.push(r);
-        // Stopped as the third page's first object settles.
-        if (r.destinationKey === "c0") stop.abort();
+        // Stopped as the second page's objects settle (new small ones: a page at a time).
+        if (r.destinationKey === "b0") stop.abort();
       },
     });
     await expect(stopped).rejects.toThrow();

@@ -1,0 +1,300 @@
+import { isObjectKey, planChunks } from "@chunksync/core";
+import { isArchiveClass, type ObjectHead } from "@chunksync/storage";
+import {
+  describeError,
+  failedResult,
+  forEachConcurrent,
+  Limiter,
+  listedHead,
+  presentSource,
+  RunStats,
+  sourceIdentity,
+  writeRequestsOf,
+} from "@chunksync/sync";
+import { z } from "zod";
+import type {
+  Decision,
+  DestinationContext,
+  DestinationRecord,
+  SourceContext,
+  SourceRecord,
+  StepBytes,
+} from "./context.js";
+import { RETRYABLE_STEP_ERRORS } from "./definition.js";
+import { destinationBegin, destinationCompose, destinationRecordOf } from "./destinationSteps.js";
+import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
+import { digestsRecord, getFound, RECORDS_AHEAD, versionRecord } from "./indexRecords.js";
+import { workKeys } from "./layout.js";
+import { sourceHeadFromEntry } from "./pageDecision.js";
+import {
+  decisionFor,
+  need,
+  readingSide,
+  type StoredResult,
+  sourceRecordOf,
+  storeResult,
+  sumBytes,
+} from "./sourceSteps.js";
+import { movedBytes, runCounted, stepBytes } from "./stepBytes.js";
+
+/**
+ * A page's new small objects (none on the destination's listing, one chunk at most) are copied
+ * a page at a time, before the page's objects, as the direct engine copies each: one read on the
+ * source (its head and digest in one GET), one PUT on the destination, conditional on the key's
+ * absence, with a Content-MD5 the destination's server checks. The source prepares each copy in
+ * one step (PrepareCopies: the records, decision and link the object's own flow would make), the
+ * destination writes them in one (CopyPage: that flow's own write steps, a key at a time), and
+ * the source records their results in one (RecordCopies). An object any step cannot copy so (one
+ * whose write needs more than one request, or a verification that reads, or whose copy failed)
+ * goes on to the page's Map, whose flow copies it afresh. In AWS a new small object then costs
+ * no child execution of its own.
+ */
+
+/** The page's keys the destination's listing lacks, as its lookup found them, with what decides their writes. */
+const AbsentRecordSchema = z.strictObject({
+  bucket: z.string().min(1).max(255),
+  checksContentMd5: z.boolean(),
+  copySourceEscapesReadOnce: z.boolean(),
+  keys: z.array(relativeKey),
+});
+export type AbsentRecord = z.infer<typeof AbsentRecordSchema>;
+
+/**
+ * The most bytes of a page's new objects copied a page at a time: at 10 MiB/s through the
+ * links, under a minute (a Lambda has 15). The rest of the page's new objects run their own flow.
+ */
+export const COPY_PAGE_BYTES = 512 * 1024 * 1024;
+
+/** Keys and the bytes each side's step moved for each: a page's prepared copies, or its written ones. */
+const CopiesRecordSchema = z.array(z.strictObject({ key: relativeKey, bytes: z.unknown() }));
+type Copy = z.infer<typeof CopiesRecordSchema>[number];
+
+/** What the source prepared of a page: its copies, and the keys whose failure it recorded instead. */
+const PreparedRecordSchema = z.strictObject({ copies: CopiesRecordSchema, failed: z.array(relativeKey) });
+type Prepared = z.infer<typeof PreparedRecordSchema>;
+
+/**
+ * The source's half: prepares the copy of each of the page's `items` its lookup found absent on
+ * the destination that one PUT writes whole; returns how many it prepared.
+ */
+export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
+  const { runId, page } = event;
+  const stored = await ctx.work.get<unknown>(workKeys.absent(runId, page));
+  if (stored === undefined) return { count: 0 };
+  const absent = parseEvent(AbsentRecordSchema, stored, "absent keys");
+  const missing = new Set(absent.keys);
+  // The page's first new objects up to COPY_PAGE_BYTES in all: CopyPage's one Lambda then
+  // copies them well within its 15 minutes.
+  let budget = COPY_PAGE_BYTES;
+  const tried = [...event.items.entries()].filter(([, item]) => {
+    if (!missing.has(item.key) || item.size > budget) return false;
+    budget -= item.size;
+    return true;
+  });
+  const prepared: (Copy | string | undefined)[] = [];
+  // Up to RECORDS_AHEAD objects' records at once (a request each, to a bucket maybe far away);
+  // the source's reads take the run's concurrency.
+  const reads = new Limiter(ctx.concurrency);
+  await forEachConcurrent(tried, RECORDS_AHEAD, async ([i, item]) => {
+    prepared[i] = await prepareCopy(ctx, reads, runId, item, absent);
+  });
+  const record: Prepared = {
+    copies: prepared.filter((p) => typeof p === "object"),
+    failed: prepared.filter((p) => typeof p === "string"),
+  };
+  const count = record.copies.length + record.failed.length;
+  if (count > 0) await ctx.work.put(workKeys.prepared(runId, page), record);
+  return { count, bytes: totalOf(record.copies) };
+}
+
+/** The bytes `copies` moved, as a step's output gives them to the run's live counters. */
+function totalOf(copies: readonly Copy[]): RunStats["bytes"] {
+  const total = new RunStats().bytes;
+  sumBytes(copies, total);
+  return total;
+}
+
+/**
+ * Errors of a copy's preparation that its object's own flow meets otherwise: a source changed
+ * under the read (planned again: see MayRestart), and those a Task is retried on.
+ */
+const HANDED_ON: ReadonlySet<string> = new Set(["SourceChangedError", ...RETRYABLE_STEP_ERRORS]);
+
+/**
+ * Prepares the copy of new `item`: heads it (from this side's index entry where that stands for
+ * the listed version, else, for its new entry, by reading it whole: the head and its digest in
+ * one GET; with no index, by a HEAD) and keeps
+ * the records, decision and link of its write, as PlanSource, Decide and SignLinks would.
+ * Undefined, with nothing kept but the bytes it read, where one PUT does not write it or its
+ * own flow would try again what failed; its key, with its failure recorded as RecordFailure
+ * records it, where that flow would fail as it did (a source deleted since its listing).
+ */
+async function prepareCopy(
+  ctx: SourceContext,
+  reads: Limiter,
+  runId: string,
+  item: z.infer<typeof ListedItem>,
+  absent: AbsentRecord,
+): Promise<Copy | string | undefined> {
+  const destinationKey = ctx.destinationPrefix + item.key;
+  if (!isObjectKey(destinationKey) || isArchiveClass(item.storageClass)) return undefined;
+  const dst: DestinationRecord = {
+    bucket: absent.bucket,
+    destinationKey,
+    exists: false,
+    checksContentMd5: absent.checksContentMd5,
+    copySourceEscapesReadOnce: absent.copySourceEscapesReadOnce,
+  };
+  // Nothing is read for an object whose write, as listed, takes more (see {@link onePut}).
+  if (!onePut(decisionFor(ctx, listedSource(ctx, item), dst, undefined, undefined), item.size))
+    return undefined;
+  const found =
+    ctx.index && (await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope));
+  // A rot mark is the object's own flow's to refuse.
+  if (found?.entry.rotted) return undefined;
+  // Kept for the object apart from the step's: its own flow sums them if it goes on to it.
+  return runCounted(ctx, { runId, key: item.key }, async (counting) => {
+    const bytes = stepBytes<StepBytes>(counting, { sourceRead: 0 });
+    const side = readingSide(counting, bytes, reads);
+    const fromEntry = found && (await sourceHeadFromEntry(counting, side, item, found));
+    // The version read is read after this time (see `versionRecord`).
+    const at = fromEntry ? undefined : ctx.store.serverTime();
+    const sourceKey = ctx.prefix + item.key;
+    // Read only for this side's index, as SignLinks digests a copy's chunks: else a HEAD heads it.
+    const read = () =>
+      ctx.index
+        ? side.probe(sourceKey, ctx.chunkSize, item)
+        : reads.run(() => ctx.store.head(sourceKey, ctx.signal), true);
+    const head: ObjectHead =
+      fromEntry ?? presentSource(sourceKey, listedHead(await read(), { ...item, key: sourceKey }));
+    const src = await sourceRecordOf(ctx, item.key, head);
+    const decision = decisionFor(ctx, src, dst, undefined, undefined);
+    if (!onePut(decision, src.size)) throw new NotOnPage();
+    const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
+    const url = await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds);
+    const puts = [
+      ctx.work.put(workKeys.source(runId, item.key), src),
+      ctx.work.put(workKeys.decision(runId, item.key), decision),
+      ctx.work.put(workKeys.links(runId, item.key, 0), { url, etag: src.etag }),
+    ];
+    if (ctx.index) {
+      puts.push(
+        ctx.work.put(
+          workKeys.version("source", runId, item.key),
+          versionRecord(head, at, fromEntry !== undefined),
+        ),
+      );
+      // The digest the read took, for this side's new entry, as SignLinks keeps it.
+      if (!fromEntry && src.plan.count > 0)
+        puts.push(
+          ctx.work.put(
+            workKeys.digests("source", runId, item.key, "write", 0),
+            digestsRecord(id.etag, ctx.algorithm, src.plan, side.held(id, [0])),
+          ),
+        );
+    }
+    await Promise.all(puts);
+    return { key: item.key, bytes };
+  }).catch(async (error: unknown) => {
+    if (ctx.signal?.aborted) throw error;
+    if (error instanceof NotOnPage || (error instanceof Error && HANDED_ON.has(error.name))) return undefined;
+    const keys = { sourceKey: ctx.prefix + item.key, destinationKey, attempts: 1 };
+    const result = failedResult(keys, describeError(error), item.size);
+    const bytes = new RunStats().bytes;
+    sumBytes(await movedBytes(ctx.work, runId, item.key), bytes);
+    await ctx.work.put(workKeys.result(runId, item.key), { result, bytes } satisfies StoredResult);
+    return item.key;
+  });
+}
+
+/** What the source prepared of page `page` of run `runId`. */
+async function preparedOf(ctx: SourceContext | DestinationContext, runId: string, page: number) {
+  const stored = await need<unknown>(ctx.work, workKeys.prepared(runId, page));
+  return parseEvent(PreparedRecordSchema, stored, "prepared copies");
+}
+
+/** The source record of `item` as its listing states it, before any request: its size and version. */
+function listedSource(ctx: SourceContext, item: z.infer<typeof ListedItem>): SourceRecord {
+  const { size, chunkSize, count } = planChunks(item.size, ctx.chunkSize);
+  return {
+    key: item.key,
+    bucket: ctx.store.bucket,
+    sourceKey: ctx.prefix + item.key,
+    etag: item.etag,
+    size: item.size,
+    archived: false,
+    plan: { size, chunkSize, count },
+    attributes: { metadata: {} },
+  };
+}
+
+/** Thrown where a prepared object's write takes more than one PUT: it goes on to its own flow. */
+class NotOnPage extends Error {}
+
+/** Whether `decision` writes the object in one PUT and verifies it with no read (see `writeRequestsOf`). */
+function onePut(decision: Decision, size: number): boolean {
+  return (
+    decision.action === "copy" &&
+    decision.verify.length === 0 &&
+    writeRequestsOf({ decision, source: { size } }).kind === "put"
+  );
+}
+
+/**
+ * The destination's half: writes each prepared copy with the object flow's own write steps
+ * (BeginWrite, then its one ComposeBatch), up to the run's concurrency at once, as HeadDestination
+ * would have found it (absent). A copy that fails is left to the object's own flow.
+ */
+export async function copyPage(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
+  const { runId, page } = event;
+  const { copies } = await preparedOf(ctx, runId, page);
+  const copied: (Copy | undefined)[] = [];
+  // Up to RECORDS_AHEAD objects' records at once; each write takes a buffer of the run's
+  // memory budget (see PartBuffers), which holds the reads and writes to about its concurrency.
+  await forEachConcurrent(copies.entries(), RECORDS_AHEAD, async ([i, { key }]) => {
+    const object = { runId, key };
+    copied[i] = await runCounted(ctx, object, async (counting) => {
+      const record = await destinationRecordOf(counting, ctx.prefix + key, undefined);
+      await ctx.work.put(workKeys.destination(runId, key), record);
+      await destinationBegin(counting, { ...object, attempt: 1 });
+      const { bytes } = await destinationCompose(counting, { ...object, batch: 0 });
+      return { key, bytes };
+    }).catch((error: unknown) => {
+      if (ctx.signal?.aborted) throw error;
+      return undefined;
+    });
+  });
+  const written = copied.filter((c) => c !== undefined);
+  await ctx.work.put(workKeys.copied(runId, page), written);
+  return { bytes: totalOf(written) };
+}
+
+/**
+ * The source's last half: records the result of each copy the destination wrote, as the
+ * object's own Record would, with the bytes both sides moved for it. Returns the page's items
+ * left for its Map, in order.
+ */
+export async function recordCopies(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
+  const { runId, page } = event;
+  const { copies, failed } = await preparedOf(ctx, runId, page);
+  const prepared = new Map(copies.map((c) => [c.key, c]));
+  const copied = parseEvent(
+    CopiesRecordSchema,
+    await need<unknown>(ctx.work, workKeys.copied(runId, page)),
+    "copies",
+  );
+  // The failures the source recorded as it prepared the page are settled too.
+  const recorded = new Set<string>(failed);
+  await forEachConcurrent(copied, RECORDS_AHEAD, async ({ key, bytes }) => {
+    const mine = prepared.get(key);
+    // Only a copy this side prepared is recorded.
+    if (mine === undefined) return;
+    await storeResult(ctx, { runId, key, steps: [{ bytes: mine.bytes }, { bytes }], attempt: 1 }, false);
+    recorded.add(key);
+  });
+  // What this side read for a copy left unwritten is its object's flow's to count.
+  await forEachConcurrent(prepared.values(), RECORDS_AHEAD, async ({ key, bytes }) => {
+    if (!recorded.has(key)) await ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] });
+  });
+  return event.items.filter((item) => !recorded.has(item.key));
+}

@@ -1,0 +1,21 @@
+import type { WorkArea } from "@chunksync/workflow";
+
+/**
+ * The objects whose own flow a workflow run ran: PlanSource keeps a source record of each it
+ * plans, as a page's copy does of each it prepares, which lists those it wrote (see pageCopy.ts).
+ */
+export async function objectFlows(work: WorkArea): Promise<string[]> {
+  const planned: string[] = [];
+  const copied = new Set<string>();
+  for await (const key of work.list("shared/runs/")) {
+    if (key.endsWith("/source.json")) planned.push(key);
+    if (!key.endsWith("/copied.json")) continue;
+    for (const copy of (await work.get<{ key: string }[]>(key)) ?? []) copied.add(copy.key);
+  }
+  const flows: string[] = [];
+  for (const key of planned) {
+    const source = await work.get<{ key: string }>(key);
+    if (source !== undefined && !copied.has(source.key)) flows.push(source.key);
+  }
+  return flows.sort();
+}
