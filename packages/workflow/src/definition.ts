@@ -45,26 +45,9 @@ type Json = Record<string, unknown>;
 const TASK_TIMEOUT_SECONDS = 24 * 60 * 60;
 
 /**
- * A Task state of either definition (the sync's, the audit's): a source-side function invoked
- * directly with `payload`, or, where `target` names a destination step, the relay with it.
+ * Each Task's retries, in both definitions: Lambda's transient errors, then our steps' typed
+ * throttling errors, each with full jitter and a longest wait.
  */
-export function taskState(
-  resource: string,
-  target: string | undefined,
-  payload: Json,
-  retry: readonly Json[],
-  rest: Json,
-): Json {
-  return {
-    Type: "Task",
-    Resource: resource,
-    Parameters: target === undefined ? payload : { target, payload },
-    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-    Retry: retry,
-    ...rest,
-  };
-}
-
 const RETRY: Json[] = [
   {
     ErrorEquals: [...RETRYABLE_LAMBDA_ERRORS],
@@ -83,6 +66,21 @@ const RETRY: Json[] = [
     JitterStrategy: "FULL",
   },
 ];
+
+/**
+ * A Task state of either definition (the sync's, the audit's): a source-side function invoked
+ * directly with `payload`, or, where `target` names a destination step, the relay with it.
+ */
+export function taskState(resource: string, target: string | undefined, payload: Json, rest: Json): Json {
+  return {
+    Type: "Task",
+    Resource: resource,
+    Parameters: target === undefined ? payload : { target, payload },
+    TimeoutSeconds: TASK_TIMEOUT_SECONDS,
+    Retry: RETRY,
+    ...rest,
+  };
+}
 
 /**
  * The Task states after every page (and so every object) of a run has settled: each side's index
@@ -165,8 +163,8 @@ export function buildDefinition(options: DefinitionOptions): Json {
     const fn = TASK_STATES[state];
     if (fn === undefined) throw new Error(`no function for state ${state}`);
     return SOURCE_FUNCTION_NAMES.has(fn)
-      ? taskState(functions[fn as SourceFunction], undefined, payload, RETRY, rest)
-      : taskState(functions.relay, fn, payload, RETRY, rest);
+      ? taskState(functions[fn as SourceFunction], undefined, payload, rest)
+      : taskState(functions.relay, fn, payload, rest);
   };
   const objectRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
   const itemRef = { "runId.$": "$.runId", "item.$": "$.item", "attempt.$": "$.attempt" };

@@ -7,8 +7,11 @@ import {
   auditKeys,
   auditWithWorkflow,
   buildAuditDefinition,
+  buildDefinition,
   MemoryWorkArea,
   runAuditLocally,
+  SOURCE_STEPS,
+  type StateMachineFunction,
 } from "@chunksync/workflow";
 import aslValidator from "asl-validator";
 import { describe, expect, it, vi } from "vitest";
@@ -294,6 +297,15 @@ describe("the audit's state machine definition", () => {
     ]),
   ) as Record<AuditSourceFunction | "relay", string>;
   const definition = buildAuditDefinition({ functions, maxConcurrency: 10 });
+  const sync = buildDefinition({
+    functions: Object.fromEntries(
+      [...Object.keys(SOURCE_STEPS), "relay"].map((n) => [n, functions.relay]),
+    ) as Record<StateMachineFunction, string>,
+    maxConcurrency: 4,
+    toleratedFailurePercentage: 0,
+    batchConcurrency: 2,
+  }) as { States: Record<string, { Retry?: unknown }> };
+  const syncRetry = sync.States.ListSourcePage?.Retry;
 
   it("is valid ASL, JSONPath only", () => {
     const result = aslValidator(definition);
@@ -302,7 +314,7 @@ describe("the audit's state machine definition", () => {
     expect(JSON.stringify(definition)).not.toContain("JSONata");
   });
 
-  it("lets every Task run as long as a Lambda may (15 minutes), in-process too, where the interpreter's own default is 60 s", () => {
+  it("lets every Task run as long as a Lambda may (15 minutes), in-process too, where the interpreter's own default is 60 s, and retries it as the sync's Tasks, each wait bounded", () => {
     const tasks: Record<string, unknown>[] = [];
     const walk = (value: unknown): void => {
       if (Array.isArray(value)) value.forEach(walk);
@@ -317,6 +329,9 @@ describe("the audit's state machine definition", () => {
       expect(task.TimeoutSeconds).toBeGreaterThanOrEqual(15 * 60);
       // What a timer of Node's holds: a longer one fires at once.
       expect((task.TimeoutSeconds as number) * 1000).toBeLessThan(2 ** 31);
+      expect(task.Retry).toEqual(syncRetry);
+      for (const retry of task.Retry as { MaxDelaySeconds?: number }[])
+        expect(retry.MaxDelaySeconds).toBeLessThanOrEqual(60);
     }
   });
 

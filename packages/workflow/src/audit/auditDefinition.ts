@@ -1,6 +1,6 @@
 // No step is imported here: sst.config.ts bundles the definition, and the steps pull in the
 // native digest addon through the core's index.
-import { RETRYABLE_LAMBDA_ERRORS, RETRYABLE_STEP_ERRORS, taskState } from "../definition.js";
+import { taskState } from "../definition.js";
 import type { DestinationTarget } from "../events.js";
 
 /** The audit's source-side functions (its state machine invokes them directly). */
@@ -37,23 +37,6 @@ export const AUDIT_TASK_STATES: Readonly<Record<string, AuditSourceFunction | De
   AuditReport: "auditReport",
 };
 
-const RETRY: Json[] = [
-  {
-    ErrorEquals: [...RETRYABLE_LAMBDA_ERRORS],
-    IntervalSeconds: 1,
-    BackoffRate: 2,
-    MaxAttempts: 6,
-    JitterStrategy: "FULL",
-  },
-  {
-    ErrorEquals: [...RETRYABLE_STEP_ERRORS],
-    IntervalSeconds: 2,
-    BackoffRate: 2,
-    MaxAttempts: 5,
-    JitterStrategy: "FULL",
-  },
-];
-
 /**
  * The audit as a state machine (JSONPath ASL), deployed next to the sync's on its own schedule
  * and run in-process by `chunksync audit --engine workflow`: pages of the source are listed
@@ -68,8 +51,8 @@ export function buildAuditDefinition(options: AuditDefinitionOptions): Json {
     const fn = AUDIT_TASK_STATES[state];
     if (fn === undefined) throw new Error(`no function for state ${state}`);
     return (AUDIT_SOURCE_FUNCTIONS as readonly string[]).includes(fn)
-      ? taskState(functions[fn as AuditSourceFunction], undefined, payload, RETRY, rest)
-      : taskState(functions.relay, fn, payload, RETRY, rest);
+      ? taskState(functions[fn as AuditSourceFunction], undefined, payload, rest)
+      : taskState(functions.relay, fn, payload, rest);
   };
   const keyRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
   const itemRef = { "runId.$": "$.runId", "item.$": "$.item" };
