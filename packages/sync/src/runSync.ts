@@ -23,6 +23,7 @@ import { PartBuffers } from "./PartBuffers.js";
 import { DISTRUSTED_NOTE, UNPINNED_COPIES_NOTE } from "./phases/indexEntries.js";
 import type { IndexedPair } from "./phases/inspect.js";
 import { addPlanned, buildReport, countResult, noPlanned, type RunReport } from "./phases/report.js";
+import { interruptedVerification } from "./phases/result.js";
 import { RunStats } from "./RunStats.js";
 import { SourceSide } from "./SourceSide.js";
 import {
@@ -134,8 +135,11 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
       : undefined;
   // Counters and sums only: each result is handed over once and not kept.
   const planned = noPlanned();
+  /** Whether a stop cut an object short: written, its verification not made (see syncObject). */
+  let cut = false;
   /** A promise only while `onResult` takes one (a report being written). */
   const settle = (result: ObjectResult): void | Promise<void> => {
+    if (interruptedVerification(result)) cut = true;
     stats.done++;
     countResult(stats.objects, result);
     addPlanned(planned, result);
@@ -276,6 +280,7 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
         group.map((h) => h.candidate),
       );
       for (const [i, { work, candidate }] of group.entries()) {
+        if (signal?.aborted) throw new RunAbortedError(signal.reason);
         const result = results[i];
         if (result === undefined) {
           yield work;
@@ -287,6 +292,8 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     }
     for await (const batch of batches) {
       for (const key of batch) {
+        // A stop takes up no key more, even one its indexes would decide with no request.
+        if (signal?.aborted) throw new RunAbortedError(signal.reason);
         let wait = waitFor(key);
         // What is held back settles first: its slots may be what keeps the window full. The
         // wait is the one asked for: a piece's read is started once, by the first ask.
@@ -403,7 +410,10 @@ export async function runSync(options: SyncOptions): Promise<RunReport> {
     );
     await recorder?.drained();
     // Objects stopped after their write settle with it (see syncObject): the run still stopped.
-    if (signal?.aborted) throw new RunAbortedError(signal.reason);
+    // Any other object a stop cut short threw; a stop that came once every object had settled
+    // (as the last index pieces were written) cut nothing, and the run finishes, as the
+    // workflow engine's does.
+    if (cut) throw new RunAbortedError(signal?.reason);
   } catch (error) {
     // A run that did not reach its end keeps the entries of the keys it settled in order, and
     // the stored ones after them: its rerun reads only what it left.

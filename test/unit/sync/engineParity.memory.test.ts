@@ -759,6 +759,26 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("a stop that comes as the last object settles stops nothing: the run finishes, alike", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      for (const key of ["a", "b", "c"]) await put(source, key, small);
+      const abort = new AbortController();
+      const results: ObjectResult[] = [];
+      const report = await engine(source, destination, {
+        signal: abort.signal,
+        onResult: (r) => {
+          results.push(r);
+          if (results.length === 3) abort.abort();
+        },
+      });
+      expect(abort.signal.aborted, name).toBe(true);
+      expect(report.objects, name).toMatchObject({ missing: 3, failed: 0 });
+      for (const key of ["a", "b", "c"])
+        expect((await bytes(destination, key))?.equals(small), name).toBe(true);
+    }
+  });
+
   it("reports an object whose write completed as the run was stopped, before its verification", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();

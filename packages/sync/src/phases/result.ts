@@ -70,6 +70,11 @@ export function unverifiedResult(written: ObjectResult): ObjectResult {
   };
 }
 
+/** Whether `result` is of an object written and then stopped before its verification (see {@link unverifiedResult}). */
+export function interruptedVerification(result: ObjectResult): boolean {
+  return result.error?.code === "VERIFY_INTERRUPTED";
+}
+
 /**
  * The result of an object whose sync failed (after its last attempt); `size` is the source
  * object's as the run listed it (its head may never have been read).
