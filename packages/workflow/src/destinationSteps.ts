@@ -88,8 +88,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
-import type { AbsentRecord } from "./pageCopy.js";
-import { type AnswerableRecord, mayAnswerFromEntry } from "./pageDecision.js";
+import { type AbsentRecord, type AnswerableRecord, mayAnswerFromEntry } from "./pageLookup.js";
 import {
   need,
   needDecision,

@@ -26,6 +26,7 @@ import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relat
 import { digestsRecord, getFound, RECORDS_AHEAD, versionRecord } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
 import { sourceHeadFromEntry } from "./pageDecision.js";
+import { type AbsentRecord, AbsentRecordSchema } from "./pageLookup.js";
 import {
   decisionFor,
   need,
@@ -49,15 +50,6 @@ import { movedBytes, runCounted, stepBytes } from "./stepBytes.js";
  * goes on to the page's Map, whose flow copies it afresh. In AWS a new small object then costs
  * no child execution of its own.
  */
-
-/** The page's keys the destination's listing lacks, as its lookup found them, with what decides their writes. */
-const AbsentRecordSchema = z.strictObject({
-  bucket: z.string().min(1).max(255),
-  checksContentMd5: z.boolean(),
-  copySourceEscapesReadOnce: z.boolean(),
-  keys: z.array(relativeKey),
-});
-export type AbsentRecord = z.infer<typeof AbsentRecordSchema>;
 
 /**
  * The most bytes of a page's new objects copied a page at a time: at 10 MiB/s through the

@@ -7,7 +7,7 @@ import {
   isObjectKey,
   planChunks,
 } from "@chunksync/core";
-import { isArchiveClass, type ObjectHead, type ObjectSummary, sameEtag } from "@chunksync/storage";
+import { isArchiveClass, type ObjectHead, sameEtag } from "@chunksync/storage";
 import {
   changedChunks,
   type DestinationSide,
@@ -46,6 +46,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
+import { AnswerableRecordSchema } from "./pageLookup.js";
 import { decisionFor, need, readingSide, type StoredResult, sourceRecordOf } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
 
@@ -60,24 +61,6 @@ import { stepBytes } from "./stepBytes.js";
  * challenges it again alone. No byte of either object is read, and in AWS an unchanged object
  * costs no child execution.
  */
-
-/** The destination's versions its page's lookup found entries for that may answer (see {@link mayAnswerFromEntry}). */
-const AnswerableRecordSchema = z.strictObject({
-  bucket: z.string().min(1).max(255),
-  objects: z.array(
-    z.strictObject({ key: relativeKey, etag: z.string().min(1), size: z.number().int().min(0) }),
-  ),
-});
-export type AnswerableRecord = z.infer<typeof AnswerableRecordSchema>;
-
-/**
- * Whether a destination version `listed`, whose stored entry may stand for it, may be answered
- * for from that entry (after one HEAD where the listing cannot settle it, as HeadDestination
- * takes it): not an archived object (not challenged), nor one listed with no ETag to challenge.
- */
-export function mayAnswerFromEntry(listed: ObjectSummary): boolean {
-  return !isArchiveClass(listed.storageClass) && listed.etag !== "" && listed.etag !== '""';
-}
 
 /** The source's challenges, in page order (none for an empty object: there is nothing to ask). */
 const ChallengesRecordSchema = z.array(z.strictObject({ key: relativeKey, request: z.unknown() }));
