@@ -228,6 +228,32 @@ export function buildDefinition(options: DefinitionOptions): Json {
 
   const pageRef = { "runId.$": "$.runId", "page.$": "$.cursor.page" };
   const pageItems = { ...pageRef, "items.$": "$.list.items" };
+  /**
+   * A page's work before its Map, where the lookup's count `asked` is above 0: the source's
+   * `first` step (its count of what it handed on in `result`), then, where that is above 0,
+   * the destination's `second` and the source's `last`, which hands the Map the page's items
+   * left; `next` after it, or where there was nothing to do.
+   */
+  const pagePhase = (
+    [gate, first, any, second, last]: [string, string, string, string, string],
+    asked: string,
+    result: string,
+    next: string,
+  ): Json => ({
+    [gate]: {
+      Type: "Choice",
+      Choices: [{ Variable: asked, NumericGreaterThan: 0, Next: first }],
+      Default: next,
+    },
+    [first]: task(first, pageItems, { ResultPath: result, Next: any }),
+    [any]: {
+      Type: "Choice",
+      Choices: [{ Variable: `${result}.count`, NumericGreaterThan: 0, Next: second }],
+      Default: next,
+    },
+    [second]: task(second, pageRef, { ResultPath: null, Next: last }),
+    [last]: task(last, pageItems, { ResultPath: "$.list.items", Next: next }),
+  });
   const maxAttempts = options.maxAttempts ?? 3;
   /** The object's next attempt, from its plan; `recheck`: one that only decides (see MayRestart). */
   const nextAttempt = (recheck: "$.recheck" | true): Json => ({
@@ -432,36 +458,21 @@ export function buildDefinition(options: DefinitionOptions): Json {
         ResultPath: "$.lookup",
         Next: "FromIndexes",
       }),
-      // The pairs both indexes answer for are decided a page at a time (see pageDecision.ts);
-      // the Map runs what is left of the page.
-      FromIndexes: {
-        Type: "Choice",
-        Choices: [{ Variable: "$.lookup.answerable", NumericGreaterThan: 0, Next: "ChallengePage" }],
-        Default: "NewObjects",
-      },
-      ChallengePage: task("ChallengePage", pageItems, { ResultPath: "$.challenged", Next: "AnyChallenged" }),
-      AnyChallenged: {
-        Type: "Choice",
-        Choices: [{ Variable: "$.challenged.count", NumericGreaterThan: 0, Next: "AnswerPage" }],
-        Default: "NewObjects",
-      },
-      AnswerPage: task("AnswerPage", pageRef, { ResultPath: null, Next: "ComparePage" }),
-      ComparePage: task("ComparePage", pageItems, { ResultPath: "$.list.items", Next: "NewObjects" }),
-      // The page's new small objects are copied a page at a time (see pageCopy.ts); the Map runs
-      // what is left of the page.
-      NewObjects: {
-        Type: "Choice",
-        Choices: [{ Variable: "$.lookup.absent", NumericGreaterThan: 0, Next: "PrepareCopies" }],
-        Default: "SyncObjects",
-      },
-      PrepareCopies: task("PrepareCopies", pageItems, { ResultPath: "$.prepared", Next: "AnyPrepared" }),
-      AnyPrepared: {
-        Type: "Choice",
-        Choices: [{ Variable: "$.prepared.count", NumericGreaterThan: 0, Next: "CopyPage" }],
-        Default: "SyncObjects",
-      },
-      CopyPage: task("CopyPage", pageRef, { ResultPath: null, Next: "RecordCopies" }),
-      RecordCopies: task("RecordCopies", pageItems, { ResultPath: "$.list.items", Next: "SyncObjects" }),
+      // The pairs both indexes answer for are decided a page at a time (see pageDecision.ts),
+      // then the page's new small objects are copied a page at a time (see pageCopy.ts); the
+      // Map runs what is left of the page.
+      ...pagePhase(
+        ["FromIndexes", "ChallengePage", "AnyChallenged", "AnswerPage", "ComparePage"],
+        "$.lookup.answerable",
+        "$.challenged",
+        "NewObjects",
+      ),
+      ...pagePhase(
+        ["NewObjects", "PrepareCopies", "AnyPrepared", "CopyPage", "RecordCopies"],
+        "$.lookup.absent",
+        "$.prepared",
+        "SyncObjects",
+      ),
       SyncObjects: {
         Type: "Map",
         ItemsPath: "$.list.items",
