@@ -114,9 +114,9 @@ const HANDED_ON: ReadonlySet<string> = new Set(["SourceChangedError", ...RETRYAB
 
 /**
  * Prepares the copy of new `item`: heads it (from this side's index entry where that stands for
- * the listed version, else, for its new entry, by reading it whole: the head and its digest in
- * one GET; with no index, by a HEAD) and keeps
- * the records, decision and link of its write, as PlanSource, Decide and SignLinks would.
+ * the listed version; else, for its new entry, by reading it whole: the head and its digest in
+ * one GET; with no index, by a HEAD) and keeps the records, decision and link of its write, as
+ * PlanSource, Decide and SignLinks would.
  * Undefined, with nothing kept but the bytes it read, where one PUT does not write it or its
  * own flow would try again what failed; its key, with its failure recorded as RecordFailure
  * records it, where that flow would fail as it did (a source deleted since its listing).
@@ -234,8 +234,8 @@ function onePut(decision: Decision, size: number): boolean {
 
 /**
  * The destination's half: writes each prepared copy with the object flow's own write steps
- * (BeginWrite, then its one ComposeBatch), up to the run's concurrency at once, as HeadDestination
- * would have found it (absent). A copy that fails is left to the object's own flow.
+ * (BeginWrite, then its one ComposeBatch), keeping its destination record as HeadDestination
+ * would have (absent). A copy that fails is left to the object's own flow.
  */
 export async function copyPage(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
   const { runId, page } = event;
