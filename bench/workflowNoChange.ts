@@ -13,7 +13,8 @@
  * Each round runs both engines, in alternating order; the figures are the medians.
  * `--work-latency MS` holds each request of the workflow's work area MS first, as an S3 bucket
  * answers each in AWS (the destination's functions reach it from another region): what a
- * step's requests one after the other cost, which memory hides.
+ * step's requests one after the other cost, which memory hides. The work area's requests are
+ * counted per key, with what they would cost in an S3 bucket.
  */
 import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -27,6 +28,9 @@ import { benchSyncOptions } from "./lib/syncOptions.js";
 import { markdownTable } from "./lib/table.js";
 
 const RUNS = ["copy", "confirm written", "unchanged"] as const;
+/** S3 Standard's request prices in us-east-1 (2026), per request: PUT and LIST, GET. */
+const S3_PUT_PRICE = 0.005 / 1000;
+const S3_GET_PRICE = 0.0004 / 1000;
 type Engine = "direct" | "workflow";
 
 const argv = process.argv.slice(2);
@@ -37,24 +41,43 @@ if (!Number.isInteger(keys) || keys < 1) throw new Error(`--keys: a whole number
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error(`--rounds: a whole number from 1, not ${rounds}`);
 
-/** A work area in memory whose every request answers `ms` late, as a bucket's would. */
-class LateWorkArea extends MemoryWorkArea {
+/**
+ * A work area in memory that counts its requests, each answering `ms` late (where above 0), as
+ * a bucket's would.
+ */
+class CountedWorkArea extends MemoryWorkArea {
+  readonly requests = { put: 0, get: 0, list: 0 };
   constructor(readonly ms: number) {
     super();
   }
-  readonly #late = () => new Promise((resolve) => setTimeout(resolve, this.ms));
+  readonly #late = () => (this.ms > 0 ? new Promise((resolve) => setTimeout(resolve, this.ms)) : undefined);
   override async put(key: string, value: unknown): Promise<void> {
+    this.requests.put++;
     await this.#late();
     return super.put(key, value);
   }
   override async get<T>(key: string): Promise<T | undefined> {
+    this.requests.get++;
     await this.#late();
     return super.get<T>(key);
   }
+  override list(prefix: string): AsyncIterable<string> {
+    this.requests.list++;
+    return super.list(prefix);
+  }
 }
 
-/** One engine's three runs over fresh stores and indexes: seconds and object flows per run. */
-async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: number[] }> {
+/** What one engine's three runs took, per run. */
+interface Runs {
+  seconds: number[];
+  /** Objects in a flow of their own (the workflow's). */
+  flows: number[];
+  /** The workflow's work-area requests (PUT, GET and LIST: its S3 requests in AWS). */
+  requests: { put: number; get: number; list: number }[];
+}
+
+/** One engine's three runs over fresh stores and indexes. */
+async function runsOf(engine: Engine): Promise<Runs> {
   // Each run is a second later by the stores' clock, so that the written versions can be confirmed.
   let clock = Date.now();
   const now = () => new Date(clock);
@@ -73,10 +96,11 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
   });
   const seconds: number[] = [];
   const flows: number[] = [];
+  const requests: Runs["requests"] = [];
   try {
     for (const run of RUNS) {
       clock += 3000;
-      const work = workLatency > 0 ? new LateWorkArea(workLatency) : new MemoryWorkArea();
+      const work = new CountedWorkArea(workLatency);
       const started = performance.now();
       const report: RunReport =
         engine === "direct" ? await runSync(options) : await syncWithWorkflow({ ...options, work });
@@ -85,24 +109,26 @@ async function runsOf(engine: Engine): Promise<{ seconds: number[]; flows: numbe
       for (const [state, count] of Object.entries(expected))
         if (report.objects[state as keyof RunReport["objects"]] !== count)
           throw new Error(`${engine}, ${run}: ${JSON.stringify(report.objects)}, not ${count} ${state}`);
+      requests.push({ ...work.requests });
       flows.push(engine === "workflow" ? (await objectFlows(work)).length : 0);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { seconds, flows };
+  return { seconds, flows, requests };
 }
 
-const seen: Record<Engine, { seconds: number[][]; flows: number[] }> = {
-  direct: { seconds: RUNS.map(() => []), flows: [] },
-  workflow: { seconds: RUNS.map(() => []), flows: [] },
+const seen: Record<Engine, { seconds: number[][]; flows: number[]; requests: Runs["requests"] }> = {
+  direct: { seconds: RUNS.map(() => []), flows: [], requests: [] },
+  workflow: { seconds: RUNS.map(() => []), flows: [], requests: [] },
 };
 for (let round = 0; round < rounds; round++) {
   const order: Engine[] = round % 2 === 0 ? ["direct", "workflow"] : ["workflow", "direct"];
   for (const engine of order) {
-    const { seconds, flows } = await runsOf(engine);
+    const { seconds, flows, requests } = await runsOf(engine);
     for (const [i, s] of seconds.entries()) seen[engine].seconds[i]!.push(s);
     seen[engine].flows = flows;
+    seen[engine].requests = requests;
   }
   process.stderr.write(`round ${round + 1} of ${rounds} done\n`);
 }
@@ -116,13 +142,26 @@ console.log(
 );
 console.log(
   markdownTable(
-    ["run", "direct (s)", "workflow (s)", "workflow / direct", "workflow: objects in their own flow"],
-    RUNS.map((run, i) => [
-      run,
-      at("direct", i).toFixed(2),
-      at("workflow", i).toFixed(2),
-      `${(at("workflow", i) / at("direct", i)).toFixed(1)}x`,
-      seen.workflow.flows[i]!.toLocaleString("en"),
-    ]),
+    [
+      "run",
+      "direct (s)",
+      "workflow (s)",
+      "workflow / direct",
+      "workflow: objects in their own flow",
+      "workflow: work-area PUT, GET, LIST per key",
+      "their S3 price per 1,000 keys",
+    ],
+    RUNS.map((run, i) => {
+      const { put, get, list } = seen.workflow.requests[i]!;
+      return [
+        run,
+        at("direct", i).toFixed(2),
+        at("workflow", i).toFixed(2),
+        `${(at("workflow", i) / at("direct", i)).toFixed(1)}x`,
+        seen.workflow.flows[i]!.toLocaleString("en"),
+        [put, get, list].map((n) => (n / keys).toFixed(1)).join(", "),
+        `$${((((put + list) * S3_PUT_PRICE + get * S3_GET_PRICE) / keys) * 1000).toFixed(3)}`,
+      ];
+    }),
   ),
 );
