@@ -36,7 +36,6 @@ import {
   storeResult,
   sumBytes,
 } from "./sourceSteps.js";
-import { movedBytes, runCounted, stepBytes } from "./stepBytes.js";
 
 /**
  * A page's new small objects (none on the destination's listing, one chunk at most) are copied
@@ -57,8 +56,13 @@ import { movedBytes, runCounted, stepBytes } from "./stepBytes.js";
  */
 export const COPY_PAGE_BYTES = 512 * 1024 * 1024;
 
-/** Keys and the bytes each side's step moved for each: a page's prepared copies, or its written ones. */
-const CopiesRecordSchema = z.array(z.strictObject({ key: relativeKey, bytes: z.unknown() }));
+/**
+ * Keys and the bytes each side's step moved for each: a page's prepared copies, or those the
+ * destination wrote (`failed`: tried, and left to the object's own flow).
+ */
+const CopiesRecordSchema = z.array(
+  z.strictObject({ key: relativeKey, bytes: z.unknown(), failed: z.literal(true).optional() }),
+);
 type Copy = z.infer<typeof CopiesRecordSchema>[number];
 
 /** What the source prepared of a page: its copies, and the keys whose failure it recorded instead. */
@@ -144,11 +148,11 @@ async function prepareCopy(
     ctx.index && (await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope));
   // A rot mark is the object's own flow's to refuse.
   if (found?.entry.rotted) return undefined;
-  // Kept for the object apart from the step's: its own flow sums them if it goes on to it.
-  return runCounted(ctx, { runId, key: item.key }, async (counting) => {
-    const bytes = stepBytes<StepBytes>(counting, { sourceRead: 0 });
-    const side = readingSide(counting, bytes, reads);
-    const fromEntry = found && (await sourceHeadFromEntry(counting, side, item, found));
+  // The object's own: its result, or its own flow where it goes on to it, sums them.
+  const bytes: StepBytes = { sourceRead: 0 };
+  try {
+    const side = readingSide(ctx, bytes, reads);
+    const fromEntry = found && (await sourceHeadFromEntry(ctx, side, item, found));
     // The version read is read after this time (see `versionRecord`).
     const at = fromEntry ? undefined : ctx.store.serverTime();
     const sourceKey = ctx.prefix + item.key;
@@ -187,16 +191,21 @@ async function prepareCopy(
     }
     await Promise.all(puts);
     return { key: item.key, bytes };
-  }).catch(async (error: unknown) => {
+  } catch (error) {
     if (ctx.signal?.aborted) throw error;
-    if (error instanceof NotOnPage || (error instanceof Error && HANDED_ON.has(error.name))) return undefined;
+    if (error instanceof NotOnPage || (error instanceof Error && HANDED_ON.has(error.name))) {
+      if ((bytes.sourceRead ?? 0) > 0)
+        await ctx.work.put(workKeys.movedOnPage(runId, item.key), { steps: [{ bytes }] });
+      return undefined;
+    }
     const keys = { sourceKey: ctx.prefix + item.key, destinationKey, attempts: 1 };
     const result = failedResult(keys, describeError(error), item.size);
-    const bytes = new RunStats().bytes;
-    sumBytes(await movedBytes(ctx.work, runId, item.key), bytes);
-    await ctx.work.put(workKeys.result(runId, item.key), { result, bytes } satisfies StoredResult);
+    await ctx.work.put(workKeys.result(runId, item.key), {
+      result,
+      bytes: totalOf([{ key: item.key, bytes }]),
+    } satisfies StoredResult);
     return item.key;
-  });
+  }
 }
 
 /** What the source prepared of page `page` of run `runId`. */
@@ -245,20 +254,23 @@ export async function copyPage(ctx: DestinationContext, event: z.infer<typeof Pa
   // memory budget (see PartBuffers), which holds the reads and writes to about its concurrency.
   await forEachConcurrent(copies.entries(), RECORDS_AHEAD, async ([i, { key }]) => {
     const object = { runId, key };
-    copied[i] = await runCounted(ctx, object, async (counting) => {
+    // The bytes its steps count, kept for the object whether or not its copy is written.
+    const counting = { ...ctx, counted: [] as StepBytes[] };
+    try {
       const record = await destinationRecordOf(counting, ctx.prefix + key, undefined);
       await ctx.work.put(workKeys.destination(runId, key), record);
       await destinationBegin(counting, { ...object, attempt: 1 });
       const { bytes } = await destinationCompose(counting, { ...object, batch: 0 });
-      return { key, bytes };
-    }).catch((error: unknown) => {
+      copied[i] = { key, bytes };
+    } catch (error) {
       if (ctx.signal?.aborted) throw error;
-      return undefined;
-    });
+      const moved = counting.counted.map((bytes) => ({ key, bytes }));
+      copied[i] = { key, bytes: totalOf(moved), failed: true };
+    }
   });
-  const written = copied.filter((c) => c !== undefined);
-  await ctx.work.put(workKeys.copied(runId, page), written);
-  return { bytes: totalOf(written) };
+  const record = copied.filter((c) => c !== undefined);
+  await ctx.work.put(workKeys.copied(runId, page), record);
+  return { bytes: totalOf(record.filter((c) => !c.failed)) };
 }
 
 /**
@@ -277,16 +289,18 @@ export async function recordCopies(ctx: SourceContext, event: z.infer<typeof Pag
   );
   // The failures the source recorded as it prepared the page are settled too.
   const recorded = new Set<string>(failed);
-  await forEachConcurrent(copied, RECORDS_AHEAD, async ({ key, bytes }) => {
-    const mine = prepared.get(key);
-    // Only a copy this side prepared is recorded.
-    if (mine === undefined) return;
-    await storeResult(ctx, { runId, key, steps: [{ bytes: mine.bytes }, { bytes }], attempt: 1 }, false);
+  const tried = new Map(copied.map((c) => [c.key, c]));
+  await forEachConcurrent(prepared.values(), RECORDS_AHEAD, async (mine) => {
+    const { key } = mine;
+    const theirs = tried.get(key);
+    const steps = [{ bytes: mine.bytes }, ...(theirs ? [{ bytes: theirs.bytes }] : [])];
+    if (theirs === undefined || theirs.failed) {
+      // What both sides moved for a copy left unwritten is its own flow's to count.
+      await ctx.work.put(workKeys.movedOnPage(runId, key), { steps });
+      return;
+    }
+    await storeResult(ctx, { runId, key, steps, attempt: 1 }, undefined);
     recorded.add(key);
-  });
-  // What this side read for a copy left unwritten is its object's flow's to count.
-  await forEachConcurrent(prepared.values(), RECORDS_AHEAD, async ({ key, bytes }) => {
-    if (!recorded.has(key)) await ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] });
   });
   return event.items.filter((item) => !recorded.has(item.key));
 }

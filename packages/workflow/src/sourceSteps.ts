@@ -754,16 +754,22 @@ export function failureOf(error: NonNullable<z.infer<typeof RecordEvent>["error"
 
 /** Records one object's outcome in the work area (a failure when the event carries an error). */
 export function recordResult(ctx: SourceContext, event: z.infer<typeof RecordEvent>) {
-  // A failed step has no output: what it moved was kept apart (see stepBytes), by this flow's
-  // steps or by its page's copy that did not write it (see pageCopy.ts).
-  return storeResult(ctx, event, true);
+  // A failed step has no output: what it moved was kept apart (see stepBytes). Only a flow that
+  // met a failure (an attempt restarted, or the object failed) lists it all; any other takes
+  // what its page's copy kept apart, where the page tried and left it (see pageCopy.ts).
+  const failed = event.error !== undefined || (event.attempt ?? 1) > 1;
+  return storeResult(ctx, event, failed ? "every" : "page");
 }
 
 /**
- * Stores the outcome of `event`'s object, summing the bytes of its steps' outputs and, with
- * `moved`, those its failed steps kept apart.
+ * Stores the outcome of `event`'s object, summing the bytes of its steps' outputs and those its
+ * failed steps kept apart (`moved`: see {@link movedBytes}; none: there were none).
  */
-export async function storeResult(ctx: SourceContext, event: z.infer<typeof RecordEvent>, moved: boolean) {
+export async function storeResult(
+  ctx: SourceContext,
+  event: z.infer<typeof RecordEvent>,
+  moved: Parameters<typeof movedBytes>[3] | undefined,
+) {
   const { runId, key } = event;
   const [src, dst, decision] = await Promise.all([
     ctx.work.get<SourceRecord>(workKeys.source(runId, key)),
@@ -772,7 +778,7 @@ export async function storeResult(ctx: SourceContext, event: z.infer<typeof Reco
   ]);
   const bytes = new RunStats().bytes;
   sumBytes(event.steps, bytes);
-  if (moved) sumBytes(await movedBytes(ctx.work, runId, key), bytes);
+  if (moved) sumBytes(await movedBytes(ctx.work, runId, key, moved), bytes);
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,

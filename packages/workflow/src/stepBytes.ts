@@ -38,8 +38,21 @@ export async function runCounted<C extends RunSettings & { work: WorkArea }, T>(
   }
 }
 
-/** What the failed steps of `key`'s flow counted (see {@link runCounted}), as step outputs. */
-export async function movedBytes(work: WorkArea, runId: string, key: string): Promise<unknown[]> {
+/**
+ * What failed steps counted for `key` (see {@link runCounted}), as step outputs: with "every",
+ * all of it (a LIST); with "page", only what its page's copy kept apart for its own flow (see
+ * `workKeys.movedOnPage`: one GET, for a flow that met no failure of its own).
+ */
+export async function movedBytes(
+  work: WorkArea,
+  runId: string,
+  key: string,
+  which: "every" | "page",
+): Promise<unknown[]> {
+  if (which === "page") {
+    const kept = await work.get<unknown>(workKeys.movedOnPage(runId, key));
+    return kept === undefined ? [] : [kept];
+  }
   const kept: unknown[] = [];
   for await (const at of work.list(workKeys.moved(runId, key))) kept.push(await work.get<unknown>(at));
   return kept;
