@@ -8,7 +8,7 @@
  * for is decided a page at a time, and a new small object copied a page at a time, with no flow
  * of its own.
  *
- *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS]
+ *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS] [--size BYTES]
  *
  * Each round runs both engines, in alternating order; the figures are the medians.
  * `--work-latency MS` holds each request of the workflow's work area MS first, as an S3 bucket
@@ -37,6 +37,10 @@ const argv = process.argv.slice(2);
 const keys = Number(option(argv, "--keys") ?? 16_000);
 const rounds = Number(option(argv, "--rounds") ?? 3);
 const workLatency = Number(option(argv, "--work-latency") ?? 0);
+/** Each object's size: about 700 bytes unless given (over a chunk, 5 MiB, each copy runs its own flow). */
+const size = option(argv, "--size") === undefined ? undefined : Number(option(argv, "--size"));
+if (size !== undefined && (!Number.isInteger(size) || size < 0))
+  throw new Error(`--size: a whole number of bytes, not ${option(argv, "--size")}`);
 if (!Number.isInteger(keys) || keys < 1) throw new Error(`--keys: a whole number from 1, not ${keys}`);
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error(`--rounds: a whole number from 1, not ${rounds}`);
@@ -84,7 +88,8 @@ async function runsOf(engine: Engine): Promise<Runs> {
   const source = new MemoryObjectStore({ bucket: "src", now });
   const destination = new MemoryObjectStore({ bucket: "dst", now });
   for (let i = 0; i < keys; i++) {
-    const body = Buffer.from(`object ${i} `.repeat(50));
+    const text = `object ${i} `;
+    const body = size === undefined ? Buffer.from(text.repeat(50)) : Buffer.alloc(size, text);
     await source.put(`k/${String(i).padStart(8, "0")}`, body, body.length, { metadata: {} }, undefined);
   }
   const secret = Buffer.alloc(32, 7);
@@ -135,7 +140,7 @@ for (let round = 0; round < rounds; round++) {
 
 const at = (engine: Engine, i: number) => median(seen[engine].seconds[i]!);
 console.log(
-  `# The workflow engine against the direct engine, ${keys.toLocaleString("en")} small objects, memory stores\n`,
+  `# The workflow engine against the direct engine, ${keys.toLocaleString("en")} ${size === undefined ? "small objects" : `objects of ${size.toLocaleString("en")} bytes`}, memory stores\n`,
 );
 console.log(
   `${rounds} rounds, medians; load ${loadavg()[0]!.toFixed(1)}; work-area requests ${workLatency} ms late\n`,
