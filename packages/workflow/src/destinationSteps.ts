@@ -294,8 +294,10 @@ export function readingSide(ctx: DestinationContext, bytes: StepBytes): Destinat
  */
 export async function destinationAnswerBlocks(ctx: DestinationContext, event: z.infer<typeof BlockEvent>) {
   const { runId, key, round } = event;
-  const request = await need<BlockRequest>(ctx.work, workKeys.blockRequest(runId, key, round));
-  const dst = await needDestination(ctx.work, runId, key);
+  const [request, dst] = await Promise.all([
+    need<BlockRequest>(ctx.work, workKeys.blockRequest(runId, key, round)),
+    needDestination(ctx.work, runId, key),
+  ]);
   // A request reaches only this object, at the version this side headed.
   const destinationKey = ctx.prefix + key;
   if (request.destination?.key !== destinationKey)
@@ -678,9 +680,11 @@ async function settledDestinationEntry(
   key: string,
   index: SideIndex,
 ): Promise<SettledEntry> {
-  const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
+  const [stored, version] = await Promise.all([
+    ctx.work.get<StoredResult>(workKeys.result(runId, key)),
+    getVersion(ctx.work, workKeys.version("destination", runId, key)),
+  ]);
   if (stored === undefined) return undefined;
-  const version = await getVersion(ctx.work, workKeys.version("destination", runId, key));
   // Decided from the entry or by a read only where the source was planned too: an object that
   // failed before (a source a scrub found rotted) decided nothing, as in the direct engine.
   const planned =

@@ -148,6 +148,15 @@ export async function needUpload(work: WorkArea, runId: string, key: string): Pr
 }
 
 /** The object's destination record (written by the destination side), checked against its schema. */
+/** The object's source and destination records, read side by side. */
+export function needRecords(
+  work: WorkArea,
+  runId: string,
+  key: string,
+): Promise<[SourceRecord, DestinationRecord]> {
+  return Promise.all([needSource(work, runId, key), needDestination(work, runId, key)]);
+}
+
 export async function needDestination(
   work: WorkArea,
   runId: string,
@@ -290,8 +299,7 @@ export async function sourceRecordOf(
 /** Digests one batch of chunks (on this side only) and stores the challenge for the destination. */
 export async function sourceChallenge(ctx: SourceContext, event: z.infer<typeof BatchEvent>) {
   const { runId, key, batch, phase } = event;
-  const src = await needSource(ctx.work, runId, key);
-  const dst = await needDestination(ctx.work, runId, key);
+  const [src, dst] = await needRecords(ctx.work, runId, key);
   let indices: number[];
   let etag = dst.etag ?? "";
   if (phase === "challenge") {
@@ -364,12 +372,11 @@ async function knownFromIndex(
 /** Checks the destination's answers; a verify batch that is not all-equal fails the object. */
 export async function sourceCompare(ctx: SourceContext, event: z.infer<typeof BatchEvent>) {
   const { runId, key, batch, phase } = event;
-  const request = await need<ChallengeRequest>(ctx.work, workKeys.request(runId, key, phase, batch));
-  const expectation = await need<ChallengeExpectation>(
-    ctx.work,
-    workKeys.expectation(runId, key, phase, batch),
-  );
-  const response = await need<ChallengeResponse>(ctx.work, workKeys.response(runId, key, phase, batch));
+  const [request, expectation, response] = await Promise.all([
+    need<ChallengeRequest>(ctx.work, workKeys.request(runId, key, phase, batch)),
+    need<ChallengeExpectation>(ctx.work, workKeys.expectation(runId, key, phase, batch)),
+    need<ChallengeResponse>(ctx.work, workKeys.response(runId, key, phase, batch)),
+  ]);
   const exchange: ChallengeExchange = { request, expectation, response };
   if (phase === "verify") {
     checkWritten(exchange);
@@ -422,8 +429,7 @@ interface StoredOutcome {
  */
 export async function matchBlocks(ctx: SourceContext, event: z.infer<typeof BlockEvent>) {
   const { runId, key, round } = event;
-  const src = await needSource(ctx.work, runId, key);
-  const dst = await needDestination(ctx.work, runId, key);
+  const [src, dst] = await needRecords(ctx.work, runId, key);
   const old = challenged(dst);
   const changed = await changedChunksOf(ctx, runId, src, dst);
   const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
@@ -485,8 +491,7 @@ async function foundAssembly(
 /** Gathers the challenge verdicts and settles what to write: nothing, a copy, a compose or a metadata rewrite. */
 export async function decide(ctx: SourceContext, event: z.infer<typeof DecideEvent>) {
   const { runId, key } = event;
-  const src = await needSource(ctx.work, runId, key);
-  const dst = await needDestination(ctx.work, runId, key);
+  const [src, dst] = await needRecords(ctx.work, runId, key);
   const old = challenged(dst);
   const changed = await changedChunksOf(ctx, runId, src, dst);
   const assembly = old && changed ? await foundAssembly(ctx, runId, src, old) : undefined;
@@ -550,8 +555,10 @@ export function decisionFor(
  */
 export async function presignBatch(ctx: SourceContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
-  const src = await needSource(ctx.work, runId, key);
-  const decision = await needDecision(ctx.work, runId, key);
+  const [src, decision] = await Promise.all([
+    needSource(ctx.work, runId, key),
+    needDecision(ctx.work, runId, key),
+  ]);
   const parts = batchOf(decision.parts, batch, decision.batchSize);
   const fromSource = parts.some((p) => crossingBytes(p) > 0);
   const url = fromSource ? await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds) : null;
@@ -638,12 +645,14 @@ async function settledSourceEntry(
   key: string,
   index: SideIndex,
 ): Promise<SettledEntry> {
-  const version = await getVersion(ctx.work, workKeys.version("source", runId, key));
-  const stored = await ctx.work.get<StoredResult>(workKeys.result(runId, key));
+  const [version, stored, dst] = await Promise.all([
+    getVersion(ctx.work, workKeys.version("source", runId, key)),
+    ctx.work.get<StoredResult>(workKeys.result(runId, key)),
+    ctx.work.get<DestinationRecord>(workKeys.destination(runId, key)),
+  ]);
   if (stored === undefined) return undefined;
   // An object that failed before its version was settled (its HEAD refused, a rot mark) keeps what stood.
   if (version === undefined) return stored.result.state === "failed" ? KEEPS_STOOD : undefined;
-  const dst = await ctx.work.get<DestinationRecord>(workKeys.destination(runId, key));
   if (dst?.exists) {
     if (version.used) index.report.fromIndex++;
     else index.report.read++;
