@@ -148,15 +148,6 @@ export async function needUpload(work: WorkArea, runId: string, key: string): Pr
 }
 
 /** The object's destination record (written by the destination side), checked against its schema. */
-/** The object's source and destination records, read side by side. */
-export function needRecords(
-  work: WorkArea,
-  runId: string,
-  key: string,
-): Promise<[SourceRecord, DestinationRecord]> {
-  return Promise.all([needSource(work, runId, key), needDestination(work, runId, key)]);
-}
-
 export async function needDestination(
   work: WorkArea,
   runId: string,
@@ -167,6 +158,15 @@ export async function needDestination(
     await need<unknown>(work, workKeys.destination(runId, key)),
     "destination",
   );
+}
+
+/** The object's source and destination records, read side by side. */
+export function needRecords(
+  work: WorkArea,
+  runId: string,
+  key: string,
+): Promise<[SourceRecord, DestinationRecord]> {
+  return Promise.all([needSource(work, runId, key), needDestination(work, runId, key)]);
 }
 
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
