@@ -280,13 +280,13 @@ export async function copyPage(ctx: DestinationContext, event: z.infer<typeof Pa
  */
 export async function recordCopies(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
   const { runId, page } = event;
-  const { copies, failed } = await preparedOf(ctx, runId, page);
+  const [{ copies, failed }, copied] = await Promise.all([
+    preparedOf(ctx, runId, page),
+    need<unknown>(ctx.work, workKeys.copied(runId, page)).then((stored) =>
+      parseEvent(CopiesRecordSchema, stored, "copies"),
+    ),
+  ]);
   const prepared = new Map(copies.map((c) => [c.key, c]));
-  const copied = parseEvent(
-    CopiesRecordSchema,
-    await need<unknown>(ctx.work, workKeys.copied(runId, page)),
-    "copies",
-  );
   // The failures the source recorded as it prepared the page are settled too.
   const recorded = new Set<string>(failed);
   const tried = new Map(copied.map((c) => [c.key, c]));

@@ -207,8 +207,10 @@ async function answerFromEntry(
   key: string,
   request: ChallengeRequest | null,
 ): Promise<ChallengeResponse | null | undefined> {
-  const stored = await ctx.work.get<unknown>(workKeys.listed(runId, key));
-  const found = await getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope);
+  const [stored, found] = await Promise.all([
+    ctx.work.get<unknown>(workKeys.listed(runId, key)),
+    getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope),
+  ]);
   if (stored === undefined || found === undefined) return undefined;
   const listed = parseEvent(ListedSchema, stored, "listed object");
   const { entry } = found;
@@ -227,14 +229,19 @@ async function answerFromEntry(
   // The version challenged is the one listed: `answer` refuses any other.
   if (request !== null && !sameEtag(head.etag, request.destination.etag)) return undefined;
   const response = request === null ? null : await side.answer(request, head);
-  // A written entry that the HEAD saw past its second stands as one read (see `standingEntry`).
-  if (known.entry !== entry)
-    await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry: known.entry });
-  await ctx.work.put(
-    workKeys.version("destination", runId, key),
-    versionRecord(head, ctx.store.serverTime(), true),
-  );
-  await ctx.work.put(workKeys.destination(runId, key), await destinationRecordOf(ctx, listed.key, head));
+  await Promise.all([
+    // A written entry that the HEAD saw past its second stands as one read (see `standingEntry`).
+    known.entry === entry
+      ? undefined
+      : putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry: known.entry }),
+    ctx.work.put(
+      workKeys.version("destination", runId, key),
+      versionRecord(head, ctx.store.serverTime(), true),
+    ),
+    destinationRecordOf(ctx, listed.key, head).then((record) =>
+      ctx.work.put(workKeys.destination(runId, key), record),
+    ),
+  ]);
   return response;
 }
 
@@ -247,9 +254,11 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   const { runId, page } = event;
   const read = async <T>(key: string, schema: z.ZodType<T>, what: string) =>
     parseEvent(schema, await need<unknown>(ctx.work, key), what);
-  const challenges = await read(workKeys.pageChallenges(runId, page), ChallengesRecordSchema, "challenges");
-  const expected = await read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected");
-  const answers = await read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers");
+  const [challenges, expected, answers] = await Promise.all([
+    read(workKeys.pageChallenges(runId, page), ChallengesRecordSchema, "challenges"),
+    read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected"),
+    read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers"),
+  ]);
   const decided = new Set<string>();
   await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
     const mine = expected[i];

@@ -780,14 +780,15 @@ export async function storeResult(
   moved: Parameters<typeof movedBytes>[3] | undefined,
 ) {
   const { runId, key } = event;
-  const [src, dst, decision] = await Promise.all([
+  const [src, dst, decision, kept] = await Promise.all([
     ctx.work.get<SourceRecord>(workKeys.source(runId, key)),
     ctx.work.get<DestinationRecord>(workKeys.destination(runId, key)),
     ctx.work.get<Decision>(workKeys.decision(runId, key)),
+    moved && movedBytes(ctx.work, runId, key, moved),
   ]);
   const bytes = new RunStats().bytes;
   sumBytes(event.steps, bytes);
-  if (moved) sumBytes(await movedBytes(ctx.work, runId, key, moved), bytes);
+  sumBytes(kept, bytes);
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,
