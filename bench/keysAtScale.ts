@@ -30,9 +30,9 @@ import {
   summaryLine,
 } from "@chunksync/sync";
 import { JsonLinesReport } from "../packages/cli/src/jsonLinesReport.js";
+import { syncOptionsFor } from "../test/support/syncOptions.js";
 import { SyntheticListingStore } from "../test/support/syntheticStore.js";
 import { runCommand } from "./lib/exec.js";
-import { benchSyncOptions } from "./lib/syncOptions.js";
 import { markdownTable } from "./lib/table.js";
 
 const MB = 1_000_000;
@@ -118,7 +118,7 @@ function options(
   index: SyncOptions["index"],
   onResult: SyncOptions["onResult"],
 ): SyncOptions {
-  return benchSyncOptions(
+  return syncOptionsFor(
     new SyntheticListingStore("src", keys, (i) => i % 2 === 0),
     new SyntheticListingStore("dst", keys, (i) => i % 2 === 1),
     secret,

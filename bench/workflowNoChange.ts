@@ -22,9 +22,9 @@ import { MemoryObjectStore } from "@chunksync/storage";
 import { type RunReport, runSync } from "@chunksync/sync";
 import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
 import { memoryIndexes } from "../test/support/indexes.js";
+import { syncOptionsFor } from "../test/support/syncOptions.js";
 import { objectFlows } from "../test/support/workflowRecords.js";
 import { median, option } from "./lib/paired.js";
-import { benchSyncOptions } from "./lib/syncOptions.js";
 import { markdownTable } from "./lib/table.js";
 
 const RUNS = ["copy", "confirm written", "unchanged"] as const;
@@ -95,7 +95,7 @@ async function runsOf(engine: Engine): Promise<Runs> {
   const secret = Buffer.alloc(32, 7);
   // Each side's index in a directory of its own, as the engines' tests keep them.
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-  const options = benchSyncOptions(source, destination, secret, {
+  const options = syncOptionsFor(source, destination, secret, {
     chunkSize: sourceIndex.scope.chunkSize,
     index: { source: sourceIndex, destination: destinationIndex },
   });

@@ -26,6 +26,7 @@ import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
 import { bytesOf, UnlistedStore } from "../../support/stores.js";
+import { syncOptionsFor } from "../../support/syncOptions.js";
 import { objectFlows } from "../../support/workflowRecords.js";
 
 const MiB = 1024 * 1024;
@@ -49,25 +50,15 @@ function setup() {
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const index = { source: sourceIndex, destination: destinationIndex };
   const run = (engine: Engine = "workflow", overrides: Partial<SyncOptions> = {}) =>
-    collectResults(engines[engine], {
-      source,
-      sourcePrefix: "",
-      destination,
-      destinationPrefix: "",
-      secret,
-      algorithm: "sha256",
-      variant: "encode",
-      chunkSize: 5 * MiB,
-      verify: "changed",
-      concurrency: 4,
-      serverSideCopy: false,
-      copyTags: false,
-      filters: [],
-      delete: false,
-      dryRun: false,
-      index,
-      ...overrides,
-    });
+    collectResults(
+      engines[engine],
+      syncOptionsFor(source, destination, secret, {
+        chunkSize: 5 * MiB,
+        concurrency: 4,
+        index,
+        ...overrides,
+      }),
+    );
   return { time, source, destination, dir, index, run, rot };
 }
 

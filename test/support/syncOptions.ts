@@ -2,11 +2,11 @@ import type { ObjectStore } from "@chunksync/storage";
 import type { SyncOptions } from "@chunksync/sync";
 
 /**
- * An engine's options as a bench runs it with no server: the CLI's defaults (8 MiB chunks,
- * concurrency 8, `--verify changed`) between the roots of `source` and `destination`, with
- * `more` over them.
+ * An engine's options as the benches and tests run it on stores of their own: the CLI's defaults
+ * (8 MiB chunks, concurrency 8, `--verify changed`) between the roots of `source` and
+ * `destination`, with `more` over them.
  */
-export function benchSyncOptions(
+export function syncOptionsFor(
   source: ObjectStore,
   destination: ObjectStore,
   secret: Buffer,
