@@ -19,3 +19,17 @@ export async function objectFlows(work: WorkArea): Promise<string[]> {
   }
   return flows.sort();
 }
+
+/**
+ * The kinds of record a workflow run kept of single objects (an object's `found.json`, a
+ * result `result`), each once, sorted: a page's steps keep one record for all of its objects.
+ */
+export async function objectRecordKinds(work: WorkArea): Promise<string[]> {
+  const kinds = new Set<string>();
+  for await (const key of work.list("")) {
+    const record = /\/objects\/[0-9a-f]{32}\/(.+)$/.exec(key)?.[1];
+    if (record !== undefined) kinds.add(record);
+    if (/\/results\/[0-9a-f]{32}\.json$/.test(key)) kinds.add("result");
+  }
+  return [...kinds].sort();
+}

@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { translateS3Error } from "@chunksync/storage";
+import { WorkItemMissingError } from "./errors.js";
 
 /**
  * A small key/JSON store where the workflow keeps what does not fit in a state
@@ -29,6 +30,13 @@ export interface WorkArea {
   putLines(key: string, lines: AsyncIterable<string>): Promise<void>;
   /** The parsed lines stored by `putLines`, one at a time; nothing when the key does not exist. */
   getLines<T = unknown>(key: string): AsyncIterable<T>;
+}
+
+/** The value at `key`, which an earlier step wrote: its absence is a {@link WorkItemMissingError}. */
+export async function need<T>(work: WorkArea, key: string): Promise<T> {
+  const value = await work.get<T>(key);
+  if (value === undefined) throw new WorkItemMissingError(key);
+  return value;
 }
 
 /** Work area in memory: for in-process runs and tests. */

@@ -88,16 +88,11 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
+import { type DecidedOnDestination, decidedOnDestination } from "./pageDecisionRecords.js";
 import { type AbsentRecord, type AnswerableRecord, mayAnswerFromEntry } from "./pageLookup.js";
-import {
-  need,
-  needDecision,
-  needDestination,
-  needSource,
-  needUpload,
-  type StoredResult,
-} from "./sourceSteps.js";
+import { needDecision, needDestination, needSource, needUpload, type StoredResult } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
+import { need } from "./WorkArea.js";
 
 /**
  * Heads the destination object (in parallel with the source's planning) by the direct engine's
@@ -618,6 +613,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const onSource = new Set(page.keys);
   const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
+  const decided = index && (await decidedOnDestination(ctx.work, runId, event.page, index.writer.scope));
   // What ConfirmDestinationOnly found on the source, read as a delete asks for it.
   const answers = new SourceAnswers(ctx.work, runId, event.page);
   let extras = 0;
@@ -625,7 +621,9 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   // The page's objects' records are read ahead; entries are looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
     const found: SettledEntry =
-      index && onSource.has(key) ? await settledDestinationEntry(ctx, runId, key, index) : undefined;
+      index && onSource.has(key)
+        ? await settledDestinationEntry(ctx, runId, key, index, decided?.get(key))
+        : undefined;
     return { object, key, found };
   });
   for await (const { object: o, key, found } of ahead) {
@@ -672,18 +670,22 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
  * {@link KEEPS_STOOD}), from this side's own records: the version it held (its entry, or the
  * digests its answers read), or the version it wrote (the digests of the parts it uploaded
  * with a checked Content-MD5, of the chunks it copied from its digested old version, and those
- * it read back). Counts what the side's index saved it.
+ * it read back); those of its page's decision where that settled it (`onPage`). Counts what
+ * the side's index saved it.
  */
 async function settledDestinationEntry(
   ctx: DestinationContext,
   runId: string,
   key: string,
   index: SideIndex,
+  onPage: DecidedOnDestination | undefined,
 ): Promise<SettledEntry> {
-  const [stored, version] = await Promise.all([
-    ctx.work.get<StoredResult>(workKeys.result(runId, key)),
-    getVersion(ctx.work, workKeys.version("destination", runId, key)),
-  ]);
+  const [stored, version] = onPage
+    ? [onPage.stored, onPage.version]
+    : await Promise.all([
+        ctx.work.get<StoredResult>(workKeys.result(runId, key)),
+        getVersion(ctx.work, workKeys.version("destination", runId, key)),
+      ]);
   if (stored === undefined) return undefined;
   // Decided from the entry or by a read only where the source was planned too: an object that
   // failed before (a source a scrub found rotted) decided nothing, as in the direct engine.
@@ -699,10 +701,11 @@ async function settledDestinationEntry(
   const destinationKey = ctx.prefix + key;
   // The entry as HEAD found its version: a written entry learns its LastModified.
   const entry = version?.used
-    ? await getEntry(ctx.work, workKeys.found("destination", runId, key), scope)
+    ? (onPage?.found?.entry ?? (await getEntry(ctx.work, workKeys.found("destination", runId, key), scope)))
     : undefined;
   const found = entry && version && entryAsListed(entry, version.head);
-  const decision = await ctx.work.get<Decision>(workKeys.decision(runId, key));
+  // A pair the page decided was decided with no write.
+  const decision = onPage ? undefined : await ctx.work.get<Decision>(workKeys.decision(runId, key));
   if (decision?.distrusted) {
     index.note(DISTRUSTED_NOTE);
     return undefined;
@@ -711,11 +714,14 @@ async function settledDestinationEntry(
     if (found) destinationFromIndex(side, found, version.head, algorithm, chunkSize);
     else await knowRead(ctx, side, runId, key, "challenge", decision, version.head.etag, algorithm);
   }
+  // Only a decision that writes began an upload.
   const upload =
-    decision?.action === "none" ? undefined : await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
+    decision === undefined || decision.action === "none"
+      ? undefined
+      : await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
   if (decision === undefined || upload?.etag === undefined) {
     if (version === undefined) return undefined;
-    const dst = await needDestination(ctx.work, runId, key);
+    const dst = onPage?.destination ?? (await needDestination(ctx.work, runId, key));
     const attributes = dst.attributes ?? { metadata: {} };
     return destinationEntry(side, headOf(version), attributes, version.at, algorithm, chunkSize, found);
   }

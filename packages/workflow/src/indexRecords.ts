@@ -46,7 +46,7 @@ const etag = z.string().min(1).max(1024);
  * whether the side's bucket keeps or kept versions (see `runVersioned`), and the version ID
  * the listing stated where it stated one (see `listingVersioned`).
  */
-const StoredEntrySchema = z.strictObject({
+export const StoredEntrySchema = z.strictObject({
   line: z.string(),
   versioned: z.boolean().optional(),
   listedVersionId: z.string().min(1).optional(),
@@ -74,14 +74,19 @@ export type SettledEntry = IndexEntry | typeof KEEPS_STOOD | undefined;
 /** A page's records read ahead of the keys in hand (a request each, to a bucket maybe far away). */
 export const RECORDS_AHEAD = 32;
 
-/** Keeps `found` at `key`. */
-export async function putEntry(work: WorkArea, key: string, found: FoundEntry): Promise<void> {
+/** `found` as a work-area record (see {@link StoredEntrySchema}). */
+export function entryRecord(found: FoundEntry): z.infer<typeof StoredEntrySchema> {
   const { entry, versioned, listedVersionId } = found;
-  await work.put(key, {
+  return {
     line: entryLine(entry),
     ...(versioned ? { versioned } : {}),
     ...(listedVersionId !== undefined ? { listedVersionId } : {}),
-  });
+  };
+}
+
+/** Keeps `found` at `key`. */
+export async function putEntry(work: WorkArea, key: string, found: FoundEntry): Promise<void> {
+  await work.put(key, entryRecord(found));
 }
 
 /** The entry stored at `key`, or undefined when there is none (or it does not fit `scope`). */
@@ -100,7 +105,11 @@ export async function getFound(
   scope: IndexScope,
 ): Promise<FoundEntry | undefined> {
   const stored = await work.get<unknown>(key);
-  if (stored === undefined) return undefined;
+  return stored === undefined ? undefined : foundOf(stored, scope);
+}
+
+/** The entry of a record {@link entryRecord} made, or undefined where it does not fit `scope`. */
+export function foundOf(stored: unknown, scope: IndexScope): FoundEntry | undefined {
   const { line, versioned = false, listedVersionId } = parseEvent(StoredEntrySchema, stored, "entry");
   try {
     const entry = decodeEntryLine(line, scope, "a work-area record");

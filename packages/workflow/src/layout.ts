@@ -96,6 +96,17 @@ export const workKeys = {
   pageAnswers: (runId: string, page: number) => `${pageDecision("shared", runId, page)}/answers.json`,
   pageExpected: (runId: string, page: number) => `${pageDecision("source", runId, page)}/expected.json`,
   /**
+   * What the page decision keeps of the pairs it answered and settled, a record a page where
+   * the object flow's steps keep a record each of each object: the destination's versions it
+   * answered for (its own part), and the results of the pairs it found identical, among the
+   * per-object results so that the report lists them (see {@link workKeys.isPageResults}).
+   */
+  pageAnswered: (runId: string, page: number) => `${pageDecision("destination", runId, page)}/answered.json`,
+  pageResults: (runId: string, page: number) =>
+    `shared/runs/${runId}/results/page-${String(page).padStart(8, "0")}.json`,
+  /** Whether a key listed under `results/` holds a page's results (see {@link workKeys.pageResults}). */
+  isPageResults: (resultKey: string) => /\/results\/page-\d{8}\.json$/.test(resultKey),
+  /**
    * A page's new small objects, copied a page at a time (see pageCopy.ts): the page's keys its
    * lookup found absent on the destination, the ones the source prepared a copy of, and the ones
    * the destination wrote (keys and byte counts only: each object's own records hold the rest).
@@ -143,7 +154,7 @@ export const workKeys = {
 };
 
 /** The folder of a page's decision from the indexes, in `part` of the work area. */
-function pageDecision(part: "shared" | "source", runId: string, page: number): string {
+function pageDecision(part: "shared" | Side, runId: string, page: number): string {
   return `${part}/runs/${runId}/page-decisions/${String(page).padStart(8, "0")}`;
 }
 

@@ -1,6 +1,7 @@
 import { countResult, type ObjectResult, type RunStats } from "@chunksync/sync";
 import { workKeys } from "./layout.js";
 import { settledOnPage } from "./pageDecision.js";
+import { pageResults } from "./pageDecisionRecords.js";
 import { type StoredResult, sumBytes } from "./sourceSteps.js";
 import type { WorkArea } from "./WorkArea.js";
 
@@ -68,7 +69,12 @@ export function observeTasks(observer: RunObserver, work: WorkArea): RunWatch {
         await tellExtras(runId, page);
         return;
       }
-      case "ComparePage":
+      case "ComparePage": {
+        // The pairs it settled, in one record (see pageDecisionRecords.ts).
+        const { runId, page } = input as { runId: string; page: number };
+        for (const stored of await pageResults(work, runId, page)) await tell(stored);
+        return;
+      }
       case "RecordCopies": {
         const { runId } = input as { runId: string };
         for (const key of settledOnPage(input, output)) await told(runId, key);

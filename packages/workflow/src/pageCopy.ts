@@ -29,13 +29,13 @@ import { sourceHeadFromEntry } from "./pageDecision.js";
 import { type AbsentRecord, AbsentRecordSchema } from "./pageLookup.js";
 import {
   decisionFor,
-  need,
   readingSide,
   type StoredResult,
   sourceRecordOf,
   storeResult,
   sumBytes,
 } from "./sourceSteps.js";
+import { need } from "./WorkArea.js";
 
 /**
  * A page's new small objects (none on the destination's listing, one chunk at most) are copied

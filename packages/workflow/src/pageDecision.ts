@@ -20,63 +20,53 @@ import {
   sourceIdentity,
   standingEntry,
 } from "@chunksync/sync";
-import { z } from "zod";
-import {
-  type DestinationContext,
-  DestinationRecordSchema,
-  type SourceContext,
-  type SourceRecord,
-  SourceRecordSchema,
-  type StepBytes,
+import type { z } from "zod";
+import type {
+  DestinationContext,
+  DestinationRecord,
+  SourceContext,
+  SourceRecord,
+  StepBytes,
 } from "./context.js";
 import {
   readingSide as destinationReadingSide,
   destinationRecordOf,
   ListedSchema,
 } from "./destinationSteps.js";
-import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
+import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
 import {
+  entryRecord,
   type FoundEntry,
   getFound,
   listedOf,
-  putEntry,
   RECORDS_AHEAD,
   type VersionRecord,
-  VersionRecordSchema,
   versionRecord,
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
+import {
+  type AnsweredRecordSchema,
+  AnswersRecordSchema,
+  ChallengesRecordSchema,
+  ExpectedRecordSchema,
+  type PageResults,
+} from "./pageDecisionRecords.js";
 import { AnswerableRecordSchema } from "./pageLookup.js";
-import { decisionFor, need, readingSide, type StoredResult, sourceRecordOf } from "./sourceSteps.js";
+import { decisionFor, readingSide, sourceRecordOf } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
+import { need } from "./WorkArea.js";
 
 /**
  * A page's pairs whose both versions stand in their sides' indexes (confirmed, where the listing
  * cannot settle an entry, by the one HEAD the object's own flow would send) are decided a page at
  * a time, before the page's objects: the source challenges them all in one step, the destination
  * answers them all from its entries in one, and the source compares in one, as the direct engine
- * decides such pairs from its indexes with no read. A pair found identical settles there, with
- * its version records and result as its object's own flow would leave them; any other (a chunk
- * or an attribute that differs, an answer that did not come) goes on to the page's Map, which
- * challenges it again alone. No byte of either object is read, and in AWS an unchanged object
+ * decides such pairs from its indexes with no read. A pair found identical settles there, its
+ * versions and result kept in the page's records (see pageDecisionRecords.ts), where its object's
+ * own flow would keep a record of each; any other (a chunk or an attribute that differs, an
+ * answer that did not come) goes on to the page's Map, which challenges it again alone. No byte of either object is read, and in AWS an unchanged object
  * costs no child execution.
  */
-
-/** The source's challenges, in page order (none for an empty object: there is nothing to ask). */
-const ChallengesRecordSchema = z.array(z.strictObject({ key: relativeKey, request: z.unknown() }));
-/** What the source keeps of each challenged pair, in its own part, in the same order. */
-const ExpectedRecordSchema = z.array(
-  z.strictObject({
-    key: relativeKey,
-    source: SourceRecordSchema,
-    version: VersionRecordSchema,
-    expectation: z.unknown(),
-  }),
-);
-/** The destination's answers, in the same order; `answered` false where its entry did not serve. */
-const AnswersRecordSchema = z.array(
-  z.strictObject({ key: relativeKey, answered: z.boolean(), response: z.unknown() }),
-);
 
 /**
  * The source's half of a page's decision: challenges each pair of `items` whose destination
@@ -189,24 +179,46 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
   const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const side = destinationReadingSide(ctx, bytes);
   const answers: z.infer<typeof AnswersRecordSchema> = [];
+  const kept: (z.infer<typeof AnsweredRecordSchema>[number] | undefined)[] = [];
   const indexed = ctx.index && { ...ctx, index: ctx.index };
   await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
-    const response =
+    const answer =
       indexed && (await answerFromEntry(indexed, side, runId, key, request as ChallengeRequest | null));
-    answers[i] = { key, answered: response !== undefined, response: response ?? null };
+    answers[i] = answer
+      ? { key, answered: true, response: answer.response, destination: answer.destination }
+      : { key, answered: false, response: null };
+    kept[i] = answer && { key, version: answer.version, ...(answer.entry ? { entry: answer.entry } : {}) };
   });
-  await ctx.work.put(workKeys.pageAnswers(runId, page), answers);
+  await Promise.all([
+    ctx.work.put(
+      workKeys.pageAnswered(runId, page),
+      kept.filter((k) => k !== undefined),
+    ),
+    ctx.work.put(workKeys.pageAnswers(runId, page), answers),
+  ]);
   return { bytes };
 }
 
-/** The answer to `request` (null: an empty object, nothing asked) from `key`'s entry; undefined where it does not serve. */
+/**
+ * The answer to `request` (null: an empty object, nothing asked) from `key`'s entry, with the
+ * records of the version it answers for (its entry where the HEAD learned more of it);
+ * undefined where the entry does not serve.
+ */
 async function answerFromEntry(
   ctx: DestinationContext & { index: NonNullable<DestinationContext["index"]> },
   side: DestinationSide,
   runId: string,
   key: string,
   request: ChallengeRequest | null,
-): Promise<ChallengeResponse | null | undefined> {
+): Promise<
+  | {
+      response: ChallengeResponse | null;
+      destination: DestinationRecord;
+      version: VersionRecord;
+      entry?: ReturnType<typeof entryRecord>;
+    }
+  | undefined
+> {
   const [stored, found] = await Promise.all([
     ctx.work.get<unknown>(workKeys.listed(runId, key)),
     getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope),
@@ -229,20 +241,13 @@ async function answerFromEntry(
   // The version challenged is the one listed: `answer` refuses any other.
   if (request !== null && !sameEtag(head.etag, request.destination.etag)) return undefined;
   const response = request === null ? null : await side.answer(request, head);
-  await Promise.all([
+  return {
+    response,
+    destination: await destinationRecordOf(ctx, listed.key, head),
+    version: versionRecord(head, ctx.store.serverTime(), true),
     // A written entry that the HEAD saw past its second stands as one read (see `standingEntry`).
-    known.entry === entry
-      ? undefined
-      : putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry: known.entry }),
-    ctx.work.put(
-      workKeys.version("destination", runId, key),
-      versionRecord(head, ctx.store.serverTime(), true),
-    ),
-    destinationRecordOf(ctx, listed.key, head).then((record) =>
-      ctx.work.put(workKeys.destination(runId, key), record),
-    ),
-  ]);
-  return response;
+    ...(known.entry === entry ? {} : { entry: entryRecord({ ...found, entry: known.entry }) }),
+  };
 }
 
 /**
@@ -259,17 +264,21 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
     read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected"),
     read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers"),
   ]);
-  const decided = new Set<string>();
-  await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
+  const results: (PageResults[number] | undefined)[] = [];
+  for (const [i, { key, request }] of challenges.entries()) {
     const mine = expected[i];
     const answer = answers[i];
-    if (mine?.key !== key || answer?.key !== key || !answer.answered) return;
+    if (mine?.key !== key || answer?.key !== key || !answer.answered || answer.destination === undefined)
+      continue;
     try {
-      if (await settleIdentical(ctx, runId, mine, request, answer.response)) decided.add(key);
+      results[i] = identicalResult(ctx, mine, request, answer.response, answer.destination);
     } catch {
       // The object's own flow meets the same failure, and reports it as that object's.
     }
-  });
+  }
+  const settled = results.filter((r) => r !== undefined);
+  if (settled.length > 0) await ctx.work.put(workKeys.pageResults(runId, page), settled);
+  const decided = new Set(settled.map((r) => r.key));
   return event.items.filter((item) => !decided.has(item.key));
 }
 
@@ -284,19 +293,22 @@ export function settledOnPage(input: unknown, output: unknown): string[] {
     .filter((key) => !handed.has(key));
 }
 
-/** Settles one answered pair where it is identical; false, with nothing settled, otherwise. */
-async function settleIdentical(
+/**
+ * The result of one pair answered from the destination's version `dst`, where it is identical
+ * (its source version stays in the page's expected record); undefined otherwise.
+ */
+function identicalResult(
   ctx: SourceContext,
-  runId: string,
-  mine: { key: string; source: SourceRecord; version: VersionRecord; expectation: unknown },
+  mine: { key: string; source: SourceRecord; expectation: unknown },
   request: unknown,
   response: unknown,
-): Promise<boolean> {
+  dst: DestinationRecord,
+): PageResults[number] | undefined {
   const { key, source } = mine;
   // Whether anything was asked is the source's own record's to say (an empty object has no
   // chunk), never the shared records': a challenge taken out of them must not pass as none.
   if (source.plan.count > 0 && (request === null || mine.expectation === null || response === null))
-    return false;
+    return undefined;
   const changed =
     source.plan.count === 0
       ? []
@@ -305,19 +317,8 @@ async function settleIdentical(
           expectation: mine.expectation as ChallengeExpectation,
           response: response as ChallengeResponse,
         });
-  const dst = parseEvent(
-    DestinationRecordSchema,
-    await need<unknown>(ctx.work, workKeys.destination(runId, key)),
-    "destination",
-  );
   const decision = decisionFor(ctx, source, dst, changed, undefined);
-  if (decision.action !== "none") return false;
-  await ctx.work.put(workKeys.version("source", runId, key), mine.version);
+  if (decision.action !== "none") return undefined;
   const keys = { sourceKey: source.sourceKey, destinationKey: dst.destinationKey, attempts: 1 };
-  const result = decidedResult(keys, source, decision, false);
-  await ctx.work.put(workKeys.result(runId, key), {
-    result,
-    bytes: new RunStats().bytes,
-  } satisfies StoredResult);
-  return true;
+  return { key, result: decidedResult(keys, source, decision, false), bytes: new RunStats().bytes };
 }

@@ -79,7 +79,6 @@ import {
   type UploadRecord,
   UploadRecordSchema,
 } from "./context.js";
-import { WorkItemMissingError } from "./errors.js";
 import type {
   BatchEvent,
   BlockEvent,
@@ -123,14 +122,9 @@ import {
   type PageRecord,
   workKeys,
 } from "./layout.js";
+import { type DecidedOnSource, decidedOnSource } from "./pageDecisionRecords.js";
 import { movedBytes, stepBytes } from "./stepBytes.js";
-import type { WorkArea } from "./WorkArea.js";
-
-export async function need<T>(work: WorkArea, key: string): Promise<T> {
-  const value = await work.get<T>(key);
-  if (value === undefined) throw new WorkItemMissingError(key);
-  return value;
-}
+import { need, type WorkArea } from "./WorkArea.js";
 
 /** The object's stored decision, checked against its schema. */
 export async function needDecision(work: WorkArea, runId: string, key: string): Promise<Decision> {
@@ -612,11 +606,12 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
+  const decided = await decidedOnSource(ctx.work, runId, event.page);
   const listed = listPage(ctx.store, "source", ctx.prefix, page, ctx.signal);
   // Each object's records are read ahead; its entry is looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
     const found: SettledEntry = onPage.has(key)
-      ? await settledSourceEntry(ctx, runId, key, index)
+      ? await settledSourceEntry(ctx, runId, key, index, decided.get(key))
       : undefined;
     return { object, key, found };
   });
@@ -637,19 +632,24 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
 
 /**
  * The source's entry for the version object `key` settled at (for a failed object, {@link
- * KEEPS_STOOD}), from this side's own records of it; counts what the side's index saved it.
+ * KEEPS_STOOD}), from this side's own records of it (those of its page's decision where that
+ * settled it: `onPage`); counts what the side's index saved it.
  */
 async function settledSourceEntry(
   ctx: SourceContext,
   runId: string,
   key: string,
   index: SideIndex,
+  onPage: DecidedOnSource | undefined,
 ): Promise<SettledEntry> {
-  const [version, stored, dst] = await Promise.all([
-    getVersion(ctx.work, workKeys.version("source", runId, key)),
-    ctx.work.get<StoredResult>(workKeys.result(runId, key)),
-    ctx.work.get<DestinationRecord>(workKeys.destination(runId, key)),
-  ]);
+  // A pair the page decided was challenged where the destination held it.
+  const [version, stored, dst] = onPage
+    ? [onPage.version, onPage.stored, { exists: true }]
+    : await Promise.all([
+        getVersion(ctx.work, workKeys.version("source", runId, key)),
+        ctx.work.get<StoredResult>(workKeys.result(runId, key)),
+        ctx.work.get<DestinationRecord>(workKeys.destination(runId, key)),
+      ]);
   if (stored === undefined) return undefined;
   // An object that failed before its version was settled (its HEAD refused, a rot mark) keeps what stood.
   if (version === undefined) return stored.result.state === "failed" ? KEEPS_STOOD : undefined;
@@ -844,16 +844,19 @@ export async function writeReport(
   const stats = new RunStats();
   const planned = noPlanned();
   async function* lines() {
-    const results = mapAhead(work.list(workKeys.results(event.runId)), RECORDS_AHEAD, (k) =>
-      need<StoredResult>(work, k),
+    // A page's decision keeps its results in one record (see pageDecisionRecords.ts).
+    const results = mapAhead(work.list(workKeys.results(event.runId)), RECORDS_AHEAD, async (k) =>
+      workKeys.isPageResults(k) ? need<StoredResult[]>(work, k) : [await need<StoredResult>(work, k)],
     );
-    for await (const stored of results) {
-      for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
-        stats.bytes[f] += stored.bytes[f];
-      if (stored.result.state !== "extra") stats.objects.scanned++;
-      countResult(stats.objects, stored.result);
-      addPlanned(planned, stored.result);
-      yield objectLine(stored.result);
+    for await (const some of results) {
+      for (const stored of some) {
+        for (const f of Object.keys(stats.bytes) as (keyof RunStats["bytes"])[])
+          stats.bytes[f] += stored.bytes[f];
+        if (stored.result.state !== "extra") stats.objects.scanned++;
+        countResult(stats.objects, stored.result);
+        addPlanned(planned, stored.result);
+        yield objectLine(stored.result);
+      }
     }
     yield summaryLine(
       buildReport({

@@ -35,8 +35,9 @@ import {
   type PageRecord,
   pageFile,
 } from "../layout.js";
-import { failureOf, need } from "../sourceSteps.js";
+import { failureOf } from "../sourceSteps.js";
 import type { Step } from "../steps.js";
+import { need } from "../WorkArea.js";
 import type { AuditSourceFunction } from "./auditDefinition.js";
 
 /** The report step's event: `settled`, of an audit stopped before its end (what it judged until then). */
