@@ -167,7 +167,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
       : taskState(functions.relay, fn, payload, rest);
   };
   const objectRef = { "runId.$": "$.runId", "key.$": "$.item.key" };
-  const itemRef = { "runId.$": "$.runId", "item.$": "$.item", "attempt.$": "$.attempt" };
+  const itemRef = { "runId.$": "$.runId", "page.$": "$.page", "item.$": "$.item", "attempt.$": "$.attempt" };
   // Every attempt's step outputs, so the record sums the bytes the failed attempts moved too.
   const allSteps = { "steps.$": "States.Array($.steps, $.earlier)", "attempt.$": "$.attempt" };
   const batchRef = { "runId.$": "$.runId", "key.$": "$.key", "batch.$": "$.batch" };
@@ -260,6 +260,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
     Type: "Pass",
     Parameters: {
       "runId.$": "$.runId",
+      "page.$": "$.page",
       "item.$": "$.item",
       "attempt.$": "States.MathAdd($.attempt, 1)",
       "earlier.$": "States.Array($.steps, $.earlier)",
@@ -478,6 +479,7 @@ export function buildDefinition(options: DefinitionOptions): Json {
         ItemsPath: "$.list.items",
         ItemSelector: {
           "runId.$": "$.runId",
+          "page.$": "$.cursor.page",
           "item.$": "$$.Map.Item.Value",
           attempt: 1,
           earlier: [],

@@ -28,7 +28,6 @@ import {
   destinationFromIndex,
   destinationWrittenEntry,
   feedBody,
-  forEachConcurrent,
   inspectDestination,
   keepingTags,
   keySelection,
@@ -45,7 +44,7 @@ import {
   writeRequestsOf,
   writeWhole,
 } from "@chunksync/sync";
-import { z } from "zod";
+import type { z } from "zod";
 import { CandidateWriter, SourceAnswers } from "./candidateRecords.js";
 import {
   chunksPerBatch,
@@ -76,7 +75,6 @@ import {
   digestsRecord,
   foundEntry,
   getEntry,
-  getFound,
   getVersion,
   headOf,
   KEEPS_STOOD,
@@ -89,7 +87,13 @@ import {
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
 import { type DecidedOnDestination, decidedOnDestination } from "./pageDecisionRecords.js";
-import { type AbsentRecord, type AnswerableRecord, mayAnswerFromEntry } from "./pageLookup.js";
+import {
+  type AbsentRecord,
+  type AnswerableRecord,
+  mayAnswerFromEntry,
+  PageFound,
+  PageFoundWriter,
+} from "./pageLookup.js";
 import { needDecision, needDestination, needSource, needUpload, type StoredResult } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
 import { need } from "./WorkArea.js";
@@ -109,17 +113,11 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   // A restart heads the object afresh, as the direct engine does: the listing (and what the
   // index said of the version it named) is older than what made it restart.
   const first = (event.attempt ?? 1) === 1;
-  const stored = first ? await ctx.work.get<unknown>(workKeys.listed(runId, key)) : undefined;
-  const listed = first
-    ? {
-        source: item,
-        destination: stored === undefined ? undefined : parseEvent(ListedSchema, stored, "listed object"),
-      }
+  const page = first
+    ? await PageFound.read(ctx.work, "destination", runId, event.page, ctx.index?.scope)
     : undefined;
-  const found =
-    first && ctx.index
-      ? await getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope)
-      : undefined;
+  const listed = page && { source: item, destination: page.listed(key) };
+  const found = await page?.found(key);
   const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const side = readingSide(ctx, bytes);
   const before = ctx.store.serverTime();
@@ -137,10 +135,11 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
     found?.entry,
     found?.versioned ?? false,
   );
+  // The entry that stands, for the flow's later steps (its page's record is read by the page's).
   // A written entry that the HEAD saw past its second now stands as one read (see
   // `standingEntry`): the new index keeps that one, as the direct engine's does, so that the
   // next run needs no HEAD for it.
-  if (found && entry && entry !== found.entry)
+  if (found && entry)
     await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry });
   // The version's chunks are read after `at`: from the first, where this step read it ahead.
   const readAhead = head !== undefined && (bytes.destinationRead ?? 0) > 0;
@@ -179,16 +178,6 @@ export async function destinationRecordOf(
       : {}),
   };
 }
-
-/** An object of the destination's listing, as its page's lookup kept it. */
-export const ListedSchema = z.strictObject({
-  key: z.string().min(1),
-  size: z.number().int().min(0),
-  etag: z.string().min(1),
-  lastModified: z.number().int().min(0).optional(),
-  storageClass: z.string().min(1).optional(),
-  versionId: z.string().min(1).optional(),
-}) satisfies z.ZodType<ObjectSummary>;
 
 /** Keeps the digest of the first chunk of `head` that `side` read ahead, in this side's own part. */
 async function keepFirstChunk(
@@ -614,6 +603,8 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
   const decided = index && (await decidedOnDestination(ctx.work, runId, event.page, index.writer.scope));
+  const lookedUp =
+    index && (await PageFound.read(ctx.work, "destination", runId, event.page, index.writer.scope));
   // What ConfirmDestinationOnly found on the source, read as a delete asks for it.
   const answers = new SourceAnswers(ctx.work, runId, event.page);
   let extras = 0;
@@ -621,8 +612,8 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   // The page's objects' records are read ahead; entries are looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
     const found: SettledEntry =
-      index && onSource.has(key)
-        ? await settledDestinationEntry(ctx, runId, key, index, decided?.get(key))
+      index && lookedUp && onSource.has(key)
+        ? await settledDestinationEntry(ctx, runId, key, index, lookedUp, decided?.get(key))
         : undefined;
     return { object, key, found };
   });
@@ -670,14 +661,15 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
  * {@link KEEPS_STOOD}), from this side's own records: the version it held (its entry, or the
  * digests its answers read), or the version it wrote (the digests of the parts it uploaded
  * with a checked Content-MD5, of the chunks it copied from its digested old version, and those
- * it read back); those of its page's decision where that settled it (`onPage`). Counts what
- * the side's index saved it.
+ * it read back); those of its page's decision where that settled it (`onPage`), with what its
+ * page's lookup found of it. Counts what the side's index saved it.
  */
 async function settledDestinationEntry(
   ctx: DestinationContext,
   runId: string,
   key: string,
   index: SideIndex,
+  lookedUp: PageFound,
   onPage: DecidedOnDestination | undefined,
 ): Promise<SettledEntry> {
   const [stored, version] = onPage
@@ -700,9 +692,12 @@ async function settledDestinationEntry(
   const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });
   const destinationKey = ctx.prefix + key;
   // The entry as HEAD found its version: a written entry learns its LastModified.
-  const entry = version?.used
-    ? (onPage?.found?.entry ?? (await getEntry(ctx.work, workKeys.found("destination", runId, key), scope)))
-    : undefined;
+  // Its flow's HeadDestination kept the entry it used; the page's decision, one the HEAD learned more of.
+  const entry = !version?.used
+    ? undefined
+    : onPage
+      ? (onPage.found ?? (await lookedUp.found(key)))?.entry
+      : await getEntry(ctx.work, workKeys.found("destination", runId, key), scope);
   const found = entry && version && entryAsListed(entry, version.head);
   // A pair the page decided was decided with no write.
   const decision = onPage ? undefined : await ctx.work.get<Decision>(workKeys.decision(runId, key));
@@ -809,7 +804,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   const answerable: AnswerableRecord["objects"] = [];
   /** The page's keys the listing holds: the rest are new objects (see pageCopy.ts). */
   const held = new Set<string>();
-  const puts: (() => Promise<void>)[] = [];
+  const found = new PageFoundWriter(ctx.work, "destination", runId, event.page);
   const { versioned, through } = await stepListing(
     ctx.work,
     "destination",
@@ -830,18 +825,15 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     if (o.lastModified !== undefined) listed.lastModified = o.lastModified;
     if (o.storageClass !== undefined) listed.storageClass = o.storageClass;
     if (o.versionId !== undefined) listed.versionId = o.versionId;
-    puts.push(() => ctx.work.put(workKeys.listed(runId, key), listed));
     const entry = await index?.find(o.key, o);
+    found.add(key, entry && foundEntry(entry, versioned, o), listed);
     if (entry) {
-      const found = foundEntry(entry, versioned, o);
-      puts.push(() => putEntry(ctx.work, workKeys.found("destination", runId, key), found));
       // Its version and size are no secret (HeadDestination's record shares them): the source
       // challenges these a page at a time (see pageDecision.ts). Tags would take a request each.
       if (!ctx.copyTags && mayAnswerFromEntry(o)) answerable.push({ key, etag: o.etag, size: o.size });
     }
   }
-  // A request each: put side by side.
-  await forEachConcurrent(puts, RECORDS_AHEAD, (put) => put());
+  await found.end();
   await candidates?.end();
   if (answerable.length > 0)
     await ctx.work.put(workKeys.answerable(runId, event.page), {

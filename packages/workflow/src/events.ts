@@ -50,7 +50,13 @@ export const ListedItem = z.strictObject({
   versionId: z.string().min(1, "a version ID").optional(),
 });
 
-export const PrepareEvent = z.strictObject({ runId, item: ListedItem, attempt: attempt.optional() });
+/** An object's first steps, with the page whose listing steps found what they kept of it (see `PageFound`). */
+export const PrepareEvent = z.strictObject({
+  runId,
+  page: index,
+  item: ListedItem,
+  attempt: attempt.optional(),
+});
 
 /** An object is named by its key relative to the side's prefix; each side adds its own prefix. */
 export const ObjectEvent = z.strictObject({ runId, key: relativeKey, attempt: attempt.optional() });

@@ -125,9 +125,10 @@ export const workKeys = {
     `shared/runs/${runId}/destination-only/${String(page).padStart(8, "0")}/${record}-on-source.json`,
   /**
    * A side's digest-index records, each in that side's own part (raw digests never leave it):
-   * the stored entry that stood for the listed version, the version the object's steps found
-   * and whether they took its digests from that entry, the digests a batch read, and each
-   * page's share of the new index (its pieces and counts).
+   * the stored entry that stood for the listed version, as an object's flow used it (or as its
+   * page's listing step kept one too long for its page's record, see `PageFound`), the version
+   * the object's steps found and whether they took its digests from that entry, the digests a
+   * batch read, and each page's share of the new index (its pieces and counts).
    */
   found: (side: Side, runId: string, key: string) =>
     `${side}/runs/${runId}/objects/${objectId(key)}/found.json`,
@@ -140,11 +141,12 @@ export const workKeys = {
   unnamed: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/unnamed.json`,
   /** Whether the side's bucket keeps versions, learned once per run (see `runVersioned`). */
   versioning: (side: Side, runId: string) => `${side}/runs/${runId}/versioning.json`,
-  /** What the destination's listing held of an object, as its page's lookup found it (see `destinationPageLookup`). */
-  listed: (runId: string, key: string) => `destination/runs/${runId}/objects/${objectId(key)}/listed.json`,
   /** The digest of the first chunk HeadDestination read ahead, for the challenge's answer. */
   firstChunk: (runId: string, key: string) =>
     `destination/runs/${runId}/objects/${objectId(key)}/first-chunk.json`,
+  /** What a side's listing step found of its page's keys (see `PageFoundWriter`), in that side's own part. */
+  pageFound: (side: Side, runId: string, page: number) =>
+    `${side}/runs/${runId}/page-lookups/${String(page).padStart(8, "0")}/found.json`,
   indexPages: (side: Side, runId: string) => `${side}/runs/${runId}/index/`,
   indexPage: (side: Side, runId: string, page: number) => `${side}/runs/${runId}/index/${pageFile(page)}`,
   /** What a side's index did in the run: counts and notes only, for the report. */

@@ -23,10 +23,10 @@ import type {
 import { RETRYABLE_STEP_ERRORS } from "./definition.js";
 import { destinationBegin, destinationCompose, destinationRecordOf } from "./destinationSteps.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
-import { digestsRecord, getFound, RECORDS_AHEAD, versionRecord } from "./indexRecords.js";
+import { digestsRecord, RECORDS_AHEAD, versionRecord } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
 import { sourceHeadFromEntry } from "./pageDecision.js";
-import { type AbsentRecord, AbsentRecordSchema } from "./pageLookup.js";
+import { type AbsentRecord, AbsentRecordSchema, PageFound } from "./pageLookup.js";
 import {
   decisionFor,
   readingSide,
@@ -91,8 +91,9 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
   // Up to RECORDS_AHEAD objects' records at once (a request each, to a bucket maybe far away);
   // the source's reads take the run's concurrency.
   const reads = new Limiter(ctx.concurrency);
+  const found = await PageFound.read(ctx.work, "source", runId, page, ctx.index?.scope);
   await forEachConcurrent(tried, RECORDS_AHEAD, async ([i, item]) => {
-    prepared[i] = await prepareCopy(ctx, reads, runId, item, absent);
+    prepared[i] = await prepareCopy(ctx, reads, runId, item, absent, found);
   });
   const record: Prepared = {
     copies: prepared.filter((p) => typeof p === "object"),
@@ -131,6 +132,7 @@ async function prepareCopy(
   runId: string,
   item: z.infer<typeof ListedItem>,
   absent: AbsentRecord,
+  page: PageFound,
 ): Promise<Copy | string | undefined> {
   const destinationKey = ctx.destinationPrefix + item.key;
   if (!isObjectKey(destinationKey) || isArchiveClass(item.storageClass)) return undefined;
@@ -144,8 +146,7 @@ async function prepareCopy(
   // Nothing is read for an object whose write, as listed, takes more (see {@link onePut}).
   if (!onePut(decisionFor(ctx, listedSource(ctx, item), dst, undefined, undefined), item.size))
     return undefined;
-  const found =
-    ctx.index && (await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope));
+  const found = await page.found(item.key);
   // A rot mark is the object's own flow's to refuse.
   if (found?.entry.rotted) return undefined;
   // The object's own: its result, or its own flow where it goes on to it, sums them.

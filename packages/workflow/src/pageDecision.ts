@@ -28,16 +28,11 @@ import type {
   SourceRecord,
   StepBytes,
 } from "./context.js";
-import {
-  readingSide as destinationReadingSide,
-  destinationRecordOf,
-  ListedSchema,
-} from "./destinationSteps.js";
+import { readingSide as destinationReadingSide, destinationRecordOf } from "./destinationSteps.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
 import {
   entryRecord,
   type FoundEntry,
-  getFound,
   listedOf,
   RECORDS_AHEAD,
   type VersionRecord,
@@ -51,7 +46,7 @@ import {
   ExpectedRecordSchema,
   type PageResults,
 } from "./pageDecisionRecords.js";
-import { AnswerableRecordSchema } from "./pageLookup.js";
+import { AnswerableRecordSchema, PageFound } from "./pageLookup.js";
 import { decisionFor, readingSide, sourceRecordOf } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
 import { need } from "./WorkArea.js";
@@ -87,10 +82,11 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   // Each item's records are read and written side by side (a request each, to a bucket maybe
   // far away); what the step keeps stays in page order.
   const pairs: ({ challenge: PageChallenge; expected: PageExpected } | undefined)[] = [];
+  const found = await PageFound.read(ctx.work, "source", runId, page, indexed.index.scope);
   await forEachConcurrent(event.items.entries(), RECORDS_AHEAD, async ([i, item]) => {
     const dst = destinations.get(item.key);
     if (dst !== undefined && dst.size === item.size)
-      pairs[i] = await challengeItem(indexed, side, runId, item, dst, answerable.bucket);
+      pairs[i] = await challengeItem(indexed, side, found, item, dst, answerable.bucket);
   });
   const challenges = pairs.flatMap((p) => (p ? [p.challenge] : []));
   const expected = pairs.flatMap((p) => (p ? [p.expected] : []));
@@ -107,14 +103,14 @@ type PageExpected = z.infer<typeof ExpectedRecordSchema>[number];
 async function challengeItem(
   ctx: SourceContext & { index: NonNullable<SourceContext["index"]> },
   side: SourceSide,
-  runId: string,
+  page: PageFound,
   item: z.infer<typeof ListedItem>,
   dst: { etag: string },
   bucket: string,
 ): Promise<{ challenge: PageChallenge; expected: PageExpected } | undefined> {
   const destinationKey = ctx.destinationPrefix + item.key;
   if (!isObjectKey(destinationKey)) return undefined;
-  const found = await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope);
+  const found = await page.found(item.key);
   const head = found && (await sourceHeadFromEntry(ctx, side, item, found));
   if (head === undefined) return undefined;
   const plan = planChunks(item.size, ctx.chunkSize);
@@ -181,9 +177,10 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
   const answers: z.infer<typeof AnswersRecordSchema> = [];
   const kept: (z.infer<typeof AnsweredRecordSchema>[number] | undefined)[] = [];
   const indexed = ctx.index && { ...ctx, index: ctx.index };
+  const found = await PageFound.read(ctx.work, "destination", runId, page, ctx.index?.scope);
   await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
     const answer =
-      indexed && (await answerFromEntry(indexed, side, runId, key, request as ChallengeRequest | null));
+      indexed && (await answerFromEntry(indexed, side, found, key, request as ChallengeRequest | null));
     answers[i] = answer
       ? { key, answered: true, response: answer.response, destination: answer.destination }
       : { key, answered: false, response: null };
@@ -207,7 +204,7 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
 async function answerFromEntry(
   ctx: DestinationContext & { index: NonNullable<DestinationContext["index"]> },
   side: DestinationSide,
-  runId: string,
+  page: PageFound,
   key: string,
   request: ChallengeRequest | null,
 ): Promise<
@@ -219,12 +216,9 @@ async function answerFromEntry(
     }
   | undefined
 > {
-  const [stored, found] = await Promise.all([
-    ctx.work.get<unknown>(workKeys.listed(runId, key)),
-    getFound(ctx.work, workKeys.found("destination", runId, key), ctx.index.scope),
-  ]);
-  if (stored === undefined || found === undefined) return undefined;
-  const listed = parseEvent(ListedSchema, stored, "listed object");
+  const listed = page.listed(key);
+  const found = await page.found(key);
+  if (listed === undefined || found === undefined) return undefined;
   const { entry } = found;
   const plan = planChunks(entry.size, ctx.chunkSize);
   const { algorithm } = ctx.index.scope;

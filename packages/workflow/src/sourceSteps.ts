@@ -99,7 +99,6 @@ import {
   digestsRecord,
   foundEntry,
   getEntry,
-  getFound,
   getVersion,
   headOf,
   KEEPS_STOOD,
@@ -123,6 +122,7 @@ import {
   workKeys,
 } from "./layout.js";
 import { type DecidedOnSource, decidedOnSource } from "./pageDecisionRecords.js";
+import { PageFound, PageFoundWriter } from "./pageLookup.js";
 import { movedBytes, stepBytes } from "./stepBytes.js";
 import { need, type WorkArea } from "./WorkArea.js";
 
@@ -166,7 +166,7 @@ export function needRecords(
 /** One page of the source listing: the items of one Map run, and where the next page starts. */
 export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof ListPageEvent>) {
   const items: z.infer<typeof PrepareEvent>["item"][] = [];
-  const puts: (() => Promise<void>)[] = [];
+  const found = new PageFoundWriter(ctx.work, "source", event.runId, event.page);
   let bytes = 0;
   let more = false;
   const after = event.after ?? undefined;
@@ -204,13 +204,9 @@ export async function listSourcePage(ctx: SourceContext, event: z.infer<typeof L
     // The entry that still stands for the listed version waits in this side's own part, as
     // does one a scrub marked rotted (see refuseRottedSource).
     const entry = await index?.stoodOrMarked(o.key, o);
-    if (entry) {
-      const found = foundEntry(entry, versioned, o);
-      puts.push(() => putEntry(ctx.work, workKeys.found("source", event.runId, key), found));
-    }
+    if (entry) found.add(key, foundEntry(entry, versioned, o));
   }
-  // A request each: put side by side, as the lookup puts the destination's.
-  await forEachConcurrent(puts, RECORDS_AHEAD, (put) => put());
+  await found.end();
   const keys = items.map((i) => i.key);
   const next = await endPage(ctx.work, workKeys.page(event.runId, event.page), keys, {
     page: event.page,
@@ -227,7 +223,7 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   // A restart plans the version that made it restart, which the listing did not name.
   const stored =
     ctx.index && (event.attempt ?? 1) === 1
-      ? await getFound(ctx.work, workKeys.found("source", runId, item.key), ctx.index.scope)
+      ? await (await PageFound.read(ctx.work, "source", runId, event.page, ctx.index.scope)).found(item.key)
       : undefined;
   let head: ObjectHead;
   let at: number | undefined;
@@ -242,9 +238,11 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     !isArchiveClass(stored.entry.storageClass)
       ? await standingEntry(ctx.store, stored.entry, listed, stored.versioned, ctx.signal)
       : undefined;
-  if (listed && known) {
+  if (stored && listed && known) {
     // The entry stands for the listed version: its head is known, with no request or one HEAD.
     head = known.head ?? headOfEntry(known.entry, listed);
+    // For the flow's later steps (its page's record is read by the page's).
+    await putEntry(ctx.work, workKeys.found("source", runId, item.key), stored);
   } else {
     head = presentSource(sourceKey, listedHead(await ctx.store.head(sourceKey), { ...item, key: sourceKey }));
     // The chunks of this version are read after this time, in later steps.
@@ -607,11 +605,12 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
   const decided = await decidedOnSource(ctx.work, runId, event.page);
+  const lookedUp = await PageFound.read(ctx.work, "source", runId, event.page, ctx.index.scope);
   const listed = listPage(ctx.store, "source", ctx.prefix, page, ctx.signal);
   // Each object's records are read ahead; its entry is looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
     const found: SettledEntry = onPage.has(key)
-      ? await settledSourceEntry(ctx, runId, key, index, decided.get(key))
+      ? await settledSourceEntry(ctx, runId, key, index, lookedUp, decided.get(key))
       : undefined;
     return { object, key, found };
   });
@@ -633,13 +632,14 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
 /**
  * The source's entry for the version object `key` settled at (for a failed object, {@link
  * KEEPS_STOOD}), from this side's own records of it (those of its page's decision where that
- * settled it: `onPage`); counts what the side's index saved it.
+ * settled it: `onPage`), with what its page's listing found of it; counts what the side's index saved it.
  */
 async function settledSourceEntry(
   ctx: SourceContext,
   runId: string,
   key: string,
   index: SideIndex,
+  lookedUp: PageFound,
   onPage: DecidedOnSource | undefined,
 ): Promise<SettledEntry> {
   // A pair the page decided was challenged where the destination held it.
@@ -666,7 +666,8 @@ async function settledSourceEntry(
     index.note(DISTRUSTED_NOTE);
     return undefined;
   }
-  if (version.used) return getEntry(ctx.work, workKeys.found("source", runId, key), index.writer.scope);
+  // The entry used is the one the page's listing found (a flow's PlanSource keeps it as found).
+  if (version.used) return (await lookedUp.found(key))?.entry;
   const src = await needSource(ctx.work, runId, key);
   const side = new SourceSide({
     store: ctx.store,

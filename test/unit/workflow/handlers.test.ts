@@ -28,12 +28,18 @@ describe("Lambda handlers refuse malformed events with a ValidationError naming 
     ["listSource", { runId: "r1", page: -1 }, "page", listSource],
     ["listSource", { runId: "bad id!", page: 0 }, "runId", listSource],
     ["listSource", null, "event", listSource],
-    ["sourcePrepare", { runId: "r1", item: { key: "a", size: "12", etag: "x" } }, "item.size", sourcePrepare],
+    [
+      "sourcePrepare",
+      { runId: "r1", page: 0, item: { key: "a", size: "12", etag: "x" } },
+      "item.size",
+      sourcePrepare,
+    ],
+    ["sourcePrepare", { runId: "r1", item: { key: "a", size: 12, etag: "x" } }, "page", sourcePrepare],
     // An empty key is the source prefix's own folder marker, an object like any other; a key of
     // over 1,024 characters is no S3 key.
     [
       "sourcePrepare",
-      { runId: "r1", item: { key: "k".repeat(1025), size: 1, etag: "x" } },
+      { runId: "r1", page: 0, item: { key: "k".repeat(1025), size: 1, etag: "x" } },
       "item.key",
       sourcePrepare,
     ],

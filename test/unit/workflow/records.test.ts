@@ -1,7 +1,8 @@
-import { ValidationError } from "@chunksync/core";
+import { digestOf, type IndexEntry, type IndexScope, pairingTag, ValidationError } from "@chunksync/core";
 import { describe, expect, it } from "vitest";
 import type { DestinationRecord, SourceRecord } from "../../../packages/workflow/src/context.js";
 import { workKeys } from "../../../packages/workflow/src/layout.js";
+import { PageFound, PageFoundWriter } from "../../../packages/workflow/src/pageLookup.js";
 import { needDestination, needSource, needUpload } from "../../../packages/workflow/src/sourceSteps.js";
 import { MemoryWorkArea } from "../../../packages/workflow/src/WorkArea.js";
 
@@ -78,5 +79,63 @@ describe("the records that cross sides are read back through their schemas", () 
     const record = { key: "a.bin", uploadId: "u1" };
     const error = await readBack(workKeys.upload("r", "a.bin"), record, (w) => needUpload(w, "r", "a.bin"));
     expect((error as ValidationError).field).toBe("attempt");
+  });
+});
+
+describe("what a page's listing step found of its keys, in one record a page", () => {
+  const scope: IndexScope = {
+    storage: "http://127.0.0.1:9000",
+    bucket: "b",
+    prefix: "",
+    chunkSize: 5 * 1024 * 1024,
+    algorithm: "sha256",
+    pairing: pairingTag(Buffer.alloc(32, 1)),
+  };
+  const entry = (key: string, chunks: number): IndexEntry => ({
+    key,
+    size: chunks * scope.chunkSize,
+    etag: `"${key}"`,
+    lastModified: 1_000,
+    proof: "read",
+    at: 2_000,
+    attributes: { metadata: {} },
+    digests: Array.from({ length: chunks }, (_, i) => digestOf("sha256", Buffer.from(`${key}${i}`))),
+  });
+
+  it("reads back each key's entry and listing, an entry too long for the page's record from the key's own", async () => {
+    const work = new MemoryWorkArea();
+    const writer = new PageFoundWriter(work, "destination", "r", 3);
+    const small = entry("small", 2);
+    // 200 chunks' digests: far over what a page's record takes of one key.
+    const large = entry("large", 200);
+    const listed = (key: string) => ({ key, size: 1, etag: `"${key}"` });
+    writer.add("small", { entry: small, versioned: false }, listed("small"));
+    writer.add("large", { entry: large, versioned: true, listedVersionId: "v1" }, listed("large"));
+    writer.add("bare", undefined, listed("bare"));
+    writer.add("none", undefined);
+    await writer.end();
+    const page = await work.get<{ key: string; entry?: unknown }[]>(
+      workKeys.pageFound("destination", "r", 3),
+    );
+    expect(page?.map((item) => [item.key, item.entry !== undefined])).toEqual([
+      ["small", true],
+      ["large", false],
+      ["bare", false],
+    ]);
+    expect(await work.get(workKeys.found("destination", "r", "large"))).toBeDefined();
+    expect(await work.get(workKeys.found("destination", "r", "small"))).toBeUndefined();
+    const read = await PageFound.read(work, "destination", "r", 3, scope);
+    expect(await read.found("small")).toEqual({ entry: small, versioned: false });
+    expect(await read.found("large")).toEqual({ entry: large, versioned: true, listedVersionId: "v1" });
+    expect(await read.found("bare")).toBeUndefined();
+    expect(read.listed("bare")).toEqual(listed("bare"));
+    expect(read.listed("none")).toBeUndefined();
+    // Another scope's entries are none of this one's; another page's record holds none of these.
+    const other = await PageFound.read(work, "destination", "r", 3, {
+      ...scope,
+      chunkSize: scope.chunkSize * 2,
+    });
+    expect(await other.found("small")).toBeUndefined();
+    expect(await (await PageFound.read(work, "destination", "r", 4, scope)).found("small")).toBeUndefined();
   });
 });
