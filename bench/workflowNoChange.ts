@@ -14,7 +14,7 @@
  * `--work-latency MS` holds each request of the workflow's work area MS first, as an S3 bucket
  * answers each in AWS (the destination's functions reach it from another region): what a
  * step's requests one after the other cost, which memory hides. The work area's requests are
- * counted per key, with what they would cost in an S3 bucket.
+ * counted per 1,000 keys, with what they would cost in an S3 bucket per million keys.
  */
 import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -153,8 +153,8 @@ console.log(
       "workflow (s)",
       "workflow / direct",
       "workflow: objects in their own flow",
-      "workflow: work-area PUT, GET, LIST per key",
-      "their S3 price per 1,000 keys",
+      "workflow: work-area PUT, GET, LIST per 1,000 keys",
+      "their S3 price per million keys",
     ],
     RUNS.map((run, i) => {
       const { put, get, list } = seen.workflow.requests[i]!;
@@ -164,8 +164,8 @@ console.log(
         at("workflow", i).toFixed(2),
         `${(at("workflow", i) / at("direct", i)).toFixed(1)}x`,
         seen.workflow.flows[i]!.toLocaleString("en"),
-        [put, get, list].map((n) => (n / keys).toFixed(1)).join(", "),
-        `$${((((put + list) * S3_PUT_PRICE + get * S3_GET_PRICE) / keys) * 1000).toFixed(3)}`,
+        [put, get, list].map((n) => Math.round((n / keys) * 1000).toLocaleString("en")).join(", "),
+        `$${((((put + list) * S3_PUT_PRICE + get * S3_GET_PRICE) / keys) * 1e6).toFixed(2)}`,
       ];
     }),
   ),
