@@ -1,12 +1,12 @@
 /**
  * The workflow engine over unchanged objects, against the direct engine in the same invocation,
  * with no server: N small objects on memory stores and each side's digest index in a temporary
- * directory, synced three times by each engine (the copy; the run that confirms the versions it
- * wrote with one HEAD each; a run over unchanged objects). It prints each run's time per engine,
- * their ratio, and how many objects ran their own flow in the workflow (in AWS a Standard child
- * execution each, about 17 state transitions and 8 Task invocations): a pair both indexes answer
- * for is decided a page at a time, and a new small object copied a page at a time, with no flow
- * of its own.
+ * directory, synced four times by each engine (the copy; the run that confirms the versions it
+ * wrote with one HEAD each; a run over unchanged objects; a run after every object was rewritten).
+ * It prints each run's time per engine, their ratio, and how many objects ran their own flow in
+ * the workflow (in AWS a Standard child execution each, about 17 state transitions and 8 Task
+ * invocations): a pair both indexes answer for is decided a page at a time, and a new small object
+ * copied a page at a time, with no flow of its own; a changed object runs its own.
  *
  *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS] [--size BYTES]
  *
@@ -27,7 +27,7 @@ import { objectFlows } from "../test/support/workflowRecords.js";
 import { median, option } from "./lib/paired.js";
 import { markdownTable } from "./lib/table.js";
 
-const RUNS = ["copy", "confirm written", "unchanged"] as const;
+const RUNS = ["copy", "confirm written", "unchanged", "all changed"] as const;
 /** S3 Standard's request prices in us-east-1 (2026), per request: PUT and LIST, GET. */
 const S3_PUT_PRICE = 0.005 / 1000;
 const S3_GET_PRICE = 0.0004 / 1000;
@@ -71,7 +71,7 @@ class CountedWorkArea extends MemoryWorkArea {
   }
 }
 
-/** What one engine's three runs took, per run. */
+/** What one engine's runs took, per run. */
 interface Runs {
   seconds: number[];
   /** Objects in a flow of their own (the workflow's). */
@@ -80,18 +80,21 @@ interface Runs {
   requests: { put: number; get: number; list: number }[];
 }
 
-/** One engine's three runs over fresh stores and indexes. */
+/** One engine's runs over fresh stores and indexes. */
 async function runsOf(engine: Engine): Promise<Runs> {
   // Each run is a second later by the stores' clock, so that the written versions can be confirmed.
   let clock = Date.now();
   const now = () => new Date(clock);
   const source = new MemoryObjectStore({ bucket: "src", now });
   const destination = new MemoryObjectStore({ bucket: "dst", now });
-  for (let i = 0; i < keys; i++) {
-    const text = `object ${i} `;
-    const body = size === undefined ? Buffer.from(text.repeat(50)) : Buffer.alloc(size, text);
-    await source.put(`k/${String(i).padStart(8, "0")}`, body, body.length, { metadata: {} }, undefined);
-  }
+  const fill = async (tag: string) => {
+    for (let i = 0; i < keys; i++) {
+      const text = `${tag} ${i} `;
+      const body = size === undefined ? Buffer.from(text.repeat(50)) : Buffer.alloc(size, text);
+      await source.put(`k/${String(i).padStart(8, "0")}`, body, body.length, { metadata: {} }, undefined);
+    }
+  };
+  await fill("object");
   const secret = Buffer.alloc(32, 7);
   // Each side's index in a directory of its own, as the engines' tests keep them.
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
@@ -104,13 +107,16 @@ async function runsOf(engine: Engine): Promise<Runs> {
   const requests: Runs["requests"] = [];
   try {
     for (const run of RUNS) {
+      // Every object rewritten with other bytes: each runs its own flow in the workflow.
+      if (run === "all changed") await fill("changed");
       clock += 3000;
       const work = new CountedWorkArea(workLatency);
       const started = performance.now();
       const report: RunReport =
         engine === "direct" ? await runSync(options) : await syncWithWorkflow({ ...options, work });
       seconds.push((performance.now() - started) / 1000);
-      const expected = run === "copy" ? { missing: keys } : { identical: keys };
+      const expected =
+        run === "copy" ? { missing: keys } : run === "all changed" ? { changed: keys } : { identical: keys };
       for (const [state, count] of Object.entries(expected))
         if (report.objects[state as keyof RunReport["objects"]] !== count)
           throw new Error(`${engine}, ${run}: ${JSON.stringify(report.objects)}, not ${count} ${state}`);

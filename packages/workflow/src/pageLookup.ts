@@ -114,8 +114,40 @@ export class PageFoundWriter {
     await forEachConcurrent(this.#apart, RECORDS_AHEAD, ({ key, found }) =>
       putEntry(work, workKeys.found(side, runId, key), found),
     );
-    if (this.#items.length > 0) await work.put(workKeys.pageFound(side, runId, this.page), this.#items);
+    const key = workKeys.pageFound(side, runId, this.page);
+    // A retried listing step writes its page's record again, before any step reads it.
+    readPages.get(work)?.delete(key);
+    if (this.#items.length > 0) await work.put(key, this.#items);
   }
+}
+
+type PageItems = ReadonlyMap<string, z.infer<typeof PageFoundSchema>[number]>;
+
+/**
+ * The pages' records read lately, per work area: each object flow of a page reads its page's
+ * record (a few hundred KiB for a page of small objects), and in one process (an in-process run,
+ * a warm function) one read and parse serves them all. A page's record is written by its listing
+ * step before any step reads it; its listing step, retried, drops what was kept of it.
+ */
+const readPages = new WeakMap<WorkArea, Map<string, Promise<PageItems>>>();
+/** Pages run one after another: a few pages' records suffice. */
+const PAGES_KEPT = 4;
+
+/** The items of the page's record at `key`, read once while kept (see {@link readPages}). */
+function pageItems(work: WorkArea, key: string): Promise<PageItems> {
+  const kept = readPages.get(work) ?? new Map<string, Promise<PageItems>>();
+  readPages.set(work, kept);
+  const known = kept.get(key);
+  if (known !== undefined) return known;
+  const read = work.get<unknown>(key).then((stored) => {
+    const items = stored === undefined ? [] : parseEvent(PageFoundSchema, stored, "page found");
+    return new Map(items.map((item) => [item.key, item]));
+  });
+  kept.set(key, read);
+  // A read that failed is read again by the next step.
+  read.catch(() => kept.delete(key));
+  if (kept.size > PAGES_KEPT) kept.delete(kept.keys().next().value as string);
+  return read;
 }
 
 /** What a page's listing step found of its keys (see {@link PageFoundWriter}), read once a step. */
@@ -125,7 +157,7 @@ export class PageFound {
     readonly side: Side,
     readonly runId: string,
     readonly scope: IndexScope | undefined,
-    readonly items: ReadonlyMap<string, z.infer<typeof PageFoundSchema>[number]>,
+    readonly items: PageItems,
   ) {}
 
   /** The page's record; `scope`: the side's index's, where it keeps one (else no entry is read). */
@@ -136,9 +168,8 @@ export class PageFound {
     page: number,
     scope: IndexScope | undefined,
   ): Promise<PageFound> {
-    const stored = await work.get<unknown>(workKeys.pageFound(side, runId, page));
-    const items = stored === undefined ? [] : parseEvent(PageFoundSchema, stored, "page found");
-    return new PageFound(work, side, runId, scope, new Map(items.map((item) => [item.key, item])));
+    const items = await pageItems(work, workKeys.pageFound(side, runId, page));
+    return new PageFound(work, side, runId, scope, items);
   }
 
   /** What the destination's listing held of `key`; undefined where it held nothing. */

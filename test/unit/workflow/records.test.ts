@@ -138,4 +138,18 @@ describe("what a page's listing step found of its keys, in one record a page", (
     expect(await other.found("small")).toBeUndefined();
     expect(await (await PageFound.read(work, "destination", "r", 4, scope)).found("small")).toBeUndefined();
   });
+
+  it("a listing step retried writes its page's record again, and the page's steps read the new one", async () => {
+    const work = new MemoryWorkArea();
+    const listed = (key: string, size: number) => ({ key, size, etag: `"${key}"` });
+    const write = async (size: number) => {
+      const writer = new PageFoundWriter(work, "destination", "r", 0);
+      writer.add("a", undefined, listed("a", size));
+      await writer.end();
+    };
+    await write(1);
+    expect((await PageFound.read(work, "destination", "r", 0, scope)).listed("a")?.size).toBe(1);
+    await write(2);
+    expect((await PageFound.read(work, "destination", "r", 0, scope)).listed("a")?.size).toBe(2);
+  });
 });
