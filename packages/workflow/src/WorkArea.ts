@@ -9,7 +9,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { translateS3Error } from "@chunksync/storage";
+import type { z } from "zod";
 import { WorkItemMissingError } from "./errors.js";
+import { parseEvent } from "./events.js";
 
 /**
  * A small key/JSON store where the workflow keeps what does not fit in a state
@@ -37,6 +39,16 @@ export async function need<T>(work: WorkArea, key: string): Promise<T> {
   const value = await work.get<T>(key);
   if (value === undefined) throw new WorkItemMissingError(key);
   return value;
+}
+
+/** The record at `key`, which an earlier step wrote, checked against `schema` (a mismatch names `what`). */
+export async function needRecord<T>(
+  work: WorkArea,
+  key: string,
+  schema: z.ZodType<T>,
+  what: string,
+): Promise<T> {
+  return parseEvent(schema, await need<unknown>(work, key), what);
 }
 
 /** Work area in memory: for in-process runs and tests. */

@@ -35,7 +35,7 @@ import {
   storeResult,
   sumBytes,
 } from "./sourceSteps.js";
-import { need } from "./WorkArea.js";
+import { needRecord } from "./WorkArea.js";
 
 /**
  * A page's new small objects (none on the destination's listing, one chunk at most) are copied
@@ -211,8 +211,7 @@ async function prepareCopy(
 
 /** What the source prepared of page `page` of run `runId`. */
 async function preparedOf(ctx: SourceContext | DestinationContext, runId: string, page: number) {
-  const stored = await need<unknown>(ctx.work, workKeys.prepared(runId, page));
-  return parseEvent(PreparedRecordSchema, stored, "prepared copies");
+  return needRecord(ctx.work, workKeys.prepared(runId, page), PreparedRecordSchema, "prepared copies");
 }
 
 /** The source record of `item` as its listing states it, before any request: its size and version. */
@@ -283,9 +282,7 @@ export async function recordCopies(ctx: SourceContext, event: z.infer<typeof Pag
   const { runId, page } = event;
   const [{ copies, failed }, copied] = await Promise.all([
     preparedOf(ctx, runId, page),
-    need<unknown>(ctx.work, workKeys.copied(runId, page)).then((stored) =>
-      parseEvent(CopiesRecordSchema, stored, "copies"),
-    ),
+    needRecord(ctx.work, workKeys.copied(runId, page), CopiesRecordSchema, "copies"),
   ]);
   const prepared = new Map(copies.map((c) => [c.key, c]));
   // The failures the source recorded as it prepared the page are settled too.

@@ -49,7 +49,7 @@ import {
 import { AnswerableRecordSchema, PageFound } from "./pageLookup.js";
 import { decisionFor, readingSide, sourceRecordOf } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
-import { need } from "./WorkArea.js";
+import { needRecord } from "./WorkArea.js";
 
 /**
  * A page's pairs whose both versions stand in their sides' indexes (confirmed, where the listing
@@ -167,9 +167,10 @@ export async function sourceHeadFromEntry(
  */
 export async function answerPage(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
   const { runId, page } = event;
-  const challenges = parseEvent(
+  const challenges = await needRecord(
+    ctx.work,
+    workKeys.pageChallenges(runId, page),
     ChallengesRecordSchema,
-    await need<unknown>(ctx.work, workKeys.pageChallenges(runId, page)),
     "challenges",
   );
   const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
@@ -251,12 +252,10 @@ async function answerFromEntry(
  */
 export async function comparePage(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
   const { runId, page } = event;
-  const read = async <T>(key: string, schema: z.ZodType<T>, what: string) =>
-    parseEvent(schema, await need<unknown>(ctx.work, key), what);
   const [challenges, expected, answers] = await Promise.all([
-    read(workKeys.pageChallenges(runId, page), ChallengesRecordSchema, "challenges"),
-    read(workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected"),
-    read(workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers"),
+    needRecord(ctx.work, workKeys.pageChallenges(runId, page), ChallengesRecordSchema, "challenges"),
+    needRecord(ctx.work, workKeys.pageExpected(runId, page), ExpectedRecordSchema, "expected"),
+    needRecord(ctx.work, workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers"),
   ]);
   const results: (PageResults[number] | undefined)[] = [];
   for (const [i, { key, request }] of challenges.entries()) {

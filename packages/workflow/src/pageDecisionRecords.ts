@@ -2,7 +2,7 @@ import type { IndexScope } from "@chunksync/core";
 import { z } from "zod";
 import { type DestinationRecord, DestinationRecordSchema, SourceRecordSchema } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
-import { parseEvent, relativeKey } from "./events.js";
+import { relativeKey } from "./events.js";
 import {
   type FoundEntry,
   foundOf,
@@ -12,7 +12,7 @@ import {
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
 import type { StoredResult } from "./sourceSteps.js";
-import { need, type WorkArea } from "./WorkArea.js";
+import { needRecord, type WorkArea } from "./WorkArea.js";
 
 /**
  * The records of a page's decision from the indexes (see pageDecision.ts), a record a page and
@@ -80,13 +80,9 @@ export async function decidedOnSource(
 ): Promise<Map<string, DecidedOnSource>> {
   const results = await pageResults(work, runId, page);
   if (results.length === 0) return new Map();
-  const expected = parseEvent(
-    ExpectedRecordSchema,
-    await need<unknown>(work, workKeys.pageExpected(runId, page)),
-    "expected",
-  );
-  const versions = new Map(expected.map((e) => [e.key, e.version]));
   const from = workKeys.pageExpected(runId, page);
+  const expected = await needRecord(work, from, ExpectedRecordSchema, "expected");
+  const versions = new Map(expected.map((e) => [e.key, e.version]));
   return settledOf(results, versions, from, (stored, version) => ({ stored, version }));
 }
 
@@ -109,12 +105,8 @@ export async function decidedOnDestination(
   const results = await pageResults(work, runId, page);
   if (results.length === 0) return new Map();
   const [answers, answered] = await Promise.all([
-    need<unknown>(work, workKeys.pageAnswers(runId, page)).then((r) =>
-      parseEvent(AnswersRecordSchema, r, "answers"),
-    ),
-    need<unknown>(work, workKeys.pageAnswered(runId, page)).then((r) =>
-      parseEvent(AnsweredRecordSchema, r, "answered"),
-    ),
+    needRecord(work, workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers"),
+    needRecord(work, workKeys.pageAnswered(runId, page), AnsweredRecordSchema, "answered"),
   ]);
   const destinations = new Map(answers.flatMap((a) => (a.destination ? [[a.key, a.destination]] : [])));
   const versions = new Map(answered.map((a) => [a.key, a]));

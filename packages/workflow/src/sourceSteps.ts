@@ -91,7 +91,6 @@ import type {
   ReportEvent,
   WriteBatchEvent,
 } from "./events.js";
-import { parseEvent } from "./events.js";
 import {
   commitSideIndex,
   type DigestPhase,
@@ -124,21 +123,21 @@ import {
 import { type DecidedOnSource, decidedOnSource } from "./pageDecisionRecords.js";
 import { PageFound, PageFoundWriter } from "./pageLookup.js";
 import { movedBytes, stepBytes } from "./stepBytes.js";
-import { need, type WorkArea } from "./WorkArea.js";
+import { need, needRecord, type WorkArea } from "./WorkArea.js";
 
 /** The object's stored decision, checked against its schema. */
 export async function needDecision(work: WorkArea, runId: string, key: string): Promise<Decision> {
-  return parseEvent(DecisionSchema, await need<unknown>(work, workKeys.decision(runId, key)), "decision");
+  return needRecord(work, workKeys.decision(runId, key), DecisionSchema, "decision");
 }
 
 /** The object's source record (written by the source side), checked against its schema. */
 export async function needSource(work: WorkArea, runId: string, key: string): Promise<SourceRecord> {
-  return parseEvent(SourceRecordSchema, await need<unknown>(work, workKeys.source(runId, key)), "source");
+  return needRecord(work, workKeys.source(runId, key), SourceRecordSchema, "source");
 }
 
 /** The object's upload record (written by the destination side), checked against its schema. */
 export async function needUpload(work: WorkArea, runId: string, key: string): Promise<UploadRecord> {
-  return parseEvent(UploadRecordSchema, await need<unknown>(work, workKeys.upload(runId, key)), "upload");
+  return needRecord(work, workKeys.upload(runId, key), UploadRecordSchema, "upload");
 }
 
 /** The object's destination record (written by the destination side), checked against its schema. */
@@ -147,11 +146,7 @@ export async function needDestination(
   runId: string,
   key: string,
 ): Promise<DestinationRecord> {
-  return parseEvent(
-    DestinationRecordSchema,
-    await need<unknown>(work, workKeys.destination(runId, key)),
-    "destination",
-  );
+  return needRecord(work, workKeys.destination(runId, key), DestinationRecordSchema, "destination");
 }
 
 /** The object's source and destination records, read side by side. */
