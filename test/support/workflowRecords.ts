@@ -33,3 +33,10 @@ export async function objectRecordKinds(work: WorkArea): Promise<string[]> {
   }
   return [...kinds].sort();
 }
+
+/** The records of pages' lookups and decisions a workflow run's work area still holds, sorted. */
+export async function pageRecordsLeft(work: WorkArea): Promise<string[]> {
+  const left: string[] = [];
+  for await (const key of work.list("")) if (/\/page-(lookups|decisions)\//.test(key)) left.push(key);
+  return left;
+}

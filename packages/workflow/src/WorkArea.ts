@@ -32,6 +32,11 @@ export interface WorkArea {
   putLines(key: string, lines: AsyncIterable<string>): Promise<void>;
   /** The parsed lines stored by `putLines`, one at a time; nothing when the key does not exist. */
   getLines<T = unknown>(key: string): AsyncIterable<T>;
+  /**
+   * Drops records no later step reads, where keeping them costs the run (memory, in-process); a
+   * bucket leaves them to its lifecycle rule.
+   */
+  forget?(keys: readonly string[]): Promise<void>;
 }
 
 /** The value at `key`, which an earlier step wrote: its absence is a {@link WorkItemMissingError}. */
@@ -80,6 +85,13 @@ export class MemoryWorkArea implements WorkArea {
 
   async *getLines<T>(key: string): AsyncIterable<T> {
     for (const line of this.#lines.get(key) ?? []) yield JSON.parse(line) as T;
+  }
+
+  async forget(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      this.#items.delete(key);
+      this.#lines.delete(key);
+    }
   }
 }
 

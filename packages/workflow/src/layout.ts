@@ -144,6 +144,21 @@ export const workKeys = {
   /** The digest of the first chunk HeadDestination read ahead, for the challenge's answer. */
   firstChunk: (runId: string, key: string) =>
     `destination/runs/${runId}/objects/${objectId(key)}/first-chunk.json`,
+  /**
+   * A page's records that no step reads once its FindDestinationOnly is done (both sides' index
+   * steps of the page read them last): its lookups and its decision's challenges, expectations
+   * and answers, most of what an unchanged page keeps. Its results, range and copies stay.
+   */
+  settledPage: (runId: string, page: number) => [
+    workKeys.pageFound("source", runId, page),
+    workKeys.pageFound("destination", runId, page),
+    workKeys.answerable(runId, page),
+    workKeys.absent(runId, page),
+    workKeys.pageChallenges(runId, page),
+    workKeys.pageExpected(runId, page),
+    workKeys.pageAnswers(runId, page),
+    workKeys.pageAnswered(runId, page),
+  ],
   /** What a side's listing step found of its page's keys (see `PageFoundWriter`), in that side's own part. */
   pageFound: (side: Side, runId: string, page: number) =>
     `${side}/runs/${runId}/page-lookups/${String(page).padStart(8, "0")}/found.json`,

@@ -192,6 +192,7 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<RunR
         last.onTask(state, input, output);
         // Only a Task that succeeded is counted, and a display must not fail it (a retry would redo its work).
         if (watch) await watch.onTask(state, input, output).catch(() => {});
+        if (state === "FindDestinationOnly") await forgetSettledPage(options, input);
         return output;
       })();
       inFlight.add(done);
@@ -309,6 +310,20 @@ class LastPage {
         return;
     }
   }
+}
+
+/**
+ * Drops the records of a page whose FindDestinationOnly is done (see `workKeys.settledPage`)
+ * from each side's work area, so that in-process a settled page keeps only its results and range.
+ */
+async function forgetSettledPage(
+  options: Pick<LocalRunOptions, "source" | "destination">,
+  input: unknown,
+): Promise<void> {
+  // A destination step's input is the relay's: its own event is the payload.
+  const { runId, page } = (input as { payload: { runId: string; page: number } }).payload;
+  const keys = workKeys.settledPage(runId, page);
+  for (const work of new Set([options.source.work, options.destination.work])) await work.forget?.(keys);
 }
 
 /**

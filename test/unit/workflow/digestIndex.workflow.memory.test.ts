@@ -27,7 +27,7 @@ import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
 import { bytesOf, UnlistedStore } from "../../support/stores.js";
 import { syncOptionsFor } from "../../support/syncOptions.js";
-import { objectFlows, objectRecordKinds } from "../../support/workflowRecords.js";
+import { objectFlows, objectRecordKinds, pageRecordsLeft } from "../../support/workflowRecords.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 9);
@@ -165,6 +165,8 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
           // No record of an object alone: the page's listing and decision steps keep their
           // records a page at a time.
           expect(await objectRecordKinds(confirming)).toEqual([]);
+          // And in-process none of the page's lookups and decision records outlive the page.
+          expect(await pageRecordsLeft(confirming)).toEqual([]);
         }
         // The destination's "c" replaced by other bytes of its size, read into its index by a
         // check: both entries stand, and they differ.
