@@ -59,8 +59,8 @@ import { needRecord } from "./WorkArea.js";
  * decides such pairs from its indexes with no read. A pair found identical settles there, its
  * versions and result kept in the page's records (see pageDecisionRecords.ts), where its object's
  * own flow would keep a record of each; any other (a chunk or an attribute that differs, an
- * answer that did not come) goes on to the page's Map, which challenges it again alone. No byte of either object is read, and in AWS an unchanged object
- * costs no child execution.
+ * answer that did not come) goes on to the page's Map, which challenges it again alone. No byte
+ * of either object is read, and in AWS an unchanged object costs no child execution.
  */
 
 /**
