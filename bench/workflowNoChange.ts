@@ -20,10 +20,10 @@ import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { MemoryObjectStore } from "@chunksync/storage";
 import { type RunReport, runSync } from "@chunksync/sync";
-import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
+import { syncWithWorkflow } from "@chunksync/workflow";
 import { memoryIndexes } from "../test/support/indexes.js";
 import { syncOptionsFor } from "../test/support/syncOptions.js";
-import { objectFlows } from "../test/support/workflowRecords.js";
+import { FlowsWorkArea } from "../test/support/workflowRecords.js";
 import { median, option } from "./lib/paired.js";
 import { markdownTable } from "./lib/table.js";
 
@@ -49,7 +49,7 @@ if (!Number.isInteger(rounds) || rounds < 1)
  * A work area in memory that counts its requests, each answering `ms` late (where above 0), as
  * a bucket's would.
  */
-class CountedWorkArea extends MemoryWorkArea {
+class CountedWorkArea extends FlowsWorkArea {
   readonly requests = { put: 0, get: 0, list: 0 };
   constructor(readonly ms: number) {
     super();
@@ -121,7 +121,7 @@ async function runsOf(engine: Engine): Promise<Runs> {
         if (report.objects[state as keyof RunReport["objects"]] !== count)
           throw new Error(`${engine}, ${run}: ${JSON.stringify(report.objects)}, not ${count} ${state}`);
       requests.push({ ...work.requests });
-      flows.push(engine === "workflow" ? (await objectFlows(work)).length : 0);
+      flows.push(engine === "workflow" ? work.flows().length : 0);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

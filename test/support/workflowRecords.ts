@@ -1,23 +1,26 @@
-import type { WorkArea } from "@chunksync/workflow";
+import { MemoryWorkArea, type WorkArea } from "@chunksync/workflow";
 
 /**
- * The objects whose own flow a workflow run ran: PlanSource keeps a source record of each it
- * plans, as a page's copy does of each it prepares, which lists those it wrote (see pageCopy.ts).
+ * A work area in memory that remembers, as their records are written, the objects whose own flow
+ * a workflow run ran (an in-process run drops an object's records once its page is done):
+ * PlanSource keeps a source record of each object it plans, as a page's copy does of each it
+ * prepares, which then lists those it wrote (see pageCopy.ts).
  */
-export async function objectFlows(work: WorkArea): Promise<string[]> {
-  const planned: string[] = [];
-  const copied = new Set<string>();
-  for await (const key of work.list("shared/runs/")) {
-    if (key.endsWith("/source.json")) planned.push(key);
-    if (!key.endsWith("/copied.json")) continue;
-    for (const copy of (await work.get<{ key: string }[]>(key)) ?? []) copied.add(copy.key);
+export class FlowsWorkArea extends MemoryWorkArea {
+  readonly #planned = new Set<string>();
+  readonly #copied = new Set<string>();
+
+  override async put(key: string, value: unknown): Promise<void> {
+    if (key.endsWith("/source.json")) this.#planned.add((value as { key: string }).key);
+    if (key.endsWith("/copied.json"))
+      for (const copy of value as { key: string }[]) this.#copied.add(copy.key);
+    return super.put(key, value);
   }
-  const flows: string[] = [];
-  for (const key of planned) {
-    const source = await work.get<{ key: string }>(key);
-    if (source !== undefined && !copied.has(source.key)) flows.push(source.key);
+
+  /** The objects whose own flow the run ran, sorted. */
+  flows(): string[] {
+    return [...this.#planned].filter((key) => !this.#copied.has(key)).sort();
   }
-  return flows.sort();
 }
 
 /**

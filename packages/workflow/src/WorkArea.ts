@@ -34,7 +34,7 @@ export interface WorkArea {
   getLines<T = unknown>(key: string): AsyncIterable<T>;
   /**
    * Drops records no later step reads, where keeping them costs the run (memory, in-process); a
-   * bucket leaves them to its lifecycle rule.
+   * bucket leaves them to its lifecycle rule. A key ending in `/` drops every record under it.
    */
   forget?(keys: readonly string[]): Promise<void>;
 }
@@ -61,10 +61,34 @@ export class MemoryWorkArea implements WorkArea {
   readonly #items = new Map<string, string>();
   // Kept as lines: one string of a large report would pass V8's string limit.
   readonly #lines = new Map<string, string[]>();
+  /** The keys of `#items` by folder (up to their last `/`), and each folder's subfolders: a folder is forgotten without a scan of every key. */
+  readonly #folders = new Map<string, { keys: Set<string>; children: Set<string> }>();
 
   async put(key: string, value: unknown): Promise<void> {
     // Stored as JSON text so a reader gets a copy, as it would from S3.
     this.#items.set(key, JSON.stringify(value));
+    this.#folder(key.slice(0, key.lastIndexOf("/") + 1)).keys.add(key);
+  }
+
+  /** The folder `path` (ending in `/`, or "" for the top), made with its parents where new. */
+  #folder(path: string) {
+    let folder = this.#folders.get(path);
+    if (folder === undefined) {
+      folder = { keys: new Set(), children: new Set() };
+      this.#folders.set(path, folder);
+      if (path !== "") this.#folder(parentFolder(path)).children.add(path);
+    }
+    return folder;
+  }
+
+  /** Drops folder `path` with its records and subfolders. */
+  #drop(path: string): void {
+    const folder = this.#folders.get(path);
+    if (folder === undefined) return;
+    for (const key of folder.keys) this.#items.delete(key);
+    for (const child of folder.children) this.#drop(child);
+    this.#folders.delete(path);
+    if (path !== "") this.#folders.get(parentFolder(path))?.children.delete(path);
   }
 
   async get<T>(key: string): Promise<T | undefined> {
@@ -89,10 +113,20 @@ export class MemoryWorkArea implements WorkArea {
 
   async forget(keys: readonly string[]): Promise<void> {
     for (const key of keys) {
+      if (key.endsWith("/")) {
+        this.#drop(key);
+        continue;
+      }
       this.#items.delete(key);
       this.#lines.delete(key);
+      this.#folders.get(key.slice(0, key.lastIndexOf("/") + 1))?.keys.delete(key);
     }
   }
+}
+
+/** The folder holding folder `path` ("a/b/" in "a/b/c/"; "" at the top). */
+function parentFolder(path: string): string {
+  return path.slice(0, path.lastIndexOf("/", path.length - 2) + 1);
 }
 
 /** Work area in an S3 bucket (a lifecycle rule expires old runs). */

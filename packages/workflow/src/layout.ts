@@ -42,6 +42,11 @@ export const workKeys = {
   run: (runId: string) => `shared/runs/${runId}`,
   page: (runId: string, page: number) => `shared/runs/${runId}/pages/${pageFile(page)}`,
   object: (runId: string, key: string) => `shared/runs/${runId}/objects/${objectId(key)}`,
+  /** The folders of every record of the object's own, in each part of the work area. */
+  objectFolders: (runId: string, key: string) =>
+    (["shared", "source", "destination"] as const).map(
+      (part) => `${part}/runs/${runId}/objects/${objectId(key)}/`,
+    ),
   source: (runId: string, key: string) => `${workKeys.object(runId, key)}/source.json`,
   destination: (runId: string, key: string) => `${workKeys.object(runId, key)}/destination.json`,
   request: (runId: string, key: string, phase: string, batch: number) =>
@@ -146,8 +151,8 @@ export const workKeys = {
     `destination/runs/${runId}/objects/${objectId(key)}/first-chunk.json`,
   /**
    * A page's records that no step reads once its FindDestinationOnly is done (both sides' index
-   * steps of the page read them last): its lookups and its decision's challenges, expectations
-   * and answers, most of what an unchanged page keeps. Its results, range and copies stay.
+   * steps of the page read them last): its lookups, its decision's challenges, expectations and
+   * answers, and its copies'. Its results and range stay.
    */
   settledPage: (runId: string, page: number) => [
     workKeys.pageFound("source", runId, page),
@@ -158,6 +163,8 @@ export const workKeys = {
     workKeys.pageExpected(runId, page),
     workKeys.pageAnswers(runId, page),
     workKeys.pageAnswered(runId, page),
+    workKeys.prepared(runId, page),
+    workKeys.copied(runId, page),
   ],
   /** What a side's listing step found of its page's keys (see `PageFoundWriter`), in that side's own part. */
   pageFound: (side: Side, runId: string, page: number) =>

@@ -5,7 +5,7 @@ import type { DestinationContext, SourceContext, UploadRecord } from "./context.
 import { buildDefinition, TAIL_STATES, TASK_STATES } from "./definition.js";
 import { StateDataLimitError } from "./errors.js";
 import { parseEvent, RelayEvent } from "./events.js";
-import { type Side, workKeys } from "./layout.js";
+import { type PageRecord, type Side, workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
 import { settledOnPage } from "./pageDecision.js";
 import { type DestinationInvoker, relay } from "./relay.js";
@@ -313,8 +313,11 @@ class LastPage {
 }
 
 /**
- * Drops the records of a page whose FindDestinationOnly is done (see `workKeys.settledPage`)
- * from each side's work area, so that in-process a settled page keeps only its results and range.
+ * Drops the records of a page whose FindDestinationOnly is done (see `workKeys.settledPage`),
+ * and its objects' own, from each side's work area, so that in-process a settled page keeps only
+ * its results and range. No step reads them again: a stop settles the page in progress only (an
+ * upload whose abort failed in a settled page is left, as at a run's end, for the next sync to
+ * name).
  */
 async function forgetSettledPage(
   options: Pick<LocalRunOptions, "source" | "destination">,
@@ -322,8 +325,12 @@ async function forgetSettledPage(
 ): Promise<void> {
   // A destination step's input is the relay's: its own event is the payload.
   const { runId, page } = (input as { payload: { runId: string; page: number } }).payload;
+  const works = new Set([options.source.work, options.destination.work]);
+  if ([...works].every((work) => work.forget === undefined)) return;
   const keys = workKeys.settledPage(runId, page);
-  for (const work of new Set([options.source.work, options.destination.work])) await work.forget?.(keys);
+  const range = await options.destination.work.get<PageRecord>(workKeys.page(runId, page));
+  for (const key of range?.keys ?? []) keys.push(...workKeys.objectFolders(runId, key));
+  for (const work of works) await work.forget?.(keys);
 }
 
 /**

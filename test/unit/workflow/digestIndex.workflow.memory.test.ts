@@ -27,7 +27,7 @@ import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
 import { bytesOf, UnlistedStore } from "../../support/stores.js";
 import { syncOptionsFor } from "../../support/syncOptions.js";
-import { objectFlows, objectRecordKinds, pageRecordsLeft } from "../../support/workflowRecords.js";
+import { FlowsWorkArea, objectRecordKinds, pageRecordsLeft } from "../../support/workflowRecords.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 9);
@@ -155,13 +155,13 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         // Entries of written versions need a HEAD once (decided with it: no object flow runs);
         // after it they stand as read ones.
         const heads = destination.calls("head");
-        const confirming = new MemoryWorkArea();
+        const confirming = new FlowsWorkArea();
         const confirmed = await run(engine, { variant, work: confirming } as Partial<SyncOptions>);
         expect(confirmed.objects).toMatchObject({ identical: 4 });
         expect(confirmed.bytes.sourceRead + confirmed.bytes.destinationRead).toBe(0);
         expect(destination.calls("head") - heads).toBe(4);
         if (engine === "workflow") {
-          expect(await objectFlows(confirming)).toEqual([]);
+          expect(confirming.flows()).toEqual([]);
           // No record of an object alone: the page's listing and decision steps keep their
           // records a page at a time.
           expect(await objectRecordKinds(confirming)).toEqual([]);
@@ -176,13 +176,13 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         const checked = await run("direct", { variant, dryRun: true });
         expect(checked.objects).toMatchObject({ identical: 3, changed: 1 });
         time.pass(2000);
-        const work = new MemoryWorkArea();
+        const work = new FlowsWorkArea();
         const report = await run(engine, { variant, work } as Partial<SyncOptions>);
         expect(report.objects).toMatchObject({ identical: 3, changed: 1, failed: 0 });
         expect((await bytesOf(destination, "c")).equals(data.c)).toBe(true);
         if (engine === "workflow") {
           // Only "c" ran an object flow.
-          expect(await objectFlows(work)).toEqual(["c"]);
+          expect(work.flows()).toEqual(["c"]);
         }
         time.pass(2000);
         const after = await run(engine, { variant });

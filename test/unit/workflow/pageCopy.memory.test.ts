@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { bytesOf, syncWith, workflowWith } from "../../support/stores.js";
-import { objectFlows } from "../../support/workflowRecords.js";
+import { FlowsWorkArea, objectRecordKinds } from "../../support/workflowRecords.js";
 
 const MiB = 1024 * 1024;
 const secret = Buffer.alloc(32, 5);
@@ -89,7 +89,7 @@ describe("new small objects under the workflow engine, a page at a time", () => 
     const reports = {} as Record<Engine, Report>;
     for (const engine of ["direct", "workflow"] as const) {
       const { destination, run } = await world();
-      const work = new MemoryWorkArea();
+      const work = new FlowsWorkArea();
       const report = await run(engine, {}, work);
       expect(report.objects).toMatchObject({ missing: 5, failed: 0 });
       await expectCopied(destination);
@@ -99,7 +99,11 @@ describe("new small objects under the workflow engine, a page at a time", () => 
         cacheControl: "no-cache",
         metadata: { origin: "test" },
       });
-      if (engine === "workflow") expect(await objectFlows(work)).toEqual(["big"]);
+      if (engine === "workflow") {
+        expect(work.flows()).toEqual(["big"]);
+        // In-process no object's records outlive its page (the report's results stay).
+        expect(await objectRecordKinds(work)).toEqual(["result"]);
+      }
       // The entries the copies left decide the next run with no read on either side.
       const again = await run(engine);
       expect(again.objects).toMatchObject({ identical: 5 });

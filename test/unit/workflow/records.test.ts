@@ -153,3 +153,20 @@ describe("what a page's listing step found of its keys, in one record a page", (
     expect((await PageFound.read(work, "destination", "r", 0, scope)).listed("a")?.size).toBe(2);
   });
 });
+
+describe("the work area in memory", () => {
+  it("forgets records by key, and a folder's with every record under it", async () => {
+    const work = new MemoryWorkArea();
+    for (const key of ["r/o/1/a.json", "r/o/1/moved/b.json", "r/o/10/a.json", "r/o/2/a.json", "r/p.json"])
+      await work.put(key, key);
+    await work.forget(["r/o/1/", "r/p.json", "r/none/"]);
+    const left: string[] = [];
+    for await (const key of work.list("")) left.push(key);
+    expect(left).toEqual(["r/o/10/a.json", "r/o/2/a.json"]);
+    expect(await work.get("r/o/1/moved/b.json")).toBeUndefined();
+    // A folder forgotten is written again as new.
+    await work.put("r/o/1/a.json", 1);
+    await work.forget(["r/o/"]);
+    for await (const key of work.list("")) expect.fail(`${key} is left`);
+  });
+});
