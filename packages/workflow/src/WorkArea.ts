@@ -1,5 +1,10 @@
+import { hash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -37,6 +42,21 @@ export interface WorkArea {
    * bucket leaves them to its lifecycle rule. A key ending in `/` drops every record under it.
    */
   forget?(keys: readonly string[]): Promise<void>;
+  /**
+   * Appends the records at `keys` that exist, in order, to the array at `into` (made where
+   * none), and drops them: a settled page's results kept as one record.
+   */
+  fold?(keys: readonly string[], into: string): Promise<void>;
+}
+
+/**
+ * Where a work area in memory keeps some records on disk instead, one file each: those `keys`
+ * selects (a run's settled pages' results and ranges, which it holds to its end), and every
+ * record of lines (the report), in `directory`.
+ */
+export interface SpillOptions {
+  directory: string;
+  keys: (key: string) => boolean;
 }
 
 /** The value at `key`, which an earlier step wrote: its absence is a {@link WorkItemMissingError}. */
@@ -58,6 +78,11 @@ export async function needRecord<T>(
 
 /** Work area in memory: for in-process runs and tests. */
 export class MemoryWorkArea implements WorkArea {
+  /** Records on disk (see {@link SpillOptions}): their files by key. */
+  readonly #spilled = new Map<string, string>();
+
+  constructor(readonly spill?: SpillOptions) {}
+
   readonly #items = new Map<string, string>();
   // Kept as lines: one string of a large report would pass V8's string limit.
   readonly #lines = new Map<string, string[]>();
@@ -66,8 +91,20 @@ export class MemoryWorkArea implements WorkArea {
 
   async put(key: string, value: unknown): Promise<void> {
     // Stored as JSON text so a reader gets a copy, as it would from S3.
-    this.#items.set(key, JSON.stringify(value));
+    const text = JSON.stringify(value);
+    if (this.spill?.keys(key)) {
+      await writeFile(this.#spillFile(key), text);
+      return;
+    }
+    this.#items.set(key, text);
     this.#folder(key.slice(0, key.lastIndexOf("/") + 1)).keys.add(key);
+  }
+
+  /** The file of spilled record `key`, now kept there. */
+  #spillFile(key: string): string {
+    const file = join(this.spill?.directory ?? "", hash("sha256", key, "hex"));
+    this.#spilled.set(key, file);
+    return file;
   }
 
   /** The folder `path` (ending in `/`, or "" for the top), made with its parents where new. */
@@ -92,23 +129,43 @@ export class MemoryWorkArea implements WorkArea {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const text = this.#items.get(key);
+    const file = this.#spilled.get(key);
+    const text = file === undefined ? this.#items.get(key) : await readFile(file, "utf8");
     return text === undefined ? undefined : (JSON.parse(text) as T);
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    yield* [...this.#items.keys(), ...this.#lines.keys()].filter((k) => k.startsWith(prefix)).sort();
+    yield* [...this.#items.keys(), ...this.#lines.keys(), ...this.#spilled.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .sort();
   }
 
   async putLines(key: string, lines: AsyncIterable<string>): Promise<void> {
+    this.#items.delete(key);
+    if (this.spill) {
+      await pipeline(Readable.from(lines), createWriteStream(this.#spillFile(key)));
+      return;
+    }
     const stored: string[] = [];
     for await (const line of lines) stored.push(line);
-    this.#items.delete(key);
     this.#lines.set(key, stored);
   }
 
   async *getLines<T>(key: string): AsyncIterable<T> {
-    for (const line of this.#lines.get(key) ?? []) yield JSON.parse(line) as T;
+    const file = this.#spilled.get(key);
+    const lines =
+      file === undefined ? (this.#lines.get(key) ?? []) : createInterface({ input: createReadStream(file) });
+    for await (const line of lines) if (line !== "") yield JSON.parse(line) as T;
+  }
+
+  async fold(keys: readonly string[], into: string): Promise<void> {
+    const values = keys.flatMap((key) => {
+      const text = this.#items.get(key);
+      return text === undefined ? [] : [JSON.parse(text) as unknown];
+    });
+    if (values.length === 0) return;
+    await this.put(into, [...((await this.get<unknown[]>(into)) ?? []), ...values]);
+    await this.forget(keys);
   }
 
   async forget(keys: readonly string[]): Promise<void> {
@@ -120,6 +177,11 @@ export class MemoryWorkArea implements WorkArea {
       this.#items.delete(key);
       this.#lines.delete(key);
       this.#folders.get(key.slice(0, key.lastIndexOf("/") + 1))?.keys.delete(key);
+      const file = this.#spilled.get(key);
+      if (file !== undefined) {
+        this.#spilled.delete(key);
+        await rm(file, { force: true });
+      }
     }
   }
 }

@@ -41,6 +41,8 @@ export const pageFile = (page: number) => `${String(page).padStart(8, "0")}.json
 export const workKeys = {
   run: (runId: string) => `shared/runs/${runId}`,
   page: (runId: string, page: number) => `shared/runs/${runId}/pages/${pageFile(page)}`,
+  /** Whether `key` is a page's range (see {@link workKeys.page}). */
+  isPage: (key: string) => /\/pages\/\d{8}\.json$/.test(key),
   object: (runId: string, key: string) => `shared/runs/${runId}/objects/${objectId(key)}`,
   /** The folders of every record of the object's own, in each part of the work area. */
   objectFolders: (runId: string, key: string) =>

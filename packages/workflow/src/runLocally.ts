@@ -314,10 +314,11 @@ class LastPage {
 
 /**
  * Drops the records of a page whose FindDestinationOnly is done (see `workKeys.settledPage`),
- * and its objects' own, from each side's work area, so that in-process a settled page keeps only
- * its results and range. No step reads them again: a stop settles the page in progress only (an
- * upload whose abort failed in a settled page is left, as at a run's end, for the next sync to
- * name).
+ * and its objects' own, from each side's work area, and folds its objects' results (its
+ * destination-only ones too) into the page's results record, which the report reads: in-process
+ * a settled page keeps only that and its range (on disk, see `SpillOptions`). No step reads the
+ * rest again: a stop settles the page in progress only (an upload whose abort failed in a settled
+ * page is left, as at a run's end, for the next sync to name).
  */
 async function forgetSettledPage(
   options: Pick<LocalRunOptions, "source" | "destination">,
@@ -330,7 +331,12 @@ async function forgetSettledPage(
   const keys = workKeys.settledPage(runId, page);
   const range = await options.destination.work.get<PageRecord>(workKeys.page(runId, page));
   for (const key of range?.keys ?? []) keys.push(...workKeys.objectFolders(runId, key));
-  for (const work of works) await work.forget?.(keys);
+  for (const work of works) {
+    const results = (range?.keys ?? []).map((key) => workKeys.result(runId, key));
+    for await (const extra of work.list(workKeys.extras(runId, page))) results.push(extra);
+    await work.fold?.(results, workKeys.pageResults(runId, page));
+    await work.forget?.(keys);
+  }
 }
 
 /**

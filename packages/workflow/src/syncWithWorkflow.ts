@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { directoryPrefix } from "@chunksync/core";
 import type { RunReport, SyncOptions } from "@chunksync/sync";
 import { PartBuffers, RunStats, runMemoryBudget } from "@chunksync/sync";
 import { InProcessLinks } from "./inProcessLinks.js";
+import { workKeys } from "./layout.js";
 import { runWorkflowLocally } from "./runLocally.js";
 import { MemoryWorkArea, type WorkArea } from "./WorkArea.js";
 
@@ -22,8 +26,22 @@ export type WorkflowSyncOptions = Omit<SyncOptions, "dryRun" | "serverSideCopy" 
  * the work area and the links between them are local. Returns a report in the direct
  * engine's shape, so the CLI prints it the same way.
  */
-export function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunReport> {
-  const work = options.work ?? new MemoryWorkArea();
+export async function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunReport> {
+  if (options.work) return syncIn(options.work, options);
+  // In memory, but for what a run holds to its end (its pages' results and ranges, its report),
+  // kept on disk: the run's memory then does not grow with its key count.
+  const directory = await mkdtemp(join(tmpdir(), "chunksync-work-"));
+  try {
+    return await syncIn(new MemoryWorkArea({ directory, keys: spilledKeys }), options);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/** The records a run holds to its end: its pages' ranges and results. */
+const spilledKeys = (key: string) => workKeys.isPage(key) || workKeys.isPageResults(key);
+
+function syncIn(work: WorkArea, options: WorkflowSyncOptions): Promise<RunReport> {
   const links = new InProcessLinks(options.source);
   const settings = {
     chunkSize: options.chunkSize,

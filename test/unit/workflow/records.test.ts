@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { digestOf, type IndexEntry, type IndexScope, pairingTag, ValidationError } from "@chunksync/core";
 import { describe, expect, it } from "vitest";
 import type { DestinationRecord, SourceRecord } from "../../../packages/workflow/src/context.js";
@@ -168,5 +171,44 @@ describe("the work area in memory", () => {
     await work.put("r/o/1/a.json", 1);
     await work.forget(["r/o/"]);
     for await (const key of work.list("")) expect.fail(`${key} is left`);
+  });
+});
+
+describe("the work area in memory, with records kept on disk", () => {
+  it("keeps the records it is told to in files, reads them back, folds records into one and drops them", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "work-spill-"));
+    try {
+      const work = new MemoryWorkArea({ directory, keys: (key) => key.startsWith("disk/") });
+      await work.put("disk/page.json", [{ n: 0 }]);
+      await work.put("mem/a.json", { n: 1 });
+      await work.put("mem/b.json", { n: 2 });
+      expect(readdirSync(directory)).toHaveLength(1);
+      await work.fold(["mem/a.json", "mem/none.json", "mem/b.json"], "disk/page.json");
+      expect(await work.get("disk/page.json")).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+      expect(await work.get("mem/a.json")).toBeUndefined();
+      // Folded into a record none held yet, it is made.
+      await work.put("mem/c.json", { n: 3 });
+      await work.fold(["mem/c.json"], "disk/other.json");
+      expect(await work.get("disk/other.json")).toEqual([{ n: 3 }]);
+      const listed: string[] = [];
+      for await (const key of work.list("")) listed.push(key);
+      expect(listed).toEqual(["disk/other.json", "disk/page.json"]);
+      // Lines go to a file as they come, and are read back one at a time.
+      await work.putLines(
+        "report.jsonl",
+        (async function* () {
+          yield `${JSON.stringify({ line: 1 })}\n`;
+          yield `${JSON.stringify({ line: 2 })}\n`;
+        })(),
+      );
+      const lines: unknown[] = [];
+      for await (const line of work.getLines("report.jsonl")) lines.push(line);
+      expect(lines).toEqual([{ line: 1 }, { line: 2 }]);
+      await work.forget(["disk/page.json", "disk/other.json", "report.jsonl"]);
+      expect(readdirSync(directory)).toEqual([]);
+      expect(await work.get("disk/page.json")).toBeUndefined();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
