@@ -24,8 +24,11 @@ export class SyntheticListingStore extends MemoryObjectStore {
     super({ bucket });
   }
 
-  override async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectSummary> {
-    for (let i = 0; i < this.count; i++) {
+  override async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
+    // Keys after `startAfter` (a listing resumed, as a workflow's page lists), found by number.
+    const after = startAfter === undefined ? -1 : Number(startAfter.slice("key-".length));
+    if (Number.isNaN(after)) throw new Error(`a synthetic store lists after its own keys, not ${startAfter}`);
+    for (let i = after + 1; i < this.count; i++) {
       // A page of S3's size between checks: an abort is seen soon, at little cost per key.
       if (i % 1000 === 0) signal?.throwIfAborted();
       if (!this.has(i)) continue;
