@@ -24,7 +24,11 @@ export class SyntheticListingStore extends MemoryObjectStore {
     super({ bucket });
   }
 
-  override async *list(prefix: string, signal?: AbortSignal, startAfter?: string): AsyncIterable<ObjectSummary> {
+  override async *list(
+    prefix: string,
+    signal?: AbortSignal,
+    startAfter?: string,
+  ): AsyncIterable<ObjectSummary> {
     // Keys after `startAfter` (a listing resumed, as a workflow's page lists), found by number.
     const after = startAfter === undefined ? -1 : Number(startAfter.slice("key-".length));
     if (Number.isNaN(after)) throw new Error(`a synthetic store lists after its own keys, not ${startAfter}`);
