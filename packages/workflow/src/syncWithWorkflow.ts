@@ -29,7 +29,7 @@ export type WorkflowSyncOptions = Omit<SyncOptions, "dryRun" | "serverSideCopy" 
 export async function syncWithWorkflow(options: WorkflowSyncOptions): Promise<RunReport> {
   if (options.work) return syncIn(options.work, options);
   // In memory, but for what a run holds to its end (its pages' results and ranges, its report),
-  // kept on disk: the run's memory then does not grow with its key count.
+  // kept on disk: the work area's memory then does not grow with the run's key count.
   const directory = await mkdtemp(join(tmpdir(), "chunksync-work-"));
   try {
     return await syncIn(new MemoryWorkArea({ directory, keys: spilledKeys }), options);
