@@ -9,17 +9,25 @@ import { MemoryWorkArea, type WorkArea } from "@chunksync/workflow";
 export class FlowsWorkArea extends MemoryWorkArea {
   readonly #planned = new Set<string>();
   readonly #copied = new Set<string>();
+  readonly #recorded = new Set<string>();
 
   override async put(key: string, value: unknown): Promise<void> {
     if (key.endsWith("/source.json")) this.#planned.add((value as { key: string }).key);
     if (key.endsWith("/copied.json"))
       for (const copy of value as { key: string }[]) this.#copied.add(copy.key);
+    const id = /\/(?:objects\/([0-9a-f]{32})\/|results\/([0-9a-f]{32})\.json$)/.exec(key);
+    if (id) this.#recorded.add((id[1] ?? id[2])!);
     return super.put(key, value);
   }
 
   /** The objects whose own flow the run ran, sorted. */
   flows(): string[] {
     return [...this.#planned].filter((key) => !this.#copied.has(key)).sort();
+  }
+
+  /** The objects (by `objectId`) the run kept any record of their own of, a result included, sorted. */
+  recorded(): string[] {
+    return [...this.#recorded].sort();
   }
 }
 

@@ -6,6 +6,7 @@ import {
   chunkRange,
   type DigestAlgorithm,
   entryAsListed,
+  type IndexScope,
   planChunks,
   ValidationError,
 } from "@chunksync/core";
@@ -86,6 +87,13 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { batchNumbers, batchOf, listPage, type PageRecord, workKeys } from "./layout.js";
+import {
+  type CopiedOnDestination,
+  type CopyWritten,
+  copiedOnDestination,
+  type PreparedCopy,
+  uploadedRanges,
+} from "./pageCopyRecords.js";
 import { type DecidedOnDestination, decidedOnDestination } from "./pageDecisionRecords.js";
 import {
   type AbsentRecord,
@@ -347,7 +355,7 @@ async function recallUploaded(
     if (stored === undefined) continue;
     const record = parseEvent(UploadedRecordSchema, stored, "uploaded digests");
     if (record.attempt !== upload.attempt || record.algorithm !== request.algorithm) continue;
-    for (const r of record.ranges) ranges.push({ ...r, digest: Buffer.from(r.digest, "base64") });
+    ranges.push(...uploadedRanges(record));
   }
   side.written(request.destination.key, upload.etag, request.algorithm, ranges);
   const { size } = await needSource(ctx.work, runId, key);
@@ -365,19 +373,31 @@ function resume(ctx: DestinationContext, write: ObjectWrite, uploadId: string | 
   return ctx.store.resumeUpload(write.key, uploadId, write.attributes.tagging);
 }
 
-/** The object's write as the write phase takes it, from the records of the earlier steps. */
-async function objectWrite(
-  ctx: DestinationContext,
-  runId: string,
-  key: string,
-  parts: (source: { bucket: string; key: string }) => ObjectWrite["parts"],
-): Promise<{ write: ObjectWrite; batchSize: number; uploadDigests: Decision["uploadDigests"] }> {
+/** What an object's write takes: the source's and destination's records of it, and its decision. */
+interface WriteRecords {
+  src: SourceRecord;
+  dst: DestinationRecord;
+  decision: Decision;
+}
+
+/** The object's {@link WriteRecords}, as its flow's earlier steps kept them. */
+async function writeRecords(ctx: DestinationContext, runId: string, key: string): Promise<WriteRecords> {
   // A request each, side by side (to a bucket maybe far away).
   const [src, dst, decision] = await Promise.all([
     needSource(ctx.work, runId, key),
     needDestination(ctx.work, runId, key),
     needDecision(ctx.work, runId, key),
   ]);
+  return { src, dst, decision };
+}
+
+/** The object's write as the write phase takes it, from `records`. */
+async function objectWrite(
+  ctx: DestinationContext,
+  key: string,
+  { src, dst, decision }: WriteRecords,
+  parts: (source: { bucket: string; key: string }) => ObjectWrite["parts"],
+): Promise<{ write: ObjectWrite; batchSize: number }> {
   const destinationKey = ctx.prefix + key;
   const source = { ...sourceIdentity(src.bucket, src.sourceKey, src), size: src.size };
   const write: ObjectWrite = {
@@ -396,11 +416,23 @@ async function objectWrite(
       : {}),
     parts: parts(source),
   };
-  return {
-    write: await keepingTags(ctx.store, write, ctx.copyTags ?? false),
-    batchSize: decision.batchSize,
-    uploadDigests: decision.uploadDigests,
+  return { write: await keepingTags(ctx.store, write, ctx.copyTags ?? false), batchSize: decision.batchSize };
+}
+
+/**
+ * Where this side's store checks each part's Content-MD5, keeps the digests of the parts a write
+ * uploads (see {@link Decision.uploadDigests}) as they are accepted, in `uploaded` (of attempt
+ * `attempt`); `keep` hands them to the write.
+ */
+function uploadKeeper(ctx: DestinationContext, { uploadDigests }: Decision, attempt: number) {
+  const algorithm = ctx.store.capabilities.writeChecksums.contentMd5 ? uploadDigests : undefined;
+  const uploaded: UploadedRecord = { attempt, algorithm: algorithm ?? "sha256", ranges: [] };
+  const keep: WriteContext["uploaded"] = algorithm && {
+    algorithm,
+    accepted: (chunk, digest) =>
+      uploaded.ranges.push({ offset: chunk.offset, length: chunk.length, digest: digest.toString("base64") }),
   };
+  return { uploaded, keep };
 }
 
 /**
@@ -439,7 +471,7 @@ export async function destinationBegin(ctx: DestinationContext, event: z.infer<t
   const attempt = event.attempt ?? 1;
   const existing = await ctx.work.get<UploadRecord>(workKeys.upload(runId, key));
   if (existing?.attempt === attempt) return { uploadId: existing.uploadId ?? null };
-  const { write } = await objectWrite(ctx, runId, key, NO_BYTES);
+  const { write } = await objectWrite(ctx, key, await writeRecords(ctx, runId, key), NO_BYTES);
   checkMemory(ctx, write);
   const record: UploadRecord = { attempt, key: write.key };
   if (writeRequestsOf(write).kind === "multipart") {
@@ -478,30 +510,14 @@ function linkPartSource(
  */
 export async function destinationCompose(ctx: DestinationContext, event: z.infer<typeof WriteBatchEvent>) {
   const { runId, key, batch } = event;
-  const [link, record] = await Promise.all([
+  const [link, record, records] = await Promise.all([
     need<{ url: string | null; etag: string }>(ctx.work, workKeys.links(runId, key, batch)),
     needUpload(ctx.work, runId, key),
+    writeRecords(ctx, runId, key),
   ]);
-  const bytes = stepBytes(ctx, {
-    sourceRead: 0,
-    destinationRead: 0,
-    transferred: 0,
-    uploaded: 0,
-    copiedServerSide: 0,
-  });
-  const { write, batchSize, uploadDigests } = await objectWrite(
-    ctx,
-    runId,
-    key,
-    linkPartSource(ctx, link, bytes),
-  );
-  const algorithm = ctx.store.capabilities.writeChecksums.contentMd5 ? uploadDigests : undefined;
-  const uploaded: UploadedRecord = { attempt: record.attempt, algorithm: algorithm ?? "sha256", ranges: [] };
-  const keep: WriteContext["uploaded"] = algorithm && {
-    algorithm,
-    accepted: (chunk, digest) =>
-      uploaded.ranges.push({ offset: chunk.offset, length: chunk.length, digest: digest.toString("base64") }),
-  };
+  const bytes = composeBytes(ctx);
+  const { write, batchSize } = await objectWrite(ctx, key, records, linkPartSource(ctx, link, bytes));
+  const { uploaded, keep } = uploadKeeper(ctx, records.decision, record.attempt);
   const requests = writeRequestsOf(write);
   // Kept before the record that says the batch is done, so a retried step never lacks them;
   // so is the mark of copies that could not name the version they copied.
@@ -529,6 +545,50 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   return { bytes };
 }
 
+/** The bytes a write step moves, counted as it goes (see `stepBytes`). */
+function composeBytes(ctx: DestinationContext) {
+  return stepBytes(ctx, {
+    sourceRead: 0,
+    destinationRead: 0,
+    transferred: 0,
+    uploaded: 0,
+    copiedServerSide: 0,
+  });
+}
+
+/**
+ * Writes a page's copy of new object `key` (see pageCopy.ts) as its flow's own write steps
+ * would, from the source record and decision its source side prepared, through `link`: its one
+ * request, conditional on the key's absence. Returns what this side keeps of it.
+ */
+export async function writeCopy(
+  ctx: DestinationContext,
+  key: string,
+  prepared: Pick<PreparedCopy, "source" | "decision" | "link">,
+): Promise<CopyWritten> {
+  const bytes = composeBytes(ctx);
+  const records = {
+    src: prepared.source,
+    dst: await destinationRecordOf(ctx, ctx.prefix + key, undefined),
+    decision: prepared.decision,
+  };
+  const { write } = await objectWrite(ctx, key, records, linkPartSource(ctx, prepared.link, bytes));
+  checkMemory(ctx, write);
+  const requests = writeRequestsOf(write);
+  if (requests.kind === "multipart")
+    throw new ChunksyncError("UNEXPECTED", `a page's copy of ${write.key} takes more than one request`);
+  const { uploaded, keep } = uploadKeeper(ctx, records.decision, 1);
+  const etag = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
+  const at = ctx.index ? ctx.store.serverTime() : undefined;
+  return {
+    key,
+    etag,
+    ...(at !== undefined ? { at } : {}),
+    ...(uploaded.ranges.length > 0 ? { uploaded } : {}),
+    bytes,
+  };
+}
+
 /**
  * Keeps the destination's server time once the write of `etag` was done, for that version's
  * new index entry (see `writtenEntry`).
@@ -553,7 +613,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   const { runId, key } = event;
   const record = await needUpload(ctx.work, runId, key);
   if (record.etag !== undefined) return { etag: record.etag };
-  const { write, batchSize } = await objectWrite(ctx, runId, key, NO_BYTES);
+  const { write, batchSize } = await objectWrite(ctx, key, await writeRecords(ctx, runId, key), NO_BYTES);
   const requests = writeRequestsOf(write);
   // A tag set alone has no batch to write it: it is put here, as its one request.
   if (requests.kind === "tags") {
@@ -603,6 +663,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
   const decided = index && (await decidedOnDestination(ctx.work, runId, event.page, index.writer.scope));
+  const copied = index && (await copiedOnDestination(ctx.work, runId, event.page));
   const lookedUp =
     index && (await PageFound.read(ctx.work, "destination", runId, event.page, index.writer.scope));
   // What ConfirmDestinationOnly found on the source, read as a delete asks for it.
@@ -611,10 +672,13 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const listed = listPage(ctx.store, "destination", ctx.prefix, page, ctx.signal);
   // The page's objects' records are read ahead; entries are looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
+    const copy = copied?.get(key);
     const found: SettledEntry =
-      index && lookedUp && onSource.has(key)
-        ? await settledDestinationEntry(ctx, runId, key, index, lookedUp, decided?.get(key))
-        : undefined;
+      index && copy
+        ? copiedEntry(ctx, key, copy, index.writer.scope)
+        : index && lookedUp && onSource.has(key)
+          ? await settledDestinationEntry(ctx, runId, key, index, lookedUp, decided?.get(key))
+          : undefined;
     return { object, key, found };
   });
   for await (const { object: o, key, found } of ahead) {
@@ -734,7 +798,7 @@ async function settledDestinationEntry(
     if (kept === undefined) continue;
     const record = parseEvent(UploadedRecordSchema, kept, "uploaded digests");
     if (record.attempt !== upload.attempt || record.algorithm !== algorithm) continue;
-    for (const r of record.ranges) uploaded.push({ ...r, digest: Buffer.from(r.digest, "base64") });
+    uploaded.push(...uploadedRanges(record));
   }
   // The parts copied from the old version hold its bytes only where pinned to it (see
   // copiedFromOld), and where this side's store checks each part's Content-MD5, as the uploaded ones do.
@@ -761,6 +825,27 @@ async function settledDestinationEntry(
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
   const wrote = { key: destinationKey, size: src.size, etag: upload.etag };
   return destinationWrittenEntry(side, wrote, src.attributes, written.at, algorithm, chunkSize);
+}
+
+/**
+ * The destination's entry for the version its page's copy of object `key` wrote (see
+ * pageCopy.ts), from the digests of what it uploaded under a checked Content-MD5, as for a
+ * version an object's flow wrote (see {@link settledDestinationEntry}).
+ */
+function copiedEntry(
+  ctx: DestinationContext,
+  key: string,
+  { source, written }: CopiedOnDestination,
+  { algorithm, chunkSize }: IndexScope,
+): SettledEntry {
+  if (written.at === undefined) return undefined;
+  const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });
+  const destinationKey = ctx.prefix + key;
+  const { uploaded } = written;
+  const ranges = uploaded?.algorithm === algorithm ? uploadedRanges(uploaded) : [];
+  side.written(destinationKey, written.etag, algorithm, ranges);
+  const wrote = { key: destinationKey, size: source.size, etag: written.etag };
+  return destinationWrittenEntry(side, wrote, source.attributes, written.at, algorithm, chunkSize);
 }
 
 /** Hands `side` the digests of version `etag` that the object's `phase` answers read. */

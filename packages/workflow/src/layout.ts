@@ -111,16 +111,29 @@ export const workKeys = {
   pageAnswered: (runId: string, page: number) => `${pageDecision("destination", runId, page)}/answered.json`,
   pageResults: (runId: string, page: number) =>
     `shared/runs/${runId}/results/page-${String(page).padStart(8, "0")}.json`,
-  /** Whether a key listed under `results/` holds a page's results (see {@link workKeys.pageResults}). */
-  isPageResults: (resultKey: string) => /\/results\/page-\d{8}\.json$/.test(resultKey),
   /**
-   * A page's new small objects, copied a page at a time (see pageCopy.ts): the page's keys its
-   * lookup found absent on the destination, the ones the source prepared a copy of, and the ones
-   * the destination wrote (keys and byte counts only: each object's own records hold the rest).
+   * Whether a key listed under `results/` holds a page's results (see {@link workKeys.pageResults}
+   * and {@link workKeys.copyResults}).
    */
-  absent: (runId: string, page: number) => `${pageCopies(runId, page)}/absent.json`,
-  prepared: (runId: string, page: number) => `${pageCopies(runId, page)}/prepared.json`,
-  copied: (runId: string, page: number) => `${pageCopies(runId, page)}/copied.json`,
+  isPageResults: (resultKey: string) => /\/results\/page-\d{8}(-copies)?\.json$/.test(resultKey),
+  /**
+   * A page's new small objects, copied a page at a time (see pageCopy.ts), a record a page and
+   * step where an object's own flow keeps a record each of each object: the page's keys its
+   * lookup found absent on the destination; the copies the source prepared (each one's source
+   * record, decision and link), with the versions it read and their digests in its own part; the
+   * copies the destination wrote, with what it holds of each written version in its own part
+   * (the digests of what it uploaded); and their results, among the per-object results so that
+   * the report lists them (see {@link workKeys.isPageResults}).
+   */
+  absent: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/absent.json`,
+  prepared: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/prepared.json`,
+  preparedVersions: (runId: string, page: number) => `${pageCopies("source", runId, page)}/versions.json`,
+  copied: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/copied.json`,
+  copiesWritten: (runId: string, page: number) => `${pageCopies("destination", runId, page)}/written.json`,
+  /** Every page's {@link workKeys.copiesWritten} lies under this. */
+  copiesOf: (side: Side, runId: string) => `${side}/runs/${runId}/page-copies/`,
+  copyResults: (runId: string, page: number) =>
+    `shared/runs/${runId}/results/page-${String(page).padStart(8, "0")}-copies.json`,
   /**
    * With `delete`, a page's destination-only keys as its lookup listed them (record by record,
    * see `CandidateWriter`), and which of each record's keys the source then held: each side
@@ -154,19 +167,17 @@ export const workKeys = {
   /**
    * A page's records that no step reads once its FindDestinationOnly is done (both sides' index
    * steps of the page read them last): its lookups, its decision's challenges, expectations and
-   * answers, and its copies'. Its results and range stay.
+   * answers, and its copies' (each part's folder of them). Its results and range stay.
    */
   settledPage: (runId: string, page: number) => [
     workKeys.pageFound("source", runId, page),
     workKeys.pageFound("destination", runId, page),
     workKeys.answerable(runId, page),
-    workKeys.absent(runId, page),
     workKeys.pageChallenges(runId, page),
     workKeys.pageExpected(runId, page),
     workKeys.pageAnswers(runId, page),
     workKeys.pageAnswered(runId, page),
-    workKeys.prepared(runId, page),
-    workKeys.copied(runId, page),
+    ...(["shared", "source", "destination"] as const).map((part) => `${pageCopies(part, runId, page)}/`),
   ],
   /** What a side's listing step found of its page's keys (see `PageFoundWriter`), in that side's own part. */
   pageFound: (side: Side, runId: string, page: number) =>
@@ -184,9 +195,9 @@ function pageDecision(part: "shared" | Side, runId: string, page: number): strin
   return `${part}/runs/${runId}/page-decisions/${String(page).padStart(8, "0")}`;
 }
 
-/** The folder of a page's copies of new small objects (shared). */
-function pageCopies(runId: string, page: number): string {
-  return `shared/runs/${runId}/page-copies/${String(page).padStart(8, "0")}`;
+/** The folder of a page's copies of new small objects, in `part` of the work area. */
+function pageCopies(part: "shared" | Side, runId: string, page: number): string {
+  return `${part}/runs/${runId}/page-copies/${String(page).padStart(8, "0")}`;
 }
 
 /** The key range of one listing page, as ListSourcePage stored it. */

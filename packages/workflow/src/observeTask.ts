@@ -1,5 +1,6 @@
 import { countResult, type ObjectResult, type RunStats } from "@chunksync/sync";
 import { workKeys } from "./layout.js";
+import { copyResults } from "./pageCopyRecords.js";
 import { settledOnPage } from "./pageDecision.js";
 import { pageResults } from "./pageDecisionRecords.js";
 import { type StoredResult, sumBytes } from "./sourceSteps.js";
@@ -76,8 +77,13 @@ export function observeTasks(observer: RunObserver, work: WorkArea): RunWatch {
         return;
       }
       case "RecordCopies": {
-        const { runId } = input as { runId: string };
-        for (const key of settledOnPage(input, output)) await told(runId, key);
+        // The copies it settled, in one record (see pageCopyRecords.ts); the failures its
+        // source met as it prepared them, a record each.
+        const { runId, page } = input as { runId: string; page: number };
+        const copies = await copyResults(work, runId, page);
+        for (const stored of copies) await tell(stored);
+        const copied = new Set(copies.map((c) => c.key));
+        for (const key of settledOnPage(input, output)) if (!copied.has(key)) await told(runId, key);
         return;
       }
       case "Record":

@@ -11,7 +11,7 @@ import {
   sourceIdentity,
   writeRequestsOf,
 } from "@chunksync/sync";
-import { z } from "zod";
+import type { z } from "zod";
 import type {
   Decision,
   DestinationContext,
@@ -21,20 +21,30 @@ import type {
   StepBytes,
 } from "./context.js";
 import { RETRYABLE_STEP_ERRORS } from "./definition.js";
-import { destinationBegin, destinationCompose, destinationRecordOf } from "./destinationSteps.js";
-import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent, relativeKey } from "./events.js";
-import { digestsRecord, RECORDS_AHEAD, versionRecord } from "./indexRecords.js";
-import { workKeys } from "./layout.js";
-import { sourceHeadFromEntry } from "./pageDecision.js";
-import { type AbsentRecord, AbsentRecordSchema, PageFound } from "./pageLookup.js";
+import { writeCopy } from "./destinationSteps.js";
+import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
 import {
-  decisionFor,
-  readingSide,
-  type StoredResult,
-  sourceRecordOf,
-  storeResult,
-  sumBytes,
-} from "./sourceSteps.js";
+  type DigestsRecord,
+  digestsRecord,
+  RECORDS_AHEAD,
+  type VersionRecord,
+  versionRecord,
+} from "./indexRecords.js";
+import { workKeys } from "./layout.js";
+import {
+  type Copied,
+  CopiedRecordSchema,
+  CopiesWrittenSchema,
+  type CopyWritten,
+  type Prepared,
+  type PreparedCopy,
+  preparedOf,
+  writtenResult,
+} from "./pageCopyRecords.js";
+import { sourceHeadFromEntry } from "./pageDecision.js";
+import type { PageResults } from "./pageDecisionRecords.js";
+import { type AbsentRecord, AbsentRecordSchema, PageFound } from "./pageLookup.js";
+import { decisionFor, readingSide, type StoredResult, sourceRecordOf, sumBytes } from "./sourceSteps.js";
 import { needRecord } from "./WorkArea.js";
 
 /**
@@ -43,8 +53,9 @@ import { needRecord } from "./WorkArea.js";
  * source (its head and digest in one GET), one PUT on the destination, conditional on the key's
  * absence, with a Content-MD5 the destination's server checks. The source prepares each copy in
  * one step (PrepareCopies: the records, decision and link the object's own flow would make), the
- * destination writes them in one (CopyPage: that flow's own write steps, a key at a time), and
- * the source records their results in one (RecordCopies). An object any step cannot copy so (one
+ * destination writes them in one (CopyPage: that flow's own write, a key at a time), and the
+ * source records their results in one (RecordCopies). Each step keeps a record a page, not a
+ * record a key (see pageCopyRecords.ts). An object any step cannot copy so (one
  * whose write needs more than one request, or a verification that reads, or whose copy failed)
  * goes on to the page's Map, whose flow copies it afresh. In AWS a new small object then costs
  * no child execution of its own.
@@ -55,19 +66,6 @@ import { needRecord } from "./WorkArea.js";
  * links, under a minute (a Lambda has 15). The rest of the page's new objects run their own flow.
  */
 export const COPY_PAGE_BYTES = 512 * 1024 * 1024;
-
-/**
- * Keys and the bytes each side's step moved for each: a page's prepared copies, or those the
- * destination wrote (`failed`: tried, and left to the object's own flow).
- */
-const CopiesRecordSchema = z.array(
-  z.strictObject({ key: relativeKey, bytes: z.unknown(), failed: z.literal(true).optional() }),
-);
-type Copy = z.infer<typeof CopiesRecordSchema>[number];
-
-/** What the source prepared of a page: its copies, and the keys whose failure it recorded instead. */
-const PreparedRecordSchema = z.strictObject({ copies: CopiesRecordSchema, failed: z.array(relativeKey) });
-type Prepared = z.infer<typeof PreparedRecordSchema>;
 
 /**
  * The source's half: prepares the copy of each of the page's `items` its lookup found absent on
@@ -87,25 +85,44 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
     budget -= item.size;
     return true;
   });
-  const prepared: (Copy | string | undefined)[] = [];
-  // Up to RECORDS_AHEAD objects' records at once (a request each, to a bucket maybe far away);
-  // the source's reads take the run's concurrency.
+  const prepared: (PreparedOnSource | string | undefined)[] = [];
+  // Up to RECORDS_AHEAD objects at once (a failure's record is a request, to a bucket maybe far
+  // away); the source's reads take the run's concurrency.
   const reads = new Limiter(ctx.concurrency);
   const found = await PageFound.read(ctx.work, "source", runId, page, ctx.index?.scope);
   await forEachConcurrent(tried, RECORDS_AHEAD, async ([i, item]) => {
     prepared[i] = await prepareCopy(ctx, reads, runId, item, absent, found);
   });
+  const copies = prepared.filter((p) => typeof p === "object");
   const record: Prepared = {
-    copies: prepared.filter((p) => typeof p === "object"),
+    copies: copies.map((p) => p.copy),
     failed: prepared.filter((p) => typeof p === "string"),
   };
   const count = record.copies.length + record.failed.length;
-  if (count > 0) await ctx.work.put(workKeys.prepared(runId, page), record);
+  if (count === 0) return { count };
+  // The versions and digests first: the shared record names the copies they belong to.
+  if (ctx.index)
+    await ctx.work.put(
+      workKeys.preparedVersions(runId, page),
+      copies.map(({ copy: { key }, version, digests }) => ({
+        key,
+        version,
+        ...(digests ? { digests } : {}),
+      })),
+    );
+  await ctx.work.put(workKeys.prepared(runId, page), record);
   return { count, bytes: totalOf(record.copies) };
 }
 
+/** A copy the source prepared, with what it keeps of its version in its own part (with an index). */
+interface PreparedOnSource {
+  copy: PreparedCopy;
+  version?: VersionRecord;
+  digests?: DigestsRecord;
+}
+
 /** The bytes `copies` moved, as a step's output gives them to the run's live counters. */
-function totalOf(copies: readonly Copy[]): RunStats["bytes"] {
+function totalOf(copies: readonly { bytes: unknown }[]): RunStats["bytes"] {
   const total = new RunStats().bytes;
   sumBytes(copies, total);
   return total;
@@ -120,10 +137,10 @@ const HANDED_ON: ReadonlySet<string> = new Set(["SourceChangedError", ...RETRYAB
 /**
  * Prepares the copy of new `item`: heads it (from this side's index entry where that stands for
  * the listed version; else, for its new entry, by reading it whole: the head and its digest in
- * one GET; with no index, by a HEAD) and keeps the records, decision and link of its write, as
- * PlanSource, Decide and SignLinks would.
- * Undefined, with nothing kept but the bytes it read, where one PUT does not write it or its
- * own flow would try again what failed; its key, with its failure recorded as RecordFailure
+ * one GET; with no index, by a HEAD) and returns the records, decision and link of its write, as
+ * PlanSource, Decide and SignLinks would keep them, with its version and digest for this side's
+ * index. Undefined, with nothing kept but the bytes it read, where one PUT does not write it or
+ * its own flow would try again what failed; its key, with its failure recorded as RecordFailure
  * records it, where that flow would fail as it did (a source deleted since its listing).
  */
 async function prepareCopy(
@@ -133,7 +150,7 @@ async function prepareCopy(
   item: z.infer<typeof ListedItem>,
   absent: AbsentRecord,
   page: PageFound,
-): Promise<Copy | string | undefined> {
+): Promise<PreparedOnSource | string | undefined> {
   const destinationKey = ctx.destinationPrefix + item.key;
   if (!isObjectKey(destinationKey) || isArchiveClass(item.storageClass)) return undefined;
   const dst: DestinationRecord = {
@@ -167,31 +184,18 @@ async function prepareCopy(
     const src = await sourceRecordOf(ctx, item.key, head);
     const decision = decisionFor(ctx, src, dst, undefined, undefined);
     if (!onePut(decision, src.size)) throw new NotOnPage();
-    const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
     const url = await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds);
-    const puts = [
-      ctx.work.put(workKeys.source(runId, item.key), src),
-      ctx.work.put(workKeys.decision(runId, item.key), decision),
-      ctx.work.put(workKeys.links(runId, item.key, 0), { url, etag: src.etag }),
-    ];
-    if (ctx.index) {
-      puts.push(
-        ctx.work.put(
-          workKeys.version("source", runId, item.key),
-          versionRecord(head, at, fromEntry !== undefined),
-        ),
-      );
+    const copy = { key: item.key, bytes, source: src, decision, link: { url, etag: src.etag } };
+    if (!ctx.index) return { copy };
+    const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
+    return {
+      copy,
+      version: versionRecord(head, at, fromEntry !== undefined),
       // The digest the read took, for this side's new entry, as SignLinks keeps it.
-      if (!fromEntry && src.plan.count > 0)
-        puts.push(
-          ctx.work.put(
-            workKeys.digests("source", runId, item.key, "write", 0),
-            digestsRecord(id.etag, ctx.algorithm, src.plan, side.held(id, [0])),
-          ),
-        );
-    }
-    await Promise.all(puts);
-    return { key: item.key, bytes };
+      ...(!fromEntry && src.plan.count > 0
+        ? { digests: digestsRecord(id.etag, ctx.algorithm, src.plan, side.held(id, [0])) }
+        : {}),
+    };
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
     if (error instanceof NotOnPage || (error instanceof Error && HANDED_ON.has(error.name))) {
@@ -203,15 +207,10 @@ async function prepareCopy(
     const result = failedResult(keys, describeError(error), item.size);
     await ctx.work.put(workKeys.result(runId, item.key), {
       result,
-      bytes: totalOf([{ key: item.key, bytes }]),
+      bytes: totalOf([{ bytes }]),
     } satisfies StoredResult);
     return item.key;
   }
-}
-
-/** What the source prepared of page `page` of run `runId`. */
-async function preparedOf(ctx: SourceContext | DestinationContext, runId: string, page: number) {
-  return needRecord(ctx.work, workKeys.prepared(runId, page), PreparedRecordSchema, "prepared copies");
 }
 
 /** The source record of `item` as its listing states it, before any request: its size and version. */
@@ -242,63 +241,79 @@ function onePut(decision: Decision, size: number): boolean {
 }
 
 /**
- * The destination's half: writes each prepared copy with the object flow's own write steps
- * (BeginWrite, then its one ComposeBatch), keeping its destination record as HeadDestination
- * would have (absent). A copy that fails is left to the object's own flow.
+ * The destination's half: writes each prepared copy as the object flow's own write steps would
+ * (see `writeCopy`), and keeps in its own part what it holds of each version it wrote. A copy
+ * that fails is left to the object's own flow. A retried step writes none it wrote before; a
+ * stopped one keeps what it wrote, for the run to report (see `unrecordedCopies`).
  */
 export async function copyPage(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
   const { runId, page } = event;
-  const { copies } = await preparedOf(ctx, runId, page);
-  const copied: (Copy | undefined)[] = [];
-  // Up to RECORDS_AHEAD objects' records at once; each write takes a buffer of the run's
-  // memory budget (see PartBuffers), which holds the reads and writes to about its concurrency.
-  await forEachConcurrent(copies.entries(), RECORDS_AHEAD, async ([i, { key }]) => {
-    const object = { runId, key };
-    // The bytes its steps count, kept for the object whether or not its copy is written.
-    const counting = { ...ctx, counted: [] as StepBytes[] };
-    try {
-      const record = await destinationRecordOf(counting, ctx.prefix + key, undefined);
-      await ctx.work.put(workKeys.destination(runId, key), record);
-      await destinationBegin(counting, { ...object, attempt: 1 });
-      const { bytes } = await destinationCompose(counting, { ...object, batch: 0 });
-      copied[i] = { key, bytes };
-    } catch (error) {
-      if (ctx.signal?.aborted) throw error;
-      const moved = counting.counted.map((bytes) => ({ key, bytes }));
-      copied[i] = { key, bytes: totalOf(moved), failed: true };
-    }
-  });
+  const [{ copies }, before] = await Promise.all([
+    preparedOf(ctx.work, runId, page),
+    ctx.work.get<unknown>(workKeys.copiesWritten(runId, page)),
+  ]);
+  const earlier = new Map(
+    (before === undefined ? [] : parseEvent(CopiesWrittenSchema, before, "copies written")).map((w) => [
+      w.key,
+      w,
+    ]),
+  );
+  const copied: (Copied | undefined)[] = [];
+  const written: (CopyWritten | undefined)[] = [];
+  try {
+    // Up to RECORDS_AHEAD objects at once; each write takes a buffer of the run's memory budget
+    // (see PartBuffers), which holds the reads and writes to about its concurrency.
+    await forEachConcurrent(copies.entries(), RECORDS_AHEAD, async ([i, copy]) => {
+      const { key } = copy;
+      // The bytes its write counts, kept for the object whether or not its copy is written.
+      const counting = { ...ctx, counted: [] as StepBytes[] };
+      try {
+        written[i] = earlier.get(key) ?? (await writeCopy(counting, key, copy));
+        copied[i] = { key, bytes: written[i].bytes };
+      } catch (error) {
+        if (ctx.signal?.aborted) throw error;
+        const moved = counting.counted.map((bytes) => ({ bytes }));
+        copied[i] = { key, bytes: totalOf(moved), failed: true };
+      }
+    });
+  } finally {
+    await ctx.work.put(
+      workKeys.copiesWritten(runId, page),
+      written.filter((w) => w !== undefined),
+    );
+  }
   const record = copied.filter((c) => c !== undefined);
   await ctx.work.put(workKeys.copied(runId, page), record);
   return { bytes: totalOf(record.filter((c) => !c.failed)) };
 }
 
 /**
- * The source's last half: records the result of each copy the destination wrote, as the
- * object's own Record would, with the bytes both sides moved for it. Returns the page's items
- * left for its Map, in order.
+ * The source's last half: records the results of the copies the destination wrote, in one
+ * record, as the object's own Record would, with the bytes both sides moved for each. Returns
+ * the page's items left for its Map, in order.
  */
 export async function recordCopies(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
   const { runId, page } = event;
   const [{ copies, failed }, copied] = await Promise.all([
-    preparedOf(ctx, runId, page),
-    needRecord(ctx.work, workKeys.copied(runId, page), CopiesRecordSchema, "copies"),
+    preparedOf(ctx.work, runId, page),
+    needRecord(ctx.work, workKeys.copied(runId, page), CopiedRecordSchema, "copies"),
   ]);
-  const prepared = new Map(copies.map((c) => [c.key, c]));
   // The failures the source recorded as it prepared the page are settled too.
   const recorded = new Set<string>(failed);
   const tried = new Map(copied.map((c) => [c.key, c]));
-  await forEachConcurrent(prepared.values(), RECORDS_AHEAD, async (mine) => {
-    const { key } = mine;
+  const results: PageResults = [];
+  await forEachConcurrent(copies, RECORDS_AHEAD, async ({ key, bytes, source, decision }) => {
     const theirs = tried.get(key);
-    const steps = [{ bytes: mine.bytes }, ...(theirs ? [{ bytes: theirs.bytes }] : [])];
+    const steps = [{ bytes }, ...(theirs ? [{ bytes: theirs.bytes }] : [])];
     if (theirs === undefined || theirs.failed) {
       // What both sides moved for a copy left unwritten is its own flow's to count.
       await ctx.work.put(workKeys.movedOnPage(runId, key), { steps });
       return;
     }
-    await storeResult(ctx, { runId, key, steps, attempt: 1 }, undefined);
+    const result = writtenResult(source, ctx.destinationPrefix + key, decision, 1);
+    results.push({ key, result, bytes: totalOf(steps) });
     recorded.add(key);
   });
+  if (results.length > 0) await ctx.work.put(workKeys.copyResults(runId, page), results);
   return event.items.filter((item) => !recorded.has(item.key));
 }

@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { countResult, RunAbortedError, type RunReport } from "@chunksync/sync";
+import { countResult, type ObjectResult, RunAbortedError, type RunReport } from "@chunksync/sync";
 import type { DestinationContext, SourceContext, UploadRecord } from "./context.js";
 import { buildDefinition, TAIL_STATES, TASK_STATES } from "./definition.js";
 import { StateDataLimitError } from "./errors.js";
 import { parseEvent, RelayEvent } from "./events.js";
 import { type PageRecord, type Side, workKeys } from "./layout.js";
 import { observeTasks, type RunObserver } from "./observeTask.js";
+import { unrecordedCopies } from "./pageCopyRecords.js";
 import { settledOnPage } from "./pageDecision.js";
 import { type DestinationInvoker, relay } from "./relay.js";
 import { unrecordedWrite } from "./sourceSteps.js";
@@ -354,8 +355,8 @@ async function pageInProgress(work: WorkArea, side: Side, runId: string): Promis
 
 /**
  * Aborts every upload the run began and did not complete, and reports the objects whose write
- * completed but whose flow the stop cut short (see `unrecordedWrite`): the direct engine
- * reports those too. Runs once every Task has settled, so no upload is begun after it.
+ * completed but whose flow or page the stop cut short (see `unrecordedWrite`,
+ * `unrecordedCopies`): the direct engine reports those too. Runs once every Task has settled, so no upload is begun after it.
  */
 async function settleWrites(
   options: Pick<LocalRunOptions, "source" | "destination">,
@@ -363,6 +364,12 @@ async function settleWrites(
   runId: string,
 ): Promise<void> {
   const { source, destination } = options;
+  const tell = async (result: ObjectResult) => {
+    if (observer === undefined) return;
+    observer.stats.done++;
+    countResult(observer.stats.objects, result);
+    await observer.onResult?.(result);
+  };
   for await (const k of destination.work.list(`${workKeys.run(runId)}/objects/`)) {
     if (!k.endsWith("/upload.json")) continue;
     const record = await destination.work.get<UploadRecord>(k);
@@ -374,9 +381,9 @@ async function settleWrites(
     if (observer === undefined) continue;
     const key = record.key.slice(destination.prefix.length);
     const result = await unrecordedWrite(source.work, runId, key, record.attempt);
-    if (result === undefined) continue;
-    observer.stats.done++;
-    countResult(observer.stats.objects, result);
-    await observer.onResult?.(result);
+    if (result !== undefined) await tell(result);
   }
+  if (observer === undefined) return;
+  for await (const result of unrecordedCopies(destination.work, runId, destination.prefix))
+    await tell(result);
 }

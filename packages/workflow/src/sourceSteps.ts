@@ -24,7 +24,6 @@ import {
   checkWritten,
   countResult,
   DISTRUSTED_NOTE,
-  decidedResult,
   describeError,
   describeFailure,
   etagIsMd5,
@@ -94,6 +93,7 @@ import type {
 import {
   commitSideIndex,
   type DigestPhase,
+  type DigestsRecord,
   digestRecords,
   digestsRecord,
   foundEntry,
@@ -120,6 +120,7 @@ import {
   type PageRecord,
   workKeys,
 } from "./layout.js";
+import { type CopiedOnSource, copiedOnSource, writtenResult } from "./pageCopyRecords.js";
 import { type DecidedOnSource, decidedOnSource } from "./pageDecisionRecords.js";
 import { PageFound, PageFoundWriter } from "./pageLookup.js";
 import { movedBytes, stepBytes } from "./stepBytes.js";
@@ -599,13 +600,16 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
-  const decided = await decidedOnSource(ctx.work, runId, event.page);
+  const [decided, copied] = await Promise.all([
+    decidedOnSource(ctx.work, runId, event.page),
+    copiedOnSource(ctx.work, runId, event.page),
+  ]);
   const lookedUp = await PageFound.read(ctx.work, "source", runId, event.page, ctx.index.scope);
   const listed = listPage(ctx.store, "source", ctx.prefix, page, ctx.signal);
   // Each object's records are read ahead; its entry is looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
     const found: SettledEntry = onPage.has(key)
-      ? await settledSourceEntry(ctx, runId, key, index, lookedUp, decided.get(key))
+      ? await settledSourceEntry(ctx, runId, key, index, lookedUp, decided.get(key) ?? copied.get(key))
       : undefined;
     return { object, key, found };
   });
@@ -626,8 +630,9 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
 
 /**
  * The source's entry for the version object `key` settled at (for a failed object, {@link
- * KEEPS_STOOD}), from this side's own records of it (those of its page's decision where that
- * settled it: `onPage`), with what its page's listing found of it; counts what the side's index saved it.
+ * KEEPS_STOOD}), from this side's own records of it (those of its page's decision or copy where
+ * that settled it: `onPage`), with what its page's listing found of it; counts what the side's
+ * index saved it.
  */
 async function settledSourceEntry(
   ctx: SourceContext,
@@ -635,11 +640,12 @@ async function settledSourceEntry(
   key: string,
   index: SideIndex,
   lookedUp: PageFound,
-  onPage: DecidedOnSource | undefined,
+  onPage: DecidedOnSource | CopiedOnSource | undefined,
 ): Promise<SettledEntry> {
-  // A pair the page decided was challenged where the destination held it.
+  const copied = onPage && "source" in onPage ? onPage : undefined;
+  // A pair the page decided was challenged where the destination held it; one it copied was new there.
   const [version, stored, dst] = onPage
-    ? [onPage.version, onPage.stored, { exists: true }]
+    ? [onPage.version, onPage.stored, { exists: copied === undefined }]
     : await Promise.all([
         getVersion(ctx.work, workKeys.version("source", runId, key)),
         ctx.work.get<StoredResult>(workKeys.result(runId, key)),
@@ -656,14 +662,14 @@ async function settledSourceEntry(
   if (version.head.archived) return undefined;
   // Only a compose runs a block round that may find the object's digests wrong.
   const decided = () => ctx.work.get<Decision>(workKeys.decision(runId, key));
-  let decision = stored.result.action === "compose" ? await decided() : undefined;
+  const decision = stored.result.action === "compose" ? await decided() : undefined;
   if (decision?.distrusted) {
     index.note(DISTRUSTED_NOTE);
     return undefined;
   }
   // The entry used is the one the page's listing found (a flow's PlanSource keeps it as found).
   if (version.used) return (await lookedUp.found(key))?.entry;
-  const src = await needSource(ctx.work, runId, key);
+  const src = copied?.source ?? (await needSource(ctx.work, runId, key));
   const side = new SourceSide({
     store: ctx.store,
     secret: ctx.secret,
@@ -672,19 +678,32 @@ async function settledSourceEntry(
     limiter: new Limiter(1),
   });
   const id = { key: version.head.key, etag: version.head.etag };
-  decision ??= await decided();
+  const records = copied
+    ? copied.digests
+      ? [copied.digests]
+      : []
+    : flowDigests(ctx, runId, src, decision ?? (await decided()));
+  for await (const record of records) {
+    if (record.etag !== id.etag || record.algorithm !== ctx.algorithm) continue;
+    for (const c of record.chunks) side.keepDigest(id, c.index, Buffer.from(c.digest, "base64"));
+  }
+  return sourceEntry(side, headOf(version), src.attributes, version.at, ctx.chunkSize);
+}
+
+/** Every digests record the source's steps of object `src`'s own flow kept, of each phase. */
+async function* flowDigests(
+  ctx: SourceContext,
+  runId: string,
+  src: SourceRecord,
+  decision: Decision | undefined,
+): AsyncIterable<DigestsRecord> {
   const batches: Record<DigestPhase, number> = {
     challenge: batchNumbers(src.plan.count, chunksPerBatch(ctx, src.plan.chunkSize)).length,
     verify: decision ? batchNumbers(decision.verify.length, decision.batchSize).length : 0,
     write: decision ? batchNumbers(decision.parts.length, decision.batchSize).length : 0,
   };
-  for (const phase of ["challenge", "verify", "write"] as const) {
-    for await (const record of digestRecords(ctx.work, "source", runId, key, phase, batches[phase])) {
-      if (record.etag !== id.etag || record.algorithm !== ctx.algorithm) continue;
-      for (const c of record.chunks) side.keepDigest(id, c.index, Buffer.from(c.digest, "base64"));
-    }
-  }
-  return sourceEntry(side, headOf(version), src.attributes, version.at, ctx.chunkSize);
+  for (const phase of ["challenge", "verify", "write"] as const)
+    yield* digestRecords(ctx.work, "source", runId, src.key, phase, batches[phase]);
 }
 
 /**
@@ -802,7 +821,7 @@ export async function storeResult(
     );
   } else {
     // Without an error the flow wrote what the decision said (or had nothing to write).
-    result = decidedResult(keys, src, decision, decision.action !== "none");
+    result = writtenResult(src, keys.destinationKey, decision, keys.attempts);
   }
   await ctx.work.put(workKeys.result(runId, key), { result, bytes } satisfies StoredResult);
   return { state: result.state };
@@ -824,8 +843,7 @@ export async function unrecordedWrite(
   const dst = await work.get<DestinationRecord>(workKeys.destination(runId, key));
   const decision = await work.get<Decision>(workKeys.decision(runId, key));
   if (src === undefined || dst === undefined || decision === undefined) return undefined;
-  const keys = { sourceKey: src.sourceKey, destinationKey: dst.destinationKey, attempts: attempt };
-  return unverifiedResult(decidedResult(keys, src, decision, true));
+  return unverifiedResult(writtenResult(src, dst.destinationKey, decision, attempt));
 }
 
 /**

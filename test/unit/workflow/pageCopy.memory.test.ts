@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import type { ObjectAttributes } from "@chunksync/core";
-import { AccessDeniedError, MemoryObjectStore } from "@chunksync/storage";
+import { AccessDeniedError, MemoryObjectStore, ThrottledError } from "@chunksync/storage";
 import type { ObjectResult, RunReport, SideIndexReport } from "@chunksync/sync";
-import { MemoryWorkArea } from "@chunksync/workflow";
+import { MemoryWorkArea, objectId } from "@chunksync/workflow";
 import { afterEach, describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
@@ -76,6 +76,18 @@ class WriterBeforeA extends MemoryObjectStore {
   }
 }
 
+/** A work area that refuses, once, the record of a page's copies that says which were written: the step is retried. */
+class RefusesCopiedOnce extends MemoryWorkArea {
+  #refused = false;
+  override async put(key: string, value: unknown): Promise<void> {
+    if (key.endsWith("/copied.json") && !this.#refused) {
+      this.#refused = true;
+      throw new ThrottledError({ operation: "put", bucket: "work", key });
+    }
+    return super.put(key, value);
+  }
+}
+
 const byKey = (report: Report) => Object.fromEntries(report.results.map((r) => [r.destinationKey, r]));
 const said = ({ location: _, ...rest }: SideIndexReport) => rest;
 
@@ -101,6 +113,8 @@ describe("new small objects under the workflow engine, a page at a time", () => 
       });
       if (engine === "workflow") {
         expect(work.flows()).toEqual(["big"]);
+        // A copy keeps no record of its own, a page's steps one for all (see pageCopyRecords.ts).
+        expect(work.recorded()).toEqual([objectId("big")]);
         // In-process no object's records outlive its page: its result is folded into the page's.
         expect(await objectRecordKinds(work)).toEqual([]);
       }
@@ -162,6 +176,23 @@ describe("new small objects under the workflow engine, a page at a time", () => 
     expect(reports.workflow.results).toHaveLength(5);
     expect(reports.workflow.objects).toMatchObject({ failed: 5 });
     expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
+  });
+
+  it("a page's copy step retried after it wrote (its record refused once) writes no object twice: the results, counts and index entries are the direct engine's", async () => {
+    const reports = {} as Record<Engine, Report>;
+    const puts = {} as Record<Engine, number>;
+    for (const engine of ["direct", "workflow"] as const) {
+      const { destination, run } = await world();
+      reports[engine] = await run(engine, {}, new RefusesCopiedOnce());
+      puts[engine] = destination.calls("put");
+      await expectCopied(destination);
+      expect((await run(engine)).objects).toMatchObject({ identical: 5 });
+    }
+    expect(puts.workflow).toBe(puts.direct);
+    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
+    expect(reports.workflow.objects).toEqual(reports.direct.objects);
+    for (const side of ["source", "destination"] as const)
+      expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
   });
 
   it("a run stopped as it copies reports each object it wrote, once, and leaves no other; the rerun copies the rest and finds the written ones identical", async () => {

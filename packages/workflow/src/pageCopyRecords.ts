@@ -1,0 +1,208 @@
+import { decidedResult, type ObjectResult, unverifiedResult } from "@chunksync/sync";
+import { z } from "zod";
+import {
+  type Decision,
+  DecisionSchema,
+  type SourceRecord,
+  SourceRecordSchema,
+  type UploadedRecord,
+  UploadedRecordSchema,
+} from "./context.js";
+import { WorkItemMissingError } from "./errors.js";
+import { relativeKey } from "./events.js";
+import {
+  type DigestsRecord,
+  DigestsRecordSchema,
+  type VersionRecord,
+  VersionRecordSchema,
+} from "./indexRecords.js";
+import { workKeys } from "./layout.js";
+import type { PageResults } from "./pageDecisionRecords.js";
+import type { StoredResult } from "./sourceSteps.js";
+import { needRecord, type WorkArea } from "./WorkArea.js";
+
+/**
+ * The records of a page's copies of new small objects (see pageCopy.ts), a record a page and
+ * step: what an object's own flow keeps a record each of each object (its source record,
+ * decision, link, versions, digests, upload and result), the page's steps keep for all of its
+ * copies in one, so that a copied object costs no request of the work area of its own. The
+ * page's index steps, the report and a stopped run read them once a page.
+ */
+
+/** A copy's link to its source version, as SignLinks keeps one (shared). */
+const LinkSchema = z.strictObject({ url: z.string().nullable(), etag: z.string() });
+
+/** What the source prepared of a page: its copies, and the keys whose failure it recorded instead. */
+export const PreparedRecordSchema = z.strictObject({
+  copies: z.array(
+    z.strictObject({
+      key: relativeKey,
+      /** What the source's preparation moved for it. */
+      bytes: z.unknown(),
+      source: SourceRecordSchema,
+      decision: DecisionSchema,
+      link: LinkSchema,
+    }),
+  ),
+  failed: z.array(relativeKey),
+});
+export type Prepared = z.infer<typeof PreparedRecordSchema>;
+export type PreparedCopy = Prepared["copies"][number];
+
+/** What the source keeps, in its own part, of each version it prepared a copy of, in the same order. */
+export const PreparedVersionsSchema = z.array(
+  z.strictObject({
+    key: relativeKey,
+    version: VersionRecordSchema,
+    /** The digest its read took, for this side's new entry (none where its entry stood). */
+    digests: DigestsRecordSchema.optional(),
+  }),
+);
+
+/**
+ * Keys and the bytes the destination's step moved for each of a page's copies (`failed`: tried,
+ * and left to the object's own flow), shared.
+ */
+export const CopiedRecordSchema = z.array(
+  z.strictObject({ key: relativeKey, bytes: z.unknown(), failed: z.literal(true).optional() }),
+);
+export type Copied = z.infer<typeof CopiedRecordSchema>[number];
+
+/**
+ * What the destination keeps, in its own part, of each copy it wrote: its ETag, this side's
+ * server time once it was written (see `writtenEntry`), the digests of what it uploaded under a
+ * checked Content-MD5, and what the write moved (a retried step reports it again).
+ */
+export const CopiesWrittenSchema = z.array(
+  z.strictObject({
+    key: relativeKey,
+    etag: z.string().min(1).max(1024),
+    at: z.number().int().min(0).optional(),
+    uploaded: UploadedRecordSchema.optional(),
+    bytes: z.unknown(),
+  }),
+);
+export type CopyWritten = z.infer<typeof CopiesWrittenSchema>[number];
+
+/** What the source prepared of page `page`. */
+export function preparedOf(work: WorkArea, runId: string, page: number): Promise<Prepared> {
+  return needRecord(work, workKeys.prepared(runId, page), PreparedRecordSchema, "prepared copies");
+}
+
+/** The results of page `page`'s copies (none where its copies settled none). */
+export async function copyResults(work: WorkArea, runId: string, page: number): Promise<PageResults> {
+  return (await work.get<PageResults>(workKeys.copyResults(runId, page))) ?? [];
+}
+
+/** The result of a write its decision made, with `attempts` (see `decidedResult`). */
+export function writtenResult(
+  src: SourceRecord,
+  destinationKey: string,
+  decision: Decision,
+  attempts: number,
+): ObjectResult {
+  const keys = { sourceKey: src.sourceKey, destinationKey, attempts };
+  return decidedResult(keys, src, decision, decision.action !== "none");
+}
+
+/** What the source's index step takes of an object its page copied. */
+export interface CopiedOnSource {
+  stored: StoredResult;
+  version: VersionRecord;
+  source: SourceRecord;
+  digests?: DigestsRecord;
+}
+
+/** The source's records of the objects page `page` copied, by key. */
+export async function copiedOnSource(
+  work: WorkArea,
+  runId: string,
+  page: number,
+): Promise<Map<string, CopiedOnSource>> {
+  const results = await copyResults(work, runId, page);
+  if (results.length === 0) return new Map();
+  const from = workKeys.preparedVersions(runId, page);
+  const [{ copies }, versions] = await Promise.all([
+    preparedOf(work, runId, page),
+    needRecord(work, from, PreparedVersionsSchema, "prepared versions"),
+  ]);
+  const sources = new Map(copies.map((c) => [c.key, c.source]));
+  const kept = new Map(versions.map((v) => [v.key, v]));
+  const copied = new Map<string, CopiedOnSource>();
+  for (const { key, result, bytes } of results) {
+    const version = kept.get(key);
+    const source = sources.get(key);
+    if (version === undefined || source === undefined) throw new WorkItemMissingError(from);
+    copied.set(key, {
+      stored: { result, bytes },
+      version: version.version,
+      source,
+      ...(version.digests ? { digests: version.digests } : {}),
+    });
+  }
+  return copied;
+}
+
+/** What the destination's index step takes of an object its page copied. */
+export interface CopiedOnDestination {
+  stored: StoredResult;
+  source: SourceRecord;
+  written: CopyWritten;
+}
+
+/** The destination's records of the objects page `page` copied, by key. */
+export async function copiedOnDestination(
+  work: WorkArea,
+  runId: string,
+  page: number,
+): Promise<Map<string, CopiedOnDestination>> {
+  const results = await copyResults(work, runId, page);
+  if (results.length === 0) return new Map();
+  const from = workKeys.copiesWritten(runId, page);
+  const [{ copies }, written] = await Promise.all([
+    preparedOf(work, runId, page),
+    needRecord(work, from, CopiesWrittenSchema, "copies written"),
+  ]);
+  const sources = new Map(copies.map((c) => [c.key, c.source]));
+  const wrote = new Map(written.map((w) => [w.key, w]));
+  const copied = new Map<string, CopiedOnDestination>();
+  for (const { key, result, bytes } of results) {
+    const source = sources.get(key);
+    const write = wrote.get(key);
+    if (source === undefined || write === undefined) throw new WorkItemMissingError(from);
+    copied.set(key, { stored: { result, bytes }, source, written: write });
+  }
+  return copied;
+}
+
+/**
+ * The results of the copies a stopped run wrote whose page did not record them (its
+ * RecordCopies did not run), as the direct engine reports a write whose verification a stop cut
+ * short (see `unverifiedResult`); read by the destination's side after every Task settled.
+ */
+export async function* unrecordedCopies(
+  work: WorkArea,
+  runId: string,
+  destinationPrefix: string,
+): AsyncIterable<ObjectResult> {
+  for await (const k of work.list(workKeys.copiesOf("destination", runId))) {
+    const page = Number(/\/(\d{8})\/written\.json$/.exec(k)?.[1] ?? Number.NaN);
+    if (Number.isNaN(page) || (await work.get<unknown>(workKeys.copyResults(runId, page))) !== undefined)
+      continue;
+    const [written, { copies }] = await Promise.all([
+      needRecord(work, k, CopiesWrittenSchema, "copies written"),
+      preparedOf(work, runId, page),
+    ]);
+    const prepared = new Map(copies.map((c) => [c.key, c]));
+    for (const { key } of written) {
+      const copy = prepared.get(key);
+      if (copy === undefined) throw new WorkItemMissingError(workKeys.prepared(runId, page));
+      yield unverifiedResult(writtenResult(copy.source, destinationPrefix + key, copy.decision, 1));
+    }
+  }
+}
+
+/** The digests of the ranges `record` kept, decoded. */
+export function uploadedRanges(record: UploadedRecord): { offset: number; length: number; digest: Buffer }[] {
+  return record.ranges.map((r) => ({ ...r, digest: Buffer.from(r.digest, "base64") }));
+}
