@@ -51,7 +51,7 @@ export { forEachConcurrent, Limiter, mapAhead, readAhead, settleAll } from "./Li
 export { inListingOrder, type Listing, type MergedKey, mergeListings } from "./mergeListings.js";
 export type { ObjectAction, ObjectResult, ObjectState } from "./ObjectResult.js";
 export { PartBuffers } from "./PartBuffers.js";
-export { afterBlockAnswer, type BlockSettings, startBlockRounds } from "./phases/blocks.js";
+export { afterBlockAnswer, type BlockSettings, MIN_BLOCK_BYTES, startBlockRounds } from "./phases/blocks.js";
 export { type ChallengeExchange, changedChunks, checkWritten, exchange } from "./phases/challenge.js";
 export {
   copiedFromOld,

@@ -36,6 +36,7 @@ import {
   CopiedRecordSchema,
   CopiesWrittenSchema,
   type CopyWritten,
+  PAGE_STEP_BYTES,
   type Prepared,
   type PreparedCopy,
   preparedOf,
@@ -62,12 +63,6 @@ import { needRecord } from "./WorkArea.js";
  */
 
 /**
- * The most bytes of a page's new objects copied a page at a time: at 10 MiB/s through the
- * links, under a minute (a Lambda has 15). The rest of the page's new objects run their own flow.
- */
-export const COPY_PAGE_BYTES = 512 * 1024 * 1024;
-
-/**
  * The source's half: prepares the copy of each of the page's `items` its lookup found absent on
  * the destination that one PUT writes whole; returns how many it prepared.
  */
@@ -77,9 +72,9 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
   if (stored === undefined) return { count: 0 };
   const absent = parseEvent(AbsentRecordSchema, stored, "absent keys");
   const missing = new Set(absent.keys);
-  // The page's first new objects up to COPY_PAGE_BYTES in all: CopyPage's one Lambda then
+  // The page's first new objects up to PAGE_STEP_BYTES in all: CopyPage's one Lambda then
   // copies them well within its 15 minutes.
-  let budget = COPY_PAGE_BYTES;
+  let budget = PAGE_STEP_BYTES;
   const tried = [...event.items.entries()].filter(([, item]) => {
     if (!missing.has(item.key) || item.size > budget) return false;
     budget -= item.size;

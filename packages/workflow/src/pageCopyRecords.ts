@@ -10,14 +10,9 @@ import {
 } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
 import { relativeKey } from "./events.js";
-import {
-  type DigestsRecord,
-  DigestsRecordSchema,
-  type VersionRecord,
-  VersionRecordSchema,
-} from "./indexRecords.js";
+import { DigestsRecordSchema, VersionRecordSchema } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
-import type { PageResults } from "./pageDecisionRecords.js";
+import type { DecidedOnSource, PageResults } from "./pageDecisionRecords.js";
 import type { StoredResult } from "./sourceSteps.js";
 import { needRecord, type WorkArea } from "./WorkArea.js";
 
@@ -28,6 +23,13 @@ import { needRecord, type WorkArea } from "./WorkArea.js";
  * copies in one, so that a copied object costs no request of the work area of its own. The
  * page's index steps, the report and a stopped run read them once a page.
  */
+
+/**
+ * The most bytes of objects a page's step reads or copies itself (a page's challenge of objects
+ * its source's index no longer answers for, its copies of new objects): at 10 MiB/s through the
+ * links, under a minute (a Lambda has 15). The rest run their own flow.
+ */
+export const PAGE_STEP_BYTES = 512 * 1024 * 1024;
 
 /** A copy's link to its source version, as SignLinks keeps one (shared). */
 const LinkSchema = z.strictObject({ url: z.string().nullable(), etag: z.string() });
@@ -105,20 +107,12 @@ export function writtenResult(
   return decidedResult(keys, src, decision, decision.action !== "none");
 }
 
-/** What the source's index step takes of an object its page copied. */
-export interface CopiedOnSource {
-  stored: StoredResult;
-  version: VersionRecord;
-  source: SourceRecord;
-  digests?: DigestsRecord;
-}
-
 /** The source's records of the objects page `page` copied, by key. */
 export async function copiedOnSource(
   work: WorkArea,
   runId: string,
   page: number,
-): Promise<Map<string, CopiedOnSource>> {
+): Promise<Map<string, DecidedOnSource>> {
   const results = await copyResults(work, runId, page);
   if (results.length === 0) return new Map();
   const from = workKeys.preparedVersions(runId, page);
@@ -128,7 +122,7 @@ export async function copiedOnSource(
   ]);
   const sources = new Map(copies.map((c) => [c.key, c.source]));
   const kept = new Map(versions.map((v) => [v.key, v]));
-  const copied = new Map<string, CopiedOnSource>();
+  const copied = new Map<string, DecidedOnSource>();
   for (const { key, result, bytes } of results) {
     const version = kept.get(key);
     const source = sources.get(key);

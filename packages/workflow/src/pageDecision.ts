@@ -14,6 +14,9 @@ import {
   decidedResult,
   destinationFromStanding,
   forEachConcurrent,
+  Limiter,
+  listedHead,
+  MIN_BLOCK_BYTES,
   RunStats,
   type SourceSide,
   sourceFromStanding,
@@ -31,6 +34,7 @@ import type {
 import { readingSide as destinationReadingSide, destinationRecordOf } from "./destinationSteps.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
 import {
+  digestsRecord,
   entryRecord,
   type FoundEntry,
   listedOf,
@@ -39,6 +43,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
+import { PAGE_STEP_BYTES } from "./pageCopyRecords.js";
 import {
   type AnsweredRecordSchema,
   AnswersRecordSchema,
@@ -47,7 +52,7 @@ import {
   type PageResults,
 } from "./pageDecisionRecords.js";
 import { AnswerableRecordSchema, PageFound } from "./pageLookup.js";
-import { decisionFor, readingSide, sourceRecordOf } from "./sourceSteps.js";
+import { decisionFor, readingSide, sourceRecordOf, sumBytes } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
 import { needRecord } from "./WorkArea.js";
 
@@ -80,13 +85,15 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   const bytes = stepBytes<StepBytes>(ctx, { sourceRead: 0 });
   const side = readingSide(ctx, bytes);
   // Each item's records are read and written side by side (a request each, to a bucket maybe
-  // far away); what the step keeps stays in page order.
+  // far away); what the step keeps stays in page order. The source's reads take the run's
+  // concurrency, up to PAGE_STEP_BYTES a page, as a page's copies do.
   const pairs: ({ challenge: PageChallenge; expected: PageExpected } | undefined)[] = [];
+  const reads = { limiter: new Limiter(ctx.concurrency), left: PAGE_STEP_BYTES, bytes };
   const found = await PageFound.read(ctx.work, "source", runId, page, indexed.index.scope);
   await forEachConcurrent(event.items.entries(), RECORDS_AHEAD, async ([i, item]) => {
     const dst = destinations.get(item.key);
     if (dst !== undefined && dst.size === item.size)
-      pairs[i] = await challengeItem(indexed, side, found, item, dst, answerable.bucket);
+      pairs[i] = await challengeItem(indexed, side, { runId, reads }, found, item, dst, answerable.bucket);
   });
   const challenges = pairs.flatMap((p) => (p ? [p.challenge] : []));
   const expected = pairs.flatMap((p) => (p ? [p.expected] : []));
@@ -96,13 +103,26 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   return { count: challenges.length, bytes };
 }
 
+/** What a page's challenge may read of the source: its slots, the bytes it has left, and the step's count. */
+interface PageReads {
+  limiter: Limiter;
+  left: number;
+  bytes: StepBytes;
+}
+
 type PageChallenge = z.infer<typeof ChallengesRecordSchema>[number];
 type PageExpected = z.infer<typeof ExpectedRecordSchema>[number];
 
-/** The challenge of listed `item` against destination version `dst`, where its source entry stands for it. */
+/**
+ * The challenge of listed `item` against destination version `dst`: where its source entry
+ * stands for it, from that entry; else, for an object of one chunk (no block round would match
+ * it block by block), from one GET of it that heads it and takes its digest, as PlanSource
+ * reads it. Undefined where neither serves: its object's own flow plans it.
+ */
 async function challengeItem(
   ctx: SourceContext & { index: NonNullable<SourceContext["index"]> },
   side: SourceSide,
+  reading: { runId: string; reads: PageReads },
   page: PageFound,
   item: z.infer<typeof ListedItem>,
   dst: { etag: string },
@@ -111,13 +131,16 @@ async function challengeItem(
   const destinationKey = ctx.destinationPrefix + item.key;
   if (!isObjectKey(destinationKey)) return undefined;
   const found = await page.found(item.key);
-  const head = found && (await sourceHeadFromEntry(ctx, side, item, found));
+  const fromEntry = found && (await sourceHeadFromEntry(ctx, side, item, found));
+  const read = fromEntry ? undefined : await readItem(ctx, reading.runId, reading.reads, item, found);
+  const head = fromEntry ?? read?.head;
   if (head === undefined) return undefined;
   const plan = planChunks(item.size, ctx.chunkSize);
+  const id = sourceIdentity(ctx.store.bucket, head.key, head);
   const exchange =
     plan.count > 0
-      ? await side.challenge(
-          sourceIdentity(ctx.store.bucket, head.key, head),
+      ? await (read?.side ?? side).challenge(
+          id,
           { bucket, key: destinationKey, etag: dst.etag },
           plan,
           allChunks(plan),
@@ -128,10 +151,52 @@ async function challengeItem(
     expected: {
       key: item.key,
       source: await sourceRecordOf(ctx, item.key, head),
-      version: versionRecord(head, undefined, true),
+      version: versionRecord(head, read?.at, read === undefined),
       expectation: exchange?.expectation ?? null,
+      ...(read
+        ? {
+            digests: digestsRecord(id.etag, ctx.algorithm, plan, read.side.held(id, [0])),
+            bytes: read.bytes,
+          }
+        : {}),
     },
   };
+}
+
+/**
+ * Reads listed `item` whose source entry does not stand (`found`: what its page's lookup found
+ * of it) for its page's challenge: its head and its one chunk's digest in one GET, where it is
+ * of one chunk and within what the page may read; undefined where it is not (an empty object, a
+ * rot mark, an archived object, a source gone or changed since its listing: its own flow meets
+ * them). What a read that served no challenge moved is kept for its object's flow to count.
+ */
+async function readItem(
+  ctx: SourceContext,
+  runId: string,
+  reads: PageReads,
+  item: z.infer<typeof ListedItem>,
+  found: FoundEntry | undefined,
+): Promise<{ head: ObjectHead; side: SourceSide; at: number | undefined; bytes: StepBytes } | undefined> {
+  const small = item.size > 0 && item.size < MIN_BLOCK_BYTES && item.size <= ctx.chunkSize;
+  if (!small || found?.entry.rotted || isArchiveClass(item.storageClass) || item.size > reads.left)
+    return undefined;
+  reads.left -= item.size;
+  const bytes: StepBytes = { sourceRead: 0 };
+  const side = readingSide(ctx, bytes, reads.limiter);
+  // The version read is read after this time (see `versionRecord`).
+  const at = ctx.store.serverTime();
+  const sourceKey = ctx.prefix + item.key;
+  try {
+    const head = listedHead(await side.probe(sourceKey, ctx.chunkSize, item), { ...item, key: sourceKey });
+    if (head !== undefined) return { head, side, at, bytes };
+  } catch (error) {
+    if (ctx.signal?.aborted) throw error;
+  } finally {
+    reads.bytes.sourceRead = (reads.bytes.sourceRead ?? 0) + (bytes.sourceRead ?? 0);
+  }
+  if ((bytes.sourceRead ?? 0) > 0)
+    await ctx.work.put(workKeys.movedOnPage(runId, item.key), { steps: [{ bytes }] });
+  return undefined;
 }
 
 /**
@@ -272,6 +337,12 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   const settled = results.filter((r) => r !== undefined);
   if (settled.length > 0) await ctx.work.put(workKeys.pageResults(runId, page), settled);
   const decided = new Set(settled.map((r) => r.key));
+  // What the challenge read of a pair left to its own flow is that flow's to count.
+  await forEachConcurrent(
+    expected.filter((e) => e.bytes !== undefined && !decided.has(e.key)),
+    RECORDS_AHEAD,
+    ({ key, bytes }) => ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] }),
+  );
   return event.items.filter((item) => !decided.has(item.key));
 }
 
@@ -292,7 +363,7 @@ export function settledOnPage(input: unknown, output: unknown): string[] {
  */
 function identicalResult(
   ctx: SourceContext,
-  mine: { key: string; source: SourceRecord; expectation: unknown },
+  mine: { key: string; source: SourceRecord; expectation: unknown; bytes?: unknown },
   request: unknown,
   response: unknown,
   dst: DestinationRecord,
@@ -313,5 +384,8 @@ function identicalResult(
   const decision = decisionFor(ctx, source, dst, changed, undefined);
   if (decision.action !== "none") return undefined;
   const keys = { sourceKey: source.sourceKey, destinationKey: dst.destinationKey, attempts: 1 };
-  return { key, result: decidedResult(keys, source, decision, false), bytes: new RunStats().bytes };
+  // What the challenge read of the source, where its entry did not stand.
+  const bytes = new RunStats().bytes;
+  sumBytes([{ bytes: mine.bytes }], bytes);
+  return { key, result: decidedResult(keys, source, decision, false), bytes };
 }

@@ -1,9 +1,16 @@
 import type { IndexScope } from "@chunksync/core";
 import { z } from "zod";
-import { type DestinationRecord, DestinationRecordSchema, SourceRecordSchema } from "./context.js";
+import {
+  type DestinationRecord,
+  DestinationRecordSchema,
+  type SourceRecord,
+  SourceRecordSchema,
+} from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
 import { relativeKey } from "./events.js";
 import {
+  type DigestsRecord,
+  DigestsRecordSchema,
   type FoundEntry,
   foundOf,
   StoredEntrySchema,
@@ -25,13 +32,19 @@ import { needRecord, type WorkArea } from "./WorkArea.js";
 /** The source's challenges, in page order (none for an empty object: there is nothing to ask). */
 export const ChallengesRecordSchema = z.array(z.strictObject({ key: relativeKey, request: z.unknown() }));
 
-/** What the source keeps of each challenged pair, in its own part, in the same order. */
+/**
+ * What the source keeps of each challenged pair, in its own part, in the same order: where it
+ * read the version (its entry did not stand), the digest the read took, for its new entry, and
+ * the bytes it read.
+ */
 export const ExpectedRecordSchema = z.array(
   z.strictObject({
     key: relativeKey,
     source: SourceRecordSchema,
     version: VersionRecordSchema,
     expectation: z.unknown(),
+    digests: DigestsRecordSchema.optional(),
+    bytes: z.unknown().optional(),
   }),
 );
 
@@ -66,10 +79,15 @@ export async function pageResults(work: WorkArea, runId: string, page: number): 
   return (await work.get<PageResults>(workKeys.pageResults(runId, page))) ?? [];
 }
 
-/** What the source's index step takes of a pair its page decided: its result and the source version. */
+/**
+ * What the source's index step takes of a pair its page decided (or copied, see
+ * pageCopyRecords.ts): its result, the source version and record, and the digest a read of it took.
+ */
 export interface DecidedOnSource {
   stored: StoredResult;
   version: VersionRecord;
+  source: SourceRecord;
+  digests?: DigestsRecord;
 }
 
 /** The source's records of the pairs page `page`'s decision settled, by key. */
@@ -82,8 +100,13 @@ export async function decidedOnSource(
   if (results.length === 0) return new Map();
   const from = workKeys.pageExpected(runId, page);
   const expected = await needRecord(work, from, ExpectedRecordSchema, "expected");
-  const versions = new Map(expected.map((e) => [e.key, e.version]));
-  return settledOf(results, versions, from, (stored, version) => ({ stored, version }));
+  const kept = new Map(expected.map((e) => [e.key, e]));
+  return settledOf(results, kept, from, (stored, { version, source, digests }) => ({
+    stored,
+    version,
+    source,
+    ...(digests ? { digests } : {}),
+  }));
 }
 
 /** What the destination's index step takes of a pair its page decided. */

@@ -120,7 +120,7 @@ import {
   type PageRecord,
   workKeys,
 } from "./layout.js";
-import { type CopiedOnSource, copiedOnSource, writtenResult } from "./pageCopyRecords.js";
+import { copiedOnSource, writtenResult } from "./pageCopyRecords.js";
 import { type DecidedOnSource, decidedOnSource } from "./pageDecisionRecords.js";
 import { PageFound, PageFoundWriter } from "./pageLookup.js";
 import { movedBytes, stepBytes } from "./stepBytes.js";
@@ -609,7 +609,7 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   // Each object's records are read ahead; its entry is looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
     const found: SettledEntry = onPage.has(key)
-      ? await settledSourceEntry(ctx, runId, key, index, lookedUp, decided.get(key) ?? copied.get(key))
+      ? await settledSourceEntry(ctx, runId, key, index, lookedUp, onPageOf(decided, copied, key))
       : undefined;
     return { object, key, found };
   });
@@ -640,12 +640,11 @@ async function settledSourceEntry(
   key: string,
   index: SideIndex,
   lookedUp: PageFound,
-  onPage: DecidedOnSource | CopiedOnSource | undefined,
+  onPage: (DecidedOnSource & { held: boolean }) | undefined,
 ): Promise<SettledEntry> {
-  const copied = onPage && "source" in onPage ? onPage : undefined;
   // A pair the page decided was challenged where the destination held it; one it copied was new there.
   const [version, stored, dst] = onPage
-    ? [onPage.version, onPage.stored, { exists: copied === undefined }]
+    ? [onPage.version, onPage.stored, { exists: onPage.held }]
     : await Promise.all([
         getVersion(ctx.work, workKeys.version("source", runId, key)),
         ctx.work.get<StoredResult>(workKeys.result(runId, key)),
@@ -669,7 +668,7 @@ async function settledSourceEntry(
   }
   // The entry used is the one the page's listing found (a flow's PlanSource keeps it as found).
   if (version.used) return (await lookedUp.found(key))?.entry;
-  const src = copied?.source ?? (await needSource(ctx.work, runId, key));
+  const src = onPage?.source ?? (await needSource(ctx.work, runId, key));
   const side = new SourceSide({
     store: ctx.store,
     secret: ctx.secret,
@@ -678,9 +677,9 @@ async function settledSourceEntry(
     limiter: new Limiter(1),
   });
   const id = { key: version.head.key, etag: version.head.etag };
-  const records = copied
-    ? copied.digests
-      ? [copied.digests]
+  const records = onPage
+    ? onPage.digests
+      ? [onPage.digests]
       : []
     : flowDigests(ctx, runId, src, decision ?? (await decided()));
   for await (const record of records) {
@@ -688,6 +687,21 @@ async function settledSourceEntry(
     for (const c of record.chunks) side.keepDigest(id, c.index, Buffer.from(c.digest, "base64"));
   }
   return sourceEntry(side, headOf(version), src.attributes, version.at, ctx.chunkSize);
+}
+
+/**
+ * What a page's steps settled of `key` (see {@link settledSourceEntry}): a pair its decision
+ * found identical, where the destination held it, or a copy of a new object.
+ */
+function onPageOf(
+  decided: ReadonlyMap<string, DecidedOnSource>,
+  copied: ReadonlyMap<string, DecidedOnSource>,
+  key: string,
+): (DecidedOnSource & { held: boolean }) | undefined {
+  const pair = decided.get(key);
+  if (pair) return { ...pair, held: true };
+  const copy = copied.get(key);
+  return copy && { ...copy, held: false };
 }
 
 /** Every digests record the source's steps of object `src`'s own flow kept, of each phase. */

@@ -204,6 +204,57 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     },
   );
 
+  it.each(["encode", "decode"] as const)(
+    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, with no flow; one with other bytes of its size goes on to its flow and is rewritten; the results, counts and indexes are the direct engine's",
+    async (variant) => {
+      const reports: Record<Engine, RunReport & { results: ObjectResult[] }> = {} as never;
+      const data = {
+        // Over a block's minimum: its challenge is its own flow's (a block round could match it).
+        big: seededBytes("reread-big", 2 * MiB),
+        kept: seededBytes("reread-kept", 500),
+        other: seededBytes("reread-other", 1000),
+        same: seededBytes("reread-same", 1000),
+      };
+      for (const engine of ["direct", "workflow"] as const) {
+        const { time, source, destination, run } = setup();
+        for (const [key, bytes] of Object.entries(data)) await put(source, key, bytes);
+        for (let i = 0; i < 2; i++) {
+          time.pass(2000);
+          await run(engine, { variant });
+        }
+        // Rewritten on the source: their entries no longer stand for the versions listed.
+        time.pass(2000);
+        await put(source, "big", data.big);
+        await put(source, "same", data.same);
+        await put(source, "other", flipByte(data.other, 500));
+        time.pass(2000);
+        const work = new FlowsWorkArea();
+        const report = await run(engine, { variant, work } as Partial<SyncOptions>);
+        expect(report.objects).toMatchObject({ identical: 3, changed: 1, failed: 0 });
+        expect((await bytesOf(destination, "other")).equals(flipByte(data.other, 500))).toBe(true);
+        if (engine === "workflow") expect(work.flows()).toEqual(["big", "other"]);
+        time.pass(2000);
+        const after = await run(engine, { variant });
+        expect(after.objects).toMatchObject({ identical: 4 });
+        expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
+        reports[engine] = report;
+      }
+      const byKey = (r: RunReport & { results: ObjectResult[] }) =>
+        Object.fromEntries(r.results.map((result) => [result.destinationKey, result]));
+      expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
+      expect(reports.workflow.objects).toEqual(reports.direct.objects);
+      for (const field of ["transferred", "uploaded", "destinationRead", "copiedServerSide"] as const)
+        expect(reports.workflow.bytes[field], field).toBe(reports.direct.bytes[field]);
+      // The changed object is read by its page's challenge, again by its own flow's plan, and
+      // through its link by its write, where the direct engine writes the chunk its read kept.
+      expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + 2 * data.other.length);
+      const said = ({ location: _, ...rest }: SideIndexReport) => rest;
+      for (const side of ["source", "destination"] as const)
+        expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
+      expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 3 });
+    },
+  );
+
   it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {
     const { time, source, destination, run } = setup();
     const data = seededBytes("forged-c", 6 * MiB);
