@@ -1,12 +1,14 @@
 /**
  * The workflow engine over unchanged objects, against the direct engine in the same invocation,
  * with no server: N small objects on memory stores and each side's digest index in a temporary
- * directory, synced four times by each engine (the copy; the run that confirms the versions it
- * wrote with one HEAD each; a run over unchanged objects; a run after every object was rewritten).
+ * directory, synced five times by each engine (the copy; the run that confirms the versions it
+ * wrote with one HEAD each; a run over unchanged objects; a run after every object was rewritten
+ * with other bytes of its size; one after every object was rewritten at another size).
  * It prints each run's time per engine, their ratio, and how many objects ran their own flow in
  * the workflow (in AWS a Standard child execution each, about 17 state transitions and 8 Task
- * invocations): a pair both indexes answer for is decided a page at a time, and a new small object
- * copied a page at a time, with no flow of its own; a changed object runs its own.
+ * invocations): a pair both indexes answer for is decided a page at a time, a new small object
+ * copied and a small one edited at its size rewritten a page at a time, with no flow of their
+ * own; an object of another size runs its own.
  *
  *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS] [--size BYTES]
  *
@@ -27,7 +29,7 @@ import { FlowsWorkArea } from "../test/support/workflowRecords.js";
 import { median, option } from "./lib/paired.js";
 import { markdownTable } from "./lib/table.js";
 
-const RUNS = ["copy", "confirm written", "unchanged", "all changed"] as const;
+const RUNS = ["copy", "confirm written", "unchanged", "all edited, same size", "all changed"] as const;
 /** S3 Standard's request prices in us-east-1 (2026), per request: PUT and LIST, GET. */
 const S3_PUT_PRICE = 0.005 / 1000;
 const S3_GET_PRICE = 0.0004 / 1000;
@@ -107,7 +109,9 @@ async function runsOf(engine: Engine): Promise<Runs> {
   const requests: Runs["requests"] = [];
   try {
     for (const run of RUNS) {
-      // Every object rewritten with other bytes: each runs its own flow in the workflow.
+      // Every object rewritten with other bytes: of its size (the workflow rewrites such a small
+      // one on its page), or of another (each then runs its own flow in the workflow).
+      if (run === "all edited, same size") await fill("edited");
       if (run === "all changed") await fill("changed");
       clock += 3000;
       const work = new CountedWorkArea(workLatency);
@@ -116,7 +120,11 @@ async function runsOf(engine: Engine): Promise<Runs> {
         engine === "direct" ? await runSync(options) : await syncWithWorkflow({ ...options, work });
       seconds.push((performance.now() - started) / 1000);
       const expected =
-        run === "copy" ? { missing: keys } : run === "all changed" ? { changed: keys } : { identical: keys };
+        run === "copy"
+          ? { missing: keys }
+          : run === "all changed" || run === "all edited, same size"
+            ? { changed: keys }
+            : { identical: keys };
       for (const [state, count] of Object.entries(expected))
         if (report.objects[state as keyof RunReport["objects"]] !== count)
           throw new Error(`${engine}, ${run}: ${JSON.stringify(report.objects)}, not ${count} ${state}`);

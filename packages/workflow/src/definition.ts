@@ -229,20 +229,24 @@ export function buildDefinition(options: DefinitionOptions): Json {
   const pageRef = { "runId.$": "$.runId", "page.$": "$.cursor.page" };
   const pageItems = { ...pageRef, "items.$": "$.list.items" };
   /**
-   * A page's work before its Map, where the lookup's count `asked` is above 0: the source's
+   * A page's work before its Map, where one of the lookup's counts `asked` is above 0: the source's
    * `first` step (its count of what it handed on in `result`), then, where that is above 0,
    * the destination's `second` and the source's `last`, which hands the Map the page's items
    * left; `next` after it, or where there was nothing to do.
    */
   const pagePhase = (
     [gate, first, any, second, last]: [string, string, string, string, string],
-    asked: string,
+    asked: string[],
     result: string,
     next: string,
   ): Json => ({
     [gate]: {
       Type: "Choice",
-      Choices: [{ Variable: asked, NumericGreaterThan: 0, Next: first }],
+      Choices: [
+        asked.length === 1
+          ? { Variable: asked[0], NumericGreaterThan: 0, Next: first }
+          : { Or: asked.map((Variable) => ({ Variable, NumericGreaterThan: 0 })), Next: first },
+      ],
       Default: next,
     },
     [first]: task(first, pageItems, { ResultPath: result, Next: any }),
@@ -460,17 +464,18 @@ export function buildDefinition(options: DefinitionOptions): Json {
         Next: "FromIndexes",
       }),
       // The pairs both indexes answer for are decided a page at a time (see pageDecision.ts),
-      // then the page's new small objects are copied a page at a time (see pageCopy.ts); the
-      // Map runs what is left of the page.
+      // then the page's new small objects, and the small pairs it found changed, are copied a
+      // page at a time (see pageCopy.ts); the Map runs what is left of the page.
       ...pagePhase(
         ["FromIndexes", "ChallengePage", "AnyChallenged", "AnswerPage", "ComparePage"],
-        "$.lookup.answerable",
+        ["$.lookup.answerable"],
         "$.challenged",
         "NewObjects",
       ),
+      // The page's decision may have found small pairs changed, which its copies rewrite.
       ...pagePhase(
         ["NewObjects", "PrepareCopies", "AnyPrepared", "CopyPage", "RecordCopies"],
-        "$.lookup.absent",
+        ["$.lookup.absent", "$.lookup.answerable"],
         "$.prepared",
         "SyncObjects",
       ),

@@ -6,7 +6,6 @@ import {
   chunkRange,
   type DigestAlgorithm,
   entryAsListed,
-  type IndexScope,
   planChunks,
   ValidationError,
 } from "@chunksync/core";
@@ -41,6 +40,7 @@ import {
   sourceIdentity,
   UNPINNED_COPIES_NOTE,
   type WriteContext,
+  writeObject,
   writeParts,
   writeRequestsOf,
   writeWhole,
@@ -557,28 +557,27 @@ function composeBytes(ctx: DestinationContext) {
 }
 
 /**
- * Writes a page's copy of new object `key` (see pageCopy.ts) as its flow's own write steps
- * would, from the source record and decision its source side prepared, through `link`: its one
- * request, conditional on the key's absence. Returns what this side keeps of it.
+ * Writes a page's copy of object `key` (see pageCopy.ts) as its flow's own write steps would,
+ * from the records and decision its source side prepared, through its link: one part, under the
+ * decision's condition (the key's absence, or the version it replaces). Returns what this side
+ * keeps of it.
  */
 export async function writeCopy(
   ctx: DestinationContext,
   key: string,
-  prepared: Pick<PreparedCopy, "source" | "decision" | "link">,
+  prepared: Pick<PreparedCopy, "source" | "decision" | "link" | "destination">,
 ): Promise<CopyWritten> {
   const bytes = composeBytes(ctx);
   const records = {
     src: prepared.source,
-    dst: await destinationRecordOf(ctx, ctx.prefix + key, undefined),
+    dst: prepared.destination ?? (await destinationRecordOf(ctx, ctx.prefix + key, undefined)),
     decision: prepared.decision,
   };
   const { write } = await objectWrite(ctx, key, records, linkPartSource(ctx, prepared.link, bytes));
   checkMemory(ctx, write);
-  const requests = writeRequestsOf(write);
-  if (requests.kind === "multipart")
-    throw new ChunksyncError("UNEXPECTED", `a page's copy of ${write.key} takes more than one request`);
   const { uploaded, keep } = uploadKeeper(ctx, records.decision, 1);
-  const etag = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
+  // One part: a PUT, or a replacement's upload of it (created, written and completed here).
+  const etag = await writeObject(writeContext(ctx, bytes, keep), write);
   const at = ctx.index ? ctx.store.serverTime() : undefined;
   return {
     key,
@@ -662,10 +661,14 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
   const onSource = new Set(page.keys);
   const selected = keySelection(ctx.filters ?? []);
   const index = ctx.index && (await SideIndex.open(ctx.index));
-  const decided = index && (await decidedOnDestination(ctx.work, runId, event.page, index.writer.scope));
-  const copied = index && (await copiedOnDestination(ctx.work, runId, event.page));
-  const lookedUp =
-    index && (await PageFound.read(ctx.work, "destination", runId, event.page, index.writer.scope));
+  // The page's records, side by side (a request each, to a bucket maybe far away).
+  const [decided, copied, lookedUp] = index
+    ? await Promise.all([
+        decidedOnDestination(ctx.work, runId, event.page, index.writer.scope),
+        copiedOnDestination(ctx.work, runId, event.page),
+        PageFound.read(ctx.work, "destination", runId, event.page, index.writer.scope),
+      ])
+    : [];
   // What ConfirmDestinationOnly found on the source, read as a delete asks for it.
   const answers = new SourceAnswers(ctx.work, runId, event.page);
   let extras = 0;
@@ -675,7 +678,7 @@ export async function destinationExtras(ctx: DestinationContext, event: z.infer<
     const copy = copied?.get(key);
     const found: SettledEntry =
       index && copy
-        ? copiedEntry(ctx, key, copy, index.writer.scope)
+        ? copiedEntry(ctx, key, copy, index)
         : index && lookedUp && onSource.has(key)
           ? await settledDestinationEntry(ctx, runId, key, index, lookedUp, decided?.get(key))
           : undefined;
@@ -830,14 +833,18 @@ async function settledDestinationEntry(
 /**
  * The destination's entry for the version its page's copy of object `key` wrote (see
  * pageCopy.ts), from the digests of what it uploaded under a checked Content-MD5, as for a
- * version an object's flow wrote (see {@link settledDestinationEntry}).
+ * version an object's flow wrote (see {@link settledDestinationEntry}); counts what the side's
+ * index saved it.
  */
 function copiedEntry(
   ctx: DestinationContext,
   key: string,
-  { source, written }: CopiedOnDestination,
-  { algorithm, chunkSize }: IndexScope,
+  { source, written, held }: CopiedOnDestination,
+  index: SideIndex,
 ): SettledEntry {
+  // The version it replaced was answered for from its entry (see pageDecision.ts).
+  if (held) index.report.fromIndex++;
+  const { algorithm, chunkSize } = index.writer.scope;
   if (written.at === undefined) return undefined;
   const side = new DestinationSide({ store: ctx.store, secret: ctx.secret, limiter: new Limiter(1) });
   const destinationKey = ctx.prefix + key;

@@ -117,15 +117,18 @@ export const workKeys = {
    */
   isPageResults: (resultKey: string) => /\/results\/page-\d{8}(-copies)?\.json$/.test(resultKey),
   /**
-   * A page's new small objects, copied a page at a time (see pageCopy.ts), a record a page and
-   * step where an object's own flow keeps a record each of each object: the page's keys its
-   * lookup found absent on the destination; the copies the source prepared (each one's source
+   * A page's new small objects, and its small ones its decision found changed, copied a page at a
+   * time (see pageCopy.ts), a record a page and step where an object's own flow keeps a record
+   * each of each object: the page's keys its lookup found absent on the destination, and those
+   * its decision found changed; the copies the source prepared (each one's source
    * record, decision and link), with the versions it read and their digests in its own part; the
    * copies the destination wrote, with what it holds of each written version in its own part
    * (the digests of what it uploaded); and their results, among the per-object results so that
    * the report lists them (see {@link workKeys.isPageResults}).
    */
   absent: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/absent.json`,
+  /** The pairs its decision found changed that its copies rewrite (see `ComparePage`). */
+  changedOnPage: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/changed.json`,
   prepared: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/prepared.json`,
   preparedVersions: (runId: string, page: number) => `${pageCopies("source", runId, page)}/versions.json`,
   copied: (runId: string, page: number) => `${pageCopies("shared", runId, page)}/copied.json`,

@@ -22,6 +22,7 @@ import type {
 } from "./context.js";
 import { RETRYABLE_STEP_ERRORS } from "./definition.js";
 import { writeCopy } from "./destinationSteps.js";
+import { WorkItemMissingError } from "./errors.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
 import {
   type DigestsRecord,
@@ -32,6 +33,7 @@ import {
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
 import {
+  ChangedRecordSchema,
   type Copied,
   CopiedRecordSchema,
   CopiesWrittenSchema,
@@ -43,7 +45,7 @@ import {
   writtenResult,
 } from "./pageCopyRecords.js";
 import { sourceHeadFromEntry } from "./pageDecision.js";
-import type { PageResults } from "./pageDecisionRecords.js";
+import { ExpectedRecordSchema, type PageResults } from "./pageDecisionRecords.js";
 import { type AbsentRecord, AbsentRecordSchema, PageFound } from "./pageLookup.js";
 import { decisionFor, readingSide, type StoredResult, sourceRecordOf, sumBytes } from "./sourceSteps.js";
 import { needRecord } from "./WorkArea.js";
@@ -64,17 +66,20 @@ import { needRecord } from "./WorkArea.js";
 
 /**
  * The source's half: prepares the copy of each of the page's `items` its lookup found absent on
- * the destination that one PUT writes whole; returns how many it prepared.
+ * the destination that one PUT writes whole, and the rewrite of each its decision found changed
+ * (see `comparePage`); returns how many it prepared.
  */
 export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof PageItemsEvent>) {
   const { runId, page } = event;
-  const stored = await ctx.work.get<unknown>(workKeys.absent(runId, page));
-  if (stored === undefined) return { count: 0 };
-  const absent = parseEvent(AbsentRecordSchema, stored, "absent keys");
-  const missing = new Set(absent.keys);
-  // The page's first new objects up to PAGE_STEP_BYTES in all: CopyPage's one Lambda then
-  // copies them well within its 15 minutes.
-  let budget = PAGE_STEP_BYTES;
+  const [rewrites, stored] = await Promise.all([
+    rewritesOf(ctx, runId, page),
+    ctx.work.get<unknown>(workKeys.absent(runId, page)),
+  ]);
+  const absent = stored === undefined ? undefined : parseEvent(AbsentRecordSchema, stored, "absent keys");
+  const missing = new Set(absent?.keys);
+  // The page's first new objects up to PAGE_STEP_BYTES in all, with its rewrites: CopyPage's one
+  // Lambda then copies them well within its 15 minutes.
+  let budget = PAGE_STEP_BYTES - rewrites.reduce((n, r) => n + r.copy.source.size, 0);
   const tried = [...event.items.entries()].filter(([, item]) => {
     if (!missing.has(item.key) || item.size > budget) return false;
     budget -= item.size;
@@ -86,11 +91,11 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
   const reads = new Limiter(ctx.concurrency);
   const found = await PageFound.read(ctx.work, "source", runId, page, ctx.index?.scope);
   await forEachConcurrent(tried, RECORDS_AHEAD, async ([i, item]) => {
-    prepared[i] = await prepareCopy(ctx, reads, runId, item, absent, found);
+    if (absent) prepared[i] = await prepareCopy(ctx, reads, runId, item, absent, found);
   });
   const copies = prepared.filter((p) => typeof p === "object");
   const record: Prepared = {
-    copies: copies.map((p) => p.copy),
+    copies: [...rewrites, ...copies].map((p) => p.copy),
     failed: prepared.filter((p) => typeof p === "string"),
   };
   const count = record.copies.length + record.failed.length;
@@ -99,14 +104,38 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
   if (ctx.index)
     await ctx.work.put(
       workKeys.preparedVersions(runId, page),
-      copies.map(({ copy: { key }, version, digests }) => ({
+      [...rewrites, ...copies].map(({ copy: { key }, version, digests }) => ({
         key,
         version,
         ...(digests ? { digests } : {}),
       })),
     );
   await ctx.work.put(workKeys.prepared(runId, page), record);
-  return { count, bytes: totalOf(record.copies) };
+  // What the page's challenge read of a rewrite was counted by its step.
+  return { count, bytes: totalOf(copies.map((p) => p.copy)) };
+}
+
+/**
+ * The rewrites of the pairs page `page`'s decision found changed (see `comparePage`), each with
+ * its link signed, and its version as the page's challenge kept it.
+ */
+async function rewritesOf(ctx: SourceContext, runId: string, page: number): Promise<PreparedOnSource[]> {
+  const stored = await ctx.work.get<unknown>(workKeys.changedOnPage(runId, page));
+  if (stored === undefined) return [];
+  const changed = parseEvent(ChangedRecordSchema, stored, "changed pairs");
+  const from = workKeys.pageExpected(runId, page);
+  const expected = new Map(
+    (await needRecord(ctx.work, from, ExpectedRecordSchema, "expected")).map((e) => [e.key, e]),
+  );
+  return Promise.all(
+    changed.map(async ({ key, bytes, source, decision, destination }) => {
+      const mine = expected.get(key);
+      if (mine === undefined) throw new WorkItemMissingError(from);
+      const url = await ctx.signer.sign(source.sourceKey, ctx.linkExpirySeconds);
+      const copy = { key, bytes, source, decision, destination, link: { url, etag: source.etag } };
+      return { copy, version: mine.version, ...(mine.digests ? { digests: mine.digests } : {}) };
+    }),
+  );
 }
 
 /** A copy the source prepared, with what it keeps of its version in its own part (with an index). */

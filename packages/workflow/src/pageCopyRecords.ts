@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   type Decision,
   DecisionSchema,
+  DestinationRecordSchema,
   type SourceRecord,
   SourceRecordSchema,
   type UploadedRecord,
@@ -44,10 +45,26 @@ export const PreparedRecordSchema = z.strictObject({
       source: SourceRecordSchema,
       decision: DecisionSchema,
       link: LinkSchema,
+      /** The destination's version it replaces (none: a new object). */
+      destination: DestinationRecordSchema.optional(),
     }),
   ),
   failed: z.array(relativeKey),
 });
+
+/**
+ * The pairs a page's decision found changed that its copies rewrite, each as one request's write
+ * from the source (see `comparePage`), with the bytes the source read of it, shared.
+ */
+export const ChangedRecordSchema = z.array(
+  z.strictObject({
+    key: relativeKey,
+    bytes: z.unknown(),
+    source: SourceRecordSchema,
+    decision: DecisionSchema,
+    destination: DestinationRecordSchema,
+  }),
+);
 export type Prepared = z.infer<typeof PreparedRecordSchema>;
 export type PreparedCopy = Prepared["copies"][number];
 
@@ -112,7 +129,7 @@ export async function copiedOnSource(
   work: WorkArea,
   runId: string,
   page: number,
-): Promise<Map<string, DecidedOnSource>> {
+): Promise<Map<string, DecidedOnSource & { held: boolean }>> {
   const results = await copyResults(work, runId, page);
   if (results.length === 0) return new Map();
   const from = workKeys.preparedVersions(runId, page);
@@ -120,28 +137,33 @@ export async function copiedOnSource(
     preparedOf(work, runId, page),
     needRecord(work, from, PreparedVersionsSchema, "prepared versions"),
   ]);
-  const sources = new Map(copies.map((c) => [c.key, c.source]));
+  const prepared = new Map(copies.map((c) => [c.key, c]));
   const kept = new Map(versions.map((v) => [v.key, v]));
-  const copied = new Map<string, DecidedOnSource>();
+  const copied = new Map<string, DecidedOnSource & { held: boolean }>();
   for (const { key, result, bytes } of results) {
     const version = kept.get(key);
-    const source = sources.get(key);
-    if (version === undefined || source === undefined) throw new WorkItemMissingError(from);
+    const copy = prepared.get(key);
+    if (version === undefined || copy === undefined) throw new WorkItemMissingError(from);
     copied.set(key, {
       stored: { result, bytes },
       version: version.version,
-      source,
+      source: copy.source,
       ...(version.digests ? { digests: version.digests } : {}),
+      held: copy.destination?.exists ?? false,
     });
   }
   return copied;
 }
 
-/** What the destination's index step takes of an object its page copied. */
+/**
+ * What the destination's index step takes of an object its page copied: `held` where the copy
+ * replaced a version the destination answered for from its entry.
+ */
 export interface CopiedOnDestination {
   stored: StoredResult;
   source: SourceRecord;
   written: CopyWritten;
+  held: boolean;
 }
 
 /** The destination's records of the objects page `page` copied, by key. */
@@ -157,14 +179,15 @@ export async function copiedOnDestination(
     preparedOf(work, runId, page),
     needRecord(work, from, CopiesWrittenSchema, "copies written"),
   ]);
-  const sources = new Map(copies.map((c) => [c.key, c.source]));
+  const prepared = new Map(copies.map((c) => [c.key, c]));
   const wrote = new Map(written.map((w) => [w.key, w]));
   const copied = new Map<string, CopiedOnDestination>();
   for (const { key, result, bytes } of results) {
-    const source = sources.get(key);
+    const copy = prepared.get(key);
     const write = wrote.get(key);
-    if (source === undefined || write === undefined) throw new WorkItemMissingError(from);
-    copied.set(key, { stored: { result, bytes }, source, written: write });
+    if (copy === undefined || write === undefined) throw new WorkItemMissingError(from);
+    const held = copy.destination?.exists ?? false;
+    copied.set(key, { stored: { result, bytes }, source: copy.source, written: write, held });
   }
   return copied;
 }

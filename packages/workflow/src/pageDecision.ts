@@ -25,6 +25,7 @@ import {
 } from "@chunksync/sync";
 import type { z } from "zod";
 import type {
+  Decision,
   DestinationContext,
   DestinationRecord,
   SourceContext,
@@ -43,7 +44,7 @@ import {
   versionRecord,
 } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
-import { PAGE_STEP_BYTES } from "./pageCopyRecords.js";
+import { type ChangedRecordSchema, PAGE_STEP_BYTES } from "./pageCopyRecords.js";
 import {
   type AnsweredRecordSchema,
   AnswersRecordSchema,
@@ -323,28 +324,42 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
     needRecord(ctx.work, workKeys.pageAnswers(runId, page), AnswersRecordSchema, "answers"),
   ]);
   const results: (PageResults[number] | undefined)[] = [];
+  const changed: (ChangedOnPage | undefined)[] = [];
+  let left = PAGE_STEP_BYTES;
   for (const [i, { key, request }] of challenges.entries()) {
     const mine = expected[i];
     const answer = answers[i];
     if (mine?.key !== key || answer?.key !== key || !answer.answered || answer.destination === undefined)
       continue;
     try {
-      results[i] = identicalResult(ctx, mine, request, answer.response, answer.destination);
+      const decided = pageDecided(ctx, mine, request, answer.response, answer.destination);
+      if (decided.identical) results[i] = decided.identical;
+      else if (decided.rewrite && mine.source.size <= left) {
+        left -= mine.source.size;
+        changed[i] = decided.rewrite;
+      }
     } catch {
       // The object's own flow meets the same failure, and reports it as that object's.
     }
   }
   const settled = results.filter((r) => r !== undefined);
+  const rewrites = changed.filter((c) => c !== undefined);
   if (settled.length > 0) await ctx.work.put(workKeys.pageResults(runId, page), settled);
+  if (rewrites.length > 0) await ctx.work.put(workKeys.changedOnPage(runId, page), rewrites);
   const decided = new Set(settled.map((r) => r.key));
-  // What the challenge read of a pair left to its own flow is that flow's to count.
+  const copied = new Set(rewrites.map((c) => c.key));
+  // What the challenge read of a pair left to its own flow is that flow's to count; a rewrite's
+  // is its copy's.
   await forEachConcurrent(
-    expected.filter((e) => e.bytes !== undefined && !decided.has(e.key)),
+    expected.filter((e) => e.bytes !== undefined && !decided.has(e.key) && !copied.has(e.key)),
     RECORDS_AHEAD,
     ({ key, bytes }) => ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] }),
   );
   return event.items.filter((item) => !decided.has(item.key));
 }
+
+/** A pair a page's decision found changed, which its copies rewrite (see pageCopy.ts). */
+type ChangedOnPage = z.infer<typeof ChangedRecordSchema>[number];
 
 /**
  * The keys of the page a ComparePage or RecordCopies step settled, from its event and output:
@@ -358,21 +373,22 @@ export function settledOnPage(input: unknown, output: unknown): string[] {
 }
 
 /**
- * The result of one pair answered from the destination's version `dst`, where it is identical
- * (its source version stays in the page's expected record); undefined otherwise.
+ * The decision of one pair answered from the destination's version `dst`: its result where it
+ * is identical (its source version stays in the page's expected record); where it is changed
+ * and a page's copy rewrites it, that rewrite; neither where its own flow is to decide it.
  */
-function identicalResult(
+function pageDecided(
   ctx: SourceContext,
   mine: { key: string; source: SourceRecord; expectation: unknown; bytes?: unknown },
   request: unknown,
   response: unknown,
   dst: DestinationRecord,
-): PageResults[number] | undefined {
+): { identical?: PageResults[number]; rewrite?: ChangedOnPage } {
   const { key, source } = mine;
   // Whether anything was asked is the source's own record's to say (an empty object has no
   // chunk), never the shared records': a challenge taken out of them must not pass as none.
   if (source.plan.count > 0 && (request === null || mine.expectation === null || response === null))
-    return undefined;
+    return {};
   const changed =
     source.plan.count === 0
       ? []
@@ -382,10 +398,28 @@ function identicalResult(
           response: response as ChallengeResponse,
         });
   const decision = decisionFor(ctx, source, dst, changed, undefined);
-  if (decision.action !== "none") return undefined;
-  const keys = { sourceKey: source.sourceKey, destinationKey: dst.destinationKey, attempts: 1 };
-  // What the challenge read of the source, where its entry did not stand.
-  const bytes = new RunStats().bytes;
-  sumBytes([{ bytes: mine.bytes }], bytes);
-  return { key, result: decidedResult(keys, source, decision, false), bytes };
+  if (decision.action === "none") {
+    const keys = { sourceKey: source.sourceKey, destinationKey: dst.destinationKey, attempts: 1 };
+    // What the challenge read of the source, where its entry did not stand.
+    const bytes = new RunStats().bytes;
+    sumBytes([{ bytes: mine.bytes }], bytes);
+    return { identical: { key, result: decidedResult(keys, source, decision, false), bytes } };
+  }
+  return rewritesOnPage(decision, source.size)
+    ? { rewrite: { key, bytes: mine.bytes ?? {}, source, decision, destination: dst } }
+    : {};
+}
+
+/**
+ * Whether a page's copy writes `decision` as its object's own flow would: one part of the
+ * source's bytes, that no read verifies, of an object no block round would match block by block.
+ */
+function rewritesOnPage(decision: Decision, size: number): boolean {
+  const [part, ...more] = decision.parts;
+  return (
+    size < MIN_BLOCK_BYTES &&
+    more.length === 0 &&
+    part?.kind === "sourceBytes" &&
+    decision.verify.length === 0
+  );
 }

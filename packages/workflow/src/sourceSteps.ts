@@ -600,11 +600,12 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const page = await need<PageRecord>(ctx.work, workKeys.page(runId, event.page));
   const onPage = new Set(page.keys);
   const index = await SideIndex.open(ctx.index);
-  const [decided, copied] = await Promise.all([
+  // The page's records, side by side (a request each, to a bucket maybe far away).
+  const [decided, copied, lookedUp] = await Promise.all([
     decidedOnSource(ctx.work, runId, event.page),
     copiedOnSource(ctx.work, runId, event.page),
+    PageFound.read(ctx.work, "source", runId, event.page, ctx.index.scope),
   ]);
-  const lookedUp = await PageFound.read(ctx.work, "source", runId, event.page, ctx.index.scope);
   const listed = listPage(ctx.store, "source", ctx.prefix, page, ctx.signal);
   // Each object's records are read ahead; its entry is looked up and kept in key order.
   const ahead = mapAhead(listed, RECORDS_AHEAD, async ({ object, key }) => {
@@ -691,17 +692,16 @@ async function settledSourceEntry(
 
 /**
  * What a page's steps settled of `key` (see {@link settledSourceEntry}): a pair its decision
- * found identical, where the destination held it, or a copy of a new object.
+ * found identical, where the destination held it, or a copy (of a new object, or of one its
+ * decision found changed).
  */
 function onPageOf(
   decided: ReadonlyMap<string, DecidedOnSource>,
-  copied: ReadonlyMap<string, DecidedOnSource>,
+  copied: ReadonlyMap<string, DecidedOnSource & { held: boolean }>,
   key: string,
 ): (DecidedOnSource & { held: boolean }) | undefined {
   const pair = decided.get(key);
-  if (pair) return { ...pair, held: true };
-  const copy = copied.get(key);
-  return copy && { ...copy, held: false };
+  return pair ? { ...pair, held: true } : copied.get(key);
 }
 
 /** Every digests record the source's steps of object `src`'s own flow kept, of each phase. */

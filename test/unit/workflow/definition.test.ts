@@ -98,9 +98,18 @@ describe("the state machine definition", () => {
     });
     expect(states.get("AnyChallenged")).toMatchObject({ Default: "NewObjects" });
     expect(states.get("ComparePage")).toMatchObject({ ResultPath: "$.list.items" });
-    // So are its new small objects copied, where its lookup found keys the destination lacks.
+    // So are its new small objects copied, where its lookup found keys the destination lacks, and
+    // the small pairs its decision found changed rewritten.
     expect(states.get("NewObjects")).toMatchObject({
-      Choices: [{ Variable: "$.lookup.absent", NumericGreaterThan: 0 }],
+      Choices: [
+        {
+          Or: [
+            { Variable: "$.lookup.absent", NumericGreaterThan: 0 },
+            { Variable: "$.lookup.answerable", NumericGreaterThan: 0 },
+          ],
+          Next: "PrepareCopies",
+        },
+      ],
       Default: "SyncObjects",
     });
     expect(states.get("AnyPrepared")).toMatchObject({

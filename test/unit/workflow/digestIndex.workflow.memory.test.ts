@@ -205,7 +205,7 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   );
 
   it.each(["encode", "decode"] as const)(
-    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, with no flow; one with other bytes of its size goes on to its flow and is rewritten; the results, counts and indexes are the direct engine's",
+    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, and one with other bytes is rewritten there, with no flow of their own (one over a block's minimum runs its own); the results, counts and indexes are the direct engine's",
     async (variant) => {
       const reports: Record<Engine, RunReport & { results: ObjectResult[] }> = {} as never;
       const data = {
@@ -232,7 +232,7 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         const report = await run(engine, { variant, work } as Partial<SyncOptions>);
         expect(report.objects).toMatchObject({ identical: 3, changed: 1, failed: 0 });
         expect((await bytesOf(destination, "other")).equals(flipByte(data.other, 500))).toBe(true);
-        if (engine === "workflow") expect(work.flows()).toEqual(["big", "other"]);
+        if (engine === "workflow") expect(work.flows()).toEqual(["big"]);
         time.pass(2000);
         const after = await run(engine, { variant });
         expect(after.objects).toMatchObject({ identical: 4 });
@@ -245,15 +245,43 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(reports.workflow.objects).toEqual(reports.direct.objects);
       for (const field of ["transferred", "uploaded", "destinationRead", "copiedServerSide"] as const)
         expect(reports.workflow.bytes[field], field).toBe(reports.direct.bytes[field]);
-      // The changed object is read by its page's challenge, again by its own flow's plan, and
-      // through its link by its write, where the direct engine writes the chunk its read kept.
-      expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + 2 * data.other.length);
+      // The changed object is read by its page's challenge, and through its link by its page's
+      // rewrite, where the direct engine writes the chunk its read kept.
+      expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + data.other.length);
       const said = ({ location: _, ...rest }: SideIndexReport) => rest;
       for (const side of ["source", "destination"] as const)
         expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
       expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 3 });
     },
   );
+
+  it("a small pair its page found changed, whose destination another writer replaced before the page's rewrite, keeps that writer's object, reported as the direct engine reports it", async () => {
+    const reports = {} as Record<Engine, RunReport & { results: ObjectResult[] }>;
+    const theirs = seededBytes("another writer's", 1000);
+    for (const engine of ["direct", "workflow"] as const) {
+      const { time, source, destination, run } = setup();
+      await put(source, "a", seededBytes("theirs-a", 1000));
+      await put(source, "b", seededBytes("theirs-b", 1000));
+      for (let i = 0; i < 2; i++) {
+        time.pass(2000);
+        await run(engine);
+      }
+      time.pass(2000);
+      await put(source, "a", flipByte(seededBytes("theirs-a", 1000), 10));
+      time.pass(2000);
+      destination.beforeNext("createUpload", () => put(destination, "a", theirs));
+      reports[engine] = await run(engine);
+      expect((await bytesOf(destination, "a")).equals(theirs), engine).toBe(true);
+    }
+    const byKey = (r: RunReport & { results: ObjectResult[] }) =>
+      Object.fromEntries(r.results.map((result) => [result.destinationKey, result]));
+    expect(byKey(reports.workflow).a).toMatchObject({
+      state: "failed",
+      error: { code: "DESTINATION_CHANGED" },
+    });
+    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
+    expect(reports.workflow.objects).toEqual(reports.direct.objects);
+  });
 
   it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {
     const { time, source, destination, run } = setup();
@@ -687,8 +715,8 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
       for (const key of keys) await put(source, key, seededBytes(`new-${key}`, 1000));
       time.pass(2000);
-      // Stopped once six objects settled, one at a time: the workflow has finished its first
-      // page of four, and settled two objects of the next.
+      // Stopped once six objects settled, one at a time: the direct engine settles no other; the
+      // workflow has finished its first page of four, and rewrites its second's a page at a time.
       const stop = new AbortController();
       let settled = 0;
       const stopped = run(engine, {
@@ -700,17 +728,18 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         },
       } as Partial<SyncOptions>);
       await expect(stopped).rejects.toThrow();
-      // Each side's index holds every key: the six settled at their new versions, the rest as stored.
+      expect(settled).toBe(engine === "direct" ? 6 : 8);
+      // Each side's index holds every key: the settled ones at their new versions, the rest as stored.
       for (const side of [index.source, index.destination])
         expect(await storedKeys(side), side.location.description).toEqual(keys);
       time.pass(2000);
       const rerun = await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
       const kept = rerun.index?.source?.fromIndex ?? 0;
-      expect(kept, "the stopped run's settled objects come from its index").toBe(6);
+      expect(kept, "the stopped run's settled objects come from its index").toBe(settled);
       // The objects the stopped run left keep their entries of the old versions: none stands.
       expect(rerun.index?.source).toMatchObject({ read: keys.length - kept });
       expect(rerun.objects.identical + rerun.objects.changed).toBe(keys.length);
-      expect(rerun.objects).toMatchObject({ identical: 6, changed: keys.length - 6 });
+      expect(rerun.objects).toMatchObject({ identical: settled, changed: keys.length - settled });
       for (const key of keys)
         expect((await bytesOf(destination, key)).equals(seededBytes(`new-${key}`, 1000)), key).toBe(true);
       time.pass(2000);
@@ -758,10 +787,12 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     it(`a run stopped while an early key is in progress keeps that key's stored entries as they were, and those of the keys settled after it (${engine})`, async () => {
       const { time, source, index, run } = setup();
       const keys = ["a", "k1", "k2", "k3"];
-      for (const key of keys) await put(source, key, seededBytes(`old-${key}`, 1000));
+      // Over a block's minimum: each changed object runs its own flow (smaller ones are rewritten a page at a time).
+      const size = MiB + 1000;
+      for (const key of keys) await put(source, key, seededBytes(`old-${key}`, size));
       time.pass(2000);
       await run(engine);
-      for (const key of keys) await put(source, key, seededBytes(`new-${key}`, 1000));
+      for (const key of keys) await put(source, key, seededBytes(`new-${key}`, size));
       time.pass(2000);
       const stop = new AbortController();
       // The first object taken up waits for the stop: the keys after it settle first.
