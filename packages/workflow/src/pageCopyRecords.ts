@@ -13,7 +13,7 @@ import { WorkItemMissingError } from "./errors.js";
 import { relativeKey } from "./events.js";
 import { DigestsRecordSchema, VersionRecordSchema } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
-import type { DecidedOnSource, PageResults } from "./pageDecisionRecords.js";
+import { type DecidedOnSource, type PageResults, settledOf } from "./pageDecisionRecords.js";
 import type { StoredResult } from "./sourceSteps.js";
 import { needRecord, type WorkArea } from "./WorkArea.js";
 
@@ -125,34 +125,19 @@ export function writtenResult(
 }
 
 /** The source's records of the objects page `page` copied, by key. */
-export async function copiedOnSource(
+export function copiedOnSource(
   work: WorkArea,
   runId: string,
   page: number,
 ): Promise<Map<string, DecidedOnSource & { held: boolean }>> {
-  const results = await copyResults(work, runId, page);
-  if (results.length === 0) return new Map();
   const from = workKeys.preparedVersions(runId, page);
-  const [{ copies }, versions] = await Promise.all([
-    preparedOf(work, runId, page),
-    needRecord(work, from, PreparedVersionsSchema, "prepared versions"),
-  ]);
-  const prepared = new Map(copies.map((c) => [c.key, c]));
-  const kept = new Map(versions.map((v) => [v.key, v]));
-  const copied = new Map<string, DecidedOnSource & { held: boolean }>();
-  for (const { key, result, bytes } of results) {
-    const version = kept.get(key);
-    const copy = prepared.get(key);
-    if (version === undefined || copy === undefined) throw new WorkItemMissingError(from);
-    copied.set(key, {
-      stored: { result, bytes },
-      version: version.version,
-      source: copy.source,
-      ...(version.digests ? { digests: version.digests } : {}),
-      held: copy.destination?.exists ?? false,
-    });
-  }
-  return copied;
+  return copiedWith(work, runId, page, from, PreparedVersionsSchema, (stored, copy, mine) => ({
+    stored,
+    version: mine.version,
+    source: copy.source,
+    ...(mine.digests ? { digests: mine.digests } : {}),
+    held: copy.destination?.exists ?? false,
+  }));
 }
 
 /**
@@ -167,29 +152,46 @@ export interface CopiedOnDestination {
 }
 
 /** The destination's records of the objects page `page` copied, by key. */
-export async function copiedOnDestination(
+export function copiedOnDestination(
   work: WorkArea,
   runId: string,
   page: number,
 ): Promise<Map<string, CopiedOnDestination>> {
+  const from = workKeys.copiesWritten(runId, page);
+  return copiedWith(work, runId, page, from, CopiesWrittenSchema, (stored, copy, written) => ({
+    stored,
+    source: copy.source,
+    written,
+    held: copy.destination?.exists ?? false,
+  }));
+}
+
+/**
+ * Joins each result of page `page`'s copies with its prepared copy and with what a side's own
+ * record at `from` keeps of it, by key; none where the page's copies settled none.
+ */
+async function copiedWith<R extends { key: string }, T>(
+  work: WorkArea,
+  runId: string,
+  page: number,
+  from: string,
+  schema: z.ZodType<R[]>,
+  join: (stored: StoredResult, copy: PreparedCopy, mine: R) => T,
+): Promise<Map<string, T>> {
   const results = await copyResults(work, runId, page);
   if (results.length === 0) return new Map();
-  const from = workKeys.copiesWritten(runId, page);
-  const [{ copies }, written] = await Promise.all([
+  const [{ copies }, kept] = await Promise.all([
     preparedOf(work, runId, page),
-    needRecord(work, from, CopiesWrittenSchema, "copies written"),
+    needRecord(work, from, schema, "the page's copies"),
   ]);
   const prepared = new Map(copies.map((c) => [c.key, c]));
-  const wrote = new Map(written.map((w) => [w.key, w]));
-  const copied = new Map<string, CopiedOnDestination>();
-  for (const { key, result, bytes } of results) {
-    const copy = prepared.get(key);
-    const write = wrote.get(key);
-    if (copy === undefined || write === undefined) throw new WorkItemMissingError(from);
-    const held = copy.destination?.exists ?? false;
-    copied.set(key, { stored: { result, bytes }, source: copy.source, written: write, held });
-  }
-  return copied;
+  const records = new Map(
+    kept.flatMap((mine) => {
+      const copy = prepared.get(mine.key);
+      return copy ? [[mine.key, { copy, mine }] as const] : [];
+    }),
+  );
+  return settledOf(results, records, from, (stored, { copy, mine }) => join(stored, copy, mine));
 }
 
 /**

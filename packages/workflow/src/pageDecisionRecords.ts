@@ -150,7 +150,7 @@ export async function decidedOnDestination(
  * Joins each of `results` with what `records` (the page's record at `from`) holds of its key: a
  * key settled without one means a damaged work area.
  */
-function settledOf<R, T>(
+export function settledOf<R, T>(
   results: PageResults,
   records: ReadonlyMap<string, R>,
   from: string,

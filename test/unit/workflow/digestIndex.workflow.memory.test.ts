@@ -16,13 +16,13 @@ import {
   type RunReport,
   runScrub,
   runSync,
-  type SideIndexReport,
   type SyncOptions,
   VERSIONS_UNLISTED_NOTE,
 } from "@chunksync/sync";
 import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
+import { byKey, expectAsDirect, SAME_BYTES } from "../../support/engineParity.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
 import { bytesOf, UnlistedStore } from "../../support/stores.js";
@@ -190,17 +190,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
         reports[engine] = report;
       }
-      // Each object's result as the direct engine reports it, whatever the order they settled in.
-      const byKey = (r: RunReport & { results: ObjectResult[] }) =>
-        Object.fromEntries(r.results.map((result) => [result.destinationKey, result]));
-      expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
-      expect(reports.workflow.objects).toEqual(reports.direct.objects);
-      // Each index as the direct engine's says it (each run had its own location).
-      const said = ({ location: _, ...rest }: SideIndexReport) => rest;
-      for (const side of ["source", "destination"] as const) {
+      expectAsDirect(reports, { index: true });
+      for (const side of ["source", "destination"] as const)
         expect(reports.workflow.index?.[side]).toMatchObject({ fromIndex: 4, read: 0, written: 4 });
-        expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
-      }
     },
   );
 
@@ -239,18 +231,10 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
         reports[engine] = report;
       }
-      const byKey = (r: RunReport & { results: ObjectResult[] }) =>
-        Object.fromEntries(r.results.map((result) => [result.destinationKey, result]));
-      expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
-      expect(reports.workflow.objects).toEqual(reports.direct.objects);
-      for (const field of ["transferred", "uploaded", "destinationRead", "copiedServerSide"] as const)
-        expect(reports.workflow.bytes[field], field).toBe(reports.direct.bytes[field]);
+      expectAsDirect(reports, { bytes: SAME_BYTES, index: true });
       // The changed object is read by its page's challenge, and through its link by its page's
       // rewrite, where the direct engine writes the chunk its read kept.
       expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + data.other.length);
-      const said = ({ location: _, ...rest }: SideIndexReport) => rest;
-      for (const side of ["source", "destination"] as const)
-        expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
       expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 3 });
     },
   );
@@ -273,14 +257,11 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       reports[engine] = await run(engine);
       expect((await bytesOf(destination, "a")).equals(theirs), engine).toBe(true);
     }
-    const byKey = (r: RunReport & { results: ObjectResult[] }) =>
-      Object.fromEntries(r.results.map((result) => [result.destinationKey, result]));
     expect(byKey(reports.workflow).a).toMatchObject({
       state: "failed",
       error: { code: "DESTINATION_CHANGED" },
     });
-    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
-    expect(reports.workflow.objects).toEqual(reports.direct.objects);
+    expectAsDirect(reports);
   });
 
   it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {

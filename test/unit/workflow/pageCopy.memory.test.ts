@@ -1,10 +1,11 @@
 import { rmSync } from "node:fs";
 import type { ObjectAttributes } from "@chunksync/core";
 import { AccessDeniedError, MemoryObjectStore, ThrottledError } from "@chunksync/storage";
-import type { ObjectResult, RunReport, SideIndexReport } from "@chunksync/sync";
+import type { ObjectResult, RunReport } from "@chunksync/sync";
 import { MemoryWorkArea, objectId } from "@chunksync/workflow";
 import { afterEach, describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
+import { byKey, expectAsDirect, SAME_BYTES } from "../../support/engineParity.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { bytesOf, syncWith, workflowWith } from "../../support/stores.js";
 import { FlowsWorkArea, objectRecordKinds } from "../../support/workflowRecords.js";
@@ -88,9 +89,6 @@ class RefusesCopiedOnce extends MemoryWorkArea {
   }
 }
 
-const byKey = (report: Report) => Object.fromEntries(report.results.map((r) => [r.destinationKey, r]));
-const said = ({ location: _, ...rest }: SideIndexReport) => rest;
-
 async function expectCopied(destination: MemoryObjectStore): Promise<void> {
   for (const [key, data] of Object.entries(objects))
     expect((await bytesOf(destination, key)).equals(data), key).toBe(true);
@@ -124,12 +122,7 @@ describe("new small objects under the workflow engine, a page at a time", () => 
       expect(again.bytes.sourceRead + again.bytes.destinationRead).toBe(0);
       reports[engine] = report;
     }
-    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
-    expect(reports.workflow.objects).toEqual(reports.direct.objects);
-    for (const field of ["transferred", "uploaded", "destinationRead", "copiedServerSide"] as const)
-      expect(reports.workflow.bytes[field], field).toBe(reports.direct.bytes[field]);
-    for (const side of ["source", "destination"] as const)
-      expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
+    expectAsDirect(reports, { bytes: SAME_BYTES, index: true });
   });
 
   it("with no index, the source is headed, not read: its bytes are read once, by the copy, as the direct engine reads them", async () => {
@@ -155,8 +148,7 @@ describe("new small objects under the workflow engine, a page at a time", () => 
       state: "failed",
       error: { code: "DESTINATION_CHANGED" },
     });
-    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
-    expect(reports.workflow.objects).toEqual(reports.direct.objects);
+    expectAsDirect(reports);
     // The workflow reads each source byte twice (its source side for its index, its destination
     // side through the link) where the direct engine reads it once: the failed page copy's reads
     // of "a" count too, as the direct engine counts its failed attempt's.
@@ -175,7 +167,7 @@ describe("new small objects under the workflow engine, a page at a time", () => 
     }
     expect(reports.workflow.results).toHaveLength(5);
     expect(reports.workflow.objects).toMatchObject({ failed: 5 });
-    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
+    expectAsDirect(reports);
   });
 
   it("a page's copy step retried after it wrote (its record refused once) writes no object twice: the results, counts and index entries are the direct engine's", async () => {
@@ -189,10 +181,7 @@ describe("new small objects under the workflow engine, a page at a time", () => 
       expect((await run(engine)).objects).toMatchObject({ identical: 5 });
     }
     expect(puts.workflow).toBe(puts.direct);
-    expect(byKey(reports.workflow)).toEqual(byKey(reports.direct));
-    expect(reports.workflow.objects).toEqual(reports.direct.objects);
-    for (const side of ["source", "destination"] as const)
-      expect(said(reports.workflow.index![side]!)).toEqual(said(reports.direct.index![side]!));
+    expectAsDirect(reports, { index: true });
   });
 
   it("a run stopped as it copies reports each object it wrote, once, and leaves no other; the rerun copies the rest and finds the written ones identical", async () => {
