@@ -3,12 +3,12 @@
  * with no server: N small objects on memory stores and each side's digest index in a temporary
  * directory, synced five times by each engine (the copy; the run that confirms the versions it
  * wrote with one HEAD each; a run over unchanged objects; a run after every object was rewritten
- * with other bytes of its size; one after every object was rewritten at another size).
+ * with other bytes of its size; one after every object was rewritten longer).
  * It prints each run's time per engine, their ratio, and how many objects ran their own flow in
  * the workflow (in AWS a Standard child execution each, about 17 state transitions and 8 Task
  * invocations): a pair both indexes answer for is decided a page at a time, a new small object
- * copied and a small one edited at its size rewritten a page at a time, with no flow of their
- * own; an object of another size runs its own.
+ * copied and a small one edited (at its size, or longer) rewritten a page at a time, with no
+ * flow of their own; one that shrank runs its own.
  *
  *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS] [--size BYTES]
  *
@@ -109,8 +109,8 @@ async function runsOf(engine: Engine): Promise<Runs> {
   const requests: Runs["requests"] = [];
   try {
     for (const run of RUNS) {
-      // Every object rewritten with other bytes: of its size (the workflow rewrites such a small
-      // one on its page), or of another (each then runs its own flow in the workflow).
+      // Every object rewritten with other bytes: of its size, or longer (the workflow rewrites
+      // such a small one on its page either way).
       if (run === "all edited, same size") await fill("edited");
       if (run === "all changed") await fill("changed");
       clock += 3000;

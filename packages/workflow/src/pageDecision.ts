@@ -1,6 +1,7 @@
 import {
   allChunks,
   type ChallengeExpectation,
+  chunksToAnswer,
   type ChallengeRequest,
   type ChallengeResponse,
   entryMayStand,
@@ -93,7 +94,7 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   const found = await PageFound.read(ctx.work, "source", runId, page, indexed.index.scope);
   await forEachConcurrent(event.items.entries(), RECORDS_AHEAD, async ([i, item]) => {
     const dst = destinations.get(item.key);
-    if (dst !== undefined && dst.size === item.size)
+    if (dst !== undefined && (dst.size === item.size || grown(item.size, dst.size)))
       pairs[i] = await challengeItem(indexed, side, { runId, reads }, found, item, dst, answerable.bucket);
   });
   const challenges = pairs.flatMap((p) => (p ? [p.challenge] : []));
@@ -102,6 +103,15 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   await ctx.work.put(workKeys.pageExpected(runId, page), expected);
   await ctx.work.put(workKeys.pageChallenges(runId, page), challenges);
   return { count: challenges.length, bytes };
+}
+
+/**
+ * Whether a source of `size` bytes has grown from a destination of `old` bytes within one small
+ * chunk (under 1 MiB: no block round would match it): its chunk then lies past the old object's
+ * end, so the destination answers it, changed, with no read.
+ */
+function grown(size: number, old: number): boolean {
+  return size > old && size < MIN_BLOCK_BYTES;
 }
 
 /** What a page's challenge may read of the source: its slots, the bytes it has left, and the step's count. */
@@ -289,10 +299,14 @@ async function answerFromEntry(
   const { entry } = found;
   const plan = planChunks(entry.size, ctx.chunkSize);
   const { algorithm } = ctx.index.scope;
+  // A source of another size is answered only where none of its chunks lies inside this
+  // version (see `chunksToAnswer`): nothing to read.
   if (
     isArchiveClass(listed.storageClass) ||
     entry.digests.length !== plan.count ||
-    (request !== null && (request.algorithm !== algorithm || request.plan.size !== entry.size))
+    (request !== null &&
+      (request.algorithm !== algorithm ||
+        (request.plan.size !== entry.size && chunksToAnswer(request, entry.size).length > 0)))
   )
     return undefined;
   // As HeadDestination takes it: with no request, or one HEAD where the listing cannot settle it.

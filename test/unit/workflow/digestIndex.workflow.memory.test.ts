@@ -97,6 +97,23 @@ async function storedKeys(side: ReturnType<typeof setup>["index"]["source"]): Pr
   return keys;
 }
 
+/**
+ * A work area whose page challenges ask, as they are stored, of a source half their size, as a
+ * forged shared record would: its chunk lies inside the destination's version.
+ */
+class RequestsHalved extends MemoryWorkArea {
+  override async put(key: string, value: unknown): Promise<void> {
+    if (!/\/page-decisions\/\d+\/challenges\.json$/.test(key)) return super.put(key, value);
+    const challenges = value as { key: string; request: { plan: { size: number } } | null }[];
+    const halved = challenges.map((c) => {
+      if (c.request === null) return c;
+      const size = Math.floor(c.request.plan.size / 2);
+      return { ...c, request: { ...c.request, plan: { ...c.request.plan, size } } };
+    });
+    return super.put(key, halved);
+  }
+}
+
 /** A work area whose page challenges lose their requests as they are stored, as a forged shared record would. */
 class RequestsTakenOut extends MemoryWorkArea {
   taken = 0;
@@ -197,15 +214,24 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   );
 
   it.each(["encode", "decode"] as const)(
-    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, and one with other bytes is rewritten there, with no flow of their own (one over a block's minimum runs its own); the results, counts and indexes are the direct engine's",
+    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, and ones with other bytes of their size or longer are rewritten there, with no flow of their own (a shorter one, and one over a block's minimum, run their own); the results, counts and indexes are the direct engine's",
     async (variant) => {
       const reports: Record<Engine, RunReport & { results: ObjectResult[] }> = {} as never;
       const data = {
         // Over a block's minimum: its challenge is its own flow's (a block round could match it).
         big: seededBytes("reread-big", 2 * MiB),
+        grown: seededBytes("reread-grown", 1000),
         kept: seededBytes("reread-kept", 500),
         other: seededBytes("reread-other", 1000),
         same: seededBytes("reread-same", 1000),
+        shrunk: seededBytes("reread-shrunk", 1000),
+      };
+      const edited = {
+        grown: seededBytes("reread-grown", 1500),
+        other: flipByte(data.other, 500),
+        // Its chunk lies inside the old object, which the destination reads to answer it; the
+        // old bytes hold the new ones: its write copies them on the destination's server.
+        shrunk: data.shrunk.subarray(0, 600),
       };
       for (const engine of ["direct", "workflow"] as const) {
         const { time, source, destination, run } = setup();
@@ -218,24 +244,26 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         time.pass(2000);
         await put(source, "big", data.big);
         await put(source, "same", data.same);
-        await put(source, "other", flipByte(data.other, 500));
+        for (const [key, bytes] of Object.entries(edited)) await put(source, key, bytes);
         time.pass(2000);
         const work = new FlowsWorkArea();
         const report = await run(engine, { variant, work } as Partial<SyncOptions>);
-        expect(report.objects).toMatchObject({ identical: 3, changed: 1, failed: 0 });
-        expect((await bytesOf(destination, "other")).equals(flipByte(data.other, 500))).toBe(true);
-        if (engine === "workflow") expect(work.flows()).toEqual(["big"]);
+        expect(report.objects).toMatchObject({ identical: 3, changed: 3, failed: 0 });
+        for (const [key, bytes] of Object.entries(edited))
+          expect((await bytesOf(destination, key)).equals(bytes), key).toBe(true);
+        if (engine === "workflow") expect(work.flows()).toEqual(["big", "shrunk"]);
         time.pass(2000);
         const after = await run(engine, { variant });
-        expect(after.objects).toMatchObject({ identical: 4 });
+        expect(after.objects).toMatchObject({ identical: 6 });
         expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
         reports[engine] = report;
       }
       expectAsDirect(reports, { bytes: SAME_BYTES, index: true });
-      // The changed object is read by its page's challenge, and through its link by its page's
-      // rewrite, where the direct engine writes the chunk its read kept.
-      expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + data.other.length);
-      expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 3 });
+      // An object rewritten on its page is read by its page's challenge, and through its link by
+      // the rewrite, where the direct engine writes the chunk its read kept.
+      const again = edited.other.length + edited.grown.length;
+      expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + again);
+      expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 5 });
     },
   );
 
@@ -262,6 +290,27 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       error: { code: "DESTINATION_CHANGED" },
     });
     expectAsDirect(reports);
+  });
+
+  it("a page's challenge of another size whose chunk lies inside the destination's version is not answered there, which reads no byte: its flow rewrites it", async () => {
+    const { time, source, destination, run } = setup();
+    const data = seededBytes("halved-a", 1000);
+    await put(source, "a", data);
+    for (let i = 0; i < 2; i++) {
+      time.pass(2000);
+      await run();
+    }
+    const edited = flipByte(data, 900);
+    await put(source, "a", edited);
+    time.pass(2000);
+    const work = new RequestsHalved();
+    const reads = () => destination.calls("read") + destination.calls("readFirst");
+    const before = reads();
+    const report = await run("workflow", { work } as Partial<SyncOptions>);
+    expect(report.objects).toMatchObject({ changed: 1, failed: 0 });
+    expect(reads() - before).toBe(0);
+    expect(report.bytes.destinationRead).toBe(0);
+    expect((await bytesOf(destination, "a")).equals(edited)).toBe(true);
   });
 
   it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {
