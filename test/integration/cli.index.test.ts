@@ -514,7 +514,7 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
-  describe("small objects edited at their size since the last run", () => {
+  describe("small objects edited since the last run, at their size or longer", () => {
     // The workflow rewrites them on their page (a part's upload completed under the challenged
     // version, guarded on RGW, which ignores If-Match on complete); the direct engine one by one.
     const runs: Partial<Record<"direct" | "workflow", Summary>> = {};
@@ -530,12 +530,16 @@ describe("chunksync CLI: digest index", () => {
           await sync(s, d, ...flags);
           await pastTheSecond();
         }
-        const edits = { a: flipByte(bodies.a!, 100), b: flipByte(bodies.b!, 2000) };
+        const edits = {
+          a: flipByte(bodies.a!, 100),
+          b: flipByte(bodies.b!, 2000),
+          c: Buffer.concat([bodies.c!, seededBytes("appended", KiB)]),
+        };
         for (const [key, body] of Object.entries(edits)) await putObject(src, s, key, body);
         await pastTheSecond();
         const run = await sync(s, d, ...flags);
-        expect(run.summary.objects).toMatchObject({ changed: 2, identical: 1, failed: 0 });
-        expect(run.summary.bytes.transferred).toBe(4 * KiB);
+        expect(run.summary.objects).toMatchObject({ changed: 3, failed: 0 });
+        expect(run.summary.bytes.transferred).toBe(7 * KiB);
         for (const [key, body] of Object.entries({ ...bodies, ...edits }))
           expect((await readAll(dst, d, key)).equals(body), key).toBe(true);
         expect(await pendingUploads(dst, d)).toEqual([]);
@@ -556,7 +560,7 @@ describe("chunksync CLI: digest index", () => {
             },
           });
           expect(apart(runs.workflow)).toEqual(apart(runs.direct));
-          expect(runs.workflow!.bytes.sourceRead).toBe(runs.direct!.bytes.sourceRead + 4 * KiB);
+          expect(runs.workflow!.bytes.sourceRead).toBe(runs.direct!.bytes.sourceRead + 7 * KiB);
         }
       });
   });
