@@ -1,9 +1,9 @@
 import {
   allChunks,
   type ChallengeExpectation,
-  chunksToAnswer,
   type ChallengeRequest,
   type ChallengeResponse,
+  chunksToAnswer,
   entryMayStand,
   isObjectKey,
   planChunks,
