@@ -146,7 +146,8 @@ async function challengeItem(
   const read = fromEntry ? undefined : await readItem(ctx, reading.runId, reading.reads, item, found);
   const head = fromEntry ?? read?.head;
   if (head === undefined) return undefined;
-  const plan = planChunks(item.size, ctx.chunkSize);
+  // The version read may be newer than the one listed: its plan is its own, as PlanSource's.
+  const plan = planChunks(head.size, ctx.chunkSize);
   const id = sourceIdentity(ctx.store.bucket, head.key, head);
   const exchange =
     plan.count > 0

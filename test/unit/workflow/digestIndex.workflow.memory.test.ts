@@ -292,6 +292,34 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     expectAsDirect(reports);
   });
 
+  it("a small source rewritten longer between its listing and its page's read is challenged and written as the version read, as the direct engine writes it", async () => {
+    const reports = {} as Record<Engine, RunReport & { results: ObjectResult[] }>;
+    const next = {} as Record<Engine, RunReport & { results: ObjectResult[] }>;
+    const data = seededBytes("raced-a", 1000);
+    const listed = flipByte(data, 10);
+    const read = seededBytes("raced-a-longer", 1400);
+    for (const engine of ["direct", "workflow"] as const) {
+      const { time, source, destination, run } = setup();
+      await put(source, "a", data);
+      for (let i = 0; i < 2; i++) {
+        time.pass(2000);
+        await run(engine);
+      }
+      await put(source, "a", listed);
+      time.pass(2000);
+      // Another writer's turn just before the run's first read of the source.
+      source.beforeNext("readFirst", () => put(source, "a", read));
+      reports[engine] = await run(engine);
+      expect((await bytesOf(destination, "a")).equals(read), engine).toBe(true);
+      time.pass(2000);
+      next[engine] = await run(engine);
+      expect(next[engine].objects, engine).toMatchObject({ identical: 1 });
+    }
+    expectAsDirect(reports, { bytes: SAME_BYTES, index: true });
+    // The entries the run left serve the next run alike.
+    expectAsDirect(next, { bytes: [...SAME_BYTES, "sourceRead"], index: true });
+  });
+
   it("a page's challenge of another size whose chunk lies inside the destination's version is not answered there, which reads no byte: its flow rewrites it", async () => {
     const { time, source, destination, run } = setup();
     const data = seededBytes("halved-a", 1000);
