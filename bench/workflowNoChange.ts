@@ -7,8 +7,8 @@
  * It prints each run's time per engine, their ratio, and how many objects ran their own flow in
  * the workflow (in AWS a Standard child execution each, about 17 state transitions and 8 Task
  * invocations): a pair both indexes answer for is decided a page at a time, a new small object
- * copied and a small one edited (at its size, or longer) rewritten a page at a time, with no
- * flow of their own; one that shrank runs its own.
+ * copied and a small one edited rewritten a page at a time, with no flow of their own; one cut
+ * short whose old bytes hold it runs its own.
  *
  *   npx tsx bench/workflowNoChange.ts [--keys 16000] [--rounds 3] [--work-latency MS] [--size BYTES]
  *

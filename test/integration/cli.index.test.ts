@@ -514,7 +514,7 @@ describe("chunksync CLI: digest index", () => {
     });
   });
 
-  describe("small objects edited since the last run, at their size or longer", () => {
+  describe("small objects edited since the last run, at their size, longer or shorter", () => {
     // The workflow rewrites them on their page (a part's upload completed under the challenged
     // version, guarded on RGW, which ignores If-Match on complete); the direct engine one by one.
     const runs: Partial<Record<"direct" | "workflow", Summary>> = {};
@@ -522,7 +522,7 @@ describe("chunksync CLI: digest index", () => {
       it(`--engine ${engine}: each is read once on the source and rewritten; the next run reads nothing`, async () => {
         const { s, d } = await pair(`edited-${engine}`);
         const bodies = Object.fromEntries(
-          ["a", "b", "c"].map((key) => [key, seededBytes(`edited-${engine}-${key}`, 2 * KiB)]),
+          ["a", "b", "c", "d"].map((key) => [key, seededBytes(`edited-${engine}-${key}`, 2 * KiB)]),
         );
         for (const [key, body] of Object.entries(bodies)) await putObject(src, s, key, body);
         const flags = [...dirs(`edited-${engine}`), "--engine", engine];
@@ -534,19 +534,20 @@ describe("chunksync CLI: digest index", () => {
           a: flipByte(bodies.a!, 100),
           b: flipByte(bodies.b!, 2000),
           c: Buffer.concat([bodies.c!, seededBytes("appended", KiB)]),
+          d: flipByte(bodies.d!.subarray(0, KiB), 10),
         };
         for (const [key, body] of Object.entries(edits)) await putObject(src, s, key, body);
         await pastTheSecond();
         const run = await sync(s, d, ...flags);
-        expect(run.summary.objects).toMatchObject({ changed: 3, failed: 0 });
-        expect(run.summary.bytes.transferred).toBe(7 * KiB);
+        expect(run.summary.objects).toMatchObject({ changed: 4, failed: 0 });
+        expect(run.summary.bytes.transferred).toBe(8 * KiB);
         for (const [key, body] of Object.entries({ ...bodies, ...edits }))
           expect((await readAll(dst, d, key)).equals(body), key).toBe(true);
         expect(await pendingUploads(dst, d)).toEqual([]);
         runs[engine] = run.summary;
         await pastTheSecond();
         const next = await sync(s, d, ...flags);
-        expect(next.summary.objects).toMatchObject({ identical: 3 });
+        expect(next.summary.objects).toMatchObject({ identical: 4 });
         expect(next.summary.bytes.sourceRead + next.summary.bytes.destinationRead).toBe(0);
         // Both engines alike, but for what the workflow's destination side reads through its links.
         if (engine === "workflow") {
@@ -560,7 +561,7 @@ describe("chunksync CLI: digest index", () => {
             },
           });
           expect(apart(runs.workflow)).toEqual(apart(runs.direct));
-          expect(runs.workflow!.bytes.sourceRead).toBe(runs.direct!.bytes.sourceRead + 7 * KiB);
+          expect(runs.workflow!.bytes.sourceRead).toBe(runs.direct!.bytes.sourceRead + 8 * KiB);
         }
       });
   });

@@ -268,11 +268,15 @@ function answeredDigests(side: DestinationSide, request: ChallengeRequest) {
 }
 
 /** The destination side of one step, its reads counted in `bytes`. */
-export function readingSide(ctx: DestinationContext, bytes: StepBytes): DestinationSide {
+export function readingSide(
+  ctx: DestinationContext,
+  bytes: StepBytes,
+  limiter = new Limiter(ctx.concurrency),
+): DestinationSide {
   return new DestinationSide({
     store: ctx.store,
     secret: ctx.secret,
-    limiter: new Limiter(ctx.concurrency),
+    limiter,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onRead: (n) => {
       bytes.destinationRead = (bytes.destinationRead ?? 0) + n;

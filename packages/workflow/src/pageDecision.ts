@@ -65,9 +65,13 @@ import { needRecord } from "./WorkArea.js";
  * answers them all from its entries in one, and the source compares in one, as the direct engine
  * decides such pairs from its indexes with no read. A pair found identical settles there, its
  * versions and result kept in the page's records (see pageDecisionRecords.ts), where its object's
- * own flow would keep a record of each; any other (a chunk or an attribute that differs, an
- * answer that did not come) goes on to the page's Map, which challenges it again alone. No byte
- * of either object is read, and in AWS an unchanged object costs no child execution.
+ * own flow would keep a record of each; a small one found changed is rewritten by the page's
+ * copies (see pageCopy.ts); any other (an attribute that differs, a write the page does not make,
+ * an answer that did not come) goes on to the page's Map, which challenges it again alone. No
+ * byte of either object is read, and in AWS an unchanged object costs no child execution. So are
+ * small objects (one chunk under 1 MiB, which no block round would match) whose source entry no
+ * longer stands: the source reads each in one GET, and the destination reads as much of its old
+ * object as a shorter source's chunk covers.
  */
 
 /**
@@ -94,7 +98,7 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
   const found = await PageFound.read(ctx.work, "source", runId, page, indexed.index.scope);
   await forEachConcurrent(event.items.entries(), RECORDS_AHEAD, async ([i, item]) => {
     const dst = destinations.get(item.key);
-    if (dst !== undefined && (dst.size === item.size || grown(item.size, dst.size)))
+    if (dst !== undefined && (dst.size === item.size || resized(item.size, dst.size)))
       pairs[i] = await challengeItem(indexed, side, { runId, reads }, found, item, dst, answerable.bucket);
   });
   const challenges = pairs.flatMap((p) => (p ? [p.challenge] : []));
@@ -106,15 +110,16 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
 }
 
 /**
- * Whether a source of `size` bytes has grown from a destination of `old` bytes within one small
- * chunk (under 1 MiB: no block round would match it): its chunk then lies past the old object's
- * end, so the destination answers it, changed, with no read.
+ * Whether a source of `size` bytes and a destination of `old` bytes of another size are both
+ * one small chunk (under 1 MiB: no block round would match them). Grown, the source's chunk lies
+ * past the old object's end, so the destination answers it, changed, with no read; shrunk, the
+ * destination reads that much of its old object to answer it.
  */
-function grown(size: number, old: number): boolean {
-  return size > old && size < MIN_BLOCK_BYTES;
+function resized(size: number, old: number): boolean {
+  return size > 0 && size < MIN_BLOCK_BYTES && old < MIN_BLOCK_BYTES;
 }
 
-/** What a page's challenge may read of the source: its slots, the bytes it has left, and the step's count. */
+/** What a page's step may read of one side: its slots, the bytes it has left, and the step's count. */
 interface PageReads {
   limiter: Limiter;
   left: number;
@@ -240,7 +245,8 @@ export async function sourceHeadFromEntry(
  * The destination's half: answers each challenge of the page from its own index entry, where
  * that entry still answers for the version its lookup listed, and keeps that version's records
  * as HeadDestination would (the object's own flow, where the pair goes on to it, heads it again).
- * Reads no byte of an object: a pair whose entry does not serve is not answered.
+ * Reads no byte of an object but where a shorter small source's chunk lies inside its version
+ * (see {@link answerFromEntry}): a pair whose entry does not serve is not answered.
  */
 export async function answerPage(ctx: DestinationContext, event: z.infer<typeof PageEvent>) {
   const { runId, page } = event;
@@ -252,15 +258,23 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
   );
   const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const side = destinationReadingSide(ctx, bytes);
+  // What the step may read of old objects a shorter source's challenge lies inside.
+  const reads = { limiter: new Limiter(ctx.concurrency), left: PAGE_STEP_BYTES, bytes };
   const answers: z.infer<typeof AnswersRecordSchema> = [];
   const kept: (z.infer<typeof AnsweredRecordSchema>[number] | undefined)[] = [];
   const indexed = ctx.index && { ...ctx, index: ctx.index };
   const found = await PageFound.read(ctx.work, "destination", runId, page, ctx.index?.scope);
   await forEachConcurrent(challenges.entries(), RECORDS_AHEAD, async ([i, { key, request }]) => {
-    const answer =
-      indexed && (await answerFromEntry(indexed, side, found, key, request as ChallengeRequest | null));
+    const asked = request as ChallengeRequest | null;
+    const answer = indexed && (await answerFromEntry(indexed, side, reads, found, key, asked));
     answers[i] = answer
-      ? { key, answered: true, response: answer.response, destination: answer.destination }
+      ? {
+          key,
+          answered: true,
+          response: answer.response,
+          destination: answer.destination,
+          ...(answer.bytes ? { bytes: answer.bytes } : {}),
+        }
       : { key, answered: false, response: null };
     kept[i] = answer && { key, version: answer.version, ...(answer.entry ? { entry: answer.entry } : {}) };
   });
@@ -282,6 +296,7 @@ export async function answerPage(ctx: DestinationContext, event: z.infer<typeof 
 async function answerFromEntry(
   ctx: DestinationContext & { index: NonNullable<DestinationContext["index"]> },
   side: DestinationSide,
+  reads: PageReads,
   page: PageFound,
   key: string,
   request: ChallengeRequest | null,
@@ -291,6 +306,7 @@ async function answerFromEntry(
       destination: DestinationRecord;
       version: VersionRecord;
       entry?: ReturnType<typeof entryRecord>;
+      bytes?: StepBytes;
     }
   | undefined
 > {
@@ -300,24 +316,37 @@ async function answerFromEntry(
   const { entry } = found;
   const plan = planChunks(entry.size, ctx.chunkSize);
   const { algorithm } = ctx.index.scope;
-  // A source of another size is answered only where none of its chunks lies inside this
-  // version (see `chunksToAnswer`): nothing to read.
+  // A source of another size asks for chunks this entry does not hold: those that lie inside
+  // this version (see `chunksToAnswer`) are read, where it is one small chunk and the page may
+  // read that much.
+  const inside =
+    request !== null && request.plan.size !== entry.size ? chunksToAnswer(request, entry.size) : [];
+  const reading = inside.reduce((n, range) => n + range.length, 0);
   if (
     isArchiveClass(listed.storageClass) ||
     entry.digests.length !== plan.count ||
-    (request !== null &&
-      (request.algorithm !== algorithm ||
-        (request.plan.size !== entry.size && chunksToAnswer(request, entry.size).length > 0)))
+    (request !== null && request.algorithm !== algorithm) ||
+    (reading > 0 && (entry.size >= MIN_BLOCK_BYTES || reading > reads.left))
   )
     return undefined;
+  reads.left -= reading;
   // As HeadDestination takes it: with no request, or one HEAD where the listing cannot settle it.
   const known = await standingEntry(ctx.store, entry, listed, found.versioned, ctx.signal);
   if (known === undefined) return undefined;
-  const { head } = destinationFromStanding(side, known, listed, algorithm, ctx.chunkSize);
+  // What this answer reads is its object's own to count.
+  const bytes: StepBytes | undefined = reading > 0 ? { destinationRead: 0 } : undefined;
+  const answering = bytes ? destinationReadingSide(ctx, bytes, reads.limiter) : side;
+  const { head } = destinationFromStanding(answering, known, listed, algorithm, ctx.chunkSize);
   // The version challenged is the one listed: `answer` refuses any other.
   if (request !== null && !sameEtag(head.etag, request.destination.etag)) return undefined;
-  const response = request === null ? null : await side.answer(request, head);
+  let response: ChallengeResponse | null = null;
+  try {
+    response = request === null ? null : await answering.answer(request, head);
+  } finally {
+    reads.bytes.destinationRead = (reads.bytes.destinationRead ?? 0) + (bytes?.destinationRead ?? 0);
+  }
   return {
+    ...(bytes ? { bytes } : {}),
     response,
     destination: await destinationRecordOf(ctx, listed.key, head),
     version: versionRecord(head, ctx.store.serverTime(), true),
@@ -347,7 +376,7 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
     if (mine?.key !== key || answer?.key !== key || !answer.answered || answer.destination === undefined)
       continue;
     try {
-      const decided = pageDecided(ctx, mine, request, answer.response, answer.destination);
+      const decided = pageDecided(ctx, mine, request, { ...answer, destination: answer.destination });
       if (decided.identical) results[i] = decided.identical;
       else if (decided.rewrite && mine.source.size <= left) {
         left -= mine.source.size;
@@ -363,14 +392,29 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   if (rewrites.length > 0) await ctx.work.put(workKeys.changedOnPage(runId, page), rewrites);
   const decided = new Set(settled.map((r) => r.key));
   const copied = new Set(rewrites.map((c) => c.key));
-  // What the challenge read of a pair left to its own flow is that flow's to count; a rewrite's
-  // is its copy's.
-  await forEachConcurrent(
-    expected.filter((e) => e.bytes !== undefined && !decided.has(e.key) && !copied.has(e.key)),
-    RECORDS_AHEAD,
-    ({ key, bytes }) => ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] }),
+  // What each side read to decide a pair left to its own flow is that flow's to count; a
+  // rewrite's is its copy's.
+  const read = new Map<string, StepBytes>();
+  for (const [i, { key }] of challenges.entries()) {
+    const moved = readFor(expected[i], answers[i]);
+    if (moved && !decided.has(key) && !copied.has(key)) read.set(key, moved);
+  }
+  await forEachConcurrent(read, RECORDS_AHEAD, ([key, bytes]) =>
+    ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] }),
   );
   return event.items.filter((item) => !decided.has(item.key));
+}
+
+/** What both sides read to decide a pair (the source's read, the destination's answer), if anything. */
+function readFor(
+  mine: { key: string; bytes?: unknown } | undefined,
+  answer: { key: string; bytes?: unknown } | undefined,
+): RunStats["bytes"] | undefined {
+  const steps = [mine, answer].filter((s) => s?.bytes !== undefined && s.key === mine?.key);
+  if (steps.length === 0) return undefined;
+  const bytes = new RunStats().bytes;
+  sumBytes(steps, bytes);
+  return bytes;
 }
 
 /** A pair a page's decision found changed, which its copies rewrite (see pageCopy.ts). */
@@ -396,10 +440,12 @@ function pageDecided(
   ctx: SourceContext,
   mine: { key: string; source: SourceRecord; expectation: unknown; bytes?: unknown },
   request: unknown,
-  response: unknown,
-  dst: DestinationRecord,
+  answer: { key: string; response: unknown; destination: DestinationRecord; bytes?: unknown },
 ): { identical?: PageResults[number]; rewrite?: ChangedOnPage } {
   const { key, source } = mine;
+  const { response, destination: dst } = answer;
+  // What both sides read to decide it.
+  const bytes = readFor(mine, answer) ?? new RunStats().bytes;
   // Whether anything was asked is the source's own record's to say (an empty object has no
   // chunk), never the shared records': a challenge taken out of them must not pass as none.
   if (source.plan.count > 0 && (request === null || mine.expectation === null || response === null))
@@ -415,13 +461,10 @@ function pageDecided(
   const decision = decisionFor(ctx, source, dst, changed, undefined);
   if (decision.action === "none") {
     const keys = { sourceKey: source.sourceKey, destinationKey: dst.destinationKey, attempts: 1 };
-    // What the challenge read of the source, where its entry did not stand.
-    const bytes = new RunStats().bytes;
-    sumBytes([{ bytes: mine.bytes }], bytes);
     return { identical: { key, result: decidedResult(keys, source, decision, false), bytes } };
   }
   return rewritesOnPage(decision, source.size)
-    ? { rewrite: { key, bytes: mine.bytes ?? {}, source, decision, destination: dst } }
+    ? { rewrite: { key, bytes, source, decision, destination: dst } }
     : {};
 }
 

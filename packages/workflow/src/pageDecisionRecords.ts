@@ -51,7 +51,7 @@ export const ExpectedRecordSchema = z.array(
 /**
  * The destination's answers, in the same order; `answered` false where its entry did not serve.
  * An answer carries the destination's record of the version it answered for (shared: versions,
- * sizes, attributes, never a digest), as HeadDestination keeps it.
+ * sizes, attributes, never a digest), as HeadDestination keeps it, and what it read to answer.
  */
 export const AnswersRecordSchema = z.array(
   z.strictObject({
@@ -59,6 +59,7 @@ export const AnswersRecordSchema = z.array(
     answered: z.boolean(),
     response: z.unknown(),
     destination: DestinationRecordSchema.optional(),
+    bytes: z.unknown().optional(),
   }),
 );
 

@@ -214,7 +214,7 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   );
 
   it.each(["encode", "decode"] as const)(
-    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, and ones with other bytes of their size or longer are rewritten there, with no flow of their own (a shorter one, and one over a block's minimum, run their own); the results, counts and indexes are the direct engine's",
+    "%s: small sources rewritten since their entries are read once on their page and challenged there: one with the same bytes settles there, and ones with other bytes, of their size, longer or shorter, are rewritten there, with no flow of their own (one cut short, whose old bytes hold it, and one over a block's minimum, run their own); the results, counts and indexes are the direct engine's",
     async (variant) => {
       const reports: Record<Engine, RunReport & { results: ObjectResult[] }> = {} as never;
       const data = {
@@ -225,13 +225,16 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         other: seededBytes("reread-other", 1000),
         same: seededBytes("reread-same", 1000),
         shrunk: seededBytes("reread-shrunk", 1000),
+        truncated: seededBytes("reread-truncated", 1000),
       };
       const edited = {
         grown: seededBytes("reread-grown", 1500),
         other: flipByte(data.other, 500),
-        // Its chunk lies inside the old object, which the destination reads to answer it; the
-        // old bytes hold the new ones: its write copies them on the destination's server.
-        shrunk: data.shrunk.subarray(0, 600),
+        // Its chunk lies inside the old object, which the destination reads to answer it.
+        shrunk: flipByte(data.shrunk.subarray(0, 600), 10),
+        // And here the old bytes hold the new ones: its write copies them on the destination's
+        // server, which a page's copy does not make.
+        truncated: data.truncated.subarray(0, 600),
       };
       for (const engine of ["direct", "workflow"] as const) {
         const { time, source, destination, run } = setup();
@@ -248,22 +251,27 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         time.pass(2000);
         const work = new FlowsWorkArea();
         const report = await run(engine, { variant, work } as Partial<SyncOptions>);
-        expect(report.objects).toMatchObject({ identical: 3, changed: 3, failed: 0 });
+        expect(report.objects).toMatchObject({ identical: 3, changed: 4, failed: 0 });
         for (const [key, bytes] of Object.entries(edited))
           expect((await bytesOf(destination, key)).equals(bytes), key).toBe(true);
-        if (engine === "workflow") expect(work.flows()).toEqual(["big", "shrunk"]);
+        if (engine === "workflow") expect(work.flows()).toEqual(["big", "truncated"]);
         time.pass(2000);
         const after = await run(engine, { variant });
-        expect(after.objects).toMatchObject({ identical: 6 });
+        expect(after.objects).toMatchObject({ identical: 7 });
         expect(after.bytes.sourceRead + after.bytes.destinationRead).toBe(0);
         reports[engine] = report;
       }
-      expectAsDirect(reports, { bytes: SAME_BYTES, index: true });
+      expectAsDirect(reports, { bytes: ["transferred", "uploaded", "copiedServerSide"], index: true });
       // An object rewritten on its page is read by its page's challenge, and through its link by
-      // the rewrite, where the direct engine writes the chunk its read kept.
-      const again = edited.other.length + edited.grown.length;
+      // the rewrite, where the direct engine writes the chunk its read kept; the one cut short is
+      // read by its page's challenge and again by its flow, on both sides.
+      const { other, grown, shrunk, truncated } = edited;
+      const again = other.length + grown.length + shrunk.length + truncated.length;
       expect(reports.workflow.bytes.sourceRead).toBe(reports.direct.bytes.sourceRead + again);
-      expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 5 });
+      expect(reports.workflow.bytes.destinationRead).toBe(
+        reports.direct.bytes.destinationRead + truncated.length,
+      );
+      expect(reports.workflow.index?.source).toMatchObject({ fromIndex: 1, read: 6 });
     },
   );
 
@@ -320,25 +328,22 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     expectAsDirect(next, { bytes: [...SAME_BYTES, "sourceRead"], index: true });
   });
 
-  it("a page's challenge of another size whose chunk lies inside the destination's version is not answered there, which reads no byte: its flow rewrites it", async () => {
+  it("a page's challenge of another size whose chunk lies inside a destination version over a block's minimum is not answered there, which reads no byte of it: its flow decides the pair", async () => {
     const { time, source, destination, run } = setup();
-    const data = seededBytes("halved-a", 1000);
+    const data = seededBytes("halved-a", MiB + 1000);
     await put(source, "a", data);
     for (let i = 0; i < 2; i++) {
       time.pass(2000);
       await run();
     }
-    const edited = flipByte(data, 900);
-    await put(source, "a", edited);
     time.pass(2000);
     const work = new RequestsHalved();
     const reads = () => destination.calls("read") + destination.calls("readFirst");
     const before = reads();
     const report = await run("workflow", { work } as Partial<SyncOptions>);
-    expect(report.objects).toMatchObject({ changed: 1, failed: 0 });
+    expect(report.objects).toMatchObject({ identical: 1, failed: 0 });
     expect(reads() - before).toBe(0);
     expect(report.bytes.destinationRead).toBe(0);
-    expect((await bytesOf(destination, "a")).equals(edited)).toBe(true);
   });
 
   it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {
