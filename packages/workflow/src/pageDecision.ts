@@ -342,6 +342,11 @@ async function answerFromEntry(
   let response: ChallengeResponse | null = null;
   try {
     response = request === null ? null : await answering.answer(request, head);
+  } catch (error) {
+    // A read that failed (a version replaced since its lookup) answers nothing: the pair's own
+    // flow meets what failed, and reports it as that object's.
+    if (bytes === undefined || ctx.signal?.aborted) throw error;
+    return undefined;
   } finally {
     reads.bytes.destinationRead = (reads.bytes.destinationRead ?? 0) + (bytes?.destinationRead ?? 0);
   }

@@ -328,6 +328,29 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     expectAsDirect(next, { bytes: [...SAME_BYTES, "sourceRead"], index: true });
   });
 
+  it("a shorter small source whose destination another writer replaces as the page reads it to answer: the page fails nothing, and the pair is settled as the direct engine settles it", async () => {
+    const reports = {} as Record<Engine, RunReport & { results: ObjectResult[] }>;
+    const data = seededBytes("replaced-a", 1000);
+    const shorter = flipByte(data.subarray(0, 600), 10);
+    const theirs = seededBytes("replaced-theirs", 1000);
+    for (const engine of ["direct", "workflow"] as const) {
+      const { time, source, destination, run } = setup();
+      await put(source, "a", data);
+      await put(source, "b", seededBytes("replaced-b", 1000));
+      for (let i = 0; i < 2; i++) {
+        time.pass(2000);
+        await run(engine);
+      }
+      await put(source, "a", shorter);
+      time.pass(2000);
+      // Another writer's turn just before the run's first read of the destination.
+      destination.beforeNext("read", () => put(destination, "a", theirs));
+      reports[engine] = await run(engine);
+      expect(reports[engine].objects, engine).toMatchObject({ identical: 1 });
+    }
+    expectAsDirect(reports);
+  });
+
   it("a page's challenge of another size whose chunk lies inside a destination version over a block's minimum is not answered there, which reads no byte of it: its flow decides the pair", async () => {
     const { time, source, destination, run } = setup();
     const data = seededBytes("halved-a", MiB + 1000);
