@@ -643,7 +643,8 @@ async function settledSourceEntry(
   lookedUp: PageFound,
   onPage: (DecidedOnSource & { held: boolean }) | undefined,
 ): Promise<SettledEntry> {
-  // A pair the page decided was challenged where the destination held it; one it copied was new there.
+  // A pair the page decided was challenged where the destination held it; a copy says whether
+  // it replaced a version the destination held.
   const [version, stored, dst] = onPage
     ? [onPage.version, onPage.stored, { exists: onPage.held }]
     : await Promise.all([
