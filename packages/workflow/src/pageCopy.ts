@@ -58,10 +58,12 @@ import { needRecord } from "./WorkArea.js";
  * one step (PrepareCopies: the records, decision and link the object's own flow would make), the
  * destination writes them in one (CopyPage: that flow's own write, a key at a time), and the
  * source records their results in one (RecordCopies). Each step keeps a record a page, not a
- * record a key (see pageCopyRecords.ts). An object any step cannot copy so (one
- * whose write needs more than one request, or a verification that reads, or whose copy failed)
- * goes on to the page's Map, whose flow copies it afresh. In AWS a new small object then costs
- * no child execution of its own.
+ * record a key (see pageCopyRecords.ts). The small pairs the page's decision found changed (see
+ * pageDecision.ts) are rewritten with them, each by one part's upload completed under If-Match on
+ * the version challenged. An object any step cannot copy so (one whose write needs more than one
+ * request, or a verification that reads, or whose copy failed) goes on to the page's Map, whose
+ * flow copies it afresh. In AWS a new or edited small object then costs no child execution of its
+ * own.
  */
 
 /**
