@@ -38,11 +38,16 @@ const engines: Record<Engine, (options: SyncOptions) => Promise<RunReport>> = {
   workflow: syncWithWorkflow,
 };
 
-function setup() {
+function setup({ versioned = false } = {}) {
   const time = movableClock();
   const buckets = { src: new MemoryBuckets(), dst: new MemoryBuckets() };
-  const source = new UnlistedStore({ bucket: "src", now: time.now, buckets: buckets.src });
-  const destination = new MemoryObjectStore({ bucket: "dst", now: time.now, buckets: buckets.dst });
+  const source = new UnlistedStore({ bucket: "src", now: time.now, buckets: buckets.src, versioned });
+  const destination = new MemoryObjectStore({
+    bucket: "dst",
+    now: time.now,
+    buckets: buckets.dst,
+    versioned,
+  });
   /** Rot at rest: a stored byte changes, the ETag and LastModified do not. */
   const rot = (bucket: "src" | "dst", key: string, offset: number) => {
     buckets[bucket].get(bucket)!.objects.get(key)!.data[offset]! ^= 0xff;
@@ -298,6 +303,42 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       error: { code: "DESTINATION_CHANGED" },
     });
     expectAsDirect(reports);
+  });
+
+  it("in buckets that keep versions, small objects edited at their size, longer or shorter are rewritten on their page, with the direct engine's results and index entries; the next run reads nothing", async () => {
+    const reports = {} as Record<Engine, RunReport & { results: ObjectResult[] }>;
+    const data = Object.fromEntries(
+      ["a", "b", "c"].map((key) => [key, seededBytes(`versioned-${key}`, 1000)]),
+    );
+    const edited = {
+      a: flipByte(data.a!, 10),
+      b: Buffer.concat([data.b!, seededBytes("versioned-more", 300)]),
+      c: flipByte(data.c!.subarray(0, 700), 10),
+    };
+    for (const engine of ["direct", "workflow"] as const) {
+      const { time, source, destination, run } = setup({ versioned: true });
+      for (const [key, bytes] of Object.entries(data)) await put(source, key, bytes);
+      for (let i = 0; i < 2; i++) {
+        time.pass(2000);
+        await run(engine);
+      }
+      for (const [key, bytes] of Object.entries(edited)) await put(source, key, bytes);
+      time.pass(2000);
+      const work = new FlowsWorkArea();
+      reports[engine] = await run(engine, { work } as Partial<SyncOptions>);
+      expect(reports[engine].objects, engine).toMatchObject({ changed: 3, failed: 0 });
+      if (engine === "workflow") expect(work.flows()).toEqual([]);
+      for (const [key, bytes] of Object.entries(edited))
+        expect((await bytesOf(destination, key)).equals(bytes), `${engine}: ${key}`).toBe(true);
+      time.pass(2000);
+      const after = await run(engine);
+      expect(after.objects, engine).toMatchObject({ identical: 3 });
+      expect(after.bytes.sourceRead + after.bytes.destinationRead, engine).toBe(0);
+    }
+    expectAsDirect(reports, {
+      bytes: ["transferred", "uploaded", "destinationRead", "copiedServerSide"],
+      index: true,
+    });
   });
 
   it("a small source rewritten longer between its listing and its page's read is challenged and written as the version read, as the direct engine writes it", async () => {
