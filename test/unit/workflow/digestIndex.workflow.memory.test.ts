@@ -64,7 +64,17 @@ function setup({ versioned = false } = {}) {
         ...overrides,
       }),
     );
-  return { time, source, destination, dir, index, run, rot };
+  /**
+   * Syncs twice, a moment apart: the copy, then the run that confirms the entries it wrote (a
+   * HEAD each); from then on both sides' entries stand for every object.
+   */
+  const standing = async (engine: Engine = "workflow", overrides: Partial<SyncOptions> = {}) => {
+    for (let i = 0; i < 2; i++) {
+      time.pass(2000);
+      await run(engine, overrides);
+    }
+  };
+  return { time, source, destination, dir, index, run, rot, standing };
 }
 
 /**
@@ -242,12 +252,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         truncated: data.truncated.subarray(0, 600),
       };
       for (const engine of ["direct", "workflow"] as const) {
-        const { time, source, destination, run } = setup();
+        const { time, source, destination, run, standing } = setup();
         for (const [key, bytes] of Object.entries(data)) await put(source, key, bytes);
-        for (let i = 0; i < 2; i++) {
-          time.pass(2000);
-          await run(engine, { variant });
-        }
+        await standing(engine, { variant });
         // Rewritten on the source: their entries no longer stand for the versions listed.
         time.pass(2000);
         await put(source, "big", data.big);
@@ -284,13 +291,10 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     const reports = {} as Record<Engine, RunReport & { results: ObjectResult[] }>;
     const theirs = seededBytes("another writer's", 1000);
     for (const engine of ["direct", "workflow"] as const) {
-      const { time, source, destination, run } = setup();
+      const { time, source, destination, run, standing } = setup();
       await put(source, "a", seededBytes("theirs-a", 1000));
       await put(source, "b", seededBytes("theirs-b", 1000));
-      for (let i = 0; i < 2; i++) {
-        time.pass(2000);
-        await run(engine);
-      }
+      await standing(engine);
       time.pass(2000);
       await put(source, "a", flipByte(seededBytes("theirs-a", 1000), 10));
       time.pass(2000);
@@ -316,12 +320,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       c: flipByte(data.c!.subarray(0, 700), 10),
     };
     for (const engine of ["direct", "workflow"] as const) {
-      const { time, source, destination, run } = setup({ versioned: true });
+      const { time, source, destination, run, standing } = setup({ versioned: true });
       for (const [key, bytes] of Object.entries(data)) await put(source, key, bytes);
-      for (let i = 0; i < 2; i++) {
-        time.pass(2000);
-        await run(engine);
-      }
+      await standing(engine);
       for (const [key, bytes] of Object.entries(edited)) await put(source, key, bytes);
       time.pass(2000);
       const work = new FlowsWorkArea();
@@ -348,12 +349,9 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     const listed = flipByte(data, 10);
     const read = seededBytes("raced-a-longer", 1400);
     for (const engine of ["direct", "workflow"] as const) {
-      const { time, source, destination, run } = setup();
+      const { time, source, destination, run, standing } = setup();
       await put(source, "a", data);
-      for (let i = 0; i < 2; i++) {
-        time.pass(2000);
-        await run(engine);
-      }
+      await standing(engine);
       await put(source, "a", listed);
       time.pass(2000);
       // Another writer's turn just before the run's first read of the source.
@@ -375,13 +373,10 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     const shorter = flipByte(data.subarray(0, 600), 10);
     const theirs = seededBytes("replaced-theirs", 1000);
     for (const engine of ["direct", "workflow"] as const) {
-      const { time, source, destination, run } = setup();
+      const { time, source, destination, run, standing } = setup();
       await put(source, "a", data);
       await put(source, "b", seededBytes("replaced-b", 1000));
-      for (let i = 0; i < 2; i++) {
-        time.pass(2000);
-        await run(engine);
-      }
+      await standing(engine);
       await put(source, "a", shorter);
       time.pass(2000);
       // Another writer's turn just before the run's first read of the destination.
@@ -393,13 +388,10 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   });
 
   it("a page's challenge of another size whose chunk lies inside a destination version over a block's minimum is not answered there, which reads no byte of it: its flow decides the pair", async () => {
-    const { time, source, destination, run } = setup();
+    const { time, source, destination, run, standing } = setup();
     const data = seededBytes("halved-a", MiB + 1000);
     await put(source, "a", data);
-    for (let i = 0; i < 2; i++) {
-      time.pass(2000);
-      await run();
-    }
+    await standing();
     time.pass(2000);
     const work = new RequestsHalved();
     const reads = () => destination.calls("read") + destination.calls("readFirst");
@@ -411,14 +403,11 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
   });
 
   it("a page's challenges whose requests were taken out of the shared record decide nothing: a pair that differs is found and rewritten", async () => {
-    const { time, source, destination, run } = setup();
+    const { time, source, destination, run, standing } = setup();
     const data = seededBytes("forged-c", 6 * MiB);
     await put(source, "a", seededBytes("forged-a", 1000));
     await put(source, "c", data);
-    for (let i = 0; i < 2; i++) {
-      time.pass(2000);
-      await run();
-    }
+    await standing();
     // Both entries stand, and differ: the destination's "c" read into its index by a check.
     await put(destination, "c", flipByte(data, 3));
     time.pass(2000);
@@ -878,14 +867,11 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
 
   for (const engine of ["direct", "workflow"] as const) {
     it(`a run stopped as it decides pairs from the indexes (the workflow: a page at a time) keeps every entry; the rerun reads nothing (${engine})`, async () => {
-      const { time, source, index, run } = setup();
+      const { time, source, index, run, standing } = setup();
       const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, "0")}`);
       for (const key of keys) await put(source, key, seededBytes(key, 1000));
       // Copied, then the written entries HEADed once: from then on every pair is decided from the indexes.
-      for (let i = 0; i < 2; i++) {
-        time.pass(2000);
-        await run(engine, { pageSize: 4 } as Partial<SyncOptions>);
-      }
+      await standing(engine, { pageSize: 4 } as Partial<SyncOptions>);
       time.pass(2000);
       const stop = new AbortController();
       const told: string[] = [];
