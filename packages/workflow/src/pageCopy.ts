@@ -7,8 +7,6 @@ import {
   Limiter,
   listedHead,
   presentSource,
-  RunStats,
-  sourceIdentity,
   writeRequestsOf,
 } from "@chunksync/sync";
 import type { z } from "zod";
@@ -24,13 +22,7 @@ import { RETRYABLE_STEP_ERRORS } from "./definition.js";
 import { writeCopy } from "./destinationSteps.js";
 import { WorkItemMissingError } from "./errors.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
-import {
-  type DigestsRecord,
-  digestsRecord,
-  RECORDS_AHEAD,
-  type VersionRecord,
-  versionRecord,
-} from "./indexRecords.js";
+import { type DigestsRecord, RECORDS_AHEAD, type VersionRecord } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
 import {
   ChangedRecordSchema,
@@ -44,10 +36,10 @@ import {
   preparedOf,
   writtenResult,
 } from "./pageCopyRecords.js";
-import { sourceHeadFromEntry } from "./pageDecision.js";
+import { keptVersion, probeItem, sourceHeadFromEntry } from "./pageDecision.js";
 import { ExpectedRecordSchema, type PageResults } from "./pageDecisionRecords.js";
 import { type AbsentRecord, AbsentRecordSchema, PageFound } from "./pageLookup.js";
-import { decisionFor, readingSide, type StoredResult, sourceRecordOf, sumBytes } from "./sourceSteps.js";
+import { decisionFor, readingSide, type StoredResult, sourceRecordOf, totalBytes } from "./sourceSteps.js";
 import { needRecord } from "./WorkArea.js";
 
 /**
@@ -114,7 +106,7 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
     );
   await ctx.work.put(workKeys.prepared(runId, page), record);
   // What the page's challenge read of a rewrite was counted by its step.
-  return { count, bytes: totalOf(copies.map((p) => p.copy)) };
+  return { count, bytes: totalBytes(copies.map((p) => p.copy)) };
 }
 
 /**
@@ -145,13 +137,6 @@ interface PreparedOnSource {
   copy: PreparedCopy;
   version?: VersionRecord;
   digests?: DigestsRecord;
-}
-
-/** The bytes `copies` moved, as a step's output gives them to the run's live counters. */
-function totalOf(copies: readonly { bytes: unknown }[]): RunStats["bytes"] {
-  const total = new RunStats().bytes;
-  sumBytes(copies, total);
-  return total;
 }
 
 /**
@@ -197,31 +182,24 @@ async function prepareCopy(
   try {
     const side = readingSide(ctx, bytes, reads);
     const fromEntry = found && (await sourceHeadFromEntry(ctx, side, item, found));
-    // The version read is read after this time (see `versionRecord`).
-    const at = fromEntry ? undefined : ctx.store.serverTime();
     const sourceKey = ctx.prefix + item.key;
     // Read only for this side's index, as SignLinks digests a copy's chunks: else a HEAD heads it.
-    const read = () =>
-      ctx.index
-        ? side.probe(sourceKey, ctx.chunkSize, item)
-        : reads.run(() => ctx.store.head(sourceKey, ctx.signal), true);
-    const head: ObjectHead =
-      fromEntry ?? presentSource(sourceKey, listedHead(await read(), { ...item, key: sourceKey }));
+    const read = fromEntry || !ctx.index ? undefined : await probeItem(ctx, side, item);
+    const headed = async () =>
+      listedHead(await reads.run(() => ctx.store.head(sourceKey, ctx.signal), true), {
+        ...item,
+        key: sourceKey,
+      });
+    const head: ObjectHead = fromEntry ?? presentSource(sourceKey, read ? read.head : await headed());
     const src = await sourceRecordOf(ctx, item.key, head);
     const decision = decisionFor(ctx, src, dst, undefined, undefined);
     if (!onePut(decision, src.size)) throw new NotOnPage();
     const url = await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds);
     const copy = { key: item.key, bytes, source: src, decision, link: { url, etag: src.etag } };
-    if (!ctx.index) return { copy };
-    const id = sourceIdentity(ctx.store.bucket, src.sourceKey, src);
-    return {
-      copy,
-      version: versionRecord(head, at, fromEntry !== undefined),
-      // The digest the read took, for this side's new entry, as SignLinks keeps it.
-      ...(!fromEntry && src.plan.count > 0
-        ? { digests: digestsRecord(id.etag, ctx.algorithm, src.plan, side.held(id, [0])) }
-        : {}),
-    };
+    // With the digest the read took, for this side's new entry, as SignLinks keeps it.
+    return ctx.index
+      ? { copy, ...keptVersion(ctx, side, head, read?.at, fromEntry !== undefined) }
+      : { copy };
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
     if (error instanceof NotOnPage || (error instanceof Error && HANDED_ON.has(error.name))) {
@@ -233,7 +211,7 @@ async function prepareCopy(
     const result = failedResult(keys, describeError(error), item.size);
     await ctx.work.put(workKeys.result(runId, item.key), {
       result,
-      bytes: totalOf([{ bytes }]),
+      bytes: totalBytes([{ bytes }]),
     } satisfies StoredResult);
     return item.key;
   }
@@ -299,7 +277,7 @@ export async function copyPage(ctx: DestinationContext, event: z.infer<typeof Pa
       } catch (error) {
         if (ctx.signal?.aborted) throw error;
         const moved = counting.counted.map((bytes) => ({ bytes }));
-        copied[i] = { key, bytes: totalOf(moved), failed: true };
+        copied[i] = { key, bytes: totalBytes(moved), failed: true };
       }
     });
   } finally {
@@ -310,7 +288,7 @@ export async function copyPage(ctx: DestinationContext, event: z.infer<typeof Pa
   }
   const record = copied.filter((c) => c !== undefined);
   await ctx.work.put(workKeys.copied(runId, page), record);
-  return { bytes: totalOf(record.filter((c) => !c.failed)) };
+  return { bytes: totalBytes(record.filter((c) => !c.failed)) };
 }
 
 /**
@@ -337,7 +315,7 @@ export async function recordCopies(ctx: SourceContext, event: z.infer<typeof Pag
       return;
     }
     const result = writtenResult(source, ctx.destinationPrefix + key, decision, 1);
-    results.push({ key, result, bytes: totalOf(steps) });
+    results.push({ key, result, bytes: totalBytes(steps) });
     recorded.add(key);
   });
   if (results.length > 0) await ctx.work.put(workKeys.copyResults(runId, page), results);

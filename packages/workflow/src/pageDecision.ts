@@ -18,7 +18,6 @@ import {
   Limiter,
   listedHead,
   MIN_BLOCK_BYTES,
-  RunStats,
   type SourceSide,
   sourceFromStanding,
   sourceIdentity,
@@ -36,6 +35,7 @@ import type {
 import { readingSide as destinationReadingSide, destinationRecordOf } from "./destinationSteps.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
 import {
+  type DigestsRecord,
   digestsRecord,
   entryRecord,
   type FoundEntry,
@@ -54,7 +54,7 @@ import {
   type PageResults,
 } from "./pageDecisionRecords.js";
 import { AnswerableRecordSchema, PageFound } from "./pageLookup.js";
-import { decisionFor, readingSide, sourceRecordOf, sumBytes } from "./sourceSteps.js";
+import { decisionFor, readingSide, sourceRecordOf, totalBytes } from "./sourceSteps.js";
 import { stepBytes } from "./stepBytes.js";
 import { needRecord } from "./WorkArea.js";
 
@@ -151,31 +151,22 @@ async function challengeItem(
   const read = fromEntry ? undefined : await readItem(ctx, reading.runId, reading.reads, item, found);
   const head = fromEntry ?? read?.head;
   if (head === undefined) return undefined;
+  const reader = read?.side ?? side;
   // The version read may be newer than the one listed: its plan is its own, as PlanSource's.
   const plan = planChunks(head.size, ctx.chunkSize);
   const id = sourceIdentity(ctx.store.bucket, head.key, head);
   const exchange =
     plan.count > 0
-      ? await (read?.side ?? side).challenge(
-          id,
-          { bucket, key: destinationKey, etag: dst.etag },
-          plan,
-          allChunks(plan),
-        )
+      ? await reader.challenge(id, { bucket, key: destinationKey, etag: dst.etag }, plan, allChunks(plan))
       : undefined;
   return {
     challenge: { key: item.key, request: exchange?.request ?? null },
     expected: {
       key: item.key,
       source: await sourceRecordOf(ctx, item.key, head),
-      version: versionRecord(head, read?.at, read === undefined),
+      ...keptVersion(ctx, reader, head, read?.at, read === undefined),
       expectation: exchange?.expectation ?? null,
-      ...(read
-        ? {
-            digests: digestsRecord(id.etag, ctx.algorithm, plan, read.side.held(id, [0])),
-            bytes: read.bytes,
-          }
-        : {}),
+      ...(read ? { bytes: read.bytes } : {}),
     },
   };
 }
@@ -200,11 +191,8 @@ async function readItem(
   reads.left -= item.size;
   const bytes: StepBytes = { sourceRead: 0 };
   const side = readingSide(ctx, bytes, reads.limiter);
-  // The version read is read after this time (see `versionRecord`).
-  const at = ctx.store.serverTime();
-  const sourceKey = ctx.prefix + item.key;
   try {
-    const head = listedHead(await side.probe(sourceKey, ctx.chunkSize, item), { ...item, key: sourceKey });
+    const { head, at } = await probeItem(ctx, side, item);
     if (head !== undefined) return { head, side, at, bytes };
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
@@ -214,6 +202,41 @@ async function readItem(
   if ((bytes.sourceRead ?? 0) > 0)
     await ctx.work.put(workKeys.movedOnPage(runId, item.key), { steps: [{ bytes }] });
   return undefined;
+}
+
+/**
+ * Reads listed `item`, whose source entry does not stand, on `side` as PlanSource reads it: its
+ * head (none: it is gone) and its first chunk's digest in one GET, and this side's time before
+ * it (the version read is read after it, see `versionRecord`).
+ */
+export async function probeItem(
+  ctx: SourceContext,
+  side: SourceSide,
+  item: z.infer<typeof ListedItem>,
+): Promise<{ head: ObjectHead | undefined; at: number | undefined }> {
+  const at = ctx.store.serverTime();
+  const sourceKey = ctx.prefix + item.key;
+  const head = listedHead(await side.probe(sourceKey, ctx.chunkSize, item), { ...item, key: sourceKey });
+  return { head, at };
+}
+
+/**
+ * What the source keeps of version `head` a page's step settled on, for its new index entry:
+ * its version record (`used`: its digests came from its entry, with no read), and where `side`
+ * read it, the digest of its first chunk that read took.
+ */
+export function keptVersion(
+  ctx: SourceContext,
+  side: SourceSide,
+  head: ObjectHead,
+  at: number | undefined,
+  used: boolean,
+): { version: VersionRecord; digests?: DigestsRecord } {
+  const version = versionRecord(head, at, used);
+  const plan = planChunks(head.size, ctx.chunkSize);
+  if (used || plan.count === 0) return { version };
+  const id = sourceIdentity(ctx.store.bucket, head.key, head);
+  return { version, digests: digestsRecord(id.etag, ctx.algorithm, plan, side.held(id, [0])) };
 }
 
 /**
@@ -399,27 +422,25 @@ export async function comparePage(ctx: SourceContext, event: z.infer<typeof Page
   const copied = new Set(rewrites.map((c) => c.key));
   // What each side read to decide a pair left to its own flow is that flow's to count; a
   // rewrite's is its copy's.
-  const read = new Map<string, StepBytes>();
+  const read = new Map<string, { bytes: unknown }[]>();
   for (const [i, { key }] of challenges.entries()) {
-    const moved = readFor(expected[i], answers[i]);
-    if (moved && !decided.has(key) && !copied.has(key)) read.set(key, moved);
+    const steps = readSteps(expected[i], answers[i]);
+    if (steps.length > 0 && !decided.has(key) && !copied.has(key)) read.set(key, steps);
   }
-  await forEachConcurrent(read, RECORDS_AHEAD, ([key, bytes]) =>
-    ctx.work.put(workKeys.movedOnPage(runId, key), { steps: [{ bytes }] }),
+  await forEachConcurrent(read, RECORDS_AHEAD, ([key, steps]) =>
+    ctx.work.put(workKeys.movedOnPage(runId, key), { steps }),
   );
   return event.items.filter((item) => !decided.has(item.key));
 }
 
-/** What both sides read to decide a pair (the source's read, the destination's answer), if anything. */
-function readFor(
+/** What each side read to decide a pair (the source's read, the destination's answer), as steps. */
+function readSteps(
   mine: { key: string; bytes?: unknown } | undefined,
   answer: { key: string; bytes?: unknown } | undefined,
-): RunStats["bytes"] | undefined {
-  const steps = [mine, answer].filter((s) => s?.bytes !== undefined && s.key === mine?.key);
-  if (steps.length === 0) return undefined;
-  const bytes = new RunStats().bytes;
-  sumBytes(steps, bytes);
-  return bytes;
+): { bytes: unknown }[] {
+  return [mine, answer].flatMap((s) =>
+    s?.bytes !== undefined && s.key === mine?.key ? [{ bytes: s.bytes }] : [],
+  );
 }
 
 /** A pair a page's decision found changed, which its copies rewrite (see pageCopy.ts). */
@@ -450,7 +471,7 @@ function pageDecided(
   const { key, source } = mine;
   const { response, destination: dst } = answer;
   // What both sides read to decide it.
-  const bytes = readFor(mine, answer) ?? new RunStats().bytes;
+  const bytes = totalBytes(readSteps(mine, answer));
   // Whether anything was asked is the source's own record's to say (an empty object has no
   // chunk), never the shared records': a challenge taken out of them must not pass as none.
   if (source.plan.count > 0 && (request === null || mine.expectation === null || response === null))

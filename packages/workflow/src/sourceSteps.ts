@@ -774,6 +774,13 @@ export function sumBytes(steps: unknown, into: RunStats["bytes"]): void {
   }
 }
 
+/** The byte counts of `steps` summed (see {@link sumBytes}), as a result or a step's output holds them. */
+export function totalBytes(...steps: unknown[]): RunStats["bytes"] {
+  const total = new RunStats().bytes;
+  sumBytes(steps, total);
+  return total;
+}
+
 /** What the record step stores per object, and the report sums. */
 export interface StoredResult {
   result: ObjectResult;
@@ -816,9 +823,7 @@ export async function storeResult(
     ctx.work.get<Decision>(workKeys.decision(runId, key)),
     moved && movedBytes(ctx.work, runId, key, moved),
   ]);
-  const bytes = new RunStats().bytes;
-  sumBytes(event.steps, bytes);
-  sumBytes(kept, bytes);
+  const bytes = totalBytes(event.steps, kept);
   const keys = {
     sourceKey: src?.sourceKey ?? ctx.prefix + key,
     destinationKey: dst?.destinationKey ?? ctx.destinationPrefix + key,
