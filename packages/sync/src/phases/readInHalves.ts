@@ -28,6 +28,8 @@ export class HalvesReader {
   readonly #halves: [Buffer, Buffer];
   readonly #half: number;
   readonly #stopped = new AbortController();
+  /** Takes the listener off the run's signal. */
+  readonly #unlink: (() => void) | undefined;
   /** The read's retry, given up once the run's signal aborts or {@link stop} is called. */
   readonly #retry: RetryOptions;
   /** Halves handed over, and of those the ones the consumer gave back (it asked for the next). */
@@ -53,8 +55,18 @@ export class HalvesReader {
     // A range the buffer holds whole is one piece: nothing is sent while it lands.
     this.#half = range.length <= buffer.length ? buffer.length : Math.max(1, Math.floor(buffer.length / 2));
     this.#halves = [buffer.subarray(0, this.#half), buffer.subarray(this.#half, 2 * this.#half)];
-    const stopped = this.#stopped.signal;
-    this.#retry = { ...retry, signal: retry.signal ? AbortSignal.any([retry.signal, stopped]) : stopped };
+    // The run's signal stops the read through a listener taken off at stop, not AbortSignal.any:
+    // Node keeps an entry on the long-lived signal for every signal combined with it
+    // (nodejs/node#55351), one per part streamed for the whole run.
+    const run = retry.signal;
+    const stopped = this.#stopped;
+    if (run?.aborted) stopped.abort(run.reason);
+    else if (run) {
+      const onAbort = () => stopped.abort(run.reason);
+      run.addEventListener("abort", onAbort, { once: true });
+      this.#unlink = () => run.removeEventListener("abort", onAbort);
+    }
+    this.#retry = { ...retry, signal: stopped.signal };
   }
 
   /** The pieces, in order; read once. */
@@ -85,6 +97,7 @@ export class HalvesReader {
    * is given back, once the consumer is done (or gave up).
    */
   stop(): Promise<void> {
+    this.#unlink?.();
     this.#stopped.abort();
     this.#refuse(gaveUp("the body's consumer stopped"));
     return this.#reading;
