@@ -138,7 +138,8 @@ export async function* readAheadBatches<T>(source: AsyncIterable<T>, limit: numb
 
 /** The buffer behind {@link readAhead}: one producer filling it up to a limit, one consumer taking. */
 class Prefetch<T> {
-  #buffer: T[] = [];
+  /** Items read; those before #head are taken (undefined, until dropped). */
+  #buffer: (T | undefined)[] = [];
   #head = 0;
   /** The weight of the items read and not yet taken, or handed out by takeAll and not done with. */
   #held = 0;
@@ -201,7 +202,10 @@ class Prefetch<T> {
 
   /** The next item read, once {@link ready} said there is one. */
   take(): T {
-    const item = this.#buffer[this.#head++] as T;
+    const item = this.#buffer[this.#head] as T;
+    // Let go of it at once: the slots taken are dropped only in blocks (see #drop), and a
+    // block of items that each hold a page of results would hold a whole run's.
+    this.#buffer[this.#head++] = undefined;
     this.#taken(this.weight(item));
     return item;
   }
@@ -211,10 +215,11 @@ class Prefetch<T> {
    * the limit until the consumer asks for more: a batch in hand is still held.
    */
   takeAll(): T[] {
-    const items = this.#buffer.slice(this.#head);
-    this.#head = this.#buffer.length;
+    // Every slot from #head on holds an item read and not taken.
+    const items = (this.#head === 0 ? this.#buffer : this.#buffer.slice(this.#head)) as T[];
+    this.#buffer = [];
+    this.#head = 0;
     this.#lent = this.#held;
-    this.#drop();
     return items;
   }
 

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { forEachConcurrent, Limiter, settleAll } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import {
@@ -129,6 +131,38 @@ describe("settleAll", () => {
 });
 
 describe("readAhead", () => {
+  // Items may be heavy (a page's results, a thousand objects each): one the consumer took is
+  // not kept for the read-ahead's sake, or a run's report would hold every page's results.
+  it.each([
+    ["readAhead", (s: AsyncIterable<Heavy>) => readAhead(s, 4)],
+    ["readAheadBatches", (s: AsyncIterable<Heavy>) => readAheadBatches(s, 4)],
+    ["mapAhead", (s: AsyncIterable<Heavy>) => mapAhead(s, 4, async (h) => h)],
+  ])("%s keeps no item the consumer has taken and let go of", async (_, ahead) => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const made: WeakRef<Heavy>[] = [];
+    async function* source() {
+      for (let i = 0; ; i++) {
+        const item = { payload: new Array<number>(1000).fill(i) };
+        made.push(new WeakRef(item));
+        yield item;
+      }
+    }
+    const items = ahead(source());
+    let taken = 0;
+    while (taken < 100) {
+      const next = await items.next();
+      taken += Array.isArray(next.value) ? next.value.length : 1;
+    }
+    // WeakRefs clear only after the turn that made them, and once a collection found the item unreachable.
+    await sleep(0);
+    gc();
+    await sleep(0);
+    const kept = made.slice(0, taken - 1).filter((ref) => ref.deref() !== undefined).length;
+    expect(kept).toBe(0);
+    await items.return(undefined);
+  });
+
   it("reads its source to the end before the consumer takes the second item", async () => {
     let ended = false;
     async function* source() {
@@ -271,3 +305,7 @@ describe("mapAhead", () => {
     expect(out).toEqual([0, 1, 2]);
   });
 });
+
+interface Heavy {
+  payload: number[];
+}
