@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { getEventListeners } from "node:events";
+import { getEventListeners, setMaxListeners } from "node:events";
 import { type BodySink, pour } from "@chunksync/storage";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { HalvesReader } from "../../../packages/sync/src/phases/readInHalves.js";
@@ -182,6 +182,8 @@ describe("HalvesReader", () => {
 
     // Readers of one run each listen on its signal while they read, and not once stopped.
     const runSignal = new AbortController().signal;
+    // As a run's own signal is (runSync, runWorkflowLocally): many listeners by design.
+    setMaxListeners(0, runSignal);
     const readers = Array.from(
       { length: 20 },
       () =>
