@@ -35,7 +35,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   project.provide("s3", info);
   return async () => {
-    await stop();
-    await rm(scratch, { recursive: true, force: true });
+    try {
+      await stop();
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   };
 }
