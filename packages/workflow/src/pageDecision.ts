@@ -116,7 +116,15 @@ export async function challengePage(ctx: SourceContext, event: z.infer<typeof Pa
  * destination reads that much of its old object to answer it.
  */
 function resized(size: number, old: number): boolean {
-  return size > 0 && size < MIN_BLOCK_BYTES && old < MIN_BLOCK_BYTES;
+  return oneSmallChunk(size) && old < MIN_BLOCK_BYTES;
+}
+
+/**
+ * Whether an object of `size` bytes is one chunk (chunks are at least 5 MiB) under 1 MiB, which
+ * no block round would match block by block: what a page's steps read, answer and rewrite.
+ */
+function oneSmallChunk(size: number): boolean {
+  return size > 0 && size < MIN_BLOCK_BYTES;
 }
 
 /** What a page's step may read of one side: its slots, the bytes it has left, and the step's count. */
@@ -185,8 +193,12 @@ async function readItem(
   item: z.infer<typeof ListedItem>,
   found: FoundEntry | undefined,
 ): Promise<{ head: ObjectHead; side: SourceSide; at: number | undefined; bytes: StepBytes } | undefined> {
-  const small = item.size > 0 && item.size < MIN_BLOCK_BYTES && item.size <= ctx.chunkSize;
-  if (!small || found?.entry.rotted || isArchiveClass(item.storageClass) || item.size > reads.left)
+  if (
+    !oneSmallChunk(item.size) ||
+    found?.entry.rotted ||
+    isArchiveClass(item.storageClass) ||
+    item.size > reads.left
+  )
     return undefined;
   reads.left -= item.size;
   const bytes: StepBytes = { sourceRead: 0 };
@@ -349,7 +361,7 @@ async function answerFromEntry(
     isArchiveClass(listed.storageClass) ||
     entry.digests.length !== plan.count ||
     (request !== null && request.algorithm !== algorithm) ||
-    (reading > 0 && (entry.size >= MIN_BLOCK_BYTES || reading > reads.left))
+    (reading > 0 && (!oneSmallChunk(entry.size) || reading > reads.left))
   )
     return undefined;
   reads.left -= reading;
@@ -501,9 +513,6 @@ function pageDecided(
 function rewritesOnPage(decision: Decision, size: number): boolean {
   const [part, ...more] = decision.parts;
   return (
-    size < MIN_BLOCK_BYTES &&
-    more.length === 0 &&
-    part?.kind === "sourceBytes" &&
-    decision.verify.length === 0
+    oneSmallChunk(size) && more.length === 0 && part?.kind === "sourceBytes" && decision.verify.length === 0
   );
 }
