@@ -24,7 +24,7 @@ import {
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
 import { blockReader, readBlocksAndWhole } from "./blockReads.js";
-import { type DigestSource, sideDigests } from "./DigestSource.js";
+import { type DigestSource, digestsEach, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
@@ -110,7 +110,7 @@ export class DestinationSide {
     if (listed !== undefined && this.options.readsAhead) {
       const ranges = chunkRanges(planChunks(listed.size, length)).slice(1);
       if (ranges.length > 0) {
-        const digests = this.#digests.digests({ key, etag: listed.etag }, ranges, algorithm, {
+        const digests = digestsEach(this.#digests, { key, etag: listed.etag }, ranges, algorithm, {
           opens: true,
         });
         this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
@@ -234,7 +234,7 @@ export class DestinationSide {
     const { key, etag } = request.destination;
     const head = await this.#named(request.destination, current);
     const known = this.#version(key, etag, request.algorithm);
-    for (const { range, digest } of await this.#ahead.take(key, etag, request.algorithm))
+    for (const { range, digest } of await this.#ahead.take(key, etag, request.algorithm, request.indices))
       known.set(rangeKey(range.offset, range.length), digest);
     const { digests, ranges } = this.#held(request, head);
     const read =

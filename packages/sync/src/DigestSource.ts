@@ -67,10 +67,18 @@ export class RangedReadDigests implements DigestSource {
     object: { key: string; etag: string },
     ranges: readonly ChunkRange[],
     algorithm: DigestAlgorithm,
-    read: DigestReads & {
-      tap?: (range: ChunkRange) => RangeTap | undefined | Promise<RangeTap | undefined>;
-    } = {},
+    read: TappedReads = {},
   ): Promise<Buffer[]> {
+    return settleAll(this.each(object, ranges, algorithm, read));
+  }
+
+  /** {@link digests}, one promise a range: each settles as its own read does. */
+  each(
+    object: { key: string; etag: string },
+    ranges: readonly ChunkRange[],
+    algorithm: DigestAlgorithm,
+    read: TappedReads = {},
+  ): Promise<Buffer>[] {
     const { store, side, limiter, onRead, signal } = this.options;
     const attempt = async (range: ChunkRange) => {
       const seen = await read.tap?.(range);
@@ -95,10 +103,31 @@ export class RangedReadDigests implements DigestSource {
         seen?.end(digest);
       }
     };
-    return settleAll(
-      ranges.map((range) => limiter.run(() => withRetry(() => attempt(range), retryFor(signal)), read.opens)),
+    return ranges.map((range) =>
+      limiter.run(() => withRetry(() => attempt(range), retryFor(signal)), read.opens),
     );
   }
+}
+
+/** How {@link RangedReadDigests} reads: {@link DigestReads}, and a tap on each attempt. */
+export interface TappedReads extends DigestReads {
+  tap?: (range: ChunkRange) => RangeTap | undefined | Promise<RangeTap | undefined>;
+}
+
+/**
+ * The digests of `ranges` from `source`, one promise a range: from a ranged read's own, so that
+ * each settles as its range is read; from another source, all once it answers.
+ */
+export function digestsEach(
+  source: DigestSource,
+  object: { key: string; etag: string },
+  ranges: readonly ChunkRange[],
+  algorithm: DigestAlgorithm,
+  read: DigestReads = {},
+): Promise<Buffer>[] {
+  if (source instanceof RangedReadDigests) return source.each(object, ranges, algorithm, read);
+  const all = source.digests(object, ranges, algorithm, read);
+  return ranges.map((_, i) => all.then((digests) => digests[i]!));
 }
 
 /** A side's digest source: the one its options name, or ranged reads of its own store. */

@@ -29,7 +29,7 @@ import {
 } from "@chunksync/core";
 import { type BodySink, counting, type ObjectHead, type ObjectReader, pour } from "@chunksync/storage";
 import { blockReader, readBlocks } from "./blockReads.js";
-import { type DigestSource, RangedReadDigests, type RangeTap } from "./DigestSource.js";
+import { type DigestSource, digestsEach, RangedReadDigests, type RangeTap } from "./DigestSource.js";
 import { collectRead, digestFirst, readRange } from "./digestRange.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
 import type { Limiter } from "./Limiter.js";
@@ -139,9 +139,10 @@ export class SourceSide {
   async digest(source: ObjectIdentity, plan: ChunkPlan, indices: readonly number[]): Promise<void> {
     const { algorithm } = this.options;
     const cache = this.#cache(source);
-    for (const { range, digest } of await this.#ahead.take(source.key, source.etag, algorithm))
+    const wanted = indices.filter((index) => !cache.has(index));
+    for (const { range, digest } of await this.#ahead.take(source.key, source.etag, algorithm, wanted))
       cache.set(range.index, digest);
-    const missing = indices.filter((index) => !cache.has(index));
+    const missing = wanted.filter((index) => !cache.has(index));
     // From the index (or a digest kept from a write) every chunk is known: nothing to read.
     const digests =
       missing.length === 0
@@ -379,11 +380,11 @@ export class SourceSide {
       this.#kept?.keep(key, listed.etag, range.offset, bytes);
     const digests =
       prior && this.#ranged
-        ? this.#ranged.digests(object, ranges, algorithm, {
+        ? this.#ranged.each(object, ranges, algorithm, {
             opens: true,
             tap: (range) => this.#keeping(prior, range.index, range.length, keep(range)),
           })
-        : this.#digests.digests(object, ranges, algorithm, { opens: true });
+        : digestsEach(this.#digests, object, ranges, algorithm, { opens: true });
     this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
   }
 
