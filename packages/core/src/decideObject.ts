@@ -374,3 +374,34 @@ export function decideObject(params: DecideObjectParams): ObjectDecision {
     : { ifNoneMatch: "*" };
   return { state, action, changed, parts, condition, planned, verify };
 }
+
+/**
+ * The copies of the old object's unchanged runs that the chunk-level decision will list, under
+ * the same part numbers, whatever the chunks from `decided` on turn out to hold, where only the
+ * first `decided` chunks are challenged (`params.changed`: those of them that differ). A run is
+ * settled where a changed chunk or S3's part limit ends it before `decided`; the parts before it
+ * are too, so its number is. An object's chunks challenged in order can thus have its first runs
+ * copied while its last chunks are still read. `decision` is the one they are parts of: with
+ * chunk `decided` taken as changed. None before a chunk is known to differ (the object may be
+ * identical), once every chunk is decided (the decision itself then says), nor where the
+ * decision would not compose the old object.
+ */
+export function settledCopies(
+  params: DecideObjectParams,
+  decided: number,
+): { decision: ObjectDecision; parts: PlannedPart[] } | undefined {
+  const known = params.changed ?? [];
+  // Until a chunk is known to differ, the object may be identical and write nothing.
+  if (params.destination === undefined || known.length === 0 || decided >= params.plan.count)
+    return undefined;
+  // Whatever the first undecided chunk holds, no run that ends before it moves.
+  const decision = decideObject({
+    ...params,
+    assembly: undefined,
+    changed: [...(params.changed ?? []), decided],
+  });
+  const parts = decision.parts.filter(
+    (p) => p.kind === "destinationCopy" && p.firstChunk + p.chunkCount < decided,
+  );
+  return decision.action === "compose" && parts.length > 0 ? { decision, parts } : undefined;
+}

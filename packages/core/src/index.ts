@@ -179,6 +179,7 @@ export {
   type PartKind,
   type PlannedPart,
   STREAMED_COPY_MAX,
+  settledCopies,
   type VerifyMode,
   type WriteCondition,
 } from "./decideObject.js";
