@@ -5,6 +5,7 @@ import {
   type ChunkPlan,
   checkDestinationKey,
   chunkRange,
+  type DecideObjectParams,
   type DecisionOptions,
   decideObject,
   decisionOptionsOf,
@@ -13,6 +14,7 @@ import {
   type ObjectIdentity,
   planChunks,
   rebuildsChangedInPlace,
+  settledCopies,
   type VerifyMode,
 } from "@chunksync/core";
 import type { ObjectHead, ObjectStore } from "@chunksync/storage";
@@ -26,6 +28,7 @@ import { blocksPay, exchangeBlocks } from "./phases/blocks.js";
 import {
   changedChunks,
   changedHeld,
+  changedInOrder,
   checkWritten,
   exchange,
   unchangedHeldBatch,
@@ -53,6 +56,7 @@ import { decidedResult, failedWith, type PlannedSource, unverifiedResult } from 
 import {
   abandonEarly,
   checkMemory,
+  copyEarly,
   type EarlyUpload,
   keepingTags,
   type ObjectWrite,
@@ -249,25 +253,38 @@ async function attemptObject(
       ? uploadAhead(write().writing, destinationKey, attributes)
       : undefined;
   let early: Promise<EarlyUpload | undefined> | undefined = ahead;
+  const paramsOf = (verdict: readonly number[] | undefined, assembly: AssemblyPlan | undefined) =>
+    decisionParams(
+      ctx,
+      { src, attributes },
+      dst && dstAttributes && { dst, dstAttributes },
+      plan,
+      verdict,
+      assembly,
+    );
+  // A write's chunks are decided in order as they are read: the old object's unchanged runs a
+  // changed chunk has ended are copied while the rest is read (see `settledCopies`), into the
+  // upload created ahead, or one created for them.
+  const copySettled = (decided: number, verdict: readonly number[]) => {
+    const settled = settledCopies(paramsOf(verdict, undefined), decided);
+    if (settled === undefined) return;
+    const { writing, writeOf } = write();
+    const created = early ?? uploadAhead(writing, destinationKey, attributes);
+    early = created.then((e) => e && copyEarly(writing, e, writeOf(settled.decision), settled.parts));
+    early.catch(() => {});
+  };
   try {
     let changed: number[] | undefined;
     if (dst !== undefined && readable) {
-      changed =
-        plan.count > 0
-          ? changedChunks(
-              await exchange(ctx.sourceSide, ctx.destinationSide, srcId, dst, plan, allChunks(plan)),
-            )
-          : [];
+      const { sourceSide, destinationSide } = ctx;
+      if (plan.count === 0) changed = [];
+      else if (ctx.dryRun || plan.count === 1)
+        changed = changedChunks(
+          await exchange(sourceSide, destinationSide, srcId, dst, plan, allChunks(plan)),
+        );
+      else changed = await changedInOrder(sourceSide, destinationSide, srcId, dst, plan, copySettled);
     }
-    const decide = (assembly: AssemblyPlan | undefined) =>
-      decisionOf(
-        ctx,
-        { src, attributes },
-        dst && dstAttributes && { dst, dstAttributes },
-        plan,
-        changed,
-        assembly,
-      );
+    const decide = (assembly: AssemblyPlan | undefined) => decideObject(paramsOf(changed, assembly));
     const { algorithm } = ctx.sourceSide.options;
     // While the block exchange runs, the upload is created and the old object's unchanged runs
     // are copied as the chunk-level compose copies them: whatever the exchange finds, they are
@@ -279,7 +296,7 @@ async function attemptObject(
       copySourceEscapesReadOnce: ctx.destination.capabilities.copySourceEscapesReadOnce,
     };
     const pays = blocksPay(settings, dst, plan, changed);
-    if (pays) early = writeEarly(write().writing, write().writeOf(decide(undefined)), ahead);
+    if (pays) early = writeEarly(write().writing, write().writeOf(decide(undefined)), early);
     // Awaited at the write or below; a failed start is then the write's failure.
     early?.catch(() => {});
     // Changed chunks are matched block by block against the old object, where that can pay.
@@ -502,7 +519,9 @@ function decidedFromIndexes(
   if (found === undefined) return undefined;
   const attributes = attributesOf(src);
   const dstAttributes = attributesOf(dst);
-  const decision = decisionOf(ctx, { src, attributes }, { dst, dstAttributes }, plan, found, undefined);
+  const decision = decideObject(
+    decisionParams(ctx, { src, attributes }, { dst, dstAttributes }, plan, found, undefined),
+  );
   if (decision.action !== "none" && !ctx.dryRun) return undefined;
   const { indexing, sourceKey, destinationKey } = candidate;
   indexing.used = inspected.used;
@@ -511,16 +530,16 @@ function decidedFromIndexes(
   return decidedResult(keys, plannedSource(ctx.source.bucket, src, plan), decision, false);
 }
 
-/** The decision on one object from both sides' heads, attributes and the challenge's verdict. */
-function decisionOf(
+/** What the decision on one object is made from: both sides' heads and attributes, and the challenge's verdict. */
+function decisionParams(
   ctx: ObjectSyncContext,
   { src, attributes }: { src: ObjectHead; attributes: ObjectAttributes },
   destination: { dst: ObjectHead; dstAttributes: ObjectAttributes } | undefined,
   plan: ChunkPlan,
-  changed: number[] | undefined,
+  changed: readonly number[] | undefined,
   assembly: AssemblyPlan | undefined,
-): ObjectDecision {
-  return decideObject({
+): DecideObjectParams {
+  return {
     source: { size: src.size, etag: src.etag, archived: src.archived, etagIsMd5: etagIsMd5(src), attributes },
     destination: destination && {
       size: destination.dst.size,
@@ -531,7 +550,7 @@ function decisionOf(
     changed,
     assembly,
     options: decisionOptions(ctx, ctx.copyTags, { source: src.key, old: destination?.dst.key }),
-  });
+  };
 }
 
 /** The source object as its result names it. */

@@ -1,4 +1,5 @@
 import {
+  allChunks,
   type ChallengeExpectation,
   type ChallengeRequest,
   type ChallengeResponse,
@@ -55,6 +56,49 @@ export async function exchange(
   const { request, expectation } = await sourceSide.challenge(source, id, plan, indices);
   const response = await destinationSide.answer(request, destination);
   return { request, expectation, response };
+}
+
+/** At most this many challenges for one object's chunks in order (see {@link changedInOrder}). */
+const ORDERED_WINDOWS = 64;
+
+/**
+ * The chunks of `plan` an {@link exchange} of every chunk finds changed, asked a window of
+ * chunks at a time: every window's exchange starts at once, and each waits only for its own
+ * chunks' reads (see `ReadAhead`), so that as the object's chunks are read in order, its first
+ * are decided while the last are still read. After each window, in order, `decided` hears how
+ * many chunks from the start are decided and which of them changed (sorted). The same reads and
+ * verdict as one exchange; at most {@link ORDERED_WINDOWS} challenges. Every window settles
+ * before the first failure is rethrown.
+ */
+export async function changedInOrder(
+  sourceSide: SourceSide,
+  destinationSide: DestinationSide,
+  source: ObjectIdentity,
+  destination: Pick<ObjectHead, "key" | "etag" | "size">,
+  plan: ChunkPlan,
+  decided: (count: number, changed: readonly number[]) => void,
+): Promise<number[]> {
+  const width = Math.max(1, Math.ceil(plan.count / ORDERED_WINDOWS));
+  const all = allChunks(plan);
+  const windows: number[][] = [];
+  for (let first = 0; first < plan.count; first += width) windows.push(all.slice(first, first + width));
+  const exchanges = windows.map((indices) => {
+    const pending = exchange(sourceSide, destinationSide, source, destination, plan, indices);
+    // Awaited in order below; a later window's failure is not an unhandled one meanwhile.
+    pending.catch(() => {});
+    return pending;
+  });
+  const changed: number[] = [];
+  try {
+    for (const [i, pending] of exchanges.entries()) {
+      changed.push(...changedChunks(await pending));
+      decided(windows[i]!.at(-1)! + 1, changed);
+    }
+  } catch (error) {
+    await Promise.allSettled(exchanges);
+    throw error;
+  }
+  return changed;
 }
 
 /**

@@ -200,29 +200,52 @@ export interface EarlyUpload {
 
 /**
  * Starts `write`'s multipart upload, or takes the one `created` for it already (see
- * {@link uploadAhead}), and writes its parts that copy the old object (see {@link EarlyUpload});
+ * {@link uploadAhead}), and writes its parts that copy the old object (see {@link EarlyUpload})
+ * that `created` has not under their numbers (see {@link copyEarly});
  * undefined where `write` is not a multipart upload (`created` is then aborted).
  * Hand the result to {@link writeObject}, or to {@link abandonEarly} where nothing is written.
  */
 export async function writeEarly(
   ctx: WriteContext,
   write: ObjectWrite,
-  created?: Promise<EarlyUpload>,
+  created?: Promise<EarlyUpload | undefined>,
 ): Promise<EarlyUpload | undefined> {
   if (writeRequestsOf(write).kind !== "multipart") {
     if (created) await abandonEarly(ctx, await created.catch(() => undefined));
     return undefined;
   }
-  const parts = write.decision.parts.filter((p) => p.kind === "destinationCopy");
-  const upload =
-    (await created)?.upload ?? (await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
-  const copied = { bytes: 0 };
-  const written = writeParts(ctx, upload, parts, write, (n) => {
+  const early =
+    (await created) ??
+    startedEarly(await ctx.destination.createUpload(write.key, write.attributes, ctx.signal));
+  return copyEarly(ctx, early, write, write.decision.parts);
+}
+
+/**
+ * `early` with the parts of `parts` that copy the old object written into it too, but for those
+ * whose numbers it has written already: each number is written once, by its first copy.
+ */
+export function copyEarly(
+  ctx: WriteContext,
+  early: EarlyUpload,
+  write: ObjectWrite,
+  parts: readonly PlannedPart[],
+): EarlyUpload {
+  const numbers = new Set(early.parts.map((p) => p.partNumber));
+  const fresh = parts.filter((p) => p.kind === "destinationCopy" && !numbers.has(p.partNumber));
+  if (fresh.length === 0) return early;
+  const { copied } = early;
+  const more = writeParts(ctx, early.upload, fresh, write, (n) => {
     copied.bytes += n;
   });
+  const written = settleAll([early.written, more]).then(([before, after]) => [...before!, ...after!]);
   // Awaited by writeObject or abandonEarly; until then a failure is not an unhandled one.
   written.catch(() => {});
-  return { upload, parts, written, copied };
+  return { upload: early.upload, parts: [...early.parts, ...fresh], written, copied };
+}
+
+/** An early upload of `upload` with no part written yet. */
+function startedEarly(upload: MultipartUpload): EarlyUpload {
+  return { upload, parts: [], written: Promise.resolve([]), copied: { bytes: 0 } };
 }
 
 /**
@@ -236,9 +259,7 @@ export function uploadAhead(
   key: string,
   attributes: ObjectWrite["attributes"],
 ): Promise<EarlyUpload> {
-  const created = ctx.destination
-    .createUpload(key, attributes, ctx.signal)
-    .then((upload) => ({ upload, parts: [], written: Promise.resolve([]), copied: { bytes: 0 } }));
+  const created = ctx.destination.createUpload(key, attributes, ctx.signal).then(startedEarly);
   created.catch(() => {});
   return created;
 }

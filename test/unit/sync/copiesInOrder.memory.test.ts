@@ -1,0 +1,104 @@
+import type { ByteRange } from "@chunksync/storage";
+import { MemoryObjectStore } from "@chunksync/storage";
+import { describe, expect, it } from "vitest";
+import { flipByte, seededBytes } from "../../support/data.js";
+import { syncWith } from "../../support/stores.js";
+
+const MiB = 1024 * 1024;
+/** The tests' chunk size (see `syncWith`). */
+const CHUNK = 5 * MiB;
+const old = seededBytes("in-order-old", 8 * CHUNK);
+/** Chunk 2 edited: chunks 0-1 are one run of the old object's, ended by it. */
+const edited = flipByte(old, 2 * CHUNK + 100);
+
+/** A source whose read of the last chunk of "k" waits, once, for `hold` (its first such read). */
+class HeldSource extends MemoryObjectStore {
+  hold: (() => Promise<void>) | undefined;
+  lastRead = false;
+
+  override async read(key: string, range: ByteRange, etag: string, signal?: AbortSignal) {
+    const hold = this.hold;
+    if (key === "k" && range.offset === 7 * CHUNK && hold) {
+      this.hold = undefined;
+      await hold();
+    }
+    const body = await super.read(key, range, etag, signal);
+    if (key === "k" && range.offset === 7 * CHUNK) this.lastRead = true;
+    return body;
+  }
+}
+
+async function put(store: MemoryObjectStore, key: string, data: Buffer): Promise<void> {
+  await store.put(key, data, data.length, { metadata: {} }, { ifNoneMatch: "*" });
+}
+
+async function bytes(store: MemoryObjectStore, key: string): Promise<Buffer> {
+  const head = await store.head(key);
+  const parts: Buffer[] = [];
+  for await (const p of await store.read(key, { offset: 0, length: head!.size }, head!.etag))
+    parts.push(Buffer.from(p as Uint8Array));
+  return Buffer.concat(parts);
+}
+
+async function pending(store: MemoryObjectStore): Promise<number> {
+  let n = 0;
+  for await (const _ of store.listUploads("")) n++;
+  return n;
+}
+
+/** A source holding `edited`, a destination `old`, and a promise of the destination's first part copy. */
+async function setup() {
+  const source = new HeldSource({ bucket: "src" });
+  const destination = new MemoryObjectStore({ bucket: "dst" });
+  await put(source, "k", edited);
+  await put(destination, "k", old);
+  let copied = () => {};
+  const firstCopy = new Promise<void>((resolve) => {
+    copied = resolve;
+  });
+  let copiedBeforeLastRead: boolean | undefined;
+  destination.beforeNext("copyPart", () => {
+    copiedBeforeLastRead = !source.lastRead;
+    copied();
+  });
+  return { source, destination, firstCopy, copiedBeforeLastRead: () => copiedBeforeLastRead };
+}
+
+describe("a changed object's chunks decided in order", () => {
+  it("copies the old object's unchanged run a changed chunk ended while its last chunk is still read", async () => {
+    const { source, destination, firstCopy, copiedBeforeLastRead } = await setup();
+    // The last chunk's read waits for the first copy: with copies only after every chunk was
+    // challenged, the run would never end (and the test time out).
+    source.hold = () => firstCopy;
+    const report = await syncWith(source, destination);
+    expect(copiedBeforeLastRead()).toBe(true);
+    expect(report.results[0]).toMatchObject({
+      state: "changed",
+      action: "compose",
+      applied: true,
+      attempts: 1,
+    });
+    expect(report.results[0]?.chunks?.changed).toEqual([2]);
+    expect((await bytes(destination, "k")).equals(edited)).toBe(true);
+    // Chunks 0-1 and 3-7 copied in place, once each.
+    expect(report.bytes.copiedServerSide).toBe(7 * CHUNK);
+    expect(await pending(destination)).toBe(0);
+  }, 60_000);
+
+  it("aborts the upload its early copies went into where the source changes before its last chunk is read, and writes the new version", async () => {
+    const { source, destination, firstCopy } = await setup();
+    const newer = flipByte(edited, 7 * CHUNK + 5);
+    source.hold = async () => {
+      await firstCopy;
+      // Another writer replaces the source while the run reads it: the pinned read fails.
+      await source.delete("k");
+      await put(source, "k", newer);
+    };
+    const report = await syncWith(source, destination);
+    expect(report.results[0]).toMatchObject({ state: "changed", applied: true, attempts: 2 });
+    expect((await bytes(destination, "k")).equals(newer)).toBe(true);
+    // The second attempt's copies alone are counted: chunks 0-1 and 3-6 in place.
+    expect(report.bytes.copiedServerSide).toBe(6 * CHUNK);
+    expect(await pending(destination)).toBe(0);
+  }, 60_000);
+});
