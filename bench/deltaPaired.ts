@@ -4,7 +4,7 @@
  * order rotated each round, so the tools share the machine's load minute by minute. Prints each
  * run's wall and CPU time, the medians and the paired ratios against rclone.
  *
- *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned] [--bytes]
+ *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned] [--bytes] [--one SIZE_MIB:EDIT_MIB]
  *
  * `--versioned` enables versioning on every bucket: the copies of a re-composition then name
  * the version they copy, and a re-composed object keeps its destination index entry.
@@ -20,7 +20,8 @@
  * DIR/<tool>-<round>.trace: ms from the run's start to its arrival and to its answer's end.
  * `--bytes` also prints the bytes each run read from the source, read from the destination and
  * wrote into it, as the server's usage log counts them (a settled snapshot before and after each
- * run, outside its timing).
+ * run, outside its timing). `--one SIZE_MIB:EDIT_MIB` edits one object of SIZE_MIB instead, 1 MiB
+ * at EDIT_MIB (see {@link shapeOf}).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,6 +33,7 @@ import { runCommand } from "./lib/exec.js";
 import { latencyProxy } from "./lib/latency.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
+import { MiB } from "./lib/table.js";
 import { ensureTools } from "./lib/tools.js";
 import { usageDelta } from "./lib/usage.js";
 import { DELTA } from "./sections/deltaScenario.js";
@@ -73,6 +75,19 @@ function traceLines(seen: readonly SeenRequest[], start: number): string {
     .concat("\n");
 }
 
+/**
+ * The objects the rounds edit: the delta bench's, or with `--one SIZE_MIB:EDIT_MIB` one object of
+ * SIZE_MIB whose MiB at EDIT_MIB each round edits (an object of many more chunks than the run reads
+ * at once, its edit early or late in it).
+ */
+function shapeOf(one: string): { objects: number; size: number; edited: number[]; editOffset: number } {
+  if (one === "") return DELTA;
+  const [size, at] = one.split(":").map(Number);
+  if (!Number.isInteger(size) || !Number.isInteger(at) || size! < 2 || at! < 0 || at! + 1 > size!)
+    throw new Error(`--one: expected SIZE_MIB:EDIT_MIB, the edit inside the object, got ${one}`);
+  return { objects: 1, size: size! * MiB, edited: [0], editOffset: at! * MiB };
+}
+
 interface Run {
   wall: number;
   cpu: number;
@@ -90,18 +105,21 @@ async function main(): Promise<void> {
   const trace = process.argv.includes("--trace") ? arg("--trace", "") : undefined;
   const versioned = process.argv.includes("--versioned");
   const bytes = process.argv.includes("--bytes");
+  const shape = shapeOf(arg("--one", ""));
   const log = (line: string) => console.error(line);
   await ensureTools(log);
-  const s3 = await startLocalS3({ log, memstoreBytes: 4 * 1024 ** 3 });
+  // Room for every bucket's objects a few times over: overwritten ones wait for the collector.
+  const room = 4 * (tools.length + 1) * shape.objects * shape.size;
+  const s3 = await startLocalS3({ log, memstoreBytes: Math.max(4 * 1024 ** 3, room) });
   const proxy = await latencyProxy(s3.endpoint, latency, trace !== undefined);
   const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, true, log);
   const timeFile = join(ctx.chunksyncEnv().XDG_CACHE_HOME!, "..", "time");
   try {
     const src = await ctx.createBucket("source", ctx.bucketName("pair-src"), versioned);
-    const keys = Array.from({ length: DELTA.objects }, (_, i) => key(i));
+    const keys = Array.from({ length: shape.objects }, (_, i) => key(i));
     const expected = new Map<string, string>();
     for (const [i, k] of keys.entries()) {
-      const body = seededBytes(`delta-${i}`, DELTA.size);
+      const body = seededBytes(`delta-${i}`, shape.size);
       expected.set(k, sha256(body));
       await putObject(ctx.clients.source, src, k, body);
     }
@@ -176,9 +194,9 @@ async function main(): Promise<void> {
     }
     const runs = new Map<string, Run[]>(tools.map((t) => [t, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const i of DELTA.edited) {
-        const body = seededBytes(`delta-${i}`, DELTA.size);
-        seededBytes(`delta-edit-${i}-${r}`, DELTA.editLength).copy(body, DELTA.editOffset);
+      for (const i of shape.edited) {
+        const body = seededBytes(`delta-${i}`, shape.size);
+        seededBytes(`delta-edit-${i}-${r}`, DELTA.editLength).copy(body, shape.editOffset);
         expected.set(key(i), sha256(body));
         await putObject(ctx.clients.source, src, key(i), body);
       }
