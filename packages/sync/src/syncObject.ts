@@ -262,15 +262,15 @@ async function attemptObject(
       verdict,
       assembly,
     );
-  // A write's chunks are decided in order as they are read: the old object's unchanged runs a
-  // changed chunk has ended are copied while the rest is read (see `settledCopies`), into the
-  // upload created ahead, or one created for them.
+  // Such an object's chunks are decided in order as they are read: the old object's unchanged
+  // runs a changed chunk has ended are copied into the upload created ahead while the rest is
+  // read (see `settledCopies`). Others take one exchange: a challenge per window costs CPU that
+  // an object that most often needs no write would not repay.
   const copySettled = (decided: number, verdict: readonly number[]) => {
     const settled = settledCopies(paramsOf(verdict, undefined), decided);
-    if (settled === undefined) return;
+    if (settled === undefined || early === undefined) return;
     const { writing, writeOf } = write();
-    const created = early ?? uploadAhead(writing, destinationKey, attributes);
-    early = created.then((e) => e && copyEarly(writing, e, writeOf(settled.decision), settled.parts));
+    early = early.then((e) => e && copyEarly(writing, e, writeOf(settled.decision), settled.parts));
     early.catch(() => {});
   };
   try {
@@ -278,7 +278,7 @@ async function attemptObject(
     if (dst !== undefined && readable) {
       const { sourceSide, destinationSide } = ctx;
       if (plan.count === 0) changed = [];
-      else if (ctx.dryRun || plan.count === 1)
+      else if (ahead === undefined)
         changed = changedChunks(
           await exchange(sourceSide, destinationSide, srcId, dst, plan, allChunks(plan)),
         );

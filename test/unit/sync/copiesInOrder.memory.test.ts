@@ -2,6 +2,7 @@ import type { ByteRange } from "@chunksync/storage";
 import { MemoryObjectStore } from "@chunksync/storage";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
+import { memoryIndexes, movableClock } from "../../support/indexes.js";
 import { syncWith } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
@@ -46,12 +47,27 @@ async function pending(store: MemoryObjectStore): Promise<number> {
   return n;
 }
 
-/** A source holding `edited`, a destination `old`, and a promise of the destination's first part copy. */
+const secret = Buffer.alloc(32, 9);
+
+/**
+ * A source holding `edited`, a destination `old` synced from it with both sides' indexes (the
+ * source's entry then no longer stands for its version: it most often changed), a run with those
+ * indexes, and a promise of the destination's first part copy.
+ */
 async function setup() {
-  const source = new HeldSource({ bucket: "src" });
-  const destination = new MemoryObjectStore({ bucket: "dst" });
+  const time = movableClock();
+  const source = new HeldSource({ bucket: "src", now: time.now });
+  const destination = new MemoryObjectStore({ bucket: "dst", now: time.now });
+  const index = memoryIndexes(secret);
+  const run = () => syncWith(source, destination, { secret, index });
+  await put(source, "k", old);
+  time.pass(2000);
+  await run();
+  time.pass(2000);
+  await source.delete("k");
   await put(source, "k", edited);
-  await put(destination, "k", old);
+  time.pass(2000);
+  source.lastRead = false;
   let copied = () => {};
   const firstCopy = new Promise<void>((resolve) => {
     copied = resolve;
@@ -61,16 +77,16 @@ async function setup() {
     copiedBeforeLastRead = !source.lastRead;
     copied();
   });
-  return { source, destination, firstCopy, copiedBeforeLastRead: () => copiedBeforeLastRead };
+  return { source, destination, run, firstCopy, copiedBeforeLastRead: () => copiedBeforeLastRead };
 }
 
-describe("a changed object's chunks decided in order", () => {
+describe("a changed object's chunks decided in order, where the source's index entry no longer stands", () => {
   it("copies the old object's unchanged run a changed chunk ended while its last chunk is still read", async () => {
-    const { source, destination, firstCopy, copiedBeforeLastRead } = await setup();
+    const { source, destination, run, firstCopy, copiedBeforeLastRead } = await setup();
     // The last chunk's read waits for the first copy: with copies only after every chunk was
     // challenged, the run would never end (and the test time out).
     source.hold = () => firstCopy;
-    const report = await syncWith(source, destination);
+    const report = await run();
     expect(copiedBeforeLastRead()).toBe(true);
     expect(report.results[0]).toMatchObject({
       state: "changed",
@@ -86,7 +102,7 @@ describe("a changed object's chunks decided in order", () => {
   }, 60_000);
 
   it("aborts the upload its early copies went into where the source changes before its last chunk is read, and writes the new version", async () => {
-    const { source, destination, firstCopy } = await setup();
+    const { source, destination, run, firstCopy } = await setup();
     const newer = flipByte(edited, 7 * CHUNK + 5);
     source.hold = async () => {
       await firstCopy;
@@ -94,7 +110,7 @@ describe("a changed object's chunks decided in order", () => {
       await source.delete("k");
       await put(source, "k", newer);
     };
-    const report = await syncWith(source, destination);
+    const report = await run();
     expect(report.results[0]).toMatchObject({ state: "changed", applied: true, attempts: 2 });
     expect((await bytes(destination, "k")).equals(newer)).toBe(true);
     // The second attempt's copies alone are counted: chunks 0-1 and 3-6 in place.
