@@ -152,6 +152,13 @@ export function workflowSettings(chunkSize: number) {
   };
 }
 
+/** How many multipart uploads `store` holds in progress. */
+export async function uploadsInProgress(store: ObjectStore): Promise<number> {
+  let n = 0;
+  for await (const _ of store.listUploads("")) n++;
+  return n;
+}
+
 /** The bytes `store` holds under `key` (none for a missing object). */
 export async function bytesOf(store: ObjectStore, key: string): Promise<Buffer> {
   const head = await store.head(key);

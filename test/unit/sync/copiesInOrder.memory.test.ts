@@ -3,7 +3,7 @@ import { MemoryObjectStore } from "@chunksync/storage";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
-import { syncWith } from "../../support/stores.js";
+import { bytesOf, syncWith, uploadsInProgress } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 /** The tests' chunk size (see `syncWith`). */
@@ -31,20 +31,6 @@ class HeldSource extends MemoryObjectStore {
 
 async function put(store: MemoryObjectStore, key: string, data: Buffer): Promise<void> {
   await store.put(key, data, data.length, { metadata: {} }, { ifNoneMatch: "*" });
-}
-
-async function bytes(store: MemoryObjectStore, key: string): Promise<Buffer> {
-  const head = await store.head(key);
-  const parts: Buffer[] = [];
-  for await (const p of await store.read(key, { offset: 0, length: head!.size }, head!.etag))
-    parts.push(Buffer.from(p as Uint8Array));
-  return Buffer.concat(parts);
-}
-
-async function pending(store: MemoryObjectStore): Promise<number> {
-  let n = 0;
-  for await (const _ of store.listUploads("")) n++;
-  return n;
 }
 
 const secret = Buffer.alloc(32, 9);
@@ -95,10 +81,10 @@ describe("a changed object's chunks decided in order, where the source's index e
       attempts: 1,
     });
     expect(report.results[0]?.chunks?.changed).toEqual([2]);
-    expect((await bytes(destination, "k")).equals(edited)).toBe(true);
+    expect((await bytesOf(destination, "k")).equals(edited)).toBe(true);
     // Chunks 0-1 and 3-7 copied in place, once each.
     expect(report.bytes.copiedServerSide).toBe(7 * CHUNK);
-    expect(await pending(destination)).toBe(0);
+    expect(await uploadsInProgress(destination)).toBe(0);
   }, 60_000);
 
   it("aborts the upload its early copies went into where the source changes before its last chunk is read, and writes the new version", async () => {
@@ -112,9 +98,9 @@ describe("a changed object's chunks decided in order, where the source's index e
     };
     const report = await run();
     expect(report.results[0]).toMatchObject({ state: "changed", applied: true, attempts: 2 });
-    expect((await bytes(destination, "k")).equals(newer)).toBe(true);
+    expect((await bytesOf(destination, "k")).equals(newer)).toBe(true);
     // The second attempt's copies alone are counted: chunks 0-1 and 3-6 in place.
     expect(report.bytes.copiedServerSide).toBe(6 * CHUNK);
-    expect(await pending(destination)).toBe(0);
+    expect(await uploadsInProgress(destination)).toBe(0);
   }, 60_000);
 });

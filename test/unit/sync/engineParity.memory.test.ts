@@ -12,7 +12,7 @@ import { syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it, vi } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { type CollectedReport, collectResults } from "../../support/results.js";
-import { syncWith } from "../../support/stores.js";
+import { syncWith, uploadsInProgress } from "../../support/stores.js";
 
 const MiB = 1024 * 1024;
 const CHUNK = 5 * MiB;
@@ -109,12 +109,6 @@ async function bytes(store: MemoryObjectStore, key: string): Promise<Buffer | un
   for await (const p of await store.read(key, { offset: 0, length: head.size }, head.etag))
     parts.push(Buffer.from(p as Uint8Array));
   return Buffer.concat(parts);
-}
-
-async function pendingUploads(store: MemoryObjectStore): Promise<number> {
-  let n = 0;
-  for await (const _ of store.listUploads("")) n++;
-  return n;
 }
 
 function byKey(report: CollectedReport): Record<string, ObjectResult> {
@@ -223,7 +217,7 @@ describe("both engines on memory stores: the same results, requests and failures
         complete: 1,
         delete: 1,
       });
-      expect(await pendingUploads(destination), name).toBe(0);
+      expect(await uploadsInProgress(destination), name).toBe(0);
       seen[name] = { ...comparable(report), writes: writes(destination, before) };
     }
     expect(seen.workflow).toEqual(seen.direct);
@@ -337,7 +331,7 @@ describe("both engines on memory stores: the same results, requests and failures
         error: { code: "ACCESS_DENIED" },
       });
       expect((await destination.head("changed"))?.etag, name).toBe(old);
-      expect(await pendingUploads(destination), name).toBe(0);
+      expect(await uploadsInProgress(destination), name).toBe(0);
     }
   });
 
@@ -379,7 +373,7 @@ describe("both engines on memory stores: the same results, requests and failures
       });
       const r = byKey(await engine(source, destination, {}));
       expect(r["new-big"], name).toMatchObject({ state: "identical", applied: true, attempts: 2 });
-      expect(await pendingUploads(destination), name).toBe(0);
+      expect(await uploadsInProgress(destination), name).toBe(0);
     }
   });
 
@@ -394,7 +388,7 @@ describe("both engines on memory stores: the same results, requests and failures
       const r = byKey(await engine(source, destination, {}));
       expect(r["new-big"], name).toMatchObject({ state: "failed", error: { code: "DESTINATION_CHANGED" } });
       expect((await destination.head("new-big"))?.metadata, name).toEqual({ owner: "other" });
-      expect(await pendingUploads(destination), name).toBe(0);
+      expect(await uploadsInProgress(destination), name).toBe(0);
     }
   });
 
@@ -454,7 +448,7 @@ describe("both engines on memory stores: the same results, requests and failures
         expect(destination.calls("copyPart"), label).toBeGreaterThan(0);
         expect(destination.calls("abortUpload"), label).toBe(1);
         expect(destination.calls("complete"), label).toBe(0);
-        expect(await pendingUploads(destination), label).toBe(0);
+        expect(await uploadsInProgress(destination), label).toBe(0);
         expect((await destination.head("changed"))?.etag, label).toBe(before);
         expect((await bytes(destination, "changed"))?.equals(old), label).toBe(true);
       }
@@ -480,7 +474,7 @@ describe("both engines on memory stores: the same results, requests and failures
       const r = byKey(await engine(source, destination, {}));
       expect(r.moving, name).toMatchObject({ state: "changed", applied: true, attempts: 2 });
       expect((await bytes(destination, "moving"))?.equals(newer), name).toBe(true);
-      expect(await pendingUploads(destination), name).toBe(0);
+      expect(await uploadsInProgress(destination), name).toBe(0);
     }
   });
 
@@ -688,7 +682,7 @@ describe("both engines on memory stores: the same results, requests and failures
         expect(report.bytes.transferred, label).toBeLessThanOrEqual(most);
         expect(report.bytes.transferred, label).toBeLessThan(CHUNK / 4);
         expect(report.planned.transfer, label).toBe(report.bytes.transferred);
-        expect(await pendingUploads(destination), label).toBe(0);
+        expect(await uploadsInProgress(destination), label).toBe(0);
         seen[`${name}-${key}`] = { ...comparable(report), writes: writes(destination, before) };
       }
     }
@@ -754,7 +748,7 @@ describe("both engines on memory stores: the same results, requests and failures
       await expect(engine(source, destination, { signal: abort.signal }), name).rejects.toBeInstanceOf(
         RunAbortedError,
       );
-      expect(await pendingUploads(destination), name).toBe(0);
+      expect(await uploadsInProgress(destination), name).toBe(0);
       expect((await destination.head("changed"))?.etag, name).toBe(old);
     }
   });
