@@ -116,6 +116,30 @@ describe("the source's first read and the reads of its other chunks (SourceSide.
     await sourceSide.forget("k");
   });
 
+  it("answers a challenge of its first chunks while a later chunk is still being read, and reads none of them again", async () => {
+    const { source, sourceSide, destinationSide, dst, read } = await sides();
+    const listed = await source.head("k");
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // The reads ahead start in order: chunk 1's goes on, chunk 2's waits.
+    source.beforeNext("read", () => {});
+    source.beforeNext("read", () => held);
+    const head = await sourceSide.probe("k", CHUNK, listed);
+    const id = { bucket: "s", key: "k", etag: head!.etag };
+    // With chunk 2 still held, a challenge of chunks 0 and 1 is answered (it would wait forever
+    // for the object's every read).
+    const first = changedChunks(await exchange(sourceSide, destinationSide, id, dst, plan, [0, 1]));
+    expect(first).toEqual([1]);
+    release();
+    const last = changedChunks(await exchange(sourceSide, destinationSide, id, dst, plan, [2]));
+    expect(last).toEqual([]);
+    expect(source.calls("read")).toBe(plan.count - 1);
+    expect(read()).toBe(next.length);
+    await sourceSide.forget("k");
+  });
+
   it("drops what it read ahead of a version the listing named but the first read no longer finds, and challenges the version found", async () => {
     const { source, sourceSide, destinationSide, dst } = await sides();
     const listed = await source.head("k");
