@@ -398,7 +398,7 @@ export function settledCopies(
   const decision = decideObject({
     ...params,
     assembly: undefined,
-    changed: [...(params.changed ?? []), decided],
+    changed: [...known, decided],
   });
   const parts = decision.parts.filter(
     (p) => p.kind === "destinationCopy" && p.firstChunk + p.chunkCount < decided,
