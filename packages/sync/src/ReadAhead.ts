@@ -36,8 +36,8 @@ export class ReadAhead {
   }
 
   /**
-   * The digests read ahead of `key`'s version `etag` by `algorithm` of the chunks in `indices`
-   * (all where undefined), each with its range, once read: none where the reads were of another
+   * The digests read ahead of `key`'s version `etag` by `algorithm` of the chunks in `indices`,
+   * each with its range, once read: none where the reads were of another
    * version, and none of a chunk whose read failed (it is read again by the challenge, whose
    * pinned read tells what went wrong).
    */
@@ -45,12 +45,12 @@ export class ReadAhead {
     key: string,
     etag: string,
     algorithm: DigestAlgorithm,
-    indices?: readonly number[],
+    indices: readonly number[],
   ): Promise<{ range: ChunkRange; digest: Buffer }[]> {
     const ahead = this.#byKey.get(key);
     if (ahead === undefined || !sameEtag(ahead.etag, etag) || ahead.algorithm !== algorithm) return [];
     const taken: { range: ChunkRange; digest: Promise<Buffer> }[] = [];
-    for (const index of indices ?? [...ahead.chunks.keys()]) {
+    for (const index of indices) {
       const chunk = ahead.chunks.get(index);
       if (chunk === undefined) continue;
       ahead.chunks.delete(index);
