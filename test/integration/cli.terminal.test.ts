@@ -251,6 +251,39 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     }
   });
 
+  it("a new object streamed into one PutObject counts as sent as its body goes, before the server has stored it", async () => {
+    const [s, d] = await emptyPair("tty-sent");
+    // Over the 8 MiB chunk and written in one request: streamed into one PutObject.
+    const data = seededBytes("tty-sent", 12 * MiB);
+    await putObject(src, s, "big.bin", data);
+    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
+    try {
+      let run: ReturnType<typeof startOnTerminal> | undefined;
+      let drawn = false;
+      proxy.setRules([
+        {
+          // The server has stored the body; its answer waits until the terminal showed it as sent.
+          name: "hold-the-put's-answer",
+          action: "hold",
+          when: (r) => r.method === "PUT" && r.path.endsWith("/big.bin"),
+          hook: async () => {
+            await run?.shown("0/1 objects | read src 12.0 MiB dst 0 B | sent 12.0 MiB");
+            drawn = true;
+          },
+        },
+      ]);
+      run = startOnTerminal(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", proxy.url], env);
+      const { code, output } = await run.done;
+      expectCleanOutput(output);
+      expect(code, output).toBe(0);
+      expect(drawn).toBe(true);
+      expect(output).toContain("1/1 objects | read src 12.0 MiB dst 0 B | sent 12.0 MiB");
+      expect((await readAll(dst, d, "big.bin")).equals(data)).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it("Ctrl-C once every object settled, as the run lists the uploads left by others: it says the run finished, exits 0, and draws no status after the stop", async () => {
     const [s, d] = await emptyPair("tty-ctrlc-end");
     for (const key of ["a.bin", "b.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));

@@ -69,7 +69,8 @@ export function statusLine(stats: RunStats, now: number, options: StatusOptions 
   const done = stats.workDone;
   const rate = options.rate ?? (elapsed > 0 ? (done / elapsed) * 1000 : 0);
   const read = `read src ${bytes(sourceRead)} dst ${bytes(destinationRead)}`;
-  const sent = `sent ${bytes(transferred)}`;
+  // Streamed bodies count as they go: a whole object's PUT is stored only at its end.
+  const sent = `sent ${bytes(transferred + stats.sending)}`;
   if (!stats.listed) {
     // Both listings are merged as they come: the destination's count shows that the run
     // moves even while the source has nothing before the destination's keys.

@@ -73,6 +73,11 @@ export class RunStats {
    * entry): done with no byte read, so not in `workDone`, whose rate is the run's reading speed.
    */
   answeredWork = 0;
+  /**
+   * Bytes of streamed objects' bodies handed to their PUTs and not yet stored: the status line's
+   * "sent" counts them as they go, where `bytes.transferred` counts an object only once stored.
+   */
+  sending = 0;
   readonly startedAt = Date.now();
 
   /** Bytes of work done, in the units of `plannedWork`: every byte read on either side (or taken from what was kept of a read) or copied by a server. */

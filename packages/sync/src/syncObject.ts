@@ -594,6 +594,9 @@ function objectWriter(
     limiter: ctx.limiter,
     buffers: ctx.buffers,
     bytes: ctx.stats.bytes,
+    sending: (n) => {
+      ctx.stats.sending += n;
+    },
     headSource: (key) => source.head(key, ctx.signal),
     // One pass over each part read gives its Content-MD5, the source side's digest of the
     // chunk and, where the destination checks that MD5, the destination's digest of it.

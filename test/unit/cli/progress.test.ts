@@ -86,6 +86,15 @@ describe("statusLine", () => {
     expect(line).toContain("10.0 MiB/s ETA 30.0s");
   });
 
+  it("counts a streamed object's body as sent as it goes, before the object is stored", () => {
+    const stats = listedStats(2, 0);
+    stats.plannedWork = 400 * MiB;
+    stats.bytes.sourceRead = 20 * MiB;
+    stats.bytes.transferred = 8 * MiB;
+    stats.sending = 12 * MiB;
+    expect(statusLine(stats, stats.startedAt + 10_000)).toContain("| sent 20.0 MiB |");
+  });
+
   it("counts destination-only objects in the total: more settled than scanned draws a full bar", () => {
     // The crash: one source object and two destination-only ones, all three settled.
     const stats = listedStats(1, 2);

@@ -109,6 +109,12 @@ export interface WriteContext {
    * run's memory budget (a Lambda function's, in AWS).
    */
   buffers: PartBuffers;
+  /**
+   * Told the byte count of each piece of a streamed object's body as it is handed to its PUT,
+   * and the negative of what an attempt handed over once it ends: a progress display's live
+   * "sent" (`transferred` counts an object's bytes only once the server stored them).
+   */
+  sending?: (bytes: number) => void;
   signal?: AbortSignal;
 }
 
@@ -690,19 +696,21 @@ async function streamOnce<T>(
   const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
   const algorithm = ctx.uploaded?.algorithm;
   const hashing = algorithm === undefined ? undefined : new ChunkDigests(chunks, algorithm);
-  const reader = new HalvesReader(
-    write.parts.readInto,
-    part,
-    buffer,
-    retryFor(ctx.signal),
-    hashing && ((bytes) => hashing.update(bytes)),
-  );
+  let handed = 0;
+  const reader = new HalvesReader(write.parts.readInto, part, buffer, retryFor(ctx.signal), (bytes) => {
+    hashing?.update(bytes);
+    handed += bytes.length;
+    ctx.sending?.(bytes.length);
+  });
   const body = reader.pieces();
   // Before the buffer is given back, or a retry reads into it: no read is left landing in it,
-  // even where a refusal came before the body was read to its end.
+  // even where a refusal came before the body was read to its end. What the attempt handed
+  // over is taken back from the live count: the caller counts a stored object as transferred.
   const stop = async () => {
     await reader.stop();
     await body.return(undefined);
+    ctx.sending?.(-handed);
+    handed = 0;
   };
   let done: T;
   try {
