@@ -1,11 +1,4 @@
-import {
-  type BodyDigest,
-  MemoryObjectStore,
-  type ObjectAttributes,
-  StorageUnavailableError,
-  type WriteBody,
-  type WriteCondition,
-} from "@chunksync/storage";
+import { MemoryObjectStore, StorageUnavailableError } from "@chunksync/storage";
 import { RunStats } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
@@ -23,15 +16,8 @@ class HeldPutStore extends MemoryObjectStore {
   afterBody: (() => void) | undefined;
   failures = 0;
 
-  override async put(
-    key: string,
-    body: WriteBody,
-    length: number,
-    attributes: ObjectAttributes,
-    condition: WriteCondition | undefined,
-    signal?: AbortSignal,
-    digest?: BodyDigest,
-  ): Promise<{ etag: string }> {
+  override async put(...args: Parameters<MemoryObjectStore["put"]>): Promise<{ etag: string }> {
+    const [key, body, ...rest] = args;
     const pieces: Buffer[] = [];
     // Each piece is a view of a buffer the next read lands in again: copied as it comes.
     if (Buffer.isBuffer(body)) pieces.push(body);
@@ -41,7 +27,7 @@ class HeldPutStore extends MemoryObjectStore {
       this.failures--;
       throw new StorageUnavailableError({ operation: "PutObject", bucket: this.bucket, key }, "injected");
     }
-    return super.put(key, Buffer.concat(pieces), length, attributes, condition, signal, digest);
+    return super.put(key, Buffer.concat(pieces), ...rest);
   }
 }
 
