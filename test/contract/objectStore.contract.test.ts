@@ -477,6 +477,63 @@ function objectStoreContract(name: string, harness: Harness) {
       });
     });
 
+    describe("write checksums: signed chunks", () => {
+      // Three chunks of a body, the last shorter, each with the SHA-256 the writer signs it by.
+      const chunked = (data: Buffer, signedFor = data) => {
+        const cut = (b: Buffer) => [
+          b.subarray(0, 2 * MiB),
+          b.subarray(2 * MiB, 4 * MiB),
+          b.subarray(4 * MiB),
+        ];
+        const signed = cut(signedFor);
+        return {
+          body: Readable.from(cut(data), { objectMode: true }),
+          digest: {
+            chunks: {
+              lengths: signed.map((c) => c.length),
+              sha256: (i: number) => createHash("sha256").update(signed[i]!).digest(),
+            },
+          },
+        };
+      };
+
+      it("stores a put sent in signed chunks, its ETag the MD5 of its bytes", async () => {
+        const key = `${fresh()}signed`;
+        const data = seededBytes("signed-ok", 5 * MiB);
+        const { body, digest } = chunked(data);
+        const { etag } = await store.put(
+          key,
+          body,
+          data.length,
+          attrs,
+          { ifNoneMatch: "*" },
+          undefined,
+          digest,
+        );
+        expect(sameEtag(etag, `"${md5hex(data)}"`)).toBe(true);
+        const head = (await store.head(key))!;
+        expect(head.size).toBe(data.length);
+        expect(head.contentEncoding).toBeUndefined();
+        expect(
+          (await collect(await store.read(key, { offset: 0, length: head.size }, head.etag))).equals(data),
+        ).toBe(true);
+      });
+
+      it("refuses a put whose chunk does not match the SHA-256 it was signed by (BAD_DIGEST), as declared, and writes nothing", async () => {
+        const key = `${fresh()}signed-bad`;
+        const data = seededBytes("signed-bad", 5 * MiB);
+        const { body, digest } = chunked(data, flipByte(data, 3 * MiB));
+        const put = store.put(key, body, data.length, attrs, { ifNoneMatch: "*" }, undefined, digest);
+        if (!store.capabilities.writeChecksums.signedChunks) {
+          await put;
+          return;
+        }
+        await expect(put).rejects.toBeInstanceOf(BadDigestError);
+        await expect(put).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
+        expect(await store.head(key)).toBeUndefined();
+      });
+    });
+
     describe("server-side copy", () => {
       it("declares server-side copy", () => {
         expect(store.capabilities.serverSideCopy).toBe(true);

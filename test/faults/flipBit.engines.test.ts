@@ -25,8 +25,8 @@ const ENGINES: Record<string, Engine> = {
 
 /**
  * New objects: one written by PutObject (its ETag its MD5: streamed into one PutObject), one
- * written by multipart upload (sent in parts), a small one (one PutObject); and a changed one
- * (one chunk re-sent).
+ * written by multipart upload (its ETag no MD5: streamed into one PutObject in signed chunks), a
+ * small one (one PutObject); and a changed one (one chunk re-sent).
  */
 function objects(seed: string): (Versions & { multipart?: true })[] {
   const old = seededBytes(`${seed}-old`, 2 * C);
@@ -44,8 +44,9 @@ const bodyInto = (bucket: string) => (r: SeenRequest) =>
 
 /**
  * One bit of a body inverted on its way into the destination, for both engines: every body
- * carries the Content-MD5 of the bytes read for it (a streamed one, the source's ETag), so the
- * server refuses an altered one and nothing altered is ever stored or reported identical.
+ * carries the Content-MD5 of the bytes read for it (a streamed one, the source's ETag) or is sent
+ * in chunks signed by their SHA-256, so the server refuses an altered one and nothing altered is
+ * ever stored or reported identical.
  */
 describe("a bit flipped in flight on the engine's writes", () => {
   const proxied = proxiedWorld();
@@ -71,11 +72,21 @@ describe("a bit flipped in flight on the engine's writes", () => {
       proxy.setRules([{ name: `flip-${name}`, action: "flipBit", when: (r) => into(r) && r.attempt === 1 }]);
       const report = await engine(source, destination, "changed");
       proxy.setRules([]);
-      // The streamed PutObject, three parts of the multipart-written object, the small one's
-      // PutObject, the changed chunk's part.
-      expect(proxy.firedCount(`flip-${name}`)).toBe(6);
-      const streamed = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/new/big.bin`);
-      expect(streamed.map((r) => r.attempt)).toEqual([1, 2]);
+      // The streamed PutObject, the multipart-written object's PutObject in signed chunks, the
+      // small one's PutObject, the changed chunk's part.
+      expect(proxy.firedCount(`flip-${name}`)).toBe(4);
+      for (const key of ["new/big.bin", "new/parts.bin"]) {
+        const streamed = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/${key}`);
+        expect(
+          streamed.map((r) => r.attempt),
+          key,
+        ).toEqual([1, 2]);
+      }
+      const signed = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/new/parts.bin`);
+      expect(signed.map((r) => r.headers["x-amz-content-sha256"])).toEqual([
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+      ]);
       // The changed chunk is an assembled part (its old bytes and the one block that crossed),
       // refused like the others and sent again: the digest kept for it is of the bytes stored.
       const changed = report.results.find((r) => r.sourceKey === "changed.bin");

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { BadDigestError, S3_CAPABILITIES, sameEtag } from "@chunksync/storage";
+import { BadDigestError, Md5RequiredError, S3_CAPABILITIES, sameEtag } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy } from "../support/faultProxy.js";
@@ -11,6 +11,18 @@ import { createBucket, emptyAndDeleteBucket, localS3, s3Client, uniqueBucketName
 const MiB = 1024 * 1024;
 const attrs = { metadata: {} };
 const md5 = (data: Buffer) => createHash("md5").update(data).digest();
+/** Chunks of 4 MiB, the last shorter: a bit flipped at half the body lands inside the second. */
+const CHUNK = 4 * MiB;
+const pieces = (data: Buffer) =>
+  Array.from({ length: Math.ceil(data.length / CHUNK) }, (_, i) => data.subarray(i * CHUNK, (i + 1) * CHUNK));
+const inChunks = (data: Buffer) => Readable.from(pieces(data), { objectMode: true });
+const signedChunksOf = (data: Buffer) => {
+  const all = pieces(data);
+  return {
+    lengths: all.map((p) => p.length),
+    sha256: (i: number) => createHash("sha256").update(all[i]!).digest(),
+  };
+};
 
 /**
  * One bit of a body inverted between the client and the real server: with a Content-MD5, or
@@ -103,6 +115,71 @@ describe("a bit flipped in flight on a write", () => {
     }
   });
 
+  it("stores a PutObject sent in signed chunks byte for byte, with no Content-Encoding of its framing", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const data = seededBytes("signed-put", 9 * MiB);
+    const written = { ...attrs, contentType: "text/plain" };
+    const { etag } = await store.put(
+      "signed.bin",
+      inChunks(data),
+      data.length,
+      written,
+      { ifNoneMatch: "*" },
+      undefined,
+      {
+        chunks: signedChunksOf(data),
+      },
+    );
+    expect(sameEtag(etag, `"${md5(data).toString("hex")}"`)).toBe(true);
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: "signed.bin" }));
+    expect(head.ContentLength).toBe(data.length);
+    expect(head.ContentEncoding).toBeUndefined();
+    expect(head.ContentType).toBe("text/plain");
+  });
+
+  it("refuses a PutObject sent in signed chunks with a bit flipped in a chunk (BAD_DIGEST), storing nothing", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const data = seededBytes("flip-signed", 9 * MiB);
+    flipOnce("signed");
+    const refused = store.put(
+      "flipped-signed.bin",
+      inChunks(data),
+      data.length,
+      attrs,
+      { ifNoneMatch: "*" },
+      undefined,
+      {
+        chunks: signedChunksOf(data),
+      },
+    );
+    await expect(refused).rejects.toBeInstanceOf(BadDigestError);
+    await expect(refused).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
+    expect(proxy.firedCount("signed")).toBe(1);
+    expect(await store.head("flipped-signed.bin")).toBeUndefined();
+  });
+
+  it("where the bucket asks for a Content-MD5 (AWS S3 under Object Lock), fails a put in signed chunks with MD5_REQUIRED, and every later one before it is sent", async () => {
+    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+    const puts: string[] = [];
+    proxy.onRequest = (r) => {
+      if (r.method === "PUT") puts.push(r.path);
+    };
+    proxy.setRules([{ name: "lock, signed", action: "checksumRequired", method: "PUT" }]);
+    try {
+      const data = seededBytes("lock-signed", 9 * MiB);
+      const put = (key: string) =>
+        store.put(key, inChunks(data), data.length, attrs, { ifNoneMatch: "*" }, undefined, {
+          chunks: signedChunksOf(data),
+        });
+      await expect(put("locked-1.bin")).rejects.toBeInstanceOf(Md5RequiredError);
+      await expect(put("locked-2.bin")).rejects.toMatchObject({ code: "MD5_REQUIRED" });
+      expect(puts).toHaveLength(1);
+    } finally {
+      proxy.onRequest = undefined;
+      proxy.setRules([]);
+    }
+  });
+
   it("refuses a PutObject of a Buffer: the adapter computes its Content-MD5 when none is given", async () => {
     const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
     const data = seededBytes("flip-put", 4096);
@@ -143,6 +220,10 @@ describe("a bit flipped in flight on a write", () => {
     );
     expect(head.ContentLength).toBe(data.length);
     expect(head.ChecksumCRC32C).toBeUndefined();
-    expect(S3_CAPABILITIES.writeChecksums).toEqual({ contentMd5: true, payloadSha256: true });
+    expect(S3_CAPABILITIES.writeChecksums).toEqual({
+      contentMd5: true,
+      payloadSha256: true,
+      signedChunks: true,
+    });
   });
 });

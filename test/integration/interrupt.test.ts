@@ -13,8 +13,7 @@ import {
 import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import type { FaultProxy } from "../support/faultProxy.js";
-import { type CliProcess, listKeys, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
-import { putMultipart } from "../support/multipart.js";
+import { type CliProcess, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
 import { putObject, readAll, withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
@@ -395,10 +394,11 @@ describe("Ctrl-C while the destination answers nothing", () => {
     it(`${engine}: the stop waits ${STOP_GRACE_S} s for the storage at most, then says what it could not confirm and how to clean it up`, async () => {
       await withBucketPair(`unanswering-stop-${engine}`, async ({ src, dst, s, d }) => {
         const { proxy } = served;
-        // Copied by a multipart upload, as its source was written.
-        await putMultipart(src, s, "obj", 20 * MiB, 8 * MiB, (offset, length) =>
-          seededBytes(`obj-${offset}`, length),
-        );
+        // Re-composed by a multipart upload: its old version differs in its second chunk.
+        const bytes = seededBytes("unanswering-obj", 20 * MiB);
+        const old = flipByte(bytes, 12 * MiB);
+        await putObject(src, s, "obj", bytes);
+        await putObject(dst, d, "obj", old);
         let cli: CliProcess | undefined;
         let release = () => {};
         const released = new Promise<void>((resolve) => {
@@ -432,8 +432,8 @@ describe("Ctrl-C while the destination answers nothing", () => {
             out.stderr,
           );
         expect(said, out.stderr).not.toBeNull();
-        // Its upload is either aborted or left, never completed: the destination holds nothing.
-        expect(await listKeys(dst, d)).toEqual([]);
+        // Its upload is either aborted or left, never completed: the destination holds its old version.
+        expect((await readAll(dst, d, "obj")).equals(old)).toBe(true);
         const cleaned = await runCli(
           ["cleanup", `s3://${d}`, "--dst-profile", "dst", "--older-than", "0s"],
           profileEnv(),

@@ -31,6 +31,12 @@ export interface DecisionOptions {
    */
   destinationChecksContentMd5: boolean;
   /**
+   * The destination checks a body sent in signed chunks against each chunk's SHA-256 and refuses
+   * one that differs (its store's `capabilities.writeChecksums.signedChunks`): a new object whose
+   * ETag is no MD5 is then streamed too, one chunk a signed chunk (see `streamedAs`).
+   */
+  destinationChecksSignedChunks?: boolean;
+  /**
    * Whether the old destination object and the source object may be named as the source of a
    * server-side copy (UploadPartCopy, CopyObject): see {@link nameableAsCopySource}. Where one
    * may not, its ranges are read and written by the destination's side instead, a part a chunk.
@@ -68,7 +74,7 @@ export function copiedFromSource(
  */
 export function decisionOptionsOf(
   run: Pick<DecisionOptions, "serverSideCopy" | "verify" | "copyTags">,
-  destination: { checksContentMd5: boolean; copySourceEscapesReadOnce: boolean },
+  destination: { checksContentMd5: boolean; checksSignedChunks: boolean; copySourceEscapesReadOnce: boolean },
   keys: { source: string; old: string | undefined },
 ): DecisionOptions {
   const once = destination.copySourceEscapesReadOnce;
@@ -79,6 +85,7 @@ export function decisionOptionsOf(
     verify: run.verify,
     copyTags: run.copyTags,
     destinationChecksContentMd5: destination.checksContentMd5,
+    destinationChecksSignedChunks: destination.checksSignedChunks,
     copySources: {
       old: keys.old === undefined || nameableAsCopySource(keys.old, once),
       source: nameableAsCopySource(keys.source, once),
@@ -144,6 +151,11 @@ export interface PlannedPart {
    * source's ETag (the MD5 of its bytes) as Content-MD5: no MD5 is computed on the way.
    */
   streamed?: true;
+  /**
+   * With `streamed`, for a source whose ETag is no MD5: sent in signed chunks, one a chunk of the
+   * plan, each under its SHA-256 (see `destinationChecksSignedChunks`), the chunk digest itself.
+   */
+  signed?: true;
 }
 
 /** What to do about one object. JSON-safe, so a workflow can store it between steps. */
@@ -258,38 +270,36 @@ export function crossingBytes(part: Pick<PlannedPart, "kind" | "length" | "piece
 }
 
 /**
- * Whether `part` is one chunk sent as read from the source to a destination that checks its
- * Content-MD5: its bytes are read pinned to the planned source version, and one pass over them
- * gives the MD5 the server checks and the destination's digest of the chunk, so a challenge
+ * Whether `part` is one chunk (or a streamed object) sent as read from the source to a
+ * destination that checks its Content-MD5 (or its signed chunks, each chunk's SHA-256): its
+ * bytes are read pinned to the planned source version, and one pass over them gives the
+ * checksum the server checks and the destination's digest of the chunk, so a challenge
  * after the write would compare the source's digest of those bytes with theirs; the server's
  * check is its verification. An assembled part is built on the destination's side from its old
  * bytes and source pieces: that it holds the source's bytes rests on the block matches, which
  * only the challenge checks, so it is verified.
  */
 function sentAsRead(part: PlannedPart, options: DecisionOptions): boolean {
-  return (
-    options.destinationChecksContentMd5 &&
-    part.kind === "sourceBytes" &&
-    (part.chunkCount === 1 || part.streamed === true)
-  );
+  if (part.kind !== "sourceBytes") return false;
+  if (part.signed) return options.destinationChecksSignedChunks === true;
+  return options.destinationChecksContentMd5 && (part.chunkCount === 1 || part.streamed === true);
 }
 
 /**
- * Whether a new object is sent as one streamed PutObject whose Content-MD5 is the source's own
- * ETag: the storing server then checks the bytes it received against the MD5 the source
- * stated for them, from end to end, and nothing needs the whole object in memory to hash it
- * first. Only where that ETag is the MD5 of the bytes, the destination checks Content-MD5, and
- * the object is at most {@link STREAMED_COPY_MAX}.
+ * Whether a new object of at most {@link STREAMED_COPY_MAX} is sent as one streamed PutObject,
+ * and how its server checks it: `md5` with the source's own ETag as its Content-MD5, where
+ * that ETag is the MD5 of the bytes and the destination checks Content-MD5: the server checks
+ * the bytes it received against the MD5 the source stated for them, from end to end. Else
+ * `signed`, in signed chunks, where the destination checks them and the object has more than
+ * one chunk (one chunk is read whole and sent with the MD5 measured on the way): the server
+ * checks each chunk against the SHA-256 the destination's side measured as it read it, which
+ * is the digest it keeps of that chunk. Either way nothing needs the whole object in memory.
  */
-function streams(params: DecideObjectParams): boolean {
-  const { source, options } = params;
-  return (
-    !options.serverSideCopy &&
-    options.destinationChecksContentMd5 &&
-    source.etagIsMd5 === true &&
-    source.size > 0 &&
-    source.size <= STREAMED_COPY_MAX
-  );
+function streamedAs(params: DecideObjectParams): "md5" | "signed" | undefined {
+  const { source, options, plan } = params;
+  if (options.serverSideCopy || source.size === 0 || source.size > STREAMED_COPY_MAX) return undefined;
+  if (source.etagIsMd5 === true && options.destinationChecksContentMd5) return "md5";
+  return options.destinationChecksSignedChunks === true && plan.count > 1 ? "signed" : undefined;
 }
 
 /** State, action, verdict and parts, before the parts are numbered and summed. */
@@ -302,9 +312,17 @@ function choose(
     options.serverSideCopy && options.copySources.source ? "sourceCopy" : "sourceBytes";
   const copyOld = options.copySources.old;
   if (destination === undefined) {
-    const parts = streams(params)
-      ? [{ ...part("sourceBytes", chunkRanges(plan)), streamed: true as const }]
-      : wholeObjectParts(plan, sourceKind);
+    const streamed = streamedAs(params);
+    const parts =
+      streamed === undefined
+        ? wholeObjectParts(plan, sourceKind)
+        : [
+            {
+              ...part("sourceBytes", chunkRanges(plan)),
+              streamed: true as const,
+              ...(streamed === "signed" ? { signed: true as const } : {}),
+            },
+          ];
     return { state: "missing", action: "copy", changed: allChunks(plan), parts };
   }
   if (verdict === undefined) {

@@ -28,6 +28,7 @@ import type {
   ObjectSummary,
   ObjectVersionRef,
   PendingUpload,
+  SignedChunks,
   WriteBody,
   WriteCondition,
   WriteOptions,
@@ -193,7 +194,7 @@ export class MemoryObjectStore implements ObjectStore {
       conditionalWrites: options.conditionalWrites ?? ALL_CONDITIONS,
       tagging: true,
       versions: true,
-      writeChecksums: { contentMd5: true, payloadSha256: true },
+      writeChecksums: { contentMd5: true, payloadSha256: true, signedChunks: true },
     };
   }
 
@@ -605,10 +606,28 @@ function headOf(key: string, o: StoredObject): ObjectHead {
   };
 }
 
+/** Piece `index` of a body sent in signed chunks: its announced length, and the SHA-256 signed for it. */
+function checkSignedChunk(
+  chunks: SignedChunks,
+  index: number,
+  piece: Uint8Array,
+  ctx: StorageErrorContext,
+): void {
+  if (piece.length !== chunks.lengths[index])
+    throw badRequest(
+      ctx,
+      "IncompleteBody",
+      `chunk ${index} was ${piece.length} bytes, not the length announced`,
+    );
+  if (!createHash("sha256").update(piece).digest().equals(chunks.sha256(index)))
+    throw new BadDigestError(ctx);
+}
+
 /**
  * Reads a request body whole, as a server receives it; fails as S3 does when its length is not
- * `length`, or when its MD5 is not the Content-MD5 sent with it, or its SHA-256 not the payload
- * hash signed for it (XAmzContentSHA256Mismatch, which the adapter reads as BadDigestError).
+ * `length`, or when its MD5 is not the Content-MD5 sent with it, its SHA-256 not the payload
+ * hash signed for it (XAmzContentSHA256Mismatch, which the adapter reads as BadDigestError), or
+ * a signed chunk's SHA-256 not the one its signature chains.
  */
 async function consume(
   body: WriteBody,
@@ -632,7 +651,11 @@ async function consume(
     try {
       await Promise.race([
         (async () => {
-          for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+          for await (const chunk of body) {
+            // A signed chunk is checked as it comes, as a server checks its signature.
+            if (digest?.chunks) checkSignedChunk(digest.chunks, chunks.length, chunk, ctx);
+            chunks.push(Buffer.from(chunk as Uint8Array));
+          }
         })(),
         aborted,
       ]);
@@ -641,6 +664,7 @@ async function consume(
     }
     data = Buffer.concat(chunks);
   }
+  if (digest?.chunks && Buffer.isBuffer(body)) checkSignedChunk(digest.chunks, 0, body, ctx);
   if (data.length !== length)
     throw badRequest(ctx, "IncompleteBody", `the body was ${data.length} bytes, ${length} were announced`);
   if (digest?.contentMd5 !== undefined) {

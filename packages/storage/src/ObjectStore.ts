@@ -91,6 +91,22 @@ export interface BodyDigest {
    * Content-MD5, so a writer that already hashes a part with SHA-256 computes no MD5 for it.
    */
   sha256?: string;
+  /**
+   * A body too long to hold whole, whose MD5 is not known before it is sent, checked chunk by
+   * chunk: each piece of the body is one chunk, sent under a signature of its SHA-256 chained to
+   * the one before (S3's STREAMING-AWS4-HMAC-SHA256-PAYLOAD), where
+   * `capabilities.writeChecksums.signedChunks` says the server checks them. The server refuses
+   * the body (BadDigestError, nothing stored) at the first chunk whose bytes have another SHA-256.
+   */
+  chunks?: SignedChunks;
+}
+
+/** The chunks of a body sent in signed chunks (see {@link BodyDigest.chunks}). */
+export interface SignedChunks {
+  /** Each piece's length, in order: the length sent is computed from them before the body. */
+  lengths: readonly number[];
+  /** Piece `index`'s SHA-256, asked once that piece has come out of the body (its hashing done). */
+  sha256(index: number): Buffer;
 }
 
 export interface CompletedPart {

@@ -5,8 +5,12 @@ import type { BodySink } from "./bodySink.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import {
   AccessDeniedError,
+  BadDigestError,
+  InvalidCredentialsError,
+  Md5RequiredError,
   PreconditionFailedError,
   RequestRefusedError,
+  StorageError,
   translateS3Error,
 } from "./errors.js";
 import {
@@ -64,7 +68,7 @@ export const S3_CAPABILITIES: StoreCapabilities = {
   },
   tagging: true,
   versions: true,
-  writeChecksums: { contentMd5: true, payloadSha256: true },
+  writeChecksums: { contentMd5: true, payloadSha256: true, signedChunks: true },
 };
 
 export interface S3ObjectStoreOptions {
@@ -128,6 +132,7 @@ function bodyChecksum(
   body: WriteBody,
   digest: BodyDigest | undefined,
 ): { ContentMD5?: string; ContentSHA256?: string } {
+  if (digest?.chunks !== undefined) return {};
   if (digest?.sha256 !== undefined) return { ContentSHA256: digest.sha256 };
   if (digest?.contentMd5 !== undefined) return { ContentMD5: digest.contentMd5 };
   return Buffer.isBuffer(body) ? { ContentMD5: createHash("md5").update(body).digest("base64") } : {};
@@ -237,6 +242,7 @@ export class S3ObjectStore implements ObjectStore {
     send: (checksum: { ContentMD5?: string; ContentSHA256?: string }) => Promise<T>,
   ): Promise<T> {
     const checksum = bodyChecksum(body, digest);
+    if (digest?.chunks !== undefined) return this.#chunkSigned(() => send(checksum));
     if (checksum.ContentSHA256 === undefined || !Buffer.isBuffer(body)) return send(checksum);
     const withMd5 = () => send({ ...checksum, ContentMD5: createHash("md5").update(body).digest("base64") });
     if (this.#md5Asked) return withMd5();
@@ -246,6 +252,30 @@ export class S3ObjectStore implements ObjectStore {
       if (!asksForMd5(error)) throw error;
       this.#md5Asked = true;
       return withMd5();
+    }
+  }
+
+  /**
+   * A write of a body in signed chunks. Its MD5 is not known before it is sent: where the bucket
+   * asks for one (or asked before), it fails with Md5RequiredError at once. A chunk refused for
+   * its signature, though the request's own signature is made as every other request's, arrived
+   * altered: S3 answers SignatureDoesNotMatch, Ceph RGW 16 too; it is a bad digest.
+   */
+  async #chunkSigned<T>(send: () => Promise<T>): Promise<T> {
+    if (this.#md5Asked) throw new Md5RequiredError({ operation: "put", bucket: this.bucket });
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      const ctx = { operation: error.operation, bucket: error.bucket, key: error.key };
+      if (asksForMd5(error)) {
+        this.#md5Asked = true;
+        throw new Md5RequiredError(ctx, error);
+      }
+      const refusal = (error.cause as { name?: string } | undefined)?.name;
+      if (error instanceof InvalidCredentialsError && refusal === "SignatureDoesNotMatch")
+        throw new BadDigestError(ctx, error.cause);
+      throw error;
     }
   }
 
@@ -482,7 +512,7 @@ export class S3ObjectStore implements ObjectStore {
     key: string,
     input: Record<string, unknown>,
     signal: AbortSignal | undefined,
-    more: Pick<S3Request, "body" | "query" | "onRetry"> = {},
+    more: Pick<S3Request, "body" | "chunks" | "query" | "onRetry"> = {},
   ): S3Request {
     this.#prefetched = undefined;
     const headers = requestHeaders({ ...input, ...this.#owner, ...this.#sse });
@@ -515,7 +545,7 @@ export class S3ObjectStore implements ObjectStore {
     key: string,
     input: Record<string, unknown>,
     signal: AbortSignal | undefined,
-    more?: Pick<S3Request, "body" | "query" | "onRetry">,
+    more?: Pick<S3Request, "body" | "chunks" | "query" | "onRetry">,
   ): ReturnType<S3Requests[V]> {
     // TypeScript widens a call on a union of methods to the union of their results.
     const request = () =>
@@ -690,7 +720,8 @@ export class S3ObjectStore implements ObjectStore {
         ...this.#attributes(attributes),
         ...conditionHeaders(condition),
       };
-      return this.request("put", "send", "PUT", key, input, signal, { body });
+      const chunks = digest?.chunks;
+      return this.request("put", "send", "PUT", key, input, signal, chunks ? { body, chunks } : { body });
     });
     return { etag: String(out.headers.etag ?? "") };
   }

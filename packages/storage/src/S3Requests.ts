@@ -11,13 +11,19 @@ import type {
 } from "@smithy/types";
 import { type BodySink, pour } from "./bodySink.js";
 import { isBrokenConnection, NOT_S3, notS3Answer, StorageError } from "./errors.js";
-import type { WriteBody } from "./ObjectStore.js";
+import type { SignedChunks, WriteBody } from "./ObjectStore.js";
 import type { PlainGets } from "./PlainGets.js";
 import type { XmlObject } from "./parseXml.js";
 import type { S3Connection } from "./S3Connection.js";
 import { parseAnswer } from "./s3Xml.js";
 import { noteServerDate } from "./serverClock.js";
-import { EMPTY_BODY_SHA256, SigV4Signer, uriEncode } from "./sigV4.js";
+import {
+  type ChunkChain,
+  EMPTY_BODY_SHA256,
+  SIGNED_CHUNKS_PAYLOAD,
+  SigV4Signer,
+  uriEncode,
+} from "./sigV4.js";
 import type { Pool } from "./undiciPool.js";
 
 /** One request on an object of the bucket; header names lower case, undefined values left out. */
@@ -29,6 +35,8 @@ export interface S3Request {
   headers: Record<string, string>;
   /** A Buffer is resent on a retry; a stream is sent once (as the SDK does). */
   body?: WriteBody;
+  /** The body's pieces are these chunks, each sent under its signature (see BodyDigest.chunks). */
+  chunks?: SignedChunks;
   signal?: AbortSignal | undefined;
   /** Told of each failed attempt before it is retried. */
   onRetry?: (error: unknown) => void;
@@ -108,6 +116,44 @@ function sendable(body: WriteBody | undefined): Buffer | Readable | AsyncIterabl
   })();
 }
 
+const CRLF = Buffer.from("\r\n");
+
+/** The length of a body sent in signed `chunks` (see {@link signedChunks}): each chunk's data and its framing. */
+function signedLength(chunks: SignedChunks): number {
+  // "<length in hex>;chunk-signature=<64 hex digits>\r\n<data>\r\n", then an empty chunk.
+  const framing = (length: number) => length.toString(16).length + ";chunk-signature=".length + 64 + 4;
+  let total = framing(0);
+  for (const length of chunks.lengths) total += framing(length) + length;
+  return total;
+}
+
+/**
+ * `body` framed as SigV4's signed chunks: each piece (one chunk, of its announced length) after
+ * a line that carries its signature, chained by `chain` from the request's own, then the empty
+ * chunk that ends the body. Without Content-Encoding: aws-chunked, which S3 strips but Ceph
+ * RGW 16 stores on the object; every server tells the framing by the payload hash alone.
+ */
+async function* signedChunks(
+  body: AsyncIterable<Buffer>,
+  chunks: SignedChunks,
+  chain: ChunkChain,
+): AsyncGenerator<Buffer> {
+  let index = 0;
+  for await (const piece of body) {
+    const length = chunks.lengths[index];
+    if (piece.length !== length)
+      throw new Error(`chunk ${index} of the body is ${piece.length} bytes, not the ${length} announced`);
+    const signature = chain(chunks.sha256(index).toString("hex"));
+    yield Buffer.from(`${length.toString(16)};chunk-signature=${signature}\r\n`);
+    yield piece;
+    yield CRLF;
+    index++;
+  }
+  if (index !== chunks.lengths.length)
+    throw new Error(`the body ended after ${index} of its ${chunks.lengths.length} chunks`);
+  yield Buffer.from(`0;chunk-signature=${chain(EMPTY_BODY_SHA256)}\r\n\r\n`);
+}
+
 /** S3's XML error body: `<Error><Code>NoSuchKey</Code><Message>...</Message>...</Error>`. */
 function errorField(xml: string, field: string): string | undefined {
   return new RegExp(`<${field}>([^<]*)</${field}>`).exec(xml)?.[1];
@@ -178,6 +224,7 @@ async function bodyText(response: S3Response): Promise<string> {
  * one (CompleteMultipartUpload's) is signed by its SHA-256, as the SDK signs it.
  */
 function payloadHash(request: S3Request): string {
+  if (request.chunks !== undefined) return SIGNED_CHUNKS_PAYLOAD;
   const stated = request.headers["x-amz-content-sha256"];
   if (stated !== undefined) return stated;
   if (request.body === undefined) return EMPTY_BODY_SHA256;
@@ -386,7 +433,7 @@ export class S3Requests {
     endpoint: BucketEndpoint,
     request: S3Request,
     credentials: AwsCredentialIdentity,
-  ): { path: string; headers: Record<string, string> } {
+  ): { path: string; headers: Record<string, string>; chain: ChunkChain } {
     const path = `${endpoint.basePath}/${request.key.split("/").map(uriEncode).join("/")}`;
     const query = Object.entries(request.query ?? {})
       .map(([name, value]) => `${uriEncode(name)}=${uriEncode(value)}`)
@@ -399,13 +446,19 @@ export class S3Requests {
       host: endpoint.host,
       "x-amz-content-sha256": payloadHash(request),
     };
+    const { chunks } = request;
+    if (chunks !== undefined) {
+      headers["x-amz-decoded-content-length"] = String(chunks.lengths.reduce((a, b) => a + b, 0));
+      headers["content-length"] = String(signedLength(chunks));
+    }
     const now = new Date(Date.now() + this.#connection.clockOffset());
-    endpoint.signer.sign({ method: request.method, path, query, headers }, credentials, now);
-    return { path: query ? `${path}?${query}` : path, headers };
+    const chain = endpoint.signer.sign({ method: request.method, path, query, headers }, credentials, now);
+    return { path: query ? `${path}?${query}` : path, headers, chain };
   }
 
   async #attempt(endpoint: BucketEndpoint, request: S3Request): Promise<Received> {
-    const { path, headers } = this.#signed(endpoint, request, await this.#identity());
+    const { path, headers, chain } = this.#signed(endpoint, request, await this.#identity());
+    const { body, chunks } = request;
     let response: Awaited<ReturnType<Pool["request"]>>;
     try {
       const pool = await this.#connection.pool(endpoint.origin);
@@ -415,7 +468,11 @@ export class S3Requests {
         path,
         headers,
         // undici sends an async iterable body too (writeIterable), though its types leave it out.
-        body: sendable(request.body) as Buffer | Readable | null,
+        body: sendable(
+          chunks === undefined || body === undefined || Buffer.isBuffer(body)
+            ? body
+            : signedChunks(body, chunks, chain),
+        ) as Buffer | Readable | null,
         signal: request.signal ?? null,
       });
     } catch (error) {

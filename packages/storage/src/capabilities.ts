@@ -38,6 +38,12 @@ export interface WriteChecksums {
    * hash SigV4 signs (S3 answers XAmzContentSHA256Mismatch, as MinIO and Ceph RGW 16 do).
    */
   payloadSha256: boolean;
+  /**
+   * A put sent with `chunks` (BodyDigest) is refused with BadDigestError, and nothing becomes
+   * visible, at the first chunk whose bytes have another SHA-256 than the one its signature
+   * chains: S3, MinIO and Ceph RGW 16 check SigV4's signed chunks.
+   */
+  signedChunks: boolean;
 }
 
 /**

@@ -51,6 +51,17 @@ export class RequestRefusedError extends StorageError {
 /** The server does not have the call (HTTP 501), for good: Ceph RGW 16's CopyObject of an SSE-C object. */
 export class NotImplementedError extends RequestRefusedError {}
 
+/**
+ * The bucket takes no write without a Content-MD5 (AWS S3 under Object Lock), and the body was
+ * sent in signed chunks, whose MD5 nobody knew before it was sent: nothing was written. A writer
+ * sends it again with the MD5 it measures first.
+ */
+export class Md5RequiredError extends StorageError {
+  constructor(ctx: StorageErrorContext, cause?: unknown) {
+    super("MD5_REQUIRED", "the bucket takes no write without a Content-MD5 (Object Lock)", ctx, { cause });
+  }
+}
+
 export class ObjectNotFoundError extends StorageError {
   constructor(ctx: StorageErrorContext, cause?: unknown, detail = "the object does not exist") {
     super("OBJECT_NOT_FOUND", detail, ctx, { cause });

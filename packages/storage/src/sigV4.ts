@@ -4,6 +4,16 @@ import type { AwsCredentialIdentity } from "@smithy/types";
 /** SHA-256 of the empty body: the payload hash of every request without one. */
 export const EMPTY_BODY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/** The payload hash of a body sent in signed chunks (see {@link SigV4Signer.sign}'s chain). */
+export const SIGNED_CHUNKS_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+
+/**
+ * The signatures of a body's chunks in turn, each chained to the one before it (the first to
+ * the request's own): given a chunk's SHA-256 in hex, the signature it is sent under. The last,
+ * empty chunk is signed by the empty body's hash.
+ */
+export type ChunkChain = (chunkSha256: string) => string;
+
 /**
  * Headers a proxy may rewrite, which SigV4 therefore leaves unsigned (the list of
  * `@smithy/signature-v4`, so both sign the same request alike).
@@ -63,8 +73,12 @@ export class SigV4Signer {
     readonly service = "s3",
   ) {}
 
-  /** Adds x-amz-date, x-amz-security-token (with a session token) and authorization to `request.headers`. */
-  sign(request: SignableRequest, credentials: AwsCredentialIdentity, now: Date): void {
+  /**
+   * Adds x-amz-date, x-amz-security-token (with a session token) and authorization to
+   * `request.headers`. Returns the chain that signs its body's chunks, where the request's
+   * payload hash is {@link SIGNED_CHUNKS_PAYLOAD}.
+   */
+  sign(request: SignableRequest, credentials: AwsCredentialIdentity, now: Date): ChunkChain {
     const amzDate = this.#dateOf(now);
     const day = amzDate.slice(0, 8);
     const headers = request.headers;
@@ -92,10 +106,16 @@ export class SigV4Signer {
     // canonical request would not be the one the server hashes (SignatureDoesNotMatch).
     const digest = createHash("sha256").update(canonical, "latin1").digest("hex");
     const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${digest}`;
-    const signature = createHmac("sha256", this.#signingKey(day, credentials.secretAccessKey))
-      .update(toSign)
-      .digest("hex");
+    const key = this.#signingKey(day, credentials.secretAccessKey);
+    let signature = createHmac("sha256", key).update(toSign).digest("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    const chunkScope = `AWS4-HMAC-SHA256-PAYLOAD\n${amzDate}\n${scope}\n`;
+    return (chunkSha256) => {
+      signature = createHmac("sha256", key)
+        .update(`${chunkScope}${signature}\n${EMPTY_BODY_SHA256}\n${chunkSha256}`)
+        .digest("hex");
+      return signature;
+    };
   }
 
   /** `now` as SigV4's basic ISO 8601 form, 20261203T024500Z. */

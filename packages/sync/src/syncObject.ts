@@ -695,7 +695,11 @@ function decisionOptions(
   const { writeChecksums, copySourceEscapesReadOnce } = ctx.destination.capabilities;
   return decisionOptionsOf(
     { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags },
-    { checksContentMd5: writeChecksums.contentMd5, copySourceEscapesReadOnce },
+    {
+      checksContentMd5: writeChecksums.contentMd5,
+      checksSignedChunks: writeChecksums.signedChunks,
+      copySourceEscapesReadOnce,
+    },
     keys,
   );
 }

@@ -144,6 +144,8 @@ export interface DestinationRecord {
    * (`capabilities.writeChecksums.contentMd5`): Decide, on the source's side, cannot ask it.
    */
   checksContentMd5: boolean;
+  /** It checks a body sent in signed chunks (`capabilities.writeChecksums.signedChunks`). */
+  checksSignedChunks: boolean;
   /** Its server reads a copy source's escapes once (`capabilities.copySourceEscapesReadOnce`). */
   copySourceEscapesReadOnce: boolean;
 }
@@ -190,6 +192,7 @@ export const DecisionSchema = z.strictObject({
         length: count,
         oldOffset: count.optional(),
         streamed: z.literal(true).optional(),
+        signed: z.literal(true).optional(),
         pieces: z
           .array(z.strictObject({ from: z.enum(["old", "source"]), offset: count, length: count }))
           .max(MAX_PIECES)
@@ -279,6 +282,7 @@ export const DestinationRecordSchema = z.strictObject({
   versionId: z.string().min(1).optional(),
   attributes: AttributesSchema.optional(),
   checksContentMd5: z.boolean(),
+  checksSignedChunks: z.boolean(),
   copySourceEscapesReadOnce: z.boolean(),
 }) satisfies z.ZodType<DestinationRecord>;
 

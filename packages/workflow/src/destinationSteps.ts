@@ -175,6 +175,7 @@ export async function destinationRecordOf(
     destinationKey,
     exists: head !== undefined,
     checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
+    checksSignedChunks: ctx.store.capabilities.writeChecksums.signedChunks,
     copySourceEscapesReadOnce: ctx.store.capabilities.copySourceEscapesReadOnce,
     ...(head
       ? {
@@ -941,6 +942,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
     await ctx.work.put(workKeys.absent(runId, event.page), {
       bucket: ctx.store.bucket,
       checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
+      checksSignedChunks: ctx.store.capabilities.writeChecksums.signedChunks,
       copySourceEscapesReadOnce: ctx.store.capabilities.copySourceEscapesReadOnce,
       keys: absent,
     } satisfies AbsentRecord);

@@ -169,6 +169,7 @@ async function prepareCopy(
     destinationKey,
     exists: false,
     checksContentMd5: absent.checksContentMd5,
+    checksSignedChunks: absent.checksSignedChunks,
     copySourceEscapesReadOnce: absent.copySourceEscapesReadOnce,
   };
   // Nothing is read for an object whose write, as listed, takes more (see {@link onePut}).
@@ -235,11 +236,16 @@ function listedSource(ctx: SourceContext, item: z.infer<typeof ListedItem>): Sou
 /** Thrown where a prepared object's write takes more than one PUT: it goes on to its own flow. */
 class NotOnPage extends Error {}
 
-/** Whether `decision` writes the object in one PUT and verifies it with no read (see `writeRequestsOf`). */
+/**
+ * Whether `decision` writes the object of at most one chunk in one PUT and verifies it with no
+ * read (see `writeRequestsOf`). An object of more chunks streamed in one PUT goes on to its own
+ * flow, whose source side reads it once, as it sends it.
+ */
 function onePut(decision: Decision, size: number): boolean {
   return (
     decision.action === "copy" &&
     decision.verify.length === 0 &&
+    (decision.parts[0]?.chunkCount ?? 0) <= 1 &&
     writeRequestsOf({ decision, source: { size } }).kind === "put"
   );
 }

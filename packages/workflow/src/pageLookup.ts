@@ -44,6 +44,7 @@ export function mayAnswerFromEntry(listed: ObjectSummary): boolean {
 export const AbsentRecordSchema = z.strictObject({
   bucket: z.string().min(1).max(255),
   checksContentMd5: z.boolean(),
+  checksSignedChunks: z.boolean(),
   copySourceEscapesReadOnce: z.boolean(),
   keys: z.array(relativeKey),
 });

@@ -42,6 +42,36 @@ describe("SigV4Signer", () => {
     );
   });
 
+  it("signs AWS's chunked PutObject example (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): the seed, then each chunk chained to the one before", () => {
+    const headers: Record<string, string> = {
+      host: "s3.amazonaws.com",
+      "x-amz-storage-class": "REDUCED_REDUNDANCY",
+      "content-encoding": "aws-chunked",
+      "x-amz-decoded-content-length": "66560",
+      "content-length": "66824",
+      "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    };
+    const chain = new SigV4Signer("us-east-1").sign(
+      { method: "PUT", path: "/examplebucket/chunkObject.txt", query: "", headers },
+      { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
+      new Date("2013-05-24T00:00:00Z"),
+    );
+    expect(headers.authorization).toMatch(
+      /Signature=4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9$/,
+    );
+    const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+    // 64 KiB of "a", 1 KiB of "a", then the empty chunk that ends the body.
+    expect(chain(sha256(Buffer.alloc(65536, "a")))).toBe(
+      "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+    );
+    expect(chain(sha256(Buffer.alloc(1024, "a")))).toBe(
+      "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+    );
+    expect(chain(sha256(Buffer.alloc(0)))).toBe(
+      "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+    );
+  });
+
   it("gives the SDK signer's authorization for an UploadPart with every kind of header", async () => {
     const credentials = { accessKeyId: "AKID", secretAccessKey: "secret/key+x", sessionToken: "tok en==" };
     const key = "dir/a b+c(1)!*'~é.bin";

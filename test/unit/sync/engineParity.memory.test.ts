@@ -102,6 +102,14 @@ async function putInParts(
   await upload.complete(parts, { ifNoneMatch: "*" });
 }
 
+/**
+ * Makes `store` a destination that checks no body sent in signed chunks: a new object whose
+ * ETag is no MD5 is then written by multipart upload, part by part.
+ */
+function checksNoSignedChunks(store: MemoryObjectStore): void {
+  Object.assign(store.capabilities.writeChecksums, { signedChunks: false });
+}
+
 async function bytes(store: MemoryObjectStore, key: string): Promise<Buffer | undefined> {
   const head = await store.head(key);
   if (!head) return undefined;
@@ -134,7 +142,9 @@ function writes(store: MemoryObjectStore, before: Record<string, number> = {}): 
  * could, declaring (`checks`) or not that it checks each part's Content-MD5.
  */
 function storesAltered(store: MemoryObjectStore, checks: boolean): void {
-  Object.assign(store.capabilities, { writeChecksums: { contentMd5: checks, payloadSha256: checks } });
+  Object.assign(store.capabilities, {
+    writeChecksums: { contentMd5: checks, payloadSha256: checks, signedChunks: checks },
+  });
   throughParts(store, (upload, partNumber, body, length, signal) => {
     const altered = Buffer.from(body as Buffer);
     altered[0]! ^= 1;
@@ -366,6 +376,7 @@ describe("both engines on memory stores: the same results, requests and failures
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
       await putInParts(source, "new-big", big, { owner: "source" });
+      checksNoSignedChunks(destination);
       // Just before the run's complete, another writer (a sync of the pair with other settings)
       // puts the same bytes and metadata in one request: another ETag, so the run's 412 is not its own.
       destination.beforeNext("complete", async () => {
@@ -380,8 +391,10 @@ describe("both engines on memory stores: the same results, requests and failures
   it("fails a complete answered 412 where another writer's object has the ETag of the run's parts but other attributes, alike", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
-      // Written in parts: its ETag is no MD5, so it is copied part by part.
+      // Written in parts: its ETag is no MD5, so it is copied part by part where the
+      // destination checks no signed chunks.
       await putInParts(source, "new-big", big, { owner: "source" });
+      checksNoSignedChunks(destination);
       // Just before the run's complete, another writer completes the same bytes in the same
       // parts under other metadata: the run's If-None-Match is refused with 412.
       destination.beforeNext("complete", () => putInParts(destination, "new-big", big, { owner: "other" }));
@@ -547,7 +560,7 @@ describe("both engines on memory stores: the same results, requests and failures
           const label = `${name} ${checks ? "checks" : "does not check"} ${verify}`;
           const { source, destination } = await matrix();
           Object.assign(destination.capabilities, {
-            writeChecksums: { contentMd5: checks, payloadSha256: checks },
+            writeChecksums: { contentMd5: checks, payloadSha256: checks, signedChunks: checks },
           });
           // Both engines answer every challenge, before the write and after it, through DestinationSide.
           const answered = vi.spyOn(DestinationSide.prototype, "answer");
@@ -608,11 +621,14 @@ describe("both engines on memory stores: the same results, requests and failures
       for (const payloadSha256 of [true, false]) {
         const label = `${name}, payload hash ${payloadSha256 ? "" : "not "}checked`;
         const { source, destination } = stores();
-        // Written in parts: its ETag is no MD5, so it is not streamed but copied part by part.
+        // Written in parts: its ETag is no MD5, so it is not streamed but copied part by part
+        // where the destination checks no signed chunks.
         await putInParts(source, "new-big", big);
         await put(source, "changed", edited);
         await put(destination, "changed", big);
-        Object.assign(destination.capabilities, { writeChecksums: { contentMd5: true, payloadSha256 } });
+        Object.assign(destination.capabilities, {
+          writeChecksums: { contentMd5: true, payloadSha256, signedChunks: false },
+        });
         const sent = recordsChecksums(destination);
         const report = byKey(await engine(source, destination, {}));
         expect(report["new-big"], label).toMatchObject({ state: "missing", applied: true });
@@ -624,6 +640,76 @@ describe("both engines on memory stores: the same results, requests and failures
         for (const { body, digest } of sent)
           expect(digest, label).toEqual(payloadSha256 ? { sha256: sha256(body) } : { contentMd5: md5(body) });
       }
+    }
+  });
+
+  it("sends a new object whose ETag is no MD5 in one PutObject, a signed chunk a chunk of its plan, each signed by the SHA-256 measured as it was read, and reads none of it back, alike", async () => {
+    const sha256 = (data: Buffer) => createHash("sha256").update(data).digest();
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await putInParts(source, "new-big", big);
+      const puts: { key: string; digest: BodyDigest | undefined; pieces: Buffer[] }[] = [];
+      const stored = destination.put.bind(destination);
+      destination.put = async (key, body, length, attributes, condition, signal, digest) => {
+        const pieces: Buffer[] = [];
+        async function* watched() {
+          for await (const piece of body as AsyncIterable<Buffer>) {
+            pieces.push(Buffer.from(piece));
+            yield piece;
+          }
+        }
+        puts.push({ key, digest, pieces });
+        return stored(
+          key,
+          Buffer.isBuffer(body) ? body : watched(),
+          length,
+          attributes,
+          condition,
+          signal,
+          digest,
+        );
+      };
+      const before = writes(destination);
+      const report = await engine(source, destination, {});
+      expect(byKey(report)["new-big"], name).toMatchObject({ state: "missing", applied: true });
+      expect((await bytes(destination, "new-big"))?.equals(big), name).toBe(true);
+      expect(writes(destination, before), name).toMatchObject({ put: 1, createUpload: 0, uploadPart: 0 });
+      const [sent] = puts;
+      expect(sent?.digest?.chunks?.lengths, name).toEqual([CHUNK, CHUNK, big.length - 2 * CHUNK]);
+      expect(
+        sent?.pieces.map((p) => p.length),
+        name,
+      ).toEqual(sent?.digest?.chunks?.lengths);
+      sent?.pieces.forEach((piece, i) => {
+        expect(sent.digest?.chunks?.sha256(i).equals(sha256(piece)), `${name} chunk ${i}`).toBe(true);
+      });
+      // The server checked every chunk: nothing is challenged again.
+      expect(report.bytes.destinationRead, name).toBe(0);
+    }
+  });
+
+  it("sends such an object again with the MD5 it reads it for where the bucket takes no write without one (Object Lock), alike", async () => {
+    const { Md5RequiredError } = await import("@chunksync/storage");
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores();
+      await putInParts(source, "new-big", big);
+      const sent: (BodyDigest | undefined)[] = [];
+      const stored = destination.put.bind(destination);
+      destination.put = (key, body, length, attributes, condition, signal, digest) => {
+        sent.push(digest);
+        if (digest?.chunks) throw new Md5RequiredError({ operation: "put", bucket: "dst", key });
+        return stored(key, body, length, attributes, condition, signal, digest);
+      };
+      const report = await engine(source, destination, {});
+      expect(byKey(report)["new-big"], name).toMatchObject({ state: "missing", applied: true, attempts: 1 });
+      expect((await bytes(destination, "new-big"))?.equals(big), name).toBe(true);
+      expect(sent, name).toEqual([
+        expect.objectContaining({ chunks: expect.anything() }),
+        { contentMd5: createHash("md5").update(big).digest("base64") },
+      ]);
+      // Read once for its MD5, once as it is sent; the refused put read no more than its first chunks.
+      expect(report.bytes.sourceRead, name).toBeGreaterThanOrEqual(2 * big.length);
+      expect(report.bytes.sourceRead, name).toBeLessThan(3 * big.length);
     }
   });
 

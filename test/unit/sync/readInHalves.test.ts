@@ -66,6 +66,40 @@ describe("HalvesReader", () => {
     expect(log).toEqual(["read 100+750", "landed 100+750"]);
   });
 
+  test.each([
+    { buffer: 200, most: 2, case: "in the buffer's two halves" },
+    { buffer: 150, most: 1, case: "one at a time in a buffer of one piece" },
+  ])(
+    "hands over pieces of `pieceSize` (the last shorter), $case, each intact until the next is asked for",
+    async ({ buffer, most }) => {
+      const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 11) % 251));
+      const log: string[] = [];
+      const { read, state } = readsOf(data, log);
+      const reader = new HalvesReader(
+        read,
+        { offset: 0, length: 430 },
+        Buffer.alloc(buffer),
+        ONCE,
+        undefined,
+        100,
+      );
+      const got: Buffer[] = [];
+      let k = 0;
+      for await (const piece of reader.pieces()) {
+        const copy = Buffer.from(piece);
+        for (let i = 0; i < 10; i++) await turn();
+        expect(piece.equals(copy)).toBe(true);
+        // Nothing lands past the pieces the buffer has room for: this one, and the next where two fit.
+        expect(state.landed).toBeLessThanOrEqual((k + most) * 100);
+        got.push(copy);
+        k++;
+      }
+      expect(got.map((p) => p.length)).toEqual([100, 100, 100, 100, 30]);
+      expect(Buffer.concat(got).equals(data.subarray(0, 430))).toBe(true);
+      expect(log).toEqual(["read 0+430", "landed 0+430"]);
+    },
+  );
+
   test("a read that fails fails the body, is kept as the failure, and leaves nothing landing once stopped", async () => {
     const log: string[] = [];
     // The first read breaks in the third half; the one after it at once, having handed nothing over.

@@ -29,6 +29,7 @@ const destination = (): DestinationRecord => ({
   size: 10,
   attributes: { metadata: {}, tagging: "a=1" },
   checksContentMd5: true,
+  checksSignedChunks: true,
   copySourceEscapesReadOnce: false,
 });
 

@@ -18,7 +18,10 @@ function gaveUp(why: string): Error {
  * handed over, so what was sent stands; a read that handed a half over since its last failure
  * has its attempts afresh. `piece` sees each half as it is handed over (the hashing of what is
  * sent: bytes of a read that broke before its half was whole are never hashed). A range the
- * buffer holds whole is one piece.
+ * buffer holds whole is one piece, unless `pieceSize` sets the pieces' size (the last shorter):
+ * a body sent in signed chunks, each piece one chunk, in halves of that size, or in a buffer of
+ * one piece where a strict memory budget has room for no more (each piece then read once the
+ * one before it was sent).
  */
 export class HalvesReader {
   /** Why the read failed, once it did: the body's consumer fails with it, and the caller tells the two apart. */
@@ -27,6 +30,8 @@ export class HalvesReader {
   #reading: Promise<void> = Promise.resolve();
   readonly #halves: [Buffer, Buffer];
   readonly #half: number;
+  /** The halves pieces land in, in turn: one where the buffer holds one piece only. */
+  readonly #slots: 1 | 2;
   readonly #stopped = new AbortController();
   /** Takes the listener off the run's signal. */
   readonly #unlink: (() => void) | undefined;
@@ -51,10 +56,16 @@ export class HalvesReader {
     buffer: Buffer,
     retry: RetryOptions,
     private readonly piece?: (bytes: Buffer) => void,
+    pieceSize?: number,
   ) {
     // A range the buffer holds whole is one piece: nothing is sent while it lands.
-    this.#half = range.length <= buffer.length ? buffer.length : Math.max(1, Math.floor(buffer.length / 2));
+    this.#half =
+      pieceSize ??
+      (range.length <= buffer.length ? buffer.length : Math.max(1, Math.floor(buffer.length / 2)));
     this.#halves = [buffer.subarray(0, this.#half), buffer.subarray(this.#half, 2 * this.#half)];
+    // A second half shorter than a piece serves where it holds the last piece, the second.
+    const two = buffer.length > this.#half && buffer.length >= Math.min(2 * this.#half, range.length);
+    this.#slots = two ? 2 : 1;
     // The run's signal stops the read through a listener taken off at stop, not AbortSignal.any:
     // Node keeps an entry on the long-lived signal for every signal combined with it
     // (nodejs/node#55351), one per part streamed for the whole run.
@@ -82,7 +93,7 @@ export class HalvesReader {
           this.#wake = resolve;
         });
       }
-      const piece = this.#halves[k % 2]!.subarray(0, end - k * this.#half);
+      const piece = this.#halves[k % this.#slots]!.subarray(0, end - k * this.#half);
       this.#handed = k + 1;
       this.piece?.(piece);
       yield piece;
@@ -156,12 +167,12 @@ export class HalvesReader {
     return this.#free(at) ?? this.#later(at);
   }
 
-  /** The room for byte `at` where its half is free: the half that held the piece two before it was given back. */
+  /** The room for byte `at` where its half is free: the half that held the piece two (or one) before it was given back. */
   #free(at: number): Buffer | undefined {
     const k = Math.floor(at / this.#half);
-    if (k >= this.#released + 2) return undefined;
+    if (k >= this.#released + this.#slots) return undefined;
     const end = Math.min(this.#half, this.range.length - k * this.#half);
-    return this.#halves[k % 2]!.subarray(at - k * this.#half, end);
+    return this.#halves[k % this.#slots]!.subarray(at - k * this.#half, end);
   }
 
   #later(at: number): Promise<Buffer> {

@@ -14,6 +14,7 @@ import {
   etagMd5,
   InOrderDigests,
   MAX_CHUNK_SIZE,
+  type MemoryBudget,
   type ObjectAttributes,
   type ObjectDecision,
   type ObjectIdentity,
@@ -27,6 +28,7 @@ import {
   type ConditionalWrite,
   counting,
   enforcesCondition,
+  Md5RequiredError,
   type MultipartUpload,
   multipartEtag,
   NotImplementedError,
@@ -444,7 +446,7 @@ export async function writeWhole(
     return withRetry(() => fromSource(ctx, write, part, buffer, send, "md5", () => !own), retryFor(signal));
   };
   // A streamed object's GET and PUT take one of the run's slots and a buffer (see bufferSize).
-  const etag = await ctx.buffers.with(bufferSize(write, part), put);
+  const etag = await ctx.buffers.with(bufferSize(write, part, ctx.buffers.budget), put);
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
   return etag;
@@ -536,17 +538,23 @@ function inBuffer<T>(
   part: PlannedPart,
   send: (buffer: Buffer) => Promise<T>,
 ): Promise<T> {
-  return ctx.buffers.with(bufferSize(write, part), (buffer) => ctx.limiter.run(() => send(buffer)));
+  return ctx.buffers.with(bufferSize(write, part, ctx.buffers.budget), (buffer) =>
+    ctx.limiter.run(() => send(buffer)),
+  );
 }
 
 /**
  * The buffer a part read into memory takes: its object's chunk size, which its parts share. A
  * streamed object's bytes go through one chunk's buffer (see HalvesReader), or one of their own
- * size where they are fewer.
+ * size where they are fewer. Sent in signed chunks, they go through two chunks' (one chunk is
+ * read while the one before it is sent), or one where a strict budget has no room for two.
  */
-function bufferSize(write: Pick<ObjectWrite, "plan">, part: PlannedPart): number {
+function bufferSize(write: Pick<ObjectWrite, "plan">, part: PlannedPart, budget: MemoryBudget): number {
   const chunk = write.plan.chunkSize;
-  return part.streamed ? Math.min(chunk, part.length) : Math.max(chunk, part.length);
+  if (!part.streamed) return Math.max(chunk, part.length);
+  if (!part.signed) return Math.min(chunk, part.length);
+  const two = Math.min(2 * chunk, part.length);
+  return budget.strict && two > budget.bytes ? chunk : two;
 }
 
 /** Whether `part`'s bytes go through a buffer of {@link bufferSize} (see {@link PartBuffers}). */
@@ -563,7 +571,8 @@ function inMemory(part: PlannedPart): boolean {
  */
 export function checkMemory(ctx: Pick<WriteContext, "buffers">, write: ObjectWrite): void {
   for (const part of write.decision.parts)
-    if (inMemory(part)) checkChunkBuffer(write.key, bufferSize(write, part), ctx.buffers.budget);
+    if (inMemory(part))
+      checkChunkBuffer(write.key, bufferSize(write, part, ctx.buffers.budget), ctx.buffers.budget);
 }
 
 /** Completes `upload` from its parts (in any order) under the write's condition and its guards. */
@@ -661,6 +670,7 @@ async function sendStreamed<T>(
   send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
   stored: () => boolean,
 ): Promise<T> {
+  if (part.signed) return sendSigned(ctx, write, part, buffer, send, stored);
   const stated = etagMd5(write.source.etag);
   if (stated === undefined)
     throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
@@ -668,21 +678,51 @@ async function sendStreamed<T>(
     return await streamOnce(ctx, write, part, buffer, send, stated, stored);
   } catch (error) {
     if (!(error instanceof BadDigestError)) throw error;
-    const measured = createDigester("md5");
-    await write.parts.readInto(part, { piece: (piece) => measured.update(piece) });
-    const md5 = measured.digest().toString("base64");
+    const md5 = await measuredMd5(write, part);
     if (md5 === stated) throw error;
     return streamOnce(ctx, write, part, buffer, send, md5, stored);
   }
 }
 
 /**
- * Streams `part` from the part source into `send` with `contentMd5`, hashing each chunk as it
+ * Sends `part` (a whole new object whose ETag is no MD5, see `PlannedPart.signed`) in signed
+ * chunks, one a chunk of its plan, each signed by the SHA-256 measured as it was read: the
+ * storing server checks every chunk against it, so bytes altered between the destination's
+ * side and its store are refused (BadDigestError, retried as any). Where the bucket takes no
+ * write without a Content-MD5 (AWS S3 under Object Lock), the object is read once more for its
+ * MD5 first, and sent with it.
+ */
+async function sendSigned<T>(
+  ctx: WriteContext,
+  write: ObjectWrite,
+  part: PlannedPart,
+  buffer: Buffer,
+  send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
+  stored: () => boolean,
+): Promise<T> {
+  try {
+    return await streamOnce(ctx, write, part, buffer, send, undefined, stored);
+  } catch (error) {
+    if (!(error instanceof Md5RequiredError)) throw error;
+  }
+  return streamOnce(ctx, write, part, buffer, send, await measuredMd5(write, part), stored);
+}
+
+/** The MD5 of `part`'s bytes, read for it alone, as Content-MD5 states one. */
+async function measuredMd5(write: ObjectWrite, part: PlannedPart): Promise<string> {
+  const measured = createDigester("md5");
+  await write.parts.readInto(part, { piece: (piece) => measured.update(piece) });
+  return measured.digest().toString("base64");
+}
+
+/**
+ * Streams `part` from the part source into `send` with `contentMd5`, or without one in signed
+ * chunks (each piece one chunk, see HalvesReader's `pieceSize`), hashing each chunk as it
  * passes; once the server accepted the body, those are the source's and, where the destination
- * checks Content-MD5, the destination's digests of the chunks. Nothing is held but what is in
- * flight: `buffer`'s halves in turn (see HalvesReader). Where `send` settled without the server
- * storing the body (`stored`: the run's own object found after a 412), no server checked the
- * bytes hashed, and no digest is kept.
+ * checks the body so sent, the destination's digests of the chunks. Nothing is held but what is
+ * in flight: `buffer`'s halves in turn (see HalvesReader). Where `send` settled without the
+ * server storing the body (`stored`: the run's own object found after a 412), no server checked
+ * the bytes hashed, and no digest is kept.
  */
 async function streamOnce<T>(
   ctx: WriteContext,
@@ -690,18 +730,38 @@ async function streamOnce<T>(
   part: PlannedPart,
   buffer: Buffer,
   send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
-  contentMd5: string,
+  contentMd5: string | undefined,
   stored: () => boolean,
 ): Promise<T> {
   const chunks = chunkRanges(write.plan).slice(part.firstChunk, part.firstChunk + part.chunkCount);
   const algorithm = ctx.uploaded?.algorithm;
   const hashing = algorithm === undefined ? undefined : new ChunkDigests(chunks, algorithm);
+  // Signed chunks carry their SHA-256: the chunk digests themselves where those are SHA-256.
+  const signing =
+    contentMd5 !== undefined
+      ? undefined
+      : algorithm === "sha256"
+        ? hashing
+        : new ChunkDigests(chunks, "sha256");
+  const sent: BodyDigest =
+    signing === undefined
+      ? { contentMd5 }
+      : { chunks: { lengths: chunks.map((c) => c.length), sha256: (i) => signing.digests[i]! } };
   let handed = 0;
-  const reader = new HalvesReader(write.parts.readInto, part, buffer, retryFor(ctx.signal), (bytes) => {
-    hashing?.update(bytes);
-    handed += bytes.length;
-    ctx.sending?.(bytes.length);
-  });
+  const pieceSize = signing === undefined ? undefined : write.plan.chunkSize;
+  const reader = new HalvesReader(
+    write.parts.readInto,
+    part,
+    buffer,
+    retryFor(ctx.signal),
+    (bytes) => {
+      hashing?.update(bytes);
+      if (signing !== hashing) signing?.update(bytes);
+      handed += bytes.length;
+      ctx.sending?.(bytes.length);
+    },
+    pieceSize,
+  );
   const body = reader.pieces();
   // Before the buffer is given back, or a retry reads into it: no read is left landing in it,
   // even where a refusal came before the body was read to its end. What the attempt handed
@@ -714,7 +774,7 @@ async function streamOnce<T>(
   };
   let done: T;
   try {
-    done = await send(body, { contentMd5 });
+    done = await send(body, sent);
     hashing?.end();
   } catch (error) {
     await stop();
@@ -726,7 +786,8 @@ async function streamOnce<T>(
   }
   await stop();
   if (!stored()) return done;
-  const checked = ctx.destination.capabilities.writeChecksums.contentMd5;
+  const checks = ctx.destination.capabilities.writeChecksums;
+  const checked = signing === undefined ? checks.contentMd5 : checks.signedChunks;
   hashing?.digests.forEach((digest, i) => {
     const chunk = chunks[i]!;
     ctx.uploaded?.read?.(chunk, digest);
