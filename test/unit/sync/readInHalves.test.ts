@@ -38,6 +38,23 @@ function readsOf(data: Buffer, log: string[], cut?: (range: { offset: number; le
   return { read, state };
 }
 
+/**
+ * Takes every piece of `reader`, holding each some turns of the event loop before asking for the
+ * next: each stays intact meanwhile, and no byte lands past the `most` pieces (of `size` bytes)
+ * the buffer has room for, this one and those after it.
+ */
+async function consume(reader: HalvesReader, state: { landed: number }, size: number, most: number) {
+  const got: Buffer[] = [];
+  for await (const piece of reader.pieces()) {
+    const copy = Buffer.from(piece);
+    for (let i = 0; i < 10; i++) await turn();
+    expect(piece.equals(copy)).toBe(true);
+    expect(state.landed).toBeLessThanOrEqual((got.length + most) * size);
+    got.push(copy);
+  }
+  return got;
+}
+
 describe("HalvesReader", () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -49,17 +66,8 @@ describe("HalvesReader", () => {
     const reader = new HalvesReader(read, { offset: 100, length: 750 }, Buffer.alloc(201), ONCE, (b) =>
       hash.update(b),
     );
-    const got: Buffer[] = [];
-    let k = 0;
-    for await (const piece of reader.pieces()) {
-      const copy = Buffer.from(piece);
-      // The read goes on while this piece is with the consumer, into the other half only.
-      for (let i = 0; i < 10; i++) await turn();
-      expect(piece.equals(copy)).toBe(true);
-      expect(state.landed).toBeLessThanOrEqual((k + 2) * 100);
-      got.push(copy);
-      k++;
-    }
+    // The read goes on while a piece is with the consumer, into the other half only.
+    const got = await consume(reader, state, 100, 2);
     expect(got.map((p) => p.length)).toEqual([100, 100, 100, 100, 100, 100, 100, 50]);
     expect(Buffer.concat(got).equals(data.subarray(100, 850))).toBe(true);
     expect(hash.digest().equals(createHash("sha256").update(data.subarray(100, 850)).digest())).toBe(true);
@@ -83,17 +91,8 @@ describe("HalvesReader", () => {
         undefined,
         100,
       );
-      const got: Buffer[] = [];
-      let k = 0;
-      for await (const piece of reader.pieces()) {
-        const copy = Buffer.from(piece);
-        for (let i = 0; i < 10; i++) await turn();
-        expect(piece.equals(copy)).toBe(true);
-        // Nothing lands past the pieces the buffer has room for: this one, and the next where two fit.
-        expect(state.landed).toBeLessThanOrEqual((k + most) * 100);
-        got.push(copy);
-        k++;
-      }
+      // Nothing lands past the pieces the buffer has room for: this one, and the next where two fit.
+      const got = await consume(reader, state, 100, most);
       expect(got.map((p) => p.length)).toEqual([100, 100, 100, 100, 30]);
       expect(Buffer.concat(got).equals(data.subarray(0, 430))).toBe(true);
       expect(log).toEqual(["read 0+430", "landed 0+430"]);

@@ -661,6 +661,12 @@ function chunkOf(part: PlannedPart): ChunkRange {
  * read once more for its MD5: the same as the ETag, the bytes were altered on the way and the
  * refusal stands (retried as any); another, the ETag is not the MD5 of the bytes though it has
  * the form of one (a server's own scheme), and the body is sent again with the MD5 measured.
+ *
+ * A source whose ETag is no MD5 (`PlannedPart.signed`) is sent in signed chunks, one a chunk of
+ * its plan, each signed by the SHA-256 measured as it was read: the storing server checks every
+ * chunk against it, so bytes altered between the destination's side and its store are refused
+ * (BadDigestError, retried as any). Where the bucket takes no write without a Content-MD5 (AWS
+ * S3 under Object Lock), the object is read once more for its MD5 first, and sent with it.
  */
 async function sendStreamed<T>(
   ctx: WriteContext,
@@ -670,7 +676,14 @@ async function sendStreamed<T>(
   send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
   stored: () => boolean,
 ): Promise<T> {
-  if (part.signed) return sendSigned(ctx, write, part, buffer, send, stored);
+  if (part.signed) {
+    try {
+      return await streamOnce(ctx, write, part, buffer, send, undefined, stored);
+    } catch (error) {
+      if (!(error instanceof Md5RequiredError)) throw error;
+    }
+    return streamOnce(ctx, write, part, buffer, send, await measuredMd5(write, part), stored);
+  }
   const stated = etagMd5(write.source.etag);
   if (stated === undefined)
     throw new ChunksyncError("UNEXPECTED", `${write.source.key} is streamed but its ETag is no MD5`);
@@ -682,30 +695,6 @@ async function sendStreamed<T>(
     if (md5 === stated) throw error;
     return streamOnce(ctx, write, part, buffer, send, md5, stored);
   }
-}
-
-/**
- * Sends `part` (a whole new object whose ETag is no MD5, see `PlannedPart.signed`) in signed
- * chunks, one a chunk of its plan, each signed by the SHA-256 measured as it was read: the
- * storing server checks every chunk against it, so bytes altered between the destination's
- * side and its store are refused (BadDigestError, retried as any). Where the bucket takes no
- * write without a Content-MD5 (AWS S3 under Object Lock), the object is read once more for its
- * MD5 first, and sent with it.
- */
-async function sendSigned<T>(
-  ctx: WriteContext,
-  write: ObjectWrite,
-  part: PlannedPart,
-  buffer: Buffer,
-  send: (body: WriteBody, digest: BodyDigest) => Promise<T>,
-  stored: () => boolean,
-): Promise<T> {
-  try {
-    return await streamOnce(ctx, write, part, buffer, send, undefined, stored);
-  } catch (error) {
-    if (!(error instanceof Md5RequiredError)) throw error;
-  }
-  return streamOnce(ctx, write, part, buffer, send, await measuredMd5(write, part), stored);
 }
 
 /** The MD5 of `part`'s bytes, read for it alone, as Content-MD5 states one. */
