@@ -12,6 +12,7 @@ import {
   type ObjectStore,
   PreconditionFailedError,
   S3_CAPABILITIES,
+  SignedChunksRefusedError,
   StorageError,
   sameEtag,
   type WriteChecksums,
@@ -519,7 +520,7 @@ function objectStoreContract(name: string, harness: Harness) {
         ).toBe(true);
       });
 
-      it("refuses a put whose chunk does not match the SHA-256 it was signed by (BAD_DIGEST), as declared, and writes nothing", async () => {
+      it("refuses a put whose chunk does not match the SHA-256 it was signed by (SIGNED_CHUNKS_REFUSED), as declared, and writes nothing", async () => {
         const key = `${fresh()}signed-bad`;
         const data = seededBytes("signed-bad", 5 * MiB);
         const { body, digest } = chunked(data, flipByte(data, 3 * MiB));
@@ -528,8 +529,8 @@ function objectStoreContract(name: string, harness: Harness) {
           await put;
           return;
         }
-        await expect(put).rejects.toBeInstanceOf(BadDigestError);
-        await expect(put).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
+        await expect(put).rejects.toBeInstanceOf(SignedChunksRefusedError);
+        await expect(put).rejects.toMatchObject({ code: "SIGNED_CHUNKS_REFUSED" });
         expect(await store.head(key)).toBeUndefined();
       });
     });

@@ -82,11 +82,14 @@ describe("a bit flipped in flight on the engine's writes", () => {
           key,
         ).toEqual([1, 2]);
       }
+      // Refused for a chunk's signature, it is sent again with the MD5 read for it: an altered
+      // chunk and a server that does not check signed chunks look alike.
       const signed = proxy.seen.filter((r) => into(r) && r.path === `/${dstBucket}/new/parts.bin`);
       expect(signed.map((r) => r.headers["x-amz-content-sha256"])).toEqual([
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "UNSIGNED-PAYLOAD",
       ]);
+      expect(signed[1]?.headers["content-md5"]).toBeDefined();
       // The changed chunk is an assembled part (its old bytes and the one block that crossed),
       // refused like the others and sent again: the digest kept for it is of the bytes stored.
       const changed = report.results.find((r) => r.sourceKey === "changed.bin");
@@ -147,6 +150,35 @@ describe("a bit flipped in flight on the engine's writes", () => {
         when: (r) => bodyInto(dstBucket)(r) && r.query === "" && r.path === `/${dstBucket}/${key}`,
       }));
       expect(puts.map((r) => r.attempt)).toEqual([1, 2]);
+    });
+
+    it(`${name}: a server without signed chunks (501): the object whose ETag is no MD5 is read for its MD5 and sent with it, byte-equal`, async () => {
+      const { dst, proxy } = proxied;
+      const { dstBucket, versions, source, destination } = await world(`nochunks-${name}`);
+      const rule = `no-signed-chunks-${name}`;
+      proxy.setRules([
+        {
+          name: rule,
+          action: "signedChunksNotImplemented",
+          when: (r) =>
+            bodyInto(dstBucket)(r) &&
+            r.headers["x-amz-content-sha256"] === "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        },
+      ]);
+      const report = await engine(source, destination, "changed");
+      proxy.setRules([]);
+      expect(proxy.firedCount(rule)).toBe(1);
+      expect(report.objects).toMatchObject({ identical: 0, failed: 0 });
+      expect(await oldOrNew(dst, dstBucket, versions)).toMatchObject({ mixed: [], kept: [] });
+      const puts = proxy.seen.filter(
+        (r) => bodyInto(dstBucket)(r) && r.path === `/${dstBucket}/new/parts.bin`,
+      );
+      expect(
+        puts.map((r) => [r.headers["x-amz-content-sha256"], r.headers["content-md5"] !== undefined]),
+      ).toEqual([
+        ["STREAMING-AWS4-HMAC-SHA256-PAYLOAD", false],
+        ["UNSIGNED-PAYLOAD", true],
+      ]);
     });
 
     it(`${name}: with every attempt flipped the writes fail with BAD_DIGEST, the old destination stays and no upload is left`, async () => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { BadDigestError, Md5RequiredError, S3_CAPABILITIES, sameEtag } from "@chunksync/storage";
+import { BadDigestError, S3_CAPABILITIES, SignedChunksRefusedError, sameEtag } from "@chunksync/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededBytes } from "../support/data.js";
 import { FaultProxy } from "../support/faultProxy.js";
@@ -137,48 +137,58 @@ describe("a bit flipped in flight on a write", () => {
     expect(head.ContentType).toBe("text/plain");
   });
 
-  it("refuses a PutObject sent in signed chunks with a bit flipped in a chunk (BAD_DIGEST), storing nothing", async () => {
+  it("refuses a PutObject sent in signed chunks with a bit flipped in a chunk (SIGNED_CHUNKS_REFUSED), storing nothing, and every later one before it is sent", async () => {
     const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
     const data = seededBytes("flip-signed", 9 * MiB);
     flipOnce("signed");
-    const refused = store.put(
-      "flipped-signed.bin",
-      inChunks(data),
-      data.length,
-      attrs,
-      { ifNoneMatch: "*" },
-      undefined,
-      {
+    const put = (key: string) =>
+      store.put(key, inChunks(data), data.length, attrs, { ifNoneMatch: "*" }, undefined, {
         chunks: signedChunksOf(data),
-      },
-    );
-    await expect(refused).rejects.toBeInstanceOf(BadDigestError);
-    await expect(refused).rejects.toMatchObject({ code: "BAD_DIGEST", retryable: true });
+      });
+    const refused = put("flipped-signed.bin");
+    await expect(refused).rejects.toBeInstanceOf(SignedChunksRefusedError);
+    await expect(refused).rejects.toThrow(/a chunk's signature did not match/);
     expect(proxy.firedCount("signed")).toBe(1);
     expect(await store.head("flipped-signed.bin")).toBeUndefined();
+    // The server answers as one that does not check signed chunks would: the store sends no more.
+    const before = proxy.seen.length;
+    await expect(put("after-flip.bin")).rejects.toMatchObject({ code: "SIGNED_CHUNKS_REFUSED" });
+    expect(proxy.seen.length).toBe(before);
   });
 
-  it("where the bucket asks for a Content-MD5 (AWS S3 under Object Lock), fails a put in signed chunks with MD5_REQUIRED, and every later one before it is sent", async () => {
-    const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
-    const puts: string[] = [];
-    proxy.onRequest = (r) => {
-      if (r.method === "PUT") puts.push(r.path);
-    };
-    proxy.setRules([{ name: "lock, signed", action: "checksumRequired", method: "PUT" }]);
-    try {
-      const data = seededBytes("lock-signed", 9 * MiB);
-      const put = (key: string) =>
-        store.put(key, inChunks(data), data.length, attrs, { ifNoneMatch: "*" }, undefined, {
-          chunks: signedChunksOf(data),
-        });
-      await expect(put("locked-1.bin")).rejects.toBeInstanceOf(Md5RequiredError);
-      await expect(put("locked-2.bin")).rejects.toMatchObject({ code: "MD5_REQUIRED" });
-      expect(puts).toHaveLength(1);
-    } finally {
-      proxy.onRequest = undefined;
-      proxy.setRules([]);
-    }
-  });
+  it.each([
+    { server: "a bucket under Object Lock (AWS S3)", action: "checksumRequired", says: /Content-MD5/ },
+    {
+      server: "a server without signed chunks (501)",
+      action: "signedChunksNotImplemented",
+      says: /not implemented/,
+    },
+  ] as const)(
+    "where $server refuses a put in signed chunks, fails it with SIGNED_CHUNKS_REFUSED, and every later one before it is sent",
+    async ({ action, says }) => {
+      const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });
+      const puts: string[] = [];
+      proxy.onRequest = (r) => {
+        if (r.method === "PUT") puts.push(r.path);
+      };
+      proxy.setRules([{ name: `refused, ${action}`, action, method: "PUT" }]);
+      try {
+        const data = seededBytes("refused-signed", 9 * MiB);
+        const put = (key: string) =>
+          store.put(key, inChunks(data), data.length, attrs, { ifNoneMatch: "*" }, undefined, {
+            chunks: signedChunksOf(data),
+          });
+        const first = put(`${action}-1.bin`);
+        await expect(first).rejects.toBeInstanceOf(SignedChunksRefusedError);
+        await expect(first).rejects.toThrow(says);
+        await expect(put(`${action}-2.bin`)).rejects.toMatchObject({ code: "SIGNED_CHUNKS_REFUSED" });
+        expect(puts).toHaveLength(1);
+      } finally {
+        proxy.onRequest = undefined;
+        proxy.setRules([]);
+      }
+    },
+  );
 
   it("refuses a PutObject of a Buffer: the adapter computes its Content-MD5 when none is given", async () => {
     const store = await storeVia("destination", bucket, proxy.url, { maxAttempts: 1 });

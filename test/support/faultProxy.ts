@@ -30,6 +30,11 @@ export type FaultAction =
    */
   | "preconditionFailed"
   /**
+   * Answers 501 NotImplemented as some S3-compatible servers answer a body sent in signed chunks
+   * (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): select it with `when`, on the request's headers.
+   */
+  | "signedChunksNotImplemented"
+  /**
    * Resets the connection mid-body: a request with a body is cut after half of it has
    * arrived (never forwarded); otherwise the response is cut after half of its body. A
    * `hook` runs first, where given (to hold the request until something has happened).
@@ -129,6 +134,7 @@ const REFUSALS = {
     "PreconditionFailed",
     "At least one of the pre-conditions you specified did not hold",
   ],
+  signedChunksNotImplemented: [501, "NotImplemented", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD not implemented"],
   checksumRequired: [
     400,
     "InvalidRequest",
@@ -264,6 +270,7 @@ export class FaultProxy {
       case "internalError":
       case "forbidden":
       case "preconditionFailed":
+      case "signedChunksNotImplemented":
       case "checksumRequired": {
         const [status, code, message] = REFUSALS[rule.action];
         const body = s3Error(code, message, seen.path);

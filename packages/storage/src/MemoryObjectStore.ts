@@ -12,6 +12,7 @@ import {
   ObjectNotFoundError,
   PreconditionFailedError,
   RequestRefusedError,
+  SignedChunksRefusedError,
   type StorageErrorContext,
   UPLOAD_GONE,
 } from "./errors.js";
@@ -619,15 +620,16 @@ function checkSignedChunk(
       "IncompleteBody",
       `chunk ${index} was ${piece.length} bytes, not the length announced`,
     );
+  // A server answers a chunk's signature that does not match, as the S3 adapter reads that answer.
   if (!createHash("sha256").update(piece).digest().equals(chunks.sha256(index)))
-    throw new BadDigestError(ctx);
+    throw new SignedChunksRefusedError(ctx, "a chunk's signature did not match");
 }
 
 /**
  * Reads a request body whole, as a server receives it; fails as S3 does when its length is not
  * `length`, or when its MD5 is not the Content-MD5 sent with it, its SHA-256 not the payload
  * hash signed for it (XAmzContentSHA256Mismatch, which the adapter reads as BadDigestError), or
- * a signed chunk's SHA-256 not the one its signature chains.
+ * a signed chunk's SHA-256 not the one its signature chains (SignedChunksRefusedError).
  */
 async function consume(
   body: WriteBody,

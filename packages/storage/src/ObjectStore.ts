@@ -96,7 +96,8 @@ export interface BodyDigest {
    * chunk: each piece of the body is one chunk, sent under a signature of its SHA-256 chained to
    * the one before (S3's STREAMING-AWS4-HMAC-SHA256-PAYLOAD), where
    * `capabilities.writeChecksums.signedChunks` says the server checks them. The server refuses
-   * the body (BadDigestError, nothing stored) at the first chunk whose bytes have another SHA-256.
+   * the body (SignedChunksRefusedError, nothing stored) at the first chunk whose bytes have
+   * another SHA-256, as it refuses one it does not take in signed chunks at all.
    */
   chunks?: SignedChunks;
 }

@@ -5,11 +5,11 @@ import type { BodySink } from "./bodySink.js";
 import type { StoreCapabilities } from "./capabilities.js";
 import {
   AccessDeniedError,
-  BadDigestError,
   InvalidCredentialsError,
-  Md5RequiredError,
+  NotImplementedError,
   PreconditionFailedError,
   RequestRefusedError,
+  SignedChunksRefusedError,
   StorageError,
   translateS3Error,
 } from "./errors.js";
@@ -149,6 +149,22 @@ function asksForMd5(error: unknown): boolean {
   return cause?.name === "InvalidRequest" && /Content-MD5/i.test(cause.message ?? "");
 }
 
+/**
+ * Why a server refused a body in signed chunks for the way it was sent, where `error` says so
+ * (see SignedChunksRefusedError); undefined for any other failure.
+ */
+function refusalOfSignedChunks(error: StorageError): string | undefined {
+  if (asksForMd5(error)) return "the bucket asks for a Content-MD5 (Object Lock)";
+  const cause = error.cause as { name?: string; message?: string } | undefined;
+  if (error instanceof NotImplementedError) return `not implemented: ${cause?.message || "501"}`;
+  if (error instanceof InvalidCredentialsError && cause?.name === "SignatureDoesNotMatch")
+    return "a chunk's signature did not match";
+  const refused =
+    error instanceof RequestRefusedError && /^Invalid(Request|Argument)$/.test(cause?.name ?? "");
+  if (refused && /STREAMING|chunk/i.test(cause?.message ?? "")) return cause?.message ?? "";
+  return undefined;
+}
+
 function conditionHeaders(condition: WriteCondition | undefined): { IfMatch?: string; IfNoneMatch?: string } {
   if (condition === undefined) return {};
   return "ifMatch" in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: condition.ifNoneMatch };
@@ -255,27 +271,34 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** Why this store's server took no body in signed chunks, once it refused one (see {@link #chunkSigned}). */
+  #signedChunksRefused: string | undefined;
+
   /**
-   * A write of a body in signed chunks. Its MD5 is not known before it is sent: where the bucket
-   * asks for one (or asked before), it fails with Md5RequiredError at once. A chunk refused for
-   * its signature, though the request's own signature is made as every other request's, arrived
-   * altered: S3 answers SignatureDoesNotMatch, Ceph RGW 16 too; it is a bad digest.
+   * A write of a body in signed chunks. Where the server refuses it for the way it is sent (see
+   * SignedChunksRefusedError), it fails so, and every later one of this store before it is sent:
+   * the writer sends such bodies with a Content-MD5 instead. A chunk whose signature did not
+   * match counts among them: the request's own signature is made as every other request's, so
+   * the chunk arrived altered, or the server does not check signed chunks, and nothing tells the
+   * two apart; the Content-MD5 catches an altered body all the same.
    */
   async #chunkSigned<T>(send: () => Promise<T>): Promise<T> {
-    if (this.#md5Asked) throw new Md5RequiredError({ operation: "put", bucket: this.bucket });
+    const refused = this.#signedChunksRefused;
+    if (refused !== undefined)
+      throw new SignedChunksRefusedError({ operation: "put", bucket: this.bucket }, refused);
     try {
       return await send();
     } catch (error) {
-      if (!(error instanceof StorageError)) throw error;
-      const ctx = { operation: error.operation, bucket: error.bucket, key: error.key };
-      if (asksForMd5(error)) {
-        this.#md5Asked = true;
-        throw new Md5RequiredError(ctx, error);
-      }
-      const refusal = (error.cause as { name?: string } | undefined)?.name;
-      if (error instanceof InvalidCredentialsError && refusal === "SignatureDoesNotMatch")
-        throw new BadDigestError(ctx, error.cause);
-      throw error;
+      const reason = error instanceof StorageError ? refusalOfSignedChunks(error) : undefined;
+      if (reason === undefined) throw error;
+      const e = error as StorageError;
+      if (asksForMd5(error)) this.#md5Asked = true;
+      this.#signedChunksRefused = reason;
+      throw new SignedChunksRefusedError(
+        { operation: e.operation, bucket: e.bucket, key: e.key },
+        reason,
+        error,
+      );
     }
   }
 

@@ -131,7 +131,7 @@ function signedLength(chunks: SignedChunks): number {
  * `body` framed as SigV4's signed chunks: each piece (one chunk, of its announced length) after
  * a line that carries its signature, chained by `chain` from the request's own, then the empty
  * chunk that ends the body. Without Content-Encoding: aws-chunked, which S3 strips but Ceph
- * RGW 16 stores on the object; every server tells the framing by the payload hash alone.
+ * RGW 16 stores on the object; S3, MinIO and RGW tell the framing by the payload hash alone.
  */
 async function* signedChunks(
   body: AsyncIterable<Buffer>,

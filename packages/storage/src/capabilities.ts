@@ -39,9 +39,10 @@ export interface WriteChecksums {
    */
   payloadSha256: boolean;
   /**
-   * A put sent with `chunks` (BodyDigest) is refused with BadDigestError, and nothing becomes
-   * visible, at the first chunk whose bytes have another SHA-256 than the one its signature
-   * chains: S3, MinIO and Ceph RGW 16 check SigV4's signed chunks.
+   * A put sent with `chunks` (BodyDigest) is refused with SignedChunksRefusedError, and nothing
+   * becomes visible, at the first chunk whose bytes have another SHA-256 than the one its
+   * signature chains: S3, MinIO and Ceph RGW 16 check SigV4's signed chunks. A server that does
+   * not take them refuses the body the same way, before any is stored.
    */
   signedChunks: boolean;
 }

@@ -52,13 +52,24 @@ export class RequestRefusedError extends StorageError {
 export class NotImplementedError extends RequestRefusedError {}
 
 /**
- * The bucket takes no write without a Content-MD5 (AWS S3 under Object Lock), and the body was
- * sent in signed chunks, whose MD5 nobody knew before it was sent: nothing was written. A writer
- * sends it again with the MD5 it measures first.
+ * A body sent in signed chunks (BodyDigest.chunks) was refused, and nothing was written: the
+ * bucket takes no write without a Content-MD5 (AWS S3 under Object Lock), the server does not
+ * implement signed chunks (some S3-compatible servers answer 501 or 400 InvalidRequest), or a
+ * chunk's signature did not match, which an altered chunk and a server that cannot check them
+ * look alike in. Its MD5 was not known before it was sent; a writer sends it again with the MD5
+ * it measures first, and the store refuses every later such body of its own (see
+ * `S3ObjectStore.put`) before it is sent.
  */
-export class Md5RequiredError extends StorageError {
-  constructor(ctx: StorageErrorContext, cause?: unknown) {
-    super("MD5_REQUIRED", "the bucket takes no write without a Content-MD5 (Object Lock)", ctx, { cause });
+export class SignedChunksRefusedError extends StorageError {
+  constructor(ctx: StorageErrorContext, reason: string, cause?: unknown) {
+    super(
+      "SIGNED_CHUNKS_REFUSED",
+      `the server took no body in signed chunks (${reason}); nothing was written`,
+      ctx,
+      {
+        cause,
+      },
+    );
   }
 }
 

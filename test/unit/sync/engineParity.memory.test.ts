@@ -688,8 +688,8 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
-  it("sends such an object again with the MD5 it reads it for where the bucket takes no write without one (Object Lock), alike", async () => {
-    const { Md5RequiredError } = await import("@chunksync/storage");
+  it("sends such an object again with the MD5 it reads it for where the server takes no signed chunks (Object Lock, a server without them), alike", async () => {
+    const { SignedChunksRefusedError } = await import("@chunksync/storage");
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
       await putInParts(source, "new-big", big);
@@ -697,7 +697,8 @@ describe("both engines on memory stores: the same results, requests and failures
       const stored = destination.put.bind(destination);
       destination.put = (key, body, length, attributes, condition, signal, digest) => {
         sent.push(digest);
-        if (digest?.chunks) throw new Md5RequiredError({ operation: "put", bucket: "dst", key });
+        if (digest?.chunks)
+          throw new SignedChunksRefusedError({ operation: "put", bucket: "dst", key }, "Object Lock");
         return stored(key, body, length, attributes, condition, signal, digest);
       };
       const report = await engine(source, destination, {});

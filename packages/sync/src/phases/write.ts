@@ -28,7 +28,6 @@ import {
   type ConditionalWrite,
   counting,
   enforcesCondition,
-  Md5RequiredError,
   type MultipartUpload,
   multipartEtag,
   NotImplementedError,
@@ -38,6 +37,7 @@ import {
   type ObjectVersionRef,
   PreconditionFailedError,
   RequestRefusedError,
+  SignedChunksRefusedError,
   StorageError,
   type StorageErrorContext,
   sameEtag,
@@ -664,9 +664,10 @@ function chunkOf(part: PlannedPart): ChunkRange {
  *
  * A source whose ETag is no MD5 (`PlannedPart.signed`) is sent in signed chunks, one a chunk of
  * its plan, each signed by the SHA-256 measured as it was read: the storing server checks every
- * chunk against it, so bytes altered between the destination's side and its store are refused
- * (BadDigestError, retried as any). Where the bucket takes no write without a Content-MD5 (AWS
- * S3 under Object Lock), the object is read once more for its MD5 first, and sent with it.
+ * chunk against it, so bytes altered between the destination's side and its store are refused.
+ * Where the server refuses the body for the way it is sent (SignedChunksRefusedError: a bucket
+ * under Object Lock, a server without signed chunks, a chunk whose signature did not match), the
+ * object is read once more for its MD5 first, and sent with it as Content-MD5.
  */
 async function sendStreamed<T>(
   ctx: WriteContext,
@@ -680,7 +681,7 @@ async function sendStreamed<T>(
     try {
       return await streamOnce(ctx, write, part, buffer, send, undefined, stored);
     } catch (error) {
-      if (!(error instanceof Md5RequiredError)) throw error;
+      if (!(error instanceof SignedChunksRefusedError)) throw error;
     }
     return streamOnce(ctx, write, part, buffer, send, await measuredMd5(write, part), stored);
   }
