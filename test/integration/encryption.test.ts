@@ -41,7 +41,7 @@ function sseCKeys(keys: { src: Buffer; dst: Buffer }, encodings: ["hex" | "base6
 }
 
 // SSE-C over plain http needs a server that allows it (the local RGW does, on loopback).
-it("SSE-C on both sides (each its own key): reads, parts and copy-source parts carry the right key", async () => {
+it("SSE-C on both sides (each its own key): reads, parts, copy-source parts and a new object's signed chunks carry the right key", async () => {
   await withBucketPair("ssec", async ({ src, dst, s, d }) => {
     const srcKey = Buffer.alloc(32, 1);
     const dstKey = Buffer.alloc(32, 2);
@@ -50,20 +50,26 @@ it("SSE-C on both sides (each its own key): reads, parts and copy-source parts c
     await dst.send(
       new PutObjectCommand({ Bucket: d, Key: "secret.bin", Body: flipByte(data, 7 * MiB), ...sseC(dstKey) }),
     );
+    // New on the destination, its ETag no MD5 (SSE-C): streamed in signed chunks under the destination's key.
+    const fresh = seededBytes("ssec-new", 12 * MiB);
+    await src.send(new PutObjectCommand({ Bucket: s, Key: "new.bin", Body: fresh, ...sseC(srcKey) }));
     const keys = sseCKeys({ src: srcKey, dst: dstKey }, ["hex", "base64"]);
     const r = await sync(s, d, "--json", ...keys, "--chunk-size", "5MiB");
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { bytes: { transferred: number; copiedServerSide: number } };
     // The changed chunk is matched block by block: its part is built from the destination's own
     // old bytes (read with the destination's key) and the one block that crosses; the rest is
-    // copied server-side (copy-source parts with the destination's key).
-    expect(summary.bytes.transferred).toBeGreaterThan(0);
-    expect(summary.bytes.transferred).toBeLessThanOrEqual(256 * 1024);
+    // copied server-side (copy-source parts with the destination's key). The new object crosses whole.
+    expect(summary.bytes.transferred).toBeGreaterThan(fresh.length);
+    expect(summary.bytes.transferred).toBeLessThanOrEqual(fresh.length + 256 * 1024);
     expect(summary.bytes.copiedServerSide).toBeGreaterThan(0);
     const got = await dst.send(new GetObjectCommand({ Bucket: d, Key: "secret.bin", ...sseC(dstKey) }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
-    // Without the key the destination object cannot be read: it is stored encrypted under the destination's key.
+    const copied = await dst.send(new GetObjectCommand({ Bucket: d, Key: "new.bin", ...sseC(dstKey) }));
+    expect(Buffer.from(await copied.Body!.transformToByteArray()).equals(fresh)).toBe(true);
+    // Without the key the destination objects cannot be read: they are stored encrypted under the destination's key.
     await expect(dst.send(new GetObjectCommand({ Bucket: d, Key: "secret.bin" }))).rejects.toThrow();
+    await expect(dst.send(new GetObjectCommand({ Bucket: d, Key: "new.bin" }))).rejects.toThrow();
   });
 });
 
