@@ -24,7 +24,7 @@ import {
 } from "@chunksync/core";
 import { type ByteRange, type ObjectHead, type ObjectReader, sameEtag } from "@chunksync/storage";
 import { blockReader, readBlocksAndWhole } from "./blockReads.js";
-import { type DigestSource, digestsEach, sideDigests } from "./DigestSource.js";
+import { type DigestSource, digestsEach, type RangeTap, sideDigests } from "./DigestSource.js";
 import { digestFirst } from "./digestRange.js";
 import { ObjectChangedError } from "./errors.js";
 import { type KeepRoom, KeptChunks } from "./KeptChunks.js";
@@ -89,13 +89,17 @@ export class DestinationSide {
    * {@link DestinationSideOptions.readsAhead}), `listed`, the version the listing named, is the
    * one a challenge of every chunk will ask about next: its other chunks are read at once,
    * pinned to it, beside the first (`answer` takes their digests where it is asked about that
-   * version; otherwise they are dropped).
+   * version; otherwise they are dropped). A chunk read ahead that `likelyChanged` names once it
+   * has been read (the source's read found it changed: see `SourceSide.likelyChanged`) is kept
+   * in memory where there was room for its read, for the block round and the assembled part
+   * that would otherwise read its old bytes again; the others give their room back as they end.
    */
   async probe(
     key: string,
     length: number,
     algorithm: DigestAlgorithm,
     listed?: Pick<ObjectHead, "etag" | "size">,
+    likelyChanged?: (index: number) => boolean,
   ): Promise<ObjectHead | undefined> {
     const { store, limiter, signal } = this.options;
     const first = limiter.run(
@@ -110,8 +114,24 @@ export class DestinationSide {
     if (listed !== undefined && this.options.readsAhead) {
       const ranges = chunkRanges(planChunks(listed.size, length)).slice(1);
       if (ranges.length > 0) {
-        const digests = digestsEach(this.#digests, { key, etag: listed.etag }, ranges, algorithm, {
+        const kept = this.#kept;
+        const etag = listed.etag;
+        const tap =
+          kept && likelyChanged
+            ? async (range: ChunkRange): Promise<RangeTap | undefined> => {
+                const read = await kept.keeping(key, etag, range, signal);
+                return (
+                  read && {
+                    into: read.into,
+                    piece: read.piece,
+                    end: (digest) => read.end(digest !== undefined && likelyChanged(range.index)),
+                  }
+                );
+              }
+            : undefined;
+        const digests = digestsEach(this.#digests, { key, etag }, ranges, algorithm, {
           opens: true,
+          ...(tap ? { tap } : {}),
         });
         this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
       }

@@ -116,17 +116,19 @@ export interface TappedReads extends DigestReads {
 
 /**
  * The digests of `ranges` from `source`, one promise a range: from a ranged read's own, so that
- * each settles as its range is read; from another source, all once it answers.
+ * each settles as its range is read (tapped as `read.tap` says); from another source, which
+ * reads no bytes here to tap, all once it answers.
  */
 export function digestsEach(
   source: DigestSource,
   object: { key: string; etag: string },
   ranges: readonly ChunkRange[],
   algorithm: DigestAlgorithm,
-  read: DigestReads = {},
+  read: TappedReads = {},
 ): Promise<Buffer>[] {
   if (source instanceof RangedReadDigests) return source.each(object, ranges, algorithm, read);
-  const all = source.digests(object, ranges, algorithm, read);
+  const { tap: _tap, ...reads } = read;
+  const all = source.digests(object, ranges, algorithm, reads);
   return ranges.map((_, i) => all.then((digests) => digests[i]!));
 }
 

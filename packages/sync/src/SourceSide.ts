@@ -68,6 +68,11 @@ export class SourceSide {
   readonly #held = new Map<string, { etag: string; read: BodyDigests & { data: Buffer } }>();
   /** Digests of chunks being read ahead by `probe`, until the challenge takes them or `forget`. */
   readonly #ahead = new ReadAhead();
+  /**
+   * The chunks of each key in progress whose read found them changed from the key's last indexed
+   * version (`prior`), by index, until `forget`: those a challenge likely finds changed.
+   */
+  readonly #likelyChanged = new Map<string, Set<number>>();
   readonly #digests: DigestSource;
   /** Ranged reads of this side's own store, where those give its digests: they can keep what they read. */
   readonly #ranged: RangedReadDigests | undefined;
@@ -250,6 +255,8 @@ export class SourceSide {
             },
           );
           tap?.end(got?.digest);
+          if (prior && got !== undefined && firstChunkRead(got, chunkSize))
+            this.#readFound(key, prior, 0, got.digest);
           // Only a whole chunk is kept: the first chunk of the version found.
           if (got !== undefined && kept !== undefined && firstChunkRead(got, chunkSize))
             this.#kept?.keep(key, got.head.etag, 0, kept);
@@ -386,6 +393,29 @@ export class SourceSide {
           })
         : digestsEach(this.#digests, object, ranges, algorithm, { opens: true });
     this.#ahead.start(key, listed.etag, algorithm, ranges, digests);
+    if (prior)
+      for (const [i, range] of ranges.entries())
+        digests[i]!.then(
+          (digest) => this.#readFound(key, prior, range.index, digest),
+          () => {},
+        );
+  }
+
+  /** Notes chunk `index` of `key` likely changed where its digest read now is not `prior`'s. */
+  #readFound(key: string, prior: readonly Buffer[], index: number, digest: Buffer): void {
+    if (prior[index]?.equals(digest)) return;
+    let found = this.#likelyChanged.get(key);
+    if (found === undefined) this.#likelyChanged.set(key, (found = new Set()));
+    found.add(index);
+  }
+
+  /**
+   * Whether the read of chunk `index` of `key` in progress found it changed from the key's last
+   * indexed version: a hint, by index alone, for the destination's side to keep its old bytes
+   * of that chunk as it reads them (see `DestinationSide.probe`); false where not read yet.
+   */
+  likelyChanged(key: string, index: number): boolean {
+    return this.#likelyChanged.get(key)?.has(index) ?? false;
   }
 
   /**
@@ -395,6 +425,7 @@ export class SourceSide {
   forget(key: string): Promise<void> | undefined {
     this.#cached.delete(key);
     this.#held.delete(key);
+    this.#likelyChanged.delete(key);
     const kept = this.#kept;
     const settling = this.#ahead.forget(key);
     if (settling === undefined) {

@@ -219,6 +219,22 @@ describe("digest index on in-memory stores", () => {
     expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
   });
 
+  it("with blocks, a destination whose entry is not consulted is read once whole: the chunk the source's read found changed is kept from it for the block rounds and the part", async () => {
+    const { time, source, index, run } = setup();
+    await put(source, "a", big);
+    time.pass(2000);
+    await run();
+    time.pass(2000);
+    await put(source, "a", flipByte(big, 7 * MiB));
+    time.pass(2000);
+    const second = await run({ index: { ...index, destination: { ...index.destination, consult: false } } });
+    expect(second.objects.changed).toBe(1);
+    expect(second.bytes.transferred).toBeLessThanOrEqual(16 * 1024);
+    expect(second.bytes.sourceRead).toBe(big.length);
+    // Every chunk is read to answer the challenge; the changed one's old bytes are not read again.
+    expect(second.bytes.destinationRead).toBe(big.length);
+  });
+
   /** Rewrites `key` in place (same bytes, so the same ETag and size) with other metadata. */
   async function replaceMetadata(store: MemoryObjectStore, key: string, metadata: Record<string, string>) {
     const head = await store.head(key);

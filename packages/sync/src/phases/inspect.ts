@@ -159,6 +159,7 @@ export async function inspect(
       listed,
       indexed.destination,
       ctx.versioned.destination,
+      (index) => ctx.sourceSide.likelyChanged(sourceKey, index),
     ),
   ]);
   const entries: IndexedPair = {};
@@ -270,7 +271,9 @@ export type DestinationInspectContext = Pick<
  * kept by `ctx.destinationSide` for the challenge) where the challenge asks for that chunk; a
  * HEAD otherwise (an empty or archived object, a first chunk of another length than the
  * source's, or no listing: a restart). `algorithm` is the challenge's; `versioned`, whether the
- * destination's bucket keeps or kept versions (see {@link standingEntry}).
+ * destination's bucket keeps or kept versions (see {@link standingEntry}); `likelyChanged`, in
+ * one process with the source's side, which chunks the source found changed as it read them
+ * (their old bytes are kept as they are read: see `DestinationSide.probe`).
  */
 export async function inspectDestination(
   ctx: DestinationInspectContext,
@@ -279,6 +282,7 @@ export async function inspectDestination(
   listed: ListedPair | undefined,
   indexed: IndexEntry | undefined,
   versioned: boolean,
+  likelyChanged?: (index: number) => boolean,
 ): Promise<InspectedSide> {
   const { destination, destinationSide, chunkSize, signal } = ctx;
   if (listed && listed.destination === undefined) return { head: undefined };
@@ -303,6 +307,7 @@ export async function inspectDestination(
         chunkSize,
         algorithm,
         everyChunk ? listed.destination : undefined,
+        likelyChanged,
       )
     : await destination.head(destinationKey, signal);
   return { head: listedHead(head, listed.destination) };
