@@ -192,14 +192,21 @@ describe("digest index on in-memory stores", () => {
     expect(third.bytes.sourceRead + third.bytes.destinationRead).toBe(0);
   });
 
-  it("with blocks, only the changed fine block crosses; the destination reads its own changed chunk once, never back; the next run reads nothing", async () => {
-    const { time, source, run } = setup();
+  /** `big` synced, then one byte of it changed on the source: each write in a second of its own. */
+  async function syncedThenEdited() {
+    const stores = setup();
+    const { time, source, run } = stores;
     await put(source, "a", big);
     time.pass(2000);
     await run();
     time.pass(2000);
     await put(source, "a", flipByte(big, 7 * MiB));
     time.pass(2000);
+    return stores;
+  }
+
+  it("with blocks, only the changed fine block crosses; the destination reads its own changed chunk once, never back; the next run reads nothing", async () => {
+    const { time, run } = await syncedThenEdited();
     const second = await run();
     expect(second.objects.changed).toBe(1);
     // One fine block of at most 16 KiB crosses instead of the 5 MiB chunk.
@@ -220,13 +227,7 @@ describe("digest index on in-memory stores", () => {
   });
 
   it("with blocks, a destination whose entry is not consulted is read once whole: the chunk the source's read found changed is kept from it for the block rounds and the part", async () => {
-    const { time, source, index, run } = setup();
-    await put(source, "a", big);
-    time.pass(2000);
-    await run();
-    time.pass(2000);
-    await put(source, "a", flipByte(big, 7 * MiB));
-    time.pass(2000);
+    const { index, run } = await syncedThenEdited();
     const second = await run({ index: { ...index, destination: { ...index.destination, consult: false } } });
     expect(second.objects.changed).toBe(1);
     expect(second.bytes.transferred).toBeLessThanOrEqual(16 * 1024);
