@@ -404,8 +404,8 @@ export class SourceSide {
   /** Notes chunk `index` of `key` likely changed where its digest read now is not `prior`'s. */
   #readFound(key: string, prior: readonly Buffer[], index: number, digest: Buffer): void {
     if (prior[index]?.equals(digest)) return;
-    let found = this.#likelyChanged.get(key);
-    if (found === undefined) this.#likelyChanged.set(key, (found = new Set()));
+    const found = this.#likelyChanged.get(key) ?? new Set<number>();
+    this.#likelyChanged.set(key, found);
     found.add(index);
   }
 
