@@ -432,8 +432,11 @@ export class SourceSide {
       kept?.forget(key);
       return undefined;
     }
-    // Its kept chunks are dropped once the read ahead settled.
-    return settling.then(() => kept?.forget(key));
+    // Its kept chunks are dropped once the read ahead settled, and what its last reads found.
+    return settling.then(() => {
+      kept?.forget(key);
+      this.#likelyChanged.delete(key);
+    });
   }
 
   /**

@@ -204,6 +204,28 @@ describe("SourceSide keeps the bytes of chunks its index says changed, from the 
     expect(store.calls("read")).toBe(reads);
   });
 
+  it("names the chunks its reads found changed until the object settles, a read that ends after the forget began included", async () => {
+    const next = Buffer.from(old);
+    next.fill(7, 6 * MiB, 6 * MiB + 1000);
+    const { sourceSide } = await side(next, 8 * CHUNK);
+    expect([0, 1, 2, 3].map((i) => sourceSide.likelyChanged("k", i))).toEqual([false, true, false, false]);
+    await sourceSide.forget("k");
+    expect(sourceSide.likelyChanged("k", 1)).toBe(false);
+    // Forgotten while its reads ahead are still in flight: none of them names a chunk after.
+    const store = new MemoryObjectStore({ bucket: "s" });
+    await store.put("k", next, next.length, { metadata: {} }, { ifNoneMatch: "*" });
+    const early = new SourceSide({
+      store,
+      secret: randomBytes(32),
+      algorithm: "sha256",
+      variant: "encode",
+      limiter: new Limiter(1),
+    });
+    await early.probe("k", CHUNK, await store.head("k"), prior);
+    await early.forget("k");
+    expect(early.likelyChanged("k", 1)).toBe(false);
+  });
+
   it("keeps nothing without room for a whole chunk: the changed chunk is read again where it is needed", async () => {
     const next = Buffer.from(old);
     next.fill(7, 6 * MiB, 6 * MiB + 1000);
