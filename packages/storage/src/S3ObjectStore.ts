@@ -289,16 +289,13 @@ export class S3ObjectStore implements ObjectStore {
     try {
       return await send();
     } catch (error) {
-      const reason = error instanceof StorageError ? refusalOfSignedChunks(error) : undefined;
+      if (!(error instanceof StorageError)) throw error;
+      const reason = refusalOfSignedChunks(error);
       if (reason === undefined) throw error;
-      const e = error as StorageError;
       if (asksForMd5(error)) this.#md5Asked = true;
       this.#signedChunksRefused = reason;
-      throw new SignedChunksRefusedError(
-        { operation: e.operation, bucket: e.bucket, key: e.key },
-        reason,
-        error,
-      );
+      const { operation, bucket, key } = error;
+      throw new SignedChunksRefusedError({ operation, bucket, key }, reason, error);
     }
   }
 
