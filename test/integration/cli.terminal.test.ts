@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HUNG_UP, STOPPING } from "../../packages/cli/src/interruptible.js";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
-import { FaultProxy } from "../support/faultProxy.js";
+import { FaultProxy, type FaultRule, type SeenRequest } from "../support/faultProxy.js";
 import { collected, pendingUploads } from "../support/faultWorld.js";
 import {
   createBucket,
@@ -211,43 +211,77 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     });
   }
 
-  it("Ctrl-C typed on the terminal: the run says at once, on a line of its own above the status, that it stops; it aborts what it began and exits 130", async () => {
-    const [s, d] = await emptyPair("tty-ctrlc");
-    for (const key of ["a.bin", "b.bin", "c.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
+  /** A run on the terminal (see `startOnTerminal`), once started. */
+  type Terminal = ReturnType<typeof startOnTerminal>;
+
+  /**
+   * Runs `args` (given the proxy's endpoint) on a terminal, the destination reached through a
+   * fault proxy that holds `rule`. The rule is made with the run, so that its hook can type into
+   * the terminal or wait for what it shows; the proxy is stopped once the run ended.
+   */
+  async function onTerminalThrough(
+    args: (endpoint: string) => string[],
+    rule: (run: () => Terminal | undefined) => FaultRule,
+  ): Promise<{ code: number; output: string }> {
     const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
     try {
-      let run: ReturnType<typeof startOnTerminal> | undefined;
-      let typed = false;
-      proxy.setRules([
-        {
-          // The first write waits until the terminal shows that the Ctrl-C was taken.
-          name: "ctrl-c-at-first-write",
-          action: "hook",
-          when: (r) => !typed && r.method === "PUT",
-          hook: async () => {
-            typed = true;
-            run?.type("\x03");
-            await run?.shown(STOPPING);
-          },
-        },
-      ]);
-      run = startOnTerminal(
-        ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", proxy.url, "--concurrency", "1"],
-        env,
-      );
-      const { code, output } = await run.done;
-      expectCleanOutput(output);
-      expect(typed).toBe(true);
-      expect(code, output).toBe(130);
-      // The status line was cleared first: the stopping line starts the row, and nothing of the
-      // status stays on it.
-      expect(output).toContain(`\r\x1b[2K${STOPPING}\n`);
-      expect(shownLines(output)).toContain(STOPPING);
-      expect(output).toContain("chunksync: interrupted; started uploads were aborted");
-      expect(await pendingUploads(dst, d)).toEqual([]);
+      let run: Terminal | undefined;
+      proxy.setRules([rule(() => run)]);
+      run = startOnTerminal(args(proxy.url), env);
+      return await run.done;
     } finally {
       await proxy.stop();
     }
+  }
+
+  /**
+   * A rule that holds the first request `when` selects until Ctrl-C, typed on the terminal
+   * then, shows as taken; `typed()` tells whether it was.
+   */
+  function ctrlCAt(name: string, when: (r: SeenRequest) => boolean) {
+    let typed = false;
+    return {
+      typed: () => typed,
+      rule: (run: () => Terminal | undefined): FaultRule => ({
+        name,
+        action: "hook",
+        when: (r) => !typed && when(r),
+        hook: async () => {
+          typed = true;
+          run()?.type("\x03");
+          await run()?.shown(STOPPING);
+        },
+      }),
+    };
+  }
+
+  it("Ctrl-C typed on the terminal: the run says at once, on a line of its own above the status, that it stops; it aborts what it began and exits 130", async () => {
+    const [s, d] = await emptyPair("tty-ctrlc");
+    for (const key of ["a.bin", "b.bin", "c.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
+    // The first write waits until the terminal shows that the Ctrl-C was taken.
+    const ctrlC = ctrlCAt("ctrl-c-at-first-write", (r) => r.method === "PUT");
+    const { code, output } = await onTerminalThrough(
+      (endpoint) => [
+        "sync",
+        `s3://${s}`,
+        `s3://${d}`,
+        ...SIDES,
+        "--dst-endpoint",
+        endpoint,
+        "--concurrency",
+        "1",
+      ],
+      ctrlC.rule,
+    );
+    expectCleanOutput(output);
+    expect(ctrlC.typed()).toBe(true);
+    expect(code, output).toBe(130);
+    // The status line was cleared first: the stopping line starts the row, and nothing of the
+    // status stays on it.
+    expect(output).toContain(`\r\x1b[2K${STOPPING}\n`);
+    expect(shownLines(output)).toContain(STOPPING);
+    expect(output).toContain("chunksync: interrupted; started uploads were aborted");
+    expect(await pendingUploads(dst, d)).toEqual([]);
   });
 
   it("a new object streamed into one PutObject counts as sent as its body goes, before the server has stored it", async () => {
@@ -255,66 +289,46 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     // Over the 8 MiB chunk and written in one request: streamed into one PutObject.
     const data = seededBytes("tty-sent", 12 * MiB);
     await putObject(src, s, "big.bin", data);
-    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    try {
-      let run: ReturnType<typeof startOnTerminal> | undefined;
-      let drawn = false;
-      proxy.setRules([
-        {
-          // The server has stored the body; its answer waits until the terminal showed it as sent.
-          name: "hold-the-put's-answer",
-          action: "hold",
-          when: (r) => r.method === "PUT" && r.path.endsWith("/big.bin"),
-          hook: async () => {
-            await run?.shown("0/1 objects | read src 12.0 MiB dst 0 B | sent 12.0 MiB");
-            drawn = true;
-          },
+    let drawn = false;
+    const { code, output } = await onTerminalThrough(
+      (endpoint) => ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", endpoint],
+      (run) => ({
+        // The server has stored the body; its answer waits until the terminal showed it as sent.
+        name: "hold-the-put's-answer",
+        action: "hold",
+        when: (r) => r.method === "PUT" && r.path.endsWith("/big.bin"),
+        hook: async () => {
+          await run()?.shown("0/1 objects | read src 12.0 MiB dst 0 B | sent 12.0 MiB");
+          drawn = true;
         },
-      ]);
-      run = startOnTerminal(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", proxy.url], env);
-      const { code, output } = await run.done;
-      expectCleanOutput(output);
-      expect(code, output).toBe(0);
-      expect(drawn).toBe(true);
-      expect(output).toContain("1/1 objects | read src 12.0 MiB dst 0 B | sent 12.0 MiB");
-      expect((await readAll(dst, d, "big.bin")).equals(data)).toBe(true);
-    } finally {
-      await proxy.stop();
-    }
+      }),
+    );
+    expectCleanOutput(output);
+    expect(code, output).toBe(0);
+    expect(drawn).toBe(true);
+    expect(output).toContain("1/1 objects | read src 12.0 MiB dst 0 B | sent 12.0 MiB");
+    expect((await readAll(dst, d, "big.bin")).equals(data)).toBe(true);
   });
 
   it("Ctrl-C once every object settled, as the run lists the uploads left by others: it says the run finished, exits 0, and draws no status after the stop", async () => {
     const [s, d] = await emptyPair("tty-ctrlc-end");
     for (const key of ["a.bin", "b.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
-    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    try {
-      let run: ReturnType<typeof startOnTerminal> | undefined;
-      let typed = false;
-      proxy.setRules([
-        {
-          // The listing of the uploads left, after the last object, waits for the stop to be taken.
-          name: "ctrl-c-at-uploads-listing",
-          action: "hook",
-          when: (r) => !typed && r.method === "GET" && /(^|&)uploads/.test(r.query),
-          hook: async () => {
-            typed = true;
-            run?.type("\x03");
-            await run?.shown(STOPPING);
-          },
-        },
-      ]);
-      run = startOnTerminal(["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", proxy.url], env);
-      const { code, output } = await run.done;
-      expectCleanOutput(output);
-      expect(typed).toBe(true);
-      expect(code, output).toBe(0);
-      const after = output.slice(output.indexOf(STOPPING));
-      expect(after).toContain("chunksync: every object had settled when stopped: the run finished\n");
-      expect(after, output).not.toMatch(/\[[#.]+\] \d+%/);
-      expect(after).toContain("sync finished in");
-    } finally {
-      await proxy.stop();
-    }
+    // The listing of the uploads left, after the last object, waits for the stop to be taken.
+    const ctrlC = ctrlCAt(
+      "ctrl-c-at-uploads-listing",
+      (r) => r.method === "GET" && /(^|&)uploads/.test(r.query),
+    );
+    const { code, output } = await onTerminalThrough(
+      (endpoint) => ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", endpoint],
+      ctrlC.rule,
+    );
+    expectCleanOutput(output);
+    expect(ctrlC.typed()).toBe(true);
+    expect(code, output).toBe(0);
+    const after = output.slice(output.indexOf(STOPPING));
+    expect(after).toContain("chunksync: every object had settled when stopped: the run finished\n");
+    expect(after, output).not.toMatch(/\[[#.]+\] \d+%/);
+    expect(after).toContain("sync finished in");
   });
 
   /**
@@ -419,37 +433,18 @@ describe("chunksync on a terminal, with destination-only objects", () => {
       await putObject(src, s, key, seededBytes(key, 64 * 1024));
       await putObject(dst, d, key, seededBytes(key, 64 * 1024));
     }
-    const proxy = await FaultProxy.start({ upstream: localS3().endpoint });
-    try {
-      let run: ReturnType<typeof startOnTerminal> | undefined;
-      let typed = false;
-      proxy.setRules([
-        {
-          // The first range read waits until the terminal shows that the Ctrl-C was taken.
-          name: "ctrl-c-at-first-read",
-          action: "hook",
-          when: (r) => !typed && r.method === "GET" && r.headers.range !== undefined,
-          hook: async () => {
-            typed = true;
-            run?.type("\x03");
-            await run?.shown(STOPPING);
-          },
-        },
-      ]);
-      run = startOnTerminal(
-        ["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--full", "--dst-endpoint", proxy.url],
-        env,
-      );
-      const { code, output } = await run.done;
-      expect(typed).toBe(true);
-      expect(code, output).toBe(130);
-      expect(output).toContain(`^C\r\x1b[2K${STOPPING}\n`);
-      expect(shownLines(output)).toContain(STOPPING);
-      // What it judged until then is reported.
-      expect(output).toMatch(/chunksync: interrupted; \d+ objects? judged, \d+ ranges? not held alike\r?\n/);
-    } finally {
-      await proxy.stop();
-    }
+    // The first range read waits until the terminal shows that the Ctrl-C was taken.
+    const ctrlC = ctrlCAt("ctrl-c-at-first-read", (r) => r.method === "GET" && r.headers.range !== undefined);
+    const { code, output } = await onTerminalThrough(
+      (endpoint) => ["audit", `s3://${s}`, `s3://${d}`, ...SIDES, "--full", "--dst-endpoint", endpoint],
+      ctrlC.rule,
+    );
+    expect(ctrlC.typed()).toBe(true);
+    expect(code, output).toBe(130);
+    expect(output).toContain(`^C\r\x1b[2K${STOPPING}\n`);
+    expect(shownLines(output)).toContain(STOPPING);
+    // What it judged until then is reported.
+    expect(output).toMatch(/chunksync: interrupted; \d+ objects? judged, \d+ ranges? not held alike\r?\n/);
   });
 
   it("on an 80-column terminal every status line fits in 79 columns and keeps the rate", async () => {
