@@ -14,6 +14,7 @@ import { profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import type { FaultProxy } from "../support/faultProxy.js";
 import { type CliProcess, pendingUploads, proxiedServer, startCli } from "../support/faultWorld.js";
+import { gate } from "../support/gate.js";
 import { putObject, readAll, withBucketPair } from "../support/s3.js";
 
 const MiB = 1024 * 1024;
@@ -400,10 +401,7 @@ describe("Ctrl-C while the destination answers nothing", () => {
         await putObject(src, s, "obj", bytes);
         await putObject(dst, d, "obj", old);
         let cli: CliProcess | undefined;
-        let release = () => {};
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
+        const { held: released, release } = gate();
         let frozen = false;
         proxy.setRules([
           {
@@ -453,10 +451,7 @@ describe("Ctrl-C while the sides' first requests are unanswered", () => {
    * never answers them. `first` runs as the first request arrives.
    */
   function holdEverything(proxy: FaultProxy, first: () => void) {
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { held: released, release } = gate();
     let held = 0;
     proxy.setRules([
       {

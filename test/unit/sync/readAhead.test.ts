@@ -4,6 +4,7 @@ import { MemoryObjectStore } from "@chunksync/storage";
 import { changedChunks, DestinationSide, exchange, Limiter, SourceSide } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import { seededBytes } from "../../support/data.js";
+import { gate } from "../../support/gate.js";
 
 const MiB = 1024 * 1024;
 const CHUNK = 5 * MiB;
@@ -67,10 +68,7 @@ async function settlesBeforeForgetting(
   probe: () => Promise<unknown>,
   forget: () => Promise<void> | undefined,
 ) {
-  let release = () => {};
-  const held = new Promise<void>((r) => {
-    release = r;
-  });
+  const { held, release } = gate();
   for (let i = 1; i < plan.count; i++) store.beforeNext("read", () => held);
   await probe();
   let forgotten = false;
@@ -90,10 +88,7 @@ describe("the source's first read and the reads of its other chunks (SourceSide.
   it("reads the other chunks while the first is still being read, and the challenge reads none of them again", async () => {
     const { source, sourceSide, destinationSide, dst, read } = await sides();
     const listed = await source.head("k");
-    let release = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     let readsWhileFirstHeld = -1;
     source.beforeNext("readFirst", async () => {
       // Let the reads queued beside it start before the first read goes on.
@@ -119,10 +114,7 @@ describe("the source's first read and the reads of its other chunks (SourceSide.
   it("answers a challenge of its first chunks while a later chunk is still being read, and reads none of them again", async () => {
     const { source, sourceSide, destinationSide, dst, read } = await sides();
     const listed = await source.head("k");
-    let release = () => {};
-    const held = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held, release } = gate();
     // The reads ahead start in order: chunk 1's goes on, chunk 2's waits.
     source.beforeNext("read", () => {});
     source.beforeNext("read", () => held);
@@ -175,10 +167,7 @@ describe("the destination's first read and the reads of its other chunks (Destin
     const listedDestination = await destination.head("k");
     // The source's reads of its other chunks wait until the destination's have started: without
     // reads ahead the destination reads only once the source's digests are all in.
-    let release = () => {};
-    const sourceHeld = new Promise<void>((r) => {
-      release = r;
-    });
+    const { held: sourceHeld, release } = gate();
     for (let i = 1; i < plan.count; i++) source.beforeNext("read", () => sourceHeld);
     const head = await sourceSide.probe("k", CHUNK, listed);
     await destinationSide.probe("k", CHUNK, "sha256", listedDestination);
