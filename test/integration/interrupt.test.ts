@@ -527,6 +527,39 @@ describe("Ctrl-C while the sides' first requests are unanswered", () => {
 });
 
 describe("uploads a killed run left behind", () => {
+  const served = proxiedServer();
+
+  for (const engine of ["direct", "workflow"]) {
+    it(`are listed as the sync begins, beside its first requests: none follows its writes (--engine ${engine})`, async () => {
+      await withBucketPair(`left-ahead-${engine}`, async ({ src, dst, s, d }) => {
+        const { proxy } = served;
+        // A small new object (one PutObject) and a large changed one (a multipart upload).
+        await putObject(src, s, "small", Buffer.from("the source's bytes"));
+        await putObject(src, s, "large", seededBytes("large-new", 12 * MiB));
+        await putObject(dst, d, "large", seededBytes("large-old", 12 * MiB));
+        await dst.send(new CreateMultipartUploadCommand({ Bucket: d, Key: "left" }));
+        // Begun in an earlier second than the run, by the server's clock.
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        proxy.seen.length = 0;
+        const out = await runCli(proxiedSync(s, d, proxy.url, "--engine", engine), profileEnv());
+        expect(out.code, out.stderr).toBe(0);
+        expect(out.stderr).toMatch(/1 multipart upload under s3:\/\/\S+\/ began before this run/);
+        const seen = proxy.seen.filter((r) => r.path === `/${d}` || r.path.startsWith(`/${d}/`));
+        const listings = seen.filter((r) => r.method === "GET" && /(^|&)uploads(=|&|$)/.test(r.query));
+        expect(listings, "one listing of uploads").toHaveLength(1);
+        const writes = seen.filter(
+          (r) => r.method === "PUT" || (r.method === "POST" && r.query.includes("uploads")),
+        );
+        expect(writes.length, "the run wrote").toBeGreaterThan(0);
+        for (const write of writes) expect(seen.indexOf(listings[0]!)).toBeLessThan(seen.indexOf(write));
+        // The first page of objects the CLI's check of the destination asked for still serves
+        // the direct engine's listing: the uploads listed beside it did not drop it.
+        if (engine === "direct")
+          expect(seen.filter((r) => r.method === "GET" && r.query.includes("list-type=2"))).toHaveLength(1);
+      });
+    });
+  }
+
   it("the next sync names them and the cleanup that aborts them, and only those", async () => {
     await withBucketPair("left-uploads", async ({ src, dst, s, d }) => {
       await putObject(src, s, "obj", Buffer.from("the source's bytes"));

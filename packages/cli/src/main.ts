@@ -61,6 +61,7 @@ import {
 } from "./sideSettings.js";
 import { FailureList, interruptedCounts, jsonEnding, jsonSummary, textSummary } from "./summary.js";
 import {
+  leftUploadsAhead,
   stoppedUploads,
   warnIndexNotWritten,
   warnIneffectiveIncludes,
@@ -249,6 +250,8 @@ async function run(
             ["--dst-sse-c-key-file", flags.dstSseCKeyFile],
           ],
         });
+  // Stops the listing of uploads left (see prepare) wherever the run ends without it.
+  const uploadsListing = new AbortController();
   try {
     const started = await stoppableStart(
       () => prepare(),
@@ -286,12 +289,17 @@ async function run(
       },
       { source, destination },
       report,
+      started.value.leftAhead,
     );
   } finally {
+    uploadsListing.abort();
     await report?.file.close();
   }
 
-  /** The run's first requests: each side's probe, its index's location, a storage class's probe. */
+  /**
+   * The run's first requests: each side's probe, its index's location, a storage class's probe,
+   * the uploads left under the destination.
+   */
   async function prepare() {
     // A run that consults the indexes asks each side's versioning state before it lists.
     const consults = flags.index && !(command === "check" && flags.full === true);
@@ -300,6 +308,12 @@ async function run(
       ["dst", destinationSide.store, destination.prefix, dstFlags, consults],
     ]);
     // The index locations are checked beside the probes (reads both), their errors told after.
+    // The uploads other runs left under the destination, listed beside the probes: said once
+    // the run ends, with no round trip of its own then.
+    const leftAhead =
+      command === "sync"
+        ? leftUploadsAhead(destinationSide.store, destination, uploadsListing.signal)
+        : undefined;
     const resolving = resolveIndexes(
       { ...flags, full: command === "check" && flags.full === true },
       { source: sourceSide, destination: destinationSide },
@@ -315,7 +329,7 @@ async function run(
       throw new EmptySourceError(src, dst);
     if (command === "sync" && flags.storageClass !== undefined)
       await probeStorageClass(destinationSide.store, destination.prefix, flags.storageClass);
-    return resolving;
+    return { ...(await resolving), leftAhead };
   }
 }
 
@@ -393,6 +407,7 @@ async function runEngine(
   options: Omit<SyncOptions, "signal" | "stats" | "onResult">,
   { source, destination }: { source: S3Location; destination: S3Location },
   opened: OpenedReport | undefined,
+  leftAhead?: ReturnType<typeof leftUploadsAhead>,
 ): Promise<number> {
   const lines = opened && (await JsonLinesReport.begin(opened.file, opened.path));
   const stats = new RunStats();
@@ -453,7 +468,15 @@ async function runEngine(
     warnNoObjects(selected, source, destination, flags.filters, process.stderr);
     // Only a warning: a stop cuts its listing.
     if (!options.dryRun)
-      await warnLeftUploads(options.destination, destination, flags, begun, process.stderr, stop.signal);
+      await warnLeftUploads(
+        options.destination,
+        destination,
+        flags,
+        begun,
+        process.stderr,
+        stop.signal,
+        leftAhead,
+      );
     // A stop that came once every object had settled (as the index was written, or the uploads
     // left by other runs were listed) stopped nothing.
     if (stop.signal.aborted)

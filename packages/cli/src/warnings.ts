@@ -159,6 +159,56 @@ function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds:
   ].join(" ");
 }
 
+/** What {@link uploadsBefore} found, and the run's first second it counted from; or the listing's error. */
+type LeftBefore = { count: string; left: number; unsure: number; second: number } | { error: unknown };
+
+/**
+ * Uploads under the destination prefix begun before the run's second (that of `before()`, the
+ * server's time as the run began, read once the listing's first page came) and never ended, and
+ * those of that second not in `ours` (see {@link warnLeftUploads}).
+ */
+async function uploadsBefore(
+  store: Pick<ObjectStore, "listUploads">,
+  destination: S3Location,
+  before: () => number,
+  ours: ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<LeftBefore> {
+  // Servers may state an upload's start to the second, so one stated in the run's first second
+  // may have begun after the run, another writer's: counted apart, where it is not this run's.
+  let second: number | undefined;
+  let unsure = 0;
+  const found = await leftUploads(
+    store,
+    destination,
+    (time, upload) => {
+      second ??= wholeSecond(before());
+      if (time >= second && time < second + 1000 && !ours.has(upload.uploadId)) unsure++;
+      return time < second;
+    },
+    signal,
+  );
+  return "error" in found ? found : { ...found, unsure, second: second ?? wholeSecond(before()) };
+}
+
+/**
+ * The listing {@link warnLeftUploads} needs, asked for with a sync's first requests (beside the
+ * probes of its sides), so that the warning costs the run no round trip at its end. Its run
+ * begins as the server answers it. It stands only where the store had sent no
+ * CreateMultipartUpload by then (none of the run's own uploads can be in it); else it resolves to
+ * undefined, and the uploads are listed again after the run.
+ */
+export async function leftUploadsAhead(
+  store: Pick<ObjectStore, "listUploads" | "uploadsCreated" | "serverTime">,
+  destination: S3Location,
+  signal?: AbortSignal,
+): Promise<LeftBefore | undefined> {
+  if (store.uploadsCreated === undefined) return undefined;
+  const now = () => store.serverTime() ?? Date.now();
+  const found = await uploadsBefore(store, destination, now, new Set(), signal);
+  return store.uploadsCreated() === 0 ? found : undefined;
+}
+
 /**
  * After a sync: multipart uploads under the destination prefix that began before the run
  * (`before`, by the server's clock) and were never completed or aborted. chunksync aborts its
@@ -166,7 +216,8 @@ function cleanupCommand(destination: S3Location, side: DestinationFlags, bounds:
  * which the next run should say, with the cleanup that aborts those and no newer one. Those
  * stated in the run's first second that it did not begin (a restart within the second of a kill)
  * are said apart, with a cleanup that lists them. Nothing is said where the store may not list
- * uploads, nor once `signal` stopped the run.
+ * uploads, nor once `signal` stopped the run. `ahead` is the listing {@link leftUploadsAhead}
+ * made as the run began, where it stands.
  */
 export async function warnLeftUploads(
   store: Pick<ObjectStore, "listUploads" | "begunUploads">,
@@ -175,22 +226,19 @@ export async function warnLeftUploads(
   before: number,
   out: NodeJS.WritableStream,
   signal?: AbortSignal,
+  ahead?: Promise<LeftBefore | undefined>,
 ): Promise<void> {
-  // Servers may state an upload's start to the second, so one stated in the run's first second
-  // may have begun after the run, another writer's: counted apart, where it is not this run's.
-  const second = wholeSecond(before);
-  const ours = new Set((store.begunUploads?.() ?? []).map((u) => u.uploadId));
-  let unsure = 0;
-  const found = await leftUploads(
-    store,
-    destination,
-    (time, upload) => {
-      if (time >= second && time < second + 1000 && !ours.has(upload.uploadId)) unsure++;
-      return time < second;
-    },
-    signal,
-  );
+  const found =
+    (await ahead) ??
+    (await uploadsBefore(
+      store,
+      destination,
+      () => before,
+      new Set((store.begunUploads?.() ?? []).map((u) => u.uploadId)),
+      signal,
+    ));
   if ("error" in found) return;
+  const { second } = found;
   // As it can be pasted, now or later: a bound no upload begun since passes.
   const at = (time: number) =>
     `--older-than 0s --started-before ${new Date(time).toISOString().replace(".000Z", "Z")}`;
@@ -202,9 +250,9 @@ export async function warnLeftUploads(
         `${cleanupCommand(destination, side, at(second))} aborts them, unless another writer is still uploading\n`,
     );
   // A run killed just before this one began (a restart within the second) leaves these.
-  if (unsure > 0)
+  if (found.unsure > 0)
     out.write(
-      `chunksync: warning: ${unsure} multipart upload${unsure === 1 ? "" : "s"} ${under} that this run did not begin ` +
+      `chunksync: warning: ${found.unsure} multipart upload${found.unsure === 1 ? "" : "s"} ${under} that this run did not begin ` +
         "began in the second it started (a run killed just before it, or another writer): " +
         `${cleanupCommand(destination, side, at(second + 1000))} --dry-run lists them\n`,
     );

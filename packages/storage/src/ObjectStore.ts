@@ -299,6 +299,11 @@ export interface ObjectWriter extends StoreInfo {
    */
   begunUploads?(): PendingUpload[];
   /**
+   * How many CreateMultipartUpload requests this store has sent, answered or not: a listing of
+   * uploads answered while it is 0 holds none this store made. Where kept.
+   */
+  uploadsCreated?(): number;
+  /**
    * Aborts upload `uploadId` of `key`: true when this call aborted it, false when there was no
    * such upload (already completed or aborted, perhaps by the process that started it).
    */

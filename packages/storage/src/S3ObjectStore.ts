@@ -475,8 +475,9 @@ export class S3ObjectStore implements ObjectStore {
    * the store's next request is the listing of that whole prefix (as a direct run's is), it
    * takes the page instead of asking again, so the check costs no round trip of its own: the
    * page the listing would have read a moment later (a listing is no snapshot either). Any
-   * other request first (a write, a read, another listing) drops the page: a listing after it
-   * must see what it did. A failed page is not kept. Resolves to whether any object is listed
+   * other request on the bucket's objects first (a write, a read, another listing) drops the
+   * page: a listing after it must see what it did; a listing of uploads leaves it. A failed page
+   * is not kept. Resolves to whether any object is listed
    * under `prefix` that a run would sync: a digest index's own keys (see `isIndexKey`) are not
    * such objects, so a prefix that holds only an index lists nothing.
    */
@@ -540,7 +541,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * A request that carries no SSE-C key (uploads' listings and aborts, deletes, tagging): the
+   * A request that carries no SSE-C key (uploads' aborts, deletes, tagging): the
    * bucket owner's header, or `headers` that hold it. Like {@link #object}, it drops a page
    * asked for ahead.
    */
@@ -775,6 +776,7 @@ export class S3ObjectStore implements ObjectStore {
   ): Promise<MultipartUpload> {
     const query = { uploads: "" };
     const input = this.#attributes(attributes);
+    this.#created++;
     // The server's time before the first attempt: an upload made by an attempt whose answer
     // was lost started after it.
     const since = this.serverTime();
@@ -845,7 +847,9 @@ export class S3ObjectStore implements ObjectStore {
       if (prefix) query.prefix = prefix;
       if (from) query["key-marker"] = from.keyMarker;
       if (from?.uploadIdMarker) query["upload-id-marker"] = from.uploadIdMarker;
-      const request = { ...this.#plain("GET", "", { query }), signal };
+      // Not through #plain: it reads no object, so a page of objects asked for ahead stands
+      // (a sync lists the uploads left by other runs beside its own first listing).
+      const request = { method: "GET" as const, key: "", headers: this.#ownerHeaders, query, signal };
       const page = await this.#send("list multipart uploads", prefix || undefined, async () =>
         parseListMultipartUploadsResult(await this.#requests.text(request)),
       );
@@ -859,6 +863,12 @@ export class S3ObjectStore implements ObjectStore {
 
   begunUploads(): PendingUpload[] {
     return [...this.#begun.values()];
+  }
+
+  #created = 0;
+
+  uploadsCreated(): number {
+    return this.#created;
   }
 
   /** @internal Upload `uploadId` was completed or aborted: no longer one a stop may leave. */

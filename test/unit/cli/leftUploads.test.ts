@@ -3,6 +3,7 @@ import { notWrittenNote, type RunReport } from "@chunksync/sync";
 import { describe, expect, it } from "vitest";
 import {
   type DestinationFlags,
+  leftUploadsAhead,
   warnIndexNotWritten,
   warnLeftUploads,
 } from "../../../packages/cli/src/warnings.js";
@@ -73,6 +74,58 @@ describe("warnLeftUploads: what a sync says of uploads it finds left", () => {
 
   it("says nothing where none is left", async () => {
     expect(await said([])).toEqual([]);
+  });
+});
+
+describe("leftUploadsAhead: the uploads listed as a sync begins", () => {
+  /**
+   * A destination whose listing of uploads gives `listed` and counts its listings; `creates`
+   * is how many CreateMultipartUpload requests it has sent by the time a listing is answered.
+   */
+  function counting(listed: PendingUpload[], ours: PendingUpload[], creates: () => number) {
+    const seen = { listings: 0, created: 0 };
+    return {
+      seen,
+      store: {
+        async *listUploads() {
+          seen.listings++;
+          yield* listed;
+          seen.created = creates();
+        },
+        begunUploads: () => ours,
+        uploadsCreated: () => seen.created,
+        // The server's time as its answers state it: the run began as the listing was answered.
+        serverTime: () => started,
+      },
+    };
+  }
+  const destination = { bucket: "d", prefix: "" };
+  const run = async (
+    store: Parameters<typeof leftUploadsAhead>[0] & Parameters<typeof warnLeftUploads>[0],
+  ) => {
+    const out: string[] = [];
+    const sink = { write: (s: string) => out.push(s) > 0 } as unknown as NodeJS.WritableStream;
+    const ahead = leftUploadsAhead(store, destination);
+    await warnLeftUploads(store, destination, { dstProfile: "dst" }, started, sink, undefined, ahead);
+    return out;
+  };
+
+  it("answered before the run created any upload, is what is said after it: no listing at its end", async () => {
+    const { store, seen } = counting([at("2026-12-05T21:39:11.900Z", "a")], [], () => 0);
+    const [line, ...more] = await run(store);
+    expect(more).toEqual([]);
+    expect(line).toContain("1 multipart upload under s3://d/ began before this run");
+    // Bounded by the second the server answered it in: the run's start.
+    expect(line).toContain("--started-before 2026-12-05T21:39:12Z aborts them");
+    expect(seen.listings).toBe(1);
+  });
+
+  it("answered once the run had created an upload, stands for nothing: listed again after the run, its own left out", async () => {
+    // The run's own upload, begun in its first second and seen by the listing made ahead.
+    const mine = at("2026-12-05T21:39:12.700Z", "mine", "u-mine");
+    const { store, seen } = counting([mine], [mine], () => 1);
+    expect(await run(store)).toEqual([]);
+    expect(seen.listings).toBe(2);
   });
 });
 
