@@ -228,8 +228,10 @@ export async function warnLeftUploads(
   signal?: AbortSignal,
   ahead?: Promise<LeftBefore | undefined>,
 ): Promise<void> {
+  const listed = await ahead;
+  if (signal?.aborted) return;
   const found =
-    (await ahead) ??
+    listed ??
     (await uploadsBefore(
       store,
       destination,

@@ -102,11 +102,12 @@ describe("leftUploadsAhead: the uploads listed as a sync begins", () => {
   const destination = { bucket: "d", prefix: "" };
   const run = async (
     store: Parameters<typeof leftUploadsAhead>[0] & Parameters<typeof warnLeftUploads>[0],
+    signal?: AbortSignal,
   ) => {
     const out: string[] = [];
     const sink = { write: (s: string) => out.push(s) > 0 } as unknown as NodeJS.WritableStream;
     const ahead = leftUploadsAhead(store, destination);
-    await warnLeftUploads(store, destination, { dstProfile: "dst" }, started, sink, undefined, ahead);
+    await warnLeftUploads(store, destination, { dstProfile: "dst" }, started, sink, signal, ahead);
     return out;
   };
 
@@ -118,6 +119,11 @@ describe("leftUploadsAhead: the uploads listed as a sync begins", () => {
     // Bounded by the second the server answered it in: the run's start.
     expect(line).toContain("--started-before 2026-12-05T21:39:12Z aborts them");
     expect(seen.listings).toBe(1);
+  });
+
+  it("says nothing of what it found once the run was stopped, as after a listing the stop cut short", async () => {
+    const { store } = counting([at("2026-12-05T21:39:11.900Z", "a")], [], () => 0);
+    expect(await run(store, AbortSignal.abort())).toEqual([]);
   });
 
   it("answered once the run had created an upload, stands for nothing: listed again after the run, its own left out", async () => {
