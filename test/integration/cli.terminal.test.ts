@@ -15,7 +15,7 @@ import { HUNG_UP, STOPPING } from "../../packages/cli/src/interruptible.js";
 import { CLI_BIN, cleanEnv, profileEnv, runCli, SIDES } from "../support/cli.js";
 import { flipByte, seededBytes } from "../support/data.js";
 import { FaultProxy, type FaultRule, type SeenRequest } from "../support/faultProxy.js";
-import { collected, pendingUploads } from "../support/faultWorld.js";
+import { collected, listKeys, pendingUploads } from "../support/faultWorld.js";
 import {
   createBucket,
   emptyAndDeleteBucket,
@@ -310,25 +310,41 @@ describe("chunksync on a terminal, with destination-only objects", () => {
     expect((await readAll(dst, d, "big.bin")).equals(data)).toBe(true);
   });
 
-  it("Ctrl-C once every object settled, as the run lists the uploads left by others: it says the run finished, exits 0, and draws no status after the stop", async () => {
+  it("Ctrl-C once every object settled, as the run writes its index: it says the run finished, exits 0, and draws no status after the stop", async () => {
     const [s, d] = await emptyPair("tty-ctrlc-end");
     for (const key of ["a.bin", "b.bin"]) await putObject(src, s, key, seededBytes(key, 64 * 1024));
-    // The listing of the uploads left, after the last object, waits for the stop to be taken.
+    // The destination's index is kept in its bucket: the put of its manifest, after the last
+    // object settled, waits for the stop to be taken.
     const ctrlC = ctrlCAt(
-      "ctrl-c-at-uploads-listing",
-      (r) => r.method === "GET" && /(^|&)uploads/.test(r.query),
+      "ctrl-c-at-index-manifest",
+      (r) => r.method === "PUT" && r.path.endsWith(".manifest.json"),
     );
     const { code, output } = await onTerminalThrough(
-      (endpoint) => ["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", endpoint],
+      (endpoint) => [
+        ...["sync", `s3://${s}`, `s3://${d}`, ...SIDES, "--dst-endpoint", endpoint],
+        ...["--dst-index", `s3://${d}/.idx`],
+      ],
       ctrlC.rule,
     );
     expectCleanOutput(output);
     expect(ctrlC.typed()).toBe(true);
     expect(code, output).toBe(0);
     const after = output.slice(output.indexOf(STOPPING));
-    expect(after).toContain("chunksync: every object had settled when stopped: the run finished\n");
-    expect(after, output).not.toMatch(/\[[#.]+\] \d+%/);
+    const settled = "chunksync: every object had settled when stopped: the run finished\n";
+    expect(after).toContain(settled);
+    // The status is drawn while the index is written, never once the progress stopped.
+    expect(after.slice(after.indexOf(settled)), output).not.toMatch(/\[[#.]+\] \d+%/);
     expect(after).toContain("sync finished in");
+    // The index was written whole, the stop notwithstanding: its pieces and its manifest.
+    const stored = await listKeys(dst, d, ".idx/");
+    expect(
+      stored.filter((k) => k.endsWith(".manifest.json")),
+      stored.join(", "),
+    ).toHaveLength(1);
+    expect(
+      stored.filter((k) => k.endsWith(".jsonl")),
+      stored.join(", "),
+    ).toHaveLength(1);
   });
 
   /**
