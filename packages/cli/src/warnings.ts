@@ -193,10 +193,10 @@ async function uploadsBefore(
 
 /**
  * The listing {@link warnLeftUploads} needs, asked for with a sync's first requests (beside the
- * probes of its sides), so that the warning costs the run no round trip at its end. Its run
- * begins as the server answers it. It stands only where the store had sent no
- * CreateMultipartUpload by then (none of the run's own uploads can be in it); else it resolves to
- * undefined, and the uploads are listed again after the run.
+ * probes of its sides), so that the warning costs the run no round trip at its end. The run's
+ * start it counts from is the server's time as it was answered. It stands only where the store
+ * had sent no CreateMultipartUpload by then (none of the run's own uploads can be in it); else it
+ * resolves to undefined, and the uploads are listed again after the run.
  */
 export async function leftUploadsAhead(
   store: Pick<ObjectStore, "listUploads" | "uploadsCreated" | "serverTime">,
