@@ -520,6 +520,20 @@ function objectStoreContract(name: string, harness: Harness) {
         ).toBe(true);
       });
 
+      it("stores a body given whole (a Buffer) in signed chunks as one chunk", async () => {
+        const key = `${fresh()}signed-whole`;
+        const data = seededBytes("signed-whole", MiB + 5);
+        const chunks = { lengths: [data.length], sha256: () => createHash("sha256").update(data).digest() };
+        const { etag } = await store.put(key, data, data.length, attrs, { ifNoneMatch: "*" }, undefined, {
+          chunks,
+        });
+        expect(sameEtag(etag, `"${md5hex(data)}"`)).toBe(true);
+        const head = (await store.head(key))!;
+        expect(
+          (await collect(await store.read(key, { offset: 0, length: head.size }, head.etag))).equals(data),
+        ).toBe(true);
+      });
+
       it("refuses a put whose chunk does not match the SHA-256 it was signed by (SIGNED_CHUNKS_REFUSED), as declared, and writes nothing", async () => {
         const key = `${fresh()}signed-bad`;
         const data = seededBytes("signed-bad", 5 * MiB);

@@ -477,9 +477,9 @@ export class S3ObjectStore implements ObjectStore {
    * page the listing would have read a moment later (a listing is no snapshot either). Any
    * other request on the bucket's objects first (a write, a read, another listing) drops the
    * page: a listing after it must see what it did; a listing of uploads leaves it. A failed page
-   * is not kept. Resolves to whether any object is listed
-   * under `prefix` that a run would sync: a digest index's own keys (see `isIndexKey`) are not
-   * such objects, so a prefix that holds only an index lists nothing.
+   * is not kept. Resolves to whether any object is listed under `prefix` that a run would sync:
+   * a digest index's own keys (see `isIndexKey`) are not such objects, so a prefix that holds
+   * only an index lists nothing.
    */
   async prefetchList(prefix: string, signal?: AbortSignal): Promise<boolean> {
     const page = this.#listPage("list", prefix, { startAfter: undefined }, undefined, signal);

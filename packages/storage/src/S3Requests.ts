@@ -128,19 +128,20 @@ function signedLength(chunks: SignedChunks): number {
 }
 
 /**
- * `body` framed as SigV4's signed chunks: each piece (one chunk, of its announced length) after
- * a line that carries its signature, chained by `chain` from the request's own, then the empty
- * chunk that ends the body. Without Content-Encoding: aws-chunked, which S3 strips but Ceph
+ * `body` framed as SigV4's signed chunks: each piece (one chunk, of its announced length; a
+ * Buffer is one piece, as a server takes it) after a line that carries its signature, chained by
+ * `chain` from the request's own, then the empty chunk that ends the body. Without Content-Encoding: aws-chunked, which S3 strips but Ceph
  * RGW 16 stores on the object; S3, MinIO and RGW tell the framing by the payload hash alone.
  */
 async function* signedChunks(
-  body: AsyncIterable<Buffer>,
+  body: WriteBody,
   chunks: SignedChunks,
   chain: ChunkChain,
 ): AsyncGenerator<Buffer> {
   let index = 0;
-  for await (const piece of body) {
+  for await (const piece of Buffer.isBuffer(body) ? [body] : body) {
     const length = chunks.lengths[index];
+    if (length === undefined) throw new Error(`the body has more than its ${chunks.lengths.length} chunks`);
     if (piece.length !== length)
       throw new Error(`chunk ${index} of the body is ${piece.length} bytes, not the ${length} announced`);
     const signature = chain(chunks.sha256(index).toString("hex"));
@@ -469,9 +470,7 @@ export class S3Requests {
         headers,
         // undici sends an async iterable body too (writeIterable), though its types leave it out.
         body: sendable(
-          chunks === undefined || body === undefined || Buffer.isBuffer(body)
-            ? body
-            : signedChunks(body, chunks, chain),
+          chunks === undefined || body === undefined ? body : signedChunks(body, chunks, chain),
         ) as Buffer | Readable | null,
         signal: request.signal ?? null,
       });
