@@ -68,13 +68,25 @@ export function copiedFromSource(
 }
 
 /**
+ * What the decision takes of the destination's store (its declared capabilities): whether it
+ * checks a body's Content-MD5, and a body sent in signed chunks, and whether its server reads a
+ * copy source's escapes once. The workflow keeps them in the destination's records, since Decide
+ * runs on the source's side and cannot ask the store.
+ */
+export interface DestinationTraits {
+  checksContentMd5: boolean;
+  checksSignedChunks: boolean;
+  copySourceEscapesReadOnce: boolean;
+}
+
+/**
  * The decision's options from the run's, what the destination's store declares, and the keys a
  * copy would name (the source's, and the old object's: none for a new object). Both engines
  * take their options here.
  */
 export function decisionOptionsOf(
   run: Pick<DecisionOptions, "serverSideCopy" | "verify" | "copyTags">,
-  destination: { checksContentMd5: boolean; checksSignedChunks: boolean; copySourceEscapesReadOnce: boolean },
+  destination: DestinationTraits,
   keys: { source: string; old: string | undefined },
 ): DecisionOptions {
   const once = destination.copySourceEscapesReadOnce;

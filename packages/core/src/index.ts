@@ -171,6 +171,7 @@ export {
   crossingBytes,
   type DecideObjectParams,
   type DecisionOptions,
+  type DestinationTraits,
   decideObject,
   decisionOptionsOf,
   nameableAsCopySource,

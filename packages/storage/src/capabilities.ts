@@ -1,3 +1,4 @@
+import type { DestinationTraits } from "@chunksync/core";
 import type { WriteCondition } from "./ObjectStore.js";
 
 /**
@@ -71,6 +72,16 @@ export interface StoreCapabilities {
   versions: boolean;
   /** What the server verifies of each written body, so a write it accepted needs no read-back. */
   writeChecksums: WriteChecksums;
+}
+
+/** What the decision takes of a destination store's capabilities (both engines ask here). */
+export function destinationTraits(capabilities: StoreCapabilities): DestinationTraits {
+  const { writeChecksums, copySourceEscapesReadOnce } = capabilities;
+  return {
+    checksContentMd5: writeChecksums.contentMd5,
+    checksSignedChunks: writeChecksums.signedChunks,
+    copySourceEscapesReadOnce,
+  };
 }
 
 /** The visible writes a condition can guard. */

@@ -6,6 +6,7 @@ export {
   type ConditionalWrite,
   type ConditionalWrites,
   type ConditionSupport,
+  destinationTraits,
   enforcesCondition,
   type StoreCapabilities,
   type WriteChecksums,

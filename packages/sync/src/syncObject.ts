@@ -17,7 +17,7 @@ import {
   settledCopies,
   type VerifyMode,
 } from "@chunksync/core";
-import type { ObjectHead, ObjectStore } from "@chunksync/storage";
+import { destinationTraits, type ObjectHead, type ObjectStore } from "@chunksync/storage";
 import type { DestinationSide } from "./DestinationSide.js";
 import type { KeyEntries } from "./digestIndex/IndexRecorder.js";
 import { ObjectChangedError, RunAbortedError, SourceDeletedError } from "./errors.js";
@@ -692,14 +692,9 @@ function decisionOptions(
   copyTags: boolean,
   keys: { source: string; old: string | undefined },
 ): DecisionOptions {
-  const { writeChecksums, copySourceEscapesReadOnce } = ctx.destination.capabilities;
   return decisionOptionsOf(
     { serverSideCopy: ctx.serverSideCopy, verify: ctx.verify, copyTags },
-    {
-      checksContentMd5: writeChecksums.contentMd5,
-      checksSignedChunks: writeChecksums.signedChunks,
-      copySourceEscapesReadOnce,
-    },
+    destinationTraits(ctx.destination.capabilities),
     keys,
   );
 }

@@ -1,4 +1,5 @@
 import {
+  type DestinationTraits,
   DIGEST_ALGORITHMS,
   type DigestAlgorithm,
   MAX_PARTS,
@@ -130,7 +131,7 @@ export interface SourceRecord {
 }
 
 /** The destination object as found before the write. */
-export interface DestinationRecord {
+export interface DestinationRecord extends DestinationTraits {
   bucket: string;
   destinationKey: string;
   exists: boolean;
@@ -139,15 +140,6 @@ export interface DestinationRecord {
   /** The version's ID where its bucket keeps versions: the write's copies from it name it (see `versionPin`). */
   versionId?: string;
   attributes?: ObjectAttributes;
-  /**
-   * The destination's store validates each uploaded body against its Content-MD5
-   * (`capabilities.writeChecksums.contentMd5`): Decide, on the source's side, cannot ask it.
-   */
-  checksContentMd5: boolean;
-  /** It checks a body sent in signed chunks (`capabilities.writeChecksums.signedChunks`). */
-  checksSignedChunks: boolean;
-  /** Its server reads a copy source's escapes once (`capabilities.copySourceEscapesReadOnce`). */
-  copySourceEscapesReadOnce: boolean;
 }
 
 /** What the decide step settled for one object: the core's decision, and how it is cut into batches. */
@@ -272,6 +264,13 @@ export const SourceRecordSchema = z.strictObject({
   attributes: AttributesSchema,
 }) satisfies z.ZodType<SourceRecord>;
 
+/** A record's copy of what the decision takes of the destination's store (see `destinationTraits`). */
+export const destinationTraitsShape = {
+  checksContentMd5: z.boolean(),
+  checksSignedChunks: z.boolean(),
+  copySourceEscapesReadOnce: z.boolean(),
+} satisfies Record<keyof DestinationTraits, z.ZodBoolean>;
+
 /** The destination record as the source side reads it back to challenge and decide. */
 export const DestinationRecordSchema = z.strictObject({
   bucket: z.string().min(1).max(255),
@@ -281,9 +280,7 @@ export const DestinationRecordSchema = z.strictObject({
   size: count.optional(),
   versionId: z.string().min(1).optional(),
   attributes: AttributesSchema.optional(),
-  checksContentMd5: z.boolean(),
-  checksSignedChunks: z.boolean(),
-  copySourceEscapesReadOnce: z.boolean(),
+  ...destinationTraitsShape,
 }) satisfies z.ZodType<DestinationRecord>;
 
 /** The multipart upload of one object: created once, completed once. */

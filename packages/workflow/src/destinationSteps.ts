@@ -12,6 +12,7 @@ import {
 import {
   type CompletedPart,
   counting,
+  destinationTraits,
   type MultipartUpload,
   type ObjectHead,
   type ObjectSummary,
@@ -174,9 +175,7 @@ export async function destinationRecordOf(
     bucket: ctx.store.bucket,
     destinationKey,
     exists: head !== undefined,
-    checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
-    checksSignedChunks: ctx.store.capabilities.writeChecksums.signedChunks,
-    copySourceEscapesReadOnce: ctx.store.capabilities.copySourceEscapesReadOnce,
+    ...destinationTraits(ctx.store.capabilities),
     ...(head
       ? {
           etag: head.etag,
@@ -941,9 +940,7 @@ export async function destinationPageLookup(ctx: DestinationContext, event: z.in
   if (absent.length > 0)
     await ctx.work.put(workKeys.absent(runId, event.page), {
       bucket: ctx.store.bucket,
-      checksContentMd5: ctx.store.capabilities.writeChecksums.contentMd5,
-      checksSignedChunks: ctx.store.capabilities.writeChecksums.signedChunks,
-      copySourceEscapesReadOnce: ctx.store.capabilities.copySourceEscapesReadOnce,
+      ...destinationTraits(ctx.store.capabilities),
       keys: absent,
     } satisfies AbsentRecord);
   return { candidates: candidates?.count ?? 0, answerable: answerable.length, absent: absent.length };

@@ -164,14 +164,9 @@ async function prepareCopy(
 ): Promise<PreparedOnSource | string | undefined> {
   const destinationKey = ctx.destinationPrefix + item.key;
   if (!isObjectKey(destinationKey) || isArchiveClass(item.storageClass)) return undefined;
-  const dst: DestinationRecord = {
-    bucket: absent.bucket,
-    destinationKey,
-    exists: false,
-    checksContentMd5: absent.checksContentMd5,
-    checksSignedChunks: absent.checksSignedChunks,
-    copySourceEscapesReadOnce: absent.copySourceEscapesReadOnce,
-  };
+  // The bucket and what the decision takes of its store, as the lookup recorded them.
+  const { keys: _keys, ...store } = absent;
+  const dst: DestinationRecord = { ...store, destinationKey, exists: false };
   // Nothing is read for an object whose write, as listed, takes more (see {@link onePut}).
   if (!onePut(decisionFor(ctx, listedSource(ctx, item), dst, undefined, undefined), item.size))
     return undefined;

@@ -2,6 +2,7 @@ import type { IndexScope } from "@chunksync/core";
 import { isArchiveClass, type ObjectSummary } from "@chunksync/storage";
 import { forEachConcurrent } from "@chunksync/sync";
 import { z } from "zod";
+import { destinationTraitsShape } from "./context.js";
 import { parseEvent, relativeKey } from "./events.js";
 import {
   entryRecord,
@@ -43,9 +44,7 @@ export function mayAnswerFromEntry(listed: ObjectSummary): boolean {
 /** The page's keys the destination's listing lacks, as its lookup found them, with what decides their writes. */
 export const AbsentRecordSchema = z.strictObject({
   bucket: z.string().min(1).max(255),
-  checksContentMd5: z.boolean(),
-  checksSignedChunks: z.boolean(),
-  copySourceEscapesReadOnce: z.boolean(),
+  ...destinationTraitsShape,
   keys: z.array(relativeKey),
 });
 export type AbsentRecord = z.infer<typeof AbsentRecordSchema>;
