@@ -263,7 +263,12 @@ export {
   parseChallengeRequest,
   parseChallengeResponse,
 } from "./messages.js";
-export { attributesDiffer, attributesOf, type ObjectAttributes } from "./objectAttributes.js";
+export {
+  ATTRIBUTE_TEXTS,
+  attributesDiffer,
+  attributesOf,
+  type ObjectAttributes,
+} from "./objectAttributes.js";
 export {
   checkDestinationKey,
   compareUtf8,

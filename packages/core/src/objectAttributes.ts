@@ -18,7 +18,8 @@ export interface ObjectAttributes {
   tagging?: string;
 }
 
-const TEXT_FIELDS = [
+/** The attributes held as text, each a header of its own (the metadata and the tag set aside). */
+export const ATTRIBUTE_TEXTS = [
   "contentType",
   "contentEncoding",
   "contentLanguage",
@@ -33,7 +34,7 @@ const TEXT_FIELDS = [
  */
 export function attributesOf(head: ObjectAttributes, tagging = head.tagging): ObjectAttributes {
   const attributes: ObjectAttributes = { metadata: { ...head.metadata } };
-  for (const field of TEXT_FIELDS) {
+  for (const field of ATTRIBUTE_TEXTS) {
     const value = head[field];
     if (value) attributes[field] = value;
   }
@@ -76,7 +77,7 @@ export function attributesDiffer(
   const unstated = (want.contentType ?? "") === "";
   if (unstated ? !UNSTATED_TYPES.has(have.contentType ?? "") : want.contentType !== have.contentType)
     return true;
-  if (TEXT_FIELDS.some((f) => f !== "contentType" && (want[f] ?? "") !== (have[f] ?? ""))) return true;
+  if (ATTRIBUTE_TEXTS.some((f) => f !== "contentType" && (want[f] ?? "") !== (have[f] ?? ""))) return true;
   if (!sameRecord(want.metadata, have.metadata)) return true;
   return tags && tagSet(want.tagging) !== tagSet(have.tagging);
 }

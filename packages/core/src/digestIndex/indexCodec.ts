@@ -4,7 +4,7 @@ import { planChunks } from "../chunkPlan.js";
 import { DIGEST_ALGORITHMS, DIGEST_LENGTHS } from "../digest.js";
 import { ChunksyncError } from "../errors.js";
 import { lazySchema } from "../lazySchema.js";
-import type { ObjectAttributes } from "../objectAttributes.js";
+import { ATTRIBUTE_TEXTS, type ObjectAttributes } from "../objectAttributes.js";
 import { compareUtf8 } from "../objectKey.js";
 import type { IndexEntry } from "./indexEntry.js";
 import { type IndexScope, sameScope } from "./indexScope.js";
@@ -305,15 +305,6 @@ function decodeLine(line: string, scope: IndexScope, where: string, kept: boolea
 
 type EntryLine = z.infer<ReturnType<typeof schemas>["entry"]>;
 type ManifestFile = z.infer<ReturnType<typeof schemas>["manifest"]>;
-
-const ATTRIBUTE_TEXTS = [
-  "contentType",
-  "contentEncoding",
-  "contentLanguage",
-  "contentDisposition",
-  "cacheControl",
-  "expires",
-] as const;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
