@@ -224,6 +224,7 @@ export {
   entryAsListed,
   entryMayStand,
   entryNeedsHead,
+  entryStanding,
   entryStands,
   type IndexEntry,
   type IndexProof,

@@ -9,6 +9,7 @@ import {
   entryLine,
   entryMayStand,
   entryNeedsHead,
+  entryStanding,
   entryStands,
   INDEX_VERSION,
   type IndexEntry,
@@ -92,6 +93,17 @@ describe("digest index entries: when an entry stands", () => {
     expect(entryStands(entry("k", { at: T + 999 }), listed)).toBe(false);
     expect(entryStands(entry("k", { at: T }), listed)).toBe(false);
     expect(entryStands(entry("k", { at: T + 1000 }), listed)).toBe(true);
+  });
+
+  it("one read within its version's second may stand once a HEAD states the attributes (a rewrite of other bytes has another ETag)", () => {
+    const racy = entry("k", { at: T + 999 });
+    expect(entryStanding(racy, listed)).toBe("racy");
+    expect(entryMayStand(racy, listed)).toBe(true);
+    expect(entryNeedsHead(racy, listed, false)).toBe(true);
+    // Another ETag, size or second is another version: stale, whenever it was read.
+    expect(entryStanding(racy, { ...listed, etag: "abd-2" })).toBe("stale");
+    expect(entryMayStand(racy, { ...listed, lastModified: T + 1000 })).toBe(false);
+    expect(entryNeedsHead(entry("k", { at: T + 1000 }), listed, false)).toBe(false);
   });
 
   it("a written entry stands for a version listed no later than the write was seen done, whatever its second", () => {

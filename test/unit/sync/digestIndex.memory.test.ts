@@ -89,14 +89,17 @@ describe("digest index on in-memory stores", () => {
     return { ...stores, edited };
   }
 
-  it("a changed object that a plan read in the second it was written (an entry that cannot stand yet) is read once by the sync after", async () => {
-    const { time, destination, run, edited } = await plannedEdit(false);
+  it("a changed object that a plan read in the second it was written is confirmed by one HEAD: the sync after reads only its changed chunk", async () => {
+    const { time, source, destination, run, edited } = await plannedEdit(false);
     time.pass(2000);
-    // Its entry tells nothing of which chunks changed: every chunk read is kept where there is
-    // room, so the block round and the write take the changed ones from memory.
+    const heads = source.calls("head");
+    // The plan's entry was read within the version's second: its ETag proves the bytes, and one
+    // HEAD a second later states the attributes a restatement in that second could have changed.
     const synced = await run();
     expect(synced.objects.changed).toBe(1);
-    expect(synced.bytes.sourceRead).toBe(edited.length);
+    expect(source.calls("head") - heads).toBe(1);
+    expect(synced.index?.source).toMatchObject({ fromIndex: 1, read: 0 });
+    expect(synced.bytes.sourceRead).toBe(5 * MiB);
     expect((await bytesOf(destination, "a")).equals(edited)).toBe(true);
   });
 
@@ -289,22 +292,38 @@ describe("digest index on in-memory stores", () => {
     }
   });
 
-  it("an entry read in its version's LastModified second is not used by the next run", async () => {
+  it("an entry read in its version's LastModified second stands for the next run after one HEAD, and with no request after that", async () => {
     const { time, source, run } = setup();
     await put(source, "a", big);
-    // The run reads in the very second the version was written: a rewrite could follow unseen.
+    // The run reads in the very second the version was written: a restatement of its
+    // attributes could follow unseen (a rewrite of other bytes would change its ETag).
     const first = await run();
     expect(first.objects.missing).toBe(1);
     time.pass(2000);
+    let heads = source.calls("head");
     const second = await run();
     expect(second.objects.identical).toBe(1);
-    expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 0, read: 1 });
-    expect(second.bytes.sourceRead).toBe(big.length);
-    // Read a second later, the entry stands.
+    expect(second.index?.source).toMatchObject({ found: "loaded", fromIndex: 1, read: 0 });
+    expect(second.bytes.sourceRead).toBe(0);
+    expect(source.calls("head") - heads).toBe(1);
+    // The HEAD, a second past the version's, made the entry one that stands on the listing alone.
     time.pass(2000);
+    heads = source.calls("head");
     const third = await run();
     expect(third.index?.source).toMatchObject({ fromIndex: 1, read: 0 });
     expect(third.bytes.sourceRead).toBe(0);
+    expect(source.calls("head") - heads).toBe(0);
+  });
+
+  it("an entry read in its version's second is read again where the HEAD still falls in that second", async () => {
+    const { time, source, run } = setup();
+    await put(source, "a", big);
+    await run();
+    // Less than a second on: the HEAD could not tell a restatement that is still to come.
+    time.pass(100);
+    const second = await run();
+    expect(second.index?.source).toMatchObject({ fromIndex: 0, read: 1 });
+    expect(second.bytes.sourceRead).toBe(big.length);
   });
 
   it("a source rewritten in place in the second its entry was read in is found (same ETag, other metadata)", async () => {

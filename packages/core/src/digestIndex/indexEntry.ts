@@ -15,7 +15,9 @@ export interface ListedVersion {
  * - `read`: this side read and hashed that version when its server's clock said `at`. An
  *   entry stands only if `at` is at least one second past the version's LastModified second:
  *   a rewrite within that same second (which a listing cannot tell apart) could otherwise
- *   have followed the read unseen.
+ *   have followed the read unseen. Such a rewrite keeps the ETag only where it keeps the bytes
+ *   (a restatement of other attributes): an entry read within its version's second is
+ *   confirmed by one HEAD, as a written one is.
  * - `written`: this side wrote that version, with digests it holds of what the server stored;
  *   any version with that ETag and size holds those bytes (an ETag names a version's bytes:
  *   reads are pinned to it). `at` is its server's time once the write was done. Its attributes
@@ -91,25 +93,37 @@ function sameVersion(entry: IndexEntry, listed: ListedVersion): boolean {
  * versions listing states, so an entry taken from a read would otherwise never stand again.
  */
 export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
-  if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return false;
-  if (!sameVersion(entry, listed)) return false;
-  if (versionPin(entry.versionId) !== undefined && entry.versionId === listed.versionId) return true;
-  if (listed.lastModified === undefined) return false;
+  return entryStanding(entry, listed) === "stands";
+}
+
+/**
+ * {@link entryStands}, told apart from an entry of the version `listed` names that this side
+ * read within that version's LastModified second (`racy`): its bytes are those its ETag names,
+ * and one HEAD a second later states the attributes that a same-second restatement could have
+ * changed (see {@link IndexProof}).
+ */
+export function entryStanding(entry: IndexEntry, listed: ListedVersion): "stands" | "racy" | "stale" {
+  if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return "stale";
+  if (!sameVersion(entry, listed)) return "stale";
+  if (versionPin(entry.versionId) !== undefined && entry.versionId === listed.versionId) return "stands";
+  if (listed.lastModified === undefined) return "stale";
   const second = wholeSecond(listed.lastModified);
   // A version this side wrote is the one listed if it was written no later than the write
   // was seen done (give or take the second by which a server's Date header and its
   // LastModified may disagree: Ceph RGW 16 states a Date a few ms behind the LastModified it
   // gives the same write); its ETag proves the bytes whenever it was written.
-  if (entry.lastModified === undefined) return entry.proof === "written" && second <= entry.at + 1000;
-  if (wholeSecond(entry.lastModified) !== second) return false;
-  return entry.proof === "written" || entry.at >= second + 1000;
+  if (entry.lastModified === undefined)
+    return entry.proof === "written" && second <= entry.at + 1000 ? "stands" : "stale";
+  if (wholeSecond(entry.lastModified) !== second) return "stale";
+  return entry.proof === "written" || entry.at >= second + 1000 ? "stands" : "racy";
 }
 
 /**
  * Whether `listed`, which need not state a version ID (ListObjectsV2 states none), can settle
  * `entry` only with one HEAD of the object, whose answer {@link entryStands} then judges:
  * - a listing that states no ETag (see {@link etagUnstated});
- * - a version this side wrote: its ETag proves its bytes, not its attributes (see {@link IndexProof});
+ * - a version this side wrote, or read within its LastModified second: its ETag proves its
+ *   bytes, not its attributes (see {@link IndexProof});
  * - on a listing that states no version ID, an entry of a bucket that keeps or kept versions
  *   (`versioned`: its versioning Enabled or Suspended, or not known), or one that records a
  *   version ID (a stated "null" counts): deleting the newest version makes an older one
@@ -120,7 +134,8 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
  */
 export function entryNeedsHead(entry: IndexEntry, listed: ListedVersion, versioned: boolean): boolean {
   if (entry.proof === "written" || etagUnstated(listed)) return true;
-  return listed.versionId === undefined && (versioned || entry.versionId !== undefined);
+  if (listed.versionId === undefined && (versioned || entry.versionId !== undefined)) return true;
+  return entryStanding(entry, listed) === "racy";
 }
 
 /**
@@ -133,14 +148,17 @@ function etagUnstated(listed: ListedVersion): boolean {
 
 /**
  * Whether `entry` may stand for the version `listed` names: it stands, or would if the version
- * ID (or ETag, see {@link etagUnstated}) the listing does not state is the entry's (one HEAD
- * tells: see {@link entryNeedsHead}). An entry's bytes stand on this alone: an ETag names a
- * version's bytes.
+ * ID (or ETag, see {@link etagUnstated}) the listing does not state is the entry's, or once a
+ * HEAD states the attributes of a version read within its own second (one HEAD tells: see
+ * {@link entryNeedsHead}). An entry's bytes stand on this alone: an ETag names a version's bytes.
  */
 export function entryMayStand(entry: IndexEntry, listed: ListedVersion): boolean {
   const versionId = listed.versionId ?? entry.versionId;
   const etag = etagUnstated(listed) ? entry.etag : listed.etag;
-  return entryStands(entry, versionId === undefined ? { ...listed, etag } : { ...listed, etag, versionId });
+  return (
+    entryStanding(entry, versionId === undefined ? { ...listed, etag } : { ...listed, etag, versionId }) !==
+    "stale"
+  );
 }
 
 /**

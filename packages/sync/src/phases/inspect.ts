@@ -6,6 +6,7 @@ import {
   copiedFromSource,
   type DigestAlgorithm,
   entryNeedsHead,
+  entryStanding,
   entryStands,
   hasMd5Form,
   type IndexEntry,
@@ -413,12 +414,13 @@ export interface StandingEntry {
 
 /**
  * Whether a side's index entry found for the listed version stands for it: with no request,
- * or, where the listing cannot settle it (a version this side wrote, an entry that records a
- * version ID, or any entry of a bucket that keeps or kept versions, `versioned`: see
- * `entryNeedsHead`), after one HEAD, no bytes, that must name the entry's version. A written
- * entry seen by that HEAD after the second of the write then stands as one read, with the
- * attributes it states. Undefined when the HEAD finds another version: the object is read as
- * for a stale entry. Both engines' phases and both sides use it.
+ * or, where the listing cannot settle it (a version this side wrote or read within its own
+ * LastModified second, an entry that records a version ID, or any entry of a bucket that keeps
+ * or kept versions, `versioned`: see `entryNeedsHead`), after one HEAD, no bytes, that must name
+ * the entry's version. A written entry, or one read within its version's second, seen by that
+ * HEAD after that second then stands as one read, with the attributes it states (one read in
+ * that second is not used before). Undefined when the HEAD finds another version: the object
+ * is read as for a stale entry. Both engines' phases and both sides use it.
  */
 export async function standingEntry(
   store: ObjectReader,
@@ -430,7 +432,15 @@ export async function standingEntry(
   if (!entryNeedsHead(entry, listed, versioned)) return { entry };
   const at = store.serverTime();
   const head = listedHead(await store.head(listed.key, signal), listed);
-  if (head === undefined || head.archived || !entryStands(entry, head)) return undefined;
-  const seen = entry.proof === "written" ? readEntry(head, attributesOf(head), at, entry.digests) : undefined;
-  return { entry: seen && entryStands(seen, head) ? seen : entry, head };
+  if (head === undefined || head.archived) return undefined;
+  const standing = entryStanding(entry, head);
+  if (standing === "stale") return undefined;
+  // The ETag proves the bytes of a version this side wrote, or read within its own second; the
+  // HEAD states its attributes now, and an entry read so stands once its second has passed.
+  const seen =
+    entry.proof === "written" || standing === "racy"
+      ? readEntry(head, attributesOf(head), at, entry.digests)
+      : undefined;
+  if (seen !== undefined && entryStands(seen, head)) return { entry: seen, head };
+  return standing === "stands" ? { entry, head } : undefined;
 }
