@@ -22,7 +22,7 @@ import { RETRYABLE_STEP_ERRORS } from "./definition.js";
 import { writeCopy } from "./destinationSteps.js";
 import { WorkItemMissingError } from "./errors.js";
 import { type ListedItem, type PageEvent, type PageItemsEvent, parseEvent } from "./events.js";
-import { type DigestsRecord, RECORDS_AHEAD, type VersionRecord } from "./indexRecords.js";
+import { type DigestsRecord, entryRecord, RECORDS_AHEAD, type VersionRecord } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
 import {
   ChangedRecordSchema,
@@ -98,10 +98,11 @@ export async function prepareCopies(ctx: SourceContext, event: z.infer<typeof Pa
   if (ctx.index)
     await ctx.work.put(
       workKeys.preparedVersions(runId, page),
-      [...rewrites, ...copies].map(({ copy: { key }, version, digests }) => ({
+      [...rewrites, ...copies].map(({ copy: { key }, version, digests, entry }) => ({
         key,
         version,
         ...(digests ? { digests } : {}),
+        ...(entry ? { entry } : {}),
       })),
     );
   await ctx.work.put(workKeys.prepared(runId, page), record);
@@ -127,7 +128,8 @@ async function rewritesOf(ctx: SourceContext, runId: string, page: number): Prom
       if (mine === undefined) throw new WorkItemMissingError(from);
       const url = await ctx.signer.sign(source.sourceKey, ctx.linkExpirySeconds);
       const copy = { key, bytes, source, decision, destination, link: { url, etag: source.etag } };
-      return { copy, version: mine.version, ...(mine.digests ? { digests: mine.digests } : {}) };
+      const { version, digests, entry } = mine;
+      return { copy, version, ...(digests ? { digests } : {}), ...(entry ? { entry } : {}) };
     }),
   );
 }
@@ -137,6 +139,7 @@ interface PreparedOnSource {
   copy: PreparedCopy;
   version?: VersionRecord;
   digests?: DigestsRecord;
+  entry?: ReturnType<typeof entryRecord>;
 }
 
 /**
@@ -186,16 +189,16 @@ async function prepareCopy(
         ...item,
         key: sourceKey,
       });
-    const head: ObjectHead = fromEntry ?? presentSource(sourceKey, read ? read.head : await headed());
+    const head: ObjectHead = fromEntry?.head ?? presentSource(sourceKey, read ? read.head : await headed());
     const src = await sourceRecordOf(ctx, item.key, head);
     const decision = decisionFor(ctx, src, dst, undefined, undefined);
     if (!onePut(decision, src.size)) throw new NotOnPage();
     const url = await ctx.signer.sign(src.sourceKey, ctx.linkExpirySeconds);
     const copy = { key: item.key, bytes, source: src, decision, link: { url, etag: src.etag } };
     // With the digest the read took, for this side's new entry, as SignLinks keeps it.
-    return ctx.index
-      ? { copy, ...keptVersion(ctx, side, head, read?.at, fromEntry !== undefined) }
-      : { copy };
+    if (!ctx.index) return { copy };
+    const kept = keptVersion(ctx, side, head, read?.at, fromEntry !== undefined);
+    return fromEntry?.learned ? { copy, ...kept, entry: entryRecord(fromEntry.learned) } : { copy, ...kept };
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
     if (error instanceof NotOnPage || (error instanceof Error && HANDED_ON.has(error.name))) {

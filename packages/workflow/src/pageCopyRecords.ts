@@ -1,3 +1,4 @@
+import type { IndexScope } from "@chunksync/core";
 import { decidedResult, type ObjectResult, unverifiedResult } from "@chunksync/sync";
 import { z } from "zod";
 import {
@@ -11,9 +12,9 @@ import {
 } from "./context.js";
 import { WorkItemMissingError } from "./errors.js";
 import { relativeKey } from "./events.js";
-import { DigestsRecordSchema, VersionRecordSchema } from "./indexRecords.js";
+import { DigestsRecordSchema, StoredEntrySchema, VersionRecordSchema } from "./indexRecords.js";
 import { workKeys } from "./layout.js";
-import { type DecidedOnSource, type PageResults, settledOf } from "./pageDecisionRecords.js";
+import { type DecidedOnSource, onSource, type PageResults, settledOf } from "./pageDecisionRecords.js";
 import type { StoredResult } from "./sourceSteps.js";
 import { needRecord, type WorkArea } from "./WorkArea.js";
 
@@ -75,6 +76,8 @@ export const PreparedVersionsSchema = z.array(
     version: VersionRecordSchema,
     /** The digest its read took, for this side's new entry (none where its entry stood). */
     digests: DigestsRecordSchema.optional(),
+    /** Its entry as the HEAD that confirmed it left it, where that learned more of it. */
+    entry: StoredEntrySchema.optional(),
   }),
 );
 
@@ -129,13 +132,11 @@ export function copiedOnSource(
   work: WorkArea,
   runId: string,
   page: number,
+  scope: IndexScope,
 ): Promise<Map<string, DecidedOnSource & { held: boolean }>> {
   const from = workKeys.preparedVersions(runId, page);
   return copiedWith(work, runId, page, from, PreparedVersionsSchema, (stored, copy, mine) => ({
-    stored,
-    version: mine.version,
-    source: copy.source,
-    ...(mine.digests ? { digests: mine.digests } : {}),
+    ...onSource(stored, mine.version, copy.source, mine.digests, mine.entry, scope),
     held: copy.destination?.exists ?? false,
   }));
 }

@@ -157,7 +157,7 @@ async function challengeItem(
   const found = await page.found(item.key);
   const fromEntry = found && (await sourceHeadFromEntry(ctx, side, item, found));
   const read = fromEntry ? undefined : await readItem(ctx, reading.runId, reading.reads, item, found);
-  const head = fromEntry ?? read?.head;
+  const head = fromEntry?.head ?? read?.head;
   if (head === undefined) return undefined;
   const reader = read?.side ?? side;
   // The version read may be newer than the one listed: its plan is its own, as PlanSource's.
@@ -175,6 +175,7 @@ async function challengeItem(
       ...keptVersion(ctx, reader, head, read?.at, read === undefined),
       expectation: exchange?.expectation ?? null,
       ...(read ? { bytes: read.bytes } : {}),
+      ...(fromEntry?.learned ? { entry: entryRecord(fromEntry.learned) } : {}),
     },
   };
 }
@@ -254,15 +255,16 @@ export function keptVersion(
 /**
  * The head of listed `item` from the source's stored entry `found` where that stands for the
  * version listed, as PlanSource takes it (with no request, or one HEAD where the listing cannot
- * settle it), its digests handed to `side`; undefined where it does not stand, or is a rot
- * mark (the object's own flow refuses that source).
+ * settle it), its digests handed to `side`, and the entry as that HEAD left it where it learned
+ * more of it (one read within its version's second: see `standingEntry`); undefined where it
+ * does not stand, or is a rot mark (the object's own flow refuses that source).
  */
 export async function sourceHeadFromEntry(
   ctx: SourceContext,
   side: SourceSide,
   item: z.infer<typeof ListedItem>,
   found: FoundEntry,
-): Promise<ObjectHead | undefined> {
+): Promise<{ head: ObjectHead; learned?: FoundEntry } | undefined> {
   if (found.entry.rotted) return undefined;
   const listed = { ...item, key: ctx.prefix + item.key, ...listedOf(found) };
   if (
@@ -273,7 +275,9 @@ export async function sourceHeadFromEntry(
   )
     return undefined;
   const known = await standingEntry(ctx.store, found.entry, listed, found.versioned, ctx.signal);
-  return known && sourceFromStanding(side, known, listed).head;
+  if (known === undefined) return undefined;
+  const { head } = sourceFromStanding(side, known, listed);
+  return known.entry === found.entry ? { head } : { head, learned: { ...found, entry: known.entry } };
 }
 
 /**
@@ -390,7 +394,8 @@ async function answerFromEntry(
     response,
     destination: await destinationRecordOf(ctx, listed.key, head),
     version: versionRecord(head, ctx.store.serverTime(), true),
-    // A written entry that the HEAD saw past its second stands as one read (see `standingEntry`).
+    // A written entry, or one read within its version's second, that the HEAD saw past that
+    // second stands as one read (see `standingEntry`).
     ...(known.entry === entry ? {} : { entry: entryRecord({ ...found, entry: known.entry }) }),
   };
 }

@@ -35,7 +35,8 @@ export const ChallengesRecordSchema = z.array(z.strictObject({ key: relativeKey,
 /**
  * What the source keeps of each challenged pair, in its own part, in the same order: where it
  * read the version (its entry did not stand), the digest the read took, for its new entry, and
- * the bytes it read.
+ * the bytes it read; where its entry stood after a HEAD that learned more of it (one read within
+ * its version's second), that entry.
  */
 export const ExpectedRecordSchema = z.array(
   z.strictObject({
@@ -45,6 +46,7 @@ export const ExpectedRecordSchema = z.array(
     expectation: z.unknown(),
     digests: DigestsRecordSchema.optional(),
     bytes: z.unknown().optional(),
+    entry: StoredEntrySchema.optional(),
   }),
 );
 
@@ -89,6 +91,8 @@ export interface DecidedOnSource {
   version: VersionRecord;
   source: SourceRecord;
   digests?: DigestsRecord;
+  /** The entry as the HEAD that confirmed it left it, where that learned more of it. */
+  found?: FoundEntry;
 }
 
 /** The source's records of the pairs page `page`'s decision settled, by key. */
@@ -96,18 +100,29 @@ export async function decidedOnSource(
   work: WorkArea,
   runId: string,
   page: number,
+  scope: IndexScope,
 ): Promise<Map<string, DecidedOnSource>> {
   const results = await pageResults(work, runId, page);
   if (results.length === 0) return new Map();
   const from = workKeys.pageExpected(runId, page);
   const expected = await needRecord(work, from, ExpectedRecordSchema, "expected");
   const kept = new Map(expected.map((e) => [e.key, e]));
-  return settledOf(results, kept, from, (stored, { version, source, digests }) => ({
-    stored,
-    version,
-    source,
-    ...(digests ? { digests } : {}),
-  }));
+  return settledOf(results, kept, from, (stored, { version, source, digests, entry }) =>
+    onSource(stored, version, source, digests, entry, scope),
+  );
+}
+
+/** A source's records of one object its page settled (see {@link DecidedOnSource}). */
+export function onSource(
+  stored: StoredResult,
+  version: VersionRecord,
+  source: SourceRecord,
+  digests: DigestsRecord | undefined,
+  entry: unknown,
+  scope: IndexScope,
+): DecidedOnSource {
+  const found = entry === undefined ? undefined : foundOf(entry, scope);
+  return { stored, version, source, ...(digests ? { digests } : {}), ...(found ? { found } : {}) };
 }
 
 /** What the destination's index step takes of a pair its page decided. */

@@ -98,6 +98,7 @@ import {
   digestsRecord,
   foundEntry,
   getEntry,
+  getFound,
   getVersion,
   headOf,
   KEEPS_STOOD,
@@ -237,8 +238,9 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
   if (stored && listed && known) {
     // The entry stands for the listed version: its head is known, with no request or one HEAD.
     head = known.head ?? headOfEntry(known.entry, listed);
-    // For the flow's later steps (its page's record is read by the page's).
-    await putEntry(ctx.work, workKeys.found("source", runId, item.key), stored);
+    // For the flow's later steps and its page's index step: the entry as it stood, which a HEAD
+    // may have learned more of (see `standingEntry`).
+    await putEntry(ctx.work, workKeys.found("source", runId, item.key), { ...stored, entry: known.entry });
   } else {
     head = presentSource(sourceKey, listedHead(await ctx.store.head(sourceKey), { ...item, key: sourceKey }));
     // The chunks of this version are read after this time, in later steps.
@@ -602,8 +604,8 @@ export async function indexSourcePage(ctx: SourceContext, event: z.infer<typeof 
   const index = await SideIndex.open(ctx.index);
   // The page's records, side by side (a request each, to a bucket maybe far away).
   const [decided, copied, lookedUp] = await Promise.all([
-    decidedOnSource(ctx.work, runId, event.page),
-    copiedOnSource(ctx.work, runId, event.page),
+    decidedOnSource(ctx.work, runId, event.page, ctx.index.scope),
+    copiedOnSource(ctx.work, runId, event.page, ctx.index.scope),
     PageFound.read(ctx.work, "source", runId, event.page, ctx.index.scope),
   ]);
   const listed = listPage(ctx.store, "source", ctx.prefix, page, ctx.signal);
@@ -668,8 +670,15 @@ async function settledSourceEntry(
     index.note(DISTRUSTED_NOTE);
     return undefined;
   }
-  // The entry used is the one the page's listing found (a flow's PlanSource keeps it as found).
-  if (version.used) return (await lookedUp.found(key))?.entry;
+  // The entry used: as the page's step or the flow's PlanSource kept it where a HEAD learned more
+  // of it (one read within its version's second, see `standingEntry`), else as its listing found it.
+  if (version.used)
+    return (
+      onPage
+        ? (onPage.found ?? (await lookedUp.found(key)))
+        : ((await getFound(ctx.work, workKeys.found("source", runId, key), index.writer.scope)) ??
+          (await lookedUp.found(key)))
+    )?.entry;
   const src = onPage?.source ?? (await needSource(ctx.work, runId, key));
   const side = new SourceSide({
     store: ctx.store,

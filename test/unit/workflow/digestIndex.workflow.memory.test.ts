@@ -23,7 +23,7 @@ import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { byKey, expectAsDirect, SAME_BYTES } from "../../support/engineParity.js";
-import { memoryIndexes, movableClock } from "../../support/indexes.js";
+import { memoryIndexes, movableClock, unconsulted } from "../../support/indexes.js";
 import { collectResults } from "../../support/results.js";
 import { bytesOf, UnlistedStore } from "../../support/stores.js";
 import { syncOptionsFor } from "../../support/syncOptions.js";
@@ -730,6 +730,69 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       const again = await run(engine);
       expect(again.objects.changed).toBe(2);
       expect(again.index?.source).toMatchObject({ fromIndex: 2, read: 0 });
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: entries read within their versions' second (a check right after the sync that wrote them) cost the next run one HEAD each on either side, no byte`, async () => {
+      const { time, source, destination, index, run } = setup();
+      const big = seededBytes("racy", 7 * MiB);
+      await put(source, "a", big);
+      await put(source, "b", seededBytes("racy b", 1000));
+      await run(engine);
+      // In the same second: both sides read every object, and their entries cannot stand alone.
+      const checked = await run("direct", { dryRun: true, index: unconsulted(index) });
+      expect(checked.objects.identical).toBe(2);
+      time.pass(2000);
+      const heads = { source: source.calls("head"), destination: destination.calls("head") };
+      const next = await run(engine);
+      expect(next.objects.identical).toBe(2);
+      expect(next.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+      expect(next.index?.source).toMatchObject({ fromIndex: 2, read: 0 });
+      expect(next.index?.destination).toMatchObject({ fromIndex: 2, read: 0 });
+      expect(source.calls("head") - heads.source).toBe(2);
+      expect(destination.calls("head") - heads.destination).toBe(2);
+      // Confirmed past their second, they stand on the listings alone from then on.
+      time.pass(2000);
+      const after = await run(engine);
+      expect(after.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+      expect(source.calls("head") - heads.source).toBe(2);
+      expect(destination.calls("head") - heads.destination).toBe(2);
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: changed objects a plan read within their versions' second are confirmed by one HEAD: the sync reads only what changed, and the run after sends no request for them`, async () => {
+      const { time, source, destination, run, standing } = setup();
+      const big = seededBytes("racy big", 12 * MiB);
+      const small = seededBytes("racy small", 1000);
+      await put(source, "big", big);
+      await put(source, "small", small);
+      await standing(engine);
+      time.pass(2000);
+      // Edited, and planned in the same second: the plan's source entries cannot stand alone.
+      const editedBig = flipByte(big, 6 * MiB);
+      const editedSmall = flipByte(small, 10);
+      await put(source, "big", editedBig);
+      await put(source, "small", editedSmall);
+      expect((await run("direct", { dryRun: true })).objects.changed).toBe(2);
+      time.pass(2000);
+      const heads = source.calls("head");
+      const synced = await run(engine);
+      expect(synced.objects.changed).toBe(2);
+      expect(synced.index?.source).toMatchObject({ fromIndex: 2, read: 0 });
+      // The big object's changed chunk (5 MiB), never the whole object, and the small one to be
+      // sent (the workflow's block round and compose step read parts of the chunk again).
+      expect(synced.bytes.sourceRead).toBeGreaterThanOrEqual(5 * MiB + small.length);
+      expect(synced.bytes.sourceRead).toBeLessThan(6 * MiB);
+      // One HEAD an object; the workflow's page heads the big one, and its own flow again.
+      expect(source.calls("head") - heads).toBe(engine === "direct" ? 2 : 3);
+      expect((await bytesOf(destination, "big")).equals(editedBig)).toBe(true);
+      expect((await bytesOf(destination, "small")).equals(editedSmall)).toBe(true);
+      time.pass(2000);
+      const headsBefore = source.calls("head");
+      const after = await run(engine);
+      expect(after.objects.identical).toBe(2);
+      expect(after.bytes).toMatchObject({ sourceRead: 0, destinationRead: 0 });
+      expect(source.calls("head")).toBe(headsBefore);
     });
 
   for (const engine of ["direct", "workflow"] as const)
