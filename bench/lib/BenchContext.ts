@@ -32,6 +32,8 @@ export interface ChunksyncSummary {
     uploaded?: number;
   };
   durationMs: number;
+  /** Each side's index report (absent under --no-index): objects answered from it, and read. */
+  index?: Partial<Record<Side, { fromIndex: number; read: number }>>;
 }
 
 /**
