@@ -146,8 +146,8 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   );
   // The entry that stands, for the flow's later steps (its page's record is read by the page's).
   // A written entry, or one read within its version's second, that the HEAD saw past that
-  // second now stands as one read (see `standingEntry`): the new index keeps that one, as the direct engine's does, so that the
-  // next run needs no HEAD for it.
+  // second now stands as one read (see `standingEntry`): the new index keeps that one, as the
+  // direct engine's does, so that the next run needs no HEAD for it.
   if (found && entry)
     await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry });
   // The version's chunks are read after `at`: from the first, where this step read it ahead.

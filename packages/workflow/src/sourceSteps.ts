@@ -10,6 +10,7 @@ import {
   decideObject,
   decisionOptionsOf,
   entryMayStand,
+  entryStanding,
   type PlannedPart,
   planChunks,
   rebuildsChangedInPlace,
@@ -670,15 +671,16 @@ async function settledSourceEntry(
     index.note(DISTRUSTED_NOTE);
     return undefined;
   }
-  // The entry used: as the page's step or the flow's PlanSource kept it where a HEAD learned more
-  // of it (one read within its version's second, see `standingEntry`), else as its listing found it.
-  if (version.used)
-    return (
-      onPage
-        ? (onPage.found ?? (await lookedUp.found(key)))
-        : ((await getFound(ctx.work, workKeys.found("source", runId, key), index.writer.scope)) ??
-          (await lookedUp.found(key)))
-    )?.entry;
+  // The entry used, as the page's listing found it; where a HEAD learned more of it (one read
+  // within its version's second, see `standingEntry`), as the page's step or the flow's
+  // PlanSource kept it then.
+  if (version.used) {
+    if (onPage?.found) return onPage.found.entry;
+    const listed = await lookedUp.found(key);
+    if (onPage || listed === undefined || entryStanding(listed.entry, version.head) !== "racy")
+      return listed?.entry;
+    return (await getFound(ctx.work, workKeys.found("source", runId, key), index.writer.scope))?.entry;
+  }
   const src = onPage?.source ?? (await needSource(ctx.work, runId, key));
   const side = new SourceSide({
     store: ctx.store,
