@@ -175,7 +175,7 @@ export class SideIndex {
    * found that entry no longer standing: the key's last indexed version, which tells which
    * chunks of the version listed now likely changed. Never a verdict: only the challenge is.
    * None where that entry is of the version `listed` itself (read in the second it was written,
-   * so not standing): its digests tell nothing of what changed, and the run then keeps every
+   * and not confirmed by a HEAD past that second): its digests tell nothing of what changed, and the run then keeps every
    * chunk it reads where there is room, as if each had changed; taken as the prior, they kept
    * none, and the block round and the write read the changed chunks again.
    */
