@@ -33,6 +33,7 @@ import type {
   WriteBody,
   WriteCondition,
   WriteOptions,
+  Written,
 } from "./ObjectStore.js";
 import { tagQuery } from "./tagQuery.js";
 
@@ -364,11 +365,11 @@ export class MemoryObjectStore implements ObjectStore {
     condition: WriteCondition | undefined,
     signal?: AbortSignal,
     digest?: BodyDigest,
-  ): Promise<{ etag: string }> {
+  ): Promise<Written> {
     const bucket = await this.#enter("put", key);
     const data = await consume(body, length, signal, this.#ctx("put", key), digest);
     if (condition) this.#check(bucket, "put", key, condition);
-    return { etag: this.#store(bucket, key, data, `"${md5(data).toString("hex")}"`, attributes) };
+    return this.#store(bucket, key, data, `"${md5(data).toString("hex")}"`, attributes);
   }
 
   async copyObject(
@@ -377,14 +378,14 @@ export class MemoryObjectStore implements ObjectStore {
     attributes: ObjectAttributes,
     condition: WriteCondition,
     signal?: AbortSignal,
-  ): Promise<{ etag: string }> {
+  ): Promise<Written> {
     const bucket = await this.#enter("copyObject", key);
     signal?.throwIfAborted();
     const from = this.#source(source, "copy", key);
     if (from.data.length > MAX_COPY_SIZE)
       throw badRequest(this.#ctx("copy", key), "InvalidRequest", "the source is larger than 5 GiB");
     this.#check(bucket, "copy", key, condition);
-    return { etag: this.#store(bucket, key, from.data, `"${md5(from.data).toString("hex")}"`, attributes) };
+    return this.#store(bucket, key, from.data, `"${md5(from.data).toString("hex")}"`, attributes);
   }
 
   async createUpload(
@@ -506,7 +507,7 @@ export class MemoryObjectStore implements ObjectStore {
     uploadId: string,
     parts: CompletedPart[],
     condition: WriteCondition,
-  ): Promise<{ etag: string }> {
+  ): Promise<Written> {
     const bucket = await this.#enter("complete", key);
     const ctx = this.#ctx("complete multipart upload", key);
     const upload = this.#upload(bucket, ctx, uploadId);
@@ -530,9 +531,7 @@ export class MemoryObjectStore implements ObjectStore {
     this.#check(bucket, "complete", key, condition);
     const etag = multipartEtag(chosen) ?? "";
     bucket.uploads.delete(uploadId);
-    return {
-      etag: this.#store(bucket, key, Buffer.concat(chosen.map((p) => p.data)), etag, upload.attributes),
-    };
+    return this.#store(bucket, key, Buffer.concat(chosen.map((p) => p.data)), etag, upload.attributes);
   }
 
   #upload(bucket: Bucket, ctx: StorageErrorContext, uploadId: string): OpenUpload {
@@ -578,17 +577,19 @@ export class MemoryObjectStore implements ObjectStore {
       );
   }
 
-  #store(bucket: Bucket, key: string, data: Buffer, etag: string, attributes: ObjectAttributes): string {
+  /** Stores a new current version of `key`; its ETag, and its version ID where the bucket keeps versions. */
+  #store(bucket: Bucket, key: string, data: Buffer, etag: string, attributes: ObjectAttributes): Written {
     const tagging = normalisedTagging(attributes.tagging);
+    const versionId = bucket.versioned ? randomBytes(8).toString("hex") : undefined;
     bucket.objects.set(key, {
       data: Buffer.from(data),
       etag,
       attributes: { ...attributes, metadata: { ...attributes.metadata }, ...(tagging ? { tagging } : {}) },
       ...(this.#storageClass ? { storageClass: this.#storageClass } : {}),
-      ...(bucket.versioned ? { versionId: randomBytes(8).toString("hex") } : {}),
+      ...(versionId ? { versionId } : {}),
       lastModified: this.serverTime(),
     });
-    return etag;
+    return versionId ? { etag, versionId } : { etag };
   }
 }
 

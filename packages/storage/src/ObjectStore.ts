@@ -115,6 +115,15 @@ export interface CompletedPart {
   etag: string;
 }
 
+/**
+ * What a write's answer states of the version it made: its ETag, and its version ID where the
+ * bucket keeps versions (S3 states "null" for one written while versioning is suspended).
+ */
+export interface Written {
+  etag: string;
+  versionId?: string;
+}
+
 export interface MultipartUpload {
   readonly key: string;
   readonly uploadId: string;
@@ -140,7 +149,7 @@ export interface MultipartUpload {
    * Completes the upload under `condition`; a lost condition raises PreconditionFailedError
    * where the store declares it enforced (`capabilities.conditionalWrites.complete`).
    */
-  complete(parts: CompletedPart[], condition: WriteCondition): Promise<{ etag: string }>;
+  complete(parts: CompletedPart[], condition: WriteCondition): Promise<Written>;
   /** Aborts the upload; never throws for an upload that is already gone. */
   abort(): Promise<void>;
 }
@@ -258,7 +267,7 @@ export interface ObjectWriter extends StoreInfo {
     condition: WriteCondition | undefined,
     signal?: AbortSignal,
     digest?: BodyDigest,
-  ): Promise<{ etag: string }>;
+  ): Promise<Written>;
   /**
    * Whether every copy this store has sent from a ref that names a version (see
    * ObjectVersionRef.versionId) went out naming it: false once the server refused one so (AWS
@@ -281,7 +290,7 @@ export interface ObjectWriter extends StoreInfo {
     attributes: ObjectAttributes,
     condition: WriteCondition,
     signal?: AbortSignal,
-  ): Promise<{ etag: string }>;
+  ): Promise<Written>;
   createUpload(key: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<MultipartUpload>;
   /**
    * The multipart upload `uploadId` of `key`, created earlier (perhaps by another process):

@@ -37,11 +37,12 @@ import type {
   WriteBody,
   WriteCondition,
   WriteOptions,
+  Written,
 } from "./ObjectStore.js";
 import type { XmlObject } from "./parseXml.js";
 import type { S3Connection } from "./S3Connection.js";
 import { type S3Request, S3Requests, type S3Response } from "./S3Requests.js";
-import { headOfResponse, requestHeaders } from "./s3Headers.js";
+import { headOfResponse, requestHeaders, writtenVersion } from "./s3Headers.js";
 import { completeMultipartUploadXml, parseAnswer, taggingXml, tagSetOf, textOf } from "./s3Xml.js";
 import { tagQuery } from "./tagQuery.js";
 
@@ -559,7 +560,7 @@ export class S3ObjectStore implements ObjectStore {
    * @internal A request on an object (see {@link #object}) with this store's error translation,
    * sent by `via`: S3Requests' `send` (the response) or `xml` (the document S3 answered).
    */
-  request<V extends "send" | "xml">(
+  request<V extends "send" | "xml" | "answer">(
     operation: string,
     via: V,
     method: S3Request["method"],
@@ -570,7 +571,7 @@ export class S3ObjectStore implements ObjectStore {
   ): ReturnType<S3Requests[V]> {
     // TypeScript widens a call on a union of methods to the union of their results.
     const request = () =>
-      this.#requests[via](this.#object(method, key, input, signal, more)) as Promise<S3Response | XmlObject>;
+      this.#requests[via](this.#object(method, key, input, signal, more)) as Promise<unknown>;
     return this.#send(operation, key, request) as ReturnType<S3Requests[V]>;
   }
 
@@ -733,7 +734,7 @@ export class S3ObjectStore implements ObjectStore {
     condition: WriteCondition | undefined,
     signal?: AbortSignal,
     digest?: BodyDigest,
-  ): Promise<{ etag: string }> {
+  ): Promise<Written> {
     const out = await this.checkedWrite(body, digest, (checksum) => {
       const input = {
         ContentLength: length,
@@ -744,7 +745,7 @@ export class S3ObjectStore implements ObjectStore {
       const chunks = digest?.chunks;
       return this.request("put", "send", "PUT", key, input, signal, chunks ? { body, chunks } : { body });
     });
-    return { etag: String(out.headers.etag ?? "") };
+    return { etag: String(out.headers.etag ?? ""), ...writtenVersion(out.headers) };
   }
 
   async copyObject(
@@ -753,8 +754,8 @@ export class S3ObjectStore implements ObjectStore {
     attributes: ObjectAttributes,
     condition: WriteCondition,
     signal?: AbortSignal,
-  ): Promise<{ etag: string }> {
-    const out = await this.copyFrom(source, (copySource) => {
+  ): Promise<Written> {
+    const { content: out, headers } = await this.copyFrom(source, (copySource) => {
       const input = {
         ...copySource,
         MetadataDirective: "REPLACE",
@@ -763,10 +764,10 @@ export class S3ObjectStore implements ObjectStore {
         ...this.#attributes(attributes),
         ...conditionHeaders(condition),
       };
-      return this.request("copy", "xml", "PUT", key, input, signal);
+      return this.request("copy", "answer", "PUT", key, input, signal);
     });
     if (attributes.tagging !== undefined) await this.ensureTagging(key, attributes.tagging);
-    return { etag: textOf(out, "ETag") ?? "" };
+    return { etag: textOf(out, "ETag") ?? "", ...writtenVersion(headers) };
   }
 
   async createUpload(
@@ -1035,7 +1036,7 @@ class S3MultipartUpload implements MultipartUpload {
     return { partNumber, etag: textOf(out, "ETag") ?? "" };
   }
 
-  async complete(parts: CompletedPart[], condition: WriteCondition): Promise<{ etag: string }> {
+  async complete(parts: CompletedPart[], condition: WriteCondition): Promise<Written> {
     const body = completeMultipartUploadXml(parts);
     const input = {
       ContentType: "application/xml",
@@ -1043,9 +1044,9 @@ class S3MultipartUpload implements MultipartUpload {
       ...conditionHeaders(condition),
     };
     const more = { body, query: { uploadId: this.uploadId } };
-    const out = await this.store.request(
+    const { content: out, headers } = await this.store.request(
       "complete multipart upload",
-      "xml",
+      "answer",
       "POST",
       this.key,
       input,
@@ -1054,12 +1055,13 @@ class S3MultipartUpload implements MultipartUpload {
     );
     this.store.ended(this.uploadId);
     if (this.tagging !== undefined) await this.store.ensureTagging(this.key, this.tagging);
+    const version = writtenVersion(headers);
     const reported = textOf(out, "ETag");
-    if (reported) return { etag: reported };
+    if (reported) return { etag: reported, ...version };
     // Ceph RGW answers CompleteMultipartUpload with an empty ETag. The parts' ETags say what it
     // is: no HEAD, which would cost a round trip and could name a version written after this one.
     const etag = multipartEtag(parts);
-    if (etag !== undefined) return { etag };
+    if (etag !== undefined) return { etag, ...version };
     const head = await this.store.head(this.key);
     return { etag: head?.etag ?? "" };
   }

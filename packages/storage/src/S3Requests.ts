@@ -362,6 +362,14 @@ export class S3Requests {
     });
   }
 
+  /** {@link xml}, with the answer's headers (a write's version ID is stated in one). */
+  answer(request: S3Request): Promise<{ content: XmlObject; headers: S3Response["headers"] }> {
+    return this.#retried(request, async (endpoint) => {
+      const { response, text } = await this.#whole(endpoint, request);
+      return { content: answerOf(response, text), headers: response.headers };
+    });
+  }
+
   /**
    * One attempt of `request` and its whole body as text. A GET over plain HTTP (a listing, a
    * bucket's settings) is read from the socket as bodies are (see PlainGets): no HTTP parser to

@@ -68,6 +68,12 @@ function validDate(value: string | undefined): Date | undefined {
   return date === undefined || Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/** The version a write's answer names (x-amz-version-id), where it names one. */
+export function writtenVersion(headers: ResponseHeaders): { versionId?: string } {
+  const versionId = text(headers, "x-amz-version-id");
+  return versionId ? { versionId } : {};
+}
+
 /** An object's head from the headers of a HEAD or GET response; `size` is the whole object's. */
 export function headOfResponse(key: string, headers: ResponseHeaders, size: number): ObjectHead {
   const storageClass = text(headers, "x-amz-storage-class");
