@@ -361,7 +361,7 @@ async function attemptObject(
     // tags begins its own.
     const keptAhead = toWrite === asDecided ? await handed : undefined;
     if (toWrite !== asDecided) await abandonEarly(writing, await handed?.catch(() => undefined));
-    const etag = await writeObject(writing, toWrite, keptAhead);
+    const { etag, versionId } = await writeObject(writing, toWrite, keptAhead);
 
     const writtenAt = destination.serverTime();
     try {
@@ -400,7 +400,7 @@ async function attemptObject(
       source: sourceMade(),
       destination: destinationWrittenEntry(
         ctx.destinationSide,
-        { key: destinationKey, size: plan.size, etag },
+        { key: destinationKey, size: plan.size, etag, ...(versionId ? { versionId } : {}) },
         attributes,
         writtenAt,
         algorithm,

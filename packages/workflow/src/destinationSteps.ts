@@ -17,6 +17,7 @@ import {
   type ObjectHead,
   type ObjectSummary,
   sameEtag,
+  type Written,
 } from "@chunksync/storage";
 import {
   checkMemory,
@@ -536,9 +537,9 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
   if (requests.kind !== "multipart") {
     // A retried step finds the object written and its ETag recorded.
     if (record.etag !== undefined) return { bytes };
-    const etag = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
-    await Promise.all([keepWritten(ctx, runId, key, record.attempt, etag), kept()]);
-    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
+    const written = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
+    await Promise.all([keepWritten(ctx, runId, key, record.attempt, written), kept()]);
+    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag: written.etag } satisfies UploadRecord);
     return { bytes };
   }
   const upload = resume(ctx, write, record.uploadId);
@@ -581,11 +582,12 @@ export async function writeCopy(
   checkMemory(ctx, write);
   const { uploaded, keep } = uploadKeeper(ctx, records.decision, 1);
   // One part: a PUT, or a replacement's upload of it (created, written and completed here).
-  const etag = await writeObject(writeContext(ctx, bytes, keep), write);
+  const { etag, versionId } = await writeObject(writeContext(ctx, bytes, keep), write);
   const at = ctx.index ? ctx.store.serverTime() : undefined;
   return {
     key,
     etag,
+    ...(versionId !== undefined ? { versionId } : {}),
     ...(at !== undefined ? { at } : {}),
     ...(uploaded.ranges.length > 0 ? { uploaded } : {}),
     bytes,
@@ -593,18 +595,25 @@ export async function writeCopy(
 }
 
 /**
- * Keeps the destination's server time once the write of `etag` was done, for that version's
- * new index entry (see `writtenEntry`).
+ * Keeps the destination's server time once the write was done, with what its answer named (the
+ * ETag, and the version ID where the bucket keeps versions), for that version's new index entry
+ * (see `writtenEntry`).
  */
 async function keepWritten(
   ctx: DestinationContext,
   runId: string,
   key: string,
   attempt: number,
-  etag: string,
+  { etag, versionId }: Written,
 ): Promise<void> {
   const at = ctx.store.serverTime();
-  if (ctx.index && at !== undefined) await ctx.work.put(workKeys.written(runId, key), { attempt, etag, at });
+  if (ctx.index && at !== undefined)
+    await ctx.work.put(workKeys.written(runId, key), {
+      attempt,
+      etag,
+      at,
+      ...(versionId ? { versionId } : {}),
+    });
 }
 
 /**
@@ -621,25 +630,25 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   // A tag set alone has no batch to write it: it is put here, as its one request.
   if (requests.kind === "tags") {
     const bytes = stepBytes(ctx, { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 });
-    const etag = await writeWhole(writeContext(ctx, bytes), write, requests);
-    await keepWritten(ctx, runId, key, record.attempt, etag);
-    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
-    return { etag };
+    const written = await writeWhole(writeContext(ctx, bytes), write, requests);
+    await keepWritten(ctx, runId, key, record.attempt, written);
+    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag: written.etag } satisfies UploadRecord);
+    return { etag: written.etag };
   }
   const parts: CompletedPart[] = [];
   for (const batch of batchNumbers(write.decision.parts.length, batchSize)) {
     parts.push(...(await need<CompletedPart[]>(ctx.work, workKeys.parts(runId, key, batch))));
   }
   const upload = resume(ctx, write, record.uploadId);
-  const etag = await completeUpload(
+  const written = await completeUpload(
     writeContext(ctx, { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 }),
     upload,
     parts,
     write,
   );
-  await keepWritten(ctx, runId, key, record.attempt, etag);
-  await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
-  return { etag };
+  await keepWritten(ctx, runId, key, record.attempt, written);
+  await ctx.work.put(workKeys.upload(runId, key), { ...record, etag: written.etag } satisfies UploadRecord);
+  return { etag: written.etag };
 }
 
 /** Aborts the object's upload after a failure; nothing half-written stays behind. */
@@ -791,7 +800,7 @@ async function settledDestinationEntry(
     const attributes = dst.attributes ?? { metadata: {} };
     return destinationEntry(side, headOf(version), attributes, version.at, algorithm, chunkSize, found);
   }
-  const written = await ctx.work.get<{ attempt: number; etag: string; at: number }>(
+  const written = await ctx.work.get<{ attempt: number; etag: string; at: number; versionId?: string }>(
     workKeys.written(runId, key),
   );
   if (written?.attempt !== upload.attempt || written.etag !== upload.etag) return undefined;
@@ -830,7 +839,13 @@ async function settledDestinationEntry(
   if (copied?.unpinned) index.note(UNPINNED_COPIES_NOTE);
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
-  const wrote = { key: destinationKey, size: src.size, etag: upload.etag };
+  const { versionId } = written;
+  const wrote = {
+    key: destinationKey,
+    size: src.size,
+    etag: upload.etag,
+    ...(versionId ? { versionId } : {}),
+  };
   return destinationWrittenEntry(side, wrote, src.attributes, written.at, algorithm, chunkSize);
 }
 
@@ -855,7 +870,13 @@ function copiedEntry(
   const { uploaded } = written;
   const ranges = uploaded?.algorithm === algorithm ? uploadedRanges(uploaded) : [];
   side.written(destinationKey, written.etag, algorithm, ranges);
-  const wrote = { key: destinationKey, size: source.size, etag: written.etag };
+  const { versionId } = written;
+  const wrote = {
+    key: destinationKey,
+    size: source.size,
+    etag: written.etag,
+    ...(versionId ? { versionId } : {}),
+  };
   return destinationWrittenEntry(side, wrote, source.attributes, written.at, algorithm, chunkSize);
 }
 

@@ -99,6 +99,8 @@ export const CopiesWrittenSchema = z.array(
   z.strictObject({
     key: relativeKey,
     etag: z.string().min(1).max(1024),
+    /** The version its write's answer named, where the bucket keeps versions. */
+    versionId: z.string().min(1).max(1024).optional(),
     at: z.number().int().min(0).optional(),
     uploaded: UploadedRecordSchema.optional(),
     bytes: z.unknown(),

@@ -733,6 +733,28 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     });
 
   for (const engine of ["direct", "workflow"] as const)
+    it(`--engine ${engine}: in a bucket that keeps versions, a version the run wrote is settled by the next run's listing of versions, with no HEAD`, async () => {
+      const { time, source, destination, run } = setup({ versioned: true });
+      await put(source, "big", seededBytes("written big", 12 * MiB));
+      await put(source, "small", seededBytes("written small", 1000));
+      time.pass(2000);
+      await run(engine);
+      // Edited on the source: re-composed and rewritten, each a version of its own.
+      await put(source, "big", flipByte(seededBytes("written big", 12 * MiB), 6 * MiB));
+      await put(source, "small", flipByte(seededBytes("written small", 1000), 10));
+      time.pass(2000);
+      expect((await run(engine)).objects.changed).toBe(2);
+      time.pass(2000);
+      const heads = destination.calls("head");
+      const next = await run(engine);
+      expect(next.objects.identical).toBe(2);
+      expect(next.bytes.destinationRead).toBe(0);
+      expect(next.index?.destination).toMatchObject({ fromIndex: 2, read: 0 });
+      // The write's answers named the versions made; the listing of versions names them too.
+      expect(destination.calls("head")).toBe(heads);
+    });
+
+  for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: entries read within their versions' second (a check right after the sync that wrote them) cost the next run one HEAD each on either side, no byte`, async () => {
       const { time, source, destination, index, run } = setup();
       const big = seededBytes("racy", 7 * MiB);

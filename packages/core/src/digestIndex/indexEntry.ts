@@ -22,7 +22,9 @@ export interface ListedVersion {
  *   any version with that ETag and size holds those bytes (an ETag names a version's bytes:
  *   reads are pinned to it). `at` is its server's time once the write was done. Its attributes
  *   are those written, which a same-second restatement by another writer could have changed:
- *   a run that uses such an entry HEADs the object once (see the sync package's inspect phase).
+ *   a run that uses such an entry HEADs the object once (see the sync package's inspect phase),
+ *   unless it records the version ID the write's answer named and the listing names that one
+ *   (a restatement in a bucket that keeps versions is a version of its own).
  */
 export type IndexProof = "read" | "written";
 
@@ -123,7 +125,8 @@ export function entryStanding(entry: IndexEntry, listed: ListedVersion): "stands
  * `entry` only with one HEAD of the object, whose answer {@link entryStands} then judges:
  * - a listing that states no ETag (see {@link etagUnstated});
  * - a version this side wrote, or read within its LastModified second: its ETag proves its
- *   bytes, not its attributes (see {@link IndexProof});
+ *   bytes, not its attributes (see {@link IndexProof}), unless the entry records the version ID
+ *   the listing names;
  * - on a listing that states no version ID, an entry of a bucket that keeps or kept versions
  *   (`versioned`: its versioning Enabled or Suspended, or not known), or one that records a
  *   version ID (a stated "null" counts): deleting the newest version makes an older one
@@ -133,9 +136,15 @@ export function entryStanding(entry: IndexEntry, listed: ListedVersion): "stands
  * Entries of buckets that never kept versions need no request.
  */
 export function entryNeedsHead(entry: IndexEntry, listed: ListedVersion, versioned: boolean): boolean {
-  if (entry.proof === "written" || etagUnstated(listed)) return true;
+  if (etagUnstated(listed)) return true;
+  if (entry.proof === "written" && !namedByListing(entry, listed)) return true;
   if (listed.versionId === undefined && (versioned || entry.versionId !== undefined)) return true;
   return entryStanding(entry, listed) === "racy";
+}
+
+/** Whether `entry` records a version ID (not the null version's) that `listed` names. */
+function namedByListing(entry: IndexEntry, listed: ListedVersion): boolean {
+  return versionPin(entry.versionId) !== undefined && listed.versionId === entry.versionId;
 }
 
 /**

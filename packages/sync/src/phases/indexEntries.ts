@@ -50,15 +50,22 @@ export function readEntry(
 /**
  * The entry of a version this side just wrote, with the digests it holds of every chunk of it
  * (uploaded with a Content-MD5 the server checked, copied from its own digested old version,
- * or read back); `at` is its server's time once the write was done.
+ * or read back); `at` is its server's time once the write was done. Where the write's answer
+ * named the version it made (a bucket that keeps versions; not the null version, which a
+ * later write replaces in place), the entry records it: a version's bytes and attributes never
+ * change, so a listing that names it settles the entry with no HEAD (see `entryNeedsHead`).
  */
 export function writtenEntry(
-  version: { key: string; size: number; etag: string },
+  version: { key: string; size: number; etag: string; versionId?: string },
   attributes: ObjectAttributes,
   at: number,
   digests: Buffer[],
 ): IndexEntry {
-  return { ...version, proof: "written", at, attributes: untagged(attributes), digests };
+  const { versionId, ...rest } = version;
+  const pin = versionPin(versionId);
+  const entry: IndexEntry = { ...rest, proof: "written", at, attributes: untagged(attributes), digests };
+  if (pin !== undefined) entry.versionId = pin;
+  return entry;
 }
 
 /**
@@ -103,7 +110,7 @@ export function destinationEntry(
  */
 export function destinationWrittenEntry(
   side: DestinationSide,
-  version: { key: string; size: number; etag: string },
+  version: { key: string; size: number; etag: string; versionId?: string },
   attributes: ObjectAttributes,
   writtenAt: number | undefined,
   algorithm: DigestAlgorithm,

@@ -43,6 +43,7 @@ import {
   sameEtag,
   type WriteBody,
   type WriteCondition,
+  type Written,
 } from "@chunksync/storage";
 import { failedRead, feedBody, readRange } from "../digestRange.js";
 import { ObjectChangedError } from "../errors.js";
@@ -308,7 +309,7 @@ export async function writeObject(
   ctx: WriteContext,
   write: ObjectWrite,
   early?: EarlyUpload,
-): Promise<string> {
+): Promise<Written> {
   const requests = writeRequestsOf(write);
   if (requests.kind !== "multipart") {
     await abandonEarly(ctx, early);
@@ -318,7 +319,7 @@ export async function writeObject(
 }
 
 /** {@link writeObject}'s multipart upload of the decision's parts, with `early`'s where it has some. */
-async function writeInParts(ctx: WriteContext, write: ObjectWrite, early?: EarlyUpload): Promise<string> {
+async function writeInParts(ctx: WriteContext, write: ObjectWrite, early?: EarlyUpload): Promise<Written> {
   // An early part the decision does not write under its number (neither keeps it nor writes
   // over it) would stay uploaded but out of the completion: AWS S3 completes such an upload,
   // Ceph RGW refuses it (InvalidPart), so the object would fail every run. The decision is then
@@ -392,7 +393,7 @@ export async function writeWhole(
   ctx: WriteContext,
   write: ObjectWrite,
   requests: Exclude<WriteRequests, { kind: "multipart" }>,
-): Promise<string> {
+): Promise<Written> {
   const { destination, signal } = ctx;
   const { key, attributes, decision } = write;
   // The request that writes the object is not cut by the run's stop, as a multipart upload's
@@ -402,9 +403,9 @@ export async function writeWhole(
   if (requests.kind === "copy") {
     const fromSource = part.kind === "sourceCopy";
     const from = fromSource ? write.sourceRef : write.old!.ref;
-    let etag: string;
+    let written: Written;
     try {
-      etag = await guarded(ctx, write, "copy", fromSource, () =>
+      written = await guarded(ctx, write, "copy", fromSource, () =>
         destination.copyObject(from, key, attributes, decision.condition),
       );
     } catch (error) {
@@ -414,7 +415,7 @@ export async function writeWhole(
       throw error;
     }
     ctx.bytes.copiedServerSide += part.length;
-    return etag;
+    return written;
   }
   const put = (buffer: Buffer) => {
     // Whether the last put was refused with 412 and the object found is the run's own (a retry
@@ -446,10 +447,10 @@ export async function writeWhole(
     return withRetry(() => fromSource(ctx, write, part, buffer, send, "md5", () => !own), retryFor(signal));
   };
   // A streamed object's GET and PUT take one of the run's slots and a buffer (see bufferSize).
-  const etag = await ctx.buffers.with(bufferSize(write, part, ctx.buffers.budget), put);
+  const written = await ctx.buffers.with(bufferSize(write, part, ctx.buffers.budget), put);
   ctx.bytes.transferred += part.length;
   ctx.bytes.uploaded += part.length;
-  return etag;
+  return written;
 }
 
 /**
@@ -459,7 +460,7 @@ export async function writeWhole(
  * meanwhile fails the write with DESTINATION_CHANGED, which the object's next attempt
  * challenges again, writing nothing (see the engines' recheck).
  */
-async function writeTags(destination: ObjectStore, write: ObjectWrite): Promise<string> {
+async function writeTags(destination: ObjectStore, write: ObjectWrite): Promise<Written> {
   const old = write.old!;
   await destination.putTagging(old.ref, write.attributes.tagging);
   const now = await destination.head(write.key);
@@ -470,7 +471,7 @@ async function writeTags(destination: ObjectStore, write: ObjectWrite): Promise<
     (old.ref.versionId === undefined || now.versionId === old.ref.versionId) &&
     holdsAttributes(write, now);
   if (!same) throw new ObjectChangedError("destination", write.key);
-  return now.etag;
+  return writtenOf(now);
 }
 
 /**
@@ -581,7 +582,7 @@ export function completeUpload(
   upload: MultipartUpload,
   completed: CompletedPart[],
   write: ObjectWrite,
-): Promise<string> {
+): Promise<Written> {
   const sorted = [...completed].sort((a, b) => a.partNumber - b.partNumber);
   const copiedSource = write.decision.parts.some((p) => p.kind === "sourceCopy");
   // A retry of a complete the server carried out but whose answer was lost meets its own
@@ -936,10 +937,10 @@ async function guarded(
   write: ObjectWrite,
   kind: ConditionalWrite,
   copiesSource: boolean,
-  run: (condition: WriteCondition | undefined) => Promise<{ etag: string }>,
+  run: (condition: WriteCondition | undefined) => Promise<Written>,
   own?: (now: ObjectHead) => boolean,
   unconditional = false,
-): Promise<string> {
+): Promise<Written> {
   const { destination, signal } = ctx;
   const { key } = write;
   const condition: WriteCondition = write.decision.condition;
@@ -960,17 +961,22 @@ async function guarded(
     }
   }
   try {
-    return (await run(unconditional ? undefined : condition)).etag;
+    return await run(unconditional ? undefined : condition);
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const now = await destination.head(key, signal);
-    if (now !== undefined && own?.(now)) return now.etag;
+    if (now !== undefined && own?.(now)) return writtenOf(now);
     if (now === undefined && "ifNoneMatch" in condition && !copiesSource)
       throw new AbsentRefusedError({ operation: kind, bucket: destination.bucket, key }, error);
     // The copy source's pin and the write condition both answer 412; the HEAD tells which lost.
     const destinationMoved = !holds(now);
     throw new ObjectChangedError(destinationMoved || !copiesSource ? "destination" : "source", key, error);
   }
+}
+
+/** What a HEAD states of the version it names, as a write's answer states it. */
+function writtenOf(now: ObjectHead): Written {
+  return now.versionId === undefined ? { etag: now.etag } : { etag: now.etag, versionId: now.versionId };
 }
 
 /**
