@@ -400,7 +400,7 @@ async function attemptObject(
       source: sourceMade(),
       destination: destinationWrittenEntry(
         ctx.destinationSide,
-        { key: destinationKey, size: plan.size, etag, ...(versionId ? { versionId } : {}) },
+        { key: destinationKey, size: plan.size, etag, versionId },
         attributes,
         writtenAt,
         algorithm,

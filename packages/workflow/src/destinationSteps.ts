@@ -839,13 +839,7 @@ async function settledDestinationEntry(
   if (copied?.unpinned) index.note(UNPINNED_COPIES_NOTE);
   side.written(destinationKey, upload.etag, algorithm, uploaded, copied);
   await knowRead(ctx, side, runId, key, "verify", decision, upload.etag, algorithm);
-  const { versionId } = written;
-  const wrote = {
-    key: destinationKey,
-    size: src.size,
-    etag: upload.etag,
-    ...(versionId ? { versionId } : {}),
-  };
+  const wrote = { key: destinationKey, size: src.size, etag: upload.etag, versionId: written.versionId };
   return destinationWrittenEntry(side, wrote, src.attributes, written.at, algorithm, chunkSize);
 }
 
@@ -870,13 +864,7 @@ function copiedEntry(
   const { uploaded } = written;
   const ranges = uploaded?.algorithm === algorithm ? uploadedRanges(uploaded) : [];
   side.written(destinationKey, written.etag, algorithm, ranges);
-  const { versionId } = written;
-  const wrote = {
-    key: destinationKey,
-    size: source.size,
-    etag: written.etag,
-    ...(versionId ? { versionId } : {}),
-  };
+  const wrote = { key: destinationKey, size: source.size, etag: written.etag, versionId: written.versionId };
   return destinationWrittenEntry(side, wrote, source.attributes, written.at, algorithm, chunkSize);
 }
 

@@ -56,7 +56,7 @@ export function readEntry(
  * change, so a listing that names it settles the entry with no HEAD (see `entryNeedsHead`).
  */
 export function writtenEntry(
-  version: { key: string; size: number; etag: string; versionId?: string },
+  version: { key: string; size: number; etag: string; versionId?: string | undefined },
   attributes: ObjectAttributes,
   at: number,
   digests: Buffer[],
@@ -110,7 +110,7 @@ export function destinationEntry(
  */
 export function destinationWrittenEntry(
   side: DestinationSide,
-  version: { key: string; size: number; etag: string; versionId?: string },
+  version: { key: string; size: number; etag: string; versionId?: string | undefined },
   attributes: ObjectAttributes,
   writtenAt: number | undefined,
   algorithm: DigestAlgorithm,
