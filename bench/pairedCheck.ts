@@ -43,7 +43,8 @@ pairedBench(5, async ({ argv, rounds, before, profileDir, reuse, ctx }) => {
     await runCommand(process.execPath, [CLI, ...pair("sync")], { env });
     await ctx.rclone(rcloneSync(src, dstR));
     await letEntriesStand();
-    // The first check after a sync confirms the versions it wrote once (a HEAD each): not timed.
+    // The first check after a sync confirms the versions it wrote once (a HEAD each, where the
+    // bucket keeps no versions or the write's answer named none): not timed.
     await runCommand(process.execPath, [CLI, ...pair("check")], { env });
   }
   const times = await pairedRounds(ctx, {
