@@ -355,11 +355,8 @@ export class S3Requests {
    * {@link text} reads: the content of the document's root element. A 200 that carries an
    * `<Error>`, or nothing, fails as a refusal (see answerOf).
    */
-  xml(request: S3Request): Promise<XmlObject> {
-    return this.#retried(request, async (endpoint) => {
-      const { response, text } = await this.#whole(endpoint, request);
-      return answerOf(response, text);
-    });
+  async xml(request: S3Request): Promise<XmlObject> {
+    return (await this.answer(request)).content;
   }
 
   /** {@link xml}, with the answer's headers (a write's version ID is stated in one). */
