@@ -107,7 +107,7 @@ export function entryStands(entry: IndexEntry, listed: ListedVersion): boolean {
 export function entryStanding(entry: IndexEntry, listed: ListedVersion): "stands" | "racy" | "stale" {
   if (entry.size !== listed.size || !sameEtag(entry.etag, listed.etag)) return "stale";
   if (!sameVersion(entry, listed)) return "stale";
-  if (versionPin(entry.versionId) !== undefined && entry.versionId === listed.versionId) return "stands";
+  if (namedByListing(entry, listed)) return "stands";
   if (listed.lastModified === undefined) return "stale";
   const second = wholeSecond(listed.lastModified);
   // A version this side wrote is the one listed if it was written no later than the write
