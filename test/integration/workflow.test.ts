@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { lambdaMemoryBudget, pairingTag } from "@chunksync/core";
 import { S3Connection, S3ObjectStore, ThrottledError } from "@chunksync/storage";
 import {
@@ -243,6 +248,9 @@ describe("the workflow, run in-process against the local S3 (two users as two st
     await expect(fetchLinkRange(url, '"0123456789abcdef0123456789abcdef"', range)).rejects.toBeInstanceOf(
       ObjectChangedError,
     );
+    // Deleted since it was planned: changed as well (404), not a link that failed.
+    await w.src.send(new DeleteObjectCommand({ Bucket: w.srcBucket, Key: "app.js" }));
+    await expect(fetchLinkRange(url, ETag!, range)).rejects.toBeInstanceOf(ObjectChangedError);
   });
 
   it("retries a Task that fails with ThrottledError and finishes the run", async () => {

@@ -10,6 +10,7 @@ import {
 import {
   type BodySink,
   type ObjectHead,
+  ObjectNotFoundError,
   type ObjectReader,
   PreconditionFailedError,
   pour,
@@ -91,7 +92,10 @@ export async function readRange(
   try {
     landed = await store.readInto(key, range, etag, sink, signal);
   } catch (error) {
-    if (error instanceof PreconditionFailedError) throw new ObjectChangedError(side, key, error);
+    // The read names the version planned: gone (404) as much as replaced (412), the object
+    // changed under the run, which heads it again (and finds it deleted, or its new version).
+    if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)
+      throw new ObjectChangedError(side, key, error);
     throw brokenRead(store.bucket, key, error);
   }
   if (landed !== range.length) throw endedShort(store.bucket, key, landed, range.length, what);

@@ -1,4 +1,4 @@
-import { type ObjectReader, PreconditionFailedError } from "@chunksync/storage";
+import { ObjectNotFoundError, type ObjectReader, PreconditionFailedError } from "@chunksync/storage";
 import { ObjectChangedError } from "@chunksync/sync";
 import type { ChunkLinkSigner, LinkReader } from "./context.js";
 
@@ -21,7 +21,8 @@ export class InProcessLinks implements ChunkLinkSigner {
     try {
       return await this.source.read(key, range, etag, signal);
     } catch (error) {
-      if (error instanceof PreconditionFailedError) throw new ObjectChangedError("source", key, error);
+      if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)
+        throw new ObjectChangedError("source", key, error);
       throw error;
     }
   };

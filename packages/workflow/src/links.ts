@@ -25,7 +25,7 @@ export class S3LinkSigner implements ChunkLinkSigner {
 
 /**
  * Reads a byte range through a signed link, pinned with If-Match to the planned ETag:
- * a 412 means the source changed under the run. Sent with `node:http`, which hands the body
+ * a 412 or a 404 means the source changed under the run. Sent with `node:http`, which hands the body
  * over as the server sent it: `fetch` decodes a body by its Content-Encoding, so an object
  * stored with `Content-Encoding: gzip` came back inflated (and a range of it failed to decode).
  */
@@ -47,7 +47,8 @@ export const fetchLinkRange: LinkReader = async (url, etag, range, signal) => {
   const status = response.statusCode ?? 0;
   if (status === 206 || status === 200) return response;
   response.resume();
-  if (status === 412) throw new ObjectChangedError("source", link.pathname);
+  // The link names the version planned: gone (404) as much as replaced (412), it changed.
+  if (status === 412 || status === 404) throw new ObjectChangedError("source", link.pathname);
   if (status === 503 || status === 429) throw new ThrottledError(ctx, undefined, String(status));
   if (status >= 500) throw new StorageUnavailableError(ctx, `HTTP ${status}`);
   throw new StorageError("LINK_READ_FAILED", `HTTP ${status}`, ctx);

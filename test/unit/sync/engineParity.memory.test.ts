@@ -322,6 +322,25 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("reports a source deleted between its head and the read of its bytes as SOURCE_CHANGED, deleted, alike: the read names the version planned, gone as much as replaced", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      // The workflow copies an empty new object from the head it read with its first bytes.
+      const cases: [string, Buffer][] = [["several-chunks", big]];
+      if (name === "direct") cases.push(["empty", Buffer.alloc(0)]);
+      for (const [key, data] of cases) {
+        const { source, destination } = stores();
+        await put(source, key, data);
+        source.beforeNext("read", () => source.delete(key));
+        const r = byKey(await engine(source, destination, {}));
+        expect(r[key], `${name} ${key}`).toMatchObject({
+          state: "failed",
+          error: { code: "SOURCE_CHANGED", message: expect.stringContaining("was deleted during the run") },
+        });
+        expect(await destination.head(key), `${name} ${key}`).toBeUndefined();
+      }
+    }
+  });
+
   it("reports a part upload that is refused with the same code", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
