@@ -1,0 +1,331 @@
+import {
+  ObjectNotFoundError,
+  type ObjectStore,
+  PreconditionFailedError,
+  type StoreOperation,
+} from "@chunksync/storage";
+import { runSync, type SideIndexOptions, type SyncOptions } from "@chunksync/sync";
+import { syncWithWorkflow } from "@chunksync/workflow";
+import fc from "fast-check";
+import { expect } from "vitest";
+import { seededBytes } from "./data.js";
+import { collectResults } from "./results.js";
+import { bytesOf } from "./stores.js";
+import { syncOptionsFor } from "./syncOptions.js";
+
+/**
+ * Random histories of edits, other writers (between runs and, on stores that can stage them, in
+ * the middle of one), passing time, checks and syncs of either engine over one pair of buckets
+ * and their digest indexes, each run checked against the buckets themselves:
+ * - a check says "identical" exactly where both hold the same bytes and attributes, and never
+ *   proposes to restate only the attributes, or nothing, of an object whose bytes differ;
+ * - after a sync the destination holds every source object's bytes and attributes, and keeps
+ *   the others unless `--delete` was given; only a key another writer changed while it ran may
+ *   fail, and only as changed under the run; a check right after such a sync is as exact.
+ * Time moves by nothing, by less than a second or by more between steps, so that entries read
+ * or written within their version's second (which a same-second rewrite could undo unseen)
+ * are met as often as standing ones.
+ */
+
+const MiB = 1024 * 1024;
+/** The chunk size of every history's runs and indexes: S3's smallest part. */
+export const HISTORY_CHUNK = 5 * MiB;
+const KEYS = ["a", "b"] as const;
+type Key = (typeof KEYS)[number];
+type Engine = "direct" | "workflow";
+
+/** Sizes around the chunk grid: empty, small, a chunk's edges, several chunks. */
+const SIZES = [
+  0,
+  1,
+  4097,
+  HISTORY_CHUNK - 1,
+  HISTORY_CHUNK,
+  HISTORY_CHUNK + 1,
+  2 * HISTORY_CHUNK + 3,
+  12 * MiB,
+];
+
+type Edit =
+  | { kind: "new"; size: number; seed: number }
+  | { kind: "flip"; at: number }
+  | { kind: "insert"; at: number; length: number; seed: number }
+  | { kind: "cut"; at: number; length: number }
+  | { kind: "append"; length: number; seed: number }
+  | { kind: "same" }
+  | { kind: "meta"; value: number }
+  | { kind: "tags"; value: number }
+  | { kind: "delete" };
+
+/** Another writer's edit on `side`, just before the next sync's next call of `operation`. */
+type MidRun = {
+  kind: "during";
+  side: "source" | "destination";
+  operation: StoreOperation;
+  key: Key;
+  edit: Edit;
+};
+
+export type Step =
+  | { kind: "source"; key: Key; edit: Edit }
+  | { kind: "other"; key: Key; edit: Edit }
+  | MidRun
+  | { kind: "pass"; ms: number }
+  | {
+      kind: "sync";
+      engine: Engine;
+      delete: boolean;
+      blocks: boolean;
+      variant: "encode" | "decode";
+      copyTags: boolean;
+    }
+  | { kind: "check"; copyTags: boolean };
+
+const key = fc.constantFrom(...KEYS);
+/** Offsets and lengths as fractions of the object, so that any size takes them. */
+const fraction = fc.double({ min: 0, max: 1, noNaN: true });
+const edit: fc.Arbitrary<Edit> = fc.oneof(
+  fc.record({ kind: fc.constant("new" as const), size: fc.constantFrom(...SIZES), seed: fc.nat() }),
+  fc.record({ kind: fc.constant("flip" as const), at: fraction }),
+  fc.record({
+    kind: fc.constant("insert" as const),
+    at: fraction,
+    length: fc.constantFrom(1, 1400, 70_000),
+    seed: fc.nat(),
+  }),
+  fc.record({ kind: fc.constant("cut" as const), at: fraction, length: fc.constantFrom(1, 4096, MiB) }),
+  fc.record({ kind: fc.constant("append" as const), length: fc.constantFrom(1, MiB), seed: fc.nat() }),
+  // Writes that keep the ETag (the same bytes, other attributes) are what a listing cannot tell.
+  { weight: 2, arbitrary: fc.constant({ kind: "same" as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("meta" as const), value: fc.nat(3) }) },
+  fc.record({ kind: fc.constant("tags" as const), value: fc.nat(3) }),
+  fc.constant({ kind: "delete" as const }),
+);
+const midRun: fc.Arbitrary<MidRun> = fc.record({
+  kind: fc.constant("during" as const),
+  side: fc.constantFrom<"source" | "destination">("source", "destination"),
+  operation: fc.constantFrom<StoreOperation>(
+    "list",
+    "head",
+    "read",
+    "readFirst",
+    "put",
+    "createUpload",
+    "uploadPart",
+    "copyPart",
+    "complete",
+  ),
+  key,
+  edit,
+});
+
+/** Histories of `length` steps; with `midRun`, other writers that act while a sync runs. */
+export function histories(options: { midRun: boolean; length: { min: number; max: number } }) {
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant("source" as const), key, edit }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("other" as const), key, edit }) },
+    // Mostly within a second: entries of their version's own second are where a rewrite hides.
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant("pass" as const),
+        ms: fc.constantFrom(0, 0, 400, 400, 1000, 2500),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant("sync" as const),
+        engine: fc.constantFrom<Engine>("direct", "workflow"),
+        delete: fc.boolean(),
+        blocks: fc.boolean(),
+        variant: fc.constantFrom<"encode" | "decode">("encode", "decode"),
+        copyTags: fc.boolean(),
+      }),
+    },
+    // `check` and `plan` are the direct engine's: the workflow's steps write, so it has no dry run.
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("check" as const), copyTags: fc.boolean() }) },
+    { weight: options.midRun ? 2 : 0, arbitrary: midRun },
+  );
+  return fc.array(step, { minLength: options.length.min, maxLength: options.length.max });
+}
+
+/** What `edit` makes of an object's bytes and metadata (undefined: it is deleted). */
+function edited(
+  old: { data: Buffer; metadata: Record<string, string> } | undefined,
+  edit: Edit,
+): { data: Buffer; metadata: Record<string, string> } | undefined {
+  const data = old?.data ?? Buffer.alloc(0);
+  const metadata = old?.metadata ?? {};
+  const at = (f: number) => Math.min(data.length, Math.floor(f * data.length));
+  switch (edit.kind) {
+    case "new":
+      return { data: seededBytes(`new ${edit.seed}`, edit.size), metadata: {} };
+    case "flip": {
+      if (data.length === 0) return { data: Buffer.from([1]), metadata };
+      const copy = Buffer.from(data);
+      const i = Math.min(data.length - 1, at(edit.at));
+      copy[i] = copy[i]! ^ 0x5a;
+      return { data: copy, metadata };
+    }
+    case "insert": {
+      const i = at(edit.at);
+      const added = seededBytes(`insert ${edit.seed}`, edit.length);
+      return { data: Buffer.concat([data.subarray(0, i), added, data.subarray(i)]), metadata };
+    }
+    case "cut": {
+      const i = at(edit.at);
+      return { data: Buffer.concat([data.subarray(0, i), data.subarray(i + edit.length)]), metadata };
+    }
+    case "append":
+      return { data: Buffer.concat([data, seededBytes(`append ${edit.seed}`, edit.length)]), metadata };
+    case "same":
+    case "tags":
+      return { data, metadata };
+    case "meta":
+      return { data, metadata: { ...metadata, m: String(edit.value) } };
+    case "delete":
+      return undefined;
+  }
+}
+
+async function current(store: ObjectStore, k: Key) {
+  const head = await store.head(k);
+  return head && { data: await bytesOf(store, k), metadata: head.metadata, tags: await store.tagging(k) };
+}
+
+/**
+ * Edits `k` as `edit` says. A tag set put on the current version keeps its bytes, ETag and
+ * LastModified; a write drops it. An object a run deletes or replaces while this reads it is
+ * left as the run left it.
+ */
+async function apply(store: ObjectStore, k: Key, edit: Edit): Promise<void> {
+  let now: Awaited<ReturnType<typeof current>>;
+  try {
+    now = await current(store, k);
+    if (edit.kind === "tags") {
+      const head = await store.head(k);
+      if (head) await store.putTagging(store.ref(k, head.etag, head.versionId), `t=${edit.value}`);
+      return;
+    }
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError || error instanceof PreconditionFailedError) return;
+    throw error;
+  }
+  const next = edited(now, edit);
+  if (next === undefined) await store.delete(k);
+  else await store.put(k, next.data, next.data.length, { metadata: next.metadata }, undefined);
+}
+
+const sameMetadata = (a: Record<string, string>, b: Record<string, string>) =>
+  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
+/** What a run may report of a key another writer changed while it ran. */
+const RACED = ["SOURCE_CHANGED", "DESTINATION_CHANGED"];
+
+/** The buckets, indexes and clock a history runs in. */
+export interface HistoryWorld {
+  source: ObjectStore;
+  destination: ObjectStore;
+  secret: Buffer;
+  index: { source: SideIndexOptions; destination: SideIndexOptions };
+  /** Lets `ms` pass on both servers' clocks. */
+  pass(ms: number): void | Promise<void>;
+  /** Stages `action` just before the next call of `operation` on `side` (stores that can). */
+  during?(side: "source" | "destination", operation: StoreOperation, action: () => Promise<void>): void;
+  /** Drops what `during` staged and no run met. */
+  heal?(): void;
+}
+
+/** Runs `steps` in `world`, checking every check and sync against the buckets (see above). */
+export async function runHistory(world: HistoryWorld, steps: readonly Step[]): Promise<void> {
+  const { source, destination, secret, index } = world;
+  const run = (engineName: Engine, more: Partial<SyncOptions>) =>
+    collectResults(
+      engineName === "direct" ? runSync : syncWithWorkflow,
+      syncOptionsFor(source, destination, secret, {
+        chunkSize: HISTORY_CHUNK,
+        concurrency: 3,
+        index: { source: index.source, destination: index.destination },
+        ...more,
+      }),
+    );
+  /** A check (a dry run, from both indexes) says of each key what the buckets hold. */
+  const check = async (at: string, copyTags: boolean) => {
+    const report = await run("direct", { dryRun: true, copyTags });
+    for (const k of KEYS) {
+      const [src, dst] = [await current(source, k), await current(destination, k)];
+      const result = report.results.find((r) => r.destinationKey === k);
+      if (src === undefined) {
+        expect(result?.state, `${at}: ${k}`).toBe(dst === undefined ? undefined : "extra");
+        continue;
+      }
+      if (dst === undefined) {
+        expect(result?.state, `${at}: ${k}`).toBe("missing");
+        continue;
+      }
+      const sameBytes = src.data.equals(dst.data);
+      const alike =
+        sameBytes && sameMetadata(src.metadata, dst.metadata) && (!copyTags || src.tags === dst.tags);
+      expect(result?.state, `${at}: ${k}`).toBe(alike ? "identical" : "changed");
+      // Bytes that differ are never left as they are, or given new attributes only.
+      if (!sameBytes) expect(["copy", "compose"], `${at}: ${k}`).toContain(result?.action);
+    }
+  };
+  /** Other writers' edits for the next sync to meet, each just before a call of its operation. */
+  const staged: MidRun[] = [];
+  for (const [n, s] of steps.entries()) {
+    const at = `step ${n} (${JSON.stringify(s)})`;
+    if (s.kind === "source") await apply(source, s.key, s.edit);
+    else if (s.kind === "other") await apply(destination, s.key, s.edit);
+    else if (s.kind === "during") staged.push(s);
+    else if (s.kind === "pass") await world.pass(s.ms);
+    else if (s.kind === "check") await check(at, s.copyTags);
+    else {
+      const before = new Map<Key, Awaited<ReturnType<typeof current>>>();
+      for (const k of KEYS) before.set(k, await current(destination, k));
+      const raced = new Set<string>(staged.map((d) => d.key));
+      for (const d of staged.splice(0)) {
+        const side = d.side === "source" ? source : destination;
+        world.during?.(d.side, d.operation, () =>
+          apply(side, d.key, d.edit).catch((error: unknown) => {
+            throw new Error(`the other writer of ${JSON.stringify(d)} failed`, { cause: error });
+          }),
+        );
+      }
+      const { kind: _, engine: name, ...more } = s;
+      const report = await run(name, more);
+      // A writer the run did not meet is gone with it: a check is a run of its own.
+      world.heal?.();
+      for (const r of report.results.filter((r) => r.state === "failed")) {
+        expect(raced.has(r.destinationKey), `${at}: ${r.destinationKey} ${r.error?.message}`).toBe(true);
+        expect(RACED, `${at}: ${r.destinationKey}`).toContain(r.error?.code);
+      }
+      for (const k of KEYS) {
+        if (raced.has(k)) continue;
+        const [src, dst] = [await current(source, k), await current(destination, k)];
+        if (src === undefined) {
+          // A key only the destination holds is deleted with --delete, else kept as it was.
+          if (s.delete) expect(dst, `${at}: ${k}`).toBeUndefined();
+          else
+            expect(dst?.data.equals(before.get(k)?.data ?? Buffer.alloc(0)) ?? true, `${at}: ${k}`).toBe(
+              true,
+            );
+          continue;
+        }
+        expect(dst?.data.equals(src.data), `${at}: ${k} bytes`).toBe(true);
+        expect(sameMetadata(src.metadata, dst!.metadata), `${at}: ${k} metadata`).toBe(true);
+        if (s.copyTags) expect(dst!.tags, `${at}: ${k} tags`).toBe(src.tags);
+      }
+      // Whatever another writer did meanwhile, what the run kept in the indexes tells no lie.
+      if (raced.size > 0) await check(`${at}, the check after it`, s.copyTags);
+    }
+  }
+}
+
+/** A history's fast-check settings: a fixed seed unless `CHUNKSYNC_HISTORY_SEED=random`. */
+export function historySettings(defaultRuns: number): { numRuns: number; seed?: number } {
+  const runs = Number(process.env.CHUNKSYNC_HISTORY_RUNS ?? defaultRuns);
+  const seeded = process.env.CHUNKSYNC_HISTORY_SEED ?? "20261207";
+  return seeded === "random" ? { numRuns: runs } : { numRuns: runs, seed: Number(seeded) };
+}
