@@ -229,8 +229,8 @@ async function attemptObject(
   const srcId = sourceIdentity(source.bucket, sourceKey, src);
   const readable = !src.archived;
   const [attributes, dstAttributes] = await Promise.all([
-    readAttributes(source, src, ctx.copyTags),
-    dst && readAttributes(destination, dst, ctx.copyTags && readable),
+    readAttributes(source, src, ctx.copyTags, "source"),
+    dst && readAttributes(destination, dst, ctx.copyTags && readable, "destination"),
   ]);
   // The write's context only where a write may follow: a pair found identical (most objects of
   // a `check`) builds none of it.

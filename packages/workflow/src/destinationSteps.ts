@@ -182,7 +182,7 @@ export async function destinationRecordOf(
           etag: head.etag,
           size: head.size,
           ...(head.versionId !== undefined ? { versionId: head.versionId } : {}),
-          attributes: await readAttributes(ctx.store, head, ctx.copyTags),
+          attributes: await readAttributes(ctx.store, head, ctx.copyTags, "destination"),
         }
       : {}),
   };

@@ -283,7 +283,7 @@ export async function sourceRecordOf(
     // body again where the storing server refuses that ETag (see `sendStreamed`).
     ...(etagIsMd5(head) ? { etagIsMd5: true } : {}),
     plan: { size: plan.size, chunkSize: plan.chunkSize, count: plan.count },
-    attributes: await readAttributes(ctx.store, head, ctx.copyTags),
+    attributes: await readAttributes(ctx.store, head, ctx.copyTags, "source"),
   };
 }
 

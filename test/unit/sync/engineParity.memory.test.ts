@@ -341,6 +341,23 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("with --tags, reports an object deleted on either side between its head and the read of its tag set as changed under the run, alike", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const side of ["source", "destination"] as const) {
+        const { source, destination } = stores();
+        await put(source, "tagged", big, "a=1");
+        await put(destination, "tagged", edited, "a=2");
+        const gone = side === "source" ? source : destination;
+        gone.beforeNext("tagging", () => gone.delete("tagged"));
+        const r = byKey(await engine(source, destination, { copyTags: true }));
+        expect(r.tagged, `${name} ${side}`).toMatchObject({
+          state: "failed",
+          error: { code: side === "source" ? "SOURCE_CHANGED" : "DESTINATION_CHANGED" },
+        });
+      }
+    }
+  });
+
   it("reports a part upload that is refused with the same code", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();

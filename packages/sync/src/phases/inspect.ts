@@ -19,6 +19,7 @@ import type { DestinationSide } from "../DestinationSide.js";
 import { SourceDeletedError, SourceRottedError } from "../errors.js";
 import type { SourceSide } from "../SourceSide.js";
 import { readEntry } from "./indexEntries.js";
+import { tagsOf } from "./tagsOf.js";
 
 /** What the run's listings said of one object: on the source, and on the destination if there. */
 export interface ListedPair {
@@ -87,14 +88,16 @@ export function sourceIdentity(bucket: string, key: string, head: Pick<ObjectHea
 
 /**
  * The attributes of `head` to restate or compare; with `copyTags` its tag set too (a HEAD
- * carries none). The tags of an archived object are not read: it is reported, not written.
+ * carries none). The tags of an archived object are not read: it is reported, not written. An
+ * object gone by the time its tag set is read was deleted under the run, on `side`.
  */
 export async function readAttributes(
   store: ObjectReader,
   head: ObjectHead,
   copyTags: boolean | undefined,
+  side: "source" | "destination",
 ): Promise<ObjectAttributes> {
-  return attributesOf(head, copyTags && !head.archived ? await store.tagging(head.key) : undefined);
+  return attributesOf(head, copyTags && !head.archived ? await tagsOf(store, head.key, side) : undefined);
 }
 
 /** Per side, whether its bucket keeps or kept versions, or could not tell (see {@link InspectContext}). */

@@ -52,6 +52,7 @@ import type { PartBuffers } from "../PartBuffers.js";
 import type { ByteCounts } from "../RunStats.js";
 import { retryFor, withRetry } from "../retry.js";
 import { HalvesReader } from "./readInHalves.js";
+import { tagsOf } from "./tagsOf.js";
 
 /**
  * Where the bytes of a part that crosses from the source come from: the direct engine reads
@@ -186,7 +187,7 @@ export async function keepingTags(
 ): Promise<ObjectWrite> {
   if (copyTags || write.decision.action !== "metadata" || write.old === undefined) return write;
   const { tagging: _source, ...attributes } = write.attributes;
-  const tagging = await destination.tagging(write.key);
+  const tagging = await tagsOf(destination, write.key, "destination");
   return { ...write, attributes: tagging ? { ...attributes, tagging } : attributes };
 }
 
