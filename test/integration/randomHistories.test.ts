@@ -7,7 +7,7 @@ import { pairingTag } from "@chunksync/core";
 import { DirectoryIndexLocation, type SideIndexOptions } from "@chunksync/sync";
 import fc from "fast-check";
 import { afterAll, describe, it } from "vitest";
-import { HISTORY_CHUNK, histories, historySettings, runHistory } from "../support/histories.js";
+import { forgetIndex, HISTORY_CHUNK, histories, historySettings, runHistory } from "../support/histories.js";
 import { s3Client, TestBuckets } from "../support/s3.js";
 import { storeFor } from "../support/stores.js";
 
@@ -56,12 +56,14 @@ async function serverWorld(versioned: boolean) {
     },
     consult: true,
   });
+  const indexes = { source: index("source"), destination: index("destination") };
   return {
     source: await storeFor("source", made.source),
     destination: await storeFor("destination", made.destination),
     secret,
-    index: { source: index("source"), destination: index("destination") },
+    index: indexes,
     pass: (ms: number) => sleep(ms),
+    forget: (side: "source" | "destination") => forgetIndex(indexes[side]),
   };
 }
 

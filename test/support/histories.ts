@@ -1,10 +1,11 @@
+import { rm } from "node:fs/promises";
 import {
   ObjectNotFoundError,
   type ObjectStore,
   PreconditionFailedError,
   type StoreOperation,
 } from "@chunksync/storage";
-import { runSync, type SideIndexOptions, type SyncOptions } from "@chunksync/sync";
+import { DirectoryIndexLocation, runSync, type SideIndexOptions, type SyncOptions } from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import fc from "fast-check";
 import { expect } from "vitest";
@@ -71,6 +72,8 @@ export type Step =
   | { kind: "other"; key: Key; edit: Edit }
   | MidRun
   | { kind: "pass"; ms: number }
+  /** The run moves to a machine without either side's index (or one is lost). */
+  | { kind: "forget"; side: "source" | "destination" }
   | {
       kind: "sync";
       engine: Engine;
@@ -78,8 +81,12 @@ export type Step =
       blocks: boolean;
       variant: "encode" | "decode";
       copyTags: boolean;
+      verify: "changed" | "full";
+      /** False: `--no-index`, neither side's index read or written. */
+      indexed: boolean;
     }
-  | { kind: "check"; copyTags: boolean };
+  /** `full`: `check --full`, each side's entries rebuilt from what it reads, not consulted. */
+  | { kind: "check"; copyTags: boolean; full: boolean };
 
 const key = fc.constantFrom(...KEYS);
 /** Offsets and lengths as fractions of the object, so that any size takes them. */
@@ -141,10 +148,26 @@ export function histories(options: { midRun: boolean; length: { min: number; max
         blocks: fc.boolean(),
         variant: fc.constantFrom<"encode" | "decode">("encode", "decode"),
         copyTags: fc.boolean(),
+        verify: fc.constantFrom<"changed" | "full">("changed", "changed", "changed", "full"),
+        indexed: fc.constantFrom(true, true, true, true, false),
       }),
     },
     // `check` and `plan` are the direct engine's: the workflow's steps write, so it has no dry run.
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant("check" as const), copyTags: fc.boolean() }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant("check" as const),
+        copyTags: fc.boolean(),
+        full: fc.constantFrom(false, false, false, true),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("forget" as const),
+        side: fc.constantFrom<"source" | "destination">("source", "destination"),
+      }),
+    },
     { weight: options.midRun ? 2 : 0, arbitrary: midRun },
   );
   return fc.array(step, { minLength: options.length.min, maxLength: options.length.max });
@@ -231,6 +254,8 @@ export interface HistoryWorld {
   index: { source: SideIndexOptions; destination: SideIndexOptions };
   /** Lets `ms` pass on both servers' clocks. */
   pass(ms: number): void | Promise<void>;
+  /** Loses `side`'s index, as a run on another machine has none. */
+  forget(side: "source" | "destination"): Promise<void>;
   /** Stages `action` just before the next call of `operation` on `side` (stores that can). */
   during?(side: "source" | "destination", operation: StoreOperation, action: () => Promise<void>): void;
   /** Drops what `during` staged and no run met. */
@@ -240,19 +265,26 @@ export interface HistoryWorld {
 /** Runs `steps` in `world`, checking every check and sync against the buckets (see above). */
 export async function runHistory(world: HistoryWorld, steps: readonly Step[]): Promise<void> {
   const { source, destination, secret, index } = world;
-  const run = (engineName: Engine, more: Partial<SyncOptions>) =>
+  const run = (engineName: Engine, more: Partial<SyncOptions>, indexed = true, consult = true) =>
     collectResults(
       engineName === "direct" ? runSync : syncWithWorkflow,
       syncOptionsFor(source, destination, secret, {
         chunkSize: HISTORY_CHUNK,
         concurrency: 3,
-        index: { source: index.source, destination: index.destination },
+        ...(indexed
+          ? {
+              index: {
+                source: { ...index.source, consult },
+                destination: { ...index.destination, consult },
+              },
+            }
+          : {}),
         ...more,
       }),
     );
-  /** A check (a dry run, from both indexes) says of each key what the buckets hold. */
-  const check = async (at: string, copyTags: boolean) => {
-    const report = await run("direct", { dryRun: true, copyTags });
+  /** A check (a dry run, from both indexes unless `full`) says of each key what the buckets hold. */
+  const check = async (at: string, copyTags: boolean, full = false) => {
+    const report = await run("direct", { dryRun: true, copyTags }, true, !full);
     for (const k of KEYS) {
       const [src, dst] = [await current(source, k), await current(destination, k)];
       const result = report.results.find((r) => r.destinationKey === k);
@@ -280,7 +312,8 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
     else if (s.kind === "other") await apply(destination, s.key, s.edit);
     else if (s.kind === "during") staged.push(s);
     else if (s.kind === "pass") await world.pass(s.ms);
-    else if (s.kind === "check") await check(at, s.copyTags);
+    else if (s.kind === "forget") await world.forget(s.side);
+    else if (s.kind === "check") await check(at, s.copyTags, s.full);
     else {
       const before = new Map<Key, Awaited<ReturnType<typeof current>>>();
       for (const k of KEYS) before.set(k, await current(destination, k));
@@ -293,8 +326,8 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
           }),
         );
       }
-      const { kind: _, engine: name, ...more } = s;
-      const report = await run(name, more);
+      const { kind: _, engine: name, indexed, ...more } = s;
+      const report = await run(name, more, indexed);
       // A writer the run did not meet is gone with it: a check is a run of its own.
       world.heal?.();
       for (const r of report.results.filter((r) => r.state === "failed")) {
@@ -321,6 +354,13 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
       if (raced.size > 0) await check(`${at}, the check after it`, s.copyTags);
     }
   }
+}
+
+/** Removes a directory index whole, as a machine that never ran the pair has none. */
+export async function forgetIndex(side: SideIndexOptions): Promise<void> {
+  if (!(side.location instanceof DirectoryIndexLocation))
+    throw new Error("histories keep their indexes in directories");
+  await rm(side.location.directory, { recursive: true, force: true });
 }
 
 /** A history's fast-check settings: a fixed seed unless `CHUNKSYNC_HISTORY_SEED=random`. */

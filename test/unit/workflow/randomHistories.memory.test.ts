@@ -1,7 +1,7 @@
 import { type ConditionalWrites, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { histories, historySettings, runHistory } from "../../support/histories.js";
+import { forgetIndex, histories, historySettings, runHistory } from "../../support/histories.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 
 /**
@@ -38,12 +38,14 @@ function memoryWorld(versioned: boolean, server: "aws" | "rgw") {
   const source = store("src");
   const destination = store("dst", server === "rgw" ? RGW_CONDITIONS : undefined);
   const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
+  const index = { source: sourceIndex, destination: destinationIndex };
   return {
     source,
     destination,
     secret,
-    index: { source: sourceIndex, destination: destinationIndex },
+    index,
     pass: time.pass,
+    forget: (side: "source" | "destination") => forgetIndex(index[side]),
     during: (side: "source" | "destination", ...staged: Parameters<MemoryObjectStore["beforeNext"]>) =>
       (side === "source" ? source : destination).beforeNext(...staged),
     heal: () => {
