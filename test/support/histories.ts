@@ -74,6 +74,8 @@ export type Step =
   | { kind: "pass"; ms: number }
   /** The run moves to a machine without either side's index (or one is lost). */
   | { kind: "forget"; side: "source" | "destination" }
+  /** The newest version of `key` (or its delete marker) deleted: the one before is current again. */
+  | { kind: "undo"; side: "source" | "destination"; key: Key }
   | {
       kind: "sync";
       engine: Engine;
@@ -126,8 +128,15 @@ const midRun: fc.Arbitrary<MidRun> = fc.record({
   edit,
 });
 
-/** Histories of `length` steps; with `midRun`, other writers that act while a sync runs. */
-export function histories(options: { midRun: boolean; length: { min: number; max: number } }) {
+/**
+ * Histories of `length` steps; with `midRun`, other writers that act while a sync runs; with
+ * `undo`, newest versions deleted (buckets that keep versions).
+ */
+export function histories(options: {
+  midRun: boolean;
+  undo?: boolean;
+  length: { min: number; max: number };
+}) {
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 4, arbitrary: fc.record({ kind: fc.constant("source" as const), key, edit }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant("other" as const), key, edit }) },
@@ -169,6 +178,14 @@ export function histories(options: { midRun: boolean; length: { min: number; max
       }),
     },
     { weight: options.midRun ? 2 : 0, arbitrary: midRun },
+    {
+      weight: options.undo ? 2 : 0,
+      arbitrary: fc.record({
+        kind: fc.constant("undo" as const),
+        side: fc.constantFrom<"source" | "destination">("source", "destination"),
+        key,
+      }),
+    },
   );
   return fc.array(step, { minLength: options.length.min, maxLength: options.length.max });
 }
@@ -256,6 +273,8 @@ export interface HistoryWorld {
   pass(ms: number): void | Promise<void>;
   /** Loses `side`'s index, as a run on another machine has none. */
   forget(side: "source" | "destination"): Promise<void>;
+  /** Deletes the newest version of `key` on `side` (stores that keep old versions). */
+  undo?(side: "source" | "destination", key: string): Promise<void>;
   /** Stages `action` just before the next call of `operation` on `side` (stores that can). */
   during?(side: "source" | "destination", operation: StoreOperation, action: () => Promise<void>): void;
   /** Drops what `during` staged and no run met. */
@@ -313,6 +332,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
     else if (s.kind === "during") staged.push(s);
     else if (s.kind === "pass") await world.pass(s.ms);
     else if (s.kind === "forget") await world.forget(s.side);
+    else if (s.kind === "undo") await world.undo?.(s.side, s.key);
     else if (s.kind === "check") await check(at, s.copyTags, s.full);
     else {
       const before = new Map<Key, Awaited<ReturnType<typeof current>>>();
