@@ -229,7 +229,7 @@ function edited(
   }
 }
 
-async function current(store: ObjectStore, k: Key) {
+async function current(store: ObjectStore, k: string) {
   const head = await store.head(k);
   return head && { data: await bytesOf(store, k), metadata: head.metadata, tags: await store.tagging(k) };
 }
@@ -239,7 +239,7 @@ async function current(store: ObjectStore, k: Key) {
  * LastModified; a write drops it. An object a run deletes or replaces while this reads it is
  * left as the run left it.
  */
-async function apply(store: ObjectStore, k: Key, edit: Edit): Promise<void> {
+async function apply(store: ObjectStore, k: string, edit: Edit): Promise<void> {
   let now: Awaited<ReturnType<typeof current>>;
   try {
     now = await current(store, k);
@@ -279,17 +279,43 @@ export interface HistoryWorld {
   during?(side: "source" | "destination", operation: StoreOperation, action: () => Promise<void>): void;
   /** Drops what `during` staged and no run met. */
   heal?(): void;
+  /**
+   * Where the pair's keys live on each side (the indexes' scopes say the same); an object
+   * outside them on either side, put there first, is never reported and never written.
+   */
+  prefixes?: { source: string; destination: string };
 }
+
+/** The object each prefixed history keeps outside both prefixes. */
+const OUTSIDE = "outside";
 
 /** Runs `steps` in `world`, checking every check and sync against the buckets (see above). */
 export async function runHistory(world: HistoryWorld, steps: readonly Step[]): Promise<void> {
   const { source, destination, secret, index } = world;
+  const prefixes = world.prefixes ?? { source: "", destination: "" };
+  const srcKey = (k: string) => prefixes.source + k;
+  const dstKey = (k: string) => prefixes.destination + k;
+  const outside = world.prefixes && seededBytes("outside", 4097);
+  if (outside)
+    for (const store of [source, destination])
+      await store.put(OUTSIDE, outside, outside.length, { metadata: {} }, undefined);
+  /** Nothing outside the prefixes was reported or written. */
+  const untouched = async (at: string, results: readonly { destinationKey: string }[]) => {
+    if (!outside) return;
+    expect(
+      results.map((r) => r.destinationKey).filter((k) => !k.startsWith(prefixes.destination)),
+      at,
+    ).toEqual([]);
+    expect((await current(destination, OUTSIDE))?.data.equals(outside), `${at}: ${OUTSIDE}`).toBe(true);
+  };
   const run = (engineName: Engine, more: Partial<SyncOptions>, indexed = true, consult = true) =>
     collectResults(
       engineName === "direct" ? runSync : syncWithWorkflow,
       syncOptionsFor(source, destination, secret, {
         chunkSize: HISTORY_CHUNK,
         concurrency: 3,
+        sourcePrefix: prefixes.source,
+        destinationPrefix: prefixes.destination,
         ...(indexed
           ? {
               index: {
@@ -304,9 +330,10 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
   /** A check (a dry run, from both indexes unless `full`) says of each key what the buckets hold. */
   const check = async (at: string, copyTags: boolean, full = false) => {
     const report = await run("direct", { dryRun: true, copyTags }, true, !full);
+    await untouched(at, report.results);
     for (const k of KEYS) {
-      const [src, dst] = [await current(source, k), await current(destination, k)];
-      const result = report.results.find((r) => r.destinationKey === k);
+      const [src, dst] = [await current(source, srcKey(k)), await current(destination, dstKey(k))];
+      const result = report.results.find((r) => r.destinationKey === dstKey(k));
       if (src === undefined) {
         expect(result?.state, `${at}: ${k}`).toBe(dst === undefined ? undefined : "extra");
         continue;
@@ -327,21 +354,21 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
   const staged: MidRun[] = [];
   for (const [n, s] of steps.entries()) {
     const at = `step ${n} (${JSON.stringify(s)})`;
-    if (s.kind === "source") await apply(source, s.key, s.edit);
-    else if (s.kind === "other") await apply(destination, s.key, s.edit);
+    if (s.kind === "source") await apply(source, srcKey(s.key), s.edit);
+    else if (s.kind === "other") await apply(destination, dstKey(s.key), s.edit);
     else if (s.kind === "during") staged.push(s);
     else if (s.kind === "pass") await world.pass(s.ms);
     else if (s.kind === "forget") await world.forget(s.side);
-    else if (s.kind === "undo") await world.undo?.(s.side, s.key);
+    else if (s.kind === "undo") await world.undo?.(s.side, (s.side === "source" ? srcKey : dstKey)(s.key));
     else if (s.kind === "check") await check(at, s.copyTags, s.full);
     else {
       const before = new Map<Key, Awaited<ReturnType<typeof current>>>();
-      for (const k of KEYS) before.set(k, await current(destination, k));
-      const raced = new Set<string>(staged.map((d) => d.key));
+      for (const k of KEYS) before.set(k, await current(destination, dstKey(k)));
+      const raced = new Set<string>(staged.map((d) => dstKey(d.key)));
       for (const d of staged.splice(0)) {
-        const side = d.side === "source" ? source : destination;
+        const [side, key] = d.side === "source" ? [source, srcKey(d.key)] : [destination, dstKey(d.key)];
         world.during?.(d.side, d.operation, () =>
-          apply(side, d.key, d.edit).catch((error: unknown) => {
+          apply(side, key, d.edit).catch((error: unknown) => {
             throw new Error(`the other writer of ${JSON.stringify(d)} failed`, { cause: error });
           }),
         );
@@ -350,13 +377,14 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
       const report = await run(name, more, indexed);
       // A writer the run did not meet is gone with it: a check is a run of its own.
       world.heal?.();
+      await untouched(at, report.results);
       for (const r of report.results.filter((r) => r.state === "failed")) {
         expect(raced.has(r.destinationKey), `${at}: ${r.destinationKey} ${r.error?.message}`).toBe(true);
         expect(RACED, `${at}: ${r.destinationKey}`).toContain(r.error?.code);
       }
       for (const k of KEYS) {
-        if (raced.has(k)) continue;
-        const [src, dst] = [await current(source, k), await current(destination, k)];
+        if (raced.has(dstKey(k))) continue;
+        const [src, dst] = [await current(source, srcKey(k)), await current(destination, dstKey(k))];
         if (src === undefined) {
           // A key only the destination holds is deleted with --delete, else kept as it was.
           if (s.delete) expect(dst, `${at}: ${k}`).toBeUndefined();

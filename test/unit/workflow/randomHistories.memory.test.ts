@@ -25,7 +25,10 @@ const RGW_CONDITIONS: ConditionalWrites = {
   copySourceIfMatch: false,
 };
 
-function memoryWorld(versioned: boolean, server: "aws" | "rgw") {
+/** The pair's prefixes where a history runs under them (keys elsewhere stay out of it). */
+const PREFIXES = { source: "from/", destination: "to/deep/" };
+
+function memoryWorld(versioned: boolean, server: "aws" | "rgw", prefixed: boolean) {
   const time = movableClock();
   const store = (bucket: string, conditionalWrites?: ConditionalWrites) =>
     new MemoryObjectStore({
@@ -38,7 +41,12 @@ function memoryWorld(versioned: boolean, server: "aws" | "rgw") {
   const source = store("src");
   const destination = store("dst", server === "rgw" ? RGW_CONDITIONS : undefined);
   const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
-  const index = { source: sourceIndex, destination: destinationIndex };
+  const scoped = (side: typeof sourceIndex, prefix: string) =>
+    prefixed ? { ...side, scope: { ...side.scope, prefix } } : side;
+  const index = {
+    source: scoped(sourceIndex, PREFIXES.source),
+    destination: scoped(destinationIndex, PREFIXES.destination),
+  };
   return {
     source,
     destination,
@@ -52,6 +60,7 @@ function memoryWorld(versioned: boolean, server: "aws" | "rgw") {
       source.heal();
       destination.heal();
     },
+    ...(prefixed ? { prefixes: PREFIXES } : {}),
   };
 }
 
@@ -60,8 +69,10 @@ describe("random histories of edits, other writers and runs under either engine,
     for (const versioned of [false, true])
       it(`a server that enforces ${server === "aws" ? "every condition (as AWS S3)" : "If-None-Match alone (as Ceph RGW 16)"}, ${versioned ? "buckets that keep versions" : "buckets without versions"}: every check and sync agrees with the buckets`, async () => {
         await fc.assert(
-          fc.asyncProperty(histories({ midRun: true, length: { min: 6, max: 24 } }), (steps) =>
-            runHistory(memoryWorld(versioned, server), steps),
+          fc.asyncProperty(
+            histories({ midRun: true, length: { min: 6, max: 24 } }),
+            fc.boolean(),
+            (steps, prefixed) => runHistory(memoryWorld(versioned, server, prefixed), steps),
           ),
           historySettings(100),
         );
