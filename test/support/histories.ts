@@ -284,6 +284,8 @@ export interface HistoryWorld {
    * outside them on either side, put there first, is never reported and never written.
    */
   prefixes?: { source: string; destination: string };
+  /** Both buckets in one account: source bytes are copied server-side (`--server-side-copy`). */
+  serverSideCopy?: boolean;
 }
 
 /** The object each prefixed history keeps outside both prefixes. */
@@ -316,6 +318,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
         concurrency: 3,
         sourcePrefix: prefixes.source,
         destinationPrefix: prefixes.destination,
+        serverSideCopy: world.serverSideCopy ?? false,
         ...(indexed
           ? {
               index: {

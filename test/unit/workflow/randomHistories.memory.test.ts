@@ -28,13 +28,18 @@ const RGW_CONDITIONS: ConditionalWrites = {
 /** The pair's prefixes where a history runs under them (keys elsewhere stay out of it). */
 const PREFIXES = { source: "from/", destination: "to/deep/" };
 
-function memoryWorld(versioned: boolean, server: "aws" | "rgw", prefixed: boolean) {
+function memoryWorld(
+  versioned: boolean,
+  server: "aws" | "rgw",
+  layout: { prefixed: boolean; oneAccount: boolean },
+) {
   const time = movableClock();
+  const account = layout.oneAccount ? new MemoryBuckets() : undefined;
   const store = (bucket: string, conditionalWrites?: ConditionalWrites) =>
     new MemoryObjectStore({
       bucket,
       now: time.now,
-      buckets: new MemoryBuckets(),
+      buckets: account ?? new MemoryBuckets(),
       versioned,
       ...(conditionalWrites ? { conditionalWrites } : {}),
     });
@@ -42,7 +47,7 @@ function memoryWorld(versioned: boolean, server: "aws" | "rgw", prefixed: boolea
   const destination = store("dst", server === "rgw" ? RGW_CONDITIONS : undefined);
   const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const scoped = (side: typeof sourceIndex, prefix: string) =>
-    prefixed ? { ...side, scope: { ...side.scope, prefix } } : side;
+    layout.prefixed ? { ...side, scope: { ...side.scope, prefix } } : side;
   const index = {
     source: scoped(sourceIndex, PREFIXES.source),
     destination: scoped(destinationIndex, PREFIXES.destination),
@@ -60,7 +65,8 @@ function memoryWorld(versioned: boolean, server: "aws" | "rgw", prefixed: boolea
       source.heal();
       destination.heal();
     },
-    ...(prefixed ? { prefixes: PREFIXES } : {}),
+    ...(layout.prefixed ? { prefixes: PREFIXES } : {}),
+    serverSideCopy: layout.oneAccount,
   };
 }
 
@@ -71,8 +77,8 @@ describe("random histories of edits, other writers and runs under either engine,
         await fc.assert(
           fc.asyncProperty(
             histories({ midRun: true, length: { min: 6, max: 24 } }),
-            fc.boolean(),
-            (steps, prefixed) => runHistory(memoryWorld(versioned, server, prefixed), steps),
+            fc.record({ prefixed: fc.boolean(), oneAccount: fc.boolean() }),
+            (steps, layout) => runHistory(memoryWorld(versioned, server, layout), steps),
           ),
           historySettings(100),
         );
