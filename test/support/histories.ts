@@ -86,6 +86,8 @@ export type Step =
       verify: "changed" | "full";
       /** False: `--no-index`, neither side's index read or written. */
       indexed: boolean;
+      /** Another sync of the pair at the same time, by this engine, with the same options. */
+      alongside?: Engine | undefined;
     }
   /** `full`: `check --full`, each side's entries rebuilt from what it reads, not consulted. */
   | { kind: "check"; copyTags: boolean; full: boolean };
@@ -159,6 +161,14 @@ export function histories(options: {
         copyTags: fc.boolean(),
         verify: fc.constantFrom<"changed" | "full">("changed", "changed", "changed", "full"),
         indexed: fc.constantFrom(true, true, true, true, false),
+        alongside: fc.constantFrom<Engine | undefined>(
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          "direct",
+          "workflow",
+        ),
       }),
     },
     // `check` and `plan` are the direct engine's: the workflow's steps write, so it has no dry run.
@@ -367,6 +377,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
     else {
       const before = new Map<Key, Awaited<ReturnType<typeof current>>>();
       for (const k of KEYS) before.set(k, await current(destination, dstKey(k)));
+      // Keys another writer staged in the middle of the run touches.
       const raced = new Set<string>(staged.map((d) => dstKey(d.key)));
       for (const d of staged.splice(0)) {
         const [side, key] = d.side === "source" ? [source, srcKey(d.key)] : [destination, dstKey(d.key)];
@@ -376,17 +387,26 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
           }),
         );
       }
-      const { kind: _, engine: name, indexed, ...more } = s;
-      const report = await run(name, more, indexed);
+      const { kind: _, engine: name, indexed, alongside, ...more } = s;
+      // Two runs at once are each other's other writer, on every key, and share the indexes.
+      const reports = await Promise.all(
+        [name, ...(alongside ? [alongside] : [])].map((engine) => run(engine, more, indexed)),
+      );
       // A writer the run did not meet is gone with it: a check is a run of its own.
       world.heal?.();
-      await untouched(at, report.results);
-      for (const r of report.results.filter((r) => r.state === "failed")) {
-        expect(raced.has(r.destinationKey), `${at}: ${r.destinationKey} ${r.error?.message}`).toBe(true);
-        expect(RACED, `${at}: ${r.destinationKey}`).toContain(r.error?.code);
+      const failed = new Set<string>();
+      for (const report of reports) {
+        await untouched(at, report.results);
+        for (const r of report.results.filter((r) => r.state === "failed")) {
+          const why = `${at}: ${r.destinationKey} ${r.error?.message}`;
+          expect(alongside !== undefined || raced.has(r.destinationKey), why).toBe(true);
+          expect(RACED, why).toContain(r.error?.code);
+          failed.add(r.destinationKey);
+        }
       }
       for (const k of KEYS) {
-        if (raced.has(dstKey(k))) continue;
+        // What another writer touched, or a run failed, the check below judges.
+        if (raced.has(dstKey(k)) || failed.has(dstKey(k))) continue;
         const [src, dst] = [await current(source, srcKey(k)), await current(destination, dstKey(k))];
         if (src === undefined) {
           // A key only the destination holds is deleted with --delete, else kept as it was.
@@ -402,7 +422,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
         if (s.copyTags) expect(dst!.tags, `${at}: ${k} tags`).toBe(src.tags);
       }
       // Whatever another writer did meanwhile, what the run kept in the indexes tells no lie.
-      if (raced.size > 0) await check(`${at}, the check after it`, s.copyTags);
+      if (raced.size > 0 || alongside) await check(`${at}, the check after it`, s.copyTags);
     }
   }
 }
