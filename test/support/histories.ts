@@ -275,8 +275,11 @@ const RACED = ["SOURCE_CHANGED", "DESTINATION_CHANGED"];
 
 /** The buckets, indexes and clock a history runs in. */
 export interface HistoryWorld {
+  /** Each side's store, as the history's own edits and judgement reach it. */
   source: ObjectStore;
   destination: ObjectStore;
+  /** The stores the runs use, where they are others (through a proxy that stages writers). */
+  runStores?: { source: ObjectStore; destination: ObjectStore };
   secret: Buffer;
   index: { source: SideIndexOptions; destination: SideIndexOptions };
   /** Lets `ms` pass on both servers' clocks. */
@@ -323,7 +326,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
   const run = (engineName: Engine, more: Partial<SyncOptions>, indexed = true, consult = true) =>
     collectResults(
       engineName === "direct" ? runSync : syncWithWorkflow,
-      syncOptionsFor(source, destination, secret, {
+      syncOptionsFor(world.runStores?.source ?? source, world.runStores?.destination ?? destination, secret, {
         chunkSize: HISTORY_CHUNK,
         concurrency: 3,
         sourcePrefix: prefixes.source,
