@@ -111,6 +111,18 @@ export function runMemoryBudget(
  * S3's key order included) or an abort throws once the objects in progress have settled.
  */
 export async function runSync(options: SyncOptions): Promise<RunReport> {
+  try {
+    return await syncRun(options);
+  } catch (error) {
+    // A run its signal stopped says so (RunAbortedError), whatever request the stop cut short:
+    // one that cut the first listing or probe threw the request's own AbortError.
+    if (options.signal?.aborted && !(error instanceof RunAbortedError))
+      throw new RunAbortedError(options.signal.reason);
+    throw error;
+  }
+}
+
+async function syncRun(options: SyncOptions): Promise<RunReport> {
   const stats = options.stats ?? new RunStats();
   const startedAt = new Date();
   const limiter = new Limiter(options.concurrency);

@@ -876,6 +876,22 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("a stop that cuts a side's first listing ends the run as stopped (RunAbortedError), alike, writing nothing", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      for (const side of ["source", "destination"] as const) {
+        const { source, destination } = stores();
+        await put(source, "new", small);
+        const abort = new AbortController();
+        (side === "source" ? source : destination).beforeNext("list", () => abort.abort());
+        await expect(
+          engine(source, destination, { signal: abort.signal }),
+          `${name} ${side}`,
+        ).rejects.toBeInstanceOf(RunAbortedError);
+        expect(await destination.head("new"), `${name} ${side}`).toBeUndefined();
+      }
+    }
+  });
+
   it("a stop that comes as the last object settles stops nothing: the run finishes, alike", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       const { source, destination } = stores();
