@@ -5,7 +5,13 @@ import {
   PreconditionFailedError,
   type StoreOperation,
 } from "@chunksync/storage";
-import { DirectoryIndexLocation, runSync, type SideIndexOptions, type SyncOptions } from "@chunksync/sync";
+import {
+  DirectoryIndexLocation,
+  RunAbortedError,
+  runSync,
+  type SideIndexOptions,
+  type SyncOptions,
+} from "@chunksync/sync";
 import { syncWithWorkflow } from "@chunksync/workflow";
 import fc from "fast-check";
 import { expect } from "vitest";
@@ -66,11 +72,14 @@ type MidRun = {
   key: Key;
   edit: Edit;
 };
+/** The next sync stopped (Ctrl-C) just before its next call of `operation` on `side`. */
+type Stop = { kind: "stop"; side: "source" | "destination"; operation: StoreOperation };
 
 export type Step =
   | { kind: "source"; key: Key; edit: Edit }
   | { kind: "other"; key: Key; edit: Edit }
   | MidRun
+  | Stop
   | { kind: "pass"; ms: number }
   /** The run moves to a machine without either side's index (or one is lost). */
   | { kind: "forget"; side: "source" | "destination" }
@@ -112,23 +121,26 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant("tags" as const), value: fc.nat(3) }),
   fc.constant({ kind: "delete" as const }),
 );
+const side = fc.constantFrom<"source" | "destination">("source", "destination");
+const operation = fc.constantFrom<StoreOperation>(
+  "list",
+  "head",
+  "read",
+  "readFirst",
+  "put",
+  "createUpload",
+  "uploadPart",
+  "copyPart",
+  "complete",
+);
 const midRun: fc.Arbitrary<MidRun> = fc.record({
   kind: fc.constant("during" as const),
-  side: fc.constantFrom<"source" | "destination">("source", "destination"),
-  operation: fc.constantFrom<StoreOperation>(
-    "list",
-    "head",
-    "read",
-    "readFirst",
-    "put",
-    "createUpload",
-    "uploadPart",
-    "copyPart",
-    "complete",
-  ),
+  side,
+  operation,
   key,
   edit,
 });
+const stop: fc.Arbitrary<Stop> = fc.record({ kind: fc.constant("stop" as const), side, operation });
 
 /**
  * Histories of `length` steps; with `midRun`, other writers that act while a sync runs; with
@@ -188,6 +200,7 @@ export function histories(options: {
       }),
     },
     { weight: options.midRun ? 2 : 0, arbitrary: midRun },
+    { weight: options.midRun ? 1 : 0, arbitrary: stop },
     {
       weight: options.undo ? 2 : 0,
       arbitrary: fc.record({
@@ -272,6 +285,8 @@ const sameMetadata = (a: Record<string, string>, b: Record<string, string>) =>
 
 /** What a run may report of a key another writer changed while it ran. */
 const RACED = ["SOURCE_CHANGED", "DESTINATION_CHANGED"];
+/** What a run stopped part way may report of a key it had not settled. */
+const STOPPED = [...RACED, "RUN_ABORTED"];
 
 /** The buckets, indexes and clock a history runs in. */
 export interface HistoryWorld {
@@ -368,11 +383,14 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
   };
   /** Other writers' edits for the next sync to meet, each just before a call of its operation. */
   const staged: MidRun[] = [];
+  /** Where the next sync is stopped. */
+  const stops: Stop[] = [];
   for (const [n, s] of steps.entries()) {
     const at = `step ${n} (${JSON.stringify(s)})`;
     if (s.kind === "source") await apply(source, srcKey(s.key), s.edit);
     else if (s.kind === "other") await apply(destination, dstKey(s.key), s.edit);
     else if (s.kind === "during") staged.push(s);
+    else if (s.kind === "stop") stops.push(s);
     else if (s.kind === "pass") await world.pass(s.ms);
     else if (s.kind === "forget") await world.forget(s.side);
     else if (s.kind === "undo") await world.undo?.(s.side, (s.side === "source" ? srcKey : dstKey)(s.key));
@@ -390,22 +408,52 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
           }),
         );
       }
+      const stopper = new AbortController();
+      for (const d of stops.splice(0)) world.during?.(d.side, d.operation, async () => stopper.abort());
       const { kind: _, engine: name, indexed, alongside, ...more } = s;
       // Two runs at once are each other's other writer, on every key, and share the indexes.
-      const reports = await Promise.all(
-        [name, ...(alongside ? [alongside] : [])].map((engine) => run(engine, more, indexed)),
+      const outcomes = await Promise.allSettled(
+        [name, ...(alongside ? [alongside] : [])].map((engine) =>
+          run(engine, { ...more, signal: stopper.signal }, indexed),
+        ),
       );
       // A writer the run did not meet is gone with it: a check is a run of its own.
       world.heal?.();
+      const stopped = stopper.signal.aborted;
       const failed = new Set<string>();
-      for (const report of reports) {
-        await untouched(at, report.results);
-        for (const r of report.results.filter((r) => r.state === "failed")) {
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") {
+          // Only a stopped run ends without its report, and it says so.
+          if (!stopped || !(outcome.reason instanceof RunAbortedError)) throw outcome.reason;
+          continue;
+        }
+        await untouched(at, outcome.value.results);
+        for (const r of outcome.value.results.filter((r) => r.state === "failed")) {
           const why = `${at}: ${r.destinationKey} ${r.error?.message}`;
-          expect(alongside !== undefined || raced.has(r.destinationKey), why).toBe(true);
-          expect(RACED, why).toContain(r.error?.code);
+          expect(stopped || alongside !== undefined || raced.has(r.destinationKey), why).toBe(true);
+          expect(stopped ? STOPPED : RACED, why).toContain(r.error?.code);
           failed.add(r.destinationKey);
         }
+      }
+      if (stopped) {
+        // Stopped part way: every object old or new, never a mix, and no upload left behind.
+        for (const k of KEYS) {
+          if (raced.has(dstKey(k))) continue;
+          const [src, dst] = [await current(source, srcKey(k)), await current(destination, dstKey(k))];
+          const old = before.get(k);
+          const asBefore =
+            dst === undefined ? old === undefined : old !== undefined && dst.data.equals(old.data);
+          const asSource =
+            src === undefined ? dst === undefined && s.delete : dst?.data.equals(src.data) === true;
+          expect(asBefore || asSource, `${at}, stopped: ${k} is neither its old bytes nor the source's`).toBe(
+            true,
+          );
+        }
+        const left: string[] = [];
+        for await (const upload of destination.listUploads(prefixes.destination)) left.push(upload.key);
+        expect(left, `${at}, stopped: uploads left`).toEqual([]);
+        await check(`${at}, the check after it was stopped`, s.copyTags);
+        continue;
       }
       for (const k of KEYS) {
         // What another writer touched, or a run failed, the check below judges.
