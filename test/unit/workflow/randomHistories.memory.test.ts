@@ -80,7 +80,7 @@ describe("random histories of edits, other writers and runs under either engine,
             fc.record({ prefixed: fc.boolean(), oneAccount: fc.boolean() }),
             (steps, layout) => runHistory(memoryWorld(versioned, server, layout), steps),
           ),
-          historySettings(100),
+          historySettings(150),
         );
       }, 300_000);
 });
