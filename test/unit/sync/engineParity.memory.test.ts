@@ -341,6 +341,20 @@ describe("both engines on memory stores: the same results, requests and failures
     }
   });
 
+  it("reports a source deleted just before its server-side copy as SOURCE_CHANGED, deleted, alike", async () => {
+    for (const [name, engine] of Object.entries(ENGINES)) {
+      const { source, destination } = stores(true);
+      await put(source, "copied", small);
+      destination.beforeNext("copyObject", () => source.delete("copied"));
+      const r = byKey(await engine(source, destination, { serverSideCopy: true }));
+      expect(r.copied, name).toMatchObject({
+        state: "failed",
+        error: { code: "SOURCE_CHANGED", message: expect.stringContaining("was deleted during the run") },
+      });
+      expect(await destination.head("copied"), name).toBeUndefined();
+    }
+  });
+
   it("with --tags, reports an object deleted on either side between its head and the read of its tag set as changed under the run, alike", async () => {
     for (const [name, engine] of Object.entries(ENGINES)) {
       for (const side of ["source", "destination"] as const) {

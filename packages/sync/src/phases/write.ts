@@ -964,6 +964,14 @@ async function guarded(
   try {
     return await run(unconditional ? undefined : condition);
   } catch (error) {
+    // A copy whose source (the planned source version, or the old destination object) is gone
+    // (404): that side's object changed under the run, as a pinned read finds it.
+    if (kind === "copy" && error instanceof ObjectNotFoundError)
+      throw new ObjectChangedError(
+        copiesSource ? "source" : "destination",
+        copiesSource ? write.source.key : key,
+        error,
+      );
     if (!(error instanceof PreconditionFailedError)) throw error;
     const now = await destination.head(key, signal);
     if (now !== undefined && own?.(now)) return writtenOf(now);
