@@ -578,7 +578,7 @@ export function checkMemory(ctx: Pick<WriteContext, "buffers">, write: ObjectWri
 }
 
 /** Completes `upload` from its parts (in any order) under the write's condition and its guards. */
-export function completeUpload(
+export async function completeUpload(
   ctx: WriteContext,
   upload: MultipartUpload,
   completed: CompletedPart[],
@@ -589,11 +589,13 @@ export function completeUpload(
   // A retry of a complete the server carried out but whose answer was lost meets its own
   // object, and where the write's condition is enforced it is refused with 412: the object
   // whose ETag is that of these very parts, with the write's attributes, is the run's own.
+  let takenAsOwn = false;
   const isOwn = (now: ObjectHead) => {
     const assembled = multipartEtag(sorted);
-    return assembled !== undefined && sameEtag(now.etag, assembled) && holdsAttributes(write, now);
+    takenAsOwn = assembled !== undefined && sameEtag(now.etag, assembled) && holdsAttributes(write, now);
+    return takenAsOwn;
   };
-  return guarded(
+  const written = await guarded(
     ctx,
     write,
     "complete",
@@ -601,6 +603,10 @@ export function completeUpload(
     () => upload.complete(sorted, write.decision.condition),
     isOwn,
   );
+  // The same object may be another writer's of the same parts (another run of the pair at
+  // once): then this upload is still open. One completed already answers the abort 404.
+  if (takenAsOwn) await upload.abort().catch(() => {});
+  return written;
 }
 
 /**
