@@ -10,13 +10,11 @@ import {
 import {
   type BodySink,
   type ObjectHead,
-  ObjectNotFoundError,
   type ObjectReader,
-  PreconditionFailedError,
   pour,
   StorageUnavailableError,
 } from "@chunksync/storage";
-import { ObjectChangedError } from "./errors.js";
+import { changedUnderRun } from "./errors.js";
 import { isTransient } from "./retry.js";
 
 /** Which side a store is, for error reports and byte counters. */
@@ -92,11 +90,8 @@ export async function readRange(
   try {
     landed = await store.readInto(key, range, etag, sink, signal);
   } catch (error) {
-    // The read names the version planned: gone (404) as much as replaced (412), the object
-    // changed under the run, which heads it again (and finds it deleted, or its new version).
-    if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)
-      throw new ObjectChangedError(side, key, error);
-    throw brokenRead(store.bucket, key, error);
+    const changed = changedUnderRun(side, key, error);
+    throw changed === error ? brokenRead(store.bucket, key, error) : changed;
   }
   if (landed !== range.length) throw endedShort(store.bucket, key, landed, range.length, what);
 }

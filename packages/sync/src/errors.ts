@@ -1,4 +1,5 @@
 import { ChunksyncError } from "@chunksync/core";
+import { ObjectNotFoundError, PreconditionFailedError } from "@chunksync/storage";
 
 /**
  * An object changed under the run: a pinned read, copy or conditional write lost.
@@ -21,6 +22,17 @@ export class ObjectChangedError extends ChunksyncError {
     this.side = side;
     this.key = key;
   }
+}
+
+/**
+ * `error` of a request that names `key`'s planned version (a pinned read, a tag set read after
+ * its HEAD), as the run takes it: that version replaced (412) or gone (404) is the object changed
+ * under the run on `side`, which the object's next attempt heads again; anything else as it is.
+ */
+export function changedUnderRun(side: "source" | "destination", key: string, error: unknown): unknown {
+  return error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError
+    ? new ObjectChangedError(side, key, error)
+    : error;
 }
 
 /**

@@ -37,6 +37,7 @@ export {
 export { feedBody } from "./digestRange.js";
 export { CODE_BY_NAME, describeError, describeFailure, type FailureDescription } from "./errorCodes.js";
 export {
+  changedUnderRun,
   ListingOrderError,
   ObjectChangedError,
   RunAbortedError,

@@ -1,5 +1,5 @@
-import { ObjectNotFoundError, type ObjectReader, PreconditionFailedError } from "@chunksync/storage";
-import { ObjectChangedError } from "@chunksync/sync";
+import type { ObjectReader } from "@chunksync/storage";
+import { changedUnderRun } from "@chunksync/sync";
 import type { ChunkLinkSigner, LinkReader } from "./context.js";
 
 const SCHEME = "inprocess:";
@@ -21,9 +21,7 @@ export class InProcessLinks implements ChunkLinkSigner {
     try {
       return await this.source.read(key, range, etag, signal);
     } catch (error) {
-      if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)
-        throw new ObjectChangedError("source", key, error);
-      throw error;
+      throw changedUnderRun("source", key, error);
     }
   };
 }

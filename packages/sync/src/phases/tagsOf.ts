@@ -1,5 +1,5 @@
-import { ObjectNotFoundError, type ObjectReader } from "@chunksync/storage";
-import { ObjectChangedError } from "../errors.js";
+import type { ObjectReader } from "@chunksync/storage";
+import { changedUnderRun } from "../errors.js";
 
 /**
  * `key`'s tag set, read after its HEAD (GetObjectTagging): an object gone by then (404) was
@@ -13,7 +13,6 @@ export async function tagsOf(
   try {
     return await store.tagging(key);
   } catch (error) {
-    if (error instanceof ObjectNotFoundError) throw new ObjectChangedError(side, key, error);
-    throw error;
+    throw changedUnderRun(side, key, error);
   }
 }
