@@ -538,8 +538,7 @@ export async function destinationCompose(ctx: DestinationContext, event: z.infer
     // A retried step finds the object written and its ETag recorded.
     if (record.etag !== undefined) return { bytes };
     const written = await writeWhole(writeContext(ctx, bytes, keep), write, requests);
-    await Promise.all([keepWritten(ctx, runId, key, record.attempt, written), kept()]);
-    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag: written.etag } satisfies UploadRecord);
+    await recordWritten(ctx, runId, key, record, written, kept);
     return { bytes };
   }
   const upload = resume(ctx, write, record.uploadId);
@@ -595,25 +594,26 @@ export async function writeCopy(
 }
 
 /**
- * Keeps the destination's server time once the write was done, with what its answer named (the
- * ETag, and the version ID where the bucket keeps versions), for that version's new index entry
- * (see `writtenEntry`).
+ * Records the object's write done: the destination's server time then, with what its answer
+ * named (the ETag, and the version ID where the bucket keeps versions), for that version's new
+ * index entry (see `writtenEntry`); then, once that and `alongside` are kept, the upload record
+ * with the ETag, by which a retried step finds the object written.
  */
-async function keepWritten(
+async function recordWritten(
   ctx: DestinationContext,
   runId: string,
   key: string,
-  attempt: number,
+  record: UploadRecord,
   { etag, versionId }: Written,
+  alongside?: () => Promise<void>,
 ): Promise<void> {
   const at = ctx.store.serverTime();
-  if (ctx.index && at !== undefined)
-    await ctx.work.put(workKeys.written(runId, key), {
-      attempt,
-      etag,
-      at,
-      ...(versionId ? { versionId } : {}),
-    });
+  const written = { attempt: record.attempt, etag, at, ...(versionId ? { versionId } : {}) };
+  await Promise.all([
+    ctx.index && at !== undefined ? ctx.work.put(workKeys.written(runId, key), written) : undefined,
+    alongside?.(),
+  ]);
+  await ctx.work.put(workKeys.upload(runId, key), { ...record, etag } satisfies UploadRecord);
 }
 
 /**
@@ -631,8 +631,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
   if (requests.kind === "tags") {
     const bytes = stepBytes(ctx, { transferred: 0, uploaded: 0, destinationRead: 0, copiedServerSide: 0 });
     const written = await writeWhole(writeContext(ctx, bytes), write, requests);
-    await keepWritten(ctx, runId, key, record.attempt, written);
-    await ctx.work.put(workKeys.upload(runId, key), { ...record, etag: written.etag } satisfies UploadRecord);
+    await recordWritten(ctx, runId, key, record, written);
     return { etag: written.etag };
   }
   const parts: CompletedPart[] = [];
@@ -646,8 +645,7 @@ export async function destinationComplete(ctx: DestinationContext, event: z.infe
     parts,
     write,
   );
-  await keepWritten(ctx, runId, key, record.attempt, written);
-  await ctx.work.put(workKeys.upload(runId, key), { ...record, etag: written.etag } satisfies UploadRecord);
+  await recordWritten(ctx, runId, key, record, written);
   return { etag: written.etag };
 }
 
