@@ -35,16 +35,21 @@ function memoryWorld(
 ) {
   const time = movableClock();
   const account = layout.oneAccount ? new MemoryBuckets() : undefined;
-  const store = (bucket: string, conditionalWrites?: ConditionalWrites) =>
+  const spaces = { src: account ?? new MemoryBuckets(), dst: account ?? new MemoryBuckets() };
+  const store = (bucket: "src" | "dst") =>
     new MemoryObjectStore({
       bucket,
       now: time.now,
-      buckets: account ?? new MemoryBuckets(),
+      buckets: spaces[bucket],
       versioned,
-      ...(conditionalWrites ? { conditionalWrites } : {}),
+      ...(bucket === "dst" && server === "rgw" ? { conditionalWrites: RGW_CONDITIONS } : {}),
     });
+  // The runs go through stores of their own, where other writers are staged: the history's edits
+  // and judgement reach the same buckets through others, so an edit's own requests never set off
+  // what is staged for the run's.
+  const runStores = { source: store("src"), destination: store("dst") };
   const source = store("src");
-  const destination = store("dst", server === "rgw" ? RGW_CONDITIONS : undefined);
+  const destination = store("dst");
   const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const scoped = (side: typeof sourceIndex, prefix: string) =>
     layout.prefixed ? { ...side, scope: { ...side.scope, prefix } } : side;
@@ -55,15 +60,16 @@ function memoryWorld(
   return {
     source,
     destination,
+    runStores,
     secret,
     index,
     pass: time.pass,
     forget: (side: "source" | "destination") => forgetIndex(index[side]),
     during: (side: "source" | "destination", ...staged: Parameters<MemoryObjectStore["beforeNext"]>) =>
-      (side === "source" ? source : destination).beforeNext(...staged),
+      runStores[side].beforeNext(...staged),
     heal: () => {
-      source.heal();
-      destination.heal();
+      runStores.source.heal();
+      runStores.destination.heal();
     },
     ...(layout.prefixed ? { prefixes: PREFIXES } : {}),
     serverSideCopy: layout.oneAccount,
