@@ -29,9 +29,9 @@ import { syncOptionsFor } from "./syncOptions.js";
  * - after a sync the destination holds every source object's bytes and attributes, and keeps
  *   the others unless `--delete` was given; only a key another writer changed while it ran may
  *   fail, and only as changed under the run; a check right after such a sync is as exact.
- * Time moves by nothing, by less than a second or by more between steps, so that entries read
- * or written within their version's second (which a same-second rewrite could undo unseen)
- * are met as often as standing ones.
+ * Time moves by nothing, by less than a second or by more between steps, and in the middle of a
+ * run, so that entries read or written within their version's second (which a same-second
+ * rewrite could undo unseen) are met as often as standing ones.
  */
 
 const MiB = 1024 * 1024;
@@ -74,12 +74,18 @@ type MidRun = {
 };
 /** The next sync stopped (Ctrl-C) just before its next call of `operation` on `side`. */
 type Stop = { kind: "stop"; side: "source" | "destination"; operation: StoreOperation };
+/**
+ * `ms` pass just before the next sync's next call of `operation` on `side`: a run whose reads,
+ * HEADs and writes fall on either side of a second boundary, as a long run's do.
+ */
+type Tick = { kind: "tick"; side: "source" | "destination"; operation: StoreOperation; ms: number };
 
 export type Step =
   | { kind: "source"; key: Key; edit: Edit }
   | { kind: "other"; key: Key; edit: Edit }
   | MidRun
   | Stop
+  | Tick
   | { kind: "pass"; ms: number }
   /** The run moves to a machine without either side's index (or one is lost). */
   | { kind: "forget"; side: "source" | "destination" }
@@ -141,6 +147,12 @@ const midRun: fc.Arbitrary<MidRun> = fc.record({
   edit,
 });
 const stop: fc.Arbitrary<Stop> = fc.record({ kind: fc.constant("stop" as const), side, operation });
+const tick: fc.Arbitrary<Tick> = fc.record({
+  kind: fc.constant("tick" as const),
+  side,
+  operation,
+  ms: fc.constantFrom(400, 1000),
+});
 
 /**
  * Histories of `length` steps; with `midRun`, other writers that act while a sync runs; with
@@ -201,6 +213,7 @@ export function histories(options: {
     },
     { weight: options.midRun ? 2 : 0, arbitrary: midRun },
     { weight: options.midRun ? 1 : 0, arbitrary: stop },
+    { weight: options.midRun ? 1 : 0, arbitrary: tick },
     {
       weight: options.undo ? 2 : 0,
       arbitrary: fc.record({
@@ -385,12 +398,15 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
   const staged: MidRun[] = [];
   /** Where the next sync is stopped. */
   const stops: Stop[] = [];
+  /** Where time passes in the middle of the next sync. */
+  const ticks: Tick[] = [];
   for (const [n, s] of steps.entries()) {
     const at = `step ${n} (${JSON.stringify(s)})`;
     if (s.kind === "source") await apply(source, srcKey(s.key), s.edit);
     else if (s.kind === "other") await apply(destination, dstKey(s.key), s.edit);
     else if (s.kind === "during") staged.push(s);
     else if (s.kind === "stop") stops.push(s);
+    else if (s.kind === "tick") ticks.push(s);
     else if (s.kind === "pass") await world.pass(s.ms);
     else if (s.kind === "forget") await world.forget(s.side);
     else if (s.kind === "undo") await world.undo?.(s.side, (s.side === "source" ? srcKey : dstKey)(s.key));
@@ -410,6 +426,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
       }
       const stopper = new AbortController();
       for (const d of stops.splice(0)) world.during?.(d.side, d.operation, async () => stopper.abort());
+      for (const d of ticks.splice(0)) world.during?.(d.side, d.operation, async () => world.pass(d.ms));
       const { kind: _, engine: name, indexed, alongside, ...more } = s;
       // Two runs at once are each other's other writer, on every key, and share the indexes.
       const outcomes = await Promise.allSettled(
