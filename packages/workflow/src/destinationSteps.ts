@@ -151,9 +151,10 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   // direct engine's does, so that the next run needs no HEAD for it.
   if (found && entry)
     await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry });
-  // The version's chunks are read after `at`: from the first, where this step read it ahead.
+  // The version's head (its attributes) and chunks are all read after `before`: taken after
+  // the HEAD, a restatement in the HEAD's second could pass for a version read a second later.
   const readAhead = head !== undefined && (bytes.destinationRead ?? 0) > 0;
-  const at = readAhead ? before : ctx.store.serverTime();
+  const at = before;
   if (readAhead) await keepFirstChunk(ctx, side, runId, key, head);
   if (ctx.index && head) {
     await ctx.work.put(

@@ -243,9 +243,10 @@ export async function prepareSource(ctx: SourceContext, event: z.infer<typeof Pr
     // may have learned more of (see `standingEntry`).
     await putEntry(ctx.work, workKeys.found("source", runId, item.key), { ...stored, entry: known.entry });
   } else {
-    head = presentSource(sourceKey, listedHead(await ctx.store.head(sourceKey), { ...item, key: sourceKey }));
-    // The chunks of this version are read after this time, in later steps.
+    // Its head (its attributes) is read after this time, and its chunks in later steps: taken
+    // after the HEAD, a restatement in the HEAD's second could pass for one read a second later.
     at = ctx.store.serverTime();
+    head = presentSource(sourceKey, listedHead(await ctx.store.head(sourceKey), { ...item, key: sourceKey }));
   }
   if (ctx.index) {
     await ctx.work.put(

@@ -38,6 +38,19 @@ const engines: Record<Engine, (options: SyncOptions) => Promise<RunReport>> = {
   workflow: syncWithWorkflow,
 };
 
+/** Runs `then` once, just after `store`'s next HEAD of `key` was answered. */
+function afterNextHead(store: MemoryObjectStore, key: string, then: () => Promise<void>): void {
+  const head = store.head.bind(store);
+  store.head = async (asked, signal) => {
+    const answered = await head(asked, signal);
+    if (asked === key) {
+      Reflect.deleteProperty(store, "head");
+      await then();
+    }
+    return answered;
+  };
+}
+
 function setup({ versioned = false } = {}) {
   const time = movableClock();
   const buckets = { src: new MemoryBuckets(), dst: new MemoryBuckets() };
@@ -780,6 +793,28 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
       expect(source.calls("head") - heads.source).toBe(2);
       expect(destination.calls("head") - heads.destination).toBe(2);
     });
+
+  for (const engine of ["direct", "workflow"] as const)
+    for (const side of ["source", "destination"] as const)
+      it(`--engine ${engine}: an entry is no younger than the HEAD its attributes came from: another writer's restatement of the ${side}'s object just after that HEAD, within its second, is found by the next check`, async () => {
+        const world = setup();
+        const { time, source, run, standing } = world;
+        const store = world[side];
+        await put(source, "a", Buffer.alloc(0));
+        await standing(engine);
+        time.pass(2000);
+        // Restated: the next run heads it afresh (an empty object: a HEAD, no read)...
+        await put(store, "a", Buffer.alloc(0));
+        // ...and another writer restates it again just after that HEAD, in the same second, then
+        // the second ends before the run keeps its entry.
+        afterNextHead(store, "a", async () => {
+          await store.put("a", Buffer.alloc(0), 0, { metadata: { m: "0" } }, undefined);
+          time.pass(1000);
+        });
+        expect((await run(engine)).objects.identical).toBe(1);
+        const checked = await run("direct", { dryRun: true });
+        expect(checked.results.map((r) => [r.destinationKey, r.state])).toEqual([["a", "changed"]]);
+      });
 
   for (const engine of ["direct", "workflow"] as const)
     it(`--engine ${engine}: changed objects a plan read within their versions' second are confirmed by one HEAD: the sync reads only what changed, and the run after sends no request for them`, async () => {
