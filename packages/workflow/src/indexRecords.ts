@@ -201,8 +201,8 @@ export function foundEntry(entry: IndexEntry, versioned: boolean, listed: Object
 
 /**
  * The version of an object a side's steps settled on: its head as found (listing and entry,
- * or HEAD), that side's server time once it was found (before any of its chunks was read),
- * and whether its digests came from the side's index entry.
+ * or HEAD), that side's server time before it was looked at (before the HEAD that gave its
+ * attributes and any read of its chunks), and whether its digests came from the side's index entry.
  */
 export interface VersionRecord {
   head: {

@@ -369,7 +369,9 @@ async function answerFromEntry(
   )
     return undefined;
   reads.left -= reading;
-  // As HeadDestination takes it: with no request, or one HEAD where the listing cannot settle it.
+  // As HeadDestination takes it: with no request, or one HEAD where the listing cannot settle it;
+  // the version's time is taken before that HEAD and any read of it (see `versionRecord`).
+  const at = ctx.store.serverTime();
   const known = await standingEntry(ctx.store, entry, listed, found.versioned, ctx.signal);
   if (known === undefined) return undefined;
   // What this answer reads is its object's own to count.
@@ -393,7 +395,7 @@ async function answerFromEntry(
     ...(bytes ? { bytes } : {}),
     response,
     destination: await destinationRecordOf(ctx, listed.key, head),
-    version: versionRecord(head, ctx.store.serverTime(), true),
+    version: versionRecord(head, at, true),
     // A written entry, or one read within its version's second, that the HEAD saw past that
     // second stands as one read (see `standingEntry`).
     ...(known.entry === entry ? {} : { entry: entryRecord({ ...found, entry: known.entry }) }),
