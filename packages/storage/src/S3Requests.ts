@@ -237,10 +237,12 @@ function payloadHash(request: S3Request): string {
 /**
  * The error classes of the SDK's retry middleware; but a 501 (Not Implemented: a call the
  * server does not have, such as ListObjectVersions on some S3-compatible servers) will never
- * succeed, and is not retried.
+ * succeed, and is not retried, and a 409 OperationAborted (another request on the object was in
+ * progress: Ceph RGW 16 answers two tag sets put on one object at once so) is tried again.
  */
 function retryErrorType(error: SdkError): RetryErrorType {
   if (error.$metadata?.httpStatusCode === 501) return "CLIENT_ERROR";
+  if (error.name === "OperationAborted") return "TRANSIENT";
   if (isThrottlingError(error)) return "THROTTLING";
   if (isTransientError(error)) return "TRANSIENT";
   if (isServerError(error)) return "SERVER_ERROR";

@@ -289,6 +289,14 @@ export function translateS3Error(error: unknown, ctx: StorageErrorContext): Stor
       return new ObjectArchivedError(ctx, "an archive class");
     case NOT_S3:
       return new RequestRefusedError(ctx, e.message ?? name, error);
+    // A request that met another on the same object (Ceph RGW 16 answers two tag sets put on
+    // one object at once so; S3 says "try again"): it goes again, as an unavailable server's does.
+    case "OperationAborted":
+      return new StorageUnavailableError(
+        ctx,
+        `a conflicting operation on the object was in progress (${answered(status, name)})`,
+        error,
+      );
     case "SlowDown":
     case "Throttling":
     case "ThrottlingException":

@@ -302,6 +302,13 @@ describe("object requests sent without the SDK", () => {
     expect(new Set(seen.map((s) => s.body.toString()))).toEqual(new Set(["x"]));
   });
 
+  it("retry a request another one on the same object aborted (409 OperationAborted)", async () => {
+    const store = new S3ObjectStore({ connection: await connectionWith(3), bucket: "b" });
+    answers.push(failWith(409, "OperationAborted"), ok);
+    await store.putTagging(store.ref("k", '"e1"'), "a=1");
+    expect(seen).toHaveLength(2);
+  });
+
   it("stop after maxAttempts, with the server's failure", async () => {
     const store = new S3ObjectStore({ connection: await connectionWith(2), bucket: "b" });
     answers.push(

@@ -29,6 +29,7 @@ describe("translateS3Error", () => {
     [sdk("PreconditionFailed", 412), PreconditionFailedError],
     [sdk("ConditionalRequestConflict", 409), PreconditionFailedError],
     [sdk("SlowDown", 503), ThrottledError],
+    [sdk("OperationAborted", 409), StorageUnavailableError],
     [sdk("BadDigest", 400), BadDigestError],
     [sdk("XAmzContentSHA256Mismatch", 400), BadDigestError],
     [sdk("Unknown", 412), PreconditionFailedError],
@@ -40,6 +41,14 @@ describe("translateS3Error", () => {
     expect(translated.message).toContain("read s3://b/k/x");
     expect(translated.name).toBe(type.name);
     expect(translated.cause).toBe(error);
+  });
+
+  it("takes a 409 OperationAborted (another request on the object was in progress) as worth trying again", () => {
+    const translated = translateS3Error(sdk("OperationAborted", 409), ctx);
+    expect(translated.retryable).toBe(true);
+    expect(translated.message).toBe(
+      "read s3://b/k/x: a conflicting operation on the object was in progress (409 OperationAborted)",
+    );
   });
 
   it("says a failed TLS handshake in words, without OpenSSL's source file and newline", () => {
