@@ -130,7 +130,9 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   const found = await page?.found(key);
   const bytes = stepBytes<StepBytes>(ctx, { destinationRead: 0 });
   const side = readingSide(ctx, bytes);
-  const before = ctx.store.serverTime();
+  // The version's head (its attributes) and chunks are all read after this time: taken after
+  // the HEAD, a restatement in the HEAD's second could pass for a version read a second later.
+  const at = ctx.store.serverTime();
   const inspectContext = {
     destination: ctx.store,
     destinationSide: side,
@@ -151,10 +153,7 @@ export async function destinationHead(ctx: DestinationContext, event: z.infer<ty
   // direct engine's does, so that the next run needs no HEAD for it.
   if (found && entry)
     await putEntry(ctx.work, workKeys.found("destination", runId, key), { ...found, entry });
-  // The version's head (its attributes) and chunks are all read after `before`: taken after
-  // the HEAD, a restatement in the HEAD's second could pass for a version read a second later.
   const readAhead = head !== undefined && (bytes.destinationRead ?? 0) > 0;
-  const at = before;
   if (readAhead) await keepFirstChunk(ctx, side, runId, key, head);
   if (ctx.index && head) {
     await ctx.work.put(
