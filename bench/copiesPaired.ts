@@ -6,17 +6,22 @@
  *   npx tsx bench/copiesPaired.ts [--rounds 5] [--small 1000] [--large 512] [--single 150]
  *     [--only small,delta,deltamp,single,large]
  *     [--before DIR]                        also times another commit's CLI in each round (built by scripts/build-other.ts)
+ *     [--plain]                             also times the least a Node copier does (bench/lib/plainCopier.ts): no
+ *                                           check, no index; as it is, taking the SHA-256 of what it
+ *                                           sends, and taking it on a worker thread (a floor under any
+ *                                           Node copier that keeps a digest)
  *     [--out name]                          writes bench/results/<date>-<name>.md (never overwrites)
  *     [--profile DIR]                       after the rounds, one `--cpu-prof` run of the current CLI per workload
  *     [--latency MS]                        a proxy before the server holds every request MS first, for every
  *                                           tool alike: a remote store's round trip (the proxy relays the bytes
  *                                           on the same cores, so figures with it compare only with each other)
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { startLocalS3 } from "../scripts/local-s3/index.js";
+import { buildSync } from "esbuild";
+import { type LocalS3, startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
 import { latencyProxy } from "./lib/latency.js";
@@ -65,6 +70,32 @@ const rcloneTool: Tool = {
   },
 };
 
+/**
+ * The plain copier (see bench/lib/plainCopier.ts), bundled into `script`, which `node` runs as it
+ * is, between the same two users as the other tools; `hash`: whether it takes the SHA-256 of what
+ * it sends, and where (PLAIN_HASH).
+ */
+function plainTool(s3: LocalS3, script: string, hash: "0" | "1" | "worker"): Tool {
+  return {
+    name: { "0": "plain node", "1": "plain node + sha256", worker: "plain node + sha256 on a worker" }[hash],
+    async run(_ctx, src, dst) {
+      const env = {
+        PATH: process.env.PATH ?? "",
+        PLAIN_ENDPOINT: s3.endpoint,
+        PLAIN_SRC: src,
+        PLAIN_SRC_KEY: s3.users.source.accessKeyId,
+        PLAIN_SRC_SECRET: s3.users.source.secretAccessKey,
+        PLAIN_DST: dst,
+        PLAIN_DST_KEY: s3.users.destination.accessKeyId,
+        PLAIN_DST_SECRET: s3.users.destination.secretAccessKey,
+        PLAIN_HASH: hash,
+      };
+      const s = await timed(process.execPath, [script], env);
+      return { wall: s.seconds, cpu: s.cpu, rss: s.peakRss };
+    },
+  };
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -112,6 +143,18 @@ async function main(argv: string[]): Promise<void> {
   const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, false, log);
   const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
   if (before) tools.push(chunksyncTool("chunksync before", otherCli(before)));
+  if (argv.includes("--plain")) {
+    const script = join(mkdtempSync(join(tmpdir(), "plain-copier-")), "plainCopier.mjs");
+    buildSync({
+      entryPoints: [join(import.meta.dirname, "lib", "plainCopier.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      outfile: script,
+    });
+    const server = proxy ? { ...s3, endpoint: proxy.url } : s3;
+    for (const hash of ["0", "1", "worker"] as const) tools.push(plainTool(server, script, hash));
+  }
   tools.push(rcloneTool);
 
   const workloads: { name: string; units: number; unit: string; fill(bucket: string): Promise<void> }[] = [];
