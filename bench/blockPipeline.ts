@@ -11,16 +11,20 @@
  * start, a VACUUM). A third line hashes the same chunks from memory, cut and not: the CPU alone.
  * The client's CPU in each pass through the server is printed too, against the pass's wall: where
  * it is well under the wall, the one thread that reads, hashes and cuts is not what the pass waits
- * for alone.
+ * for alone. With the local server's CPU (where the bench can see it), the last line bounds what
+ * any spreading of the work could reach here: the pass without blocks' client and server CPU,
+ * plus what the cut and the block digests add (the in-memory passes' difference), over every
+ * core of the machine with none idle, against the pass without blocks' wall.
  *
  *   npx tsx bench/blockPipeline.ts [--mib 256] [--rounds 5] [--concurrency 4]
  *
  * S3_ENDPOINT and its keys (see scripts/local-s3.ts) name a running server; else one is started.
  */
-import { loadavg } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { BlockChunker, blockParams, chunkRanges, createDigester, planChunks } from "@chunksync/core";
 import { pool, putLargeObject, seededBytes } from "./lib/data.js";
 import { median, option, pairedBench } from "./lib/paired.js";
+import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { MiB, markdownTable, rate } from "./lib/table.js";
 
 const CHUNK = 8 * MiB;
@@ -88,16 +92,21 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
     memWith: [] as number[],
     cpuWithout: [] as number[],
     cpuWith: [] as number[],
+    serverWithout: [] as number[],
+    serverWith: [] as number[],
   };
+  const conf = ctx.s3.cephConf;
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? [false, true] : [true, false];
     const t: Record<string, number> = {};
     for (const blocks of order) {
+      const serverBefore = conf ? serverCpuSeconds(conf) : 0;
       const cpu = await cpuOf(async () => {
         t[String(blocks)] = await seconds(() => pass(blocks));
       });
       (blocks ? runs.cpuWith : runs.cpuWithout).push(cpu);
+      if (conf) (blocks ? runs.serverWith : runs.serverWithout).push(serverCpuSeconds(conf) - serverBefore);
     }
     runs.without.push(t.false!);
     runs.with.push(t.true!);
@@ -113,6 +122,24 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
   const speed = (s: number[]) => rate(size / MiB / median(s), "MiB/s");
   const cpuShare = (cpu: number[], wall: number[]) =>
     `${(median(cpu) * 1000).toFixed(0)} ms (${((median(cpu) / median(wall)) * 100).toFixed(0)}%)`;
+  const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+  // The least wall a pass with blocks could take on every core with none idle: the pass without
+  // blocks' client and server CPU plus what blocks add to the client's (measured in memory).
+  const cores = availableParallelism();
+  const added = median(runs.memWith) - median(runs.memWithout);
+  const busyWithout = median(runs.cpuWithout) + median(runs.serverWithout);
+  const leastWith = Math.max(median(runs.without), (busyWithout + added) / cores);
+  const serverRows: string[][] = conf
+    ? [
+        ["the server's CPU in that pass", ms(median(runs.serverWithout)), ms(median(runs.serverWith)), ""],
+        [
+          `bound: the pass without blocks' client and server CPU plus the ${ms(added)} blocks add (in memory), on ${cores} cores with none idle`,
+          `${ms(busyWithout)}: ${((busyWithout / (cores * median(runs.without))) * 100).toFixed(0)}% of ${cores} cores over its wall`,
+          `at least ${ms(leastWith)} wall`,
+          `at most ${((median(runs.without) / leastWith) * 100).toFixed(0)}%`,
+        ],
+      ]
+    : [];
   console.log(
     [
       `## The read pass with blocks against without, ${size / MiB} MiB, ${CHUNK / MiB} MiB chunks, ` +
@@ -138,6 +165,7 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
             cpuShare(runs.cpuWith, runs.with),
             "",
           ],
+          ...serverRows,
           [
             "same chunks in memory (CPU only)",
             speed(runs.memWithout),
