@@ -64,13 +64,17 @@ type Edit =
   | { kind: "tags"; value: number }
   | { kind: "delete" };
 
-/** Another writer's edit on `side`, just before the next sync's next call of `operation`. */
+/**
+ * Another writer's edit on `side`, just before the next sync's next call of `operation`, or
+ * (`after`) just after that call's answer, before the run sees it.
+ */
 type MidRun = {
   kind: "during";
   side: "source" | "destination";
   operation: StoreOperation;
   key: Key;
   edit: Edit;
+  when: "before" | "after";
 };
 /** The next sync stopped (Ctrl-C) just before its next call of `operation` on `side`. */
 type Stop = { kind: "stop"; side: "source" | "destination"; operation: StoreOperation };
@@ -139,13 +143,16 @@ const operation = fc.constantFrom<StoreOperation>(
   "copyPart",
   "complete",
 );
-const midRun: fc.Arbitrary<MidRun> = fc.record({
-  kind: fc.constant("during" as const),
-  side,
-  operation,
-  key,
-  edit,
-});
+/** Other writers' edits in the middle of a run; `after` answers too, on stores that can stage them there. */
+const midRun = (after: boolean): fc.Arbitrary<MidRun> =>
+  fc.record({
+    kind: fc.constant("during" as const),
+    side,
+    operation,
+    key,
+    edit,
+    when: after ? fc.constantFrom<"before" | "after">("before", "after") : fc.constant("before" as const),
+  });
 const stop: fc.Arbitrary<Stop> = fc.record({ kind: fc.constant("stop" as const), side, operation });
 const tick: fc.Arbitrary<Tick> = fc.record({
   kind: fc.constant("tick" as const),
@@ -155,11 +162,13 @@ const tick: fc.Arbitrary<Tick> = fc.record({
 });
 
 /**
- * Histories of `length` steps; with `midRun`, other writers that act while a sync runs; with
- * `undo`, newest versions deleted (buckets that keep versions).
+ * Histories of `length` steps; with `midRun`, other writers that act while a sync runs (with
+ * `after`, also just after a request's answer); with `undo`, newest versions deleted (buckets
+ * that keep versions).
  */
 export function histories(options: {
   midRun: boolean;
+  after?: boolean;
   undo?: boolean;
   length: { min: number; max: number };
 }) {
@@ -211,7 +220,7 @@ export function histories(options: {
         side: fc.constantFrom<"source" | "destination">("source", "destination"),
       }),
     },
-    { weight: options.midRun ? 2 : 0, arbitrary: midRun },
+    { weight: options.midRun ? 2 : 0, arbitrary: midRun(options.after ?? false) },
     { weight: options.midRun ? 1 : 0, arbitrary: stop },
     { weight: options.midRun ? 1 : 0, arbitrary: tick },
     {
@@ -316,8 +325,16 @@ export interface HistoryWorld {
   forget(side: "source" | "destination"): Promise<void>;
   /** Deletes the newest version of `key` on `side` (stores that keep old versions). */
   undo?(side: "source" | "destination", key: string): Promise<void>;
-  /** Stages `action` just before the next call of `operation` on `side` (stores that can). */
-  during?(side: "source" | "destination", operation: StoreOperation, action: () => Promise<void>): void;
+  /**
+   * Stages `action` just before the next call of `operation` on `side` (stores that can), or
+   * (`after`) just after its answer, before the run sees it (stores that can stage that too).
+   */
+  during?(
+    side: "source" | "destination",
+    operation: StoreOperation,
+    action: () => Promise<void>,
+    when?: "before" | "after",
+  ): void;
   /** Drops what `during` staged and no run met. */
   heal?(): void;
   /**
@@ -394,7 +411,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
       if (!sameBytes) expect(["copy", "compose"], `${at}: ${k}`).toContain(result?.action);
     }
   };
-  /** Other writers' edits for the next sync to meet, each just before a call of its operation. */
+  /** Other writers' edits for the next sync to meet, each just before a call of its operation or after its answer. */
   const staged: MidRun[] = [];
   /** Where the next sync is stopped. */
   const stops: Stop[] = [];
@@ -418,10 +435,14 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
       const raced = new Set<string>(staged.map((d) => dstKey(d.key)));
       for (const d of staged.splice(0)) {
         const [side, key] = d.side === "source" ? [source, srcKey(d.key)] : [destination, dstKey(d.key)];
-        world.during?.(d.side, d.operation, () =>
-          apply(side, key, d.edit).catch((error: unknown) => {
-            throw new Error(`the other writer of ${JSON.stringify(d)} failed`, { cause: error });
-          }),
+        world.during?.(
+          d.side,
+          d.operation,
+          () =>
+            apply(side, key, d.edit).catch((error: unknown) => {
+              throw new Error(`the other writer of ${JSON.stringify(d)} failed`, { cause: error });
+            }),
+          d.when,
         );
       }
       const stopper = new AbortController();

@@ -1,12 +1,19 @@
-import { type ConditionalWrites, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
+import {
+  type ConditionalWrites,
+  MemoryBuckets,
+  MemoryObjectStore,
+  type StoreOperation,
+} from "@chunksync/storage";
 import fc from "fast-check";
 import { describe, it } from "vitest";
+import { afterAnswers } from "../../support/afterAnswers.js";
 import { forgetIndex, histories, historySettings, runHistory } from "../../support/histories.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 
 /**
  * Random histories (see `test/support/histories.ts`) on in-memory stores, whose clock the
- * history moves and which stage other writers in the middle of a run. The histories are the
+ * history moves and which stage other writers in the middle of a run, before a request or just
+ * after its answer. The histories are the
  * same each run of the suite (a fixed seed); `CHUNKSYNC_HISTORY_RUNS=500
  * CHUNKSYNC_HISTORY_SEED=random` explores new ones, and a failure prints the seed and path
  * that replay it.
@@ -47,7 +54,8 @@ function memoryWorld(
   // The runs go through stores of their own, where other writers are staged: the history's edits
   // and judgement reach the same buckets through others, so an edit's own requests never set off
   // what is staged for the run's.
-  const runStores = { source: store("src"), destination: store("dst") };
+  const staging = { source: afterAnswers(store("src")), destination: afterAnswers(store("dst")) };
+  const runStores = { source: staging.source.store, destination: staging.destination.store };
   const source = store("src");
   const destination = store("dst");
   const { source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
@@ -65,11 +73,18 @@ function memoryWorld(
     index,
     pass: time.pass,
     forget: (side: "source" | "destination") => forgetIndex(index[side]),
-    during: (side: "source" | "destination", ...staged: Parameters<MemoryObjectStore["beforeNext"]>) =>
-      runStores[side].beforeNext(...staged),
+    during: (
+      side: "source" | "destination",
+      operation: StoreOperation,
+      action: () => Promise<void>,
+      when?: "before" | "after",
+    ) =>
+      when === "after"
+        ? staging[side].afterNext(operation, action)
+        : runStores[side].beforeNext(operation, action),
     heal: () => {
-      runStores.source.heal();
-      runStores.destination.heal();
+      staging.source.heal();
+      staging.destination.heal();
     },
     ...(layout.prefixed ? { prefixes: PREFIXES } : {}),
     serverSideCopy: layout.oneAccount,
@@ -82,7 +97,7 @@ describe("random histories of edits, other writers and runs under either engine,
       it(`a server that enforces ${server === "aws" ? "every condition (as AWS S3)" : "If-None-Match alone (as Ceph RGW 16)"}, ${versioned ? "buckets that keep versions" : "buckets without versions"}: every check and sync agrees with the buckets`, async () => {
         await fc.assert(
           fc.asyncProperty(
-            histories({ midRun: true, length: { min: 6, max: 24 } }),
+            histories({ midRun: true, after: true, length: { min: 6, max: 24 } }),
             fc.record({ prefixed: fc.boolean(), oneAccount: fc.boolean() }),
             (steps, layout) => runHistory(memoryWorld(versioned, server, layout), steps),
           ),

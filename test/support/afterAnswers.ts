@@ -1,0 +1,71 @@
+import type { MemoryObjectStore, MultipartUpload, StoreOperation } from "@chunksync/storage";
+
+/** The operation each of a store's methods is a call of, where another writer may act after its answer. */
+const ANSWERED: Record<string, StoreOperation> = {
+  head: "head",
+  read: "read",
+  readInto: "read",
+  readFirst: "readFirst",
+  readFirstInto: "readFirst",
+  tagging: "tagging",
+  versioning: "versioning",
+  put: "put",
+  copyObject: "copyObject",
+  createUpload: "createUpload",
+  abortUpload: "abortUpload",
+  delete: "delete",
+  putTagging: "putTagging",
+};
+
+/**
+ * `store` as a run sees it, with another writer's turn staged just after a call's answer
+ * (`afterNext`): the call has done its work on the buckets, and its caller sees the answer only
+ * once the turn is over, as a request whose answer is on its way while another writer's request
+ * lands. `beforeNext` stages a turn just before a call instead. Listings stream their pages and
+ * take no turn after them.
+ */
+export function afterAnswers(store: MemoryObjectStore): {
+  store: MemoryObjectStore;
+  afterNext(operation: StoreOperation, action: () => Promise<void>): void;
+  heal(): void;
+} {
+  const staged: { operation: StoreOperation; action: () => Promise<void> }[] = [];
+  const answered = async <T>(operation: StoreOperation, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } finally {
+      const i = staged.findIndex((s) => s.operation === operation);
+      if (i >= 0) await staged.splice(i, 1)[0]!.action();
+    }
+  };
+  const upload = (u: MultipartUpload): MultipartUpload => ({
+    ...u,
+    uploadPart: (...args) => answered("uploadPart", () => u.uploadPart(...args)),
+    copyPart: (...args) => answered("copyPart", () => u.copyPart(...args)),
+    complete: (...args) => answered("complete", () => u.complete(...args)),
+  });
+  const proxied = new Proxy(store, {
+    get(target, name) {
+      const value: unknown = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      // Called on the store itself: its private fields are not the proxy's.
+      const call = (args: unknown[]) => value.apply(target, args);
+      if (name === "resumeUpload") return (...args: unknown[]) => upload(call(args));
+      const operation = typeof name === "string" ? ANSWERED[name] : undefined;
+      if (operation === undefined) return value.bind(target);
+      if (name === "createUpload")
+        return async (...args: unknown[]) => upload(await answered(operation, () => call(args)));
+      return (...args: unknown[]) => answered(operation, () => call(args));
+    },
+  });
+  return {
+    store: proxied,
+    afterNext: (operation, action) => {
+      staged.push({ operation, action });
+    },
+    heal: () => {
+      staged.length = 0;
+      store.heal();
+    },
+  };
+}
