@@ -23,8 +23,8 @@ import { storeFor } from "../support/stores.js";
  * LastModified seconds, ETags, versions and conditions, where the in-memory stores only model
  * them. Time passes for real, so a history's runs meet entries of their version's own second
  * as the server stamps them. The runs reach the server through a proxy, which stages another
- * writer's edit just before a chosen kind of request (the edit itself goes to the server
- * directly). Fewer histories than on memory stores; `CHUNKSYNC_HISTORY_RUNS` and
+ * writer's edit just before a chosen kind of request, or just after the server answered it and
+ * before the answer is relayed (the edit itself goes to the server directly). Fewer histories than on memory stores; `CHUNKSYNC_HISTORY_RUNS` and
  * `CHUNKSYNC_HISTORY_SEED=random` run more and new ones.
  */
 
@@ -93,13 +93,19 @@ async function serverWorld(versioned: boolean) {
       source: await storeVia("source", made.source, via.url),
       destination: await storeVia("destination", made.destination, via.url),
     },
-    during: (side: "source" | "destination", operation: StoreOperation, action: () => Promise<void>) => {
+    during: (
+      side: "source" | "destination",
+      operation: StoreOperation,
+      action: () => Promise<void>,
+      when?: "before" | "after",
+    ) => {
       const request = REQUESTS[operation];
       if (request === undefined) return;
       const bucket = `/${made[side]}`;
       rules.push({
         name: `${side} ${operation}`,
-        action: "hook",
+        // After: the server answered, and the run sees its answer once the writer is done.
+        action: when === "after" ? "hold" : "hook",
         times: 1,
         when: (r) => (r.path === bucket || r.path.startsWith(`${bucket}/`)) && request(r),
         hook: action,
@@ -131,7 +137,7 @@ describe("random histories of edits, other writers and runs under either engine,
     it(`${versioned ? "buckets that keep versions" : "buckets without versions"}: every check and sync agrees with the buckets`, async () => {
       await fc.assert(
         fc.asyncProperty(
-          histories({ midRun: true, undo: versioned, length: { min: 6, max: 16 } }),
+          histories({ midRun: true, after: true, undo: versioned, length: { min: 6, max: 16 } }),
           async (steps) => runHistory(await serverWorld(versioned), steps),
         ),
         historySettings(4),

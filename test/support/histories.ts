@@ -66,7 +66,8 @@ type Edit =
 
 /**
  * Another writer's edit on `side`, just before the next sync's next call of `operation`, or
- * (`after`) just after that call's answer, before the run sees it.
+ * (`after`) just after that call's answer, before the run sees it; then `pause` ms pass before
+ * the run goes on (a run slow to take its next step, so what it does next falls in a later second).
  */
 type MidRun = {
   kind: "during";
@@ -75,6 +76,7 @@ type MidRun = {
   key: Key;
   edit: Edit;
   when: "before" | "after";
+  pause: number;
 };
 /** The next sync stopped (Ctrl-C) just before its next call of `operation` on `side`. */
 type Stop = { kind: "stop"; side: "source" | "destination"; operation: StoreOperation };
@@ -152,6 +154,7 @@ const midRun = (after: boolean): fc.Arbitrary<MidRun> =>
     key,
     edit,
     when: after ? fc.constantFrom<"before" | "after">("before", "after") : fc.constant("before" as const),
+    pause: after ? fc.constantFrom(0, 0, 1000) : fc.constant(0),
   });
 const stop: fc.Arbitrary<Stop> = fc.record({ kind: fc.constant("stop" as const), side, operation });
 const tick: fc.Arbitrary<Tick> = fc.record({
@@ -438,10 +441,12 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
         world.during?.(
           d.side,
           d.operation,
-          () =>
-            apply(side, key, d.edit).catch((error: unknown) => {
+          async () => {
+            await apply(side, key, d.edit).catch((error: unknown) => {
               throw new Error(`the other writer of ${JSON.stringify(d)} failed`, { cause: error });
-            }),
+            });
+            if (d.pause > 0) await world.pass(d.pause);
+          },
           d.when,
         );
       }
