@@ -98,16 +98,20 @@ async function serverWorld(versioned: boolean) {
       operation: StoreOperation,
       action: () => Promise<void>,
       when?: "before" | "after",
+      key?: string,
     ) => {
       const request = REQUESTS[operation];
       if (request === undefined) return;
       const bucket = `/${made[side]}`;
+      const after = when === "after" && key !== undefined;
       rules.push({
         name: `${side} ${operation}`,
-        // After: the server answered, and the run sees its answer once the writer is done.
-        action: when === "after" ? "hold" : "hook",
+        // After: the server answered a request of that key, and the run sees its answer once the writer is done.
+        action: after ? "hold" : "hook",
         times: 1,
-        when: (r) => (r.path === bucket || r.path.startsWith(`${bucket}/`)) && request(r),
+        when: (r) =>
+          (after ? r.path === `${bucket}/${key}` : r.path === bucket || r.path.startsWith(`${bucket}/`)) &&
+          request(r),
         hook: action,
       });
     },

@@ -17,32 +17,44 @@ const ANSWERED: Record<string, StoreOperation> = {
   putTagging: "putTagging",
 };
 
+/** The key a call of one of a store's methods names: its first argument, or the key of the version ref it is. */
+function keyOf(args: unknown[]): string | undefined {
+  const first = args[0];
+  if (typeof first === "string") return first;
+  const named = (first as { key?: unknown } | undefined)?.key;
+  return typeof named === "string" ? named : undefined;
+}
+
 /**
- * `store` as a run sees it, with another writer's turn staged just after a call's answer
- * (`afterNext`): the call has done its work on the buckets, and its caller sees the answer only
- * once the turn is over, as a request whose answer is on its way while another writer's request
- * lands. `beforeNext` stages a turn just before a call instead. Listings stream their pages and
- * take no turn after them.
+ * `store` as a run sees it, with another writer's turn staged just after the answer of a call of
+ * one key (`afterNext`): the call has done its work on the buckets, and its caller sees the
+ * answer only once the turn is over, as a request whose answer is on its way while another
+ * writer's request lands. `beforeNext` stages a turn just before a call instead. Listings stream
+ * their pages and take no turn after them.
  */
 export function afterAnswers(store: MemoryObjectStore): {
   store: MemoryObjectStore;
-  afterNext(operation: StoreOperation, action: () => Promise<void>): void;
+  afterNext(operation: StoreOperation, key: string, action: () => Promise<void>): void;
   heal(): void;
 } {
-  const staged: { operation: StoreOperation; action: () => Promise<void> }[] = [];
-  const answered = async <T>(operation: StoreOperation, call: () => Promise<T>): Promise<T> => {
+  const staged: { operation: StoreOperation; key: string; action: () => Promise<void> }[] = [];
+  const answered = async <T>(
+    operation: StoreOperation,
+    key: string | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> => {
     try {
       return await call();
     } finally {
-      const i = staged.findIndex((s) => s.operation === operation);
+      const i = staged.findIndex((s) => s.operation === operation && s.key === key);
       if (i >= 0) await staged.splice(i, 1)[0]!.action();
     }
   };
   const upload = (u: MultipartUpload): MultipartUpload => ({
     ...u,
-    uploadPart: (...args) => answered("uploadPart", () => u.uploadPart(...args)),
-    copyPart: (...args) => answered("copyPart", () => u.copyPart(...args)),
-    complete: (...args) => answered("complete", () => u.complete(...args)),
+    uploadPart: (...args) => answered("uploadPart", u.key, () => u.uploadPart(...args)),
+    copyPart: (...args) => answered("copyPart", u.key, () => u.copyPart(...args)),
+    complete: (...args) => answered("complete", u.key, () => u.complete(...args)),
   });
   const proxied = new Proxy(store, {
     get(target, name) {
@@ -54,14 +66,14 @@ export function afterAnswers(store: MemoryObjectStore): {
       const operation = typeof name === "string" ? ANSWERED[name] : undefined;
       if (operation === undefined) return value.bind(target);
       if (name === "createUpload")
-        return async (...args: unknown[]) => upload(await answered(operation, () => call(args)));
-      return (...args: unknown[]) => answered(operation, () => call(args));
+        return async (...args: unknown[]) => upload(await answered(operation, keyOf(args), () => call(args)));
+      return (...args: unknown[]) => answered(operation, keyOf(args), () => call(args));
     },
   });
   return {
     store: proxied,
-    afterNext: (operation, action) => {
-      staged.push({ operation, action });
+    afterNext: (operation, key, action) => {
+      staged.push({ operation, key, action });
     },
     heal: () => {
       staged.length = 0;

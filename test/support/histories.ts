@@ -66,8 +66,9 @@ type Edit =
 
 /**
  * Another writer's edit on `side`, just before the next sync's next call of `operation`, or
- * (`after`) just after that call's answer, before the run sees it; then `pause` ms pass before
- * the run goes on (a run slow to take its next step, so what it does next falls in a later second).
+ * (`after`) just after the answer of its next call of `operation` on the edited key, before the
+ * run sees it; then `pause` ms pass before the run goes on (a run slow to take its next step, so
+ * what it does next falls in a later second).
  */
 type MidRun = {
   kind: "during";
@@ -330,13 +331,15 @@ export interface HistoryWorld {
   undo?(side: "source" | "destination", key: string): Promise<void>;
   /**
    * Stages `action` just before the next call of `operation` on `side` (stores that can), or
-   * (`after`) just after its answer, before the run sees it (stores that can stage that too).
+   * (`after`) just after the answer of its next call of `operation` on `key`, before the run sees
+   * it (stores that can stage that too).
    */
   during?(
     side: "source" | "destination",
     operation: StoreOperation,
     action: () => Promise<void>,
     when?: "before" | "after",
+    key?: string,
   ): void;
   /** Drops what `during` staged and no run met. */
   heal?(): void;
@@ -448,6 +451,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
             if (d.pause > 0) await world.pass(d.pause);
           },
           d.when,
+          key,
         );
       }
       const stopper = new AbortController();

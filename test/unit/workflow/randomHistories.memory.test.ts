@@ -78,9 +78,10 @@ function memoryWorld(
       operation: StoreOperation,
       action: () => Promise<void>,
       when?: "before" | "after",
+      key?: string,
     ) =>
-      when === "after"
-        ? staging[side].afterNext(operation, action)
+      when === "after" && key !== undefined
+        ? staging[side].afterNext(operation, key, action)
         : runStores[side].beforeNext(operation, action),
     heal: () => {
       staging.source.heal();
