@@ -14,7 +14,14 @@ import fc from "fast-check";
 import { afterAll, describe, it } from "vitest";
 import { FaultProxy, type FaultRule, type SeenRequest } from "../support/faultProxy.js";
 import { storeVia } from "../support/faultWorld.js";
-import { forgetIndex, HISTORY_CHUNK, histories, historySettings, runHistory } from "../support/histories.js";
+import {
+  forgetIndex,
+  HISTORY_CHUNK,
+  type HistoryWorld,
+  histories,
+  historySettings,
+  runHistory,
+} from "../support/histories.js";
 import { localS3, s3Client, TestBuckets } from "../support/s3.js";
 import { storeFor } from "../support/stores.js";
 
@@ -55,7 +62,7 @@ const REQUESTS: Partial<Record<StoreOperation, (r: SeenRequest) => boolean>> = {
   complete: (r) => r.method === "POST" && r.query.includes("uploadId="),
 };
 
-async function serverWorld(versioned: boolean) {
+async function serverWorld(versioned: boolean): Promise<HistoryWorld> {
   proxy ??= await FaultProxy.start({ upstream: localS3().endpoint });
   const via = proxy;
   const rules: FaultRule[] = [];
@@ -93,13 +100,7 @@ async function serverWorld(versioned: boolean) {
       source: await storeVia("source", made.source, via.url),
       destination: await storeVia("destination", made.destination, via.url),
     },
-    during: (
-      side: "source" | "destination",
-      operation: StoreOperation,
-      action: () => Promise<void>,
-      when?: "before" | "after",
-      key?: string,
-    ) => {
+    during: (side, operation, action, when, key) => {
       const request = REQUESTS[operation];
       if (request === undefined) return;
       const bucket = `/${made[side]}`;

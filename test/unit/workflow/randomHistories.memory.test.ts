@@ -1,13 +1,14 @@
-import {
-  type ConditionalWrites,
-  MemoryBuckets,
-  MemoryObjectStore,
-  type StoreOperation,
-} from "@chunksync/storage";
+import { type ConditionalWrites, MemoryBuckets, MemoryObjectStore } from "@chunksync/storage";
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import { afterAnswers } from "../../support/afterAnswers.js";
-import { forgetIndex, histories, historySettings, runHistory } from "../../support/histories.js";
+import {
+  forgetIndex,
+  type HistoryWorld,
+  histories,
+  historySettings,
+  runHistory,
+} from "../../support/histories.js";
 import { memoryIndexes, movableClock } from "../../support/indexes.js";
 
 /**
@@ -39,7 +40,7 @@ function memoryWorld(
   versioned: boolean,
   server: "aws" | "rgw",
   layout: { prefixed: boolean; oneAccount: boolean },
-) {
+): HistoryWorld {
   const time = movableClock();
   const account = layout.oneAccount ? new MemoryBuckets() : undefined;
   const spaces = { src: account ?? new MemoryBuckets(), dst: account ?? new MemoryBuckets() };
@@ -73,13 +74,7 @@ function memoryWorld(
     index,
     pass: time.pass,
     forget: (side: "source" | "destination") => forgetIndex(index[side]),
-    during: (
-      side: "source" | "destination",
-      operation: StoreOperation,
-      action: () => Promise<void>,
-      when?: "before" | "after",
-      key?: string,
-    ) =>
+    during: (side, operation, action, when, key) =>
       when === "after" && key !== undefined
         ? staging[side].afterNext(operation, key, action)
         : runStores[side].beforeNext(operation, action),
