@@ -82,6 +82,7 @@ function plainTool(s3: LocalS3, script: string, hash: "0" | "1" | "worker"): Too
       const env = {
         PATH: process.env.PATH ?? "",
         PLAIN_ENDPOINT: s3.endpoint,
+        PLAIN_REGION: s3.region,
         PLAIN_SRC: src,
         PLAIN_SRC_KEY: s3.users.source.accessKeyId,
         PLAIN_SRC_SECRET: s3.users.source.secretAccessKey,

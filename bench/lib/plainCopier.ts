@@ -29,6 +29,9 @@ const env = (name: string): string => {
 };
 
 const endpoint = new URL(env("PLAIN_ENDPOINT"));
+// Plain HTTP only, as the local server speaks it: a floor under what a client does over it.
+if (endpoint.protocol !== "http:")
+  throw new Error(`PLAIN_ENDPOINT ${endpoint.href}: expected an http:// endpoint`);
 const region = process.env.PLAIN_REGION ?? "us-east-1";
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
