@@ -39,6 +39,8 @@ const secret = Buffer.alloc(32, 11);
 const clients = { source: s3Client("source"), destination: s3Client("destination") };
 const buckets = new TestBuckets();
 let proxy: FaultProxy | undefined;
+/** Rules staged so far, to name each one apart (see `during`). */
+let stagedRules = 0;
 
 afterAll(async () => {
   await proxy?.stop();
@@ -106,7 +108,9 @@ async function serverWorld(versioned: boolean): Promise<HistoryWorld> {
       const bucket = `/${made[side]}`;
       const after = when === "after" && key !== undefined;
       rules.push({
-        name: `${side} ${operation}`,
+        // A name of its own: the proxy counts what fired by name for as long as it runs, so a
+        // rule named as one that fired in an earlier run (or history) would never fire.
+        name: `${side} ${operation} #${++stagedRules}`,
         // After: the server answered a request of that key, and the run sees its answer once the writer is done.
         action: after ? "hold" : "hook",
         times: 1,
