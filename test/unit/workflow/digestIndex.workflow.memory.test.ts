@@ -21,6 +21,7 @@ import {
 } from "@chunksync/sync";
 import { MemoryWorkArea, syncWithWorkflow } from "@chunksync/workflow";
 import { describe, expect, it } from "vitest";
+import { afterAnswers } from "../../support/afterAnswers.js";
 import { flipByte, seededBytes } from "../../support/data.js";
 import { byKey, expectAsDirect, SAME_BYTES } from "../../support/engineParity.js";
 import { memoryIndexes, movableClock, unconsulted } from "../../support/indexes.js";
@@ -38,19 +39,6 @@ const engines: Record<Engine, (options: SyncOptions) => Promise<RunReport>> = {
   workflow: syncWithWorkflow,
 };
 
-/** Runs `then` once, just after `store`'s next HEAD of `key` was answered. */
-function afterNextHead(store: MemoryObjectStore, key: string, then: () => Promise<void>): void {
-  const head = store.head.bind(store);
-  store.head = async (asked, signal) => {
-    const answered = await head(asked, signal);
-    if (asked === key) {
-      Reflect.deleteProperty(store, "head");
-      await then();
-    }
-    return answered;
-  };
-}
-
 function setup({ versioned = false } = {}) {
   const time = movableClock();
   const buckets = { src: new MemoryBuckets(), dst: new MemoryBuckets() };
@@ -67,10 +55,12 @@ function setup({ versioned = false } = {}) {
   };
   const { dir, source: sourceIndex, destination: destinationIndex } = memoryIndexes(secret);
   const index = { source: sourceIndex, destination: destinationIndex };
+  // The runs reach the stores through these, where another writer can act just after an answer.
+  const staging = { source: afterAnswers(source), destination: afterAnswers(destination) };
   const run = (engine: Engine = "workflow", overrides: Partial<SyncOptions> = {}) =>
     collectResults(
       engines[engine],
-      syncOptionsFor(source, destination, secret, {
+      syncOptionsFor(staging.source.store, staging.destination.store, secret, {
         chunkSize: 5 * MiB,
         concurrency: 4,
         index,
@@ -87,7 +77,7 @@ function setup({ versioned = false } = {}) {
       await run(engine, overrides);
     }
   };
-  return { time, source, destination, dir, index, run, rot, standing };
+  return { time, source, destination, staging, dir, index, run, rot, standing };
 }
 
 /**
@@ -798,7 +788,7 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
     for (const side of ["source", "destination"] as const)
       it(`--engine ${engine}: an entry is no younger than the HEAD its attributes came from: another writer's restatement of the ${side}'s object just after that HEAD, within its second, is found by the next check`, async () => {
         const world = setup();
-        const { time, source, run, standing } = world;
+        const { time, source, staging, run, standing } = world;
         const store = world[side];
         await put(source, "a", Buffer.alloc(0));
         await standing(engine);
@@ -807,7 +797,7 @@ describe("the digest index under the workflow engine, on in-memory stores", () =
         await put(store, "a", Buffer.alloc(0));
         // ...and another writer restates it again just after that HEAD, in the same second, then
         // the second ends before the run keeps its entry.
-        afterNextHead(store, "a", async () => {
+        staging[side].afterNext("head", "a", async () => {
           await store.put("a", Buffer.alloc(0), 0, { metadata: { m: "0" } }, undefined);
           time.pass(1000);
         });
