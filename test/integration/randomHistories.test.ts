@@ -102,21 +102,21 @@ async function serverWorld(versioned: boolean): Promise<HistoryWorld> {
       source: await storeVia("source", made.source, via.url),
       destination: await storeVia("destination", made.destination, via.url),
     },
-    during: (side, operation, action, when, key) => {
+    during: (side, operation, action, afterKey) => {
       const request = REQUESTS[operation];
       if (request === undefined) return;
       const bucket = `/${made[side]}`;
-      const after = when === "after" && key !== undefined;
       rules.push({
         // A name of its own: the proxy counts what fired by name for as long as it runs, so a
         // rule named as one that fired in an earlier run (or history) would never fire.
         name: `${side} ${operation} #${++stagedRules}`,
         // After: the server answered a request of that key, and the run sees its answer once the writer is done.
-        action: after ? "hold" : "hook",
+        action: afterKey === undefined ? "hook" : "hold",
         times: 1,
         when: (r) =>
-          (after ? r.path === `${bucket}/${key}` : r.path === bucket || r.path.startsWith(`${bucket}/`)) &&
-          request(r),
+          (afterKey === undefined
+            ? r.path === bucket || r.path.startsWith(`${bucket}/`)
+            : r.path === `${bucket}/${afterKey}`) && request(r),
         hook: action,
       });
     },

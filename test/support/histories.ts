@@ -330,16 +330,15 @@ export interface HistoryWorld {
   /** Deletes the newest version of `key` on `side` (stores that keep old versions). */
   undo?(side: "source" | "destination", key: string): Promise<void>;
   /**
-   * Stages `action` just before the next call of `operation` on `side` (stores that can), or
-   * (`after`) just after the answer of its next call of `operation` on `key`, before the run sees
-   * it (stores that can stage that too).
+   * Stages `action` just before the next call of `operation` on `side` (stores that can), or,
+   * given `afterKey`, just after the answer of its next call of `operation` on that key, before
+   * the run sees it (stores that can stage that too).
    */
   during?(
     side: "source" | "destination",
     operation: StoreOperation,
     action: () => Promise<void>,
-    when?: "before" | "after",
-    key?: string,
+    afterKey?: string,
   ): void;
   /** Drops what `during` staged and no run met. */
   heal?(): void;
@@ -450,8 +449,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
             });
             if (d.pause > 0) await world.pass(d.pause);
           },
-          d.when,
-          key,
+          d.when === "after" ? key : undefined,
         );
       }
       const stopper = new AbortController();

@@ -74,10 +74,10 @@ function memoryWorld(
     index,
     pass: time.pass,
     forget: (side: "source" | "destination") => forgetIndex(index[side]),
-    during: (side, operation, action, when, key) =>
-      when === "after" && key !== undefined
-        ? staging[side].afterNext(operation, key, action)
-        : runStores[side].beforeNext(operation, action),
+    during: (side, operation, action, afterKey) =>
+      afterKey === undefined
+        ? runStores[side].beforeNext(operation, action)
+        : staging[side].afterNext(operation, afterKey, action),
     heal: () => {
       staging.source.heal();
       staging.destination.heal();
