@@ -31,8 +31,9 @@ import { storeFor } from "../support/stores.js";
  * them. Time passes for real, so a history's runs meet entries of their version's own second
  * as the server stamps them. The runs reach the server through a proxy, which stages another
  * writer's edit just before a chosen kind of request, or just after the server answered it and
- * before the answer is relayed (the edit itself goes to the server directly). Fewer histories than on memory stores; `CHUNKSYNC_HISTORY_RUNS` and
- * `CHUNKSYNC_HISTORY_SEED=random` run more and new ones.
+ * before the answer is relayed (the edit itself goes to the server directly). Fewer histories
+ * than on memory stores; `CHUNKSYNC_HISTORY_RUNS` and `CHUNKSYNC_HISTORY_SEED=random` run more
+ * and new ones.
  */
 
 const secret = Buffer.alloc(32, 11);
@@ -110,7 +111,8 @@ async function serverWorld(versioned: boolean): Promise<HistoryWorld> {
         // A name of its own: the proxy counts what fired by name for as long as it runs, so a
         // rule named as one that fired in an earlier run (or history) would never fire.
         name: `${side} ${operation} #${++stagedRules}`,
-        // After: the server answered a request of that key, and the run sees its answer once the writer is done.
+        // After: the server answered a request of that key, and the run sees the answer once the
+        // writer is done.
         action: afterKey === undefined ? "hook" : "hold",
         times: 1,
         when: (r) =>

@@ -14,10 +14,9 @@ import { memoryIndexes, movableClock } from "../../support/indexes.js";
 /**
  * Random histories (see `test/support/histories.ts`) on in-memory stores, whose clock the
  * history moves and which stage other writers in the middle of a run, before a request or just
- * after its answer. The histories are the
- * same each run of the suite (a fixed seed); `CHUNKSYNC_HISTORY_RUNS=500
- * CHUNKSYNC_HISTORY_SEED=random` explores new ones, and a failure prints the seed and path
- * that replay it.
+ * after its answer. The histories are the same each run of the suite (a fixed seed);
+ * `CHUNKSYNC_HISTORY_RUNS=500 CHUNKSYNC_HISTORY_SEED=random` explores new ones, and a failure
+ * prints the seed and path that replay it.
  */
 
 const secret = Buffer.alloc(32, 7);
