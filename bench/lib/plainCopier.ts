@@ -164,7 +164,12 @@ async function copy(
   if (hasher) got.on("data", (piece: Buffer) => hasher.postMessage({ id, piece }));
   await text(await send(destination, "PUT", `/${dst}/${encodeKey(o.key)}`, "", headers, got));
   digest?.digest();
-  hasher?.postMessage({ id });
+  // Copied once the worker has hashed every piece, as the inline hash is done by now.
+  if (hasher)
+    await new Promise<void>((resolve) => {
+      hashed.set(id, resolve);
+      hasher.postMessage({ id });
+    });
 }
 
 const hashing = process.env.PLAIN_HASH;
@@ -177,7 +182,12 @@ const hasher =
          const { parentPort } = require("node:worker_threads");
          const open = new Map();
          parentPort.on("message", ({ id, piece }) => {
-           if (piece === undefined) { open.get(id)?.digest(); open.delete(id); return; }
+           if (piece === undefined) {
+             open.get(id)?.digest();
+             open.delete(id);
+             parentPort.postMessage(id);
+             return;
+           }
            let h = open.get(id);
            if (!h) open.set(id, (h = createHash("sha256")));
            h.update(piece);
@@ -185,6 +195,12 @@ const hasher =
         { eval: true },
       )
     : undefined;
+/** Each object's copy, waiting for the worker to say it hashed the object's last piece. */
+const hashed = new Map<number, () => void>();
+hasher?.on("message", (id: number) => {
+  hashed.get(id)?.();
+  hashed.delete(id);
+});
 
 async function main(): Promise<void> {
   const source = { key: env("PLAIN_SRC_KEY"), secret: env("PLAIN_SRC_SECRET") };
