@@ -14,14 +14,19 @@
  * for alone. With the local server's CPU (where the bench can see it), the last line bounds what
  * any spreading of the work could reach here: the pass without blocks' client and server CPU,
  * plus what the cut and the block digests add (the in-memory passes' difference), over every
- * core of the machine with none idle, against the pass without blocks' wall.
+ * core of the machine with none idle, against the pass without blocks' wall. A third pass through
+ * the server gives the cut and the block digests a thread of their own: each chunk read into a
+ * buffer of its own (kept, as the engine keeps the chunks it may cut), hashed as it lands, then
+ * handed whole to a worker thread that cuts and digests it while the next chunks are read.
  *
  *   npx tsx bench/blockPipeline.ts [--mib 256] [--rounds 5] [--concurrency 4]
  *
  * S3_ENDPOINT and its keys (see scripts/local-s3.ts) name a running server; else one is started.
  */
 import { availableParallelism, loadavg } from "node:os";
+import { Worker } from "node:worker_threads";
 import { BlockChunker, blockParams, chunkRanges, createDigester, planChunks } from "@chunksync/core";
+import type { CutChunk, CutJob } from "./lib/cutWorker.js";
 import { pool, putLargeObject, seededBytes } from "./lib/data.js";
 import { median, option, pairedBench } from "./lib/paired.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
@@ -58,6 +63,41 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
     });
     return cut;
   };
+  // The worker pass: a slot per read in flight and as many again for chunks being cut, so reads
+  // go on while the worker is behind; a read waits for a slot when it is further behind.
+  const slots = Array.from({ length: 2 * concurrency }, () => new SharedArrayBuffer(CHUNK));
+  // The worker's module, with the TypeScript loader registered first.
+  const workerModule = JSON.stringify(new URL("./lib/cutWorker.ts", import.meta.url).href);
+  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${workerModule}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: { slots, params } satisfies CutJob });
+  const free = slots.map((_, slot) => slot);
+  const waiting: ((slot: number) => void)[] = [];
+  const cutting = new Map<number, () => void>();
+  worker.on("message", (slot: number) => {
+    cutting.get(slot)?.();
+    cutting.delete(slot);
+    const next = waiting.shift();
+    if (next) next(slot);
+    else free.push(slot);
+  });
+  const slotFree = () =>
+    free.length > 0 ? Promise.resolve(free.pop()!) : new Promise<number>((resolve) => waiting.push(resolve));
+  const workerPass = async () => {
+    const cuts: Promise<void>[] = [];
+    await pool(ranges, concurrency, async (range) => {
+      const slot = await slotFree();
+      const digest = createDigester("sha256");
+      const into = Buffer.from(slots[slot]!, 0, range.length);
+      await store.readInto("object.bin", range, head.etag, {
+        into,
+        piece: (piece) => digest.update(piece),
+      });
+      digest.digest();
+      cuts.push(new Promise<void>((resolve) => cutting.set(slot, resolve)));
+      worker.postMessage({ slot, offset: range.offset, length: range.length } satisfies CutChunk);
+    });
+    await Promise.all(cuts);
+  };
   const inMemory = (blocks: boolean) => {
     for (const range of ranges) {
       const chunk = data.subarray(range.offset, range.offset + range.length);
@@ -85,40 +125,52 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
   };
 
   const blocksCut = await pass(true); // also warms: connections, the cut loop compiled
+  await workerPass();
   const runs = {
     without: [] as number[],
     with: [] as number[],
+    worker: [] as number[],
     memWithout: [] as number[],
     memWith: [] as number[],
     cpuWithout: [] as number[],
     cpuWith: [] as number[],
+    cpuWorker: [] as number[],
     serverWithout: [] as number[],
     serverWith: [] as number[],
+    serverWorker: [] as number[],
   };
   const conf = ctx.s3.cephConf;
   const ratios: number[] = [];
+  const workerRatios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? [false, true] : [true, false];
+    // The three passes in an order rotated each round.
+    const order = (["false", "true", "worker"] as const).map((_, i, all) => all[(i + round) % all.length]!);
     const t: Record<string, number> = {};
-    for (const blocks of order) {
+    for (const mode of order) {
       const serverBefore = conf ? serverCpuSeconds(conf) : 0;
       const cpu = await cpuOf(async () => {
-        t[String(blocks)] = await seconds(() => pass(blocks));
+        t[mode] = await seconds(() => (mode === "worker" ? workerPass() : pass(mode === "true")));
       });
-      (blocks ? runs.cpuWith : runs.cpuWithout).push(cpu);
-      if (conf) (blocks ? runs.serverWith : runs.serverWithout).push(serverCpuSeconds(conf) - serverBefore);
+      ({ false: runs.cpuWithout, true: runs.cpuWith, worker: runs.cpuWorker })[mode].push(cpu);
+      if (conf)
+        ({ false: runs.serverWithout, true: runs.serverWith, worker: runs.serverWorker })[mode].push(
+          serverCpuSeconds(conf) - serverBefore,
+        );
     }
     runs.without.push(t.false!);
     runs.with.push(t.true!);
+    runs.worker.push(t.worker!);
     ratios.push(t.false! / t.true!);
+    workerRatios.push(t.false! / t.worker!);
     runs.memWithout.push(await seconds(() => inMemory(false)));
     runs.memWith.push(await seconds(() => inMemory(true)));
     ctx.log(
       `round ${round + 1}/${rounds}: without ${(t.false! * 1000).toFixed(0)} ms, with blocks ` +
-        `${(t.true! * 1000).toFixed(0)} ms, load ${loadavg()[0]!.toFixed(1)}`,
+        `${(t.true! * 1000).toFixed(0)} ms, on a worker thread ${(t.worker! * 1000).toFixed(0)} ms, load ${loadavg()[0]!.toFixed(1)}`,
     );
   }
   connection.destroy();
+  await worker.terminate();
   const speed = (s: number[]) => rate(size / MiB / median(s), "MiB/s");
   const cpuShare = (cpu: number[], wall: number[]) =>
     `${(median(cpu) * 1000).toFixed(0)} ms (${((median(cpu) / median(wall)) * 100).toFixed(0)}%)`;
@@ -163,6 +215,19 @@ pairedBench(5, async ({ argv, rounds, ctx }) => {
             "client CPU of that pass, and its share of the pass's wall",
             cpuShare(runs.cpuWithout, runs.without),
             cpuShare(runs.cpuWith, runs.with),
+            "",
+          ],
+          [
+            "through the server, the cut and block digests on a worker thread (chunks kept whole, as the engine's)",
+            "",
+            speed(runs.worker),
+            `${(median(workerRatios) * 100).toFixed(0)}%`,
+          ],
+          [
+            "client CPU of that pass (both threads), and its share of the pass's wall",
+            "",
+            cpuShare(runs.cpuWorker, runs.worker) +
+              (conf ? `; the server's CPU ${ms(median(runs.serverWorker))}` : ""),
             "",
           ],
           ...serverRows,
