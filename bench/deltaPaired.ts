@@ -4,7 +4,7 @@
  * order rotated each round, so the tools share the machine's load minute by minute. Prints each
  * run's wall and CPU time, the medians and the paired ratios against rclone.
  *
- *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned] [--bytes] [--one SIZE_MIB:EDIT_MIB]
+ *   npx tsx bench/deltaPaired.ts [--rounds 6] [--tools blocks,noblocks,rclone] [--prof DIR] [--versioned] [--bytes] [--busy] [--one SIZE_MIB:EDIT_MIB]
  *
  * `--versioned` enables versioning on every bucket: the copies of a re-composition then name
  * the version they copy, and a re-composed object keeps its destination index entry.
@@ -18,6 +18,8 @@
  * chain of dependent requests costs what it would there, whatever the local load. `--trace DIR`
  * (through the same proxy, with or without latency) writes every request of each run into
  * DIR/<tool>-<round>.trace: ms from the run's start to its arrival and to its answer's end.
+ * `--busy` also prints how busy the machine's cores were (all processes) in each tenth of each
+ * tool's runs (medians): where a run leaves a core idle, and where work added would wait for none.
  * `--bytes` also prints the bytes each run read from the source, read from the destination and
  * wrote into it, as the server's usage log counts them (a settled snapshot before and after each
  * run, outside its timing). `--one SIZE_MIB:EDIT_MIB` edits one object of SIZE_MIB instead, 1 MiB
@@ -31,6 +33,7 @@ import { BenchContext, CLI, letEntriesStand } from "./lib/BenchContext.js";
 import { putObject, seededBytes, sha256 } from "./lib/data.js";
 import { runCommand } from "./lib/exec.js";
 import { latencyProxy } from "./lib/latency.js";
+import { sampleMachineBusy } from "./lib/machineBusy.js";
 import { otherCli } from "./lib/otherBuild.js";
 import { serverCpuSeconds } from "./lib/serverCpu.js";
 import { MiB } from "./lib/table.js";
@@ -95,7 +98,11 @@ interface Run {
   server: number;
   /** With `--bytes`: what the server counted the run read and wrote. */
   moved?: { sourceRead: number; destinationRead: number; destinationWritten: number };
+  /** With `--busy`: the machine's busy share of its cores in each tenth of the run. */
+  busy?: number[];
 }
+
+const TENTHS = 10;
 
 async function main(): Promise<void> {
   const rounds = Number(arg("--rounds", "6"));
@@ -105,6 +112,7 @@ async function main(): Promise<void> {
   const trace = process.argv.includes("--trace") ? arg("--trace", "") : undefined;
   const versioned = process.argv.includes("--versioned");
   const bytes = process.argv.includes("--bytes");
+  const busy = process.argv.includes("--busy");
   const shape = shapeOf(arg("--one", ""));
   const log = (line: string) => console.error(line);
   await ensureTools(log);
@@ -157,11 +165,13 @@ async function main(): Promise<void> {
       const seenBefore = proxy?.seen.length ?? 0;
       const started = performance.now();
       const startedAt = Date.now();
+      const sampler = busy ? sampleMachineBusy() : undefined;
       const r = await runCommand("/usr/bin/time", ["-f", "%U %S", "-o", timeFile, ...command], {
         env,
         allowFailure: true,
         timeoutMs: 300_000,
       });
+      const busyShares = sampler?.stop(TENTHS);
       if (r.code !== 0) throw new Error(`${tool} (${label}) exited with ${r.code}: ${r.stderr.slice(-2000)}`);
       if (prof !== undefined) {
         mkdirSync(prof, { recursive: true });
@@ -185,7 +195,13 @@ async function main(): Promise<void> {
               destinationWritten: usageDelta(usageBefore, usageAfter, dst).received,
             }
           : undefined;
-      return { wall: r.seconds, cpu: user! + system!, server, ...(moved ? { moved } : {}) };
+      return {
+        wall: r.seconds,
+        cpu: user! + system!,
+        server,
+        ...(moved ? { moved } : {}),
+        ...(busyShares ? { busy: busyShares } : {}),
+      };
     };
 
     for (const tool of tools) {
@@ -249,6 +265,26 @@ async function main(): Promise<void> {
         "Bytes (medians) as the server's usage log counts them: GET bytes out of the source bucket, out of the " +
           "tool's destination bucket, and request bytes into it; a server-side copy moves none of them.",
       );
+    if (busy) {
+      const tenths = Array.from({ length: TENTHS }, (_, i) => i);
+      out.push(
+        "",
+        `| the machine's cores busy (all processes), median of the rounds | ${tenths.map((i) => `${i * 10}-${i * 10 + 10}%`).join(" | ")} | whole run |`,
+        `| --- |${" --- |".repeat(TENTHS + 1)}`,
+      );
+      const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+      for (const tool of tools) {
+        const rs = runs.get(tool)!;
+        const whole = median(rs.map((x) => x.busy!.reduce((a, b) => a + b, 0) / TENTHS));
+        out.push(
+          `| ${tool} | ${tenths.map((i) => pct(median(rs.map((x) => x.busy![i]!)))).join(" | ")} | ${pct(whole)} |`,
+        );
+      }
+      out.push(
+        "",
+        "Tenths of each run's wall; the share of every core's time that was not idle, as /proc/stat counts it.",
+      );
+    }
     out.push(
       "",
       "| paired ratio (median of the rounds' ratios) | wall | CPU | server CPU |",
