@@ -103,7 +103,7 @@ async function serverWorld(versioned: boolean): Promise<HistoryWorld> {
       source: await storeVia("source", made.source, via.url),
       destination: await storeVia("destination", made.destination, via.url),
     },
-    during: (side, operation, action, afterKey) => {
+    during: (side, operation, action, after) => {
       const request = REQUESTS[operation];
       if (request === undefined) return;
       const bucket = `/${made[side]}`;
@@ -113,12 +113,14 @@ async function serverWorld(versioned: boolean): Promise<HistoryWorld> {
         name: `${side} ${operation} #${++stagedRules}`,
         // After: the server answered a request of that key, and the run sees the answer once the
         // writer is done.
-        action: afterKey === undefined ? "hook" : "hold",
+        action: after === undefined ? "hook" : "hold",
         times: 1,
+        // After the nth answer of a request of that key.
+        everyNth: after?.nth ?? 1,
         when: (r) =>
-          (afterKey === undefined
+          (after === undefined
             ? r.path === bucket || r.path.startsWith(`${bucket}/`)
-            : r.path === `${bucket}/${afterKey}`) && request(r),
+            : r.path === `${bucket}/${after.key}`) && request(r),
         hook: action,
       });
     },

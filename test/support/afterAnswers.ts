@@ -26,18 +26,20 @@ function keyOf(args: unknown[]): string | undefined {
 }
 
 /**
- * `store` as a run sees it, with another writer's turn staged just after the answer of a call of
- * one key (`afterNext`): the call has done its work on the buckets, and its caller sees the
- * answer only once the turn is over, as a request whose answer is on its way while another
- * writer's request lands. `beforeNext` stages a turn just before a call instead. Listings stream
- * their pages and take no turn after them.
+ * `store` as a run sees it, with another writer's turn staged just after the answer of the `nth`
+ * (by default the next) call of one key (`afterNext`): the call has done its work on the
+ * buckets, and its caller sees the answer only once the turn is over, as a request whose answer
+ * is on its way while another writer's request lands. `beforeNext` stages a turn just before a
+ * call instead. Listings stream their pages and take no turn after them.
  */
 export function afterAnswers(store: MemoryObjectStore): {
   store: MemoryObjectStore;
-  afterNext(operation: StoreOperation, key: string, action: () => Promise<void>): void;
+  afterNext(operation: StoreOperation, key: string, action: () => Promise<void>, nth?: number): void;
   heal(): void;
 } {
-  const staged: { operation: StoreOperation; key: string; action: () => Promise<void> }[] = [];
+  /** Each turn, with the answers of its calls still to let pass before it. */
+  const staged: { operation: StoreOperation; key: string; action: () => Promise<void>; passing: number }[] =
+    [];
   const answered = async <T>(
     operation: StoreOperation,
     key: string | undefined,
@@ -47,7 +49,8 @@ export function afterAnswers(store: MemoryObjectStore): {
       return await call();
     } finally {
       const i = staged.findIndex((s) => s.operation === operation && s.key === key);
-      if (i >= 0) await staged.splice(i, 1)[0]!.action();
+      const turn = staged[i];
+      if (turn !== undefined && turn.passing-- === 0) await staged.splice(i, 1)[0]!.action();
     }
   };
   const upload = (u: MultipartUpload): MultipartUpload => ({
@@ -72,8 +75,8 @@ export function afterAnswers(store: MemoryObjectStore): {
   });
   return {
     store: proxied,
-    afterNext: (operation, key, action) => {
-      staged.push({ operation, key, action });
+    afterNext: (operation, key, action, nth = 1) => {
+      staged.push({ operation, key, action, passing: nth - 1 });
     },
     heal: () => {
       staged.length = 0;

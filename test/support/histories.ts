@@ -66,9 +66,10 @@ type Edit =
 
 /**
  * Another writer's edit on `side`, just before the next sync's next call of `operation`, or
- * (`after`) just after the answer of its next call of `operation` on the edited key, before the
- * run sees it; then `pause` ms pass before the run goes on (a run slow to take its next step, so
- * what it does next falls in a later second).
+ * (`after`) just after the answer of its `nth` call of `operation` on the edited key, before the
+ * run sees it (the second: a key a run heads twice, once for its page and once for its object);
+ * then `pause` ms pass before the run goes on (a run slow to take its next step, so what it does
+ * next falls in a later second).
  */
 type MidRun = {
   kind: "during";
@@ -77,6 +78,7 @@ type MidRun = {
   key: Key;
   edit: Edit;
   when: "before" | "after";
+  nth: number;
   pause: number;
 };
 /** The next sync stopped (Ctrl-C) just before its next call of `operation` on `side`. */
@@ -155,6 +157,7 @@ const midRun = (after: boolean): fc.Arbitrary<MidRun> =>
     key,
     edit,
     when: after ? fc.constantFrom<"before" | "after">("before", "after") : fc.constant("before" as const),
+    nth: after ? fc.constantFrom(1, 1, 2) : fc.constant(1),
     pause: after ? fc.constantFrom(0, 0, 1000) : fc.constant(0),
   });
 const stop: fc.Arbitrary<Stop> = fc.record({ kind: fc.constant("stop" as const), side, operation });
@@ -331,14 +334,14 @@ export interface HistoryWorld {
   undo?(side: "source" | "destination", key: string): Promise<void>;
   /**
    * Stages `action` just before the next call of `operation` on `side` (stores that can), or,
-   * given `afterKey`, just after the answer of its next call of `operation` on that key, before
+   * given `after`, just after the answer of its `nth` call of `operation` on that `key`, before
    * the run sees it (stores that can stage that too).
    */
   during?(
     side: "source" | "destination",
     operation: StoreOperation,
     action: () => Promise<void>,
-    afterKey?: string,
+    after?: { key: string; nth: number },
   ): void;
   /** Drops what `during` staged and no run met. */
   heal?(): void;
@@ -449,7 +452,7 @@ export async function runHistory(world: HistoryWorld, steps: readonly Step[]): P
             });
             if (d.pause > 0) await world.pass(d.pause);
           },
-          d.when === "after" ? key : undefined,
+          d.when === "after" ? { key, nth: d.nth } : undefined,
         );
       }
       const stopper = new AbortController();

@@ -73,10 +73,10 @@ function memoryWorld(
     index,
     pass: time.pass,
     forget: (side: "source" | "destination") => forgetIndex(index[side]),
-    during: (side, operation, action, afterKey) =>
-      afterKey === undefined
+    during: (side, operation, action, after) =>
+      after === undefined
         ? runStores[side].beforeNext(operation, action)
-        : staging[side].afterNext(operation, afterKey, action),
+        : staging[side].afterNext(operation, after.key, action, after.nth),
     heal: () => {
       staging.source.heal();
       staging.destination.heal();
