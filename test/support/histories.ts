@@ -67,9 +67,9 @@ type Edit =
 /**
  * Another writer's edit on `side`, just before the next sync's next call of `operation`, or
  * (`after`) just after the answer of its `nth` call of `operation` on the edited key, before the
- * run sees it (the second: a key a run heads twice, once for its page and once for its object);
- * then `pause` ms pass before the run goes on (a run slow to take its next step, so what it does
- * next falls in a later second).
+ * run sees it (the second: between the reads of an object's first two chunks, say); then `pause`
+ * ms pass before the run goes on (a run slow to take its next step, so what it does next falls in
+ * a later second).
  */
 type MidRun = {
   kind: "during";
