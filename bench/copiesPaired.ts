@@ -16,13 +16,13 @@
  *                                           tool alike: a remote store's round trip (the proxy relays the bytes
  *                                           on the same cores, so figures with it compare only with each other)
  */
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { buildSync } from "esbuild";
 import { type LocalS3, startLocalS3 } from "../scripts/local-s3/index.js";
 import { BenchContext, CLI, parseSummary } from "./lib/BenchContext.js";
+import { bundleScript } from "./lib/bundle.js";
 import { pool, putLargeObject, putObject, seededBytes } from "./lib/data.js";
 import { latencyProxy } from "./lib/latency.js";
 import { otherCli } from "./lib/otherBuild.js";
@@ -141,19 +141,13 @@ async function main(argv: string[]): Promise<void> {
   const s3 = await startLocalS3({ log, memstoreBytes: 8 * 1024 ** 3 });
   const latency = Number(arg(argv, "--latency") ?? 0);
   const proxy = await latencyProxy(s3.endpoint, latency);
-  const ctx = new BenchContext(proxy ? { ...s3, endpoint: proxy.url } : s3, false, log);
+  // The server as every tool reaches it: through the proxy where there is one.
+  const server = proxy ? { ...s3, endpoint: proxy.url } : s3;
+  const ctx = new BenchContext(server, false, log);
   const tools: Tool[] = [chunksyncTool("chunksync", CLI)];
   if (before) tools.push(chunksyncTool("chunksync before", otherCli(before)));
   if (argv.includes("--plain")) {
-    const script = join(mkdtempSync(join(tmpdir(), "plain-copier-")), "plainCopier.mjs");
-    buildSync({
-      entryPoints: [join(import.meta.dirname, "lib", "plainCopier.ts")],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      outfile: script,
-    });
-    const server = proxy ? { ...s3, endpoint: proxy.url } : s3;
+    const script = await bundleScript(join(import.meta.dirname, "lib", "plainCopier.ts"));
     for (const hash of ["0", "1", "worker"] as const) tools.push(plainTool(server, script, hash));
   }
   tools.push(rcloneTool);
