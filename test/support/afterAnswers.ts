@@ -50,7 +50,10 @@ export function afterAnswers(store: MemoryObjectStore): {
     } finally {
       const i = staged.findIndex((s) => s.operation === operation && s.key === key);
       const turn = staged[i];
-      if (turn !== undefined && turn.passing-- === 0) await staged.splice(i, 1)[0]!.action();
+      if (turn !== undefined && turn.passing-- === 0) {
+        staged.splice(i, 1);
+        await turn.action();
+      }
     }
   };
   const upload = (u: MultipartUpload): MultipartUpload => ({
