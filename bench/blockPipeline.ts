@@ -14,7 +14,7 @@
  * for alone. With the local server's CPU (where the bench can see it), the last line bounds what
  * any spreading of the work could reach here: the pass without blocks' client and server CPU,
  * plus what the cut and the block digests add (the in-memory passes' difference), over every
- * core of the machine with none idle, against the pass without blocks' wall. A third pass through
+ * core of the machine with none idle, against the pass without blocks' wall. One more pass through
  * the server gives the cut and the block digests a thread of their own: each chunk read into a
  * buffer of its own (kept, as the engine keeps the chunks it may cut), hashed as it lands, then
  * handed whole to a worker thread that cuts and digests it while the next chunks are read.
